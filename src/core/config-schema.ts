@@ -1,0 +1,131 @@
+// The configuration file's schema (docs/configuration.md is its reference). Keys are snake_case as in YAML.
+import { Type, type Static } from 'typebox';
+
+export const ID_PATTERN = '^[a-z][a-z0-9_-]{0,62}$';
+export const COUNTRY_PATTERN = '^[A-Z]{2}$';
+const Id = Type.String({ pattern: ID_PATTERN });
+const Country = Type.String({ pattern: COUNTRY_PATTERN });
+
+export const SITE_ROLES = ['home', 'backup', 'legacy'] as const;
+export const ORG_KINDS = ['gatekeeper', 'parent', 'provider', 'regulator', 'service'] as const;
+export const FIELD_TYPES = ['string', 'integer', 'number', 'boolean', 'timestamp'] as const;
+export const FIELD_CLASSES = ['protected', 'public'] as const;
+/** Actions the decision point rules on. The gatekeeper (Cedar) issue keeps these names. */
+export const ACTIONS = [
+  'record.read',
+  'record.write',
+  'record.delete',
+  'subject.register',
+  'subject.read',
+  'subject.erase',
+  'subject.rehome',
+] as const;
+
+export const FieldSchema = Type.Object(
+  {
+    type: Type.Enum(FIELD_TYPES),
+    class: Type.Enum(FIELD_CLASSES),
+    required: Type.Optional(Type.Boolean()),
+    max_length: Type.Optional(Type.Integer({ minimum: 1, maximum: 1_048_576 })),
+  },
+  { additionalProperties: false },
+);
+
+export const CollectionSchema = Type.Object(
+  {
+    description: Type.Optional(Type.String()),
+    subject: Type.String({ minLength: 1 }),
+    fields: Type.Record(Type.String({ pattern: '^[a-z][a-z0-9_]{0,62}$' }), FieldSchema, {
+      additionalProperties: false,
+      minProperties: 1,
+    }),
+  },
+  { additionalProperties: false },
+);
+
+export const RoleSchema = Type.Object(
+  {
+    id: Id,
+    actions: Type.Array(Type.Enum(ACTIONS), { uniqueItems: true }),
+    reads: Type.Enum(['public', 'protected']),
+  },
+  { additionalProperties: false },
+);
+
+export const ConfigSchema = Type.Object(
+  {
+    version: Type.Literal(1),
+    name: Type.String({ minLength: 1, maxLength: 128 }),
+    data_dir: Type.Optional(Type.String({ minLength: 1 })),
+    server: Type.Optional(
+      Type.Object(
+        {
+          host: Type.Optional(Type.String({ minLength: 1 })),
+          port: Type.Optional(Type.Integer({ minimum: 0, maximum: 65535 })),
+          max_body_bytes: Type.Optional(Type.Integer({ minimum: 1024, maximum: 64 * 1024 * 1024 })),
+        },
+        { additionalProperties: false },
+      ),
+    ),
+    control: Type.Optional(
+      Type.Object({ storage: Type.String({ minLength: 1 }) }, { additionalProperties: false }),
+    ),
+    seal: Type.Object(
+      {
+        // At least two: one person alone never holds the root key (invariant 6).
+        threshold: Type.Integer({ minimum: 2, maximum: 255 }),
+        officers: Type.Array(Id, { minItems: 2, maxItems: 255, uniqueItems: true }),
+      },
+      { additionalProperties: false },
+    ),
+    jurisdictions: Type.Array(
+      Type.Object(
+        {
+          id: Id,
+          countries: Type.Array(Country, { minItems: 1, uniqueItems: true }),
+          home_site: Type.Optional(Id),
+          backup_sites: Type.Optional(Type.Array(Id, { uniqueItems: true })),
+        },
+        { additionalProperties: false },
+      ),
+      { minItems: 1 },
+    ),
+    sites: Type.Array(
+      Type.Object(
+        {
+          id: Id,
+          operator: Id,
+          country: Country,
+          role: Type.Enum(SITE_ROLES),
+          storage: Type.String({ minLength: 1 }),
+        },
+        { additionalProperties: false },
+      ),
+      { minItems: 1 },
+    ),
+    orgs: Type.Array(
+      Type.Object(
+        {
+          id: Id,
+          kind: Type.Enum(ORG_KINDS),
+          description: Type.Optional(Type.String()),
+          roles: Type.Array(RoleSchema, { minItems: 1 }),
+        },
+        { additionalProperties: false },
+      ),
+      { minItems: 1 },
+    ),
+    collections: Type.Record(Type.String({ pattern: '^[a-z][a-z0-9_]{0,62}$' }), CollectionSchema, {
+      additionalProperties: false,
+      minProperties: 1,
+    }),
+  },
+  { additionalProperties: false },
+);
+
+export type RawConfig = Static<typeof ConfigSchema>;
+export type SiteRole = (typeof SITE_ROLES)[number];
+export type OrgKind = (typeof ORG_KINDS)[number];
+export type FieldType = (typeof FIELD_TYPES)[number];
+export type FieldClass = (typeof FIELD_CLASSES)[number];
+export type Action = (typeof ACTIONS)[number];

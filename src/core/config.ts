@@ -1,0 +1,186 @@
+// The validated configuration: the raw file checked against ConfigSchema, then cross-checked (references
+// resolve, countries are unambiguous, no protected value is stored unencrypted), then indexed for lookups.
+import { compile } from './schema-validator.ts';
+import { ConfigSchema, type Action, type FieldClass, type FieldType, type OrgKind, type RawConfig, type SiteRole } from './config-schema.ts';
+import { EnclaveError } from './errors.ts';
+
+export interface FieldDef {
+  readonly name: string;
+  readonly type: FieldType;
+  readonly class: FieldClass;
+  readonly required: boolean;
+  readonly maxLength: number | undefined;
+}
+
+export interface CollectionDef {
+  readonly name: string;
+  readonly subjectField: string;
+  readonly fields: ReadonlyMap<string, FieldDef>;
+  readonly protectedFields: readonly string[];
+  readonly publicFields: readonly string[];
+}
+
+export interface SiteDef {
+  readonly id: string;
+  readonly operator: string;
+  readonly country: string;
+  readonly role: SiteRole;
+  readonly storage: string;
+}
+
+export interface JurisdictionDef {
+  readonly id: string;
+  readonly countries: readonly string[];
+  readonly homeSite: string | undefined;
+  readonly backupSites: readonly string[];
+}
+
+export interface RoleDef {
+  readonly id: string;
+  readonly actions: ReadonlySet<Action>;
+  readonly reads: 'public' | 'protected';
+}
+
+export interface OrgDef {
+  readonly id: string;
+  readonly kind: OrgKind;
+  readonly roles: ReadonlyMap<string, RoleDef>;
+}
+
+export interface EnclaveConfig {
+  readonly name: string;
+  readonly dataDir: string;
+  readonly server: { readonly host: string; readonly port: number; readonly maxBodyBytes: number };
+  readonly controlStorage: string;
+  readonly seal: { readonly threshold: number; readonly officers: readonly string[] };
+  readonly jurisdictions: ReadonlyMap<string, JurisdictionDef>;
+  /** country code → jurisdiction id */
+  readonly countryIndex: ReadonlyMap<string, string>;
+  readonly sites: ReadonlyMap<string, SiteDef>;
+  readonly orgs: ReadonlyMap<string, OrgDef>;
+  readonly collections: ReadonlyMap<string, CollectionDef>;
+}
+
+export const DEFAULTS = { host: '127.0.0.1', port: 8700, maxBodyBytes: 256 * 1024, dataDir: 'data', control: 'sqlite:control.db' } as const;
+
+const validateRaw = compile(ConfigSchema);
+
+function fail(problems: readonly string[], source: string): never {
+  const head = problems.length === 1 ? problems[0] : `${problems.length} problems:\n  - ${problems.join('\n  - ')}`;
+  throw new EnclaveError('invalid_config', `${source}: ${head}`, { details: { problems } });
+}
+
+/** Validates an already-parsed document (YAML → plain data). `source` names the file in messages. */
+export function parseConfig(doc: unknown, source = 'configuration'): EnclaveConfig {
+  const issues = validateRaw.issues(doc);
+  if (issues.length > 0) fail(issues.map((i) => `${i.path} ${i.message}`), source);
+  const raw = doc as RawConfig;
+  const problems: string[] = [];
+
+  const sites = new Map<string, SiteDef>();
+  raw.sites.forEach((s, i) => {
+    if (sites.has(s.id)) problems.push(`sites[${i}].id "${s.id}" is defined twice`);
+    sites.set(s.id, { id: s.id, operator: s.operator, country: s.country, role: s.role, storage: s.storage });
+  });
+
+  const orgs = new Map<string, OrgDef>();
+  raw.orgs.forEach((o, i) => {
+    if (orgs.has(o.id)) problems.push(`orgs[${i}].id "${o.id}" is defined twice`);
+    const roles = new Map<string, RoleDef>();
+    o.roles.forEach((r, j) => {
+      if (roles.has(r.id)) problems.push(`orgs[${i}].roles[${j}].id "${r.id}" is defined twice in org "${o.id}"`);
+      // Invariant 2: the parent company never receives a protected value; refuse a config that says otherwise.
+      if (o.kind === 'parent' && r.reads === 'protected') {
+        problems.push(`orgs[${i}].roles[${j}].reads must be "public": org "${o.id}" is the parent company, which may never read protected fields`);
+      }
+      roles.set(r.id, { id: r.id, actions: new Set(r.actions), reads: r.reads });
+    });
+    orgs.set(o.id, { id: o.id, kind: o.kind, roles });
+  });
+  raw.sites.forEach((s, i) => {
+    if (!orgs.has(s.operator)) problems.push(`sites[${i}].operator "${s.operator}" is not an org id (expected one of: ${[...orgs.keys()].join(', ')})`);
+  });
+
+  const jurisdictions = new Map<string, JurisdictionDef>();
+  const countryIndex = new Map<string, string>();
+  raw.jurisdictions.forEach((j, i) => {
+    if (jurisdictions.has(j.id)) problems.push(`jurisdictions[${i}].id "${j.id}" is defined twice`);
+    for (const c of j.countries) {
+      const other = countryIndex.get(c);
+      if (other !== undefined) problems.push(`jurisdictions[${i}].countries: ${c} already belongs to jurisdiction "${other}"`);
+      else countryIndex.set(c, j.id);
+    }
+    const checkSite = (siteId: string, key: string, role: SiteRole) => {
+      const site = sites.get(siteId);
+      if (!site) problems.push(`jurisdictions[${i}].${key} "${siteId}" is not a site id`);
+      else if (site.role !== role) problems.push(`jurisdictions[${i}].${key} "${siteId}" has role "${site.role}", expected "${role}"`);
+      else if (!j.countries.includes(site.country)) {
+        problems.push(`jurisdictions[${i}].${key} "${siteId}" is in ${site.country}, outside jurisdiction "${j.id}" (${j.countries.join(', ')})`);
+      }
+    };
+    if (j.home_site !== undefined) checkSite(j.home_site, 'home_site', 'home');
+    (j.backup_sites ?? []).forEach((b, k) => checkSite(b, `backup_sites[${k}]`, 'backup'));
+    jurisdictions.set(j.id, { id: j.id, countries: j.countries, homeSite: j.home_site, backupSites: j.backup_sites ?? [] });
+  });
+  const homeOwners = new Map<string, string>();
+  for (const j of jurisdictions.values()) {
+    if (j.homeSite === undefined) continue;
+    const owner = homeOwners.get(j.homeSite);
+    if (owner !== undefined) problems.push(`site "${j.homeSite}" is the home site of both "${owner}" and "${j.id}"`);
+    homeOwners.set(j.homeSite, j.id);
+  }
+
+  const collections = new Map<string, CollectionDef>();
+  for (const [name, c] of Object.entries(raw.collections)) {
+    const fields = new Map<string, FieldDef>();
+    for (const [fname, f] of Object.entries(c.fields)) {
+      if (f.max_length !== undefined && f.type !== 'string') {
+        problems.push(`collections.${name}.fields.${fname}.max_length applies only to type string`);
+      }
+      fields.set(fname, { name: fname, type: f.type, class: f.class, required: f.required ?? true, maxLength: f.max_length });
+    }
+    const subject = fields.get(c.subject);
+    if (!subject) problems.push(`collections.${name}.subject "${c.subject}" is not one of its fields`);
+    else {
+      if (subject.type !== 'string') problems.push(`collections.${name}.fields.${c.subject}.type must be "string": it names the subject`);
+      // The subject id is stored as a plain index column, so it must not be a protected value (invariant 3).
+      if (subject.class !== 'public') problems.push(`collections.${name}.fields.${c.subject}.class must be "public": the subject id is stored unencrypted to route and index records`);
+      if (!subject.required) problems.push(`collections.${name}.fields.${c.subject}.required must be true: every record names its subject`);
+    }
+    const all = [...fields.values()];
+    collections.set(name, {
+      name,
+      subjectField: c.subject,
+      fields,
+      protectedFields: all.filter((f) => f.class === 'protected').map((f) => f.name),
+      publicFields: all.filter((f) => f.class === 'public').map((f) => f.name),
+    });
+  }
+
+  const officers = raw.seal.officers;
+  if (raw.seal.threshold > officers.length) {
+    problems.push(`seal.threshold (${raw.seal.threshold}) must not exceed the number of seal.officers (${officers.length})`);
+  }
+
+  if (problems.length > 0) fail(problems, source);
+  return {
+    name: raw.name,
+    dataDir: raw.data_dir ?? DEFAULTS.dataDir,
+    server: {
+      host: raw.server?.host ?? DEFAULTS.host,
+      port: raw.server?.port ?? DEFAULTS.port,
+      maxBodyBytes: raw.server?.max_body_bytes ?? DEFAULTS.maxBodyBytes,
+    },
+    controlStorage: raw.control?.storage ?? DEFAULTS.control,
+    seal: { threshold: raw.seal.threshold, officers },
+    jurisdictions,
+    countryIndex,
+    sites,
+    orgs,
+    collections,
+  };
+}
+
+export function homeSites(config: EnclaveConfig): SiteDef[] {
+  return [...config.sites.values()].filter((s) => s.role === 'home');
+}

@@ -1,0 +1,73 @@
+// Typed errors with a closed union of codes. HTTP statuses live in src/http/error-status.ts (the one
+// place codes map to HTTP); docs/errors.md lists every code, and a test checks that docs and code agree.
+
+export const ERROR_CODES = {
+  // request shape
+  invalid_json: 'The request body is not valid JSON.',
+  invalid_request: 'The request does not match the expected shape (a field is missing, unknown or of the wrong type).',
+  unsupported_media_type: 'The request body must be application/json.',
+  payload_too_large: 'The request body exceeds the configured limit (server.max_body_bytes).',
+  not_found: 'No such route.',
+  method_not_allowed: 'The route exists but not with this method.',
+  // authentication and authorization
+  unauthenticated: 'A bearer token is missing, malformed, unknown, expired or revoked.',
+  forbidden: 'The decision point denied this action for this principal.',
+  // domain
+  unknown_collection: 'The collection is not defined in the configuration.',
+  unknown_field: 'The record names a field that its collection does not define.',
+  invalid_field: 'A field value does not match its declared type or limits.',
+  record_not_found: 'No record with that id exists in that collection.',
+  record_exists: 'A record with that id already exists.',
+  version_conflict: 'The record changed since the version given in If-Match.',
+  subject_not_found: 'The subject is not registered.',
+  subject_exists: 'The subject is already registered.',
+  subject_erased: 'The subject was erased: their data key is destroyed and their records can never be read again.',
+  subject_mismatch: 'A record cannot change the subject it belongs to.',
+  no_jurisdiction: 'The country maps to no configured jurisdiction, so the data has no lawful home.',
+  no_home_site: 'The jurisdiction has no home site configured.',
+  // seal and keys
+  sealed: 'The enclave is sealed: enter k unseal shares before protected data can be served.',
+  invalid_share: 'The unseal share is malformed or is not one of this enclave\'s shares.',
+  duplicate_share: 'That unseal share was already entered.',
+  unseal_failed: 'The entered shares do not reconstruct the root key.',
+  integrity_error: 'A ciphertext failed authentication: it was tampered with or moved to another row.',
+  // configuration and CLI
+  invalid_config: 'The configuration file is invalid.',
+  invalid_argument: 'A command-line argument is invalid.',
+  not_initialized: 'The data directory has not been initialized (run `enclave init`).',
+  already_initialized: 'The data directory is already initialized.',
+  // storage
+  migration_refused: 'The stored schema history does not match this build (a migration is modified, unknown or out of order).',
+  storage_unavailable: 'The store could not be reached.',
+  internal: 'An unexpected internal error. Nothing was written; details are in the server log.',
+} as const;
+
+export type ErrorCode = keyof typeof ERROR_CODES;
+
+export function isErrorCode(value: string): value is ErrorCode {
+  return Object.hasOwn(ERROR_CODES, value);
+}
+
+/** Optional structured detail. It never carries a field value: values may be protected. */
+export interface ErrorDetails {
+  readonly field?: string;
+  readonly key?: string;
+  readonly expected?: string;
+  readonly [extra: string]: string | number | boolean | readonly string[] | undefined;
+}
+
+export class EnclaveError extends Error {
+  readonly code: ErrorCode;
+  readonly details: ErrorDetails | undefined;
+
+  constructor(code: ErrorCode, message?: string, options?: { cause?: unknown; details?: ErrorDetails }) {
+    super(message ?? ERROR_CODES[code], options?.cause === undefined ? undefined : { cause: options.cause });
+    this.name = 'EnclaveError';
+    this.code = code;
+    this.details = options?.details;
+  }
+}
+
+export function isEnclaveError(err: unknown, code?: ErrorCode): err is EnclaveError {
+  return err instanceof EnclaveError && (code === undefined || err.code === code);
+}

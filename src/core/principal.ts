@@ -1,0 +1,10 @@
+import type { OrgKind } from './config-schema.ts';
+
+/** Who is asking. Resolved from a bearer token; never from anything the request body says. */
+export interface Principal {
+  readonly id: string;
+  readonly org: string;
+  readonly orgKind: OrgKind;
+  readonly role: string;
+  readonly tokenId: string;
+}

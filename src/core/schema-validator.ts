@@ -1,0 +1,114 @@
+// Compiles JSON Schemas (written with TypeBox) with Ajv and turns Ajv's errors into messages that name
+// the offending key and say what is expected. Messages never echo the offending value: it may be protected.
+import { Ajv, type ErrorObject, type ValidateFunction } from 'ajv';
+import addFormatsModule from 'ajv-formats';
+import type { TSchema, Static } from 'typebox';
+
+const addFormats = addFormatsModule as unknown as (ajv: Ajv) => Ajv;
+
+const ajv = addFormats(new Ajv({ allErrors: true, strict: false, coerceTypes: false, useDefaults: false }));
+
+export interface SchemaIssue {
+  readonly path: string;
+  readonly message: string;
+}
+
+export interface Validator<T> {
+  (value: unknown): value is T;
+  issues(value: unknown): SchemaIssue[];
+}
+
+/** `/sites/0/role` → `sites[0].role`; the root is `(root)`. */
+export function formatPath(instancePath: string, rootName = '(root)'): string {
+  if (instancePath === '') return rootName;
+  let out = '';
+  for (const raw of instancePath.slice(1).split('/')) {
+    const seg = raw.replace(/~1/g, '/').replace(/~0/g, '~');
+    if (/^\d+$/.test(seg)) out += `[${seg}]`;
+    else out += out === '' ? seg : `.${seg}`;
+  }
+  return out;
+}
+
+function join(path: string, key: string): string {
+  return path === '(root)' ? key : `${path}.${key}`;
+}
+
+function describe(e: ErrorObject): SchemaIssue {
+  const path = formatPath(e.instancePath);
+  const p = e.params as Record<string, unknown>;
+  switch (e.keyword) {
+    case 'additionalProperties':
+      return { path: join(path, String(p['additionalProperty'])), message: 'is not a known key' };
+    case 'required':
+      return { path: join(path, String(p['missingProperty'])), message: 'is required' };
+    case 'type':
+      return { path, message: `must be ${article(String(p['type']))}` };
+    case 'enum':
+      return { path, message: `must be one of: ${(p['allowedValues'] as unknown[]).map(String).join(', ')}` };
+    case 'const':
+      return { path, message: `must be ${JSON.stringify(p['allowedValue'])}` };
+    case 'pattern':
+      return { path, message: `must match ${String(p['pattern'])}` };
+    case 'format':
+      return { path, message: `must be a valid ${String(p['format'])}` };
+    case 'minLength':
+      return { path, message: `must have at least ${String(p['limit'])} character(s)` };
+    case 'maxLength':
+      return { path, message: `must have at most ${String(p['limit'])} character(s)` };
+    case 'minItems':
+      return { path, message: `must have at least ${String(p['limit'])} item(s)` };
+    case 'maxItems':
+      return { path, message: `must have at most ${String(p['limit'])} item(s)` };
+    case 'minimum':
+    case 'maximum':
+    case 'exclusiveMinimum':
+    case 'exclusiveMaximum':
+      return { path, message: `must be ${String(p['comparison'])} ${String(p['limit'])}` };
+    case 'uniqueItems':
+      return { path, message: 'must not contain duplicates' };
+    case 'minProperties':
+      return { path, message: `must have at least ${String(p['limit'])} key(s)` };
+    case 'propertyNames':
+      return { path, message: 'has an invalid key name' };
+    default:
+      return { path, message: e.message ?? 'is invalid' };
+  }
+}
+
+function article(type: string): string {
+  const t = type.replace(/,/g, ' or ');
+  return /^[aeiou]/.test(t) ? `an ${t}` : `a ${t}`;
+}
+
+/** The most useful issues first, without the noise of anyOf branches and duplicates. */
+export function describeErrors(errors: readonly ErrorObject[] | null | undefined): SchemaIssue[] {
+  if (!errors) return [];
+  const seen = new Set<string>();
+  const out: SchemaIssue[] = [];
+  for (const e of errors) {
+    if (e.keyword === 'anyOf' || e.keyword === 'oneOf' || e.keyword === 'if') continue;
+    const issue = describe(e);
+    const key = `${issue.path}|${issue.message}`;
+    if (!seen.has(key)) {
+      seen.add(key);
+      out.push(issue);
+    }
+  }
+  return out;
+}
+
+export function compile<S extends TSchema>(schema: S): Validator<Static<S>> {
+  const fn: ValidateFunction = ajv.compile(schema as object);
+  const check = ((value: unknown) => fn(value)) as Validator<Static<S>>;
+  check.issues = (value: unknown) => (fn(value) ? [] : describeErrors(fn.errors));
+  return check;
+}
+
+/** For schemas built at run time (per-collection record schemas). */
+export function compileDynamic(schema: object): Validator<Record<string, unknown>> {
+  const fn: ValidateFunction = ajv.compile(schema);
+  const check = ((value: unknown) => fn(value)) as Validator<Record<string, unknown>>;
+  check.issues = (value: unknown) => (fn(value) ? [] : describeErrors(fn.errors));
+  return check;
+}

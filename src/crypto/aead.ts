@@ -1,0 +1,37 @@
+// AES-256-GCM with associated data (NIST SP 800-38D). Layout: version(1) | nonce(12) | ciphertext | tag(16).
+// Random 96-bit nonces are safe here because every key is per subject (far below 2^32 messages per key).
+import { createCipheriv, createDecipheriv, randomBytes } from 'node:crypto';
+import { EnclaveError } from '../core/errors.ts';
+
+const VERSION = 1;
+const NONCE = 12;
+const TAG = 16;
+export const KEY_BYTES = 32;
+
+export function seal(key: Uint8Array, plaintext: Uint8Array, aad: Uint8Array): Uint8Array {
+  const nonce = randomBytes(NONCE);
+  const cipher = createCipheriv('aes-256-gcm', key, nonce, { authTagLength: TAG });
+  cipher.setAAD(aad);
+  const body = cipher.update(plaintext);
+  const final = cipher.final();
+  return Buffer.concat([Buffer.of(VERSION), nonce, body, final, cipher.getAuthTag()]);
+}
+
+export function open(key: Uint8Array, sealed: Uint8Array, aad: Uint8Array): Buffer {
+  if (sealed.length < 1 + NONCE + TAG || sealed[0] !== VERSION) {
+    throw new EnclaveError('integrity_error', 'ciphertext is truncated or of an unknown format');
+  }
+  const buf = Buffer.from(sealed.buffer, sealed.byteOffset, sealed.byteLength);
+  try {
+    const decipher = createDecipheriv('aes-256-gcm', key, buf.subarray(1, 1 + NONCE), { authTagLength: TAG });
+    decipher.setAAD(aad);
+    decipher.setAuthTag(buf.subarray(buf.length - TAG));
+    return Buffer.concat([decipher.update(buf.subarray(1 + NONCE, buf.length - TAG)), decipher.final()]);
+  } catch (cause) {
+    throw new EnclaveError('integrity_error', 'ciphertext failed authentication: it was altered or does not belong to this row', { cause });
+  }
+}
+
+export function randomKey(): Buffer {
+  return randomBytes(KEY_BYTES);
+}

@@ -1,0 +1,25 @@
+// Keys derived from the root key with HKDF-SHA256 (RFC 5869); each purpose has its own `info` label so
+// one derived key can never stand in for another.
+import { createHmac, hkdfSync, timingSafeEqual } from 'node:crypto';
+
+const SALT = Buffer.from('enclave/v1');
+
+export function deriveKey(root: Uint8Array, label: string): Buffer {
+  return Buffer.from(hkdfSync('sha256', root, SALT, label, 32));
+}
+
+/** Key-encryption key of a site: wraps the per-subject data keys stored there. */
+export function siteKek(root: Uint8Array, siteId: string): Buffer {
+  return deriveKey(root, `kek/site/${siteId}`);
+}
+
+/** A public check value that confirms a reconstructed root key without revealing it. */
+export function rootCheck(root: Uint8Array): string {
+  return createHmac('sha256', deriveKey(root, 'root-check')).update('enclave root key check').digest('hex');
+}
+
+export function rootCheckMatches(root: Uint8Array, expectedHex: string): boolean {
+  const a = Buffer.from(rootCheck(root), 'hex');
+  const b = Buffer.from(expectedHex, 'hex');
+  return a.length === b.length && timingSafeEqual(a, b);
+}

@@ -1,0 +1,36 @@
+// Root-key sharing with Shamir's scheme over GF(2^8), using the audited `shamir-secret-sharing` library.
+// A share is printed as `enclave-share-v1-<base64url>`; the seal record keeps a SHA-256 per share so a
+// wrong share is refused on entry, before any reconstruction is attempted.
+import { createHash } from 'node:crypto';
+import { combine, split } from 'shamir-secret-sharing';
+import { EnclaveError } from '../core/errors.ts';
+
+const PREFIX = 'enclave-share-v1-';
+
+export async function splitSecret(secret: Uint8Array, shares: number, threshold: number): Promise<string[]> {
+  // The library checks for a plain Uint8Array; a Buffer (a subclass) is refused.
+  const parts = await split(Uint8Array.from(secret), shares, threshold);
+  return parts.map(encodeShare);
+}
+
+export async function combineShares(shares: readonly string[]): Promise<Uint8Array> {
+  return combine(shares.map(decodeShare));
+}
+
+export function encodeShare(bytes: Uint8Array): string {
+  return PREFIX + Buffer.from(bytes).toString('base64url');
+}
+
+export function decodeShare(text: string): Uint8Array {
+  const t = text.trim();
+  if (!t.startsWith(PREFIX)) throw new EnclaveError('invalid_share', `an unseal share starts with "${PREFIX}"`);
+  const body = t.slice(PREFIX.length);
+  if (!/^[A-Za-z0-9_-]+$/.test(body)) throw new EnclaveError('invalid_share', 'an unseal share is base64url after its prefix');
+  const bytes = Buffer.from(body, 'base64url');
+  if (bytes.length !== 33) throw new EnclaveError('invalid_share', 'an unseal share decodes to 33 bytes');
+  return new Uint8Array(bytes);
+}
+
+export function shareFingerprint(text: string): string {
+  return createHash('sha256').update(decodeShare(text)).digest('hex');
+}

@@ -1,0 +1,57 @@
+// `enclave init`: a commented starter configuration, the data directory, the control store and the root
+// key split among the configured officers. Development mode also writes a local auto-unseal file.
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { EnclaveError } from '../core/errors.ts';
+import { loadConfig } from './config-loader.ts';
+import { openEnclave } from './enclave.ts';
+import type { OfficerShare } from './seal-service.ts';
+import { starterConfig, type StarterOptions } from './starter-config.ts';
+
+export const CONFIG_FILE = 'enclave.yaml';
+export const DEV_UNSEAL_FILE = 'dev-unseal.json';
+
+export interface InitResult {
+  readonly configPath: string;
+  readonly dataDir: string;
+  readonly shares: readonly OfficerShare[];
+  readonly threshold: number;
+  readonly devUnsealPath: string | null;
+  readonly wroteConfig: boolean;
+}
+
+export async function initEnclave(dir: string, options: StarterOptions & { dev?: boolean } = {}): Promise<InitResult> {
+  mkdirSync(dir, { recursive: true });
+  const configPath = join(dir, CONFIG_FILE);
+  const wroteConfig = !existsSync(configPath);
+  if (wroteConfig) writeFileSync(configPath, starterConfig(options), { mode: 0o640 });
+  const config = loadConfig(configPath);
+  mkdirSync(config.dataDir, { recursive: true, mode: 0o700 });
+  const enclave = await openEnclave(config);
+  try {
+    if (enclave.seal.status().initialized) {
+      throw new EnclaveError('already_initialized', `${dir} is already initialized (its root key exists); nothing was changed`);
+    }
+    const shares = await enclave.seal.initialize(config.seal.officers, config.seal.threshold);
+    let devUnsealPath: string | null = null;
+    if (options.dev) {
+      devUnsealPath = join(config.dataDir, DEV_UNSEAL_FILE);
+      const dev = { warning: 'DEVELOPMENT ONLY: these shares unseal this enclave without its officers.', shares: shares.slice(0, config.seal.threshold).map((s) => s.share) };
+      writeFileSync(devUnsealPath, JSON.stringify(dev, null, 2), { mode: 0o600 });
+    }
+    return { configPath, dataDir: config.dataDir, shares, threshold: config.seal.threshold, devUnsealPath, wroteConfig };
+  } finally {
+    await enclave.close();
+  }
+}
+
+/** Reads the development auto-unseal file; undefined if there is none. */
+export function readDevShares(dataDir: string): string[] | undefined {
+  const path = join(dataDir, DEV_UNSEAL_FILE);
+  if (!existsSync(path)) return undefined;
+  const doc = JSON.parse(readFileSync(path, 'utf8')) as { shares?: unknown };
+  if (!Array.isArray(doc.shares) || !doc.shares.every((s) => typeof s === 'string')) {
+    throw new EnclaveError('invalid_config', `${path} is not a development unseal file`);
+  }
+  return doc.shares as string[];
+}

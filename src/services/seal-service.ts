@@ -1,0 +1,119 @@
+// Shamir sealing (as in HashiCorp Vault): the root key exists only as n shares held by the gatekeeper
+// officers; k of them reconstruct it in memory. The seal record keeps a fingerprint per share and a check
+// value of the root key, never the key.
+import { randomBytes } from 'node:crypto';
+import { EnclaveError } from '../core/errors.ts';
+import type { MetaStore } from '../core/store.ts';
+import { rootCheck, rootCheckMatches } from '../crypto/key-derivation.ts';
+import { combineShares, shareFingerprint, splitSecret } from '../crypto/shamir-shares.ts';
+import type { Keyring } from './keyring.ts';
+
+const META_KEY = 'seal';
+
+export interface SealRecord {
+  readonly version: 1;
+  readonly threshold: number;
+  readonly officers: readonly { readonly name: string; readonly fingerprint: string }[];
+  readonly rootCheck: string;
+  readonly createdAt: string;
+}
+
+export interface SealStatus {
+  readonly initialized: boolean;
+  readonly sealed: boolean;
+  readonly threshold: number;
+  readonly shares: number;
+  /** Shares entered toward the current unseal attempt. */
+  readonly progress: number;
+  /** Officers whose shares were entered in the current attempt. */
+  readonly entered: readonly string[];
+}
+
+export interface OfficerShare {
+  readonly officer: string;
+  readonly share: string;
+}
+
+export class SealService {
+  private record: SealRecord | undefined;
+  private readonly pending = new Map<string, { officer: string; share: string }>();
+  private readonly meta: MetaStore;
+  private readonly keyring: Keyring;
+
+  constructor(meta: MetaStore, keyring: Keyring) {
+    this.meta = meta;
+    this.keyring = keyring;
+  }
+
+  async load(): Promise<void> {
+    const raw = await this.meta.get(META_KEY);
+    this.record = raw === undefined ? undefined : (JSON.parse(raw) as SealRecord);
+  }
+
+  /** Creates the root key and splits it, one share per officer. The shares are shown once. */
+  async initialize(officers: readonly string[], threshold: number): Promise<OfficerShare[]> {
+    if (threshold < 2 || threshold > officers.length) {
+      throw new EnclaveError('invalid_config', `seal threshold must be between 2 and the number of officers (${officers.length})`);
+    }
+    const root = randomBytes(32);
+    const shares = await splitSecret(root, officers.length, threshold);
+    const record: SealRecord = {
+      version: 1,
+      threshold,
+      officers: officers.map((name, i) => ({ name, fingerprint: shareFingerprint(shares[i] ?? '') })),
+      rootCheck: rootCheck(root),
+      createdAt: new Date().toISOString(),
+    };
+    if (!(await this.meta.putIfAbsent(META_KEY, JSON.stringify(record)))) {
+      throw new EnclaveError('already_initialized', 'this enclave already has a root key; refusing to create another');
+    }
+    root.fill(0);
+    this.record = record;
+    return officers.map((officer, i) => ({ officer, share: shares[i] ?? '' }));
+  }
+
+  status(): SealStatus {
+    const r = this.record;
+    return {
+      initialized: r !== undefined,
+      sealed: this.keyring.sealed,
+      threshold: r?.threshold ?? 0,
+      shares: r?.officers.length ?? 0,
+      progress: this.pending.size,
+      entered: [...this.pending.values()].map((p) => p.officer),
+    };
+  }
+
+  /** Enters one share. Unseals when the threshold is reached. */
+  async submit(share: string): Promise<SealStatus> {
+    const r = this.record;
+    if (!r) throw new EnclaveError('not_initialized');
+    if (!this.keyring.sealed) return this.status();
+    const fp = shareFingerprint(share);
+    const officer = r.officers.find((o) => o.fingerprint === fp);
+    if (!officer) throw new EnclaveError('invalid_share', 'that share is not one of this enclave\'s unseal shares');
+    if (this.pending.has(fp)) throw new EnclaveError('duplicate_share', `the share of officer ${officer.name} was already entered`);
+    this.pending.set(fp, { officer: officer.name, share: share.trim() });
+    if (this.pending.size < r.threshold) return this.status();
+    const shares = [...this.pending.values()].map((p) => p.share);
+    this.pending.clear();
+    const root = await combineShares(shares);
+    if (!rootCheckMatches(root, r.rootCheck)) {
+      throw new EnclaveError('unseal_failed', 'the entered shares do not reconstruct this enclave\'s root key; start again');
+    }
+    this.keyring.load(root);
+    root.fill(0);
+    return this.status();
+  }
+
+  /** Abandons a partial unseal attempt. */
+  reset(): void {
+    this.pending.clear();
+  }
+
+  seal(): SealStatus {
+    this.pending.clear();
+    this.keyring.drop();
+    return this.status();
+  }
+}

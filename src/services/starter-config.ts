@@ -1,0 +1,157 @@
+// The commented starter configuration `enclave init` writes. It is also the demo's configuration.
+export interface StarterOptions {
+  readonly name?: string;
+  readonly officers?: readonly string[];
+  readonly threshold?: number;
+  readonly port?: number;
+}
+
+export function starterConfig(options: StarterOptions = {}): string {
+  const officers = options.officers ?? ['alice', 'bob', 'carol'];
+  const threshold = options.threshold ?? 2;
+  return `# Enclave configuration. Reference: docs/configuration.md
+version: 1
+name: ${options.name ?? 'enclave'}
+# Where the stores live, relative to this file.
+data_dir: data
+
+server:
+  host: 127.0.0.1
+  port: ${options.port ?? 8700}
+  # Larger request bodies are refused with 413 payload_too_large.
+  max_body_bytes: 262144
+
+# The control store keeps principals, token hashes and the seal record.
+control:
+  storage: sqlite:control.db
+
+# The root key is split into one Shamir share per officer; \`threshold\` of them unseal the enclave.
+seal:
+  threshold: ${threshold}
+  officers: [${officers.join(', ')}]
+
+# A subject's residence country decides their jurisdiction, and the jurisdiction's home site is the only
+# place their records are stored. A country in no jurisdiction is refused, never stored by default.
+jurisdictions:
+  - id: us
+    countries: [US, PR, GU, VI, AS, MP]
+    home_site: trusted-us
+  - id: eu
+    countries: [AT, BE, BG, HR, CY, CZ, DK, EE, FI, FR, DE, GR, HU, IE, IT, LV, LT, LU, MT, NL, PL, PT, RO, SK, SI, ES, SE]
+    home_site: eu-central
+
+# Places data can live. role: home (the trusted in-jurisdiction store), backup, or legacy (the parent's
+# old data centers, sources of migration). storage: sqlite:<path> relative to data_dir.
+sites:
+  - id: trusted-us
+    operator: trusted-provider
+    country: US
+    role: home
+    storage: sqlite:sites/trusted-us.db
+  - id: eu-central
+    operator: trusted-provider
+    country: DE
+    role: home
+    storage: sqlite:sites/eu-central.db
+  - id: virginia
+    operator: parent
+    country: US
+    role: legacy
+    storage: sqlite:legacy/virginia.db
+  - id: singapore
+    operator: parent
+    country: SG
+    role: legacy
+    storage: sqlite:legacy/singapore.db
+
+# Who asks. kind: gatekeeper | parent | provider | regulator | service. A role lists the actions it may
+# take and whether it may read protected fields. The parent company's roles can only read public fields.
+orgs:
+  - id: gatekeeper
+    kind: gatekeeper
+    description: the autonomous local data security team
+    roles:
+      - id: officer
+        actions: [record.read, record.write, record.delete, subject.register, subject.read, subject.erase, subject.rehome]
+        reads: protected
+      - id: approver
+        actions: [record.read, subject.read]
+        reads: public
+  - id: platform
+    kind: service
+    description: the app's own services
+    roles:
+      - id: service
+        actions: [record.read, record.write, record.delete, subject.register, subject.read]
+        reads: protected
+  - id: parent
+    kind: parent
+    description: the foreign parent company
+    roles:
+      - id: engineer
+        actions: [record.read, subject.read]
+        reads: public
+  - id: trusted-provider
+    kind: provider
+    description: hosts the home sites and witnesses the log
+    roles:
+      - id: monitor
+        actions: [subject.read]
+        reads: public
+  - id: regulator
+    kind: regulator
+    description: verifies the log, certificates and reports
+    roles:
+      - id: auditor
+        actions: [subject.read]
+        reads: public
+
+# Every field is classified protected (encrypted at rest, withheld from the parent) or public.
+# \`subject\` names the field holding the subject id (it must be a public string).
+collections:
+  users:
+    subject: user_id
+    fields:
+      user_id: { type: string, class: public, max_length: 64 }
+      username: { type: string, class: public, max_length: 64 }
+      email: { type: string, class: protected, max_length: 320 }
+      phone: { type: string, class: protected, max_length: 32, required: false }
+      birthdate: { type: string, class: protected, max_length: 10, required: false }
+  messages:
+    subject: sender_id
+    fields:
+      sender_id: { type: string, class: public, max_length: 64 }
+      recipient_id: { type: string, class: protected, max_length: 64 }
+      body: { type: string, class: protected, max_length: 4000 }
+      sent_at: { type: timestamp, class: protected }
+  devices:
+    subject: user_id
+    fields:
+      user_id: { type: string, class: public, max_length: 64 }
+      model: { type: string, class: protected, max_length: 128 }
+      os: { type: string, class: protected, max_length: 64 }
+      ip_address: { type: string, class: protected, max_length: 45 }
+      location: { type: string, class: protected, max_length: 128, required: false }
+  watch_history:
+    subject: user_id
+    fields:
+      user_id: { type: string, class: public, max_length: 64 }
+      video_id: { type: string, class: protected, max_length: 64 }
+      watched_at: { type: timestamp, class: protected }
+      seconds: { type: integer, class: protected }
+  videos:
+    subject: owner_id
+    fields:
+      owner_id: { type: string, class: public, max_length: 64 }
+      title: { type: string, class: public, max_length: 200 }
+      views: { type: integer, class: public }
+      published_at: { type: timestamp, class: public }
+  comments:
+    subject: author_id
+    fields:
+      author_id: { type: string, class: public, max_length: 64 }
+      video_id: { type: string, class: public, max_length: 64 }
+      text: { type: string, class: public, max_length: 2000 }
+      posted_at: { type: timestamp, class: public }
+`;
+}

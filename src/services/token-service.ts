@@ -1,0 +1,83 @@
+// Principals and their bearer tokens. Only SHA-256 hashes are stored; the secret is shown once.
+import { randomBytes } from 'node:crypto';
+import type { EnclaveConfig } from '../core/config.ts';
+import { EnclaveError } from '../core/errors.ts';
+import type { Principal } from '../core/principal.ts';
+import type { TokenStore, TokenWithPrincipal } from '../core/store.ts';
+import { ID_PATTERN } from '../core/config-schema.ts';
+import { hashToken, looksLikeToken, newTokenSecret } from '../crypto/token-secret.ts';
+
+export interface IssuedToken {
+  readonly id: string;
+  readonly secret: string;
+  readonly principal: string;
+  readonly org: string;
+  readonly role: string;
+  readonly expiresAt: string | null;
+}
+
+export interface TokenRequest {
+  readonly principal: string;
+  readonly org: string;
+  readonly role: string;
+  readonly label?: string;
+  /** Lifetime in seconds; none means it lasts until revoked. */
+  readonly ttlSeconds?: number;
+}
+
+const PRINCIPAL_RE = new RegExp(ID_PATTERN);
+
+export class TokenService {
+  private readonly store: TokenStore;
+  private readonly config: EnclaveConfig;
+
+  constructor(store: TokenStore, config: EnclaveConfig) {
+    this.store = store;
+    this.config = config;
+  }
+
+  async issue(req: TokenRequest, now = Date.now()): Promise<IssuedToken> {
+    if (!PRINCIPAL_RE.test(req.principal)) throw new EnclaveError('invalid_argument', `principal must match ${ID_PATTERN}`);
+    const org = this.config.orgs.get(req.org);
+    if (!org) throw new EnclaveError('invalid_argument', `unknown org "${req.org}" (expected one of: ${[...this.config.orgs.keys()].join(', ')})`);
+    if (!org.roles.has(req.role)) {
+      throw new EnclaveError('invalid_argument', `org "${req.org}" has no role "${req.role}" (expected one of: ${[...org.roles.keys()].join(', ')})`);
+    }
+    if (req.ttlSeconds !== undefined && (!Number.isInteger(req.ttlSeconds) || req.ttlSeconds <= 0)) {
+      throw new EnclaveError('invalid_argument', 'ttl must be a positive whole number of seconds');
+    }
+    const secret = newTokenSecret();
+    const id = `tok_${randomBytes(9).toString('base64url')}`;
+    const expiresAt = req.ttlSeconds === undefined ? null : now + req.ttlSeconds * 1000;
+    const outcome = await this.store.create(
+      { id: req.principal, org: req.org, role: req.role, createdAt: now },
+      { id, hash: hashToken(secret), principalId: req.principal, label: req.label ?? '', createdAt: now, expiresAt, revokedAt: null },
+    );
+    if (outcome === 'principal_mismatch') {
+      throw new EnclaveError('invalid_argument', `principal "${req.principal}" already exists with another org or role`);
+    }
+    return { id, secret, principal: req.principal, org: req.org, role: req.role, expiresAt: expiresAt === null ? null : new Date(expiresAt).toISOString() };
+  }
+
+  /** Resolves a bearer secret to its principal, or throws `unauthenticated` without saying which check failed. */
+  async authenticate(secret: string, now = Date.now()): Promise<Principal> {
+    if (!looksLikeToken(secret)) throw new EnclaveError('unauthenticated', 'the bearer token is malformed');
+    const found = await this.store.findByHash(hashToken(secret));
+    if (!found || found.token.revokedAt !== null || (found.token.expiresAt !== null && found.token.expiresAt <= now)) {
+      throw new EnclaveError('unauthenticated', 'the bearer token is unknown, expired or revoked');
+    }
+    const org = this.config.orgs.get(found.principal.org);
+    if (!org?.roles.has(found.principal.role)) {
+      throw new EnclaveError('unauthenticated', 'the token\'s org or role is no longer configured');
+    }
+    return { id: found.principal.id, org: org.id, orgKind: org.kind, role: found.principal.role, tokenId: found.token.id };
+  }
+
+  async revoke(id: string): Promise<void> {
+    if (!(await this.store.revoke(id, Date.now()))) throw new EnclaveError('invalid_argument', `no active token with id "${id}"`);
+  }
+
+  list(): Promise<TokenWithPrincipal[]> {
+    return this.store.list();
+  }
+}

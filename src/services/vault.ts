@@ -1,0 +1,340 @@
+// The vault: residency, classification, per-subject envelope encryption and erasure. Every operation goes
+// through the decision point first; protected fields are decrypted only when the decision releases them.
+import { randomUUID } from 'node:crypto';
+import type { CollectionDef, EnclaveConfig } from '../core/config.ts';
+import type { Action } from '../core/config-schema.ts';
+import type { Decision, DecisionPoint } from '../core/decision.ts';
+import { EnclaveError } from '../core/errors.ts';
+import type { Principal } from '../core/principal.ts';
+import { recordAad, splitRecord, validateRecordData, validateRecordId, type RecordData } from '../core/record-model.ts';
+import { resolveResidence } from '../core/residency.ts';
+import type { RecordRow, SubjectRow } from '../core/store.ts';
+import { open, seal } from '../crypto/aead.ts';
+import { KEY_ID, type Keyring } from './keyring.ts';
+import type { Located, SiteRouter } from './site-router.ts';
+
+export interface SubjectView {
+  readonly id: string;
+  readonly country: string;
+  readonly jurisdiction: string;
+  readonly site: string;
+  readonly erased: boolean;
+  readonly created_at: string;
+  readonly erased_at: string | null;
+}
+
+export interface RecordView {
+  readonly collection: string;
+  readonly id: string;
+  readonly subject: string;
+  readonly version: number;
+  readonly data: RecordData;
+  /** Protected fields the decision withheld from this principal (redaction, not an error). */
+  readonly withheld: readonly string[];
+  readonly created_at: string;
+  readonly updated_at: string;
+}
+
+export interface RecordPage {
+  readonly subject: string;
+  readonly records: readonly RecordView[];
+  readonly next: string | null;
+}
+
+export interface RehomeResult {
+  readonly subject: string;
+  readonly from: { readonly jurisdiction: string; readonly site: string };
+  readonly to: { readonly jurisdiction: string; readonly site: string };
+  readonly records: number;
+}
+
+const encoder = new TextEncoder();
+const iso = (ms: number) => new Date(ms).toISOString();
+
+export class Vault {
+  private readonly config: EnclaveConfig;
+  private readonly router: SiteRouter;
+  private readonly keyring: Keyring;
+  private readonly decisions: DecisionPoint;
+  private readonly clock: () => number;
+
+  constructor(deps: { config: EnclaveConfig; router: SiteRouter; keyring: Keyring; decisions: DecisionPoint; clock?: () => number }) {
+    this.config = deps.config;
+    this.router = deps.router;
+    this.keyring = deps.keyring;
+    this.decisions = deps.decisions;
+    this.clock = deps.clock ?? Date.now;
+  }
+
+  // ---- decisions -------------------------------------------------------------------------------
+
+  private decide(principal: Principal, action: Action, extra: { collection?: CollectionDef; subject?: string; fields?: readonly string[] } = {}): Decision {
+    const decision = this.decisions.decide({ principal, action, ...extra, now: new Date(this.clock()) });
+    if (!decision.allow) {
+      throw new EnclaveError('forbidden', decision.reason, { details: { action, policies: decision.policies } });
+    }
+    return decision;
+  }
+
+  collection(name: string): CollectionDef {
+    const c = this.config.collections.get(name);
+    if (!c) {
+      throw new EnclaveError('unknown_collection', `unknown collection "${name}" (expected one of: ${[...this.config.collections.keys()].join(', ')})`, {
+        details: { key: name },
+      });
+    }
+    return c;
+  }
+
+  // ---- subjects --------------------------------------------------------------------------------
+
+  private view(s: SubjectRow, site: string): SubjectView {
+    return {
+      id: s.id,
+      country: s.country,
+      jurisdiction: s.jurisdiction,
+      site,
+      erased: s.erasedAt !== null,
+      created_at: iso(s.createdAt),
+      erased_at: s.erasedAt === null ? null : iso(s.erasedAt),
+    };
+  }
+
+  private async locateSubject(id: string): Promise<Located<SubjectRow>> {
+    const found = await this.router.findSubject(id);
+    if (!found) throw new EnclaveError('subject_not_found', `no subject "${id}"`, { details: { key: id } });
+    return found;
+  }
+
+  /** Registers a subject at the home site of their residence country (invariant 1); no site is chosen by the caller. */
+  async registerSubject(principal: Principal, input: { id: string; country: string }): Promise<SubjectView> {
+    this.decide(principal, 'subject.register', { subject: input.id });
+    validateRecordId(input.id);
+    const residence = resolveResidence(this.config, input.country);
+    if (await this.router.findSubject(input.id)) throw new EnclaveError('subject_exists', `subject "${input.id}" is already registered`);
+    const site = residence.site.id;
+    const { wrapped } = this.keyring.newSubjectKey(site, input.id);
+    const row: SubjectRow = {
+      id: input.id,
+      country: residence.country,
+      jurisdiction: residence.jurisdiction.id,
+      wrappedKey: wrapped,
+      keyId: KEY_ID,
+      createdAt: this.clock(),
+      erasedAt: null,
+      movedTo: null,
+    };
+    if ((await this.router.store(site).subjects.insert(row)) === 'exists') {
+      throw new EnclaveError('subject_exists', `subject "${input.id}" is already registered`);
+    }
+    this.router.remember(input.id, site);
+    return this.view(row, site);
+  }
+
+  async getSubject(principal: Principal, id: string): Promise<SubjectView> {
+    this.decide(principal, 'subject.read', { subject: id });
+    const s = await this.locateSubject(id);
+    return this.view(s.row, s.site);
+  }
+
+  /**
+   * Erasure by crypto-shredding: the subject's data key is destroyed, so every sealed field is gone for
+   * good; the rows stay as unreadable ciphertext and the API answers 410 for them.
+   */
+  async eraseSubject(principal: Principal, id: string): Promise<{ subject: string; records: number; erased_at: string }> {
+    this.decide(principal, 'subject.erase', { subject: id });
+    const s = await this.locateSubject(id);
+    if (s.row.erasedAt !== null) throw this.gone(id);
+    const at = this.clock();
+    const n = await s.store.subjects.erase(id, at);
+    this.keyring.forget(s.site, id);
+    if (n === undefined) throw this.gone(id);
+    return { subject: id, records: n, erased_at: iso(at) };
+  }
+
+  /**
+   * Explicit re-homing after a change of residence: copies the subject and their records to the new home
+   * site (the data key re-wrapped under that site's key), then purges them from the old one. Re-running
+   * after an interruption completes the move.
+   */
+  async rehomeSubject(principal: Principal, id: string, country: string): Promise<RehomeResult> {
+    this.decide(principal, 'subject.rehome', { subject: id });
+    const src = await this.locateSubject(id);
+    if (src.row.erasedAt !== null) throw this.gone(id);
+    const dest = resolveResidence(this.config, country);
+    const from = { jurisdiction: src.row.jurisdiction, site: src.site };
+    const to = { jurisdiction: dest.jurisdiction.id, site: dest.site.id };
+    if (dest.site.id === src.site) {
+      // Same site: only the recorded residence changes.
+      const updated: SubjectRow = { ...src.row, country: dest.country, jurisdiction: dest.jurisdiction.id };
+      await src.store.importSubject(updated, []);
+      return { subject: id, from, to, records: 0 };
+    }
+    if (src.row.wrappedKey === null) throw this.gone(id);
+    const dek = this.keyring.unwrap(src.site, id, src.row.wrappedKey);
+    const moved: SubjectRow = {
+      ...src.row,
+      country: dest.country,
+      jurisdiction: dest.jurisdiction.id,
+      wrappedKey: this.keyring.wrap(dest.site.id, id, dek),
+      movedTo: null,
+    };
+    const records: RecordRow[] = [];
+    let after: { collection: string; id: string } | undefined;
+    for (;;) {
+      const page = await src.store.records.listBySubject(id, { limit: 1000, ...(after ? { after } : {}) });
+      records.push(...page);
+      const last = page.at(-1);
+      if (page.length < 1000 || !last) break;
+      after = { collection: last.collection, id: last.id };
+    }
+    const destStore = this.router.store(dest.site.id);
+    await destStore.importSubject(moved, records);
+    await src.store.subjects.setMovedTo(id, dest.site.id);
+    await src.store.purgeSubject(id);
+    this.keyring.forget(src.site, id);
+    this.router.remember(id, dest.site.id);
+    return { subject: id, from, to, records: records.length };
+  }
+
+  private gone(id: string): EnclaveError {
+    return new EnclaveError('subject_erased', `subject "${id}" was erased; their records can never be read again`, { details: { key: id } });
+  }
+
+  // ---- records ---------------------------------------------------------------------------------
+
+  /** The subject's site and data key, refusing erased subjects and sites residency no longer allows. */
+  private async subjectForWrite(subjectId: string): Promise<{ located: Located<SubjectRow>; dek: Buffer }> {
+    const located = await this.locateSubject(subjectId);
+    const row = located.row;
+    if (row.erasedAt !== null || row.wrappedKey === null) throw this.gone(subjectId);
+    const lawful = resolveResidence(this.config, row.country);
+    if (lawful.site.id !== located.site) {
+      throw new EnclaveError('no_home_site', `subject "${subjectId}" is stored at site "${located.site}" but residency now requires "${lawful.site.id}"; re-home them first`);
+    }
+    return { located, dek: this.keyring.unwrap(located.site, subjectId, row.wrappedKey) };
+  }
+
+  private sealRow(c: CollectionDef, id: string, subject: string, version: number, data: RecordData, dek: Buffer, createdAt: number, now: number): RecordRow {
+    const { publicData, protectedData } = splitRecord(c, data);
+    const sealed = protectedData === null ? null : seal(dek, encoder.encode(JSON.stringify(protectedData)), recordAad(c.name, id, subject, version));
+    return { collection: c.name, id, subject, version, publicJson: JSON.stringify(publicData), sealed, createdAt, updatedAt: now };
+  }
+
+  async createRecord(principal: Principal, collectionName: string, input: { id?: string; data: unknown }): Promise<RecordView> {
+    const c = this.collection(collectionName);
+    const data = validateRecordData(c, input.data);
+    const subject = data[c.subjectField] as string;
+    this.decide(principal, 'record.write', { collection: c, subject, fields: Object.keys(data) });
+    const id = input.id === undefined ? randomUUID() : validateRecordId(input.id);
+    const { located, dek } = await this.subjectForWrite(subject);
+    if (await this.router.findRecord(c.name, id)) throw new EnclaveError('record_exists', `record "${id}" already exists in "${c.name}"`);
+    const now = this.clock();
+    const row = this.sealRow(c, id, subject, 1, data, dek, now, now);
+    if ((await located.store.records.insert(row)) === 'exists') {
+      throw new EnclaveError('record_exists', `record "${id}" already exists in "${c.name}"`);
+    }
+    return this.recordView(c, row, data, []);
+  }
+
+  async replaceRecord(principal: Principal, collectionName: string, id: string, input: { data: unknown; ifMatch?: number }): Promise<RecordView> {
+    const c = this.collection(collectionName);
+    const data = validateRecordData(c, input.data);
+    const subject = data[c.subjectField] as string;
+    this.decide(principal, 'record.write', { collection: c, subject, fields: Object.keys(data) });
+    const existing = await this.router.findRecord(c.name, id);
+    if (!existing) throw new EnclaveError('record_not_found', `no record "${id}" in "${c.name}"`);
+    if (existing.row.subject !== subject) {
+      throw new EnclaveError('subject_mismatch', `record "${id}" belongs to another subject; delete it and create a new one instead`, { details: { field: c.subjectField } });
+    }
+    if (input.ifMatch !== undefined && input.ifMatch !== existing.row.version) {
+      throw new EnclaveError('version_conflict', `record "${id}" is at version ${existing.row.version}, not ${input.ifMatch}`);
+    }
+    const { located, dek } = await this.subjectForWrite(subject);
+    const now = this.clock();
+    const row = this.sealRow(c, id, subject, existing.row.version + 1, data, dek, existing.row.createdAt, now);
+    const outcome = await located.store.records.update(row, existing.row.version);
+    if (outcome === 'not_found') throw new EnclaveError('record_not_found', `no record "${id}" in "${c.name}"`);
+    if (outcome === 'version_conflict') throw new EnclaveError('version_conflict', `record "${id}" changed concurrently; read it again`);
+    return this.recordView(c, row, data, []);
+  }
+
+  async deleteRecord(principal: Principal, collectionName: string, id: string, ifMatch?: number): Promise<void> {
+    const c = this.collection(collectionName);
+    const existing = await this.router.findRecord(c.name, id);
+    if (!existing) throw new EnclaveError('record_not_found', `no record "${id}" in "${c.name}"`);
+    const fields = existing.row.sealed === null ? Object.keys(JSON.parse(existing.row.publicJson) as object) : [...c.fields.keys()];
+    this.decide(principal, 'record.delete', { collection: c, subject: existing.row.subject, fields });
+    const outcome = await existing.store.records.delete(c.name, id, ifMatch);
+    if (outcome === 'not_found') throw new EnclaveError('record_not_found', `no record "${id}" in "${c.name}"`);
+    if (outcome === 'version_conflict') throw new EnclaveError('version_conflict', `record "${id}" is not at version ${String(ifMatch)}`);
+  }
+
+  async getRecord(principal: Principal, collectionName: string, id: string): Promise<RecordView> {
+    const c = this.collection(collectionName);
+    const found = await this.router.findRecord(c.name, id);
+    if (!found) throw new EnclaveError('record_not_found', `no record "${id}" in "${c.name}"`);
+    const decision = this.decide(principal, 'record.read', { collection: c, subject: found.row.subject, fields: [...c.fields.keys()] });
+    const subject = await found.store.subjects.get(found.row.subject);
+    return this.open(c, found.site, found.row, subject, decision);
+  }
+
+  async listSubjectRecords(principal: Principal, subjectId: string, options: { collection?: string; limit?: number; cursor?: string } = {}): Promise<RecordPage> {
+    const only = options.collection === undefined ? undefined : this.collection(options.collection);
+    const decision = this.decide(principal, 'record.read', { subject: subjectId, ...(only ? { collection: only } : {}) });
+    const s = await this.locateSubject(subjectId);
+    if (s.row.erasedAt !== null) throw this.gone(subjectId);
+    const limit = options.limit ?? 100;
+    const after = options.cursor === undefined ? undefined : decodeCursor(options.cursor);
+    const rows = await s.store.records.listBySubject(subjectId, { limit, ...(only ? { collection: only.name } : {}), ...(after ? { after } : {}) });
+    const records: RecordView[] = [];
+    for (const row of rows) {
+      const c = this.config.collections.get(row.collection);
+      if (c) records.push(this.open(c, s.site, row, s.row, decision));
+    }
+    const last = rows.at(-1);
+    return { subject: subjectId, records, next: rows.length === limit && last ? encodeCursor(last) : null };
+  }
+
+  /** Decrypts only what the decision releases; a public-only release never touches the key. */
+  private open(c: CollectionDef, site: string, row: RecordRow, subject: SubjectRow | undefined, decision: Decision): RecordView {
+    if (!subject || subject.erasedAt !== null || subject.wrappedKey === null) throw this.gone(row.subject);
+    const data = JSON.parse(row.publicJson) as RecordData;
+    if (row.sealed === null) return this.recordView(c, row, data, []);
+    // Withhold every protected field of the collection, present or not: presence itself is information.
+    if (decision.release !== 'protected') return this.recordView(c, row, data, c.protectedFields);
+    const dek = this.keyring.unwrap(site, row.subject, subject.wrappedKey);
+    const plain = JSON.parse(open(dek, row.sealed, recordAad(c.name, row.id, row.subject, row.version)).toString('utf8')) as RecordData;
+    return this.recordView(c, row, { ...data, ...plain }, []);
+  }
+
+  private recordView(c: CollectionDef, row: RecordRow, data: RecordData, withheld: readonly string[]): RecordView {
+    // Present fields in schema order so responses are stable.
+    const ordered: RecordData = {};
+    for (const f of c.fields.keys()) if (f in data) ordered[f] = data[f] ?? null;
+    return {
+      collection: c.name,
+      id: row.id,
+      subject: row.subject,
+      version: row.version,
+      data: ordered,
+      withheld,
+      created_at: iso(row.createdAt),
+      updated_at: iso(row.updatedAt),
+    };
+  }
+}
+
+function encodeCursor(row: RecordRow): string {
+  return Buffer.from(JSON.stringify([row.collection, row.id])).toString('base64url');
+}
+
+function decodeCursor(cursor: string): { collection: string; id: string } {
+  try {
+    const v = JSON.parse(Buffer.from(cursor, 'base64url').toString('utf8')) as unknown;
+    if (Array.isArray(v) && v.length === 2 && typeof v[0] === 'string' && typeof v[1] === 'string') return { collection: v[0], id: v[1] };
+  } catch {
+    // fall through to the typed error
+  }
+  throw new EnclaveError('invalid_request', 'cursor is not one this API returned', { details: { field: 'cursor' } });
+}

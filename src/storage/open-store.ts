@@ -1,0 +1,25 @@
+// Storage URLs: `sqlite:<path>` (relative to the data directory), `sqlite::memory:`, and later
+// `postgres://…` (the PostgreSQL adapter issue). Unknown schemes are a configuration error.
+import { isAbsolute, join } from 'node:path';
+import { EnclaveError } from '../core/errors.ts';
+import type { Store } from '../core/store.ts';
+import { SqliteStore } from './sqlite/sqlite-store.ts';
+
+export function sqlitePathOf(url: string, dataDir: string): string | undefined {
+  if (!url.startsWith('sqlite:')) return undefined;
+  const p = url.slice('sqlite:'.length);
+  if (p === ':memory:') return p;
+  return isAbsolute(p) ? p : join(dataDir, p);
+}
+
+export function openStore(url: string, dataDir: string): Store {
+  const path = sqlitePathOf(url, dataDir);
+  if (path !== undefined) {
+    if (path === '' ) throw new EnclaveError('invalid_config', `storage URL "${url}" names no file (expected sqlite:<path>)`);
+    return new SqliteStore({ path });
+  }
+  if (/^postgres(ql)?:\/\//.test(url)) {
+    throw new EnclaveError('invalid_config', 'the PostgreSQL adapter is not part of this build yet; use sqlite:<path>');
+  }
+  throw new EnclaveError('invalid_config', `storage URL must start with "sqlite:" (got scheme "${url.split(':')[0] ?? ''}")`);
+}
