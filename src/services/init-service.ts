@@ -53,5 +53,5 @@ export function readDevShares(dataDir: string): string[] | undefined {
   if (!Array.isArray(doc.shares) || !doc.shares.every((s) => typeof s === 'string')) {
     throw new EnclaveError('invalid_config', `${path} is not a development unseal file`);
   }
-  return doc.shares as string[];
+  return doc.shares;
 }

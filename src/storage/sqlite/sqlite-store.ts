@@ -230,11 +230,11 @@ export class SqliteStore implements Store {
         if (coll !== undefined) {
           rows = (after
             ? this.stmt('SELECT * FROM records WHERE subject = ? AND collection = ? AND id > ? ORDER BY collection, id LIMIT ?').all(subject, coll, after.id, limit)
-            : this.stmt('SELECT * FROM records WHERE subject = ? AND collection = ? ORDER BY collection, id LIMIT ?').all(subject, coll, limit)) as Row[];
+            : this.stmt('SELECT * FROM records WHERE subject = ? AND collection = ? ORDER BY collection, id LIMIT ?').all(subject, coll, limit));
         } else {
           rows = (after
             ? this.stmt('SELECT * FROM records WHERE subject = ? AND (collection, id) > (?, ?) ORDER BY collection, id LIMIT ?').all(subject, after.collection, after.id, limit)
-            : this.stmt('SELECT * FROM records WHERE subject = ? ORDER BY collection, id LIMIT ?').all(subject, limit)) as Row[];
+            : this.stmt('SELECT * FROM records WHERE subject = ? ORDER BY collection, id LIMIT ?').all(subject, limit));
         }
         return Promise.resolve(rows.map(toRecord));
       },

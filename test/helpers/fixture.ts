@@ -1,0 +1,63 @@
+// A real enclave in a temporary directory: starter configuration, SQLite stores on disk, unsealed with
+// the development shares, and one token per demo role. Tests use it instead of mocks.
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { Principal } from '../../src/core/principal.ts';
+import { loadConfig } from '../../src/services/config-loader.ts';
+import { openEnclave, type Enclave, type OpenOptions } from '../../src/services/enclave.ts';
+import { initEnclave, readDevShares } from '../../src/services/init-service.ts';
+
+export const ROLES = {
+  officer: { org: 'gatekeeper', role: 'officer' },
+  approver: { org: 'gatekeeper', role: 'approver' },
+  service: { org: 'platform', role: 'service' },
+  parent: { org: 'parent', role: 'engineer' },
+  provider: { org: 'trusted-provider', role: 'monitor' },
+  regulator: { org: 'regulator', role: 'auditor' },
+} as const;
+export type RoleName = keyof typeof ROLES;
+
+export interface Fixture {
+  readonly dir: string;
+  readonly configPath: string;
+  readonly dataDir: string;
+  readonly enclave: Enclave;
+  /** Bearer secrets by role name. */
+  readonly tokens: Record<RoleName, string>;
+  readonly principals: Record<RoleName, Principal>;
+  /** Every share, by officer, as init printed them. */
+  readonly shares: readonly string[];
+  close(): Promise<void>;
+}
+
+export function tempDir(prefix = 'enclave-test-'): string {
+  return mkdtempSync(join(tmpdir(), prefix));
+}
+
+export async function makeFixture(options: { sealed?: boolean; open?: OpenOptions } = {}): Promise<Fixture> {
+  const dir = tempDir();
+  const init = await initEnclave(dir, { dev: true });
+  const enclave = await openEnclave(loadConfig(init.configPath), options.open);
+  if (!options.sealed) for (const s of readDevShares(init.dataDir) ?? []) await enclave.seal.submit(s);
+  const tokens = {} as Record<RoleName, string>;
+  const principals = {} as Record<RoleName, Principal>;
+  for (const [name, r] of Object.entries(ROLES) as [RoleName, (typeof ROLES)[RoleName]][]) {
+    const issued = await enclave.tokens.issue({ principal: `${name}-1`, org: r.org, role: r.role });
+    tokens[name] = issued.secret;
+    principals[name] = await enclave.tokens.authenticate(issued.secret);
+  }
+  return {
+    dir,
+    configPath: init.configPath,
+    dataDir: init.dataDir,
+    enclave,
+    tokens,
+    principals,
+    shares: init.shares.map((s) => s.share),
+    async close() {
+      await enclave.close();
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}
