@@ -19,6 +19,7 @@ export const ACTIONS = [
   'subject.read',
   'subject.erase',
   'subject.rehome',
+  'enclave.seal',
 ] as const;
 
 export const FieldSchema = Type.Object(

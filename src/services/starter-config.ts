@@ -72,7 +72,7 @@ orgs:
     description: the autonomous local data security team
     roles:
       - id: officer
-        actions: [record.read, record.write, record.delete, subject.register, subject.read, subject.erase, subject.rehome]
+        actions: [record.read, record.write, record.delete, subject.register, subject.read, subject.erase, subject.rehome, enclave.seal]
         reads: protected
       - id: approver
         actions: [record.read, subject.read]

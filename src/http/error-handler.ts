@@ -1,0 +1,71 @@
+// Turns every failure into `{ "error": { "code", "message", "details"? } }` with the status of
+// error-status.ts. Fastify's own errors (bad JSON, body too large, schema validation) are translated to
+// our codes; anything unexpected is logged server-side and answered as `internal` without its message.
+import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import { EnclaveError, ERROR_CODES, type ErrorCode } from '../core/errors.ts';
+import { describeErrors } from '../core/schema-validator.ts';
+import { ERROR_STATUS } from './error-status.ts';
+
+export interface ErrorBody {
+  readonly error: { readonly code: ErrorCode; readonly message: string; readonly details?: Record<string, unknown> };
+}
+
+function fromFastify(err: FastifyError): EnclaveError | undefined {
+  if (err.validation) {
+    const issues = describeErrors(err.validation as never).map((i) => {
+      const where = err.validationContext === 'querystring' ? 'query' : err.validationContext === 'params' ? 'path' : 'body';
+      return `${where}${i.path === '(root)' ? '' : `.${i.path}`} ${i.message}`;
+    });
+    return new EnclaveError('invalid_request', issues.join('; ') || 'the request does not match the expected shape', { details: { problems: issues } });
+  }
+  switch (err.code) {
+    case 'FST_ERR_CTP_BODY_TOO_LARGE':
+      return new EnclaveError('payload_too_large', 'the request body exceeds the configured limit (server.max_body_bytes)');
+    case 'FST_ERR_CTP_INVALID_MEDIA_TYPE':
+      return new EnclaveError('unsupported_media_type', 'send the body as application/json');
+    case 'FST_ERR_CTP_EMPTY_JSON_BODY':
+      return new EnclaveError('invalid_json', 'the body is empty but Content-Type says application/json');
+    case 'FST_ERR_CTP_INVALID_JSON_BODY':
+      return new EnclaveError('invalid_json', 'the request body is not valid JSON');
+    case 'FST_ERR_CTP_INVALID_CONTENT_LENGTH':
+      return new EnclaveError('invalid_request', 'Content-Length does not match the body');
+    default:
+      break;
+  }
+  // JSON syntax errors and prototype-poisoning attempts from the body parser.
+  if (err instanceof SyntaxError || (err.statusCode === 400 && /prototype|JSON/i.test(err.message))) {
+    return new EnclaveError('invalid_json', 'the request body is not valid JSON');
+  }
+  if (err.statusCode !== undefined && err.statusCode >= 400 && err.statusCode < 500) {
+    return new EnclaveError('invalid_request', 'the request could not be processed as sent');
+  }
+  return undefined;
+}
+
+export function toEnclaveError(err: unknown): EnclaveError {
+  if (err instanceof EnclaveError) return err;
+  return fromFastify(err as FastifyError) ?? new EnclaveError('internal', ERROR_CODES.internal, { cause: err });
+}
+
+export function sendError(reply: FastifyReply, err: EnclaveError): FastifyReply {
+  const status = ERROR_STATUS[err.code];
+  if (err.code === 'unauthenticated') void reply.header('www-authenticate', 'Bearer realm="enclave"');
+  const body: ErrorBody = {
+    error: { code: err.code, message: err.message, ...(err.details ? { details: { ...err.details } } : {}) },
+  };
+  return reply.status(status).type('application/json; charset=utf-8').send(body);
+}
+
+export function installErrorHandling(app: FastifyInstance): void {
+  app.setErrorHandler((err: unknown, request: FastifyRequest, reply: FastifyReply) => {
+    const e = toEnclaveError(err);
+    if (ERROR_STATUS[e.code] >= 500) {
+      // Server-side detail for operators; the client gets the code and a fixed message only.
+      request.log.error({ code: e.code, err: e.cause ?? e }, 'request failed');
+      // An unexpected error's message may carry anything; send only the fixed text.
+      if (e.code === 'internal') return sendError(reply, new EnclaveError('internal'));
+    }
+    return sendError(reply, e);
+  });
+  app.setNotFoundHandler((request, reply) => sendError(reply, new EnclaveError('not_found', `no route ${request.method} ${request.url.split('?')[0] ?? ''}`)));
+}

@@ -1,0 +1,38 @@
+// The one place error codes map to HTTP statuses. The Record type makes it exhaustive: a new code
+// without a status does not compile.
+import type { ErrorCode } from '../core/errors.ts';
+
+export const ERROR_STATUS: Readonly<Record<ErrorCode, number>> = {
+  invalid_json: 400,
+  invalid_request: 400,
+  unsupported_media_type: 415,
+  payload_too_large: 413,
+  not_found: 404,
+  method_not_allowed: 405,
+  unauthenticated: 401,
+  forbidden: 403,
+  unknown_collection: 404,
+  unknown_field: 422,
+  invalid_field: 422,
+  record_not_found: 404,
+  record_exists: 409,
+  version_conflict: 412,
+  subject_not_found: 404,
+  subject_exists: 409,
+  subject_erased: 410,
+  subject_mismatch: 422,
+  no_jurisdiction: 422,
+  no_home_site: 422,
+  sealed: 503,
+  invalid_share: 400,
+  duplicate_share: 409,
+  unseal_failed: 400,
+  integrity_error: 500,
+  invalid_config: 500,
+  invalid_argument: 400,
+  not_initialized: 503,
+  already_initialized: 409,
+  migration_refused: 500,
+  storage_unavailable: 503,
+  internal: 500,
+};

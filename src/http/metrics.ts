@@ -1,0 +1,37 @@
+// Prometheus metrics (prom-client). Labels use the route pattern, never the URL: ids may identify people.
+import type { FastifyInstance } from 'fastify';
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import type { Enclave } from '../services/enclave.ts';
+
+export function installMetrics(app: FastifyInstance, enclave: Enclave): Registry {
+  const registry = new Registry();
+  collectDefaultMetrics({ register: registry, prefix: 'enclave_process_' });
+  const requests = new Counter({
+    name: 'enclave_http_requests_total',
+    help: 'HTTP requests by route pattern, method and status.',
+    labelNames: ['route', 'method', 'status'] as const,
+    registers: [registry],
+  });
+  const duration = new Histogram({
+    name: 'enclave_http_request_duration_seconds',
+    help: 'HTTP request duration by route pattern.',
+    labelNames: ['route'] as const,
+    buckets: [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1],
+    registers: [registry],
+  });
+  new Gauge({
+    name: 'enclave_sealed',
+    help: '1 while the enclave is sealed and serves no protected data.',
+    registers: [registry],
+    collect() {
+      this.set(enclave.keyring.sealed ? 1 : 0);
+    },
+  });
+  app.addHook('onResponse', (request, reply, done) => {
+    const route = request.routeOptions.url ?? 'unmatched';
+    requests.inc({ route, method: request.method, status: String(reply.statusCode) });
+    duration.observe({ route }, reply.elapsedTime / 1000);
+    done();
+  });
+  return registry;
+}

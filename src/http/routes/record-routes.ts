@@ -1,0 +1,127 @@
+import type { FastifyInstance } from 'fastify';
+import { Type } from 'typebox';
+import { EnclaveError } from '../../core/errors.ts';
+import type { Enclave } from '../../services/enclave.ts';
+import { principalOf } from '../auth.ts';
+import { etagOf, parseIfMatch } from '../if-match.ts';
+import { CollectionName, CreateRecordBody, ListQuery, RecordId, ReplaceRecordBody, SubjectId } from '../schemas.ts';
+
+const Err = { $ref: 'Error#' };
+const Rec = { $ref: 'Record#' };
+const errors = { 400: Err, 401: Err, 403: Err, 404: Err, 410: Err, 413: Err, 415: Err, 422: Err, 503: Err };
+const RecordParams = Type.Object({ collection: CollectionName, id: RecordId });
+const CollectionParams = Type.Object({ collection: CollectionName });
+const security = [{ bearer: [] }];
+
+export function recordRoutes(app: FastifyInstance, enclave: Enclave): void {
+  const { vault } = enclave;
+
+  app.post<{ Params: { collection: string }; Body: { id?: string; data: Record<string, unknown> } }>(
+    '/v1/collections/:collection/records',
+    {
+      schema: {
+        tags: ['records'],
+        summary: 'Create a record at its subject\'s home site',
+        description: 'The subject is named by the collection\'s subject field and must be registered. Protected fields are sealed under the subject\'s data key.',
+        security,
+        params: CollectionParams,
+        body: CreateRecordBody,
+        response: { 201: Rec, ...errors, 409: Err },
+      },
+    },
+    async (request, reply) => {
+      const view = await vault.createRecord(principalOf(request), request.params.collection, request.body);
+      return reply
+        .status(201)
+        .header('etag', etagOf(view.version))
+        .header('location', `/v1/collections/${view.collection}/records/${encodeURIComponent(view.id)}`)
+        .send(view);
+    },
+  );
+
+  app.get<{ Params: { collection: string; id: string } }>(
+    '/v1/collections/:collection/records/:id',
+    {
+      schema: {
+        tags: ['records'],
+        summary: 'Read a record; fields the principal may not see are withheld and listed',
+        security,
+        params: RecordParams,
+        response: { 200: Rec, ...errors },
+      },
+    },
+    async (request, reply) => {
+      const view = await vault.getRecord(principalOf(request), request.params.collection, request.params.id);
+      return reply.header('etag', etagOf(view.version)).header('cache-control', 'no-store').send(view);
+    },
+  );
+
+  app.put<{ Params: { collection: string; id: string }; Body: { data: Record<string, unknown> } }>(
+    '/v1/collections/:collection/records/:id',
+    {
+      schema: {
+        tags: ['records'],
+        summary: 'Replace a record (optionally conditional on If-Match)',
+        security,
+        params: RecordParams,
+        headers: Type.Object({ 'if-match': Type.Optional(Type.String()) }),
+        body: ReplaceRecordBody,
+        response: { 200: Rec, ...errors, 412: Err },
+      },
+    },
+    async (request, reply) => {
+      const ifMatch = parseIfMatch(request.headers['if-match']);
+      const view = await vault.replaceRecord(principalOf(request), request.params.collection, request.params.id, {
+        data: request.body.data,
+        ...(ifMatch === undefined ? {} : { ifMatch }),
+      });
+      return reply.header('etag', etagOf(view.version)).send(view);
+    },
+  );
+
+  app.delete<{ Params: { collection: string; id: string } }>(
+    '/v1/collections/:collection/records/:id',
+    {
+      schema: {
+        tags: ['records'],
+        summary: 'Delete a record (optionally conditional on If-Match)',
+        security,
+        params: RecordParams,
+        response: { 204: Type.Null(), ...errors, 412: Err },
+      },
+    },
+    async (request, reply) => {
+      await vault.deleteRecord(principalOf(request), request.params.collection, request.params.id, parseIfMatch(request.headers['if-match']));
+      return reply.status(204).send();
+    },
+  );
+
+  app.get<{ Params: { id: string }; Querystring: { collection?: string; limit?: string; cursor?: string } }>(
+    '/v1/subjects/:id/records',
+    {
+      schema: {
+        tags: ['subjects'],
+        summary: 'List a subject\'s records, page by page',
+        security,
+        params: Type.Object({ id: SubjectId }),
+        querystring: ListQuery,
+        response: {
+          200: Type.Object({ subject: Type.String(), records: Type.Array(Rec), next: Type.Union([Type.String(), Type.Null()]) }),
+          ...errors,
+        },
+      },
+    },
+    async (request, reply) => {
+      const q = request.query;
+      if (q.limit !== undefined && !/^(?:[1-9][0-9]{0,2}|1000)$/.test(q.limit)) {
+        throw new EnclaveError('invalid_request', 'query.limit must be a whole number from 1 to 1000', { details: { field: 'limit' } });
+      }
+      const page = await vault.listSubjectRecords(principalOf(request), request.params.id, {
+        ...(q.collection === undefined ? {} : { collection: q.collection }),
+        ...(q.limit === undefined ? {} : { limit: Number(q.limit) }),
+        ...(q.cursor === undefined ? {} : { cursor: q.cursor }),
+      });
+      return reply.header('cache-control', 'no-store').send(page);
+    },
+  );
+}

@@ -1,0 +1,102 @@
+// Request and response schemas. Fastify validates requests with them and @fastify/swagger publishes them
+// in /openapi.json, so the document and the behaviour cannot drift apart.
+import { Type } from 'typebox';
+import { RECORD_ID_PATTERN } from '../core/record-model.ts';
+
+const Timestamp = Type.String({ format: 'date-time' });
+export const RecordId = Type.String({ pattern: RECORD_ID_PATTERN, description: 'Record id: letters, digits, . _ : -; at most 128 characters.' });
+export const SubjectId = Type.String({ pattern: RECORD_ID_PATTERN, description: 'Subject id (pseudonymous).' });
+export const CollectionName = Type.String({ pattern: '^[a-z][a-z0-9_]{0,62}$' });
+
+export const ErrorResponse = Type.Object(
+  {
+    error: Type.Object({
+      code: Type.String({ description: 'Stable error code; see docs/errors.md.' }),
+      message: Type.String(),
+      details: Type.Optional(Type.Object({}, { additionalProperties: true })),
+    }),
+  },
+  { $id: 'Error' },
+);
+
+export const FieldValue = Type.Union([Type.String(), Type.Number(), Type.Boolean(), Type.Null()]);
+
+export const RecordView = Type.Object(
+  {
+    collection: Type.String(),
+    id: Type.String(),
+    subject: Type.String(),
+    version: Type.Integer({ minimum: 1 }),
+    data: Type.Record(Type.String(), FieldValue),
+    withheld: Type.Array(Type.String(), { description: 'Protected fields removed for this principal (redaction).' }),
+    created_at: Timestamp,
+    updated_at: Timestamp,
+  },
+  { $id: 'Record' },
+);
+
+export const SubjectView = Type.Object(
+  {
+    id: Type.String(),
+    country: Type.String(),
+    jurisdiction: Type.String(),
+    site: Type.String(),
+    erased: Type.Boolean(),
+    created_at: Timestamp,
+    erased_at: Type.Union([Timestamp, Type.Null()]),
+  },
+  { $id: 'Subject' },
+);
+
+export const SealStatus = Type.Object(
+  {
+    initialized: Type.Boolean(),
+    sealed: Type.Boolean(),
+    threshold: Type.Integer(),
+    shares: Type.Integer(),
+    progress: Type.Integer(),
+    entered: Type.Array(Type.String()),
+  },
+  { $id: 'SealStatus' },
+);
+
+export const CreateRecordBody = Type.Object(
+  {
+    id: Type.Optional(RecordId),
+    data: Type.Object({}, { additionalProperties: true, description: "Field values; see the collection's schema under components." }),
+  },
+  { additionalProperties: false },
+);
+
+export const ReplaceRecordBody = Type.Object(
+  { data: Type.Object({}, { additionalProperties: true }) },
+  { additionalProperties: false },
+);
+
+export const RegisterSubjectBody = Type.Object(
+  { id: SubjectId, country: Type.String({ pattern: '^[A-Za-z]{2}$', description: 'ISO 3166-1 alpha-2 residence country.' }) },
+  { additionalProperties: false },
+);
+
+export const RehomeBody = Type.Object(
+  { country: Type.String({ pattern: '^[A-Za-z]{2}$', description: 'The new residence country.' }) },
+  { additionalProperties: false },
+);
+
+export const UnsealBody = Type.Object(
+  {
+    share: Type.Optional(Type.String({ minLength: 1, maxLength: 200 })),
+    reset: Type.Optional(Type.Boolean({ description: 'Discard the shares entered so far.' })),
+  },
+  { additionalProperties: false },
+);
+
+export const ListQuery = Type.Object(
+  {
+    collection: Type.Optional(CollectionName),
+    limit: Type.Optional(Type.String({ maxLength: 8, description: 'Page size, 1 to 1000 (default 100).' })),
+    cursor: Type.Optional(Type.String({ maxLength: 512 })),
+  },
+  { additionalProperties: false },
+);
+

@@ -1,0 +1,80 @@
+// The HTTP adapter. Everything under /v1 needs a bearer token except the seal endpoints that the
+// officers use before any token can be checked against a sealed store (as in Vault).
+import swagger from '@fastify/swagger';
+import Fastify, { type FastifyInstance, type FastifyServerOptions } from 'fastify';
+import type { Enclave } from '../services/enclave.ts';
+import { recordDataSchema } from '../core/record-model.ts';
+import { authenticate } from './auth.ts';
+import { installErrorHandling } from './error-handler.ts';
+import { installMetrics } from './metrics.ts';
+import { recordRoutes } from './routes/record-routes.ts';
+import { subjectRoutes } from './routes/subject-routes.ts';
+import { systemRoutes } from './routes/system-routes.ts';
+import { ErrorResponse, RecordView, SealStatus, SubjectView } from './schemas.ts';
+
+declare module 'fastify' {
+  interface FastifyContextConfig {
+    /** Served without authentication. */
+    public?: boolean;
+  }
+}
+
+export interface ServerOptions {
+  readonly logger?: FastifyServerOptions['logger'];
+  /** Overrides server.max_body_bytes from the configuration. */
+  readonly bodyLimit?: number;
+}
+
+export const API_VERSION = '0.1.0';
+
+export async function buildServer(enclave: Enclave, options: ServerOptions = {}): Promise<FastifyInstance> {
+  const app = Fastify({
+    logger: options.logger ?? false,
+    bodyLimit: options.bodyLimit ?? enclave.config.server.maxBodyBytes,
+    onProtoPoisoning: 'error',
+    onConstructorPoisoning: 'error',
+    return503OnClosing: true,
+    // Reject what does not match instead of silently stripping or coercing it.
+    ajv: { customOptions: { removeAdditional: false, coerceTypes: false, allErrors: true, useDefaults: false } },
+    routerOptions: { ignoreTrailingSlash: false, maxParamLength: 200 },
+  });
+  // JSON only: without this, Fastify would accept text/plain bodies.
+  app.removeContentTypeParser('text/plain');
+  app.decorateRequest('principal', null);
+  installErrorHandling(app);
+  const metrics = installMetrics(app, enclave);
+
+  for (const schema of [ErrorResponse, RecordView, SubjectView, SealStatus]) app.addSchema(schema);
+
+  const collectionSchemas: Record<string, object> = {};
+  for (const c of enclave.config.collections.values()) {
+    collectionSchemas[`collection.${c.name}`] = { ...recordDataSchema(c), description: `Record data of "${c.name}"; protected: ${c.protectedFields.join(', ') || 'none'}` };
+  }
+  await app.register(swagger, {
+    openapi: {
+      openapi: '3.1.0',
+      info: {
+        title: 'Enclave API',
+        version: API_VERSION,
+        description: `Sovereign data vault "${enclave.config.name}". Errors are {"error": {"code", "message"}}; codes are listed in docs/errors.md.`,
+      },
+      components: {
+        securitySchemes: { bearer: { type: 'http', scheme: 'bearer', description: 'A token from `enclave token create`.' } },
+        schemas: collectionSchemas as never,
+      },
+    },
+    refResolver: { buildLocalReference: (json, _baseUri, _fragment, i) => (typeof json.$id === 'string' ? json.$id : `def-${i}`) },
+  });
+
+  app.addHook('onRequest', async (request) => {
+    if (request.routeOptions.config.public === true || request.routeOptions.url === undefined) return;
+    await authenticate(enclave.tokens, request);
+  });
+
+  systemRoutes(app, enclave, metrics);
+  subjectRoutes(app, enclave);
+  recordRoutes(app, enclave);
+  app.get('/openapi.json', { config: { public: true }, schema: { hide: true } }, () => app.swagger());
+  await app.ready();
+  return app;
+}
