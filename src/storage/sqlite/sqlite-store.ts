@@ -229,7 +229,7 @@ export class SqliteStore implements Store {
         let rows: Row[];
         if (coll !== undefined) {
           rows = (after
-            ? this.stmt('SELECT * FROM records WHERE subject = ? AND collection = ? AND id > ? ORDER BY collection, id LIMIT ?').all(subject, coll, after.id, limit)
+            ? this.stmt('SELECT * FROM records WHERE subject = ? AND collection = ? AND (collection, id) > (?, ?) ORDER BY collection, id LIMIT ?').all(subject, coll, after.collection, after.id, limit)
             : this.stmt('SELECT * FROM records WHERE subject = ? AND collection = ? ORDER BY collection, id LIMIT ?').all(subject, coll, limit));
         } else {
           rows = (after
