@@ -1,0 +1,519 @@
+// The storage conformance suite: every Store adapter (SQLite now, PostgreSQL later) runs this same suite,
+// so the vault can rely on identical behaviour whichever store a site uses.
+//
+// `open` returns a ready store; it may be a fresh database per call or the same database again: every
+// test uses ids of its own and measures counts as differences, so a shared database works too. Each
+// store is closed after its test; `cleanup` runs once after the whole suite.
+import assert from 'node:assert/strict';
+import { randomBytes } from 'node:crypto';
+import { after, afterEach, beforeEach, describe, it } from 'node:test';
+import type { PrincipalRow, RecordRow, Store, SubjectRow, TokenRow, TokenWithPrincipal } from '../../src/core/store.ts';
+
+const hex = (b: Uint8Array | null): string | null => (b === null ? null : Buffer.from(b).toString('hex'));
+
+/** Rows with their bytes as hex, so deepEqual compares content whatever Uint8Array subclass a driver returns. */
+function plainSubject(r: SubjectRow | undefined): unknown {
+  return r === undefined ? undefined : { ...r, wrappedKey: hex(r.wrappedKey) };
+}
+function plainRecord(r: RecordRow | undefined): unknown {
+  return r === undefined ? undefined : { ...r, sealed: hex(r.sealed) };
+}
+
+// Timestamps beyond 2^32 and 2^41 catch adapters that truncate to 32-bit integers.
+const T0 = 1_700_000_000_123;
+
+export function storeConformance(name: string, open: () => Promise<Store> | Store, cleanup?: () => Promise<void>): void {
+  void describe(`Store conformance: ${name}`, () => {
+    let store: Store;
+    /** A prefix unique to the running test, so tests never see each other's rows. */
+    let ns: string;
+
+    beforeEach(async () => {
+      store = await open();
+      ns = `t${randomBytes(6).toString('hex')}`;
+    });
+    afterEach(async () => {
+      await store.close();
+    });
+    if (cleanup) after(cleanup);
+
+    const subject = (id: string, over: Partial<SubjectRow> = {}): SubjectRow => ({
+      id: `${ns}-${id}`,
+      country: 'US',
+      jurisdiction: 'us',
+      // Include zero bytes: drivers that treat BLOBs as C strings lose everything after one.
+      wrappedKey: Buffer.concat([Buffer.of(1, 0, 0, 255), randomBytes(56)]),
+      keyId: 'k1',
+      createdAt: T0,
+      erasedAt: null,
+      movedTo: null,
+      ...over,
+    });
+    const record = (collection: string, id: string, subjectId: string, over: Partial<RecordRow> = {}): RecordRow => ({
+      collection,
+      id: `${ns}-${id}`,
+      subject: `${ns}-${subjectId}`,
+      version: 1,
+      publicJson: JSON.stringify({ name: `public ${id}`, note: 'ñ 日本 🎉' }),
+      sealed: Buffer.concat([Buffer.of(1, 0), randomBytes(40)]),
+      createdAt: T0,
+      updatedAt: T0,
+      ...over,
+    });
+    const principal = (id: string, over: Partial<PrincipalRow> = {}): PrincipalRow => ({ id: `${ns}-${id}`, org: 'platform', role: 'service', createdAt: T0, ...over });
+    const token = (id: string, principalId: string, over: Partial<TokenRow> = {}): TokenRow => ({
+      id: `${ns}-${id}`,
+      hash: randomBytes(32).toString('hex'),
+      principalId: `${ns}-${principalId}`,
+      label: `label ${id}`,
+      createdAt: T0,
+      expiresAt: null,
+      revokedAt: null,
+      ...over,
+    });
+    const plainToken = (t: TokenWithPrincipal | undefined): unknown => (t === undefined ? undefined : { token: { ...t.token }, principal: { ...t.principal } });
+
+    void describe('subjects', () => {
+      void it('insert stores the row exactly (bytes, nulls, large timestamps) and get returns it', async () => {
+        const row = subject('a', { country: 'DE', jurisdiction: 'eu', createdAt: 2 ** 41 + 7 });
+        assert.equal(await store.subjects.insert(row), 'inserted');
+        assert.deepEqual(plainSubject(await store.subjects.get(row.id)), plainSubject(row));
+        const moved = subject('b', { movedTo: 'eu-central', erasedAt: T0 + 5, wrappedKey: null });
+        assert.equal(await store.subjects.insert(moved), 'inserted');
+        assert.deepEqual(plainSubject(await store.subjects.get(moved.id)), plainSubject(moved));
+      });
+
+      void it('get of an unknown id is undefined', async () => {
+        assert.equal(await store.subjects.get(`${ns}-nobody`), undefined);
+      });
+
+      void it('insert of an existing id answers "exists" and leaves the stored row untouched', async () => {
+        const first = subject('a');
+        await store.subjects.insert(first);
+        const second = subject('a', { country: 'FR', jurisdiction: 'eu', createdAt: T0 + 1 });
+        assert.equal(await store.subjects.insert(second), 'exists');
+        assert.deepEqual(plainSubject(await store.subjects.get(first.id)), plainSubject(first));
+      });
+
+      void it('count counts every subject, erased or not', async () => {
+        const before = await store.subjects.count();
+        await store.subjects.insert(subject('a'));
+        await store.subjects.insert(subject('b'));
+        await store.subjects.insert(subject('a')); // exists: not counted twice
+        assert.equal(await store.subjects.count(), before + 2);
+        await store.subjects.erase(`${ns}-a`, T0 + 1);
+        assert.equal(await store.subjects.count(), before + 2);
+      });
+
+      void it('setMovedTo sets and clears the in-flight destination; unknown subject answers false', async () => {
+        const row = subject('a');
+        await store.subjects.insert(row);
+        assert.equal(await store.subjects.setMovedTo(row.id, 'eu-central'), true);
+        assert.equal((await store.subjects.get(row.id))?.movedTo, 'eu-central');
+        assert.equal(await store.subjects.setMovedTo(row.id, null), true);
+        const back = await store.subjects.get(row.id);
+        assert.equal(back?.movedTo, null);
+        // Nothing else changed.
+        assert.deepEqual(plainSubject(back), plainSubject(row));
+        assert.equal(await store.subjects.setMovedTo(`${ns}-nobody`, 'x'), false);
+        assert.equal(await store.subjects.get(`${ns}-nobody`), undefined);
+      });
+
+      void it('erase destroys the wrapped key, blanks public fields of their records only, keeps ciphertext, returns the record count', async () => {
+        const victim = subject('v');
+        const other = subject('o');
+        await store.subjects.insert(victim);
+        await store.subjects.insert(other);
+        const v1 = record('users', 'v1', 'v');
+        const v2 = record('messages', 'v2', 'v', { sealed: null });
+        const o1 = record('users', 'o1', 'o');
+        await store.records.insertMany([v1, v2, o1]);
+
+        assert.equal(await store.subjects.erase(victim.id, T0 + 1000), 2);
+
+        const erased = await store.subjects.get(victim.id);
+        assert.ok(erased);
+        assert.equal(erased.wrappedKey, null);
+        assert.equal(erased.erasedAt, T0 + 1000);
+        assert.equal(erased.country, victim.country);
+        for (const r of [v1, v2]) {
+          const after = await store.records.get(r.collection, r.id);
+          assert.ok(after, `record ${r.id} still exists after erasure (crypto-shredding keeps the row)`);
+          assert.equal(after.publicJson, '{}');
+          assert.equal(hex(after.sealed), hex(r.sealed), 'the ciphertext stays, unreadable without the key');
+          assert.equal(after.subject, r.subject);
+        }
+        // The other subject is untouched.
+        assert.deepEqual(plainSubject(await store.subjects.get(other.id)), plainSubject(other));
+        assert.deepEqual(plainRecord(await store.records.get('users', o1.id)), plainRecord(o1));
+
+        assert.equal(await store.subjects.erase(victim.id, T0 + 2000), undefined, 'a second erase is a no-op');
+        assert.equal((await store.subjects.get(victim.id))?.erasedAt, T0 + 1000, 'the first erasure time is kept');
+        assert.equal(await store.subjects.erase(`${ns}-nobody`, T0), undefined);
+      });
+
+      void it('erase of a subject without records returns 0', async () => {
+        await store.subjects.insert(subject('a'));
+        assert.equal(await store.subjects.erase(`${ns}-a`, T0 + 1), 0);
+      });
+    });
+
+    void describe('records', () => {
+      void it('insert stores the row exactly and get returns it; a row without protected fields keeps sealed null', async () => {
+        const r = record('users', 'r1', 's', { version: 7, createdAt: T0, updatedAt: 2 ** 41 + 3 });
+        assert.equal(await store.records.insert(r), 'inserted');
+        assert.deepEqual(plainRecord(await store.records.get('users', r.id)), plainRecord(r));
+        const p = record('videos', 'r2', 's', { sealed: null });
+        assert.equal(await store.records.insert(p), 'inserted');
+        assert.deepEqual(plainRecord(await store.records.get('videos', p.id)), plainRecord(p));
+      });
+
+      void it('get of an unknown key is undefined; the key is (collection, id)', async () => {
+        const r = record('users', 'r1', 's');
+        await store.records.insert(r);
+        assert.equal(await store.records.get('users', `${ns}-nothing`), undefined);
+        assert.equal(await store.records.get('messages', r.id), undefined);
+      });
+
+      void it('insert of an existing key answers "exists" and leaves the row untouched; the same id in another collection is another row', async () => {
+        const r = record('users', 'r1', 's');
+        await store.records.insert(r);
+        assert.equal(await store.records.insert({ ...r, publicJson: '{"changed":true}', version: 2, sealed: null }), 'exists');
+        assert.deepEqual(plainRecord(await store.records.get('users', r.id)), plainRecord(r));
+        const same = { ...r, collection: 'messages' };
+        assert.equal(await store.records.insert(same), 'inserted');
+        assert.deepEqual(plainRecord(await store.records.get('messages', r.id)), plainRecord(same));
+      });
+
+      void it('insertMany inserts new rows, leaves existing rows untouched and returns how many it inserted', async () => {
+        const existing = record('users', 'a', 's');
+        await store.records.insert(existing);
+        const batch = [{ ...existing, publicJson: '{"overwritten":true}', version: 9 }, record('users', 'b', 's'), record('messages', 'c', 's'), record('devices', 'd', 's2')];
+        assert.equal(await store.records.insertMany(batch), 3);
+        assert.deepEqual(plainRecord(await store.records.get('users', existing.id)), plainRecord(existing));
+        for (const r of batch.slice(1)) assert.deepEqual(plainRecord(await store.records.get(r.collection, r.id)), plainRecord(r));
+        assert.equal(await store.records.insertMany(batch), 0, 'a repeated load inserts nothing (idempotent)');
+        assert.equal(await store.records.insertMany([]), 0);
+      });
+
+      void it('insertMany is one transaction: a row the store refuses rolls back the whole batch', async () => {
+        const before = await store.records.count();
+        const good = record('users', 'good', 's');
+        const bad = { ...record('users', 'bad', 's'), publicJson: null as unknown as string };
+        await assert.rejects(store.records.insertMany([good, bad]));
+        assert.equal(await store.records.get('users', good.id), undefined);
+        assert.equal(await store.records.count(), before);
+      });
+
+      void it('update replaces the row when the expected version matches', async () => {
+        const r = record('users', 'r1', 's');
+        await store.records.insert(r);
+        const next: RecordRow = { ...r, version: 2, publicJson: '{"name":"second"}', sealed: randomBytes(30), updatedAt: T0 + 50 };
+        assert.equal(await store.records.update(next, 1), 'updated');
+        assert.deepEqual(plainRecord(await store.records.get('users', r.id)), plainRecord(next));
+        const cleared: RecordRow = { ...next, version: 3, sealed: null, updatedAt: T0 + 60 };
+        assert.equal(await store.records.update(cleared, 2), 'updated');
+        assert.deepEqual(plainRecord(await store.records.get('users', r.id)), plainRecord(cleared));
+      });
+
+      void it('update with a stale expected version answers version_conflict and changes nothing', async () => {
+        const r = record('users', 'r1', 's');
+        await store.records.insert(r);
+        await store.records.update({ ...r, version: 2, updatedAt: T0 + 1 }, 1);
+        const stored = await store.records.get('users', r.id);
+        assert.equal(await store.records.update({ ...r, version: 2, publicJson: '{"lost":"update"}' }, 1), 'version_conflict');
+        assert.deepEqual(plainRecord(await store.records.get('users', r.id)), plainRecord(stored));
+      });
+
+      void it('update of a missing record answers not_found and creates nothing', async () => {
+        const r = record('users', 'ghost', 's', { version: 2 });
+        assert.equal(await store.records.update(r, 1), 'not_found');
+        assert.equal(await store.records.get('users', r.id), undefined);
+      });
+
+      void it('update never moves a record to another subject', async () => {
+        const r = record('users', 'r1', 's');
+        await store.records.insert(r);
+        const outcome = await store.records.update({ ...r, subject: `${ns}-thief`, version: 2, publicJson: '{"stolen":true}' }, 1);
+        assert.equal(outcome, 'version_conflict');
+        assert.deepEqual(plainRecord(await store.records.get('users', r.id)), plainRecord(r));
+      });
+
+      void it('delete without a version deletes; a second delete answers not_found', async () => {
+        const r = record('users', 'r1', 's');
+        const keep = record('users', 'r2', 's');
+        await store.records.insertMany([r, keep]);
+        assert.equal(await store.records.delete('users', r.id), 'deleted');
+        assert.equal(await store.records.get('users', r.id), undefined);
+        assert.equal(await store.records.delete('users', r.id), 'not_found');
+        assert.equal(await store.records.delete('messages', keep.id), 'not_found', 'the key includes the collection');
+        assert.deepEqual(plainRecord(await store.records.get('users', keep.id)), plainRecord(keep));
+      });
+
+      void it('delete with an expected version deletes only that version', async () => {
+        const r = record('users', 'r1', 's', { version: 3 });
+        await store.records.insert(r);
+        assert.equal(await store.records.delete('users', r.id, 2), 'version_conflict');
+        assert.deepEqual(plainRecord(await store.records.get('users', r.id)), plainRecord(r));
+        assert.equal(await store.records.delete('users', r.id, 3), 'deleted');
+        assert.equal(await store.records.get('users', r.id), undefined);
+        assert.equal(await store.records.delete('users', r.id, 3), 'not_found');
+      });
+
+      void it('listBySubject returns only that subject\'s records, ordered by collection then id', async () => {
+        const rows = [
+          record('users', 'b', 's'),
+          record('messages', 'c', 's'),
+          record('users', 'a', 's'),
+          record('messages', 'a', 's'),
+          record('devices', 'z', 's'),
+          record('users', 'x', 'other'),
+        ];
+        await store.records.insertMany(rows);
+        const got = await store.records.listBySubject(`${ns}-s`);
+        assert.deepEqual(
+          got.map((r) => [r.collection, r.id]),
+          [
+            ['devices', `${ns}-z`],
+            ['messages', `${ns}-a`],
+            ['messages', `${ns}-c`],
+            ['users', `${ns}-a`],
+            ['users', `${ns}-b`],
+          ],
+        );
+        // Full rows, not just keys.
+        const first = rows[4];
+        assert.ok(first);
+        assert.deepEqual(plainRecord(got[0]), plainRecord(first));
+        assert.deepEqual(await store.records.listBySubject(`${ns}-nobody`), []);
+      });
+
+      void it('listBySubject filters by collection and honours limit', async () => {
+        await store.records.insertMany([record('users', 'a', 's'), record('users', 'b', 's'), record('users', 'c', 's'), record('messages', 'a', 's')]);
+        const users = await store.records.listBySubject(`${ns}-s`, { collection: 'users' });
+        assert.deepEqual(users.map((r) => r.id), [`${ns}-a`, `${ns}-b`, `${ns}-c`]);
+        assert.ok(users.every((r) => r.collection === 'users'));
+        const two = await store.records.listBySubject(`${ns}-s`, { limit: 2 });
+        assert.deepEqual(two.map((r) => [r.collection, r.id]), [['messages', `${ns}-a`], ['users', `${ns}-a`]]);
+        assert.deepEqual(await store.records.listBySubject(`${ns}-s`, { collection: 'devices' }), []);
+      });
+
+      void it('listBySubject pages with a keyset cursor across collections, each record exactly once', async () => {
+        // Ids with mixed case and punctuation: the walk must be complete whatever the adapter's collation.
+        const ids = ['A', 'a', 'B.1', 'b-2', 'c:3', 'C_4', '0', 'z9', 'Zz'];
+        const rows = ['comments', 'messages', 'users'].flatMap((c) => ids.map((id) => record(c, id, 's')));
+        await store.records.insertMany(rows);
+        const all = await store.records.listBySubject(`${ns}-s`);
+        assert.equal(all.length, rows.length);
+        for (const limit of [1, 2, 4, 7]) {
+          const walked: RecordRow[] = [];
+          let after: { collection: string; id: string } | undefined;
+          for (let guard = 0; guard < 100; guard++) {
+            const page = await store.records.listBySubject(`${ns}-s`, { limit, ...(after ? { after } : {}) });
+            assert.ok(page.length <= limit);
+            walked.push(...page);
+            const last = page.at(-1);
+            if (page.length < limit || !last) break;
+            after = { collection: last.collection, id: last.id };
+          }
+          assert.deepEqual(
+            walked.map((r) => `${r.collection}/${r.id}`),
+            all.map((r) => `${r.collection}/${r.id}`),
+            `pages of ${limit} concatenate to the full list`,
+          );
+        }
+      });
+
+      void it('listBySubject with a collection filter and a cursor pages within that collection', async () => {
+        await store.records.insertMany(['a', 'b', 'c', 'd'].flatMap((id) => [record('users', id, 's'), record('messages', id, 's')]));
+        const p1 = await store.records.listBySubject(`${ns}-s`, { collection: 'users', limit: 2 });
+        assert.deepEqual(p1.map((r) => r.id), [`${ns}-a`, `${ns}-b`]);
+        const p2 = await store.records.listBySubject(`${ns}-s`, { collection: 'users', limit: 2, after: { collection: 'users', id: `${ns}-b` } });
+        assert.deepEqual(p2.map((r) => `${r.collection}/${r.id}`), [`users/${ns}-c`, `users/${ns}-d`]);
+        // The cursor is a (collection, id) position: after a position in an earlier collection, the
+        // filtered collection starts from its beginning; after one in a later collection, nothing is left.
+        const fromEarlier = await store.records.listBySubject(`${ns}-s`, { collection: 'users', after: { collection: 'messages', id: `${ns}-z` } });
+        assert.deepEqual(fromEarlier.map((r) => r.id), [`${ns}-a`, `${ns}-b`, `${ns}-c`, `${ns}-d`]);
+        const fromLater = await store.records.listBySubject(`${ns}-s`, { collection: 'messages', after: { collection: 'users', id: `${ns}-a` } });
+        assert.deepEqual(fromLater, []);
+      });
+
+      void it('count counts records across subjects and collections', async () => {
+        const before = await store.records.count();
+        await store.records.insertMany([record('users', 'a', 's'), record('messages', 'a', 's'), record('users', 'b', 't')]);
+        assert.equal(await store.records.count(), before + 3);
+        await store.records.delete('users', `${ns}-a`);
+        assert.equal(await store.records.count(), before + 2);
+      });
+    });
+
+    void describe('tokens', () => {
+      void it('create stores a new principal and its token; findByHash returns both', async () => {
+        const p = principal('alice', { org: 'gatekeeper', role: 'officer' });
+        const t = token('t1', 'alice', { expiresAt: T0 + 3_600_000 });
+        assert.equal(await store.tokens.create(p, t), 'created');
+        assert.deepEqual(plainToken(await store.tokens.findByHash(t.hash)), { token: t, principal: p });
+      });
+
+      void it('findByHash of an unknown hash is undefined', async () => {
+        assert.equal(await store.tokens.findByHash(randomBytes(32).toString('hex')), undefined);
+      });
+
+      void it('a second token for the same principal with the same org and role is created; the principal keeps its first creation time', async () => {
+        const p = principal('svc');
+        await store.tokens.create(p, token('t1', 'svc'));
+        const t2 = token('t2', 'svc', { createdAt: T0 + 10 });
+        assert.equal(await store.tokens.create({ ...p, createdAt: T0 + 10 }, t2), 'created');
+        assert.deepEqual(plainToken(await store.tokens.findByHash(t2.hash)), { token: t2, principal: p });
+      });
+
+      void it('the same principal id with another org or role is principal_mismatch and no token is stored', async () => {
+        const p = principal('bob', { org: 'platform', role: 'service' });
+        await store.tokens.create(p, token('t1', 'bob'));
+        const otherOrg = token('t2', 'bob');
+        assert.equal(await store.tokens.create({ ...p, org: 'parent' }, otherOrg), 'principal_mismatch');
+        assert.equal(await store.tokens.findByHash(otherOrg.hash), undefined);
+        const otherRole = token('t3', 'bob');
+        assert.equal(await store.tokens.create({ ...p, role: 'officer' }, otherRole), 'principal_mismatch');
+        assert.equal(await store.tokens.findByHash(otherRole.hash), undefined);
+        const listed = (await store.tokens.list()).filter((t) => t.principal.id === p.id);
+        assert.deepEqual(listed.map((t) => t.token.id), [`${ns}-t1`]);
+        assert.ok(listed.every((t) => t.principal.org === 'platform' && t.principal.role === 'service'));
+      });
+
+      void it('a token hash is unique: a duplicate is refused and nothing of that call is stored', async () => {
+        const t1 = token('t1', 'carol');
+        await store.tokens.create(principal('carol'), t1);
+        await assert.rejects(store.tokens.create(principal('dave', { org: 'parent', role: 'engineer' }), token('t2', 'dave', { hash: t1.hash })));
+        // The first token is intact and the failed call left neither token nor principal behind:
+        // "dave" can still be created with another org and role.
+        assert.deepEqual(plainToken(await store.tokens.findByHash(t1.hash)), { token: t1, principal: principal('carol') });
+        assert.equal((await store.tokens.list()).some((t) => t.token.id === `${ns}-t2`), false);
+        assert.equal(await store.tokens.create(principal('dave', { org: 'regulator', role: 'auditor' }), token('t3', 'dave')), 'created');
+      });
+
+      void it('a token id is unique: a duplicate id is refused', async () => {
+        await store.tokens.create(principal('erin'), token('t1', 'erin'));
+        const dup = token('t1', 'erin');
+        await assert.rejects(store.tokens.create(principal('erin'), dup));
+        assert.equal(await store.tokens.findByHash(dup.hash), undefined);
+      });
+
+      void it('revoke marks the token revoked once; unknown or already revoked answers false', async () => {
+        const t = token('t1', 'frank');
+        await store.tokens.create(principal('frank'), t);
+        assert.equal(await store.tokens.revoke(t.id, T0 + 99), true);
+        assert.equal((await store.tokens.findByHash(t.hash))?.token.revokedAt, T0 + 99);
+        assert.equal(await store.tokens.revoke(t.id, T0 + 200), false);
+        assert.equal((await store.tokens.findByHash(t.hash))?.token.revokedAt, T0 + 99, 'the first revocation time is kept');
+        assert.equal(await store.tokens.revoke(`${ns}-nothing`, T0), false);
+      });
+
+      void it('list returns every token with its principal, oldest first', async () => {
+        const a = principal('gina', { org: 'gatekeeper', role: 'officer' });
+        const b = principal('hal', { org: 'parent', role: 'engineer' });
+        const t3 = token('t3', 'hal', { createdAt: T0 + 3 });
+        const t1 = token('t1', 'gina', { createdAt: T0 + 1 });
+        const t2 = token('t2', 'gina', { createdAt: T0 + 2, expiresAt: T0 + 9 });
+        await store.tokens.create(b, t3);
+        await store.tokens.create(a, t1);
+        await store.tokens.create(a, t2);
+        await store.tokens.revoke(t1.id, T0 + 5);
+        const mine = (await store.tokens.list()).filter((t) => t.token.id.startsWith(`${ns}-`)).map(plainToken);
+        assert.deepEqual(mine, [
+          { token: { ...t1, revokedAt: T0 + 5 }, principal: a },
+          { token: t2, principal: a },
+          { token: t3, principal: b },
+        ]);
+      });
+    });
+
+    void describe('meta', () => {
+      void it('get of an absent key is undefined', async () => {
+        assert.equal(await store.meta.get(`${ns}-absent`), undefined);
+      });
+
+      void it('putIfAbsent writes once and never overwrites', async () => {
+        const key = `${ns}-seal`;
+        assert.equal(await store.meta.putIfAbsent(key, 'first'), true);
+        assert.equal(await store.meta.putIfAbsent(key, 'second'), false);
+        assert.equal(await store.meta.get(key), 'first');
+      });
+
+      void it('put creates and overwrites; values round-trip exactly', async () => {
+        const key = `${ns}-doc`;
+        await store.meta.put(key, 'v1');
+        assert.equal(await store.meta.get(key), 'v1');
+        const big = JSON.stringify({ text: 'ñ 日本 🎉 \u0000 "quoted"\n', n: Array.from({ length: 2000 }, (_, i) => i) });
+        await store.meta.put(key, big);
+        assert.equal(await store.meta.get(key), big);
+        await store.meta.put(key, '');
+        assert.equal(await store.meta.get(key), '');
+        assert.equal(await store.meta.putIfAbsent(key, 'x'), false, 'an empty value is still present');
+      });
+    });
+
+    void describe('importSubject and purgeSubject', () => {
+      void it('importSubject stores the subject and all their records', async () => {
+        const s = subject('m');
+        const rows = [record('users', 'a', 'm'), record('messages', 'b', 'm', { version: 4 }), record('videos', 'c', 'm', { sealed: null })];
+        await store.importSubject(s, rows);
+        assert.deepEqual(plainSubject(await store.subjects.get(s.id)), plainSubject(s));
+        assert.deepEqual(
+          (await store.records.listBySubject(s.id)).map(plainRecord),
+          [rows[1], rows[0], rows[2]].map(plainRecord),
+          'ordered by collection: messages, users, videos',
+        );
+      });
+
+      void it('importSubject keeps rows that already exist (a re-run after an interruption is harmless)', async () => {
+        const s = subject('m');
+        const kept = record('users', 'a', 'm');
+        await store.subjects.insert(s);
+        await store.records.insert(kept);
+        const again = subject('m', { country: 'DE', jurisdiction: 'eu' });
+        const incoming = [{ ...kept, version: 5, publicJson: '{"newer":true}' }, record('messages', 'b', 'm')];
+        await store.importSubject(again, incoming);
+        assert.deepEqual(plainSubject(await store.subjects.get(s.id)), plainSubject(s));
+        assert.deepEqual(plainRecord(await store.records.get('users', kept.id)), plainRecord(kept));
+        assert.deepEqual(plainRecord(await store.records.get('messages', `${ns}-b`)), plainRecord(incoming[1]));
+      });
+
+      void it('importSubject is atomic: if one record is refused, neither the subject nor any record is stored', async () => {
+        const s = subject('m');
+        const good = record('users', 'a', 'm');
+        const bad = { ...record('users', 'b', 'm'), publicJson: null as unknown as string };
+        await assert.rejects(store.importSubject(s, [good, bad]));
+        assert.equal(await store.subjects.get(s.id), undefined);
+        assert.equal(await store.records.get('users', good.id), undefined);
+      });
+
+      void it('purgeSubject deletes the subject and all their records, returns the record count, touches no one else', async () => {
+        const s = subject('p');
+        const o = subject('o');
+        await store.importSubject(s, [record('users', 'a', 'p'), record('messages', 'b', 'p')]);
+        const kept = record('users', 'c', 'o');
+        await store.importSubject(o, [kept]);
+        assert.equal(await store.purgeSubject(s.id), 2);
+        assert.equal(await store.subjects.get(s.id), undefined);
+        assert.deepEqual(await store.records.listBySubject(s.id), []);
+        assert.equal(await store.records.get('users', `${ns}-a`), undefined);
+        assert.deepEqual(plainSubject(await store.subjects.get(o.id)), plainSubject(o));
+        assert.deepEqual(plainRecord(await store.records.get('users', kept.id)), plainRecord(kept));
+        assert.equal(await store.purgeSubject(s.id), 0);
+        assert.equal(await store.purgeSubject(`${ns}-nobody`), 0);
+      });
+
+      void it('scrub keeps every live row', async () => {
+        const s = subject('a');
+        const r = record('users', 'a', 'a');
+        await store.importSubject(s, [r]);
+        await store.records.insert(record('users', 'gone', 'a'));
+        await store.records.delete('users', `${ns}-gone`);
+        await store.scrub();
+        assert.deepEqual(plainSubject(await store.subjects.get(s.id)), plainSubject(s));
+        assert.deepEqual(plainRecord(await store.records.get('users', r.id)), plainRecord(r));
+      });
+    });
+  });
+}

@@ -1,0 +1,59 @@
+// The SQLite adapter against the shared conformance suite, on a file and in memory, plus what only a
+// file-backed store can show: data survives closing and reopening.
+import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, describe, it } from 'node:test';
+import { SqliteStore } from '../../src/storage/sqlite/sqlite-store.ts';
+import { storeConformance } from './conformance.ts';
+
+const dir = mkdtempSync(join(tmpdir(), 'enclave-sqlite-'));
+let n = 0;
+
+storeConformance(
+  'sqlite (file)',
+  () => new SqliteStore({ path: join(dir, 'conformance', `store-${++n}.db`) }),
+  async () => {
+    rmSync(join(dir, 'conformance'), { recursive: true, force: true });
+    return Promise.resolve();
+  },
+);
+
+storeConformance('sqlite (:memory:)', () => new SqliteStore({ path: ':memory:' }));
+
+// A single file shared by every test of the suite: the suite must not depend on a fresh database.
+const shared = join(dir, 'shared', 'store.db');
+storeConformance('sqlite (one shared file)', () => new SqliteStore({ path: shared }));
+
+void describe('SqliteStore on a file', () => {
+  after(() => rmSync(dir, { recursive: true, force: true }));
+
+  void it('keeps subjects, records, tokens and meta across close and reopen', async () => {
+    const path = join(dir, 'reopen', 'nested', 'site.db');
+    const first = new SqliteStore({ path });
+    const key = Buffer.from([0, 1, 2, 3, 250]);
+    await first.subjects.insert({ id: 's1', country: 'US', jurisdiction: 'us', wrappedKey: key, keyId: 'k1', createdAt: 1, erasedAt: null, movedTo: null });
+    await first.records.insert({ collection: 'users', id: 'r1', subject: 's1', version: 1, publicJson: '{"a":1}', sealed: key, createdAt: 1, updatedAt: 1 });
+    await first.tokens.create({ id: 'p1', org: 'o', role: 'r', createdAt: 1 }, { id: 't1', hash: 'h1', principalId: 'p1', label: '', createdAt: 1, expiresAt: null, revokedAt: null });
+    await first.meta.put('k', 'v');
+    await first.close();
+
+    const second = new SqliteStore({ path });
+    try {
+      assert.deepEqual(Buffer.from((await second.subjects.get('s1'))?.wrappedKey ?? []), key);
+      assert.equal((await second.records.get('users', 'r1'))?.publicJson, '{"a":1}');
+      assert.equal((await second.tokens.findByHash('h1'))?.principal.id, 'p1');
+      assert.equal(await second.meta.get('k'), 'v');
+    } finally {
+      await second.close();
+    }
+  });
+
+  void it('close is idempotent', async () => {
+    const s = new SqliteStore({ path: join(dir, 'twice.db') });
+    await s.close();
+    await s.close();
+    assert.equal(s.driver, 'sqlite');
+  });
+});
