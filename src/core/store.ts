@@ -57,6 +57,8 @@ export type DeleteResult = 'deleted' | 'not_found' | 'version_conflict';
 
 export interface SubjectStore {
   insert(row: SubjectRow): Promise<InsertResult>;
+  /** Bulk registration in one transaction; existing subjects are left as they are. Returns how many were inserted. */
+  insertMany(rows: readonly SubjectRow[]): Promise<number>;
   get(id: string): Promise<SubjectRow | undefined>;
   /**
    * Erasure in one transaction: destroys the wrapped key (crypto-shredding: the sealed protected fields

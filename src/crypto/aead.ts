@@ -1,6 +1,6 @@
 // AES-256-GCM with associated data (NIST SP 800-38D). Layout: version(1) | nonce(12) | ciphertext | tag(16).
 // Random 96-bit nonces are safe here because every key is per subject (far below 2^32 messages per key).
-import { createCipheriv, createDecipheriv, randomBytes } from 'node:crypto';
+import { createCipheriv, createDecipheriv, createSecretKey, randomBytes, type KeyObject } from 'node:crypto';
 import { EnclaveError } from '../core/errors.ts';
 
 const VERSION = 1;
@@ -8,8 +8,32 @@ const NONCE = 12;
 const TAG = 16;
 export const KEY_BYTES = 32;
 
-export function seal(key: Uint8Array, plaintext: Uint8Array, aad: Uint8Array): Uint8Array {
-  const nonce = randomBytes(NONCE);
+// Nonces come from a pooled CSPRNG buffer: one OpenSSL call per 4096 nonces instead of one each. They
+// are exactly as random; a nonce is never secret, only never reused.
+const POOL_BYTES = NONCE * 4096;
+let pool = randomBytes(POOL_BYTES);
+let poolOffset = 0;
+
+function nextNonce(): Buffer {
+  if (poolOffset + NONCE > POOL_BYTES) {
+    pool = randomBytes(POOL_BYTES);
+    poolOffset = 0;
+  }
+  const n = pool.subarray(poolOffset, poolOffset + NONCE);
+  poolOffset += NONCE;
+  return n;
+}
+
+/** A key as Node uses it; building the KeyObject once saves its cost on every message. */
+export type AeadKey = KeyObject;
+
+export function aeadKey(raw: Uint8Array): AeadKey {
+  if (raw.length !== KEY_BYTES) throw new RangeError(`an AES-256 key is ${KEY_BYTES} bytes`);
+  return createSecretKey(raw);
+}
+
+export function seal(key: AeadKey, plaintext: Uint8Array, aad: Uint8Array): Uint8Array {
+  const nonce = nextNonce();
   const cipher = createCipheriv('aes-256-gcm', key, nonce, { authTagLength: TAG });
   cipher.setAAD(aad);
   const body = cipher.update(plaintext);
@@ -17,7 +41,7 @@ export function seal(key: Uint8Array, plaintext: Uint8Array, aad: Uint8Array): U
   return Buffer.concat([Buffer.of(VERSION), nonce, body, final, cipher.getAuthTag()]);
 }
 
-export function open(key: Uint8Array, sealed: Uint8Array, aad: Uint8Array): Buffer {
+export function open(key: AeadKey, sealed: Uint8Array, aad: Uint8Array): Buffer {
   if (sealed.length < 1 + NONCE + TAG || sealed[0] !== VERSION) {
     throw new EnclaveError('integrity_error', 'ciphertext is truncated or of an unknown format');
   }

@@ -3,15 +3,15 @@
 import { EnclaveError } from '../core/errors.ts';
 import { Lru } from '../core/lru.ts';
 import { subjectKeyAad } from '../core/record-model.ts';
-import { open, randomKey, seal } from '../crypto/aead.ts';
+import { aeadKey, open, randomKey, seal, type AeadKey } from '../crypto/aead.ts';
 import { siteKek } from '../crypto/key-derivation.ts';
 
 export const KEY_ID = 'k1';
 
 export class Keyring {
   private root: Buffer | null = null;
-  private readonly keks = new Map<string, Buffer>();
-  private readonly deks: Lru<string, Buffer>;
+  private readonly keks = new Map<string, AeadKey>();
+  private readonly deks: Lru<string, AeadKey>;
 
   constructor(dekCacheSize = 50_000) {
     this.deks = new Lru(dekCacheSize);
@@ -28,45 +28,54 @@ export class Keyring {
   drop(): void {
     this.root?.fill(0);
     this.root = null;
-    for (const k of this.keks.values()) k.fill(0);
     this.keks.clear();
     this.deks.clear();
   }
 
-  private kek(site: string): Buffer {
+  private kek(site: string): AeadKey {
     if (this.root === null) throw new EnclaveError('sealed');
     let k = this.keks.get(site);
     if (!k) {
-      k = siteKek(this.root, site);
+      const raw = siteKek(this.root, site);
+      k = aeadKey(raw);
+      raw.fill(0);
       this.keks.set(site, k);
     }
     return k;
   }
 
   /** A fresh data key for a new subject, returned with its wrapped form for storage. */
-  newSubjectKey(site: string, subject: string): { dek: Buffer; wrapped: Uint8Array } {
-    const dek = randomKey();
-    const wrapped = this.wrap(site, subject, dek);
+  newSubjectKey(site: string, subject: string): { dek: AeadKey; wrapped: Uint8Array } {
+    const raw = randomKey();
+    const wrapped = seal(this.kek(site), raw, subjectKeyAad(site, subject, KEY_ID));
+    const dek = aeadKey(raw);
+    raw.fill(0);
     this.deks.set(`${site}\u0000${subject}`, dek);
     return { dek, wrapped };
   }
 
-  wrap(site: string, subject: string, dek: Uint8Array): Uint8Array {
-    return seal(this.kek(site), dek, subjectKeyAad(site, subject, KEY_ID));
+  /** Re-wraps a subject's data key for another site (re-homing). */
+  rewrap(fromSite: string, toSite: string, subject: string, wrapped: Uint8Array): Uint8Array {
+    const raw = open(this.kek(fromSite), wrapped, subjectKeyAad(fromSite, subject, KEY_ID));
+    try {
+      return seal(this.kek(toSite), raw, subjectKeyAad(toSite, subject, KEY_ID));
+    } finally {
+      raw.fill(0);
+    }
   }
 
-  unwrap(site: string, subject: string, wrapped: Uint8Array): Buffer {
+  unwrap(site: string, subject: string, wrapped: Uint8Array): AeadKey {
     const cacheKey = `${site}\u0000${subject}`;
     const hit = this.deks.get(cacheKey);
     if (hit) return hit;
-    const dek = open(this.kek(site), wrapped, subjectKeyAad(site, subject, KEY_ID));
+    const raw = open(this.kek(site), wrapped, subjectKeyAad(site, subject, KEY_ID));
+    const dek = aeadKey(raw);
+    raw.fill(0);
     this.deks.set(cacheKey, dek);
     return dek;
   }
 
   forget(site: string, subject: string): void {
-    const cacheKey = `${site}\u0000${subject}`;
-    this.deks.get(cacheKey)?.fill(0);
-    this.deks.delete(cacheKey);
+    this.deks.delete(`${site}\u0000${subject}`);
   }
 }

@@ -4,12 +4,12 @@ import { randomUUID } from 'node:crypto';
 import type { CollectionDef, EnclaveConfig } from '../core/config.ts';
 import type { Action } from '../core/config-schema.ts';
 import type { Decision, DecisionPoint } from '../core/decision.ts';
-import { EnclaveError } from '../core/errors.ts';
+import { EnclaveError, type ErrorCode } from '../core/errors.ts';
 import type { Principal } from '../core/principal.ts';
 import { recordAad, splitRecord, validateRecordData, validateRecordId, type RecordData } from '../core/record-model.ts';
 import { resolveResidence } from '../core/residency.ts';
-import type { RecordRow, SubjectRow } from '../core/store.ts';
-import { open, seal } from '../crypto/aead.ts';
+import type { RecordRow, Store, SubjectRow } from '../core/store.ts';
+import { open, seal, type AeadKey } from '../crypto/aead.ts';
 import { KEY_ID, type Keyring } from './keyring.ts';
 import type { Located, SiteRouter } from './site-router.ts';
 
@@ -39,6 +39,13 @@ export interface RecordPage {
   readonly subject: string;
   readonly records: readonly RecordView[];
   readonly next: string | null;
+}
+
+export interface ImportResult {
+  readonly created: number;
+  readonly existing: number;
+  /** Items refused with the reason's code (no jurisdiction, unknown or erased subject). */
+  readonly refused: readonly { readonly id: string; readonly code: ErrorCode }[];
 }
 
 export interface RehomeResult {
@@ -171,12 +178,11 @@ export class Vault {
       return { subject: id, from, to, records: 0 };
     }
     if (src.row.wrappedKey === null) throw this.gone(id);
-    const dek = this.keyring.unwrap(src.site, id, src.row.wrappedKey);
     const moved: SubjectRow = {
       ...src.row,
       country: dest.country,
       jurisdiction: dest.jurisdiction.id,
-      wrappedKey: this.keyring.wrap(dest.site.id, id, dek),
+      wrappedKey: this.keyring.rewrap(src.site, dest.site.id, id, src.row.wrappedKey),
       movedTo: null,
     };
     const records: RecordRow[] = [];
@@ -201,10 +207,77 @@ export class Vault {
     return new EnclaveError('subject_erased', `subject "${id}" was erased; their records can never be read again`, { details: { key: id } });
   }
 
+  /**
+   * Registers many subjects, one transaction per site. Subjects whose country has no lawful home are
+   * refused (and reported), never stored by default; already registered ones are counted as existing.
+   */
+  async importSubjects(principal: Principal, items: readonly { id: string; country: string }[]): Promise<ImportResult> {
+    this.decide(principal, 'subject.register');
+    const bySite = new Map<string, SubjectRow[]>();
+    const refused: { id: string; code: ErrorCode }[] = [];
+    const now = this.clock();
+    for (const item of items) {
+      try {
+        validateRecordId(item.id);
+        const residence = resolveResidence(this.config, item.country);
+        const site = residence.site.id;
+        const { wrapped } = this.keyring.newSubjectKey(site, item.id);
+        const rows = bySite.get(site) ?? [];
+        rows.push({ id: item.id, country: residence.country, jurisdiction: residence.jurisdiction.id, wrappedKey: wrapped, keyId: KEY_ID, createdAt: now, erasedAt: null, movedTo: null });
+        bySite.set(site, rows);
+      } catch (err) {
+        if (!(err instanceof EnclaveError) || err.code === 'sealed') throw err;
+        refused.push({ id: item.id, code: err.code });
+      }
+    }
+    let created = 0;
+    for (const [site, rows] of bySite) {
+      created += await this.router.store(site).subjects.insertMany(rows);
+      for (const r of rows) this.router.remember(r.id, site);
+    }
+    return { created, existing: items.length - refused.length - created, refused };
+  }
+
+  /**
+   * Creates many records of one collection, one transaction per site: the same validation, decision,
+   * residency and sealing as createRecord, for bulk loads (the demo, migration). Ids that already exist
+   * are left untouched and counted as existing, so a re-run is idempotent.
+   */
+  async importRecords(principal: Principal, collectionName: string, items: readonly { id: string; data: unknown }[]): Promise<ImportResult> {
+    const c = this.collection(collectionName);
+    const bySite = new Map<Store, RecordRow[]>();
+    const refused: { id: string; code: ErrorCode }[] = [];
+    const subjects = new Map<string, { located: Located<SubjectRow>; dek: AeadKey }>();
+    const now = this.clock();
+    for (const item of items) {
+      const id = validateRecordId(item.id);
+      const data = validateRecordData(c, item.data);
+      const subject = data[c.subjectField] as string;
+      this.decide(principal, 'record.write', { collection: c, subject, fields: Object.keys(data) });
+      let target = subjects.get(subject);
+      if (!target) {
+        try {
+          target = await this.subjectForWrite(subject);
+        } catch (err) {
+          if (!(err instanceof EnclaveError) || err.code === 'sealed') throw err;
+          refused.push({ id, code: err.code });
+          continue;
+        }
+        subjects.set(subject, target);
+      }
+      const rows = bySite.get(target.located.store) ?? [];
+      rows.push(this.sealRow(c, id, subject, 1, data, target.dek, now, now));
+      bySite.set(target.located.store, rows);
+    }
+    let created = 0;
+    for (const [store, rows] of bySite) created += await store.records.insertMany(rows);
+    return { created, existing: items.length - refused.length - created, refused };
+  }
+
   // ---- records ---------------------------------------------------------------------------------
 
   /** The subject's site and data key, refusing erased subjects and sites residency no longer allows. */
-  private async subjectForWrite(subjectId: string): Promise<{ located: Located<SubjectRow>; dek: Buffer }> {
+  private async subjectForWrite(subjectId: string): Promise<{ located: Located<SubjectRow>; dek: AeadKey }> {
     const located = await this.locateSubject(subjectId);
     const row = located.row;
     if (row.erasedAt !== null || row.wrappedKey === null) throw this.gone(subjectId);
@@ -215,7 +288,7 @@ export class Vault {
     return { located, dek: this.keyring.unwrap(located.site, subjectId, row.wrappedKey) };
   }
 
-  private sealRow(c: CollectionDef, id: string, subject: string, version: number, data: RecordData, dek: Buffer, createdAt: number, now: number): RecordRow {
+  private sealRow(c: CollectionDef, id: string, subject: string, version: number, data: RecordData, dek: AeadKey, createdAt: number, now: number): RecordRow {
     const { publicData, protectedData } = splitRecord(c, data);
     const sealed = protectedData === null ? null : seal(dek, encoder.encode(JSON.stringify(protectedData)), recordAad(c.name, id, subject, version));
     return { collection: c.name, id, subject, version, publicJson: JSON.stringify(publicData), sealed, createdAt, updatedAt: now };

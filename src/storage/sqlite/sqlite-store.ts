@@ -152,13 +152,8 @@ export class SqliteStore implements Store {
 
   private subjectStore(): SubjectStore {
     return {
-      insert: async (row) => {
-        const r = this.stmt(
-          `INSERT INTO subjects (id, country, jurisdiction, wrapped_key, key_id, created_at, erased_at, moved_to)
-           VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (id) DO NOTHING`,
-        ).run(row.id, row.country, row.jurisdiction, row.wrappedKey, row.keyId, row.createdAt, row.erasedAt, row.movedTo);
-        return Promise.resolve<InsertResult>(r.changes === 1 ? 'inserted' : 'exists');
-      },
+      insert: async (row) => Promise.resolve<InsertResult>(this.insertSubjectRow(row) ? 'inserted' : 'exists'),
+      insertMany: async (rows) => Promise.resolve(this.tx(() => rows.reduce((n, row) => n + (this.insertSubjectRow(row) ? 1 : 0), 0))),
       get: async (id) => {
         const r = this.stmt('SELECT * FROM subjects WHERE id = ?').get(id) as Row | undefined;
         return Promise.resolve(r ? toSubject(r) : undefined);
@@ -178,6 +173,14 @@ export class SqliteStore implements Store {
       },
       count: async () => Promise.resolve(num((this.stmt('SELECT count(*) AS n FROM subjects').get() as Row)['n'])),
     };
+  }
+
+  private insertSubjectRow(row: SubjectRow): boolean {
+    const r = this.stmt(
+      `INSERT INTO subjects (id, country, jurisdiction, wrapped_key, key_id, created_at, erased_at, moved_to)
+       VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (id) DO NOTHING`,
+    ).run(row.id, row.country, row.jurisdiction, row.wrappedKey, row.keyId, row.createdAt, row.erasedAt, row.movedTo);
+    return r.changes === 1;
   }
 
   private insertRecordStmt(): StatementSync {
@@ -294,10 +297,7 @@ export class SqliteStore implements Store {
 
   async importSubject(subject: SubjectRow, records: readonly RecordRow[]): Promise<void> {
     this.tx(() => {
-      this.stmt(
-        `INSERT INTO subjects (id, country, jurisdiction, wrapped_key, key_id, created_at, erased_at, moved_to)
-         VALUES (?, ?, ?, ?, ?, ?, ?, NULL) ON CONFLICT (id) DO NOTHING`,
-      ).run(subject.id, subject.country, subject.jurisdiction, subject.wrappedKey, subject.keyId, subject.createdAt, subject.erasedAt);
+      this.insertSubjectRow({ ...subject, movedTo: null });
       for (const r of records) this.insertRecordRow(r);
     });
     return Promise.resolve();
