@@ -95,6 +95,26 @@ export function storeConformance(name: string, open: () => Promise<Store> | Stor
         assert.deepEqual(plainSubject(await store.subjects.get(first.id)), plainSubject(first));
       });
 
+      void it('insertMany inserts new subjects, leaves existing ones untouched and returns how many it inserted', async () => {
+        const existing = subject('a');
+        await store.subjects.insert(existing);
+        const batch = [subject('a', { country: 'FR', jurisdiction: 'eu' }), subject('b'), subject('c', { country: 'DE', jurisdiction: 'eu' })];
+        assert.equal(await store.subjects.insertMany(batch), 2);
+        assert.deepEqual(plainSubject(await store.subjects.get(existing.id)), plainSubject(existing));
+        for (const s of batch.slice(1)) assert.deepEqual(plainSubject(await store.subjects.get(s.id)), plainSubject(s));
+        assert.equal(await store.subjects.insertMany(batch), 0, 'a repeated load inserts nothing (idempotent)');
+        assert.equal(await store.subjects.insertMany([]), 0);
+      });
+
+      void it('subjects.insertMany is one transaction: a row the store refuses rolls back the whole batch', async () => {
+        const before = await store.subjects.count();
+        const good = subject('good');
+        const bad = { ...subject('bad'), country: null as unknown as string };
+        await assert.rejects(store.subjects.insertMany([good, bad]));
+        assert.equal(await store.subjects.get(good.id), undefined);
+        assert.equal(await store.subjects.count(), before);
+      });
+
       void it('count counts every subject, erased or not', async () => {
         const before = await store.subjects.count();
         await store.subjects.insert(subject('a'));
