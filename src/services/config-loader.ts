@@ -1,19 +1,28 @@
 // Reads the YAML configuration file. YAML syntax errors carry line and column; schema errors name the key.
 import { readFileSync } from 'node:fs';
 import { dirname, isAbsolute, resolve } from 'node:path';
-import { parseDocument } from 'yaml';
+import { LineCounter, parseDocument } from 'yaml';
 import { parseConfig, type EnclaveConfig } from '../core/config.ts';
 import { EnclaveError } from '../core/errors.ts';
 
 export function parseConfigText(text: string, source: string, baseDir: string): EnclaveConfig {
-  const doc = parseDocument(text, { prettyErrors: false, uniqueKeys: true });
+  // With prettyErrors off, yaml sets no linePos on its errors; a LineCounter maps offsets to line:col.
+  const lineCounter = new LineCounter();
+  const doc = parseDocument(text, { prettyErrors: false, uniqueKeys: true, lineCounter });
   const first = doc.errors[0];
   if (first) {
-    const pos = first.linePos?.[0];
-    const where = pos ? `:${pos.line}:${pos.col}` : '';
+    const pos = first.linePos?.[0] ?? lineCounter.linePos(first.pos[0]);
+    const where = `:${pos.line}:${pos.col}`;
     throw new EnclaveError('invalid_config', `${source}${where}: invalid YAML: ${first.message.split('\n')[0] ?? ''}`, { cause: first });
   }
-  const config = parseConfig(doc.toJS({ maxAliasCount: 100 }) as unknown, source);
+  let plain: unknown;
+  try {
+    // Aliases are resolved here: an unresolved alias or an alias bomb throws a plain ReferenceError.
+    plain = doc.toJS({ maxAliasCount: 100 }) as unknown;
+  } catch (cause) {
+    throw new EnclaveError('invalid_config', `${source}: invalid YAML: ${cause instanceof Error ? cause.message : 'cannot be read'}`, { cause });
+  }
+  const config = parseConfig(plain, source);
   const dataDir = isAbsolute(config.dataDir) ? config.dataDir : resolve(baseDir, config.dataDir);
   return { ...config, dataDir };
 }
