@@ -8,6 +8,7 @@ export const ERROR_CODES = {
   unsupported_media_type: 'The request body must be application/json.',
   payload_too_large: 'The request body exceeds the configured limit (server.max_body_bytes).',
   not_found: 'No such route.',
+  uri_too_long: 'A path parameter is longer than the server accepts.',
   method_not_allowed: 'The route exists but not with this method.',
   // authentication and authorization
   unauthenticated: 'A bearer token is missing, malformed, unknown, expired or revoked.',

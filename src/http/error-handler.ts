@@ -56,6 +56,15 @@ export function sendError(reply: FastifyReply, err: EnclaveError): FastifyReply 
   return reply.status(status).type('application/json; charset=utf-8').send(body);
 }
 
+/** Errors the router raises before any route runs (Fastify's `frameworkErrors` option). */
+export function frameworkErrors(err: FastifyError, _request: FastifyRequest, reply: FastifyReply): void {
+  const e =
+    err.code === 'FST_ERR_MAX_PARAM_LENGTH'
+      ? new EnclaveError('uri_too_long', 'a path parameter is longer than the server accepts')
+      : new EnclaveError('invalid_request', 'the URL could not be decoded');
+  void sendError(reply, e);
+}
+
 export function installErrorHandling(app: FastifyInstance): void {
   app.setErrorHandler((err: unknown, request: FastifyRequest, reply: FastifyReply) => {
     const e = toEnclaveError(err);

@@ -8,6 +8,7 @@ export const ERROR_STATUS: Readonly<Record<ErrorCode, number>> = {
   unsupported_media_type: 415,
   payload_too_large: 413,
   not_found: 404,
+  uri_too_long: 414,
   method_not_allowed: 405,
   unauthenticated: 401,
   forbidden: 403,
