@@ -6,7 +6,9 @@ import type { TSchema, Static } from 'typebox';
 
 const addFormats = addFormatsModule as unknown as (ajv: Ajv) => Ajv;
 
-const ajv = addFormats(new Ajv({ allErrors: true, strict: false, coerceTypes: false, useDefaults: false }));
+// ownProperties: a field named like an Object.prototype member (`constructor`) is only present if the
+// data itself has it; otherwise every object would seem to carry an inherited, wrongly typed value.
+const ajv = addFormats(new Ajv({ allErrors: true, strict: false, coerceTypes: false, useDefaults: false, ownProperties: true }));
 
 export interface SchemaIssue {
   readonly path: string;
