@@ -1,0 +1,63 @@
+// The core's public surface: domain types and pure logic, no I/O.
+export { ERROR_CODES, EnclaveError, isEnclaveError, isErrorCode, type ErrorCode, type ErrorDetails } from './errors.ts';
+export {
+  ACTIONS,
+  ConfigSchema,
+  FIELD_CLASSES,
+  FIELD_TYPES,
+  ID_PATTERN,
+  ORG_KINDS,
+  SITE_ROLES,
+  type Action,
+  type FieldClass,
+  type FieldType,
+  type OrgKind,
+  type RawConfig,
+  type SiteRole,
+} from './config-schema.ts';
+export {
+  DEFAULTS,
+  homeSites,
+  parseConfig,
+  type CollectionDef,
+  type EnclaveConfig,
+  type FieldDef,
+  type JurisdictionDef,
+  type OrgDef,
+  type RoleDef,
+  type SiteDef,
+} from './config.ts';
+export { normalizeCountry, permittedSites, resolveResidence, type Residence } from './residency.ts';
+export type { Principal } from './principal.ts';
+export type { Decision, DecisionPoint, DecisionRequest, Release } from './decision.ts';
+export { POLICY_PARENT_NEVER_PROTECTED, POLICY_ROLE_ACTIONS, POLICY_ROLE_READS, createRoleDecisionPoint } from './role-decision-point.ts';
+export {
+  RECORD_ID_PATTERN,
+  recordAad,
+  recordDataSchema,
+  splitRecord,
+  subjectKeyAad,
+  validateRecordData,
+  validateRecordId,
+  type FieldValue,
+  type RecordData,
+  type SplitRecord,
+} from './record-model.ts';
+export type {
+  DeleteResult,
+  InsertResult,
+  MetaStore,
+  PrincipalRow,
+  RecordRow,
+  RecordStore,
+  Store,
+  SubjectRow,
+  SubjectStore,
+  TokenRow,
+  TokenStore,
+  TokenWithPrincipal,
+  UpdateResult,
+} from './store.ts';
+export { planMigrations, type AppliedMigration, type Checksum, type Migration } from './migration-plan.ts';
+export { Lru } from './lru.ts';
+export { compile, compileDynamic, describeErrors, formatPath, type SchemaIssue, type Validator } from './schema-validator.ts';
