@@ -175,6 +175,15 @@ export class Vault {
       // Same site: only the recorded residence changes.
       const updated: SubjectRow = { ...src.row, country: dest.country, jurisdiction: dest.jurisdiction.id };
       await src.store.importSubject(updated, []);
+      // A re-home to this site interrupted after the copy leaves the source marked as moving here (the
+      // router already resolves to this copy): purge it now, which completes that move.
+      for (const other of this.router.homeSites) {
+        if (other === src.site) continue;
+        const store = this.router.store(other);
+        if ((await store.subjects.get(id))?.movedTo !== src.site) continue;
+        await store.purgeSubject(id);
+        this.keyring.forget(other, id);
+      }
       return { subject: id, from, to, records: 0 };
     }
     if (src.row.wrappedKey === null) throw this.gone(id);
@@ -384,7 +393,7 @@ export class Vault {
   private recordView(c: CollectionDef, row: RecordRow, data: RecordData, withheld: readonly string[]): RecordView {
     // Present fields in schema order so responses are stable.
     const ordered: RecordData = {};
-    for (const f of c.fields.keys()) if (f in data) ordered[f] = data[f] ?? null;
+    for (const f of c.fields.keys()) if (Object.hasOwn(data, f)) ordered[f] = data[f] ?? null;
     return {
       collection: c.name,
       id: row.id,
