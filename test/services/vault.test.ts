@@ -1,0 +1,490 @@
+// The vault through a real enclave (SQLite files, unsealed with the development shares): residency
+// routing checked in the sites' own stores, envelope encryption bound to its row, versions, re-homing,
+// erasure, redaction for the parent company, and a sealed enclave.
+import assert from 'node:assert/strict';
+import { randomBytes } from 'node:crypto';
+import { existsSync, rmSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { inspect } from 'node:util';
+import { after, before, describe, it } from 'node:test';
+import { EnclaveError, type ErrorCode } from '../../src/core/errors.ts';
+import type { Principal } from '../../src/core/principal.ts';
+import type { RecordRow, Store } from '../../src/core/store.ts';
+import { loadConfig } from '../../src/services/config-loader.ts';
+import { openEnclave, type Enclave } from '../../src/services/enclave.ts';
+import { CONFIG_FILE, initEnclave, readDevShares } from '../../src/services/init-service.ts';
+import { starterConfig } from '../../src/services/starter-config.ts';
+import { makeFixture, tempDir, type Fixture } from '../helpers/fixture.ts';
+
+const uid = (p: string) => `${p}-${randomBytes(5).toString('hex')}`;
+
+async function rejectsWith(p: Promise<unknown>, code: ErrorCode, message?: RegExp): Promise<EnclaveError> {
+  let caught: unknown;
+  try {
+    await p;
+  } catch (err) {
+    caught = err;
+  }
+  assert.ok(caught instanceof EnclaveError, `expected EnclaveError(${code}), got ${caught === undefined ? 'success' : inspect(caught)}`);
+  assert.equal(caught.code, code, caught.message);
+  if (message) assert.match(caught.message, message);
+  return caught;
+}
+
+function site(fx: Fixture, id: string): Store {
+  const s = fx.enclave.sites.get(id);
+  assert.ok(s, `site ${id} is open`);
+  return s;
+}
+
+/** Which home sites hold the subject row, and which hold the record. */
+async function subjectSites(fx: Fixture, id: string): Promise<string[]> {
+  const out: string[] = [];
+  for (const [name, store] of fx.enclave.sites) if (await store.subjects.get(id)) out.push(name);
+  return out;
+}
+async function recordSites(fx: Fixture, collection: string, id: string): Promise<string[]> {
+  const out: string[] = [];
+  for (const [name, store] of fx.enclave.sites) if (await store.records.get(collection, id)) out.push(name);
+  return out;
+}
+
+const userData = (subject: string, email = `${subject}@x.test`) => ({ user_id: subject, username: `name-${subject}`, email, phone: '+1 555 0100' });
+
+void describe('vault', () => {
+  let fx: Fixture;
+  let officer: Principal;
+  let service: Principal;
+  let parent: Principal;
+  before(async () => {
+    fx = await makeFixture();
+    officer = fx.principals.officer;
+    service = fx.principals.service;
+    parent = fx.principals.parent;
+  });
+  after(async () => {
+    await fx.close();
+  });
+
+  void describe('residency (invariant 1)', () => {
+    void it('registers a US subject only at trusted-us and a DE subject only at eu-central', async () => {
+      const us = uid('us');
+      const de = uid('de');
+      const a = await fx.enclave.vault.registerSubject(service, { id: us, country: 'US' });
+      const b = await fx.enclave.vault.registerSubject(service, { id: de, country: 'de' });
+      assert.deepEqual([a.site, a.jurisdiction, a.country], ['trusted-us', 'us', 'US']);
+      assert.deepEqual([b.site, b.jurisdiction, b.country], ['eu-central', 'eu', 'DE']);
+      assert.deepEqual(await subjectSites(fx, us), ['trusted-us']);
+      assert.deepEqual(await subjectSites(fx, de), ['eu-central']);
+      const row = await site(fx, 'trusted-us').subjects.get(us);
+      assert.ok(row?.wrappedKey && row.wrappedKey.length > 32, 'a wrapped data key is stored');
+      assert.equal(row.jurisdiction, 'us');
+    });
+
+    void it('refuses a country without a jurisdiction and writes nothing anywhere', async () => {
+      const counts = async () => Promise.all([...fx.enclave.sites.values(), fx.enclave.control].map((s) => s.subjects.count()));
+      const before = await counts();
+      const id = uid('br');
+      const err = await rejectsWith(fx.enclave.vault.registerSubject(service, { id, country: 'BR' }), 'no_jurisdiction', /BR/);
+      assert.equal(err.details?.['country'], 'BR');
+      assert.deepEqual(await counts(), before);
+      assert.deepEqual(await subjectSites(fx, id), []);
+      await rejectsWith(fx.enclave.vault.getSubject(service, id), 'subject_not_found');
+    });
+
+    void it('the legacy sites of the parent are never opened or written', () => {
+      assert.deepEqual([...fx.enclave.sites.keys()].sort(), ['eu-central', 'trusted-us']);
+      assert.equal(existsSync(join(fx.dataDir, 'legacy')), false);
+    });
+
+    void it('writes each record only to its subject\'s home site', async () => {
+      const us = uid('us');
+      const de = uid('de');
+      await fx.enclave.vault.registerSubject(service, { id: us, country: 'PR' });
+      await fx.enclave.vault.registerSubject(service, { id: de, country: 'FR' });
+      const records: [string, string, Record<string, unknown>, string][] = [
+        ['users', uid('u'), userData(us), 'trusted-us'],
+        ['messages', uid('m'), { sender_id: us, recipient_id: de, body: 'hi', sent_at: '2024-01-01T00:00:00Z' }, 'trusted-us'],
+        ['users', uid('u'), userData(de), 'eu-central'],
+        ['devices', uid('d'), { user_id: de, model: 'phone', os: 'os', ip_address: '192.0.2.1' }, 'eu-central'],
+        ['videos', uid('v'), { owner_id: de, title: 't', views: 1, published_at: '2024-01-01T00:00:00Z' }, 'eu-central'],
+      ];
+      for (const [collection, id, data, home] of records) {
+        await fx.enclave.vault.createRecord(service, collection, { id, data });
+        assert.deepEqual(await recordSites(fx, collection, id), [home], `${collection}/${id}`);
+      }
+    });
+
+    void it('refuses a record for an unregistered subject and stores nothing', async () => {
+      const id = uid('u');
+      await rejectsWith(fx.enclave.vault.createRecord(service, 'users', { id, data: userData(uid('ghost')) }), 'subject_not_found');
+      assert.deepEqual(await recordSites(fx, 'users', id), []);
+    });
+
+    void it('refuses a duplicate subject', async () => {
+      const id = uid('dup');
+      await fx.enclave.vault.registerSubject(service, { id, country: 'US' });
+      await rejectsWith(fx.enclave.vault.registerSubject(service, { id, country: 'DE' }), 'subject_exists');
+      assert.deepEqual(await subjectSites(fx, id), ['trusted-us']);
+    });
+  });
+
+  void describe('records', () => {
+    void it('round-trips a record; protected fields are sealed, public ones stored in the clear', async () => {
+      const s = uid('s');
+      const id = uid('u');
+      await fx.enclave.vault.registerSubject(service, { id: s, country: 'US' });
+      const created = await fx.enclave.vault.createRecord(service, 'users', { id, data: userData(s, 'private@x.test') });
+      assert.equal(created.version, 1);
+      const got = await fx.enclave.vault.getRecord(service, 'users', id);
+      assert.deepEqual(got.data, { user_id: s, username: `name-${s}`, email: 'private@x.test', phone: '+1 555 0100' });
+      assert.deepEqual(got.withheld, []);
+      const row = await site(fx, 'trusted-us').records.get('users', id);
+      assert.ok(row?.sealed);
+      assert.deepEqual(JSON.parse(row.publicJson), { user_id: s, username: `name-${s}` });
+      assert.equal(Buffer.from(row.sealed).includes(Buffer.from('private@x.test')), false);
+    });
+
+    void it('a ciphertext copied onto another row fails with integrity_error instead of returning data', async () => {
+      const s = uid('s');
+      await fx.enclave.vault.registerSubject(service, { id: s, country: 'US' });
+      const a = uid('a');
+      const b = uid('b');
+      await fx.enclave.vault.createRecord(service, 'users', { id: a, data: userData(s, 'alice-secret@x.test') });
+      await fx.enclave.vault.createRecord(service, 'users', { id: b, data: userData(s, 'bob@x.test') });
+      const store = site(fx, 'trusted-us');
+      const rowA = await store.records.get('users', a);
+      const rowB = await store.records.get('users', b);
+      assert.ok(rowA?.sealed && rowB);
+      // Same collection, subject, key and version: only the record id differs.
+      assert.equal(await store.records.delete('users', b), 'deleted');
+      assert.equal(await store.records.insert({ ...rowB, sealed: rowA.sealed }), 'inserted');
+      const err = await rejectsWith(fx.enclave.vault.getRecord(service, 'users', b), 'integrity_error');
+      assert.ok(!err.message.includes('alice-secret'));
+      // Through update too (the version moves with it).
+      const c = uid('c');
+      await fx.enclave.vault.createRecord(service, 'users', { id: c, data: userData(s) });
+      const rowC = await store.records.get('users', c);
+      assert.ok(rowC);
+      assert.equal(await store.records.update({ ...rowC, sealed: rowA.sealed, version: 2 }, 1), 'updated');
+      await rejectsWith(fx.enclave.vault.getRecord(service, 'users', c), 'integrity_error');
+      // The record it was copied from is unaffected.
+      assert.equal((await fx.enclave.vault.getRecord(service, 'users', a)).data['email'], 'alice-secret@x.test');
+    });
+
+    void it('a ciphertext of another subject, or an older version replayed, fails with integrity_error', async () => {
+      const s1 = uid('s');
+      const s2 = uid('s');
+      await fx.enclave.vault.registerSubject(service, { id: s1, country: 'US' });
+      await fx.enclave.vault.registerSubject(service, { id: s2, country: 'US' });
+      const r1 = uid('r');
+      const r2 = uid('r');
+      await fx.enclave.vault.createRecord(service, 'users', { id: r1, data: userData(s1, 'v1@x.test') });
+      await fx.enclave.vault.createRecord(service, 'users', { id: r2, data: userData(s2) });
+      const store = site(fx, 'trusted-us');
+      const v1 = await store.records.get('users', r1);
+      assert.ok(v1?.sealed);
+      await fx.enclave.vault.replaceRecord(service, 'users', r1, { data: userData(s1, 'v2@x.test') });
+      const v2 = await store.records.get('users', r1);
+      assert.ok(v2);
+      // Replay: the v1 ciphertext under the v2 row.
+      assert.equal(await store.records.update({ ...v2, sealed: v1.sealed }, 2), 'updated');
+      await rejectsWith(fx.enclave.vault.getRecord(service, 'users', r1), 'integrity_error');
+      // Another subject's record carrying s1's ciphertext.
+      const other = await store.records.get('users', r2);
+      assert.ok(other);
+      assert.equal(await store.records.update({ ...other, sealed: v1.sealed }, 1), 'updated');
+      await rejectsWith(fx.enclave.vault.getRecord(service, 'users', r2), 'integrity_error');
+    });
+
+    void it('bumps the version on replace and refuses a stale If-Match', async () => {
+      const s = uid('s');
+      const id = uid('u');
+      await fx.enclave.vault.registerSubject(service, { id: s, country: 'DE' });
+      await fx.enclave.vault.createRecord(service, 'users', { id, data: userData(s, 'one@x.test') });
+      const v2 = await fx.enclave.vault.replaceRecord(service, 'users', id, { data: userData(s, 'two@x.test'), ifMatch: 1 });
+      assert.equal(v2.version, 2);
+      const v3 = await fx.enclave.vault.replaceRecord(service, 'users', id, { data: userData(s, 'three@x.test') });
+      assert.equal(v3.version, 3);
+      await rejectsWith(fx.enclave.vault.replaceRecord(service, 'users', id, { data: userData(s, 'lost@x.test'), ifMatch: 2 }), 'version_conflict', /version 3/);
+      const now = await fx.enclave.vault.getRecord(service, 'users', id);
+      assert.equal(now.version, 3);
+      assert.equal(now.data['email'], 'three@x.test');
+      await rejectsWith(fx.enclave.vault.deleteRecord(service, 'users', id, 2), 'version_conflict');
+      assert.equal((await fx.enclave.vault.getRecord(service, 'users', id)).version, 3);
+      await fx.enclave.vault.deleteRecord(service, 'users', id, 3);
+      await rejectsWith(fx.enclave.vault.getRecord(service, 'users', id), 'record_not_found');
+      await rejectsWith(fx.enclave.vault.deleteRecord(service, 'users', id), 'record_not_found');
+    });
+
+    void it('refuses to move a record to another subject on replace (subject_mismatch) and changes nothing', async () => {
+      const s1 = uid('s');
+      const s2 = uid('s');
+      const id = uid('u');
+      await fx.enclave.vault.registerSubject(service, { id: s1, country: 'US' });
+      await fx.enclave.vault.registerSubject(service, { id: s2, country: 'US' });
+      await fx.enclave.vault.createRecord(service, 'users', { id, data: userData(s1, 'mine@x.test') });
+      const err = await rejectsWith(fx.enclave.vault.replaceRecord(service, 'users', id, { data: userData(s2, 'stolen@x.test') }), 'subject_mismatch');
+      assert.equal(err.details?.field, 'user_id');
+      const now = await fx.enclave.vault.getRecord(service, 'users', id);
+      assert.deepEqual([now.subject, now.version, now.data['email']], [s1, 1, 'mine@x.test']);
+    });
+
+    void it('refuses a duplicate record id and unknown collections', async () => {
+      const s = uid('s');
+      const id = uid('u');
+      await fx.enclave.vault.registerSubject(service, { id: s, country: 'US' });
+      await fx.enclave.vault.createRecord(service, 'users', { id, data: userData(s, 'first@x.test') });
+      await rejectsWith(fx.enclave.vault.createRecord(service, 'users', { id, data: userData(s, 'second@x.test') }), 'record_exists');
+      assert.equal((await fx.enclave.vault.getRecord(service, 'users', id)).data['email'], 'first@x.test');
+      await rejectsWith(fx.enclave.vault.createRecord(service, 'payments', { data: { x: 1 } }), 'unknown_collection', /payments/);
+    });
+
+    void it('lists a subject\'s records page by page with a cursor', async () => {
+      const s = uid('s');
+      await fx.enclave.vault.registerSubject(service, { id: s, country: 'US' });
+      const ids: string[] = [];
+      for (let i = 0; i < 5; i++) {
+        const id = `${s}-m${i}`;
+        ids.push(id);
+        await fx.enclave.vault.createRecord(service, 'messages', { id, data: { sender_id: s, recipient_id: 'r', body: `body ${i}`, sent_at: '2024-01-01T00:00:00Z' } });
+      }
+      await fx.enclave.vault.createRecord(service, 'users', { id: `${s}-u`, data: userData(s) });
+      const seen: string[] = [];
+      let cursor: string | undefined;
+      for (let guard = 0; guard < 10; guard++) {
+        const page = await fx.enclave.vault.listSubjectRecords(service, s, { limit: 2, ...(cursor ? { cursor } : {}) });
+        seen.push(...page.records.map((r) => `${r.collection}/${r.id}`));
+        if (page.next === null) break;
+        cursor = page.next;
+      }
+      assert.deepEqual(seen, [...ids.map((id) => `messages/${id}`), `users/${s}-u`]);
+      const onlyUsers = await fx.enclave.vault.listSubjectRecords(service, s, { collection: 'users' });
+      assert.deepEqual(onlyUsers.records.map((r) => r.id), [`${s}-u`]);
+      assert.equal(onlyUsers.records[0]?.data['email'], `${s}@x.test`);
+      await rejectsWith(fx.enclave.vault.listSubjectRecords(service, s, { cursor: 'not-a-cursor' }), 'invalid_request');
+    });
+  });
+
+  void describe('the parent company (invariant 2)', () => {
+    void it('reads public fields only; protected fields are withheld and no protected value is returned', async () => {
+      const s = uid('s');
+      const u = uid('u');
+      const m = uid('m');
+      await fx.enclave.vault.registerSubject(service, { id: s, country: 'US' });
+      await fx.enclave.vault.createRecord(service, 'users', { id: u, data: { user_id: s, username: 'public-name', email: 'hidden-email@x.test', phone: 'hidden-phone' } });
+      await fx.enclave.vault.createRecord(service, 'messages', { id: m, data: { sender_id: s, recipient_id: 'hidden-recipient', body: 'hidden-body', sent_at: '2024-01-01T00:00:00Z' } });
+      const got = await fx.enclave.vault.getRecord(parent, 'users', u);
+      assert.deepEqual(got.data, { user_id: s, username: 'public-name' });
+      assert.deepEqual(got.withheld, ['email', 'phone', 'birthdate']);
+      const list = await fx.enclave.vault.listSubjectRecords(parent, s);
+      const json = JSON.stringify([got, list]);
+      for (const secret of ['hidden-email', 'hidden-phone', 'hidden-recipient', 'hidden-body', '2024-01-01T00:00:00Z']) assert.ok(!json.includes(secret), secret);
+      assert.deepEqual(list.records.find((r) => r.collection === 'messages')?.withheld, ['recipient_id', 'body', 'sent_at']);
+      // The service principal with reads: protected sees them all.
+      assert.equal((await fx.enclave.vault.getRecord(service, 'users', u)).data['email'], 'hidden-email@x.test');
+    });
+
+    void it('may not write, delete, erase or re-home', async () => {
+      const s = uid('s');
+      const u = uid('u');
+      await fx.enclave.vault.registerSubject(service, { id: s, country: 'US' });
+      await fx.enclave.vault.createRecord(service, 'users', { id: u, data: userData(s) });
+      await rejectsWith(fx.enclave.vault.createRecord(parent, 'users', { data: userData(s) }), 'forbidden');
+      await rejectsWith(fx.enclave.vault.replaceRecord(parent, 'users', u, { data: userData(s, 'x@x.test') }), 'forbidden');
+      await rejectsWith(fx.enclave.vault.deleteRecord(parent, 'users', u), 'forbidden');
+      await rejectsWith(fx.enclave.vault.eraseSubject(parent, s), 'forbidden');
+      await rejectsWith(fx.enclave.vault.rehomeSubject(parent, s, 'DE'), 'forbidden');
+      await rejectsWith(fx.enclave.vault.registerSubject(parent, { id: uid('p'), country: 'US' }), 'forbidden');
+      assert.equal((await fx.enclave.vault.getRecord(service, 'users', u)).version, 1);
+    });
+  });
+
+  void describe('re-homing', () => {
+    async function seed(country: string) {
+      const s = uid('mover');
+      await fx.enclave.vault.registerSubject(service, { id: s, country });
+      const made = [
+        await fx.enclave.vault.createRecord(service, 'users', { id: `${s}-u`, data: userData(s, 'mover@x.test') }),
+        await fx.enclave.vault.createRecord(service, 'messages', { id: `${s}-m`, data: { sender_id: s, recipient_id: 'r', body: 'moving body', sent_at: '2024-01-01T00:00:00Z' } }),
+        await fx.enclave.vault.createRecord(service, 'videos', { id: `${s}-v`, data: { owner_id: s, title: 'public video', views: 3, published_at: '2024-01-01T00:00:00Z' } }),
+      ];
+      await fx.enclave.vault.replaceRecord(service, 'users', `${s}-u`, { data: userData(s, 'mover-v2@x.test') });
+      const before = await fx.enclave.vault.listSubjectRecords(service, s);
+      return { s, made, before };
+    }
+
+    void it('moves the subject and all their records from trusted-us to eu-central, readable and unchanged', async () => {
+      const { s, before } = await seed('US');
+      const oldKey = (await site(fx, 'trusted-us').subjects.get(s))?.wrappedKey;
+      assert.ok(oldKey);
+      const result = await fx.enclave.vault.rehomeSubject(officer, s, 'DE');
+      assert.deepEqual(result, { subject: s, from: { jurisdiction: 'us', site: 'trusted-us' }, to: { jurisdiction: 'eu', site: 'eu-central' }, records: 3 });
+
+      assert.deepEqual(await subjectSites(fx, s), ['eu-central']);
+      for (const r of before.records) assert.deepEqual(await recordSites(fx, r.collection, r.id), ['eu-central'], r.id);
+      assert.deepEqual(await site(fx, 'trusted-us').records.listBySubject(s), []);
+
+      const moved = await site(fx, 'eu-central').subjects.get(s);
+      assert.ok(moved?.wrappedKey);
+      assert.deepEqual([moved.country, moved.jurisdiction, moved.movedTo], ['DE', 'eu', null]);
+      assert.notDeepEqual(Buffer.from(moved.wrappedKey), Buffer.from(oldKey), 'the data key is re-wrapped under the new site\'s key');
+
+      const view = await fx.enclave.vault.getSubject(service, s);
+      assert.deepEqual([view.site, view.country, view.jurisdiction], ['eu-central', 'DE', 'eu']);
+      const after = await fx.enclave.vault.listSubjectRecords(service, s);
+      assert.deepEqual(after.records, before.records, 'same records, same versions, same data');
+      // And the subject can be written at the new home.
+      const v3 = await fx.enclave.vault.replaceRecord(service, 'users', `${s}-u`, { data: userData(s, 'in-europe@x.test'), ifMatch: 2 });
+      assert.equal(v3.version, 3);
+      assert.deepEqual(await recordSites(fx, 'users', `${s}-u`), ['eu-central']);
+    });
+
+    void it('an interrupted re-home (copied and marked, not purged) resolves to the destination, and re-running completes it', async () => {
+      const { s, before } = await seed('US');
+      const src = site(fx, 'trusted-us');
+      const dest = site(fx, 'eu-central');
+      // Simulate a crash after the copy and the mark, before the purge.
+      const row = await src.subjects.get(s);
+      assert.ok(row?.wrappedKey);
+      const records: RecordRow[] = await src.records.listBySubject(s);
+      const wrappedKey = fx.enclave.keyring.rewrap('trusted-us', 'eu-central', s, row.wrappedKey);
+      await dest.importSubject({ ...row, country: 'DE', jurisdiction: 'eu', wrappedKey, movedTo: null }, records);
+      assert.equal(await src.subjects.setMovedTo(s, 'eu-central'), true);
+
+      const view = await fx.enclave.vault.getSubject(service, s);
+      assert.deepEqual([view.site, view.country], ['eu-central', 'DE'], 'the destination copy is authoritative');
+      assert.deepEqual((await fx.enclave.vault.listSubjectRecords(service, s)).records, before.records);
+
+      await fx.enclave.vault.rehomeSubject(officer, s, 'DE');
+      assert.deepEqual(await subjectSites(fx, s), ['eu-central'], 'the source copy is purged by the re-run');
+      assert.deepEqual(await src.records.listBySubject(s), []);
+      for (const r of before.records) assert.deepEqual(await recordSites(fx, r.collection, r.id), ['eu-central'], r.id);
+      assert.deepEqual((await fx.enclave.vault.listSubjectRecords(service, s)).records, before.records);
+    });
+
+    void it('an interrupted re-home that only copied (no mark) completes on re-run', async () => {
+      const { s, before } = await seed('US');
+      const src = site(fx, 'trusted-us');
+      const row = await src.subjects.get(s);
+      assert.ok(row?.wrappedKey);
+      const wrappedKey = fx.enclave.keyring.rewrap('trusted-us', 'eu-central', s, row.wrappedKey);
+      await site(fx, 'eu-central').importSubject({ ...row, country: 'DE', jurisdiction: 'eu', wrappedKey }, await src.records.listBySubject(s));
+      const result = await fx.enclave.vault.rehomeSubject(officer, s, 'DE');
+      assert.equal(result.to.site, 'eu-central');
+      assert.deepEqual(await subjectSites(fx, s), ['eu-central']);
+      assert.deepEqual((await fx.enclave.vault.listSubjectRecords(service, s)).records, before.records);
+    });
+
+    void it('refuses a destination without a jurisdiction and leaves the subject where it is', async () => {
+      const { s, before } = await seed('DE');
+      await rejectsWith(fx.enclave.vault.rehomeSubject(officer, s, 'BR'), 'no_jurisdiction');
+      assert.deepEqual(await subjectSites(fx, s), ['eu-central']);
+      assert.deepEqual((await fx.enclave.vault.listSubjectRecords(service, s)).records, before.records);
+    });
+  });
+
+  void describe('erasure', () => {
+    void it('answers subject_erased for the subject\'s records and refuses new writes', async () => {
+      const s = uid('s');
+      const u = uid('u');
+      await fx.enclave.vault.registerSubject(service, { id: s, country: 'DE' });
+      await fx.enclave.vault.createRecord(service, 'users', { id: u, data: userData(s) });
+      await fx.enclave.vault.createRecord(service, 'videos', { id: `${u}-v`, data: { owner_id: s, title: 't', views: 1, published_at: '2024-01-01T00:00:00Z' } });
+      const result = await fx.enclave.vault.eraseSubject(officer, s);
+      assert.equal(result.records, 2);
+      for (const p of [service, parent]) {
+        await rejectsWith(fx.enclave.vault.getRecord(p, 'users', u), 'subject_erased');
+        await rejectsWith(fx.enclave.vault.getRecord(p, 'videos', `${u}-v`), 'subject_erased');
+        await rejectsWith(fx.enclave.vault.listSubjectRecords(p, s), 'subject_erased');
+      }
+      await rejectsWith(fx.enclave.vault.createRecord(service, 'users', { data: userData(s) }), 'subject_erased');
+      await rejectsWith(fx.enclave.vault.replaceRecord(service, 'users', u, { data: userData(s) }), 'subject_erased');
+      await rejectsWith(fx.enclave.vault.eraseSubject(officer, s), 'subject_erased');
+      await rejectsWith(fx.enclave.vault.rehomeSubject(officer, s, 'US'), 'subject_erased');
+      const view = await fx.enclave.vault.getSubject(service, s);
+      assert.equal(view.erased, true);
+      assert.notEqual(view.erased_at, null);
+      await rejectsWith(fx.enclave.vault.registerSubject(service, { id: s, country: 'DE' }), 'subject_exists');
+    });
+
+    void it('is refused to roles without subject.erase', async () => {
+      const s = uid('s');
+      await fx.enclave.vault.registerSubject(service, { id: s, country: 'US' });
+      await rejectsWith(fx.enclave.vault.eraseSubject(service, s), 'forbidden');
+      assert.equal((await fx.enclave.vault.getSubject(service, s)).erased, false);
+    });
+  });
+});
+
+void describe('a sealed enclave', () => {
+  let fx: Fixture;
+  before(async () => {
+    fx = await makeFixture({ sealed: true });
+  });
+  after(async () => {
+    await fx.close();
+  });
+
+  void it('refuses protected writes and reads with code sealed, but serves public-only releases', async () => {
+    const { vault, seal } = fx.enclave;
+    const { service, parent } = fx.principals;
+    assert.equal(seal.status().sealed, true);
+    await rejectsWith(vault.registerSubject(service, { id: uid('s'), country: 'US' }), 'sealed');
+
+    // Unseal to write some data, then seal again.
+    for (const share of fx.shares.slice(0, 2)) await seal.submit(share);
+    assert.equal(seal.status().sealed, false);
+    const s = uid('s');
+    await vault.registerSubject(service, { id: s, country: 'US' });
+    await vault.createRecord(service, 'users', { id: `${s}-u`, data: userData(s, 'sealed-away@x.test') });
+    await vault.createRecord(service, 'videos', { id: `${s}-v`, data: { owner_id: s, title: 'public', views: 1, published_at: '2024-01-01T00:00:00Z' } });
+    assert.equal(seal.seal().sealed, true);
+
+    await rejectsWith(vault.getRecord(service, 'users', `${s}-u`), 'sealed');
+    await rejectsWith(vault.listSubjectRecords(service, s), 'sealed');
+    await rejectsWith(vault.createRecord(service, 'users', { data: userData(s) }), 'sealed');
+    await rejectsWith(vault.replaceRecord(service, 'users', `${s}-u`, { data: userData(s) }), 'sealed');
+    await rejectsWith(vault.registerSubject(service, { id: uid('s'), country: 'DE' }), 'sealed');
+
+    const pub = await vault.getRecord(parent, 'users', `${s}-u`);
+    assert.deepEqual(pub.data, { user_id: s, username: `name-${s}` });
+    assert.deepEqual(pub.withheld, ['email', 'phone', 'birthdate']);
+    const page = await vault.listSubjectRecords(parent, s);
+    assert.equal(page.records.length, 2);
+    assert.equal((await vault.getRecord(service, 'videos', `${s}-v`)).data['title'], 'public', 'a record without protected fields needs no key');
+    assert.equal((await vault.getSubject(service, s)).site, 'trusted-us');
+
+    // Unsealed again with another pair of shares, the same data is readable.
+    for (const share of fx.shares.slice(1, 3)) await seal.submit(share);
+    assert.equal((await vault.getRecord(service, 'users', `${s}-u`)).data['email'], 'sealed-away@x.test');
+  });
+});
+
+void describe('a collection with a field named like an Object.prototype property', () => {
+  let dir: string;
+  let enclave: Enclave;
+  let principal: Principal;
+  before(async () => {
+    dir = tempDir();
+    const extra = ['  gadgets:', '    subject: owner_id', '    fields:', '      owner_id: { type: string, class: public }', '      constructor: { type: string, class: protected, required: false }', ''].join('\n');
+    writeFileSync(join(dir, CONFIG_FILE), starterConfig() + extra);
+    const init = await initEnclave(dir, { dev: true });
+    enclave = await openEnclave(loadConfig(init.configPath));
+    for (const share of readDevShares(init.dataDir) ?? []) await enclave.seal.submit(share);
+    principal = await enclave.tokens.authenticate((await enclave.tokens.issue({ principal: 'svc', org: 'platform', role: 'service' })).secret);
+  });
+  after(async () => {
+    await enclave.close();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  void it('stores and returns only the fields the record has', async () => {
+    await enclave.vault.registerSubject(principal, { id: 'o1', country: 'US' });
+    const without = await enclave.vault.createRecord(principal, 'gadgets', { id: 'g1', data: { owner_id: 'o1' } });
+    assert.deepEqual(without.data, { owner_id: 'o1' });
+    assert.deepEqual((await enclave.vault.getRecord(principal, 'gadgets', 'g1')).data, { owner_id: 'o1' });
+    await enclave.vault.createRecord(principal, 'gadgets', { id: 'g2', data: { owner_id: 'o1', constructor: 'value' } });
+    assert.deepEqual((await enclave.vault.getRecord(principal, 'gadgets', 'g2')).data, { owner_id: 'o1', constructor: 'value' });
+  });
+});
