@@ -1,0 +1,107 @@
+// Principals and bearer tokens: every failed authentication is `unauthenticated` without saying which
+// check failed; bad issue requests are `invalid_argument`; secrets are never stored.
+import assert from 'node:assert/strict';
+import { readdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { inspect } from 'node:util';
+import type { EnclaveConfig } from '../../src/core/config.ts';
+import { EnclaveError, type ErrorCode } from '../../src/core/errors.ts';
+import { newTokenSecret } from '../../src/crypto/token-secret.ts';
+import { TokenService } from '../../src/services/token-service.ts';
+import { makeFixture, type Fixture } from '../helpers/fixture.ts';
+
+async function rejectsWith(p: Promise<unknown>, code: ErrorCode, message?: RegExp): Promise<string> {
+  let msg = '';
+  await assert.rejects(p, (err: unknown) => {
+    assert.ok(err instanceof EnclaveError, inspect(err));
+    assert.equal(err.code, code, err.message);
+    if (message) assert.match(err.message, message);
+    msg = err.message;
+    return true;
+  });
+  return msg;
+}
+
+void describe('token service', () => {
+  let fx: Fixture;
+  let tokens: TokenService;
+  before(async () => {
+    fx = await makeFixture();
+    tokens = fx.enclave.tokens;
+  });
+  after(async () => {
+    await fx.close();
+  });
+
+  void it('issues a token that authenticates as its principal, org kind and role', async () => {
+    const issued = await tokens.issue({ principal: 'svc-a', org: 'platform', role: 'service', label: 'ci' });
+    assert.match(issued.secret, /^enc_[A-Za-z0-9_-]{43}$/);
+    assert.equal(issued.expiresAt, null);
+    const p = await tokens.authenticate(issued.secret);
+    assert.deepEqual(p, { id: 'svc-a', org: 'platform', orgKind: 'service', role: 'service', tokenId: issued.id });
+    const parent = await tokens.authenticate(fx.tokens.parent);
+    assert.equal(parent.orgKind, 'parent');
+  });
+
+  void it('unknown, expired, revoked and malformed tokens are all unauthenticated', async () => {
+    const t0 = Date.parse('2026-03-01T00:00:00Z');
+    const expiring = await tokens.issue({ principal: 'svc-exp', org: 'platform', role: 'service', ttlSeconds: 60 }, t0);
+    assert.equal(expiring.expiresAt, '2026-03-01T00:01:00.000Z');
+    assert.equal((await tokens.authenticate(expiring.secret, t0 + 59_999)).id, 'svc-exp');
+    const expired = await rejectsWith(tokens.authenticate(expiring.secret, t0 + 60_000), 'unauthenticated');
+
+    const revokedToken = await tokens.issue({ principal: 'svc-rev', org: 'platform', role: 'service' });
+    await tokens.authenticate(revokedToken.secret);
+    await tokens.revoke(revokedToken.id);
+    const revoked = await rejectsWith(tokens.authenticate(revokedToken.secret), 'unauthenticated');
+    const unknown = await rejectsWith(tokens.authenticate(newTokenSecret()), 'unauthenticated');
+    assert.equal(expired, unknown, 'the message does not say which check failed');
+    assert.equal(revoked, unknown);
+
+    for (const bad of ['', 'Bearer x', 'enc_short', `${fx.tokens.service}x`, fx.tokens.service.toUpperCase(), ` ${fx.tokens.service}`]) {
+      await rejectsWith(tokens.authenticate(bad), 'unauthenticated');
+    }
+  });
+
+  void it('revoking twice or an unknown id is invalid_argument', async () => {
+    const t = await tokens.issue({ principal: 'svc-twice', org: 'platform', role: 'service' });
+    await tokens.revoke(t.id);
+    await rejectsWith(tokens.revoke(t.id), 'invalid_argument');
+    await rejectsWith(tokens.revoke('tok_nothing'), 'invalid_argument');
+  });
+
+  void it('refuses unknown orgs and roles, bad principal ids, bad lifetimes and principal clashes with invalid_argument', async () => {
+    await rejectsWith(tokens.issue({ principal: 'x1', org: 'acme', role: 'service' }), 'invalid_argument', /unknown org "acme"/);
+    await rejectsWith(tokens.issue({ principal: 'x2', org: 'parent', role: 'officer' }), 'invalid_argument', /org "parent" has no role "officer"/);
+    for (const principal of ['', 'Alice', 'a b', '-x', 'x'.repeat(64)]) await rejectsWith(tokens.issue({ principal, org: 'platform', role: 'service' }), 'invalid_argument');
+    for (const ttlSeconds of [0, -1, 1.5, Number.NaN]) await rejectsWith(tokens.issue({ principal: 'x3', org: 'platform', role: 'service', ttlSeconds }), 'invalid_argument');
+    // The fixture's parent principal exists: it cannot be re-issued as a gatekeeper officer.
+    await rejectsWith(tokens.issue({ principal: 'parent-1', org: 'gatekeeper', role: 'officer' }), 'invalid_argument', /another org or role/);
+    const stillParent = await tokens.authenticate(fx.tokens.parent);
+    assert.deepEqual([stillParent.org, stillParent.role], ['parent', 'engineer']);
+  });
+
+  void it('a token whose role is no longer configured no longer authenticates', async () => {
+    const issued = await tokens.issue({ principal: 'svc-old', org: 'platform', role: 'service' });
+    const config = fx.enclave.config;
+    const platform = config.orgs.get('platform');
+    assert.ok(platform);
+    const orgs = new Map(config.orgs);
+    orgs.set('platform', { ...platform, roles: new Map() });
+    const narrowed: EnclaveConfig = { ...config, orgs };
+    const other = new TokenService(fx.enclave.control.tokens, narrowed);
+    await rejectsWith(other.authenticate(issued.secret), 'unauthenticated');
+  });
+
+  void it('stores only hashes: no token secret is in any file of the data directory', async () => {
+    const list = await tokens.list();
+    assert.ok(list.length >= 6);
+    for (const t of list) assert.match(t.token.hash, /^[0-9a-f]{64}$/);
+    await fx.enclave.control.scrub();
+    const files = readdirSync(fx.dataDir, { recursive: true, withFileTypes: true }).filter((e) => e.isFile()).map((e) => join(e.parentPath, e.name));
+    for (const secret of Object.values(fx.tokens)) {
+      for (const f of files) assert.equal(readFileSync(f).includes(Buffer.from(secret)), false, `${f} holds a token secret`);
+    }
+  });
+});
