@@ -1,0 +1,64 @@
+// The bounded LRU map behind the key and site caches: it never grows past its capacity and evicts the
+// least recently used entry (a hit counts as a use).
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import fc from 'fast-check';
+import { Lru } from '../../src/core/lru.ts';
+
+void describe('Lru', () => {
+  void it('evicts the least recently used entry; get and set both count as use', () => {
+    const l = new Lru<string, number>(2);
+    l.set('a', 1);
+    l.set('b', 2);
+    assert.equal(l.get('a'), 1);
+    l.set('c', 3); // evicts b, the least recently used
+    assert.equal(l.get('b'), undefined);
+    assert.deepEqual([l.get('a'), l.get('c'), l.size], [1, 3, 2]);
+    l.set('a', 10); // overwrite refreshes a
+    l.set('d', 4); // evicts c
+    assert.deepEqual([l.get('c'), l.get('a'), l.get('d')], [undefined, 10, 4]);
+  });
+
+  void it('delete and clear remove entries; capacity is at least 1', () => {
+    const l = new Lru<string, number>(0);
+    l.set('a', 1);
+    l.set('b', 2);
+    assert.deepEqual([l.size, l.get('a'), l.get('b')], [1, undefined, 2]);
+    l.delete('b');
+    assert.equal(l.size, 0);
+    l.set('c', 3);
+    l.clear();
+    assert.deepEqual([l.size, l.get('c')], [0, undefined]);
+  });
+
+  void it('property: behaves like a reference model of recency order', () => {
+    const op = fc.oneof(
+      fc.record({ kind: fc.constant('set' as const), key: fc.integer({ min: 0, max: 6 }), value: fc.integer() }),
+      fc.record({ kind: fc.constant('get' as const), key: fc.integer({ min: 0, max: 6 }) }),
+      fc.record({ kind: fc.constant('delete' as const), key: fc.integer({ min: 0, max: 6 }) }),
+    );
+    fc.assert(
+      fc.property(fc.integer({ min: 1, max: 4 }), fc.array(op, { maxLength: 60 }), (capacity, ops) => {
+        const lru = new Lru<number, number>(capacity);
+        let model: [number, number][] = []; // oldest first
+        for (const o of ops) {
+          if (o.kind === 'set') {
+            model = model.filter(([k]) => k !== o.key);
+            model.push([o.key, o.value]);
+            if (model.length > capacity) model.shift();
+            lru.set(o.key, o.value);
+          } else if (o.kind === 'get') {
+            const hit = model.find(([k]) => k === o.key);
+            if (hit) model = [...model.filter(([k]) => k !== o.key), hit];
+            assert.equal(lru.get(o.key), hit?.[1]);
+          } else {
+            model = model.filter(([k]) => k !== o.key);
+            lru.delete(o.key);
+          }
+          assert.equal(lru.size, model.length);
+          assert.ok(lru.size <= capacity);
+        }
+      }),
+    );
+  });
+});
