@@ -61,6 +61,9 @@ export interface EnclaveConfig {
   readonly collections: ReadonlyMap<string, CollectionDef>;
 }
 
+/** Actions on protected data as a whole that the parent company may never take (invariant 2). */
+export const PARENT_FORBIDDEN_ACTIONS: ReadonlySet<Action> = new Set<Action>(['subject.erase', 'subject.rehome', 'enclave.seal']);
+
 export const DEFAULTS = { host: '127.0.0.1', port: 8700, maxBodyBytes: 256 * 1024, dataDir: 'data', control: 'sqlite:control.db' } as const;
 
 const validateRaw = compile(ConfigSchema);
@@ -92,6 +95,11 @@ export function parseConfig(doc: unknown, source = 'configuration'): EnclaveConf
       // Invariant 2: the parent company never receives a protected value; refuse a config that says otherwise.
       if (o.kind === 'parent' && r.reads === 'protected') {
         problems.push(`orgs[${i}].roles[${j}].reads must be "public": org "${o.id}" is the parent company, which may never read protected fields`);
+      }
+      if (o.kind === 'parent') {
+        for (const a of r.actions.filter((x) => PARENT_FORBIDDEN_ACTIONS.has(x))) {
+          problems.push(`orgs[${i}].roles[${j}].actions must not include ${a}: org "${o.id}" is the parent company, which may not move, erase or seal protected data`);
+        }
       }
       roles.set(r.id, { id: r.id, actions: new Set(r.actions), reads: r.reads });
     });

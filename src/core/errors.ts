@@ -23,6 +23,7 @@ export const ERROR_CODES = {
   subject_not_found: 'The subject is not registered.',
   subject_exists: 'The subject is already registered.',
   subject_erased: 'The subject was erased: their data key is destroyed and their records can never be read again.',
+  subject_moving: 'The subject is being re-homed; writes resume when the move completes.',
   subject_mismatch: 'A record cannot change the subject it belongs to.',
   no_jurisdiction: 'The country maps to no configured jurisdiction, so the data has no lawful home.',
   no_home_site: 'The jurisdiction has no home site configured.',
@@ -38,7 +39,7 @@ export const ERROR_CODES = {
   not_initialized: 'The data directory has not been initialized (run `enclave init`).',
   already_initialized: 'The data directory is already initialized.',
   // storage
-  migration_refused: 'The stored schema history does not match this build (a migration is modified, unknown or out of order).',
+  migration_refused: 'The stored schema history does not match this build (a migration is modified, unknown or out of order), or a migration failed to apply.',
   storage_unavailable: 'The store could not be reached.',
   internal: 'An unexpected internal error. Nothing was written; details are in the server log.',
 } as const;

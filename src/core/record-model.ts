@@ -65,6 +65,12 @@ export function validateRecordData(c: CollectionDef, data: unknown): RecordData 
       details: { field: first?.path ?? '', problems: messages },
     });
   }
+  // JSON cannot carry NaN or ±Infinity, but in-process callers can; JSON.stringify would turn them into null.
+  for (const [k, v] of Object.entries(data as Record<string, unknown>)) {
+    if (typeof v === 'number' && !Number.isFinite(v)) {
+      throw new EnclaveError('invalid_field', `invalid record for collection "${c.name}": ${k} must be a finite number`, { details: { field: k } });
+    }
+  }
   return data as RecordData;
 }
 

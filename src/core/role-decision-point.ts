@@ -1,6 +1,6 @@
 // Role-based rules from the configuration. The parent-company rule is checked first and cannot be
 // overridden by any role, so a misconfigured role still never releases a protected field (invariant 2).
-import type { EnclaveConfig } from './config.ts';
+import { PARENT_FORBIDDEN_ACTIONS, type EnclaveConfig } from './config.ts';
 import type { Decision, DecisionPoint, DecisionRequest } from './decision.ts';
 
 export const POLICY_PARENT_NEVER_PROTECTED = 'builtin/parent-never-protected';
@@ -30,8 +30,8 @@ export function createRoleDecisionPoint(config: EnclaveConfig): DecisionPoint {
           ? deny(POLICY_PARENT_NEVER_PROTECTED, 'the parent company may not act on protected fields')
           : deny(POLICY_ROLE_READS, `role ${org.id}/${role.id} may not act on protected fields`);
       }
-      if (action === 'subject.erase' && isParent) {
-        return deny(POLICY_PARENT_NEVER_PROTECTED, 'the parent company may not act on protected data');
+      if (isParent && PARENT_FORBIDDEN_ACTIONS.has(action)) {
+        return deny(POLICY_PARENT_NEVER_PROTECTED, `the parent company may not ${action}`);
       }
       const release = !isParent && role.reads === 'protected' ? 'protected' : 'public';
       const policies = isParent ? [POLICY_ROLE_ACTIONS, POLICY_PARENT_NEVER_PROTECTED] : [POLICY_ROLE_ACTIONS, POLICY_ROLE_READS];

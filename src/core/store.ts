@@ -67,6 +67,8 @@ export interface SubjectStore {
    */
   erase(id: string, at: number): Promise<number | undefined>;
   setMovedTo(id: string, site: string | null): Promise<boolean>;
+  /** Records a new residence that keeps the subject at this site (a move within one jurisdiction's home). */
+  setResidence(id: string, country: string, jurisdiction: string): Promise<boolean>;
   count(): Promise<number>;
 }
 
@@ -103,7 +105,10 @@ export interface Store {
   readonly records: RecordStore;
   readonly tokens: TokenStore;
   readonly meta: MetaStore;
-  /** Moves a subject's row and records here in one transaction (re-homing); existing rows are kept. */
+  /**
+   * Re-homing: in one transaction, makes this store hold exactly this subject and these records,
+   * replacing whatever it held for the subject before (a stale copy from an earlier, interrupted move).
+   */
   importSubject(subject: SubjectRow, records: readonly RecordRow[]): Promise<void>;
   /** Deletes a subject and all their records in one transaction, then scrubs freed space. */
   purgeSubject(id: string): Promise<number>;

@@ -21,6 +21,7 @@ export const ERROR_STATUS: Readonly<Record<ErrorCode, number>> = {
   subject_not_found: 404,
   subject_exists: 409,
   subject_erased: 410,
+  subject_moving: 409,
   subject_mismatch: 422,
   no_jurisdiction: 422,
   no_home_site: 422,

@@ -167,33 +167,21 @@ export class Vault {
   async rehomeSubject(principal: Principal, id: string, country: string): Promise<RehomeResult> {
     this.decide(principal, 'subject.rehome', { subject: id });
     const src = await this.locateSubject(id);
-    if (src.row.erasedAt !== null) throw this.gone(id);
+    if (src.row.erasedAt !== null || src.row.wrappedKey === null) throw this.gone(id);
     const dest = resolveResidence(this.config, country);
     const from = { jurisdiction: src.row.jurisdiction, site: src.site };
     const to = { jurisdiction: dest.jurisdiction.id, site: dest.site.id };
     if (dest.site.id === src.site) {
-      // Same site: only the recorded residence changes.
-      const updated: SubjectRow = { ...src.row, country: dest.country, jurisdiction: dest.jurisdiction.id };
-      await src.store.importSubject(updated, []);
-      // A re-home to this site interrupted after the copy leaves the source marked as moving here (the
-      // router already resolves to this copy): purge it now, which completes that move.
-      for (const other of this.router.homeSites) {
-        if (other === src.site) continue;
-        const store = this.router.store(other);
-        if ((await store.subjects.get(id))?.movedTo !== src.site) continue;
-        await store.purgeSubject(id);
-        this.keyring.forget(other, id);
-      }
+      // Same site: only the recorded residence changes; a move here that was interrupted is completed.
+      await src.store.subjects.setResidence(id, dest.country, dest.jurisdiction.id);
+      if (src.row.movedTo !== null) await src.store.subjects.setMovedTo(id, null);
+      await this.purgeStaleCopies(id, src.site);
       return { subject: id, from, to, records: 0 };
     }
-    if (src.row.wrappedKey === null) throw this.gone(id);
-    const moved: SubjectRow = {
-      ...src.row,
-      country: dest.country,
-      jurisdiction: dest.jurisdiction.id,
-      wrappedKey: this.keyring.rewrap(src.site, dest.site.id, id, src.row.wrappedKey),
-      movedTo: null,
-    };
+    // 1. Mark the source: from now on writes there are refused (subject_moving), so nothing written
+    //    after the copy can be lost. 2. Copy to the destination in one transaction. 3. Purge the source.
+    //    Interrupted anywhere, running the same command again completes the move.
+    await src.store.subjects.setMovedTo(id, dest.site.id);
     const records: RecordRow[] = [];
     let after: { collection: string; id: string } | undefined;
     for (;;) {
@@ -203,13 +191,28 @@ export class Vault {
       if (page.length < 1000 || !last) break;
       after = { collection: last.collection, id: last.id };
     }
-    const destStore = this.router.store(dest.site.id);
-    await destStore.importSubject(moved, records);
-    await src.store.subjects.setMovedTo(id, dest.site.id);
-    await src.store.purgeSubject(id);
-    this.keyring.forget(src.site, id);
+    const moved: SubjectRow = {
+      ...src.row,
+      country: dest.country,
+      jurisdiction: dest.jurisdiction.id,
+      wrappedKey: this.keyring.rewrap(src.site, dest.site.id, id, src.row.wrappedKey),
+      movedTo: null,
+    };
+    await this.router.store(dest.site.id).importSubject(moved, records);
     this.router.remember(id, dest.site.id);
+    await this.purgeStaleCopies(id, dest.site.id);
     return { subject: id, from, to, records: records.length };
+  }
+
+  /** Removes the subject from every other home site that holds a copy marked as moving to `site`. */
+  private async purgeStaleCopies(id: string, site: string): Promise<void> {
+    for (const other of this.router.homeSites) {
+      if (other === site) continue;
+      const store = this.router.store(other);
+      if ((await store.subjects.get(id))?.movedTo !== site) continue;
+      await store.purgeSubject(id);
+      this.keyring.forget(other, id);
+    }
   }
 
   private gone(id: string): EnclaveError {
@@ -230,6 +233,8 @@ export class Vault {
         validateRecordId(item.id);
         const residence = resolveResidence(this.config, item.country);
         const site = residence.site.id;
+        // Registered anywhere already (possibly at another site): leave it, count it as existing.
+        if (await this.router.findSubject(item.id)) continue;
         const { wrapped } = this.keyring.newSubjectKey(site, item.id);
         const rows = bySite.get(site) ?? [];
         rows.push({ id: item.id, country: residence.country, jurisdiction: residence.jurisdiction.id, wrappedKey: wrapped, keyId: KEY_ID, createdAt: now, erasedAt: null, movedTo: null });
@@ -274,6 +279,7 @@ export class Vault {
         }
         subjects.set(subject, target);
       }
+      if (await this.heldElsewhere(c.name, id, target.located.site)) continue;
       const rows = bySite.get(target.located.store) ?? [];
       rows.push(this.sealRow(c, id, subject, 1, data, target.dek, now, now));
       bySite.set(target.located.store, rows);
@@ -283,6 +289,14 @@ export class Vault {
     return { created, existing: items.length - refused.length - created, refused };
   }
 
+  /** Whether another home site holds a record with this id (ids are unique across the enclave). */
+  private async heldElsewhere(collection: string, id: string, site: string): Promise<boolean> {
+    for (const other of this.router.homeSites) {
+      if (other !== site && (await this.router.store(other).records.get(collection, id))) return true;
+    }
+    return false;
+  }
+
   // ---- records ---------------------------------------------------------------------------------
 
   /** The subject's site and data key, refusing erased subjects and sites residency no longer allows. */
@@ -290,11 +304,34 @@ export class Vault {
     const located = await this.locateSubject(subjectId);
     const row = located.row;
     if (row.erasedAt !== null || row.wrappedKey === null) throw this.gone(subjectId);
+    if (row.movedTo !== null) {
+      throw new EnclaveError('subject_moving', `subject "${subjectId}" is being re-homed to site "${row.movedTo}"; writes resume when the move completes (run the re-home again if it was interrupted)`);
+    }
     const lawful = resolveResidence(this.config, row.country);
     if (lawful.site.id !== located.site) {
       throw new EnclaveError('no_home_site', `subject "${subjectId}" is stored at site "${located.site}" but residency now requires "${lawful.site.id}"; re-home them first`);
     }
     return { located, dek: this.keyring.unwrap(located.site, subjectId, row.wrappedKey) };
+  }
+
+  /**
+   * Finds a record and its subject. During a re-home the source still holds a copy; once the
+   * destination has the subject, the destination's copy is the record.
+   */
+  private async locateRecord(c: CollectionDef, id: string): Promise<Located<RecordRow> & { subject: SubjectRow | undefined }> {
+    const found = await this.router.findRecord(c.name, id);
+    if (!found) throw new EnclaveError('record_not_found', `no record "${id}" in "${c.name}"`);
+    const subject = await found.store.subjects.get(found.row.subject);
+    if (subject?.movedTo != null && subject.movedTo !== found.site) {
+      const dest = this.router.store(subject.movedTo);
+      const destSubject = await dest.subjects.get(found.row.subject);
+      if (destSubject) {
+        const row = await dest.records.get(c.name, id);
+        if (!row) throw new EnclaveError('record_not_found', `no record "${id}" in "${c.name}"`);
+        return { site: subject.movedTo, store: dest, row, subject: destSubject };
+      }
+    }
+    return { ...found, subject };
   }
 
   private sealRow(c: CollectionDef, id: string, subject: string, version: number, data: RecordData, dek: AeadKey, createdAt: number, now: number): RecordRow {
@@ -324,8 +361,7 @@ export class Vault {
     const data = validateRecordData(c, input.data);
     const subject = data[c.subjectField] as string;
     this.decide(principal, 'record.write', { collection: c, subject, fields: Object.keys(data) });
-    const existing = await this.router.findRecord(c.name, id);
-    if (!existing) throw new EnclaveError('record_not_found', `no record "${id}" in "${c.name}"`);
+    const existing = await this.locateRecord(c, id);
     if (existing.row.subject !== subject) {
       throw new EnclaveError('subject_mismatch', `record "${id}" belongs to another subject; delete it and create a new one instead`, { details: { field: c.subjectField } });
     }
@@ -333,6 +369,7 @@ export class Vault {
       throw new EnclaveError('version_conflict', `record "${id}" is at version ${existing.row.version}, not ${input.ifMatch}`);
     }
     const { located, dek } = await this.subjectForWrite(subject);
+    if (located.site !== existing.site) throw new EnclaveError('subject_moving', `subject "${subject}" is being re-homed; retry`);
     const now = this.clock();
     const row = this.sealRow(c, id, subject, existing.row.version + 1, data, dek, existing.row.createdAt, now);
     const outcome = await located.store.records.update(row, existing.row.version);
@@ -343,8 +380,8 @@ export class Vault {
 
   async deleteRecord(principal: Principal, collectionName: string, id: string, ifMatch?: number): Promise<void> {
     const c = this.collection(collectionName);
-    const existing = await this.router.findRecord(c.name, id);
-    if (!existing) throw new EnclaveError('record_not_found', `no record "${id}" in "${c.name}"`);
+    const existing = await this.locateRecord(c, id);
+    if (existing.subject?.movedTo != null) throw new EnclaveError('subject_moving', `subject "${existing.row.subject}" is being re-homed; retry`);
     const fields = existing.row.sealed === null ? Object.keys(JSON.parse(existing.row.publicJson) as object) : [...c.fields.keys()];
     this.decide(principal, 'record.delete', { collection: c, subject: existing.row.subject, fields });
     const outcome = await existing.store.records.delete(c.name, id, ifMatch);
@@ -354,11 +391,9 @@ export class Vault {
 
   async getRecord(principal: Principal, collectionName: string, id: string): Promise<RecordView> {
     const c = this.collection(collectionName);
-    const found = await this.router.findRecord(c.name, id);
-    if (!found) throw new EnclaveError('record_not_found', `no record "${id}" in "${c.name}"`);
+    const found = await this.locateRecord(c, id);
     const decision = this.decide(principal, 'record.read', { collection: c, subject: found.row.subject, fields: [...c.fields.keys()] });
-    const subject = await found.store.subjects.get(found.row.subject);
-    return this.open(c, found.site, found.row, subject, decision);
+    return this.open(c, found.site, found.row, found.subject, decision);
   }
 
   async listSubjectRecords(principal: Principal, subjectId: string, options: { collection?: string; limit?: number; cursor?: string } = {}): Promise<RecordPage> {
@@ -366,7 +401,7 @@ export class Vault {
     const decision = this.decide(principal, 'record.read', { subject: subjectId, ...(only ? { collection: only } : {}) });
     const s = await this.locateSubject(subjectId);
     if (s.row.erasedAt !== null) throw this.gone(subjectId);
-    const limit = options.limit ?? 100;
+    const limit = Math.min(Math.max(Math.trunc(options.limit ?? 100), 1), 1000);
     const after = options.cursor === undefined ? undefined : decodeCursor(options.cursor);
     const rows = await s.store.records.listBySubject(subjectId, { limit, ...(only ? { collection: only.name } : {}), ...(after ? { after } : {}) });
     const records: RecordView[] = [];

@@ -165,6 +165,8 @@ const BAD: readonly BadCase[] = [
   { what: 'a backup site whose role is not backup', mutate: (d) => set(d, ['jurisdictions', 0, 'backup_sites'], ['virginia']), mentions: ['jurisdictions[0].backup_sites[0] "virginia" has role "legacy", expected "backup"'] },
   { what: 'a site operated by an unknown org', mutate: (d) => set(d, ['sites', 0, 'operator'], 'nobody'), mentions: ['sites[0].operator "nobody" is not an org id'] },
   // invariant 2
+  { what: 'a parent-company role that may re-home subjects', mutate: (d) => set(d, ['orgs', 2, 'roles', 0, 'actions'], ['record.read', 'subject.rehome']), mentions: ['orgs[2].roles[0].actions must not include subject.rehome', 'parent company'] },
+  { what: 'a parent-company role that may seal the enclave', mutate: (d) => set(d, ['orgs', 2, 'roles', 0, 'actions'], ['enclave.seal']), mentions: ['orgs[2].roles[0].actions must not include enclave.seal'] },
   { what: 'a parent-company role that reads protected fields', mutate: (d) => set(d, ['orgs', 2, 'roles', 0, 'reads'], 'protected'), mentions: ['orgs[2].roles[0].reads must be "public"', 'parent company'] },
   // collections
   { what: 'a subject field that is protected', mutate: (d) => set(d, ['collections', 'users', 'fields', 'user_id', 'class'], 'protected'), mentions: ['collections.users.fields.user_id.class must be "public"'] },

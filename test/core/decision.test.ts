@@ -91,10 +91,12 @@ void describe('invariant 2: the parent company never receives a protected value'
     assert.equal(users.allow, true, 'only the fields set count');
   });
 
-  void it('a parent erasure is denied (it acts on protected data)', () => {
-    const d = decide(rogue, 'subject.erase', { subject: 's1' });
-    assert.equal(d.allow, false);
-    assert.deepEqual(d.policies, [POLICY_PARENT_NEVER_PROTECTED]);
+  void it('a parent erasure, re-home or seal is denied even when a hand-built role grants it', () => {
+    for (const action of ['subject.erase', 'subject.rehome', 'enclave.seal'] as const) {
+      const d = decide(rogue, action, { subject: 's1' });
+      assert.equal(d.allow, false, action);
+      assert.deepEqual(d.policies, [POLICY_PARENT_NEVER_PROTECTED], action);
+    }
   });
 
   void it('a principal claiming another org kind than its org has is denied', () => {

@@ -376,11 +376,81 @@ void describe('vault', () => {
       assert.deepEqual((await fx.enclave.vault.listSubjectRecords(service, s)).records, before.records);
     });
 
+    void it('a move within one jurisdiction (US to PR) records the new residence and keeps the site', async () => {
+      const { s, before } = await seed('US');
+      const result = await fx.enclave.vault.rehomeSubject(officer, s, 'PR');
+      assert.deepEqual(result, { subject: s, from: { jurisdiction: 'us', site: 'trusted-us' }, to: { jurisdiction: 'us', site: 'trusted-us' }, records: 0 });
+      const view = await fx.enclave.vault.getSubject(service, s);
+      assert.deepEqual([view.site, view.country, view.jurisdiction], ['trusted-us', 'PR', 'us']);
+      assert.deepEqual((await fx.enclave.vault.listSubjectRecords(service, s)).records, before.records);
+    });
+
+    void it('interrupted after the mark: reads still work, writes are refused with subject_moving, re-running completes the move', async () => {
+      const { s, before } = await seed('US');
+      assert.equal(await site(fx, 'trusted-us').subjects.setMovedTo(s, 'eu-central'), true);
+      assert.deepEqual((await fx.enclave.vault.listSubjectRecords(service, s)).records, before.records);
+      assert.equal((await fx.enclave.vault.getRecord(service, 'users', `${s}-u`)).data['email'], 'mover-v2@x.test');
+      await rejectsWith(fx.enclave.vault.replaceRecord(service, 'users', `${s}-u`, { data: userData(s, 'lost@x.test') }), 'subject_moving');
+      await rejectsWith(fx.enclave.vault.createRecord(service, 'users', { id: `${s}-new`, data: userData(s) }), 'subject_moving');
+      await rejectsWith(fx.enclave.vault.deleteRecord(service, 'users', `${s}-u`), 'subject_moving');
+      await fx.enclave.vault.rehomeSubject(officer, s, 'DE');
+      assert.deepEqual(await subjectSites(fx, s), ['eu-central']);
+      assert.deepEqual((await fx.enclave.vault.listSubjectRecords(service, s)).records, before.records, 'nothing written during the move, nothing lost');
+      const v = await fx.enclave.vault.replaceRecord(service, 'users', `${s}-u`, { data: userData(s, 'after@x.test') });
+      assert.equal(v.version, 3);
+    });
+
+    void it('moving back to a site that still holds a stale copy replaces it with the current data', async () => {
+      const { s } = await seed('US');
+      const src = site(fx, 'trusted-us');
+      const row = await src.subjects.get(s);
+      assert.ok(row?.wrappedKey);
+      // Crash after copy to eu-central, before the purge; then the subject is written at eu-central.
+      await src.subjects.setMovedTo(s, 'eu-central');
+      const wrappedKey = fx.enclave.keyring.rewrap('trusted-us', 'eu-central', s, row.wrappedKey);
+      await site(fx, 'eu-central').importSubject({ ...row, country: 'DE', jurisdiction: 'eu', wrappedKey, movedTo: null }, await src.records.listBySubject(s));
+      await fx.enclave.vault.replaceRecord(service, 'users', `${s}-u`, { data: userData(s, 'written-in-eu@x.test') });
+      // The subject moves back to the US before anyone completed the first move.
+      await fx.enclave.vault.rehomeSubject(officer, s, 'US');
+      assert.deepEqual(await subjectSites(fx, s), ['trusted-us']);
+      const rec = await fx.enclave.vault.getRecord(service, 'users', `${s}-u`);
+      assert.deepEqual([rec.data['email'], rec.version], ['written-in-eu@x.test', 3], 'the stale US copy did not win');
+      assert.equal((await src.subjects.get(s))?.movedTo, null);
+    });
+
     void it('refuses a destination without a jurisdiction and leaves the subject where it is', async () => {
       const { s, before } = await seed('DE');
       await rejectsWith(fx.enclave.vault.rehomeSubject(officer, s, 'BR'), 'no_jurisdiction');
       assert.deepEqual(await subjectSites(fx, s), ['eu-central']);
       assert.deepEqual((await fx.enclave.vault.listSubjectRecords(service, s)).records, before.records);
+    });
+  });
+
+  void describe('bulk import', () => {
+    void it('skips subjects and record ids that exist at another site, so ids stay unique across the enclave', async () => {
+      const s = uid('bulk');
+      await fx.enclave.vault.registerSubject(service, { id: s, country: 'DE' });
+      await fx.enclave.vault.createRecord(service, 'users', { id: `${s}-u`, data: userData(s, 'eu@x.test') });
+      // The same subject id offered again with a US country: already registered (in the EU), left alone.
+      const subjects = await fx.enclave.vault.importSubjects(service, [{ id: s, country: 'US' }, { id: `${s}-2`, country: 'US' }, { id: `${s}-3`, country: 'BR' }]);
+      assert.deepEqual([subjects.created, subjects.existing, subjects.refused.map((r) => r.code)], [1, 1, ['no_jurisdiction']]);
+      assert.deepEqual(await subjectSites(fx, s), ['eu-central']);
+      // A US subject's record may not reuse an id held at eu-central.
+      const records = await fx.enclave.vault.importRecords(service, 'users', [
+        { id: `${s}-u`, data: userData(`${s}-2`, 'dup@x.test') },
+        { id: `${s}-2u`, data: userData(`${s}-2`, 'us@x.test') },
+      ]);
+      assert.deepEqual([records.created, records.existing], [1, 1]);
+      assert.deepEqual(await recordSites(fx, 'users', `${s}-u`), ['eu-central']);
+      assert.equal((await fx.enclave.vault.getRecord(service, 'users', `${s}-u`)).data['email'], 'eu@x.test');
+    });
+
+    void it('refuses non-finite numbers instead of storing them as null', async () => {
+      const s = uid('nan');
+      await fx.enclave.vault.registerSubject(service, { id: s, country: 'US' });
+      for (const views of [Number.NaN, Number.POSITIVE_INFINITY]) {
+        await rejectsWith(fx.enclave.vault.createRecord(service, 'videos', { data: { owner_id: s, title: 't', views, published_at: '2024-01-01T00:00:00Z' } }), 'invalid_field', /views/);
+      }
     });
   });
 

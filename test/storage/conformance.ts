@@ -486,17 +486,38 @@ export function storeConformance(name: string, open: () => Promise<Store> | Stor
         );
       });
 
-      void it('importSubject keeps rows that already exist (a re-run after an interruption is harmless)', async () => {
+      void it('importSubject replaces what the store held for that subject (re-homing back over a stale copy)', async () => {
         const s = subject('m');
-        const kept = record('users', 'a', 'm');
-        await store.subjects.insert(s);
-        await store.records.insert(kept);
+        const stale = record('users', 'a', 'm');
+        const gone = record('videos', 'z', 'm');
+        await store.subjects.insert({ ...s, movedTo: 'elsewhere' });
+        await store.records.insert(stale);
+        await store.records.insert(gone);
         const again = subject('m', { country: 'DE', jurisdiction: 'eu' });
-        const incoming = [{ ...kept, version: 5, publicJson: '{"newer":true}' }, record('messages', 'b', 'm')];
+        const incoming = [{ ...stale, version: 5, publicJson: '{"newer":true}' }, record('messages', 'b', 'm')];
         await store.importSubject(again, incoming);
-        assert.deepEqual(plainSubject(await store.subjects.get(s.id)), plainSubject(s));
-        assert.deepEqual(plainRecord(await store.records.get('users', kept.id)), plainRecord(kept));
+        assert.deepEqual(plainSubject(await store.subjects.get(s.id)), plainSubject(again));
+        assert.deepEqual(plainRecord(await store.records.get('users', stale.id)), plainRecord(incoming[0]));
         assert.deepEqual(plainRecord(await store.records.get('messages', `${ns}-b`)), plainRecord(incoming[1]));
+        assert.equal(await store.records.get('videos', gone.id), undefined, 'a record the subject no longer has is gone');
+      });
+
+      void it('importSubject refuses a record id held by another subject, changing nothing', async () => {
+        const other = subject('o2');
+        const taken = record('users', 'taken', 'o2');
+        await store.importSubject(other, [taken]);
+        const s = subject('m2');
+        await assert.rejects(store.importSubject(s, [record('users', 'taken', 'm2')]));
+        assert.equal(await store.subjects.get(s.id), undefined);
+        assert.deepEqual(plainRecord(await store.records.get('users', taken.id)), plainRecord(taken));
+      });
+
+      void it('setResidence changes country and jurisdiction only', async () => {
+        const s = subject('r');
+        await store.subjects.insert(s);
+        assert.equal(await store.subjects.setResidence(s.id, 'PR', 'us'), true);
+        assert.deepEqual(plainSubject(await store.subjects.get(s.id)), plainSubject({ ...s, country: 'PR', jurisdiction: 'us' }));
+        assert.equal(await store.subjects.setResidence(`${ns}-nobody`, 'PR', 'us'), false);
       });
 
       void it('importSubject is atomic: if one record is refused, neither the subject nor any record is stored', async () => {

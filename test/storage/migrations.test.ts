@@ -181,7 +181,10 @@ void describe('SqliteStore migrations', () => {
       // The first statement succeeds, the second fails: the transaction must undo the first.
       { id: 2, name: 'half_done', sql: 'CREATE TABLE half (x INTEGER) STRICT; CREATE TABLE broken (;' },
     ];
-    assert.throws(() => new SqliteStore({ path, migrations: broken }));
+    assert.throws(
+      () => new SqliteStore({ path, migrations: broken }),
+      (err: unknown) => err instanceof EnclaveError && err.code === 'migration_refused' && /migration 2 \(half_done\) failed/.test(err.message),
+    );
     assert.deepEqual(history(path).map((h) => h.name), ['initial']);
     assert.deepEqual(tables(path), ['a', 'schema_migrations']);
     // A fixed build then migrates the same database cleanly.

@@ -109,7 +109,12 @@ export class SqliteStore implements Store {
     } catch (cause) {
       throw new EnclaveError('storage_unavailable', `cannot open SQLite store at ${options.path}`, { cause });
     }
-    this.migrate(options.migrations ?? SQLITE_MIGRATIONS);
+    try {
+      this.migrate(options.migrations ?? SQLITE_MIGRATIONS);
+    } catch (err) {
+      this.db.close();
+      throw err;
+    }
     this.subjects = this.subjectStore();
     this.records = this.recordStore();
     this.tokens = this.tokenStore();
@@ -144,7 +149,11 @@ export class SqliteStore implements Store {
     const pending = planMigrations(migrations, applied, migrationChecksum);
     for (const m of pending) {
       this.tx(() => {
-        this.db.exec(m.sql);
+        try {
+          this.db.exec(m.sql);
+        } catch (cause) {
+          throw new EnclaveError('migration_refused', `migration ${m.id} (${m.name}) failed to apply; nothing of it was kept`, { cause });
+        }
         this.db.prepare('INSERT INTO schema_migrations (id, name, checksum, applied_at) VALUES (?, ?, ?, ?)').run(m.id, m.name, migrationChecksum(m.sql), Date.now());
       });
     }
@@ -167,6 +176,8 @@ export class SqliteStore implements Store {
         if (n !== undefined) await this.scrub();
         return n;
       },
+      setResidence: async (id, country, jurisdiction) =>
+        Promise.resolve(this.stmt('UPDATE subjects SET country = ?, jurisdiction = ? WHERE id = ?').run(country, jurisdiction, id).changes === 1),
       setMovedTo: async (id, site) => {
         const r = this.stmt('UPDATE subjects SET moved_to = ? WHERE id = ?').run(site, id);
         return Promise.resolve(r.changes === 1);
@@ -297,8 +308,13 @@ export class SqliteStore implements Store {
 
   async importSubject(subject: SubjectRow, records: readonly RecordRow[]): Promise<void> {
     this.tx(() => {
+      this.stmt('DELETE FROM records WHERE subject = ?').run(subject.id);
+      this.stmt('DELETE FROM subjects WHERE id = ?').run(subject.id);
       this.insertSubjectRow({ ...subject, movedTo: null });
-      for (const r of records) this.insertRecordRow(r);
+      for (const r of records) {
+        if (r.subject !== subject.id) throw new EnclaveError('subject_mismatch', 'importSubject was given a record of another subject');
+        if (!this.insertRecordRow(r)) throw new EnclaveError('record_exists', `record ${r.collection}/${r.id} exists here under another subject`);
+      }
     });
     return Promise.resolve();
   }
