@@ -2,7 +2,7 @@
 import tseslint from 'typescript-eslint';
 
 export default tseslint.config(
-  { ignores: ['node_modules/**', 'coverage/**', '.enclave*/**'] },
+  { ignores: ['node_modules/**', 'coverage/**', '.enclave*/**', 'scratch/**', 'bench/.work/**'] },
   ...tseslint.configs.recommendedTypeChecked,
   {
     languageOptions: {
