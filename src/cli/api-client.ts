@@ -1,0 +1,116 @@
+// A small fetch-based client of the Enclave API for the CLI's client commands. An error answer
+// `{"error": {"code", "message"}}` becomes an EnclaveError with the server's code and message; a server
+// that cannot be reached or answers something else becomes a one-line CliError. The bearer token is sent
+// in the Authorization header only and never appears in a message.
+import { EnclaveError, isErrorCode } from '../core/errors.ts';
+import { CliError, usageError } from './fail.ts';
+
+export interface ApiResponse<T> {
+  readonly status: number;
+  readonly body: T;
+  readonly etag: string | undefined;
+}
+
+export interface RequestOptions {
+  readonly body?: unknown;
+  readonly headers?: Readonly<Record<string, string>>;
+  /** Send the bearer token (default true). The seal endpoints used before any token can be checked do not. */
+  readonly auth?: boolean;
+}
+
+const TIMEOUT_MS = 30_000;
+
+export function normalizeServerUrl(value: string): string {
+  let url: URL;
+  try {
+    url = new URL(value);
+  } catch {
+    throw usageError(`--server must be a URL such as http://127.0.0.1:8700 (got "${value}")`);
+  }
+  if (url.protocol !== 'http:' && url.protocol !== 'https:') throw usageError(`--server must be an http:// or https:// URL (got "${url.protocol}")`);
+  if (url.username !== '' || url.password !== '') throw usageError('--server must not carry credentials; pass the token with --token or ENCLAVE_TOKEN');
+  return url.origin + url.pathname.replace(/\/+$/, '');
+}
+
+/** Encodes one path segment (ids may contain characters with a meaning in URLs). */
+export function seg(value: string): string {
+  return encodeURIComponent(value);
+}
+
+export class ApiClient {
+  readonly baseUrl: string;
+  private readonly token: string | undefined;
+
+  constructor(baseUrl: string, token?: string) {
+    this.baseUrl = normalizeServerUrl(baseUrl);
+    this.token = token === undefined || token === '' ? undefined : token;
+  }
+
+  async request<T>(method: string, path: string, options: RequestOptions = {}): Promise<ApiResponse<T>> {
+    const headers: Record<string, string> = { accept: 'application/json', ...options.headers };
+    if (options.auth !== false) {
+      if (this.token === undefined) throw usageError('this command needs a bearer token: pass --token or set ENCLAVE_TOKEN');
+      headers.authorization = `Bearer ${this.token}`;
+    }
+    let payload: string | undefined;
+    if (options.body !== undefined) {
+      headers['content-type'] = 'application/json';
+      payload = JSON.stringify(options.body);
+    }
+    let res: Response;
+    try {
+      res = await fetch(this.baseUrl + path, { method, headers, ...(payload === undefined ? {} : { body: payload }), signal: AbortSignal.timeout(TIMEOUT_MS) });
+    } catch (err) {
+      throw this.unreachable(err);
+    }
+    const text = await res.text();
+    const etag = res.headers.get('etag') ?? undefined;
+    if (res.ok) {
+      if (text === '') return { status: res.status, body: undefined as T, etag };
+      return { status: res.status, body: this.parse(text, res.status) as T, etag };
+    }
+    throw this.errorOf(res.status, text);
+  }
+
+  get<T>(path: string, options?: RequestOptions): Promise<ApiResponse<T>> {
+    return this.request<T>('GET', path, options);
+  }
+
+  post<T>(path: string, body: unknown, options: RequestOptions = {}): Promise<ApiResponse<T>> {
+    return this.request<T>('POST', path, { ...options, body });
+  }
+
+  private parse(text: string, status: number): unknown {
+    try {
+      return JSON.parse(text) as unknown;
+    } catch {
+      throw new CliError('bad_response', `the server at ${this.baseUrl} answered HTTP ${status} with a body that is not JSON; is it an Enclave server?`);
+    }
+  }
+
+  private errorOf(status: number, text: string): Error {
+    let doc: unknown;
+    try {
+      doc = JSON.parse(text) as unknown;
+    } catch {
+      doc = undefined;
+    }
+    const error = typeof doc === 'object' && doc !== null ? (doc as { error?: unknown }).error : undefined;
+    if (typeof error === 'object' && error !== null) {
+      const { code, message } = error as { code?: unknown; message?: unknown };
+      if (typeof code === 'string' && isErrorCode(code)) {
+        return new EnclaveError(code, typeof message === 'string' ? message : undefined);
+      }
+    }
+    return new CliError('bad_response', `the server at ${this.baseUrl} answered HTTP ${status} without an Enclave error body; is it an Enclave server?`);
+  }
+
+  private unreachable(err: unknown): CliError {
+    if (err instanceof Error && (err.name === 'TimeoutError' || err.name === 'AbortError')) {
+      return new CliError('unreachable', `no answer from ${this.baseUrl} within ${TIMEOUT_MS / 1000} s`);
+    }
+    const cause = err instanceof Error ? (err.cause as NodeJS.ErrnoException | undefined) : undefined;
+    const why = cause?.code ?? (cause instanceof Error ? cause.message : err instanceof Error ? err.message : 'error');
+    return new CliError('unreachable', `cannot reach ${this.baseUrl} (${why}); is \`enclave serve\` running there? (--server, ENCLAVE_SERVER)`);
+  }
+}

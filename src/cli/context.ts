@@ -1,0 +1,6 @@
+import type { Io } from './io.ts';
+
+/** What every command registrar receives. */
+export interface CliContext {
+  readonly io: Io;
+}

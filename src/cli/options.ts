@@ -1,0 +1,90 @@
+// Options shared by several commands: the configuration file (global), the server and token of client
+// commands, and argument parsers that reject bad values as usage errors (exit 2). Like every module a
+// command loads up front, it stays light: the stores, the HTTP server and the configuration schema are
+// imported when a command runs, so `--help` and client commands start fast.
+import { InvalidArgumentError, Option, type Command } from 'commander';
+import { ApiClient } from './api-client.ts';
+
+export const DEFAULT_CONFIG = 'enclave.yaml';
+export const FALLBACK_SERVER = 'http://127.0.0.1:8700';
+
+interface GlobalOptions {
+  readonly config?: string;
+  readonly server?: string;
+  readonly token?: string;
+}
+
+export function configOption(): Option {
+  return new Option('-c, --config <path>', 'configuration file').env('ENCLAVE_CONFIG').default(DEFAULT_CONFIG);
+}
+
+export function configPathOf(cmd: Command): string {
+  return cmd.optsWithGlobals<GlobalOptions>().config ?? DEFAULT_CONFIG;
+}
+
+/** --server and --token, for commands that talk to a running server. */
+export function addClientOptions(cmd: Command, options: { token?: boolean } = {}): Command {
+  cmd.addOption(
+    new Option('-s, --server <url>', `server URL (default: the configuration's server.host and server.port, else ${FALLBACK_SERVER})`).env('ENCLAVE_SERVER'),
+  );
+  if (options.token !== false) cmd.addOption(new Option('-t, --token <token>', 'bearer token (prefer the environment variable: arguments are visible to other users)').env('ENCLAVE_TOKEN'));
+  return cmd;
+}
+
+/** The server URL: --server / ENCLAVE_SERVER, else the configuration's address if it loads, else the fallback. */
+export async function serverUrlOf(cmd: Command): Promise<string> {
+  const explicit = cmd.optsWithGlobals<GlobalOptions>().server;
+  if (explicit !== undefined && explicit !== '') return explicit;
+  try {
+    const { loadConfig } = await import('../services/config-loader.ts');
+    const { host, port } = loadConfig(configPathOf(cmd)).server;
+    return `http://${connectHost(host)}:${port}`;
+  } catch {
+    return FALLBACK_SERVER;
+  }
+}
+
+/** The address to connect to for a listening host: wildcard addresses become loopback. */
+export function connectHost(host: string): string {
+  if (host === '0.0.0.0' || host === '') return '127.0.0.1';
+  if (host === '::' || host === '[::]') return '[::1]';
+  return host.includes(':') && !host.startsWith('[') ? `[${host}]` : host;
+}
+
+export async function clientOf(cmd: Command): Promise<ApiClient> {
+  return new ApiClient(await serverUrlOf(cmd), cmd.optsWithGlobals<GlobalOptions>().token);
+}
+
+export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
+export type LogLevel = (typeof LOG_LEVELS)[number];
+
+// ---- argument parsers (commander calls them; InvalidArgumentError becomes a usage error) ----------
+
+export function integerIn(min: number, max: number): (value: string) => number {
+  return (value: string) => {
+    if (!/^[0-9]+$/.test(value.trim())) throw new InvalidArgumentError(`expected a whole number from ${min} to ${max}`);
+    const n = Number(value.trim());
+    if (!Number.isSafeInteger(n) || n < min || n > max) throw new InvalidArgumentError(`expected a whole number from ${min} to ${max}`);
+    return n;
+  };
+}
+
+export const portNumber = integerIn(0, 65535);
+
+export function countryCode(value: string): string {
+  const c = value.trim().toUpperCase();
+  if (!/^[A-Z]{2}$/.test(c)) throw new InvalidArgumentError('expected an ISO 3166-1 alpha-2 country code such as US or DE');
+  return c;
+}
+
+/** A comma-separated list of distinct names (each one is checked where it is used). */
+export function nameList(value: string): string[] {
+  const items = value.split(',').map((s) => s.trim()).filter((s) => s !== '');
+  if (new Set(items).size !== items.length) throw new InvalidArgumentError('names must be unique');
+  return items;
+}
+
+/** A help section with examples, appended after the options. */
+export function examples(...lines: string[]): string {
+  return `\nExamples:\n${lines.map((l) => (l.startsWith('#') ? `  ${l}` : `  $ ${l}`)).join('\n')}\n`;
+}

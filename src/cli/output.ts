@@ -1,0 +1,69 @@
+// What commands print. Results go to stdout, as JSON with --json or as text for people; notes, warnings
+// and progress go to stderr so that stdout stays clean for pipes.
+import { isAbsolute, relative, resolve } from 'node:path';
+import { styleText } from 'node:util';
+import type { Io } from './io.ts';
+
+export class Output {
+  readonly json: boolean;
+  private readonly io: Io;
+
+  constructor(io: Io, options: { json?: boolean } = {}) {
+    this.io = io;
+    this.json = options.json === true;
+  }
+
+  /** The command's result: JSON with --json, otherwise the human rendering. */
+  result<T>(value: T, human: (value: T) => string): void {
+    this.io.stdout.write(this.json ? `${JSON.stringify(value, null, 2)}\n` : `${human(value)}\n`);
+  }
+
+  /** A line of human output on stdout (suppressed with --json, where only the result is printed). */
+  line(text = ''): void {
+    if (!this.json) this.io.stdout.write(`${text}\n`);
+  }
+
+  /** A note for the person at the terminal, on stderr. */
+  note(text: string): void {
+    this.io.stderr.write(`${text}\n`);
+  }
+
+  /** A warning that must not be missed: bold on a colour terminal, plain otherwise. */
+  warn(text: string): void {
+    this.io.stderr.write(`${emphasize(this.io, text)}\n`);
+  }
+}
+
+export function emphasize(io: Io, text: string): string {
+  return io.stderr.isTTY === true ? styleText(['bold', 'yellow'], text, { stream: io.stderr }) : text;
+}
+
+/** Thousands separators, whatever the locale: 10,000. */
+export function count(n: number): string {
+  return n.toLocaleString('en-US');
+}
+
+/** Left-aligned columns; the last column is not padded. */
+export function columns(rows: readonly (readonly string[])[], indent = '  ', gap = '  '): string {
+  const widths: number[] = [];
+  for (const row of rows) row.forEach((cell, i) => (widths[i] = Math.max(widths[i] ?? 0, cell.length)));
+  return rows
+    .map((row) => indent + row.map((cell, i) => (i === row.length - 1 ? cell : cell.padEnd(widths[i] ?? 0))).join(gap).trimEnd())
+    .join('\n');
+}
+
+/** "1 record", "2 records". */
+export function plural(n: number, word: string): string {
+  return `${count(n)} ${word}${n === 1 ? '' : 's'}`;
+}
+
+export function seconds(ms: number): string {
+  return ms < 1000 ? `${Math.round(ms)} ms` : `${(ms / 1000).toFixed(1)} s`;
+}
+
+/** A path as the user would type it: relative to the working directory when inside it, else absolute. */
+export function displayPath(path: string): string {
+  const rel = relative(process.cwd(), path);
+  if (rel === '') return '.';
+  return rel.startsWith('..') || isAbsolute(rel) ? resolve(path) : rel;
+}

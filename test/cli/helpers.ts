@@ -1,0 +1,150 @@
+// Runs the real `enclave` CLI: as a child process (`node src/cli/main.ts …` from the repository root),
+// or in-process against in-memory streams. Every spawned process is tracked so `after` hooks can kill
+// whatever a failing test left running.
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { PassThrough } from 'node:stream';
+import { fileURLToPath } from 'node:url';
+import type { Io } from '../../src/cli/io.ts';
+
+export const REPO = fileURLToPath(new URL('../..', import.meta.url));
+const MAIN = join('src', 'cli', 'main.ts');
+
+export interface RunResult {
+  readonly code: number | null;
+  readonly signal: NodeJS.Signals | null;
+  readonly stdout: string;
+  readonly stderr: string;
+}
+
+const live = new Set<ChildProcess>();
+
+/** The environment of the tests without ENCLAVE_* variables, plus `extra`. */
+function cleanEnv(extra: Readonly<Record<string, string>> = {}): NodeJS.ProcessEnv {
+  const env: NodeJS.ProcessEnv = {};
+  for (const [k, v] of Object.entries(process.env)) if (!k.startsWith('ENCLAVE_') && !k.startsWith('NODE_TEST')) env[k] = v;
+  return { ...env, ...extra };
+}
+
+function spawnCli(args: readonly string[], env: Readonly<Record<string, string>> | undefined): ChildProcess {
+  const child = spawn(process.execPath, [MAIN, ...args], { cwd: REPO, env: cleanEnv(env), stdio: ['pipe', 'pipe', 'pipe'] });
+  live.add(child);
+  child.once('exit', () => live.delete(child));
+  return child;
+}
+
+/** Runs one command to completion; stdin gets `input` (or nothing) and is closed. */
+export function run(args: readonly string[], options: { input?: string; env?: Readonly<Record<string, string>>; timeoutMs?: number } = {}): Promise<RunResult> {
+  const child = spawnCli(args, options.env);
+  let stdout = '';
+  let stderr = '';
+  child.stdout?.setEncoding('utf8').on('data', (d: string) => (stdout += d));
+  child.stderr?.setEncoding('utf8').on('data', (d: string) => (stderr += d));
+  child.stdin?.end(options.input ?? '');
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => {
+      child.kill('SIGKILL');
+      reject(new Error(`enclave ${args.join(' ')} did not finish in time; stdout: ${stdout} stderr: ${stderr}`));
+    }, options.timeoutMs ?? 60_000);
+    child.once('error', reject);
+    child.once('close', (code, signal) => {
+      clearTimeout(timer);
+      resolve({ code, signal, stdout, stderr });
+    });
+  });
+}
+
+export interface LongRunning {
+  readonly url: string;
+  readonly child: ChildProcess;
+  stdout(): string;
+  stderr(): string;
+  /** Sends the signal and waits for the exit; resolves with the exit code. */
+  stop(signal?: NodeJS.Signals): Promise<number | null>;
+}
+
+/** Starts `serve` or `demo` and waits for its "Listening on <url>" line. */
+export function startListening(args: readonly string[], options: { env?: Readonly<Record<string, string>>; timeoutMs?: number } = {}): Promise<LongRunning> {
+  const child = spawnCli(args, options.env);
+  child.stdin?.end();
+  let stdout = '';
+  let stderr = '';
+  const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => {
+      child.kill('SIGKILL');
+      reject(new Error(`enclave ${args.join(' ')} did not start listening; stdout: ${stdout} stderr: ${stderr}`));
+    }, options.timeoutMs ?? 60_000);
+    child.stderr?.setEncoding('utf8').on('data', (d: string) => (stderr += d));
+    child.stdout?.setEncoding('utf8').on('data', (d: string) => {
+      stdout += d;
+      const m = /Listening on (http:\/\/\S+)/.exec(stdout);
+      if (m?.[1]) {
+        clearTimeout(timer);
+        resolve({
+          url: m[1],
+          child,
+          stdout: () => stdout,
+          stderr: () => stderr,
+          async stop(signal: NodeJS.Signals = 'SIGTERM') {
+            if (child.exitCode === null && child.signalCode === null) child.kill(signal);
+            return exited;
+          },
+        });
+      }
+    });
+    void exited.then((code) => {
+      clearTimeout(timer);
+      reject(new Error(`enclave ${args.join(' ')} exited (${String(code)}) before listening; stdout: ${stdout} stderr: ${stderr}`));
+    });
+  });
+}
+
+/** Kills every CLI process still running (for `after` hooks). */
+export function killAll(): void {
+  for (const child of live) child.kill('SIGKILL');
+  live.clear();
+}
+
+export function tempDir(prefix = 'enclave-cli-test-'): string {
+  return mkdtempSync(join(tmpdir(), prefix));
+}
+
+export function removeDir(dir: string): void {
+  rmSync(dir, { recursive: true, force: true });
+}
+
+/** The non-empty lines of a text. */
+export function lines(text: string): string[] {
+  return text.split('\n').filter((l) => l.trim() !== '');
+}
+
+/** Asserts the shape of a CLI failure: exactly one line on stderr, `enclave: <code>: …`, no stack trace. */
+export function oneErrorLine(result: RunResult): { code: string; message: string } {
+  const l = lines(result.stderr);
+  if (l.length !== 1) throw new Error(`expected one line on stderr, got ${l.length}: ${result.stderr}`);
+  if (/\n\s+at /.test(result.stderr) || /\.ts:\d+/.test(result.stderr)) throw new Error(`stack trace on stderr: ${result.stderr}`);
+  const m = /^enclave: ([a-z_]+): (.+)$/.exec(l[0] ?? '');
+  if (!m?.[1] || !m[2]) throw new Error(`not an "enclave: <code>: <message>" line: ${l[0] ?? ''}`);
+  return { code: m[1], message: m[2] };
+}
+
+export interface MemoryIo extends Io {
+  out(): string;
+  err(): string;
+}
+
+/** In-memory streams for running the CLI in-process. */
+export function memoryIo(options: { stdin?: PassThrough } = {}): MemoryIo {
+  const stdout = new PassThrough();
+  const stderr = new PassThrough();
+  let out = '';
+  let err = '';
+  stdout.setEncoding('utf8').on('data', (d: string) => (out += d));
+  stderr.setEncoding('utf8').on('data', (d: string) => (err += d));
+  const stdin = options.stdin ?? new PassThrough();
+  if (!options.stdin) stdin.end();
+  return { stdin, stdout, stderr, out: () => out, err: () => err };
+}
