@@ -1,0 +1,85 @@
+// `enclave init`: the commented starter configuration, the data directory, and the root key split into
+// one unseal share per officer, printed once.
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
+import type { Command } from 'commander';
+import type { CliContext } from '../context.ts';
+import { usageError } from '../fail.ts';
+import { DEFAULT_CONFIG, examples, integerIn, nameList } from '../options.ts';
+import { columns, displayPath, Output } from '../output.ts';
+
+interface InitOptions {
+  readonly dir: string;
+  readonly dev?: boolean;
+  readonly officers?: string[];
+  readonly threshold?: number;
+  readonly json?: boolean;
+}
+
+const DEFAULT_OFFICERS = ['alice', 'bob', 'carol'];
+
+export function registerInit(program: Command, { io }: CliContext): void {
+  program
+    .command('init')
+    .summary('write a starter configuration and data directory, and split the root key')
+    .description(
+      `Writes DIR/${DEFAULT_CONFIG} (a commented starter configuration) and DIR/data, creates the root key and splits it with Shamir's scheme into one unseal share per gatekeeper officer; THRESHOLD of them unseal the enclave. The shares are printed once and stored nowhere. If DIR/${DEFAULT_CONFIG} already exists it is used as it is. An already initialized directory is refused: nothing is changed.`,
+    )
+    .option('-d, --dir <dir>', 'directory for the configuration and the data directory', '.')
+    .option('--officers <names>', `comma-separated officers, one share each (default: ${DEFAULT_OFFICERS.join(',')})`, nameList)
+    .option('--threshold <k>', 'how many shares unseal the enclave (default: 2)', integerIn(2, 255))
+    .option('--dev', 'development mode: also write a file from which `serve --dev-unseal` unseals without the officers')
+    .option('--json', 'print the result as JSON')
+    .addHelpText(
+      'after',
+      examples(
+        'enclave init --dir ./prod --officers alice,bob,carol --threshold 2',
+        'enclave init --dir ./scratch --dev          # for trying things out, never for real data',
+      ),
+    )
+    .action(async (opts: InitOptions) => {
+      const out = new Output(io, { json: opts.json === true });
+      const { ID_PATTERN } = await import('../../core/config-schema.ts');
+      const { CONFIG_FILE, initEnclave } = await import('../../services/init-service.ts');
+      const configPath = join(opts.dir, CONFIG_FILE);
+      if (existsSync(configPath) && (opts.officers !== undefined || opts.threshold !== undefined)) {
+        throw usageError(`${configPath} already exists; set seal.officers and seal.threshold there instead of --officers/--threshold`);
+      }
+      const officers = opts.officers ?? DEFAULT_OFFICERS;
+      const threshold = opts.threshold ?? 2;
+      const badName = officers.find((o) => !new RegExp(ID_PATTERN).test(o));
+      if (badName !== undefined) throw usageError(`--officers: "${badName}" is not a valid name (lower case letters, digits, - and _, starting with a letter)`);
+      if (officers.length < 2) throw usageError('--officers needs at least two names: one person alone never holds the root key');
+      if (threshold > officers.length) throw usageError(`--threshold ${threshold} is more than the ${officers.length} officers`);
+      const result = await initEnclave(opts.dir, { officers, threshold, dev: opts.dev === true });
+      const shown = displayPath;
+      out.result(
+        {
+          config: result.configPath,
+          data_dir: result.dataDir,
+          wrote_config: result.wroteConfig,
+          threshold: result.threshold,
+          shares: result.shares,
+          dev_unseal_file: result.devUnsealPath,
+        },
+        () =>
+          [
+            `Initialized the enclave in ${shown(opts.dir)}`,
+            `  configuration  ${shown(result.configPath)}${result.wroteConfig ? ' (commented starter; review it before storing real data)' : ' (existing file, used as it is)'}`,
+            `  data           ${shown(result.dataDir)}`,
+            '',
+            `Unseal shares: any ${result.threshold} of these ${result.shares.length} unseal the enclave.`,
+            'THEY ARE SHOWN ONCE AND STORED NOWHERE: give each officer their own share now, over a safe channel.',
+            columns(result.shares.map((s) => [s.officer, s.share])),
+            '',
+            'Next:',
+            `  enclave serve --config ${shown(result.configPath)}${result.devUnsealPath ? ' --dev-unseal' : ''}`,
+            `  enclave unseal --config ${shown(result.configPath)}    # ${result.threshold} officers, each entering their share`,
+            `  enclave token create --config ${shown(result.configPath)} --principal app --org platform --role service`,
+          ].join('\n'),
+      );
+      if (result.devUnsealPath !== null) {
+        out.warn(`DEVELOPMENT MODE: wrote ${shown(result.devUnsealPath)}, from which \`enclave serve --dev-unseal\` unseals without the officers; never use in production`);
+      }
+    });
+}

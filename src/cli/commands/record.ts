@@ -1,0 +1,175 @@
+// `enclave record get|put|delete|list`: records through the API. Fields the caller may not see are
+// withheld by the server and listed; the CLI prints what it gets.
+import { readFileSync } from 'node:fs';
+import type { Command } from 'commander';
+import type { RecordPage, RecordView } from '../../services/vault.ts';
+import type { ApiClient } from '../api-client.ts';
+import { seg } from '../api-client.ts';
+import type { CliContext } from '../context.ts';
+import { usageError } from '../fail.ts';
+import type { Io } from '../io.ts';
+import { addClientOptions, clientOf, examples, integerIn } from '../options.ts';
+import { columns, Output } from '../output.ts';
+import { readStdin } from '../prompt.ts';
+
+interface PutOptions {
+  readonly data?: string;
+  readonly file?: string;
+  readonly create?: boolean;
+  readonly ifMatch?: number;
+  readonly json?: boolean;
+}
+
+export function describeRecord(r: RecordView): string {
+  const fields = Object.entries(r.data).map(([k, v]) => [k, v === null ? 'null' : typeof v === 'string' ? v : JSON.stringify(v)]);
+  return [
+    `${r.collection}/${r.id}  subject ${r.subject}  version ${r.version}  updated ${r.updated_at}`,
+    columns(fields),
+    ...(r.withheld.length > 0 ? [`  withheld: ${r.withheld.join(', ')}`] : []),
+  ].join('\n');
+}
+
+async function recordData(io: Io, opts: PutOptions): Promise<Record<string, unknown>> {
+  if ((opts.data === undefined) === (opts.file === undefined)) throw usageError('give the record data with exactly one of --data \'<json>\' or --file <path>');
+  let text: string;
+  let source: string;
+  if (opts.data !== undefined) {
+    text = opts.data;
+    source = '--data';
+  } else {
+    const file = opts.file ?? '-';
+    source = file === '-' ? 'stdin' : file;
+    try {
+      text = file === '-' ? await readStdin(io) : readFileSync(file, 'utf8');
+    } catch (err) {
+      throw usageError(`cannot read ${file}: ${(err as NodeJS.ErrnoException).code ?? 'error'}`);
+    }
+  }
+  let value: unknown;
+  try {
+    value = JSON.parse(text) as unknown;
+  } catch {
+    throw usageError(`${source} is not valid JSON`);
+  }
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) throw usageError(`${source} must be a JSON object of field values`);
+  return value as Record<string, unknown>;
+}
+
+async function allRecords(client: ApiClient, subject: string, collection: string | undefined, limit: number): Promise<RecordView[]> {
+  const records: RecordView[] = [];
+  let cursor: string | null = null;
+  do {
+    const q = new URLSearchParams({ limit: String(limit), ...(collection === undefined ? {} : { collection }), ...(cursor === null ? {} : { cursor }) });
+    const page: RecordPage = (await client.get<RecordPage>(`/v1/subjects/${seg(subject)}/records?${q.toString()}`)).body;
+    records.push(...page.records);
+    cursor = page.next;
+  } while (cursor !== null);
+  return records;
+}
+
+export function registerRecord(program: Command, { io }: CliContext): void {
+  const record = program
+    .command('record')
+    .summary('read, write, delete and list records')
+    .description('Records through the API of a running server. Protected fields the token may not see are withheld and listed as such.')
+    .addHelpText(
+      'after',
+      examples(
+        'enclave record get users u-42',
+        'enclave record put users u-42 --create --data \'{"user_id":"u-42","username":"kim","email":"kim@example.com"}\'',
+        'enclave record list u-42 --collection messages',
+      ),
+    );
+
+  addClientOptions(
+    record
+      .command('get')
+      .summary('read one record')
+      .argument('<collection>', 'the collection, e.g. users')
+      .argument('<id>', 'the record id')
+      .option('--json', 'print the record as JSON'),
+  )
+    .addHelpText('after', examples('enclave record get users u-42', 'enclave record get users u-42 --json | jq .data'))
+    .action(async (collection: string, id: string, opts: { json?: boolean }, cmd: Command) => {
+      const client = await clientOf(cmd);
+      const { body } = await client.get<RecordView>(`/v1/collections/${seg(collection)}/records/${seg(id)}`);
+      new Output(io, { json: opts.json === true }).result(body, describeRecord);
+    });
+
+  addClientOptions(
+    record
+      .command('put')
+      .summary('create (--create, or no id) or replace (an id) a record')
+      .description(
+        [
+          "Writes a record. The data is a JSON object of the collection's fields, from --data or from --file (--file - reads stdin). Predictable on purpose:",
+          '  put <collection> --data …          create; the server picks the id',
+          '  put <collection> <id> --create …   create with this id (fails if it exists)',
+          '  put <collection> <id> …            replace (fails if it does not exist;',
+          '                                     with --if-match N, only at version N)',
+        ].join('\n'),
+      )
+      .argument('<collection>', 'the collection, e.g. users')
+      .argument('[id]', 'the record id')
+      .option('--data <json>', 'the record data as a JSON object')
+      .option('--file <path>', 'read the record data from a JSON file (- for stdin)')
+      .option('--create', 'create the record instead of replacing it')
+      .option('--if-match <version>', 'replace only if the record is at this version (optimistic concurrency)', integerIn(1, Number.MAX_SAFE_INTEGER))
+      .option('--json', 'print the record as JSON'),
+  )
+    .addHelpText(
+      'after',
+      examples(
+        'enclave record put users --data \'{"user_id":"u-42","username":"kim","email":"kim@example.com"}\'',
+        'enclave record put users u-42 --create --file kim.json',
+        'enclave record put users u-42 --file kim.json --if-match 3',
+      ),
+    )
+    .action(async (collection: string, id: string | undefined, opts: PutOptions, cmd: Command) => {
+      const create = opts.create === true || id === undefined;
+      if (create && opts.ifMatch !== undefined) throw usageError('--if-match applies to replacing an existing record, not to --create');
+      const data = await recordData(io, opts);
+      const client = await clientOf(cmd);
+      const path = `/v1/collections/${seg(collection)}/records`;
+      const { body } = create
+        ? await client.post<RecordView>(path, { ...(id === undefined ? {} : { id }), data })
+        : await client.request<RecordView>('PUT', `${path}/${seg(id)}`, {
+            body: { data },
+            ...(opts.ifMatch === undefined ? {} : { headers: { 'if-match': `"${opts.ifMatch}"` } }),
+          });
+      new Output(io, { json: opts.json === true }).result(body, (r) => `${create ? 'created' : 'replaced'} ${r.collection}/${r.id} (version ${r.version})`);
+    });
+
+  addClientOptions(
+    record
+      .command('delete')
+      .summary('delete one record')
+      .argument('<collection>', 'the collection')
+      .argument('<id>', 'the record id')
+      .option('--if-match <version>', 'delete only if the record is at this version', integerIn(1, Number.MAX_SAFE_INTEGER))
+      .option('--json', 'print the result as JSON'),
+  )
+    .addHelpText('after', examples('enclave record delete messages m-7', 'enclave record delete users u-42 --if-match 2'))
+    .action(async (collection: string, id: string, opts: { ifMatch?: number; json?: boolean }, cmd: Command) => {
+      const client = await clientOf(cmd);
+      await client.request('DELETE', `/v1/collections/${seg(collection)}/records/${seg(id)}`, opts.ifMatch === undefined ? {} : { headers: { 'if-match': `"${opts.ifMatch}"` } });
+      new Output(io, { json: opts.json === true }).result({ collection, id, deleted: true }, () => `deleted ${collection}/${id}`);
+    });
+
+  addClientOptions(
+    record
+      .command('list')
+      .summary("list a subject's records")
+      .argument('<subject>', 'the subject id')
+      .option('--collection <name>', 'only this collection')
+      .option('--page-size <n>', 'records fetched per request', integerIn(1, 1000), 100)
+      .option('--json', 'print the records as JSON'),
+  )
+    .addHelpText('after', examples('enclave record list u-42', 'enclave record list u-42 --collection messages --json'))
+    .action(async (subject: string, opts: { collection?: string; pageSize: number; json?: boolean }, cmd: Command) => {
+      const records = await allRecords(await clientOf(cmd), subject, opts.collection, opts.pageSize);
+      new Output(io, { json: opts.json === true }).result({ subject, records }, (p) =>
+        p.records.length === 0 ? `no records for ${p.subject}` : p.records.map(describeRecord).join('\n\n'),
+      );
+    });
+}

@@ -1,0 +1,64 @@
+// `enclave serve`: opens the stores from the configuration and serves the API. It starts sealed unless
+// --dev-unseal reads the development unseal file, which it announces loudly on every start.
+import { Option, type Command } from 'commander';
+import type { CliContext } from '../context.ts';
+import type { Io } from '../io.ts';
+import { configPathOf, examples, LOG_LEVELS, portNumber, type LogLevel } from '../options.ts';
+import { Output } from '../output.ts';
+
+interface ServeOptions {
+  readonly devUnseal?: boolean;
+  readonly host?: string;
+  readonly port?: number;
+  readonly logLevel: LogLevel;
+}
+
+export function registerServe(program: Command, { io }: CliContext): void {
+  program
+    .command('serve')
+    .summary('serve the API (starts sealed)')
+    .description(
+      'Serves the HTTP API of the enclave described by the configuration. It starts SEALED: no protected data is served until the threshold of officers have entered their shares with `enclave unseal`. Requests are logged as JSON lines on stdout (method, URL, status, time; never headers or bodies). SIGINT (Ctrl-C) or SIGTERM closes the server and the stores.',
+    )
+    .option('--host <host>', 'address to listen on (default: server.host of the configuration)')
+    .option('-p, --port <port>', 'port to listen on; 0 picks a free one (default: server.port of the configuration)', portNumber)
+    .option('--dev-unseal', 'unseal at start from the development file written by `init --dev` (never in production)')
+    .addOption(new Option('--log-level <level>', 'request log level').choices(LOG_LEVELS).default('info'))
+    .addHelpText(
+      'after',
+      examples(
+        'enclave serve --config ./prod/enclave.yaml',
+        'enclave serve --port 0                 # any free port; the address is printed',
+        'enclave serve --dev-unseal             # development only',
+      ),
+    )
+    .action(async (opts: ServeOptions, cmd: Command) => {
+      await serve(io, configPathOf(cmd), opts);
+    });
+}
+
+async function serve(io: Io, configPath: string, opts: ServeOptions): Promise<void> {
+  const { openLocalEnclave } = await import('../local-enclave.ts');
+  const { startServer, untilSignal } = await import('../serve-runner.ts');
+  const { devUnseal } = await import('../dev-unseal.ts');
+  const out = new Output(io);
+  const enclave = await openLocalEnclave(configPath);
+  try {
+    if (opts.devUnseal === true) await devUnseal(enclave, out);
+    const server = await startServer(enclave, {
+      host: opts.host ?? enclave.config.server.host,
+      port: opts.port ?? enclave.config.server.port,
+      logLevel: opts.logLevel,
+    });
+    const status = enclave.seal.status();
+    out.line(`Listening on ${server.url} (enclave "${enclave.config.name}", ${status.sealed ? 'sealed' : 'unsealed'})`);
+    if (status.sealed) {
+      out.line(`Sealed: no protected data is served until ${status.threshold} of the ${status.shares} officers run \`enclave unseal --server ${server.url}\``);
+    }
+    const signal = await untilSignal();
+    out.note(`${signal}: closing the server and the stores`);
+    await server.close();
+  } finally {
+    await enclave.close();
+  }
+}

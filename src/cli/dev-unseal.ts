@@ -1,0 +1,20 @@
+// Development mode: unseal from the file `init --dev` writes, and say so loudly every time.
+import { join } from 'node:path';
+import type { Enclave } from '../services/enclave.ts';
+import { DEV_UNSEAL_FILE, readDevShares } from '../services/init-service.ts';
+import { CliError } from './fail.ts';
+import { displayPath, type Output } from './output.ts';
+
+export function devModeWarning(file: string): string {
+  return `DEVELOPMENT MODE: auto-unsealed from ${file}; never use in production`;
+}
+
+export async function devUnseal(enclave: Enclave, out: Output): Promise<void> {
+  const file = join(enclave.config.dataDir, DEV_UNSEAL_FILE);
+  const shares = readDevShares(enclave.config.dataDir);
+  if (shares === undefined) {
+    throw new CliError('invalid_argument', `--dev-unseal: there is no ${displayPath(file)} (only \`enclave init --dev\` writes one)`);
+  }
+  for (const share of shares) await enclave.seal.submit(share);
+  out.warn(devModeWarning(displayPath(file)));
+}

@@ -1,0 +1,28 @@
+// Commands that act on the stores directly (serve, token) open the enclave from the configuration file.
+import { existsSync } from 'node:fs';
+import { EnclaveError } from '../core/errors.ts';
+import { loadConfig } from '../services/config-loader.ts';
+import { openEnclave, type Enclave } from '../services/enclave.ts';
+
+/** Opens an initialized enclave; refuses one whose data directory or root key does not exist yet. */
+export async function openLocalEnclave(configPath: string): Promise<Enclave> {
+  const config = loadConfig(configPath);
+  if (!existsSync(config.dataDir)) {
+    throw new EnclaveError('not_initialized', `data directory ${config.dataDir} does not exist (run \`enclave init\` first)`);
+  }
+  const enclave = await openEnclave(config);
+  if (!enclave.seal.status().initialized) {
+    await enclave.close();
+    throw new EnclaveError('not_initialized', `${configPath} has no root key yet (run \`enclave init\` first)`);
+  }
+  return enclave;
+}
+
+export async function withLocalEnclave<T>(configPath: string, fn: (enclave: Enclave) => Promise<T>): Promise<T> {
+  const enclave = await openLocalEnclave(configPath);
+  try {
+    return await fn(enclave);
+  } finally {
+    await enclave.close();
+  }
+}

@@ -1,0 +1,62 @@
+// The `enclave` command line: one commander program, one file per command under commands/. Parsing
+// errors and command failures all end in fail.ts as one line on stderr and an exit code.
+import { Command } from 'commander';
+import pkg from '../../package.json' with { type: 'json' };
+import { registerErase } from './commands/erase.ts';
+import { registerInit } from './commands/init.ts';
+import { registerRecord } from './commands/record.ts';
+import { registerSeal } from './commands/seal.ts';
+import { registerServe } from './commands/serve.ts';
+import { registerSubject } from './commands/subject.ts';
+import { registerToken } from './commands/token.ts';
+import { registerUnseal } from './commands/unseal.ts';
+import type { CliContext } from './context.ts';
+import { EXIT_OK, reportFailure } from './fail.ts';
+import type { Io } from './io.ts';
+import { configOption, examples } from './options.ts';
+
+export function buildProgram(io: Io): Command {
+  const program = new Command('enclave')
+    .description('Enclave: residency-bound, encrypted, gatekept storage of personal data.')
+    .version(pkg.version, '-V, --version', 'print the version')
+    .addOption(configOption())
+    .exitOverride()
+    .configureOutput({
+      writeOut: (s) => io.stdout.write(s),
+      writeErr: (s) => io.stderr.write(s),
+      // Errors are printed once, by fail.ts, as `enclave: <code>: <message>`.
+      outputError: () => {},
+    })
+    .configureHelp({ showGlobalOptions: true })
+    .helpCommand(false)
+    .addHelpText(
+      'after',
+      examples(
+        'enclave init --dir ./prod --officers alice,bob,carol --threshold 2',
+        'enclave serve --config ./prod/enclave.yaml',
+        'enclave unseal                             # each officer, with their share',
+        'enclave <command> --help                   # details and examples of one command',
+      ),
+    );
+  const ctx: CliContext = { io };
+  registerInit(program, ctx);
+  registerServe(program, ctx);
+  registerUnseal(program, ctx);
+  registerSeal(program, ctx);
+  registerToken(program, ctx);
+  registerSubject(program, ctx);
+  registerRecord(program, ctx);
+  registerErase(program, ctx);
+  return program;
+}
+
+/** Runs the CLI on `argv` (without node and the script) and returns the exit code. */
+export async function runCli(argv: readonly string[], io: Io): Promise<number> {
+  const program = buildProgram(io);
+  try {
+    await program.parseAsync([...argv], { from: 'user' });
+    return EXIT_OK;
+  } catch (err) {
+    return reportFailure(err, (line) => io.stderr.write(line));
+  }
+}

@@ -1,0 +1,52 @@
+// Runs the HTTP API for `serve` and `demo`: listen, report the bound address, stop cleanly on SIGINT or
+// SIGTERM (a second signal exits at once). Requests are logged by Fastify's pino logger: method, URL,
+// status and timing, never headers or bodies.
+import type { AddressInfo } from 'node:net';
+import type { FastifyInstance } from 'fastify';
+import { buildServer } from '../http/server.ts';
+import type { Enclave } from '../services/enclave.ts';
+import { CliError } from './fail.ts';
+import { connectHost, type LogLevel } from './options.ts';
+
+export interface RunningServer {
+  readonly app: FastifyInstance;
+  /** Where clients reach it, e.g. http://127.0.0.1:8700 (the real port when 0 was asked for). */
+  readonly url: string;
+  close(): Promise<void>;
+}
+
+export async function startServer(enclave: Enclave, options: { host: string; port: number; logLevel: LogLevel }): Promise<RunningServer> {
+  const app = await buildServer(enclave, {
+    logger: { level: options.logLevel, redact: { paths: ['req.headers.authorization', 'req.headers.cookie'], censor: '[redacted]' } },
+  });
+  try {
+    await app.listen({ host: options.host, port: options.port });
+  } catch (err) {
+    await app.close();
+    const code = (err as NodeJS.ErrnoException).code;
+    const why = code === 'EADDRINUSE' ? 'the address is in use (pass another --port)' : code === 'EACCES' ? 'permission denied (pick a port above 1023)' : code ?? (err as Error).message;
+    throw new CliError('listen_failed', `cannot listen on ${options.host}:${options.port}: ${why}`, { cause: err });
+  }
+  const address = app.server.address() as AddressInfo;
+  return {
+    app,
+    url: `http://${connectHost(options.host)}:${address.port}`,
+    close: () => app.close(),
+  };
+}
+
+/** Resolves on the first SIGINT or SIGTERM; a second one during shutdown exits immediately. */
+export function untilSignal(): Promise<NodeJS.Signals> {
+  return new Promise((resolve) => {
+    const handler = (signal: NodeJS.Signals) => {
+      process.off('SIGINT', handler);
+      process.off('SIGTERM', handler);
+      const force = () => process.exit(130);
+      process.once('SIGINT', force);
+      process.once('SIGTERM', force);
+      resolve(signal);
+    };
+    process.on('SIGINT', handler);
+    process.on('SIGTERM', handler);
+  });
+}

@@ -1,0 +1,240 @@
+// A real `enclave serve` process: it starts sealed, `enclave unseal` with shares printed by init opens it,
+// and the client commands (subject, record, erase, seal) work through it.
+import assert from 'node:assert/strict';
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { killAll, oneErrorLine, removeDir, run, startListening, tempDir, type LongRunning } from './helpers.ts';
+
+const SHARE = /enclave-share-v1-[A-Za-z0-9_-]+/g;
+
+describe('enclave serve + unseal + client commands', () => {
+  let dir: string;
+  let config: string;
+  let shares: string[];
+  let foreignShare: string;
+  let server: LongRunning;
+  let env: Record<string, string>;
+
+  before(async () => {
+    dir = tempDir();
+    const init = await run(['init', '--dir', join(dir, 'a')]);
+    assert.equal(init.code, 0, init.stderr);
+    shares = init.stdout.match(SHARE) ?? [];
+    assert.equal(shares.length, 3);
+    const other = await run(['init', '--dir', join(dir, 'b')]);
+    foreignShare = (other.stdout.match(SHARE) ?? [])[0] ?? '';
+    config = join(dir, 'a', 'enclave.yaml');
+    server = await startListening(['serve', '--config', config, '--port', '0']);
+    const officer = await run(['token', 'create', '-c', config, '--principal', 'alice', '--org', 'gatekeeper', '--role', 'officer', '--json']);
+    env = { ENCLAVE_SERVER: server.url, ENCLAVE_TOKEN: (JSON.parse(officer.stdout) as { secret: string }).secret };
+  });
+
+  after(async () => {
+    await server.stop();
+    killAll();
+    removeDir(dir);
+  });
+
+  it('starts sealed on the port it printed and says how to unseal', async () => {
+    assert.match(server.url, /^http:\/\/127\.0\.0\.1:\d+$/);
+    assert.doesNotMatch(server.url, /:0$/);
+    assert.match(server.stdout(), /Sealed: no protected data is served until 2 of the 3 officers run `enclave unseal --server http/);
+    assert.doesNotMatch(server.stdout() + server.stderr(), /DEVELOPMENT MODE/);
+    const status = await run(['unseal', '--status'], { env });
+    assert.equal(status.code, 0, status.stderr);
+    assert.equal(status.stdout, '0/2 shares entered; sealed\n');
+  });
+
+  it('refuses protected work while sealed', async () => {
+    const r = await run(['subject', 'register', 'early', '--country', 'US'], { env });
+    assert.equal(r.code, 1);
+    assert.equal(oneErrorLine(r).code, 'sealed');
+  });
+
+  it('a share of another enclave is refused with one line, exit 1', async () => {
+    const r = await run(['unseal', '--share', foreignShare], { env });
+    assert.equal(r.code, 1);
+    const e = oneErrorLine(r);
+    assert.equal(e.code, 'invalid_share');
+    assert.match(e.message, /not one of this enclave's unseal shares/);
+    assert.doesNotMatch(r.stderr, new RegExp(foreignShare.slice(20)));
+  });
+
+  it('two shares of init unseal it: one from --share, one from stdin; a repeated share is refused', async () => {
+    const first = await run(['unseal', '--share', shares[0] ?? ''], { env });
+    assert.equal(first.code, 0, first.stderr);
+    assert.equal(first.stdout, '1/2 shares entered; sealed (entered: alice)\n');
+    const again = await run(['unseal', '--share', shares[0] ?? ''], { env });
+    assert.equal(again.code, 1);
+    assert.equal(oneErrorLine(again).code, 'duplicate_share');
+    const second = await run(['unseal'], { env, input: `${shares[2] ?? ''}\n` });
+    assert.equal(second.code, 0, second.stderr);
+    assert.equal(second.stdout, 'unsealed\n');
+    const status = await run(['unseal', '--status', '--json'], { env });
+    assert.equal((JSON.parse(status.stdout) as { sealed: boolean }).sealed, false);
+  });
+
+  it('unseal with nothing on stdin is a usage error', async () => {
+    const r = await run(['unseal'], { env });
+    assert.equal(r.code, 2);
+    assert.match(oneErrorLine(r).message, /no share given/);
+  });
+
+  it('subject register, show and rehome', async () => {
+    const reg = await run(['subject', 'register', 'kim', '--country', 'us'], { env });
+    assert.equal(reg.code, 0, reg.stderr);
+    assert.equal(reg.stdout, 'registered kim (US) in jurisdiction us at site trusted-us\n');
+    const refused = await run(['subject', 'register', 'ana', '--country', 'BR'], { env });
+    assert.equal(refused.code, 1);
+    assert.equal(oneErrorLine(refused).code, 'no_jurisdiction');
+    const show = await run(['subject', 'show', 'kim', '--json'], { env });
+    assert.deepEqual(
+      (({ id, country, jurisdiction, site }) => ({ id, country, jurisdiction, site }))(JSON.parse(show.stdout) as Record<string, string>),
+      { id: 'kim', country: 'US', jurisdiction: 'us', site: 'trusted-us' },
+    );
+  });
+
+  it('record put (create, replace with If-Match), get, list and delete', async () => {
+    const data = { user_id: 'kim', username: 'kim', email: 'kim@example.com' };
+    const created = await run(['record', 'put', 'users', 'kim', '--create', '--data', JSON.stringify(data)], { env });
+    assert.equal(created.code, 0, created.stderr);
+    assert.equal(created.stdout, 'created users/kim (version 1)\n');
+
+    const file = join(dir, 'kim.json');
+    writeFileSync(file, JSON.stringify({ ...data, phone: '+1 555 0100' }));
+    const stale = await run(['record', 'put', 'users', 'kim', '--file', file, '--if-match', '7'], { env });
+    assert.equal(stale.code, 1);
+    assert.equal(oneErrorLine(stale).code, 'version_conflict');
+    const replaced = await run(['record', 'put', 'users', 'kim', '--file', file, '--if-match', '1'], { env });
+    assert.equal(replaced.code, 0, replaced.stderr);
+    assert.equal(replaced.stdout, 'replaced users/kim (version 2)\n');
+
+    const missing = await run(['record', 'put', 'users', 'nobody', '--data', JSON.stringify({ ...data, user_id: 'nobody' })], { env });
+    assert.equal(missing.code, 1);
+    assert.equal(oneErrorLine(missing).code, 'record_not_found');
+
+    const message = await run(['record', 'put', 'messages', '--json', '--data', JSON.stringify({ sender_id: 'kim', recipient_id: 'lee', body: 'hi', sent_at: '2025-01-01T10:00:00Z' })], { env });
+    assert.equal(message.code, 0, message.stderr);
+    const messageId = (JSON.parse(message.stdout) as { id: string }).id;
+
+    const got = await run(['record', 'get', 'users', 'kim'], { env });
+    assert.equal(got.code, 0, got.stderr);
+    assert.match(got.stdout, /^users\/kim {2}subject kim {2}version 2/);
+    assert.match(got.stdout, /^ {2}email +kim@example\.com$/m);
+    assert.match(got.stdout, /^ {2}phone +\+1 555 0100$/m);
+
+    const list = await run(['record', 'list', 'kim', '--json', '--page-size', '1'], { env });
+    assert.equal(list.code, 0, list.stderr);
+    const ids = (JSON.parse(list.stdout) as { records: { collection: string; id: string }[] }).records.map((r) => `${r.collection}/${r.id}`);
+    assert.deepEqual(ids.sort(), [`messages/${messageId}`, 'users/kim'].sort());
+
+    const del = await run(['record', 'delete', 'messages', messageId], { env });
+    assert.equal(del.code, 0, del.stderr);
+    const gone = await run(['record', 'get', 'messages', messageId], { env });
+    assert.equal(gone.code, 1);
+    assert.equal(oneErrorLine(gone).code, 'record_not_found');
+  });
+
+  it('subject rehome moves the subject and their records to the new jurisdiction', async () => {
+    const r = await run(['subject', 'rehome', 'kim', '--country', 'DE'], { env });
+    assert.equal(r.code, 0, r.stderr);
+    assert.equal(r.stdout, 're-homed kim: us/trusted-us → eu/eu-central (1 record moved)\n');
+    const show = await run(['subject', 'show', 'kim'], { env });
+    assert.match(show.stdout, /^site +eu-central$/m);
+    const got = await run(['record', 'get', 'users', 'kim', '--json'], { env });
+    assert.equal((JSON.parse(got.stdout) as { data: { email: string } }).data.email, 'kim@example.com');
+  });
+
+  it('erase without --yes and without a terminal refuses, then erase --yes shreds the subject', async () => {
+    const refused = await run(['erase', 'kim'], { env });
+    assert.equal(refused.code, 2);
+    assert.match(oneErrorLine(refused).message, /refusing to erase kim without --yes/);
+    const still = await run(['record', 'get', 'users', 'kim'], { env });
+    assert.equal(still.code, 0, 'nothing was erased');
+
+    const erased = await run(['erase', 'kim', '--yes'], { env });
+    assert.equal(erased.code, 0, erased.stderr);
+    assert.match(erased.stdout, /^erased kim: their data key is destroyed; 1 record can never be read again$/m);
+    const after = await run(['record', 'get', 'users', 'kim'], { env });
+    assert.equal(after.code, 1);
+    assert.equal(oneErrorLine(after).code, 'subject_erased');
+  });
+
+  it('a bad token is one line, exit 1, and never echoed', async () => {
+    const r = await run(['subject', 'show', 'kim'], { env: { ...env, ENCLAVE_TOKEN: 'enc_not-a-real-token-at-all' } });
+    assert.equal(r.code, 1);
+    assert.equal(oneErrorLine(r).code, 'unauthenticated');
+    assert.doesNotMatch(r.stderr, /not-a-real-token/);
+  });
+
+  it('seal drops the keys; unseal --reset starts a fresh attempt', async () => {
+    const sealed = await run(['seal'], { env });
+    assert.equal(sealed.code, 0, sealed.stderr);
+    assert.match(sealed.stdout, /^sealed/);
+    const r = await run(['subject', 'register', 'late', '--country', 'US'], { env });
+    assert.equal(oneErrorLine(r).code, 'sealed');
+    await run(['unseal', '--share', shares[1] ?? ''], { env });
+    const reset = await run(['unseal', '--reset'], { env });
+    assert.equal(reset.stdout, 'unseal attempt reset; 0/2 shares entered; sealed\n');
+  });
+
+  it('the request log names requests but never tokens, shares or record values', () => {
+    const log = server.stdout() + server.stderr();
+    assert.match(log, /"url":"\/v1\/collections\/users\/records\/kim"/);
+    assert.doesNotMatch(log, new RegExp(env.ENCLAVE_TOKEN?.slice(4) ?? 'unreachable'));
+    for (const share of shares) assert.doesNotMatch(log, new RegExp(share.slice(20)));
+    assert.doesNotMatch(log, /kim@example\.com/);
+  });
+
+  it('SIGTERM closes the server and the stores, exit 0', async () => {
+    const code = await server.stop('SIGTERM');
+    assert.equal(code, 0);
+    assert.match(server.stderr(), /SIGTERM: closing the server and the stores/);
+    const r = await run(['unseal', '--status'], { env });
+    assert.equal(r.code, 1);
+    assert.equal(oneErrorLine(r).code, 'unreachable');
+  });
+});
+
+describe('enclave serve --dev-unseal', () => {
+  let dir: string;
+  let server: LongRunning | undefined;
+  before(() => (dir = tempDir()));
+  after(async () => {
+    await server?.stop();
+    killAll();
+    removeDir(dir);
+  });
+
+  it('says DEVELOPMENT MODE on every start and serves unsealed', async () => {
+    assert.equal((await run(['init', '--dir', dir, '--dev'])).code, 0);
+    const config = join(dir, 'enclave.yaml');
+    for (let start = 0; start < 2; start++) {
+      server = await startListening(['serve', '--config', config, '--port', '0', '--dev-unseal']);
+      assert.match(server.stderr(), /DEVELOPMENT MODE: auto-unsealed from \S*dev-unseal\.json; never use in production/);
+      assert.match(server.stdout(), /unsealed\)/);
+      const status = await run(['unseal', '--status', '--server', server.url]);
+      assert.equal(status.stdout, 'unsealed\n');
+      assert.equal(await server.stop('SIGINT'), 0);
+    }
+  });
+
+  it('refuses --dev-unseal where init did not write the file', async () => {
+    const plain = join(dir, 'plain');
+    assert.equal((await run(['init', '--dir', plain])).code, 0);
+    const r = await run(['serve', '--config', join(plain, 'enclave.yaml'), '--port', '0', '--dev-unseal']);
+    assert.equal(r.code, 1);
+    assert.match(oneErrorLine(r).message, /--dev-unseal: there is no \S*dev-unseal\.json/);
+  });
+
+  it('a port in use is one line, exit 1', async () => {
+    server = await startListening(['serve', '--config', join(dir, 'enclave.yaml'), '--port', '0']);
+    const port = new URL(server.url).port;
+    const r = await run(['serve', '--config', join(dir, 'enclave.yaml'), '--port', port]);
+    assert.equal(r.code, 1);
+    const e = oneErrorLine(r);
+    assert.equal(e.code, 'listen_failed');
+    assert.match(e.message, /address is in use/);
+  });
+});
