@@ -2,6 +2,7 @@
 // errors and command failures all end in fail.ts as one line on stderr and an exit code.
 import { Command } from 'commander';
 import pkg from '../../package.json' with { type: 'json' };
+import { registerDemo } from './commands/demo.ts';
 import { registerErase } from './commands/erase.ts';
 import { registerInit } from './commands/init.ts';
 import { registerRecord } from './commands/record.ts';
@@ -32,6 +33,7 @@ export function buildProgram(io: Io): Command {
     .addHelpText(
       'after',
       examples(
+        'npm start                                  # the demo: synthetic users, tokens, a running API',
         'enclave init --dir ./prod --officers alice,bob,carol --threshold 2',
         'enclave serve --config ./prod/enclave.yaml',
         'enclave unseal                             # each officer, with their share',
@@ -47,6 +49,7 @@ export function buildProgram(io: Io): Command {
   registerSubject(program, ctx);
   registerRecord(program, ctx);
   registerErase(program, ctx);
+  registerDemo(program, ctx);
   return program;
 }
 

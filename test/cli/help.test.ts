@@ -25,6 +25,7 @@ const COMMANDS = [
   ['record', 'delete'],
   ['record', 'list'],
   ['erase'],
+  ['demo'],
 ] as const;
 
 after(killAll);
@@ -72,6 +73,7 @@ describe('usage errors', () => {
     ['a missing argument', ['record', 'get', 'users'], /missing required argument 'id'/],
     ['too many arguments', ['record', 'get', 'users', 'a', 'b'], /too many arguments/],
     ['an unknown option', ['seal', '--bogus'], /unknown option '--bogus'/],
+    ['an invalid option value', ['demo', '--users', 'many'], /--users <n>.*expected a whole number/],
     ['an invalid --ttl', ['token', 'create', '--principal', 'x', '--org', 'platform', '--role', 'service', '--ttl', 'soon'], /--ttl <seconds>.*expected a whole number/],
     ['an invalid port', ['serve', '--port', '70000'], /expected a whole number from 0 to 65535/],
     ['an invalid country', ['subject', 'register', 'x', '--country', 'USA'], /ISO 3166-1 alpha-2/],

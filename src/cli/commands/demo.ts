@@ -1,0 +1,33 @@
+// `enclave demo` (`npm start`): the scenario of the product brief with synthetic people. Recreates its
+// directory, initializes a development enclave (jurisdictions us and eu; legacy sites virginia and
+// singapore), auto-unseals it loudly, issues a token to a principal of every org, seeds a global user
+// base through the vault, prints where everything went, and serves the API until Ctrl-C.
+import { Option, type Command } from 'commander';
+import type { CliContext } from '../context.ts';
+import type { DemoOptions } from '../demo/run-demo.ts';
+import { examples, integerIn, LOG_LEVELS, portNumber } from '../options.ts';
+
+export function registerDemo(program: Command, { io }: CliContext): void {
+  program
+    .command('demo')
+    .summary('run the scenario of the brief with synthetic people (`npm start`)')
+    .description(
+      `The scenario of the product brief, on the embedded store. (Re)creates DIR (only one the demo created itself), initializes a development enclave whose jurisdictions are us (home: the trusted provider's US site) and eu, auto-unseals it, issues a token to a demo principal of every org, seeds a deterministic global user base (users, private messages, devices, watch history, public videos and comments), prints a summary, the tokens (also written to DIR/data/demo-tokens.json) and requests to try, then serves the API until Ctrl-C. Users whose country is in no jurisdiction are refused by the vault: they stay at the legacy sites until migration lands.`,
+    )
+    .option('-n, --users <n>', 'how many synthetic users', integerIn(1, 1_000_000), 10_000)
+    .option('-d, --dir <dir>', 'demo directory (wiped and recreated)', '.enclave-demo')
+    .option('-p, --port <port>', 'port to serve on; 0 picks a free one', portNumber, 8700)
+    .option('--host <host>', 'address to serve on (default: 127.0.0.1)')
+    .option('--seed <n>', 'seed of the synthetic population', integerIn(0, 2 ** 32 - 1), 1)
+    .option('--no-serve', 'stop after seeding instead of serving the API')
+    .option('-q, --quiet', 'no progress output')
+    .addOption(new Option('--log-level <level>', 'request log level while serving').choices(LOG_LEVELS).default('warn'))
+    .addHelpText(
+      'after',
+      examples('npm start', 'enclave demo --users 100000 --port 8800', 'enclave demo --users 200 --dir /tmp/enclave-demo --no-serve'),
+    )
+    .action(async (opts: DemoOptions) => {
+      const { runDemo } = await import('../demo/run-demo.ts');
+      await runDemo(io, opts);
+    });
+}

@@ -1,0 +1,176 @@
+// `enclave demo`: seeds a development enclave with the synthetic population, writes the demo tokens, and
+// serves an API in which the platform service reads protected fields and the parent company never does.
+import assert from 'node:assert/strict';
+import { existsSync, mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { Population } from '../../src/cli/demo/population.ts';
+import { DEMO_PRINCIPALS } from '../../src/cli/demo/principals.ts';
+import { loadConfig } from '../../src/services/config-loader.ts';
+import { openEnclave } from '../../src/services/enclave.ts';
+import { killAll, oneErrorLine, removeDir, run, startListening, tempDir, type LongRunning } from './helpers.ts';
+
+interface DemoToken {
+  readonly principal: string;
+  readonly org: string;
+  readonly role: string;
+  readonly token: string;
+}
+
+describe('enclave demo --no-serve', () => {
+  let root: string;
+  let dir: string;
+  let result: Awaited<ReturnType<typeof run>>;
+
+  before(async () => {
+    root = tempDir();
+    dir = join(root, 'demo');
+    result = await run(['demo', '--users', '200', '--seed', '11', '--no-serve', '--dir', dir]);
+  });
+  after(() => {
+    killAll();
+    removeDir(root);
+  });
+
+  it('exits 0 with a summary, the loud development warning and progress as JSON lines off a terminal', () => {
+    assert.equal(result.code, 0, result.stderr);
+    assert.match(result.stderr, /DEVELOPMENT MODE: auto-unsealed from \S*dev-unseal\.json; never use in production/);
+    const progress = result.stderr.split('\n').filter((l) => l.startsWith('{')).map((l) => JSON.parse(l) as { progress: string; done: number; total: number });
+    assert.deepEqual(progress.at(-1) && { progress: progress.at(-1)?.progress, done: progress.at(-1)?.done, total: progress.at(-1)?.total }, { progress: 'seeding', done: 200, total: 200 });
+    assert.match(result.stdout, /Where the data lives/);
+    assert.match(result.stdout, /users outside every jurisdiction stay at the legacy sites \(migration: a later release\)/);
+    assert.match(result.stdout, /curl -s -H 'Authorization: Bearer enc_/);
+  });
+
+  it('writes demo-tokens.json, readable by the owner only, with a token per demo principal', () => {
+    const file = join(dir, 'data', 'demo-tokens.json');
+    assert.equal(statSync(file).mode & 0o777, 0o600);
+    const tokens = JSON.parse(readFileSync(file, 'utf8')) as DemoToken[];
+    assert.deepEqual(
+      tokens.map(({ principal, org, role }) => ({ principal, org, role })),
+      DEMO_PRINCIPALS.map(({ principal, org, role }) => ({ principal, org, role })),
+    );
+    for (const t of tokens) {
+      assert.match(t.token, /^enc_[A-Za-z0-9_-]{43}$/);
+      assert.match(result.stdout, new RegExp(`^ {2}${t.principal} +${t.org}/${t.role} +.* ${t.token}$`, 'm'));
+    }
+    const orgs = new Set(tokens.map((t) => t.org));
+    for (const org of ['gatekeeper', 'platform', 'parent', 'trusted-provider', 'regulator']) assert.ok(orgs.has(org), org);
+  });
+
+  it('stores exactly the US and EU users at their home sites, and no one else', async () => {
+    const enclave = await openEnclave(loadConfig(join(dir, 'enclave.yaml')));
+    try {
+      const population = new Population(11, 200);
+      const expected = { us: 0, eu: 0, outside: 0 };
+      let usRecords = 0;
+      for (let i = 0; i < population.size; i++) {
+        const j = enclave.config.countryIndex.get(population.countryOf(i));
+        if (j === 'us') {
+          expected.us++;
+          usRecords += population.user(i).records.length;
+        } else if (j === 'eu') expected.eu++;
+        else expected.outside++;
+      }
+      assert.ok(expected.us > 0 && expected.eu > 0 && expected.outside > 0, JSON.stringify(expected));
+      assert.deepEqual([...enclave.sites.keys()].sort(), ['eu-central', 'trusted-us']);
+      assert.equal(await enclave.sites.get('trusted-us')?.subjects.count(), expected.us);
+      assert.equal(await enclave.sites.get('eu-central')?.subjects.count(), expected.eu);
+      assert.equal(await enclave.sites.get('trusted-us')?.records.count(), usRecords);
+      assert.match(result.stdout, new RegExp(`^ {2}${expected.outside} users outside every jurisdiction`, 'm'));
+      assert.match(result.stdout, new RegExp(`^ {2}us +trusted-us +trusted-provider +${expected.us} +${usRecords.toLocaleString('en-US')}$`, 'm'));
+    } finally {
+      await enclave.close();
+    }
+  });
+
+  it('runs again over its own directory, and refuses to wipe one it did not create', async () => {
+    const again = await run(['demo', '--users', '20', '--no-serve', '--quiet', '--dir', dir]);
+    assert.equal(again.code, 0, again.stderr);
+    assert.doesNotMatch(again.stderr, /"progress"/, '--quiet: no progress');
+
+    const precious = join(root, 'precious');
+    mkdirSync(precious);
+    writeFileSync(join(precious, 'thesis.tex'), 'years of work');
+    const refused = await run(['demo', '--users', '20', '--no-serve', '--dir', precious]);
+    assert.equal(refused.code, 1);
+    assert.match(oneErrorLine(refused).message, /refusing to wipe .*precious: it was not created by `enclave demo`/);
+    assert.equal(readFileSync(join(precious, 'thesis.tex'), 'utf8'), 'years of work');
+    assert.equal(existsSync(join(precious, 'enclave.yaml')), false);
+  });
+});
+
+describe('enclave demo (serving)', () => {
+  let root: string;
+  let demo: LongRunning;
+  const tokens = new Map<string, string>();
+  let subject: string;
+
+  before(async () => {
+    root = tempDir();
+    demo = await startListening(['demo', '--users', '100', '--port', '0', '--dir', join(root, 'demo')]);
+    for (const p of DEMO_PRINCIPALS) {
+      const token = new RegExp(`^ {2}${p.principal} +\\S+ +.* (enc_\\S+)$`, 'm').exec(demo.stdout())?.[1];
+      assert.ok(token, `no token printed for ${p.principal}`);
+      tokens.set(p.principal, token);
+    }
+    subject = /\/v1\/collections\/users\/records\/(u\d+)/.exec(demo.stdout())?.[1] ?? '';
+    assert.ok(subject, 'the curl examples name a subject');
+  });
+  after(async () => {
+    await demo.stop('SIGINT');
+    killAll();
+    removeDir(root);
+  });
+
+  async function get(principal: string, path: string): Promise<{ status: number; body: Record<string, unknown> }> {
+    const res = await fetch(demo.url + path, { headers: { authorization: `Bearer ${tokens.get(principal) ?? ''}` } });
+    return { status: res.status, body: (await res.json()) as Record<string, unknown> };
+  }
+
+  it('serves on the printed address, with curl examples for that address', () => {
+    assert.match(demo.stdout(), new RegExp(`curl -s -H 'Authorization: Bearer enc_\\S+' ${demo.url.replace(/\./g, '\\.')}/v1/collections/users/records/${subject}`));
+  });
+
+  it('the platform service reads the protected email; the parent gets no protected value and the withheld list', async () => {
+    const service = await get('app', `/v1/collections/users/records/${subject}`);
+    assert.equal(service.status, 200);
+    const serviceData = service.body.data as Record<string, unknown>;
+    assert.match(String(serviceData.email), /@example\.(com|org|net)$/);
+    assert.deepEqual(service.body.withheld, []);
+
+    const parent = await get('parent', `/v1/collections/users/records/${subject}`);
+    assert.equal(parent.status, 200);
+    const parentData = parent.body.data as Record<string, unknown>;
+    assert.equal(parentData.username, serviceData.username);
+    for (const field of ['email', 'phone', 'birthdate']) assert.ok(!(field in parentData), `${field} reached the parent`);
+    assert.deepEqual(parent.body.withheld, ['email', 'phone', 'birthdate']);
+    assert.doesNotMatch(JSON.stringify(parent.body), new RegExp(String(serviceData.email).replace(/\./g, '\\.')));
+  });
+
+  it("the parent's read of private messages carries only public fields", async () => {
+    const page = await get('parent', `/v1/subjects/${subject}/records?collection=messages`);
+    assert.equal(page.status, 200);
+    const records = page.body.records as { data: Record<string, unknown>; withheld: string[] }[];
+    assert.ok(records.length > 0);
+    for (const r of records) {
+      assert.deepEqual(Object.keys(r.data), ['sender_id']);
+      assert.deepEqual(r.withheld, ['recipient_id', 'body', 'sent_at']);
+    }
+  });
+
+  it('registering a resident of a country in no jurisdiction is refused', async () => {
+    const res = await fetch(`${demo.url}/v1/subjects`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${tokens.get('app') ?? ''}`, 'content-type': 'application/json' },
+      body: JSON.stringify({ id: 'newcomer-1', country: 'BR' }),
+    });
+    assert.equal(res.status, 422);
+    assert.equal(((await res.json()) as { error: { code: string } }).error.code, 'no_jurisdiction');
+  });
+
+  it('Ctrl-C stops it cleanly', async () => {
+    assert.equal(await demo.stop('SIGINT'), 0);
+    assert.match(demo.stderr(), /SIGINT: closing the server and the stores/);
+  });
+});
