@@ -1,7 +1,7 @@
 // Runs the HTTP API for `serve` and `demo`: listen, report the bound address, stop cleanly on SIGINT or
 // SIGTERM (a second signal exits at once). Requests are logged by Fastify's pino logger: method, URL,
 // status and timing, never headers or bodies.
-import type { AddressInfo } from 'node:net';
+import { createServer, type AddressInfo } from 'node:net';
 import type { FastifyInstance } from 'fastify';
 import { buildServer } from '../http/server.ts';
 import type { Enclave } from '../services/enclave.ts';
@@ -23,9 +23,7 @@ export async function startServer(enclave: Enclave, options: { host: string; por
     await app.listen({ host: options.host, port: options.port });
   } catch (err) {
     await app.close();
-    const code = (err as NodeJS.ErrnoException).code;
-    const why = code === 'EADDRINUSE' ? 'the address is in use (pass another --port)' : code === 'EACCES' ? 'permission denied (pick a port above 1023)' : code ?? (err as Error).message;
-    throw new CliError('listen_failed', `cannot listen on ${options.host}:${options.port}: ${why}`, { cause: err });
+    throw listenError(options.host, options.port, err);
   }
   const address = app.server.address() as AddressInfo;
   return {
@@ -33,6 +31,27 @@ export async function startServer(enclave: Enclave, options: { host: string; por
     url: `http://${connectHost(options.host)}:${address.port}`,
     close: () => app.close(),
   };
+}
+
+function listenError(host: string, port: number, err: unknown): CliError {
+  const code = (err as NodeJS.ErrnoException).code;
+  const why = code === 'EADDRINUSE' ? 'the address is in use (pass another --port)' : code === 'EACCES' ? 'permission denied (pick a port above 1023)' : code ?? (err as Error).message;
+  return new CliError('listen_failed', `cannot listen on ${host}:${port}: ${why}`, { cause: err });
+}
+
+/** Fails early, before long work, if the address cannot be listened on now. */
+export async function checkListenable(host: string, port: number): Promise<void> {
+  if (port === 0) return;
+  const probe = createServer();
+  try {
+    await new Promise<void>((resolve, reject) => {
+      probe.once('error', reject);
+      probe.listen({ host, port }, resolve);
+    });
+  } catch (err) {
+    throw listenError(host, port, err);
+  }
+  await new Promise<void>((resolve) => probe.close(() => resolve()));
 }
 
 /** Resolves on the first SIGINT or SIGTERM; a second one during shutdown exits immediately. */

@@ -2,6 +2,8 @@
 // serves an API in which the platform service reads protected fields and the parent company never does.
 import assert from 'node:assert/strict';
 import { existsSync, mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:net';
+import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { Population } from '../../src/cli/demo/population.ts';
@@ -97,6 +99,23 @@ describe('enclave demo --no-serve', () => {
     assert.match(oneErrorLine(refused).message, /refusing to wipe .*precious: it was not created by `enclave demo`/);
     assert.equal(readFileSync(join(precious, 'thesis.tex'), 'utf8'), 'years of work');
     assert.equal(existsSync(join(precious, 'enclave.yaml')), false);
+  });
+
+  it('a port in use fails at once, before anything is created or seeded', async () => {
+    const blocker = createServer();
+    await new Promise<void>((r) => blocker.listen(0, '127.0.0.1', r));
+    try {
+      const port = String((blocker.address() as AddressInfo).port);
+      const fresh = join(root, 'fresh');
+      const r = await run(['demo', '--users', '20', '--port', port, '--dir', fresh]);
+      assert.equal(r.code, 1);
+      const e = oneErrorLine(r);
+      assert.equal(e.code, 'listen_failed');
+      assert.match(e.message, new RegExp(`127\\.0\\.0\\.1:${port}: the address is in use`));
+      assert.equal(existsSync(fresh), false);
+    } finally {
+      await new Promise<void>((r) => blocker.close(() => r()));
+    }
   });
 });
 

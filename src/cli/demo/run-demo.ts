@@ -8,7 +8,7 @@ import type { Io } from '../io.ts';
 import { connectHost, type LogLevel } from '../options.ts';
 import { displayPath, Output } from '../output.ts';
 import { createProgress, progressMode } from '../progress.ts';
-import { startServer, untilSignal } from '../serve-runner.ts';
+import { checkListenable, startServer, untilSignal } from '../serve-runner.ts';
 import { prepareDemoDir } from './demo-dir.ts';
 import { Population } from './population.ts';
 import { issueDemoTokens, TOKENS_FILE, writeDemoTokens } from './principals.ts';
@@ -29,6 +29,9 @@ export interface DemoOptions {
 export async function runDemo(io: Io, opts: DemoOptions): Promise<void> {
   const out = new Output(io);
   const dir = displayPath(opts.dir);
+  const host = opts.host ?? '127.0.0.1';
+  // Seeding takes a while: find out first whether the port is free.
+  if (opts.serve) await checkListenable(host, opts.port);
   prepareDemoDir(opts.dir);
   const init = await initEnclave(opts.dir, { dev: true, name: 'enclave-demo', port: opts.port });
   const enclave = await openEnclave(loadConfig(init.configPath));
@@ -76,7 +79,7 @@ export async function runDemo(io: Io, opts: DemoOptions): Promise<void> {
       out.line(tryIt(url, tokens, subject, outsideCountry));
       return;
     }
-    const server = await startServer(enclave, { host: opts.host ?? config.server.host, port: opts.port, logLevel: opts.logLevel });
+    const server = await startServer(enclave, { host, port: opts.port, logLevel: opts.logLevel });
     out.line(tryIt(server.url, tokens, subject, outsideCountry));
     out.line();
     out.line(`The tokens stay valid when you serve this enclave again: enclave serve --config ${dir}/enclave.yaml --dev-unseal`);

@@ -35,7 +35,7 @@ export function describeScenario(config: EnclaveConfig, dir: string, users: numb
 
 export function describeSeeding(report: SeedReport, sites: readonly SiteCount[]): string {
   const lines = [
-    `Seeded ${count(report.users)} users in ${seconds(report.ms)} through the vault: each record validated, routed to its subject's home site, protected fields sealed under the subject's key.`,
+    `Seeded ${count(report.users - report.outside.users)} of ${count(report.users)} users in ${seconds(report.ms)} through the vault: each record validated, routed to its subject's home site, protected fields sealed under the subject's key.`,
     '',
     'Where the data lives',
     table(['JURISDICTION', 'HOME SITE', 'OPERATOR', 'SUBJECTS', 'RECORDS'], sites.map((s) => [s.jurisdiction, s.site, s.operator, s.subjects, s.records])),
