@@ -110,7 +110,7 @@ describe('enclave serve + unseal + client commands', () => {
     assert.equal(replaced.code, 0, replaced.stderr);
     assert.equal(replaced.stdout, 'replaced users/kim (version 2)\n');
 
-    const missing = await run(['record', 'put', 'users', 'nobody', '--data', JSON.stringify({ ...data, user_id: 'nobody' })], { env });
+    const missing = await run(['record', 'put', 'users', 'nobody', '--file', '-'], { env, input: JSON.stringify({ ...data, user_id: 'nobody' }) });
     assert.equal(missing.code, 1);
     assert.equal(oneErrorLine(missing).code, 'record_not_found');
 
