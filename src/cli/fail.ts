@@ -8,8 +8,14 @@ export const EXIT_OK = 0;
 export const EXIT_FAILURE = 1;
 export const EXIT_USAGE = 2;
 
-/** Codes of failures that happen only on the client side; everything else uses the API's codes. */
-export type CliOnlyCode = 'unreachable' | 'bad_response' | 'listen_failed' | 'aborted';
+/** Codes of failures that happen only on the client side; everything else uses the API's codes. Listed in docs/errors.md. */
+export const CLI_ONLY_CODES = {
+  unreachable: 'The server did not answer (not running, wrong --server, or timed out).',
+  bad_response: 'The server answered with something that is not an Enclave API response.',
+  listen_failed: '`enclave serve` could not listen on the configured host and port.',
+  aborted: 'The person at the terminal interrupted a prompt.',
+} as const;
+export type CliOnlyCode = keyof typeof CLI_ONLY_CODES;
 export type CliCode = ErrorCode | CliOnlyCode;
 
 export class CliError extends Error {

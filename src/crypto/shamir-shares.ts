@@ -27,7 +27,8 @@ export function decodeShare(text: string): Uint8Array {
   const body = t.slice(PREFIX.length);
   if (!/^[A-Za-z0-9_-]+$/.test(body)) throw new EnclaveError('invalid_share', 'an unseal share is base64url after its prefix');
   const bytes = Buffer.from(body, 'base64url');
-  if (bytes.length !== 33) throw new EnclaveError('invalid_share', 'an unseal share decodes to 33 bytes');
+  // Node's decoder ignores trailing garbage; only the canonical encoding of 33 bytes is a share.
+  if (bytes.length !== 33 || bytes.toString('base64url') !== body) throw new EnclaveError('invalid_share', 'an unseal share is 44 base64url characters after its prefix');
   return new Uint8Array(bytes);
 }
 

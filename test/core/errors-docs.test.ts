@@ -4,6 +4,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { ERROR_CODES, type ErrorCode } from '../../src/core/errors.ts';
 import { ERROR_STATUS } from '../../src/http/error-status.ts';
+import { CLI_ONLY_CODES } from '../../src/cli/fail.ts';
 
 const doc = readFileSync(new URL('../../docs/errors.md', import.meta.url), 'utf8');
 const rows = new Map<string, { status: number; meaning: string }>();
@@ -30,5 +31,15 @@ test('client errors are 4xx and only server faults are 5xx', () => {
   for (const [code, status] of Object.entries(ERROR_STATUS) as [ErrorCode, number][]) {
     if (serverSide.has(code)) assert.ok(status >= 500, `${code} should be 5xx`);
     else assert.ok(status >= 400 && status < 500, `${code} should be 4xx, is ${status}`);
+  }
+});
+
+test('the CLI-only codes are documented, and none shadows an API code', () => {
+  const cli = new Map<string, string>();
+  for (const m of doc.matchAll(/^\| `([a-z_]+)` \| ([^|0-9][^|]*) \|$/gm)) cli.set(m[1] ?? '', (m[2] ?? '').trim());
+  assert.deepEqual([...cli.keys()].sort(), Object.keys(CLI_ONLY_CODES).sort());
+  for (const [code, meaning] of Object.entries(CLI_ONLY_CODES)) {
+    assert.equal(cli.get(code), meaning, `meaning of ${code} differs between docs and src/cli/fail.ts`);
+    assert.ok(!Object.hasOwn(ERROR_CODES, code), `${code} is both an API and a CLI-only code`);
   }
 });

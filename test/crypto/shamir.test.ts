@@ -95,6 +95,8 @@ void describe('Shamir shares of the root key', () => {
       `${PREFIX}${body.slice(0, -1)}/`,
       `${PREFIX}${body}=`,
       `${PREFIX}${Buffer.alloc(32).toString('base64url')}`,
+      `${PREFIX}${body}A`, // a typo tacked on: Node's decoder would drop it silently
+      `${PREFIX}${body}x`,
     ];
     for (const s of bad) {
       assert.throws(() => decodeShare(s), isInvalidShare, JSON.stringify(s));
