@@ -57,3 +57,30 @@ void describe('SqliteStore on a file', () => {
     assert.equal(s.driver, 'sqlite');
   });
 });
+
+void describe('two handles on one file (a running server and the CLI)', () => {
+  void it('a revocation, an erasure or a move made through one handle is seen at once through the other', async () => {
+    const path = join(dir, 'two-handles', 'site.db');
+    const server = new SqliteStore({ path });
+    const cli = new SqliteStore({ path });
+    const key = Buffer.from([9, 9, 9]);
+    await cli.subjects.insert({ id: 's1', country: 'US', jurisdiction: 'us', wrappedKey: key, keyId: 'k1', createdAt: 1, erasedAt: null, movedTo: null });
+    await cli.tokens.create({ id: 'p1', org: 'o', role: 'r', createdAt: 1 }, { id: 't1', hash: 'h1', principalId: 'p1', label: '', createdAt: 1, expiresAt: null, revokedAt: null });
+    // The server reads (and caches) both rows.
+    assert.equal((await server.tokens.findByHash('h1'))?.token.revokedAt, null);
+    assert.ok((await server.subjects.get('s1'))?.wrappedKey);
+    assert.ok((await server.subjects.get('s1'))?.wrappedKey, 'read twice: served from the cache');
+    // Another process changes them.
+    assert.equal(await cli.tokens.revoke('t1', 5), true);
+    assert.equal(await cli.subjects.erase('s1', 6), 0);
+    assert.equal((await server.tokens.findByHash('h1'))?.token.revokedAt, 5, 'a revoked token is never served from a stale cache');
+    const erased = await server.subjects.get('s1');
+    assert.deepEqual([erased?.wrappedKey, erased?.erasedAt], [null, 6], 'an erased subject\'s key is never served from a stale cache');
+    await cli.subjects.setMovedTo('s1', 'eu-central');
+    assert.equal((await server.subjects.get('s1'))?.movedTo, 'eu-central');
+    await cli.purgeSubject('s1');
+    assert.equal(await server.subjects.get('s1'), undefined);
+    await server.close();
+    await cli.close();
+  });
+});
