@@ -1,0 +1,117 @@
+// What one gated read costs, step by step, measured in-process (no HTTP) over the same seeded random
+// ids: the steps of Vault.getRecord and the token check, each timed separately, next to the baseline's
+// single prepared-statement read. The whole getRecord call is timed too, as a check that the steps add
+// up. Run by run.ts in its own process:  node bench/breakdown.ts <enclave.yaml> <site.db> <subjects> <per-subject>
+import { DatabaseSync } from 'node:sqlite';
+import { recordAad, type RecordData } from '../src/core/record-model.ts';
+import { open } from '../src/crypto/aead.ts';
+import { loadConfig } from '../src/services/config-loader.ts';
+import { openEnclave } from '../src/services/enclave.ts';
+import { readDevShares } from '../src/services/init-service.ts';
+import { recordRef } from './dataset.ts';
+import { randomInt, seededRandom } from './prng.ts';
+
+export interface Step {
+  readonly step: string;
+  readonly micros: number;
+}
+
+export interface Breakdown {
+  readonly steps: readonly Step[];
+  /** Sum of the gated steps. */
+  readonly gatedSum: number;
+  /** Vault.getRecord plus TokenService.authenticate, called as the server calls them. */
+  readonly gatedDirect: number;
+  /** The baseline's row read. */
+  readonly baselineRead: number;
+  readonly reads: number;
+}
+
+const WARMUP = 20_000;
+const READS = 20_000;
+
+export async function measureBreakdown(configPath: string, siteDbPath: string, token: string, subjects: number, perSubject: number): Promise<Breakdown> {
+  const enclave = await openEnclave(loadConfig(configPath));
+  try {
+    for (const share of readDevShares(enclave.config.dataDir) ?? []) await enclave.seal.submit(share);
+    const next = seededRandom(0xb4d);
+    const refs = Array.from({ length: WARMUP + 2 * READS }, () => recordRef(randomInt(next, subjects), randomInt(next, perSubject)));
+    const principal = await enclave.tokens.authenticate(token);
+    const totals = new Map<string, bigint>();
+    const iso = (ms: number) => new Date(ms).toISOString();
+
+    // One read, as Vault.getRecord does it (the re-homing branch aside: no subject is moving here).
+    const read = async (i: number, record: boolean): Promise<unknown> => {
+      const ref = refs[i];
+      const c = ref && enclave.config.collections.get(ref.collection);
+      if (!ref || !c) throw new Error('bad reference');
+      let t = process.hrtime.bigint();
+      const lap = (step: string) => {
+        const now = process.hrtime.bigint();
+        if (record) totals.set(step, (totals.get(step) ?? 0n) + (now - t));
+        t = now;
+      };
+      await enclave.tokens.authenticate(token);
+      lap('token check (SHA-256, control-store lookup)');
+      const found = await enclave.router.findRecord(c.name, ref.id);
+      lap('record lookup (site store)');
+      if (!found || found.row.sealed === null) throw new Error(`record ${ref.id} missing or not sealed`);
+      const subject = await found.store.subjects.get(found.row.subject);
+      lap('subject lookup (erasure check, wrapped key)');
+      if (!subject?.wrappedKey) throw new Error(`subject ${found.row.subject} missing or erased`);
+      const decision = enclave.decisions.decide({ principal, action: 'record.read', collection: c, subject: found.row.subject, fields: [...c.fields.keys()], now: new Date() });
+      lap('decision');
+      if (decision.release !== 'protected') throw new Error('the bench principal should read protected fields');
+      const dek = enclave.keyring.unwrap(found.site, found.row.subject, subject.wrappedKey);
+      lap('subject data key (LRU, unwrap on a miss)');
+      const plain = open(dek, found.row.sealed, recordAad(c.name, found.row.id, found.row.subject, found.row.version));
+      lap('AES-256-GCM decryption (with AAD)');
+      const data = { ...(JSON.parse(found.row.publicJson) as RecordData), ...(JSON.parse(plain.toString('utf8')) as RecordData) };
+      const ordered: RecordData = {};
+      for (const f of c.fields.keys()) if (Object.hasOwn(data, f)) ordered[f] = data[f] ?? null;
+      const view = { id: found.row.id, data: ordered, created_at: iso(found.row.createdAt), updated_at: iso(found.row.updatedAt) };
+      lap('JSON parsing and view');
+      return view;
+    };
+
+    for (let i = 0; i < WARMUP; i++) await read(i, false);
+    for (let i = WARMUP; i < WARMUP + READS; i++) await read(i, true);
+    const steps = [...totals].map(([step, ns]) => ({ step, micros: Number(ns) / READS / 1000 }));
+
+    // The same calls the server makes, on ids not read yet.
+    const t0 = process.hrtime.bigint();
+    for (let i = WARMUP + READS; i < WARMUP + 2 * READS; i++) {
+      const ref = refs[i];
+      if (!ref) break;
+      const who = await enclave.tokens.authenticate(token);
+      await enclave.vault.getRecord(who, ref.collection, ref.id);
+    }
+    const gatedDirect = Number(process.hrtime.bigint() - t0) / READS / 1000;
+
+    const db = new DatabaseSync(siteDbPath);
+    try {
+      const byKey = db.prepare('SELECT * FROM records WHERE collection = ? AND id = ?');
+      const t1 = process.hrtime.bigint();
+      for (let i = WARMUP; i < WARMUP + READS; i++) {
+        const ref = refs[i];
+        if (ref) byKey.get(ref.collection, ref.id);
+      }
+      const baselineRead = Number(process.hrtime.bigint() - t1) / READS / 1000;
+      return { steps, gatedSum: steps.reduce((s, x) => s + x.micros, 0), gatedDirect, baselineRead, reads: READS };
+    } finally {
+      db.close();
+    }
+  } finally {
+    await enclave.close();
+  }
+}
+
+if (import.meta.main) {
+  const [configPath, siteDbPath, token, subjects, perSubject] = process.argv.slice(2);
+  if (!configPath || !siteDbPath || !token || !subjects || !perSubject) {
+    process.stderr.write('usage: node bench/breakdown.ts <enclave.yaml> <site.db> <token> <subjects> <records-per-subject>\n');
+    process.exit(2);
+  }
+  const result = await measureBreakdown(configPath, siteDbPath, token, Number(subjects), Number(perSubject));
+  process.stdout.write(`${JSON.stringify(result)}\n`);
+}

@@ -1,0 +1,302 @@
+// Writes docs/benchmarks.md from a run's figures. Everything is regenerated except the hand-written
+// "how to read this" note between the markers, which is carried over from the existing file.
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { dirname, join, relative } from 'node:path';
+import type { Breakdown } from './breakdown.ts';
+import type { LoadResult, LoadSettings } from './load.ts';
+import type { SoakResult } from './memory-soak.ts';
+import type { Machine } from './machine.ts';
+import type { MemoryStatus } from './proc-stats.ts';
+import type { Category } from './profile-categories.ts';
+import type { HotSpot } from './profile-summary.ts';
+
+export const NOTE_START = '<!-- hand-written:start (kept by the generator) -->';
+export const NOTE_END = '<!-- hand-written:end -->';
+
+const DEFAULT_NOTE = `_Write here how to read the figures; \`npm run bench\` keeps this note and regenerates the rest._`;
+
+export const TARGETS = { gatedPerSecond: 10_000, ratio: 0.5, rssBytes: 300 * 2 ** 20, rssRecords: 1_000_000 } as const;
+
+export interface ServerFigures {
+  /** The server's best measured round. */
+  readonly load: LoadResult;
+  /** After all measured rounds (VmHWM is the peak over the process's whole life). */
+  readonly memory: MemoryStatus;
+}
+
+export interface Round {
+  readonly baseline: LoadResult;
+  readonly gated: LoadResult;
+}
+
+export interface ProfileFigures {
+  readonly seconds: number;
+  readonly categories: readonly Category[];
+  readonly hotSpots: readonly HotSpot[];
+  readonly file: string;
+}
+
+export interface ReportInput {
+  readonly command: string;
+  readonly quick: boolean;
+  readonly when: Date;
+  readonly machine: Machine;
+  readonly settings: LoadSettings;
+  readonly dataset: {
+    readonly records: number;
+    readonly subjects: number;
+    readonly recordsPerSubject: number;
+    readonly dbBytes: number;
+    readonly seededNow: boolean;
+    readonly seedSeconds: number;
+  };
+  readonly baseline: ServerFigures;
+  readonly gated: ServerFigures;
+  readonly rounds: readonly Round[];
+  readonly soak: SoakResult;
+  /** Node flags the servers ran with; empty means as the product runs. */
+  readonly serverNodeFlags: readonly string[];
+  readonly breakdown: Breakdown;
+  readonly profile?: ProfileFigures;
+}
+
+export interface Verdict {
+  readonly target: string;
+  readonly measured: string;
+  readonly met: boolean | undefined;
+  readonly comment: string;
+}
+
+const int = (n: number) => Math.round(n).toLocaleString('en-US');
+const ms = (n: number) => `${n.toFixed(n < 10 ? 2 : 1)} ms`;
+const mib = (bytes: number) => `${(bytes / 2 ** 20).toFixed(1)} MiB`;
+const pct = (n: number) => `${n.toFixed(0)} %`;
+
+/** The gated server's peak RSS over its whole life, the soak included. */
+export function gatedPeakRss(input: ReportInput): number {
+  return Math.max(input.gated.memory.peakRss, ...input.soak.samples.map((x) => x.peakRss));
+}
+
+/** The median of the per-round ratios (each round's gated figure over the baseline figure just before it). */
+export function medianRoundRatio(input: ReportInput): number {
+  const ratios = input.rounds.map((r) => r.gated.requestsPerSecond / r.baseline.requestsPerSecond).sort((a, b) => a - b);
+  const mid = Math.floor(ratios.length / 2);
+  return ratios.length % 2 === 1 ? (ratios[mid] ?? Number.NaN) : ((ratios[mid - 1] ?? Number.NaN) + (ratios[mid] ?? Number.NaN)) / 2;
+}
+
+export function ratioOf(input: ReportInput): number {
+  return input.gated.load.requestsPerSecond / input.baseline.load.requestsPerSecond;
+}
+
+export function verdicts(input: ReportInput): Verdict[] {
+  const gated = input.gated.load.requestsPerSecond;
+  const ratio = ratioOf(input);
+  const rss = gatedPeakRss(input);
+  const out: Verdict[] = [];
+  const miss = (have: number, want: number, unit: (n: number) => string) => `short by ${unit(want - have)} (${(((want - have) / want) * 100).toFixed(0)} %)`;
+  out.push({
+    target: `≥ ${int(TARGETS.gatedPerSecond)} gated reads/s`,
+    measured: `${int(gated)} /s`,
+    met: gated >= TARGETS.gatedPerSecond,
+    comment: gated >= TARGETS.gatedPerSecond ? `${((gated / TARGETS.gatedPerSecond - 1) * 100).toFixed(0)} % above` : miss(gated, TARGETS.gatedPerSecond, (n) => `${int(n)} reads/s`),
+  });
+  out.push({
+    target: `gated / baseline ≥ ${TARGETS.ratio}`,
+    measured: ratio.toFixed(2),
+    met: ratio >= TARGETS.ratio,
+    comment: ratio >= TARGETS.ratio ? 'met' : miss(ratio, TARGETS.ratio, (n) => n.toFixed(2)),
+  });
+  const enough = input.dataset.records >= TARGETS.rssRecords;
+  out.push({
+    target: `server RSS < ${mib(TARGETS.rssBytes)} with ${int(TARGETS.rssRecords)} records`,
+    measured: `${mib(rss)} peak with ${int(input.dataset.records)} records${input.soak.settled ? '' : ' (still growing when the soak ended)'}`,
+    met: enough ? rss < TARGETS.rssBytes : undefined,
+    comment: !enough
+      ? `not assessed: this run stored only ${int(input.dataset.records)} records`
+      : rss < TARGETS.rssBytes
+        ? `${mib(TARGETS.rssBytes - rss)} of headroom${input.soak.settled ? '' : ' so far'}`
+        : `over by ${mib(rss - TARGETS.rssBytes)}`,
+  });
+  return out;
+}
+
+function readNote(path: string): string {
+  if (!existsSync(path)) return DEFAULT_NOTE;
+  const text = readFileSync(path, 'utf8');
+  const start = text.indexOf(NOTE_START);
+  const end = text.indexOf(NOTE_END);
+  if (start < 0 || end < start) return DEFAULT_NOTE;
+  return text.slice(start + NOTE_START.length, end).trim();
+}
+
+function observations(input: ReportInput): string[] {
+  const notes: string[] = [];
+  const { baseline, gated } = input;
+  if (baseline.load.generatorCpuPercent >= 90) {
+    notes.push(
+      `The load generator used ${pct(baseline.load.generatorCpuPercent)} of a core during the baseline run while the baseline server used ${pct(baseline.load.serverCpuPercent)}: ` +
+        'the baseline figure is at least partly bounded by the generator, so the true baseline is higher and the true ratio lower than shown.',
+    );
+  }
+  if (gated.load.serverCpuPercent >= 90) {
+    notes.push(`The gated server used ${pct(gated.load.serverCpuPercent)} of a core: it, not the generator, bounds the gated figure.`);
+  }
+  for (const [name, r] of [['baseline', baseline.load], ['gated', gated.load]] as const) {
+    if (r.otherCpuPercent >= 15 || r.stealPercent >= 15) {
+      notes.push(`During the ${name} run other processes used ${pct(r.otherCpuPercent)} of a core and the hypervisor stole ${pct(r.stealPercent)}: that run's figures are lower than on an idle machine.`);
+    }
+    if (r.non2xx > 0 || r.errors > 0) notes.push(`The ${name} run had ${int(r.non2xx)} non-2xx responses and ${int(r.errors)} connection errors; they are not counted as reads.`);
+  }
+  return notes;
+}
+
+export function renderReport(input: ReportInput, note: string): string {
+  const { machine, settings, dataset, baseline, gated } = input;
+  const ratio = ratioOf(input);
+  const row = (label: string, a: string, b: string) => `| ${label} | ${a} | ${b} |`;
+  const lines: string[] = [
+    '# Benchmarks',
+    '',
+    '<!-- Generated by `npm run bench` (bench/run.ts): do not edit by hand except between the hand-written markers. -->',
+    '',
+    '## How to read this',
+    '',
+    NOTE_START,
+    note,
+    NOTE_END,
+    '',
+    '## Machine',
+    '',
+    '| | |',
+    '|---|---|',
+    `| CPU | ${machine.cpuModel} |`,
+    `| Cores | ${machine.cores} |`,
+    `| Memory | ${machine.memoryGiB} GiB |`,
+    `| Node | ${machine.node} |`,
+    `| SQLite | ${machine.sqlite} |`,
+    `| OS | ${machine.os} |`,
+    '',
+    '## Run',
+    '',
+    `- Command: \`${input.command}\`${input.quick ? ' (quick sanity check: small data set, short runs)' : ''}`,
+    `- Date: ${input.when.toISOString().replace(/\.\d+Z$/, 'Z')}`,
+    `- Data set: ${int(dataset.records)} records (${int(dataset.subjects)} subjects × (1 \`users\` + ${dataset.recordsPerSubject - 1} \`messages\`), all resident in the US, so at one home site); site store ${mib(dataset.dbBytes)}; ${dataset.seededNow ? `seeded in this run in ${dataset.seedSeconds.toFixed(0)} s` : `taken from the cache (seeded earlier in ${dataset.seedSeconds.toFixed(0)} s)`}`,
+    `- Load: autocannon, ${settings.connections} connections, pipelining ${settings.pipelining}, ${settings.warmupSeconds} s warm-up then ${settings.durationSeconds} s measured, per server; the same seeded random sequence of record ids for both servers`,
+    '- Each server runs in its own process; the load generator runs in the bench process.',
+    `- Server Node flags: ${input.serverNodeFlags.length === 0 ? 'none (as the product runs)' : `\`${input.serverNodeFlags.join(' ')}\` (a deployment setting under trial, not the product default)`}`,
+    '',
+    '## Results',
+    '',
+    input.rounds.length > 1
+      ? `Each column is that server's best of ${input.rounds.length} measured rounds (the rounds alternate between the servers; every round is listed below).`
+      : 'One measured round per server.',
+    '',
+    '| | (a) Baseline: Fastify + SQLite row, no auth, no decryption | (b) Gated: enclave API, token + decision + decryption |',
+    '|---|---:|---:|',
+    row('Requests/s', int(baseline.load.requestsPerSecond), int(gated.load.requestsPerSecond)),
+    row('Latency p50', ms(baseline.load.latencyP50Ms), ms(gated.load.latencyP50Ms)),
+    row('Latency p99', ms(baseline.load.latencyP99Ms), ms(gated.load.latencyP99Ms)),
+    row('Latency max', ms(baseline.load.latencyMaxMs), ms(gated.load.latencyMaxMs)),
+    row('Successful reads', int(baseline.load.requests), int(gated.load.requests)),
+    row('Response size (headers included)', `${int(baseline.load.bytesPerResponse)} B`, `${int(gated.load.bytesPerResponse)} B`),
+    row('Non-2xx / errors', `${int(baseline.load.non2xx)} / ${int(baseline.load.errors)}`, `${int(gated.load.non2xx)} / ${int(gated.load.errors)}`),
+    row('Server CPU (of one core)', pct(baseline.load.serverCpuPercent), pct(gated.load.serverCpuPercent)),
+    row('Server CPU per read', `${int(baseline.load.serverCpuMicrosPerRequest)} µs`, `${int(gated.load.serverCpuMicrosPerRequest)} µs`),
+    row('Load generator CPU (of one core)', pct(baseline.load.generatorCpuPercent), pct(gated.load.generatorCpuPercent)),
+    row('Other processes / hypervisor steal (of one core)', `${pct(baseline.load.otherCpuPercent)} / ${pct(baseline.load.stealPercent)}`, `${pct(gated.load.otherCpuPercent)} / ${pct(gated.load.stealPercent)}`),
+    row('Server peak RSS (VmHWM) after the rounds', mib(baseline.memory.peakRss), `${mib(gated.memory.peakRss)} (${mib(gatedPeakRss(input))} after the soak, below)`),
+    '',
+    `**Ratio gated / baseline: ${ratio.toFixed(2)}**${input.rounds.length > 1 ? ` (best over best; the median of the ${input.rounds.length} per-round ratios is ${medianRoundRatio(input).toFixed(2)})` : ''}`,
+    '',
+    ...(input.rounds.length > 1
+      ? [
+          '| Round | Baseline reads/s | Gated reads/s | Ratio | Others / steal during baseline | Others / steal during gated |',
+          '|---|---:|---:|---:|---:|---:|',
+          ...input.rounds.map(
+            (r, i) =>
+              `| ${i + 1} | ${int(r.baseline.requestsPerSecond)} | ${int(r.gated.requestsPerSecond)} | ${(r.gated.requestsPerSecond / r.baseline.requestsPerSecond).toFixed(2)} | ` +
+              `${pct(r.baseline.otherCpuPercent)} / ${pct(r.baseline.stealPercent)} | ${pct(r.gated.otherCpuPercent)} / ${pct(r.gated.stealPercent)} |`,
+          ),
+          '',
+        ]
+      : []),
+    '## Targets',
+    '',
+    '| Target | Measured | Met | |',
+    '|---|---|---|---|',
+    ...verdicts(input).map((v) => `| ${v.target} | ${v.measured} | ${v.met === undefined ? 'n/a' : v.met ? 'yes' : '**no**'} | ${v.comment} |`),
+    '',
+  ];
+  const notes = observations(input);
+  if (notes.length > 0) lines.push('Observations:', '', ...notes.map((n) => `- ${n}`), '');
+  const { soak } = input;
+  const c = soak.composition;
+  const soakRows = soak.samples.length > 12 ? soak.samples.filter((_, i) => i % Math.ceil(soak.samples.length / 12) === 0 || i === soak.samples.length - 1) : soak.samples;
+  lines.push(
+    '## Memory under sustained load',
+    '',
+    `The gated server's resident set keeps growing well after its first requests, so after the measured rounds the load stayed on in ${soak.samples.length} windows over fresh ids ` +
+      `(${int(soak.reads)} more reads in ${soak.seconds.toFixed(0)} s) ${soak.settled ? `until the peak RSS grew by less than ${(soak.options.settleFraction * 100).toFixed(0)} % over ${soak.options.settleWindows * soak.options.windowSeconds} s` : `until the ${soak.options.maxSeconds} s limit, and the peak was still growing`}. ` +
+      `Peak RSS (VmHWM, the kernel's own high-water mark): **${mib(gatedPeakRss(input))}** with ${int(input.dataset.records)} records stored.`,
+    '',
+    '| Reads during the soak | Seconds | RSS | Peak RSS |',
+    '|---:|---:|---:|---:|',
+    ...soakRows.map((x) => `| ${int(x.reads)} | ${x.seconds.toFixed(0)} | ${mib(x.rss)} | ${mib(x.peakRss)} |`),
+    '',
+    'Where the resident memory was when the soak ended (from /proc and from the server\'s own V8 heap statistics):',
+    '',
+    '| Part | Resident |',
+    '|---|---:|',
+    `| V8 young generation (new space: sized by V8 from the machine's memory unless \`--max-semi-space-size\` says otherwise) | ${mib(c.heap.youngGeneration)} |`,
+    `| V8 old generation and other heap spaces (objects in the whole heap, live or not yet collected: ${mib(c.heap.heapUsed)}) | ${mib(c.heap.otherHeapSpaces)} |`,
+    `| Other anonymous memory (malloc: SQLite page caches, OpenSSL, Node's C++ side${c.heap.external > 0 ? `, ${mib(c.heap.external)} of it reported to V8 as external` : ''}; freed pages not yet returned) | ${mib(Math.max(0, c.rssAnon - c.heap.youngGeneration - c.heap.otherHeapSpaces))} |`,
+    `| File-backed (the node binary and shared libraries) | ${mib(c.rssFile)} |`,
+    `| **RSS** | **${mib(c.rss)}** |`,
+    '',
+  );
+  const { breakdown: b } = input;
+  const us = (n: number) => `${n.toFixed(1)} µs`;
+  lines.push(
+    '## What a gated read costs, step by step',
+    '',
+    `Measured in one process without HTTP, over ${int(b.reads)} random ids of the same data set: each step of \`Vault.getRecord\` and the token check timed on its own (wall time per read; the process is otherwise idle).`,
+    '',
+    '| Step | Per read | Share |',
+    '|---|---:|---:|',
+    ...b.steps.map((s) => `| ${s.step} | ${us(s.micros)} | ${((s.micros / b.gatedSum) * 100).toFixed(0)} % |`),
+    `| **Sum of the steps** | **${us(b.gatedSum)}** | |`,
+    `| Check: \`TokenService.authenticate\` + \`Vault.getRecord\` called as the server does | ${us(b.gatedDirect)} | |`,
+    `| Baseline: the one prepared-statement row read | ${us(b.baselineRead)} | |`,
+    '',
+    `Over HTTP the servers used ${int(baseline.load.serverCpuMicrosPerRequest)} µs (baseline) and ${int(gated.load.serverCpuMicrosPerRequest)} µs (gated) of CPU per read in their best rounds, ` +
+      `a difference of ${int(gated.load.serverCpuMicrosPerRequest - baseline.load.serverCpuMicrosPerRequest)} µs, while the steps above add up to ${int(b.gatedDirect - b.baselineRead)} µs more than the baseline's row read. ` +
+      'Treat the step figures as a lower bound and read their shares: in a tight loop the code and the pages it touches stay in the CPU caches, whereas in the server every read runs between HTTP parsing and socket writes and pays for cold caches; the profile below shows the shares inside the real server.',
+    '',
+  );
+  if (input.profile) {
+    const { profile } = input;
+    lines.push(
+      "## Where the gated server's time goes",
+      '',
+      `From a separate ${profile.seconds} s window of load on the gated server with the V8 CPU profiler on (the profiler behind \`node --cpu-prof\`, started after the warm-up; it slows the server down, so this window is not part of the figures above). Self time, idle excluded. Profile: \`${relative(join(import.meta.dirname, '..'), profile.file)}\` (open it in Chrome DevTools, or \`node bench/profile-summary.ts <file>\`).`,
+      '',
+      '| Layer | Share of busy CPU |',
+      '|---|---:|',
+      ...profile.categories.map((c) => `| ${c.name} | ${c.selfPercent.toFixed(1)} % |`),
+      '',
+      'Heaviest functions:',
+      '',
+      '| Function | Where | Self |',
+      '|---|---|---:|',
+      ...profile.hotSpots.map((h) => `| \`${h.name}\` | ${h.calledFrom === undefined ? h.where : `native, called from ${h.calledFrom}`} | ${h.selfPercent.toFixed(1)} % |`),
+      '',
+    );
+  }
+  return `${lines.join('\n')}\n`;
+}
+
+export function writeReport(path: string, input: ReportInput, notePath = path): void {
+  const text = renderReport(input, readNote(notePath));
+  mkdirSync(dirname(path), { recursive: true });
+  writeFileSync(path, text);
+}

@@ -1,0 +1,86 @@
+// Seeds the benchmark data set through the vault's bulk import (residency, validation, decisions and
+// sealing exactly as in production), then writes the manifest. Run as its own process by run.ts so the
+// load generator's process starts clean; progress goes to stderr.
+import { mkdirSync, rmSync } from 'node:fs';
+import { loadConfig } from '../src/services/config-loader.ts';
+import { openEnclave } from '../src/services/enclave.ts';
+import { initEnclave, readDevShares } from '../src/services/init-service.ts';
+import { sqlitePathOf } from '../src/storage/open-store.ts';
+import { datasetKey, recordCount, recordRef, SUBJECT_COUNTRY, subjectId, writeManifest, type DatasetSpec, type Manifest } from './dataset.ts';
+import { messageData, userData } from './synthetic.ts';
+
+const SUBJECTS_PER_BATCH = 1000;
+
+export async function seedDataset(dir: string, spec: DatasetSpec): Promise<Manifest> {
+  const started = performance.now();
+  rmSync(dir, { recursive: true, force: true });
+  mkdirSync(dir, { recursive: true });
+  const init = await initEnclave(dir, { dev: true, name: 'bench' });
+  const config = loadConfig(init.configPath);
+  const enclave = await openEnclave(config);
+  try {
+    for (const share of readDevShares(init.dataDir) ?? []) await enclave.seal.submit(share);
+    const issued = await enclave.tokens.issue({ principal: 'bench-service', org: 'platform', role: 'service', label: 'benchmark' });
+    const principal = await enclave.tokens.authenticate(issued.secret);
+    const total = recordCount(spec);
+    let done = 0;
+    let lastReport = 0;
+    for (let first = 0; first < spec.subjects; first += SUBJECTS_PER_BATCH) {
+      const end = Math.min(first + SUBJECTS_PER_BATCH, spec.subjects);
+      const subjects: { id: string; country: string }[] = [];
+      const users: { id: string; data: unknown }[] = [];
+      const messages: { id: string; data: unknown }[] = [];
+      for (let i = first; i < end; i++) {
+        const s = subjectId(i);
+        subjects.push({ id: s, country: SUBJECT_COUNTRY });
+        users.push({ id: recordRef(i, 0).id, data: userData(i, s) });
+        for (let k = 1; k < spec.recordsPerSubject; k++) messages.push({ id: recordRef(i, k).id, data: messageData(i, k, s, spec.subjects) });
+      }
+      const imported = [
+        await enclave.vault.importSubjects(principal, subjects),
+        await enclave.vault.importRecords(principal, 'users', users),
+        await enclave.vault.importRecords(principal, 'messages', messages),
+      ];
+      const refused = imported.flatMap((r) => r.refused);
+      if (refused.length > 0) throw new Error(`seeding refused ${refused.length} items, first: ${JSON.stringify(refused[0])}`);
+      done += users.length + messages.length;
+      const now = performance.now();
+      if (now - lastReport > 500 || done === total) {
+        lastReport = now;
+        const rate = done / ((now - started) / 1000);
+        process.stderr.write(`\rseeding ${done.toLocaleString('en-US')} / ${total.toLocaleString('en-US')} records (${Math.round(rate).toLocaleString('en-US')}/s)   `);
+      }
+    }
+    process.stderr.write('\n');
+    const home = config.sites.get('trusted-us');
+    const siteDbPath = home ? sqlitePathOf(home.storage, config.dataDir) : undefined;
+    if (siteDbPath === undefined) throw new Error('the starter configuration no longer has a SQLite home site "trusted-us"');
+    const counted = await enclave.router.store('trusted-us').records.count();
+    if (counted !== total) throw new Error(`expected ${total} records at trusted-us, found ${counted}`);
+    await enclave.router.store('trusted-us').scrub(); // checkpoint the WAL so both servers start from the same file state
+    const manifest: Manifest = {
+      key: datasetKey(spec),
+      subjects: spec.subjects,
+      recordsPerSubject: spec.recordsPerSubject,
+      records: total,
+      configPath: init.configPath,
+      siteDbPath,
+      serviceToken: issued.secret,
+      seedSeconds: (performance.now() - started) / 1000,
+      seededAt: new Date().toISOString(),
+    };
+    writeManifest(dir, manifest);
+    return manifest;
+  } finally {
+    await enclave.close();
+  }
+}
+
+if (import.meta.main) {
+  const [dir, subjects, perSubject] = process.argv.slice(2);
+  if (dir === undefined || subjects === undefined || perSubject === undefined) {
+    process.stderr.write('usage: node bench/seed.ts <dir> <subjects> <records-per-subject>\n');
+    process.exit(2);
+  }
+  await seedDataset(dir, { subjects: Number(subjects), recordsPerSubject: Number(perSubject) });
+}
