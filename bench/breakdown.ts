@@ -1,7 +1,7 @@
 // What one gated read costs, step by step, measured in-process (no HTTP) over the same seeded random
 // ids: the steps of Vault.getRecord and the token check, each timed separately, next to the baseline's
 // single prepared-statement read. The whole getRecord call is timed too, as a check that the steps add
-// up. Run by run.ts in its own process:  node bench/breakdown.ts <enclave.yaml> <site.db> <subjects> <per-subject>
+// up. Each figure is the median over rounds. Run by run.ts in its own process:  node bench/breakdown.ts <enclave.yaml> <site.db> <subjects> <per-subject>
 import { DatabaseSync } from 'node:sqlite';
 import { recordAad, type RecordData } from '../src/core/record-model.ts';
 import { open } from '../src/crypto/aead.ts';
@@ -25,10 +25,19 @@ export interface Breakdown {
   /** The baseline's row read. */
   readonly baselineRead: number;
   readonly reads: number;
+  readonly rounds: number;
 }
 
 const WARMUP = 20_000;
-const READS = 20_000;
+const ROUNDS = 5;
+const READS_PER_ROUND = 10_000;
+const READS = ROUNDS * READS_PER_ROUND;
+
+function median(values: readonly number[]): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  const mid = Math.floor(sorted.length / 2);
+  return sorted.length % 2 === 1 ? (sorted[mid] ?? Number.NaN) : ((sorted[mid - 1] ?? Number.NaN) + (sorted[mid] ?? Number.NaN)) / 2;
+}
 
 export async function measureBreakdown(configPath: string, siteDbPath: string, token: string, subjects: number, perSubject: number): Promise<Breakdown> {
   const enclave = await openEnclave(loadConfig(configPath));
@@ -37,7 +46,7 @@ export async function measureBreakdown(configPath: string, siteDbPath: string, t
     const next = seededRandom(0xb4d);
     const refs = Array.from({ length: WARMUP + 2 * READS }, () => recordRef(randomInt(next, subjects), randomInt(next, perSubject)));
     const principal = await enclave.tokens.authenticate(token);
-    const totals = new Map<string, bigint>();
+    let totals = new Map<string, bigint>();
     const iso = (ms: number) => new Date(ms).toISOString();
 
     // One read, as Vault.getRecord does it (the re-homing branch aside: no subject is moving here).
@@ -74,30 +83,38 @@ export async function measureBreakdown(configPath: string, siteDbPath: string, t
       return view;
     };
 
-    for (let i = 0; i < WARMUP; i++) await read(i, false);
-    for (let i = WARMUP; i < WARMUP + READS; i++) await read(i, true);
-    const steps = [...totals].map(([step, ns]) => ({ step, micros: Number(ns) / READS / 1000 }));
-
-    // The same calls the server makes, on ids not read yet.
-    const t0 = process.hrtime.bigint();
-    for (let i = WARMUP + READS; i < WARMUP + 2 * READS; i++) {
-      const ref = refs[i];
-      if (!ref) break;
-      const who = await enclave.tokens.authenticate(token);
-      await enclave.vault.getRecord(who, ref.collection, ref.id);
-    }
-    const gatedDirect = Number(process.hrtime.bigint() - t0) / READS / 1000;
-
     const db = new DatabaseSync(siteDbPath);
     try {
       const byKey = db.prepare('SELECT * FROM records WHERE collection = ? AND id = ?');
-      const t1 = process.hrtime.bigint();
-      for (let i = WARMUP; i < WARMUP + READS; i++) {
-        const ref = refs[i];
-        if (ref) byKey.get(ref.collection, ref.id);
+      for (let i = 0; i < WARMUP; i++) await read(i, false);
+      // Rounds interleave the three measurements, and each figure is the median over the rounds, so a
+      // burst of interference on the machine moves one round rather than the result.
+      const perStep = new Map<string, number[]>();
+      const direct: number[] = [];
+      const baseline: number[] = [];
+      for (let round = 0; round < ROUNDS; round++) {
+        const first = WARMUP + round * READS_PER_ROUND;
+        totals = new Map();
+        for (let i = first; i < first + READS_PER_ROUND; i++) await read(i, true);
+        for (const [step, ns] of totals) perStep.set(step, [...(perStep.get(step) ?? []), Number(ns) / READS_PER_ROUND / 1000]);
+        // The same calls the server makes, on ids this round has not read yet.
+        const t0 = process.hrtime.bigint();
+        for (let i = first + READS; i < first + READS + READS_PER_ROUND; i++) {
+          const ref = refs[i];
+          if (!ref) break;
+          const who = await enclave.tokens.authenticate(token);
+          await enclave.vault.getRecord(who, ref.collection, ref.id);
+        }
+        direct.push(Number(process.hrtime.bigint() - t0) / READS_PER_ROUND / 1000);
+        const t1 = process.hrtime.bigint();
+        for (let i = first; i < first + READS_PER_ROUND; i++) {
+          const ref = refs[i];
+          if (ref) byKey.get(ref.collection, ref.id);
+        }
+        baseline.push(Number(process.hrtime.bigint() - t1) / READS_PER_ROUND / 1000);
       }
-      const baselineRead = Number(process.hrtime.bigint() - t1) / READS / 1000;
-      return { steps, gatedSum: steps.reduce((s, x) => s + x.micros, 0), gatedDirect, baselineRead, reads: READS };
+      const steps = [...perStep].map(([step, micros]) => ({ step, micros: median(micros) }));
+      return { steps, gatedSum: steps.reduce((sum, x) => sum + x.micros, 0), gatedDirect: median(direct), baselineRead: median(baseline), reads: READS, rounds: ROUNDS };
     } finally {
       db.close();
     }

@@ -210,11 +210,12 @@ export function renderReport(input: ReportInput, note: string): string {
     '',
     ...(input.rounds.length > 1
       ? [
-          '| Round | Baseline reads/s | Gated reads/s | Ratio | Others / steal during baseline | Others / steal during gated |',
-          '|---|---:|---:|---:|---:|---:|',
+          '| Round | Baseline reads/s | Gated reads/s | Ratio | Baseline CPU per read | Gated CPU per read | Others / steal during baseline | Others / steal during gated |',
+          '|---|---:|---:|---:|---:|---:|---:|---:|',
           ...input.rounds.map(
             (r, i) =>
               `| ${i + 1} | ${int(r.baseline.requestsPerSecond)} | ${int(r.gated.requestsPerSecond)} | ${(r.gated.requestsPerSecond / r.baseline.requestsPerSecond).toFixed(2)} | ` +
+              `${int(r.baseline.serverCpuMicrosPerRequest)} µs | ${int(r.gated.serverCpuMicrosPerRequest)} µs | ` +
               `${pct(r.baseline.otherCpuPercent)} / ${pct(r.baseline.stealPercent)} | ${pct(r.gated.otherCpuPercent)} / ${pct(r.gated.stealPercent)} |`,
           ),
           '',
@@ -259,7 +260,7 @@ export function renderReport(input: ReportInput, note: string): string {
   lines.push(
     '## What a gated read costs, step by step',
     '',
-    `Measured in one process without HTTP, over ${int(b.reads)} random ids of the same data set: each step of \`Vault.getRecord\` and the token check timed on its own (wall time per read; the process is otherwise idle).`,
+    `Measured in one process without HTTP, over ${int(b.reads)} random ids of the same data set: each step of \`Vault.getRecord\` and the token check timed on its own (wall time per read, median of ${b.rounds} rounds).`,
     '',
     '| Step | Per read | Share |',
     '|---|---:|---:|',

@@ -7,7 +7,7 @@
 // slows a run down) while listing every round.
 import { execFileSync, fork } from 'node:child_process';
 import { mkdirSync, readdirSync, rmSync, statSync } from 'node:fs';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import type { Breakdown } from './breakdown.ts';
 import { datasetDir, readManifest, recordCount, WORK_DIR, type DatasetSpec, type Manifest } from './dataset.ts';
 import { runLoad, type LoadResult, type LoadSettings } from './load.ts';
@@ -15,6 +15,7 @@ import { waitForQuiet } from './machine-load.ts';
 import { describeMachine } from './machine.ts';
 import { soak } from './memory-soak.ts';
 import { parseOptions, USAGE } from './options.ts';
+import { warmPageCache } from './page-cache.ts';
 import { probe } from './probe.ts';
 import { readMemory } from './proc-stats.ts';
 import { categorize } from './profile-categories.ts';
@@ -117,6 +118,8 @@ async function main(): Promise<void> {
   log(`machine: ${machine.cpuModel}, ${machine.cores} cores, ${machine.memoryGiB} GiB, Node ${machine.node}, SQLite ${machine.sqlite}`);
   const { manifest, seededNow } = await dataset(options.dataset, options.fresh);
   const paths: Paths = { warmup: requestPaths(manifest, 100_000, PATH_SEED + 1), measured: requestPaths(manifest, 400_000, PATH_SEED) };
+  const warmed = warmPageCache([manifest.siteDbPath, `${manifest.siteDbPath}-wal`, join(dirname(manifest.siteDbPath), '..', 'control.db')]);
+  log(`page cache: read ${(warmed / 2 ** 20).toFixed(0)} MiB of store files`);
   // Both servers get the same header bytes; the baseline simply ignores it.
   const headers = { authorization: `Bearer ${manifest.serviceToken}` };
 
