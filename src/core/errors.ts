@@ -41,6 +41,7 @@ export const ERROR_CODES = {
   // storage
   migration_refused: 'The stored schema history does not match this build (a migration is modified, unknown or out of order), or a migration failed to apply.',
   storage_unavailable: 'The store could not be reached.',
+  log_unavailable: 'The transparency log could not durably accept the entry, so nothing was revealed.',
   internal: 'An unexpected internal error. Nothing was written; details are in the server log.',
 } as const;
 

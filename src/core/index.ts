@@ -59,5 +59,14 @@ export type {
   UpdateResult,
 } from './store.ts';
 export { planMigrations, type AppliedMigration, type Checksum, type Migration } from './migration-plan.ts';
+export {
+  LOG_EVENT_TYPES,
+  type EventLog,
+  type LogActor,
+  type LogEventInput,
+  type LogEventType,
+  type LogReceipt,
+  type LogValue,
+} from './event-log.ts';
 export { Lru } from './lru.ts';
 export { compile, compileDynamic, describeErrors, formatPath, type SchemaIssue, type Validator } from './schema-validator.ts';

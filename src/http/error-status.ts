@@ -36,5 +36,6 @@ export const ERROR_STATUS: Readonly<Record<ErrorCode, number>> = {
   already_initialized: 409,
   migration_refused: 500,
   storage_unavailable: 503,
+  log_unavailable: 503,
   internal: 500,
 };
