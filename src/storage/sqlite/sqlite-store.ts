@@ -6,9 +6,19 @@ import { dirname } from 'node:path';
 import { EnclaveError } from '../../core/errors.ts';
 import { planMigrations, type AppliedMigration, type Migration } from '../../core/migration-plan.ts';
 import type {
+  AccessRequestRow,
+  AccessRequestStore,
+  ApprovalRow,
+  ApprovalStore,
   DeleteResult,
+  GrantRow,
+  GrantStore,
   InsertResult,
   MetaStore,
+  PolicyVersionRow,
+  PolicyVersionStore,
+  ProposalRow,
+  ProposalStore,
   PrincipalRow,
   RecordRow,
   RecordStore,
@@ -64,6 +74,92 @@ function toRecord(r: Row): RecordRow {
   };
 }
 
+function strOrNull(v: unknown): string | null {
+  return v === null || v === undefined ? null : (v as string);
+}
+
+function toAccessRequest(r: Row): AccessRequestRow {
+  return {
+    id: str(r['id']),
+    kind: str(r['kind']) as AccessRequestRow['kind'],
+    requester: str(r['requester']),
+    requesterOrg: str(r['requester_org']),
+    requesterRole: str(r['requester_role']),
+    scope: str(r['scope']),
+    purpose: str(r['purpose']),
+    justificationCode: str(r['justification_code']),
+    justification: str(r['justification']),
+    durationMs: num(r['duration_ms']),
+    digest: str(r['digest']),
+    createdAt: num(r['created_at']),
+    expiresAt: num(r['expires_at']),
+    status: str(r['status']) as AccessRequestRow['status'],
+    decidedAt: numOrNull(r['decided_at']),
+    grantId: strOrNull(r['grant_id']),
+  };
+}
+
+function toApproval(r: Row): ApprovalRow {
+  return {
+    target: str(r['target']),
+    approver: str(r['approver']),
+    approverOrg: str(r['approver_org']),
+    approverRole: str(r['approver_role']),
+    digest: str(r['digest']),
+    verdict: str(r['verdict']) as ApprovalRow['verdict'],
+    comment: str(r['comment']),
+    at: num(r['at']),
+  };
+}
+
+function toGrant(r: Row): GrantRow {
+  return {
+    id: str(r['id']),
+    requestId: str(r['request_id']),
+    principal: str(r['principal']),
+    scope: str(r['scope']),
+    purpose: str(r['purpose']),
+    breakglass: num(r['breakglass']) === 1,
+    createdAt: num(r['created_at']),
+    expiresAt: num(r['expires_at']),
+    revokedAt: numOrNull(r['revoked_at']),
+    revokedBy: strOrNull(r['revoked_by']),
+  };
+}
+
+function toPolicyVersion(r: Row): PolicyVersionRow {
+  return {
+    version: num(r['version']),
+    text: str(r['text']),
+    digest: str(r['digest']),
+    proposalId: strOrNull(r['proposal_id']),
+    approvers: str(r['approvers']),
+    activatedAt: num(r['activated_at']),
+  };
+}
+
+function toProposal(r: Row): ProposalRow {
+  return {
+    id: str(r['id']),
+    kind: str(r['kind']) as ProposalRow['kind'],
+    proposer: str(r['proposer']),
+    proposerOrg: str(r['proposer_org']),
+    proposerRole: str(r['proposer_role']),
+    payload: str(r['payload']),
+    digest: str(r['digest']),
+    createdAt: num(r['created_at']),
+    expiresAt: num(r['expires_at']),
+    status: str(r['status']) as ProposalRow['status'],
+    decidedAt: numOrNull(r['decided_at']),
+    outcome: strOrNull(r['outcome']),
+  };
+}
+
+/** A page size within [1, 1000]; 100 when none is given. */
+function limitOf(options?: { limit?: number }): number {
+  return Math.max(1, Math.min(Math.trunc(options?.limit ?? 100), 1000));
+}
+
 function toTokenWithPrincipal(r: Row): TokenWithPrincipal {
   return {
     token: {
@@ -91,6 +187,11 @@ export class SqliteStore implements Store {
   readonly records: RecordStore;
   readonly tokens: TokenStore;
   readonly meta: MetaStore;
+  readonly accessRequests: AccessRequestStore;
+  readonly approvals: ApprovalStore;
+  readonly grants: GrantStore;
+  readonly policyVersions: PolicyVersionStore;
+  readonly proposals: ProposalStore;
   readonly path: string;
   private readonly db: DatabaseSync;
   private readonly cache = new Map<string, StatementSync>();
@@ -119,6 +220,11 @@ export class SqliteStore implements Store {
     this.records = this.recordStore();
     this.tokens = this.tokenStore();
     this.meta = this.metaStore();
+    this.accessRequests = this.accessRequestStore();
+    this.approvals = this.approvalStore();
+    this.grants = this.grantStore();
+    this.policyVersions = this.policyVersionStore();
+    this.proposals = this.proposalStore();
   }
 
   private stmt(sql: string): StatementSync {
@@ -260,35 +366,229 @@ export class SqliteStore implements Store {
     const select = `SELECT t.*, p.org AS p_org, p.role AS p_role, p.created_at AS p_created_at
                     FROM tokens t JOIN principals p ON p.id = t.principal_id`;
     return {
-      create: async (principal: PrincipalRow, token: TokenRow) =>
-        Promise.resolve(
-          this.tx(() => {
-            this.stmt('INSERT INTO principals (id, org, role, created_at) VALUES (?, ?, ?, ?) ON CONFLICT (id) DO NOTHING').run(
-              principal.id,
-              principal.org,
-              principal.role,
-              principal.createdAt,
-            );
-            const p = this.stmt('SELECT org, role FROM principals WHERE id = ?').get(principal.id) as Row;
-            if (p['org'] !== principal.org || p['role'] !== principal.role) return 'principal_mismatch' as const;
-            this.stmt('INSERT INTO tokens (id, hash, principal_id, label, created_at, expires_at, revoked_at) VALUES (?, ?, ?, ?, ?, ?, ?)').run(
-              token.id,
-              token.hash,
-              token.principalId,
-              token.label,
-              token.createdAt,
-              token.expiresAt,
-              token.revokedAt,
-            );
-            return 'created' as const;
-          }),
-        ),
+      create: async (principal: PrincipalRow, token: TokenRow) => Promise.resolve(this.tx(() => this.insertToken(principal, token))),
       findByHash: async (hash) => {
         const r = this.stmt(`${select} WHERE t.hash = ?`).get(hash) as Row | undefined;
         return Promise.resolve(r ? toTokenWithPrincipal(r) : undefined);
       },
-      revoke: async (id, at) => Promise.resolve(this.stmt('UPDATE tokens SET revoked_at = ? WHERE id = ? AND revoked_at IS NULL').run(at, id).changes === 1),
+      revoke: async (id, at) => Promise.resolve(this.revokeToken(id, at)),
+      get: async (id) => {
+        const r = this.stmt(`${select} WHERE t.id = ?`).get(id) as Row | undefined;
+        return Promise.resolve(r ? toTokenWithPrincipal(r) : undefined);
+      },
       list: async () => Promise.resolve((this.stmt(`${select} ORDER BY t.created_at, t.id`).all() as Row[]).map(toTokenWithPrincipal)),
+    };
+  }
+
+  /** Creates the principal if new (its org and role must then match) and the token; call inside tx. */
+  private insertToken(principal: PrincipalRow, token: TokenRow): 'created' | 'principal_mismatch' {
+    this.stmt('INSERT INTO principals (id, org, role, created_at) VALUES (?, ?, ?, ?) ON CONFLICT (id) DO NOTHING').run(principal.id, principal.org, principal.role, principal.createdAt);
+    const p = this.stmt('SELECT org, role FROM principals WHERE id = ?').get(principal.id) as Row;
+    if (p['org'] !== principal.org || p['role'] !== principal.role) return 'principal_mismatch';
+    this.stmt('INSERT INTO tokens (id, hash, principal_id, label, created_at, expires_at, revoked_at) VALUES (?, ?, ?, ?, ?, ?, ?)').run(
+      token.id,
+      token.hash,
+      token.principalId,
+      token.label,
+      token.createdAt,
+      token.expiresAt,
+      token.revokedAt,
+    );
+    return 'created';
+  }
+
+  private revokeToken(id: string, at: number): boolean {
+    return this.stmt('UPDATE tokens SET revoked_at = ? WHERE id = ? AND revoked_at IS NULL').run(at, id).changes === 1;
+  }
+
+  private insertGrantRow(g: GrantRow): void {
+    this.stmt(
+      `INSERT INTO grants (id, request_id, principal, scope, purpose, breakglass, created_at, expires_at, revoked_at, revoked_by)
+       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+    ).run(g.id, g.requestId, g.principal, g.scope, g.purpose, g.breakglass ? 1 : 0, g.createdAt, g.expiresAt, g.revokedAt, g.revokedBy);
+  }
+
+  private accessRequestStore(): AccessRequestStore {
+    return {
+      insert: async (row, grant) =>
+        Promise.resolve(
+          this.tx<InsertResult>(() => {
+            const r = this.stmt(
+              `INSERT INTO access_requests (id, kind, requester, requester_org, requester_role, scope, purpose, justification_code, justification,
+                 duration_ms, digest, created_at, expires_at, status, decided_at, grant_id)
+               VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (id) DO NOTHING`,
+            ).run(
+              row.id,
+              row.kind,
+              row.requester,
+              row.requesterOrg,
+              row.requesterRole,
+              row.scope,
+              row.purpose,
+              row.justificationCode,
+              row.justification,
+              row.durationMs,
+              row.digest,
+              row.createdAt,
+              row.expiresAt,
+              row.status,
+              row.decidedAt,
+              row.grantId,
+            );
+            if (r.changes !== 1) return 'exists';
+            if (grant) this.insertGrantRow(grant);
+            return 'inserted';
+          }),
+        ),
+      get: async (id) => {
+        const r = this.stmt('SELECT * FROM access_requests WHERE id = ?').get(id) as Row | undefined;
+        return Promise.resolve(r ? toAccessRequest(r) : undefined);
+      },
+      list: async (options) => {
+        const rows = this.stmt(
+          `SELECT * FROM access_requests WHERE (?1 IS NULL OR kind = ?1) AND (?2 IS NULL OR status = ?2) AND (?3 IS NULL OR requester = ?3)
+           ORDER BY created_at DESC, id DESC LIMIT ?4`,
+        ).all(options?.kind ?? null, options?.status ?? null, options?.requester ?? null, limitOf(options)) as Row[];
+        return Promise.resolve(rows.map(toAccessRequest));
+      },
+      decide: async (id, d) =>
+        Promise.resolve(
+          this.tx(() => {
+            const changed =
+              d.status === 'denied'
+                ? this.stmt(`UPDATE access_requests SET status = 'denied', decided_at = ? WHERE id = ? AND status = 'pending'`).run(d.at, id).changes
+                : this.stmt(`UPDATE access_requests SET status = 'approved', decided_at = ?, grant_id = ? WHERE id = ? AND status = 'pending' AND expires_at > ?`).run(d.at, d.grant.id, id, d.at).changes;
+            if (changed !== 1) return 'not_pending' as const;
+            if (d.status === 'approved') this.insertGrantRow(d.grant);
+            return 'decided' as const;
+          }),
+        ),
+    };
+  }
+
+  private approvalStore(): ApprovalStore {
+    return {
+      add: async (a) =>
+        Promise.resolve<InsertResult>(
+          this.stmt(
+            `INSERT INTO approvals (target, approver, approver_org, approver_role, digest, verdict, comment, at)
+             VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (target, approver) DO NOTHING`,
+          ).run(a.target, a.approver, a.approverOrg, a.approverRole, a.digest, a.verdict, a.comment, a.at).changes === 1
+            ? 'inserted'
+            : 'exists',
+        ),
+      list: async (target) => Promise.resolve((this.stmt('SELECT * FROM approvals WHERE target = ? ORDER BY at, approver').all(target) as Row[]).map(toApproval)),
+    };
+  }
+
+  private grantStore(): GrantStore {
+    return {
+      get: async (id) => {
+        const r = this.stmt('SELECT * FROM grants WHERE id = ?').get(id) as Row | undefined;
+        return Promise.resolve(r ? toGrant(r) : undefined);
+      },
+      listActive: async (at) =>
+        Promise.resolve((this.stmt('SELECT * FROM grants WHERE expires_at > ? AND revoked_at IS NULL ORDER BY created_at, id').all(at) as Row[]).map(toGrant)),
+      list: async (options) =>
+        Promise.resolve(
+          (this.stmt('SELECT * FROM grants WHERE (?1 IS NULL OR principal = ?1) ORDER BY created_at DESC, id DESC LIMIT ?2').all(options?.principal ?? null, limitOf(options)) as Row[]).map(toGrant),
+        ),
+      revoke: async (id, at, by) => Promise.resolve(this.stmt('UPDATE grants SET revoked_at = ?, revoked_by = ? WHERE id = ? AND revoked_at IS NULL').run(at, by, id).changes === 1),
+    };
+  }
+
+  private appendPolicyVersion(v: PolicyVersionRow): 'inserted' | 'stale' {
+    const latest = num((this.stmt('SELECT coalesce(max(version), 0) AS v FROM policy_versions').get() as Row)['v']);
+    if (v.version !== latest + 1) return 'stale';
+    this.stmt('INSERT INTO policy_versions (version, text, digest, proposal_id, approvers, activated_at) VALUES (?, ?, ?, ?, ?, ?)').run(
+      v.version,
+      v.text,
+      v.digest,
+      v.proposalId,
+      v.approvers,
+      v.activatedAt,
+    );
+    return 'inserted';
+  }
+
+  private policyVersionStore(): PolicyVersionStore {
+    return {
+      append: async (v) => Promise.resolve(this.tx(() => this.appendPolicyVersion(v))),
+      latest: async () => {
+        const r = this.stmt('SELECT * FROM policy_versions ORDER BY version DESC LIMIT 1').get() as Row | undefined;
+        return Promise.resolve(r ? toPolicyVersion(r) : undefined);
+      },
+      get: async (version) => {
+        const r = this.stmt('SELECT * FROM policy_versions WHERE version = ?').get(version) as Row | undefined;
+        return Promise.resolve(r ? toPolicyVersion(r) : undefined);
+      },
+      list: async () => Promise.resolve((this.stmt('SELECT * FROM policy_versions ORDER BY version').all() as Row[]).map(toPolicyVersion)),
+    };
+  }
+
+  private proposalStore(): ProposalStore {
+    return {
+      insert: async (p) =>
+        Promise.resolve<InsertResult>(
+          this.stmt(
+            `INSERT INTO proposals (id, kind, proposer, proposer_org, proposer_role, payload, digest, created_at, expires_at, status, decided_at, outcome)
+             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (id) DO NOTHING`,
+          ).run(p.id, p.kind, p.proposer, p.proposerOrg, p.proposerRole, p.payload, p.digest, p.createdAt, p.expiresAt, p.status, p.decidedAt, p.outcome).changes === 1
+            ? 'inserted'
+            : 'exists',
+        ),
+      get: async (id) => {
+        const r = this.stmt('SELECT * FROM proposals WHERE id = ?').get(id) as Row | undefined;
+        return Promise.resolve(r ? toProposal(r) : undefined);
+      },
+      list: async (options) =>
+        Promise.resolve(
+          (
+            this.stmt('SELECT * FROM proposals WHERE (?1 IS NULL OR kind = ?1) AND (?2 IS NULL OR status = ?2) ORDER BY created_at DESC, id DESC LIMIT ?3').all(
+              options?.kind ?? null,
+              options?.status ?? null,
+              limitOf(options),
+            ) as Row[]
+          ).map(toProposal),
+        ),
+      decide: async (id, d) => {
+        // Errors thrown inside roll the transaction back; the answer names why.
+        class Abort extends Error {
+          readonly why: 'stale' | 'principal_mismatch' | 'token_not_found';
+          constructor(why: 'stale' | 'principal_mismatch' | 'token_not_found') {
+            super(why);
+            this.why = why;
+          }
+        }
+        try {
+          return await Promise.resolve(
+            this.tx(() => {
+              const changed =
+                d.status === 'applied'
+                  ? this.stmt(`UPDATE proposals SET status = 'applied', decided_at = ?, outcome = ? WHERE id = ? AND status = 'pending' AND expires_at > ?`).run(d.at, d.outcome, id, d.at).changes
+                  : this.stmt(`UPDATE proposals SET status = ?, decided_at = ?, outcome = ? WHERE id = ? AND status = 'pending'`).run(d.status, d.at, d.outcome, id).changes;
+              if (changed !== 1) return 'not_pending' as const;
+              if (d.status !== 'applied') return 'decided' as const;
+              const e = d.effect;
+              switch (e.kind) {
+                case 'policy':
+                  if (this.appendPolicyVersion(e.version) === 'stale') throw new Abort('stale');
+                  break;
+                case 'token.issue':
+                  if (this.insertToken(e.principal, e.token) === 'principal_mismatch') throw new Abort('principal_mismatch');
+                  break;
+                case 'token.revoke':
+                  if (!this.revokeToken(e.tokenId, d.at)) throw new Abort('token_not_found');
+                  break;
+              }
+              return 'decided' as const;
+            }),
+          );
+        } catch (err) {
+          if (err instanceof Abort) return err.why;
+          throw err;
+        }
+      },
     };
   }
 
