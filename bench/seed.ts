@@ -6,7 +6,7 @@ import { loadConfig } from '../src/services/config-loader.ts';
 import { openEnclave } from '../src/services/enclave.ts';
 import { initEnclave, readDevShares } from '../src/services/init-service.ts';
 import { sqlitePathOf } from '../src/storage/open-store.ts';
-import { datasetKey, recordCount, recordRef, SUBJECT_COUNTRY, subjectId, writeManifest, type DatasetSpec, type Manifest } from './dataset.ts';
+import { BENCH_PURPOSE, datasetKey, recordCount, recordRef, SUBJECT_COUNTRY, subjectId, writeManifest, type DatasetSpec, type Manifest } from './dataset.ts';
 import { messageData, userData } from './synthetic.ts';
 
 const SUBJECTS_PER_BATCH = 1000;
@@ -21,7 +21,7 @@ export async function seedDataset(dir: string, spec: DatasetSpec): Promise<Manif
   try {
     for (const share of readDevShares(init.dataDir) ?? []) await enclave.seal.submit(share);
     const issued = await enclave.tokens.issue({ principal: 'bench-service', org: 'platform', role: 'service', label: 'benchmark' });
-    const principal = await enclave.tokens.authenticate(issued.secret);
+    const principal = { ...(await enclave.tokens.authenticate(issued.secret)), purpose: BENCH_PURPOSE };
     const total = recordCount(spec);
     let done = 0;
     let lastReport = 0;

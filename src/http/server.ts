@@ -69,7 +69,7 @@ export async function buildServer(enclave: Enclave, options: ServerOptions = {})
 
   app.addHook('onRequest', async (request) => {
     if (request.routeOptions.config.public === true || request.routeOptions.url === undefined) return;
-    await authenticate(enclave.tokens, request);
+    await authenticate(enclave.tokens, request, enclave.config.gatekeeper.purposes);
   });
 
   systemRoutes(app, enclave, metrics);

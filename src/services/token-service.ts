@@ -27,6 +27,24 @@ export interface TokenRequest {
 
 const PRINCIPAL_RE = new RegExp(ID_PATTERN);
 
+export function newTokenId(): string {
+  return `tok_${randomBytes(9).toString('base64url')}`;
+}
+
+/** Refuses a token request naming an unknown org or role, a malformed principal id or a bad lifetime. */
+export function checkTokenRequest(config: EnclaveConfig, req: TokenRequest): void {
+  if (!PRINCIPAL_RE.test(req.principal)) throw new EnclaveError('invalid_argument', `principal must match ${ID_PATTERN}`);
+  const org = config.orgs.get(req.org);
+  if (!org) throw new EnclaveError('invalid_argument', `unknown org "${req.org}" (expected one of: ${[...config.orgs.keys()].join(', ')})`);
+  if (!org.roles.has(req.role)) {
+    throw new EnclaveError('invalid_argument', `org "${req.org}" has no role "${req.role}" (expected one of: ${[...org.roles.keys()].join(', ')})`);
+  }
+  if (req.ttlSeconds !== undefined && (!Number.isInteger(req.ttlSeconds) || req.ttlSeconds <= 0)) {
+    throw new EnclaveError('invalid_argument', 'ttl must be a positive whole number of seconds');
+  }
+  if (req.label !== undefined && req.label.length > 200) throw new EnclaveError('invalid_argument', 'a label has at most 200 characters');
+}
+
 export class TokenService {
   private readonly store: TokenStore;
   private readonly config: EnclaveConfig;
@@ -36,18 +54,11 @@ export class TokenService {
     this.config = config;
   }
 
+  /** Issues a token directly: the bootstrap path of `init` and `demo` only; every other token goes through a proposal (ChangeService). */
   async issue(req: TokenRequest, now = Date.now()): Promise<IssuedToken> {
-    if (!PRINCIPAL_RE.test(req.principal)) throw new EnclaveError('invalid_argument', `principal must match ${ID_PATTERN}`);
-    const org = this.config.orgs.get(req.org);
-    if (!org) throw new EnclaveError('invalid_argument', `unknown org "${req.org}" (expected one of: ${[...this.config.orgs.keys()].join(', ')})`);
-    if (!org.roles.has(req.role)) {
-      throw new EnclaveError('invalid_argument', `org "${req.org}" has no role "${req.role}" (expected one of: ${[...org.roles.keys()].join(', ')})`);
-    }
-    if (req.ttlSeconds !== undefined && (!Number.isInteger(req.ttlSeconds) || req.ttlSeconds <= 0)) {
-      throw new EnclaveError('invalid_argument', 'ttl must be a positive whole number of seconds');
-    }
+    checkTokenRequest(this.config, req);
     const secret = newTokenSecret();
-    const id = `tok_${randomBytes(9).toString('base64url')}`;
+    const id = newTokenId();
     const expiresAt = req.ttlSeconds === undefined ? null : now + req.ttlSeconds * 1000;
     const outcome = await this.store.create(
       { id: req.principal, org: req.org, role: req.role, createdAt: now },

@@ -3,7 +3,7 @@
 import { randomUUID } from 'node:crypto';
 import type { CollectionDef, EnclaveConfig } from '../core/config.ts';
 import type { Action } from '../core/config-schema.ts';
-import type { Decision, DecisionPoint } from '../core/decision.ts';
+import type { Decision, DecisionPoint, GrantRef } from '../core/decision.ts';
 import { EnclaveError, type ErrorCode } from '../core/errors.ts';
 import type { Principal } from '../core/principal.ts';
 import { recordAad, splitRecord, validateRecordData, validateRecordId, type RecordData } from '../core/record-model.ts';
@@ -31,6 +31,8 @@ export interface RecordView {
   readonly data: RecordData;
   /** Protected fields the decision withheld from this principal (redaction, not an error). */
   readonly withheld: readonly string[];
+  /** The grant this read of protected fields happened under (issue 3: every read under a grant names it). */
+  readonly grant?: GrantRef;
   readonly created_at: string;
   readonly updated_at: string;
 }
@@ -75,8 +77,8 @@ export class Vault {
 
   // ---- decisions -------------------------------------------------------------------------------
 
-  private decide(principal: Principal, action: Action, extra: { collection?: CollectionDef; subject?: string; fields?: readonly string[] } = {}): Decision {
-    const decision = this.decisions.decide({ principal, action, ...extra, now: new Date(this.clock()) });
+  private async decide(principal: Principal, action: Action, extra: { collection?: CollectionDef; subject?: string; fields?: readonly string[] } = {}): Promise<Decision> {
+    const decision = await this.decisions.decide({ principal, action, ...extra, now: new Date(this.clock()) });
     if (!decision.allow) {
       throw new EnclaveError('forbidden', decision.reason, { details: { action, policies: decision.policies } });
     }
@@ -115,7 +117,7 @@ export class Vault {
 
   /** Registers a subject at the home site of their residence country (invariant 1); no site is chosen by the caller. */
   async registerSubject(principal: Principal, input: { id: string; country: string }): Promise<SubjectView> {
-    this.decide(principal, 'subject.register', { subject: input.id });
+    await this.decide(principal, 'subject.register', { subject: input.id });
     validateRecordId(input.id);
     const residence = resolveResidence(this.config, input.country);
     if (await this.router.findSubject(input.id)) throw new EnclaveError('subject_exists', `subject "${input.id}" is already registered`);
@@ -139,7 +141,7 @@ export class Vault {
   }
 
   async getSubject(principal: Principal, id: string): Promise<SubjectView> {
-    this.decide(principal, 'subject.read', { subject: id });
+    await this.decide(principal, 'subject.read', { subject: id });
     const s = await this.locateSubject(id);
     return this.view(s.row, s.site);
   }
@@ -149,7 +151,7 @@ export class Vault {
    * good; the rows stay as unreadable ciphertext and the API answers 410 for them.
    */
   async eraseSubject(principal: Principal, id: string): Promise<{ subject: string; records: number; erased_at: string }> {
-    this.decide(principal, 'subject.erase', { subject: id });
+    await this.decide(principal, 'subject.erase', { subject: id });
     const s = await this.locateSubject(id);
     if (s.row.erasedAt !== null) throw this.gone(id);
     const at = this.clock();
@@ -165,7 +167,7 @@ export class Vault {
    * after an interruption completes the move.
    */
   async rehomeSubject(principal: Principal, id: string, country: string): Promise<RehomeResult> {
-    this.decide(principal, 'subject.rehome', { subject: id });
+    await this.decide(principal, 'subject.rehome', { subject: id });
     const src = await this.locateSubject(id);
     if (src.row.erasedAt !== null || src.row.wrappedKey === null) throw this.gone(id);
     const dest = resolveResidence(this.config, country);
@@ -224,7 +226,7 @@ export class Vault {
    * refused (and reported), never stored by default; already registered ones are counted as existing.
    */
   async importSubjects(principal: Principal, items: readonly { id: string; country: string }[]): Promise<ImportResult> {
-    this.decide(principal, 'subject.register');
+    await this.decide(principal, 'subject.register');
     const bySite = new Map<string, SubjectRow[]>();
     const refused: { id: string; code: ErrorCode }[] = [];
     const now = this.clock();
@@ -267,7 +269,7 @@ export class Vault {
       const id = validateRecordId(item.id);
       const data = validateRecordData(c, item.data);
       const subject = data[c.subjectField] as string;
-      this.decide(principal, 'record.write', { collection: c, subject, fields: Object.keys(data) });
+      await this.decide(principal, 'record.write', { collection: c, subject, fields: Object.keys(data) });
       let target = subjects.get(subject);
       if (!target) {
         try {
@@ -344,7 +346,7 @@ export class Vault {
     const c = this.collection(collectionName);
     const data = validateRecordData(c, input.data);
     const subject = data[c.subjectField] as string;
-    this.decide(principal, 'record.write', { collection: c, subject, fields: Object.keys(data) });
+    await this.decide(principal, 'record.write', { collection: c, subject, fields: Object.keys(data) });
     const id = input.id === undefined ? randomUUID() : validateRecordId(input.id);
     const { located, dek } = await this.subjectForWrite(subject);
     if (await this.router.findRecord(c.name, id)) throw new EnclaveError('record_exists', `record "${id}" already exists in "${c.name}"`);
@@ -360,7 +362,7 @@ export class Vault {
     const c = this.collection(collectionName);
     const data = validateRecordData(c, input.data);
     const subject = data[c.subjectField] as string;
-    this.decide(principal, 'record.write', { collection: c, subject, fields: Object.keys(data) });
+    await this.decide(principal, 'record.write', { collection: c, subject, fields: Object.keys(data) });
     const existing = await this.locateRecord(c, id);
     if (existing.row.subject !== subject) {
       throw new EnclaveError('subject_mismatch', `record "${id}" belongs to another subject; delete it and create a new one instead`, { details: { field: c.subjectField } });
@@ -383,7 +385,7 @@ export class Vault {
     const existing = await this.locateRecord(c, id);
     if (existing.subject?.movedTo != null) throw new EnclaveError('subject_moving', `subject "${existing.row.subject}" is being re-homed; retry`);
     const fields = existing.row.sealed === null ? Object.keys(JSON.parse(existing.row.publicJson) as object) : [...c.fields.keys()];
-    this.decide(principal, 'record.delete', { collection: c, subject: existing.row.subject, fields });
+    await this.decide(principal, 'record.delete', { collection: c, subject: existing.row.subject, fields });
     const outcome = await existing.store.records.delete(c.name, id, ifMatch);
     if (outcome === 'not_found') throw new EnclaveError('record_not_found', `no record "${id}" in "${c.name}"`);
     if (outcome === 'version_conflict') throw new EnclaveError('version_conflict', `record "${id}" is not at version ${String(ifMatch)}`);
@@ -392,13 +394,17 @@ export class Vault {
   async getRecord(principal: Principal, collectionName: string, id: string): Promise<RecordView> {
     const c = this.collection(collectionName);
     const found = await this.locateRecord(c, id);
-    const decision = this.decide(principal, 'record.read', { collection: c, subject: found.row.subject, fields: [...c.fields.keys()] });
+    const decision = await this.decide(principal, 'record.read', { collection: c, subject: found.row.subject, fields: [...c.fields.keys()] });
     return this.open(c, found.site, found.row, found.subject, decision);
   }
 
   async listSubjectRecords(principal: Principal, subjectId: string, options: { collection?: string; limit?: number; cursor?: string } = {}): Promise<RecordPage> {
     const only = options.collection === undefined ? undefined : this.collection(options.collection);
-    const decision = this.decide(principal, 'record.read', { subject: subjectId, ...(only ? { collection: only } : {}) });
+    // Decisions are per collection (a grant may open one collection and not another); this first one
+    // refuses a principal who may read nothing of this subject before anything is looked up.
+    const first = only ?? this.config.collections.values().next().value;
+    const decisions = new Map<string, Decision>();
+    if (first) decisions.set(first.name, await this.decide(principal, 'record.read', { collection: first, subject: subjectId, fields: [...first.fields.keys()] }));
     const s = await this.locateSubject(subjectId);
     if (s.row.erasedAt !== null) throw this.gone(subjectId);
     const limit = Math.min(Math.max(Math.trunc(options.limit ?? 100), 1), 1000);
@@ -407,7 +413,13 @@ export class Vault {
     const records: RecordView[] = [];
     for (const row of rows) {
       const c = this.config.collections.get(row.collection);
-      if (c) records.push(this.open(c, s.site, row, s.row, decision));
+      if (!c) continue;
+      let decision = decisions.get(c.name);
+      if (!decision) {
+        decision = await this.decide(principal, 'record.read', { collection: c, subject: subjectId, fields: [...c.fields.keys()] });
+        decisions.set(c.name, decision);
+      }
+      records.push(this.open(c, s.site, row, s.row, decision));
     }
     const last = rows.at(-1);
     return { subject: subjectId, records, next: rows.length === limit && last ? encodeCursor(last) : null };
@@ -422,10 +434,14 @@ export class Vault {
     if (decision.release !== 'protected') return this.recordView(c, row, data, c.protectedFields);
     const dek = this.keyring.unwrap(site, row.subject, subject.wrappedKey);
     const plain = JSON.parse(open(dek, row.sealed, recordAad(c.name, row.id, row.subject, row.version)).toString('utf8')) as RecordData;
-    return this.recordView(c, row, { ...data, ...plain }, []);
+    const released = decision.fields;
+    if (released === undefined) return this.recordView(c, row, { ...data, ...plain }, [], decision.grant);
+    // A grant for some fields only: the others are withheld like any protected field.
+    for (const f of Object.keys(plain)) if (!released.includes(f)) delete plain[f];
+    return this.recordView(c, row, { ...data, ...plain }, c.protectedFields.filter((f) => !released.includes(f)), decision.grant);
   }
 
-  private recordView(c: CollectionDef, row: RecordRow, data: RecordData, withheld: readonly string[]): RecordView {
+  private recordView(c: CollectionDef, row: RecordRow, data: RecordData, withheld: readonly string[], grant?: GrantRef): RecordView {
     // Present fields in schema order so responses are stable.
     const ordered: RecordData = {};
     for (const f of c.fields.keys()) if (Object.hasOwn(data, f)) ordered[f] = data[f] ?? null;
@@ -436,6 +452,7 @@ export class Vault {
       version: row.version,
       data: ordered,
       withheld,
+      ...(grant ? { grant } : {}),
       created_at: iso(row.createdAt),
       updated_at: iso(row.updatedAt),
     };

@@ -60,9 +60,9 @@ export function systemRoutes(app: FastifyInstance, enclave: Enclave, metrics: Re
     {
       schema: { tags: ['system'], summary: 'Seal the enclave now: drop every key from memory', security: [{ bearer: [] }], response: { 200: Seal, 401: Err, 403: Err } },
     },
-    (request) => {
+    async (request) => {
       const principal = principalOf(request);
-      const decision = enclave.decisions.decide({ principal, action: 'enclave.seal', now: new Date() });
+      const decision = await enclave.decisions.decide({ principal, action: 'enclave.seal', now: new Date() });
       if (!decision.allow) throw new EnclaveError('forbidden', decision.reason, { details: { action: 'enclave.seal', policies: decision.policies } });
       return enclave.seal.seal();
     },
