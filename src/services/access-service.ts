@@ -202,7 +202,7 @@ export class AccessService {
 
   /** Approves or denies a pending request; the approval that completes the quorum creates the grant. */
   async review(principal: Principal, id: string, input: VerdictInput): Promise<AccessRequestView> {
-    await this.authorize(principal, 'access.review', true);
+    await this.authorize(principal, 'access.review');
     const g = this.config.gatekeeper;
     const row = await this.row(id, 'access');
     const now = this.clock();
