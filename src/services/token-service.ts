@@ -3,7 +3,7 @@ import { randomBytes } from 'node:crypto';
 import type { EnclaveConfig } from '../core/config.ts';
 import { EnclaveError } from '../core/errors.ts';
 import type { Principal } from '../core/principal.ts';
-import type { TokenStore, TokenWithPrincipal } from '../core/store.ts';
+import type { TokenStore } from '../core/store.ts';
 import { ID_PATTERN } from '../core/config-schema.ts';
 import { hashToken, looksLikeToken, newTokenSecret } from '../crypto/token-secret.ts';
 
@@ -82,13 +82,5 @@ export class TokenService {
       throw new EnclaveError('unauthenticated', 'the token\'s org or role is no longer configured');
     }
     return { id: found.principal.id, org: org.id, orgKind: org.kind, role: found.principal.role, tokenId: found.token.id };
-  }
-
-  async revoke(id: string): Promise<void> {
-    if (!(await this.store.revoke(id, Date.now()))) throw new EnclaveError('invalid_argument', `no active token with id "${id}"`);
-  }
-
-  list(): Promise<TokenWithPrincipal[]> {
-    return this.store.list();
   }
 }
