@@ -55,7 +55,7 @@ unless { context.service_purpose };
 @id("gatekeeper-grant-reads")
 @reason("gatekeeper staff read protected data only through an active grant that covers the subject, collection, fields and purpose")
 permit (principal is Enclave::Gatekeeper, action == Enclave::Action::"record.read", resource)
-when { context has grant };
+when { context has grant && context.role_reads_protected };
 
 @id("role-writes")
 @reason("writes follow the configured roles, and protected fields only for roles that read them")
