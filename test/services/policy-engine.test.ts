@@ -61,7 +61,7 @@ void describe('the policy engine', () => {
       principal: { type: 'Enclave::Parent', id: 'p' },
       action: 'record.read',
       resource: { type: 'Enclave::Collection', id: 'users' },
-      context: { protected: true } as never,
+      context: { protected: true },
     });
     assert.deepEqual(answer, { allow: false, policies: ['invariant/parent-never-protected'], errors: [] });
     assert.equal(engine.version, 7);
@@ -71,7 +71,7 @@ void describe('the policy engine', () => {
     const engine = new PolicyEngine(parseConfig(doc()));
     engine.activate(1, '@id("all") permit (principal, action, resource);\n@id("strict") forbid (principal, action, resource) when { context.protected };');
     // `protected` missing from the context: the forbid errors, and Cedar alone would skip it.
-    const answer = engine.evaluate({ principal: { type: 'Enclave::Service', id: 's' }, action: 'record.read', resource: { type: 'Enclave::Collection', id: 'users' }, context: {} as never });
+    const answer = engine.evaluate({ principal: { type: 'Enclave::Service', id: 's' }, action: 'record.read', resource: { type: 'Enclave::Collection', id: 'users' }, context: {} });
     assert.equal(answer.allow, false);
     assert.ok(answer.errors.length > 0);
   });
