@@ -12,6 +12,9 @@ import type { HotSpot } from './profile-summary.ts';
 
 export const NOTE_START = '<!-- hand-written:start (kept by the generator) -->';
 export const NOTE_END = '<!-- hand-written:end -->';
+/** The decision-latency section, written by bench/decision.ts and carried over by this generator. */
+export const DECISION_START = '<!-- decision:start (written by `npm run bench:decision`, kept by the generator) -->';
+export const DECISION_END = '<!-- decision:end -->';
 
 const DEFAULT_NOTE = `_Write here how to read the figures; \`npm run bench\` keeps this note and regenerates the rest._`;
 
@@ -296,8 +299,17 @@ export function renderReport(input: ReportInput, note: string): string {
   return `${lines.join('\n')}\n`;
 }
 
+/** The decision-latency section of the existing page, to keep it when the page is regenerated. */
+function readDecisionSection(path: string): string {
+  if (!existsSync(path)) return '';
+  const text = readFileSync(path, 'utf8');
+  const start = text.indexOf(DECISION_START);
+  const end = text.indexOf(DECISION_END);
+  return start >= 0 && end > start ? `\n${text.slice(start, end + DECISION_END.length)}\n` : '';
+}
+
 export function writeReport(path: string, input: ReportInput, notePath = path): void {
-  const text = renderReport(input, readNote(notePath));
+  const text = renderReport(input, readNote(notePath)) + readDecisionSection(notePath);
   mkdirSync(dirname(path), { recursive: true });
   writeFileSync(path, text);
 }
