@@ -282,12 +282,14 @@ describe('break-glass', () => {
     const listed = json<{ requests: RequestView[]; overdue: number }>(await h.call('provider', 'GET', '/v1/break-glass?review=overdue'));
     assert.equal(listed.overdue, 1);
     assert.deepEqual(listed.requests.map((r) => r.id), [bg.id]);
+    assert.match((await h.call(null, 'GET', '/metrics')).body, /^enclave_breakglass_overdue 1$/m, 'overdue is a metric an alert can watch');
     assert.equal(json<RecordBody>(await read()).data['body'], undefined, 'the grant itself ended after its 30 minutes');
 
     assert.equal(errorCode(await review('officer', bg.id, bg.digest)), 'self_approval');
     assert.equal(json<RequestView>(await review('approver', bg.id, bg.digest)).review, 'overdue', 'one review of two');
     const done = json<RequestView>(await review('provider', bg.id, bg.digest));
     assert.equal(done.review, 'reviewed');
+    assert.match((await h.call(null, 'GET', '/metrics')).body, /^enclave_breakglass_overdue 0$/m);
     assert.ok((h.enclave.log as PendingEventLog).entries().some((e) => e.type === 'breakglass.reviewed' && e.details['late'] === true));
   });
 
