@@ -355,6 +355,16 @@ export class ChangeService {
 
   private async apply(row: ProposalRow, approvers: readonly string[], now: number): Promise<void> {
     const { effect, outcome, event, details } = this.effectOf(row, approvers, now);
+    if (effect.kind === 'policy') {
+      // Validated when proposed; a restart with another configuration since then may have changed the schema.
+      try {
+        this.engine.parse(effect.version.text);
+      } catch (err) {
+        if (!(err instanceof EnclaveError)) throw err;
+        await this.store.proposals.decide(row.id, { status: 'failed', at: now, outcome: `not applied: it no longer validates against the configuration's schema: ${err.message}` });
+        throw err;
+      }
+    }
     await this.append(event, undefined, { proposal: row.id, approvers: [...approvers], ...details });
     const answer = await this.store.proposals.decide(row.id, { status: 'applied', at: now, outcome, effect });
     if (answer === 'decided') {
