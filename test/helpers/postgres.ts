@@ -11,8 +11,8 @@ const location = parsePostgresUrl(TEST_POSTGRES_URL);
 /** host:port/database, for messages. */
 export const TEST_POSTGRES_WHERE = describeLocation(location).replace(/^PostgreSQL /, '').replace(/ \(schema [^)]*\)$/, '');
 
-function client(): pg.Client {
-  return new pg.Client({ connectionString: TEST_POSTGRES_URL, connectionTimeoutMillis: 3000 });
+function client(url = TEST_POSTGRES_URL): pg.Client {
+  return new pg.Client({ connectionString: url, connectionTimeoutMillis: 3000 });
 }
 
 let probed: Promise<string | false> | undefined;
@@ -52,8 +52,8 @@ export function pgUrl(schema: string, params: Record<string, string> = {}): stri
 }
 
 /** Runs `fn` on a connection of its own, outside any store (to inspect or tamper with tables). */
-export async function admin<T>(fn: (c: pg.Client) => Promise<T>): Promise<T> {
-  const c = client();
+export async function admin<T>(fn: (c: pg.Client) => Promise<T>, url?: string): Promise<T> {
+  const c = client(url);
   await c.connect();
   try {
     return await fn(c);

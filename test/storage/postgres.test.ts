@@ -154,6 +154,40 @@ void describe('PostgresStore', { skip }, () => {
     }
   });
 
+  void it('listings are in byte order, as on SQLite, even where the database orders text otherwise', async (t) => {
+    // A database whose default collation is ICU en-US ("a" < "A" < "b"): only the keys' own COLLATE "C"
+    // keeps the order (and so keyset paging) identical to SQLite's.
+    const db = freshSchema('icu');
+    try {
+      await admin(async (c) => c.query(`CREATE DATABASE ${db} TEMPLATE template0 LOCALE_PROVIDER icu ICU_LOCALE 'en-US'`));
+    } catch (err) {
+      t.skip(`this server cannot create an ICU database (${err instanceof Error ? err.message : String(err)})`);
+      return;
+    }
+    const u = new URL(TEST_POSTGRES_URL);
+    u.pathname = `/${db}`;
+    u.searchParams.set('schema', 'site');
+    const ids = ['a', 'B', 'A', 'b', '0', '_z'];
+    const plain = new URL(u);
+    plain.search = '';
+    const store = await PostgresStore.open(u.toString());
+    try {
+      const defaultOrder = await admin(async (c) => (await c.query<{ o: string[] }>('SELECT array_agg(x ORDER BY x) AS o FROM unnest($1::text[]) x', [ids])).rows[0]?.o, plain.toString());
+      assert.notDeepEqual(defaultOrder, [...ids].sort(), 'the database itself does not order text by bytes');
+      await store.records.insertMany(ids.map((id) => ({ collection: 'users', id, subject: 's', version: 1, publicJson: '{}', sealed: null, createdAt: 1, updatedAt: 1 })));
+      const listed = (await store.records.listBySubject('s')).map((r) => r.id);
+      assert.deepEqual(listed, [...ids].sort(), 'byte order: digits, upper case, underscore, lower case');
+      const paged = [
+        ...(await store.records.listBySubject('s', { limit: 3 })),
+        ...(await store.records.listBySubject('s', { limit: 3, after: { collection: 'users', id: listed[2] ?? '' } })),
+      ].map((r) => r.id);
+      assert.deepEqual(paged, listed);
+    } finally {
+      await store.close();
+      await admin(async (c) => c.query(`DROP DATABASE ${db} WITH (FORCE)`));
+    }
+  });
+
   void it('close is idempotent', async () => {
     const store = await PostgresStore.open(pgUrl(schema('close')));
     await store.close();
