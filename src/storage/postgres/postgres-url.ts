@@ -68,7 +68,8 @@ export function parsePostgresUrl(url: string): PostgresLocation {
   if (host === '') refuse('names no host (expected postgres://user@host:port/database)');
   const port = u.port === '' ? POSTGRES_URL_DEFAULTS.port : integer(u.port, 'the port', 1, 65535);
   const path = u.pathname.replace(/^\//, '');
-  if (path === '') refuse(`names no database (expected postgres://user@${host}:${port}/database)`);
+  // URL normalization removes dot segments ("." and "..", also as %2E): such a database cannot be named here.
+  if (path === '') refuse(`names no database (expected postgres://user@${u.host}/database)`);
   if (path.includes('/')) refuse('the path must be exactly one database name');
   const database = decode(path, 'database name');
 
