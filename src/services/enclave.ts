@@ -28,19 +28,19 @@ export interface OpenOptions {
   readonly clock?: () => number;
   readonly decisions?: DecisionPoint;
   /** Opens stores from these URLs instead of the configured ones (tests). */
-  readonly storeFactory?: (url: string, dataDir: string) => Store;
+  readonly storeFactory?: (url: string, dataDir: string) => Store | Promise<Store>;
 }
 
 export async function openEnclave(config: EnclaveConfig, options: OpenOptions = {}): Promise<Enclave> {
   const open = options.storeFactory ?? openStore;
   const opened: Store[] = [];
   try {
-    const control = open(config.controlStorage, config.dataDir);
+    const control = await open(config.controlStorage, config.dataDir);
     opened.push(control);
     const sites = new Map<string, Store>();
     for (const site of config.sites.values()) {
       if (site.role !== 'home') continue;
-      const store = open(site.storage, config.dataDir);
+      const store = await open(site.storage, config.dataDir);
       opened.push(store);
       sites.set(site.id, store);
     }

@@ -41,7 +41,8 @@ jurisdictions:
     home_site: eu-central
 
 # Places data can live. role: home (the trusted in-jurisdiction store), backup, or legacy (the parent's
-# old data centers, sources of migration). storage: sqlite:<path> relative to data_dir.
+# old data centers, sources of migration). storage: sqlite:<path> relative to data_dir, or
+# postgres://user@host:5432/database?schema=name (docs/postgresql.md); each home site its own.
 sites:
   - id: trusted-us
     operator: trusted-provider
