@@ -1,6 +1,8 @@
 // Shared by the tlog tests: a naive recursive RFC 9162 implementation to compare against, an in-memory
 // stored-hash tree, and short fast-check failure reports.
+import assert from 'node:assert/strict';
 import fc from 'fast-check';
+import { isEnclaveError, type ErrorCode } from '../../../src/core/errors.ts';
 import { EMPTY_FRONTIER, EMPTY_TREE_HASH, appendToFrontier, leafHash, nodeHash, type Frontier, type HashReader } from '../../../src/core/tlog/index.ts';
 
 export function hex(bytes: Uint8Array): string {
@@ -52,10 +54,11 @@ export class MemoryTree implements HashReader {
 
   appendEntries(entries: readonly Uint8Array[]): Uint8Array {
     const hashes = entries.map(leafHash);
-    this.entries.push(...entries);
-    this.leaves.push(...hashes);
+    // One push per item: spreading tens of thousands of arguments overflows the stack.
+    for (const e of entries) this.entries.push(e);
+    for (const h of hashes) this.leaves.push(h);
     const r = appendToFrontier(this.frontier, hashes);
-    this.stored.push(...r.storedHashes);
+    for (const h of r.storedHashes) this.stored.push(h);
     this.frontier = r.frontier;
     return r.root;
   }
@@ -104,4 +107,13 @@ export async function assertAsyncProperty<T>(property: fc.IAsyncProperty<T>, par
     const text = String((err as Error).message);
     throw new Error(`property failed (FC_SEED=${seed}): ${text.length > 1500 ? `${text.slice(0, 1500)} …` : text}`);
   }
+}
+
+/** Asserts that `fn` throws the EnclaveError `code`, with a message matching `pattern` if given. */
+export function throwsCode(fn: () => unknown, code: ErrorCode, pattern?: RegExp): void {
+  assert.throws(fn, (err: unknown) => {
+    assert.ok(isEnclaveError(err, code), `expected ${code}, got ${String(err)}`);
+    if (pattern) assert.match(err.message, pattern);
+    return true;
+  });
 }

@@ -22,7 +22,7 @@ import {
   storedHashesForRecord,
   treeHash,
 } from '../../../src/core/tlog/index.ts';
-import { MemoryTree, assertProperty, hex, naivePath, naiveRoot, naiveSubproof, treeOf, unhex } from './fixtures.ts';
+import { MemoryTree, assertProperty, throwsCode, hex, naivePath, naiveRoot, naiveSubproof, treeOf, unhex } from './fixtures.ts';
 
 // The RFC 6962 test vectors (certificate-transparency's merkle_tree_test.cc, also used by Go's and
 // transparency-dev's test suites).
@@ -67,13 +67,6 @@ function root(n: number): Uint8Array {
   return unhex(CT_ROOTS[n] as string);
 }
 
-function throwsCode(fn: () => unknown, code: 'log_proof_invalid' | 'invalid_log_data', pattern?: RegExp): void {
-  assert.throws(fn, (err: unknown) => {
-    assert.ok(isEnclaveError(err, code), `expected ${code}, got ${String(err)}`);
-    if (pattern) assert.match(err.message, pattern);
-    return true;
-  });
-}
 
 test('tree heads of the RFC 6962 vectors, for every size 0..8', async () => {
   assert.equal(hex(EMPTY_TREE_HASH), CT_ROOTS[0]);
