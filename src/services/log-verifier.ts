@@ -9,11 +9,12 @@
 // Every failure is a typed EnclaveError whose message names the resource, the index and the check.
 // It is HTTP-agnostic: the caller supplies `fetch(path)` over the log's URL prefix.
 import { EnclaveError } from '../core/errors.ts';
-import { openCheckpoint, type Checkpoint, type OpenedCheckpoint } from '../core/tlog/checkpoint.ts';
+import { openCheckpoint, parseCheckpoint, type Checkpoint, type OpenedCheckpoint } from '../core/tlog/checkpoint.ts';
 import { cosignatureVerifierFromKey } from '../core/tlog/cosignature.ts';
-import { bytesEqual, toHex } from '../core/tlog/encoding.ts';
-import { EMPTY_FRONTIER, HASH_SIZE, appendToFrontier, checkRecord, checkTree, frontierRoot, leafHash, proveRecord, proveTree, type Frontier } from '../core/tlog/merkle.ts';
-import { noteVerifier, type NoteVerifier } from '../core/tlog/note.ts';
+import { bytesEqual, decodeUtf8, toHex } from '../core/tlog/encoding.ts';
+import { EMPTY_FRONTIER, HASH_SIZE, appendToFrontier, checkRecord, checkTree, frontierRoot, leafHash, proveRecord, proveTree, type Frontier, type HashReader } from '../core/tlog/merkle.ts';
+import { noteVerifier, splitNote, type NoteVerifier } from '../core/tlog/note.ts';
+import type { TlogProof } from '../core/tlog/proof-format.ts';
 import {
   TILE_WIDTH,
   decodeEntryBundle,
@@ -68,8 +69,6 @@ export interface LogVerification {
   readonly cosigners: readonly string[];
 }
 
-const decoder = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
-
 function mismatch(message: string): never {
   throw new EnclaveError('log_mismatch', message);
 }
@@ -111,14 +110,13 @@ function tileHashesOf(data: Uint8Array, t: TileCoords, path: string, size: numbe
 }
 
 /** Opens the fetched checkpoint against the pinned key and the witnesses, and checks the quorum. */
-function openVerified(note: Uint8Array, log: NoteVerifier, options: VerifyLogOptions, witnesses: readonly NoteVerifier[]): { text: string; opened: OpenedCheckpoint } {
-  const text = within('checkpoint', () => {
-    try {
-      return decoder.decode(note);
-    } catch (cause) {
-      throw new EnclaveError('invalid_log_data', 'it is not valid UTF-8', { cause });
-    }
-  });
+function openVerified(
+  note: Uint8Array,
+  log: NoteVerifier,
+  options: { readonly origin?: string; readonly quorum?: number },
+  witnesses: readonly NoteVerifier[],
+): { text: string; opened: OpenedCheckpoint } {
+  const text = within('checkpoint', () => decodeUtf8(note, 'it'));
   const opened = within('checkpoint', () => openCheckpoint(text, log, { ...(options.origin === undefined ? {} : { origin: options.origin }), witnesses }));
   const quorum = options.quorum ?? witnesses.length;
   if (opened.cosigners.length < quorum) {
@@ -228,10 +226,7 @@ export async function verifyLog(options: VerifyLogOptions): Promise<LogVerificat
   }
 
   // Proofs computed from the tiles, as anyone would, and checked against the signed root.
-  const reader = tileHashReader(size, async (t) => {
-    const path = tilePath(t.level, t.index, t.width);
-    return tileHashesOf(await fetchRequired(options.fetch, path, size), t, path, size);
-  });
+  const reader = tilesReader(options.fetch, size);
   let consistentWith: number | undefined;
   if (saved !== undefined) {
     const old = saved;
@@ -241,18 +236,50 @@ export async function verifyLog(options: VerifyLogOptions): Promise<LogVerificat
   }
 
   const entries: VerifiedEntry[] = [];
-  for (const index of options.entries ?? []) {
-    if (!Number.isSafeInteger(index) || index < 0 || index >= size) {
-      throw new EnclaveError('invalid_argument', `entry ${index} is not in the log: the checkpoint has ${size} entries`);
-    }
-    const bundleIndex = Math.floor(index / TILE_WIDTH);
-    const path = entriesPath(bundleIndex, tileWidth(0, bundleIndex, size));
-    const bundle = await fetchRequired(options.fetch, path, size);
-    const entry = within(path, () => decodeEntryBundle(bundle))[index - bundleIndex * TILE_WIDTH];
-    if (entry === undefined) mismatch(`${path} does not hold entry ${index}`);
-    const proof = await proveRecord(size, index, reader);
-    within(`entry ${index}`, () => checkRecord(proof, size, root, index, leafHash(entry)));
-    entries.push({ index, entry, proof });
-  }
+  for (const index of options.entries ?? []) entries.push(await proveFromTiles(options.fetch, opened.checkpoint, index, reader));
   return { note: text, checkpoint: opened.checkpoint, entriesChecked, tilesChecked, entries, consistentWith, cosigners: opened.cosigners.map((w) => w.name) };
+}
+
+function tilesReader(fetch: LogFetch, size: number): HashReader {
+  return tileHashReader(size, async (t) => {
+    const path = tilePath(t.level, t.index, t.width);
+    return tileHashesOf(await fetchRequired(fetch, path, size), t, path, size);
+  });
+}
+
+/** Entry `index` from its bundle, with its inclusion proof computed from the tiles and checked against the root. */
+async function proveFromTiles(fetch: LogFetch, checkpoint: Checkpoint, index: number, reader: HashReader): Promise<VerifiedEntry> {
+  const { size, root } = checkpoint;
+  if (!Number.isSafeInteger(index) || index < 0 || index >= size) {
+    throw new EnclaveError('invalid_argument', `entry ${index} is not in the log: the checkpoint has ${size} entries`);
+  }
+  const bundleIndex = Math.floor(index / TILE_WIDTH);
+  const path = entriesPath(bundleIndex, tileWidth(0, bundleIndex, size));
+  const bundle = await fetchRequired(fetch, path, size);
+  const entry = within(path, () => decodeEntryBundle(bundle))[index - bundleIndex * TILE_WIDTH];
+  if (entry === undefined) mismatch(`${path} does not hold entry ${index}`);
+  const proof = await proveRecord(size, index, reader);
+  within(`entry ${index}`, () => checkRecord(proof, size, root, index, leafHash(entry)));
+  return { index, entry, proof };
+}
+
+export interface ProvenEntry extends TlogProof {
+  readonly size: number;
+  readonly entry: Uint8Array;
+}
+
+/**
+ * The C2SP tlog-proof of entry `index` in the log's current checkpoint, computed from the tiles and
+ * checked against the checkpoint's root; with `vkey`, the checkpoint's signature is checked too.
+ */
+export async function proveEntry(options: { readonly fetch: LogFetch; readonly index: number; readonly vkey?: string; readonly origin?: string }): Promise<ProvenEntry> {
+  const raw = await options.fetch('checkpoint');
+  if (raw === undefined) mismatch('the log serves no checkpoint');
+  const note = within('checkpoint', () => decodeUtf8(raw, 'it'));
+  const checkpoint =
+    options.vkey === undefined
+      ? within('checkpoint', () => parseCheckpoint(splitNote(note).text))
+      : openVerified(raw, within('--vkey', () => noteVerifier(options.vkey as string)), options.origin === undefined ? {} : { origin: options.origin }, []).opened.checkpoint;
+  const { entry, proof } = await proveFromTiles(options.fetch, checkpoint, options.index, tilesReader(options.fetch, checkpoint.size));
+  return { index: options.index, proof, checkpoint: note, size: checkpoint.size, entry };
 }
