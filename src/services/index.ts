@@ -7,3 +7,7 @@ export { SiteRouter, type Located } from './site-router.ts';
 export { starterConfig, type StarterOptions } from './starter-config.ts';
 export { TokenService, type IssuedToken, type TokenRequest } from './token-service.ts';
 export { Vault, type ImportResult, type RecordPage, type RecordView, type RehomeResult, type SubjectView } from './vault.ts';
+export { proveEntry, verifyLog, type LogFetch, type LogVerification, type ProvenEntry, type VerifiedEntry, type VerifyLogOptions } from './log-verifier.ts';
+export { addCheckpoint, witnessCosigner, type PreviousCheckpoint, type WitnessCallOptions, type WitnessCosignOptions, type WitnessEndpoint } from './witness-client.ts';
+export { WitnessService, parseLogOption, type WitnessOptions } from './witness-service.ts';
+export type { WitnessEvidence, WitnessRecord, WitnessStore } from './witness-store.ts';
