@@ -5,10 +5,12 @@ import type { EnclaveConfig } from '../core/config.ts';
 import type { DecisionPoint } from '../core/decision.ts';
 import type { LogStore } from '../core/log-store.ts';
 import { createRoleDecisionPoint } from '../core/role-decision-point.ts';
+import { cosignatureVerifierFromKey } from '../core/tlog/cosignature.ts';
 import type { Store } from '../core/store.ts';
 import { openLogStore, openStore } from '../storage/open-store.ts';
 import { Keyring } from './keyring.ts';
 import { LogService } from './log-service.ts';
+import { witnessCosigner } from './witness-client.ts';
 import { SealService } from './seal-service.ts';
 import { SiteRouter } from './site-router.ts';
 import { TokenService } from './token-service.ts';
@@ -54,12 +56,20 @@ export async function openEnclave(config: EnclaveConfig, options: OpenOptions = 
     }
     const logStore = (options.logStoreFactory ?? openLogStore)(config.log.storage, config.dataDir);
     opened.push(logStore);
+    const witnesses = config.log.witnesses;
     const log = new LogService({
       store: logStore,
       origin: config.log.origin,
       checkpointIntervalMs: config.log.checkpointIntervalMs,
       maxBatch: config.log.maxBatch,
       maxQueue: config.log.maxQueue,
+      ...(witnesses.length === 0
+        ? {}
+        : {
+            cosign: witnessCosigner(witnesses, { onError: (err, w) => log.report(err, `cosigning by witness ${w.url}`) }),
+            witnesses: witnesses.map((w) => cosignatureVerifierFromKey(w.vkey)),
+            witnessQuorum: config.log.witnessQuorum,
+          }),
       ...(options.clock ? { clock: options.clock } : {}),
       ...(options.onLogError ? { onError: options.onLogError } : {}),
     });

@@ -20,11 +20,11 @@ import { LOG_EVENT_TYPES, type EventLog, type LogEventInput, type LogReceipt } f
 import { decodeLogEntry, encodeLogEntry, LOG_ENTRY_VERSION, subjectHash, type LogEntry } from '../core/log-entry.ts';
 import type { LogEntryRow, LogStore, LogTile, StoredCheckpoint } from '../core/log-store.ts';
 import { Lru } from '../core/lru.ts';
-import { formatCheckpoint, parseCheckpoint } from '../core/tlog/checkpoint.ts';
-import { ed25519PrivateKey } from '../core/tlog/ed25519.ts';
+import { formatCheckpoint, openCheckpoint, parseCheckpoint } from '../core/tlog/checkpoint.ts';
+import { ed25519PrivateKey, rawPublicKey } from '../core/tlog/ed25519.ts';
 import { encodeBase64 } from '../core/tlog/encoding.ts';
 import { appendToFrontier, frontierRoot, leafHash, proveRecord, proveTree, readFrontier, type Frontier, type HashReader } from '../core/tlog/merkle.ts';
-import { ed25519NoteSigner, signNote, type NoteSigner } from '../core/tlog/note.ts';
+import { ed25519NoteSigner, ed25519NoteVerifier, signNote, type NoteSigner, type NoteVerifier } from '../core/tlog/note.ts';
 import { decodeTile, encodeEntryBundle, encodeTile, TILE_HEIGHT, TILE_WIDTH, tileHashReader, tileWidth } from '../core/tlog/tiles.ts';
 import { logSigningSeed, logSubjectKey } from '../crypto/key-derivation.ts';
 import { noteReceipt } from './log-receipts.ts';
@@ -42,6 +42,9 @@ export interface LogServiceOptions {
   readonly tileCache?: number;
   /** Submits a signed checkpoint to the witnesses and returns it with their cosignatures. */
   readonly cosign?: Cosign;
+  /** The witnesses' cosignature verifiers and how many of them must cosign before a checkpoint is published. */
+  readonly witnesses?: readonly NoteVerifier[];
+  readonly witnessQuorum?: number;
   readonly clock?: () => number;
   /** Told about integration and publication failures (the service keeps running and retries). */
   readonly onError?: (err: unknown, what: string) => void;
@@ -90,6 +93,7 @@ export interface LogSearchPage {
 interface Keys {
   readonly subject: Buffer;
   readonly signer: NoteSigner & { readonly vkey: string };
+  readonly verifier: NoteVerifier;
 }
 
 interface Pending {
@@ -132,7 +136,9 @@ export class LogService implements EventLog {
   private readonly maxQueue: number;
   private readonly clock: () => number;
   private readonly cosign: Cosign | undefined;
-  private readonly onError: (err: unknown, what: string) => void;
+  private readonly witnesses: readonly NoteVerifier[];
+  private readonly quorum: number;
+  private onError: (err: unknown, what: string) => void;
   private keys: Keys | null = null;
 
   // group commit
@@ -155,6 +161,8 @@ export class LogService implements EventLog {
     this.maxQueue = options.maxQueue ?? 100_000;
     this.clock = options.clock ?? Date.now;
     this.cosign = options.cosign;
+    this.witnesses = options.witnesses ?? [];
+    this.quorum = options.witnessQuorum ?? 0;
     this.onError = options.onError ?? (() => {});
     this.fullTiles = new Lru(options.tileCache ?? 4096);
   }
@@ -172,7 +180,8 @@ export class LogService implements EventLog {
    */
   async unsealed(root: Uint8Array): Promise<void> {
     const seed = logSigningSeed(root);
-    const signer = ed25519NoteSigner(this.origin, ed25519PrivateKey(seed));
+    const privateKey = ed25519PrivateKey(seed);
+    const signer = ed25519NoteSigner(this.origin, privateKey);
     seed.fill(0);
     const recorded = await this.store.getMeta(VKEY_META);
     if (recorded !== undefined && recorded !== signer.vkey) {
@@ -185,7 +194,7 @@ export class LogService implements EventLog {
       await this.store.putMetaIfAbsent(VKEY_META, signer.vkey);
       await this.store.putMetaIfAbsent(ORIGIN_META, this.origin);
     }
-    this.keys = { subject: logSubjectKey(root), signer };
+    this.keys = { subject: logSubjectKey(root), signer, verifier: ed25519NoteVerifier(this.origin, rawPublicKey(privateKey)) };
   }
 
   /** Drops the keys (called on seal): no signing and no subject hashing until the next unseal. */
@@ -283,8 +292,14 @@ export class LogService implements EventLog {
 
   // ---- integration and checkpoints -------------------------------------------------------------------
 
+  /** Reports a failure of the log's background work (integration, witnesses) to whoever runs it. */
+  report(err: unknown, what: string): void {
+    this.onError(err, what);
+  }
+
   /** Starts the periodic integrator (the process that serves the log runs it; one-shot CLI processes do not). */
-  start(): void {
+  start(onError?: (err: unknown, what: string) => void): void {
+    if (onError) this.onError = onError;
     if (this.timer !== null || this.closed) return;
     const loop = () => {
       this.timer = setTimeout(() => {
@@ -404,6 +419,11 @@ export class LogService implements EventLog {
     if (this.cosign) {
       const previous = last?.size ?? 0;
       note = await this.cosign(note, { size: previous, proof: (oldSize) => this.consistencyHashes(oldSize, tree.size) });
+      // C2SP tlog-witness: a checkpoint counts once enough witnesses vouch that they saw no other.
+      const cosigned = openCheckpoint(note, keys.verifier, { witnesses: this.witnesses }).cosigners.length;
+      if (cosigned < this.quorum) {
+        throw new EnclaveError('log_quorum_not_met', `checkpoint ${tree.size} has ${cosigned} of the ${this.quorum} witness cosignatures it needs; not published, retrying`);
+      }
     }
     const checkpoint: StoredCheckpoint = { size: tree.size, time: this.clock(), text: note };
     if (await this.store.putCheckpoint(checkpoint)) this.published = { ...checkpoint, root };
