@@ -6,6 +6,7 @@ import { registerDemo } from './commands/demo.ts';
 import { registerErase } from './commands/erase.ts';
 import { registerInit } from './commands/init.ts';
 import { registerLog } from './commands/log.ts';
+import { registerLogSearch } from './commands/log-search.ts';
 import { registerRecord } from './commands/record.ts';
 import { registerSeal } from './commands/seal.ts';
 import { registerServe } from './commands/serve.ts';
@@ -52,7 +53,7 @@ export function buildProgram(io: Io): Command {
   registerRecord(program, ctx);
   registerErase(program, ctx);
   registerDemo(program, ctx);
-  registerLog(program, ctx);
+  registerLogSearch(registerLog(program, ctx), ctx);
   registerWitness(program, ctx);
   return program;
 }
