@@ -93,10 +93,15 @@ async function fetchRequired(fetch: LogFetch, path: string, size: number): Promi
   return data;
 }
 
-/** Runs `fn` over `items` with at most `limit` in flight, in order of completion of the whole batch. */
+/** Runs `fn` over `items` with at most `limit` in flight; results, and the first failure, in item order. */
 async function inBatches<T, R>(items: readonly T[], limit: number, fn: (item: T) => Promise<R>): Promise<R[]> {
   const out: R[] = [];
-  for (let i = 0; i < items.length; i += limit) out.push(...(await Promise.all(items.slice(i, i + limit).map(fn))));
+  for (let i = 0; i < items.length; i += limit) {
+    for (const r of await Promise.allSettled(items.slice(i, i + limit).map(fn))) {
+      if (r.status === 'rejected') throw r.reason;
+      out.push(r.value);
+    }
+  }
   return out;
 }
 
@@ -142,7 +147,8 @@ async function verifyTree(fetch: LogFetch, size: number, root: Uint8Array, concu
   for (let n = 0; n * TILE_WIDTH < size; n++) bundles.push({ level: 0, index: n, width: tileWidth(0, n, size) });
   for (let i = 0; i < bundles.length; i += concurrency) {
     const batch = bundles.slice(i, i + concurrency);
-    const fetched = await Promise.all(
+    // Fetched in parallel, checked in order: the failure reported is always the first in index order.
+    const fetched = await Promise.allSettled(
       batch.map(async (t) => {
         const bundlePath = entriesPath(t.index, t.width);
         const hashPath = tilePath(0, t.index, t.width);
@@ -150,7 +156,9 @@ async function verifyTree(fetch: LogFetch, size: number, root: Uint8Array, concu
         return { t, bundlePath, hashPath, bundle, tile };
       }),
     );
-    for (const { t, bundlePath, hashPath, bundle, tile } of fetched) {
+    for (const result of fetched) {
+      if (result.status === 'rejected') throw result.reason;
+      const { t, bundlePath, hashPath, bundle, tile } = result.value;
       const entries = within(bundlePath, () => decodeEntryBundle(bundle));
       if (entries.length !== t.width) mismatch(`${bundlePath} holds ${entries.length} entries, but the checkpoint of size ${size} requires ${t.width}`);
       const hashes = tileHashesOf(tile, t, hashPath, size);

@@ -16,7 +16,7 @@ import { parseCheckpoint } from '../core/tlog/checkpoint.ts';
 import type { Cosigner } from '../core/tlog/cosignature.ts';
 import { bytesEqual, decodeUtf8 } from '../core/tlog/encoding.ts';
 import { EMPTY_TREE_HASH, checkTree } from '../core/tlog/merkle.ts';
-import { noteVerifier, openNote, signatureLines, splitNote, type NoteVerifier } from '../core/tlog/note.ts';
+import { noteVerifier, openNote, signatureLines, splitNote } from '../core/tlog/note.ts';
 import { parseAddCheckpoint } from '../core/tlog/witness-protocol.ts';
 import type { WitnessStore } from './witness-store.ts';
 
@@ -48,14 +48,16 @@ function shown(origin: string): string {
 export class WitnessService {
   readonly cosigner: Cosigner;
   private readonly store: WitnessStore;
-  private readonly logs: ReadonlyMap<string, readonly NoteVerifier[]>;
+  private readonly logs: ReadonlyMap<string, readonly string[]>;
   private readonly clock: () => number;
 
   constructor(options: WitnessOptions) {
     this.store = options.store;
     this.cosigner = options.cosigner;
     this.clock = options.clock ?? Date.now;
-    this.logs = new Map([...options.logs].map(([origin, vkeys]) => [origin, vkeys.map(noteVerifier)]));
+    // Read at each request, so an operator's process can add logs without a restart; checked now.
+    this.logs = options.logs;
+    for (const vkeys of this.logs.values()) vkeys.forEach(noteVerifier);
   }
 
   get name(): string {
@@ -77,9 +79,9 @@ export class WitnessService {
     const req = parseAddCheckpoint(text);
     const checkpoint = parseCheckpoint(splitNote(req.checkpoint).text);
     const { origin, size, root } = checkpoint;
-    const verifiers = this.logs.get(origin);
-    if (verifiers === undefined) throw new EnclaveError('unknown_log', `this witness does not cosign for the log ${shown(origin)}`);
-    const note = openNote(req.checkpoint, verifiers);
+    const vkeys = this.logs.get(origin);
+    if (vkeys === undefined) throw new EnclaveError('unknown_log', `this witness does not cosign for the log ${shown(origin)}`);
+    const note = openNote(req.checkpoint, vkeys.map(noteVerifier));
     if (req.oldSize > size) throw new EnclaveError('invalid_log_data', `the old size ${req.oldSize} is larger than the checkpoint's size ${size}`);
 
     const latest = await this.store.latest(origin);

@@ -3,7 +3,7 @@
 // `registerLog` returns the `log` command so other subcommands (search) can be added beside these.
 import { existsSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { InvalidArgumentError, Option, type Command } from 'commander';
-import { EnclaveError } from '../../core/errors.ts';
+import { EnclaveError, isErrorCode } from '../../core/errors.ts';
 import type { LogFetch, LogVerification } from '../../services/log-verifier.ts';
 import type { CliContext } from '../context.ts';
 import { CliError, usageError } from '../fail.ts';
@@ -87,8 +87,21 @@ export function httpLogFetch(prefix: string, token: string | undefined): LogFetc
     if (res.status === 200) return body;
     if (res.status === 404) return undefined;
     if (res.status === 401) throw new EnclaveError('unauthenticated', `${url} needs a bearer token: pass --token or set ENCLAVE_TOKEN`);
-    throw new CliError('bad_response', `${url} answered HTTP ${res.status}`);
+    throw serverError(url, res.status, body);
   };
+}
+
+/** An Enclave server's own error (code and message) for that URL, else a bad_response naming the status. */
+function serverError(url: string, status: number, body: Uint8Array): Error {
+  try {
+    const { error } = JSON.parse(new TextDecoder().decode(body)) as { error?: { code?: unknown; message?: unknown } };
+    if (typeof error?.code === 'string' && isErrorCode(error.code) && typeof error.message === 'string') {
+      return new EnclaveError(error.code, `${url}: ${error.message}`);
+    }
+  } catch {
+    // not JSON: fall through
+  }
+  return new CliError('bad_response', `${url} answered HTTP ${status}`);
 }
 
 function entries(n: number): string {
