@@ -3,7 +3,7 @@
 // carry no protected value and no raw subject identifier: a subject appears only as its keyed hash
 // HMAC-SHA256(log subject key, subject id), which whoever holds the key can recompute to link entries
 // to a subject (issue 4, point 1).
-import { createHmac } from 'node:crypto';
+import { createHmac, type KeyObject } from 'node:crypto';
 import { canonicalJson } from './canonical-json.ts';
 import { EnclaveError } from './errors.ts';
 import { LOG_EVENT_TYPES, type LogActor, type LogEventType, type LogValue } from './event-log.ts';
@@ -44,8 +44,11 @@ const ISO_RE = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$/;
 const encoder = new TextEncoder();
 const decoder = new TextDecoder('utf-8', { fatal: true });
 
-/** The keyed hash that stands for a subject in the log: hex HMAC-SHA256(key, UTF-8 subject id). */
-export function subjectHash(key: Uint8Array, subjectId: string): string {
+/**
+ * The keyed hash that stands for a subject in the log: hex HMAC-SHA256(key, UTF-8 subject id). Pass a
+ * KeyObject (node:crypto createSecretKey) where it is computed often: a raw key is imported on every call.
+ */
+export function subjectHash(key: Uint8Array | KeyObject, subjectId: string): string {
   return createHmac('sha256', key).update(subjectId, 'utf8').digest('hex');
 }
 

@@ -31,6 +31,11 @@ export interface LogQuery {
   readonly to?: number;
   readonly principal?: string;
   readonly type?: string;
+  /**
+   * The subject's keyed hash. Only integrated entries (index < treeSize) are found by subject: adapters
+   * may index subjects as the tree is extended rather than on every append (their hashes are random, so
+   * an append-time index costs a random page write per entry).
+   */
   readonly subject?: string;
   /** Only entries with index > after (the cursor of the previous page). */
   readonly after?: number;
@@ -74,7 +79,8 @@ export interface LogStore {
   treeSize(): Promise<number>;
   /**
    * Stores the tiles of the tree grown from `fromSize` to `toSize`, and the new size, in one transaction
-   * — only if the stored tree size is still `fromSize` (compare-and-set); returns whether it wrote.
+   * — only if the stored tree size is still `fromSize` (compare-and-set); returns whether it wrote. The
+   * entries [fromSize, toSize) become searchable by subject.
    */
   integrate(fromSize: number, toSize: number, tiles: readonly LogTile[]): Promise<boolean>;
   readTile(level: number, index: number): Promise<LogTile | undefined>;

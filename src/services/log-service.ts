@@ -15,6 +15,7 @@
 // Sealed: the log still appends and integrates (neither needs a key), but it cannot sign, so no new
 // checkpoint is published until the enclave is unsealed; the first checkpoint after unsealing covers
 // everything appended meanwhile.
+import { createSecretKey, type KeyObject } from 'node:crypto';
 import { EnclaveError } from '../core/errors.ts';
 import { LOG_EVENT_TYPES, type EventLog, type LogEventInput, type LogReceipt } from '../core/event-log.ts';
 import { decodeLogEntry, encodeLogEntry, LOG_ENTRY_VERSION, subjectHash, type LogEntry } from '../core/log-entry.ts';
@@ -92,6 +93,7 @@ export interface LogSearchPage {
 
 interface Keys {
   readonly subject: Buffer;
+  readonly subjectKey: KeyObject;
   readonly signer: NoteSigner & { readonly vkey: string };
   readonly verifier: NoteVerifier;
 }
@@ -144,6 +146,8 @@ export class LogService implements EventLog {
   // group commit
   private queue: Pending[] = [];
   private writing: Promise<void> | null = null;
+  /** Settles when the last entry queued so far is committed or refused (batches are written in order). */
+  private lastQueued: Promise<unknown> = Promise.resolve();
   private closed = false;
 
   // integration
@@ -151,6 +155,7 @@ export class LogService implements EventLog {
   private readonly fullTiles: Lru<string, Uint8Array>;
   private published: PublishedCheckpoint | null = null;
   private ticking: Promise<void> | null = null;
+  private readonly publishListeners = new Set<(cp: PublishedCheckpoint) => void>();
   private timer: NodeJS.Timeout | null = null;
 
   constructor(options: LogServiceOptions) {
@@ -194,7 +199,8 @@ export class LogService implements EventLog {
       await this.store.putMetaIfAbsent(VKEY_META, signer.vkey);
       await this.store.putMetaIfAbsent(ORIGIN_META, this.origin);
     }
-    this.keys = { subject: logSubjectKey(root), signer, verifier: ed25519NoteVerifier(this.origin, rawPublicKey(privateKey)) };
+    const subject = logSubjectKey(root);
+    this.keys = { subject, subjectKey: createSecretKey(subject), signer, verifier: ed25519NoteVerifier(this.origin, rawPublicKey(privateKey)) };
   }
 
   /** Drops the keys (called on seal): no signing and no subject hashing until the next unseal. */
@@ -217,7 +223,7 @@ export class LogService implements EventLog {
   /** The keyed hash that stands for `subjectId` in the log; the enclave must be unsealed. */
   hashSubject(subjectId: string): string {
     if (!this.keys) throw new EnclaveError('sealed', 'the enclave is sealed: a subject id cannot be hashed without the log subject key');
-    return subjectHash(this.keys.subject, subjectId);
+    return subjectHash(this.keys.subjectKey, subjectId);
   }
 
   // ---- appends -------------------------------------------------------------------------------------
@@ -235,7 +241,7 @@ export class LogService implements EventLog {
     let subject: string | null = null;
     let sealed = false;
     if (event.subject !== undefined) {
-      if (this.keys) subject = subjectHash(this.keys.subject, event.subject);
+      if (this.keys) subject = subjectHash(this.keys.subjectKey, event.subject);
       // A decision while sealed released nothing protected (nothing can be decrypted): it is logged,
       // unlinkable. A change to a subject's data must be linkable, so it waits for the unseal.
       else if (event.type === 'access.decision') sealed = true;
@@ -264,10 +270,12 @@ export class LogService implements EventLog {
     if (this.queue.length >= this.maxQueue) {
       return Promise.reject(new EnclaveError('log_unavailable', `the transparency log has ${this.queue.length} entries waiting to be written; try again`));
     }
-    return new Promise<number>((resolve, reject) => {
+    const queued = new Promise<number>((resolve, reject) => {
       this.queue.push({ row, resolve, reject });
       this.writing ??= this.drain();
     });
+    this.lastQueued = queued.catch(() => {});
+    return queued;
   }
 
   private async drain(): Promise<void> {
@@ -301,17 +309,20 @@ export class LogService implements EventLog {
   start(onError?: (err: unknown, what: string) => void): void {
     if (onError) this.onError = onError;
     if (this.timer !== null || this.closed) return;
-    const loop = () => {
+    // Fixed rate: each tick is due one interval after the previous one began, so checkpoints are an
+    // interval apart however long integrating and cosigning take (as long as they take less).
+    const loop = (due: number) => {
       this.timer = setTimeout(() => {
-        void this.sync()
-          .catch((err: unknown) => this.onError(err, 'integrate'))
+        const began = performance.now();
+        void this.integrate()
+          .catch((err: unknown) => this.onError(err, 'integration'))
           .finally(() => {
-            if (!this.closed) loop();
+            if (!this.closed) loop(Math.max(0, this.interval - (performance.now() - began)));
           });
-      }, this.interval);
+      }, due);
       this.timer.unref();
     };
-    loop();
+    loop(this.interval);
   }
 
   /**
@@ -319,7 +330,12 @@ export class LogService implements EventLog {
    * Resolves with the published checkpoint (null before the first). Concurrent calls share one run.
    */
   async sync(): Promise<PublishedCheckpoint | null> {
-    if (this.writing) await this.writing;
+    await this.lastQueued;
+    return this.integrate();
+  }
+
+  /** Integrates what is committed now and publishes; concurrent calls share one run. */
+  private async integrate(): Promise<PublishedCheckpoint | null> {
     if (!this.ticking) {
       this.ticking = this.tick().finally(() => {
         this.ticking = null;
@@ -426,8 +442,13 @@ export class LogService implements EventLog {
       }
     }
     const checkpoint: StoredCheckpoint = { size: tree.size, time: this.clock(), text: note };
-    if (await this.store.putCheckpoint(checkpoint)) this.published = { ...checkpoint, root };
-    else this.published = null; // a larger one exists: reload it next time
+    if (await this.store.putCheckpoint(checkpoint)) {
+      const published = { ...checkpoint, root };
+      this.published = published;
+      for (const listener of this.publishListeners) listener(published);
+    } else {
+      this.published = null; // a larger one exists: reload it next time
+    }
   }
 
   private async loadPublished(): Promise<PublishedCheckpoint | null> {
@@ -436,6 +457,12 @@ export class LogService implements EventLog {
     const text = stored.text.slice(0, stored.text.indexOf('\n\n') + 1);
     this.published = { ...stored, root: parseCheckpoint(text).root };
     return this.published;
+  }
+
+  /** Calls `listener` after each checkpoint this service publishes (metrics, benchmarks); returns the unsubscribe. */
+  onPublish(listener: (cp: PublishedCheckpoint) => void): () => void {
+    this.publishListeners.add(listener);
+    return () => this.publishListeners.delete(listener);
   }
 
   /** The latest published checkpoint (with cosignatures), or null before the first one. */

@@ -4,6 +4,7 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { DatabaseSync } from 'node:sqlite';
 import { after, describe, it } from 'node:test';
 import { isEnclaveError } from '../../src/core/errors.ts';
 import { SqliteLogStore } from '../../src/storage/sqlite/sqlite-log-store.ts';
@@ -55,6 +56,23 @@ void describe('SqliteLogStore on a file', () => {
     assert.equal(await log2.size(), 1);
     await log2.close();
     await vault2.close();
+  });
+
+  void it('migration 2 moves the subject index to integration time and backfills it for the integrated entries', async () => {
+    const path = join(dir, 'migrate-2', 'log.db');
+    const v1 = new SqliteLogStore({ path, migrations: SQLITE_LOG_MIGRATIONS.slice(0, 1) });
+    const row = (subject: string) => ({ time: 1, type: 'access.decision', principal: null, subject, body: Buffer.from('{}') });
+    await v1.append([row('s1'), row('s2'), row('s1')]);
+    await v1.close();
+    // A tree of 2 integrated by a build of schema 1 (whose integrate knew no subject index).
+    const raw = new DatabaseSync(path);
+    raw.prepare("UPDATE log_meta SET value = '2' WHERE key = 'tree_size'").run();
+    raw.close();
+    const v2 = new SqliteLogStore({ path });
+    assert.deepEqual((await v2.search({ subject: 's1', limit: 10 })).map((e) => e.index), [0], 'integrated entries are indexed');
+    await v2.integrate(2, 3, []);
+    assert.deepEqual((await v2.search({ subject: 's1', limit: 10 })).map((e) => e.index), [0, 2]);
+    await v2.close();
   });
 
   void it('refuses to open a log whose applied migration was modified', async () => {

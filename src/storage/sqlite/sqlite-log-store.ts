@@ -87,14 +87,19 @@ export class SqliteLogStore implements LogStore {
       where.push(sql);
       args.push(value);
     };
-    add('time >= ?', query.from);
-    add('time < ?', query.to);
-    add('principal = ?', query.principal);
-    add('type = ?', query.type);
-    add('subject = ?', query.subject);
-    add('idx > ?', query.after);
-    add('idx < ?', query.before);
-    const sql = `SELECT idx, time, type, principal, subject, body FROM log_entries${where.length ? ` WHERE ${where.join(' AND ')}` : ''} ORDER BY idx LIMIT ?`;
+    add('e.time >= ?', query.from);
+    add('e.time < ?', query.to);
+    add('e.principal = ?', query.principal);
+    add('e.type = ?', query.type);
+    add('e.idx > ?', query.after);
+    add('e.idx < ?', query.before);
+    // By subject: through the subject index, which covers the integrated entries.
+    const from = query.subject === undefined ? 'log_entries e' : 'log_subject_index s JOIN log_entries e ON e.idx = s.idx';
+    if (query.subject !== undefined) {
+      where.unshift('s.subject = ?');
+      args.unshift(query.subject);
+    }
+    const sql = `SELECT e.idx, e.time, e.type, e.principal, e.subject, e.body FROM ${from}${where.length ? ` WHERE ${where.join(' AND ')}` : ''} ORDER BY e.idx LIMIT ?`;
     return this.run(() =>
       (this.statements.get(sql).all(...args, query.limit) as Row[]).map((r) => ({
         index: Number(r['idx']),
@@ -120,6 +125,10 @@ export class SqliteLogStore implements LogStore {
            ON CONFLICT (level, idx) DO UPDATE SET width = excluded.width, data = excluded.data WHERE excluded.width > log_tiles.width`,
         );
         for (const t of tiles) put.run(t.level, t.index, t.width, t.data);
+        // Index the newly integrated entries by subject in one sorted pass (see migration 2).
+        this.statements
+          .get('INSERT INTO log_subject_index (subject, idx) SELECT subject, idx FROM log_entries WHERE idx >= ? AND idx < ? AND subject IS NOT NULL ORDER BY subject, idx')
+          .run(fromSize, toSize);
         this.statements.get('UPDATE log_meta SET value = ? WHERE key = ?').run(String(toSize), TREE_SIZE);
         return true;
       }),
