@@ -73,7 +73,6 @@ function fetchFrom(log: LogService): LogFetch {
 let dir: string;
 let enclave: Enclave;
 const errors: string[] = [];
-const a = () => witnesses[0] as RunningWitness;
 const b = () => witnesses[1] as RunningWitness;
 let witnesses: RunningWitness[] = [];
 
