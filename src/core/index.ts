@@ -17,12 +17,16 @@ export {
 } from './config-schema.ts';
 export {
   DEFAULTS,
+  LOG_DEFAULTS,
+  defaultLogOrigin,
   homeSites,
   parseConfig,
   type CollectionDef,
   type EnclaveConfig,
   type FieldDef,
   type JurisdictionDef,
+  type LogConfig,
+  type LogWitnessDef,
   type OrgDef,
   type RoleDef,
   type SiteDef,
@@ -68,6 +72,20 @@ export {
   type LogReceipt,
   type LogValue,
 } from './event-log.ts';
+export { canonicalJson, canonicalJsonBytes, type JsonValue } from './canonical-json.ts';
+export {
+  LOG_ENTRY_VERSION,
+  MAX_LOG_ENTRY_BYTES,
+  SUBJECT_HASH_PATTERN,
+  decodeLogEntry,
+  encodeLogEntry,
+  isLogEventType,
+  isSubjectHash,
+  subjectHash,
+  type LogEntry,
+  type LogEntryColumns,
+} from './log-entry.ts';
+export type { LogEntryRow, LogQuery, LogStore, LogTile, StoredCheckpoint, StoredLogEntry } from './log-store.ts';
 export { Lru } from './lru.ts';
 export { compile, compileDynamic, describeErrors, formatPath, type SchemaIssue, type Validator } from './schema-validator.ts';
 // The transparency log's verifiable core (RFC 9162, C2SP tlog-*): see src/core/tlog/index.ts for all of it.
