@@ -230,6 +230,7 @@ export class LogService implements EventLog {
 
   /** Resolves once the entry is durable, with its index; rejects with `log_unavailable` (or `sealed`, see below). */
   async append(event: LogEventInput): Promise<LogReceipt> {
+    if (this.closed) throw new EnclaveError('log_unavailable', 'the transparency log is closed');
     const row = this.encode(event);
     const index = await this.enqueue(row);
     noteReceipt(index);

@@ -103,6 +103,16 @@ void describe('C2SP tlog-tiles resources', () => {
   });
 });
 
+void describe('metrics', () => {
+  void it('expose the latest checkpoint\'s size and age, for alerts on a log that stops advancing', async () => {
+    await h.enclave.log.sync();
+    const size = (await h.enclave.log.checkpoint())?.size;
+    const text = (await h.call(null, 'GET', '/metrics')).body;
+    assert.match(text, new RegExp(`^enclave_log_checkpoint_size ${String(size)}$`, 'm'));
+    assert.match(text, /^enclave_log_checkpoint_age_seconds \d+(\.\d+)?$/m);
+  });
+});
+
 void describe('receipts', () => {
   void it('a protected read carries the index of its access.decision entry, which names no raw subject', async () => {
     const res = await h.call('service', 'GET', '/v1/collections/users/records/ann-p');
