@@ -430,6 +430,8 @@ export class Vault {
     if (existing.subject?.movedTo != null) throw new EnclaveError('subject_moving', `subject "${existing.row.subject}" is being re-homed; retry`);
     const fields = existing.row.sealed === null ? Object.keys(JSON.parse(existing.row.publicJson) as object) : [...c.fields.keys()];
     const decision = await this.decideLogged(principal, 'record.delete', { collection: c, subject: existing.row.subject, fields });
+    // Refused before it is logged when the version is already known to differ (the store re-checks).
+    if (ifMatch !== undefined && ifMatch !== existing.row.version) throw new EnclaveError('version_conflict', `record "${id}" is not at version ${String(ifMatch)}`);
     await this.record('record.deleted', principal, existing.row.subject, { collection: c.name, version: existing.row.version, policies: [...decision.policies] });
     const outcome = await existing.store.records.delete(c.name, id, ifMatch);
     if (outcome === 'not_found') throw new EnclaveError('record_not_found', `no record "${id}" in "${c.name}"`);
