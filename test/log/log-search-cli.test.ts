@@ -88,6 +88,18 @@ void describe('enclave log search', () => {
   });
 });
 
+void describe('--help', () => {
+  void it('log search and log subject-key print usage with examples, exit 0', async () => {
+    for (const sub of ['search', 'subject-key']) {
+      const io = memoryIo();
+      assert.equal(await runCli(['log', sub, '--help'], io), 0);
+      await new Promise((r) => setImmediate(r));
+      assert.match(io.out(), new RegExp(`^Usage: enclave log ${sub} `));
+      assert.match(io.out(), /Examples:\n {2}\$ enclave log /);
+    }
+  });
+});
+
 void describe('enclave log subject-key', () => {
   void it('prints the key for an officer and logs the disclosure; refuses others', async () => {
     const r = await cli('subject-key', '--recipient', 'regulator', '--reason', 'annual audit 2026', '--json', '--token', h.tokens.officer);
