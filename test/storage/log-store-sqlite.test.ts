@@ -1,5 +1,6 @@
-// The SQLite log store against the shared conformance suite, plus what only a file can show: entries,
-// tiles and checkpoints survive closing and reopening, and the log keeps its own migration history.
+// The SQLite log store against the shared conformance suite (writes on its writer thread, and inline),
+// plus what only a file can show: entries, tiles and checkpoints survive closing and reopening, and the
+// log keeps its own migration history.
 import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -15,7 +16,8 @@ import { logStoreConformance } from './log-store-conformance.ts';
 const dir = mkdtempSync(join(tmpdir(), 'enclave-log-store-'));
 let n = 0;
 
-logStoreConformance('sqlite (file)', () => new SqliteLogStore({ path: join(dir, 'conformance', `log-${++n}.db`) }));
+logStoreConformance('sqlite (file, writer thread)', () => new SqliteLogStore({ path: join(dir, 'conformance', `log-${++n}.db`) }));
+logStoreConformance('sqlite (file, inline writer)', () => new SqliteLogStore({ path: join(dir, 'conformance', `log-${++n}.db`), writer: 'inline' }));
 logStoreConformance('sqlite (:memory:)', () => new SqliteLogStore({ path: ':memory:' }));
 // One file for every test: the suite must not depend on a fresh database.
 logStoreConformance('sqlite (one shared file)', () => new SqliteLogStore({ path: join(dir, 'shared', 'log.db') }));

@@ -1,25 +1,104 @@
 // The transparency log's embedded store on node:sqlite: entries (with their search columns), the hash
 // tiles of the integrated tree, and the published checkpoints. By default it is a database file of its
 // own, so the log's commits (one fsync per group of appends) do not queue behind record writes.
+//
+// Writes run on a worker thread that owns the write connection (sqlite-log-writer.ts): node:sqlite is
+// synchronous, and a commit's fsync on the event loop would stall every request meanwhile. Reads run on
+// this thread's own connection; in WAL mode they see every committed write and never wait for one.
+import { once } from 'node:events';
+import { Worker } from 'node:worker_threads';
 import type { DatabaseSync, SQLInputValue } from 'node:sqlite';
-import { EnclaveError } from '../../core/errors.ts';
+import { EnclaveError, isErrorCode } from '../../core/errors.ts';
 import type { LogEntryRow, LogQuery, LogStore, LogTile, StoredCheckpoint, StoredLogEntry } from '../../core/log-store.ts';
 import type { Migration } from '../../core/migration-plan.ts';
 import { applyMigrations, inTransaction, openSqliteDatabase, StatementCache } from './sqlite-db.ts';
 import { SQLITE_LOG_MIGRATIONS } from './sqlite-log-migrations.ts';
+import { entryCount, SqliteLogWrites, storedTreeSize, type LogWriteOp } from './sqlite-log-writes.ts';
 
 type Row = Record<string, SQLInputValue>;
 
-const TREE_SIZE = 'tree_size';
-
 function bytes(v: unknown): Uint8Array {
   return v as Uint8Array;
+}
+
+function failure(err: unknown): EnclaveError {
+  return err instanceof EnclaveError ? err : new EnclaveError('storage_unavailable', 'the log store failed', { cause: err });
 }
 
 export interface SqliteLogOptions {
   /** A file path, or ':memory:' for tests. */
   readonly path: string;
   readonly migrations?: readonly Migration[];
+  /** Where writes run: a worker thread (default for a file) or this thread (always for ':memory:'). */
+  readonly writer?: 'worker' | 'inline';
+}
+
+interface Writer {
+  call<T>(op: LogWriteOp, args: readonly unknown[]): Promise<T>;
+  close(): Promise<void>;
+}
+
+function inlineWriter(db: DatabaseSync): Writer {
+  const writes = new SqliteLogWrites(db);
+  return {
+    call<T>(op: LogWriteOp, args: readonly unknown[]) {
+      try {
+        return Promise.resolve(writes.dispatch(op, args) as T);
+      } catch (err) {
+        return Promise.reject(failure(err));
+      }
+    },
+    close() {
+      writes.close();
+      return Promise.resolve();
+    },
+  };
+}
+
+/** The writer thread's client: requests by id, the thread kept alive only while one is outstanding. */
+function workerWriter(path: string): Writer {
+  const worker = new Worker(new URL('./sqlite-log-writer.ts', import.meta.url), { workerData: { path } });
+  const pending = new Map<number, { resolve(v: unknown): void; reject(e: unknown): void }>();
+  let next = 0;
+  let dead: EnclaveError | null = null;
+  worker.unref();
+  const settle = (id: number) => {
+    const p = pending.get(id);
+    pending.delete(id);
+    if (pending.size === 0) worker.unref();
+    return p;
+  };
+  const failAll = (err: EnclaveError) => {
+    dead ??= err;
+    for (const id of [...pending.keys()]) settle(id)?.reject(err);
+  };
+  worker.on('message', (m: { id: number; result?: unknown; error?: { message: string; code?: string } }) => {
+    const p = settle(m.id);
+    if (!m.error) return p?.resolve(m.result);
+    const code = m.error.code;
+    p?.reject(code !== undefined && isErrorCode(code) ? new EnclaveError(code, m.error.message) : failure(new Error(m.error.message)));
+  });
+  worker.on('error', (err) => failAll(failure(err)));
+  worker.on('exit', () => failAll(new EnclaveError('storage_unavailable', 'the log store is closed')));
+  return {
+    call<T>(op: LogWriteOp, args: readonly unknown[]) {
+      if (dead) return Promise.reject(dead);
+      const id = next++;
+      return new Promise<T>((resolve, reject) => {
+        if (pending.size === 0) worker.ref();
+        pending.set(id, { resolve, reject });
+        worker.postMessage({ id, op, args });
+      });
+    },
+    async close() {
+      if (dead) return;
+      // Requests already sent are answered before the thread ends: it handles messages in order.
+      const exited = once(worker, 'exit');
+      worker.ref();
+      worker.postMessage('close');
+      await exited;
+    },
+  };
 }
 
 export class SqliteLogStore implements LogStore {
@@ -27,6 +106,8 @@ export class SqliteLogStore implements LogStore {
   readonly path: string;
   private readonly db: DatabaseSync;
   private readonly statements: StatementCache;
+  private readonly writer: Writer;
+  private closing: Promise<void> | null = null;
 
   constructor(options: SqliteLogOptions) {
     this.path = options.path;
@@ -38,6 +119,7 @@ export class SqliteLogStore implements LogStore {
       this.db.close();
       throw err;
     }
+    this.writer = options.path === ':memory:' || options.writer === 'inline' ? inlineWriter(this.db) : workerWriter(options.path);
   }
 
   private run<T>(fn: () => T): Promise<T> {
@@ -45,32 +127,17 @@ export class SqliteLogStore implements LogStore {
     try {
       return Promise.resolve(fn());
     } catch (err) {
-      return Promise.reject(err instanceof EnclaveError ? err : new EnclaveError('storage_unavailable', 'the log store failed', { cause: err }));
+      return Promise.reject(failure(err));
     }
   }
 
-  private sizeNow(): number {
-    const r = this.statements.get('SELECT max(idx) AS m FROM log_entries').get() as Row;
-    return r['m'] === null ? 0 : Number(r['m']) + 1;
-  }
-
-  private treeSizeNow(): number {
-    return Number((this.statements.get('SELECT value FROM log_meta WHERE key = ?').get(TREE_SIZE) as Row)['value']);
-  }
-
   append(entries: readonly LogEntryRow[]): Promise<number> {
-    return this.run(() =>
-      inTransaction(this.db, () => {
-        const first = this.sizeNow();
-        const insert = this.statements.get('INSERT INTO log_entries (idx, time, type, principal, subject, body) VALUES (?, ?, ?, ?, ?, ?)');
-        entries.forEach((e, i) => insert.run(first + i, e.time, e.type, e.principal, e.subject, e.body));
-        return first;
-      }),
-    );
+    if (this.closing) return Promise.reject(new EnclaveError('storage_unavailable', 'the log store is closed'));
+    return this.writer.call('append', [entries]);
   }
 
   size(): Promise<number> {
-    return this.run(() => this.sizeNow());
+    return this.run(() => entryCount(this.statements));
   }
 
   readEntries(from: number, to: number): Promise<Uint8Array[]> {
@@ -113,26 +180,12 @@ export class SqliteLogStore implements LogStore {
   }
 
   treeSize(): Promise<number> {
-    return this.run(() => this.treeSizeNow());
+    return this.run(() => storedTreeSize(this.statements));
   }
 
   integrate(fromSize: number, toSize: number, tiles: readonly LogTile[]): Promise<boolean> {
-    return this.run(() =>
-      inTransaction(this.db, () => {
-        if (this.treeSizeNow() !== fromSize) return false;
-        const put = this.statements.get(
-          `INSERT INTO log_tiles (level, idx, width, data) VALUES (?, ?, ?, ?)
-           ON CONFLICT (level, idx) DO UPDATE SET width = excluded.width, data = excluded.data WHERE excluded.width > log_tiles.width`,
-        );
-        for (const t of tiles) put.run(t.level, t.index, t.width, t.data);
-        // Index the newly integrated entries by subject in one sorted pass (see migration 2).
-        this.statements
-          .get('INSERT INTO log_subject_index (subject, idx) SELECT subject, idx FROM log_entries WHERE idx >= ? AND idx < ? AND subject IS NOT NULL ORDER BY subject, idx')
-          .run(fromSize, toSize);
-        this.statements.get('UPDATE log_meta SET value = ? WHERE key = ?').run(String(toSize), TREE_SIZE);
-        return true;
-      }),
-    );
+    if (this.closing) return Promise.reject(new EnclaveError('storage_unavailable', 'the log store is closed'));
+    return this.writer.call('integrate', [fromSize, toSize, tiles]);
   }
 
   readTile(level: number, index: number): Promise<LogTile | undefined> {
@@ -143,16 +196,8 @@ export class SqliteLogStore implements LogStore {
   }
 
   putCheckpoint(checkpoint: StoredCheckpoint): Promise<boolean> {
-    return this.run(() =>
-      inTransaction(this.db, () => {
-        const latest = this.statements.get('SELECT max(size) AS m FROM log_checkpoints').get() as Row;
-        if (latest['m'] !== null && Number(latest['m']) > checkpoint.size) return false;
-        this.statements
-          .get('INSERT INTO log_checkpoints (size, time, text) VALUES (?, ?, ?) ON CONFLICT (size) DO UPDATE SET time = excluded.time, text = excluded.text')
-          .run(checkpoint.size, checkpoint.time, checkpoint.text);
-        return true;
-      }),
-    );
+    if (this.closing) return Promise.reject(new EnclaveError('storage_unavailable', 'the log store is closed'));
+    return this.writer.call('putCheckpoint', [checkpoint]);
   }
 
   latestCheckpoint(): Promise<StoredCheckpoint | undefined> {
@@ -167,14 +212,16 @@ export class SqliteLogStore implements LogStore {
   }
 
   putMetaIfAbsent(key: string, value: string): Promise<boolean> {
-    return this.run(() => this.statements.get('INSERT INTO log_meta (key, value) VALUES (?, ?) ON CONFLICT (key) DO NOTHING').run(key, value).changes === 1);
+    if (this.closing) return Promise.reject(new EnclaveError('storage_unavailable', 'the log store is closed'));
+    return this.writer.call('putMetaIfAbsent', [key, value]);
   }
 
   close(): Promise<void> {
-    if (this.db.isOpen) {
+    this.closing ??= (async () => {
       this.statements.clear();
+      await this.writer.close();
       this.db.close();
-    }
-    return Promise.resolve();
+    })();
+    return this.closing;
   }
 }
