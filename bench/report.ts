@@ -3,6 +3,7 @@
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname, join, relative } from 'node:path';
 import type { Breakdown } from './breakdown.ts';
+import { readLogSection } from './log-report.ts';
 import type { LoadResult, LoadSettings } from './load.ts';
 import type { SoakResult } from './memory-soak.ts';
 import type { Machine } from './machine.ts';
@@ -297,7 +298,9 @@ export function renderReport(input: ReportInput, note: string): string {
 }
 
 export function writeReport(path: string, input: ReportInput, notePath = path): void {
-  const text = renderReport(input, readNote(notePath));
+  // The transparency log's section comes from `npm run bench:log`: carried over as it is.
+  const logSection = readLogSection(notePath);
+  const text = renderReport(input, readNote(notePath)) + (logSection === undefined ? '' : `\n${logSection}\n`);
   mkdirSync(dirname(path), { recursive: true });
   writeFileSync(path, text);
 }
