@@ -3,6 +3,7 @@
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname, join, relative } from 'node:path';
 import type { Breakdown } from './breakdown.ts';
+import { readLogSection } from './log-report.ts';
 import type { LoadResult, LoadSettings } from './load.ts';
 import type { SoakResult } from './memory-soak.ts';
 import type { Machine } from './machine.ts';
@@ -309,7 +310,10 @@ function readDecisionSection(path: string): string {
 }
 
 export function writeReport(path: string, input: ReportInput, notePath = path): void {
-  const text = renderReport(input, readNote(notePath)) + readDecisionSection(notePath);
+  // The transparency log's section comes from `npm run bench:log`, the decision section from
+  // `npm run bench:decision`: both carried over as they are.
+  const logSection = readLogSection(notePath);
+  const text = renderReport(input, readNote(notePath)) + (logSection === undefined ? '' : `\n${logSection}\n`) + readDecisionSection(notePath);
   mkdirSync(dirname(path), { recursive: true });
   writeFileSync(path, text);
 }

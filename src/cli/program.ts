@@ -7,12 +7,15 @@ import { registerDemo } from './commands/demo.ts';
 import { registerErase } from './commands/erase.ts';
 import { registerInit } from './commands/init.ts';
 import { registerPolicy } from './commands/policy.ts';
+import { registerLog } from './commands/log.ts';
+import { registerLogSearch } from './commands/log-search.ts';
 import { registerRecord } from './commands/record.ts';
 import { registerSeal } from './commands/seal.ts';
 import { registerServe } from './commands/serve.ts';
 import { registerSubject } from './commands/subject.ts';
 import { registerToken } from './commands/token.ts';
 import { registerUnseal } from './commands/unseal.ts';
+import { registerWitness } from './commands/witness.ts';
 import type { CliContext } from './context.ts';
 import { EXIT_OK, reportFailure } from './fail.ts';
 import type { Io } from './io.ts';
@@ -54,6 +57,8 @@ export function buildProgram(io: Io): Command {
   registerAccess(program, ctx);
   registerPolicy(program, ctx);
   registerDemo(program, ctx);
+  registerLogSearch(registerLog(program, ctx), ctx);
+  registerWitness(program, ctx);
   return program;
 }
 

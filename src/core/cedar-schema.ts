@@ -18,7 +18,7 @@ export const PRINCIPAL_TYPES: Readonly<Record<OrgKind, string>> = {
 };
 
 /** The resource of each non-record action: one `Enclave::System` entity per area. */
-export const SYSTEM_RESOURCES = ['subjects', 'seal', 'access', 'policy', 'tokens'] as const;
+export const SYSTEM_RESOURCES = ['subjects', 'seal', 'access', 'policy', 'tokens', 'log'] as const;
 export type SystemResource = (typeof SYSTEM_RESOURCES)[number];
 
 export function systemResourceOf(action: Action): SystemResource | undefined {
@@ -27,6 +27,7 @@ export function systemResourceOf(action: Action): SystemResource | undefined {
   if (action === 'enclave.seal') return 'seal';
   if (action.startsWith('access.') || action.startsWith('breakglass.')) return 'access';
   if (action.startsWith('policy.')) return 'policy';
+  if (action.startsWith('log.')) return 'log';
   return 'tokens';
 }
 

@@ -15,7 +15,7 @@ forbid (principal is Enclave::Parent, action, resource)
 when { context.protected };
 
 @id("invariant/parent-no-governance")
-@reason("the parent company takes no part in access requests, approvals, break-glass, policy or tokens")
+@reason("the parent company takes no part in access requests, approvals, break-glass, policy, tokens or the transparency log")
 forbid (
   principal is Enclave::Parent,
   action in [
@@ -29,7 +29,10 @@ forbid (
     Enclave::Action::"policy.approve",
     Enclave::Action::"token.list",
     Enclave::Action::"token.propose",
-    Enclave::Action::"token.approve"
+    Enclave::Action::"token.approve",
+    Enclave::Action::"log.read",
+    Enclave::Action::"log.search",
+    Enclave::Action::"log.disclose_key"
   ],
   resource
 );
@@ -77,6 +80,15 @@ permit (
     Enclave::Action::"subject.rehome",
     Enclave::Action::"enclave.seal"
   ],
+  resource
+)
+when { context.role_allows };
+
+@id("role-log")
+@reason("reading, searching and disclosing the transparency log follow the configured roles")
+permit (
+  principal,
+  action in [Enclave::Action::"log.read", Enclave::Action::"log.search", Enclave::Action::"log.disclose_key"],
   resource
 )
 when { context.role_allows };

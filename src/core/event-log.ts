@@ -36,6 +36,8 @@ export const LOG_EVENT_TYPES = [
   'enclave.sealed',
   'enclave.unsealed',
   'key.created',
+  // the log subject key handed to someone (a regulator) so they can link entries to subjects
+  'key.disclosed',
 ] as const;
 
 export type LogEventType = (typeof LOG_EVENT_TYPES)[number];

@@ -20,12 +20,16 @@ export {
 } from './config-schema.ts';
 export {
   DEFAULTS,
+  LOG_DEFAULTS,
+  defaultLogOrigin,
   homeSites,
   parseConfig,
   type CollectionDef,
   type EnclaveConfig,
   type FieldDef,
   type JurisdictionDef,
+  type LogConfig,
+  type LogWitnessDef,
   type OrgDef,
   type RoleDef,
   type SiteDef,
@@ -35,7 +39,7 @@ export type { Principal } from './principal.ts';
 export type { Decision, DecisionPoint, DecisionRequest, GrantRef, Release } from './decision.ts';
 export { checkJustification, coveredFields, normalizeScope, scopeFields, MAX_SCOPE_SUBJECTS, type AccessScope } from './access-scope.ts';
 export { CEDAR_NAMESPACE, PRINCIPAL_TYPES, SYSTEM_RESOURCES, cedarSchemaText, systemResourceOf, type SystemResource } from './cedar-schema.ts';
-export { canonicalJson, contentDigest, type Canonical } from './content-digest.ts';
+export { contentDigest, type Canonical } from './content-digest.ts';
 export { DEFAULT_POLICIES, INVARIANT_ID_PREFIX, INVARIANT_POLICIES } from './default-policies.ts';
 export { DURATION_PATTERN, formatDuration, parseDuration } from './duration.ts';
 export { parseGatekeeper, roleRef, type ApproverGroup, type BreakGlassConfig, type GatekeeperConfig, type QuorumRule } from './gatekeeper-config.ts';
@@ -95,5 +99,59 @@ export {
   type LogReceipt,
   type LogValue,
 } from './event-log.ts';
+export { canonicalJson, canonicalJsonBytes, type JsonValue } from './canonical-json.ts';
+export {
+  LOG_ENTRY_VERSION,
+  MAX_LOG_ENTRY_BYTES,
+  SUBJECT_HASH_PATTERN,
+  decodeLogEntry,
+  encodeLogEntry,
+  isLogEventType,
+  isSubjectHash,
+  subjectHash,
+  type LogEntry,
+  type LogEntryColumns,
+} from './log-entry.ts';
+export type { LogEntryRow, LogQuery, LogStore, LogTile, StoredCheckpoint, StoredLogEntry } from './log-store.ts';
 export { Lru } from './lru.ts';
 export { compile, compileDynamic, describeErrors, formatPath, type SchemaIssue, type Validator } from './schema-validator.ts';
+// The transparency log's verifiable core (RFC 9162, C2SP tlog-*): see src/core/tlog/index.ts for all of it.
+export {
+  EMPTY_TREE_HASH,
+  appendToFrontier,
+  changedTiles,
+  checkRecord,
+  checkTree,
+  cosignatureVerifierFromKey,
+  decodeEntryBundle,
+  encodeEntryBundle,
+  entriesPath,
+  formatCheckpoint,
+  formatTlogProof,
+  frontierRoot,
+  leafHash,
+  nodeHash,
+  noteSigner,
+  noteVerifier,
+  openCheckpoint,
+  openNote,
+  parseCheckpoint,
+  parseTilePath,
+  parseTlogProof,
+  proveRecord,
+  proveTree,
+  signNote,
+  storedHashCount,
+  storedHashIndex,
+  storedHashesForRecord,
+  tileHashReader,
+  tilePath,
+  treeHash,
+  type Checkpoint,
+  type Frontier,
+  type HashReader,
+  type NoteSigner,
+  type NoteVerifier,
+  type TileCoords,
+  type TlogProof,
+} from './tlog/index.ts';

@@ -1,18 +1,20 @@
-// Composition root: opens the control store and every home site's store, wires keyring, seal, tokens,
-// the gatekeeper (Cedar policy engine, decision point, access requests, change proposals) and the vault.
-// Adapters (HTTP, CLI) receive an Enclave and never open stores themselves.
+// Composition root: opens the control store, every home site's store and the transparency log's store,
+// wires keyring, log, seal, tokens, the gatekeeper (Cedar policy engine, decision point, access requests,
+// change proposals) and the vault. Adapters (HTTP, CLI) receive an Enclave and never open stores themselves.
 import type { EnclaveConfig } from '../core/config.ts';
 import type { DecisionPoint } from '../core/decision.ts';
-import type { EventLog } from '../core/event-log.ts';
+import type { LogStore } from '../core/log-store.ts';
+import { cosignatureVerifierFromKey } from '../core/tlog/cosignature.ts';
 import type { Store } from '../core/store.ts';
-import { openStore } from '../storage/open-store.ts';
+import { openLogStore, openStore } from '../storage/open-store.ts';
 import { AccessService } from './access-service.ts';
 import { CedarDecisionPoint } from './cedar-decision-point.ts';
 import { ChangeService } from './change-service.ts';
 import { GrantIndex } from './grant-index.ts';
 import { Keyring } from './keyring.ts';
-import { PendingEventLog } from './pending-event-log.ts';
+import { LogService } from './log-service.ts';
 import { PolicyEngine } from './policy-engine.ts';
+import { witnessCosigner } from './witness-client.ts';
 import { SealService } from './seal-service.ts';
 import { SiteRouter } from './site-router.ts';
 import { TokenService } from './token-service.ts';
@@ -31,8 +33,8 @@ export interface Enclave {
   readonly decisions: DecisionPoint;
   readonly access: AccessService;
   readonly changes: ChangeService;
-  readonly log: EventLog;
   readonly vault: Vault;
+  readonly log: LogService;
   close(): Promise<void>;
 }
 
@@ -40,32 +42,54 @@ export interface OpenOptions {
   readonly clock?: () => number;
   /** Replaces the Cedar decision point (tests of the layers around it). */
   readonly decisions?: DecisionPoint;
-  /** Where lifecycle events go; until the transparency log lands, an in-memory stand-in. */
-  readonly log?: EventLog;
   /** Size of the decision cache (0 disables it). */
   readonly decisionCacheSize?: number;
   /** Opens stores from these URLs instead of the configured ones (tests). */
-  readonly storeFactory?: (url: string, dataDir: string) => Store;
+  readonly storeFactory?: (url: string, dataDir: string) => Store | Promise<Store>;
+  /** Opens the log's store from its URL instead of log.storage (tests). */
+  readonly logStoreFactory?: (url: string, dataDir: string) => LogStore | Promise<LogStore>;
+  /** Told when the log's integrator fails (it retries every interval). */
+  readonly onLogError?: (err: unknown, what: string) => void;
 }
 
 export async function openEnclave(config: EnclaveConfig, options: OpenOptions = {}): Promise<Enclave> {
   const open = options.storeFactory ?? openStore;
-  const opened: Store[] = [];
+  const opened: { close(): Promise<void> }[] = [];
+  let started: LogService | undefined;
   try {
-    const control = open(config.controlStorage, config.dataDir);
+    const control = await open(config.controlStorage, config.dataDir);
     opened.push(control);
     const sites = new Map<string, Store>();
     for (const site of config.sites.values()) {
       if (site.role !== 'home') continue;
-      const store = open(site.storage, config.dataDir);
+      const store = await open(site.storage, config.dataDir);
       opened.push(store);
       sites.set(site.id, store);
     }
     const clock = options.clock ?? Date.now;
+    const logStore = await (options.logStoreFactory ?? openLogStore)(config.log.storage, config.dataDir);
+    opened.push(logStore);
+    const witnesses = config.log.witnesses;
+    const log = new LogService({
+      store: logStore,
+      origin: config.log.origin,
+      checkpointIntervalMs: config.log.checkpointIntervalMs,
+      maxBatch: config.log.maxBatch,
+      maxQueue: config.log.maxQueue,
+      ...(witnesses.length === 0
+        ? {}
+        : {
+            cosign: witnessCosigner(witnesses, { onError: (err, w) => log.report(err, `cosigning by witness ${w.url}`) }),
+            witnesses: witnesses.map((w) => cosignatureVerifierFromKey(w.vkey)),
+            witnessQuorum: config.log.witnessQuorum,
+          }),
+      ...(options.clock ? { clock: options.clock } : {}),
+      ...(options.onLogError ? { onError: options.onLogError } : {}),
+    });
+    started = log;
     const keyring = new Keyring();
-    const seal = new SealService(control.meta, keyring);
+    const seal = new SealService(control.meta, keyring, { log, holders: [log] });
     await seal.load();
-    const log = options.log ?? new PendingEventLog();
     const policies = new PolicyEngine(config);
     const grants = new GrantIndex();
     const decisions = options.decisions ?? new CedarDecisionPoint({ config, engine: policies, grants, ...(options.decisionCacheSize === undefined ? {} : { cacheSize: options.decisionCacheSize }) });
@@ -74,8 +98,8 @@ export async function openEnclave(config: EnclaveConfig, options: OpenOptions = 
     await changes.load();
     await access.load();
     const router = new SiteRouter(config, sites);
-    const vault = new Vault({ config, router, keyring, decisions, clock });
-    const tokens = new TokenService(control.tokens, config);
+    const vault = new Vault({ config, router, keyring, decisions, log, clock });
+    const tokens = new TokenService(control.tokens, config, log);
     return {
       config,
       control,
@@ -89,14 +113,18 @@ export async function openEnclave(config: EnclaveConfig, options: OpenOptions = 
       decisions,
       access,
       changes,
-      log,
       vault,
+      log,
       async close() {
         keyring.drop();
+        // The log first: it writes what is queued before its store closes.
+        await log.close();
         await Promise.all(opened.map((s) => s.close()));
       },
     };
   } catch (err) {
+    // A refusal after the log started (policies that no longer validate, say) must not leave it running.
+    await started?.close();
     await Promise.all(opened.map((s) => s.close()));
     throw err;
   }

@@ -1,7 +1,10 @@
-// Principals and their bearer tokens. Only SHA-256 hashes are stored; the secret is shown once.
+// Principals and their bearer tokens. Only SHA-256 hashes are stored; the secret is shown once. Issuing
+// and revoking are logged in the transparency log: a token whose issue cannot be logged is revoked
+// before anyone sees its secret (fail closed).
 import { randomBytes } from 'node:crypto';
 import type { EnclaveConfig } from '../core/config.ts';
 import { EnclaveError } from '../core/errors.ts';
+import type { EventLog, LogActor } from '../core/event-log.ts';
 import type { Principal } from '../core/principal.ts';
 import type { TokenStore } from '../core/store.ts';
 import { ID_PATTERN } from '../core/config-schema.ts';
@@ -48,14 +51,19 @@ export function checkTokenRequest(config: EnclaveConfig, req: TokenRequest): voi
 export class TokenService {
   private readonly store: TokenStore;
   private readonly config: EnclaveConfig;
+  private readonly log: EventLog | undefined;
 
-  constructor(store: TokenStore, config: EnclaveConfig) {
+  constructor(store: TokenStore, config: EnclaveConfig, log?: EventLog) {
     this.store = store;
     this.config = config;
+    this.log = log;
   }
 
-  /** Issues a token directly: the bootstrap path of `init` and `demo` only; every other token goes through a proposal (ChangeService). */
-  async issue(req: TokenRequest, now = Date.now()): Promise<IssuedToken> {
+  /**
+   * Issues a token directly: the bootstrap path of `init` and `demo` only; every other token goes through
+   * a proposal (ChangeService). `actor` is who issues it (absent for the bootstrap).
+   */
+  async issue(req: TokenRequest, now = Date.now(), actor?: LogActor): Promise<IssuedToken> {
     checkTokenRequest(this.config, req);
     const secret = newTokenSecret();
     const id = newTokenId();
@@ -66,6 +74,16 @@ export class TokenService {
     );
     if (outcome === 'principal_mismatch') {
       throw new EnclaveError('invalid_argument', `principal "${req.principal}" already exists with another org or role`);
+    }
+    try {
+      await this.log?.append({
+        type: 'token.issued',
+        ...(actor ? { principal: actor } : {}),
+        details: { token: id, principal: req.principal, org: req.org, role: req.role, expires_at: expiresAt === null ? null : new Date(expiresAt).toISOString() },
+      });
+    } catch (err) {
+      await this.store.revoke(id, now);
+      throw err;
     }
     return { id, secret, principal: req.principal, org: req.org, role: req.role, expiresAt: expiresAt === null ? null : new Date(expiresAt).toISOString() };
   }

@@ -5,10 +5,9 @@ import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { DatabaseSync } from 'node:sqlite';
 import { join } from 'node:path';
-import type { LogEventInput } from '../../src/core/event-log.ts';
-import type { PendingEventLog } from '../../src/services/pending-event-log.ts';
 import { errorCode, json, makeHttpFixture, type HttpFixture } from '../helpers/http.ts';
 import type { RoleName } from '../helpers/fixture.ts';
+import { loggedEvents } from '../helpers/log.ts';
 
 interface RequestView {
   id: string;
@@ -43,7 +42,7 @@ describe('access requests, approvals and grants', () => {
     return json<RequestView>(res);
   };
   const verdict = (role: RoleName, id: string, digest: string, v: 'approve' | 'deny' = 'approve') => as(role, 'POST', `/v1/access/requests/${id}/${v}`, { digest });
-  const events = () => (h.enclave.log as PendingEventLog).entries();
+  const events = () => loggedEvents(h.enclave);
 
   before(async () => {
     h = await makeHttpFixture({ open: { clock: () => now } });
@@ -110,11 +109,15 @@ describe('access requests, approvals and grants', () => {
     const list = json<{ records: RecordBody[] }>(await as('officer', 'GET', '/v1/subjects/ann/records', undefined, { 'enclave-purpose': 'support' }));
     assert.deepEqual(list.records.map((r) => r.grant?.id ?? null), [done.grant, null]);
 
-    const types = events().map((e: LogEventInput) => e.type);
+    const logged = await events();
+    const types = logged.map((e) => e.type);
     for (const t of ['access.requested', 'access.approved', 'grant.created'] as const) assert.ok(types.includes(t), `${t} logged`);
-    const created = events().find((e) => e.type === 'grant.created' && e.details['grant'] === done.grant);
-    assert.equal(created?.subject, 'ann', 'the log is handed the subject to hash, never in the details');
-    assert.ok(!JSON.stringify(events()).includes(SECRET_BODY));
+    const created = logged.find((e) => e.type === 'grant.created' && e.details['grant'] === done.grant);
+    assert.equal(created?.subject, h.enclave.log.hashSubject('ann'), 'the subject is in the log as its keyed hash, never raw');
+    assert.ok(!JSON.stringify(logged).includes('"ann"'), 'no raw subject id anywhere in the entries');
+    assert.ok(!JSON.stringify(logged).includes(SECRET_BODY));
+    // The read under the grant is in the log, naming the grant, before the data left.
+    assert.ok(logged.some((e) => e.type === 'access.decision' && e.details['grant'] === done.grant && e.details['release'] === 'protected'));
   });
 
   test('a grant expires by the clock, with no job running, and a revoked grant opens nothing', async () => {
@@ -142,7 +145,7 @@ describe('access requests, approvals and grants', () => {
     assert.equal(revoked.statusCode, 200);
     assert.equal(json<{ state: string; revoked_by: string }>(revoked).state, 'revoked');
     assert.equal(json<RecordBody>(await readMessage('officer', 'support')).data['body'], undefined, 'revoked at once, cache or not');
-    assert.ok(events().some((e) => e.type === 'grant.revoked' && e.details['grant'] === g2));
+    assert.ok((await events()).some((e) => e.type === 'grant.revoked' && e.details['grant'] === g2));
   });
 
   test('an approval cannot be replayed onto another request, and a tampered request cannot be approved', async () => {
@@ -184,7 +187,7 @@ describe('access requests, approvals and grants', () => {
     const denied = json<RequestView>(await verdict('provider', d.id, d.digest, 'deny'));
     assert.equal(denied.status, 'denied');
     assert.equal(errorCode(await verdict('approver', d.id, d.digest)), 'not_pending');
-    assert.ok(events().some((e) => e.type === 'access.denied'));
+    assert.ok((await events()).some((e) => e.type === 'access.denied'));
   });
 
   test('requests are validated: scope, purpose, justification, duration', async () => {
@@ -274,7 +277,7 @@ describe('break-glass', () => {
     assert.deepEqual(json<RecordBody>(got).grant, { id: bg.grant, breakglass: true });
     assert.equal(got.headers['enclave-grant'], `${bg.grant}; break-glass`);
     assert.equal(json<RecordBody>(got).data['body'], SECRET_BODY);
-    const log = (h.enclave.log as PendingEventLog).entries();
+    const log = await loggedEvents(h.enclave);
     assert.ok(log.some((e) => e.type === 'breakglass.opened'));
     assert.ok(log.some((e) => e.type === 'grant.created' && e.details['breakglass'] === true));
 
@@ -290,7 +293,7 @@ describe('break-glass', () => {
     const done = json<RequestView>(await review('provider', bg.id, bg.digest));
     assert.equal(done.review, 'reviewed');
     assert.match((await h.call(null, 'GET', '/metrics')).body, /^enclave_breakglass_overdue 0$/m);
-    assert.ok((h.enclave.log as PendingEventLog).entries().some((e) => e.type === 'breakglass.reviewed' && e.details['late'] === true));
+    assert.ok((await loggedEvents(h.enclave)).some((e) => e.type === 'breakglass.reviewed' && e.details['late'] === true));
   });
 
   test('an unjustified verdict revokes the break-glass grant at once', async () => {

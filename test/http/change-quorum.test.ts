@@ -4,9 +4,9 @@ import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import type { LightMyRequestResponse } from 'fastify';
 import { DEFAULT_POLICIES } from '../../src/core/default-policies.ts';
-import type { PendingEventLog } from '../../src/services/pending-event-log.ts';
 import { errorCode, json, makeHttpFixture, type HttpFixture } from '../helpers/http.ts';
 import type { RoleName } from '../helpers/fixture.ts';
+import { loggedEvents } from '../helpers/log.ts';
 
 interface ProposalBody {
   id: string;
@@ -94,7 +94,7 @@ describe('policy by quorum', () => {
     assert.deepEqual(policies.active.approvers.sort(), ['approver-1', 'bob']);
     assert.deepEqual(policies.versions.map((v) => v.version), [1, 2], 'versions are kept');
     assert.equal(json<{ text: string }>(await h.call('officer', 'GET', '/v1/policies/versions/1')).text, DEFAULT_POLICIES);
-    const types = (h.enclave.log as PendingEventLog).entries().map((e) => e.type);
+    const types = (await loggedEvents(h.enclave)).map((e) => e.type);
     for (const t of ['policy.proposed', 'policy.approved', 'policy.activated'] as const) assert.ok(types.includes(t), t);
 
     // Back to the default, by quorum again.
@@ -174,7 +174,7 @@ describe('tokens by quorum', () => {
     const listed = json<{ tokens: { id: string; state: string; principal: string }[] }>(await h.call('officer', 'GET', '/v1/tokens')).tokens;
     assert.ok(listed.some((t) => t.id === proposal.token.token_id && t.state === 'active'));
     assert.ok(!JSON.stringify(listed).includes(secret.slice(4)));
-    const types = (h.enclave.log as PendingEventLog).entries().map((e) => e.type);
+    const types = (await loggedEvents(h.enclave)).map((e) => e.type);
     for (const t of ['token.proposed', 'token.approved', 'token.issued'] as const) assert.ok(types.includes(t), t);
   });
 

@@ -78,6 +78,11 @@ function expected(p: Principal, action: Action, data: Data, grant: GrantState): 
       return gatekeepers.has(who) ? 'allow' : 'deny';
     case 'token.revoke':
       return 'allow'; // one's own; someone else's is a proposal (token.propose)
+    case 'log.read':
+    case 'log.search':
+      return gatekeepers.has(who) || who === 'provider' || who === 'regulator' ? 'allow' : 'deny'; // the log: by role; never the parent
+    case 'log.disclose_key':
+      return officers.has(who) ? 'allow' : 'deny';
   }
 }
 

@@ -1,14 +1,9 @@
-// Embedded store on node:sqlite. WAL with synchronous=FULL makes every commit durable; secure_delete
-// zeroes freed content so erased keys and purged rows leave no bytes behind once the WAL is checkpointed.
-import { DatabaseSync, type StatementSync, type SQLInputValue } from 'node:sqlite';
-import { mkdirSync } from 'node:fs';
-import { dirname } from 'node:path';
+// Embedded store on node:sqlite (settings in sqlite-db.ts: every commit durable, freed bytes zeroed).
+import type { DatabaseSync, StatementSync, SQLInputValue } from 'node:sqlite';
 import { EnclaveError } from '../../core/errors.ts';
-import { planMigrations, type AppliedMigration, type Migration } from '../../core/migration-plan.ts';
+import type { Migration } from '../../core/migration-plan.ts';
 import type {
-  AccessRequestRow,
   AccessRequestStore,
-  ApprovalRow,
   ApprovalStore,
   DeleteResult,
   GrantRow,
@@ -17,7 +12,6 @@ import type {
   MetaStore,
   PolicyVersionRow,
   PolicyVersionStore,
-  ProposalRow,
   ProposalStore,
   PrincipalRow,
   RecordRow,
@@ -27,153 +21,42 @@ import type {
   SubjectStore,
   TokenRow,
   TokenStore,
-  TokenWithPrincipal,
   UpdateResult,
 } from '../../core/store.ts';
-import { migrationChecksum } from '../checksum.ts';
+import {
+  ACCESS_REQUEST_COLUMNS,
+  accessRequestValues,
+  countOf,
+  GRANT_COLUMNS,
+  grantValues,
+  listLimit,
+  pageLimit,
+  POLICY_VERSION_COLUMNS,
+  policyVersionValues,
+  PROPOSAL_COLUMNS,
+  proposalValues,
+  APPROVAL_COLUMNS,
+  approvalValues,
+  toAccessRequest,
+  toApproval,
+  toGrant,
+  toPolicyVersion,
+  toProposal,
+  RECORD_COLUMNS,
+  recordValues,
+  SUBJECT_COLUMNS,
+  subjectValues,
+  TOKEN_COLUMNS,
+  TOKEN_SELECT,
+  tokenValues,
+  toRecord,
+  toSubject,
+  toTokenWithPrincipal,
+} from '../rows.ts';
+import { applyMigrations, inTransaction, openSqliteDatabase, StatementCache } from './sqlite-db.ts';
 import { SQLITE_MIGRATIONS } from './sqlite-migrations.ts';
 
 type Row = Record<string, SQLInputValue>;
-
-function str(v: unknown): string {
-  return v as string;
-}
-function num(v: unknown): number {
-  return Number(v);
-}
-function numOrNull(v: unknown): number | null {
-  return v === null || v === undefined ? null : Number(v);
-}
-function bytesOrNull(v: unknown): Uint8Array | null {
-  return v === null || v === undefined ? null : (v as Uint8Array);
-}
-
-function toSubject(r: Row): SubjectRow {
-  return {
-    id: str(r['id']),
-    country: str(r['country']),
-    jurisdiction: str(r['jurisdiction']),
-    wrappedKey: bytesOrNull(r['wrapped_key']),
-    keyId: str(r['key_id']),
-    createdAt: num(r['created_at']),
-    erasedAt: numOrNull(r['erased_at']),
-    movedTo: (r['moved_to'] as string | null) ?? null,
-  };
-}
-
-function toRecord(r: Row): RecordRow {
-  return {
-    collection: str(r['collection']),
-    id: str(r['id']),
-    subject: str(r['subject']),
-    version: num(r['version']),
-    publicJson: str(r['public_json']),
-    sealed: bytesOrNull(r['sealed']),
-    createdAt: num(r['created_at']),
-    updatedAt: num(r['updated_at']),
-  };
-}
-
-function strOrNull(v: unknown): string | null {
-  return v === null || v === undefined ? null : (v as string);
-}
-
-function toAccessRequest(r: Row): AccessRequestRow {
-  return {
-    id: str(r['id']),
-    kind: str(r['kind']) as AccessRequestRow['kind'],
-    requester: str(r['requester']),
-    requesterOrg: str(r['requester_org']),
-    requesterRole: str(r['requester_role']),
-    scope: str(r['scope']),
-    purpose: str(r['purpose']),
-    justificationCode: str(r['justification_code']),
-    justification: str(r['justification']),
-    durationMs: num(r['duration_ms']),
-    digest: str(r['digest']),
-    createdAt: num(r['created_at']),
-    expiresAt: num(r['expires_at']),
-    status: str(r['status']) as AccessRequestRow['status'],
-    decidedAt: numOrNull(r['decided_at']),
-    grantId: strOrNull(r['grant_id']),
-  };
-}
-
-function toApproval(r: Row): ApprovalRow {
-  return {
-    target: str(r['target']),
-    approver: str(r['approver']),
-    approverOrg: str(r['approver_org']),
-    approverRole: str(r['approver_role']),
-    digest: str(r['digest']),
-    verdict: str(r['verdict']) as ApprovalRow['verdict'],
-    comment: str(r['comment']),
-    at: num(r['at']),
-  };
-}
-
-function toGrant(r: Row): GrantRow {
-  return {
-    id: str(r['id']),
-    requestId: str(r['request_id']),
-    principal: str(r['principal']),
-    scope: str(r['scope']),
-    purpose: str(r['purpose']),
-    breakglass: num(r['breakglass']) === 1,
-    createdAt: num(r['created_at']),
-    expiresAt: num(r['expires_at']),
-    revokedAt: numOrNull(r['revoked_at']),
-    revokedBy: strOrNull(r['revoked_by']),
-  };
-}
-
-function toPolicyVersion(r: Row): PolicyVersionRow {
-  return {
-    version: num(r['version']),
-    text: str(r['text']),
-    digest: str(r['digest']),
-    proposalId: strOrNull(r['proposal_id']),
-    approvers: str(r['approvers']),
-    activatedAt: num(r['activated_at']),
-  };
-}
-
-function toProposal(r: Row): ProposalRow {
-  return {
-    id: str(r['id']),
-    kind: str(r['kind']) as ProposalRow['kind'],
-    proposer: str(r['proposer']),
-    proposerOrg: str(r['proposer_org']),
-    proposerRole: str(r['proposer_role']),
-    payload: str(r['payload']),
-    digest: str(r['digest']),
-    createdAt: num(r['created_at']),
-    expiresAt: num(r['expires_at']),
-    status: str(r['status']) as ProposalRow['status'],
-    decidedAt: numOrNull(r['decided_at']),
-    outcome: strOrNull(r['outcome']),
-  };
-}
-
-/** A page size within [1, 1000]; 100 when none is given. */
-function limitOf(options?: { limit?: number }): number {
-  return Math.max(1, Math.min(Math.trunc(options?.limit ?? 100), 1000));
-}
-
-function toTokenWithPrincipal(r: Row): TokenWithPrincipal {
-  return {
-    token: {
-      id: str(r['id']),
-      hash: str(r['hash']),
-      principalId: str(r['principal_id']),
-      label: str(r['label']),
-      createdAt: num(r['created_at']),
-      expiresAt: numOrNull(r['expires_at']),
-      revokedAt: numOrNull(r['revoked_at']),
-    },
-    principal: { id: str(r['principal_id']), org: str(r['p_org']), role: str(r['p_role']), createdAt: num(r['p_created_at']) },
-  };
-}
 
 export interface SqliteOptions {
   /** A file path, or ':memory:' for tests. */
@@ -194,22 +77,12 @@ export class SqliteStore implements Store {
   readonly proposals: ProposalStore;
   readonly path: string;
   private readonly db: DatabaseSync;
-  private readonly cache = new Map<string, StatementSync>();
+  private readonly statements: StatementCache;
 
   constructor(options: SqliteOptions) {
     this.path = options.path;
-    if (options.path !== ':memory:') mkdirSync(dirname(options.path), { recursive: true });
-    try {
-      this.db = new DatabaseSync(options.path);
-      this.db.exec('PRAGMA journal_mode = WAL');
-      this.db.exec('PRAGMA synchronous = FULL');
-      this.db.exec('PRAGMA secure_delete = ON');
-      this.db.exec('PRAGMA temp_store = MEMORY');
-      this.db.exec('PRAGMA foreign_keys = ON');
-      this.db.exec('PRAGMA busy_timeout = 5000');
-    } catch (cause) {
-      throw new EnclaveError('storage_unavailable', `cannot open SQLite store at ${options.path}`, { cause });
-    }
+    this.db = openSqliteDatabase(options.path);
+    this.statements = new StatementCache(this.db);
     try {
       this.migrate(options.migrations ?? SQLITE_MIGRATIONS);
     } catch (err) {
@@ -228,41 +101,15 @@ export class SqliteStore implements Store {
   }
 
   private stmt(sql: string): StatementSync {
-    let s = this.cache.get(sql);
-    if (!s) {
-      s = this.db.prepare(sql);
-      this.cache.set(sql, s);
-    }
-    return s;
+    return this.statements.get(sql);
   }
 
   private tx<T>(fn: () => T): T {
-    this.db.exec('BEGIN IMMEDIATE');
-    try {
-      const out = fn();
-      this.db.exec('COMMIT');
-      return out;
-    } catch (err) {
-      this.db.exec('ROLLBACK');
-      throw err;
-    }
+    return inTransaction(this.db, fn);
   }
 
   private migrate(migrations: readonly Migration[]): void {
-    this.db.exec(`CREATE TABLE IF NOT EXISTS schema_migrations (
-      id INTEGER PRIMARY KEY, name TEXT NOT NULL, checksum TEXT NOT NULL, applied_at INTEGER NOT NULL) STRICT`);
-    const applied = this.db.prepare('SELECT id, name, checksum FROM schema_migrations ORDER BY id').all() as unknown as AppliedMigration[];
-    const pending = planMigrations(migrations, applied, migrationChecksum);
-    for (const m of pending) {
-      this.tx(() => {
-        try {
-          this.db.exec(m.sql);
-        } catch (cause) {
-          throw new EnclaveError('migration_refused', `migration ${m.id} (${m.name}) failed to apply; nothing of it was kept`, { cause });
-        }
-        this.db.prepare('INSERT INTO schema_migrations (id, name, checksum, applied_at) VALUES (?, ?, ?, ?)').run(m.id, m.name, migrationChecksum(m.sql), Date.now());
-      });
-    }
+    applyMigrations(this.db, migrations, 'schema_migrations', (fn) => this.tx(fn));
   }
 
   private subjectStore(): SubjectStore {
@@ -288,27 +135,21 @@ export class SqliteStore implements Store {
         const r = this.stmt('UPDATE subjects SET moved_to = ? WHERE id = ?').run(site, id);
         return Promise.resolve(r.changes === 1);
       },
-      count: async () => Promise.resolve(num((this.stmt('SELECT count(*) AS n FROM subjects').get() as Row)['n'])),
+      count: async () => Promise.resolve(countOf(this.stmt('SELECT count(*) AS n FROM subjects').get())),
     };
   }
 
   private insertSubjectRow(row: SubjectRow): boolean {
-    const r = this.stmt(
-      `INSERT INTO subjects (id, country, jurisdiction, wrapped_key, key_id, created_at, erased_at, moved_to)
-       VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (id) DO NOTHING`,
-    ).run(row.id, row.country, row.jurisdiction, row.wrappedKey, row.keyId, row.createdAt, row.erasedAt, row.movedTo);
+    const r = this.stmt(`INSERT INTO subjects (${SUBJECT_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (id) DO NOTHING`).run(...subjectValues(row));
     return r.changes === 1;
   }
 
   private insertRecordStmt(): StatementSync {
-    return this.stmt(
-      `INSERT INTO records (collection, id, subject, version, public_json, sealed, created_at, updated_at)
-       VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (collection, id) DO NOTHING`,
-    );
+    return this.stmt(`INSERT INTO records (${RECORD_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (collection, id) DO NOTHING`);
   }
 
   private insertRecordRow(row: RecordRow): boolean {
-    const r = this.insertRecordStmt().run(row.collection, row.id, row.subject, row.version, row.publicJson, row.sealed, row.createdAt, row.updatedAt);
+    const r = this.insertRecordStmt().run(...recordValues(row));
     return r.changes === 1;
   }
 
@@ -343,7 +184,7 @@ export class SqliteStore implements Store {
           }),
         ),
       listBySubject: async (subject, options) => {
-        const limit = Math.max(1, Math.min(options?.limit ?? 1000, 10_000));
+        const limit = listLimit(options?.limit);
         const after = options?.after;
         const coll = options?.collection;
         let rows: Row[];
@@ -358,13 +199,12 @@ export class SqliteStore implements Store {
         }
         return Promise.resolve(rows.map(toRecord));
       },
-      count: async () => Promise.resolve(num((this.stmt('SELECT count(*) AS n FROM records').get() as Row)['n'])),
+      count: async () => Promise.resolve(countOf(this.stmt('SELECT count(*) AS n FROM records').get())),
     };
   }
 
   private tokenStore(): TokenStore {
-    const select = `SELECT t.*, p.org AS p_org, p.role AS p_role, p.created_at AS p_created_at
-                    FROM tokens t JOIN principals p ON p.id = t.principal_id`;
+    const select = TOKEN_SELECT;
     return {
       create: async (principal: PrincipalRow, token: TokenRow) => Promise.resolve(this.tx(() => this.insertToken(principal, token))),
       findByHash: async (hash) => {
@@ -385,15 +225,7 @@ export class SqliteStore implements Store {
     this.stmt('INSERT INTO principals (id, org, role, created_at) VALUES (?, ?, ?, ?) ON CONFLICT (id) DO NOTHING').run(principal.id, principal.org, principal.role, principal.createdAt);
     const p = this.stmt('SELECT org, role FROM principals WHERE id = ?').get(principal.id) as Row;
     if (p['org'] !== principal.org || p['role'] !== principal.role) return 'principal_mismatch';
-    this.stmt('INSERT INTO tokens (id, hash, principal_id, label, created_at, expires_at, revoked_at) VALUES (?, ?, ?, ?, ?, ?, ?)').run(
-      token.id,
-      token.hash,
-      token.principalId,
-      token.label,
-      token.createdAt,
-      token.expiresAt,
-      token.revokedAt,
-    );
+    this.stmt(`INSERT INTO tokens (${TOKEN_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?)`).run(...tokenValues(token));
     return 'created';
   }
 
@@ -402,10 +234,7 @@ export class SqliteStore implements Store {
   }
 
   private insertGrantRow(g: GrantRow): void {
-    this.stmt(
-      `INSERT INTO grants (id, request_id, principal, scope, purpose, breakglass, created_at, expires_at, revoked_at, revoked_by)
-       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-    ).run(g.id, g.requestId, g.principal, g.scope, g.purpose, g.breakglass ? 1 : 0, g.createdAt, g.expiresAt, g.revokedAt, g.revokedBy);
+    this.stmt(`INSERT INTO grants (${GRANT_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`).run(...grantValues(g));
   }
 
   private accessRequestStore(): AccessRequestStore {
@@ -413,27 +242,8 @@ export class SqliteStore implements Store {
       insert: async (row, grant) =>
         Promise.resolve(
           this.tx<InsertResult>(() => {
-            const r = this.stmt(
-              `INSERT INTO access_requests (id, kind, requester, requester_org, requester_role, scope, purpose, justification_code, justification,
-                 duration_ms, digest, created_at, expires_at, status, decided_at, grant_id)
-               VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (id) DO NOTHING`,
-            ).run(
-              row.id,
-              row.kind,
-              row.requester,
-              row.requesterOrg,
-              row.requesterRole,
-              row.scope,
-              row.purpose,
-              row.justificationCode,
-              row.justification,
-              row.durationMs,
-              row.digest,
-              row.createdAt,
-              row.expiresAt,
-              row.status,
-              row.decidedAt,
-              row.grantId,
+            const r = this.stmt(`INSERT INTO access_requests (${ACCESS_REQUEST_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (id) DO NOTHING`).run(
+              ...accessRequestValues(row),
             );
             if (r.changes !== 1) return 'exists';
             if (grant) this.insertGrantRow(grant);
@@ -448,7 +258,7 @@ export class SqliteStore implements Store {
         const rows = this.stmt(
           `SELECT * FROM access_requests WHERE (?1 IS NULL OR kind = ?1) AND (?2 IS NULL OR status = ?2) AND (?3 IS NULL OR requester = ?3)
            ORDER BY created_at DESC, id DESC LIMIT ?4`,
-        ).all(options?.kind ?? null, options?.status ?? null, options?.requester ?? null, limitOf(options)) as Row[];
+        ).all(options?.kind ?? null, options?.status ?? null, options?.requester ?? null, pageLimit(options?.limit)) as Row[];
         return Promise.resolve(rows.map(toAccessRequest));
       },
       decide: async (id, d) =>
@@ -470,10 +280,7 @@ export class SqliteStore implements Store {
     return {
       add: async (a) =>
         Promise.resolve<InsertResult>(
-          this.stmt(
-            `INSERT INTO approvals (target, approver, approver_org, approver_role, digest, verdict, comment, at)
-             VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (target, approver) DO NOTHING`,
-          ).run(a.target, a.approver, a.approverOrg, a.approverRole, a.digest, a.verdict, a.comment, a.at).changes === 1
+          this.stmt(`INSERT INTO approvals (${APPROVAL_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (target, approver) DO NOTHING`).run(...approvalValues(a)).changes === 1
             ? 'inserted'
             : 'exists',
         ),
@@ -491,23 +298,16 @@ export class SqliteStore implements Store {
         Promise.resolve((this.stmt('SELECT * FROM grants WHERE expires_at > ? AND revoked_at IS NULL ORDER BY created_at, id').all(at) as Row[]).map(toGrant)),
       list: async (options) =>
         Promise.resolve(
-          (this.stmt('SELECT * FROM grants WHERE (?1 IS NULL OR principal = ?1) ORDER BY created_at DESC, id DESC LIMIT ?2').all(options?.principal ?? null, limitOf(options)) as Row[]).map(toGrant),
+          (this.stmt('SELECT * FROM grants WHERE (?1 IS NULL OR principal = ?1) ORDER BY created_at DESC, id DESC LIMIT ?2').all(options?.principal ?? null, pageLimit(options?.limit)) as Row[]).map(toGrant),
         ),
       revoke: async (id, at, by) => Promise.resolve(this.stmt('UPDATE grants SET revoked_at = ?, revoked_by = ? WHERE id = ? AND revoked_at IS NULL').run(at, by, id).changes === 1),
     };
   }
 
   private appendPolicyVersion(v: PolicyVersionRow): 'inserted' | 'stale' {
-    const latest = num((this.stmt('SELECT coalesce(max(version), 0) AS v FROM policy_versions').get() as Row)['v']);
+    const latest = countOf(this.stmt('SELECT coalesce(max(version), 0) AS n FROM policy_versions').get());
     if (v.version !== latest + 1) return 'stale';
-    this.stmt('INSERT INTO policy_versions (version, text, digest, proposal_id, approvers, activated_at) VALUES (?, ?, ?, ?, ?, ?)').run(
-      v.version,
-      v.text,
-      v.digest,
-      v.proposalId,
-      v.approvers,
-      v.activatedAt,
-    );
+    this.stmt(`INSERT INTO policy_versions (${POLICY_VERSION_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?)`).run(...policyVersionValues(v));
     return 'inserted';
   }
 
@@ -530,10 +330,7 @@ export class SqliteStore implements Store {
     return {
       insert: async (p) =>
         Promise.resolve<InsertResult>(
-          this.stmt(
-            `INSERT INTO proposals (id, kind, proposer, proposer_org, proposer_role, payload, digest, created_at, expires_at, status, decided_at, outcome)
-             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (id) DO NOTHING`,
-          ).run(p.id, p.kind, p.proposer, p.proposerOrg, p.proposerRole, p.payload, p.digest, p.createdAt, p.expiresAt, p.status, p.decidedAt, p.outcome).changes === 1
+          this.stmt(`INSERT INTO proposals (${PROPOSAL_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (id) DO NOTHING`).run(...proposalValues(p)).changes === 1
             ? 'inserted'
             : 'exists',
         ),
@@ -547,7 +344,7 @@ export class SqliteStore implements Store {
             this.stmt('SELECT * FROM proposals WHERE (?1 IS NULL OR kind = ?1) AND (?2 IS NULL OR status = ?2) ORDER BY created_at DESC, id DESC LIMIT ?3').all(
               options?.kind ?? null,
               options?.status ?? null,
-              limitOf(options),
+              pageLimit(options?.limit),
             ) as Row[]
           ).map(toProposal),
         ),
@@ -596,7 +393,7 @@ export class SqliteStore implements Store {
     return {
       get: async (key) => {
         const r = this.stmt('SELECT value FROM meta WHERE key = ?').get(key) as Row | undefined;
-        return Promise.resolve(r ? str(r['value']) : undefined);
+        return Promise.resolve(r ? (r['value'] as string) : undefined);
       },
       putIfAbsent: async (key, value) => Promise.resolve(this.stmt('INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT (key) DO NOTHING').run(key, value).changes === 1),
       put: async (key, value) => {
@@ -638,7 +435,7 @@ export class SqliteStore implements Store {
 
   async close(): Promise<void> {
     if (this.db.isOpen) {
-      this.cache.clear();
+      this.statements.clear();
       this.db.close();
     }
     return Promise.resolve();

@@ -1,0 +1,198 @@
+// Row mapping shared by every SQL adapter: both schemas use the same snake_case columns, so a driver's
+// row object (SQLite values, or PostgreSQL's with int8 as numbers and bytea as Buffer) maps the same way.
+import type { AccessRequestRow, ApprovalRow, GrantRow, PolicyVersionRow, ProposalRow, RecordRow, SubjectRow, TokenRow, TokenWithPrincipal } from '../core/store.ts';
+
+export type SqlRow = Readonly<Record<string, unknown>>;
+/** A parameter value both drivers bind as is. */
+export type SqlValue = string | number | Uint8Array | null;
+
+// Column lists and the matching parameter values, in one order, for the adapters' INSERT statements.
+export const SUBJECT_COLUMNS = 'id, country, jurisdiction, wrapped_key, key_id, created_at, erased_at, moved_to';
+export function subjectValues(r: SubjectRow): SqlValue[] {
+  return [r.id, r.country, r.jurisdiction, r.wrappedKey, r.keyId, r.createdAt, r.erasedAt, r.movedTo];
+}
+export const RECORD_COLUMNS = 'collection, id, subject, version, public_json, sealed, created_at, updated_at';
+export function recordValues(r: RecordRow): SqlValue[] {
+  return [r.collection, r.id, r.subject, r.version, r.publicJson, r.sealed, r.createdAt, r.updatedAt];
+}
+export const TOKEN_COLUMNS = 'id, hash, principal_id, label, created_at, expires_at, revoked_at';
+export function tokenValues(t: TokenRow): SqlValue[] {
+  return [t.id, t.hash, t.principalId, t.label, t.createdAt, t.expiresAt, t.revokedAt];
+}
+
+// The gatekeeper's tables (control store).
+export const ACCESS_REQUEST_COLUMNS =
+  'id, kind, requester, requester_org, requester_role, scope, purpose, justification_code, justification, duration_ms, digest, created_at, expires_at, status, decided_at, grant_id';
+export function accessRequestValues(r: AccessRequestRow): SqlValue[] {
+  return [r.id, r.kind, r.requester, r.requesterOrg, r.requesterRole, r.scope, r.purpose, r.justificationCode, r.justification, r.durationMs, r.digest, r.createdAt, r.expiresAt, r.status, r.decidedAt, r.grantId];
+}
+export const APPROVAL_COLUMNS = 'target, approver, approver_org, approver_role, digest, verdict, comment, at';
+export function approvalValues(a: ApprovalRow): SqlValue[] {
+  return [a.target, a.approver, a.approverOrg, a.approverRole, a.digest, a.verdict, a.comment, a.at];
+}
+export const GRANT_COLUMNS = 'id, request_id, principal, scope, purpose, breakglass, created_at, expires_at, revoked_at, revoked_by';
+export function grantValues(g: GrantRow): SqlValue[] {
+  return [g.id, g.requestId, g.principal, g.scope, g.purpose, g.breakglass ? 1 : 0, g.createdAt, g.expiresAt, g.revokedAt, g.revokedBy];
+}
+export const POLICY_VERSION_COLUMNS = 'version, text, digest, proposal_id, approvers, activated_at';
+export function policyVersionValues(v: PolicyVersionRow): SqlValue[] {
+  return [v.version, v.text, v.digest, v.proposalId, v.approvers, v.activatedAt];
+}
+export const PROPOSAL_COLUMNS = 'id, kind, proposer, proposer_org, proposer_role, payload, digest, created_at, expires_at, status, decided_at, outcome';
+export function proposalValues(p: ProposalRow): SqlValue[] {
+  return [p.id, p.kind, p.proposer, p.proposerOrg, p.proposerRole, p.payload, p.digest, p.createdAt, p.expiresAt, p.status, p.decidedAt, p.outcome];
+}
+
+function str(v: unknown): string {
+  return v as string;
+}
+function num(v: unknown): number {
+  return Number(v);
+}
+function numOrNull(v: unknown): number | null {
+  return v === null || v === undefined ? null : Number(v);
+}
+function bytesOrNull(v: unknown): Uint8Array | null {
+  return v === null || v === undefined ? null : (v as Uint8Array);
+}
+
+export function toSubject(r: SqlRow): SubjectRow {
+  return {
+    id: str(r['id']),
+    country: str(r['country']),
+    jurisdiction: str(r['jurisdiction']),
+    wrappedKey: bytesOrNull(r['wrapped_key']),
+    keyId: str(r['key_id']),
+    createdAt: num(r['created_at']),
+    erasedAt: numOrNull(r['erased_at']),
+    movedTo: (r['moved_to'] as string | null) ?? null,
+  };
+}
+
+export function toRecord(r: SqlRow): RecordRow {
+  return {
+    collection: str(r['collection']),
+    id: str(r['id']),
+    subject: str(r['subject']),
+    version: num(r['version']),
+    publicJson: str(r['public_json']),
+    sealed: bytesOrNull(r['sealed']),
+    createdAt: num(r['created_at']),
+    updatedAt: num(r['updated_at']),
+  };
+}
+
+/** Columns of `tokens t JOIN principals p` as both adapters select them. */
+export const TOKEN_SELECT = `SELECT t.*, p.org AS p_org, p.role AS p_role, p.created_at AS p_created_at
+                    FROM tokens t JOIN principals p ON p.id = t.principal_id`;
+
+export function toTokenWithPrincipal(r: SqlRow): TokenWithPrincipal {
+  return {
+    token: {
+      id: str(r['id']),
+      hash: str(r['hash']),
+      principalId: str(r['principal_id']),
+      label: str(r['label']),
+      createdAt: num(r['created_at']),
+      expiresAt: numOrNull(r['expires_at']),
+      revokedAt: numOrNull(r['revoked_at']),
+    },
+    principal: { id: str(r['principal_id']), org: str(r['p_org']), role: str(r['p_role']), createdAt: num(r['p_created_at']) },
+  };
+}
+
+/** The page size `listBySubject` uses: 1000 by default, at least 1, at most 10,000. */
+export function listLimit(limit: number | undefined): number {
+  return Math.max(1, Math.min(limit ?? 1000, 10_000));
+}
+
+/** The value a row count query returned, as a number. */
+export function countOf(r: SqlRow | undefined): number {
+  return num(r?.['n']);
+}
+
+function strOrNull(v: unknown): string | null {
+  return v === null || v === undefined ? null : (v as string);
+}
+
+export function toAccessRequest(r: SqlRow): AccessRequestRow {
+  return {
+    id: str(r['id']),
+    kind: str(r['kind']) as AccessRequestRow['kind'],
+    requester: str(r['requester']),
+    requesterOrg: str(r['requester_org']),
+    requesterRole: str(r['requester_role']),
+    scope: str(r['scope']),
+    purpose: str(r['purpose']),
+    justificationCode: str(r['justification_code']),
+    justification: str(r['justification']),
+    durationMs: num(r['duration_ms']),
+    digest: str(r['digest']),
+    createdAt: num(r['created_at']),
+    expiresAt: num(r['expires_at']),
+    status: str(r['status']) as AccessRequestRow['status'],
+    decidedAt: numOrNull(r['decided_at']),
+    grantId: strOrNull(r['grant_id']),
+  };
+}
+
+export function toApproval(r: SqlRow): ApprovalRow {
+  return {
+    target: str(r['target']),
+    approver: str(r['approver']),
+    approverOrg: str(r['approver_org']),
+    approverRole: str(r['approver_role']),
+    digest: str(r['digest']),
+    verdict: str(r['verdict']) as ApprovalRow['verdict'],
+    comment: str(r['comment']),
+    at: num(r['at']),
+  };
+}
+
+export function toGrant(r: SqlRow): GrantRow {
+  return {
+    id: str(r['id']),
+    requestId: str(r['request_id']),
+    principal: str(r['principal']),
+    scope: str(r['scope']),
+    purpose: str(r['purpose']),
+    breakglass: num(r['breakglass']) === 1,
+    createdAt: num(r['created_at']),
+    expiresAt: num(r['expires_at']),
+    revokedAt: numOrNull(r['revoked_at']),
+    revokedBy: strOrNull(r['revoked_by']),
+  };
+}
+
+export function toPolicyVersion(r: SqlRow): PolicyVersionRow {
+  return {
+    version: num(r['version']),
+    text: str(r['text']),
+    digest: str(r['digest']),
+    proposalId: strOrNull(r['proposal_id']),
+    approvers: str(r['approvers']),
+    activatedAt: num(r['activated_at']),
+  };
+}
+
+export function toProposal(r: SqlRow): ProposalRow {
+  return {
+    id: str(r['id']),
+    kind: str(r['kind']) as ProposalRow['kind'],
+    proposer: str(r['proposer']),
+    proposerOrg: str(r['proposer_org']),
+    proposerRole: str(r['proposer_role']),
+    payload: str(r['payload']),
+    digest: str(r['digest']),
+    createdAt: num(r['created_at']),
+    expiresAt: num(r['expires_at']),
+    status: str(r['status']) as ProposalRow['status'],
+    decidedAt: numOrNull(r['decided_at']),
+    outcome: strOrNull(r['outcome']),
+  };
+}
+
+/** The page size of the gatekeeper's lists: 100 by default, at least 1, at most 1000. */
+export function pageLimit(limit: number | undefined): number {
+  return Math.max(1, Math.min(Math.trunc(limit ?? 100), 1000));
+}

@@ -1,0 +1,84 @@
+// What every embedded store does with its database file: open it with durable settings, and apply its
+// ordered, checksummed migrations (core/migration-plan.ts).
+import { mkdirSync } from 'node:fs';
+import { dirname } from 'node:path';
+import { DatabaseSync, type StatementSync } from 'node:sqlite';
+import { EnclaveError } from '../../core/errors.ts';
+import { planMigrations, type AppliedMigration, type Migration } from '../../core/migration-plan.ts';
+import { migrationChecksum } from '../checksum.ts';
+
+/**
+ * Opens (creating) a database. WAL with synchronous=FULL makes every commit durable; secure_delete zeroes
+ * freed content so erased keys and purged rows leave no bytes behind once the WAL is checkpointed.
+ */
+export function openSqliteDatabase(path: string): DatabaseSync {
+  if (path !== ':memory:') mkdirSync(dirname(path), { recursive: true });
+  try {
+    const db = new DatabaseSync(path);
+    db.exec('PRAGMA journal_mode = WAL');
+    db.exec('PRAGMA synchronous = FULL');
+    db.exec('PRAGMA secure_delete = ON');
+    db.exec('PRAGMA temp_store = MEMORY');
+    db.exec('PRAGMA foreign_keys = ON');
+    db.exec('PRAGMA busy_timeout = 5000');
+    return db;
+  } catch (cause) {
+    throw new EnclaveError('storage_unavailable', `cannot open SQLite store at ${path}`, { cause });
+  }
+}
+
+/**
+ * Applies each pending migration and its history row in one transaction. Each store names its own
+ * history table, so two stores can share a database file without mixing their histories.
+ */
+export function applyMigrations(db: DatabaseSync, migrations: readonly Migration[], historyTable: string, tx: (fn: () => void) => void): void {
+  db.exec(`CREATE TABLE IF NOT EXISTS ${historyTable} (
+      id INTEGER PRIMARY KEY, name TEXT NOT NULL, checksum TEXT NOT NULL, applied_at INTEGER NOT NULL) STRICT`);
+  const applied = db.prepare(`SELECT id, name, checksum FROM ${historyTable} ORDER BY id`).all() as unknown as AppliedMigration[];
+  for (const m of planMigrations(migrations, applied, migrationChecksum)) {
+    tx(() => {
+      try {
+        db.exec(m.sql);
+      } catch (cause) {
+        throw new EnclaveError('migration_refused', `migration ${m.id} (${m.name}) failed to apply; nothing of it was kept`, { cause });
+      }
+      db.prepare(`INSERT INTO ${historyTable} (id, name, checksum, applied_at) VALUES (?, ?, ?, ?)`).run(m.id, m.name, migrationChecksum(m.sql), Date.now());
+    });
+  }
+}
+
+/** Runs `fn` in a write transaction taken at once (BEGIN IMMEDIATE), so it never fails midway on a lock upgrade. */
+export function inTransaction<T>(db: DatabaseSync, fn: () => T): T {
+  db.exec('BEGIN IMMEDIATE');
+  try {
+    const out = fn();
+    db.exec('COMMIT');
+    return out;
+  } catch (err) {
+    db.exec('ROLLBACK');
+    throw err;
+  }
+}
+
+/** Prepared statements by SQL text, prepared once per connection. */
+export class StatementCache {
+  private readonly db: DatabaseSync;
+  private readonly cache = new Map<string, StatementSync>();
+
+  constructor(db: DatabaseSync) {
+    this.db = db;
+  }
+
+  get(sql: string): StatementSync {
+    let s = this.cache.get(sql);
+    if (!s) {
+      s = this.db.prepare(sql);
+      this.cache.set(sql, s);
+    }
+    return s;
+  }
+
+  clear(): void {
+    this.cache.clear();
+  }
+}
