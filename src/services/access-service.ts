@@ -257,17 +257,29 @@ export class AccessService {
     return (await this.store.grants.list(options)).map((g) => this.grantView(g));
   }
 
-  /** Revokes a grant at once. Taking access away needs one person, like sealing; granting it needs k. */
+  /**
+   * Revokes a grant at once. Taking access away needs one person, like sealing; granting it needs k.
+   * Like sealing, it is never held up by the log: the grant is revoked first, then logged.
+   */
   async revoke(principal: Principal, id: string): Promise<GrantView> {
     await this.authorize(principal, 'access.revoke');
     const grant = await this.store.grants.get(id);
     if (!grant) throw new EnclaveError('grant_not_found', `no grant "${id}"`, { details: { key: id } });
     if (grant.revokedAt !== null) return this.grantView(grant);
-    await this.append('grant.revoked', principal, { grant: id, request: grant.requestId, grantee: grant.principal, breakglass: grant.breakglass });
-    await this.store.grants.revoke(id, this.clock(), principal.id);
-    this.index.remove(id);
+    await this.revokeFirst(grant, principal, false);
     const after = await this.store.grants.get(id);
     return this.grantView(after ?? grant);
+  }
+
+  /** Revokes, then logs grant.revoked; a log that cannot accept is reported, the grant stays revoked. */
+  private async revokeFirst(grant: GrantRow, principal: Principal, unjustified: boolean): Promise<void> {
+    await this.store.grants.revoke(grant.id, this.clock(), principal.id);
+    this.index.remove(grant.id);
+    try {
+      await this.append('grant.revoked', principal, { grant: grant.id, request: grant.requestId, grantee: grant.principal, breakglass: grant.breakglass, ...(unjustified ? { unjustified } : {}) });
+    } catch (err) {
+      throw new EnclaveError('log_unavailable', `grant ${grant.id} is revoked, but the transparency log could not record it yet`, { cause: err });
+    }
   }
 
   // ---- break-glass -------------------------------------------------------------------------------
@@ -304,11 +316,7 @@ export class AccessService {
     await recordVerdict(this.store.approvals, approval, 'break-glass grant');
     if (input.verdict === 'deny' && row.grantId !== null) {
       const grant = await this.store.grants.get(row.grantId);
-      if (grant && grant.revokedAt === null && grant.expiresAt > now) {
-        await this.append('grant.revoked', principal, { grant: grant.id, request: id, grantee: grant.principal, breakglass: true, unjustified: true }, scope);
-        await this.store.grants.revoke(grant.id, now, principal.id);
-        this.index.remove(grant.id);
-      }
+      if (grant && grant.revokedAt === null && grant.expiresAt > now) await this.revokeFirst(grant, principal, true);
     }
     return this.get(principal, id, true);
   }

@@ -281,8 +281,13 @@ export class ChangeService {
     if (t && t.principal.id === principal.id) {
       await this.authorize(principal, 'token.revoke');
       if (t.token.revokedAt !== null) return { revoked: true, token: id };
-      await this.append('token.revoked', principal, { token: id, of: principal.id, own: true });
+      // Taking one's own access away is never held up by the log: revoked first, then logged.
       await this.store.tokens.revoke(id, this.clock());
+      try {
+        await this.append('token.revoked', principal, { token: id, of: principal.id, own: true });
+      } catch (err) {
+        throw new EnclaveError('log_unavailable', `token ${id} is revoked, but the transparency log could not record it yet`, { cause: err });
+      }
       return { revoked: true, token: id };
     }
     await this.authorize(principal, 'token.propose');
