@@ -4,7 +4,7 @@
 // cached, <= 100 us uncached). Writes its section of docs/benchmarks.md.
 //   node bench/decision.ts [--quick] [--no-write]
 import { readFileSync, writeFileSync } from 'node:fs';
-import { cpus } from 'node:os';
+import { cpus, loadavg } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { parse } from 'yaml';
@@ -91,6 +91,7 @@ async function measure(dp: CedarDecisionPoint, s: Scenario): Promise<{ p50: numb
 }
 
 const us = (n: number) => `${n.toFixed(1)} µs`;
+const loadAtStart = loadavg()[0] ?? 0;
 const counted = new PolicyEngine(config);
 counted.activate(1, PolicyEngine.defaultText());
 const policyCount = counted.invariants.policies.size + (counted.activeSet?.policies.size ?? 0);
@@ -110,7 +111,7 @@ const section = [
   DECISION_START,
   '## Decision latency (`npm run bench:decision`)',
   '',
-  `One call of the Cedar decision point (\`await decide()\`, as the vault makes it), in-process, with the shipped policy set (${policyCount} policies with the invariants) and the starter configuration; ${CALLS.toLocaleString('en-US')} calls per cell after ${WARMUP.toLocaleString('en-US')} warm-up calls${values.quick ? ' (the quick run: `-- --quick`)' : ''}. ${cpus()[0]?.model ?? 'CPU'}, ${cpus().length} cores, Node ${process.version}, run ${new Date().toISOString().slice(0, 16)}Z.`,
+  `One call of the Cedar decision point (\`await decide()\`, as the vault makes it), in-process, with the shipped policy set (${policyCount} policies with the invariants) and the starter configuration; ${CALLS.toLocaleString('en-US')} calls per cell after ${WARMUP.toLocaleString('en-US')} warm-up calls${values.quick ? ' (the quick run: `-- --quick`)' : ''}. ${cpus()[0]?.model ?? 'CPU'}, ${cpus().length} cores, Node ${process.version}, run ${new Date().toISOString().slice(0, 16)}Z with a load average of ${loadAtStart.toFixed(1)} on the machine (it is shared: other processes slow a run down, never up).`,
   '',
   '- **Uncached**: the decision cache is off, so every call builds the Cedar request and evaluates the whole policy set in the WebAssembly module. A read that may not release protected fields asks Cedar twice (may protected fields leave? if not, may the public ones?), except for the parent company, whose first answer is the invariant.',
   '- **Cached**: the same calls with the cache on: the key is built from the Cedar input (principal, action, resource, the context attributes the active policies read), the policy epoch and the grant epoch.',
