@@ -16,6 +16,7 @@ import {
 import { randomBytes } from 'node:crypto';
 import { cedarSchemaText } from '../core/cedar-schema.ts';
 import type { EnclaveConfig } from '../core/config.ts';
+import { ACTIONS, GATEKEEPER_ACTIONS } from '../core/config-schema.ts';
 import { DEFAULT_POLICIES, INVARIANT_ID_PREFIX, INVARIANT_POLICIES } from '../core/default-policies.ts';
 import { EnclaveError } from '../core/errors.ts';
 
@@ -33,6 +34,8 @@ export interface PolicyInfo {
   readonly reason: string | undefined;
   /** The context attributes its conditions read. An allow by a policy that reads `grant` is an allow under the grant. */
   readonly reads: ReadonlySet<string>;
+  /** The actions its scope names; undefined when it applies to every action. */
+  readonly actions: ReadonlySet<string> | undefined;
 }
 
 export interface ParsedPolicySet {
@@ -94,11 +97,31 @@ function contextAttributes(node: unknown, into: Set<string>): Set<string> {
 
 const NO_ATTRIBUTES: ReadonlySet<string> = new Set();
 
+/** The action ids a policy's scope names (`action == A`, `action in [A, B]`); undefined for `action`. */
+function scopeActions(j: PolicyJson): ReadonlySet<string> | undefined {
+  const a = j.action;
+  if (a.op === 'All') return undefined;
+  const uid = (e: unknown) => {
+    const u = e as { __entity?: { id: string }; id?: string };
+    return u.__entity?.id ?? u.id ?? '';
+  };
+  if (a.op === '==') return 'slot' in a ? undefined : new Set([uid(a.entity)]);
+  return new Set('entities' in a ? a.entities.map(uid) : [uid(a.entity)]);
+}
+
 export class PolicyEngine {
   readonly schema: string;
   readonly invariants: ParsedPolicySet;
   private readonly instance = randomBytes(6).toString('hex');
-  private active: { readonly version: number; readonly set: ParsedPolicySet; readonly cedarId: string; readonly reads: ReadonlySet<string> } | undefined;
+  private active:
+    | {
+        readonly version: number;
+        readonly set: ParsedPolicySet;
+        /** One preparsed set per action, holding only the policies whose scope can match it. */
+        readonly cedarIds: ReadonlyMap<string, string>;
+        readonly reads: ReadonlySet<string>;
+      }
+    | undefined;
   private epoch = 0;
 
   constructor(config: EnclaveConfig) {
@@ -144,7 +167,7 @@ export class PolicyEngine {
       else if (policies.has(id)) problems.push(`@id("${id}") is used twice${where}`);
       else if (!options.invariants && (id.startsWith(INVARIANT_ID_PREFIX) || this.invariants.policies.has(id))) problems.push(`@id("${id}") is reserved for the built-in invariants, which no proposal can replace${where}`);
       else {
-        policies.set(id, { id, effect: j.effect, text: p, reason: j.annotations?.['reason'], reads: contextAttributes(j.conditions, new Set()) });
+        policies.set(id, { id, effect: j.effect, text: p, reason: j.annotations?.['reason'], reads: contextAttributes(j.conditions, new Set()), actions: scopeActions(j) });
         offsets.set(id, Math.max(offset, 0));
       }
     });
@@ -161,14 +184,22 @@ export class PolicyEngine {
   /** Makes a set active: from now on every evaluation uses it, with the invariants. */
   activate(version: number, text: string): void {
     const set = this.parse(text);
-    const cedarId = `${this.instance}-v${version}-${++this.epoch}`;
-    const staticPolicies: Record<string, string> = {};
-    for (const p of [...this.invariants.policies.values(), ...set.policies.values()]) staticPolicies[p.id] = p.text;
-    const pre = preparsePolicySet(cedarId, { staticPolicies });
-    if (pre.type !== 'success') throw invalid(pre.errors.map((e) => describe(e, text)));
+    const epoch = ++this.epoch;
+    const all = [...this.invariants.policies.values(), ...set.policies.values()];
+    // Cedar evaluates every policy of a set on every call; a policy whose scope names other actions can
+    // never be satisfied, so each action gets the set of the policies that can (same answers, less work).
+    const cedarIds = new Map<string, string>();
+    for (const action of [...ACTIONS, ...GATEKEEPER_ACTIONS]) {
+      const cedarId = `${this.instance}-v${version}-${epoch}-${action}`;
+      const staticPolicies: Record<string, string> = {};
+      for (const p of all) if (!p.actions || p.actions.has(action)) staticPolicies[p.id] = p.text;
+      const pre = preparsePolicySet(cedarId, { staticPolicies });
+      if (pre.type !== 'success') throw invalid(pre.errors.map((e) => describe(e, text)));
+      cedarIds.set(action, cedarId);
+    }
     const reads = new Set<string>();
-    for (const p of [...this.invariants.policies.values(), ...set.policies.values()]) for (const a of p.reads) reads.add(a);
-    this.active = { version, set, cedarId, reads };
+    for (const p of all) for (const a of p.reads) reads.add(a);
+    this.active = { version, set, cedarIds, reads };
   }
 
   get version(): number {
@@ -198,13 +229,14 @@ export class PolicyEngine {
 
   evaluate(req: CedarRequest): CedarAnswer {
     const active = this.active;
-    if (!active) return { allow: false, policies: [DEFAULT_DENY], errors: [] };
+    const cedarId = active?.cedarIds.get(req.action);
+    if (!cedarId) return { allow: false, policies: [DEFAULT_DENY], errors: [] };
     const answer = statefulIsAuthorized({
       principal: req.principal,
       action: { type: 'Enclave::Action', id: req.action },
       resource: req.resource,
       context: req.context,
-      preparsedPolicySetId: active.cedarId,
+      preparsedPolicySetId: cedarId,
       entities: [],
       validateRequest: false,
     });
