@@ -95,10 +95,10 @@ describe('enclave access, break-glass, policy and token', () => {
 
   it('policy propose (refused with diagnostics), propose, approve twice, show', async () => {
     const bad = join(fx.dir, 'bad.cedar');
-    writeFileSync(bad, '@id("x") permit (principal, action == Enclave::Action::"record.raed", resource);');
+    writeFileSync(bad, '@id("x") permit (principal, action == Enclave::Action::"record.reaad", resource);');
     const refused = await cli('officer', ['policy', 'propose', '--file', bad]);
     assert.equal(refused.code, 1);
-    assert.match(refused.err, /^enclave: policy_invalid: .*did you mean `Enclave::Action::"record\.read"`/);
+    assert.match(refused.err, /^enclave: policy_invalid: .*unrecognized action `Enclave::Action::"record\.reaad"`; did you mean/);
 
     const file = join(fx.dir, 'next.cedar');
     writeFileSync(file, `${DEFAULT_POLICIES}\n// reviewed 2026-05\n`);

@@ -51,7 +51,7 @@ describe('policy by quorum', () => {
   test('a set that does not parse or validate is refused at once, with Cedar\'s diagnostics', async () => {
     const cases: [string, RegExp][] = [
       ['permit (principal, action, resource', /unexpected end of input/],
-      ['@id("x") permit (principal, action == Enclave::Action::"record.raed", resource);', /unrecognized action.*did you mean.*record\.read/],
+      ['@id("x") permit (principal, action == Enclave::Action::"record.reaad", resource);', /unrecognized action `Enclave::Action::"record\.reaad"`; did you mean/],
       ['@id("x") permit (principal, action, resource == Enclave::Collection::"userz");', /"userz"` is not declared/],
       ['@id("x") permit (principal, action, resource) when { context.nonsense };', /attribute `nonsense`/],
       ['permit (principal, action, resource);', /needs an @id/],
