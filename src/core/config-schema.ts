@@ -71,6 +71,9 @@ export const ConfigSchema = Type.Object(
     control: Type.Optional(
       Type.Object({ storage: Type.String({ minLength: 1 }) }, { additionalProperties: false }),
     ),
+    migration: Type.Optional(
+      Type.Object({ state: Type.String({ minLength: 1 }) }, { additionalProperties: false }),
+    ),
     seal: Type.Object(
       {
         // At least two: one person alone never holds the root key (invariant 6).

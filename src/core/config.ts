@@ -52,6 +52,8 @@ export interface EnclaveConfig {
   readonly dataDir: string;
   readonly server: { readonly host: string; readonly port: number; readonly maxBodyBytes: number };
   readonly controlStorage: string;
+  /** Where migrations keep their durable state (batches, ledger, verifications, certificates). */
+  readonly migrationState: string;
   readonly seal: { readonly threshold: number; readonly officers: readonly string[] };
   readonly jurisdictions: ReadonlyMap<string, JurisdictionDef>;
   /** country code → jurisdiction id */
@@ -64,7 +66,7 @@ export interface EnclaveConfig {
 /** Actions on protected data as a whole that the parent company may never take (invariant 2). */
 export const PARENT_FORBIDDEN_ACTIONS: ReadonlySet<Action> = new Set<Action>(['subject.erase', 'subject.rehome', 'enclave.seal']);
 
-export const DEFAULTS = { host: '127.0.0.1', port: 8700, maxBodyBytes: 256 * 1024, dataDir: 'data', control: 'sqlite:control.db' } as const;
+export const DEFAULTS = { host: '127.0.0.1', port: 8700, maxBodyBytes: 256 * 1024, dataDir: 'data', control: 'sqlite:control.db', migrationState: 'sqlite:migration-state.db' } as const;
 
 const validateRaw = compile(ConfigSchema);
 
@@ -180,6 +182,7 @@ export function parseConfig(doc: unknown, source = 'configuration'): EnclaveConf
       maxBodyBytes: raw.server?.max_body_bytes ?? DEFAULTS.maxBodyBytes,
     },
     controlStorage: raw.control?.storage ?? DEFAULTS.control,
+    migrationState: raw.migration?.state ?? DEFAULTS.migrationState,
     seal: { threshold: raw.seal.threshold, officers },
     jurisdictions,
     countryIndex,

@@ -38,6 +38,18 @@ export const ERROR_CODES = {
   invalid_argument: 'A command-line argument is invalid.',
   not_initialized: 'The data directory has not been initialized (run `enclave init`).',
   already_initialized: 'The data directory is already initialized.',
+  // migration of legacy data (issue 5)
+  invalid_mapping: 'The migration mapping file is invalid.',
+  mapping_mismatch: 'The migration mapping does not fit the live source schema or the configuration (a table, column or collection is missing, or a column type does not fit its field).',
+  invalid_source_data: 'The migration source holds data the migration cannot read as mapped (a JSON Lines line that is not an object, rows out of key order, a duplicate key).',
+  source_unavailable: 'The migration source could not be opened or queried.',
+  migration_not_found: 'No migration of that name has been started.',
+  migration_changed: 'The mapping changed since this migration started; start a migration under a new name.',
+  migration_incomplete: 'The migration has not finished copying: run it to the end first.',
+  not_verified: 'Purge refused: no successful verification covers the migration as it stands.',
+  purge_refused: 'Purge refused: the source no longer matches the verified set, or rows of the purged subjects would remain; nothing was deleted.',
+  certificate_not_found: 'No deletion certificate with that id.',
+  certificate_invalid: 'The deletion certificate is malformed or its signature does not verify with the given key.',
   // storage
   migration_refused: 'The stored schema history does not match this build (a migration is modified, unknown or out of order), or a migration failed to apply.',
   storage_unavailable: 'The store could not be reached.',

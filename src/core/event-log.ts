@@ -33,6 +33,11 @@ export const LOG_EVENT_TYPES = [
   'enclave.sealed',
   'enclave.unsealed',
   'key.created',
+  // migration out of legacy sites (issue 5)
+  'migration.run',
+  'migration.verified',
+  'migration.purged',
+  'certificate.issued',
 ] as const;
 
 export type LogEventType = (typeof LOG_EVENT_TYPES)[number];

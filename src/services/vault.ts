@@ -1,6 +1,7 @@
 // The vault: residency, classification, per-subject envelope encryption and erasure. Every operation goes
 // through the decision point first; protected fields are decrypted only when the decision releases them.
 import { randomUUID } from 'node:crypto';
+import { canonicalJson, type JsonValue } from '../core/canonical-json.ts';
 import type { CollectionDef, EnclaveConfig } from '../core/config.ts';
 import type { Action } from '../core/config-schema.ts';
 import type { Decision, DecisionPoint } from '../core/decision.ts';
@@ -43,6 +44,8 @@ export interface RecordPage {
 
 export interface ImportResult {
   readonly created: number;
+  /** Existing records replaced by a new version (only with the `replace` option). */
+  readonly replaced: number;
   readonly existing: number;
   /** Items refused with the reason's code (no jurisdiction, unknown or erased subject). */
   readonly refused: readonly { readonly id: string; readonly code: ErrorCode }[];
@@ -56,6 +59,7 @@ export interface RehomeResult {
 }
 
 const encoder = new TextEncoder();
+const sameBytes = (a: Uint8Array | null, b: Uint8Array | null) => (a === null || b === null ? a === b : Buffer.from(a).equals(b));
 const iso = (ms: number) => new Date(ms).toISOString();
 
 export class Vault {
@@ -249,17 +253,19 @@ export class Vault {
       created += await this.router.store(site).subjects.insertMany(rows);
       for (const r of rows) this.router.remember(r.id, site);
     }
-    return { created, existing: items.length - refused.length - created, refused };
+    return { created, replaced: 0, existing: items.length - refused.length - created, refused };
   }
 
   /**
    * Creates many records of one collection, one transaction per site: the same validation, decision,
    * residency and sealing as createRecord, for bulk loads (the demo, migration). Ids that already exist
-   * are left untouched and counted as existing, so a re-run is idempotent.
+   * are left untouched and counted as existing, so a re-run is idempotent. With `replace` (a migration
+   * re-copying rows that changed at their source), an existing record of the same subject whose content
+   * differs is replaced by a new version, sealed like any update; identical ones are left as they are.
    */
-  async importRecords(principal: Principal, collectionName: string, items: readonly { id: string; data: unknown }[]): Promise<ImportResult> {
+  async importRecords(principal: Principal, collectionName: string, items: readonly { id: string; data: unknown }[], options: { replace?: boolean } = {}): Promise<ImportResult> {
     const c = this.collection(collectionName);
-    const bySite = new Map<Store, RecordRow[]>();
+    const bySite = new Map<Store, { row: RecordRow; data: RecordData; dek: AeadKey }[]>();
     const refused: { id: string; code: ErrorCode }[] = [];
     const subjects = new Map<string, { located: Located<SubjectRow>; dek: AeadKey }>();
     const now = this.clock();
@@ -281,12 +287,39 @@ export class Vault {
       }
       if (await this.heldElsewhere(c.name, id, target.located.site)) continue;
       const rows = bySite.get(target.located.store) ?? [];
-      rows.push(this.sealRow(c, id, subject, 1, data, target.dek, now, now));
+      rows.push({ row: this.sealRow(c, id, subject, 1, data, target.dek, now, now), data, dek: target.dek });
       bySite.set(target.located.store, rows);
     }
     let created = 0;
-    for (const [store, rows] of bySite) created += await store.records.insertMany(rows);
-    return { created, existing: items.length - refused.length - created, refused };
+    let replaced = 0;
+    for (const [store, rows] of bySite) {
+      const inserted = await store.records.insertMany(rows.map((r) => r.row));
+      created += inserted;
+      if (options.replace !== true || inserted === rows.length) continue;
+      for (const { row, data, dek } of rows) {
+        const existing = await store.records.get(c.name, row.id);
+        // Just inserted (the same bytes), or already holding exactly this content: nothing to do.
+        if (!existing || (existing.version === 1 && existing.publicJson === row.publicJson && sameBytes(existing.sealed, row.sealed))) continue;
+        if (existing.subject !== row.subject) {
+          refused.push({ id: row.id, code: 'subject_mismatch' });
+          continue;
+        }
+        if (this.holds(c, existing, data, dek)) continue;
+        const next = this.sealRow(c, row.id, row.subject, existing.version + 1, data, dek, existing.createdAt, now);
+        if ((await store.records.update(next, existing.version)) === 'updated') replaced += 1;
+        else refused.push({ id: row.id, code: 'version_conflict' });
+      }
+    }
+    return { created, replaced, existing: items.length - refused.length - created - replaced, refused };
+  }
+
+  /** Whether a stored row holds exactly `data` (compared as canonical JSON, protected fields decrypted). */
+  private holds(c: CollectionDef, row: RecordRow, data: RecordData, dek: AeadKey): boolean {
+    const { publicData, protectedData } = splitRecord(c, data);
+    if (canonicalJson(JSON.parse(row.publicJson) as JsonValue) !== canonicalJson(publicData)) return false;
+    if (row.sealed === null || protectedData === null) return row.sealed === null && protectedData === null;
+    const stored = JSON.parse(open(dek, row.sealed, recordAad(c.name, row.id, row.subject, row.version)).toString('utf8')) as JsonValue;
+    return canonicalJson(stored) === canonicalJson(protectedData);
   }
 
   /** Whether another home site holds a record with this id (ids are unique across the enclave). */

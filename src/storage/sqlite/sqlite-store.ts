@@ -1,10 +1,8 @@
 // Embedded store on node:sqlite. WAL with synchronous=FULL makes every commit durable; secure_delete
 // zeroes freed content so erased keys and purged rows leave no bytes behind once the WAL is checkpointed.
-import { DatabaseSync, type StatementSync, type SQLInputValue } from 'node:sqlite';
-import { mkdirSync } from 'node:fs';
-import { dirname } from 'node:path';
+import type { DatabaseSync, StatementSync, SQLInputValue } from 'node:sqlite';
 import { EnclaveError } from '../../core/errors.ts';
-import { planMigrations, type AppliedMigration, type Migration } from '../../core/migration-plan.ts';
+import type { Migration } from '../../core/migration-plan.ts';
 import type {
   DeleteResult,
   InsertResult,
@@ -20,7 +18,7 @@ import type {
   TokenWithPrincipal,
   UpdateResult,
 } from '../../core/store.ts';
-import { migrationChecksum } from '../checksum.ts';
+import { applyMigrations, inTransaction, openDatabase, StatementCache } from './sqlite-db.ts';
 import { SQLITE_MIGRATIONS } from './sqlite-migrations.ts';
 
 type Row = Record<string, SQLInputValue>;
@@ -93,28 +91,17 @@ export class SqliteStore implements Store {
   readonly meta: MetaStore;
   readonly path: string;
   private readonly db: DatabaseSync;
-  private readonly cache = new Map<string, StatementSync>();
+  private readonly cache: StatementCache;
 
   constructor(options: SqliteOptions) {
     this.path = options.path;
-    if (options.path !== ':memory:') mkdirSync(dirname(options.path), { recursive: true });
-    try {
-      this.db = new DatabaseSync(options.path);
-      this.db.exec('PRAGMA journal_mode = WAL');
-      this.db.exec('PRAGMA synchronous = FULL');
-      this.db.exec('PRAGMA secure_delete = ON');
-      this.db.exec('PRAGMA temp_store = MEMORY');
-      this.db.exec('PRAGMA foreign_keys = ON');
-      this.db.exec('PRAGMA busy_timeout = 5000');
-    } catch (cause) {
-      throw new EnclaveError('storage_unavailable', `cannot open SQLite store at ${options.path}`, { cause });
-    }
-    try {
-      this.migrate(options.migrations ?? SQLITE_MIGRATIONS);
-    } catch (err) {
-      this.db.close();
-      throw err;
-    }
+    this.db = openDatabase(
+      options.path,
+      ['journal_mode = WAL', 'synchronous = FULL', 'secure_delete = ON', 'temp_store = MEMORY', 'foreign_keys = ON', 'busy_timeout = 5000'],
+      'SQLite store',
+    );
+    applyMigrations(this.db, options.migrations ?? SQLITE_MIGRATIONS);
+    this.cache = new StatementCache(this.db);
     this.subjects = this.subjectStore();
     this.records = this.recordStore();
     this.tokens = this.tokenStore();
@@ -122,41 +109,11 @@ export class SqliteStore implements Store {
   }
 
   private stmt(sql: string): StatementSync {
-    let s = this.cache.get(sql);
-    if (!s) {
-      s = this.db.prepare(sql);
-      this.cache.set(sql, s);
-    }
-    return s;
+    return this.cache.get(sql);
   }
 
   private tx<T>(fn: () => T): T {
-    this.db.exec('BEGIN IMMEDIATE');
-    try {
-      const out = fn();
-      this.db.exec('COMMIT');
-      return out;
-    } catch (err) {
-      this.db.exec('ROLLBACK');
-      throw err;
-    }
-  }
-
-  private migrate(migrations: readonly Migration[]): void {
-    this.db.exec(`CREATE TABLE IF NOT EXISTS schema_migrations (
-      id INTEGER PRIMARY KEY, name TEXT NOT NULL, checksum TEXT NOT NULL, applied_at INTEGER NOT NULL) STRICT`);
-    const applied = this.db.prepare('SELECT id, name, checksum FROM schema_migrations ORDER BY id').all() as unknown as AppliedMigration[];
-    const pending = planMigrations(migrations, applied, migrationChecksum);
-    for (const m of pending) {
-      this.tx(() => {
-        try {
-          this.db.exec(m.sql);
-        } catch (cause) {
-          throw new EnclaveError('migration_refused', `migration ${m.id} (${m.name}) failed to apply; nothing of it was kept`, { cause });
-        }
-        this.db.prepare('INSERT INTO schema_migrations (id, name, checksum, applied_at) VALUES (?, ?, ?, ?)').run(m.id, m.name, migrationChecksum(m.sql), Date.now());
-      });
-    }
+    return inTransaction(this.db, fn);
   }
 
   private subjectStore(): SubjectStore {
