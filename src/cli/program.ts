@@ -5,6 +5,7 @@ import pkg from '../../package.json' with { type: 'json' };
 import { registerDemo } from './commands/demo.ts';
 import { registerErase } from './commands/erase.ts';
 import { registerInit } from './commands/init.ts';
+import { registerMigrate } from './commands/migrate.ts';
 import { registerRecord } from './commands/record.ts';
 import { registerSeal } from './commands/seal.ts';
 import { registerServe } from './commands/serve.ts';
@@ -49,6 +50,7 @@ export function buildProgram(io: Io): Command {
   registerSubject(program, ctx);
   registerRecord(program, ctx);
   registerErase(program, ctx);
+  registerMigrate(program, ctx);
   registerDemo(program, ctx);
   return program;
 }

@@ -1,6 +1,6 @@
 // What the demo prints: where the data went, the principals' tokens, and requests to paste.
 import type { EnclaveConfig } from '../../core/config.ts';
-import { columns, count, seconds } from '../output.ts';
+import { columns, count, seconds, table } from '../output.ts';
 import type { DemoToken } from './principals.ts';
 import type { Population } from './population.ts';
 import type { SeedReport } from './seed.ts';
@@ -11,13 +11,6 @@ export interface SiteCount {
   readonly operator: string;
   readonly subjects: number;
   readonly records: number;
-}
-
-function table(header: readonly string[], rows: readonly (readonly (string | number)[])[]): string {
-  const cells = [header, ...rows.map((r) => r.map((c) => (typeof c === 'number' ? count(c) : c)))];
-  const numeric = header.map((_, i) => rows.length > 0 && rows.every((r) => typeof r[i] === 'number'));
-  const widths = header.map((_, i) => Math.max(...cells.map((r) => (r[i] ?? '').length)));
-  return cells.map((r) => `  ${r.map((c, i) => (numeric[i] ? c.padStart(widths[i] ?? 0) : c.padEnd(widths[i] ?? 0))).join('  ').trimEnd()}`).join('\n');
 }
 
 export function describeScenario(config: EnclaveConfig, dir: string, users: number, seed: number): string {
