@@ -41,6 +41,18 @@ export function sqliteKind(declared: string): ColumnKind {
 
 type Row = Record<string, SQLInputValue>;
 
+/** A read-only handle: planning, copying and verifying never write to the legacy file. */
+function openReader(path: string, location: string): DatabaseSync {
+  try {
+    const db = new DatabaseSync(path, { readOnly: true });
+    db.exec('PRAGMA busy_timeout = 5000');
+    db.prepare('SELECT count(*) FROM sqlite_schema').get();
+    return db;
+  } catch (cause) {
+    throw unavailable(location, cause);
+  }
+}
+
 function normalize(row: Row): SourceRow {
   for (const k in row) {
     const v = row[k];
@@ -55,7 +67,7 @@ function unavailable(path: string, cause: unknown): EnclaveError {
 }
 
 class SqliteReader {
-  protected readonly db: DatabaseSync;
+  protected db: DatabaseSync;
   private readonly cache = new Map<string, StatementSync>();
   protected readonly path: string;
 
@@ -131,15 +143,7 @@ export class SqliteSource extends SqliteReader implements MigrationSource {
 
   constructor(path: string, location = path) {
     if (!existsSync(path)) throw new EnclaveError('source_unavailable', `the SQLite source ${location} does not exist`);
-    let db: DatabaseSync;
-    try {
-      db = new DatabaseSync(path, { readOnly: true });
-      db.exec('PRAGMA busy_timeout = 5000');
-      db.prepare('SELECT count(*) FROM sqlite_schema').get();
-    } catch (cause) {
-      throw unavailable(location, cause);
-    }
-    super(db, path);
+    super(openReader(path, location), path);
     this.location = location;
   }
 
@@ -155,6 +159,8 @@ export class SqliteSource extends SqliteReader implements MigrationSource {
         const cols = this.all(`SELECT name FROM pragma_index_info(?) ORDER BY seqno`, [String(idx['name'])]).map((c) => (c['name'] === null ? '' : String(c['name'])));
         if (cols.every((c) => c !== '')) uniqueKeys.push(cols);
       }
+      // An INTEGER PRIMARY KEY is the rowid itself: unique, but listed by no index.
+      if (primaryKey.length > 0 && !uniqueKeys.some((u) => u.join('\u0000') === primaryKey.join('\u0000'))) uniqueKeys.unshift(primaryKey);
       out.push({ name, columns, primaryKey, uniqueKeys });
     }
     return Promise.resolve(out);
@@ -217,12 +223,20 @@ export class SqliteSource extends SqliteReader implements MigrationSource {
       steps.push('VACUUM (temp_store = MEMORY): the database file is rebuilt without free pages');
       w.exec('PRAGMA wal_checkpoint(TRUNCATE)');
       steps.push('PRAGMA wal_checkpoint(TRUNCATE) again after VACUUM');
-      if (this.journalMode !== 'wal') {
-        w.exec(`PRAGMA journal_mode = ${this.journalMode === 'memory' || this.journalMode === 'off' ? 'DELETE' : this.journalMode.toUpperCase()}`);
-        steps.push(`journal_mode restored to ${this.journalMode} (the WAL file is removed)`);
-      }
     } catch (cause) {
       throw unavailable(this.location, cause);
+    }
+    if (this.journalMode !== 'wal') {
+      // Leaving WAL needs every other connection closed, this source's own reader included.
+      this.clearCache();
+      this.db.close();
+      try {
+        w.exec(`PRAGMA journal_mode = ${this.journalMode === 'memory' || this.journalMode === 'off' ? 'DELETE' : this.journalMode.toUpperCase()}`);
+        steps.push(`journal_mode restored to ${this.journalMode} (the emptied WAL file is removed)`);
+      } catch {
+        steps.push('journal_mode left at WAL: another process holds the database open (the WAL file is empty)');
+      }
+      this.db = openReader(this.path, this.location);
     }
     const version = (w.prepare('SELECT sqlite_version() AS v').get() as Record<string, string>)['v'] ?? '?';
     const pageSize = String((w.prepare('PRAGMA page_size').get() as Record<string, number>)['page_size']);
