@@ -2,7 +2,7 @@
 // same field values and the same canonical form, so a re-run writes nothing new and a verification can
 // recompute both sides. Values are converted strictly by field type; a value that does not fit refuses
 // the row (with the field named, never the value).
-import { createHash, createHmac } from 'node:crypto';
+import { createHash, createHmac, type KeyObject } from 'node:crypto';
 import { canonicalJson, type JsonValue } from './canonical-json.ts';
 import type { FieldDef } from './config.ts';
 import { evaluateCountryExpr } from './country-expression.ts';
@@ -161,8 +161,9 @@ export function canonicalSourceRow(table: string, row: SourceRow, columns: reado
 /**
  * A row digest: HMAC-SHA256 under the migration's digest key. Keyed, because a plain hash of a row with
  * few possible values (a short protected field) would let anyone holding the digest confirm a guess;
- * the key can be handed to an auditor to recompute every digest.
+ * the key can be handed to an auditor to recompute every digest. The key is a KeyObject: with raw
+ * bytes Node would import the key again for every row (about seven times slower).
  */
-export function rowDigest(key: Uint8Array, canonical: string): Buffer {
+export function rowDigest(key: KeyObject, canonical: string): Buffer {
   return createHmac('sha256', key).update(canonical).digest();
 }

@@ -1,5 +1,6 @@
 // What every migration step works with: the enclave, the durable state, the source and its checked
 // mapping, the principal it acts as, and the transparency log. Built once per command.
+import { createSecretKey, type KeyObject } from 'node:crypto';
 import { EnclaveError } from '../../core/errors.ts';
 import type { EventLog, LogEventInput, LogValue } from '../../core/event-log.ts';
 import type { ResolvedMapping, ResolvedTable } from '../../core/migration-mapping.ts';
@@ -33,7 +34,7 @@ export class MigrationContext {
   readonly clock: () => number;
   readonly batchSize: number;
   readonly classifier: RowClassifier;
-  private digestKeyBytes: Buffer | undefined;
+  private digestKeyObject: KeyObject | undefined;
 
   constructor(deps: MigrationDeps) {
     this.enclave = deps.enclave;
@@ -57,9 +58,13 @@ export class MigrationContext {
   }
 
   /** The migration's row-digest key (HKDF from the root key, its own label per migration): needs the enclave unsealed. */
-  digestKey(): Buffer {
-    this.digestKeyBytes ??= this.enclave.keyring.derive(`migration/row-digest/v1/${this.name}`);
-    return this.digestKeyBytes;
+  digestKey(): KeyObject {
+    if (!this.digestKeyObject) {
+      const raw = this.enclave.keyring.derive(`migration/row-digest/v1/${this.name}`);
+      this.digestKeyObject = createSecretKey(raw);
+      raw.fill(0);
+    }
+    return this.digestKeyObject;
   }
 
   table(name: string): ResolvedTable {
@@ -89,7 +94,6 @@ export class MigrationContext {
   }
 
   close(): void {
-    this.digestKeyBytes?.fill(0);
-    this.digestKeyBytes = undefined;
+    this.digestKeyObject = undefined;
   }
 }

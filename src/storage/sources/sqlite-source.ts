@@ -179,6 +179,9 @@ export class SqliteSource extends SqliteReader implements MigrationSource {
         // Zero freed content, keep temporary b-trees (VACUUM's copy) off disk, and append new page
         // images to a WAL instead of writing old ones to a rollback journal.
         w.exec('PRAGMA secure_delete = ON');
+        // Exactly the verified deletes: no ON DELETE CASCADE into tables outside the mapping (node:sqlite
+        // turns foreign keys on by default; SQLite itself has them off).
+        w.exec('PRAGMA foreign_keys = OFF');
         w.exec('PRAGMA temp_store = MEMORY');
         w.exec('PRAGMA journal_mode = WAL');
         this.writer = w;
