@@ -5,6 +5,8 @@ import type { EventLog } from '../../core/event-log.ts';
 import { resolveMapping } from '../../core/migration-mapping.ts';
 import type { MigrationSource } from '../../core/migration-source.ts';
 import type { MigrationStateStore } from '../../core/migration-state.ts';
+import type { EnclaveConfig } from '../../core/config.ts';
+import { openMigrationState } from '../../storage/open-store.ts';
 import { openSource } from '../../storage/sources/open-source.ts';
 import type { Enclave } from '../enclave.ts';
 import { loadMapping } from './mapping-loader.ts';
@@ -25,6 +27,11 @@ export interface OpenMigrationOptions {
 export interface OpenedMigration {
   readonly ctx: MigrationContext;
   close(): Promise<void>;
+}
+
+/** The migration state store the configuration names (`migration.state`). */
+export function openMigrationStateOf(config: EnclaveConfig): MigrationStateStore {
+  return openMigrationState(config.migrationState, config.dataDir);
 }
 
 export async function openMigration(enclave: Enclave, state: MigrationStateStore, options: OpenMigrationOptions): Promise<OpenedMigration> {
