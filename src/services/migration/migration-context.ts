@@ -48,6 +48,11 @@ export class MigrationContext {
     this.classifier = new RowClassifier(deps.resolved, deps.enclave.config);
   }
 
+  /** Called by every operation (plan, run, verify, purge) before it reads the source. */
+  begin(): void {
+    this.classifier.clear();
+  }
+
   get name(): string {
     return this.resolved.mapping.name;
   }

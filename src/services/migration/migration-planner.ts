@@ -30,6 +30,7 @@ export interface MigrationPlan {
 const SAMPLES = 5;
 
 export async function planMigration(ctx: MigrationContext, onProgress: (done: number, total: number) => void = () => {}): Promise<MigrationPlan> {
+  ctx.begin();
   const mapped = new Set(ctx.resolved.tables.map((t) => t.table));
   const unmapped = (await ctx.source.tables()).map((t) => t.name).filter((n) => !mapped.has(n));
   const totals = new Map<string, number>();

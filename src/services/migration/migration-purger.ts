@@ -83,6 +83,7 @@ async function keptRoot(ctx: MigrationContext, reader: SourceReader, t: Resolved
 export async function purgeMigration(ctx: MigrationContext, options: { verification?: string; onProgress?: (p: PurgeProgress) => void } = {}): Promise<PurgeReport> {
   const verification = await boundVerification(ctx, options.verification);
   const key = ctx.digestKey();
+  ctx.begin();
   const onProgress = options.onProgress ?? (() => {});
   // Tables that refer to the subjects first: their rows find their subjects through the users table,
   // which therefore goes last.

@@ -85,6 +85,7 @@ export class MigrationRunner {
     const started = performance.now();
     const { ctx } = this;
     ctx.digestKey(); // fails now, not mid-pass, if the enclave is sealed
+    ctx.begin();
     let m = await this.start();
     if (m.passState === 'planning') {
       await this.plan(m.pass);

@@ -28,6 +28,7 @@ export async function verifyMigration(ctx: MigrationContext, onProgress: (p: Ver
     throw new EnclaveError('migration_incomplete', `migration "${ctx.name}" is in the middle of pass ${m.pass} (${m.passState}); run it to the end before verifying`);
   }
   const key = ctx.digestKey();
+  ctx.begin();
   const id = `v-${randomBytes(8).toString('hex')}`;
   const startedAt = ctx.clock();
   let total = 0;

@@ -45,6 +45,15 @@ export class RowClassifier {
     this.config = config;
   }
 
+  /**
+   * Forgets every subject looked up: each operation starts from the source as it is now (a live source
+   * may have moved a subject to another country since the last one).
+   */
+  clear(): void {
+    this.byId.clear();
+    this.byKey.clear();
+  }
+
   private info(row: SourceRow): SubjectInfo {
     const s = this.resolved.subjects;
     const c = countryOf(s.country, row);
