@@ -115,6 +115,26 @@ export interface VerificationInfo {
   readonly mismatches: number;
 }
 
+/** One table of a purge as checked in its transaction (keptAfter null: read back only after the commit). */
+export interface PurgedTableState {
+  readonly table: string;
+  readonly collection: string;
+  readonly purged: number;
+  readonly purgedRoot: string;
+  readonly kept: number;
+  readonly keptBefore: string;
+  readonly keptAfter: string | null;
+}
+
+/** A purge whose source transaction is about to commit: what it found, kept until its certificate exists. */
+export interface PendingPurge {
+  readonly migration: string;
+  readonly verification: string;
+  readonly startedAt: number;
+  readonly preparedAt: number;
+  readonly tables: readonly PurgedTableState[];
+}
+
 export interface CertificateInfo {
   readonly id: string;
   readonly migration: string;
@@ -151,6 +171,8 @@ export interface MigrationStateStore {
   /** Ledger rows not seen by pass `pass` (their source rows are gone or no longer migrate), a page at a time. */
   unseen(id: string, pass: number, limit: number): Promise<LedgerEntry[]>;
   removeLedger(id: string, table: string, keys: readonly string[]): Promise<void>;
+  /** After a purge: the purged rows are gone from the source for good, so no later pass may sweep their records. */
+  clearLedger(id: string): Promise<void>;
   ledgerCount(id: string, table?: string): Promise<number>;
   /** Totals of the pass: batches by state, rows planned, counters of the completed batches. */
   passProgress(id: string, pass: number): Promise<{ batches: number; done: number; planned: number; counters: BatchCounters }>;
@@ -164,6 +186,10 @@ export interface MigrationStateStore {
   latestVerification(migration: string): Promise<VerificationInfo | undefined>;
   /** Mismatches in the order found, a page at a time (`after`: the last seq seen, 0 to start). */
   mismatches(verification: string, limit: number, after: number): Promise<(Mismatch & { readonly seq: number })[]>;
+
+  savePendingPurge(p: PendingPurge): Promise<void>;
+  pendingPurge(migration: string): Promise<PendingPurge | undefined>;
+  clearPendingPurge(migration: string): Promise<void>;
 
   saveCertificate(c: CertificateInfo): Promise<void>;
   setCertificateLogIndex(id: string, index: number): Promise<void>;

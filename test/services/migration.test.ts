@@ -5,6 +5,7 @@
 // is certified; the log hears of every step, without protected values or raw subject ids.
 import assert from 'node:assert/strict';
 import { readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { DatabaseSync } from 'node:sqlite';
 import { after, before, describe, it } from 'node:test';
 import { legacySiteOf } from '../../src/cli/demo/legacy-sites.ts';
@@ -204,11 +205,16 @@ void describe('migration of a legacy SQLite site', () => {
     // The records stay readable in the vault; the purge touched only the source.
     assert.equal((await h.fx.enclave.vault.getRecord(h.fx.principals.officer, 'users', h.population.userId(moving[5] ?? 0))).subject, h.population.userId(moving[5] ?? 0));
     await assert.rejects(purgeMigration(ctx), fails('purge_refused', /already purged \(certificate dc-/));
+    // The copied rows are gone from the source for good: a later run must not sweep their records.
+    const rerun = await new MigrationRunner(ctx).run();
+    assert.deepEqual([rerun.swept, rerun.counters.copied], [0, 0]);
+    assert.equal((await h.fx.enclave.vault.getRecord(h.fx.principals.officer, 'users', h.population.userId(moving[5] ?? 0))).version, 1);
   });
 
   void it('the transparency log heard every step, with no protected value and no raw subject id', () => {
     const types = h.log.events.map((e) => e.type);
-    assert.ok(types.includes('migration.run') && types.includes('migration.verified') && types.includes('migration.purged') && types.at(-1) === 'certificate.issued');
+    assert.ok(types.includes('migration.run') && types.includes('migration.verified'));
+    assert.equal(types[types.indexOf('migration.purged') + 1], 'certificate.issued', 'the certificate follows the purge');
     const text = JSON.stringify(h.log.events);
     for (const i of moving) {
       const u = h.population.user(i);
@@ -247,16 +253,40 @@ void describe('migration refusals', () => {
     await assert.rejects(purgeMigration(ctx), fails('not_verified'));
   });
 
-  void it('a sealed enclave copies nothing; a changed mapping is refused under the same name', async () => {
+  void it('a purge that dies after the source committed is finished by the next purge, and blocks runs until then', async () => {
     const ctx = await h.open(h.builds[1]?.mappingPath);
+    await new MigrationRunner(ctx).run();
+    assert.equal((await verifyMigration(ctx)).ok, true);
+    const records = await h.fx.enclave.sites.get('trusted-us')?.records.count();
+    // The process "dies" right after the source committed: before the certificate is stored.
+    const save = h.state.saveCertificate.bind(h.state);
+    h.state.saveCertificate = () => Promise.reject(new Error('killed'));
+    try {
+      await assert.rejects(purgeMigration(ctx), /killed/);
+    } finally {
+      h.state.saveCertificate = save;
+    }
+    assert.ok(await h.state.pendingPurge('singapore'), 'the purge is on record as committed');
+    await assert.rejects(new MigrationRunner(ctx).run(), fails('purge_pending', /run `enclave migrate purge` to finish it/));
+    const report = await purgeMigration(ctx);
+    assert.match(report.certificate.id, /^dc-/);
+    assert.equal(await h.state.pendingPurge('singapore'), undefined);
+    assert.equal(await h.fx.enclave.sites.get('trusted-us')?.records.count(), records, 'no record was swept');
+    assert.equal((await new MigrationRunner(ctx).run()).swept, 0);
+  });
+
+  void it('a sealed enclave copies nothing; a changed mapping is refused under the same name', async () => {
+    const path = join(h.fx.dir, 'legacy', 'other.mapping.yaml');
+    writeFileSync(path, readFileSync(h.builds[1]?.mappingPath ?? '', 'utf8').replace('name: singapore', 'name: other'));
+    const ctx = await h.open(path);
     h.fx.enclave.keyring.drop();
     await assert.rejects(new MigrationRunner(ctx).run(), fails('sealed'));
-    assert.equal(await h.state.get('singapore'), undefined);
+    assert.equal(await h.state.get('other'), undefined);
     for (const s of h.fx.shares.slice(0, 2)) await h.fx.enclave.seal.submit(s);
 
-    const path = h.builds[0]?.mappingPath ?? '';
-    writeFileSync(path, readFileSync(path, 'utf8').replace('virginia data center', 'virginia data centre'));
-    const changed = await h.open(path);
+    const virginia = h.builds[0]?.mappingPath ?? '';
+    writeFileSync(virginia, readFileSync(virginia, 'utf8').replace('virginia data center', 'virginia data centre'));
+    const changed = await h.open(virginia);
     await assert.rejects(new MigrationRunner(changed).run(), fails('migration_changed', /give the changed mapping a new name/));
   });
 });

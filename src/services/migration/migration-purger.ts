@@ -10,7 +10,7 @@ import { MerkleBuilder, merkleRoot } from '../../core/migration-merkle.ts';
 import { canonicalSourceRow, keyOf, rowDigest, showKey } from '../../core/migration-row.ts';
 import type { ResolvedTable } from '../../core/migration-mapping.ts';
 import type { KeyTuple, SourceReader, SourceTransaction } from '../../core/migration-source.ts';
-import type { CertificateInfo, VerificationInfo } from '../../core/migration-state.ts';
+import type { CertificateInfo, PendingPurge, PurgedTableState, VerificationInfo } from '../../core/migration-state.ts';
 import type { MigrationContext } from './migration-context.ts';
 import { issueCertificate } from './certificate-issuer.ts';
 
@@ -25,7 +25,7 @@ export interface PurgedTable {
 }
 
 /** keptAfter is null until the remaining rows were read back (inside the transaction or after it). */
-type Purged = Omit<PurgedTable, 'keptAfter'> & { readonly keptAfter: string | null };
+type Purged = PurgedTableState;
 
 export interface PurgeReport {
   readonly migration: string;
@@ -80,14 +80,43 @@ async function keptRoot(ctx: MigrationContext, reader: SourceReader, t: Resolved
   return { rows: tree.size, root: tree.root().toString('hex') };
 }
 
+/**
+ * A purge recorded as about to commit: if the source now holds exactly the rows that were to stay, the
+ * commit happened and the purge is returned to be finished; otherwise it never happened and is dropped.
+ */
+export async function interruptedPurge(ctx: MigrationContext): Promise<PendingPurge | undefined> {
+  const pending = await ctx.state.pendingPurge(ctx.name);
+  if (!pending) return undefined;
+  // Certified already (the process died just before forgetting it).
+  if ((await ctx.state.certificates(ctx.name)).some((c) => c.verification === pending.verification)) {
+    await ctx.state.clearPendingPurge(ctx.name);
+    return undefined;
+  }
+  for (const p of pending.tables) {
+    const now = await keptRoot(ctx, ctx.source, ctx.table(p.table));
+    if (now.rows !== p.kept || now.root !== p.keptBefore) {
+      await ctx.state.clearPendingPurge(ctx.name);
+      return undefined;
+    }
+  }
+  return pending;
+}
+
 export async function purgeMigration(ctx: MigrationContext, options: { verification?: string; onProgress?: (p: PurgeProgress) => void } = {}): Promise<PurgeReport> {
-  const verification = await boundVerification(ctx, options.verification);
   const key = ctx.digestKey();
   ctx.begin();
-  const onProgress = options.onProgress ?? (() => {});
   // Tables that refer to the subjects first: their rows find their subjects through the users table,
   // which therefore goes last.
   const order = [...ctx.resolved.tables.filter((t) => t.subject.kind !== 'self'), ...ctx.resolved.tables.filter((t) => t.subject.kind === 'self')];
+  // A purge killed after the source committed but before its certificate was issued is finished first.
+  const pending = await interruptedPurge(ctx);
+  if (pending) {
+    const verified = await ctx.state.verification(pending.verification);
+    if (!verified) throw new EnclaveError('internal', `the interrupted purge refers to verification ${pending.verification}, which is not recorded`);
+    return finish(ctx, verified, pending.tables.map((p) => ({ ...p, keptAfter: p.keptBefore })), pending.startedAt, pending.preparedAt, order);
+  }
+  const verification = await boundVerification(ctx, options.verification);
+  const onProgress = options.onProgress ?? (() => {});
   const startedAt = ctx.clock();
 
   const purgeTable = async (tx: SourceTransaction, t: ResolvedTable): Promise<Purged> => {
@@ -136,21 +165,32 @@ export async function purgeMigration(ctx: MigrationContext, options: { verificat
     async (tx) => {
       const out: Purged[] = [];
       for (const t of order) out.push(await purgeTable(tx, t));
+      // Recorded before the source commits: if the process dies after the commit, the next purge
+      // recognises the purged source and issues the certificate.
+      await ctx.state.savePendingPurge({ migration: ctx.name, verification: verification.id, startedAt, preparedAt: ctx.clock(), tables: out });
       return out;
     },
   );
   const committedAt = ctx.clock();
   // Sources whose transaction cannot see its own deletes (files) are re-read after the commit.
-  const tables: PurgedTable[] = [];
+  const done: PurgedTable[] = [];
   for (const p of purged) {
     if (p.keptAfter === null) {
       const after = await keptRoot(ctx, ctx.source, ctx.table(p.table));
       if (after.rows !== p.kept || after.root !== p.keptBefore) {
         throw new EnclaveError('internal', `table ${p.table}: the purge committed, but a re-read finds ${after.rows} rows where ${p.kept} were expected; check the source`);
       }
-      tables.push({ ...p, keptAfter: after.root });
-    } else tables.push({ ...p, keptAfter: p.keptAfter });
+      done.push({ ...p, keptAfter: after.root });
+    } else done.push({ ...p, keptAfter: p.keptAfter });
   }
+  return finish(ctx, verification, done, startedAt, committedAt, order);
+}
+
+/** After the commit: scrub, log, certify. */
+async function finish(ctx: MigrationContext, verification: VerificationInfo, tables: readonly PurgedTable[], startedAt: number, committedAt: number, order: readonly ResolvedTable[]): Promise<PurgeReport> {
+  // First of all: the copied rows are gone from the source for good, so no later pass may take their
+  // absence for a deletion and sweep their records from the vault.
+  await ctx.state.clearLedger(ctx.name);
   const scrub = await ctx.source.scrub(order.map((t) => t.table));
   const scrubbedAt = ctx.clock();
   // Back in mapping order for the certificate and its root.
@@ -167,5 +207,6 @@ export async function purgeMigration(ctx: MigrationContext, options: { verificat
     engine: scrub.engine,
   });
   const certificate = await issueCertificate(ctx, { verification, tables: inOrder, root, subjects, scrub, startedAt, committedAt, scrubbedAt });
+  await ctx.state.clearPendingPurge(ctx.name);
   return { migration: ctx.name, verification: verification.id, tables: inOrder, certificate, logIndex };
 }

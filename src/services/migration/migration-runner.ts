@@ -14,6 +14,7 @@ import type { KeyTuple } from '../../core/migration-source.ts';
 import { addCounters, ZERO_COUNTERS, type BatchCounters, type BatchInfo, type LedgerEntry, type MigrationInfo } from '../../core/migration-state.ts';
 import type { Classified } from './row-classifier.ts';
 import type { MigrationContext } from './migration-context.ts';
+import { interruptedPurge } from './migration-purger.ts';
 
 export interface RunProgress {
   readonly phase: 'planning' | 'copying' | 'sweeping';
@@ -86,6 +87,9 @@ export class MigrationRunner {
     const { ctx } = this;
     ctx.digestKey(); // fails now, not mid-pass, if the enclave is sealed
     ctx.begin();
+    if (await interruptedPurge(ctx)) {
+      throw new EnclaveError('purge_pending', `a purge of migration "${ctx.name}" was interrupted after the source committed it; run \`enclave migrate purge\` to finish it before running again`);
+    }
     let m = await this.start();
     if (m.passState === 'planning') {
       await this.plan(m.pass);

@@ -14,6 +14,7 @@ import type {
   Mismatch,
   MismatchKind,
   PassState,
+  PendingPurge,
   TableVerification,
   VerificationInfo,
 } from '../../core/migration-state.ts';
@@ -89,6 +90,11 @@ CREATE TABLE mismatches (
   kind TEXT NOT NULL,
   detail TEXT NOT NULL,
   PRIMARY KEY (verification, seq)
+) STRICT;
+CREATE TABLE pending_purges (
+  migration TEXT PRIMARY KEY,
+  verification TEXT NOT NULL,
+  body TEXT NOT NULL
 ) STRICT;
 CREATE TABLE certificates (
   id TEXT PRIMARY KEY,
@@ -294,6 +300,11 @@ export class SqliteMigrationState implements MigrationStateStore {
     return Promise.resolve();
   }
 
+  async clearLedger(id: string): Promise<void> {
+    this.stmt('DELETE FROM ledger WHERE migration = ?').run(id);
+    return Promise.resolve();
+  }
+
   async ledgerCount(id: string, table?: string): Promise<number> {
     const r = (table === undefined
       ? this.stmt('SELECT count(*) AS n FROM ledger WHERE migration = ?').get(id)
@@ -373,6 +384,25 @@ export class SqliteMigrationState implements MigrationStateStore {
   async mismatches(verification: string, limit: number, after: number): Promise<(Mismatch & { readonly seq: number })[]> {
     const rows = this.stmt('SELECT * FROM mismatches WHERE verification = ? AND seq > ? ORDER BY seq LIMIT ?').all(verification, after, limit) as Row[];
     return Promise.resolve(rows.map((r) => ({ seq: Number(r['seq']), table: str(r['tbl']), key: str(r['key']), kind: str(r['kind']) as MismatchKind, detail: str(r['detail']) })));
+  }
+
+  async savePendingPurge(p: PendingPurge): Promise<void> {
+    this.stmt('INSERT INTO pending_purges (migration, verification, body) VALUES (?, ?, ?) ON CONFLICT (migration) DO UPDATE SET verification = excluded.verification, body = excluded.body').run(
+      p.migration,
+      p.verification,
+      JSON.stringify(p),
+    );
+    return Promise.resolve();
+  }
+
+  async pendingPurge(migration: string): Promise<PendingPurge | undefined> {
+    const r = this.stmt('SELECT body FROM pending_purges WHERE migration = ?').get(migration) as Row | undefined;
+    return Promise.resolve(r ? (JSON.parse(str(r['body'])) as PendingPurge) : undefined);
+  }
+
+  async clearPendingPurge(migration: string): Promise<void> {
+    this.stmt('DELETE FROM pending_purges WHERE migration = ?').run(migration);
+    return Promise.resolve();
   }
 
   async saveCertificate(c: CertificateInfo): Promise<void> {
