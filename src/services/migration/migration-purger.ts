@@ -14,15 +14,8 @@ import type { CertificateInfo, PendingPurge, PurgedTableState, VerificationInfo 
 import type { MigrationContext } from './migration-context.ts';
 import { issueCertificate } from './certificate-issuer.ts';
 
-export interface PurgedTable {
-  readonly table: string;
-  readonly collection: string;
-  readonly purged: number;
-  readonly purgedRoot: string;
-  readonly kept: number;
-  readonly keptBefore: string;
-  readonly keptAfter: string;
-}
+/** A purged table once the remaining rows were read back. */
+export type PurgedTable = Omit<PurgedTableState, 'keptAfter'> & { readonly keptAfter: string };
 
 /** keptAfter is null until the remaining rows were read back (inside the transaction or after it). */
 type Purged = PurgedTableState;
