@@ -26,6 +26,12 @@ const COMMANDS = [
   ['record', 'list'],
   ['erase'],
   ['demo'],
+  ['migrate'],
+  ['migrate', 'plan'],
+  ['migrate', 'run'],
+  ['migrate', 'verify'],
+  ['migrate', 'purge'],
+  ['migrate', 'certificate'],
 ] as const;
 
 after(killAll);

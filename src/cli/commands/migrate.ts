@@ -65,11 +65,20 @@ export function registerMigrate(program: Command, { io }: CliContext): void {
 
   common(migrate.command('plan').summary('count what would move where; changes nothing'), { keys: false, progress: true })
     .description('Checks the mapping against the live source schema and the configuration, then reads every mapped table and counts, per table, the rows that would move to each jurisdiction\'s home site, the rows that stay (and why) and the rows that would be refused. Writes nothing, anywhere.')
+    .addHelpText('after', examples('enclave migrate plan --mapping virginia.yaml', 'enclave migrate plan --mapping virginia.yaml --json | jq .tables'))
     .action(action('plan'));
 
   common(migrate.command('run').summary('copy the source into the vault (resumable)'), { keys: true, progress: true })
     .description(
       'One pass over the source: the tables are cut into key ranges, each range is read in key order, mapped, and written through the vault (residency, classification and sealing as any write); rows already copied and unchanged are skipped, changed ones copied again, and records whose source rows are gone are removed. Killed at any moment (even SIGKILL), running it again finishes the pass with the same result. Progress: a bar on a terminal, JSON lines on stderr otherwise.',
+    )
+    .addHelpText(
+      'after',
+      examples(
+        'enclave migrate run --mapping virginia.yaml < officer-shares.txt   # k shares, one per line',
+        'enclave migrate run --mapping virginia.yaml                       # on a terminal: officers type their shares',
+        'enclave migrate run --mapping virginia.yaml --dev-unseal --batch-size 5000',
+      ),
     )
     .action(action('run'));
 
@@ -77,6 +86,7 @@ export function registerMigrate(program: Command, { io }: CliContext): void {
     .description(
       'Reads every migrating source row and the record it became (decrypted through the vault), digests both in canonical form and folds them into RFC 9162 Merkle roots per table. Lists every mismatch by table and key and exits non-zero if there is one; mismatched rows are copied again by the next run.',
     )
+    .addHelpText('after', examples('enclave migrate verify --mapping virginia.yaml < officer-shares.txt', 'enclave migrate verify --mapping virginia.yaml --dev-unseal --json'))
     .action(action('verify'));
 
   common(migrate.command('purge').summary('delete the verified rows at the source; issue a deletion certificate'), { keys: true, progress: true })
@@ -85,6 +95,7 @@ export function registerMigrate(program: Command, { io }: CliContext): void {
     .description(
       'Deletes at the source exactly the rows the latest successful verification covered, in one transaction that locks out writers: their Merkle root must equal the verified one, and afterwards the rows that remain must be exactly the rows of subjects who stay (same digests before and after), or nothing is deleted. Then the engine scrubs its files (SQLite: secure_delete, WAL checkpoint, VACUUM; PostgreSQL: VACUUM FULL; MySQL: OPTIMIZE TABLE), and a deletion certificate is signed and printed.',
     )
+    .addHelpText('after', examples('enclave migrate purge --mapping virginia.yaml              # asks for confirmation', 'enclave migrate purge --mapping virginia.yaml --yes < officer-shares.txt'))
     .action(action('purge'));
 
   migrate
@@ -98,6 +109,15 @@ export function registerMigrate(program: Command, { io }: CliContext): void {
     .option('--json', 'print the result as JSON')
     .description(
       'Prints a deletion certificate and verifies it from the certificate and the verifier key alone: the Ed25519 signature over the signed note, its canonical form, and that its roots and counts agree. With --file and --key it verifies a certificate someone handed you, without any enclave.',
+    )
+    .addHelpText(
+      'after',
+      examples(
+        'enclave migrate certificate                                  # the certificates issued',
+        'enclave migrate certificate dc-3f1a9c0b2d4e5f60718293a4 --out virginia.cert',
+        'enclave migrate certificate --public-key > certificates.vkey',
+        'enclave migrate certificate --file virginia.cert --key @certificates.vkey   # anywhere, no enclave',
+      ),
     )
     .action(async (id: string | undefined, opts: CertificateOptions, cmd: Command) => {
       const actions = await import('../migrate/migrate-actions.ts');
