@@ -9,6 +9,7 @@ import type { Machine } from './machine.ts';
 import type { MemoryStatus } from './proc-stats.ts';
 import type { Category } from './profile-categories.ts';
 import type { HotSpot } from './profile-summary.ts';
+import { migrateSection, replaceSection } from './report-sections.ts';
 
 export const NOTE_START = '<!-- hand-written:start (kept by the generator) -->';
 export const NOTE_END = '<!-- hand-written:end -->';
@@ -297,7 +298,9 @@ export function renderReport(input: ReportInput, note: string): string {
 }
 
 export function writeReport(path: string, input: ReportInput, notePath = path): void {
-  const text = renderReport(input, readNote(notePath));
+  // The migration benchmark's section (bench/migrate.ts) is carried over as it is.
+  const kept = existsSync(notePath) ? migrateSection(readFileSync(notePath, 'utf8')) : '';
+  const text = kept === '' ? renderReport(input, readNote(notePath)) : replaceSection(renderReport(input, readNote(notePath)), kept);
   mkdirSync(dirname(path), { recursive: true });
   writeFileSync(path, text);
 }

@@ -1,16 +1,14 @@
-// The work behind `enclave migrate …` (commands/migrate.ts registers the options).
+// The work behind `enclave migrate …` (commands/migrate.ts registers the options). The operations run on
+// a worker thread with a bounded heap (services/migration/migration-thread.ts); this thread collects the
+// unseal shares, shows progress and prints the result.
 import { readFileSync, writeFileSync } from 'node:fs';
 import { verifyCertificate } from '../../core/deletion-certificate.ts';
 import { EnclaveError } from '../../core/errors.ts';
-import type { Mismatch } from '../../core/migration-state.ts';
 import type { Enclave } from '../../services/enclave.ts';
 import { publishedVerifierKey } from '../../services/migration/certificate-issuer.ts';
-import type { MigrationContext } from '../../services/migration/migration-context.ts';
-import { planMigration } from '../../services/migration/migration-planner.ts';
-import { purgeMigration, type PurgeProgress } from '../../services/migration/migration-purger.ts';
-import { MigrationRunner, type RunProgress } from '../../services/migration/migration-runner.ts';
-import { verifyMigration } from '../../services/migration/migration-verifier.ts';
-import { openMigration, openMigrationStateOf } from '../../services/migration/open-migration.ts';
+import { loadMapping } from '../../services/migration/mapping-loader.ts';
+import { runMigrationTask, type MigrationTask, type TaskProgress } from '../../services/migration/migration-thread.ts';
+import { openMigrationStateOf } from '../../services/migration/open-migration.ts';
 import type { CertificateOptions, MigrateOptions } from '../commands/migrate.ts';
 import { CliError, usageError } from '../fail.ts';
 import type { Io } from '../io.ts';
@@ -30,27 +28,18 @@ async function withEnclave<T>(configPath: string, fn: (enclave: Enclave) => Prom
   }
 }
 
-/** Opens the enclave (unsealed when `keys`), the migration state and the mapping's source. */
-async function withMigration<T>(io: Io, configPath: string, opts: MigrateOptions, keys: boolean, fn: (ctx: MigrationContext, out: Output) => Promise<T>): Promise<T> {
-  const out = new Output(io, { json: opts.json === true });
-  return withEnclave(configPath, async (enclave) => {
-    if (keys) await unsealLocally(io, enclave, out, opts.devUnseal === true);
-    const state = openMigrationStateOf(enclave.config);
-    try {
-      const opened = await openMigration(enclave, state, {
-        mappingPath: opts.mapping,
-        ...(opts.batchSize !== undefined ? { batchSize: opts.batchSize } : {}),
-        as: { ...(opts.org !== undefined ? { org: opts.org } : {}), ...(opts.role !== undefined ? { role: opts.role } : {}) },
-      });
-      try {
-        return await fn(opened.ctx, out);
-      } finally {
-        await opened.close();
-      }
-    } finally {
-      await state.close();
-    }
-  });
+/** The task of one operation; unsealing (when it needs keys) happens here, on the main thread. */
+async function task<O extends MigrationTask['op']>(io: Io, configPath: string, opts: MigrateOptions, op: O, out: Output): Promise<MigrationTask & { op: O }> {
+  const shares = op === 'plan' ? [] : await withEnclave(configPath, (enclave) => unsealLocally(io, enclave, out, opts.devUnseal === true));
+  return {
+    op,
+    configPath,
+    mappingPath: opts.mapping,
+    batchSize: opts.batchSize,
+    as: { ...(opts.org !== undefined ? { org: opts.org } : {}), ...(opts.role !== undefined ? { role: opts.role } : {}) },
+    verification: opts.verification,
+    shares,
+  };
 }
 
 /** A progress display created on first use, when the total is known. */
@@ -68,72 +57,58 @@ function lazyProgress(io: Io, opts: MigrateOptions, task: string, unit: string, 
 }
 
 export async function plan(io: Io, configPath: string, opts: MigrateOptions): Promise<void> {
-  await withMigration(io, configPath, opts, false, async (ctx, out) => {
-    const progress = lazyProgress(io, opts, 'planning', 'rows');
-    const result = await planMigration(ctx, (done, total) => progress.update(done, total));
-    progress.stop();
-    out.result(result, describePlan);
-  });
+  const out = new Output(io, { json: opts.json === true });
+  const progress = lazyProgress(io, opts, 'planning', 'rows');
+  const result = await runMigrationTask(await task(io, configPath, opts, 'plan', out), (p) => p.op === 'plan' && progress.update(p.done, p.total));
+  progress.stop();
+  out.result(result, describePlan);
 }
 
 export async function run(io: Io, configPath: string, opts: MigrateOptions): Promise<void> {
-  await withMigration(io, configPath, opts, true, async (ctx, out) => {
-    const progress = lazyProgress(io, opts, `copying ${ctx.name}`, 'rows', ['copied', 'refused']);
-    const onProgress = (p: RunProgress) => {
-      if (p.phase === 'copying') progress.update(p.done, p.total, { copied: p.counters.copied + p.counters.recopied, refused: p.counters.refused });
-    };
-    const result = await new MigrationRunner(ctx, { onProgress }).run();
-    progress.stop();
-    out.result(result, describeRun);
-  });
-}
-
-async function allMismatches(ctx: MigrationContext, verification: string): Promise<Mismatch[]> {
-  const out: Mismatch[] = [];
-  for (let after = 0; ; ) {
-    const page = await ctx.state.mismatches(verification, 1000, after);
-    const last = page.at(-1);
-    if (!last) return out;
-    out.push(...page.map(({ table, key, kind, detail }) => ({ table, key, kind, detail })));
-    after = last.seq;
-  }
+  const out = new Output(io, { json: opts.json === true });
+  const progress = lazyProgress(io, opts, `copying ${loadMapping(opts.mapping).name}`, 'rows', ['copied', 'refused']);
+  const onProgress = (t: TaskProgress) => {
+    if (t.op !== 'run' || t.progress.phase !== 'copying') return;
+    const p = t.progress;
+    progress.update(p.done, p.total, { copied: p.counters.copied + p.counters.recopied, refused: p.counters.refused });
+  };
+  const result = await runMigrationTask(await task(io, configPath, opts, 'run', out), onProgress);
+  progress.stop();
+  out.result(result, describeRun);
 }
 
 export async function verify(io: Io, configPath: string, opts: MigrateOptions): Promise<void> {
-  await withMigration(io, configPath, opts, true, async (ctx, out) => {
-    const progress = lazyProgress(io, opts, `verifying ${ctx.name}`, 'rows', ['mismatches']);
-    const v = await verifyMigration(ctx, (p) => progress.update(p.done, p.total, { mismatches: p.mismatches }));
-    progress.stop();
-    const mismatches = await allMismatches(ctx, v.id);
-    out.result({ ...v, mismatchList: mismatches }, (x) => describeVerification(x, x.mismatchList));
-    if (!v.ok) throw new CliError('verification_failed', `${v.mismatches} mismatch(es) between the source and the vault (verification ${v.id}); run again to re-copy them, then verify`);
+  const out = new Output(io, { json: opts.json === true });
+  const progress = lazyProgress(io, opts, `verifying ${loadMapping(opts.mapping).name}`, 'rows', ['mismatches']);
+  const { verification: v, mismatches } = await runMigrationTask(await task(io, configPath, opts, 'verify', out), (t) => {
+    if (t.op === 'verify') progress.update(t.progress.done, t.progress.total, { mismatches: t.progress.mismatches });
   });
+  progress.stop();
+  out.result({ ...v, mismatchList: mismatches }, (x) => describeVerification(x, x.mismatchList));
+  if (!v.ok) throw new CliError('verification_failed', `${v.mismatches} mismatch(es) between the source and the vault (verification ${v.id}); run again to re-copy them, then verify`);
 }
 
 export async function purge(io: Io, configPath: string, opts: MigrateOptions): Promise<void> {
   if (opts.yes !== true && io.stdin.isTTY !== true) throw usageError('purge deletes rows at the source: confirm with --yes when not on a terminal');
-  await withMigration(io, configPath, opts, true, async (ctx, out) => {
-    if (opts.yes !== true) {
-      const answer = await ask(io, `Delete the verified rows of migration "${ctx.name}" at ${ctx.sourceLabel}? Type the migration's name to confirm: `);
-      if (answer !== ctx.name) throw new CliError('aborted', 'not confirmed; nothing was deleted');
-    }
-    const progress = lazyProgress(io, opts, `purging ${ctx.name}`, 'rows');
-    let total = 0;
-    for (const t of ctx.resolved.tables) total += await ctx.source.count(t.table);
-    let before = 0;
-    let table = '';
-    let done = 0;
-    const onProgress = (p: PurgeProgress) => {
-      if (p.table !== table) [table, before] = [p.table, done];
-      done = before + p.done;
-      progress.update(done, total);
-    };
-    const report = await purgeMigration(ctx, { ...(opts.verification !== undefined ? { verification: opts.verification } : {}), onProgress });
-    progress.stop();
-    const vkey = await publishedVerifierKey(ctx.enclave.control.meta);
-    const check = verifyCertificate(report.certificate.note, vkey ?? '');
-    out.result({ ...report, certificate: { ...report.certificate, body: check.certificate }, verifierKey: vkey }, () => describePurge(report, check));
+  const out = new Output(io, { json: opts.json === true });
+  const mapping = loadMapping(opts.mapping);
+  const t = await task(io, configPath, opts, 'purge', out);
+  if (opts.yes !== true) {
+    const answer = await ask(io, `Delete the verified rows of migration "${mapping.name}" at its ${mapping.source.kind} source? Type the migration's name to confirm: `);
+    if (answer !== mapping.name) throw new CliError('aborted', 'not confirmed; nothing was deleted');
+  }
+  const progress = lazyProgress(io, opts, `purging ${mapping.name}`, 'rows');
+  let table = '';
+  let before = 0;
+  let done = 0;
+  const { report, check, verifierKey } = await runMigrationTask(t, (p) => {
+    if (p.op !== 'purge') return;
+    if (p.progress.table !== table) [table, before] = [p.progress.table, done];
+    done = before + p.progress.done;
+    progress.update(done, p.total);
   });
+  progress.stop();
+  out.result({ ...report, certificate: { ...report.certificate, body: check.certificate }, verifierKey }, () => describePurge(report, check));
 }
 
 function readKey(key: string): string {

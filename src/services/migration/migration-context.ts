@@ -10,7 +10,8 @@ import type { Principal } from '../../core/principal.ts';
 import type { Enclave } from '../enclave.ts';
 import { RowClassifier } from './row-classifier.ts';
 
-export const DEFAULT_BATCH_SIZE = 2000;
+/** Rows per batch: fewer, larger transactions (each commit is an fsync) against bounded memory. */
+export const DEFAULT_BATCH_SIZE = 5000;
 
 export interface MigrationDeps {
   readonly enclave: Enclave;

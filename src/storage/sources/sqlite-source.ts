@@ -84,17 +84,24 @@ class SqliteReader {
       } catch (cause) {
         throw unavailable(this.path, cause);
       }
-      s.setReadBigInts(true);
       this.cache.set(sql, s);
     }
     return s;
   }
 
   protected all(sql: string, params: readonly SQLInputValue[]): SourceRow[] {
+    const s = this.stmt(sql);
     try {
-      return (this.stmt(sql).all(...params) as Row[]).map(normalize);
+      // Integers as numbers (fast); a page holding one beyond 2^53 is read again with bigints.
+      s.setReadBigInts(false);
+      return s.all(...params) as Row[] as SourceRow[];
     } catch (cause) {
-      if (cause instanceof EnclaveError) throw cause;
+      if ((cause as NodeJS.ErrnoException).code !== 'ERR_OUT_OF_RANGE') throw unavailable(this.path, cause);
+    }
+    try {
+      s.setReadBigInts(true);
+      return (s.all(...params) as Row[]).map(normalize);
+    } catch (cause) {
       throw unavailable(this.path, cause);
     }
   }
