@@ -3,13 +3,14 @@
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname, join, relative } from 'node:path';
 import type { Breakdown } from './breakdown.ts';
+import { LOG_SECTION, readLogSection } from './log-report.ts';
 import type { LoadResult, LoadSettings } from './load.ts';
 import type { SoakResult } from './memory-soak.ts';
 import type { Machine } from './machine.ts';
 import type { MemoryStatus } from './proc-stats.ts';
 import type { Category } from './profile-categories.ts';
 import type { HotSpot } from './profile-summary.ts';
-import { migrateSection, replaceSection } from './report-sections.ts';
+import { MIGRATE_SECTION, readSection, replaceSection } from './report-sections.ts';
 
 export const NOTE_START = '<!-- hand-written:start (kept by the generator) -->';
 export const NOTE_END = '<!-- hand-written:end -->';
@@ -298,9 +299,12 @@ export function renderReport(input: ReportInput, note: string): string {
 }
 
 export function writeReport(path: string, input: ReportInput, notePath = path): void {
-  // The migration benchmark's section (bench/migrate.ts) is carried over as it is.
-  const kept = existsSync(notePath) ? migrateSection(readFileSync(notePath, 'utf8')) : '';
-  const text = kept === '' ? renderReport(input, readNote(notePath)) : replaceSection(renderReport(input, readNote(notePath)), kept);
+  // The sections of the other benchmarks (bench:log, bench:migrate) are carried over as they are.
+  const old = existsSync(notePath) ? readFileSync(notePath, 'utf8') : '';
+  let text = renderReport(input, readNote(notePath));
+  for (const [m, section] of [[LOG_SECTION, readLogSection(notePath)], [MIGRATE_SECTION, readSection(old, MIGRATE_SECTION)]] as const) {
+    if (section !== undefined) text = replaceSection(text, m, section);
+  }
   mkdirSync(dirname(path), { recursive: true });
   writeFileSync(path, text);
 }

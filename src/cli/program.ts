@@ -5,6 +5,8 @@ import pkg from '../../package.json' with { type: 'json' };
 import { registerDemo } from './commands/demo.ts';
 import { registerErase } from './commands/erase.ts';
 import { registerInit } from './commands/init.ts';
+import { registerLog } from './commands/log.ts';
+import { registerLogSearch } from './commands/log-search.ts';
 import { registerMigrate } from './commands/migrate.ts';
 import { registerRecord } from './commands/record.ts';
 import { registerSeal } from './commands/seal.ts';
@@ -12,6 +14,7 @@ import { registerServe } from './commands/serve.ts';
 import { registerSubject } from './commands/subject.ts';
 import { registerToken } from './commands/token.ts';
 import { registerUnseal } from './commands/unseal.ts';
+import { registerWitness } from './commands/witness.ts';
 import type { CliContext } from './context.ts';
 import { EXIT_OK, reportFailure } from './fail.ts';
 import type { Io } from './io.ts';
@@ -52,6 +55,8 @@ export function buildProgram(io: Io): Command {
   registerErase(program, ctx);
   registerMigrate(program, ctx);
   registerDemo(program, ctx);
+  registerLogSearch(registerLog(program, ctx), ctx);
+  registerWitness(program, ctx);
   return program;
 }
 

@@ -1,25 +1,88 @@
-// Canonical JSON (RFC 8785, JCS): object members sorted by the UTF-16 code units of their names, no
-// whitespace, strings and numbers serialized as ECMAScript's JSON.stringify does (RFC 8785 section 3.2.2
-// adopts exactly that serialization). Equal values therefore always give equal bytes, so they hash alike.
+// RFC 8785 JSON Canonicalization Scheme (JCS): one byte string per JSON value, so a log entry hashes the
+// same wherever it is recomputed. JCS is defined in terms of ECMAScript's own serialization (§3.2.2.2
+// strings, §3.2.2.3 numbers: Number.prototype.toString), which JSON.stringify implements for primitives;
+// this file adds the member sorting (§3.2.3, by UTF-16 code units) and the I-JSON checks (RFC 7493):
+// finite numbers only, no lone surrogates, plain objects and arrays only.
+import { EnclaveError } from './errors.ts';
 
+/** A value JCS can serialize. */
 export type JsonValue = string | number | boolean | null | readonly JsonValue[] | { readonly [key: string]: JsonValue };
 
-export function canonicalJson(value: JsonValue): string {
-  if (value === null || typeof value === 'boolean' || typeof value === 'string') return JSON.stringify(value);
-  if (typeof value === 'number') {
-    // I-JSON (RFC 7493) has no NaN or Infinity; JSON.stringify would silently turn them into null.
-    if (!Number.isFinite(value)) throw new RangeError('canonical JSON has no NaN or Infinity');
-    return JSON.stringify(value);
+const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/;
+const MAX_DEPTH = 64;
+
+function refuse(message: string): never {
+  throw new EnclaveError('invalid_request', `not canonicalizable JSON: ${message}`);
+}
+
+function str(s: string, where: string): string {
+  // RFC 7493 §2.1: strings must be valid Unicode; JSON.stringify would escape a lone surrogate instead.
+  if (LONE_SURROGATE.test(s)) refuse(`${where} contains a lone UTF-16 surrogate`);
+  return JSON.stringify(s);
+}
+
+// Code-unit order (RFC 8785 §3.2.3): the default comparison of JavaScript strings, independent of locale.
+function byCodeUnits(a: string, b: string): number {
+  return a < b ? -1 : a > b ? 1 : 0;
+}
+
+function write(value: unknown, where: string, depth: number, out: string[]): void {
+  if (depth > MAX_DEPTH) refuse(`${where} is nested deeper than ${MAX_DEPTH} levels`);
+  switch (typeof value) {
+    case 'string':
+      out.push(str(value, where));
+      return;
+    case 'number':
+      if (!Number.isFinite(value)) refuse(`${where} is not a finite number`);
+      // Number.prototype.toString is the serialization §3.2.2.3 prescribes; -0 becomes 0.
+      out.push(JSON.stringify(value));
+      return;
+    case 'boolean':
+      out.push(value ? 'true' : 'false');
+      return;
+    case 'object': {
+      if (value === null) {
+        out.push('null');
+        return;
+      }
+      if (Array.isArray(value)) {
+        out.push('[');
+        value.forEach((v: unknown, i) => {
+          if (i > 0) out.push(',');
+          write(v, `${where}[${i}]`, depth + 1, out);
+        });
+        out.push(']');
+        return;
+      }
+      const proto = Object.getPrototypeOf(value) as unknown;
+      if (proto !== Object.prototype && proto !== null) refuse(`${where} is not a plain object`);
+      const obj = value as Record<string, unknown>;
+      const keys = Object.keys(obj).sort(byCodeUnits);
+      out.push('{');
+      keys.forEach((k, i) => {
+        if (i > 0) out.push(',');
+        out.push(str(k, `a key of ${where}`), ':');
+        write(obj[k], `${where}.${k}`, depth + 1, out);
+      });
+      out.push('}');
+      return;
+    }
+    case 'bigint':
+    case 'function':
+    case 'symbol':
+    case 'undefined':
+      refuse(`${where} is ${typeof value}, which JSON cannot represent`);
   }
-  if (Array.isArray(value)) return `[${(value as readonly JsonValue[]).map(canonicalJson).join(',')}]`;
-  const obj = value as { readonly [key: string]: JsonValue };
-  // Array.prototype.sort without a comparator orders by UTF-16 code units, as RFC 8785 section 3.2.3 requires.
-  const keys = Object.keys(obj).sort();
-  const parts: string[] = [];
-  for (const k of keys) {
-    const v = obj[k];
-    if (v === undefined) continue;
-    parts.push(`${JSON.stringify(k)}:${canonicalJson(v)}`);
-  }
-  return `{${parts.join(',')}}`;
+}
+
+/** The canonical JSON text of `value` (RFC 8785); throws `invalid_request` for what JCS cannot represent. */
+export function canonicalJson(value: unknown): string {
+  const out: string[] = [];
+  write(value, '(root)', 0, out);
+  return out.join('');
+}
+
+/** The canonical form as UTF-8 bytes: what gets hashed. */
+export function canonicalJsonBytes(value: unknown): Uint8Array {
+  return new TextEncoder().encode(canonicalJson(value));
 }

@@ -20,6 +20,10 @@ export const ACTIONS = [
   'subject.erase',
   'subject.rehome',
   'enclave.seal',
+  // the transparency log: checkpoint, tiles, proofs; search; disclosing the subject key (issue 4)
+  'log.read',
+  'log.search',
+  'log.disclose_key',
 ] as const;
 
 export const FieldSchema = Type.Object(
@@ -53,6 +57,35 @@ export const RoleSchema = Type.Object(
   { additionalProperties: false },
 );
 
+export const LogWitnessSchema = Type.Object(
+  {
+    name: Type.String({ minLength: 1, maxLength: 128 }),
+    url: Type.String({ pattern: '^https?://[^\\s]+$', maxLength: 2048 }),
+    vkey: Type.String({ minLength: 1, maxLength: 1024 }),
+  },
+  { additionalProperties: false },
+);
+
+export const LogSchema = Type.Object(
+  {
+    storage: Type.Optional(Type.String({ minLength: 1 })),
+    origin: Type.Optional(Type.String({ minLength: 1, maxLength: 255 })),
+    checkpoint_interval_ms: Type.Optional(Type.Integer({ minimum: 50, maximum: 60_000 })),
+    group_commit: Type.Optional(
+      Type.Object(
+        {
+          max_batch: Type.Optional(Type.Integer({ minimum: 1, maximum: 100_000 })),
+          max_queue: Type.Optional(Type.Integer({ minimum: 1, maximum: 10_000_000 })),
+        },
+        { additionalProperties: false },
+      ),
+    ),
+    witnesses: Type.Optional(Type.Array(LogWitnessSchema, { maxItems: 64 })),
+    witness_quorum: Type.Optional(Type.Integer({ minimum: 0, maximum: 64 })),
+  },
+  { additionalProperties: false },
+);
+
 export const ConfigSchema = Type.Object(
   {
     version: Type.Literal(1),
@@ -74,6 +107,7 @@ export const ConfigSchema = Type.Object(
     migration: Type.Optional(
       Type.Object({ state: Type.String({ minLength: 1 }) }, { additionalProperties: false }),
     ),
+    log: Type.Optional(LogSchema),
     seal: Type.Object(
       {
         // At least two: one person alone never holds the root key (invariant 6).

@@ -3,6 +3,8 @@
 import { compile } from './schema-validator.ts';
 import { ConfigSchema, type Action, type FieldClass, type FieldType, type OrgKind, type RawConfig, type SiteRole } from './config-schema.ts';
 import { EnclaveError } from './errors.ts';
+import { cosignatureVerifierFromKey } from './tlog/cosignature.ts';
+import { isValidKeyName } from './tlog/note.ts';
 
 export interface FieldDef {
   readonly name: string;
@@ -47,6 +49,25 @@ export interface OrgDef {
   readonly roles: ReadonlyMap<string, RoleDef>;
 }
 
+export interface LogWitnessDef {
+  readonly name: string;
+  readonly url: string;
+  /** The witness's cosignature/v1 verifier key (C2SP signed-note vkey, type 0x04). */
+  readonly vkey: string;
+}
+
+export interface LogConfig {
+  readonly storage: string;
+  /** Checkpoint origin line and the name of the log's key. */
+  readonly origin: string;
+  readonly checkpointIntervalMs: number;
+  readonly maxBatch: number;
+  readonly maxQueue: number;
+  readonly witnesses: readonly LogWitnessDef[];
+  /** Cosignatures a checkpoint needs before it is published. */
+  readonly witnessQuorum: number;
+}
+
 export interface EnclaveConfig {
   readonly name: string;
   readonly dataDir: string;
@@ -54,6 +75,7 @@ export interface EnclaveConfig {
   readonly controlStorage: string;
   /** Where migrations keep their durable state (batches, ledger, verifications, certificates). */
   readonly migrationState: string;
+  readonly log: LogConfig;
   readonly seal: { readonly threshold: number; readonly officers: readonly string[] };
   readonly jurisdictions: ReadonlyMap<string, JurisdictionDef>;
   /** country code → jurisdiction id */
@@ -64,9 +86,47 @@ export interface EnclaveConfig {
 }
 
 /** Actions on protected data as a whole that the parent company may never take (invariant 2). */
-export const PARENT_FORBIDDEN_ACTIONS: ReadonlySet<Action> = new Set<Action>(['subject.erase', 'subject.rehome', 'enclave.seal']);
+// The transparency log's contents are metadata about every access to protected data (who, when, which
+// subject's hash): the parent company reads none of it.
+export const PARENT_FORBIDDEN_ACTIONS: ReadonlySet<Action> = new Set<Action>(['subject.erase', 'subject.rehome', 'enclave.seal', 'log.read', 'log.search', 'log.disclose_key']);
 
 export const DEFAULTS = { host: '127.0.0.1', port: 8700, maxBodyBytes: 256 * 1024, dataDir: 'data', control: 'sqlite:control.db', migrationState: 'sqlite:migration-state.db' } as const;
+export const LOG_DEFAULTS = { storage: 'sqlite:log.db', checkpointIntervalMs: 1000, maxBatch: 10_000, maxQueue: 100_000 } as const;
+
+/** The default checkpoint origin: derived from the enclave's name (set log.origin to the log's URL prefix). */
+export function defaultLogOrigin(name: string): string {
+  const slug = name.toLowerCase().replace(/[^a-z0-9._-]+/g, '-').replace(/^-+|-+$/g, '');
+  return `enclave/${slug === '' ? 'log' : slug}`;
+}
+
+function parseLog(raw: RawConfig, problems: string[]): LogConfig {
+  const log = raw.log ?? {};
+  const origin = log.origin ?? defaultLogOrigin(raw.name);
+  // The origin is also the log key's name (C2SP signed-note: no spaces, no "+").
+  if (!isValidKeyName(origin)) problems.push('log.origin must be one line without spaces or "+" (it names the log\'s key), e.g. log.example.com/enclave');
+  const witnesses = log.witnesses ?? [];
+  const names = new Set<string>();
+  witnesses.forEach((w, i) => {
+    if (names.has(w.name)) problems.push(`log.witnesses[${i}].name "${w.name}" is listed twice`);
+    names.add(w.name);
+    try {
+      if (cosignatureVerifierFromKey(w.vkey).name !== w.name) problems.push(`log.witnesses[${i}].vkey is the key of another name than "${w.name}"`);
+    } catch (err) {
+      problems.push(`log.witnesses[${i}].vkey is not a cosignature/v1 verifier key: ${err instanceof Error ? err.message : String(err)}`);
+    }
+  });
+  const quorum = log.witness_quorum ?? 0;
+  if (quorum > witnesses.length) problems.push(`log.witness_quorum (${quorum}) must not exceed the number of log.witnesses (${witnesses.length})`);
+  return {
+    storage: log.storage ?? LOG_DEFAULTS.storage,
+    origin,
+    checkpointIntervalMs: log.checkpoint_interval_ms ?? LOG_DEFAULTS.checkpointIntervalMs,
+    maxBatch: log.group_commit?.max_batch ?? LOG_DEFAULTS.maxBatch,
+    maxQueue: log.group_commit?.max_queue ?? LOG_DEFAULTS.maxQueue,
+    witnesses: witnesses.map((w) => ({ name: w.name, url: w.url, vkey: w.vkey })),
+    witnessQuorum: quorum,
+  };
+}
 
 const validateRaw = compile(ConfigSchema);
 
@@ -100,7 +160,7 @@ export function parseConfig(doc: unknown, source = 'configuration'): EnclaveConf
       }
       if (o.kind === 'parent') {
         for (const a of r.actions.filter((x) => PARENT_FORBIDDEN_ACTIONS.has(x))) {
-          problems.push(`orgs[${i}].roles[${j}].actions must not include ${a}: org "${o.id}" is the parent company, which may not move, erase or seal protected data`);
+          problems.push(`orgs[${i}].roles[${j}].actions must not include ${a}: org "${o.id}" is the parent company, which may not move, erase or seal protected data, nor read the transparency log`);
         }
       }
       roles.set(r.id, { id: r.id, actions: new Set(r.actions), reads: r.reads });
@@ -172,6 +232,8 @@ export function parseConfig(doc: unknown, source = 'configuration'): EnclaveConf
     problems.push(`seal.threshold (${raw.seal.threshold}) must not exceed the number of seal.officers (${officers.length})`);
   }
 
+  const log = parseLog(raw, problems);
+
   if (problems.length > 0) fail(problems, source);
   return {
     name: raw.name,
@@ -183,6 +245,7 @@ export function parseConfig(doc: unknown, source = 'configuration'): EnclaveConf
     },
     controlStorage: raw.control?.storage ?? DEFAULTS.control,
     migrationState: raw.migration?.state ?? DEFAULTS.migrationState,
+    log,
     seal: { threshold: raw.seal.threshold, officers },
     jurisdictions,
     countryIndex,

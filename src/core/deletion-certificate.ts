@@ -3,17 +3,15 @@
 // signed-note): the note text is the canonical JSON and a newline, followed by a blank line and one
 // signature line, so standard note tooling can verify it too. Anyone holding the verifier key
 // (the signed-note "vkey" form, `<name>+<key id>+<base64(0x01 || public key)>`) can check it offline.
-import { createHash, createPublicKey, verify as verifySignature, sign as signBytes, type KeyObject } from 'node:crypto';
-import { canonicalJson, type JsonValue } from './canonical-json.ts';
+import { createHash, type KeyObject } from 'node:crypto';
+import { canonicalJson } from './canonical-json.ts';
 import { EnclaveError } from './errors.ts';
 import { merkleRoot } from './migration-merkle.ts';
 import { compile } from './schema-validator.ts';
+import { ed25519NoteSigner, formatVerifierKey, isValidKeyName, noteVerifier, openNote, SIG_TYPE_ED25519, signNote } from './tlog/note.ts';
 import { Type, type Static } from 'typebox';
 
 export const CERTIFICATE_TYPE = 'enclave/deletion-certificate/v1' as const;
-const ED25519 = 0x01;
-// DER prefix of an Ed25519 SubjectPublicKeyInfo (RFC 8410): the 32 key bytes follow.
-const SPKI_PREFIX = Buffer.from('302a300506032b6570032100', 'hex');
 
 const Hex32 = Type.String({ pattern: '^[0-9a-f]{64}$' });
 const Count = Type.Integer({ minimum: 0, maximum: Number.MAX_SAFE_INTEGER });
@@ -61,45 +59,22 @@ export type CertificateTable = Static<typeof CertificateTableSchema>;
 export type DeletionCertificate = Static<typeof CertificateSchema>;
 const validateCertificate = compile(CertificateSchema);
 
-// ---- keys ---------------------------------------------------------------------------------------
-
-export interface VerifierKey {
-  readonly name: string;
-  readonly keyId: Buffer;
-  readonly publicKey: Buffer;
-}
-
-/** key ID = SHA-256(key name || 0x0A || 0x01 || public key)[:4] (c2sp.org/signed-note). */
-function keyIdOf(name: string, publicKey: Uint8Array): Buffer {
-  return createHash('sha256').update(name).update(Buffer.of(0x0a, ED25519)).update(publicKey).digest().subarray(0, 4);
-}
-
-export function keyName(enclaveName: string): string {
-  // Key names may not contain spaces or "+".
-  return `enclave/${enclaveName.replace(/[\s+]+/g, '-')}/deletion-certificates`;
-}
-
-export function formatVkey(name: string, publicKey: Uint8Array): string {
-  return `${name}+${keyIdOf(name, publicKey).toString('hex')}+${Buffer.concat([Buffer.of(ED25519), publicKey]).toString('base64')}`;
-}
+// ---- keys, signing ------------------------------------------------------------------------------
 
 function invalid(message: string): EnclaveError {
   return new EnclaveError('certificate_invalid', message);
 }
 
-export function parseVkey(text: string): VerifierKey {
-  const m = /^([^\s+]+)\+([0-9a-f]{8})\+([A-Za-z0-9+/]+={0,2})$/.exec(text.trim());
-  if (!m) throw invalid('the verifier key is not of the form <name>+<8 hex digits>+<base64 key>');
-  const raw = Buffer.from(m[3] ?? '', 'base64');
-  if (raw.length !== 33 || raw[0] !== ED25519 || raw.toString('base64') !== m[3]) throw invalid('the verifier key is not an Ed25519 key (type 0x01, 32 bytes)');
-  const name = m[1] ?? '';
-  const publicKey = raw.subarray(1);
-  const keyId = Buffer.from(m[2] ?? '', 'hex');
-  if (!keyId.equals(keyIdOf(name, publicKey))) throw invalid('the verifier key\'s id does not match its name and key');
-  return { name, keyId, publicKey };
+/** The certificate key's name in signatures and verifier keys (a signed-note key name: no spaces, no "+"). */
+export function keyName(enclaveName: string): string {
+  const name = `enclave/${enclaveName.replace(/[\s+]+/g, '-')}/deletion-certificates`;
+  return isValidKeyName(name) ? name : 'enclave/deletion-certificates';
 }
 
-// ---- signing and verifying ----------------------------------------------------------------------
+/** The verifier key, `<name>+<key id>+base64(0x01 || public key)` (c2sp.org/signed-note). */
+export function formatVkey(name: string, publicKey: Uint8Array): string {
+  return formatVerifierKey(name, SIG_TYPE_ED25519, publicKey);
+}
 
 /** The certificate as signed note text: canonical JSON and a final newline. */
 export function certificateText(c: DeletionCertificate): string {
@@ -111,11 +86,9 @@ export function certificateId(text: string): string {
   return `dc-${createHash('sha256').update(text).digest('hex').slice(0, 24)}`;
 }
 
-export function signCertificate(c: DeletionCertificate, name: string, privateKey: KeyObject, publicKey: Uint8Array): { id: string; note: string } {
+export function signCertificate(c: DeletionCertificate, name: string, privateKey: KeyObject): { id: string; note: string } {
   const text = certificateText(c);
-  const signature = signBytes(null, Buffer.from(text, 'utf8'), privateKey);
-  const line = `\u2014 ${name} ${Buffer.concat([keyIdOf(name, publicKey), signature]).toString('base64')}\n`;
-  return { id: certificateId(text), note: `${text}\n${line}` };
+  return { id: certificateId(text), note: signNote(text, [ed25519NoteSigner(name, privateKey)]) };
 }
 
 export interface CertificateCheck {
@@ -131,32 +104,30 @@ export interface CertificateCheck {
  * canonical form of a certificate, and that its figures agree with each other.
  */
 export function verifyCertificate(note: string, vkey: string): CertificateCheck {
-  const key = parseVkey(vkey);
-  const split = note.lastIndexOf('\n\n');
-  if (split < 0 || !note.endsWith('\n')) throw invalid('not a signed note: no blank line before the signatures');
-  const text = note.slice(0, split + 1);
-  if (/[\u0000-\u0009\u000b-\u001f]/.test(note)) throw invalid('a signed note may not contain control characters');
-  const lines = note.slice(split + 2, -1).split('\n');
-  let signed = false;
-  for (const line of lines) {
-    const m = /^\u2014 (\S+) ([A-Za-z0-9+/]+={0,2})$/.exec(line);
-    if (!m) throw invalid('a signature line is malformed');
-    const sig = Buffer.from(m[2] ?? '', 'base64');
-    if (m[1] !== key.name || sig.length < 4 || !sig.subarray(0, 4).equals(key.keyId)) continue; // another key's signature
-    const der = Buffer.concat([SPKI_PREFIX, key.publicKey]);
-    const ok = sig.length === 68 && verifySignature(null, Buffer.from(text, 'utf8'), createPublicKey({ key: der, format: 'der', type: 'spki' }), sig.subarray(4));
-    if (!ok) throw invalid(`the signature of ${key.name} does not verify: the certificate was altered or signed by another key`);
-    signed = true;
+  let text: string;
+  let signer: string;
+  try {
+    const verifier = noteVerifier(vkey);
+    signer = `${verifier.name} (key id ${verifier.keyId.toString(16).padStart(8, '0')})`;
+    text = openNote(note, [verifier]).text;
+  } catch (err) {
+    if (!(err instanceof EnclaveError)) throw err;
+    // The note code's words, under the certificate's code: malformed note or key, or a signature that fails.
+    throw invalid(err.code === 'log_signature_invalid' ? `${err.message}: the certificate was altered or signed by another key` : err.message);
   }
-  if (!signed) throw invalid(`the certificate carries no signature by ${key.name}`);
-
   let doc: unknown;
   try {
     doc = JSON.parse(text);
   } catch {
     throw invalid('the signed text is not JSON');
   }
-  if (canonicalJson(doc as JsonValue) + '\n' !== text) throw invalid('the signed text is not canonical JSON (RFC 8785)');
+  let canonical: string;
+  try {
+    canonical = canonicalJson(doc);
+  } catch {
+    throw invalid('the signed text is not canonical JSON (RFC 8785)');
+  }
+  if (`${canonical}\n` !== text) throw invalid('the signed text is not canonical JSON (RFC 8785)');
   const issue = validateCertificate.issues(doc)[0];
   if (issue) throw invalid(`not a deletion certificate: ${issue.path} ${issue.message}`);
   const c = doc as DeletionCertificate;
@@ -174,7 +145,7 @@ export function verifyCertificate(note: string, vkey: string): CertificateCheck 
     id: certificateId(text),
     certificate: c,
     checks: [
-      `Ed25519 signature by ${key.name} (key id ${key.keyId.toString('hex')}) verifies over the note text`,
+      `Ed25519 signature by ${signer} verifies over the note text`,
       'the text is canonical JSON (RFC 8785) of a deletion certificate',
       `root = RFC 9162 Merkle Tree Hash over the ${c.tables.length} tables' purged roots`,
       'totals add up; every table\'s kept rows have equal roots before and after the purge',

@@ -33,6 +33,16 @@ export const ERROR_CODES = {
   duplicate_share: 'That unseal share was already entered.',
   unseal_failed: 'The entered shares do not reconstruct the root key.',
   integrity_error: 'A ciphertext failed authentication: it was tampered with or moved to another row.',
+  // transparency log: its data formats, proofs, signatures and witnesses (C2SP tlog-*, RFC 9162)
+  invalid_log_data: 'Transparency-log data or parameters are malformed or out of range (a tile, entry bundle, note, checkpoint, proof, verifier key, tree size or index).',
+  log_signature_invalid: 'A signed note carries no valid signature from a trusted key, or a trusted key\'s signature does not verify.',
+  log_proof_invalid: 'A Merkle inclusion or consistency proof does not verify against the tree it claims.',
+  log_mismatch: 'Log data differs from what a signed checkpoint commits to (an entry, a tile hash or the recomputed root).',
+  log_rollback: 'A checkpoint is smaller than one already seen for the same log, or differs from it at the same size (a split view).',
+  log_quorum_not_met: 'Fewer trusted witnesses cosigned the checkpoint than the required quorum.',
+  unknown_log: 'The witness is not configured for the checkpoint\'s origin.',
+  log_size_conflict: 'The old size does not match the size of the latest checkpoint the witness cosigned for this log.',
+  witness_unavailable: 'A witness did not answer in time or answered with something that is not a cosignature.',
   // configuration and CLI
   invalid_config: 'The configuration file is invalid.',
   invalid_argument: 'A command-line argument is invalid.',

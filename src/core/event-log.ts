@@ -33,6 +33,8 @@ export const LOG_EVENT_TYPES = [
   'enclave.sealed',
   'enclave.unsealed',
   'key.created',
+  // the log subject key handed to someone (a regulator) so they can link entries to subjects
+  'key.disclosed',
   // migration out of legacy sites (issue 5)
   'migration.run',
   'migration.verified',

@@ -189,14 +189,19 @@ export function parseMapping(doc: unknown, source: string, hashOf: (canonical: s
   }
   if (problems.length > 0) fail('invalid_mapping', problems, source);
 
-  const plain: JsonValue = JSON.parse(JSON.stringify(doc)) as JsonValue;
+  let canonical: string;
+  try {
+    canonical = canonicalJson(JSON.parse(JSON.stringify(doc)) as JsonValue);
+  } catch {
+    fail('invalid_mapping', ['the mapping holds text that is not valid Unicode'], source);
+  }
   return {
     name: raw.name,
     source: { ...spec, site: raw.source.site },
     jurisdictions: raw.jurisdictions,
     subjects: { table: raw.subjects.table, id: raw.subjects.id, key: raw.subjects.key ?? raw.subjects.id, country },
     tables,
-    hash: hashOf(canonicalJson(plain)),
+    hash: hashOf(canonical),
   };
 }
 

@@ -3,7 +3,7 @@
 // recompute both sides. Values are converted strictly by field type; a value that does not fit refuses
 // the row (with the field named, never the value).
 import { createHash, createHmac, type KeyObject } from 'node:crypto';
-import { canonicalJson, type JsonValue } from './canonical-json.ts';
+import { canonicalJson } from './canonical-json.ts';
 import type { FieldDef } from './config.ts';
 import { evaluateCountryExpr } from './country-expression.ts';
 import { EnclaveError } from './errors.ts';
@@ -19,9 +19,10 @@ const RECORD_ID_RE = new RegExp(RECORD_ID_PATTERN);
 export function keyOf(row: SourceRow, key: readonly string[], table: string): KeyTuple {
   return key.map((k) => {
     const v = row[k];
-    if (typeof v === 'string' || typeof v === 'bigint') return v;
+    if (typeof v === 'bigint' || (typeof v === 'string' && v.isWellFormed())) return v;
     if (typeof v === 'number' && Number.isInteger(v)) return v;
-    throw new EnclaveError('invalid_source_data', `table ${table}: key column "${k}" holds ${v === null || v === undefined ? 'null' : `a ${v instanceof Uint8Array ? 'blob' : typeof v}`}; keys must be text or integers`, {
+    const what = v === null || v === undefined ? 'null' : typeof v === 'string' ? 'text that is not valid Unicode' : `a ${v instanceof Uint8Array ? 'blob' : typeof v}`;
+    throw new EnclaveError('invalid_source_data', `table ${table}: key column "${k}" holds ${what}; keys must be text or integers`, {
       details: { key: table, field: k },
     });
   });
@@ -155,12 +156,15 @@ export function canonicalRecord(table: string, key: KeyTuple, r: MappedRecord): 
 
 /** What a digest of a row that stays covers: the whole row as the source holds it. */
 export function canonicalSourceRow(table: string, row: SourceRow, columns: readonly string[]): string {
-  const out: Record<string, JsonValue> = {};
-  for (const c of columns) {
+  // Sorted members, JSON.stringify values (lone surrogates escaped rather than refused: a legacy row is
+  // digested as it is, whatever it holds).
+  let out = '';
+  for (const c of [...columns].sort()) {
     const v = row[c] ?? null;
-    out[c] = v instanceof Uint8Array ? `base64:${Buffer.from(v).toString('base64')}` : typeof v === 'bigint' ? v.toString() : v;
+    const json = v instanceof Uint8Array ? JSON.stringify(`base64:${Buffer.from(v).toString('base64')}`) : typeof v === 'bigint' ? JSON.stringify(v.toString()) : JSON.stringify(v);
+    out += `${out === '' ? '' : ','}${JSON.stringify(c)}:${json}`;
   }
-  return canonicalJson({ table, row: out });
+  return `{"row":{${out}},"table":${JSON.stringify(table)}}`;
 }
 
 /**

@@ -23,3 +23,13 @@ export function rootCheckMatches(root: Uint8Array, expectedHex: string): boolean
   const b = Buffer.from(expectedHex, 'hex');
   return a.length === b.length && timingSafeEqual(a, b);
 }
+
+/** The transparency log's subject key: entries name a subject by HMAC-SHA256(this key, subject id). */
+export function logSubjectKey(root: Uint8Array): Buffer {
+  return deriveKey(root, 'log/subject');
+}
+
+/** Seed of the transparency log's Ed25519 checkpoint-signing key (RFC 8032 private key). */
+export function logSigningSeed(root: Uint8Array): Buffer {
+  return deriveKey(root, 'log/checkpoint-signing');
+}

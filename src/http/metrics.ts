@@ -27,6 +27,26 @@ export function installMetrics(app: FastifyInstance, enclave: Enclave): Registry
       this.set(enclave.keyring.sealed ? 1 : 0);
     },
   });
+  // The transparency log: an operator alerts on a checkpoint that stops advancing (sealed, below the
+  // witness quorum, or failing). NaN until the first checkpoint or while the log store cannot be read.
+  const checkpoint = async () => enclave.log.checkpoint().catch(() => null);
+  new Gauge({
+    name: 'enclave_log_checkpoint_size',
+    help: 'Entries covered by the latest published checkpoint of the transparency log.',
+    registers: [registry],
+    async collect() {
+      this.set((await checkpoint())?.size ?? Number.NaN);
+    },
+  });
+  new Gauge({
+    name: 'enclave_log_checkpoint_age_seconds',
+    help: 'Seconds since the latest checkpoint of the transparency log was published.',
+    registers: [registry],
+    async collect() {
+      const cp = await checkpoint();
+      this.set(cp ? (Date.now() - cp.time) / 1000 : Number.NaN);
+    },
+  });
   app.addHook('onResponse', (request, reply, done) => {
     const route = request.routeOptions.url ?? 'unmatched';
     requests.inc({ route, method: request.method, status: String(reply.statusCode) });

@@ -4,6 +4,8 @@ import { Type } from 'typebox';
 import { RECORD_ID_PATTERN } from '../core/record-model.ts';
 
 const Timestamp = Type.String({ format: 'date-time' });
+/** The receipt: index of the transparency-log entry this response caused (also in the Enclave-Log-Index header). */
+export const LogIndex = Type.Optional(Type.Integer({ minimum: 0, description: 'Index of the transparency-log entry that records this access or change (the receipt; also in the Enclave-Log-Index header).' }));
 export const RecordId = Type.String({ pattern: RECORD_ID_PATTERN, description: 'Record id: letters, digits, . _ : -; at most 128 characters.' });
 export const SubjectId = Type.String({ pattern: RECORD_ID_PATTERN, description: 'Subject id (pseudonymous).' });
 export const CollectionName = Type.String({ pattern: '^[a-z][a-z0-9_]{0,62}$' });
@@ -31,6 +33,7 @@ export const RecordView = Type.Object(
     withheld: Type.Array(Type.String(), { description: 'Protected fields removed for this principal (redaction).' }),
     created_at: Timestamp,
     updated_at: Timestamp,
+    log_index: LogIndex,
   },
   { $id: 'Record' },
 );
@@ -44,6 +47,7 @@ export const SubjectView = Type.Object(
     erased: Type.Boolean(),
     created_at: Timestamp,
     erased_at: Type.Union([Timestamp, Type.Null()]),
+    log_index: LogIndex,
   },
   { $id: 'Subject' },
 );

@@ -1,11 +1,16 @@
-// Composition root: opens the control store and every home site's store, wires keyring, seal, tokens,
-// decision point and vault. Adapters (HTTP, CLI) receive an Enclave and never open stores themselves.
+// Composition root: opens the control store, every home site's store and the transparency log's store,
+// wires keyring, log, seal, tokens, decision point and vault. Adapters (HTTP, CLI) receive an Enclave and
+// never open stores themselves.
 import type { EnclaveConfig } from '../core/config.ts';
 import type { DecisionPoint } from '../core/decision.ts';
+import type { LogStore } from '../core/log-store.ts';
 import { createRoleDecisionPoint } from '../core/role-decision-point.ts';
+import { cosignatureVerifierFromKey } from '../core/tlog/cosignature.ts';
 import type { Store } from '../core/store.ts';
-import { openStore } from '../storage/open-store.ts';
+import { openLogStore, openStore } from '../storage/open-store.ts';
 import { Keyring } from './keyring.ts';
+import { LogService } from './log-service.ts';
+import { witnessCosigner } from './witness-client.ts';
 import { SealService } from './seal-service.ts';
 import { SiteRouter } from './site-router.ts';
 import { TokenService } from './token-service.ts';
@@ -21,6 +26,7 @@ export interface Enclave {
   readonly tokens: TokenService;
   readonly decisions: DecisionPoint;
   readonly vault: Vault;
+  readonly log: LogService;
   close(): Promise<void>;
 }
 
@@ -28,29 +34,52 @@ export interface OpenOptions {
   readonly clock?: () => number;
   readonly decisions?: DecisionPoint;
   /** Opens stores from these URLs instead of the configured ones (tests). */
-  readonly storeFactory?: (url: string, dataDir: string) => Store;
+  readonly storeFactory?: (url: string, dataDir: string) => Store | Promise<Store>;
+  /** Opens the log's store from its URL instead of log.storage (tests). */
+  readonly logStoreFactory?: (url: string, dataDir: string) => LogStore | Promise<LogStore>;
+  /** Told when the log's integrator fails (it retries every interval). */
+  readonly onLogError?: (err: unknown, what: string) => void;
 }
 
 export async function openEnclave(config: EnclaveConfig, options: OpenOptions = {}): Promise<Enclave> {
   const open = options.storeFactory ?? openStore;
-  const opened: Store[] = [];
+  const opened: { close(): Promise<void> }[] = [];
   try {
-    const control = open(config.controlStorage, config.dataDir);
+    const control = await open(config.controlStorage, config.dataDir);
     opened.push(control);
     const sites = new Map<string, Store>();
     for (const site of config.sites.values()) {
       if (site.role !== 'home') continue;
-      const store = open(site.storage, config.dataDir);
+      const store = await open(site.storage, config.dataDir);
       opened.push(store);
       sites.set(site.id, store);
     }
+    const logStore = await (options.logStoreFactory ?? openLogStore)(config.log.storage, config.dataDir);
+    opened.push(logStore);
+    const witnesses = config.log.witnesses;
+    const log = new LogService({
+      store: logStore,
+      origin: config.log.origin,
+      checkpointIntervalMs: config.log.checkpointIntervalMs,
+      maxBatch: config.log.maxBatch,
+      maxQueue: config.log.maxQueue,
+      ...(witnesses.length === 0
+        ? {}
+        : {
+            cosign: witnessCosigner(witnesses, { onError: (err, w) => log.report(err, `cosigning by witness ${w.url}`) }),
+            witnesses: witnesses.map((w) => cosignatureVerifierFromKey(w.vkey)),
+            witnessQuorum: config.log.witnessQuorum,
+          }),
+      ...(options.clock ? { clock: options.clock } : {}),
+      ...(options.onLogError ? { onError: options.onLogError } : {}),
+    });
     const keyring = new Keyring();
-    const seal = new SealService(control.meta, keyring);
+    const seal = new SealService(control.meta, keyring, { log, holders: [log] });
     await seal.load();
     const decisions = options.decisions ?? createRoleDecisionPoint(config);
     const router = new SiteRouter(config, sites);
-    const vault = new Vault({ config, router, keyring, decisions, ...(options.clock ? { clock: options.clock } : {}) });
-    const tokens = new TokenService(control.tokens, config);
+    const vault = new Vault({ config, router, keyring, decisions, log, ...(options.clock ? { clock: options.clock } : {}) });
+    const tokens = new TokenService(control.tokens, config, log);
     return {
       config,
       control,
@@ -61,8 +90,11 @@ export async function openEnclave(config: EnclaveConfig, options: OpenOptions = 
       tokens,
       decisions,
       vault,
+      log,
       async close() {
         keyring.drop();
+        // The log first: it writes what is queued before its store closes.
+        await log.close();
         await Promise.all(opened.map((s) => s.close()));
       },
     };

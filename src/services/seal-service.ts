@@ -1,8 +1,10 @@
 // Shamir sealing (as in HashiCorp Vault): the root key exists only as n shares held by the gatekeeper
 // officers; k of them reconstruct it in memory. The seal record keeps a fingerprint per share and a check
-// value of the root key, never the key.
+// value of the root key, never the key. Creating the root key, unsealing and sealing are logged in the
+// transparency log; an unseal that cannot be logged is undone (fail closed).
 import { randomBytes } from 'node:crypto';
 import { EnclaveError } from '../core/errors.ts';
+import type { EventLog, LogActor } from '../core/event-log.ts';
 import type { MetaStore } from '../core/store.ts';
 import { rootCheck, rootCheckMatches } from '../crypto/key-derivation.ts';
 import { combineShares, shareFingerprint, splitSecret } from '../crypto/shamir-shares.ts';
@@ -34,15 +36,31 @@ export interface OfficerShare {
   readonly share: string;
 }
 
+/** Something else that holds keys derived from the root key (the log's signing and subject keys). */
+export interface RootKeyHolder {
+  unsealed(root: Uint8Array): Promise<void>;
+  sealedNow(): void;
+}
+
+export interface SealOptions {
+  /** Where key.created, enclave.unsealed and enclave.sealed are logged. */
+  readonly log?: EventLog;
+  readonly holders?: readonly RootKeyHolder[];
+}
+
 export class SealService {
   private record: SealRecord | undefined;
   private readonly pending = new Map<string, { officer: string; share: string }>();
   private readonly meta: MetaStore;
   private readonly keyring: Keyring;
+  private readonly log: EventLog | undefined;
+  private readonly holders: readonly RootKeyHolder[];
 
-  constructor(meta: MetaStore, keyring: Keyring) {
+  constructor(meta: MetaStore, keyring: Keyring, options: SealOptions = {}) {
     this.meta = meta;
     this.keyring = keyring;
+    this.log = options.log;
+    this.holders = options.holders ?? [];
   }
 
   async load(): Promise<void> {
@@ -69,6 +87,7 @@ export class SealService {
     }
     root.fill(0);
     this.record = record;
+    await this.log?.append({ type: 'key.created', details: { key: 'root', threshold, officers: [...officers] } });
     return officers.map((officer, i) => ({ officer, share: shares[i] ?? '' }));
   }
 
@@ -96,13 +115,24 @@ export class SealService {
     this.pending.set(fp, { officer: officer.name, share: share.trim() });
     if (this.pending.size < r.threshold) return this.status();
     const shares = [...this.pending.values()].map((p) => p.share);
+    const officers = [...this.pending.values()].map((p) => p.officer);
     this.pending.clear();
     const root = await combineShares(shares);
-    if (!rootCheckMatches(root, r.rootCheck)) {
-      throw new EnclaveError('unseal_failed', 'the entered shares do not reconstruct this enclave\'s root key; start again');
+    try {
+      if (!rootCheckMatches(root, r.rootCheck)) {
+        throw new EnclaveError('unseal_failed', 'the entered shares do not reconstruct this enclave\'s root key; start again');
+      }
+      this.keyring.load(root);
+      try {
+        for (const h of this.holders) await h.unsealed(root);
+        await this.log?.append({ type: 'enclave.unsealed', details: { officers } });
+      } catch (err) {
+        this.dropKeys();
+        throw err;
+      }
+    } finally {
+      root.fill(0);
     }
-    this.keyring.load(root);
-    root.fill(0);
     return this.status();
   }
 
@@ -111,9 +141,30 @@ export class SealService {
     this.pending.clear();
   }
 
-  seal(): SealStatus {
+  private dropKeys(): void {
     this.pending.clear();
     this.keyring.drop();
+    for (const h of this.holders) h.sealedNow();
+  }
+
+  /**
+   * Seals now: every key leaves memory at once, whatever the log does. The enclave.sealed entry is
+   * appended without waiting; `sealLogged` waits for it.
+   */
+  seal(actor?: LogActor): SealStatus {
+    this.dropKeys();
+    this.appendSealed(actor).catch(() => {});
     return this.status();
+  }
+
+  /** Seals now, then waits until enclave.sealed is durable (log_unavailable if not; the enclave stays sealed). */
+  async sealLogged(actor?: LogActor): Promise<SealStatus> {
+    this.dropKeys();
+    await this.appendSealed(actor);
+    return this.status();
+  }
+
+  private async appendSealed(actor: LogActor | undefined): Promise<void> {
+    await this.log?.append({ type: 'enclave.sealed', ...(actor ? { principal: actor } : {}), details: {} });
   }
 }

@@ -1,4 +1,6 @@
 // The commented starter configuration `enclave init` writes. It is also the demo's configuration.
+import { defaultLogOrigin, LOG_DEFAULTS } from '../core/config.ts';
+
 export interface StarterOptions {
   readonly name?: string;
   readonly officers?: readonly string[];
@@ -9,9 +11,10 @@ export interface StarterOptions {
 export function starterConfig(options: StarterOptions = {}): string {
   const officers = options.officers ?? ['alice', 'bob', 'carol'];
   const threshold = options.threshold ?? 2;
+  const name = options.name ?? 'enclave';
   return `# Enclave configuration. Reference: docs/configuration.md
 version: 1
-name: ${options.name ?? 'enclave'}
+name: ${name}
 # Where the stores live, relative to this file.
 data_dir: data
 
@@ -24,6 +27,20 @@ server:
 # The control store keeps principals, token hashes and the seal record.
 control:
   storage: sqlite:control.db
+
+# The transparency log: every decision on protected data and every change, in an RFC 9162 Merkle tree
+# served as a C2SP tlog-tiles log at /log, with a signed checkpoint at least every interval.
+log:
+  storage: ${LOG_DEFAULTS.storage}
+  # The checkpoint origin, also the name of the log's key. It is the log's identity: choose it before
+  # the first unseal (ideally the log's URL prefix without the scheme) and never change it.
+  origin: ${defaultLogOrigin(name)}
+  checkpoint_interval_ms: ${LOG_DEFAULTS.checkpointIntervalMs}
+  # Witnesses that cosign each checkpoint (C2SP tlog-witness), e.g. the trusted provider's
+  # \`enclave witness serve\`; a checkpoint is published once witness_quorum of them cosigned it.
+  # witnesses:
+  #   - { name: <witness key name>, url: https://witness.example, vkey: <its verifier key> }
+  witness_quorum: 0
 
 # The root key is split into one Shamir share per officer; \`threshold\` of them unseal the enclave.
 seal:
@@ -41,7 +58,8 @@ jurisdictions:
     home_site: eu-central
 
 # Places data can live. role: home (the trusted in-jurisdiction store), backup, or legacy (the parent's
-# old data centers, sources of migration). storage: sqlite:<path> relative to data_dir.
+# old data centers, sources of migration). storage: sqlite:<path> relative to data_dir, or
+# postgres://user@host:5432/database?schema=name (docs/postgresql.md); each home site its own.
 sites:
   - id: trusted-us
     operator: trusted-provider
@@ -72,10 +90,10 @@ orgs:
     description: the autonomous local data security team
     roles:
       - id: officer
-        actions: [record.read, record.write, record.delete, subject.register, subject.read, subject.erase, subject.rehome, enclave.seal]
+        actions: [record.read, record.write, record.delete, subject.register, subject.read, subject.erase, subject.rehome, enclave.seal, log.read, log.search, log.disclose_key]
         reads: protected
       - id: approver
-        actions: [record.read, subject.read]
+        actions: [record.read, subject.read, log.read, log.search]
         reads: public
   - id: platform
     kind: service
@@ -96,14 +114,14 @@ orgs:
     description: hosts the home sites and witnesses the log
     roles:
       - id: monitor
-        actions: [subject.read]
+        actions: [subject.read, log.read, log.search]
         reads: public
   - id: regulator
     kind: regulator
     description: verifies the log, certificates and reports
     roles:
       - id: auditor
-        actions: [subject.read]
+        actions: [subject.read, log.read, log.search]
         reads: public
 
 # Every field is classified protected (encrypted at rest, withheld from the parent) or public.

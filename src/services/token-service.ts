@@ -1,7 +1,10 @@
-// Principals and their bearer tokens. Only SHA-256 hashes are stored; the secret is shown once.
+// Principals and their bearer tokens. Only SHA-256 hashes are stored; the secret is shown once. Issuing
+// and revoking are logged in the transparency log: a token whose issue cannot be logged is revoked
+// before anyone sees its secret (fail closed).
 import { randomBytes } from 'node:crypto';
 import type { EnclaveConfig } from '../core/config.ts';
 import { EnclaveError } from '../core/errors.ts';
+import type { EventLog, LogActor } from '../core/event-log.ts';
 import type { Principal } from '../core/principal.ts';
 import type { TokenStore, TokenWithPrincipal } from '../core/store.ts';
 import { ID_PATTERN } from '../core/config-schema.ts';
@@ -30,13 +33,16 @@ const PRINCIPAL_RE = new RegExp(ID_PATTERN);
 export class TokenService {
   private readonly store: TokenStore;
   private readonly config: EnclaveConfig;
+  private readonly log: EventLog | undefined;
 
-  constructor(store: TokenStore, config: EnclaveConfig) {
+  constructor(store: TokenStore, config: EnclaveConfig, log?: EventLog) {
     this.store = store;
     this.config = config;
+    this.log = log;
   }
 
-  async issue(req: TokenRequest, now = Date.now()): Promise<IssuedToken> {
+  /** `actor` is who issues it (absent when an operator runs `enclave token create` on the stores). */
+  async issue(req: TokenRequest, now = Date.now(), actor?: LogActor): Promise<IssuedToken> {
     if (!PRINCIPAL_RE.test(req.principal)) throw new EnclaveError('invalid_argument', `principal must match ${ID_PATTERN}`);
     const org = this.config.orgs.get(req.org);
     if (!org) throw new EnclaveError('invalid_argument', `unknown org "${req.org}" (expected one of: ${[...this.config.orgs.keys()].join(', ')})`);
@@ -56,6 +62,16 @@ export class TokenService {
     if (outcome === 'principal_mismatch') {
       throw new EnclaveError('invalid_argument', `principal "${req.principal}" already exists with another org or role`);
     }
+    try {
+      await this.log?.append({
+        type: 'token.issued',
+        ...(actor ? { principal: actor } : {}),
+        details: { token: id, principal: req.principal, org: req.org, role: req.role, expires_at: expiresAt === null ? null : new Date(expiresAt).toISOString() },
+      });
+    } catch (err) {
+      await this.store.revoke(id, now);
+      throw err;
+    }
     return { id, secret, principal: req.principal, org: req.org, role: req.role, expiresAt: expiresAt === null ? null : new Date(expiresAt).toISOString() };
   }
 
@@ -73,8 +89,10 @@ export class TokenService {
     return { id: found.principal.id, org: org.id, orgKind: org.kind, role: found.principal.role, tokenId: found.token.id };
   }
 
-  async revoke(id: string): Promise<void> {
+  /** Revokes at once; then logs token.revoked (a log failure is reported, the token stays revoked). */
+  async revoke(id: string, actor?: LogActor): Promise<void> {
     if (!(await this.store.revoke(id, Date.now()))) throw new EnclaveError('invalid_argument', `no active token with id "${id}"`);
+    await this.log?.append({ type: 'token.revoked', ...(actor ? { principal: actor } : {}), details: { token: id } });
   }
 
   list(): Promise<TokenWithPrincipal[]> {

@@ -1,11 +1,17 @@
 // The vault: residency, classification, per-subject envelope encryption and erasure. Every operation goes
 // through the decision point first; protected fields are decrypted only when the decision releases them.
+//
+// The transparency log (issue 4, docs/transparency-log.md "Fail closed"): every decision is logged, allow
+// and deny; a read answers only after its access.decision entry is durable, and a change is made only
+// after its entry (record.*, subject.*) is durable. If the log cannot accept the entry the operation
+// fails with log_unavailable and reveals or changes nothing.
 import { randomUUID } from 'node:crypto';
 import { canonicalJson, type JsonValue } from '../core/canonical-json.ts';
 import type { CollectionDef, EnclaveConfig } from '../core/config.ts';
 import type { Action } from '../core/config-schema.ts';
 import type { Decision, DecisionPoint } from '../core/decision.ts';
-import { EnclaveError, type ErrorCode } from '../core/errors.ts';
+import { EnclaveError, isEnclaveError, type ErrorCode } from '../core/errors.ts';
+import type { EventLog, LogEventType, LogValue } from '../core/event-log.ts';
 import type { Principal } from '../core/principal.ts';
 import { recordAad, splitRecord, validateRecordData, validateRecordId, type RecordData } from '../core/record-model.ts';
 import { resolveResidence } from '../core/residency.ts';
@@ -67,13 +73,15 @@ export class Vault {
   private readonly router: SiteRouter;
   private readonly keyring: Keyring;
   private readonly decisions: DecisionPoint;
+  private readonly log: EventLog;
   private readonly clock: () => number;
 
-  constructor(deps: { config: EnclaveConfig; router: SiteRouter; keyring: Keyring; decisions: DecisionPoint; clock?: () => number }) {
+  constructor(deps: { config: EnclaveConfig; router: SiteRouter; keyring: Keyring; decisions: DecisionPoint; log: EventLog; clock?: () => number }) {
     this.config = deps.config;
     this.router = deps.router;
     this.keyring = deps.keyring;
     this.decisions = deps.decisions;
+    this.log = deps.log;
     this.clock = deps.clock ?? Date.now;
   }
 
@@ -85,6 +93,29 @@ export class Vault {
       throw new EnclaveError('forbidden', decision.reason, { details: { action, policies: decision.policies } });
     }
     return decision;
+  }
+
+  /** decide(), with a denial durably logged before it is reported (allow and deny are both logged). */
+  private async decideLogged(principal: Principal, action: Action, extra: { collection?: CollectionDef; subject?: string; fields?: readonly string[] } = {}): Promise<Decision> {
+    try {
+      return this.decide(principal, action, extra);
+    } catch (err) {
+      if (isEnclaveError(err, 'forbidden')) {
+        const policies = (err.details?.['policies'] ?? []) as readonly string[];
+        await this.record('access.decision', principal, extra.subject, { action, allow: false, policies: [...policies], ...(extra.collection ? { collection: extra.collection.name } : {}) });
+      }
+      throw err;
+    }
+  }
+
+  /** Appends an event for `principal` and waits until it is durable (log_unavailable otherwise). */
+  private async record(type: LogEventType, principal: Principal, subject: string | undefined, details: { readonly [key: string]: LogValue }): Promise<void> {
+    await this.log.append({ type, principal: { id: principal.id, org: principal.org, role: principal.role }, ...(subject === undefined ? {} : { subject }), details });
+  }
+
+  /** The access.decision entry of an allowed read: what the decision released, before it leaves. */
+  private recordRead(principal: Principal, action: Action, decision: Decision, subject: string, facts: { readonly [key: string]: LogValue }): Promise<void> {
+    return this.record('access.decision', principal, subject, { action, allow: true, release: decision.release, policies: [...decision.policies], ...facts });
   }
 
   collection(name: string): CollectionDef {
@@ -119,7 +150,7 @@ export class Vault {
 
   /** Registers a subject at the home site of their residence country (invariant 1); no site is chosen by the caller. */
   async registerSubject(principal: Principal, input: { id: string; country: string }): Promise<SubjectView> {
-    this.decide(principal, 'subject.register', { subject: input.id });
+    const decision = await this.decideLogged(principal, 'subject.register', { subject: input.id });
     validateRecordId(input.id);
     const residence = resolveResidence(this.config, input.country);
     if (await this.router.findSubject(input.id)) throw new EnclaveError('subject_exists', `subject "${input.id}" is already registered`);
@@ -135,6 +166,7 @@ export class Vault {
       erasedAt: null,
       movedTo: null,
     };
+    await this.record('subject.registered', principal, input.id, { jurisdiction: row.jurisdiction, site, policies: [...decision.policies] });
     if ((await this.router.store(site).subjects.insert(row)) === 'exists') {
       throw new EnclaveError('subject_exists', `subject "${input.id}" is already registered`);
     }
@@ -143,8 +175,9 @@ export class Vault {
   }
 
   async getSubject(principal: Principal, id: string): Promise<SubjectView> {
-    this.decide(principal, 'subject.read', { subject: id });
+    const decision = await this.decideLogged(principal, 'subject.read', { subject: id });
     const s = await this.locateSubject(id);
+    await this.recordRead(principal, 'subject.read', decision, id, {});
     return this.view(s.row, s.site);
   }
 
@@ -153,9 +186,10 @@ export class Vault {
    * good; the rows stay as unreadable ciphertext and the API answers 410 for them.
    */
   async eraseSubject(principal: Principal, id: string): Promise<{ subject: string; records: number; erased_at: string }> {
-    this.decide(principal, 'subject.erase', { subject: id });
+    const decision = await this.decideLogged(principal, 'subject.erase', { subject: id });
     const s = await this.locateSubject(id);
     if (s.row.erasedAt !== null) throw this.gone(id);
+    await this.record('subject.erased', principal, id, { jurisdiction: s.row.jurisdiction, site: s.site, policies: [...decision.policies] });
     const at = this.clock();
     const n = await s.store.subjects.erase(id, at);
     this.keyring.forget(s.site, id);
@@ -169,12 +203,13 @@ export class Vault {
    * after an interruption completes the move.
    */
   async rehomeSubject(principal: Principal, id: string, country: string): Promise<RehomeResult> {
-    this.decide(principal, 'subject.rehome', { subject: id });
+    const decision = await this.decideLogged(principal, 'subject.rehome', { subject: id });
     const src = await this.locateSubject(id);
     if (src.row.erasedAt !== null || src.row.wrappedKey === null) throw this.gone(id);
     const dest = resolveResidence(this.config, country);
     const from = { jurisdiction: src.row.jurisdiction, site: src.site };
     const to = { jurisdiction: dest.jurisdiction.id, site: dest.site.id };
+    await this.record('subject.rehomed', principal, id, { from, to, policies: [...decision.policies] });
     if (dest.site.id === src.site) {
       // Same site: only the recorded residence changes; a move here that was interrupted is completed.
       await src.store.subjects.setResidence(id, dest.country, dest.jurisdiction.id);
@@ -228,7 +263,7 @@ export class Vault {
    * refused (and reported), never stored by default; already registered ones are counted as existing.
    */
   async importSubjects(principal: Principal, items: readonly { id: string; country: string }[]): Promise<ImportResult> {
-    this.decide(principal, 'subject.register');
+    const decision = await this.decideLogged(principal, 'subject.register');
     const bySite = new Map<string, SubjectRow[]>();
     const refused: { id: string; code: ErrorCode }[] = [];
     const now = this.clock();
@@ -250,6 +285,7 @@ export class Vault {
     }
     let created = 0;
     for (const [site, rows] of bySite) {
+      await Promise.all(rows.map((r) => this.record('subject.registered', principal, r.id, { jurisdiction: r.jurisdiction, site, policies: [...decision.policies], import: true })));
       created += await this.router.store(site).subjects.insertMany(rows);
       for (const r of rows) this.router.remember(r.id, site);
     }
@@ -268,12 +304,14 @@ export class Vault {
     const bySite = new Map<Store, { row: RecordRow; data: RecordData; dek: AeadKey }[]>();
     const refused: { id: string; code: ErrorCode }[] = [];
     const subjects = new Map<string, { located: Located<SubjectRow>; dek: AeadKey }>();
+    // One record.created entry per subject and batch, with the number of records submitted for them.
+    const perSubject = new Map<string, { count: number; policies: readonly string[] }>();
     const now = this.clock();
     for (const item of items) {
       const id = validateRecordId(item.id);
       const data = validateRecordData(c, item.data);
       const subject = data[c.subjectField] as string;
-      this.decide(principal, 'record.write', { collection: c, subject, fields: Object.keys(data) });
+      const decision = await this.decideLogged(principal, 'record.write', { collection: c, subject, fields: Object.keys(data) });
       let target = subjects.get(subject);
       if (!target) {
         try {
@@ -289,7 +327,13 @@ export class Vault {
       const rows = bySite.get(target.located.store) ?? [];
       rows.push({ row: this.sealRow(c, id, subject, 1, data, target.dek, now, now), data, dek: target.dek });
       bySite.set(target.located.store, rows);
+      perSubject.set(subject, { count: (perSubject.get(subject)?.count ?? 0) + 1, policies: decision.policies });
     }
+    await Promise.all(
+      [...perSubject].map(([subject, { count, policies }]) =>
+        this.record('record.created', principal, subject, { collection: c.name, records: count, policies: [...policies], import: true }),
+      ),
+    );
     let created = 0;
     let replaced = 0;
     for (const [store, rows] of bySite) {
@@ -306,6 +350,7 @@ export class Vault {
         }
         if (this.holds(c, existing, data, dek)) continue;
         const next = this.sealRow(c, row.id, row.subject, existing.version + 1, data, dek, existing.createdAt, now);
+        await this.record('record.updated', principal, row.subject, { collection: c.name, version: next.version, fields: Object.keys(data), policies: [...(perSubject.get(row.subject)?.policies ?? [])], import: true });
         if ((await store.records.update(next, existing.version)) === 'updated') replaced += 1;
         else refused.push({ id: row.id, code: 'version_conflict' });
       }
@@ -377,12 +422,13 @@ export class Vault {
     const c = this.collection(collectionName);
     const data = validateRecordData(c, input.data);
     const subject = data[c.subjectField] as string;
-    this.decide(principal, 'record.write', { collection: c, subject, fields: Object.keys(data) });
+    const decision = await this.decideLogged(principal, 'record.write', { collection: c, subject, fields: Object.keys(data) });
     const id = input.id === undefined ? randomUUID() : validateRecordId(input.id);
     const { located, dek } = await this.subjectForWrite(subject);
     if (await this.router.findRecord(c.name, id)) throw new EnclaveError('record_exists', `record "${id}" already exists in "${c.name}"`);
     const now = this.clock();
     const row = this.sealRow(c, id, subject, 1, data, dek, now, now);
+    await this.record('record.created', principal, subject, { collection: c.name, version: 1, fields: Object.keys(data), policies: [...decision.policies] });
     if ((await located.store.records.insert(row)) === 'exists') {
       throw new EnclaveError('record_exists', `record "${id}" already exists in "${c.name}"`);
     }
@@ -393,7 +439,7 @@ export class Vault {
     const c = this.collection(collectionName);
     const data = validateRecordData(c, input.data);
     const subject = data[c.subjectField] as string;
-    this.decide(principal, 'record.write', { collection: c, subject, fields: Object.keys(data) });
+    const decision = await this.decideLogged(principal, 'record.write', { collection: c, subject, fields: Object.keys(data) });
     const existing = await this.locateRecord(c, id);
     if (existing.row.subject !== subject) {
       throw new EnclaveError('subject_mismatch', `record "${id}" belongs to another subject; delete it and create a new one instead`, { details: { field: c.subjectField } });
@@ -405,6 +451,7 @@ export class Vault {
     if (located.site !== existing.site) throw new EnclaveError('subject_moving', `subject "${subject}" is being re-homed; retry`);
     const now = this.clock();
     const row = this.sealRow(c, id, subject, existing.row.version + 1, data, dek, existing.row.createdAt, now);
+    await this.record('record.updated', principal, subject, { collection: c.name, version: row.version, fields: Object.keys(data), policies: [...decision.policies] });
     const outcome = await located.store.records.update(row, existing.row.version);
     if (outcome === 'not_found') throw new EnclaveError('record_not_found', `no record "${id}" in "${c.name}"`);
     if (outcome === 'version_conflict') throw new EnclaveError('version_conflict', `record "${id}" changed concurrently; read it again`);
@@ -416,7 +463,10 @@ export class Vault {
     const existing = await this.locateRecord(c, id);
     if (existing.subject?.movedTo != null) throw new EnclaveError('subject_moving', `subject "${existing.row.subject}" is being re-homed; retry`);
     const fields = existing.row.sealed === null ? Object.keys(JSON.parse(existing.row.publicJson) as object) : [...c.fields.keys()];
-    this.decide(principal, 'record.delete', { collection: c, subject: existing.row.subject, fields });
+    const decision = await this.decideLogged(principal, 'record.delete', { collection: c, subject: existing.row.subject, fields });
+    // Refused before it is logged when the version is already known to differ (the store re-checks).
+    if (ifMatch !== undefined && ifMatch !== existing.row.version) throw new EnclaveError('version_conflict', `record "${id}" is not at version ${String(ifMatch)}`);
+    await this.record('record.deleted', principal, existing.row.subject, { collection: c.name, version: existing.row.version, policies: [...decision.policies] });
     const outcome = await existing.store.records.delete(c.name, id, ifMatch);
     if (outcome === 'not_found') throw new EnclaveError('record_not_found', `no record "${id}" in "${c.name}"`);
     if (outcome === 'version_conflict') throw new EnclaveError('version_conflict', `record "${id}" is not at version ${String(ifMatch)}`);
@@ -425,13 +475,16 @@ export class Vault {
   async getRecord(principal: Principal, collectionName: string, id: string): Promise<RecordView> {
     const c = this.collection(collectionName);
     const found = await this.locateRecord(c, id);
-    const decision = this.decide(principal, 'record.read', { collection: c, subject: found.row.subject, fields: [...c.fields.keys()] });
-    return this.open(c, found.site, found.row, found.subject, decision);
+    const decision = await this.decideLogged(principal, 'record.read', { collection: c, subject: found.row.subject, fields: [...c.fields.keys()] });
+    const view = this.open(c, found.site, found.row, found.subject, decision);
+    // Fail closed: the view (perhaps decrypted) leaves only once its decision is durably logged.
+    await this.recordRead(principal, 'record.read', decision, found.row.subject, { collection: c.name, records: 1, withheld: [...view.withheld] });
+    return view;
   }
 
   async listSubjectRecords(principal: Principal, subjectId: string, options: { collection?: string; limit?: number; cursor?: string } = {}): Promise<RecordPage> {
     const only = options.collection === undefined ? undefined : this.collection(options.collection);
-    const decision = this.decide(principal, 'record.read', { subject: subjectId, ...(only ? { collection: only } : {}) });
+    const decision = await this.decideLogged(principal, 'record.read', { subject: subjectId, ...(only ? { collection: only } : {}) });
     const s = await this.locateSubject(subjectId);
     if (s.row.erasedAt !== null) throw this.gone(subjectId);
     const limit = Math.min(Math.max(Math.trunc(options.limit ?? 100), 1), 1000);
@@ -442,6 +495,7 @@ export class Vault {
       const c = this.config.collections.get(row.collection);
       if (c) records.push(this.open(c, s.site, row, s.row, decision));
     }
+    await this.recordRead(principal, 'record.read', decision, subjectId, { ...(only ? { collection: only.name } : {}), records: records.length });
     const last = rows.at(-1);
     return { subject: subjectId, records, next: rows.length === limit && last ? encodeCursor(last) : null };
   }

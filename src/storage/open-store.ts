@@ -1,10 +1,15 @@
-// Storage URLs: `sqlite:<path>` (relative to the data directory), `sqlite::memory:`, and later
-// `postgres://…` (the PostgreSQL adapter issue). Unknown schemes are a configuration error.
+// Storage URLs: `sqlite:<path>` (relative to the data directory), `sqlite::memory:`, and
+// `postgres://…` / `postgresql://…` (docs/postgresql.md). Unknown schemes are a configuration error.
+// Opening is async: a PostgreSQL store connects and migrates before it is returned.
 import { isAbsolute, join } from 'node:path';
 import { EnclaveError } from '../core/errors.ts';
+import type { LogStore } from '../core/log-store.ts';
 import type { Store } from '../core/store.ts';
 import type { MigrationStateStore } from '../core/migration-state.ts';
 import { SqliteMigrationState } from './sqlite/sqlite-migration-state.ts';
+import { PostgresStore } from './postgres/postgres-store.ts';
+import { isPostgresUrl } from './postgres/postgres-url.ts';
+import { SqliteLogStore } from './sqlite/sqlite-log-store.ts';
 import { SqliteStore } from './sqlite/sqlite-store.ts';
 
 export function sqlitePathOf(url: string, dataDir: string): string | undefined {
@@ -14,16 +19,31 @@ export function sqlitePathOf(url: string, dataDir: string): string | undefined {
   return isAbsolute(p) ? p : join(dataDir, p);
 }
 
-export function openStore(url: string, dataDir: string): Store {
+function sqliteOrRefuse<T>(url: string, dataDir: string, sqlite: (path: string) => T): T | undefined {
   const path = sqlitePathOf(url, dataDir);
-  if (path !== undefined) {
-    if (path === '' ) throw new EnclaveError('invalid_config', `storage URL "${url}" names no file (expected sqlite:<path>)`);
-    return new SqliteStore({ path });
-  }
-  if (/^postgres(ql)?:\/\//.test(url)) {
-    throw new EnclaveError('invalid_config', 'the PostgreSQL adapter is not part of this build yet; use sqlite:<path>');
-  }
-  throw new EnclaveError('invalid_config', `storage URL must start with "sqlite:" (got scheme "${url.split(':')[0] ?? ''}")`);
+  if (path === undefined) return undefined;
+  if (path === '') throw new EnclaveError('invalid_config', `storage URL "${url}" names no file (expected sqlite:<path>)`);
+  return sqlite(path);
+}
+
+function unknownScheme(url: string, accepted: string): EnclaveError {
+  // Only the scheme is repeated: the rest of an unrecognized URL may hold a password.
+  return new EnclaveError('invalid_config', `storage URL must start with ${accepted} (got scheme "${url.split(':')[0]?.slice(0, 20) ?? ''}")`);
+}
+
+export async function openStore(url: string, dataDir: string): Promise<Store> {
+  const sqlite = sqliteOrRefuse(url, dataDir, (path) => new SqliteStore({ path }));
+  if (sqlite) return sqlite;
+  if (isPostgresUrl(url)) return PostgresStore.open(url);
+  throw unknownScheme(url, '"sqlite:", "postgres://" or "postgresql://"');
+}
+
+/** The transparency log's store (log.storage). Only SQLite so far: its PostgreSQL adapter comes with issue 6. */
+export function openLogStore(url: string, dataDir: string): LogStore {
+  const sqlite = sqliteOrRefuse(url, dataDir, (path) => new SqliteLogStore({ path }));
+  if (sqlite) return sqlite;
+  if (isPostgresUrl(url)) throw new EnclaveError('invalid_config', 'log.storage: the transparency log\'s PostgreSQL adapter is not part of this build yet; use sqlite:<path>');
+  throw unknownScheme(url, '"sqlite:"');
 }
 
 /** The migration state store named by `migration.state` (same URL forms as the stores). */

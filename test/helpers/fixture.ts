@@ -1,12 +1,13 @@
 // A real enclave in a temporary directory: starter configuration, SQLite stores on disk, unsealed with
 // the development shares, and one token per demo role. Tests use it instead of mocks.
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Principal } from '../../src/core/principal.ts';
 import { loadConfig } from '../../src/services/config-loader.ts';
 import { openEnclave, type Enclave, type OpenOptions } from '../../src/services/enclave.ts';
-import { initEnclave, readDevShares } from '../../src/services/init-service.ts';
+import { CONFIG_FILE, initEnclave, readDevShares } from '../../src/services/init-service.ts';
+import { starterConfig } from '../../src/services/starter-config.ts';
 
 export const ROLES = {
   officer: { org: 'gatekeeper', role: 'officer' },
@@ -35,8 +36,16 @@ export function tempDir(prefix = 'enclave-test-'): string {
   return mkdtempSync(join(tmpdir(), prefix));
 }
 
-export async function makeFixture(options: { sealed?: boolean; open?: OpenOptions } = {}): Promise<Fixture> {
+export interface FixtureOptions {
+  readonly sealed?: boolean;
+  readonly open?: OpenOptions;
+  /** Edits the starter configuration before `init` (e.g. to put the stores on PostgreSQL). */
+  readonly config?: (starter: string) => string;
+}
+
+export async function makeFixture(options: FixtureOptions = {}): Promise<Fixture> {
   const dir = tempDir();
+  if (options.config) writeFileSync(join(dir, CONFIG_FILE), options.config(starterConfig()));
   const init = await initEnclave(dir, { dev: true });
   const enclave = await openEnclave(loadConfig(init.configPath), options.open);
   if (!options.sealed) for (const s of readDevShares(init.dataDir) ?? []) await enclave.seal.submit(s);

@@ -1,4 +1,4 @@
-// The storage conformance suite: every Store adapter (SQLite now, PostgreSQL later) runs this same suite,
+// The storage conformance suite: every Store adapter (SQLite, PostgreSQL) runs this same suite,
 // so the vault can rely on identical behaviour whichever store a site uses.
 //
 // `open` returns a ready store; it may be a fresh database per call or the same database again: every
@@ -22,8 +22,13 @@ function plainRecord(r: RecordRow | undefined): unknown {
 // Timestamps beyond 2^32 and 2^41 catch adapters that truncate to 32-bit integers.
 const T0 = 1_700_000_000_123;
 
-export function storeConformance(name: string, open: () => Promise<Store> | Store, cleanup?: () => Promise<void>): void {
-  void describe(`Store conformance: ${name}`, () => {
+export interface ConformanceOptions {
+  /** A reason to skip the whole suite (e.g. its server is not reachable), printed by the test runner. */
+  readonly skip?: string | false;
+}
+
+export function storeConformance(name: string, open: () => Promise<Store> | Store, cleanup?: () => Promise<void>, options: ConformanceOptions = {}): void {
+  void describe(`Store conformance: ${name}`, { skip: options.skip ?? false }, () => {
     let store: Store;
     /** A prefix unique to the running test, so tests never see each other's rows. */
     let ns: string;

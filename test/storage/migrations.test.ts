@@ -11,6 +11,7 @@ import { planMigrations, type AppliedMigration, type Migration } from '../../src
 import { migrationChecksum } from '../../src/storage/checksum.ts';
 import { SQLITE_MIGRATIONS } from '../../src/storage/sqlite/sqlite-migrations.ts';
 import { SqliteStore } from '../../src/storage/sqlite/sqlite-store.ts';
+import { HISTORY_EDITS, refusedNaming } from './migration-cases.ts';
 
 const M: Migration[] = [
   { id: 1, name: 'initial', sql: 'CREATE TABLE a (x INTEGER) STRICT;' },
@@ -26,12 +27,7 @@ const at = (i: number): Migration => {
 
 /** Asserts `fn` throws migration_refused with a message that contains every one of `words`. */
 function refused(fn: () => unknown, ...words: string[]): void {
-  assert.throws(fn, (err: unknown) => {
-    assert.ok(err instanceof EnclaveError, `expected an EnclaveError, got ${String(err)}`);
-    assert.equal(err.code, 'migration_refused');
-    for (const w of words) assert.ok(err.message.includes(w), `message ${JSON.stringify(err.message)} names ${w}`);
-    return true;
-  });
+  assert.throws(fn, refusedNaming(words));
 }
 
 void describe('planMigrations (pure)', () => {
@@ -147,28 +143,14 @@ void describe('SqliteStore migrations', () => {
     assert.ok(tables(path).includes('extra'));
   });
 
-  const setups: { what: string; sql: string; words: string[] }[] = [
-    { what: 'a recorded checksum that no longer matches', sql: "UPDATE schema_migrations SET checksum = 'deadbeef' WHERE id = 2", words: ['migration 2', 'add_b', 'modified'] },
-    { what: 'an applied migration unknown to this build', sql: "INSERT INTO schema_migrations VALUES (4, 'from_the_future', 'abc', 0)", words: ['migration 4', 'from_the_future'] },
-    { what: 'a renamed migration', sql: "UPDATE schema_migrations SET name = 'add_bee' WHERE id = 2", words: ['migration 2', 'add_bee'] },
-    { what: 'a gap in the history', sql: 'DELETE FROM schema_migrations WHERE id = 2', words: ['expected 2', 'index_b'] },
-  ];
-  for (const s of setups) {
+  for (const s of HISTORY_EDITS) {
     void it(`refuses to open a database with ${s.what}, naming the migration, and changes nothing`, async () => {
       const path = freshPath();
       await openClose(path, M);
       edit(path, s.sql);
       const historyBefore = history(path);
       const tablesBefore = tables(path);
-      assert.throws(
-        () => new SqliteStore({ path, migrations: M }),
-        (err: unknown) => {
-          assert.ok(err instanceof EnclaveError);
-          assert.equal(err.code, 'migration_refused');
-          for (const w of s.words) assert.ok(err.message.includes(w), `${JSON.stringify(err.message)} names ${w}`);
-          return true;
-        },
-      );
+      assert.throws(() => new SqliteStore({ path, migrations: M }), refusedNaming(s.words));
       assert.deepEqual(history(path), historyBefore);
       assert.deepEqual(tables(path), tablesBefore);
     });

@@ -4,7 +4,8 @@ import { EnclaveError } from '../../core/errors.ts';
 import type { Enclave } from '../../services/enclave.ts';
 import { principalOf } from '../auth.ts';
 import { etagOf, parseIfMatch } from '../if-match.ts';
-import { CollectionName, CreateRecordBody, ListQuery, RecordId, ReplaceRecordBody, SubjectId } from '../schemas.ts';
+import { receipted, withReceipt } from '../log-receipt.ts';
+import { CollectionName, CreateRecordBody, ListQuery, LogIndex, RecordId, ReplaceRecordBody, SubjectId } from '../schemas.ts';
 
 const Err = { $ref: 'Error#' };
 const Rec = { $ref: 'Record#' };
@@ -30,7 +31,7 @@ export function recordRoutes(app: FastifyInstance, enclave: Enclave): void {
       },
     },
     async (request, reply) => {
-      const view = await vault.createRecord(principalOf(request), request.params.collection, request.body);
+      const view = await receipted(reply, () => vault.createRecord(principalOf(request), request.params.collection, request.body));
       return reply
         .status(201)
         .header('etag', etagOf(view.version))
@@ -51,7 +52,7 @@ export function recordRoutes(app: FastifyInstance, enclave: Enclave): void {
       },
     },
     async (request, reply) => {
-      const view = await vault.getRecord(principalOf(request), request.params.collection, request.params.id);
+      const view = await receipted(reply, () => vault.getRecord(principalOf(request), request.params.collection, request.params.id));
       return reply.header('etag', etagOf(view.version)).header('cache-control', 'no-store').send(view);
     },
   );
@@ -71,10 +72,12 @@ export function recordRoutes(app: FastifyInstance, enclave: Enclave): void {
     },
     async (request, reply) => {
       const ifMatch = parseIfMatch(request.headers['if-match']);
-      const view = await vault.replaceRecord(principalOf(request), request.params.collection, request.params.id, {
-        data: request.body.data,
-        ...(ifMatch === undefined ? {} : { ifMatch }),
-      });
+      const view = await receipted(reply, () =>
+        vault.replaceRecord(principalOf(request), request.params.collection, request.params.id, {
+          data: request.body.data,
+          ...(ifMatch === undefined ? {} : { ifMatch }),
+        }),
+      );
       return reply.header('etag', etagOf(view.version)).send(view);
     },
   );
@@ -91,7 +94,7 @@ export function recordRoutes(app: FastifyInstance, enclave: Enclave): void {
       },
     },
     async (request, reply) => {
-      await vault.deleteRecord(principalOf(request), request.params.collection, request.params.id, parseIfMatch(request.headers['if-match']));
+      await withReceipt(reply, () => vault.deleteRecord(principalOf(request), request.params.collection, request.params.id, parseIfMatch(request.headers['if-match'])));
       return reply.status(204).send();
     },
   );
@@ -106,7 +109,7 @@ export function recordRoutes(app: FastifyInstance, enclave: Enclave): void {
         params: Type.Object({ id: SubjectId }),
         querystring: ListQuery,
         response: {
-          200: Type.Object({ subject: Type.String(), records: Type.Array(Rec), next: Type.Union([Type.String(), Type.Null()]) }),
+          200: Type.Object({ subject: Type.String(), records: Type.Array(Rec), next: Type.Union([Type.String(), Type.Null()]), log_index: LogIndex }),
           ...errors,
         },
       },
@@ -116,11 +119,13 @@ export function recordRoutes(app: FastifyInstance, enclave: Enclave): void {
       if (q.limit !== undefined && !/^(?:[1-9][0-9]{0,2}|1000)$/.test(q.limit)) {
         throw new EnclaveError('invalid_request', 'query.limit must be a whole number from 1 to 1000', { details: { field: 'limit' } });
       }
-      const page = await vault.listSubjectRecords(principalOf(request), request.params.id, {
-        ...(q.collection === undefined ? {} : { collection: q.collection }),
-        ...(q.limit === undefined ? {} : { limit: Number(q.limit) }),
-        ...(q.cursor === undefined ? {} : { cursor: q.cursor }),
-      });
+      const page = await receipted(reply, () =>
+        vault.listSubjectRecords(principalOf(request), request.params.id, {
+          ...(q.collection === undefined ? {} : { collection: q.collection }),
+          ...(q.limit === undefined ? {} : { limit: Number(q.limit) }),
+          ...(q.cursor === undefined ? {} : { cursor: q.cursor }),
+        }),
+      );
       return reply.header('cache-control', 'no-store').send(page);
     },
   );

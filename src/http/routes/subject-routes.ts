@@ -2,7 +2,8 @@ import type { FastifyInstance } from 'fastify';
 import { Type } from 'typebox';
 import type { Enclave } from '../../services/enclave.ts';
 import { principalOf } from '../auth.ts';
-import { RegisterSubjectBody, RehomeBody, SubjectId } from '../schemas.ts';
+import { receipted } from '../log-receipt.ts';
+import { LogIndex, RegisterSubjectBody, RehomeBody, SubjectId } from '../schemas.ts';
 
 const Err = { $ref: 'Error#' };
 const Subj = { $ref: 'Subject#' };
@@ -26,7 +27,7 @@ export function subjectRoutes(app: FastifyInstance, enclave: Enclave): void {
       },
     },
     async (request, reply) => {
-      const view = await vault.registerSubject(principalOf(request), request.body);
+      const view = await receipted(reply, () => vault.registerSubject(principalOf(request), request.body));
       return reply.status(201).header('location', `/v1/subjects/${encodeURIComponent(view.id)}`).send(view);
     },
   );
@@ -34,7 +35,7 @@ export function subjectRoutes(app: FastifyInstance, enclave: Enclave): void {
   app.get<{ Params: { id: string } }>(
     '/v1/subjects/:id',
     { schema: { tags: ['subjects'], summary: 'Where a subject lives', security, params: Params, response: { 200: Subj, ...errors } } },
-    async (request) => vault.getSubject(principalOf(request), request.params.id),
+    async (request, reply) => receipted(reply, () => vault.getSubject(principalOf(request), request.params.id)),
   );
 
   app.post<{ Params: { id: string }; Body: { country: string } }>(
@@ -52,12 +53,13 @@ export function subjectRoutes(app: FastifyInstance, enclave: Enclave): void {
             from: Type.Object({ jurisdiction: Type.String(), site: Type.String() }),
             to: Type.Object({ jurisdiction: Type.String(), site: Type.String() }),
             records: Type.Integer(),
+            log_index: LogIndex,
           }),
           ...errors,
         },
       },
     },
-    async (request) => vault.rehomeSubject(principalOf(request), request.params.id, request.body.country),
+    async (request, reply) => receipted(reply, () => vault.rehomeSubject(principalOf(request), request.params.id, request.body.country)),
   );
 
   app.delete<{ Params: { id: string } }>(
@@ -68,9 +70,9 @@ export function subjectRoutes(app: FastifyInstance, enclave: Enclave): void {
         summary: 'Erase a subject: destroy their data key so every record of theirs is unreadable (crypto-shredding)',
         security,
         params: Params,
-        response: { 200: Type.Object({ subject: Type.String(), records: Type.Integer(), erased_at: Type.String() }), ...errors },
+        response: { 200: Type.Object({ subject: Type.String(), records: Type.Integer(), erased_at: Type.String(), log_index: LogIndex }), ...errors },
       },
     },
-    async (request) => vault.eraseSubject(principalOf(request), request.params.id),
+    async (request, reply) => receipted(reply, () => vault.eraseSubject(principalOf(request), request.params.id)),
   );
 }

@@ -4,6 +4,7 @@ import { Type } from 'typebox';
 import { EnclaveError } from '../../core/errors.ts';
 import type { Enclave } from '../../services/enclave.ts';
 import { principalOf } from '../auth.ts';
+import { withReceipt } from '../log-receipt.ts';
 import { UnsealBody } from '../schemas.ts';
 
 const Err = { $ref: 'Error#' };
@@ -45,26 +46,27 @@ export function systemRoutes(app: FastifyInstance, enclave: Enclave, metrics: Re
         response: { 200: Seal, 400: Err, 409: Err, 413: Err, 415: Err, 503: Err },
       },
     },
-    async (request) => {
+    async (request, reply) => {
       if (request.body.reset === true) {
         enclave.seal.reset();
         return enclave.seal.status();
       }
-      if (request.body.share === undefined) throw new EnclaveError('invalid_request', 'send {"share": "enclave-share-v1-…"} or {"reset": true}');
-      return enclave.seal.submit(request.body.share);
+      const share = request.body.share;
+      if (share === undefined) throw new EnclaveError('invalid_request', 'send {"share": "enclave-share-v1-…"} or {"reset": true}');
+      return (await withReceipt(reply, () => enclave.seal.submit(share))).value;
     },
   );
 
   app.post(
     '/v1/sys/seal',
     {
-      schema: { tags: ['system'], summary: 'Seal the enclave now: drop every key from memory', security: [{ bearer: [] }], response: { 200: Seal, 401: Err, 403: Err } },
+      schema: { tags: ['system'], summary: 'Seal the enclave now: drop every key from memory', security: [{ bearer: [] }], response: { 200: Seal, 401: Err, 403: Err, 503: Err } },
     },
-    (request) => {
+    async (request, reply) => {
       const principal = principalOf(request);
       const decision = enclave.decisions.decide({ principal, action: 'enclave.seal', now: new Date() });
       if (!decision.allow) throw new EnclaveError('forbidden', decision.reason, { details: { action: 'enclave.seal', policies: decision.policies } });
-      return enclave.seal.seal();
+      return (await withReceipt(reply, () => enclave.seal.sealLogged(principal))).value;
     },
   );
 

@@ -7,7 +7,8 @@ import { EnclaveError } from '../../core/errors.ts';
 import type { ScrubReport } from '../../core/migration-source.ts';
 import type { CertificateInfo, VerificationInfo } from '../../core/migration-state.ts';
 import type { MetaStore } from '../../core/store.ts';
-import { ed25519FromSeed, type Ed25519Key } from '../../crypto/ed25519-key.ts';
+import type { KeyObject } from 'node:crypto';
+import { ed25519PrivateKey, rawPublicKey } from '../../core/tlog/ed25519.ts';
 import type { Enclave } from '../enclave.ts';
 import type { MigrationContext } from './migration-context.ts';
 import type { PurgedTable } from './migration-purger.ts';
@@ -15,11 +16,11 @@ import type { PurgedTable } from './migration-purger.ts';
 export const CERTIFICATE_KEY_LABEL = 'certificates/ed25519/v1';
 export const VKEY_META = 'certificate_vkey';
 
-function certificateKey(enclave: Enclave): Ed25519Key & { vkey: string } {
+function certificateKey(enclave: Enclave): { privateKey: KeyObject; vkey: string } {
   const seed = enclave.keyring.derive(CERTIFICATE_KEY_LABEL);
   try {
-    const key = ed25519FromSeed(seed);
-    return { ...key, vkey: formatVkey(keyName(enclave.config.name), key.publicKey) };
+    const privateKey = ed25519PrivateKey(seed);
+    return { privateKey, vkey: formatVkey(keyName(enclave.config.name), rawPublicKey(privateKey)) };
   } finally {
     seed.fill(0);
   }
@@ -83,7 +84,7 @@ export async function issueCertificate(
     method: { engine: facts.scrub.engine, steps: [...facts.scrub.steps], settings: { ...facts.scrub.settings }, limits: [...facts.scrub.limits] },
     times: { purge_started_at: iso(facts.startedAt), purge_committed_at: iso(facts.committedAt), scrubbed_at: iso(facts.scrubbedAt) },
   };
-  const { id, note } = signCertificate(body, keyName(enclave.config.name), key.privateKey, key.publicKey);
+  const { id, note } = signCertificate(body, keyName(enclave.config.name), key.privateKey);
   const info: CertificateInfo = { id, migration: ctx.name, verification: facts.verification.id, issuedAt: ctx.clock(), note, logIndex: null };
   await ctx.state.saveCertificate(info);
   const logIndex = await ctx.record('certificate.issued', { certificate: id, verification: facts.verification.id, root: facts.root, purged_rows: body.totals.purged_rows });

@@ -18,6 +18,7 @@ export interface OpenMigrationOptions {
   readonly batchSize?: number;
   /** The org and role the migration acts as (default: the first gatekeeper role allowed to). */
   readonly as?: { readonly org?: string; readonly role?: string };
+  /** Where the migration's events go (default: the enclave's transparency log). */
   readonly log?: EventLog;
   readonly clock?: () => number;
   /** Opens the source (tests pass their own); default: the one the mapping names. */
@@ -46,7 +47,8 @@ export async function openMigration(enclave: Enclave, state: MigrationStateStore
       source,
       resolved,
       principal,
-      log: options.log,
+      // Every run, verification, purge and certificate goes to the enclave's transparency log.
+      log: options.log ?? enclave.log,
       ...(options.clock ? { clock: options.clock } : {}),
       ...(options.batchSize !== undefined ? { batchSize: options.batchSize } : {}),
     });

@@ -1,5 +1,5 @@
-// What every node:sqlite database of the enclave shares: opening with its pragmas, one write
-// transaction at a time, a prepared-statement cache, and the ordered, checksummed schema history.
+// What every embedded store does with its database file: open it with durable settings, and apply its
+// ordered, checksummed migrations (core/migration-plan.ts).
 import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { DatabaseSync, type StatementSync } from 'node:sqlite';
@@ -7,19 +7,47 @@ import { EnclaveError } from '../../core/errors.ts';
 import { planMigrations, type AppliedMigration, type Migration } from '../../core/migration-plan.ts';
 import { migrationChecksum } from '../checksum.ts';
 
-/** Opens (creating its directory) and applies the pragmas; `what` names it in the error. */
-export function openDatabase(path: string, pragmas: readonly string[], what: string): DatabaseSync {
+/**
+ * Opens (creating) a database. WAL with synchronous=FULL makes every commit durable; secure_delete zeroes
+ * freed content so erased keys and purged rows leave no bytes behind once the WAL is checkpointed.
+ */
+export function openSqliteDatabase(path: string): DatabaseSync {
   if (path !== ':memory:') mkdirSync(dirname(path), { recursive: true });
   try {
     const db = new DatabaseSync(path);
-    for (const p of pragmas) db.exec(`PRAGMA ${p}`);
+    db.exec('PRAGMA journal_mode = WAL');
+    db.exec('PRAGMA synchronous = FULL');
+    db.exec('PRAGMA secure_delete = ON');
+    db.exec('PRAGMA temp_store = MEMORY');
+    db.exec('PRAGMA foreign_keys = ON');
+    db.exec('PRAGMA busy_timeout = 5000');
     return db;
   } catch (cause) {
-    throw new EnclaveError('storage_unavailable', `cannot open ${what} at ${path}`, { cause });
+    throw new EnclaveError('storage_unavailable', `cannot open SQLite store at ${path}`, { cause });
   }
 }
 
-/** Runs `fn` in a write transaction (BEGIN IMMEDIATE: the write lock is taken up front). */
+/**
+ * Applies each pending migration and its history row in one transaction. Each store names its own
+ * history table, so two stores can share a database file without mixing their histories.
+ */
+export function applyMigrations(db: DatabaseSync, migrations: readonly Migration[], historyTable: string, tx: (fn: () => void) => void): void {
+  db.exec(`CREATE TABLE IF NOT EXISTS ${historyTable} (
+      id INTEGER PRIMARY KEY, name TEXT NOT NULL, checksum TEXT NOT NULL, applied_at INTEGER NOT NULL) STRICT`);
+  const applied = db.prepare(`SELECT id, name, checksum FROM ${historyTable} ORDER BY id`).all() as unknown as AppliedMigration[];
+  for (const m of planMigrations(migrations, applied, migrationChecksum)) {
+    tx(() => {
+      try {
+        db.exec(m.sql);
+      } catch (cause) {
+        throw new EnclaveError('migration_refused', `migration ${m.id} (${m.name}) failed to apply; nothing of it was kept`, { cause });
+      }
+      db.prepare(`INSERT INTO ${historyTable} (id, name, checksum, applied_at) VALUES (?, ?, ?, ?)`).run(m.id, m.name, migrationChecksum(m.sql), Date.now());
+    });
+  }
+}
+
+/** Runs `fn` in a write transaction taken at once (BEGIN IMMEDIATE), so it never fails midway on a lock upgrade. */
 export function inTransaction<T>(db: DatabaseSync, fn: () => T): T {
   db.exec('BEGIN IMMEDIATE');
   try {
@@ -32,6 +60,7 @@ export function inTransaction<T>(db: DatabaseSync, fn: () => T): T {
   }
 }
 
+/** Prepared statements by SQL text, prepared once per connection. */
 export class StatementCache {
   private readonly db: DatabaseSync;
   private readonly cache = new Map<string, StatementSync>();
@@ -51,27 +80,5 @@ export class StatementCache {
 
   clear(): void {
     this.cache.clear();
-  }
-}
-
-/** Applies the pending migrations, each in its own transaction with its history row; closes the database on refusal. */
-export function applyMigrations(db: DatabaseSync, migrations: readonly Migration[]): void {
-  try {
-    db.exec(`CREATE TABLE IF NOT EXISTS schema_migrations (
-      id INTEGER PRIMARY KEY, name TEXT NOT NULL, checksum TEXT NOT NULL, applied_at INTEGER NOT NULL) STRICT`);
-    const applied = db.prepare('SELECT id, name, checksum FROM schema_migrations ORDER BY id').all() as unknown as AppliedMigration[];
-    for (const m of planMigrations(migrations, applied, migrationChecksum)) {
-      inTransaction(db, () => {
-        try {
-          db.exec(m.sql);
-        } catch (cause) {
-          throw new EnclaveError('migration_refused', `migration ${m.id} (${m.name}) failed to apply; nothing of it was kept`, { cause });
-        }
-        db.prepare('INSERT INTO schema_migrations (id, name, checksum, applied_at) VALUES (?, ?, ?, ?)').run(m.id, m.name, migrationChecksum(m.sql), Date.now());
-      });
-    }
-  } catch (err) {
-    db.close();
-    throw err;
   }
 }

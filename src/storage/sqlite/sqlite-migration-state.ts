@@ -19,7 +19,7 @@ import type {
   VerificationInfo,
 } from '../../core/migration-state.ts';
 import { chunks } from '../sources/sql-text.ts';
-import { applyMigrations, inTransaction, openDatabase, StatementCache } from './sqlite-db.ts';
+import { applyMigrations, inTransaction, openSqliteDatabase, StatementCache } from './sqlite-db.ts';
 
 export const MIGRATION_STATE_MIGRATIONS: readonly Migration[] = [
   {
@@ -173,8 +173,13 @@ export class SqliteMigrationState implements MigrationStateStore {
   private readonly cache: StatementCache;
 
   constructor(path: string) {
-    this.db = openDatabase(path, ['journal_mode = WAL', 'synchronous = FULL', 'busy_timeout = 5000'], 'the migration state');
-    applyMigrations(this.db, MIGRATION_STATE_MIGRATIONS);
+    this.db = openSqliteDatabase(path);
+    try {
+      applyMigrations(this.db, MIGRATION_STATE_MIGRATIONS, 'migration_state_schema', (fn) => inTransaction(this.db, fn));
+    } catch (err) {
+      this.db.close();
+      throw err;
+    }
     this.cache = new StatementCache(this.db);
   }
 

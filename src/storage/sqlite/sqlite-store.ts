@@ -1,5 +1,4 @@
-// Embedded store on node:sqlite. WAL with synchronous=FULL makes every commit durable; secure_delete
-// zeroes freed content so erased keys and purged rows leave no bytes behind once the WAL is checkpointed.
+// Embedded store on node:sqlite (settings in sqlite-db.ts: every commit durable, freed bytes zeroed).
 import type { DatabaseSync, StatementSync, SQLInputValue } from 'node:sqlite';
 import { EnclaveError } from '../../core/errors.ts';
 import type { Migration } from '../../core/migration-plan.ts';
@@ -15,67 +14,26 @@ import type {
   SubjectStore,
   TokenRow,
   TokenStore,
-  TokenWithPrincipal,
   UpdateResult,
 } from '../../core/store.ts';
-import { applyMigrations, inTransaction, openDatabase, StatementCache } from './sqlite-db.ts';
+import {
+  countOf,
+  listLimit,
+  RECORD_COLUMNS,
+  recordValues,
+  SUBJECT_COLUMNS,
+  subjectValues,
+  TOKEN_COLUMNS,
+  TOKEN_SELECT,
+  tokenValues,
+  toRecord,
+  toSubject,
+  toTokenWithPrincipal,
+} from '../rows.ts';
+import { applyMigrations, inTransaction, openSqliteDatabase, StatementCache } from './sqlite-db.ts';
 import { SQLITE_MIGRATIONS } from './sqlite-migrations.ts';
 
 type Row = Record<string, SQLInputValue>;
-
-function str(v: unknown): string {
-  return v as string;
-}
-function num(v: unknown): number {
-  return Number(v);
-}
-function numOrNull(v: unknown): number | null {
-  return v === null || v === undefined ? null : Number(v);
-}
-function bytesOrNull(v: unknown): Uint8Array | null {
-  return v === null || v === undefined ? null : (v as Uint8Array);
-}
-
-function toSubject(r: Row): SubjectRow {
-  return {
-    id: str(r['id']),
-    country: str(r['country']),
-    jurisdiction: str(r['jurisdiction']),
-    wrappedKey: bytesOrNull(r['wrapped_key']),
-    keyId: str(r['key_id']),
-    createdAt: num(r['created_at']),
-    erasedAt: numOrNull(r['erased_at']),
-    movedTo: (r['moved_to'] as string | null) ?? null,
-  };
-}
-
-function toRecord(r: Row): RecordRow {
-  return {
-    collection: str(r['collection']),
-    id: str(r['id']),
-    subject: str(r['subject']),
-    version: num(r['version']),
-    publicJson: str(r['public_json']),
-    sealed: bytesOrNull(r['sealed']),
-    createdAt: num(r['created_at']),
-    updatedAt: num(r['updated_at']),
-  };
-}
-
-function toTokenWithPrincipal(r: Row): TokenWithPrincipal {
-  return {
-    token: {
-      id: str(r['id']),
-      hash: str(r['hash']),
-      principalId: str(r['principal_id']),
-      label: str(r['label']),
-      createdAt: num(r['created_at']),
-      expiresAt: numOrNull(r['expires_at']),
-      revokedAt: numOrNull(r['revoked_at']),
-    },
-    principal: { id: str(r['principal_id']), org: str(r['p_org']), role: str(r['p_role']), createdAt: num(r['p_created_at']) },
-  };
-}
 
 export interface SqliteOptions {
   /** A file path, or ':memory:' for tests. */
@@ -91,17 +49,18 @@ export class SqliteStore implements Store {
   readonly meta: MetaStore;
   readonly path: string;
   private readonly db: DatabaseSync;
-  private readonly cache: StatementCache;
+  private readonly statements: StatementCache;
 
   constructor(options: SqliteOptions) {
     this.path = options.path;
-    this.db = openDatabase(
-      options.path,
-      ['journal_mode = WAL', 'synchronous = FULL', 'secure_delete = ON', 'temp_store = MEMORY', 'foreign_keys = ON', 'busy_timeout = 5000'],
-      'SQLite store',
-    );
-    applyMigrations(this.db, options.migrations ?? SQLITE_MIGRATIONS);
-    this.cache = new StatementCache(this.db);
+    this.db = openSqliteDatabase(options.path);
+    this.statements = new StatementCache(this.db);
+    try {
+      this.migrate(options.migrations ?? SQLITE_MIGRATIONS);
+    } catch (err) {
+      this.db.close();
+      throw err;
+    }
     this.subjects = this.subjectStore();
     this.records = this.recordStore();
     this.tokens = this.tokenStore();
@@ -109,11 +68,15 @@ export class SqliteStore implements Store {
   }
 
   private stmt(sql: string): StatementSync {
-    return this.cache.get(sql);
+    return this.statements.get(sql);
   }
 
   private tx<T>(fn: () => T): T {
     return inTransaction(this.db, fn);
+  }
+
+  private migrate(migrations: readonly Migration[]): void {
+    applyMigrations(this.db, migrations, 'schema_migrations', (fn) => this.tx(fn));
   }
 
   private subjectStore(): SubjectStore {
@@ -139,27 +102,21 @@ export class SqliteStore implements Store {
         const r = this.stmt('UPDATE subjects SET moved_to = ? WHERE id = ?').run(site, id);
         return Promise.resolve(r.changes === 1);
       },
-      count: async () => Promise.resolve(num((this.stmt('SELECT count(*) AS n FROM subjects').get() as Row)['n'])),
+      count: async () => Promise.resolve(countOf(this.stmt('SELECT count(*) AS n FROM subjects').get())),
     };
   }
 
   private insertSubjectRow(row: SubjectRow): boolean {
-    const r = this.stmt(
-      `INSERT INTO subjects (id, country, jurisdiction, wrapped_key, key_id, created_at, erased_at, moved_to)
-       VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (id) DO NOTHING`,
-    ).run(row.id, row.country, row.jurisdiction, row.wrappedKey, row.keyId, row.createdAt, row.erasedAt, row.movedTo);
+    const r = this.stmt(`INSERT INTO subjects (${SUBJECT_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (id) DO NOTHING`).run(...subjectValues(row));
     return r.changes === 1;
   }
 
   private insertRecordStmt(): StatementSync {
-    return this.stmt(
-      `INSERT INTO records (collection, id, subject, version, public_json, sealed, created_at, updated_at)
-       VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (collection, id) DO NOTHING`,
-    );
+    return this.stmt(`INSERT INTO records (${RECORD_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (collection, id) DO NOTHING`);
   }
 
   private insertRecordRow(row: RecordRow): boolean {
-    const r = this.insertRecordStmt().run(row.collection, row.id, row.subject, row.version, row.publicJson, row.sealed, row.createdAt, row.updatedAt);
+    const r = this.insertRecordStmt().run(...recordValues(row));
     return r.changes === 1;
   }
 
@@ -194,7 +151,7 @@ export class SqliteStore implements Store {
           }),
         ),
       listBySubject: async (subject, options) => {
-        const limit = Math.max(1, Math.min(options?.limit ?? 1000, 10_000));
+        const limit = listLimit(options?.limit);
         const after = options?.after;
         const coll = options?.collection;
         let rows: Row[];
@@ -209,13 +166,12 @@ export class SqliteStore implements Store {
         }
         return Promise.resolve(rows.map(toRecord));
       },
-      count: async () => Promise.resolve(num((this.stmt('SELECT count(*) AS n FROM records').get() as Row)['n'])),
+      count: async () => Promise.resolve(countOf(this.stmt('SELECT count(*) AS n FROM records').get())),
     };
   }
 
   private tokenStore(): TokenStore {
-    const select = `SELECT t.*, p.org AS p_org, p.role AS p_role, p.created_at AS p_created_at
-                    FROM tokens t JOIN principals p ON p.id = t.principal_id`;
+    const select = TOKEN_SELECT;
     return {
       create: async (principal: PrincipalRow, token: TokenRow) =>
         Promise.resolve(
@@ -228,15 +184,7 @@ export class SqliteStore implements Store {
             );
             const p = this.stmt('SELECT org, role FROM principals WHERE id = ?').get(principal.id) as Row;
             if (p['org'] !== principal.org || p['role'] !== principal.role) return 'principal_mismatch' as const;
-            this.stmt('INSERT INTO tokens (id, hash, principal_id, label, created_at, expires_at, revoked_at) VALUES (?, ?, ?, ?, ?, ?, ?)').run(
-              token.id,
-              token.hash,
-              token.principalId,
-              token.label,
-              token.createdAt,
-              token.expiresAt,
-              token.revokedAt,
-            );
+            this.stmt(`INSERT INTO tokens (${TOKEN_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?)`).run(...tokenValues(token));
             return 'created' as const;
           }),
         ),
@@ -253,7 +201,7 @@ export class SqliteStore implements Store {
     return {
       get: async (key) => {
         const r = this.stmt('SELECT value FROM meta WHERE key = ?').get(key) as Row | undefined;
-        return Promise.resolve(r ? str(r['value']) : undefined);
+        return Promise.resolve(r ? (r['value'] as string) : undefined);
       },
       putIfAbsent: async (key, value) => Promise.resolve(this.stmt('INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT (key) DO NOTHING').run(key, value).changes === 1),
       put: async (key, value) => {
@@ -295,7 +243,7 @@ export class SqliteStore implements Store {
 
   async close(): Promise<void> {
     if (this.db.isOpen) {
-      this.cache.clear();
+      this.statements.clear();
       this.db.close();
     }
     return Promise.resolve();

@@ -1,0 +1,167 @@
+// `enclave log search` and `enclave log subject-key`: the gatekeeper team's and the regulator's side of
+// the transparency log, through the API of a running server. Search results come with inclusion proofs,
+// which this command checks against the page's checkpoint (and its signature, given --vkey) before
+// printing anything. `registerLogSearch` adds both to the `log` command of log.ts.
+import { InvalidArgumentError, type Command } from 'commander';
+import { canonicalJsonBytes } from '../../core/canonical-json.ts';
+import { EnclaveError } from '../../core/errors.ts';
+import { LOG_EVENT_TYPES } from '../../core/event-log.ts';
+import type { LogEntry } from '../../core/log-entry.ts';
+import { openCheckpoint, parseCheckpoint } from '../../core/tlog/checkpoint.ts';
+import { decodeBase64 } from '../../core/tlog/encoding.ts';
+import { checkRecord, leafHash } from '../../core/tlog/merkle.ts';
+import { noteVerifier, splitNote } from '../../core/tlog/note.ts';
+import type { CliContext } from '../context.ts';
+import { addClientOptions, clientOf, examples, integerIn } from '../options.ts';
+import { columns, count, Output } from '../output.ts';
+
+interface SearchPage {
+  readonly checkpoint: string | null;
+  readonly size: number;
+  readonly results: readonly { readonly index: number; readonly entry: LogEntry; readonly proof: readonly string[] }[];
+  readonly next: number | null;
+}
+
+interface SearchOptions {
+  readonly from?: string;
+  readonly to?: string;
+  readonly principal?: string;
+  readonly type?: string;
+  readonly subject?: string;
+  readonly subjectHash?: string;
+  readonly after?: number;
+  readonly limit: number;
+  readonly all?: boolean;
+  readonly vkey?: string;
+  readonly json?: boolean;
+}
+
+function time(value: string): string {
+  if (Number.isNaN(Date.parse(value)) || !/^\d{4}-\d{2}-\d{2}T/.test(value)) throw new InvalidArgumentError('expected an RFC 3339 time such as 2026-03-01T00:00:00Z');
+  return value;
+}
+
+function eventType(value: string): string {
+  if (!(LOG_EVENT_TYPES as readonly string[]).includes(value)) throw new InvalidArgumentError(`expected one of: ${LOG_EVENT_TYPES.join(', ')}`);
+  return value;
+}
+
+function hex64(value: string): string {
+  if (!/^[0-9a-f]{64}$/.test(value)) throw new InvalidArgumentError('expected 64 lower-case hex digits (the subject\'s keyed hash)');
+  return value;
+}
+
+/** Checks every result's inclusion proof against the page's checkpoint (signed by `vkey` when given). */
+export function checkPage(page: SearchPage, vkey?: string): void {
+  if (page.checkpoint === null) return;
+  const checkpoint = vkey === undefined ? parseCheckpoint(splitNote(page.checkpoint).text) : openCheckpoint(page.checkpoint, noteVerifier(vkey)).checkpoint;
+  if (checkpoint.size !== page.size) throw new EnclaveError('log_mismatch', `the page claims size ${page.size} but its checkpoint has ${checkpoint.size}`);
+  for (const r of page.results) {
+    try {
+      checkRecord(r.proof.map((h, i) => decodeBase64(h, `proof hash ${i}`)), checkpoint.size, checkpoint.root, r.index, leafHash(canonicalJsonBytes(r.entry)));
+    } catch (err) {
+      throw new EnclaveError('log_proof_invalid', `search result ${r.index} is not proven to be in the checkpoint: ${err instanceof Error ? err.message : String(err)}`);
+    }
+  }
+}
+
+function describeEntry(e: LogEntry): string {
+  const d = e.details;
+  const action = typeof d['action'] === 'string' ? d['action'] : '';
+  const verdict = d['allow'] === false ? 'deny' : d['allow'] === true ? (d['release'] === 'public' ? 'allow (public only)' : 'allow') : '';
+  const where = typeof d['collection'] === 'string' ? d['collection'] : '';
+  return [action, verdict, where].filter((x) => x !== '').join(' ');
+}
+
+export function registerLogSearch(log: Command, { io }: CliContext): void {
+  addClientOptions(
+    log
+      .command('search')
+      .summary('search the log by time, principal, event type and subject (gatekeeper team, regulator)')
+      .description(
+        'Searches the transparency log of a running server (needs log.search). Each result comes with its inclusion proof, checked here against the checkpoint of the page, and against the log\'s key too with --vkey. A subject is given as its id (the server hashes it; it must be unsealed) or as its keyed hash.',
+      )
+      .option('--from <time>', 'entries at or after this RFC 3339 time', time)
+      .option('--to <time>', 'entries before this RFC 3339 time', time)
+      .option('--principal <id>', 'who acted')
+      .option('--type <type>', 'event type', eventType)
+      .option('--subject <id>', 'a subject id (hashed by the server)')
+      .option('--subject-hash <hex>', "a subject's keyed hash", hex64)
+      .option('--after <index>', 'start after this entry index (the "next" of a previous page)', integerIn(0, Number.MAX_SAFE_INTEGER))
+      .option('--limit <n>', 'results per page, 1 to 1000', integerIn(1, 1000), 100)
+      .option('--all', 'follow every page')
+      .option('--vkey <vkey>', "the log's verifier key: also check the checkpoint's signature")
+      .option('--json', 'print the results as JSON lines, one entry per line'),
+  )
+    .addHelpText(
+      'after',
+      examples(
+        'enclave log search --subject u-42',
+        'enclave log search --type access.decision --principal parent-eng --from 2026-03-01T00:00:00Z --all',
+        'enclave log search --subject-hash 5f0c…e1 --json --vkey "$(curl -s http://127.0.0.1:8700/log/vkey)"',
+      ),
+    )
+    .action(async (opts: SearchOptions, cmd: Command) => {
+      if (opts.subject !== undefined && opts.subjectHash !== undefined) throw new InvalidArgumentError('give --subject or --subject-hash, not both');
+      const client = await clientOf(cmd);
+      const out = new Output(io, { json: opts.json === true });
+      const base = new URLSearchParams();
+      const set = (k: string, v: string | number | undefined) => v !== undefined && base.set(k, String(v));
+      set('from', opts.from);
+      set('to', opts.to);
+      set('principal', opts.principal);
+      set('type', opts.type);
+      set('subject', opts.subject);
+      set('subject_hash', opts.subjectHash);
+      set('limit', opts.limit);
+      let after = opts.after;
+      let total = 0;
+      let size = 0;
+      const rows: string[][] = [];
+      for (;;) {
+        const q = new URLSearchParams(base);
+        if (after !== undefined) q.set('after', String(after));
+        const { body: page } = await client.get<SearchPage>(`/v1/log/search?${q.toString()}`);
+        checkPage(page, opts.vkey);
+        size = page.size;
+        total += page.results.length;
+        for (const r of page.results) {
+          if (out.json) io.stdout.write(`${JSON.stringify({ index: r.index, entry: r.entry, proof: r.proof, checkpoint_size: page.size })}\n`);
+          else rows.push([String(r.index), r.entry.time, r.entry.type, r.entry.principal?.id ?? '-', r.entry.subject?.slice(0, 12) ?? (r.entry.sealed ? '(sealed)' : '-'), describeEntry(r.entry)]);
+        }
+        if (page.next === null || opts.all !== true) {
+          if (page.next !== null && !out.json) out.note(`more results: --after ${page.next} (or --all)`);
+          break;
+        }
+        after = page.next;
+      }
+      if (!out.json) {
+        out.line(rows.length === 0 ? 'no entries match' : columns([['INDEX', 'TIME', 'TYPE', 'PRINCIPAL', 'SUBJECT', 'WHAT'], ...rows], ''));
+        out.note(`${count(total)} ${total === 1 ? 'entry' : 'entries'}, each proven included in the checkpoint of size ${count(size)}${opts.vkey === undefined ? '' : ' signed by the given key'}`);
+      }
+    });
+
+  addClientOptions(
+    log
+      .command('subject-key')
+      .summary('disclose the log subject key to a regulator (gatekeeper officer; logged)')
+      .description(
+        'Prints the key under which the log names subjects (HMAC-SHA256 of the subject id), so that a regulator can link entries to a subject. Needs log.disclose_key and an unsealed enclave; the disclosure itself is logged (key.disclosed) with the recipient and the reason.',
+      )
+      .requiredOption('--recipient <id>', 'who receives the key (an org or person id)')
+      .requiredOption('--reason <text>', 'why, in at least 10 characters (stored in the log verbatim: no personal data)')
+      .option('--json', 'print the key as JSON'),
+  )
+    .addHelpText('after', examples('enclave log subject-key --recipient regulator --reason "2026 audit, case 17"'))
+    .action(async (opts: { recipient: string; reason: string; json?: boolean }, cmd: Command) => {
+      const client = await clientOf(cmd);
+      const { body } = await client.post<{ algorithm: string; key: string; log_index?: number }>('/v1/log/subject-key', { recipient: opts.recipient, reason: opts.reason });
+      new Output(io, { json: opts.json === true }).result(body, (k) =>
+        [
+          `${k.algorithm} key: ${k.key}`,
+          `A subject's hash in the log is HMAC-SHA256(key, subject id), e.g. printf %s "$ID" | openssl dgst -sha256 -mac HMAC -macopt hexkey:${k.key}`,
+          `The disclosure is log entry ${String(k.log_index)}.`,
+        ].join('\n'),
+      );
+    });
+}

@@ -1,0 +1,132 @@
+// `enclave witness init` and `enclave witness serve`: the trusted provider's witness (C2SP tlog-witness).
+// Its directory holds the private key (witness.key, mode 0600) and its state (witness.db, SQLite): the
+// latest checkpoint it cosigned per log, and the refused submissions kept as evidence.
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { InvalidArgumentError, Option, type Command } from 'commander';
+import { EnclaveError } from '../../core/errors.ts';
+// Only the option parser is loaded up front (core code only); the witness's store and server load when it runs.
+import { parseLogOption } from '../../services/witness-service.ts';
+import type { CliContext } from '../context.ts';
+import { CliError, usageError } from '../fail.ts';
+import type { Io } from '../io.ts';
+import { LOG_LEVELS, examples, portNumber, type LogLevel } from '../options.ts';
+import { Output } from '../output.ts';
+
+export const WITNESS_KEY_FILE = 'witness.key';
+export const WITNESS_DB_FILE = 'witness.db';
+const DEFAULT_PORT = 8710;
+
+interface InitOptions {
+  readonly dir: string;
+  readonly name: string;
+  readonly json?: boolean;
+}
+
+interface ServeOptions {
+  readonly dir: string;
+  readonly log: Map<string, string[]>;
+  readonly host: string;
+  readonly port: number;
+  readonly logLevel: LogLevel;
+}
+
+/** Accumulates --log <origin>=<vkey> options into origin → keys, refusing malformed keys as usage errors. */
+function logOption(parse: (value: string, into: Map<string, string[]>) => Map<string, string[]>) {
+  return (value: string, previous: Map<string, string[]> | undefined): Map<string, string[]> => {
+    try {
+      return parse(value, previous ?? new Map<string, string[]>());
+    } catch (err) {
+      throw new InvalidArgumentError(`expected <origin>=<log vkey>: ${err instanceof Error ? err.message : String(err)}`);
+    }
+  };
+}
+
+export function registerWitness(program: Command, { io }: CliContext): void {
+  const witness = program
+    .command('witness')
+    .summary("run a witness that cosigns the log's checkpoints (trusted provider)")
+    .description(
+      "A witness (C2SP tlog-witness) cosigns a log's checkpoints only when they are signed by the log and consistent with the last checkpoint it cosigned, so a log cannot show different histories to different people. The trusted provider runs one; the enclave is configured with its URL and verifier key.",
+    )
+    .addHelpText(
+      'after',
+      examples('enclave witness init --dir ./witness --name witness.provider.example/w1', 'enclave witness serve --dir ./witness --log "$(curl -s http://127.0.0.1:8700/log/vkey)" --port 8710'),
+    );
+
+  witness
+    .command('init')
+    .summary('create a witness key pair in a directory and print its verifier key')
+    .requiredOption('--dir <dir>', 'the witness directory (created)')
+    .option('--name <name>', 'the witness name, a schema-less URL by convention', 'enclave-witness')
+    .option('--json', 'print the result as JSON')
+    .addHelpText('after', examples('enclave witness init --dir ./witness --name witness.provider.example/w1'))
+    .action(async (opts: InitOptions) => {
+      await init(io, opts);
+    });
+
+  witness
+    .command('serve')
+    .summary('serve POST /add-checkpoint for the given logs')
+    .description(
+      "Serves the tlog-witness add-checkpoint protocol for each --log. The state is durable in the directory's witness.db; SIGINT or SIGTERM stops it cleanly.",
+    )
+    .requiredOption('--dir <dir>', 'the witness directory (from `enclave witness init`)')
+    .requiredOption('--log <origin=vkey>', "a log to cosign for: its origin and verifier key (repeatable; a bare vkey means origin = key name)", logOption(parseLogOption))
+    .option('--host <host>', 'address to listen on', '127.0.0.1')
+    .option('-p, --port <port>', 'port to listen on; 0 picks a free one', portNumber, DEFAULT_PORT)
+    .addOption(new Option('--log-level <level>', 'request log level').choices(LOG_LEVELS).default('info'))
+    .addHelpText('after', examples('enclave witness serve --dir ./witness --log "enclave.example/log=$(curl -s http://127.0.0.1:8700/log/vkey)"'))
+    .action(async (opts: ServeOptions) => {
+      await serve(io, opts);
+    });
+}
+
+async function init(io: Io, opts: InitOptions): Promise<void> {
+  const { generateNoteKey, isValidKeyName } = await import('../../core/tlog/note.ts');
+  const { SIG_TYPE_COSIGNATURE } = await import('../../core/tlog/cosignature.ts');
+  if (!isValidKeyName(opts.name)) throw usageError('--name must be non-empty, without spaces or +');
+  const dir = resolve(opts.dir);
+  const keyFile = join(dir, WITNESS_KEY_FILE);
+  if (existsSync(keyFile)) throw new EnclaveError('already_initialized', `${keyFile} exists: this directory already holds a witness (its vkey is printed by \`enclave witness serve\`)`);
+  mkdirSync(dir, { recursive: true, mode: 0o700 });
+  const key = generateNoteKey(opts.name, SIG_TYPE_COSIGNATURE);
+  writeFileSync(keyFile, `${key.skey}\n`, { mode: 0o600, flag: 'wx' });
+  new Output(io, { json: opts.json === true }).result({ name: opts.name, vkey: key.vkey, dir }, (r) =>
+    [`witness ${r.name} initialized in ${r.dir}`, `verifier key (give it to the log and to verifiers):`, r.vkey].join('\n'),
+  );
+}
+
+async function serve(io: Io, opts: ServeOptions): Promise<void> {
+  const { cosignerFromKey } = await import('../../core/tlog/cosignature.ts');
+  const { WitnessService } = await import('../../services/witness-service.ts');
+  const { SqliteWitnessStore } = await import('../../storage/sqlite/sqlite-witness-store.ts');
+  const { buildWitnessServer } = await import('../../http/witness-server.ts');
+  const { untilSignal } = await import('../serve-runner.ts');
+  const { connectHost } = await import('../options.ts');
+  const dir = resolve(opts.dir);
+  const keyFile = join(dir, WITNESS_KEY_FILE);
+  if (!existsSync(keyFile)) throw new EnclaveError('not_initialized', `${keyFile} does not exist (run \`enclave witness init --dir ${opts.dir}\`)`);
+  const cosigner = cosignerFromKey(readFileSync(keyFile, 'utf8'));
+  const store = new SqliteWitnessStore(join(dir, WITNESS_DB_FILE));
+  const out = new Output(io);
+  try {
+    const app = await buildWitnessServer(new WitnessService({ store, cosigner, logs: opts.log }), {
+      logger: { level: opts.logLevel, redact: { paths: ['req.headers.authorization'], censor: '[redacted]' } },
+    });
+    try {
+      await app.listen({ host: opts.host, port: opts.port });
+    } catch (err) {
+      await app.close();
+      throw new CliError('listen_failed', `cannot listen on ${opts.host}:${opts.port}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`, { cause: err });
+    }
+    const port = (app.server.address() as { port: number }).port;
+    out.note(`witness ${cosigner.name}, verifier key ${cosigner.vkey}`);
+    out.note(`cosigning for: ${[...opts.log.keys()].join(', ')}`);
+    out.line(`Listening on http://${connectHost(opts.host)}:${port}`);
+    await untilSignal();
+    await app.close();
+  } finally {
+    await store.close();
+  }
+}

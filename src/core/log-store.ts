@@ -1,0 +1,97 @@
+// The storage port of the transparency log. The embedded adapter is SQLite
+// (src/storage/sqlite/sqlite-log-store.ts); a PostgreSQL adapter implements the same port and runs the
+// same conformance suite (test/storage/log-store-conformance.ts).
+//
+// The port is shaped for several gateway instances on one database (issue 6): the STORE assigns entry
+// indexes, densely and atomically, in the transaction that makes the entries durable, so any instance
+// can append (its entries are handed to the log by being written), while exactly one integrator at a
+// time extends the Merkle tree; `integrate` is a compare-and-set on the tree size, so a second
+// integrator can never overwrite tiles with a different tree.
+
+export interface LogEntryRow {
+  /** Milliseconds since the epoch (search column). */
+  readonly time: number;
+  readonly type: string;
+  /** The acting principal's id (search column), null when the enclave itself acted. */
+  readonly principal: string | null;
+  /** The subject's keyed hash, hex (search column). */
+  readonly subject: string | null;
+  /** The entry: canonical JSON bytes, the Merkle leaf. */
+  readonly body: Uint8Array;
+}
+
+export interface StoredLogEntry extends LogEntryRow {
+  readonly index: number;
+}
+
+export interface LogQuery {
+  /** time >= from (ms). */
+  readonly from?: number;
+  /** time < to (ms). */
+  readonly to?: number;
+  readonly principal?: string;
+  readonly type?: string;
+  /**
+   * The subject's keyed hash. Only integrated entries (index < treeSize) are found by subject: adapters
+   * may index subjects as the tree is extended rather than on every append (their hashes are random, so
+   * an append-time index costs a random page write per entry).
+   */
+  readonly subject?: string;
+  /** Only entries with index > after (the cursor of the previous page). */
+  readonly after?: number;
+  /** Only entries with index < before (e.g. the size of the published checkpoint). */
+  readonly before?: number;
+  /** At most this many, in index order. */
+  readonly limit: number;
+}
+
+/** A hash tile as stored: the widest version written so far (narrower versions are its prefixes). */
+export interface LogTile {
+  readonly level: number;
+  readonly index: number;
+  readonly width: number;
+  /** width × 32 bytes. */
+  readonly data: Uint8Array;
+}
+
+export interface StoredCheckpoint {
+  readonly size: number;
+  /** When it was stored, ms since the epoch. */
+  readonly time: number;
+  /** The signed note, with whatever cosignatures it gathered. */
+  readonly text: string;
+}
+
+export interface LogStore {
+  readonly driver: string;
+  /**
+   * Appends entries in one transaction and resolves once they are durable. The store assigns them the
+   * next indexes, densely, in order; resolves with the first one.
+   */
+  append(entries: readonly LogEntryRow[]): Promise<number>;
+  /** Number of entries appended (the next index). */
+  size(): Promise<number>;
+  /** Entry bodies with indexes in [from, to), in order (fewer if the log is shorter). */
+  readEntries(from: number, to: number): Promise<Uint8Array[]>;
+  /** Entries matching every given filter, in index order. */
+  search(query: LogQuery): Promise<StoredLogEntry[]>;
+  /** Size of the tree the stored tiles describe (entries [0, treeSize) are integrated). */
+  treeSize(): Promise<number>;
+  /**
+   * Stores the tiles of the tree grown from `fromSize` to `toSize`, and the new size, in one transaction
+   * — only if the stored tree size is still `fromSize` (compare-and-set); returns whether it wrote. The
+   * entries [fromSize, toSize) become searchable by subject.
+   */
+  integrate(fromSize: number, toSize: number, tiles: readonly LogTile[]): Promise<boolean>;
+  readTile(level: number, index: number): Promise<LogTile | undefined>;
+  /**
+   * Publishes a checkpoint. Refused (false) if a checkpoint of a larger size is already stored; a
+   * checkpoint of the same size replaces the stored one (the same tree with more cosignatures).
+   */
+  putCheckpoint(checkpoint: StoredCheckpoint): Promise<boolean>;
+  latestCheckpoint(): Promise<StoredCheckpoint | undefined>;
+  /** Small settings of the log (its origin and verifier key): written once, then read. */
+  getMeta(key: string): Promise<string | undefined>;
+  putMetaIfAbsent(key: string, value: string): Promise<boolean>;
+  close(): Promise<void>;
+}

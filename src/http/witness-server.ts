@@ -1,0 +1,39 @@
+// The witness's HTTP interface, C2SP tlog-witness: `POST /add-checkpoint` with the text body "old <size>",
+// the consistency proof lines, a blank line and the signed checkpoint; 200 with the cosignature lines,
+// or the spec's status: 409 with `text/x.tlog.size` and the witness's size when the old size is stale.
+// Other errors carry the usual `{"error": {code, message}}` body. No authentication: the checkpoint's
+// signature is what is checked (tlog-witness, "there is no authentication of requests").
+import Fastify, { type FastifyInstance, type FastifyServerOptions } from 'fastify';
+import { isEnclaveError } from '../core/errors.ts';
+import { MAX_ADD_CHECKPOINT_SIZE } from '../core/tlog/witness-protocol.ts';
+import type { WitnessService } from '../services/witness-service.ts';
+import { frameworkErrors, installErrorHandling } from './error-handler.ts';
+
+export interface WitnessServerOptions {
+  readonly logger?: FastifyServerOptions['logger'];
+}
+
+export async function buildWitnessServer(witness: WitnessService, options: WitnessServerOptions = {}): Promise<FastifyInstance> {
+  const app = Fastify({ logger: options.logger ?? false, bodyLimit: MAX_ADD_CHECKPOINT_SIZE, return503OnClosing: true, frameworkErrors });
+  // The body is text of the spec's own format, whatever Content-Type the client sends (the spec names none).
+  app.removeAllContentTypeParsers();
+  app.addContentTypeParser('*', { parseAs: 'buffer' }, (_request, body, done) => done(null, body));
+  installErrorHandling(app);
+
+  app.post('/add-checkpoint', async (request, reply) => {
+    const body = Buffer.isBuffer(request.body) ? request.body : Buffer.alloc(0);
+    try {
+      const lines = await witness.addCheckpoint(new Uint8Array(body.buffer, body.byteOffset, body.byteLength));
+      return await reply.type('text/plain; charset=utf-8').send(lines);
+    } catch (err) {
+      if (isEnclaveError(err, 'log_size_conflict') && typeof err.details?.['size'] === 'number') {
+        return reply.status(409).type('text/x.tlog.size').send(`${err.details['size']}\n`);
+      }
+      throw err;
+    }
+  });
+  // Who this witness is, for operators configuring a log: its name and verifier key.
+  app.get('/', () => ({ name: witness.name, vkey: witness.vkey, logs: witness.origins() }));
+  await app.ready();
+  return app;
+}

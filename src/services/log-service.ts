@@ -1,0 +1,597 @@
+// The transparency log service (docs/transparency-log.md): it implements the EventLog port.
+//
+// Appends: each caller's entry is queued; one writer takes everything queued (up to max_batch) and
+// writes it in ONE transaction, so concurrent appends share one commit and one fsync (group commit).
+// A caller's promise resolves with its index only once that transaction is durable; a failed commit
+// rejects every caller of the batch with `log_unavailable`, and a full queue refuses at once.
+//
+// Integration: at least once per checkpoint interval, the integrator reads the entries appended since
+// the last integration back from the store, extends the RFC 9162 Merkle tree (SHA-256) from its right
+// frontier, stores the changed C2SP tiles with the new tree size (compare-and-set), and, when unsealed,
+// signs a C2SP checkpoint with the log's Ed25519 key, has it cosigned by the configured witnesses and
+// publishes it. Memory stays bounded as the log grows: the frontier (one hash per set bit of the size),
+// the rightmost tile of each tile level, a bounded cache of full tiles, and the bounded queue.
+//
+// Sealed: the log still appends and integrates (neither needs a key), but it cannot sign, so no new
+// checkpoint is published until the enclave is unsealed; the first checkpoint after unsealing covers
+// everything appended meanwhile.
+import { createSecretKey, type KeyObject } from 'node:crypto';
+import { EnclaveError } from '../core/errors.ts';
+import { LOG_EVENT_TYPES, type EventLog, type LogEventInput, type LogReceipt } from '../core/event-log.ts';
+import { decodeLogEntry, encodeLogEntry, LOG_ENTRY_VERSION, subjectHash, type LogEntry } from '../core/log-entry.ts';
+import type { LogEntryRow, LogStore, LogTile, StoredCheckpoint } from '../core/log-store.ts';
+import { Lru } from '../core/lru.ts';
+import { formatCheckpoint, openCheckpoint, parseCheckpoint } from '../core/tlog/checkpoint.ts';
+import { ed25519PrivateKey, rawPublicKey } from '../core/tlog/ed25519.ts';
+import { encodeBase64 } from '../core/tlog/encoding.ts';
+import { appendToFrontier, frontierRoot, leafHash, proveRecord, proveTree, readFrontier, type Frontier, type HashReader } from '../core/tlog/merkle.ts';
+import { ed25519NoteSigner, ed25519NoteVerifier, signNote, type NoteSigner, type NoteVerifier } from '../core/tlog/note.ts';
+import { decodeTile, encodeEntryBundle, encodeTile, TILE_HEIGHT, TILE_WIDTH, tileHashReader, tileWidth } from '../core/tlog/tiles.ts';
+import { logSigningSeed, logSubjectKey } from '../crypto/key-derivation.ts';
+import { noteReceipt } from './log-receipts.ts';
+
+export interface LogServiceOptions {
+  readonly store: LogStore;
+  /** The checkpoint origin line, also the name of the log's signing key. */
+  readonly origin: string;
+  readonly checkpointIntervalMs?: number;
+  /** Most entries one commit takes from the queue. */
+  readonly maxBatch?: number;
+  /** Most entries waiting for a commit; beyond, appends are refused with log_unavailable. */
+  readonly maxQueue?: number;
+  /** Full tiles kept in memory for serving and proofs. */
+  readonly tileCache?: number;
+  /** Submits a signed checkpoint to the witnesses and returns it with their cosignatures. */
+  readonly cosign?: Cosign;
+  /** The witnesses' cosignature verifiers and how many of them must cosign before a checkpoint is published. */
+  readonly witnesses?: readonly NoteVerifier[];
+  readonly witnessQuorum?: number;
+  readonly clock?: () => number;
+  /** Told about integration and publication failures (the service keeps running and retries). */
+  readonly onError?: (err: unknown, what: string) => void;
+}
+
+/** Given the signed checkpoint, the previous published size and a consistency proof from it, returns the note with cosignatures added. */
+export type Cosign = (note: string, previous: { size: number; proof: (oldSize: number) => Promise<Uint8Array[]> }) => Promise<string>;
+
+export interface PublishedCheckpoint {
+  readonly size: number;
+  readonly root: Uint8Array;
+  /** The signed note, with its cosignatures. */
+  readonly text: string;
+  readonly time: number;
+}
+
+export interface LogSearchQuery {
+  readonly from?: number;
+  readonly to?: number;
+  readonly principal?: string;
+  readonly type?: string;
+  /** The subject's keyed hash (hex). */
+  readonly subjectHash?: string;
+  /** A raw subject id, hashed here (needs the enclave unsealed). */
+  readonly subject?: string;
+  readonly after?: number;
+  readonly limit: number;
+}
+
+export interface LogSearchResult {
+  readonly index: number;
+  readonly entry: LogEntry;
+  /** Inclusion proof of the entry in the checkpoint of the page (base64 hashes, leaf side first). */
+  readonly proof: readonly string[];
+}
+
+export interface LogSearchPage {
+  /** The checkpoint the proofs are against; null before the first checkpoint (then there are no results). */
+  readonly checkpoint: string | null;
+  readonly size: number;
+  readonly results: readonly LogSearchResult[];
+  /** Pass as `after` for the next page; null on the last page. */
+  readonly next: number | null;
+}
+
+interface Keys {
+  readonly subject: Buffer;
+  readonly subjectKey: KeyObject;
+  readonly signer: NoteSigner & { readonly vkey: string };
+  readonly verifier: NoteVerifier;
+}
+
+interface Pending {
+  readonly row: LogEntryRow;
+  resolve(index: number): void;
+  reject(err: unknown): void;
+}
+
+interface EdgeTile {
+  readonly index: number;
+  /** The rightmost tile of a level while it is partial (fewer than 256 hashes). */
+  readonly hashes: Uint8Array[];
+}
+
+const TYPES: ReadonlySet<string> = new Set(LOG_EVENT_TYPES);
+/** Entries read back and hashed per step, and integrated per store transaction (bounds memory). */
+const READ_CHUNK = 4096;
+const INTEGRATE_STEP = 65_536;
+const VKEY_META = 'vkey';
+const ORIGIN_META = 'origin';
+
+function trailingOnes(n: number): number {
+  let count = 0;
+  while (n % 2 === 1) {
+    n = (n - 1) / 2;
+    count++;
+  }
+  return count;
+}
+
+function yieldToIo(): Promise<void> {
+  return new Promise((resolve) => setImmediate(resolve));
+}
+
+export class LogService implements EventLog {
+  readonly store: LogStore;
+  readonly origin: string;
+  private readonly interval: number;
+  private readonly maxBatch: number;
+  private readonly maxQueue: number;
+  private readonly clock: () => number;
+  private readonly cosign: Cosign | undefined;
+  private readonly witnesses: readonly NoteVerifier[];
+  private readonly quorum: number;
+  private onError: (err: unknown, what: string) => void;
+  private keys: Keys | null = null;
+
+  // group commit
+  private queue: Pending[] = [];
+  private writing: Promise<void> | null = null;
+  /** Settles when the last entry queued so far is committed or refused (batches are written in order). */
+  private lastQueued: Promise<unknown> = Promise.resolve();
+  private closed = false;
+
+  // integration
+  private tree: { size: number; frontier: Frontier; edges: Map<number, EdgeTile> } | null = null;
+  private readonly fullTiles: Lru<string, Uint8Array>;
+  private published: PublishedCheckpoint | null = null;
+  private ticking: Promise<void> | null = null;
+  private readonly publishListeners = new Set<(cp: PublishedCheckpoint) => void>();
+  private timer: NodeJS.Timeout | null = null;
+
+  constructor(options: LogServiceOptions) {
+    this.store = options.store;
+    this.origin = options.origin;
+    this.interval = options.checkpointIntervalMs ?? 1000;
+    this.maxBatch = options.maxBatch ?? 10_000;
+    this.maxQueue = options.maxQueue ?? 100_000;
+    this.clock = options.clock ?? Date.now;
+    this.cosign = options.cosign;
+    this.witnesses = options.witnesses ?? [];
+    this.quorum = options.witnessQuorum ?? 0;
+    this.onError = options.onError ?? (() => {});
+    this.fullTiles = new Lru(options.tileCache ?? 4096);
+  }
+
+  // ---- keys ----------------------------------------------------------------------------------------
+
+  get sealed(): boolean {
+    return this.keys === null;
+  }
+
+  /**
+   * Derives the log's keys from the root key (called on unseal). The verifier key is recorded on first
+   * use; a different one later means the origin or the root key changed, which would fork the log's
+   * identity, so it is refused.
+   */
+  async unsealed(root: Uint8Array): Promise<void> {
+    const seed = logSigningSeed(root);
+    const privateKey = ed25519PrivateKey(seed);
+    const signer = ed25519NoteSigner(this.origin, privateKey);
+    seed.fill(0);
+    const recorded = await this.store.getMeta(VKEY_META);
+    if (recorded !== undefined && recorded !== signer.vkey) {
+      throw new EnclaveError(
+        'invalid_config',
+        `this log's verifier key is ${recorded}, but the configured origin and this root key give ${signer.vkey}; a log's origin (log.origin) cannot change`,
+      );
+    }
+    if (recorded === undefined) {
+      await this.store.putMetaIfAbsent(VKEY_META, signer.vkey);
+      await this.store.putMetaIfAbsent(ORIGIN_META, this.origin);
+    }
+    const subject = logSubjectKey(root);
+    this.keys = { subject, subjectKey: createSecretKey(subject), signer, verifier: ed25519NoteVerifier(this.origin, rawPublicKey(privateKey)) };
+  }
+
+  /** Drops the keys (called on seal): no signing and no subject hashing until the next unseal. */
+  sealedNow(): void {
+    this.keys?.subject.fill(0);
+    this.keys = null;
+  }
+
+  /** The log's verifier key (C2SP signed-note vkey), once the enclave has been unsealed at least once. */
+  vkey(): Promise<string | undefined> {
+    return this.store.getMeta(VKEY_META);
+  }
+
+  /** The subject key a regulator needs to link entries to subjects (hex); the enclave must be unsealed. */
+  subjectKey(): string {
+    if (!this.keys) throw new EnclaveError('sealed', 'the enclave is sealed: the log subject key is derived from the root key');
+    return this.keys.subject.toString('hex');
+  }
+
+  /** The keyed hash that stands for `subjectId` in the log; the enclave must be unsealed. */
+  hashSubject(subjectId: string): string {
+    if (!this.keys) throw new EnclaveError('sealed', 'the enclave is sealed: a subject id cannot be hashed without the log subject key');
+    return subjectHash(this.keys.subjectKey, subjectId);
+  }
+
+  // ---- appends -------------------------------------------------------------------------------------
+
+  /** Resolves once the entry is durable, with its index; rejects with `log_unavailable` (or `sealed`, see below). */
+  async append(event: LogEventInput): Promise<LogReceipt> {
+    if (this.closed) throw new EnclaveError('log_unavailable', 'the transparency log is closed');
+    const row = this.encode(event);
+    const index = await this.enqueue(row);
+    noteReceipt(index);
+    return { index };
+  }
+
+  private encode(event: LogEventInput): LogEntryRow {
+    if (!TYPES.has(event.type)) throw new EnclaveError('log_unavailable', `unknown log event type "${String(event.type)}"`);
+    let subject: string | null = null;
+    let sealed = false;
+    if (event.subject !== undefined) {
+      if (this.keys) subject = subjectHash(this.keys.subjectKey, event.subject);
+      // A decision while sealed released nothing protected (nothing can be decrypted): it is logged,
+      // unlinkable. A change to a subject's data must be linkable, so it waits for the unseal.
+      else if (event.type === 'access.decision') sealed = true;
+      else throw new EnclaveError('sealed', `the enclave is sealed: a ${event.type} event must name its subject by the log subject key, which needs the root key`);
+    }
+    const p = event.principal;
+    const entry: LogEntry = {
+      v: LOG_ENTRY_VERSION,
+      type: event.type,
+      time: new Date(this.clock()).toISOString(),
+      principal: p ? { id: p.id, org: p.org, role: p.role } : null,
+      subject,
+      ...(sealed ? { sealed: true as const } : {}),
+      details: event.details,
+    };
+    try {
+      const { bytes, columns } = encodeLogEntry(entry);
+      return { ...columns, body: bytes };
+    } catch (cause) {
+      throw new EnclaveError('log_unavailable', `the ${event.type} entry could not be encoded`, { cause });
+    }
+  }
+
+  private enqueue(row: LogEntryRow): Promise<number> {
+    if (this.closed) return Promise.reject(new EnclaveError('log_unavailable', 'the transparency log is closed'));
+    if (this.queue.length >= this.maxQueue) {
+      return Promise.reject(new EnclaveError('log_unavailable', `the transparency log has ${this.queue.length} entries waiting to be written; try again`));
+    }
+    const queued = new Promise<number>((resolve, reject) => {
+      this.queue.push({ row, resolve, reject });
+      this.writing ??= this.drain();
+    });
+    this.lastQueued = queued.catch(() => {});
+    return queued;
+  }
+
+  private async drain(): Promise<void> {
+    try {
+      // Let the appends of this turn of the event loop (and of I/O callbacks due now) join the batch.
+      await yieldToIo();
+      while (this.queue.length > 0) {
+        const batch = this.queue.splice(0, this.maxBatch);
+        try {
+          const first = await this.store.append(batch.map((p) => p.row));
+          batch.forEach((p, i) => p.resolve(first + i));
+        } catch (cause) {
+          const err = new EnclaveError('log_unavailable', 'the transparency log could not durably store the entry', { cause });
+          for (const p of batch) p.reject(err);
+        }
+        await yieldToIo();
+      }
+    } finally {
+      this.writing = null;
+    }
+  }
+
+  // ---- integration and checkpoints -------------------------------------------------------------------
+
+  /** Reports a failure of the log's background work (integration, witnesses) to whoever runs it. */
+  report(err: unknown, what: string): void {
+    this.onError(err, what);
+  }
+
+  /** Starts the periodic integrator (the process that serves the log runs it; one-shot CLI processes do not). */
+  start(onError?: (err: unknown, what: string) => void): void {
+    if (onError) this.onError = onError;
+    if (this.timer !== null || this.closed) return;
+    // Fixed rate: each tick is due one interval after the previous one began, so checkpoints are an
+    // interval apart however long integrating and cosigning take (as long as they take less).
+    const loop = (due: number) => {
+      this.timer = setTimeout(() => {
+        const began = performance.now();
+        void this.integrate()
+          .catch((err: unknown) => this.onError(err, 'integration'))
+          .finally(() => {
+            if (!this.closed) loop(Math.max(0, this.interval - (performance.now() - began)));
+          });
+      }, due);
+      this.timer.unref();
+    };
+    loop(this.interval);
+  }
+
+  /**
+   * Writes what is queued, integrates everything appended, and publishes a checkpoint if unsealed.
+   * Resolves with the published checkpoint (null before the first). Concurrent calls share one run.
+   */
+  async sync(): Promise<PublishedCheckpoint | null> {
+    await this.lastQueued;
+    return this.integrate();
+  }
+
+  /** Integrates what is committed now and publishes; concurrent calls share one run. */
+  private async integrate(): Promise<PublishedCheckpoint | null> {
+    if (!this.ticking) {
+      this.ticking = this.tick().finally(() => {
+        this.ticking = null;
+      });
+    }
+    await this.ticking;
+    return this.published;
+  }
+
+  private async tick(): Promise<void> {
+    const target = await this.store.size();
+    for (let size = (await this.loadTree()).size; size < target; size = (await this.loadTree()).size) {
+      // False: another integrator moved the stored tree; it is reloaded and integration goes on from there.
+      await this.extend(Math.min(target, size + INTEGRATE_STEP));
+    }
+    await this.publish();
+  }
+
+  /** The integrated tree: restored from the stored tiles on first use. */
+  private async loadTree(): Promise<{ size: number; frontier: Frontier; edges: Map<number, EdgeTile> }> {
+    if (this.tree) return this.tree;
+    const size = await this.store.treeSize();
+    const frontier = await readFrontier(size, this.hashReader(size));
+    const edges = new Map<number, EdgeTile>();
+    for (let level = 0; Math.floor(size / TILE_WIDTH ** level) > 0; level++) {
+      const index = Math.floor(size / TILE_WIDTH ** (level + 1));
+      const width = tileWidth(level, index, size);
+      if (width === 0 || width === TILE_WIDTH) continue;
+      edges.set(level, { index, hashes: await this.tileHashes(level, index, width) });
+    }
+    this.tree = { size, frontier, edges };
+    return this.tree;
+  }
+
+  /** Integrates entries up to `to` in one store transaction; false if the stored tree moved under us. */
+  private async extend(to: number): Promise<boolean> {
+    const tree = await this.loadTree();
+    const from = tree.size;
+    let frontier = tree.frontier;
+    // Work on copies: if the compare-and-set fails, the state in memory stays that of the stored tree.
+    const edges = new Map([...tree.edges].map(([level, e]) => [level, { index: e.index, hashes: [...e.hashes] }]));
+    const touched = new Set<number>();
+    const tiles: LogTile[] = [];
+    for (let at = from; at < to; at += READ_CHUNK) {
+      const end = Math.min(to, at + READ_CHUNK);
+      const bodies = await this.store.readEntries(at, end);
+      if (bodies.length !== end - at) throw new EnclaveError('log_unavailable', `entries from ${at} are missing from the log store`);
+      const step = appendToFrontier(frontier, bodies.map(leafHash));
+      frontier = step.frontier;
+      // Appending leaf n stored the hashes of levels 0..k of the subtrees it completed (k = trailing
+      // ones of n); those of levels 0, 8, 16, … are the hashes the C2SP tiles hold (tlog-tiles).
+      let k = 0;
+      for (let n = at; n < end; n++) {
+        const levels = 1 + trailingOnes(n);
+        for (let level = 0; level < levels; level++, k++) {
+          if (level % TILE_HEIGHT !== 0) continue;
+          const tileLevel = level / TILE_HEIGHT;
+          const index = Math.floor(Math.floor(n / 2 ** level) / TILE_WIDTH);
+          let edge = edges.get(tileLevel);
+          if (edge?.index !== index) {
+            edge = { index, hashes: [] };
+            edges.set(tileLevel, edge);
+          }
+          edge.hashes.push(step.storedHashes[k] as Uint8Array);
+          touched.add(tileLevel);
+          if (edge.hashes.length === TILE_WIDTH) {
+            tiles.push({ level: tileLevel, index, width: TILE_WIDTH, data: encodeTile(edge.hashes) });
+            edges.delete(tileLevel);
+            touched.delete(tileLevel);
+          }
+        }
+      }
+      await yieldToIo();
+    }
+    for (const level of touched) {
+      const edge = edges.get(level);
+      if (edge) tiles.push({ level, index: edge.index, width: edge.hashes.length, data: encodeTile(edge.hashes) });
+    }
+    if (!(await this.store.integrate(from, to, tiles))) {
+      this.tree = null;
+      return false;
+    }
+    for (const t of tiles) if (t.width === TILE_WIDTH) this.fullTiles.set(`${t.level}/${t.index}`, t.data);
+    this.tree = { size: to, frontier, edges };
+    return true;
+  }
+
+  /** Signs and publishes a checkpoint of the integrated tree, if it has none yet and the log can sign. */
+  private async publish(): Promise<void> {
+    const tree = await this.loadTree();
+    const last = this.published ?? (await this.loadPublished());
+    if (last !== null && last.size >= tree.size) return;
+    const keys = this.keys;
+    if (!keys) return;
+    const root = frontierRoot(tree.frontier);
+    let note = signNote(formatCheckpoint({ origin: this.origin, size: tree.size, root, extensions: [] }), [keys.signer]);
+    if (this.cosign) {
+      const previous = last?.size ?? 0;
+      note = await this.cosign(note, { size: previous, proof: (oldSize) => this.consistencyHashes(oldSize, tree.size) });
+      // C2SP tlog-witness: a checkpoint counts once enough witnesses vouch that they saw no other.
+      const cosigned = openCheckpoint(note, keys.verifier, { witnesses: this.witnesses }).cosigners.length;
+      if (cosigned < this.quorum) {
+        throw new EnclaveError('log_quorum_not_met', `checkpoint ${tree.size} has ${cosigned} of the ${this.quorum} witness cosignatures it needs; not published, retrying`);
+      }
+    }
+    const checkpoint: StoredCheckpoint = { size: tree.size, time: this.clock(), text: note };
+    if (await this.store.putCheckpoint(checkpoint)) {
+      const published = { ...checkpoint, root };
+      this.published = published;
+      for (const listener of this.publishListeners) listener(published);
+    } else {
+      this.published = null; // a larger one exists: reload it next time
+    }
+  }
+
+  private async loadPublished(): Promise<PublishedCheckpoint | null> {
+    const stored = await this.store.latestCheckpoint();
+    if (!stored) return null;
+    const text = stored.text.slice(0, stored.text.indexOf('\n\n') + 1);
+    this.published = { ...stored, root: parseCheckpoint(text).root };
+    return this.published;
+  }
+
+  /** Calls `listener` after each checkpoint this service publishes (metrics, benchmarks); returns the unsubscribe. */
+  onPublish(listener: (cp: PublishedCheckpoint) => void): () => void {
+    this.publishListeners.add(listener);
+    return () => this.publishListeners.delete(listener);
+  }
+
+  /** The latest published checkpoint (with cosignatures), or null before the first one. */
+  async checkpoint(): Promise<PublishedCheckpoint | null> {
+    return this.published ?? (await this.loadPublished());
+  }
+
+  private async requireCheckpoint(): Promise<PublishedCheckpoint> {
+    const cp = await this.checkpoint();
+    if (!cp) throw new EnclaveError('not_found', 'the log has no checkpoint yet (it is published within a second of the first unseal)');
+    return cp;
+  }
+
+  // ---- tiles and proofs ------------------------------------------------------------------------------
+
+  private async tileHashes(level: number, index: number, width: number): Promise<Uint8Array[]> {
+    return decodeTile(await this.tileBytes(level, index, width), width);
+  }
+
+  /** The first `width` hashes of a stored tile (a narrower tile is a prefix of the wider one). */
+  private async tileBytes(level: number, index: number, width: number): Promise<Uint8Array> {
+    const key = `${level}/${index}`;
+    const cached = this.fullTiles.get(key);
+    if (cached) return cached.subarray(0, width * 32);
+    const tile = await this.store.readTile(level, index);
+    if (!tile || tile.width < width) throw new EnclaveError('log_unavailable', `tile ${key} of width ${width} is missing from the log store`);
+    if (tile.width === TILE_WIDTH) this.fullTiles.set(key, tile.data);
+    return tile.data.subarray(0, width * 32);
+  }
+
+  private hashReader(size: number): HashReader {
+    return tileHashReader(size, (t) => this.tileHashes(t.level, t.index, t.width));
+  }
+
+  /**
+   * A hash tile as C2SP tlog-tiles serves it, within the published tree: the full tile (width 256) or
+   * the partial one of width `width`; `not_found` beyond the tree.
+   */
+  async tile(level: number, index: number, width: number): Promise<Uint8Array> {
+    const cp = await this.requireCheckpoint();
+    this.checkWithin(tileWidth(level, index, cp.size), width, `tile ${level}/${index}`);
+    return this.tileBytes(level, index, width);
+  }
+
+  /** An entry bundle (C2SP tlog-tiles), within the published tree. */
+  async entryBundle(index: number, width: number): Promise<Uint8Array> {
+    const cp = await this.requireCheckpoint();
+    this.checkWithin(tileWidth(0, index, cp.size), width, `entry bundle ${index}`);
+    const first = index * TILE_WIDTH;
+    return encodeEntryBundle(await this.store.readEntries(first, first + width));
+  }
+
+  private checkWithin(available: number, width: number, what: string): void {
+    // A full tile only once it is full; a partial one of any width up to what the tree has.
+    const ok = width === TILE_WIDTH ? available === TILE_WIDTH : available >= width;
+    if (!ok) throw new EnclaveError('not_found', `${what}${width === TILE_WIDTH ? '' : ` of width ${width}`} is beyond the published tree`);
+  }
+
+  private checkSize(size: number, published: number, what: string): void {
+    if (!Number.isSafeInteger(size) || size < 0 || size > published) {
+      throw new EnclaveError('invalid_request', `${what} must be a tree size from 0 to ${published} (the published checkpoint's)`, { details: { field: what } });
+    }
+  }
+
+  /** Inclusion proof of entry `index` in the tree of `size` (default: the published checkpoint's). */
+  async inclusionProof(index: number, size?: number): Promise<{ index: number; size: number; leafHash: string; proof: string[]; checkpoint: string }> {
+    const cp = await this.requireCheckpoint();
+    const n = size ?? cp.size;
+    this.checkSize(n, cp.size, 'size');
+    if (!Number.isSafeInteger(index) || index < 0 || index >= n) {
+      throw new EnclaveError('invalid_request', `index must be from 0 to ${n - 1} for a tree of size ${n}`, { details: { field: 'index' } });
+    }
+    const [body] = await this.store.readEntries(index, index + 1);
+    if (!body) throw new EnclaveError('log_unavailable', `entry ${index} is missing from the log store`);
+    const proof = await proveRecord(n, index, this.hashReader(n));
+    return { index, size: n, leafHash: encodeBase64(leafHash(body)), proof: proof.map(encodeBase64), checkpoint: cp.text };
+  }
+
+  /** Consistency proof from the tree of `from` to the tree of `to` (default: the published checkpoint's). */
+  async consistencyProof(from: number, to?: number): Promise<{ from: number; to: number; proof: string[]; checkpoint: string }> {
+    const cp = await this.requireCheckpoint();
+    const n = to ?? cp.size;
+    this.checkSize(n, cp.size, 'to');
+    this.checkSize(from, n, 'from');
+    return { from, to: n, proof: (await this.consistencyHashes(from, n)).map(encodeBase64), checkpoint: cp.text };
+  }
+
+  private consistencyHashes(from: number, to: number): Promise<Uint8Array[]> {
+    return proveTree(to, from, this.hashReader(to));
+  }
+
+  // ---- search --------------------------------------------------------------------------------------
+
+  /** Entries matching every filter, within the published checkpoint, each with its inclusion proof. */
+  async search(query: LogSearchQuery): Promise<LogSearchPage> {
+    const subject = query.subject !== undefined ? this.hashSubject(query.subject) : query.subjectHash;
+    const cp = await this.checkpoint();
+    if (!cp) return { checkpoint: null, size: 0, results: [], next: null };
+    const found = await this.store.search({
+      ...(query.from === undefined ? {} : { from: query.from }),
+      ...(query.to === undefined ? {} : { to: query.to }),
+      ...(query.principal === undefined ? {} : { principal: query.principal }),
+      ...(query.type === undefined ? {} : { type: query.type }),
+      ...(subject === undefined ? {} : { subject }),
+      ...(query.after === undefined ? {} : { after: query.after }),
+      before: cp.size,
+      limit: query.limit,
+    });
+    const reader = this.hashReader(cp.size);
+    const results: LogSearchResult[] = [];
+    for (const e of found) {
+      const proof = await proveRecord(cp.size, e.index, reader);
+      results.push({ index: e.index, entry: decodeLogEntry(e.body), proof: proof.map(encodeBase64) });
+    }
+    const last = found.at(-1);
+    return { checkpoint: cp.text, size: cp.size, results, next: found.length === query.limit && last ? last.index : null };
+  }
+
+  // ---- lifecycle ---------------------------------------------------------------------------------------
+
+  /** Stops the integrator, writes what is queued, and closes the store. */
+  async close(): Promise<void> {
+    if (this.timer) clearTimeout(this.timer);
+    this.timer = null;
+    this.closed = true;
+    if (this.writing) await this.writing;
+    if (this.ticking) await this.ticking.catch(() => {});
+    this.sealedNow();
+    await this.store.close();
+  }
+}

@@ -1,0 +1,171 @@
+// One connection pool per store, the only place the PostgreSQL adapter touches the driver: queries
+// (always parameterized), named prepared statements for the hot reads, transactions, and the mapping of
+// driver failures to `storage_unavailable` with a message that names the server but never the password.
+import { createHash } from 'node:crypto';
+import pg from 'pg';
+import type { PoolClient, PoolConfig } from 'pg';
+import { EnclaveError } from '../../core/errors.ts';
+import type { SqlRow } from '../rows.ts';
+import { describeLocation, type PostgresLocation } from './postgres-url.ts';
+
+export type Values = readonly unknown[];
+
+/** What a sub-store needs: the pool itself, or one transaction's connection. */
+export interface Sql {
+  rows(text: string, values?: Values): Promise<SqlRow[]>;
+  /** As `rows`, through a named prepared statement: parsed and planned once per connection. */
+  prepared(text: string, values: Values): Promise<SqlRow[]>;
+  /** Runs a statement and returns how many rows it affected. */
+  run(text: string, values?: Values): Promise<number>;
+}
+
+// One name per statement text, the same on every connection (the driver prepares it lazily per connection).
+const statementNames = new Map<string, string>();
+function statementName(text: string): string {
+  let name = statementNames.get(text);
+  if (name === undefined) {
+    name = `enclave_${statementNames.size + 1}`;
+    statementNames.set(text, name);
+  }
+  return name;
+}
+
+/** Rows of values → one array per column, for `INSERT ... SELECT * FROM unnest($1::type[], ...)`: a batch of any size is one statement with one parameter per column. */
+export function columnArrays(rows: readonly (readonly unknown[])[]): unknown[][] {
+  const width = rows[0]?.length ?? 0;
+  return Array.from({ length: width }, (_, i) => rows.map((r) => r[i]));
+}
+
+/** A 64-bit advisory lock key for a namespaced name (pg_advisory_xact_lock(bigint)). */
+export function advisoryKey(...parts: readonly string[]): string {
+  return createHash('sha256').update(['enclave', ...parts].join('\u0000')).digest().readBigInt64BE(0).toString();
+}
+
+// SQLSTATE classes that mean "the server is not there for us": 08 connection exception, 28 invalid
+// authorization, 3D000 no such database, 53300 too many connections, 57P01-57P03 shutdown/starting.
+const UNAVAILABLE_SQLSTATE = /^(08|28|3D000$|53300$|57P0[123]$)/;
+// The driver's own failures: socket errors (ECONNREFUSED, ENOTFOUND, ETIMEDOUT...) and its messages
+// for a connection that dropped, timed out or a pool that was closed.
+const UNAVAILABLE_MESSAGE = /connection|terminated|timeout|timed out|not queryable|after calling end/i;
+
+function unavailable(err: unknown): boolean {
+  if (err instanceof pg.DatabaseError) return UNAVAILABLE_SQLSTATE.test(err.code ?? '');
+  if (!(err instanceof Error)) return false;
+  const code = (err as { code?: unknown }).code;
+  return (typeof code === 'string' && /^E[A-Z]+$/.test(code)) || UNAVAILABLE_MESSAGE.test(err.message);
+}
+
+// int8 (counts, timestamps, versions) as numbers: every value the store writes is a safe integer.
+const types = new pg.TypeOverrides();
+types.setTypeParser(pg.types.builtins.INT8, (v: string) => Number(v));
+
+export function poolConfig(l: PostgresLocation, ca: string | undefined): PoolConfig {
+  return {
+    host: l.host,
+    port: l.port,
+    database: l.database,
+    ...(l.user === undefined ? {} : { user: l.user }),
+    ...(l.password === undefined ? {} : { password: l.password }),
+    ssl: l.sslmode === 'disable' ? false : l.sslmode === 'require' ? { rejectUnauthorized: false } : { rejectUnauthorized: true, ...(ca === undefined ? {} : { ca }) },
+    // The schema is fixed for the connection's whole life (a startup parameter), so no statement can
+    // ever run against another site's tables. The schema name is a checked identifier: no quoting needed.
+    options: `-c search_path=${l.schema}`,
+    application_name: l.applicationName,
+    connectionTimeoutMillis: l.connectTimeoutMs,
+    max: l.poolSize,
+    keepAlive: true,
+    types,
+  };
+}
+
+export class PostgresDb implements Sql {
+  readonly location: PostgresLocation;
+  /** "PostgreSQL host:port/db (schema s)", for messages. */
+  readonly where: string;
+  private readonly pool: pg.Pool;
+  private ended = false;
+
+  constructor(location: PostgresLocation, ca: string | undefined) {
+    this.location = location;
+    this.where = describeLocation(location);
+    this.pool = new pg.Pool(poolConfig(location, ca));
+    // An idle connection that breaks (server restart, failover, a terminated backend) is dropped by the
+    // pool and replaced on the next query; without a listener the event would crash the process.
+    this.pool.on('error', () => undefined);
+  }
+
+  /** Turns a driver failure into storage_unavailable; SQL errors (constraints, types) pass unchanged. */
+  fail(err: unknown, doing = 'is unavailable'): unknown {
+    if (err instanceof EnclaveError || !unavailable(err)) return err;
+    let reason = err instanceof Error ? err.message : String(err);
+    const secret = this.location.password;
+    if (secret !== undefined && secret.length >= 3) reason = reason.split(secret).join('***');
+    return new EnclaveError('storage_unavailable', `${this.where} ${doing}: ${reason.slice(0, 200)}`, { cause: err });
+  }
+
+  async rows(text: string, values: Values = []): Promise<SqlRow[]> {
+    try {
+      return (await this.pool.query<SqlRow>(text, [...values])).rows;
+    } catch (err) {
+      throw this.fail(err);
+    }
+  }
+
+  async prepared(text: string, values: Values): Promise<SqlRow[]> {
+    try {
+      return (await this.pool.query<SqlRow>({ name: statementName(text), text, values: [...values] })).rows;
+    } catch (err) {
+      throw this.fail(err);
+    }
+  }
+
+  async run(text: string, values: Values = []): Promise<number> {
+    try {
+      return (await this.pool.query(text, [...values])).rowCount ?? 0;
+    } catch (err) {
+      throw this.fail(err);
+    }
+  }
+
+  /** Runs `fn` in one transaction on one connection: committed if it returns, rolled back if it throws. */
+  async tx<T>(fn: (sql: Sql) => Promise<T>): Promise<T> {
+    let client: PoolClient;
+    try {
+      client = await this.pool.connect();
+    } catch (err) {
+      throw this.fail(err);
+    }
+    // A checked-out connection has no listener of the pool's: one that breaks mid-transaction must not
+    // crash the process, and must not go back into the pool.
+    let broken: unknown;
+    const onError = (err: unknown) => {
+      broken = err;
+    };
+    client.on('error', onError);
+    const sql: Sql = {
+      rows: async (text, values = []) => (await client.query<SqlRow>(text, [...values])).rows,
+      prepared: async (text, values) => (await client.query<SqlRow>({ name: statementName(text), text, values: [...values] })).rows,
+      run: async (text, values = []) => (await client.query(text, [...values])).rowCount ?? 0,
+    };
+    try {
+      await client.query('BEGIN');
+      const out = await fn(sql);
+      await client.query('COMMIT');
+      return out;
+    } catch (err) {
+      await client.query('ROLLBACK').catch((e: unknown) => {
+        broken ??= e;
+      });
+      throw this.fail(err);
+    } finally {
+      client.removeListener('error', onError);
+      client.release(broken === undefined ? undefined : true);
+    }
+  }
+
+  async end(): Promise<void> {
+    if (this.ended) return;
+    this.ended = true;
+    await this.pool.end();
+  }
+}

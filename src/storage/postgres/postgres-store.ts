@@ -1,0 +1,126 @@
+// The Store port on PostgreSQL (pg Pool), behaving exactly as the SQLite store does (the conformance
+// suite, test/storage/conformance.ts, decides). Each store is one schema of one database; opening it
+// connects and migrates, so it is async: `await PostgresStore.open(url)`.
+//
+// Erasure on PostgreSQL: the row's wrapped key is overwritten (set NULL) in the erasing transaction, and
+// scrub() VACUUMs the subjects table so the old row version leaves the table. PostgreSQL has no secure
+// delete: freed space is not zeroed, and the WAL, replicas and backups keep the old version until they
+// are recycled or expire. docs/postgresql.md says what that means.
+import { readFileSync } from 'node:fs';
+import { EnclaveError } from '../../core/errors.ts';
+import type { Migration } from '../../core/migration-plan.ts';
+import type { MetaStore, RecordRow, RecordStore, Store, SubjectRow, SubjectStore, TokenStore } from '../../core/store.ts';
+import { advisoryKey, PostgresDb, type Sql } from './postgres-db.ts';
+import { postgresMeta } from './postgres-meta.ts';
+import { migrate } from './postgres-migrate.ts';
+import { POSTGRES_MIGRATIONS } from './postgres-migrations.ts';
+import { insertRecords, postgresRecords } from './postgres-records.ts';
+import { insertSubjects, postgresSubjects } from './postgres-subjects.ts';
+import { postgresTokens } from './postgres-tokens.ts';
+import { parsePostgresUrl, type PostgresLocation } from './postgres-url.ts';
+
+export interface PostgresOptions {
+  readonly migrations?: readonly Migration[];
+}
+
+function readCa(l: PostgresLocation): string | undefined {
+  if (l.sslrootcert === undefined) return undefined;
+  try {
+    return readFileSync(l.sslrootcert, 'utf8');
+  } catch {
+    throw new EnclaveError('invalid_config', `PostgreSQL storage URL: sslrootcert ${l.sslrootcert} cannot be read`);
+  }
+}
+
+export class PostgresStore implements Store {
+  readonly driver = 'postgres';
+  readonly subjects: SubjectStore;
+  readonly records: RecordStore;
+  readonly tokens: TokenStore;
+  readonly meta: MetaStore;
+  private readonly db: PostgresDb;
+  /** The vacuum that has not started yet: every scrub requested meanwhile shares it (see scrub()). */
+  private queuedScrub: Promise<void> | undefined;
+  private lastScrub: Promise<void> = Promise.resolve();
+
+  private constructor(db: PostgresDb) {
+    this.db = db;
+    this.subjects = postgresSubjects(db, () => this.scrub());
+    this.records = postgresRecords(db);
+    this.tokens = postgresTokens(db);
+    this.meta = postgresMeta(db);
+  }
+
+  /** Connects and migrates. Fails with invalid_config, storage_unavailable or migration_refused. */
+  static async open(url: string | PostgresLocation, options: PostgresOptions = {}): Promise<PostgresStore> {
+    const location = typeof url === 'string' ? parsePostgresUrl(url) : url;
+    const db = new PostgresDb(location, readCa(location));
+    try {
+      await migrate(db, options.migrations ?? POSTGRES_MIGRATIONS);
+    } catch (err) {
+      await db.end();
+      // Whatever else went wrong while opening (a permission denied on CREATE SCHEMA, say) also means
+      // this store cannot be used: say where, and why.
+      if (err instanceof EnclaveError) throw err;
+      throw new EnclaveError('storage_unavailable', `${db.where} cannot be opened: ${err instanceof Error ? err.message.slice(0, 200) : String(err)}`, { cause: err });
+    }
+    return new PostgresStore(db);
+  }
+
+  /** "PostgreSQL host:port/db (schema s)". */
+  get where(): string {
+    return this.db.where;
+  }
+
+  /** Serializes re-homing writes to one subject across every instance sharing this database. */
+  private static async lockSubject(sql: Sql, schema: string, id: string): Promise<void> {
+    await sql.rows('SELECT pg_advisory_xact_lock($1)', [advisoryKey('subject', schema, id)]);
+  }
+
+  async importSubject(subject: SubjectRow, records: readonly RecordRow[]): Promise<void> {
+    if (records.some((r) => r.subject !== subject.id)) throw new EnclaveError('subject_mismatch', 'importSubject was given a record of another subject');
+    await this.db.tx(async (sql) => {
+      await PostgresStore.lockSubject(sql, this.db.location.schema, subject.id);
+      await sql.run('DELETE FROM records WHERE subject = $1', [subject.id]);
+      await sql.run('DELETE FROM subjects WHERE id = $1', [subject.id]);
+      await insertSubjects(sql, [{ ...subject, movedTo: null }]);
+      const inserted = new Set((await insertRecords(sql, records)).map((k) => `${k.collection}/${k.id}`));
+      const refused = records.find((r) => !inserted.delete(`${r.collection}/${r.id}`));
+      if (refused) throw new EnclaveError('record_exists', `record ${refused.collection}/${refused.id} exists here under another subject`);
+    });
+  }
+
+  async purgeSubject(id: string): Promise<number> {
+    const n = await this.db.tx(async (sql) => {
+      await PostgresStore.lockSubject(sql, this.db.location.schema, id);
+      const deleted = await sql.run('DELETE FROM records WHERE subject = $1', [id]);
+      await sql.run('DELETE FROM subjects WHERE id = $1', [id]);
+      return deleted;
+    });
+    await this.scrub();
+    return n;
+  }
+
+  /**
+   * VACUUMs the subjects table (where the wrapped keys live), so the row versions an erasure or a purge
+   * left behind are removed from the table. VACUUM takes no lock that blocks reads or writes, but one
+   * runs at a time per table: requests made while one runs share the next run, which starts after them.
+   */
+  async scrub(): Promise<void> {
+    if (this.queuedScrub) return this.queuedScrub;
+    const next = this.lastScrub
+      .catch(() => undefined)
+      .then(async () => {
+        this.queuedScrub = undefined;
+        await this.db.run('VACUUM subjects');
+      });
+    this.queuedScrub = next;
+    this.lastScrub = next;
+    return next;
+  }
+
+  async close(): Promise<void> {
+    await this.lastScrub.catch(() => undefined);
+    await this.db.end();
+  }
+}

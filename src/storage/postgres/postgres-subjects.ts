@@ -1,0 +1,42 @@
+// Subjects on PostgreSQL: the wrapped data keys live here, so erasure overwrites the key in the same
+// transaction that blanks the subject's public fields, then asks the store to vacuum (see scrub()).
+import type { InsertResult, SubjectRow, SubjectStore } from '../../core/store.ts';
+import { countOf, SUBJECT_COLUMNS as COLUMNS, subjectValues as values, toSubject } from '../rows.ts';
+import { columnArrays, type PostgresDb, type Sql } from './postgres-db.ts';
+
+/** Inserts the rows that are new, in one statement; returns how many it inserted. */
+export async function insertSubjects(sql: Sql, rows: readonly SubjectRow[]): Promise<number> {
+  if (rows.length === 0) return 0;
+  const columns = columnArrays(rows.map(values));
+  return sql.run(
+    `INSERT INTO subjects (${COLUMNS})
+     SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::bytea[], $5::text[], $6::bigint[], $7::bigint[], $8::text[])
+     ON CONFLICT (id) DO NOTHING`,
+    columns,
+  );
+}
+
+export function postgresSubjects(db: PostgresDb, scrub: () => Promise<void>): SubjectStore {
+  return {
+    insert: async (row) => {
+      const n = await db.run(`INSERT INTO subjects (${COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8) ON CONFLICT (id) DO NOTHING`, values(row));
+      return n === 1 ? 'inserted' : ('exists' satisfies InsertResult);
+    },
+    insertMany: async (rows) => insertSubjects(db, rows),
+    get: async (id) => {
+      const r = (await db.prepared('SELECT * FROM subjects WHERE id = $1', [id]))[0];
+      return r ? toSubject(r) : undefined;
+    },
+    erase: async (id, at) => {
+      const n = await db.tx(async (sql) => {
+        if ((await sql.run('UPDATE subjects SET wrapped_key = NULL, erased_at = $1 WHERE id = $2 AND erased_at IS NULL', [at, id])) !== 1) return undefined;
+        return sql.run(`UPDATE records SET public_json = '{}', updated_at = $1 WHERE subject = $2`, [at, id]);
+      });
+      if (n !== undefined) await scrub();
+      return n;
+    },
+    setResidence: async (id, country, jurisdiction) => (await db.run('UPDATE subjects SET country = $1, jurisdiction = $2 WHERE id = $3', [country, jurisdiction, id])) === 1,
+    setMovedTo: async (id, site) => (await db.run('UPDATE subjects SET moved_to = $1 WHERE id = $2', [site, id])) === 1,
+    count: async () => countOf((await db.rows('SELECT count(*) AS n FROM subjects'))[0]),
+  };
+}

@@ -1,0 +1,227 @@
+// The transparency log's embedded store on node:sqlite: entries (with their search columns), the hash
+// tiles of the integrated tree, and the published checkpoints. By default it is a database file of its
+// own, so the log's commits (one fsync per group of appends) do not queue behind record writes.
+//
+// Writes run on a worker thread that owns the write connection (sqlite-log-writer.ts): node:sqlite is
+// synchronous, and a commit's fsync on the event loop would stall every request meanwhile. Reads run on
+// this thread's own connection; in WAL mode they see every committed write and never wait for one.
+import { once } from 'node:events';
+import { Worker } from 'node:worker_threads';
+import type { DatabaseSync, SQLInputValue } from 'node:sqlite';
+import { EnclaveError, isErrorCode } from '../../core/errors.ts';
+import type { LogEntryRow, LogQuery, LogStore, LogTile, StoredCheckpoint, StoredLogEntry } from '../../core/log-store.ts';
+import type { Migration } from '../../core/migration-plan.ts';
+import { applyMigrations, inTransaction, openSqliteDatabase, StatementCache } from './sqlite-db.ts';
+import { SQLITE_LOG_MIGRATIONS } from './sqlite-log-migrations.ts';
+import { entryCount, SqliteLogWrites, storedTreeSize, type LogWriteOp } from './sqlite-log-writes.ts';
+
+type Row = Record<string, SQLInputValue>;
+
+function bytes(v: unknown): Uint8Array {
+  return v as Uint8Array;
+}
+
+function failure(err: unknown): EnclaveError {
+  return err instanceof EnclaveError ? err : new EnclaveError('storage_unavailable', 'the log store failed', { cause: err });
+}
+
+export interface SqliteLogOptions {
+  /** A file path, or ':memory:' for tests. */
+  readonly path: string;
+  readonly migrations?: readonly Migration[];
+  /** Where writes run: a worker thread (default for a file) or this thread (always for ':memory:'). */
+  readonly writer?: 'worker' | 'inline';
+}
+
+interface Writer {
+  call<T>(op: LogWriteOp, args: readonly unknown[]): Promise<T>;
+  close(): Promise<void>;
+}
+
+function inlineWriter(db: DatabaseSync): Writer {
+  const writes = new SqliteLogWrites(db);
+  return {
+    call<T>(op: LogWriteOp, args: readonly unknown[]) {
+      try {
+        return Promise.resolve(writes.dispatch(op, args) as T);
+      } catch (err) {
+        return Promise.reject(failure(err));
+      }
+    },
+    close() {
+      writes.close();
+      return Promise.resolve();
+    },
+  };
+}
+
+/** The writer thread's client: requests by id, the thread kept alive only while one is outstanding. */
+function workerWriter(path: string): Writer {
+  const worker = new Worker(new URL('./sqlite-log-writer.ts', import.meta.url), { workerData: { path } });
+  const pending = new Map<number, { resolve(v: unknown): void; reject(e: unknown): void }>();
+  let next = 0;
+  let dead: EnclaveError | null = null;
+  worker.unref();
+  const settle = (id: number) => {
+    const p = pending.get(id);
+    pending.delete(id);
+    if (pending.size === 0) worker.unref();
+    return p;
+  };
+  const failAll = (err: EnclaveError) => {
+    dead ??= err;
+    for (const id of [...pending.keys()]) settle(id)?.reject(err);
+  };
+  worker.on('message', (m: { id: number; result?: unknown; error?: { message: string; code?: string } }) => {
+    const p = settle(m.id);
+    if (!m.error) return p?.resolve(m.result);
+    const code = m.error.code;
+    p?.reject(code !== undefined && isErrorCode(code) ? new EnclaveError(code, m.error.message) : failure(new Error(m.error.message)));
+  });
+  worker.on('error', (err) => failAll(failure(err)));
+  worker.on('exit', () => failAll(new EnclaveError('storage_unavailable', 'the log store is closed')));
+  return {
+    call<T>(op: LogWriteOp, args: readonly unknown[]) {
+      if (dead) return Promise.reject(dead);
+      const id = next++;
+      return new Promise<T>((resolve, reject) => {
+        if (pending.size === 0) worker.ref();
+        pending.set(id, { resolve, reject });
+        worker.postMessage({ id, op, args });
+      });
+    },
+    async close() {
+      if (dead) return;
+      // Requests already sent are answered before the thread ends: it handles messages in order.
+      const exited = once(worker, 'exit');
+      worker.ref();
+      worker.postMessage('close');
+      await exited;
+    },
+  };
+}
+
+export class SqliteLogStore implements LogStore {
+  readonly driver = 'sqlite';
+  readonly path: string;
+  private readonly db: DatabaseSync;
+  private readonly statements: StatementCache;
+  private readonly writer: Writer;
+  private closing: Promise<void> | null = null;
+
+  constructor(options: SqliteLogOptions) {
+    this.path = options.path;
+    this.db = openSqliteDatabase(options.path);
+    this.statements = new StatementCache(this.db);
+    try {
+      applyMigrations(this.db, options.migrations ?? SQLITE_LOG_MIGRATIONS, 'log_schema_migrations', (fn) => inTransaction(this.db, fn));
+    } catch (err) {
+      this.db.close();
+      throw err;
+    }
+    this.writer = options.path === ':memory:' || options.writer === 'inline' ? inlineWriter(this.db) : workerWriter(options.path);
+  }
+
+  private run<T>(fn: () => T): Promise<T> {
+    // node:sqlite is synchronous; any failure (closed handle, full disk, I/O error) becomes a rejection.
+    try {
+      return Promise.resolve(fn());
+    } catch (err) {
+      return Promise.reject(failure(err));
+    }
+  }
+
+  append(entries: readonly LogEntryRow[]): Promise<number> {
+    if (this.closing) return Promise.reject(new EnclaveError('storage_unavailable', 'the log store is closed'));
+    return this.writer.call('append', [entries]);
+  }
+
+  size(): Promise<number> {
+    return this.run(() => entryCount(this.statements));
+  }
+
+  readEntries(from: number, to: number): Promise<Uint8Array[]> {
+    return this.run(() =>
+      (this.statements.get('SELECT body FROM log_entries WHERE idx >= ? AND idx < ? ORDER BY idx').all(from, to) as Row[]).map((r) => bytes(r['body'])),
+    );
+  }
+
+  search(query: LogQuery): Promise<StoredLogEntry[]> {
+    const where: string[] = [];
+    const args: SQLInputValue[] = [];
+    const add = (sql: string, value: SQLInputValue | undefined) => {
+      if (value === undefined) return;
+      where.push(sql);
+      args.push(value);
+    };
+    add('e.time >= ?', query.from);
+    add('e.time < ?', query.to);
+    add('e.principal = ?', query.principal);
+    add('e.type = ?', query.type);
+    add('e.idx > ?', query.after);
+    add('e.idx < ?', query.before);
+    // By subject: through the subject index, which covers the integrated entries.
+    const from = query.subject === undefined ? 'log_entries e' : 'log_subject_index s JOIN log_entries e ON e.idx = s.idx';
+    if (query.subject !== undefined) {
+      where.unshift('s.subject = ?');
+      args.unshift(query.subject);
+    }
+    const sql = `SELECT e.idx, e.time, e.type, e.principal, e.subject, e.body FROM ${from}${where.length ? ` WHERE ${where.join(' AND ')}` : ''} ORDER BY e.idx LIMIT ?`;
+    return this.run(() =>
+      (this.statements.get(sql).all(...args, query.limit) as Row[]).map((r) => ({
+        index: Number(r['idx']),
+        time: Number(r['time']),
+        type: r['type'] as string,
+        principal: r['principal'] as string | null,
+        subject: r['subject'] as string | null,
+        body: bytes(r['body']),
+      })),
+    );
+  }
+
+  treeSize(): Promise<number> {
+    return this.run(() => storedTreeSize(this.statements));
+  }
+
+  integrate(fromSize: number, toSize: number, tiles: readonly LogTile[]): Promise<boolean> {
+    if (this.closing) return Promise.reject(new EnclaveError('storage_unavailable', 'the log store is closed'));
+    return this.writer.call('integrate', [fromSize, toSize, tiles]);
+  }
+
+  readTile(level: number, index: number): Promise<LogTile | undefined> {
+    return this.run(() => {
+      const r = this.statements.get('SELECT width, data FROM log_tiles WHERE level = ? AND idx = ?').get(level, index) as Row | undefined;
+      return r ? { level, index, width: Number(r['width']), data: bytes(r['data']) } : undefined;
+    });
+  }
+
+  putCheckpoint(checkpoint: StoredCheckpoint): Promise<boolean> {
+    if (this.closing) return Promise.reject(new EnclaveError('storage_unavailable', 'the log store is closed'));
+    return this.writer.call('putCheckpoint', [checkpoint]);
+  }
+
+  latestCheckpoint(): Promise<StoredCheckpoint | undefined> {
+    return this.run(() => {
+      const r = this.statements.get('SELECT size, time, text FROM log_checkpoints ORDER BY size DESC LIMIT 1').get() as Row | undefined;
+      return r ? { size: Number(r['size']), time: Number(r['time']), text: r['text'] as string } : undefined;
+    });
+  }
+
+  getMeta(key: string): Promise<string | undefined> {
+    return this.run(() => (this.statements.get('SELECT value FROM log_meta WHERE key = ?').get(key) as Row | undefined)?.['value'] as string | undefined);
+  }
+
+  putMetaIfAbsent(key: string, value: string): Promise<boolean> {
+    if (this.closing) return Promise.reject(new EnclaveError('storage_unavailable', 'the log store is closed'));
+    return this.writer.call('putMetaIfAbsent', [key, value]);
+  }
+
+  close(): Promise<void> {
+    this.closing ??= (async () => {
+      this.statements.clear();
+      await this.writer.close();
+      this.db.close();
+    })();
+    return this.closing;
+  }
+}

@@ -1,0 +1,92 @@
+// The log store's writes, synchronous on one node:sqlite connection. The store runs them on a worker
+// thread (sqlite-log-writer.ts) so that a commit's fsync never blocks the event loop, or inline for an
+// in-memory database, which a worker cannot share.
+import type { DatabaseSync, SQLInputValue } from 'node:sqlite';
+import type { LogEntryRow, LogTile, StoredCheckpoint } from '../../core/log-store.ts';
+import { inTransaction, StatementCache } from './sqlite-db.ts';
+
+type Row = Record<string, SQLInputValue>;
+
+export const TREE_SIZE_KEY = 'tree_size';
+
+/** Current number of entries (the next index). */
+export function entryCount(statements: StatementCache): number {
+  const r = statements.get('SELECT max(idx) AS m FROM log_entries').get() as Row;
+  return r['m'] === null ? 0 : Number(r['m']) + 1;
+}
+
+export function storedTreeSize(statements: StatementCache): number {
+  return Number((statements.get('SELECT value FROM log_meta WHERE key = ?').get(TREE_SIZE_KEY) as Row)['value']);
+}
+
+export class SqliteLogWrites {
+  private readonly db: DatabaseSync;
+  private readonly statements: StatementCache;
+
+  constructor(db: DatabaseSync) {
+    this.db = db;
+    this.statements = new StatementCache(db);
+  }
+
+  append(entries: readonly LogEntryRow[]): number {
+    return inTransaction(this.db, () => {
+      const first = entryCount(this.statements);
+      const insert = this.statements.get('INSERT INTO log_entries (idx, time, type, principal, subject, body) VALUES (?, ?, ?, ?, ?, ?)');
+      entries.forEach((e, i) => insert.run(first + i, e.time, e.type, e.principal, e.subject, e.body));
+      return first;
+    });
+  }
+
+  integrate(fromSize: number, toSize: number, tiles: readonly LogTile[]): boolean {
+    return inTransaction(this.db, () => {
+      if (storedTreeSize(this.statements) !== fromSize) return false;
+      const put = this.statements.get(
+        `INSERT INTO log_tiles (level, idx, width, data) VALUES (?, ?, ?, ?)
+         ON CONFLICT (level, idx) DO UPDATE SET width = excluded.width, data = excluded.data WHERE excluded.width > log_tiles.width`,
+      );
+      for (const t of tiles) put.run(t.level, t.index, t.width, t.data);
+      // Index the newly integrated entries by subject in one sorted pass (migration 2).
+      this.statements
+        .get('INSERT INTO log_subject_index (subject, idx) SELECT subject, idx FROM log_entries WHERE idx >= ? AND idx < ? AND subject IS NOT NULL ORDER BY subject, idx')
+        .run(fromSize, toSize);
+      this.statements.get('UPDATE log_meta SET value = ? WHERE key = ?').run(String(toSize), TREE_SIZE_KEY);
+      return true;
+    });
+  }
+
+  putCheckpoint(checkpoint: StoredCheckpoint): boolean {
+    return inTransaction(this.db, () => {
+      const latest = this.statements.get('SELECT max(size) AS m FROM log_checkpoints').get() as Row;
+      if (latest['m'] !== null && Number(latest['m']) > checkpoint.size) return false;
+      this.statements
+        .get('INSERT INTO log_checkpoints (size, time, text) VALUES (?, ?, ?) ON CONFLICT (size) DO UPDATE SET time = excluded.time, text = excluded.text')
+        .run(checkpoint.size, checkpoint.time, checkpoint.text);
+      return true;
+    });
+  }
+
+  putMetaIfAbsent(key: string, value: string): boolean {
+    return this.statements.get('INSERT INTO log_meta (key, value) VALUES (?, ?) ON CONFLICT (key) DO NOTHING').run(key, value).changes === 1;
+  }
+
+  /** Runs a write by name with its arguments as the store sent them (the worker's entry point). */
+  dispatch(op: LogWriteOp, args: readonly unknown[]): unknown {
+    switch (op) {
+      case 'append':
+        return this.append(args[0] as readonly LogEntryRow[]);
+      case 'integrate':
+        return this.integrate(args[0] as number, args[1] as number, args[2] as readonly LogTile[]);
+      case 'putCheckpoint':
+        return this.putCheckpoint(args[0] as StoredCheckpoint);
+      case 'putMetaIfAbsent':
+        return this.putMetaIfAbsent(args[0] as string, args[1] as string);
+    }
+  }
+
+  close(): void {
+    this.statements.clear();
+  }
+}
+
+/** The write operations by name, as the worker receives them. */
+export type LogWriteOp = 'append' | 'integrate' | 'putCheckpoint' | 'putMetaIfAbsent';

@@ -1,0 +1,126 @@
+// The whole enclave on PostgreSQL, through the HTTP API: the control store and both home sites are
+// schemas of one database. Records are written, read, listed, deleted and erased; residency holds (a
+// subject's rows exist in their home site's schema and nowhere else, and re-homing moves them); no
+// protected value is at rest in plaintext in any table.
+import assert from 'node:assert/strict';
+import { after, before, describe, test } from 'node:test';
+import type pg from 'pg';
+import { admin, dropSchemas, freshSchema, pgUrl, postgresSkip } from '../helpers/postgres.ts';
+import { errorCode, json, makeHttpFixture, type HttpFixture } from '../helpers/http.ts';
+
+const skip = await postgresSkip();
+
+interface RecordBody {
+  id: string;
+  version: number;
+  data: Record<string, unknown>;
+}
+
+void describe('the enclave on PostgreSQL, end to end', { skip }, () => {
+  const schemas = { control: freshSchema('control'), us: freshSchema('site_us'), eu: freshSchema('site_eu') };
+  let h: HttpFixture;
+
+  /** Every row of every table of a schema, as text (bytea shows as hex). */
+  const dump = async (c: pg.Client, schema: string): Promise<string> => {
+    const tables = await c.query<{ t: string }>("SELECT tablename AS t FROM pg_tables WHERE schemaname = $1 ORDER BY 1", [schema]);
+    let out = '';
+    for (const { t } of tables.rows) out += (await c.query<{ r: string }>(`SELECT x::text AS r FROM ${schema}.${t} x`)).rows.map((r) => r.r).join('\n');
+    return out;
+  };
+  const ids = async (schema: string, table: 'subjects' | 'records'): Promise<string[]> =>
+    admin(async (c) => (await c.query<{ id: string }>(`SELECT id FROM ${schema}.${table} ORDER BY id`)).rows.map((r) => r.id));
+
+  before(async () => {
+    h = await makeHttpFixture({
+      config: (yaml) =>
+        yaml
+          .replace('storage: sqlite:control.db', `storage: ${JSON.stringify(pgUrl(schemas.control))}`)
+          .replace('storage: sqlite:sites/trusted-us.db', `storage: ${JSON.stringify(pgUrl(schemas.us))}`)
+          .replace('storage: sqlite:sites/eu-central.db', `storage: ${JSON.stringify(pgUrl(schemas.eu))}`),
+    });
+  });
+  after(async () => {
+    await h.close();
+    await dropSchemas(...Object.values(schemas));
+  });
+
+  test('the control store and both home sites are PostgreSQL stores', () => {
+    assert.equal(h.enclave.control.driver, 'postgres');
+    assert.deepEqual([...h.enclave.sites.values()].map((s) => s.driver), ['postgres', 'postgres']);
+  });
+
+  test('records are written, read, updated, listed and deleted through the API', async () => {
+    assert.equal((await h.call('service', 'POST', '/v1/subjects', { id: 'ann', country: 'US' })).statusCode, 201);
+    const created = await h.call('service', 'POST', '/v1/collections/users/records', { id: 'ann-p', data: { user_id: 'ann', username: 'ann', email: 'ann@example.test' } });
+    assert.equal(created.statusCode, 201, created.body);
+    assert.equal(json<RecordBody>(await h.call('service', 'GET', '/v1/collections/users/records/ann-p')).data['email'], 'ann@example.test');
+    const parent = json<RecordBody & { withheld: string[] }>(await h.call('parent', 'GET', '/v1/collections/users/records/ann-p'));
+    assert.equal(parent.data['email'], undefined, 'the parent company never receives a protected value');
+    const put = await h.call('service', 'PUT', '/v1/collections/users/records/ann-p', { data: { user_id: 'ann', username: 'ann2', email: 'new@example.test' } }, { 'if-match': '"1"' });
+    assert.equal(put.statusCode, 200, put.body);
+    assert.equal(errorCode(await h.call('service', 'PUT', '/v1/collections/users/records/ann-p', { data: { user_id: 'ann', username: 'x', email: 'x@example.test' } }, { 'if-match': '"1"' })), 'version_conflict');
+    for (let i = 0; i < 5; i++) {
+      const r = await h.call('service', 'POST', '/v1/collections/messages/records', { id: `ann-m${i}`, data: { sender_id: 'ann', recipient_id: 'rcpt-7q9z', body: `hello ${i}`, sent_at: '2026-01-01T00:00:00Z' } });
+      assert.equal(r.statusCode, 201, r.body);
+    }
+    const seen: string[] = [];
+    let url: string | null = '/v1/subjects/ann/records?limit=2';
+    while (url !== null) {
+      const page: { records: RecordBody[]; next: string | null } = json(await h.call('service', 'GET', url));
+      seen.push(...page.records.map((r) => r.id));
+      url = page.next === null ? null : `/v1/subjects/ann/records?limit=2&cursor=${encodeURIComponent(page.next)}`;
+    }
+    assert.deepEqual(seen, ['ann-m0', 'ann-m1', 'ann-m2', 'ann-m3', 'ann-m4', 'ann-p']);
+    assert.equal((await h.call('service', 'DELETE', '/v1/collections/messages/records/ann-m4')).statusCode, 204);
+    assert.equal(errorCode(await h.call('service', 'GET', '/v1/collections/messages/records/ann-m4')), 'record_not_found');
+  });
+
+  test('residency: each subject\'s rows exist in their home site\'s schema and nowhere else', async () => {
+    assert.equal((await h.call('service', 'POST', '/v1/subjects', { id: 'jonas', country: 'DE' })).statusCode, 201);
+    assert.equal((await h.call('service', 'POST', '/v1/collections/users/records', { id: 'jonas-p', data: { user_id: 'jonas', username: 'jonas', email: 'jonas@example.test' } })).statusCode, 201);
+    assert.deepEqual(await ids(schemas.us, 'subjects'), ['ann']);
+    assert.deepEqual(await ids(schemas.eu, 'subjects'), ['jonas']);
+    assert.deepEqual(await ids(schemas.us, 'records'), ['ann-m0', 'ann-m1', 'ann-m2', 'ann-m3', 'ann-p']);
+    assert.deepEqual(await ids(schemas.eu, 'records'), ['jonas-p']);
+    assert.deepEqual(await ids(schemas.control, 'subjects'), [], 'the control store holds no subject');
+    assert.deepEqual(await ids(schemas.control, 'records'), [], 'the control store holds no record');
+  });
+
+  test('no protected value is at rest in plaintext in any table of any schema', async () => {
+    const secrets = ['ann@example.test', 'new@example.test', 'jonas@example.test', 'hello 0', 'rcpt-7q9z'];
+    const text = await admin(async (c) => {
+      let all = '';
+      for (const s of Object.values(schemas)) all += `${await dump(c, s)}\n`;
+      return all;
+    });
+    assert.ok(text.includes('ann2'), 'the dump does contain the public fields (the scan reads the data)');
+    for (const s of secrets) {
+      assert.ok(!text.includes(s), `${s} in plaintext`);
+      assert.ok(!text.includes(Buffer.from(s).toString('hex')), `${s} as bytes`);
+    }
+  });
+
+  test('re-homing moves the subject\'s rows from one site\'s schema to the other\'s', async () => {
+    const res = await h.call('officer', 'POST', '/v1/subjects/ann/rehome', { country: 'IE' });
+    assert.equal(res.statusCode, 200, res.body);
+    assert.deepEqual(await ids(schemas.us, 'subjects'), []);
+    assert.deepEqual(await ids(schemas.us, 'records'), []);
+    assert.deepEqual(await ids(schemas.eu, 'subjects'), ['ann', 'jonas']);
+    assert.deepEqual(await ids(schemas.eu, 'records'), ['ann-m0', 'ann-m1', 'ann-m2', 'ann-m3', 'ann-p', 'jonas-p']);
+    assert.equal(json<RecordBody>(await h.call('service', 'GET', '/v1/collections/users/records/ann-p')).data['email'], 'new@example.test');
+  });
+
+  test('erasure: 410 Gone afterwards, the wrapped key destroyed in the schema, the ciphertext kept', async () => {
+    assert.equal((await h.call('officer', 'DELETE', '/v1/subjects/jonas')).statusCode, 200);
+    assert.equal((await h.call('service', 'GET', '/v1/collections/users/records/jonas-p')).statusCode, 410);
+    const [row] = await admin(async (c) =>
+      (await c.query<{ key: Buffer | null; sealed: Buffer | null; pub: string }>(
+        `SELECT s.wrapped_key AS key, r.sealed, r.public_json AS pub FROM ${schemas.eu}.subjects s JOIN ${schemas.eu}.records r ON r.subject = s.id WHERE s.id = 'jonas'`,
+      )).rows,
+    );
+    assert.ok(row);
+    assert.equal(row.key, null);
+    assert.ok(row.sealed && row.sealed.length > 0, 'the sealed fields stay, unreadable');
+    assert.equal(row.pub, '{}');
+  });
+});

@@ -1,0 +1,94 @@
+// The `log:` section of the configuration: defaults, and every malformed case refused with invalid_config
+// naming the key; the starter configuration gives the log actions to the gatekeeper, the trusted provider
+// and the regulator only, and no configuration can give them to the parent company.
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { defaultLogOrigin, LOG_DEFAULTS } from '../../src/core/config.ts';
+import { isEnclaveError } from '../../src/core/errors.ts';
+import { createRoleDecisionPoint } from '../../src/core/role-decision-point.ts';
+import { generateNoteKey, SIG_TYPE_COSIGNATURE } from '../../src/core/tlog/index.ts';
+import { parseConfigText } from '../../src/services/config-loader.ts';
+import { starterConfig } from '../../src/services/starter-config.ts';
+
+const witnessKey = generateNoteKey('witness.example', SIG_TYPE_COSIGNATURE).vkey;
+
+function withLog(section: string, name = 'Acme US'): string {
+  return starterConfig({ name }).replace(/^log:\n(?: {2}.*\n|\n)*?(?=# The root key)/m, section === '' ? '' : `log:\n${section}\n\n`);
+}
+
+function refused(text: string, pattern: RegExp): void {
+  assert.throws(
+    () => parseConfigText(text, 'enclave.yaml', '/tmp'),
+    (err) => isEnclaveError(err, 'invalid_config') && pattern.test(err.message),
+  );
+}
+
+void describe('log configuration', () => {
+  void it('defaults: its own SQLite file, an origin derived from the name, one-second checkpoints, no witnesses', () => {
+    const config = parseConfigText(withLog(''), 'enclave.yaml', '/tmp');
+    assert.deepEqual(config.log, {
+      storage: LOG_DEFAULTS.storage,
+      origin: 'enclave/acme-us',
+      checkpointIntervalMs: 1000,
+      maxBatch: LOG_DEFAULTS.maxBatch,
+      maxQueue: LOG_DEFAULTS.maxQueue,
+      witnesses: [],
+      witnessQuorum: 0,
+    });
+    assert.equal(defaultLogOrigin('  ++  '), 'enclave/log');
+  });
+
+  void it('the starter configuration parses with its log section', () => {
+    const config = parseConfigText(starterConfig({ name: 'demo' }), 'enclave.yaml', '/tmp');
+    assert.equal(config.log.origin, 'enclave/demo');
+  });
+
+  void it('accepts witnesses with a quorum', () => {
+    const config = parseConfigText(
+      withLog(`  origin: log.example.com/us\n  witnesses:\n    - { name: witness.example, url: "https://w.example", vkey: "${witnessKey}" }\n  witness_quorum: 1`),
+      'enclave.yaml',
+      '/tmp',
+    );
+    assert.deepEqual(config.log.witnesses, [{ name: 'witness.example', url: 'https://w.example', vkey: witnessKey }]);
+    assert.equal(config.log.witnessQuorum, 1);
+  });
+
+  void it('refuses what would break the log\'s identity or its witnesses', () => {
+    refused(withLog('  origin: "has space"'), /log\.origin/);
+    refused(withLog('  origin: "a+b"'), /log\.origin/);
+    refused(withLog('  witness_quorum: 1'), /log\.witness_quorum \(1\) must not exceed/);
+    refused(withLog('  witnesses:\n    - { name: witness.example, url: "https://w.example", vkey: "garbage" }'), /log\.witnesses\[0\]\.vkey is not a cosignature/);
+    refused(withLog(`  witnesses:\n    - { name: witness.example, url: "https://w.example", vkey: "${generateNoteKey('witness.example').vkey}" }`), /cosignature/);
+    refused(withLog(`  witnesses:\n    - { name: other.example, url: "https://w.example", vkey: "${witnessKey}" }`), /another name/);
+    refused(
+      withLog(`  witnesses:\n    - { name: witness.example, url: "https://a.example", vkey: "${witnessKey}" }\n    - { name: witness.example, url: "https://b.example", vkey: "${witnessKey}" }`),
+      /listed twice/,
+    );
+    refused(withLog(`  witnesses:\n    - { name: witness.example, url: "ftp://w.example", vkey: "${witnessKey}" }`), /url/);
+    refused(withLog('  checkpoint_interval_ms: 10'), /checkpoint_interval_ms/);
+    refused(withLog('  group_commit: { max_batch: 0 }'), /max_batch/);
+    refused(withLog('  typo: 1'), /typo|additional/);
+  });
+
+  void it('gives log.read and log.search to the gatekeeper, the provider and the regulator; disclosure to officers only', () => {
+    const config = parseConfigText(starterConfig(), 'enclave.yaml', '/tmp');
+    const decide = createRoleDecisionPoint(config);
+    const who = (org: string, role: string) => ({ id: `${role}-1`, org, orgKind: config.orgs.get(org)?.kind ?? 'service', role, tokenId: 't' });
+    const allowed = (org: string, role: string, action: 'log.read' | 'log.search' | 'log.disclose_key') => decide.decide({ principal: who(org, role), action, now: new Date() }).allow;
+    for (const [org, role] of [['gatekeeper', 'officer'], ['gatekeeper', 'approver'], ['trusted-provider', 'monitor'], ['regulator', 'auditor']]) {
+      assert.ok(allowed(org ?? '', role ?? '', 'log.read') && allowed(org ?? '', role ?? '', 'log.search'), `${org}/${role}`);
+    }
+    for (const [org, role] of [['parent', 'engineer'], ['platform', 'service']]) {
+      assert.ok(!allowed(org ?? '', role ?? '', 'log.read') && !allowed(org ?? '', role ?? '', 'log.search'), `${org}/${role}`);
+    }
+    assert.ok(allowed('gatekeeper', 'officer', 'log.disclose_key'));
+    assert.ok(!allowed('regulator', 'auditor', 'log.disclose_key'));
+  });
+
+  void it('refuses a configuration that gives the parent company any log action', () => {
+    for (const action of ['log.read', 'log.search', 'log.disclose_key']) {
+      const text = starterConfig().replace(/(id: engineer\n\s+actions: \[)/, `$1${action}, `);
+      refused(text, new RegExp(`must not include ${action.replace('.', '\\.')}: .*transparency log`));
+    }
+  });
+});

@@ -1,0 +1,198 @@
+// The log service on a real SQLite log store: group commit (1,000 concurrent appends get distinct dense
+// indexes, durable across reopen), integration into C2SP tiles checked by an independent reader over
+// the served tiles, signed checkpoints, proofs, sealed behaviour, and refusals when the store fails.
+import assert from 'node:assert/strict';
+import { randomBytes } from 'node:crypto';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, describe, it } from 'node:test';
+import { isEnclaveError } from '../../src/core/errors.ts';
+import type { LogEventInput } from '../../src/core/event-log.ts';
+import { decodeLogEntry, subjectHash } from '../../src/core/log-entry.ts';
+import { openCheckpoint } from '../../src/core/tlog/checkpoint.ts';
+import { decodeBase64 } from '../../src/core/tlog/encoding.ts';
+import { checkRecord, checkTree, leafHash, treeHash } from '../../src/core/tlog/merkle.ts';
+import { noteVerifier } from '../../src/core/tlog/note.ts';
+import { decodeEntryBundle, decodeTile, TILE_WIDTH, tileHashReader, tileWidth } from '../../src/core/tlog/tiles.ts';
+import { logSubjectKey } from '../../src/crypto/key-derivation.ts';
+import { LogService } from '../../src/services/log-service.ts';
+import { SqliteLogStore } from '../../src/storage/sqlite/sqlite-log-store.ts';
+
+const dir = mkdtempSync(join(tmpdir(), 'enclave-log-service-'));
+after(() => rmSync(dir, { recursive: true, force: true }));
+let n = 0;
+
+function open(path = join(dir, `log-${++n}.db`)): LogService {
+  return new LogService({ store: new SqliteLogStore({ path }), origin: 'enclave.test/log' });
+}
+
+const actor = { id: 'officer-1', org: 'gatekeeper', role: 'officer' };
+const event = (i: number, over: Partial<LogEventInput> = {}): LogEventInput => ({
+  type: 'access.decision',
+  principal: actor,
+  subject: `subject-${i % 7}`,
+  details: { action: 'record.read', i },
+  ...over,
+});
+
+/** Checks the published checkpoint and the whole tree as an outside party would: from the tiles alone. */
+async function verifyFromTiles(log: LogService): Promise<{ size: number; root: Uint8Array }> {
+  const cp = await log.checkpoint();
+  assert.ok(cp, 'a checkpoint is published');
+  const vkey = await log.vkey();
+  assert.ok(vkey);
+  const { checkpoint } = openCheckpoint(cp.text, noteVerifier(vkey));
+  const reader = tileHashReader(checkpoint.size, async (t) => decodeTile(await log.tile(t.level, t.index, t.width), t.width));
+  assert.deepEqual(Buffer.from(await treeHash(checkpoint.size, reader)), Buffer.from(checkpoint.root), 'the tiles hash to the signed root');
+  // Every entry bundle matches the level-0 tiles.
+  for (let b = 0; b * TILE_WIDTH < checkpoint.size; b++) {
+    const width = tileWidth(0, b, checkpoint.size);
+    const entries = decodeEntryBundle(await log.entryBundle(b, width), width);
+    const hashes = decodeTile(await log.tile(0, b, width), width);
+    entries.forEach((e, i) => assert.deepEqual(Buffer.from(leafHash(e)), Buffer.from(hashes[i] ?? []), `entry ${b * TILE_WIDTH + i}`));
+  }
+  return { size: checkpoint.size, root: checkpoint.root };
+}
+
+void describe('LogService', () => {
+  void it('gives 1,000 concurrent appends distinct, dense indexes, all durable across a reopen', async () => {
+    const path = join(dir, 'concurrent.db');
+    const log = open(path);
+    const receipts = await Promise.all(Array.from({ length: 1000 }, (_, i) => log.append(event(i))));
+    const indexes = receipts.map((r) => r.index).sort((a, b) => a - b);
+    assert.deepEqual(indexes, Array.from({ length: 1000 }, (_, i) => i));
+    await log.close();
+    const again = new SqliteLogStore({ path });
+    assert.equal(await again.size(), 1000, 'no acknowledged entry lost');
+    // Each receipt points at its own entry.
+    const bodies = await again.readEntries(0, 1000);
+    receipts.forEach((r, i) => assert.equal((decodeLogEntry(bodies[r.index] ?? new Uint8Array()).details as { i: number }).i, i));
+    await again.close();
+  });
+
+  void it('shares commits among concurrent appends (group commit)', async () => {
+    const store = new SqliteLogStore({ path: join(dir, 'group.db') });
+    let commits = 0;
+    const counting = Object.assign(Object.create(store) as SqliteLogStore, {
+      append: (rows: Parameters<SqliteLogStore['append']>[0]) => {
+        commits++;
+        return store.append(rows);
+      },
+    });
+    const log = new LogService({ store: counting, origin: 'o' });
+    await Promise.all(Array.from({ length: 500 }, (_, i) => log.append(event(i))));
+    assert.ok(commits <= 5, `500 concurrent appends took ${commits} commits`);
+    await log.close();
+  });
+
+  void it('integrates into tiles and signs checkpoints that an outside reader verifies, with proofs', async () => {
+    const log = open();
+    const root = randomBytes(32);
+    await log.unsealed(root);
+    for (let i = 0; i < 300; i++) await log.append(event(i)).then(() => undefined);
+    const first = await verifyFromTiles(await syncd(log));
+    assert.equal(first.size, 300);
+    await Promise.all(Array.from({ length: 70_000 - 300 }, (_, i) => log.append(event(300 + i, { details: { i: 300 + i } }))));
+    const second = await verifyFromTiles(await syncd(log));
+    assert.equal(second.size, 70_000);
+
+    // Inclusion and consistency proofs from the API verify against the signed roots.
+    for (const index of [0, 255, 256, 65_535, 65_536, 69_999]) {
+      const p = await log.inclusionProof(index);
+      checkRecord(p.proof.map((h) => decodeBase64(h, 'hash')), second.size, second.root, index, decodeBase64(p.leafHash, 'leaf'));
+    }
+    const c = await log.consistencyProof(300);
+    checkTree(c.proof.map((h) => decodeBase64(h, 'hash')), second.size, second.root, 300, first.root);
+    await log.close();
+  });
+
+  void it('restores its tree from the stored tiles after a restart and keeps extending it consistently', async () => {
+    const path = join(dir, 'restart.db');
+    const root = randomBytes(32);
+    const a = open(path);
+    await a.unsealed(root);
+    await Promise.all(Array.from({ length: 1000 }, (_, i) => a.append(event(i))));
+    const before = await verifyFromTiles(await syncd(a));
+    await a.close();
+
+    const b = open(path);
+    await b.unsealed(root);
+    await Promise.all(Array.from({ length: 333 }, (_, i) => b.append(event(i))));
+    const later = await verifyFromTiles(await syncd(b));
+    assert.equal(later.size, 1333);
+    const c = await b.consistencyProof(before.size);
+    checkTree(c.proof.map((h) => decodeBase64(h, 'hash')), later.size, later.root, before.size, before.root);
+    await b.close();
+  });
+
+  void it('names subjects only by their keyed hash, and while sealed logs decisions unlinked but refuses changes', async () => {
+    const log = open();
+    const root = randomBytes(32);
+    await log.unsealed(root);
+    const linked = await log.append(event(1, { subject: 'alice-77' }));
+    log.sealedNow();
+    const unlinked = await log.append(event(2, { subject: 'alice-77' }));
+    await assert.rejects(log.append({ type: 'subject.erased', subject: 'alice-77', details: {} }), (e) => isEnclaveError(e, 'sealed'));
+    const noSubject = await log.append({ type: 'enclave.sealed', details: {} });
+    const bodies = await log.store.readEntries(0, 10);
+    assert.equal(bodies.length, 3);
+    const text = bodies.map((b) => Buffer.from(b).toString()).join('\n');
+    assert.ok(!text.includes('alice-77'), 'the raw subject id is never stored');
+    assert.equal(decodeLogEntry(bodies[linked.index] ?? new Uint8Array()).subject, subjectHash(logSubjectKey(root), 'alice-77'));
+    const sealedEntry = decodeLogEntry(bodies[unlinked.index] ?? new Uint8Array());
+    assert.deepEqual([sealedEntry.subject, sealedEntry.sealed], [null, true]);
+    assert.equal(decodeLogEntry(bodies[noSubject.index] ?? new Uint8Array()).subject, null);
+    await log.close();
+  });
+
+  void it('while sealed, integrates but publishes no checkpoint; the first one after unsealing covers everything', async () => {
+    const log = open();
+    await log.append(event(1, { subject: undefined }));
+    assert.equal(await log.sync(), null);
+    await assert.rejects(log.tile(0, 0, 1), (e) => isEnclaveError(e, 'not_found'));
+    await log.unsealed(randomBytes(32));
+    assert.equal((await log.sync())?.size, 1);
+    await log.close();
+  });
+
+  void it('refuses appends with log_unavailable when the store fails, and recovers when it works again', async () => {
+    const store = new SqliteLogStore({ path: join(dir, 'failing.db') });
+    let broken = true;
+    const failing = Object.assign(Object.create(store) as SqliteLogStore, {
+      append: (rows: Parameters<SqliteLogStore['append']>[0]) => (broken ? Promise.reject(new Error('disk full')) : store.append(rows)),
+    });
+    const log = new LogService({ store: failing, origin: 'o' });
+    const results = await Promise.allSettled(Array.from({ length: 20 }, (_, i) => log.append(event(i))));
+    assert.ok(results.every((r) => r.status === 'rejected' && isEnclaveError(r.reason, 'log_unavailable')));
+    broken = false;
+    assert.equal((await log.append(event(1))).index, 0, 'nothing of the failed batches was written');
+    await log.close();
+    await assert.rejects(log.append(event(2)), (e) => isEnclaveError(e, 'log_unavailable'));
+  });
+
+  void it('refuses appends beyond its queue bound instead of growing without limit', async () => {
+    const log = new LogService({ store: new SqliteLogStore({ path: ':memory:' }), origin: 'o', maxQueue: 10 });
+    const results = await Promise.allSettled(Array.from({ length: 25 }, (_, i) => log.append(event(i))));
+    const refused = results.filter((r) => r.status === 'rejected');
+    assert.equal(refused.length, 15);
+    assert.ok(refused.every((r) => isEnclaveError(r.reason, 'log_unavailable')));
+    await log.close();
+  });
+
+  void it('refuses a verifier key that changed with the origin: a log keeps its identity', async () => {
+    const path = join(dir, 'identity.db');
+    const root = randomBytes(32);
+    const a = new LogService({ store: new SqliteLogStore({ path }), origin: 'first.example/log' });
+    await a.unsealed(root);
+    await a.close();
+    const b = new LogService({ store: new SqliteLogStore({ path }), origin: 'second.example/log' });
+    await assert.rejects(b.unsealed(root), (e) => isEnclaveError(e, 'invalid_config'));
+    await b.close();
+  });
+});
+
+async function syncd(log: LogService): Promise<LogService> {
+  await log.sync();
+  return log;
+}

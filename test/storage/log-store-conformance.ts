@@ -1,0 +1,200 @@
+// The transparency-log storage conformance suite: every LogStore adapter (SQLite now, PostgreSQL next)
+// runs it, so the log service can rely on identical behaviour whichever store holds the log.
+//
+// `open` returns a ready store. It may be a fresh database per call or the same one again: every test
+// works relative to the size, tree size and latest checkpoint it finds, and tags its rows with a
+// namespace of its own. Each store is closed after its test; `cleanup` runs once after the suite.
+import assert from 'node:assert/strict';
+import { randomBytes } from 'node:crypto';
+import { after, afterEach, beforeEach, describe, it } from 'node:test';
+import type { LogEntryRow, LogStore, LogTile } from '../../src/core/log-store.ts';
+
+// Timestamps beyond 2^32 and 2^41 catch adapters that truncate to 32-bit integers.
+const T0 = 2 ** 41 + 123;
+const hex = (b: Uint8Array | undefined): string | undefined => (b === undefined ? undefined : Buffer.from(b).toString('hex'));
+
+export function logStoreConformance(name: string, open: () => Promise<LogStore> | LogStore, cleanup?: () => Promise<void>): void {
+  void describe(`LogStore conformance: ${name}`, () => {
+    let store: LogStore;
+    let ns: string;
+
+    beforeEach(async () => {
+      store = await open();
+      ns = `t${randomBytes(6).toString('hex')}`;
+    });
+    afterEach(async () => {
+      await store.close();
+    });
+    if (cleanup) after(cleanup);
+
+    const entry = (n: number, over: Partial<LogEntryRow> = {}): LogEntryRow => ({
+      time: T0 + n,
+      type: 'access.decision',
+      principal: `${ns}-p`,
+      subject: `${ns}-s`,
+      // Zero bytes inside: drivers that treat BLOBs as C strings lose everything after one.
+      body: Buffer.concat([Buffer.from(`{"n":${n},"ns":"${ns}"}`), Buffer.of(0, 255, 0)]),
+      ...over,
+    });
+
+    void describe('entries', () => {
+      void it('append assigns the next indexes densely and readEntries returns the exact bytes in order', async () => {
+        const base = await store.size();
+        const rows = [entry(0), entry(1), entry(2, { principal: null, subject: null })];
+        assert.equal(await store.append(rows), base);
+        assert.equal(await store.size(), base + 3);
+        assert.equal(await store.append([entry(3)]), base + 3);
+        const read = await store.readEntries(base, base + 4);
+        assert.deepEqual(read.map(hex), [...rows, entry(3)].map((r) => hex(r.body)));
+        assert.deepEqual((await store.readEntries(base + 2, base + 100)).map(hex), [hex(rows[2]?.body), hex(entry(3).body)], 'a range past the end returns what exists');
+        assert.deepEqual(await store.readEntries(base + 4, base + 9), []);
+      });
+
+      void it('keeps an entry of 65,535 bytes (the largest an entry bundle can carry) intact', async () => {
+        const body = randomBytes(0xffff);
+        const at = await store.append([entry(0, { body })]);
+        assert.equal(hex((await store.readEntries(at, at + 1))[0]), hex(body));
+      });
+
+      void it('concurrent appends get distinct, dense, contiguous ranges', async () => {
+        const base = await store.size();
+        const batches = Array.from({ length: 40 }, (_, b) => Array.from({ length: 1 + (b % 5) }, (_, i) => entry(b * 10 + i)));
+        const firsts = await Promise.all(batches.map((rows) => store.append(rows)));
+        const taken = new Set<number>();
+        firsts.forEach((first, b) => {
+          for (let i = 0; i < (batches[b]?.length ?? 0); i++) {
+            assert.ok(!taken.has(first + i), `index ${first + i} given twice`);
+            taken.add(first + i);
+          }
+        });
+        const total = batches.reduce((n, rows) => n + rows.length, 0);
+        assert.equal(taken.size, total);
+        assert.equal(Math.min(...taken), base);
+        assert.equal(Math.max(...taken), base + total - 1);
+        // Each batch's entries sit at its range, in order.
+        for (const [b, rows] of batches.entries()) {
+          const first = firsts[b] ?? -1;
+          assert.deepEqual((await store.readEntries(first, first + rows.length)).map(hex), rows.map((r) => hex(r.body)));
+        }
+      });
+
+      void it('append is one transaction: a row the store refuses rolls back the whole batch', async () => {
+        const base = await store.size();
+        const bad = { ...entry(1), body: null as unknown as Uint8Array };
+        await assert.rejects(store.append([entry(0), bad]));
+        assert.equal(await store.size(), base);
+        assert.equal(await store.append([entry(2)]), base, 'the refused batch left no gap');
+      });
+    });
+
+    void describe('search', () => {
+      async function seed(): Promise<{ base: number; rows: LogEntryRow[] }> {
+        const rows = [
+          entry(0, { type: 'record.created', principal: `${ns}-alice`, subject: `${ns}-s1` }),
+          entry(10, { type: 'access.decision', principal: `${ns}-bob`, subject: `${ns}-s1` }),
+          entry(20, { type: 'access.decision', principal: `${ns}-alice`, subject: `${ns}-s2` }),
+          entry(30, { type: 'token.issued', principal: null, subject: null }),
+          entry(40, { type: 'access.decision', principal: `${ns}-alice`, subject: `${ns}-s1` }),
+        ];
+        const base = await store.append(rows);
+        // Integrate everything appended so far (no tiles needed here): subjects are searchable once integrated.
+        assert.equal(await store.integrate(await store.treeSize(), await store.size(), []), true);
+        return { base, rows };
+      }
+      const idx = (found: readonly { index: number }[]) => found.map((e) => e.index);
+
+      void it('filters by principal, subject, type and time range, alone and combined, in index order', async () => {
+        const { base } = await seed();
+        const mine = { after: base - 1, limit: 100 };
+        assert.deepEqual(idx(await store.search({ ...mine, principal: `${ns}-alice` })), [base, base + 2, base + 4]);
+        assert.deepEqual(idx(await store.search({ ...mine, subject: `${ns}-s1` })), [base, base + 1, base + 4]);
+        assert.deepEqual(idx(await store.search({ ...mine, subject: `${ns}-s1`, type: 'access.decision' })), [base + 1, base + 4]);
+        assert.deepEqual(idx(await store.search({ ...mine, principal: `${ns}-alice`, subject: `${ns}-s1`, type: 'access.decision' })), [base + 4]);
+        assert.deepEqual(idx(await store.search({ ...mine, principal: `${ns}-alice`, from: T0 + 10, to: T0 + 40 })), [base + 2], 'from is inclusive, to exclusive');
+        assert.deepEqual(idx(await store.search({ ...mine, subject: `${ns}-nobody` })), []);
+      });
+
+      void it('finds by subject only entries integrated into the tree', async () => {
+        const { base } = await seed();
+        const late = await store.append([entry(50, { subject: `${ns}-s1` })]);
+        const bySubject = async () => idx(await store.search({ after: base - 1, limit: 100, subject: `${ns}-s1` }));
+        assert.deepEqual(await bySubject(), [base, base + 1, base + 4]);
+        assert.equal(await store.integrate(await store.treeSize(), await store.size(), []), true);
+        assert.deepEqual(await bySubject(), [base, base + 1, base + 4, late]);
+      });
+
+      void it('returns the stored columns and body of each match', async () => {
+        const { base, rows } = await seed();
+        const [found] = await store.search({ after: base + 2, before: base + 4, limit: 10 });
+        const r = rows[3];
+        assert.ok(found && r);
+        assert.deepEqual({ ...found, body: hex(found.body) }, { index: base + 3, time: r.time, type: r.type, principal: null, subject: null, body: hex(r.body) });
+      });
+
+      void it('pages with after, stops at before, and honours limit', async () => {
+        const { base } = await seed();
+        const q = { principal: `${ns}-alice`, limit: 2 };
+        const page1 = await store.search({ ...q, after: base - 1 });
+        assert.deepEqual(idx(page1), [base, base + 2]);
+        assert.deepEqual(idx(await store.search({ ...q, after: base + 2 })), [base + 4]);
+        assert.deepEqual(idx(await store.search({ ...q, after: base - 1, before: base + 2 })), [base]);
+        assert.deepEqual(idx(await store.search({ ...q, after: base - 1, limit: 1 })), [base]);
+      });
+    });
+
+    void describe('tree state', () => {
+      const tile = (level: number, index: number, width: number, fill: number): LogTile => ({ level, index, width, data: Buffer.alloc(width * 32, fill) });
+
+      void it('integrate stores tiles and the new tree size together, as a compare-and-set on the size', async () => {
+        const from = await store.treeSize();
+        const level = 40 + (from % 20); // a tile coordinate no other test run uses at this size
+        assert.equal(await store.integrate(from, from + 3, [tile(level, from, 3, 1)]), true);
+        assert.equal(await store.treeSize(), from + 3);
+        const stored = await store.readTile(level, from);
+        assert.deepEqual({ ...stored, data: hex(stored?.data) }, { ...tile(level, from, 3, 1), data: hex(tile(level, from, 3, 1).data) });
+        // A second integrator that started from the old size is refused and changes nothing.
+        assert.equal(await store.integrate(from, from + 5, [tile(level, from, 5, 9)]), false);
+        assert.equal(await store.treeSize(), from + 3);
+        assert.equal(hex((await store.readTile(level, from))?.data), hex(tile(level, from, 3, 1).data));
+      });
+
+      void it('a tile only ever widens: the stored version is the widest written', async () => {
+        const from = await store.treeSize();
+        const level = 40 + (from % 20);
+        assert.equal(await store.integrate(from, from + 1, [tile(level, from + 1000, 200, 2)]), true);
+        assert.equal(await store.integrate(from + 1, from + 2, [tile(level, from + 1000, 256, 3)]), true);
+        assert.equal(await store.integrate(from + 2, from + 3, [tile(level, from + 1000, 10, 4)]), true);
+        const t = await store.readTile(level, from + 1000);
+        assert.equal(t?.width, 256);
+        assert.equal(hex(t?.data), hex(tile(level, from + 1000, 256, 3).data));
+        assert.equal(await store.readTile(level, from + 1001), undefined);
+      });
+
+      void it('checkpoints: a larger size is published, the same size replaces, a smaller one is refused', async () => {
+        const latest = (await store.latestCheckpoint())?.size ?? 0;
+        const size = latest + 10;
+        assert.equal(await store.putCheckpoint({ size, time: T0, text: `${ns} a\n` }), true);
+        assert.deepEqual(await store.latestCheckpoint(), { size, time: T0, text: `${ns} a\n` });
+        assert.equal(await store.putCheckpoint({ size, time: T0 + 1, text: `${ns} a, cosigned\n` }), true);
+        assert.deepEqual(await store.latestCheckpoint(), { size, time: T0 + 1, text: `${ns} a, cosigned\n` });
+        assert.equal(await store.putCheckpoint({ size: size - 1, time: T0 + 2, text: `${ns} rollback\n` }), false);
+        assert.equal((await store.latestCheckpoint())?.text, `${ns} a, cosigned\n`);
+      });
+
+      void it('meta values are written once', async () => {
+        assert.equal(await store.getMeta(`${ns}-k`), undefined);
+        assert.equal(await store.putMetaIfAbsent(`${ns}-k`, 'first'), true);
+        assert.equal(await store.putMetaIfAbsent(`${ns}-k`, 'second'), false);
+        assert.equal(await store.getMeta(`${ns}-k`), 'first');
+      });
+    });
+
+    void it('a closed store rejects every call instead of throwing synchronously', async () => {
+      const other = await open();
+      await other.close();
+      await assert.rejects(other.append([entry(0)]));
+      await assert.rejects(other.size());
+      await assert.rejects(other.search({ limit: 1 }));
+    });
+  });
+}

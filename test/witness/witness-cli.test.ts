@@ -1,0 +1,64 @@
+// `enclave witness init` and `enclave witness serve` as real processes: the key pair, the refusal to
+// overwrite it, and a served witness that cosigns a log's checkpoint and stops cleanly on SIGTERM.
+import { after, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { readFileSync, statSync } from 'node:fs';
+import { join } from 'node:path';
+import { cosignatureVerifierFromKey, noteVerifier, openCheckpoint } from '../../src/core/tlog/index.ts';
+import { addCheckpoint } from '../../src/services/witness-client.ts';
+import { StaticLog } from '../core/tlog/static-log.ts';
+import { killAll, oneErrorLine, removeDir, run, startListening, tempDir } from '../cli/helpers.ts';
+
+after(killAll);
+
+test('witness init writes a private key file and prints the verifier key; a second init is refused', async () => {
+  const dir = tempDir();
+  try {
+    const wdir = join(dir, 'w');
+    const r = await run(['witness', 'init', '--dir', wdir, '--name', 'witness.provider.example/w1', '--json']);
+    assert.equal(r.code, 0, r.stderr);
+    const { vkey, name } = JSON.parse(r.stdout) as { vkey: string; name: string };
+    assert.equal(name, 'witness.provider.example/w1');
+    assert.match(vkey, /^witness\.provider\.example\/w1\+[0-9a-f]{8}\+B[A-P]/); // base64 of 0x04 then the key: a cosignature key
+    cosignatureVerifierFromKey(vkey);
+    assert.equal(statSync(join(wdir, 'witness.key')).mode & 0o777, 0o600);
+    assert.match(readFileSync(join(wdir, 'witness.key'), 'utf8'), /^PRIVATE\+KEY\+witness\.provider\.example\/w1\+/);
+    const again = await run(['witness', 'init', '--dir', wdir]);
+    assert.equal(again.code, 1);
+    assert.equal(oneErrorLine(again).code, 'already_initialized');
+    const badName = await run(['witness', 'init', '--dir', join(dir, 'x'), '--name', 'has space']);
+    assert.equal(badName.code, 2);
+  } finally {
+    removeDir(dir);
+  }
+});
+
+test('witness serve cosigns the configured log, refuses others, and stops on SIGTERM', async () => {
+  const dir = tempDir();
+  try {
+    const init = await run(['witness', 'init', '--dir', dir, '--name', 'w1.example', '--json']);
+    const { vkey } = JSON.parse(init.stdout) as { vkey: string };
+    const log = new StaticLog();
+    const missing = await run(['witness', 'serve', '--dir', join(dir, 'nope'), '--log', log.vkey, '--port', '0']);
+    assert.equal(oneErrorLine(missing).code, 'not_initialized');
+    const badLog = await run(['witness', 'serve', '--dir', dir, '--log', 'origin=garbage', '--port', '0']);
+    assert.equal(badLog.code, 2);
+    assert.match(badLog.stderr, /expected <origin>=<log vkey>/);
+    const served = await startListening(['witness', 'serve', '--dir', dir, '--log', `${log.origin}=${log.vkey}`, '--port', '0', '--log-level', 'silent']);
+    try {
+      assert.match(served.stderr(), new RegExp(`verifier key ${vkey.replace(/[+/]/g, '\\$&')}`));
+      log.append(7);
+      const note = await log.publish();
+      const lines = await addCheckpoint({ url: served.url, vkey }, 0, [], note);
+      const opened = openCheckpoint(note + lines, noteVerifier(log.vkey), { witnesses: [cosignatureVerifierFromKey(vkey)] });
+      assert.deepEqual(opened.cosigners.map((w) => w.name), ['w1.example']);
+      const stranger = new StaticLog('stranger.example');
+      stranger.append(1);
+      await assert.rejects(addCheckpoint({ url: served.url, vkey }, 0, [], await stranger.publish()), /unknown_log|does not cosign/);
+    } finally {
+      assert.equal(await served.stop('SIGTERM'), 0);
+    }
+  } finally {
+    removeDir(dir);
+  }
+});
