@@ -291,14 +291,19 @@ export class MigrationRunner {
     for (;;) {
       const page = await ctx.state.unseen(ctx.name, pass, 500);
       if (page.length === 0) break;
-      for (const e of page) {
-        try {
-          await ctx.enclave.vault.deleteRecord(ctx.principal, e.collection, e.recordId);
-          removed += 1;
-        } catch (err) {
-          if (!(err instanceof EnclaveError) || (err.code !== 'record_not_found' && err.code !== 'subject_erased')) throw err;
-        }
-      }
+      // Deleted together: their log entries share commits.
+      const gone = await Promise.all(
+        page.map(async (e) => {
+          try {
+            await ctx.enclave.vault.deleteRecord(ctx.principal, e.collection, e.recordId);
+            return 1;
+          } catch (err) {
+            if (!(err instanceof EnclaveError) || (err.code !== 'record_not_found' && err.code !== 'subject_erased')) throw err;
+            return 0;
+          }
+        }),
+      );
+      removed += gone.reduce<number>((a, b) => a + b, 0);
       const byTable = new Map<string, string[]>();
       for (const e of page) byTable.set(e.table, [...(byTable.get(e.table) ?? []), e.key]);
       for (const [table, keys] of byTable) await ctx.state.removeLedger(ctx.name, table, keys);

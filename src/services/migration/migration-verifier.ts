@@ -67,6 +67,11 @@ export async function verifyMigration(ctx: MigrationContext, onProgress: (p: Ver
       const ledger = await ctx.state.ledger(ctx.name, t.table, rows.filter((r) => r.kind !== 'stay').map((r) => r.encodedKey));
       const found: Mismatch[] = [];
       const invalidate: LedgerEntry[] = [];
+      // The page's records are read at once: each read is logged before its data leaves the store, and
+      // reads awaited together share the log's commits instead of waiting for one each.
+      const read = new Map<string, Buffer | string>();
+      const moving = rows.filter((r) => r.kind === 'migrating');
+      await Promise.all(moving.map(async (r) => read.set(r.encodedKey, await digestOf(t, r.record.collection, r.record.id, r.key))));
       for (const r of rows) {
         if (r.kind === 'stay') continue;
         const entry = ledger.get(r.encodedKey);
@@ -76,7 +81,7 @@ export async function verifyMigration(ctx: MigrationContext, onProgress: (p: Ver
         }
         const sd = rowDigest(key, r.canonical);
         source.add(sd);
-        const dd = await digestOf(t, r.record.collection, r.record.id, r.key);
+        const dd = read.get(r.encodedKey) ?? 'record_not_found';
         if (typeof dd === 'string') {
           found.push({ table: t.table, key: r.encodedKey, kind: 'missing', detail: dd });
           if (entry) invalidate.push(entry);
@@ -102,8 +107,9 @@ export async function verifyMigration(ctx: MigrationContext, onProgress: (p: Ver
       const lastExtra = extras.at(-1);
       if (!lastExtra) break;
       const found: Mismatch[] = [];
-      for (const e of extras) {
-        const dd = await digestOf(t, e.collection, e.recordId, decodeKey(e.key));
+      const read = await Promise.all(extras.map((e) => digestOf(t, e.collection, e.recordId, decodeKey(e.key))));
+      for (const [i, e] of extras.entries()) {
+        const dd = read[i] ?? 'record_not_found';
         if (typeof dd !== 'string') {
           destination.add(dd);
           records += 1;
