@@ -7,6 +7,7 @@ import { recordDataSchema } from '../core/record-model.ts';
 import { authenticate } from './auth.ts';
 import { frameworkErrors, installErrorHandling } from './error-handler.ts';
 import { installMetrics } from './metrics.ts';
+import { certificateRoutes } from './routes/certificate-routes.ts';
 import { logRoutes } from './routes/log-routes.ts';
 import { recordRoutes } from './routes/record-routes.ts';
 import { subjectRoutes } from './routes/subject-routes.ts';
@@ -77,6 +78,7 @@ export async function buildServer(enclave: Enclave, options: ServerOptions = {})
   subjectRoutes(app, enclave);
   recordRoutes(app, enclave);
   logRoutes(app, enclave);
+  certificateRoutes(app, enclave);
   app.get('/openapi.json', { config: { public: true }, schema: { hide: true } }, () => app.swagger());
   await app.ready();
   // The server publishes the log: it runs the integrator (checkpoints at least every log interval).
