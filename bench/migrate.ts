@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { initEnclave } from '../src/services/init-service.ts';
 import { describeMachine } from './machine.ts';
-import { usersFor, writeMapping, writePostgresSource, writeSqliteSource } from './migrate/legacy-data.ts';
+import { dropPostgresSource, usersFor, writeMapping, writePostgresSource, writeSqliteSource } from './migrate/legacy-data.ts';
 import type { StepResult } from './migrate/worker.ts';
 import { MIGRATE_SECTION, replaceSection } from './report-sections.ts';
 
@@ -86,8 +86,14 @@ async function measure(engine: 'sqlite' | 'postgres', rows: number): Promise<Row
   const mapping = join(dir, 'mapping.yaml');
   writeMapping(mapping, source);
   // Alternate nothing: the copy first (it warms the page cache of a SQLite source for both).
-  const copy = step(copyArgs);
-  const migrate = step(['run', init.configPath, mapping]);
+  let copy: StepResult;
+  let migrate: StepResult;
+  try {
+    copy = step(copyArgs);
+    migrate = step(['run', init.configPath, mapping]);
+  } finally {
+    if (engine === 'postgres') await dropPostgresSource(pgUrl, `bench_migrate_${users}`);
+  }
   const storeBytes = ['trusted-us', 'eu-central'].reduce((s, site) => s + statSync(join(init.dataDir, 'sites', `${site}.db`)).size, 0);
   rmSync(join(dir, 'copy.db'), { force: true });
   return { engine, rows, migrate, copy, storeBytes };

@@ -95,6 +95,17 @@ export async function writePostgresSource(url: string, schema: string, users: nu
   }
 }
 
+/** Drops the scratch schema a run loaded. */
+export async function dropPostgresSource(url: string, schema: string): Promise<void> {
+  const client = new pg.Client({ connectionString: url });
+  await client.connect();
+  try {
+    await client.query(`DROP SCHEMA IF EXISTS "${schema}" CASCADE`);
+  } finally {
+    await client.end();
+  }
+}
+
 export function mappingFor(source: string): string {
   return `version: 1
 name: bench
