@@ -9,7 +9,7 @@ import { publishedVerifierKey } from '../../src/services/migration/certificate-i
 import { purgeMigration } from '../../src/services/migration/migration-purger.ts';
 import { MigrationRunner } from '../../src/services/migration/migration-runner.ts';
 import { verifyMigration } from '../../src/services/migration/migration-verifier.ts';
-import { freshMysqlDatabase, freshPgSchema, PG_URL } from '../helpers/legacy-servers.ts';
+import { freshMysqlDatabase, freshPgSchema, mysqlSkip, PG_URL, pgSkip } from '../helpers/legacy-servers.ts';
 import { migrationHarness, type MigrationHarness } from '../helpers/migration.ts';
 
 const COUNTRIES = ['us', 'de', 'br', 'fr', 'in', 'us'];
@@ -101,7 +101,7 @@ function engineSuite(make: () => Promise<Engine>): void {
   });
 }
 
-void describe('PostgreSQL as a legacy source', () => {
+void describe('PostgreSQL as a legacy source', { skip: await pgSkip() }, () => {
   engineSuite(async () => {
     const db = await freshPgSchema('enclave_mig');
     return {
@@ -122,7 +122,7 @@ void describe('PostgreSQL as a legacy source', () => {
   });
 });
 
-void describe('MariaDB as a legacy source', () => {
+void describe('MariaDB as a legacy source', { skip: await mysqlSkip() }, () => {
   engineSuite(async () => {
     const db = await freshMysqlDatabase('enclave_mig');
     return {

@@ -1,6 +1,6 @@
 // The PostgreSQL source against the conformance suite, on the real server (a fresh schema, dropped after).
 import { PostgresSource } from '../../../src/storage/sources/postgres-source.ts';
-import { freshPgSchema, PG_URL, type PgSchema } from '../../helpers/legacy-servers.ts';
+import { freshPgSchema, PG_URL, pgSkip, type PgSchema } from '../../helpers/legacy-servers.ts';
 import { FIXTURE, sourceConformance, type LogicalType } from './conformance.ts';
 
 const TYPES: Readonly<Record<LogicalType, string>> = {
@@ -33,4 +33,5 @@ sourceConformance('postgres', {
     return PostgresSource.open(PG_URL, db.schema);
   },
   cleanup: async () => db?.drop(),
+  skip: await pgSkip(),
 });
