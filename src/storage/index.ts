@@ -8,3 +8,4 @@ export { PostgresStore, type PostgresOptions } from './postgres/postgres-store.t
 export { POSTGRES_MIGRATIONS } from './postgres/postgres-migrations.ts';
 export { parsePostgresUrl, describeLocation, isPostgresUrl, type PostgresLocation } from './postgres/postgres-url.ts';
 export { migrationChecksum } from './checksum.ts';
+export { JsonlSource, MysqlSource, mysqlKind, openSource, PostgresSource, pgKind, redactUrl, SqliteSource, sqliteKind } from './sources/index.ts';
