@@ -15,7 +15,7 @@ import { CedarDecisionPoint } from '../src/services/cedar-decision-point.ts';
 import { GrantIndex } from '../src/services/grant-index.ts';
 import { PolicyEngine } from '../src/services/policy-engine.ts';
 import { starterConfig } from '../src/services/starter-config.ts';
-import { DECISION_END, DECISION_START } from './report.ts';
+import { DECISION_SECTION, replaceSection } from './report-sections.ts';
 
 const { values } = parseArgs({ options: { quick: { type: 'boolean', default: false }, 'no-write': { type: 'boolean', default: false } } });
 const CALLS = values.quick ? 3_000 : 30_000;
@@ -108,7 +108,7 @@ for (const s of SCENARIOS) {
 
 const verdict = (kind: 'cached' | 'uncached') => `${worst[kind] <= TARGET[kind] ? 'met' : 'missed'} (worst p50 ${us(worst[kind])}, target ${TARGET[kind]} µs)`;
 const section = [
-  DECISION_START,
+  DECISION_SECTION.start,
   '## Decision latency (`npm run bench:decision`)',
   '',
   `One call of the Cedar decision point (\`await decide()\`, as the vault makes it), in-process, with the shipped policy set (${policyCount} policies with the invariants) and the starter configuration; ${CALLS.toLocaleString('en-US')} calls per cell after ${WARMUP.toLocaleString('en-US')} warm-up calls${values.quick ? ' (the quick run: `-- --quick`)' : ''}. ${cpus()[0]?.model ?? 'CPU'}, ${cpus().length} cores, Node ${process.version}, run ${new Date().toISOString().slice(0, 16)}Z with a load average of ${loadAtStart.toFixed(1)} on the machine (it is shared: other processes slow a run down, never up).`,
@@ -123,15 +123,11 @@ const section = [
   `Targets (issue 3): cached p50 ≤ ${TARGET.cached} µs: ${verdict('cached')}; uncached p50 ≤ ${TARGET.uncached} µs: ${verdict('uncached')}.`,
   '',
   'Why it costs what it costs: one `statefulIsAuthorized` call with no entities and a context of booleans is 30–45 µs here, most of it moving the request across the WebAssembly boundary as JSON; every entity reference in the context adds about 10 µs, which is why the principal\'s org kind is its entity type, grant coverage is computed outside Cedar, and only the context attributes some policy reads are passed; and Cedar evaluates every policy of the set it is given, so each action gets only the policies that can apply to it (with all 17 in one set, every uncached figure was 15–40 µs higher). In the HTTP benchmark above every read is the platform service\'s read of one collection for one purpose, so after the first it is the cached case, about a microsecond against some 300 µs of server CPU per read; whether the HTTP figures include the Cedar decision point depends on when they were last regenerated (the run date above).',
-  DECISION_END,
+  DECISION_SECTION.end,
 ].join('\n');
 process.stdout.write(`${section}\n`);
 
 if (!values['no-write']) {
-  const doc = readFileSync(DOCS, 'utf8');
-  const start = doc.indexOf(DECISION_START);
-  const end = doc.indexOf(DECISION_END);
-  const next = start >= 0 && end > start ? doc.slice(0, start) + section + doc.slice(end + DECISION_END.length) : `${doc.trimEnd()}\n\n${section}\n`;
-  writeFileSync(DOCS, next);
+  writeFileSync(DOCS, replaceSection(readFileSync(DOCS, 'utf8'), DECISION_SECTION, section));
   process.stderr.write(`wrote its section of ${DOCS}\n`);
 }

@@ -3,19 +3,18 @@
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname, join, relative } from 'node:path';
 import type { Breakdown } from './breakdown.ts';
-import { readLogSection } from './log-report.ts';
+import { LOG_SECTION, readLogSection } from './log-report.ts';
 import type { LoadResult, LoadSettings } from './load.ts';
 import type { SoakResult } from './memory-soak.ts';
 import type { Machine } from './machine.ts';
 import type { MemoryStatus } from './proc-stats.ts';
 import type { Category } from './profile-categories.ts';
 import type { HotSpot } from './profile-summary.ts';
+import { DECISION_SECTION, MIGRATE_SECTION, readSection, replaceSection } from './report-sections.ts';
 
 export const NOTE_START = '<!-- hand-written:start (kept by the generator) -->';
 export const NOTE_END = '<!-- hand-written:end -->';
 /** The decision-latency section, written by bench/decision.ts and carried over by this generator. */
-export const DECISION_START = '<!-- decision:start (written by `npm run bench:decision`, kept by the generator) -->';
-export const DECISION_END = '<!-- decision:end -->';
 
 const DEFAULT_NOTE = `_Write here how to read the figures; \`npm run bench\` keeps this note and regenerates the rest._`;
 
@@ -300,20 +299,13 @@ export function renderReport(input: ReportInput, note: string): string {
   return `${lines.join('\n')}\n`;
 }
 
-/** The decision-latency section of the existing page, to keep it when the page is regenerated. */
-function readDecisionSection(path: string): string {
-  if (!existsSync(path)) return '';
-  const text = readFileSync(path, 'utf8');
-  const start = text.indexOf(DECISION_START);
-  const end = text.indexOf(DECISION_END);
-  return start >= 0 && end > start ? `\n${text.slice(start, end + DECISION_END.length)}\n` : '';
-}
-
 export function writeReport(path: string, input: ReportInput, notePath = path): void {
-  // The transparency log's section comes from `npm run bench:log`, the decision section from
-  // `npm run bench:decision`: both carried over as they are.
-  const logSection = readLogSection(notePath);
-  const text = renderReport(input, readNote(notePath)) + (logSection === undefined ? '' : `\n${logSection}\n`) + readDecisionSection(notePath);
+  // The sections of the other benchmarks (bench:log, bench:migrate, bench:decision) are carried over as they are.
+  const old = existsSync(notePath) ? readFileSync(notePath, 'utf8') : '';
+  let text = renderReport(input, readNote(notePath));
+  for (const [m, section] of [[LOG_SECTION, readLogSection(notePath)], [MIGRATE_SECTION, readSection(old, MIGRATE_SECTION)], [DECISION_SECTION, readSection(old, DECISION_SECTION)]] as const) {
+    if (section !== undefined) text = replaceSection(text, m, section);
+  }
   mkdirSync(dirname(path), { recursive: true });
   writeFileSync(path, text);
 }

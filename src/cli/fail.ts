@@ -14,6 +14,7 @@ export const CLI_ONLY_CODES = {
   bad_response: 'The server answered with something that is not an Enclave API response.',
   listen_failed: '`enclave serve` could not listen on the configured host and port.',
   aborted: 'The person at the terminal interrupted a prompt.',
+  verification_failed: '`enclave migrate verify` found mismatches between the source and the vault (listed on stdout).',
 } as const;
 export type CliOnlyCode = keyof typeof CLI_ONLY_CODES;
 export type CliCode = ErrorCode | CliOnlyCode;

@@ -9,6 +9,7 @@ import { registerInit } from './commands/init.ts';
 import { registerPolicy } from './commands/policy.ts';
 import { registerLog } from './commands/log.ts';
 import { registerLogSearch } from './commands/log-search.ts';
+import { registerMigrate } from './commands/migrate.ts';
 import { registerRecord } from './commands/record.ts';
 import { registerSeal } from './commands/seal.ts';
 import { registerServe } from './commands/serve.ts';
@@ -56,6 +57,7 @@ export function buildProgram(io: Io): Command {
   registerErase(program, ctx);
   registerAccess(program, ctx);
   registerPolicy(program, ctx);
+  registerMigrate(program, ctx);
   registerDemo(program, ctx);
   registerLogSearch(registerLog(program, ctx), ctx);
   registerWitness(program, ctx);

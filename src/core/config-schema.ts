@@ -180,6 +180,9 @@ export const ConfigSchema = Type.Object(
     control: Type.Optional(
       Type.Object({ storage: Type.String({ minLength: 1 }) }, { additionalProperties: false }),
     ),
+    migration: Type.Optional(
+      Type.Object({ state: Type.String({ minLength: 1 }) }, { additionalProperties: false }),
+    ),
     log: Type.Optional(LogSchema),
     seal: Type.Object(
       {

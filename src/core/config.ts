@@ -74,6 +74,8 @@ export interface EnclaveConfig {
   readonly dataDir: string;
   readonly server: { readonly host: string; readonly port: number; readonly maxBodyBytes: number };
   readonly controlStorage: string;
+  /** Where migrations keep their durable state (batches, ledger, verifications, certificates). */
+  readonly migrationState: string;
   readonly log: LogConfig;
   readonly seal: { readonly threshold: number; readonly officers: readonly string[] };
   readonly jurisdictions: ReadonlyMap<string, JurisdictionDef>;
@@ -90,7 +92,7 @@ export interface EnclaveConfig {
 // subject's hash): the parent company reads none of it.
 export const PARENT_FORBIDDEN_ACTIONS: ReadonlySet<RoleAction> = new Set<RoleAction>(['subject.erase', 'subject.rehome', 'enclave.seal', 'log.read', 'log.search', 'log.disclose_key']);
 
-export const DEFAULTS = { host: '127.0.0.1', port: 8700, maxBodyBytes: 256 * 1024, dataDir: 'data', control: 'sqlite:control.db' } as const;
+export const DEFAULTS = { host: '127.0.0.1', port: 8700, maxBodyBytes: 256 * 1024, dataDir: 'data', control: 'sqlite:control.db', migrationState: 'sqlite:migration-state.db' } as const;
 export const LOG_DEFAULTS = { storage: 'sqlite:log.db', checkpointIntervalMs: 1000, maxBatch: 10_000, maxQueue: 100_000 } as const;
 
 /** The default checkpoint origin: derived from the enclave's name (set log.origin to the log's URL prefix). */
@@ -245,6 +247,7 @@ export function parseConfig(doc: unknown, source = 'configuration'): EnclaveConf
       maxBodyBytes: raw.server?.max_body_bytes ?? DEFAULTS.maxBodyBytes,
     },
     controlStorage: raw.control?.storage ?? DEFAULTS.control,
+    migrationState: raw.migration?.state ?? DEFAULTS.migrationState,
     log,
     seal: { threshold: raw.seal.threshold, officers },
     jurisdictions,

@@ -38,6 +38,11 @@ export const LOG_EVENT_TYPES = [
   'key.created',
   // the log subject key handed to someone (a regulator) so they can link entries to subjects
   'key.disclosed',
+  // migration out of legacy sites (issue 5)
+  'migration.run',
+  'migration.verified',
+  'migration.purged',
+  'certificate.issued',
 ] as const;
 
 export type LogEventType = (typeof LOG_EVENT_TYPES)[number];

@@ -155,3 +155,11 @@ export {
   type TileCoords,
   type TlogProof,
 } from './tlog/index.ts';
+// Migration out of legacy sites (issue 5, docs/migration.md).
+export { compareKeys, SOURCE_KINDS, type ColumnKind, type KeyTuple, type KeyValue, type LookupRequest, type MigrationSource, type ReadRequest, type ScrubReport, type SourceColumn, type SourceKind, type SourceReader, type SourceRow, type SourceTable, type SourceTransaction, type SourceValue } from './migration-source.ts';
+export { FIELD_ACCEPTS, MappingSchema, parseMapping, resolveMapping, type CountryRule, type MigrationMapping, type ResolvedField, type ResolvedMapping, type ResolvedTable, type SourceSpec, type SubjectLink, type TableMapping } from './migration-mapping.ts';
+export { EXPR_FUNCTIONS, evaluateCountryExpr, exprColumns, formatCountryExpr, parseCountryExpr, type CountryExpr } from './country-expression.ts';
+export { canonicalRecord, canonicalSourceRow, convertValue, countryOf, decodeKey, encodeKey, keyOf, mapRow, recordIdOf, rowDigest, showKey, type MappedRecord, type StayReason } from './migration-row.ts';
+export { addCounters, ZERO_COUNTERS, type BatchCounters, type BatchInfo, type CertificateInfo, type LedgerEntry, type MigrationInfo, type MigrationStateStore, type Mismatch, type MismatchKind, type PassState, type PendingPurge, type PurgedTableState, type TableVerification, type VerificationInfo } from './migration-state.ts';
+export { MerkleBuilder, merkleRoot } from './migration-merkle.ts';
+export { CERTIFICATE_TYPE, CertificateSchema, certificateId, certificateText, formatVkey, keyName, signCertificate, verifyCertificate, type CertificateCheck, type CertificateTable, type DeletionCertificate } from './deletion-certificate.ts';

@@ -9,6 +9,7 @@ import { frameworkErrors, installErrorHandling } from './error-handler.ts';
 import { installMetrics } from './metrics.ts';
 import { accessRoutes } from './routes/access-routes.ts';
 import { changeRoutes } from './routes/change-routes.ts';
+import { certificateRoutes } from './routes/certificate-routes.ts';
 import { logRoutes } from './routes/log-routes.ts';
 import { recordRoutes } from './routes/record-routes.ts';
 import { subjectRoutes } from './routes/subject-routes.ts';
@@ -82,6 +83,7 @@ export async function buildServer(enclave: Enclave, options: ServerOptions = {})
   accessRoutes(app, enclave);
   changeRoutes(app, enclave);
   logRoutes(app, enclave);
+  certificateRoutes(app, enclave);
   app.get('/openapi.json', { config: { public: true }, schema: { hide: true } }, () => app.swagger());
   await app.ready();
   // The server publishes the log: it runs the integrator (checkpoints at least every log interval).

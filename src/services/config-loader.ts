@@ -5,7 +5,8 @@ import { LineCounter, parseDocument } from 'yaml';
 import { parseConfig, type EnclaveConfig } from '../core/config.ts';
 import { EnclaveError } from '../core/errors.ts';
 
-export function parseConfigText(text: string, source: string, baseDir: string): EnclaveConfig {
+/** Parses YAML to plain data; syntax errors carry line and column and are raised with `code`. */
+export function parseYaml(text: string, source: string, code: 'invalid_config' | 'invalid_mapping'): unknown {
   // With prettyErrors off, yaml sets no linePos on its errors; a LineCounter maps offsets to line:col.
   const lineCounter = new LineCounter();
   const doc = parseDocument(text, { prettyErrors: false, uniqueKeys: true, lineCounter });
@@ -13,16 +14,18 @@ export function parseConfigText(text: string, source: string, baseDir: string): 
   if (first) {
     const pos = first.linePos?.[0] ?? lineCounter.linePos(first.pos[0]);
     const where = `:${pos.line}:${pos.col}`;
-    throw new EnclaveError('invalid_config', `${source}${where}: invalid YAML: ${first.message.split('\n')[0] ?? ''}`, { cause: first });
+    throw new EnclaveError(code, `${source}${where}: invalid YAML: ${first.message.split('\n')[0] ?? ''}`, { cause: first });
   }
-  let plain: unknown;
   try {
     // Aliases are resolved here: an unresolved alias or an alias bomb throws a plain ReferenceError.
-    plain = doc.toJS({ maxAliasCount: 100 }) as unknown;
+    return doc.toJS({ maxAliasCount: 100 }) as unknown;
   } catch (cause) {
-    throw new EnclaveError('invalid_config', `${source}: invalid YAML: ${cause instanceof Error ? cause.message : 'cannot be read'}`, { cause });
+    throw new EnclaveError(code, `${source}: invalid YAML: ${cause instanceof Error ? cause.message : 'cannot be read'}`, { cause });
   }
-  const config = parseConfig(plain, source);
+}
+
+export function parseConfigText(text: string, source: string, baseDir: string): EnclaveConfig {
+  const config = parseConfig(parseYaml(text, source, 'invalid_config'), source);
   const dataDir = isAbsolute(config.dataDir) ? config.dataDir : resolve(baseDir, config.dataDir);
   return { ...config, dataDir };
 }

@@ -13,3 +13,14 @@ export { proveEntry, verifyLog, type LogFetch, type LogVerification, type Proven
 export { addCheckpoint, witnessCosigner, type PreviousCheckpoint, type WitnessCallOptions, type WitnessCosignOptions, type WitnessEndpoint } from './witness-client.ts';
 export { WitnessService, parseLogOption, type WitnessOptions } from './witness-service.ts';
 export type { WitnessEvidence, WitnessRecord, WitnessStore } from './witness-store.ts';
+export { CERTIFICATE_KEY_LABEL, issueCertificate, publishedVerifierKey, publishVerifierKey } from './migration/certificate-issuer.ts';
+export { loadMapping, parseMappingText } from './migration/mapping-loader.ts';
+export { DEFAULT_BATCH_SIZE, MigrationContext, type MigrationDeps } from './migration/migration-context.ts';
+export { planMigration, type MigrationPlan, type TablePlan } from './migration/migration-planner.ts';
+export { MIGRATION_ACTIONS, migrationPrincipal } from './migration/migration-principal.ts';
+export { interruptedPurge, purgeMigration, type PurgedTable, type PurgeProgress, type PurgeReport } from './migration/migration-purger.ts';
+export { MigrationRunner, newWorkerId, type RefusedRow, type RunProgress, type RunReport } from './migration/migration-runner.ts';
+export { HEAP_LIMITS, runMigrationTask, type MigrationTask, type TaskProgress, type TaskResults } from './migration/migration-thread.ts';
+export { verifyMigration, type VerifyProgress } from './migration/migration-verifier.ts';
+export { openMigration, openMigrationStateOf, type OpenedMigration, type OpenMigrationOptions } from './migration/open-migration.ts';
+export { RowClassifier, type Classified } from './migration/row-classifier.ts';

@@ -4,7 +4,7 @@ import { EnclaveError } from '../core/errors.ts';
 import { Lru } from '../core/lru.ts';
 import { subjectKeyAad } from '../core/record-model.ts';
 import { aeadKey, open, randomKey, seal, type AeadKey } from '../crypto/aead.ts';
-import { siteKek } from '../crypto/key-derivation.ts';
+import { deriveKey, siteKek } from '../crypto/key-derivation.ts';
 
 export const KEY_ID = 'k1';
 
@@ -42,6 +42,15 @@ export class Keyring {
       this.keks.set(site, k);
     }
     return k;
+  }
+
+  /**
+   * A key derived from the root key for one purpose (HKDF, its own label): the migration's digest keys,
+   * the certificate signing key. The caller zeroes it when done.
+   */
+  derive(label: string): Buffer {
+    if (this.root === null) throw new EnclaveError('sealed');
+    return deriveKey(this.root, label);
   }
 
   /** A fresh data key for a new subject, returned with its wrapped form for storage. */

@@ -128,10 +128,10 @@ orgs:
 # policy set (\`enclave policy show\`); this section gives it its inputs and sets the approval rules.
 gatekeeper:
   # Purposes a request may state (header Enclave-Purpose; the purpose of an access request).
-  purposes: [account, messaging, recommendations, support, security, legal]
+  purposes: [account, messaging, recommendations, support, security, legal, migration]
   # Platform services act only for these purposes: a request without one of them is refused.
   service_purposes:
-    platform/service: [account, messaging, recommendations]
+    platform/service: [account, messaging, recommendations, migration]
   # An access request names one of these codes and explains itself in at least
   # min_justification_length characters of free text.
   justification_codes: [support-ticket, security-incident, legal-order, data-subject-request]

@@ -6,6 +6,7 @@
 // after its entry (record.*, subject.*) is durable. If the log cannot accept the entry the operation
 // fails with log_unavailable and reveals or changes nothing.
 import { randomUUID } from 'node:crypto';
+import { canonicalJson, type JsonValue } from '../core/canonical-json.ts';
 import type { CollectionDef, EnclaveConfig } from '../core/config.ts';
 import type { Action } from '../core/config-schema.ts';
 import type { Decision, DecisionPoint, GrantRef } from '../core/decision.ts';
@@ -51,6 +52,8 @@ export interface RecordPage {
 
 export interface ImportResult {
   readonly created: number;
+  /** Existing records replaced by a new version (only with the `replace` option). */
+  readonly replaced: number;
   readonly existing: number;
   /** Items refused with the reason's code (no jurisdiction, unknown or erased subject). */
   readonly refused: readonly { readonly id: string; readonly code: ErrorCode }[];
@@ -64,6 +67,7 @@ export interface RehomeResult {
 }
 
 const encoder = new TextEncoder();
+const sameBytes = (a: Uint8Array | null, b: Uint8Array | null) => (a === null || b === null ? a === b : Buffer.from(a).equals(b));
 const iso = (ms: number) => new Date(ms).toISOString();
 
 export class Vault {
@@ -298,17 +302,19 @@ export class Vault {
       created += await this.router.store(site).subjects.insertMany(rows);
       for (const r of rows) this.router.remember(r.id, site);
     }
-    return { created, existing: items.length - refused.length - created, refused };
+    return { created, replaced: 0, existing: items.length - refused.length - created, refused };
   }
 
   /**
    * Creates many records of one collection, one transaction per site: the same validation, decision,
    * residency and sealing as createRecord, for bulk loads (the demo, migration). Ids that already exist
-   * are left untouched and counted as existing, so a re-run is idempotent.
+   * are left untouched and counted as existing, so a re-run is idempotent. With `replace` (a migration
+   * re-copying rows that changed at their source), an existing record of the same subject whose content
+   * differs is replaced by a new version, sealed like any update; identical ones are left as they are.
    */
-  async importRecords(principal: Principal, collectionName: string, items: readonly { id: string; data: unknown }[]): Promise<ImportResult> {
+  async importRecords(principal: Principal, collectionName: string, items: readonly { id: string; data: unknown }[], options: { replace?: boolean } = {}): Promise<ImportResult> {
     const c = this.collection(collectionName);
-    const bySite = new Map<Store, RecordRow[]>();
+    const bySite = new Map<Store, { row: RecordRow; data: RecordData; dek: AeadKey }[]>();
     const refused: { id: string; code: ErrorCode }[] = [];
     const subjects = new Map<string, { located: Located<SubjectRow>; dek: AeadKey }>();
     // One record.created entry per subject and batch, with the number of records submitted for them.
@@ -332,7 +338,7 @@ export class Vault {
       }
       if (await this.heldElsewhere(c.name, id, target.located.site)) continue;
       const rows = bySite.get(target.located.store) ?? [];
-      rows.push(this.sealRow(c, id, subject, 1, data, target.dek, now, now));
+      rows.push({ row: this.sealRow(c, id, subject, 1, data, target.dek, now, now), data, dek: target.dek });
       bySite.set(target.located.store, rows);
       perSubject.set(subject, { count: (perSubject.get(subject)?.count ?? 0) + 1, policies: decision.policies });
     }
@@ -342,8 +348,36 @@ export class Vault {
       ),
     );
     let created = 0;
-    for (const [store, rows] of bySite) created += await store.records.insertMany(rows);
-    return { created, existing: items.length - refused.length - created, refused };
+    let replaced = 0;
+    for (const [store, rows] of bySite) {
+      const inserted = await store.records.insertMany(rows.map((r) => r.row));
+      created += inserted;
+      if (options.replace !== true || inserted === rows.length) continue;
+      for (const { row, data, dek } of rows) {
+        const existing = await store.records.get(c.name, row.id);
+        // Just inserted (the same bytes), or already holding exactly this content: nothing to do.
+        if (!existing || (existing.version === 1 && existing.publicJson === row.publicJson && sameBytes(existing.sealed, row.sealed))) continue;
+        if (existing.subject !== row.subject) {
+          refused.push({ id: row.id, code: 'subject_mismatch' });
+          continue;
+        }
+        if (this.holds(c, existing, data, dek)) continue;
+        const next = this.sealRow(c, row.id, row.subject, existing.version + 1, data, dek, existing.createdAt, now);
+        await this.record('record.updated', principal, row.subject, { collection: c.name, version: next.version, fields: Object.keys(data), policies: [...(perSubject.get(row.subject)?.policies ?? [])], import: true });
+        if ((await store.records.update(next, existing.version)) === 'updated') replaced += 1;
+        else refused.push({ id: row.id, code: 'version_conflict' });
+      }
+    }
+    return { created, replaced, existing: items.length - refused.length - created - replaced, refused };
+  }
+
+  /** Whether a stored row holds exactly `data` (compared as canonical JSON, protected fields decrypted). */
+  private holds(c: CollectionDef, row: RecordRow, data: RecordData, dek: AeadKey): boolean {
+    const { publicData, protectedData } = splitRecord(c, data);
+    if (canonicalJson(JSON.parse(row.publicJson) as JsonValue) !== canonicalJson(publicData)) return false;
+    if (row.sealed === null || protectedData === null) return row.sealed === null && protectedData === null;
+    const stored = JSON.parse(open(dek, row.sealed, recordAad(c.name, row.id, row.subject, row.version)).toString('utf8')) as JsonValue;
+    return canonicalJson(stored) === canonicalJson(protectedData);
   }
 
   /** Whether another home site holds a record with this id (ids are unique across the enclave). */

@@ -1,4 +1,5 @@
-export { openLogStore, openStore, sqlitePathOf } from './open-store.ts';
+export { openLogStore, openMigrationState, openStore, sqlitePathOf } from './open-store.ts';
+export { MIGRATION_STATE_MIGRATIONS, SqliteMigrationState } from './sqlite/sqlite-migration-state.ts';
 export { SqliteLogStore, type SqliteLogOptions } from './sqlite/sqlite-log-store.ts';
 export { SQLITE_LOG_MIGRATIONS } from './sqlite/sqlite-log-migrations.ts';
 export { SqliteStore, type SqliteOptions } from './sqlite/sqlite-store.ts';
@@ -7,3 +8,4 @@ export { PostgresStore, type PostgresOptions } from './postgres/postgres-store.t
 export { POSTGRES_MIGRATIONS } from './postgres/postgres-migrations.ts';
 export { parsePostgresUrl, describeLocation, isPostgresUrl, type PostgresLocation } from './postgres/postgres-url.ts';
 export { migrationChecksum } from './checksum.ts';
+export { JsonlSource, MysqlSource, mysqlKind, openSource, PostgresSource, pgKind, redactUrl, SqliteSource, sqliteKind } from './sources/index.ts';

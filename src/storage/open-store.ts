@@ -5,6 +5,8 @@ import { isAbsolute, join } from 'node:path';
 import { EnclaveError } from '../core/errors.ts';
 import type { LogStore } from '../core/log-store.ts';
 import type { Store } from '../core/store.ts';
+import type { MigrationStateStore } from '../core/migration-state.ts';
+import { SqliteMigrationState } from './sqlite/sqlite-migration-state.ts';
 import { PostgresStore } from './postgres/postgres-store.ts';
 import { isPostgresUrl } from './postgres/postgres-url.ts';
 import { SqliteLogStore } from './sqlite/sqlite-log-store.ts';
@@ -42,4 +44,13 @@ export function openLogStore(url: string, dataDir: string): LogStore {
   if (sqlite) return sqlite;
   if (isPostgresUrl(url)) throw new EnclaveError('invalid_config', 'log.storage: the transparency log\'s PostgreSQL adapter is not part of this build yet; use sqlite:<path>');
   throw unknownScheme(url, '"sqlite:"');
+}
+
+/** The migration state store named by `migration.state` (same URL forms as the stores). */
+export function openMigrationState(url: string, dataDir: string): MigrationStateStore {
+  const path = sqlitePathOf(url, dataDir);
+  if (path === undefined || path === '') {
+    throw new EnclaveError('invalid_config', `migration.state must be sqlite:<path> in this build (got scheme "${url.split(':')[0] ?? ''}")`);
+  }
+  return new SqliteMigrationState(path);
 }

@@ -6,6 +6,8 @@ import { createServer } from 'node:net';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
+import { DatabaseSync } from 'node:sqlite';
+import { LEGACY_SITES, legacySiteOf } from '../../src/cli/demo/legacy-sites.ts';
 import { Population } from '../../src/cli/demo/population.ts';
 import { DEMO_PRINCIPALS } from '../../src/cli/demo/principals.ts';
 import { loadConfig } from '../../src/services/config-loader.ts';
@@ -38,9 +40,15 @@ describe('enclave demo --no-serve', () => {
     assert.equal(result.code, 0, result.stderr);
     assert.match(result.stderr, /DEVELOPMENT MODE: auto-unsealed from \S*dev-unseal\.json; never use in production/);
     const progress = result.stderr.split('\n').filter((l) => l.startsWith('{')).map((l) => JSON.parse(l) as { progress: string; done: number; total: number });
-    assert.deepEqual(progress.at(-1) && { progress: progress.at(-1)?.progress, done: progress.at(-1)?.done, total: progress.at(-1)?.total }, { progress: 'seeding', done: 200, total: 200 });
-    assert.match(result.stdout, /Where the data lives/);
-    assert.match(result.stdout, /users outside every jurisdiction stay at the legacy sites \(migration: a later release\)/);
+    const last = (task: string) => progress.filter((p) => p.progress === task).at(-1);
+    assert.deepEqual(last('building the legacy sites'), { progress: 'building the legacy sites', done: 200, total: 200, unit: 'users' });
+    for (const site of ['virginia', 'singapore']) {
+      const p = last(`migrating ${site}`);
+      assert.ok(p && p.done === p.total && p.total > 0, `progress of ${site}: ${JSON.stringify(p)}`);
+    }
+    assert.match(result.stdout, /Where the data lives now/);
+    assert.match(result.stdout, /users outside every jurisdiction stay at the legacy sites, untouched \(equal digests before and after the purge\)/);
+    assert.match(result.stdout, /^ {2}virginia +\d+ +[\d,]+ +[\d,]+ +[\d,]+ +[\d,]+ +[\d,]+ +dc-[0-9a-f]{24}$/m);
     assert.match(result.stdout, /curl -s -H 'Authorization: Bearer enc_/);
   });
 
@@ -83,6 +91,31 @@ describe('enclave demo --no-serve', () => {
       assert.match(result.stdout, new RegExp(`^ {2}us +trusted-us +trusted-provider +${expected.us} +${usRecords.toLocaleString('en-US')}$`, 'm'));
     } finally {
       await enclave.close();
+    }
+  });
+
+  it('migrated the US and EU users out of both legacy SQLite sites, left the others there, and certified each purge', async () => {
+    const population = new Population(11, 200);
+    const config = loadConfig(join(dir, 'enclave.yaml'));
+    for (const site of LEGACY_SITES) {
+      const db = new DatabaseSync(join(dir, 'data', 'legacy', `${site}.db`), { readOnly: true });
+      try {
+        const left = (db.prepare('SELECT user_uid FROM accounts ORDER BY id').all() as { user_uid: string }[]).map((r) => r.user_uid);
+        const expected = Array.from({ length: population.size }, (_, i) => i)
+          .filter((i) => legacySiteOf(i) === site && !config.countryIndex.has(population.countryOf(i)))
+          .map((i) => population.userId(i));
+        assert.deepEqual(left, expected, `${site} keeps exactly the users outside every jurisdiction`);
+        const orphans = db.prepare('SELECT count(*) AS n FROM messages WHERE sender_account NOT IN (SELECT id FROM accounts)').get() as { n: number };
+        assert.equal(orphans.n, 0, `no message of a migrated user remains at ${site}`);
+      } finally {
+        db.close();
+      }
+      const id = new RegExp(`^ {2}${site} .* (dc-[0-9a-f]{24})$`, 'm').exec(result.stdout)?.[1];
+      assert.ok(id, `a certificate id is printed for ${site}`);
+      const shown = await run(['migrate', 'certificate', id, '--config', join(dir, 'enclave.yaml')]);
+      assert.equal(shown.code, 0, shown.stderr);
+      assert.match(shown.stdout, new RegExp(`source +sqlite:${site}\\.db \\(site ${site}\\)`));
+      assert.match(shown.stdout, /✓ Ed25519 signature by enclave\/enclave-demo\/deletion-certificates/);
     }
   });
 

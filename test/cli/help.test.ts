@@ -45,6 +45,12 @@ const COMMANDS = [
   ['record', 'list'],
   ['erase'],
   ['demo'],
+  ['migrate'],
+  ['migrate', 'plan'],
+  ['migrate', 'run'],
+  ['migrate', 'verify'],
+  ['migrate', 'purge'],
+  ['migrate', 'certificate'],
 ] as const;
 
 after(killAll);

@@ -36,7 +36,7 @@ void describe('the starter configuration\'s gatekeeper section', () => {
     assert.equal(g.breakGlass.reviewWithinMs, 24 * 3_600_000);
     assert.deepEqual([...g.accessApproval.require], [['gatekeepers', 1], ['monitors', 1]]);
     assert.deepEqual(g.bootstrap, { org: 'gatekeeper', role: 'officer' });
-    assert.deepEqual([...(g.servicePurposes.get('platform/service') ?? [])], ['account', 'messaging', 'recommendations']);
+    assert.deepEqual([...(g.servicePurposes.get('platform/service') ?? [])], ['account', 'messaging', 'recommendations', 'migration']);
   });
 });
 

@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { decodeLogEntry, subjectHash } from '../../src/core/log-entry.ts';
 import { Population, type DemoUser } from '../../src/cli/demo/population.ts';
-import { seedPopulation } from '../../src/cli/demo/seed.ts';
+import { seedPopulation } from '../helpers/seed-population.ts';
 import { makeHttpFixture, type HttpFixture } from '../helpers/http.ts';
 
 let h: HttpFixture;

@@ -1,7 +1,8 @@
 // `enclave demo` (`npm start`): the scenario of the product brief with synthetic people. Recreates its
 // directory, initializes a development enclave (jurisdictions us and eu; legacy sites virginia and
-// singapore), auto-unseals it loudly, issues a token to a principal of every org, seeds a global user
-// base through the vault, prints where everything went, and serves the API until Ctrl-C.
+// singapore), auto-unseals it loudly, issues a token to a principal of every org, builds the legacy
+// sites and migrates them (run, verify, purge, certificates), prints where everything went, and serves
+// the API until Ctrl-C.
 import { Option, type Command } from 'commander';
 import type { CliContext } from '../context.ts';
 import type { DemoOptions } from '../demo/run-demo.ts';
@@ -12,7 +13,7 @@ export function registerDemo(program: Command, { io }: CliContext): void {
     .command('demo')
     .summary('run the scenario of the brief with synthetic people (`npm start`)')
     .description(
-      `The scenario of the product brief, on the embedded store. (Re)creates DIR (only one the demo created itself), initializes a development enclave whose jurisdictions are us (home: the trusted provider's US site) and eu, auto-unseals it, issues a token to a demo principal of every org, seeds a deterministic global user base (users, private messages, devices, watch history, public videos and comments), prints a summary, the tokens (also written to DIR/data/demo-tokens.json) and requests to try, then serves the API until Ctrl-C. Users whose country is in no jurisdiction are refused by the vault: they stay at the legacy sites until migration lands.`,
+      `The scenario of the product brief, on the embedded store. (Re)creates DIR (only one the demo created itself), initializes a development enclave whose jurisdictions are us (home: the trusted provider's US site) and eu, auto-unseals it, and issues a token to a demo principal of every org. It then builds the parent company's legacy data centers "virginia" and "singapore" as SQLite databases in the old application's schema, holding a deterministic global user base (accounts, private messages, devices, watch history, public videos and comments), and migrates each exactly as \`enclave migrate\` does: plan, copy through the vault, verify, purge at the source, deletion certificate. Users whose country is in no jurisdiction stay at the legacy sites, untouched. It prints a summary, the certificate ids, the tokens (also written to DIR/data/demo-tokens.json) and requests to try, then serves the API until Ctrl-C.`,
     )
     .option('-n, --users <n>', 'how many synthetic users', integerIn(1, 1_000_000), 10_000)
     .option('-d, --dir <dir>', 'demo directory (wiped and recreated)', '.enclave-demo')

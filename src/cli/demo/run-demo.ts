@@ -7,13 +7,12 @@ import { devUnseal } from '../dev-unseal.ts';
 import type { Io } from '../io.ts';
 import { connectHost, type LogLevel } from '../options.ts';
 import { displayPath, Output } from '../output.ts';
-import { createProgress, progressMode } from '../progress.ts';
 import { checkListenable, startServer, untilSignal } from '../serve-runner.ts';
 import { prepareDemoDir } from './demo-dir.ts';
 import { Population } from './population.ts';
 import { issueDemoTokens, TOKENS_FILE, writeDemoTokens } from './principals.ts';
-import { seedPopulation } from './seed.ts';
-import { DEMO_SERVICE_PURPOSE, describeScenario, describeSeeding, describeTokens, exampleSubject, tryIt, type SiteCount } from './summary.ts';
+import { migrateLegacySites } from './migrate-legacy.ts';
+import { describeMigration, describeScenario, describeTokens, exampleSubject, outsideUsers, tryIt, type SiteCount } from './summary.ts';
 
 export interface DemoOptions {
   readonly users: number;
@@ -30,7 +29,7 @@ export async function runDemo(io: Io, opts: DemoOptions): Promise<void> {
   const out = new Output(io);
   const dir = displayPath(opts.dir);
   const host = opts.host ?? '127.0.0.1';
-  // Seeding takes a while: find out first whether the port is free.
+  // Migrating takes a while: find out first whether the port is free.
   if (opts.serve) await checkListenable(host, opts.port);
   prepareDemoDir(opts.dir);
   const init = await initEnclave(opts.dir, { dev: true, name: 'enclave-demo', port: opts.port });
@@ -44,14 +43,9 @@ export async function runDemo(io: Io, opts: DemoOptions): Promise<void> {
     const tokens = await issueDemoTokens(enclave);
     const tokensFile = join(init.dataDir, TOKENS_FILE);
     writeDemoTokens(tokensFile, tokens);
-    const app = tokens.find((t) => t.principal === 'app');
-    if (!app) throw new Error('the demo principals lack the platform service');
-    // The platform service acts only for a configured purpose: the demo's seeding states `account`.
-    const seeder = { ...(await enclave.tokens.authenticate(app.token)), purpose: DEMO_SERVICE_PURPOSE };
 
     const population = new Population(opts.seed, opts.users);
-    const progress = createProgress(io, progressMode(io, opts.quiet === true), { task: 'seeding', total: opts.users, unit: 'users', extras: ['records'] });
-    const report = await seedPopulation(enclave, seeder, population, progress);
+    const migration = await migrateLegacySites(io, enclave, population, opts.quiet === true);
 
     const sites: SiteCount[] = [];
     for (const j of config.jurisdictions.values()) {
@@ -65,14 +59,20 @@ export async function runDemo(io: Io, opts: DemoOptions): Promise<void> {
         records: await store.records.count(),
       });
     }
+    const records = new Map<string, number>();
+    for (const s of migration.sites) for (const t of s.verification.tables) records.set(t.collection, (records.get(t.collection) ?? 0) + t.records);
+    const outside = outsideUsers(population, config);
     out.line();
-    out.line(describeSeeding(report, sites));
+    out.line(describeMigration(migration, sites, outside, records));
+    out.line();
+    const first = migration.sites[0]?.purge.certificate.id ?? '<id>';
+    out.line(`Verify a deletion certificate offline: enclave migrate certificate ${first} --config ${dir}/enclave.yaml`);
     out.line();
     out.line(describeTokens(tokens, displayPath(tokensFile)));
     out.line();
 
     const subject = exampleSubject(population, config);
-    const outsideCountry = [...report.outside.countries.keys()][0] ?? 'BR';
+    const outsideCountry = [...outside.keys()][0] ?? 'BR';
     if (!opts.serve) {
       const url = `http://${connectHost(config.server.host)}:${config.server.port}`;
       out.line(`Not serving (--no-serve). Serve this enclave later with: enclave serve --config ${dir}/enclave.yaml --dev-unseal`);

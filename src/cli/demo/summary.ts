@@ -1,9 +1,9 @@
 // What the demo prints: where the data went, the principals' tokens, and requests to paste.
 import type { EnclaveConfig } from '../../core/config.ts';
-import { columns, count, seconds } from '../output.ts';
+import { columns, count, seconds, table } from '../output.ts';
 import type { DemoToken } from './principals.ts';
 import type { Population } from './population.ts';
-import type { SeedReport } from './seed.ts';
+import type { DemoMigration, LegacyMigration } from './migrate-legacy.ts';
 
 /** The purpose the demo's platform service states (one of those the starter configuration gives it). */
 export const DEMO_SERVICE_PURPOSE = 'account';
@@ -14,13 +14,6 @@ export interface SiteCount {
   readonly operator: string;
   readonly subjects: number;
   readonly records: number;
-}
-
-function table(header: readonly string[], rows: readonly (readonly (string | number)[])[]): string {
-  const cells = [header, ...rows.map((r) => r.map((c) => (typeof c === 'number' ? count(c) : c)))];
-  const numeric = header.map((_, i) => rows.length > 0 && rows.every((r) => typeof r[i] === 'number'));
-  const widths = header.map((_, i) => Math.max(...cells.map((r) => (r[i] ?? '').length)));
-  return cells.map((r) => `  ${r.map((c, i) => (numeric[i] ? c.padStart(widths[i] ?? 0) : c.padEnd(widths[i] ?? 0))).join('  ').trimEnd()}`).join('\n');
 }
 
 export function describeScenario(config: EnclaveConfig, dir: string, users: number, seed: number): string {
@@ -36,20 +29,49 @@ export function describeScenario(config: EnclaveConfig, dir: string, users: numb
   ].join('\n');
 }
 
-export function describeSeeding(report: SeedReport, sites: readonly SiteCount[]): string {
-  const lines = [
-    `Seeded ${count(report.users - report.outside.users)} of ${count(report.users)} users in ${seconds(report.ms)} through the vault: each record validated, routed to its subject's home site, protected fields sealed under the subject's key.`,
-    '',
-    'Where the data lives',
-    table(['JURISDICTION', 'HOME SITE', 'OPERATOR', 'SUBJECTS', 'RECORDS'], sites.map((s) => [s.jurisdiction, s.site, s.operator, s.subjects, s.records])),
-  ];
-  if (report.outside.users > 0) {
-    const countries = [...report.outside.countries.entries()].sort((a, b) => b[1] - a[1]).map(([c, n]) => `${c} ${count(n)}`);
-    lines.push(
-      `  ${count(report.outside.users)} users outside every jurisdiction stay at the legacy sites (migration: a later release): ${countries.join(', ')}; ${count(report.outside.records)} records not copied.`,
-    );
+/** Users of the population whose country belongs to no jurisdiction, by country (they stay at the legacy sites). */
+export function outsideUsers(population: Population, config: EnclaveConfig): Map<string, number> {
+  const out = new Map<string, number>();
+  for (let i = 0; i < population.size; i++) {
+    const c = population.countryOf(i);
+    if (!config.countryIndex.has(c)) out.set(c, (out.get(c) ?? 0) + 1);
   }
-  lines.push('', 'Records by collection', table(['COLLECTION', 'RECORDS'], [...report.records.entries()].map(([c, n]) => [c, n])));
+  return out;
+}
+
+export function describeMigration(m: DemoMigration, sites: readonly SiteCount[], outside: ReadonlyMap<string, number>, records: ReadonlyMap<string, number>): string {
+  const jurisdictions = [...new Set(m.sites.flatMap((s) => s.plan.tables.flatMap((t) => Object.keys(t.moves))))].sort();
+  const homes = new Map(m.sites.flatMap((s) => s.plan.tables.flatMap((t) => Object.entries(t.moves).map(([j, x]) => [j, x.site] as const))));
+  const moved = (s: LegacyMigration, j: string) => s.plan.tables.reduce((n, t) => n + (t.moves[j]?.rows ?? 0), 0);
+  const lines = [
+    `The parent company's legacy data centers held the global user base in its old application's schema (SQLite). In ${seconds(m.ms)}, each was planned, copied through the vault (each record validated, routed to its subject's home site, protected fields sealed under the subject's key), verified (digests and Merkle roots of both sides), and purged at the source (secure_delete, WAL checkpoint, VACUUM):`,
+    '',
+    table(
+      ['LEGACY SITE', 'USERS', 'ROWS', ...jurisdictions.map((j) => `TO ${j} (${homes.get(j) ?? '?'})`), 'STAYED', 'PURGED', 'DELETION CERTIFICATE'],
+      m.sites.map((s) => [
+        s.build.site,
+        s.build.users,
+        s.build.rows,
+        ...jurisdictions.map((j) => moved(s, j)),
+        s.run.counters.stayed,
+        s.purge.tables.reduce((n, t) => n + t.purged, 0),
+        s.purge.certificate.id,
+      ]),
+    ),
+  ];
+  const total = [...outside.values()].reduce((a, b) => a + b, 0);
+  if (total > 0) {
+    const countries = [...outside.entries()].sort((a, b) => b[1] - a[1]).map(([c, n]) => `${c} ${count(n)}`);
+    lines.push(`  ${count(total)} users outside every jurisdiction stay at the legacy sites, untouched (equal digests before and after the purge): ${countries.join(', ')}.`);
+  }
+  lines.push(
+    '',
+    'Where the data lives now',
+    table(['JURISDICTION', 'HOME SITE', 'OPERATOR', 'SUBJECTS', 'RECORDS'], sites.map((s) => [s.jurisdiction, s.site, s.operator, s.subjects, s.records])),
+    '',
+    'Records by collection',
+    table(['COLLECTION', 'RECORDS'], [...records.entries()].map(([c, n]) => [c, n])),
+  );
   return lines.join('\n');
 }
 

@@ -2,10 +2,10 @@
 // decision, residency and sealing as the API, one transaction per batch per site. Each batch holds whole
 // users (subjects first, then their records), about RECORDS_PER_BATCH records, so a batch touches few
 // subjects. Users whose country has no jurisdiction are refused by the vault; they are counted, not stored.
-import type { Principal } from '../../core/principal.ts';
-import type { Enclave } from '../../services/enclave.ts';
-import type { Progress } from '../progress.ts';
-import type { DemoUser, Population } from './population.ts';
+import type { Principal } from '../../src/core/principal.ts';
+import type { Enclave } from '../../src/services/enclave.ts';
+import type { Progress } from '../../src/cli/progress.ts';
+import type { DemoUser, Population } from '../../src/cli/demo/population.ts';
 
 export const RECORDS_PER_BATCH = 1500;
 

@@ -1,0 +1,169 @@
+// The work behind `enclave migrate …` (commands/migrate.ts registers the options). The operations run on
+// a worker thread with a bounded heap (services/migration/migration-thread.ts); this thread collects the
+// unseal shares, shows progress and prints the result.
+import { readFileSync, writeFileSync } from 'node:fs';
+import { verifyCertificate } from '../../core/deletion-certificate.ts';
+import { EnclaveError } from '../../core/errors.ts';
+import type { Enclave } from '../../services/enclave.ts';
+import { publishedVerifierKey } from '../../services/migration/certificate-issuer.ts';
+import { loadMapping } from '../../services/migration/mapping-loader.ts';
+import { runMigrationTask, type MigrationTask, type TaskProgress } from '../../services/migration/migration-thread.ts';
+import { openMigrationStateOf } from '../../services/migration/open-migration.ts';
+import type { CertificateOptions, MigrateOptions } from '../commands/migrate.ts';
+import { CliError, usageError } from '../fail.ts';
+import type { Io } from '../io.ts';
+import { openLocalEnclave } from '../local-enclave.ts';
+import { unsealLocally } from '../local-unseal.ts';
+import { Output } from '../output.ts';
+import { createProgress, progressMode, type Progress } from '../progress.ts';
+import { ask } from '../prompt.ts';
+import { describeCertificate, describePlan, describePurge, describeRun, describeVerification } from './describe.ts';
+
+async function withEnclave<T>(configPath: string, fn: (enclave: Enclave) => Promise<T>): Promise<T> {
+  const enclave = await openLocalEnclave(configPath);
+  try {
+    return await fn(enclave);
+  } finally {
+    await enclave.close();
+  }
+}
+
+/** The task of one operation; unsealing (when it needs keys) happens here, on the main thread. */
+async function task<O extends MigrationTask['op']>(io: Io, configPath: string, opts: MigrateOptions, op: O, out: Output): Promise<MigrationTask & { op: O }> {
+  const shares = op === 'plan' ? [] : await withEnclave(configPath, (enclave) => unsealLocally(io, enclave, out, opts.devUnseal === true));
+  return {
+    op,
+    configPath,
+    mappingPath: opts.mapping,
+    batchSize: opts.batchSize,
+    as: { ...(opts.org !== undefined ? { org: opts.org } : {}), ...(opts.role !== undefined ? { role: opts.role } : {}) },
+    verification: opts.verification,
+    shares,
+  };
+}
+
+/** A progress display created on first use, when the total is known. */
+function lazyProgress(io: Io, opts: MigrateOptions, task: string, unit: string, extras: readonly string[] = []): { update(done: number, total: number, extra?: Record<string, number>): void; stop(): void } {
+  let p: Progress | undefined;
+  return {
+    update(done, total, extra) {
+      p ??= createProgress(io, progressMode(io, opts.quiet === true), { task, total, unit, extras, rate: true });
+      p.update(done, extra);
+    },
+    stop() {
+      p?.stop();
+    },
+  };
+}
+
+export async function plan(io: Io, configPath: string, opts: MigrateOptions): Promise<void> {
+  const out = new Output(io, { json: opts.json === true });
+  const progress = lazyProgress(io, opts, 'planning', 'rows');
+  const result = await runMigrationTask(await task(io, configPath, opts, 'plan', out), (p) => p.op === 'plan' && progress.update(p.done, p.total));
+  progress.stop();
+  out.result(result, describePlan);
+}
+
+export async function run(io: Io, configPath: string, opts: MigrateOptions): Promise<void> {
+  const out = new Output(io, { json: opts.json === true });
+  const progress = lazyProgress(io, opts, `copying ${loadMapping(opts.mapping).name}`, 'rows', ['copied', 'refused']);
+  const onProgress = (t: TaskProgress) => {
+    if (t.op !== 'run' || t.progress.phase !== 'copying') return;
+    const p = t.progress;
+    progress.update(p.done, p.total, { copied: p.counters.copied + p.counters.recopied, refused: p.counters.refused });
+  };
+  const result = await runMigrationTask(await task(io, configPath, opts, 'run', out), onProgress);
+  progress.stop();
+  out.result(result, describeRun);
+}
+
+export async function verify(io: Io, configPath: string, opts: MigrateOptions): Promise<void> {
+  const out = new Output(io, { json: opts.json === true });
+  const progress = lazyProgress(io, opts, `verifying ${loadMapping(opts.mapping).name}`, 'rows', ['mismatches']);
+  const { verification: v, mismatches } = await runMigrationTask(await task(io, configPath, opts, 'verify', out), (t) => {
+    if (t.op === 'verify') progress.update(t.progress.done, t.progress.total, { mismatches: t.progress.mismatches });
+  });
+  progress.stop();
+  out.result({ ...v, mismatchList: mismatches }, (x) => describeVerification(x, x.mismatchList));
+  if (!v.ok) throw new CliError('verification_failed', `${v.mismatches} mismatch(es) between the source and the vault (verification ${v.id}); run again to re-copy them, then verify`);
+}
+
+export async function purge(io: Io, configPath: string, opts: MigrateOptions): Promise<void> {
+  if (opts.yes !== true && io.stdin.isTTY !== true) throw usageError('purge deletes rows at the source: confirm with --yes when not on a terminal');
+  const out = new Output(io, { json: opts.json === true });
+  const mapping = loadMapping(opts.mapping);
+  const t = await task(io, configPath, opts, 'purge', out);
+  if (opts.yes !== true) {
+    const answer = await ask(io, `Delete the verified rows of migration "${mapping.name}" at its ${mapping.source.kind} source? Type the migration's name to confirm: `);
+    if (answer !== mapping.name) throw new CliError('aborted', 'not confirmed; nothing was deleted');
+  }
+  const progress = lazyProgress(io, opts, `purging ${mapping.name}`, 'rows');
+  let table = '';
+  let before = 0;
+  let done = 0;
+  const { report, check, verifierKey } = await runMigrationTask(t, (p) => {
+    if (p.op !== 'purge') return;
+    if (p.progress.table !== table) [table, before] = [p.progress.table, done];
+    done = before + p.progress.done;
+    progress.update(done, p.total);
+  });
+  progress.stop();
+  out.result({ ...report, certificate: { ...report.certificate, body: check.certificate }, verifierKey }, () => describePurge(report, check));
+}
+
+function readKey(key: string): string {
+  if (!key.startsWith('@')) return key;
+  try {
+    return readFileSync(key.slice(1), 'utf8').trim();
+  } catch (err) {
+    throw usageError(`cannot read ${key.slice(1)}: ${(err as NodeJS.ErrnoException).code ?? 'error'}`);
+  }
+}
+
+export async function certificate(io: Io, configPath: string, id: string | undefined, opts: CertificateOptions): Promise<void> {
+  const out = new Output(io, { json: opts.json === true });
+  if (opts.file !== undefined) {
+    // The auditor's path: a certificate file and a key, nothing else.
+    if (opts.key === undefined) throw usageError('--file needs --key <vkey> (the enclave\'s certificate verifier key)');
+    let note: string;
+    try {
+      note = readFileSync(opts.file, 'utf8');
+    } catch (err) {
+      throw usageError(`cannot read ${opts.file}: ${(err as NodeJS.ErrnoException).code ?? 'error'}`);
+    }
+    const vkey = readKey(opts.key);
+    const check = verifyCertificate(note, vkey);
+    out.result({ id: check.id, valid: true, checks: check.checks, certificate: check.certificate }, () => describeCertificate(check, vkey, undefined));
+    return;
+  }
+  await withEnclave(configPath, async (enclave) => {
+    const vkey = await publishedVerifierKey(enclave.control.meta);
+    if (opts.publicKey === true) {
+      if (vkey === undefined) throw new EnclaveError('certificate_not_found', 'no certificate was issued yet, so no certificate key is published');
+      out.result({ verifierKey: vkey }, (x) => x.verifierKey);
+      return;
+    }
+    const state = openMigrationStateOf(enclave.config);
+    try {
+      if (id === undefined) {
+        const list = await state.certificates();
+        out.result(
+          list.map((c) => ({ id: c.id, migration: c.migration, verification: c.verification, issued_at: new Date(c.issuedAt).toISOString(), log_index: c.logIndex })),
+          (l) => (l.length === 0 ? 'No deletion certificates yet.' : l.map((c) => `${c.id}  ${c.migration}  ${c.issued_at}  verification ${c.verification}`).join('\n')),
+        );
+        return;
+      }
+      const c = await state.certificate(id);
+      if (!c) throw new EnclaveError('certificate_not_found', `no deletion certificate "${id}" (list them with \`enclave migrate certificate\`)`);
+      if (vkey === undefined) throw new EnclaveError('certificate_invalid', 'the certificate key is not published in the control store');
+      const check = verifyCertificate(c.note, vkey);
+      if (check.id !== c.id) throw new EnclaveError('certificate_invalid', `the stored certificate's content does not hash to its id ${c.id}`);
+      if (opts.out !== undefined) writeFileSync(opts.out, c.note);
+      out.result({ id: c.id, valid: true, checks: check.checks, verifierKey: vkey, logIndex: c.logIndex, certificate: check.certificate, note: c.note }, () =>
+        [describeCertificate(check, vkey, c.logIndex), ...(opts.out === undefined ? [] : ['', `Written to ${opts.out} (a signed note; verify it anywhere with --file and --key).`])].join('\n'),
+      );
+    } finally {
+      await state.close();
+    }
+  });
+}

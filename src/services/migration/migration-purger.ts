@@ -1,0 +1,205 @@
+// `enclave migrate purge`: deletes the migrated rows at the source, only as verified. In one source
+// transaction that locks out writers, each table is read again: the rows that move are digested into a
+// Merkle root that must equal the verified one (same rows, same content, same order), and deleted; the
+// rows that stay are digested as they are. Then the table is read once more: what remains must be
+// exactly the rows that stay (same count, same root), so no row of a purged subject remains and no
+// other row was touched. Any difference rolls everything back. After the commit the engine scrubs its
+// files, and a signed deletion certificate is issued and appended to the transparency log.
+import { EnclaveError } from '../../core/errors.ts';
+import { MerkleBuilder, merkleRoot } from '../../core/migration-merkle.ts';
+import { canonicalSourceRow, keyOf, rowDigest, showKey } from '../../core/migration-row.ts';
+import type { ResolvedTable } from '../../core/migration-mapping.ts';
+import type { KeyTuple, SourceReader, SourceTransaction } from '../../core/migration-source.ts';
+import type { CertificateInfo, PendingPurge, PurgedTableState, VerificationInfo } from '../../core/migration-state.ts';
+import type { MigrationContext } from './migration-context.ts';
+import { issueCertificate } from './certificate-issuer.ts';
+
+/** A purged table once the remaining rows were read back. */
+export type PurgedTable = Omit<PurgedTableState, 'keptAfter'> & { readonly keptAfter: string };
+
+/** keptAfter is null until the remaining rows were read back (inside the transaction or after it). */
+type Purged = PurgedTableState;
+
+export interface PurgeReport {
+  readonly migration: string;
+  readonly verification: string;
+  readonly tables: readonly PurgedTable[];
+  readonly certificate: CertificateInfo;
+  readonly logIndex: number | null;
+}
+
+export interface PurgeProgress {
+  readonly table: string;
+  readonly done: number;
+}
+
+function refuse(message: string): EnclaveError {
+  return new EnclaveError('purge_refused', message);
+}
+
+/** The verification a purge is bound to: the migration's latest, successful, and of its current pass. */
+async function boundVerification(ctx: MigrationContext, requested: string | undefined): Promise<VerificationInfo> {
+  const m = await ctx.migration();
+  if (m.passState !== 'done') throw new EnclaveError('not_verified', `migration "${ctx.name}" is in the middle of pass ${m.pass}; run it to the end and verify before purging`);
+  const latest = await ctx.state.latestVerification(ctx.name);
+  if (!latest) throw new EnclaveError('not_verified', `migration "${ctx.name}" has never been verified; run \`enclave migrate verify\` first`);
+  if (requested !== undefined && requested !== latest.id) {
+    throw new EnclaveError('not_verified', `verification ${requested} is not the latest of migration "${ctx.name}" (${latest.id}); a purge is bound to the latest`);
+  }
+  if (!latest.ok) throw new EnclaveError('not_verified', `the latest verification of "${ctx.name}" (${latest.id}) found ${latest.mismatches} mismatch(es); run again, then verify`);
+  const done = (await ctx.state.certificates(ctx.name)).find((c) => c.verification === latest.id);
+  if (done) throw new EnclaveError('purge_refused', `verification ${latest.id} of "${ctx.name}" was already purged (certificate ${done.id}); run and verify again to purge rows copied since`);
+  if (latest.pass !== m.pass) throw new EnclaveError('not_verified', `migration "${ctx.name}" ran again (pass ${m.pass}) after its latest verification (pass ${latest.pass}); verify again`);
+  const names = ctx.resolved.tables.map((t) => t.table);
+  if (latest.tables.length !== names.length || latest.tables.some((t, i) => t.table !== names[i])) {
+    throw new EnclaveError('not_verified', `verification ${latest.id} covered other tables than the mapping names; verify again`);
+  }
+  return latest;
+}
+
+/** Digest of every remaining row of a table (whole rows, as the source holds them), in key order. */
+async function keptRoot(ctx: MigrationContext, reader: SourceReader, t: ResolvedTable): Promise<{ rows: number; root: string }> {
+  const key = ctx.digestKey();
+  const tree = new MerkleBuilder();
+  let after: KeyTuple | undefined;
+  for (;;) {
+    const page = await reader.read({ table: t.table, columns: t.allColumns, key: t.key, after, limit: ctx.batchSize });
+    const last = page.at(-1);
+    if (!last) break;
+    for (const row of page) tree.add(rowDigest(key, canonicalSourceRow(t.table, row, t.allColumns)));
+    if (page.length < ctx.batchSize) break;
+    after = keyOf(last, t.key, t.table);
+  }
+  return { rows: tree.size, root: tree.root().toString('hex') };
+}
+
+/**
+ * A purge recorded as about to commit: if the source now holds exactly the rows that were to stay, the
+ * commit happened and the purge is returned to be finished; otherwise it never happened and is dropped.
+ */
+export async function interruptedPurge(ctx: MigrationContext): Promise<PendingPurge | undefined> {
+  const pending = await ctx.state.pendingPurge(ctx.name);
+  if (!pending) return undefined;
+  // Certified already (the process died just before forgetting it).
+  if ((await ctx.state.certificates(ctx.name)).some((c) => c.verification === pending.verification)) {
+    await ctx.state.clearPendingPurge(ctx.name);
+    return undefined;
+  }
+  for (const p of pending.tables) {
+    const now = await keptRoot(ctx, ctx.source, ctx.table(p.table));
+    if (now.rows !== p.kept || now.root !== p.keptBefore) {
+      await ctx.state.clearPendingPurge(ctx.name);
+      return undefined;
+    }
+  }
+  return pending;
+}
+
+export async function purgeMigration(ctx: MigrationContext, options: { verification?: string; onProgress?: (p: PurgeProgress) => void } = {}): Promise<PurgeReport> {
+  const key = ctx.digestKey();
+  ctx.begin();
+  // Tables that refer to the subjects first: their rows find their subjects through the users table,
+  // which therefore goes last.
+  const order = [...ctx.resolved.tables.filter((t) => t.subject.kind !== 'self'), ...ctx.resolved.tables.filter((t) => t.subject.kind === 'self')];
+  // A purge killed after the source committed but before its certificate was issued is finished first.
+  const pending = await interruptedPurge(ctx);
+  if (pending) {
+    const verified = await ctx.state.verification(pending.verification);
+    if (!verified) throw new EnclaveError('internal', `the interrupted purge refers to verification ${pending.verification}, which is not recorded`);
+    return finish(ctx, verified, pending.tables.map((p) => ({ ...p, keptAfter: p.keptBefore })), pending.startedAt, pending.preparedAt, order);
+  }
+  const verification = await boundVerification(ctx, options.verification);
+  const onProgress = options.onProgress ?? (() => {});
+  const startedAt = ctx.clock();
+
+  const purgeTable = async (tx: SourceTransaction, t: ResolvedTable): Promise<Purged> => {
+    const verified = verification.tables.find((v) => v.table === t.table);
+    if (!verified) throw refuse(`table ${t.table} was not verified`);
+    const purgedTree = new MerkleBuilder();
+    const keptTree = new MerkleBuilder();
+    const columns = [...new Set([...t.allColumns, ...t.columns])];
+    let after: KeyTuple | undefined;
+    for (;;) {
+      const page = await tx.read({ table: t.table, columns, key: t.key, after, limit: ctx.batchSize });
+      const last = page.at(-1);
+      if (!last) break;
+      const doomed: KeyTuple[] = [];
+      for (const r of await ctx.classifier.classify(t, page, tx, ctx.name)) {
+        if (r.kind === 'refused') throw refuse(`table ${t.table}, key ${showKey(r.key)}: a row of a moving subject cannot be migrated (${r.code}); nothing was deleted`);
+        if (r.kind === 'stay') keptTree.add(rowDigest(key, canonicalSourceRow(t.table, r.row, t.allColumns)));
+        else {
+          purgedTree.add(rowDigest(key, r.canonical));
+          doomed.push(r.key);
+        }
+      }
+      if (doomed.length > 0) await tx.delete(t.table, t.key, doomed);
+      onProgress({ table: t.table, done: purgedTree.size + keptTree.size });
+      if (page.length < ctx.batchSize) break;
+      after = keyOf(last, t.key, t.table);
+    }
+    const purgedRoot = purgedTree.root().toString('hex');
+    if (purgedTree.size !== verified.rows || purgedRoot !== verified.sourceRoot) {
+      throw refuse(`table ${t.table} changed since verification ${verification.id} (${purgedTree.size} moving rows now, ${verified.rows} verified; roots ${purgedRoot === verified.sourceRoot ? 'equal' : 'differ'}); run, verify and purge again. Nothing was deleted`);
+    }
+    const keptBefore = keptTree.root().toString('hex');
+    let keptAfter: string | null = null;
+    if (tx.readsOwnDeletes) {
+      const after = await keptRoot(ctx, tx, t);
+      if (after.rows !== keptTree.size || after.root !== keptBefore) {
+        throw refuse(`table ${t.table}: after deleting, ${after.rows} rows remain where ${keptTree.size} rows that stay were expected (or their content differs); nothing was deleted`);
+      }
+      keptAfter = after.root;
+    }
+    return { table: t.table, collection: t.collection.name, purged: purgedTree.size, purgedRoot, kept: keptTree.size, keptBefore, keptAfter };
+  };
+
+  const purged = await ctx.source.transaction(
+    order.map((t) => t.table),
+    async (tx) => {
+      const out: Purged[] = [];
+      for (const t of order) out.push(await purgeTable(tx, t));
+      // Recorded before the source commits: if the process dies after the commit, the next purge
+      // recognises the purged source and issues the certificate.
+      await ctx.state.savePendingPurge({ migration: ctx.name, verification: verification.id, startedAt, preparedAt: ctx.clock(), tables: out });
+      return out;
+    },
+  );
+  const committedAt = ctx.clock();
+  // Sources whose transaction cannot see its own deletes (files) are re-read after the commit.
+  const done: PurgedTable[] = [];
+  for (const p of purged) {
+    if (p.keptAfter === null) {
+      const after = await keptRoot(ctx, ctx.source, ctx.table(p.table));
+      if (after.rows !== p.kept || after.root !== p.keptBefore) {
+        throw new EnclaveError('internal', `table ${p.table}: the purge committed, but a re-read finds ${after.rows} rows where ${p.kept} were expected; check the source`);
+      }
+      done.push({ ...p, keptAfter: after.root });
+    } else done.push({ ...p, keptAfter: p.keptAfter });
+  }
+  return finish(ctx, verification, done, startedAt, committedAt, order);
+}
+
+/** After the commit: scrub, log, certify. */
+async function finish(ctx: MigrationContext, verification: VerificationInfo, tables: readonly PurgedTable[], startedAt: number, committedAt: number, order: readonly ResolvedTable[]): Promise<PurgeReport> {
+  // First of all: the copied rows are gone from the source for good, so no later pass may take their
+  // absence for a deletion and sweep their records from the vault.
+  await ctx.state.clearLedger(ctx.name);
+  const scrub = await ctx.source.scrub(order.map((t) => t.table));
+  const scrubbedAt = ctx.clock();
+  // Back in mapping order for the certificate and its root.
+  const inOrder = ctx.resolved.tables.map((t) => tables.find((p) => p.table === t.table)).filter((p): p is PurgedTable => p !== undefined);
+  const root = merkleRoot(inOrder.map((p) => Buffer.from(p.purgedRoot, 'hex'))).toString('hex');
+  if (root !== verification.root) throw new EnclaveError('internal', 'the purged set\'s root differs from the verified root although every table matched');
+  const subjects = inOrder.find((p) => p.table === ctx.resolved.subjects.table)?.purged ?? 0;
+  const logIndex = await ctx.record('migration.purged', {
+    verification: verification.id,
+    root,
+    purged_rows: inOrder.reduce((n, p) => n + p.purged, 0),
+    kept_rows: inOrder.reduce((n, p) => n + p.kept, 0),
+    subjects,
+    engine: scrub.engine,
+  });
+  const certificate = await issueCertificate(ctx, { verification, tables: inOrder, root, subjects, scrub, startedAt, committedAt, scrubbedAt });
+  await ctx.state.clearPendingPurge(ctx.name);
+  return { migration: ctx.name, verification: verification.id, tables: inOrder, certificate, logIndex };
+}

@@ -1,0 +1,314 @@
+// `enclave migrate run`: one pass over the source. Plan the key ranges, then claim and copy them batch by
+// batch through the vault (residency, classification and sealing as any write), then sweep the records
+// whose source rows are gone. Every step is idempotent and its progress durable, so a run killed at any
+// moment and started again ends exactly where an uninterrupted one would:
+//   - a batch's records are written before its ledger rows, and its ledger rows before it is marked done;
+//   - re-copying a batch compares digests with the ledger and content with the vault, writing only what
+//     differs (deterministic record ids: the same row always lands on the same record);
+//   - planning and sweeping restart from scratch if interrupted (neither changes what is copied).
+import { hostname } from 'node:os';
+import { randomBytes } from 'node:crypto';
+import { EnclaveError, type ErrorCode } from '../../core/errors.ts';
+import { decodeKey, encodeKey, keyOf, rowDigest, showKey } from '../../core/migration-row.ts';
+import type { KeyTuple } from '../../core/migration-source.ts';
+import { addCounters, ZERO_COUNTERS, type BatchCounters, type BatchInfo, type LedgerEntry, type MigrationInfo } from '../../core/migration-state.ts';
+import type { Classified } from './row-classifier.ts';
+import type { MigrationContext } from './migration-context.ts';
+import { interruptedPurge } from './migration-purger.ts';
+
+export interface RunProgress {
+  readonly phase: 'planning' | 'copying' | 'sweeping';
+  /** Rows read in this pass so far (planning: keys scanned). */
+  readonly done: number;
+  /** Rows planned for this pass (planning: 0, unknown yet). */
+  readonly total: number;
+  readonly counters: BatchCounters;
+}
+
+export interface RefusedRow {
+  readonly table: string;
+  readonly key: string;
+  readonly code: ErrorCode;
+  readonly message: string;
+}
+
+export interface RunReport {
+  readonly migration: string;
+  readonly pass: number;
+  /** False when batches are still held by other live workers: run again to finish the pass. */
+  readonly complete: boolean;
+  readonly counters: BatchCounters;
+  readonly batches: number;
+  /** Records removed because their source rows were gone (or no longer move). */
+  readonly swept: number;
+  readonly refused: readonly RefusedRow[];
+  readonly ms: number;
+}
+
+const MAX_REFUSED_SHOWN = 20;
+const PLAN_FLUSH = 1000;
+/** A claim from another machine is taken over after this long without its batch completing. */
+const FOREIGN_LEASE_MS = 10 * 60_000;
+
+/** `host:pid:random`: a worker on this host whose process is gone gives its batches back at once. */
+export function newWorkerId(): string {
+  return `${hostname()}:${process.pid}:${randomBytes(4).toString('hex')}`;
+}
+
+function isGone(worker: string, now: number, claimedAt: number): boolean {
+  const [host, pidText] = worker.split(':');
+  const pid = Number(pidText);
+  if (host !== hostname() || !Number.isInteger(pid)) return now - claimedAt > FOREIGN_LEASE_MS;
+  if (pid === process.pid) return false;
+  try {
+    process.kill(pid, 0);
+    return false;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === 'ESRCH';
+  }
+}
+
+export class MigrationRunner {
+  private readonly ctx: MigrationContext;
+  private readonly worker: string;
+  private readonly onProgress: (p: RunProgress) => void;
+  private readonly refused: RefusedRow[] = [];
+  /** Subjects this run has registered or found registered (bounded: a miss only costs a vault lookup). */
+  private readonly registered = new Set<string>();
+
+  constructor(ctx: MigrationContext, options: { worker?: string; onProgress?: (p: RunProgress) => void } = {}) {
+    this.ctx = ctx;
+    this.worker = options.worker ?? newWorkerId();
+    this.onProgress = options.onProgress ?? (() => {});
+  }
+
+  async run(): Promise<RunReport> {
+    const started = performance.now();
+    const { ctx } = this;
+    ctx.digestKey(); // fails now, not mid-pass, if the enclave is sealed
+    ctx.begin();
+    if (await interruptedPurge(ctx)) {
+      throw new EnclaveError('purge_pending', `a purge of migration "${ctx.name}" was interrupted after the source committed it; run \`enclave migrate purge\` to finish it before running again`);
+    }
+    let m = await this.start();
+    if (m.passState === 'planning') {
+      await this.plan(m.pass);
+      await ctx.state.setPassState(ctx.name, m.pass, 'copying', ctx.clock());
+      m = await ctx.migration();
+    }
+    let swept = 0;
+    let complete = true;
+    if (m.passState === 'copying') {
+      complete = await this.copy(m.pass);
+      if (complete) {
+        await ctx.state.setPassState(ctx.name, m.pass, 'sweeping', ctx.clock());
+        m = await ctx.migration();
+      }
+    }
+    if (complete && m.passState === 'sweeping') {
+      swept = await this.sweep(m.pass);
+      await ctx.state.setPassState(ctx.name, m.pass, 'done', ctx.clock());
+    }
+    const progress = await ctx.state.passProgress(ctx.name, m.pass);
+    if (complete) {
+      const c = progress.counters;
+      await ctx.record('migration.run', {
+        pass: m.pass,
+        source: ctx.sourceLabel,
+        rows_read: c.read,
+        copied: c.copied,
+        recopied: c.recopied,
+        unchanged: c.unchanged,
+        stayed: c.stayed,
+        refused: c.refused,
+        swept,
+      });
+    }
+    return { migration: ctx.name, pass: m.pass, complete, counters: progress.counters, batches: progress.batches, swept, refused: this.refused, ms: performance.now() - started };
+  }
+
+  /** Creates the migration or finds it; starts a new pass after a finished one. */
+  private async start(): Promise<MigrationInfo> {
+    const { ctx } = this;
+    const now = ctx.clock();
+    await ctx.state.create({ id: ctx.name, mappingHash: ctx.resolved.mapping.hash, source: ctx.sourceLabel, createdAt: now, pass: 0, passState: 'done', passStartedAt: null, passFinishedAt: null });
+    const m = await ctx.migration();
+    if (m.passState === 'done') await ctx.state.beginPass(ctx.name, m.pass, m.pass + 1, now);
+    else if (m.passState === 'planning') await ctx.state.beginPass(ctx.name, m.pass, m.pass, now);
+    return ctx.migration();
+  }
+
+  /** Cuts every table into key ranges of about one batch each; the last range of a table is open-ended. */
+  private async plan(pass: number): Promise<void> {
+    const { ctx } = this;
+    let seq = 0;
+    let scanned = 0;
+    const pending: BatchInfo[] = [];
+    const batch = (table: string, after: KeyTuple | undefined, upTo: KeyTuple | undefined, planned: number): BatchInfo => ({
+      migration: ctx.name,
+      pass,
+      seq: seq++,
+      table,
+      after: after ? encodeKey(after) : null,
+      upTo: upTo ? encodeKey(upTo) : null,
+      planned,
+      state: 'pending',
+      claimedBy: null,
+      claimedAt: null,
+    });
+    for (const t of ctx.resolved.tables) {
+      let after: KeyTuple | undefined;
+      // The newest range is held back until it is known whether it is the table's last.
+      let held: BatchInfo | undefined;
+      for (;;) {
+        const page = await ctx.source.read({ table: t.table, columns: t.key, key: t.key, after, limit: ctx.batchSize });
+        const end = page.at(-1);
+        if (!end) break;
+        if (held) pending.push(held);
+        const upTo = keyOf(end, t.key, t.table);
+        held = batch(t.table, after, upTo, page.length);
+        scanned += page.length;
+        after = upTo;
+        this.onProgress({ phase: 'planning', done: scanned, total: 0, counters: ZERO_COUNTERS });
+        if (pending.length >= PLAN_FLUSH) await ctx.state.addBatches(pending.splice(0));
+        if (page.length < ctx.batchSize) break;
+      }
+      // Open-ended: rows added after planning beyond the last key are copied by this pass too.
+      pending.push(held ? { ...held, upTo: null } : batch(t.table, undefined, undefined, 0));
+    }
+    await ctx.state.addBatches(pending.splice(0));
+  }
+
+  /** Claims and copies batches until none is pending; false if others still hold some. */
+  private async copy(pass: number): Promise<boolean> {
+    const { ctx } = this;
+    const now = ctx.clock();
+    const gone = (await ctx.state.claims(ctx.name, pass)).filter((c) => isGone(c.worker, now, c.claimedAt)).map((c) => c.worker);
+    if (gone.length > 0) await ctx.state.releaseClaims(ctx.name, pass, gone);
+    const before = await ctx.state.passProgress(ctx.name, pass);
+    let counters = before.counters;
+    for (;;) {
+      const batch = await ctx.state.claimBatch(ctx.name, pass, this.worker, ctx.clock());
+      if (!batch) break;
+      const c = await this.copyBatch(batch, pass, (page) => this.onProgress({ phase: 'copying', done: counters.read + page.read, total: before.planned, counters: addCounters(counters, page) }));
+      if (!(await ctx.state.completeBatch(batch, this.worker, c, ctx.clock()))) {
+        throw new EnclaveError('internal', `batch ${batch.seq} of migration "${ctx.name}" was taken over by another worker while this one copied it`);
+      }
+      counters = addCounters(counters, c);
+      this.onProgress({ phase: 'copying', done: counters.read, total: before.planned, counters });
+    }
+    return (await ctx.state.claims(ctx.name, pass)).length === 0;
+  }
+
+  private async copyBatch(b: BatchInfo, pass: number, progress: (c: BatchCounters) => void): Promise<BatchCounters> {
+    const { ctx } = this;
+    const t = ctx.table(b.table);
+    let after = b.after === null ? undefined : decodeKey(b.after);
+    const upTo = b.upTo === null ? undefined : decodeKey(b.upTo);
+    let counters = ZERO_COUNTERS;
+    for (;;) {
+      const page = await ctx.source.read({ table: t.table, columns: t.columns, key: t.key, after, upTo, limit: ctx.batchSize });
+      const last = page.at(-1);
+      if (!last) break;
+      const classified = await ctx.classifier.classify(t, page, ctx.source, ctx.name);
+      counters = addCounters(counters, await this.copyPage(t.table, classified, pass));
+      progress(counters);
+      if (page.length < ctx.batchSize) break;
+      after = keyOf(last, t.key, t.table);
+    }
+    return counters;
+  }
+
+  private async copyPage(table: string, rows: readonly Classified[], pass: number): Promise<BatchCounters> {
+    const { ctx } = this;
+    const key = ctx.digestKey();
+    const migrating = rows.filter((r) => r.kind === 'migrating');
+    let stayed = 0;
+    let refused = 0;
+    for (const r of rows) {
+      if (r.kind === 'stay') stayed += 1;
+      if (r.kind === 'refused') {
+        refused += 1;
+        this.remember({ table, key: showKey(r.key), code: r.code, message: r.message });
+      }
+    }
+    const ledger = await ctx.state.ledger(ctx.name, table, migrating.map((r) => r.encodedKey));
+    const entries: LedgerEntry[] = [];
+    const writes: { row: (typeof migrating)[number]; digest: Buffer; known: boolean }[] = [];
+    let unchanged = 0;
+    for (const r of migrating) {
+      const digest = rowDigest(key, r.canonical);
+      const prev = ledger.get(r.encodedKey);
+      if (prev && Buffer.from(prev.digest).equals(digest) && prev.recordId === r.record.id && prev.collection === r.record.collection) {
+        unchanged += 1;
+        entries.push({ ...prev, seenPass: pass });
+      } else writes.push({ row: r, digest, known: prev !== undefined });
+    }
+
+    const vault = ctx.enclave.vault;
+    const denied = new Map<string, ErrorCode>();
+    const subjects = new Map<string, string>();
+    for (const w of writes) if (!this.registered.has(w.row.record.subject)) subjects.set(w.row.record.subject, w.row.country);
+    if (subjects.size > 0) {
+      const r = await vault.importSubjects(ctx.principal, [...subjects].map(([id, country]) => ({ id, country })));
+      for (const x of r.refused) denied.set(x.id, x.code);
+      for (const id of subjects.keys()) if (!denied.has(id)) this.registered.add(id);
+      if (this.registered.size > 100_000) this.registered.clear();
+    }
+    const items = writes.filter((w) => !denied.has(w.row.record.subject));
+    const refusedRecords = new Map<string, ErrorCode>();
+    if (items.length > 0) {
+      const collection = items[0]?.row.record.collection ?? '';
+      const r = await vault.importRecords(ctx.principal, collection, items.map((w) => ({ id: w.row.record.id, data: w.row.record.data })), { replace: true });
+      for (const x of r.refused) refusedRecords.set(x.id, x.code);
+    }
+    let copied = 0;
+    let recopied = 0;
+    for (const w of writes) {
+      const code = denied.get(w.row.record.subject) ?? refusedRecords.get(w.row.record.id);
+      if (code !== undefined) {
+        refused += 1;
+        this.remember({ table, key: showKey(w.row.key), code, message: `the vault refused the record (${code})` });
+        continue;
+      }
+      if (w.known) recopied += 1;
+      else copied += 1;
+      entries.push({ table, key: w.row.encodedKey, collection: w.row.record.collection, recordId: w.row.record.id, subject: w.row.record.subject, digest: w.digest, seenPass: pass });
+    }
+    // After the vault write: a ledger row always describes what the destination holds.
+    await ctx.state.putLedger(ctx.name, entries);
+    return { read: rows.length, copied, recopied, unchanged, stayed, refused };
+  }
+
+  private remember(r: RefusedRow): void {
+    if (this.refused.length < MAX_REFUSED_SHOWN) this.refused.push(r);
+  }
+
+  /** Removes the records of ledger rows this pass did not see at the source. */
+  private async sweep(pass: number): Promise<number> {
+    const { ctx } = this;
+    let removed = 0;
+    for (;;) {
+      const page = await ctx.state.unseen(ctx.name, pass, 500);
+      if (page.length === 0) break;
+      // Deleted together: their log entries share commits.
+      const gone = await Promise.all(
+        page.map(async (e) => {
+          try {
+            await ctx.enclave.vault.deleteRecord(ctx.principal, e.collection, e.recordId);
+            return 1;
+          } catch (err) {
+            if (!(err instanceof EnclaveError) || (err.code !== 'record_not_found' && err.code !== 'subject_erased')) throw err;
+            return 0;
+          }
+        }),
+      );
+      removed += gone.reduce<number>((a, b) => a + b, 0);
+      const byTable = new Map<string, string[]>();
+      for (const e of page) byTable.set(e.table, [...(byTable.get(e.table) ?? []), e.key]);
+      for (const [table, keys] of byTable) await ctx.state.removeLedger(ctx.name, table, keys);
+      this.onProgress({ phase: 'sweeping', done: removed, total: 0, counters: ZERO_COUNTERS });
+    }
+    return removed;
+  }
+}

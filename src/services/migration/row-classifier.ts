@@ -1,0 +1,114 @@
+// Sorts source rows into the ones that move (with the record each becomes), the ones a subject's
+// jurisdiction keeps where they are, and the ones that should move but cannot (a value that does not
+// fit). Plan, run, verify and purge all classify through here, so they always agree on what moves.
+// Subjects are looked up a page at a time (one IN query for the page) and remembered in a bounded cache.
+import type { EnclaveConfig } from '../../core/config.ts';
+import { EnclaveError, type ErrorCode } from '../../core/errors.ts';
+import { Lru } from '../../core/lru.ts';
+import type { ResolvedMapping, ResolvedTable } from '../../core/migration-mapping.ts';
+import { canonicalRecord, countryOf, encodeKey, keyOf, mapRow, subjectIdOf, type MappedRecord, type StayReason } from '../../core/migration-row.ts';
+import type { KeyTuple, KeyValue, SourceReader, SourceRow } from '../../core/migration-source.ts';
+
+interface SubjectInfo {
+  readonly id: string | undefined;
+  readonly country: string | undefined;
+  readonly reason: 'no_country' | 'invalid_country' | undefined;
+}
+
+export type Classified =
+  | {
+      readonly kind: 'migrating';
+      readonly key: KeyTuple;
+      readonly encodedKey: string;
+      readonly record: MappedRecord;
+      readonly country: string;
+      readonly jurisdiction: string;
+      readonly site: string;
+      /** The canonical form the record digest covers. */
+      readonly canonical: string;
+      readonly row: SourceRow;
+    }
+  | { readonly kind: 'refused'; readonly key: KeyTuple; readonly encodedKey: string; readonly code: ErrorCode; readonly message: string; readonly jurisdiction: string; readonly row: SourceRow }
+  | { readonly kind: 'stay'; readonly key: KeyTuple; readonly encodedKey: string; readonly reason: StayReason; readonly jurisdiction: string | undefined; readonly row: SourceRow };
+
+const SUBJECT_CACHE = 100_000;
+
+export class RowClassifier {
+  private readonly resolved: ResolvedMapping;
+  private readonly config: EnclaveConfig;
+  /** By subjects.id value and by subjects.key value (`join` links). */
+  private readonly byId = new Lru<string, SubjectInfo | null>(SUBJECT_CACHE);
+  private readonly byKey = new Lru<string, SubjectInfo | null>(SUBJECT_CACHE);
+
+  constructor(resolved: ResolvedMapping, config: EnclaveConfig) {
+    this.resolved = resolved;
+    this.config = config;
+  }
+
+  /**
+   * Forgets every subject looked up: each operation starts from the source as it is now (a live source
+   * may have moved a subject to another country since the last one).
+   */
+  clear(): void {
+    this.byId.clear();
+    this.byKey.clear();
+  }
+
+  private info(row: SourceRow): SubjectInfo {
+    const s = this.resolved.subjects;
+    const c = countryOf(s.country, row);
+    return { id: subjectIdOf(row[s.id]), country: 'country' in c ? c.country : undefined, reason: 'reason' in c ? c.reason : undefined };
+  }
+
+  /** Looks up, in one query per page, the subjects the rows refer to and that are not cached. */
+  private async subjectsFor(t: ResolvedTable, rows: readonly SourceRow[], reader: SourceReader): Promise<(SubjectInfo | null)[]> {
+    const link = t.subject;
+    if (link.kind === 'self') return rows.map((r) => this.info(r));
+    const s = this.resolved.subjects;
+    const cache = link.kind === 'join' ? this.byKey : this.byId;
+    const by = link.kind === 'join' ? s.key : s.id;
+    const refs = rows.map((r) => r[link.column]);
+    const wanted = new Map<string, KeyValue>();
+    for (const v of refs) {
+      if (typeof v !== 'string' && typeof v !== 'number' && typeof v !== 'bigint') continue;
+      const k = String(v);
+      if (cache.get(k) === undefined && !wanted.has(k)) wanted.set(k, v);
+    }
+    if (wanted.size > 0) {
+      const found = await reader.lookup({ table: s.table, columns: s.columns, by, values: [...wanted.values()] });
+      const seen = new Set<string>();
+      for (const r of found) {
+        const k = String(r[by]);
+        if (seen.has(k)) throw new EnclaveError('invalid_source_data', `table ${s.table}: several rows have ${by} = ${JSON.stringify(k)}; subjects.${link.kind === 'join' ? 'key' : 'id'} must be unique`);
+        seen.add(k);
+        cache.set(k, this.info(r));
+      }
+      for (const k of wanted.keys()) if (!seen.has(k)) cache.set(k, null);
+    }
+    return refs.map((v) => (typeof v === 'string' || typeof v === 'number' || typeof v === 'bigint' ? (cache.get(String(v)) ?? null) : null));
+  }
+
+  async classify(t: ResolvedTable, rows: readonly SourceRow[], reader: SourceReader, mappingName: string): Promise<Classified[]> {
+    const subjects = await this.subjectsFor(t, rows, reader);
+    const out: Classified[] = [];
+    rows.forEach((row, i) => {
+      const key = keyOf(row, t.key, t.table);
+      const encodedKey = encodeKey(key);
+      const subject = subjects[i] ?? null;
+      if (subject === null || subject.id === undefined) return out.push({ kind: 'stay', key, encodedKey, reason: 'no_subject', jurisdiction: undefined, row });
+      if (subject.country === undefined) return out.push({ kind: 'stay', key, encodedKey, reason: subject.reason ?? 'no_country', jurisdiction: undefined, row });
+      const jurisdiction = this.config.countryIndex.get(subject.country);
+      if (jurisdiction === undefined) return out.push({ kind: 'stay', key, encodedKey, reason: 'outside_jurisdictions', jurisdiction: undefined, row });
+      if (!this.resolved.jurisdictions.has(jurisdiction)) return out.push({ kind: 'stay', key, encodedKey, reason: 'not_selected', jurisdiction, row });
+      const site = this.config.jurisdictions.get(jurisdiction)?.homeSite ?? '';
+      try {
+        const record = mapRow(mappingName, t, row, key, subject.id);
+        return out.push({ kind: 'migrating', key, encodedKey, record, country: subject.country, jurisdiction, site, canonical: canonicalRecord(t.table, key, record), row });
+      } catch (err) {
+        if (!(err instanceof EnclaveError)) throw err;
+        return out.push({ kind: 'refused', key, encodedKey, code: err.code, message: err.message, jurisdiction, row });
+      }
+    });
+    return out;
+  }
+}

@@ -1,0 +1,413 @@
+// A directory of JSON Lines exports as a migration source: one file per table, `<table>.jsonl`, one JSON
+// object per line (jsonlines.org), in ascending key order (as `ORDER BY key` exports write them; the
+// order is checked while reading). Files are streamed line by line with node:readline: a sequential
+// read continues where the last page ended, so a pass reads each file once. Schemas are inferred from
+// the first lines; lookups (the join to the users table) use an index of that one table held in memory.
+//
+// Purge: the keys to delete are spooled to a side file in key order; on commit each file is rewritten
+// *in place*: its kept lines are written from the start of the same file, the rest of the old length is
+// overwritten with zeros, and the file is truncated (fsync at each step), so no deleted line remains in
+// it. A marker file makes an interrupted rewrite finish on the next open.
+import { closeSync, createReadStream, existsSync, fsyncSync, ftruncateSync, openSync, readdirSync, readSync, rmSync, statSync, writeSync } from 'node:fs';
+import { basename, join } from 'node:path';
+import { createInterface, type Interface } from 'node:readline';
+import { EnclaveError } from '../../core/errors.ts';
+import {
+  compareKeys,
+  type ColumnKind,
+  type KeyTuple,
+  type LookupRequest,
+  type MigrationSource,
+  type ReadRequest,
+  type ScrubReport,
+  type SourceColumn,
+  type SourceRow,
+  type SourceTable,
+  type SourceTransaction,
+  type SourceValue,
+} from '../../core/migration-source.ts';
+
+const SUFFIX = '.jsonl';
+const SAMPLE_LINES = 1000;
+const TMP = '.purge-tmp';
+const READY = '.purge-ready';
+const DELETES = '.purge-deletes';
+
+function invalidData(message: string): EnclaveError {
+  return new EnclaveError('invalid_source_data', message);
+}
+
+function toValue(v: unknown): SourceValue {
+  if (v === null || typeof v === 'string' || typeof v === 'number' || typeof v === 'boolean') return v;
+  return JSON.stringify(v);
+}
+
+function kindOf(v: unknown): ColumnKind | undefined {
+  if (v === null || v === undefined) return undefined;
+  if (typeof v === 'string') return 'text';
+  if (typeof v === 'number') return Number.isInteger(v) ? 'integer' : 'real';
+  if (typeof v === 'boolean') return 'boolean';
+  return 'json';
+}
+
+interface Line {
+  readonly row: Record<string, unknown>;
+  readonly line: number;
+  /** The line as it is in the file (kept lines are written back byte for byte). */
+  readonly text: string;
+}
+
+/** Reads a file's objects one at a time, with their line numbers. */
+class LineReader {
+  private readonly rl: Interface;
+  private readonly it: AsyncIterator<string>;
+  private n = 0;
+  readonly file: string;
+
+  constructor(file: string) {
+    this.file = file;
+    this.rl = createInterface({ input: createReadStream(file, { encoding: 'utf8' }), crlfDelay: Infinity });
+    this.it = this.rl[Symbol.asyncIterator]();
+  }
+
+  async next(): Promise<Line | undefined> {
+    for (;;) {
+      const r = await this.it.next();
+      if (r.done === true) return undefined;
+      this.n += 1;
+      const text = r.value.trim();
+      if (text === '') continue;
+      let row: unknown;
+      try {
+        row = JSON.parse(text);
+      } catch {
+        throw invalidData(`${basename(this.file)}:${this.n}: not valid JSON`);
+      }
+      if (typeof row !== 'object' || row === null || Array.isArray(row)) throw invalidData(`${basename(this.file)}:${this.n}: a line must be one JSON object`);
+      return { row: row as Record<string, unknown>, line: this.n, text };
+    }
+  }
+
+  close(): void {
+    this.rl.close();
+  }
+}
+
+function keyFrom(line: Line, key: readonly string[], file: string): KeyTuple {
+  return key.map((k) => {
+    const v = line.row[k];
+    if (typeof v === 'string' || (typeof v === 'number' && Number.isInteger(v))) return v;
+    throw invalidData(`${basename(file)}:${line.line}: key "${k}" must be text or a whole number`);
+  });
+}
+
+/** A sequential cursor over one file in key order: continues where the previous page stopped. */
+class Cursor {
+  readonly reader: LineReader;
+  readonly key: readonly string[];
+  /** Key of the last row handed out (or skipped), for the order check and to continue from. */
+  last: KeyTuple | undefined;
+  /** A row read past the previous page's upper bound. */
+  pending: { line: Line; key: KeyTuple } | undefined;
+
+  constructor(file: string, key: readonly string[]) {
+    this.reader = new LineReader(file);
+    this.key = key;
+  }
+
+  async next(): Promise<{ line: Line; key: KeyTuple } | undefined> {
+    if (this.pending) {
+      const p = this.pending;
+      this.pending = undefined;
+      return p;
+    }
+    const line = await this.reader.next();
+    if (!line) return undefined;
+    const key = keyFrom(line, this.key, this.reader.file);
+    if (this.last !== undefined && compareKeys(key, this.last) <= 0) {
+      throw invalidData(`${basename(this.reader.file)}:${line.line}: rows must be in ascending, unique key order (${this.key.join(', ')}); sort the export by its key`);
+    }
+    this.last = key;
+    return { line, key };
+  }
+}
+
+const sameKey = (a: KeyTuple | undefined, b: KeyTuple | undefined) => (a === undefined ? b === undefined : b !== undefined && compareKeys(a, b) === 0);
+
+class JsonlReader {
+  protected readonly dir: string;
+  private readonly cursors = new Map<string, { cursor: Cursor; position: KeyTuple | undefined }>();
+  private readonly indexes = new Map<string, Map<string, SourceRow[]>>();
+
+  constructor(dir: string) {
+    this.dir = dir;
+  }
+
+  protected file(table: string): string {
+    return join(this.dir, `${table}${SUFFIX}`);
+  }
+
+  async read(r: ReadRequest): Promise<SourceRow[]> {
+    const id = `${r.table}\u0000${r.key.join('\u0000')}`;
+    let entry = this.cursors.get(id);
+    if (!entry || !sameKey(entry.position, r.after)) {
+      entry?.cursor.reader.close();
+      entry = { cursor: new Cursor(this.file(r.table), r.key), position: undefined };
+      this.cursors.set(id, entry);
+      if (r.after) {
+        // Not where the last page ended: skip from the start (a resumed run, a random access).
+        for (let n = await entry.cursor.next(); n; n = await entry.cursor.next()) {
+          if (compareKeys(n.key, r.after) > 0) {
+            entry.cursor.pending = n;
+            break;
+          }
+        }
+      }
+    }
+    const rows: SourceRow[] = [];
+    while (rows.length < r.limit) {
+      const n = await entry.cursor.next();
+      if (!n) break;
+      if (r.upTo && compareKeys(n.key, r.upTo) > 0) {
+        entry.cursor.pending = n;
+        break;
+      }
+      const row: Record<string, SourceValue> = {};
+      for (const c of r.columns) row[c] = toValue(n.line.row[c] ?? null);
+      rows.push(row);
+      entry.position = n.key;
+    }
+    if (rows.length === 0 && r.after) entry.position = r.after;
+    return rows;
+  }
+
+  async lookup(r: LookupRequest): Promise<SourceRow[]> {
+    const id = `${r.table}\u0000${r.by}\u0000${r.columns.join('\u0000')}`;
+    let index = this.indexes.get(id);
+    if (!index) {
+      index = new Map();
+      const reader = new LineReader(this.file(r.table));
+      try {
+        for (let l = await reader.next(); l; l = await reader.next()) {
+          const v = l.row[r.by];
+          if (v === null || v === undefined) continue;
+          const row: Record<string, SourceValue> = {};
+          for (const c of r.columns) row[c] = toValue(l.row[c] ?? null);
+          const k = typeof v === 'string' ? v : JSON.stringify(v);
+          const list = index.get(k);
+          if (list) list.push(row);
+          else index.set(k, [row]);
+        }
+      } finally {
+        reader.close();
+      }
+      this.indexes.set(id, index);
+    }
+    const out: SourceRow[] = [];
+    for (const v of r.values) out.push(...(index.get(typeof v === 'string' ? v : v.toString()) ?? []));
+    return out;
+  }
+
+  protected reset(): void {
+    for (const { cursor } of this.cursors.values()) cursor.reader.close();
+    this.cursors.clear();
+    this.indexes.clear();
+  }
+}
+
+class JsonlTransaction extends JsonlReader implements SourceTransaction {
+  readonly readsOwnDeletes = false;
+  /** table → [spool fd, key columns, last key spooled] */
+  readonly spools = new Map<string, { fd: number; key: readonly string[]; last: KeyTuple | undefined; count: number }>();
+
+  async delete(table: string, key: readonly string[], keys: readonly KeyTuple[]): Promise<number> {
+    let spool = this.spools.get(table);
+    if (!spool) {
+      spool = { fd: openSync(this.file(table) + DELETES, 'w', 0o600), key, last: undefined, count: 0 };
+      this.spools.set(table, spool);
+    }
+    for (const k of keys) {
+      if (spool.last !== undefined && compareKeys(k, spool.last) <= 0) throw new EnclaveError('internal', 'JSON Lines deletions must come in ascending key order');
+      writeSync(spool.fd, `${JSON.stringify(k)}\n`);
+      spool.last = k;
+      spool.count += 1;
+    }
+    return Promise.resolve(keys.length);
+  }
+
+  discard(): void {
+    for (const [table, s] of this.spools) {
+      closeSync(s.fd);
+      rmSync(this.file(table) + DELETES, { force: true });
+    }
+    this.spools.clear();
+    this.reset();
+  }
+
+  close(): void {
+    this.reset();
+  }
+}
+
+/** Copies `from` over `to` in place from offset 0, zeroes the rest of `to`'s old length, truncates, syncs. */
+function overwriteInPlace(to: string, from: string): void {
+  const oldSize = statSync(to).size;
+  const src = openSync(from, 'r');
+  const dst = openSync(to, 'r+');
+  try {
+    const buf = Buffer.alloc(1 << 20);
+    let pos = 0;
+    for (let n = readSync(src, buf, 0, buf.length, pos); n > 0; n = readSync(src, buf, 0, buf.length, pos)) {
+      writeSync(dst, buf, 0, n, pos);
+      pos += n;
+    }
+    buf.fill(0);
+    for (let at = pos; at < oldSize; at += buf.length) writeSync(dst, buf, 0, Math.min(buf.length, oldSize - at), at);
+    fsyncSync(dst);
+    ftruncateSync(dst, pos);
+    fsyncSync(dst);
+  } finally {
+    closeSync(src);
+    closeSync(dst);
+  }
+}
+
+export class JsonlSource extends JsonlReader implements MigrationSource {
+  readonly kind = 'jsonl';
+  readonly location: string;
+  private rewritten: string[] = [];
+
+  constructor(dir: string, location = dir) {
+    super(dir);
+    this.location = location;
+    if (!existsSync(dir) || !statSync(dir).isDirectory()) throw new EnclaveError('source_unavailable', `the JSON Lines source ${location} is not a directory`);
+    // Finish a rewrite an earlier purge committed but did not complete.
+    for (const f of readdirSync(dir)) {
+      if (!f.endsWith(SUFFIX + READY)) continue;
+      const target = join(dir, f.slice(0, -READY.length));
+      overwriteInPlace(target, target + TMP);
+      rmSync(target + READY);
+      rmSync(target + TMP, { force: true });
+    }
+  }
+
+  async tables(): Promise<SourceTable[]> {
+    const out: SourceTable[] = [];
+    for (const f of readdirSync(this.dir).filter((x) => x.endsWith(SUFFIX)).sort()) {
+      const name = f.slice(0, -SUFFIX.length);
+      const kinds = new Map<string, Set<ColumnKind>>();
+      const nullable = new Set<string>();
+      const reader = new LineReader(join(this.dir, f));
+      let lines = 0;
+      try {
+        for (let l = await reader.next(); l && lines < SAMPLE_LINES; l = await reader.next(), lines++) {
+          for (const [k, v] of Object.entries(l.row)) {
+            if (!kinds.has(k)) {
+              kinds.set(k, new Set());
+              if (lines > 0) nullable.add(k);
+            }
+            const kind = kindOf(v);
+            if (kind) kinds.get(k)?.add(kind);
+            else nullable.add(k);
+          }
+          for (const k of kinds.keys()) if (!Object.hasOwn(l.row, k)) nullable.add(k);
+        }
+      } finally {
+        reader.close();
+      }
+      const columns: SourceColumn[] = [...kinds].map(([c, ks]) => {
+        const list = [...ks];
+        const kind: ColumnKind = list.length === 1 ? (list[0] ?? 'other') : list.length === 2 && ks.has('integer') && ks.has('real') ? 'real' : 'other';
+        return { name: c, kind, nativeType: list.length === 0 ? 'null' : list.join('|'), nullable: nullable.has(c) };
+      });
+      out.push({ name, columns, primaryKey: [], uniqueKeys: [] });
+    }
+    return out;
+  }
+
+  async count(table: string): Promise<number> {
+    const reader = new LineReader(this.file(table));
+    let n = 0;
+    try {
+      while (await reader.next()) n++;
+    } finally {
+      reader.close();
+    }
+    return n;
+  }
+
+  async transaction<T>(_tables: readonly string[], work: (tx: SourceTransaction) => Promise<T>): Promise<T> {
+    const tx = new JsonlTransaction(this.dir);
+    let out: T;
+    try {
+      out = await work(tx);
+    } catch (err) {
+      tx.discard();
+      throw err;
+    }
+    tx.close();
+    this.reset();
+    for (const [table, spool] of tx.spools) {
+      fsyncSync(spool.fd);
+      closeSync(spool.fd);
+      await this.commitTable(table, spool.key);
+      this.rewritten.push(table);
+    }
+    return out;
+  }
+
+  /** Writes the kept lines to a side file, marks it ready, then rewrites the table's file in place. */
+  private async commitTable(table: string, key: readonly string[]): Promise<void> {
+    const file = this.file(table);
+    const deletes = createInterface({ input: createReadStream(file + DELETES, { encoding: 'utf8' }), crlfDelay: Infinity })[Symbol.asyncIterator]();
+    const nextDelete = async (): Promise<KeyTuple | undefined> => {
+      const r = await deletes.next();
+      return r.done === true ? undefined : (JSON.parse(r.value) as KeyTuple);
+    };
+    const source = new LineReader(file);
+    const tmp = openSync(file + TMP, 'w', 0o600);
+    try {
+      // Both streams are in ascending key order: a merge keeps memory flat.
+      let d = await nextDelete();
+      for (let l = await source.next(); l; l = await source.next()) {
+        const k = keyFrom(l, key, file);
+        while (d !== undefined && compareKeys(d, k) < 0) d = await nextDelete();
+        if (d !== undefined && compareKeys(d, k) === 0) {
+          d = await nextDelete();
+          continue;
+        }
+        writeSync(tmp, `${l.text}\n`);
+      }
+      fsyncSync(tmp);
+    } finally {
+      closeSync(tmp);
+      await deletes.return?.();
+      source.close();
+    }
+    closeSync(openSync(file + READY, 'w', 0o600));
+    overwriteInPlace(file, file + TMP);
+    rmSync(file + READY);
+    rmSync(file + TMP);
+    rmSync(file + DELETES);
+  }
+
+  async scrub(_tables: readonly string[]): Promise<ScrubReport> {
+    return Promise.resolve({
+      engine: 'JSON Lines files',
+      steps: [
+        `rewrote ${this.rewritten.length} file(s) in place: the kept lines written from the start of the same file, the rest of its old length overwritten with zeros, then truncated, with fsync after each step`,
+      ],
+      settings: { files: this.rewritten.map((t) => `${t}${SUFFIX}`).join(', ') },
+      limits: [
+        'copies of the files made before the purge (backups, snapshots, other exports) are not touched',
+        'the file system may keep freed blocks (copy-on-write file systems, SSD wear levelling)',
+        'blank lines and surrounding spaces of the kept lines are not kept',
+      ],
+    });
+  }
+
+  async close(): Promise<void> {
+    this.reset();
+    return Promise.resolve();
+  }
+}

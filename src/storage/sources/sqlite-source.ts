@@ -1,0 +1,270 @@
+// A legacy SQLite database as a migration source. Reads go through a read-only handle, so planning,
+// copying and verifying never write to the legacy file. The purge opens a read-write handle with
+// secure_delete on (freed cells and pages are overwritten with zeros: sqlite.org/pragma.html#pragma_
+// secure_delete) and the WAL journal (only new page images are appended, no plaintext pre-images as a
+// rollback journal would write), then checkpoints and truncates the WAL and VACUUMs the file.
+import { existsSync } from 'node:fs';
+import { DatabaseSync, type SQLInputValue, type StatementSync } from 'node:sqlite';
+import { EnclaveError } from '../../core/errors.ts';
+import type {
+  ColumnKind,
+  KeyTuple,
+  LookupRequest,
+  MigrationSource,
+  ReadRequest,
+  ScrubReport,
+  SourceColumn,
+  SourceRow,
+  SourceTable,
+  SourceTransaction,
+} from '../../core/migration-source.ts';
+import { ansiQuote, chunks, deleteByKeys, keysetSelect, lookupSelect, type Dialect } from './sql-text.ts';
+
+const SQLITE: Dialect = { quote: ansiQuote, param: () => '?', rowValues: true, rowList: 'values' };
+const IN_CHUNK = 500;
+
+/** The column kind of a declared type, by SQLite's own affinity rules (sqlite.org/datatype3.html 3.1). */
+export function sqliteKind(declared: string): ColumnKind {
+  const t = declared.toUpperCase();
+  if (t.includes('INT')) return 'integer';
+  if (t.includes('CHAR') || t.includes('CLOB') || t.includes('TEXT')) return 'text';
+  if (t.includes('BLOB')) return 'blob';
+  if (t === '') return 'other';
+  if (t.includes('REAL') || t.includes('FLOA') || t.includes('DOUB')) return 'real';
+  if (t.includes('BOOL')) return 'boolean';
+  if (t.includes('TIME')) return 'timestamp';
+  if (t.includes('DATE')) return 'date';
+  if (t.includes('JSON')) return 'json';
+  if (t.includes('DEC') || t.includes('NUMERIC')) return 'decimal';
+  return 'other';
+}
+
+type Row = Record<string, SQLInputValue>;
+
+/** A read-only handle: planning, copying and verifying never write to the legacy file. */
+function openReader(path: string, location: string): DatabaseSync {
+  try {
+    const db = new DatabaseSync(path, { readOnly: true });
+    db.exec('PRAGMA busy_timeout = 5000');
+    db.prepare('SELECT count(*) FROM sqlite_schema').get();
+    return db;
+  } catch (cause) {
+    throw unavailable(location, cause);
+  }
+}
+
+function normalize(row: Row): SourceRow {
+  for (const k in row) {
+    const v = row[k];
+    // Integers are read as bigint (a number would throw beyond 2^53) and narrowed where exact.
+    if (typeof v === 'bigint' && v >= BigInt(Number.MIN_SAFE_INTEGER) && v <= BigInt(Number.MAX_SAFE_INTEGER)) row[k] = Number(v);
+  }
+  return row as SourceRow;
+}
+
+function unavailable(path: string, cause: unknown): EnclaveError {
+  return new EnclaveError('source_unavailable', `cannot read the SQLite source ${path}: ${cause instanceof Error ? cause.message : String(cause)}`, { cause });
+}
+
+class SqliteReader {
+  protected db: DatabaseSync;
+  private readonly cache = new Map<string, StatementSync>();
+  protected readonly path: string;
+
+  constructor(db: DatabaseSync, path: string) {
+    this.db = db;
+    this.path = path;
+  }
+
+  protected stmt(sql: string): StatementSync {
+    let s = this.cache.get(sql);
+    if (!s) {
+      try {
+        s = this.db.prepare(sql);
+      } catch (cause) {
+        throw unavailable(this.path, cause);
+      }
+      this.cache.set(sql, s);
+    }
+    return s;
+  }
+
+  protected all(sql: string, params: readonly SQLInputValue[]): SourceRow[] {
+    const s = this.stmt(sql);
+    try {
+      // Integers as numbers (fast); a page holding one beyond 2^53 is read again with bigints.
+      s.setReadBigInts(false);
+      return s.all(...params) as Row[] as SourceRow[];
+    } catch (cause) {
+      if ((cause as NodeJS.ErrnoException).code !== 'ERR_OUT_OF_RANGE') throw unavailable(this.path, cause);
+    }
+    try {
+      s.setReadBigInts(true);
+      return (s.all(...params) as Row[]).map(normalize);
+    } catch (cause) {
+      throw unavailable(this.path, cause);
+    }
+  }
+
+  async read(r: ReadRequest): Promise<SourceRow[]> {
+    const q = keysetSelect(SQLITE, r.table, r.columns, r.key, r.after, r.upTo, r.limit);
+    return Promise.resolve(this.all(q.sql, q.params));
+  }
+
+  async lookup(r: LookupRequest): Promise<SourceRow[]> {
+    const out: SourceRow[] = [];
+    for (const part of chunks(r.values, IN_CHUNK)) {
+      const q = lookupSelect(SQLITE, r.table, r.columns, r.by, part);
+      out.push(...this.all(q.sql, q.params));
+    }
+    return Promise.resolve(out);
+  }
+
+  clearCache(): void {
+    this.cache.clear();
+  }
+}
+
+class SqliteTransaction extends SqliteReader implements SourceTransaction {
+  readonly readsOwnDeletes = true;
+
+  async delete(table: string, key: readonly string[], keys: readonly KeyTuple[]): Promise<number> {
+    let n = 0;
+    for (const part of chunks(keys, IN_CHUNK)) {
+      const q = deleteByKeys(SQLITE, table, key, part);
+      try {
+        n += Number(this.db.prepare(q.sql).run(...q.params).changes);
+      } catch (cause) {
+        throw unavailable(this.path, cause);
+      }
+    }
+    return Promise.resolve(n);
+  }
+}
+
+export class SqliteSource extends SqliteReader implements MigrationSource {
+  readonly kind = 'sqlite';
+  readonly location: string;
+  private writer: DatabaseSync | undefined;
+  private journalMode = 'delete';
+
+  constructor(path: string, location = path) {
+    if (!existsSync(path)) throw new EnclaveError('source_unavailable', `the SQLite source ${location} does not exist`);
+    super(openReader(path, location), path);
+    this.location = location;
+  }
+
+  async tables(): Promise<SourceTable[]> {
+    const names = this.all(`SELECT name FROM sqlite_schema WHERE type = 'table' AND name NOT LIKE 'sqlite\\_%' ESCAPE '\\' ORDER BY name`, []).map((r) => String(r['name']));
+    const out: SourceTable[] = [];
+    for (const name of names) {
+      const info = this.all(`SELECT name, type, "notnull", pk FROM pragma_table_xinfo(?) WHERE hidden <> 1 ORDER BY cid`, [name]);
+      const columns: SourceColumn[] = info.map((c) => ({ name: String(c['name']), kind: sqliteKind(String(c['type'])), nativeType: String(c['type']) || '(none)', nullable: Number(c['notnull']) === 0 }));
+      const primaryKey = info.filter((c) => Number(c['pk']) > 0).sort((a, b) => Number(a['pk']) - Number(b['pk'])).map((c) => String(c['name']));
+      const uniqueKeys: string[][] = [];
+      for (const idx of this.all(`SELECT name FROM pragma_index_list(?) WHERE "unique" = 1 AND partial = 0`, [name])) {
+        const cols = this.all(`SELECT name FROM pragma_index_info(?) ORDER BY seqno`, [String(idx['name'])]).map((c) => (c['name'] === null ? '' : String(c['name'])));
+        if (cols.every((c) => c !== '')) uniqueKeys.push(cols);
+      }
+      // An INTEGER PRIMARY KEY is the rowid itself: unique, but listed by no index.
+      if (primaryKey.length > 0 && !uniqueKeys.some((u) => u.join('\u0000') === primaryKey.join('\u0000'))) uniqueKeys.unshift(primaryKey);
+      out.push({ name, columns, primaryKey, uniqueKeys });
+    }
+    return Promise.resolve(out);
+  }
+
+  async count(table: string): Promise<number> {
+    return Promise.resolve(Number(this.all(`SELECT count(*) AS n FROM ${ansiQuote(table)}`, [])[0]?.['n'] ?? 0));
+  }
+
+  private openWriter(): DatabaseSync {
+    if (!this.writer) {
+      try {
+        const w = new DatabaseSync(this.path);
+        w.exec('PRAGMA busy_timeout = 5000');
+        this.journalMode = (w.prepare('PRAGMA journal_mode').get() as Record<string, string>)['journal_mode'] ?? 'delete'.toLowerCase();
+        // Zero freed content, keep temporary b-trees (VACUUM's copy) off disk, and append new page
+        // images to a WAL instead of writing old ones to a rollback journal.
+        w.exec('PRAGMA secure_delete = ON');
+        // Exactly the verified deletes: no ON DELETE CASCADE into tables outside the mapping (node:sqlite
+        // turns foreign keys on by default; SQLite itself has them off).
+        w.exec('PRAGMA foreign_keys = OFF');
+        w.exec('PRAGMA temp_store = MEMORY');
+        w.exec('PRAGMA journal_mode = WAL');
+        this.writer = w;
+      } catch (cause) {
+        throw unavailable(this.location, cause);
+      }
+    }
+    return this.writer;
+  }
+
+  async transaction<T>(_tables: readonly string[], work: (tx: SourceTransaction) => Promise<T>): Promise<T> {
+    const w = this.openWriter();
+    // BEGIN IMMEDIATE takes the write lock now: no other writer can change the rows being checked.
+    try {
+      w.exec('BEGIN IMMEDIATE');
+    } catch (cause) {
+      throw unavailable(this.location, cause);
+    }
+    const tx = new SqliteTransaction(w, this.path);
+    try {
+      const out = await work(tx);
+      w.exec('COMMIT');
+      return out;
+    } catch (err) {
+      if (w.isTransaction) w.exec('ROLLBACK');
+      throw err;
+    } finally {
+      tx.clearCache();
+    }
+  }
+
+  async scrub(_tables: readonly string[]): Promise<ScrubReport> {
+    const w = this.openWriter();
+    const steps: string[] = [
+      'DELETE in one transaction (BEGIN IMMEDIATE) with PRAGMA secure_delete = ON: freed cells and pages are overwritten with zeros',
+      'journal_mode WAL during the purge: no rollback journal holding the deleted rows is written',
+    ];
+    try {
+      w.exec('PRAGMA wal_checkpoint(TRUNCATE)');
+      steps.push('PRAGMA wal_checkpoint(TRUNCATE): the WAL is copied into the database file and emptied');
+      w.exec('VACUUM');
+      steps.push('VACUUM (temp_store = MEMORY): the database file is rebuilt without free pages');
+      w.exec('PRAGMA wal_checkpoint(TRUNCATE)');
+      steps.push('PRAGMA wal_checkpoint(TRUNCATE) again after VACUUM');
+    } catch (cause) {
+      throw unavailable(this.location, cause);
+    }
+    if (this.journalMode !== 'wal') {
+      // Leaving WAL needs every other connection closed, this source's own reader included.
+      this.clearCache();
+      this.db.close();
+      try {
+        w.exec(`PRAGMA journal_mode = ${this.journalMode === 'memory' || this.journalMode === 'off' ? 'DELETE' : this.journalMode.toUpperCase()}`);
+        steps.push(`journal_mode restored to ${this.journalMode} (the emptied WAL file is removed)`);
+      } catch {
+        steps.push('journal_mode left at WAL: another process holds the database open (the WAL file is empty)');
+      }
+      this.db = openReader(this.path, this.location);
+    }
+    const version = (w.prepare('SELECT sqlite_version() AS v').get() as Record<string, string>)['v'] ?? '?';
+    const pageSize = String((w.prepare('PRAGMA page_size').get() as Record<string, number>)['page_size']);
+    return Promise.resolve({
+      engine: `SQLite ${version}`,
+      steps,
+      settings: { secure_delete: 'on', journal_mode_before: this.journalMode, page_size: pageSize },
+      limits: [
+        'copies of the file made before the purge (backups, snapshots, replicas) are not touched',
+        'the file system may keep freed blocks (copy-on-write file systems, SSD wear levelling)',
+      ],
+    });
+  }
+
+  async close(): Promise<void> {
+    this.clearCache();
+    if (this.writer?.isOpen) this.writer.close();
+    if (this.db.isOpen) this.db.close();
+    return Promise.resolve();
+  }
+}

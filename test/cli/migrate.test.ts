@@ -1,0 +1,127 @@
+// `enclave migrate …` as a person runs it: real processes on a real enclave and a legacy SQLite site;
+// unsealing with the officers' shares piped in; JSON results; failures as one line with the right code
+// and exit status; a certificate verified elsewhere from a file and the verifier key alone.
+import assert from 'node:assert/strict';
+import { readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { DatabaseSync } from 'node:sqlite';
+import { after, before, describe, it } from 'node:test';
+import { buildLegacySites } from '../../src/cli/demo/legacy-sites.ts';
+import { Population } from '../../src/cli/demo/population.ts';
+import { initEnclave } from '../../src/services/init-service.ts';
+import { killAll, oneErrorLine, removeDir, run, tempDir } from './helpers.ts';
+
+describe('enclave migrate', () => {
+  let root: string;
+  let config: string;
+  let mapping: string;
+  let legacy: string;
+  let shares: string[];
+  const cli = (args: readonly string[], input?: string) => run(['migrate', ...args, '--config', config], input === undefined ? {} : { input });
+
+  before(async () => {
+    root = tempDir();
+    const init = await initEnclave(join(root, 'e'), { dev: true });
+    config = init.configPath;
+    shares = init.shares.map((s) => s.share);
+    const [virginia] = buildLegacySites(join(root, 'legacy'), new Population(5, 40));
+    mapping = virginia?.mappingPath ?? '';
+    legacy = virginia?.path ?? '';
+  });
+  after(() => {
+    killAll();
+    removeDir(root);
+  });
+
+  it('usage errors exit 2 and bad mappings exit 1, each as one line', async () => {
+    const missing = await cli(['plan']);
+    assert.equal(missing.code, 2);
+    assert.match(oneErrorLine(missing).message, /required option '-m, --mapping <file>' not specified/);
+    const bad = join(root, 'legacy', 'bad.yaml');
+    writeFileSync(bad, readFileSync(mapping, 'utf8').replace('body: body', 'body: text'));
+    const r = await cli(['plan', '--mapping', bad]);
+    assert.equal(r.code, 1);
+    const e = oneErrorLine(r);
+    assert.equal(e.code, 'mapping_mismatch');
+    assert.match(e.message, /tables\[2\] \(messages\)\.fields\.body: column "text" does not exist in source table messages/);
+    const nofile = await cli(['plan', '--mapping', join(root, 'nope.yaml')]);
+    assert.equal(oneErrorLine(nofile).code, 'invalid_mapping');
+  });
+
+  it('plan prints what would move where, as JSON too', async () => {
+    const r = await cli(['plan', '--mapping', mapping, '--json']);
+    assert.equal(r.code, 0, r.stderr);
+    const plan = JSON.parse(r.stdout) as { migration: string; tables: { table: string; rows: number; moves: Record<string, { site: string; rows: number }> }[] };
+    assert.equal(plan.migration, 'virginia');
+    assert.deepEqual(plan.tables.map((t) => t.table), ['accounts', 'devices', 'messages', 'watch_events', 'videos', 'comments']);
+    assert.equal(plan.tables[0]?.moves['us']?.site, 'trusted-us');
+    const human = await cli(['plan', '--mapping', mapping]);
+    assert.match(human.stdout, /^Plan of migration "virginia" from sqlite:virginia\.db \(nothing was changed\)/);
+    assert.match(human.stdout, /TO us \(trusted-us\)/);
+  });
+
+  it('a sealed enclave needs the officers\' shares: too few are refused, the threshold unseals', async () => {
+    const few = await cli(['run', '--mapping', mapping, '--quiet'], `${shares[0] ?? ''}\n`);
+    assert.equal(few.code, 1);
+    assert.match(oneErrorLine(few).message, /1 of the 2 shares needed were given on stdin; the enclave stays sealed/);
+    const r = await cli(['run', '--mapping', mapping, '--json'], `${shares[0] ?? ''}\n${shares[2] ?? ''}\n`);
+    assert.equal(r.code, 0, r.stderr);
+    const report = JSON.parse(r.stdout) as { complete: boolean; counters: { copied: number; refused: number } };
+    assert.equal(report.complete, true);
+    assert.ok(report.counters.copied > 50);
+    assert.equal(report.counters.refused, 0);
+    const progress = r.stderr.split('\n').filter((l) => l.startsWith('{')).map((l) => JSON.parse(l) as { progress: string; done: number; total: number; rate?: number });
+    assert.ok(progress.length > 0 && progress.every((p) => p.progress === 'copying virginia'), 'JSON progress lines off a terminal');
+    assert.equal(progress.at(-1)?.done, progress.at(-1)?.total);
+  });
+
+  it('verify exits 1 with verification_failed and lists every mismatch on stdout; the next run repairs it', async () => {
+    const db = new DatabaseSync(legacy);
+    const id = (db.prepare("SELECT m.id FROM messages m JOIN accounts a ON a.id = m.sender_account WHERE upper(trim(a.country_code)) = 'US' ORDER BY m.id LIMIT 1").get() as { id: string }).id;
+    db.prepare('UPDATE messages SET body = ? WHERE id = ?').run('changed behind our back', id);
+    db.close();
+    const r = await cli(['verify', '--mapping', mapping, '--dev-unseal', '--quiet']);
+    assert.equal(r.code, 1);
+    assert.equal(oneErrorLine({ ...r, stderr: r.stderr.split('\n').filter((l) => !l.startsWith('DEVELOPMENT MODE')).join('\n') }).code, 'verification_failed');
+    assert.match(r.stdout, new RegExp(`^ {2}messages +"${id}" +changed +the record differs from its source row$`, 'm'));
+    const rerun = await cli(['run', '--mapping', mapping, '--dev-unseal', '--quiet', '--json']);
+    assert.equal((JSON.parse(rerun.stdout) as { counters: { recopied: number } }).counters.recopied, 1);
+    const ok = await cli(['verify', '--mapping', mapping, '--dev-unseal', '--quiet', '--json']);
+    assert.equal(ok.code, 0, ok.stderr);
+    assert.equal((JSON.parse(ok.stdout) as { ok: boolean }).ok, true);
+  });
+
+  it('purge needs --yes off a terminal, then certifies; the certificate verifies anywhere from a file and the key', async () => {
+    const unconfirmed = await cli(['purge', '--mapping', mapping, '--dev-unseal']);
+    assert.equal(unconfirmed.code, 2);
+    assert.match(oneErrorLine(unconfirmed).message, /confirm with --yes when not on a terminal/);
+    const r = await cli(['purge', '--mapping', mapping, '--dev-unseal', '--yes', '--quiet']);
+    assert.equal(r.code, 0, r.stderr);
+    assert.match(r.stdout, /Method \(SQLite [\d.]+\):\n {2}- DELETE in one transaction/);
+    const id = /Deletion certificate (dc-[0-9a-f]{24})/.exec(r.stdout)?.[1];
+    assert.ok(id);
+
+    const list = await cli(['certificate']);
+    assert.match(list.stdout, new RegExp(`^${id} +virginia `, 'm'));
+    const file = join(root, 'virginia.cert');
+    const shown = await cli(['certificate', id, '--out', file]);
+    assert.equal(shown.code, 0, shown.stderr);
+    assert.match(shown.stdout, /✓ Ed25519 signature by enclave\/enclave\/deletion-certificates \(key id [0-9a-f]{8}\) verifies over the note text/);
+    const vkey = (await cli(['certificate', '--public-key'])).stdout.trim();
+    assert.match(vkey, /^enclave\/enclave\/deletion-certificates\+[0-9a-f]{8}\+[A-Za-z0-9+/]{44}$/);
+    writeFileSync(join(root, 'cert.vkey'), `${vkey}\n`);
+
+    // The auditor's machine: no configuration, only the file and the key.
+    const offline = await run(['migrate', 'certificate', '--file', file, '--key', `@${join(root, 'cert.vkey')}`, '--json', '--config', join(root, 'none.yaml')]);
+    assert.equal(offline.code, 0, offline.stderr);
+    const check = JSON.parse(offline.stdout) as { id: string; valid: boolean; certificate: { totals: { purged_rows: number } } };
+    assert.deepEqual([check.id, check.valid], [id, true]);
+    assert.ok(check.certificate.totals.purged_rows > 50);
+    writeFileSync(file, readFileSync(file, 'utf8').replace(/"purged_rows":(\d+)/, (_m, n: string) => `"purged_rows":${Number(n) - 1}`));
+    const forged = await run(['migrate', 'certificate', '--file', file, '--key', vkey]);
+    assert.equal(forged.code, 1);
+    assert.equal(oneErrorLine(forged).code, 'certificate_invalid');
+    const unknown = await cli(['certificate', 'dc-000000000000000000000000']);
+    assert.equal(oneErrorLine(unknown).code, 'certificate_not_found');
+  });
+});

@@ -1,0 +1,292 @@
+// Migration end to end on a real legacy SQLite site (the demo's schema): plan changes nothing; run copies
+// exactly the moving subjects' rows through the vault, sealed; verify proves the copy and lists every
+// difference by table and key; a live source's changes are copied again by the next run; purge happens
+// only after a matching verification, deletes exactly the verified rows and nothing of anyone else, and
+// is certified; the log hears of every step, without protected values or raw subject ids.
+import assert from 'node:assert/strict';
+import { readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { DatabaseSync } from 'node:sqlite';
+import { after, before, describe, it } from 'node:test';
+import { legacySiteOf } from '../../src/cli/demo/legacy-sites.ts';
+import { verifyCertificate } from '../../src/core/deletion-certificate.ts';
+import { EnclaveError, type ErrorCode } from '../../src/core/errors.ts';
+import { encodeKey } from '../../src/core/migration-row.ts';
+import { publishedVerifierKey } from '../../src/services/migration/certificate-issuer.ts';
+import type { MigrationContext } from '../../src/services/migration/migration-context.ts';
+import { planMigration } from '../../src/services/migration/migration-planner.ts';
+import { purgeMigration } from '../../src/services/migration/migration-purger.ts';
+import { MigrationRunner } from '../../src/services/migration/migration-runner.ts';
+import { verifyMigration } from '../../src/services/migration/migration-verifier.ts';
+import { migrationHarness, type MigrationHarness } from '../helpers/migration.ts';
+
+const fails = (code: ErrorCode, pattern?: RegExp) => (err: unknown) => err instanceof EnclaveError && err.code === code && (pattern === undefined || pattern.test(err.message));
+
+/** Every row of every table of a SQLite file, as text, for before/after comparisons. */
+function dump(path: string): Map<string, string[]> {
+  const db = new DatabaseSync(path, { readOnly: true });
+  try {
+    const out = new Map<string, string[]>();
+    for (const t of db.prepare("SELECT name FROM sqlite_schema WHERE type = 'table' ORDER BY name").all() as { name: string }[]) {
+      out.set(t.name, (db.prepare(`SELECT * FROM "${t.name}" ORDER BY 1`).all() as object[]).map((r) => JSON.stringify(r)));
+    }
+    return out;
+  } finally {
+    db.close();
+  }
+}
+
+void describe('migration of a legacy SQLite site', () => {
+  let h: MigrationHarness;
+  let ctx: MigrationContext;
+  let legacy: string;
+  /** Users of the first legacy site, split by whether their country has a jurisdiction. */
+  const moving: number[] = [];
+  const staying: number[] = [];
+
+  before(async () => {
+    h = await migrationHarness(80, 7);
+    legacy = h.builds[0]?.path ?? '';
+    for (let i = 0; i < h.population.size; i++) {
+      if (legacySiteOf(i) !== 'virginia') continue;
+      (h.fx.enclave.config.countryIndex.has(h.population.countryOf(i)) ? moving : staying).push(i);
+    }
+    assert.ok(moving.length > 5 && staying.length > 2, `${moving.length} moving, ${staying.length} staying`);
+    ctx = await h.open();
+  });
+  after(async () => h.close());
+
+  const expectedRecords = (collection: string) => moving.reduce((n, i) => n + h.population.user(i).records.filter((r) => r.collection === collection).length, 0);
+
+  void it('plan counts what would move to each home site and what stays, and changes nothing', async () => {
+    const before = readFileSync(legacy);
+    const plan = await planMigration(ctx);
+    assert.deepEqual(readFileSync(legacy), before, 'the legacy file is byte for byte the same');
+    assert.equal(await h.state.get('virginia'), undefined, 'no migration state was created');
+    const users = plan.tables.find((t) => t.table === 'accounts');
+    assert.ok(users);
+    const us = moving.filter((i) => h.fx.enclave.config.countryIndex.get(h.population.countryOf(i)) === 'us').length;
+    assert.equal(users.moves['us']?.rows, us);
+    assert.equal(users.moves['us']?.site, 'trusted-us');
+    assert.equal(users.moves['eu']?.rows, moving.length - us);
+    assert.deepEqual(users.stays, { outside_jurisdictions: staying.length });
+    const messages = plan.tables.find((t) => t.table === 'messages');
+    assert.equal((messages?.moves['us']?.rows ?? 0) + (messages?.moves['eu']?.rows ?? 0), expectedRecords('messages'));
+    assert.deepEqual(plan.unmapped, []);
+  });
+
+  void it('verify and purge are refused before anything was copied', async () => {
+    await assert.rejects(verifyMigration(ctx), fails('migration_not_found'));
+    await assert.rejects(purgeMigration(ctx), fails('migration_not_found'));
+  });
+
+  void it('run copies exactly the moving subjects\' rows through the vault, sealed, readable as they were', async () => {
+    const report = await new MigrationRunner(ctx).run();
+    assert.equal(report.complete, true);
+    assert.equal(report.refused.length, 0);
+    const total = moving.reduce((n, i) => n + h.population.user(i).records.length, 0);
+    assert.equal(report.counters.copied, total);
+    assert.equal(report.counters.stayed, staying.reduce((n, i) => n + h.population.user(i).records.length, 0));
+    const { vault, sites } = h.fx.enclave;
+    const reader = h.fx.principals.service; // a platform service stating its purpose (officers read protected fields only under a grant)
+    assert.equal((await sites.get('trusted-us')?.records.count() ?? 0) + (await sites.get('eu-central')?.records.count() ?? 0), total);
+    for (const i of moving.slice(0, 4)) {
+      const user = h.population.user(i);
+      for (const r of user.records) {
+        const got = await vault.getRecord(reader, r.collection, r.id);
+        assert.deepEqual(got.data, Object.fromEntries(Object.keys(got.data).map((k) => [k, r.data[k] ?? null])), `${r.collection}/${r.id}`);
+        assert.equal(got.subject, user.id);
+      }
+      assert.equal((await vault.getSubject(reader, user.id)).country, user.country);
+    }
+    for (const i of staying) await assert.rejects(vault.getSubject(reader, h.population.userId(i)), fails('subject_not_found'));
+    // Run again: nothing new is written, everything is seen unchanged.
+    const again = await new MigrationRunner(ctx).run();
+    assert.equal(again.pass, 2);
+    assert.deepEqual([again.counters.copied, again.counters.recopied, again.counters.unchanged, again.swept], [0, 0, total, 0]);
+  });
+
+  void it('verify proves the copy: per-table roots of both sides agree', async () => {
+    const v = await verifyMigration(ctx);
+    assert.equal(v.ok, true);
+    assert.equal(v.mismatches, 0);
+    for (const t of v.tables) {
+      assert.equal(t.sourceRoot, t.destinationRoot, t.table);
+      assert.equal(t.rows, t.records);
+    }
+    assert.equal(v.tables.find((t) => t.table === 'messages')?.rows, expectedRecords('messages'));
+  });
+
+  void it('a live source: changes after copying show up at verify by table and key, and the next run copies them again', async () => {
+    const db = new DatabaseSync(legacy);
+    const [changed, removed, movedAway] = moving;
+    assert.ok(changed !== undefined && removed !== undefined && movedAway !== undefined);
+    const msg = h.population.user(changed).records.find((r) => r.collection === 'messages') ?? h.population.user(moving[3] ?? 0).records.find((r) => r.collection === 'messages');
+    const dev = h.population.user(removed).records.find((r) => r.collection === 'devices');
+    assert.ok(msg && dev);
+    const account = (i: number) => i + 1;
+    try {
+      db.prepare('UPDATE messages SET body = ? WHERE id = ?').run('edited after the copy', msg.id);
+      db.prepare('DELETE FROM devices WHERE id = ?').run(dev.id);
+      db.prepare('INSERT INTO devices VALUES (?, ?, ?, ?, ?, ?)').run(`${h.population.userId(removed)}-dnew`, account(removed), 'Pixel 9', 'Android 15', '192.0.2.9', null);
+      // One subject moves to a country outside every jurisdiction: their records no longer belong here.
+      db.prepare('UPDATE accounts SET country_code = ? WHERE id = ?').run('br', account(movedAway));
+    } finally {
+      db.close();
+    }
+    const v = await verifyMigration(ctx);
+    assert.equal(v.ok, false);
+    const list = await h.state.mismatches(v.id, 1000, 0);
+    const has = (table: string, key: string, kind: string) => list.some((m) => m.table === table && m.key === encodeKey([key]) && m.kind === kind);
+    assert.ok(has('messages', msg.id, 'changed'), 'the edited message');
+    assert.ok(has('devices', dev.id, 'extra'), 'the deleted device');
+    assert.ok(has('devices', `${h.population.userId(removed)}-dnew`, 'missing'), 'the new device');
+    assert.ok(has('accounts', h.population.userId(movedAway), 'extra'), 'the subject who left the jurisdictions');
+    assert.equal(v.mismatches, list.length);
+    const leaving = h.population.user(movedAway).records.length;
+    assert.equal(list.length, 3 + leaving);
+    assert.ok(v.tables.some((t) => t.sourceRoot !== t.destinationRoot));
+
+    await assert.rejects(purgeMigration(ctx), fails('not_verified', /found \d+ mismatch/));
+
+    const run = await new MigrationRunner(ctx).run();
+    assert.equal(run.counters.recopied, 1, 'the edited message is copied again');
+    assert.equal(run.counters.copied, 1, 'the new device is copied');
+    assert.equal(run.swept, 1 + leaving, 'the deleted device and the leaving subject\'s records are removed');
+    const reader = h.fx.principals.service; // a platform service stating its purpose (officers read protected fields only under a grant)
+    assert.equal((await h.fx.enclave.vault.getRecord(reader, 'messages', msg.id)).data['body'], 'edited after the copy');
+    assert.equal((await h.fx.enclave.vault.getRecord(reader, 'messages', msg.id)).version, 2);
+    await assert.rejects(h.fx.enclave.vault.getRecord(reader, 'devices', dev.id), fails('record_not_found'));
+    assert.equal((await verifyMigration(ctx)).ok, true);
+  });
+
+  void it('purge is refused when the source changed after the verification, and nothing is deleted', async () => {
+    const before = dump(legacy);
+    const db = new DatabaseSync(legacy);
+    const i = moving[4] ?? 0;
+    try {
+      db.prepare('UPDATE accounts SET handle = ? WHERE id = ?').run('renamed_after_verify', i + 1);
+    } finally {
+      db.close();
+    }
+    await assert.rejects(purgeMigration(ctx), fails('purge_refused', /table accounts changed since verification .*Nothing was deleted/));
+    const now = dump(legacy);
+    assert.deepEqual(now.get('messages'), before.get('messages'));
+    assert.equal(now.get('accounts')?.length, before.get('accounts')?.length);
+    // A run after the verification unbinds it too.
+    await new MigrationRunner(ctx).run();
+    await assert.rejects(purgeMigration(ctx), fails('not_verified', /ran again .* after its latest verification/));
+    assert.equal((await verifyMigration(ctx)).ok, true);
+  });
+
+  void it('purge deletes exactly the verified rows, keeps every other row identical, scrubs, and certifies', async () => {
+    const before = dump(legacy);
+    const report = await purgeMigration(ctx);
+    const after = dump(legacy);
+    const stayingUids = new Set(staying.map((i) => h.population.userId(i)));
+    const movedAway = moving[2] ?? 0;
+    stayingUids.add(h.population.userId(movedAway));
+    const keptAccounts = (before.get('accounts') ?? []).filter((r) => stayingUids.has((JSON.parse(r) as { user_uid: string }).user_uid));
+    assert.deepEqual(after.get('accounts'), keptAccounts, 'exactly the staying users remain, unchanged');
+    const keptIds = new Set(keptAccounts.map((r) => (JSON.parse(r) as { id: number }).id));
+    assert.deepEqual(after.get('messages'), (before.get('messages') ?? []).filter((r) => keptIds.has((JSON.parse(r) as { sender_account: number }).sender_account)));
+    for (const t of report.tables) {
+      assert.equal(t.keptBefore, t.keptAfter, `${t.table}: rows that stay have equal digests before and after`);
+      assert.equal(t.kept, after.get(t.table)?.length);
+    }
+    const vkey = await publishedVerifierKey(h.fx.enclave.control.meta);
+    assert.ok(vkey);
+    const check = verifyCertificate(report.certificate.note, vkey);
+    assert.equal(check.id, report.certificate.id);
+    assert.equal(check.certificate.totals.subjects, moving.length - 1);
+    assert.equal(check.certificate.verification.id, report.verification);
+    assert.equal(check.certificate.source.site, 'virginia');
+    assert.match(check.certificate.method.steps.join('\n'), /secure_delete = ON[\s\S]*wal_checkpoint\(TRUNCATE\)[\s\S]*VACUUM/);
+    // The records stay readable in the vault; the purge touched only the source.
+    assert.equal((await h.fx.enclave.vault.getRecord(h.fx.principals.service, 'users', h.population.userId(moving[5] ?? 0))).subject, h.population.userId(moving[5] ?? 0));
+    await assert.rejects(purgeMigration(ctx), fails('purge_refused', /already purged \(certificate dc-/));
+    // The copied rows are gone from the source for good: a later run must not sweep their records.
+    const rerun = await new MigrationRunner(ctx).run();
+    assert.deepEqual([rerun.swept, rerun.counters.copied], [0, 0]);
+    assert.equal((await h.fx.enclave.vault.getRecord(h.fx.principals.service, 'users', h.population.userId(moving[5] ?? 0))).version, 1);
+  });
+
+  void it('the transparency log heard every step, with no protected value and no raw subject id', () => {
+    const types = h.log.events.map((e) => e.type);
+    assert.ok(types.includes('migration.run') && types.includes('migration.verified'));
+    assert.equal(types[types.indexOf('migration.purged') + 1], 'certificate.issued', 'the certificate follows the purge');
+    const text = JSON.stringify(h.log.events);
+    for (const i of moving) {
+      const u = h.population.user(i);
+      assert.ok(!text.includes(String(u.records[0]?.data['email'])), 'no e-mail address');
+      assert.ok(!text.includes(`"${u.id}"`), 'no raw subject id');
+    }
+    const verified = h.log.events.filter((e) => e.type === 'migration.verified');
+    assert.deepEqual(verified.map((e) => e.details['ok']), [true, false, true, true]);
+  });
+});
+
+void describe('migration refusals', () => {
+  let h: MigrationHarness;
+  before(async () => {
+    h = await migrationHarness(30, 3);
+  });
+  after(async () => h.close());
+
+  void it('a row of a moving subject that does not fit its collection is refused, listed at verify, and blocks the purge', async () => {
+    const legacy = h.builds[0]?.path ?? '';
+    const i = [...Array(h.population.size).keys()].find((x) => legacySiteOf(x) === 'virginia' && h.fx.enclave.config.countryIndex.get(h.population.countryOf(x)) === 'us') ?? 0;
+    const db = new DatabaseSync(legacy);
+    try {
+      db.prepare('UPDATE accounts SET email = ? WHERE id = ?').run(`${'x'.repeat(400)}@example.com`, i + 1);
+    } finally {
+      db.close();
+    }
+    const ctx = await h.open();
+    const run = await new MigrationRunner(ctx).run();
+    assert.equal(run.counters.refused, 1);
+    assert.deepEqual(run.refused.map((r) => [r.table, r.key, r.code]), [['accounts', JSON.stringify(h.population.userId(i)), 'invalid_field']]);
+    assert.doesNotMatch(JSON.stringify(run.refused), /xxxx/, 'the refusal never repeats the value');
+    const v = await verifyMigration(ctx);
+    assert.equal(v.ok, false);
+    assert.deepEqual((await h.state.mismatches(v.id, 10, 0)).map((m) => [m.table, m.kind, m.detail]), [['accounts', 'refused', 'invalid_field']]);
+    await assert.rejects(purgeMigration(ctx), fails('not_verified'));
+  });
+
+  void it('a purge that dies after the source committed is finished by the next purge, and blocks runs until then', async () => {
+    const ctx = await h.open(h.builds[1]?.mappingPath);
+    await new MigrationRunner(ctx).run();
+    assert.equal((await verifyMigration(ctx)).ok, true);
+    const records = await h.fx.enclave.sites.get('trusted-us')?.records.count();
+    // The process "dies" right after the source committed: before the certificate is stored.
+    const save = h.state.saveCertificate.bind(h.state);
+    h.state.saveCertificate = () => Promise.reject(new Error('killed'));
+    try {
+      await assert.rejects(purgeMigration(ctx), /killed/);
+    } finally {
+      h.state.saveCertificate = save;
+    }
+    assert.ok(await h.state.pendingPurge('singapore'), 'the purge is on record as committed');
+    await assert.rejects(new MigrationRunner(ctx).run(), fails('purge_pending', /run `enclave migrate purge` to finish it/));
+    const report = await purgeMigration(ctx);
+    assert.match(report.certificate.id, /^dc-/);
+    assert.equal(await h.state.pendingPurge('singapore'), undefined);
+    assert.equal(await h.fx.enclave.sites.get('trusted-us')?.records.count(), records, 'no record was swept');
+    assert.equal((await new MigrationRunner(ctx).run()).swept, 0);
+  });
+
+  void it('a sealed enclave copies nothing; a changed mapping is refused under the same name', async () => {
+    const path = join(h.fx.dir, 'legacy', 'other.mapping.yaml');
+    writeFileSync(path, readFileSync(h.builds[1]?.mappingPath ?? '', 'utf8').replace('name: singapore', 'name: other'));
+    const ctx = await h.open(path);
+    h.fx.enclave.keyring.drop();
+    await assert.rejects(new MigrationRunner(ctx).run(), fails('sealed'));
+    assert.equal(await h.state.get('other'), undefined);
+    for (const s of h.fx.shares.slice(0, 2)) await h.fx.enclave.seal.submit(s);
+
+    const virginia = h.builds[0]?.mappingPath ?? '';
+    writeFileSync(virginia, readFileSync(virginia, 'utf8').replace('virginia data center', 'virginia data centre'));
+    const changed = await h.open(virginia);
+    await assert.rejects(new MigrationRunner(changed).run(), fails('migration_changed', /give the changed mapping a new name/));
+  });
+});
