@@ -3,6 +3,7 @@
 // its own, made fresh and dropped afterwards, so files running at once never meet. Without a server the
 // PostgreSQL cases are skipped with the reason printed; ENCLAVE_REQUIRE_POSTGRES=1 (CI) fails instead.
 import { randomBytes } from 'node:crypto';
+import { after } from 'node:test';
 import pg from 'pg';
 import { describeLocation, parsePostgresUrl } from '../../src/storage/postgres/postgres-url.ts';
 
@@ -41,6 +42,17 @@ export async function postgresSkip(): Promise<string | false> {
 /** A schema name no other test (or test run) uses. */
 export function freshSchema(label: string): string {
   return `enclave_test_${label}_${randomBytes(5).toString('hex')}`;
+}
+
+/** Called inside a describe: makes fresh schemas (by label), every one dropped after that suite. */
+export function schemaMaker(): (label: string) => string {
+  const made: string[] = [];
+  after(() => dropSchemas(...made));
+  return (label) => {
+    const s = freshSchema(label);
+    made.push(s);
+    return s;
+  };
 }
 
 /** The test server's URL with these parameters (schema first). */
