@@ -39,6 +39,8 @@ export interface OpenOptions {
   readonly logStoreFactory?: (url: string, dataDir: string) => LogStore | Promise<LogStore>;
   /** Told when the log's integrator fails (it retries every interval). */
   readonly onLogError?: (err: unknown, what: string) => void;
+  /** This instance's name among several serving one database (default: host name and process id). */
+  readonly instance?: string;
 }
 
 export async function openEnclave(config: EnclaveConfig, options: OpenOptions = {}): Promise<Enclave> {
@@ -60,6 +62,7 @@ export async function openEnclave(config: EnclaveConfig, options: OpenOptions = 
     const log = new LogService({
       store: logStore,
       origin: config.log.origin,
+      ...(options.instance === undefined ? {} : { instance: options.instance }),
       checkpointIntervalMs: config.log.checkpointIntervalMs,
       maxBatch: config.log.maxBatch,
       maxQueue: config.log.maxQueue,
