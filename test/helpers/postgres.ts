@@ -96,3 +96,21 @@ export async function relationsIn(schema: string): Promise<string[]> {
 export async function schemaExists(schema: string): Promise<boolean> {
   return admin(async (c) => (await c.query('SELECT 1 FROM pg_namespace WHERE nspname = $1', [schema])).rowCount === 1);
 }
+
+/** Schemas for an enclave whose every store is in PostgreSQL: control, both home sites and the log. */
+export interface EnclaveSchemas {
+  readonly control: string;
+  readonly us: string;
+  readonly eu: string;
+  readonly log: string;
+}
+
+/** The starter configuration with every store in PostgreSQL, one schema each (`params`: extra URL parameters). */
+export function postgresConfig(starter: string, schemas: EnclaveSchemas, params: Record<string, string> = {}): string {
+  const url = (schema: string) => JSON.stringify(pgUrl(schema, params));
+  return starter
+    .replace('storage: sqlite:control.db', `storage: ${url(schemas.control)}`)
+    .replace('storage: sqlite:sites/trusted-us.db', `storage: ${url(schemas.us)}`)
+    .replace('storage: sqlite:sites/eu-central.db', `storage: ${url(schemas.eu)}`)
+    .replace('storage: sqlite:log.db', `storage: ${url(schemas.log)}`);
+}

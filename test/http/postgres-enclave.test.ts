@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import type pg from 'pg';
 import { verifyLog } from '../../src/services/log-verifier.ts';
-import { admin, dropSchemas, freshSchema, pgUrl, postgresSkip } from '../helpers/postgres.ts';
+import { admin, dropSchemas, freshSchema, postgresConfig, postgresSkip } from '../helpers/postgres.ts';
 import { errorCode, json, makeHttpFixture, type HttpFixture } from '../helpers/http.ts';
 
 const skip = await postgresSkip();
@@ -41,14 +41,7 @@ void describe('the enclave on PostgreSQL, end to end', { skip }, () => {
     admin(async (c) => (await c.query<{ id: string }>(`SELECT id FROM ${schema}.${table} ORDER BY id`)).rows.map((r) => r.id));
 
   before(async () => {
-    h = await makeHttpFixture({
-      config: (yaml) =>
-        yaml
-          .replace('storage: sqlite:control.db', `storage: ${JSON.stringify(pgUrl(schemas.control))}`)
-          .replace('storage: sqlite:sites/trusted-us.db', `storage: ${JSON.stringify(pgUrl(schemas.us))}`)
-          .replace('storage: sqlite:sites/eu-central.db', `storage: ${JSON.stringify(pgUrl(schemas.eu))}`)
-          .replace('storage: sqlite:log.db', `storage: ${JSON.stringify(pgUrl(schemas.log))}`),
-    });
+    h = await makeHttpFixture({ config: (yaml) => postgresConfig(yaml, schemas) });
   });
   after(async () => {
     await h.close();
