@@ -1,30 +1,6 @@
 // The transparency-log section of docs/benchmarks.md, written by `npm run bench:log` between its own
-// markers; `npm run bench` (bench/report.ts) regenerates the rest of the page and carries it over.
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
-import { dirname } from 'node:path';
+// markers (sections.ts); `npm run bench` (bench/report.ts) regenerates the rest of the page and carries it over.
 import type { Machine } from './machine.ts';
-
-export const LOG_SECTION_START = '<!-- log-bench:start (written by `npm run bench:log`, kept by `npm run bench`) -->';
-export const LOG_SECTION_END = '<!-- log-bench:end -->';
-
-/** The log section of a page (markers included), or undefined when it has none. */
-export function readLogSection(path: string): string | undefined {
-  if (!existsSync(path)) return undefined;
-  const text = readFileSync(path, 'utf8');
-  const start = text.indexOf(LOG_SECTION_START);
-  const end = text.indexOf(LOG_SECTION_END);
-  if (start < 0 || end < start) return undefined;
-  return text.slice(start, end + LOG_SECTION_END.length);
-}
-
-/** Replaces the log section of the page at `path` (or appends it), leaving everything else as it is. */
-export function writeLogSection(path: string, body: string): void {
-  const section = `${LOG_SECTION_START}\n${body.trim()}\n${LOG_SECTION_END}`;
-  const old = readLogSection(path);
-  const text = existsSync(path) ? readFileSync(path, 'utf8') : '# Benchmarks\n';
-  mkdirSync(dirname(path), { recursive: true });
-  writeFileSync(path, old === undefined ? `${text.trimEnd()}\n\n${section}\n` : text.replace(old, section));
-}
 
 export interface Quantiles {
   readonly p50: number;

@@ -3,13 +3,13 @@
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname, join, relative } from 'node:path';
 import type { Breakdown } from './breakdown.ts';
-import { readLogSection } from './log-report.ts';
 import type { LoadResult, LoadSettings } from './load.ts';
 import type { SoakResult } from './memory-soak.ts';
 import type { Machine } from './machine.ts';
 import type { MemoryStatus } from './proc-stats.ts';
 import type { Category } from './profile-categories.ts';
 import type { HotSpot } from './profile-summary.ts';
+import { KEPT_SECTIONS, readSection } from './sections.ts';
 
 export const NOTE_START = '<!-- hand-written:start (kept by the generator) -->';
 export const NOTE_END = '<!-- hand-written:end -->';
@@ -298,9 +298,9 @@ export function renderReport(input: ReportInput, note: string): string {
 }
 
 export function writeReport(path: string, input: ReportInput, notePath = path): void {
-  // The transparency log's section comes from `npm run bench:log`: carried over as it is.
-  const logSection = readLogSection(notePath);
-  const text = renderReport(input, readNote(notePath)) + (logSection === undefined ? '' : `\n${logSection}\n`);
+  // The transparency log's and the scale-out's sections come from their own benchmarks: carried over as they are.
+  const kept = KEPT_SECTIONS.map((m) => readSection(notePath, m)).filter((s) => s !== undefined);
+  const text = renderReport(input, readNote(notePath)) + kept.map((s) => `\n${s}\n`).join('');
   mkdirSync(dirname(path), { recursive: true });
   writeFileSync(path, text);
 }
