@@ -12,7 +12,10 @@ const NOW_MS = '(extract(epoch from clock_timestamp()) * 1000)::bigint';
 // A holder that vanishes without closing its socket (a partition, a frozen host) is noticed by the server
 // through TCP keepalives on the idle session (after 5 s idle, 3 probes 1 s apart) and, for data it sent
 // and that nobody acknowledges, tcp_user_timeout (PostgreSQL 12+): its session ends and the lock with it.
-const SESSION_SETUP = 'SET tcp_keepalives_idle = 5; SET tcp_keepalives_interval = 1; SET tcp_keepalives_count = 3; SET tcp_user_timeout = 5000';
+const SESSION_SETUP = 'SET tcp_keepalives_idle = 5; SET tcp_keepalives_interval = 1; SET tcp_keepalives_count = 3';
+const USER_TIMEOUT = 'SET tcp_user_timeout = 5000';
+/** SQLSTATE undefined_object: a server older than 12 has no tcp_user_timeout; keepalives still apply. */
+const UNKNOWN_SETTING = '42704';
 /** A heartbeat that gets no answer in this time means the session is lost: stop acting as sequencer. */
 const QUERY_TIMEOUT_MS = 5000;
 const END_WAIT_MS = 2000;
@@ -84,6 +87,9 @@ export class PostgresSequencerLease {
     const client = await this.db.session(() => void this.drop(), { queryTimeoutMs: QUERY_TIMEOUT_MS });
     try {
       await client.query(SESSION_SETUP);
+      await client.query(USER_TIMEOUT).catch((err: unknown) => {
+        if ((err as { code?: unknown }).code !== UNKNOWN_SETTING) throw err;
+      });
     } catch (err) {
       await client.end().catch(() => undefined);
       throw err;
