@@ -72,8 +72,9 @@ export class PostgresLogStore implements LogStore {
   async append(entries: readonly LogEntryRow[]): Promise<number> {
     if (entries.length === 0) return this.size();
     const columns = columnArrays(entries.map((e) => [e.time, e.type, e.principal, e.subject, e.body]));
-    // Data-modifying CTEs run exactly once and commit with the statement (one round trip, one commit).
-    const [r] = await this.db.rows(
+    // Data-modifying CTEs run exactly once and commit with the statement (one round trip, one commit);
+    // prepared once per connection, since every group commit runs it.
+    const [r] = await this.db.prepared(
       `WITH c AS (UPDATE log_counters SET value = value + $1::bigint WHERE name = 'entries' RETURNING value - $1::bigint AS first),
        ins AS (
          INSERT INTO log_entries (idx, time, type, principal, subject, body)
