@@ -77,7 +77,7 @@ export function renderScaleSection(r: ScaleReport): string {
     row('Server CPU per read (all instances)', r.reads.map((x) => `${int(x.serverCpuMicrosPerRead)} µs`)),
     row('Server processes CPU (of one core)', r.reads.map((x) => pct(x.serverCpuPercent))),
     row('Load generator CPU', r.reads.map((x) => pct(x.generatorCpuPercent))),
-    row('Everything else, PostgreSQL included', r.reads.map((x) => pct(x.otherCpuPercent))),
+    row('Everything else (PostgreSQL, and anyone else on the machine)', r.reads.map((x) => pct(x.otherCpuPercent))),
     '',
     `**Durable log appends.** One \`LogService\` per instance, each in a process of its own, appending \`access.decision\` entries like the vault's into one log (${int(r.appendCallers)} concurrent callers in all, split over the instances) for ${r.appends[0]?.seconds.toFixed(0) ?? '?'} s with group commit; the first instance also runs the integrator and signs a checkpoint every second (on PostgreSQL it holds the sequencer lease). An append counts once its batch's commit returned (SQLite \`synchronous=FULL\`; PostgreSQL \`synchronous_commit=on\`).`,
     '',
