@@ -8,7 +8,7 @@ import { open } from '../src/crypto/aead.ts';
 import { loadConfig } from '../src/services/config-loader.ts';
 import { openEnclave } from '../src/services/enclave.ts';
 import { readDevShares } from '../src/services/init-service.ts';
-import { recordRef } from './dataset.ts';
+import { BENCH_PURPOSE, recordRef } from './dataset.ts';
 import { randomInt, seededRandom } from './prng.ts';
 
 export interface Step {
@@ -45,7 +45,8 @@ export async function measureBreakdown(configPath: string, siteDbPath: string, t
     for (const share of readDevShares(enclave.config.dataDir) ?? []) await enclave.seal.submit(share);
     const next = seededRandom(0xb4d);
     const refs = Array.from({ length: WARMUP + 2 * READS }, () => recordRef(randomInt(next, subjects), randomInt(next, perSubject)));
-    const principal = await enclave.tokens.authenticate(token);
+    // The platform service states one of its configured purposes, as the load generator's requests do.
+    const principal = { ...(await enclave.tokens.authenticate(token)), purpose: BENCH_PURPOSE };
     let totals = new Map<string, bigint>();
     const iso = (ms: number) => new Date(ms).toISOString();
 
@@ -68,7 +69,7 @@ export async function measureBreakdown(configPath: string, siteDbPath: string, t
       const subject = await found.store.subjects.get(found.row.subject);
       lap('subject lookup (erasure check, wrapped key)');
       if (!subject?.wrappedKey) throw new Error(`subject ${found.row.subject} missing or erased`);
-      const decision = enclave.decisions.decide({ principal, action: 'record.read', collection: c, subject: found.row.subject, fields: [...c.fields.keys()], now: new Date() });
+      const decision = await enclave.decisions.decide({ principal, action: 'record.read', collection: c, subject: found.row.subject, fields: [...c.fields.keys()], now: new Date() });
       lap('decision');
       if (decision.release !== 'protected') throw new Error('the bench principal should read protected fields');
       const dek = enclave.keyring.unwrap(found.site, found.row.subject, subject.wrappedKey);

@@ -33,6 +33,8 @@ export interface Manifest {
 }
 
 export const SUBJECT_COUNTRY = 'US';
+/** The purpose the platform service states on every bench request (one the starter configuration gives it). */
+export const BENCH_PURPOSE = 'account';
 
 export function recordCount(spec: DatasetSpec): number {
   return spec.subjects * spec.recordsPerSubject;

@@ -9,10 +9,13 @@ import type { Machine } from './machine.ts';
 import type { MemoryStatus } from './proc-stats.ts';
 import type { Category } from './profile-categories.ts';
 import type { HotSpot } from './profile-summary.ts';
-import { KEPT_SECTIONS, readSection } from './sections.ts';
+import { DECISION_SECTION, KEPT_SECTIONS, readSection } from './sections.ts';
 
 export const NOTE_START = '<!-- hand-written:start (kept by the generator) -->';
 export const NOTE_END = '<!-- hand-written:end -->';
+/** The decision-latency section, written by bench/decision.ts and carried over by this generator. */
+export const DECISION_START = DECISION_SECTION.start;
+export const DECISION_END = DECISION_SECTION.end;
 
 const DEFAULT_NOTE = `_Write here how to read the figures; \`npm run bench\` keeps this note and regenerates the rest._`;
 
@@ -298,7 +301,7 @@ export function renderReport(input: ReportInput, note: string): string {
 }
 
 export function writeReport(path: string, input: ReportInput, notePath = path): void {
-  // The transparency log's and the scale-out's sections come from their own benchmarks: carried over as they are.
+  // The sections other benchmarks write (the log's, the decision latency's, the scale-out's) are carried over as they are.
   const kept = KEPT_SECTIONS.map((m) => readSection(notePath, m)).filter((s) => s !== undefined);
   const text = renderReport(input, readNote(notePath)) + kept.map((s) => `\n${s}\n`).join('');
   mkdirSync(dirname(path), { recursive: true });

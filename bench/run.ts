@@ -9,7 +9,7 @@ import { execFileSync, fork } from 'node:child_process';
 import { mkdirSync, readdirSync, rmSync, statSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import type { Breakdown } from './breakdown.ts';
-import { datasetDir, readManifest, recordCount, WORK_DIR, type DatasetSpec, type Manifest } from './dataset.ts';
+import { BENCH_PURPOSE, datasetDir, readManifest, recordCount, WORK_DIR, type DatasetSpec, type Manifest } from './dataset.ts';
 import { runLoad, type LoadResult, type LoadSettings } from './load.ts';
 import { waitForQuiet } from './machine-load.ts';
 import { describeMachine } from './machine.ts';
@@ -121,7 +121,7 @@ async function main(): Promise<void> {
   const warmed = warmPageCache([manifest.siteDbPath, `${manifest.siteDbPath}-wal`, join(dirname(manifest.siteDbPath), '..', 'control.db')]);
   log(`page cache: read ${(warmed / 2 ** 20).toFixed(0)} MiB of store files`);
   // Both servers get the same header bytes; the baseline simply ignores it.
-  const headers = { authorization: `Bearer ${manifest.serviceToken}` };
+  const headers = { authorization: `Bearer ${manifest.serviceToken}`, 'enclave-purpose': BENCH_PURPOSE };
 
   if (options.serverNodeFlags.length > 0) log(`servers run with Node flags: ${options.serverNodeFlags.join(' ')}`);
   const baseline = await startServerProcess('baseline', manifest.siteDbPath, options.serverNodeFlags);

@@ -7,7 +7,7 @@ import type { Principal } from '../src/core/principal.ts';
 import { openEnclave, type Enclave } from '../src/services/enclave.ts';
 import { initEnclave, readDevShares } from '../src/services/init-service.ts';
 import { sqlitePathOf } from '../src/storage/open-store.ts';
-import { datasetKey, recordCount, recordRef, SUBJECT_COUNTRY, subjectId, writeManifest, type DatasetSpec, type Manifest } from './dataset.ts';
+import { BENCH_PURPOSE, datasetKey, recordCount, recordRef, SUBJECT_COUNTRY, subjectId, writeManifest, type DatasetSpec, type Manifest } from './dataset.ts';
 import { messageData, userData } from './synthetic.ts';
 
 const SUBJECTS_PER_BATCH = 1000;
@@ -56,7 +56,7 @@ export async function seedDataset(dir: string, spec: DatasetSpec): Promise<Manif
   try {
     for (const share of readDevShares(init.dataDir) ?? []) await enclave.seal.submit(share);
     const issued = await enclave.tokens.issue({ principal: 'bench-service', org: 'platform', role: 'service', label: 'benchmark' });
-    const principal = await enclave.tokens.authenticate(issued.secret);
+    const principal = { ...(await enclave.tokens.authenticate(issued.secret)), purpose: BENCH_PURPOSE };
     await importSynthetic(enclave, principal, spec, started);
     const total = recordCount(spec);
     const home = config.sites.get('trusted-us');

@@ -40,10 +40,12 @@ export function seg(value: string): string {
 export class ApiClient {
   readonly baseUrl: string;
   private readonly token: string | undefined;
+  private readonly purpose: string | undefined;
 
-  constructor(baseUrl: string, token?: string) {
+  constructor(baseUrl: string, token?: string, purpose?: string) {
     this.baseUrl = normalizeServerUrl(baseUrl);
     this.token = token === undefined || token === '' ? undefined : token;
+    this.purpose = purpose === undefined || purpose === '' ? undefined : purpose;
   }
 
   async request<T>(method: string, path: string, options: RequestOptions = {}): Promise<ApiResponse<T>> {
@@ -51,6 +53,7 @@ export class ApiClient {
     if (options.auth !== false) {
       if (this.token === undefined) throw usageError('this command needs a bearer token: pass --token or set ENCLAVE_TOKEN');
       headers.authorization = `Bearer ${this.token}`;
+      if (this.purpose !== undefined) headers['enclave-purpose'] = this.purpose;
     }
     let payload: string | undefined;
     if (options.body !== undefined) {

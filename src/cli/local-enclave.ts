@@ -1,4 +1,5 @@
-// Commands that act on the stores directly (serve, token) open the enclave from the configuration file.
+// `serve` opens the enclave's stores directly, from the configuration file; every other command that
+// changes something goes through the API of the running server.
 import { existsSync } from 'node:fs';
 import { EnclaveError } from '../core/errors.ts';
 import { loadConfig } from '../services/config-loader.ts';
@@ -16,13 +17,4 @@ export async function openLocalEnclave(configPath: string, options: OpenOptions 
     throw new EnclaveError('not_initialized', `${configPath} has no root key yet (run \`enclave init\` first)`);
   }
   return enclave;
-}
-
-export async function withLocalEnclave<T>(configPath: string, fn: (enclave: Enclave) => Promise<T>): Promise<T> {
-  const enclave = await openLocalEnclave(configPath);
-  try {
-    return await fn(enclave);
-  } finally {
-    await enclave.close();
-  }
 }

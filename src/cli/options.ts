@@ -3,6 +3,7 @@
 // command loads up front, it stays light: the stores, the HTTP server and the configuration schema are
 // imported when a command runs, so `--help` and client commands start fast.
 import { InvalidArgumentError, Option, type Command } from 'commander';
+import { parseDuration } from '../core/duration.ts';
 import { ApiClient } from './api-client.ts';
 
 export const DEFAULT_CONFIG = 'enclave.yaml';
@@ -12,6 +13,7 @@ interface GlobalOptions {
   readonly config?: string;
   readonly server?: string;
   readonly token?: string;
+  readonly purpose?: string;
 }
 
 export function configOption(): Option {
@@ -27,7 +29,10 @@ export function addClientOptions(cmd: Command, options: { token?: boolean } = {}
   cmd.addOption(
     new Option('-s, --server <url>', `server URL (default: the configuration's server.host and server.port, else ${FALLBACK_SERVER})`).env('ENCLAVE_SERVER'),
   );
-  if (options.token !== false) cmd.addOption(new Option('-t, --token <token>', 'bearer token (prefer the environment variable: arguments are visible to other users)').env('ENCLAVE_TOKEN'));
+  if (options.token !== false) {
+    cmd.addOption(new Option('-t, --token <token>', 'bearer token (prefer the environment variable: arguments are visible to other users)').env('ENCLAVE_TOKEN'));
+    cmd.addOption(new Option('--purpose <purpose>', 'the purpose the request is made for (sent as Enclave-Purpose; services must state one, grants cover one)').env('ENCLAVE_PURPOSE'));
+  }
   return cmd;
 }
 
@@ -52,7 +57,20 @@ export function connectHost(host: string): string {
 }
 
 export async function clientOf(cmd: Command): Promise<ApiClient> {
-  return new ApiClient(await serverUrlOf(cmd), cmd.optsWithGlobals<GlobalOptions>().token);
+  const opts = cmd.optsWithGlobals<GlobalOptions>();
+  return new ApiClient(await serverUrlOf(cmd), opts.token, opts.purpose);
+}
+
+/** A duration such as 90s, 15m, 8h or 2d, as whole seconds. */
+export function durationSeconds(value: string): number {
+  const ms = parseDuration(value.trim());
+  if (ms === undefined) throw new InvalidArgumentError('expected a duration such as 90s, 15m, 8h or 2d');
+  return ms / 1000;
+}
+
+/** A repeatable option: each use adds to the list. */
+export function collect(value: string, previous: readonly string[] | undefined): string[] {
+  return [...(previous ?? []), value];
 }
 
 export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;

@@ -2,9 +2,11 @@
 // errors and command failures all end in fail.ts as one line on stderr and an exit code.
 import { Command } from 'commander';
 import pkg from '../../package.json' with { type: 'json' };
+import { registerAccess } from './commands/access.ts';
 import { registerDemo } from './commands/demo.ts';
 import { registerErase } from './commands/erase.ts';
 import { registerInit } from './commands/init.ts';
+import { registerPolicy } from './commands/policy.ts';
 import { registerLog } from './commands/log.ts';
 import { registerLogSearch } from './commands/log-search.ts';
 import { registerRecord } from './commands/record.ts';
@@ -52,6 +54,8 @@ export function buildProgram(io: Io): Command {
   registerSubject(program, ctx);
   registerRecord(program, ctx);
   registerErase(program, ctx);
+  registerAccess(program, ctx);
+  registerPolicy(program, ctx);
   registerDemo(program, ctx);
   registerLogSearch(registerLog(program, ctx), ctx);
   registerWitness(program, ctx);

@@ -1,5 +1,6 @@
 // The configuration file's schema (docs/configuration.md is its reference). Keys are snake_case as in YAML.
 import { Type, type Static } from 'typebox';
+import { DURATION_PATTERN } from './duration.ts';
 
 export const ID_PATTERN = '^[a-z][a-z0-9_-]{0,62}$';
 export const COUNTRY_PATTERN = '^[A-Z]{2}$';
@@ -25,6 +26,28 @@ export const ACTIONS = [
   'log.search',
   'log.disclose_key',
 ] as const;
+/**
+ * The gatekeeper's own actions (issue 3). They are not listed in roles: the policy set decides them, with
+ * the approver groups and break-glass roles of the `gatekeeper:` section as its inputs.
+ */
+export const GATEKEEPER_ACTIONS = [
+  'access.request',
+  'access.review',
+  'access.list',
+  'access.revoke',
+  'breakglass.open',
+  'breakglass.review',
+  'policy.read',
+  'policy.propose',
+  'policy.approve',
+  'token.list',
+  'token.propose',
+  'token.approve',
+  'token.revoke',
+] as const;
+export const ROLE_REF_PATTERN = '^[a-z][a-z0-9_-]{0,62}/[a-z][a-z0-9_-]{0,62}$';
+const Duration = Type.String({ pattern: DURATION_PATTERN, description: 'a whole number and a unit: 90s, 15m, 8h, 2d' });
+const RoleRef = Type.String({ pattern: ROLE_REF_PATTERN, description: 'org/role' });
 
 export const FieldSchema = Type.Object(
   {
@@ -57,11 +80,64 @@ export const RoleSchema = Type.Object(
   { additionalProperties: false },
 );
 
+/** k distinct approvers, each a member of one of the `from` groups, with at least n from each group in `require`. */
+export const QuorumSchema = Type.Object(
+  {
+    k: Type.Integer({ minimum: 1, maximum: 100 }),
+    from: Type.Array(Id, { minItems: 1, uniqueItems: true }),
+    require: Type.Optional(Type.Record(Type.String({ pattern: ID_PATTERN }), Type.Integer({ minimum: 1, maximum: 100 }), { additionalProperties: false })),
+  },
+  { additionalProperties: false },
+);
+
 export const LogWitnessSchema = Type.Object(
   {
     name: Type.String({ minLength: 1, maxLength: 128 }),
     url: Type.String({ pattern: '^https?://[^\\s]+$', maxLength: 2048 }),
     vkey: Type.String({ minLength: 1, maxLength: 1024 }),
+  },
+  { additionalProperties: false },
+);
+
+export const GatekeeperSchema = Type.Object(
+  {
+    purposes: Type.Array(Id, { minItems: 1, uniqueItems: true }),
+    service_purposes: Type.Record(Type.String({ pattern: ROLE_REF_PATTERN }), Type.Array(Id, { uniqueItems: true }), { additionalProperties: false }),
+    justification_codes: Type.Array(Id, { minItems: 1, uniqueItems: true }),
+    min_justification_length: Type.Integer({ minimum: 1, maximum: 1000 }),
+    max_grant_duration: Duration,
+    request_expiry: Duration,
+    groups: Type.Record(
+      Type.String({ pattern: ID_PATTERN }),
+      Type.Object(
+        {
+          roles: Type.Optional(Type.Array(RoleRef, { uniqueItems: true })),
+          principals: Type.Optional(Type.Array(Id, { uniqueItems: true })),
+        },
+        { additionalProperties: false },
+      ),
+      { additionalProperties: false, minProperties: 1 },
+    ),
+    access_approval: QuorumSchema,
+    policy_approval: QuorumSchema,
+    token_approval: QuorumSchema,
+    break_glass: Type.Object(
+      {
+        roles: Type.Array(RoleRef, { uniqueItems: true }),
+        max_duration: Duration,
+        review: Type.Object(
+          {
+            k: Type.Integer({ minimum: 1, maximum: 100 }),
+            from: Type.Array(Id, { minItems: 1, uniqueItems: true }),
+            require: Type.Optional(Type.Record(Type.String({ pattern: ID_PATTERN }), Type.Integer({ minimum: 1, maximum: 100 }), { additionalProperties: false })),
+            within: Duration,
+          },
+          { additionalProperties: false },
+        ),
+      },
+      { additionalProperties: false },
+    ),
+    bootstrap: Type.Object({ role: RoleRef }, { additionalProperties: false }),
   },
   { additionalProperties: false },
 );
@@ -154,6 +230,7 @@ export const ConfigSchema = Type.Object(
       additionalProperties: false,
       minProperties: 1,
     }),
+    gatekeeper: GatekeeperSchema,
   },
   { additionalProperties: false },
 );
@@ -163,4 +240,9 @@ export type SiteRole = (typeof SITE_ROLES)[number];
 export type OrgKind = (typeof ORG_KINDS)[number];
 export type FieldType = (typeof FIELD_TYPES)[number];
 export type FieldClass = (typeof FIELD_CLASSES)[number];
-export type Action = (typeof ACTIONS)[number];
+/** An action a role may be given in the configuration. */
+export type RoleAction = (typeof ACTIONS)[number];
+export type GatekeeperAction = (typeof GATEKEEPER_ACTIONS)[number];
+/** Every action the decision point rules on. */
+export type Action = RoleAction | GatekeeperAction;
+export type RawGatekeeper = Static<typeof GatekeeperSchema>;

@@ -1,8 +1,9 @@
 // The validated configuration: the raw file checked against ConfigSchema, then cross-checked (references
 // resolve, countries are unambiguous, no protected value is stored unencrypted), then indexed for lookups.
 import { compile } from './schema-validator.ts';
-import { ConfigSchema, type Action, type FieldClass, type FieldType, type OrgKind, type RawConfig, type SiteRole } from './config-schema.ts';
+import { ConfigSchema, type RoleAction, type FieldClass, type FieldType, type OrgKind, type RawConfig, type SiteRole } from './config-schema.ts';
 import { EnclaveError } from './errors.ts';
+import { parseGatekeeper, type GatekeeperConfig } from './gatekeeper-config.ts';
 import { cosignatureVerifierFromKey } from './tlog/cosignature.ts';
 import { isValidKeyName } from './tlog/note.ts';
 
@@ -39,7 +40,7 @@ export interface JurisdictionDef {
 
 export interface RoleDef {
   readonly id: string;
-  readonly actions: ReadonlySet<Action>;
+  readonly actions: ReadonlySet<RoleAction>;
   readonly reads: 'public' | 'protected';
 }
 
@@ -81,12 +82,13 @@ export interface EnclaveConfig {
   readonly sites: ReadonlyMap<string, SiteDef>;
   readonly orgs: ReadonlyMap<string, OrgDef>;
   readonly collections: ReadonlyMap<string, CollectionDef>;
+  readonly gatekeeper: GatekeeperConfig;
 }
 
 /** Actions on protected data as a whole that the parent company may never take (invariant 2). */
 // The transparency log's contents are metadata about every access to protected data (who, when, which
 // subject's hash): the parent company reads none of it.
-export const PARENT_FORBIDDEN_ACTIONS: ReadonlySet<Action> = new Set<Action>(['subject.erase', 'subject.rehome', 'enclave.seal', 'log.read', 'log.search', 'log.disclose_key']);
+export const PARENT_FORBIDDEN_ACTIONS: ReadonlySet<RoleAction> = new Set<RoleAction>(['subject.erase', 'subject.rehome', 'enclave.seal', 'log.read', 'log.search', 'log.disclose_key']);
 
 export const DEFAULTS = { host: '127.0.0.1', port: 8700, maxBodyBytes: 256 * 1024, dataDir: 'data', control: 'sqlite:control.db' } as const;
 export const LOG_DEFAULTS = { storage: 'sqlite:log.db', checkpointIntervalMs: 1000, maxBatch: 10_000, maxQueue: 100_000 } as const;
@@ -230,6 +232,7 @@ export function parseConfig(doc: unknown, source = 'configuration'): EnclaveConf
     problems.push(`seal.threshold (${raw.seal.threshold}) must not exceed the number of seal.officers (${officers.length})`);
   }
 
+  const gatekeeper = parseGatekeeper(raw.gatekeeper, { orgs }, problems);
   const log = parseLog(raw, problems);
 
   if (problems.length > 0) fail(problems, source);
@@ -249,6 +252,7 @@ export function parseConfig(doc: unknown, source = 'configuration'): EnclaveConf
     sites,
     orgs,
     collections,
+    gatekeeper,
   };
 }
 

@@ -1,5 +1,5 @@
-// The decision point: one function rules on every read and write. This file holds its contract; the
-// role-based rules of role-decision-point.ts fill it until the Cedar gatekeeper replaces them.
+// The decision point: one function rules on every action. This file holds its contract; the Cedar
+// gatekeeper (src/services/cedar-decision-point.ts) implements it.
 import type { Action } from './config-schema.ts';
 import type { CollectionDef } from './config.ts';
 import type { Principal } from './principal.ts';
@@ -10,23 +10,37 @@ export interface DecisionRequest {
   /** Present for record actions. */
   readonly collection?: CollectionDef;
   readonly subject?: string;
-  /** For writes: the fields the request sets. For deletes: every field of the record. */
+  /** For reads: the fields asked for (default: all). For writes: the fields set. For deletes: every field of the record. */
   readonly fields?: readonly string[];
+  /** For actions other than record actions: whether they reach protected data (an access request for protected fields). */
+  readonly protected?: boolean;
   readonly now: Date;
 }
 
 export type Release = 'protected' | 'public';
 
+export interface GrantRef {
+  readonly id: string;
+  /** Opened by break-glass, without prior approval: flagged everywhere. */
+  readonly breakglass: boolean;
+}
+
 export interface Decision {
   readonly allow: boolean;
   /** For reads: which classes of field may leave. `public` means protected fields are withheld. */
   readonly release: Release;
+  /** With release `protected`: the protected fields that may leave, when fewer than all (a grant's fields). */
+  readonly fields?: readonly string[];
   /** Ids of the policies that decided, allow and deny alike (for the log and the dashboard). */
   readonly policies: readonly string[];
+  /** The policy version that decided. */
+  readonly policyVersion: number;
+  /** The grant a read of protected fields happens under: every such read names it. */
+  readonly grant?: GrantRef;
   /** One sentence a user can act on. */
   readonly reason: string;
 }
 
 export interface DecisionPoint {
-  decide(request: DecisionRequest): Decision;
+  decide(request: DecisionRequest): Promise<Decision>;
 }

@@ -27,7 +27,10 @@ export const LOG_EVENT_TYPES = [
   'policy.proposed',
   'policy.approved',
   'policy.activated',
+  'proposal.rejected',
   // credentials, seal and keys
+  'token.proposed',
+  'token.approved',
   'token.issued',
   'token.revoked',
   'enclave.sealed',

@@ -3,12 +3,15 @@ export { ERROR_CODES, EnclaveError, isEnclaveError, isErrorCode, type ErrorCode,
 export {
   ACTIONS,
   ConfigSchema,
+  GATEKEEPER_ACTIONS,
   FIELD_CLASSES,
   FIELD_TYPES,
   ID_PATTERN,
   ORG_KINDS,
   SITE_ROLES,
   type Action,
+  type GatekeeperAction,
+  type RoleAction,
   type FieldClass,
   type FieldType,
   type OrgKind,
@@ -33,8 +36,14 @@ export {
 } from './config.ts';
 export { normalizeCountry, permittedSites, resolveResidence, type Residence } from './residency.ts';
 export type { Principal } from './principal.ts';
-export type { Decision, DecisionPoint, DecisionRequest, Release } from './decision.ts';
-export { POLICY_PARENT_NEVER_PROTECTED, POLICY_ROLE_ACTIONS, POLICY_ROLE_READS, createRoleDecisionPoint } from './role-decision-point.ts';
+export type { Decision, DecisionPoint, DecisionRequest, GrantRef, Release } from './decision.ts';
+export { checkJustification, coveredFields, normalizeScope, scopeFields, MAX_SCOPE_SUBJECTS, type AccessScope } from './access-scope.ts';
+export { CEDAR_NAMESPACE, PRINCIPAL_TYPES, SYSTEM_RESOURCES, cedarSchemaText, systemResourceOf, type SystemResource } from './cedar-schema.ts';
+export { contentDigest, type Canonical } from './content-digest.ts';
+export { DEFAULT_POLICIES, INVARIANT_ID_PREFIX, INVARIANT_POLICIES } from './default-policies.ts';
+export { DURATION_PATTERN, formatDuration, parseDuration } from './duration.ts';
+export { parseGatekeeper, roleRef, type ApproverGroup, type BreakGlassConfig, type GatekeeperConfig, type QuorumRule } from './gatekeeper-config.ts';
+export { evaluateQuorum, inGroup, isEligible, type Approver, type QuorumState } from './quorum.ts';
 export {
   RECORD_ID_PATTERN,
   recordAad,
@@ -48,6 +57,24 @@ export {
   type SplitRecord,
 } from './record-model.ts';
 export type {
+  AccessKind,
+  AccessRequestRow,
+  AccessRequestStore,
+  ApprovalRow,
+  ApprovalStore,
+  GrantRow,
+  GrantStore,
+  ListOptions,
+  PolicyVersionRow,
+  PolicyVersionStore,
+  ProposalDecision,
+  ProposalEffect,
+  ProposalKind,
+  ProposalRow,
+  ProposalStatus,
+  ProposalStore,
+  RequestStatus,
+  Verdict,
   DeleteResult,
   InsertResult,
   MetaStore,

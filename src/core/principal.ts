@@ -7,4 +7,9 @@ export interface Principal {
   readonly orgKind: OrgKind;
   readonly role: string;
   readonly tokenId: string;
+  /**
+   * The purpose this request states (the Enclave-Purpose header), one of gatekeeper.purposes. Platform
+   * services must state one of theirs; a grant covers reads that state its purpose.
+   */
+  readonly purpose?: string;
 }

@@ -89,7 +89,164 @@ export interface TokenStore {
   create(principal: PrincipalRow, token: TokenRow): Promise<'created' | 'principal_mismatch'>;
   findByHash(hash: string): Promise<TokenWithPrincipal | undefined>;
   revoke(id: string, at: number): Promise<boolean>;
+  get(id: string): Promise<TokenWithPrincipal | undefined>;
   list(): Promise<TokenWithPrincipal[]>;
+}
+
+// ---- the gatekeeper (issue 3): requests, approvals, grants, policy versions, change proposals ----------
+// They live in the control store. Times are milliseconds since the epoch; JSON columns hold what the
+// services wrote, never a protected value.
+
+export type AccessKind = 'access' | 'breakglass';
+export type RequestStatus = 'pending' | 'approved' | 'denied';
+
+export interface AccessRequestRow {
+  readonly id: string;
+  readonly kind: AccessKind;
+  readonly requester: string;
+  readonly requesterOrg: string;
+  readonly requesterRole: string;
+  /** JSON of the normalized scope: {subjects, collections, fields}. */
+  readonly scope: string;
+  readonly purpose: string;
+  readonly justificationCode: string;
+  readonly justification: string;
+  readonly durationMs: number;
+  /** The content digest approvals bind to. */
+  readonly digest: string;
+  readonly createdAt: number;
+  /** A pending request expires at this time; for break-glass, the review deadline. */
+  readonly expiresAt: number;
+  readonly status: RequestStatus;
+  readonly decidedAt: number | null;
+  readonly grantId: string | null;
+}
+
+export type Verdict = 'approve' | 'deny';
+
+export interface ApprovalRow {
+  /** The request or proposal id. */
+  readonly target: string;
+  readonly approver: string;
+  readonly approverOrg: string;
+  readonly approverRole: string;
+  /** The digest of the content the approver reviewed. */
+  readonly digest: string;
+  readonly verdict: Verdict;
+  readonly comment: string;
+  readonly at: number;
+}
+
+export interface GrantRow {
+  readonly id: string;
+  readonly requestId: string;
+  readonly principal: string;
+  /** JSON of the scope, as in the request. */
+  readonly scope: string;
+  readonly purpose: string;
+  readonly breakglass: boolean;
+  readonly createdAt: number;
+  readonly expiresAt: number;
+  readonly revokedAt: number | null;
+  readonly revokedBy: string | null;
+}
+
+export interface PolicyVersionRow {
+  readonly version: number;
+  readonly text: string;
+  readonly digest: string;
+  /** The proposal that activated it; null for the shipped default (version 1). */
+  readonly proposalId: string | null;
+  /** JSON array of the principal ids whose approvals activated it. */
+  readonly approvers: string;
+  readonly activatedAt: number;
+}
+
+export type ProposalKind = 'policy' | 'token.issue' | 'token.revoke';
+export type ProposalStatus = 'pending' | 'applied' | 'rejected' | 'failed';
+
+export interface ProposalRow {
+  readonly id: string;
+  readonly kind: ProposalKind;
+  readonly proposer: string;
+  readonly proposerOrg: string;
+  readonly proposerRole: string;
+  /** JSON of what is proposed (a policy text and its base version; a token's principal and hash; a token id). */
+  readonly payload: string;
+  readonly digest: string;
+  readonly createdAt: number;
+  readonly expiresAt: number;
+  readonly status: ProposalStatus;
+  readonly decidedAt: number | null;
+  /** What happened: the version activated, the token issued, why it failed or was rejected. */
+  readonly outcome: string | null;
+}
+
+export interface ListOptions {
+  readonly limit?: number;
+}
+
+export interface AccessRequestStore {
+  /** Inserts a request; a break-glass request comes with its grant, inserted in the same transaction. */
+  insert(row: AccessRequestRow, grant?: GrantRow): Promise<InsertResult>;
+  get(id: string): Promise<AccessRequestRow | undefined>;
+  /** Newest first. */
+  list(options?: ListOptions & { kind?: AccessKind; status?: RequestStatus; requester?: string }): Promise<AccessRequestRow[]>;
+  /**
+   * Decides a request in one transaction, only while it is pending: denied; or approved, with its grant
+   * inserted, and only if it has not expired at `at`. Anything else answers `not_pending` and changes nothing.
+   */
+  decide(id: string, decision: { readonly status: 'denied'; readonly at: number } | { readonly status: 'approved'; readonly at: number; readonly grant: GrantRow }): Promise<'decided' | 'not_pending'>;
+}
+
+export interface ApprovalStore {
+  /** One verdict per approver and target: a second one answers `exists` and changes nothing. */
+  add(row: ApprovalRow): Promise<InsertResult>;
+  /** In the order they were given. */
+  list(target: string): Promise<ApprovalRow[]>;
+}
+
+export interface GrantStore {
+  get(id: string): Promise<GrantRow | undefined>;
+  /** Grants neither revoked nor expired at `at`. */
+  listActive(at: number): Promise<GrantRow[]>;
+  /** Newest first. */
+  list(options?: ListOptions & { principal?: string }): Promise<GrantRow[]>;
+  /** Revokes a grant not revoked yet; answers whether it did. */
+  revoke(id: string, at: number, by: string): Promise<boolean>;
+}
+
+export interface PolicyVersionStore {
+  /** Appends version n only if the latest stored version is n - 1 (or none, for n = 1); else `stale`. */
+  append(row: PolicyVersionRow): Promise<'inserted' | 'stale'>;
+  latest(): Promise<PolicyVersionRow | undefined>;
+  get(version: number): Promise<PolicyVersionRow | undefined>;
+  /** Oldest first. */
+  list(): Promise<PolicyVersionRow[]>;
+}
+
+/** What applying a proposal does, in the transaction that marks it applied. */
+export type ProposalEffect =
+  | { readonly kind: 'policy'; readonly version: PolicyVersionRow }
+  | { readonly kind: 'token.issue'; readonly principal: PrincipalRow; readonly token: TokenRow }
+  | { readonly kind: 'token.revoke'; readonly tokenId: string };
+
+export type ProposalDecision =
+  | { readonly status: 'applied'; readonly at: number; readonly outcome: string; readonly effect: ProposalEffect }
+  | { readonly status: 'rejected' | 'failed'; readonly at: number; readonly outcome: string };
+
+export interface ProposalStore {
+  insert(row: ProposalRow): Promise<InsertResult>;
+  get(id: string): Promise<ProposalRow | undefined>;
+  /** Newest first. */
+  list(options?: ListOptions & { kind?: ProposalKind; status?: ProposalStatus }): Promise<ProposalRow[]>;
+  /**
+   * Decides a pending proposal in one transaction. `applied` also performs the effect and needs the
+   * proposal unexpired at `at`; if the effect cannot be performed (a policy version appended meanwhile,
+   * a principal that exists with another org or role, a token already revoked) nothing changes and the
+   * answer names why.
+   */
+  decide(id: string, decision: ProposalDecision): Promise<'decided' | 'not_pending' | 'stale' | 'principal_mismatch' | 'token_not_found'>;
 }
 
 export interface MetaStore {
@@ -105,6 +262,11 @@ export interface Store {
   readonly records: RecordStore;
   readonly tokens: TokenStore;
   readonly meta: MetaStore;
+  readonly accessRequests: AccessRequestStore;
+  readonly approvals: ApprovalStore;
+  readonly grants: GrantStore;
+  readonly policyVersions: PolicyVersionStore;
+  readonly proposals: ProposalStore;
   /**
    * Re-homing: in one transaction, makes this store hold exactly this subject and these records,
    * replacing whatever it held for the subject before (a stale copy from an earlier, interrupted move).

@@ -18,8 +18,24 @@ export function bearerOf(request: FastifyRequest): string {
   return m[1];
 }
 
-export async function authenticate(tokens: TokenService, request: FastifyRequest): Promise<Principal> {
-  const principal = await tokens.authenticate(bearerOf(request));
+/** The header in which a request states its purpose (issue 3: services act only for configured purposes). */
+export const PURPOSE_HEADER = 'enclave-purpose';
+
+/** The stated purpose, if any; one outside the configured purposes is refused, not ignored. */
+export function purposeOf(request: FastifyRequest, purposes: readonly string[]): string | undefined {
+  const raw = request.headers[PURPOSE_HEADER];
+  if (raw === undefined) return undefined;
+  const value = Array.isArray(raw) ? raw.join(',') : raw;
+  if (!purposes.includes(value)) {
+    throw new EnclaveError('unknown_purpose', `the ${PURPOSE_HEADER} header names no configured purpose (expected one of: ${purposes.join(', ')})`, { details: { field: PURPOSE_HEADER } });
+  }
+  return value;
+}
+
+export async function authenticate(tokens: TokenService, request: FastifyRequest, purposes: readonly string[]): Promise<Principal> {
+  const found = await tokens.authenticate(bearerOf(request));
+  const purpose = purposeOf(request, purposes);
+  const principal = purpose === undefined ? found : { ...found, purpose };
   request.principal = principal;
   return principal;
 }

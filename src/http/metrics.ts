@@ -27,6 +27,22 @@ export function installMetrics(app: FastifyInstance, enclave: Enclave): Registry
       this.set(enclave.keyring.sealed ? 1 : 0);
     },
   });
+  // Break-glass uses nobody reviewed in time: an alert can watch this (issue 3 point 4).
+  new Gauge({
+    name: 'enclave_breakglass_overdue',
+    help: 'Break-glass grants not reviewed by their deadline.',
+    registers: [registry],
+    async collect() {
+      const rows = await enclave.control.accessRequests.list({ kind: 'breakglass', limit: 1000 });
+      let overdue = 0;
+      for (const r of rows) {
+        const view = enclave.access.view(r, await enclave.control.approvals.list(r.id));
+        if (view.review === 'overdue') overdue++;
+      }
+      this.set(overdue);
+    },
+  });
+
   // The transparency log: an operator alerts on a checkpoint that stops advancing (sealed, below the
   // witness quorum, or failing). NaN until the first checkpoint or while the log store cannot be read.
   const checkpoint = async () => enclave.log.checkpoint().catch(() => null);

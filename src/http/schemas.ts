@@ -31,6 +31,12 @@ export const RecordView = Type.Object(
     version: Type.Integer({ minimum: 1 }),
     data: Type.Record(Type.String(), FieldValue),
     withheld: Type.Array(Type.String(), { description: 'Protected fields removed for this principal (redaction).' }),
+    grant: Type.Optional(
+      Type.Object(
+        { id: Type.String(), breakglass: Type.Boolean() },
+        { description: 'The grant this read of protected fields happened under; breakglass: opened without prior approval.' },
+      ),
+    ),
     created_at: Timestamp,
     updated_at: Timestamp,
     log_index: LogIndex,

@@ -7,10 +7,13 @@ import { recordDataSchema } from '../core/record-model.ts';
 import { authenticate } from './auth.ts';
 import { frameworkErrors, installErrorHandling } from './error-handler.ts';
 import { installMetrics } from './metrics.ts';
+import { accessRoutes } from './routes/access-routes.ts';
+import { changeRoutes } from './routes/change-routes.ts';
 import { logRoutes } from './routes/log-routes.ts';
 import { recordRoutes } from './routes/record-routes.ts';
 import { subjectRoutes } from './routes/subject-routes.ts';
 import { systemRoutes } from './routes/system-routes.ts';
+import { AccessRequestView, GrantView, ProposalView } from './gatekeeper-schemas.ts';
 import { ErrorResponse, RecordView, SealStatus, SubjectView } from './schemas.ts';
 
 declare module 'fastify' {
@@ -46,7 +49,7 @@ export async function buildServer(enclave: Enclave, options: ServerOptions = {})
   installErrorHandling(app);
   const metrics = installMetrics(app, enclave);
 
-  for (const schema of [ErrorResponse, RecordView, SubjectView, SealStatus]) app.addSchema(schema);
+  for (const schema of [ErrorResponse, RecordView, SubjectView, SealStatus, AccessRequestView, GrantView, ProposalView]) app.addSchema(schema);
 
   const collectionSchemas: Record<string, object> = {};
   for (const c of enclave.config.collections.values()) {
@@ -61,7 +64,7 @@ export async function buildServer(enclave: Enclave, options: ServerOptions = {})
         description: `Sovereign data vault "${enclave.config.name}". Errors are {"error": {"code", "message"}}; codes are listed in docs/errors.md.`,
       },
       components: {
-        securitySchemes: { bearer: { type: 'http', scheme: 'bearer', description: 'A token from `enclave token create`.' } },
+        securitySchemes: { bearer: { type: 'http', scheme: 'bearer', description: 'A token from `enclave init` (bootstrap) or an approved `enclave token create` proposal.' } },
         schemas: collectionSchemas as never,
       },
     },
@@ -70,12 +73,14 @@ export async function buildServer(enclave: Enclave, options: ServerOptions = {})
 
   app.addHook('onRequest', async (request) => {
     if (request.routeOptions.config.public === true || request.routeOptions.url === undefined) return;
-    await authenticate(enclave.tokens, request);
+    await authenticate(enclave.tokens, request, enclave.config.gatekeeper.purposes);
   });
 
   systemRoutes(app, enclave, metrics);
   subjectRoutes(app, enclave);
   recordRoutes(app, enclave);
+  accessRoutes(app, enclave);
+  changeRoutes(app, enclave);
   logRoutes(app, enclave);
   app.get('/openapi.json', { config: { public: true }, schema: { hide: true } }, () => app.swagger());
   await app.ready();

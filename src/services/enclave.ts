@@ -1,15 +1,19 @@
 // Composition root: opens the control store, every home site's store and the transparency log's store,
-// wires keyring, log, seal, tokens, decision point and vault. Adapters (HTTP, CLI) receive an Enclave and
-// never open stores themselves.
+// wires keyring, log, seal, tokens, the gatekeeper (Cedar policy engine, decision point, access requests,
+// change proposals) and the vault. Adapters (HTTP, CLI) receive an Enclave and never open stores themselves.
 import type { EnclaveConfig } from '../core/config.ts';
 import type { DecisionPoint } from '../core/decision.ts';
 import type { LogStore } from '../core/log-store.ts';
-import { createRoleDecisionPoint } from '../core/role-decision-point.ts';
 import { cosignatureVerifierFromKey } from '../core/tlog/cosignature.ts';
 import type { Store } from '../core/store.ts';
 import { openLogStore, openStore } from '../storage/open-store.ts';
+import { AccessService } from './access-service.ts';
+import { CedarDecisionPoint } from './cedar-decision-point.ts';
+import { ChangeService } from './change-service.ts';
+import { GrantIndex } from './grant-index.ts';
 import { Keyring } from './keyring.ts';
 import { LogService } from './log-service.ts';
+import { PolicyEngine } from './policy-engine.ts';
 import { witnessCosigner } from './witness-client.ts';
 import { SealService } from './seal-service.ts';
 import { SiteRouter } from './site-router.ts';
@@ -24,7 +28,11 @@ export interface Enclave {
   readonly keyring: Keyring;
   readonly seal: SealService;
   readonly tokens: TokenService;
+  readonly policies: PolicyEngine;
+  readonly grants: GrantIndex;
   readonly decisions: DecisionPoint;
+  readonly access: AccessService;
+  readonly changes: ChangeService;
   readonly vault: Vault;
   readonly log: LogService;
   close(): Promise<void>;
@@ -32,7 +40,10 @@ export interface Enclave {
 
 export interface OpenOptions {
   readonly clock?: () => number;
+  /** Replaces the Cedar decision point (tests of the layers around it). */
   readonly decisions?: DecisionPoint;
+  /** Size of the decision cache (0 disables it). */
+  readonly decisionCacheSize?: number;
   /** Opens stores from these URLs instead of the configured ones (tests). */
   readonly storeFactory?: (url: string, dataDir: string) => Store | Promise<Store>;
   /** Opens the log's store from its URL instead of log.storage (tests). */
@@ -46,6 +57,7 @@ export interface OpenOptions {
 export async function openEnclave(config: EnclaveConfig, options: OpenOptions = {}): Promise<Enclave> {
   const open = options.storeFactory ?? openStore;
   const opened: { close(): Promise<void> }[] = [];
+  let started: LogService | undefined;
   try {
     const control = await open(config.controlStorage, config.dataDir);
     opened.push(control);
@@ -56,6 +68,7 @@ export async function openEnclave(config: EnclaveConfig, options: OpenOptions = 
       opened.push(store);
       sites.set(site.id, store);
     }
+    const clock = options.clock ?? Date.now;
     const logStore = await (options.logStoreFactory ?? openLogStore)(config.log.storage, config.dataDir);
     opened.push(logStore);
     const witnesses = config.log.witnesses;
@@ -76,12 +89,19 @@ export async function openEnclave(config: EnclaveConfig, options: OpenOptions = 
       ...(options.clock ? { clock: options.clock } : {}),
       ...(options.onLogError ? { onError: options.onLogError } : {}),
     });
+    started = log;
     const keyring = new Keyring();
     const seal = new SealService(control.meta, keyring, { log, holders: [log] });
     await seal.load();
-    const decisions = options.decisions ?? createRoleDecisionPoint(config);
+    const policies = new PolicyEngine(config);
+    const grants = new GrantIndex();
+    const decisions = options.decisions ?? new CedarDecisionPoint({ config, engine: policies, grants, ...(options.decisionCacheSize === undefined ? {} : { cacheSize: options.decisionCacheSize }) });
+    const access = new AccessService({ config, store: control, decisions, grants, log, clock });
+    const changes = new ChangeService({ config, store: control, decisions, engine: policies, log, clock });
+    await changes.load();
+    await access.load();
     const router = new SiteRouter(config, sites);
-    const vault = new Vault({ config, router, keyring, decisions, log, ...(options.clock ? { clock: options.clock } : {}) });
+    const vault = new Vault({ config, router, keyring, decisions, log, clock });
     const tokens = new TokenService(control.tokens, config, log);
     return {
       config,
@@ -91,7 +111,11 @@ export async function openEnclave(config: EnclaveConfig, options: OpenOptions = 
       keyring,
       seal,
       tokens,
+      policies,
+      grants,
       decisions,
+      access,
+      changes,
       vault,
       log,
       async close() {
@@ -102,6 +126,8 @@ export async function openEnclave(config: EnclaveConfig, options: OpenOptions = 
       },
     };
   } catch (err) {
+    // A refusal after the log started (policies that no longer validate, say) must not leave it running.
+    await started?.close();
     await Promise.all(opened.map((s) => s.close()));
     throw err;
   }

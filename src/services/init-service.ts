@@ -11,10 +11,18 @@ import { starterConfig, type StarterOptions } from './starter-config.ts';
 export const CONFIG_FILE = 'enclave.yaml';
 export const DEV_UNSEAL_FILE = 'dev-unseal.json';
 
+export interface BootstrapToken {
+  readonly officer: string;
+  readonly id: string;
+  readonly secret: string;
+}
+
 export interface InitResult {
   readonly configPath: string;
   readonly dataDir: string;
   readonly shares: readonly OfficerShare[];
+  /** One token per seal officer, with gatekeeper.bootstrap.role: the only tokens issued without a quorum. */
+  readonly tokens: readonly BootstrapToken[];
   readonly threshold: number;
   readonly devUnsealPath: string | null;
   readonly wroteConfig: boolean;
@@ -33,13 +41,21 @@ export async function initEnclave(dir: string, options: StarterOptions & { dev?:
       throw new EnclaveError('already_initialized', `${dir} is already initialized (its root key exists); nothing was changed`);
     }
     const shares = await enclave.seal.initialize(config.seal.officers, config.seal.threshold);
+    // Bootstrap: with no token yet there is no quorum to approve one, so each officer gets a first token
+    // here, next to their unseal share. Every later token is a proposal that k others approve.
+    const { org, role } = config.gatekeeper.bootstrap;
+    const tokens: BootstrapToken[] = [];
+    for (const officer of config.seal.officers) {
+      const t = await enclave.tokens.issue({ principal: officer, org, role, label: 'bootstrap (enclave init)' });
+      tokens.push({ officer, id: t.id, secret: t.secret });
+    }
     let devUnsealPath: string | null = null;
     if (options.dev) {
       devUnsealPath = join(config.dataDir, DEV_UNSEAL_FILE);
       const dev = { warning: 'DEVELOPMENT ONLY: these shares unseal this enclave without its officers.', shares: shares.slice(0, config.seal.threshold).map((s) => s.share) };
       writeFileSync(devUnsealPath, JSON.stringify(dev, null, 2), { mode: 0o600 });
     }
-    return { configPath, dataDir: config.dataDir, shares, threshold: config.seal.threshold, devUnsealPath, wroteConfig };
+    return { configPath, dataDir: config.dataDir, shares, tokens, threshold: config.seal.threshold, devUnsealPath, wroteConfig };
   } finally {
     await enclave.close();
   }

@@ -124,6 +124,40 @@ orgs:
         actions: [subject.read, log.read, log.search]
         reads: public
 
+# The gatekeeper (docs/gatekeeper.md). Who may read protected data, and how, is decided by the Cedar
+# policy set (\`enclave policy show\`); this section gives it its inputs and sets the approval rules.
+gatekeeper:
+  # Purposes a request may state (header Enclave-Purpose; the purpose of an access request).
+  purposes: [account, messaging, recommendations, support, security, legal]
+  # Platform services act only for these purposes: a request without one of them is refused.
+  service_purposes:
+    platform/service: [account, messaging, recommendations]
+  # An access request names one of these codes and explains itself in at least
+  # min_justification_length characters of free text.
+  justification_codes: [support-ticket, security-incident, legal-order, data-subject-request]
+  min_justification_length: 20
+  # Durations: a whole number and a unit, e.g. 90s, 15m, 8h, 2d.
+  max_grant_duration: 8h
+  # A request nobody approved in this time expires.
+  request_expiry: 24h
+  # Approver groups: holders of these roles (org/role) and/or these named principals.
+  groups:
+    gatekeepers: { roles: [gatekeeper/officer, gatekeeper/approver] }
+    monitors: { roles: [trusted-provider/monitor] }
+  # k distinct approvers from the \`from\` groups, with at least n from each group in \`require\`.
+  # The requester or proposer never counts, so at least two people are always involved.
+  access_approval: { k: 2, from: [gatekeepers, monitors], require: { gatekeepers: 1, monitors: 1 } }
+  policy_approval: { k: 2, from: [gatekeepers] }
+  token_approval: { k: 2, from: [gatekeepers] }
+  # Emergency access without prior approval: short, flagged everywhere, reviewed afterwards.
+  break_glass:
+    roles: [gatekeeper/officer]
+    max_duration: 1h
+    review: { k: 2, from: [gatekeepers, monitors], require: { monitors: 1 }, within: 24h }
+  # \`enclave init\` gives each seal officer a first token with this role; every later token needs
+  # token_approval.
+  bootstrap: { role: gatekeeper/officer }
+
 # Every field is classified protected (encrypted at rest, withheld from the parent) or public.
 # \`subject\` names the field holding the subject id (it must be a public string).
 collections:

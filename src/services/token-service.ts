@@ -6,7 +6,7 @@ import type { EnclaveConfig } from '../core/config.ts';
 import { EnclaveError } from '../core/errors.ts';
 import type { EventLog, LogActor } from '../core/event-log.ts';
 import type { Principal } from '../core/principal.ts';
-import type { TokenStore, TokenWithPrincipal } from '../core/store.ts';
+import type { TokenStore } from '../core/store.ts';
 import { ID_PATTERN } from '../core/config-schema.ts';
 import { hashToken, looksLikeToken, newTokenSecret } from '../crypto/token-secret.ts';
 
@@ -30,6 +30,24 @@ export interface TokenRequest {
 
 const PRINCIPAL_RE = new RegExp(ID_PATTERN);
 
+export function newTokenId(): string {
+  return `tok_${randomBytes(9).toString('base64url')}`;
+}
+
+/** Refuses a token request naming an unknown org or role, a malformed principal id or a bad lifetime. */
+export function checkTokenRequest(config: EnclaveConfig, req: TokenRequest): void {
+  if (!PRINCIPAL_RE.test(req.principal)) throw new EnclaveError('invalid_argument', `principal must match ${ID_PATTERN}`);
+  const org = config.orgs.get(req.org);
+  if (!org) throw new EnclaveError('invalid_argument', `unknown org "${req.org}" (expected one of: ${[...config.orgs.keys()].join(', ')})`);
+  if (!org.roles.has(req.role)) {
+    throw new EnclaveError('invalid_argument', `org "${req.org}" has no role "${req.role}" (expected one of: ${[...org.roles.keys()].join(', ')})`);
+  }
+  if (req.ttlSeconds !== undefined && (!Number.isInteger(req.ttlSeconds) || req.ttlSeconds <= 0)) {
+    throw new EnclaveError('invalid_argument', 'ttl must be a positive whole number of seconds');
+  }
+  if (req.label !== undefined && req.label.length > 200) throw new EnclaveError('invalid_argument', 'a label has at most 200 characters');
+}
+
 export class TokenService {
   private readonly store: TokenStore;
   private readonly config: EnclaveConfig;
@@ -41,19 +59,14 @@ export class TokenService {
     this.log = log;
   }
 
-  /** `actor` is who issues it (absent when an operator runs `enclave token create` on the stores). */
+  /**
+   * Issues a token directly: the bootstrap path of `init` and `demo` only; every other token goes through
+   * a proposal (ChangeService). `actor` is who issues it (absent for the bootstrap).
+   */
   async issue(req: TokenRequest, now = Date.now(), actor?: LogActor): Promise<IssuedToken> {
-    if (!PRINCIPAL_RE.test(req.principal)) throw new EnclaveError('invalid_argument', `principal must match ${ID_PATTERN}`);
-    const org = this.config.orgs.get(req.org);
-    if (!org) throw new EnclaveError('invalid_argument', `unknown org "${req.org}" (expected one of: ${[...this.config.orgs.keys()].join(', ')})`);
-    if (!org.roles.has(req.role)) {
-      throw new EnclaveError('invalid_argument', `org "${req.org}" has no role "${req.role}" (expected one of: ${[...org.roles.keys()].join(', ')})`);
-    }
-    if (req.ttlSeconds !== undefined && (!Number.isInteger(req.ttlSeconds) || req.ttlSeconds <= 0)) {
-      throw new EnclaveError('invalid_argument', 'ttl must be a positive whole number of seconds');
-    }
+    checkTokenRequest(this.config, req);
     const secret = newTokenSecret();
-    const id = `tok_${randomBytes(9).toString('base64url')}`;
+    const id = newTokenId();
     const expiresAt = req.ttlSeconds === undefined ? null : now + req.ttlSeconds * 1000;
     const outcome = await this.store.create(
       { id: req.principal, org: req.org, role: req.role, createdAt: now },
@@ -87,15 +100,5 @@ export class TokenService {
       throw new EnclaveError('unauthenticated', 'the token\'s org or role is no longer configured');
     }
     return { id: found.principal.id, org: org.id, orgKind: org.kind, role: found.principal.role, tokenId: found.token.id };
-  }
-
-  /** Revokes at once; then logs token.revoked (a log failure is reported, the token stays revoked). */
-  async revoke(id: string, actor?: LogActor): Promise<void> {
-    if (!(await this.store.revoke(id, Date.now()))) throw new EnclaveError('invalid_argument', `no active token with id "${id}"`);
-    await this.log?.append({ type: 'token.revoked', ...(actor ? { principal: actor } : {}), details: { token: id } });
-  }
-
-  list(): Promise<TokenWithPrincipal[]> {
-    return this.store.list();
   }
 }

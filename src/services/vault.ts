@@ -8,7 +8,7 @@
 import { randomUUID } from 'node:crypto';
 import type { CollectionDef, EnclaveConfig } from '../core/config.ts';
 import type { Action } from '../core/config-schema.ts';
-import type { Decision, DecisionPoint } from '../core/decision.ts';
+import type { Decision, DecisionPoint, GrantRef } from '../core/decision.ts';
 import { EnclaveError, isEnclaveError, type ErrorCode } from '../core/errors.ts';
 import type { EventLog, LogEventType, LogValue } from '../core/event-log.ts';
 import type { Principal } from '../core/principal.ts';
@@ -37,6 +37,8 @@ export interface RecordView {
   readonly data: RecordData;
   /** Protected fields the decision withheld from this principal (redaction, not an error). */
   readonly withheld: readonly string[];
+  /** The grant this read of protected fields happened under (issue 3: every read under a grant names it). */
+  readonly grant?: GrantRef;
   readonly created_at: string;
   readonly updated_at: string;
 }
@@ -83,10 +85,10 @@ export class Vault {
 
   // ---- decisions -------------------------------------------------------------------------------
 
-  private decide(principal: Principal, action: Action, extra: { collection?: CollectionDef; subject?: string; fields?: readonly string[] } = {}): Decision {
-    const decision = this.decisions.decide({ principal, action, ...extra, now: new Date(this.clock()) });
+  private async decide(principal: Principal, action: Action, extra: { collection?: CollectionDef; subject?: string; fields?: readonly string[] } = {}): Promise<Decision> {
+    const decision = await this.decisions.decide({ principal, action, ...extra, now: new Date(this.clock()) });
     if (!decision.allow) {
-      throw new EnclaveError('forbidden', decision.reason, { details: { action, policies: decision.policies } });
+      throw new EnclaveError('forbidden', decision.reason, { details: { action, policies: decision.policies, policy_version: decision.policyVersion } });
     }
     return decision;
   }
@@ -94,11 +96,12 @@ export class Vault {
   /** decide(), with a denial durably logged before it is reported (allow and deny are both logged). */
   private async decideLogged(principal: Principal, action: Action, extra: { collection?: CollectionDef; subject?: string; fields?: readonly string[] } = {}): Promise<Decision> {
     try {
-      return this.decide(principal, action, extra);
+      return await this.decide(principal, action, extra);
     } catch (err) {
       if (isEnclaveError(err, 'forbidden')) {
         const policies = (err.details?.['policies'] ?? []) as readonly string[];
-        await this.record('access.decision', principal, extra.subject, { action, allow: false, policies: [...policies], ...(extra.collection ? { collection: extra.collection.name } : {}) });
+        const version = err.details?.['policy_version'];
+        await this.record('access.decision', principal, extra.subject, { action, allow: false, policies: [...policies], ...(typeof version === 'number' ? { policy_version: version } : {}), ...(extra.collection ? { collection: extra.collection.name } : {}) });
       }
       throw err;
     }
@@ -111,7 +114,17 @@ export class Vault {
 
   /** The access.decision entry of an allowed read: what the decision released, before it leaves. */
   private recordRead(principal: Principal, action: Action, decision: Decision, subject: string, facts: { readonly [key: string]: LogValue }): Promise<void> {
-    return this.record('access.decision', principal, subject, { action, allow: true, release: decision.release, policies: [...decision.policies], ...facts });
+    return this.record('access.decision', principal, subject, {
+      action,
+      allow: true,
+      release: decision.release,
+      policies: [...decision.policies],
+      policy_version: decision.policyVersion,
+      // Every read under a grant names it (issue 3), flagged when break-glass opened it.
+      ...(decision.grant ? { grant: decision.grant.id, breakglass: decision.grant.breakglass } : {}),
+      ...(decision.fields ? { fields: [...decision.fields] } : {}),
+      ...facts,
+    });
   }
 
   collection(name: string): CollectionDef {
@@ -450,7 +463,11 @@ export class Vault {
 
   async listSubjectRecords(principal: Principal, subjectId: string, options: { collection?: string; limit?: number; cursor?: string } = {}): Promise<RecordPage> {
     const only = options.collection === undefined ? undefined : this.collection(options.collection);
-    const decision = await this.decideLogged(principal, 'record.read', { subject: subjectId, ...(only ? { collection: only } : {}) });
+    // Decisions are per collection (a grant may open one collection and not another); this first one
+    // refuses a principal who may read nothing of this subject before anything is looked up.
+    const first = only ?? this.config.collections.values().next().value;
+    const decisions = new Map<string, Decision>();
+    if (first) decisions.set(first.name, await this.decideLogged(principal, 'record.read', { collection: first, subject: subjectId, fields: [...first.fields.keys()] }));
     const s = await this.locateSubject(subjectId);
     if (s.row.erasedAt !== null) throw this.gone(subjectId);
     const limit = Math.min(Math.max(Math.trunc(options.limit ?? 100), 1), 1000);
@@ -459,9 +476,19 @@ export class Vault {
     const records: RecordView[] = [];
     for (const row of rows) {
       const c = this.config.collections.get(row.collection);
-      if (c) records.push(this.open(c, s.site, row, s.row, decision));
+      if (!c) continue;
+      let decision = decisions.get(c.name);
+      if (!decision) {
+        decision = await this.decideLogged(principal, 'record.read', { collection: c, subject: subjectId, fields: [...c.fields.keys()] });
+        decisions.set(c.name, decision);
+      }
+      records.push(this.open(c, s.site, row, s.row, decision));
     }
-    await this.recordRead(principal, 'record.read', decision, subjectId, { ...(only ? { collection: only.name } : {}), records: records.length });
+    // Fail closed: one entry per collection decision (each names its policies and grant), before any leaves.
+    for (const [name, decision] of decisions) {
+      const count = records.filter((r) => r.collection === name).length;
+      if (count > 0 || decisions.size === 1) await this.recordRead(principal, 'record.read', decision, subjectId, { collection: name, records: count });
+    }
     const last = rows.at(-1);
     return { subject: subjectId, records, next: rows.length === limit && last ? encodeCursor(last) : null };
   }
@@ -475,10 +502,14 @@ export class Vault {
     if (decision.release !== 'protected') return this.recordView(c, row, data, c.protectedFields);
     const dek = this.keyring.unwrap(site, row.subject, subject.wrappedKey);
     const plain = JSON.parse(open(dek, row.sealed, recordAad(c.name, row.id, row.subject, row.version)).toString('utf8')) as RecordData;
-    return this.recordView(c, row, { ...data, ...plain }, []);
+    const released = decision.fields;
+    if (released === undefined) return this.recordView(c, row, { ...data, ...plain }, [], decision.grant);
+    // A grant for some fields only: the others are withheld like any protected field.
+    for (const f of Object.keys(plain)) if (!released.includes(f)) delete plain[f];
+    return this.recordView(c, row, { ...data, ...plain }, c.protectedFields.filter((f) => !released.includes(f)), decision.grant);
   }
 
-  private recordView(c: CollectionDef, row: RecordRow, data: RecordData, withheld: readonly string[]): RecordView {
+  private recordView(c: CollectionDef, row: RecordRow, data: RecordData, withheld: readonly string[], grant?: GrantRef): RecordView {
     // Present fields in schema order so responses are stable.
     const ordered: RecordData = {};
     for (const f of c.fields.keys()) if (Object.hasOwn(data, f)) ordered[f] = data[f] ?? null;
@@ -489,6 +520,7 @@ export class Vault {
       version: row.version,
       data: ordered,
       withheld,
+      ...(grant ? { grant } : {}),
       created_at: iso(row.createdAt),
       updated_at: iso(row.updatedAt),
     };

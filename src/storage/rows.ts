@@ -1,6 +1,6 @@
 // Row mapping shared by every SQL adapter: both schemas use the same snake_case columns, so a driver's
 // row object (SQLite values, or PostgreSQL's with int8 as numbers and bytea as Buffer) maps the same way.
-import type { RecordRow, SubjectRow, TokenRow, TokenWithPrincipal } from '../core/store.ts';
+import type { AccessRequestRow, ApprovalRow, GrantRow, PolicyVersionRow, ProposalRow, RecordRow, SubjectRow, TokenRow, TokenWithPrincipal } from '../core/store.ts';
 
 export type SqlRow = Readonly<Record<string, unknown>>;
 /** A parameter value both drivers bind as is. */
@@ -18,6 +18,29 @@ export function recordValues(r: RecordRow): SqlValue[] {
 export const TOKEN_COLUMNS = 'id, hash, principal_id, label, created_at, expires_at, revoked_at';
 export function tokenValues(t: TokenRow): SqlValue[] {
   return [t.id, t.hash, t.principalId, t.label, t.createdAt, t.expiresAt, t.revokedAt];
+}
+
+// The gatekeeper's tables (control store).
+export const ACCESS_REQUEST_COLUMNS =
+  'id, kind, requester, requester_org, requester_role, scope, purpose, justification_code, justification, duration_ms, digest, created_at, expires_at, status, decided_at, grant_id';
+export function accessRequestValues(r: AccessRequestRow): SqlValue[] {
+  return [r.id, r.kind, r.requester, r.requesterOrg, r.requesterRole, r.scope, r.purpose, r.justificationCode, r.justification, r.durationMs, r.digest, r.createdAt, r.expiresAt, r.status, r.decidedAt, r.grantId];
+}
+export const APPROVAL_COLUMNS = 'target, approver, approver_org, approver_role, digest, verdict, comment, at';
+export function approvalValues(a: ApprovalRow): SqlValue[] {
+  return [a.target, a.approver, a.approverOrg, a.approverRole, a.digest, a.verdict, a.comment, a.at];
+}
+export const GRANT_COLUMNS = 'id, request_id, principal, scope, purpose, breakglass, created_at, expires_at, revoked_at, revoked_by';
+export function grantValues(g: GrantRow): SqlValue[] {
+  return [g.id, g.requestId, g.principal, g.scope, g.purpose, g.breakglass ? 1 : 0, g.createdAt, g.expiresAt, g.revokedAt, g.revokedBy];
+}
+export const POLICY_VERSION_COLUMNS = 'version, text, digest, proposal_id, approvers, activated_at';
+export function policyVersionValues(v: PolicyVersionRow): SqlValue[] {
+  return [v.version, v.text, v.digest, v.proposalId, v.approvers, v.activatedAt];
+}
+export const PROPOSAL_COLUMNS = 'id, kind, proposer, proposer_org, proposer_role, payload, digest, created_at, expires_at, status, decided_at, outcome';
+export function proposalValues(p: ProposalRow): SqlValue[] {
+  return [p.id, p.kind, p.proposer, p.proposerOrg, p.proposerRole, p.payload, p.digest, p.createdAt, p.expiresAt, p.status, p.decidedAt, p.outcome];
 }
 
 function str(v: unknown): string {
@@ -86,4 +109,90 @@ export function listLimit(limit: number | undefined): number {
 /** The value a row count query returned, as a number. */
 export function countOf(r: SqlRow | undefined): number {
   return num(r?.['n']);
+}
+
+function strOrNull(v: unknown): string | null {
+  return v === null || v === undefined ? null : (v as string);
+}
+
+export function toAccessRequest(r: SqlRow): AccessRequestRow {
+  return {
+    id: str(r['id']),
+    kind: str(r['kind']) as AccessRequestRow['kind'],
+    requester: str(r['requester']),
+    requesterOrg: str(r['requester_org']),
+    requesterRole: str(r['requester_role']),
+    scope: str(r['scope']),
+    purpose: str(r['purpose']),
+    justificationCode: str(r['justification_code']),
+    justification: str(r['justification']),
+    durationMs: num(r['duration_ms']),
+    digest: str(r['digest']),
+    createdAt: num(r['created_at']),
+    expiresAt: num(r['expires_at']),
+    status: str(r['status']) as AccessRequestRow['status'],
+    decidedAt: numOrNull(r['decided_at']),
+    grantId: strOrNull(r['grant_id']),
+  };
+}
+
+export function toApproval(r: SqlRow): ApprovalRow {
+  return {
+    target: str(r['target']),
+    approver: str(r['approver']),
+    approverOrg: str(r['approver_org']),
+    approverRole: str(r['approver_role']),
+    digest: str(r['digest']),
+    verdict: str(r['verdict']) as ApprovalRow['verdict'],
+    comment: str(r['comment']),
+    at: num(r['at']),
+  };
+}
+
+export function toGrant(r: SqlRow): GrantRow {
+  return {
+    id: str(r['id']),
+    requestId: str(r['request_id']),
+    principal: str(r['principal']),
+    scope: str(r['scope']),
+    purpose: str(r['purpose']),
+    breakglass: num(r['breakglass']) === 1,
+    createdAt: num(r['created_at']),
+    expiresAt: num(r['expires_at']),
+    revokedAt: numOrNull(r['revoked_at']),
+    revokedBy: strOrNull(r['revoked_by']),
+  };
+}
+
+export function toPolicyVersion(r: SqlRow): PolicyVersionRow {
+  return {
+    version: num(r['version']),
+    text: str(r['text']),
+    digest: str(r['digest']),
+    proposalId: strOrNull(r['proposal_id']),
+    approvers: str(r['approvers']),
+    activatedAt: num(r['activated_at']),
+  };
+}
+
+export function toProposal(r: SqlRow): ProposalRow {
+  return {
+    id: str(r['id']),
+    kind: str(r['kind']) as ProposalRow['kind'],
+    proposer: str(r['proposer']),
+    proposerOrg: str(r['proposer_org']),
+    proposerRole: str(r['proposer_role']),
+    payload: str(r['payload']),
+    digest: str(r['digest']),
+    createdAt: num(r['created_at']),
+    expiresAt: num(r['expires_at']),
+    status: str(r['status']) as ProposalRow['status'],
+    decidedAt: numOrNull(r['decided_at']),
+    outcome: strOrNull(r['outcome']),
+  };
+}
+
+/** The page size of the gatekeeper's lists: 100 by default, at least 1, at most 1000. */
+export function pageLimit(limit: number | undefined): number {
+  return Math.max(1, Math.min(Math.trunc(limit ?? 100), 1000));
 }

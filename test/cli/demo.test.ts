@@ -143,12 +143,14 @@ describe('enclave demo (serving)', () => {
   });
 
   async function get(principal: string, path: string): Promise<{ status: number; body: Record<string, unknown> }> {
-    const res = await fetch(demo.url + path, { headers: { authorization: `Bearer ${tokens.get(principal) ?? ''}` } });
+    const purpose: Record<string, string> = principal === 'app' ? { 'enclave-purpose': 'account' } : {};
+    const res = await fetch(demo.url + path, { headers: { authorization: `Bearer ${tokens.get(principal) ?? ''}`, ...purpose } });
     return { status: res.status, body: (await res.json()) as Record<string, unknown> };
   }
 
   it('serves on the printed address, with curl examples for that address', () => {
-    assert.match(demo.stdout(), new RegExp(`curl -s -H 'Authorization: Bearer enc_\\S+' ${demo.url.replace(/\./g, '\\.')}/v1/collections/users/records/${subject}`));
+    assert.match(demo.stdout(), new RegExp(`curl -s -H 'Authorization: Bearer enc_\\S+' -H 'Enclave-Purpose: account' ${demo.url.replace(/\./g, '\\.')}/v1/collections/users/records/${subject}`));
+    assert.match(demo.stdout(), new RegExp(`ENCLAVE_SERVER=${demo.url.replace(/\./g, '\\.')} ENCLAVE_TOKEN=enc_\\S+ npx enclave access request --subject ${subject}`));
   });
 
   it('the platform service reads the protected email; the parent gets no protected value and the withheld list', async () => {
@@ -181,11 +183,30 @@ describe('enclave demo (serving)', () => {
   it('registering a resident of a country in no jurisdiction is refused', async () => {
     const res = await fetch(`${demo.url}/v1/subjects`, {
       method: 'POST',
-      headers: { authorization: `Bearer ${tokens.get('app') ?? ''}`, 'content-type': 'application/json' },
+      headers: { authorization: `Bearer ${tokens.get('app') ?? ''}`, 'enclave-purpose': 'account', 'content-type': 'application/json' },
       body: JSON.stringify({ id: 'newcomer-1', country: 'BR' }),
     });
     assert.equal(res.status, 422);
     assert.equal(((await res.json()) as { error: { code: string } }).error.code, 'no_jurisdiction');
+  });
+
+  it('the gatekeeper flow it prints works with the demo principals: alice asks, dana and the provider approve, alice reads', async () => {
+    const call = async (principal: string, method: string, path: string, body?: unknown, purpose?: string) => {
+      const headers: Record<string, string> = { authorization: `Bearer ${tokens.get(principal) ?? ''}`, ...(purpose ? { 'enclave-purpose': purpose } : {}) };
+      if (body !== undefined) headers['content-type'] = 'application/json';
+      const res = await fetch(demo.url + path, { method, headers, ...(body === undefined ? {} : { body: JSON.stringify(body) }) });
+      return { status: res.status, body: (await res.json()) as Record<string, unknown> };
+    };
+    const justification = { code: 'support-ticket', text: 'ticket 4711: the user reports missing messages' };
+    const asked = await call('alice', 'POST', '/v1/access/requests', { scope: { subjects: [subject], collections: ['messages'] }, purpose: 'support', justification, duration_seconds: 3600 });
+    assert.equal(asked.status, 201, JSON.stringify(asked.body));
+    const { id, digest } = asked.body as { id: string; digest: string };
+    assert.equal((await call('dana', 'POST', `/v1/access/requests/${id}/approve`, { digest })).status, 200);
+    const done = await call('provider', 'POST', `/v1/access/requests/${id}/approve`, { digest });
+    assert.equal(done.body['status'], 'approved');
+    const page = await call('alice', 'GET', `/v1/subjects/${subject}/records?collection=messages`, undefined, 'support');
+    const records = page.body['records'] as { data: Record<string, unknown>; grant?: { id: string } }[];
+    assert.ok(records.length > 0 && records.every((r) => typeof r.data['body'] === 'string' && r.grant?.id === done.body['grant']));
   });
 
   it('Ctrl-C stops it cleanly', async () => {

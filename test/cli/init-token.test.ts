@@ -1,4 +1,5 @@
-// `enclave init` and `enclave token`, as real processes on a temporary directory.
+// `enclave init` as a real process on a temporary directory: the starter configuration, the unseal
+// shares and the bootstrap tokens, each printed once.
 import assert from 'node:assert/strict';
 import { existsSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -30,6 +31,12 @@ describe('enclave init', () => {
     for (const officer of ['ana', 'ben', 'cleo', 'dev']) assert.match(r.stdout, new RegExp(`^ {2}${officer} +enclave-share-v1-`, 'm'));
     assert.match(r.stdout, /any 3 of these 4/);
     assert.match(r.stdout, /SHOWN ONCE/);
+    // One bootstrap token per officer; every later token needs a quorum.
+    const tokens = [...r.stdout.matchAll(/^ {2}(ana|ben|cleo|dev) +(enc_[A-Za-z0-9_-]{43})$/gm)].map((m) => m[2]);
+    assert.equal(tokens.length, 4, r.stdout);
+    assert.equal(new Set(tokens).size, 4);
+    assert.match(r.stdout, /enclave token create --config .* --principal app/);
+    for (const t of tokens) assert.doesNotMatch(config, new RegExp(t?.slice(4) ?? 'x'));
     assert.equal(existsSync(join(target, 'data', 'dev-unseal.json')), false);
     // The shares are stored nowhere.
     for (const share of shares) assert.doesNotMatch(config, new RegExp(share));
@@ -55,8 +62,9 @@ describe('enclave init', () => {
     const target = join(dir, 'dev');
     const r = await run(['init', '--dir', target, '--dev', '--json']);
     assert.equal(r.code, 0, r.stderr);
-    const result = JSON.parse(r.stdout) as { shares: { officer: string; share: string }[]; threshold: number; dev_unseal_file: string };
+    const result = JSON.parse(r.stdout) as { shares: { officer: string; share: string }[]; tokens: { officer: string; secret: string }[]; threshold: number; dev_unseal_file: string };
     assert.equal(result.shares.length, 3);
+    assert.deepEqual(result.tokens.map((t) => t.officer), ['alice', 'bob', 'carol']);
     assert.equal(result.threshold, 2);
     assert.equal(statSync(result.dev_unseal_file).mode & 0o777, 0o600);
     assert.match(r.stderr, /DEVELOPMENT MODE: wrote .*dev-unseal\.json.*never use in production/);
@@ -66,101 +74,37 @@ describe('enclave init', () => {
     const good = readFileSync(join(dir, 'prod', 'enclave.yaml'), 'utf8');
     const bad = join(dir, 'bad.yaml');
     writeFileSync(bad, good.replace('port: 8700', 'port: eighty'));
-    for (const args of [['token', 'list'], ['serve']]) {
-      const r = await run([...args, '--config', bad]);
-      assert.equal(r.code, 1, r.stderr);
-      const e = oneErrorLine(r);
-      assert.equal(e.code, 'invalid_config');
-      assert.match(e.message, /server\.port must be an integer/);
-    }
+    const r1 = await run(['serve', '--config', bad]);
+    assert.equal(r1.code, 1, r1.stderr);
+    const e = oneErrorLine(r1);
+    assert.equal(e.code, 'invalid_config');
+    assert.match(e.message, /server\.port must be an integer/);
     writeFileSync(bad, good.replace('port: 8700', 'port: eighty').replace('threshold: 3', 'threshold: 1'));
-    const r = await run(['token', 'list', '--config', bad]);
+    const r = await run(['serve', '--config', bad]);
     assert.equal(r.code, 1);
     assert.match(oneErrorLine(r).message, /2 problems: .*server\.port.*; .*seal\.threshold/);
   });
 
   it('a missing configuration file says how to create one', async () => {
-    const r = await run(['token', 'list', '--config', join(dir, 'nowhere.yaml')]);
+    const r = await run(['serve', '--config', join(dir, 'nowhere.yaml')]);
     assert.equal(r.code, 1);
     assert.match(oneErrorLine(r).message, /no configuration at .*nowhere\.yaml \(run `enclave init`/);
   });
 });
 
-describe('enclave token', () => {
-  let dir: string;
-  let config: string;
-  before(async () => {
-    dir = tempDir();
-    const r = await run(['init', '--dir', dir]);
-    assert.equal(r.code, 0, r.stderr);
-    config = join(dir, 'enclave.yaml');
-  });
-  after(() => {
-    killAll();
-    removeDir(dir);
-  });
-
-  it('create prints the secret once with its id; list never shows it; revoke marks it revoked', async () => {
-    const created = await run(['token', 'create', '--config', config, '--principal', 'app', '--org', 'platform', '--role', 'service', '--label', 'ci']);
-    assert.equal(created.code, 0, created.stderr);
-    const secret = /^secret +(enc_[A-Za-z0-9_-]{43})$/m.exec(created.stdout)?.[1];
-    const id = /^id +(tok_[A-Za-z0-9_-]+)$/m.exec(created.stdout)?.[1];
-    assert.ok(secret && id, created.stdout);
-    assert.match(created.stdout, /app \(platform\/service\)/);
-
-    const listed = await run(['token', 'list', '--config', config]);
-    assert.equal(listed.code, 0, listed.stderr);
-    assert.match(listed.stdout, new RegExp(`^${id} +app +platform/service +active .* ci$`, 'm'));
-    assert.doesNotMatch(listed.stdout, new RegExp(secret.slice(4)));
-
-    const revoked = await run(['token', 'revoke', id, '--config', config]);
-    assert.equal(revoked.code, 0, revoked.stderr);
-    assert.equal(revoked.stdout, `revoked ${id}\n`);
-
-    const json = await run(['token', 'list', '--config', config, '--json']);
-    const rows = JSON.parse(json.stdout) as { id: string; state: string; revoked_at: string | null }[];
-    const row = rows.find((t) => t.id === id);
-    assert.equal(row?.state, 'revoked');
-    assert.notEqual(row?.revoked_at, null);
-    assert.doesNotMatch(json.stdout, new RegExp(secret.slice(4)));
-  });
-
-  it('create --json --ttl gives an expiry', async () => {
-    const r = await run(['token', 'create', '-c', config, '--principal', 'alice', '--org', 'gatekeeper', '--role', 'officer', '--ttl', '3600', '--json']);
-    assert.equal(r.code, 0, r.stderr);
-    const t = JSON.parse(r.stdout) as { id: string; secret: string; expires_at: string };
-    assert.match(t.secret, /^enc_/);
-    const ttl = Date.parse(t.expires_at) - Date.now();
-    assert.ok(ttl > 3500_000 && ttl <= 3600_000, String(ttl));
-  });
-
-  it('ENCLAVE_CONFIG names the configuration', async () => {
-    const r = await run(['token', 'list', '--json'], { env: { ENCLAVE_CONFIG: config } });
-    assert.equal(r.code, 0, r.stderr);
-    assert.ok((JSON.parse(r.stdout) as unknown[]).length >= 2);
-  });
-
-  it('an unknown org or role, or revoking an unknown token, is one line, exit 1', async () => {
-    const badRole = await run(['token', 'create', '-c', config, '--principal', 'x', '--org', 'platform', '--role', 'admin']);
-    assert.equal(badRole.code, 1);
-    assert.match(oneErrorLine(badRole).message, /org "platform" has no role "admin" \(expected one of: service\)/);
-    const badOrg = await run(['token', 'create', '-c', config, '--principal', 'x', '--org', 'nasa', '--role', 'admin']);
-    assert.equal(badOrg.code, 1);
-    assert.match(oneErrorLine(badOrg).message, /unknown org "nasa"/);
-    const unknown = await run(['token', 'revoke', 'tok_nope', '-c', config]);
-    assert.equal(unknown.code, 1);
-    assert.match(oneErrorLine(unknown).message, /no active token with id "tok_nope"/);
-  });
-
-  it('refuses an enclave that was never initialized', async () => {
+describe('an enclave that was never initialized', () => {
+  it('is refused by serve with one line', async () => {
+    const dir = tempDir();
     const empty = tempDir();
     try {
-      writeFileSync(join(empty, 'enclave.yaml'), readFileSync(config, 'utf8'));
-      const r = await run(['token', 'list', '-c', join(empty, 'enclave.yaml')]);
+      assert.equal((await run(['init', '--dir', dir])).code, 0);
+      writeFileSync(join(empty, 'enclave.yaml'), readFileSync(join(dir, 'enclave.yaml'), 'utf8'));
+      const r = await run(['serve', '-c', join(empty, 'enclave.yaml')]);
       assert.equal(r.code, 1);
       assert.equal(oneErrorLine(r).code, 'not_initialized');
     } finally {
       removeDir(empty);
+      removeDir(dir);
     }
   });
 });

@@ -15,6 +15,8 @@ describe('enclave serve + unseal + client commands', () => {
   let foreignShare: string;
   let server: LongRunning;
   let env: Record<string, string>;
+  /** The platform service, whose token alice proposed and bob and carol approved; it reads for `account`. */
+  let appEnv: Record<string, string>;
 
   before(async () => {
     dir = tempDir();
@@ -26,8 +28,20 @@ describe('enclave serve + unseal + client commands', () => {
     foreignShare = (other.stdout.match(SHARE) ?? [])[0] ?? '';
     config = join(dir, 'a', 'enclave.yaml');
     server = await startListening(['serve', '--config', config, '--port', '0']);
-    const officer = await run(['token', 'create', '-c', config, '--principal', 'alice', '--org', 'gatekeeper', '--role', 'officer', '--json']);
-    env = { ENCLAVE_SERVER: server.url, ENCLAVE_TOKEN: (JSON.parse(officer.stdout) as { secret: string }).secret };
+    // alice's bootstrap token, printed by init next to her share.
+    const tokenOf = (officer: string) => new RegExp(`^ {2}${officer} +(enc_[A-Za-z0-9_-]{43})$`, 'm').exec(init.stdout)?.[1] ?? '';
+    const officer = tokenOf('alice');
+    assert.ok(officer, init.stdout);
+    env = { ENCLAVE_SERVER: server.url, ENCLAVE_TOKEN: officer };
+    // No one issues a token alone: alice proposes one for the app, bob and carol approve it.
+    const proposed = await run(['token', 'create', '--principal', 'app', '--org', 'platform', '--role', 'service', '--json'], { env });
+    assert.equal(proposed.code, 0, proposed.stderr);
+    const { proposal, secret } = JSON.parse(proposed.stdout) as { proposal: { id: string }; secret: string };
+    for (const approver of ['bob', 'carol']) {
+      const approved = await run(['token', 'approve', proposal.id], { env: { ...env, ENCLAVE_TOKEN: tokenOf(approver) } });
+      assert.equal(approved.code, 0, approved.stderr);
+    }
+    appEnv = { ENCLAVE_SERVER: server.url, ENCLAVE_TOKEN: secret, ENCLAVE_PURPOSE: 'account' };
   });
 
   after(async () => {
@@ -97,41 +111,41 @@ describe('enclave serve + unseal + client commands', () => {
 
   it('record put (create, replace with If-Match), get, list and delete', async () => {
     const data = { user_id: 'kim', username: 'kim', email: 'kim@example.com' };
-    const created = await run(['record', 'put', 'users', 'kim', '--create', '--data', JSON.stringify(data)], { env });
+    const created = await run(['record', 'put', 'users', 'kim', '--create', '--data', JSON.stringify(data)], { env: appEnv });
     assert.equal(created.code, 0, created.stderr);
     assert.equal(created.stdout, 'created users/kim (version 1)\n');
 
     const file = join(dir, 'kim.json');
     writeFileSync(file, JSON.stringify({ ...data, phone: '+1 555 0100' }));
-    const stale = await run(['record', 'put', 'users', 'kim', '--file', file, '--if-match', '7'], { env });
+    const stale = await run(['record', 'put', 'users', 'kim', '--file', file, '--if-match', '7'], { env: appEnv });
     assert.equal(stale.code, 1);
     assert.equal(oneErrorLine(stale).code, 'version_conflict');
-    const replaced = await run(['record', 'put', 'users', 'kim', '--file', file, '--if-match', '1'], { env });
+    const replaced = await run(['record', 'put', 'users', 'kim', '--file', file, '--if-match', '1'], { env: appEnv });
     assert.equal(replaced.code, 0, replaced.stderr);
     assert.equal(replaced.stdout, 'replaced users/kim (version 2)\n');
 
-    const missing = await run(['record', 'put', 'users', 'nobody', '--file', '-'], { env, input: JSON.stringify({ ...data, user_id: 'nobody' }) });
+    const missing = await run(['record', 'put', 'users', 'nobody', '--file', '-'], { env: appEnv, input: JSON.stringify({ ...data, user_id: 'nobody' }) });
     assert.equal(missing.code, 1);
     assert.equal(oneErrorLine(missing).code, 'record_not_found');
 
-    const message = await run(['record', 'put', 'messages', '--json', '--data', JSON.stringify({ sender_id: 'kim', recipient_id: 'lee', body: 'hi', sent_at: '2025-01-01T10:00:00Z' })], { env });
+    const message = await run(['record', 'put', 'messages', '--json', '--data', JSON.stringify({ sender_id: 'kim', recipient_id: 'lee', body: 'hi', sent_at: '2025-01-01T10:00:00Z' })], { env: appEnv });
     assert.equal(message.code, 0, message.stderr);
     const messageId = (JSON.parse(message.stdout) as { id: string }).id;
 
-    const got = await run(['record', 'get', 'users', 'kim'], { env });
+    const got = await run(['record', 'get', 'users', 'kim'], { env: appEnv });
     assert.equal(got.code, 0, got.stderr);
     assert.match(got.stdout, /^users\/kim {2}subject kim {2}version 2/);
     assert.match(got.stdout, /^ {2}email +kim@example\.com$/m);
     assert.match(got.stdout, /^ {2}phone +\+1 555 0100$/m);
 
-    const list = await run(['record', 'list', 'kim', '--json', '--page-size', '1'], { env });
+    const list = await run(['record', 'list', 'kim', '--json', '--page-size', '1'], { env: appEnv });
     assert.equal(list.code, 0, list.stderr);
     const ids = (JSON.parse(list.stdout) as { records: { collection: string; id: string }[] }).records.map((r) => `${r.collection}/${r.id}`);
     assert.deepEqual(ids.sort(), [`messages/${messageId}`, 'users/kim'].sort());
 
-    const del = await run(['record', 'delete', 'messages', messageId], { env });
+    const del = await run(['record', 'delete', 'messages', messageId], { env: appEnv });
     assert.equal(del.code, 0, del.stderr);
-    const gone = await run(['record', 'get', 'messages', messageId], { env });
+    const gone = await run(['record', 'get', 'messages', messageId], { env: appEnv });
     assert.equal(gone.code, 1);
     assert.equal(oneErrorLine(gone).code, 'record_not_found');
   });
@@ -142,7 +156,7 @@ describe('enclave serve + unseal + client commands', () => {
     assert.equal(r.stdout, 're-homed kim: us/trusted-us → eu/eu-central (1 record moved)\n');
     const show = await run(['subject', 'show', 'kim'], { env });
     assert.match(show.stdout, /^site +eu-central$/m);
-    const got = await run(['record', 'get', 'users', 'kim', '--json'], { env });
+    const got = await run(['record', 'get', 'users', 'kim', '--json'], { env: appEnv });
     assert.equal((JSON.parse(got.stdout) as { data: { email: string } }).data.email, 'kim@example.com');
   });
 
@@ -150,13 +164,13 @@ describe('enclave serve + unseal + client commands', () => {
     const refused = await run(['erase', 'kim'], { env });
     assert.equal(refused.code, 2);
     assert.match(oneErrorLine(refused).message, /refusing to erase kim without --yes/);
-    const still = await run(['record', 'get', 'users', 'kim'], { env });
+    const still = await run(['record', 'get', 'users', 'kim'], { env: appEnv });
     assert.equal(still.code, 0, 'nothing was erased');
 
     const erased = await run(['erase', 'kim', '--yes'], { env });
     assert.equal(erased.code, 0, erased.stderr);
     assert.match(erased.stdout, /^erased kim: their data key is destroyed; 1 record can never be read again$/m);
-    const after = await run(['record', 'get', 'users', 'kim'], { env });
+    const after = await run(['record', 'get', 'users', 'kim'], { env: appEnv });
     assert.equal(after.code, 1);
     assert.equal(oneErrorLine(after).code, 'subject_erased');
   });

@@ -18,6 +18,8 @@ export const ROLES = {
   regulator: { org: 'regulator', role: 'auditor' },
 } as const;
 export type RoleName = keyof typeof ROLES;
+/** The purpose the fixture's platform service states unless a test says otherwise. */
+export const SERVICE_PURPOSE = 'account';
 
 export interface Fixture {
   readonly dir: string;
@@ -54,7 +56,9 @@ export async function makeFixture(options: FixtureOptions = {}): Promise<Fixture
   for (const [name, r] of Object.entries(ROLES) as [RoleName, (typeof ROLES)[RoleName]][]) {
     const issued = await enclave.tokens.issue({ principal: `${name}-1`, org: r.org, role: r.role });
     tokens[name] = issued.secret;
-    principals[name] = await enclave.tokens.authenticate(issued.secret);
+    const principal = await enclave.tokens.authenticate(issued.secret);
+    // The platform service states one of its configured purposes, as its HTTP requests do (see http.ts).
+    principals[name] = name === 'service' ? { ...principal, purpose: SERVICE_PURPOSE } : principal;
   }
   return {
     dir,

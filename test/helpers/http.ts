@@ -1,7 +1,7 @@
 // In-process HTTP: a real server over a real fixture, driven with fastify.inject (no sockets).
 import type { FastifyInstance, InjectOptions, LightMyRequestResponse } from 'fastify';
 import { buildServer } from '../../src/http/server.ts';
-import { makeFixture, type Fixture, type RoleName } from './fixture.ts';
+import { makeFixture, SERVICE_PURPOSE, type Fixture, type RoleName } from './fixture.ts';
 
 export interface HttpFixture extends Fixture {
   readonly app: FastifyInstance;
@@ -17,7 +17,9 @@ export async function makeHttpFixture(options: Parameters<typeof makeFixture>[0]
     app,
     call(as, method, url, payload, headers = {}) {
       const auth: Record<string, string> = as === null ? {} : { authorization: `Bearer ${f.tokens[as]}` };
-      return app.inject({ method, url, headers: { ...auth, ...headers }, ...(payload === undefined ? {} : { payload: payload as InjectOptions['payload'] }) });
+      // Platform services act only for a configured purpose; tests of that rule pass their own header.
+      const purpose: Record<string, string> = as === 'service' ? { 'enclave-purpose': SERVICE_PURPOSE } : {};
+      return app.inject({ method, url, headers: { ...auth, ...purpose, ...headers }, ...(payload === undefined ? {} : { payload: payload as InjectOptions['payload'] }) });
     },
     async close() {
       await app.close();

@@ -119,7 +119,7 @@ void describe('with a failing log store', () => {
       broken = false;
     }
     assert.ok(isEnclaveError(err, 'log_unavailable'));
-    const issued = (await h.enclave.tokens.list()).filter((t) => t.principal.id === 'late-1');
+    const issued = (await h.enclave.control.tokens.list()).filter((t) => t.principal.id === 'late-1');
     assert.equal(issued.length, 1);
     assert.notEqual(issued[0]?.token.revokedAt, null, 'the unlogged token is revoked');
   });

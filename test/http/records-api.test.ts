@@ -148,7 +148,7 @@ describe('authentication', () => {
       assert.equal(errorCode(r), 'unauthenticated');
       assert.match(String(r.headers['www-authenticate']), /^Bearer/);
     }
-    await h.enclave.tokens.revoke(h.principals.regulator.tokenId);
+    await h.enclave.control.tokens.revoke(h.principals.regulator.tokenId, Date.now());
     assert.equal((await h.call('regulator', 'GET', url)).statusCode, 401);
   });
 

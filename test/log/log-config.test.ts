@@ -5,7 +5,9 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { defaultLogOrigin, LOG_DEFAULTS } from '../../src/core/config.ts';
 import { isEnclaveError } from '../../src/core/errors.ts';
-import { createRoleDecisionPoint } from '../../src/core/role-decision-point.ts';
+import { CedarDecisionPoint } from '../../src/services/cedar-decision-point.ts';
+import { GrantIndex } from '../../src/services/grant-index.ts';
+import { PolicyEngine } from '../../src/services/policy-engine.ts';
 import { generateNoteKey, SIG_TYPE_COSIGNATURE } from '../../src/core/tlog/index.ts';
 import { parseConfigText } from '../../src/services/config-loader.ts';
 import { starterConfig } from '../../src/services/starter-config.ts';
@@ -72,9 +74,11 @@ void describe('log configuration', () => {
 
   void it('gives log.read and log.search to the gatekeeper, the provider and the regulator; disclosure to officers only', () => {
     const config = parseConfigText(starterConfig(), 'enclave.yaml', '/tmp');
-    const decide = createRoleDecisionPoint(config);
+    const engine = new PolicyEngine(config);
+    engine.activate(1, PolicyEngine.defaultText());
+    const decide = new CedarDecisionPoint({ config, engine, grants: new GrantIndex() });
     const who = (org: string, role: string) => ({ id: `${role}-1`, org, orgKind: config.orgs.get(org)?.kind ?? 'service', role, tokenId: 't' });
-    const allowed = (org: string, role: string, action: 'log.read' | 'log.search' | 'log.disclose_key') => decide.decide({ principal: who(org, role), action, now: new Date() }).allow;
+    const allowed = (org: string, role: string, action: 'log.read' | 'log.search' | 'log.disclose_key') => decide.decideNow({ principal: who(org, role), action, now: new Date() }).allow;
     for (const [org, role] of [['gatekeeper', 'officer'], ['gatekeeper', 'approver'], ['trusted-provider', 'monitor'], ['regulator', 'auditor']]) {
       assert.ok(allowed(org ?? '', role ?? '', 'log.read') && allowed(org ?? '', role ?? '', 'log.search'), `${org}/${role}`);
     }

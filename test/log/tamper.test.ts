@@ -122,10 +122,12 @@ test('an honest log verifies, with chosen entries, and stays consistent with the
   const s = await site(300);
   try {
     const saved = join(s.dir, 'cp.txt');
-    const first = await verify(s, '--entry', '5', '--save', saved);
+    // The enclave's own entries come first (among them init's bootstrap token for each seal officer);
+    // entry 8 is the first logged decision.
+    const first = await verify(s, '--entry', '8', '--save', saved);
     assert.equal(first.code, 0, first.err);
     assert.match(first.out, new RegExp(`^verified enclave/tamper: checkpoint of ${await size(s)} entries`));
-    assert.match(first.out, /entry 5: included \(\d+ proof hashes\): \{"details":\{"action":"record\.read","i":\d+\},"principal":\{"id":"svc-1"/);
+    assert.match(first.out, /entry 8: included \(\d+ proof hashes\): \{"details":\{"action":"record\.read","i":\d+\},"principal":\{"id":"svc-1"/);
     await appendDecisions(s.enclave, 40);
     const second = await verify(s, '--since', saved);
     assert.equal(second.code, 0, second.err);
@@ -140,10 +142,10 @@ test('an edited entry is named with its bundle and position', async () => {
   try {
     const n = await size(s);
     await tamper(s, (db) => {
-      const edited = new TextDecoder().decode(body(db, 5)).replace('"record.read"', '"record.list"');
-      db.prepare('UPDATE log_entries SET body = ? WHERE idx = 5').run(new TextEncoder().encode(edited));
+      const edited = new TextDecoder().decode(body(db, 8)).replace('"record.read"', '"record.list"');
+      db.prepare('UPDATE log_entries SET body = ? WHERE idx = 8').run(new TextEncoder().encode(edited));
     });
-    await fails(s, 'log_mismatch', new RegExp(`^entry 5 \\(tile/entries/000\\.p/${n}, position 5\\) hashes to [0-9a-f]{16}…, but tile/0/000\\.p/${n} holds [0-9a-f]{16}… for it$`));
+    await fails(s, 'log_mismatch', new RegExp(`^entry 8 \\(tile/entries/000\\.p/${n}, position 8\\) hashes to [0-9a-f]{16}…, but tile/0/000\\.p/${n} holds [0-9a-f]{16}… for it$`));
   } finally {
     await close(s);
   }
@@ -215,9 +217,11 @@ test('a checkpoint rolled back is caught against the one saved earlier', async (
   }
 });
 
-/** Rewrites entry `idx` and makes the log re-integrate everything from scratch, as an operator with the keys could. */
-function forkAt(idx: number): (db: DatabaseSync) => void {
+/** Rewrites the first logged decision at or after `from` and makes the log re-integrate everything from scratch, as an operator with the keys could. */
+function forkAt(from: number): (db: DatabaseSync) => void {
   return (db) => {
+    let idx = from;
+    while (!new TextDecoder().decode(body(db, idx)).includes('"record.read"')) idx++;
     const edited = new TextDecoder().decode(body(db, idx)).replace('"record.read"', '"record.list"');
     db.prepare('UPDATE log_entries SET body = ? WHERE idx = ?').run(new TextEncoder().encode(edited), idx);
     db.prepare('DELETE FROM log_tiles').run();
@@ -271,8 +275,8 @@ test('with a witness, a forked tree never gets cosigned: the log cannot publish 
     assert.equal(ok.code, 0, ok.err);
     assert.match(ok.out, /witnesses: 1 of 1 cosigned \(quorum 1\): witness\.provider\.example\/w1/);
     const cosigned = await size(s);
-    // The fork: entry 3 rewritten, the tree rebuilt and signed again by the log's key.
-    await tamper(s, forkAt(3), { unseal: true });
+    // The fork: the first decision rewritten, the tree rebuilt and signed again by the log's key.
+    await tamper(s, forkAt(0), { unseal: true });
     await appendDecisions(s.enclave, 5, { sync: false });
     await assert.rejects(s.enclave.log.sync(), (e: unknown) => isEnclaveError(e, 'log_quorum_not_met'));
     // The witness refused the forked checkpoint and kept it as evidence; nothing new was published.

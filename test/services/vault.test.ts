@@ -542,7 +542,7 @@ void describe('a collection with a field named like an Object.prototype property
     const init = await initEnclave(dir, { dev: true });
     enclave = await openEnclave(loadConfig(init.configPath));
     for (const share of readDevShares(init.dataDir) ?? []) await enclave.seal.submit(share);
-    principal = await enclave.tokens.authenticate((await enclave.tokens.issue({ principal: 'svc', org: 'platform', role: 'service' })).secret);
+    principal = { ...(await enclave.tokens.authenticate((await enclave.tokens.issue({ principal: 'svc', org: 'platform', role: 'service' })).secret)), purpose: 'account' };
   });
   after(async () => {
     await enclave.close();

@@ -7,7 +7,7 @@
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { after, afterEach, beforeEach, describe, it } from 'node:test';
-import type { PrincipalRow, RecordRow, Store, SubjectRow, TokenRow, TokenWithPrincipal } from '../../src/core/store.ts';
+import type { AccessRequestRow, ApprovalRow, GrantRow, PrincipalRow, ProposalRow, RecordRow, Store, SubjectRow, TokenRow, TokenWithPrincipal } from '../../src/core/store.ts';
 
 const hex = (b: Uint8Array | null): string | null => (b === null ? null : Buffer.from(b).toString('hex'));
 
@@ -475,6 +475,244 @@ export function storeConformance(name: string, open: () => Promise<Store> | Stor
         await store.meta.put(key, '');
         assert.equal(await store.meta.get(key), '');
         assert.equal(await store.meta.putIfAbsent(key, 'x'), false, 'an empty value is still present');
+      });
+    });
+
+    // ---- the gatekeeper's sub-stores (control store) ----------------------------------------------
+    const request = (id: string, over: Partial<AccessRequestRow> = {}): AccessRequestRow => ({
+      id: `${ns}-${id}`,
+      kind: 'access',
+      requester: `${ns}-alice`,
+      requesterOrg: 'gatekeeper',
+      requesterRole: 'officer',
+      scope: JSON.stringify({ subjects: ['s-1'], collections: ['messages'], fields: [] }),
+      purpose: 'support',
+      justificationCode: 'support-ticket',
+      justification: 'ticket 4711: the user cannot see their messages — ñ 日本',
+      durationMs: 3_600_000,
+      digest: `sha256:${randomBytes(32).toString('hex')}`,
+      createdAt: T0,
+      expiresAt: T0 + 86_400_000,
+      status: 'pending',
+      decidedAt: null,
+      grantId: null,
+      ...over,
+    });
+    const grant = (id: string, requestId: string, over: Partial<GrantRow> = {}): GrantRow => ({
+      id: `${ns}-${id}`,
+      requestId: `${ns}-${requestId}`,
+      principal: `${ns}-alice`,
+      scope: JSON.stringify({ subjects: ['s-1'], collections: ['messages'], fields: [] }),
+      purpose: 'support',
+      breakglass: false,
+      createdAt: T0 + 10,
+      expiresAt: T0 + 3_600_010,
+      revokedAt: null,
+      revokedBy: null,
+      ...over,
+    });
+    const approval = (target: string, approver: string, over: Partial<ApprovalRow> = {}): ApprovalRow => ({
+      target: `${ns}-${target}`,
+      approver: `${ns}-${approver}`,
+      approverOrg: 'gatekeeper',
+      approverRole: 'officer',
+      digest: 'sha256:abc',
+      verdict: 'approve',
+      comment: '',
+      at: T0 + 5,
+      ...over,
+    });
+    const proposal = (id: string, over: Partial<ProposalRow> = {}): ProposalRow => ({
+      id: `${ns}-${id}`,
+      kind: 'policy',
+      proposer: `${ns}-alice`,
+      proposerOrg: 'gatekeeper',
+      proposerRole: 'officer',
+      payload: JSON.stringify({ text: '@id("x") permit (principal, action, resource);', base_version: 1, description: '' }),
+      digest: `sha256:${randomBytes(32).toString('hex')}`,
+      createdAt: T0,
+      expiresAt: T0 + 86_400_000,
+      status: 'pending',
+      decidedAt: null,
+      outcome: null,
+      ...over,
+    });
+    const mineOnly = <T extends { id: string }>(rows: readonly T[]) => rows.filter((r) => r.id.startsWith(`${ns}-`));
+
+    void describe('access requests and grants', () => {
+      void it('insert stores the request exactly; a second insert of the id answers exists and changes nothing', async () => {
+        const r = request('r1');
+        assert.equal(await store.accessRequests.insert(r), 'inserted');
+        assert.deepEqual(await store.accessRequests.get(r.id), r);
+        assert.equal(await store.accessRequests.insert({ ...r, purpose: 'legal' }), 'exists');
+        assert.deepEqual(await store.accessRequests.get(r.id), r);
+        assert.equal(await store.accessRequests.get(`${ns}-none`), undefined);
+      });
+
+      void it('a break-glass request is inserted with its grant in one transaction', async () => {
+        const r = request('bg', { kind: 'breakglass', status: 'approved', decidedAt: T0, grantId: `${ns}-g` });
+        const g = grant('g', 'bg', { breakglass: true, createdAt: T0 });
+        assert.equal(await store.accessRequests.insert(r, g), 'inserted');
+        assert.deepEqual(await store.accessRequests.get(r.id), r);
+        assert.deepEqual(await store.grants.get(g.id), g);
+        // A grant that cannot be stored (its id taken) takes its request down with it.
+        const r2 = request('bg2', { kind: 'breakglass', status: 'approved' });
+        await assert.rejects(store.accessRequests.insert(r2, grant('g', 'bg2')));
+        assert.equal(await store.accessRequests.get(r2.id), undefined);
+      });
+
+      void it('decide approves a pending request and inserts its grant atomically, once', async () => {
+        const r = request('r1');
+        await store.accessRequests.insert(r);
+        const g = grant('g1', 'r1');
+        assert.equal(await store.accessRequests.decide(r.id, { status: 'approved', at: T0 + 10, grant: g }), 'decided');
+        assert.deepEqual(await store.accessRequests.get(r.id), { ...r, status: 'approved', decidedAt: T0 + 10, grantId: g.id });
+        assert.deepEqual(await store.grants.get(g.id), g);
+        assert.equal(await store.accessRequests.decide(r.id, { status: 'approved', at: T0 + 11, grant: grant('g2', 'r1') }), 'not_pending');
+        assert.equal(await store.grants.get(`${ns}-g2`), undefined, 'a second approval creates no second grant');
+        assert.equal(await store.accessRequests.decide(r.id, { status: 'denied', at: T0 + 12 }), 'not_pending');
+        assert.equal((await store.accessRequests.get(r.id))?.status, 'approved');
+      });
+
+      void it('decide never approves an expired request, and denies only pending ones', async () => {
+        const r = request('r1', { expiresAt: T0 + 100 });
+        await store.accessRequests.insert(r);
+        assert.equal(await store.accessRequests.decide(r.id, { status: 'approved', at: T0 + 100, grant: grant('g1', 'r1') }), 'not_pending');
+        assert.equal(await store.grants.get(`${ns}-g1`), undefined);
+        assert.equal(await store.accessRequests.decide(r.id, { status: 'denied', at: T0 + 50 }), 'decided');
+        assert.deepEqual(await store.accessRequests.get(r.id), { ...r, status: 'denied', decidedAt: T0 + 50 });
+        assert.equal(await store.accessRequests.decide(`${ns}-none`, { status: 'denied', at: T0 }), 'not_pending');
+      });
+
+      void it('list is newest first and filters by kind, status and requester', async () => {
+        await store.accessRequests.insert(request('a', { createdAt: T0 + 1 }));
+        await store.accessRequests.insert(request('b', { createdAt: T0 + 3, requester: `${ns}-bob` }));
+        await store.accessRequests.insert(request('c', { createdAt: T0 + 2, kind: 'breakglass', status: 'approved' }));
+        const ids = (rows: readonly AccessRequestRow[]) => mineOnly(rows).map((r) => r.id.slice(ns.length + 1));
+        assert.deepEqual(ids(await store.accessRequests.list({ limit: 1000 })), ['b', 'c', 'a']);
+        assert.deepEqual(ids(await store.accessRequests.list({ kind: 'breakglass', limit: 1000 })), ['c']);
+        assert.deepEqual(ids(await store.accessRequests.list({ status: 'pending', limit: 1000 })), ['b', 'a']);
+        assert.deepEqual(ids(await store.accessRequests.list({ requester: `${ns}-bob` })), ['b']);
+        assert.equal((await store.accessRequests.list({ limit: 1 })).length, 1);
+      });
+
+      void it('grants: listActive skips expired and revoked ones; revoke is once; list filters by principal', async () => {
+        for (const id of ['a', 'b', 'c']) await store.accessRequests.insert(request(id));
+        await store.accessRequests.decide(`${ns}-a`, { status: 'approved', at: T0, grant: grant('ga', 'a', { expiresAt: T0 + 1000 }) });
+        await store.accessRequests.decide(`${ns}-b`, { status: 'approved', at: T0, grant: grant('gb', 'b', { expiresAt: T0 + 5000, principal: `${ns}-bob` }) });
+        await store.accessRequests.decide(`${ns}-c`, { status: 'approved', at: T0, grant: grant('gc', 'c', { expiresAt: T0 + 5000 }) });
+        const activeIds = async (at: number) => mineOnly(await store.grants.listActive(at)).map((g) => g.id.slice(ns.length + 1)).sort();
+        assert.deepEqual(await activeIds(T0 + 999), ['ga', 'gb', 'gc']);
+        assert.deepEqual(await activeIds(T0 + 1000), ['gb', 'gc'], 'a grant is not active at its expiry time');
+        assert.equal(await store.grants.revoke(`${ns}-gc`, T0 + 10, `${ns}-carol`), true);
+        assert.equal(await store.grants.revoke(`${ns}-gc`, T0 + 20, `${ns}-dave`), false);
+        assert.deepEqual(await store.grants.get(`${ns}-gc`), grant('gc', 'c', { expiresAt: T0 + 5000, revokedAt: T0 + 10, revokedBy: `${ns}-carol` }));
+        assert.deepEqual(await activeIds(T0 + 11), ['ga', 'gb']);
+        assert.equal(await store.grants.revoke(`${ns}-none`, T0, 'x'), false);
+        assert.deepEqual((await store.grants.list({ principal: `${ns}-bob` })).map((g) => g.id), [`${ns}-gb`]);
+      });
+    });
+
+    void describe('approvals', () => {
+      void it('one verdict per approver and target, listed in the order given', async () => {
+        assert.equal(await store.approvals.add(approval('t', 'bob', { at: T0 + 2, comment: 'ok — ñ' })), 'inserted');
+        assert.equal(await store.approvals.add(approval('t', 'carol', { at: T0 + 1, verdict: 'deny' })), 'inserted');
+        assert.equal(await store.approvals.add(approval('t', 'bob', { at: T0 + 3, verdict: 'deny' })), 'exists');
+        assert.equal(await store.approvals.add(approval('other', 'bob')), 'inserted', 'the same approver on another target is another verdict');
+        assert.deepEqual(await store.approvals.list(`${ns}-t`), [approval('t', 'carol', { at: T0 + 1, verdict: 'deny' }), approval('t', 'bob', { at: T0 + 2, comment: 'ok — ñ' })]);
+        assert.deepEqual(await store.approvals.list(`${ns}-none`), []);
+      });
+    });
+
+    void describe('policy versions', () => {
+      void it('append takes only the next version number; latest, get and list return them', async () => {
+        const before = (await store.policyVersions.latest())?.version ?? 0;
+        const v = { version: before + 1, text: `// ${ns}\n@id("a") permit (principal, action, resource);`, digest: 'sha256:1', proposalId: `${ns}-p`, approvers: '["a","b"]', activatedAt: T0 };
+        assert.equal(await store.policyVersions.append(v), 'inserted');
+        assert.equal(await store.policyVersions.append({ ...v, text: 'other' }), 'stale', 'the same number twice');
+        assert.equal(await store.policyVersions.append({ ...v, version: before + 3 }), 'stale', 'a gap');
+        assert.deepEqual(await store.policyVersions.latest(), v);
+        assert.deepEqual(await store.policyVersions.get(v.version), v);
+        assert.equal(await store.policyVersions.get(before + 2), undefined);
+        const all = await store.policyVersions.list();
+        assert.deepEqual(all.at(-1), v);
+        assert.deepEqual(all.map((x) => x.version), Array.from({ length: before + 1 }, (_, i) => i + 1), 'oldest first, no gaps');
+      });
+    });
+
+    void describe('change proposals', () => {
+      void it('insert and get; a second insert of the id answers exists', async () => {
+        const p = proposal('p1');
+        assert.equal(await store.proposals.insert(p), 'inserted');
+        assert.deepEqual(await store.proposals.get(p.id), p);
+        assert.equal(await store.proposals.insert({ ...p, kind: 'token.revoke' }), 'exists');
+        assert.deepEqual(await store.proposals.get(p.id), p);
+      });
+
+      void it('rejecting marks a pending proposal once', async () => {
+        const p = proposal('p1');
+        await store.proposals.insert(p);
+        assert.equal(await store.proposals.decide(p.id, { status: 'rejected', at: T0 + 1, outcome: 'no' }), 'decided');
+        assert.deepEqual(await store.proposals.get(p.id), { ...p, status: 'rejected', decidedAt: T0 + 1, outcome: 'no' });
+        assert.equal(await store.proposals.decide(p.id, { status: 'failed', at: T0 + 2, outcome: 'x' }), 'not_pending');
+      });
+
+      void it('applying a policy proposal appends the version in the same transaction; a stale base changes nothing', async () => {
+        const before = (await store.policyVersions.latest())?.version ?? 0;
+        const version = { version: before + 1, text: `// ${ns}`, digest: 'sha256:2', proposalId: `${ns}-p1`, approvers: '[]', activatedAt: T0 + 5 };
+        await store.proposals.insert(proposal('p1'));
+        await store.proposals.insert(proposal('p2'));
+        assert.equal(await store.proposals.decide(`${ns}-p1`, { status: 'applied', at: T0 + 5, outcome: 'v', effect: { kind: 'policy', version } }), 'decided');
+        assert.deepEqual(await store.policyVersions.latest(), version);
+        assert.equal((await store.proposals.get(`${ns}-p1`))?.status, 'applied');
+        // p2 was made against the same base: its version number is taken now.
+        assert.equal(await store.proposals.decide(`${ns}-p2`, { status: 'applied', at: T0 + 6, outcome: 'v', effect: { kind: 'policy', version: { ...version, proposalId: `${ns}-p2` } } }), 'stale');
+        assert.equal((await store.proposals.get(`${ns}-p2`))?.status, 'pending', 'nothing of the refused apply was kept');
+        assert.deepEqual(await store.policyVersions.latest(), version);
+      });
+
+      void it('applying a token proposal creates the principal and token atomically; a principal mismatch changes nothing', async () => {
+        await store.proposals.insert(proposal('p1', { kind: 'token.issue' }));
+        const p = principal('newbie');
+        const t = token('nt', 'newbie');
+        assert.equal(await store.proposals.decide(`${ns}-p1`, { status: 'applied', at: T0 + 5, outcome: 'issued', effect: { kind: 'token.issue', principal: p, token: t } }), 'decided');
+        assert.deepEqual(plainToken(await store.tokens.findByHash(t.hash)), { token: t, principal: p });
+        await store.proposals.insert(proposal('p2', { kind: 'token.issue' }));
+        const t2 = token('nt2', 'newbie');
+        assert.equal(await store.proposals.decide(`${ns}-p2`, { status: 'applied', at: T0 + 6, outcome: 'issued', effect: { kind: 'token.issue', principal: { ...p, role: 'officer' }, token: t2 } }), 'principal_mismatch');
+        assert.equal(await store.tokens.findByHash(t2.hash), undefined);
+        assert.equal((await store.proposals.get(`${ns}-p2`))?.status, 'pending');
+      });
+
+      void it('applying a revocation revokes the token; an already revoked one changes nothing', async () => {
+        const t = token('rt', 'victim');
+        await store.tokens.create(principal('victim'), t);
+        await store.proposals.insert(proposal('p1', { kind: 'token.revoke' }));
+        await store.proposals.insert(proposal('p2', { kind: 'token.revoke' }));
+        assert.equal(await store.proposals.decide(`${ns}-p1`, { status: 'applied', at: T0 + 7, outcome: 'revoked', effect: { kind: 'token.revoke', tokenId: t.id } }), 'decided');
+        assert.equal((await store.tokens.get(t.id))?.token.revokedAt, T0 + 7);
+        assert.equal(await store.proposals.decide(`${ns}-p2`, { status: 'applied', at: T0 + 8, outcome: 'revoked', effect: { kind: 'token.revoke', tokenId: t.id } }), 'token_not_found');
+        assert.equal((await store.proposals.get(`${ns}-p2`))?.status, 'pending');
+      });
+
+      void it('an expired proposal is never applied; list is newest first and filters by kind and status', async () => {
+        await store.proposals.insert(proposal('old', { expiresAt: T0 + 10, createdAt: T0 + 1 }));
+        const before = (await store.policyVersions.latest())?.version ?? 0;
+        const version = { version: before + 1, text: 'x', digest: 'd', proposalId: null, approvers: '[]', activatedAt: T0 };
+        assert.equal(await store.proposals.decide(`${ns}-old`, { status: 'applied', at: T0 + 10, outcome: 'v', effect: { kind: 'policy', version } }), 'not_pending');
+        assert.equal((await store.policyVersions.latest())?.version ?? 0, before);
+        await store.proposals.insert(proposal('tok', { kind: 'token.issue', createdAt: T0 + 2 }));
+        const ids = (rows: readonly ProposalRow[]) => mineOnly(rows).map((r) => r.id.slice(ns.length + 1));
+        assert.deepEqual(ids(await store.proposals.list({ limit: 1000 })), ['tok', 'old']);
+        assert.deepEqual(ids(await store.proposals.list({ kind: 'token.issue', limit: 1000 })), ['tok']);
+        assert.deepEqual(ids(await store.proposals.list({ status: 'applied', limit: 1000 })), []);
+      });
+
+      void it('tokens.get finds a token by id', async () => {
+        const t = token('byid', 'ivy');
+        await store.tokens.create(principal('ivy'), t);
+        assert.deepEqual(plainToken(await store.tokens.get(t.id)), { token: t, principal: principal('ivy') });
+        assert.equal(await store.tokens.get(`${ns}-none`), undefined);
       });
     });
 

@@ -23,7 +23,7 @@ export function registerInit(program: Command, { io }: CliContext): void {
     .command('init')
     .summary('write a starter configuration and data directory, and split the root key')
     .description(
-      `Writes DIR/${DEFAULT_CONFIG} (a commented starter configuration) and DIR/data, creates the root key and splits it with Shamir's scheme into one unseal share per gatekeeper officer; THRESHOLD of them unseal the enclave. The shares are printed once and stored nowhere. If DIR/${DEFAULT_CONFIG} already exists it is used as it is. An already initialized directory is refused: nothing is changed.`,
+      `Writes DIR/${DEFAULT_CONFIG} (a commented starter configuration) and DIR/data, creates the root key and splits it with Shamir's scheme into one unseal share per gatekeeper officer; THRESHOLD of them unseal the enclave. Each officer also gets a first bearer token (gatekeeper.bootstrap.role); every later token is proposed and approved by a quorum. Shares and tokens are printed once and stored nowhere (tokens as hashes only). If DIR/${DEFAULT_CONFIG} already exists it is used as it is. An already initialized directory is refused: nothing is changed.`,
     )
     .option('-d, --dir <dir>', 'directory for the configuration and the data directory', '.')
     .option('--officers <names>', `comma-separated officers, one share each (default: ${DEFAULT_OFFICERS.join(',')})`, nameList)
@@ -60,6 +60,7 @@ export function registerInit(program: Command, { io }: CliContext): void {
           wrote_config: result.wroteConfig,
           threshold: result.threshold,
           shares: result.shares,
+          tokens: result.tokens,
           dev_unseal_file: result.devUnsealPath,
         },
         () =>
@@ -72,10 +73,14 @@ export function registerInit(program: Command, { io }: CliContext): void {
             'THEY ARE SHOWN ONCE AND STORED NOWHERE: give each officer their own share now, over a safe channel.',
             columns(result.shares.map((s) => [s.officer, s.share])),
             '',
+            `Bootstrap tokens, one per officer (shown once; only their hashes are stored). Every later token needs ${result.tokens.length > 1 ? 'approval by other officers' : 'approval'}:`,
+            columns(result.tokens.map((t) => [t.officer, t.secret])),
+            '',
             'Next:',
             `  enclave serve --config ${shown(result.configPath)}${result.devUnsealPath ? ' --dev-unseal' : ''}`,
             `  enclave unseal --config ${shown(result.configPath)}    # ${result.threshold} officers, each entering their share`,
-            `  enclave token create --config ${shown(result.configPath)} --principal app --org platform --role service`,
+            `  ENCLAVE_TOKEN=<your token> enclave token create --config ${shown(result.configPath)} --principal app --org platform --role service`,
+            '  # … and other officers approve it: enclave token approve <proposal>',
           ].join('\n'),
       );
       if (result.devUnsealPath !== null) {

@@ -13,7 +13,7 @@ import { prepareDemoDir } from './demo-dir.ts';
 import { Population } from './population.ts';
 import { issueDemoTokens, TOKENS_FILE, writeDemoTokens } from './principals.ts';
 import { seedPopulation } from './seed.ts';
-import { describeScenario, describeSeeding, describeTokens, exampleSubject, tryIt, type SiteCount } from './summary.ts';
+import { DEMO_SERVICE_PURPOSE, describeScenario, describeSeeding, describeTokens, exampleSubject, tryIt, type SiteCount } from './summary.ts';
 
 export interface DemoOptions {
   readonly users: number;
@@ -46,7 +46,8 @@ export async function runDemo(io: Io, opts: DemoOptions): Promise<void> {
     writeDemoTokens(tokensFile, tokens);
     const app = tokens.find((t) => t.principal === 'app');
     if (!app) throw new Error('the demo principals lack the platform service');
-    const seeder = await enclave.tokens.authenticate(app.token);
+    // The platform service acts only for a configured purpose: the demo's seeding states `account`.
+    const seeder = { ...(await enclave.tokens.authenticate(app.token)), purpose: DEMO_SERVICE_PURPOSE };
 
     const population = new Population(opts.seed, opts.users);
     const progress = createProgress(io, progressMode(io, opts.quiet === true), { task: 'seeding', total: opts.users, unit: 'users', extras: ['records'] });

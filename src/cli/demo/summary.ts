@@ -5,6 +5,9 @@ import type { DemoToken } from './principals.ts';
 import type { Population } from './population.ts';
 import type { SeedReport } from './seed.ts';
 
+/** The purpose the demo's platform service states (one of those the starter configuration gives it). */
+export const DEMO_SERVICE_PURPOSE = 'account';
+
 export interface SiteCount {
   readonly jurisdiction: string;
   readonly site: string;
@@ -71,10 +74,12 @@ export function exampleSubject(population: Population, config: EnclaveConfig): s
 export function tryIt(url: string, tokens: readonly DemoToken[], subject: string, outsideCountry: string): string {
   const token = (principal: string) => tokens.find((t) => t.principal === principal)?.token ?? '<token>';
   const auth = (principal: string) => `-H 'Authorization: Bearer ${token(principal)}'`;
+  const app = `${auth('app')} -H 'Enclave-Purpose: ${DEMO_SERVICE_PURPOSE}'`;
+  const as = (principal: string) => `ENCLAVE_SERVER=${url} ENCLAVE_TOKEN=${token(principal)} npx enclave`;
   return [
     'Try it from another terminal:',
-    `  # 1. The platform service reads ${subject}'s account record, protected fields (email, phone, birthdate) included:`,
-    `  curl -s ${auth('app')} ${url}/v1/collections/users/records/${subject}`,
+    `  # 1. The platform service, stating its purpose, reads ${subject}'s account record, protected fields (email, phone, birthdate) included:`,
+    `  curl -s ${app} ${url}/v1/collections/users/records/${subject}`,
     '',
     '  # 2. The parent company\'s engineer reads the same record: protected fields are withheld and listed in "withheld":',
     `  curl -s ${auth('parent')} ${url}/v1/collections/users/records/${subject}`,
@@ -83,8 +88,17 @@ export function tryIt(url: string, tokens: readonly DemoToken[], subject: string
     `  curl -s ${auth('parent')} '${url}/v1/subjects/${subject}/records?collection=messages'`,
     '',
     `  # 4. Registering a resident of ${outsideCountry}, a country in no jurisdiction, is refused (422 no_jurisdiction):`,
-    `  curl -s ${auth('app')} -H 'Content-Type: application/json' -d '{"id":"newcomer-1","country":"${outsideCountry}"}' ${url}/v1/subjects`,
+    `  curl -s ${app} -H 'Content-Type: application/json' -d '{"id":"newcomer-1","country":"${outsideCountry}"}' ${url}/v1/subjects`,
     '',
-    `  # More: ${url}/openapi.json, and \`enclave --help\` (e.g. ENCLAVE_TOKEN=… enclave record get users ${subject} --server ${url})`,
+    `  # 5. The gatekeeper: alice (officer) asks to read ${subject}'s messages; dana (gatekeeper) and the trusted provider approve;`,
+    '  #    alice then reads them under the grant, which names itself in every response and expires by itself:',
+    `  ${as('alice')} access request --subject ${subject} --collection messages --purpose support --code support-ticket --reason "ticket 4711: the user reports missing messages"`,
+    `  ${as('dana')} access approve <request id>`,
+    `  ${as('provider')} access approve <request id>`,
+    `  ${as('alice')} record list ${subject} --collection messages --purpose support`,
+    '',
+    `  # 6. The policies every decision is made by, and how to change them (a proposal k others approve): ${as('regulator')} policy show`,
+    '',
+    `  # More: ${url}/openapi.json, and \`enclave --help\``,
   ].join('\n');
 }

@@ -81,7 +81,7 @@ export function logRoutes(app: FastifyInstance, enclave: Enclave): void {
   /** The decision point rules on log routes like on everything else; a denied search or key disclosure is logged. */
   async function authorize(request: FastifyRequest, action: Action): Promise<readonly string[]> {
     const principal = principalOf(request);
-    const decision = enclave.decisions.decide({ principal, action, now: new Date() });
+    const decision = await enclave.decisions.decide({ principal, action, now: new Date() });
     if (decision.allow) return decision.policies;
     if (action !== 'log.read') {
       await log.append({ type: 'access.decision', principal: { id: principal.id, org: principal.org, role: principal.role }, details: { action, allow: false, policies: [...decision.policies] } });

@@ -53,6 +53,8 @@ export function recordRoutes(app: FastifyInstance, enclave: Enclave): void {
     },
     async (request, reply) => {
       const view = await receipted(reply, () => vault.getRecord(principalOf(request), request.params.collection, request.params.id));
+      // A read under a grant names it, in the body and in a header (flagged when it is break-glass).
+      if (view.grant) void reply.header('enclave-grant', view.grant.breakglass ? `${view.grant.id}; break-glass` : view.grant.id);
       return reply.header('etag', etagOf(view.version)).header('cache-control', 'no-store').send(view);
     },
   );

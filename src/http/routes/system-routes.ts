@@ -91,7 +91,7 @@ export function systemRoutes(app: FastifyInstance, enclave: Enclave, metrics: Re
     },
     async (request, reply) => {
       const principal = principalOf(request);
-      const decision = enclave.decisions.decide({ principal, action: 'enclave.seal', now: new Date() });
+      const decision = await enclave.decisions.decide({ principal, action: 'enclave.seal', now: new Date() });
       if (!decision.allow) throw new EnclaveError('forbidden', decision.reason, { details: { action: 'enclave.seal', policies: decision.policies } });
       return (await withReceipt(reply, () => enclave.seal.sealLogged(principal))).value;
     },

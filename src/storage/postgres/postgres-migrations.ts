@@ -52,4 +52,77 @@ CREATE TABLE meta (
 );
 `,
   },
+  {
+    id: 2,
+    name: 'gatekeeper',
+    sql: `
+CREATE TABLE access_requests (
+  id text COLLATE "C" PRIMARY KEY,
+  kind text NOT NULL CHECK (kind IN ('access', 'breakglass')),
+  requester text NOT NULL,
+  requester_org text NOT NULL,
+  requester_role text NOT NULL,
+  scope text NOT NULL,
+  purpose text NOT NULL,
+  justification_code text NOT NULL,
+  justification text NOT NULL,
+  duration_ms bigint NOT NULL,
+  digest text NOT NULL,
+  created_at bigint NOT NULL,
+  expires_at bigint NOT NULL,
+  status text NOT NULL CHECK (status IN ('pending', 'approved', 'denied')),
+  decided_at bigint,
+  grant_id text
+);
+CREATE INDEX access_requests_by_time ON access_requests (created_at, id);
+CREATE TABLE approvals (
+  target text COLLATE "C" NOT NULL,
+  approver text COLLATE "C" NOT NULL,
+  approver_org text NOT NULL,
+  approver_role text NOT NULL,
+  digest text NOT NULL,
+  verdict text NOT NULL CHECK (verdict IN ('approve', 'deny')),
+  comment text NOT NULL,
+  at bigint NOT NULL,
+  PRIMARY KEY (target, approver)
+);
+CREATE TABLE grants (
+  id text COLLATE "C" PRIMARY KEY,
+  request_id text COLLATE "C" NOT NULL UNIQUE REFERENCES access_requests (id),
+  principal text COLLATE "C" NOT NULL,
+  scope text NOT NULL,
+  purpose text NOT NULL,
+  breakglass smallint NOT NULL CHECK (breakglass IN (0, 1)),
+  created_at bigint NOT NULL,
+  expires_at bigint NOT NULL,
+  revoked_at bigint,
+  revoked_by text
+);
+CREATE INDEX grants_by_expiry ON grants (expires_at);
+CREATE INDEX grants_by_time ON grants (created_at, id);
+CREATE TABLE policy_versions (
+  version integer PRIMARY KEY,
+  text text NOT NULL,
+  digest text NOT NULL,
+  proposal_id text,
+  approvers text NOT NULL,
+  activated_at bigint NOT NULL
+);
+CREATE TABLE proposals (
+  id text COLLATE "C" PRIMARY KEY,
+  kind text NOT NULL CHECK (kind IN ('policy', 'token.issue', 'token.revoke')),
+  proposer text NOT NULL,
+  proposer_org text NOT NULL,
+  proposer_role text NOT NULL,
+  payload text NOT NULL,
+  digest text NOT NULL,
+  created_at bigint NOT NULL,
+  expires_at bigint NOT NULL,
+  status text NOT NULL CHECK (status IN ('pending', 'applied', 'rejected', 'failed')),
+  decided_at bigint,
+  outcome text
+);
+CREATE INDEX proposals_by_time ON proposals (created_at, id);
+`,
+  },
 ];

@@ -8,8 +8,22 @@
 // are recycled or expire. docs/postgresql.md says what that means.
 import { EnclaveError } from '../../core/errors.ts';
 import type { Migration } from '../../core/migration-plan.ts';
-import type { MetaStore, RecordRow, RecordStore, Store, SubjectRow, SubjectStore, TokenStore } from '../../core/store.ts';
+import type {
+  AccessRequestStore,
+  ApprovalStore,
+  GrantStore,
+  MetaStore,
+  PolicyVersionStore,
+  ProposalStore,
+  RecordRow,
+  RecordStore,
+  Store,
+  SubjectRow,
+  SubjectStore,
+  TokenStore,
+} from '../../core/store.ts';
 import { advisoryKey, type PostgresDb, type Sql } from './postgres-db.ts';
+import { postgresAccessRequests, postgresApprovals, postgresGrants, postgresPolicyVersions, postgresProposals } from './postgres-gatekeeper.ts';
 import { postgresMeta } from './postgres-meta.ts';
 import { openMigrated } from './postgres-migrate.ts';
 import { POSTGRES_MIGRATIONS } from './postgres-migrations.ts';
@@ -28,6 +42,11 @@ export class PostgresStore implements Store {
   readonly records: RecordStore;
   readonly tokens: TokenStore;
   readonly meta: MetaStore;
+  readonly accessRequests: AccessRequestStore;
+  readonly approvals: ApprovalStore;
+  readonly grants: GrantStore;
+  readonly policyVersions: PolicyVersionStore;
+  readonly proposals: ProposalStore;
   private readonly db: PostgresDb;
   /** The vacuum that has not started yet: every scrub requested meanwhile shares it (see scrub()). */
   private queuedScrub: Promise<void> | undefined;
@@ -39,6 +58,11 @@ export class PostgresStore implements Store {
     this.records = postgresRecords(db);
     this.tokens = postgresTokens(db);
     this.meta = postgresMeta(db);
+    this.accessRequests = postgresAccessRequests(db);
+    this.approvals = postgresApprovals(db);
+    this.grants = postgresGrants(db);
+    this.policyVersions = postgresPolicyVersions(db);
+    this.proposals = postgresProposals(db);
   }
 
   /** Connects and migrates. Fails with invalid_config, storage_unavailable or migration_refused. */

@@ -49,4 +49,77 @@ CREATE TABLE meta (
 ) STRICT;
 `,
   },
+  {
+    id: 2,
+    name: 'gatekeeper',
+    sql: `
+CREATE TABLE access_requests (
+  id TEXT PRIMARY KEY,
+  kind TEXT NOT NULL CHECK (kind IN ('access', 'breakglass')),
+  requester TEXT NOT NULL,
+  requester_org TEXT NOT NULL,
+  requester_role TEXT NOT NULL,
+  scope TEXT NOT NULL,
+  purpose TEXT NOT NULL,
+  justification_code TEXT NOT NULL,
+  justification TEXT NOT NULL,
+  duration_ms INTEGER NOT NULL,
+  digest TEXT NOT NULL,
+  created_at INTEGER NOT NULL,
+  expires_at INTEGER NOT NULL,
+  status TEXT NOT NULL CHECK (status IN ('pending', 'approved', 'denied')),
+  decided_at INTEGER,
+  grant_id TEXT
+) STRICT;
+CREATE INDEX access_requests_by_time ON access_requests (created_at, id);
+CREATE TABLE approvals (
+  target TEXT NOT NULL,
+  approver TEXT NOT NULL,
+  approver_org TEXT NOT NULL,
+  approver_role TEXT NOT NULL,
+  digest TEXT NOT NULL,
+  verdict TEXT NOT NULL CHECK (verdict IN ('approve', 'deny')),
+  comment TEXT NOT NULL,
+  at INTEGER NOT NULL,
+  PRIMARY KEY (target, approver)
+) STRICT;
+CREATE TABLE grants (
+  id TEXT PRIMARY KEY,
+  request_id TEXT NOT NULL UNIQUE REFERENCES access_requests (id),
+  principal TEXT NOT NULL,
+  scope TEXT NOT NULL,
+  purpose TEXT NOT NULL,
+  breakglass INTEGER NOT NULL CHECK (breakglass IN (0, 1)),
+  created_at INTEGER NOT NULL,
+  expires_at INTEGER NOT NULL,
+  revoked_at INTEGER,
+  revoked_by TEXT
+) STRICT;
+CREATE INDEX grants_by_expiry ON grants (expires_at);
+CREATE INDEX grants_by_time ON grants (created_at, id);
+CREATE TABLE policy_versions (
+  version INTEGER PRIMARY KEY,
+  text TEXT NOT NULL,
+  digest TEXT NOT NULL,
+  proposal_id TEXT,
+  approvers TEXT NOT NULL,
+  activated_at INTEGER NOT NULL
+) STRICT;
+CREATE TABLE proposals (
+  id TEXT PRIMARY KEY,
+  kind TEXT NOT NULL CHECK (kind IN ('policy', 'token.issue', 'token.revoke')),
+  proposer TEXT NOT NULL,
+  proposer_org TEXT NOT NULL,
+  proposer_role TEXT NOT NULL,
+  payload TEXT NOT NULL,
+  digest TEXT NOT NULL,
+  created_at INTEGER NOT NULL,
+  expires_at INTEGER NOT NULL,
+  status TEXT NOT NULL CHECK (status IN ('pending', 'applied', 'rejected', 'failed')),
+  decided_at INTEGER,
+  outcome TEXT
+) STRICT;
+CREATE INDEX proposals_by_time ON proposals (created_at, id);
+`,
+  },
 ];

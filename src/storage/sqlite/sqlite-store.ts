@@ -3,9 +3,16 @@ import type { DatabaseSync, StatementSync, SQLInputValue } from 'node:sqlite';
 import { EnclaveError } from '../../core/errors.ts';
 import type { Migration } from '../../core/migration-plan.ts';
 import type {
+  AccessRequestStore,
+  ApprovalStore,
   DeleteResult,
+  GrantRow,
+  GrantStore,
   InsertResult,
   MetaStore,
+  PolicyVersionRow,
+  PolicyVersionStore,
+  ProposalStore,
   PrincipalRow,
   RecordRow,
   RecordStore,
@@ -17,8 +24,24 @@ import type {
   UpdateResult,
 } from '../../core/store.ts';
 import {
+  ACCESS_REQUEST_COLUMNS,
+  accessRequestValues,
   countOf,
+  GRANT_COLUMNS,
+  grantValues,
   listLimit,
+  pageLimit,
+  POLICY_VERSION_COLUMNS,
+  policyVersionValues,
+  PROPOSAL_COLUMNS,
+  proposalValues,
+  APPROVAL_COLUMNS,
+  approvalValues,
+  toAccessRequest,
+  toApproval,
+  toGrant,
+  toPolicyVersion,
+  toProposal,
   RECORD_COLUMNS,
   recordValues,
   SUBJECT_COLUMNS,
@@ -47,6 +70,11 @@ export class SqliteStore implements Store {
   readonly records: RecordStore;
   readonly tokens: TokenStore;
   readonly meta: MetaStore;
+  readonly accessRequests: AccessRequestStore;
+  readonly approvals: ApprovalStore;
+  readonly grants: GrantStore;
+  readonly policyVersions: PolicyVersionStore;
+  readonly proposals: ProposalStore;
   readonly path: string;
   private readonly db: DatabaseSync;
   private readonly statements: StatementCache;
@@ -65,6 +93,11 @@ export class SqliteStore implements Store {
     this.records = this.recordStore();
     this.tokens = this.tokenStore();
     this.meta = this.metaStore();
+    this.accessRequests = this.accessRequestStore();
+    this.approvals = this.approvalStore();
+    this.grants = this.grantStore();
+    this.policyVersions = this.policyVersionStore();
+    this.proposals = this.proposalStore();
   }
 
   private stmt(sql: string): StatementSync {
@@ -173,27 +206,186 @@ export class SqliteStore implements Store {
   private tokenStore(): TokenStore {
     const select = TOKEN_SELECT;
     return {
-      create: async (principal: PrincipalRow, token: TokenRow) =>
-        Promise.resolve(
-          this.tx(() => {
-            this.stmt('INSERT INTO principals (id, org, role, created_at) VALUES (?, ?, ?, ?) ON CONFLICT (id) DO NOTHING').run(
-              principal.id,
-              principal.org,
-              principal.role,
-              principal.createdAt,
-            );
-            const p = this.stmt('SELECT org, role FROM principals WHERE id = ?').get(principal.id) as Row;
-            if (p['org'] !== principal.org || p['role'] !== principal.role) return 'principal_mismatch' as const;
-            this.stmt(`INSERT INTO tokens (${TOKEN_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?)`).run(...tokenValues(token));
-            return 'created' as const;
-          }),
-        ),
+      create: async (principal: PrincipalRow, token: TokenRow) => Promise.resolve(this.tx(() => this.insertToken(principal, token))),
       findByHash: async (hash) => {
         const r = this.stmt(`${select} WHERE t.hash = ?`).get(hash) as Row | undefined;
         return Promise.resolve(r ? toTokenWithPrincipal(r) : undefined);
       },
-      revoke: async (id, at) => Promise.resolve(this.stmt('UPDATE tokens SET revoked_at = ? WHERE id = ? AND revoked_at IS NULL').run(at, id).changes === 1),
+      revoke: async (id, at) => Promise.resolve(this.revokeToken(id, at)),
+      get: async (id) => {
+        const r = this.stmt(`${select} WHERE t.id = ?`).get(id) as Row | undefined;
+        return Promise.resolve(r ? toTokenWithPrincipal(r) : undefined);
+      },
       list: async () => Promise.resolve((this.stmt(`${select} ORDER BY t.created_at, t.id`).all() as Row[]).map(toTokenWithPrincipal)),
+    };
+  }
+
+  /** Creates the principal if new (its org and role must then match) and the token; call inside tx. */
+  private insertToken(principal: PrincipalRow, token: TokenRow): 'created' | 'principal_mismatch' {
+    this.stmt('INSERT INTO principals (id, org, role, created_at) VALUES (?, ?, ?, ?) ON CONFLICT (id) DO NOTHING').run(principal.id, principal.org, principal.role, principal.createdAt);
+    const p = this.stmt('SELECT org, role FROM principals WHERE id = ?').get(principal.id) as Row;
+    if (p['org'] !== principal.org || p['role'] !== principal.role) return 'principal_mismatch';
+    this.stmt(`INSERT INTO tokens (${TOKEN_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?)`).run(...tokenValues(token));
+    return 'created';
+  }
+
+  private revokeToken(id: string, at: number): boolean {
+    return this.stmt('UPDATE tokens SET revoked_at = ? WHERE id = ? AND revoked_at IS NULL').run(at, id).changes === 1;
+  }
+
+  private insertGrantRow(g: GrantRow): void {
+    this.stmt(`INSERT INTO grants (${GRANT_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`).run(...grantValues(g));
+  }
+
+  private accessRequestStore(): AccessRequestStore {
+    return {
+      insert: async (row, grant) =>
+        Promise.resolve(
+          this.tx<InsertResult>(() => {
+            const r = this.stmt(`INSERT INTO access_requests (${ACCESS_REQUEST_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (id) DO NOTHING`).run(
+              ...accessRequestValues(row),
+            );
+            if (r.changes !== 1) return 'exists';
+            if (grant) this.insertGrantRow(grant);
+            return 'inserted';
+          }),
+        ),
+      get: async (id) => {
+        const r = this.stmt('SELECT * FROM access_requests WHERE id = ?').get(id) as Row | undefined;
+        return Promise.resolve(r ? toAccessRequest(r) : undefined);
+      },
+      list: async (options) => {
+        const rows = this.stmt(
+          `SELECT * FROM access_requests WHERE (?1 IS NULL OR kind = ?1) AND (?2 IS NULL OR status = ?2) AND (?3 IS NULL OR requester = ?3)
+           ORDER BY created_at DESC, id DESC LIMIT ?4`,
+        ).all(options?.kind ?? null, options?.status ?? null, options?.requester ?? null, pageLimit(options?.limit)) as Row[];
+        return Promise.resolve(rows.map(toAccessRequest));
+      },
+      decide: async (id, d) =>
+        Promise.resolve(
+          this.tx(() => {
+            const changed =
+              d.status === 'denied'
+                ? this.stmt(`UPDATE access_requests SET status = 'denied', decided_at = ? WHERE id = ? AND status = 'pending'`).run(d.at, id).changes
+                : this.stmt(`UPDATE access_requests SET status = 'approved', decided_at = ?, grant_id = ? WHERE id = ? AND status = 'pending' AND expires_at > ?`).run(d.at, d.grant.id, id, d.at).changes;
+            if (changed !== 1) return 'not_pending' as const;
+            if (d.status === 'approved') this.insertGrantRow(d.grant);
+            return 'decided' as const;
+          }),
+        ),
+    };
+  }
+
+  private approvalStore(): ApprovalStore {
+    return {
+      add: async (a) =>
+        Promise.resolve<InsertResult>(
+          this.stmt(`INSERT INTO approvals (${APPROVAL_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (target, approver) DO NOTHING`).run(...approvalValues(a)).changes === 1
+            ? 'inserted'
+            : 'exists',
+        ),
+      list: async (target) => Promise.resolve((this.stmt('SELECT * FROM approvals WHERE target = ? ORDER BY at, approver').all(target) as Row[]).map(toApproval)),
+    };
+  }
+
+  private grantStore(): GrantStore {
+    return {
+      get: async (id) => {
+        const r = this.stmt('SELECT * FROM grants WHERE id = ?').get(id) as Row | undefined;
+        return Promise.resolve(r ? toGrant(r) : undefined);
+      },
+      listActive: async (at) =>
+        Promise.resolve((this.stmt('SELECT * FROM grants WHERE expires_at > ? AND revoked_at IS NULL ORDER BY created_at, id').all(at) as Row[]).map(toGrant)),
+      list: async (options) =>
+        Promise.resolve(
+          (this.stmt('SELECT * FROM grants WHERE (?1 IS NULL OR principal = ?1) ORDER BY created_at DESC, id DESC LIMIT ?2').all(options?.principal ?? null, pageLimit(options?.limit)) as Row[]).map(toGrant),
+        ),
+      revoke: async (id, at, by) => Promise.resolve(this.stmt('UPDATE grants SET revoked_at = ?, revoked_by = ? WHERE id = ? AND revoked_at IS NULL').run(at, by, id).changes === 1),
+    };
+  }
+
+  private appendPolicyVersion(v: PolicyVersionRow): 'inserted' | 'stale' {
+    const latest = countOf(this.stmt('SELECT coalesce(max(version), 0) AS n FROM policy_versions').get());
+    if (v.version !== latest + 1) return 'stale';
+    this.stmt(`INSERT INTO policy_versions (${POLICY_VERSION_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?)`).run(...policyVersionValues(v));
+    return 'inserted';
+  }
+
+  private policyVersionStore(): PolicyVersionStore {
+    return {
+      append: async (v) => Promise.resolve(this.tx(() => this.appendPolicyVersion(v))),
+      latest: async () => {
+        const r = this.stmt('SELECT * FROM policy_versions ORDER BY version DESC LIMIT 1').get() as Row | undefined;
+        return Promise.resolve(r ? toPolicyVersion(r) : undefined);
+      },
+      get: async (version) => {
+        const r = this.stmt('SELECT * FROM policy_versions WHERE version = ?').get(version) as Row | undefined;
+        return Promise.resolve(r ? toPolicyVersion(r) : undefined);
+      },
+      list: async () => Promise.resolve((this.stmt('SELECT * FROM policy_versions ORDER BY version').all() as Row[]).map(toPolicyVersion)),
+    };
+  }
+
+  private proposalStore(): ProposalStore {
+    return {
+      insert: async (p) =>
+        Promise.resolve<InsertResult>(
+          this.stmt(`INSERT INTO proposals (${PROPOSAL_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (id) DO NOTHING`).run(...proposalValues(p)).changes === 1
+            ? 'inserted'
+            : 'exists',
+        ),
+      get: async (id) => {
+        const r = this.stmt('SELECT * FROM proposals WHERE id = ?').get(id) as Row | undefined;
+        return Promise.resolve(r ? toProposal(r) : undefined);
+      },
+      list: async (options) =>
+        Promise.resolve(
+          (
+            this.stmt('SELECT * FROM proposals WHERE (?1 IS NULL OR kind = ?1) AND (?2 IS NULL OR status = ?2) ORDER BY created_at DESC, id DESC LIMIT ?3').all(
+              options?.kind ?? null,
+              options?.status ?? null,
+              pageLimit(options?.limit),
+            ) as Row[]
+          ).map(toProposal),
+        ),
+      decide: async (id, d) => {
+        // Errors thrown inside roll the transaction back; the answer names why.
+        class Abort extends Error {
+          readonly why: 'stale' | 'principal_mismatch' | 'token_not_found';
+          constructor(why: 'stale' | 'principal_mismatch' | 'token_not_found') {
+            super(why);
+            this.why = why;
+          }
+        }
+        try {
+          return await Promise.resolve(
+            this.tx(() => {
+              const changed =
+                d.status === 'applied'
+                  ? this.stmt(`UPDATE proposals SET status = 'applied', decided_at = ?, outcome = ? WHERE id = ? AND status = 'pending' AND expires_at > ?`).run(d.at, d.outcome, id, d.at).changes
+                  : this.stmt(`UPDATE proposals SET status = ?, decided_at = ?, outcome = ? WHERE id = ? AND status = 'pending'`).run(d.status, d.at, d.outcome, id).changes;
+              if (changed !== 1) return 'not_pending' as const;
+              if (d.status !== 'applied') return 'decided' as const;
+              const e = d.effect;
+              switch (e.kind) {
+                case 'policy':
+                  if (this.appendPolicyVersion(e.version) === 'stale') throw new Abort('stale');
+                  break;
+                case 'token.issue':
+                  if (this.insertToken(e.principal, e.token) === 'principal_mismatch') throw new Abort('principal_mismatch');
+                  break;
+                case 'token.revoke':
+                  if (!this.revokeToken(e.tokenId, d.at)) throw new Abort('token_not_found');
+                  break;
+              }
+              return 'decided' as const;
+            }),
+          );
+        } catch (err) {
+          if (err instanceof Abort) return err.why;
+          throw err;
+        }
+      },
     };
   }
 

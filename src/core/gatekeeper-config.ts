@@ -1,0 +1,153 @@
+// The `gatekeeper:` section of the configuration, cross-checked against the orgs and roles it names.
+// Schema errors are reported by config.ts; this file adds the references and limits a schema cannot say.
+import type { RawGatekeeper } from './config-schema.ts';
+import { parseDuration } from './duration.ts';
+
+/** k distinct approvers from the `from` groups, with at least n from each group of `require` (AND). */
+export interface QuorumRule {
+  readonly k: number;
+  readonly from: readonly string[];
+  readonly require: ReadonlyMap<string, number>;
+}
+
+/** Who belongs to an approver group: holders of these roles (org/role), and these named principals. */
+export interface ApproverGroup {
+  readonly id: string;
+  readonly roles: ReadonlySet<string>;
+  readonly principals: ReadonlySet<string>;
+}
+
+export interface BreakGlassConfig {
+  /** Roles (org/role) that may open an emergency grant without prior approval. */
+  readonly roles: ReadonlySet<string>;
+  readonly maxMs: number;
+  readonly review: QuorumRule;
+  /** Every break-glass grant must be reviewed within this time of its opening, or it is overdue. */
+  readonly reviewWithinMs: number;
+}
+
+export interface GatekeeperConfig {
+  readonly purposes: readonly string[];
+  /** Service role (org/role) → the purposes it may act for. Every role of a service org has an entry. */
+  readonly servicePurposes: ReadonlyMap<string, ReadonlySet<string>>;
+  readonly justificationCodes: readonly string[];
+  readonly minJustificationLength: number;
+  readonly maxGrantMs: number;
+  readonly requestExpiryMs: number;
+  readonly groups: ReadonlyMap<string, ApproverGroup>;
+  readonly accessApproval: QuorumRule;
+  readonly policyApproval: QuorumRule;
+  readonly tokenApproval: QuorumRule;
+  readonly breakGlass: BreakGlassConfig;
+  /** The role `enclave init` gives each seal officer's bootstrap token. */
+  readonly bootstrap: { readonly org: string; readonly role: string };
+}
+
+/** The org kinds and roles the section may refer to, as config.ts has indexed them. */
+export interface RoleIndex {
+  /** org id → kind, and its role ids */
+  readonly orgs: ReadonlyMap<string, { readonly kind: string; readonly roles: ReadonlyMap<string, unknown> }>;
+}
+
+const MAX_GRANT_MS = 90 * 86_400_000;
+const MAX_BREAK_GLASS_MS = 86_400_000;
+const MAX_EXPIRY_MS = 30 * 86_400_000;
+
+export function roleRef(org: string, role: string): string {
+  return `${org}/${role}`;
+}
+
+function splitRef(ref: string): [string, string] {
+  const i = ref.indexOf('/');
+  return [ref.slice(0, i), ref.slice(i + 1)];
+}
+
+export function parseGatekeeper(raw: RawGatekeeper, index: RoleIndex, problems: string[]): GatekeeperConfig {
+  const at = (key: string) => `gatekeeper.${key}`;
+  const kindOf = (ref: string, key: string): string | undefined => {
+    const [org, role] = splitRef(ref);
+    const o = index.orgs.get(org);
+    if (!o) {
+      problems.push(`${at(key)}: "${ref}" names no org "${org}" (expected one of: ${[...index.orgs.keys()].join(', ')})`);
+      return undefined;
+    }
+    if (!o.roles.has(role)) {
+      problems.push(`${at(key)}: "${ref}" names no role "${role}" of org "${org}" (expected one of: ${[...o.roles.keys()].join(', ')})`);
+      return undefined;
+    }
+    return o.kind;
+  };
+  const ms = (text: string) => parseDuration(text) ?? 0;
+
+  const purposes = new Set(raw.purposes);
+  const servicePurposes = new Map<string, ReadonlySet<string>>();
+  for (const [ref, list] of Object.entries(raw.service_purposes)) {
+    const kind = kindOf(ref, `service_purposes.${ref}`);
+    if (kind !== undefined && kind !== 'service') problems.push(`${at(`service_purposes.${ref}`)}: "${ref}" is not a role of a service org (its org is of kind ${kind})`);
+    for (const p of list) if (!purposes.has(p)) problems.push(`${at(`service_purposes.${ref}`)}: purpose "${p}" is not in gatekeeper.purposes`);
+    servicePurposes.set(ref, new Set(list));
+  }
+  for (const [orgId, org] of index.orgs) {
+    if (org.kind !== 'service') continue;
+    for (const role of org.roles.keys()) {
+      const ref = roleRef(orgId, role);
+      if (!servicePurposes.has(ref)) problems.push(`${at('service_purposes')} lacks "${ref}": every role of a service org must list the purposes it may act for`);
+    }
+  }
+
+  const groups = new Map<string, ApproverGroup>();
+  for (const [id, g] of Object.entries(raw.groups)) {
+    const roles = g.roles ?? [];
+    const principals = g.principals ?? [];
+    if (roles.length === 0 && principals.length === 0) problems.push(`${at(`groups.${id}`)} has no members: list roles and/or principals`);
+    roles.forEach((ref, i) => {
+      // Invariant 2: the parent company never approves anything that releases protected data.
+      if (kindOf(ref, `groups.${id}.roles[${i}]`) === 'parent') problems.push(`${at(`groups.${id}.roles[${i}]`)}: "${ref}" belongs to the parent company, which may never approve access`);
+    });
+    groups.set(id, { id, roles: new Set(roles), principals: new Set(principals) });
+  }
+
+  const quorum = (q: { k: number; from: string[]; require?: Record<string, number> }, key: string): QuorumRule => {
+    for (const g of q.from) if (!groups.has(g)) problems.push(`${at(`${key}.from`)}: "${g}" is not a group in gatekeeper.groups (expected one of: ${[...groups.keys()].join(', ')})`);
+    const require = new Map(Object.entries(q.require ?? {}));
+    let sum = 0;
+    for (const [g, n] of require) {
+      if (!q.from.includes(g)) problems.push(`${at(`${key}.require`)}: "${g}" must also be listed in ${at(`${key}.from`)}`);
+      sum += n;
+    }
+    if (sum > q.k) problems.push(`${at(`${key}.require`)} asks for ${sum} approvers in all, more than ${at(`${key}.k`)} (${q.k})`);
+    return { k: q.k, from: q.from, require };
+  };
+
+  const maxGrantMs = ms(raw.max_grant_duration);
+  if (maxGrantMs > MAX_GRANT_MS) problems.push(`${at('max_grant_duration')} must be at most 90d`);
+  const requestExpiryMs = ms(raw.request_expiry);
+  if (requestExpiryMs > MAX_EXPIRY_MS) problems.push(`${at('request_expiry')} must be at most 30d`);
+
+  const bg = raw.break_glass;
+  bg.roles.forEach((ref, i) => {
+    if (kindOf(ref, `break_glass.roles[${i}]`) === 'parent') problems.push(`${at(`break_glass.roles[${i}]`)}: "${ref}" belongs to the parent company, which may never open protected data`);
+  });
+  const bgMax = ms(bg.max_duration);
+  if (bgMax > MAX_BREAK_GLASS_MS) problems.push(`${at('break_glass.max_duration')} must be at most 24h: break-glass access is short by design`);
+  if (bgMax > maxGrantMs) problems.push(`${at('break_glass.max_duration')} (${bg.max_duration}) must not exceed ${at('max_grant_duration')} (${raw.max_grant_duration})`);
+
+  const bootKind = kindOf(raw.bootstrap.role, 'bootstrap.role');
+  if (bootKind !== undefined && bootKind !== 'gatekeeper') problems.push(`${at('bootstrap.role')}: "${raw.bootstrap.role}" must be a role of a gatekeeper org`);
+  const [bootOrg, bootRole] = splitRef(raw.bootstrap.role);
+
+  return {
+    purposes: raw.purposes,
+    servicePurposes,
+    justificationCodes: raw.justification_codes,
+    minJustificationLength: raw.min_justification_length,
+    maxGrantMs,
+    requestExpiryMs,
+    groups,
+    accessApproval: quorum(raw.access_approval, 'access_approval'),
+    policyApproval: quorum(raw.policy_approval, 'policy_approval'),
+    tokenApproval: quorum(raw.token_approval, 'token_approval'),
+    breakGlass: { roles: new Set(bg.roles), maxMs: bgMax, review: quorum(bg.review, 'break_glass.review'), reviewWithinMs: ms(bg.review.within) },
+    bootstrap: { org: bootOrg, role: bootRole },
+  };
+}

@@ -1,0 +1,382 @@
+// Access requests, approvals, grants and break-glass (issue 3 points 2–4). A request names its scope,
+// purpose, justification and duration; k distinct approvers from the configured groups approve it, each
+// by its content digest; the last approval creates the grant, which expires by the clock alone. Break-
+// glass opens a short grant at once, flagged everywhere, and must be reviewed by k approvers in time.
+//
+// Every change is appended to the event log before it is committed, so none exists unlogged (invariant
+// 6); a refusal from the store after that leaves an entry naming an id no store holds.
+import { randomBytes } from 'node:crypto';
+import { checkJustification, normalizeScope, scopeFields, type AccessScope } from '../core/access-scope.ts';
+import type { Action } from '../core/config-schema.ts';
+import type { EnclaveConfig } from '../core/config.ts';
+import { contentDigest } from '../core/content-digest.ts';
+import type { DecisionPoint } from '../core/decision.ts';
+import { EnclaveError } from '../core/errors.ts';
+import type { EventLog, LogEventInput, LogEventType, LogValue } from '../core/event-log.ts';
+import type { QuorumRule } from '../core/gatekeeper-config.ts';
+import type { Principal } from '../core/principal.ts';
+import { evaluateQuorum, isEligible } from '../core/quorum.ts';
+import type { AccessKind, AccessRequestRow, ApprovalRow, GrantRow, RequestStatus, Store } from '../core/store.ts';
+import type { GrantIndex } from './grant-index.ts';
+import { admitVerdict, approversOf, recordVerdict, verdictViews, type VerdictInput, type VerdictView } from './verdicts.ts';
+
+export interface AccessInput {
+  readonly scope: { readonly subjects?: readonly string[]; readonly collections?: readonly string[]; readonly fields?: readonly string[] };
+  readonly purpose: string;
+  readonly justification: { readonly code: string; readonly text: string };
+  readonly durationSeconds: number;
+}
+
+export type RequestState = RequestStatus | 'expired';
+export type ReviewState = 'awaiting-review' | 'reviewed' | 'overdue' | 'unjustified';
+
+export interface AccessRequestView {
+  readonly id: string;
+  readonly kind: AccessKind;
+  readonly requester: { readonly id: string; readonly org: string; readonly role: string };
+  readonly scope: AccessScope;
+  /** Every protected field (collection.field) the scope reaches. */
+  readonly reaches: readonly string[];
+  readonly purpose: string;
+  readonly justification: { readonly code: string; readonly text: string };
+  readonly duration_seconds: number;
+  /** Approve by this digest: it covers the id and the whole content. */
+  readonly digest: string;
+  readonly created_at: string;
+  /** When a pending request expires; for break-glass, the review deadline. */
+  readonly expires_at: string;
+  readonly status: RequestState;
+  readonly decided_at: string | null;
+  readonly grant: string | null;
+  readonly approvals: readonly VerdictView[];
+  readonly quorum: { readonly k: number; readonly met: boolean; readonly missing: string };
+  /** Break-glass only: where its review stands. */
+  readonly review?: ReviewState;
+}
+
+export interface GrantView {
+  readonly id: string;
+  readonly request: string;
+  readonly principal: string;
+  readonly scope: AccessScope;
+  readonly purpose: string;
+  readonly breakglass: boolean;
+  readonly created_at: string;
+  readonly expires_at: string;
+  readonly revoked_at: string | null;
+  readonly revoked_by: string | null;
+  readonly state: 'active' | 'expired' | 'revoked';
+}
+
+const iso = (ms: number) => new Date(ms).toISOString();
+const isoOrNull = (ms: number | null) => (ms === null ? null : iso(ms));
+const token = () => randomBytes(9).toString('base64url');
+
+export const REQUEST_ID_PATTERN = '^(req|bg)_[A-Za-z0-9_-]{12}$';
+export const GRANT_ID_PATTERN = '^gr_[A-Za-z0-9_-]{12}$';
+
+/** The content a request's digest covers: its id and everything it asks for. */
+function requestDigest(r: Omit<AccessRequestRow, 'digest' | 'status' | 'decidedAt' | 'grantId'>): string {
+  return contentDigest({
+    id: r.id,
+    kind: r.kind,
+    requester: r.requester,
+    requester_org: r.requesterOrg,
+    requester_role: r.requesterRole,
+    scope: r.scope,
+    purpose: r.purpose,
+    justification_code: r.justificationCode,
+    justification: r.justification,
+    duration_ms: r.durationMs,
+    created_at: r.createdAt,
+    expires_at: r.expiresAt,
+  });
+}
+
+export class AccessService {
+  private readonly config: EnclaveConfig;
+  private readonly store: Store;
+  private readonly decisions: DecisionPoint;
+  private readonly index: GrantIndex;
+  private readonly log: EventLog;
+  private readonly clock: () => number;
+
+  constructor(deps: { config: EnclaveConfig; store: Store; decisions: DecisionPoint; grants: GrantIndex; log: EventLog; clock?: () => number }) {
+    this.config = deps.config;
+    this.store = deps.store;
+    this.decisions = deps.decisions;
+    this.index = deps.grants;
+    this.log = deps.log;
+    this.clock = deps.clock ?? Date.now;
+  }
+
+  /** Loads the grants active now into the decision point's index. */
+  async load(): Promise<void> {
+    this.index.load(await this.store.grants.listActive(this.clock()));
+  }
+
+  private async authorize(principal: Principal, action: Action, protectedData = false): Promise<void> {
+    const d = await this.decisions.decide({ principal, action, protected: protectedData, now: new Date(this.clock()) });
+    if (!d.allow) throw new EnclaveError('forbidden', d.reason, { details: { action, policies: d.policies } });
+  }
+
+  private async append(type: LogEventType, principal: Principal | undefined, details: Record<string, LogValue>, scope?: AccessScope): Promise<void> {
+    const event: LogEventInput = {
+      type,
+      ...(principal ? { principal: { id: principal.id, org: principal.org, role: principal.role } } : {}),
+      // The log keeps a keyed hash of one subject; a wider scope is logged by its size, never by raw ids.
+      ...(scope?.subjects.length === 1 && scope.subjects[0] !== undefined ? { subject: scope.subjects[0] } : {}),
+      details,
+    };
+    await this.log.append(event);
+  }
+
+  private scopeDetails(scope: AccessScope): Record<string, LogValue> {
+    return { subjects: scope.subjects.length, collections: [...scope.collections], fields: [...scope.fields] };
+  }
+
+  private validate(input: AccessInput, maxMs: number, what: string): { scope: AccessScope; text: string; durationMs: number } {
+    const scope = normalizeScope(this.config, input.scope);
+    if (!this.config.gatekeeper.purposes.includes(input.purpose)) {
+      throw new EnclaveError('unknown_purpose', `unknown purpose "${input.purpose}" (expected one of: ${this.config.gatekeeper.purposes.join(', ')})`, { details: { field: 'purpose' } });
+    }
+    const text = checkJustification(this.config, input.justification.code, input.justification.text);
+    const s = input.durationSeconds;
+    if (!Number.isSafeInteger(s) || s < 1 || s * 1000 > maxMs) {
+      throw new EnclaveError('invalid_duration', `duration_seconds must be a whole number from 1 to ${maxMs / 1000} (the configured maximum for ${what})`, { details: { field: 'duration_seconds' } });
+    }
+    return { scope, text, durationMs: s * 1000 };
+  }
+
+  private newRow(principal: Principal, kind: AccessKind, input: AccessInput, v: { scope: AccessScope; text: string; durationMs: number }, now: number, expiresAt: number): AccessRequestRow {
+    const base = {
+      id: `${kind === 'access' ? 'req' : 'bg'}_${token()}`,
+      kind,
+      requester: principal.id,
+      requesterOrg: principal.org,
+      requesterRole: principal.role,
+      scope: JSON.stringify(v.scope),
+      purpose: input.purpose,
+      justificationCode: input.justification.code,
+      justification: v.text,
+      durationMs: v.durationMs,
+      createdAt: now,
+      expiresAt,
+    };
+    return { ...base, digest: requestDigest(base), status: kind === 'access' ? 'pending' : 'approved', decidedAt: kind === 'access' ? null : now, grantId: null };
+  }
+
+  private grantFor(row: AccessRequestRow, at: number): GrantRow {
+    return {
+      id: `gr_${row.id.slice(row.id.indexOf('_') + 1)}`,
+      requestId: row.id,
+      principal: row.requester,
+      scope: row.scope,
+      purpose: row.purpose,
+      breakglass: row.kind === 'breakglass',
+      createdAt: at,
+      expiresAt: at + row.durationMs,
+      revokedAt: null,
+      revokedBy: null,
+    };
+  }
+
+  // ---- requests --------------------------------------------------------------------------------
+
+  async request(principal: Principal, input: AccessInput): Promise<AccessRequestView> {
+    await this.authorize(principal, 'access.request', true);
+    const g = this.config.gatekeeper;
+    const v = this.validate(input, g.maxGrantMs, 'grants (gatekeeper.max_grant_duration)');
+    const now = this.clock();
+    const row = this.newRow(principal, 'access', input, v, now, now + g.requestExpiryMs);
+    await this.append('access.requested', principal, { request: row.id, digest: row.digest, purpose: row.purpose, justification_code: row.justificationCode, duration_ms: row.durationMs, ...this.scopeDetails(v.scope) }, v.scope);
+    await this.store.accessRequests.insert(row);
+    return this.view(row, []);
+  }
+
+  private async row(id: string, kind: AccessKind): Promise<AccessRequestRow> {
+    const row = await this.store.accessRequests.get(id);
+    if (!row || row.kind !== kind) throw new EnclaveError('request_not_found', `no ${kind === 'access' ? 'access request' : 'break-glass grant'} "${id}"`, { details: { key: id } });
+    return row;
+  }
+
+  /** Approves or denies a pending request; the approval that completes the quorum creates the grant. */
+  async review(principal: Principal, id: string, input: VerdictInput): Promise<AccessRequestView> {
+    await this.authorize(principal, 'access.review');
+    const g = this.config.gatekeeper;
+    const row = await this.row(id, 'access');
+    const now = this.clock();
+    const approval = await admitVerdict(this.store.approvals, this.reviewable(row, 'access request'), principal, input, isEligible(g.accessApproval, g.groups, principal), now);
+    if (row.status !== 'pending' || now >= row.expiresAt) {
+      throw new EnclaveError('not_pending', `access request ${id} is ${this.state(row, now)}; nothing more can be decided on it`);
+    }
+    const scope = JSON.parse(row.scope) as AccessScope;
+    if (input.verdict === 'deny') {
+      await this.append('access.denied', principal, { request: id, digest: row.digest, comment: approval.comment.length > 0 }, scope);
+      await recordVerdict(this.store.approvals, approval, 'access request');
+      await this.store.accessRequests.decide(id, { status: 'denied', at: now });
+      return this.get(principal, id, true);
+    }
+    await this.append('access.approved', principal, { request: id, digest: row.digest }, scope);
+    await recordVerdict(this.store.approvals, approval, 'access request');
+    const approvals = await this.store.approvals.list(id);
+    const quorum = evaluateQuorum(g.accessApproval, g.groups, approversOf(approvals, row.digest), row.requester);
+    if (quorum.met) {
+      const grant = this.grantFor(row, now);
+      await this.append('grant.created', undefined, { grant: grant.id, request: id, grantee: grant.principal, purpose: grant.purpose, breakglass: false, expires_at: iso(grant.expiresAt), approvers: quorum.counted, ...this.scopeDetails(scope) }, scope);
+      if ((await this.store.accessRequests.decide(id, { status: 'approved', at: now, grant })) === 'decided') this.index.add(grant);
+    }
+    return this.get(principal, id, true);
+  }
+
+  async get(principal: Principal, id: string, authorized = false): Promise<AccessRequestView> {
+    if (!authorized) await this.authorize(principal, 'access.list');
+    const row = await this.store.accessRequests.get(id);
+    if (!row) throw new EnclaveError('request_not_found', `no access request or break-glass grant "${id}"`, { details: { key: id } });
+    return this.view(row, await this.store.approvals.list(id));
+  }
+
+  async list(principal: Principal, options: { kind?: AccessKind; status?: RequestState; limit?: number } = {}): Promise<AccessRequestView[]> {
+    await this.authorize(principal, 'access.list');
+    const now = this.clock();
+    // `expired` is a pending request past its time: ask the store for pending ones and filter by the clock.
+    const stored = options.status === 'expired' ? 'pending' : options.status;
+    const rows = await this.store.accessRequests.list({ ...(options.kind ? { kind: options.kind } : {}), ...(stored ? { status: stored } : {}), ...(options.limit ? { limit: options.limit } : {}) });
+    const views: AccessRequestView[] = [];
+    for (const row of rows) {
+      if (options.status !== undefined && this.state(row, now) !== options.status) continue;
+      views.push(this.view(row, await this.store.approvals.list(row.id)));
+    }
+    return views;
+  }
+
+  // ---- grants ----------------------------------------------------------------------------------
+
+  async grants(principal: Principal, options: { principal?: string; limit?: number } = {}): Promise<GrantView[]> {
+    await this.authorize(principal, 'access.list');
+    return (await this.store.grants.list(options)).map((g) => this.grantView(g));
+  }
+
+  /**
+   * Revokes a grant at once. Taking access away needs one person, like sealing; granting it needs k.
+   * Like sealing, it is never held up by the log: the grant is revoked first, then logged.
+   */
+  async revoke(principal: Principal, id: string): Promise<GrantView> {
+    await this.authorize(principal, 'access.revoke');
+    const grant = await this.store.grants.get(id);
+    if (!grant) throw new EnclaveError('grant_not_found', `no grant "${id}"`, { details: { key: id } });
+    if (grant.revokedAt !== null) return this.grantView(grant);
+    await this.revokeFirst(grant, principal, false);
+    const after = await this.store.grants.get(id);
+    return this.grantView(after ?? grant);
+  }
+
+  /** Revokes, then logs grant.revoked; a log that cannot accept is reported, the grant stays revoked. */
+  private async revokeFirst(grant: GrantRow, principal: Principal, unjustified: boolean): Promise<void> {
+    await this.store.grants.revoke(grant.id, this.clock(), principal.id);
+    this.index.remove(grant.id);
+    try {
+      await this.append('grant.revoked', principal, { grant: grant.id, request: grant.requestId, grantee: grant.principal, breakglass: grant.breakglass, ...(unjustified ? { unjustified } : {}) });
+    } catch (err) {
+      throw new EnclaveError('log_unavailable', `grant ${grant.id} is revoked, but the transparency log could not record it yet`, { cause: err });
+    }
+  }
+
+  // ---- break-glass -------------------------------------------------------------------------------
+
+  /** Opens an emergency grant at once; it must be reviewed by k approvers within the configured time. */
+  async breakGlass(principal: Principal, input: AccessInput): Promise<AccessRequestView> {
+    await this.authorize(principal, 'breakglass.open', true);
+    const bg = this.config.gatekeeper.breakGlass;
+    const v = this.validate(input, bg.maxMs, 'break-glass (gatekeeper.break_glass.max_duration)');
+    const now = this.clock();
+    const row = this.newRow(principal, 'breakglass', input, v, now, now + bg.reviewWithinMs);
+    const grant = this.grantFor(row, now);
+    const opened = { ...row, grantId: grant.id };
+    const details = { request: row.id, grant: grant.id, digest: row.digest, purpose: row.purpose, justification_code: row.justificationCode, expires_at: iso(grant.expiresAt), review_by: iso(row.expiresAt), ...this.scopeDetails(v.scope) };
+    await this.append('breakglass.opened', principal, details, v.scope);
+    await this.append('grant.created', principal, { ...details, grantee: principal.id, breakglass: true }, v.scope);
+    await this.store.accessRequests.insert(opened, grant);
+    this.index.add(grant);
+    return this.view(opened, []);
+  }
+
+  /**
+   * A review of a break-glass use: `approve` finds it justified; `deny` finds it unjustified and revokes
+   * its grant at once. Reviews after the deadline still count, and the use stays reported as late.
+   */
+  async reviewBreakGlass(principal: Principal, id: string, input: VerdictInput): Promise<AccessRequestView> {
+    await this.authorize(principal, 'breakglass.review');
+    const rule = this.config.gatekeeper.breakGlass.review;
+    const row = await this.row(id, 'breakglass');
+    const now = this.clock();
+    const approval = await admitVerdict(this.store.approvals, this.reviewable(row, 'break-glass grant'), principal, input, isEligible(rule, this.config.gatekeeper.groups, principal), now);
+    const scope = JSON.parse(row.scope) as AccessScope;
+    await this.append('breakglass.reviewed', principal, { request: id, grant: row.grantId, digest: row.digest, verdict: input.verdict, late: now > row.expiresAt }, scope);
+    await recordVerdict(this.store.approvals, approval, 'break-glass grant');
+    if (input.verdict === 'deny' && row.grantId !== null) {
+      const grant = await this.store.grants.get(row.grantId);
+      if (grant && grant.revokedAt === null && grant.expiresAt > now) await this.revokeFirst(grant, principal, true);
+    }
+    return this.get(principal, id, true);
+  }
+
+  // ---- views -------------------------------------------------------------------------------------
+
+  private reviewable(row: AccessRequestRow, noun: string) {
+    return { id: row.id, digest: row.digest, recomputed: requestDigest(row), author: row.requester, noun };
+  }
+
+  private state(row: AccessRequestRow, now: number): RequestState {
+    return row.status === 'pending' && now >= row.expiresAt ? 'expired' : row.status;
+  }
+
+  private ruleOf(row: AccessRequestRow): QuorumRule {
+    return row.kind === 'access' ? this.config.gatekeeper.accessApproval : this.config.gatekeeper.breakGlass.review;
+  }
+
+  view(row: AccessRequestRow, approvals: readonly ApprovalRow[]): AccessRequestView {
+    const now = this.clock();
+    const scope = JSON.parse(row.scope) as AccessScope;
+    const rule = this.ruleOf(row);
+    const quorum = evaluateQuorum(rule, this.config.gatekeeper.groups, approversOf(approvals, row.digest), row.requester);
+    const view: AccessRequestView = {
+      id: row.id,
+      kind: row.kind,
+      requester: { id: row.requester, org: row.requesterOrg, role: row.requesterRole },
+      scope,
+      reaches: scopeFields(this.config, scope),
+      purpose: row.purpose,
+      justification: { code: row.justificationCode, text: row.justification },
+      duration_seconds: row.durationMs / 1000,
+      digest: row.digest,
+      created_at: iso(row.createdAt),
+      expires_at: iso(row.expiresAt),
+      status: this.state(row, now),
+      decided_at: isoOrNull(row.decidedAt),
+      grant: row.grantId,
+      approvals: verdictViews(approvals, quorum.counted),
+      quorum: { k: rule.k, met: quorum.met, missing: quorum.missing },
+    };
+    if (row.kind === 'access') return view;
+    const review: ReviewState = approvals.some((a) => a.verdict === 'deny') ? 'unjustified' : quorum.met ? 'reviewed' : now > row.expiresAt ? 'overdue' : 'awaiting-review';
+    return { ...view, review };
+  }
+
+  grantView(g: GrantRow): GrantView {
+    const now = this.clock();
+    return {
+      id: g.id,
+      request: g.requestId,
+      principal: g.principal,
+      scope: JSON.parse(g.scope) as AccessScope,
+      purpose: g.purpose,
+      breakglass: g.breakglass,
+      created_at: iso(g.createdAt),
+      expires_at: iso(g.expiresAt),
+      revoked_at: isoOrNull(g.revokedAt),
+      revoked_by: g.revokedBy,
+      state: g.revokedAt !== null ? 'revoked' : now >= g.expiresAt ? 'expired' : 'active',
+    };
+  }
+}

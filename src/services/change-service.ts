@@ -1,0 +1,467 @@
+// Changes no one person may make alone (issue 3 point 6, invariant 6): a new policy set, a token for a
+// principal, the revocation of someone else's token. Each is a proposal that k approvers from the
+// configured groups approve by its content digest (the proposer never counts); the approval that
+// completes the quorum applies it, in the same transaction that marks it applied. Policy versions are
+// kept; a proposal made against a version that is no longer active cannot be applied.
+import { randomBytes } from 'node:crypto';
+import type { Action } from '../core/config-schema.ts';
+import type { EnclaveConfig } from '../core/config.ts';
+import { contentDigest, type Canonical } from '../core/content-digest.ts';
+import type { DecisionPoint } from '../core/decision.ts';
+import { EnclaveError } from '../core/errors.ts';
+import type { EventLog, LogEventType, LogValue } from '../core/event-log.ts';
+import type { QuorumRule } from '../core/gatekeeper-config.ts';
+import type { Principal } from '../core/principal.ts';
+import { evaluateQuorum, isEligible } from '../core/quorum.ts';
+import type { ApprovalRow, PolicyVersionRow, ProposalEffect, ProposalKind, ProposalRow, ProposalStatus, Store, TokenWithPrincipal } from '../core/store.ts';
+import { unifiedDiff } from '../core/text-diff.ts';
+import { hashToken, newTokenSecret } from '../crypto/token-secret.ts';
+import { PolicyEngine } from './policy-engine.ts';
+import { checkTokenRequest, newTokenId, type TokenRequest } from './token-service.ts';
+import { admitVerdict, approversOf, recordVerdict, verdictViews, type VerdictInput, type VerdictView } from './verdicts.ts';
+
+export const PROPOSAL_ID_PATTERN = '^prop_[A-Za-z0-9_-]{12}$';
+export const MAX_DESCRIPTION = 2000;
+
+interface PolicyPayload {
+  readonly text: string;
+  readonly base_version: number;
+  readonly description: string;
+}
+interface TokenIssuePayload {
+  readonly principal: string;
+  readonly org: string;
+  readonly role: string;
+  readonly label: string;
+  readonly ttl_seconds: number | null;
+  readonly token_id: string;
+  /** SHA-256 of the secret the proposer holds; the token works only once the proposal is applied. */
+  readonly hash: string;
+}
+interface TokenRevokePayload {
+  readonly token_id: string;
+  readonly principal: string;
+}
+
+export interface PolicyDiff {
+  readonly base_version: number;
+  readonly active_version: number;
+  readonly added: readonly string[];
+  readonly removed: readonly string[];
+  readonly changed: readonly string[];
+  /** Unified line diff of the base version's text against the proposed text. */
+  readonly text: string;
+}
+
+export type ProposalState = ProposalStatus | 'expired';
+
+export interface ProposalView {
+  readonly id: string;
+  readonly kind: ProposalKind;
+  readonly proposer: { readonly id: string; readonly org: string; readonly role: string };
+  readonly policy?: { readonly text: string; readonly description: string; readonly diff: PolicyDiff };
+  readonly token?: Omit<TokenIssuePayload, 'hash'>;
+  readonly revoke?: TokenRevokePayload;
+  readonly digest: string;
+  readonly created_at: string;
+  readonly expires_at: string;
+  readonly status: ProposalState;
+  readonly decided_at: string | null;
+  readonly outcome: string | null;
+  readonly approvals: readonly VerdictView[];
+  readonly quorum: { readonly k: number; readonly met: boolean; readonly missing: string };
+}
+
+export interface PolicyVersionView {
+  readonly version: number;
+  readonly digest: string;
+  readonly proposal: string | null;
+  readonly approvers: readonly string[];
+  readonly activated_at: string;
+  readonly text?: string;
+}
+
+export interface TokenView {
+  readonly id: string;
+  readonly principal: string;
+  readonly org: string;
+  readonly role: string;
+  readonly label: string;
+  readonly state: 'active' | 'revoked' | 'expired';
+  readonly created_at: string;
+  readonly expires_at: string | null;
+  readonly revoked_at: string | null;
+}
+
+const iso = (ms: number) => new Date(ms).toISOString();
+const isoOrNull = (ms: number | null) => (ms === null ? null : iso(ms));
+
+function proposalDigest(p: Omit<ProposalRow, 'digest' | 'status' | 'decidedAt' | 'outcome'>): string {
+  return contentDigest({
+    id: p.id,
+    kind: p.kind,
+    proposer: p.proposer,
+    proposer_org: p.proposerOrg,
+    proposer_role: p.proposerRole,
+    payload: JSON.parse(p.payload) as Canonical,
+    created_at: p.createdAt,
+    expires_at: p.expiresAt,
+  });
+}
+
+/** The ids of policies whose text differs, appears or disappears between two sets. */
+function policyChanges(engine: PolicyEngine, before: string, after: string): Pick<PolicyDiff, 'added' | 'removed' | 'changed'> {
+  const a = engine.parse(before).policies;
+  const b = engine.parse(after).policies;
+  return {
+    added: [...b.keys()].filter((id) => !a.has(id)).sort(),
+    removed: [...a.keys()].filter((id) => !b.has(id)).sort(),
+    changed: [...b.keys()].filter((id) => a.has(id) && a.get(id)?.text !== b.get(id)?.text).sort(),
+  };
+}
+
+export function tokenState(t: TokenWithPrincipal, now: number): TokenView['state'] {
+  if (t.token.revokedAt !== null) return 'revoked';
+  if (t.token.expiresAt !== null && t.token.expiresAt <= now) return 'expired';
+  return 'active';
+}
+
+export class ChangeService {
+  private readonly config: EnclaveConfig;
+  private readonly store: Store;
+  private readonly decisions: DecisionPoint;
+  private readonly engine: PolicyEngine;
+  private readonly log: EventLog;
+  private readonly clock: () => number;
+
+  constructor(deps: { config: EnclaveConfig; store: Store; decisions: DecisionPoint; engine: PolicyEngine; log: EventLog; clock?: () => number }) {
+    this.config = deps.config;
+    this.store = deps.store;
+    this.decisions = deps.decisions;
+    this.engine = deps.engine;
+    this.log = deps.log;
+    this.clock = deps.clock ?? Date.now;
+  }
+
+  /**
+   * Activates the latest stored policy version; on a new store, stores the shipped default as version 1
+   * first (the one change that needs no quorum: it is the build's, not a person's).
+   */
+  async load(): Promise<void> {
+    let latest = await this.store.policyVersions.latest();
+    if (!latest) {
+      const text = PolicyEngine.defaultText();
+      await this.store.policyVersions.append({ version: 1, text, digest: contentDigest(text), proposalId: null, approvers: '[]', activatedAt: this.clock() });
+      latest = await this.store.policyVersions.latest();
+    }
+    if (!latest) throw new EnclaveError('storage_unavailable', 'the control store kept no policy version');
+    try {
+      this.engine.activate(latest.version, latest.text);
+    } catch (err) {
+      if (!(err instanceof EnclaveError) || err.code !== 'policy_invalid') throw err;
+      // The configuration changed under the stored policies (a collection, org or role they name is gone).
+      throw new EnclaveError('invalid_config', `policy version ${latest.version} no longer validates against the schema this configuration generates: ${err.message}`, { cause: err });
+    }
+  }
+
+  private async authorize(principal: Principal, action: Action): Promise<void> {
+    const d = await this.decisions.decide({ principal, action, now: new Date(this.clock()) });
+    if (!d.allow) throw new EnclaveError('forbidden', d.reason, { details: { action, policies: d.policies } });
+  }
+
+  private async append(type: LogEventType, principal: Principal | undefined, details: Record<string, LogValue>): Promise<void> {
+    await this.log.append({ type, ...(principal ? { principal: { id: principal.id, org: principal.org, role: principal.role } } : {}), details });
+  }
+
+  private ruleOf(kind: ProposalKind): QuorumRule {
+    return kind === 'policy' ? this.config.gatekeeper.policyApproval : this.config.gatekeeper.tokenApproval;
+  }
+
+  private async create(principal: Principal, kind: ProposalKind, payload: Canonical, event: LogEventType, details: Record<string, LogValue>): Promise<ProposalRow> {
+    const now = this.clock();
+    const base = {
+      id: `prop_${randomBytes(9).toString('base64url')}`,
+      kind,
+      proposer: principal.id,
+      proposerOrg: principal.org,
+      proposerRole: principal.role,
+      payload: JSON.stringify(payload),
+      createdAt: now,
+      expiresAt: now + this.config.gatekeeper.requestExpiryMs,
+    };
+    const row: ProposalRow = { ...base, digest: proposalDigest(base), status: 'pending', decidedAt: null, outcome: null };
+    await this.append(event, principal, { proposal: row.id, kind, digest: row.digest, ...details });
+    await this.store.proposals.insert(row);
+    return row;
+  }
+
+  // ---- policies ----------------------------------------------------------------------------------
+
+  /** Proposes a new policy set; one that does not parse or validate is refused at once with Cedar's diagnostics. */
+  async proposePolicy(principal: Principal, input: { text: string; description?: string }): Promise<ProposalView> {
+    await this.authorize(principal, 'policy.propose');
+    const description = (input.description ?? '').trim();
+    if (description.length > MAX_DESCRIPTION) throw new EnclaveError('invalid_request', `a description has at most ${MAX_DESCRIPTION} characters`, { details: { field: 'description' } });
+    this.engine.parse(input.text);
+    const base = this.engine.version;
+    const row = await this.create(principal, 'policy', { text: input.text, base_version: base, description }, 'policy.proposed', { base_version: base, text_digest: contentDigest(input.text) });
+    return await this.view(row, []);
+  }
+
+  async policy(principal: Principal): Promise<{ active: PolicyVersionView & { text: string }; invariants: string; versions: PolicyVersionView[] }> {
+    await this.authorize(principal, 'policy.read');
+    const versions = await this.store.policyVersions.list();
+    const active = versions.find((v) => v.version === this.engine.version);
+    if (!active) throw new EnclaveError('storage_unavailable', 'the active policy version is not in the control store');
+    return { active: { ...this.versionView(active), text: active.text }, invariants: this.engine.invariants.text, versions: versions.map((v) => this.versionView(v)) };
+  }
+
+  async policyVersion(principal: Principal, version: number): Promise<PolicyVersionView & { text: string }> {
+    await this.authorize(principal, 'policy.read');
+    const v = await this.store.policyVersions.get(version);
+    if (!v) throw new EnclaveError('policy_version_not_found', `no policy version ${version} (the active one is ${this.engine.version})`);
+    return { ...this.versionView(v), text: v.text };
+  }
+
+  async schema(principal: Principal): Promise<string> {
+    await this.authorize(principal, 'policy.read');
+    return this.engine.schema;
+  }
+
+  private versionView(v: PolicyVersionRow): PolicyVersionView {
+    return { version: v.version, digest: v.digest, proposal: v.proposalId, approvers: JSON.parse(v.approvers) as string[], activated_at: iso(v.activatedAt) };
+  }
+
+  // ---- tokens ------------------------------------------------------------------------------------
+
+  /**
+   * Proposes a token for a principal. The secret is returned to the proposer now, once, and works only
+   * after k approvers have approved the proposal; only its hash is stored.
+   */
+  async proposeToken(principal: Principal, req: TokenRequest): Promise<{ proposal: ProposalView; secret: string }> {
+    await this.authorize(principal, 'token.propose');
+    checkTokenRequest(this.config, req);
+    const existing = (await this.store.tokens.list()).find((t) => t.principal.id === req.principal);
+    if (existing && (existing.principal.org !== req.org || existing.principal.role !== req.role)) {
+      throw new EnclaveError('invalid_argument', `principal "${req.principal}" already exists with another org or role`);
+    }
+    const secret = newTokenSecret();
+    const payload: TokenIssuePayload = {
+      principal: req.principal,
+      org: req.org,
+      role: req.role,
+      label: req.label ?? '',
+      ttl_seconds: req.ttlSeconds ?? null,
+      token_id: newTokenId(),
+      hash: hashToken(secret),
+    };
+    const row = await this.create(principal, 'token.issue', { ...payload }, 'token.proposed', { token: payload.token_id, for: payload.principal, org: payload.org, role: payload.role });
+    return { proposal: await this.view(row, []), secret };
+  }
+
+  async tokens(principal: Principal): Promise<TokenView[]> {
+    await this.authorize(principal, 'token.list');
+    const now = this.clock();
+    return (await this.store.tokens.list()).map((t) => ({
+      id: t.token.id,
+      principal: t.principal.id,
+      org: t.principal.org,
+      role: t.principal.role,
+      label: t.token.label,
+      state: tokenState(t, now),
+      created_at: iso(t.token.createdAt),
+      expires_at: isoOrNull(t.token.expiresAt),
+      revoked_at: isoOrNull(t.token.revokedAt),
+    }));
+  }
+
+  /** Revokes one's own token at once; another principal's token only through a proposal. */
+  async revokeToken(principal: Principal, id: string): Promise<{ revoked: true; token: string } | { revoked: false; proposal: ProposalView }> {
+    const t = await this.store.tokens.get(id);
+    if (t && t.principal.id === principal.id) {
+      await this.authorize(principal, 'token.revoke');
+      if (t.token.revokedAt !== null) return { revoked: true, token: id };
+      // Taking one's own access away is never held up by the log: revoked first, then logged.
+      await this.store.tokens.revoke(id, this.clock());
+      try {
+        await this.append('token.revoked', principal, { token: id, of: principal.id, own: true });
+      } catch (err) {
+        throw new EnclaveError('log_unavailable', `token ${id} is revoked, but the transparency log could not record it yet`, { cause: err });
+      }
+      return { revoked: true, token: id };
+    }
+    await this.authorize(principal, 'token.propose');
+    if (!t || t.token.revokedAt !== null) throw new EnclaveError('token_not_found', `no active token "${id}"`, { details: { key: id } });
+    const payload: TokenRevokePayload = { token_id: id, principal: t.principal.id };
+    const row = await this.create(principal, 'token.revoke', { ...payload }, 'token.proposed', { token: id, of: t.principal.id, revoke: true });
+    return { revoked: false, proposal: await this.view(row, []) };
+  }
+
+  // ---- proposals ---------------------------------------------------------------------------------
+
+  private async row(id: string): Promise<ProposalRow> {
+    const row = await this.store.proposals.get(id);
+    if (!row) throw new EnclaveError('proposal_not_found', `no proposal "${id}"`, { details: { key: id } });
+    return row;
+  }
+
+  private readAction(kind: ProposalKind): Action {
+    return kind === 'policy' ? 'policy.read' : 'token.list';
+  }
+
+  async get(principal: Principal, id: string): Promise<ProposalView> {
+    const row = await this.row(id);
+    await this.authorize(principal, this.readAction(row.kind));
+    return await this.view(row, await this.store.approvals.list(id));
+  }
+
+  async list(principal: Principal, options: { kind?: ProposalKind; status?: ProposalState; limit?: number } = {}): Promise<ProposalView[]> {
+    const kinds: ProposalKind[] = options.kind ? [options.kind] : ['policy', 'token.issue', 'token.revoke'];
+    const readable: ProposalKind[] = [];
+    for (const kind of kinds) {
+      const d = await this.decisions.decide({ principal, action: this.readAction(kind), now: new Date(this.clock()) });
+      if (d.allow) readable.push(kind);
+      else if (options.kind) throw new EnclaveError('forbidden', d.reason, { details: { action: this.readAction(kind), policies: d.policies } });
+    }
+    const now = this.clock();
+    const stored = options.status === 'expired' ? 'pending' : options.status;
+    const rows = await this.store.proposals.list({ ...(options.kind ? { kind: options.kind } : {}), ...(stored ? { status: stored } : {}), ...(options.limit ? { limit: options.limit } : {}) });
+    const views: ProposalView[] = [];
+    for (const row of rows) {
+      if (!readable.includes(row.kind) || (options.status !== undefined && this.state(row, now) !== options.status)) continue;
+      views.push(await this.view(row, await this.store.approvals.list(row.id)));
+    }
+    return views;
+  }
+
+  /** Approves or rejects a pending proposal; the approval that completes the quorum applies it. */
+  async review(principal: Principal, id: string, input: VerdictInput): Promise<ProposalView> {
+    const row = await this.row(id);
+    const action: Action = row.kind === 'policy' ? 'policy.approve' : 'token.approve';
+    await this.authorize(principal, action);
+    const rule = this.ruleOf(row.kind);
+    const now = this.clock();
+    const target = { id: row.id, digest: row.digest, recomputed: proposalDigest(row), author: row.proposer, noun: 'proposal' };
+    const approval = await admitVerdict(this.store.approvals, target, principal, input, isEligible(rule, this.config.gatekeeper.groups, principal), now);
+    if (row.status !== 'pending' || now >= row.expiresAt) throw new EnclaveError('not_pending', `proposal ${id} is ${this.state(row, now)}; nothing more can be decided on it`);
+    if (input.verdict === 'deny') {
+      await this.append('proposal.rejected', principal, { proposal: id, kind: row.kind, digest: row.digest });
+      await recordVerdict(this.store.approvals, approval, 'proposal');
+      await this.store.proposals.decide(id, { status: 'rejected', at: now, outcome: `rejected by ${principal.id}` });
+      return this.get(principal, id);
+    }
+    await this.append(row.kind === 'policy' ? 'policy.approved' : 'token.approved', principal, { proposal: id, kind: row.kind, digest: row.digest });
+    await recordVerdict(this.store.approvals, approval, 'proposal');
+    const approvals = await this.store.approvals.list(id);
+    const quorum = evaluateQuorum(rule, this.config.gatekeeper.groups, approversOf(approvals, row.digest), row.proposer);
+    if (quorum.met) await this.apply(row, quorum.counted, now);
+    return await this.view((await this.store.proposals.get(id)) ?? row, await this.store.approvals.list(id));
+  }
+
+  private async apply(row: ProposalRow, approvers: readonly string[], now: number): Promise<void> {
+    const { effect, outcome, event, details } = this.effectOf(row, approvers, now);
+    if (effect.kind === 'policy') {
+      // Validated when proposed; a restart with another configuration since then may have changed the schema.
+      try {
+        this.engine.parse(effect.version.text);
+      } catch (err) {
+        if (!(err instanceof EnclaveError)) throw err;
+        await this.store.proposals.decide(row.id, { status: 'failed', at: now, outcome: `not applied: it no longer validates against the configuration's schema: ${err.message}` });
+        throw err;
+      }
+    }
+    await this.append(event, undefined, { proposal: row.id, approvers: [...approvers], ...details });
+    const answer = await this.store.proposals.decide(row.id, { status: 'applied', at: now, outcome, effect });
+    if (answer === 'decided') {
+      if (effect.kind === 'policy') this.engine.activate(effect.version.version, effect.version.text);
+      return;
+    }
+    if (answer === 'not_pending') return;
+    const why =
+      answer === 'stale'
+        ? `the policy set changed since it was proposed (version ${this.engine.version} is active now)`
+        : answer === 'principal_mismatch'
+          ? 'the principal exists with another org or role'
+          : 'the token is no longer active';
+    await this.store.proposals.decide(row.id, { status: 'failed', at: now, outcome: `not applied: ${why}` });
+    if (answer === 'stale') throw new EnclaveError('stale_proposal', `proposal ${row.id} was approved but not applied: ${why}; propose again against the active version`);
+  }
+
+  private effectOf(row: ProposalRow, approvers: readonly string[], now: number): { effect: ProposalEffect; outcome: string; event: LogEventType; details: Record<string, LogValue> } {
+    switch (row.kind) {
+      case 'policy': {
+        const p = JSON.parse(row.payload) as PolicyPayload;
+        const version = p.base_version + 1;
+        const digest = contentDigest(p.text);
+        return {
+          effect: { kind: 'policy', version: { version, text: p.text, digest, proposalId: row.id, approvers: JSON.stringify(approvers), activatedAt: now } },
+          outcome: `activated as policy version ${version}`,
+          event: 'policy.activated',
+          details: { version, text_digest: digest },
+        };
+      }
+      case 'token.issue': {
+        const p = JSON.parse(row.payload) as TokenIssuePayload;
+        return {
+          effect: {
+            kind: 'token.issue',
+            principal: { id: p.principal, org: p.org, role: p.role, createdAt: now },
+            token: { id: p.token_id, hash: p.hash, principalId: p.principal, label: p.label, createdAt: now, expiresAt: p.ttl_seconds === null ? null : now + p.ttl_seconds * 1000, revokedAt: null },
+          },
+          outcome: `token ${p.token_id} issued to ${p.principal}`,
+          event: 'token.issued',
+          details: { token: p.token_id, for: p.principal, org: p.org, role: p.role },
+        };
+      }
+      case 'token.revoke': {
+        const p = JSON.parse(row.payload) as TokenRevokePayload;
+        return { effect: { kind: 'token.revoke', tokenId: p.token_id }, outcome: `token ${p.token_id} revoked`, event: 'token.revoked', details: { token: p.token_id, of: p.principal } };
+      }
+    }
+  }
+
+  private state(row: ProposalRow, now: number): ProposalState {
+    return row.status === 'pending' && now >= row.expiresAt ? 'expired' : row.status;
+  }
+
+  private async view(row: ProposalRow, approvals: readonly ApprovalRow[]): Promise<ProposalView> {
+    const rule = this.ruleOf(row.kind);
+    const quorum = evaluateQuorum(rule, this.config.gatekeeper.groups, approversOf(approvals, row.digest), row.proposer);
+    const base = {
+      id: row.id,
+      kind: row.kind,
+      proposer: { id: row.proposer, org: row.proposerOrg, role: row.proposerRole },
+      digest: row.digest,
+      created_at: iso(row.createdAt),
+      expires_at: iso(row.expiresAt),
+      status: this.state(row, this.clock()),
+      decided_at: isoOrNull(row.decidedAt),
+      outcome: row.outcome,
+      approvals: verdictViews(approvals, quorum.counted),
+      quorum: { k: rule.k, met: quorum.met, missing: quorum.missing },
+    };
+    switch (row.kind) {
+      case 'policy': {
+        const p = JSON.parse(row.payload) as PolicyPayload;
+        return { ...base, policy: { text: p.text, description: p.description, diff: await this.diff(p) } };
+      }
+      case 'token.issue': {
+        const p = JSON.parse(row.payload) as TokenIssuePayload;
+        return { ...base, token: { principal: p.principal, org: p.org, role: p.role, label: p.label, ttl_seconds: p.ttl_seconds, token_id: p.token_id } };
+      }
+      case 'token.revoke':
+        return { ...base, revoke: JSON.parse(row.payload) as TokenRevokePayload };
+    }
+  }
+
+  private async diff(p: PolicyPayload): Promise<PolicyDiff> {
+    const before = (p.base_version === this.engine.version ? this.engine.activeSet?.text : (await this.store.policyVersions.get(p.base_version))?.text) ?? '';
+    let changes: Pick<PolicyDiff, 'added' | 'removed' | 'changed'> = { added: [], removed: [], changed: [] };
+    try {
+      changes = policyChanges(this.engine, before, p.text);
+    } catch {
+      // A base that no longer validates (the configuration changed): the line diff still shows the change.
+    }
+    return { base_version: p.base_version, active_version: this.engine.version, ...changes, text: unifiedDiff(before, p.text, { from: `policy version ${p.base_version}`, to: 'proposed' }) };
+  }
+}

@@ -1,0 +1,78 @@
+// What every approval, denial and review goes through before it is recorded, for access requests,
+// break-glass reviews and change proposals alike: it must name the digest of the content it approves
+// (so it cannot be replayed onto another request: the digest covers the request's id), the content
+// must still match that digest, the author never approves their own, and each approver speaks once.
+import { EnclaveError } from '../core/errors.ts';
+import type { Principal } from '../core/principal.ts';
+import type { Approver } from '../core/quorum.ts';
+import type { ApprovalRow, ApprovalStore, Verdict } from '../core/store.ts';
+
+export interface VerdictInput {
+  readonly verdict: Verdict;
+  /** The digest of the content the reviewer saw (from the request's or proposal's view). */
+  readonly digest: string;
+  readonly comment?: string;
+}
+
+export interface Reviewable {
+  readonly id: string;
+  readonly digest: string;
+  /** The digest recomputed from the stored content now. */
+  readonly recomputed: string;
+  /** The requester or proposer. */
+  readonly author: string;
+  readonly noun: string;
+}
+
+export const MAX_COMMENT = 1000;
+
+/** Checks a verdict and returns the row to record; throws the typed refusal otherwise. */
+export async function admitVerdict(store: ApprovalStore, target: Reviewable, principal: Principal, input: VerdictInput, eligible: boolean, at: number): Promise<ApprovalRow> {
+  if (target.recomputed !== target.digest) {
+    throw new EnclaveError('digest_mismatch', `the stored ${target.noun} ${target.id} no longer matches its digest: it was altered, and nothing can approve it`);
+  }
+  if (input.digest !== target.digest) {
+    throw new EnclaveError('digest_mismatch', `the digest given is not the digest of ${target.noun} ${target.id}; review it again (it is ${target.digest})`, { details: { field: 'digest' } });
+  }
+  if (principal.id === target.author) throw new EnclaveError('self_approval', `${principal.id} made ${target.noun} ${target.id} and can never review it`);
+  if (!eligible) throw new EnclaveError('not_an_approver', `${principal.id} (${principal.org}/${principal.role}) is in none of the approver groups for this ${target.noun}`);
+  const comment = (input.comment ?? '').trim();
+  if (comment.length > MAX_COMMENT) throw new EnclaveError('invalid_request', `a comment has at most ${MAX_COMMENT} characters`, { details: { field: 'comment' } });
+  if ((await store.list(target.id)).some((a) => a.approver === principal.id)) {
+    throw new EnclaveError('already_reviewed', `${principal.id} already gave a verdict on ${target.noun} ${target.id}`);
+  }
+  return { target: target.id, approver: principal.id, approverOrg: principal.org, approverRole: principal.role, digest: target.digest, verdict: input.verdict, comment, at };
+}
+
+/** Records the verdict; a concurrent second verdict by the same approver is refused. */
+export async function recordVerdict(store: ApprovalStore, row: ApprovalRow, noun: string): Promise<void> {
+  if ((await store.add(row)) === 'exists') throw new EnclaveError('already_reviewed', `${row.approver} already gave a verdict on ${noun} ${row.target}`);
+}
+
+/** The approvals that count: `approve` verdicts bound to this very digest. */
+export function approversOf(rows: readonly ApprovalRow[], digest: string): Approver[] {
+  return rows.filter((a) => a.verdict === 'approve' && a.digest === digest).map((a) => ({ id: a.approver, org: a.approverOrg, role: a.approverRole }));
+}
+
+export interface VerdictView {
+  readonly approver: string;
+  readonly org: string;
+  readonly role: string;
+  readonly verdict: Verdict;
+  readonly comment: string;
+  readonly at: string;
+  /** Whether it counts toward the quorum (right digest, eligible, not the author). */
+  readonly counts: boolean;
+}
+
+export function verdictViews(rows: readonly ApprovalRow[], counted: readonly string[]): VerdictView[] {
+  return rows.map((a) => ({
+    approver: a.approver,
+    org: a.approverOrg,
+    role: a.approverRole,
+    verdict: a.verdict,
+    comment: a.comment,
+    at: new Date(a.at).toISOString(),
+    counts: a.verdict === 'approve' && counted.includes(a.approver),
+  }));
+}

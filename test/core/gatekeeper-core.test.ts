@@ -1,0 +1,231 @@
+// The gatekeeper's pure parts: k-of-n quorums with group requirements, access scopes and their
+// coverage, justifications, durations, canonical digests and the policy diff. Parsers get properties.
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import fc from 'fast-check';
+import { parse } from 'yaml';
+import { checkJustification, coveredFields, normalizeScope, scopeFields } from '../../src/core/access-scope.ts';
+import { parseConfig } from '../../src/core/config.ts';
+import { canonicalJson } from '../../src/core/canonical-json.ts';
+import { contentDigest, type Canonical } from '../../src/core/content-digest.ts';
+import { formatDuration, parseDuration } from '../../src/core/duration.ts';
+import { EnclaveError } from '../../src/core/errors.ts';
+import type { ApproverGroup, QuorumRule } from '../../src/core/gatekeeper-config.ts';
+import { evaluateQuorum, inGroup, type Approver } from '../../src/core/quorum.ts';
+import { diffLines, unifiedDiff } from '../../src/core/text-diff.ts';
+import { starterConfig } from '../../src/services/starter-config.ts';
+
+const config = parseConfig(parse(starterConfig()));
+const params = { numRuns: 300, seed: Number(process.env['FC_SEED'] ?? Date.now() % 2 ** 31) };
+
+function code(fn: () => unknown): string | undefined {
+  try {
+    fn();
+    return undefined;
+  } catch (err) {
+    assert.ok(err instanceof EnclaveError, String(err));
+    return err.code;
+  }
+}
+
+void describe('the starter configuration\'s gatekeeper section', () => {
+  void it('is parsed into groups, quorums, durations and the bootstrap role', () => {
+    const g = config.gatekeeper;
+    assert.equal(g.maxGrantMs, 8 * 3_600_000);
+    assert.equal(g.breakGlass.maxMs, 3_600_000);
+    assert.equal(g.breakGlass.reviewWithinMs, 24 * 3_600_000);
+    assert.deepEqual([...g.accessApproval.require], [['gatekeepers', 1], ['monitors', 1]]);
+    assert.deepEqual(g.bootstrap, { org: 'gatekeeper', role: 'officer' });
+    assert.deepEqual([...(g.servicePurposes.get('platform/service') ?? [])], ['account', 'messaging', 'recommendations']);
+  });
+});
+
+void describe('quorum', () => {
+  const groups = new Map<string, ApproverGroup>([
+    ['officers', { id: 'officers', roles: new Set(['gk/officer']), principals: new Set() }],
+    ['monitors', { id: 'monitors', roles: new Set(['prov/monitor']), principals: new Set(['zed']) }],
+  ]);
+  const officer = (id: string): Approver => ({ id, org: 'gk', role: 'officer' });
+  const monitor = (id: string): Approver => ({ id, org: 'prov', role: 'monitor' });
+  const rule: QuorumRule = { k: 2, from: ['officers', 'monitors'], require: new Map([['officers', 1], ['monitors', 1]]) };
+
+  void it('needs k distinct eligible approvers and one of each required group (AND, not OR)', () => {
+    assert.equal(evaluateQuorum(rule, groups, [officer('a'), officer('b')], 'req').met, false, 'two officers are not an officer and a monitor');
+    assert.match(evaluateQuorum(rule, groups, [officer('a'), officer('b')], 'req').missing, /at least 1 from monitors/);
+    assert.equal(evaluateQuorum(rule, groups, [officer('a'), monitor('m')], 'req').met, true);
+    assert.equal(evaluateQuorum(rule, groups, [officer('a'), { id: 'zed', org: 'x', role: 'y' }], 'req').met, true, 'named principals belong to their group');
+  });
+
+  void it('the requester never counts, an approver counts once, outsiders never', () => {
+    assert.equal(evaluateQuorum(rule, groups, [officer('req'), monitor('m')], 'req').met, false);
+    assert.equal(evaluateQuorum(rule, groups, [officer('a'), officer('a'), monitor('m')], 'req').counted.length, 2);
+    assert.equal(evaluateQuorum(rule, groups, [officer('a'), { id: 'p', org: 'parent', role: 'engineer' }], 'req').met, false);
+  });
+
+  void it('one approver in two groups does not stand for both requirements', () => {
+    const both = new Map(groups);
+    both.set('monitors', { id: 'monitors', roles: new Set(['prov/monitor', 'gk/officer']), principals: new Set() });
+    const r: QuorumRule = { k: 1, from: ['officers', 'monitors'], require: new Map([['officers', 1], ['monitors', 1]]) };
+    assert.equal(evaluateQuorum(r, both, [officer('a')], 'req').met, false);
+    assert.equal(evaluateQuorum(r, both, [officer('a'), officer('b')], 'req').met, true);
+  });
+
+  void it('property: met exactly when k eligible approvers exist and the requirements can be filled by distinct ones', () => {
+    const approver = fc.record({ id: fc.constantFrom('a', 'b', 'c', 'd', 'req', 'zed'), org: fc.constantFrom('gk', 'prov', 'x'), role: fc.constantFrom('officer', 'monitor', 'y') });
+    const ruleArb = fc.record({ k: fc.integer({ min: 1, max: 4 }), o: fc.integer({ min: 0, max: 2 }), m: fc.integer({ min: 0, max: 2 }) }).filter((r) => r.o + r.m <= r.k);
+    fc.assert(
+      fc.property(ruleArb, fc.array(approver, { maxLength: 6 }), (r, approvals) => {
+        const q: QuorumRule = { k: r.k, from: ['officers', 'monitors'], require: new Map([['officers', r.o], ['monitors', r.m]].filter(([, n]) => (n as number) > 0) as [string, number][]) };
+        // Reference: distinct eligible approvers (first occurrence), and a brute-force search over
+        // every way to give each approver at most one requirement.
+        // (The store keeps one verdict per approver; here an approver's first eligible verdict counts.)
+        const seen = new Set<string>();
+        const eligible = approvals
+          .filter((a) => a.id !== 'req' && (inGroup(groups.get('officers'), a) || inGroup(groups.get('monitors'), a)))
+          .filter((a) => !seen.has(a.id) && Boolean(seen.add(a.id)));
+        const fill = (i: number, o: number, m: number): boolean => {
+          if (o <= 0 && m <= 0) return true;
+          const a = eligible[i];
+          if (!a) return false;
+          return fill(i + 1, o, m) || (o > 0 && inGroup(groups.get('officers'), a) && fill(i + 1, o - 1, m)) || (m > 0 && inGroup(groups.get('monitors'), a) && fill(i + 1, o, m - 1));
+        };
+        const want = eligible.length >= r.k && fill(0, r.o, r.m);
+        assert.equal(evaluateQuorum(q, groups, approvals, 'req').met, want);
+      }),
+      params,
+    );
+  });
+});
+
+void describe('access scopes', () => {
+  void it('normalizes (sorted, unique) and says which protected fields it reaches', () => {
+    const s = normalizeScope(config, { subjects: ['b', 'a', 'a'], collections: ['users'] });
+    assert.deepEqual(s, { subjects: ['a', 'b'], collections: ['users'], fields: [] });
+    assert.deepEqual(scopeFields(config, s), ['users.email', 'users.phone', 'users.birthdate']);
+    const f = normalizeScope(config, { fields: ['messages.body'] });
+    assert.deepEqual(scopeFields(config, f), ['messages.body']);
+  });
+
+  void it('coverage: the subject, the collection and the fields must all be in scope', () => {
+    const users = config.collections.get('users');
+    const messages = config.collections.get('messages');
+    assert.ok(users && messages);
+    const s = normalizeScope(config, { subjects: ['ann'], fields: ['users.email'] });
+    assert.deepEqual(coveredFields(s, users, 'ann'), ['email']);
+    assert.equal(coveredFields(s, users, 'bo'), undefined);
+    assert.equal(coveredFields(s, messages, 'ann'), undefined);
+    const all = normalizeScope(config, { collections: ['messages'] });
+    assert.deepEqual(coveredFields(all, messages, 'anyone'), ['recipient_id', 'body', 'sent_at']);
+  });
+
+  void it('refuses empty, public-only, unknown and inconsistent scopes with invalid_scope', () => {
+    for (const input of [
+      {},
+      { subjects: [] },
+      { collections: ['videos'] },
+      { collections: ['nope'] },
+      { fields: ['users.username'] },
+      { fields: ['users'] },
+      { fields: ['users.nope'] },
+      { collections: ['users'], fields: ['messages.body'] },
+      { subjects: ['bad id'] },
+      { subjects: Array.from({ length: 1001 }, (_, i) => `s${i}`) },
+    ]) {
+      assert.equal(code(() => normalizeScope(config, input)), 'invalid_scope', JSON.stringify(input).slice(0, 80));
+    }
+  });
+
+  void it('property: any input either normalizes to a fixed point or is refused with invalid_scope', () => {
+    const names = fc.oneof(fc.string({ maxLength: 12 }), fc.constantFrom('users', 'messages', 'videos', 'users.email', 'messages.body', 'users.username', 'ann'));
+    fc.assert(
+      fc.property(fc.record({ subjects: fc.array(names, { maxLength: 4 }), collections: fc.array(names, { maxLength: 3 }), fields: fc.array(names, { maxLength: 3 }) }, { requiredKeys: [] }), (input) => {
+        let s;
+        try {
+          s = normalizeScope(config, input);
+        } catch (err) {
+          assert.ok(err instanceof EnclaveError && err.code === 'invalid_scope', String(err));
+          return;
+        }
+        assert.deepEqual(normalizeScope(config, s), s);
+        assert.ok(scopeFields(config, s).length > 0);
+      }),
+      params,
+    );
+  });
+});
+
+void describe('justifications', () => {
+  void it('a configured code and words that say something', () => {
+    assert.equal(checkJustification(config, 'support-ticket', '  ticket 4711:\n the user   reports missing messages '), 'ticket 4711: the user reports missing messages');
+    for (const [c, text] of [
+      ['support-ticket', '.'],
+      ['support-ticket', '....................................'],
+      ['support-ticket', 'aaaaaaaaaaaaaaaaaaaaaaaaaaaaa'],
+      ['support-ticket', '12345678901234567890123456'],
+      ['support-ticket', 'short but real'],
+      ['curiosity', 'ticket 4711: the user reports missing messages'],
+    ] as const) {
+      assert.equal(code(() => checkJustification(config, c, text)), 'invalid_justification', text);
+    }
+  });
+});
+
+void describe('durations', () => {
+  void it('one whole number and one unit, nothing else', () => {
+    assert.equal(parseDuration('90s'), 90_000);
+    assert.equal(parseDuration('8h'), 8 * 3_600_000);
+    for (const bad of ['', '0h', '1.5h', '1h30m', '8 h', 'h', '8', '-1h', '1w', '08h', '9999999s']) assert.equal(parseDuration(bad), undefined, bad);
+  });
+
+  void it('property: format then parse gives the same duration', () => {
+    fc.assert(
+      fc.property(fc.integer({ min: 1, max: 999_999 }), fc.constantFrom('s', 'm', 'h', 'd'), (n, unit) => {
+        const ms = parseDuration(`${n}${unit}`);
+        assert.ok(ms !== undefined);
+        const again = parseDuration(formatDuration(ms));
+        if (again !== undefined) assert.equal(again, ms);
+      }),
+      params,
+    );
+  });
+});
+
+void describe('canonical digests', () => {
+  void it('do not depend on key order, and differ when anything differs', () => {
+    assert.equal(canonicalJson({ b: 1, a: [true, null, 'x'] }), '{"a":[true,null,"x"],"b":1}');
+    assert.equal(contentDigest({ a: 1, b: 2 }), contentDigest({ b: 2, a: 1 }));
+    assert.notEqual(contentDigest({ id: 'req_1', a: 1 }), contentDigest({ id: 'req_2', a: 1 }));
+    assert.throws(() => canonicalJson(Number.NaN));
+  });
+
+  void it('property: equal for any permutation of keys', () => {
+    fc.assert(
+      fc.property(fc.dictionary(fc.string({ maxLength: 6 }), fc.oneof(fc.string(), fc.integer(), fc.boolean())), (obj) => {
+        const reversed = Object.fromEntries(Object.entries(obj).reverse()) as Canonical;
+        assert.equal(canonicalJson(obj as Canonical), canonicalJson(reversed));
+        assert.deepEqual(JSON.parse(canonicalJson(obj as Canonical)), { ...obj });
+      }),
+      params,
+    );
+  });
+});
+
+void describe('the policy diff', () => {
+  void it('property: the edit script turns the old lines into the new ones', () => {
+    const line = fc.constantFrom('permit', 'forbid', '@id("a")', '', 'when { x };');
+    fc.assert(
+      fc.property(fc.array(line, { maxLength: 15 }), fc.array(line, { maxLength: 15 }), (a, b) => {
+        const edits = diffLines(a, b);
+        assert.deepEqual(edits.filter((e) => e.op !== '+').map((e) => e.line), a);
+        assert.deepEqual(edits.filter((e) => e.op !== '-').map((e) => e.line), b);
+      }),
+      params,
+    );
+  });
+
+  void it('prints hunks with context; nothing for equal texts', () => {
+    assert.equal(unifiedDiff('a\nb', 'a\nb', { from: 'x', to: 'y' }), '');
+    const d = unifiedDiff('a\nb\nc', 'a\nB\nc', { from: 'v1', to: 'proposed' });
+    assert.equal(d, '--- v1\n+++ proposed\n@@ -1,3 +1,3 @@\n a\n-b\n+B\n c\n');
+  });
+});
