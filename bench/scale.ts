@@ -16,7 +16,7 @@ import { loadConfig } from '../src/services/config-loader.ts';
 import { openEnclave } from '../src/services/enclave.ts';
 import { CONFIG_FILE, initEnclave, readDevShares } from '../src/services/init-service.ts';
 import { starterConfig } from '../src/services/starter-config.ts';
-import type { DatasetSpec } from './dataset.ts';
+import { BENCH_PURPOSE, type DatasetSpec } from './dataset.ts';
 import { runLoad, type LoadResult, type LoadSettings } from './load.ts';
 import { waitForQuiet } from './machine-load.ts';
 import { describeMachine } from './machine.ts';
@@ -89,7 +89,7 @@ async function seedEnclave(label: string, storage: Readonly<Record<string, strin
     for (const share of readDevShares(init.dataDir) ?? []) await enclave.seal.submit(share);
     const issued = await enclave.tokens.issue({ principal: 'bench-service', org: 'platform', role: 'service', label: 'benchmark' });
     say(`${label}: seeding ${(SPEC.subjects * SPEC.recordsPerSubject).toLocaleString('en-US')} records`);
-    await importSynthetic(enclave, await enclave.tokens.authenticate(issued.secret), SPEC);
+    await importSynthetic(enclave, { ...(await enclave.tokens.authenticate(issued.secret)), purpose: BENCH_PURPOSE }, SPEC);
     return { configPath: init.configPath, token: issued.secret };
   } finally {
     await enclave.close();
@@ -107,7 +107,7 @@ async function reads(label: string, configPath: string, token: string, instances
   try {
     for (let i = 0; i < instances; i++) servers.push(await startServerProcess('gated', configPath));
     const paths = { warmup: requestPaths(SPEC, 20_000, 0x3a11), measured: requestPaths(SPEC, 200_000) };
-    const headers = { authorization: `Bearer ${token}` };
+    const headers = { authorization: `Bearer ${token}`, 'enclave-purpose': BENCH_PURPOSE };
     const per: LoadSettings = { ...LOAD, connections: Math.max(1, Math.round(LOAD.connections / instances)) };
     let best: ReadRun | undefined;
     for (let round = 1; round <= ROUNDS; round++) {
