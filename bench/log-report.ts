@@ -1,26 +1,6 @@
 // The transparency-log section of docs/benchmarks.md, written by `npm run bench:log` between its own
-// markers; `npm run bench` (bench/report.ts) regenerates the rest of the page and carries it over.
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
-import { dirname } from 'node:path';
+// markers (report-sections.ts); `npm run bench` (bench/report.ts) regenerates the rest of the page and carries it over.
 import type { Machine } from './machine.ts';
-import { readSection, replaceSection, type SectionMarkers } from './report-sections.ts';
-
-export const LOG_SECTION_START = '<!-- log-bench:start (written by `npm run bench:log`, kept by `npm run bench`) -->';
-export const LOG_SECTION_END = '<!-- log-bench:end -->';
-
-export const LOG_SECTION: SectionMarkers = { start: LOG_SECTION_START, end: LOG_SECTION_END };
-
-/** The log section of a page (markers included), or undefined when it has none. */
-export function readLogSection(path: string): string | undefined {
-  return existsSync(path) ? readSection(readFileSync(path, 'utf8'), LOG_SECTION) : undefined;
-}
-
-/** Replaces the log section of the page at `path` (or appends it), leaving everything else as it is. */
-export function writeLogSection(path: string, body: string): void {
-  const text = existsSync(path) ? readFileSync(path, 'utf8') : '# Benchmarks\n';
-  mkdirSync(dirname(path), { recursive: true });
-  writeFileSync(path, replaceSection(text, LOG_SECTION, `${LOG_SECTION_START}\n${body.trim()}\n${LOG_SECTION_END}`));
-}
 
 export interface Quantiles {
   readonly p50: number;

@@ -8,16 +8,18 @@
 import { randomBytes } from 'node:crypto';
 import { rmSync, statSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { parseArgs } from 'node:util';
 import { canonicalJsonBytes } from '../src/core/canonical-json.ts';
 import { encodeLogEntry } from '../src/core/log-entry.ts';
-import type { LogEntryRow, LogStore } from '../src/core/log-store.ts';
+import type { LogEntryRow } from '../src/core/log-store.ts';
 import { checkRecord, leafHash } from '../src/core/tlog/merkle.ts';
 import { decodeBase64 } from '../src/core/tlog/encoding.ts';
 import { LogService } from '../src/services/log-service.ts';
 import { SqliteLogStore } from '../src/storage/sqlite/sqlite-log-store.ts';
+import { countCommits } from './commit-counter.ts';
 import { describeMachine } from './machine.ts';
-import { quantiles, renderLogSection, writeLogSection, type AppendFigures, type GrowthFigures, type RssSample } from './log-report.ts';
+import { parseQuick } from './options.ts';
+import { quantiles, renderLogSection, type AppendFigures, type GrowthFigures, type RssSample } from './log-report.ts';
+import { LOG_SECTION, writeSection } from './report-sections.ts';
 
 const USAGE = `usage: npm run bench:log [-- --quick]
 
@@ -26,12 +28,7 @@ const USAGE = `usage: npm run bench:log [-- --quick]
   --help    this text
 `;
 
-const { values } = parseArgs({ options: { quick: { type: 'boolean', default: false }, help: { type: 'boolean', default: false } }, strict: true });
-if (values.help) {
-  process.stdout.write(USAGE);
-  process.exit(0);
-}
-const quick = values.quick;
+const quick = parseQuick(USAGE);
 const ROOT = join(import.meta.dirname, '..');
 const WORK = join(import.meta.dirname, '.work', 'log-bench');
 const APPEND_SECONDS = quick ? 3 : 20;
@@ -54,22 +51,10 @@ function dirBytes(dir: string): number {
   return readdirSync(dir).reduce((n, f) => n + statSync(join(dir, f)).size, 0);
 }
 
-/** A store that counts its commits (one per group of appends). */
-function counted(store: SqliteLogStore): { store: LogStore; commits: () => number } {
-  let commits = 0;
-  const wrapped = Object.assign(Object.create(store) as SqliteLogStore, {
-    append: (rows: readonly LogEntryRow[]) => {
-      commits++;
-      return store.append(rows);
-    },
-  });
-  return { store: wrapped, commits: () => commits };
-}
-
 async function appends(): Promise<AppendFigures> {
   const dir = join(WORK, 'appends');
   rmSync(dir, { recursive: true, force: true });
-  const { store, commits } = counted(new SqliteLogStore({ path: join(dir, 'log.db') }));
+  const { store, commits } = countCommits(new SqliteLogStore({ path: join(dir, 'log.db') }));
   const log = new LogService({ store, origin: 'bench.enclave/log', checkpointIntervalMs: 1000 });
   await log.unsealed(randomBytes(32));
   const subjects = Array.from({ length: 10_000 }, (_, i) => `u${String(i).padStart(6, '0')}`);
@@ -211,6 +196,6 @@ const g = await growth();
 const report = { command: `npm run bench:log${quick ? ' -- --quick' : ''}`, when: new Date(), quick, machine: describeMachine(), appends: a, growth: g, rss };
 const section = renderLogSection(report);
 const out = quick ? join(import.meta.dirname, '.work', 'benchmarks-log-quick.md') : join(ROOT, 'docs', 'benchmarks.md');
-writeLogSection(out, section);
+writeSection(out, LOG_SECTION, section);
 process.stdout.write(`${section}\n\nwritten to ${out}\n`);
 rmSync(WORK, { recursive: true, force: true });

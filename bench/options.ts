@@ -71,3 +71,13 @@ export function parseOptions(argv: readonly string[], paths: { docs: string; qui
     command: ['npm run bench', ...(flags.length > 0 ? ['--', ...flags] : [])].join(' '),
   };
 }
+
+/** The `--quick` / `--help` options of the smaller benchmarks (bench:log, bench:scale): prints `usage` and exits on --help. */
+export function parseQuick(usage: string, argv: readonly string[] = process.argv.slice(2)): boolean {
+  const { values } = parseArgs({ args: [...argv], options: { quick: { type: 'boolean', default: false }, help: { type: 'boolean', default: false } }, strict: true });
+  if (values.help) {
+    process.stdout.write(usage);
+    process.exit(0);
+  }
+  return values.quick;
+}

@@ -3,18 +3,16 @@
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname, join, relative } from 'node:path';
 import type { Breakdown } from './breakdown.ts';
-import { LOG_SECTION, readLogSection } from './log-report.ts';
 import type { LoadResult, LoadSettings } from './load.ts';
 import type { SoakResult } from './memory-soak.ts';
 import type { Machine } from './machine.ts';
 import type { MemoryStatus } from './proc-stats.ts';
 import type { Category } from './profile-categories.ts';
 import type { HotSpot } from './profile-summary.ts';
-import { DECISION_SECTION, MIGRATE_SECTION, readSection, replaceSection } from './report-sections.ts';
+import { keptSections } from './report-sections.ts';
 
 export const NOTE_START = '<!-- hand-written:start (kept by the generator) -->';
 export const NOTE_END = '<!-- hand-written:end -->';
-/** The decision-latency section, written by bench/decision.ts and carried over by this generator. */
 
 const DEFAULT_NOTE = `_Write here how to read the figures; \`npm run bench\` keeps this note and regenerates the rest._`;
 
@@ -300,12 +298,8 @@ export function renderReport(input: ReportInput, note: string): string {
 }
 
 export function writeReport(path: string, input: ReportInput, notePath = path): void {
-  // The sections of the other benchmarks (bench:log, bench:migrate, bench:decision) are carried over as they are.
-  const old = existsSync(notePath) ? readFileSync(notePath, 'utf8') : '';
-  let text = renderReport(input, readNote(notePath));
-  for (const [m, section] of [[LOG_SECTION, readLogSection(notePath)], [MIGRATE_SECTION, readSection(old, MIGRATE_SECTION)], [DECISION_SECTION, readSection(old, DECISION_SECTION)]] as const) {
-    if (section !== undefined) text = replaceSection(text, m, section);
-  }
+  // The sections other benchmarks write (log, decision latency, migration, scale-out) are carried over as they are.
+  const text = renderReport(input, readNote(notePath)) + keptSections(notePath).map((s) => `\n${s}\n`).join('');
   mkdirSync(dirname(path), { recursive: true });
   writeFileSync(path, text);
 }

@@ -10,7 +10,7 @@ export function recordPath(collection: string, id: string): string {
 }
 
 /** `count` paths of random records of the data set. */
-export function requestPaths(manifest: Manifest, count: number, seed = PATH_SEED): readonly string[] {
+export function requestPaths(manifest: Pick<Manifest, 'subjects' | 'recordsPerSubject'>, count: number, seed = PATH_SEED): readonly string[] {
   const next = seededRandom(seed);
   const paths: string[] = [];
   for (let n = 0; n < count; n++) {

@@ -3,13 +3,48 @@
 // load generator's process starts clean; progress goes to stderr.
 import { mkdirSync, rmSync } from 'node:fs';
 import { loadConfig } from '../src/services/config-loader.ts';
-import { openEnclave } from '../src/services/enclave.ts';
+import type { Principal } from '../src/core/principal.ts';
+import { openEnclave, type Enclave } from '../src/services/enclave.ts';
 import { initEnclave, readDevShares } from '../src/services/init-service.ts';
 import { sqlitePathOf } from '../src/storage/open-store.ts';
 import { BENCH_PURPOSE, datasetKey, recordCount, recordRef, SUBJECT_COUNTRY, subjectId, writeManifest, type DatasetSpec, type Manifest } from './dataset.ts';
 import { messageData, userData } from './synthetic.ts';
 
 const SUBJECTS_PER_BATCH = 1000;
+
+/** Imports the synthetic subjects and records of `spec` through the vault, reporting progress on stderr. */
+export async function importSynthetic(enclave: Enclave, principal: Principal, spec: DatasetSpec, started = performance.now()): Promise<void> {
+  const total = recordCount(spec);
+  let done = 0;
+  let lastReport = 0;
+  for (let first = 0; first < spec.subjects; first += SUBJECTS_PER_BATCH) {
+    const end = Math.min(first + SUBJECTS_PER_BATCH, spec.subjects);
+    const subjects: { id: string; country: string }[] = [];
+    const users: { id: string; data: unknown }[] = [];
+    const messages: { id: string; data: unknown }[] = [];
+    for (let i = first; i < end; i++) {
+      const s = subjectId(i);
+      subjects.push({ id: s, country: SUBJECT_COUNTRY });
+      users.push({ id: recordRef(i, 0).id, data: userData(i, s) });
+      for (let k = 1; k < spec.recordsPerSubject; k++) messages.push({ id: recordRef(i, k).id, data: messageData(i, k, s, spec.subjects) });
+    }
+    const imported = [
+      await enclave.vault.importSubjects(principal, subjects),
+      await enclave.vault.importRecords(principal, 'users', users),
+      await enclave.vault.importRecords(principal, 'messages', messages),
+    ];
+    const refused = imported.flatMap((r) => r.refused);
+    if (refused.length > 0) throw new Error(`seeding refused ${refused.length} items, first: ${JSON.stringify(refused[0])}`);
+    done += users.length + messages.length;
+    const now = performance.now();
+    if (now - lastReport > 500 || done === total) {
+      lastReport = now;
+      const rate = done / ((now - started) / 1000);
+      process.stderr.write(`\rseeding ${done.toLocaleString('en-US')} / ${total.toLocaleString('en-US')} records (${Math.round(rate).toLocaleString('en-US')}/s)   `);
+    }
+  }
+  process.stderr.write('\n');
+}
 
 export async function seedDataset(dir: string, spec: DatasetSpec): Promise<Manifest> {
   const started = performance.now();
@@ -22,36 +57,8 @@ export async function seedDataset(dir: string, spec: DatasetSpec): Promise<Manif
     for (const share of readDevShares(init.dataDir) ?? []) await enclave.seal.submit(share);
     const issued = await enclave.tokens.issue({ principal: 'bench-service', org: 'platform', role: 'service', label: 'benchmark' });
     const principal = { ...(await enclave.tokens.authenticate(issued.secret)), purpose: BENCH_PURPOSE };
+    await importSynthetic(enclave, principal, spec, started);
     const total = recordCount(spec);
-    let done = 0;
-    let lastReport = 0;
-    for (let first = 0; first < spec.subjects; first += SUBJECTS_PER_BATCH) {
-      const end = Math.min(first + SUBJECTS_PER_BATCH, spec.subjects);
-      const subjects: { id: string; country: string }[] = [];
-      const users: { id: string; data: unknown }[] = [];
-      const messages: { id: string; data: unknown }[] = [];
-      for (let i = first; i < end; i++) {
-        const s = subjectId(i);
-        subjects.push({ id: s, country: SUBJECT_COUNTRY });
-        users.push({ id: recordRef(i, 0).id, data: userData(i, s) });
-        for (let k = 1; k < spec.recordsPerSubject; k++) messages.push({ id: recordRef(i, k).id, data: messageData(i, k, s, spec.subjects) });
-      }
-      const imported = [
-        await enclave.vault.importSubjects(principal, subjects),
-        await enclave.vault.importRecords(principal, 'users', users),
-        await enclave.vault.importRecords(principal, 'messages', messages),
-      ];
-      const refused = imported.flatMap((r) => r.refused);
-      if (refused.length > 0) throw new Error(`seeding refused ${refused.length} items, first: ${JSON.stringify(refused[0])}`);
-      done += users.length + messages.length;
-      const now = performance.now();
-      if (now - lastReport > 500 || done === total) {
-        lastReport = now;
-        const rate = done / ((now - started) / 1000);
-        process.stderr.write(`\rseeding ${done.toLocaleString('en-US')} / ${total.toLocaleString('en-US')} records (${Math.round(rate).toLocaleString('en-US')}/s)   `);
-      }
-    }
-    process.stderr.write('\n');
     const home = config.sites.get('trusted-us');
     const siteDbPath = home ? sqlitePathOf(home.storage, config.dataDir) : undefined;
     if (siteDbPath === undefined) throw new Error('the starter configuration no longer has a SQLite home site "trusted-us"');

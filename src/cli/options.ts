@@ -95,6 +95,12 @@ export function countryCode(value: string): string {
   return c;
 }
 
+/** An instance name: it is shown in /healthz and as a metrics label, so printable and short. */
+export function instanceName(value: string): string {
+  if (!/^[A-Za-z0-9._:-]{1,64}$/.test(value)) throw new InvalidArgumentError('expected 1 to 64 characters of A-Z a-z 0-9 . _ : -');
+  return value;
+}
+
 /** A comma-separated list of distinct names (each one is checked where it is used). */
 export function nameList(value: string): string[] {
   const items = value.split(',').map((s) => s.trim()).filter((s) => s !== '');

@@ -112,7 +112,7 @@ export {
   type LogEntry,
   type LogEntryColumns,
 } from './log-entry.ts';
-export type { LogEntryRow, LogQuery, LogStore, LogTile, StoredCheckpoint, StoredLogEntry } from './log-store.ts';
+export type { LogEntryRow, LogQuery, LogStore, LogTile, SequencerLease, StoredCheckpoint, StoredLogEntry } from './log-store.ts';
 export { Lru } from './lru.ts';
 export { compile, compileDynamic, describeErrors, formatPath, type SchemaIssue, type Validator } from './schema-validator.ts';
 // The transparency log's verifiable core (RFC 9162, C2SP tlog-*): see src/core/tlog/index.ts for all of it.

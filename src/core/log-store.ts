@@ -6,7 +6,9 @@
 // indexes, densely and atomically, in the transaction that makes the entries durable, so any instance
 // can append (its entries are handed to the log by being written), while exactly one integrator at a
 // time extends the Merkle tree; `integrate` is a compare-and-set on the tree size, so a second
-// integrator can never overwrite tiles with a different tree.
+// integrator can never overwrite tiles with a different tree. The sequencer lease says which instance
+// integrates and signs: one holder at a time, released when its holder closes the store or dies, so the
+// others (which keep appending) take over; the compare-and-set stays the safety net.
 
 export interface LogEntryRow {
   /** Milliseconds since the epoch (search column). */
@@ -62,6 +64,18 @@ export interface StoredCheckpoint {
   readonly text: string;
 }
 
+/** Who holds the sequencer lease (the instance that integrates and signs), as the store recorded it. */
+export interface SequencerLease {
+  /** The holder's instance name. */
+  readonly instance: string;
+  /** When it took the lease, ms since the epoch (the store's clock). */
+  readonly since: number;
+  /** Milliseconds since the holder last confirmed it (the store's clock). */
+  readonly heartbeatAgeMs: number;
+  /** Whether the lease is held now; false: the recorded holder let it go or died, and nobody took it yet. */
+  readonly held: boolean;
+}
+
 export interface LogStore {
   readonly driver: string;
   /**
@@ -93,5 +107,15 @@ export interface LogStore {
   /** Small settings of the log (its origin and verifier key): written once, then read. */
   getMeta(key: string): Promise<string | undefined>;
   putMetaIfAbsent(key: string, value: string): Promise<boolean>;
+  /**
+   * Takes the sequencer lease for `instance`, or confirms that this store handle still holds it (a
+   * heartbeat); false while another handle holds it. At most one handle holds it at a time; it is let
+   * go by `releaseSequencer`, by `close`, or when the holder's process or connection dies.
+   */
+  leadSequencer(instance: string): Promise<boolean>;
+  releaseSequencer(): Promise<void>;
+  /** The recorded holder of the lease; undefined if no handle ever took it. */
+  sequencer(): Promise<SequencerLease | undefined>;
+  /** Closes the store (and lets the lease go). */
   close(): Promise<void>;
 }

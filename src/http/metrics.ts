@@ -63,6 +63,27 @@ export function installMetrics(app: FastifyInstance, enclave: Enclave): Registry
       this.set(cp ? (Date.now() - cp.time) / 1000 : Number.NaN);
     },
   });
+  // Several instances: exactly one integrates and signs. Alert when no instance reports 1 for a few
+  // intervals, or when the recorded holder's heartbeat grows old (it died and nobody took over).
+  new Gauge({
+    name: 'enclave_log_sequencer',
+    help: '1 while this instance holds the log sequencer lease (integrates and signs the transparency log), else 0.',
+    labelNames: ['instance'] as const,
+    registers: [registry],
+    collect() {
+      this.reset();
+      this.set({ instance: enclave.log.instance }, enclave.log.isSequencer ? 1 : 0);
+    },
+  });
+  new Gauge({
+    name: 'enclave_log_sequencer_heartbeat_age_seconds',
+    help: 'Seconds since the holder of the log sequencer lease last confirmed it (NaN if none ever held it or the log store cannot be read).',
+    registers: [registry],
+    async collect() {
+      const lease = await enclave.log.sequencer().catch(() => undefined);
+      this.set(lease ? lease.heartbeatAgeMs / 1000 : Number.NaN);
+    },
+  });
   app.addHook('onResponse', (request, reply, done) => {
     const route = request.routeOptions.url ?? 'unmatched';
     requests.inc({ route, method: request.method, status: String(reply.statusCode) });

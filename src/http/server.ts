@@ -88,5 +88,7 @@ export async function buildServer(enclave: Enclave, options: ServerOptions = {})
   await app.ready();
   // The server publishes the log: it runs the integrator (checkpoints at least every log interval).
   enclave.log.start((err, what) => app.log.error({ err }, `transparency log: ${what} failed; retrying`));
+  // Grants and policies changed through other instances reach this one within a refresh interval.
+  enclave.shared.start((err) => app.log.error({ err }, 'refreshing the grants and the policy version from the control store failed; retrying'));
   return app;
 }

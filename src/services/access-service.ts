@@ -115,6 +115,15 @@ export class AccessService {
     this.index.load(await this.store.grants.listActive(this.clock()));
   }
 
+  /**
+   * Brings the index up to date with grants other instances created or revoked (shared-state.ts);
+   * returns whether anything changed.
+   */
+  async refresh(): Promise<boolean> {
+    const epoch = this.index.epoch;
+    return this.index.replace(await this.store.grants.listActive(this.clock()), epoch);
+  }
+
   private async authorize(principal: Principal, action: Action, protectedData = false): Promise<void> {
     const d = await this.decisions.decide({ principal, action, protected: protectedData, now: new Date(this.clock()) });
     if (!d.allow) throw new EnclaveError('forbidden', d.reason, { details: { action, policies: d.policies } });

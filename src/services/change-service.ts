@@ -147,6 +147,18 @@ export class ChangeService {
    * Activates the latest stored policy version; on a new store, stores the shipped default as version 1
    * first (the one change that needs no quorum: it is the build's, not a person's).
    */
+  /**
+   * Activates a policy version another instance activated since (shared-state.ts); returns whether it
+   * did. A version this configuration cannot validate is refused (invalid_config) and the active one kept.
+   */
+  async refresh(): Promise<boolean> {
+    const latest = await this.store.policyVersions.latest();
+    // Versions only grow: an older one read while this instance activated a newer one is not a change.
+    if (!latest || latest.version <= this.engine.version) return false;
+    this.activateStored(latest);
+    return true;
+  }
+
   async load(): Promise<void> {
     let latest = await this.store.policyVersions.latest();
     if (!latest) {
@@ -155,6 +167,10 @@ export class ChangeService {
       latest = await this.store.policyVersions.latest();
     }
     if (!latest) throw new EnclaveError('storage_unavailable', 'the control store kept no policy version');
+    this.activateStored(latest);
+  }
+
+  private activateStored(latest: { version: number; text: string }): void {
     try {
       this.engine.activate(latest.version, latest.text);
     } catch (err) {

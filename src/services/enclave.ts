@@ -16,6 +16,7 @@ import { LogService } from './log-service.ts';
 import { PolicyEngine } from './policy-engine.ts';
 import { witnessCosigner } from './witness-client.ts';
 import { SealService } from './seal-service.ts';
+import { SharedStateRefresh } from './shared-state.ts';
 import { SiteRouter } from './site-router.ts';
 import { TokenService } from './token-service.ts';
 import { Vault } from './vault.ts';
@@ -35,6 +36,8 @@ export interface Enclave {
   readonly changes: ChangeService;
   readonly vault: Vault;
   readonly log: LogService;
+  /** Keeps the grants and the policy version in step with other instances (started by the server). */
+  readonly shared: SharedStateRefresh;
   close(): Promise<void>;
 }
 
@@ -50,6 +53,10 @@ export interface OpenOptions {
   readonly logStoreFactory?: (url: string, dataDir: string) => LogStore | Promise<LogStore>;
   /** Told when the log's integrator fails (it retries every interval). */
   readonly onLogError?: (err: unknown, what: string) => void;
+  /** This instance's name among several serving one database (default: host name and process id). */
+  readonly instance?: string;
+  /** How often the grants and the policy version are re-read from the control store (default 1 s). */
+  readonly sharedStateRefreshMs?: number;
 }
 
 export async function openEnclave(config: EnclaveConfig, options: OpenOptions = {}): Promise<Enclave> {
@@ -73,6 +80,7 @@ export async function openEnclave(config: EnclaveConfig, options: OpenOptions = 
     const log = new LogService({
       store: logStore,
       origin: config.log.origin,
+      ...(options.instance === undefined ? {} : { instance: options.instance }),
       checkpointIntervalMs: config.log.checkpointIntervalMs,
       maxBatch: config.log.maxBatch,
       maxQueue: config.log.maxQueue,
@@ -97,6 +105,7 @@ export async function openEnclave(config: EnclaveConfig, options: OpenOptions = 
     const changes = new ChangeService({ config, store: control, decisions, engine: policies, log, clock });
     await changes.load();
     await access.load();
+    const shared = new SharedStateRefresh({ access, changes, ...(options.sharedStateRefreshMs === undefined ? {} : { intervalMs: options.sharedStateRefreshMs }) });
     const router = new SiteRouter(config, sites);
     const vault = new Vault({ config, router, keyring, decisions, log, clock });
     const tokens = new TokenService(control.tokens, config, log);
@@ -115,7 +124,9 @@ export async function openEnclave(config: EnclaveConfig, options: OpenOptions = 
       changes,
       vault,
       log,
+      shared,
       async close() {
+        await shared.stop();
         keyring.drop();
         // The log first: it writes what is queued before its store closes.
         await log.close();

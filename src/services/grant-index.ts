@@ -1,7 +1,8 @@
 // The active grants, by grantee, in memory: the decision point consults it on every read, so it must
 // not cost a query. The access service updates it with every grant it creates or revokes (bumping the
 // epoch, which is part of every decision-cache key); expiry needs no update: a grant past its
-// `expiresAt` is simply skipped, by the clock, with no job to run.
+// `expiresAt` is simply skipped, by the clock, with no job to run. Grants created or revoked by another
+// instance arrive through `replace`, which the shared-state refresh calls every second (shared-state.ts).
 import type { AccessScope } from '../core/access-scope.ts';
 import type { GrantRow } from '../core/store.ts';
 
@@ -27,6 +28,21 @@ export class GrantIndex {
     this.byPrincipal.clear();
     for (const r of rows) this.insert(r);
     this.changes++;
+  }
+
+  /**
+   * Replaces the index with `rows` (the grants active in the store) if they differ from what it holds,
+   * unless the index changed since `epoch` (a grant this instance added or removed meanwhile, which
+   * `rows`, read before, may not reflect: the next refresh brings both). Returns whether it changed.
+   */
+  replace(rows: readonly GrantRow[], epoch: number): boolean {
+    if (epoch !== this.changes) return false;
+    const held = new Set<string>();
+    for (const list of this.byPrincipal.values()) for (const g of list) held.add(g.id);
+    const active = rows.filter((r) => r.revokedAt === null);
+    if (active.length === held.size && active.every((r) => held.has(r.id))) return false;
+    this.load(active);
+    return true;
   }
 
   add(row: GrantRow): void {

@@ -15,11 +15,17 @@
 // Sealed: the log still appends and integrates (neither needs a key), but it cannot sign, so no new
 // checkpoint is published until the enclave is unsealed; the first checkpoint after unsealing covers
 // everything appended meanwhile.
+//
+// Several instances (PostgreSQL): every instance appends; only the holder of the store's sequencer
+// lease integrates and signs. Each tick, an instance takes or confirms the lease; one that cannot is a
+// follower: it keeps no tree in memory and reads the published checkpoint from the store. A sealed
+// sequencer integrates, then lets the lease go, so that an unsealed instance can take it and sign.
 import { createSecretKey, type KeyObject } from 'node:crypto';
+import { hostname } from 'node:os';
 import { EnclaveError } from '../core/errors.ts';
 import { LOG_EVENT_TYPES, type EventLog, type LogEventInput, type LogReceipt } from '../core/event-log.ts';
 import { decodeLogEntry, encodeLogEntry, LOG_ENTRY_VERSION, subjectHash, type LogEntry } from '../core/log-entry.ts';
-import type { LogEntryRow, LogStore, LogTile, StoredCheckpoint } from '../core/log-store.ts';
+import type { LogEntryRow, LogStore, LogTile, SequencerLease, StoredCheckpoint } from '../core/log-store.ts';
 import { Lru } from '../core/lru.ts';
 import { formatCheckpoint, openCheckpoint, parseCheckpoint } from '../core/tlog/checkpoint.ts';
 import { ed25519PrivateKey, rawPublicKey } from '../core/tlog/ed25519.ts';
@@ -34,6 +40,8 @@ export interface LogServiceOptions {
   readonly store: LogStore;
   /** The checkpoint origin line, also the name of the log's signing key. */
   readonly origin: string;
+  /** This instance's name, recorded with the sequencer lease (default: host name and process id). */
+  readonly instance?: string;
   readonly checkpointIntervalMs?: number;
   /** Most entries one commit takes from the queue. */
   readonly maxBatch?: number;
@@ -126,6 +134,11 @@ function trailingOnes(n: number): number {
   return count;
 }
 
+/** host:pid, which tells instances apart in /healthz and /metrics when none is configured. */
+export function defaultInstanceName(): string {
+  return `${hostname()}:${process.pid}`;
+}
+
 function yieldToIo(): Promise<void> {
   return new Promise((resolve) => setImmediate(resolve));
 }
@@ -133,6 +146,7 @@ function yieldToIo(): Promise<void> {
 export class LogService implements EventLog {
   readonly store: LogStore;
   readonly origin: string;
+  readonly instance: string;
   private readonly interval: number;
   private readonly maxBatch: number;
   private readonly maxQueue: number;
@@ -155,12 +169,15 @@ export class LogService implements EventLog {
   private readonly fullTiles: Lru<string, Uint8Array>;
   private published: PublishedCheckpoint | null = null;
   private ticking: Promise<void> | null = null;
+  /** Whether this instance held the sequencer lease at its last tick. */
+  private leading = false;
   private readonly publishListeners = new Set<(cp: PublishedCheckpoint) => void>();
   private timer: NodeJS.Timeout | null = null;
 
   constructor(options: LogServiceOptions) {
     this.store = options.store;
     this.origin = options.origin;
+    this.instance = options.instance ?? defaultInstanceName();
     this.interval = options.checkpointIntervalMs ?? 1000;
     this.maxBatch = options.maxBatch ?? 10_000;
     this.maxQueue = options.maxQueue ?? 100_000;
@@ -343,16 +360,57 @@ export class LogService implements EventLog {
       });
     }
     await this.ticking;
-    return this.published;
+    return this.checkpoint();
   }
 
   private async tick(): Promise<void> {
-    const target = await this.store.size();
-    for (let size = (await this.loadTree()).size; size < target; size = (await this.loadTree()).size) {
-      // False: another integrator moved the stored tree; it is reloaded and integration goes on from there.
-      await this.extend(Math.min(target, size + INTEGRATE_STEP));
+    let lead: boolean;
+    try {
+      lead = await this.store.leadSequencer(this.instance);
+    } catch (err) {
+      this.follow();
+      throw err;
     }
-    await this.publish();
+    if (!lead) {
+      this.follow();
+      return;
+    }
+    if (!this.leading) {
+      // Taking over: another instance may have integrated and published meanwhile; start from the store.
+      this.leading = true;
+      this.tree = null;
+      this.published = null;
+    }
+    try {
+      const target = await this.store.size();
+      for (let size = (await this.loadTree()).size; size < target; size = (await this.loadTree()).size) {
+        // False: another integrator moved the stored tree; it is reloaded and integration goes on from there.
+        await this.extend(Math.min(target, size + INTEGRATE_STEP));
+      }
+      await this.publish();
+    } finally {
+      // Sealed, this instance cannot sign: it lets the lease go, so that an unsealed one takes it.
+      if (this.keys === null) {
+        this.follow();
+        await this.store.releaseSequencer();
+      }
+    }
+  }
+
+  /** Not the sequencer: nothing of the tree is kept, since another instance extends it. */
+  private follow(): void {
+    this.leading = false;
+    this.tree = null;
+  }
+
+  /** Whether this instance held the sequencer lease (integrated and signed) at its last tick. */
+  get isSequencer(): boolean {
+    return this.leading;
+  }
+
+  /** Who holds the sequencer lease, as the log store recorded it. */
+  sequencer(): Promise<SequencerLease | undefined> {
+    return this.store.sequencer();
   }
 
   /** The integrated tree: restored from the stored tiles on first use. */
@@ -466,9 +524,12 @@ export class LogService implements EventLog {
     return () => this.publishListeners.delete(listener);
   }
 
-  /** The latest published checkpoint (with cosignatures), or null before the first one. */
+  /**
+   * The latest published checkpoint (with cosignatures), or null before the first one. The sequencer
+   * knows it; any other instance reads it from the store, where the sequencer publishes it.
+   */
   async checkpoint(): Promise<PublishedCheckpoint | null> {
-    return this.published ?? (await this.loadPublished());
+    return (this.leading ? this.published : null) ?? (await this.loadPublished());
   }
 
   private async requireCheckpoint(): Promise<PublishedCheckpoint> {

@@ -6,6 +6,8 @@ export { SqliteStore, type SqliteOptions } from './sqlite/sqlite-store.ts';
 export { SQLITE_MIGRATIONS } from './sqlite/sqlite-migrations.ts';
 export { PostgresStore, type PostgresOptions } from './postgres/postgres-store.ts';
 export { POSTGRES_MIGRATIONS } from './postgres/postgres-migrations.ts';
+export { PostgresLogStore, type PostgresLogOptions } from './postgres/postgres-log-store.ts';
+export { POSTGRES_LOG_MIGRATIONS } from './postgres/postgres-log-migrations.ts';
 export { parsePostgresUrl, describeLocation, isPostgresUrl, type PostgresLocation } from './postgres/postgres-url.ts';
 export { migrationChecksum } from './checksum.ts';
 export { JsonlSource, MysqlSource, mysqlKind, openSource, PostgresSource, pgKind, redactUrl, SqliteSource, sqliteKind } from './sources/index.ts';

@@ -7,6 +7,7 @@ import type { LogStore } from '../core/log-store.ts';
 import type { Store } from '../core/store.ts';
 import type { MigrationStateStore } from '../core/migration-state.ts';
 import { SqliteMigrationState } from './sqlite/sqlite-migration-state.ts';
+import { PostgresLogStore } from './postgres/postgres-log-store.ts';
 import { PostgresStore } from './postgres/postgres-store.ts';
 import { isPostgresUrl } from './postgres/postgres-url.ts';
 import { SqliteLogStore } from './sqlite/sqlite-log-store.ts';
@@ -38,12 +39,12 @@ export async function openStore(url: string, dataDir: string): Promise<Store> {
   throw unknownScheme(url, '"sqlite:", "postgres://" or "postgresql://"');
 }
 
-/** The transparency log's store (log.storage). Only SQLite so far: its PostgreSQL adapter comes with issue 6. */
-export function openLogStore(url: string, dataDir: string): LogStore {
+/** The transparency log's store (log.storage): a SQLite file, or PostgreSQL for several instances. */
+export async function openLogStore(url: string, dataDir: string): Promise<LogStore> {
   const sqlite = sqliteOrRefuse(url, dataDir, (path) => new SqliteLogStore({ path }));
   if (sqlite) return sqlite;
-  if (isPostgresUrl(url)) throw new EnclaveError('invalid_config', 'log.storage: the transparency log\'s PostgreSQL adapter is not part of this build yet; use sqlite:<path>');
-  throw unknownScheme(url, '"sqlite:"');
+  if (isPostgresUrl(url)) return PostgresLogStore.open(url);
+  throw unknownScheme(url, '"sqlite:", "postgres://" or "postgresql://"');
 }
 
 /** The migration state store named by `migration.state` (same URL forms as the stores). */

@@ -3,6 +3,7 @@
 // its own, made fresh and dropped afterwards, so files running at once never meet. Without a server the
 // PostgreSQL cases are skipped with the reason printed; ENCLAVE_REQUIRE_POSTGRES=1 (CI) fails instead.
 import { randomBytes } from 'node:crypto';
+import { after } from 'node:test';
 import pg from 'pg';
 import { describeLocation, parsePostgresUrl } from '../../src/storage/postgres/postgres-url.ts';
 
@@ -41,6 +42,17 @@ export async function postgresSkip(): Promise<string | false> {
 /** A schema name no other test (or test run) uses. */
 export function freshSchema(label: string): string {
   return `enclave_test_${label}_${randomBytes(5).toString('hex')}`;
+}
+
+/** Called inside a describe: makes fresh schemas (by label), every one dropped after that suite. */
+export function schemaMaker(): (label: string) => string {
+  const made: string[] = [];
+  after(() => dropSchemas(...made));
+  return (label) => {
+    const s = freshSchema(label);
+    made.push(s);
+    return s;
+  };
 }
 
 /** The test server's URL with these parameters (schema first). */
@@ -83,4 +95,22 @@ export async function relationsIn(schema: string): Promise<string[]> {
 
 export async function schemaExists(schema: string): Promise<boolean> {
   return admin(async (c) => (await c.query('SELECT 1 FROM pg_namespace WHERE nspname = $1', [schema])).rowCount === 1);
+}
+
+/** Schemas for an enclave whose every store is in PostgreSQL: control, both home sites and the log. */
+export interface EnclaveSchemas {
+  readonly control: string;
+  readonly us: string;
+  readonly eu: string;
+  readonly log: string;
+}
+
+/** The starter configuration with every store in PostgreSQL, one schema each (`params`: extra URL parameters). */
+export function postgresConfig(starter: string, schemas: EnclaveSchemas, params: Record<string, string> = {}): string {
+  const url = (schema: string) => JSON.stringify(pgUrl(schema, params));
+  return starter
+    .replace('storage: sqlite:control.db', `storage: ${url(schemas.control)}`)
+    .replace('storage: sqlite:sites/trusted-us.db', `storage: ${url(schemas.us)}`)
+    .replace('storage: sqlite:sites/eu-central.db', `storage: ${url(schemas.eu)}`)
+    .replace('storage: sqlite:log.db', `storage: ${url(schemas.log)}`);
 }

@@ -111,6 +111,23 @@ void describe('metrics', () => {
     assert.match(text, new RegExp(`^enclave_log_checkpoint_size ${String(size)}$`, 'm'));
     assert.match(text, /^enclave_log_checkpoint_age_seconds \d+(\.\d+)?$/m);
   });
+
+  void it('and /healthz say which instance is the sequencer (the only one, on SQLite)', async () => {
+    await h.enclave.log.sync();
+    const instance = h.enclave.log.instance;
+    const text = (await h.call(null, 'GET', '/metrics')).body;
+    assert.match(text, new RegExp(`^enclave_log_sequencer\\{instance="${instance}"\\} 1$`, 'm'));
+    assert.match(text, /^enclave_log_sequencer_heartbeat_age_seconds \d+(\.\d+)?$/m);
+    const health = JSON.parse((await h.call(null, 'GET', '/healthz')).body) as Record<string, unknown>;
+    assert.deepEqual({ ...health, log_sequencer: { ...(health['log_sequencer'] as object), heartbeat_age_seconds: 0 } }, {
+      status: 'ok',
+      sealed: false,
+      name: h.enclave.config.name,
+      instance,
+      sequencer: true,
+      log_sequencer: { instance, held: true, heartbeat_age_seconds: 0 },
+    });
+  });
 });
 
 void describe('receipts', () => {

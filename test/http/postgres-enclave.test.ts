@@ -1,11 +1,13 @@
-// The whole enclave on PostgreSQL, through the HTTP API: the control store and both home sites are
-// schemas of one database. Records are written, read, listed, deleted and erased; residency holds (a
+// The whole enclave on PostgreSQL, through the HTTP API: the control store, both home sites and the
+// transparency log are schemas of one database. Records are written, read, listed, deleted and erased; residency holds (a
 // subject's rows exist in their home site's schema and nowhere else, and re-homing moves them); no
-// protected value is at rest in plaintext in any table.
+// protected value is at rest in plaintext in any table; the log's checkpoint and tiles, read over HTTP,
+// verify, and every receipt the API gave is in them.
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import type pg from 'pg';
-import { admin, dropSchemas, freshSchema, pgUrl, postgresSkip } from '../helpers/postgres.ts';
+import { verifyLog } from '../../src/services/log-verifier.ts';
+import { admin, dropSchemas, freshSchema, postgresConfig, postgresSkip } from '../helpers/postgres.ts';
 import { errorCode, json, makeHttpFixture, type HttpFixture } from '../helpers/http.ts';
 
 const skip = await postgresSkip();
@@ -17,8 +19,16 @@ interface RecordBody {
 }
 
 void describe('the enclave on PostgreSQL, end to end', { skip }, () => {
-  const schemas = { control: freshSchema('control'), us: freshSchema('site_us'), eu: freshSchema('site_eu') };
+  const schemas = { control: freshSchema('control'), us: freshSchema('site_us'), eu: freshSchema('site_eu'), log: freshSchema('log') };
   let h: HttpFixture;
+  const receipts: number[] = [];
+  /** A call whose receipts (Enclave-Log-Index) are kept, to find them in the log at the end. */
+  const call = async (...args: Parameters<HttpFixture['call']>) => {
+    const res = await h.call(...args);
+    const header = res.headers['enclave-log-index'];
+    if (typeof header === 'string') receipts.push(...header.split(',').map(Number));
+    return res;
+  };
 
   /** Every row of every table of a schema, as text (bytea shows as hex). */
   const dump = async (c: pg.Client, schema: string): Promise<string> => {
@@ -31,27 +41,22 @@ void describe('the enclave on PostgreSQL, end to end', { skip }, () => {
     admin(async (c) => (await c.query<{ id: string }>(`SELECT id FROM ${schema}.${table} ORDER BY id`)).rows.map((r) => r.id));
 
   before(async () => {
-    h = await makeHttpFixture({
-      config: (yaml) =>
-        yaml
-          .replace('storage: sqlite:control.db', `storage: ${JSON.stringify(pgUrl(schemas.control))}`)
-          .replace('storage: sqlite:sites/trusted-us.db', `storage: ${JSON.stringify(pgUrl(schemas.us))}`)
-          .replace('storage: sqlite:sites/eu-central.db', `storage: ${JSON.stringify(pgUrl(schemas.eu))}`),
-    });
+    h = await makeHttpFixture({ config: (yaml) => postgresConfig(yaml, schemas) });
   });
   after(async () => {
     await h.close();
     await dropSchemas(...Object.values(schemas));
   });
 
-  test('the control store and both home sites are PostgreSQL stores', () => {
+  test('the control store, both home sites and the log are PostgreSQL stores', () => {
     assert.equal(h.enclave.control.driver, 'postgres');
+    assert.equal(h.enclave.log.store.driver, 'postgres');
     assert.deepEqual([...h.enclave.sites.values()].map((s) => s.driver), ['postgres', 'postgres']);
   });
 
   test('records are written, read, updated, listed and deleted through the API', async () => {
-    assert.equal((await h.call('service', 'POST', '/v1/subjects', { id: 'ann', country: 'US' })).statusCode, 201);
-    const created = await h.call('service', 'POST', '/v1/collections/users/records', { id: 'ann-p', data: { user_id: 'ann', username: 'ann', email: 'ann@example.test' } });
+    assert.equal((await call('service', 'POST', '/v1/subjects', { id: 'ann', country: 'US' })).statusCode, 201);
+    const created = await call('service', 'POST', '/v1/collections/users/records', { id: 'ann-p', data: { user_id: 'ann', username: 'ann', email: 'ann@example.test' } });
     assert.equal(created.statusCode, 201, created.body);
     assert.equal(json<RecordBody>(await h.call('service', 'GET', '/v1/collections/users/records/ann-p')).data['email'], 'ann@example.test');
     const parent = json<RecordBody & { withheld: string[] }>(await h.call('parent', 'GET', '/v1/collections/users/records/ann-p'));
@@ -60,7 +65,7 @@ void describe('the enclave on PostgreSQL, end to end', { skip }, () => {
     assert.equal(put.statusCode, 200, put.body);
     assert.equal(errorCode(await h.call('service', 'PUT', '/v1/collections/users/records/ann-p', { data: { user_id: 'ann', username: 'x', email: 'x@example.test' } }, { 'if-match': '"1"' })), 'version_conflict');
     for (let i = 0; i < 5; i++) {
-      const r = await h.call('service', 'POST', '/v1/collections/messages/records', { id: `ann-m${i}`, data: { sender_id: 'ann', recipient_id: 'rcpt-7q9z', body: `hello ${i}`, sent_at: '2026-01-01T00:00:00Z' } });
+      const r = await call('service', 'POST', '/v1/collections/messages/records', { id: `ann-m${i}`, data: { sender_id: 'ann', recipient_id: 'rcpt-7q9z', body: `hello ${i}`, sent_at: '2026-01-01T00:00:00Z' } });
       assert.equal(r.statusCode, 201, r.body);
     }
     const seen: string[] = [];
@@ -122,5 +127,22 @@ void describe('the enclave on PostgreSQL, end to end', { skip }, () => {
     assert.equal(row.key, null);
     assert.ok(row.sealed && row.sealed.length > 0, 'the sealed fields stay, unreadable');
     assert.equal(row.pub, '{}');
+  });
+
+  test('the log in PostgreSQL: its checkpoint and tiles verify from outside, and hold every receipt the API gave', async () => {
+    assert.ok(receipts.length >= 7, `${receipts.length} receipts`);
+    const cp = await h.enclave.log.sync();
+    assert.ok(cp);
+    assert.equal(h.enclave.log.isSequencer, true, 'the only instance holds the sequencer lease');
+    const health = json<{ instance: string; sequencer: boolean; log_sequencer: { instance: string; held: boolean } }>(await h.call(null, 'GET', '/healthz'));
+    assert.deepEqual([health.sequencer, health.log_sequencer.instance, health.log_sequencer.held], [true, health.instance, true]);
+    const vkey = (await h.call(null, 'GET', '/log/vkey')).body.trim();
+    const fetch = async (path: string) => {
+      const res = await h.call('regulator', 'GET', `/log/${path}`);
+      return res.statusCode === 404 ? undefined : new Uint8Array(res.rawPayload);
+    };
+    const result = await verifyLog({ fetch, vkey, entries: receipts });
+    assert.equal(result.entriesChecked, cp.size);
+    assert.deepEqual(result.entries.map((e) => e.index), receipts);
   });
 });

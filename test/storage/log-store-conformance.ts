@@ -1,5 +1,4 @@
-// The transparency-log storage conformance suite: every LogStore adapter (SQLite now, PostgreSQL next)
-// runs it, so the log service can rely on identical behaviour whichever store holds the log.
+// The transparency-log storage conformance suite: every LogStore adapter (SQLite, PostgreSQL) runs it, so the log service can rely on identical behaviour whichever store holds the log.
 //
 // `open` returns a ready store. It may be a fresh database per call or the same one again: every test
 // works relative to the size, tree size and latest checkpoint it finds, and tags its rows with a
@@ -13,8 +12,13 @@ import type { LogEntryRow, LogStore, LogTile } from '../../src/core/log-store.ts
 const T0 = 2 ** 41 + 123;
 const hex = (b: Uint8Array | undefined): string | undefined => (b === undefined ? undefined : Buffer.from(b).toString('hex'));
 
-export function logStoreConformance(name: string, open: () => Promise<LogStore> | LogStore, cleanup?: () => Promise<void>): void {
-  void describe(`LogStore conformance: ${name}`, () => {
+export function logStoreConformance(
+  name: string,
+  open: () => Promise<LogStore> | LogStore,
+  cleanup?: () => Promise<void>,
+  options: { skip?: string | false } = {},
+): void {
+  void describe(`LogStore conformance: ${name}`, { skip: options.skip ?? false }, () => {
     let store: LogStore;
     let ns: string;
 
@@ -189,12 +193,33 @@ export function logStoreConformance(name: string, open: () => Promise<LogStore> 
       });
     });
 
+    void describe('sequencer lease', () => {
+      void it('is taken, confirmed by its holder and recorded with its instance name', async () => {
+        assert.equal(await store.leadSequencer(`${ns}-a`), true);
+        const first = await store.sequencer();
+        assert.equal(first?.instance, `${ns}-a`);
+        assert.equal(first.held, true);
+        assert.ok(first.heartbeatAgeMs >= 0 && first.heartbeatAgeMs < 60_000, `heartbeat age ${first.heartbeatAgeMs} ms`);
+        assert.equal(await store.leadSequencer(`${ns}-a`), true, 'the holder keeps it');
+        assert.equal((await store.sequencer())?.since, first.since, 'a heartbeat keeps the time it was taken');
+      });
+
+      void it('is let go by releaseSequencer, and can be taken again', async () => {
+        assert.equal(await store.leadSequencer(`${ns}-a`), true);
+        await store.releaseSequencer();
+        assert.equal((await store.sequencer())?.held, false, 'released: nobody holds it');
+        assert.equal(await store.leadSequencer(`${ns}-b`), true);
+        assert.deepEqual([(await store.sequencer())?.instance, (await store.sequencer())?.held], [`${ns}-b`, true]);
+      });
+    });
+
     void it('a closed store rejects every call instead of throwing synchronously', async () => {
       const other = await open();
       await other.close();
       await assert.rejects(other.append([entry(0)]));
       await assert.rejects(other.size());
       await assert.rejects(other.search({ limit: 1 }));
+      await assert.rejects(other.leadSequencer('closed'));
     });
   });
 }

@@ -2,12 +2,12 @@
 // lock per schema, refused (and nothing changed) when the history disagrees with the build, nothing kept
 // when a migration fails, and several instances starting at once on a fresh schema.
 import assert from 'node:assert/strict';
-import { after, describe, it } from 'node:test';
+import { describe, it } from 'node:test';
 import { planMigrations, type Migration } from '../../src/core/migration-plan.ts';
 import { migrationChecksum } from '../../src/storage/checksum.ts';
 import { POSTGRES_MIGRATIONS } from '../../src/storage/postgres/postgres-migrations.ts';
 import { PostgresStore } from '../../src/storage/postgres/postgres-store.ts';
-import { admin, dropSchemas, freshSchema, pgUrl, postgresSkip, relationsIn, schemaExists } from '../helpers/postgres.ts';
+import { admin, pgUrl, postgresSkip, relationsIn, schemaExists, schemaMaker } from '../helpers/postgres.ts';
 import { HISTORY_EDITS, refusedNaming } from './migration-cases.ts';
 
 const M: Migration[] = [
@@ -19,13 +19,8 @@ const M: Migration[] = [
 const skip = await postgresSkip();
 
 void describe('PostgresStore migrations', { skip }, () => {
-  const schemas: string[] = [];
-  const fresh = (): string => {
-    const s = freshSchema('migrations');
-    schemas.push(s);
-    return s;
-  };
-  after(() => dropSchemas(...schemas));
+  const make = schemaMaker();
+  const fresh = (): string => make('migrations');
 
   const history = async (schema: string) =>
     admin(async (c) => (await c.query<{ id: number; name: string; checksum: string }>(`SELECT id, name, checksum FROM ${schema}.schema_migrations ORDER BY id`)).rows);

@@ -2,12 +2,12 @@
 // only a server shows: several instances on one database, schemas kept apart, connections that break,
 // errors that name the server but never the password, and the VACUUM behind erasure.
 import assert from 'node:assert/strict';
-import { after, describe, it } from 'node:test';
+import { describe, it } from 'node:test';
 import { EnclaveError } from '../../src/core/errors.ts';
 import type { SubjectRow } from '../../src/core/store.ts';
 import { openStore } from '../../src/storage/open-store.ts';
 import { PostgresStore } from '../../src/storage/postgres/postgres-store.ts';
-import { admin, dropSchemas, freshSchema, pgUrl, postgresSkip, TEST_POSTGRES_URL } from '../helpers/postgres.ts';
+import { admin, dropSchemas, freshSchema, pgUrl, postgresSkip, schemaMaker, TEST_POSTGRES_URL } from '../helpers/postgres.ts';
 import { storeConformance } from './conformance.ts';
 
 const skip = await postgresSkip();
@@ -38,13 +38,7 @@ async function rejectsWith(p: Promise<unknown>, code: string, words: readonly st
 }
 
 void describe('PostgresStore', { skip }, () => {
-  const schemas: string[] = [];
-  const schema = (label: string): string => {
-    const s = freshSchema(label);
-    schemas.push(s);
-    return s;
-  };
-  after(() => dropSchemas(...schemas));
+  const schema = schemaMaker();
 
   void it('keeps its data across close and reopen; a second instance sees every write at once', async () => {
     const url = pgUrl(schema('reopen'));

@@ -3,13 +3,14 @@
 import { Option, type Command } from 'commander';
 import type { CliContext } from '../context.ts';
 import type { Io } from '../io.ts';
-import { configPathOf, examples, LOG_LEVELS, portNumber, type LogLevel } from '../options.ts';
+import { configPathOf, examples, instanceName, LOG_LEVELS, portNumber, type LogLevel } from '../options.ts';
 import { Output } from '../output.ts';
 
 interface ServeOptions {
   readonly devUnseal?: boolean;
   readonly host?: string;
   readonly port?: number;
+  readonly instance?: string;
   readonly logLevel: LogLevel;
 }
 
@@ -22,6 +23,7 @@ export function registerServe(program: Command, { io }: CliContext): void {
     )
     .option('--host <host>', 'address to listen on (default: server.host of the configuration)')
     .option('-p, --port <port>', 'port to listen on; 0 picks a free one (default: server.port of the configuration)', portNumber)
+    .option('--instance <name>', 'this instance\'s name when several serve one PostgreSQL database (shown in /healthz and /metrics; default: host:pid)', instanceName)
     .option('--dev-unseal', 'unseal at start from the development file written by `init --dev` (never in production)')
     .addOption(new Option('--log-level <level>', 'request log level').choices(LOG_LEVELS).default('info'))
     .addHelpText(
@@ -30,6 +32,7 @@ export function registerServe(program: Command, { io }: CliContext): void {
         'enclave serve --config ./prod/enclave.yaml',
         'enclave serve --port 0                 # any free port; the address is printed',
         'enclave serve --dev-unseal             # development only',
+        'enclave serve --instance api-2         # one of several instances on one PostgreSQL database',
       ),
     )
     .action(async (opts: ServeOptions, cmd: Command) => {
@@ -42,7 +45,7 @@ async function serve(io: Io, configPath: string, opts: ServeOptions): Promise<vo
   const { startServer, untilSignal } = await import('../serve-runner.ts');
   const { devUnseal } = await import('../dev-unseal.ts');
   const out = new Output(io);
-  const enclave = await openLocalEnclave(configPath);
+  const enclave = await openLocalEnclave(configPath, opts.instance === undefined ? {} : { instance: opts.instance });
   try {
     if (opts.devUnseal === true) await devUnseal(enclave, out);
     const server = await startServer(enclave, {

@@ -17,11 +17,38 @@ export function systemRoutes(app: FastifyInstance, enclave: Enclave, metrics: Re
       config: { public: true },
       schema: {
         tags: ['system'],
-        summary: 'Liveness; reports whether the enclave is sealed',
-        response: { 200: Type.Object({ status: Type.Literal('ok'), sealed: Type.Boolean(), name: Type.String() }) },
+        summary: 'Liveness; reports whether the enclave is sealed, this instance\'s name, and which instance is the log\'s sequencer',
+        response: {
+          200: Type.Object({
+            status: Type.Literal('ok'),
+            sealed: Type.Boolean(),
+            name: Type.String(),
+            instance: Type.String({ description: 'this instance (serve --instance)' }),
+            sequencer: Type.Boolean({ description: 'whether this instance integrates and signs the transparency log' }),
+            log_sequencer: Type.Union([
+              Type.Object({
+                instance: Type.String({ description: 'the instance that holds (or last held) the sequencer lease' }),
+                held: Type.Boolean({ description: 'false: it let the lease go or died, and no instance has taken it yet' }),
+                heartbeat_age_seconds: Type.Number(),
+              }),
+              Type.Null(),
+            ]),
+          }),
+        },
       },
     },
-    () => ({ status: 'ok' as const, sealed: enclave.keyring.sealed, name: enclave.config.name }),
+    async () => {
+      // Liveness must answer even when the log store does not: the sequencer is then unknown (null).
+      const lease = await enclave.log.sequencer().catch(() => undefined);
+      return {
+        status: 'ok' as const,
+        sealed: enclave.keyring.sealed,
+        name: enclave.config.name,
+        instance: enclave.log.instance,
+        sequencer: enclave.log.isSequencer,
+        log_sequencer: lease ? { instance: lease.instance, held: lease.held, heartbeat_age_seconds: lease.heartbeatAgeMs / 1000 } : null,
+      };
+    },
   );
 
   app.get('/metrics', { config: { public: true }, schema: { tags: ['system'], summary: 'Prometheus metrics', hide: false } }, async (_request, reply) => {

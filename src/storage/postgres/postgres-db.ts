@@ -3,7 +3,7 @@
 // driver failures to `storage_unavailable` with a message that names the server but never the password.
 import { createHash } from 'node:crypto';
 import pg from 'pg';
-import type { PoolClient, PoolConfig } from 'pg';
+import type { ClientConfig, PoolClient, PoolConfig } from 'pg';
 import { EnclaveError } from '../../core/errors.ts';
 import type { SqlRow } from '../rows.ts';
 import { describeLocation, type PostgresLocation } from './postgres-url.ts';
@@ -59,7 +59,10 @@ function unavailable(err: unknown): boolean {
 const types = new pg.TypeOverrides();
 types.setTypeParser(pg.types.builtins.INT8, (v: string) => Number(v));
 
-export function poolConfig(l: PostgresLocation, ca: string | undefined): PoolConfig {
+/** Server settings fixed for a connection's whole life (startup `options`): name → value, both checked identifiers. */
+export type SessionSettings = Readonly<Record<string, string>>;
+
+export function clientConfig(l: PostgresLocation, ca: string | undefined, settings: SessionSettings = {}): ClientConfig {
   return {
     host: l.host,
     port: l.port,
@@ -69,13 +72,16 @@ export function poolConfig(l: PostgresLocation, ca: string | undefined): PoolCon
     ssl: l.sslmode === 'disable' ? false : l.sslmode === 'require' ? { rejectUnauthorized: false } : { rejectUnauthorized: true, ...(ca === undefined ? {} : { ca }) },
     // The schema is fixed for the connection's whole life (a startup parameter), so no statement can
     // ever run against another site's tables. The schema name is a checked identifier: no quoting needed.
-    options: `-c search_path=${l.schema}`,
+    options: [`-c search_path=${l.schema}`, ...Object.entries(settings).map(([k, v]) => `-c ${k}=${v}`)].join(' '),
     application_name: l.applicationName,
     connectionTimeoutMillis: l.connectTimeoutMs,
-    max: l.poolSize,
     keepAlive: true,
     types,
   };
+}
+
+export function poolConfig(l: PostgresLocation, ca: string | undefined, settings: SessionSettings = {}): PoolConfig {
+  return { ...clientConfig(l, ca, settings), max: l.poolSize };
 }
 
 export class PostgresDb implements Sql {
@@ -83,12 +89,16 @@ export class PostgresDb implements Sql {
   /** "PostgreSQL host:port/db (schema s)", for messages. */
   readonly where: string;
   private readonly pool: pg.Pool;
+  private readonly ca: string | undefined;
+  private readonly settings: SessionSettings;
   private ended = false;
 
-  constructor(location: PostgresLocation, ca: string | undefined) {
+  constructor(location: PostgresLocation, ca: string | undefined, settings: SessionSettings = {}) {
     this.location = location;
     this.where = describeLocation(location);
-    this.pool = new pg.Pool(poolConfig(location, ca));
+    this.ca = ca;
+    this.settings = settings;
+    this.pool = new pg.Pool(poolConfig(location, ca, settings));
     // An idle connection that breaks (server restart, failover, a terminated backend) is dropped by the
     // pool and replaced on the next query; without a listener the event would crash the process.
     this.pool.on('error', () => undefined);
@@ -161,6 +171,22 @@ export class PostgresDb implements Sql {
       client.removeListener('error', onError);
       client.release(broken === undefined ? undefined : true);
     }
+  }
+
+  /**
+   * A connection of its own, outside the pool, configured as the pool's are (for state that lives as
+   * long as a session, such as a session-level advisory lock). The caller ends it; a break is reported
+   * to `onError` instead of crashing the process.
+   */
+  async session(onError: (err: unknown) => void, options: { queryTimeoutMs?: number } = {}): Promise<pg.Client> {
+    const client = new pg.Client({ ...clientConfig(this.location, this.ca, this.settings), ...(options.queryTimeoutMs === undefined ? {} : { query_timeout: options.queryTimeoutMs }) });
+    client.on('error', onError);
+    try {
+      await client.connect();
+    } catch (err) {
+      throw this.fail(err);
+    }
+    return client;
   }
 
   async end(): Promise<void> {

@@ -6,7 +6,6 @@
 // scrub() VACUUMs the subjects table so the old row version leaves the table. PostgreSQL has no secure
 // delete: freed space is not zeroed, and the WAL, replicas and backups keep the old version until they
 // are recycled or expire. docs/postgresql.md says what that means.
-import { readFileSync } from 'node:fs';
 import { EnclaveError } from '../../core/errors.ts';
 import type { Migration } from '../../core/migration-plan.ts';
 import type {
@@ -23,10 +22,10 @@ import type {
   SubjectStore,
   TokenStore,
 } from '../../core/store.ts';
-import { advisoryKey, PostgresDb, type Sql } from './postgres-db.ts';
+import { advisoryKey, type PostgresDb, type Sql } from './postgres-db.ts';
 import { postgresAccessRequests, postgresApprovals, postgresGrants, postgresPolicyVersions, postgresProposals } from './postgres-gatekeeper.ts';
 import { postgresMeta } from './postgres-meta.ts';
-import { migrate } from './postgres-migrate.ts';
+import { openMigrated } from './postgres-migrate.ts';
 import { POSTGRES_MIGRATIONS } from './postgres-migrations.ts';
 import { insertRecords, postgresRecords } from './postgres-records.ts';
 import { insertSubjects, postgresSubjects } from './postgres-subjects.ts';
@@ -35,15 +34,6 @@ import { parsePostgresUrl, type PostgresLocation } from './postgres-url.ts';
 
 export interface PostgresOptions {
   readonly migrations?: readonly Migration[];
-}
-
-function readCa(l: PostgresLocation): string | undefined {
-  if (l.sslrootcert === undefined) return undefined;
-  try {
-    return readFileSync(l.sslrootcert, 'utf8');
-  } catch {
-    throw new EnclaveError('invalid_config', `PostgreSQL storage URL: sslrootcert ${l.sslrootcert} cannot be read`);
-  }
 }
 
 export class PostgresStore implements Store {
@@ -78,16 +68,7 @@ export class PostgresStore implements Store {
   /** Connects and migrates. Fails with invalid_config, storage_unavailable or migration_refused. */
   static async open(url: string | PostgresLocation, options: PostgresOptions = {}): Promise<PostgresStore> {
     const location = typeof url === 'string' ? parsePostgresUrl(url) : url;
-    const db = new PostgresDb(location, readCa(location));
-    try {
-      await migrate(db, options.migrations ?? POSTGRES_MIGRATIONS);
-    } catch (err) {
-      await db.end();
-      // Whatever else went wrong while opening (a permission denied on CREATE SCHEMA, say) also means
-      // this store cannot be used: say where, and why.
-      if (err instanceof EnclaveError) throw err;
-      throw new EnclaveError('storage_unavailable', `${db.where} cannot be opened: ${err instanceof Error ? err.message.slice(0, 200) : String(err)}`, { cause: err });
-    }
+    const db = await openMigrated(location, { migrations: options.migrations ?? POSTGRES_MIGRATIONS });
     return new PostgresStore(db);
   }
 

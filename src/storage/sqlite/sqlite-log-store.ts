@@ -5,11 +5,15 @@
 // Writes run on a worker thread that owns the write connection (sqlite-log-writer.ts): node:sqlite is
 // synchronous, and a commit's fsync on the event loop would stall every request meanwhile. Reads run on
 // this thread's own connection; in WAL mode they see every committed write and never wait for one.
+//
+// The sequencer lease is trivially held: one process serves a SQLite log (several processes on one file
+// would each append correctly, and the integrators' compare-and-set keeps the tree whole, but nothing
+// here elects one of them; that is what the PostgreSQL adapter's lease is for).
 import { once } from 'node:events';
 import { Worker } from 'node:worker_threads';
 import type { DatabaseSync, SQLInputValue } from 'node:sqlite';
 import { EnclaveError, isErrorCode } from '../../core/errors.ts';
-import type { LogEntryRow, LogQuery, LogStore, LogTile, StoredCheckpoint, StoredLogEntry } from '../../core/log-store.ts';
+import type { LogEntryRow, LogQuery, LogStore, LogTile, SequencerLease, StoredCheckpoint, StoredLogEntry } from '../../core/log-store.ts';
 import type { Migration } from '../../core/migration-plan.ts';
 import { applyMigrations, inTransaction, openSqliteDatabase, StatementCache } from './sqlite-db.ts';
 import { SQLITE_LOG_MIGRATIONS } from './sqlite-log-migrations.ts';
@@ -108,6 +112,7 @@ export class SqliteLogStore implements LogStore {
   private readonly statements: StatementCache;
   private readonly writer: Writer;
   private closing: Promise<void> | null = null;
+  private lease: { instance: string; since: number; heartbeat: number; held: boolean } | undefined;
 
   constructor(options: SqliteLogOptions) {
     this.path = options.path;
@@ -216,8 +221,26 @@ export class SqliteLogStore implements LogStore {
     return this.writer.call('putMetaIfAbsent', [key, value]);
   }
 
+  leadSequencer(instance: string): Promise<boolean> {
+    if (this.closing) return Promise.reject(new EnclaveError('storage_unavailable', 'the log store is closed'));
+    const now = Date.now();
+    this.lease = this.lease?.held === true && this.lease.instance === instance ? { ...this.lease, heartbeat: now } : { instance, since: now, heartbeat: now, held: true };
+    return Promise.resolve(true);
+  }
+
+  releaseSequencer(): Promise<void> {
+    if (this.lease) this.lease = { ...this.lease, held: false };
+    return Promise.resolve();
+  }
+
+  sequencer(): Promise<SequencerLease | undefined> {
+    const l = this.lease;
+    return Promise.resolve(l && { instance: l.instance, since: l.since, heartbeatAgeMs: Date.now() - l.heartbeat, held: l.held });
+  }
+
   close(): Promise<void> {
     this.closing ??= (async () => {
+      this.lease = undefined;
       this.statements.clear();
       await this.writer.close();
       this.db.close();

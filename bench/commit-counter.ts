@@ -1,0 +1,13 @@
+// A log store that counts its commits (one per group of appends): how many entries each fsync carried.
+import type { LogEntryRow, LogStore } from '../src/core/log-store.ts';
+
+export function countCommits<S extends LogStore>(store: S): { store: S; commits: () => number } {
+  let commits = 0;
+  const wrapped = Object.assign(Object.create(store) as S, {
+    append: (rows: readonly LogEntryRow[]) => {
+      commits++;
+      return store.append(rows);
+    },
+  });
+  return { store: wrapped, commits: () => commits };
+}
