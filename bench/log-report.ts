@@ -70,7 +70,7 @@ export function renderLogSection(r: LogReport): string {
     '',
     `\`${r.command}\` (bench/log.ts), ${r.when.toISOString().replace(/\.\d+Z$/, 'Z')}, on the machine above (${r.machine.cores} cores, Node ${r.machine.node}, SQLite ${r.machine.sqlite})${r.quick ? '. **Quick run: short and small, a sanity check only.**' : '.'}`,
     '',
-    `The log service (src/services/log-service.ts) on its own SQLite file, in the bench process: ${int(a.concurrency)} concurrent callers append \`access.decision\` entries like the vault's (${int(a.entryBytes)} bytes of canonical JSON each) for ${a.seconds} s while the integrator extends the tree, writes tiles and signs a checkpoint every second (no witnesses). An append counts when its promise resolved, that is once its group's transaction was committed with \`synchronous=FULL\` (fsync).`,
+    `The log service (src/services/log-service.ts) on its own SQLite file, in the bench process: ${int(a.concurrency)} concurrent callers append \`access.decision\` entries like the vault's (${int(a.entryBytes)} bytes of canonical JSON each) for ${a.seconds} s while the integrator extends the tree, writes tiles and signs a checkpoint at the default interval of \`log.checkpoint_interval_ms\` (no witnesses). An append counts when its promise resolved, that is once its group's transaction was committed with \`synchronous=FULL\` (fsync).`,
     '',
     '| | |',
     '|---|---:|',

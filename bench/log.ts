@@ -1,6 +1,6 @@
 // `npm run bench:log [-- --quick]`: the transparency log's benchmark (issue 4, point 8).
 //  1. Durable appends/s through the log service with group commit, while the integrator signs a
-//     checkpoint every second; append acknowledgement and append-to-checkpoint latency.
+//     checkpoint at the configured default interval; append acknowledgement and append-to-checkpoint latency.
 //  2. Growth: a log of 10 million entries (1 million with --quick) built directly through the store,
 //     integrated by the service, then inclusion and consistency proofs timed at that size.
 //  3. Memory (RSS, V8 heap) sampled through both, as the log grows.
@@ -13,6 +13,7 @@ import { encodeLogEntry } from '../src/core/log-entry.ts';
 import type { LogEntryRow } from '../src/core/log-store.ts';
 import { checkRecord, leafHash } from '../src/core/tlog/merkle.ts';
 import { decodeBase64 } from '../src/core/tlog/encoding.ts';
+import { LOG_DEFAULTS } from '../src/core/config.ts';
 import { LogService } from '../src/services/log-service.ts';
 import { SqliteLogStore } from '../src/storage/sqlite/sqlite-log-store.ts';
 import { countCommits } from './commit-counter.ts';
@@ -55,7 +56,7 @@ async function appends(): Promise<AppendFigures> {
   const dir = join(WORK, 'appends');
   rmSync(dir, { recursive: true, force: true });
   const { store, commits } = countCommits(new SqliteLogStore({ path: join(dir, 'log.db') }));
-  const log = new LogService({ store, origin: 'bench.enclave/log', checkpointIntervalMs: 1000 });
+  const log = new LogService({ store, origin: 'bench.enclave/log', checkpointIntervalMs: LOG_DEFAULTS.checkpointIntervalMs });
   await log.unsealed(randomBytes(32));
   const subjects = Array.from({ length: 10_000 }, (_, i) => `u${String(i).padStart(6, '0')}`);
   const event = (i: number) => ({

@@ -93,7 +93,7 @@ export interface EnclaveConfig {
 export const PARENT_FORBIDDEN_ACTIONS: ReadonlySet<RoleAction> = new Set<RoleAction>(['subject.erase', 'subject.rehome', 'enclave.seal', 'log.read', 'log.search', 'log.disclose_key']);
 
 export const DEFAULTS = { host: '127.0.0.1', port: 8700, maxBodyBytes: 256 * 1024, dataDir: 'data', control: 'sqlite:control.db', migrationState: 'sqlite:migration-state.db' } as const;
-export const LOG_DEFAULTS = { storage: 'sqlite:log.db', checkpointIntervalMs: 1000, maxBatch: 10_000, maxQueue: 100_000 } as const;
+export const LOG_DEFAULTS = { storage: 'sqlite:log.db', checkpointIntervalMs: 500, maxBatch: 10_000, maxQueue: 100_000 } as const;
 
 /** The default checkpoint origin: derived from the enclave's name (set log.origin to the log's URL prefix). */
 export function defaultLogOrigin(name: string): string {

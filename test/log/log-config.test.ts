@@ -26,12 +26,12 @@ function refused(text: string, pattern: RegExp): void {
 }
 
 void describe('log configuration', () => {
-  void it('defaults: its own SQLite file, an origin derived from the name, one-second checkpoints, no witnesses', () => {
+  void it('defaults: its own SQLite file, an origin derived from the name, a checkpoint every half second, no witnesses', () => {
     const config = parseConfigText(withLog(''), 'enclave.yaml', '/tmp');
     assert.deepEqual(config.log, {
       storage: LOG_DEFAULTS.storage,
       origin: 'enclave/acme-us',
-      checkpointIntervalMs: 1000,
+      checkpointIntervalMs: 500,
       maxBatch: LOG_DEFAULTS.maxBatch,
       maxQueue: LOG_DEFAULTS.maxQueue,
       witnesses: [],
