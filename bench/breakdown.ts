@@ -103,7 +103,7 @@ export async function measureBreakdown(configPath: string, siteDbPath: string, t
         for (let i = first + READS; i < first + READS + READS_PER_ROUND; i++) {
           const ref = refs[i];
           if (!ref) break;
-          const who = await enclave.tokens.authenticate(token);
+          const who = { ...(await enclave.tokens.authenticate(token)), purpose: BENCH_PURPOSE };
           await enclave.vault.getRecord(who, ref.collection, ref.id);
         }
         direct.push(Number(process.hrtime.bigint() - t0) / READS_PER_ROUND / 1000);
