@@ -158,6 +158,12 @@ export interface MigrationStateStore {
   setPassState(id: string, pass: number, state: PassState, at: number): Promise<void>;
   /** Claims the first pending batch of the pass for `worker`; undefined when none is left. */
   claimBatch(id: string, pass: number, worker: string, at: number): Promise<BatchInfo | undefined>;
+  /**
+   * Runs `fn` while no other process runs an exclusive step of this migration (starting or planning a
+   * pass, ending one). PostgreSQL: a session advisory lock, released if its holder dies. SQLite (one process
+   * at a time) runs `fn` as is.
+   */
+  exclusive<T>(id: string, fn: () => Promise<T>): Promise<T>;
   /** Workers holding running batches of the pass, with when they claimed them. */
   claims(id: string, pass: number): Promise<{ worker: string; claimedAt: number }[]>;
   /** Puts the running batches of these workers back to pending (their processes are gone). */

@@ -1,5 +1,6 @@
 export { openLogStore, openMigrationState, openStore, sqlitePathOf } from './open-store.ts';
 export { MIGRATION_STATE_MIGRATIONS, SqliteMigrationState } from './sqlite/sqlite-migration-state.ts';
+export { POSTGRES_MIGRATION_STATE_MIGRATIONS, PostgresMigrationState } from './postgres/postgres-migration-state.ts';
 export { SqliteLogStore, type SqliteLogOptions } from './sqlite/sqlite-log-store.ts';
 export { SQLITE_LOG_MIGRATIONS } from './sqlite/sqlite-log-migrations.ts';
 export { SqliteStore, type SqliteOptions } from './sqlite/sqlite-store.ts';

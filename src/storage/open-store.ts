@@ -8,6 +8,7 @@ import type { Store } from '../core/store.ts';
 import type { MigrationStateStore } from '../core/migration-state.ts';
 import { SqliteMigrationState } from './sqlite/sqlite-migration-state.ts';
 import { PostgresLogStore } from './postgres/postgres-log-store.ts';
+import { PostgresMigrationState } from './postgres/postgres-migration-state.ts';
 import { PostgresStore } from './postgres/postgres-store.ts';
 import { isPostgresUrl } from './postgres/postgres-url.ts';
 import { SqliteLogStore } from './sqlite/sqlite-log-store.ts';
@@ -47,11 +48,10 @@ export async function openLogStore(url: string, dataDir: string): Promise<LogSto
   throw unknownScheme(url, '"sqlite:", "postgres://" or "postgresql://"');
 }
 
-/** The migration state store named by `migration.state` (same URL forms as the stores). */
-export function openMigrationState(url: string, dataDir: string): MigrationStateStore {
-  const path = sqlitePathOf(url, dataDir);
-  if (path === undefined || path === '') {
-    throw new EnclaveError('invalid_config', `migration.state must be sqlite:<path> in this build (got scheme "${url.split(':')[0] ?? ''}")`);
-  }
-  return new SqliteMigrationState(path);
+/** The migration state store named by `migration.state`: a SQLite file, or PostgreSQL for several processes at once. */
+export async function openMigrationState(url: string, dataDir: string): Promise<MigrationStateStore> {
+  const sqlite = sqliteOrRefuse(url, dataDir, (path) => new SqliteMigrationState(path));
+  if (sqlite) return sqlite;
+  if (isPostgresUrl(url)) return PostgresMigrationState.open(url);
+  throw unknownScheme(url, '"sqlite:", "postgres://" or "postgresql://"');
 }

@@ -18,7 +18,7 @@ void describe('GET /v1/certificates', () => {
   let state: MigrationStateStore;
   before(async () => {
     h = await makeHttpFixture();
-    state = openMigrationStateOf(h.enclave.config);
+    state = await openMigrationStateOf(h.enclave.config);
   });
   after(async () => {
     await state.close();

@@ -67,7 +67,7 @@ const POPULATION = new Population(3, 160);
 
 /** How far a killed run got: batches of the current pass, and how many are done. */
 async function progressOf(dir: string): Promise<{ batches: number; done: number } | undefined> {
-  const state = openMigrationStateOf(loadConfig(join(dir, 'enclave.yaml')));
+  const state = await openMigrationStateOf(loadConfig(join(dir, 'enclave.yaml')));
   try {
     const m = await state.get('virginia');
     return m ? state.passProgress('virginia', m.pass) : undefined;
@@ -79,7 +79,7 @@ async function progressOf(dir: string): Promise<{ batches: number; done: number 
 /** Everything a run leaves behind, in a form two runs can be compared by (ciphertexts differ run to run: random nonces). */
 async function snapshot(dir: string): Promise<unknown> {
   const enclave = await openEnclave(loadConfig(join(dir, 'enclave.yaml')));
-  const state = openMigrationStateOf(enclave.config);
+  const state = await openMigrationStateOf(enclave.config);
   try {
     for (const s of readDevShares(enclave.config.dataDir) ?? []) await enclave.seal.submit(s);
     const officer = { id: 'checker', org: 'gatekeeper', orgKind: 'gatekeeper' as const, role: 'officer', tokenId: 't' };

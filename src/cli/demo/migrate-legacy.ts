@@ -33,7 +33,7 @@ export async function migrateLegacySites(io: Io, enclave: Enclave, population: P
   const building = createProgress(io, mode, { task: 'building the legacy sites', total: population.size, unit: 'users' });
   const builds = buildLegacySites(join(enclave.config.dataDir, 'legacy'), population, (done) => building.update(done));
   building.stop();
-  const state = openMigrationStateOf(enclave.config);
+  const state = await openMigrationStateOf(enclave.config);
   const sites: LegacyMigration[] = [];
   try {
     for (const build of builds) {

@@ -143,7 +143,7 @@ export async function certificate(io: Io, configPath: string, id: string | undef
       out.result({ verifierKey: vkey }, (x) => x.verifierKey);
       return;
     }
-    const state = openMigrationStateOf(enclave.config);
+    const state = await openMigrationStateOf(enclave.config);
     try {
       if (id === undefined) {
         const list = await state.certificates();

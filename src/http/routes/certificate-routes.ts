@@ -15,9 +15,17 @@ const Text = Type.String({ description: 'text/plain; charset=utf-8' });
 
 export function certificateRoutes(app: FastifyInstance, enclave: Enclave): void {
   // Opened on first use and closed with the server: most servers never serve a certificate.
-  let state: MigrationStateStore | undefined;
+  // One opening shared by concurrent first requests; a failed one is retried by the next request.
+  let state: Promise<MigrationStateStore> | undefined;
+  const openState = (): Promise<MigrationStateStore> => {
+    state ??= openMigrationStateOf(enclave.config).catch((err: unknown) => {
+      state = undefined;
+      throw err;
+    });
+    return state;
+  };
   app.addHook('onClose', async () => {
-    await state?.close();
+    await (await state?.catch(() => undefined))?.close();
   });
 
   app.get(
@@ -45,8 +53,7 @@ export function certificateRoutes(app: FastifyInstance, enclave: Enclave): void 
       },
     },
     async (request, reply) => {
-      state ??= openMigrationStateOf(enclave.config);
-      const c = await state.certificate(request.params.id);
+      const c = await (await openState()).certificate(request.params.id);
       if (!c) throw new EnclaveError('certificate_not_found', `no deletion certificate "${request.params.id}"`);
       // Content-addressed: a certificate never changes.
       return reply.type('text/plain; charset=utf-8').header('cache-control', 'public, max-age=31536000, immutable').send(c.note);

@@ -90,27 +90,35 @@ export class MigrationRunner {
     if (await interruptedPurge(ctx)) {
       throw new EnclaveError('purge_pending', `a purge of migration "${ctx.name}" was interrupted after the source committed it; run \`enclave migrate purge\` to finish it before running again`);
     }
-    let m = await this.start();
-    if (m.passState === 'planning') {
-      await this.plan(m.pass);
-      await ctx.state.setPassState(ctx.name, m.pass, 'copying', ctx.clock());
-      m = await ctx.migration();
-    }
+    // Starting and planning a pass is one process's job: the others wait here, then copy beside it.
+    const m = await ctx.state.exclusive(ctx.name, async () => {
+      const begun = await this.start();
+      if (begun.passState !== 'planning') return begun;
+      await this.plan(begun.pass);
+      await ctx.state.setPassState(ctx.name, begun.pass, 'copying', ctx.clock());
+      return ctx.migration();
+    });
     let swept = 0;
-    let complete = true;
-    if (m.passState === 'copying') {
-      complete = await this.copy(m.pass);
-      if (complete) {
-        await ctx.state.setPassState(ctx.name, m.pass, 'sweeping', ctx.clock());
-        m = await ctx.migration();
-      }
-    }
-    if (complete && m.passState === 'sweeping') {
-      swept = await this.sweep(m.pass);
-      await ctx.state.setPassState(ctx.name, m.pass, 'done', ctx.clock());
+    let complete = m.passState !== 'copying' || (await this.copy(m.pass));
+    // Ending the pass too: the first worker to find every batch done sweeps; the others find it done.
+    let finished = false;
+    if (complete) {
+      complete = await ctx.state.exclusive(ctx.name, async () => {
+        const now = await ctx.migration();
+        if (now.pass !== m.pass) return true;
+        if (now.passState === 'copying') {
+          const p = await ctx.state.passProgress(ctx.name, m.pass);
+          if (p.done !== p.batches) return false;
+          await ctx.state.setPassState(ctx.name, m.pass, 'sweeping', ctx.clock());
+        } else if (now.passState !== 'sweeping') return true;
+        swept = await this.sweep(m.pass);
+        await ctx.state.setPassState(ctx.name, m.pass, 'done', ctx.clock());
+        finished = true;
+        return true;
+      });
     }
     const progress = await ctx.state.passProgress(ctx.name, m.pass);
-    if (complete) {
+    if (finished) {
       const c = progress.counters;
       await ctx.record('migration.run', {
         pass: m.pass,
@@ -179,25 +187,35 @@ export class MigrationRunner {
     await ctx.state.addBatches(pending.splice(0));
   }
 
-  /** Claims and copies batches until none is pending; false if others still hold some. */
+  /**
+   * Claims and copies batches until none is pending; true when every batch of the pass is done, false
+   * while other live workers still hold some. Batches of workers found gone are released and copied too.
+   */
   private async copy(pass: number): Promise<boolean> {
     const { ctx } = this;
-    const now = ctx.clock();
-    const gone = (await ctx.state.claims(ctx.name, pass)).filter((c) => isGone(c.worker, now, c.claimedAt)).map((c) => c.worker);
-    if (gone.length > 0) await ctx.state.releaseClaims(ctx.name, pass, gone);
     const before = await ctx.state.passProgress(ctx.name, pass);
     let counters = before.counters;
     for (;;) {
-      const batch = await ctx.state.claimBatch(ctx.name, pass, this.worker, ctx.clock());
-      if (!batch) break;
-      const c = await this.copyBatch(batch, pass, (page) => this.onProgress({ phase: 'copying', done: counters.read + page.read, total: before.planned, counters: addCounters(counters, page) }));
-      if (!(await ctx.state.completeBatch(batch, this.worker, c, ctx.clock()))) {
-        throw new EnclaveError('internal', `batch ${batch.seq} of migration "${ctx.name}" was taken over by another worker while this one copied it`);
+      const now = ctx.clock();
+      const gone = (await ctx.state.claims(ctx.name, pass)).filter((c) => isGone(c.worker, now, c.claimedAt)).map((c) => c.worker);
+      if (gone.length > 0) await ctx.state.releaseClaims(ctx.name, pass, gone);
+      for (;;) {
+        const batch = await ctx.state.claimBatch(ctx.name, pass, this.worker, ctx.clock());
+        if (!batch) break;
+        const c = await this.copyBatch(batch, pass, (page) => this.onProgress({ phase: 'copying', done: counters.read + page.read, total: before.planned, counters: addCounters(counters, page) }));
+        if (!(await ctx.state.completeBatch(batch, this.worker, c, ctx.clock()))) {
+          throw new EnclaveError('internal', `batch ${batch.seq} of migration "${ctx.name}" was taken over by another worker while this one copied it`);
+        }
+        counters = addCounters(counters, c);
+        this.onProgress({ phase: 'copying', done: counters.read, total: before.planned, counters });
       }
-      counters = addCounters(counters, c);
-      this.onProgress({ phase: 'copying', done: counters.read, total: before.planned, counters });
+      // Done only when every batch is: a batch released back to pending meanwhile is not.
+      const p = await ctx.state.passProgress(ctx.name, pass);
+      if (p.done === p.batches) return true;
+      const left = await ctx.state.claims(ctx.name, pass);
+      if (left.length > 0 && !left.some((c) => isGone(c.worker, ctx.clock(), c.claimedAt))) return false;
+      // Otherwise a batch went back to pending, or its holder is gone: go round again.
     }
-    return (await ctx.state.claims(ctx.name, pass)).length === 0;
   }
 
   private async copyBatch(b: BatchInfo, pass: number, progress: (c: BatchCounters) => void): Promise<BatchCounters> {

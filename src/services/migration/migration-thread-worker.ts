@@ -54,7 +54,7 @@ async function main(): Promise<void> {
   const enclave = await openEnclave(loadConfig(task.configPath));
   try {
     for (const share of task.shares) await enclave.seal.submit(share);
-    const state = openMigrationStateOf(enclave.config);
+    const state = await openMigrationStateOf(enclave.config);
     try {
       const opened = await openMigration(enclave, state, {
         mappingPath: task.mappingPath,

@@ -31,7 +31,7 @@ export interface OpenedMigration {
 }
 
 /** The migration state store the configuration names (`migration.state`). */
-export function openMigrationStateOf(config: EnclaveConfig): MigrationStateStore {
+export async function openMigrationStateOf(config: EnclaveConfig): Promise<MigrationStateStore> {
   return openMigrationState(config.migrationState, config.dataDir);
 }
 

@@ -3,21 +3,8 @@
 // ordered, checksummed schema history like every store.
 import type { DatabaseSync, SQLInputValue, StatementSync } from 'node:sqlite';
 import type { Migration } from '../../core/migration-plan.ts';
-import type {
-  BatchCounters,
-  BatchInfo,
-  BatchState,
-  CertificateInfo,
-  LedgerEntry,
-  MigrationInfo,
-  MigrationStateStore,
-  Mismatch,
-  MismatchKind,
-  PassState,
-  PendingPurge,
-  TableVerification,
-  VerificationInfo,
-} from '../../core/migration-state.ts';
+import type { BatchCounters, BatchInfo, CertificateInfo, LedgerEntry, MigrationInfo, MigrationStateStore, Mismatch, PassState, PendingPurge, VerificationInfo } from '../../core/migration-state.ts';
+import { toBatch, toCertificate, toLedger, toMigration, toMismatch, toVerification } from '../migration-state-rows.ts';
 import { chunks } from '../sources/sql-text.ts';
 import { applyMigrations, inTransaction, openSqliteDatabase, StatementCache } from './sqlite-db.ts';
 
@@ -113,61 +100,6 @@ type Row = Record<string, SQLInputValue>;
 const str = (v: unknown): string => v as string;
 const IN_CHUNK = 500;
 
-const toMigration = (r: Row): MigrationInfo => ({
-  id: str(r['id']),
-  mappingHash: str(r['mapping_hash']),
-  source: str(r['source']),
-  createdAt: Number(r['created_at']),
-  pass: Number(r['pass']),
-  passState: str(r['pass_state']) as PassState,
-  passStartedAt: r['pass_started_at'] === null ? null : Number(r['pass_started_at']),
-  passFinishedAt: r['pass_finished_at'] === null ? null : Number(r['pass_finished_at']),
-});
-
-const toBatch = (r: Row): BatchInfo => ({
-  migration: str(r['migration']),
-  pass: Number(r['pass']),
-  seq: Number(r['seq']),
-  table: str(r['tbl']),
-  after: r['after_key'] === null ? null : str(r['after_key']),
-  upTo: r['up_to'] === null ? null : str(r['up_to']),
-  planned: Number(r['planned']),
-  state: str(r['state']) as BatchState,
-  claimedBy: r['claimed_by'] === null ? null : str(r['claimed_by']),
-  claimedAt: r['claimed_at'] === null ? null : Number(r['claimed_at']),
-});
-
-const toLedger = (r: Row): LedgerEntry => ({
-  table: str(r['tbl']),
-  key: str(r['key']),
-  collection: str(r['collection']),
-  recordId: str(r['record_id']),
-  subject: str(r['subject']),
-  digest: r['digest'] as Uint8Array,
-  seenPass: Number(r['seen_pass']),
-});
-
-const toVerification = (r: Row): VerificationInfo => ({
-  id: str(r['id']),
-  migration: str(r['migration']),
-  pass: Number(r['pass']),
-  startedAt: Number(r['started_at']),
-  finishedAt: Number(r['finished_at']),
-  ok: Number(r['ok']) === 1,
-  tables: JSON.parse(str(r['tables_json'])) as TableVerification[],
-  root: str(r['root']),
-  mismatches: Number(r['mismatches']),
-});
-
-const toCertificate = (r: Row): CertificateInfo => ({
-  id: str(r['id']),
-  migration: str(r['migration']),
-  verification: str(r['verification']),
-  issuedAt: Number(r['issued_at']),
-  note: str(r['note']),
-  logIndex: r['log_index'] === null ? null : Number(r['log_index']),
-});
-
 export class SqliteMigrationState implements MigrationStateStore {
   private readonly db: DatabaseSync;
   private readonly cache: StatementCache;
@@ -248,6 +180,10 @@ export class SqliteMigrationState implements MigrationStateStore {
        RETURNING *`,
     ).get(worker, at, id, pass, id, pass) as Row | undefined;
     return Promise.resolve(r ? toBatch(r) : undefined);
+  }
+
+  async exclusive<T>(_id: string, fn: () => Promise<T>): Promise<T> {
+    return fn();
   }
 
   async claims(id: string, pass: number): Promise<{ worker: string; claimedAt: number }[]> {
@@ -388,7 +324,7 @@ export class SqliteMigrationState implements MigrationStateStore {
 
   async mismatches(verification: string, limit: number, after: number): Promise<(Mismatch & { readonly seq: number })[]> {
     const rows = this.stmt('SELECT * FROM mismatches WHERE verification = ? AND seq > ? ORDER BY seq LIMIT ?').all(verification, after, limit) as Row[];
-    return Promise.resolve(rows.map((r) => ({ seq: Number(r['seq']), table: str(r['tbl']), key: str(r['key']), kind: str(r['kind']) as MismatchKind, detail: str(r['detail']) })));
+    return Promise.resolve(rows.map(toMismatch));
   }
 
   async savePendingPurge(p: PendingPurge): Promise<void> {
