@@ -17,7 +17,8 @@ import { SqliteStore } from './sqlite/sqlite-store.ts';
 export function sqlitePathOf(url: string, dataDir: string): string | undefined {
   if (!url.startsWith('sqlite:')) return undefined;
   const p = url.slice('sqlite:'.length);
-  if (p === ':memory:') return p;
+  // An empty path names no file: returned as '' so callers refuse it (join would give the data directory).
+  if (p === ':memory:' || p === '') return p;
   return isAbsolute(p) ? p : join(dataDir, p);
 }
 
