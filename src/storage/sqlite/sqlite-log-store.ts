@@ -61,7 +61,12 @@ function inlineWriter(db: DatabaseSync): Writer {
 
 /** The writer thread's client: requests by id, the thread kept alive only while one is outstanding. */
 function workerWriter(path: string): Writer {
-  const worker = new Worker(new URL('./sqlite-log-writer.ts', import.meta.url), { workerData: { path } });
+  // The writer only moves batches into SQLite: a small heap keeps its isolate from sizing itself from the
+  // machine's memory (V8 would otherwise give it tens of MB of young generation it never needs).
+  const worker = new Worker(new URL('./sqlite-log-writer.ts', import.meta.url), {
+    workerData: { path },
+    resourceLimits: { maxYoungGenerationSizeMb: 4, maxOldGenerationSizeMb: 64 },
+  });
   const pending = new Map<number, { resolve(v: unknown): void; reject(e: unknown): void }>();
   let next = 0;
   let dead: EnclaveError | null = null;
