@@ -29,30 +29,25 @@ function sqliteOrRefuse<T>(url: string, dataDir: string, sqlite: (path: string) 
   return sqlite(path);
 }
 
-function unknownScheme(url: string, accepted: string): EnclaveError {
+/** Opens a store of one kind by its URL's scheme. Async, so a refusal arrives as a rejected promise. */
+async function openByScheme<T>(url: string, dataDir: string, sqlite: (path: string) => T, postgres: (url: string) => Promise<T>): Promise<T> {
+  const opened = sqliteOrRefuse(url, dataDir, sqlite);
+  if (opened) return opened;
+  if (isPostgresUrl(url)) return postgres(url);
   // Only the scheme is repeated: the rest of an unrecognized URL may hold a password.
-  return new EnclaveError('invalid_config', `storage URL must start with ${accepted} (got scheme "${url.split(':')[0]?.slice(0, 20) ?? ''}")`);
+  throw new EnclaveError('invalid_config', `storage URL must start with "sqlite:", "postgres://" or "postgresql://" (got scheme "${url.split(':')[0]?.slice(0, 20) ?? ''}")`);
 }
 
-export async function openStore(url: string, dataDir: string): Promise<Store> {
-  const sqlite = sqliteOrRefuse(url, dataDir, (path) => new SqliteStore({ path }));
-  if (sqlite) return sqlite;
-  if (isPostgresUrl(url)) return PostgresStore.open(url);
-  throw unknownScheme(url, '"sqlite:", "postgres://" or "postgresql://"');
+export function openStore(url: string, dataDir: string): Promise<Store> {
+  return openByScheme<Store>(url, dataDir, (path) => new SqliteStore({ path }), (u) => PostgresStore.open(u));
 }
 
 /** The transparency log's store (log.storage): a SQLite file, or PostgreSQL for several instances. */
-export async function openLogStore(url: string, dataDir: string): Promise<LogStore> {
-  const sqlite = sqliteOrRefuse(url, dataDir, (path) => new SqliteLogStore({ path }));
-  if (sqlite) return sqlite;
-  if (isPostgresUrl(url)) return PostgresLogStore.open(url);
-  throw unknownScheme(url, '"sqlite:", "postgres://" or "postgresql://"');
+export function openLogStore(url: string, dataDir: string): Promise<LogStore> {
+  return openByScheme<LogStore>(url, dataDir, (path) => new SqliteLogStore({ path }), (u) => PostgresLogStore.open(u));
 }
 
 /** The migration state store named by `migration.state`: a SQLite file, or PostgreSQL for several processes at once. */
-export async function openMigrationState(url: string, dataDir: string): Promise<MigrationStateStore> {
-  const sqlite = sqliteOrRefuse(url, dataDir, (path) => new SqliteMigrationState(path));
-  if (sqlite) return sqlite;
-  if (isPostgresUrl(url)) return PostgresMigrationState.open(url);
-  throw unknownScheme(url, '"sqlite:", "postgres://" or "postgresql://"');
+export function openMigrationState(url: string, dataDir: string): Promise<MigrationStateStore> {
+  return openByScheme<MigrationStateStore>(url, dataDir, (path) => new SqliteMigrationState(path), (u) => PostgresMigrationState.open(u));
 }

@@ -4,7 +4,7 @@ import type { AccessRequestRow, ApprovalRow, GrantRow, PolicyVersionRow, Proposa
 
 export type SqlRow = Readonly<Record<string, unknown>>;
 /** A parameter value both drivers bind as is. */
-export type SqlValue = string | number | Uint8Array | null;
+type SqlValue = string | number | Uint8Array | null;
 
 // Column lists and the matching parameter values, in one order, for the adapters' INSERT statements.
 export const SUBJECT_COLUMNS = 'id, country, jurisdiction, wrapped_key, key_id, created_at, erased_at, moved_to';
@@ -195,4 +195,13 @@ export function toProposal(r: SqlRow): ProposalRow {
 /** The page size of the gatekeeper's lists: 100 by default, at least 1, at most 1000. */
 export function pageLimit(limit: number | undefined): number {
   return Math.max(1, Math.min(Math.trunc(limit ?? 100), 1000));
+}
+
+/** A change proposal's decision cannot apply: thrown inside its transaction to roll it back, naming why. */
+export class ProposalAbort extends Error {
+  readonly why: 'stale' | 'principal_mismatch' | 'token_not_found';
+  constructor(why: 'stale' | 'principal_mismatch' | 'token_not_found') {
+    super(why);
+    this.why = why;
+  }
 }

@@ -62,7 +62,7 @@ types.setTypeParser(pg.types.builtins.INT8, (v: string) => Number(v));
 /** Server settings fixed for a connection's whole life (startup `options`): name → value, both checked identifiers. */
 export type SessionSettings = Readonly<Record<string, string>>;
 
-export function clientConfig(l: PostgresLocation, ca: string | undefined, settings: SessionSettings = {}): ClientConfig {
+function clientConfig(l: PostgresLocation, ca: string | undefined, settings: SessionSettings = {}): ClientConfig {
   return {
     host: l.host,
     port: l.port,
@@ -80,7 +80,7 @@ export function clientConfig(l: PostgresLocation, ca: string | undefined, settin
   };
 }
 
-export function poolConfig(l: PostgresLocation, ca: string | undefined, settings: SessionSettings = {}): PoolConfig {
+function poolConfig(l: PostgresLocation, ca: string | undefined, settings: SessionSettings = {}): PoolConfig {
   return { ...clientConfig(l, ca, settings), max: l.poolSize };
 }
 

@@ -4,6 +4,7 @@
 // happens in the same transaction.
 import type { AccessRequestStore, ApprovalStore, GrantRow, GrantStore, InsertResult, PolicyVersionRow, PolicyVersionStore, ProposalStore } from '../../core/store.ts';
 import {
+  ProposalAbort,
   ACCESS_REQUEST_COLUMNS,
   accessRequestValues,
   APPROVAL_COLUMNS,
@@ -113,15 +114,6 @@ export function postgresPolicyVersions(db: PostgresDb): PolicyVersionStore {
   };
 }
 
-/** Thrown inside the transaction to roll it back; the answer names why. */
-class Abort extends Error {
-  readonly why: 'stale' | 'principal_mismatch' | 'token_not_found';
-  constructor(why: 'stale' | 'principal_mismatch' | 'token_not_found') {
-    super(why);
-    this.why = why;
-  }
-}
-
 export function postgresProposals(db: PostgresDb): ProposalStore {
   return {
     insert: async (p) => ((await db.run(`INSERT INTO proposals (${PROPOSAL_COLUMNS}) VALUES (${params(12)}) ON CONFLICT (id) DO NOTHING`, proposalValues(p))) === 1 ? 'inserted' : 'exists'),
@@ -149,19 +141,19 @@ export function postgresProposals(db: PostgresDb): ProposalStore {
           const e = d.effect;
           switch (e.kind) {
             case 'policy':
-              if ((await appendVersion(sql, e.version)) === 'stale') throw new Abort('stale');
+              if ((await appendVersion(sql, e.version)) === 'stale') throw new ProposalAbort('stale');
               break;
             case 'token.issue':
-              if ((await insertToken(sql, e.principal, e.token)) === 'principal_mismatch') throw new Abort('principal_mismatch');
+              if ((await insertToken(sql, e.principal, e.token)) === 'principal_mismatch') throw new ProposalAbort('principal_mismatch');
               break;
             case 'token.revoke':
-              if (!(await revokeToken(sql, e.tokenId, d.at))) throw new Abort('token_not_found');
+              if (!(await revokeToken(sql, e.tokenId, d.at))) throw new ProposalAbort('token_not_found');
               break;
           }
           return 'decided' as const;
         });
       } catch (err) {
-        if (err instanceof Abort) return err.why;
+        if (err instanceof ProposalAbort) return err.why;
         throw err;
       }
     },

@@ -58,10 +58,6 @@ export class PostgresLogStore implements LogStore {
     return new PostgresLogStore(db);
   }
 
-  /** "PostgreSQL host:port/db (schema s)". */
-  get where(): string {
-    return this.db.where;
-  }
 
   private async counter(name: string): Promise<number> {
     const [r] = await this.db.prepared('SELECT value FROM log_counters WHERE name = $1', [name]);

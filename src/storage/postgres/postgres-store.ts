@@ -72,10 +72,6 @@ export class PostgresStore implements Store {
     return new PostgresStore(db);
   }
 
-  /** "PostgreSQL host:port/db (schema s)". */
-  get where(): string {
-    return this.db.where;
-  }
 
   /** Serializes re-homing writes to one subject across every instance sharing this database. */
   private static async lockSubject(sql: Sql, schema: string, id: string): Promise<void> {

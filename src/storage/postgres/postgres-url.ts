@@ -3,7 +3,7 @@
 // never silently falls back to a default. Messages never repeat the URL: it may carry a password.
 import { EnclaveError } from '../../core/errors.ts';
 
-export type SslMode = 'disable' | 'require' | 'verify-full';
+type SslMode = 'disable' | 'require' | 'verify-full';
 
 export interface PostgresLocation {
   readonly host: string;

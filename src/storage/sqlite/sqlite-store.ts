@@ -24,6 +24,7 @@ import type {
   UpdateResult,
 } from '../../core/store.ts';
 import {
+  ProposalAbort,
   ACCESS_REQUEST_COLUMNS,
   accessRequestValues,
   countOf,
@@ -350,13 +351,6 @@ export class SqliteStore implements Store {
         ),
       decide: async (id, d) => {
         // Errors thrown inside roll the transaction back; the answer names why.
-        class Abort extends Error {
-          readonly why: 'stale' | 'principal_mismatch' | 'token_not_found';
-          constructor(why: 'stale' | 'principal_mismatch' | 'token_not_found') {
-            super(why);
-            this.why = why;
-          }
-        }
         try {
           return await Promise.resolve(
             this.tx(() => {
@@ -369,20 +363,20 @@ export class SqliteStore implements Store {
               const e = d.effect;
               switch (e.kind) {
                 case 'policy':
-                  if (this.appendPolicyVersion(e.version) === 'stale') throw new Abort('stale');
+                  if (this.appendPolicyVersion(e.version) === 'stale') throw new ProposalAbort('stale');
                   break;
                 case 'token.issue':
-                  if (this.insertToken(e.principal, e.token) === 'principal_mismatch') throw new Abort('principal_mismatch');
+                  if (this.insertToken(e.principal, e.token) === 'principal_mismatch') throw new ProposalAbort('principal_mismatch');
                   break;
                 case 'token.revoke':
-                  if (!this.revokeToken(e.tokenId, d.at)) throw new Abort('token_not_found');
+                  if (!this.revokeToken(e.tokenId, d.at)) throw new ProposalAbort('token_not_found');
                   break;
               }
               return 'decided' as const;
             }),
           );
         } catch (err) {
-          if (err instanceof Abort) return err.why;
+          if (err instanceof ProposalAbort) return err.why;
           throw err;
         }
       },
