@@ -83,6 +83,8 @@ export function canonicalJson(value: unknown): string {
 }
 
 /** The canonical form as UTF-8 bytes: what gets hashed. */
+const utf8 = new TextEncoder();
+
 export function canonicalJsonBytes(value: unknown): Uint8Array {
-  return new TextEncoder().encode(canonicalJson(value));
+  return utf8.encode(canonicalJson(value));
 }

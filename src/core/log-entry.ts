@@ -4,13 +4,14 @@
 // HMAC-SHA256(log subject key, subject id), which whoever holds the key can recompute to link entries
 // to a subject (issue 4, point 1).
 import { createHmac, type KeyObject } from 'node:crypto';
-import { canonicalJson } from './canonical-json.ts';
+import { canonicalJson, canonicalJsonBytes } from './canonical-json.ts';
 import { EnclaveError } from './errors.ts';
+import { MAX_ENTRY_SIZE } from './tlog/tiles.ts';
 import { LOG_EVENT_TYPES, type LogActor, type LogEventType, type LogValue } from './event-log.ts';
 
 export const LOG_ENTRY_VERSION = 1;
 /** An entry bundle prefixes each entry with a big-endian uint16 length (C2SP tlog-tiles). */
-export const MAX_LOG_ENTRY_BYTES = 0xffff;
+export const MAX_LOG_ENTRY_BYTES = MAX_ENTRY_SIZE;
 export const SUBJECT_HASH_PATTERN = '^[0-9a-f]{64}$';
 
 export interface LogEntry {
@@ -41,7 +42,6 @@ export interface LogEntryColumns {
 const TYPES: ReadonlySet<string> = new Set(LOG_EVENT_TYPES);
 const HASH_RE = new RegExp(SUBJECT_HASH_PATTERN);
 const ISO_RE = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$/;
-const encoder = new TextEncoder();
 const decoder = new TextDecoder('utf-8', { fatal: true });
 
 /**
@@ -63,7 +63,7 @@ export function isLogEventType(value: string): value is LogEventType {
 /** The entry's bytes (canonical JSON, the Merkle leaf) and its search columns; refuses oversized entries. */
 export function encodeLogEntry(entry: LogEntry): { bytes: Uint8Array; columns: LogEntryColumns } {
   if (!isLogEventType(entry.type)) throw new EnclaveError('invalid_request', `unknown log event type "${String(entry.type)}"`);
-  const bytes = encoder.encode(canonicalJson(entry));
+  const bytes = canonicalJsonBytes(entry);
   if (bytes.byteLength > MAX_LOG_ENTRY_BYTES) {
     throw new EnclaveError('invalid_request', `a ${entry.type} log entry would be ${bytes.byteLength} bytes; entries are at most ${MAX_LOG_ENTRY_BYTES}`);
   }

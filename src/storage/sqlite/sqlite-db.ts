@@ -31,12 +31,12 @@ export function openSqliteDatabase(path: string): DatabaseSync {
  * Applies each pending migration and its history row in one transaction. Each store names its own
  * history table, so two stores can share a database file without mixing their histories.
  */
-export function applyMigrations(db: DatabaseSync, migrations: readonly Migration[], historyTable: string, tx: (fn: () => void) => void): void {
+export function applyMigrations(db: DatabaseSync, migrations: readonly Migration[], historyTable: string): void {
   db.exec(`CREATE TABLE IF NOT EXISTS ${historyTable} (
       id INTEGER PRIMARY KEY, name TEXT NOT NULL, checksum TEXT NOT NULL, applied_at INTEGER NOT NULL) STRICT`);
   const applied = db.prepare(`SELECT id, name, checksum FROM ${historyTable} ORDER BY id`).all() as unknown as AppliedMigration[];
   for (const m of planMigrations(migrations, applied, migrationChecksum)) {
-    tx(() => {
+    inTransaction(db, () => {
       try {
         db.exec(m.sql);
       } catch (cause) {

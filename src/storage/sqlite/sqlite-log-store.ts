@@ -15,7 +15,7 @@ import type { DatabaseSync, SQLInputValue } from 'node:sqlite';
 import { EnclaveError, isErrorCode } from '../../core/errors.ts';
 import type { LogEntryRow, LogQuery, LogStore, LogTile, SequencerLease, StoredCheckpoint, StoredLogEntry } from '../../core/log-store.ts';
 import type { Migration } from '../../core/migration-plan.ts';
-import { applyMigrations, inTransaction, openSqliteDatabase, StatementCache } from './sqlite-db.ts';
+import { applyMigrations, openSqliteDatabase, StatementCache } from './sqlite-db.ts';
 import { SQLITE_LOG_MIGRATIONS } from './sqlite-log-migrations.ts';
 import { entryCount, SqliteLogWrites, storedTreeSize, type LogWriteOp } from './sqlite-log-writes.ts';
 
@@ -124,7 +124,7 @@ export class SqliteLogStore implements LogStore {
     this.db = openSqliteDatabase(options.path);
     this.statements = new StatementCache(this.db);
     try {
-      applyMigrations(this.db, options.migrations ?? SQLITE_LOG_MIGRATIONS, 'log_schema_migrations', (fn) => inTransaction(this.db, fn));
+      applyMigrations(this.db, options.migrations ?? SQLITE_LOG_MIGRATIONS, 'log_schema_migrations');
     } catch (err) {
       this.db.close();
       throw err;

@@ -107,7 +107,7 @@ export class SqliteMigrationState implements MigrationStateStore {
   constructor(path: string) {
     this.db = openSqliteDatabase(path);
     try {
-      applyMigrations(this.db, MIGRATION_STATE_MIGRATIONS, 'migration_state_schema', (fn) => inTransaction(this.db, fn));
+      applyMigrations(this.db, MIGRATION_STATE_MIGRATIONS, 'migration_state_schema');
     } catch (err) {
       this.db.close();
       throw err;

@@ -110,7 +110,7 @@ export class SqliteStore implements Store {
   }
 
   private migrate(migrations: readonly Migration[]): void {
-    applyMigrations(this.db, migrations, 'schema_migrations', (fn) => this.tx(fn));
+    applyMigrations(this.db, migrations, 'schema_migrations');
   }
 
   private subjectStore(): SubjectStore {

@@ -3,7 +3,7 @@ import type { DatabaseSync, SQLInputValue } from 'node:sqlite';
 import { EnclaveError } from '../../core/errors.ts';
 import type { Migration } from '../../core/migration-plan.ts';
 import type { WitnessEvidence, WitnessRecord, WitnessStore } from '../../services/witness-store.ts';
-import { applyMigrations, inTransaction, openSqliteDatabase, StatementCache } from './sqlite-db.ts';
+import { applyMigrations, openSqliteDatabase, StatementCache } from './sqlite-db.ts';
 
 type Row = Record<string, SQLInputValue>;
 
@@ -46,7 +46,7 @@ export class SqliteWitnessStore implements WitnessStore {
     this.db = openSqliteDatabase(path);
     this.statements = new StatementCache(this.db);
     try {
-      applyMigrations(this.db, SQLITE_WITNESS_MIGRATIONS, 'witness_schema_migrations', (fn) => inTransaction(this.db, fn));
+      applyMigrations(this.db, SQLITE_WITNESS_MIGRATIONS, 'witness_schema_migrations');
     } catch (err) {
       this.db.close();
       throw err;
