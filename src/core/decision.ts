@@ -2,6 +2,7 @@
 // gatekeeper (src/services/cedar-decision-point.ts) implements it.
 import type { Action } from './config-schema.ts';
 import type { CollectionDef } from './config.ts';
+import { EnclaveError, type ErrorDetails } from './errors.ts';
 import type { Principal } from './principal.ts';
 
 export interface DecisionRequest {
@@ -43,4 +44,9 @@ export interface Decision {
 
 export interface DecisionPoint {
   decide(request: DecisionRequest): Promise<Decision>;
+}
+
+/** The error a denial is reported with: the deciding policies in its details (never a field value). */
+export function forbidden(decision: Decision, action: Action, extra: ErrorDetails = {}): EnclaveError {
+  return new EnclaveError('forbidden', decision.reason, { details: { action, policies: decision.policies, ...extra } });
 }

@@ -10,7 +10,7 @@ import { checkJustification, normalizeScope, scopeFields, type AccessScope } fro
 import type { Action } from '../core/config-schema.ts';
 import type { EnclaveConfig } from '../core/config.ts';
 import { contentDigest } from '../core/content-digest.ts';
-import type { DecisionPoint } from '../core/decision.ts';
+import { forbidden, type DecisionPoint } from '../core/decision.ts';
 import { EnclaveError } from '../core/errors.ts';
 import type { EventLog, LogEventInput, LogEventType, LogValue } from '../core/event-log.ts';
 import type { QuorumRule } from '../core/gatekeeper-config.ts';
@@ -126,7 +126,7 @@ export class AccessService {
 
   private async authorize(principal: Principal, action: Action, protectedData = false): Promise<void> {
     const d = await this.decisions.decide({ principal, action, protected: protectedData, now: new Date(this.clock()) });
-    if (!d.allow) throw new EnclaveError('forbidden', d.reason, { details: { action, policies: d.policies } });
+    if (!d.allow) throw forbidden(d, action);
   }
 
   private async append(type: LogEventType, principal: Principal | undefined, details: Record<string, LogValue>, scope?: AccessScope): Promise<void> {

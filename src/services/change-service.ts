@@ -7,7 +7,7 @@ import { randomBytes } from 'node:crypto';
 import type { Action } from '../core/config-schema.ts';
 import type { EnclaveConfig } from '../core/config.ts';
 import { contentDigest, type Canonical } from '../core/content-digest.ts';
-import type { DecisionPoint } from '../core/decision.ts';
+import { forbidden, type DecisionPoint } from '../core/decision.ts';
 import { EnclaveError } from '../core/errors.ts';
 import type { EventLog, LogEventType, LogValue } from '../core/event-log.ts';
 import type { QuorumRule } from '../core/gatekeeper-config.ts';
@@ -120,7 +120,7 @@ function policyChanges(engine: PolicyEngine, before: string, after: string): Pic
   };
 }
 
-export function tokenState(t: TokenWithPrincipal, now: number): TokenView['state'] {
+function tokenState(t: TokenWithPrincipal, now: number): TokenView['state'] {
   if (t.token.revokedAt !== null) return 'revoked';
   if (t.token.expiresAt !== null && t.token.expiresAt <= now) return 'expired';
   return 'active';
@@ -144,10 +144,6 @@ export class ChangeService {
   }
 
   /**
-   * Activates the latest stored policy version; on a new store, stores the shipped default as version 1
-   * first (the one change that needs no quorum: it is the build's, not a person's).
-   */
-  /**
    * Activates a policy version another instance activated since (shared-state.ts); returns whether it
    * did. A version this configuration cannot validate is refused (invalid_config) and the active one kept.
    */
@@ -159,6 +155,10 @@ export class ChangeService {
     return true;
   }
 
+  /**
+   * Activates the latest stored policy version; on a new store, stores the shipped default as version 1
+   * first (the one change that needs no quorum: it is the build's, not a person's).
+   */
   async load(): Promise<void> {
     let latest = await this.store.policyVersions.latest();
     if (!latest) {
@@ -182,7 +182,7 @@ export class ChangeService {
 
   private async authorize(principal: Principal, action: Action): Promise<void> {
     const d = await this.decisions.decide({ principal, action, now: new Date(this.clock()) });
-    if (!d.allow) throw new EnclaveError('forbidden', d.reason, { details: { action, policies: d.policies } });
+    if (!d.allow) throw forbidden(d, action);
   }
 
   private async append(type: LogEventType, principal: Principal | undefined, details: Record<string, LogValue>): Promise<void> {
@@ -337,7 +337,7 @@ export class ChangeService {
     for (const kind of kinds) {
       const d = await this.decisions.decide({ principal, action: this.readAction(kind), now: new Date(this.clock()) });
       if (d.allow) readable.push(kind);
-      else if (options.kind) throw new EnclaveError('forbidden', d.reason, { details: { action: this.readAction(kind), policies: d.policies } });
+      else if (options.kind) throw forbidden(d, this.readAction(kind));
     }
     const now = this.clock();
     const stored = options.status === 'expired' ? 'pending' : options.status;

@@ -9,8 +9,8 @@ import { randomUUID } from 'node:crypto';
 import { canonicalJson, type JsonValue } from '../core/canonical-json.ts';
 import type { CollectionDef, EnclaveConfig } from '../core/config.ts';
 import type { Action } from '../core/config-schema.ts';
-import type { Decision, DecisionPoint, GrantRef } from '../core/decision.ts';
-import { EnclaveError, isEnclaveError, type ErrorCode } from '../core/errors.ts';
+import { forbidden, type Decision, type DecisionPoint, type GrantRef } from '../core/decision.ts';
+import { EnclaveError, type ErrorCode } from '../core/errors.ts';
 import type { EventLog, LogEventType, LogValue } from '../core/event-log.ts';
 import type { Principal } from '../core/principal.ts';
 import { recordAad, splitRecord, validateRecordData, validateRecordId, type RecordData } from '../core/record-model.ts';
@@ -89,26 +89,13 @@ export class Vault {
 
   // ---- decisions -------------------------------------------------------------------------------
 
-  private async decide(principal: Principal, action: Action, extra: { collection?: CollectionDef; subject?: string; fields?: readonly string[] } = {}): Promise<Decision> {
-    const decision = await this.decisions.decide({ principal, action, ...extra, now: new Date(this.clock()) });
-    if (!decision.allow) {
-      throw new EnclaveError('forbidden', decision.reason, { details: { action, policies: decision.policies, policy_version: decision.policyVersion } });
-    }
-    return decision;
-  }
-
-  /** decide(), with a denial durably logged before it is reported (allow and deny are both logged). */
+  /** The decision point's ruling; a denial is durably logged before it is reported (allow and deny are both logged). */
   private async decideLogged(principal: Principal, action: Action, extra: { collection?: CollectionDef; subject?: string; fields?: readonly string[] } = {}): Promise<Decision> {
-    try {
-      return await this.decide(principal, action, extra);
-    } catch (err) {
-      if (isEnclaveError(err, 'forbidden')) {
-        const policies = (err.details?.['policies'] ?? []) as readonly string[];
-        const version = err.details?.['policy_version'];
-        await this.record('access.decision', principal, extra.subject, { action, allow: false, policies: [...policies], ...(typeof version === 'number' ? { policy_version: version } : {}), ...(extra.collection ? { collection: extra.collection.name } : {}) });
-      }
-      throw err;
-    }
+    const decision = await this.decisions.decide({ principal, action, ...extra, now: new Date(this.clock()) });
+    if (decision.allow) return decision;
+    const version = decision.policyVersion;
+    await this.record('access.decision', principal, extra.subject, { action, allow: false, policies: [...decision.policies], policy_version: version, ...(extra.collection ? { collection: extra.collection.name } : {}) });
+    throw forbidden(decision, action, { policy_version: version });
   }
 
   /** Appends an event for `principal` and waits until it is durable (log_unavailable otherwise). */

@@ -10,6 +10,7 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { Type } from 'typebox';
 import { ID_PATTERN, type Action } from '../../core/config-schema.ts';
 import { EnclaveError } from '../../core/errors.ts';
+import { forbidden } from '../../core/decision.ts';
 import { LOG_EVENT_TYPES } from '../../core/event-log.ts';
 import { SUBJECT_HASH_PATTERN } from '../../core/log-entry.ts';
 import { RECORD_ID_PATTERN } from '../../core/record-model.ts';
@@ -86,7 +87,7 @@ export function logRoutes(app: FastifyInstance, enclave: Enclave): void {
     if (action !== 'log.read') {
       await log.append({ type: 'access.decision', principal: { id: principal.id, org: principal.org, role: principal.role }, details: { action, allow: false, policies: [...decision.policies] } });
     }
-    throw new EnclaveError('forbidden', decision.reason, { details: { action, policies: decision.policies } });
+    throw forbidden(decision, action);
   }
 
   function sendBinary(request: FastifyRequest, reply: FastifyReply, data: Uint8Array, cache: string, compress: boolean): FastifyReply {

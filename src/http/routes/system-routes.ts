@@ -2,6 +2,7 @@ import type { FastifyInstance } from 'fastify';
 import type { Registry } from 'prom-client';
 import { Type } from 'typebox';
 import { EnclaveError } from '../../core/errors.ts';
+import { forbidden } from '../../core/decision.ts';
 import type { Enclave } from '../../services/enclave.ts';
 import { principalOf } from '../auth.ts';
 import { withReceipt } from '../log-receipt.ts';
@@ -92,7 +93,7 @@ export function systemRoutes(app: FastifyInstance, enclave: Enclave, metrics: Re
     async (request, reply) => {
       const principal = principalOf(request);
       const decision = await enclave.decisions.decide({ principal, action: 'enclave.seal', now: new Date() });
-      if (!decision.allow) throw new EnclaveError('forbidden', decision.reason, { details: { action: 'enclave.seal', policies: decision.policies } });
+      if (!decision.allow) throw forbidden(decision, 'enclave.seal');
       return (await withReceipt(reply, () => enclave.seal.sealLogged(principal))).value;
     },
   );
