@@ -33,13 +33,7 @@ export function installMetrics(app: FastifyInstance, enclave: Enclave): Registry
     help: 'Break-glass grants not reviewed by their deadline.',
     registers: [registry],
     async collect() {
-      const rows = await enclave.control.accessRequests.list({ kind: 'breakglass', limit: 1000 });
-      let overdue = 0;
-      for (const r of rows) {
-        const view = enclave.access.view(r, await enclave.control.approvals.list(r.id));
-        if (view.review === 'overdue') overdue++;
-      }
-      this.set(overdue);
+      this.set(await enclave.access.overdueBreakGlass());
     },
   });
 

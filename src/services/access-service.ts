@@ -344,6 +344,19 @@ export class AccessService {
     return row.kind === 'access' ? this.config.gatekeeper.accessApproval : this.config.gatekeeper.breakGlass.review;
   }
 
+  /** How many break-glass uses nobody reviewed by their deadline (for /metrics): approvals are read only past it. */
+  async overdueBreakGlass(): Promise<number> {
+    const now = this.clock();
+    let overdue = 0;
+    for (const r of await this.store.accessRequests.list({ kind: 'breakglass', limit: 1000 })) {
+      // Before its deadline a use is never overdue, whatever its approvals say (see view()).
+      if (now <= r.expiresAt) continue;
+      const view = this.view(r, await this.store.approvals.list(r.id));
+      if (view.review === 'overdue') overdue++;
+    }
+    return overdue;
+  }
+
   view(row: AccessRequestRow, approvals: readonly ApprovalRow[]): AccessRequestView {
     const now = this.clock();
     const scope = JSON.parse(row.scope) as AccessScope;
