@@ -114,11 +114,23 @@ export function witnessCosigner(witnesses: readonly WitnessEndpoint[], options: 
   const sizes = new Map<string, number>();
   return async (note, previous) => {
     const { size } = parseCheckpoint(splitNote(note).text);
+    // Witnesses usually share an old size: one consistency proof per size for this round.
+    const proofs = new Map<number, Promise<Uint8Array[]>>();
+    const proof = (oldSize: number) => {
+      let p = proofs.get(oldSize);
+      if (!p) {
+        p = previous.proof(oldSize);
+        proofs.set(oldSize, p);
+        // A failed proof is computed afresh by a retry, as before.
+        p.catch(() => proofs.delete(oldSize));
+      }
+      return p;
+    };
     const one = async (w: WitnessEndpoint): Promise<string> => {
       let oldSize = sizes.get(w.url) ?? previous.size;
       for (let attempt = 0; ; attempt++) {
         try {
-          const lines = await addCheckpoint(w, oldSize, await previous.proof(oldSize), note, options);
+          const lines = await addCheckpoint(w, oldSize, await proof(oldSize), note, options);
           sizes.set(w.url, size);
           return lines;
         } catch (err) {

@@ -16,7 +16,7 @@ import { parseCheckpoint } from '../core/tlog/checkpoint.ts';
 import type { Cosigner } from '../core/tlog/cosignature.ts';
 import { bytesEqual, decodeUtf8 } from '../core/tlog/encoding.ts';
 import { EMPTY_TREE_HASH, checkTree } from '../core/tlog/merkle.ts';
-import { noteVerifier, openNote, signatureLines, splitNote } from '../core/tlog/note.ts';
+import { noteVerifier, openNote, signatureLines, splitNote, type NoteVerifier } from '../core/tlog/note.ts';
 import { parseAddCheckpoint } from '../core/tlog/witness-protocol.ts';
 import type { WitnessStore } from './witness-store.ts';
 
@@ -50,6 +50,8 @@ export class WitnessService {
   private readonly store: WitnessStore;
   private readonly logs: ReadonlyMap<string, readonly string[]>;
   private readonly clock: () => number;
+  /** Parsed verifier keys (a vkey string always parses to the same verifier). */
+  private readonly verifiers = new Map<string, NoteVerifier>();
 
   constructor(options: WitnessOptions) {
     this.store = options.store;
@@ -57,7 +59,16 @@ export class WitnessService {
     this.clock = options.clock ?? Date.now;
     // Read at each request, so an operator's process can add logs without a restart; checked now.
     this.logs = options.logs;
-    for (const vkeys of this.logs.values()) vkeys.forEach(noteVerifier);
+    for (const vkeys of this.logs.values()) vkeys.forEach((v) => this.verifier(v));
+  }
+
+  private verifier(vkey: string): NoteVerifier {
+    let v = this.verifiers.get(vkey);
+    if (!v) {
+      v = noteVerifier(vkey);
+      this.verifiers.set(vkey, v);
+    }
+    return v;
   }
 
   get name(): string {
@@ -81,7 +92,7 @@ export class WitnessService {
     const { origin, size, root } = checkpoint;
     const vkeys = this.logs.get(origin);
     if (vkeys === undefined) throw new EnclaveError('unknown_log', `this witness does not cosign for the log ${shown(origin)}`);
-    const note = openNote(req.checkpoint, vkeys.map(noteVerifier));
+    const note = openNote(req.checkpoint, vkeys.map((v) => this.verifier(v)));
     if (req.oldSize > size) throw new EnclaveError('invalid_log_data', `the old size ${req.oldSize} is larger than the checkpoint's size ${size}`);
 
     const latest = await this.store.latest(origin);
