@@ -7,7 +7,7 @@
 // files, and a signed deletion certificate is issued and appended to the transparency log.
 import { EnclaveError } from '../../core/errors.ts';
 import { MerkleBuilder, merkleRoot } from '../../core/migration-merkle.ts';
-import { canonicalSourceRow, keyOf, rowDigest, showKey } from '../../core/migration-row.ts';
+import { canonicalRecord, canonicalSourceRow, keyOf, rowDigest, showKey } from '../../core/migration-row.ts';
 import type { ResolvedTable } from '../../core/migration-mapping.ts';
 import type { KeyTuple, SourceReader, SourceTransaction } from '../../core/migration-source.ts';
 import type { CertificateInfo, PendingPurge, PurgedTableState, VerificationInfo } from '../../core/migration-state.ts';
@@ -128,7 +128,7 @@ export async function purgeMigration(ctx: MigrationContext, options: { verificat
         if (r.kind === 'refused') throw refuse(`table ${t.table}, key ${showKey(r.key)}: a row of a moving subject cannot be migrated (${r.code}); nothing was deleted`);
         if (r.kind === 'stay') keptTree.add(rowDigest(key, canonicalSourceRow(t.table, r.row, t.allColumns)));
         else {
-          purgedTree.add(rowDigest(key, r.canonical));
+          purgedTree.add(rowDigest(key, canonicalRecord(t.table, r.key, r.record)));
           doomed.push(r.key);
         }
       }

@@ -9,7 +9,7 @@
 import { hostname } from 'node:os';
 import { randomBytes } from 'node:crypto';
 import { EnclaveError, type ErrorCode } from '../../core/errors.ts';
-import { decodeKey, encodeKey, keyOf, rowDigest, showKey } from '../../core/migration-row.ts';
+import { canonicalRecord, decodeKey, encodeKey, keyOf, rowDigest, showKey } from '../../core/migration-row.ts';
 import type { KeyTuple } from '../../core/migration-source.ts';
 import { addCounters, ZERO_COUNTERS, type BatchCounters, type BatchInfo, type LedgerEntry, type MigrationInfo } from '../../core/migration-state.ts';
 import type { Classified } from './row-classifier.ts';
@@ -255,7 +255,7 @@ export class MigrationRunner {
     const writes: { row: (typeof migrating)[number]; digest: Buffer; known: boolean }[] = [];
     let unchanged = 0;
     for (const r of migrating) {
-      const digest = rowDigest(key, r.canonical);
+      const digest = rowDigest(key, canonicalRecord(table, r.key, r.record));
       const prev = ledger.get(r.encodedKey);
       if (prev && Buffer.from(prev.digest).equals(digest) && prev.recordId === r.record.id && prev.collection === r.record.collection) {
         unchanged += 1;

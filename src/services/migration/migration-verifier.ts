@@ -79,7 +79,7 @@ export async function verifyMigration(ctx: MigrationContext, onProgress: (p: Ver
           found.push({ table: t.table, key: r.encodedKey, kind: 'refused', detail: r.code });
           continue;
         }
-        const sd = rowDigest(key, r.canonical);
+        const sd = rowDigest(key, canonicalRecord(t.table, r.key, r.record));
         source.add(sd);
         const dd = read.get(r.encodedKey) ?? 'record_not_found';
         if (typeof dd === 'string') {

@@ -6,7 +6,7 @@ import type { EnclaveConfig } from '../../core/config.ts';
 import { EnclaveError, type ErrorCode } from '../../core/errors.ts';
 import { Lru } from '../../core/lru.ts';
 import type { ResolvedMapping, ResolvedTable } from '../../core/migration-mapping.ts';
-import { canonicalRecord, countryOf, encodeKey, keyOf, mapRow, subjectIdOf, type MappedRecord, type StayReason } from '../../core/migration-row.ts';
+import { countryOf, encodeKey, keyOf, mapRow, subjectIdOf, type MappedRecord, type StayReason } from '../../core/migration-row.ts';
 import type { KeyTuple, KeyValue, SourceReader, SourceRow } from '../../core/migration-source.ts';
 
 interface SubjectInfo {
@@ -24,8 +24,6 @@ export type Classified =
       readonly country: string;
       readonly jurisdiction: string;
       readonly site: string;
-      /** The canonical form the record digest covers. */
-      readonly canonical: string;
       readonly row: SourceRow;
     }
   | { readonly kind: 'refused'; readonly key: KeyTuple; readonly encodedKey: string; readonly code: ErrorCode; readonly message: string; readonly jurisdiction: string; readonly row: SourceRow }
@@ -103,7 +101,7 @@ export class RowClassifier {
       const site = this.config.jurisdictions.get(jurisdiction)?.homeSite ?? '';
       try {
         const record = mapRow(mappingName, t, row, key, subject.id);
-        return out.push({ kind: 'migrating', key, encodedKey, record, country: subject.country, jurisdiction, site, canonical: canonicalRecord(t.table, key, record), row });
+        return out.push({ kind: 'migrating', key, encodedKey, record, country: subject.country, jurisdiction, site, row });
       } catch (err) {
         if (!(err instanceof EnclaveError)) throw err;
         return out.push({ kind: 'refused', key, encodedKey, code: err.code, message: err.message, jurisdiction, row });
