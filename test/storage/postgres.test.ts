@@ -114,14 +114,15 @@ void describe('PostgresStore', { skip }, () => {
         // Hold the subject's row so the erasure waits on it, then cut the store's connection.
         await c.query('BEGIN');
         await c.query(`SELECT 1 FROM ${s}.subjects WHERE id = 'held' FOR UPDATE`);
-        const erasing = store.subjects.erase('held', 9);
+        // The assertion is attached at once: the erasure may reject before the terminate query returns.
+        const erasing = rejectsWith(store.subjects.erase('held', 9), 'storage_unavailable', ['PostgreSQL', '127.0.0.1', `schema ${s}`]);
         for (let i = 0; i < 100; i++) {
           const waiting = await c.query("SELECT 1 FROM pg_stat_activity WHERE application_name = $1 AND wait_event_type = 'Lock'", [app]);
           if (waiting.rowCount === 1) break;
           await new Promise((r) => setTimeout(r, 20));
         }
         await c.query('SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = $1', [app]);
-        await rejectsWith(erasing, 'storage_unavailable', ['PostgreSQL', '127.0.0.1', `schema ${s}`]);
+        await erasing;
         await c.query('ROLLBACK');
       });
       const held = await store.subjects.get('held');
