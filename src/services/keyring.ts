@@ -11,7 +11,8 @@ export const KEY_ID = 'k1';
 export class Keyring {
   private root: Buffer | null = null;
   private readonly keks = new Map<string, AeadKey>();
-  private readonly deks: Lru<string, AeadKey>;
+  /** Unwrapped data keys, each with the wrapped form it came from: a hit must match the stored row. */
+  private readonly deks: Lru<string, { readonly wrapped: Uint8Array; readonly dek: AeadKey }>;
 
   constructor(dekCacheSize = 50_000) {
     this.deks = new Lru(dekCacheSize);
@@ -53,14 +54,18 @@ export class Keyring {
     return deriveKey(this.root, label);
   }
 
-  /** A fresh data key for a new subject, returned with its wrapped form for storage. */
-  newSubjectKey(site: string, subject: string): { dek: AeadKey; wrapped: Uint8Array } {
+  /**
+   * A fresh data key for a new subject, wrapped for storage. Not cached: another instance may register
+   * the same subject first (the insert then keeps its key), so only a key unwrapped from the stored row
+   * may seal or open that subject's records.
+   */
+  newSubjectKey(site: string, subject: string): { wrapped: Uint8Array } {
     const raw = randomKey();
-    const wrapped = seal(this.kek(site), raw, subjectKeyAad(site, subject, KEY_ID));
-    const dek = aeadKey(raw);
-    raw.fill(0);
-    this.deks.set(`${site}\u0000${subject}`, dek);
-    return { dek, wrapped };
+    try {
+      return { wrapped: seal(this.kek(site), raw, subjectKeyAad(site, subject, KEY_ID)) };
+    } finally {
+      raw.fill(0);
+    }
   }
 
   /** Re-wraps a subject's data key for another site (re-homing). */
@@ -76,11 +81,12 @@ export class Keyring {
   unwrap(site: string, subject: string, wrapped: Uint8Array): AeadKey {
     const cacheKey = `${site}\u0000${subject}`;
     const hit = this.deks.get(cacheKey);
-    if (hit) return hit;
+    if (hit && Buffer.compare(hit.wrapped, wrapped) === 0) return hit.dek;
     const raw = open(this.kek(site), wrapped, subjectKeyAad(site, subject, KEY_ID));
     const dek = aeadKey(raw);
     raw.fill(0);
-    this.deks.set(cacheKey, dek);
+    // A copy of its own (a small Buffer.from copy, or a driver's pooled Buffer, would pin a shared 8 KiB slab).
+    this.deks.set(cacheKey, { wrapped: new Uint8Array(wrapped), dek });
     return dek;
   }
 

@@ -89,6 +89,29 @@ void describe('grants and policies across two instances (PostgreSQL)', { skip },
     assert.equal(await read('b'), false, 'and none after');
   });
 
+  test('two instances registering the same new subjects at once: records sealed through either open on both', async () => {
+    // Both pass the "not registered yet" check before either inserts; the loser's fresh data key must
+    // not be the one it seals with (it once was: 13 rows of a parallel migration could not be read).
+    const ids = Array.from({ length: 8 }, (_, i) => `twin-${i}`);
+    const registered = await Promise.all(ids.flatMap((id) => [a.call('service', 'POST', '/v1/subjects', { id, country: 'US' }), callB('service', 'POST', '/v1/subjects', { id, country: 'US' })]));
+    for (const r of registered) assert.ok(r.statusCode === 201 || r.statusCode === 409, r.body);
+    const callA: typeof callB = (...args) => a.call(...args);
+    for (const id of ids) {
+      for (const [via, call] of [['a', callA], ['b', callB]] as const) {
+        const data = { sender_id: id, recipient_id: 'bo', body: `${SECRET}-${via}`, sent_at: '2026-04-30T10:00:00Z' };
+        const w = await call('service', 'POST', '/v1/collections/messages/records', { id: `${id}-via-${via}`, data });
+        assert.equal(w.statusCode, 201, w.body);
+      }
+      for (const reader of [callA, callB]) {
+        for (const via of ['a', 'b']) {
+          const r = await reader('service', 'GET', `/v1/collections/messages/records/${id}-via-${via}`);
+          assert.equal(r.statusCode, 200, `${id}-via-${via}: ${r.body}`);
+          assert.equal(json<RecordBody>(r).data['body'], `${SECRET}-${via}`);
+        }
+      }
+    }
+  });
+
   test('a policy version activated through one instance is in force on the other after its refresh', async () => {
     const bob = (await a.enclave.tokens.issue({ principal: 'bob', org: 'gatekeeper', role: 'officer' })).secret;
     const text = PolicyEngine.defaultText().replace(/@id\("public-fields"\)[\s\S]*?;\n/, '');
