@@ -28,6 +28,12 @@ export interface RecordRow {
   readonly updatedAt: number;
 }
 
+/** A record with its subject's row, as one read returns them; `subject` is undefined when this store holds no such subject. */
+export interface RecordWithSubject {
+  readonly record: RecordRow;
+  readonly subject: SubjectRow | undefined;
+}
+
 export interface PrincipalRow {
   readonly id: string;
   readonly org: string;
@@ -60,6 +66,8 @@ export interface SubjectStore {
   /** Bulk registration in one transaction; existing subjects are left as they are. Returns how many were inserted. */
   insertMany(rows: readonly SubjectRow[]): Promise<number>;
   get(id: string): Promise<SubjectRow | undefined>;
+  /** The rows of those of `ids` stored here, by id, in one round trip (bulk loads look a page up at once). */
+  getMany(ids: readonly string[]): Promise<Map<string, SubjectRow>>;
   /**
    * Erasure in one transaction: destroys the wrapped key (crypto-shredding: the sealed protected fields
    * stay but can never be opened), blanks the public fields of the subject's records, marks the subject
@@ -77,6 +85,10 @@ export interface RecordStore {
   /** Bulk load in one transaction; rows that already exist are left as they are. Returns how many were inserted. */
   insertMany(rows: readonly RecordRow[]): Promise<number>;
   get(collection: string, id: string): Promise<RecordRow | undefined>;
+  /** The record and its subject (erasure mark, wrapped key) in one statement: what every read needs. */
+  getWithSubject(collection: string, id: string): Promise<RecordWithSubject | undefined>;
+  /** The rows of those of `ids` stored here in `collection`, by id, in one round trip. */
+  getMany(collection: string, ids: readonly string[]): Promise<Map<string, RecordRow>>;
   /** Replaces the row if its stored version equals `expectedVersion`; `row.version` must be expectedVersion + 1. */
   update(row: RecordRow, expectedVersion: number): Promise<UpdateResult>;
   delete(collection: string, id: string, expectedVersion?: number): Promise<DeleteResult>;

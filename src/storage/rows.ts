@@ -1,6 +1,6 @@
 // Row mapping shared by every SQL adapter: both schemas use the same snake_case columns, so a driver's
 // row object (SQLite values, or PostgreSQL's with int8 as numbers and bytea as Buffer) maps the same way.
-import type { AccessRequestRow, ApprovalRow, GrantRow, PolicyVersionRow, ProposalRow, RecordRow, SubjectRow, TokenRow, TokenWithPrincipal } from '../core/store.ts';
+import type { AccessRequestRow, ApprovalRow, GrantRow, PolicyVersionRow, ProposalRow, RecordRow, RecordWithSubject, SubjectRow, TokenRow, TokenWithPrincipal } from '../core/store.ts';
 
 export type SqlRow = Readonly<Record<string, unknown>>;
 /** A parameter value both drivers bind as is. */
@@ -56,16 +56,25 @@ function bytesOrNull(v: unknown): Uint8Array | null {
   return v === null || v === undefined ? null : (v as Uint8Array);
 }
 
+/** Column names of a subject row, bare or as `RECORD_WITH_SUBJECT_SELECT` prefixes them. */
+const SUBJECT_NAMES = { id: 'id', country: 'country', jurisdiction: 'jurisdiction', wrappedKey: 'wrapped_key', keyId: 'key_id', createdAt: 'created_at', erasedAt: 'erased_at', movedTo: 'moved_to' } as const;
+type SubjectNames = { readonly [K in keyof typeof SUBJECT_NAMES]: string };
+const JOINED_SUBJECT_NAMES: SubjectNames = Object.fromEntries(Object.entries(SUBJECT_NAMES).map(([k, v]) => [k, `s_${v}`])) as unknown as SubjectNames;
+
 export function toSubject(r: SqlRow): SubjectRow {
+  return subjectFrom(r, SUBJECT_NAMES);
+}
+
+function subjectFrom(r: SqlRow, names: SubjectNames): SubjectRow {
   return {
-    id: str(r['id']),
-    country: str(r['country']),
-    jurisdiction: str(r['jurisdiction']),
-    wrappedKey: bytesOrNull(r['wrapped_key']),
-    keyId: str(r['key_id']),
-    createdAt: num(r['created_at']),
-    erasedAt: numOrNull(r['erased_at']),
-    movedTo: (r['moved_to'] as string | null) ?? null,
+    id: str(r[names.id]),
+    country: str(r[names.country]),
+    jurisdiction: str(r[names.jurisdiction]),
+    wrappedKey: bytesOrNull(r[names.wrappedKey]),
+    keyId: str(r[names.keyId]),
+    createdAt: num(r[names.createdAt]),
+    erasedAt: numOrNull(r[names.erasedAt]),
+    movedTo: (r[names.movedTo] as string | null) ?? null,
   };
 }
 
@@ -80,6 +89,24 @@ export function toRecord(r: SqlRow): RecordRow {
     createdAt: num(r['created_at']),
     updatedAt: num(r['updated_at']),
   };
+}
+
+/** `records r LEFT JOIN subjects s` as both adapters select them: the record's columns, its subject's prefixed `s_`. */
+export const RECORD_WITH_SUBJECT_SELECT = `SELECT r.*, ${Object.values(SUBJECT_NAMES).map((c) => `s.${c} AS s_${c}`).join(', ')}
+                    FROM records r LEFT JOIN subjects s ON s.id = r.subject`;
+
+export function toRecordWithSubject(r: SqlRow): RecordWithSubject {
+  return { record: toRecord(r), subject: r['s_id'] === null || r['s_id'] === undefined ? undefined : subjectFrom(r, JOINED_SUBJECT_NAMES) };
+}
+
+/** Rows of a bulk lookup (subjects.getMany, records.getMany), mapped and keyed by id. */
+export function byId<T extends { readonly id: string }>(rows: readonly SqlRow[], to: (r: SqlRow) => T): Map<string, T> {
+  const out = new Map<string, T>();
+  for (const r of rows) {
+    const row = to(r);
+    out.set(row.id, row);
+  }
+  return out;
 }
 
 /** Columns of `tokens t JOIN principals p` as both adapters select them. */

@@ -92,6 +92,20 @@ export function storeConformance(name: string, open: () => Promise<Store> | Stor
         assert.equal(await store.subjects.get(`${ns}-nobody`), undefined);
       });
 
+      void it('getMany returns exactly the stored rows among the ids asked, by id, whatever their number', async () => {
+        const a = subject('a', { country: 'DE', jurisdiction: 'eu' });
+        const b = subject('b', { movedTo: 'eu-central', erasedAt: T0 + 5, wrappedKey: null });
+        await store.subjects.insertMany([a, b]);
+        const found = await store.subjects.getMany([a.id, `${ns}-nobody`, b.id, a.id]);
+        assert.deepEqual([...found.keys()].sort(), [a.id, b.id].sort());
+        assert.deepEqual(plainSubject(found.get(a.id)), plainSubject(a));
+        assert.deepEqual(plainSubject(found.get(b.id)), plainSubject(b));
+        assert.equal((await store.subjects.getMany([])).size, 0);
+        // More ids than a statement takes parameters (SQLite: 32,766): one lookup all the same.
+        const many = Array.from({ length: 40_000 }, (_, i) => `${ns}-x${i}`);
+        assert.deepEqual([...(await store.subjects.getMany([...many, b.id])).keys()], [b.id]);
+      });
+
       void it('insert of an existing id answers "exists" and leaves the stored row untouched', async () => {
         const first = subject('a');
         await store.subjects.insert(first);
@@ -193,11 +207,48 @@ export function storeConformance(name: string, open: () => Promise<Store> | Stor
         assert.deepEqual(plainRecord(await store.records.get('videos', p.id)), plainRecord(p));
       });
 
+      void it('getWithSubject returns the record with its subject row as stored, erased or not; no subject row is undefined', async () => {
+        const s = subject('s');
+        await store.subjects.insert(s);
+        const r = record('users', 'r1', 's', { version: 3, updatedAt: 2 ** 41 + 3 });
+        const orphan = record('messages', 'r2', 'nobody', { sealed: null });
+        await store.records.insertMany([r, orphan]);
+        const both = await store.records.getWithSubject('users', r.id);
+        assert.deepEqual(plainRecord(both?.record), plainRecord(r));
+        assert.deepEqual(plainSubject(both?.subject), plainSubject(s));
+        const alone = await store.records.getWithSubject('messages', orphan.id);
+        assert.deepEqual(plainRecord(alone?.record), plainRecord(orphan));
+        assert.equal(alone?.subject, undefined);
+        assert.equal(await store.records.getWithSubject('messages', r.id), undefined, 'the key is (collection, id)');
+        assert.equal(await store.records.getWithSubject('users', `${ns}-nothing`), undefined);
+
+        await store.subjects.setMovedTo(s.id, 'eu-1');
+        assert.equal((await store.records.getWithSubject('users', r.id))?.subject?.movedTo, 'eu-1');
+        await store.subjects.erase(s.id, T0 + 5);
+        const erased = await store.records.getWithSubject('users', r.id);
+        assert.deepEqual([erased?.subject?.erasedAt, erased?.subject?.wrappedKey, erased?.record.publicJson], [T0 + 5, null, '{}']);
+      });
+
       void it('get of an unknown key is undefined; the key is (collection, id)', async () => {
         const r = record('users', 'r1', 's');
         await store.records.insert(r);
         assert.equal(await store.records.get('users', `${ns}-nothing`), undefined);
         assert.equal(await store.records.get('messages', r.id), undefined);
+      });
+
+      void it('getMany returns the stored rows of one collection among the ids asked, by id', async () => {
+        const u = record('users', 'a', 's');
+        const m = record('messages', 'b', 's', { sealed: null });
+        const other = record('messages', 'a', 's');
+        await store.records.insertMany([u, m, other]);
+        const users = await store.records.getMany('users', [u.id, m.id, `${ns}-none`]);
+        assert.deepEqual([...users.keys()], [u.id], 'only rows of the collection asked');
+        assert.deepEqual(plainRecord(users.get(u.id)), plainRecord(u));
+        const messages = await store.records.getMany('messages', [u.id, m.id]);
+        assert.deepEqual(plainRecord(messages.get(m.id)), plainRecord(m));
+        assert.deepEqual(plainRecord(messages.get(u.id)), plainRecord(other), 'the same id in another collection is another row');
+        assert.equal((await store.records.getMany('users', [])).size, 0);
+        assert.equal((await store.records.getMany('users', [`${ns}-'); DROP TABLE records; --`, `${ns}-"q"`])).size, 0);
       });
 
       void it('insert of an existing key answers "exists" and leaves the row untouched; the same id in another collection is another row', async () => {

@@ -1,7 +1,7 @@
 // Subjects on PostgreSQL: the wrapped data keys live here, so erasure overwrites the key in the same
 // transaction that blanks the subject's public fields, then asks the store to vacuum (see scrub()).
 import type { InsertResult, SubjectRow, SubjectStore } from '../../core/store.ts';
-import { countOf, SUBJECT_COLUMNS as COLUMNS, subjectValues as values, toSubject } from '../rows.ts';
+import { byId, countOf, SUBJECT_COLUMNS as COLUMNS, subjectValues as values, toSubject } from '../rows.ts';
 import { columnArrays, type PostgresDb, type Sql } from './postgres-db.ts';
 
 /** Inserts the rows that are new, in one statement; returns how many it inserted. */
@@ -27,6 +27,7 @@ export function postgresSubjects(db: PostgresDb, scrub: () => Promise<void>): Su
       const r = (await db.prepared('SELECT * FROM subjects WHERE id = $1', [id]))[0];
       return r ? toSubject(r) : undefined;
     },
+    getMany: async (ids) => byId(ids.length === 0 ? [] : await db.prepared('SELECT * FROM subjects WHERE id = ANY($1::text[])', [ids]), toSubject),
     erase: async (id, at) => {
       const n = await db.tx(async (sql) => {
         if ((await sql.run('UPDATE subjects SET wrapped_key = NULL, erased_at = $1 WHERE id = $2 AND erased_at IS NULL', [at, id])) !== 1) return undefined;

@@ -24,6 +24,7 @@ import type {
   UpdateResult,
 } from '../../core/store.ts';
 import {
+  byId,
   ProposalAbort,
   ACCESS_REQUEST_COLUMNS,
   accessRequestValues,
@@ -44,6 +45,7 @@ import {
   toPolicyVersion,
   toProposal,
   RECORD_COLUMNS,
+  RECORD_WITH_SUBJECT_SELECT,
   recordValues,
   SUBJECT_COLUMNS,
   subjectValues,
@@ -51,13 +53,19 @@ import {
   TOKEN_SELECT,
   tokenValues,
   toRecord,
+  toRecordWithSubject,
   toSubject,
   toTokenWithPrincipal,
+  type SqlRow,
 } from '../rows.ts';
 import { applyMigrations, inTransaction, openSqliteDatabase, StatementCache } from './sqlite-db.ts';
 import { SQLITE_MIGRATIONS } from './sqlite-migrations.ts';
 
 type Row = Record<string, SQLInputValue>;
+
+// Built once: a statement's text is its cache key, and bulk loads look it up for every row.
+const INSERT_SUBJECT = `INSERT INTO subjects (${SUBJECT_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (id) DO NOTHING`;
+const INSERT_RECORD = `INSERT INTO records (${RECORD_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (collection, id) DO NOTHING`;
 
 export interface SqliteOptions {
   /** A file path, or ':memory:' for tests. */
@@ -121,6 +129,7 @@ export class SqliteStore implements Store {
         const r = this.stmt('SELECT * FROM subjects WHERE id = ?').get(id) as Row | undefined;
         return Promise.resolve(r ? toSubject(r) : undefined);
       },
+      getMany: async (ids) => Promise.resolve(this.many('SELECT * FROM subjects WHERE id IN (SELECT value FROM json_each(?))', [], ids, toSubject)),
       erase: async (id, at) => {
         const n = this.tx(() => {
           const r = this.stmt('UPDATE subjects SET wrapped_key = NULL, erased_at = ? WHERE id = ? AND erased_at IS NULL').run(at, id);
@@ -140,13 +149,18 @@ export class SqliteStore implements Store {
     };
   }
 
+  /** Rows by id for a list of ids, in one statement: the ids go in as one JSON array (any number, one plan). */
+  private many<T extends { readonly id: string }>(sql: string, params: readonly SQLInputValue[], ids: readonly string[], to: (r: SqlRow) => T): Map<string, T> {
+    return byId(ids.length === 0 ? [] : (this.stmt(sql).all(...params, JSON.stringify(ids)) as Row[]), to);
+  }
+
   private insertSubjectRow(row: SubjectRow): boolean {
-    const r = this.stmt(`INSERT INTO subjects (${SUBJECT_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (id) DO NOTHING`).run(...subjectValues(row));
+    const r = this.stmt(INSERT_SUBJECT).run(...subjectValues(row));
     return r.changes === 1;
   }
 
   private insertRecordStmt(): StatementSync {
-    return this.stmt(`INSERT INTO records (${RECORD_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (collection, id) DO NOTHING`);
+    return this.stmt(INSERT_RECORD);
   }
 
   private insertRecordRow(row: RecordRow): boolean {
@@ -162,6 +176,11 @@ export class SqliteStore implements Store {
         const r = this.stmt('SELECT * FROM records WHERE collection = ? AND id = ?').get(collection, id) as Row | undefined;
         return Promise.resolve(r ? toRecord(r) : undefined);
       },
+      getWithSubject: async (collection, id) => {
+        const r = this.stmt(`${RECORD_WITH_SUBJECT_SELECT} WHERE r.collection = ? AND r.id = ?`).get(collection, id) as Row | undefined;
+        return Promise.resolve(r ? toRecordWithSubject(r) : undefined);
+      },
+      getMany: async (collection, ids) => Promise.resolve(this.many('SELECT * FROM records WHERE collection = ? AND id IN (SELECT value FROM json_each(?))', [collection], ids, toRecord)),
       update: async (row, expectedVersion) =>
         Promise.resolve(
           this.tx<UpdateResult>(() => {
