@@ -20,6 +20,45 @@ export interface RequestOptions {
 
 const TIMEOUT_MS = 30_000;
 
+export interface RawResponse {
+  readonly status: number;
+  readonly body: Uint8Array;
+  readonly etag: string | undefined;
+}
+
+/**
+ * One HTTP exchange with the CLI's timeout, its body read whole. A server that cannot be reached, or does
+ * not answer in time, is a one-line CliError naming `where`; `hint` says what to check.
+ */
+export async function send(url: string, init: RequestInit, where: string, hint: string): Promise<RawResponse> {
+  try {
+    const res = await fetch(url, { ...init, signal: AbortSignal.timeout(TIMEOUT_MS) });
+    return { status: res.status, body: new Uint8Array(await res.arrayBuffer()), etag: res.headers.get('etag') ?? undefined };
+  } catch (err) {
+    if (err instanceof Error && (err.name === 'TimeoutError' || err.name === 'AbortError')) {
+      throw new CliError('unreachable', `no answer from ${where} within ${TIMEOUT_MS / 1000} s`, { cause: err });
+    }
+    const cause = err instanceof Error ? (err.cause as NodeJS.ErrnoException | undefined) : undefined;
+    const why = cause?.code ?? (cause instanceof Error ? cause.message : err instanceof Error ? err.message : 'error');
+    throw new CliError('unreachable', `cannot reach ${where} (${why}); ${hint}`, { cause: err });
+  }
+}
+
+/** The Enclave error an answer's body `{"error": {"code", "message"}}` carries, its message after `prefix`; undefined if it carries none. */
+export function enclaveErrorOf(body: string, prefix = ''): EnclaveError | undefined {
+  let doc: unknown;
+  try {
+    doc = JSON.parse(body) as unknown;
+  } catch {
+    return undefined;
+  }
+  const error = typeof doc === 'object' && doc !== null ? (doc as { error?: unknown }).error : undefined;
+  if (typeof error !== 'object' || error === null) return undefined;
+  const { code, message } = error as { code?: unknown; message?: unknown };
+  if (typeof code !== 'string' || !isErrorCode(code)) return undefined;
+  return new EnclaveError(code, typeof message === 'string' ? `${prefix}${message}` : undefined);
+}
+
 export function normalizeServerUrl(value: string): string {
   let url: URL;
   try {
@@ -60,19 +99,13 @@ export class ApiClient {
       headers['content-type'] = 'application/json';
       payload = JSON.stringify(options.body);
     }
-    let res: Response;
-    try {
-      res = await fetch(this.baseUrl + path, { method, headers, ...(payload === undefined ? {} : { body: payload }), signal: AbortSignal.timeout(TIMEOUT_MS) });
-    } catch (err) {
-      throw this.unreachable(err);
+    const res = await send(this.baseUrl + path, { method, headers, ...(payload === undefined ? {} : { body: payload }) }, this.baseUrl, 'is `enclave serve` running there? (--server, ENCLAVE_SERVER)');
+    const text = new TextDecoder().decode(res.body);
+    if (res.status >= 200 && res.status < 300) {
+      if (text === '') return { status: res.status, body: undefined as T, etag: res.etag };
+      return { status: res.status, body: this.parse(text, res.status) as T, etag: res.etag };
     }
-    const text = await res.text();
-    const etag = res.headers.get('etag') ?? undefined;
-    if (res.ok) {
-      if (text === '') return { status: res.status, body: undefined as T, etag };
-      return { status: res.status, body: this.parse(text, res.status) as T, etag };
-    }
-    throw this.errorOf(res.status, text);
+    throw enclaveErrorOf(text) ?? new CliError('bad_response', `the server at ${this.baseUrl} answered HTTP ${res.status} without an Enclave error body; is it an Enclave server?`);
   }
 
   get<T>(path: string, options?: RequestOptions): Promise<ApiResponse<T>> {
@@ -89,31 +122,5 @@ export class ApiClient {
     } catch {
       throw new CliError('bad_response', `the server at ${this.baseUrl} answered HTTP ${status} with a body that is not JSON; is it an Enclave server?`);
     }
-  }
-
-  private errorOf(status: number, text: string): Error {
-    let doc: unknown;
-    try {
-      doc = JSON.parse(text) as unknown;
-    } catch {
-      doc = undefined;
-    }
-    const error = typeof doc === 'object' && doc !== null ? (doc as { error?: unknown }).error : undefined;
-    if (typeof error === 'object' && error !== null) {
-      const { code, message } = error as { code?: unknown; message?: unknown };
-      if (typeof code === 'string' && isErrorCode(code)) {
-        return new EnclaveError(code, typeof message === 'string' ? message : undefined);
-      }
-    }
-    return new CliError('bad_response', `the server at ${this.baseUrl} answered HTTP ${status} without an Enclave error body; is it an Enclave server?`);
-  }
-
-  private unreachable(err: unknown): CliError {
-    if (err instanceof Error && (err.name === 'TimeoutError' || err.name === 'AbortError')) {
-      return new CliError('unreachable', `no answer from ${this.baseUrl} within ${TIMEOUT_MS / 1000} s`);
-    }
-    const cause = err instanceof Error ? (err.cause as NodeJS.ErrnoException | undefined) : undefined;
-    const why = cause?.code ?? (cause instanceof Error ? cause.message : err instanceof Error ? err.message : 'error');
-    return new CliError('unreachable', `cannot reach ${this.baseUrl} (${why}); is \`enclave serve\` running there? (--server, ENCLAVE_SERVER)`);
   }
 }

@@ -18,8 +18,9 @@
 //
 // Several instances (PostgreSQL): every instance appends; only the holder of the store's sequencer
 // lease integrates and signs. Each tick, an instance takes or confirms the lease; one that cannot is a
-// follower: it keeps no tree in memory and reads the published checkpoint from the store. A sealed
-// sequencer integrates, then lets the lease go, so that an unsealed instance can take it and sign.
+// follower: it keeps no tree in memory and reads the published checkpoint from the store (at most once a
+// second between ticks). A sealed sequencer integrates, then lets the lease go, so that an unsealed
+// instance can take it and sign; it keeps its tree, which is reused if the stored tree has not moved.
 import { createSecretKey, type KeyObject } from 'node:crypto';
 import { hostname } from 'node:os';
 import { EnclaveError } from '../core/errors.ts';
@@ -122,6 +123,12 @@ const TYPES: ReadonlySet<string> = new Set(LOG_EVENT_TYPES);
 /** Entries read back and hashed per step, and integrated per store transaction (bounds memory). */
 const READ_CHUNK = 4096;
 const INTEGRATE_STEP = 65_536;
+/**
+ * Longest time an instance that is not the sequencer serves the checkpoint it last read from the store,
+ * instead of reading it on every request (every tile and bundle request checks it). tlog-tiles allows a
+ * checkpoint to be cached for a few seconds; the route adds its own max-age of 1 s.
+ */
+const FOLLOWER_CHECKPOINT_MS = 1000;
 const VKEY_META = 'vkey';
 const ORIGIN_META = 'origin';
 
@@ -168,6 +175,8 @@ export class LogService implements EventLog {
   private tree: { size: number; frontier: Frontier; edges: Map<number, EdgeTile> } | null = null;
   private readonly fullTiles: Lru<string, Uint8Array>;
   private published: PublishedCheckpoint | null = null;
+  /** What a follower last read of the published checkpoint, and when (by `clock`). */
+  private followed: { readonly at: number; readonly read: Promise<PublishedCheckpoint | null> } | null = null;
   private ticking: Promise<void> | null = null;
   /** Whether this instance held the sequencer lease at its last tick. */
   private leading = false;
@@ -345,10 +354,14 @@ export class LogService implements EventLog {
 
   /**
    * Writes what is queued, integrates everything appended, and publishes a checkpoint if unsealed.
-   * Resolves with the published checkpoint (null before the first). Concurrent calls share one run.
+   * Resolves with the published checkpoint (null before the first). Concurrent calls share a run that
+   * began after they were made.
    */
   async sync(): Promise<PublishedCheckpoint | null> {
     await this.lastQueued;
+    // A run already under way may have read the store's size before what was just appended: it is
+    // waited for (its failure is its caller's), then a run that starts now covers everything.
+    if (this.ticking) await this.ticking.catch(() => undefined);
     return this.integrate();
   }
 
@@ -360,10 +373,15 @@ export class LogService implements EventLog {
       });
     }
     await this.ticking;
+    // A follower's tick reads the checkpoint afresh: sync() answers with the latest one.
+    this.followed = null;
     return this.checkpoint();
   }
 
   private async tick(): Promise<void> {
+    // Sealed and not holding the lease, this instance would take it only to integrate: not at all when
+    // everything appended is integrated (it could not sign a checkpoint anyway).
+    if (this.keys === null && !this.leading && (await this.store.treeSize()) >= (await this.store.size())) return;
     let lead: boolean;
     try {
       lead = await this.store.leadSequencer(this.instance);
@@ -376,10 +394,12 @@ export class LogService implements EventLog {
       return;
     }
     if (!this.leading) {
-      // Taking over: another instance may have integrated and published meanwhile; start from the store.
+      // Taking over: another instance may have integrated and published meanwhile. The tree this one kept
+      // (a sealed sequencer keeps it between ticks) is the stored one if the stored size is its size:
+      // entries never change, so equal sizes are equal trees. Otherwise it is restored from the store.
       this.leading = true;
-      this.tree = null;
       this.published = null;
+      if (this.tree && this.tree.size !== (await this.store.treeSize())) this.tree = null;
     }
     try {
       const target = await this.store.size();
@@ -391,7 +411,7 @@ export class LogService implements EventLog {
     } finally {
       // Sealed, this instance cannot sign: it lets the lease go, so that an unsealed one takes it.
       if (this.keys === null) {
-        this.follow();
+        this.leading = false;
         await this.store.releaseSequencer();
       }
     }
@@ -440,8 +460,7 @@ export class LogService implements EventLog {
     const tiles: LogTile[] = [];
     for (let at = from; at < to; at += READ_CHUNK) {
       const end = Math.min(to, at + READ_CHUNK);
-      const bodies = await this.store.readEntries(at, end);
-      if (bodies.length !== end - at) throw new EnclaveError('log_unavailable', `entries from ${at} are missing from the log store`);
+      const bodies = await this.storedEntries(at, end);
       const step = appendToFrontier(frontier, bodies.map(leafHash));
       frontier = step.frontier;
       // Appending leaf n stored the hashes of levels 0..k of the subtrees it completed (k = trailing
@@ -529,7 +548,21 @@ export class LogService implements EventLog {
    * knows it; any other instance reads it from the store, where the sequencer publishes it.
    */
   async checkpoint(): Promise<PublishedCheckpoint | null> {
-    return (this.leading ? this.published : null) ?? (await this.loadPublished());
+    if (this.leading) return this.published ?? (await this.loadPublished());
+    const now = this.clock();
+    const last = this.followed;
+    if (last && now >= last.at && now - last.at < Math.min(this.interval, FOLLOWER_CHECKPOINT_MS)) return last.read;
+    // Concurrent requests share one read; a failed read is not kept, nor the absence of a checkpoint
+    // (the first one is served as soon as it is published).
+    const read = this.loadPublished();
+    this.followed = { at: now, read };
+    const forget = () => {
+      if (this.followed?.read === read) this.followed = null;
+    };
+    read.then((cp) => {
+      if (!cp) forget();
+    }, forget);
+    return read;
   }
 
   private async requireCheckpoint(): Promise<PublishedCheckpoint> {
@@ -574,7 +607,14 @@ export class LogService implements EventLog {
     const cp = await this.requireCheckpoint();
     this.checkWithin(tileWidth(0, index, cp.size), width, `entry bundle ${index}`);
     const first = index * TILE_WIDTH;
-    return encodeEntryBundle(await this.store.readEntries(first, first + width));
+    return encodeEntryBundle(await this.storedEntries(first, first + width));
+  }
+
+  /** Entries [from, to), all of them: one missing within the tree is the store's failure, not the caller's. */
+  private async storedEntries(from: number, to: number): Promise<Uint8Array[]> {
+    const bodies = await this.store.readEntries(from, to);
+    if (bodies.length !== to - from) throw new EnclaveError('log_unavailable', `entries ${from} to ${to - 1} are not all in the log store (${bodies.length} of ${to - from} read)`);
+    return bodies;
   }
 
   private checkWithin(available: number, width: number, what: string): void {
@@ -597,7 +637,7 @@ export class LogService implements EventLog {
     if (!Number.isSafeInteger(index) || index < 0 || index >= n) {
       throw new EnclaveError('invalid_request', `index must be from 0 to ${n - 1} for a tree of size ${n}`, { details: { field: 'index' } });
     }
-    const [body] = await this.store.readEntries(index, index + 1);
+    const [body] = await this.storedEntries(index, index + 1);
     if (!body) throw new EnclaveError('log_unavailable', `entry ${index} is missing from the log store`);
     const proof = await proveRecord(n, index, this.hashReader(n));
     return { index, size: n, leafHash: encodeBase64(leafHash(body)), proof: proof.map(encodeBase64), checkpoint: cp.text };

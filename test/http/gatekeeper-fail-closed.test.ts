@@ -3,20 +3,11 @@
 // answer is 503 log_unavailable; once the log accepts again, the same calls go through.
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import type { LogStore } from '../../src/core/log-store.ts';
-import { sqlitePathOf } from '../../src/storage/open-store.ts';
-import { SqliteLogStore } from '../../src/storage/sqlite/sqlite-log-store.ts';
+import { BreakableLog } from '../helpers/breakable-log.ts';
 import { errorCode, json, makeHttpFixture, type HttpFixture } from '../helpers/http.ts';
 
-let broken = false;
+const log = new BreakableLog();
 let h: HttpFixture;
-
-function breakable(url: string, dataDir: string): LogStore {
-  const real = new SqliteLogStore({ path: sqlitePathOf(url, dataDir) ?? '' });
-  return Object.assign(Object.create(real) as SqliteLogStore, {
-    append: (rows: Parameters<LogStore['append']>[0]) => (broken ? Promise.reject(new Error('disk I/O error')) : real.append(rows)),
-  });
-}
 
 async function state(): Promise<string> {
   const c = h.enclave.control;
@@ -42,7 +33,7 @@ describe('the gatekeeper when the log cannot accept', () => {
   let pending: { id: string; digest: string };
   let grant: string;
   before(async () => {
-    h = await makeHttpFixture({ open: { logStoreFactory: breakable } });
+    h = await makeHttpFixture({ open: { logStoreFactory: log.factory } });
     pending = json(await h.call('officer', 'POST', '/v1/access/requests', ask));
     const approved = json<{ id: string; digest: string }>(await h.call('officer', 'POST', '/v1/access/requests', ask));
     await h.call('approver', 'POST', `/v1/access/requests/${approved.id}/approve`, { digest: approved.digest });
@@ -50,13 +41,13 @@ describe('the gatekeeper when the log cannot accept', () => {
     assert.match(grant, /^gr_/);
   });
   after(async () => {
-    broken = false;
+    log.broken = false;
     await h.close();
   });
 
   it('refuses every change with 503 log_unavailable and changes nothing', async () => {
     const before = await state();
-    broken = true;
+    log.broken = true;
     try {
       const calls: [Parameters<HttpFixture['call']>[0], 'POST', string, unknown][] = [
         ['officer', 'POST', '/v1/access/requests', ask],
@@ -72,7 +63,7 @@ describe('the gatekeeper when the log cannot accept', () => {
         assert.equal(errorCode(res), 'log_unavailable', url);
       }
     } finally {
-      broken = false;
+      log.broken = false;
     }
     assert.equal(await state(), before, 'nothing was stored, approved or granted');
     // The log accepts again: the same approval goes through.
@@ -80,7 +71,7 @@ describe('the gatekeeper when the log cannot accept', () => {
   });
 
   it('taking access away is never held up by the log, like sealing: revoked at once, then reported unlogged', async () => {
-    broken = true;
+    log.broken = true;
     try {
       const res = await h.call('officer', 'POST', `/v1/access/grants/${grant}/revoke`);
       assert.equal(res.statusCode, 503);
@@ -88,7 +79,7 @@ describe('the gatekeeper when the log cannot accept', () => {
       const own = await h.call('approver', 'POST', `/v1/tokens/${h.principals.approver.tokenId}/revoke`);
       assert.equal(errorCode(own), 'log_unavailable');
     } finally {
-      broken = false;
+      log.broken = false;
     }
     assert.notEqual((await h.enclave.control.grants.get(grant))?.revokedAt, null);
     assert.equal(h.enclave.grants.active(h.principals.officer.id, Date.now()).some((g) => g.id === grant), false);

@@ -5,22 +5,12 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { isEnclaveError } from '../../src/core/errors.ts';
-import type { LogStore } from '../../src/core/log-store.ts';
-import { SqliteLogStore } from '../../src/storage/sqlite/sqlite-log-store.ts';
-import { sqlitePathOf } from '../../src/storage/open-store.ts';
+import { BreakableLog } from '../helpers/breakable-log.ts';
 import { errorCode, makeHttpFixture, type HttpFixture } from '../helpers/http.ts';
 
 const SECRET = 'fail-closed-secret@example.test';
-let broken = false;
+const log = new BreakableLog();
 let h: HttpFixture;
-
-/** The real SQLite log store, whose appends fail while `broken` is set (a full disk, a lost volume). */
-function breakable(url: string, dataDir: string): LogStore {
-  const real = new SqliteLogStore({ path: sqlitePathOf(url, dataDir) ?? '' });
-  return Object.assign(Object.create(real) as SqliteLogStore, {
-    append: (rows: Parameters<LogStore['append']>[0]) => (broken ? Promise.reject(new Error('disk I/O error')) : real.append(rows)),
-  });
-}
 
 async function counts(): Promise<string> {
   const parts: string[] = [];
@@ -29,12 +19,12 @@ async function counts(): Promise<string> {
 }
 
 before(async () => {
-  h = await makeHttpFixture({ open: { logStoreFactory: breakable } });
+  h = await makeHttpFixture({ open: { logStoreFactory: log.factory } });
   assert.equal((await h.call('service', 'POST', '/v1/subjects', { id: 'ann', country: 'US' })).statusCode, 201);
   assert.equal((await h.call('service', 'POST', '/v1/collections/users/records', { id: 'ann-p', data: { user_id: 'ann', username: 'ann', email: SECRET } })).statusCode, 201);
 });
 after(async () => {
-  broken = false;
+  log.broken = false;
   await h.close();
 });
 
@@ -66,24 +56,24 @@ async function assertAllRefused(): Promise<void> {
   }
   assert.equal(await counts(), before, 'nothing was written');
   // Nothing changed: the subject is still at home, unerased, with their record intact.
-  broken = false;
+  log.broken = false;
   try {
     const res = await h.call('service', 'GET', '/v1/collections/users/records/ann-p');
     assert.equal(res.statusCode, 200);
     assert.ok(res.body.includes(SECRET));
     assert.equal((await h.call('service', 'GET', '/v1/subjects/ann')).body.includes('"site":"trusted-us"'), true);
   } finally {
-    broken = true;
+    log.broken = true;
   }
 }
 
 void describe('with a failing log store', () => {
   void it('every read (protected or public-only), write, registration, erasure, re-home, search and key disclosure answers 503 and reveals and changes nothing', async () => {
-    broken = true;
+    log.broken = true;
     try {
       await assertAllRefused();
     } finally {
-      broken = false;
+      log.broken = false;
     }
     const ok = await h.call('service', 'GET', '/v1/collections/users/records/ann-p');
     assert.equal(ok.statusCode, 200, 'the API works again as soon as the log does');
@@ -92,7 +82,7 @@ void describe('with a failing log store', () => {
 
   void it('an unseal that cannot be logged is undone: the enclave stays sealed', async () => {
     h.enclave.seal.seal();
-    broken = true;
+    log.broken = true;
     try {
       const shares = h.shares.slice(0, 2);
       assert.equal((await h.call(null, 'POST', '/v1/sys/unseal', { share: shares[0] })).statusCode, 200);
@@ -102,21 +92,21 @@ void describe('with a failing log store', () => {
       assert.equal(h.enclave.keyring.sealed, true);
       assert.equal(h.enclave.log.sealed, true);
     } finally {
-      broken = false;
+      log.broken = false;
     }
     for (const share of h.shares.slice(0, 2)) await h.enclave.seal.submit(share);
     assert.equal(h.enclave.keyring.sealed, false);
   });
 
   void it('a token whose issue cannot be logged is revoked before its secret is shown', async () => {
-    broken = true;
+    log.broken = true;
     let err: unknown;
     try {
       await h.enclave.tokens.issue({ principal: 'late-1', org: 'platform', role: 'service' });
     } catch (e) {
       err = e;
     } finally {
-      broken = false;
+      log.broken = false;
     }
     assert.ok(isEnclaveError(err, 'log_unavailable'));
     const issued = (await h.enclave.control.tokens.list()).filter((t) => t.principal.id === 'late-1');
@@ -125,14 +115,14 @@ void describe('with a failing log store', () => {
   });
 
   void it('sealing is never blocked by the log: the keys leave memory, the answer says the entry is missing', async () => {
-    broken = true;
+    log.broken = true;
     try {
       const res = await h.call('officer', 'POST', '/v1/sys/seal');
       assert.equal(res.statusCode, 503);
       assert.equal(errorCode(res), 'log_unavailable');
       assert.equal(h.enclave.keyring.sealed, true);
     } finally {
-      broken = false;
+      log.broken = false;
     }
     for (const share of h.shares.slice(0, 2)) await h.enclave.seal.submit(share);
   });

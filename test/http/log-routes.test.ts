@@ -5,12 +5,15 @@
 // typed 4xx answers.
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
+import { gunzipSync } from 'node:zlib';
 import fc from 'fast-check';
+import { EnclaveError } from '../../src/core/errors.ts';
 import { decodeLogEntry, subjectHash, type LogEntry } from '../../src/core/log-entry.ts';
 import { openCheckpoint } from '../../src/core/tlog/checkpoint.ts';
 import { decodeBase64 } from '../../src/core/tlog/encoding.ts';
 import { checkRecord, checkTree, leafHash } from '../../src/core/tlog/merkle.ts';
 import { noteVerifier } from '../../src/core/tlog/note.ts';
+import { decodeEntryBundle } from '../../src/core/tlog/tiles.ts';
 import { verifyLog } from '../../src/services/log-verifier.ts';
 import { LOG_INDEX_HEADER } from '../../src/http/log-receipt.ts';
 import { errorCode, json, makeHttpFixture, type HttpFixture } from '../helpers/http.ts';
@@ -82,6 +85,15 @@ void describe('C2SP tlog-tiles resources', () => {
     assert.doesNotMatch(String(partial.headers['cache-control']), /immutable/);
     const bundle = await h.call('regulator', 'GET', '/log/tile/entries/000', undefined, { 'accept-encoding': 'gzip' });
     assert.equal(bundle.headers['content-encoding'], 'gzip', 'entry bundles are compressed when the client accepts it');
+    // Served again (a full bundle is kept once served), each way, it is the same 256 entries.
+    const plain = await h.call('regulator', 'GET', '/log/tile/entries/000');
+    assert.equal(plain.headers['content-encoding'], undefined);
+    assert.equal(decodeEntryBundle(new Uint8Array(plain.rawPayload), 256).length, 256);
+    for (const encoding of ['gzip', 'identity']) {
+      const again = await h.call('regulator', 'GET', '/log/tile/entries/000', undefined, { 'accept-encoding': encoding });
+      const bytes = encoding === 'gzip' ? gunzipSync(again.rawPayload) : again.rawPayload;
+      assert.deepEqual(bytes, plain.rawPayload, encoding);
+    }
     const level1 = await h.call('regulator', 'GET', '/log/tile/1/000.p/1');
     assert.equal(level1.rawPayload.length, 32);
   });
@@ -100,6 +112,27 @@ void describe('C2SP tlog-tiles resources', () => {
       assert.equal(res.statusCode, 400, `${path}: ${res.body}`);
       assert.equal(errorCode(res), 'invalid_log_data');
     }
+  });
+
+  void it('answer 503, never 400 or a short bundle, when the store cannot give the entries of the published tree', async () => {
+    const store = h.enclave.log.store;
+    const read = store.readEntries.bind(store);
+    const cases: [string, typeof store.readEntries][] = [
+      ['none stored', () => Promise.resolve([])],
+      ['some missing', async (from, to) => (await read(from, to)).slice(1)],
+      ['store down', () => Promise.reject(new EnclaveError('storage_unavailable', 'the log store failed'))],
+    ];
+    for (const [what, readEntries] of cases) {
+      Object.assign(store, { readEntries });
+      try {
+        const res = await h.call('regulator', 'GET', '/log/tile/entries/000.p/2');
+        assert.equal(res.statusCode, 503, `${what}: ${res.body}`);
+        assert.ok(['log_unavailable', 'storage_unavailable'].includes(errorCode(res) ?? ''), what);
+      } finally {
+        delete (store as Partial<typeof store>).readEntries;
+      }
+    }
+    assert.equal((await h.call('regulator', 'GET', '/log/tile/entries/000.p/2')).statusCode, 200, 'served again once the store answers');
   });
 });
 

@@ -156,6 +156,75 @@ void describe('LogService', () => {
     await log.close();
   });
 
+  void it('a sealed instance integrates what another extended meanwhile, into tiles that verify', async () => {
+    const store = new SqliteLogStore({ path: ':memory:' });
+    // Two instances on one log: `sealed` never has the keys; `open` signs. The SQLite lease lets either lead.
+    const sealed = new LogService({ store, origin: 'o' });
+    const open = new LogService({ store: Object.assign(Object.create(store) as SqliteLogStore, { close: () => Promise.resolve() }), origin: 'o' });
+    await open.unsealed(randomBytes(32));
+    await Promise.all(Array.from({ length: 10 }, (_, i) => sealed.append(event(i, { subject: undefined }))));
+    await sealed.sync();
+    await Promise.all(Array.from({ length: 300 }, (_, i) => open.append(event(i))));
+    assert.equal((await open.sync())?.size, 310);
+    await Promise.all(Array.from({ length: 5 }, (_, i) => sealed.append(event(i, { subject: undefined }))));
+    await sealed.sync();
+    assert.equal(await store.treeSize(), 315, 'the sealed instance integrated from the tree the other stored');
+    assert.equal((await verifyFromTiles(await syncd(open))).size, 315);
+    await open.close();
+    await sealed.close();
+  });
+
+  void it('a sync that finds a run under way waits for it and integrates what was appended since', async () => {
+    const store = new SqliteLogStore({ path: ':memory:' });
+    // The first run reads the store's size, then stalls: what is appended meanwhile is past its target.
+    let release = (): void => undefined;
+    const stalled = new Promise<void>((r) => (release = r));
+    let first = true;
+    const slow = Object.assign(Object.create(store) as SqliteLogStore, {
+      size: async () => {
+        const size = await store.size();
+        if (first) {
+          first = false;
+          await stalled;
+        }
+        return size;
+      },
+    });
+    const log = new LogService({ store: slow, origin: 'o' });
+    await log.unsealed(randomBytes(32));
+    await log.append(event(1));
+    const running = log.sync();
+    while (first) await new Promise((r) => setImmediate(r));
+    const { index } = await log.append(event(2));
+    const after = log.sync();
+    release();
+    assert.equal((await running)?.size, 1);
+    assert.equal((await after)?.size, 2, `entry ${index} is in the checkpoint the later sync answers with`);
+    await log.close();
+  });
+
+  void it('not the sequencer, serves the checkpoint it read for at most a second, and the latest after a sync', async () => {
+    const store = new SqliteLogStore({ path: ':memory:' });
+    let now = Date.parse('2026-01-01T00:00:00Z');
+    const leader = new LogService({ store, origin: 'o' });
+    const follower = new LogService({ store: Object.assign(Object.create(store) as SqliteLogStore, { leadSequencer: () => Promise.resolve(false), close: () => Promise.resolve() }), origin: 'o', clock: () => now });
+    await leader.unsealed(randomBytes(32));
+    await leader.append(event(1));
+    await leader.sync();
+    assert.equal((await follower.checkpoint())?.size, 1);
+    await leader.append(event(2));
+    await leader.sync();
+    now += 999;
+    assert.equal((await follower.checkpoint())?.size, 1, 'within the second, the one read');
+    now += 1;
+    assert.equal((await follower.checkpoint())?.size, 2, 'after it, the published one');
+    await leader.append(event(3));
+    await leader.sync();
+    assert.equal((await follower.sync())?.size, 3, 'a sync reads it afresh');
+    await follower.close();
+    await leader.close();
+  });
+
   void it('refuses appends with log_unavailable when the store fails, and recovers when it works again', async () => {
     const store = new SqliteLogStore({ path: join(dir, 'failing.db') });
     let broken = true;

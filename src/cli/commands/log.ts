@@ -3,15 +3,15 @@
 // `registerLog` returns the `log` command so other subcommands (search) can be added beside these.
 import { existsSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { InvalidArgumentError, Option, type Command } from 'commander';
-import { EnclaveError, isErrorCode } from '../../core/errors.ts';
+import { EnclaveError } from '../../core/errors.ts';
 import type { LogFetch, LogVerification } from '../../services/log-verifier.ts';
+import { enclaveErrorOf, send } from '../api-client.ts';
 import type { CliContext } from '../context.ts';
 import { CliError, usageError } from '../fail.ts';
 import type { Io } from '../io.ts';
 import { examples, integerIn } from '../options.ts';
 import { Output, count } from '../output.ts';
 
-const TIMEOUT_MS = 30_000;
 const PROGRESS_FROM = 65_536;
 
 interface LogSourceOptions {
@@ -75,33 +75,13 @@ function keyText(value: string, what: string): string {
 export function httpLogFetch(prefix: string, token: string | undefined): LogFetch {
   return async (path) => {
     const url = `${prefix}/${path}`;
-    let res: Response;
-    let body: Uint8Array;
-    try {
-      res = await fetch(url, { headers: token ? { authorization: `Bearer ${token}` } : {}, signal: AbortSignal.timeout(TIMEOUT_MS) });
-      body = new Uint8Array(await res.arrayBuffer());
-    } catch (err) {
-      const timedOut = err instanceof Error && (err.name === 'TimeoutError' || err.name === 'AbortError');
-      throw new CliError('unreachable', timedOut ? `no answer from ${url} within ${TIMEOUT_MS / 1000} s` : `cannot reach ${url}; is the log served there? (--url)`, { cause: err });
-    }
-    if (res.status === 200) return body;
+    const res = await send(url, { headers: token ? { authorization: `Bearer ${token}` } : {} }, url, 'is the log served there? (--url)');
+    if (res.status === 200) return res.body;
     if (res.status === 404) return undefined;
     if (res.status === 401) throw new EnclaveError('unauthenticated', `${url} needs a bearer token: pass --token or set ENCLAVE_TOKEN`);
-    throw serverError(url, res.status, body);
+    // An Enclave server's own error (code and message) for that URL, else a bad_response naming the status.
+    throw enclaveErrorOf(new TextDecoder().decode(res.body), `${url}: `) ?? new CliError('bad_response', `${url} answered HTTP ${res.status}`);
   };
-}
-
-/** An Enclave server's own error (code and message) for that URL, else a bad_response naming the status. */
-function serverError(url: string, status: number, body: Uint8Array): Error {
-  try {
-    const { error } = JSON.parse(new TextDecoder().decode(body)) as { error?: { code?: unknown; message?: unknown } };
-    if (typeof error?.code === 'string' && isErrorCode(error.code) && typeof error.message === 'string') {
-      return new EnclaveError(error.code, `${url}: ${error.message}`);
-    }
-  } catch {
-    // not JSON: fall through
-  }
-  return new CliError('bad_response', `${url} answered HTTP ${status}`);
 }
 
 function entries(n: number): string {

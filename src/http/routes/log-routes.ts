@@ -5,7 +5,6 @@
 // - under /v1/log, inclusion and consistency proofs, search, and the disclosure of the subject key.
 // Every route but /log/vkey (a public key) needs a principal the decision point allows `log.read`,
 // `log.search` or `log.disclose_key`; the parent company never is (core/config.ts).
-import { gzipSync } from 'node:zlib';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { Type } from 'typebox';
 import { ID_PATTERN, type Action } from '../../core/config-schema.ts';
@@ -17,6 +16,7 @@ import { RECORD_ID_PATTERN } from '../../core/record-model.ts';
 import { parseTilePath, TILE_WIDTH } from '../../core/tlog/tiles.ts';
 import type { Enclave } from '../../services/enclave.ts';
 import { principalOf } from '../auth.ts';
+import { BundleCache, type Bundle } from '../bundle-cache.ts';
 import { receipted } from '../log-receipt.ts';
 
 const Err = { $ref: 'Error#' };
@@ -77,6 +77,7 @@ function timeOf(text: string | undefined, field: string): number | undefined {
 
 export function logRoutes(app: FastifyInstance, enclave: Enclave): void {
   const { log } = enclave;
+  const bundles = new BundleCache();
   app.addSchema(LogEntrySchema);
 
   /** The decision point rules on log routes like on everything else; a denied search or key disclosure is logged. */
@@ -90,13 +91,14 @@ export function logRoutes(app: FastifyInstance, enclave: Enclave): void {
     throw forbidden(decision, action);
   }
 
-  function sendBinary(request: FastifyRequest, reply: FastifyReply, data: Uint8Array, cache: string, compress: boolean): FastifyReply {
+  /** Sends bytes; an entry bundle (`gzip` given) compressed when the client accepts it. */
+  function sendBinary(request: FastifyRequest, reply: FastifyReply, data: Uint8Array, cache: string, gzip?: Bundle['gzip']): FastifyReply {
     void reply.type('application/octet-stream').header('cache-control', cache);
     // tlog-tiles: entry bundles SHOULD be compressed at the HTTP layer, when the client accepts it.
-    if (compress && /\bgzip\b/.test(request.headers['accept-encoding'] ?? '')) {
-      return reply.header('content-encoding', 'gzip').header('vary', 'accept-encoding').send(gzipSync(data));
-    }
-    return reply.send(Buffer.from(data.buffer, data.byteOffset, data.byteLength));
+    const compressed = gzip !== undefined && /\bgzip\b/.test(request.headers['accept-encoding'] ?? '');
+    if (compressed) void reply.header('content-encoding', 'gzip').header('vary', 'accept-encoding');
+    const body = compressed ? gzip() : data;
+    return reply.send(Buffer.from(body.buffer, body.byteOffset, body.byteLength));
   }
 
   app.get(
@@ -133,8 +135,10 @@ export function logRoutes(app: FastifyInstance, enclave: Enclave): void {
       await authorize(request, 'log.read');
       const resource = parseTilePath(`tile/${request.params['*']}`);
       const cache = resource.width === TILE_WIDTH ? IMMUTABLE : SHORT;
-      if (resource.kind === 'entries') return sendBinary(request, reply, await log.entryBundle(resource.index, resource.width), cache, true);
-      return sendBinary(request, reply, await log.tile(resource.level, resource.index, resource.width), cache, false);
+      if (resource.kind === 'hashes') return sendBinary(request, reply, await log.tile(resource.level, resource.index, resource.width), cache);
+      const { index, width } = resource;
+      const bundle = width === TILE_WIDTH ? await bundles.full(index, () => log.entryBundle(index, width)) : BundleCache.once(await log.entryBundle(index, width));
+      return sendBinary(request, reply, bundle.data, cache, bundle.gzip);
     },
   );
 

@@ -12,7 +12,7 @@
 import { EnclaveError } from '../../core/errors.ts';
 import type { LogEntryRow, LogQuery, LogStore, LogTile, SequencerLease, StoredCheckpoint, StoredLogEntry } from '../../core/log-store.ts';
 import type { Migration } from '../../core/migration-plan.ts';
-import type { SqlRow } from '../rows.ts';
+import { logSearchSql, toLogEntry } from '../log-search.ts';
 import { columnArrays, type PostgresDb } from './postgres-db.ts';
 import { PostgresSequencerLease } from './postgres-log-lease.ts';
 import { POSTGRES_LOG_MIGRATIONS } from './postgres-log-migrations.ts';
@@ -24,17 +24,6 @@ export interface PostgresLogOptions {
 }
 
 const bytes = (v: unknown): Uint8Array => v as Uint8Array;
-
-function toEntry(r: SqlRow): StoredLogEntry {
-  return {
-    index: Number(r['idx']),
-    time: Number(r['time']),
-    type: String(r['type']),
-    principal: r['principal'] as string | null,
-    subject: r['subject'] as string | null,
-    body: bytes(r['body']),
-  };
-}
 
 export class PostgresLogStore implements LogStore {
   readonly driver = 'postgres';
@@ -92,25 +81,8 @@ export class PostgresLogStore implements LogStore {
   }
 
   async search(query: LogQuery): Promise<StoredLogEntry[]> {
-    const where: string[] = [];
-    const values: unknown[] = [];
-    const add = (column: string, op: string, value: unknown) => {
-      if (value === undefined) return;
-      values.push(value);
-      where.push(`${column} ${op} $${values.length}`);
-    };
-    // By subject: through the subject index, which covers the integrated entries.
-    add('s.subject', '=', query.subject);
-    add('e.time', '>=', query.from);
-    add('e.time', '<', query.to);
-    add('e.principal', '=', query.principal);
-    add('e.type', '=', query.type);
-    add('e.idx', '>', query.after);
-    add('e.idx', '<', query.before);
-    values.push(query.limit);
-    const from = query.subject === undefined ? 'log_entries e' : 'log_subject_index s JOIN log_entries e ON e.idx = s.idx';
-    const sql = `SELECT e.idx, e.time, e.type, e.principal, e.subject, e.body FROM ${from}${where.length ? ` WHERE ${where.join(' AND ')}` : ''} ORDER BY e.idx LIMIT $${values.length}`;
-    return (await this.db.rows(sql, values)).map(toEntry);
+    const { sql, values } = logSearchSql(query, (n) => `$${n}`);
+    return (await this.db.rows(sql, values)).map(toLogEntry);
   }
 
   treeSize(): Promise<number> {

@@ -15,6 +15,7 @@ import type { DatabaseSync, SQLInputValue } from 'node:sqlite';
 import { EnclaveError, isErrorCode } from '../../core/errors.ts';
 import type { LogEntryRow, LogQuery, LogStore, LogTile, SequencerLease, StoredCheckpoint, StoredLogEntry } from '../../core/log-store.ts';
 import type { Migration } from '../../core/migration-plan.ts';
+import { logSearchSql, toLogEntry } from '../log-search.ts';
 import { applyMigrations, openSqliteDatabase, StatementCache } from './sqlite-db.ts';
 import { SQLITE_LOG_MIGRATIONS } from './sqlite-log-migrations.ts';
 import { entryCount, SqliteLogWrites, storedTreeSize, type LogWriteOp } from './sqlite-log-writes.ts';
@@ -157,36 +158,8 @@ export class SqliteLogStore implements LogStore {
   }
 
   search(query: LogQuery): Promise<StoredLogEntry[]> {
-    const where: string[] = [];
-    const args: SQLInputValue[] = [];
-    const add = (sql: string, value: SQLInputValue | undefined) => {
-      if (value === undefined) return;
-      where.push(sql);
-      args.push(value);
-    };
-    add('e.time >= ?', query.from);
-    add('e.time < ?', query.to);
-    add('e.principal = ?', query.principal);
-    add('e.type = ?', query.type);
-    add('e.idx > ?', query.after);
-    add('e.idx < ?', query.before);
-    // By subject: through the subject index, which covers the integrated entries.
-    const from = query.subject === undefined ? 'log_entries e' : 'log_subject_index s JOIN log_entries e ON e.idx = s.idx';
-    if (query.subject !== undefined) {
-      where.unshift('s.subject = ?');
-      args.unshift(query.subject);
-    }
-    const sql = `SELECT e.idx, e.time, e.type, e.principal, e.subject, e.body FROM ${from}${where.length ? ` WHERE ${where.join(' AND ')}` : ''} ORDER BY e.idx LIMIT ?`;
-    return this.run(() =>
-      (this.statements.get(sql).all(...args, query.limit) as Row[]).map((r) => ({
-        index: Number(r['idx']),
-        time: Number(r['time']),
-        type: r['type'] as string,
-        principal: r['principal'] as string | null,
-        subject: r['subject'] as string | null,
-        body: bytes(r['body']),
-      })),
-    );
+    const { sql, values } = logSearchSql(query, () => '?');
+    return this.run(() => (this.statements.get(sql).all(...values) as Row[]).map(toLogEntry));
   }
 
   treeSize(): Promise<number> {

@@ -1,0 +1,16 @@
+// The real SQLite log store, whose appends fail while `broken` is set (a full disk, a lost volume): for
+// the fail-closed tests, passed to the enclave as its `logStoreFactory`.
+import type { LogStore } from '../../src/core/log-store.ts';
+import { sqlitePathOf } from '../../src/storage/open-store.ts';
+import { SqliteLogStore } from '../../src/storage/sqlite/sqlite-log-store.ts';
+
+export class BreakableLog {
+  broken = false;
+
+  readonly factory = (url: string, dataDir: string): LogStore => {
+    const real = new SqliteLogStore({ path: sqlitePathOf(url, dataDir) ?? '' });
+    return Object.assign(Object.create(real) as SqliteLogStore, {
+      append: (rows: Parameters<LogStore['append']>[0]) => (this.broken ? Promise.reject(new Error('disk I/O error')) : real.append(rows)),
+    });
+  };
+}
