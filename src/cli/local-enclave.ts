@@ -6,8 +6,7 @@ import { loadConfig } from '../services/config-loader.ts';
 import { openEnclave, type Enclave, type OpenOptions } from '../services/enclave.ts';
 
 /** Opens an initialized enclave; refuses one whose data directory or root key does not exist yet. */
-export async function openLocalEnclave(configPath: string, options: OpenOptions = {}): Promise<Enclave> {
-  const config = loadConfig(configPath);
+export async function openLocalEnclave(configPath: string, options: OpenOptions = {}, config = loadConfig(configPath)): Promise<Enclave> {
   if (!existsSync(config.dataDir)) {
     throw new EnclaveError('not_initialized', `data directory ${config.dataDir} does not exist (run \`enclave init\` first)`);
   }

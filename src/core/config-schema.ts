@@ -173,6 +173,9 @@ export const ConfigSchema = Type.Object(
           host: Type.Optional(Type.String({ minLength: 1 })),
           port: Type.Optional(Type.Integer({ minimum: 0, maximum: 65535 })),
           max_body_bytes: Type.Optional(Type.Integer({ minimum: 1024, maximum: 64 * 1024 * 1024 })),
+          // V8 heap limits `enclave serve` runs with (Node's --max-old-space-size, --max-semi-space-size).
+          max_old_space_mb: Type.Optional(Type.Integer({ minimum: 64, maximum: 65536 })),
+          max_semi_space_mb: Type.Optional(Type.Integer({ minimum: 1, maximum: 256 })),
         },
         { additionalProperties: false },
       ),

@@ -69,10 +69,20 @@ export interface LogConfig {
   readonly witnessQuorum: number;
 }
 
+export interface ServerConfig {
+  readonly host: string;
+  readonly port: number;
+  readonly maxBodyBytes: number;
+  /** V8's old-generation limit for `enclave serve`, MiB (Node's --max-old-space-size). */
+  readonly maxOldSpaceMb: number;
+  /** V8's semi-space size for `enclave serve`, MiB (Node's --max-semi-space-size; the young generation is a few of them). */
+  readonly maxSemiSpaceMb: number;
+}
+
 export interface EnclaveConfig {
   readonly name: string;
   readonly dataDir: string;
-  readonly server: { readonly host: string; readonly port: number; readonly maxBodyBytes: number };
+  readonly server: ServerConfig;
   readonly controlStorage: string;
   /** Where migrations keep their durable state (batches, ledger, verifications, certificates). */
   readonly migrationState: string;
@@ -92,7 +102,7 @@ export interface EnclaveConfig {
 // subject's hash): the parent company reads none of it.
 export const PARENT_FORBIDDEN_ACTIONS: ReadonlySet<RoleAction> = new Set<RoleAction>(['subject.erase', 'subject.rehome', 'enclave.seal', 'log.read', 'log.search', 'log.disclose_key']);
 
-export const DEFAULTS = { host: '127.0.0.1', port: 8700, maxBodyBytes: 256 * 1024, dataDir: 'data', control: 'sqlite:control.db', migrationState: 'sqlite:migration-state.db' } as const;
+export const DEFAULTS = { host: '127.0.0.1', port: 8700, maxBodyBytes: 256 * 1024, maxOldSpaceMb: 128, maxSemiSpaceMb: 8, dataDir: 'data', control: 'sqlite:control.db', migrationState: 'sqlite:migration-state.db' } as const;
 export const LOG_DEFAULTS = { storage: 'sqlite:log.db', checkpointIntervalMs: 500, maxBatch: 10_000, maxQueue: 100_000 } as const;
 
 /** The default checkpoint origin: derived from the enclave's name (set log.origin to the log's URL prefix). */
@@ -245,6 +255,8 @@ export function parseConfig(doc: unknown, source = 'configuration'): EnclaveConf
       host: raw.server?.host ?? DEFAULTS.host,
       port: raw.server?.port ?? DEFAULTS.port,
       maxBodyBytes: raw.server?.max_body_bytes ?? DEFAULTS.maxBodyBytes,
+      maxOldSpaceMb: raw.server?.max_old_space_mb ?? DEFAULTS.maxOldSpaceMb,
+      maxSemiSpaceMb: raw.server?.max_semi_space_mb ?? DEFAULTS.maxSemiSpaceMb,
     },
     controlStorage: raw.control?.storage ?? DEFAULTS.control,
     migrationState: raw.migration?.state ?? DEFAULTS.migrationState,

@@ -9,6 +9,14 @@ export class Lru<K, V> {
    * to the end by a re-insertion, so the next key it yields is the least recently used one.
    */
   private oldest: MapIterator<K> = this.map.keys();
+  /**
+   * Map operations since the iterator was last re-aimed. V8 keeps every table a Map outgrows for as long
+   * as an iterator still points into it (chained, for the iterator to catch up), so an iterator that
+   * never moves (a cache below its capacity evicts nothing) would keep every table the Map ever had:
+   * tens of bytes per hit, without bound. Re-aimed once per `capacity` operations, the cost of a fresh
+   * iterator (stepping over deleted slots once) stays constant per operation.
+   */
+  private churn = 0;
 
   constructor(capacity: number) {
     this.capacity = Math.max(1, capacity);
@@ -19,6 +27,7 @@ export class Lru<K, V> {
     if (v !== undefined) {
       this.map.delete(key);
       this.map.set(key, v);
+      this.touched();
     }
     return v;
   }
@@ -26,6 +35,7 @@ export class Lru<K, V> {
   set(key: K, value: V): void {
     this.map.delete(key);
     this.map.set(key, value);
+    this.touched();
     if (this.map.size > this.capacity) {
       let oldest = this.oldest.next();
       if (oldest.done) {
@@ -36,6 +46,12 @@ export class Lru<K, V> {
     }
   }
 
+  private touched(): void {
+    if (++this.churn <= this.capacity) return;
+    this.churn = 0;
+    this.oldest = this.map.keys();
+  }
+
   delete(key: K): void {
     this.map.delete(key);
   }
@@ -43,6 +59,7 @@ export class Lru<K, V> {
   clear(): void {
     this.map.clear();
     this.oldest = this.map.keys();
+    this.churn = 0;
   }
 
   get size(): number {

@@ -3,7 +3,7 @@
 // recompute both sides. Values are converted strictly by field type; a value that does not fit refuses
 // the row (with the field named, never the value).
 import { createHash, createHmac, type KeyObject } from 'node:crypto';
-import { canonicalJson } from './canonical-json.ts';
+import { canonicalJson, sortKeys } from './canonical-json.ts';
 import type { FieldDef } from './config.ts';
 import { evaluateCountryExpr } from './country-expression.ts';
 import { EnclaveError } from './errors.ts';
@@ -30,7 +30,22 @@ export function keyOf(row: SourceRow, key: readonly string[], table: string): Ke
 
 /** A key as stored in the migration state: canonical JSON, integers beyond 2^53 as decimal strings. */
 export function encodeKey(key: KeyTuple): string {
-  return canonicalJson(key.map((v) => (typeof v === 'bigint' ? v.toString() : v)));
+  // canonicalJson of the tuple, spelled out for the common one-column key of an integer or valid text.
+  if (key.length === 1) {
+    const v = key[0];
+    if (typeof v === 'number' && Number.isSafeInteger(v)) return `[${v}]`;
+    if (typeof v === 'string' && v.isWellFormed()) return `[${JSON.stringify(v)}]`;
+  }
+  return canonicalJson(keyValues(key));
+}
+
+/** A key's JSON values (integers beyond 2^53 as decimal strings); text must be valid Unicode, as canonical JSON requires. */
+function keyValues(key: KeyTuple): (string | number)[] {
+  return key.map((v) => {
+    if (typeof v === 'bigint') return v.toString();
+    if (typeof v === 'string' && !v.isWellFormed()) throw new EnclaveError('invalid_request', 'not canonicalizable JSON: a key contains a lone UTF-16 surrogate');
+    return v;
+  });
 }
 
 export function decodeKey(text: string): KeyTuple {
@@ -140,18 +155,29 @@ export function mapRow(mappingName: string, t: ResolvedTable, row: SourceRow, ke
   }
   const data: Record<string, FieldValue> = { [t.collection.subjectField]: subject };
   for (const f of t.fields) data[f.field.name] = convertValue(f.field, row[f.column]);
-  // The vault validates again on write; checking here refuses the one row, not its whole batch.
-  return { collection: t.collection.name, id: recordIdOf(mappingName, t, key), subject, data: validateRecordData(t.collection, data) };
+  // Checked here to refuse the one row, not its whole batch; frozen, so the vault's check of this same
+  // object on write is answered from that one (record-model.ts).
+  return { collection: t.collection.name, id: recordIdOf(mappingName, t, key), subject, data: validateRecordData(t.collection, Object.freeze(data)) };
 }
 
 /** What a record digest covers: where the row came from and everything the record holds. */
 export function canonicalRecord(table: string, key: KeyTuple, r: MappedRecord): string {
-  // canonicalJson({ table, key, collection, id, subject, data }) written out for this one shape, on
-  // every row's path: members in code-unit order, values as JSON.stringify writes them (field values
-  // are validated finite). test/core/migration-row.test.ts checks it equals the general form.
-  let data = '';
-  for (const name of Object.keys(r.data).sort()) data += `${data === '' ? '' : ','}${JSON.stringify(name)}:${JSON.stringify(r.data[name] ?? null)}`;
-  return `{"collection":${JSON.stringify(r.collection)},"data":{${data}},"id":${JSON.stringify(r.id)},"key":${encodeKey(key)},"subject":${JSON.stringify(r.subject)},"table":${JSON.stringify(table)}}`;
+  // canonicalJson({ table, key, collection, id, subject, data }) as one JSON.stringify of objects built
+  // with their members in code-unit order: JSON.stringify keeps insertion order and writes values as
+  // RFC 8785 does (field values are validated finite). Integer-like member names would break the order
+  // (JavaScript lists them first) and __proto__ cannot be assigned as a member: field names start with a
+  // letter, anything else takes the general form. test/core/migration-row.test.ts checks it equals it.
+  const names = sortKeys(Object.keys(r.data));
+  const data: Record<string, FieldValue> = {};
+  for (const name of names) {
+    const c = name.charCodeAt(0);
+    if ((c >= 48 && c <= 57) || name === '__proto__') {
+      const all = Object.fromEntries(names.map((n) => [n, r.data[n] ?? null]));
+      return canonicalJson({ collection: r.collection, data: all, id: r.id, key: keyValues(key), subject: r.subject, table });
+    }
+    data[name] = r.data[name] ?? null;
+  }
+  return JSON.stringify({ collection: r.collection, data, id: r.id, key: keyValues(key), subject: r.subject, table });
 }
 
 /** What a digest of a row that stays covers: the whole row as the source holds it. */

@@ -9,6 +9,7 @@ export type RecordData = Record<string, FieldValue>;
 
 export const RECORD_ID_PATTERN = '^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}$';
 const RECORD_ID_RE = new RegExp(RECORD_ID_PATTERN);
+const utf8 = new TextEncoder();
 
 function fieldSchema(f: FieldDef): object {
   const nullable = !f.required;
@@ -41,9 +42,16 @@ export function recordDataSchema(c: CollectionDef): object {
 }
 
 const validators = new WeakMap<CollectionDef, Validator<Record<string, unknown>>>();
+/**
+ * Frozen data objects already found valid, with their collection: a bulk load checks each row before it
+ * reaches the vault (to refuse that row alone), and the vault's own check of the same unchangeable
+ * object would find what the first one found.
+ */
+const valid = new WeakMap<object, CollectionDef>();
 
 /** Validates `data` against the collection; errors name the field, never its value. */
 export function validateRecordData(c: CollectionDef, data: unknown): RecordData {
+  if (typeof data === 'object' && data !== null && valid.get(data) === c) return data as RecordData;
   let v = validators.get(c);
   if (!v) {
     v = compileDynamic(recordDataSchema(c));
@@ -66,11 +74,14 @@ export function validateRecordData(c: CollectionDef, data: unknown): RecordData 
     });
   }
   // JSON cannot carry NaN or ±Infinity, but in-process callers can; JSON.stringify would turn them into null.
-  for (const [k, v] of Object.entries(data as Record<string, unknown>)) {
+  const record = data as Record<string, unknown>;
+  for (const k of Object.keys(record)) {
+    const v = record[k];
     if (typeof v === 'number' && !Number.isFinite(v)) {
       throw new EnclaveError('invalid_field', `invalid record for collection "${c.name}": ${k} must be a finite number`, { details: { field: k } });
     }
   }
+  if (Object.isFrozen(data)) valid.set(record, c);
   return data as RecordData;
 }
 
@@ -91,7 +102,8 @@ export function splitRecord(c: CollectionDef, data: RecordData): SplitRecord {
   const publicData: RecordData = {};
   const protectedData: RecordData = {};
   let anyProtected = false;
-  for (const [k, v] of Object.entries(data)) {
+  for (const k of Object.keys(data)) {
+    const v = data[k] as FieldValue;
     if (c.fields.get(k)?.class === 'protected') {
       protectedData[k] = v;
       anyProtected = true;
@@ -106,9 +118,9 @@ export function splitRecord(c: CollectionDef, data: RecordData): SplitRecord {
  * JSON.stringify of an array of strings and a safe integer is deterministic, hence canonical here.
  */
 export function recordAad(collection: string, id: string, subject: string, version: number): Uint8Array {
-  return new TextEncoder().encode(JSON.stringify(['enclave/record/v1', collection, id, subject, version]));
+  return utf8.encode(JSON.stringify(['enclave/record/v1', collection, id, subject, version]));
 }
 
 export function subjectKeyAad(site: string, subject: string, keyId: string): Uint8Array {
-  return new TextEncoder().encode(JSON.stringify(['enclave/dek/v1', site, subject, keyId]));
+  return utf8.encode(JSON.stringify(['enclave/dek/v1', site, subject, keyId]));
 }

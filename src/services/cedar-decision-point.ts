@@ -50,6 +50,7 @@ interface Cached {
   readonly validUntil: number;
 }
 
+const NO_GRANTS: readonly ActiveGrant[] = [];
 const entity = (type: string, id: string) => ({ __entity: { type: `Enclave::${type}`, id } });
 
 export class CedarDecisionPoint implements DecisionPoint {
@@ -95,9 +96,13 @@ export class CedarDecisionPoint implements DecisionPoint {
     if (req.action === 'record.read' && c) {
       const asked = req.fields ?? [...c.fields.keys()];
       const protectedAsked = asked.filter((f) => c.fields.get(f)?.class === 'protected');
-      const covering = protectedAsked.length > 0 && facts.principal.orgKind !== 'parent' ? this.covering(facts, c, req.subject, protectedAsked, now) : undefined;
-      const key = this.cache && `${this.prefix(facts, req.action)}|${c.name}|${protectedAsked.join(',')}|${subjectKey}|${covering ? `${covering.grant.id}:${covering.fields.join(',')}` : ''}`;
-      return this.cached(key, facts, now, () => this.read(facts, req, c, protectedAsked, covering));
+      // The covering grant is looked for only on a miss: the key holds what it depends on. The grants are
+      // fixed by the grant epoch in the prefix (an entry lives no longer than the earliest expiry), the
+      // purpose, collection and fields are in the key, and so is the subject if some grant names subjects.
+      const grants = protectedAsked.length > 0 && facts.principal.orgKind !== 'parent' && req.subject !== undefined && facts.purpose !== undefined ? this.grants.active(facts.principal.id, now) : NO_GRANTS;
+      const coverKey = grants.length === 0 ? '-' : grants.some((g) => g.scope.subjects.length > 0) ? `s:${req.subject ?? ''}` : 'g';
+      const key = this.cache && `${this.prefix(facts, req.action)}|${c.name}|${protectedAsked.join(',')}|${subjectKey}|${coverKey}`;
+      return this.cached(key, facts, now, () => this.read(facts, req, c, protectedAsked, grants.length === 0 ? undefined : this.covering(facts, c, req.subject, protectedAsked, now)));
     }
     const reaches = this.reachesProtected(req);
     const key = this.cache && `${this.prefix(facts, req.action)}|${c?.name ?? ''}|${reaches ? 1 : 0}|${subjectKey}`;

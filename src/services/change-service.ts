@@ -15,8 +15,10 @@ import type { Principal } from '../core/principal.ts';
 import { evaluateQuorum, isEligible } from '../core/quorum.ts';
 import type { ApprovalRow, PolicyVersionRow, ProposalEffect, ProposalKind, ProposalRow, ProposalStatus, Store, TokenWithPrincipal } from '../core/store.ts';
 import { unifiedDiff } from '../core/text-diff.ts';
+import { Lru } from '../core/lru.ts';
 import { hashToken, newTokenSecret } from '../crypto/token-secret.ts';
-import { PolicyEngine } from './policy-engine.ts';
+import { PolicyEngine, type ParsedPolicySet } from './policy-engine.ts';
+import type { TokenCache } from './token-cache.ts';
 import { checkTokenRequest, newTokenId, type TokenRequest } from './token-service.ts';
 import { admitVerdict, approversOf, recordVerdict, verdictViews, type VerdictInput, type VerdictView } from './verdicts.ts';
 
@@ -109,10 +111,13 @@ function proposalDigest(p: Omit<ProposalRow, 'digest' | 'status' | 'decidedAt' |
   });
 }
 
+type PolicyChanges = Pick<PolicyDiff, 'added' | 'removed' | 'changed'>;
+const NO_CHANGES: PolicyChanges = { added: [], removed: [], changed: [] };
+/** Proposals whose policy changes are kept (a few ids each): the open ones of any real team fit. */
+const DIFF_CACHE = 256;
+
 /** The ids of policies whose text differs, appears or disappears between two sets. */
-function policyChanges(engine: PolicyEngine, before: string, after: string): Pick<PolicyDiff, 'added' | 'removed' | 'changed'> {
-  const a = engine.parse(before).policies;
-  const b = engine.parse(after).policies;
+function policyChanges(a: ParsedPolicySet['policies'], b: ParsedPolicySet['policies']): PolicyChanges {
   return {
     added: [...b.keys()].filter((id) => !a.has(id)).sort(),
     removed: [...a.keys()].filter((id) => !b.has(id)).sort(),
@@ -133,14 +138,23 @@ export class ChangeService {
   private readonly engine: PolicyEngine;
   private readonly log: EventLog;
   private readonly clock: () => number;
+  /**
+   * Policy changes by proposal digest. A proposal's text and its base version never change, nor does the
+   * schema within a process, so the two Cedar parses a diff needs (milliseconds each) are done once,
+   * not on every view and every listing.
+   */
+  private readonly changesOf = new Lru<string, PolicyChanges>(DIFF_CACHE);
+  /** Cleared when a token is revoked here, so the revocation holds on this instance at once. */
+  private readonly tokenCache: TokenCache | undefined;
 
-  constructor(deps: { config: EnclaveConfig; store: Store; decisions: DecisionPoint; engine: PolicyEngine; log: EventLog; clock?: () => number }) {
+  constructor(deps: { config: EnclaveConfig; store: Store; decisions: DecisionPoint; engine: PolicyEngine; log: EventLog; clock?: () => number; tokenCache?: TokenCache }) {
     this.config = deps.config;
     this.store = deps.store;
     this.decisions = deps.decisions;
     this.engine = deps.engine;
     this.log = deps.log;
     this.clock = deps.clock ?? Date.now;
+    this.tokenCache = deps.tokenCache;
   }
 
   /**
@@ -218,9 +232,11 @@ export class ChangeService {
     await this.authorize(principal, 'policy.propose');
     const description = (input.description ?? '').trim();
     if (description.length > MAX_DESCRIPTION) throw new EnclaveError('invalid_request', `a description has at most ${MAX_DESCRIPTION} characters`, { details: { field: 'description' } });
-    this.engine.parse(input.text);
+    const proposed = this.engine.parse(input.text);
     const base = this.engine.version;
+    const active = this.engine.activeSet;
     const row = await this.create(principal, 'policy', { text: input.text, base_version: base, description }, 'policy.proposed', { base_version: base, text_digest: contentDigest(input.text) });
+    if (active) this.changesOf.set(row.digest, policyChanges(active.policies, proposed.policies));
     return await this.view(row, []);
   }
 
@@ -299,6 +315,7 @@ export class ChangeService {
       if (t.token.revokedAt !== null) return { revoked: true, token: id };
       // Taking one's own access away is never held up by the log: revoked first, then logged.
       await this.store.tokens.revoke(id, this.clock());
+      this.tokenCache?.clear();
       try {
         await this.append('token.revoked', principal, { token: id, of: principal.id, own: true });
       } catch (err) {
@@ -364,13 +381,15 @@ export class ChangeService {
       await this.append('proposal.rejected', principal, { proposal: id, kind: row.kind, digest: row.digest });
       await recordVerdict(this.store.approvals, approval, 'proposal');
       await this.store.proposals.decide(id, { status: 'rejected', at: now, outcome: `rejected by ${principal.id}` });
-      return this.get(principal, id);
+    } else {
+      await this.append(row.kind === 'policy' ? 'policy.approved' : 'token.approved', principal, { proposal: id, kind: row.kind, digest: row.digest });
+      await recordVerdict(this.store.approvals, approval, 'proposal');
+      const approvals = await this.store.approvals.list(id);
+      const quorum = evaluateQuorum(rule, this.config.gatekeeper.groups, approversOf(approvals, row.digest), row.proposer);
+      if (quorum.met) await this.apply(row, quorum.counted, now);
     }
-    await this.append(row.kind === 'policy' ? 'policy.approved' : 'token.approved', principal, { proposal: id, kind: row.kind, digest: row.digest });
-    await recordVerdict(this.store.approvals, approval, 'proposal');
-    const approvals = await this.store.approvals.list(id);
-    const quorum = evaluateQuorum(rule, this.config.gatekeeper.groups, approversOf(approvals, row.digest), row.proposer);
-    if (quorum.met) await this.apply(row, quorum.counted, now);
+    // The reviewer was authorized to decide this proposal, so sees it as decided, without a second check
+    // (an approver who may not list tokens would otherwise get 403 after their verdict was saved).
     return await this.view((await this.store.proposals.get(id)) ?? row, await this.store.approvals.list(id));
   }
 
@@ -390,6 +409,7 @@ export class ChangeService {
     const answer = await this.store.proposals.decide(row.id, { status: 'applied', at: now, outcome, effect });
     if (answer === 'decided') {
       if (effect.kind === 'policy') this.engine.activate(effect.version.version, effect.version.text);
+      if (effect.kind === 'token.revoke') this.tokenCache?.clear();
       return;
     }
     if (answer === 'not_pending') return;
@@ -459,7 +479,7 @@ export class ChangeService {
     switch (row.kind) {
       case 'policy': {
         const p = JSON.parse(row.payload) as PolicyPayload;
-        return { ...base, policy: { text: p.text, description: p.description, diff: await this.diff(p) } };
+        return { ...base, policy: { text: p.text, description: p.description, diff: await this.diff(row.digest, p) } };
       }
       case 'token.issue': {
         const p = JSON.parse(row.payload) as TokenIssuePayload;
@@ -470,13 +490,18 @@ export class ChangeService {
     }
   }
 
-  private async diff(p: PolicyPayload): Promise<PolicyDiff> {
-    const before = (p.base_version === this.engine.version ? this.engine.activeSet?.text : (await this.store.policyVersions.get(p.base_version))?.text) ?? '';
-    let changes: Pick<PolicyDiff, 'added' | 'removed' | 'changed'> = { added: [], removed: [], changed: [] };
-    try {
-      changes = policyChanges(this.engine, before, p.text);
-    } catch {
-      // A base that no longer validates (the configuration changed): the line diff still shows the change.
+  private async diff(digest: string, p: PolicyPayload): Promise<PolicyDiff> {
+    const active = p.base_version === this.engine.version ? this.engine.activeSet : undefined;
+    const before = (active?.text ?? (await this.store.policyVersions.get(p.base_version))?.text) ?? '';
+    let changes = this.changesOf.get(digest);
+    if (!changes) {
+      try {
+        changes = policyChanges((active ?? this.engine.parse(before)).policies, this.engine.parse(p.text).policies);
+      } catch {
+        // A base that no longer validates (the configuration changed): the line diff still shows the change.
+        changes = NO_CHANGES;
+      }
+      this.changesOf.set(digest, changes);
     }
     return { base_version: p.base_version, active_version: this.engine.version, ...changes, text: unifiedDiff(before, p.text, { from: `policy version ${p.base_version}`, to: 'proposed' }) };
   }

@@ -16,8 +16,9 @@ import { LogService } from './log-service.ts';
 import { PolicyEngine } from './policy-engine.ts';
 import { witnessCosigner } from './witness-client.ts';
 import { SealService } from './seal-service.ts';
-import { SharedStateRefresh } from './shared-state.ts';
+import { SHARED_STATE_REFRESH_MS, SharedStateRefresh } from './shared-state.ts';
 import { SiteRouter } from './site-router.ts';
+import { TokenCache } from './token-cache.ts';
 import { TokenService } from './token-service.ts';
 import { Vault } from './vault.ts';
 
@@ -49,14 +50,16 @@ export interface OpenOptions {
   readonly decisionCacheSize?: number;
   /** Opens stores from these URLs instead of the configured ones (tests). */
   readonly storeFactory?: (url: string, dataDir: string) => Store | Promise<Store>;
-  /** Opens the log's store from its URL instead of log.storage (tests). */
+  /** Opens the log's store from its URL instead of log.storage (tests; the migration thread writes it inline). */
   readonly logStoreFactory?: (url: string, dataDir: string) => LogStore | Promise<LogStore>;
   /** Told when the log's integrator fails (it retries every interval). */
   readonly onLogError?: (err: unknown, what: string) => void;
   /** This instance's name among several serving one database (default: host name and process id). */
   readonly instance?: string;
-  /** How often the grants and the policy version are re-read from the control store (default 1 s). */
+  /** How often the grants and the policy version are re-read from the control store, and how long an authenticated token is trusted without re-reading it (default 1 s). */
   readonly sharedStateRefreshMs?: number;
+  /** How many subjects' data keys and home sites are kept in memory (default 50,000 keys and 100,000 sites). */
+  readonly subjectCacheSize?: number;
 }
 
 export async function openEnclave(config: EnclaveConfig, options: OpenOptions = {}): Promise<Enclave> {
@@ -95,20 +98,23 @@ export async function openEnclave(config: EnclaveConfig, options: OpenOptions = 
       ...(options.onLogError ? { onError: options.onLogError } : {}),
     });
     started = log;
-    const keyring = new Keyring();
+    const keyring = new Keyring(options.subjectCacheSize);
     const seal = new SealService(control.meta, keyring, { log, holders: [log] });
     await seal.load();
     const policies = new PolicyEngine(config);
     const grants = new GrantIndex();
     const decisions = options.decisions ?? new CedarDecisionPoint({ config, engine: policies, grants, ...(options.decisionCacheSize === undefined ? {} : { cacheSize: options.decisionCacheSize }) });
     const access = new AccessService({ config, store: control, decisions, grants, log, clock });
-    const changes = new ChangeService({ config, store: control, decisions, engine: policies, log, clock });
+    const refreshMs = options.sharedStateRefreshMs ?? SHARED_STATE_REFRESH_MS;
+    // A token revoked through another instance stops working here within one refresh interval.
+    const tokenCache = new TokenCache({ ttlMs: refreshMs });
+    const changes = new ChangeService({ config, store: control, decisions, engine: policies, log, clock, tokenCache });
     await changes.load();
     await access.load();
-    const shared = new SharedStateRefresh({ access, changes, ...(options.sharedStateRefreshMs === undefined ? {} : { intervalMs: options.sharedStateRefreshMs }) });
-    const router = new SiteRouter(config, sites);
+    const shared = new SharedStateRefresh({ access, changes, intervalMs: refreshMs });
+    const router = new SiteRouter(config, sites, options.subjectCacheSize);
     const vault = new Vault({ config, router, keyring, decisions, log, clock });
-    const tokens = new TokenService(control.tokens, config, log);
+    const tokens = new TokenService(control.tokens, config, log, tokenCache);
     return {
       config,
       control,

@@ -15,10 +15,11 @@ export class SiteRouter {
   private readonly stores: ReadonlyMap<string, Store>;
   private readonly order: readonly string[];
   /** subject id → site id; a stale entry only costs a second look (the row is always re-read). */
-  private readonly subjectSites = new Lru<string, string>(100_000);
+  private readonly subjectSites: Lru<string, string>;
 
-  constructor(config: EnclaveConfig, stores: ReadonlyMap<string, Store>) {
+  constructor(config: EnclaveConfig, stores: ReadonlyMap<string, Store>, cacheSize = 100_000) {
     this.stores = stores;
+    this.subjectSites = new Lru(cacheSize);
     this.order = [...config.sites.values()].filter((s) => s.role === 'home' && stores.has(s.id)).map((s) => s.id);
   }
 
@@ -57,11 +58,44 @@ export class SiteRouter {
     return undefined;
   }
 
+  /**
+   * findSubject for many ids: one lookup per home site for the ids not found yet (bulk loads). A row
+   * in the middle of a re-home is resolved one by one, as findSubject does.
+   */
+  async findSubjects(ids: readonly string[]): Promise<Map<string, Located<SubjectRow>>> {
+    const out = new Map<string, Located<SubjectRow>>();
+    let left = [...new Set(ids)];
+    for (const site of this.order) {
+      if (left.length === 0) break;
+      const store = this.store(site);
+      const rows = await store.subjects.getMany(left);
+      for (const [id, row] of rows) {
+        const found = row.movedTo !== null && row.movedTo !== site ? await this.findSubject(id) : { site, store, row };
+        if (!found) continue;
+        this.subjectSites.set(id, found.site);
+        out.set(id, found);
+      }
+      left = left.filter((id) => !rows.has(id));
+    }
+    for (const id of left) this.subjectSites.delete(id);
+    return out;
+  }
+
   async findRecord(collection: string, id: string): Promise<Located<RecordRow> | undefined> {
     for (const site of this.order) {
       const store = this.store(site);
       const row = await store.records.get(collection, id);
       if (row) return { site, store, row };
+    }
+    return undefined;
+  }
+
+  /** As findRecord, with the subject's row at that site read in the same statement. */
+  async findRecordWithSubject(collection: string, id: string): Promise<(Located<RecordRow> & { subject: SubjectRow | undefined }) | undefined> {
+    for (const site of this.order) {
+      const store = this.store(site);
+      const found = await store.records.getWithSubject(collection, id);
+      if (found) return { site, store, row: found.record, subject: found.subject };
     }
     return undefined;
   }

@@ -23,6 +23,10 @@ server:
   port: ${options.port ?? 8700}
   # Larger request bodies are refused with 413 payload_too_large.
   max_body_bytes: 262144
+  # V8 heap limits of \`enclave serve\` in MiB (Node's --max-old-space-size and --max-semi-space-size);
+  # raise the first with max_body_bytes: a body is held as text and as parsed objects.
+  max_old_space_mb: 128
+  max_semi_space_mb: 8
 
 # The control store keeps principals, token hashes and the seal record.
 control:

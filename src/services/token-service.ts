@@ -6,9 +6,10 @@ import type { EnclaveConfig } from '../core/config.ts';
 import { EnclaveError } from '../core/errors.ts';
 import type { EventLog, LogActor } from '../core/event-log.ts';
 import type { Principal } from '../core/principal.ts';
-import type { TokenStore } from '../core/store.ts';
+import type { TokenStore, TokenWithPrincipal } from '../core/store.ts';
 import { ID_PATTERN } from '../core/config-schema.ts';
 import { hashToken, looksLikeToken, newTokenSecret } from '../crypto/token-secret.ts';
+import type { TokenCache } from './token-cache.ts';
 
 export interface IssuedToken {
   readonly id: string;
@@ -52,11 +53,13 @@ export class TokenService {
   private readonly store: TokenStore;
   private readonly config: EnclaveConfig;
   private readonly log: EventLog | undefined;
+  private readonly cache: TokenCache | undefined;
 
-  constructor(store: TokenStore, config: EnclaveConfig, log?: EventLog) {
+  constructor(store: TokenStore, config: EnclaveConfig, log?: EventLog, cache?: TokenCache) {
     this.store = store;
     this.config = config;
     this.log = log;
+    this.cache = cache;
   }
 
   /**
@@ -83,6 +86,7 @@ export class TokenService {
       });
     } catch (err) {
       await this.store.revoke(id, now);
+      this.cache?.clear();
       throw err;
     }
     return { id, secret, principal: req.principal, org: req.org, role: req.role, expiresAt: expiresAt === null ? null : new Date(expiresAt).toISOString() };
@@ -91,7 +95,7 @@ export class TokenService {
   /** Resolves a bearer secret to its principal, or throws `unauthenticated` without saying which check failed. */
   async authenticate(secret: string, now = Date.now()): Promise<Principal> {
     if (!looksLikeToken(secret)) throw new EnclaveError('unauthenticated', 'the bearer token is malformed');
-    const found = await this.store.findByHash(hashToken(secret));
+    const found = await this.find(hashToken(secret), now);
     if (!found || found.token.revokedAt !== null || (found.token.expiresAt !== null && found.token.expiresAt <= now)) {
       throw new EnclaveError('unauthenticated', 'the bearer token is unknown, expired or revoked');
     }
@@ -100,5 +104,16 @@ export class TokenService {
       throw new EnclaveError('unauthenticated', 'the token\'s org or role is no longer configured');
     }
     return { id: found.principal.id, org: org.id, orgKind: org.kind, role: found.principal.role, tokenId: found.token.id };
+  }
+
+  private async find(hash: string, now: number): Promise<TokenWithPrincipal | undefined> {
+    const cache = this.cache;
+    if (!cache) return this.store.findByHash(hash);
+    const hit = cache.get(hash, now);
+    if (hit) return hit;
+    const generation = cache.currentGeneration;
+    const found = await this.store.findByHash(hash);
+    if (found && found.token.revokedAt === null) cache.set(hash, found, now, generation);
+    return found;
   }
 }

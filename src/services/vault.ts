@@ -144,8 +144,12 @@ export class Vault {
 
   private async locateSubject(id: string): Promise<Located<SubjectRow>> {
     const found = await this.router.findSubject(id);
-    if (!found) throw new EnclaveError('subject_not_found', `no subject "${id}"`, { details: { key: id } });
+    if (!found) throw this.noSubject(id);
     return found;
+  }
+
+  private noSubject(id: string): EnclaveError {
+    return new EnclaveError('subject_not_found', `no subject "${id}"`, { details: { key: id } });
   }
 
   /** Registers a subject at the home site of their residence country (invariant 1); no site is chosen by the caller. */
@@ -267,21 +271,25 @@ export class Vault {
     const bySite = new Map<string, SubjectRow[]>();
     const refused: { id: string; code: ErrorCode }[] = [];
     const now = this.clock();
+    const lawful: { id: string; residence: ReturnType<typeof resolveResidence> }[] = [];
     for (const item of items) {
       try {
         validateRecordId(item.id);
-        const residence = resolveResidence(this.config, item.country);
-        const site = residence.site.id;
-        // Registered anywhere already (possibly at another site): leave it, count it as existing.
-        if (await this.router.findSubject(item.id)) continue;
-        const { wrapped } = this.keyring.newSubjectKey(site, item.id);
-        const rows = bySite.get(site) ?? [];
-        rows.push({ id: item.id, country: residence.country, jurisdiction: residence.jurisdiction.id, wrappedKey: wrapped, keyId: KEY_ID, createdAt: now, erasedAt: null, movedTo: null });
-        bySite.set(site, rows);
+        lawful.push({ id: item.id, residence: resolveResidence(this.config, item.country) });
       } catch (err) {
-        if (!(err instanceof EnclaveError) || err.code === 'sealed') throw err;
+        if (!(err instanceof EnclaveError)) throw err;
         refused.push({ id: item.id, code: err.code });
       }
+    }
+    // Registered anywhere already (possibly at another site): leave it, count it as existing.
+    const known = await this.router.findSubjects(lawful.map((x) => x.id));
+    for (const { id, residence } of lawful) {
+      if (known.has(id)) continue;
+      const site = residence.site.id;
+      const { wrapped } = this.keyring.newSubjectKey(site, id);
+      const rows = bySite.get(site) ?? [];
+      rows.push({ id, country: residence.country, jurisdiction: residence.jurisdiction.id, wrappedKey: wrapped, keyId: KEY_ID, createdAt: now, erasedAt: null, movedTo: null });
+      bySite.set(site, rows);
     }
     let created = 0;
     for (const [site, rows] of bySite) {
@@ -301,29 +309,58 @@ export class Vault {
    */
   async importRecords(principal: Principal, collectionName: string, items: readonly { id: string; data: unknown }[], options: { replace?: boolean } = {}): Promise<ImportResult> {
     const c = this.collection(collectionName);
-    const bySite = new Map<Store, { row: RecordRow; data: RecordData; dek: AeadKey }[]>();
     const refused: { id: string; code: ErrorCode }[] = [];
-    const subjects = new Map<string, { located: Located<SubjectRow>; dek: AeadKey }>();
-    // One record.created entry per subject and batch, with the number of records submitted for them.
-    const perSubject = new Map<string, { count: number; policies: readonly string[] }>();
     const now = this.clock();
+    // Validated and decided in item order (the first invalid or denied item fails the call). A bulk load
+    // repeats the same request for many records of one subject: each distinct one is decided once.
+    const checked: { id: string; data: RecordData; subject: string; decision: Decision }[] = [];
+    const decided = new Map<string, Decision>();
     for (const item of items) {
       const id = validateRecordId(item.id);
       const data = validateRecordData(c, item.data);
       const subject = data[c.subjectField] as string;
-      const decision = await this.decideLogged(principal, 'record.write', { collection: c, subject, fields: Object.keys(data) });
-      let target = subjects.get(subject);
-      if (!target) {
-        try {
-          target = await this.subjectForWrite(subject);
-        } catch (err) {
-          if (!(err instanceof EnclaveError) || err.code === 'sealed') throw err;
-          refused.push({ id, code: err.code });
-          continue;
-        }
-        subjects.set(subject, target);
+      const fields = Object.keys(data);
+      const key = `${subject}\u0000${fields.join('\u0000')}`;
+      let decision = decided.get(key);
+      if (!decision) {
+        decision = await this.decideLogged(principal, 'record.write', { collection: c, subject, fields });
+        decided.set(key, decision);
       }
-      if (await this.heldElsewhere(c.name, id, target.located.site)) continue;
+      checked.push({ id, data, subject, decision });
+    }
+    // Each subject looked up once (one query per site for the page), then each target site asks the
+    // other home sites at once which of its ids they hold.
+    const located = await this.router.findSubjects([...new Set(checked.map((x) => x.subject))]);
+    const targets = new Map<string, { located: Located<SubjectRow>; dek: AeadKey } | ErrorCode>();
+    for (const { subject } of checked) {
+      if (targets.has(subject)) continue;
+      try {
+        targets.set(subject, this.writable(subject, located.get(subject)));
+      } catch (err) {
+        if (!(err instanceof EnclaveError) || err.code === 'sealed') throw err;
+        targets.set(subject, err.code);
+      }
+    }
+    const idsBySite = new Map<string, string[]>();
+    for (const x of checked) {
+      const t = targets.get(x.subject);
+      if (t === undefined || typeof t === 'string') continue;
+      const ids = idsBySite.get(t.located.site) ?? [];
+      ids.push(x.id);
+      idsBySite.set(t.located.site, ids);
+    }
+    const heldElsewhere = await this.heldElsewhere(c.name, idsBySite);
+    const bySite = new Map<Store, { row: RecordRow; data: RecordData; dek: AeadKey }[]>();
+    // One record.created entry per subject and batch, with the number of records submitted for them.
+    const perSubject = new Map<string, { count: number; policies: readonly string[] }>();
+    for (const { id, data, subject, decision } of checked) {
+      const target = targets.get(subject);
+      if (target === undefined) continue;
+      if (typeof target === 'string') {
+        refused.push({ id, code: target });
+        continue;
+      }
+      if (heldElsewhere.has(id)) continue;
       const rows = bySite.get(target.located.store) ?? [];
       rows.push({ row: this.sealRow(c, id, subject, 1, data, target.dek, now, now), data, dek: target.dek });
       bySite.set(target.located.store, rows);
@@ -340,8 +377,9 @@ export class Vault {
       const inserted = await store.records.insertMany(rows.map((r) => r.row));
       created += inserted;
       if (options.replace !== true || inserted === rows.length) continue;
+      const stored = await store.records.getMany(c.name, rows.map((r) => r.row.id));
       for (const { row, data, dek } of rows) {
-        const existing = await store.records.get(c.name, row.id);
+        const existing = stored.get(row.id);
         // Just inserted (the same bytes), or already holding exactly this content: nothing to do.
         if (!existing || (existing.version === 1 && existing.publicJson === row.publicJson && sameBytes(existing.sealed, row.sealed))) continue;
         if (existing.subject !== row.subject) {
@@ -367,19 +405,28 @@ export class Vault {
     return canonicalJson(stored) === canonicalJson(protectedData);
   }
 
-  /** Whether another home site holds a record with this id (ids are unique across the enclave). */
-  private async heldElsewhere(collection: string, id: string, site: string): Promise<boolean> {
-    for (const other of this.router.homeSites) {
-      if (other !== site && (await this.router.store(other).records.get(collection, id))) return true;
+  /** The ids, by the site they are to be written at, that another home site holds (ids are unique across the enclave). */
+  private async heldElsewhere(collection: string, idsBySite: ReadonlyMap<string, readonly string[]>): Promise<Set<string>> {
+    const held = new Set<string>();
+    for (const [site, ids] of idsBySite) {
+      for (const other of this.router.homeSites) {
+        if (other === site) continue;
+        for (const id of (await this.router.store(other).records.getMany(collection, ids)).keys()) held.add(id);
+      }
     }
-    return false;
+    return held;
   }
 
   // ---- records ---------------------------------------------------------------------------------
 
   /** The subject's site and data key, refusing erased subjects and sites residency no longer allows. */
   private async subjectForWrite(subjectId: string): Promise<{ located: Located<SubjectRow>; dek: AeadKey }> {
-    const located = await this.locateSubject(subjectId);
+    return this.writable(subjectId, await this.locateSubject(subjectId));
+  }
+
+  /** subjectForWrite on a subject already looked up (undefined: not found). */
+  private writable(subjectId: string, located: Located<SubjectRow> | undefined): { located: Located<SubjectRow>; dek: AeadKey } {
+    if (!located) throw this.noSubject(subjectId);
     const row = located.row;
     if (row.erasedAt !== null || row.wrappedKey === null) throw this.gone(subjectId);
     if (row.movedTo !== null) {
@@ -397,9 +444,9 @@ export class Vault {
    * destination has the subject, the destination's copy is the record.
    */
   private async locateRecord(c: CollectionDef, id: string): Promise<Located<RecordRow> & { subject: SubjectRow | undefined }> {
-    const found = await this.router.findRecord(c.name, id);
+    const found = await this.router.findRecordWithSubject(c.name, id);
     if (!found) throw new EnclaveError('record_not_found', `no record "${id}" in "${c.name}"`);
-    const subject = await found.store.subjects.get(found.row.subject);
+    const subject = found.subject;
     if (subject?.movedTo != null && subject.movedTo !== found.site) {
       const dest = this.router.store(subject.movedTo);
       const destSubject = await dest.subjects.get(found.row.subject);
@@ -409,7 +456,7 @@ export class Vault {
         return { site: subject.movedTo, store: dest, row, subject: destSubject };
       }
     }
-    return { ...found, subject };
+    return found;
   }
 
   private sealRow(c: CollectionDef, id: string, subject: string, version: number, data: RecordData, dek: AeadKey, createdAt: number, now: number): RecordRow {

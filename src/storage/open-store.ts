@@ -11,7 +11,7 @@ import { PostgresLogStore } from './postgres/postgres-log-store.ts';
 import { PostgresMigrationState } from './postgres/postgres-migration-state.ts';
 import { PostgresStore } from './postgres/postgres-store.ts';
 import { isPostgresUrl } from './postgres/postgres-url.ts';
-import { SqliteLogStore } from './sqlite/sqlite-log-store.ts';
+import { SqliteLogStore, type SqliteLogOptions } from './sqlite/sqlite-log-store.ts';
 import { SqliteStore } from './sqlite/sqlite-store.ts';
 
 export function sqlitePathOf(url: string, dataDir: string): string | undefined {
@@ -43,8 +43,8 @@ export function openStore(url: string, dataDir: string): Promise<Store> {
 }
 
 /** The transparency log's store (log.storage): a SQLite file, or PostgreSQL for several instances. */
-export function openLogStore(url: string, dataDir: string): Promise<LogStore> {
-  return openByScheme<LogStore>(url, dataDir, (path) => new SqliteLogStore({ path }), (u) => PostgresLogStore.open(u));
+export function openLogStore(url: string, dataDir: string, options: { readonly writer?: SqliteLogOptions['writer'] } = {}): Promise<LogStore> {
+  return openByScheme<LogStore>(url, dataDir, (path) => new SqliteLogStore({ path, ...options }), (u) => PostgresLogStore.open(u));
 }
 
 /** The migration state store named by `migration.state`: a SQLite file, or PostgreSQL for several processes at once. */

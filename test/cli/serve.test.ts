@@ -1,7 +1,7 @@
 // A real `enclave serve` process: it starts sealed, `enclave unseal` with shares printed by init opens it,
 // and the client commands (subject, record, erase, seal) work through it.
 import assert from 'node:assert/strict';
-import { writeFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { killAll, oneErrorLine, removeDir, run, startListening, tempDir, type LongRunning } from './helpers.ts';
@@ -232,6 +232,20 @@ describe('enclave serve --dev-unseal', () => {
       assert.equal(status.stdout, 'unsealed\n');
       assert.equal(await server.stop('SIGINT'), 0);
     }
+  });
+
+  it('runs with the heap limits of its configuration, in the same process', async () => {
+    const heapDir = join(dir, 'heap');
+    assert.equal((await run(['init', '--dir', heapDir, '--dev'])).code, 0);
+    const config = join(heapDir, 'enclave.yaml');
+    writeFileSync(config, readFileSync(config, 'utf8').replace(/max_old_space_mb: \d+/, 'max_old_space_mb: 100'));
+    server = await startListening(['serve', '--config', config, '--port', '0', '--dev-unseal']);
+    const limit = Number(/Heap limit (\d+) MiB/.exec(server.stdout())?.[1]);
+    // The old generation's 100 MiB plus the young generation's share (8 MiB semi-spaces).
+    assert.ok(limit >= 100 && limit < 160, server.stdout());
+    assert.equal((await run(['unseal', '--status', '--server', server.url])).stdout, 'unsealed\n');
+    assert.equal(await server.stop('SIGTERM'), 0, 'the signal reaches the server (the process it replaced kept the pid)');
+    assert.match(server.stderr(), /SIGTERM: closing the server and the stores/);
   });
 
   it('refuses --dev-unseal where init did not write the file', async () => {

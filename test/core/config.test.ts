@@ -100,7 +100,7 @@ void describe('the starter configuration', () => {
     del(d, ['control']);
     del(d, ['data_dir']);
     const c = parseConfig(d);
-    assert.deepEqual(c.server, { host: DEFAULTS.host, port: DEFAULTS.port, maxBodyBytes: DEFAULTS.maxBodyBytes });
+    assert.deepEqual(c.server, { host: DEFAULTS.host, port: DEFAULTS.port, maxBodyBytes: DEFAULTS.maxBodyBytes, maxOldSpaceMb: 128, maxSemiSpaceMb: 8 });
     assert.equal(c.controlStorage, DEFAULTS.control);
     assert.equal(c.dataDir, DEFAULTS.dataDir);
   });

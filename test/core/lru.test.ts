@@ -2,6 +2,7 @@
 // least recently used entry (a hit counts as a use).
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
+import { spawnSync } from 'node:child_process';
 import fc from 'fast-check';
 import { Lru } from '../../src/core/lru.ts';
 
@@ -60,5 +61,27 @@ void describe('Lru', () => {
         }
       }),
     );
+  });
+
+  void it('a cache far below its capacity does not hold on to memory as it is used (the tables its Map outgrew)', () => {
+    // Unoptimized Map builtins (code V8 has not optimized, or has given up on) shrink and regrow the
+    // table as entries are deleted and re-set: the case where an iterator left behind kept every table.
+    const script = `
+      import { Lru } from ${JSON.stringify(new URL('../../src/core/lru.ts', import.meta.url).href)};
+      const names = ['users', 'messages', 'videos'];
+      const l = new Lru(10000);
+      globalThis.gc();
+      const before = process.memoryUsage().heapUsed;
+      for (let i = 0; i < 300000; i++) {
+        const key = names[i % 3];
+        if (!l.get(key)) l.set(key, { decision: i });
+      }
+      globalThis.gc();
+      process.stdout.write(String(process.memoryUsage().heapUsed - before));`;
+    const out = spawnSync(process.execPath, ['--expose-gc', '--no-opt', '--no-maglev', '--input-type=module', '-e', script], { encoding: 'utf8' });
+    assert.equal(out.status, 0, out.stderr);
+    const grown = Number(out.stdout);
+    // Unbounded, these 300,000 uses kept about 20 MB; bounded, under one.
+    assert.ok(grown < 4 * 2 ** 20, `the heap grew by ${(grown / 2 ** 20).toFixed(1)} MB`);
   });
 });

@@ -59,6 +59,8 @@ void describe('keys and record ids', () => {
     assert.equal(encodeKey([1, 'a']), '[1,"a"]');
     assert.equal(encodeKey([9007199254740993n]), '["9007199254740993"]');
     assert.deepEqual(decodeKey(encodeKey([7, 'x', -3])), [7, 'x', -3]);
+    for (const one of [[-42], ['日本 "q" \\ 🎉'], [''], [2 ** 53 - 1]]) assert.equal(encodeKey(one), canonicalJson(one), 'one column, as the general form');
+    assert.throws(() => encodeKey(['a\ud800']), (e: unknown) => e instanceof EnclaveError && /lone UTF-16 surrogate/.test(e.message));
     assert.equal(showKey(['a']), '"a"');
     assert.equal(showKey([7, 'x']), '(7, "x")');
     assert.deepEqual(keyOf({ a: 1, b: 'z' }, ['a', 'b'], 't'), [1, 'z']);

@@ -55,6 +55,17 @@ void describe('validateRecordData', () => {
     assert.deepEqual(validateRecordData(K, ok), ok);
   });
 
+  void it('an object changed after it was found valid is checked again; a frozen one is valid only for the collection it was checked for', () => {
+    const data: Record<string, unknown> = { ...ok };
+    validateRecordData(K, data);
+    data['count'] = 'three';
+    refused('invalid_field', data);
+    const frozen = Object.freeze({ ...ok });
+    assert.equal(validateRecordData(K, frozen), frozen);
+    assert.equal(validateRecordData(K, frozen), frozen);
+    refused('unknown_field', frozen, USERS);
+  });
+
   void it('an unknown field is unknown_field and names the field', () => {
     const err = refused('unknown_field', { ...ok, shoe_size: 'secret-value-1' });
     assert.equal(err.details?.field, 'shoe_size');

@@ -204,3 +204,21 @@ describe('tokens by quorum', () => {
   });
 
 });
+
+describe('an approver who may not read the proposals', () => {
+  let h: HttpFixture;
+  before(async () => {
+    // The trusted provider's monitors approve tokens here, but only the gatekeeper team lists them (token.list).
+    h = await makeHttpFixture({ config: (c) => c.replace('token_approval: { k: 2, from: [gatekeepers] }', 'token_approval: { k: 2, from: [gatekeepers, monitors] }') });
+  });
+  after(async () => h.close());
+
+  test('rejects a proposal and is answered with it, not 403 after the rejection was saved', async () => {
+    const { proposal } = json<{ proposal: ProposalBody }>(await h.call('officer', 'POST', '/v1/tokens', { principal: 'new-app', org: 'platform', role: 'service' }));
+    assert.equal((await h.call('provider', 'GET', `/v1/proposals/${proposal.id}`)).statusCode, 403, 'the monitor cannot read token proposals');
+    const res = await h.call('provider', 'POST', `/v1/proposals/${proposal.id}/reject`, { digest: proposal.digest });
+    assert.equal(res.statusCode, 200, res.body);
+    assert.equal(json<ProposalBody>(res).status, 'rejected');
+    assert.equal(json<ProposalBody>(await h.call('officer', 'GET', `/v1/proposals/${proposal.id}`)).status, 'rejected');
+  });
+});

@@ -96,4 +96,29 @@ void describe('canonical JSON (RFC 8785)', () => {
       { numRuns: 300 },
     );
   });
+
+  void it('property: equals a plain reference serialization, whatever the member names (integer-like, __proto__, non-ASCII) and depth', () => {
+    // The RFC's procedure spelled out naively: members sorted by code units, primitives as ECMAScript writes them.
+    const reference = (v: unknown): string => {
+      if (Array.isArray(v)) return `[${v.map(reference).join(',')}]`;
+      if (v !== null && typeof v === 'object') {
+        const keys = Object.keys(v).sort();
+        return `{${keys.map((k) => `${JSON.stringify(k)}:${reference((v as Record<string, unknown>)[k])}`).join(',')}}`;
+      }
+      return JSON.stringify(v);
+    };
+    const key = fc.oneof(fc.string(), fc.constantFrom('__proto__', '0', '10', '9', '1a', 'é', '\ud83d\ude00', 'constructor'));
+    const value = fc.letrec((tie) => ({
+      any: fc.oneof({ depthSize: 'small' }, fc.string(), fc.integer(), fc.double({ noNaN: true, noDefaultInfinity: true }), fc.boolean(), fc.constant(null), tie('arr'), tie('obj')),
+      arr: fc.array(tie('any'), { maxLength: 4 }),
+      // Built with defineProperty semantics (fromEntries), so a "__proto__" name is an own member.
+      obj: fc.array(fc.tuple(key, tie('any')), { maxLength: 5 }).map((entries) => Object.fromEntries(entries)),
+    })).any;
+    fc.assert(
+      fc.property(value, (v) => {
+        assert.equal(canonicalJson(v), reference(v));
+      }),
+      { numRuns: 500 },
+    );
+  });
 });

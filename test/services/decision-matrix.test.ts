@@ -217,4 +217,16 @@ void describe('the decision matrix', () => {
     engine.activate(2, PolicyEngine.defaultText().replace('when { context has grant && context.role_reads_protected }', 'when { false }'));
     assert.equal(read(NOW), 'public', 'a new policy version is seen at once');
   });
+
+  void it('a cached decision under a grant that names subjects is never reused for another subject', () => {
+    const { dp, grants } = setup(10_000);
+    const alice = PRINCIPALS.find((x) => x.id === 'alice') as Principal;
+    const read = (subject: string) => dp.decideNow({ principal: alice, action: 'record.read', collection: users, subject, now: new Date(NOW) }).release;
+    const g = grantFor('alice', 'active', 8);
+    assert.ok(g);
+    grants.add(g);
+    for (let pass = 0; pass < 2; pass++) assert.deepEqual([read('ann'), read('bob'), read('ann')], ['protected', 'public', 'protected'], `pass ${pass}`);
+    grants.add({ ...g, id: 'gr_every', scope: JSON.stringify({ subjects: [], collections: ['users'], fields: [] }) });
+    assert.deepEqual([read('bob'), read('cyd'), read('ann')], ['protected', 'protected', 'protected'], 'a grant for every subject covers each');
+  });
 });

@@ -8,6 +8,7 @@ import { inspect } from 'node:util';
 import type { EnclaveConfig } from '../../src/core/config.ts';
 import { EnclaveError, type ErrorCode } from '../../src/core/errors.ts';
 import { newTokenSecret } from '../../src/crypto/token-secret.ts';
+import { SHARED_STATE_REFRESH_MS } from '../../src/services/shared-state.ts';
 import { TokenService } from '../../src/services/token-service.ts';
 import { makeFixture, type Fixture } from '../helpers/fixture.ts';
 
@@ -54,7 +55,8 @@ void describe('token service', () => {
     const revokedToken = await tokens.issue({ principal: 'svc-rev', org: 'platform', role: 'service' });
     await tokens.authenticate(revokedToken.secret);
     await fx.enclave.control.tokens.revoke(revokedToken.id, Date.now());
-    const revoked = await rejectsWith(tokens.authenticate(revokedToken.secret), 'unauthenticated');
+    // Revoked in the store, as another instance would: refused once the cached answer is a refresh old.
+    const revoked = await rejectsWith(tokens.authenticate(revokedToken.secret, Date.now() + SHARED_STATE_REFRESH_MS), 'unauthenticated');
     const unknown = await rejectsWith(tokens.authenticate(newTokenSecret()), 'unauthenticated');
     assert.equal(expired, unknown, 'the message does not say which check failed');
     assert.equal(revoked, unknown);
@@ -62,6 +64,27 @@ void describe('token service', () => {
     for (const bad of ['', 'Bearer x', 'enc_short', `${fx.tokens.service}x`, fx.tokens.service.toUpperCase(), ` ${fx.tokens.service}`]) {
       await rejectsWith(tokens.authenticate(bad), 'unauthenticated');
     }
+  });
+
+  void it('a token revoked elsewhere stops working within the refresh interval; one revoked here, at once', async () => {
+    const elsewhere = await tokens.issue({ principal: 'svc-far', org: 'platform', role: 'service' });
+    const t0 = Date.now();
+    assert.equal((await tokens.authenticate(elsewhere.secret, t0)).id, 'svc-far');
+    await fx.enclave.control.tokens.revoke(elsewhere.id, t0);
+    // This instance read the token at t0 and may trust that read for one refresh interval, no longer.
+    await rejectsWith(tokens.authenticate(elsewhere.secret, t0 + SHARED_STATE_REFRESH_MS), 'unauthenticated');
+
+    const here = await tokens.issue({ principal: 'officer-near', org: 'gatekeeper', role: 'officer' });
+    const principal = await tokens.authenticate(here.secret, t0);
+    assert.deepEqual(await fx.enclave.changes.revokeToken(principal, here.id), { revoked: true, token: here.id });
+    await rejectsWith(tokens.authenticate(here.secret, t0), 'unauthenticated');
+  });
+
+  void it('an expiring token is refused from its expiry on, however recently it was read', async () => {
+    const t0 = Date.parse('2026-03-01T00:00:00Z');
+    const expiring = await tokens.issue({ principal: 'svc-exp2', org: 'platform', role: 'service', ttlSeconds: 60 }, t0);
+    assert.equal((await tokens.authenticate(expiring.secret, t0 + 59_999)).id, 'svc-exp2');
+    await rejectsWith(tokens.authenticate(expiring.secret, t0 + 60_000), 'unauthenticated');
   });
 
   void it('the service offers no way to revoke or list tokens alone: that goes through ChangeService and the policies', () => {

@@ -445,6 +445,29 @@ void describe('vault', () => {
       assert.equal((await fx.enclave.vault.getRecord(service, 'users', `${s}-u`)).data['email'], 'eu@x.test');
     });
 
+    void it('refuses, item by item and in order, the records of unknown and erased subjects and writes the others of the same batch', async () => {
+      const [a, b, gone] = [uid('a'), uid('b'), uid('gone')];
+      await fx.enclave.vault.importSubjects(service, [{ id: a, country: 'US' }, { id: b, country: 'DE' }, { id: gone, country: 'US' }]);
+      await fx.enclave.vault.eraseSubject(officer, gone);
+      const nobody = uid('nobody');
+      const records = await fx.enclave.vault.importRecords(service, 'users', [
+        { id: `${a}-1`, data: userData(a) },
+        { id: `${nobody}-1`, data: userData(nobody) },
+        { id: `${b}-1`, data: userData(b) },
+        { id: `${gone}-1`, data: userData(gone) },
+        { id: `${a}-2`, data: userData(a, 'second@x.test') },
+        { id: `${nobody}-2`, data: userData(nobody) },
+      ]);
+      assert.equal(records.created, 3);
+      assert.deepEqual(records.refused, [
+        { id: `${nobody}-1`, code: 'subject_not_found' },
+        { id: `${gone}-1`, code: 'subject_erased' },
+        { id: `${nobody}-2`, code: 'subject_not_found' },
+      ]);
+      assert.deepEqual(await recordSites(fx, 'users', `${b}-1`), ['eu-central']);
+      assert.equal((await fx.enclave.vault.getRecord(service, 'users', `${a}-2`)).data['email'], 'second@x.test');
+    });
+
     void it('refuses non-finite numbers instead of storing them as null', async () => {
       const s = uid('nan');
       await fx.enclave.vault.registerSubject(service, { id: s, country: 'US' });

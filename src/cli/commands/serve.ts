@@ -19,7 +19,7 @@ export function registerServe(program: Command, { io }: CliContext): void {
     .command('serve')
     .summary('serve the API (starts sealed)')
     .description(
-      'Serves the HTTP API of the enclave described by the configuration. It starts SEALED: no protected data is served until the threshold of officers have entered their shares with `enclave unseal`. Requests are logged as JSON lines on stdout (method, URL, status, time; never headers or bodies). SIGINT (Ctrl-C) or SIGTERM closes the server and the stores.',
+      'Serves the HTTP API of the enclave described by the configuration. It starts SEALED: no protected data is served until the threshold of officers have entered their shares with `enclave unseal`. Requests are logged as JSON lines on stdout (method, URL, status, time; never headers or bodies). The process runs with the V8 heap limits of server.max_old_space_mb and server.max_semi_space_mb (it restarts itself, same pid, with Node\'s flags unless they were given). SIGINT (Ctrl-C) or SIGTERM closes the server and the stores.',
     )
     .option('--host <host>', 'address to listen on (default: server.host of the configuration)')
     .option('-p, --port <port>', 'port to listen on; 0 picks a free one (default: server.port of the configuration)', portNumber)
@@ -44,8 +44,15 @@ async function serve(io: Io, configPath: string, opts: ServeOptions): Promise<vo
   const { openLocalEnclave } = await import('../local-enclave.ts');
   const { startServer, untilSignal } = await import('../serve-runner.ts');
   const { devUnseal } = await import('../dev-unseal.ts');
+  const { loadConfig } = await import('../../services/config-loader.ts');
+  const { ensureHeapLimits, heapLimitMb } = await import('../heap-limits.ts');
   const out = new Output(io);
-  const enclave = await openLocalEnclave(configPath, opts.instance === undefined ? {} : { instance: opts.instance });
+  const config = loadConfig(configPath);
+  // Before anything is opened: this may replace the process with one started with the heap flags.
+  if (ensureHeapLimits(config.server) === 'unsupported') {
+    out.note(`this platform cannot restart the server with heap limits; pass --max-old-space-size=${config.server.maxOldSpaceMb} --max-semi-space-size=${config.server.maxSemiSpaceMb} in NODE_OPTIONS`);
+  }
+  const enclave = await openLocalEnclave(configPath, opts.instance === undefined ? {} : { instance: opts.instance }, config);
   try {
     if (opts.devUnseal === true) await devUnseal(enclave, out);
     const server = await startServer(enclave, {
@@ -54,6 +61,7 @@ async function serve(io: Io, configPath: string, opts: ServeOptions): Promise<vo
       logLevel: opts.logLevel,
     });
     const status = enclave.seal.status();
+    out.line(`Heap limit ${heapLimitMb()} MiB (V8)`);
     out.line(`Listening on ${server.url} (enclave "${enclave.config.name}", ${status.sealed ? 'sealed' : 'unsealed'})`);
     if (status.sealed) {
       out.line(`Sealed: no protected data is served until ${status.threshold} of the ${status.shares} officers run \`enclave unseal --server ${server.url}\``);

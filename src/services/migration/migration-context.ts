@@ -13,6 +13,13 @@ import { RowClassifier } from './row-classifier.ts';
 /** Rows per batch: fewer, larger transactions (each commit is an fsync) against bounded memory. */
 export const DEFAULT_BATCH_SIZE = 5000;
 
+/**
+ * Subjects a migration keeps in memory (the classifier's lookups, its registrations, the vault's data
+ * keys and sites): about two batches' worth. More would not be flat in memory as sources grow, and a
+ * miss costs little: the subjects of a page are looked up, unwrapped or registered together.
+ */
+export const SUBJECT_CACHE = 2 * DEFAULT_BATCH_SIZE;
+
 export interface MigrationDeps {
   readonly enclave: Enclave;
   readonly state: MigrationStateStore;
@@ -46,7 +53,7 @@ export class MigrationContext {
     this.log = deps.log;
     this.clock = deps.clock ?? Date.now;
     this.batchSize = deps.batchSize ?? DEFAULT_BATCH_SIZE;
-    this.classifier = new RowClassifier(deps.resolved, deps.enclave.config);
+    this.classifier = new RowClassifier(deps.resolved, deps.enclave.config, SUBJECT_CACHE);
   }
 
   /** Called by every operation (plan, run, verify, purge) before it reads the source. */

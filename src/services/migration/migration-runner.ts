@@ -13,7 +13,7 @@ import { canonicalRecord, decodeKey, encodeKey, keyOf, rowDigest, showKey } from
 import type { KeyTuple } from '../../core/migration-source.ts';
 import { addCounters, ZERO_COUNTERS, type BatchCounters, type BatchInfo, type LedgerEntry, type MigrationInfo } from '../../core/migration-state.ts';
 import type { Classified } from './row-classifier.ts';
-import type { MigrationContext } from './migration-context.ts';
+import { SUBJECT_CACHE, type MigrationContext } from './migration-context.ts';
 import { interruptedPurge } from './migration-purger.ts';
 
 export interface RunProgress {
@@ -271,7 +271,7 @@ export class MigrationRunner {
       const r = await vault.importSubjects(ctx.principal, [...subjects].map(([id, country]) => ({ id, country })));
       for (const x of r.refused) denied.set(x.id, x.code);
       for (const id of subjects.keys()) if (!denied.has(id)) this.registered.add(id);
-      if (this.registered.size > 100_000) this.registered.clear();
+      if (this.registered.size > SUBJECT_CACHE) this.registered.clear();
     }
     const items = writes.filter((w) => !denied.has(w.row.record.subject));
     const refusedRecords = new Map<string, ErrorCode>();

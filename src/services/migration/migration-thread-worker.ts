@@ -5,9 +5,10 @@ import { verifyCertificate } from '../../core/deletion-certificate.ts';
 import { EnclaveError } from '../../core/errors.ts';
 import type { Mismatch } from '../../core/migration-state.ts';
 import { loadConfig } from '../config-loader.ts';
+import { openLogStore } from '../../storage/open-store.ts';
 import { openEnclave } from '../enclave.ts';
 import { publishedVerifierKey } from './certificate-issuer.ts';
-import type { MigrationContext } from './migration-context.ts';
+import { SUBJECT_CACHE, type MigrationContext } from './migration-context.ts';
 import { planMigration } from './migration-planner.ts';
 import { purgeMigration } from './migration-purger.ts';
 import { MigrationRunner } from './migration-runner.ts';
@@ -51,7 +52,12 @@ async function perform(ctx: MigrationContext): Promise<unknown> {
 }
 
 async function main(): Promise<void> {
-  const enclave = await openEnclave(loadConfig(task.configPath));
+  // The log's writes run on this thread: the migration waits for each entry before it writes anyway, and
+  // a writer thread would cost its own isolate (tens of MB resident) and a copy of every entry.
+  const enclave = await openEnclave(loadConfig(task.configPath), {
+    subjectCacheSize: SUBJECT_CACHE,
+    logStoreFactory: (url, dataDir) => openLogStore(url, dataDir, { writer: 'inline' }),
+  });
   try {
     for (const share of task.shares) await enclave.seal.submit(share);
     const state = await openMigrationStateOf(enclave.config);

@@ -14,7 +14,7 @@ import type { RunProgress, RunReport } from './migration-runner.ts';
 import type { VerifyProgress } from './migration-verifier.ts';
 
 /** The heap of the migration thread (MB): enough for a page of rows and the caches, never the source. */
-export const HEAP_LIMITS = { maxYoungGenerationSizeMb: 32, maxOldGenerationSizeMb: 192 } as const;
+export const HEAP_LIMITS = { maxYoungGenerationSizeMb: 16, maxOldGenerationSizeMb: 192 } as const;
 
 export interface MigrationTask {
   readonly op: 'plan' | 'run' | 'verify' | 'purge';

@@ -29,18 +29,18 @@ export type Classified =
   | { readonly kind: 'refused'; readonly key: KeyTuple; readonly encodedKey: string; readonly code: ErrorCode; readonly message: string; readonly jurisdiction: string; readonly row: SourceRow }
   | { readonly kind: 'stay'; readonly key: KeyTuple; readonly encodedKey: string; readonly reason: StayReason; readonly jurisdiction: string | undefined; readonly row: SourceRow };
 
-const SUBJECT_CACHE = 100_000;
-
 export class RowClassifier {
   private readonly resolved: ResolvedMapping;
   private readonly config: EnclaveConfig;
   /** By subjects.id value and by subjects.key value (`join` links). */
-  private readonly byId = new Lru<string, SubjectInfo | null>(SUBJECT_CACHE);
-  private readonly byKey = new Lru<string, SubjectInfo | null>(SUBJECT_CACHE);
+  private readonly byId: Lru<string, SubjectInfo | null>;
+  private readonly byKey: Lru<string, SubjectInfo | null>;
 
-  constructor(resolved: ResolvedMapping, config: EnclaveConfig) {
+  constructor(resolved: ResolvedMapping, config: EnclaveConfig, cacheSize: number) {
     this.resolved = resolved;
     this.config = config;
+    this.byId = new Lru(cacheSize);
+    this.byKey = new Lru(cacheSize);
   }
 
   /**
