@@ -10,6 +10,7 @@ import { openEnclave } from '../src/services/enclave.ts';
 import { readDevShares } from '../src/services/init-service.ts';
 import { BENCH_PURPOSE, recordRef } from './dataset.ts';
 import { randomInt, seededRandom } from './prng.ts';
+import { median } from './stats.ts';
 
 export interface Step {
   readonly step: string;
@@ -32,12 +33,6 @@ const WARMUP = 20_000;
 const ROUNDS = 5;
 const READS_PER_ROUND = 10_000;
 const READS = ROUNDS * READS_PER_ROUND;
-
-function median(values: readonly number[]): number {
-  const sorted = [...values].sort((a, b) => a - b);
-  const mid = Math.floor(sorted.length / 2);
-  return sorted.length % 2 === 1 ? (sorted[mid] ?? Number.NaN) : ((sorted[mid - 1] ?? Number.NaN) + (sorted[mid] ?? Number.NaN)) / 2;
-}
 
 export async function measureBreakdown(configPath: string, siteDbPath: string, token: string, subjects: number, perSubject: number): Promise<Breakdown> {
   const enclave = await openEnclave(loadConfig(configPath));
@@ -62,12 +57,11 @@ export async function measureBreakdown(configPath: string, siteDbPath: string, t
         t = now;
       };
       await enclave.tokens.authenticate(token);
-      lap('token check (SHA-256, control-store lookup)');
-      const found = await enclave.router.findRecord(c.name, ref.id);
-      lap('record lookup (site store)');
+      lap('token check (SHA-256, token cache)');
+      const found = await enclave.router.findRecordWithSubject(c.name, ref.id);
+      lap('record and subject lookup (one statement: erasure mark, wrapped key)');
       if (!found || found.row.sealed === null) throw new Error(`record ${ref.id} missing or not sealed`);
-      const subject = await found.store.subjects.get(found.row.subject);
-      lap('subject lookup (erasure check, wrapped key)');
+      const subject = found.subject;
       if (!subject?.wrappedKey) throw new Error(`subject ${found.row.subject} missing or erased`);
       const decision = await enclave.decisions.decide({ principal, action: 'record.read', collection: c, subject: found.row.subject, fields: [...c.fields.keys()], now: new Date() });
       lap('decision');

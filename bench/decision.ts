@@ -16,6 +16,7 @@ import { GrantIndex } from '../src/services/grant-index.ts';
 import { PolicyEngine } from '../src/services/policy-engine.ts';
 import { starterConfig } from '../src/services/starter-config.ts';
 import { DECISION_SECTION, replaceSection } from './report-sections.ts';
+import { quantile } from './stats.ts';
 
 const { values } = parseArgs({ options: { quick: { type: 'boolean', default: false }, 'no-write': { type: 'boolean', default: false } } });
 const CALLS = values.quick ? 3_000 : 30_000;
@@ -71,10 +72,6 @@ function decisionPoint(cacheSize: number): CedarDecisionPoint {
     revokedBy: null,
   });
   return new CedarDecisionPoint({ config, engine, grants, cacheSize });
-}
-
-function quantile(sorted: Float64Array, q: number): number {
-  return sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))] ?? Number.NaN;
 }
 
 async function measure(dp: CedarDecisionPoint, s: Scenario): Promise<{ p50: number; p99: number }> {

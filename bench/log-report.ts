@@ -1,6 +1,7 @@
 // The transparency-log section of docs/benchmarks.md, written by `npm run bench:log` between its own
 // markers (report-sections.ts); `npm run bench` (bench/report.ts) regenerates the rest of the page and carries it over.
 import type { Machine } from './machine.ts';
+import { quantile } from './stats.ts';
 
 export interface Quantiles {
   readonly p50: number;
@@ -9,9 +10,9 @@ export interface Quantiles {
 }
 
 export function quantiles(values: readonly number[]): Quantiles {
+  if (values.length === 0) return { p50: 0, p99: 0, max: 0 };
   const sorted = [...values].sort((a, b) => a - b);
-  const at = (q: number) => sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))] ?? 0;
-  return { p50: at(0.5), p99: at(0.99), max: sorted.at(-1) ?? 0 };
+  return { p50: quantile(sorted, 0.5), p99: quantile(sorted, 0.99), max: quantile(sorted, 1) };
 }
 
 export interface AppendFigures {

@@ -9,6 +9,7 @@ import type { Machine } from './machine.ts';
 import type { MemoryStatus } from './proc-stats.ts';
 import type { Category } from './profile-categories.ts';
 import type { HotSpot } from './profile-summary.ts';
+import { median } from './stats.ts';
 import { keptSections } from './report-sections.ts';
 
 export const NOTE_START = '<!-- hand-written:start (kept by the generator) -->';
@@ -56,7 +57,10 @@ export interface ReportInput {
   readonly rounds: readonly Round[];
   readonly soak: SoakResult;
   /** Node flags the servers ran with; empty means as the product runs. */
+  /** The flags given for a trial (--server-node-flags); none when the servers run as the product does. */
   readonly serverNodeFlags: readonly string[];
+  readonly gatedNodeFlags: readonly string[];
+  readonly baselineNodeFlags: readonly string[];
   readonly breakdown: Breakdown;
   readonly profile?: ProfileFigures;
 }
@@ -69,6 +73,7 @@ export interface Verdict {
 }
 
 const int = (n: number) => Math.round(n).toLocaleString('en-US');
+const flagList = (flags: readonly string[]) => (flags.length === 0 ? 'none' : `\`${flags.join(' ')}\``);
 const ms = (n: number) => `${n.toFixed(n < 10 ? 2 : 1)} ms`;
 const mib = (bytes: number) => `${(bytes / 2 ** 20).toFixed(1)} MiB`;
 const pct = (n: number) => `${n.toFixed(0)} %`;
@@ -80,9 +85,7 @@ export function gatedPeakRss(input: ReportInput): number {
 
 /** The median of the per-round ratios (each round's gated figure over the baseline figure just before it). */
 export function medianRoundRatio(input: ReportInput): number {
-  const ratios = input.rounds.map((r) => r.gated.requestsPerSecond / r.baseline.requestsPerSecond).sort((a, b) => a - b);
-  const mid = Math.floor(ratios.length / 2);
-  return ratios.length % 2 === 1 ? (ratios[mid] ?? Number.NaN) : ((ratios[mid - 1] ?? Number.NaN) + (ratios[mid] ?? Number.NaN)) / 2;
+  return median(input.rounds.map((r) => r.gated.requestsPerSecond / r.baseline.requestsPerSecond));
 }
 
 export function ratioOf(input: ReportInput): number {
@@ -184,7 +187,7 @@ export function renderReport(input: ReportInput, note: string): string {
     `- Data set: ${int(dataset.records)} records (${int(dataset.subjects)} subjects × (1 \`users\` + ${dataset.recordsPerSubject - 1} \`messages\`), all resident in the US, so at one home site); site store ${mib(dataset.dbBytes)}; ${dataset.seededNow ? `seeded in this run in ${dataset.seedSeconds.toFixed(0)} s` : `taken from the cache (seeded earlier in ${dataset.seedSeconds.toFixed(0)} s)`}`,
     `- Load: autocannon, ${settings.connections} connections, pipelining ${settings.pipelining}, ${settings.warmupSeconds} s warm-up then ${settings.durationSeconds} s measured, per server; the same seeded random sequence of record ids for both servers`,
     '- Each server runs in its own process; the load generator runs in the bench process.',
-    `- Server Node flags: ${input.serverNodeFlags.length === 0 ? 'none (as the product runs)' : `\`${input.serverNodeFlags.join(' ')}\` (a deployment setting under trial, not the product default)`}`,
+    `- Server Node flags: gated ${flagList(input.gatedNodeFlags)}, baseline ${flagList(input.baselineNodeFlags)}; ${input.serverNodeFlags.length === 0 ? 'the gated server\'s are the heap limits `enclave serve` runs with (server.max_old_space_mb, server.max_semi_space_mb of the bench configuration: the defaults)' : `\`${input.serverNodeFlags.join(' ')}\` is a deployment setting under trial, not the product default`}`,
     '',
     '## Results',
     '',

@@ -168,6 +168,8 @@ async function main(): Promise<void> {
       rounds,
       soak: soaked,
       serverNodeFlags: options.serverNodeFlags,
+      gatedNodeFlags: gated.nodeFlags,
+      baselineNodeFlags: baseline.nodeFlags,
       breakdown: steps,
       ...(profile ? { profile } : {}),
     };

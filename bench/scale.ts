@@ -12,9 +12,7 @@ import { randomBytes } from 'node:crypto';
 import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import pg from 'pg';
-import { loadConfig } from '../src/services/config-loader.ts';
-import { openEnclave } from '../src/services/enclave.ts';
-import { CONFIG_FILE, initEnclave, readDevShares } from '../src/services/init-service.ts';
+import { CONFIG_FILE } from '../src/services/init-service.ts';
 import { starterConfig } from '../src/services/starter-config.ts';
 import { BENCH_PURPOSE, type DatasetSpec } from './dataset.ts';
 import { runLoad, type LoadResult, type LoadSettings } from './load.ts';
@@ -25,7 +23,7 @@ import { requestPaths } from './request-paths.ts';
 import type { AppenderMessage, AppenderResult } from './scale-appender.ts';
 import { renderScaleSection, type AppendRun, type ReadRun, type ScaleReport } from './scale-report.ts';
 import { SCALE_SECTION, writeSection } from './report-sections.ts';
-import { importSynthetic } from './seed.ts';
+import { seedEnclave } from './seed.ts';
 import { startServerProcess, type ServerProcess } from './server-process.ts';
 
 const USAGE = `usage: npm run bench:scale [-- --quick]
@@ -77,23 +75,14 @@ async function admin<T>(fn: (c: pg.Client) => Promise<T>): Promise<T> {
 }
 
 /** Seeds an enclave whose stores `storage` names (starter URL → this one); returns its configuration and a service token. */
-async function seedEnclave(label: string, storage: Readonly<Record<string, string>>): Promise<{ configPath: string; token: string }> {
+async function seedScaleEnclave(label: string, storage: Readonly<Record<string, string>>): Promise<{ configPath: string; token: string }> {
   const dir = join(WORK, label);
   mkdirSync(dir, { recursive: true });
   let yaml = starterConfig({ name: 'bench' });
   for (const [from, to] of Object.entries(storage)) yaml = yaml.replace(`storage: ${from}`, `storage: ${JSON.stringify(to)}`);
   writeFileSync(join(dir, CONFIG_FILE), yaml);
-  const init = await initEnclave(dir, { dev: true });
-  const enclave = await openEnclave(loadConfig(init.configPath));
-  try {
-    for (const share of readDevShares(init.dataDir) ?? []) await enclave.seal.submit(share);
-    const issued = await enclave.tokens.issue({ principal: 'bench-service', org: 'platform', role: 'service', label: 'benchmark' });
-    say(`${label}: seeding ${(SPEC.subjects * SPEC.recordsPerSubject).toLocaleString('en-US')} records`);
-    await importSynthetic(enclave, { ...(await enclave.tokens.authenticate(issued.secret)), purpose: BENCH_PURPOSE }, SPEC);
-    return { configPath: init.configPath, token: issued.secret };
-  } finally {
-    await enclave.close();
-  }
+  say(`${label}: seeding ${(SPEC.subjects * SPEC.recordsPerSubject).toLocaleString('en-US')} records`);
+  return seedEnclave(dir, SPEC, ({ configPath, token }) => Promise.resolve({ configPath, token }));
 }
 
 async function quiet(label: string): Promise<void> {
@@ -207,8 +196,8 @@ async function main(): Promise<void> {
   }
   rmSync(WORK, { recursive: true, force: true });
   try {
-    const embedded = await seedEnclave('embedded', {});
-    const postgres = await seedEnclave('postgres', {
+    const embedded = await seedScaleEnclave('embedded', {});
+    const postgres = await seedScaleEnclave('postgres', {
       'sqlite:control.db': pgUrl('control'),
       'sqlite:sites/trusted-us.db': pgUrl('us'),
       'sqlite:sites/eu-central.db': pgUrl('eu'),

@@ -46,18 +46,38 @@ export async function importSynthetic(enclave: Enclave, principal: Principal, sp
   process.stderr.write('\n');
 }
 
+export interface SeededEnclave {
+  readonly enclave: Enclave;
+  readonly configPath: string;
+  /** The benchmark platform service's bearer token. */
+  readonly token: string;
+}
+
+/**
+ * Initializes an enclave in `dir` (with the configuration written there, if any, else the starter's),
+ * unseals it with the development shares, issues the benchmark service's token, imports `spec` through
+ * the vault, and runs `use` on the open enclave before closing it.
+ */
+export async function seedEnclave<T>(dir: string, spec: DatasetSpec, use: (seeded: SeededEnclave) => Promise<T>): Promise<T> {
+  const started = performance.now();
+  const init = await initEnclave(dir, { dev: true, name: 'bench' });
+  const enclave = await openEnclave(loadConfig(init.configPath));
+  try {
+    for (const share of readDevShares(init.dataDir) ?? []) await enclave.seal.submit(share);
+    const issued = await enclave.tokens.issue({ principal: 'bench-service', org: 'platform', role: 'service', label: 'benchmark' });
+    await importSynthetic(enclave, { ...(await enclave.tokens.authenticate(issued.secret)), purpose: BENCH_PURPOSE }, spec, started);
+    return await use({ enclave, configPath: init.configPath, token: issued.secret });
+  } finally {
+    await enclave.close();
+  }
+}
+
 export async function seedDataset(dir: string, spec: DatasetSpec): Promise<Manifest> {
   const started = performance.now();
   rmSync(dir, { recursive: true, force: true });
   mkdirSync(dir, { recursive: true });
-  const init = await initEnclave(dir, { dev: true, name: 'bench' });
-  const config = loadConfig(init.configPath);
-  const enclave = await openEnclave(config);
-  try {
-    for (const share of readDevShares(init.dataDir) ?? []) await enclave.seal.submit(share);
-    const issued = await enclave.tokens.issue({ principal: 'bench-service', org: 'platform', role: 'service', label: 'benchmark' });
-    const principal = { ...(await enclave.tokens.authenticate(issued.secret)), purpose: BENCH_PURPOSE };
-    await importSynthetic(enclave, principal, spec, started);
+  return seedEnclave(dir, spec, async ({ enclave, configPath, token }) => {
+    const config = enclave.config;
     const total = recordCount(spec);
     const home = config.sites.get('trusted-us');
     const siteDbPath = home ? sqlitePathOf(home.storage, config.dataDir) : undefined;
@@ -70,17 +90,15 @@ export async function seedDataset(dir: string, spec: DatasetSpec): Promise<Manif
       subjects: spec.subjects,
       recordsPerSubject: spec.recordsPerSubject,
       records: total,
-      configPath: init.configPath,
+      configPath,
       siteDbPath,
-      serviceToken: issued.secret,
+      serviceToken: token,
       seedSeconds: (performance.now() - started) / 1000,
       seededAt: new Date().toISOString(),
     };
     writeManifest(dir, manifest);
     return manifest;
-  } finally {
-    await enclave.close();
-  }
+  });
 }
 
 if (import.meta.main) {

@@ -1,6 +1,8 @@
 // The parent's handle on a server process: fork it, wait for its port, drive its profiler, stop it.
 import { fork, type ChildProcess } from 'node:child_process';
 import { join } from 'node:path';
+import { heapFlags, missingHeapFlags } from '../src/cli/heap-limits.ts';
+import { loadConfig } from '../src/services/config-loader.ts';
 import type { ControlMessage, HeapReport, ServerKind, ServerMessage } from './servers/bench-server.ts';
 
 const ENTRY = join(import.meta.dirname, 'server-main.ts');
@@ -8,6 +10,8 @@ const ENTRY = join(import.meta.dirname, 'server-main.ts');
 export interface ServerProcess {
   readonly kind: ServerKind;
   readonly pid: number;
+  /** The Node flags it runs with. */
+  readonly nodeFlags: readonly string[];
   readonly port: number;
   readonly url: string;
   /** The server's V8 heap as it sees it. */
@@ -41,9 +45,19 @@ function reply<T extends ServerMessage['type']>(child: ChildProcess, kind: Serve
   });
 }
 
-/** `nodeFlags` are passed to the server's Node (none by default, so the server runs as the product does). */
+/**
+ * The gated server runs as `enclave serve` does: with the heap flags of its configuration, except those a
+ * trial's `nodeFlags` set (flags the operator passes win there too). The baseline gets only `nodeFlags`.
+ */
+export function serverNodeFlags(kind: ServerKind, target: string, nodeFlags: readonly string[] = []): string[] {
+  if (kind !== 'gated') return [...nodeFlags];
+  return [...nodeFlags, ...missingHeapFlags(heapFlags(loadConfig(target).server), nodeFlags, '')];
+}
+
+/** `nodeFlags` are a trial's Node flags for the server (none by default, so the server runs as the product does). */
 export async function startServerProcess(kind: ServerKind, target: string, nodeFlags: readonly string[] = []): Promise<ServerProcess> {
-  const child = fork(ENTRY, [kind, target], { execArgv: [...nodeFlags], stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+  const flags = serverNodeFlags(kind, target, nodeFlags);
+  const child = fork(ENTRY, [kind, target], { execArgv: flags, stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
   const pid = child.pid;
   if (pid === undefined) throw new Error(`could not start the ${kind} server process`);
   const { port } = await reply(child, kind, 'listening');
@@ -51,6 +65,7 @@ export async function startServerProcess(kind: ServerKind, target: string, nodeF
   return {
     kind,
     pid,
+    nodeFlags: flags,
     port,
     url: `http://127.0.0.1:${port}`,
     async heap() {
