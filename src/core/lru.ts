@@ -36,14 +36,25 @@ export class Lru<K, V> {
     this.map.delete(key);
     this.map.set(key, value);
     this.touched();
-    if (this.map.size > this.capacity) {
-      let oldest = this.oldest.next();
-      if (oldest.done) {
-        this.oldest = this.map.keys();
-        oldest = this.oldest.next();
-      }
-      if (!oldest.done) this.map.delete(oldest.value);
+    if (this.map.size > this.capacity) this.shift();
+  }
+
+  /** Removes the least recently used entry and returns it (undefined when empty). */
+  shift(): [K, V] | undefined {
+    let oldest = this.oldest.next();
+    if (oldest.done) {
+      this.oldest = this.map.keys();
+      oldest = this.oldest.next();
     }
+    if (oldest.done) return undefined;
+    const value = this.map.get(oldest.value) as V;
+    this.map.delete(oldest.value);
+    return [oldest.value, value];
+  }
+
+  /** Whether the map holds `capacity` entries: the next new key evicts one. */
+  get full(): boolean {
+    return this.map.size >= this.capacity;
   }
 
   private touched(): void {

@@ -58,7 +58,7 @@ export interface OpenOptions {
   readonly instance?: string;
   /** How often the grants and the policy version are re-read from the control store, and how long an authenticated token is trusted without re-reading it (default 1 s). */
   readonly sharedStateRefreshMs?: number;
-  /** How many subjects' data keys and home sites are kept in memory (default 50,000 keys and 100,000 sites). */
+  /** How many subjects' data keys and home sites are kept in memory (default 100,000 of each, about 20 MB). */
   readonly subjectCacheSize?: number;
 }
 

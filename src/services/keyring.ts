@@ -1,9 +1,9 @@
 // Holds the root key while unsealed, derives the sites' key-encryption keys, and wraps and unwraps the
 // per-subject data keys. Sealing drops every key from memory.
 import { EnclaveError } from '../core/errors.ts';
-import { Lru } from '../core/lru.ts';
 import { subjectKeyAad } from '../core/record-model.ts';
 import { aeadKey, open, randomKey, seal, type AeadKey } from '../crypto/aead.ts';
+import { DekCache } from '../crypto/dek-cache.ts';
 import { deriveKey, siteKek } from '../crypto/key-derivation.ts';
 
 export const KEY_ID = 'k1';
@@ -12,10 +12,10 @@ export class Keyring {
   private root: Buffer | null = null;
   private readonly keks = new Map<string, AeadKey>();
   /** Unwrapped data keys, each with the wrapped form it came from: a hit must match the stored row. */
-  private readonly deks: Lru<string, { readonly wrapped: Uint8Array; readonly dek: AeadKey }>;
+  private readonly deks: DekCache;
 
-  constructor(dekCacheSize = 50_000) {
-    this.deks = new Lru(dekCacheSize);
+  constructor(dekCacheSize = 100_000) {
+    this.deks = new DekCache(dekCacheSize);
   }
 
   get sealed(): boolean {
@@ -80,14 +80,15 @@ export class Keyring {
 
   unwrap(site: string, subject: string, wrapped: Uint8Array): AeadKey {
     const cacheKey = `${site}\u0000${subject}`;
-    const hit = this.deks.get(cacheKey);
-    if (hit && Buffer.compare(hit.wrapped, wrapped) === 0) return hit.dek;
+    const hit = this.deks.get(cacheKey, wrapped);
+    if (hit) return hit;
     const raw = open(this.kek(site), wrapped, subjectKeyAad(site, subject, KEY_ID));
-    const dek = aeadKey(raw);
-    raw.fill(0);
-    // A copy of its own (a small Buffer.from copy, or a driver's pooled Buffer, would pin a shared 8 KiB slab).
-    this.deks.set(cacheKey, { wrapped: new Uint8Array(wrapped), dek });
-    return dek;
+    try {
+      this.deks.put(cacheKey, wrapped, raw);
+      return aeadKey(raw);
+    } finally {
+      raw.fill(0);
+    }
   }
 
   forget(site: string, subject: string): void {

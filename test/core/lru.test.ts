@@ -37,6 +37,7 @@ void describe('Lru', () => {
       fc.record({ kind: fc.constant('set' as const), key: fc.integer({ min: 0, max: 6 }), value: fc.integer() }),
       fc.record({ kind: fc.constant('get' as const), key: fc.integer({ min: 0, max: 6 }) }),
       fc.record({ kind: fc.constant('delete' as const), key: fc.integer({ min: 0, max: 6 }) }),
+      fc.record({ kind: fc.constant('shift' as const) }),
     );
     fc.assert(
       fc.property(fc.integer({ min: 1, max: 4 }), fc.array(op, { maxLength: 60 }), (capacity, ops) => {
@@ -52,11 +53,14 @@ void describe('Lru', () => {
             const hit = model.find(([k]) => k === o.key);
             if (hit) model = [...model.filter(([k]) => k !== o.key), hit];
             assert.equal(lru.get(o.key), hit?.[1]);
+          } else if (o.kind === 'shift') {
+            assert.deepEqual(lru.shift(), model.shift(), 'shift removes the least recently used entry');
           } else {
             model = model.filter(([k]) => k !== o.key);
             lru.delete(o.key);
           }
           assert.equal(lru.size, model.length);
+          assert.equal(lru.full, model.length >= capacity);
           assert.ok(lru.size <= capacity);
         }
       }),
