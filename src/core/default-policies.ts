@@ -131,6 +131,11 @@ permit (
 )
 when { principal is Enclave::Gatekeeper || context.approver };
 
+@id("token-approvers-see-tokens")
+@reason("whoever approves token changes sees the tokens and the proposals they are asked to approve")
+permit (principal, action == Enclave::Action::"token.list", resource)
+when { context.approver };
+
 @id("gatekeeper-proposes")
 @reason("the gatekeeper team proposes policies and tokens and lists tokens")
 permit (

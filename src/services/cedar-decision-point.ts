@@ -75,6 +75,7 @@ export class CedarDecisionPoint implements DecisionPoint {
       'breakglass.review': [g.breakGlass.review],
       'policy.approve': [g.policyApproval],
       'token.approve': [g.tokenApproval],
+      'token.list': [g.tokenApproval],
       'access.list': [g.accessApproval, g.breakGlass.review],
       'access.revoke': [g.accessApproval, g.breakGlass.review],
     };

@@ -205,20 +205,40 @@ describe('tokens by quorum', () => {
 
 });
 
-describe('an approver who may not read the proposals', () => {
+describe('an approver of tokens from outside the gatekeeper team', () => {
   let h: HttpFixture;
   before(async () => {
-    // The trusted provider's monitors approve tokens here, but only the gatekeeper team lists them (token.list).
+    // The trusted provider's monitors approve tokens here; by default only the gatekeeper team lists them.
     h = await makeHttpFixture({ config: (c) => c.replace('token_approval: { k: 2, from: [gatekeepers] }', 'token_approval: { k: 2, from: [gatekeepers, monitors] }') });
   });
   after(async () => h.close());
 
-  test('rejects a proposal and is answered with it, not 403 after the rejection was saved', async () => {
+  test('sees the token proposals and the tokens it is asked to approve, and rejects one', async () => {
     const { proposal } = json<{ proposal: ProposalBody }>(await h.call('officer', 'POST', '/v1/tokens', { principal: 'new-app', org: 'platform', role: 'service' }));
-    assert.equal((await h.call('provider', 'GET', `/v1/proposals/${proposal.id}`)).statusCode, 403, 'the monitor cannot read token proposals');
+    const shown = await h.call('provider', 'GET', `/v1/proposals/${proposal.id}`);
+    assert.equal(shown.statusCode, 200, shown.body);
+    assert.equal(json<ProposalBody>(shown).digest, proposal.digest);
+    const listed = json<{ proposals: ProposalBody[] }>(await h.call('provider', 'GET', '/v1/proposals?kind=token.issue')).proposals;
+    assert.deepEqual(listed.map((p) => p.id), [proposal.id]);
+    assert.equal((await h.call('provider', 'GET', '/v1/tokens')).statusCode, 200);
     const res = await h.call('provider', 'POST', `/v1/proposals/${proposal.id}/reject`, { digest: proposal.digest });
     assert.equal(res.statusCode, 200, res.body);
     assert.equal(json<ProposalBody>(res).status, 'rejected');
     assert.equal(json<ProposalBody>(await h.call('officer', 'GET', `/v1/proposals/${proposal.id}`)).status, 'rejected');
   });
+
+  test('the regulator, no approver, still cannot list tokens or read token proposals', async () => {
+    const { proposal } = json<{ proposal: ProposalBody }>(await h.call('officer', 'POST', '/v1/tokens', { principal: 'other-app', org: 'platform', role: 'service' }));
+    assert.equal(errorCode(await h.call('regulator', 'GET', `/v1/proposals/${proposal.id}`)), 'forbidden');
+    assert.equal(errorCode(await h.call('regulator', 'GET', '/v1/tokens')), 'forbidden');
+  });
+});
+
+test('with the starter configuration the provider, who approves no tokens, cannot list them', async () => {
+  const h = await makeHttpFixture();
+  try {
+    assert.equal(errorCode(await h.call('provider', 'GET', '/v1/tokens')), 'forbidden');
+  } finally {
+    await h.close();
+  }
 });
