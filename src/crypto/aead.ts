@@ -50,7 +50,13 @@ export function open(key: AeadKey, sealed: Uint8Array, aad: Uint8Array): Buffer 
     const decipher = createDecipheriv('aes-256-gcm', key, buf.subarray(1, 1 + NONCE), { authTagLength: TAG });
     decipher.setAAD(aad);
     decipher.setAuthTag(buf.subarray(buf.length - TAG));
-    return Buffer.concat([decipher.update(buf.subarray(1 + NONCE, buf.length - TAG)), decipher.final()]);
+    const body = decipher.update(buf.subarray(1 + NONCE, buf.length - TAG));
+    const final = decipher.final();
+    // The parts are wiped: what they hold may be a data key, which the caller wipes in its copy only.
+    const plain = Buffer.concat([body, final]);
+    body.fill(0);
+    final.fill(0);
+    return plain;
   } catch (cause) {
     throw new EnclaveError('integrity_error', 'ciphertext failed authentication: it was altered or does not belong to this row', { cause });
   }

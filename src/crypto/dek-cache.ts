@@ -74,8 +74,9 @@ export class DekCache {
   /** Forgets and wipes every key. */
   clear(): void {
     this.slots.clear();
-    this.bytes.fill(0);
-    this.wrappedLength.fill(0);
+    // Slots at or past `used` were never written; wiping them would only make their pages resident.
+    this.bytes.fill(0, 0, this.used * SLOT);
+    this.wrappedLength.fill(0, 0, this.used);
     this.free.length = 0;
     this.used = 0;
   }

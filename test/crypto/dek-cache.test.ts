@@ -61,6 +61,11 @@ void describe('DekCache', () => {
             model = model.filter((m) => m.key !== key);
           }
           assert.equal(cache.size, model.length);
+          // Nothing of a deleted, evicted or cleared key is left: exactly the held slots hold bytes.
+          const bytes = (cache as unknown as { bytes: Buffer }).bytes;
+          let written = 0;
+          for (let at = 0; at < bytes.length; at += 96) if (bytes.subarray(at, at + 96).some((b) => b !== 0)) written++;
+          assert.equal(written, model.length);
         }
       }),
     );
