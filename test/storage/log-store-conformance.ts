@@ -7,6 +7,7 @@ import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { after, afterEach, beforeEach, describe, it } from 'node:test';
 import type { LogEntryRow, LogStore, LogTile } from '../../src/core/log-store.ts';
+import { SUBJECT_EPOCH } from '../../src/storage/log-search.ts';
 
 // Timestamps beyond 2^32 and 2^41 catch adapters that truncate to 32-bit integers.
 const T0 = 2 ** 41 + 123;
@@ -125,6 +126,33 @@ export function logStoreConformance(
         assert.deepEqual(await bySubject(), [base, base + 1, base + 4]);
         assert.equal(await store.integrate(await store.treeSize(), await store.size(), []), true);
         assert.deepEqual(await bySubject(), [base, base + 1, base + 4, late]);
+      });
+
+      void it('finds a subject across epochs of the subject index, in index order, paging by after, before and limit', async () => {
+        // Entries of one subject spread over more than two epochs of SUBJECT_EPOCH entries, among others'.
+        const base = await store.size();
+        const n = 2 * SUBJECT_EPOCH + 100;
+        const mineAt = (i: number) => i % 997 === 0 || i === SUBJECT_EPOCH - 1 || i === SUBJECT_EPOCH || i === n - 1;
+        for (let from = 0; from < n; from += 8192) {
+          const rows = Array.from({ length: Math.min(8192, n - from) }, (_, k) => entry(from + k, { subject: mineAt(from + k) ? `${ns}-far` : `${ns}-other-${(from + k) % 13}` }));
+          await store.append(rows);
+        }
+        assert.equal(await store.integrate(await store.treeSize(), await store.size(), []), true);
+        const want = Array.from({ length: n }, (_, i) => i).filter(mineAt).map((i) => base + i);
+        const q = { subject: `${ns}-far`, after: base - 1 };
+        assert.deepEqual(idx(await store.search({ ...q, limit: 1000 })), want);
+        // Paging with the cursor crosses epoch boundaries without losing or repeating an entry.
+        const paged: number[] = [];
+        for (let after = base - 1; ; ) {
+          const page = idx(await store.search({ ...q, after, limit: 7 }));
+          paged.push(...page);
+          if (page.length < 7) break;
+          after = page.at(-1) ?? after;
+        }
+        assert.deepEqual(paged, want);
+        const before = base + SUBJECT_EPOCH + 1;
+        assert.deepEqual(idx(await store.search({ ...q, before, limit: 1000 })), want.filter((i) => i < before));
+        assert.deepEqual(idx(await store.search({ ...q, after: base + SUBJECT_EPOCH - 1, before, limit: 1000 })), [base + SUBJECT_EPOCH]);
       });
 
       void it('returns the stored columns and body of each match', async () => {

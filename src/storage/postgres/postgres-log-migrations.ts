@@ -2,6 +2,7 @@
 // (log_schema_migrations), so the log may share a schema with a vault store. Never edit an applied
 // migration: add a new one. Tables are created unqualified (search_path is the store's schema).
 import type { Migration } from '../../core/migration-plan.ts';
+import { SUBJECT_EPOCH } from '../log-search.ts';
 
 export const POSTGRES_LOG_MIGRATIONS: readonly Migration[] = [
   {
@@ -56,6 +57,24 @@ CREATE TABLE log_sequencer (
   since bigint NOT NULL,
   heartbeat bigint NOT NULL
 );
+`,
+  },
+  {
+    // As SQLite's migration 3: the epoch first keeps an integration's index inserts among the newest
+    // epoch's pages instead of one random page per entry across the whole log (log-search.ts).
+    id: 2,
+    name: 'subject index by epoch',
+    sql: `
+CREATE TABLE log_subject_index_by_epoch (
+  epoch integer NOT NULL,
+  subject text COLLATE "C" NOT NULL,
+  idx bigint NOT NULL,
+  PRIMARY KEY (epoch, subject, idx)
+);
+INSERT INTO log_subject_index_by_epoch (epoch, subject, idx)
+  SELECT idx / ${SUBJECT_EPOCH}, subject, idx FROM log_subject_index ORDER BY 1, 2, 3;
+DROP TABLE log_subject_index;
+ALTER TABLE log_subject_index_by_epoch RENAME TO log_subject_index;
 `,
   },
 ];

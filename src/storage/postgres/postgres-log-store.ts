@@ -12,7 +12,7 @@
 import { EnclaveError } from '../../core/errors.ts';
 import type { LogEntryRow, LogQuery, LogStore, LogTile, SequencerLease, StoredCheckpoint, StoredLogEntry } from '../../core/log-store.ts';
 import type { Migration } from '../../core/migration-plan.ts';
-import { logSearchSql, toLogEntry } from '../log-search.ts';
+import { logSearchSql, subjectIndexSql, toLogEntry } from '../log-search.ts';
 import { columnArrays, type PostgresDb } from './postgres-db.ts';
 import { PostgresSequencerLease } from './postgres-log-lease.ts';
 import { POSTGRES_LOG_MIGRATIONS } from './postgres-log-migrations.ts';
@@ -102,10 +102,7 @@ export class PostgresLogStore implements LogStore {
         );
       }
       // Index the newly integrated entries by subject in one sorted pass.
-      await sql.run(
-        'INSERT INTO log_subject_index (subject, idx) SELECT subject, idx FROM log_entries WHERE idx >= $1 AND idx < $2 AND subject IS NOT NULL ORDER BY subject, idx',
-        [fromSize, toSize],
-      );
+      await sql.run(subjectIndexSql((n) => `$${n}`), [fromSize, toSize]);
       await sql.run("UPDATE log_counters SET value = $1 WHERE name = 'tree_size'", [toSize]);
       return true;
     });

@@ -3,6 +3,7 @@
 // in-memory database, which a worker cannot share.
 import type { DatabaseSync, SQLInputValue } from 'node:sqlite';
 import type { LogEntryRow, LogTile, StoredCheckpoint } from '../../core/log-store.ts';
+import { subjectIndexSql } from '../log-search.ts';
 import { inTransaction, StatementCache } from './sqlite-db.ts';
 
 type Row = Record<string, SQLInputValue>;
@@ -45,10 +46,8 @@ export class SqliteLogWrites {
          ON CONFLICT (level, idx) DO UPDATE SET width = excluded.width, data = excluded.data WHERE excluded.width > log_tiles.width`,
       );
       for (const t of tiles) put.run(t.level, t.index, t.width, t.data);
-      // Index the newly integrated entries by subject in one sorted pass (migration 2).
-      this.statements
-        .get('INSERT INTO log_subject_index (subject, idx) SELECT subject, idx FROM log_entries WHERE idx >= ? AND idx < ? AND subject IS NOT NULL ORDER BY subject, idx')
-        .run(fromSize, toSize);
+      // Index the newly integrated entries by subject in one sorted pass (migrations 2 and 3).
+      this.statements.get(subjectIndexSql(() => '?')).run(fromSize, toSize);
       this.statements.get('UPDATE log_meta SET value = ? WHERE key = ?').run(String(toSize), TREE_SIZE_KEY);
       return true;
     });
