@@ -81,7 +81,7 @@ export class PostgresLogStore implements LogStore {
   }
 
   async search(query: LogQuery): Promise<StoredLogEntry[]> {
-    const { sql, values } = logSearchSql(query, (n) => `$${n}`);
+    const { sql, values } = logSearchSql(query, (n) => `$${n}`, 'postgres');
     return (await this.db.rows(sql, values)).map(toLogEntry);
   }
 

@@ -158,7 +158,7 @@ export class SqliteLogStore implements LogStore {
   }
 
   search(query: LogQuery): Promise<StoredLogEntry[]> {
-    const { sql, values } = logSearchSql(query, () => '?');
+    const { sql, values } = logSearchSql(query, () => '?', 'sqlite');
     return this.run(() => (this.statements.get(sql).all(...values) as Row[]).map(toLogEntry));
   }
 
