@@ -2,7 +2,7 @@
 // cache key carries a version string, the size and a digest of the store's schema history, so a change
 // to any of them seeds anew instead of benchmarking a stale store.
 import { createHash } from 'node:crypto';
-import { existsSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { copyFileSync, existsSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { SQLITE_MIGRATIONS } from '../src/storage/sqlite/sqlite-migrations.ts';
 
@@ -30,6 +30,30 @@ export interface Manifest {
   readonly serviceToken: string;
   readonly seedSeconds: number;
   readonly seededAt: string;
+  /** The transparency log's SQLite file; a copy as seeding left it sits beside it (`.seeded`). Absent in older data sets. */
+  readonly logDbPath?: string;
+}
+
+const SEEDED = '.seeded';
+
+/** Keeps a copy of the log file (and its WAL, if any) as seeding left it; the enclave must be closed. */
+export function snapshotSeededLog(logDbPath: string): void {
+  for (const suffix of ['', '-wal']) {
+    rmSync(`${logDbPath}${SEEDED}${suffix}`, { force: true });
+    if (existsSync(`${logDbPath}${suffix}`)) copyFileSync(`${logDbPath}${suffix}`, `${logDbPath}${SEEDED}${suffix}`);
+  }
+}
+
+/**
+ * Puts the log back as seeding left it, so that every run starts from the same log, not from one grown by
+ * each earlier run's reads (a million entries or more a run). False when the data set has no copy.
+ */
+export function restoreSeededLog(manifest: Manifest): boolean {
+  const path = manifest.logDbPath;
+  if (path === undefined || !existsSync(`${path}${SEEDED}`)) return false;
+  for (const suffix of ['', '-wal', '-shm']) rmSync(`${path}${suffix}`, { force: true });
+  for (const suffix of ['', '-wal']) if (existsSync(`${path}${SEEDED}${suffix}`)) copyFileSync(`${path}${SEEDED}${suffix}`, `${path}${suffix}`);
+  return true;
 }
 
 export const SUBJECT_COUNTRY = 'US';

@@ -9,7 +9,7 @@ import { execFileSync, fork } from 'node:child_process';
 import { mkdirSync, readdirSync, rmSync, statSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import type { Breakdown } from './breakdown.ts';
-import { BENCH_PURPOSE, datasetDir, readManifest, recordCount, WORK_DIR, type DatasetSpec, type Manifest } from './dataset.ts';
+import { BENCH_PURPOSE, datasetDir, readManifest, recordCount, restoreSeededLog, WORK_DIR, type DatasetSpec, type Manifest } from './dataset.ts';
 import { runLoad, type LoadResult, type LoadSettings } from './load.ts';
 import { waitForQuiet } from './machine-load.ts';
 import { describeMachine } from './machine.ts';
@@ -117,6 +117,8 @@ async function main(): Promise<void> {
   const machine = describeMachine();
   log(`machine: ${machine.cpuModel}, ${machine.cores} cores, ${machine.memoryGiB} GiB, Node ${machine.node}, SQLite ${machine.sqlite}`);
   const { manifest, seededNow } = await dataset(options.dataset, options.fresh);
+  if (restoreSeededLog(manifest)) log('log: restored as seeding left it (each run starts from the same log)');
+  else log('log: this data set keeps every earlier run\'s entries (it predates the seeded copy; --fresh re-seeds)');
   const paths: Paths = { warmup: requestPaths(manifest, 100_000, PATH_SEED + 1), measured: requestPaths(manifest, 400_000, PATH_SEED) };
   const warmed = warmPageCache([manifest.siteDbPath, `${manifest.siteDbPath}-wal`, join(dirname(manifest.siteDbPath), '..', 'control.db')]);
   log(`page cache: read ${(warmed / 2 ** 20).toFixed(0)} MiB of store files`);

@@ -7,7 +7,7 @@ import type { Principal } from '../src/core/principal.ts';
 import { openEnclave, type Enclave } from '../src/services/enclave.ts';
 import { initEnclave, readDevShares } from '../src/services/init-service.ts';
 import { sqlitePathOf } from '../src/storage/open-store.ts';
-import { BENCH_PURPOSE, datasetKey, recordCount, recordRef, SUBJECT_COUNTRY, subjectId, writeManifest, type DatasetSpec, type Manifest } from './dataset.ts';
+import { BENCH_PURPOSE, datasetKey, recordCount, recordRef, SUBJECT_COUNTRY, snapshotSeededLog, subjectId, writeManifest, type DatasetSpec, type Manifest } from './dataset.ts';
 import { messageData, userData } from './synthetic.ts';
 
 const SUBJECTS_PER_BATCH = 1000;
@@ -76,7 +76,7 @@ export async function seedDataset(dir: string, spec: DatasetSpec): Promise<Manif
   const started = performance.now();
   rmSync(dir, { recursive: true, force: true });
   mkdirSync(dir, { recursive: true });
-  return seedEnclave(dir, spec, async ({ enclave, configPath, token }) => {
+  const manifest = await seedEnclave(dir, spec, async ({ enclave, configPath, token }): Promise<Manifest> => {
     const config = enclave.config;
     const total = recordCount(spec);
     const home = config.sites.get('trusted-us');
@@ -85,7 +85,8 @@ export async function seedDataset(dir: string, spec: DatasetSpec): Promise<Manif
     const counted = await enclave.router.store('trusted-us').records.count();
     if (counted !== total) throw new Error(`expected ${total} records at trusted-us, found ${counted}`);
     await enclave.router.store('trusted-us').scrub(); // checkpoint the WAL so both servers start from the same file state
-    const manifest: Manifest = {
+    const logDbPath = sqlitePathOf(config.log.storage, config.dataDir);
+    return {
       key: datasetKey(spec),
       subjects: spec.subjects,
       recordsPerSubject: spec.recordsPerSubject,
@@ -95,10 +96,13 @@ export async function seedDataset(dir: string, spec: DatasetSpec): Promise<Manif
       serviceToken: token,
       seedSeconds: (performance.now() - started) / 1000,
       seededAt: new Date().toISOString(),
+      ...(logDbPath === undefined ? {} : { logDbPath }),
     };
-    writeManifest(dir, manifest);
-    return manifest;
   });
+  // The enclave is closed now: the log's file is complete. The manifest comes last, as the seed's end.
+  if (manifest.logDbPath !== undefined) snapshotSeededLog(manifest.logDbPath);
+  writeManifest(dir, manifest);
+  return manifest;
 }
 
 if (import.meta.main) {
