@@ -104,6 +104,16 @@ function write(value: unknown, path: Path, out: string[]): void {
   }
 }
 
+/**
+ * Whether an object built member by member keeps `name` where it was inserted: JavaScript lists
+ * integer-like names first (any name starting with a digit is treated so, to be safe), and `__proto__`
+ * cannot be assigned as a member. Building objects in code-unit order for one JSON.stringify relies on it.
+ */
+export function keepsInsertionOrder(name: string): boolean {
+  const c = name.charCodeAt(0);
+  return !(c >= 48 && c <= 57) && name !== '__proto__';
+}
+
 /** What sorted() answers when the value needs the writer: something to refuse, or a member name JavaScript would reorder. */
 const GENERAL = Symbol('general');
 
@@ -138,8 +148,7 @@ function sorted(value: unknown, depth: number): unknown {
       const obj = value as Record<string, unknown>;
       const out: Record<string, unknown> = {};
       for (const k of sortKeys(Object.keys(obj))) {
-        const c = k.charCodeAt(0);
-        if ((c >= 48 && c <= 57) || k === '__proto__' || !k.isWellFormed()) return GENERAL;
+        if (!keepsInsertionOrder(k) || !k.isWellFormed()) return GENERAL;
         const v = sorted(obj[k], depth + 1);
         if (v === GENERAL) return GENERAL;
         out[k] = v;

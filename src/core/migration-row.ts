@@ -3,7 +3,7 @@
 // recompute both sides. Values are converted strictly by field type; a value that does not fit refuses
 // the row (with the field named, never the value).
 import { createHash, createHmac, type KeyObject } from 'node:crypto';
-import { canonicalJson, sortKeys } from './canonical-json.ts';
+import { canonicalJson, keepsInsertionOrder, sortKeys } from './canonical-json.ts';
 import type { FieldDef } from './config.ts';
 import { evaluateCountryExpr } from './country-expression.ts';
 import { EnclaveError } from './errors.ts';
@@ -164,14 +164,12 @@ export function mapRow(mappingName: string, t: ResolvedTable, row: SourceRow, ke
 export function canonicalRecord(table: string, key: KeyTuple, r: MappedRecord): string {
   // canonicalJson({ table, key, collection, id, subject, data }) as one JSON.stringify of objects built
   // with their members in code-unit order: JSON.stringify keeps insertion order and writes values as
-  // RFC 8785 does (field values are validated finite). Integer-like member names would break the order
-  // (JavaScript lists them first) and __proto__ cannot be assigned as a member: field names start with a
-  // letter, anything else takes the general form. test/core/migration-row.test.ts checks it equals it.
+  // RFC 8785 does (field values are validated finite). A field name an object would not keep in that
+  // order (keepsInsertionOrder) takes the general form. test/core/migration-row.test.ts checks it equals it.
   const names = sortKeys(Object.keys(r.data));
   const data: Record<string, FieldValue> = {};
   for (const name of names) {
-    const c = name.charCodeAt(0);
-    if ((c >= 48 && c <= 57) || name === '__proto__') {
+    if (!keepsInsertionOrder(name)) {
       const all = Object.fromEntries(names.map((n) => [n, r.data[n] ?? null]));
       return canonicalJson({ collection: r.collection, data: all, id: r.id, key: keyValues(key), subject: r.subject, table });
     }

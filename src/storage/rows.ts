@@ -56,7 +56,7 @@ function bytesOrNull(v: unknown): Uint8Array | null {
   return v === null || v === undefined ? null : (v as Uint8Array);
 }
 
-/** Column names of a subject row, bare or as `RECORD_WITH_SUBJECT_SELECT` prefixes them. */
+/** Column names of a subject row, bare or as `recordWithSubjectSql` prefixes them. */
 const SUBJECT_NAMES = { id: 'id', country: 'country', jurisdiction: 'jurisdiction', wrappedKey: 'wrapped_key', keyId: 'key_id', createdAt: 'created_at', erasedAt: 'erased_at', movedTo: 'moved_to' } as const;
 type SubjectNames = { readonly [K in keyof typeof SUBJECT_NAMES]: string };
 const JOINED_SUBJECT_NAMES: SubjectNames = Object.fromEntries(Object.entries(SUBJECT_NAMES).map(([k, v]) => [k, `s_${v}`])) as unknown as SubjectNames;
@@ -91,9 +91,14 @@ export function toRecord(r: SqlRow): RecordRow {
   };
 }
 
-/** `records r LEFT JOIN subjects s` as both adapters select them: the record's columns, its subject's prefixed `s_`. */
-export const RECORD_WITH_SUBJECT_SELECT = `SELECT r.*, ${Object.values(SUBJECT_NAMES).map((c) => `s.${c} AS s_${c}`).join(', ')}
-                    FROM records r LEFT JOIN subjects s ON s.id = r.subject`;
+/**
+ * One record by (collection, id) with its subject, `records r LEFT JOIN subjects s`: the record's columns,
+ * its subject's prefixed `s_`. Built once per adapter (a statement's text is its cache key, on every read).
+ */
+export function recordWithSubjectSql(collection: string, id: string): string {
+  return `SELECT r.*, ${Object.values(SUBJECT_NAMES).map((c) => `s.${c} AS s_${c}`).join(', ')}
+          FROM records r LEFT JOIN subjects s ON s.id = r.subject WHERE r.collection = ${collection} AND r.id = ${id}`;
+}
 
 export function toRecordWithSubject(r: SqlRow): RecordWithSubject {
   return { record: toRecord(r), subject: r['s_id'] === null || r['s_id'] === undefined ? undefined : subjectFrom(r, JOINED_SUBJECT_NAMES) };

@@ -2,8 +2,10 @@
 // the data-modifying CTE and the existence check run on one snapshot, so "not found" and "version
 // conflict" are told apart exactly as the SQLite store does inside its transaction.
 import type { DeleteResult, InsertResult, RecordRow, RecordStore, UpdateResult } from '../../core/store.ts';
-import { byId, countOf, listLimit, RECORD_COLUMNS as COLUMNS, RECORD_WITH_SUBJECT_SELECT, recordValues as values, toRecord, toRecordWithSubject } from '../rows.ts';
+import { byId, countOf, listLimit, RECORD_COLUMNS as COLUMNS, recordValues as values, recordWithSubjectSql, toRecord, toRecordWithSubject } from '../rows.ts';
 import { columnArrays, type PostgresDb, type Sql } from './postgres-db.ts';
+
+const GET_WITH_SUBJECT = recordWithSubjectSql('$1', '$2');
 
 /** Inserts the rows that are new, in one statement; returns the keys it inserted. */
 export async function insertRecords(sql: Sql, rows: readonly RecordRow[]): Promise<{ collection: string; id: string }[]> {
@@ -34,7 +36,7 @@ export function postgresRecords(db: PostgresDb): RecordStore {
       return r ? toRecord(r) : undefined;
     },
     getWithSubject: async (collection, id) => {
-      const r = (await db.prepared(`${RECORD_WITH_SUBJECT_SELECT} WHERE r.collection = $1 AND r.id = $2`, [collection, id]))[0];
+      const r = (await db.prepared(GET_WITH_SUBJECT, [collection, id]))[0];
       return r ? toRecordWithSubject(r) : undefined;
     },
     getMany: async (collection, ids) => byId(ids.length === 0 ? [] : await db.prepared('SELECT * FROM records WHERE collection = $1 AND id = ANY($2::text[])', [collection, ids]), toRecord),

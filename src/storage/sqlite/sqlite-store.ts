@@ -45,7 +45,7 @@ import {
   toPolicyVersion,
   toProposal,
   RECORD_COLUMNS,
-  RECORD_WITH_SUBJECT_SELECT,
+  recordWithSubjectSql,
   recordValues,
   SUBJECT_COLUMNS,
   subjectValues,
@@ -63,9 +63,10 @@ import { SQLITE_MIGRATIONS } from './sqlite-migrations.ts';
 
 type Row = Record<string, SQLInputValue>;
 
-// Built once: a statement's text is its cache key, and bulk loads look it up for every row.
+// Built once: a statement's text is its cache key, looked up for every row of a bulk load and every read.
 const INSERT_SUBJECT = `INSERT INTO subjects (${SUBJECT_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (id) DO NOTHING`;
 const INSERT_RECORD = `INSERT INTO records (${RECORD_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (collection, id) DO NOTHING`;
+const GET_WITH_SUBJECT = recordWithSubjectSql('?', '?');
 
 export interface SqliteOptions {
   /** A file path, or ':memory:' for tests. */
@@ -177,7 +178,7 @@ export class SqliteStore implements Store {
         return Promise.resolve(r ? toRecord(r) : undefined);
       },
       getWithSubject: async (collection, id) => {
-        const r = this.stmt(`${RECORD_WITH_SUBJECT_SELECT} WHERE r.collection = ? AND r.id = ?`).get(collection, id) as Row | undefined;
+        const r = this.stmt(GET_WITH_SUBJECT).get(collection, id) as Row | undefined;
         return Promise.resolve(r ? toRecordWithSubject(r) : undefined);
       },
       getMany: async (collection, ids) => Promise.resolve(this.many('SELECT * FROM records WHERE collection = ? AND id IN (SELECT value FROM json_each(?))', [collection], ids, toRecord)),
