@@ -11,7 +11,7 @@ import { parseTilePath } from '../../src/core/tlog/tiles.ts';
 import { LogService } from '../../src/services/log-service.ts';
 import { verifyLog, type LogFetch } from '../../src/services/log-verifier.ts';
 import { PostgresLogStore } from '../../src/storage/postgres/postgres-log-store.ts';
-import { pgUrl, postgresSkip, schemaMaker } from '../helpers/postgres.ts';
+import { admin, pgUrl, postgresSkip, schemaMaker } from '../helpers/postgres.ts';
 
 const skip = await postgresSkip();
 const ORIGIN = 'enclave.test/scale';
@@ -39,8 +39,8 @@ void describe('the log sequencer among several instances (PostgreSQL)', { skip }
   const schema = schemaMaker();
   const root = randomBytes(32);
 
-  async function instances(label: string, names: readonly string[]): Promise<LogService[]> {
-    const url = pgUrl(schema(label), { pool_size: '2' });
+  async function instances(label: string, names: readonly string[], params: Record<string, string> = {}): Promise<LogService[]> {
+    const url = pgUrl(schema(label), { pool_size: '2', ...params });
     return Promise.all(names.map(async (instance) => new LogService({ store: await PostgresLogStore.open(url), origin: ORIGIN, instance })));
   }
 
@@ -120,5 +120,31 @@ void describe('the log sequencer among several instances (PostgreSQL)', { skip }
     } finally {
       await Promise.all([sealed, open].map((l) => l.close()));
     }
+  });
+
+  void it('a sealed instance that integrates tick after tick keeps one lease session instead of a new one per tick', async () => {
+    const app = `seq-${randomBytes(6).toString('hex')}`;
+    const [sealed] = await instances('seq_session', ['sealed'], { application_name: app, pool_size: '1' });
+    assert.ok(sealed);
+    // Every connection of this store carries `app`; the pool's is idle between statements, the lease's holds the lock.
+    const sessions = () => admin(async (c) => (await c.query<{ pid: number }>('SELECT pid FROM pg_stat_activity WHERE application_name = $1 ORDER BY pid', [app])).rows.map((r) => r.pid));
+    try {
+      await sealed.unsealed(root);
+      sealed.sealedNow();
+      let first: number[] | undefined;
+      for (let tick = 0; tick < 4; tick++) {
+        await Promise.all(Array.from({ length: 3 }, (_, i) => sealed.append(event(tick * 3 + i))));
+        assert.equal(await sealed.sync(), null);
+        assert.equal(await sealed.store.treeSize(), (tick + 1) * 3, 'it integrated');
+        assert.equal((await sealed.sequencer())?.held, false, 'and let the lease go');
+        const now = await sessions();
+        first ??= now;
+        assert.equal(now.length, 2, 'the pool connection and the lease session, kept between ticks');
+        assert.deepEqual(now, first, `tick ${tick}: the same two sessions as at the first tick`);
+      }
+    } finally {
+      await sealed.close();
+    }
+    assert.deepEqual(await sessions(), [], 'closing ends them all');
   });
 });

@@ -64,8 +64,24 @@ export class PostgresSequencerLease {
     }
   }
 
-  /** Lets the lease go: the session ends, and the lock with it. */
-  release(): Promise<void> {
+  /**
+   * Lets the lease go and keeps the session for the next tick: a sealed instance integrates and releases
+   * on every tick that finds new entries, and a new session per tick would churn connections. If the
+   * unlock gets no answer, the session ends, and the lock with it.
+   */
+  async release(): Promise<void> {
+    const c = this.client;
+    if (!c || !this.held) return;
+    this.held = false;
+    try {
+      await c.query('SELECT pg_advisory_unlock($1)', [this.key]);
+    } catch {
+      await this.drop();
+    }
+  }
+
+  /** Ends the session (and so the lock, if held): at close. */
+  close(): Promise<void> {
     return this.drop();
   }
 

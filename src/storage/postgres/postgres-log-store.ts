@@ -153,7 +153,7 @@ export class PostgresLogStore implements LogStore {
 
   close(): Promise<void> {
     this.closing ??= (async () => {
-      await this.lease.release();
+      await this.lease.close();
       await this.db.end();
     })();
     return this.closing;
