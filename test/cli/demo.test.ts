@@ -181,6 +181,12 @@ describe('enclave demo (serving)', () => {
     return { status: res.status, body: (await res.json()) as Record<string, unknown> };
   }
 
+  it('runs with the heap limits `enclave serve` takes from the starter configuration', () => {
+    const limit = Number(/Heap limit (\d+) MiB/.exec(demo.stdout())?.[1]);
+    // The old generation's 128 MiB plus the young generation's share (8 MiB semi-spaces); unlimited, V8 sizes it from the machine.
+    assert.ok(limit >= 128 && limit < 200, demo.stdout());
+  });
+
   it('serves on the printed address, with curl examples for that address', () => {
     assert.match(demo.stdout(), new RegExp(`curl -s -H 'Authorization: Bearer enc_\\S+' -H 'Enclave-Purpose: account' ${demo.url.replace(/\./g, '\\.')}/v1/collections/users/records/${subject}`));
     assert.match(demo.stdout(), new RegExp(`ENCLAVE_SERVER=${demo.url.replace(/\./g, '\\.')} ENCLAVE_TOKEN=enc_\\S+ npx enclave access request --subject ${subject}`));

@@ -7,6 +7,7 @@ import { devUnseal } from '../dev-unseal.ts';
 import type { Io } from '../io.ts';
 import { connectHost, type LogLevel } from '../options.ts';
 import { displayPath, Output } from '../output.ts';
+import { heapLimitMb } from '../heap-limits.ts';
 import { checkListenable, startServer, untilSignal } from '../serve-runner.ts';
 import { prepareDemoDir } from './demo-dir.ts';
 import { Population } from './population.ts';
@@ -84,6 +85,7 @@ export async function runDemo(io: Io, opts: DemoOptions): Promise<void> {
     out.line(tryIt(server.url, tokens, subject, outsideCountry));
     out.line();
     out.line(`The tokens stay valid when you serve this enclave again: enclave serve --config ${dir}/enclave.yaml --dev-unseal`);
+    out.line(`Heap limit ${heapLimitMb()} MiB (V8)`);
     out.line(`Listening on ${server.url} (enclave "${config.name}", unsealed in development mode); press Ctrl-C to stop.`);
     const signal = await untilSignal();
     out.note(`${signal}: closing the server and the stores`);
