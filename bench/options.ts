@@ -12,6 +12,8 @@ export interface BenchOptions {
   readonly load: LoadSettings;
   /** Measured rounds per server, alternating baseline and gated; the report takes each server's best. */
   readonly rounds: number;
+  /** After the rounds: one window per server at each of these connection counts (group commit grows with concurrency). */
+  readonly moreConnections: readonly number[];
   readonly soak: SoakOptions;
   /** Node flags for both server processes (none by default: the servers run as the product does). */
   readonly serverNodeFlags: readonly string[];
@@ -61,6 +63,7 @@ export function parseOptions(argv: readonly string[], paths: { docs: string; qui
       ? { connections: 10, pipelining: 1, durationSeconds: 3, warmupSeconds: 1 }
       : { connections: 10, pipelining: 1, durationSeconds: 10, warmupSeconds: 3 },
     rounds: quick ? 1 : 5,
+    moreConnections: quick ? [64] : [32, 64],
     soak: quick
       ? { windowSeconds: 3, maxSeconds: 6, settleFraction: 0.02, settleWindows: 1 }
       : { windowSeconds: 10, maxSeconds: 300, settleFraction: 0.02, settleWindows: 6 },

@@ -31,6 +31,11 @@ export interface Round {
   readonly gated: LoadResult;
 }
 
+/** One window per server with more concurrent clients than the rounds (not part of the targets' figures). */
+export interface ConcurrencyRow extends Round {
+  readonly connections: number;
+}
+
 export interface ProfileFigures {
   readonly seconds: number;
   readonly categories: readonly Category[];
@@ -55,6 +60,7 @@ export interface ReportInput {
   readonly baseline: ServerFigures;
   readonly gated: ServerFigures;
   readonly rounds: readonly Round[];
+  readonly moreConnections: readonly ConcurrencyRow[];
   readonly soak: SoakResult;
   /** Node flags the servers ran with; empty means as the product runs. */
   /** The flags given for a trial (--server-node-flags); none when the servers run as the product does. */
@@ -79,6 +85,10 @@ const mib = (bytes: number) => `${(bytes / 2 ** 20).toFixed(1)} MiB`;
 const pct = (n: number) => `${n.toFixed(0)} %`;
 
 /** The gated server's peak RSS over its whole life, the soak included. */
+function bestOf(input: ReportInput): Round {
+  return { baseline: input.baseline.load, gated: input.gated.load };
+}
+
 export function gatedPeakRss(input: ReportInput): number {
   return Math.max(input.gated.memory.peakRss, ...input.soak.samples.map((x) => x.peakRss));
 }
@@ -221,6 +231,22 @@ export function renderReport(input: ReportInput, note: string): string {
               `| ${i + 1} | ${int(r.baseline.requestsPerSecond)} | ${int(r.gated.requestsPerSecond)} | ${(r.gated.requestsPerSecond / r.baseline.requestsPerSecond).toFixed(2)} | ` +
               `${int(r.baseline.serverCpuMicrosPerRequest)} µs | ${int(r.gated.serverCpuMicrosPerRequest)} µs | ` +
               `${pct(r.baseline.otherCpuPercent)} / ${pct(r.baseline.stealPercent)} | ${pct(r.gated.otherCpuPercent)} / ${pct(r.gated.stealPercent)} |`,
+          ),
+          '',
+        ]
+      : []),
+    ...(input.moreConnections.length > 0
+      ? [
+          '### With more concurrent clients',
+          '',
+          `One window per server at each connection count, after the rounds (same ids, same settings otherwise); the targets are assessed on the rounds above (${settings.connections} connections). Each gated read waits for its log entry's group commit (one fsync per batch of the entries queued meanwhile, see [transparency-log.md](transparency-log.md)), so more clients share more of each commit.`,
+          '',
+          '| Connections | Baseline reads/s | Gated reads/s | Ratio | Baseline CPU per read | Gated CPU per read | Gated latency p50 / p99 |',
+          '|---:|---:|---:|---:|---:|---:|---:|',
+          ...[{ connections: settings.connections, ...bestOf(input) }, ...input.moreConnections].map(
+            (r) =>
+              `| ${r.connections} | ${int(r.baseline.requestsPerSecond)} | ${int(r.gated.requestsPerSecond)} | ${(r.gated.requestsPerSecond / r.baseline.requestsPerSecond).toFixed(2)} | ` +
+              `${int(r.baseline.serverCpuMicrosPerRequest)} µs | ${int(r.gated.serverCpuMicrosPerRequest)} µs | ${ms(r.gated.latencyP50Ms)} / ${ms(r.gated.latencyP99Ms)} |`,
           ),
           '',
         ]

@@ -20,7 +20,7 @@ import { probe } from './probe.ts';
 import { readMemory } from './proc-stats.ts';
 import { categorize } from './profile-categories.ts';
 import { summarizeProfile } from './profile-summary.ts';
-import { ratioOf, verdicts, writeReport, type ProfileFigures, type ReportInput, type Round, type ServerFigures } from './report.ts';
+import { ratioOf, verdicts, writeReport, type ConcurrencyRow, type ProfileFigures, type ReportInput, type Round, type ServerFigures } from './report.ts';
 import { PATH_SEED, requestPaths } from './request-paths.ts';
 import { startServerProcess, type ServerProcess } from './server-process.ts';
 
@@ -139,6 +139,13 @@ async function main(): Promise<void> {
       const g = await measureOnce(gated, `gated${tag}`, paths, headers, options.load);
       rounds.push({ baseline: b, gated: g });
     }
+    const moreConnections: ConcurrencyRow[] = [];
+    for (const connections of options.moreConnections) {
+      const settings = { ...options.load, connections };
+      const b = await measureOnce(baseline, `baseline, ${connections} connections`, paths, headers, settings);
+      const g = await measureOnce(gated, `gated, ${connections} connections`, paths, headers, settings);
+      moreConnections.push({ connections, baseline: b, gated: g });
+    }
     const memory = { baseline: readMemory(baseline.pid), gated: readMemory(gated.pid) };
     // Before the profiled run: the inspector's own allocations are not the server's.
     await quiet('memory soak');
@@ -168,6 +175,7 @@ async function main(): Promise<void> {
       baseline: baselineFigures,
       gated: gatedFigures,
       rounds,
+      moreConnections,
       soak: soaked,
       serverNodeFlags: options.serverNodeFlags,
       gatedNodeFlags: gated.nodeFlags,
