@@ -61,6 +61,8 @@ export interface ReportInput {
   readonly gated: ServerFigures;
   readonly rounds: readonly Round[];
   readonly moreConnections: readonly ConcurrencyRow[];
+  /** The gated server's VmHWM after those windows (they run last, after the soak). */
+  readonly peakRssAfterMoreConnections?: number;
   readonly soak: SoakResult;
   /** Node flags the servers ran with; empty means as the product runs. */
   /** The flags given for a trial (--server-node-flags); none when the servers run as the product does. */
@@ -239,7 +241,8 @@ export function renderReport(input: ReportInput, note: string): string {
       ? [
           '### With more concurrent clients',
           '',
-          `One window per server at each connection count, after the rounds (same ids, same settings otherwise); the targets are assessed on the rounds above (${settings.connections} connections). Each gated read waits for its log entry's group commit (one fsync per batch of the entries queued meanwhile, see [transparency-log.md](transparency-log.md)), so more clients share more of each commit.`,
+          `One window per server at each connection count, run last (after the soak and the profile; same ids, same settings otherwise); the targets are assessed on the rounds above (${settings.connections} connections). Each gated read waits for its log entry's group commit (one fsync per batch of the entries queued meanwhile, see [transparency-log.md](transparency-log.md)), so more clients share more of each commit.` +
+            (input.peakRssAfterMoreConnections === undefined ? '' : ` The gated server's peak RSS after these windows: ${mib(input.peakRssAfterMoreConnections)} (more requests in flight hold more buffers at once).`),
           '',
           '| Connections | Baseline reads/s | Gated reads/s | Ratio | Baseline CPU per read | Gated CPU per read | Gated latency p50 / p99 |',
           '|---:|---:|---:|---:|---:|---:|---:|',

@@ -139,13 +139,6 @@ async function main(): Promise<void> {
       const g = await measureOnce(gated, `gated${tag}`, paths, headers, options.load);
       rounds.push({ baseline: b, gated: g });
     }
-    const moreConnections: ConcurrencyRow[] = [];
-    for (const connections of options.moreConnections) {
-      const settings = { ...options.load, connections };
-      const b = await measureOnce(baseline, `baseline, ${connections} connections`, paths, headers, settings);
-      const g = await measureOnce(gated, `gated, ${connections} connections`, paths, headers, settings);
-      moreConnections.push({ connections, baseline: b, gated: g });
-    }
     const memory = { baseline: readMemory(baseline.pid), gated: readMemory(gated.pid) };
     // Before the profiled run: the inspector's own allocations are not the server's.
     await quiet('memory soak');
@@ -154,6 +147,15 @@ async function main(): Promise<void> {
       log(`memory soak: ${s.reads.toLocaleString('en-US')} reads, RSS ${(s.rss / 2 ** 20).toFixed(0)} MiB, peak ${(s.peakRss / 2 ** 20).toFixed(0)} MiB`),
     );
     const profile = options.profile ? await profileGated(gated, paths, headers, options.load, options.profileSeconds) : undefined;
+    // Last: more concurrent requests hold more buffers at once, and the memory figures above are the rounds' load.
+    const moreConnections: ConcurrencyRow[] = [];
+    for (const connections of options.moreConnections) {
+      const settings = { ...options.load, connections };
+      const b = await measureOnce(baseline, `baseline, ${connections} connections`, paths, headers, settings);
+      const g = await measureOnce(gated, `gated, ${connections} connections`, paths, headers, settings);
+      moreConnections.push({ connections, baseline: b, gated: g });
+    }
+    const afterMoreConnections = moreConnections.length > 0 ? readMemory(gated.pid).peakRss : undefined;
     await quiet('breakdown');
     const steps = breakdown(manifest);
     const baselineFigures: ServerFigures = { load: best(rounds.map((r) => r.baseline)), memory: memory.baseline };
@@ -176,6 +178,7 @@ async function main(): Promise<void> {
       gated: gatedFigures,
       rounds,
       moreConnections,
+      ...(afterMoreConnections === undefined ? {} : { peakRssAfterMoreConnections: afterMoreConnections }),
       soak: soaked,
       serverNodeFlags: options.serverNodeFlags,
       gatedNodeFlags: gated.nodeFlags,
