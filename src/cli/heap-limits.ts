@@ -25,7 +25,7 @@ export function missingHeapFlags(wanted: readonly string[], execArgv: readonly s
  * Re-executes this process with the heap flags it lacks; returns only if nothing is missing, or where
  * the platform cannot replace a process (Windows: then say so, and pass the flags in NODE_OPTIONS).
  */
-export function ensureHeapLimits(server: Pick<ServerConfig, 'maxOldSpaceMb' | 'maxSemiSpaceMb'>): 'applied' | 'unsupported' {
+function ensureHeapLimits(server: Pick<ServerConfig, 'maxOldSpaceMb' | 'maxSemiSpaceMb'>): 'applied' | 'unsupported' {
   const missing = missingHeapFlags(heapFlags(server));
   if (missing.length === 0) return 'applied';
   if (typeof process.execve !== 'function') return 'unsupported';
@@ -33,6 +33,11 @@ export function ensureHeapLimits(server: Pick<ServerConfig, 'maxOldSpaceMb' | 'm
   if (script === undefined) return 'unsupported';
   process.execve(process.execPath, [process.execPath, ...process.execArgv, ...missing, script, ...args], process.env);
   return 'applied';
+}
+
+/** ensureHeapLimits, telling `note` what to pass instead where `what` (the server, the demo) cannot restart itself. */
+export function applyHeapLimits(server: Pick<ServerConfig, 'maxOldSpaceMb' | 'maxSemiSpaceMb'>, what: string, note: (message: string) => void): void {
+  if (ensureHeapLimits(server) === 'unsupported') note(`this platform cannot restart ${what} with heap limits; pass ${heapFlags(server).join(' ')} in NODE_OPTIONS`);
 }
 
 /** The heap limit V8 actually runs with, in MiB (old generation plus the young generation's share). */

@@ -45,13 +45,11 @@ async function serve(io: Io, configPath: string, opts: ServeOptions): Promise<vo
   const { startServer, untilSignal } = await import('../serve-runner.ts');
   const { devUnseal } = await import('../dev-unseal.ts');
   const { loadConfig } = await import('../../services/config-loader.ts');
-  const { ensureHeapLimits, heapLimitMb } = await import('../heap-limits.ts');
+  const { applyHeapLimits, heapLimitMb } = await import('../heap-limits.ts');
   const out = new Output(io);
   const config = loadConfig(configPath);
   // Before anything is opened: this may replace the process with one started with the heap flags.
-  if (ensureHeapLimits(config.server) === 'unsupported') {
-    out.note(`this platform cannot restart the server with heap limits; pass --max-old-space-size=${config.server.maxOldSpaceMb} --max-semi-space-size=${config.server.maxSemiSpaceMb} in NODE_OPTIONS`);
-  }
+  applyHeapLimits(config.server, 'the server', (m) => out.note(m));
   const enclave = await openLocalEnclave(configPath, opts.instance === undefined ? {} : { instance: opts.instance }, config);
   try {
     if (opts.devUnseal === true) await devUnseal(enclave, out);
