@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import { SQLITE_MIGRATIONS } from '../src/storage/sqlite/sqlite-migrations.ts';
 
 /** Bump when the generated data or the way it is stored changes. */
-export const DATASET_VERSION = 'bench-v1';
+export const DATASET_VERSION = 'bench-v2';
 
 export const WORK_DIR = join(import.meta.dirname, '.work');
 const MANIFEST = 'manifest.json';

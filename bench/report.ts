@@ -17,7 +17,8 @@ export const NOTE_END = '<!-- hand-written:end -->';
 
 const DEFAULT_NOTE = `_Write here how to read the figures; \`npm run bench\` keeps this note and regenerates the rest._`;
 
-export const TARGETS = { gatedPerSecond: 10_000, ratio: 0.5, rssBytes: 300 * 2 ** 20, rssRecords: 1_000_000 } as const;
+// The issue's "300 MB" read strictly: 300,000,000 bytes (286.1 MiB), the lower of its two readings.
+export const TARGETS = { gatedPerSecond: 10_000, ratio: 0.5, rssBytes: 300_000_000, rssRecords: 1_000_000 } as const;
 
 export interface ServerFigures {
   /** The server's best measured round. */
@@ -124,7 +125,7 @@ export function verdicts(input: ReportInput): Verdict[] {
   });
   const enough = input.dataset.records >= TARGETS.rssRecords;
   out.push({
-    target: `server RSS < ${mib(TARGETS.rssBytes)} with ${int(TARGETS.rssRecords)} records`,
+    target: `server RSS < 300 MB (${mib(TARGETS.rssBytes)}) with ${int(TARGETS.rssRecords)} records`,
     measured: `${mib(rss)} peak with ${int(input.dataset.records)} records${input.soak.settled ? '' : ' (still growing when the soak ended)'}`,
     met: enough ? rss < TARGETS.rssBytes : undefined,
     comment: !enough
