@@ -6,4 +6,7 @@ if (major < 24) {
   process.stderr.write(`enclave: invalid_argument: Node.js 24 or newer is required (this is ${process.version}); run it through npm (npx enclave, npm start) so the pinned Node is used\n`);
   process.exit(2);
 }
+// Before any TypeScript source is loaded: see compile-cache.js.
+const { enableCompileCache } = await import('./compile-cache.js');
+enableCompileCache();
 await import('../src/cli/main.ts');
