@@ -81,23 +81,25 @@ export class SiteRouter {
     return out;
   }
 
-  async findRecord(collection: string, id: string): Promise<Located<RecordRow> | undefined> {
+  /** What `read` finds at the first home site (in order) where it finds anything. */
+  private async atFirstSite<T>(read: (store: Store) => Promise<T | undefined>): Promise<{ site: string; store: Store; found: T } | undefined> {
     for (const site of this.order) {
       const store = this.store(site);
-      const row = await store.records.get(collection, id);
-      if (row) return { site, store, row };
+      const found = await read(store);
+      if (found !== undefined) return { site, store, found };
     }
     return undefined;
   }
 
+  async findRecord(collection: string, id: string): Promise<Located<RecordRow> | undefined> {
+    const at = await this.atFirstSite((store) => store.records.get(collection, id));
+    return at && { site: at.site, store: at.store, row: at.found };
+  }
+
   /** As findRecord, with the subject's row at that site read in the same statement. */
   async findRecordWithSubject(collection: string, id: string): Promise<(Located<RecordRow> & { subject: SubjectRow | undefined }) | undefined> {
-    for (const site of this.order) {
-      const store = this.store(site);
-      const found = await store.records.getWithSubject(collection, id);
-      if (found) return { site, store, row: found.record, subject: found.subject };
-    }
-    return undefined;
+    const at = await this.atFirstSite((store) => store.records.getWithSubject(collection, id));
+    return at && { site: at.site, store: at.store, row: at.found.record, subject: at.found.subject };
   }
 
   remember(subject: string, site: string): void {
