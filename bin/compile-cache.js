@@ -11,7 +11,9 @@ export const COMPILE_CACHE_DIR = join(import.meta.dirname, '..', 'node_modules',
 
 export function enableCompileCache() {
   if (process.env.NODE_DISABLE_COMPILE_CACHE) return;
-  const { directory } = module.enableCompileCache(process.env.NODE_COMPILE_CACHE ?? COMPILE_CACHE_DIR);
-  // Worker threads and child processes (the heap-limit re-exec) enable it from the environment.
-  if (directory !== undefined) process.env.NODE_COMPILE_CACHE = directory;
+  const { status, directory } = module.enableCompileCache(process.env.NODE_COMPILE_CACHE ?? COMPILE_CACHE_DIR);
+  // Worker threads and child processes (the heap-limit re-exec) enable it from the environment (already
+  // there when NODE_COMPILE_CACHE enabled it). Where it cannot be written (a read-only installation),
+  // everything runs as before, only without it.
+  if (status === module.constants.compileCacheStatus.ENABLED && directory !== undefined) process.env.NODE_COMPILE_CACHE = directory;
 }

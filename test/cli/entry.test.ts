@@ -5,7 +5,7 @@ import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
 import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join, sep } from 'node:path';
+import { dirname, join, sep } from 'node:path';
 import { after, describe, it } from 'node:test';
 import { promisify } from 'node:util';
 import pkg from '../../package.json' with { type: 'json' };
@@ -67,6 +67,9 @@ describe('bin/enclave.js', () => {
     const dir = await worker(envWith({}));
     assert.ok(dir.startsWith(`${COMPILE_CACHE_DIR}${sep}`), `worker thread's compile cache: ${dir}`);
     assert.equal(await worker(envWith({ NODE_DISABLE_COMPILE_CACHE: '1' })), 'undefined');
+    // Enabled from the environment already: the worker uses that directory, not one nested inside it.
+    const own = scratch();
+    assert.equal(dirname(await worker(envWith({ NODE_COMPILE_CACHE: own }))), own);
   });
 
   it('leaves the cache alone when NODE_DISABLE_COMPILE_CACHE is set', async () => {
