@@ -21,8 +21,9 @@ export interface Breakdown {
   readonly steps: readonly Step[];
   /** Sum of the gated steps. */
   readonly gatedSum: number;
-  /** Vault.getRecord plus TokenService.authenticate, called as the server calls them: main-thread CPU per read, 10 concurrent callers. */
+  /** Vault.getRecord plus TokenService.authenticate, called as the server calls them: main-thread CPU per read, `callers` at once. */
   readonly gatedDirect: number;
+  readonly callers: number;
   /** The baseline's row read. */
   readonly baselineRead: number;
   readonly reads: number;
@@ -118,7 +119,7 @@ export async function measureBreakdown(configPath: string, siteDbPath: string, t
         baseline.push(Number(process.hrtime.bigint() - t1) / READS_PER_ROUND / 1000);
       }
       const steps = [...perStep].map(([step, micros]) => ({ step, micros: median(micros) }));
-      return { steps, gatedSum: steps.reduce((sum, x) => sum + x.micros, 0), gatedDirect: median(direct), baselineRead: median(baseline), reads: READS, rounds: ROUNDS };
+      return { steps, gatedSum: steps.reduce((sum, x) => sum + x.micros, 0), gatedDirect: median(direct), callers: CALLERS, baselineRead: median(baseline), reads: READS, rounds: ROUNDS };
     } finally {
       db.close();
     }

@@ -7,7 +7,7 @@ import { execFileSync } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
-import { COMPILE_CACHE_DIR } from '../bin/compile-cache.js';
+import { withCompileCache } from '../bin/compile-cache.js';
 import { initEnclave } from '../src/services/init-service.ts';
 import { describeMachine } from './machine.ts';
 import { dropPostgresSource, usersFor, writeMapping, writePostgresSource, writeSqliteSource } from './migrate/legacy-data.ts';
@@ -46,9 +46,8 @@ const engines = (values.engines ?? '').split(',').filter((e): e is 'sqlite' | 'p
 const pgUrl = values['pg-url'] ?? '';
 
 function step(args: readonly string[]): StepResult {
-  // With Node's compile cache, as bin/enclave.js runs \`enclave migrate run\` (bin/compile-cache.js).
-  const env = { ...process.env, NODE_COMPILE_CACHE: process.env['NODE_COMPILE_CACHE'] ?? COMPILE_CACHE_DIR };
-  const out = execFileSync(process.execPath, [WORKER, ...args], { encoding: 'utf8', maxBuffer: 1 << 20, env });
+  // With Node's compile cache, as bin/enclave.js runs `enclave migrate run`.
+  const out = execFileSync(process.execPath, [WORKER, ...args], { encoding: 'utf8', maxBuffer: 1 << 20, env: withCompileCache() });
   return JSON.parse(out.trim().split('\n').at(-1) ?? '{}') as StepResult;
 }
 

@@ -65,7 +65,6 @@ export interface ReportInput {
   /** The gated server's VmHWM after those windows (they run last, after the soak). */
   readonly peakRssAfterMoreConnections?: number;
   readonly soak: SoakResult;
-  /** Node flags the servers ran with; empty means as the product runs. */
   /** The flags given for a trial (--server-node-flags); none when the servers run as the product does. */
   readonly serverNodeFlags: readonly string[];
   readonly gatedNodeFlags: readonly string[];
@@ -87,11 +86,11 @@ const ms = (n: number) => `${n.toFixed(n < 10 ? 2 : 1)} ms`;
 const mib = (bytes: number) => `${(bytes / 2 ** 20).toFixed(1)} MiB`;
 const pct = (n: number) => `${n.toFixed(0)} %`;
 
-/** The gated server's peak RSS over its whole life, the soak included. */
 function bestOf(input: ReportInput): Round {
   return { baseline: input.baseline.load, gated: input.gated.load };
 }
 
+/** The gated server's peak RSS over its whole life, the soak included. */
 export function gatedPeakRss(input: ReportInput): number {
   return Math.max(input.gated.memory.peakRss, ...input.soak.samples.map((x) => x.peakRss));
 }
@@ -300,7 +299,7 @@ export function renderReport(input: ReportInput, note: string): string {
     '|---|---:|---:|',
     ...b.steps.map((s) => `| ${s.step} | ${us(s.micros)} | ${((s.micros / b.gatedSum) * 100).toFixed(0)} % |`),
     `| **Sum of the steps** | **${us(b.gatedSum)}** | |`,
-    `| Check: \`TokenService.authenticate\` + \`Vault.getRecord\` called as the server does, from 10 concurrent callers (CPU of the calling thread; the log's writer thread excluded) | ${us(b.gatedDirect)} | |`,
+    `| Check: \`TokenService.authenticate\` + \`Vault.getRecord\` called as the server does, from ${b.callers} concurrent callers (CPU of the calling thread; the log's writer thread excluded) | ${us(b.gatedDirect)} | |`,
     `| Baseline: the one prepared-statement row read | ${us(b.baselineRead)} | |`,
     '',
     `Over HTTP the servers used ${int(baseline.load.serverCpuMicrosPerRequest)} µs (baseline) and ${int(gated.load.serverCpuMicrosPerRequest)} µs (gated) of CPU per read in their best rounds, ` +

@@ -2,7 +2,7 @@
 import { fork, type ChildProcess } from 'node:child_process';
 import { join } from 'node:path';
 import { heapFlags, missingHeapFlags } from '../src/cli/heap-limits.ts';
-import { COMPILE_CACHE_DIR } from '../bin/compile-cache.js';
+import { withCompileCache } from '../bin/compile-cache.js';
 import { loadConfig } from '../src/services/config-loader.ts';
 import type { ControlMessage, HeapReport, ServerKind, ServerMessage } from './servers/bench-server.ts';
 
@@ -58,9 +58,8 @@ export function serverNodeFlags(kind: ServerKind, target: string, nodeFlags: rea
 /** `nodeFlags` are a trial's Node flags for the server (none by default, so the server runs as the product does). */
 export async function startServerProcess(kind: ServerKind, target: string, nodeFlags: readonly string[] = []): Promise<ServerProcess> {
   const flags = serverNodeFlags(kind, target, nodeFlags);
-  // With Node's compile cache, as bin/enclave.js runs \`enclave serve\` (bin/compile-cache.js).
-  const env = { ...process.env, NODE_COMPILE_CACHE: process.env['NODE_COMPILE_CACHE'] ?? COMPILE_CACHE_DIR };
-  const child = fork(ENTRY, [kind, target], { execArgv: flags, env, stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+  // With Node's compile cache, as bin/enclave.js runs `enclave serve`.
+  const child = fork(ENTRY, [kind, target], { execArgv: flags, env: withCompileCache(), stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
   const pid = child.pid;
   if (pid === undefined) throw new Error(`could not start the ${kind} server process`);
   const { port } = await reply(child, kind, 'listening');

@@ -43,12 +43,20 @@ export class DekCache {
   /** Keeps `raw` (copied) as the data key unwrapped from `wrapped`, evicting the least recently used. */
   put(key: string, wrapped: Uint8Array, raw: Uint8Array): void {
     if (wrapped.length > WRAPPED_MAX || raw.length !== KEY_BYTES) return;
-    const slot = this.slots.get(key) ?? this.free.pop() ?? (this.slots.full ? (this.slots.shift()?.[1] ?? 0) : this.used++);
+    const slot = this.slotFor(key);
     this.slots.set(key, slot);
     const at = this.wipe(slot);
     this.bytes.set(wrapped, at);
     this.bytes.set(raw, at + WRAPPED_MAX);
     this.wrappedLength[slot] = wrapped.length;
+  }
+
+  /** The key's own slot, else a freed one, else the least recently used one's when full, else a new one. */
+  private slotFor(key: string): number {
+    const own = this.slots.get(key) ?? this.free.pop();
+    if (own !== undefined) return own;
+    if (this.slots.full) return this.slots.shift()?.[1] ?? 0;
+    return this.used++;
   }
 
   /** Forgets and wipes the key cached for `key`. */
