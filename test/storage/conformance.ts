@@ -6,8 +6,9 @@
 // store is closed after its test; `cleanup` runs once after the whole suite.
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
-import { after, afterEach, beforeEach, describe, it } from 'node:test';
+import { describe, it } from 'node:test';
 import type { AccessRequestRow, ApprovalRow, GrantRow, PrincipalRow, ProposalRow, RecordRow, Store, SubjectRow, TokenRow, TokenWithPrincipal } from '../../src/core/store.ts';
+import { openPerTest } from './suite-lifecycle.ts';
 
 const hex = (b: Uint8Array | null): string | null => (b === null ? null : Buffer.from(b).toString('hex'));
 
@@ -32,15 +33,10 @@ export function storeConformance(name: string, open: () => Promise<Store> | Stor
     let store: Store;
     /** A prefix unique to the running test, so tests never see each other's rows. */
     let ns: string;
-
-    beforeEach(async () => {
-      store = await open();
-      ns = `t${randomBytes(6).toString('hex')}`;
+    openPerTest(open, cleanup, (s, n) => {
+      store = s;
+      ns = n;
     });
-    afterEach(async () => {
-      await store.close();
-    });
-    if (cleanup) after(cleanup);
 
     const subject = (id: string, over: Partial<SubjectRow> = {}): SubjectRow => ({
       id: `${ns}-${id}`,

@@ -5,9 +5,10 @@
 // namespace of its own. Each store is closed after its test; `cleanup` runs once after the suite.
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
-import { after, afterEach, beforeEach, describe, it } from 'node:test';
+import { describe, it } from 'node:test';
 import type { LogEntryRow, LogStore, LogTile } from '../../src/core/log-store.ts';
 import { SUBJECT_EPOCH } from '../../src/storage/log-search.ts';
+import { openPerTest } from './suite-lifecycle.ts';
 
 // Timestamps beyond 2^32 and 2^41 catch adapters that truncate to 32-bit integers.
 const T0 = 2 ** 41 + 123;
@@ -21,16 +22,12 @@ export function logStoreConformance(
 ): void {
   void describe(`LogStore conformance: ${name}`, { skip: options.skip ?? false }, () => {
     let store: LogStore;
+    /** A prefix unique to the running test, so tests never see each other's rows. */
     let ns: string;
-
-    beforeEach(async () => {
-      store = await open();
-      ns = `t${randomBytes(6).toString('hex')}`;
+    openPerTest(open, cleanup, (s, n) => {
+      store = s;
+      ns = n;
     });
-    afterEach(async () => {
-      await store.close();
-    });
-    if (cleanup) after(cleanup);
 
     const entry = (n: number, over: Partial<LogEntryRow> = {}): LogEntryRow => ({
       time: T0 + n,
