@@ -52,7 +52,9 @@ export function open(key: AeadKey, sealed: Uint8Array, aad: Uint8Array): Buffer 
     decipher.setAuthTag(buf.subarray(buf.length - TAG));
     const body = decipher.update(buf.subarray(1 + NONCE, buf.length - TAG));
     const final = decipher.final();
-    // The parts are wiped: what they hold may be a data key, which the caller wipes in its copy only.
+    // GCM is a stream mode: update() returns the whole plaintext and final() only checks the tag.
+    if (final.length === 0) return body;
+    // Otherwise the parts are wiped: what they hold may be a data key, which the caller wipes in its copy only.
     const plain = Buffer.concat([body, final]);
     body.fill(0);
     final.fill(0);
