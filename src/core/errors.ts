@@ -9,7 +9,7 @@ export const ERROR_CODES = {
   payload_too_large: 'The request body exceeds the configured limit (server.max_body_bytes).',
   not_found: 'No such route.',
   uri_too_long: 'A path parameter is longer than the server accepts.',
-  method_not_allowed: 'The route exists but not with this method.',
+  method_not_allowed: 'The path exists but not with this method; the `Allow` header lists the methods it takes.',
   // authentication and authorization
   unauthenticated: 'A bearer token is missing, malformed, unknown, expired or revoked.',
   forbidden: 'The decision point denied this action for this principal.',

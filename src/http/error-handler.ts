@@ -2,6 +2,7 @@
 // error-status.ts. Fastify's own errors (bad JSON, body too large, schema validation) are translated to
 // our codes; anything unexpected is logged server-side and answered as `internal` without its message.
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import FindMyWay from 'find-my-way';
 import { EnclaveError, ERROR_CODES, type ErrorCode } from '../core/errors.ts';
 import { describeErrors } from '../core/schema-validator.ts';
 import { ERROR_STATUS } from './error-status.ts';
@@ -76,5 +77,19 @@ export function installErrorHandling(app: FastifyInstance): void {
     }
     return sendError(reply, e);
   });
-  app.setNotFoundHandler((request, reply) => sendError(reply, new EnclaveError('not_found', `no route ${request.method} ${request.url.split('?')[0] ?? ''}`)));
+  // A path served with other methods is 405 with an Allow header (RFC 9110 §15.5.6), not 404: the
+  // routes are mirrored into a router of their own, since Fastify only looks up one method at a time.
+  const routes = FindMyWay({ ignoreTrailingSlash: false });
+  app.addHook('onRoute', (route) => {
+    for (const method of [route.method].flat()) routes.on(method as FindMyWay.HTTPMethod, route.url, () => undefined);
+  });
+  app.setNotFoundHandler((request, reply) => {
+    const path = request.url.split('?')[0] ?? '';
+    const allow = ROUTE_METHODS.filter((m) => routes.find(m, path) !== null);
+    if (allow.length === 0) return sendError(reply, new EnclaveError('not_found', `no route ${request.method} ${path}`));
+    void reply.header('allow', allow.join(', '));
+    return sendError(reply, new EnclaveError('method_not_allowed', `${path} does not accept ${request.method}; it accepts ${allow.join(', ')}`));
+  });
 }
+
+const ROUTE_METHODS: readonly FindMyWay.HTTPMethod[] = ['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE', 'OPTIONS'];
