@@ -32,7 +32,7 @@ function common(cmd: Command, options: { keys: boolean; progress: boolean }): Co
   if (options.keys) {
     cmd
       .option('--dev-unseal', 'unseal from the development file written by `init --dev` (otherwise the officers\' shares are read: prompted on a terminal, one per line when piped)')
-      .option('--org <org>', 'org the migration acts as (default: the first gatekeeper role allowed to)')
+      .option('--org <org>', 'org the migration acts as (default: the first platform service role allowed to migrate)')
       .option('--role <role>', 'role the migration acts as, in --org');
   }
   if (options.progress) cmd.option('-q, --quiet', 'no progress output');
