@@ -360,7 +360,12 @@ export class Vault {
         refused.push({ id, code: target });
         continue;
       }
-      if (heldElsewhere.has(id)) continue;
+      // Ids are unique across the enclave: one held at another home site is this subject's already, or refused.
+      const holder = heldElsewhere.get(id);
+      if (holder !== undefined) {
+        if (holder !== subject) refused.push({ id, code: 'subject_mismatch' });
+        continue;
+      }
       const rows = bySite.get(target.located.store) ?? [];
       rows.push({ row: this.sealRow(c, id, subject, 1, data, target.dek, now, now), data, dek: target.dek });
       bySite.set(target.located.store, rows);
@@ -376,17 +381,18 @@ export class Vault {
     for (const [store, rows] of bySite) {
       const inserted = await store.records.insertMany(rows.map((r) => r.row));
       created += inserted;
-      if (options.replace !== true || inserted === rows.length) continue;
+      if (inserted === rows.length) continue;
       const stored = await store.records.getMany(c.name, rows.map((r) => r.row.id));
       for (const { row, data, dek } of rows) {
         const existing = stored.get(row.id);
-        // Just inserted (the same bytes), or already holding exactly this content: nothing to do.
+        // Just inserted (the same bytes): nothing to do.
         if (!existing || (existing.version === 1 && existing.publicJson === row.publicJson && sameBytes(existing.sealed, row.sealed))) continue;
+        // An id another subject's record has is refused, never counted as already there.
         if (existing.subject !== row.subject) {
           refused.push({ id: row.id, code: 'subject_mismatch' });
           continue;
         }
-        if (this.holds(c, existing, data, dek)) continue;
+        if (options.replace !== true || this.holds(c, existing, data, dek)) continue;
         const next = this.sealRow(c, row.id, row.subject, existing.version + 1, data, dek, existing.createdAt, now);
         await this.record('record.updated', principal, row.subject, { collection: c.name, version: next.version, fields: Object.keys(data), policies: [...(perSubject.get(row.subject)?.policies ?? [])], import: true });
         if ((await store.records.update(next, existing.version)) === 'updated') replaced += 1;
@@ -405,13 +411,13 @@ export class Vault {
     return canonicalJson(stored) === canonicalJson(protectedData);
   }
 
-  /** The ids, by the site they are to be written at, that another home site holds (ids are unique across the enclave). */
-  private async heldElsewhere(collection: string, idsBySite: ReadonlyMap<string, readonly string[]>): Promise<Set<string>> {
-    const held = new Set<string>();
+  /** Of the ids, by the site they are to be written at, those another home site holds, with their subject (ids are unique across the enclave). */
+  private async heldElsewhere(collection: string, idsBySite: ReadonlyMap<string, readonly string[]>): Promise<Map<string, string>> {
+    const held = new Map<string, string>();
     for (const [site, ids] of idsBySite) {
       for (const other of this.router.homeSites) {
         if (other === site) continue;
-        for (const id of (await this.router.store(other).records.getMany(collection, ids)).keys()) held.add(id);
+        for (const [id, row] of await this.router.store(other).records.getMany(collection, ids)) held.set(id, row.subject);
       }
     }
     return held;

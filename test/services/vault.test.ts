@@ -427,7 +427,7 @@ void describe('vault', () => {
   });
 
   void describe('bulk import', () => {
-    void it('skips subjects and record ids that exist at another site, so ids stay unique across the enclave', async () => {
+    void it('skips subjects that exist at another site and refuses record ids another subject holds there, so ids stay unique across the enclave', async () => {
       const s = uid('bulk');
       await fx.enclave.vault.registerSubject(service, { id: s, country: 'DE' });
       await fx.enclave.vault.createRecord(service, 'users', { id: `${s}-u`, data: userData(s, 'eu@x.test') });
@@ -440,9 +440,25 @@ void describe('vault', () => {
         { id: `${s}-u`, data: userData(`${s}-2`, 'dup@x.test') },
         { id: `${s}-2u`, data: userData(`${s}-2`, 'us@x.test') },
       ]);
-      assert.deepEqual([records.created, records.existing], [1, 1]);
+      assert.deepEqual([records.created, records.existing, records.refused], [1, 0, [{ id: `${s}-u`, code: 'subject_mismatch' }]]);
       assert.deepEqual(await recordSites(fx, 'users', `${s}-u`), ['eu-central']);
       assert.equal((await fx.enclave.vault.getRecord(service, 'users', `${s}-u`)).data['email'], 'eu@x.test');
+      // Its own subject offering it again (from the EU) finds it there: already imported, not refused.
+      const again = await fx.enclave.vault.importRecords(service, 'users', [{ id: `${s}-u`, data: userData(s, 'eu@x.test') }]);
+      assert.deepEqual([again.created, again.existing, again.refused], [0, 1, []]);
+    });
+
+    void it('refuses a record id another subject holds at the same site, with or without replace, and leaves that record alone', async () => {
+      const [a, b] = [uid('owner'), uid('other')];
+      await fx.enclave.vault.importSubjects(service, [{ id: a, country: 'US' }, { id: b, country: 'US' }]);
+      const id = `${a}-u`;
+      assert.equal((await fx.enclave.vault.importRecords(service, 'users', [{ id, data: userData(a, 'a@x.test') }])).created, 1);
+      for (const replace of [false, true]) {
+        const r = await fx.enclave.vault.importRecords(service, 'users', [{ id, data: userData(b, 'b@x.test') }, { id: `${b}-u`, data: userData(b) }], { replace });
+        assert.deepEqual([r.existing, r.refused], [replace ? 1 : 0, [{ id, code: 'subject_mismatch' }]], `replace: ${String(replace)}`);
+      }
+      const kept = await fx.enclave.vault.getRecord(service, 'users', id);
+      assert.deepEqual([kept.subject, kept.version, kept.data['email']], [a, 1, 'a@x.test']);
     });
 
     void it('refuses, item by item and in order, the records of unknown and erased subjects and writes the others of the same batch', async () => {

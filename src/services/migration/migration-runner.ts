@@ -286,7 +286,11 @@ export class MigrationRunner {
       const code = denied.get(w.row.record.subject) ?? refusedRecords.get(w.row.record.id);
       if (code !== undefined) {
         refused += 1;
-        this.remember({ table, key: showKey(w.row.key), code, message: `the vault refused the record (${code})` });
+        const message =
+          code === 'subject_mismatch'
+            ? `record id "${w.row.record.id}" of ${w.row.record.collection} belongs to another subject's record already (map this table with record_id: hash for ids of its own)`
+            : `the vault refused the record (${code})`;
+        this.remember({ table, key: showKey(w.row.key), code, message });
         continue;
       }
       if (w.known) recopied += 1;
