@@ -35,9 +35,11 @@ export function normalizeScope(config: EnclaveConfig, input: { subjects?: readon
   }
   for (const f of fields) {
     const dot = f.indexOf('.');
+    if (dot <= 0) throw scopeError(`"${f}" is not a field written as collection.field (for example users.email)`, 'fields');
     const c = config.collections.get(f.slice(0, dot));
-    const def = dot > 0 ? c?.fields.get(f.slice(dot + 1)) : undefined;
-    if (!c || !def) throw scopeError(`"${f}" is not a field written as collection.field (for example users.email)`, 'fields');
+    if (!c) throw scopeError(`"${f}" names an unknown collection (expected one of: ${[...config.collections.keys()].join(', ')})`, 'fields');
+    const def = c.fields.get(f.slice(dot + 1));
+    if (!def) throw scopeError(`"${f}": collection "${c.name}" has no field "${f.slice(dot + 1)}" (its protected fields: ${c.protectedFields.join(', ') || 'none'})`, 'fields');
     if (def.class !== 'protected') throw scopeError(`"${f}" is a public field: every principal may read it already`, 'fields');
     if (collections.length > 0 && !collections.includes(c.name)) throw scopeError(`"${f}" is outside the collections named (${collections.join(', ')})`, 'fields');
   }

@@ -93,6 +93,10 @@ function requestDigest(r: Omit<AccessRequestRow, 'digest' | 'status' | 'decidedA
   });
 }
 
+export interface SubjectFinder {
+  findSubjects(ids: readonly string[]): Promise<ReadonlyMap<string, unknown>>;
+}
+
 export class AccessService {
   private readonly config: EnclaveConfig;
   private readonly store: Store;
@@ -100,9 +104,12 @@ export class AccessService {
   private readonly index: GrantIndex;
   private readonly log: EventLog;
   private readonly clock: () => number;
+  /** Where the subjects a scope names are looked up (the home sites). */
+  private readonly subjects: SubjectFinder;
 
-  constructor(deps: { config: EnclaveConfig; store: Store; decisions: DecisionPoint; grants: GrantIndex; log: EventLog; clock?: () => number }) {
+  constructor(deps: { config: EnclaveConfig; store: Store; decisions: DecisionPoint; grants: GrantIndex; log: EventLog; subjects: SubjectFinder; clock?: () => number }) {
     this.config = deps.config;
+    this.subjects = deps.subjects;
     this.store = deps.store;
     this.decisions = deps.decisions;
     this.index = deps.grants;
@@ -144,7 +151,17 @@ export class AccessService {
     return { subjects: scope.subjects.length, collections: [...scope.collections], fields: [...scope.fields] };
   }
 
-  private validate(input: AccessInput, maxMs: number, what: string): { scope: AccessScope; text: string; durationMs: number } {
+  /** A scope naming subjects the enclave does not hold would grant nothing: refused, naming a few of them. */
+  private async checkSubjectsExist(scope: AccessScope): Promise<void> {
+    if (scope.subjects.length === 0) return;
+    const found = await this.subjects.findSubjects(scope.subjects);
+    const unknown = scope.subjects.filter((s) => !found.has(s));
+    if (unknown.length === 0) return;
+    const named = unknown.slice(0, 3).map((s) => `"${s}"`).join(', ');
+    throw new EnclaveError('invalid_scope', `unknown subject id${unknown.length > 1 ? 's' : ''} ${named}${unknown.length > 3 ? ` and ${unknown.length - 3} more` : ''}: register a subject before access to it is requested`, { details: { field: 'subjects' } });
+  }
+
+  private async validate(input: AccessInput, maxMs: number, what: string): Promise<{ scope: AccessScope; text: string; durationMs: number }> {
     const scope = normalizeScope(this.config, input.scope);
     if (!this.config.gatekeeper.purposes.includes(input.purpose)) {
       throw new EnclaveError('unknown_purpose', `unknown purpose "${input.purpose}" (expected one of: ${this.config.gatekeeper.purposes.join(', ')})`, { details: { field: 'purpose' } });
@@ -154,6 +171,7 @@ export class AccessService {
     if (!Number.isSafeInteger(s) || s < 1 || s * 1000 > maxMs) {
       throw new EnclaveError('invalid_duration', `duration_seconds must be a whole number from 1 to ${maxMs / 1000} (the configured maximum for ${what})`, { details: { field: 'duration_seconds' } });
     }
+    await this.checkSubjectsExist(scope);
     return { scope, text, durationMs: s * 1000 };
   }
 
@@ -195,7 +213,7 @@ export class AccessService {
   async request(principal: Principal, input: AccessInput): Promise<AccessRequestView> {
     await this.authorize(principal, 'access.request', true);
     const g = this.config.gatekeeper;
-    const v = this.validate(input, g.maxGrantMs, 'grants (gatekeeper.max_grant_duration)');
+    const v = await this.validate(input, g.maxGrantMs, 'grants (gatekeeper.max_grant_duration)');
     const now = this.clock();
     const row = this.newRow(principal, 'access', input, v, now, now + g.requestExpiryMs);
     await this.append('access.requested', principal, { request: row.id, digest: row.digest, purpose: row.purpose, justification_code: row.justificationCode, duration_ms: row.durationMs, ...this.scopeDetails(v.scope) }, v.scope);
@@ -297,7 +315,7 @@ export class AccessService {
   async breakGlass(principal: Principal, input: AccessInput): Promise<AccessRequestView> {
     await this.authorize(principal, 'breakglass.open', true);
     const bg = this.config.gatekeeper.breakGlass;
-    const v = this.validate(input, bg.maxMs, 'break-glass (gatekeeper.break_glass.max_duration)');
+    const v = await this.validate(input, bg.maxMs, 'break-glass (gatekeeper.break_glass.max_duration)');
     const now = this.clock();
     const row = this.newRow(principal, 'breakglass', input, v, now, now + bg.reviewWithinMs);
     const grant = this.grantFor(row, now);

@@ -104,7 +104,8 @@ export async function openEnclave(config: EnclaveConfig, options: OpenOptions = 
     const policies = new PolicyEngine(config);
     const grants = new GrantIndex();
     const decisions = options.decisions ?? new CedarDecisionPoint({ config, engine: policies, grants, ...(options.decisionCacheSize === undefined ? {} : { cacheSize: options.decisionCacheSize }) });
-    const access = new AccessService({ config, store: control, decisions, grants, log, clock });
+    const router = new SiteRouter(config, sites, options.subjectCacheSize);
+    const access = new AccessService({ config, store: control, decisions, grants, log, clock, subjects: router });
     const refreshMs = options.sharedStateRefreshMs ?? SHARED_STATE_REFRESH_MS;
     // A token revoked through another instance stops working here within one refresh interval.
     const tokenCache = new TokenCache({ ttlMs: refreshMs });
@@ -112,7 +113,6 @@ export async function openEnclave(config: EnclaveConfig, options: OpenOptions = 
     await changes.load();
     await access.load();
     const shared = new SharedStateRefresh({ access, changes, intervalMs: refreshMs });
-    const router = new SiteRouter(config, sites, options.subjectCacheSize);
     const vault = new Vault({ config, router, keyring, decisions, log, clock });
     const tokens = new TokenService(control.tokens, config, log, tokenCache);
     return {

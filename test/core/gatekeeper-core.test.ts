@@ -135,6 +135,20 @@ void describe('access scopes', () => {
     }
   });
 
+  void it('says which part of a field is wrong: its form, its collection or the field itself', () => {
+    const message = (f: string) => {
+      try {
+        normalizeScope(config, { fields: [f] });
+      } catch (err) {
+        return err instanceof EnclaveError ? err.message : String(err);
+      }
+      return 'accepted';
+    };
+    assert.match(message('users'), /not a field written as collection\.field/);
+    assert.match(message('nope.email'), /unknown collection/);
+    assert.match(message('users.nope'), /collection "users" has no field "nope" \(its protected fields: [a-z_, ]+\)/);
+  });
+
   void it('property: any input either normalizes to a fixed point or is refused with invalid_scope', () => {
     const names = fc.oneof(fc.string({ maxLength: 12 }), fc.constantFrom('users', 'messages', 'videos', 'users.email', 'messages.body', 'users.username', 'ann'));
     fc.assert(

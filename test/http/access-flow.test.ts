@@ -207,6 +207,16 @@ describe('access requests, approvals and grants', () => {
     await bad({ scope: { collections: ['videos'] } }, 'invalid_scope');
     await bad({ scope: { fields: ['users.username'] } }, 'invalid_scope');
     await bad({ scope: { collections: ['nope'] } }, 'invalid_scope');
+    // A subject the enclave does not hold: named in the refusal, nothing stored (a grant on it would open nothing).
+    for (const path of ['/v1/access/requests', '/v1/break-glass']) {
+      const before = json<{ requests: unknown[] }>(await as('officer', 'GET', '/v1/access/requests')).requests.length;
+      const body = path === '/v1/access/requests' ? {} : { purpose: 'security', justification: { code: 'security-incident', text: 'account takeover in progress, tracing the attacker' } };
+      const res = await as('officer', 'POST', path, { scope: { subjects: ['ann', 'ghost-1', 'ghost-2'] }, purpose: 'support', justification: JUSTIFICATION, duration_seconds: 60, ...body });
+      assert.equal(res.statusCode, 422, res.body);
+      assert.equal(errorCode(res), 'invalid_scope');
+      assert.match(res.body, /unknown subject ids \\"ghost-1\\", \\"ghost-2\\"/);
+      assert.equal(json<{ requests: unknown[] }>(await as('officer', 'GET', '/v1/access/requests')).requests.length, before, path);
+    }
     await bad({ scope: { subjects: ['../etc'] } }, 'invalid_request');
     await bad({ scope: { subjects: ['ann'], extra: 1 } }, 'invalid_request');
   });

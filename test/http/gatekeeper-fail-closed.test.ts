@@ -34,6 +34,7 @@ describe('the gatekeeper when the log cannot accept', () => {
   let grant: string;
   before(async () => {
     h = await makeHttpFixture({ open: { logStoreFactory: log.factory } });
+    assert.equal((await h.call('service', 'POST', '/v1/subjects', { id: 'ann', country: 'US' })).statusCode, 201);
     pending = json(await h.call('officer', 'POST', '/v1/access/requests', ask));
     const approved = json<{ id: string; digest: string }>(await h.call('officer', 'POST', '/v1/access/requests', ask));
     await h.call('approver', 'POST', `/v1/access/requests/${approved.id}/approve`, { digest: approved.digest });
