@@ -1,7 +1,7 @@
 // Storage URLs: `sqlite:<path>` (relative to the data directory), `sqlite::memory:`, and
 // `postgres://…` / `postgresql://…` (docs/postgresql.md). Unknown schemes are a configuration error.
 // Opening is async: a PostgreSQL store connects and migrates before it is returned.
-import { isAbsolute, join } from 'node:path';
+import { isAbsolute, join, resolve } from 'node:path';
 import { EnclaveError } from '../core/errors.ts';
 import type { LogStore } from '../core/log-store.ts';
 import type { Store } from '../core/store.ts';
@@ -10,7 +10,7 @@ import { SqliteMigrationState } from './sqlite/sqlite-migration-state.ts';
 import { PostgresLogStore } from './postgres/postgres-log-store.ts';
 import { PostgresMigrationState } from './postgres/postgres-migration-state.ts';
 import { PostgresStore } from './postgres/postgres-store.ts';
-import { isPostgresUrl } from './postgres/postgres-url.ts';
+import { describeLocation, isPostgresUrl, parsePostgresUrl } from './postgres/postgres-url.ts';
 import { SqliteLogStore, type SqliteLogOptions } from './sqlite/sqlite-log-store.ts';
 import { SqliteStore } from './sqlite/sqlite-store.ts';
 
@@ -20,6 +20,22 @@ export function sqlitePathOf(url: string, dataDir: string): string | undefined {
   // An empty path names no file: returned as '' so callers refuse it (join would give the data directory).
   if (p === ':memory:' || p === '') return p;
   return isAbsolute(p) ? p : join(dataDir, p);
+}
+
+/**
+ * Where a storage URL's data lives, comparable between URLs (a resolved file, or PostgreSQL's host, port,
+ * database and schema; never a password); undefined for a store of its own by construction (in memory)
+ * or a URL that opening refuses anyway.
+ */
+export function storeIdentity(url: string, dataDir: string): string | undefined {
+  const path = sqlitePathOf(url, dataDir);
+  if (path !== undefined) return path === '' || path === ':memory:' ? undefined : `SQLite file ${resolve(path)}`;
+  if (!isPostgresUrl(url)) return undefined;
+  try {
+    return describeLocation(parsePostgresUrl(url));
+  } catch {
+    return undefined;
+  }
 }
 
 function sqliteOrRefuse<T>(url: string, dataDir: string, sqlite: (path: string) => T): T | undefined {
