@@ -45,7 +45,7 @@ export const ERROR_CODES = {
   stale_proposal: 'The policy set changed since this proposal was made; propose again against the active version.',
   policy_invalid: 'The proposed policy set does not parse or does not validate against the generated Cedar schema.',
   // seal and keys
-  sealed: 'The enclave is sealed: enter k unseal shares before protected data can be served.',
+  sealed: 'The enclave is sealed: officers must enter their unseal shares (as many as the threshold) with `enclave unseal` before protected data can be served.',
   invalid_share: 'The unseal share is malformed or is not one of this enclave\'s shares.',
   duplicate_share: 'That unseal share was already entered.',
   unseal_failed: 'The entered shares do not reconstruct the root key.',

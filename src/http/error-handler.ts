@@ -69,9 +69,13 @@ export function frameworkErrors(err: FastifyError, _request: FastifyRequest, rep
 export function installErrorHandling(app: FastifyInstance): void {
   app.setErrorHandler((err: unknown, request: FastifyRequest, reply: FastifyReply) => {
     const e = toEnclaveError(err);
-    if (ERROR_STATUS[e.code] >= 500) {
-      // Server-side detail for operators; the client gets the code and a fixed message only.
-      request.log.error({ code: e.code, err: e.cause ?? e }, 'request failed');
+    if (e.code === 'sealed' || e.code === 'not_initialized') {
+      // A state the operators know of, not a failure: no stack.
+      request.log.info({ code: e.code }, e.message);
+    } else if (ERROR_STATUS[e.code] >= 500) {
+      // Server-side detail for operators (the underlying error's stack, if any); the client gets the code
+      // and the message only, and for `internal` a fixed one.
+      request.log.error({ code: e.code, ...(e.cause === undefined ? {} : { err: e.cause }) }, e.message);
       // An unexpected error's message may carry anything; send only the fixed text.
       if (e.code === 'internal') return sendError(reply, new EnclaveError('internal'));
     }

@@ -93,3 +93,33 @@ describe('server logs (invariant 3)', () => {
     assert.ok(!log.includes(f.tokens.service), 'a bearer token reached the log');
   });
 });
+
+describe('server logs of a sealed enclave', () => {
+  test('a request refused because the enclave is sealed is logged as information, without a stack, and its message names no placeholder', async () => {
+    const f = await makeFixture({ sealed: true });
+    try {
+      const lines: string[] = [];
+      const stream = new Writable({
+        write(chunk: Buffer, _enc, done) {
+          lines.push(chunk.toString('utf8'));
+          done();
+        },
+      });
+      const app = await buildServer(f.enclave, { logger: { level: 'info', stream } });
+      const res = await app.inject({ method: 'POST', url: '/v1/subjects', headers: { authorization: `Bearer ${f.tokens.service}`, 'enclave-purpose': 'account' }, payload: { id: 'ann', country: 'US' } });
+      await app.close();
+      assert.equal(res.statusCode, 503);
+      const body = res.json<{ error: { code: string; message: string } }>();
+      assert.equal(body.error.code, 'sealed');
+      assert.doesNotMatch(body.error.message, /\bk\b/);
+      const entries = lines.map((l) => JSON.parse(l) as { level: number; code?: string; err?: unknown; msg: string });
+      const sealed = entries.filter((e) => e.code === 'sealed');
+      assert.equal(sealed.length, 1, lines.join(''));
+      assert.equal(sealed[0]?.level, 30);
+      assert.equal(sealed[0]?.err, undefined);
+      assert.ok(!lines.join('').includes('"stack"'), 'a stack trace reached the log');
+    } finally {
+      await f.close();
+    }
+  });
+});
