@@ -11,6 +11,11 @@ export interface ErrorBody {
   readonly error: { readonly code: ErrorCode; readonly message: string; readonly details?: Record<string, unknown> };
 }
 
+// Fastify's parser reports a syntax error and a prototype-poisoning key alike, so the message names both.
+function invalidJson(): EnclaveError {
+  return new EnclaveError('invalid_json', 'the request body is not valid JSON, or it holds a "__proto__" or "constructor.prototype" key, which are refused');
+}
+
 function fromFastify(err: FastifyError): EnclaveError | undefined {
   if (err.validation) {
     const issues = describeErrors(err.validation as never).map((i) => {
@@ -27,16 +32,14 @@ function fromFastify(err: FastifyError): EnclaveError | undefined {
     case 'FST_ERR_CTP_EMPTY_JSON_BODY':
       return new EnclaveError('invalid_json', 'the body is empty but Content-Type says application/json');
     case 'FST_ERR_CTP_INVALID_JSON_BODY':
-      return new EnclaveError('invalid_json', 'the request body is not valid JSON');
+      return invalidJson();
     case 'FST_ERR_CTP_INVALID_CONTENT_LENGTH':
       return new EnclaveError('invalid_request', 'Content-Length does not match the body');
     default:
       break;
   }
   // JSON syntax errors and prototype-poisoning attempts from the body parser.
-  if (err instanceof SyntaxError || (err.statusCode === 400 && /prototype|JSON/i.test(err.message))) {
-    return new EnclaveError('invalid_json', 'the request body is not valid JSON');
-  }
+  if (err instanceof SyntaxError || (err.statusCode === 400 && /prototype|JSON/i.test(err.message))) return invalidJson();
   if (err.statusCode !== undefined && err.statusCode >= 400 && err.statusCode < 500) {
     return new EnclaveError('invalid_request', 'the request could not be processed as sent');
   }

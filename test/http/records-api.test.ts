@@ -30,6 +30,15 @@ describe('records over HTTP', () => {
     assert.equal(got.headers['cache-control'], 'no-store');
   });
 
+  test('a body with a __proto__ key is refused as such, not only called invalid JSON, and nothing is written', async () => {
+    const payload = '{"id":"ann-proto","data":{"user_id":"ann","username":"ann","email":"p@example.test","__proto__":{"admin":true}}}';
+    const res = await h.app.inject({ method: 'POST', url: '/v1/collections/users/records', headers: { authorization: `Bearer ${h.tokens.service}`, 'enclave-purpose': 'account', 'content-type': 'application/json' }, payload });
+    assert.equal(res.statusCode, 400);
+    assert.equal(errorCode(res), 'invalid_json');
+    assert.match(json<{ error: { message: string } }>(res).error.message, /__proto__/);
+    assert.equal(errorCode(await h.call('service', 'GET', '/v1/collections/users/records/ann-proto')), 'record_not_found');
+  });
+
   test('a record without an id gets a generated one', async () => {
     const res = await h.call('service', 'POST', '/v1/collections/videos/records', {
       data: { owner_id: 'ann', title: 'cats', views: 3, published_at: '2026-01-01T00:00:00Z' },
