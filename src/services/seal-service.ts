@@ -68,6 +68,23 @@ export class SealService {
     this.record = raw === undefined ? undefined : (JSON.parse(raw) as SealRecord);
   }
 
+  /**
+   * Refuses a configuration whose seal section differs from the split made at init: the shares already
+   * handed out decide how the enclave unseals, and a file saying otherwise would mislead its operators.
+   */
+  checkConfigured(configured: { readonly threshold: number; readonly officers: readonly string[] }): void {
+    const r = this.record;
+    if (!r) return;
+    const split = r.officers.map((o) => o.name);
+    // The order of the names does not matter: each share is recognized by its fingerprint.
+    if (r.threshold === configured.threshold && [...split].sort().join('\u0000') === [...configured.officers].sort().join('\u0000')) return;
+    const show = (k: number, names: readonly string[]) => `${k} of ${names.join(', ')}`;
+    throw new EnclaveError(
+      'invalid_config',
+      `seal says ${show(configured.threshold, configured.officers)}, but the root key was split at init for ${show(r.threshold, split)}; the shares handed out cannot change without splitting a new key, so put the seal section back as it was`,
+    );
+  }
+
   /** Creates the root key and splits it, one share per officer. The shares are shown once. */
   async initialize(officers: readonly string[], threshold: number): Promise<OfficerShare[]> {
     if (threshold < 2 || threshold > officers.length) {

@@ -10,6 +10,9 @@ import { Keyring } from '../../src/services/keyring.ts';
 import { SealService, type SealRecord } from '../../src/services/seal-service.ts';
 import { SqliteStore } from '../../src/storage/sqlite/sqlite-store.ts';
 import { makeFixture } from '../helpers/fixture.ts';
+import { loadConfig } from '../../src/services/config-loader.ts';
+import { openEnclave } from '../../src/services/enclave.ts';
+import { readFileSync, rmSync, writeFileSync } from 'node:fs';
 
 async function rejectsWith(p: Promise<unknown>, code: ErrorCode): Promise<void> {
   await assert.rejects(p, (err: unknown) => {
@@ -28,6 +31,28 @@ async function standalone(officers = ['alice', 'bob', 'carol'], threshold = 2) {
   const shares = await seal.initialize(officers, threshold);
   return { store, keyring, seal, shares: shares.map((s) => s.share), named: shares };
 }
+
+void describe('the seal section after init', () => {
+  void it('cannot be changed: an enclave whose configuration names another threshold or other officers refuses to open (their order is free)', async () => {
+    const fx = await makeFixture({ sealed: true });
+    await fx.enclave.close();
+    try {
+      const original = readFileSync(fx.configPath, 'utf8');
+      const section = /^seal:\n {2}threshold: (\d+)\n {2}officers: \[([^\]]*)\]$/m.exec(original);
+      assert.ok(section, 'the starter configuration has a seal section');
+      const officers = section[2] ?? '';
+      for (const edited of [`seal:\n  threshold: 3\n  officers: [${officers}]`, `seal:\n  threshold: ${section[1] ?? ''}\n  officers: [${officers}, dave]`]) {
+        writeFileSync(fx.configPath, original.replace(section[0], edited));
+        await assert.rejects(openEnclave(loadConfig(fx.configPath)), (err: unknown) => err instanceof EnclaveError && err.code === 'invalid_config' && /split at init for 2 of/.test(err.message), edited);
+      }
+      // The same officers in another order: the same split.
+      writeFileSync(fx.configPath, original.replace(section[0], `seal:\n  threshold: ${section[1] ?? ''}\n  officers: [${officers.split(', ').reverse().join(', ')}]`));
+      await (await openEnclave(loadConfig(fx.configPath))).close();
+    } finally {
+      rmSync(fx.dir, { recursive: true, force: true });
+    }
+  });
+});
 
 void describe('seal service', () => {
   void it('reports its status and progress while shares are entered, and unseals at the threshold', async () => {
