@@ -9,12 +9,17 @@ export function devModeWarning(file: string): string {
   return `DEVELOPMENT MODE: auto-unsealed from ${file}; never use in production`;
 }
 
-export async function devUnseal(enclave: Enclave, out: Output): Promise<void> {
+/** The shares of the development file, with the warning said. */
+export function devShares(enclave: Enclave, out: Output): string[] {
   const file = join(enclave.config.dataDir, DEV_UNSEAL_FILE);
   const shares = readDevShares(enclave.config.dataDir);
   if (shares === undefined) {
     throw new CliError('invalid_argument', `--dev-unseal: there is no ${displayPath(file)} (only \`enclave init --dev\` writes one)`);
   }
-  for (const share of shares) await enclave.seal.submit(share);
   out.warn(devModeWarning(displayPath(file)));
+  return shares;
+}
+
+export async function devUnseal(enclave: Enclave, out: Output): Promise<void> {
+  for (const share of devShares(enclave, out)) await enclave.seal.submit(share);
 }

@@ -122,15 +122,30 @@ export class SealService {
 
   /** Enters one share. Unseals when the threshold is reached. */
   async submit(share: string): Promise<SealStatus> {
+    await this.enter(share, true);
+    return this.status();
+  }
+
+  /**
+   * Enters one share as `submit` does, but a complete set is only checked against the root key, never
+   * loaded, logged or handed to the holders: for a process that passes the shares on to the one that
+   * unseals (a migration thread unseals its own copy, and that unseal is the one logged). True once the
+   * entered shares are complete and reconstruct the root key.
+   */
+  async check(share: string): Promise<boolean> {
+    return (await this.enter(share, false)) === 'complete';
+  }
+
+  private async enter(share: string, load: boolean): Promise<'pending' | 'complete' | 'unsealed already'> {
     const r = this.record;
     if (!r) throw new EnclaveError('not_initialized');
-    if (!this.keyring.sealed) return this.status();
+    if (!this.keyring.sealed) return 'unsealed already';
     const fp = shareFingerprint(share);
     const officer = r.officers.find((o) => o.fingerprint === fp);
     if (!officer) throw new EnclaveError('invalid_share', 'that share is not one of this enclave\'s unseal shares');
     if (this.pending.has(fp)) throw new EnclaveError('duplicate_share', `the share of officer ${officer.name} was already entered`);
     this.pending.set(fp, { officer: officer.name, share: share.trim() });
-    if (this.pending.size < r.threshold) return this.status();
+    if (this.pending.size < r.threshold) return 'pending';
     const shares = [...this.pending.values()].map((p) => p.share);
     const officers = [...this.pending.values()].map((p) => p.officer);
     this.pending.clear();
@@ -139,6 +154,7 @@ export class SealService {
       if (!rootCheckMatches(root, r.rootCheck)) {
         throw new EnclaveError('unseal_failed', 'the entered shares do not reconstruct this enclave\'s root key; start again');
       }
+      if (!load) return 'complete';
       this.keyring.load(root);
       try {
         for (const h of this.holders) await h.unsealed(root);
@@ -150,7 +166,7 @@ export class SealService {
     } finally {
       root.fill(0);
     }
-    return this.status();
+    return 'complete';
   }
 
   /** Abandons a partial unseal attempt. */

@@ -17,6 +17,16 @@ describe('enclave migrate', () => {
   let mapping: string;
   let legacy: string;
   let shares: string[];
+  let logDb: string;
+  /** How many enclave.unsealed entries the transparency log holds. */
+  const unsealedEntries = () => {
+    const db = new DatabaseSync(logDb, { readOnly: true });
+    try {
+      return Number((db.prepare("SELECT count(*) AS n FROM log_entries WHERE type = 'enclave.unsealed'").get() as { n: number }).n);
+    } finally {
+      db.close();
+    }
+  };
   const cli = (args: readonly string[], input?: string) => run(['migrate', ...args, '--config', config], input === undefined ? {} : { input });
 
   before(async () => {
@@ -24,6 +34,7 @@ describe('enclave migrate', () => {
     const init = await initEnclave(join(root, 'e'), { dev: true });
     config = init.configPath;
     shares = init.shares.map((s) => s.share);
+    logDb = join(init.dataDir, 'log.db');
     const [virginia] = buildLegacySites(join(root, 'legacy'), new Population(5, 40));
     mapping = virginia?.mappingPath ?? '';
     legacy = virginia?.path ?? '';
@@ -60,7 +71,8 @@ describe('enclave migrate', () => {
     assert.match(human.stdout, /TO us \(trusted-us\)/);
   });
 
-  it('a sealed enclave needs the officers\' shares: too few are refused, the threshold unseals', async () => {
+  it('a sealed enclave needs the officers\' shares: too few are refused, the threshold unseals (logged once, by the process that copies)', async () => {
+    const unsealed = unsealedEntries();
     const few = await cli(['run', '--mapping', mapping, '--quiet'], `${shares[0] ?? ''}\n`);
     assert.equal(few.code, 1);
     assert.match(oneErrorLine(few).message, /1 of the 2 shares needed were given on stdin; the enclave stays sealed/);
@@ -70,6 +82,7 @@ describe('enclave migrate', () => {
     assert.equal(report.complete, true);
     assert.ok(report.counters.copied > 50);
     assert.equal(report.counters.refused, 0);
+    assert.equal(unsealedEntries(), unsealed + 1, 'one enclave.unsealed entry for the run, none for the refused attempt');
     const progress = r.stderr.split('\n').filter((l) => l.startsWith('{')).map((l) => JSON.parse(l) as { progress: string; done: number; total: number; rate?: number });
     assert.ok(progress.length > 0 && progress.every((p) => p.progress === 'copying virginia'), 'JSON progress lines off a terminal');
     assert.equal(progress.at(-1)?.done, progress.at(-1)?.total);
