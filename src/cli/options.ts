@@ -3,6 +3,7 @@
 // command loads up front, it stays light: the stores, the HTTP server and the configuration schema are
 // imported when a command runs, so `--help` and client commands start fast.
 import { InvalidArgumentError, Option, type Command } from 'commander';
+import { ID_PATTERN } from '../core/config-schema.ts';
 import { parseDuration } from '../core/duration.ts';
 import { ApiClient } from './api-client.ts';
 
@@ -88,6 +89,18 @@ export function integerIn(min: number, max: number): (value: string) => number {
 }
 
 export const portNumber = integerIn(0, 65535);
+
+/** An argument or option value that must match the API's pattern: refused here as a usage error (exit 2), not by the server. */
+export function matching(pattern: string, what: string): (value: string) => string {
+  const re = new RegExp(pattern);
+  return (value: string) => {
+    if (!re.test(value)) throw new InvalidArgumentError(`expected ${what}`);
+    return value;
+  };
+}
+
+/** Ids as the configuration writes them (orgs, roles, principals). */
+export const configId = matching(ID_PATTERN, 'lower case letters, digits, - and _, starting with a letter (at most 63)');
 
 export function countryCode(value: string): string {
   const c = value.trim().toUpperCase();

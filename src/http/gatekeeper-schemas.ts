@@ -5,8 +5,9 @@ import { Type } from 'typebox';
 import { ID_PATTERN } from '../core/config-schema.ts';
 import { MAX_SCOPE_SUBJECTS } from '../core/access-scope.ts';
 import { RECORD_ID_PATTERN } from '../core/record-model.ts';
-import { GRANT_ID_PATTERN, REQUEST_ID_PATTERN } from '../services/access-service.ts';
-import { MAX_DESCRIPTION, PROPOSAL_ID_PATTERN } from '../services/change-service.ts';
+import { GRANT_ID_PATTERN, REQUEST_ID_PATTERN, REQUEST_STATES } from '../services/access-service.ts';
+import { MAX_DESCRIPTION, PROPOSAL_ID_PATTERN, PROPOSAL_STATES } from '../services/change-service.ts';
+import { TOKEN_ID_PATTERN } from '../services/token-service.ts';
 import { MAX_POLICY_TEXT } from '../services/policy-engine.ts';
 import { MAX_COMMENT } from '../services/verdicts.ts';
 
@@ -20,7 +21,7 @@ const FieldRef = Type.String({ pattern: '^[a-z][a-z0-9_]{0,62}\\.[a-z][a-z0-9_]{
 export const RequestId = Type.String({ pattern: REQUEST_ID_PATTERN });
 export const GrantId = Type.String({ pattern: GRANT_ID_PATTERN });
 export const ProposalId = Type.String({ pattern: PROPOSAL_ID_PATTERN });
-export const TokenId = Type.String({ pattern: '^tok_[A-Za-z0-9_-]{12}$' });
+export const TokenId = Type.String({ pattern: TOKEN_ID_PATTERN });
 
 const Scope = Type.Object(
   {
@@ -91,7 +92,7 @@ export const AccessRequestView = Type.Object(
     digest: Type.String(),
     created_at: Timestamp,
     expires_at: Type.String({ format: 'date-time', description: 'A pending request expires then; for break-glass, the review deadline.' }),
-    status: Type.Enum(['pending', 'approved', 'denied', 'expired']),
+    status: Type.Enum(REQUEST_STATES),
     decided_at: Nullable(Timestamp),
     grant: Nullable(Type.String()),
     approvals: Type.Array(Verdict),
@@ -144,7 +145,7 @@ export const ProposalView = Type.Object(
     digest: Type.String(),
     created_at: Timestamp,
     expires_at: Timestamp,
-    status: Type.Enum(['pending', 'applied', 'rejected', 'failed', 'expired']),
+    status: Type.Enum(PROPOSAL_STATES),
     decided_at: Nullable(Timestamp),
     outcome: Nullable(Type.String()),
     approvals: Type.Array(Verdict),

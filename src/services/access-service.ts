@@ -27,7 +27,9 @@ export interface AccessInput {
   readonly durationSeconds: number;
 }
 
-export type RequestState = RequestStatus | 'expired';
+/** The states a request is shown in: a pending one past its deadline is expired. */
+export const REQUEST_STATES = ['pending', 'approved', 'denied', 'expired'] as const satisfies readonly (RequestStatus | 'expired')[];
+export type RequestState = (typeof REQUEST_STATES)[number];
 export type ReviewState = 'awaiting-review' | 'reviewed' | 'overdue' | 'unjustified';
 
 export interface AccessRequestView {

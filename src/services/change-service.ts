@@ -23,6 +23,8 @@ import { checkTokenRequest, newTokenId, type TokenRequest } from './token-servic
 import { admitVerdict, approversOf, recordVerdict, verdictViews, type VerdictInput, type VerdictView } from './verdicts.ts';
 
 export const PROPOSAL_ID_PATTERN = '^prop_[A-Za-z0-9_-]{12}$';
+/** The states a proposal is shown in: a pending one past its deadline is expired. */
+export const PROPOSAL_STATES = ['pending', 'applied', 'rejected', 'failed', 'expired'] as const satisfies readonly (ProposalStatus | 'expired')[];
 export const MAX_DESCRIPTION = 2000;
 
 interface PolicyPayload {

@@ -31,6 +31,8 @@ export interface TokenRequest {
 
 const PRINCIPAL_RE = new RegExp(ID_PATTERN);
 
+export const TOKEN_ID_PATTERN = '^tok_[A-Za-z0-9_-]{12}$';
+
 export function newTokenId(): string {
   return `tok_${randomBytes(9).toString('base64url')}`;
 }

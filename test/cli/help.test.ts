@@ -110,6 +110,13 @@ describe('usage errors', () => {
     ['--if-match with --create', ['record', 'put', 'users', 'x', '--create', '--if-match', '2', '--data', '{}', '--server', 'http://127.0.0.1:9', '--token', 'enc_x'], /--if-match applies to replacing/],
     ['init with more threshold than officers', ['init', '--dir', '/nonexistent/never-created', '--officers', 'a,b', '--threshold', '3'], /--threshold 3 is more than the 2 officers/],
     ['init with an invalid officer name', ['init', '--dir', '/nonexistent/never-created', '--officers', 'Alice,bob'], /"Alice" is not a valid name/],
+    // Values the API would refuse are refused before any request is sent (the server below is never reached).
+    ['a principal id the API would refuse', ['token', 'create', '--principal', 'App', '--org', 'platform', '--role', 'service', '--server', 'http://127.0.0.1:9', '--token', 'enc_x'], /--principal <id>.*expected lower case letters/],
+    ['a proposal id that is none', ['token', 'approve', 'nope', '--server', 'http://127.0.0.1:9', '--token', 'enc_x'], /value 'nope' is invalid for argument 'proposal'.*expected a proposal id/],
+    ['a token id that is none', ['token', 'revoke', 'prop_AbC123def456', '--server', 'http://127.0.0.1:9', '--token', 'enc_x'], /expected a token id/],
+    ['a request id that is none', ['access', 'approve', 'tok_AbC123def456', '--server', 'http://127.0.0.1:9', '--token', 'enc_x'], /expected a request id/],
+    ['a state requests are never in', ['access', 'list', '--status', 'bogus', '--server', 'http://127.0.0.1:9', '--token', 'enc_x'], /Allowed choices are pending, approved, denied, expired/],
+    ['a state proposals are never in', ['policy', 'proposals', '--status', 'approved', '--server', 'http://127.0.0.1:9', '--token', 'enc_x'], /Allowed choices are pending, applied, rejected, failed, expired/],
   ];
   for (const [what, args, message] of cases) {
     it(`${what}: one line on stderr, exit 2`, async () => {

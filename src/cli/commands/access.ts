@@ -1,13 +1,15 @@
 // `enclave access request|approve|deny|revoke|list|show` and `enclave break-glass open|review|list`:
 // access to protected fields through the API of a running server (issue 3 points 2–4).
-import type { Command } from 'commander';
-import type { AccessRequestView, GrantView } from '../../services/access-service.ts';
+import { Option, type Command } from 'commander';
+import { REQUEST_ID_PATTERN, REQUEST_STATES, type AccessRequestView, type GrantView } from '../../services/access-service.ts';
 import { seg } from '../api-client.ts';
 import type { CliContext } from '../context.ts';
 import { usageError } from '../fail.ts';
-import { addClientOptions, clientOf, collect, durationSeconds, examples } from '../options.ts';
+import { addClientOptions, clientOf, collect, durationSeconds, examples, matching } from '../options.ts';
 import { Output } from '../output.ts';
 import { describeGrant, describeRequest, giveVerdict, paths } from './gatekeeper-views.ts';
+
+const requestId = matching(REQUEST_ID_PATTERN, 'a request id: req_ or bg_ and 12 characters');
 
 interface ScopeOptions {
   readonly subject?: string[];
@@ -72,7 +74,7 @@ export function registerAccess(program: Command, { io }: CliContext): void {
       access
         .command(verdict)
         .summary(verdict === 'approve' ? 'approve a pending request (by the digest of what you are shown)' : 'deny a pending request')
-        .argument('<id>', 'the request id (req_…)')
+        .argument('<id>', 'the request id (req_…)', requestId)
         .option('--comment <text>', 'a note kept with your verdict')
         .option('--json', 'print the request as JSON'),
     )
@@ -84,7 +86,7 @@ export function registerAccess(program: Command, { io }: CliContext): void {
       });
   }
 
-  addClientOptions(access.command('show').summary('show one request with its approvals and digest').argument('<id>', 'the request id').option('--json', 'print the request as JSON'))
+  addClientOptions(access.command('show').summary('show one request with its approvals and digest').argument('<id>', 'the request id', requestId).option('--json', 'print the request as JSON'))
     .addHelpText('after', examples('enclave access show req_AbC123def456'))
     .action(async (id: string, opts: { json?: boolean }, cmd: Command) => {
       const { body: r } = await (await clientOf(cmd)).get<AccessRequestView>(paths.request(id));
@@ -95,7 +97,7 @@ export function registerAccess(program: Command, { io }: CliContext): void {
     access
       .command('list')
       .summary('list requests (or, with --grants, grants)')
-      .option('--status <status>', 'only requests in this state: pending, approved, denied, expired')
+      .addOption(new Option('--status <status>', 'only requests in this state').choices(REQUEST_STATES))
       .option('--grants', 'list grants instead, with their state')
       .option('--json', 'print the list as JSON'),
   )
@@ -148,7 +150,7 @@ export function registerAccess(program: Command, { io }: CliContext): void {
     glass
       .command('review')
       .summary('review a break-glass use (justified unless --unjustified)')
-      .argument('<id>', 'the break-glass id (bg_…)')
+      .argument('<id>', 'the break-glass id (bg_…)', requestId)
       .option('--unjustified', 'find it unjustified: its grant is revoked at once')
       .option('--comment <text>', 'a note kept with your review')
       .option('--json', 'print the result as JSON'),

@@ -1,12 +1,12 @@
 // `enclave policy show|propose|approve|reject|proposals`: the Cedar policy set, changed only by proposal
 // and quorum (issue 3 point 6), through the API of a running server.
 import { readFileSync } from 'node:fs';
-import type { Command } from 'commander';
-import type { PolicyVersionView, ProposalView } from '../../services/change-service.ts';
+import { Option, type Command } from 'commander';
+import { PROPOSAL_ID_PATTERN, PROPOSAL_STATES, type PolicyVersionView, type ProposalView } from '../../services/change-service.ts';
 import type { CliContext } from '../context.ts';
 import { usageError } from '../fail.ts';
 import type { Io } from '../io.ts';
-import { addClientOptions, clientOf, examples, integerIn } from '../options.ts';
+import { addClientOptions, clientOf, examples, integerIn, matching } from '../options.ts';
 import { columns, Output } from '../output.ts';
 import { readStdin } from '../prompt.ts';
 import { describeProposal, giveVerdict, paths } from './gatekeeper-views.ts';
@@ -34,7 +34,7 @@ export function registerProposalVerdicts(group: Command, io: Io, noun: string): 
       group
         .command(name)
         .summary(name === 'approve' ? `approve a ${noun} proposal (by the digest of what you are shown)` : `reject a ${noun} proposal`)
-        .argument('<proposal>', 'the proposal id (prop_…)')
+        .argument('<proposal>', 'the proposal id (prop_…)', matching(PROPOSAL_ID_PATTERN, 'a proposal id: prop_ and 12 characters'))
         .option('--comment <text>', 'a note kept with your verdict')
         .option('--json', 'print the proposal as JSON'),
     )
@@ -109,7 +109,7 @@ export function registerPolicy(program: Command, { io }: CliContext): void {
 
   registerProposalVerdicts(policy, io, 'policy');
 
-  addClientOptions(policy.command('proposals').summary('list policy proposals').option('--status <status>', 'pending, applied, rejected, failed or expired').option('--json', 'print as JSON'))
+  addClientOptions(policy.command('proposals').summary('list policy proposals').addOption(new Option('--status <status>', 'only proposals in this state').choices(PROPOSAL_STATES)).option('--json', 'print as JSON'))
     .addHelpText('after', examples('enclave policy proposals --status pending'))
     .action(async (opts: { status?: string; json?: boolean }, cmd: Command) => {
       const q = `?kind=policy${opts.status === undefined ? '' : `&status=${encodeURIComponent(opts.status)}`}`;

@@ -4,9 +4,10 @@
 // immediate; revoking someone else's is a proposal too. The first tokens come from `enclave init`.
 import type { Command } from 'commander';
 import type { ProposalView, TokenView } from '../../services/change-service.ts';
+import { TOKEN_ID_PATTERN } from '../../services/token-service.ts';
 import { seg } from '../api-client.ts';
 import type { CliContext } from '../context.ts';
-import { addClientOptions, clientOf, examples, integerIn } from '../options.ts';
+import { addClientOptions, clientOf, configId, examples, integerIn, matching } from '../options.ts';
 import { columns, Output } from '../output.ts';
 import { describeProposal } from './gatekeeper-views.ts';
 import { registerProposalVerdicts } from './policy.ts';
@@ -39,9 +40,9 @@ export function registerToken(program: Command, { io }: CliContext): void {
       .description(
         'Proposes a bearer token for PRINCIPAL, created on first use with ORG and ROLE from the configuration. The secret is printed once; it works only after gatekeeper.token_approval is met (the proposer never counts).',
       )
-      .requiredOption('--principal <id>', 'who the token is for (lower case letters, digits, - and _)')
-      .requiredOption('--org <org>', 'their org in the configuration')
-      .requiredOption('--role <role>', 'their role in that org')
+      .requiredOption('--principal <id>', 'who the token is for (lower case letters, digits, - and _)', configId)
+      .requiredOption('--org <org>', 'their org in the configuration', configId)
+      .requiredOption('--role <role>', 'their role in that org', configId)
       .option('--ttl <seconds>', 'lifetime in seconds from approval (default: until revoked)', integerIn(1, 10 * 365 * 24 * 3600))
       .option('--label <text>', 'a note to recognize the token by in `token list`')
       .option('--json', 'print the proposal and the secret as JSON'),
@@ -96,7 +97,7 @@ export function registerToken(program: Command, { io }: CliContext): void {
       );
     });
 
-  addClientOptions(token.command('revoke').summary('revoke your own token at once, or propose revoking another').argument('<id>', 'the token id (tok_…)').option('--json', 'print the result as JSON'))
+  addClientOptions(token.command('revoke').summary('revoke your own token at once, or propose revoking another').argument('<id>', 'the token id (tok_…)', matching(TOKEN_ID_PATTERN, 'a token id: tok_ and 12 characters')).option('--json', 'print the result as JSON'))
     .addHelpText('after', examples('enclave token revoke tok_AbC123def456'))
     .action(async (id: string, opts: { json?: boolean }, cmd: Command) => {
       const { body } = await (await clientOf(cmd)).post<{ revoked: true; token: string } | { revoked: false; proposal: ProposalView }>(`/v1/tokens/${seg(id)}/revoke`, {});

@@ -2,7 +2,7 @@
 import type { FastifyInstance } from 'fastify';
 import { Type } from 'typebox';
 import type { AccessKind } from '../../core/store.ts';
-import type { AccessInput, RequestState, ReviewState } from '../../services/access-service.ts';
+import { REQUEST_STATES, type AccessInput, type RequestState, type ReviewState } from '../../services/access-service.ts';
 import type { Enclave } from '../../services/enclave.ts';
 import { principalOf } from '../auth.ts';
 import { AccessRequestBody, GrantId, LimitQuery, RequestId, ReviewBody, VerdictBody } from '../gatekeeper-schemas.ts';
@@ -53,7 +53,7 @@ export function accessRoutes(app: FastifyInstance, enclave: Enclave): void {
         summary: 'List access requests and break-glass grants, newest first',
         security,
         querystring: Type.Object(
-          { status: Type.Optional(Type.Enum(['pending', 'approved', 'denied', 'expired'])), kind: Type.Optional(Type.Enum(['access', 'breakglass'])), limit: LimitQuery },
+          { status: Type.Optional(Type.Enum(REQUEST_STATES)), kind: Type.Optional(Type.Enum(['access', 'breakglass'])), limit: LimitQuery },
           { additionalProperties: false },
         ),
         response: { 200: Type.Object({ requests: Type.Array(Req) }), ...errors },

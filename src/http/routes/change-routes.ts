@@ -3,7 +3,7 @@
 import type { FastifyInstance } from 'fastify';
 import { Type } from 'typebox';
 import type { ProposalKind } from '../../core/store.ts';
-import type { ProposalState } from '../../services/change-service.ts';
+import { PROPOSAL_STATES, type ProposalState } from '../../services/change-service.ts';
 import type { Enclave } from '../../services/enclave.ts';
 import { principalOf } from '../auth.ts';
 import { LimitQuery, PolicyProposalBody, PolicyVersionView, PolicyVersionWithText, ProposalId, TokenId, TokenProposalBody, TokenView, VerdictBody } from '../gatekeeper-schemas.ts';
@@ -77,7 +77,7 @@ export function changeRoutes(app: FastifyInstance, enclave: Enclave): void {
         querystring: Type.Object(
           {
             kind: Type.Optional(Type.Enum(['policy', 'token.issue', 'token.revoke'])),
-            status: Type.Optional(Type.Enum(['pending', 'applied', 'rejected', 'failed', 'expired'])),
+            status: Type.Optional(Type.Enum(PROPOSAL_STATES)),
             limit: LimitQuery,
           },
           { additionalProperties: false },
