@@ -180,7 +180,10 @@ test('unknown origin is 404, a bad or missing log signature 403, malformed bodie
     assert.equal(wrongProof.statusCode, 422);
     const nonEmpty = await r.app.inject({ method: 'POST', url: '/add-checkpoint', payload: 'x'.repeat(2 * 1024 * 1024) });
     assert.equal(nonEmpty.statusCode, 413);
-    assert.equal((await r.app.inject({ method: 'GET', url: '/add-checkpoint' })).statusCode, 404);
+    const get = await r.app.inject({ method: 'GET', url: '/add-checkpoint' });
+    assert.equal(get.statusCode, 405);
+    assert.equal(get.headers.allow, 'POST');
+    assert.equal((await r.app.inject({ method: 'POST', url: '/nothing-here' })).statusCode, 404);
   });
 });
 
