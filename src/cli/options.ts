@@ -3,7 +3,7 @@
 // command loads up front, it stays light: the stores, the HTTP server and the configuration schema are
 // imported when a command runs, so `--help` and client commands start fast.
 import { InvalidArgumentError, Option, type Command } from 'commander';
-import { ID_PATTERN } from '../core/config-schema.ts';
+import { ID_PATTERN } from '../core/api-ids.ts';
 import { parseDuration } from '../core/duration.ts';
 import { ApiClient } from './api-client.ts';
 

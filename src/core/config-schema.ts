@@ -1,8 +1,8 @@
 // The configuration file's schema (docs/configuration.md is its reference). Keys are snake_case as in YAML.
 import { Type, type Static } from 'typebox';
+import { ID_PATTERN } from './api-ids.ts';
 import { DURATION_PATTERN } from './duration.ts';
 
-export const ID_PATTERN = '^[a-z][a-z0-9_-]{0,62}$';
 export const COUNTRY_PATTERN = '^[A-Z]{2}$';
 const Id = Type.String({ pattern: ID_PATTERN });
 const Country = Type.String({ pattern: COUNTRY_PATTERN });

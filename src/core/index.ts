@@ -1,12 +1,22 @@
 // The core's public surface: domain types and pure logic, no I/O.
 export { ERROR_CODES, EnclaveError, isEnclaveError, isErrorCode, type ErrorCode, type ErrorDetails } from './errors.ts';
 export {
+  GRANT_ID_PATTERN,
+  ID_PATTERN,
+  PROPOSAL_ID_PATTERN,
+  PROPOSAL_STATES,
+  REQUEST_ID_PATTERN,
+  REQUEST_STATES,
+  TOKEN_ID_PATTERN,
+  type ProposalState,
+  type RequestState,
+} from './api-ids.ts';
+export {
   ACTIONS,
   ConfigSchema,
   GATEKEEPER_ACTIONS,
   FIELD_CLASSES,
   FIELD_TYPES,
-  ID_PATTERN,
   ORG_KINDS,
   SITE_ROLES,
   type Action,

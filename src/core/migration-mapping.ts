@@ -6,7 +6,7 @@
 import { Type, type Static } from 'typebox';
 import { canonicalJson, type JsonValue } from './canonical-json.ts';
 import type { CollectionDef, EnclaveConfig, FieldDef } from './config.ts';
-import { ID_PATTERN } from './config-schema.ts';
+import { ID_PATTERN } from './api-ids.ts';
 import { exprColumns, formatCountryExpr, parseCountryExpr, type CountryExpr } from './country-expression.ts';
 import { EnclaveError } from './errors.ts';
 import type { ColumnKind, SourceColumn, SourceKind, SourceTable } from './migration-source.ts';

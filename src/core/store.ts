@@ -1,6 +1,7 @@
 // The storage port. Every site (and the control store) is one Store; adapters (SQLite now, PostgreSQL
 // later) implement it identically and run one conformance suite (test/storage/conformance.ts).
 // Each method is atomic on its own, so no caller ever holds a transaction open across an await.
+import type { ProposalState, RequestState } from './api-ids.ts';
 
 export interface SubjectRow {
   readonly id: string;
@@ -110,7 +111,8 @@ export interface TokenStore {
 // services wrote, never a protected value.
 
 export type AccessKind = 'access' | 'breakglass';
-export type RequestStatus = 'pending' | 'approved' | 'denied';
+/** What a request's row stores (expired is derived from its deadline). */
+export type RequestStatus = Exclude<RequestState, 'expired'>;
 
 export interface AccessRequestRow {
   readonly id: string;
@@ -175,7 +177,8 @@ export interface PolicyVersionRow {
 }
 
 export type ProposalKind = 'policy' | 'token.issue' | 'token.revoke';
-export type ProposalStatus = 'pending' | 'applied' | 'rejected' | 'failed';
+/** What a proposal's row stores (expired is derived from its deadline). */
+export type ProposalStatus = Exclude<ProposalState, 'expired'>;
 
 export interface ProposalRow {
   readonly id: string;

@@ -16,7 +16,8 @@ import type { EventLog, LogEventInput, LogEventType, LogValue } from '../core/ev
 import type { QuorumRule } from '../core/gatekeeper-config.ts';
 import type { Principal } from '../core/principal.ts';
 import { evaluateQuorum, isEligible } from '../core/quorum.ts';
-import type { AccessKind, AccessRequestRow, ApprovalRow, GrantRow, RequestStatus, Store } from '../core/store.ts';
+import type { AccessKind, AccessRequestRow, ApprovalRow, GrantRow, Store } from '../core/store.ts';
+import type { RequestState } from '../core/api-ids.ts';
 import type { GrantIndex } from './grant-index.ts';
 import { admitVerdict, approversOf, recordVerdict, verdictViews, type VerdictInput, type VerdictView } from './verdicts.ts';
 
@@ -27,9 +28,6 @@ export interface AccessInput {
   readonly durationSeconds: number;
 }
 
-/** The states a request is shown in: a pending one past its deadline is expired. */
-export const REQUEST_STATES = ['pending', 'approved', 'denied', 'expired'] as const satisfies readonly (RequestStatus | 'expired')[];
-export type RequestState = (typeof REQUEST_STATES)[number];
 export type ReviewState = 'awaiting-review' | 'reviewed' | 'overdue' | 'unjustified';
 
 export interface AccessRequestView {
@@ -74,8 +72,6 @@ const iso = (ms: number) => new Date(ms).toISOString();
 const isoOrNull = (ms: number | null) => (ms === null ? null : iso(ms));
 const token = () => randomBytes(9).toString('base64url');
 
-export const REQUEST_ID_PATTERN = '^(req|bg)_[A-Za-z0-9_-]{12}$';
-export const GRANT_ID_PATTERN = '^gr_[A-Za-z0-9_-]{12}$';
 
 /** The content a request's digest covers: its id and everything it asks for. */
 function requestDigest(r: Omit<AccessRequestRow, 'digest' | 'status' | 'decidedAt' | 'grantId'>): string {

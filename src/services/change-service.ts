@@ -13,7 +13,8 @@ import type { EventLog, LogEventType, LogValue } from '../core/event-log.ts';
 import type { QuorumRule } from '../core/gatekeeper-config.ts';
 import type { Principal } from '../core/principal.ts';
 import { evaluateQuorum, isEligible } from '../core/quorum.ts';
-import type { ApprovalRow, PolicyVersionRow, ProposalEffect, ProposalKind, ProposalRow, ProposalStatus, Store, TokenWithPrincipal } from '../core/store.ts';
+import type { ProposalState } from '../core/api-ids.ts';
+import type { ApprovalRow, PolicyVersionRow, ProposalEffect, ProposalKind, ProposalRow, Store, TokenWithPrincipal } from '../core/store.ts';
 import { unifiedDiff } from '../core/text-diff.ts';
 import { Lru } from '../core/lru.ts';
 import { hashToken, newTokenSecret } from '../crypto/token-secret.ts';
@@ -22,9 +23,6 @@ import type { TokenCache } from './token-cache.ts';
 import { checkTokenRequest, newTokenId, type TokenRequest } from './token-service.ts';
 import { admitVerdict, approversOf, recordVerdict, verdictViews, type VerdictInput, type VerdictView } from './verdicts.ts';
 
-export const PROPOSAL_ID_PATTERN = '^prop_[A-Za-z0-9_-]{12}$';
-/** The states a proposal is shown in: a pending one past its deadline is expired. */
-export const PROPOSAL_STATES = ['pending', 'applied', 'rejected', 'failed', 'expired'] as const satisfies readonly (ProposalStatus | 'expired')[];
 export const MAX_DESCRIPTION = 2000;
 
 interface PolicyPayload {
@@ -57,7 +55,6 @@ export interface PolicyDiff {
   readonly text: string;
 }
 
-export type ProposalState = ProposalStatus | 'expired';
 
 export interface ProposalView {
   readonly id: string;

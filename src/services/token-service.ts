@@ -7,7 +7,7 @@ import { EnclaveError } from '../core/errors.ts';
 import type { EventLog, LogActor } from '../core/event-log.ts';
 import type { Principal } from '../core/principal.ts';
 import type { TokenStore, TokenWithPrincipal } from '../core/store.ts';
-import { ID_PATTERN } from '../core/config-schema.ts';
+import { ID_PATTERN } from '../core/api-ids.ts';
 import { hashToken, looksLikeToken, newTokenSecret } from '../crypto/token-secret.ts';
 import type { TokenCache } from './token-cache.ts';
 
@@ -30,8 +30,6 @@ export interface TokenRequest {
 }
 
 const PRINCIPAL_RE = new RegExp(ID_PATTERN);
-
-export const TOKEN_ID_PATTERN = '^tok_[A-Za-z0-9_-]{12}$';
 
 export function newTokenId(): string {
   return `tok_${randomBytes(9).toString('base64url')}`;

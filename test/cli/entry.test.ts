@@ -78,3 +78,16 @@ describe('bin/enclave.js', () => {
     assert.deepEqual(cached(dir), []);
   });
 });
+
+describe('what the CLI loads to start', () => {
+  it('--help loads neither the policy engine (Cedar, WebAssembly) nor the gatekeeper services', async () => {
+    // A module hook in the child that lists every module loaded, printed at exit.
+    const hook = `import { registerHooks } from 'node:module'; const seen = []; registerHooks({ load(url, ctx, next) { seen.push(url); return next(url, ctx); } }); process.on('exit', () => process.stderr.write(JSON.stringify(seen)));`;
+    const { stderr } = await promisify(execFile)(process.execPath, ['--import', `data:text/javascript,${encodeURIComponent(hook)}`, ENTRY, '--help'], { cwd: REPO, env: { ...process.env, NODE_DISABLE_COMPILE_CACHE: '1' } });
+    const loaded = JSON.parse(stderr.slice(stderr.indexOf('['))) as string[];
+    assert.ok(loaded.some((u) => u.endsWith('/src/cli/program.ts')), 'the hook saw the CLI load');
+    for (const heavy of ['@cedar-policy', '/src/services/policy-engine.ts', '/src/services/access-service.ts', '/src/services/change-service.ts', '/src/services/token-service.ts']) {
+      assert.ok(!loaded.some((u) => u.includes(heavy)), `${heavy} was loaded for --help`);
+    }
+  });
+});

@@ -1,7 +1,8 @@
 // `enclave access request|approve|deny|revoke|list|show` and `enclave break-glass open|review|list`:
 // access to protected fields through the API of a running server (issue 3 points 2–4).
 import { Option, type Command } from 'commander';
-import { REQUEST_ID_PATTERN, REQUEST_STATES, type AccessRequestView, type GrantView } from '../../services/access-service.ts';
+import { REQUEST_ID_PATTERN, REQUEST_STATES } from '../../core/api-ids.ts';
+import type { AccessRequestView, GrantView } from '../../services/access-service.ts';
 import { seg } from '../api-client.ts';
 import type { CliContext } from '../context.ts';
 import { usageError } from '../fail.ts';

@@ -39,7 +39,7 @@ export function registerInit(program: Command, { io }: CliContext): void {
     )
     .action(async (opts: InitOptions) => {
       const out = new Output(io, { json: opts.json === true });
-      const { ID_PATTERN } = await import('../../core/config-schema.ts');
+      const { ID_PATTERN } = await import('../../core/api-ids.ts');
       const { CONFIG_FILE, initEnclave } = await import('../../services/init-service.ts');
       const configPath = join(opts.dir, CONFIG_FILE);
       if (existsSync(configPath) && (opts.officers !== undefined || opts.threshold !== undefined)) {

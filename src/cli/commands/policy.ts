@@ -2,7 +2,8 @@
 // and quorum (issue 3 point 6), through the API of a running server.
 import { readFileSync } from 'node:fs';
 import { Option, type Command } from 'commander';
-import { PROPOSAL_ID_PATTERN, PROPOSAL_STATES, type PolicyVersionView, type ProposalView } from '../../services/change-service.ts';
+import { PROPOSAL_ID_PATTERN, PROPOSAL_STATES } from '../../core/api-ids.ts';
+import type { PolicyVersionView, ProposalView } from '../../services/change-service.ts';
 import type { CliContext } from '../context.ts';
 import { usageError } from '../fail.ts';
 import type { Io } from '../io.ts';

@@ -4,7 +4,7 @@
 // immediate; revoking someone else's is a proposal too. The first tokens come from `enclave init`.
 import type { Command } from 'commander';
 import type { ProposalView, TokenView } from '../../services/change-service.ts';
-import { TOKEN_ID_PATTERN } from '../../services/token-service.ts';
+import { TOKEN_ID_PATTERN } from '../../core/api-ids.ts';
 import { seg } from '../api-client.ts';
 import type { CliContext } from '../context.ts';
 import { addClientOptions, clientOf, configId, examples, integerIn, matching } from '../options.ts';

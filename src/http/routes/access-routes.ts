@@ -2,7 +2,8 @@
 import type { FastifyInstance } from 'fastify';
 import { Type } from 'typebox';
 import type { AccessKind } from '../../core/store.ts';
-import { REQUEST_STATES, type AccessInput, type RequestState, type ReviewState } from '../../services/access-service.ts';
+import { REQUEST_STATES, type RequestState } from '../../core/api-ids.ts';
+import type { AccessInput, ReviewState } from '../../services/access-service.ts';
 import type { Enclave } from '../../services/enclave.ts';
 import { principalOf } from '../auth.ts';
 import { AccessRequestBody, GrantId, LimitQuery, RequestId, ReviewBody, VerdictBody } from '../gatekeeper-schemas.ts';

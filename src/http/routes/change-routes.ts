@@ -3,7 +3,7 @@
 import type { FastifyInstance } from 'fastify';
 import { Type } from 'typebox';
 import type { ProposalKind } from '../../core/store.ts';
-import { PROPOSAL_STATES, type ProposalState } from '../../services/change-service.ts';
+import { PROPOSAL_STATES, type ProposalState } from '../../core/api-ids.ts';
 import type { Enclave } from '../../services/enclave.ts';
 import { principalOf } from '../auth.ts';
 import { LimitQuery, PolicyProposalBody, PolicyVersionView, PolicyVersionWithText, ProposalId, TokenId, TokenProposalBody, TokenView, VerdictBody } from '../gatekeeper-schemas.ts';

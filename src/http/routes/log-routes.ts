@@ -7,7 +7,8 @@
 // `log.search` or `log.disclose_key`; the parent company never is (core/config.ts).
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { Type } from 'typebox';
-import { ID_PATTERN, type Action } from '../../core/config-schema.ts';
+import { ID_PATTERN } from '../../core/api-ids.ts';
+import type { Action } from '../../core/config-schema.ts';
 import { EnclaveError } from '../../core/errors.ts';
 import { forbidden } from '../../core/decision.ts';
 import { LOG_EVENT_TYPES } from '../../core/event-log.ts';
