@@ -15,11 +15,7 @@ import { readHidden, readStdin } from './prompt.ts';
  * otherwise typed without echo on a terminal or piped one per line. None when the enclave is unsealed.
  */
 export async function unsealLocally(io: Io, enclave: Enclave, out: Output, dev: boolean): Promise<string[]> {
-  if (dev) {
-    const shares = devShares(enclave, out);
-    for (const share of shares) await enclave.seal.check(share);
-    return shares;
-  }
+  if (dev) return completeSet(enclave, devShares(enclave, out), 'the development file');
   const status = enclave.seal.status();
   const given: string[] = [];
   if (!status.sealed) return given;
@@ -34,11 +30,16 @@ export async function unsealLocally(io: Io, enclave: Enclave, out: Output, dev: 
   }
   const shares = (await readStdin(io)).split(/\s+/).filter((s) => s !== '');
   if (shares.length === 0) throw usageError('the enclave is sealed: pipe the officers\' unseal shares on stdin, one per line (or --dev-unseal in development)');
-  let complete = false;
+  return completeSet(enclave, shares, 'stdin');
+}
+
+/** The first shares that make a complete set (more may be given: the rest are not used), checked. */
+async function completeSet(enclave: Enclave, shares: readonly string[], from: string): Promise<string[]> {
+  const used: string[] = [];
   for (const share of shares) {
-    complete = await enclave.seal.check(share);
-    given.push(share);
+    used.push(share);
+    if (await enclave.seal.check(share)) return used;
   }
-  if (!complete) throw new EnclaveError('sealed', `${enclave.seal.status().progress} of the ${status.threshold} shares needed were given on stdin; the enclave stays sealed`);
-  return given;
+  const { progress, threshold } = enclave.seal.status();
+  throw new EnclaveError('sealed', `${progress} of the ${threshold} shares needed were given on ${from}; the enclave stays sealed`);
 }

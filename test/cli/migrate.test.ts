@@ -76,7 +76,8 @@ describe('enclave migrate', () => {
     const few = await cli(['run', '--mapping', mapping, '--quiet'], `${shares[0] ?? ''}\n`);
     assert.equal(few.code, 1);
     assert.match(oneErrorLine(few).message, /1 of the 2 shares needed were given on stdin; the enclave stays sealed/);
-    const r = await cli(['run', '--mapping', mapping, '--json'], `${shares[0] ?? ''}\n${shares[2] ?? ''}\n`);
+    // Every officer's share piped: the first two complete the set, the third is not needed.
+    const r = await cli(['run', '--mapping', mapping, '--json'], `${shares[0] ?? ''}\n${shares[2] ?? ''}\n${shares[1] ?? ''}\n`);
     assert.equal(r.code, 0, r.stderr);
     const report = JSON.parse(r.stdout) as { complete: boolean; counters: { copied: number; refused: number } };
     assert.equal(report.complete, true);

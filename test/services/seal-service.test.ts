@@ -5,6 +5,7 @@ import { randomBytes } from 'node:crypto';
 import { describe, it } from 'node:test';
 import { inspect } from 'node:util';
 import { EnclaveError, type ErrorCode } from '../../src/core/errors.ts';
+import type { EventLog } from '../../src/core/event-log.ts';
 import { splitSecret } from '../../src/crypto/shamir-shares.ts';
 import { Keyring } from '../../src/services/keyring.ts';
 import { SealService, type SealRecord } from '../../src/services/seal-service.ts';
@@ -31,6 +32,45 @@ async function standalone(officers = ['alice', 'bob', 'carol'], threshold = 2) {
   const shares = await seal.initialize(officers, threshold);
   return { store, keyring, seal, shares: shares.map((s) => s.share), named: shares };
 }
+
+void describe('checking shares without unsealing', () => {
+  void it('says when the shares entered make a set that reconstructs the root key, and loads, logs and hands on nothing', async () => {
+    const { seal, keyring, shares } = await standalone(['alice', 'bob', 'carol'], 2);
+    const [a, b, c] = shares;
+    assert.ok(a && b && c);
+    assert.equal(await seal.check(a), false);
+    await rejectsWith(seal.check(a), 'duplicate_share');
+    await rejectsWith(seal.check('not-a-share'), 'invalid_share');
+    assert.equal(await seal.check(c), true);
+    assert.equal(keyring.sealed, true, 'a checked set is not loaded');
+    assert.deepEqual(seal.status().sealed, true);
+    assert.equal(seal.status().progress, 0, 'a complete set is not kept');
+    // The shares still unseal afterwards, through submit.
+    await seal.submit(b);
+    await seal.submit(a);
+    assert.equal(keyring.sealed, false);
+  });
+
+  void it('logs nothing, where submit logs the unseal', async () => {
+    const types: string[] = [];
+    const store = new SqliteStore({ path: ':memory:' });
+    const log: EventLog = {
+      append: async (e) => {
+        types.push(e.type);
+        return Promise.resolve({ index: types.length - 1 });
+      },
+    };
+    const seal = new SealService(store.meta, new Keyring(), { log });
+    await seal.load();
+    const shares = (await seal.initialize(['alice', 'bob', 'carol'], 2)).map((s) => s.share);
+    types.length = 0;
+    for (const s of shares.slice(0, 2)) await seal.check(s);
+    assert.deepEqual(types, []);
+    for (const s of shares.slice(0, 2)) await seal.submit(s);
+    assert.deepEqual(types, ['enclave.unsealed']);
+    await store.close();
+  });
+});
 
 void describe('the seal section after init', () => {
   void it('cannot be changed: an enclave whose configuration names another threshold or other officers refuses to open (their order is free)', async () => {
