@@ -92,7 +92,7 @@ function requestDigest(r: Omit<AccessRequestRow, 'digest' | 'status' | 'decidedA
 }
 
 export interface SubjectFinder {
-  findSubjects(ids: readonly string[]): Promise<ReadonlyMap<string, unknown>>;
+  findSubjects(ids: readonly string[]): Promise<ReadonlyMap<string, { readonly row: { readonly erasedAt: number | null } }>>;
 }
 
 export class AccessService {
@@ -149,17 +149,32 @@ export class AccessService {
     return { subjects: scope.subjects.length, collections: [...scope.collections], fields: [...scope.fields] };
   }
 
-  /** A scope naming subjects the enclave does not hold would grant nothing: refused, naming a few of them. */
-  private async checkSubjectsExist(scope: AccessScope): Promise<void> {
+  /**
+   * A scope naming subjects the enclave does not hold, or erased ones, would open nothing: refused, naming
+   * a few. Who may name subjects learns whether they exist, so naming them takes `subject.read` too. The
+   * check catches mistakes, it guards nothing (a grant opens only what exists): a home site that cannot
+   * be asked now does not hold up a request, least of all a break-glass.
+   */
+  private async checkSubjects(principal: Principal, scope: AccessScope): Promise<void> {
     if (scope.subjects.length === 0) return;
-    const found = await this.subjects.findSubjects(scope.subjects);
+    await this.authorize(principal, 'subject.read');
+    let found: ReadonlyMap<string, { readonly row: { readonly erasedAt: number | null } }>;
+    try {
+      found = await this.subjects.findSubjects(scope.subjects);
+    } catch (err) {
+      if (err instanceof EnclaveError && err.code === 'storage_unavailable') return;
+      throw err;
+    }
+    const few = (ids: readonly string[]) => `${ids.slice(0, 3).map((s) => `"${s}"`).join(', ')}${ids.length > 3 ? ` and ${ids.length - 3} more` : ''}`;
     const unknown = scope.subjects.filter((s) => !found.has(s));
-    if (unknown.length === 0) return;
-    const named = unknown.slice(0, 3).map((s) => `"${s}"`).join(', ');
-    throw new EnclaveError('invalid_scope', `unknown subject id${unknown.length > 1 ? 's' : ''} ${named}${unknown.length > 3 ? ` and ${unknown.length - 3} more` : ''}: register a subject before access to it is requested`, { details: { field: 'subjects' } });
+    if (unknown.length > 0) {
+      throw new EnclaveError('invalid_scope', `unknown subject id${unknown.length > 1 ? 's' : ''} ${few(unknown)}: register a subject before access to it is requested`, { details: { field: 'subjects' } });
+    }
+    const erased = scope.subjects.filter((s) => found.get(s)?.row.erasedAt != null);
+    if (erased.length > 0) throw new EnclaveError('invalid_scope', `erased subject${erased.length > 1 ? 's' : ''} ${few(erased)}: nothing of theirs can be opened`, { details: { field: 'subjects' } });
   }
 
-  private async validate(input: AccessInput, maxMs: number, what: string): Promise<{ scope: AccessScope; text: string; durationMs: number }> {
+  private validate(input: AccessInput, maxMs: number, what: string): { scope: AccessScope; text: string; durationMs: number } {
     const scope = normalizeScope(this.config, input.scope);
     if (!this.config.gatekeeper.purposes.includes(input.purpose)) {
       throw new EnclaveError('unknown_purpose', `unknown purpose "${input.purpose}" (expected one of: ${this.config.gatekeeper.purposes.join(', ')})`, { details: { field: 'purpose' } });
@@ -169,7 +184,6 @@ export class AccessService {
     if (!Number.isSafeInteger(s) || s < 1 || s * 1000 > maxMs) {
       throw new EnclaveError('invalid_duration', `duration_seconds must be a whole number from 1 to ${maxMs / 1000} (the configured maximum for ${what})`, { details: { field: 'duration_seconds' } });
     }
-    await this.checkSubjectsExist(scope);
     return { scope, text, durationMs: s * 1000 };
   }
 
@@ -211,7 +225,8 @@ export class AccessService {
   async request(principal: Principal, input: AccessInput): Promise<AccessRequestView> {
     await this.authorize(principal, 'access.request', true);
     const g = this.config.gatekeeper;
-    const v = await this.validate(input, g.maxGrantMs, 'grants (gatekeeper.max_grant_duration)');
+    const v = this.validate(input, g.maxGrantMs, 'grants (gatekeeper.max_grant_duration)');
+    await this.checkSubjects(principal, v.scope);
     const now = this.clock();
     const row = this.newRow(principal, 'access', input, v, now, now + g.requestExpiryMs);
     await this.append('access.requested', principal, { request: row.id, digest: row.digest, purpose: row.purpose, justification_code: row.justificationCode, duration_ms: row.durationMs, ...this.scopeDetails(v.scope) }, v.scope);
@@ -313,7 +328,8 @@ export class AccessService {
   async breakGlass(principal: Principal, input: AccessInput): Promise<AccessRequestView> {
     await this.authorize(principal, 'breakglass.open', true);
     const bg = this.config.gatekeeper.breakGlass;
-    const v = await this.validate(input, bg.maxMs, 'break-glass (gatekeeper.break_glass.max_duration)');
+    const v = this.validate(input, bg.maxMs, 'break-glass (gatekeeper.break_glass.max_duration)');
+    await this.checkSubjects(principal, v.scope);
     const now = this.clock();
     const row = this.newRow(principal, 'breakglass', input, v, now, now + bg.reviewWithinMs);
     const grant = this.grantFor(row, now);

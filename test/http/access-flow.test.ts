@@ -217,6 +217,12 @@ describe('access requests, approvals and grants', () => {
       assert.match(res.body, /unknown subject ids \\"ghost-1\\", \\"ghost-2\\"/);
       assert.equal(json<{ requests: unknown[] }>(await as('officer', 'GET', '/v1/access/requests')).requests.length, before, path);
     }
+    // An erased subject: nothing of theirs can be opened, so no grant is asked for them.
+    assert.equal((await as('service', 'POST', '/v1/subjects', { id: 'gone-1', country: 'US' })).statusCode, 201);
+    assert.equal((await h.call('officer', 'DELETE', '/v1/subjects/gone-1')).statusCode, 200);
+    const erased = await as('officer', 'POST', '/v1/access/requests', { scope: { subjects: ['gone-1'] }, purpose: 'support', justification: JUSTIFICATION, duration_seconds: 60 });
+    assert.equal(errorCode(erased), 'invalid_scope');
+    assert.match(erased.body, /erased subject \\"gone-1\\"/);
     await bad({ scope: { subjects: ['../etc'] } }, 'invalid_request');
     await bad({ scope: { subjects: ['ann'], extra: 1 } }, 'invalid_request');
   });
@@ -314,5 +320,30 @@ describe('break-glass', () => {
     assert.equal(json<RecordBody>(await read()).data['body'], undefined);
     const grant = json<{ grants: { id: string; state: string }[] }>(await h.call('officer', 'GET', '/v1/access/grants')).grants.find((g) => g.id === bg.grant);
     assert.equal(grant?.state, 'revoked');
+  });
+});
+
+describe('the subjects an access scope names', () => {
+  // The officer may request access but, here, may not look subjects up.
+  let h: HttpFixture;
+  before(async () => {
+    h = await makeHttpFixture({
+      config: (s) => s.replace('actions: [record.read, record.write, record.delete, subject.register, subject.read, subject.erase,', 'actions: [record.read, record.write, record.delete, subject.register, subject.erase,'),
+    });
+    assert.equal((await h.call('service', 'POST', '/v1/subjects', { id: 'ann', country: 'US' })).statusCode, 201);
+  });
+  after(async () => h.close());
+
+  const ask = (subjects: string[]) => h.call('officer', 'POST', '/v1/access/requests', { scope: { subjects, collections: ['messages'] }, purpose: 'support', justification: JUSTIFICATION, duration_seconds: 60 });
+
+  test('are named only by who may read subjects: otherwise 403, and no answer says whether they exist', async () => {
+    for (const subjects of [['ann'], ['ghost']]) {
+      const res = await ask(subjects);
+      assert.equal(res.statusCode, 403, res.body);
+      assert.equal(errorCode(res), 'forbidden');
+    }
+    // A scope of collections only names no subject: allowed as before.
+    const wide = await h.call('officer', 'POST', '/v1/access/requests', { scope: { collections: ['messages'] }, purpose: 'support', justification: JUSTIFICATION, duration_seconds: 60 });
+    assert.equal(wide.statusCode, 201, wide.body);
   });
 });
