@@ -69,6 +69,9 @@ export function frameworkErrors(err: FastifyError, _request: FastifyRequest, rep
   void sendError(reply, e);
 }
 
+/** The router options of every server here: the 405 lookup below must match paths exactly as Fastify does. */
+export const ROUTER_OPTIONS = { ignoreTrailingSlash: false, maxParamLength: 200 } as const;
+
 export function installErrorHandling(app: FastifyInstance): void {
   app.setErrorHandler((err: unknown, request: FastifyRequest, reply: FastifyReply) => {
     const e = toEnclaveError(err);
@@ -86,7 +89,7 @@ export function installErrorHandling(app: FastifyInstance): void {
   });
   // A path served with other methods is 405 with an Allow header (RFC 9110 §15.5.6), not 404: the
   // routes are mirrored into a router of their own, since Fastify only looks up one method at a time.
-  const routes = FindMyWay({ ignoreTrailingSlash: false });
+  const routes = FindMyWay(ROUTER_OPTIONS);
   app.addHook('onRoute', (route) => {
     for (const method of [route.method].flat()) routes.on(method as FindMyWay.HTTPMethod, route.url, () => undefined);
   });

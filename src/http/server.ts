@@ -5,7 +5,7 @@ import Fastify, { type FastifyInstance, type FastifyServerOptions } from 'fastif
 import type { Enclave } from '../services/enclave.ts';
 import { recordDataSchema } from '../core/record-model.ts';
 import { authenticate } from './auth.ts';
-import { frameworkErrors, installErrorHandling } from './error-handler.ts';
+import { frameworkErrors, installErrorHandling, ROUTER_OPTIONS } from './error-handler.ts';
 import { installMetrics } from './metrics.ts';
 import { accessRoutes } from './routes/access-routes.ts';
 import { changeRoutes } from './routes/change-routes.ts';
@@ -42,7 +42,7 @@ export async function buildServer(enclave: Enclave, options: ServerOptions = {})
     frameworkErrors,
     // Reject what does not match instead of silently stripping or coercing it.
     ajv: { customOptions: { removeAdditional: false, coerceTypes: false, allErrors: true, useDefaults: false } },
-    routerOptions: { ignoreTrailingSlash: false, maxParamLength: 200 },
+    routerOptions: ROUTER_OPTIONS,
   });
   // JSON only: without this, Fastify would accept text/plain bodies.
   app.removeContentTypeParser('text/plain');

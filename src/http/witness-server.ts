@@ -7,14 +7,14 @@ import Fastify, { type FastifyInstance, type FastifyServerOptions } from 'fastif
 import { isEnclaveError } from '../core/errors.ts';
 import { MAX_ADD_CHECKPOINT_SIZE } from '../core/tlog/witness-protocol.ts';
 import type { WitnessService } from '../services/witness-service.ts';
-import { frameworkErrors, installErrorHandling } from './error-handler.ts';
+import { frameworkErrors, installErrorHandling, ROUTER_OPTIONS } from './error-handler.ts';
 
 export interface WitnessServerOptions {
   readonly logger?: FastifyServerOptions['logger'];
 }
 
 export async function buildWitnessServer(witness: WitnessService, options: WitnessServerOptions = {}): Promise<FastifyInstance> {
-  const app = Fastify({ logger: options.logger ?? false, bodyLimit: MAX_ADD_CHECKPOINT_SIZE, return503OnClosing: true, frameworkErrors });
+  const app = Fastify({ logger: options.logger ?? false, bodyLimit: MAX_ADD_CHECKPOINT_SIZE, return503OnClosing: true, frameworkErrors, routerOptions: ROUTER_OPTIONS });
   // The body is text of the spec's own format, whatever Content-Type the client sends (the spec names none).
   app.removeAllContentTypeParsers();
   app.addContentTypeParser('*', { parseAs: 'buffer' }, (_request, body, done) => done(null, body));

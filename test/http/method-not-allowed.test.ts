@@ -39,6 +39,14 @@ describe('methods a path does not serve', () => {
     assert.ok(checked > 50, `only ${checked} cases`);
   });
 
+  it('are 405 for ids as long as the server takes (path parameters up to 200 characters)', async () => {
+    for (const length of [150, 200]) {
+      const res = await h.call('parent', 'PATCH', `/v1/collections/users/records/${'a'.repeat(length)}`);
+      assert.equal(res.statusCode, 405, `${length}: ${res.body}`);
+      assert.equal(res.headers.allow, 'GET, HEAD, PUT, DELETE');
+    }
+  });
+
   it('are 404 where the path is served by no method at all', async () => {
     for (const path of ['/v1/nothing', '/v1/collections/users/records/ann/extra', '/v2/subjects']) {
       for (const method of METHODS) {
