@@ -2,12 +2,11 @@
 // wires keyring, log, seal, tokens, the gatekeeper (Cedar policy engine, decision point, access requests,
 // change proposals) and the vault. Adapters (HTTP, CLI) receive an Enclave and never open stores themselves.
 import type { EnclaveConfig } from '../core/config.ts';
-import { EnclaveError } from '../core/errors.ts';
 import type { DecisionPoint } from '../core/decision.ts';
 import type { LogStore } from '../core/log-store.ts';
 import { cosignatureVerifierFromKey } from '../core/tlog/cosignature.ts';
 import type { Store } from '../core/store.ts';
-import { openLogStore, openStore, storeIdentity } from '../storage/open-store.ts';
+import { openLogStore, openStore, refuseSharedStores } from '../storage/open-store.ts';
 import { AccessService } from './access-service.ts';
 import { CedarDecisionPoint } from './cedar-decision-point.ts';
 import { ChangeService } from './change-service.ts';
@@ -147,24 +146,5 @@ export async function openEnclave(config: EnclaveConfig, options: OpenOptions = 
     await started?.close();
     await Promise.all(opened.map((s) => s.close()));
     throw err;
-  }
-}
-
-/**
- * Invariant 1: each jurisdiction's records live in a store of their own. Two home sites (or a home site
- * and the control store) configured onto one file, database or schema would mix them: refused.
- */
-function refuseSharedStores(config: EnclaveConfig): void {
-  const owners = new Map<string, string>();
-  const stores: [string, string][] = [['control.storage', config.controlStorage]];
-  for (const site of config.sites.values()) if (site.role === 'home') stores.push([`site "${site.id}"`, site.storage]);
-  for (const [who, url] of stores) {
-    const id = storeIdentity(url, config.dataDir);
-    if (id === undefined) continue;
-    const other = owners.get(id);
-    if (other !== undefined) {
-      throw new EnclaveError('invalid_config', `${other} and ${who} name the same store (${id}): every home site needs its own file, database or schema, apart from the control store`);
-    }
-    owners.set(id, who);
   }
 }

@@ -3,6 +3,7 @@
 // Opening is async: a PostgreSQL store connects and migrates before it is returned.
 import { isAbsolute, join, resolve } from 'node:path';
 import { EnclaveError } from '../core/errors.ts';
+import type { EnclaveConfig } from '../core/config.ts';
 import type { LogStore } from '../core/log-store.ts';
 import type { Store } from '../core/store.ts';
 import type { MigrationStateStore } from '../core/migration-state.ts';
@@ -35,6 +36,25 @@ export function storeIdentity(url: string, dataDir: string): string | undefined 
     return describeLocation(parsePostgresUrl(url));
   } catch {
     return undefined;
+  }
+}
+
+/**
+ * Invariant 1: each jurisdiction's records live in a store of their own. Two home sites (or a home site
+ * and the control store) configured onto one file, database or schema would mix them: refused.
+ */
+export function refuseSharedStores(config: EnclaveConfig): void {
+  const owners = new Map<string, string>();
+  const stores: [string, string][] = [['control.storage', config.controlStorage]];
+  for (const site of config.sites.values()) if (site.role === 'home') stores.push([`site "${site.id}"`, site.storage]);
+  for (const [who, url] of stores) {
+    const id = storeIdentity(url, config.dataDir);
+    if (id === undefined) continue;
+    const other = owners.get(id);
+    if (other !== undefined) {
+      throw new EnclaveError('invalid_config', `${other} and ${who} name the same store (${id}): every home site needs its own file, database or schema, apart from the control store`);
+    }
+    owners.set(id, who);
   }
 }
 
