@@ -3,7 +3,7 @@
 // command loads up front, it stays light: the stores, the HTTP server and the configuration schema are
 // imported when a command runs, so `--help` and client commands start fast.
 import { InvalidArgumentError, Option, type Command } from 'commander';
-import { ID_PATTERN } from '../core/api-ids.ts';
+import { ID_PATTERN, RECORD_ID_PATTERN } from '../core/api-ids.ts';
 import { parseDuration } from '../core/duration.ts';
 import { ApiClient } from './api-client.ts';
 
@@ -101,6 +101,9 @@ export function matching(pattern: string, what: string): (value: string) => stri
 
 /** Ids as the configuration writes them (orgs, roles, principals). */
 export const configId = matching(ID_PATTERN, 'lower case letters, digits, - and _, starting with a letter (at most 63)');
+
+/** Record and subject ids. */
+export const recordId = matching(RECORD_ID_PATTERN, 'an id of letters, digits and . _ : -, starting with a letter or digit (at most 128)');
 
 export function countryCode(value: string): string {
   const c = value.trim().toUpperCase();

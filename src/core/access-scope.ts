@@ -3,7 +3,7 @@
 // here, outside Cedar: the decision point hands Cedar only the answer (which grant, if any, covers).
 import type { CollectionDef, EnclaveConfig } from './config.ts';
 import { EnclaveError } from './errors.ts';
-import { RECORD_ID_PATTERN } from './record-model.ts';
+import { RECORD_ID_PATTERN } from './api-ids.ts';
 
 export interface AccessScope {
   /** Subject ids; empty means every subject of the named collections. */

@@ -5,6 +5,7 @@ export {
   ID_PATTERN,
   PROPOSAL_ID_PATTERN,
   PROPOSAL_STATES,
+  RECORD_ID_PATTERN,
   REQUEST_ID_PATTERN,
   REQUEST_STATES,
   TOKEN_ID_PATTERN,
@@ -55,7 +56,6 @@ export { DURATION_PATTERN, formatDuration, parseDuration } from './duration.ts';
 export { parseGatekeeper, roleRef, type ApproverGroup, type BreakGlassConfig, type GatekeeperConfig, type QuorumRule } from './gatekeeper-config.ts';
 export { evaluateQuorum, inGroup, isEligible, type Approver, type QuorumState } from './quorum.ts';
 export {
-  RECORD_ID_PATTERN,
   recordAad,
   recordDataSchema,
   splitRecord,

@@ -9,7 +9,8 @@ import { evaluateCountryExpr } from './country-expression.ts';
 import { EnclaveError } from './errors.ts';
 import type { CountryRule, ResolvedTable } from './migration-mapping.ts';
 import type { KeyTuple, KeyValue, SourceRow, SourceValue } from './migration-source.ts';
-import { RECORD_ID_PATTERN, validateRecordData, type FieldValue, type RecordData } from './record-model.ts';
+import { RECORD_ID_PATTERN } from './api-ids.ts';
+import { validateRecordData, type FieldValue, type RecordData } from './record-model.ts';
 
 const RECORD_ID_RE = new RegExp(RECORD_ID_PATTERN);
 

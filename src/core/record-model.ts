@@ -1,5 +1,6 @@
 // What a record is: a collection's fields split by class. Public fields are stored in the clear (they
 // may leave the enclave); protected fields are sealed together under the subject's data key.
+import { RECORD_ID_PATTERN } from './api-ids.ts';
 import type { CollectionDef, FieldDef } from './config.ts';
 import { EnclaveError } from './errors.ts';
 import { compileDynamic, type Validator } from './schema-validator.ts';
@@ -7,7 +8,6 @@ import { compileDynamic, type Validator } from './schema-validator.ts';
 export type FieldValue = string | number | boolean | null;
 export type RecordData = Record<string, FieldValue>;
 
-export const RECORD_ID_PATTERN = '^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}$';
 const RECORD_ID_RE = new RegExp(RECORD_ID_PATTERN);
 const utf8 = new TextEncoder();
 

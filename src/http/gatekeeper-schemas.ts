@@ -2,9 +2,8 @@
 // policies, change proposals, tokens). Responses are schemas too: the serializer sends only what they
 // name, and /openapi.json publishes them.
 import { Type } from 'typebox';
-import { GRANT_ID_PATTERN, ID_PATTERN, PROPOSAL_ID_PATTERN, PROPOSAL_STATES, REQUEST_ID_PATTERN, REQUEST_STATES, TOKEN_ID_PATTERN } from '../core/api-ids.ts';
+import { GRANT_ID_PATTERN, ID_PATTERN, PROPOSAL_ID_PATTERN, PROPOSAL_STATES, RECORD_ID_PATTERN, REQUEST_ID_PATTERN, REQUEST_STATES, TOKEN_ID_PATTERN } from '../core/api-ids.ts';
 import { MAX_SCOPE_SUBJECTS } from '../core/access-scope.ts';
-import { RECORD_ID_PATTERN } from '../core/record-model.ts';
 import { MAX_DESCRIPTION } from '../services/change-service.ts';
 import { MAX_POLICY_TEXT } from '../services/policy-engine.ts';
 import { MAX_COMMENT } from '../services/verdicts.ts';

@@ -1,7 +1,7 @@
 // Request and response schemas. Fastify validates requests with them and @fastify/swagger publishes them
 // in /openapi.json, so the document and the behaviour cannot drift apart.
 import { Type } from 'typebox';
-import { RECORD_ID_PATTERN } from '../core/record-model.ts';
+import { RECORD_ID_PATTERN } from '../core/api-ids.ts';
 
 const Timestamp = Type.String({ format: 'date-time' });
 /** The receipt: index of the transparency-log entry this response caused (also in the Enclave-Log-Index header). */

@@ -115,6 +115,8 @@ describe('usage errors', () => {
     ['a proposal id that is none', ['token', 'approve', 'nope', '--server', 'http://127.0.0.1:9', '--token', 'enc_x'], /value 'nope' is invalid for argument 'proposal'.*expected a proposal id/],
     ['a token id that is none', ['token', 'revoke', 'prop_AbC123def456', '--server', 'http://127.0.0.1:9', '--token', 'enc_x'], /expected a token id/],
     ['a request id that is none', ['access', 'approve', 'tok_AbC123def456', '--server', 'http://127.0.0.1:9', '--token', 'enc_x'], /expected a request id/],
+    ['a record id the API would refuse', ['record', 'get', 'users', '../etc', '--server', 'http://127.0.0.1:9', '--token', 'enc_x'], /value '..\/etc' is invalid for argument 'id'.*expected an id of letters/],
+    ['a subject id the API would refuse', ['erase', 'a b', '--server', 'http://127.0.0.1:9', '--token', 'enc_x'], /expected an id of letters/],
     ['a state requests are never in', ['access', 'list', '--status', 'bogus', '--server', 'http://127.0.0.1:9', '--token', 'enc_x'], /Allowed choices are pending, approved, denied, expired/],
     ['a state proposals are never in', ['policy', 'proposals', '--status', 'approved', '--server', 'http://127.0.0.1:9', '--token', 'enc_x'], /Allowed choices are pending, applied, rejected, failed, expired/],
   ];

@@ -4,7 +4,8 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { Population } from '../../src/cli/demo/population.ts';
 import { mulberry32, weighted } from '../../src/cli/demo/prng.ts';
-import { RECORD_ID_PATTERN, validateRecordData } from '../../src/core/record-model.ts';
+import { RECORD_ID_PATTERN } from '../../src/core/api-ids.ts';
+import { validateRecordData } from '../../src/core/record-model.ts';
 import { parseConfigText } from '../../src/services/config-loader.ts';
 import { starterConfig } from '../../src/services/starter-config.ts';
 

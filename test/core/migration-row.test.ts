@@ -9,7 +9,7 @@ import { parseCountryExpr } from '../../src/core/country-expression.ts';
 import { EnclaveError } from '../../src/core/errors.ts';
 import type { ResolvedTable } from '../../src/core/migration-mapping.ts';
 import { canonicalRecord, convertValue, countryOf, decodeKey, encodeKey, keyOf, recordIdOf, showKey, type MappedRecord } from '../../src/core/migration-row.ts';
-import { RECORD_ID_PATTERN } from '../../src/core/record-model.ts';
+import { RECORD_ID_PATTERN } from '../../src/core/api-ids.ts';
 
 const field = (type: FieldDef['type'], required = true): FieldDef => ({ name: 'f', type, class: 'protected', required, maxLength: undefined });
 const refused = (err: unknown) => err instanceof EnclaveError && err.code === 'invalid_field' && err.details?.field === 'f' && !/secret/.test(err.message);

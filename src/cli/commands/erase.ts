@@ -3,7 +3,7 @@ import type { Command } from 'commander';
 import { seg } from '../api-client.ts';
 import type { CliContext } from '../context.ts';
 import { CliError, usageError } from '../fail.ts';
-import { addClientOptions, clientOf, examples } from '../options.ts';
+import { addClientOptions, clientOf, examples, recordId } from '../options.ts';
 import { Output, plural } from '../output.ts';
 import { ask } from '../prompt.ts';
 
@@ -20,7 +20,7 @@ export function registerErase(program: Command, { io }: CliContext): void {
     .description(
       `Erases a subject by crypto-shredding: their data key is destroyed, so every record of theirs can never be read again and the API answers 410 Gone for them. IRREVERSIBLE. Without --yes it asks you to type the subject id on a terminal, and refuses when there is no terminal to ask on.`,
     )
-    .argument('<subject>', 'the subject id')
+    .argument('<subject>', 'the subject id', recordId)
     .option('-y, --yes', 'do not ask for confirmation')
     .option('--json', 'print the result as JSON');
   addClientOptions(cmd)

@@ -8,7 +8,7 @@ import { seg } from '../api-client.ts';
 import type { CliContext } from '../context.ts';
 import { usageError } from '../fail.ts';
 import type { Io } from '../io.ts';
-import { addClientOptions, clientOf, examples, integerIn } from '../options.ts';
+import { addClientOptions, clientOf, examples, integerIn, recordId } from '../options.ts';
 import { columns, Output } from '../output.ts';
 import { readStdin } from '../prompt.ts';
 
@@ -86,7 +86,7 @@ export function registerRecord(program: Command, { io }: CliContext): void {
       .command('get')
       .summary('read one record')
       .argument('<collection>', 'the collection, e.g. users')
-      .argument('<id>', 'the record id')
+      .argument('<id>', 'the record id', recordId)
       .option('--json', 'print the record as JSON'),
   )
     .addHelpText('after', examples('enclave record get users u-42', 'enclave record get users u-42 --json | jq .data'))
@@ -145,7 +145,7 @@ export function registerRecord(program: Command, { io }: CliContext): void {
       .command('delete')
       .summary('delete one record')
       .argument('<collection>', 'the collection')
-      .argument('<id>', 'the record id')
+      .argument('<id>', 'the record id', recordId)
       .option('--if-match <version>', 'delete only if the record is at this version', integerIn(1, Number.MAX_SAFE_INTEGER))
       .option('--json', 'print the result as JSON'),
   )
@@ -160,7 +160,7 @@ export function registerRecord(program: Command, { io }: CliContext): void {
     record
       .command('list')
       .summary("list a subject's records")
-      .argument('<subject>', 'the subject id')
+      .argument('<subject>', 'the subject id', recordId)
       .option('--collection <name>', 'only this collection')
       .option('--page-size <n>', 'records fetched per request', integerIn(1, 1000), 100)
       .option('--json', 'print the records as JSON'),

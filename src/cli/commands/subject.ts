@@ -4,7 +4,7 @@ import type { Command } from 'commander';
 import type { RehomeResult, SubjectView } from '../../services/vault.ts';
 import { seg } from '../api-client.ts';
 import type { CliContext } from '../context.ts';
-import { addClientOptions, clientOf, countryCode, examples } from '../options.ts';
+import { addClientOptions, clientOf, countryCode, examples, recordId } from '../options.ts';
 import { columns, Output, plural } from '../output.ts';
 
 export function describeSubject(s: SubjectView): string {
@@ -33,7 +33,7 @@ export function registerSubject(program: Command, { io }: CliContext): void {
       .command('register')
       .summary('register a subject at the home site of their country')
       .description('Registers a subject. A country that no jurisdiction covers is refused (no_jurisdiction): data is never stored anywhere by default.')
-      .argument('<id>', 'the subject id (pseudonymous)')
+      .argument('<id>', 'the subject id (pseudonymous)', recordId)
       .requiredOption('--country <CC>', 'ISO 3166-1 alpha-2 residence country', countryCode)
       .option('--json', 'print the subject as JSON'),
   )
@@ -48,7 +48,7 @@ export function registerSubject(program: Command, { io }: CliContext): void {
     subject
       .command('show')
       .summary('show where a subject lives')
-      .argument('<id>', 'the subject id')
+      .argument('<id>', 'the subject id', recordId)
       .option('--json', 'print the subject as JSON'),
   )
     .addHelpText('after', examples('enclave subject show u-42'))
@@ -65,7 +65,7 @@ export function registerSubject(program: Command, { io }: CliContext): void {
       .description(
       `Re-homes a subject who moved: records the new residence country and, if it belongs to another jurisdiction, moves the subject and all their records to that jurisdiction's home site and purges them from the old one. Never done silently: this command is the only way.`,
     )
-      .argument('<id>', 'the subject id')
+      .argument('<id>', 'the subject id', recordId)
       .requiredOption('--country <CC>', 'the new residence country', countryCode)
       .option('--json', 'print the result as JSON'),
   )

@@ -7,13 +7,12 @@
 // `log.search` or `log.disclose_key`; the parent company never is (core/config.ts).
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { Type } from 'typebox';
-import { ID_PATTERN } from '../../core/api-ids.ts';
+import { ID_PATTERN, RECORD_ID_PATTERN } from '../../core/api-ids.ts';
 import type { Action } from '../../core/config-schema.ts';
 import { EnclaveError } from '../../core/errors.ts';
 import { forbidden } from '../../core/decision.ts';
 import { LOG_EVENT_TYPES } from '../../core/event-log.ts';
 import { SUBJECT_HASH_PATTERN } from '../../core/log-entry.ts';
-import { RECORD_ID_PATTERN } from '../../core/record-model.ts';
 import { parseTilePath, TILE_WIDTH } from '../../core/tlog/tiles.ts';
 import type { Enclave } from '../../services/enclave.ts';
 import { principalOf } from '../auth.ts';
