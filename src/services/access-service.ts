@@ -72,7 +72,6 @@ const iso = (ms: number) => new Date(ms).toISOString();
 const isoOrNull = (ms: number | null) => (ms === null ? null : iso(ms));
 const token = () => randomBytes(9).toString('base64url');
 
-
 /** The content a request's digest covers: its id and everything it asks for. */
 function requestDigest(r: Omit<AccessRequestRow, 'digest' | 'status' | 'decidedAt' | 'grantId'>): string {
   return contentDigest({
@@ -91,8 +90,11 @@ function requestDigest(r: Omit<AccessRequestRow, 'digest' | 'status' | 'decidedA
   });
 }
 
+/** Subjects found by id, with what the check needs of each. */
+type FoundSubjects = ReadonlyMap<string, { readonly row: { readonly erasedAt: number | null } }>;
+
 export interface SubjectFinder {
-  findSubjects(ids: readonly string[]): Promise<ReadonlyMap<string, { readonly row: { readonly erasedAt: number | null } }>>;
+  findSubjects(ids: readonly string[]): Promise<FoundSubjects>;
 }
 
 export class AccessService {
@@ -158,7 +160,7 @@ export class AccessService {
   private async checkSubjects(principal: Principal, scope: AccessScope): Promise<void> {
     if (scope.subjects.length === 0) return;
     await this.authorize(principal, 'subject.read');
-    let found: ReadonlyMap<string, { readonly row: { readonly erasedAt: number | null } }>;
+    let found: FoundSubjects;
     try {
       found = await this.subjects.findSubjects(scope.subjects);
     } catch (err) {
