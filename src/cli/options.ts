@@ -3,7 +3,7 @@
 // command loads up front, it stays light: the stores, the HTTP server and the configuration schema are
 // imported when a command runs, so `--help` and client commands start fast.
 import { InvalidArgumentError, Option, type Command } from 'commander';
-import { ID_PATTERN, RECORD_ID_PATTERN } from '../core/api-ids.ts';
+import { ID_PATTERN, PROPOSAL_ID_PATTERN, RECORD_ID_PATTERN, REQUEST_ID_PATTERN, TOKEN_ID_PATTERN } from '../core/api-ids.ts';
 import { parseDuration } from '../core/duration.ts';
 import { ApiClient } from './api-client.ts';
 
@@ -104,6 +104,9 @@ export const configId = matching(ID_PATTERN, 'lower case letters, digits, - and 
 
 /** Record and subject ids. */
 export const recordId = matching(RECORD_ID_PATTERN, 'an id of letters, digits and . _ : -, starting with a letter or digit (at most 128)');
+export const requestId = matching(REQUEST_ID_PATTERN, 'a request id: req_ or bg_ and 12 characters');
+export const proposalId = matching(PROPOSAL_ID_PATTERN, 'a proposal id: prop_ and 12 characters');
+export const tokenId = matching(TOKEN_ID_PATTERN, 'a token id: tok_ and 12 characters');
 
 export function countryCode(value: string): string {
   const c = value.trim().toUpperCase();

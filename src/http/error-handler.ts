@@ -71,6 +71,8 @@ export function frameworkErrors(err: FastifyError, _request: FastifyRequest, rep
 
 /** The router options of every server here: the 405 lookup below must match paths exactly as Fastify does. */
 export const ROUTER_OPTIONS = { ignoreTrailingSlash: false, maxParamLength: 200 } as const;
+/** The methods an Allow header may list. */
+const ROUTE_METHODS: readonly FindMyWay.HTTPMethod[] = ['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE', 'OPTIONS'];
 
 export function installErrorHandling(app: FastifyInstance): void {
   app.setErrorHandler((err: unknown, request: FastifyRequest, reply: FastifyReply) => {
@@ -101,5 +103,3 @@ export function installErrorHandling(app: FastifyInstance): void {
     return sendError(reply, new EnclaveError('method_not_allowed', `${path} does not accept ${request.method}; it accepts ${allow.join(', ')}`));
   });
 }
-
-const ROUTE_METHODS: readonly FindMyWay.HTTPMethod[] = ['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE', 'OPTIONS'];

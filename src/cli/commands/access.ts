@@ -1,16 +1,14 @@
 // `enclave access request|approve|deny|revoke|list|show` and `enclave break-glass open|review|list`:
 // access to protected fields through the API of a running server (issue 3 points 2–4).
 import { Option, type Command } from 'commander';
-import { REQUEST_ID_PATTERN, REQUEST_STATES } from '../../core/api-ids.ts';
+import { REQUEST_STATES } from '../../core/api-ids.ts';
 import type { AccessRequestView, GrantView } from '../../services/access-service.ts';
 import { seg } from '../api-client.ts';
 import type { CliContext } from '../context.ts';
 import { usageError } from '../fail.ts';
-import { addClientOptions, clientOf, collect, durationSeconds, examples, matching } from '../options.ts';
+import { addClientOptions, clientOf, collect, durationSeconds, examples, requestId } from '../options.ts';
 import { Output } from '../output.ts';
 import { describeGrant, describeRequest, giveVerdict, paths } from './gatekeeper-views.ts';
-
-const requestId = matching(REQUEST_ID_PATTERN, 'a request id: req_ or bg_ and 12 characters');
 
 interface ScopeOptions {
   readonly subject?: string[];

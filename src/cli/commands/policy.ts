@@ -2,12 +2,12 @@
 // and quorum (issue 3 point 6), through the API of a running server.
 import { readFileSync } from 'node:fs';
 import { Option, type Command } from 'commander';
-import { PROPOSAL_ID_PATTERN, PROPOSAL_STATES } from '../../core/api-ids.ts';
+import { PROPOSAL_STATES } from '../../core/api-ids.ts';
 import type { PolicyVersionView, ProposalView } from '../../services/change-service.ts';
 import type { CliContext } from '../context.ts';
 import { usageError } from '../fail.ts';
 import type { Io } from '../io.ts';
-import { addClientOptions, clientOf, examples, integerIn, matching } from '../options.ts';
+import { addClientOptions, clientOf, examples, integerIn, proposalId } from '../options.ts';
 import { columns, Output } from '../output.ts';
 import { readStdin } from '../prompt.ts';
 import { describeProposal, giveVerdict, paths } from './gatekeeper-views.ts';
@@ -35,7 +35,7 @@ export function registerProposalVerdicts(group: Command, io: Io, noun: string): 
       group
         .command(name)
         .summary(name === 'approve' ? `approve a ${noun} proposal (by the digest of what you are shown)` : `reject a ${noun} proposal`)
-        .argument('<proposal>', 'the proposal id (prop_…)', matching(PROPOSAL_ID_PATTERN, 'a proposal id: prop_ and 12 characters'))
+        .argument('<proposal>', 'the proposal id (prop_…)', proposalId)
         .option('--comment <text>', 'a note kept with your verdict')
         .option('--json', 'print the proposal as JSON'),
     )

@@ -4,10 +4,9 @@
 // immediate; revoking someone else's is a proposal too. The first tokens come from `enclave init`.
 import type { Command } from 'commander';
 import type { ProposalView, TokenView } from '../../services/change-service.ts';
-import { TOKEN_ID_PATTERN } from '../../core/api-ids.ts';
 import { seg } from '../api-client.ts';
 import type { CliContext } from '../context.ts';
-import { addClientOptions, clientOf, configId, examples, integerIn, matching } from '../options.ts';
+import { addClientOptions, clientOf, configId, examples, integerIn, tokenId } from '../options.ts';
 import { columns, Output } from '../output.ts';
 import { describeProposal } from './gatekeeper-views.ts';
 import { registerProposalVerdicts } from './policy.ts';
@@ -97,7 +96,7 @@ export function registerToken(program: Command, { io }: CliContext): void {
       );
     });
 
-  addClientOptions(token.command('revoke').summary('revoke your own token at once, or propose revoking another').argument('<id>', 'the token id (tok_…)', matching(TOKEN_ID_PATTERN, 'a token id: tok_ and 12 characters')).option('--json', 'print the result as JSON'))
+  addClientOptions(token.command('revoke').summary('revoke your own token at once, or propose revoking another').argument('<id>', 'the token id (tok_…)', tokenId).option('--json', 'print the result as JSON'))
     .addHelpText('after', examples('enclave token revoke tok_AbC123def456'))
     .action(async (id: string, opts: { json?: boolean }, cmd: Command) => {
       const { body } = await (await clientOf(cmd)).post<{ revoked: true; token: string } | { revoked: false; proposal: ProposalView }>(`/v1/tokens/${seg(id)}/revoke`, {});
