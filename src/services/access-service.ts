@@ -11,6 +11,7 @@ import type { Action } from '../core/config-schema.ts';
 import type { EnclaveConfig } from '../core/config.ts';
 import { contentDigest } from '../core/content-digest.ts';
 import { forbidden, type DecisionPoint } from '../core/decision.ts';
+import { formatDuration } from '../core/duration.ts';
 import { EnclaveError } from '../core/errors.ts';
 import type { EventLog, LogEventInput, LogEventType, LogValue } from '../core/event-log.ts';
 import type { QuorumRule } from '../core/gatekeeper-config.ts';
@@ -184,7 +185,7 @@ export class AccessService {
     const text = checkJustification(this.config, input.justification.code, input.justification.text);
     const s = input.durationSeconds;
     if (!Number.isSafeInteger(s) || s < 1 || s * 1000 > maxMs) {
-      throw new EnclaveError('invalid_duration', `duration_seconds must be a whole number from 1 to ${maxMs / 1000} (the configured maximum for ${what})`, { details: { field: 'duration_seconds' } });
+      throw new EnclaveError('invalid_duration', `the duration must be a whole number of seconds from 1 to ${maxMs / 1000} (${formatDuration(maxMs)}, the configured maximum for ${what})`, { details: { field: 'duration_seconds' } });
     }
     return { scope, text, durationMs: s * 1000 };
   }

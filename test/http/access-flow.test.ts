@@ -290,7 +290,10 @@ describe('break-glass', () => {
   test('only configured roles open it, only briefly, only with a justification', async () => {
     assert.equal((await open('approver')).statusCode, 403, 'gatekeeper approvers are not break-glass roles');
     assert.equal((await open('service')).statusCode, 403);
-    assert.equal(errorCode(await open('officer', { duration_seconds: 3601 })), 'invalid_duration', 'longer than break_glass.max_duration (1h)');
+    const tooLong = await open('officer', { duration_seconds: 3601 });
+    assert.equal(errorCode(tooLong), 'invalid_duration', 'longer than break_glass.max_duration (1h)');
+    // The message names the limit as the CLI's --duration takes it (1h), not only as seconds.
+    assert.match(json<{ error: { message: string } }>(tooLong).error.message, /from 1 to 3600 \(1h, the configured maximum for break-glass \(gatekeeper\.break_glass\.max_duration\)\)/);
     assert.equal(errorCode(await open('officer', { justification: { code: 'security-incident', text: 'urgent' } })), 'invalid_justification');
   });
 
