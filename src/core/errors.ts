@@ -43,6 +43,7 @@ export const ERROR_CODES = {
   not_an_approver: 'The principal is not a member of the approver groups of this kind of request or proposal.',
   already_reviewed: 'This approver already gave a verdict on this request or proposal.',
   stale_proposal: 'The policy set changed since this proposal was made; propose again against the active version.',
+  policy_engine_failed: 'The policy engine failed (its WebAssembly module trapped) and refuses every decision until the server restarts; the server log has the cause.',
   policy_invalid: 'The proposed policy set does not parse or does not validate against the generated Cedar schema.',
   // seal and keys
   sealed: 'The enclave is sealed: officers must enter their unseal shares (as many as the threshold) with `enclave unseal` before protected data can be served.',

@@ -40,6 +40,7 @@ export const ERROR_STATUS: Readonly<Record<ErrorCode, number>> = {
   not_an_approver: 403,
   already_reviewed: 409,
   stale_proposal: 409,
+  policy_engine_failed: 503,
   policy_invalid: 422,
   sealed: 503,
   invalid_share: 400,

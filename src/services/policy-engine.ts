@@ -14,6 +14,7 @@ import {
   type PolicyJson,
 } from '@cedar-policy/cedar-wasm/nodejs';
 import { randomBytes } from 'node:crypto';
+import { policyComplexityProblem } from '../core/cedar-complexity.ts';
 import { cedarSchemaText } from '../core/cedar-schema.ts';
 import type { EnclaveConfig } from '../core/config.ts';
 import { ACTIONS, GATEKEEPER_ACTIONS } from '../core/config-schema.ts';
@@ -123,6 +124,7 @@ export class PolicyEngine {
       }
     | undefined;
   private epoch = 0;
+  private broken: EnclaveError | undefined;
 
   constructor(config: EnclaveConfig) {
     this.schema = cedarSchemaText(config);
@@ -144,7 +146,10 @@ export class PolicyEngine {
    */
   parse(text: string, options: { invariants?: boolean } = {}): ParsedPolicySet {
     if (text.length > MAX_POLICY_TEXT) throw invalid([`the text is longer than ${MAX_POLICY_TEXT} characters`]);
-    const parts = policySetTextToParts(text);
+    // Refused before the engine sees it: nesting deep enough to overflow its stack would break it for good.
+    const tooComplex = policyComplexityProblem(text);
+    if (tooComplex) throw invalid([`${tooComplex.message} (at ${tooComplex.line}:${tooComplex.column})`]);
+    const parts = this.guard(() => policySetTextToParts(text));
     if (parts.type !== 'success') throw invalid(parts.errors.map((e) => describe(e, text)));
     if (parts.policy_templates.length > 0) throw invalid(['templates (policies with ?principal or ?resource slots) are not accepted']);
     if (parts.policies.length === 0) throw invalid(['the text holds no policy']);
@@ -152,7 +157,7 @@ export class PolicyEngine {
     const policies = new Map<string, PolicyInfo>();
     const offsets = new Map<string, number>();
     parts.policies.forEach((p, i) => {
-      const json = policyToJson(p);
+      const json = this.guard(() => policyToJson(p));
       if (json.type !== 'success') {
         problems.push(...json.errors.map((e) => describe(e, p)));
         return;
@@ -173,7 +178,7 @@ export class PolicyEngine {
     });
     if (problems.length > 0) throw invalid(problems);
     const staticPolicies = Object.fromEntries([...policies.values()].map((p) => [p.id, p.text]));
-    const answer = validate({ schema: this.schema, policies: { staticPolicies }, validationSettings: { mode: 'strict' } });
+    const answer = this.guard(() => validate({ schema: this.schema, policies: { staticPolicies }, validationSettings: { mode: 'strict' } }));
     if (answer.type !== 'success') throw invalid(answer.errors.map((e) => describe(e, text)));
     if (answer.validationErrors.length > 0) {
       throw invalid(answer.validationErrors.map((v) => describe(v.error, text, offsets.get(v.policyId) ?? 0, v.policyId)));
@@ -193,13 +198,27 @@ export class PolicyEngine {
       const cedarId = `${this.instance}-v${version}-${epoch}-${action}`;
       const staticPolicies: Record<string, string> = {};
       for (const p of all) if (!p.actions || p.actions.has(action)) staticPolicies[p.id] = p.text;
-      const pre = preparsePolicySet(cedarId, { staticPolicies });
+      const pre = this.guard(() => preparsePolicySet(cedarId, { staticPolicies }));
       if (pre.type !== 'success') throw invalid(pre.errors.map((e) => describe(e, text)));
       cedarIds.set(action, cedarId);
     }
     const reads = new Set<string>();
     for (const p of all) for (const a of p.reads) reads.add(a);
     this.active = { version, set, cedarIds, reads };
+  }
+
+  /**
+   * Every call into the module. A call that throws instead of answering (a stack overflow or trap in the
+   * WebAssembly module) may have left its memory corrupt: from then on every call fails closed.
+   */
+  private guard<T>(call: () => T): T {
+    if (this.broken) throw this.broken;
+    try {
+      return call();
+    } catch (cause) {
+      this.broken = new EnclaveError('policy_engine_failed', 'the policy engine failed and refuses every decision until the server restarts; the server log has the cause', { cause });
+      throw this.broken;
+    }
   }
 
   get version(): number {
@@ -231,7 +250,8 @@ export class PolicyEngine {
     const active = this.active;
     const cedarId = active?.cedarIds.get(req.action);
     if (!cedarId) return { allow: false, policies: [DEFAULT_DENY], errors: [] };
-    const answer = statefulIsAuthorized({
+    const answer = this.guard(() =>
+      statefulIsAuthorized({
       principal: req.principal,
       action: { type: 'Enclave::Action', id: req.action },
       resource: req.resource,
@@ -239,7 +259,8 @@ export class PolicyEngine {
       preparsedPolicySetId: cedarId,
       entities: [],
       validateRequest: false,
-    });
+      }),
+    );
     if (answer.type !== 'success') return { allow: false, policies: [DEFAULT_DENY], errors: answer.errors.map((e) => e.message) };
     const { decision, diagnostics } = answer.response;
     // Cedar skips a policy that errors; a forbid skipped that way must not turn into an allow.

@@ -58,6 +58,8 @@ describe('policy by quorum', () => {
       ['@id("a") permit (principal, action, resource);\n@id("a") forbid (principal, action, resource);', /used twice/],
       ['@id("invariant/parent-never-protected") permit (principal, action, resource);', /reserved for the built-in invariants/],
       ['@id("t") permit (principal == ?principal, action, resource);', /templates/],
+      // Deep enough to overflow the Cedar engine's stack, which then broke every later decision until a restart.
+      [`@id("deep") permit (principal, action, resource) when { ${'('.repeat(200)}true${')'.repeat(200)} };`, /brackets nest more than 24 deep \(at 1:/],
     ];
     for (const [text, message] of cases) {
       const res = await propose(text);
@@ -67,6 +69,9 @@ describe('policy by quorum', () => {
       assert.match(err.details.problems.join(' | '), message, text);
     }
     assert.deepEqual(json<{ proposals: unknown[] }>(await h.call('officer', 'GET', '/v1/proposals?kind=policy')).proposals, [], 'nothing refused was stored');
+    // The engine still decides: a read, and another proposal.
+    assert.equal((await h.call('service', 'GET', '/v1/collections/users/records/ann-u')).statusCode, 200);
+    assert.equal((await h.call('officer', 'GET', '/v1/policies')).statusCode, 200);
   });
 
   test('a proposal shows its diff and activates only after k approvals, never the proposer\'s', async () => {

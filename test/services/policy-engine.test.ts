@@ -5,6 +5,7 @@ import { describe, it } from 'node:test';
 import fc from 'fast-check';
 import { parse } from 'yaml';
 import { parseConfig } from '../../src/core/config.ts';
+import { MAX_POLICY_NESTING, MAX_POLICY_OPERATORS, policyComplexityProblem } from '../../src/core/cedar-complexity.ts';
 import { DEFAULT_POLICIES } from '../../src/core/default-policies.ts';
 import { EnclaveError } from '../../src/core/errors.ts';
 import { ChangeService } from '../../src/services/change-service.ts';
@@ -64,6 +65,51 @@ void describe('the policy engine', () => {
     });
     assert.deepEqual(answer, { allow: false, policies: ['invariant/parent-never-protected'], errors: [] });
     assert.equal(engine.version, 7);
+  });
+
+  void it('a policy nested deep enough to overflow the engine is refused before it reaches it; the engine keeps answering', () => {
+    const engine = new PolicyEngine(parseConfig(doc()));
+    engine.activate(1, DEFAULT_POLICIES);
+    const read = { principal: { type: 'Enclave::Service', id: 's' }, action: 'record.read', resource: { type: 'Enclave::Collection', id: 'users' }, context: { protected: false } } as const;
+    const before = engine.evaluate(read);
+    const policy = (condition: string) => `@id("deep") permit (principal, action, resource) when { ${condition} };`;
+    // Each of these trapped the WebAssembly module (parser or evaluator) before the limits, which broke every later decision.
+    for (const text of [policy(`${'('.repeat(200)}true${')'.repeat(200)}`), policy(`${'{a:'.repeat(120)}1${'}'.repeat(120)} == {a:1}`), policy(`${Array(500).fill('1').join(' + ')} > 0`), policy(`${'if true then '.repeat(500)}true${' else false'.repeat(500)}`)]) {
+      assert.throws(() => engine.parse(text), (e: unknown) => e instanceof EnclaveError && e.code === 'policy_invalid' && /nest more than|more than 128 operators/.test(e.message));
+    }
+    // The worst the limits let through, in every shape, parses, activates and evaluates without a trap.
+    const chain = (n: number) => `${Array(n + 1).fill('1').join(' + ')} > 0`;
+    const ites = (n: number, inner: string, otherwise: string) => `${'if true then '.repeat(n)}${inner}${` else ${otherwise}`.repeat(n)}`;
+    const nest = (open: string, close: string, depth: number, inner: string) => `${open.repeat(depth)}${inner}${close.repeat(depth)}`;
+    const deepest = MAX_POLICY_NESTING - 1; // the `when { … }` body is the first level
+    const evaluable = [
+      policy(nest('(', ')', deepest, chain(MAX_POLICY_OPERATORS - 1))),
+      policy(nest('(', ')', deepest, ites(MAX_POLICY_OPERATORS, 'true', 'false'))),
+      policy(`${nest('[', ']', deepest, chain(MAX_POLICY_OPERATORS - 2))} == ${nest('[', ']', deepest, 'true')}`),
+      policy(`${nest('{a: ', '}', deepest, ites(MAX_POLICY_OPERATORS - 1, '1', '2'))} == ${nest('{a: ', '}', deepest, '1')}`),
+    ];
+    for (const text of evaluable) {
+      assert.equal(policyComplexityProblem(text), undefined, 'as deep as the limits allow');
+      engine.parse(text);
+      engine.activate(2, `${DEFAULT_POLICIES}\n${text}`);
+      assert.equal(engine.evaluate(read).allow, before.allow);
+    }
+    // Deep but not well typed: the validator walks it and refuses it.
+    assert.throws(() => engine.parse(policy(`context${'.a'.repeat(MAX_POLICY_OPERATORS - 1)} == 1`)), (e: unknown) => e instanceof EnclaveError && e.code === 'policy_invalid');
+    engine.activate(3, DEFAULT_POLICIES);
+    assert.equal(engine.evaluate(read).allow, before.allow);
+  });
+
+  void it('a call the WebAssembly module cannot answer leaves the engine refusing every decision (fail closed), with a 503 code', () => {
+    const engine = new PolicyEngine(parseConfig(doc()));
+    engine.activate(1, DEFAULT_POLICIES);
+    const read = (context: Record<string, unknown>) => ({ principal: { type: 'Enclave::Service', id: 's' }, action: 'record.read', resource: { type: 'Enclave::Collection', id: 'users' }, context }) as Parameters<PolicyEngine['evaluate']>[0];
+    engine.evaluate(read({ protected: false }));
+    // A value the module's input conversion panics on (a BigInt) stands in for any trap.
+    const failed = (e: unknown) => e instanceof EnclaveError && e.code === 'policy_engine_failed' && /until the server restarts/.test(e.message);
+    assert.throws(() => engine.evaluate(read({ protected: 1n })), failed);
+    assert.throws(() => engine.evaluate(read({ protected: false })), failed);
+    assert.throws(() => engine.parse(DEFAULT_POLICIES), failed);
   });
 
   void it('a policy that cannot be evaluated makes a deny, never an allow', () => {

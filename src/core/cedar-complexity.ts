@@ -1,0 +1,77 @@
+// Bounds on how deeply a Cedar policy may nest, checked on the text before it reaches the engine.
+// cedar-wasm parses and evaluates recursively on the WebAssembly module's own stack; a policy nested a
+// few hundred levels deep overflows it, and an overflow there corrupts the module's memory: every later
+// decision traps until the process restarts. Measured with cedar-wasm 4.x: 150 nested parentheses or
+// 120 nested records trap the parser; a chain of 500 `+` or `if … then` evaluates with a trap. The
+// limits below stay far under those, and far over what a readable policy uses.
+
+/** Brackets `(`, `[`, `{` open inside one another. */
+export const MAX_POLICY_NESTING = 24;
+/** Operators, member accesses and `if`s in one policy (each can add one level to the expression tree). */
+export const MAX_POLICY_OPERATORS = 128;
+
+const OPENERS = new Set(['(', '[', '{']);
+const CLOSERS = new Set([')', ']', '}']);
+const KEYWORD_OPERATORS = new Set(['if', 'in', 'has', 'like', 'is']);
+// Longest first, so `&&` is not read as two `&` and `<=` not as `<`.
+const SYMBOL_OPERATORS = ['&&', '||', '==', '!=', '<=', '>=', '<', '>', '+', '-', '*', '!', '.'];
+
+/** A problem of the text: the limit it exceeds and where (1-based line:column). */
+export interface ComplexityProblem {
+  readonly message: string;
+  readonly line: number;
+  readonly column: number;
+}
+
+/**
+ * The first place the text exceeds a limit, or undefined. Strings and `//` comments are skipped; a
+ * policy ends at a `;` outside any bracket. The scan is lexical only: what it passes still goes through
+ * Cedar's parser and validator.
+ */
+export function policyComplexityProblem(text: string): ComplexityProblem | undefined {
+  let depth = 0;
+  let operators = 0;
+  let line = 1;
+  let lineStart = 0;
+  const at = (i: number, message: string): ComplexityProblem => ({ message, line, column: i - lineStart + 1 });
+  for (let i = 0; i < text.length; ) {
+    const ch = text[i] as string;
+    if (ch === '\n') {
+      line += 1;
+      lineStart = i + 1;
+      i += 1;
+    } else if (ch === '"') {
+      // Cedar strings: backslash escapes, no raw newlines that matter here (counted anyway).
+      for (i += 1; i < text.length && text[i] !== '"'; i += 1) {
+        if (text[i] === '\\') i += 1;
+        else if (text[i] === '\n') {
+          line += 1;
+          lineStart = i + 1;
+        }
+      }
+      i += 1;
+    } else if (ch === '/' && text[i + 1] === '/') {
+      while (i < text.length && text[i] !== '\n') i += 1;
+    } else if (OPENERS.has(ch)) {
+      depth += 1;
+      if (depth > MAX_POLICY_NESTING) return at(i, `brackets nest more than ${MAX_POLICY_NESTING} deep`);
+      i += 1;
+    } else if (CLOSERS.has(ch)) {
+      depth = Math.max(0, depth - 1);
+      i += 1;
+    } else if (ch === ';' && depth === 0) {
+      operators = 0;
+      i += 1;
+    } else if (/[A-Za-z_]/.test(ch)) {
+      let j = i + 1;
+      while (j < text.length && /[A-Za-z0-9_]/.test(text[j] as string)) j += 1;
+      if (KEYWORD_OPERATORS.has(text.slice(i, j)) && ++operators > MAX_POLICY_OPERATORS) return at(i, `a policy has more than ${MAX_POLICY_OPERATORS} operators`);
+      i = j;
+    } else {
+      const op = SYMBOL_OPERATORS.find((s) => text.startsWith(s, i));
+      if (op !== undefined && ++operators > MAX_POLICY_OPERATORS) return at(i, `a policy has more than ${MAX_POLICY_OPERATORS} operators`);
+      i += op?.length ?? 1;
+    }
+  }
+  return undefined;
+}
