@@ -30,7 +30,7 @@ import type { LogEntryRow, LogStore, LogTile, SequencerLease, StoredCheckpoint }
 import { Lru } from '../core/lru.ts';
 import { formatCheckpoint, openCheckpoint, parseCheckpoint } from '../core/tlog/checkpoint.ts';
 import { ed25519PrivateKey, rawPublicKey } from '../core/tlog/ed25519.ts';
-import { encodeBase64 } from '../core/tlog/encoding.ts';
+import { bytesEqual, encodeBase64 } from '../core/tlog/encoding.ts';
 import { appendToFrontier, frontierRoot, leafHash, proveRecord, proveTree, readFrontier, type Frontier, type HashReader } from '../core/tlog/merkle.ts';
 import { ed25519NoteSigner, ed25519NoteVerifier, signNote, type NoteSigner, type NoteVerifier } from '../core/tlog/note.ts';
 import { decodeTile, encodeEntryBundle, encodeTile, TILE_HEIGHT, TILE_WIDTH, tileHashReader, tileWidth } from '../core/tlog/tiles.ts';
@@ -514,6 +514,7 @@ export class LogService implements EventLog {
     if (last !== null && last.size >= tree.size) return;
     const keys = this.keys;
     if (!keys) return;
+    if (last !== null) await this.checkExtends(last, keys.verifier, tree.size);
     const root = frontierRoot(tree.frontier);
     let note = signNote(formatCheckpoint({ origin: this.origin, size: tree.size, root, extensions: [] }), [keys.signer]);
     if (this.cosign) {
@@ -533,6 +534,24 @@ export class LogService implements EventLog {
     } else {
       this.published = null; // a larger one exists: reload it next time
     }
+  }
+
+  /**
+   * The log key signs only trees that extend the checkpoint it published last (RFC 9162 §2.1.4: a
+   * consistent append-only history). A stored tree that does not, e.g. entries deleted or rewritten in
+   * the store and integrated again, is refused: otherwise the key would sign a fork of its own history.
+   * The last checkpoint must carry the log's own signature, so it cannot be replaced by another one.
+   */
+  private async checkExtends(last: PublishedCheckpoint, verifier: NoteVerifier, size: number): Promise<void> {
+    const altered = (why: string, cause?: unknown) =>
+      new EnclaveError('log_mismatch', `the log store does not extend the last published checkpoint (size ${last.size}): ${why}; no checkpoint is signed until the store is restored`, { cause });
+    try {
+      openCheckpoint(last.text, verifier);
+    } catch (cause) {
+      throw altered('it is not signed by this log', cause);
+    }
+    const root = frontierRoot(await readFrontier(last.size, this.hashReader(size)));
+    if (!bytesEqual(root, last.root)) throw altered(`the stored tree's root at that size differs`);
   }
 
   private async loadPublished(): Promise<PublishedCheckpoint | null> {
