@@ -107,8 +107,13 @@ describe('access requests, approvals and grants', () => {
     const profile = await as('officer', 'GET', '/v1/collections/users/records/ann-u', undefined, { 'enclave-purpose': 'support' });
     assert.ok(!profile.body.includes(SECRET_EMAIL), 'another collection');
     // The subject's list releases the granted collection only.
-    const list = json<{ records: RecordBody[] }>(await as('officer', 'GET', '/v1/subjects/ann/records', undefined, { 'enclave-purpose': 'support' }));
+    const listed = await as('officer', 'GET', '/v1/subjects/ann/records', undefined, { 'enclave-purpose': 'support' });
+    const list = json<{ records: RecordBody[] }>(listed);
     assert.deepEqual(list.records.map((r) => r.grant?.id ?? null), [done.grant, null]);
+    assert.equal(listed.headers['enclave-grant'], done.grant, 'a list read under a grant names it in the header too');
+    const unGranted = await as('officer', 'GET', '/v1/subjects/ann/records?collection=users', undefined, { 'enclave-purpose': 'support' });
+    assert.equal(unGranted.statusCode, 200);
+    assert.equal(unGranted.headers['enclave-grant'], undefined, 'no grant, no header');
 
     const logged = await events();
     const types = logged.map((e) => e.type);

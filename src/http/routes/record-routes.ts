@@ -1,7 +1,8 @@
-import type { FastifyInstance } from 'fastify';
+import type { FastifyInstance, FastifyReply } from 'fastify';
 import { Type } from 'typebox';
 import { EnclaveError } from '../../core/errors.ts';
 import type { Enclave } from '../../services/enclave.ts';
+import type { RecordView } from '../../services/vault.ts';
 import { principalOf } from '../auth.ts';
 import { etagOf, parseIfMatch } from '../if-match.ts';
 import { receipted, withReceipt } from '../log-receipt.ts';
@@ -53,8 +54,7 @@ export function recordRoutes(app: FastifyInstance, enclave: Enclave): void {
     },
     async (request, reply) => {
       const view = await receipted(reply, () => vault.getRecord(principalOf(request), request.params.collection, request.params.id));
-      // A read under a grant names it, in the body and in a header (flagged when it is break-glass).
-      if (view.grant) void reply.header('enclave-grant', view.grant.breakglass ? `${view.grant.id}; break-glass` : view.grant.id);
+      nameGrants(reply, [view]);
       return reply.header('etag', etagOf(view.version)).header('cache-control', 'no-store').send(view);
     },
   );
@@ -128,7 +128,18 @@ export function recordRoutes(app: FastifyInstance, enclave: Enclave): void {
           ...(q.cursor === undefined ? {} : { cursor: q.cursor }),
         }),
       );
+      nameGrants(reply, page.records);
       return reply.header('cache-control', 'no-store').send(page);
     },
   );
+}
+
+/**
+ * A read under a grant names it, in the body and in the `Enclave-Grant` header, flagged when it is
+ * break-glass; a list read under several names each once, as a list (RFC 9110 §5.6.1).
+ */
+function nameGrants(reply: FastifyReply, views: readonly Pick<RecordView, 'grant'>[]): void {
+  const names = new Set<string>();
+  for (const { grant } of views) if (grant) names.add(grant.breakglass ? `${grant.id}; break-glass` : grant.id);
+  if (names.size > 0) void reply.header('enclave-grant', [...names].join(', '));
 }
