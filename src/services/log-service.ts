@@ -650,7 +650,7 @@ export class LogService implements EventLog {
 
   private checkSize(size: number, published: number, what: string): void {
     if (!Number.isSafeInteger(size) || size < 0 || size > published) {
-      throw new EnclaveError('invalid_request', `${what} must be a tree size from 0 to ${published} (the published checkpoint's)`, { details: { field: what } });
+      throw new EnclaveError('invalid_log_data', `${what} must be a tree size from 0 to ${published} (the published checkpoint's)`, { details: { field: what } });
     }
   }
 
@@ -660,7 +660,7 @@ export class LogService implements EventLog {
     const n = size ?? cp.size;
     this.checkSize(n, cp.size, 'size');
     if (!Number.isSafeInteger(index) || index < 0 || index >= n) {
-      throw new EnclaveError('invalid_request', `index must be from 0 to ${n - 1} for a tree of size ${n}`, { details: { field: 'index' } });
+      throw new EnclaveError('invalid_log_data', n === 0 ? 'a tree of size 0 has no entries to prove' : `index must be from 0 to ${n - 1} for a tree of size ${n}`, { details: { field: 'index' } });
     }
     const [body] = await this.storedEntries(index, index + 1);
     if (!body) throw new EnclaveError('log_unavailable', `entry ${index} is missing from the log store`);

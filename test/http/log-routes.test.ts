@@ -218,13 +218,23 @@ void describe('proofs', () => {
     checkTree(hashes(body.proof), now.size, now.root, old.size, old.root);
   });
 
-  void it('refuses sizes beyond the published checkpoint and indexes beyond the size, with typed 400s', async () => {
+  void it('refuses sizes beyond the published checkpoint and indexes beyond the size (invalid_log_data) and malformed parameters (invalid_request), with typed 400s', async () => {
     const size = Number((await h.call('regulator', 'GET', '/log/checkpoint')).body.split('\n')[1]);
+    // Out of range for the tree: invalid_log_data (docs/errors.md), with what the range is.
+    for (const [url, message] of [
+      [`/v1/log/proof/inclusion?index=${size}`, `index must be from 0 to ${size - 1} for a tree of size ${size}`],
+      [`/v1/log/proof/inclusion?index=0&size=${size + 1}`, `size must be a tree size from 0 to ${size}`],
+      [`/v1/log/proof/consistency?from=${size + 1}`, `from must be a tree size from 0 to ${size}`],
+      ['/v1/log/proof/consistency?from=5&to=4', 'from must be a tree size from 0 to 4'],
+      ['/v1/log/proof/inclusion?index=0&size=0', 'a tree of size 0 has no entries to prove'],
+    ] as const) {
+      const res = await h.call('regulator', 'GET', url);
+      assert.equal(res.statusCode, 400, `${url}: ${res.body}`);
+      assert.equal(errorCode(res), 'invalid_log_data', url);
+      assert.ok(json<{ error: { message: string } }>(res).error.message.startsWith(message), `${url}: ${res.body}`);
+    }
+    // Not a number the API takes at all: invalid_request.
     for (const url of [
-      `/v1/log/proof/inclusion?index=${size}`,
-      `/v1/log/proof/inclusion?index=0&size=${size + 1}`,
-      `/v1/log/proof/consistency?from=${size + 1}`,
-      `/v1/log/proof/consistency?from=5&to=4`,
       '/v1/log/proof/inclusion?index=-1',
       '/v1/log/proof/inclusion?index=01',
       '/v1/log/proof/inclusion?index=99999999999999999',
@@ -295,7 +305,7 @@ void describe('search', () => {
     assert.equal(res.statusCode, 200);
     const entry = await entryAt(Number(res.headers[LOG_INDEX_HEADER]));
     assert.deepEqual([entry.type, entry.details['action']], ['access.decision', 'log.search']);
-    for (const q of ['subject=ann&subject_hash=' + 'a'.repeat(64), 'subject_hash=xyz', 'type=nope', 'limit=0', 'limit=1001', 'from=yesterday', 'from=2026-13-45T00:00:00Z', 'after=-1', 'principal=UPPER', 'unknown=1']) {
+    for (const q of ['subject=ann&subject_hash=' + 'a'.repeat(64), 'subject_hash=xyz', 'type=nope', 'limit=0', 'limit=1001', 'from=yesterday', 'from=2026-13-45T00:00:00Z', 'from=2026-02-30T00:00:00Z', 'to=2026-01-01T24:00:00Z', 'from=2026-01-01 10:00:00Z', 'after=-1', 'principal=UPPER', 'unknown=1']) {
       const r = await h.call('officer', 'GET', `/v1/log/search?${q}`);
       assert.equal(r.statusCode, 400, `${q}: ${r.body}`);
       assert.equal(errorCode(r), 'invalid_request', q);
