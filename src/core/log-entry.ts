@@ -7,6 +7,7 @@ import { createHmac, type KeyObject } from 'node:crypto';
 import { canonicalJson, canonicalJsonBytes } from './canonical-json.ts';
 import { EnclaveError } from './errors.ts';
 import { MAX_ENTRY_SIZE } from './tlog/tiles.ts';
+import { parseRfc3339 } from './rfc3339.ts';
 import { LOG_EVENT_TYPES, type LogActor, type LogEventType, type LogValue } from './event-log.ts';
 
 export const LOG_ENTRY_VERSION = 1;
@@ -101,7 +102,7 @@ export function decodeLogEntry(bytes: Uint8Array): LogEntry {
   if (doc['v'] !== LOG_ENTRY_VERSION) bad(`version must be ${LOG_ENTRY_VERSION}`);
   const { type, time, principal, subject, sealed, details } = doc;
   if (typeof type !== 'string' || !isLogEventType(type)) bad('unknown type');
-  if (typeof time !== 'string' || !ISO_RE.test(time) || Number.isNaN(Date.parse(time))) bad('time must be RFC 3339 UTC with milliseconds');
+  if (typeof time !== 'string' || !ISO_RE.test(time) || parseRfc3339(time) === undefined) bad('time must be RFC 3339 UTC with milliseconds');
   if (principal !== null) {
     if (!isObject(principal)) bad('principal must be an object or null');
     const keys = Object.keys(principal).sort().join(',');

@@ -7,12 +7,13 @@ import { canonicalJsonBytes } from '../../core/canonical-json.ts';
 import { EnclaveError } from '../../core/errors.ts';
 import { LOG_EVENT_TYPES } from '../../core/event-log.ts';
 import type { LogEntry } from '../../core/log-entry.ts';
+import { parseRfc3339 } from '../../core/rfc3339.ts';
 import { openCheckpoint, parseCheckpoint } from '../../core/tlog/checkpoint.ts';
 import { decodeBase64 } from '../../core/tlog/encoding.ts';
 import { checkRecord, leafHash } from '../../core/tlog/merkle.ts';
 import { noteVerifier, splitNote } from '../../core/tlog/note.ts';
 import type { CliContext } from '../context.ts';
-import { addClientOptions, clientOf, examples, integerIn } from '../options.ts';
+import { addClientOptions, clientOf, examples, integerIn, keyText } from '../options.ts';
 import { columns, count, Output } from '../output.ts';
 
 interface SearchPage {
@@ -37,7 +38,7 @@ interface SearchOptions {
 }
 
 function time(value: string): string {
-  if (Number.isNaN(Date.parse(value)) || !/^\d{4}-\d{2}-\d{2}T/.test(value)) throw new InvalidArgumentError('expected an RFC 3339 time such as 2026-03-01T00:00:00Z');
+  if (parseRfc3339(value) === undefined) throw new InvalidArgumentError('expected an RFC 3339 time such as 2026-03-01T00:00:00Z');
   return value;
 }
 
@@ -90,7 +91,7 @@ export function registerLogSearch(log: Command, { io }: CliContext): void {
       .option('--after <index>', 'start after this entry index (the "next" of a previous page)', integerIn(0, Number.MAX_SAFE_INTEGER))
       .option('--limit <n>', 'results per page, 1 to 1000', integerIn(1, 1000), 100)
       .option('--all', 'follow every page')
-      .option('--vkey <vkey>', "the log's verifier key: also check the checkpoint's signature")
+      .option('--vkey <vkey>', "the log's verifier key (name+id+base64), or a file holding it: also check the checkpoint's signature", (v: string) => keyText(v, '--vkey'))
       .option('--json', 'print the results as JSON lines, one entry per line'),
   )
     .addHelpText(

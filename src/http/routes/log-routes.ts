@@ -12,6 +12,7 @@ import type { Action } from '../../core/config-schema.ts';
 import { EnclaveError } from '../../core/errors.ts';
 import { forbidden } from '../../core/decision.ts';
 import { LOG_EVENT_TYPES } from '../../core/event-log.ts';
+import { parseRfc3339 } from '../../core/rfc3339.ts';
 import { SUBJECT_HASH_PATTERN } from '../../core/log-entry.ts';
 import { parseTilePath, TILE_WIDTH } from '../../core/tlog/tiles.ts';
 import type { Enclave } from '../../services/enclave.ts';
@@ -70,8 +71,8 @@ function safeInteger(text: string | undefined, field: string): number | undefine
 
 function timeOf(text: string | undefined, field: string): number | undefined {
   if (text === undefined) return undefined;
-  const ms = Date.parse(text);
-  if (Number.isNaN(ms)) throw new EnclaveError('invalid_request', `query.${field} is not a valid RFC 3339 time`, { details: { field } });
+  const ms = parseRfc3339(text);
+  if (ms === undefined) throw new EnclaveError('invalid_request', `query.${field} is not a valid RFC 3339 time (such as 2026-03-01T00:00:00Z)`, { details: { field } });
   return ms;
 }
 
