@@ -3,9 +3,11 @@
 // command loads up front, it stays light: the stores, the HTTP server and the configuration schema are
 // imported when a command runs, so `--help` and client commands start fast.
 import { InvalidArgumentError, Option, type Command } from 'commander';
+import { existsSync, readFileSync } from 'node:fs';
 import { ID_PATTERN, PROPOSAL_ID_PATTERN, RECORD_ID_PATTERN, REQUEST_ID_PATTERN, TOKEN_ID_PATTERN } from '../core/api-ids.ts';
 import { parseDuration } from '../core/duration.ts';
 import { ApiClient } from './api-client.ts';
+import { usageError } from './fail.ts';
 
 export const DEFAULT_CONFIG = 'enclave.yaml';
 export const FALLBACK_SERVER = 'http://127.0.0.1:8700';
@@ -130,4 +132,14 @@ export function nameList(value: string): string[] {
 /** A help section with examples, appended after the options. */
 export function examples(...lines: string[]): string {
   return `\nExamples:\n${lines.map((l) => (l.startsWith('#') ? `  ${l}` : `  $ ${l}`)).join('\n')}\n`;
+}
+
+/** A verifier key given as itself (name+id+base64) or as a file holding it (`--vkey`, `--witness`). */
+export function keyText(value: string, what: string): string {
+  if (value.includes('+') && !existsSync(value)) return value.trim();
+  try {
+    return readFileSync(value, 'utf8').trim();
+  } catch {
+    throw usageError(`${what} is neither a verifier key (name+id+base64) nor a readable file: ${value}`);
+  }
 }

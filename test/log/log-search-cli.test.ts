@@ -2,12 +2,15 @@
 // results are checked against their inclusion proofs (and the log's key with --vkey) before printing;
 // a wrong key or a tampered answer fails with one line; conflicting options are usage errors.
 import assert from 'node:assert/strict';
+import { rmSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { runCli } from '../../src/cli/program.ts';
 import { generateNoteKey } from '../../src/core/tlog/note.ts';
 import { checkPage } from '../../src/cli/commands/log-search.ts';
 import type { LogEntry } from '../../src/core/log-entry.ts';
 import { memoryIo } from '../cli/helpers.ts';
+import { tempDir } from '../helpers/fixture.ts';
 import { makeHttpFixture, type HttpFixture } from '../helpers/http.ts';
 
 let h: HttpFixture;
@@ -52,6 +55,22 @@ void describe('enclave log search', () => {
     assert.equal(all.code, 0, all.err);
     assert.ok(all.out.trim().split('\n').length >= 8);
     assert.match(all.out, /record\.read allow users/);
+  });
+
+  void it('takes --vkey as a file too, as log verify does; a path that is neither is a usage error', async () => {
+    const dir = tempDir('enclave-vkey-');
+    try {
+      const file = join(dir, 'log.vkey');
+      writeFileSync(file, `${vkey}\n`);
+      const r = await cli('search', '--subject', 'ann', '--vkey', file, '--token', h.tokens.officer);
+      assert.equal(r.code, 0, r.err);
+      assert.match(r.err, /signed by the given key/);
+      const missing = await cli('search', '--subject', 'ann', '--vkey', join(dir, 'nope.vkey'), '--token', h.tokens.officer);
+      assert.equal(missing.code, 2);
+      assert.match(missing.err, /^enclave: invalid_argument: --vkey is neither a verifier key \(name\+id\+base64\) nor a readable file/);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 
   void it('fails with one line when the checkpoint is not signed by the given key', async () => {

@@ -9,7 +9,7 @@ import { enclaveErrorOf, send } from '../api-client.ts';
 import type { CliContext } from '../context.ts';
 import { CliError, usageError } from '../fail.ts';
 import type { Io } from '../io.ts';
-import { examples, integerIn } from '../options.ts';
+import { examples, integerIn, keyText } from '../options.ts';
 import { Output, count } from '../output.ts';
 
 const PROGRESS_FROM = 65_536;
@@ -62,15 +62,6 @@ export function logPrefix(value: string): string {
 }
 
 /** A verifier key given inline (`name+id+base64`) or as the path of a file holding one. */
-function keyText(value: string, what: string): string {
-  if (value.includes('+') && !existsSync(value)) return value.trim();
-  try {
-    return readFileSync(value, 'utf8').trim();
-  } catch {
-    throw usageError(`${what} is neither a verifier key (name+id+base64) nor a readable file: ${value}`);
-  }
-}
-
 /** GETs resources under the log prefix; 404 is "absent", anything else unexpected is a one-line failure. */
 export function httpLogFetch(prefix: string, token: string | undefined): LogFetch {
   return async (path) => {
