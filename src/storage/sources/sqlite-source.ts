@@ -9,12 +9,14 @@ import { DatabaseSync, type SQLInputValue, type StatementSync } from 'node:sqlit
 import { EnclaveError } from '../../core/errors.ts';
 import type {
   ColumnKind,
+  DeleteAction,
   KeyTuple,
   LookupRequest,
   MigrationSource,
   ReadRequest,
   ScrubReport,
   SourceColumn,
+  SourceForeignKey,
   SourceRow,
   SourceTable,
   SourceTransaction,
@@ -160,10 +162,13 @@ export class SqliteSource extends SqliteReader implements MigrationSource {
     this.scrubWaitMs = options.scrubWaitMs ?? SCRUB_WAIT_MS;
   }
 
+  private tableNames(): string[] {
+    return this.all(`SELECT name FROM sqlite_schema WHERE type = 'table' AND name NOT LIKE 'sqlite\\_%' ESCAPE '\\' ORDER BY name`, []).map((r) => String(r['name']));
+  }
+
   async tables(): Promise<SourceTable[]> {
-    const names = this.all(`SELECT name FROM sqlite_schema WHERE type = 'table' AND name NOT LIKE 'sqlite\\_%' ESCAPE '\\' ORDER BY name`, []).map((r) => String(r['name']));
     const out: SourceTable[] = [];
-    for (const name of names) {
+    for (const name of this.tableNames()) {
       const info = this.all(`SELECT name, type, "notnull", pk FROM pragma_table_xinfo(?) WHERE hidden <> 1 ORDER BY cid`, [name]);
       const columns: SourceColumn[] = info.map((c) => ({ name: String(c['name']), kind: sqliteKind(String(c['type'])), nativeType: String(c['type']) || '(none)', nullable: Number(c['notnull']) === 0 }));
       const primaryKey = info.filter((c) => Number(c['pk']) > 0).sort((a, b) => Number(a['pk']) - Number(b['pk'])).map((c) => String(c['name']));
@@ -175,6 +180,24 @@ export class SqliteSource extends SqliteReader implements MigrationSource {
       // An INTEGER PRIMARY KEY is the rowid itself: unique, but listed by no index.
       if (primaryKey.length > 0 && !uniqueKeys.some((u) => u.join('\u0000') === primaryKey.join('\u0000'))) uniqueKeys.unshift(primaryKey);
       out.push({ name, columns, primaryKey, uniqueKeys });
+    }
+    return Promise.resolve(out);
+  }
+
+  async foreignKeys(): Promise<SourceForeignKey[]> {
+    const names = this.tableNames();
+    // SQLite matches table names without regard to (ASCII) case, and a schema may spell them otherwise.
+    const byLower = new Map(names.map((n) => [n.toLowerCase(), n]));
+    const out: SourceForeignKey[] = [];
+    for (const table of names) {
+      const rows = this.all(`SELECT id, "table" AS ref, "from" AS col, on_delete FROM pragma_foreign_key_list(?) ORDER BY id, seq`, [table]);
+      for (const id of new Set(rows.map((r) => Number(r['id'])))) {
+        const parts = rows.filter((r) => Number(r['id']) === id);
+        const references = byLower.get(String(parts[0]?.['ref']).toLowerCase());
+        if (references === undefined) continue;
+        const onDelete = String(parts[0]?.['on_delete']).toLowerCase() as DeleteAction;
+        out.push({ table, name: `foreign key ${id}`, columns: parts.map((r) => String(r['col'])), references, onDelete });
+      }
     }
     return Promise.resolve(out);
   }
