@@ -75,8 +75,8 @@ export const ERROR_CODES = {
   migration_changed: 'The mapping changed since this migration started; start a migration under a new name.',
   migration_incomplete: 'The migration has not finished copying: run it to the end first.',
   not_verified: 'Purge refused: no successful verification covers the migration as it stands.',
-  purge_refused: 'Purge refused: the source no longer matches the verified set, or rows of the purged subjects would remain; nothing was deleted.',
-  purge_pending: 'A purge of this migration was interrupted after the source had committed it; run `enclave migrate purge` again to finish it (nothing else may run before).',
+  purge_refused: 'Purge refused: the source no longer matches the verified set, rows of the purged subjects would remain, or a foreign key (ON DELETE CASCADE, SET NULL, SET DEFAULT) would delete or change rows of a table the purge does not verify; nothing was deleted.',
+  purge_pending: 'A purge of this migration was interrupted, or its scrub of the source files did not complete, after the source had committed it; no certificate was issued; run `enclave migrate purge` again to finish it (nothing else may run before).',
   certificate_not_found: 'No deletion certificate with that id.',
   certificate_invalid: 'The deletion certificate is malformed or its signature does not verify with the given key.',
   // storage

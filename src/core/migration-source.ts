@@ -72,6 +72,21 @@ export interface SourceTransaction extends SourceReader {
   readonly readsOwnDeletes: boolean;
 }
 
+/** What a foreign key does to its rows when the row it refers to is deleted (SQL's ON DELETE). */
+export type DeleteAction = 'cascade' | 'set null' | 'set default' | 'restrict' | 'no action';
+
+/** A foreign key that refers to a table of the source, as the schema declares it. */
+export interface SourceForeignKey {
+  /** The referring table; qualified (`schema.table`) when it is outside the source's schema or database. */
+  readonly table: string;
+  /** The constraint's name; SQLite names none, so it is its position there (`foreign key 0`). */
+  readonly name: string;
+  readonly columns: readonly string[];
+  /** The table of the source it refers to. */
+  readonly references: string;
+  readonly onDelete: DeleteAction;
+}
+
 /** What an engine did to make deleted rows leave its files, and what it cannot promise. */
 export interface ScrubReport {
   readonly engine: string;
@@ -86,6 +101,8 @@ export interface MigrationSource extends SourceReader {
   /** Where the data is, for people and certificates: never a password. */
   readonly location: string;
   tables(): Promise<SourceTable[]>;
+  /** The foreign keys, anywhere the engine can see, that refer to the source's tables (none for files). */
+  foreignKeys(): Promise<SourceForeignKey[]>;
   count(table: string): Promise<number>;
   /**
    * Runs `work` in one transaction that is committed only if it resolves. SQL engines lock the tables

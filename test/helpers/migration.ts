@@ -6,7 +6,7 @@ import type { MigrationStateStore } from '../../src/core/migration-state.ts';
 import { buildLegacySites, type LegacyBuild } from '../../src/cli/demo/legacy-sites.ts';
 import { Population } from '../../src/cli/demo/population.ts';
 import type { MigrationContext } from '../../src/services/migration/migration-context.ts';
-import { openMigration } from '../../src/services/migration/open-migration.ts';
+import { openMigration, type OpenMigrationOptions } from '../../src/services/migration/open-migration.ts';
 import { SqliteMigrationState } from '../../src/storage/sqlite/sqlite-migration-state.ts';
 import { makeFixture, type Fixture } from './fixture.ts';
 
@@ -27,7 +27,7 @@ export interface MigrationHarness {
   readonly state: MigrationStateStore;
   readonly log: RecordingLog;
   /** Opens the migration of a mapping (default: the first legacy site's); closed by `close`. */
-  open(mappingPath?: string, options?: { batchSize?: number }): Promise<MigrationContext>;
+  open(mappingPath?: string, options?: { batchSize?: number; openSource?: OpenMigrationOptions['openSource'] }): Promise<MigrationContext>;
   close(): Promise<void>;
 }
 
@@ -45,7 +45,7 @@ export async function migrationHarness(users = 60, seed = 7): Promise<MigrationH
     state,
     log,
     async open(mappingPath = builds[0]?.mappingPath ?? '', options = {}) {
-      const o = await openMigration(fx.enclave, state, { mappingPath, log, batchSize: options.batchSize ?? 7 });
+      const o = await openMigration(fx.enclave, state, { mappingPath, log, batchSize: options.batchSize ?? 7, ...(options.openSource ? { openSource: options.openSource } : {}) });
       opened.push(o);
       return o.ctx;
     },

@@ -9,9 +9,12 @@ import { join } from 'node:path';
 import { DatabaseSync } from 'node:sqlite';
 import { after, before, describe, it } from 'node:test';
 import { legacySiteOf } from '../../src/cli/demo/legacy-sites.ts';
+import { EnclaveError } from '../../src/core/errors.ts';
 import { purgeMigration } from '../../src/services/migration/migration-purger.ts';
 import { MigrationRunner } from '../../src/services/migration/migration-runner.ts';
 import { verifyMigration } from '../../src/services/migration/migration-verifier.ts';
+import { openSource } from '../../src/storage/sources/open-source.ts';
+import { SqliteSource } from '../../src/storage/sources/sqlite-source.ts';
 import { migrationHarness, type MigrationHarness } from '../helpers/migration.ts';
 
 function filesUnder(dir: string): string[] {
@@ -61,6 +64,14 @@ function scan(dir: string, c: Canaries, when: string): void {
   assert.deepEqual(found, c.visible, `${when}: positive control, the rows that stay are still readable in the files`);
 }
 
+/** The legacy application's connection: writes go to the WAL and stay there (no automatic checkpoint). */
+function legacyApp(path: string): DatabaseSync {
+  const app = new DatabaseSync(path);
+  app.exec('PRAGMA journal_mode = WAL');
+  app.exec('PRAGMA wal_autocheckpoint = 0');
+  return app;
+}
+
 void describe('purge leaves no plaintext of the migrated subjects in the source\'s files', () => {
   let h: MigrationHarness;
   const tag = randomBytes(4).toString('hex');
@@ -71,10 +82,8 @@ void describe('purge leaves no plaintext of the migrated subjects in the source\
 
   void it('SQLite in WAL mode, held open by the legacy application during the purge', async () => {
     const legacy = h.builds[0]?.path ?? '';
-    const app = new DatabaseSync(legacy);
-    app.exec('PRAGMA journal_mode = WAL');
     // Written through the WAL, not checkpointed: the application keeps its connection open.
-    app.exec('PRAGMA wal_autocheckpoint = 0');
+    const app = legacyApp(legacy);
     const canaries = plantCanaries(app, h, `${tag}w`);
     assert.ok(canaries.secret.length > 10 && canaries.visible.length > 3);
     const dir = join(legacy, '..');
@@ -122,4 +131,38 @@ void describe('purge leaves no plaintext of the migrated subjects in the source\
     const moving = [...Array(h.population.size).keys()].filter((i) => legacySiteOf(i) === 'singapore' && h.fx.enclave.config.countryIndex.has(h.population.countryOf(i)));
     assert.equal(report.tables.find((t) => t.table === 'accounts')?.purged, moving.length);
   });
+});
+
+void it('a reader holding the WAL fails the scrub and nothing is certified; the next purge, once it is gone, scrubs and certifies', async () => {
+  const h = await migrationHarness(40, 5);
+  try {
+    const legacy = h.builds[0]?.path ?? '';
+    const dir = join(legacy, '..');
+    const app = legacyApp(legacy);
+    const canaries = plantCanaries(app, h, `${randomBytes(4).toString('hex')}r`);
+    // A one-second wait for readers instead of the default half minute.
+    const shortWait: typeof openSource = async (spec, base) => (spec.kind === 'sqlite' ? new SqliteSource(join(base, spec.path), spec.path, { scrubWaitMs: 1000 }) : openSource(spec, base));
+    const ctx = await h.open(undefined, { openSource: shortWait });
+    await new MigrationRunner(ctx).run();
+    assert.equal((await verifyMigration(ctx)).ok, true);
+
+    // A read transaction begun before the purge: its snapshot still needs the old pages.
+    const reader = new DatabaseSync(legacy);
+    reader.exec('BEGIN');
+    reader.prepare('SELECT count(*) FROM accounts').get();
+    await assert.rejects(purgeMigration(ctx), (err) => err instanceof EnclaveError && err.code === 'purge_pending' && /wal_checkpoint\(TRUNCATE\) .* did not complete .*read transaction.*No certificate was issued; run `enclave migrate purge` again/s.test(err.message));
+    assert.deepEqual(await h.state.certificates(ctx.name), [], 'no certificate while the scrub did not happen');
+    assert.ok(canaries.secret.some((v) => filesContaining(dir, v).length > 0), 'the deleted rows are indeed still in the files');
+
+    reader.exec('COMMIT');
+    reader.close();
+    const report = await purgeMigration(await h.open(undefined, { openSource: shortWait }));
+    assert.match(report.certificate.note, /wal_checkpoint\(TRUNCATE\)/);
+    assert.equal((await h.state.certificates(ctx.name)).length, 1);
+    scan(dir, canaries, 'after the second purge, the application still connected');
+    app.close();
+    scan(dir, canaries, 'after the application closed');
+  } finally {
+    await h.close();
+  }
 });

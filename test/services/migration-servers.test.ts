@@ -1,11 +1,14 @@
 // PostgreSQL and MariaDB as legacy sources, on the real servers of this machine: run, verify, a change at
-// the source found and re-copied, purge (VACUUM FULL / OPTIMIZE TABLE), certificate.
+// the source found and re-copied, purge (VACUUM FULL / OPTIMIZE TABLE), certificate; a purge refused
+// when a foreign key would make the engine delete or change rows of a table the mapping leaves out.
 import assert from 'node:assert/strict';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { verifyCertificate } from '../../src/core/deletion-certificate.ts';
+import { EnclaveError } from '../../src/core/errors.ts';
 import { publishedVerifierKey } from '../../src/services/migration/certificate-issuer.ts';
+import { planMigration } from '../../src/services/migration/migration-planner.ts';
 import { purgeMigration } from '../../src/services/migration/migration-purger.ts';
 import { MigrationRunner } from '../../src/services/migration/migration-runner.ts';
 import { verifyMigration } from '../../src/services/migration/migration-verifier.ts';
@@ -27,30 +30,34 @@ interface Engine {
   drop(): Promise<void>;
 }
 
-function mapping(name: string, source: string): string {
+/** The mapping of the tables `<prefix>accounts` and `<prefix>messages`. */
+function mapping(name: string, source: string, prefix = ''): string {
   return `version: 1
 name: ${name}
 source: ${source}
-subjects: { table: accounts, id: user_uid, key: id, country: { expr: "upper(country_code)" } }
+subjects: { table: ${prefix}accounts, id: user_uid, key: id, country: { expr: "upper(country_code)" } }
 tables:
-  - table: accounts
+  - table: ${prefix}accounts
     collection: users
     key: [user_uid]
     fields: { user_id: user_uid, username: handle, email: email }
-  - table: messages
+  - table: ${prefix}messages
     collection: messages
     subject: { join: sender_account }
     fields: { recipient_id: recipient_uid, body: body, sent_at: sent_at }
 `;
 }
 
-async function load(e: Engine): Promise<void> {
-  for (const d of e.ddl) await e.exec(d);
+const uid = (i: number) => `s${String(i).padStart(3, '0')}`;
+
+/** Creates and fills `<prefix>accounts` and `<prefix>messages`. */
+async function load(e: Engine, prefix = ''): Promise<void> {
+  for (const d of e.ddl) await e.exec(d.replace(/\b(accounts|messages)\b/g, `${prefix}$1`));
   const p = e.param;
   for (let i = 1; i <= USERS; i++) {
-    await e.exec(`INSERT INTO accounts VALUES (${p(1)}, ${p(2)}, ${p(3)}, ${p(4)}, ${p(5)})`, [i, `s${String(i).padStart(3, '0')}`, `handle${i}`, `user${i}@example.com`, COUNTRIES[i % COUNTRIES.length]]);
+    await e.exec(`INSERT INTO ${prefix}accounts VALUES (${p(1)}, ${p(2)}, ${p(3)}, ${p(4)}, ${p(5)})`, [i, uid(i), `handle${i}`, `user${i}@example.com`, COUNTRIES[i % COUNTRIES.length]]);
     for (let k = 1; k <= 3; k++) {
-      await e.exec(`INSERT INTO messages VALUES (${p(1)}, ${p(2)}, ${p(3)}, ${p(4)}, ${p(5)})`, [i * 10 + k, i, `s00${k}`, `message ${k} of ${i}`, `2024-03-0${k} 12:00:00`]);
+      await e.exec(`INSERT INTO ${prefix}messages VALUES (${p(1)}, ${p(2)}, ${p(3)}, ${p(4)}, ${p(5)})`, [i * 10 + k, i, `s00${k}`, `message ${k} of ${i}`, `2024-03-0${k} 12:00:00`]);
     }
   }
 }
@@ -78,7 +85,7 @@ function engineSuite(make: () => Promise<Engine>): void {
     const reader = h.fx.principals.service; // a platform service stating its purpose (officers read protected fields only under a grant)
     const first = moving[0] ?? 0;
     const record = await h.fx.enclave.vault.getRecord(reader, 'messages', String(first * 10 + 1));
-    assert.deepEqual(record.data, { sender_id: `s${String(first).padStart(3, '0')}`, recipient_id: 's001', body: `message 1 of ${first}`, sent_at: '2024-03-01T12:00:00Z' });
+    assert.deepEqual(record.data, { sender_id: uid(first), recipient_id: 's001', body: `message 1 of ${first}`, sent_at: '2024-03-01T12:00:00Z' });
     assert.equal((await verifyMigration(ctx)).ok, true);
 
     await e.exec(`UPDATE messages SET body = 'changed at the source' WHERE id = ${e.param(1)}`, [first * 10 + 2]);
@@ -98,6 +105,30 @@ function engineSuite(make: () => Promise<Engine>): void {
     assert.ok(check.certificate.method.limits.length >= 3, 'the certificate states what the engine cannot guarantee');
     assert.doesNotMatch(report.certificate.note, /password/i);
     assert.equal((await h.fx.enclave.vault.getRecord(reader, 'messages', String(first * 10 + 2))).data['body'], 'changed at the source');
+  });
+
+  void it('refuses the purge when deleting would cascade into, or set null in, tables the mapping leaves out; nothing is deleted', async () => {
+    await load(e, 'fk_');
+    // Unmapped tables whose rows the engine itself would delete or change along with the purged subjects'.
+    await e.exec('CREATE TABLE fk_other (uid varchar(16), note varchar(64), CONSTRAINT fk_other_uid FOREIGN KEY (uid) REFERENCES fk_accounts (user_uid) ON DELETE CASCADE)');
+    await e.exec('CREATE TABLE fk_notes (id int PRIMARY KEY, account bigint, CONSTRAINT fk_notes_account FOREIGN KEY (account) REFERENCES fk_accounts (id) ON DELETE SET NULL)');
+    const first = moving[0] ?? 0;
+    await e.exec(`INSERT INTO fk_other VALUES (${e.param(1)}, ${e.param(2)})`, [uid(first), 'never copied']);
+    await e.exec(`INSERT INTO fk_notes VALUES (${e.param(1)}, ${e.param(2)})`, [1, first]);
+    const path = join(h.fx.dir, `${e.name}-fk.mapping.yaml`);
+    writeFileSync(path, mapping(`${e.name}-fk`, e.source, 'fk_'));
+    const ctx = await h.open(path);
+    await new MigrationRunner(ctx).run();
+    assert.equal((await verifyMigration(ctx)).ok, true);
+    assert.match((await planMigration(ctx)).purgeRefused ?? '', /table fk_other, constraint fk_other_uid/, 'plan tells before anything is deleted');
+
+    const refusal = /table fk_notes, constraint fk_notes_account \(account → fk_accounts, ON DELETE SET NULL\); table fk_other, constraint fk_other_uid \(uid → fk_accounts, ON DELETE CASCADE\)\. Map those tables too .* ON DELETE RESTRICT or NO ACTION; then purge again\. Nothing was deleted/;
+    await assert.rejects(purgeMigration(ctx), (err) => err instanceof EnclaveError && err.code === 'purge_refused' && refusal.test(err.message));
+    assert.equal(await e.count('SELECT count(*) AS n FROM fk_accounts'), USERS);
+    assert.equal(await e.count('SELECT count(*) AS n FROM fk_messages'), USERS * 3);
+    assert.equal(await e.count('SELECT count(*) AS n FROM fk_other'), 1);
+    assert.equal(await e.count('SELECT count(*) AS n FROM fk_notes WHERE account IS NOT NULL'), 1);
+    assert.deepEqual(await h.state.certificates(ctx.name), []);
   });
 }
 

@@ -1,8 +1,9 @@
 // Migration end to end on a real legacy SQLite site (the demo's schema): plan changes nothing; run copies
 // exactly the moving subjects' rows through the vault, sealed; verify proves the copy and lists every
 // difference by table and key; a live source's changes are copied again by the next run; purge happens
-// only after a matching verification, deletes exactly the verified rows and nothing of anyone else, and
-// is certified; the log hears of every step, without protected values or raw subject ids.
+// only after a matching verification, deletes exactly the verified rows and nothing of anyone else (nor
+// through a foreign key into a table the mapping leaves out), and is certified; the log hears of every
+// step, without protected values or raw subject ids.
 import assert from 'node:assert/strict';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -177,6 +178,21 @@ void describe('migration of a legacy SQLite site', () => {
     await new MigrationRunner(ctx).run();
     await assert.rejects(purgeMigration(ctx), fails('not_verified', /ran again .* after its latest verification/));
     assert.equal((await verifyMigration(ctx)).ok, true);
+  });
+
+  void it('purge is refused when deleting would cascade into a table the mapping leaves out, and nothing is deleted', async () => {
+    const db = new DatabaseSync(legacy);
+    try {
+      db.exec('CREATE TABLE other (uid TEXT REFERENCES Accounts (user_uid) ON DELETE CASCADE, note TEXT)');
+      db.prepare('INSERT INTO other VALUES (?, ?)').run(h.population.userId(moving[0] ?? 0), 'never copied');
+      const before = dump(legacy);
+      assert.match((await planMigration(ctx)).purgeRefused ?? '', /table other, constraint foreign key 0 \(uid → accounts, ON DELETE CASCADE\)/);
+      await assert.rejects(purgeMigration(ctx), fails('purge_refused', /deleting from accounts would change rows of tables the purge does not verify: table other, .*Map those tables too.*Nothing was deleted/));
+      assert.deepEqual(dump(legacy), before);
+    } finally {
+      db.exec('DROP TABLE other');
+      db.close();
+    }
   });
 
   void it('purge deletes exactly the verified rows, keeps every other row identical, scrubs, and certifies', async () => {

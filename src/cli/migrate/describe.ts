@@ -40,6 +40,7 @@ export function describePlan(p: MigrationPlan): string {
     lines.push(columns(refused.map((r) => [r.table, keyText(r.key), r.code, r.message])));
   }
   if (p.unmapped.length > 0) lines.push('', `Source tables not in the mapping (neither copied nor purged): ${p.unmapped.join(', ')}`);
+  if (p.purgeRefused !== null) lines.push('', `The purge would be refused (purge_refused): ${p.purgeRefused}`);
   return lines.join('\n');
 }
 

@@ -9,7 +9,8 @@ import { EnclaveError } from '../../core/errors.ts';
 import { MerkleBuilder, merkleRoot } from '../../core/migration-merkle.ts';
 import { canonicalRecord, canonicalSourceRow, keyOf, rowDigest, showKey } from '../../core/migration-row.ts';
 import type { ResolvedTable } from '../../core/migration-mapping.ts';
-import type { KeyTuple, SourceReader, SourceTransaction } from '../../core/migration-source.ts';
+import type { KeyTuple, ScrubReport, SourceReader, SourceTransaction } from '../../core/migration-source.ts';
+import { deleteEffectsProblem, unverifiedDeleteEffects } from '../../core/purge-foreign-keys.ts';
 import type { CertificateInfo, PendingPurge, PurgedTableState, VerificationInfo } from '../../core/migration-state.ts';
 import type { MigrationContext } from './migration-context.ts';
 import { issueCertificate } from './certificate-issuer.ts';
@@ -156,6 +157,9 @@ export async function purgeMigration(ctx: MigrationContext, options: { verificat
   const purged = await ctx.source.transaction(
     order.map((t) => t.table),
     async (tx) => {
+      // Checked with the tables locked, before the first delete: the engine must delete exactly the verified rows.
+      const effects = unverifiedDeleteEffects(await ctx.source.foreignKeys(), order.map((t) => t.table));
+      if (effects.length > 0) throw refuse(`${deleteEffectsProblem(effects)}; then purge again. Nothing was deleted`);
       const out: Purged[] = [];
       for (const t of order) out.push(await purgeTable(tx, t));
       // Recorded before the source commits: if the process dies after the commit, the next purge
@@ -184,7 +188,14 @@ async function finish(ctx: MigrationContext, verification: VerificationInfo, tab
   // First of all: the copied rows are gone from the source for good, so no later pass may take their
   // absence for a deletion and sweep their records from the vault.
   await ctx.state.clearLedger(ctx.name);
-  const scrub = await ctx.source.scrub(order.map((t) => t.table));
+  let scrub: ScrubReport;
+  try {
+    scrub = await ctx.source.scrub(order.map((t) => t.table));
+  } catch (cause) {
+    // The pending purge stays on record, so the next purge finds the committed source and scrubs again.
+    const why = cause instanceof Error ? cause.message : String(cause);
+    throw new EnclaveError('purge_pending', `the source committed the purge of "${ctx.name}", but its scrub did not complete: ${why}. No certificate was issued; run \`enclave migrate purge\` again to finish it`, { cause });
+  }
   const scrubbedAt = ctx.clock();
   // Back in mapping order for the certificate and its root.
   const inOrder = ctx.resolved.tables.map((t) => tables.find((p) => p.table === t.table)).filter((p): p is PurgedTable => p !== undefined);

@@ -21,6 +21,7 @@ import {
   type ReadRequest,
   type ScrubReport,
   type SourceColumn,
+  type SourceForeignKey,
   type SourceRow,
   type SourceTable,
   type SourceTransaction,
@@ -323,6 +324,11 @@ export class JsonlSource extends JsonlReader implements MigrationSource {
       out.push({ name, columns, primaryKey: [], uniqueKeys: [] });
     }
     return out;
+  }
+
+  /** Files declare no foreign keys. */
+  async foreignKeys(): Promise<SourceForeignKey[]> {
+    return Promise.resolve([]);
   }
 
   async count(table: string): Promise<number> {

@@ -7,12 +7,14 @@ import pg from 'pg';
 import { EnclaveError } from '../../core/errors.ts';
 import type {
   ColumnKind,
+  DeleteAction,
   KeyTuple,
   LookupRequest,
   MigrationSource,
   ReadRequest,
   ScrubReport,
   SourceColumn,
+  SourceForeignKey,
   SourceRow,
   SourceTable,
   SourceTransaction,
@@ -219,6 +221,29 @@ export class PostgresSource extends PgReader implements MigrationSource {
       t.uniqueKeys.push(list);
     }
     return [...tables].map(([name, t]) => ({ name, ...t })).sort((a, b) => (a.name < b.name ? -1 : 1));
+  }
+
+  async foreignKeys(): Promise<SourceForeignKey[]> {
+    // pg_constraint, not information_schema: the latter shows only constraints on tables the role owns
+    // or has a privilege on. Partitions' copies of a partitioned table's key (conparentid) are skipped.
+    const rows = await this.q(
+      `SELECT sn.nspname AS table_schema, s.relname AS table_name, c.conname AS name, d.relname AS ref, c.confdeltype AS action,
+         ARRAY(SELECT a.attname::text FROM unnest(c.conkey) WITH ORDINALITY AS k(attnum, ord)
+               JOIN pg_attribute a ON a.attrelid = c.conrelid AND a.attnum = k.attnum ORDER BY k.ord) AS cols
+       FROM pg_constraint c JOIN pg_class s ON s.oid = c.conrelid JOIN pg_namespace sn ON sn.oid = s.relnamespace
+       JOIN pg_class d ON d.oid = c.confrelid JOIN pg_namespace dn ON dn.oid = d.relnamespace
+       WHERE c.contype = 'f' AND c.conparentid = 0 AND dn.nspname = $1
+       ORDER BY sn.nspname, s.relname, c.conname`,
+      [this.schema],
+    );
+    const actions: Readonly<Record<string, DeleteAction>> = { a: 'no action', r: 'restrict', c: 'cascade', n: 'set null', d: 'set default' };
+    return rows.map((r) => ({
+      table: r['table_schema'] === this.schema ? String(r['table_name']) : `${String(r['table_schema'])}.${String(r['table_name'])}`,
+      name: String(r['name']),
+      columns: (r['cols'] as string[]).map(String),
+      references: String(r['ref']),
+      onDelete: actions[String(r['action'])] ?? 'no action',
+    }));
   }
 
   async count(table: string): Promise<number> {

@@ -2,18 +2,21 @@
 // copying and verifying never write to the legacy file. The purge opens a read-write handle with
 // secure_delete on (freed cells and pages are overwritten with zeros: sqlite.org/pragma.html#pragma_
 // secure_delete) and the WAL journal (only new page images are appended, no plaintext pre-images as a
-// rollback journal would write), then checkpoints and truncates the WAL and VACUUMs the file.
+// rollback journal would write), then checkpoints and truncates the WAL and VACUUMs the file. A step
+// that did not happen (a reader pinning the WAL) fails the scrub: the purger then certifies nothing.
 import { existsSync } from 'node:fs';
 import { DatabaseSync, type SQLInputValue, type StatementSync } from 'node:sqlite';
 import { EnclaveError } from '../../core/errors.ts';
 import type {
   ColumnKind,
+  DeleteAction,
   KeyTuple,
   LookupRequest,
   MigrationSource,
   ReadRequest,
   ScrubReport,
   SourceColumn,
+  SourceForeignKey,
   SourceRow,
   SourceTable,
   SourceTransaction,
@@ -22,6 +25,9 @@ import { ansiQuote, chunks, deleteByKeys, keysetSelect, lookupSelect, type Diale
 
 const SQLITE: Dialect = { quote: ansiQuote, param: () => '?', rowValues: true, rowList: 'values' };
 const IN_CHUNK = 500;
+/** How long a purge's scrub waits for readers to let the WAL go, by default. */
+const SCRUB_WAIT_MS = 30_000;
+const CHECKPOINT_SLICE_MS = 250;
 
 /** The column kind of a declared type, by SQLite's own affinity rules (sqlite.org/datatype3.html 3.1). */
 export function sqliteKind(declared: string): ColumnKind {
@@ -147,17 +153,22 @@ export class SqliteSource extends SqliteReader implements MigrationSource {
   readonly location: string;
   private writer: DatabaseSync | undefined;
   private journalMode = 'delete';
+  private readonly scrubWaitMs: number;
 
-  constructor(path: string, location = path) {
+  constructor(path: string, location = path, options: { readonly scrubWaitMs?: number } = {}) {
     if (!existsSync(path)) throw new EnclaveError('source_unavailable', `the SQLite source ${location} does not exist`);
     super(openReader(path, location), path);
     this.location = location;
+    this.scrubWaitMs = options.scrubWaitMs ?? SCRUB_WAIT_MS;
+  }
+
+  private tableNames(): string[] {
+    return this.all(`SELECT name FROM sqlite_schema WHERE type = 'table' AND name NOT LIKE 'sqlite\\_%' ESCAPE '\\' ORDER BY name`, []).map((r) => String(r['name']));
   }
 
   async tables(): Promise<SourceTable[]> {
-    const names = this.all(`SELECT name FROM sqlite_schema WHERE type = 'table' AND name NOT LIKE 'sqlite\\_%' ESCAPE '\\' ORDER BY name`, []).map((r) => String(r['name']));
     const out: SourceTable[] = [];
-    for (const name of names) {
+    for (const name of this.tableNames()) {
       const info = this.all(`SELECT name, type, "notnull", pk FROM pragma_table_xinfo(?) WHERE hidden <> 1 ORDER BY cid`, [name]);
       const columns: SourceColumn[] = info.map((c) => ({ name: String(c['name']), kind: sqliteKind(String(c['type'])), nativeType: String(c['type']) || '(none)', nullable: Number(c['notnull']) === 0 }));
       const primaryKey = info.filter((c) => Number(c['pk']) > 0).sort((a, b) => Number(a['pk']) - Number(b['pk'])).map((c) => String(c['name']));
@@ -169,6 +180,24 @@ export class SqliteSource extends SqliteReader implements MigrationSource {
       // An INTEGER PRIMARY KEY is the rowid itself: unique, but listed by no index.
       if (primaryKey.length > 0 && !uniqueKeys.some((u) => u.join('\u0000') === primaryKey.join('\u0000'))) uniqueKeys.unshift(primaryKey);
       out.push({ name, columns, primaryKey, uniqueKeys });
+    }
+    return Promise.resolve(out);
+  }
+
+  async foreignKeys(): Promise<SourceForeignKey[]> {
+    const names = this.tableNames();
+    // SQLite matches table names without regard to (ASCII) case, and a schema may spell them otherwise.
+    const byLower = new Map(names.map((n) => [n.toLowerCase(), n]));
+    const out: SourceForeignKey[] = [];
+    for (const table of names) {
+      const rows = this.all(`SELECT id, "table" AS ref, "from" AS col, on_delete FROM pragma_foreign_key_list(?) ORDER BY id, seq`, [table]);
+      for (const id of new Set(rows.map((r) => Number(r['id'])))) {
+        const parts = rows.filter((r) => Number(r['id']) === id);
+        const references = byLower.get(String(parts[0]?.['ref']).toLowerCase());
+        if (references === undefined) continue;
+        const onDelete = String(parts[0]?.['on_delete']).toLowerCase() as DeleteAction;
+        out.push({ table, name: `foreign key ${id}`, columns: parts.map((r) => String(r['col'])), references, onDelete });
+      }
     }
     return Promise.resolve(out);
   }
@@ -190,7 +219,11 @@ export class SqliteSource extends SqliteReader implements MigrationSource {
         // turns foreign keys on by default; SQLite itself has them off).
         w.exec('PRAGMA foreign_keys = OFF');
         w.exec('PRAGMA temp_store = MEMORY');
-        w.exec('PRAGMA journal_mode = WAL');
+        const mode = (w.prepare('PRAGMA journal_mode = WAL').get() as Record<string, string>)['journal_mode'];
+        if (mode !== 'wal') {
+          w.close();
+          throw new Error(`journal_mode stayed ${String(mode)} where WAL was asked for`);
+        }
         this.writer = w;
       } catch (cause) {
         throw unavailable(this.location, cause);
@@ -226,16 +259,21 @@ export class SqliteSource extends SqliteReader implements MigrationSource {
       'DELETE in one transaction (BEGIN IMMEDIATE) with PRAGMA secure_delete = ON: freed cells and pages are overwritten with zeros',
       'journal_mode WAL during the purge: no rollback journal holding the deleted rows is written',
     ];
+    const deadline = Date.now() + this.scrubWaitMs;
+    await this.checkpoint(w, deadline);
+    steps.push('PRAGMA wal_checkpoint(TRUNCATE): the WAL is copied into the database file and emptied');
     try {
-      w.exec('PRAGMA wal_checkpoint(TRUNCATE)');
-      steps.push('PRAGMA wal_checkpoint(TRUNCATE): the WAL is copied into the database file and emptied');
       w.exec('VACUUM');
-      steps.push('VACUUM (temp_store = MEMORY): the database file is rebuilt without free pages');
-      w.exec('PRAGMA wal_checkpoint(TRUNCATE)');
-      steps.push('PRAGMA wal_checkpoint(TRUNCATE) again after VACUUM');
     } catch (cause) {
       throw unavailable(this.location, cause);
     }
+    const free = Number((w.prepare('PRAGMA freelist_count').get() as Record<string, number>)['freelist_count']);
+    if (free !== 0) throw new EnclaveError('source_unavailable', `VACUUM of the SQLite source ${this.location} left ${free} free pages: the file was not rebuilt`);
+    steps.push('VACUUM (temp_store = MEMORY): the database file is rebuilt without free pages');
+    await this.checkpoint(w, deadline);
+    steps.push('PRAGMA wal_checkpoint(TRUNCATE) again after VACUUM');
+    const version = (w.prepare('SELECT sqlite_version() AS v').get() as Record<string, string>)['v'] ?? '?';
+    const pageSize = String((w.prepare('PRAGMA page_size').get() as Record<string, number>)['page_size']);
     if (this.journalMode !== 'wal') {
       // Leaving WAL needs every other connection closed, this source's own reader included.
       this.clearCache();
@@ -248,8 +286,9 @@ export class SqliteSource extends SqliteReader implements MigrationSource {
       }
       this.db = openReader(this.path, this.location);
     }
-    const version = (w.prepare('SELECT sqlite_version() AS v').get() as Record<string, string>)['v'] ?? '?';
-    const pageSize = String((w.prepare('PRAGMA page_size').get() as Record<string, number>)['page_size']);
+    // A later purge opens its own writer, with its settings (WAL) set again.
+    w.close();
+    this.writer = undefined;
     return Promise.resolve({
       engine: `SQLite ${version}`,
       steps,
@@ -259,6 +298,37 @@ export class SqliteSource extends SqliteReader implements MigrationSource {
         'the file system may keep freed blocks (copy-on-write file systems, SSD wear levelling)',
       ],
     });
+  }
+
+  /**
+   * wal_checkpoint(TRUNCATE) until it completes. It reports, not throws, when it could not: a reader
+   * whose snapshot predates the purge pins the WAL and the file's old pages (which still hold the
+   * deleted rows) until it ends.
+   */
+  private async checkpoint(w: DatabaseSync, deadline: number): Promise<void> {
+    let last: Record<string, number> = {};
+    try {
+      // Short busy waits, tried again until the deadline, so the wait is bounded by it.
+      w.exec(`PRAGMA busy_timeout = ${CHECKPOINT_SLICE_MS}`);
+      for (;;) {
+        last = w.prepare('PRAGMA wal_checkpoint(TRUNCATE)').get() as Record<string, number>;
+        if (Number(last['log']) < 0) break;
+        if (Number(last['busy']) === 0 && Number(last['checkpointed']) === Number(last['log'])) return;
+        if (Date.now() >= deadline) break;
+        await new Promise((resolve) => setTimeout(resolve, CHECKPOINT_SLICE_MS));
+      }
+    } catch (cause) {
+      throw unavailable(this.location, cause);
+    } finally {
+      if (w.isOpen) w.exec('PRAGMA busy_timeout = 5000');
+    }
+    if (Number(last['log']) < 0) throw new EnclaveError('source_unavailable', `PRAGMA wal_checkpoint(TRUNCATE) on the SQLite source ${this.location} found no WAL to checkpoint`);
+    throw new EnclaveError(
+      'source_unavailable',
+      `PRAGMA wal_checkpoint(TRUNCATE) on the SQLite source ${this.location} did not complete within ${Math.round(this.scrubWaitMs / 1000)} s ` +
+        `(busy ${String(last['busy'])}, ${String(last['checkpointed'])} of ${String(last['log'])} WAL frames copied): another connection holds a read transaction open, ` +
+        'and until it ends the WAL and the database file keep the deleted rows; end that transaction (or stop the application)',
+    );
   }
 
   async close(): Promise<void> {
