@@ -70,6 +70,7 @@ export const ERROR_STATUS: Readonly<Record<ErrorCode, number>> = {
   not_verified: 409,
   purge_refused: 409,
   purge_pending: 409,
+  purge_partial: 409,
   certificate_not_found: 404,
   certificate_invalid: 422,
   migration_refused: 500,

@@ -1,18 +1,22 @@
 // Invariant 3 and the purge's promise, by raw bytes: after a purge no protected value of a migrated
 // subject remains in any file of the legacy source (database, WAL, shared memory, journal, JSON Lines
 // and their side files), while the rows of subjects who stay are still there (positive control); and the
-// enclave's own files (site stores, migration state) never held any of them in plaintext.
+// enclave's own files (site stores, migration state) never held any of them in plaintext. A JSON Lines
+// purge that fails or is killed midway is checked the same way once recovered: every table or none, no
+// side file left, and no vault record lost.
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
-import { mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { cpSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { join, resolve } from 'node:path';
 import { DatabaseSync } from 'node:sqlite';
 import { after, before, describe, it } from 'node:test';
 import { legacySiteOf } from '../../src/cli/demo/legacy-sites.ts';
-import { EnclaveError } from '../../src/core/errors.ts';
+import { EnclaveError, type ErrorCode } from '../../src/core/errors.ts';
 import { purgeMigration } from '../../src/services/migration/migration-purger.ts';
 import { MigrationRunner } from '../../src/services/migration/migration-runner.ts';
 import { verifyMigration } from '../../src/services/migration/migration-verifier.ts';
+import { openMigration } from '../../src/services/migration/open-migration.ts';
+import { JsonlSource } from '../../src/storage/sources/jsonl-source.ts';
 import { openSource } from '../../src/storage/sources/open-source.ts';
 import { SqliteSource } from '../../src/storage/sources/sqlite-source.ts';
 import { migrationHarness, type MigrationHarness } from '../helpers/migration.ts';
@@ -72,6 +76,32 @@ function legacyApp(path: string): DatabaseSync {
   return app;
 }
 
+const KEYS: Record<string, string> = { accounts: 'user_uid', devices: 'id', messages: 'id', watch_events: 'id', videos: 'id', comments: 'id' };
+const EXPORTED = Object.keys(KEYS).map((t) => `${t}.jsonl`).sort();
+
+/** Exports legacy site `build` to JSON Lines under `name` (with canaries planted) and writes a mapping of its own migration `<site>-<name>`. */
+function exportJsonl(h: MigrationHarness, build: number, name: string, tag: string): { dir: string; mappingPath: string; canaries: Canaries } {
+  const b = h.builds[build];
+  if (!b) throw new Error(`no legacy site ${build}`);
+  const dir = join(h.fx.dir, name);
+  mkdirSync(dir);
+  const db = new DatabaseSync(b.path);
+  const canaries = plantCanaries(db, h, tag);
+  for (const [table, key] of Object.entries(KEYS)) {
+    const rows = db.prepare(`SELECT * FROM ${table} ORDER BY ${key}`).all();
+    writeFileSync(join(dir, `${table}.jsonl`), rows.map((r) => JSON.stringify(r)).join('\n') + '\n');
+  }
+  db.close();
+  const mapping = readFileSync(b.mappingPath, 'utf8')
+    .replace(`name: ${b.site}`, `name: ${b.site}-${name}`)
+    .replace(`sqlite: ${b.site}.db`, `jsonl: ../${name}`)
+    .replace(/    subject: \{ join: (\w+) \}\n/g, '    key: [id]\n    subject: { join: $1 }\n')
+    .replace(/    subject: (owner_uid|author_uid)\n/g, '    key: [id]\n    subject: $1\n');
+  const mappingPath = join(h.fx.dir, 'legacy', `${name}.mapping.yaml`);
+  writeFileSync(mappingPath, mapping);
+  return { dir, mappingPath, canaries };
+}
+
 void describe('purge leaves no plaintext of the migrated subjects in the source\'s files', () => {
   let h: MigrationHarness;
   const tag = randomBytes(4).toString('hex');
@@ -102,24 +132,7 @@ void describe('purge leaves no plaintext of the migrated subjects in the source\
 
   void it('JSON Lines exports', async () => {
     // The second legacy site, exported to JSON Lines (ascending key order) and migrated from there.
-    const sqlite = h.builds[1]?.path ?? '';
-    const dir = join(h.fx.dir, 'export');
-    mkdirSync(dir);
-    const db = new DatabaseSync(sqlite);
-    const canaries = plantCanaries(db, h, `${tag}j`);
-    const keys: Record<string, string> = { accounts: 'user_uid', devices: 'id', messages: 'id', watch_events: 'id', videos: 'id', comments: 'id' };
-    for (const [table, key] of Object.entries(keys)) {
-      const rows = db.prepare(`SELECT * FROM ${table} ORDER BY ${key}`).all();
-      writeFileSync(join(dir, `${table}.jsonl`), rows.map((r) => JSON.stringify(r)).join('\n') + '\n');
-    }
-    db.close();
-    const mapping = readFileSync(h.builds[1]?.mappingPath ?? '', 'utf8')
-      .replace('name: singapore', 'name: singapore-export')
-      .replace('sqlite: singapore.db', 'jsonl: ../export')
-      .replace(/    subject: \{ join: (\w+) \}\n/g, '    key: [id]\n    subject: { join: $1 }\n')
-      .replace(/    subject: (owner_uid|author_uid)\n/g, '    key: [id]\n    subject: $1\n');
-    const mappingPath = join(h.fx.dir, 'legacy', 'export.mapping.yaml');
-    writeFileSync(mappingPath, mapping);
+    const { dir, mappingPath, canaries } = exportJsonl(h, 1, 'export', `${tag}j`);
     const ctx = await h.open(mappingPath);
     const run = await new MigrationRunner(ctx).run();
     assert.ok(run.counters.copied > 10 && run.counters.refused === 0, JSON.stringify(run.counters));
@@ -127,7 +140,7 @@ void describe('purge leaves no plaintext of the migrated subjects in the source\
     const report = await purgeMigration(ctx);
     assert.ok(report.tables.every((t) => t.keptBefore === t.keptAfter));
     scan(dir, canaries, 'after the JSON Lines purge');
-    assert.deepEqual(readdirSync(dir).sort(), Object.keys(keys).map((t) => `${t}.jsonl`).sort(), 'no side file is left behind');
+    assert.deepEqual(readdirSync(dir).sort(), EXPORTED, 'no side file is left behind');
     const moving = [...Array(h.population.size).keys()].filter((i) => legacySiteOf(i) === 'singapore' && h.fx.enclave.config.countryIndex.has(h.population.countryOf(i)));
     assert.equal(report.tables.find((t) => t.table === 'accounts')?.purged, moving.length);
   });
@@ -165,4 +178,100 @@ void it('a reader holding the WAL fails the scrub and nothing is certified; the 
   } finally {
     await h.close();
   }
+});
+
+/** Records in every site of the vault. */
+async function vaultRecords(h: MigrationHarness): Promise<number> {
+  let n = 0;
+  for (const store of h.fx.enclave.sites.values()) n += await store.records.count();
+  return n;
+}
+
+const fails = (code: ErrorCode, pattern?: RegExp) => (err: unknown) => err instanceof EnclaveError && err.code === code && (pattern === undefined || pattern.test(err.message));
+
+/** Reads every file of the export (to compare before and after). */
+const snapshot = (dir: string) => EXPORTED.map((f) => readFileSync(join(dir, f), 'utf8'));
+
+/** An export run and verified, ready to purge: with the vault's record count and the files as they are. */
+async function migratedExport(h: MigrationHarness, build: number, name: string, tag: string) {
+  const exported = exportJsonl(h, build, name, tag);
+  const ctx = await h.open(exported.mappingPath);
+  await new MigrationRunner(ctx).run();
+  assert.equal((await verifyMigration(ctx)).ok, true);
+  return { ...exported, ctx, records: await vaultRecords(h), before: snapshot(exported.dir) };
+}
+
+void describe('a JSON Lines purge that fails or is killed midway purges every table or none, and loses no record', () => {
+  let h: MigrationHarness;
+  const tag = randomBytes(4).toString('hex');
+  before(async () => {
+    h = await migrationHarness(40, 5);
+  });
+  after(async () => h.close());
+
+  void it('fails before its commit point (a side file cannot be written): no table is purged, and the next run sweeps nothing', async () => {
+    const { dir, mappingPath, canaries, ctx, records, before } = await migratedExport(h, 0, 'failed', `${tag}f`);
+    // The subjects table's side file, prepared last, cannot be created: the other tables' are written by then.
+    mkdirSync(join(dir, 'accounts.jsonl.purge-tmp'));
+    await assert.rejects(purgeMigration(ctx), /EISDIR/);
+    assert.deepEqual(snapshot(dir), before, 'no file was purged');
+    assert.deepEqual(readdirSync(dir).sort(), [...EXPORTED, 'accounts.jsonl.purge-tmp'].sort(), 'no side file is left but the obstacle');
+    assert.equal((await new MigrationRunner(ctx).run()).swept, 0, 'the next run finds every row still there');
+    assert.equal(await vaultRecords(h), records);
+
+    rmSync(join(dir, 'accounts.jsonl.purge-tmp'), { recursive: true });
+    const again = await h.open(mappingPath);
+    assert.equal((await verifyMigration(again)).ok, true);
+    const report = await purgeMigration(again);
+    assert.match(report.certificate.id, /^dc-/);
+    scan(dir, canaries, 'after the purge run again');
+    assert.deepEqual(readdirSync(dir).sort(), EXPORTED);
+    assert.equal(await vaultRecords(h), records, 'no record was lost');
+  });
+
+  void it('killed between two tables: the next open finishes every table, runs refuse until the purge is certified, and no record is swept', async () => {
+    const { dir, mappingPath, canaries, records, before } = await migratedExport(h, 1, 'killed', `${tag}k`);
+    // The process dies after the commit marker, once the other tables were rewritten: accounts (the subjects table) goes last.
+    class DiesBetweenTables extends JsonlSource {
+      protected override overwrite(table: string): void {
+        if (table === 'accounts') throw new Error('killed');
+        super.overwrite(table);
+      }
+    }
+    const dying = await openMigration(h.fx.enclave, h.state, {
+      mappingPath,
+      log: h.log,
+      batchSize: 7,
+      openSource: (spec, base) => Promise.resolve(new DiesBetweenTables(spec.kind === 'jsonl' ? resolve(base, spec.dir) : '')),
+    });
+    await assert.rejects(purgeMigration(dying.ctx), /killed/);
+    await dying.close();
+    const messages = EXPORTED.indexOf('messages.jsonl');
+    const accounts = EXPORTED.indexOf('accounts.jsonl');
+    assert.notEqual(snapshot(dir)[messages], before[messages], 'messages was rewritten before the crash');
+    assert.equal(snapshot(dir)[accounts], before[accounts], 'accounts was not');
+    const crashed = join(h.fx.dir, 'killed-at-crash');
+    cpSync(dir, crashed, { recursive: true });
+
+    // Defense in depth: the same files without the commit marker (some tables purged, others not, as
+    // files committed one at a time used to leave them) block runs and purges; nothing is swept.
+    rmSync(join(dir, '.purge-commit'));
+    const partial = await h.open(mappingPath);
+    await assert.rejects(new MigrationRunner(partial).run(), fails('purge_partial', /accounts not purged/));
+    await assert.rejects(purgeMigration(partial), fails('purge_partial'));
+    assert.equal(await vaultRecords(h), records);
+
+    // What the crash left, opened again: the purge is finished for every table.
+    rmSync(dir, { recursive: true });
+    cpSync(crashed, dir, { recursive: true });
+    const reopened = await h.open(mappingPath);
+    assert.deepEqual(readdirSync(dir).sort(), EXPORTED, 'every table finished, no side file or marker left');
+    await assert.rejects(new MigrationRunner(reopened).run(), fails('purge_pending', /run `enclave migrate purge` to finish it/));
+    const report = await purgeMigration(reopened);
+    assert.match(report.certificate.id, /^dc-/);
+    assert.ok(report.tables.every((t) => t.purged > 0 || t.kept > 0));
+    scan(dir, canaries, 'after the interrupted purge was finished');
+    assert.equal(await vaultRecords(h), records, 'no record was lost');
+    assert.equal((await new MigrationRunner(reopened).run()).swept, 0);
+  });
 });

@@ -74,11 +74,47 @@ async function keptRoot(ctx: MigrationContext, reader: SourceReader, t: Resolved
   return { rows: tree.size, root: tree.root().toString('hex') };
 }
 
+/** The rows of a table the purge would delete (as records) and keep (whole rows), digested in key order; `onMoving` gets each page's moving keys. */
+async function digestTable(ctx: MigrationContext, reader: SourceReader, t: ResolvedTable, onMoving: (keys: KeyTuple[], done: number) => Promise<void>): Promise<{ purged: MerkleBuilder; kept: MerkleBuilder }> {
+  const key = ctx.digestKey();
+  const purged = new MerkleBuilder();
+  const kept = new MerkleBuilder();
+  const columns = [...new Set([...t.allColumns, ...t.columns])];
+  let after: KeyTuple | undefined;
+  for (;;) {
+    const page = await reader.read({ table: t.table, columns, key: t.key, after, limit: ctx.batchSize });
+    const last = page.at(-1);
+    if (!last) break;
+    const moving: KeyTuple[] = [];
+    for (const r of await ctx.classifier.classify(t, page, reader, ctx.name)) {
+      if (r.kind === 'refused') throw refuse(`table ${t.table}, key ${showKey(r.key)}: a row of a moving subject cannot be migrated (${r.code}); nothing was deleted`);
+      if (r.kind === 'stay') kept.add(rowDigest(key, canonicalSourceRow(t.table, r.row, t.allColumns)));
+      else {
+        purged.add(rowDigest(key, canonicalRecord(t.table, r.key, r.record)));
+        moving.push(r.key);
+      }
+    }
+    await onMoving(moving, purged.size + kept.size);
+    if (page.length < ctx.batchSize) break;
+    after = keyOf(last, t.key, t.table);
+  }
+  return { purged, kept };
+}
+
+/** A purge on record as about to commit, and the tables whose source does not hold its end state. */
+export interface InterruptedPurge {
+  readonly pending: PendingPurge;
+  /** Empty when the source committed the purge whole: it is to be finished. */
+  readonly unpurged: readonly string[];
+}
+
 /**
  * A purge recorded as about to commit: if the source now holds exactly the rows that were to stay, the
- * commit happened and the purge is returned to be finished; otherwise it never happened and is dropped.
+ * commit happened and the purge is returned to be finished. It is dropped only when every row it was to
+ * delete is still at the source as verified (it never committed): otherwise its records would be taken
+ * for deleted rows and swept. Anything between is returned with the tables that differ.
  */
-export async function interruptedPurge(ctx: MigrationContext): Promise<PendingPurge | undefined> {
+export async function interruptedPurge(ctx: MigrationContext): Promise<InterruptedPurge | undefined> {
   const pending = await ctx.state.pendingPurge(ctx.name);
   if (!pending) return undefined;
   // Certified already (the process died just before forgetting it).
@@ -86,25 +122,44 @@ export async function interruptedPurge(ctx: MigrationContext): Promise<PendingPu
     await ctx.state.clearPendingPurge(ctx.name);
     return undefined;
   }
+  const unpurged: string[] = [];
   for (const p of pending.tables) {
     const now = await keptRoot(ctx, ctx.source, ctx.table(p.table));
-    if (now.rows !== p.kept || now.root !== p.keptBefore) {
-      await ctx.state.clearPendingPurge(ctx.name);
-      return undefined;
-    }
+    if (now.rows !== p.kept || now.root !== p.keptBefore) unpurged.push(p.table);
   }
-  return pending;
+  if (unpurged.length === 0) return { pending, unpurged };
+  for (const p of pending.tables) {
+    if (p.purged === 0) continue;
+    // A row that cannot be digested now (refused) proves nothing either way.
+    const now = await digestTable(ctx, ctx.source, ctx.table(p.table), () => Promise.resolve()).catch((err: unknown) => {
+      if (err instanceof EnclaveError && err.code === 'purge_refused') return undefined;
+      throw err;
+    });
+    if (!now || now.purged.size !== p.purged || now.purged.root().toString('hex') !== p.purgedRoot) return { pending, unpurged };
+  }
+  await ctx.state.clearPendingPurge(ctx.name);
+  return undefined;
+}
+
+/** Refuses to go on while the source holds an interrupted purge only in part. */
+export function partialPurge(ctx: MigrationContext, i: InterruptedPurge): EnclaveError {
+  return new EnclaveError(
+    'purge_partial',
+    `a purge of migration "${ctx.name}" (verification ${i.pending.verification}) was interrupted, and the source holds it only in part: ${i.unpurged.join(', ')} not purged, while rows it was to delete are gone or changed elsewhere. It stays on record, so no record is swept from the vault and nothing is certified: bring the source back to its state before the purge (from a copy) or complete it, then run \`enclave migrate purge\` again`,
+  );
 }
 
 export async function purgeMigration(ctx: MigrationContext, options: { verification?: string; onProgress?: (p: PurgeProgress) => void } = {}): Promise<PurgeReport> {
-  const key = ctx.digestKey();
+  ctx.digestKey(); // fails now, not mid-purge, if the enclave is sealed
   ctx.begin();
   // Tables that refer to the subjects first: their rows find their subjects through the users table,
   // which therefore goes last.
   const order = [...ctx.resolved.tables.filter((t) => t.subject.kind !== 'self'), ...ctx.resolved.tables.filter((t) => t.subject.kind === 'self')];
   // A purge killed after the source committed but before its certificate was issued is finished first.
-  const pending = await interruptedPurge(ctx);
-  if (pending) {
+  const interrupted = await interruptedPurge(ctx);
+  if (interrupted) {
+    if (interrupted.unpurged.length > 0) throw partialPurge(ctx, interrupted);
+    const { pending } = interrupted;
     const verified = await ctx.state.verification(pending.verification);
     if (!verified) throw new EnclaveError('internal', `the interrupted purge refers to verification ${pending.verification}, which is not recorded`);
     return finish(ctx, verified, pending.tables.map((p) => ({ ...p, keptAfter: p.keptBefore })), pending.startedAt, pending.preparedAt, order);
@@ -116,28 +171,10 @@ export async function purgeMigration(ctx: MigrationContext, options: { verificat
   const purgeTable = async (tx: SourceTransaction, t: ResolvedTable): Promise<Purged> => {
     const verified = verification.tables.find((v) => v.table === t.table);
     if (!verified) throw refuse(`table ${t.table} was not verified`);
-    const purgedTree = new MerkleBuilder();
-    const keptTree = new MerkleBuilder();
-    const columns = [...new Set([...t.allColumns, ...t.columns])];
-    let after: KeyTuple | undefined;
-    for (;;) {
-      const page = await tx.read({ table: t.table, columns, key: t.key, after, limit: ctx.batchSize });
-      const last = page.at(-1);
-      if (!last) break;
-      const doomed: KeyTuple[] = [];
-      for (const r of await ctx.classifier.classify(t, page, tx, ctx.name)) {
-        if (r.kind === 'refused') throw refuse(`table ${t.table}, key ${showKey(r.key)}: a row of a moving subject cannot be migrated (${r.code}); nothing was deleted`);
-        if (r.kind === 'stay') keptTree.add(rowDigest(key, canonicalSourceRow(t.table, r.row, t.allColumns)));
-        else {
-          purgedTree.add(rowDigest(key, canonicalRecord(t.table, r.key, r.record)));
-          doomed.push(r.key);
-        }
-      }
-      if (doomed.length > 0) await tx.delete(t.table, t.key, doomed);
-      onProgress({ table: t.table, done: purgedTree.size + keptTree.size });
-      if (page.length < ctx.batchSize) break;
-      after = keyOf(last, t.key, t.table);
-    }
+    const { purged: purgedTree, kept: keptTree } = await digestTable(ctx, tx, t, async (moving, done) => {
+      if (moving.length > 0) await tx.delete(t.table, t.key, moving);
+      onProgress({ table: t.table, done });
+    });
     const purgedRoot = purgedTree.root().toString('hex');
     if (purgedTree.size !== verified.rows || purgedRoot !== verified.sourceRoot) {
       throw refuse(`table ${t.table} changed since verification ${verification.id} (${purgedTree.size} moving rows now, ${verified.rows} verified; roots ${purgedRoot === verified.sourceRoot ? 'equal' : 'differ'}); run, verify and purge again. Nothing was deleted`);

@@ -14,7 +14,7 @@ import type { KeyTuple } from '../../core/migration-source.ts';
 import { addCounters, ZERO_COUNTERS, type BatchCounters, type BatchInfo, type LedgerEntry, type MigrationInfo } from '../../core/migration-state.ts';
 import type { Classified } from './row-classifier.ts';
 import { SUBJECT_CACHE, type MigrationContext } from './migration-context.ts';
-import { interruptedPurge } from './migration-purger.ts';
+import { interruptedPurge, partialPurge } from './migration-purger.ts';
 
 export interface RunProgress {
   readonly phase: 'planning' | 'copying' | 'sweeping';
@@ -87,9 +87,13 @@ export class MigrationRunner {
     const { ctx } = this;
     ctx.digestKey(); // fails now, not mid-pass, if the enclave is sealed
     ctx.begin();
-    if (await interruptedPurge(ctx)) {
+    // A purge on record and not proven undone: the rows it deleted must not be taken for rows deleted at
+    // the source, whose records the sweep removes.
+    const interrupted = await interruptedPurge(ctx);
+    if (interrupted?.unpurged.length === 0) {
       throw new EnclaveError('purge_pending', `a purge of migration "${ctx.name}" was interrupted after the source committed it; run \`enclave migrate purge\` to finish it before running again`);
     }
+    if (interrupted) throw partialPurge(ctx, interrupted);
     // Starting and planning a pass is one process's job: the others wait here, then copy beside it.
     const m = await ctx.state.exclusive(ctx.name, async () => {
       const begun = await this.start();

@@ -4,11 +4,14 @@
 // read continues where the last page ended, so a pass reads each file once. Schemas are inferred from
 // the first lines; lookups (the join to the users table) use an index of that one table held in memory.
 //
-// Purge: the keys to delete are spooled to a side file in key order; on commit each file is rewritten
-// *in place*: its kept lines are written from the start of the same file, the rest of the old length is
-// overwritten with zeros, and the file is truncated (fsync at each step), so no deleted line remains in
-// it. A marker file makes an interrupted rewrite finish on the next open.
-import { closeSync, createReadStream, existsSync, fsyncSync, ftruncateSync, openSync, readdirSync, readSync, rmSync, statSync, writeSync } from 'node:fs';
+// Purge: the keys to delete are spooled to a side file per table, in key order. The commit is one for
+// all tables: every table's kept lines are first written to a side file (fsync), then one commit marker
+// naming the tables is written (fsync, directory fsync), and only then is each file rewritten *in
+// place*: its kept lines written from the start of the same file, the rest of the old length
+// overwritten with zeros, and the file truncated (fsync at each step), so no deleted line remains in it.
+// A failure before the marker removes the side files (nothing was purged); after it, the next open
+// finishes every table (everything is purged). No table is ever purged without the others.
+import { closeSync, createReadStream, existsSync, fsyncSync, ftruncateSync, openSync, readdirSync, readFileSync, readSync, rmSync, statSync, writeSync } from 'node:fs';
 import { basename, join } from 'node:path';
 import { createInterface, type Interface } from 'node:readline';
 import { EnclaveError } from '../../core/errors.ts';
@@ -33,6 +36,8 @@ const SAMPLE_LINES = 1000;
 const TMP = '.purge-tmp';
 const READY = '.purge-ready';
 const DELETES = '.purge-deletes';
+/** In the directory: the purge whose side files are all prepared is committed (a JSON list of its tables). */
+const COMMIT = '.purge-commit';
 
 function invalidData(message: string): EnclaveError {
   return new EnclaveError('invalid_source_data', message);
@@ -273,6 +278,38 @@ function overwriteInPlace(to: string, from: string): void {
   }
 }
 
+/** fsync of a directory: the files created or removed in it stay so after a crash. */
+function syncDir(dir: string): void {
+  const fd = openSync(dir, 'r');
+  try {
+    fsyncSync(fd);
+  } finally {
+    closeSync(fd);
+  }
+}
+
+function writeDurably(file: string, text: string): void {
+  const fd = openSync(file, 'w', 0o600);
+  try {
+    writeSync(fd, text);
+    fsyncSync(fd);
+  } finally {
+    closeSync(fd);
+  }
+}
+
+/** The tables of a committed purge; undefined without a marker, or with one cut short (written, not yet synced: not committed). */
+function committedTables(marker: string): string[] | undefined {
+  if (!existsSync(marker)) return undefined;
+  try {
+    const tables: unknown = JSON.parse(readFileSync(marker, 'utf8'));
+    if (Array.isArray(tables) && tables.every((t) => typeof t === 'string')) return tables;
+  } catch {
+    // cut short
+  }
+  return undefined;
+}
+
 export class JsonlSource extends JsonlReader implements MigrationSource {
   readonly kind = 'jsonl';
   readonly location: string;
@@ -282,13 +319,27 @@ export class JsonlSource extends JsonlReader implements MigrationSource {
     super(dir);
     this.location = location;
     if (!existsSync(dir) || !statSync(dir).isDirectory()) throw new EnclaveError('source_unavailable', `the JSON Lines source ${location} is not a directory`);
-    // Finish a rewrite an earlier purge committed but did not complete.
-    for (const f of readdirSync(dir)) {
+    this.recover();
+  }
+
+  /** Finishes a purge that reached its commit marker; removes the side files of one that did not. */
+  private recover(): void {
+    // A per-file marker left by releases before the commit marker: that file may be half rewritten.
+    for (const f of readdirSync(this.dir)) {
       if (!f.endsWith(SUFFIX + READY)) continue;
-      const target = join(dir, f.slice(0, -READY.length));
+      const target = join(this.dir, f.slice(0, -READY.length));
       overwriteInPlace(target, target + TMP);
       rmSync(target + READY);
       rmSync(target + TMP, { force: true });
+    }
+    const committed = committedTables(join(this.dir, COMMIT));
+    if (committed) {
+      this.apply(committed);
+      return;
+    }
+    rmSync(join(this.dir, COMMIT), { force: true });
+    for (const e of readdirSync(this.dir, { withFileTypes: true })) {
+      if (e.isFile() && (e.name.endsWith(SUFFIX + TMP) || e.name.endsWith(SUFFIX + DELETES))) rmSync(join(this.dir, e.name));
     }
   }
 
@@ -343,6 +394,7 @@ export class JsonlSource extends JsonlReader implements MigrationSource {
   }
 
   async transaction<T>(_tables: readonly string[], work: (tx: SourceTransaction) => Promise<T>): Promise<T> {
+    this.recover();
     const tx = new JsonlTransaction(this.dir);
     let out: T;
     try {
@@ -353,17 +405,31 @@ export class JsonlSource extends JsonlReader implements MigrationSource {
     }
     tx.close();
     this.reset();
-    for (const [table, spool] of tx.spools) {
-      fsyncSync(spool.fd);
-      closeSync(spool.fd);
-      await this.commitTable(table, spool.key);
-      this.rewritten.push(table);
+    const tables = [...tx.spools.keys()];
+    try {
+      for (const [table, spool] of tx.spools) {
+        fsyncSync(spool.fd);
+        closeSync(spool.fd);
+        tx.spools.delete(table);
+        await this.prepare(table, spool.key);
+      }
+      syncDir(this.dir);
+      if (tables.length > 0) writeDurably(join(this.dir, COMMIT), JSON.stringify(tables));
+    } catch (err) {
+      // Before the commit marker: nothing was purged, and no table may be.
+      tx.discard();
+      rmSync(join(this.dir, COMMIT), { force: true });
+      for (const t of tables) this.removeSideFiles(t);
+      throw err;
     }
+    syncDir(this.dir);
+    // Past the commit point: a failure from here on is finished by the next open (recover).
+    this.apply(tables);
     return out;
   }
 
-  /** Writes the kept lines to a side file, marks it ready, then rewrites the table's file in place. */
-  private async commitTable(table: string, key: readonly string[]): Promise<void> {
+  /** Writes the table's kept lines to its side file, by a merge of the file and the spooled deletions. */
+  private async prepare(table: string, key: readonly string[]): Promise<void> {
     const file = this.file(table);
     const deletes = createInterface({ input: createReadStream(file + DELETES, { encoding: 'utf8' }), crlfDelay: Infinity })[Symbol.asyncIterator]();
     const nextDelete = async (): Promise<KeyTuple | undefined> => {
@@ -390,11 +456,30 @@ export class JsonlSource extends JsonlReader implements MigrationSource {
       await deletes.return?.();
       source.close();
     }
-    closeSync(openSync(file + READY, 'w', 0o600));
-    overwriteInPlace(file, file + TMP);
-    rmSync(file + READY);
-    rmSync(file + TMP);
-    rmSync(file + DELETES);
+  }
+
+  /** Rewrites each committed table from its side file (idempotent: a table already done has none left), then drops the marker. */
+  private apply(tables: readonly string[]): void {
+    for (const table of tables) {
+      const file = this.file(table);
+      if (existsSync(file + TMP)) this.overwrite(table);
+      this.removeSideFiles(table);
+      if (!this.rewritten.includes(table)) this.rewritten.push(table);
+    }
+    rmSync(join(this.dir, COMMIT), { force: true });
+    syncDir(this.dir);
+  }
+
+  /** One committed table's rewrite in place (a test stops here to leave what a crash between tables leaves). */
+  protected overwrite(table: string): void {
+    overwriteInPlace(this.file(table), this.file(table) + TMP);
+  }
+
+  private removeSideFiles(table: string): void {
+    for (const side of [TMP, DELETES]) {
+      const f = this.file(table) + side;
+      if (existsSync(f) && statSync(f).isFile()) rmSync(f);
+    }
   }
 
   async scrub(_tables: readonly string[]): Promise<ScrubReport> {

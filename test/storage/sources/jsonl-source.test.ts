@@ -1,7 +1,7 @@
 // The JSON Lines source against the conformance suite, plus what only files can get wrong: lines that
-// are not objects, rows out of key order, and a rewrite interrupted by a crash.
+// are not objects, rows out of key order, and a purge that fails or is killed while it rewrites files.
 import assert from 'node:assert/strict';
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
@@ -61,7 +61,7 @@ void describe('JSON Lines files the migration cannot read as they are', () => {
     await assert.rejects(read('e'), isData(/^e\.jsonl:1: key "id" must be text or a whole number/));
   });
 
-  void it('a rewrite interrupted after its kept lines were safely written is finished on the next open', async () => {
+  void it('a rewrite an earlier release marked ready is finished on the next open', async () => {
     const d = join(root, 'crash');
     mkdirSync(d, { recursive: true });
     writeFileSync(join(d, 't.jsonl'), '{"id":1,"v":"secret-one"}\n{"id":2,"v":"kept"}\n');
@@ -73,5 +73,65 @@ void describe('JSON Lines files the migration cannot read as they are', () => {
     assert.equal(existsSync(join(d, 't.jsonl.purge-ready')), false);
     assert.equal(existsSync(join(d, 't.jsonl.purge-tmp')), false);
     assert.equal(await s.count('t'), 1);
+  });
+
+  /** Two tables, each with one row to purge (secret) and one to keep. */
+  function twoTables(name: string): string {
+    const d = join(root, name);
+    mkdirSync(d, { recursive: true });
+    writeFileSync(join(d, 'messages.jsonl'), '{"id":1,"v":"secret-m"}\n{"id":2,"v":"kept-m"}\n');
+    writeFileSync(join(d, 'accounts.jsonl'), '{"id":1,"v":"secret-a"}\n{"id":2,"v":"kept-a"}\n');
+    return d;
+  }
+  const purge = (s: JsonlSource) =>
+    s.transaction(['messages', 'accounts'], async (tx) => {
+      await tx.delete('messages', ['id'], [[1]]);
+      await tx.delete('accounts', ['id'], [[1]]);
+    });
+  const contents = (d: string) => [readFileSync(join(d, 'messages.jsonl'), 'utf8'), readFileSync(join(d, 'accounts.jsonl'), 'utf8')];
+  const purged = ['{"id":2,"v":"kept-m"}\n', '{"id":2,"v":"kept-a"}\n'];
+
+  void it('a purge that fails before every table is prepared purges no table, and leaves no side file', async () => {
+    const d = twoTables('fails');
+    const before = contents(d);
+    // What a full disk or a bad file does to the second table's side file.
+    mkdirSync(join(d, 'accounts.jsonl.purge-tmp'));
+    await assert.rejects(purge(new JsonlSource(d)), /EISDIR/);
+    assert.deepEqual(contents(d), before, 'neither file was touched');
+    assert.deepEqual(readdirSync(d).sort(), ['accounts.jsonl', 'accounts.jsonl.purge-tmp', 'messages.jsonl']);
+    rmSync(join(d, 'accounts.jsonl.purge-tmp'), { recursive: true });
+    await purge(new JsonlSource(d));
+    assert.deepEqual(contents(d), purged);
+    assert.deepEqual(readdirSync(d).sort(), ['accounts.jsonl', 'messages.jsonl']);
+  });
+
+  void it('a purge killed between two tables is finished for both on the next open', async () => {
+    const d = twoTables('killed');
+    class DiesBetweenTables extends JsonlSource {
+      protected override overwrite(table: string): void {
+        if (table === 'accounts') throw new Error('killed');
+        super.overwrite(table);
+      }
+    }
+    await assert.rejects(purge(new DiesBetweenTables(d)), /killed/);
+    assert.deepEqual(contents(d)[0], purged[0], 'the crash came after the first table was rewritten');
+    assert.match(contents(d)[1] ?? '', /secret-a/, 'and before the second');
+    const s = new JsonlSource(d);
+    assert.deepEqual(contents(d), purged);
+    assert.deepEqual(readdirSync(d).sort(), ['accounts.jsonl', 'messages.jsonl'], 'no side file, no marker');
+    assert.equal(await s.count('accounts'), 1);
+  });
+
+  void it('side files prepared without the commit marker are discarded on the next open: nothing is purged', () => {
+    const d = twoTables('uncommitted');
+    const before = contents(d);
+    // A crash after the side files were written, before the marker was.
+    writeFileSync(join(d, 'messages.jsonl.purge-tmp'), purged[0] ?? '');
+    writeFileSync(join(d, 'messages.jsonl.purge-deletes'), '[1]\n');
+    writeFileSync(join(d, 'accounts.jsonl.purge-deletes'), '[1]\n');
+    writeFileSync(join(d, '.purge-commit'), '["messages","acc');
+    new JsonlSource(d);
+    assert.deepEqual(contents(d), before);
+    assert.deepEqual(readdirSync(d).sort(), ['accounts.jsonl', 'messages.jsonl']);
   });
 });
