@@ -115,6 +115,9 @@ function engineSuite(make: () => Promise<Engine>): void {
     const first = moving[0] ?? 0;
     await e.exec(`INSERT INTO fk_other VALUES (${e.param(1)}, ${e.param(2)})`, [uid(first), 'never copied']);
     await e.exec(`INSERT INTO fk_notes VALUES (${e.param(1)}, ${e.param(2)})`, [1, first]);
+    // The same record ids as the migration above, which holds this message as changed: the same content
+    // here, or this migration would be refused it (record_exists) rather than overwrite the other's.
+    await e.exec(`UPDATE fk_messages SET body = 'changed at the source' WHERE id = ${e.param(1)}`, [first * 10 + 2]);
     const path = join(h.fx.dir, `${e.name}-fk.mapping.yaml`);
     writeFileSync(path, mapping(`${e.name}-fk`, e.source, 'fk_'));
     const ctx = await h.open(path);

@@ -306,3 +306,88 @@ void describe('migration refusals', () => {
     await assert.rejects(new MigrationRunner(changed).run(), fails('migration_changed', /give the changed mapping a new name/));
   });
 });
+
+void describe('migration: records shared between migrations, rows that change subject or become invalid', () => {
+  let h: MigrationHarness;
+  before(async () => {
+    h = await migrationHarness(30, 5);
+  });
+  after(async () => h.close());
+  /** Users of a legacy site who move to a home site (their rows migrate). */
+  const movingAt = (site: string) => [...Array(h.population.size).keys()].filter((i) => legacySiteOf(i) === site && h.fx.enclave.config.countryIndex.has(h.population.countryOf(i)));
+  const message = (i: number) => h.population.user(i).records.find((r) => r.collection === 'messages');
+  const edit = (path: string, sql: (db: DatabaseSync) => void) => {
+    const db = new DatabaseSync(path);
+    try {
+      sql(db);
+    } finally {
+      db.close();
+    }
+  };
+
+  void it('a second migration never overwrites a record another migration wrote under the same id', async () => {
+    const [virginia, singapore] = h.builds;
+    assert.ok(virginia && singapore);
+    const a = await h.open(virginia.mappingPath);
+    await new MigrationRunner(a).run();
+    const [ann] = movingAt('virginia').filter((i) => message(i) !== undefined);
+    assert.ok(ann !== undefined);
+    const m = message(ann);
+    assert.ok(m);
+    const reader = h.fx.principals.service;
+    const before = await h.fx.enclave.vault.getRecord(reader, 'messages', m.id);
+    // The other legacy site holds the same user and a message under the same id, with other content.
+    edit(singapore.path, (db) => {
+      db.exec(`ATTACH DATABASE '${virginia.path.replaceAll("'", "''")}' AS v`);
+      db.prepare('INSERT INTO accounts SELECT * FROM v.accounts WHERE id = ?').run(ann + 1);
+      db.prepare('INSERT INTO messages SELECT * FROM v.messages WHERE id = ?').run(m.id);
+      db.prepare('UPDATE messages SET body = ? WHERE id = ?').run('the other site says otherwise', m.id);
+    });
+    const b = await h.open(singapore.mappingPath);
+    const run = await new MigrationRunner(b).run();
+    const refused = run.refused.find((r) => r.table === 'messages' && r.key === JSON.stringify(m.id));
+    assert.equal(refused?.code, 'record_exists', JSON.stringify(run.refused));
+    assert.match(refused.message, /holds other content, which this migration did not write/);
+    const after = await h.fx.enclave.vault.getRecord(reader, 'messages', m.id);
+    assert.deepEqual([after.version, after.data['body']], [before.version, before.data['body']], 'the first migration\'s record is untouched');
+    assert.equal((await verifyMigration(a)).ok, true, 'the first migration still verifies, so its purge is still sound');
+    assert.equal((await verifyMigration(b)).ok, false, 'the second lists the row it could not copy');
+  });
+
+  void it('a row re-pointed to another subject moves its record to that subject in the next run, and verifies', async () => {
+    const [virginia] = h.builds;
+    assert.ok(virginia);
+    const ctx = await h.open(virginia.mappingPath);
+    const [, from, to] = movingAt('virginia').filter((i) => message(i) !== undefined);
+    assert.ok(from !== undefined && to !== undefined);
+    const m = message(from);
+    assert.ok(m);
+    edit(virginia.path, (db) => db.prepare('UPDATE messages SET sender_account = ? WHERE id = ?').run(to + 1, m.id));
+    const v = await verifyMigration(ctx);
+    assert.ok((await h.state.mismatches(v.id, 100, 0)).some((x) => x.table === 'messages' && x.key === encodeKey([m.id]) && x.kind === 'changed'));
+    const run = await new MigrationRunner(ctx).run();
+    assert.deepEqual(run.refused, []);
+    assert.equal(run.counters.recopied, 1);
+    assert.equal(run.swept, 0);
+    const moved = await h.fx.enclave.vault.getRecord(h.fx.principals.service, 'messages', m.id);
+    assert.equal(moved.subject, h.population.userId(to));
+    assert.equal((await verifyMigration(ctx)).ok, true);
+  });
+
+  void it('a row copied before and refused now keeps its copy: not swept, listed at verify', async () => {
+    const [virginia] = h.builds;
+    assert.ok(virginia);
+    const ctx = await h.open(virginia.mappingPath);
+    const [, , , i] = movingAt('virginia');
+    assert.ok(i !== undefined);
+    const uid = h.population.userId(i);
+    const before = await h.fx.enclave.vault.getRecord(h.fx.principals.service, 'users', uid);
+    edit(virginia.path, (db) => db.prepare('UPDATE accounts SET email = ? WHERE id = ?').run(`${'x'.repeat(400)}@example.com`, i + 1));
+    const run = await new MigrationRunner(ctx).run();
+    assert.deepEqual(run.refused.map((r) => [r.table, r.code]), [['accounts', 'invalid_field']]);
+    assert.equal(run.swept, 0, 'the copy of the row is not taken for a row gone at the source');
+    assert.deepEqual(await h.fx.enclave.vault.getRecord(h.fx.principals.service, 'users', uid), before);
+    const v = await verifyMigration(ctx);
+    assert.deepEqual((await h.state.mismatches(v.id, 10, 0)).map((m) => [m.table, m.kind]), [['accounts', 'refused']]);
+  });
+});

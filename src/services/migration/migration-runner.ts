@@ -254,9 +254,19 @@ export class MigrationRunner {
         this.remember({ table, key: showKey(r.key), code: r.code, message: r.message });
       }
     }
-    const ledger = await ctx.state.ledger(ctx.name, table, migrating.map((r) => r.encodedKey));
+    const ledger = await ctx.state.ledger(
+      ctx.name,
+      table,
+      rows.filter((r) => r.kind !== 'stay').map((r) => r.encodedKey),
+    );
     const entries: LedgerEntry[] = [];
-    const writes: { row: (typeof migrating)[number]; digest: Buffer; known: boolean }[] = [];
+    // A row copied before and refused now (it changed into something the vault refuses) keeps its copy
+    // and its ledger row, marked seen: verify lists it as changed, and the sweep does not delete the copy.
+    const keep = (prev: LedgerEntry | undefined) => {
+      if (prev) entries.push({ ...prev, seenPass: pass });
+    };
+    for (const r of rows) if (r.kind === 'refused') keep(ledger.get(r.encodedKey));
+    const writes: { row: (typeof migrating)[number]; digest: Buffer; prev: LedgerEntry | undefined }[] = [];
     let unchanged = 0;
     for (const r of migrating) {
       const digest = rowDigest(key, canonicalRecord(table, r.key, r.record));
@@ -264,7 +274,14 @@ export class MigrationRunner {
       if (prev && Buffer.from(prev.digest).equals(digest) && prev.recordId === r.record.id && prev.collection === r.record.collection) {
         unchanged += 1;
         entries.push({ ...prev, seenPass: pass });
-      } else writes.push({ row: r, digest, known: prev !== undefined });
+      } else writes.push({ row: r, digest, prev });
+    }
+    // A row that now belongs to another subject (or maps to another record) is the old record moved: the
+    // copy this migration wrote is deleted first, then written afresh (a re-run after a crash finds it gone).
+    for (const w of writes) {
+      const { prev, row } = w;
+      if (!prev || (prev.subject === row.record.subject && prev.recordId === row.record.id && prev.collection === row.record.collection)) continue;
+      await this.removeRecord(prev.collection, prev.recordId);
     }
 
     const vault = ctx.enclave.vault;
@@ -281,7 +298,10 @@ export class MigrationRunner {
     const refusedRecords = new Map<string, ErrorCode>();
     if (items.length > 0) {
       const collection = items[0]?.row.record.collection ?? '';
-      const r = await vault.importRecords(ctx.principal, collection, items.map((w) => ({ id: w.row.record.id, data: w.row.record.data })), { replace: true });
+      // Only records this migration wrote itself may be replaced; another migration's (or table's) record
+      // under the same id is refused, never overwritten.
+      const ours = new Set(items.filter((w) => w.prev?.recordId === w.row.record.id && w.prev.subject === w.row.record.subject).map((w) => w.row.record.id));
+      const r = await vault.importRecords(ctx.principal, collection, items.map((w) => ({ id: w.row.record.id, data: w.row.record.data })), { replace: ours });
       for (const x of r.refused) refusedRecords.set(x.id, x.code);
     }
     let copied = 0;
@@ -293,11 +313,14 @@ export class MigrationRunner {
         const message =
           code === 'subject_mismatch'
             ? `record id "${w.row.record.id}" of ${w.row.record.collection} belongs to another subject's record already (map this table with record_id: hash for ids of its own)`
-            : `the vault refused the record (${code})`;
+            : code === 'record_exists'
+              ? `record id "${w.row.record.id}" of ${w.row.record.collection} holds other content, which this migration did not write (another migration or table did): it is left as it is (map this table with record_id: hash for ids of its own)`
+              : `the vault refused the record (${code})`;
         this.remember({ table, key: showKey(w.row.key), code, message });
+        keep(w.prev);
         continue;
       }
-      if (w.known) recopied += 1;
+      if (w.prev) recopied += 1;
       else copied += 1;
       entries.push({ table, key: w.row.encodedKey, collection: w.row.record.collection, recordId: w.row.record.id, subject: w.row.record.subject, digest: w.digest, seenPass: pass });
     }
@@ -310,6 +333,17 @@ export class MigrationRunner {
     if (this.refused.length < MAX_REFUSED_SHOWN) this.refused.push(r);
   }
 
+  /** Deletes a record this migration wrote (logged like any delete): 1, or 0 if it is gone already. */
+  private async removeRecord(collection: string, recordId: string): Promise<number> {
+    try {
+      await this.ctx.enclave.vault.deleteRecord(this.ctx.principal, collection, recordId);
+      return 1;
+    } catch (err) {
+      if (!(err instanceof EnclaveError) || (err.code !== 'record_not_found' && err.code !== 'subject_erased')) throw err;
+      return 0;
+    }
+  }
+
   /** Removes the records of ledger rows this pass did not see at the source. */
   private async sweep(pass: number): Promise<number> {
     const { ctx } = this;
@@ -318,17 +352,7 @@ export class MigrationRunner {
       const page = await ctx.state.unseen(ctx.name, pass, 500);
       if (page.length === 0) break;
       // Deleted together: their log entries share commits.
-      const gone = await Promise.all(
-        page.map(async (e) => {
-          try {
-            await ctx.enclave.vault.deleteRecord(ctx.principal, e.collection, e.recordId);
-            return 1;
-          } catch (err) {
-            if (!(err instanceof EnclaveError) || (err.code !== 'record_not_found' && err.code !== 'subject_erased')) throw err;
-            return 0;
-          }
-        }),
-      );
+      const gone = await Promise.all(page.map((e) => this.removeRecord(e.collection, e.recordId)));
       removed += gone.reduce<number>((a, b) => a + b, 0);
       const byTable = new Map<string, string[]>();
       for (const e of page) byTable.set(e.table, [...(byTable.get(e.table) ?? []), e.key]);
