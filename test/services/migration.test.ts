@@ -374,6 +374,29 @@ void describe('migration: records shared between migrations, rows that change su
     assert.equal((await verifyMigration(ctx)).ok, true);
   });
 
+  void it('a subject whose source country moves them to another home site is listed at verify and refused by run until re-homed', async () => {
+    const [virginia] = h.builds;
+    assert.ok(virginia);
+    const ctx = await h.open(virginia.mappingPath);
+    const i = movingAt('virginia').find((x) => h.fx.enclave.config.countryIndex.get(h.population.countryOf(x)) === 'us' && message(x) !== undefined);
+    assert.ok(i !== undefined);
+    const uid = h.population.userId(i);
+    edit(virginia.path, (db) => db.prepare('UPDATE accounts SET country_code = ? WHERE id = ?').run('de', i + 1));
+    const v = await verifyMigration(ctx);
+    const listed = (await h.state.mismatches(v.id, 1000, 0)).filter((m) => m.detail.includes(`subject "${uid}"`));
+    assert.ok(listed.length > 1, 'their rows are listed');
+    assert.ok(listed.every((m) => m.kind === 'changed'));
+    assert.match(listed[0]?.detail ?? '', new RegExp(`registered in US at site \\S+, but the source now gives DE \\(home site \\S+\\): re-home them \\(enclave subject rehome ${uid} --country DE\\)`));
+    const run = await new MigrationRunner(ctx).run();
+    assert.deepEqual(new Set(run.refused.map((r) => r.code)), new Set(['no_home_site']));
+    assert.equal(run.counters.refused, listed.length, 'every row of theirs, none of anyone else');
+    assert.equal(run.swept, 0, 'their copies stay where they are until the re-home');
+    await h.fx.enclave.vault.rehomeSubject(h.fx.principals.officer, uid, 'DE');
+    const again = await new MigrationRunner(ctx).run();
+    assert.deepEqual(again.refused, []);
+    assert.equal((await verifyMigration(ctx)).ok, true);
+  });
+
   void it('a row copied before and refused now keeps its copy: not swept, listed at verify', async () => {
     const [virginia] = h.builds;
     assert.ok(virginia);

@@ -14,6 +14,7 @@ import type { KeyTuple } from '../../core/migration-source.ts';
 import { addCounters, ZERO_COUNTERS, type BatchCounters, type BatchInfo, type LedgerEntry, type MigrationInfo } from '../../core/migration-state.ts';
 import type { Classified } from './row-classifier.ts';
 import { SUBJECT_CACHE, type MigrationContext } from './migration-context.ts';
+import { residencyConflicts } from './residency-check.ts';
 import { interruptedPurge, partialPurge } from './migration-purger.ts';
 
 export interface RunProgress {
@@ -268,7 +269,15 @@ export class MigrationRunner {
     for (const r of rows) if (r.kind === 'refused') keep(ledger.get(r.encodedKey));
     const writes: { row: (typeof migrating)[number]; digest: Buffer; prev: LedgerEntry | undefined }[] = [];
     let unchanged = 0;
+    const moved = await residencyConflicts(ctx, migrating);
     for (const r of migrating) {
+      const why = moved.get(r.encodedKey);
+      if (why !== undefined) {
+        refused += 1;
+        this.remember({ table, key: showKey(r.key), code: 'no_home_site', message: why });
+        keep(ledger.get(r.encodedKey));
+        continue;
+      }
       const digest = rowDigest(key, canonicalRecord(table, r.key, r.record));
       const prev = ledger.get(r.encodedKey);
       if (prev && Buffer.from(prev.digest).equals(digest) && prev.recordId === r.record.id && prev.collection === r.record.collection) {

@@ -13,6 +13,7 @@ import type { ResolvedTable } from '../../core/migration-mapping.ts';
 import type { KeyTuple } from '../../core/migration-source.ts';
 import type { LedgerEntry, Mismatch, TableVerification, VerificationInfo } from '../../core/migration-state.ts';
 import type { MigrationContext } from './migration-context.ts';
+import { residencyConflicts } from './residency-check.ts';
 
 export interface VerifyProgress {
   readonly done: number;
@@ -72,6 +73,7 @@ export async function verifyMigration(ctx: MigrationContext, onProgress: (p: Ver
       const read = new Map<string, Buffer | string>();
       const moving = rows.filter((r) => r.kind === 'migrating');
       await Promise.all(moving.map(async (r) => read.set(r.encodedKey, await digestOf(t, r.record.collection, r.record.id, r.key))));
+      const moved = await residencyConflicts(ctx, moving);
       for (const r of rows) {
         if (r.kind === 'stay') continue;
         const entry = ledger.get(r.encodedKey);
@@ -88,7 +90,9 @@ export async function verifyMigration(ctx: MigrationContext, onProgress: (p: Ver
           continue;
         }
         destination.add(dd);
-        if (!dd.equals(sd)) {
+        const why = moved.get(r.encodedKey);
+        if (why !== undefined) found.push({ table: t.table, key: r.encodedKey, kind: 'changed', detail: why });
+        else if (!dd.equals(sd)) {
           found.push({ table: t.table, key: r.encodedKey, kind: 'changed', detail: 'the record differs from its source row' });
           if (entry) invalidate.push(entry);
         }
