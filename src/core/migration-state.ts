@@ -91,7 +91,8 @@ export interface TableVerification {
   readonly mismatches: number;
 }
 
-export type MismatchKind = 'missing' | 'changed' | 'extra' | 'refused';
+/** `moved`: the subject's country at the source maps to another home site than the one they are registered at. */
+export type MismatchKind = 'missing' | 'changed' | 'extra' | 'refused' | 'moved';
 
 export interface Mismatch {
   readonly table: string;

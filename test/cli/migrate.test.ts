@@ -98,6 +98,8 @@ describe('enclave migrate', () => {
     assert.equal(r.code, 1);
     assert.equal(oneErrorLine({ ...r, stderr: r.stderr.split('\n').filter((l) => !l.startsWith('DEVELOPMENT MODE')).join('\n') }).code, 'verification_failed');
     assert.match(r.stdout, new RegExp(`^ {2}messages +"${id}" +changed +the record differs from its source row$`, 'm'));
+    assert.match(r.stdout, /Run `enclave migrate run` to copy the changed, missing and extra rows again, then verify\./);
+    assert.doesNotMatch(r.stdout, /Refused rows/, 'nothing refused: no advice about refusals');
     const rerun = await cli(['run', '--mapping', mapping, '--dev-unseal', '--quiet', '--json']);
     assert.equal((JSON.parse(rerun.stdout) as { counters: { recopied: number } }).counters.recopied, 1);
     const ok = await cli(['verify', '--mapping', mapping, '--dev-unseal', '--quiet', '--json']);
@@ -114,6 +116,9 @@ describe('enclave migrate', () => {
     assert.match(r.stdout, /Method \(SQLite [\d.]+\):\n {2}- DELETE in one transaction/);
     const id = /Deletion certificate (dc-[0-9a-f]{24})/.exec(r.stdout)?.[1];
     assert.ok(id);
+    // The entry named is the certificate's own (certificate.issued), right after the purge's.
+    const [, certEntry, purgeEntry] = /Deletion certificate dc-[0-9a-f]{24} \(transparency log entry (\d+); the purge is entry (\d+)\)/.exec(r.stdout) ?? [];
+    assert.equal(Number(certEntry), Number(purgeEntry) + 1, r.stdout);
 
     const list = await cli(['certificate']);
     assert.match(list.stdout, new RegExp(`^${id} +virginia `, 'm'));

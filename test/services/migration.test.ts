@@ -10,6 +10,7 @@ import { join } from 'node:path';
 import { DatabaseSync } from 'node:sqlite';
 import { after, before, describe, it } from 'node:test';
 import { legacySiteOf } from '../../src/cli/demo/legacy-sites.ts';
+import { describeVerification } from '../../src/cli/migrate/describe.ts';
 import { verifyCertificate } from '../../src/core/deletion-certificate.ts';
 import { EnclaveError, type ErrorCode } from '../../src/core/errors.ts';
 import { encodeKey } from '../../src/core/migration-row.ts';
@@ -385,7 +386,7 @@ void describe('migration: records shared between migrations, rows that change su
     const v = await verifyMigration(ctx);
     const listed = (await h.state.mismatches(v.id, 1000, 0)).filter((m) => m.detail.includes(`subject "${uid}"`));
     assert.ok(listed.length > 1, 'their rows are listed');
-    assert.ok(listed.every((m) => m.kind === 'changed'));
+    assert.ok(listed.every((m) => m.kind === 'moved'));
     assert.match(listed[0]?.detail ?? '', new RegExp(`registered in US at site \\S+, but the source now gives DE \\(home site \\S+\\): re-home them \\(enclave subject rehome ${uid} --country DE\\)`));
     const run = await new MigrationRunner(ctx).run();
     assert.deepEqual(new Set(run.refused.map((r) => r.code)), new Set(['no_home_site']));
@@ -411,6 +412,11 @@ void describe('migration: records shared between migrations, rows that change su
     assert.equal(run.swept, 0, 'the copy of the row is not taken for a row gone at the source');
     assert.deepEqual(await h.fx.enclave.vault.getRecord(h.fx.principals.service, 'users', uid), before);
     const v = await verifyMigration(ctx);
-    assert.deepEqual((await h.state.mismatches(v.id, 10, 0)).map((m) => [m.table, m.kind]), [['accounts', 'refused']]);
+    const listed = await h.state.mismatches(v.id, 10, 0);
+    assert.deepEqual(listed.map((m) => [m.table, m.kind]), [['accounts', 'refused']]);
+    // Running again cannot fix a refusal, and the advice does not say it would.
+    const advice = describeVerification(v, listed);
+    assert.match(advice, /Refused rows, and rows of subjects who moved, are not copied by running again/);
+    assert.doesNotMatch(advice, /to copy the changed, missing and extra rows again/);
   });
 });

@@ -83,7 +83,11 @@ export function describeVerification(v: VerificationInfo, mismatches: readonly M
   ];
   if (mismatches.length > 0) {
     lines.push('', 'Mismatches (table, key, kind, detail):', columns(mismatches.map((m) => [m.table, keyText(m.key), m.kind, m.detail])));
-    lines.push('', 'Run `enclave migrate run` to copy these rows again, then verify.');
+    // A refused row is not copied by running again: its data (or its subject's residency) must change first.
+    const copyable = mismatches.some((m) => m.kind !== 'refused' && m.kind !== 'moved');
+    const fixable = mismatches.some((m) => m.kind === 'refused' || m.kind === 'moved');
+    if (copyable) lines.push('', 'Run `enclave migrate run` to copy the changed, missing and extra rows again, then verify.');
+    if (fixable) lines.push('', 'Refused rows, and rows of subjects who moved, are not copied by running again: fix the row at the source (the detail says what the vault refused), or re-home the subject, then run and verify.');
   } else lines.push('', 'Next: enclave migrate purge');
   return lines.join('\n');
 }
@@ -103,7 +107,7 @@ export function describePurge(p: PurgeReport, check: CertificateCheck): string {
     'What the engine cannot guarantee:',
     ...c.method.limits.map((s) => `  - ${s}`),
     '',
-    `Deletion certificate ${p.certificate.id}${p.logIndex === null ? '' : ` (transparency log entry ${p.logIndex})`}`,
+    `Deletion certificate ${p.certificate.id}${p.certificate.logIndex === null ? '' : ` (transparency log entry ${p.certificate.logIndex}; the purge is entry ${String(p.logIndex)})`}`,
     `  show and verify it: enclave migrate certificate ${p.certificate.id}`,
   ].join('\n');
 }

@@ -91,7 +91,7 @@ export async function verifyMigration(ctx: MigrationContext, onProgress: (p: Ver
         }
         destination.add(dd);
         const why = moved.get(r.encodedKey);
-        if (why !== undefined) found.push({ table: t.table, key: r.encodedKey, kind: 'changed', detail: why });
+        if (why !== undefined) found.push({ table: t.table, key: r.encodedKey, kind: 'moved', detail: why });
         else if (!dd.equals(sd)) {
           found.push({ table: t.table, key: r.encodedKey, kind: 'changed', detail: 'the record differs from its source row' });
           if (entry) invalidate.push(entry);
