@@ -325,8 +325,14 @@ export function resolveMapping(mapping: MigrationMapping, config: EnclaveConfig,
       const col = columnOf(src, k, `${label}.key`);
       if (col && !KEY_KINDS.includes(col.kind)) problems.push(`${label}.key: column "${k}" is ${col.nativeType}; key columns must be text or integers`);
     }
-    if (t.key !== undefined && sourceKind !== 'jsonl' && !sameSet(t.key, src.primaryKey) && !src.uniqueKeys.some((u) => sameSet(u, t.key ?? []))) {
-      problems.push(`${label}.key (${t.key.join(', ')}) is neither the primary key nor a unique index of ${t.table}: rows could be skipped or read twice`);
+    if (t.key !== undefined && sourceKind !== 'jsonl' && !sameSet(t.key, src.primaryKey)) {
+      if (!src.uniqueKeys.some((u) => sameSet(u, t.key ?? []))) {
+        problems.push(`${label}.key (${t.key.join(', ')}) is neither the primary key nor a unique index of ${t.table}: rows could be skipped or read twice`);
+      }
+      // A unique index admits any number of NULLs, and a row without a key cannot be read in key order.
+      for (const k of t.key) {
+        if (src.columns.find((c) => c.name === k)?.nullable === true) problems.push(`${label}.key: column "${k}" of ${t.table} admits NULL; a key from a unique index must be NOT NULL`);
+      }
     }
     if (t.subject.kind !== 'self') columnOf(src, t.subject.column, `${label}.subject`);
     const fields: ResolvedField[] = [];

@@ -46,7 +46,7 @@ const LIVE: SourceTable[] = [
     uniqueKeys: [['id'], ['uid']],
   },
   { name: 'messages', columns: [col('id', 'integer', false), col('account_id', 'integer'), col('rcpt'), col('body'), col('sent', 'timestamp')], primaryKey: ['id'], uniqueKeys: [['id']] },
-  { name: 'devices', columns: [col('rowid_', 'integer'), col('serial'), col('owner_uid'), col('model'), col('os'), col('ip')], primaryKey: [], uniqueKeys: [['serial']] },
+  { name: 'devices', columns: [col('rowid_', 'integer'), col('serial', 'text', false), col('owner_uid'), col('model'), col('os'), col('ip')], primaryKey: [], uniqueKeys: [['serial']] },
   { name: 'sessions', columns: [col('id', 'integer')], primaryKey: ['id'], uniqueKeys: [['id']] },
 ];
 
@@ -128,6 +128,8 @@ void describe('mapping file', () => {
       [edit('tables:', 'jurisdictions: [us, mars]\ntables:'), undefined, /jurisdictions: "mars" is not a jurisdiction of the configuration/],
       [edit('site: virginia', 'site: trusted-us'), undefined, /source\.site: "trusted-us" has role "home"; a migration source is a legacy site/],
       [VALID, LIVE.map((t) => (t.name === 'accounts' ? { ...t, uniqueKeys: [['id']] } : t)), /subjects\.id: column "uid" of accounts is neither its primary key nor a unique index/],
+      // A unique index admits several NULLs; one such row would stop the whole run.
+      [VALID, LIVE.map((t) => (t.name === 'devices' ? { ...t, columns: t.columns.map((c) => (c.name === 'serial' ? { ...c, nullable: true } : c)) } : t)), /tables\[2\] \(devices\)\.key: column "serial" of devices admits NULL; a key from a unique index must be NOT NULL/],
       [VALID, LIVE.map((t) => (t.name === 'accounts' ? { ...t, columns: t.columns.filter((c) => c.name !== 'billing_country') } : t)), /subjects\.country \(upper\(trim\(coalesce\(country, billing_country\)\)\)\): column "billing_country" does not exist in source table accounts/],
     ];
     for (const [text, live, pattern] of cases) assert.throws(() => resolve(parse(text), live), refused('mapping_mismatch', /^map\.yaml: /, pattern), pattern.source);
