@@ -83,21 +83,47 @@ function article(type: string): string {
   return /^[aeiou]/.test(t) ? `an ${t}` : `a ${t}`;
 }
 
+/**
+ * Of a union's branches, those the value is not even of the type of say nothing useful ("must be a
+ * string" of an object): their errors are dropped, unless no branch has the value's type, when one
+ * issue names the types the union takes.
+ */
+function pruneUnions(errors: readonly ErrorObject[]): { kept: ErrorObject[]; extra: SchemaIssue[] } {
+  const drop = new Set<ErrorObject>();
+  const extra: SchemaIssue[] = [];
+  for (const u of errors) {
+    if (u.keyword !== 'anyOf' && u.keyword !== 'oneOf') continue;
+    const prefix = `${u.schemaPath}/`;
+    const branches = new Map<string, ErrorObject[]>();
+    for (const e of errors) {
+      if (!e.schemaPath.startsWith(prefix)) continue;
+      const n = e.schemaPath.slice(prefix.length).split('/')[0] ?? '';
+      branches.set(n, [...(branches.get(n) ?? []), e]);
+    }
+    const wrongType = (n: string, list: readonly ErrorObject[]) => list.find((e) => e.keyword === 'type' && e.instancePath === u.instancePath && e.schemaPath === `${prefix}${n}/type`);
+    const mismatched = [...branches].filter(([n, list]) => wrongType(n, list) !== undefined);
+    if (mismatched.length === 0) continue;
+    for (const [, list] of mismatched) for (const e of list) drop.add(e);
+    if (mismatched.length === branches.size) {
+      const types = [...new Set(mismatched.map(([n, list]) => String((wrongType(n, list)?.params as { type?: unknown }).type)))];
+      extra.push({ path: formatPath(u.instancePath), message: `must be ${types.map(article).join(' or ')}` });
+    }
+  }
+  return { kept: errors.filter((e) => !drop.has(e)), extra };
+}
+
 /** The most useful issues first, without the noise of anyOf branches and duplicates. */
 export function describeErrors(errors: readonly ErrorObject[] | null | undefined): SchemaIssue[] {
   if (!errors) return [];
+  const { kept, extra } = pruneUnions(errors);
+  const issues = [...kept.filter((e) => e.keyword !== 'anyOf' && e.keyword !== 'oneOf' && e.keyword !== 'if').map(describe), ...extra];
   const seen = new Set<string>();
-  const out: SchemaIssue[] = [];
-  for (const e of errors) {
-    if (e.keyword === 'anyOf' || e.keyword === 'oneOf' || e.keyword === 'if') continue;
-    const issue = describe(e);
+  return issues.filter((issue) => {
     const key = `${issue.path}|${issue.message}`;
-    if (!seen.has(key)) {
-      seen.add(key);
-      out.push(issue);
-    }
-  }
-  return out;
+    if (seen.has(key)) return false;
+    seen.add(key);
+    return true;
+  });
 }
 
 export function compile<S extends TSchema>(schema: S): Validator<Static<S>> {

@@ -112,6 +112,14 @@ void describe('mapping file', () => {
     for (const [text, pattern] of cases) assert.throws(() => parse(text), refused('invalid_mapping', /^map\.yaml/, pattern), pattern.source);
   });
 
+  void it('a value of the wrong shape for a union is told what the union takes, not each branch\'s complaint', () => {
+    const only = (text: string, message: string) =>
+      assert.throws(() => parse(text), (e: unknown) => e instanceof EnclaveError && e.message === `map.yaml: ${message}`, message);
+    only(edit('    subject: { join: account_id }', '    subject: 5'), 'tables[1] (messages).subject must be a string or an object');
+    only(edit('  country: { expr: "upper(trim(coalesce(country, billing_country)))", map: { UK: GB } }', '  country: { expr: "x", map: { UK: 5 } }'), 'subjects.country.map.UK must be a string');
+    only(edit('  country: { expr: "upper(trim(coalesce(country, billing_country)))", map: { UK: GB } }', '  country: [x]'), 'subjects.country must be a string or an object');
+  });
+
   void it('refuses a mapping that does not fit the live schema or the configuration with mapping_mismatch, naming table and column', () => {
     const cases: [string, SourceTable[] | undefined, RegExp][] = [
       [edit('  - table: devices', '  - table: gadgets'), undefined, /tables\[2\] \(gadgets\): source table gadgets does not exist \(tables: accounts, messages, devices, sessions\)/],
