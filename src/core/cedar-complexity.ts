@@ -36,9 +36,12 @@ export function policyComplexityProblem(text: string): ComplexityProblem | undef
   const at = (i: number, message: string): ComplexityProblem => ({ message, line, column: i - lineStart + 1 });
   for (let i = 0; i < text.length; ) {
     const ch = text[i] as string;
-    if (ch === '\n') {
-      line += 1;
-      lineStart = i + 1;
+    if (ch === '\n' || ch === '\r') {
+      // Cedar's lexer ends a line (and a `//` comment) at either; `\r\n` counts once.
+      if (ch === '\n' || text[i + 1] !== '\n') {
+        line += 1;
+        lineStart = i + 1;
+      }
       i += 1;
     } else if (ch === '"') {
       // Cedar strings: backslash escapes, no raw newlines that matter here (counted anyway).
@@ -51,7 +54,9 @@ export function policyComplexityProblem(text: string): ComplexityProblem | undef
       }
       i += 1;
     } else if (ch === '/' && text[i + 1] === '/') {
-      while (i < text.length && text[i] !== '\n') i += 1;
+      // To the end of the line as Cedar's lexer sees it (`//[^\n\r]*`): a comment that ran on past a
+      // `\r` would hide the policy after it from this check, not from Cedar.
+      while (i < text.length && text[i] !== '\n' && text[i] !== '\r') i += 1;
     } else if (OPENERS.has(ch)) {
       depth += 1;
       if (depth > MAX_POLICY_NESTING) return at(i, `brackets nest more than ${MAX_POLICY_NESTING} deep`);

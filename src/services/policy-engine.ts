@@ -216,6 +216,9 @@ export class PolicyEngine {
     try {
       return call();
     } catch (cause) {
+      // A trap (or a stack overflow) may stop the module midway with its memory inconsistent; an error
+      // thrown while converting the input (before the module ran) leaves it as it was.
+      if (!(cause instanceof RangeError) && !(cause instanceof Error && cause.name === 'RuntimeError')) throw new EnclaveError('internal', 'the policy engine could not take its input', { cause });
       this.broken = new EnclaveError('policy_engine_failed', 'the policy engine failed and refuses every decision until the server restarts; the server log has the cause', { cause });
       throw this.broken;
     }

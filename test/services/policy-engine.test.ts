@@ -100,16 +100,32 @@ void describe('the policy engine', () => {
     assert.equal(engine.evaluate(read).allow, before.allow);
   });
 
-  void it('a call the WebAssembly module cannot answer leaves the engine refusing every decision (fail closed), with a 503 code', () => {
+  void it('a trap in the WebAssembly module leaves the engine refusing every decision (fail closed, 503); an input it cannot take does not', () => {
     const engine = new PolicyEngine(parseConfig(doc()));
     engine.activate(1, DEFAULT_POLICIES);
     const read = (context: Record<string, unknown>) => ({ principal: { type: 'Enclave::Service', id: 's' }, action: 'record.read', resource: { type: 'Enclave::Collection', id: 'users' }, context }) as Parameters<PolicyEngine['evaluate']>[0];
-    engine.evaluate(read({ protected: false }));
-    // A value the module's input conversion panics on (a BigInt) stands in for any trap.
+    const healthy = engine.evaluate(read({ protected: false }));
+    // Values the module's input conversion refuses (a BigInt, a lone surrogate): an internal error for
+    // that call only, and the engine answers the next one as before.
+    assert.throws(() => engine.evaluate(read({ protected: 1n })), (e: unknown) => e instanceof EnclaveError && e.code === 'internal');
+    assert.throws(() => engine.evaluate({ ...read({}), resource: { type: 'Enclave::Collection', id: 'users\uD800' } }), (e: unknown) => e instanceof EnclaveError && e.code === 'internal');
+    assert.equal(engine.evaluate(read({ protected: false })).allow, healthy.allow);
+    // A trap, as a stack overflow in the module raises (the limits keep policies from causing one).
+    const guard = (engine as unknown as { guard(call: () => unknown): unknown }).guard.bind(engine);
     const failed = (e: unknown) => e instanceof EnclaveError && e.code === 'policy_engine_failed' && /until the server restarts/.test(e.message);
-    assert.throws(() => engine.evaluate(read({ protected: 1n })), failed);
+    assert.throws(() => guard(() => {
+      const { RuntimeError } = Reflect.get(globalThis, 'WebAssembly') as { RuntimeError: new (message: string) => Error };
+      throw new RuntimeError('memory access out of bounds');
+    }), failed);
     assert.throws(() => engine.evaluate(read({ protected: false })), failed);
     assert.throws(() => engine.parse(DEFAULT_POLICIES), failed);
+  });
+
+  void it('a comment ends at a carriage return for the limits as for Cedar, so no policy hides behind one', () => {
+    const engine = new PolicyEngine(parseConfig(doc()));
+    const deep = `// a note\r@id("deep") permit (principal, action, resource) when { ${'('.repeat(300)}true${')'.repeat(300)} };\n`;
+    assert.throws(() => engine.parse(deep), (e: unknown) => e instanceof EnclaveError && e.code === 'policy_invalid' && /nest more than 24 deep \(at 2:/.test(e.message));
+    engine.activate(1, DEFAULT_POLICIES);
   });
 
   void it('a policy that cannot be evaluated makes a deny, never an allow', () => {
