@@ -133,6 +133,25 @@ function engineSuite(make: () => Promise<Engine>): void {
     assert.equal(await e.count('SELECT count(*) AS n FROM fk_notes WHERE account IS NOT NULL'), 1);
     assert.deepEqual(await h.state.certificates(ctx.name), []);
   });
+
+  void it('refuses the purge when a foreign key between two mapped tables would cascade into rows that stay; nothing is deleted', async () => {
+    await load(e, 'cx_');
+    // Messages of staying users addressed to a moving user go when that user's account row goes.
+    await e.exec('ALTER TABLE cx_messages ADD CONSTRAINT cx_rcpt FOREIGN KEY (recipient_uid) REFERENCES cx_accounts (user_uid) ON DELETE CASCADE');
+    const first = moving[0] ?? 0;
+    // The same record ids as the first migration, which holds this message as changed (see above).
+    await e.exec(`UPDATE cx_messages SET body = 'changed at the source' WHERE id = ${e.param(1)}`, [first * 10 + 2]);
+    const path = join(h.fx.dir, `${e.name}-cx.mapping.yaml`);
+    writeFileSync(path, mapping(`${e.name}-cx`, e.source, 'cx_'));
+    const ctx = await h.open(path);
+    assert.deepEqual((await new MigrationRunner(ctx).run()).refused, []);
+    assert.equal((await verifyMigration(ctx)).ok, true);
+    const refusal = /table cx_messages: after deleting, \d+ rows remain where \d+ rows that stay were expected .*a foreign key may cascade into it from another purged table\); nothing was deleted/;
+    await assert.rejects(purgeMigration(ctx), (err) => err instanceof EnclaveError && err.code === 'purge_refused' && refusal.test(err.message));
+    assert.equal(await e.count('SELECT count(*) AS n FROM cx_accounts'), USERS);
+    assert.equal(await e.count('SELECT count(*) AS n FROM cx_messages'), USERS * 3);
+    assert.deepEqual(await h.state.certificates(ctx.name), []);
+  });
 }
 
 void describe('PostgreSQL as a legacy source', { skip: await pgSkip() }, () => {

@@ -179,16 +179,20 @@ export async function purgeMigration(ctx: MigrationContext, options: { verificat
     if (purgedTree.size !== verified.rows || purgedRoot !== verified.sourceRoot) {
       throw refuse(`table ${t.table} changed since verification ${verification.id} (${purgedTree.size} moving rows now, ${verified.rows} verified; roots ${purgedRoot === verified.sourceRoot ? 'equal' : 'differ'}); run, verify and purge again. Nothing was deleted`);
     }
-    const keptBefore = keptTree.root().toString('hex');
-    let keptAfter: string | null = null;
-    if (tx.readsOwnDeletes) {
-      const after = await keptRoot(ctx, tx, t);
-      if (after.rows !== keptTree.size || after.root !== keptBefore) {
-        throw refuse(`table ${t.table}: after deleting, ${after.rows} rows remain where ${keptTree.size} rows that stay were expected (or their content differs); nothing was deleted`);
+    return { table: t.table, collection: t.collection.name, purged: purgedTree.size, purgedRoot, kept: keptTree.size, keptBefore: keptTree.root().toString('hex'), keptAfter: null };
+  };
+
+  /** Every table's remaining rows, once all deletes are done: a cascade from a later table's deletes (a foreign key between two mapped tables) changes an earlier one's. */
+  const checkKept = async (tx: SourceTransaction, out: readonly Purged[]): Promise<Purged[]> => {
+    const checked: Purged[] = [];
+    for (const p of out) {
+      const after = await keptRoot(ctx, tx, ctx.table(p.table));
+      if (after.rows !== p.kept || after.root !== p.keptBefore) {
+        throw refuse(`table ${p.table}: after deleting, ${after.rows} rows remain where ${p.kept} rows that stay were expected (or their content differs: a foreign key may cascade into it from another purged table); nothing was deleted`);
       }
-      keptAfter = after.root;
+      checked.push({ ...p, keptAfter: after.root });
     }
-    return { table: t.table, collection: t.collection.name, purged: purgedTree.size, purgedRoot, kept: keptTree.size, keptBefore, keptAfter };
+    return checked;
   };
 
   const purged = await ctx.source.transaction(
@@ -197,8 +201,9 @@ export async function purgeMigration(ctx: MigrationContext, options: { verificat
       // Checked with the tables locked, before the first delete: the engine must delete exactly the verified rows.
       const effects = unverifiedDeleteEffects(await ctx.source.foreignKeys(), order.map((t) => t.table));
       if (effects.length > 0) throw refuse(`${deleteEffectsProblem(effects)}; then purge again. Nothing was deleted`);
-      const out: Purged[] = [];
+      let out: Purged[] = [];
       for (const t of order) out.push(await purgeTable(tx, t));
+      if (tx.readsOwnDeletes) out = await checkKept(tx, out);
       // Recorded before the source commits: if the process dies after the commit, the next purge
       // recognises the purged source and issues the certificate.
       await ctx.state.savePendingPurge({ migration: ctx.name, verification: verification.id, startedAt, preparedAt: ctx.clock(), tables: out });
