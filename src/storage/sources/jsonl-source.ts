@@ -11,7 +11,8 @@
 // overwritten with zeros, and the file truncated (fsync at each step), so no deleted line remains in it.
 // A failure before the marker removes the side files (nothing was purged); after it, the next open
 // finishes every table (everything is purged). No table is ever purged without the others.
-import { closeSync, createReadStream, existsSync, fsyncSync, ftruncateSync, openSync, readdirSync, readFileSync, readSync, rmSync, statSync, writeSync } from 'node:fs';
+import { randomBytes } from 'node:crypto';
+import { closeSync, createReadStream, existsSync, fsyncSync, ftruncateSync, openSync, readdirSync, readFileSync, readSync, rmSync, statSync, writeFileSync, writeSync } from 'node:fs';
 import { basename, join } from 'node:path';
 import { createInterface, type Interface } from 'node:readline';
 import { EnclaveError } from '../../core/errors.ts';
@@ -38,6 +39,9 @@ const READY = '.purge-ready';
 const DELETES = '.purge-deletes';
 /** In the directory: the purge whose side files are all prepared is committed (a JSON list of its tables). */
 const COMMIT = '.purge-commit';
+// Held by the purge under way (pid and a token of its own): no other open may take its side files for
+// a dead purge's and remove them. A lock whose process is gone is stale.
+const LOCK = '.purge-lock';
 
 function invalidData(message: string): EnclaveError {
   return new EnclaveError('invalid_source_data', message);
@@ -310,10 +314,37 @@ function committedTables(marker: string): string[] | undefined {
   return undefined;
 }
 
+/** Whether a process is alive (EPERM: it is, but not ours to signal). */
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
+/** The lock's content if a live purge other than `mine` holds it; a stale lock is removed. */
+function heldByOther(dir: string, mine: string): string | undefined {
+  const lock = join(dir, LOCK);
+  let text: string;
+  try {
+    text = readFileSync(lock, 'utf8');
+  } catch {
+    return undefined;
+  }
+  if (text === mine) return undefined;
+  const pid = Number(text.split(':')[0]);
+  if (Number.isSafeInteger(pid) && pid > 0 && alive(pid)) return text;
+  rmSync(lock, { force: true });
+  return undefined;
+}
+
 export class JsonlSource extends JsonlReader implements MigrationSource {
   readonly kind = 'jsonl';
   readonly location: string;
   private rewritten: string[] = [];
+  private readonly token = `${process.pid}:${randomBytes(8).toString('hex')}`;
 
   constructor(dir: string, location = dir) {
     super(dir);
@@ -324,6 +355,8 @@ export class JsonlSource extends JsonlReader implements MigrationSource {
 
   /** Finishes a purge that reached its commit marker; removes the side files of one that did not. */
   private recover(): void {
+    // Another purge is under way: its side files are its own, not a dead purge's.
+    if (heldByOther(this.dir, this.token) !== undefined) return;
     // A per-file marker left by releases before the commit marker: that file may be half rewritten.
     for (const f of readdirSync(this.dir)) {
       if (!f.endsWith(SUFFIX + READY)) continue;
@@ -393,7 +426,23 @@ export class JsonlSource extends JsonlReader implements MigrationSource {
     return n;
   }
 
-  async transaction<T>(_tables: readonly string[], work: (tx: SourceTransaction) => Promise<T>): Promise<T> {
+  async transaction<T>(tables: readonly string[], work: (tx: SourceTransaction) => Promise<T>): Promise<T> {
+    const lock = join(this.dir, LOCK);
+    const holder = heldByOther(this.dir, this.token);
+    if (holder !== undefined) throw new EnclaveError('source_unavailable', `another purge of the JSON Lines source ${this.location} is under way (process ${holder.split(':')[0] ?? '?'}); try again when it has finished`);
+    try {
+      writeFileSync(lock, this.token, { flag: 'wx', mode: 0o600 });
+    } catch (cause) {
+      throw new EnclaveError('source_unavailable', `another purge of the JSON Lines source ${this.location} began at the same moment; try again`, { cause });
+    }
+    try {
+      return await this.locked(tables, work);
+    } finally {
+      rmSync(lock, { force: true });
+    }
+  }
+
+  private async locked<T>(_tables: readonly string[], work: (tx: SourceTransaction) => Promise<T>): Promise<T> {
     this.recover();
     const tx = new JsonlTransaction(this.dir);
     let out: T;

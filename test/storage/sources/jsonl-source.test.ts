@@ -122,6 +122,26 @@ void describe('JSON Lines files the migration cannot read as they are', () => {
     assert.equal(await s.count('accounts'), 1);
   });
 
+  void it('an open during a purge leaves its side files alone, a second purge is refused, and a dead purge\'s lock is stale', async () => {
+    const d = twoTables('concurrent');
+    const s = new JsonlSource(d);
+    await s.transaction(['messages', 'accounts'], async (tx) => {
+      await tx.delete('messages', ['id'], [[1]]);
+      await tx.delete('accounts', ['id'], [[1]]);
+      // Another command (plan, verify, a second purge) opens the directory mid-purge.
+      const other = new JsonlSource(d);
+      assert.ok(readdirSync(d).some((f) => f.endsWith('.purge-deletes')), 'the purge\'s side files are still there');
+      await assert.rejects(purge(other), (e: unknown) => e instanceof EnclaveError && e.code === 'source_unavailable' && /another purge of the JSON Lines source .* is under way \(process \d+\)/.test(e.message));
+    });
+    assert.deepEqual(contents(d), purged, 'both tables purged');
+    assert.deepEqual(readdirSync(d).sort(), ['accounts.jsonl', 'messages.jsonl'], 'no side file, no lock');
+    // A lock left by a process that is gone does not stop the next purge.
+    const e = twoTables('stale');
+    writeFileSync(join(e, '.purge-lock'), '999999999:dead');
+    await purge(new JsonlSource(e));
+    assert.deepEqual(contents(e), purged);
+  });
+
   void it('side files prepared without the commit marker are discarded on the next open: nothing is purged', () => {
     const d = twoTables('uncommitted');
     const before = contents(d);
