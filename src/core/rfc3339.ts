@@ -3,7 +3,10 @@
 const RE = /^(\d{4})-(\d{2})-(\d{2})[Tt](\d{2}):(\d{2}):(\d{2})(\.\d{1,9})?([Zz]|[+-]\d{2}:\d{2})$/;
 
 function daysIn(year: number, month: number): number {
-  return new Date(Date.UTC(year, month, 0)).getUTCDate();
+  // Day 0 of the next month is the last of this one; setUTCFullYear, as Date.UTC takes 0-99 for 19xx.
+  const d = new Date(0);
+  d.setUTCFullYear(year, month, 0);
+  return d.getUTCDate();
 }
 
 /** Milliseconds since the epoch of an RFC 3339 date-time, or undefined if the text is not one (leap seconds are not taken). */

@@ -11,6 +11,9 @@ void describe('RFC 3339 date-times', () => {
     assert.equal(parseRfc3339('2026-03-01t00:00:00.250z'), Date.UTC(2026, 2, 1, 0, 0, 0, 250));
     assert.equal(parseRfc3339('2026-03-01T02:30:00+02:30'), Date.UTC(2026, 2, 1));
     assert.equal(parseRfc3339('2024-02-29T12:00:00Z'), Date.UTC(2024, 1, 29, 12));
+    // Years 0-99 are those years, not 1900-1999 (year 0 is a leap year in the proleptic Gregorian calendar).
+    assert.equal(parseRfc3339('0000-02-29T00:00:00Z'), Date.parse('0000-02-29T00:00:00Z'));
+    assert.equal(parseRfc3339('0001-02-29T00:00:00Z'), undefined);
   });
 
   void it('refuses dates that do not exist, which Date.parse rolls over, and forms RFC 3339 lacks', () => {

@@ -348,7 +348,7 @@ void describe('migration: records shared between migrations, rows that change su
     const run = await new MigrationRunner(b).run();
     const refused = run.refused.find((r) => r.table === 'messages' && r.key === JSON.stringify(m.id));
     assert.equal(refused?.code, 'record_exists', JSON.stringify(run.refused));
-    assert.match(refused.message, /holds other content, which this migration did not write/);
+    assert.match(refused.message, /holds other content, which this migration has no record of writing/);
     const after = await h.fx.enclave.vault.getRecord(reader, 'messages', m.id);
     assert.deepEqual([after.version, after.data['body']], [before.version, before.data['body']], 'the first migration\'s record is untouched');
     assert.equal((await verifyMigration(a)).ok, true, 'the first migration still verifies, so its purge is still sound');

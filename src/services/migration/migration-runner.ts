@@ -323,7 +323,7 @@ export class MigrationRunner {
           code === 'subject_mismatch'
             ? `record id "${w.row.record.id}" of ${w.row.record.collection} belongs to another subject's record already (map this table with record_id: hash for ids of its own)`
             : code === 'record_exists'
-              ? `record id "${w.row.record.id}" of ${w.row.record.collection} holds other content, which this migration did not write (another migration or table did): it is left as it is (map this table with record_id: hash for ids of its own)`
+              ? `record id "${w.row.record.id}" of ${w.row.record.collection} holds other content, which this migration has no record of writing (another migration, table or the API wrote it, or a run of this one stopped before recording its copy): it is left as it is. Map this table with record_id: hash for ids of its own, or, if the record is this migration's, delete it and run again`
               : `the vault refused the record (${code})`;
         this.remember({ table, key: showKey(w.row.key), code, message });
         keep(w.prev);
