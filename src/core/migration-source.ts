@@ -70,6 +70,12 @@ export interface SourceTransaction extends SourceReader {
   delete(table: string, key: readonly string[], keys: readonly KeyTuple[]): Promise<number>;
   /** Whether reads in this transaction already miss the rows it deleted (SQL engines) or only after commit (files). */
   readonly readsOwnDeletes: boolean;
+  /**
+   * Rows whose foreign keys refer to no row, where the engine does not enforce foreign keys during the
+   * purge (SQLite's purge runs with them off): a purge that adds any leaves rows pointing at deleted
+   * ones. Undefined where the engine enforces them (a RESTRICT key then fails the delete itself).
+   */
+  danglingReferences?(): Promise<number>;
 }
 
 /** What a foreign key does to its rows when the row it refers to is deleted (SQL's ON DELETE). */

@@ -181,18 +181,31 @@ void describe('migration of a legacy SQLite site', () => {
     assert.equal((await verifyMigration(ctx)).ok, true);
   });
 
-  void it('purge is refused when deleting would cascade into a table the mapping leaves out, and nothing is deleted', async () => {
-    const db = new DatabaseSync(legacy);
-    try {
-      db.exec('CREATE TABLE other (uid TEXT REFERENCES Accounts (user_uid) ON DELETE CASCADE, note TEXT)');
-      db.prepare('INSERT INTO other VALUES (?, ?)').run(h.population.userId(moving[0] ?? 0), 'never copied');
-      const before = dump(legacy);
-      assert.match((await planMigration(ctx)).purgeRefused ?? '', /table other, constraint foreign key 0 \(uid → accounts, ON DELETE CASCADE\)/);
-      await assert.rejects(purgeMigration(ctx), fails('purge_refused', /deleting from accounts would change rows of tables the purge does not verify: table other, .*Map those tables too.*Nothing was deleted/));
-      assert.deepEqual(dump(legacy), before);
-    } finally {
-      db.exec('DROP TABLE other');
-      db.close();
+  void it('purge is refused when deleting would cascade into, or leave dangling, rows of a table the mapping leaves out, and nothing is deleted', async () => {
+    const cases: [string, RegExp][] = [
+      [
+        'CREATE TABLE other (uid TEXT REFERENCES Accounts (user_uid) ON DELETE CASCADE, note TEXT)',
+        /deleting from accounts would change rows of tables the purge does not verify: table other, .*Map those tables too.*Nothing was deleted/,
+      ],
+      // A key the purge's connection does not enforce: only a check after the deletes sees it.
+      [
+        'CREATE TABLE other (uid TEXT REFERENCES accounts (user_uid) ON DELETE NO ACTION, note TEXT)',
+        /deleting would leave 1 row\(s\) of other tables referring to purged rows .*PRAGMA foreign_key_check lists them\): map those tables too, then purge again\. Nothing was deleted/,
+      ],
+    ];
+    for (const [ddl, refusal] of cases) {
+      const db = new DatabaseSync(legacy);
+      try {
+        db.exec(ddl);
+        db.prepare('INSERT INTO other VALUES (?, ?)').run(h.population.userId(moving[0] ?? 0), 'never copied');
+        const before = dump(legacy);
+        if (ddl.includes('CASCADE')) assert.match((await planMigration(ctx)).purgeRefused ?? '', /table other, constraint foreign key 0 \(uid → accounts, ON DELETE CASCADE\)/);
+        await assert.rejects(purgeMigration(ctx), fails('purge_refused', refusal));
+        assert.deepEqual(dump(legacy), before);
+      } finally {
+        db.exec('DROP TABLE other');
+        db.close();
+      }
     }
   });
 

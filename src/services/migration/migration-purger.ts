@@ -201,9 +201,14 @@ export async function purgeMigration(ctx: MigrationContext, options: { verificat
       // Checked with the tables locked, before the first delete: the engine must delete exactly the verified rows.
       const effects = unverifiedDeleteEffects(await ctx.source.foreignKeys(), order.map((t) => t.table));
       if (effects.length > 0) throw refuse(`${deleteEffectsProblem(effects)}; then purge again. Nothing was deleted`);
+      const dangling = await tx.danglingReferences?.();
       let out: Purged[] = [];
       for (const t of order) out.push(await purgeTable(tx, t));
       if (tx.readsOwnDeletes) out = await checkKept(tx, out);
+      const after = await tx.danglingReferences?.();
+      if (dangling !== undefined && after !== undefined && after > dangling) {
+        throw refuse(`deleting would leave ${after - dangling} row(s) of other tables referring to purged rows (foreign keys with ON DELETE RESTRICT or NO ACTION, which this engine does not enforce during the purge; PRAGMA foreign_key_check lists them): map those tables too, then purge again. Nothing was deleted`);
+      }
       // Recorded before the source commits: if the process dies after the commit, the next purge
       // recognises the purged source and issues the certificate.
       await ctx.state.savePendingPurge({ migration: ctx.name, verification: verification.id, startedAt, preparedAt: ctx.clock(), tables: out });

@@ -134,6 +134,11 @@ class SqliteReader {
 class SqliteTransaction extends SqliteReader implements SourceTransaction {
   readonly readsOwnDeletes = true;
 
+  /** PRAGMA foreign_key_check reports violations whether or not foreign keys are enforced. */
+  async danglingReferences(): Promise<number> {
+    return Promise.resolve(Number(this.all('SELECT count(*) AS n FROM pragma_foreign_key_check', [])[0]?.['n'] ?? 0));
+  }
+
   async delete(table: string, key: readonly string[], keys: readonly KeyTuple[]): Promise<number> {
     let n = 0;
     for (const part of chunks(keys, IN_CHUNK)) {
