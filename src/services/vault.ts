@@ -307,7 +307,7 @@ export class Vault {
    * re-copying rows that changed at their source), an existing record of the same subject whose content
    * differs is replaced by a new version, sealed like any update; identical ones are left as they are.
    * `replace` as a set of ids replaces only those (the records a migration wrote itself); any other id
-   * whose record holds other content is refused as `record_exists`, never overwritten nor counted.
+   * that exists already is refused as `record_exists`, never overwritten nor adopted.
    */
   async importRecords(principal: Principal, collectionName: string, items: readonly { id: string; data: unknown }[], options: { replace?: boolean | ReadonlySet<string> } = {}): Promise<ImportResult> {
     const c = this.collection(collectionName);
@@ -397,7 +397,7 @@ export class Vault {
         const replace = options.replace;
         const replaceable = replace === true || (replace instanceof Set && replace.has(row.id));
         if (!replaceable) {
-          if (replace instanceof Set && !this.holds(c, existing, data, dek)) refused.push({ id: row.id, code: 'record_exists' });
+          if (replace instanceof Set) refused.push({ id: row.id, code: 'record_exists' });
           continue;
         }
         if (this.holds(c, existing, data, dek)) continue;

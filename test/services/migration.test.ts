@@ -6,6 +6,7 @@
 // step, without protected values or raw subject ids.
 import assert from 'node:assert/strict';
 import { readFileSync, writeFileSync } from 'node:fs';
+import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { DatabaseSync } from 'node:sqlite';
 import { after, before, describe, it } from 'node:test';
@@ -361,7 +362,9 @@ void describe('migration: records shared between migrations, rows that change su
     const run = await new MigrationRunner(b).run();
     const refused = run.refused.find((r) => r.table === 'messages' && r.key === JSON.stringify(m.id));
     assert.equal(refused?.code, 'record_exists', JSON.stringify(run.refused));
-    assert.match(refused.message, /holds other content, which this migration has no record of writing/);
+    assert.match(refused.message, /exists already and this migration did not write it/);
+    // The account row is the same at both sites: identical content is not adopted either.
+    assert.equal(run.refused.find((r) => r.table === 'accounts' && r.key === JSON.stringify(h.population.userId(ann)))?.code, 'record_exists');
     const after = await h.fx.enclave.vault.getRecord(reader, 'messages', m.id);
     assert.deepEqual([after.version, after.data['body']], [before.version, before.data['body']], 'the first migration\'s record is untouched');
     assert.equal((await verifyMigration(a)).ok, true, 'the first migration still verifies, so its purge is still sound');
@@ -408,6 +411,34 @@ void describe('migration: records shared between migrations, rows that change su
     await h.fx.enclave.vault.rehomeSubject(h.fx.principals.officer, uid, 'DE');
     const again = await new MigrationRunner(ctx).run();
     assert.deepEqual(again.refused, []);
+    assert.equal((await verifyMigration(ctx)).ok, true);
+  });
+
+  void it('a run stopped between its vault write and its ledger write, whose row then changes, copies it on the next run', async () => {
+    const [virginia] = h.builds;
+    assert.ok(virginia);
+    const ctx = await h.open(virginia.mappingPath);
+    const i = movingAt('virginia').at(-1);
+    assert.ok(i !== undefined);
+    const id = `${h.population.userId(i)}-late`;
+    edit(virginia.path, (db) => db.prepare('INSERT INTO messages VALUES (?, ?, ?, ?, ?)').run(id, i + 1, 'someone', 'first words', '2026-01-01T00:00:00Z'));
+    // The process dies right after the vault write of that row, before the ledger says so.
+    const state = h.state;
+    const real = state.putLedger.bind(state);
+    state.putLedger = async (migration, entries) => {
+      if (entries.some((e) => e.key === encodeKey([id]) && e.digest.length === 32)) {
+        state.putLedger = real;
+        throw new Error('killed');
+      }
+      return real(migration, entries);
+    };
+    // As a process that is gone by the next run (its batches are given back at once).
+    await assert.rejects(new MigrationRunner(ctx, { worker: `${hostname()}:999999999:gone` }).run(), /killed/);
+    assert.equal((await h.fx.enclave.vault.getRecord(h.fx.principals.service, 'messages', id)).data['body'], 'first words', 'the vault write happened');
+    edit(virginia.path, (db) => db.prepare('UPDATE messages SET body = ? WHERE id = ?').run('second thoughts', id));
+    const run = await new MigrationRunner(ctx).run();
+    assert.deepEqual(run.refused, []);
+    assert.equal((await h.fx.enclave.vault.getRecord(h.fx.principals.service, 'messages', id)).data['body'], 'second thoughts');
     assert.equal((await verifyMigration(ctx)).ok, true);
   });
 

@@ -46,6 +46,9 @@ export interface RunReport {
   readonly ms: number;
 }
 
+// The digest of a pending ledger row (a claim written before the vault write): the row's digest with a
+// byte in front, so it never equals a row's digest and the row is always written again.
+const PENDING = Buffer.from([0]);
 const MAX_REFUSED_SHOWN = 20;
 const PLAN_FLUSH = 1000;
 /** A claim from another machine is taken over after this long without its batch completing. */
@@ -293,6 +296,19 @@ export class MigrationRunner {
       await this.removeRecord(prev.collection, prev.recordId);
     }
 
+    // Records this migration is about to create under ids it holds no ledger row for: an id some record
+    // has already (another migration's, another table's, the API's) is refused, never adopted; the others
+    // are claimed by a pending ledger row before the vault write, so that a run stopped between the
+    // vault write and the ledger write finds, next time, that the record is its own.
+    const claims = writes.filter((w) => w.prev?.recordId !== w.row.record.id || w.prev.collection !== w.row.record.collection);
+    const taken = await this.existing(claims.map((w) => w.row.record));
+    const pending: LedgerEntry[] = [];
+    for (const w of claims) {
+      if (!taken.has(w.row.record.id)) pending.push({ table, key: w.row.encodedKey, collection: w.row.record.collection, recordId: w.row.record.id, subject: w.row.record.subject, digest: Buffer.concat([PENDING, w.digest]), seenPass: pass });
+    }
+    await ctx.state.putLedger(ctx.name, pending);
+    const claimed = new Map(pending.map((e) => [e.recordId, e]));
+
     const vault = ctx.enclave.vault;
     const denied = new Map<string, ErrorCode>();
     const subjects = new Map<string, string>();
@@ -303,13 +319,13 @@ export class MigrationRunner {
       for (const id of subjects.keys()) if (!denied.has(id)) this.registered.add(id);
       if (this.registered.size > SUBJECT_CACHE) this.registered.clear();
     }
-    const items = writes.filter((w) => !denied.has(w.row.record.subject));
     const refusedRecords = new Map<string, ErrorCode>();
+    for (const w of claims) if (taken.has(w.row.record.id)) refusedRecords.set(w.row.record.id, 'record_exists');
+    const items = writes.filter((w) => !denied.has(w.row.record.subject) && !refusedRecords.has(w.row.record.id));
     if (items.length > 0) {
       const collection = items[0]?.row.record.collection ?? '';
-      // Only records this migration wrote itself may be replaced; another migration's (or table's) record
-      // under the same id is refused, never overwritten.
-      const ours = new Set(items.filter((w) => w.prev?.recordId === w.row.record.id && w.prev.subject === w.row.record.subject).map((w) => w.row.record.id));
+      // Only records this migration wrote (its ledger says so, pending or not) may be replaced.
+      const ours = new Set(items.filter((w) => claimed.has(w.row.record.id) || (w.prev?.recordId === w.row.record.id && w.prev.subject === w.row.record.subject)).map((w) => w.row.record.id));
       const r = await vault.importRecords(ctx.principal, collection, items.map((w) => ({ id: w.row.record.id, data: w.row.record.data })), { replace: ours });
       for (const x of r.refused) refusedRecords.set(x.id, x.code);
     }
@@ -323,10 +339,11 @@ export class MigrationRunner {
           code === 'subject_mismatch'
             ? `record id "${w.row.record.id}" of ${w.row.record.collection} belongs to another subject's record already (map this table with record_id: hash for ids of its own)`
             : code === 'record_exists'
-              ? `record id "${w.row.record.id}" of ${w.row.record.collection} holds other content, which this migration has no record of writing (another migration, table or the API wrote it, or a run of this one stopped before recording its copy): it is left as it is. Map this table with record_id: hash for ids of its own, or, if the record is this migration's, delete it and run again`
+              ? `record id "${w.row.record.id}" of ${w.row.record.collection} exists already and this migration did not write it (another migration, another table or the API did): it is left as it is (map this table with record_id: hash for ids of its own)`
               : `the vault refused the record (${code})`;
         this.remember({ table, key: showKey(w.row.key), code, message });
-        keep(w.prev);
+        // A claim the vault refused for another reason stays: the record, if it is ever written, is ours.
+        keep(w.prev ?? claimed.get(w.row.record.id));
         continue;
       }
       if (w.prev) recopied += 1;
@@ -340,6 +357,22 @@ export class MigrationRunner {
 
   private remember(r: RefusedRow): void {
     if (this.refused.length < MAX_REFUSED_SHOWN) this.refused.push(r);
+  }
+
+  /** The ids of these records that some home site holds already (ids are unique across the enclave). */
+  private async existing(records: readonly { collection: string; id: string }[]): Promise<Set<string>> {
+    const out = new Set<string>();
+    const byCollection = new Map<string, string[]>();
+    for (const r of records) {
+      const ids = byCollection.get(r.collection) ?? [];
+      ids.push(r.id);
+      byCollection.set(r.collection, ids);
+    }
+    const router = this.ctx.enclave.router;
+    for (const [collection, ids] of byCollection) {
+      for (const site of router.homeSites) for (const id of (await router.store(site).records.getMany(collection, ids)).keys()) out.add(id);
+    }
+    return out;
   }
 
   /** Deletes a record this migration wrote (logged like any delete): 1, or 0 if it is gone already. */
