@@ -514,7 +514,7 @@ export class LogService implements EventLog {
     if (last !== null && last.size >= tree.size) return;
     const keys = this.keys;
     if (!keys) return;
-    if (last !== null) await this.checkExtends(last, keys.verifier, tree.size);
+    if (last !== null && !(await this.extendsLast(last, keys.verifier, tree.size))) return;
     const root = frontierRoot(tree.frontier);
     let note = signNote(formatCheckpoint({ origin: this.origin, size: tree.size, root, extensions: [] }), [keys.signer]);
     if (this.cosign) {
@@ -541,17 +541,22 @@ export class LogService implements EventLog {
    * consistent append-only history). A stored tree that does not, e.g. entries deleted or rewritten in
    * the store and integrated again, is refused: otherwise the key would sign a fork of its own history.
    * The last checkpoint must carry the log's own signature, so it cannot be replaced by another one.
+   * False when the tree is no larger than that checkpoint: nothing new to sign.
    */
-  private async checkExtends(last: PublishedCheckpoint, verifier: NoteVerifier, size: number): Promise<void> {
-    const altered = (why: string, cause?: unknown) =>
-      new EnclaveError('log_mismatch', `the log store does not extend the last published checkpoint (size ${last.size}): ${why}; no checkpoint is signed until the store is restored`, { cause });
+  private async extendsLast(last: PublishedCheckpoint, verifier: NoteVerifier, size: number): Promise<boolean> {
+    const altered = (at: number, why: string, cause?: unknown) =>
+      new EnclaveError('log_mismatch', `the log store does not extend the last published checkpoint (size ${at}): ${why}; no checkpoint is signed until the store is restored`, { cause });
+    let signed: { size: number; root: Uint8Array };
     try {
-      openCheckpoint(last.text, verifier);
+      // Its size and root as signed, not as the store's columns say.
+      signed = openCheckpoint(last.text, verifier).checkpoint;
     } catch (cause) {
-      throw altered('it is not signed by this log', cause);
+      throw altered(last.size, 'it is not signed by this log', cause);
     }
-    const root = frontierRoot(await readFrontier(last.size, this.hashReader(size)));
-    if (!bytesEqual(root, last.root)) throw altered(`the stored tree's root at that size differs`);
+    if (signed.size >= size) return false;
+    const root = frontierRoot(await readFrontier(signed.size, this.hashReader(size)));
+    if (!bytesEqual(root, signed.root)) throw altered(signed.size, `the stored tree's root at that size differs`);
+    return true;
   }
 
   private async loadPublished(): Promise<PublishedCheckpoint | null> {

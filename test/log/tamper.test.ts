@@ -281,6 +281,20 @@ test('the log key never signs a tree that does not extend its own last checkpoin
   }
 });
 
+test('the check reads the last checkpoint as signed: an edited size column does not stop an honest log', async () => {
+  const s = await site(40);
+  try {
+    const before = await size(s);
+    // The size column of the stored checkpoint is no part of what the log key signed.
+    await tamper(s, (db) => db.prepare('UPDATE log_checkpoints SET size = 3 WHERE size = ?').run(before), { unseal: true });
+    await appendDecisions(s.enclave, 10);
+    assert.ok((await size(s)) > before, 'a new checkpoint is signed');
+    assert.equal((await verify(s)).code, 0);
+  } finally {
+    await close(s);
+  }
+});
+
 test('with a witness, a forked tree never gets cosigned: the log cannot publish it', async () => {
   const wdir = tempDir('enclave-tamper-witness-');
   dirs.push(wdir);
