@@ -321,18 +321,16 @@ export function resolveMapping(mapping: MigrationMapping, config: EnclaveConfig,
       problems.push(`${label}.key is required: table ${t.table} has no primary key${sourceKind === 'jsonl' ? ' (JSON Lines files never declare one)' : ''}`);
       key = [];
     }
+    // A key the mapping names that is not the table's primary key must be a unique index's, NOT NULL (a
+    // unique index admits any number of NULLs, and a row without a key cannot be read in key order).
+    const indexKey = t.key !== undefined && sourceKind !== 'jsonl' && !sameSet(t.key, src.primaryKey);
     for (const k of key) {
       const col = columnOf(src, k, `${label}.key`);
       if (col && !KEY_KINDS.includes(col.kind)) problems.push(`${label}.key: column "${k}" is ${col.nativeType}; key columns must be text or integers`);
+      if (col?.nullable === true && indexKey) problems.push(`${label}.key: column "${k}" of ${t.table} admits NULL; a key from a unique index must be NOT NULL`);
     }
-    if (t.key !== undefined && sourceKind !== 'jsonl' && !sameSet(t.key, src.primaryKey)) {
-      if (!src.uniqueKeys.some((u) => sameSet(u, t.key ?? []))) {
-        problems.push(`${label}.key (${t.key.join(', ')}) is neither the primary key nor a unique index of ${t.table}: rows could be skipped or read twice`);
-      }
-      // A unique index admits any number of NULLs, and a row without a key cannot be read in key order.
-      for (const k of t.key) {
-        if (src.columns.find((c) => c.name === k)?.nullable === true) problems.push(`${label}.key: column "${k}" of ${t.table} admits NULL; a key from a unique index must be NOT NULL`);
-      }
+    if (indexKey && !src.uniqueKeys.some((u) => sameSet(u, key))) {
+      problems.push(`${label}.key (${key.join(', ')}) is neither the primary key nor a unique index of ${t.table}: rows could be skipped or read twice`);
     }
     if (t.subject.kind !== 'self') columnOf(src, t.subject.column, `${label}.subject`);
     const fields: ResolvedField[] = [];

@@ -98,7 +98,9 @@ function pruneUnions(errors: readonly ErrorObject[]): { kept: ErrorObject[]; ext
     for (const e of errors) {
       if (!e.schemaPath.startsWith(prefix)) continue;
       const n = e.schemaPath.slice(prefix.length).split('/')[0] ?? '';
-      branches.set(n, [...(branches.get(n) ?? []), e]);
+      const list = branches.get(n) ?? [];
+      list.push(e);
+      branches.set(n, list);
     }
     const wrongType = (n: string, list: readonly ErrorObject[]) => list.find((e) => e.keyword === 'type' && e.instancePath === u.instancePath && e.schemaPath === `${prefix}${n}/type`);
     const mismatched = [...branches].filter(([n, list]) => wrongType(n, list) !== undefined);

@@ -208,16 +208,15 @@ export class PolicyEngine {
   }
 
   /**
-   * Every call into the module. A call that throws instead of answering (a stack overflow or trap in the
-   * WebAssembly module) may have left its memory corrupt: from then on every call fails closed.
+   * Every call into the module. A trap or stack overflow may stop the module midway with its memory
+   * inconsistent: from then on every call fails closed. Any other throw (an input the module's conversion
+   * refuses, before it ran) fails that call alone.
    */
   private guard<T>(call: () => T): T {
     if (this.broken) throw this.broken;
     try {
       return call();
     } catch (cause) {
-      // A trap (or a stack overflow) may stop the module midway with its memory inconsistent; an error
-      // thrown while converting the input (before the module ran) leaves it as it was.
       if (!(cause instanceof RangeError) && !(cause instanceof Error && cause.name === 'RuntimeError')) throw new EnclaveError('internal', 'the policy engine could not take its input', { cause });
       this.broken = new EnclaveError('policy_engine_failed', 'the policy engine failed and refuses every decision until the server restarts; the server log has the cause', { cause });
       throw this.broken;

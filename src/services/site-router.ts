@@ -81,6 +81,13 @@ export class SiteRouter {
     return out;
   }
 
+  /** Of these record ids, those the given home sites (default: all) hold, with each one's subject: one lookup per site. */
+  async recordHolders(collection: string, ids: readonly string[], sites: readonly string[] = this.order): Promise<Map<string, string>> {
+    const held = new Map<string, string>();
+    for (const site of sites) for (const [id, row] of await this.store(site).records.getMany(collection, ids)) held.set(id, row.subject);
+    return held;
+  }
+
   /** What `read` finds at the first home site (in order) where it finds anything. */
   private async atFirstSite<T>(read: (store: Store) => Promise<T | undefined>): Promise<{ site: string; store: Store; found: T } | undefined> {
     for (const site of this.order) {

@@ -423,10 +423,7 @@ export class Vault {
   private async heldElsewhere(collection: string, idsBySite: ReadonlyMap<string, readonly string[]>): Promise<Map<string, string>> {
     const held = new Map<string, string>();
     for (const [site, ids] of idsBySite) {
-      for (const other of this.router.homeSites) {
-        if (other === site) continue;
-        for (const [id, row] of await this.router.store(other).records.getMany(collection, ids)) held.set(id, row.subject);
-      }
+      for (const [id, subject] of await this.router.recordHolders(collection, ids, this.router.homeSites.filter((other) => other !== site))) held.set(id, subject);
     }
     return held;
   }

@@ -61,7 +61,6 @@ export function logPrefix(value: string): string {
   return `${url.origin}${path === '' ? '/log' : path}`;
 }
 
-/** A verifier key given inline (`name+id+base64`) or as the path of a file holding one. */
 /** GETs resources under the log prefix; 404 is "absent", anything else unexpected is a one-line failure. */
 export function httpLogFetch(prefix: string, token: string | undefined): LogFetch {
   return async (path) => {

@@ -84,10 +84,9 @@ export function describeVerification(v: VerificationInfo, mismatches: readonly M
   if (mismatches.length > 0) {
     lines.push('', 'Mismatches (table, key, kind, detail):', columns(mismatches.map((m) => [m.table, keyText(m.key), m.kind, m.detail])));
     // A refused row is not copied by running again: its data (or its subject's residency) must change first.
-    const copyable = mismatches.some((m) => m.kind !== 'refused' && m.kind !== 'moved');
-    const fixable = mismatches.some((m) => m.kind === 'refused' || m.kind === 'moved');
-    if (copyable) lines.push('', 'Run `enclave migrate run` to copy the changed, missing and extra rows again, then verify.');
-    if (fixable) lines.push('', 'Refused rows, and rows of subjects who moved, are not copied by running again: fix the row at the source (the detail says what the vault refused), or re-home the subject, then run and verify.');
+    const needsFix = (m: Mismatch) => m.kind === 'refused' || m.kind === 'moved';
+    if (mismatches.some((m) => !needsFix(m))) lines.push('', 'Run `enclave migrate run` to copy the changed, missing and extra rows again, then verify.');
+    if (mismatches.some(needsFix)) lines.push('', 'Refused rows, and rows of subjects who moved, are not copied by running again: fix the row at the source (the detail says what the vault refused), or re-home the subject, then run and verify.');
   } else lines.push('', 'Next: enclave migrate purge');
   return lines.join('\n');
 }

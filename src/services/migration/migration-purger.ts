@@ -182,14 +182,12 @@ export async function purgeMigration(ctx: MigrationContext, options: { verificat
     return { table: t.table, collection: t.collection.name, purged: purgedTree.size, purgedRoot, kept: keptTree.size, keptBefore: keptTree.root().toString('hex'), keptAfter: null };
   };
 
-  /** Every table's remaining rows, once all deletes are done: a cascade from a later table's deletes (a foreign key between two mapped tables) changes an earlier one's. */
-  const checkKept = async (tx: SourceTransaction, out: readonly Purged[]): Promise<Purged[]> => {
-    const checked: Purged[] = [];
+  /** Each table's remaining rows, digested again, must be those verified as staying; `differ` says what then. */
+  const recheckKept = async (reader: SourceReader, out: readonly Purged[], differ: (p: Purged, rows: number) => EnclaveError): Promise<PurgedTable[]> => {
+    const checked: PurgedTable[] = [];
     for (const p of out) {
-      const after = await keptRoot(ctx, tx, ctx.table(p.table));
-      if (after.rows !== p.kept || after.root !== p.keptBefore) {
-        throw refuse(`table ${p.table}: after deleting, ${after.rows} rows remain where ${p.kept} rows that stay were expected (or their content differs: a foreign key may cascade into it from another purged table); nothing was deleted`);
-      }
+      const after = await keptRoot(ctx, reader, ctx.table(p.table));
+      if (after.rows !== p.kept || after.root !== p.keptBefore) throw differ(p, after.rows);
       checked.push({ ...p, keptAfter: after.root });
     }
     return checked;
@@ -204,7 +202,13 @@ export async function purgeMigration(ctx: MigrationContext, options: { verificat
       const dangling = await tx.danglingReferences?.();
       let out: Purged[] = [];
       for (const t of order) out.push(await purgeTable(tx, t));
-      if (tx.readsOwnDeletes) out = await checkKept(tx, out);
+      // Once all deletes are done: a cascade from a later table's deletes (a foreign key between two
+      // mapped tables) changes an earlier one's.
+      if (tx.readsOwnDeletes) {
+        out = await recheckKept(tx, out, (p, rows) =>
+          refuse(`table ${p.table}: after deleting, ${rows} rows remain where ${p.kept} rows that stay were expected (or their content differs: a foreign key may cascade into it from another purged table); nothing was deleted`),
+        );
+      }
       const after = await tx.danglingReferences?.();
       if (dangling !== undefined && after !== undefined && after > dangling) {
         throw refuse(`deleting would leave ${after - dangling} row(s) of other tables referring to purged rows (foreign keys with ON DELETE RESTRICT or NO ACTION, which this engine does not enforce during the purge; PRAGMA foreign_key_check lists them): map those tables too, then purge again. Nothing was deleted`);
@@ -217,16 +221,10 @@ export async function purgeMigration(ctx: MigrationContext, options: { verificat
   );
   const committedAt = ctx.clock();
   // Sources whose transaction cannot see its own deletes (files) are re-read after the commit.
-  const done: PurgedTable[] = [];
-  for (const p of purged) {
-    if (p.keptAfter === null) {
-      const after = await keptRoot(ctx, ctx.source, ctx.table(p.table));
-      if (after.rows !== p.kept || after.root !== p.keptBefore) {
-        throw new EnclaveError('internal', `table ${p.table}: the purge committed, but a re-read finds ${after.rows} rows where ${p.kept} were expected; check the source`);
-      }
-      done.push({ ...p, keptAfter: after.root });
-    } else done.push({ ...p, keptAfter: p.keptAfter });
-  }
+  const checked = (p: Purged): p is PurgedTable => p.keptAfter !== null;
+  const done = purged.every(checked)
+    ? purged
+    : await recheckKept(ctx.source, purged, (p, rows) => new EnclaveError('internal', `table ${p.table}: the purge committed, but a re-read finds ${rows} rows where ${p.kept} were expected; check the source`));
   return finish(ctx, verification, done, startedAt, committedAt, order);
 }
 

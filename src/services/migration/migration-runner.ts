@@ -14,6 +14,7 @@ import type { KeyTuple } from '../../core/migration-source.ts';
 import { addCounters, ZERO_COUNTERS, type BatchCounters, type BatchInfo, type LedgerEntry, type MigrationInfo } from '../../core/migration-state.ts';
 import type { Classified } from './row-classifier.ts';
 import { SUBJECT_CACHE, type MigrationContext } from './migration-context.ts';
+import { processAlive } from '../../storage/process-alive.ts';
 import { residencyConflicts } from './residency-check.ts';
 import { interruptedPurge, partialPurge } from './migration-purger.ts';
 
@@ -63,13 +64,7 @@ function isGone(worker: string, now: number, claimedAt: number): boolean {
   const [host, pidText] = worker.split(':');
   const pid = Number(pidText);
   if (host !== hostname() || !Number.isInteger(pid)) return now - claimedAt > FOREIGN_LEASE_MS;
-  if (pid === process.pid) return false;
-  try {
-    process.kill(pid, 0);
-    return false;
-  } catch (err) {
-    return (err as NodeJS.ErrnoException).code === 'ESRCH';
-  }
+  return pid !== process.pid && !processAlive(pid);
 }
 
 export class MigrationRunner {
@@ -301,7 +296,9 @@ export class MigrationRunner {
     // are claimed by a pending ledger row before the vault write, so that a run stopped between the
     // vault write and the ledger write finds, next time, that the record is its own.
     const claims = writes.filter((w) => w.prev?.recordId !== w.row.record.id || w.prev.collection !== w.row.record.collection);
-    const taken = await this.existing(claims.map((w) => w.row.record));
+    // A page is one table's, so one collection's.
+    const collection = migrating[0]?.record.collection ?? '';
+    const taken = claims.length === 0 ? new Map<string, string>() : await ctx.enclave.router.recordHolders(collection, claims.map((w) => w.row.record.id));
     const pending: LedgerEntry[] = [];
     for (const w of claims) {
       if (!taken.has(w.row.record.id)) pending.push({ table, key: w.row.encodedKey, collection: w.row.record.collection, recordId: w.row.record.id, subject: w.row.record.subject, digest: Buffer.concat([PENDING, w.digest]), seenPass: pass });
@@ -323,9 +320,9 @@ export class MigrationRunner {
     for (const w of claims) if (taken.has(w.row.record.id)) refusedRecords.set(w.row.record.id, 'record_exists');
     const items = writes.filter((w) => !denied.has(w.row.record.subject) && !refusedRecords.has(w.row.record.id));
     if (items.length > 0) {
-      const collection = items[0]?.row.record.collection ?? '';
-      // Only records this migration wrote (its ledger says so, pending or not) may be replaced.
-      const ours = new Set(items.filter((w) => claimed.has(w.row.record.id) || (w.prev?.recordId === w.row.record.id && w.prev.subject === w.row.record.subject)).map((w) => w.row.record.id));
+      // Only records this migration wrote may be replaced: every item's id is its own now, by a ledger row
+      // (pending or not) or by the claim just made; any other is refused by the vault.
+      const ours = new Set(items.map((w) => w.row.record.id));
       const r = await vault.importRecords(ctx.principal, collection, items.map((w) => ({ id: w.row.record.id, data: w.row.record.data })), { replace: ours });
       for (const x of r.refused) refusedRecords.set(x.id, x.code);
     }
@@ -357,22 +354,6 @@ export class MigrationRunner {
 
   private remember(r: RefusedRow): void {
     if (this.refused.length < MAX_REFUSED_SHOWN) this.refused.push(r);
-  }
-
-  /** The ids of these records that some home site holds already (ids are unique across the enclave). */
-  private async existing(records: readonly { collection: string; id: string }[]): Promise<Set<string>> {
-    const out = new Set<string>();
-    const byCollection = new Map<string, string[]>();
-    for (const r of records) {
-      const ids = byCollection.get(r.collection) ?? [];
-      ids.push(r.id);
-      byCollection.set(r.collection, ids);
-    }
-    const router = this.ctx.enclave.router;
-    for (const [collection, ids] of byCollection) {
-      for (const site of router.homeSites) for (const id of (await router.store(site).records.getMany(collection, ids)).keys()) out.add(id);
-    }
-    return out;
   }
 
   /** Deletes a record this migration wrote (logged like any delete): 1, or 0 if it is gone already. */

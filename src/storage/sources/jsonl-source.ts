@@ -16,6 +16,7 @@ import { closeSync, createReadStream, existsSync, fsyncSync, ftruncateSync, open
 import { basename, join } from 'node:path';
 import { createInterface, type Interface } from 'node:readline';
 import { EnclaveError } from '../../core/errors.ts';
+import { processAlive } from '../process-alive.ts';
 import {
   compareKeys,
   type ColumnKind,
@@ -314,16 +315,6 @@ function committedTables(marker: string): string[] | undefined {
   return undefined;
 }
 
-/** Whether a process is alive (EPERM: it is, but not ours to signal). */
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (err) {
-    return (err as NodeJS.ErrnoException).code === 'EPERM';
-  }
-}
-
 /** The lock's content if a live purge other than `mine` holds it; a stale lock is removed. */
 function heldByOther(dir: string, mine: string): string | undefined {
   const lock = join(dir, LOCK);
@@ -335,7 +326,7 @@ function heldByOther(dir: string, mine: string): string | undefined {
   }
   if (text === mine) return undefined;
   const pid = Number(text.split(':')[0]);
-  if (Number.isSafeInteger(pid) && pid > 0 && alive(pid)) return text;
+  if (Number.isSafeInteger(pid) && pid > 0 && processAlive(pid)) return text;
   rmSync(lock, { force: true });
   return undefined;
 }
@@ -426,7 +417,7 @@ export class JsonlSource extends JsonlReader implements MigrationSource {
     return n;
   }
 
-  async transaction<T>(tables: readonly string[], work: (tx: SourceTransaction) => Promise<T>): Promise<T> {
+  async transaction<T>(_tables: readonly string[], work: (tx: SourceTransaction) => Promise<T>): Promise<T> {
     const lock = join(this.dir, LOCK);
     const holder = heldByOther(this.dir, this.token);
     if (holder !== undefined) throw new EnclaveError('source_unavailable', `another purge of the JSON Lines source ${this.location} is under way (process ${holder.split(':')[0] ?? '?'}); try again when it has finished`);
@@ -436,13 +427,13 @@ export class JsonlSource extends JsonlReader implements MigrationSource {
       throw new EnclaveError('source_unavailable', `another purge of the JSON Lines source ${this.location} began at the same moment; try again`, { cause });
     }
     try {
-      return await this.locked(tables, work);
+      return await this.locked(work);
     } finally {
       rmSync(lock, { force: true });
     }
   }
 
-  private async locked<T>(_tables: readonly string[], work: (tx: SourceTransaction) => Promise<T>): Promise<T> {
+  private async locked<T>(work: (tx: SourceTransaction) => Promise<T>): Promise<T> {
     this.recover();
     const tx = new JsonlTransaction(this.dir);
     let out: T;
