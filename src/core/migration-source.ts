@@ -115,8 +115,14 @@ export interface MigrationSource extends SourceReader {
    * against writers for its duration, so what was checked is exactly what is deleted.
    */
   transaction<T>(tables: readonly string[], work: (tx: SourceTransaction) => Promise<T>): Promise<T>;
+  /**
+   * Engine settings a purge's transaction changed and its scrub puts back, as they were before it
+   * (SQLite: journal_mode); empty where nothing is changed. A pending purge keeps them, so that a scrub
+   * run again by a later process, after the first failed, restores and reports the original settings.
+   */
+  settingsBefore(): Readonly<Record<string, string>>;
   /** After a purge: makes the deleted rows leave the source's files as far as the engine allows. */
-  scrub(tables: readonly string[]): Promise<ScrubReport>;
+  scrub(tables: readonly string[], before?: Readonly<Record<string, string>>): Promise<ScrubReport>;
   close(): Promise<void>;
 }
 

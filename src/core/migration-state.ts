@@ -134,6 +134,8 @@ export interface PendingPurge {
   readonly startedAt: number;
   readonly preparedAt: number;
   readonly tables: readonly PurgedTableState[];
+  /** The source's settings before the purge (MigrationSource.settingsBefore); absent in purges recorded before they were kept. */
+  readonly sourceSettings?: Readonly<Record<string, string>>;
 }
 
 export interface CertificateInfo {

@@ -180,6 +180,49 @@ void it('a reader holding the WAL fails the scrub and nothing is certified; the 
   }
 });
 
+void it('a scrub that failed and is run again puts back the journal mode the source had before the purge, and certifies that one', async () => {
+  const h = await migrationHarness(40, 5);
+  try {
+    const legacy = h.builds[0]?.path ?? '';
+    const modeOf = () => {
+      const db = new DatabaseSync(legacy, { readOnly: true });
+      try {
+        return (db.prepare('PRAGMA journal_mode').get() as { journal_mode: string }).journal_mode;
+      } finally {
+        db.close();
+      }
+    };
+    assert.equal(modeOf(), 'delete', 'the legacy file starts in rollback-journal mode');
+    // The first scrub meets a reader that began after the purge committed (the file is in WAL by then).
+    let reader: DatabaseSync | undefined;
+    class ReadDuringScrub extends SqliteSource {
+      override async scrub(tables: readonly string[], before?: Readonly<Record<string, string>>) {
+        reader = new DatabaseSync(legacy);
+        reader.exec('BEGIN');
+        reader.prepare('SELECT count(*) FROM accounts').get();
+        return super.scrub(tables, before);
+      }
+    }
+    const withReader: typeof openSource = async (spec, base) => (spec.kind === 'sqlite' ? new ReadDuringScrub(join(base, spec.path), spec.path, { scrubWaitMs: 500 }) : openSource(spec, base));
+    const ctx = await h.open(undefined, { openSource: withReader });
+    await new MigrationRunner(ctx).run();
+    assert.equal((await verifyMigration(ctx)).ok, true);
+    await assert.rejects(purgeMigration(ctx), fails('purge_pending'));
+    assert.equal(modeOf(), 'wal', 'the failed scrub leaves the file in WAL');
+    reader?.exec('COMMIT');
+    reader?.close();
+    await ctx.source.close(); // as the failed process would have on exit: leaving WAL needs every other connection closed
+
+    const shortWait: typeof openSource = async (spec, base) => (spec.kind === 'sqlite' ? new SqliteSource(join(base, spec.path), spec.path, { scrubWaitMs: 1000 }) : openSource(spec, base));
+    const report = await purgeMigration(await h.open(undefined, { openSource: shortWait }));
+    assert.equal(modeOf(), 'delete', 'the second scrub restores the mode from before the first purge');
+    assert.match(report.certificate.note, /journal_mode restored to delete/);
+    assert.doesNotMatch(report.certificate.note, /journal_mode_before.{0,8}wal/);
+  } finally {
+    await h.close();
+  }
+});
+
 /** Records in every site of the vault. */
 async function vaultRecords(h: MigrationHarness): Promise<number> {
   let n = 0;

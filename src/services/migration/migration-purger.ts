@@ -162,7 +162,7 @@ export async function purgeMigration(ctx: MigrationContext, options: { verificat
     const { pending } = interrupted;
     const verified = await ctx.state.verification(pending.verification);
     if (!verified) throw new EnclaveError('internal', `the interrupted purge refers to verification ${pending.verification}, which is not recorded`);
-    return finish(ctx, verified, pending.tables.map((p) => ({ ...p, keptAfter: p.keptBefore })), pending.startedAt, pending.preparedAt, order);
+    return finish(ctx, verified, pending.tables.map((p) => ({ ...p, keptAfter: p.keptBefore })), pending.startedAt, pending.preparedAt, order, pending.sourceSettings);
   }
   const verification = await boundVerification(ctx, options.verification);
   const onProgress = options.onProgress ?? (() => {});
@@ -215,7 +215,7 @@ export async function purgeMigration(ctx: MigrationContext, options: { verificat
       }
       // Recorded before the source commits: if the process dies after the commit, the next purge
       // recognises the purged source and issues the certificate.
-      await ctx.state.savePendingPurge({ migration: ctx.name, verification: verification.id, startedAt, preparedAt: ctx.clock(), tables: out });
+      await ctx.state.savePendingPurge({ migration: ctx.name, verification: verification.id, startedAt, preparedAt: ctx.clock(), tables: out, sourceSettings: ctx.source.settingsBefore() });
       return out;
     },
   );
@@ -225,17 +225,25 @@ export async function purgeMigration(ctx: MigrationContext, options: { verificat
   const done = purged.every(checked)
     ? purged
     : await recheckKept(ctx.source, purged, (p, rows) => new EnclaveError('internal', `table ${p.table}: the purge committed, but a re-read finds ${rows} rows where ${p.kept} were expected; check the source`));
-  return finish(ctx, verification, done, startedAt, committedAt, order);
+  return finish(ctx, verification, done, startedAt, committedAt, order, ctx.source.settingsBefore());
 }
 
 /** After the commit: scrub, log, certify. */
-async function finish(ctx: MigrationContext, verification: VerificationInfo, tables: readonly PurgedTable[], startedAt: number, committedAt: number, order: readonly ResolvedTable[]): Promise<PurgeReport> {
+async function finish(
+  ctx: MigrationContext,
+  verification: VerificationInfo,
+  tables: readonly PurgedTable[],
+  startedAt: number,
+  committedAt: number,
+  order: readonly ResolvedTable[],
+  sourceSettings: Readonly<Record<string, string>> = {},
+): Promise<PurgeReport> {
   // First of all: the copied rows are gone from the source for good, so no later pass may take their
   // absence for a deletion and sweep their records from the vault.
   await ctx.state.clearLedger(ctx.name);
   let scrub: ScrubReport;
   try {
-    scrub = await ctx.source.scrub(order.map((t) => t.table));
+    scrub = await ctx.source.scrub(order.map((t) => t.table), sourceSettings);
   } catch (cause) {
     // The pending purge stays on record, so the next purge finds the committed source and scrubs again.
     const why = cause instanceof Error ? cause.message : String(cause);

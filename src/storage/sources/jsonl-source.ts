@@ -522,6 +522,11 @@ export class JsonlSource extends JsonlReader implements MigrationSource {
     }
   }
 
+  /** A purge changes no setting of this engine. */
+  settingsBefore(): Readonly<Record<string, string>> {
+    return {};
+  }
+
   async scrub(_tables: readonly string[]): Promise<ScrubReport> {
     return Promise.resolve({
       engine: 'JSON Lines files',

@@ -250,6 +250,11 @@ export class MysqlSource extends MysqlReader implements MigrationSource {
     }
   }
 
+  /** A purge changes no setting of this engine. */
+  settingsBefore(): Readonly<Record<string, string>> {
+    return {};
+  }
+
   async scrub(tables: readonly string[]): Promise<ScrubReport> {
     const steps = ['DELETE in one SERIALIZABLE transaction (locking reads: writers into the scanned ranges wait)'];
     for (const t of tables) {

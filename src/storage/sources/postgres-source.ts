@@ -267,6 +267,11 @@ export class PostgresSource extends PgReader implements MigrationSource {
     }
   }
 
+  /** A purge changes no setting of this engine. */
+  settingsBefore(): Readonly<Record<string, string>> {
+    return {};
+  }
+
   async scrub(tables: readonly string[]): Promise<ScrubReport> {
     const steps = ['DELETE in one transaction holding EXCLUSIVE locks on the mapped tables'];
     for (const t of tables) await this.q(`VACUUM (FULL, ANALYZE) ${this.qualified(t)}`);

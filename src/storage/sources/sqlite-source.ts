@@ -28,6 +28,8 @@ const IN_CHUNK = 500;
 /** How long a purge's scrub waits for readers to let the WAL go, by default. */
 const SCRUB_WAIT_MS = 30_000;
 const CHECKPOINT_SLICE_MS = 250;
+/** PRAGMA journal_mode's values (https://sqlite.org/pragma.html#pragma_journal_mode). */
+const JOURNAL_MODES = new Set(['delete', 'truncate', 'persist', 'memory', 'wal', 'off']);
 
 /** The column kind of a declared type, by SQLite's own affinity rules (sqlite.org/datatype3.html 3.1). */
 export function sqliteKind(declared: string): ColumnKind {
@@ -216,7 +218,7 @@ export class SqliteSource extends SqliteReader implements MigrationSource {
       try {
         const w = new DatabaseSync(this.path);
         w.exec('PRAGMA busy_timeout = 5000');
-        this.journalMode = (w.prepare('PRAGMA journal_mode').get() as Record<string, string>)['journal_mode'] ?? 'delete'.toLowerCase();
+        this.journalMode = (w.prepare('PRAGMA journal_mode').get() as Record<string, string>)['journal_mode'] ?? 'delete';
         // Zero freed content, keep temporary b-trees (VACUUM's copy) off disk, and append new page
         // images to a WAL instead of writing old ones to a rollback journal.
         w.exec('PRAGMA secure_delete = ON');
@@ -258,8 +260,17 @@ export class SqliteSource extends SqliteReader implements MigrationSource {
     }
   }
 
-  async scrub(_tables: readonly string[]): Promise<ScrubReport> {
+  /** The journal mode the purge's writer found (it switches the file to WAL); empty before it opened. */
+  settingsBefore(): Readonly<Record<string, string>> {
+    return this.writer ? { journal_mode: this.journalMode } : {};
+  }
+
+  async scrub(_tables: readonly string[], before: Readonly<Record<string, string>> = {}): Promise<ScrubReport> {
     const w = this.openWriter();
+    // A scrub run again after a failed one finds the file in WAL (the first purge left it so): the mode
+    // to restore is the one recorded before that purge. Only a mode SQLite names is taken from the record.
+    const recorded = before['journal_mode'];
+    const original = recorded !== undefined && JOURNAL_MODES.has(recorded) ? recorded : this.journalMode;
     const steps: string[] = [
       'DELETE in one transaction (BEGIN IMMEDIATE) with PRAGMA secure_delete = ON: freed cells and pages are overwritten with zeros',
       'journal_mode WAL during the purge: no rollback journal holding the deleted rows is written',
@@ -279,13 +290,13 @@ export class SqliteSource extends SqliteReader implements MigrationSource {
     steps.push('PRAGMA wal_checkpoint(TRUNCATE) again after VACUUM');
     const version = (w.prepare('SELECT sqlite_version() AS v').get() as Record<string, string>)['v'] ?? '?';
     const pageSize = String((w.prepare('PRAGMA page_size').get() as Record<string, number>)['page_size']);
-    if (this.journalMode !== 'wal') {
+    if (original !== 'wal') {
       // Leaving WAL needs every other connection closed, this source's own reader included.
       this.clearCache();
       this.db.close();
       try {
-        w.exec(`PRAGMA journal_mode = ${this.journalMode === 'memory' || this.journalMode === 'off' ? 'DELETE' : this.journalMode.toUpperCase()}`);
-        steps.push(`journal_mode restored to ${this.journalMode} (the emptied WAL file is removed)`);
+        w.exec(`PRAGMA journal_mode = ${original === 'memory' || original === 'off' ? 'DELETE' : original.toUpperCase()}`);
+        steps.push(`journal_mode restored to ${original} (the emptied WAL file is removed)`);
       } catch {
         steps.push('journal_mode left at WAL: another process holds the database open (the WAL file is empty)');
       }
@@ -297,7 +308,7 @@ export class SqliteSource extends SqliteReader implements MigrationSource {
     return Promise.resolve({
       engine: `SQLite ${version}`,
       steps,
-      settings: { secure_delete: 'on', journal_mode_before: this.journalMode, page_size: pageSize },
+      settings: { secure_delete: 'on', journal_mode_before: original, page_size: pageSize },
       limits: [
         'copies of the file made before the purge (backups, snapshots, replicas) are not touched',
         'the file system may keep freed blocks (copy-on-write file systems, SSD wear levelling)',
