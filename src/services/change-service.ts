@@ -14,7 +14,7 @@ import type { QuorumRule } from '../core/gatekeeper-config.ts';
 import type { Principal } from '../core/principal.ts';
 import { evaluateQuorum, isEligible } from '../core/quorum.ts';
 import type { ProposalState } from '../core/api-ids.ts';
-import type { ApprovalRow, PolicyVersionRow, ProposalEffect, ProposalKind, ProposalRow, Store, TokenWithPrincipal } from '../core/store.ts';
+import type { ApprovalRow, PolicyVersionRow, ProposalEffect, ProposalKind, ProposalRow, Store, TokenRow, TokenWithPrincipal } from '../core/store.ts';
 import { unifiedDiff } from '../core/text-diff.ts';
 import { Lru } from '../core/lru.ts';
 import { hashToken, newTokenSecret } from '../crypto/token-secret.ts';
@@ -121,6 +121,20 @@ function policyChanges(a: ParsedPolicySet['policies'], b: ParsedPolicySet['polic
     added: [...b.keys()].filter((id) => !a.has(id)).sort(),
     removed: [...a.keys()].filter((id) => !b.has(id)).sort(),
     changed: [...b.keys()].filter((id) => a.has(id) && a.get(id)?.text !== b.get(id)?.text).sort(),
+  };
+}
+
+function tokenView(t: TokenWithPrincipal, now: number): TokenView {
+  return {
+    id: t.token.id,
+    principal: t.principal.id,
+    org: t.principal.org,
+    role: t.principal.role,
+    label: t.token.label,
+    state: tokenState(t, now),
+    created_at: iso(t.token.createdAt),
+    expires_at: isoOrNull(t.token.expiresAt),
+    revoked_at: isoOrNull(t.token.revokedAt),
   };
 }
 
@@ -293,17 +307,39 @@ export class ChangeService {
   async tokens(principal: Principal): Promise<TokenView[]> {
     await this.authorize(principal, 'token.list');
     const now = this.clock();
-    return (await this.store.tokens.list()).map((t) => ({
-      id: t.token.id,
-      principal: t.principal.id,
-      org: t.principal.org,
-      role: t.principal.role,
-      label: t.token.label,
-      state: tokenState(t, now),
-      created_at: iso(t.token.createdAt),
-      expires_at: isoOrNull(t.token.expiresAt),
-      revoked_at: isoOrNull(t.token.revokedAt),
-    }));
+    return (await this.store.tokens.list()).map((t) => tokenView(t, now));
+  }
+
+  /**
+   * Replaces the token the caller used with a new one of the same principal, label and expiry, and
+   * revokes the old one. Whoever proposed a token for someone else has seen its secret; its holder ends
+   * that copy this way, without approvals, since the new token can do nothing the old one could not.
+   * One entry logs both (`token.issued` naming the token it `replaces`) before either happens.
+   */
+  async rotateOwnToken(principal: Principal): Promise<{ token: TokenView; secret: string; replaced: string }> {
+    await this.authorize(principal, 'token.revoke');
+    const now = this.clock();
+    const old = await this.store.tokens.get(principal.tokenId);
+    if (!old || old.principal.id !== principal.id || tokenState(old, now) !== 'active') {
+      throw new EnclaveError('unauthenticated', 'the bearer token is unknown, expired or revoked');
+    }
+    const secret = newTokenSecret();
+    const token: TokenRow = { id: newTokenId(), hash: hashToken(secret), principalId: principal.id, label: old.token.label, createdAt: now, expiresAt: old.token.expiresAt, revokedAt: null };
+    // Logged before it is applied, as every change by quorum: a log that cannot accept changes nothing.
+    await this.append('token.issued', principal, { token: token.id, principal: principal.id, org: old.principal.org, role: old.principal.role, expires_at: isoOrNull(token.expiresAt), replaces: old.token.id });
+    if ((await this.store.tokens.create(old.principal, token)) !== 'created') {
+      throw new EnclaveError('internal', `principal "${principal.id}" no longer matches its token's org and role`);
+    }
+    try {
+      await this.store.tokens.revoke(old.token.id, now);
+    } catch (err) {
+      // The new secret never leaves while the old token still works.
+      await this.store.tokens.revoke(token.id, now);
+      throw err;
+    } finally {
+      this.tokenCache?.clear();
+    }
+    return { token: tokenView({ token, principal: old.principal }, now), secret, replaced: old.token.id };
   }
 
   /** Revokes one's own token at once; another principal's token only through a proposal. */

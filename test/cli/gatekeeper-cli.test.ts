@@ -116,7 +116,7 @@ describe('enclave access, break-glass, policy and token', () => {
     assert.equal((await ok('regulator', ['policy', 'show', '--policy-version', '1'])).out.trimEnd(), DEFAULT_POLICIES.trimEnd());
   });
 
-  it('token create proposes; the secret works after two approvals; list and revoke', async () => {
+  it('token create proposes; the secret works after two approvals; list, rotate and revoke', async () => {
     const created = await ok('officer', ['token', 'create', '--principal', 'reporting', '--org', 'regulator', '--role', 'auditor']);
     const secret = /^secret +(enc_\S+)$/m.exec(created.out)?.[1];
     const proposal = /^proposal +(prop_\S+)$/m.exec(created.out)?.[1];
@@ -126,7 +126,14 @@ describe('enclave access, break-glass, policy and token', () => {
     await ok(bob, ['token', 'approve', proposal]);
     await ok(secret, ['policy', 'show']);
     assert.match((await ok('officer', ['token', 'list'])).out, /reporting +regulator\/auditor +active/);
-    const tokenId = /^token +(tok_\S+)$/m.exec(created.out)?.[1] ?? '';
-    assert.equal((await ok(secret, ['token', 'revoke', tokenId])).out, `revoked ${tokenId}\n`, 'one\'s own token, at once');
+    // Its holder rotates the token the proposer saw: that copy stops working, the new one is theirs alone.
+    const proposed = /^token +(tok_\S+)$/m.exec(created.out)?.[1] ?? '';
+    const rotated = await ok(secret, ['token', 'rotate']);
+    const fresh = /^secret +(enc_\S+)$/m.exec(rotated.out)?.[1];
+    const tokenId = /^token +(tok_\S+)$/m.exec(rotated.out)?.[1] ?? '';
+    assert.ok(fresh && tokenId && tokenId !== proposed, rotated.out);
+    assert.match(rotated.out, new RegExp(`^${proposed} is revoked\\.`, 'm'));
+    assert.match((await cli(secret, ['policy', 'show'])).err, /^enclave: unauthenticated/m);
+    assert.equal((await ok(fresh, ['token', 'revoke', tokenId])).out, `revoked ${tokenId}\n`, 'one\'s own token, at once');
   });
 });

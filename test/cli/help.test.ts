@@ -16,6 +16,7 @@ const COMMANDS = [
   ['token', 'approve'],
   ['token', 'reject'],
   ['token', 'list'],
+  ['token', 'rotate'],
   ['token', 'revoke'],
   ['access'],
   ['access', 'request'],

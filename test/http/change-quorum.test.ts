@@ -183,6 +183,34 @@ describe('tokens by quorum', () => {
     for (const t of ['token.proposed', 'token.approved', 'token.issued'] as const) assert.ok(types.includes(t), t);
   });
 
+  test('the holder of a token its proposer saw rotates it: the proposer\'s copy stops working, nothing else changes, one entry logs both', async () => {
+    const res = await h.call('officer', 'POST', '/v1/tokens', { principal: 'dana', org: 'gatekeeper', role: 'approver', label: 'on call', ttl_seconds: 3600 });
+    const { proposal, secret } = json<{ proposal: ProposalBody & { token: { token_id: string } }; secret: string }>(res);
+    await h.call('approver', 'POST', `/v1/proposals/${proposal.id}/approve`, { digest: proposal.digest });
+    assert.equal(json<ProposalBody>(await raw(bob, 'POST', `/v1/proposals/${proposal.id}/approve`, { digest: proposal.digest })).status, 'applied');
+    const before = (json<{ tokens: { id: string; expires_at: string | null }[] }>(await h.call('officer', 'GET', '/v1/tokens')).tokens).find((t) => t.id === proposal.token.token_id);
+    assert.ok(before?.expires_at);
+
+    const rotated = await raw(secret, 'POST', '/v1/tokens/rotate');
+    assert.equal(rotated.statusCode, 200, rotated.body);
+    assert.equal(rotated.headers['cache-control'], 'no-store');
+    const out = json<{ token: { id: string; principal: string; org: string; role: string; label: string; expires_at: string | null; state: string }; secret: string; replaced: string }>(rotated);
+    assert.equal(out.replaced, proposal.token.token_id);
+    assert.notEqual(out.secret, secret);
+    assert.deepEqual([out.token.principal, out.token.org, out.token.role, out.token.label, out.token.state], ['dana', 'gatekeeper', 'approver', 'on call', 'active']);
+    assert.equal(out.token.expires_at, before.expires_at, 'never a later expiry than the token it replaces');
+    assert.equal((await raw(secret, 'GET', '/v1/whoami')).statusCode, 401, 'the copy the proposer saw is revoked');
+    assert.equal(json<{ principal: string }>(await raw(out.secret, 'GET', '/v1/whoami')).principal, 'dana');
+    assert.equal((await raw(secret, 'POST', '/v1/tokens/rotate')).statusCode, 401, 'a revoked token cannot be rotated');
+    const tokens = json<{ tokens: { id: string; state: string }[] }>(await h.call('officer', 'GET', '/v1/tokens')).tokens;
+    assert.equal(tokens.find((t) => t.id === proposal.token.token_id)?.state, 'revoked');
+    assert.equal(tokens.find((t) => t.id === out.token.id)?.state, 'active');
+    const entry = (await loggedEvents(h.enclave)).find((e) => e.type === 'token.issued' && e.details['replaces'] === proposal.token.token_id);
+    assert.equal(entry?.details['token'], out.token.id);
+    assert.equal(entry?.principal?.id, 'dana');
+    assert.ok(!JSON.stringify(await loggedEvents(h.enclave)).includes(out.secret.slice(4)), 'the log never holds a secret');
+  });
+
   test('single-person paths are refused: the parent, services and the regulator cannot propose tokens; unknown tokens are 404', async () => {
     for (const role of ['parent', 'service', 'regulator', 'provider'] as const) {
       const res = await h.call(role, 'POST', '/v1/tokens', { principal: 'sneaky', org: 'gatekeeper', role: 'officer' });

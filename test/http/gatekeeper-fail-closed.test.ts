@@ -57,6 +57,7 @@ describe('the gatekeeper when the log cannot accept', () => {
         ['officer', 'POST', '/v1/break-glass', { ...ask, purpose: 'security', justification: { code: 'security-incident', text: 'account takeover in progress, tracing the attacker' } }],
         ['officer', 'POST', '/v1/policies/proposals', { text: '@id("a") permit (principal, action == Enclave::Action::"policy.read", resource);' }],
         ['officer', 'POST', '/v1/tokens', { principal: 'newbie', org: 'platform', role: 'service' }],
+        ['officer', 'POST', '/v1/tokens/rotate', {}],
       ];
       for (const [role, method, url, body] of calls) {
         const res = await h.call(role, method, url, body);
@@ -67,6 +68,7 @@ describe('the gatekeeper when the log cannot accept', () => {
       log.broken = false;
     }
     assert.equal(await state(), before, 'nothing was stored, approved or granted');
+    assert.equal((await h.call('officer', 'GET', '/v1/whoami')).statusCode, 200, 'a rotation that could not be logged leaves the token in use');
     // The log accepts again: the same approval goes through.
     assert.equal((await h.call('approver', 'POST', `/v1/access/requests/${pending.id}/approve`, { digest: pending.digest })).statusCode, 200);
   });

@@ -29,7 +29,7 @@ export function registerToken(program: Command, { io }: CliContext): void {
     )
     .addHelpText(
       'after',
-      examples('enclave token create --principal app --org platform --role service', 'enclave token approve prop_AbC123def456', 'enclave token list', 'enclave token revoke tok_AbC123def456'),
+      examples('enclave token create --principal app --org platform --role service', 'enclave token approve prop_AbC123def456', 'enclave token list', 'enclave token rotate', 'enclave token revoke tok_AbC123def456'),
     );
 
   addClientOptions(
@@ -37,7 +37,7 @@ export function registerToken(program: Command, { io }: CliContext): void {
       .command('create')
       .summary('propose a token for a principal (its secret is printed once, and works after approval)')
       .description(
-        'Proposes a bearer token for PRINCIPAL, created on first use with ORG and ROLE from the configuration. The secret is printed once; it works only after gatekeeper.token_approval is met (the proposer never counts).',
+        'Proposes a bearer token for PRINCIPAL, created on first use with ORG and ROLE from the configuration. The secret is printed once; it works only after gatekeeper.token_approval is met (the proposer never counts). Hand it to its principal, who runs `enclave token rotate` with it on receipt, so that no copy the proposer saw stays valid.',
       )
       .requiredOption('--principal <id>', 'who the token is for (lower case letters, digits, - and _)', configId)
       .requiredOption('--org <org>', 'their org in the configuration', configId)
@@ -70,7 +70,7 @@ export function registerToken(program: Command, { io }: CliContext): void {
             ['principal', `${opts.principal} (${opts.org}/${opts.role})`],
             ['secret', b.secret],
           ], ''),
-          `The secret is shown once and works after ${b.proposal.quorum.missing}: approvers run \`enclave token approve ${b.proposal.id}\`.`,
+          `The secret is shown once and works after ${b.proposal.quorum.missing}: approvers run \`enclave token approve ${b.proposal.id}\`. Its holder then runs \`enclave token rotate\` with it, which revokes this copy.`,
         ].join('\n'),
       );
     });
@@ -93,6 +93,31 @@ export function registerToken(program: Command, { io }: CliContext): void {
         list.length === 0
           ? 'no tokens'
           : columns([['ID', 'PRINCIPAL', 'ORG/ROLE', 'STATE', 'CREATED', 'EXPIRES', 'LABEL'], ...list.map((t) => [t.id, t.principal, `${t.org}/${t.role}`, t.state, t.created_at, t.expires_at ?? 'never', t.label])], ''),
+      );
+    });
+
+  addClientOptions(
+    token
+      .command('rotate')
+      .summary('replace the token you use with a new one and revoke it (no approval needed)')
+      .description(
+        'Replaces the token this command authenticates with by a new token of the same principal, label and expiry, and revokes the old one at once. Run it when you receive a token someone else proposed for you: its proposer saw the secret. The new secret is printed once; use it from now on.',
+      )
+      .option('--json', 'print the new token and its secret as JSON'),
+  )
+    .addHelpText('after', examples('enclave token rotate', 'enclave token rotate --json'))
+    .action(async (opts: { json?: boolean }, cmd: Command) => {
+      const { body } = await (await clientOf(cmd)).post<{ token: TokenView; secret: string; replaced: string }>('/v1/tokens/rotate', {});
+      new Output(io, { json: opts.json === true }).result(body, (b) =>
+        [
+          columns([
+            ['token', b.token.id],
+            ['principal', `${b.token.principal} (${b.token.org}/${b.token.role})`],
+            ['expires', b.token.expires_at ?? 'never'],
+            ['secret', b.secret],
+          ], ''),
+          `${b.replaced} is revoked. The secret is shown once: use it from now on.`,
+        ].join('\n'),
       );
     });
 

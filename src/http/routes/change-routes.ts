@@ -146,6 +146,21 @@ export function changeRoutes(app: FastifyInstance, enclave: Enclave): void {
     },
   );
 
+  app.post(
+    '/v1/tokens/rotate',
+    {
+      schema: {
+        tags: ['tokens'],
+        summary: 'Replace the token this request uses with a new one (same principal, label and expiry) and revoke it',
+        description:
+          'No approval is needed: the new token can do nothing the old one could not. Whoever proposed a token for another principal saw its secret; rotating on receipt ends that copy. The new secret is returned once.',
+        security,
+        response: { 200: Type.Object({ token: TokenView, secret: Type.String(), replaced: Type.String() }), ...errors },
+      },
+    },
+    async (request, reply) => reply.header('cache-control', 'no-store').send(await changes.rotateOwnToken(principalOf(request))),
+  );
+
   app.post<{ Params: { id: string } }>(
     '/v1/tokens/:id/revoke',
     {
