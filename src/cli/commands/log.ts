@@ -4,6 +4,9 @@
 import { existsSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { InvalidArgumentError, Option, type Command } from 'commander';
 import { EnclaveError } from '../../core/errors.ts';
+import { HASH_SIZE } from '../../core/tlog/merkle.ts';
+import { MAX_NOTE_SIZE } from '../../core/tlog/note.ts';
+import { MAX_ENTRY_SIZE, TILE_WIDTH } from '../../core/tlog/tiles.ts';
 import type { LogFetch, LogVerification } from '../../services/log-verifier.ts';
 import { enclaveErrorOf, send } from '../api-client.ts';
 import type { CliContext } from '../context.ts';
@@ -61,11 +64,18 @@ export function logPrefix(value: string): string {
   return `${url.origin}${path === '' ? '/log' : path}`;
 }
 
+/** The most a valid resource can hold: a note, a full entry bundle (256 entries of 2 + 65,535 bytes), a full tile. */
+function maxBytesOf(path: string): number {
+  if (path.startsWith('tile/entries/')) return TILE_WIDTH * (2 + MAX_ENTRY_SIZE);
+  if (path.startsWith('tile/')) return TILE_WIDTH * HASH_SIZE;
+  return MAX_NOTE_SIZE;
+}
+
 /** GETs resources under the log prefix; 404 is "absent", anything else unexpected is a one-line failure. */
 export function httpLogFetch(prefix: string, token: string | undefined): LogFetch {
   return async (path) => {
     const url = `${prefix}/${path}`;
-    const res = await send(url, { headers: token ? { authorization: `Bearer ${token}` } : {} }, url, 'is the log served there? (--url)');
+    const res = await send(url, { headers: token ? { authorization: `Bearer ${token}` } : {} }, url, 'is the log served there? (--url)', maxBytesOf(path));
     if (res.status === 200) return res.body;
     if (res.status === 404) return undefined;
     if (res.status === 401) throw new EnclaveError('unauthenticated', `${url} needs a bearer token: pass --token or set ENCLAVE_TOKEN`);
