@@ -209,6 +209,13 @@ async function verifyTree(fetch: LogFetch, size: number, root: Uint8Array, concu
 export async function verifyLog(options: VerifyLogOptions): Promise<LogVerification> {
   const log = within('--vkey', () => noteVerifier(options.vkey));
   const witnesses = (options.witnesses ?? []).map((w) => within('witness key', () => cosignatureVerifierFromKey(w)));
+  // A key listed twice would count its one cosignature twice towards the quorum.
+  const keys = new Set<string>();
+  for (const w of witnesses) {
+    const id = `${w.name}+${w.keyId.toString(16).padStart(8, '0')}`;
+    if (keys.has(id)) throw new EnclaveError('invalid_argument', `witness key ${id} is given twice`);
+    keys.add(id);
+  }
   if (options.quorum !== undefined && (!Number.isInteger(options.quorum) || options.quorum < 0 || options.quorum > witnesses.length)) {
     throw new EnclaveError('invalid_argument', `the quorum must be from 0 to the number of witness keys (${witnesses.length})`);
   }

@@ -180,6 +180,15 @@ test('a signed checkpoint claiming a huge tree with nothing behind it fails at i
   await fails(options(log), 'log_mismatch', /^tile\/entries\/000 is missing, but the checkpoint of size 1125899906842624 requires it$/);
 });
 
+test('a witness key given twice is refused: its one cosignature would count twice towards the quorum', async () => {
+  const w1 = generateNoteKey('w1.example', SIG_TYPE_COSIGNATURE);
+  const log = new StaticLog();
+  log.append(3);
+  await log.publish((text) => signatureLines(text, [cosignerFromKey(w1.skey)]));
+  await fails(options(log, { witnesses: [w1.vkey, w1.vkey] }), 'invalid_argument', /^witness key w1\.example\+[0-9a-f]{8} is given twice$/);
+  await fails(options(log, { witnesses: [w1.vkey, ` ${w1.vkey}\n`], quorum: 2 }), 'invalid_argument', /given twice/);
+});
+
 test('entries outside the tree are refused as arguments', async () => {
   const log = await logOf(10);
   await fails(options(log, { entries: [10] }), 'invalid_argument', /^entry 10 is not in the log: the checkpoint has 10 entries$/);
