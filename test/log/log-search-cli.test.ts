@@ -3,6 +3,8 @@
 // a wrong key or a tampered answer fails with one line; conflicting options are usage errors.
 import assert from 'node:assert/strict';
 import { rmSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { runCli } from '../../src/cli/program.ts';
@@ -125,6 +127,25 @@ void describe('enclave log search', () => {
     const note = await log.publish();
     const proven = { checkpoint: note, size: 1, results: [{ index: 0, entry: odd as unknown as LogEntry, proof: [] }], next: null };
     assert.throws(() => checkPage(proven, log.vkey), (e: unknown) => isEnclaveError(e, 'invalid_log_data') && /^search result 0 is not a log entry/.test(e.message));
+  });
+
+  void it('prints what a server sent escaped: a principal id with terminal control sequences does not reach the terminal raw', async () => {
+    const log = new StaticLog();
+    const entry = { details: { action: 'record.read\u001b]0;owned\u0007', allow: true }, principal: { id: 'eve\u001b[2K\r', org: 'o', role: 'r' }, subject: null, time: '2026-03-01T00:00:00.000Z', type: 'access.decision', v: 1 };
+    log.append([canonicalJsonBytes(entry)]);
+    const page = { checkpoint: await log.publish(), size: 1, results: [{ index: 0, entry, proof: [] }], next: null };
+    const server = createServer((_req, res) => res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify(page)));
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    try {
+      const io = memoryIo();
+      const code = await runCli(['log', 'search', '--server', `http://127.0.0.1:${(server.address() as AddressInfo).port}`, '--token', 'enc_x', '--vkey', log.vkey], io);
+      assert.equal(code, 0, io.err());
+      assert.doesNotMatch(io.out(), /[\u0000-\u0009\u000b-\u001f\u007f-\u009f]/);
+      assert.match(io.out(), /eve\\u001b\[2K\\u000d/);
+      assert.match(io.out(), /record\.read\\u001b\]0;owned\\u0007 allow/);
+    } finally {
+      await new Promise((resolve) => server.close(resolve));
+    }
   });
 
   void it('is refused to the parent company, and rejects conflicting or malformed options as usage errors', async () => {

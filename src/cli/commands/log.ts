@@ -13,7 +13,7 @@ import type { CliContext } from '../context.ts';
 import { CliError, usageError } from '../fail.ts';
 import type { Io } from '../io.ts';
 import { examples, integerIn, keyText } from '../options.ts';
-import { Output, count } from '../output.ts';
+import { Output, count, printable } from '../output.ts';
 
 const PROGRESS_FROM = 65_536;
 
@@ -218,7 +218,7 @@ function human(r: VerifyReport, opts: VerifyOptions): string {
   const lines = [`verified ${r.origin}: checkpoint of ${entries(r.size)}, root ${r.root}, signed by the log key`];
   if (r.tree) lines.push(`  tree: ${count(r.tree.entries)} entries and ${count(r.tree.tiles)} tiles rehashed; they match the root`);
   else lines.push('  tree: not recomputed (--no-full)');
-  for (const e of r.entries) lines.push(`  entry ${e.index}: included (${`${count(e.proof.length)} proof ${e.proof.length === 1 ? 'hash' : 'hashes'}`}): ${e.entry}`);
+  for (const e of r.entries) lines.push(`  entry ${e.index}: included (${`${count(e.proof.length)} proof ${e.proof.length === 1 ? 'hash' : 'hashes'}`}): ${printable(e.entry)}`);
   if (r.consistent_with !== null) lines.push(`  consistent with the saved checkpoint of ${count(r.consistent_with)} entries (${opts.since ?? ''})`);
   if (r.witnesses.trusted > 0) {
     lines.push(`  witnesses: ${r.witnesses.cosigned.length} of ${r.witnesses.trusted} cosigned (quorum ${r.witnesses.quorum})${r.witnesses.cosigned.length > 0 ? `: ${r.witnesses.cosigned.join(', ')}` : ''}`);
