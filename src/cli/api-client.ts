@@ -3,6 +3,7 @@
 // that cannot be reached or answers something else becomes a one-line CliError. The bearer token is sent
 // in the Authorization header only and never appears in a message.
 import { EnclaveError, isErrorCode } from '../core/errors.ts';
+import { readLimited } from '../services/read-limited.ts';
 import { CliError, usageError } from './fail.ts';
 
 export interface ApiResponse<T> {
@@ -19,6 +20,8 @@ export interface RequestOptions {
 }
 
 const TIMEOUT_MS = 30_000;
+/** No Enclave answer comes near it (a search page is at most 1,000 entries of at most 64 KiB). */
+export const MAX_RESPONSE_BYTES = 256 * 1024 * 1024;
 
 export interface RawResponse {
   readonly status: number;
@@ -27,13 +30,16 @@ export interface RawResponse {
 }
 
 /**
- * One HTTP exchange with the CLI's timeout, its body read whole. A server that cannot be reached, or does
- * not answer in time, is a one-line CliError naming `where`; `hint` says what to check.
+ * One HTTP exchange with the CLI's timeout, its body read whole up to `maxBytes` (a larger answer is
+ * `bad_response`). A server that cannot be reached, or does not answer in time, is a one-line CliError
+ * naming `where`; `hint` says what to check.
  */
-export async function send(url: string, init: RequestInit, where: string, hint: string): Promise<RawResponse> {
+export async function send(url: string, init: RequestInit, where: string, hint: string, maxBytes = MAX_RESPONSE_BYTES): Promise<RawResponse> {
+  let res: RawResponse | undefined;
   try {
-    const res = await fetch(url, { ...init, signal: AbortSignal.timeout(TIMEOUT_MS) });
-    return { status: res.status, body: new Uint8Array(await res.arrayBuffer()), etag: res.headers.get('etag') ?? undefined };
+    const answer = await fetch(url, { ...init, signal: AbortSignal.timeout(TIMEOUT_MS) });
+    const body = await readLimited(answer, maxBytes);
+    if (body !== undefined) res = { status: answer.status, body, etag: answer.headers.get('etag') ?? undefined };
   } catch (err) {
     if (err instanceof Error && (err.name === 'TimeoutError' || err.name === 'AbortError')) {
       throw new CliError('unreachable', `no answer from ${where} within ${TIMEOUT_MS / 1000} s`, { cause: err });
@@ -42,6 +48,8 @@ export async function send(url: string, init: RequestInit, where: string, hint: 
     const why = cause?.code ?? (cause instanceof Error ? cause.message : err instanceof Error ? err.message : 'error');
     throw new CliError('unreachable', `cannot reach ${where} (${why}); ${hint}`, { cause: err });
   }
+  if (res === undefined) throw new CliError('bad_response', `${where} answered more than ${maxBytes.toLocaleString('en-US')} bytes`);
+  return res;
 }
 
 /** The Enclave error an answer's body `{"error": {"code", "message"}}` carries, its message after `prefix`; undefined if it carries none. */

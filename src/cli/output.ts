@@ -43,6 +43,14 @@ export function count(n: number): string {
   return n.toLocaleString('en-US');
 }
 
+// Control characters (C0, DEL, C1) and the line separators and bidirectional overrides that reorder text.
+const UNPRINTABLE = /[\u0000-\u001f\u007f-\u009f\u2028\u2029\u200e\u200f\u202a-\u202e\u2066-\u2069]/g;
+
+/** Text a server sent, made safe to print: each control character as its \uXXXX escape (no terminal escapes). */
+export function printable(text: string): string {
+  return text.replace(UNPRINTABLE, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
+}
+
 /** Left-aligned columns; the last column is not padded. */
 export function columns(rows: readonly (readonly string[])[], indent = '  ', gap = '  '): string {
   const widths: number[] = [];

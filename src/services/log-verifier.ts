@@ -93,16 +93,19 @@ async function fetchRequired(fetch: LogFetch, path: string, size: number): Promi
   return data;
 }
 
-/** Runs `fn` over `items` with at most `limit` in flight; results, and the first failure, in item order. */
-async function inBatches<T, R>(items: readonly T[], limit: number, fn: (item: T) => Promise<R>): Promise<R[]> {
-  const out: R[] = [];
-  for (let i = 0; i < items.length; i += limit) {
-    for (const r of await Promise.allSettled(items.slice(i, i + limit).map(fn))) {
+/**
+ * Runs `fn` over tiles 0 .. count-1 of a level, at most `limit` in flight, and hands each batch's results
+ * to `check` in index order (the first failure, too, in index order). Coordinates are made per batch: a
+ * signed size of 2^50 must fail at its first missing tile, not while listing 2^42 of them.
+ */
+async function inBatches<R>(count: number, limit: number, fn: (index: number) => Promise<R>, check: (result: R) => void): Promise<void> {
+  for (let first = 0; first < count; first += limit) {
+    const batch = Array.from({ length: Math.min(limit, count - first) }, (_, i) => fn(first + i));
+    for (const r of await Promise.allSettled(batch)) {
       if (r.status === 'rejected') throw r.reason;
-      out.push(r.value);
+      check(r.value);
     }
   }
-  return out;
 }
 
 function tileHashesOf(data: Uint8Array, t: TileCoords, path: string, size: number): Uint8Array[] {
@@ -143,22 +146,18 @@ async function verifyTree(fetch: LogFetch, size: number, root: Uint8Array, concu
   let tiles = 0;
   // Hashes the next level's tiles must hold: the hashes of this level's full tiles, in order.
   let expected: Uint8Array[] = [];
-  const bundles: TileCoords[] = [];
-  for (let n = 0; n * TILE_WIDTH < size; n++) bundles.push({ level: 0, index: n, width: tileWidth(0, n, size) });
-  for (let i = 0; i < bundles.length; i += concurrency) {
-    const batch = bundles.slice(i, i + concurrency);
-    // Fetched in parallel, checked in order: the failure reported is always the first in index order.
-    const fetched = await Promise.allSettled(
-      batch.map(async (t) => {
-        const bundlePath = entriesPath(t.index, t.width);
-        const hashPath = tilePath(0, t.index, t.width);
-        const [bundle, tile] = await Promise.all([fetchRequired(fetch, bundlePath, size), fetchRequired(fetch, hashPath, size)]);
-        return { t, bundlePath, hashPath, bundle, tile };
-      }),
-    );
-    for (const result of fetched) {
-      if (result.status === 'rejected') throw result.reason;
-      const { t, bundlePath, hashPath, bundle, tile } = result.value;
+  // Fetched in parallel, checked in order: the failure reported is always the first in index order.
+  await inBatches(
+    Math.ceil(size / TILE_WIDTH),
+    concurrency,
+    async (n) => {
+      const t: TileCoords = { level: 0, index: n, width: tileWidth(0, n, size) };
+      const bundlePath = entriesPath(t.index, t.width);
+      const hashPath = tilePath(0, t.index, t.width);
+      const [bundle, tile] = await Promise.all([fetchRequired(fetch, bundlePath, size), fetchRequired(fetch, hashPath, size)]);
+      return { t, bundlePath, hashPath, bundle, tile };
+    },
+    ({ t, bundlePath, hashPath, bundle, tile }) => {
       const entries = within(bundlePath, () => decodeEntryBundle(bundle));
       if (entries.length !== t.width) mismatch(`${bundlePath} holds ${entries.length} entries, but the checkpoint of size ${size} requires ${t.width}`);
       const hashes = tileHashesOf(tile, t, hashPath, size);
@@ -172,27 +171,33 @@ async function verifyTree(fetch: LogFetch, size: number, root: Uint8Array, concu
       frontier = appendToFrontier(frontier, leaves).frontier;
       if (t.width === TILE_WIDTH) expected.push(fullTileHash(hashes));
       tiles++;
-    }
-    onProgress?.(frontier.size, size);
-  }
+      onProgress?.(frontier.size, size);
+    },
+  );
   // The tiles above level 0 hold nothing that is not derived from level 0, but they are what proofs are
   // computed from: each must agree with the level below.
   for (let level = 1; Math.floor(size / TILE_WIDTH ** level) > 0; level++) {
     const next: Uint8Array[] = [];
-    const coords: TileCoords[] = [];
-    for (let n = 0; n * TILE_WIDTH < Math.floor(size / TILE_WIDTH ** level); n++) coords.push({ level, index: n, width: tileWidth(level, n, size) });
-    const fetched = await inBatches(coords, concurrency, async (t) => ({ t, path: tilePath(t.level, t.index, t.width), data: await fetchRequired(fetch, tilePath(t.level, t.index, t.width), size) }));
-    for (const { t, path, data } of fetched) {
-      const hashes = tileHashesOf(data, t, path, size);
-      for (const [j, h] of hashes.entries()) {
-        const below = expected[t.index * TILE_WIDTH + j] as Uint8Array;
-        if (!bytesEqual(h, below)) {
-          mismatch(`${path} holds ${short(h)} at position ${j}, but the full tile below (${tilePath(level - 1, t.index * TILE_WIDTH + j)}) hashes to ${short(below)}`);
+    await inBatches(
+      Math.ceil(Math.floor(size / TILE_WIDTH ** level) / TILE_WIDTH),
+      concurrency,
+      async (n) => {
+        const t: TileCoords = { level, index: n, width: tileWidth(level, n, size) };
+        const path = tilePath(t.level, t.index, t.width);
+        return { t, path, data: await fetchRequired(fetch, path, size) };
+      },
+      ({ t, path, data }) => {
+        const hashes = tileHashesOf(data, t, path, size);
+        for (const [j, h] of hashes.entries()) {
+          const below = expected[t.index * TILE_WIDTH + j] as Uint8Array;
+          if (!bytesEqual(h, below)) {
+            mismatch(`${path} holds ${short(h)} at position ${j}, but the full tile below (${tilePath(level - 1, t.index * TILE_WIDTH + j)}) hashes to ${short(below)}`);
+          }
         }
-      }
-      if (t.width === TILE_WIDTH) next.push(fullTileHash(hashes));
-      tiles++;
-    }
+        if (t.width === TILE_WIDTH) next.push(fullTileHash(hashes));
+        tiles++;
+      },
+    );
     expected = next;
   }
   const computed = frontierRoot(frontier);
@@ -204,6 +209,13 @@ async function verifyTree(fetch: LogFetch, size: number, root: Uint8Array, concu
 export async function verifyLog(options: VerifyLogOptions): Promise<LogVerification> {
   const log = within('--vkey', () => noteVerifier(options.vkey));
   const witnesses = (options.witnesses ?? []).map((w) => within('witness key', () => cosignatureVerifierFromKey(w)));
+  // A key listed twice would count its one cosignature twice towards the quorum.
+  const keys = new Set<string>();
+  for (const w of witnesses) {
+    const id = `${w.name}+${w.keyId.toString(16).padStart(8, '0')}`;
+    if (keys.has(id)) throw new EnclaveError('invalid_argument', `witness key ${id} is given twice`);
+    keys.add(id);
+  }
   if (options.quorum !== undefined && (!Number.isInteger(options.quorum) || options.quorum < 0 || options.quorum > witnesses.length)) {
     throw new EnclaveError('invalid_argument', `the quorum must be from 0 to the number of witness keys (${witnesses.length})`);
   }

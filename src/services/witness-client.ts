@@ -6,6 +6,7 @@ import { cosignatureVerifierFromKey } from '../core/tlog/cosignature.ts';
 import { parseDecimal } from '../core/tlog/encoding.ts';
 import { openNote, splitNote } from '../core/tlog/note.ts';
 import { formatAddCheckpoint } from '../core/tlog/witness-protocol.ts';
+import { readLimited } from './read-limited.ts';
 
 export interface WitnessEndpoint {
   /** The witness's submission prefix: `<url>/add-checkpoint` is posted to. */
@@ -42,7 +43,7 @@ export async function addCheckpoint(
   const body = formatAddCheckpoint({ oldSize, proof, checkpoint: signedCheckpoint });
   const timeoutMs = options.timeoutMs ?? DEFAULT_TIMEOUT_MS;
   let res: Response;
-  let text: string;
+  let bytes: Uint8Array | undefined;
   try {
     res = await fetch(`${witness.url.replace(/\/+$/, '')}/add-checkpoint`, {
       method: 'POST',
@@ -50,12 +51,13 @@ export async function addCheckpoint(
       body,
       signal: AbortSignal.timeout(timeoutMs),
     });
-    text = await res.text();
+    bytes = await readLimited(res, MAX_RESPONSE);
   } catch (err) {
     const timedOut = err instanceof Error && (err.name === 'TimeoutError' || err.name === 'AbortError');
     throw unavailable(witness, timedOut ? `no answer within ${timeoutMs} ms` : 'cannot be reached', err);
   }
-  if (text.length > MAX_RESPONSE) throw unavailable(witness, `the answer is larger than ${MAX_RESPONSE} bytes`);
+  if (bytes === undefined) throw unavailable(witness, `the answer is larger than ${MAX_RESPONSE} bytes`);
+  const text = new TextDecoder().decode(bytes);
   if (res.status === 409 && (res.headers.get('content-type') ?? '').startsWith('text/x.tlog.size')) {
     let size: number;
     try {

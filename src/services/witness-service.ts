@@ -99,13 +99,11 @@ export class WitnessService {
     const known = latest?.size ?? 0;
     if (req.oldSize !== known) throw this.sizeConflict(origin, known, `the old size is ${req.oldSize}`);
     try {
-      if (latest !== undefined && size === latest.size) {
-        if (!bytesEqual(root, latest.root)) {
-          throw new EnclaveError('log_rollback', `refused a split view of ${shown(origin)}: a checkpoint of size ${size} with another root than the one this witness cosigned`);
-        }
-      } else {
-        checkTree(req.proof, size, root, known, latest?.root ?? EMPTY_TREE_HASH);
+      if (latest !== undefined && size === latest.size && !bytesEqual(root, latest.root)) {
+        throw new EnclaveError('log_rollback', `refused a split view of ${shown(origin)}: a checkpoint of size ${size} with another root than the one this witness cosigned`);
       }
+      // Between equal sizes too: the proof must then be empty (RFC 6962 §2.1.2).
+      checkTree(req.proof, size, root, known, latest?.root ?? EMPTY_TREE_HASH);
     } catch (err) {
       // The signature is the log's: keep the request as evidence of its misbehaviour (tlog-witness allows it).
       if (isEnclaveError(err)) await this.store.addEvidence({ origin, reason: `${err.code}: ${err.message}`, body: text, time: this.clock() });

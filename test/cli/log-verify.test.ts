@@ -156,6 +156,16 @@ test('verify: a log behind a token, an unreachable server, bad arguments', async
   assert.equal(beyond.message, 'entry 3 is not in the log: the checkpoint has 3 entries');
 });
 
+test('verify: an entry holding terminal control sequences is printed escaped, never sent raw to the terminal', async () => {
+  log = new StaticLog();
+  log.append([new TextEncoder().encode('{"i":0}\u001b[2K\r\u009b31mverified\u0007\u007f')]);
+  await log.publish();
+  const r = await cli('log', 'verify', '--url', base, '--vkey', log.vkey, '--entry', '0');
+  assert.equal(r.code, 0, r.err);
+  assert.doesNotMatch(r.out, /[\u0000-\u0009\u000b-\u001f\u007f-\u009f]/);
+  assert.match(r.out, /\n {2}entry 0: included \(0 proof hashes\): \{"i":0\}\\u001b\[2K\\u000d\\u009b31mverified\\u0007\\u007f\n/);
+});
+
 test('proof: exports a C2SP tlog-proof that verifies offline for that entry only', async () => {
   await fresh(600);
   const file = join(dir, 'entry-42.tlog-proof');

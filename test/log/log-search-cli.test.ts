@@ -3,11 +3,17 @@
 // a wrong key or a tampered answer fails with one line; conflicting options are usage errors.
 import assert from 'node:assert/strict';
 import { rmSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { runCli } from '../../src/cli/program.ts';
 import { generateNoteKey } from '../../src/core/tlog/note.ts';
 import { checkPage } from '../../src/cli/commands/log-search.ts';
+import { CliError } from '../../src/cli/fail.ts';
+import { canonicalJsonBytes } from '../../src/core/canonical-json.ts';
+import { isEnclaveError } from '../../src/core/errors.ts';
+import { StaticLog } from '../core/tlog/static-log.ts';
 import type { LogEntry } from '../../src/core/log-entry.ts';
 import { memoryIo } from '../cli/helpers.ts';
 import { tempDir } from '../helpers/fixture.ts';
@@ -93,6 +99,53 @@ void describe('enclave log search', () => {
     assert.throws(() => checkPage(forged, vkey), /not proven/);
     const moved = { ...page, results: [{ ...first, index: first.index + 1 }] };
     assert.throws(() => checkPage(moved, vkey), /not proven/);
+  });
+
+  void it('refuses results that no checkpoint backs: a page without a checkpoint has nothing to prove them against', async () => {
+    const res = await h.call('officer', 'GET', '/v1/log/search?subject=ann');
+    const page = JSON.parse(res.body) as Parameters<typeof checkPage>[0];
+    const first = page.results[0];
+    assert.ok(first);
+    const forged = { checkpoint: null, size: 0, results: [{ ...first, entry: { ...first.entry, principal: null } }], next: null };
+    assert.throws(() => checkPage(forged), (e: unknown) => isEnclaveError(e, 'log_mismatch') && /no checkpoint/.test(e.message));
+    checkPage({ checkpoint: null, size: 0, results: [], next: null });
+  });
+
+  void it('refuses a page that is not a search page, or a proven entry that is not a log entry, with a typed error', async () => {
+    const res = await h.call('officer', 'GET', '/v1/log/search?subject=ann');
+    const page = JSON.parse(res.body) as Parameters<typeof checkPage>[0];
+    const first = page.results[0];
+    assert.ok(first);
+    const shapes: unknown[] = [null, [], { ...page, results: 'x' }, { ...page, size: '7' }, { ...page, results: [{ ...first, proof: 'x' }] }, { ...page, results: [null] }, { ...page, checkpoint: 7 }];
+    for (const shape of shapes) {
+      assert.throws(() => checkPage(shape as Parameters<typeof checkPage>[0], vkey), (e: unknown) => e instanceof CliError && e.code === 'bad_response', JSON.stringify(shape)?.slice(0, 80));
+    }
+    // An entry without details, its proof valid because the log signed it so: refused before it is printed.
+    const log = new StaticLog(h.enclave.config.log.origin);
+    const odd = { v: 1, type: 'access.decision', time: '2026-03-01T00:00:00.000Z', principal: null, subject: null };
+    log.append([canonicalJsonBytes(odd)]);
+    const note = await log.publish();
+    const proven = { checkpoint: note, size: 1, results: [{ index: 0, entry: odd as unknown as LogEntry, proof: [] }], next: null };
+    assert.throws(() => checkPage(proven, log.vkey), (e: unknown) => isEnclaveError(e, 'invalid_log_data') && /^search result 0 is not a log entry/.test(e.message));
+  });
+
+  void it('prints what a server sent escaped: a principal id with terminal control sequences does not reach the terminal raw', async () => {
+    const log = new StaticLog();
+    const entry = { details: { action: 'record.read\u001b]0;owned\u0007', allow: true }, principal: { id: 'eve\u001b[2K\r', org: 'o', role: 'r' }, subject: null, time: '2026-03-01T00:00:00.000Z', type: 'access.decision', v: 1 };
+    log.append([canonicalJsonBytes(entry)]);
+    const page = { checkpoint: await log.publish(), size: 1, results: [{ index: 0, entry, proof: [] }], next: null };
+    const server = createServer((_req, res) => res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify(page)));
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    try {
+      const io = memoryIo();
+      const code = await runCli(['log', 'search', '--server', `http://127.0.0.1:${(server.address() as AddressInfo).port}`, '--token', 'enc_x', '--vkey', log.vkey], io);
+      assert.equal(code, 0, io.err());
+      assert.doesNotMatch(io.out(), /[\u0000-\u0009\u000b-\u001f\u007f-\u009f]/);
+      assert.match(io.out(), /eve\\u001b\[2K\\u000d/);
+      assert.match(io.out(), /record\.read\\u001b\]0;owned\\u0007 allow/);
+    } finally {
+      await new Promise((resolve) => server.close(resolve));
+    }
   });
 
   void it('is refused to the parent company, and rejects conflicting or malformed options as usage errors', async () => {

@@ -10,7 +10,9 @@ import {
   cosignerFromKey,
   decodeEntryBundle,
   encodeEntryBundle,
+  formatCheckpoint,
   generateNoteKey,
+  signNote,
   signatureLines,
   treeTiles,
   tilePath,
@@ -167,6 +169,24 @@ test('witness quorum: cosignatures are counted only from the trusted witness key
   forged.append(12);
   await forged.publish((text) => signatureLines(text, [{ ...cosignerFromKey(w2.skey), sign: (m: Uint8Array) => cosignerFromKey(w1.skey).sign(m) }]));
   await fails(options(forged, { witnesses: [w2.vkey] }), 'log_signature_invalid', /^checkpoint: the signature by w2\.example .* does not verify$/);
+});
+
+test('a signed checkpoint claiming a huge tree with nothing behind it fails at its first bundle, in bounded memory', async () => {
+  const log = await logOf(1);
+  // The log's own key signs a size of 2^50 leaves: the verifier must not plan 2^42 fetches before the first.
+  const text = formatCheckpoint({ origin: log.origin, size: 2 ** 50, root: new Uint8Array(32), extensions: [] });
+  log.resources.set('checkpoint', new TextEncoder().encode(signNote(text, [log.signer])));
+  log.resources.delete('tile/entries/000.p/1');
+  await fails(options(log), 'log_mismatch', /^tile\/entries\/000 is missing, but the checkpoint of size 1125899906842624 requires it$/);
+});
+
+test('a witness key given twice is refused: its one cosignature would count twice towards the quorum', async () => {
+  const w1 = generateNoteKey('w1.example', SIG_TYPE_COSIGNATURE);
+  const log = new StaticLog();
+  log.append(3);
+  await log.publish((text) => signatureLines(text, [cosignerFromKey(w1.skey)]));
+  await fails(options(log, { witnesses: [w1.vkey, w1.vkey] }), 'invalid_argument', /^witness key w1\.example\+[0-9a-f]{8} is given twice$/);
+  await fails(options(log, { witnesses: [w1.vkey, ` ${w1.vkey}\n`], quorum: 2 }), 'invalid_argument', /given twice/);
 });
 
 test('entries outside the tree are refused as arguments', async () => {

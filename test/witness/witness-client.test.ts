@@ -97,6 +97,33 @@ test('addCheckpoint: a timeout, an unreachable witness and answers that are not 
   }
 });
 
+test('addCheckpoint: an endless answer is refused past 64 KiB, not read whole', async () => {
+  const log = new StaticLog();
+  log.append(2);
+  const note = await log.publish();
+  const key = generateNoteKey('w.example', SIG_TYPE_COSIGNATURE);
+  let written = 0;
+  const flood = await fakeWitness((req, res) => {
+    req.resume();
+    const chunk = Buffer.alloc(64 * 1024, 'a');
+    const pump = (): void => {
+      while (written < 512 * 1024 * 1024) {
+        written += chunk.byteLength;
+        if (!res.write(chunk)) return void res.once('drain', pump);
+      }
+      res.end();
+    };
+    res.on('close', () => res.removeAllListeners('drain'));
+    pump();
+  });
+  try {
+    await assert.rejects(addCheckpoint({ url: flood.url, vkey: key.vkey }, 0, [], note), (e: unknown) => isEnclaveError(e, 'witness_unavailable') && /larger than 65536 bytes/.test(e.message));
+    assert.ok(written < 64 * 1024 * 1024, `the witness wrote ${written} bytes before the log stopped reading`);
+  } finally {
+    await closeServer(flood.server);
+  }
+});
+
 test('witnessCosigner: every witness cosigns; one that lost track is caught up after its 409; failures are reported, not fatal', async () => {
   const log = new StaticLog();
   const w1 = await listeningWitness(log, 'w1.example');

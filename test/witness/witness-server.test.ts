@@ -99,6 +99,20 @@ test('cosigns a first checkpoint from size 0, then each consistent extension', a
   });
 });
 
+test('the same checkpoint again with proof lines is 422: the consistency proof between equal sizes is empty (RFC 6962 §2.1.2)', async () => {
+  const log = new StaticLog();
+  await withRig([log], async (r) => {
+    const a = await grow(log, 5);
+    const b = await grow(log, 7);
+    assert.equal((await submit(r.app, 0, [], a.checkpoint)).statusCode, 200);
+    assert.equal((await submit(r.app, 5, await b.proof(5), b.checkpoint)).statusCode, 200);
+    const padded = await submit(r.app, 12, await b.proof(5), b.checkpoint);
+    assert.equal(padded.statusCode, 422, padded.body);
+    assert.equal(code(padded), 'log_proof_invalid');
+    assertCosigned(log, b.checkpoint, await submit(r.app, 12, [], b.checkpoint));
+  });
+});
+
 test('a stale old size is 409 text/x.tlog.size with the witness size; the client can then catch up', async () => {
   const log = new StaticLog();
   await withRig([log], async (r) => {

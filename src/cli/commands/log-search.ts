@@ -6,15 +6,16 @@ import { InvalidArgumentError, type Command } from 'commander';
 import { canonicalJsonBytes } from '../../core/canonical-json.ts';
 import { EnclaveError } from '../../core/errors.ts';
 import { LOG_EVENT_TYPES } from '../../core/event-log.ts';
-import type { LogEntry } from '../../core/log-entry.ts';
+import { decodeLogEntry, type LogEntry } from '../../core/log-entry.ts';
 import { parseRfc3339 } from '../../core/rfc3339.ts';
 import { openCheckpoint, parseCheckpoint } from '../../core/tlog/checkpoint.ts';
 import { decodeBase64 } from '../../core/tlog/encoding.ts';
 import { checkRecord, leafHash } from '../../core/tlog/merkle.ts';
 import { noteVerifier, splitNote } from '../../core/tlog/note.ts';
 import type { CliContext } from '../context.ts';
+import { CliError } from '../fail.ts';
 import { addClientOptions, clientOf, examples, integerIn, keyText } from '../options.ts';
-import { columns, count, Output } from '../output.ts';
+import { columns, count, Output, printable } from '../output.ts';
 
 interface SearchPage {
   readonly checkpoint: string | null;
@@ -52,16 +53,48 @@ function hex64(value: string): string {
   return value;
 }
 
+/** The page has the shape the API documents (a server's answer is not trusted to). */
+function checkShape(page: unknown): asserts page is SearchPage {
+  const bad = (why: string): never => {
+    throw new CliError('bad_response', `the search answer is not a search page: ${why}`);
+  };
+  if (typeof page !== 'object' || page === null || Array.isArray(page)) bad('not a JSON object');
+  const p = page as Record<string, unknown>;
+  if (p['checkpoint'] !== null && typeof p['checkpoint'] !== 'string') bad('checkpoint is neither a string nor null');
+  if (!Number.isSafeInteger(p['size'])) bad('size is not an integer');
+  if (p['next'] !== null && !Number.isSafeInteger(p['next'])) bad('next is neither an integer nor null');
+  if (!Array.isArray(p['results'])) bad('results is not an array');
+  for (const r of p['results'] as unknown[]) {
+    const item = (typeof r === 'object' && r !== null ? r : {}) as Record<string, unknown>;
+    if (!Number.isSafeInteger(item['index'])) bad('a result has no integer index');
+    if (typeof item['entry'] !== 'object' || item['entry'] === null || Array.isArray(item['entry'])) bad(`result ${String(item['index'])} has no entry object`);
+    if (!Array.isArray(item['proof']) || !item['proof'].every((h) => typeof h === 'string')) bad(`result ${String(item['index'])} has no proof (an array of base64 hashes)`);
+  }
+}
+
 /** Checks every result's inclusion proof against the page's checkpoint (signed by `vkey` when given). */
 export function checkPage(page: SearchPage, vkey?: string): void {
-  if (page.checkpoint === null) return;
+  checkShape(page);
+  if (page.checkpoint === null) {
+    // The server answers so only before its first checkpoint, when nothing can be proven, so nothing is found.
+    if (page.results.length > 0) throw new EnclaveError('log_mismatch', `the page holds ${page.results.length} results but no checkpoint to prove them against`);
+    return;
+  }
   const checkpoint = vkey === undefined ? parseCheckpoint(splitNote(page.checkpoint).text) : openCheckpoint(page.checkpoint, noteVerifier(vkey)).checkpoint;
   if (checkpoint.size !== page.size) throw new EnclaveError('log_mismatch', `the page claims size ${page.size} but its checkpoint has ${checkpoint.size}`);
   for (const r of page.results) {
+    let bytes: Uint8Array;
     try {
-      checkRecord(r.proof.map((h, i) => decodeBase64(h, `proof hash ${i}`)), checkpoint.size, checkpoint.root, r.index, leafHash(canonicalJsonBytes(r.entry)));
+      bytes = canonicalJsonBytes(r.entry);
+      checkRecord(r.proof.map((h, i) => decodeBase64(h, `proof hash ${i}`)), checkpoint.size, checkpoint.root, r.index, leafHash(bytes));
     } catch (err) {
       throw new EnclaveError('log_proof_invalid', `search result ${r.index} is not proven to be in the checkpoint: ${err instanceof Error ? err.message : String(err)}`);
+    }
+    // Proven, so the log holds it; still checked to be an entry before its members are printed.
+    try {
+      decodeLogEntry(bytes);
+    } catch (err) {
+      throw new EnclaveError('invalid_log_data', `search result ${r.index} is not a log entry: ${err instanceof Error ? err.message : String(err)}`);
     }
   }
 }
@@ -128,7 +161,7 @@ export function registerLogSearch(log: Command, { io }: CliContext): void {
         total += page.results.length;
         for (const r of page.results) {
           if (out.json) io.stdout.write(`${JSON.stringify({ index: r.index, entry: r.entry, proof: r.proof, checkpoint_size: page.size })}\n`);
-          else rows.push([String(r.index), r.entry.time, r.entry.type, r.entry.principal?.id ?? '-', r.entry.subject?.slice(0, 12) ?? (r.entry.sealed ? '(sealed)' : '-'), describeEntry(r.entry)]);
+          else rows.push([String(r.index), r.entry.time, r.entry.type, r.entry.principal?.id ?? '-', r.entry.subject?.slice(0, 12) ?? (r.entry.sealed ? '(sealed)' : '-'), describeEntry(r.entry)].map(printable));
         }
         if (page.next === null || opts.all !== true) {
           if (page.next !== null && !out.json) out.note(`more results: --after ${page.next} (or --all)`);

@@ -4,13 +4,16 @@
 import { existsSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { InvalidArgumentError, Option, type Command } from 'commander';
 import { EnclaveError } from '../../core/errors.ts';
+import { HASH_SIZE } from '../../core/tlog/merkle.ts';
+import { MAX_NOTE_SIZE } from '../../core/tlog/note.ts';
+import { MAX_ENTRY_SIZE, TILE_WIDTH } from '../../core/tlog/tiles.ts';
 import type { LogFetch, LogVerification } from '../../services/log-verifier.ts';
 import { enclaveErrorOf, send } from '../api-client.ts';
 import type { CliContext } from '../context.ts';
 import { CliError, usageError } from '../fail.ts';
 import type { Io } from '../io.ts';
 import { examples, integerIn, keyText } from '../options.ts';
-import { Output, count } from '../output.ts';
+import { Output, count, printable } from '../output.ts';
 
 const PROGRESS_FROM = 65_536;
 
@@ -61,11 +64,18 @@ export function logPrefix(value: string): string {
   return `${url.origin}${path === '' ? '/log' : path}`;
 }
 
+/** The most a valid resource can hold: a note, a full entry bundle (256 entries of 2 + 65,535 bytes), a full tile. */
+function maxBytesOf(path: string): number {
+  if (path.startsWith('tile/entries/')) return TILE_WIDTH * (2 + MAX_ENTRY_SIZE);
+  if (path.startsWith('tile/')) return TILE_WIDTH * HASH_SIZE;
+  return MAX_NOTE_SIZE;
+}
+
 /** GETs resources under the log prefix; 404 is "absent", anything else unexpected is a one-line failure. */
 export function httpLogFetch(prefix: string, token: string | undefined): LogFetch {
   return async (path) => {
     const url = `${prefix}/${path}`;
-    const res = await send(url, { headers: token ? { authorization: `Bearer ${token}` } : {} }, url, 'is the log served there? (--url)');
+    const res = await send(url, { headers: token ? { authorization: `Bearer ${token}` } : {} }, url, 'is the log served there? (--url)', maxBytesOf(path));
     if (res.status === 200) return res.body;
     if (res.status === 404) return undefined;
     if (res.status === 401) throw new EnclaveError('unauthenticated', `${url} needs a bearer token: pass --token or set ENCLAVE_TOKEN`);
@@ -208,7 +218,7 @@ function human(r: VerifyReport, opts: VerifyOptions): string {
   const lines = [`verified ${r.origin}: checkpoint of ${entries(r.size)}, root ${r.root}, signed by the log key`];
   if (r.tree) lines.push(`  tree: ${count(r.tree.entries)} entries and ${count(r.tree.tiles)} tiles rehashed; they match the root`);
   else lines.push('  tree: not recomputed (--no-full)');
-  for (const e of r.entries) lines.push(`  entry ${e.index}: included (${`${count(e.proof.length)} proof ${e.proof.length === 1 ? 'hash' : 'hashes'}`}): ${e.entry}`);
+  for (const e of r.entries) lines.push(`  entry ${e.index}: included (${`${count(e.proof.length)} proof ${e.proof.length === 1 ? 'hash' : 'hashes'}`}): ${printable(e.entry)}`);
   if (r.consistent_with !== null) lines.push(`  consistent with the saved checkpoint of ${count(r.consistent_with)} entries (${opts.since ?? ''})`);
   if (r.witnesses.trusted > 0) {
     lines.push(`  witnesses: ${r.witnesses.cosigned.length} of ${r.witnesses.trusted} cosigned (quorum ${r.witnesses.quorum})${r.witnesses.cosigned.length > 0 ? `: ${r.witnesses.cosigned.join(', ')}` : ''}`);

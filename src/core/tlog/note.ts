@@ -231,8 +231,8 @@ export function splitNote(note: string | Uint8Array): { readonly text: string; r
 }
 
 /**
- * Opens a signed note: every signature by a known key (same name and key ID) must verify, and at least
- * one must; signatures by unknown keys are kept apart and never trusted. Throws `invalid_log_data`
+ * Opens a signed note: every signature by a known key (same name and key ID) must verify, repeated ones
+ * too, and at least one must; signatures by unknown keys are kept apart and never trusted. Throws `invalid_log_data`
  * when malformed, `log_signature_invalid` when a known signature fails or none is known.
  */
 export function openNote(note: string | Uint8Array, verifiers: readonly NoteVerifier[]): OpenedNote {
@@ -248,9 +248,10 @@ export function openNote(note: string | Uint8Array, verifiers: readonly NoteVeri
       if (!unverified.some((u) => u.line === sig.line)) unverified.push(sig);
       continue;
     }
+    // signed-note: a known key's signature MUST be verified, a repeated one too; it then counts once.
+    if (!verifier.verify(bytes, sig.signature)) throw new EnclaveError('log_signature_invalid', `the signature by ${sig.name} (key ${hex8(sig.keyId)}) does not verify`);
     if (seen.has(id)) continue;
     seen.add(id);
-    if (!verifier.verify(bytes, sig.signature)) throw new EnclaveError('log_signature_invalid', `the signature by ${sig.name} (key ${hex8(sig.keyId)}) does not verify`);
     verified.push(sig);
   }
   if (verified.length === 0) {

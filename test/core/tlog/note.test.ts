@@ -120,6 +120,15 @@ test('unknown signers are kept apart; repeated signatures count once; a bad know
   assert.equal(openNote(forged, [noteVerifier(VKEY)]).unverified.length, 1);
 });
 
+test('every signature by a known key is verified, a repeated one too (signed-note: "MUST verify")', () => {
+  const peter = noteSigner(SKEY);
+  const alice = noteSigner(generateNoteKey('alice.example').skey);
+  // Peter's valid line, then a second line under his name and key ID with another key's signature.
+  const forger: NoteSigner = { name: peter.name, keyId: peter.keyId, sign: (t) => alice.sign(t) };
+  throwsCode(() => openNote(signNote(TEXT, [peter, forger]), [noteVerifier(VKEY)]), 'log_signature_invalid', /PeterNeumann .* does not verify/);
+  throwsCode(() => openNote(signNote(TEXT, [forger, peter]), [noteVerifier(VKEY)]), 'log_signature_invalid', /PeterNeumann .* does not verify/);
+});
+
 test('a note may carry 100 signatures but not 101; texts may contain blank lines', () => {
   const peter = noteSigner(SKEY);
   const others = Array.from({ length: MAX_NOTE_SIGNATURES - 1 }, (_, i): NoteSigner => ({ name: `w${i}`, keyId: i, sign: () => new Uint8Array(64) }));
