@@ -34,9 +34,32 @@ void describe('the starter configuration\'s gatekeeper section', () => {
     assert.equal(g.maxGrantMs, 8 * 3_600_000);
     assert.equal(g.breakGlass.maxMs, 3_600_000);
     assert.equal(g.breakGlass.reviewWithinMs, 24 * 3_600_000);
+    assert.equal(g.breakGlass.maxSubjects, 10);
+    assert.equal(g.breakGlass.maxOpen, 1);
     assert.deepEqual([...g.accessApproval.require], [['gatekeepers', 1], ['monitors', 1]]);
     assert.deepEqual(g.bootstrap, { org: 'gatekeeper', role: 'officer' });
     assert.deepEqual([...(g.servicePurposes.get('platform/service') ?? [])], ['account', 'messaging', 'recommendations', 'migration']);
+  });
+});
+
+void describe('the break-glass limits', () => {
+  const breakGlass = (edit: (bg: Record<string, unknown>) => void) => {
+    const doc = parse(starterConfig()) as { gatekeeper: { break_glass: Record<string, unknown> } };
+    edit(doc.gatekeeper.break_glass);
+    return parseConfig(doc).gatekeeper.breakGlass;
+  };
+
+  void it('default to 10 subjects and one grant open when the file does not set them', () => {
+    const bg = breakGlass((b) => {
+      delete b['max_subjects'];
+      delete b['max_open'];
+    });
+    assert.deepEqual([bg.maxSubjects, bg.maxOpen], [10, 1]);
+  });
+
+  void it('take the values the file sets', () => {
+    const bg = breakGlass((b) => Object.assign(b, { max_subjects: 1000, max_open: 100 }));
+    assert.deepEqual([bg.maxSubjects, bg.maxOpen], [1000, 100]);
   });
 });
 
