@@ -51,6 +51,17 @@ export function normalizeScope(config: EnclaveConfig, input: { subjects?: readon
   return scope;
 }
 
+/**
+ * Break-glass is for an emergency, which concerns a few people: its scope names them, at most `max`
+ * (gatekeeper.break_glass.max_subjects). Wider access needs approval first.
+ */
+export function checkBreakGlassScope(scope: AccessScope, max: number): void {
+  const limit = `at most ${max} (gatekeeper.break_glass.max_subjects)`;
+  const wider = 'file an access request (enclave access request) for wider access';
+  if (scope.subjects.length === 0) throw scopeError(`break-glass must name its subjects, ${limit}, and never opens whole collections: ${wider}`, 'subjects');
+  if (scope.subjects.length > max) throw scopeError(`break-glass names ${limit} subjects, this scope names ${scope.subjects.length}: ${wider}`, 'subjects');
+}
+
 /** Every protected field (`collection.field`) the scope reaches. */
 export function scopeFields(config: EnclaveConfig, scope: AccessScope): string[] {
   const out: string[] = [];

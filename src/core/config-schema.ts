@@ -1,5 +1,6 @@
 // The configuration file's schema (docs/configuration.md is its reference). Keys are snake_case as in YAML.
 import { Type, type Static } from 'typebox';
+import { MAX_SCOPE_SUBJECTS } from './access-scope.ts';
 import { ID_PATTERN } from './api-ids.ts';
 import { DURATION_PATTERN } from './duration.ts';
 
@@ -125,6 +126,9 @@ export const GatekeeperSchema = Type.Object(
       {
         roles: Type.Array(RoleRef, { uniqueItems: true }),
         max_duration: Duration,
+        // An emergency is a few people's data, briefly: wider access goes through an access request.
+        max_subjects: Type.Optional(Type.Integer({ minimum: 1, maximum: MAX_SCOPE_SUBJECTS })),
+        max_open: Type.Optional(Type.Integer({ minimum: 1, maximum: 100 })),
         review: Type.Object(
           {
             k: Type.Integer({ minimum: 1, maximum: 100 }),

@@ -29,9 +29,10 @@ export const ERROR_CODES = {
   no_home_site: 'The jurisdiction has no home site configured.',
   // the gatekeeper
   unknown_purpose: 'The purpose is not one of the configured purposes, or not one this principal may act for.',
-  invalid_scope: 'The access scope is empty, too wide, or names an unknown or erased subject, or an unknown collection or protected field.',
+  invalid_scope: 'The access scope is empty, too wide (break-glass names its subjects, at most gatekeeper.break_glass.max_subjects), or names an unknown or erased subject, or an unknown collection or protected field.',
   invalid_justification: 'The justification code is not configured, or its free text is too short or says nothing.',
   invalid_duration: 'The requested duration is not a positive number of seconds within the configured maximum.',
+  breakglass_limit: 'The principal already holds as many open break-glass grants as gatekeeper.break_glass.max_open allows: revoke one, wait until one expires, or file an access request.',
   request_not_found: 'No access request or break-glass grant with that id exists.',
   grant_not_found: 'No grant with that id exists.',
   proposal_not_found: 'No change proposal with that id exists.',

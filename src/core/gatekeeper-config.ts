@@ -21,6 +21,10 @@ export interface BreakGlassConfig {
   /** Roles (org/role) that may open an emergency grant without prior approval. */
   readonly roles: ReadonlySet<string>;
   readonly maxMs: number;
+  /** A break-glass scope names its subjects, at most this many (never whole collections). */
+  readonly maxSubjects: number;
+  /** How many break-glass grants one principal may hold open (neither expired nor revoked) at once. */
+  readonly maxOpen: number;
   readonly review: QuorumRule;
   /** Every break-glass grant must be reviewed within this time of its opening, or it is overdue. */
   readonly reviewWithinMs: number;
@@ -52,6 +56,7 @@ export interface RoleIndex {
 const MAX_GRANT_MS = 90 * 86_400_000;
 const MAX_BREAK_GLASS_MS = 86_400_000;
 const MAX_EXPIRY_MS = 30 * 86_400_000;
+export const BREAK_GLASS_DEFAULTS = { maxSubjects: 10, maxOpen: 1 } as const;
 
 export function roleRef(org: string, role: string): string {
   return `${org}/${role}`;
@@ -147,7 +152,14 @@ export function parseGatekeeper(raw: RawGatekeeper, index: RoleIndex, problems: 
     accessApproval: quorum(raw.access_approval, 'access_approval'),
     policyApproval: quorum(raw.policy_approval, 'policy_approval'),
     tokenApproval: quorum(raw.token_approval, 'token_approval'),
-    breakGlass: { roles: new Set(bg.roles), maxMs: bgMax, review: quorum(bg.review, 'break_glass.review'), reviewWithinMs: ms(bg.review.within) },
+    breakGlass: {
+      roles: new Set(bg.roles),
+      maxMs: bgMax,
+      maxSubjects: bg.max_subjects ?? BREAK_GLASS_DEFAULTS.maxSubjects,
+      maxOpen: bg.max_open ?? BREAK_GLASS_DEFAULTS.maxOpen,
+      review: quorum(bg.review, 'break_glass.review'),
+      reviewWithinMs: ms(bg.review.within),
+    },
     bootstrap: { org: bootOrg, role: bootRole },
   };
 }

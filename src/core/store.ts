@@ -202,8 +202,12 @@ export interface ListOptions {
 }
 
 export interface AccessRequestStore {
-  /** Inserts a request; a break-glass request comes with its grant, inserted in the same transaction. */
-  insert(row: AccessRequestRow, grant?: GrantRow): Promise<InsertResult>;
+  /**
+   * Inserts a request; a break-glass request comes with its grant, inserted in the same transaction.
+   * With `maxOpen`, only while the grantee holds fewer break-glass grants open at the grant's creation
+   * (counted in that transaction, so simultaneous openings cannot both pass); else `limit`, nothing stored.
+   */
+  insert(row: AccessRequestRow, grant?: GrantRow, maxOpen?: number): Promise<InsertResult | 'limit'>;
   get(id: string): Promise<AccessRequestRow | undefined>;
   /** Newest first. */
   list(options?: ListOptions & { kind?: AccessKind; status?: RequestStatus; requester?: string }): Promise<AccessRequestRow[]>;
@@ -225,6 +229,8 @@ export interface GrantStore {
   get(id: string): Promise<GrantRow | undefined>;
   /** Grants neither revoked nor expired at `at`. */
   listActive(at: number): Promise<GrantRow[]>;
+  /** The break-glass grants of one principal neither revoked nor expired at `at`, soonest expiry first. */
+  openBreakGlass(principal: string, at: number): Promise<GrantRow[]>;
   /** Newest first. */
   list(options?: ListOptions & { principal?: string }): Promise<GrantRow[]>;
   /** Revokes a grant not revoked yet; answers whether it did. */

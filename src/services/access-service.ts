@@ -6,7 +6,7 @@
 // Every change is appended to the event log before it is committed, so none exists unlogged (invariant
 // 6); a refusal from the store after that leaves an entry naming an id no store holds.
 import { randomBytes } from 'node:crypto';
-import { checkJustification, normalizeScope, scopeFields, type AccessScope } from '../core/access-scope.ts';
+import { checkBreakGlassScope, checkJustification, normalizeScope, scopeFields, type AccessScope } from '../core/access-scope.ts';
 import type { Action } from '../core/config-schema.ts';
 import type { EnclaveConfig } from '../core/config.ts';
 import { contentDigest } from '../core/content-digest.ts';
@@ -332,17 +332,33 @@ export class AccessService {
     await this.authorize(principal, 'breakglass.open', true);
     const bg = this.config.gatekeeper.breakGlass;
     const v = this.validate(input, bg.maxMs, 'break-glass (gatekeeper.break_glass.max_duration)');
+    checkBreakGlassScope(v.scope, bg.maxSubjects);
     await this.checkSubjects(principal, v.scope);
     const now = this.clock();
+    // Checked before anything is logged; the store checks again as it inserts (two openings at once).
+    const open = await this.store.grants.openBreakGlass(principal.id, now);
+    if (open.length >= bg.maxOpen) throw this.tooManyOpen(open);
     const row = this.newRow(principal, 'breakglass', input, v, now, now + bg.reviewWithinMs);
     const grant = this.grantFor(row, now);
     const opened = { ...row, grantId: grant.id };
     const details = { request: row.id, grant: grant.id, digest: row.digest, purpose: row.purpose, justification_code: row.justificationCode, expires_at: iso(grant.expiresAt), review_by: iso(row.expiresAt), ...this.scopeDetails(v.scope) };
     await this.append('breakglass.opened', principal, details, v.scope);
     await this.append('grant.created', principal, { ...details, grantee: principal.id, breakglass: true }, v.scope);
-    await this.store.accessRequests.insert(opened, grant);
+    if ((await this.store.accessRequests.insert(opened, grant, bg.maxOpen)) === 'limit') {
+      // Another opening passed the check above meanwhile: these entries name ids no store holds.
+      throw this.tooManyOpen(await this.store.grants.openBreakGlass(principal.id, now));
+    }
     this.index.add(grant);
     return this.view(opened, []);
+  }
+
+  private tooManyOpen(open: readonly GrantRow[]): EnclaveError {
+    const max = this.config.gatekeeper.breakGlass.maxOpen;
+    const first = open[0];
+    const held = `${open.length} break-glass grant${open.length === 1 ? ' is' : 's are'} open for you${open.length > 0 ? ` (${open.map((g) => g.id).join(', ')})` : ''}`;
+    const [one, it] = open.length > 1 ? ['one', 'the first'] : ['it', 'it'];
+    const way = first ? `revoke ${one} (enclave access revoke ${first.id}) or wait until ${it} expires at ${iso(first.expiresAt)}` : 'revoke one or wait until it expires';
+    return new EnclaveError('breakglass_limit', `${held}, as many as gatekeeper.break_glass.max_open (${max}) allows: ${way}; for more, file an access request (enclave access request)`, { details: { key: 'gatekeeper.break_glass.max_open' } });
   }
 
   /**

@@ -93,6 +93,22 @@ describe('enclave access, break-glass, policy and token', () => {
     assert.equal(reviewed.out, `${bg.id}: review unjustified\n`);
   });
 
+  it('break-glass open past its limits is refused with one line and exit 1', async () => {
+    const args = ['--purpose', 'security', '--code', 'security-incident', '--reason', 'account takeover in progress, tracing the attacker', '--duration', '10m'];
+    const whole = await cli('officer', ['break-glass', 'open', '--collection', 'messages', ...args]);
+    assert.equal(whole.code, 1);
+    assert.match(whole.err, /^enclave: invalid_scope: break-glass must name its subjects, at most 10 \(gatekeeper\.break_glass\.max_subjects\).*file an access request.*\n$/);
+    assert.equal(whole.err.split('\n').length, 2, 'one line');
+
+    const opened = await ok('officer', ['break-glass', 'open', '--subject', 'ann', ...args, '--json']);
+    const grant = (JSON.parse(opened.out) as { grant: string }).grant;
+    const second = await cli('officer', ['break-glass', 'open', '--subject', 'ann', ...args]);
+    assert.equal(second.code, 1);
+    assert.match(second.err, new RegExp(`^enclave: breakglass_limit: 1 break-glass grant is open for you \\(${grant}\\).*enclave access revoke ${grant}.*\\n$`));
+    assert.equal(second.err.split('\n').length, 2, 'one line');
+    await ok('officer', ['access', 'revoke', grant]);
+  });
+
   it('policy propose (refused with diagnostics), propose, approve twice, show', async () => {
     const bad = join(fx.dir, 'bad.cedar');
     writeFileSync(bad, '@id("x") permit (principal, action == Enclave::Action::"record.reaad", resource);');

@@ -4,7 +4,7 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import fc from 'fast-check';
 import { parse } from 'yaml';
-import { checkJustification, coveredFields, normalizeScope, scopeFields } from '../../src/core/access-scope.ts';
+import { checkBreakGlassScope, checkJustification, coveredFields, normalizeScope, scopeFields } from '../../src/core/access-scope.ts';
 import { parseConfig } from '../../src/core/config.ts';
 import { canonicalJson } from '../../src/core/canonical-json.ts';
 import { contentDigest, type Canonical } from '../../src/core/content-digest.ts';
@@ -34,9 +34,32 @@ void describe('the starter configuration\'s gatekeeper section', () => {
     assert.equal(g.maxGrantMs, 8 * 3_600_000);
     assert.equal(g.breakGlass.maxMs, 3_600_000);
     assert.equal(g.breakGlass.reviewWithinMs, 24 * 3_600_000);
+    assert.equal(g.breakGlass.maxSubjects, 10);
+    assert.equal(g.breakGlass.maxOpen, 1);
     assert.deepEqual([...g.accessApproval.require], [['gatekeepers', 1], ['monitors', 1]]);
     assert.deepEqual(g.bootstrap, { org: 'gatekeeper', role: 'officer' });
     assert.deepEqual([...(g.servicePurposes.get('platform/service') ?? [])], ['account', 'messaging', 'recommendations', 'migration']);
+  });
+});
+
+void describe('the break-glass limits', () => {
+  const breakGlass = (edit: (bg: Record<string, unknown>) => void) => {
+    const doc = parse(starterConfig()) as { gatekeeper: { break_glass: Record<string, unknown> } };
+    edit(doc.gatekeeper.break_glass);
+    return parseConfig(doc).gatekeeper.breakGlass;
+  };
+
+  void it('default to 10 subjects and one grant open when the file does not set them', () => {
+    const bg = breakGlass((b) => {
+      delete b['max_subjects'];
+      delete b['max_open'];
+    });
+    assert.deepEqual([bg.maxSubjects, bg.maxOpen], [10, 1]);
+  });
+
+  void it('take the values the file sets', () => {
+    const bg = breakGlass((b) => Object.assign(b, { max_subjects: 1000, max_open: 100 }));
+    assert.deepEqual([bg.maxSubjects, bg.maxOpen], [1000, 100]);
   });
 });
 
@@ -147,6 +170,25 @@ void describe('access scopes', () => {
     assert.match(message('users'), /not a field written as collection\.field/);
     assert.match(message('nope.email'), /unknown collection/);
     assert.match(message('users.nope'), /collection "users" has no field "nope" \(its protected fields: [a-z_, ]+\)/);
+  });
+
+  void it('break-glass: names its subjects, at most the configured number, counted once each', () => {
+    const refusal = (input: { subjects?: string[]; collections?: string[] }, max: number) => {
+      try {
+        checkBreakGlassScope(normalizeScope(config, input), max);
+      } catch (err) {
+        assert.ok(err instanceof EnclaveError && err.code === 'invalid_scope', String(err));
+        assert.equal(err.details?.field, 'subjects');
+        return err.message;
+      }
+      return 'accepted';
+    };
+    assert.equal(refusal({ subjects: ['a', 'b', 'a'], collections: ['messages'] }, 2), 'accepted', 'a subject named twice counts once');
+    assert.equal(refusal({ subjects: ['a'] }, 1), 'accepted');
+    const over = refusal({ subjects: ['a', 'b', 'c'], collections: ['messages'] }, 2);
+    assert.match(over, /at most 2 \(gatekeeper\.break_glass\.max_subjects\) subjects, this scope names 3: file an access request/);
+    const none = refusal({ collections: ['messages'] }, 10);
+    assert.match(none, /must name its subjects, at most 10 \(gatekeeper\.break_glass\.max_subjects\), and never opens whole collections: file an access request/);
   });
 
   void it('property: any input either normalizes to a fixed point or is refused with invalid_scope', () => {

@@ -342,6 +342,56 @@ describe('break-glass', () => {
   });
 });
 
+describe('break-glass limits', () => {
+  // The starter's gatekeeper.break_glass: max_subjects 10, max_open 1.
+  let h: HttpFixture;
+  let now = Date.parse('2026-06-02T09:00:00Z');
+  let otherToken: string;
+  const body = (scope: Record<string, unknown>, duration_seconds = 1800) => ({ scope, purpose: 'security', justification: { code: 'security-incident', text: 'account takeover in progress, tracing the attacker' }, duration_seconds });
+  const open = (scope: Record<string, unknown>, duration_seconds?: number) => h.call('officer', 'POST', '/v1/break-glass', body(scope, duration_seconds));
+  const message = (res: Parameters<typeof json>[0]) => json<{ error: { message: string } }>(res).error.message;
+  const stored = async () => (await h.enclave.control.accessRequests.list({ kind: 'breakglass', limit: 1000 })).length;
+
+  before(async () => {
+    h = await makeHttpFixture({ open: { clock: () => now } });
+    for (const id of ['ann', 'bo']) assert.equal((await h.call('service', 'POST', '/v1/subjects', { id, country: 'US' })).statusCode, 201);
+    otherToken = (await h.enclave.tokens.issue({ principal: 'officer-2', org: 'gatekeeper', role: 'officer' })).secret;
+  });
+  after(async () => h.close());
+
+  test('a scope of more than max_subjects subjects, or of whole collections, is 422 invalid_scope and stores nothing', async () => {
+    const over = await open({ subjects: Array.from({ length: 11 }, (_, i) => `u-${i}`), collections: ['messages'] });
+    assert.equal(over.statusCode, 422, over.body);
+    assert.equal(errorCode(over), 'invalid_scope');
+    assert.match(message(over), /at most 10 \(gatekeeper\.break_glass\.max_subjects\) subjects, this scope names 11: file an access request/);
+    const whole = await open({ collections: ['messages'] });
+    assert.equal(whole.statusCode, 422, whole.body);
+    assert.match(message(whole), /must name its subjects, .* never opens whole collections: file an access request/);
+    assert.equal(await stored(), 0);
+  });
+
+  test('a second one while the first is open is 409 breakglass_limit; another officer, a revocation and expiry are not held up', async () => {
+    const first = await open({ subjects: ['ann'] });
+    assert.equal(first.statusCode, 201, first.body);
+    const grant = json<RequestView>(first).grant ?? '';
+    const second = await open({ subjects: ['bo'] });
+    assert.equal(second.statusCode, 409, second.body);
+    assert.equal(errorCode(second), 'breakglass_limit');
+    assert.match(message(second), new RegExp(`^1 break-glass grant is open for you \\(${grant}\\), .*max_open \\(1\\).*revoke it \\(enclave access revoke ${grant}\\) or wait until it expires at 2026-06-02T09:30:00\\.000Z`));
+    assert.equal(await stored(), 1, 'the refused one left no request');
+
+    const other = await h.app.inject({ method: 'POST', url: '/v1/break-glass', headers: { authorization: `Bearer ${otherToken}` }, payload: body({ subjects: ['bo'] }) });
+    assert.equal(other.statusCode, 201, `another principal is not affected: ${other.body}`);
+
+    assert.equal((await h.call('officer', 'POST', `/v1/access/grants/${grant}/revoke`)).statusCode, 200);
+    const afterRevoke = await open({ subjects: ['bo'] }, 60);
+    assert.equal(afterRevoke.statusCode, 201, afterRevoke.body);
+    assert.equal(errorCode(await open({ subjects: ['ann'] })), 'breakglass_limit');
+    now += 60_000;
+    assert.equal((await open({ subjects: ['ann'] })).statusCode, 201, 'the 60-second one expired');
+  });
+});
+
 describe('the subjects an access scope names', () => {
   // The officer may request access but, here, may not look subjects up.
   let h: HttpFixture;

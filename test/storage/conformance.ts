@@ -608,6 +608,43 @@ export function storeConformance(name: string, open: () => Promise<Store> | Stor
         assert.equal(await store.accessRequests.get(r2.id), undefined);
       });
 
+      void it('a break-glass insert with maxOpen counts its grantee\'s open break-glass grants in the same transaction', async () => {
+        const open = (id: string, over: Partial<GrantRow> = {}) => {
+          const g = grant(`g${id}`, id, { breakglass: true, createdAt: T0, expiresAt: T0 + 1000, ...over });
+          return [request(id, { kind: 'breakglass', status: 'approved', decidedAt: g.createdAt, grantId: g.id, requester: g.principal }), g] as const;
+        };
+        const openIds = async (principal: string, at: number) => (await store.grants.openBreakGlass(`${ns}-${principal}`, at)).map((g) => g.id.slice(ns.length + 1));
+        assert.equal(await store.accessRequests.insert(...open('a', { expiresAt: T0 + 2000 }), 1), 'inserted');
+        const [r, g] = open('b', { createdAt: T0 + 10 });
+        assert.equal(await store.accessRequests.insert(r, g, 1), 'limit');
+        assert.equal(await store.accessRequests.get(r.id), undefined, 'nothing of a refused one is stored');
+        assert.equal(await store.grants.get(g.id), undefined);
+        assert.equal(await store.accessRequests.insert(r, g, 2), 'inserted', 'below a higher limit');
+        assert.deepEqual(await openIds('alice', T0 + 10), ['gb', 'ga'], 'soonest expiry first');
+        assert.equal(await store.accessRequests.insert(...open('c', { principal: `${ns}-bob` }), 1), 'inserted', 'another grantee is not counted');
+        // Neither a grant of an access request, nor a revoked one, nor an expired one counts.
+        await store.accessRequests.insert(request('d'));
+        await store.accessRequests.decide(`${ns}-d`, { status: 'approved', at: T0, grant: grant('gd', 'd') });
+        assert.equal(await store.grants.revoke(`${ns}-ga`, T0 + 20, `${ns}-carol`), true);
+        assert.deepEqual(await openIds('alice', T0 + 20), ['gb']);
+        assert.equal(await store.accessRequests.insert(...open('e', { createdAt: T0 + 20 }), 2), 'inserted');
+        assert.equal(await store.accessRequests.insert(...open('f', { createdAt: T0 + 20 }), 2), 'limit');
+        assert.equal(await store.accessRequests.insert(...open('f', { createdAt: T0 + 1000, expiresAt: T0 + 3000 }), 1), 'inserted', 'gb and ge expired at T0 + 1000');
+        assert.deepEqual(await openIds('alice', T0 + 1000), ['gf']);
+        assert.deepEqual(await openIds('bob', T0 + 1000), []);
+      });
+
+      void it('break-glass inserts of one grantee at once: only as many as maxOpen go in', async () => {
+        for (const who of ['p1', 'p2', 'p3']) {
+          const attempts = ['x', 'y', 'z'].map((n) => {
+            const g = grant(`g${who}${n}`, `${who}${n}`, { breakglass: true, principal: `${ns}-${who}`, createdAt: T0 });
+            return store.accessRequests.insert(request(`${who}${n}`, { kind: 'breakglass', status: 'approved', grantId: g.id, requester: g.principal }), g, 1);
+          });
+          assert.deepEqual((await Promise.all(attempts)).sort(), ['inserted', 'limit', 'limit'], who);
+          assert.equal((await store.grants.openBreakGlass(`${ns}-${who}`, T0)).length, 1);
+        }
+      });
+
       void it('decide approves a pending request and inserts its grant atomically, once', async () => {
         const r = request('r1');
         await store.accessRequests.insert(r);

@@ -22,7 +22,7 @@ import {
   toPolicyVersion,
   toProposal,
 } from '../rows.ts';
-import type { PostgresDb, Sql } from './postgres-db.ts';
+import { advisoryKey, type PostgresDb, type Sql } from './postgres-db.ts';
 import { insertToken, revokeToken } from './postgres-tokens.ts';
 
 const params = (n: number, from = 1) => Array.from({ length: n }, (_, i) => `$${i + from}`).join(', ');
@@ -31,10 +31,18 @@ async function insertGrant(sql: Sql, g: GrantRow): Promise<void> {
   await sql.run(`INSERT INTO grants (${GRANT_COLUMNS}) VALUES (${params(10)})`, grantValues(g));
 }
 
+const OPEN_BREAKGLASS = 'SELECT * FROM grants WHERE principal = $1 AND breakglass = 1 AND revoked_at IS NULL AND expires_at > $2 ORDER BY expires_at, id';
+
 export function postgresAccessRequests(db: PostgresDb): AccessRequestStore {
   return {
-    insert: async (row, grant) =>
+    insert: async (row, grant, maxOpen) =>
       db.tx(async (sql) => {
+        if (grant && maxOpen !== undefined) {
+          // One principal's openings queue on this lock (on every instance); under READ COMMITTED the
+          // count then sees the grant of the one before.
+          await sql.rows('SELECT pg_advisory_xact_lock($1)', [advisoryKey('breakglass', db.location.schema, grant.principal)]);
+          if ((await sql.rows(OPEN_BREAKGLASS, [grant.principal, grant.createdAt])).length >= maxOpen) return 'limit' as const;
+        }
         const n = await sql.run(`INSERT INTO access_requests (${ACCESS_REQUEST_COLUMNS}) VALUES (${params(16)}) ON CONFLICT (id) DO NOTHING`, accessRequestValues(row));
         if (n !== 1) return 'exists' satisfies InsertResult;
         if (grant) await insertGrant(sql, grant);
@@ -79,6 +87,7 @@ export function postgresGrants(db: PostgresDb): GrantStore {
       return r ? toGrant(r) : undefined;
     },
     listActive: async (at) => (await db.rows('SELECT * FROM grants WHERE expires_at > $1 AND revoked_at IS NULL ORDER BY created_at, id', [at])).map(toGrant),
+    openBreakGlass: async (principal, at) => (await db.rows(OPEN_BREAKGLASS, [principal, at])).map(toGrant),
     list: async (options) =>
       (await db.rows('SELECT * FROM grants WHERE ($1::text IS NULL OR principal = $1) ORDER BY created_at DESC, id DESC LIMIT $2', [options?.principal ?? null, pageLimit(options?.limit)])).map(toGrant),
     revoke: async (id, at, by) => (await db.run('UPDATE grants SET revoked_at = $1, revoked_by = $2 WHERE id = $3 AND revoked_at IS NULL', [at, by, id])) === 1,

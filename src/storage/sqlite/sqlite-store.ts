@@ -258,11 +258,17 @@ export class SqliteStore implements Store {
     this.stmt(`INSERT INTO grants (${GRANT_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`).run(...grantValues(g));
   }
 
+  private openBreakGlass(principal: string, at: number): GrantRow[] {
+    return (this.stmt('SELECT * FROM grants WHERE principal = ? AND breakglass = 1 AND revoked_at IS NULL AND expires_at > ? ORDER BY expires_at, id').all(principal, at) as Row[]).map(toGrant);
+  }
+
   private accessRequestStore(): AccessRequestStore {
     return {
-      insert: async (row, grant) =>
+      insert: async (row, grant, maxOpen) =>
         Promise.resolve(
-          this.tx<InsertResult>(() => {
+          this.tx<InsertResult | 'limit'>(() => {
+            // BEGIN IMMEDIATE holds the write lock from here: no other opening can pass this count meanwhile.
+            if (grant && maxOpen !== undefined && this.openBreakGlass(grant.principal, grant.createdAt).length >= maxOpen) return 'limit';
             const r = this.stmt(`INSERT INTO access_requests (${ACCESS_REQUEST_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (id) DO NOTHING`).run(
               ...accessRequestValues(row),
             );
@@ -317,6 +323,7 @@ export class SqliteStore implements Store {
       },
       listActive: async (at) =>
         Promise.resolve((this.stmt('SELECT * FROM grants WHERE expires_at > ? AND revoked_at IS NULL ORDER BY created_at, id').all(at) as Row[]).map(toGrant)),
+      openBreakGlass: async (principal, at) => Promise.resolve(this.openBreakGlass(principal, at)),
       list: async (options) =>
         Promise.resolve(
           (this.stmt('SELECT * FROM grants WHERE (?1 IS NULL OR principal = ?1) ORDER BY created_at DESC, id DESC LIMIT ?2').all(options?.principal ?? null, pageLimit(options?.limit)) as Row[]).map(toGrant),
