@@ -198,6 +198,8 @@ export class Vault {
     const n = await s.store.subjects.erase(id, at);
     this.keyring.forget(s.site, id);
     if (n === undefined) throw this.gone(id);
+    // A re-home interrupted after its copy left the source holding the data key too.
+    await this.purgeStaleCopies(id, s.site);
     return { subject: id, records: n, erased_at: iso(at) };
   }
 
@@ -247,12 +249,15 @@ export class Vault {
     return { subject: id, from, to, records: records.length };
   }
 
-  /** Removes the subject from every other home site that holds a copy marked as moving to `site`. */
+  /**
+   * Removes the subject from every other home site that holds a copy marked as moving, `site` holding
+   * the one that counts: marked to `site`, or to a site an interrupted move left behind on the way.
+   */
   private async purgeStaleCopies(id: string, site: string): Promise<void> {
     for (const other of this.router.homeSites) {
       if (other === site) continue;
       const store = this.router.store(other);
-      if ((await store.subjects.get(id))?.movedTo !== site) continue;
+      if (((await store.subjects.get(id))?.movedTo ?? null) === null) continue;
       await store.purgeSubject(id);
       this.keyring.forget(other, id);
     }

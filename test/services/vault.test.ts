@@ -517,12 +517,67 @@ void describe('vault', () => {
       await rejectsWith(fx.enclave.vault.registerSubject(service, { id: s, country: 'DE' }), 'subject_exists');
     });
 
+    void it('erasing a subject whose re-home was interrupted after the copy destroys the source copy too: no data key of theirs is left anywhere', async () => {
+      const s = uid('half-moved');
+      await fx.enclave.vault.registerSubject(service, { id: s, country: 'US' });
+      await fx.enclave.vault.createRecord(service, 'users', { id: `${s}-u`, data: userData(s) });
+      const src = site(fx, 'trusted-us');
+      const row = await src.subjects.get(s);
+      assert.ok(row?.wrappedKey);
+      // A re-home to the EU killed after its copy, before the purge.
+      await src.subjects.setMovedTo(s, 'eu-central');
+      const wrappedKey = fx.enclave.keyring.rewrap('trusted-us', 'eu-central', s, row.wrappedKey);
+      await site(fx, 'eu-central').importSubject({ ...row, country: 'DE', jurisdiction: 'eu', wrappedKey, movedTo: null }, await src.records.listBySubject(s));
+      await fx.enclave.vault.eraseSubject(officer, s);
+      for (const [name, store] of fx.enclave.sites) {
+        const left = await store.subjects.get(s);
+        assert.ok(left === undefined || left.wrappedKey === null, `no live data key at ${name}`);
+      }
+      assert.deepEqual(await src.records.listBySubject(s), [], 'nothing of theirs left at the site they were leaving');
+      await rejectsWith(fx.enclave.vault.getRecord(service, 'users', `${s}-u`), 'subject_erased');
+    });
+
     void it('is refused to roles without subject.erase', async () => {
       const s = uid('s');
       await fx.enclave.vault.registerSubject(service, { id: s, country: 'US' });
       await rejectsWith(fx.enclave.vault.eraseSubject(service, s), 'forbidden');
       assert.equal((await fx.enclave.vault.getSubject(service, s)).erased, false);
     });
+  });
+});
+
+void describe('re-homing across three home sites', () => {
+  let fx: Fixture;
+  before(async () => {
+    fx = await makeFixture({
+      config: (starter) =>
+        starter
+          .replace('\n    home_site: eu-central\n', '\n    home_site: eu-central\n  - id: uk\n    countries: [GB]\n    home_site: trusted-uk\n')
+          .replace('\nsites:\n', '\nsites:\n  - id: trusted-uk\n    operator: trusted-provider\n    country: GB\n    role: home\n    storage: sqlite:sites/trusted-uk.db\n'),
+    });
+  });
+  after(async () => {
+    await fx.close();
+  });
+
+  void it('a re-home killed after its copy and run again to a third site leaves the subject at that site only', async () => {
+    const { officer, service } = fx.principals;
+    const s = uid('third');
+    await fx.enclave.vault.registerSubject(service, { id: s, country: 'US' });
+    await fx.enclave.vault.createRecord(service, 'users', { id: `${s}-u`, data: userData(s) });
+    const src = site(fx, 'trusted-us');
+    const row = await src.subjects.get(s);
+    assert.ok(row?.wrappedKey);
+    // A re-home to the EU killed after its copy, before the purge; the subject has since moved on to the UK.
+    await src.subjects.setMovedTo(s, 'eu-central');
+    const wrappedKey = fx.enclave.keyring.rewrap('trusted-us', 'eu-central', s, row.wrappedKey);
+    await site(fx, 'eu-central').importSubject({ ...row, country: 'DE', jurisdiction: 'eu', wrappedKey, movedTo: null }, await src.records.listBySubject(s));
+    await fx.enclave.vault.rehomeSubject(officer, s, 'GB');
+    assert.deepEqual(await subjectSites(fx, s), ['trusted-uk']);
+    assert.deepEqual(await recordSites(fx, 'users', `${s}-u`), ['trusted-uk']);
+    // Erasure then leaves no live key behind.
+    await fx.enclave.vault.eraseSubject(officer, s);
+    for (const store of fx.enclave.sites.values()) assert.equal((await store.subjects.get(s))?.wrappedKey ?? null, null);
   });
 });
 
