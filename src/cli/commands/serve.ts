@@ -43,7 +43,7 @@ export function registerServe(program: Command, { io }: CliContext): void {
 async function serve(io: Io, configPath: string, opts: ServeOptions): Promise<void> {
   const { openLocalEnclave } = await import('../local-enclave.ts');
   const { startServer, untilSignal } = await import('../serve-runner.ts');
-  const { devUnseal } = await import('../dev-unseal.ts');
+  const { devUnseal, warnIfDevFileLeft } = await import('../dev-unseal.ts');
   const { loadConfig } = await import('../../services/config-loader.ts');
   const { applyHeapLimits, heapLimitMb } = await import('../heap-limits.ts');
   const out = new Output(io);
@@ -53,6 +53,7 @@ async function serve(io: Io, configPath: string, opts: ServeOptions): Promise<vo
   const enclave = await openLocalEnclave(configPath, opts.instance === undefined ? {} : { instance: opts.instance }, config);
   try {
     if (opts.devUnseal === true) await devUnseal(enclave, out);
+    else warnIfDevFileLeft(enclave, out);
     const server = await startServer(enclave, {
       host: opts.host ?? enclave.config.server.host,
       port: opts.port ?? enclave.config.server.port,
