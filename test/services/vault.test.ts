@@ -537,6 +537,35 @@ void describe('vault', () => {
       await rejectsWith(fx.enclave.vault.getRecord(service, 'users', `${s}-u`), 'subject_erased');
     });
 
+    void it('an erasure and a re-home given at once never leave the erased subject readable anywhere', async () => {
+      for (const erasedFirst of [true, false]) {
+        const s = uid('race');
+        await fx.enclave.vault.registerSubject(service, { id: s, country: 'US' });
+        await fx.enclave.vault.createRecord(service, 'users', { id: `${s}-u`, data: userData(s) });
+        const erasing = () => fx.enclave.vault.eraseSubject(officer, s);
+        const moving = () => fx.enclave.vault.rehomeSubject(officer, s, 'DE');
+        const [erase] = await Promise.allSettled(erasedFirst ? [erasing(), moving()] : [moving(), erasing()].reverse());
+        if (erase?.status !== 'fulfilled') {
+          // The move won: the erasure is refused while it is under way, and may be given again after it.
+          assert.equal((erase?.reason as EnclaveError).code, 'subject_moving');
+          await fx.enclave.vault.rehomeSubject(officer, s, 'DE');
+          await fx.enclave.vault.eraseSubject(officer, s);
+        }
+        for (const [name, store] of fx.enclave.sites) assert.equal((await store.subjects.get(s))?.wrappedKey ?? null, null, `no live data key at ${name}`);
+        await rejectsWith(fx.enclave.vault.getRecord(service, 'users', `${s}-u`), 'subject_erased');
+      }
+    });
+
+    void it('refuses to erase a subject whose re-home is under way (subject_moving), and erases once it completes', async () => {
+      const s = uid('moving');
+      await fx.enclave.vault.registerSubject(service, { id: s, country: 'US' });
+      await site(fx, 'trusted-us').subjects.setMovedTo(s, 'eu-central');
+      await rejectsWith(fx.enclave.vault.eraseSubject(officer, s), 'subject_moving', /re-home/);
+      await fx.enclave.vault.rehomeSubject(officer, s, 'DE');
+      await fx.enclave.vault.eraseSubject(officer, s);
+      assert.equal((await fx.enclave.vault.getSubject(service, s)).erased, true);
+    });
+
     void it('is refused to roles without subject.erase', async () => {
       const s = uid('s');
       await fx.enclave.vault.registerSubject(service, { id: s, country: 'US' });
