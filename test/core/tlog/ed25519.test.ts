@@ -8,7 +8,7 @@ import { ed25519PrivateKey, rawPublicKey } from '../../../src/core/tlog/ed25519.
 void test('a private key built from a seed leaves no copy of the seed in the buffers it made', () => {
   const seed = randomBytes(32);
   const made: Buffer[] = [];
-  const concat = Buffer.concat;
+  const concat = Buffer.concat.bind(Buffer);
   Buffer.concat = (list, length) => {
     const out = concat(list, length);
     made.push(out);
