@@ -53,12 +53,13 @@ async function serve(io: Io, configPath: string, opts: ServeOptions): Promise<vo
   const enclave = await openLocalEnclave(configPath, opts.instance === undefined ? {} : { instance: opts.instance }, config);
   try {
     if (opts.devUnseal === true) await devUnseal(enclave, out);
-    else warnIfDevFileLeft(enclave, out);
     const server = await startServer(enclave, {
       host: opts.host ?? enclave.config.server.host,
       port: opts.port ?? enclave.config.server.port,
       logLevel: opts.logLevel,
     });
+    // Once listening: a failure to start stays one line.
+    if (opts.devUnseal !== true) warnIfDevFileLeft(enclave, out);
     const status = enclave.seal.status();
     out.line(`Heap limit ${heapLimitMb()} MiB (V8)`);
     out.line(`Listening on ${server.url} (enclave "${enclave.config.name}", ${status.sealed ? 'sealed' : 'unsealed'})`);
