@@ -253,7 +253,10 @@ describe('enclave serve --dev-unseal', () => {
     assert.equal((await run(['init', '--dir', leftover, '--dev'])).code, 0);
     server = await startListening(['serve', '--config', join(leftover, 'enclave.yaml'), '--port', '0']);
     assert.match(server.stdout(), /sealed\)/);
-    assert.match(server.stderr(), /\S*dev-unseal\.json holds enough unseal shares to unseal this enclave without its officers .*delete it/);
+    const warning = /\S*dev-unseal\.json holds enough unseal shares to unseal this enclave without its officers .*delete it/;
+    // stderr may arrive after the stdout line startListening waits for.
+    for (const until = Date.now() + 10_000; !warning.test(server.stderr()) && Date.now() < until; ) await new Promise((resolve) => setTimeout(resolve, 20));
+    assert.match(server.stderr(), warning);
     await server.stop();
     server = undefined;
   });
