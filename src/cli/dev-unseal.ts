@@ -1,4 +1,5 @@
 // Development mode: unseal from the file `init --dev` writes, and say so loudly every time.
+import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Enclave } from '../services/enclave.ts';
 import { DEV_UNSEAL_FILE, readDevShares } from '../services/init-service.ts';
@@ -18,6 +19,13 @@ export function devShares(enclave: Enclave, out: Output): string[] {
   }
   out.warn(devModeWarning(displayPath(file)));
   return shares;
+}
+
+/** Warns when the development file is there but not used: it unseals for whoever can read it. */
+export function warnIfDevFileLeft(enclave: Enclave, out: Output): void {
+  const file = join(enclave.config.dataDir, DEV_UNSEAL_FILE);
+  if (!existsSync(file)) return;
+  out.warn(`${displayPath(file)} holds enough unseal shares to unseal this enclave without its officers (written by \`init --dev\`); unless this enclave is for development only, delete it`);
 }
 
 export async function devUnseal(enclave: Enclave, out: Output): Promise<void> {

@@ -72,9 +72,11 @@ export interface SubjectStore {
   /**
    * Erasure in one transaction: destroys the wrapped key (crypto-shredding: the sealed protected fields
    * stay but can never be opened), blanks the public fields of the subject's records, marks the subject
-   * erased. Returns the number of records affected, or undefined if the subject is unknown or already erased.
+   * erased. Returns the number of records affected, or undefined if the subject is unknown, already erased
+   * or marked as moving (a re-home copies the key it read: erasing under it would be undone).
    */
   erase(id: string, at: number): Promise<number | undefined>;
+  /** Marks (or, with null, unmarks) the subject as moving to `site`; false if unknown, or erased when marking. */
   setMovedTo(id: string, site: string | null): Promise<boolean>;
   /** Records a new residence that keeps the subject at this site (a move within one jurisdiction's home). */
   setResidence(id: string, country: string, jurisdiction: string): Promise<boolean>;

@@ -24,6 +24,16 @@ export function parseYaml(text: string, source: string, code: 'invalid_config' |
   }
 }
 
+/** A file's bytes as text; refuses what is not UTF-8 rather than reading it with replaced characters. */
+export function decodeUtf8(bytes: Uint8Array, source: string, code: 'invalid_config' | 'invalid_mapping'): string {
+  try {
+    // A UTF-8 byte order mark is dropped; a UTF-16 one is not UTF-8 and fails.
+    return new TextDecoder('utf-8', { fatal: true }).decode(bytes);
+  } catch (cause) {
+    throw new EnclaveError(code, `${source} is not UTF-8 text; save it as UTF-8`, { cause });
+  }
+}
+
 export function parseConfigText(text: string, source: string, baseDir: string): EnclaveConfig {
   const config = parseConfig(parseYaml(text, source, 'invalid_config'), source);
   const dataDir = isAbsolute(config.dataDir) ? config.dataDir : resolve(baseDir, config.dataDir);
@@ -31,9 +41,9 @@ export function parseConfigText(text: string, source: string, baseDir: string): 
 }
 
 export function loadConfig(path: string): EnclaveConfig {
-  let text: string;
+  let bytes: Buffer;
   try {
-    text = readFileSync(path, 'utf8');
+    bytes = readFileSync(path);
   } catch (cause) {
     const code = (cause as NodeJS.ErrnoException).code;
     throw new EnclaveError(
@@ -42,5 +52,5 @@ export function loadConfig(path: string): EnclaveConfig {
       { cause },
     );
   }
-  return parseConfigText(text, path, dirname(resolve(path)));
+  return parseConfigText(decodeUtf8(bytes, path, 'invalid_config'), path, dirname(resolve(path)));
 }

@@ -51,6 +51,8 @@ export interface SealOptions {
 export class SealService {
   private record: SealRecord | undefined;
   private readonly pending = new Map<string, { officer: string; share: string }>();
+  /** Counts seals: an unseal begun before a seal must not complete after it. */
+  private seals = 0;
   private readonly meta: MetaStore;
   private readonly keyring: Keyring;
   private readonly log: EventLog | undefined;
@@ -149,17 +151,28 @@ export class SealService {
     const shares = [...this.pending.values()].map((p) => p.share);
     const officers = [...this.pending.values()].map((p) => p.officer);
     this.pending.clear();
+    const seals = this.seals;
     const root = await combineShares(shares);
     try {
       if (!rootCheckMatches(root, r.rootCheck)) {
         throw new EnclaveError('unseal_failed', 'the entered shares do not reconstruct this enclave\'s root key; start again');
       }
       if (!load) return 'complete';
+      this.sealedSince(seals);
+      // Another set completed while this one was combined.
+      if (!this.keyring.sealed) return 'unsealed already';
       this.keyring.load(root);
+      // Shares entered meanwhile belong to no attempt now.
+      this.pending.clear();
       try {
-        for (const h of this.holders) await h.unsealed(root);
+        for (const h of this.holders) {
+          await h.unsealed(root);
+          this.sealedSince(seals);
+        }
         await this.log?.append({ type: 'enclave.unsealed', details: { officers } });
+        this.sealedSince(seals);
       } catch (err) {
+        // A seal meanwhile already dropped the keys, but a holder may have taken its own since.
         this.dropKeys();
         throw err;
       }
@@ -167,6 +180,11 @@ export class SealService {
       root.fill(0);
     }
     return 'complete';
+  }
+
+  /** Refuses to go on with an unseal once a seal was given after it began. */
+  private sealedSince(seals: number): void {
+    if (this.seals !== seals) throw new EnclaveError('sealed', 'the enclave was sealed while these shares were being entered; it stays sealed until they are entered again');
   }
 
   /** Abandons a partial unseal attempt. */
@@ -185,6 +203,7 @@ export class SealService {
    * appended without waiting; `sealLogged` waits for it.
    */
   seal(actor?: LogActor): SealStatus {
+    this.seals += 1;
     this.dropKeys();
     this.appendSealed(actor).catch(() => {});
     return this.status();
@@ -192,6 +211,7 @@ export class SealService {
 
   /** Seals now, then waits until enclave.sealed is durable (log_unavailable if not; the enclave stays sealed). */
   async sealLogged(actor?: LogActor): Promise<SealStatus> {
+    this.seals += 1;
     this.dropKeys();
     await this.appendSealed(actor);
     return this.status();

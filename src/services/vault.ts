@@ -192,12 +192,24 @@ export class Vault {
   async eraseSubject(principal: Principal, id: string): Promise<{ subject: string; records: number; erased_at: string }> {
     const decision = await this.decideLogged(principal, 'subject.erase', { subject: id });
     const s = await this.locateSubject(id);
-    if (s.row.erasedAt !== null) throw this.gone(id);
+    if (s.row.erasedAt !== null) {
+      // An erasure stopped before its purge below is completed by asking again.
+      await this.purgeStaleCopies(id, s.site);
+      throw this.gone(id);
+    }
+    if (s.row.movedTo !== null) throw this.moving(id, s.row.movedTo);
     await this.record('subject.erased', principal, id, { jurisdiction: s.row.jurisdiction, site: s.site, policies: [...decision.policies] });
     const at = this.clock();
+    // Refused by the store once a re-home has marked the row: the move copies the key it read.
     const n = await s.store.subjects.erase(id, at);
     this.keyring.forget(s.site, id);
-    if (n === undefined) throw this.gone(id);
+    if (n === undefined) {
+      const now = await s.store.subjects.get(id);
+      if (now?.erasedAt === null && now.movedTo !== null) throw this.moving(id, now.movedTo);
+      throw this.gone(id);
+    }
+    // A re-home interrupted after its copy left the source holding the data key too.
+    await this.purgeStaleCopies(id, s.site);
     return { subject: id, records: n, erased_at: iso(at) };
   }
 
@@ -224,7 +236,8 @@ export class Vault {
     // 1. Mark the source: from now on writes there are refused (subject_moving), so nothing written
     //    after the copy can be lost. 2. Copy to the destination in one transaction. 3. Purge the source.
     //    Interrupted anywhere, running the same command again completes the move.
-    await src.store.subjects.setMovedTo(id, dest.site.id);
+    // Refused by the store once the subject is erased: a copy made after that would bring them back.
+    if (!(await src.store.subjects.setMovedTo(id, dest.site.id))) throw this.gone(id);
     const records: RecordRow[] = [];
     let after: { collection: string; id: string } | undefined;
     for (;;) {
@@ -247,15 +260,22 @@ export class Vault {
     return { subject: id, from, to, records: records.length };
   }
 
-  /** Removes the subject from every other home site that holds a copy marked as moving to `site`. */
+  /**
+   * Removes the subject from every other home site that holds a copy marked as moving, `site` holding
+   * the one that counts: marked to `site`, or to a site an interrupted move left behind on the way.
+   */
   private async purgeStaleCopies(id: string, site: string): Promise<void> {
     for (const other of this.router.homeSites) {
       if (other === site) continue;
       const store = this.router.store(other);
-      if ((await store.subjects.get(id))?.movedTo !== site) continue;
+      if (((await store.subjects.get(id))?.movedTo ?? null) === null) continue;
       await store.purgeSubject(id);
       this.keyring.forget(other, id);
     }
+  }
+
+  private moving(id: string, site: string): EnclaveError {
+    return new EnclaveError('subject_moving', `subject "${id}" is being re-homed to site "${site}"; erase them once the move completes (run the re-home again if it was interrupted)`);
   }
 
   private gone(id: string): EnclaveError {

@@ -248,6 +248,19 @@ describe('enclave serve --dev-unseal', () => {
     assert.match(server.stderr(), /SIGTERM: closing the server and the stores/);
   });
 
+  it('without --dev-unseal, starts sealed and warns that the development file left in the data directory unseals without the officers', async () => {
+    const leftover = join(dir, 'leftover');
+    assert.equal((await run(['init', '--dir', leftover, '--dev'])).code, 0);
+    server = await startListening(['serve', '--config', join(leftover, 'enclave.yaml'), '--port', '0']);
+    assert.match(server.stdout(), /sealed\)/);
+    const warning = /\S*dev-unseal\.json holds enough unseal shares to unseal this enclave without its officers .*delete it/;
+    // stderr may arrive after the stdout line startListening waits for.
+    for (const until = Date.now() + 10_000; !warning.test(server.stderr()) && Date.now() < until; ) await new Promise((resolve) => setTimeout(resolve, 20));
+    assert.match(server.stderr(), warning);
+    await server.stop();
+    server = undefined;
+  });
+
   it('refuses --dev-unseal where init did not write the file', async () => {
     const plain = join(dir, 'plain');
     assert.equal((await run(['init', '--dir', plain])).code, 0);

@@ -1,12 +1,15 @@
 // The configuration: the starter file is valid, and every malformed document is refused with
 // invalid_config and a message that names the offending key, never a crash (invariant 7).
 import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import fc from 'fast-check';
 import { parse } from 'yaml';
 import { DEFAULTS, parseConfig } from '../../src/core/config.ts';
 import { EnclaveError } from '../../src/core/errors.ts';
-import { parseConfigText } from '../../src/services/config-loader.ts';
+import { loadConfig, parseConfigText } from '../../src/services/config-loader.ts';
 import { starterConfig } from '../../src/services/starter-config.ts';
 
 type Doc = Record<string, unknown>;
@@ -275,6 +278,22 @@ void describe('parseConfigText (YAML)', () => {
     const bomb = ['a: &a [x, x, x, x, x, x, x, x, x, x]', 'b: &b [*a, *a, *a, *a, *a, *a, *a, *a, *a, *a]', 'c: &c [*b, *b, *b, *b, *b, *b, *b, *b, *b, *b]', 'd: [*c, *c, *c, *c, *c, *c, *c, *c, *c, *c]', ''].join('\n');
     invalidConfig(() => parseConfigText(bomb, 'enclave.yaml', '/tmp'), 'enclave.yaml', 'alias');
     invalidConfig(() => parseConfigText('version: *nope\n', 'enclave.yaml', '/tmp'), 'enclave.yaml', 'alias');
+  });
+
+  void it('a file that is not UTF-8 (Latin-1, UTF-16) is refused, never read with its bytes replaced; a UTF-8 byte order mark is fine', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'enclave-config-'));
+    try {
+      const text = starterConfig().replace(/^name: .*$/m, 'name: Zürich');
+      const files = { latin1: Buffer.from(text, 'latin1'), utf16: Buffer.concat([Buffer.from([0xff, 0xfe]), Buffer.from(text, 'utf16le')]) };
+      for (const [name, bytes] of Object.entries(files)) {
+        writeFileSync(join(dir, name), bytes);
+        invalidConfig(() => loadConfig(join(dir, name)), `${join(dir, name)} is not UTF-8 text`);
+      }
+      writeFileSync(join(dir, 'bom'), Buffer.concat([Buffer.from([0xef, 0xbb, 0xbf]), Buffer.from(text)]));
+      assert.equal(loadConfig(join(dir, 'bom')).name, 'Zürich');
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 
   void it('an empty file or several documents are invalid_config', () => {

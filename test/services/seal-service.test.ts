@@ -229,3 +229,60 @@ void describe('seal service', () => {
     await empty.close();
   });
 });
+
+void describe('sealing while an unseal is under way', () => {
+  void it('a seal given while the last share is being combined wins: the enclave stays sealed and that unseal is refused (sealed)', async () => {
+    const { seal, keyring, shares, store } = await standalone();
+    await seal.submit(shares[0] ?? '');
+    const last = seal.submit(shares[1] ?? '');
+    assert.equal(seal.seal().sealed, true);
+    await rejectsWith(last, 'sealed');
+    assert.equal(keyring.sealed, true, 'sealed after the seal was acknowledged');
+    assert.deepEqual([seal.status().sealed, seal.status().progress], [true, 0]);
+    // The officers can unseal again afterwards.
+    for (const s of shares.slice(0, 2)) await seal.submit(s);
+    assert.equal(keyring.sealed, false);
+    await store.close();
+  });
+
+  void it('a seal given while the key holders are being unsealed leaves none of them holding a key, and logs no unseal after it', async () => {
+    const store = new SqliteStore({ path: ':memory:' });
+    const keyring = new Keyring();
+    let release = () => {};
+    let holding = false;
+    const holder = {
+      unsealed: async () => {
+        await new Promise<void>((resolve) => (release = resolve));
+        holding = true;
+      },
+      sealedNow: () => {
+        holding = false;
+      },
+    };
+    const types: string[] = [];
+    const log: EventLog = { append: async (e) => Promise.resolve({ index: types.push(e.type) - 1 }) };
+    const seal = new SealService(store.meta, keyring, { holders: [holder], log });
+    await seal.load();
+    const shares = (await seal.initialize(['alice', 'bob', 'carol'], 2)).map((s) => s.share);
+    types.length = 0;
+    await seal.submit(shares[0] ?? '');
+    const last = seal.submit(shares[1] ?? '');
+    while (keyring.sealed) await new Promise((resolve) => setImmediate(resolve));
+    seal.seal();
+    release();
+    await rejectsWith(last, 'sealed');
+    assert.deepEqual([keyring.sealed, holding], [true, false]);
+    await new Promise((resolve) => setImmediate(resolve));
+    assert.deepEqual(types, ['enclave.sealed']);
+    await store.close();
+  });
+
+  void it('a share entered while another completes the set is not left as progress of the unsealed enclave', async () => {
+    const { seal, shares, store } = await standalone();
+    await seal.submit(shares[0] ?? '');
+    const [done] = await Promise.all([seal.submit(shares[1] ?? ''), seal.submit(shares[2] ?? '')]);
+    assert.equal(done.sealed, false);
+    assert.deepEqual([seal.status().progress, seal.status().entered], [0, []]);
+    await store.close();
+  });
+});

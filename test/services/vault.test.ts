@@ -51,6 +51,29 @@ async function recordSites(fx: Fixture, collection: string, id: string): Promise
 
 const userData = (subject: string, email = `${subject}@x.test`) => ({ user_id: subject, username: `name-${subject}`, email, phone: '+1 555 0100' });
 
+/** What a re-home of a US subject to eu-central leaves when it is killed after its copy, before the purge. */
+async function killedAfterCopy(fx: Fixture, s: string): Promise<void> {
+  const src = site(fx, 'trusted-us');
+  const row = await src.subjects.get(s);
+  assert.ok(row?.wrappedKey);
+  await src.subjects.setMovedTo(s, 'eu-central');
+  const wrappedKey = fx.enclave.keyring.rewrap('trusted-us', 'eu-central', s, row.wrappedKey);
+  await site(fx, 'eu-central').importSubject({ ...row, country: 'DE', jurisdiction: 'eu', wrappedKey, movedTo: null }, await src.records.listBySubject(s));
+}
+
+/** A US subject with a record, whose re-home to eu-central was killed after its copy. */
+async function halfMoved(fx: Fixture, prefix: string): Promise<string> {
+  const s = uid(prefix);
+  await fx.enclave.vault.registerSubject(fx.principals.service, { id: s, country: 'US' });
+  await fx.enclave.vault.createRecord(fx.principals.service, 'users', { id: `${s}-u`, data: userData(s) });
+  await killedAfterCopy(fx, s);
+  return s;
+}
+
+async function assertNoLiveKey(fx: Fixture, s: string): Promise<void> {
+  for (const [name, store] of fx.enclave.sites) assert.equal((await store.subjects.get(s))?.wrappedKey ?? null, null, `no live data key at ${name}`);
+}
+
 void describe('vault', () => {
   let fx: Fixture;
   let officer: Principal;
@@ -403,12 +426,8 @@ void describe('vault', () => {
     void it('moving back to a site that still holds a stale copy replaces it with the current data', async () => {
       const { s } = await seed('US');
       const src = site(fx, 'trusted-us');
-      const row = await src.subjects.get(s);
-      assert.ok(row?.wrappedKey);
       // Crash after copy to eu-central, before the purge; then the subject is written at eu-central.
-      await src.subjects.setMovedTo(s, 'eu-central');
-      const wrappedKey = fx.enclave.keyring.rewrap('trusted-us', 'eu-central', s, row.wrappedKey);
-      await site(fx, 'eu-central').importSubject({ ...row, country: 'DE', jurisdiction: 'eu', wrappedKey, movedTo: null }, await src.records.listBySubject(s));
+      await killedAfterCopy(fx, s);
       await fx.enclave.vault.replaceRecord(service, 'users', `${s}-u`, { data: userData(s, 'written-in-eu@x.test') });
       // The subject moves back to the US before anyone completed the first move.
       await fx.enclave.vault.rehomeSubject(officer, s, 'US');
@@ -517,12 +536,76 @@ void describe('vault', () => {
       await rejectsWith(fx.enclave.vault.registerSubject(service, { id: s, country: 'DE' }), 'subject_exists');
     });
 
+    void it('erasing a subject whose re-home was interrupted after the copy destroys the source copy too: no data key of theirs is left anywhere', async () => {
+      const s = await halfMoved(fx, 'half-moved');
+      await fx.enclave.vault.eraseSubject(officer, s);
+      await assertNoLiveKey(fx, s);
+      assert.deepEqual(await site(fx, 'trusted-us').records.listBySubject(s), [], 'nothing of theirs left at the site they were leaving');
+      await rejectsWith(fx.enclave.vault.getRecord(service, 'users', `${s}-u`), 'subject_erased');
+    });
+
+    void it('an erasure and a re-home given at once never leave the erased subject readable anywhere', async () => {
+      for (const erasedFirst of [true, false]) {
+        const s = uid('race');
+        await fx.enclave.vault.registerSubject(service, { id: s, country: 'US' });
+        await fx.enclave.vault.createRecord(service, 'users', { id: `${s}-u`, data: userData(s) });
+        const erasing = () => fx.enclave.vault.eraseSubject(officer, s);
+        const moving = () => fx.enclave.vault.rehomeSubject(officer, s, 'DE');
+        const [erase] = await Promise.allSettled(erasedFirst ? [erasing(), moving()] : [moving(), erasing()].reverse());
+        if (erase?.status !== 'fulfilled') {
+          // The move won: the erasure is refused while it is under way, and may be given again after it.
+          assert.equal((erase?.reason as EnclaveError).code, 'subject_moving');
+          await fx.enclave.vault.rehomeSubject(officer, s, 'DE');
+          await fx.enclave.vault.eraseSubject(officer, s);
+        }
+        await assertNoLiveKey(fx, s);
+        await rejectsWith(fx.enclave.vault.getRecord(service, 'users', `${s}-u`), 'subject_erased');
+      }
+    });
+
+    void it('refuses to erase a subject whose re-home is under way (subject_moving), and erases once it completes', async () => {
+      const s = uid('moving');
+      await fx.enclave.vault.registerSubject(service, { id: s, country: 'US' });
+      await site(fx, 'trusted-us').subjects.setMovedTo(s, 'eu-central');
+      await rejectsWith(fx.enclave.vault.eraseSubject(officer, s), 'subject_moving', /re-home/);
+      await fx.enclave.vault.rehomeSubject(officer, s, 'DE');
+      await fx.enclave.vault.eraseSubject(officer, s);
+      assert.equal((await fx.enclave.vault.getSubject(service, s)).erased, true);
+    });
+
     void it('is refused to roles without subject.erase', async () => {
       const s = uid('s');
       await fx.enclave.vault.registerSubject(service, { id: s, country: 'US' });
       await rejectsWith(fx.enclave.vault.eraseSubject(service, s), 'forbidden');
       assert.equal((await fx.enclave.vault.getSubject(service, s)).erased, false);
     });
+  });
+});
+
+void describe('re-homing across three home sites', () => {
+  let fx: Fixture;
+  before(async () => {
+    fx = await makeFixture({
+      config: (starter) =>
+        starter
+          .replace('\n    home_site: eu-central\n', '\n    home_site: eu-central\n  - id: uk\n    countries: [GB]\n    home_site: trusted-uk\n')
+          .replace('\nsites:\n', '\nsites:\n  - id: trusted-uk\n    operator: trusted-provider\n    country: GB\n    role: home\n    storage: sqlite:sites/trusted-uk.db\n'),
+    });
+  });
+  after(async () => {
+    await fx.close();
+  });
+
+  void it('a re-home killed after its copy and run again to a third site leaves the subject at that site only', async () => {
+    const { officer } = fx.principals;
+    // Moved on to the UK since the move to the EU was killed.
+    const s = await halfMoved(fx, 'third');
+    await fx.enclave.vault.rehomeSubject(officer, s, 'GB');
+    assert.deepEqual(await subjectSites(fx, s), ['trusted-uk']);
+    assert.deepEqual(await recordSites(fx, 'users', `${s}-u`), ['trusted-uk']);
+    // Erasure then leaves no live key behind.
+    await fx.enclave.vault.eraseSubject(officer, s);
+    await assertNoLiveKey(fx, s);
   });
 });
 

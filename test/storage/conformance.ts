@@ -154,6 +154,21 @@ export function storeConformance(name: string, open: () => Promise<Store> | Stor
         assert.equal(await store.subjects.get(`${ns}-nobody`), undefined);
       });
 
+      void it('a subject marked as moving is not erased, and an erased subject is not marked as moving (whichever comes first wins)', async () => {
+        const moving = subject('mv');
+        const gone = subject('gn');
+        await store.subjects.insert(moving);
+        await store.subjects.insert(gone);
+        assert.equal(await store.subjects.setMovedTo(moving.id, 'eu-central'), true);
+        assert.equal(await store.subjects.erase(moving.id, T0 + 1), undefined);
+        assert.ok((await store.subjects.get(moving.id))?.wrappedKey, 'the key stays while the move is under way');
+        assert.equal(await store.subjects.erase(gone.id, T0 + 1), 0);
+        assert.equal(await store.subjects.setMovedTo(gone.id, 'eu-central'), false);
+        assert.equal((await store.subjects.get(gone.id))?.movedTo, null);
+        // Clearing the mark is always possible.
+        assert.equal(await store.subjects.setMovedTo(moving.id, null), true);
+      });
+
       void it('erase destroys the wrapped key, blanks public fields of their records only, keeps ciphertext, returns the record count', async () => {
         const victim = subject('v');
         const other = subject('o');
@@ -220,6 +235,7 @@ export function storeConformance(name: string, open: () => Promise<Store> | Stor
 
         await store.subjects.setMovedTo(s.id, 'eu-1');
         assert.equal((await store.records.getWithSubject('users', r.id))?.subject?.movedTo, 'eu-1');
+        await store.subjects.setMovedTo(s.id, null);
         await store.subjects.erase(s.id, T0 + 5);
         const erased = await store.records.getWithSubject('users', r.id);
         assert.deepEqual([erased?.subject?.erasedAt, erased?.subject?.wrappedKey, erased?.record.publicJson], [T0 + 5, null, '{}']);

@@ -76,8 +76,8 @@ void describe('two handles on one file (a running server and the CLI)', () => {
     assert.equal((await server.tokens.findByHash('h1'))?.token.revokedAt, 5, 'a revoked token is never served from a stale cache');
     const erased = await server.subjects.get('s1');
     assert.deepEqual([erased?.wrappedKey, erased?.erasedAt], [null, 6], 'an erased subject\'s key is never served from a stale cache');
-    await cli.subjects.setMovedTo('s1', 'eu-central');
-    assert.equal((await server.subjects.get('s1'))?.movedTo, 'eu-central');
+    await cli.subjects.setResidence('s1', 'PR', 'us');
+    assert.equal((await server.subjects.get('s1'))?.country, 'PR');
     await cli.purgeSubject('s1');
     assert.equal(await server.subjects.get('s1'), undefined);
     await server.close();

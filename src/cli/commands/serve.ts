@@ -43,7 +43,7 @@ export function registerServe(program: Command, { io }: CliContext): void {
 async function serve(io: Io, configPath: string, opts: ServeOptions): Promise<void> {
   const { openLocalEnclave } = await import('../local-enclave.ts');
   const { startServer, untilSignal } = await import('../serve-runner.ts');
-  const { devUnseal } = await import('../dev-unseal.ts');
+  const { devUnseal, warnIfDevFileLeft } = await import('../dev-unseal.ts');
   const { loadConfig } = await import('../../services/config-loader.ts');
   const { applyHeapLimits, heapLimitMb } = await import('../heap-limits.ts');
   const out = new Output(io);
@@ -58,6 +58,8 @@ async function serve(io: Io, configPath: string, opts: ServeOptions): Promise<vo
       port: opts.port ?? enclave.config.server.port,
       logLevel: opts.logLevel,
     });
+    // Once listening: a failure to start stays one line.
+    if (opts.devUnseal !== true) warnIfDevFileLeft(enclave, out);
     const status = enclave.seal.status();
     out.line(`Heap limit ${heapLimitMb()} MiB (V8)`);
     out.line(`Listening on ${server.url} (enclave "${enclave.config.name}", ${status.sealed ? 'sealed' : 'unsealed'})`);

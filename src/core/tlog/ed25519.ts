@@ -19,7 +19,13 @@ export function ed25519PublicKey(raw: Uint8Array): KeyObject {
 
 export function ed25519PrivateKey(seed: Uint8Array): KeyObject {
   if (seed.byteLength !== ED25519_KEY_SIZE) throw new EnclaveError('invalid_log_data', `an Ed25519 private key is ${ED25519_KEY_SIZE} bytes, not ${seed.byteLength}`);
-  return createPrivateKey({ key: Buffer.concat([PKCS8_PREFIX, seed]), format: 'der', type: 'pkcs8' });
+  const der = Buffer.concat([PKCS8_PREFIX, seed]);
+  try {
+    return createPrivateKey({ key: der, format: 'der', type: 'pkcs8' });
+  } finally {
+    // The seed's copy: callers wipe theirs, and this one is out of their reach.
+    der.fill(0);
+  }
 }
 
 /** The raw 32-byte public key of an Ed25519 public or private KeyObject. */

@@ -7,7 +7,7 @@ import { LogIndex, RegisterSubjectBody, RehomeBody, SubjectId } from '../schemas
 
 const Err = { $ref: 'Error#' };
 const Subj = { $ref: 'Subject#' };
-const errors = { 400: Err, 401: Err, 403: Err, 404: Err, 410: Err, 413: Err, 415: Err, 422: Err, 503: Err };
+const errors = { 400: Err, 401: Err, 403: Err, 404: Err, 409: Err, 410: Err, 413: Err, 415: Err, 422: Err, 503: Err };
 const security = [{ bearer: [] }];
 const Params = Type.Object({ id: SubjectId });
 

@@ -4,7 +4,7 @@ import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { EnclaveError } from '../../core/errors.ts';
 import { parseMapping, type MigrationMapping } from '../../core/migration-mapping.ts';
-import { parseYaml } from '../config-loader.ts';
+import { decodeUtf8, parseYaml } from '../config-loader.ts';
 
 export const sha256Hex = (text: string): string => createHash('sha256').update(text).digest('hex');
 
@@ -13,11 +13,11 @@ export function parseMappingText(text: string, source: string): MigrationMapping
 }
 
 export function loadMapping(path: string): MigrationMapping {
-  let text: string;
+  let bytes: Buffer;
   try {
-    text = readFileSync(path, 'utf8');
+    bytes = readFileSync(path);
   } catch (cause) {
     throw new EnclaveError('invalid_mapping', `cannot read the mapping ${path}: ${(cause as NodeJS.ErrnoException).code ?? 'error'}`, { cause });
   }
-  return parseMappingText(text, path);
+  return parseMappingText(decodeUtf8(bytes, path, 'invalid_mapping'), path);
 }

@@ -30,14 +30,14 @@ export function postgresSubjects(db: PostgresDb, scrub: () => Promise<void>): Su
     getMany: async (ids) => byId(ids.length === 0 ? [] : await db.prepared('SELECT * FROM subjects WHERE id = ANY($1::text[])', [ids]), toSubject),
     erase: async (id, at) => {
       const n = await db.tx(async (sql) => {
-        if ((await sql.run('UPDATE subjects SET wrapped_key = NULL, erased_at = $1 WHERE id = $2 AND erased_at IS NULL', [at, id])) !== 1) return undefined;
+        if ((await sql.run('UPDATE subjects SET wrapped_key = NULL, erased_at = $1 WHERE id = $2 AND erased_at IS NULL AND moved_to IS NULL', [at, id])) !== 1) return undefined;
         return sql.run(`UPDATE records SET public_json = '{}', updated_at = $1 WHERE subject = $2`, [at, id]);
       });
       if (n !== undefined) await scrub();
       return n;
     },
     setResidence: async (id, country, jurisdiction) => (await db.run('UPDATE subjects SET country = $1, jurisdiction = $2 WHERE id = $3', [country, jurisdiction, id])) === 1,
-    setMovedTo: async (id, site) => (await db.run('UPDATE subjects SET moved_to = $1 WHERE id = $2', [site, id])) === 1,
+    setMovedTo: async (id, site) => (await db.run('UPDATE subjects SET moved_to = $1::text WHERE id = $2 AND ($1::text IS NULL OR erased_at IS NULL)', [site, id])) === 1,
     count: async () => countOf((await db.rows('SELECT count(*) AS n FROM subjects'))[0]),
   };
 }

@@ -133,7 +133,7 @@ export class SqliteStore implements Store {
       getMany: async (ids) => Promise.resolve(this.many('SELECT * FROM subjects WHERE id IN (SELECT value FROM json_each(?))', [], ids, toSubject)),
       erase: async (id, at) => {
         const n = this.tx(() => {
-          const r = this.stmt('UPDATE subjects SET wrapped_key = NULL, erased_at = ? WHERE id = ? AND erased_at IS NULL').run(at, id);
+          const r = this.stmt('UPDATE subjects SET wrapped_key = NULL, erased_at = ? WHERE id = ? AND erased_at IS NULL AND moved_to IS NULL').run(at, id);
           if (r.changes !== 1) return undefined;
           return Number(this.stmt(`UPDATE records SET public_json = '{}', updated_at = ? WHERE subject = ?`).run(at, id).changes);
         });
@@ -143,7 +143,7 @@ export class SqliteStore implements Store {
       setResidence: async (id, country, jurisdiction) =>
         Promise.resolve(this.stmt('UPDATE subjects SET country = ?, jurisdiction = ? WHERE id = ?').run(country, jurisdiction, id).changes === 1),
       setMovedTo: async (id, site) => {
-        const r = this.stmt('UPDATE subjects SET moved_to = ? WHERE id = ?').run(site, id);
+        const r = this.stmt('UPDATE subjects SET moved_to = ? WHERE id = ? AND (? IS NULL OR erased_at IS NULL)').run(site, id, site);
         return Promise.resolve(r.changes === 1);
       },
       count: async () => Promise.resolve(countOf(this.stmt('SELECT count(*) AS n FROM subjects').get())),
