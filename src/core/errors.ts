@@ -38,6 +38,7 @@ export const ERROR_CODES = {
   proposal_not_found: 'No change proposal with that id exists.',
   policy_version_not_found: 'No policy version with that number exists.',
   token_not_found: 'No active token with that id exists.',
+  revocation_pending: 'A proposal to revoke this token awaits approval: the token cannot be rotated until it is decided.',
   not_pending: 'The request or proposal was already decided, or it expired.',
   digest_mismatch: 'The approval names a content digest other than the request\'s or proposal\'s: approve what you reviewed, by its digest.',
   self_approval: 'The requester or proposer can never approve their own request or proposal.',

@@ -30,6 +30,7 @@ export const ERROR_STATUS: Readonly<Record<ErrorCode, number>> = {
   invalid_justification: 422,
   invalid_duration: 422,
   breakglass_limit: 409,
+  revocation_pending: 409,
   request_not_found: 404,
   grant_not_found: 404,
   proposal_not_found: 404,

@@ -314,7 +314,8 @@ export class ChangeService {
    * Replaces the token the caller used with a new one of the same principal, label and expiry, and
    * revokes the old one. Whoever proposed a token for someone else has seen its secret; its holder ends
    * that copy this way, without approvals, since the new token can do nothing the old one could not.
-   * One entry logs both (`token.issued` naming the token it `replaces`) before either happens.
+   * One entry logs both (`token.issued` naming the token it `replaces`) before either happens. Refused
+   * while a proposal to revoke the token is pending.
    */
   async rotateOwnToken(principal: Principal): Promise<{ token: TokenView; secret: string; replaced: string }> {
     await this.authorize(principal, 'token.revoke');
@@ -323,21 +324,23 @@ export class ChangeService {
     if (!old || old.principal.id !== principal.id || tokenState(old, now) !== 'active') {
       throw new EnclaveError('unauthenticated', 'the bearer token is unknown, expired or revoked');
     }
+    // A token whose revocation awaits approval cannot slip out of it under a new id.
+    const pending = await this.store.proposals.list({ kind: 'token.revoke', status: 'pending', limit: 1000 });
+    const against = pending.find((p) => p.expiresAt > now && (JSON.parse(p.payload) as TokenRevokePayload).token_id === old.token.id);
+    if (against) throw new EnclaveError('revocation_pending', `revoking ${old.token.id} was proposed (${against.id}) and awaits approval; it cannot be rotated meanwhile`);
     const secret = newTokenSecret();
     const token: TokenRow = { id: newTokenId(), hash: hashToken(secret), principalId: principal.id, label: old.token.label, createdAt: now, expiresAt: old.token.expiresAt, revokedAt: null };
     // Logged before it is applied, as every change by quorum: a log that cannot accept changes nothing.
     await this.append('token.issued', principal, { token: token.id, principal: principal.id, org: old.principal.org, role: old.principal.role, expires_at: isoOrNull(token.expiresAt), replaces: old.token.id });
-    if ((await this.store.tokens.create(old.principal, token)) !== 'created') {
-      throw new EnclaveError('internal', `principal "${principal.id}" no longer matches its token's org and role`);
-    }
+    // The old token's revocation comes first and only once (revoked_at IS NULL): of two rotations, or a
+    // rotation and a revocation, at the same moment, one wins and the other creates nothing.
     try {
-      await this.store.tokens.revoke(old.token.id, now);
-    } catch (err) {
-      // The new secret never leaves while the old token still works.
-      await this.store.tokens.revoke(token.id, now);
-      throw err;
+      if (!(await this.store.tokens.revoke(old.token.id, now))) throw new EnclaveError('unauthenticated', 'the bearer token is unknown, expired or revoked');
     } finally {
       this.tokenCache?.clear();
+    }
+    if ((await this.store.tokens.create(old.principal, token)) !== 'created') {
+      throw new EnclaveError('internal', `principal "${principal.id}" no longer matches its token's org and role`);
     }
     return { token: tokenView({ token, principal: old.principal }, now), secret, replaced: old.token.id };
   }

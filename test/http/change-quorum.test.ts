@@ -201,7 +201,6 @@ describe('tokens by quorum', () => {
     assert.equal(out.token.expires_at, before.expires_at, 'never a later expiry than the token it replaces');
     assert.equal((await raw(secret, 'GET', '/v1/whoami')).statusCode, 401, 'the copy the proposer saw is revoked');
     assert.equal(json<{ principal: string }>(await raw(out.secret, 'GET', '/v1/whoami')).principal, 'dana');
-    assert.equal((await raw(secret, 'POST', '/v1/tokens/rotate')).statusCode, 401, 'a revoked token cannot be rotated');
     const tokens = json<{ tokens: { id: string; state: string }[] }>(await h.call('officer', 'GET', '/v1/tokens')).tokens;
     assert.equal(tokens.find((t) => t.id === proposal.token.token_id)?.state, 'revoked');
     assert.equal(tokens.find((t) => t.id === out.token.id)?.state, 'active');
@@ -209,6 +208,28 @@ describe('tokens by quorum', () => {
     assert.equal(entry?.details['token'], out.token.id);
     assert.equal(entry?.principal?.id, 'dana');
     assert.ok(!JSON.stringify(await loggedEvents(h.enclave)).includes(out.secret.slice(4)), 'the log never holds a secret');
+  });
+
+  test('rotation races: of two rotations of one token at once one wins, a principal already authenticated cannot rotate a revoked token, and a pending revocation blocks it', async () => {
+    const carl = await h.enclave.tokens.issue({ principal: 'carl', org: 'gatekeeper', role: 'approver' });
+    const both = await Promise.all([raw(carl.secret, 'POST', '/v1/tokens/rotate'), raw(carl.secret, 'POST', '/v1/tokens/rotate')]);
+    assert.deepEqual(both.map((r) => r.statusCode).sort(), [200, 401], both.map((r) => r.body).join(' | '));
+    const active = json<{ tokens: { principal: string; state: string }[] }>(await h.call('officer', 'GET', '/v1/tokens')).tokens.filter((t) => t.principal === 'carl' && t.state === 'active');
+    assert.equal(active.length, 1, 'one token of carl is active, not two');
+
+    // The service's own check, past the auth layer: a principal resolved before its token was revoked.
+    const dora = await h.enclave.tokens.issue({ principal: 'dora', org: 'gatekeeper', role: 'approver' });
+    const asDora = await h.enclave.tokens.authenticate(dora.secret);
+    assert.equal(json<{ revoked: boolean }>(await raw(dora.secret, 'POST', `/v1/tokens/${dora.id}/revoke`)).revoked, true);
+    await assert.rejects(h.enclave.changes.rotateOwnToken(asDora), (err: Error & { code?: string }) => err.code === 'unauthenticated');
+
+    const eve = await h.enclave.tokens.issue({ principal: 'eve', org: 'gatekeeper', role: 'approver' });
+    const proposed = await h.call('officer', 'POST', `/v1/tokens/${eve.id}/revoke`);
+    assert.equal(proposed.statusCode, 202);
+    const refused = await raw(eve.secret, 'POST', '/v1/tokens/rotate');
+    assert.equal(refused.statusCode, 409);
+    assert.equal(errorCode(refused), 'revocation_pending');
+    assert.equal((await raw(eve.secret, 'GET', '/v1/whoami')).statusCode, 200, 'nothing changed: the token awaits its revocation');
   });
 
   test('single-person paths are refused: the parent, services and the regulator cannot propose tokens; unknown tokens are 404', async () => {
