@@ -123,6 +123,7 @@ export {
   type LogEntryColumns,
 } from './log-entry.ts';
 export type { LogEntryRow, LogQuery, LogStore, LogTile, SequencerLease, StoredCheckpoint, StoredLogEntry } from './log-store.ts';
+export { KeyedLock } from './keyed-lock.ts';
 export { Lru } from './lru.ts';
 export { compile, compileDynamic, describeErrors, formatPath, type SchemaIssue, type Validator } from './schema-validator.ts';
 // The transparency log's verifiable core (RFC 9162, C2SP tlog-*): see src/core/tlog/index.ts for all of it.

@@ -10,6 +10,7 @@ import { canonicalJson, type JsonValue } from '../core/canonical-json.ts';
 import type { CollectionDef, EnclaveConfig } from '../core/config.ts';
 import type { Action } from '../core/config-schema.ts';
 import { forbidden, type Decision, type DecisionPoint, type GrantRef } from '../core/decision.ts';
+import { KeyedLock } from '../core/keyed-lock.ts';
 import { EnclaveError, type ErrorCode } from '../core/errors.ts';
 import type { EventLog, LogEventType, LogValue } from '../core/event-log.ts';
 import type { Principal } from '../core/principal.ts';
@@ -77,6 +78,12 @@ export class Vault {
   private readonly decisions: DecisionPoint;
   private readonly log: EventLog;
   private readonly clock: () => number;
+  /**
+   * Erasures and re-homes of one subject, one at a time in this process: two moves at once copied the
+   * subject to two sites, and an erasure then left one copy readable. Across instances the store's
+   * marks (setMovedTo, erase) order them.
+   */
+  private readonly subjectChanges = new KeyedLock();
 
   constructor(deps: { config: EnclaveConfig; router: SiteRouter; keyring: Keyring; decisions: DecisionPoint; log: EventLog; clock?: () => number }) {
     this.config = deps.config;
@@ -190,6 +197,10 @@ export class Vault {
    * good; the rows stay as unreadable ciphertext and the API answers 410 for them.
    */
   async eraseSubject(principal: Principal, id: string): Promise<{ subject: string; records: number; erased_at: string }> {
+    return this.subjectChanges.run(id, () => this.eraseNow(principal, id));
+  }
+
+  private async eraseNow(principal: Principal, id: string): Promise<{ subject: string; records: number; erased_at: string }> {
     const decision = await this.decideLogged(principal, 'subject.erase', { subject: id });
     const s = await this.locateSubject(id);
     if (s.row.erasedAt !== null) {
@@ -206,6 +217,11 @@ export class Vault {
     if (n === undefined) {
       const now = await s.store.subjects.get(id);
       if (now?.erasedAt === null && now.movedTo !== null) throw this.moving(id, now.movedTo);
+      // Gone from this site meanwhile: moved by another instance, not erased. Only an erased row is 410.
+      const moved = now ? undefined : await this.router.findSubject(id);
+      if (moved && moved.row.erasedAt === null) {
+        throw new EnclaveError('subject_moving', `subject "${id}" moved to site "${moved.site}" while being erased; erase them again`);
+      }
       throw this.gone(id);
     }
     // A re-home interrupted after its copy left the source holding the data key too.
@@ -219,6 +235,10 @@ export class Vault {
    * after an interruption completes the move.
    */
   async rehomeSubject(principal: Principal, id: string, country: string): Promise<RehomeResult> {
+    return this.subjectChanges.run(id, () => this.rehomeNow(principal, id, country));
+  }
+
+  private async rehomeNow(principal: Principal, id: string, country: string): Promise<RehomeResult> {
     const decision = await this.decideLogged(principal, 'subject.rehome', { subject: id });
     const src = await this.locateSubject(id);
     if (src.row.erasedAt !== null || src.row.wrappedKey === null) throw this.gone(id);

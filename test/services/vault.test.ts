@@ -607,6 +607,47 @@ void describe('re-homing across three home sites', () => {
     await fx.enclave.vault.eraseSubject(officer, s);
     await assertNoLiveKey(fx, s);
   });
+
+  void it('two re-homes of one subject at once end at one site, and an erasure then leaves nothing readable', async () => {
+    const { officer, service } = fx.principals;
+    for (const [a, b] of [['DE', 'GB'], ['GB', 'DE'], ['DE', 'US']] as const) {
+      const s = uid('two');
+      await fx.enclave.vault.registerSubject(service, { id: s, country: 'US' });
+      await fx.enclave.vault.createRecord(service, 'users', { id: `${s}-u`, data: userData(s) });
+      const moves = await Promise.allSettled([fx.enclave.vault.rehomeSubject(officer, s, a), fx.enclave.vault.rehomeSubject(officer, s, b)]);
+      assert.deepEqual(moves.map((m) => m.status), ['fulfilled', 'fulfilled'], `${a} then ${b}: the second runs after the first`);
+      const last = { DE: 'eu-central', GB: 'trusted-uk', US: 'trusted-us' }[b];
+      assert.deepEqual(await subjectSites(fx, s), [last], `${a}, ${b}: one copy, where the later move put it`);
+      assert.deepEqual(await recordSites(fx, 'users', `${s}-u`), [last]);
+      await fx.enclave.vault.eraseSubject(officer, s);
+      await assertNoLiveKey(fx, s);
+      await rejectsWith(fx.enclave.vault.getRecord(service, 'users', `${s}-u`), 'subject_erased');
+    }
+  });
+
+  void it('an erasure that finds the subject moved by another instance meanwhile says so, never 410 for a live subject', async () => {
+    const { officer, service } = fx.principals;
+    const s = uid('away');
+    await fx.enclave.vault.registerSubject(service, { id: s, country: 'US' });
+    await fx.enclave.vault.createRecord(service, 'users', { id: `${s}-u`, data: userData(s) });
+    // Another instance's vault (no lock shared with this one) moves the subject while this erasure waits.
+    const other = fx.enclave.vault as unknown as { rehomeNow(p: typeof officer, id: string, country: string): Promise<unknown> };
+    const us = site(fx, 'trusted-us');
+    const erase = us.subjects.erase.bind(us.subjects);
+    us.subjects.erase = async (id, at) => {
+      await other.rehomeNow(officer, s, 'DE');
+      return erase(id, at);
+    };
+    try {
+      await rejectsWith(fx.enclave.vault.eraseSubject(officer, s), 'subject_moving', /moved to site "eu-central" while being erased; erase them again/);
+    } finally {
+      us.subjects.erase = erase;
+    }
+    assert.equal((await fx.enclave.vault.getSubject(service, s)).erased, false);
+    await fx.enclave.vault.eraseSubject(officer, s);
+    await rejectsWith(fx.enclave.vault.getRecord(service, 'users', `${s}-u`), 'subject_erased');
+    await assertNoLiveKey(fx, s);
+  });
 });
 
 void describe('a sealed enclave', () => {
