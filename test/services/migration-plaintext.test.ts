@@ -68,6 +68,15 @@ function scan(dir: string, c: Canaries, when: string): void {
   assert.deepEqual(found, c.visible, `${when}: positive control, the rows that stay are still readable in the files`);
 }
 
+function journalModeOf(path: string): string {
+  const db = new DatabaseSync(path, { readOnly: true });
+  try {
+    return (db.prepare('PRAGMA journal_mode').get() as { journal_mode: string }).journal_mode;
+  } finally {
+    db.close();
+  }
+}
+
 /** The legacy application's connection: writes go to the WAL and stay there (no automatic checkpoint). */
 function legacyApp(path: string): DatabaseSync {
   const app = new DatabaseSync(path);
@@ -184,14 +193,7 @@ void it('a scrub that failed and is run again puts back the journal mode the sou
   const h = await migrationHarness(40, 5);
   try {
     const legacy = h.builds[0]?.path ?? '';
-    const modeOf = () => {
-      const db = new DatabaseSync(legacy, { readOnly: true });
-      try {
-        return (db.prepare('PRAGMA journal_mode').get() as { journal_mode: string }).journal_mode;
-      } finally {
-        db.close();
-      }
-    };
+    const modeOf = () => journalModeOf(legacy);
     assert.equal(modeOf(), 'delete', 'the legacy file starts in rollback-journal mode');
     // The first scrub meets a reader that began after the purge committed (the file is in WAL by then).
     let reader: DatabaseSync | undefined;
@@ -218,6 +220,27 @@ void it('a scrub that failed and is run again puts back the journal mode the sou
     assert.equal(modeOf(), 'delete', 'the second scrub restores the mode from before the first purge');
     assert.match(report.certificate.note, /journal_mode restored to delete/);
     assert.doesNotMatch(report.certificate.note, /journal_mode_before.{0,8}wal/);
+  } finally {
+    await h.close();
+  }
+});
+
+void it('a purge refused inside its transaction gives the source its journal mode back (nothing was deleted, so nothing is scrubbed)', async () => {
+  const h = await migrationHarness(40, 5);
+  try {
+    const legacy = h.builds[0]?.path ?? '';
+    const modeOf = () => journalModeOf(legacy);
+    const ctx = await h.open();
+    await new MigrationRunner(ctx).run();
+    assert.equal((await verifyMigration(ctx)).ok, true);
+    // A moving row changes after its verification: the purge finds it inside its transaction and refuses.
+    const app = new DatabaseSync(legacy);
+    const moving = [...Array(h.population.size).keys()].find((i) => legacySiteOf(i) === 'virginia' && h.fx.enclave.config.countryIndex.has(h.population.countryOf(i)));
+    assert.ok(moving !== undefined);
+    assert.equal(app.prepare('UPDATE accounts SET phone = ? WHERE id = ?').run('+1 555 0199', moving + 1).changes, 1);
+    app.close();
+    await assert.rejects(purgeMigration(ctx), fails('purge_refused', /changed since verification .*Nothing was deleted/));
+    assert.equal(modeOf(), 'delete', 'the refused purge put the rollback-journal mode back');
   } finally {
     await h.close();
   }

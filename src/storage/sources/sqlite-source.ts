@@ -254,10 +254,35 @@ export class SqliteSource extends SqliteReader implements MigrationSource {
       return out;
     } catch (err) {
       if (w.isTransaction) w.exec('ROLLBACK');
+      // Nothing was deleted, so there is nothing to scrub: the file gets its journal mode back now.
+      tx.clearCache();
+      this.leaveWal(w, this.journalMode);
       throw err;
     } finally {
       tx.clearCache();
     }
+  }
+
+  /**
+   * Puts back the journal mode the purge found and closes the writer (a later purge opens its own).
+   * Leaving WAL needs every other connection closed, this source's own reader included. Says what it did.
+   */
+  private leaveWal(w: DatabaseSync, original: string): string | undefined {
+    let step: string | undefined;
+    if (original !== 'wal') {
+      this.clearCache();
+      this.db.close();
+      try {
+        w.exec(`PRAGMA journal_mode = ${original === 'memory' || original === 'off' ? 'DELETE' : original.toUpperCase()}`);
+        step = `journal_mode restored to ${original} (the emptied WAL file is removed)`;
+      } catch {
+        step = 'journal_mode left at WAL: another process holds the database open (the WAL file is empty)';
+      }
+      this.db = openReader(this.path, this.location);
+    }
+    w.close();
+    this.writer = undefined;
+    return step;
   }
 
   /** The journal mode the purge's writer found (it switches the file to WAL); empty before it opened. */
@@ -290,21 +315,8 @@ export class SqliteSource extends SqliteReader implements MigrationSource {
     steps.push('PRAGMA wal_checkpoint(TRUNCATE) again after VACUUM');
     const version = (w.prepare('SELECT sqlite_version() AS v').get() as Record<string, string>)['v'] ?? '?';
     const pageSize = String((w.prepare('PRAGMA page_size').get() as Record<string, number>)['page_size']);
-    if (original !== 'wal') {
-      // Leaving WAL needs every other connection closed, this source's own reader included.
-      this.clearCache();
-      this.db.close();
-      try {
-        w.exec(`PRAGMA journal_mode = ${original === 'memory' || original === 'off' ? 'DELETE' : original.toUpperCase()}`);
-        steps.push(`journal_mode restored to ${original} (the emptied WAL file is removed)`);
-      } catch {
-        steps.push('journal_mode left at WAL: another process holds the database open (the WAL file is empty)');
-      }
-      this.db = openReader(this.path, this.location);
-    }
-    // A later purge opens its own writer, with its settings (WAL) set again.
-    w.close();
-    this.writer = undefined;
+    const restored = this.leaveWal(w, original);
+    if (restored !== undefined) steps.push(restored);
     return Promise.resolve({
       engine: `SQLite ${version}`,
       steps,
