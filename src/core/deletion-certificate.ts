@@ -8,7 +8,7 @@ import { canonicalJson } from './canonical-json.ts';
 import { EnclaveError } from './errors.ts';
 import { merkleRoot } from './migration-merkle.ts';
 import { compile } from './schema-validator.ts';
-import { ed25519NoteSigner, formatVerifierKey, isValidKeyName, noteVerifier, openNote, SIG_TYPE_ED25519, signNote } from './tlog/note.ts';
+import { ed25519NoteSigner, formatVerifierKey, isValidKeyName, keyIdHex, noteVerifier, openNote, SIG_TYPE_ED25519, signNote } from './tlog/note.ts';
 import { Type, type Static } from 'typebox';
 
 export const CERTIFICATE_TYPE = 'enclave/deletion-certificate/v1' as const;
@@ -108,7 +108,7 @@ export function verifyCertificate(note: string, vkey: string): CertificateCheck 
   let signer: string;
   try {
     const verifier = noteVerifier(vkey);
-    signer = `${verifier.name} (key id ${verifier.keyId.toString(16).padStart(8, '0')})`;
+    signer = `${verifier.name} (key id ${keyIdHex(verifier.keyId)})`;
     text = openNote(note, [verifier]).text;
   } catch (err) {
     if (!(err instanceof EnclaveError)) throw err;

@@ -13,7 +13,7 @@ import { openCheckpoint, parseCheckpoint, type Checkpoint, type OpenedCheckpoint
 import { cosignatureVerifierFromKey } from '../core/tlog/cosignature.ts';
 import { bytesEqual, decodeUtf8, toHex } from '../core/tlog/encoding.ts';
 import { EMPTY_FRONTIER, HASH_SIZE, appendToFrontier, checkRecord, checkTree, frontierRoot, leafHash, proveRecord, proveTree, type Frontier, type HashReader } from '../core/tlog/merkle.ts';
-import { noteVerifier, splitNote, type NoteVerifier } from '../core/tlog/note.ts';
+import { keyIdHex, noteVerifier, splitNote, type NoteVerifier } from '../core/tlog/note.ts';
 import type { TlogProof } from '../core/tlog/proof-format.ts';
 import {
   TILE_WIDTH,
@@ -212,7 +212,7 @@ export async function verifyLog(options: VerifyLogOptions): Promise<LogVerificat
   // A key listed twice would count its one cosignature twice towards the quorum.
   const keys = new Set<string>();
   for (const w of witnesses) {
-    const id = `${w.name}+${w.keyId.toString(16).padStart(8, '0')}`;
+    const id = `${w.name}+${keyIdHex(w.keyId)}`;
     if (keys.has(id)) throw new EnclaveError('invalid_argument', `witness key ${id} is given twice`);
     keys.add(id);
   }

@@ -68,6 +68,9 @@ function scan(dir: string, c: Canaries, when: string): void {
   assert.deepEqual(found, c.visible, `${when}: positive control, the rows that stay are still readable in the files`);
 }
 
+/** SQLite sources that wait one second for readers to let the WAL go, instead of the default half minute. */
+const shortWait: typeof openSource = async (spec, base) => (spec.kind === 'sqlite' ? new SqliteSource(join(base, spec.path), spec.path, { scrubWaitMs: 1000 }) : openSource(spec, base));
+
 function journalModeOf(path: string): string {
   const db = new DatabaseSync(path, { readOnly: true });
   try {
@@ -162,8 +165,6 @@ void it('a reader holding the WAL fails the scrub and nothing is certified; the 
     const dir = join(legacy, '..');
     const app = legacyApp(legacy);
     const canaries = plantCanaries(app, h, `${randomBytes(4).toString('hex')}r`);
-    // A one-second wait for readers instead of the default half minute.
-    const shortWait: typeof openSource = async (spec, base) => (spec.kind === 'sqlite' ? new SqliteSource(join(base, spec.path), spec.path, { scrubWaitMs: 1000 }) : openSource(spec, base));
     const ctx = await h.open(undefined, { openSource: shortWait });
     await new MigrationRunner(ctx).run();
     assert.equal((await verifyMigration(ctx)).ok, true);
@@ -193,8 +194,7 @@ void it('a scrub that failed and is run again puts back the journal mode the sou
   const h = await migrationHarness(40, 5);
   try {
     const legacy = h.builds[0]?.path ?? '';
-    const modeOf = () => journalModeOf(legacy);
-    assert.equal(modeOf(), 'delete', 'the legacy file starts in rollback-journal mode');
+    assert.equal(journalModeOf(legacy), 'delete', 'the legacy file starts in rollback-journal mode');
     // The first scrub meets a reader that began after the purge committed (the file is in WAL by then).
     let reader: DatabaseSync | undefined;
     class ReadDuringScrub extends SqliteSource {
@@ -210,14 +210,13 @@ void it('a scrub that failed and is run again puts back the journal mode the sou
     await new MigrationRunner(ctx).run();
     assert.equal((await verifyMigration(ctx)).ok, true);
     await assert.rejects(purgeMigration(ctx), fails('purge_pending'));
-    assert.equal(modeOf(), 'wal', 'the failed scrub leaves the file in WAL');
+    assert.equal(journalModeOf(legacy), 'wal', 'the failed scrub leaves the file in WAL');
     reader?.exec('COMMIT');
     reader?.close();
     await ctx.source.close(); // as the failed process would have on exit: leaving WAL needs every other connection closed
 
-    const shortWait: typeof openSource = async (spec, base) => (spec.kind === 'sqlite' ? new SqliteSource(join(base, spec.path), spec.path, { scrubWaitMs: 1000 }) : openSource(spec, base));
     const report = await purgeMigration(await h.open(undefined, { openSource: shortWait }));
-    assert.equal(modeOf(), 'delete', 'the second scrub restores the mode from before the first purge');
+    assert.equal(journalModeOf(legacy), 'delete', 'the second scrub restores the mode from before the first purge');
     assert.match(report.certificate.note, /journal_mode restored to delete/);
     assert.doesNotMatch(report.certificate.note, /journal_mode_before.{0,8}wal/);
   } finally {
@@ -229,7 +228,6 @@ void it('a purge refused inside its transaction gives the source its journal mod
   const h = await migrationHarness(40, 5);
   try {
     const legacy = h.builds[0]?.path ?? '';
-    const modeOf = () => journalModeOf(legacy);
     const ctx = await h.open();
     await new MigrationRunner(ctx).run();
     assert.equal((await verifyMigration(ctx)).ok, true);
@@ -240,7 +238,7 @@ void it('a purge refused inside its transaction gives the source its journal mod
     assert.equal(app.prepare('UPDATE accounts SET phone = ? WHERE id = ?').run('+1 555 0199', moving + 1).changes, 1);
     app.close();
     await assert.rejects(purgeMigration(ctx), fails('purge_refused', /changed since verification .*Nothing was deleted/));
-    assert.equal(modeOf(), 'delete', 'the refused purge put the rollback-journal mode back');
+    assert.equal(journalModeOf(legacy), 'delete', 'the refused purge put the rollback-journal mode back');
   } finally {
     await h.close();
   }

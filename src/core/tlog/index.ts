@@ -60,6 +60,7 @@ export {
   generateNoteKey,
   isValidKeyName,
   keyId,
+  keyIdHex,
   noteSigner,
   noteVerifier,
   openNote,

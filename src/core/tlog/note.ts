@@ -76,14 +76,15 @@ export function keyId(name: string, type: number, key: Uint8Array): number {
   return digest.readUInt32BE(0);
 }
 
-function hex8(id: number): string {
+/** A key ID as signed notes spell it: 8 lower-case hex digits. */
+export function keyIdHex(id: number): string {
   return id.toString(16).padStart(8, '0');
 }
 
 /** `<name>+<hex key ID>+base64(type || key)`. */
 export function formatVerifierKey(name: string, type: number, key: Uint8Array): string {
   if (!isValidKeyName(name)) malformed('a key name must be non-empty, without spaces or +');
-  return `${name}+${hex8(keyId(name, type, key))}+${encodeBase64(new Uint8Array([type, ...key]))}`;
+  return `${name}+${keyIdHex(keyId(name, type, key))}+${encodeBase64(new Uint8Array([type, ...key]))}`;
 }
 
 function parseKey(text: string, what: string): NoteKey {
@@ -113,7 +114,7 @@ export function parseVerifierKey(vkey: string): NoteKey {
 export function formatSignerKey(name: string, type: number, privateKey: KeyObject): string {
   if (!isValidKeyName(name)) malformed('a key name must be non-empty, without spaces or +');
   const id = keyId(name, type, rawPublicKey(privateKey));
-  return `PRIVATE+KEY+${name}+${hex8(id)}+${encodeBase64(new Uint8Array([type, ...rawPrivateKey(privateKey)]))}`;
+  return `PRIVATE+KEY+${name}+${keyIdHex(id)}+${encodeBase64(new Uint8Array([type, ...rawPrivateKey(privateKey)]))}`;
 }
 
 /** Parses a signer key; its key ID must match the public key derived from it. */
@@ -242,20 +243,20 @@ export function openNote(note: string | Uint8Array, verifiers: readonly NoteVeri
   const unverified: NoteSignature[] = [];
   const seen = new Set<string>();
   for (const sig of signatures) {
-    const id = `${sig.name}+${hex8(sig.keyId)}`;
+    const id = `${sig.name}+${keyIdHex(sig.keyId)}`;
     const verifier = verifiers.find((v) => v.name === sig.name && v.keyId === sig.keyId);
     if (verifier === undefined) {
       if (!unverified.some((u) => u.line === sig.line)) unverified.push(sig);
       continue;
     }
     // signed-note: a known key's signature MUST be verified, a repeated one too; it then counts once.
-    if (!verifier.verify(bytes, sig.signature)) throw new EnclaveError('log_signature_invalid', `the signature by ${sig.name} (key ${hex8(sig.keyId)}) does not verify`);
+    if (!verifier.verify(bytes, sig.signature)) throw new EnclaveError('log_signature_invalid', `the signature by ${sig.name} (key ${keyIdHex(sig.keyId)}) does not verify`);
     if (seen.has(id)) continue;
     seen.add(id);
     verified.push(sig);
   }
   if (verified.length === 0) {
-    const known = verifiers.map((v) => `${v.name}+${hex8(v.keyId)}`).join(', ');
+    const known = verifiers.map((v) => `${v.name}+${keyIdHex(v.keyId)}`).join(', ');
     throw new EnclaveError('log_signature_invalid', `the note carries no signature by a trusted key (trusted: ${known || 'none'})`);
   }
   return { text, verified, unverified };

@@ -248,19 +248,19 @@ export class SqliteSource extends SqliteReader implements MigrationSource {
       throw unavailable(this.location, cause);
     }
     const tx = new SqliteTransaction(w, this.path);
+    let out: T;
     try {
-      const out = await work(tx);
+      out = await work(tx);
       w.exec('COMMIT');
-      return out;
     } catch (err) {
       if (w.isTransaction) w.exec('ROLLBACK');
-      // Nothing was deleted, so there is nothing to scrub: the file gets its journal mode back now.
       tx.clearCache();
+      // Nothing was deleted, so there is nothing to scrub: the file gets its journal mode back now.
       this.leaveWal(w, this.journalMode);
       throw err;
-    } finally {
-      tx.clearCache();
     }
+    tx.clearCache();
+    return out;
   }
 
   /**
