@@ -7,17 +7,19 @@ import type { DeleteAction, SourceForeignKey } from './migration-source.ts';
 const CHANGING: ReadonlySet<DeleteAction> = new Set(['cascade', 'set null', 'set default']);
 
 /** The foreign keys by which deleting from the purged tables would change rows of other tables. */
-export function unverifiedDeleteEffects(keys: readonly SourceForeignKey[], purged: readonly string[]): SourceForeignKey[] {
+function unverifiedDeleteEffects(keys: readonly SourceForeignKey[], purged: readonly string[]): SourceForeignKey[] {
   const tables = new Set(purged);
   return keys.filter((k) => tables.has(k.references) && !tables.has(k.table) && CHANGING.has(k.onDelete));
 }
 
-export function describeForeignKey(k: SourceForeignKey): string {
+function describeForeignKey(k: SourceForeignKey): string {
   return `table ${k.table}, constraint ${k.name} (${k.columns.join(', ')} → ${k.references}, ON DELETE ${k.onDelete.toUpperCase()})`;
 }
 
-/** Why a purge through these foreign keys is refused, and what to do about it. */
-export function deleteEffectsProblem(effects: readonly SourceForeignKey[]): string {
+/** Why a purge of these tables is refused because of those foreign keys, and what to do about it; undefined when it is not. */
+export function deleteEffectsRefusal(keys: readonly SourceForeignKey[], purged: readonly string[]): string | undefined {
+  const effects = unverifiedDeleteEffects(keys, purged);
+  if (effects.length === 0) return undefined;
   const targets = [...new Set(effects.map((k) => k.references))].join(', ');
   return (
     `deleting from ${targets} would change rows of tables the purge does not verify: ${effects.map(describeForeignKey).join('; ')}. ` +

@@ -94,20 +94,19 @@ function pruneUnions(errors: readonly ErrorObject[]): { kept: ErrorObject[]; ext
   for (const u of errors) {
     if (u.keyword !== 'anyOf' && u.keyword !== 'oneOf') continue;
     const prefix = `${u.schemaPath}/`;
-    const branches = new Map<string, ErrorObject[]>();
-    for (const e of errors) {
-      if (!e.schemaPath.startsWith(prefix)) continue;
-      const n = e.schemaPath.slice(prefix.length).split('/')[0] ?? '';
-      const list = branches.get(n) ?? [];
-      list.push(e);
-      branches.set(n, list);
-    }
-    const wrongType = (n: string, list: readonly ErrorObject[]) => list.find((e) => e.keyword === 'type' && e.instancePath === u.instancePath && e.schemaPath === `${prefix}${n}/type`);
-    const mismatched = [...branches].filter(([n, list]) => wrongType(n, list) !== undefined);
+    const branches = Map.groupBy(
+      errors.filter((e) => e.schemaPath.startsWith(prefix)),
+      (e) => e.schemaPath.slice(prefix.length).split('/')[0] ?? '',
+    );
+    // Each branch with its type error at the union's own place, if it has one: that branch does not apply.
+    const mismatched = [...branches].flatMap(([n, list]) => {
+      const wrong = list.find((e) => e.keyword === 'type' && e.instancePath === u.instancePath && e.schemaPath === `${prefix}${n}/type`);
+      return wrong ? [{ list, wrong }] : [];
+    });
     if (mismatched.length === 0) continue;
-    for (const [, list] of mismatched) for (const e of list) drop.add(e);
+    for (const { list } of mismatched) for (const e of list) drop.add(e);
     if (mismatched.length === branches.size) {
-      const types = [...new Set(mismatched.map(([n, list]) => String((wrongType(n, list)?.params as { type?: unknown }).type)))];
+      const types = [...new Set(mismatched.map(({ wrong }) => String((wrong.params as { type?: unknown }).type)))];
       extra.push({ path: formatPath(u.instancePath), message: `must be ${types.map(article).join(' or ')}` });
     }
   }

@@ -135,19 +135,20 @@ export class SealService {
    * entered shares are complete and reconstruct the root key.
    */
   async check(share: string): Promise<boolean> {
-    return (await this.enter(share, false)) === 'complete';
+    return this.enter(share, false);
   }
 
-  private async enter(share: string, load: boolean): Promise<'pending' | 'complete' | 'unsealed already'> {
+  /** Whether this share completed a set that reconstructs the root key (false while more are needed, or once unsealed). */
+  private async enter(share: string, load: boolean): Promise<boolean> {
     const r = this.record;
     if (!r) throw new EnclaveError('not_initialized');
-    if (!this.keyring.sealed) return 'unsealed already';
+    if (!this.keyring.sealed) return false;
     const fp = shareFingerprint(share);
     const officer = r.officers.find((o) => o.fingerprint === fp);
     if (!officer) throw new EnclaveError('invalid_share', 'that share is not one of this enclave\'s unseal shares');
     if (this.pending.has(fp)) throw new EnclaveError('duplicate_share', `the share of officer ${officer.name} was already entered`);
     this.pending.set(fp, { officer: officer.name, share: share.trim() });
-    if (this.pending.size < r.threshold) return 'pending';
+    if (this.pending.size < r.threshold) return false;
     const shares = [...this.pending.values()].map((p) => p.share);
     const officers = [...this.pending.values()].map((p) => p.officer);
     this.pending.clear();
@@ -157,10 +158,10 @@ export class SealService {
       if (!rootCheckMatches(root, r.rootCheck)) {
         throw new EnclaveError('unseal_failed', 'the entered shares do not reconstruct this enclave\'s root key; start again');
       }
-      if (!load) return 'complete';
+      if (!load) return true;
       this.sealedSince(seals);
       // Another set completed while this one was combined.
-      if (!this.keyring.sealed) return 'unsealed already';
+      if (!this.keyring.sealed) return false;
       this.keyring.load(root);
       // Shares entered meanwhile belong to no attempt now.
       this.pending.clear();
@@ -179,7 +180,7 @@ export class SealService {
     } finally {
       root.fill(0);
     }
-    return 'complete';
+    return true;
   }
 
   /** Refuses to go on with an unseal once a seal was given after it began. */

@@ -346,10 +346,9 @@ export class Vault {
    * are left untouched and counted as existing, so a re-run is idempotent. With `replace` (a migration
    * re-copying rows that changed at their source), an existing record of the same subject whose content
    * differs is replaced by a new version, sealed like any update; identical ones are left as they are.
-   * `replace` as a set of ids replaces only those (the records a migration wrote itself); any other id
-   * that exists already is refused as `record_exists`, never overwritten nor adopted.
+   * Which ids a migration may replace (the records it wrote itself) is its own check, before this call.
    */
-  async importRecords(principal: Principal, collectionName: string, items: readonly { id: string; data: unknown }[], options: { replace?: boolean | ReadonlySet<string> } = {}): Promise<ImportResult> {
+  async importRecords(principal: Principal, collectionName: string, items: readonly { id: string; data: unknown }[], options: { replace?: boolean } = {}): Promise<ImportResult> {
     const c = this.collection(collectionName);
     const refused: { id: string; code: ErrorCode }[] = [];
     const now = this.clock();
@@ -434,13 +433,7 @@ export class Vault {
           refused.push({ id: row.id, code: 'subject_mismatch' });
           continue;
         }
-        const replace = options.replace;
-        const replaceable = replace === true || (replace instanceof Set && replace.has(row.id));
-        if (!replaceable) {
-          if (replace instanceof Set) refused.push({ id: row.id, code: 'record_exists' });
-          continue;
-        }
-        if (this.holds(c, existing, data, dek)) continue;
+        if (options.replace !== true || this.holds(c, existing, data, dek)) continue;
         const next = this.sealRow(c, row.id, row.subject, existing.version + 1, data, dek, existing.createdAt, now);
         await this.record('record.updated', principal, row.subject, { collection: c.name, version: next.version, fields: Object.keys(data), policies: [...(perSubject.get(row.subject)?.policies ?? [])], import: true });
         if ((await store.records.update(next, existing.version)) === 'updated') replaced += 1;

@@ -3,6 +3,7 @@
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Command } from 'commander';
+import { ID_PATTERN } from '../../core/api-ids.ts';
 import type { CliContext } from '../context.ts';
 import { usageError } from '../fail.ts';
 import { DEFAULT_CONFIG, examples, integerIn, nameList } from '../options.ts';
@@ -39,7 +40,6 @@ export function registerInit(program: Command, { io }: CliContext): void {
     )
     .action(async (opts: InitOptions) => {
       const out = new Output(io, { json: opts.json === true });
-      const { ID_PATTERN } = await import('../../core/api-ids.ts');
       const { CONFIG_FILE, initEnclave } = await import('../../services/init-service.ts');
       const configPath = join(opts.dir, CONFIG_FILE);
       if (existsSync(configPath) && (opts.officers !== undefined || opts.threshold !== undefined)) {

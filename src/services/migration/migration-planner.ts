@@ -4,7 +4,7 @@
 import type { ErrorCode } from '../../core/errors.ts';
 import type { StayReason } from '../../core/migration-row.ts';
 import { keyOf } from '../../core/migration-row.ts';
-import { deleteEffectsProblem, unverifiedDeleteEffects } from '../../core/purge-foreign-keys.ts';
+import { deleteEffectsRefusal } from '../../core/purge-foreign-keys.ts';
 import type { KeyTuple } from '../../core/migration-source.ts';
 import type { MigrationContext } from './migration-context.ts';
 
@@ -36,7 +36,7 @@ export async function planMigration(ctx: MigrationContext, onProgress: (done: nu
   ctx.begin();
   const mapped = new Set(ctx.resolved.tables.map((t) => t.table));
   const unmapped = (await ctx.source.tables()).map((t) => t.name).filter((n) => !mapped.has(n));
-  const effects = unverifiedDeleteEffects(await ctx.source.foreignKeys(), [...mapped]);
+  const purgeRefused = deleteEffectsRefusal(await ctx.source.foreignKeys(), [...mapped]) ?? null;
   const totals = new Map<string, number>();
   for (const t of ctx.resolved.tables) totals.set(t.table, await ctx.source.count(t.table));
   const total = [...totals.values()].reduce((a, b) => a + b, 0);
@@ -71,5 +71,5 @@ export async function planMigration(ctx: MigrationContext, onProgress: (done: nu
     }
     tables.push({ table: t.table, collection: t.collection.name, rows, moves, stays, refused, refusedSamples: samples });
   }
-  return { migration: ctx.name, source: ctx.sourceLabel, tables, unmapped, purgeRefused: effects.length > 0 ? deleteEffectsProblem(effects) : null };
+  return { migration: ctx.name, source: ctx.sourceLabel, tables, unmapped, purgeRefused };
 }

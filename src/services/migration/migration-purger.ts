@@ -10,7 +10,7 @@ import { MerkleBuilder, merkleRoot } from '../../core/migration-merkle.ts';
 import { canonicalRecord, canonicalSourceRow, keyOf, rowDigest, showKey } from '../../core/migration-row.ts';
 import type { ResolvedTable } from '../../core/migration-mapping.ts';
 import type { KeyTuple, ScrubReport, SourceReader, SourceTransaction } from '../../core/migration-source.ts';
-import { deleteEffectsProblem, unverifiedDeleteEffects } from '../../core/purge-foreign-keys.ts';
+import { deleteEffectsRefusal } from '../../core/purge-foreign-keys.ts';
 import type { CertificateInfo, PendingPurge, PurgedTableState, VerificationInfo } from '../../core/migration-state.ts';
 import type { MigrationContext } from './migration-context.ts';
 import { issueCertificate } from './certificate-issuer.ts';
@@ -197,8 +197,8 @@ export async function purgeMigration(ctx: MigrationContext, options: { verificat
     order.map((t) => t.table),
     async (tx) => {
       // Checked with the tables locked, before the first delete: the engine must delete exactly the verified rows.
-      const effects = unverifiedDeleteEffects(await ctx.source.foreignKeys(), order.map((t) => t.table));
-      if (effects.length > 0) throw refuse(`${deleteEffectsProblem(effects)}; then purge again. Nothing was deleted`);
+      const refusal = deleteEffectsRefusal(await ctx.source.foreignKeys(), order.map((t) => t.table));
+      if (refusal !== undefined) throw refuse(`${refusal}; then purge again. Nothing was deleted`);
       const dangling = await tx.danglingReferences?.();
       let out: Purged[] = [];
       for (const t of order) out.push(await purgeTable(tx, t));

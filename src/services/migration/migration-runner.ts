@@ -265,6 +265,8 @@ export class MigrationRunner {
       if (prev) entries.push({ ...prev, seenPass: pass });
     };
     for (const r of rows) if (r.kind === 'refused') keep(ledger.get(r.encodedKey));
+    // Whether the ledger row is for this very record (same id in the same collection): only then is it ours.
+    const sameRecord = (prev: LedgerEntry | undefined, record: { readonly id: string; readonly collection: string }) => prev?.recordId === record.id && prev.collection === record.collection;
     const writes: { row: (typeof migrating)[number]; digest: Buffer; prev: LedgerEntry | undefined }[] = [];
     let unchanged = 0;
     const moved = await residencyConflicts(ctx, migrating);
@@ -278,16 +280,16 @@ export class MigrationRunner {
       }
       const digest = rowDigest(key, canonicalRecord(table, r.key, r.record));
       const prev = ledger.get(r.encodedKey);
-      if (prev && Buffer.from(prev.digest).equals(digest) && prev.recordId === r.record.id && prev.collection === r.record.collection) {
+      if (prev && Buffer.from(prev.digest).equals(digest) && sameRecord(prev, r.record)) {
         unchanged += 1;
-        entries.push({ ...prev, seenPass: pass });
+        keep(prev);
       } else writes.push({ row: r, digest, prev });
     }
     // A row that now belongs to another subject (or maps to another record) is the old record moved: the
     // copy this migration wrote is deleted first, then written afresh (a re-run after a crash finds it gone).
     for (const w of writes) {
       const { prev, row } = w;
-      if (!prev || (prev.subject === row.record.subject && prev.recordId === row.record.id && prev.collection === row.record.collection)) continue;
+      if (!prev || (prev.subject === row.record.subject && sameRecord(prev, row.record))) continue;
       await this.removeRecord(prev.collection, prev.recordId);
     }
 
@@ -295,7 +297,7 @@ export class MigrationRunner {
     // has already (another migration's, another table's, the API's) is refused, never adopted; the others
     // are claimed by a pending ledger row before the vault write, so that a run stopped between the
     // vault write and the ledger write finds, next time, that the record is its own.
-    const claims = writes.filter((w) => w.prev?.recordId !== w.row.record.id || w.prev.collection !== w.row.record.collection);
+    const claims = writes.filter((w) => !sameRecord(w.prev, w.row.record));
     // A page is one table's, so one collection's.
     const collection = migrating[0]?.record.collection ?? '';
     const taken = claims.length === 0 ? new Map<string, string>() : await ctx.enclave.router.recordHolders(collection, claims.map((w) => w.row.record.id));
@@ -321,9 +323,8 @@ export class MigrationRunner {
     const items = writes.filter((w) => !denied.has(w.row.record.subject) && !refusedRecords.has(w.row.record.id));
     if (items.length > 0) {
       // Only records this migration wrote may be replaced: every item's id is its own now, by a ledger row
-      // (pending or not) or by the claim just made; any other is refused by the vault.
-      const ours = new Set(items.map((w) => w.row.record.id));
-      const r = await vault.importRecords(ctx.principal, collection, items.map((w) => ({ id: w.row.record.id, data: w.row.record.data })), { replace: ours });
+      // (pending or not) or by the claim just made; an id held otherwise was refused above.
+      const r = await vault.importRecords(ctx.principal, collection, items.map((w) => ({ id: w.row.record.id, data: w.row.record.data })), { replace: true });
       for (const x of r.refused) refusedRecords.set(x.id, x.code);
     }
     let copied = 0;

@@ -213,15 +213,14 @@ export class MysqlSource extends MysqlReader implements MigrationSource {
 
   async foreignKeys(): Promise<SourceForeignKey[]> {
     const rows = await this.q(
-      `SELECT k.TABLE_SCHEMA AS s, k.TABLE_NAME AS t, k.CONSTRAINT_NAME AS name, k.COLUMN_NAME AS c, k.REFERENCED_TABLE_NAME AS ref, r.DELETE_RULE AS del
+      `SELECT k.TABLE_SCHEMA = DATABASE() AS here, k.TABLE_SCHEMA AS s, k.TABLE_NAME AS t, k.CONSTRAINT_NAME AS name, k.COLUMN_NAME AS c, k.REFERENCED_TABLE_NAME AS ref, r.DELETE_RULE AS del
        FROM information_schema.KEY_COLUMN_USAGE k JOIN information_schema.REFERENTIAL_CONSTRAINTS r
          ON r.CONSTRAINT_SCHEMA = k.CONSTRAINT_SCHEMA AND r.CONSTRAINT_NAME = k.CONSTRAINT_NAME AND r.TABLE_NAME = k.TABLE_NAME
        WHERE k.REFERENCED_TABLE_SCHEMA = DATABASE() ORDER BY k.TABLE_SCHEMA, k.TABLE_NAME, k.CONSTRAINT_NAME, k.ORDINAL_POSITION`,
     );
-    const here = String((await this.q('SELECT DATABASE() AS d'))[0]?.['d']);
     const keys = new Map<string, SourceForeignKey & { columns: string[] }>();
     for (const r of rows) {
-      const table = r['s'] === here ? String(r['t']) : `${String(r['s'])}.${String(r['t'])}`;
+      const table = Number(r['here']) === 1 ? String(r['t']) : `${String(r['s'])}.${String(r['t'])}`;
       const id = `${table}\u0000${String(r['name'])}`;
       const k = keys.get(id);
       if (k) k.columns.push(String(r['c']));
