@@ -264,7 +264,9 @@ export class AccessService {
     await recordVerdict(this.store.approvals, approval, 'access request');
     const approvals = await this.store.approvals.list(id);
     const quorum = evaluateQuorum(g.accessApproval, g.groups, approversOf(approvals, row.digest), row.requester);
-    if (quorum.met) {
+    // A denial stored meanwhile, its request not yet marked denied, ends the request all the same (the
+    // store checks again as it decides).
+    if (quorum.met && !approvals.some((a) => a.verdict === 'deny')) {
       const grant = this.grantFor(row, now);
       await this.append('grant.created', undefined, { grant: grant.id, request: id, grantee: grant.principal, purpose: grant.purpose, breakglass: false, expires_at: iso(grant.expiresAt), approvers: quorum.counted, ...this.scopeDetails(scope) }, scope);
       if ((await this.store.accessRequests.decide(id, { status: 'approved', at: now, grant })) === 'decided') this.index.add(grant);

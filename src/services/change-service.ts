@@ -424,7 +424,9 @@ export class ChangeService {
       await recordVerdict(this.store.approvals, approval, 'proposal');
       const approvals = await this.store.approvals.list(id);
       const quorum = evaluateQuorum(rule, this.config.gatekeeper.groups, approversOf(approvals, row.digest), row.proposer);
-      if (quorum.met) await this.apply(row, quorum.counted, now);
+      // A rejection stored meanwhile, its proposal not yet marked rejected, ends it all the same (the store
+      // checks again as it applies).
+      if (quorum.met && !approvals.some((a) => a.verdict === 'deny')) await this.apply(row, quorum.counted, now);
     }
     // The reviewer was authorized to decide this proposal, so sees it as decided, without a second check
     // (an approver who may not list tokens would otherwise get 403 after their verdict was saved).
