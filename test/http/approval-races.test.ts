@@ -94,3 +94,35 @@ describe('a denial racing the approval that completes the quorum', () => {
     assert.equal((await store.tokens.list()).some((t) => t.principal.id === 'mallory'), false, 'no token was issued');
   });
 });
+
+describe('a verdict stored whose effect failed', () => {
+  let h: HttpFixture;
+  before(async () => {
+    h = await makeHttpFixture();
+    assert.equal((await h.call('service', 'POST', '/v1/subjects', { id: 'ann', country: 'US' })).statusCode, 201);
+  });
+  after(async () => h.close());
+
+  test('an unjustified review repeated revokes the break-glass grant the first could not; other repeats are already_reviewed', async () => {
+    const bg = json<Reviewed & { grant: string }>(
+      await h.call('officer', 'POST', '/v1/break-glass', { ...ask, scope: { subjects: ['ann'] }, purpose: 'security', justification: { code: 'security-incident', text: 'account takeover in progress, tracing the attacker' } }),
+    );
+    const review = (verdict: 'justified' | 'unjustified') => h.call('provider', 'POST', `/v1/break-glass/${bg.id}/review`, { digest: bg.digest, verdict });
+    const grants = h.enclave.control.grants;
+    const revoke = grants.revoke.bind(grants);
+    grants.revoke = () => Promise.reject(new Error('the control store went away'));
+    try {
+      assert.equal((await review('unjustified')).statusCode, 500);
+    } finally {
+      grants.revoke = revoke;
+    }
+    assert.equal((await grants.get(bg.grant))?.revokedAt, null, 'the verdict is stored, the grant still open');
+    assert.equal((await review('justified')).statusCode, 409, 'another verdict is refused');
+    const again = await review('unjustified');
+    assert.equal(again.statusCode, 200, again.body);
+    assert.notEqual((await grants.get(bg.grant))?.revokedAt, null);
+    assert.equal((await h.enclave.control.approvals.list(bg.id)).length, 1, 'the verdict is stored once');
+    const third = await review('unjustified');
+    assert.equal(third.statusCode, 409, 'nothing is left to complete');
+  });
+});
