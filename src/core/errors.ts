@@ -43,7 +43,7 @@ export const ERROR_CODES = {
   digest_mismatch: 'The approval names a content digest other than the request\'s or proposal\'s: approve what you reviewed, by its digest.',
   self_approval: 'The requester or proposer can never approve their own request or proposal.',
   not_an_approver: 'The principal is not a member of the approver groups of this kind of request or proposal.',
-  already_reviewed: 'This approver already gave a verdict on this request or proposal.',
+  already_reviewed: 'This approver already gave a verdict on this request or proposal (the same verdict again is accepted only to complete what it decided, when the log refused the entry of the grant or change).',
   stale_proposal: 'The policy set changed since this proposal was made; propose again against the active version.',
   policy_engine_failed: 'The policy engine failed (its WebAssembly module trapped) and refuses every decision until the server restarts; the server log has the cause.',
   policy_invalid: 'The proposed policy set does not parse or does not validate against the generated Cedar schema.',

@@ -215,7 +215,8 @@ export interface AccessRequestStore {
   list(options?: ListOptions & { kind?: AccessKind; status?: RequestStatus; requester?: string }): Promise<AccessRequestRow[]>;
   /**
    * Decides a request in one transaction, only while it is pending: denied; or approved, with its grant
-   * inserted, and only if it has not expired at `at`. Anything else answers `not_pending` and changes nothing.
+   * inserted, and only if it has not expired at `at` and no approver has denied it (a denial whose verdict is
+   * stored but whose request is not yet marked denied). Anything else answers `not_pending` and changes nothing.
    */
   decide(id: string, decision: { readonly status: 'denied'; readonly at: number } | { readonly status: 'approved'; readonly at: number; readonly grant: GrantRow }): Promise<'decided' | 'not_pending'>;
 }
@@ -265,7 +266,7 @@ export interface ProposalStore {
   list(options?: ListOptions & { kind?: ProposalKind; status?: ProposalStatus }): Promise<ProposalRow[]>;
   /**
    * Decides a pending proposal in one transaction. `applied` also performs the effect and needs the
-   * proposal unexpired at `at`; if the effect cannot be performed (a policy version appended meanwhile,
+   * proposal unexpired at `at` and rejected by no approver (else `not_pending`); if the effect cannot be performed (a policy version appended meanwhile,
    * a principal that exists with another org or role, a token already revoked) nothing changes and the
    * answer names why.
    */

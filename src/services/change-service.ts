@@ -21,7 +21,7 @@ import { hashToken, newTokenSecret } from '../crypto/token-secret.ts';
 import { PolicyEngine, type ParsedPolicySet } from './policy-engine.ts';
 import type { TokenCache } from './token-cache.ts';
 import { checkTokenRequest, newTokenId, type TokenRequest } from './token-service.ts';
-import { admitVerdict, approversOf, recordVerdict, verdictViews, type VerdictInput, type VerdictView } from './verdicts.ts';
+import { admitVerdict, alreadyReviewed, approversOf, recordVerdict, verdictViews, type VerdictInput, type VerdictView } from './verdicts.ts';
 
 export const MAX_DESCRIPTION = 2000;
 
@@ -413,18 +413,29 @@ export class ChangeService {
     const rule = this.ruleOf(row.kind);
     const now = this.clock();
     const target = { id: row.id, digest: row.digest, recomputed: proposalDigest(row), author: row.proposer, noun: 'proposal' };
-    const approval = await admitVerdict(this.store.approvals, target, principal, input, isEligible(rule, this.config.gatekeeper.groups, principal), now);
+    const { row: approval, repeat } = await admitVerdict(this.store.approvals, target, principal, input, isEligible(rule, this.config.gatekeeper.groups, principal), now);
     if (row.status !== 'pending' || now >= row.expiresAt) throw new EnclaveError('not_pending', `proposal ${id} is ${this.state(row, now)}; nothing more can be decided on it`);
     if (input.verdict === 'deny') {
-      await this.append('proposal.rejected', principal, { proposal: id, kind: row.kind, digest: row.digest });
-      await recordVerdict(this.store.approvals, approval, 'proposal');
+      // A repeated rejection (stored, its proposal not marked) only completes what it decided.
+      if (!repeat) {
+        await this.append('proposal.rejected', principal, { proposal: id, kind: row.kind, digest: row.digest });
+        await recordVerdict(this.store.approvals, approval, 'proposal');
+      }
       await this.store.proposals.decide(id, { status: 'rejected', at: now, outcome: `rejected by ${principal.id}` });
     } else {
-      await this.append(row.kind === 'policy' ? 'policy.approved' : 'token.approved', principal, { proposal: id, kind: row.kind, digest: row.digest });
-      await recordVerdict(this.store.approvals, approval, 'proposal');
+      if (!repeat) {
+        await this.append(row.kind === 'policy' ? 'policy.approved' : 'token.approved', principal, { proposal: id, kind: row.kind, digest: row.digest });
+        await recordVerdict(this.store.approvals, approval, 'proposal');
+      }
       const approvals = await this.store.approvals.list(id);
       const quorum = evaluateQuorum(rule, this.config.gatekeeper.groups, approversOf(approvals, row.digest), row.proposer);
-      if (quorum.met) await this.apply(row, quorum.counted, now);
+      // A rejection stored meanwhile, its proposal not yet marked rejected, ends it all the same (the store
+      // checks again as it applies).
+      const applies = quorum.met && !approvals.some((a) => a.verdict === 'deny');
+      // A repeated approval applies what its quorum met when the log refused the change's entry; else it
+      // is one approver speaking twice.
+      if (repeat && !applies) throw alreadyReviewed(principal.id, 'proposal', id);
+      if (applies) await this.apply(row, quorum.counted, now);
     }
     // The reviewer was authorized to decide this proposal, so sees it as decided, without a second check
     // (an approver who may not list tokens would otherwise get 403 after their verdict was saved).

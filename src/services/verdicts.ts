@@ -26,8 +26,24 @@ export interface Reviewable {
 
 export const MAX_COMMENT = 1000;
 
+export interface Admitted {
+  /** The row to record. */
+  readonly row: ApprovalRow;
+  /**
+   * This approver's same verdict on the same digest is stored already: a retry of a verdict whose
+   * decision did not complete (the log refused the grant's or the change's entry). It is neither logged
+   * nor stored again; the caller completes what the stored verdicts decide, or refuses it with
+   * `alreadyReviewed` when there is nothing to complete.
+   */
+  readonly repeat: boolean;
+}
+
+export function alreadyReviewed(approver: string, noun: string, id: string): EnclaveError {
+  return new EnclaveError('already_reviewed', `${approver} already gave a verdict on ${noun} ${id}`);
+}
+
 /** Checks a verdict and returns the row to record; throws the typed refusal otherwise. */
-export async function admitVerdict(store: ApprovalStore, target: Reviewable, principal: Principal, input: VerdictInput, eligible: boolean, at: number): Promise<ApprovalRow> {
+export async function admitVerdict(store: ApprovalStore, target: Reviewable, principal: Principal, input: VerdictInput, eligible: boolean, at: number): Promise<Admitted> {
   if (target.recomputed !== target.digest) {
     throw new EnclaveError('digest_mismatch', `the stored ${target.noun} ${target.id} no longer matches its digest: it was altered, and nothing can approve it`);
   }
@@ -38,15 +54,16 @@ export async function admitVerdict(store: ApprovalStore, target: Reviewable, pri
   if (!eligible) throw new EnclaveError('not_an_approver', `${principal.id} (${principal.org}/${principal.role}) is in none of the approver groups for this ${target.noun}`);
   const comment = (input.comment ?? '').trim();
   if (comment.length > MAX_COMMENT) throw new EnclaveError('invalid_request', `a comment has at most ${MAX_COMMENT} characters`, { details: { field: 'comment' } });
-  if ((await store.list(target.id)).some((a) => a.approver === principal.id)) {
-    throw new EnclaveError('already_reviewed', `${principal.id} already gave a verdict on ${target.noun} ${target.id}`);
-  }
-  return { target: target.id, approver: principal.id, approverOrg: principal.org, approverRole: principal.role, digest: target.digest, verdict: input.verdict, comment, at };
+  const row: ApprovalRow = { target: target.id, approver: principal.id, approverOrg: principal.org, approverRole: principal.role, digest: target.digest, verdict: input.verdict, comment, at };
+  const prior = (await store.list(target.id)).find((a) => a.approver === principal.id);
+  if (prior === undefined) return { row, repeat: false };
+  if (prior.verdict === input.verdict && prior.digest === input.digest) return { row: prior, repeat: true };
+  throw alreadyReviewed(principal.id, target.noun, target.id);
 }
 
 /** Records the verdict; a concurrent second verdict by the same approver is refused. */
 export async function recordVerdict(store: ApprovalStore, row: ApprovalRow, noun: string): Promise<void> {
-  if ((await store.add(row)) === 'exists') throw new EnclaveError('already_reviewed', `${row.approver} already gave a verdict on ${noun} ${row.target}`);
+  if ((await store.add(row)) === 'exists') throw alreadyReviewed(row.approver, noun, row.target);
 }
 
 /** The approvals that count: `approve` verdicts bound to this very digest. */

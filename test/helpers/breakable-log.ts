@@ -6,11 +6,13 @@ import { SqliteLogStore } from '../../src/storage/sqlite/sqlite-log-store.ts';
 
 export class BreakableLog {
   broken = false;
+  /** Entry types refused while `broken` is not set (the log failing at one particular append). */
+  readonly refuse = new Set<string>();
 
   readonly factory = (url: string, dataDir: string): LogStore => {
     const real = new SqliteLogStore({ path: sqlitePathOf(url, dataDir) ?? '' });
     return Object.assign(Object.create(real) as SqliteLogStore, {
-      append: (rows: Parameters<LogStore['append']>[0]) => (this.broken ? Promise.reject(new Error('disk I/O error')) : real.append(rows)),
+      append: (rows: Parameters<LogStore['append']>[0]) => (this.broken || rows.some((r) => this.refuse.has(r.type)) ? Promise.reject(new Error('disk I/O error')) : real.append(rows)),
     });
   };
 }

@@ -89,3 +89,50 @@ describe('the gatekeeper when the log cannot accept', () => {
     assert.equal((await h.call('approver', 'GET', '/v1/whoami')).statusCode, 401);
   });
 });
+
+describe('the log refusing the entry of the change a quorum completes', () => {
+  const partial = new BreakableLog();
+  let f: HttpFixture;
+  before(async () => {
+    f = await makeHttpFixture({ open: { logStoreFactory: partial.factory } });
+    assert.equal((await f.call('service', 'POST', '/v1/subjects', { id: 'ann', country: 'US' })).statusCode, 201);
+  });
+  after(async () => {
+    partial.refuse.clear();
+    await f.close();
+  });
+
+  it('creates no grant, and the approver who completed the quorum creates it by approving again', async () => {
+    const req = json<{ id: string; digest: string }>(await f.call('officer', 'POST', '/v1/access/requests', ask));
+    assert.equal((await f.call('approver', 'POST', `/v1/access/requests/${req.id}/approve`, { digest: req.digest })).statusCode, 200);
+    partial.refuse.add('grant.created');
+    try {
+      const res = await f.call('provider', 'POST', `/v1/access/requests/${req.id}/approve`, { digest: req.digest });
+      assert.equal(errorCode(res), 'log_unavailable');
+    } finally {
+      partial.refuse.clear();
+    }
+    assert.equal((await f.enclave.control.accessRequests.get(req.id))?.status, 'pending', 'no grant without its entry');
+    const again = await f.call('provider', 'POST', `/v1/access/requests/${req.id}/approve`, { digest: req.digest });
+    assert.equal(again.statusCode, 200, again.body);
+    assert.match(json<{ grant: string }>(again).grant, /^gr_/);
+    assert.equal((await f.enclave.control.accessRequests.get(req.id))?.status, 'approved');
+  });
+
+  it('applies no proposal, and the approver who completed the quorum applies it by approving again', async () => {
+    const { proposal } = json<{ proposal: { id: string; digest: string } }>(await f.call('officer', 'POST', '/v1/tokens', { principal: 'newbie', org: 'platform', role: 'service' }));
+    const bob = (await f.enclave.tokens.issue({ principal: 'bob', org: 'gatekeeper', role: 'officer' })).secret;
+    const asBob = () => f.app.inject({ method: 'POST', url: `/v1/proposals/${proposal.id}/approve`, headers: { authorization: `Bearer ${bob}` }, payload: { digest: proposal.digest } });
+    assert.equal((await f.call('approver', 'POST', `/v1/proposals/${proposal.id}/approve`, { digest: proposal.digest })).statusCode, 200);
+    partial.refuse.add('token.issued');
+    try {
+      assert.equal(errorCode(await asBob()), 'log_unavailable');
+    } finally {
+      partial.refuse.clear();
+    }
+    assert.equal((await f.enclave.control.proposals.get(proposal.id))?.status, 'pending');
+    const again = await asBob();
+    assert.equal(again.statusCode, 200, again.body);
+    assert.equal(json<{ status: string }>(again).status, 'applied');
+  });
+});

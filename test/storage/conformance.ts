@@ -684,6 +684,18 @@ export function storeConformance(name: string, open: () => Promise<Store> | Stor
         assert.equal(await store.accessRequests.decide(`${ns}-none`, { status: 'denied', at: T0 }), 'not_pending');
       });
 
+      void it('decide never approves a request an approver denied, even before the denial marks it (a race)', async () => {
+        const r = request('r1');
+        await store.accessRequests.insert(r);
+        assert.equal(await store.approvals.add(approval('r1', 'dana', { verdict: 'deny' })), 'inserted');
+        assert.equal(await store.accessRequests.decide(r.id, { status: 'approved', at: T0 + 10, grant: grant('g1', 'r1') }), 'not_pending');
+        assert.equal(await store.grants.get(`${ns}-g1`), undefined);
+        assert.equal(await store.accessRequests.decide(r.id, { status: 'denied', at: T0 + 11 }), 'decided');
+        // Another request's denial does not count here.
+        await store.accessRequests.insert(request('r2'));
+        assert.equal(await store.accessRequests.decide(`${ns}-r2`, { status: 'approved', at: T0 + 10, grant: grant('g2', 'r2') }), 'decided');
+      });
+
       void it('list is newest first and filters by kind, status and requester', async () => {
         await store.accessRequests.insert(request('a', { createdAt: T0 + 1 }));
         await store.accessRequests.insert(request('b', { createdAt: T0 + 3, requester: `${ns}-bob` }));
@@ -755,6 +767,16 @@ export function storeConformance(name: string, open: () => Promise<Store> | Stor
         assert.equal(await store.proposals.decide(p.id, { status: 'rejected', at: T0 + 1, outcome: 'no' }), 'decided');
         assert.deepEqual(await store.proposals.get(p.id), { ...p, status: 'rejected', decidedAt: T0 + 1, outcome: 'no' });
         assert.equal(await store.proposals.decide(p.id, { status: 'failed', at: T0 + 2, outcome: 'x' }), 'not_pending');
+      });
+
+      void it('a proposal an approver rejected is never applied, even before the rejection marks it (a race)', async () => {
+        const t = token('rt', 'target');
+        await store.tokens.create(principal('target'), t);
+        await store.proposals.insert(proposal('p1', { kind: 'token.revoke' }));
+        assert.equal(await store.approvals.add(approval('p1', 'dana', { verdict: 'deny' })), 'inserted');
+        assert.equal(await store.proposals.decide(`${ns}-p1`, { status: 'applied', at: T0 + 5, outcome: 'revoked', effect: { kind: 'token.revoke', tokenId: t.id } }), 'not_pending');
+        assert.equal((await store.tokens.get(t.id))?.token.revokedAt, null);
+        assert.equal(await store.proposals.decide(`${ns}-p1`, { status: 'rejected', at: T0 + 6, outcome: 'no' }), 'decided');
       });
 
       void it('applying a policy proposal appends the version in the same transaction; a stale base changes nothing', async () => {

@@ -31,6 +31,8 @@ async function insertGrant(sql: Sql, g: GrantRow): Promise<void> {
   await sql.run(`INSERT INTO grants (${GRANT_COLUMNS}) VALUES (${params(10)})`, grantValues(g));
 }
 
+/** No approver denied the request or proposal `$3` (a denial stored, but not yet marked, vetoes an approval racing it). */
+const NO_DENIAL = `NOT EXISTS (SELECT 1 FROM approvals WHERE target = $3 AND verdict = 'deny')`;
 const OPEN_BREAKGLASS = 'SELECT * FROM grants WHERE principal = $1 AND breakglass = 1 AND revoked_at IS NULL AND expires_at > $2 ORDER BY expires_at, id';
 
 export function postgresAccessRequests(db: PostgresDb): AccessRequestStore {
@@ -65,7 +67,7 @@ export function postgresAccessRequests(db: PostgresDb): AccessRequestStore {
         const changed =
           d.status === 'denied'
             ? await sql.run(`UPDATE access_requests SET status = 'denied', decided_at = $1 WHERE id = $2 AND status = 'pending'`, [d.at, id])
-            : await sql.run(`UPDATE access_requests SET status = 'approved', decided_at = $1, grant_id = $2 WHERE id = $3 AND status = 'pending' AND expires_at > $1`, [d.at, d.grant.id, id]);
+            : await sql.run(`UPDATE access_requests SET status = 'approved', decided_at = $1, grant_id = $2 WHERE id = $3 AND status = 'pending' AND expires_at > $1 AND ${NO_DENIAL}`, [d.at, d.grant.id, id]);
         if (changed !== 1) return 'not_pending' as const;
         if (d.status === 'approved') await insertGrant(sql, d.grant);
         return 'decided' as const;
@@ -143,7 +145,7 @@ export function postgresProposals(db: PostgresDb): ProposalStore {
         return await db.tx(async (sql) => {
           const changed =
             d.status === 'applied'
-              ? await sql.run(`UPDATE proposals SET status = 'applied', decided_at = $1, outcome = $2 WHERE id = $3 AND status = 'pending' AND expires_at > $1`, [d.at, d.outcome, id])
+              ? await sql.run(`UPDATE proposals SET status = 'applied', decided_at = $1, outcome = $2 WHERE id = $3 AND status = 'pending' AND expires_at > $1 AND ${NO_DENIAL}`, [d.at, d.outcome, id])
               : await sql.run(`UPDATE proposals SET status = $1, decided_at = $2, outcome = $3 WHERE id = $4 AND status = 'pending'`, [d.status, d.at, d.outcome, id]);
           if (changed !== 1) return 'not_pending' as const;
           if (d.status !== 'applied') return 'decided' as const;

@@ -74,6 +74,9 @@ export interface SqliteOptions {
   readonly migrations?: readonly Migration[];
 }
 
+/** No approver denied the request or proposal `?3` (a denial stored, but not yet marked, vetoes an approval racing it). */
+const NO_DENIAL = `NOT EXISTS (SELECT 1 FROM approvals WHERE target = ?3 AND verdict = 'deny')`;
+
 export class SqliteStore implements Store {
   readonly driver = 'sqlite';
   readonly subjects: SubjectStore;
@@ -294,7 +297,7 @@ export class SqliteStore implements Store {
             const changed =
               d.status === 'denied'
                 ? this.stmt(`UPDATE access_requests SET status = 'denied', decided_at = ? WHERE id = ? AND status = 'pending'`).run(d.at, id).changes
-                : this.stmt(`UPDATE access_requests SET status = 'approved', decided_at = ?, grant_id = ? WHERE id = ? AND status = 'pending' AND expires_at > ?`).run(d.at, d.grant.id, id, d.at).changes;
+                : this.stmt(`UPDATE access_requests SET status = 'approved', decided_at = ?1, grant_id = ?2 WHERE id = ?3 AND status = 'pending' AND expires_at > ?1 AND ${NO_DENIAL}`).run(d.at, d.grant.id, id).changes;
             if (changed !== 1) return 'not_pending' as const;
             if (d.status === 'approved') this.insertGrantRow(d.grant);
             return 'decided' as const;
@@ -383,7 +386,7 @@ export class SqliteStore implements Store {
             this.tx(() => {
               const changed =
                 d.status === 'applied'
-                  ? this.stmt(`UPDATE proposals SET status = 'applied', decided_at = ?, outcome = ? WHERE id = ? AND status = 'pending' AND expires_at > ?`).run(d.at, d.outcome, id, d.at).changes
+                  ? this.stmt(`UPDATE proposals SET status = 'applied', decided_at = ?1, outcome = ?2 WHERE id = ?3 AND status = 'pending' AND expires_at > ?1 AND ${NO_DENIAL}`).run(d.at, d.outcome, id).changes
                   : this.stmt(`UPDATE proposals SET status = ?, decided_at = ?, outcome = ? WHERE id = ? AND status = 'pending'`).run(d.status, d.at, d.outcome, id).changes;
               if (changed !== 1) return 'not_pending' as const;
               if (d.status !== 'applied') return 'decided' as const;
