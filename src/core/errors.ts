@@ -68,6 +68,7 @@ export const ERROR_CODES = {
   invalid_argument: 'A command-line argument is invalid.',
   not_initialized: 'The data directory has not been initialized (run `enclave init`).',
   already_initialized: 'The data directory is already initialized.',
+  data_dir_insecure: 'The data directory, or a file the enclave creates in it, cannot be made private to its user (directory 0700, files 0600): another user owns it, or its file system ignores permissions.',
   // migration of legacy data (issue 5)
   invalid_mapping: 'The migration mapping file is invalid.',
   mapping_mismatch: 'The migration mapping does not fit the live source schema or the configuration (a table, column or collection is missing, or a column type does not fit its field).',
