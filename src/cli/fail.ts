@@ -3,6 +3,7 @@
 // is ever printed: the code and message are meant for the person at the terminal.
 import { CommanderError } from 'commander';
 import { EnclaveError, type ErrorCode } from '../core/errors.ts';
+import { printable } from './output.ts';
 
 export const EXIT_OK = 0;
 export const EXIT_FAILURE = 1;
@@ -43,14 +44,19 @@ export interface Failure {
   readonly exitCode: number;
 }
 
-/** Collapses a message onto one printable line: no newlines, no control characters (no terminal escapes). */
+/**
+ * Collapses a message onto one printable line: its lines joined, other white space (\r, \t) as one space,
+ * and every other control character as its \uXXXX escape (no terminal escapes, whoever wrote the message:
+ * the API relays its server's).
+ */
 export function oneLine(text: string): string {
-  return text
-    .replace(/:\s*\n\s*-\s*/g, ': ')
-    .replace(/\s*\n\s*-?\s*/g, '; ')
-    .replace(/[\u0000-\u001f\u007f-\u009f]/g, ' ')
-    .replace(/\s+/g, ' ')
-    .trim();
+  return printable(
+    text
+      .replace(/:\s*\n\s*-\s*/g, ': ')
+      .replace(/\s*\n\s*-?\s*/g, '; ')
+      .replace(/\s+/g, ' ')
+      .trim(),
+  );
 }
 
 export function describeFailure(err: unknown): Failure {

@@ -1,8 +1,11 @@
 // What commands print. Results go to stdout, as JSON with --json or as text for people; notes, warnings
-// and progress go to stderr so that stdout stays clean for pipes.
+// and progress go to stderr so that stdout stays clean for pipes. Everything an Output writes passes
+// terminalText first: text from a server or a store (record fields, justifications, policy text, error
+// details, table names) may hold terminal escape sequences (ESC [ …, an OSC 52 clipboard write, \r
+// overwriting a line), and none of them reaches the terminal raw.
 import { isAbsolute, relative, resolve } from 'node:path';
 import { styleText } from 'node:util';
-import type { Io } from './io.ts';
+import type { Io, OutStream } from './io.ts';
 
 export class Output {
   readonly json: boolean;
@@ -13,24 +16,38 @@ export class Output {
     this.json = options.json === true;
   }
 
-  /** The command's result: JSON with --json, otherwise the human rendering. */
+  /**
+   * The command's result: JSON with --json, otherwise the human rendering. The JSON stays valid and means
+   * the same: JSON.stringify escapes C0 controls itself, and what terminalText escapes besides (DEL, C1,
+   * line separators, bidirectional overrides) can only stand inside a JSON string, where \uXXXX is that
+   * same character.
+   */
   result<T>(value: T, human: (value: T) => string): void {
-    this.io.stdout.write(this.json ? `${JSON.stringify(value, null, 2)}\n` : `${human(value)}\n`);
+    this.write(this.io.stdout, this.json ? JSON.stringify(value, null, 2) : human(value));
+  }
+
+  /** One JSON document on one line (JSON Lines), with --json; escaped as by result. */
+  jsonLine(value: unknown): void {
+    this.write(this.io.stdout, JSON.stringify(value));
   }
 
   /** A line of human output on stdout (suppressed with --json, where only the result is printed). */
   line(text = ''): void {
-    if (!this.json) this.io.stdout.write(`${text}\n`);
+    if (!this.json) this.write(this.io.stdout, text);
   }
 
   /** A note for the person at the terminal, on stderr. */
   note(text: string): void {
-    this.io.stderr.write(`${text}\n`);
+    this.write(this.io.stderr, text);
   }
 
   /** A warning that must not be missed: bold on a colour terminal, plain otherwise. */
   warn(text: string): void {
-    this.io.stderr.write(`${emphasize(this.io, text)}\n`);
+    this.io.stderr.write(`${emphasize(this.io, terminalText(text))}\n`);
+  }
+
+  private write(stream: OutStream, text: string): void {
+    stream.write(`${terminalText(text)}\n`);
   }
 }
 
@@ -44,25 +61,39 @@ export function count(n: number): string {
 }
 
 // Control characters (C0, DEL, C1) and the line separators and bidirectional overrides that reorder text.
-const UNPRINTABLE = /[\u0000-\u001f\u007f-\u009f\u2028\u2029\u200e\u200f\u202a-\u202e\u2066-\u2069]/g;
+const BEYOND_C0 = '\\u007f-\\u009f\\u2028\\u2029\\u200e\\u200f\\u202a-\\u202e\\u2066-\\u2069';
+const UNPRINTABLE = new RegExp(`[\\u0000-\\u001f${BEYOND_C0}]`, 'g');
+// The same but for line feeds and tabs, which move to the next line or tab stop and overwrite nothing.
+const UNPRINTABLE_IN_TEXT = new RegExp(`[\\u0000-\\u0008\\u000b-\\u001f${BEYOND_C0}]`, 'g');
 
-/** Text a server sent, made safe to print: each control character as its \uXXXX escape (no terminal escapes). */
+const escaped = (c: string) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`;
+
+/** A value made safe to print on one line: each control character as its \uXXXX escape, line feeds included. */
 export function printable(text: string): string {
-  return text.replace(UNPRINTABLE, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
+  return text.replace(UNPRINTABLE, escaped);
 }
 
-/** Left-aligned columns; the last column is not padded. */
+/**
+ * Multi-line text made safe for a terminal: as printable, but its line feeds and tabs stay (a CRLF line
+ * end becomes a line feed), so that a policy set or a diff still prints as lines. What Output writes.
+ */
+export function terminalText(text: string): string {
+  return text.replaceAll('\r\n', '\n').replace(UNPRINTABLE_IN_TEXT, escaped);
+}
+
+/** Left-aligned columns; the last column is not padded. A cell is one line: its own line feeds are escaped too. */
 export function columns(rows: readonly (readonly string[])[], indent = '  ', gap = '  '): string {
+  const cells = rows.map((row) => row.map((cell) => printable(String(cell))));
   const widths: number[] = [];
-  for (const row of rows) row.forEach((cell, i) => (widths[i] = Math.max(widths[i] ?? 0, cell.length)));
-  return rows
+  for (const row of cells) row.forEach((cell, i) => (widths[i] = Math.max(widths[i] ?? 0, cell.length)));
+  return cells
     .map((row) => indent + row.map((cell, i) => (i === row.length - 1 ? cell : cell.padEnd(widths[i] ?? 0))).join(gap).trimEnd())
     .join('\n');
 }
 
-/** A table with a header row; numeric columns are right-aligned with thousands separators. */
+/** A table with a header row; numeric columns are right-aligned with thousands separators. Cells as in columns. */
 export function table(header: readonly string[], rows: readonly (readonly (string | number)[])[]): string {
-  const cells = [header, ...rows.map((r) => r.map((c) => (typeof c === 'number' ? count(c) : c)))];
+  const cells = [header, ...rows.map((r) => r.map((c) => (typeof c === 'number' ? count(c) : printable(String(c)))))];
   const numeric = header.map((_, i) => rows.length > 0 && rows.every((r) => typeof r[i] === 'number'));
   const widths = header.map((_, i) => Math.max(...cells.map((r) => (r[i] ?? '').length)));
   return cells.map((r) => `  ${r.map((c, i) => (numeric[i] ? c.padStart(widths[i] ?? 0) : c.padEnd(widths[i] ?? 0))).join('  ').trimEnd()}`).join('\n');

@@ -68,6 +68,7 @@ export const ERROR_CODES = {
   invalid_argument: 'A command-line argument is invalid.',
   not_initialized: 'The data directory has not been initialized (run `enclave init`).',
   already_initialized: 'The data directory is already initialized.',
+  data_dir_insecure: 'The data directory, or a file the enclave creates in it, cannot be made private to its user (directory 0700, files 0600): another user owns it, or its file system ignores permissions.',
   // migration of legacy data (issue 5)
   invalid_mapping: 'The migration mapping file is invalid.',
   mapping_mismatch: 'The migration mapping does not fit the live source schema or the configuration (a table, column or collection is missing, or a column type does not fit its field).',
@@ -77,7 +78,7 @@ export const ERROR_CODES = {
   migration_changed: 'The mapping changed since this migration started; start a migration under a new name.',
   migration_incomplete: 'The migration has not finished copying: run it to the end first.',
   not_verified: 'Purge refused: no successful verification covers the migration as it stands.',
-  purge_refused: 'Purge refused: the source no longer matches the verified set, rows of the purged subjects would remain, or a foreign key (ON DELETE CASCADE, SET NULL, SET DEFAULT) would delete or change rows of a table the purge does not verify; nothing was deleted.',
+  purge_refused: 'Purge refused: the source no longer matches the verified set, rows of the purged subjects would remain, or a foreign key (ON DELETE CASCADE, SET NULL, SET DEFAULT) would delete or change rows of a table the purge does not verify, or (SQLite) leave rows referring to deleted ones; nothing was deleted.',
   purge_pending: 'A purge of this migration was interrupted, or its scrub of the source files did not complete, after the source had committed it; no certificate was issued; run `enclave migrate purge` again to finish it (nothing else may run before).',
   purge_partial: 'A purge of this migration was interrupted and the source holds it only in part (or changed since): nothing is run, swept, purged or certified until the source is brought back to its state before the purge, or the purge is completed.',
   certificate_not_found: 'No deletion certificate with that id.',

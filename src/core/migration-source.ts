@@ -71,11 +71,23 @@ export interface SourceTransaction extends SourceReader {
   /** Whether reads in this transaction already miss the rows it deleted (SQL engines) or only after commit (files). */
   readonly readsOwnDeletes: boolean;
   /**
-   * Rows whose foreign keys refer to no row, where the engine does not enforce foreign keys during the
-   * purge (SQLite's purge runs with them off): a purge that adds any leaves rows pointing at deleted
-   * ones. Undefined where the engine enforces them (a RESTRICT key then fails the delete itself).
+   * The rows whose foreign keys into `tables` refer to no row, where the engine does not enforce foreign
+   * keys during the purge (SQLite's purge runs with them off): a purge that adds any leaves rows pointing
+   * at deleted ones (core/purge-foreign-keys.ts compares before and after). Only keys into `tables` are
+   * checked: the purge deletes from no other table, so no other key can start to dangle. Undefined where
+   * the engine enforces them (a RESTRICT key then fails the delete itself).
    */
-  danglingReferences?(): Promise<number>;
+  danglingReferences?(tables: readonly string[]): Promise<DanglingReference[]>;
+}
+
+/** A row whose foreign key refers to no row. */
+export interface DanglingReference {
+  /** The referring table. */
+  readonly table: string;
+  /** Its foreign key, as foreignKeys() names it. */
+  readonly key: string;
+  /** The referring row (SQLite: its rowid); null where the engine cannot name it (a WITHOUT ROWID table). */
+  readonly row: string | null;
 }
 
 /** What a foreign key does to its rows when the row it refers to is deleted (SQL's ON DELETE). */

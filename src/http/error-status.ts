@@ -62,6 +62,7 @@ export const ERROR_STATUS: Readonly<Record<ErrorCode, number>> = {
   invalid_argument: 400,
   not_initialized: 503,
   already_initialized: 409,
+  data_dir_insecure: 500,
   invalid_mapping: 400,
   mapping_mismatch: 422,
   invalid_source_data: 422,

@@ -3,6 +3,7 @@
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { EnclaveError } from '../core/errors.ts';
+import { makePrivateDir, writePrivateFile } from '../storage/private-files.ts';
 import { loadConfig } from './config-loader.ts';
 import { openEnclave } from './enclave.ts';
 import type { OfficerShare } from './seal-service.ts';
@@ -34,7 +35,9 @@ export async function initEnclave(dir: string, options: StarterOptions & { dev?:
   const wroteConfig = !existsSync(configPath);
   if (wroteConfig) writeFileSync(configPath, starterConfig(options), { mode: 0o640 });
   const config = loadConfig(configPath);
-  mkdirSync(config.dataDir, { recursive: true, mode: 0o700 });
+  // Made private before the stores are created in it, also when it existed (an existing directory keeps
+  // its mode through mkdir): 0700, or init refuses with data_dir_insecure.
+  makePrivateDir(config.dataDir);
   const enclave = await openEnclave(config);
   try {
     if (enclave.seal.status().initialized) {
@@ -53,7 +56,7 @@ export async function initEnclave(dir: string, options: StarterOptions & { dev?:
     if (options.dev) {
       devUnsealPath = join(config.dataDir, DEV_UNSEAL_FILE);
       const dev = { warning: 'DEVELOPMENT ONLY: these shares unseal this enclave without its officers.', shares: shares.slice(0, config.seal.threshold).map((s) => s.share) };
-      writeFileSync(devUnsealPath, JSON.stringify(dev, null, 2), { mode: 0o600 });
+      writePrivateFile(devUnsealPath, JSON.stringify(dev, null, 2));
     }
     return { configPath, dataDir: config.dataDir, shares, tokens, threshold: config.seal.threshold, devUnsealPath, wroteConfig };
   } finally {

@@ -41,8 +41,8 @@ describe('describeFailure', () => {
     assert.equal(describeFailure(err).message, 'a.yaml: 2 problems: server.port must be an integer; seal.threshold must be >= 2');
   });
 
-  it('control characters (terminal escapes) never reach the terminal', () => {
-    assert.equal(oneLine('bad\u001b[31m red\u0007 \r\n done'), 'bad [31m red ; done');
+  it('control characters (terminal escapes) never reach the terminal: white space collapses, the rest is escaped', () => {
+    assert.equal(oneLine('bad\u001b[31m red\u0007 \r\n done\t\u009b2J \u202eevil'), 'bad\\u001b[31m red\\u0007; done \\u009b2J \\u202eevil');
   });
 
   it('reportFailure writes exactly one line', () => {

@@ -191,7 +191,7 @@ void describe('migration of a legacy SQLite site', () => {
       // A key the purge's connection does not enforce: only a check after the deletes sees it.
       [
         'CREATE TABLE other (uid TEXT REFERENCES accounts (user_uid) ON DELETE NO ACTION, note TEXT)',
-        /deleting would leave 1 row\(s\) of other tables referring to purged rows .*PRAGMA foreign_key_check lists them\): map those tables too, then purge again\. Nothing was deleted/,
+        /deleting would leave 1 row\(s\) referring to purged rows, in other \(foreign key 0\): 1 .*PRAGMA foreign_key_check lists them\)\. Map those tables too, or clear those references at the source; then purge again\. Nothing was deleted/,
       ],
     ];
     for (const [ddl, refusal] of cases) {
@@ -319,6 +319,59 @@ void describe('migration refusals', () => {
     writeFileSync(virginia, readFileSync(virginia, 'utf8').replace('virginia data center', 'virginia data centre'));
     const changed = await h.open(virginia);
     await assert.rejects(new MigrationRunner(changed).run(), fails('migration_changed', /give the changed mapping a new name/));
+  });
+});
+
+void describe('migration: a purge that would leave a dangling reference where it removes another', () => {
+  let h: MigrationHarness;
+  before(async () => {
+    h = await migrationHarness(30, 9);
+  });
+  after(async () => h.close());
+
+  void it('is refused although the total of dangling rows stays the same, and nothing is deleted; without the new one it proceeds', async () => {
+    const legacy = h.builds[0]?.path ?? '';
+    const [gone, referred] = [...Array(h.population.size).keys()].filter((i) => legacySiteOf(i) === 'virginia' && h.fx.enclave.config.countryIndex.has(h.population.countryOf(i)));
+    assert.ok(gone !== undefined && referred !== undefined);
+    // The source as the legacy application left it, its foreign keys unenforced: a moving user's account
+    // refers to an account that no longer exists (dangling before the purge; the purge deletes it), and
+    // a table the mapping leaves out refers to another moving user (dangling once the purge deletes them).
+    const db = new DatabaseSync(legacy, { enableForeignKeyConstraints: false });
+    try {
+      db.exec('ALTER TABLE accounts ADD COLUMN referrer INTEGER REFERENCES accounts (id)');
+      db.prepare('UPDATE accounts SET referrer = ? WHERE id = ?').run(999_999, gone + 1);
+      db.exec('CREATE TABLE invites (uid TEXT REFERENCES accounts (user_uid) ON DELETE NO ACTION, note TEXT)');
+      db.prepare('INSERT INTO invites VALUES (?, ?)').run(h.population.userId(referred), 'never copied');
+      assert.equal((db.prepare('SELECT count(*) AS n FROM pragma_foreign_key_check').get() as { n: number }).n, 1, 'one dangling row before the purge');
+    } finally {
+      db.close();
+    }
+    const ctx = await h.open();
+    await new MigrationRunner(ctx).run();
+    assert.equal((await verifyMigration(ctx)).ok, true);
+    const before = dump(legacy);
+    await assert.rejects(
+      purgeMigration(ctx),
+      fails('purge_refused', /deleting would leave 1 row\(s\) referring to purged rows, in invites \(foreign key 0\): 1 .*Nothing was deleted/),
+    );
+    assert.deepEqual(dump(legacy), before, 'nothing was deleted');
+    const mode = new DatabaseSync(legacy, { readOnly: true });
+    try {
+      assert.equal((mode.prepare('PRAGMA journal_mode').get() as { journal_mode: string }).journal_mode, 'delete', 'the refused purge put the journal mode back');
+    } finally {
+      mode.close();
+    }
+
+    // Without the new one, the dangling row that was there before is no reason to refuse: it goes with its account.
+    const edit = new DatabaseSync(legacy);
+    try {
+      edit.exec('DROP TABLE invites');
+    } finally {
+      edit.close();
+    }
+    const report = await purgeMigration(ctx);
+    assert.ok(report.tables.some((t) => t.table === 'accounts' && t.purged > 0));
+    assert.equal(dump(legacy).get('accounts')?.some((r) => (JSON.parse(r) as { referrer: number | null }).referrer === 999_999), false);
   });
 });
 

@@ -5,7 +5,7 @@ import type { AccessRequestView, GrantView } from '../../services/access-service
 import type { ProposalView } from '../../services/change-service.ts';
 import type { ApiClient } from '../api-client.ts';
 import { seg } from '../api-client.ts';
-import { columns, type Output } from '../output.ts';
+import { columns, printable, type Output } from '../output.ts';
 
 function scopeText(s: AccessRequestView['scope']): string {
   const parts = [
@@ -36,8 +36,9 @@ export function describeRequest(r: AccessRequestView): string {
   ].join('\n');
 }
 
+/** One line, whatever the server put in it. */
 export function describeGrant(g: GrantView): string {
-  return `${g.id}  ${g.state}${g.breakglass ? '  BREAK-GLASS' : ''}  ${g.principal}  ${scopeText(g.scope)}  purpose ${g.purpose}  until ${g.expires_at}${g.revoked_by ? `  revoked by ${g.revoked_by}` : ''}`;
+  return printable(`${g.id}  ${g.state}${g.breakglass ? '  BREAK-GLASS' : ''}  ${g.principal}  ${scopeText(g.scope)}  purpose ${g.purpose}  until ${g.expires_at}${g.revoked_by ? `  revoked by ${g.revoked_by}` : ''}`);
 }
 
 export function describeProposal(p: ProposalView): string {
@@ -60,7 +61,7 @@ export function describeProposal(p: ProposalView): string {
   ];
   if (p.policy) {
     const d = p.policy.diff;
-    lines.push(`  policies added: ${d.added.join(', ') || 'none'}; removed: ${d.removed.join(', ') || 'none'}; changed: ${d.changed.join(', ') || 'none'}`);
+    lines.push(printable(`  policies added: ${d.added.join(', ') || 'none'}; removed: ${d.removed.join(', ') || 'none'}; changed: ${d.changed.join(', ') || 'none'}`));
     if (d.text !== '') lines.push('', d.text.trimEnd());
   }
   return lines.join('\n');

@@ -24,7 +24,7 @@ export function registerInit(program: Command, { io }: CliContext): void {
     .command('init')
     .summary('write a starter configuration and data directory, and split the root key')
     .description(
-      `Writes DIR/${DEFAULT_CONFIG} (a commented starter configuration) and DIR/data, creates the root key and splits it with Shamir's scheme into one unseal share per gatekeeper officer; THRESHOLD of them unseal the enclave. Each officer also gets a first bearer token (gatekeeper.bootstrap.role); every later token is proposed and approved by a quorum. Shares and tokens are printed once and stored nowhere (tokens as hashes only). If DIR/${DEFAULT_CONFIG} already exists it is used as it is. An already initialized directory is refused: nothing is changed.`,
+      `Writes DIR/${DEFAULT_CONFIG} (a commented starter configuration) and DIR/data (made 0700, also when it exists, with its files 0600; refused where that cannot be done), creates the root key and splits it with Shamir's scheme into one unseal share per gatekeeper officer; THRESHOLD of them unseal the enclave. Each officer also gets a first bearer token (gatekeeper.bootstrap.role); every later token is proposed and approved by a quorum. Shares and tokens are printed once and stored nowhere (tokens as hashes only). If DIR/${DEFAULT_CONFIG} already exists it is used as it is. An already initialized directory is refused: nothing is changed.`,
     )
     .option('-d, --dir <dir>', 'directory for the configuration and the data directory', '.')
     .option('--officers <names>', `comma-separated officers, one share each (default: ${DEFAULT_OFFICERS.join(',')})`, nameList)

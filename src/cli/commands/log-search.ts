@@ -15,7 +15,7 @@ import { noteVerifier, splitNote } from '../../core/tlog/note.ts';
 import type { CliContext } from '../context.ts';
 import { CliError } from '../fail.ts';
 import { addClientOptions, clientOf, examples, integerIn, keyText } from '../options.ts';
-import { columns, count, Output, printable } from '../output.ts';
+import { columns, count, Output } from '../output.ts';
 
 interface SearchPage {
   readonly checkpoint: string | null;
@@ -160,8 +160,8 @@ export function registerLogSearch(log: Command, { io }: CliContext): void {
         size = page.size;
         total += page.results.length;
         for (const r of page.results) {
-          if (out.json) io.stdout.write(`${JSON.stringify({ index: r.index, entry: r.entry, proof: r.proof, checkpoint_size: page.size })}\n`);
-          else rows.push([String(r.index), r.entry.time, r.entry.type, r.entry.principal?.id ?? '-', r.entry.subject?.slice(0, 12) ?? (r.entry.sealed ? '(sealed)' : '-'), describeEntry(r.entry)].map(printable));
+          if (out.json) out.jsonLine({ index: r.index, entry: r.entry, proof: r.proof, checkpoint_size: page.size });
+          else rows.push([String(r.index), r.entry.time, r.entry.type, r.entry.principal?.id ?? '-', r.entry.subject?.slice(0, 12) ?? (r.entry.sealed ? '(sealed)' : '-'), describeEntry(r.entry)]);
         }
         if (page.next === null || opts.all !== true) {
           if (page.next !== null && !out.json) out.note(`more results: --after ${page.next} (or --all)`);

@@ -236,10 +236,8 @@ async function exportProof(io: Io, opts: ProofOptions): Promise<void> {
     ...(opts.vkey === undefined ? {} : { vkey: keyText(opts.vkey, '--vkey') }),
   });
   const text = formatTlogProof(proof);
-  if (opts.out === undefined) {
-    io.stdout.write(text);
-    return;
-  }
+  // On stdout as every result is (its checkpoint came from the server); it ends with its own line feed.
+  if (opts.out === undefined) return new Output(io).line(text.replace(/\n$/, ''));
   writeFileAtomic(opts.out, text);
   new Output(io).note(`wrote the inclusion proof of entry ${opts.index} in the checkpoint of ${entries(proof.size)} to ${opts.out}${opts.vkey === undefined ? ' (checkpoint signature not checked: no --vkey)' : ''}`);
 }

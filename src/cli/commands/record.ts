@@ -9,7 +9,7 @@ import type { CliContext } from '../context.ts';
 import { usageError } from '../fail.ts';
 import type { Io } from '../io.ts';
 import { addClientOptions, clientOf, examples, integerIn, recordId } from '../options.ts';
-import { columns, Output } from '../output.ts';
+import { columns, Output, printable } from '../output.ts';
 import { readStdin } from '../prompt.ts';
 
 interface PutOptions {
@@ -23,9 +23,9 @@ interface PutOptions {
 export function describeRecord(r: RecordView): string {
   const fields = Object.entries(r.data).map(([k, v]) => [k, v === null ? 'null' : typeof v === 'string' ? v : JSON.stringify(v)]);
   return [
-    `${r.collection}/${r.id}  subject ${r.subject}  version ${r.version}  updated ${r.updated_at}`,
+    printable(`${r.collection}/${r.id}  subject ${r.subject}  version ${r.version}  updated ${r.updated_at}`),
     columns(fields),
-    ...(r.withheld.length > 0 ? [`  withheld: ${r.withheld.join(', ')}`] : []),
+    ...(r.withheld.length > 0 ? [`  withheld: ${printable(r.withheld.join(', '))}`] : []),
   ].join('\n');
 }
 

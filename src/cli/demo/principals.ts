@@ -1,6 +1,6 @@
 // The demo's principals: one or more per org of the starter configuration, with their bearer tokens.
-import { chmodSync, writeFileSync } from 'node:fs';
 import type { Enclave } from '../../services/enclave.ts';
+import { writePrivateFile } from '../../storage/private-files.ts';
 
 export interface DemoPrincipal {
   readonly principal: string;
@@ -42,6 +42,5 @@ export async function issueDemoTokens(enclave: Enclave): Promise<(DemoToken & { 
 /** Writes the tokens readable by the owner only. */
 export function writeDemoTokens(path: string, tokens: readonly DemoToken[]): void {
   const doc = tokens.map(({ principal, org, role, token }) => ({ principal, org, role, token }));
-  writeFileSync(path, `${JSON.stringify(doc, null, 2)}\n`, { mode: 0o600 });
-  chmodSync(path, 0o600);
+  writePrivateFile(path, `${JSON.stringify(doc, null, 2)}\n`);
 }

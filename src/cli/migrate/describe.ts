@@ -5,7 +5,7 @@ import type { Mismatch, VerificationInfo } from '../../core/migration-state.ts';
 import type { MigrationPlan } from '../../services/migration/migration-planner.ts';
 import type { PurgeReport } from '../../services/migration/migration-purger.ts';
 import type { RunReport } from '../../services/migration/migration-runner.ts';
-import { columns, count, seconds, table } from '../output.ts';
+import { columns, count, printable, seconds, table } from '../output.ts';
 
 const STAY_REASONS: Readonly<Record<string, string>> = {
   outside_jurisdictions: 'country in no jurisdiction',
@@ -39,8 +39,9 @@ export function describePlan(p: MigrationPlan): string {
     lines.push('', 'Rows that would be refused (they block the purge until fixed), for example:');
     lines.push(columns(refused.map((r) => [r.table, keyText(r.key), r.code, r.message])));
   }
-  if (p.unmapped.length > 0) lines.push('', `Source tables not in the mapping (neither copied nor purged): ${p.unmapped.join(', ')}`);
-  if (p.purgeRefused !== null) lines.push('', `The purge would be refused (purge_refused): ${p.purgeRefused}`);
+  // Table names as the source spells them, and a refusal that names them: each on its one line.
+  if (p.unmapped.length > 0) lines.push('', `Source tables not in the mapping (neither copied nor purged): ${printable(p.unmapped.join(', '))}`);
+  if (p.purgeRefused !== null) lines.push('', `The purge would be refused (purge_refused): ${printable(p.purgeRefused)}`);
   return lines.join('\n');
 }
 

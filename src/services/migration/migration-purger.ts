@@ -10,7 +10,7 @@ import { MerkleBuilder, merkleRoot } from '../../core/migration-merkle.ts';
 import { canonicalRecord, canonicalSourceRow, keyOf, rowDigest, showKey } from '../../core/migration-row.ts';
 import type { ResolvedTable } from '../../core/migration-mapping.ts';
 import type { KeyTuple, ScrubReport, SourceReader, SourceTransaction } from '../../core/migration-source.ts';
-import { deleteEffectsRefusal } from '../../core/purge-foreign-keys.ts';
+import { danglingRefusal, deleteEffectsRefusal } from '../../core/purge-foreign-keys.ts';
 import type { CertificateInfo, PendingPurge, PurgedTableState, VerificationInfo } from '../../core/migration-state.ts';
 import type { MigrationContext } from './migration-context.ts';
 import { issueCertificate } from './certificate-issuer.ts';
@@ -193,13 +193,14 @@ export async function purgeMigration(ctx: MigrationContext, options: { verificat
     return checked;
   };
 
+  const purgedTables = order.map((t) => t.table);
   const purged = await ctx.source.transaction(
-    order.map((t) => t.table),
+    purgedTables,
     async (tx) => {
       // Checked with the tables locked, before the first delete: the engine must delete exactly the verified rows.
-      const refusal = deleteEffectsRefusal(await ctx.source.foreignKeys(), order.map((t) => t.table));
+      const refusal = deleteEffectsRefusal(await ctx.source.foreignKeys(), purgedTables);
       if (refusal !== undefined) throw refuse(`${refusal}; then purge again. Nothing was deleted`);
-      const dangling = await tx.danglingReferences?.();
+      const dangling = await tx.danglingReferences?.(purgedTables);
       let out: Purged[] = [];
       for (const t of order) out.push(await purgeTable(tx, t));
       // Once all deletes are done: a cascade from a later table's deletes (a foreign key between two
@@ -209,10 +210,9 @@ export async function purgeMigration(ctx: MigrationContext, options: { verificat
           refuse(`table ${p.table}: after deleting, ${rows} rows remain where ${p.kept} rows that stay were expected (or their content differs: a foreign key may cascade into it from another purged table); nothing was deleted`),
         );
       }
-      const after = await tx.danglingReferences?.();
-      if (dangling !== undefined && after !== undefined && after > dangling) {
-        throw refuse(`deleting would leave ${after - dangling} row(s) of other tables referring to purged rows (foreign keys with ON DELETE RESTRICT or NO ACTION, which this engine does not enforce during the purge; PRAGMA foreign_key_check lists them): map those tables too, then purge again. Nothing was deleted`);
-      }
+      const after = await tx.danglingReferences?.(purgedTables);
+      const left = dangling !== undefined && after !== undefined ? danglingRefusal(dangling, after, purgedTables) : undefined;
+      if (left !== undefined) throw refuse(`${left}; then purge again. Nothing was deleted`);
       // Recorded before the source commits: if the process dies after the commit, the next purge
       // recognises the purged source and issues the certificate.
       await ctx.state.savePendingPurge({ migration: ctx.name, verification: verification.id, startedAt, preparedAt: ctx.clock(), tables: out, sourceSettings: ctx.source.settingsBefore() });

@@ -9,6 +9,7 @@ import { DatabaseSync, type SQLInputValue, type StatementSync } from 'node:sqlit
 import { EnclaveError } from '../../core/errors.ts';
 import type {
   ColumnKind,
+  DanglingReference,
   DeleteAction,
   KeyTuple,
   LookupRequest,
@@ -136,9 +137,26 @@ class SqliteReader {
 class SqliteTransaction extends SqliteReader implements SourceTransaction {
   readonly readsOwnDeletes = true;
 
-  /** PRAGMA foreign_key_check reports violations whether or not foreign keys are enforced. */
-  async danglingReferences(): Promise<number> {
-    return Promise.resolve(Number(this.all('SELECT count(*) AS n FROM pragma_foreign_key_check', [])[0]?.['n'] ?? 0));
+  /**
+   * PRAGMA foreign_key_check reports violations whether or not foreign keys are enforced, by table, rowid
+   * and key. It runs on the tables that have a key into `tables` only (matched without regard to ASCII
+   * case, as SQLite matches names), and only those keys' rows are kept: not the whole file twice under
+   * the purge's write lock.
+   */
+  async danglingReferences(tables: readonly string[]): Promise<DanglingReference[]> {
+    const keys = this.all(
+      `SELECT DISTINCT s.name AS referring, f.id AS fk FROM sqlite_schema AS s, pragma_foreign_key_list(s.name) AS f
+       WHERE s.type = 'table' AND lower(f."table") IN (SELECT lower(value) FROM json_each(?)) ORDER BY 1, 2`,
+      [JSON.stringify(tables)],
+    );
+    const out: DanglingReference[] = [];
+    for (const [table, fks] of Map.groupBy(keys, (k) => String(k['referring']))) {
+      const ids = new Set(fks.map((k) => Number(k['fk'])));
+      for (const r of this.all('SELECT rowid, fkid FROM pragma_foreign_key_check(?)', [table])) {
+        if (ids.has(Number(r['fkid']))) out.push({ table, key: `foreign key ${Number(r['fkid'])}`, row: r['rowid'] === null ? null : String(r['rowid']) });
+      }
+    }
+    return Promise.resolve(out);
   }
 
   async delete(table: string, key: readonly string[], keys: readonly KeyTuple[]): Promise<number> {

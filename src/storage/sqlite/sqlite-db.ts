@@ -6,14 +6,18 @@ import { DatabaseSync, type StatementSync } from 'node:sqlite';
 import { EnclaveError } from '../../core/errors.ts';
 import { planMigrations, type AppliedMigration, type Migration } from '../../core/migration-plan.ts';
 import { migrationChecksum } from '../checksum.ts';
+import { createPrivateFile } from '../private-files.ts';
 
 /**
  * Opens (creating) a database. WAL with synchronous=FULL makes every commit durable; secure_delete zeroes
- * freed content so erased keys and purged rows leave no bytes behind once the WAL is checkpointed.
+ * freed content so erased keys and purged rows leave no bytes behind once the WAL is checkpointed. A new
+ * file is created 0600 in a directory created 0700 (storage/private-files.ts); its WAL and shared-memory
+ * files take its mode.
  */
 export function openSqliteDatabase(path: string): DatabaseSync {
-  if (path !== ':memory:') mkdirSync(dirname(path), { recursive: true });
+  if (path !== ':memory:') mkdirSync(dirname(path), { recursive: true, mode: 0o700 });
   try {
+    if (path !== ':memory:') createPrivateFile(path);
     const db = new DatabaseSync(path);
     db.exec('PRAGMA journal_mode = WAL');
     db.exec('PRAGMA synchronous = FULL');
@@ -23,6 +27,7 @@ export function openSqliteDatabase(path: string): DatabaseSync {
     db.exec('PRAGMA busy_timeout = 5000');
     return db;
   } catch (cause) {
+    if (cause instanceof EnclaveError) throw cause;
     throw new EnclaveError('storage_unavailable', `cannot open SQLite store at ${path}`, { cause });
   }
 }

@@ -1,8 +1,11 @@
-// The SQLite source against the conformance suite, on a legacy file created the way an application would.
+// The SQLite source against the conformance suite, on a legacy file created the way an application would;
+// and what it reports to the purge's check for dangling references.
+import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { DatabaseSync, type SQLInputValue } from 'node:sqlite';
+import { describe, it } from 'node:test';
 import { SqliteSource } from '../../../src/storage/sources/sqlite-source.ts';
 import { FIXTURE, sourceConformance, type LogicalType } from './conformance.ts';
 
@@ -44,4 +47,37 @@ sourceConformance('sqlite', {
     rmSync(dir, { recursive: true, force: true });
     return Promise.resolve();
   },
+});
+
+void describe('SQLite source: dangling references for a purge', () => {
+  void it('lists the rows whose keys into the given tables refer to no row, by table, key and rowid (null without one), and no others', async () => {
+    const own = mkdtempSync(join(tmpdir(), 'enclave-sqlite-dangling-'));
+    const path = join(own, 'dangling.db');
+    const db = new DatabaseSync(path, { enableForeignKeyConstraints: false });
+    db.exec(`
+      CREATE TABLE users (id INTEGER PRIMARY KEY, uid TEXT UNIQUE);
+      CREATE TABLE teams (id INTEGER PRIMARY KEY);
+      CREATE TABLE posts (id INTEGER PRIMARY KEY, team INTEGER REFERENCES teams (id), author TEXT REFERENCES Users (uid));
+      CREATE TABLE likes (k TEXT PRIMARY KEY, user INTEGER REFERENCES users (id)) WITHOUT ROWID;
+      INSERT INTO users VALUES (1, 'a');
+      INSERT INTO posts VALUES (10, 7, 'a'), (11, NULL, 'gone'), (12, 7, NULL);
+      INSERT INTO likes VALUES ('x', 1), ('y', 5);`);
+    db.close();
+    const source = new SqliteSource(path);
+    try {
+      const found = await source.transaction(['users'], async (tx) => tx.danglingReferences?.(['users']));
+      // posts 10 and 12 dangle through their key into teams, which is not purged: not listed.
+      assert.deepEqual(found, [
+        { table: 'likes', key: 'foreign key 0', row: null },
+        { table: 'posts', key: 'foreign key 0', row: '11' }, // SQLite numbers a table's keys from its last
+      ]);
+      assert.deepEqual(await source.transaction(['teams'], async (tx) => tx.danglingReferences?.(['teams'])), [
+        { table: 'posts', key: 'foreign key 1', row: '10' },
+        { table: 'posts', key: 'foreign key 1', row: '12' },
+      ]);
+    } finally {
+      await source.close();
+      rmSync(own, { recursive: true, force: true });
+    }
+  });
 });
