@@ -51,6 +51,13 @@ export interface TokenRow {
   readonly createdAt: number;
   readonly expiresAt: number | null;
   readonly revokedAt: number | null;
+  /** The token this one replaced by rotation; null for a token issued by proposal or bootstrap. */
+  readonly replaces: string | null;
+  /**
+   * The first token of its rotation chain (its own id when it replaces none). A rotation revokes the
+   * token it replaces as it creates its successor, so at most one token of a lineage is ever in force.
+   */
+  readonly lineage: string;
 }
 
 export interface TokenWithPrincipal {
@@ -103,8 +110,21 @@ export interface TokenStore {
   /** Creates the principal if new (its org and role must then match) and the token, atomically. */
   create(principal: PrincipalRow, token: TokenRow): Promise<'created' | 'principal_mismatch'>;
   findByHash(hash: string): Promise<TokenWithPrincipal | undefined>;
-  revoke(id: string, at: number): Promise<boolean>;
+  /**
+   * Revokes the token and every token rotated from it: each token of its lineage not revoked yet, in one
+   * statement ordered against `rotate` (a rotation of the lineage committed before it is revoked with it;
+   * one after it finds its token revoked). Returns the ids it revoked: none for an unknown id or a lineage
+   * revoked already.
+   */
+  revoke(id: string, at: number): Promise<string[]>;
+  /**
+   * Rotation, in one transaction: revokes `replaced` (only while it is not revoked, and only if `token`
+   * continues its lineage for the same principal) and creates `token`. `not_active` changes nothing.
+   */
+  rotate(replaced: string, token: TokenRow, at: number): Promise<'rotated' | 'not_active'>;
   get(id: string): Promise<TokenWithPrincipal | undefined>;
+  /** The tokens of one lineage, oldest first. */
+  lineage(lineage: string): Promise<TokenWithPrincipal[]>;
   list(): Promise<TokenWithPrincipal[]>;
 }
 
@@ -252,6 +272,7 @@ export interface PolicyVersionStore {
 export type ProposalEffect =
   | { readonly kind: 'policy'; readonly version: PolicyVersionRow }
   | { readonly kind: 'token.issue'; readonly principal: PrincipalRow; readonly token: TokenRow }
+  /** Revokes the token and every token rotated from it, as `TokenStore.revoke`. */
   | { readonly kind: 'token.revoke'; readonly tokenId: string };
 
 export type ProposalDecision =
@@ -266,7 +287,7 @@ export interface ProposalStore {
   /**
    * Decides a pending proposal in one transaction. `applied` also performs the effect and needs the
    * proposal unexpired at `at`; if the effect cannot be performed (a policy version appended meanwhile,
-   * a principal that exists with another org or role, a token already revoked) nothing changes and the
+   * a principal that exists with another org or role, a token whose lineage is revoked already) nothing changes and the
    * answer names why.
    */
   decide(id: string, decision: ProposalDecision): Promise<'decided' | 'not_pending' | 'stale' | 'principal_mismatch' | 'token_not_found'>;

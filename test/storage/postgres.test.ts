@@ -46,9 +46,9 @@ void describe('PostgresStore', { skip }, () => {
     const second = await PostgresStore.open(url);
     try {
       await first.subjects.insert(subject('s1'));
-      await first.tokens.create({ id: 'p1', org: 'o', role: 'r', createdAt: 1 }, { id: 't1', hash: 'h1', principalId: 'p1', label: '', createdAt: 1, expiresAt: null, revokedAt: null });
+      await first.tokens.create({ id: 'p1', org: 'o', role: 'r', createdAt: 1 }, { id: 't1', hash: 'h1', principalId: 'p1', label: '', createdAt: 1, expiresAt: null, revokedAt: null, replaces: null, lineage: 't1' });
       assert.equal((await second.tokens.findByHash('h1'))?.token.revokedAt, null);
-      assert.equal(await first.tokens.revoke('t1', 5), true);
+      assert.deepEqual(await first.tokens.revoke('t1', 5), ['t1']);
       assert.equal((await second.tokens.findByHash('h1'))?.token.revokedAt, 5, 'a revocation is seen by the other instance at once');
       assert.equal(await first.subjects.erase('s1', 6), 0);
       assert.deepEqual([(await second.subjects.get('s1'))?.wrappedKey, (await second.subjects.get('s1'))?.erasedAt], [null, 6]);

@@ -122,4 +122,16 @@ CREATE TABLE proposals (
 CREATE INDEX proposals_by_time ON proposals (created_at, id);
 `,
   },
+  {
+    id: 3,
+    name: 'token_lineage',
+    // A rotated token names the one it replaces and shares its lineage (the chain's first token), so that
+    // revoking any token of a chain revokes the one in force. Tokens issued before are each their own lineage.
+    sql: `
+ALTER TABLE tokens ADD COLUMN replaces TEXT;
+ALTER TABLE tokens ADD COLUMN lineage TEXT NOT NULL DEFAULT '';
+UPDATE tokens SET lineage = id;
+CREATE INDEX tokens_by_lineage ON tokens (lineage);
+`,
+  },
 ];

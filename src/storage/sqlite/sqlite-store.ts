@@ -67,6 +67,7 @@ type Row = Record<string, SQLInputValue>;
 const INSERT_SUBJECT = `INSERT INTO subjects (${SUBJECT_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (id) DO NOTHING`;
 const INSERT_RECORD = `INSERT INTO records (${RECORD_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (collection, id) DO NOTHING`;
 const GET_WITH_SUBJECT = recordWithSubjectSql('?', '?');
+const REVOKE_LINEAGE = 'UPDATE tokens SET revoked_at = ? WHERE lineage = (SELECT lineage FROM tokens WHERE id = ?) AND revoked_at IS NULL RETURNING id';
 
 export interface SqliteOptions {
   /** A file path, or ':memory:' for tests. */
@@ -233,10 +234,20 @@ export class SqliteStore implements Store {
         return Promise.resolve(r ? toTokenWithPrincipal(r) : undefined);
       },
       revoke: async (id, at) => Promise.resolve(this.revokeToken(id, at)),
+      rotate: async (replaced, token, at) =>
+        Promise.resolve(
+          this.tx(() => {
+            const r = this.stmt('UPDATE tokens SET revoked_at = ? WHERE id = ? AND revoked_at IS NULL AND lineage = ? AND principal_id = ?').run(at, replaced, token.lineage, token.principalId);
+            if (r.changes !== 1) return 'not_active' as const;
+            this.stmt(`INSERT INTO tokens (${TOKEN_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`).run(...tokenValues({ ...token, replaces: replaced }));
+            return 'rotated' as const;
+          }),
+        ),
       get: async (id) => {
         const r = this.stmt(`${select} WHERE t.id = ?`).get(id) as Row | undefined;
         return Promise.resolve(r ? toTokenWithPrincipal(r) : undefined);
       },
+      lineage: async (lineage) => Promise.resolve((this.stmt(`${select} WHERE t.lineage = ? ORDER BY t.created_at, t.id`).all(lineage) as Row[]).map(toTokenWithPrincipal)),
       list: async () => Promise.resolve((this.stmt(`${select} ORDER BY t.created_at, t.id`).all() as Row[]).map(toTokenWithPrincipal)),
     };
   }
@@ -246,12 +257,13 @@ export class SqliteStore implements Store {
     this.stmt('INSERT INTO principals (id, org, role, created_at) VALUES (?, ?, ?, ?) ON CONFLICT (id) DO NOTHING').run(principal.id, principal.org, principal.role, principal.createdAt);
     const p = this.stmt('SELECT org, role FROM principals WHERE id = ?').get(principal.id) as Row;
     if (p['org'] !== principal.org || p['role'] !== principal.role) return 'principal_mismatch';
-    this.stmt(`INSERT INTO tokens (${TOKEN_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?)`).run(...tokenValues(token));
+    this.stmt(`INSERT INTO tokens (${TOKEN_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`).run(...tokenValues(token));
     return 'created';
   }
 
-  private revokeToken(id: string, at: number): boolean {
-    return this.stmt('UPDATE tokens SET revoked_at = ? WHERE id = ? AND revoked_at IS NULL').run(at, id).changes === 1;
+  /** The token's lineage, every token of it not revoked yet, in one statement (SQLite's write lock orders it against rotate). */
+  private revokeToken(id: string, at: number): string[] {
+    return (this.stmt(REVOKE_LINEAGE).all(at, id) as Row[]).map((r) => r['id'] as string);
   }
 
   private insertGrantRow(g: GrantRow): void {
@@ -396,7 +408,7 @@ export class SqliteStore implements Store {
                   if (this.insertToken(e.principal, e.token) === 'principal_mismatch') throw new ProposalAbort('principal_mismatch');
                   break;
                 case 'token.revoke':
-                  if (!this.revokeToken(e.tokenId, d.at)) throw new ProposalAbort('token_not_found');
+                  if (this.revokeToken(e.tokenId, d.at).length === 0) throw new ProposalAbort('token_not_found');
                   break;
               }
               return 'decided' as const;
