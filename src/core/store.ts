@@ -27,6 +27,11 @@ export interface RecordRow {
   readonly sealed: Uint8Array | null;
   readonly createdAt: number;
   readonly updatedAt: number;
+  /**
+   * The principal that created the record (an API caller, `migration:<name>`), kept by every update;
+   * null for records created before it was kept. A migration replaces or deletes only records it created.
+   */
+  readonly createdBy: string | null;
 }
 
 /** A record with its subject's row, as one read returns them; `subject` is undefined when this store holds no such subject. */
@@ -99,9 +104,17 @@ export interface RecordStore {
   getWithSubject(collection: string, id: string): Promise<RecordWithSubject | undefined>;
   /** The rows of those of `ids` stored here in `collection`, by id, in one round trip. */
   getMany(collection: string, ids: readonly string[]): Promise<Map<string, RecordRow>>;
-  /** Replaces the row if its stored version equals `expectedVersion`; `row.version` must be expectedVersion + 1. */
+  /**
+   * Replaces the row if its stored version equals `expectedVersion` and its subject and creator are
+   * `row`'s (a record deleted and created again meanwhile by someone else is not it); `row.version` must
+   * be expectedVersion + 1.
+   */
   update(row: RecordRow, expectedVersion: number): Promise<UpdateResult>;
-  delete(collection: string, id: string, expectedVersion?: number): Promise<DeleteResult>;
+  /**
+   * Deletes the row, with `expectedVersion` only at that version, with `creator` only if that principal
+   * created it (or its creator is not known); a row that exists but differs is `version_conflict`.
+   */
+  delete(collection: string, id: string, expectedVersion?: number, creator?: string): Promise<DeleteResult>;
   listBySubject(subject: string, options?: { collection?: string; limit?: number; after?: { collection: string; id: string } }): Promise<RecordRow[]>;
   count(): Promise<number>;
 }

@@ -11,9 +11,9 @@ export const SUBJECT_COLUMNS = 'id, country, jurisdiction, wrapped_key, key_id, 
 export function subjectValues(r: SubjectRow): SqlValue[] {
   return [r.id, r.country, r.jurisdiction, r.wrappedKey, r.keyId, r.createdAt, r.erasedAt, r.movedTo];
 }
-export const RECORD_COLUMNS = 'collection, id, subject, version, public_json, sealed, created_at, updated_at';
+export const RECORD_COLUMNS = 'collection, id, subject, version, public_json, sealed, created_at, updated_at, created_by';
 export function recordValues(r: RecordRow): SqlValue[] {
-  return [r.collection, r.id, r.subject, r.version, r.publicJson, r.sealed, r.createdAt, r.updatedAt];
+  return [r.collection, r.id, r.subject, r.version, r.publicJson, r.sealed, r.createdAt, r.updatedAt, r.createdBy];
 }
 export const TOKEN_COLUMNS = 'id, hash, principal_id, label, created_at, expires_at, revoked_at, replaces, lineage';
 export function tokenValues(t: TokenRow): SqlValue[] {
@@ -88,6 +88,7 @@ export function toRecord(r: SqlRow): RecordRow {
     sealed: bytesOrNull(r['sealed']),
     createdAt: num(r['created_at']),
     updatedAt: num(r['updated_at']),
+    createdBy: strOrNull(r['created_by']),
   };
 }
 

@@ -59,6 +59,7 @@ export function storeConformance(name: string, open: () => Promise<Store> | Stor
       sealed: Buffer.concat([Buffer.of(1, 0), randomBytes(40)]),
       createdAt: T0,
       updatedAt: T0,
+      createdBy: `${ns}-creator`,
       ...over,
     });
     const principal = (id: string, over: Partial<PrincipalRow> = {}): PrincipalRow => ({ id: `${ns}-${id}`, org: 'platform', role: 'service', createdAt: T0, ...over });
@@ -215,7 +216,7 @@ export function storeConformance(name: string, open: () => Promise<Store> | Stor
         const r = record('users', 'r1', 's', { version: 7, createdAt: T0, updatedAt: 2 ** 41 + 3 });
         assert.equal(await store.records.insert(r), 'inserted');
         assert.deepEqual(plainRecord(await store.records.get('users', r.id)), plainRecord(r));
-        const p = record('videos', 'r2', 's', { sealed: null });
+        const p = record('videos', 'r2', 's', { sealed: null, createdBy: null });
         assert.equal(await store.records.insert(p), 'inserted');
         assert.deepEqual(plainRecord(await store.records.get('videos', p.id)), plainRecord(p));
       });
@@ -327,6 +328,33 @@ export function storeConformance(name: string, open: () => Promise<Store> | Stor
         const outcome = await store.records.update({ ...r, subject: `${ns}-thief`, version: 2, publicJson: '{"stolen":true}' }, 1);
         assert.equal(outcome, 'version_conflict');
         assert.deepEqual(plainRecord(await store.records.get('users', r.id)), plainRecord(r));
+      });
+
+      void it('update never replaces a record created by another than the row says (deleted and created again meanwhile), and keeps an unknown creator', async () => {
+        const r = record('users', 'r1', 's');
+        await store.records.insert(r);
+        // Another principal deleted it and created its own under the id, at the same version.
+        await store.records.delete('users', r.id);
+        const theirs = record('users', 'r1', 's', { createdBy: `${ns}-app`, publicJson: '{"by":"app"}' });
+        await store.records.insert(theirs);
+        assert.equal(await store.records.update({ ...r, version: 2, publicJson: '{"by":"migration"}' }, 1), 'version_conflict');
+        assert.deepEqual(plainRecord(await store.records.get('users', r.id)), plainRecord(theirs));
+        const old = record('users', 'r2', 's', { createdBy: null });
+        await store.records.insert(old);
+        assert.equal(await store.records.update({ ...old, version: 2, updatedAt: T0 + 1 }, 1), 'updated');
+        assert.equal((await store.records.get('users', old.id))?.createdBy, null);
+      });
+
+      void it('delete with a creator deletes only a record that principal created, or one whose creator is not known', async () => {
+        const mine = record('users', 'r1', 's', { createdBy: `${ns}-migration` });
+        const theirs = record('users', 'r2', 's', { createdBy: `${ns}-app` });
+        const unknown = record('users', 'r3', 's', { createdBy: null });
+        await store.records.insertMany([mine, theirs, unknown]);
+        assert.equal(await store.records.delete('users', theirs.id, undefined, `${ns}-migration`), 'version_conflict');
+        assert.deepEqual(plainRecord(await store.records.get('users', theirs.id)), plainRecord(theirs));
+        assert.equal(await store.records.delete('users', mine.id, undefined, `${ns}-migration`), 'deleted');
+        assert.equal(await store.records.delete('users', unknown.id, 1, `${ns}-migration`), 'deleted');
+        assert.equal(await store.records.delete('users', mine.id, undefined, `${ns}-migration`), 'not_found');
       });
 
       void it('delete without a version deletes; a second delete answers not_found', async () => {

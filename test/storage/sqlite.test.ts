@@ -34,7 +34,7 @@ void describe('SqliteStore on a file', () => {
     const first = new SqliteStore({ path });
     const key = Buffer.from([0, 1, 2, 3, 250]);
     await first.subjects.insert({ id: 's1', country: 'US', jurisdiction: 'us', wrappedKey: key, keyId: 'k1', createdAt: 1, erasedAt: null, movedTo: null });
-    await first.records.insert({ collection: 'users', id: 'r1', subject: 's1', version: 1, publicJson: '{"a":1}', sealed: key, createdAt: 1, updatedAt: 1 });
+    await first.records.insert({ collection: 'users', id: 'r1', subject: 's1', version: 1, publicJson: '{"a":1}', sealed: key, createdAt: 1, updatedAt: 1, createdBy: null });
     await first.tokens.create({ id: 'p1', org: 'o', role: 'r', createdAt: 1 }, { id: 't1', hash: 'h1', principalId: 'p1', label: '', createdAt: 1, expiresAt: null, revokedAt: null, replaces: null, lineage: 't1' });
     await first.meta.put('k', 'v');
     await first.close();

@@ -137,4 +137,12 @@ ALTER TABLE tokens ALTER COLUMN lineage SET NOT NULL;
 CREATE INDEX tokens_by_lineage ON tokens (lineage);
 `,
   },
+  {
+    id: 4,
+    name: 'record_creator',
+    // As the SQLite store's migration 4: the principal that created each record.
+    sql: `
+ALTER TABLE records ADD COLUMN created_by text;
+`,
+  },
 ];

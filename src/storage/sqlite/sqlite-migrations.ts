@@ -134,4 +134,14 @@ UPDATE tokens SET lineage = id;
 CREATE INDEX tokens_by_lineage ON tokens (lineage);
 `,
   },
+  {
+    id: 4,
+    name: 'record_creator',
+    // The principal that created each record, kept by every update: a migration replaces or deletes only
+    // the records it created, whatever its ledger says (an id it claimed may be taken by the API first).
+    // Records created before are null: their creator is not known.
+    sql: `
+ALTER TABLE records ADD COLUMN created_by TEXT;
+`,
+  },
 ];

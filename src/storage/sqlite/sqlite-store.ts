@@ -65,7 +65,7 @@ type Row = Record<string, SQLInputValue>;
 
 // Built once: a statement's text is its cache key, looked up for every row of a bulk load and every read.
 const INSERT_SUBJECT = `INSERT INTO subjects (${SUBJECT_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (id) DO NOTHING`;
-const INSERT_RECORD = `INSERT INTO records (${RECORD_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (collection, id) DO NOTHING`;
+const INSERT_RECORD = `INSERT INTO records (${RECORD_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (collection, id) DO NOTHING`;
 const GET_WITH_SUBJECT = recordWithSubjectSql('?', '?');
 const REVOKE_LINEAGE = 'UPDATE tokens SET revoked_at = ? WHERE lineage = (SELECT lineage FROM tokens WHERE id = ?) AND revoked_at IS NULL RETURNING id';
 
@@ -188,19 +188,21 @@ export class SqliteStore implements Store {
           this.tx<UpdateResult>(() => {
             const r = this.stmt(
               `UPDATE records SET version = ?, public_json = ?, sealed = ?, updated_at = ?
-               WHERE collection = ? AND id = ? AND version = ? AND subject = ?`,
-            ).run(row.version, row.publicJson, row.sealed, row.updatedAt, row.collection, row.id, expectedVersion, row.subject);
+               WHERE collection = ? AND id = ? AND version = ? AND subject = ? AND created_by IS ?`,
+            ).run(row.version, row.publicJson, row.sealed, row.updatedAt, row.collection, row.id, expectedVersion, row.subject, row.createdBy);
             if (r.changes === 1) return 'updated';
             return this.stmt('SELECT 1 FROM records WHERE collection = ? AND id = ?').get(row.collection, row.id) ? 'version_conflict' : 'not_found';
           }),
         ),
-      delete: async (collection, id, expectedVersion) =>
+      delete: async (collection, id, expectedVersion, creator) =>
         Promise.resolve(
           this.tx<DeleteResult>(() => {
-            const r =
-              expectedVersion === undefined
-                ? this.stmt('DELETE FROM records WHERE collection = ? AND id = ?').run(collection, id)
-                : this.stmt('DELETE FROM records WHERE collection = ? AND id = ? AND version = ?').run(collection, id, expectedVersion);
+            const r = this.stmt('DELETE FROM records WHERE collection = ?1 AND id = ?2 AND (?3 IS NULL OR version = ?3) AND (?4 IS NULL OR created_by IS NULL OR created_by = ?4)').run(
+              collection,
+              id,
+              expectedVersion ?? null,
+              creator ?? null,
+            );
             if (r.changes === 1) return 'deleted';
             return this.stmt('SELECT 1 FROM records WHERE collection = ? AND id = ?').get(collection, id) ? 'version_conflict' : 'not_found';
           }),
