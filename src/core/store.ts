@@ -27,6 +27,11 @@ export interface RecordRow {
   readonly sealed: Uint8Array | null;
   readonly createdAt: number;
   readonly updatedAt: number;
+  /**
+   * The principal that created the record (an API caller, `migration:<name>`), kept by every update;
+   * null for records created before it was kept. A migration replaces or deletes only records it created.
+   */
+  readonly createdBy: string | null;
 }
 
 /** A record with its subject's row, as one read returns them; `subject` is undefined when this store holds no such subject. */
@@ -51,6 +56,13 @@ export interface TokenRow {
   readonly createdAt: number;
   readonly expiresAt: number | null;
   readonly revokedAt: number | null;
+  /** The token this one replaced by rotation; null for a token issued by proposal or bootstrap. */
+  readonly replaces: string | null;
+  /**
+   * The first token of its rotation chain (its own id when it replaces none). A rotation revokes the
+   * token it replaces as it creates its successor, so at most one token of a lineage is ever in force.
+   */
+  readonly lineage: string;
 }
 
 export interface TokenWithPrincipal {
@@ -92,9 +104,17 @@ export interface RecordStore {
   getWithSubject(collection: string, id: string): Promise<RecordWithSubject | undefined>;
   /** The rows of those of `ids` stored here in `collection`, by id, in one round trip. */
   getMany(collection: string, ids: readonly string[]): Promise<Map<string, RecordRow>>;
-  /** Replaces the row if its stored version equals `expectedVersion`; `row.version` must be expectedVersion + 1. */
+  /**
+   * Replaces the row if its stored version equals `expectedVersion` and its subject and creator are
+   * `row`'s (a record deleted and created again meanwhile by someone else is not it); `row.version` must
+   * be expectedVersion + 1.
+   */
   update(row: RecordRow, expectedVersion: number): Promise<UpdateResult>;
-  delete(collection: string, id: string, expectedVersion?: number): Promise<DeleteResult>;
+  /**
+   * Deletes the row, with `expectedVersion` only at that version, with `creator` only if that principal
+   * created it (or its creator is not known); a row that exists but differs is `version_conflict`.
+   */
+  delete(collection: string, id: string, expectedVersion?: number, creator?: string): Promise<DeleteResult>;
   listBySubject(subject: string, options?: { collection?: string; limit?: number; after?: { collection: string; id: string } }): Promise<RecordRow[]>;
   count(): Promise<number>;
 }
@@ -103,8 +123,21 @@ export interface TokenStore {
   /** Creates the principal if new (its org and role must then match) and the token, atomically. */
   create(principal: PrincipalRow, token: TokenRow): Promise<'created' | 'principal_mismatch'>;
   findByHash(hash: string): Promise<TokenWithPrincipal | undefined>;
-  revoke(id: string, at: number): Promise<boolean>;
+  /**
+   * Revokes the token and every token rotated from it: each token of its lineage not revoked yet, in one
+   * statement ordered against `rotate` (a rotation of the lineage committed before it is revoked with it;
+   * one after it finds its token revoked). Returns the ids it revoked: none for an unknown id or a lineage
+   * revoked already.
+   */
+  revoke(id: string, at: number): Promise<string[]>;
+  /**
+   * Rotation, in one transaction: revokes `replaced` (only while it is not revoked, and only if `token`
+   * continues its lineage for the same principal) and creates `token`. `not_active` changes nothing.
+   */
+  rotate(replaced: string, token: TokenRow, at: number): Promise<'rotated' | 'not_active'>;
   get(id: string): Promise<TokenWithPrincipal | undefined>;
+  /** The tokens of one lineage, oldest first. */
+  lineage(lineage: string): Promise<TokenWithPrincipal[]>;
   list(): Promise<TokenWithPrincipal[]>;
 }
 
@@ -253,6 +286,7 @@ export interface PolicyVersionStore {
 export type ProposalEffect =
   | { readonly kind: 'policy'; readonly version: PolicyVersionRow }
   | { readonly kind: 'token.issue'; readonly principal: PrincipalRow; readonly token: TokenRow }
+  /** Revokes the token and every token rotated from it, as `TokenStore.revoke`. */
   | { readonly kind: 'token.revoke'; readonly tokenId: string };
 
 export type ProposalDecision =
@@ -266,8 +300,9 @@ export interface ProposalStore {
   list(options?: ListOptions & { kind?: ProposalKind; status?: ProposalStatus }): Promise<ProposalRow[]>;
   /**
    * Decides a pending proposal in one transaction. `applied` also performs the effect and needs the
-   * proposal unexpired at `at` and rejected by no approver (else `not_pending`); if the effect cannot be performed (a policy version appended meanwhile,
-   * a principal that exists with another org or role, a token already revoked) nothing changes and the
+   * proposal unexpired at `at` and rejected by no approver (else `not_pending`); if the effect cannot be
+   * performed (a policy version appended meanwhile, a principal that exists with another org or role, a
+   * token whose lineage is revoked already) nothing changes and the
    * answer names why.
    */
   decide(id: string, decision: ProposalDecision): Promise<'decided' | 'not_pending' | 'stale' | 'principal_mismatch' | 'token_not_found'>;

@@ -171,4 +171,5 @@ export const TokenView = Type.Object({
   created_at: Timestamp,
   expires_at: Nullable(Timestamp),
   revoked_at: Nullable(Timestamp),
+  replaces: Nullable(Type.String({ description: 'The token this one replaced by rotation; revoking either ends the one in force.' })),
 });

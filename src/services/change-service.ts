@@ -92,6 +92,8 @@ export interface TokenView {
   readonly created_at: string;
   readonly expires_at: string | null;
   readonly revoked_at: string | null;
+  /** The token this one replaced by rotation. */
+  readonly replaces: string | null;
 }
 
 const iso = (ms: number) => new Date(ms).toISOString();
@@ -135,6 +137,7 @@ function tokenView(t: TokenWithPrincipal, now: number): TokenView {
     created_at: iso(t.token.createdAt),
     expires_at: isoOrNull(t.token.expiresAt),
     revoked_at: isoOrNull(t.token.revokedAt),
+    replaces: t.token.replaces,
   };
 }
 
@@ -314,8 +317,10 @@ export class ChangeService {
    * Replaces the token the caller used with a new one of the same principal, label and expiry, and
    * revokes the old one. Whoever proposed a token for someone else has seen its secret; its holder ends
    * that copy this way, without approvals, since the new token can do nothing the old one could not.
-   * One entry logs both (`token.issued` naming the token it `replaces`) before either happens. Refused
-   * while a proposal to revoke the token is pending.
+   * One entry logs both (`token.issued` naming the token it `replaces`) before either happens; the store
+   * then revokes the old token and creates the new one in one transaction, in the old one's lineage, so a
+   * revocation of any token of the lineage, before or after, ends the new one too. Refused while a
+   * proposal to revoke a token of the lineage is pending.
    */
   async rotateOwnToken(principal: Principal): Promise<{ token: TokenView; secret: string; replaced: string }> {
     await this.authorize(principal, 'token.revoke');
@@ -324,48 +329,83 @@ export class ChangeService {
     if (!old || old.principal.id !== principal.id || tokenState(old, now) !== 'active') {
       throw new EnclaveError('unauthenticated', 'the bearer token is unknown, expired or revoked');
     }
-    // A token whose revocation awaits approval cannot slip out of it under a new id.
-    const pending = await this.store.proposals.list({ kind: 'token.revoke', status: 'pending', limit: 1000 });
-    const against = pending.find((p) => p.expiresAt > now && (JSON.parse(p.payload) as TokenRevokePayload).token_id === old.token.id);
-    if (against) throw new EnclaveError('revocation_pending', `revoking ${old.token.id} was proposed (${against.id}) and awaits approval; it cannot be rotated meanwhile`);
+    // A token whose revocation awaits approval cannot slip out of it under a new id (nor can a token
+    // rotated from it: the revocation would end it anyway).
+    const against = await this.pendingRevocation(old.token.lineage, now);
+    if (against) throw new EnclaveError('revocation_pending', `revoking ${against.token} was proposed (${against.proposal}) and awaits approval; ${old.token.id} cannot be rotated meanwhile`);
     const secret = newTokenSecret();
-    const token: TokenRow = { id: newTokenId(), hash: hashToken(secret), principalId: principal.id, label: old.token.label, createdAt: now, expiresAt: old.token.expiresAt, revokedAt: null };
+    const token: TokenRow = {
+      id: newTokenId(),
+      hash: hashToken(secret),
+      principalId: principal.id,
+      label: old.token.label,
+      createdAt: now,
+      expiresAt: old.token.expiresAt,
+      revokedAt: null,
+      replaces: old.token.id,
+      lineage: old.token.lineage,
+    };
     // Logged before it is applied, as every change by quorum: a log that cannot accept changes nothing.
     await this.append('token.issued', principal, { token: token.id, principal: principal.id, org: old.principal.org, role: old.principal.role, expires_at: isoOrNull(token.expiresAt), replaces: old.token.id });
-    // The old token's revocation comes first and only once (revoked_at IS NULL): of two rotations, or a
-    // rotation and a revocation, at the same moment, one wins and the other creates nothing.
+    // The old token is revoked only while it is not (revoked_at IS NULL), with the new one created in the
+    // same transaction: of two rotations, or a rotation and a revocation, at the same moment, one wins
+    // and a rotation that loses creates nothing.
+    let rotated: 'rotated' | 'not_active';
     try {
-      if (!(await this.store.tokens.revoke(old.token.id, now))) throw new EnclaveError('unauthenticated', 'the bearer token is unknown, expired or revoked');
+      rotated = await this.store.tokens.rotate(old.token.id, token, now);
     } finally {
       this.tokenCache?.clear();
     }
-    if ((await this.store.tokens.create(old.principal, token)) !== 'created') {
-      throw new EnclaveError('internal', `principal "${principal.id}" no longer matches its token's org and role`);
-    }
+    if (rotated !== 'rotated') throw new EnclaveError('unauthenticated', 'the bearer token is unknown, expired or revoked');
     return { token: tokenView({ token, principal: old.principal }, now), secret, replaced: old.token.id };
   }
 
-  /** Revokes one's own token at once; another principal's token only through a proposal. */
+  /**
+   * Revokes one's own token at once; another principal's token only through a proposal. Either way the
+   * revocation ends the token and every token rotated from it (its lineage): a token listed before its
+   * holder rotated it still names the token its holder uses now.
+   */
   async revokeToken(principal: Principal, id: string): Promise<{ revoked: true; token: string } | { revoked: false; proposal: ProposalView }> {
     const t = await this.store.tokens.get(id);
     if (t && t.principal.id === principal.id) {
       await this.authorize(principal, 'token.revoke');
-      if (t.token.revokedAt !== null) return { revoked: true, token: id };
       // Taking one's own access away is never held up by the log: revoked first, then logged.
-      await this.store.tokens.revoke(id, this.clock());
+      const revoked = await this.store.tokens.revoke(id, this.clock());
+      if (revoked.length === 0) return { revoked: true, token: id };
       this.tokenCache?.clear();
-      try {
-        await this.append('token.revoked', principal, { token: id, of: principal.id, own: true });
-      } catch (err) {
-        throw new EnclaveError('log_unavailable', `token ${id} is revoked, but the transparency log could not record it yet`, { cause: err });
-      }
+      await this.appendRevocation(principal, { token: id, of: principal.id, own: true, tokens: revoked });
       return { revoked: true, token: id };
     }
     await this.authorize(principal, 'token.propose');
-    if (!t || t.token.revokedAt !== null) throw new EnclaveError('token_not_found', `no active token "${id}"`, { details: { key: id } });
+    const live = t ? await this.unrevoked(t.token.lineage) : [];
+    if (!t || live.length === 0) throw new EnclaveError('token_not_found', `no active token "${id}"`, { details: { key: id } });
     const payload: TokenRevokePayload = { token_id: id, principal: t.principal.id };
-    const row = await this.create(principal, 'token.revoke', { ...payload }, 'token.proposed', { token: id, of: t.principal.id, revoke: true });
+    const row = await this.create(principal, 'token.revoke', { ...payload }, 'token.proposed', { token: id, of: t.principal.id, revoke: true, tokens: live });
     return { revoked: false, proposal: await this.view(row, []) };
+  }
+
+  /** The ids of the tokens of a lineage not revoked yet (at most one): what revoking any of its tokens ends. */
+  private async unrevoked(lineage: string): Promise<string[]> {
+    return (await this.store.tokens.lineage(lineage)).filter((t) => t.token.revokedAt === null).map((t) => t.token.id);
+  }
+
+  /** An unexpired pending proposal to revoke a token of this lineage, if any. */
+  private async pendingRevocation(lineage: string, now: number): Promise<{ proposal: string; token: string } | undefined> {
+    for (const p of await this.store.proposals.list({ kind: 'token.revoke', status: 'pending', limit: 1000 })) {
+      if (p.expiresAt <= now) continue;
+      const token = (JSON.parse(p.payload) as TokenRevokePayload).token_id;
+      if ((await this.store.tokens.get(token))?.token.lineage === lineage) return { proposal: p.id, token };
+    }
+    return undefined;
+  }
+
+  /** Logs a revocation already made; if the log cannot take it, the revocation stands, unrecorded, and the caller hears so. */
+  private async appendRevocation(principal: Principal | undefined, details: Record<string, LogValue> & { tokens: readonly string[] }): Promise<void> {
+    try {
+      await this.append('token.revoked', principal, details);
+    } catch (err) {
+      throw new EnclaveError('log_unavailable', `${details.tokens.join(', ')} revoked, but the transparency log could not record it yet`, { cause: err });
+    }
   }
 
   // ---- proposals ---------------------------------------------------------------------------------
@@ -443,7 +483,7 @@ export class ChangeService {
   }
 
   private async apply(row: ProposalRow, approvers: readonly string[], now: number): Promise<void> {
-    const { effect, outcome, event, details } = this.effectOf(row, approvers, now);
+    const { effect, outcome, event, details, revoking } = await this.effectOf(row, approvers, now);
     if (effect.kind === 'policy') {
       // Validated when proposed; a restart with another configuration since then may have changed the schema.
       try {
@@ -454,11 +494,18 @@ export class ChangeService {
         throw err;
       }
     }
-    await this.append(event, undefined, { proposal: row.id, approvers: [...approvers], ...details });
+    const entry = { proposal: row.id, approvers: [...approvers], ...details };
+    await this.append(event, undefined, entry);
     const answer = await this.store.proposals.decide(row.id, { status: 'applied', at: now, outcome, effect });
     if (answer === 'decided') {
       if (effect.kind === 'policy') this.engine.activate(effect.version.version, effect.version.text);
-      if (effect.kind === 'token.revoke') this.tokenCache?.clear();
+      if (revoking) {
+        this.tokenCache?.clear();
+        // A rotation that passed its check before this revocation was proposed and committed after the
+        // entry above was revoked with its lineage: it is logged now, after the fact, as one's own revocations are.
+        const late = (await this.store.tokens.lineage(revoking.lineage)).filter((t) => t.token.revokedAt === now && !revoking.tokens.includes(t.token.id)).map((t) => t.token.id);
+        if (late.length > 0) await this.appendRevocation(undefined, { ...entry, tokens: late });
+      }
       return;
     }
     if (answer === 'not_pending') return;
@@ -472,7 +519,11 @@ export class ChangeService {
     if (answer === 'stale') throw new EnclaveError('stale_proposal', `proposal ${row.id} was approved but not applied: ${why}; propose again against the active version`);
   }
 
-  private effectOf(row: ProposalRow, approvers: readonly string[], now: number): { effect: ProposalEffect; outcome: string; event: LogEventType; details: Record<string, LogValue> } {
+  private async effectOf(
+    row: ProposalRow,
+    approvers: readonly string[],
+    now: number,
+  ): Promise<{ effect: ProposalEffect; outcome: string; event: LogEventType; details: Record<string, LogValue>; revoking?: { lineage: string; tokens: readonly string[] } }> {
     switch (row.kind) {
       case 'policy': {
         const p = JSON.parse(row.payload) as PolicyPayload;
@@ -491,7 +542,17 @@ export class ChangeService {
           effect: {
             kind: 'token.issue',
             principal: { id: p.principal, org: p.org, role: p.role, createdAt: now },
-            token: { id: p.token_id, hash: p.hash, principalId: p.principal, label: p.label, createdAt: now, expiresAt: p.ttl_seconds === null ? null : now + p.ttl_seconds * 1000, revokedAt: null },
+            token: {
+              id: p.token_id,
+              hash: p.hash,
+              principalId: p.principal,
+              label: p.label,
+              createdAt: now,
+              expiresAt: p.ttl_seconds === null ? null : now + p.ttl_seconds * 1000,
+              revokedAt: null,
+              replaces: null,
+              lineage: p.token_id,
+            },
           },
           outcome: `token ${p.token_id} issued to ${p.principal}`,
           event: 'token.issued',
@@ -500,7 +561,17 @@ export class ChangeService {
       }
       case 'token.revoke': {
         const p = JSON.parse(row.payload) as TokenRevokePayload;
-        return { effect: { kind: 'token.revoke', tokenId: p.token_id }, outcome: `token ${p.token_id} revoked`, event: 'token.revoked', details: { token: p.token_id, of: p.principal } };
+        // It ends the token proposed, or the one it has been rotated into since: the entry names them.
+        const lineage = (await this.store.tokens.get(p.token_id))?.token.lineage ?? p.token_id;
+        const tokens = await this.unrevoked(lineage);
+        const successors = tokens.filter((id) => id !== p.token_id);
+        return {
+          effect: { kind: 'token.revoke', tokenId: p.token_id },
+          outcome: `token ${p.token_id} revoked${successors.length === 0 ? '' : `, with ${successors.join(', ')} it was rotated into`}`,
+          event: 'token.revoked',
+          details: { token: p.token_id, of: p.principal, tokens },
+          revoking: { lineage, tokens },
+        };
       }
     }
   }

@@ -73,7 +73,7 @@ export class TokenService {
     const expiresAt = req.ttlSeconds === undefined ? null : now + req.ttlSeconds * 1000;
     const outcome = await this.store.create(
       { id: req.principal, org: req.org, role: req.role, createdAt: now },
-      { id, hash: hashToken(secret), principalId: req.principal, label: req.label ?? '', createdAt: now, expiresAt, revokedAt: null },
+      { id, hash: hashToken(secret), principalId: req.principal, label: req.label ?? '', createdAt: now, expiresAt, revokedAt: null, replaces: null, lineage: id },
     );
     if (outcome === 'principal_mismatch') {
       throw new EnclaveError('invalid_argument', `principal "${req.principal}" already exists with another org or role`);

@@ -408,7 +408,7 @@ export class Vault {
         continue;
       }
       const rows = bySite.get(target.located.store) ?? [];
-      rows.push({ row: this.sealRow(c, id, subject, 1, data, target.dek, now, now), data, dek: target.dek });
+      rows.push({ row: this.sealRow(c, id, subject, 1, data, target.dek, now, { createdAt: now, createdBy: principal.id }), data, dek: target.dek });
       bySite.set(target.located.store, rows);
       perSubject.set(subject, { count: (perSubject.get(subject)?.count ?? 0) + 1, policies: decision.policies });
     }
@@ -428,13 +428,20 @@ export class Vault {
         const existing = stored.get(row.id);
         // Just inserted (the same bytes): nothing to do.
         if (!existing || (existing.version === 1 && existing.publicJson === row.publicJson && sameBytes(existing.sealed, row.sealed))) continue;
+        // A record another principal created (through the API, or another migration) is never replaced,
+        // whatever it holds: the id is theirs. Only a creator not known (a record older than the column) is
+        // taken at the caller's word.
+        if (options.replace === true && existing.createdBy !== null && existing.createdBy !== principal.id) {
+          refused.push({ id: row.id, code: 'record_exists' });
+          continue;
+        }
         // An id another subject's record has is refused, never counted as already there.
         if (existing.subject !== row.subject) {
           refused.push({ id: row.id, code: 'subject_mismatch' });
           continue;
         }
         if (options.replace !== true || this.holds(c, existing, data, dek)) continue;
-        const next = this.sealRow(c, row.id, row.subject, existing.version + 1, data, dek, existing.createdAt, now);
+        const next = this.sealRow(c, row.id, row.subject, existing.version + 1, data, dek, now, existing);
         await this.record('record.updated', principal, row.subject, { collection: c.name, version: next.version, fields: Object.keys(data), policies: [...(perSubject.get(row.subject)?.policies ?? [])], import: true });
         if ((await store.records.update(next, existing.version)) === 'updated') replaced += 1;
         else refused.push({ id: row.id, code: 'version_conflict' });
@@ -503,10 +510,11 @@ export class Vault {
     return found;
   }
 
-  private sealRow(c: CollectionDef, id: string, subject: string, version: number, data: RecordData, dek: AeadKey, createdAt: number, now: number): RecordRow {
+  /** A record row, sealed; `origin` is its creation (the stored row's, for a new version of it). */
+  private sealRow(c: CollectionDef, id: string, subject: string, version: number, data: RecordData, dek: AeadKey, now: number, origin: Pick<RecordRow, 'createdAt' | 'createdBy'>): RecordRow {
     const { publicData, protectedData } = splitRecord(c, data);
     const sealed = protectedData === null ? null : seal(dek, encoder.encode(JSON.stringify(protectedData)), recordAad(c.name, id, subject, version));
-    return { collection: c.name, id, subject, version, publicJson: JSON.stringify(publicData), sealed, createdAt, updatedAt: now };
+    return { collection: c.name, id, subject, version, publicJson: JSON.stringify(publicData), sealed, createdAt: origin.createdAt, updatedAt: now, createdBy: origin.createdBy };
   }
 
   async createRecord(principal: Principal, collectionName: string, input: { id?: string; data: unknown }): Promise<RecordView> {
@@ -518,7 +526,7 @@ export class Vault {
     const { located, dek } = await this.subjectForWrite(subject);
     if (await this.router.findRecord(c.name, id)) throw new EnclaveError('record_exists', `record "${id}" already exists in "${c.name}"`);
     const now = this.clock();
-    const row = this.sealRow(c, id, subject, 1, data, dek, now, now);
+    const row = this.sealRow(c, id, subject, 1, data, dek, now, { createdAt: now, createdBy: principal.id });
     await this.record('record.created', principal, subject, { collection: c.name, version: 1, fields: Object.keys(data), policies: [...decision.policies] });
     if ((await located.store.records.insert(row)) === 'exists') {
       throw new EnclaveError('record_exists', `record "${id}" already exists in "${c.name}"`);
@@ -541,7 +549,7 @@ export class Vault {
     const { located, dek } = await this.subjectForWrite(subject);
     if (located.site !== existing.site) throw new EnclaveError('subject_moving', `subject "${subject}" is being re-homed; retry`);
     const now = this.clock();
-    const row = this.sealRow(c, id, subject, existing.row.version + 1, data, dek, existing.row.createdAt, now);
+    const row = this.sealRow(c, id, subject, existing.row.version + 1, data, dek, now, existing.row);
     await this.record('record.updated', principal, subject, { collection: c.name, version: row.version, fields: Object.keys(data), policies: [...decision.policies] });
     const outcome = await located.store.records.update(row, existing.row.version);
     if (outcome === 'not_found') throw new EnclaveError('record_not_found', `no record "${id}" in "${c.name}"`);
@@ -549,18 +557,26 @@ export class Vault {
     return this.recordView(c, row, data, []);
   }
 
-  async deleteRecord(principal: Principal, collectionName: string, id: string, ifMatch?: number): Promise<void> {
+  /**
+   * Deletes a record; with `ifMatch` only at that version. With `onlyOwn` (a migration removing what it
+   * wrote) only a record this principal created, or one whose creator is not known: another's is refused
+   * with `record_exists` and left as it is.
+   */
+  async deleteRecord(principal: Principal, collectionName: string, id: string, ifMatch?: number, onlyOwn = false): Promise<void> {
     const c = this.collection(collectionName);
     const existing = await this.locateRecord(c, id);
+    const notOwn = () => new EnclaveError('record_exists', `record "${id}" of "${c.name}" was created by another principal: it is left as it is`);
+    if (onlyOwn && existing.row.createdBy !== null && existing.row.createdBy !== principal.id) throw notOwn();
     if (existing.subject?.movedTo != null) throw new EnclaveError('subject_moving', `subject "${existing.row.subject}" is being re-homed; retry`);
     const fields = existing.row.sealed === null ? Object.keys(JSON.parse(existing.row.publicJson) as object) : [...c.fields.keys()];
     const decision = await this.decideLogged(principal, 'record.delete', { collection: c, subject: existing.row.subject, fields });
     // Refused before it is logged when the version is already known to differ (the store re-checks).
     if (ifMatch !== undefined && ifMatch !== existing.row.version) throw new EnclaveError('version_conflict', `record "${id}" is not at version ${String(ifMatch)}`);
     await this.record('record.deleted', principal, existing.row.subject, { collection: c.name, version: existing.row.version, policies: [...decision.policies] });
-    const outcome = await existing.store.records.delete(c.name, id, ifMatch);
+    const outcome = await existing.store.records.delete(c.name, id, ifMatch, onlyOwn ? principal.id : undefined);
     if (outcome === 'not_found') throw new EnclaveError('record_not_found', `no record "${id}" in "${c.name}"`);
-    if (outcome === 'version_conflict') throw new EnclaveError('version_conflict', `record "${id}" is not at version ${String(ifMatch)}`);
+    // Without a version to compare, only the creator can have differed: the record was replaced meanwhile by another's.
+    if (outcome === 'version_conflict') throw ifMatch === undefined ? notOwn() : new EnclaveError('version_conflict', `record "${id}" is not at version ${String(ifMatch)}`);
   }
 
   async getRecord(principal: Principal, collectionName: string, id: string): Promise<RecordView> {

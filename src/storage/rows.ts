@@ -11,13 +11,13 @@ export const SUBJECT_COLUMNS = 'id, country, jurisdiction, wrapped_key, key_id, 
 export function subjectValues(r: SubjectRow): SqlValue[] {
   return [r.id, r.country, r.jurisdiction, r.wrappedKey, r.keyId, r.createdAt, r.erasedAt, r.movedTo];
 }
-export const RECORD_COLUMNS = 'collection, id, subject, version, public_json, sealed, created_at, updated_at';
+export const RECORD_COLUMNS = 'collection, id, subject, version, public_json, sealed, created_at, updated_at, created_by';
 export function recordValues(r: RecordRow): SqlValue[] {
-  return [r.collection, r.id, r.subject, r.version, r.publicJson, r.sealed, r.createdAt, r.updatedAt];
+  return [r.collection, r.id, r.subject, r.version, r.publicJson, r.sealed, r.createdAt, r.updatedAt, r.createdBy];
 }
-export const TOKEN_COLUMNS = 'id, hash, principal_id, label, created_at, expires_at, revoked_at';
+export const TOKEN_COLUMNS = 'id, hash, principal_id, label, created_at, expires_at, revoked_at, replaces, lineage';
 export function tokenValues(t: TokenRow): SqlValue[] {
-  return [t.id, t.hash, t.principalId, t.label, t.createdAt, t.expiresAt, t.revokedAt];
+  return [t.id, t.hash, t.principalId, t.label, t.createdAt, t.expiresAt, t.revokedAt, t.replaces, t.lineage];
 }
 
 // The gatekeeper's tables (control store).
@@ -88,6 +88,7 @@ export function toRecord(r: SqlRow): RecordRow {
     sealed: bytesOrNull(r['sealed']),
     createdAt: num(r['created_at']),
     updatedAt: num(r['updated_at']),
+    createdBy: strOrNull(r['created_by']),
   };
 }
 
@@ -128,6 +129,8 @@ export function toTokenWithPrincipal(r: SqlRow): TokenWithPrincipal {
       createdAt: num(r['created_at']),
       expiresAt: numOrNull(r['expires_at']),
       revokedAt: numOrNull(r['revoked_at']),
+      replaces: strOrNull(r['replaces']),
+      lineage: str(r['lineage']),
     },
     principal: { id: str(r['principal_id']), org: str(r['p_org']), role: str(r['p_role']), createdAt: num(r['p_created_at']) },
   };

@@ -480,6 +480,24 @@ void describe('vault', () => {
       assert.deepEqual([kept.subject, kept.version, kept.data['email']], [a, 1, 'a@x.test']);
     });
 
+    void it('with replace, replaces only records its principal created: another\'s is refused (record_exists) and left alone, whatever it holds', async () => {
+      const s = uid('creator');
+      await fx.enclave.vault.registerSubject(service, { id: s, country: 'US' });
+      const other = { ...(await fx.enclave.tokens.authenticate((await fx.enclave.tokens.issue({ principal: uid('other-app'), org: 'platform', role: 'service' })).secret)), purpose: service.purpose };
+      await fx.enclave.vault.createRecord(other, 'users', { id: `${s}-theirs`, data: userData(s, 'theirs@x.test') });
+      assert.equal((await fx.enclave.vault.importRecords(service, 'users', [{ id: `${s}-mine`, data: userData(s, 'mine@x.test') }])).created, 1);
+      const r = await fx.enclave.vault.importRecords(service, 'users', [{ id: `${s}-theirs`, data: userData(s, 'new@x.test') }, { id: `${s}-mine`, data: userData(s, 'new@x.test') }], { replace: true });
+      assert.deepEqual([r.replaced, r.refused], [1, [{ id: `${s}-theirs`, code: 'record_exists' }]]);
+      const theirs = await fx.enclave.vault.getRecord(service, 'users', `${s}-theirs`);
+      assert.deepEqual([theirs.version, theirs.data['email']], [1, 'theirs@x.test']);
+      assert.equal((await fx.enclave.vault.getRecord(service, 'users', `${s}-mine`)).data['email'], 'new@x.test');
+      // Deleting only one's own: another's is refused and stays; one's own goes.
+      await rejectsWith(fx.enclave.vault.deleteRecord(service, 'users', `${s}-theirs`, undefined, true), 'record_exists');
+      assert.equal((await fx.enclave.vault.getRecord(service, 'users', `${s}-theirs`)).version, 1);
+      await fx.enclave.vault.deleteRecord(service, 'users', `${s}-mine`, undefined, true);
+      await rejectsWith(fx.enclave.vault.getRecord(service, 'users', `${s}-mine`), 'record_not_found');
+    });
+
     void it('refuses, item by item and in order, the records of unknown and erased subjects and writes the others of the same batch', async () => {
       const [a, b, gone] = [uid('a'), uid('b'), uid('gone')];
       await fx.enclave.vault.importSubjects(service, [{ id: a, country: 'US' }, { id: b, country: 'DE' }, { id: gone, country: 'US' }]);

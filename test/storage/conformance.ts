@@ -59,6 +59,7 @@ export function storeConformance(name: string, open: () => Promise<Store> | Stor
       sealed: Buffer.concat([Buffer.of(1, 0), randomBytes(40)]),
       createdAt: T0,
       updatedAt: T0,
+      createdBy: `${ns}-creator`,
       ...over,
     });
     const principal = (id: string, over: Partial<PrincipalRow> = {}): PrincipalRow => ({ id: `${ns}-${id}`, org: 'platform', role: 'service', createdAt: T0, ...over });
@@ -70,6 +71,8 @@ export function storeConformance(name: string, open: () => Promise<Store> | Stor
       createdAt: T0,
       expiresAt: null,
       revokedAt: null,
+      replaces: null,
+      lineage: `${ns}-${id}`,
       ...over,
     });
     const plainToken = (t: TokenWithPrincipal | undefined): unknown => (t === undefined ? undefined : { token: { ...t.token }, principal: { ...t.principal } });
@@ -213,7 +216,7 @@ export function storeConformance(name: string, open: () => Promise<Store> | Stor
         const r = record('users', 'r1', 's', { version: 7, createdAt: T0, updatedAt: 2 ** 41 + 3 });
         assert.equal(await store.records.insert(r), 'inserted');
         assert.deepEqual(plainRecord(await store.records.get('users', r.id)), plainRecord(r));
-        const p = record('videos', 'r2', 's', { sealed: null });
+        const p = record('videos', 'r2', 's', { sealed: null, createdBy: null });
         assert.equal(await store.records.insert(p), 'inserted');
         assert.deepEqual(plainRecord(await store.records.get('videos', p.id)), plainRecord(p));
       });
@@ -325,6 +328,33 @@ export function storeConformance(name: string, open: () => Promise<Store> | Stor
         const outcome = await store.records.update({ ...r, subject: `${ns}-thief`, version: 2, publicJson: '{"stolen":true}' }, 1);
         assert.equal(outcome, 'version_conflict');
         assert.deepEqual(plainRecord(await store.records.get('users', r.id)), plainRecord(r));
+      });
+
+      void it('update never replaces a record created by another than the row says (deleted and created again meanwhile), and keeps an unknown creator', async () => {
+        const r = record('users', 'r1', 's');
+        await store.records.insert(r);
+        // Another principal deleted it and created its own under the id, at the same version.
+        await store.records.delete('users', r.id);
+        const theirs = record('users', 'r1', 's', { createdBy: `${ns}-app`, publicJson: '{"by":"app"}' });
+        await store.records.insert(theirs);
+        assert.equal(await store.records.update({ ...r, version: 2, publicJson: '{"by":"migration"}' }, 1), 'version_conflict');
+        assert.deepEqual(plainRecord(await store.records.get('users', r.id)), plainRecord(theirs));
+        const old = record('users', 'r2', 's', { createdBy: null });
+        await store.records.insert(old);
+        assert.equal(await store.records.update({ ...old, version: 2, updatedAt: T0 + 1 }, 1), 'updated');
+        assert.equal((await store.records.get('users', old.id))?.createdBy, null);
+      });
+
+      void it('delete with a creator deletes only a record that principal created, or one whose creator is not known', async () => {
+        const mine = record('users', 'r1', 's', { createdBy: `${ns}-migration` });
+        const theirs = record('users', 'r2', 's', { createdBy: `${ns}-app` });
+        const unknown = record('users', 'r3', 's', { createdBy: null });
+        await store.records.insertMany([mine, theirs, unknown]);
+        assert.equal(await store.records.delete('users', theirs.id, undefined, `${ns}-migration`), 'version_conflict');
+        assert.deepEqual(plainRecord(await store.records.get('users', theirs.id)), plainRecord(theirs));
+        assert.equal(await store.records.delete('users', mine.id, undefined, `${ns}-migration`), 'deleted');
+        assert.equal(await store.records.delete('users', unknown.id, 1, `${ns}-migration`), 'deleted');
+        assert.equal(await store.records.delete('users', mine.id, undefined, `${ns}-migration`), 'not_found');
       });
 
       void it('delete without a version deletes; a second delete answers not_found', async () => {
@@ -487,14 +517,62 @@ export function storeConformance(name: string, open: () => Promise<Store> | Stor
         assert.equal(await store.tokens.findByHash(dup.hash), undefined);
       });
 
-      void it('revoke marks the token revoked once; unknown or already revoked answers false', async () => {
+      void it('revoke marks the token revoked once and answers what it revoked; unknown or already revoked answers nothing', async () => {
         const t = token('t1', 'frank');
         await store.tokens.create(principal('frank'), t);
-        assert.equal(await store.tokens.revoke(t.id, T0 + 99), true);
+        assert.deepEqual(await store.tokens.revoke(t.id, T0 + 99), [t.id]);
         assert.equal((await store.tokens.findByHash(t.hash))?.token.revokedAt, T0 + 99);
-        assert.equal(await store.tokens.revoke(t.id, T0 + 200), false);
+        assert.deepEqual(await store.tokens.revoke(t.id, T0 + 200), []);
         assert.equal((await store.tokens.findByHash(t.hash))?.token.revokedAt, T0 + 99, 'the first revocation time is kept');
-        assert.equal(await store.tokens.revoke(`${ns}-nothing`, T0), false);
+        assert.deepEqual(await store.tokens.revoke(`${ns}-nothing`, T0), []);
+      });
+
+      void it('rotate revokes the token and creates its successor in its lineage at once; a revoked, unknown or foreign token creates nothing', async () => {
+        const p = principal('rita');
+        const t0 = token('t0', 'rita', { expiresAt: T0 + 9_000 });
+        await store.tokens.create(p, t0);
+        const t1 = token('t1', 'rita', { createdAt: T0 + 1, expiresAt: T0 + 9_000, lineage: t0.id });
+        assert.equal(await store.tokens.rotate(t0.id, t1, T0 + 1), 'rotated');
+        assert.deepEqual(plainToken(await store.tokens.get(t0.id)), { token: { ...t0, revokedAt: T0 + 1 }, principal: p });
+        assert.deepEqual(plainToken(await store.tokens.findByHash(t1.hash)), { token: { ...t1, replaces: t0.id }, principal: p });
+        const again = token('t2', 'rita', { createdAt: T0 + 2, lineage: t0.id });
+        assert.equal(await store.tokens.rotate(t0.id, again, T0 + 2), 'not_active', 'a token is replaced once');
+        assert.equal(await store.tokens.rotate(`${ns}-nothing`, { ...again, lineage: `${ns}-nothing` }, T0 + 2), 'not_active');
+        await store.tokens.create(principal('sam'), token('s0', 'sam'));
+        assert.equal(await store.tokens.rotate(`${ns}-s0`, token('s1', 'rita', { lineage: `${ns}-s0` }), T0 + 2), 'not_active', 'never into another principal');
+        assert.equal(await store.tokens.rotate(t1.id, token('t3', 'rita', { lineage: `${ns}-elsewhere` }), T0 + 2), 'not_active', 'never out of its lineage');
+        for (const id of ['t2', 's1', 't3']) assert.equal(await store.tokens.get(`${ns}-${id}`), undefined, `${id} was not created`);
+        assert.equal((await store.tokens.get(t1.id))?.token.revokedAt, null, 'a refused rotation revoked nothing');
+      });
+
+      void it('revoking any token of a lineage revokes the token in force, however often it was rotated; lineage lists the chain', async () => {
+        const t0 = token('t0', 'tess');
+        await store.tokens.create(principal('tess'), t0);
+        const chain = [t0];
+        for (let i = 1; i <= 3; i++) {
+          const next = token(`t${i}`, 'tess', { createdAt: T0 + i, lineage: t0.id });
+          assert.equal(await store.tokens.rotate(chain[i - 1]?.id ?? '', next, T0 + i), 'rotated');
+          chain.push(next);
+        }
+        const other = token('u0', 'tess');
+        await store.tokens.create(principal('tess'), other);
+        assert.deepEqual((await store.tokens.lineage(t0.id)).map((t) => [t.token.id, t.token.replaces]), chain.map((t, i) => [t.id, i === 0 ? null : (chain[i - 1]?.id ?? null)]));
+        assert.deepEqual(await store.tokens.revoke(`${ns}-t1`, T0 + 50), [`${ns}-t3`], 'an old id of the chain revokes the token in force');
+        assert.equal((await store.tokens.get(`${ns}-t3`))?.token.revokedAt, T0 + 50);
+        assert.equal((await store.tokens.get(other.id))?.token.revokedAt, null, 'another token of the principal is not of the lineage');
+        assert.equal(await store.tokens.rotate(`${ns}-t3`, token('t4', 'tess', { lineage: t0.id }), T0 + 51), 'not_active');
+      });
+
+      void it('a revocation at the same moment as a rotation never leaves the rotated token in force', async () => {
+        await store.tokens.create(principal('uma'), token('base', 'uma'));
+        for (let i = 0; i < 25; i++) {
+          const t0 = token(`r${i}-0`, 'uma');
+          await store.tokens.create(principal('uma'), t0);
+          const t1 = token(`r${i}-1`, 'uma', { lineage: t0.id });
+          const [rotated] = await Promise.all([store.tokens.rotate(t0.id, t1, T0 + i), store.tokens.revoke(t0.id, T0 + i)]);
+          const after = await store.tokens.lineage(t0.id);
+          assert.deepEqual(after.filter((t) => t.token.revokedAt === null).map((t) => t.token.id), [], `round ${i}: ${rotated}`);
+        }
       });
 
       void it('list returns every token with its principal, oldest first', async () => {
@@ -815,6 +893,17 @@ export function storeConformance(name: string, open: () => Promise<Store> | Stor
         assert.equal((await store.tokens.get(t.id))?.token.revokedAt, T0 + 7);
         assert.equal(await store.proposals.decide(`${ns}-p2`, { status: 'applied', at: T0 + 8, outcome: 'revoked', effect: { kind: 'token.revoke', tokenId: t.id } }), 'token_not_found');
         assert.equal((await store.proposals.get(`${ns}-p2`))?.status, 'pending');
+      });
+
+      void it('applying a revocation of a token rotated since revokes the token it was rotated into', async () => {
+        const t = token('old', 'wendy');
+        await store.tokens.create(principal('wendy'), t);
+        const next = token('new', 'wendy', { lineage: t.id });
+        assert.equal(await store.tokens.rotate(t.id, next, T0 + 1), 'rotated');
+        await store.proposals.insert(proposal('p1', { kind: 'token.revoke' }));
+        assert.equal(await store.proposals.decide(`${ns}-p1`, { status: 'applied', at: T0 + 9, outcome: 'revoked', effect: { kind: 'token.revoke', tokenId: t.id } }), 'decided');
+        assert.equal((await store.tokens.get(next.id))?.token.revokedAt, T0 + 9);
+        assert.equal((await store.tokens.get(t.id))?.token.revokedAt, T0 + 1, 'the rotation\'s revocation time is kept');
       });
 
       void it('an expired proposal is never applied; list is newest first and filters by kind and status', async () => {

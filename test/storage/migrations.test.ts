@@ -143,6 +143,19 @@ void describe('SqliteStore migrations', () => {
     assert.ok(tables(path).includes('extra'));
   });
 
+  void it('the token_lineage migration gives every token issued before it a lineage of its own, so revoking it still revokes it', async () => {
+    const path = freshPath();
+    await openClose(path, SQLITE_MIGRATIONS.slice(0, SQLITE_MIGRATIONS.findIndex((m) => m.name === 'token_lineage')));
+    edit(path, `INSERT INTO principals VALUES ('p1', 'o', 'r', 1); INSERT INTO tokens VALUES ('t1', 'h1', 'p1', '', 1, NULL, NULL), ('t2', 'h2', 'p1', '', 2, NULL, 3);`);
+    const s = new SqliteStore({ path });
+    try {
+      assert.deepEqual((await s.tokens.list()).map((t) => [t.token.id, t.token.lineage, t.token.replaces]), [['t1', 't1', null], ['t2', 't2', null]]);
+      assert.deepEqual(await s.tokens.revoke('t1', 9), ['t1']);
+    } finally {
+      await s.close();
+    }
+  });
+
   for (const s of HISTORY_EDITS) {
     void it(`refuses to open a database with ${s.what}, naming the migration, and changes nothing`, async () => {
       const path = freshPath();

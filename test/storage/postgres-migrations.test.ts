@@ -54,6 +54,19 @@ void describe('PostgresStore migrations', { skip }, () => {
     assert.deepEqual(await relationsIn(schema), ['a', 'b', 'b_y', 'schema_migrations', 'schema_migrations_pkey']);
   });
 
+  void it('the token_lineage migration gives every token issued before it a lineage of its own, so revoking it still revokes it', async () => {
+    const schema = fresh();
+    await openClose(schema, POSTGRES_MIGRATIONS.slice(0, POSTGRES_MIGRATIONS.findIndex((m) => m.name === 'token_lineage')));
+    await admin(async (c) => c.query(`INSERT INTO ${schema}.principals VALUES ('p1', 'o', 'r', 1); INSERT INTO ${schema}.tokens VALUES ('t1', 'h1', 'p1', '', 1, NULL, NULL), ('t2', 'h2', 'p1', '', 2, NULL, 3);`));
+    const s = await PostgresStore.open(pgUrl(schema));
+    try {
+      assert.deepEqual((await s.tokens.list()).map((t) => [t.token.id, t.token.lineage, t.token.replaces]), [['t1', 't1', null], ['t2', 't2', null]]);
+      assert.deepEqual(await s.tokens.revoke('t1', 9), ['t1']);
+    } finally {
+      await s.close();
+    }
+  });
+
   for (const e of HISTORY_EDITS) {
     void it(`refuses to open a schema with ${e.what}, naming the migration, and changes nothing`, async () => {
       const schema = fresh();

@@ -46,9 +46,9 @@ void describe('PostgresStore', { skip }, () => {
     const second = await PostgresStore.open(url);
     try {
       await first.subjects.insert(subject('s1'));
-      await first.tokens.create({ id: 'p1', org: 'o', role: 'r', createdAt: 1 }, { id: 't1', hash: 'h1', principalId: 'p1', label: '', createdAt: 1, expiresAt: null, revokedAt: null });
+      await first.tokens.create({ id: 'p1', org: 'o', role: 'r', createdAt: 1 }, { id: 't1', hash: 'h1', principalId: 'p1', label: '', createdAt: 1, expiresAt: null, revokedAt: null, replaces: null, lineage: 't1' });
       assert.equal((await second.tokens.findByHash('h1'))?.token.revokedAt, null);
-      assert.equal(await first.tokens.revoke('t1', 5), true);
+      assert.deepEqual(await first.tokens.revoke('t1', 5), ['t1']);
       assert.equal((await second.tokens.findByHash('h1'))?.token.revokedAt, 5, 'a revocation is seen by the other instance at once');
       assert.equal(await first.subjects.erase('s1', 6), 0);
       assert.deepEqual([(await second.subjects.get('s1'))?.wrappedKey, (await second.subjects.get('s1'))?.erasedAt], [null, 6]);
@@ -71,7 +71,7 @@ void describe('PostgresStore', { skip }, () => {
     const b = await PostgresStore.open(pgUrl(schema('site_b')));
     try {
       await a.subjects.insert(subject('only-in-a'));
-      await a.records.insert({ collection: 'users', id: 'r1', subject: 'only-in-a', version: 1, publicJson: '{}', sealed: null, createdAt: 1, updatedAt: 1 });
+      await a.records.insert({ collection: 'users', id: 'r1', subject: 'only-in-a', version: 1, publicJson: '{}', sealed: null, createdAt: 1, updatedAt: 1, createdBy: null });
       assert.equal(await b.subjects.get('only-in-a'), undefined);
       assert.equal(await b.records.get('users', 'r1'), undefined);
       assert.deepEqual([await a.records.count(), await b.records.count()], [1, 0]);
@@ -169,7 +169,7 @@ void describe('PostgresStore', { skip }, () => {
     try {
       const defaultOrder = await admin(async (c) => (await c.query<{ o: string[] }>('SELECT array_agg(x ORDER BY x) AS o FROM unnest($1::text[]) x', [ids])).rows[0]?.o, plain.toString());
       assert.notDeepEqual(defaultOrder, [...ids].sort(), 'the database itself does not order text by bytes');
-      await store.records.insertMany(ids.map((id) => ({ collection: 'users', id, subject: 's', version: 1, publicJson: '{}', sealed: null, createdAt: 1, updatedAt: 1 })));
+      await store.records.insertMany(ids.map((id) => ({ collection: 'users', id, subject: 's', version: 1, publicJson: '{}', sealed: null, createdAt: 1, updatedAt: 1, createdBy: null })));
       const listed = (await store.records.listBySubject('s')).map((r) => r.id);
       assert.deepEqual(listed, [...ids].sort(), 'byte order: digits, upper case, underscore, lower case');
       const paged = [

@@ -34,8 +34,8 @@ void describe('SqliteStore on a file', () => {
     const first = new SqliteStore({ path });
     const key = Buffer.from([0, 1, 2, 3, 250]);
     await first.subjects.insert({ id: 's1', country: 'US', jurisdiction: 'us', wrappedKey: key, keyId: 'k1', createdAt: 1, erasedAt: null, movedTo: null });
-    await first.records.insert({ collection: 'users', id: 'r1', subject: 's1', version: 1, publicJson: '{"a":1}', sealed: key, createdAt: 1, updatedAt: 1 });
-    await first.tokens.create({ id: 'p1', org: 'o', role: 'r', createdAt: 1 }, { id: 't1', hash: 'h1', principalId: 'p1', label: '', createdAt: 1, expiresAt: null, revokedAt: null });
+    await first.records.insert({ collection: 'users', id: 'r1', subject: 's1', version: 1, publicJson: '{"a":1}', sealed: key, createdAt: 1, updatedAt: 1, createdBy: null });
+    await first.tokens.create({ id: 'p1', org: 'o', role: 'r', createdAt: 1 }, { id: 't1', hash: 'h1', principalId: 'p1', label: '', createdAt: 1, expiresAt: null, revokedAt: null, replaces: null, lineage: 't1' });
     await first.meta.put('k', 'v');
     await first.close();
 
@@ -65,13 +65,13 @@ void describe('two handles on one file (a running server and the CLI)', () => {
     const cli = new SqliteStore({ path });
     const key = Buffer.from([9, 9, 9]);
     await cli.subjects.insert({ id: 's1', country: 'US', jurisdiction: 'us', wrappedKey: key, keyId: 'k1', createdAt: 1, erasedAt: null, movedTo: null });
-    await cli.tokens.create({ id: 'p1', org: 'o', role: 'r', createdAt: 1 }, { id: 't1', hash: 'h1', principalId: 'p1', label: '', createdAt: 1, expiresAt: null, revokedAt: null });
+    await cli.tokens.create({ id: 'p1', org: 'o', role: 'r', createdAt: 1 }, { id: 't1', hash: 'h1', principalId: 'p1', label: '', createdAt: 1, expiresAt: null, revokedAt: null, replaces: null, lineage: 't1' });
     // The server reads (and caches) both rows.
     assert.equal((await server.tokens.findByHash('h1'))?.token.revokedAt, null);
     assert.ok((await server.subjects.get('s1'))?.wrappedKey);
     assert.ok((await server.subjects.get('s1'))?.wrappedKey, 'read twice: served from the cache');
     // Another process changes them.
-    assert.equal(await cli.tokens.revoke('t1', 5), true);
+    assert.deepEqual(await cli.tokens.revoke('t1', 5), ['t1']);
     assert.equal(await cli.subjects.erase('s1', 6), 0);
     assert.equal((await server.tokens.findByHash('h1'))?.token.revokedAt, 5, 'a revoked token is never served from a stale cache');
     const erased = await server.subjects.get('s1');

@@ -167,6 +167,7 @@ export function changeRoutes(app: FastifyInstance, enclave: Enclave): void {
       schema: {
         tags: ['tokens'],
         summary: 'Revoke one\'s own token at once, or propose revoking another principal\'s',
+        description: 'The revocation ends the token and every token rotated from it: a token its holder rotated since it was listed is revoked through its old id.',
         security,
         params: Type.Object({ id: TokenId }),
         response: { 200: Type.Object({ revoked: Type.Literal(true), token: Type.String() }), 202: Type.Object({ revoked: Type.Literal(false), proposal: Prop }), ...errors },

@@ -323,12 +323,17 @@ export class MigrationRunner {
     const items = writes.filter((w) => !denied.has(w.row.record.subject) && !refusedRecords.has(w.row.record.id));
     if (items.length > 0) {
       // Only records this migration wrote may be replaced: every item's id is its own now, by a ledger row
-      // (pending or not) or by the claim just made; an id held otherwise was refused above.
+      // (pending or not) or by the claim just made; an id held otherwise was refused above. A claim does
+      // not keep the API out, so the vault also replaces only records this migration's principal created:
+      // one the API created under a claimed id (between the claim and this write, or after a run stopped
+      // in between) is refused with record_exists.
       const r = await vault.importRecords(ctx.principal, collection, items.map((w) => ({ id: w.row.record.id, data: w.row.record.data })), { replace: true });
       for (const x of r.refused) refusedRecords.set(x.id, x.code);
     }
     let copied = 0;
     let recopied = 0;
+    /** Keys whose ledger row goes: the record under their id is someone else's. */
+    const disowned: string[] = [];
     for (const w of writes) {
       const code = denied.get(w.row.record.subject) ?? refusedRecords.get(w.row.record.id);
       if (code !== undefined) {
@@ -340,8 +345,12 @@ export class MigrationRunner {
               ? `record id "${w.row.record.id}" of ${w.row.record.collection} exists already and this migration did not write it (another migration, another table or the API did): it is left as it is (map this table with record_id: hash for ids of its own)`
               : `the vault refused the record (${code})`;
         this.remember({ table, key: showKey(w.row.key), code, message });
+        // An id another's record holds is not this migration's: its claim (or the row of a record of ours
+        // deleted and created again by someone else) goes, so no later run replaces it nor sweep deletes it.
         // A claim the vault refused for another reason stays: the record, if it is ever written, is ours.
-        keep(w.prev ?? claimed.get(w.row.record.id));
+        if (code === 'record_exists') {
+          if (w.prev ?? claimed.get(w.row.record.id)) disowned.push(w.row.encodedKey);
+        } else keep(w.prev ?? claimed.get(w.row.record.id));
         continue;
       }
       if (w.prev) recopied += 1;
@@ -350,6 +359,7 @@ export class MigrationRunner {
     }
     // After the vault write: a ledger row always describes what the destination holds.
     await ctx.state.putLedger(ctx.name, entries);
+    if (disowned.length > 0) await ctx.state.removeLedger(ctx.name, table, disowned);
     return { read: rows.length, copied, recopied, unchanged, stayed, refused };
   }
 
@@ -357,13 +367,16 @@ export class MigrationRunner {
     if (this.refused.length < MAX_REFUSED_SHOWN) this.refused.push(r);
   }
 
-  /** Deletes a record this migration wrote (logged like any delete): 1, or 0 if it is gone already. */
+  /**
+   * Deletes a record this migration wrote (logged like any delete): 1, or 0 if it is gone already, or if
+   * another principal created the record now under its id (a claim the API took first): that one is left.
+   */
   private async removeRecord(collection: string, recordId: string): Promise<number> {
     try {
-      await this.ctx.enclave.vault.deleteRecord(this.ctx.principal, collection, recordId);
+      await this.ctx.enclave.vault.deleteRecord(this.ctx.principal, collection, recordId, undefined, true);
       return 1;
     } catch (err) {
-      if (!(err instanceof EnclaveError) || (err.code !== 'record_not_found' && err.code !== 'subject_erased')) throw err;
+      if (!(err instanceof EnclaveError) || (err.code !== 'record_not_found' && err.code !== 'subject_erased' && err.code !== 'record_exists')) throw err;
       return 0;
     }
   }

@@ -158,7 +158,7 @@ export function postgresProposals(db: PostgresDb): ProposalStore {
               if ((await insertToken(sql, e.principal, e.token)) === 'principal_mismatch') throw new ProposalAbort('principal_mismatch');
               break;
             case 'token.revoke':
-              if (!(await revokeToken(sql, e.tokenId, d.at))) throw new ProposalAbort('token_not_found');
+              if ((await revokeToken(sql, db, e.tokenId, d.at)).length === 0) throw new ProposalAbort('token_not_found');
               break;
           }
           return 'decided' as const;

@@ -125,4 +125,24 @@ CREATE TABLE proposals (
 CREATE INDEX proposals_by_time ON proposals (created_at, id);
 `,
   },
+  {
+    id: 3,
+    name: 'token_lineage',
+    // As the SQLite store's migration 3: a rotated token's predecessor and the chain it belongs to.
+    sql: `
+ALTER TABLE tokens ADD COLUMN replaces text COLLATE "C";
+ALTER TABLE tokens ADD COLUMN lineage text COLLATE "C";
+UPDATE tokens SET lineage = id;
+ALTER TABLE tokens ALTER COLUMN lineage SET NOT NULL;
+CREATE INDEX tokens_by_lineage ON tokens (lineage);
+`,
+  },
+  {
+    id: 4,
+    name: 'record_creator',
+    // As the SQLite store's migration 4: the principal that created each record.
+    sql: `
+ALTER TABLE records ADD COLUMN created_by text;
+`,
+  },
 ];

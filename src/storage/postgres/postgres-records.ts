@@ -13,7 +13,7 @@ export async function insertRecords(sql: Sql, rows: readonly RecordRow[]): Promi
   const columns = columnArrays(rows.map(values));
   const inserted = await sql.rows(
     `INSERT INTO records (${COLUMNS})
-     SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::bigint[], $5::text[], $6::bytea[], $7::bigint[], $8::bigint[])
+     SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::bigint[], $5::text[], $6::bytea[], $7::bigint[], $8::bigint[], $9::text[])
      ON CONFLICT (collection, id) DO NOTHING
      RETURNING collection, id`,
     columns,
@@ -29,7 +29,7 @@ function outcome(r: { done?: unknown; present?: unknown } | undefined): 'done' |
 
 export function postgresRecords(db: PostgresDb): RecordStore {
   return {
-    insert: async (row) => ((await db.run(`INSERT INTO records (${COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8) ON CONFLICT (collection, id) DO NOTHING`, values(row))) === 1 ? 'inserted' : ('exists' satisfies InsertResult)),
+    insert: async (row) => ((await db.run(`INSERT INTO records (${COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) ON CONFLICT (collection, id) DO NOTHING`, values(row))) === 1 ? 'inserted' : ('exists' satisfies InsertResult)),
     insertMany: async (rows) => (await insertRecords(db, rows)).length,
     get: async (collection, id) => {
       const r = (await db.prepared('SELECT * FROM records WHERE collection = $1 AND id = $2', [collection, id]))[0];
@@ -44,18 +44,18 @@ export function postgresRecords(db: PostgresDb): RecordStore {
       const [r] = await db.rows(
         `WITH u AS (
            UPDATE records SET version = $1, public_json = $2, sealed = $3, updated_at = $4
-           WHERE collection = $5 AND id = $6 AND version = $7 AND subject = $8 RETURNING 1)
+           WHERE collection = $5 AND id = $6 AND version = $7 AND subject = $8 AND created_by IS NOT DISTINCT FROM $9 RETURNING 1)
          SELECT (SELECT count(*) FROM u) AS done, EXISTS (SELECT 1 FROM records WHERE collection = $5 AND id = $6) AS present`,
-        [row.version, row.publicJson, row.sealed, row.updatedAt, row.collection, row.id, expectedVersion, row.subject],
+        [row.version, row.publicJson, row.sealed, row.updatedAt, row.collection, row.id, expectedVersion, row.subject, row.createdBy],
       );
       const o = outcome(r);
       return o === 'done' ? 'updated' : (o satisfies UpdateResult);
     },
-    delete: async (collection, id, expectedVersion) => {
+    delete: async (collection, id, expectedVersion, creator) => {
       const [r] = await db.rows(
-        `WITH d AS (DELETE FROM records WHERE collection = $1 AND id = $2 AND ($3::bigint IS NULL OR version = $3) RETURNING 1)
+        `WITH d AS (DELETE FROM records WHERE collection = $1 AND id = $2 AND ($3::bigint IS NULL OR version = $3) AND ($4::text IS NULL OR created_by IS NULL OR created_by = $4) RETURNING 1)
          SELECT (SELECT count(*) FROM d) AS done, EXISTS (SELECT 1 FROM records WHERE collection = $1 AND id = $2) AS present`,
-        [collection, id, expectedVersion ?? null],
+        [collection, id, expectedVersion ?? null, creator ?? null],
       );
       const o = outcome(r);
       return o === 'done' ? 'deleted' : (o satisfies DeleteResult);

@@ -122,4 +122,26 @@ CREATE TABLE proposals (
 CREATE INDEX proposals_by_time ON proposals (created_at, id);
 `,
   },
+  {
+    id: 3,
+    name: 'token_lineage',
+    // A rotated token names the one it replaces and shares its lineage (the chain's first token), so that
+    // revoking any token of a chain revokes the one in force. Tokens issued before are each their own lineage.
+    sql: `
+ALTER TABLE tokens ADD COLUMN replaces TEXT;
+ALTER TABLE tokens ADD COLUMN lineage TEXT NOT NULL DEFAULT '';
+UPDATE tokens SET lineage = id;
+CREATE INDEX tokens_by_lineage ON tokens (lineage);
+`,
+  },
+  {
+    id: 4,
+    name: 'record_creator',
+    // The principal that created each record, kept by every update: a migration replaces or deletes only
+    // the records it created, whatever its ledger says (an id it claimed may be taken by the API first).
+    // Records created before are null: their creator is not known.
+    sql: `
+ALTER TABLE records ADD COLUMN created_by TEXT;
+`,
+  },
 ];

@@ -65,8 +65,9 @@ type Row = Record<string, SQLInputValue>;
 
 // Built once: a statement's text is its cache key, looked up for every row of a bulk load and every read.
 const INSERT_SUBJECT = `INSERT INTO subjects (${SUBJECT_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (id) DO NOTHING`;
-const INSERT_RECORD = `INSERT INTO records (${RECORD_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (collection, id) DO NOTHING`;
+const INSERT_RECORD = `INSERT INTO records (${RECORD_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (collection, id) DO NOTHING`;
 const GET_WITH_SUBJECT = recordWithSubjectSql('?', '?');
+const REVOKE_LINEAGE = 'UPDATE tokens SET revoked_at = ? WHERE lineage = (SELECT lineage FROM tokens WHERE id = ?) AND revoked_at IS NULL RETURNING id';
 
 export interface SqliteOptions {
   /** A file path, or ':memory:' for tests. */
@@ -190,19 +191,21 @@ export class SqliteStore implements Store {
           this.tx<UpdateResult>(() => {
             const r = this.stmt(
               `UPDATE records SET version = ?, public_json = ?, sealed = ?, updated_at = ?
-               WHERE collection = ? AND id = ? AND version = ? AND subject = ?`,
-            ).run(row.version, row.publicJson, row.sealed, row.updatedAt, row.collection, row.id, expectedVersion, row.subject);
+               WHERE collection = ? AND id = ? AND version = ? AND subject = ? AND created_by IS ?`,
+            ).run(row.version, row.publicJson, row.sealed, row.updatedAt, row.collection, row.id, expectedVersion, row.subject, row.createdBy);
             if (r.changes === 1) return 'updated';
             return this.stmt('SELECT 1 FROM records WHERE collection = ? AND id = ?').get(row.collection, row.id) ? 'version_conflict' : 'not_found';
           }),
         ),
-      delete: async (collection, id, expectedVersion) =>
+      delete: async (collection, id, expectedVersion, creator) =>
         Promise.resolve(
           this.tx<DeleteResult>(() => {
-            const r =
-              expectedVersion === undefined
-                ? this.stmt('DELETE FROM records WHERE collection = ? AND id = ?').run(collection, id)
-                : this.stmt('DELETE FROM records WHERE collection = ? AND id = ? AND version = ?').run(collection, id, expectedVersion);
+            const r = this.stmt('DELETE FROM records WHERE collection = ?1 AND id = ?2 AND (?3 IS NULL OR version = ?3) AND (?4 IS NULL OR created_by IS NULL OR created_by = ?4)').run(
+              collection,
+              id,
+              expectedVersion ?? null,
+              creator ?? null,
+            );
             if (r.changes === 1) return 'deleted';
             return this.stmt('SELECT 1 FROM records WHERE collection = ? AND id = ?').get(collection, id) ? 'version_conflict' : 'not_found';
           }),
@@ -236,10 +239,20 @@ export class SqliteStore implements Store {
         return Promise.resolve(r ? toTokenWithPrincipal(r) : undefined);
       },
       revoke: async (id, at) => Promise.resolve(this.revokeToken(id, at)),
+      rotate: async (replaced, token, at) =>
+        Promise.resolve(
+          this.tx(() => {
+            const r = this.stmt('UPDATE tokens SET revoked_at = ? WHERE id = ? AND revoked_at IS NULL AND lineage = ? AND principal_id = ?').run(at, replaced, token.lineage, token.principalId);
+            if (r.changes !== 1) return 'not_active' as const;
+            this.stmt(`INSERT INTO tokens (${TOKEN_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`).run(...tokenValues({ ...token, replaces: replaced }));
+            return 'rotated' as const;
+          }),
+        ),
       get: async (id) => {
         const r = this.stmt(`${select} WHERE t.id = ?`).get(id) as Row | undefined;
         return Promise.resolve(r ? toTokenWithPrincipal(r) : undefined);
       },
+      lineage: async (lineage) => Promise.resolve((this.stmt(`${select} WHERE t.lineage = ? ORDER BY t.created_at, t.id`).all(lineage) as Row[]).map(toTokenWithPrincipal)),
       list: async () => Promise.resolve((this.stmt(`${select} ORDER BY t.created_at, t.id`).all() as Row[]).map(toTokenWithPrincipal)),
     };
   }
@@ -249,12 +262,13 @@ export class SqliteStore implements Store {
     this.stmt('INSERT INTO principals (id, org, role, created_at) VALUES (?, ?, ?, ?) ON CONFLICT (id) DO NOTHING').run(principal.id, principal.org, principal.role, principal.createdAt);
     const p = this.stmt('SELECT org, role FROM principals WHERE id = ?').get(principal.id) as Row;
     if (p['org'] !== principal.org || p['role'] !== principal.role) return 'principal_mismatch';
-    this.stmt(`INSERT INTO tokens (${TOKEN_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?)`).run(...tokenValues(token));
+    this.stmt(`INSERT INTO tokens (${TOKEN_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`).run(...tokenValues(token));
     return 'created';
   }
 
-  private revokeToken(id: string, at: number): boolean {
-    return this.stmt('UPDATE tokens SET revoked_at = ? WHERE id = ? AND revoked_at IS NULL').run(at, id).changes === 1;
+  /** The token's lineage, every token of it not revoked yet, in one statement (SQLite's write lock orders it against rotate). */
+  private revokeToken(id: string, at: number): string[] {
+    return (this.stmt(REVOKE_LINEAGE).all(at, id) as Row[]).map((r) => r['id'] as string);
   }
 
   private insertGrantRow(g: GrantRow): void {
@@ -399,7 +413,7 @@ export class SqliteStore implements Store {
                   if (this.insertToken(e.principal, e.token) === 'principal_mismatch') throw new ProposalAbort('principal_mismatch');
                   break;
                 case 'token.revoke':
-                  if (!this.revokeToken(e.tokenId, d.at)) throw new ProposalAbort('token_not_found');
+                  if (this.revokeToken(e.tokenId, d.at).length === 0) throw new ProposalAbort('token_not_found');
                   break;
               }
               return 'decided' as const;
