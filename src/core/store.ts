@@ -14,7 +14,20 @@ export interface SubjectRow {
   readonly erasedAt: number | null;
   /** Set while a re-home is in flight: the site the subject is moving to. */
   readonly movedTo: string | null;
+  /** Who set the mark (`host:pid:random`, see storage/process-alive.ts) and when: null when unmarked. */
+  readonly moveOwner: string | null;
+  readonly moveStartedAt: number | null;
 }
+
+/** A move mark: where the subject is going, who is moving them, since when. */
+export interface MoveMark {
+  readonly site: string;
+  readonly owner: string;
+  readonly startedAt: number;
+}
+
+/** The mark fields of a row that is not moving, to spread into new rows. */
+export const UNMARKED = { movedTo: null, moveOwner: null, moveStartedAt: null } as const;
 
 export interface RecordRow {
   readonly collection: string;
@@ -76,8 +89,12 @@ export interface SubjectStore {
    * or marked as moving (a re-home copies the key it read: erasing under it would be undone).
    */
   erase(id: string, at: number): Promise<number | undefined>;
-  /** Marks (or, with null, unmarks) the subject as moving to `site`; false if unknown, or erased when marking. */
-  setMovedTo(id: string, site: string | null): Promise<boolean>;
+  /**
+   * Compare-and-set of the move mark, in one conditional statement: sets `mark` (or clears it, null) only
+   * if the row is unmarked (`expectedOwner` null) or marked by `expectedOwner`, and, when marking, not
+   * erased. False otherwise, or if unknown: of two re-homes that read the same row, one wins.
+   */
+  setMovedTo(id: string, mark: MoveMark | null, expectedOwner: string | null): Promise<boolean>;
   /** Records a new residence that keeps the subject at this site (a move within one jurisdiction's home). */
   setResidence(id: string, country: string, jurisdiction: string): Promise<boolean>;
   count(): Promise<number>;

@@ -7,9 +7,9 @@ export type SqlRow = Readonly<Record<string, unknown>>;
 type SqlValue = string | number | Uint8Array | null;
 
 // Column lists and the matching parameter values, in one order, for the adapters' INSERT statements.
-export const SUBJECT_COLUMNS = 'id, country, jurisdiction, wrapped_key, key_id, created_at, erased_at, moved_to';
+export const SUBJECT_COLUMNS = 'id, country, jurisdiction, wrapped_key, key_id, created_at, erased_at, moved_to, move_owner, move_started_at';
 export function subjectValues(r: SubjectRow): SqlValue[] {
-  return [r.id, r.country, r.jurisdiction, r.wrappedKey, r.keyId, r.createdAt, r.erasedAt, r.movedTo];
+  return [r.id, r.country, r.jurisdiction, r.wrappedKey, r.keyId, r.createdAt, r.erasedAt, r.movedTo, r.moveOwner, r.moveStartedAt];
 }
 export const RECORD_COLUMNS = 'collection, id, subject, version, public_json, sealed, created_at, updated_at';
 export function recordValues(r: RecordRow): SqlValue[] {
@@ -57,7 +57,7 @@ function bytesOrNull(v: unknown): Uint8Array | null {
 }
 
 /** Column names of a subject row, bare or as `recordWithSubjectSql` prefixes them. */
-const SUBJECT_NAMES = { id: 'id', country: 'country', jurisdiction: 'jurisdiction', wrappedKey: 'wrapped_key', keyId: 'key_id', createdAt: 'created_at', erasedAt: 'erased_at', movedTo: 'moved_to' } as const;
+const SUBJECT_NAMES = { id: 'id', country: 'country', jurisdiction: 'jurisdiction', wrappedKey: 'wrapped_key', keyId: 'key_id', createdAt: 'created_at', erasedAt: 'erased_at', movedTo: 'moved_to', moveOwner: 'move_owner', moveStartedAt: 'move_started_at' } as const;
 type SubjectNames = { readonly [K in keyof typeof SUBJECT_NAMES]: string };
 const JOINED_SUBJECT_NAMES: SubjectNames = Object.fromEntries(Object.entries(SUBJECT_NAMES).map(([k, v]) => [k, `s_${v}`])) as unknown as SubjectNames;
 
@@ -75,6 +75,8 @@ function subjectFrom(r: SqlRow, names: SubjectNames): SubjectRow {
     createdAt: num(r[names.createdAt]),
     erasedAt: numOrNull(r[names.erasedAt]),
     movedTo: (r[names.movedTo] as string | null) ?? null,
+    moveOwner: (r[names.moveOwner] as string | null) ?? null,
+    moveStartedAt: numOrNull(r[names.moveStartedAt]),
   };
 }
 

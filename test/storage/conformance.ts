@@ -8,6 +8,7 @@ import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { describe, it } from 'node:test';
 import type { AccessRequestRow, ApprovalRow, GrantRow, PrincipalRow, ProposalRow, RecordRow, Store, SubjectRow, TokenRow, TokenWithPrincipal } from '../../src/core/store.ts';
+import { UNMARKED } from '../../src/core/store.ts';
 import { openPerTest } from './suite-lifecycle.ts';
 
 const hex = (b: Uint8Array | null): string | null => (b === null ? null : Buffer.from(b).toString('hex'));
@@ -47,7 +48,7 @@ export function storeConformance(name: string, open: () => Promise<Store> | Stor
       keyId: 'k1',
       createdAt: T0,
       erasedAt: null,
-      movedTo: null,
+      ...UNMARKED,
       ...over,
     });
     const record = (collection: string, id: string, subjectId: string, over: Partial<RecordRow> = {}): RecordRow => ({
@@ -79,7 +80,7 @@ export function storeConformance(name: string, open: () => Promise<Store> | Stor
         const row = subject('a', { country: 'DE', jurisdiction: 'eu', createdAt: 2 ** 41 + 7 });
         assert.equal(await store.subjects.insert(row), 'inserted');
         assert.deepEqual(plainSubject(await store.subjects.get(row.id)), plainSubject(row));
-        const moved = subject('b', { movedTo: 'eu-central', erasedAt: T0 + 5, wrappedKey: null });
+        const moved = subject('b', { movedTo: 'eu-central', moveOwner: 'host:1:ab', moveStartedAt: 2 ** 41 + 9, erasedAt: T0 + 5, wrappedKey: null });
         assert.equal(await store.subjects.insert(moved), 'inserted');
         assert.deepEqual(plainSubject(await store.subjects.get(moved.id)), plainSubject(moved));
       });
@@ -140,18 +141,54 @@ export function storeConformance(name: string, open: () => Promise<Store> | Stor
         assert.equal(await store.subjects.count(), before + 2);
       });
 
-      void it('setMovedTo sets and clears the in-flight destination; unknown subject answers false', async () => {
+      void it('setMovedTo sets and clears the in-flight destination with its holder; unknown subject answers false', async () => {
         const row = subject('a');
         await store.subjects.insert(row);
-        assert.equal(await store.subjects.setMovedTo(row.id, 'eu-central'), true);
-        assert.equal((await store.subjects.get(row.id))?.movedTo, 'eu-central');
-        assert.equal(await store.subjects.setMovedTo(row.id, null), true);
+        assert.equal(await store.subjects.setMovedTo(row.id, { site: 'eu-central', owner: 'h:1:a', startedAt: 2 ** 41 + 3 }, null), true);
+        const marked = await store.subjects.get(row.id);
+        assert.deepEqual([marked?.movedTo, marked?.moveOwner, marked?.moveStartedAt], ['eu-central', 'h:1:a', 2 ** 41 + 3]);
+        assert.equal(await store.subjects.setMovedTo(row.id, null, 'h:1:a'), true);
         const back = await store.subjects.get(row.id);
-        assert.equal(back?.movedTo, null);
         // Nothing else changed.
         assert.deepEqual(plainSubject(back), plainSubject(row));
-        assert.equal(await store.subjects.setMovedTo(`${ns}-nobody`, 'x'), false);
+        assert.equal(await store.subjects.setMovedTo(`${ns}-nobody`, { site: 'x', owner: 'h:1:a', startedAt: T0 }, null), false);
         assert.equal(await store.subjects.get(`${ns}-nobody`), undefined);
+      });
+
+      void it('setMovedTo is a compare-and-set on the holder: from unmarked only with null, from a mark only naming its holder', async () => {
+        const row = subject('a');
+        await store.subjects.insert(row);
+        const mark = (site: string, owner: string) => ({ site, owner, startedAt: T0 + 1 });
+        const markOf = async () => {
+          const r = await store.subjects.get(row.id);
+          return [r?.movedTo, r?.moveOwner];
+        };
+        assert.equal(await store.subjects.setMovedTo(row.id, mark('eu-central', 'h:1:a'), null), true);
+        // A second re-home that read the row unmarked loses, whatever its destination.
+        assert.equal(await store.subjects.setMovedTo(row.id, mark('trusted-uk', 'h:2:b'), null), false);
+        assert.equal(await store.subjects.setMovedTo(row.id, mark('eu-central', 'h:2:b'), null), false);
+        // Naming another holder than the one marked changes nothing either, nor does clearing.
+        assert.equal(await store.subjects.setMovedTo(row.id, mark('trusted-uk', 'h:2:b'), 'h:3:c'), false);
+        assert.equal(await store.subjects.setMovedTo(row.id, null, 'h:3:c'), false);
+        assert.equal(await store.subjects.setMovedTo(row.id, null, null), false);
+        assert.deepEqual(await markOf(), ['eu-central', 'h:1:a']);
+        // Taking the mark over names the holder it replaces; then the old holder can do nothing.
+        assert.equal(await store.subjects.setMovedTo(row.id, mark('trusted-uk', 'h:2:b'), 'h:1:a'), true);
+        assert.equal(await store.subjects.setMovedTo(row.id, null, 'h:1:a'), false);
+        assert.deepEqual(await markOf(), ['trusted-uk', 'h:2:b']);
+        assert.equal(await store.subjects.setMovedTo(row.id, null, 'h:2:b'), true);
+        assert.deepEqual(await markOf(), [null, null]);
+      });
+
+      void it('of many marks set at once from the unmarked row, exactly one holds', async () => {
+        const row = subject('a');
+        await store.subjects.insert(row);
+        const owners = Array.from({ length: 8 }, (_, i) => `h:${i}:x`);
+        const won = await Promise.all(owners.map((owner, i) => store.subjects.setMovedTo(row.id, { site: `site-${i}`, owner, startedAt: T0 }, null)));
+        assert.equal(won.filter(Boolean).length, 1);
+        const winner = won.indexOf(true);
+        const r = await store.subjects.get(row.id);
+        assert.deepEqual([r?.movedTo, r?.moveOwner], [`site-${winner}`, owners[winner]]);
       });
 
       void it('a subject marked as moving is not erased, and an erased subject is not marked as moving (whichever comes first wins)', async () => {
@@ -159,14 +196,14 @@ export function storeConformance(name: string, open: () => Promise<Store> | Stor
         const gone = subject('gn');
         await store.subjects.insert(moving);
         await store.subjects.insert(gone);
-        assert.equal(await store.subjects.setMovedTo(moving.id, 'eu-central'), true);
+        assert.equal(await store.subjects.setMovedTo(moving.id, { site: 'eu-central', owner: 'h:1:a', startedAt: T0 }, null), true);
         assert.equal(await store.subjects.erase(moving.id, T0 + 1), undefined);
         assert.ok((await store.subjects.get(moving.id))?.wrappedKey, 'the key stays while the move is under way');
         assert.equal(await store.subjects.erase(gone.id, T0 + 1), 0);
-        assert.equal(await store.subjects.setMovedTo(gone.id, 'eu-central'), false);
+        assert.equal(await store.subjects.setMovedTo(gone.id, { site: 'eu-central', owner: 'h:1:a', startedAt: T0 }, null), false);
         assert.equal((await store.subjects.get(gone.id))?.movedTo, null);
-        // Clearing the mark is always possible.
-        assert.equal(await store.subjects.setMovedTo(moving.id, null), true);
+        // Clearing the mark is always possible for its holder.
+        assert.equal(await store.subjects.setMovedTo(moving.id, null, 'h:1:a'), true);
       });
 
       void it('erase destroys the wrapped key, blanks public fields of their records only, keeps ciphertext, returns the record count', async () => {
@@ -233,9 +270,9 @@ export function storeConformance(name: string, open: () => Promise<Store> | Stor
         assert.equal(await store.records.getWithSubject('messages', r.id), undefined, 'the key is (collection, id)');
         assert.equal(await store.records.getWithSubject('users', `${ns}-nothing`), undefined);
 
-        await store.subjects.setMovedTo(s.id, 'eu-1');
+        await store.subjects.setMovedTo(s.id, { site: 'eu-1', owner: 'h:1:a', startedAt: T0 }, null);
         assert.equal((await store.records.getWithSubject('users', r.id))?.subject?.movedTo, 'eu-1');
-        await store.subjects.setMovedTo(s.id, null);
+        await store.subjects.setMovedTo(s.id, null, 'h:1:a');
         await store.subjects.erase(s.id, T0 + 5);
         const erased = await store.records.getWithSubject('users', r.id);
         assert.deepEqual([erased?.subject?.erasedAt, erased?.subject?.wrappedKey, erased?.record.publicJson], [T0 + 5, null, '{}']);
@@ -833,7 +870,7 @@ export function storeConformance(name: string, open: () => Promise<Store> | Stor
         const s = subject('m');
         const stale = record('users', 'a', 'm');
         const gone = record('videos', 'z', 'm');
-        await store.subjects.insert({ ...s, movedTo: 'elsewhere' });
+        await store.subjects.insert({ ...s, movedTo: 'elsewhere', moveOwner: 'h:1:a', moveStartedAt: T0 });
         await store.records.insert(stale);
         await store.records.insert(gone);
         const again = subject('m', { country: 'DE', jurisdiction: 'eu' });

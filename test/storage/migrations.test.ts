@@ -9,6 +9,7 @@ import { after, describe, it } from 'node:test';
 import { EnclaveError } from '../../src/core/errors.ts';
 import { planMigrations, type AppliedMigration, type Migration } from '../../src/core/migration-plan.ts';
 import { migrationChecksum } from '../../src/storage/checksum.ts';
+import { holderGone } from '../../src/storage/process-alive.ts';
 import { SQLITE_MIGRATIONS } from '../../src/storage/sqlite/sqlite-migrations.ts';
 import { SqliteStore } from '../../src/storage/sqlite/sqlite-store.ts';
 import { HISTORY_EDITS, refusedNaming } from './migration-cases.ts';
@@ -141,6 +142,23 @@ void describe('SqliteStore migrations', () => {
     await openClose(path, [...SQLITE_MIGRATIONS, extra]);
     assert.deepEqual(history(path).map((h) => h.name), [...SQLITE_MIGRATIONS.map((m) => m.name), 'extra_table']);
     assert.ok(tables(path).includes('extra'));
+  });
+
+  void it('move_owner: a mark set before it has a holder that is gone at once; unmarked rows stay unmarked', async () => {
+    const path = freshPath();
+    await openClose(path, SQLITE_MIGRATIONS.slice(0, 2));
+    edit(path, `INSERT INTO subjects (id, country, jurisdiction, wrapped_key, key_id, created_at, erased_at, moved_to)
+      VALUES ('marked', 'US', 'us', x'01', 'k1', 1, NULL, 'eu-central'), ('plain', 'US', 'us', x'01', 'k1', 1, NULL, NULL)`);
+    const s = new SqliteStore({ path });
+    try {
+      const marked = await s.subjects.get('marked');
+      assert.deepEqual([marked?.movedTo, marked?.moveOwner, marked?.moveStartedAt], ['eu-central', '', 0]);
+      assert.ok(holderGone(marked?.moveOwner ?? 'x', Date.now(), marked?.moveStartedAt ?? Date.now()));
+      const plain = await s.subjects.get('plain');
+      assert.deepEqual([plain?.movedTo, plain?.moveOwner, plain?.moveStartedAt], [null, null, null]);
+    } finally {
+      await s.close();
+    }
   });
 
   for (const s of HISTORY_EDITS) {

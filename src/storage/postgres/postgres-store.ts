@@ -22,6 +22,7 @@ import type {
   SubjectStore,
   TokenStore,
 } from '../../core/store.ts';
+import { UNMARKED } from '../../core/store.ts';
 import { advisoryKey, type PostgresDb, type Sql } from './postgres-db.ts';
 import { postgresAccessRequests, postgresApprovals, postgresGrants, postgresPolicyVersions, postgresProposals } from './postgres-gatekeeper.ts';
 import { postgresMeta } from './postgres-meta.ts';
@@ -84,7 +85,7 @@ export class PostgresStore implements Store {
       await PostgresStore.lockSubject(sql, this.db.location.schema, subject.id);
       await sql.run('DELETE FROM records WHERE subject = $1', [subject.id]);
       await sql.run('DELETE FROM subjects WHERE id = $1', [subject.id]);
-      await insertSubjects(sql, [{ ...subject, movedTo: null }]);
+      await insertSubjects(sql, [{ ...subject, ...UNMARKED }]);
       const inserted = new Set((await insertRecords(sql, records)).map((k) => `${k.collection}/${k.id}`));
       const refused = records.find((r) => !inserted.delete(`${r.collection}/${r.id}`));
       if (refused) throw new EnclaveError('record_exists', `record ${refused.collection}/${refused.id} exists here under another subject`);
