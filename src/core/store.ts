@@ -85,10 +85,11 @@ export interface SubjectStore {
   /**
    * Erasure in one transaction: destroys the wrapped key (crypto-shredding: the sealed protected fields
    * stay but can never be opened), blanks the public fields of the subject's records, marks the subject
-   * erased. Returns the number of records affected, or undefined if the subject is unknown, already erased
-   * or marked as moving (a re-home copies the key it read: erasing under it would be undone).
+   * erased and clears any move mark. Returns the number of records affected, or undefined if the subject
+   * is unknown, already erased, or marked as moving by anyone but `owner` (null: unmarked only; a re-home
+   * copies the key it read, so an erasure first takes its mark over and fences its destination).
    */
-  erase(id: string, at: number): Promise<number | undefined>;
+  erase(id: string, at: number, owner?: string | null): Promise<number | undefined>;
   /**
    * Compare-and-set of the move mark, in one conditional statement: sets `mark` (or clears it, null) only
    * if the row is unmarked (`expectedOwner` null) or marked by `expectedOwner`, and, when marking, not
@@ -309,7 +310,9 @@ export interface Store {
   readonly proposals: ProposalStore;
   /**
    * Re-homing: in one transaction, makes this store hold exactly this subject and these records,
-   * replacing whatever it held for the subject before (a stale copy from an earlier, interrupted move).
+   * replacing whatever it held for the subject before (a stale copy from an earlier, interrupted move),
+   * but never an erased subject with a live one (subject_erased, nothing changed): an erasure leaves an
+   * erased row where a move was going, so a copy that arrives later cannot undo it.
    */
   importSubject(subject: SubjectRow, records: readonly RecordRow[]): Promise<void>;
   /** Deletes a subject and all their records in one transaction, then scrubs freed space. */

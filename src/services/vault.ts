@@ -82,7 +82,7 @@ export class Vault {
   /**
    * Erasures and re-homes of one subject, one at a time in this process: two moves at once copied the
    * subject to two sites, and an erasure then left one copy readable. Across instances the store's
-   * marks order them: setMovedTo is a compare-and-set, and erase refuses a marked row.
+   * marks order them: setMovedTo is a compare-and-set, and erase takes the mark it finds over.
    */
   private readonly subjectChanges = new KeyedLock();
   /** The holder this vault names in the move marks it sets (`host:pid:random`). */
@@ -211,11 +211,18 @@ export class Vault {
       await this.purgeStaleCopies(id, s.site);
       throw this.gone(id);
     }
-    if (s.row.movedTo !== null) throw this.moving(id, s.row);
     await this.record('subject.erased', principal, id, { jurisdiction: s.row.jurisdiction, site: s.site, policies: [...decision.policies] });
     const at = this.clock();
-    // Refused by the store once a re-home has marked the row: the move copies the key it read.
-    const n = await s.store.subjects.erase(id, at);
+    const to = s.row.movedTo;
+    if (to !== null) {
+      // A re-home marked from here, running or dead, is taken over: it may still copy the key it read,
+      // so its destination gets an erased row first, which no copy replaces (importSubject).
+      if (!(await s.store.subjects.setMovedTo(id, this.mark(to), s.row.moveOwner))) throw await this.changedUnder(id, s, 'erased');
+      await this.router.store(to).importSubject({ ...s.row, wrappedKey: null, erasedAt: at, ...UNMARKED }, []);
+      this.keyring.forget(to, id);
+    }
+    // Refused by the store if a re-home marked the row meanwhile: the move copies the key it read.
+    const n = await s.store.subjects.erase(id, at, to === null ? null : this.mover);
     this.keyring.forget(s.site, id);
     if (n === undefined) throw await this.changedUnder(id, s, 'erased');
     // A re-home interrupted after its copy left the source holding the data key too.
@@ -272,6 +279,7 @@ export class Vault {
       wrappedKey: this.keyring.rewrap(src.site, dest.site.id, id, src.row.wrappedKey),
       ...UNMARKED,
     };
+    // Refused (subject_erased) if an erasure took the mark over meanwhile and fenced the destination.
     await this.router.store(dest.site.id).importSubject(moved, records);
     this.router.remember(id, dest.site.id);
     await this.purgeStaleCopies(id, dest.site.id);

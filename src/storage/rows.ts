@@ -1,5 +1,6 @@
 // Row mapping shared by every SQL adapter: both schemas use the same snake_case columns, so a driver's
 // row object (SQLite values, or PostgreSQL's with int8 as numbers and bytea as Buffer) maps the same way.
+import { EnclaveError } from '../core/errors.ts';
 import type { AccessRequestRow, ApprovalRow, GrantRow, PolicyVersionRow, ProposalRow, RecordRow, RecordWithSubject, SubjectRow, TokenRow, TokenWithPrincipal } from '../core/store.ts';
 
 export type SqlRow = Readonly<Record<string, unknown>>;
@@ -10,6 +11,10 @@ type SqlValue = string | number | Uint8Array | null;
 export const SUBJECT_COLUMNS = 'id, country, jurisdiction, wrapped_key, key_id, created_at, erased_at, moved_to, move_owner, move_started_at';
 export function subjectValues(r: SubjectRow): SqlValue[] {
   return [r.id, r.country, r.jurisdiction, r.wrappedKey, r.keyId, r.createdAt, r.erasedAt, r.movedTo, r.moveOwner, r.moveStartedAt];
+}
+/** Why importSubject refuses: a live copy never replaces an erased subject (an erasure fenced this site). */
+export function erasedHere(id: string): EnclaveError {
+  return new EnclaveError('subject_erased', `subject "${id}" is erased at this site; a copy cannot bring them back`, { details: { key: id } });
 }
 export const RECORD_COLUMNS = 'collection, id, subject, version, public_json, sealed, created_at, updated_at';
 export function recordValues(r: RecordRow): SqlValue[] {

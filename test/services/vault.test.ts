@@ -625,14 +625,65 @@ void describe('vault', () => {
       }
     });
 
-    void it('refuses to erase a subject whose re-home is under way (subject_moving), and erases once it completes', async () => {
-      const s = uid('moving');
+    void it('erases a subject whose re-home was killed after its mark, with part of its copy made: no key and no copy anywhere, and a late copy is refused', async () => {
+      const s = uid('stuck');
       await fx.enclave.vault.registerSubject(service, { id: s, country: 'US' });
-      await site(fx, 'trusted-us').subjects.setMovedTo(s, killedMark('eu-central'), null);
-      await rejectsWith(fx.enclave.vault.eraseSubject(officer, s), 'subject_moving', /re-home/);
-      await fx.enclave.vault.rehomeSubject(officer, s, 'DE');
-      await fx.enclave.vault.eraseSubject(officer, s);
-      assert.equal((await fx.enclave.vault.getSubject(service, s)).erased, true);
+      await fx.enclave.vault.createRecord(service, 'users', { id: `${s}-u`, data: userData(s) });
+      await fx.enclave.vault.createRecord(service, 'messages', { id: `${s}-m`, data: { sender_id: s, recipient_id: 'r', body: 'stuck body', sent_at: '2024-01-01T00:00:00Z' } });
+      const us = site(fx, 'trusted-us');
+      const eu = site(fx, 'eu-central');
+      const row = await us.subjects.get(s);
+      assert.ok(row?.wrappedKey);
+      const records = await us.records.listBySubject(s);
+      // Killed after its mark, while its copy was under way: one record of theirs reached the destination.
+      await us.subjects.setMovedTo(s, killedMark('eu-central'), null);
+      assert.ok(records[0]);
+      await eu.records.insert(records[0]);
+      await rejectsWith(fx.enclave.vault.replaceRecord(service, 'users', `${s}-u`, { data: userData(s, 'x@x.test') }), 'subject_moving');
+
+      const erased = await fx.enclave.vault.eraseSubject(officer, s);
+      assert.equal(erased.records, 2);
+      await assertNoLiveKey(fx, s);
+      assert.deepEqual(await eu.records.listBySubject(s), [], 'the partial copy is gone');
+      const src = await us.subjects.get(s);
+      assert.deepEqual([src?.erasedAt, src?.movedTo, src?.moveOwner], [Date.parse(erased.erased_at), null, null], 'erased at the source, the mark cleared');
+      assert.equal((await eu.subjects.get(s))?.erasedAt, Date.parse(erased.erased_at), 'an erased row where the move was going');
+      await rejectsWith(fx.enclave.vault.getRecord(service, 'users', `${s}-u`), 'subject_erased');
+      await rejectsWith(fx.enclave.vault.listSubjectRecords(service, s), 'subject_erased');
+      await rejectsWith(fx.enclave.vault.rehomeSubject(officer, s, 'DE'), 'subject_erased');
+      // The killed move's copy, had it still been on its way, cannot bring them back.
+      const wrappedKey = fx.enclave.keyring.rewrap('trusted-us', 'eu-central', s, row.wrappedKey);
+      await rejectsWith(eu.importSubject({ ...row, country: 'DE', jurisdiction: 'eu', wrappedKey }, records), 'subject_erased');
+      await assertNoLiveKey(fx, s);
+    });
+
+    void it('an erasure while another instance re-homes the subject is not refused, and leaves nothing readable wherever the move was', async () => {
+      const other = otherInstance(fx);
+      for (const at of ['before its copy', 'after its copy'] as const) {
+        const s = uid('live-move');
+        await fx.enclave.vault.registerSubject(service, { id: s, country: 'US' });
+        await fx.enclave.vault.createRecord(service, 'users', { id: `${s}-u`, data: userData(s) });
+        // The other instance's move stops at its copy to eu-central, or at its purge of trusted-us.
+        const hold = at === 'before its copy' ? holdNext(site(fx, 'eu-central'), 'importSubject') : holdNext(site(fx, 'trusted-us'), 'purgeSubject');
+        let move: Promise<unknown> = Promise.resolve();
+        try {
+          move = other.rehomeSubject(officer, s, 'DE');
+          await hold.reached;
+          await fx.enclave.vault.eraseSubject(officer, s);
+        } finally {
+          hold.release();
+          hold.restore();
+        }
+        // Arriving after the erasure, the move's copy is refused; after its copy, only its purge was left.
+        if (at === 'before its copy') await rejectsWith(move, 'subject_erased');
+        else await move;
+        await assertNoLiveKey(fx, s);
+        await rejectsWith(fx.enclave.vault.getRecord(service, 'users', `${s}-u`), 'subject_erased');
+        await rejectsWith(other.getRecord(service, 'users', `${s}-u`), 'subject_erased');
+        // Crypto-shredded where the copy was made, gone where it was not.
+        const left = await site(fx, 'eu-central').records.listBySubject(s);
+        assert.deepEqual(left.map((r) => r.publicJson), at === 'before its copy' ? [] : ['{}'], at);
+      }
     });
 
     void it('is refused to roles without subject.erase', async () => {

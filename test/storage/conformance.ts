@@ -198,12 +198,24 @@ export function storeConformance(name: string, open: () => Promise<Store> | Stor
         await store.subjects.insert(gone);
         assert.equal(await store.subjects.setMovedTo(moving.id, { site: 'eu-central', owner: 'h:1:a', startedAt: T0 }, null), true);
         assert.equal(await store.subjects.erase(moving.id, T0 + 1), undefined);
+        assert.equal(await store.subjects.erase(moving.id, T0 + 1, 'h:2:b'), undefined, 'nor by naming another holder');
         assert.ok((await store.subjects.get(moving.id))?.wrappedKey, 'the key stays while the move is under way');
         assert.equal(await store.subjects.erase(gone.id, T0 + 1), 0);
         assert.equal(await store.subjects.setMovedTo(gone.id, { site: 'eu-central', owner: 'h:1:a', startedAt: T0 }, null), false);
         assert.equal((await store.subjects.get(gone.id))?.movedTo, null);
         // Clearing the mark is always possible for its holder.
         assert.equal(await store.subjects.setMovedTo(moving.id, null, 'h:1:a'), true);
+      });
+
+      void it('erase naming the holder of the mark erases the subject and clears the mark', async () => {
+        const row = subject('a');
+        await store.subjects.insert(row);
+        await store.records.insert(record('users', 'a1', 'a'));
+        assert.equal(await store.subjects.setMovedTo(row.id, { site: 'eu-central', owner: 'h:1:a', startedAt: T0 }, null), true);
+        assert.equal(await store.subjects.erase(row.id, T0 + 7, 'h:1:a'), 1);
+        const erased = await store.subjects.get(row.id);
+        assert.deepEqual([erased?.wrappedKey, erased?.erasedAt, erased?.movedTo, erased?.moveOwner, erased?.moveStartedAt], [null, T0 + 7, null, null, null]);
+        assert.equal(await store.subjects.erase(row.id, T0 + 8, 'h:1:a'), undefined, 'once');
       });
 
       void it('erase destroys the wrapped key, blanks public fields of their records only, keeps ciphertext, returns the record count', async () => {
@@ -880,6 +892,29 @@ export function storeConformance(name: string, open: () => Promise<Store> | Stor
         assert.deepEqual(plainRecord(await store.records.get('users', stale.id)), plainRecord(incoming[0]));
         assert.deepEqual(plainRecord(await store.records.get('messages', `${ns}-b`)), plainRecord(incoming[1]));
         assert.equal(await store.records.get('videos', gone.id), undefined, 'a record the subject no longer has is gone');
+      });
+
+      void it('importSubject never replaces an erased subject with a live one (subject_erased, nothing changed); an erased row replaces any copy', async () => {
+        const s = subject('m');
+        const kept = record('users', 'a', 'm');
+        await store.importSubject(s, [kept]);
+        assert.equal(await store.subjects.erase(s.id, T0 + 3), 1);
+        const erased = await store.subjects.get(s.id);
+        await assert.rejects(store.importSubject(s, [record('users', 'a', 'm', { version: 9 }), record('messages', 'b', 'm')]), (err: Error & { code?: string }) => err.code === 'subject_erased');
+        assert.deepEqual(plainSubject(await store.subjects.get(s.id)), plainSubject(erased));
+        assert.equal((await store.records.get('users', kept.id))?.version, 1);
+        assert.equal(await store.records.get('messages', `${ns}-b`), undefined);
+        // An erased row, on a live copy or none: what an erasure leaves where a move was going.
+        const live = subject('l');
+        await store.importSubject(live, [record('users', 'l1', 'l')]);
+        const fence = { ...live, wrappedKey: null, erasedAt: T0 + 4 };
+        await store.importSubject(fence, []);
+        assert.deepEqual(plainSubject(await store.subjects.get(live.id)), plainSubject(fence));
+        assert.deepEqual(await store.records.listBySubject(live.id), []);
+        const none = subject('n', { wrappedKey: null, erasedAt: T0 + 4 });
+        await store.importSubject(none, []);
+        assert.deepEqual(plainSubject(await store.subjects.get(none.id)), plainSubject(none));
+        await assert.rejects(store.importSubject(subject('n'), []), (err: Error & { code?: string }) => err.code === 'subject_erased');
       });
 
       void it('importSubject refuses a record id held by another subject, changing nothing', async () => {

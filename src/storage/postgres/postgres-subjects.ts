@@ -18,6 +18,7 @@ export async function insertSubjects(sql: Sql, rows: readonly SubjectRow[]): Pro
 
 /** The condition of a compare-and-set on the move mark: parameter `$n` is the expected owner (null: unmarked). */
 const markedBy = (n: number) => `(($${n}::text IS NULL AND moved_to IS NULL) OR move_owner = $${n}::text)`;
+const UNMARK = 'moved_to = NULL, move_owner = NULL, move_started_at = NULL';
 
 export function postgresSubjects(db: PostgresDb, scrub: () => Promise<void>): SubjectStore {
   return {
@@ -31,9 +32,9 @@ export function postgresSubjects(db: PostgresDb, scrub: () => Promise<void>): Su
       return r ? toSubject(r) : undefined;
     },
     getMany: async (ids) => byId(ids.length === 0 ? [] : await db.prepared('SELECT * FROM subjects WHERE id = ANY($1::text[])', [ids]), toSubject),
-    erase: async (id, at) => {
+    erase: async (id, at, owner = null) => {
       const n = await db.tx(async (sql) => {
-        if ((await sql.run('UPDATE subjects SET wrapped_key = NULL, erased_at = $1 WHERE id = $2 AND erased_at IS NULL AND moved_to IS NULL', [at, id])) !== 1) return undefined;
+        if ((await sql.run(`UPDATE subjects SET wrapped_key = NULL, erased_at = $1, ${UNMARK} WHERE id = $2 AND erased_at IS NULL AND ${markedBy(3)}`, [at, id, owner])) !== 1) return undefined;
         return sql.run(`UPDATE records SET public_json = '{}', updated_at = $1 WHERE subject = $2`, [at, id]);
       });
       if (n !== undefined) await scrub();

@@ -26,6 +26,7 @@ import type {
 import { UNMARKED } from '../../core/store.ts';
 import {
   byId,
+  erasedHere,
   ProposalAbort,
   ACCESS_REQUEST_COLUMNS,
   accessRequestValues,
@@ -68,6 +69,7 @@ type Row = Record<string, SQLInputValue>;
 const INSERT_SUBJECT = `INSERT INTO subjects (${SUBJECT_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (id) DO NOTHING`;
 /** The condition of a compare-and-set on the move mark (parameters: the expected owner, twice; null: unmarked). */
 const MARKED_BY = '((? IS NULL AND moved_to IS NULL) OR move_owner = ?)';
+const UNMARK = 'moved_to = NULL, move_owner = NULL, move_started_at = NULL';
 const INSERT_RECORD = `INSERT INTO records (${RECORD_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (collection, id) DO NOTHING`;
 const GET_WITH_SUBJECT = recordWithSubjectSql('?', '?');
 
@@ -134,9 +136,9 @@ export class SqliteStore implements Store {
         return Promise.resolve(r ? toSubject(r) : undefined);
       },
       getMany: async (ids) => Promise.resolve(this.many('SELECT * FROM subjects WHERE id IN (SELECT value FROM json_each(?))', [], ids, toSubject)),
-      erase: async (id, at) => {
+      erase: async (id, at, owner = null) => {
         const n = this.tx(() => {
-          const r = this.stmt('UPDATE subjects SET wrapped_key = NULL, erased_at = ? WHERE id = ? AND erased_at IS NULL AND moved_to IS NULL').run(at, id);
+          const r = this.stmt(`UPDATE subjects SET wrapped_key = NULL, erased_at = ?, ${UNMARK} WHERE id = ? AND erased_at IS NULL AND ${MARKED_BY}`).run(at, id, owner, owner);
           if (r.changes !== 1) return undefined;
           return Number(this.stmt(`UPDATE records SET public_json = '{}', updated_at = ? WHERE subject = ?`).run(at, id).changes);
         });
@@ -437,6 +439,7 @@ export class SqliteStore implements Store {
 
   async importSubject(subject: SubjectRow, records: readonly RecordRow[]): Promise<void> {
     this.tx(() => {
+      if (subject.erasedAt === null && this.stmt('SELECT 1 FROM subjects WHERE id = ? AND erased_at IS NOT NULL').get(subject.id)) throw erasedHere(subject.id);
       this.stmt('DELETE FROM records WHERE subject = ?').run(subject.id);
       this.stmt('DELETE FROM subjects WHERE id = ?').run(subject.id);
       this.insertSubjectRow({ ...subject, ...UNMARKED });
