@@ -14,7 +14,20 @@ export interface SubjectRow {
   readonly erasedAt: number | null;
   /** Set while a re-home is in flight: the site the subject is moving to. */
   readonly movedTo: string | null;
+  /** Who set the mark (`host:pid:random`, see storage/process-alive.ts) and when: null when unmarked. */
+  readonly moveOwner: string | null;
+  readonly moveStartedAt: number | null;
 }
+
+/** A move mark: where the subject is going, who is moving them, since when. */
+export interface MoveMark {
+  readonly site: string;
+  readonly owner: string;
+  readonly startedAt: number;
+}
+
+/** The mark fields of a row that is not moving, to spread into new rows. */
+export const UNMARKED = { movedTo: null, moveOwner: null, moveStartedAt: null } as const;
 
 export interface RecordRow {
   readonly collection: string;
@@ -84,12 +97,17 @@ export interface SubjectStore {
   /**
    * Erasure in one transaction: destroys the wrapped key (crypto-shredding: the sealed protected fields
    * stay but can never be opened), blanks the public fields of the subject's records, marks the subject
-   * erased. Returns the number of records affected, or undefined if the subject is unknown, already erased
-   * or marked as moving (a re-home copies the key it read: erasing under it would be undone).
+   * erased and clears any move mark. Returns the number of records affected, or undefined if the subject
+   * is unknown, already erased, or marked as moving by anyone but `owner` (null: unmarked only; a re-home
+   * copies the key it read, so an erasure first takes its mark over and fences its destination).
    */
-  erase(id: string, at: number): Promise<number | undefined>;
-  /** Marks (or, with null, unmarks) the subject as moving to `site`; false if unknown, or erased when marking. */
-  setMovedTo(id: string, site: string | null): Promise<boolean>;
+  erase(id: string, at: number, owner?: string | null): Promise<number | undefined>;
+  /**
+   * Compare-and-set of the move mark, in one conditional statement: sets `mark` (or clears it, null) only
+   * if the row is unmarked (`expectedOwner` null) or marked by `expectedOwner`, and, when marking, not
+   * erased. False otherwise, or if unknown: of two re-homes that read the same row, one wins.
+   */
+  setMovedTo(id: string, mark: MoveMark | null, expectedOwner: string | null): Promise<boolean>;
   /** Records a new residence that keeps the subject at this site (a move within one jurisdiction's home). */
   setResidence(id: string, country: string, jurisdiction: string): Promise<boolean>;
   count(): Promise<number>;
@@ -328,7 +346,9 @@ export interface Store {
   readonly proposals: ProposalStore;
   /**
    * Re-homing: in one transaction, makes this store hold exactly this subject and these records,
-   * replacing whatever it held for the subject before (a stale copy from an earlier, interrupted move).
+   * replacing whatever it held for the subject before (a stale copy from an earlier, interrupted move),
+   * but never an erased subject with a live one (subject_erased, nothing changed): an erasure leaves an
+   * erased row where a move was going, so a copy that arrives later cannot undo it.
    */
   importSubject(subject: SubjectRow, records: readonly RecordRow[]): Promise<void>;
   /** Deletes a subject and all their records in one transaction, then scrubs freed space. */

@@ -16,8 +16,9 @@ import type { EventLog, LogEventType, LogValue } from '../core/event-log.ts';
 import type { Principal } from '../core/principal.ts';
 import { recordAad, splitRecord, validateRecordData, validateRecordId, type RecordData } from '../core/record-model.ts';
 import { resolveResidence } from '../core/residency.ts';
-import type { RecordRow, Store, SubjectRow } from '../core/store.ts';
+import { UNMARKED, type MoveMark, type RecordRow, type Store, type SubjectRow } from '../core/store.ts';
 import { open, seal, type AeadKey } from '../crypto/aead.ts';
+import { holderGone, newHolderId } from '../storage/process-alive.ts';
 import { KEY_ID, type Keyring } from './keyring.ts';
 import type { Located, SiteRouter } from './site-router.ts';
 
@@ -81,9 +82,11 @@ export class Vault {
   /**
    * Erasures and re-homes of one subject, one at a time in this process: two moves at once copied the
    * subject to two sites, and an erasure then left one copy readable. Across instances the store's
-   * marks (setMovedTo, erase) order them.
+   * marks order them: setMovedTo is a compare-and-set, and erase takes the mark it finds over.
    */
   private readonly subjectChanges = new KeyedLock();
+  /** The holder this vault names in the move marks it sets (`host:pid:random`). */
+  private readonly mover = newHolderId();
 
   constructor(deps: { config: EnclaveConfig; router: SiteRouter; keyring: Keyring; decisions: DecisionPoint; log: EventLog; clock?: () => number }) {
     this.config = deps.config;
@@ -175,7 +178,7 @@ export class Vault {
       keyId: KEY_ID,
       createdAt: this.clock(),
       erasedAt: null,
-      movedTo: null,
+      ...UNMARKED,
     };
     await this.record('subject.registered', principal, input.id, { jurisdiction: row.jurisdiction, site, policies: [...decision.policies] });
     if ((await this.router.store(site).subjects.insert(row)) === 'exists') {
@@ -208,22 +211,20 @@ export class Vault {
       await this.purgeStaleCopies(id, s.site);
       throw this.gone(id);
     }
-    if (s.row.movedTo !== null) throw this.moving(id, s.row.movedTo);
     await this.record('subject.erased', principal, id, { jurisdiction: s.row.jurisdiction, site: s.site, policies: [...decision.policies] });
     const at = this.clock();
-    // Refused by the store once a re-home has marked the row: the move copies the key it read.
-    const n = await s.store.subjects.erase(id, at);
-    this.keyring.forget(s.site, id);
-    if (n === undefined) {
-      const now = await s.store.subjects.get(id);
-      if (now?.erasedAt === null && now.movedTo !== null) throw this.moving(id, now.movedTo);
-      // Gone from this site meanwhile: moved by another instance, not erased. Only an erased row is 410.
-      const moved = now ? undefined : await this.router.findSubject(id);
-      if (moved && moved.row.erasedAt === null) {
-        throw new EnclaveError('subject_moving', `subject "${id}" moved to site "${moved.site}" while being erased; erase them again`);
-      }
-      throw this.gone(id);
+    const to = s.row.movedTo;
+    if (to !== null) {
+      // A re-home marked from here, running or dead, is taken over: it may still copy the key it read,
+      // so its destination gets an erased row first, which no copy replaces (importSubject).
+      if (!(await s.store.subjects.setMovedTo(id, this.mark(to), s.row.moveOwner))) throw await this.changedUnder(id, s, 'erased');
+      await this.router.store(to).importSubject({ ...s.row, wrappedKey: null, erasedAt: at, ...UNMARKED }, []);
+      this.keyring.forget(to, id);
     }
+    // Refused by the store if a re-home marked the row meanwhile: the move copies the key it read.
+    const n = await s.store.subjects.erase(id, at, to === null ? null : this.mover);
+    this.keyring.forget(s.site, id);
+    if (n === undefined) throw await this.changedUnder(id, s, 'erased');
     // A re-home interrupted after its copy left the source holding the data key too.
     await this.purgeStaleCopies(id, s.site);
     return { subject: id, records: n, erased_at: iso(at) };
@@ -243,21 +244,25 @@ export class Vault {
     const src = await this.locateSubject(id);
     if (src.row.erasedAt !== null || src.row.wrappedKey === null) throw this.gone(id);
     const dest = resolveResidence(this.config, country);
+    // Another re-home of theirs still runs (through another instance): this one changes nothing.
+    if (this.moveLive(src.row)) throw this.moving(id, src.row);
     const from = { jurisdiction: src.row.jurisdiction, site: src.site };
     const to = { jurisdiction: dest.jurisdiction.id, site: dest.site.id };
     await this.record('subject.rehomed', principal, id, { from, to, policies: [...decision.policies] });
     if (dest.site.id === src.site) {
       // Same site: only the recorded residence changes; a move here that was interrupted is completed.
+      if (src.row.movedTo !== null && !(await src.store.subjects.setMovedTo(id, null, src.row.moveOwner))) throw await this.changedUnder(id, src, 're-homed');
       await src.store.subjects.setResidence(id, dest.country, dest.jurisdiction.id);
-      if (src.row.movedTo !== null) await src.store.subjects.setMovedTo(id, null);
       await this.purgeStaleCopies(id, src.site);
       return { subject: id, from, to, records: 0 };
     }
     // 1. Mark the source: from now on writes there are refused (subject_moving), so nothing written
     //    after the copy can be lost. 2. Copy to the destination in one transaction. 3. Purge the source.
     //    Interrupted anywhere, running the same command again completes the move.
-    // Refused by the store once the subject is erased: a copy made after that would bring them back.
-    if (!(await src.store.subjects.setMovedTo(id, dest.site.id))) throw this.gone(id);
+    // The mark is a compare-and-set on the row as read (unmarked, or marked by a holder now gone): of two
+    // re-homes through two instances one wins, and the other copies nothing. Refused once the subject is
+    // erased: a copy made after that would bring them back.
+    if (!(await src.store.subjects.setMovedTo(id, this.mark(dest.site.id), src.row.moveOwner))) throw await this.changedUnder(id, src, 're-homed');
     const records: RecordRow[] = [];
     let after: { collection: string; id: string } | undefined;
     for (;;) {
@@ -272,12 +277,47 @@ export class Vault {
       country: dest.country,
       jurisdiction: dest.jurisdiction.id,
       wrappedKey: this.keyring.rewrap(src.site, dest.site.id, id, src.row.wrappedKey),
-      movedTo: null,
+      ...UNMARKED,
     };
+    // Refused (subject_erased) if an erasure took the mark over meanwhile and fenced the destination.
     await this.router.store(dest.site.id).importSubject(moved, records);
     this.router.remember(id, dest.site.id);
     await this.purgeStaleCopies(id, dest.site.id);
     return { subject: id, from, to, records: records.length };
+  }
+
+  /** A mark naming this vault as the holder, from now. */
+  private mark(site: string): MoveMark {
+    return { site, owner: this.mover, startedAt: this.clock() };
+  }
+
+  /**
+   * Whether a re-home may still run under the row's mark: its holder's process lives (this host), or its
+   * lease has not run out (another host). This vault's own marks are over: it changes a subject only
+   * under subjectChanges, so the operation that set one has ended (it failed or was interrupted).
+   */
+  private moveLive(row: SubjectRow): boolean {
+    if (row.movedTo === null || row.moveOwner === this.mover) return false;
+    return !holderGone(row.moveOwner ?? '', this.clock(), row.moveStartedAt ?? 0);
+  }
+
+  /**
+   * Why a change of the subject's row at `at` was refused: another instance changed the row between this
+   * operation's read and its write. Only a subject erased for good answers subject_erased (410).
+   */
+  private async changedUnder(id: string, at: Located<SubjectRow>, doing: 'erased' | 're-homed'): Promise<EnclaveError> {
+    const again = `${doing === 'erased' ? 'erase' : 're-home'} them again`;
+    const here = await at.store.subjects.get(id);
+    if (here?.erasedAt != null) return this.gone(id);
+    if (here) {
+      if (doing === 're-homed' && this.moveLive(here)) return this.moving(id, here);
+      return new EnclaveError('subject_moving', `subject "${id}" was changed through another instance while being ${doing}; ${again}`);
+    }
+    // Gone from this site meanwhile: moved by another instance, not erased. Only an erased row is 410.
+    const moved = await this.router.findSubject(id);
+    if (!moved) return this.noSubject(id);
+    if (moved.row.erasedAt !== null) return this.gone(id);
+    return new EnclaveError('subject_moving', `subject "${id}" moved to site "${moved.site}" while being ${doing}; ${again}`);
   }
 
   /**
@@ -294,8 +334,8 @@ export class Vault {
     }
   }
 
-  private moving(id: string, site: string): EnclaveError {
-    return new EnclaveError('subject_moving', `subject "${id}" is being re-homed to site "${site}"; erase them once the move completes (run the re-home again if it was interrupted)`);
+  private moving(id: string, row: SubjectRow): EnclaveError {
+    return new EnclaveError('subject_moving', `subject "${id}" is being re-homed to site "${String(row.movedTo)}" by another instance; try again once that move completes`);
   }
 
   private gone(id: string): EnclaveError {
@@ -328,7 +368,7 @@ export class Vault {
       const site = residence.site.id;
       const { wrapped } = this.keyring.newSubjectKey(site, id);
       const rows = bySite.get(site) ?? [];
-      rows.push({ id, country: residence.country, jurisdiction: residence.jurisdiction.id, wrappedKey: wrapped, keyId: KEY_ID, createdAt: now, erasedAt: null, movedTo: null });
+      rows.push({ id, country: residence.country, jurisdiction: residence.jurisdiction.id, wrappedKey: wrapped, keyId: KEY_ID, createdAt: now, erasedAt: null, ...UNMARKED });
       bySite.set(site, rows);
     }
     let created = 0;

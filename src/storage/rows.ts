@@ -1,5 +1,6 @@
 // Row mapping shared by every SQL adapter: both schemas use the same snake_case columns, so a driver's
 // row object (SQLite values, or PostgreSQL's with int8 as numbers and bytea as Buffer) maps the same way.
+import { EnclaveError } from '../core/errors.ts';
 import type { AccessRequestRow, ApprovalRow, GrantRow, PolicyVersionRow, ProposalRow, RecordRow, RecordWithSubject, SubjectRow, TokenRow, TokenWithPrincipal } from '../core/store.ts';
 
 export type SqlRow = Readonly<Record<string, unknown>>;
@@ -7,9 +8,13 @@ export type SqlRow = Readonly<Record<string, unknown>>;
 type SqlValue = string | number | Uint8Array | null;
 
 // Column lists and the matching parameter values, in one order, for the adapters' INSERT statements.
-export const SUBJECT_COLUMNS = 'id, country, jurisdiction, wrapped_key, key_id, created_at, erased_at, moved_to';
+export const SUBJECT_COLUMNS = 'id, country, jurisdiction, wrapped_key, key_id, created_at, erased_at, moved_to, move_owner, move_started_at';
 export function subjectValues(r: SubjectRow): SqlValue[] {
-  return [r.id, r.country, r.jurisdiction, r.wrappedKey, r.keyId, r.createdAt, r.erasedAt, r.movedTo];
+  return [r.id, r.country, r.jurisdiction, r.wrappedKey, r.keyId, r.createdAt, r.erasedAt, r.movedTo, r.moveOwner, r.moveStartedAt];
+}
+/** Why importSubject refuses: a live copy never replaces an erased subject (an erasure fenced this site). */
+export function erasedHere(id: string): EnclaveError {
+  return new EnclaveError('subject_erased', `subject "${id}" is erased at this site; a copy cannot bring them back`, { details: { key: id } });
 }
 export const RECORD_COLUMNS = 'collection, id, subject, version, public_json, sealed, created_at, updated_at, created_by';
 export function recordValues(r: RecordRow): SqlValue[] {
@@ -57,7 +62,7 @@ function bytesOrNull(v: unknown): Uint8Array | null {
 }
 
 /** Column names of a subject row, bare or as `recordWithSubjectSql` prefixes them. */
-const SUBJECT_NAMES = { id: 'id', country: 'country', jurisdiction: 'jurisdiction', wrappedKey: 'wrapped_key', keyId: 'key_id', createdAt: 'created_at', erasedAt: 'erased_at', movedTo: 'moved_to' } as const;
+const SUBJECT_NAMES = { id: 'id', country: 'country', jurisdiction: 'jurisdiction', wrappedKey: 'wrapped_key', keyId: 'key_id', createdAt: 'created_at', erasedAt: 'erased_at', movedTo: 'moved_to', moveOwner: 'move_owner', moveStartedAt: 'move_started_at' } as const;
 type SubjectNames = { readonly [K in keyof typeof SUBJECT_NAMES]: string };
 const JOINED_SUBJECT_NAMES: SubjectNames = Object.fromEntries(Object.entries(SUBJECT_NAMES).map(([k, v]) => [k, `s_${v}`])) as unknown as SubjectNames;
 
@@ -75,6 +80,8 @@ function subjectFrom(r: SqlRow, names: SubjectNames): SubjectRow {
     createdAt: num(r[names.createdAt]),
     erasedAt: numOrNull(r[names.erasedAt]),
     movedTo: (r[names.movedTo] as string | null) ?? null,
+    moveOwner: (r[names.moveOwner] as string | null) ?? null,
+    moveStartedAt: numOrNull(r[names.moveStartedAt]),
   };
 }
 

@@ -2,18 +2,21 @@
 // routing checked in the sites' own stores, envelope encryption bound to its row, versions, re-homing,
 // erasure, redaction for the parent company, and a sealed enclave.
 import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { existsSync, rmSync, writeFileSync } from 'node:fs';
+import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { inspect } from 'node:util';
 import { after, before, describe, it } from 'node:test';
 import { EnclaveError, type ErrorCode } from '../../src/core/errors.ts';
 import type { Principal } from '../../src/core/principal.ts';
-import type { RecordRow, Store } from '../../src/core/store.ts';
+import type { MoveMark, RecordRow, Store } from '../../src/core/store.ts';
 import { loadConfig } from '../../src/services/config-loader.ts';
 import { openEnclave, type Enclave } from '../../src/services/enclave.ts';
 import { CONFIG_FILE, initEnclave, readDevShares } from '../../src/services/init-service.ts';
 import { starterConfig } from '../../src/services/starter-config.ts';
+import { Vault } from '../../src/services/vault.ts';
 import { makeFixture, tempDir, type Fixture } from '../helpers/fixture.ts';
 
 const uid = (p: string) => `${p}-${randomBytes(5).toString('hex')}`;
@@ -51,12 +54,47 @@ async function recordSites(fx: Fixture, collection: string, id: string): Promise
 
 const userData = (subject: string, email = `${subject}@x.test`) => ({ user_id: subject, username: `name-${subject}`, email, phone: '+1 555 0100' });
 
+/** The mark of a re-home whose process was killed: its holder is gone (another host's, its lease long over). */
+const killedMark = (site: string): MoveMark => ({ site, owner: 'killed-host:1:0000', startedAt: 0 });
+
+/** A second instance's vault on the same stores: a lock of its own, and its own name on the marks it sets. */
+function otherInstance(fx: Fixture): Vault {
+  const { config, router, keyring, decisions, log } = fx.enclave;
+  return new Vault({ config, router, keyring, decisions, log });
+}
+
+/**
+ * Holds the next call of `target[name]` until released: `reached` resolves when that call arrives. The
+ * calls after it pass through; `restore` puts the method back.
+ */
+function holdNext<T extends object, K extends keyof T>(target: T, name: K): { reached: Promise<void>; release: () => void; restore: () => void } {
+  const original = target[name] as (...args: unknown[]) => Promise<unknown>;
+  let arrived = () => {};
+  let release = () => {};
+  const reached = new Promise<void>((resolve) => {
+    arrived = resolve;
+  });
+  const released = new Promise<void>((resolve) => {
+    release = resolve;
+  });
+  let held = false;
+  (target as Record<K, unknown>)[name] = async (...args: unknown[]) => {
+    if (!held) {
+      held = true;
+      arrived();
+      await released;
+    }
+    return original.apply(target, args);
+  };
+  return { reached, release, restore: () => ((target as Record<K, unknown>)[name] = original) };
+}
+
 /** What a re-home of a US subject to eu-central leaves when it is killed after its copy, before the purge. */
 async function killedAfterCopy(fx: Fixture, s: string): Promise<void> {
   const src = site(fx, 'trusted-us');
   const row = await src.subjects.get(s);
   assert.ok(row?.wrappedKey);
-  await src.subjects.setMovedTo(s, 'eu-central');
+  await src.subjects.setMovedTo(s, killedMark('eu-central'), null);
   const wrappedKey = fx.enclave.keyring.rewrap('trusted-us', 'eu-central', s, row.wrappedKey);
   await site(fx, 'eu-central').importSubject({ ...row, country: 'DE', jurisdiction: 'eu', wrappedKey, movedTo: null }, await src.records.listBySubject(s));
 }
@@ -373,7 +411,7 @@ void describe('vault', () => {
       const records: RecordRow[] = await src.records.listBySubject(s);
       const wrappedKey = fx.enclave.keyring.rewrap('trusted-us', 'eu-central', s, row.wrappedKey);
       await dest.importSubject({ ...row, country: 'DE', jurisdiction: 'eu', wrappedKey, movedTo: null }, records);
-      assert.equal(await src.subjects.setMovedTo(s, 'eu-central'), true);
+      assert.equal(await src.subjects.setMovedTo(s, killedMark('eu-central'), null), true);
 
       const view = await fx.enclave.vault.getSubject(service, s);
       assert.deepEqual([view.site, view.country], ['eu-central', 'DE'], 'the destination copy is authoritative');
@@ -410,7 +448,7 @@ void describe('vault', () => {
 
     void it('interrupted after the mark: reads still work, writes are refused with subject_moving, re-running completes the move', async () => {
       const { s, before } = await seed('US');
-      assert.equal(await site(fx, 'trusted-us').subjects.setMovedTo(s, 'eu-central'), true);
+      assert.equal(await site(fx, 'trusted-us').subjects.setMovedTo(s, killedMark('eu-central'), null), true);
       assert.deepEqual((await fx.enclave.vault.listSubjectRecords(service, s)).records, before.records);
       assert.equal((await fx.enclave.vault.getRecord(service, 'users', `${s}-u`)).data['email'], 'mover-v2@x.test');
       await rejectsWith(fx.enclave.vault.replaceRecord(service, 'users', `${s}-u`, { data: userData(s, 'lost@x.test') }), 'subject_moving');
@@ -421,6 +459,30 @@ void describe('vault', () => {
       assert.deepEqual((await fx.enclave.vault.listSubjectRecords(service, s)).records, before.records, 'nothing written during the move, nothing lost');
       const v = await fx.enclave.vault.replaceRecord(service, 'users', `${s}-u`, { data: userData(s, 'after@x.test') });
       assert.equal(v.version, 3);
+    });
+
+    void it('another instance\'s mark: refused while its holder may still run (nothing copied), taken over once it is gone', async () => {
+      const us = site(fx, 'trusted-us');
+      const eu = site(fx, 'eu-central');
+      const gonePid = spawnSync(process.execPath, ['-e', '']).pid;
+      const holders: { what: string; live: MoveMark; gone: MoveMark }[] = [
+        // Another host: a lease of ten minutes from the mark.
+        { what: 'another host', live: { site: 'eu-central', owner: 'other-host:42:aa', startedAt: Date.now() - 60_000 }, gone: { site: 'eu-central', owner: 'other-host:42:aa', startedAt: Date.now() - 11 * 60_000 } },
+        // This host: as long as the process lives, however old the mark; at once when it is gone.
+        { what: 'this host', live: { site: 'eu-central', owner: `${hostname()}:${process.ppid}:bb`, startedAt: 0 }, gone: { site: 'eu-central', owner: `${hostname()}:${gonePid}:bb`, startedAt: Date.now() } },
+      ];
+      for (const { what, live, gone } of holders) {
+        const { s, before } = await seed('US');
+        assert.equal(await us.subjects.setMovedTo(s, live, null), true);
+        await rejectsWith(fx.enclave.vault.rehomeSubject(officer, s, 'DE'), 'subject_moving', /being re-homed to site "eu-central" by another instance/);
+        await rejectsWith(fx.enclave.vault.rehomeSubject(officer, s, 'PR'), 'subject_moving');
+        assert.equal(await eu.subjects.get(s), undefined, `${what}: nothing copied`);
+        assert.equal((await us.subjects.get(s))?.moveOwner, live.owner, `${what}: the mark is left to its holder`);
+        assert.equal(await us.subjects.setMovedTo(s, gone, live.owner), true);
+        await fx.enclave.vault.rehomeSubject(officer, s, 'DE');
+        assert.deepEqual(await subjectSites(fx, s), ['eu-central'], what);
+        assert.deepEqual((await fx.enclave.vault.listSubjectRecords(service, s)).records, before.records, what);
+      }
     });
 
     void it('moving back to a site that still holds a stale copy replaces it with the current data', async () => {
@@ -581,14 +643,65 @@ void describe('vault', () => {
       }
     });
 
-    void it('refuses to erase a subject whose re-home is under way (subject_moving), and erases once it completes', async () => {
-      const s = uid('moving');
+    void it('erases a subject whose re-home was killed after its mark, with part of its copy made: no key and no copy anywhere, and a late copy is refused', async () => {
+      const s = uid('stuck');
       await fx.enclave.vault.registerSubject(service, { id: s, country: 'US' });
-      await site(fx, 'trusted-us').subjects.setMovedTo(s, 'eu-central');
-      await rejectsWith(fx.enclave.vault.eraseSubject(officer, s), 'subject_moving', /re-home/);
-      await fx.enclave.vault.rehomeSubject(officer, s, 'DE');
-      await fx.enclave.vault.eraseSubject(officer, s);
-      assert.equal((await fx.enclave.vault.getSubject(service, s)).erased, true);
+      await fx.enclave.vault.createRecord(service, 'users', { id: `${s}-u`, data: userData(s) });
+      await fx.enclave.vault.createRecord(service, 'messages', { id: `${s}-m`, data: { sender_id: s, recipient_id: 'r', body: 'stuck body', sent_at: '2024-01-01T00:00:00Z' } });
+      const us = site(fx, 'trusted-us');
+      const eu = site(fx, 'eu-central');
+      const row = await us.subjects.get(s);
+      assert.ok(row?.wrappedKey);
+      const records = await us.records.listBySubject(s);
+      // Killed after its mark, while its copy was under way: one record of theirs reached the destination.
+      await us.subjects.setMovedTo(s, killedMark('eu-central'), null);
+      assert.ok(records[0]);
+      await eu.records.insert(records[0]);
+      await rejectsWith(fx.enclave.vault.replaceRecord(service, 'users', `${s}-u`, { data: userData(s, 'x@x.test') }), 'subject_moving');
+
+      const erased = await fx.enclave.vault.eraseSubject(officer, s);
+      assert.equal(erased.records, 2);
+      await assertNoLiveKey(fx, s);
+      assert.deepEqual(await eu.records.listBySubject(s), [], 'the partial copy is gone');
+      const src = await us.subjects.get(s);
+      assert.deepEqual([src?.erasedAt, src?.movedTo, src?.moveOwner], [Date.parse(erased.erased_at), null, null], 'erased at the source, the mark cleared');
+      assert.equal((await eu.subjects.get(s))?.erasedAt, Date.parse(erased.erased_at), 'an erased row where the move was going');
+      await rejectsWith(fx.enclave.vault.getRecord(service, 'users', `${s}-u`), 'subject_erased');
+      await rejectsWith(fx.enclave.vault.listSubjectRecords(service, s), 'subject_erased');
+      await rejectsWith(fx.enclave.vault.rehomeSubject(officer, s, 'DE'), 'subject_erased');
+      // The killed move's copy, had it still been on its way, cannot bring them back.
+      const wrappedKey = fx.enclave.keyring.rewrap('trusted-us', 'eu-central', s, row.wrappedKey);
+      await rejectsWith(eu.importSubject({ ...row, country: 'DE', jurisdiction: 'eu', wrappedKey }, records), 'subject_erased');
+      await assertNoLiveKey(fx, s);
+    });
+
+    void it('an erasure while another instance re-homes the subject is not refused, and leaves nothing readable wherever the move was', async () => {
+      const other = otherInstance(fx);
+      for (const at of ['before its copy', 'after its copy'] as const) {
+        const s = uid('live-move');
+        await fx.enclave.vault.registerSubject(service, { id: s, country: 'US' });
+        await fx.enclave.vault.createRecord(service, 'users', { id: `${s}-u`, data: userData(s) });
+        // The other instance's move stops at its copy to eu-central, or at its purge of trusted-us.
+        const hold = at === 'before its copy' ? holdNext(site(fx, 'eu-central'), 'importSubject') : holdNext(site(fx, 'trusted-us'), 'purgeSubject');
+        let move: Promise<unknown> = Promise.resolve();
+        try {
+          move = other.rehomeSubject(officer, s, 'DE');
+          await hold.reached;
+          await fx.enclave.vault.eraseSubject(officer, s);
+        } finally {
+          hold.release();
+          hold.restore();
+        }
+        // Arriving after the erasure, the move's copy is refused; after its copy, only its purge was left.
+        if (at === 'before its copy') await rejectsWith(move, 'subject_erased');
+        else await move;
+        await assertNoLiveKey(fx, s);
+        await rejectsWith(fx.enclave.vault.getRecord(service, 'users', `${s}-u`), 'subject_erased');
+        await rejectsWith(other.getRecord(service, 'users', `${s}-u`), 'subject_erased');
+        // Crypto-shredded where the copy was made, gone where it was not.
+        const left = await site(fx, 'eu-central').records.listBySubject(s);
+        assert.deepEqual(left.map((r) => r.publicJson), at === 'before its copy' ? [] : ['{}'], at);
+      }
     });
 
     void it('is refused to roles without subject.erase', async () => {
@@ -640,6 +753,46 @@ void describe('re-homing across three home sites', () => {
       await fx.enclave.vault.eraseSubject(officer, s);
       await assertNoLiveKey(fx, s);
       await rejectsWith(fx.enclave.vault.getRecord(service, 'users', `${s}-u`), 'subject_erased');
+    }
+  });
+
+  void it('two re-homes of one subject through two instances at once: one moves them, the other answers subject_moving and copies nothing', async () => {
+    const { officer, service } = fx.principals;
+    const other = otherInstance(fx);
+    const us = site(fx, 'trusted-us');
+    for (const when of ['marks between the read and the mark of the other', 'is copying when the other starts'] as const) {
+      const s = uid('two-instances');
+      await fx.enclave.vault.registerSubject(service, { id: s, country: 'US' });
+      await fx.enclave.vault.createRecord(service, 'users', { id: `${s}-u`, data: userData(s) });
+      // The other instance's move to the UK stops at its copy, its mark set.
+      const copying = holdNext(site(fx, 'trusted-uk'), 'importSubject');
+      let theirs: Promise<unknown> | undefined;
+      const setMovedTo = us.subjects.setMovedTo.bind(us.subjects);
+      try {
+        if (when === 'is copying when the other starts') {
+          theirs = other.rehomeSubject(officer, s, 'GB');
+          await copying.reached;
+        } else {
+          // This instance has read the subject unmarked; the other marks it just before this one does.
+          us.subjects.setMovedTo = async (...args) => {
+            us.subjects.setMovedTo = setMovedTo;
+            theirs = other.rehomeSubject(officer, s, 'GB');
+            await copying.reached;
+            return setMovedTo(...args);
+          };
+        }
+        await rejectsWith(fx.enclave.vault.rehomeSubject(officer, s, 'DE'), 'subject_moving', /being re-homed to site "trusted-uk" by another instance/);
+        assert.equal(await site(fx, 'eu-central').subjects.get(s), undefined, `${when}: nothing copied`);
+      } finally {
+        us.subjects.setMovedTo = setMovedTo;
+        copying.release();
+        copying.restore();
+      }
+      await theirs;
+      assert.deepEqual(await subjectSites(fx, s), ['trusted-uk'], when);
+      assert.deepEqual(await recordSites(fx, 'users', `${s}-u`), ['trusted-uk'], when);
+      await fx.enclave.vault.eraseSubject(officer, s);
+      await assertNoLiveKey(fx, s);
     }
   });
 

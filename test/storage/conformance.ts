@@ -8,6 +8,7 @@ import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { describe, it } from 'node:test';
 import type { AccessRequestRow, ApprovalRow, GrantRow, PrincipalRow, ProposalRow, RecordRow, Store, SubjectRow, TokenRow, TokenWithPrincipal } from '../../src/core/store.ts';
+import { UNMARKED } from '../../src/core/store.ts';
 import { openPerTest } from './suite-lifecycle.ts';
 
 const hex = (b: Uint8Array | null): string | null => (b === null ? null : Buffer.from(b).toString('hex'));
@@ -47,7 +48,7 @@ export function storeConformance(name: string, open: () => Promise<Store> | Stor
       keyId: 'k1',
       createdAt: T0,
       erasedAt: null,
-      movedTo: null,
+      ...UNMARKED,
       ...over,
     });
     const record = (collection: string, id: string, subjectId: string, over: Partial<RecordRow> = {}): RecordRow => ({
@@ -82,7 +83,7 @@ export function storeConformance(name: string, open: () => Promise<Store> | Stor
         const row = subject('a', { country: 'DE', jurisdiction: 'eu', createdAt: 2 ** 41 + 7 });
         assert.equal(await store.subjects.insert(row), 'inserted');
         assert.deepEqual(plainSubject(await store.subjects.get(row.id)), plainSubject(row));
-        const moved = subject('b', { movedTo: 'eu-central', erasedAt: T0 + 5, wrappedKey: null });
+        const moved = subject('b', { movedTo: 'eu-central', moveOwner: 'host:1:ab', moveStartedAt: 2 ** 41 + 9, erasedAt: T0 + 5, wrappedKey: null });
         assert.equal(await store.subjects.insert(moved), 'inserted');
         assert.deepEqual(plainSubject(await store.subjects.get(moved.id)), plainSubject(moved));
       });
@@ -143,18 +144,54 @@ export function storeConformance(name: string, open: () => Promise<Store> | Stor
         assert.equal(await store.subjects.count(), before + 2);
       });
 
-      void it('setMovedTo sets and clears the in-flight destination; unknown subject answers false', async () => {
+      void it('setMovedTo sets and clears the in-flight destination with its holder; unknown subject answers false', async () => {
         const row = subject('a');
         await store.subjects.insert(row);
-        assert.equal(await store.subjects.setMovedTo(row.id, 'eu-central'), true);
-        assert.equal((await store.subjects.get(row.id))?.movedTo, 'eu-central');
-        assert.equal(await store.subjects.setMovedTo(row.id, null), true);
+        assert.equal(await store.subjects.setMovedTo(row.id, { site: 'eu-central', owner: 'h:1:a', startedAt: 2 ** 41 + 3 }, null), true);
+        const marked = await store.subjects.get(row.id);
+        assert.deepEqual([marked?.movedTo, marked?.moveOwner, marked?.moveStartedAt], ['eu-central', 'h:1:a', 2 ** 41 + 3]);
+        assert.equal(await store.subjects.setMovedTo(row.id, null, 'h:1:a'), true);
         const back = await store.subjects.get(row.id);
-        assert.equal(back?.movedTo, null);
         // Nothing else changed.
         assert.deepEqual(plainSubject(back), plainSubject(row));
-        assert.equal(await store.subjects.setMovedTo(`${ns}-nobody`, 'x'), false);
+        assert.equal(await store.subjects.setMovedTo(`${ns}-nobody`, { site: 'x', owner: 'h:1:a', startedAt: T0 }, null), false);
         assert.equal(await store.subjects.get(`${ns}-nobody`), undefined);
+      });
+
+      void it('setMovedTo is a compare-and-set on the holder: from unmarked only with null, from a mark only naming its holder', async () => {
+        const row = subject('a');
+        await store.subjects.insert(row);
+        const mark = (site: string, owner: string) => ({ site, owner, startedAt: T0 + 1 });
+        const markOf = async () => {
+          const r = await store.subjects.get(row.id);
+          return [r?.movedTo, r?.moveOwner];
+        };
+        assert.equal(await store.subjects.setMovedTo(row.id, mark('eu-central', 'h:1:a'), null), true);
+        // A second re-home that read the row unmarked loses, whatever its destination.
+        assert.equal(await store.subjects.setMovedTo(row.id, mark('trusted-uk', 'h:2:b'), null), false);
+        assert.equal(await store.subjects.setMovedTo(row.id, mark('eu-central', 'h:2:b'), null), false);
+        // Naming another holder than the one marked changes nothing either, nor does clearing.
+        assert.equal(await store.subjects.setMovedTo(row.id, mark('trusted-uk', 'h:2:b'), 'h:3:c'), false);
+        assert.equal(await store.subjects.setMovedTo(row.id, null, 'h:3:c'), false);
+        assert.equal(await store.subjects.setMovedTo(row.id, null, null), false);
+        assert.deepEqual(await markOf(), ['eu-central', 'h:1:a']);
+        // Taking the mark over names the holder it replaces; then the old holder can do nothing.
+        assert.equal(await store.subjects.setMovedTo(row.id, mark('trusted-uk', 'h:2:b'), 'h:1:a'), true);
+        assert.equal(await store.subjects.setMovedTo(row.id, null, 'h:1:a'), false);
+        assert.deepEqual(await markOf(), ['trusted-uk', 'h:2:b']);
+        assert.equal(await store.subjects.setMovedTo(row.id, null, 'h:2:b'), true);
+        assert.deepEqual(await markOf(), [null, null]);
+      });
+
+      void it('of many marks set at once from the unmarked row, exactly one holds', async () => {
+        const row = subject('a');
+        await store.subjects.insert(row);
+        const owners = Array.from({ length: 8 }, (_, i) => `h:${i}:x`);
+        const won = await Promise.all(owners.map((owner, i) => store.subjects.setMovedTo(row.id, { site: `site-${i}`, owner, startedAt: T0 }, null)));
+        assert.equal(won.filter(Boolean).length, 1);
+        const winner = won.indexOf(true);
+        const r = await store.subjects.get(row.id);
+        assert.deepEqual([r?.movedTo, r?.moveOwner], [`site-${winner}`, owners[winner]]);
       });
 
       void it('a subject marked as moving is not erased, and an erased subject is not marked as moving (whichever comes first wins)', async () => {
@@ -162,14 +199,26 @@ export function storeConformance(name: string, open: () => Promise<Store> | Stor
         const gone = subject('gn');
         await store.subjects.insert(moving);
         await store.subjects.insert(gone);
-        assert.equal(await store.subjects.setMovedTo(moving.id, 'eu-central'), true);
+        assert.equal(await store.subjects.setMovedTo(moving.id, { site: 'eu-central', owner: 'h:1:a', startedAt: T0 }, null), true);
         assert.equal(await store.subjects.erase(moving.id, T0 + 1), undefined);
+        assert.equal(await store.subjects.erase(moving.id, T0 + 1, 'h:2:b'), undefined, 'nor by naming another holder');
         assert.ok((await store.subjects.get(moving.id))?.wrappedKey, 'the key stays while the move is under way');
         assert.equal(await store.subjects.erase(gone.id, T0 + 1), 0);
-        assert.equal(await store.subjects.setMovedTo(gone.id, 'eu-central'), false);
+        assert.equal(await store.subjects.setMovedTo(gone.id, { site: 'eu-central', owner: 'h:1:a', startedAt: T0 }, null), false);
         assert.equal((await store.subjects.get(gone.id))?.movedTo, null);
-        // Clearing the mark is always possible.
-        assert.equal(await store.subjects.setMovedTo(moving.id, null), true);
+        // Clearing the mark is always possible for its holder.
+        assert.equal(await store.subjects.setMovedTo(moving.id, null, 'h:1:a'), true);
+      });
+
+      void it('erase naming the holder of the mark erases the subject and clears the mark', async () => {
+        const row = subject('a');
+        await store.subjects.insert(row);
+        await store.records.insert(record('users', 'a1', 'a'));
+        assert.equal(await store.subjects.setMovedTo(row.id, { site: 'eu-central', owner: 'h:1:a', startedAt: T0 }, null), true);
+        assert.equal(await store.subjects.erase(row.id, T0 + 7, 'h:1:a'), 1);
+        const erased = await store.subjects.get(row.id);
+        assert.deepEqual([erased?.wrappedKey, erased?.erasedAt, erased?.movedTo, erased?.moveOwner, erased?.moveStartedAt], [null, T0 + 7, null, null, null]);
+        assert.equal(await store.subjects.erase(row.id, T0 + 8, 'h:1:a'), undefined, 'once');
       });
 
       void it('erase destroys the wrapped key, blanks public fields of their records only, keeps ciphertext, returns the record count', async () => {
@@ -236,9 +285,9 @@ export function storeConformance(name: string, open: () => Promise<Store> | Stor
         assert.equal(await store.records.getWithSubject('messages', r.id), undefined, 'the key is (collection, id)');
         assert.equal(await store.records.getWithSubject('users', `${ns}-nothing`), undefined);
 
-        await store.subjects.setMovedTo(s.id, 'eu-1');
+        await store.subjects.setMovedTo(s.id, { site: 'eu-1', owner: 'h:1:a', startedAt: T0 }, null);
         assert.equal((await store.records.getWithSubject('users', r.id))?.subject?.movedTo, 'eu-1');
-        await store.subjects.setMovedTo(s.id, null);
+        await store.subjects.setMovedTo(s.id, null, 'h:1:a');
         await store.subjects.erase(s.id, T0 + 5);
         const erased = await store.records.getWithSubject('users', r.id);
         assert.deepEqual([erased?.subject?.erasedAt, erased?.subject?.wrappedKey, erased?.record.publicJson], [T0 + 5, null, '{}']);
@@ -944,7 +993,7 @@ export function storeConformance(name: string, open: () => Promise<Store> | Stor
         const s = subject('m');
         const stale = record('users', 'a', 'm');
         const gone = record('videos', 'z', 'm');
-        await store.subjects.insert({ ...s, movedTo: 'elsewhere' });
+        await store.subjects.insert({ ...s, movedTo: 'elsewhere', moveOwner: 'h:1:a', moveStartedAt: T0 });
         await store.records.insert(stale);
         await store.records.insert(gone);
         const again = subject('m', { country: 'DE', jurisdiction: 'eu' });
@@ -954,6 +1003,29 @@ export function storeConformance(name: string, open: () => Promise<Store> | Stor
         assert.deepEqual(plainRecord(await store.records.get('users', stale.id)), plainRecord(incoming[0]));
         assert.deepEqual(plainRecord(await store.records.get('messages', `${ns}-b`)), plainRecord(incoming[1]));
         assert.equal(await store.records.get('videos', gone.id), undefined, 'a record the subject no longer has is gone');
+      });
+
+      void it('importSubject never replaces an erased subject with a live one (subject_erased, nothing changed); an erased row replaces any copy', async () => {
+        const s = subject('m');
+        const kept = record('users', 'a', 'm');
+        await store.importSubject(s, [kept]);
+        assert.equal(await store.subjects.erase(s.id, T0 + 3), 1);
+        const erased = await store.subjects.get(s.id);
+        await assert.rejects(store.importSubject(s, [record('users', 'a', 'm', { version: 9 }), record('messages', 'b', 'm')]), (err: Error & { code?: string }) => err.code === 'subject_erased');
+        assert.deepEqual(plainSubject(await store.subjects.get(s.id)), plainSubject(erased));
+        assert.equal((await store.records.get('users', kept.id))?.version, 1);
+        assert.equal(await store.records.get('messages', `${ns}-b`), undefined);
+        // An erased row, on a live copy or none: what an erasure leaves where a move was going.
+        const live = subject('l');
+        await store.importSubject(live, [record('users', 'l1', 'l')]);
+        const fence = { ...live, wrappedKey: null, erasedAt: T0 + 4 };
+        await store.importSubject(fence, []);
+        assert.deepEqual(plainSubject(await store.subjects.get(live.id)), plainSubject(fence));
+        assert.deepEqual(await store.records.listBySubject(live.id), []);
+        const none = subject('n', { wrappedKey: null, erasedAt: T0 + 4 });
+        await store.importSubject(none, []);
+        assert.deepEqual(plainSubject(await store.subjects.get(none.id)), plainSubject(none));
+        await assert.rejects(store.importSubject(subject('n'), []), (err: Error & { code?: string }) => err.code === 'subject_erased');
       });
 
       void it('importSubject refuses a record id held by another subject, changing nothing', async () => {

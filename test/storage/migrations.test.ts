@@ -9,6 +9,7 @@ import { after, describe, it } from 'node:test';
 import { EnclaveError } from '../../src/core/errors.ts';
 import { planMigrations, type AppliedMigration, type Migration } from '../../src/core/migration-plan.ts';
 import { migrationChecksum } from '../../src/storage/checksum.ts';
+import { holderGone } from '../../src/storage/process-alive.ts';
 import { SQLITE_MIGRATIONS } from '../../src/storage/sqlite/sqlite-migrations.ts';
 import { SqliteStore } from '../../src/storage/sqlite/sqlite-store.ts';
 import { HISTORY_EDITS, refusedNaming } from './migration-cases.ts';
@@ -151,6 +152,24 @@ void describe('SqliteStore migrations', () => {
     try {
       assert.deepEqual((await s.tokens.list()).map((t) => [t.token.id, t.token.lineage, t.token.replaces]), [['t1', 't1', null], ['t2', 't2', null]]);
       assert.deepEqual(await s.tokens.revoke('t1', 9), ['t1']);
+    } finally {
+      await s.close();
+    }
+  });
+
+  void it('move_owner: a mark set before it has a holder that is gone at once; unmarked rows stay unmarked', async () => {
+    const path = freshPath();
+    // Found by name, so the test stays right when the migration is renumbered beside another new one.
+    await openClose(path, SQLITE_MIGRATIONS.slice(0, SQLITE_MIGRATIONS.findIndex((m) => m.name === 'move_owner')));
+    edit(path, `INSERT INTO subjects (id, country, jurisdiction, wrapped_key, key_id, created_at, erased_at, moved_to)
+      VALUES ('marked', 'US', 'us', x'01', 'k1', 1, NULL, 'eu-central'), ('plain', 'US', 'us', x'01', 'k1', 1, NULL, NULL)`);
+    const s = new SqliteStore({ path });
+    try {
+      const marked = await s.subjects.get('marked');
+      assert.deepEqual([marked?.movedTo, marked?.moveOwner, marked?.moveStartedAt], ['eu-central', '', 0]);
+      assert.ok(holderGone(marked?.moveOwner ?? 'x', Date.now(), marked?.moveStartedAt ?? Date.now()));
+      const plain = await s.subjects.get('plain');
+      assert.deepEqual([plain?.movedTo, plain?.moveOwner, plain?.moveStartedAt], [null, null, null]);
     } finally {
       await s.close();
     }

@@ -5,6 +5,7 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { EnclaveError } from '../../src/core/errors.ts';
 import type { SubjectRow } from '../../src/core/store.ts';
+import { UNMARKED } from '../../src/core/store.ts';
 import { openStore } from '../../src/storage/open-store.ts';
 import { PostgresStore } from '../../src/storage/postgres/postgres-store.ts';
 import { admin, dropSchemas, freshSchema, pgUrl, postgresSkip, schemaMaker, TEST_POSTGRES_URL } from '../helpers/postgres.ts';
@@ -22,7 +23,7 @@ const subject = (id: string, over: Partial<SubjectRow> = {}): SubjectRow => ({
   keyId: 'k1',
   createdAt: 1,
   erasedAt: null,
-  movedTo: null,
+  ...UNMARKED,
   ...over,
 });
 

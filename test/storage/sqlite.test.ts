@@ -5,6 +5,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
+import { UNMARKED } from '../../src/core/store.ts';
 import { SqliteStore } from '../../src/storage/sqlite/sqlite-store.ts';
 import { storeConformance } from './conformance.ts';
 
@@ -33,7 +34,7 @@ void describe('SqliteStore on a file', () => {
     const path = join(dir, 'reopen', 'nested', 'site.db');
     const first = new SqliteStore({ path });
     const key = Buffer.from([0, 1, 2, 3, 250]);
-    await first.subjects.insert({ id: 's1', country: 'US', jurisdiction: 'us', wrappedKey: key, keyId: 'k1', createdAt: 1, erasedAt: null, movedTo: null });
+    await first.subjects.insert({ id: 's1', country: 'US', jurisdiction: 'us', wrappedKey: key, keyId: 'k1', createdAt: 1, erasedAt: null, ...UNMARKED });
     await first.records.insert({ collection: 'users', id: 'r1', subject: 's1', version: 1, publicJson: '{"a":1}', sealed: key, createdAt: 1, updatedAt: 1, createdBy: null });
     await first.tokens.create({ id: 'p1', org: 'o', role: 'r', createdAt: 1 }, { id: 't1', hash: 'h1', principalId: 'p1', label: '', createdAt: 1, expiresAt: null, revokedAt: null, replaces: null, lineage: 't1' });
     await first.meta.put('k', 'v');
@@ -64,7 +65,7 @@ void describe('two handles on one file (a running server and the CLI)', () => {
     const server = new SqliteStore({ path });
     const cli = new SqliteStore({ path });
     const key = Buffer.from([9, 9, 9]);
-    await cli.subjects.insert({ id: 's1', country: 'US', jurisdiction: 'us', wrappedKey: key, keyId: 'k1', createdAt: 1, erasedAt: null, movedTo: null });
+    await cli.subjects.insert({ id: 's1', country: 'US', jurisdiction: 'us', wrappedKey: key, keyId: 'k1', createdAt: 1, erasedAt: null, ...UNMARKED });
     await cli.tokens.create({ id: 'p1', org: 'o', role: 'r', createdAt: 1 }, { id: 't1', hash: 'h1', principalId: 'p1', label: '', createdAt: 1, expiresAt: null, revokedAt: null, replaces: null, lineage: 't1' });
     // The server reads (and caches) both rows.
     assert.equal((await server.tokens.findByHash('h1'))?.token.revokedAt, null);

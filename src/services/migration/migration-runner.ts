@@ -6,15 +6,13 @@
 //   - re-copying a batch compares digests with the ledger and content with the vault, writing only what
 //     differs (deterministic record ids: the same row always lands on the same record);
 //   - planning and sweeping restart from scratch if interrupted (neither changes what is copied).
-import { hostname } from 'node:os';
-import { randomBytes } from 'node:crypto';
 import { EnclaveError, type ErrorCode } from '../../core/errors.ts';
 import { canonicalRecord, decodeKey, encodeKey, keyOf, rowDigest, showKey } from '../../core/migration-row.ts';
 import type { KeyTuple } from '../../core/migration-source.ts';
 import { addCounters, ZERO_COUNTERS, type BatchCounters, type BatchInfo, type LedgerEntry, type MigrationInfo } from '../../core/migration-state.ts';
 import type { Classified } from './row-classifier.ts';
 import { SUBJECT_CACHE, type MigrationContext } from './migration-context.ts';
-import { processAlive } from '../../storage/process-alive.ts';
+import { holderGone, newHolderId } from '../../storage/process-alive.ts';
 import { residencyConflicts } from './residency-check.ts';
 import { interruptedPurge, partialPurge } from './migration-purger.ts';
 
@@ -52,20 +50,8 @@ export interface RunReport {
 const PENDING = Buffer.from([0]);
 const MAX_REFUSED_SHOWN = 20;
 const PLAN_FLUSH = 1000;
-/** A claim from another machine is taken over after this long without its batch completing. */
-const FOREIGN_LEASE_MS = 10 * 60_000;
-
 /** `host:pid:random`: a worker on this host whose process is gone gives its batches back at once. */
-export function newWorkerId(): string {
-  return `${hostname()}:${process.pid}:${randomBytes(4).toString('hex')}`;
-}
-
-function isGone(worker: string, now: number, claimedAt: number): boolean {
-  const [host, pidText] = worker.split(':');
-  const pid = Number(pidText);
-  if (host !== hostname() || !Number.isInteger(pid)) return now - claimedAt > FOREIGN_LEASE_MS;
-  return pid !== process.pid && !processAlive(pid);
-}
+export const newWorkerId = newHolderId;
 
 export class MigrationRunner {
   private readonly ctx: MigrationContext;
@@ -200,7 +186,7 @@ export class MigrationRunner {
     let counters = before.counters;
     for (;;) {
       const now = ctx.clock();
-      const gone = (await ctx.state.claims(ctx.name, pass)).filter((c) => isGone(c.worker, now, c.claimedAt)).map((c) => c.worker);
+      const gone = (await ctx.state.claims(ctx.name, pass)).filter((c) => holderGone(c.worker, now, c.claimedAt)).map((c) => c.worker);
       if (gone.length > 0) await ctx.state.releaseClaims(ctx.name, pass, gone);
       for (;;) {
         const batch = await ctx.state.claimBatch(ctx.name, pass, this.worker, ctx.clock());
@@ -216,7 +202,7 @@ export class MigrationRunner {
       const p = await ctx.state.passProgress(ctx.name, pass);
       if (p.done === p.batches) return true;
       const left = await ctx.state.claims(ctx.name, pass);
-      if (left.length > 0 && !left.some((c) => isGone(c.worker, ctx.clock(), c.claimedAt))) return false;
+      if (left.length > 0 && !left.some((c) => holderGone(c.worker, ctx.clock(), c.claimedAt))) return false;
       // Otherwise a batch went back to pending, or its holder is gone: go round again.
     }
   }

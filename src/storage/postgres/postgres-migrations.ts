@@ -145,4 +145,15 @@ CREATE INDEX tokens_by_lineage ON tokens (lineage);
 ALTER TABLE records ADD COLUMN created_by text;
 `,
   },
+  {
+    id: 5,
+    name: 'move_owner',
+    // A re-home's mark names who set it and when, so a mark whose holder died can be taken over while a
+    // live one is not. A mark set before this migration has no holder: it is stale at once.
+    sql: `
+ALTER TABLE subjects ADD COLUMN move_owner text;
+ALTER TABLE subjects ADD COLUMN move_started_at bigint;
+UPDATE subjects SET move_owner = '', move_started_at = 0 WHERE moved_to IS NOT NULL;
+`,
+  },
 ];

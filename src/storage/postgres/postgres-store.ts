@@ -22,6 +22,8 @@ import type {
   SubjectStore,
   TokenStore,
 } from '../../core/store.ts';
+import { UNMARKED } from '../../core/store.ts';
+import { erasedHere } from '../rows.ts';
 import { advisoryKey, type PostgresDb, type Sql } from './postgres-db.ts';
 import { postgresAccessRequests, postgresApprovals, postgresGrants, postgresPolicyVersions, postgresProposals } from './postgres-gatekeeper.ts';
 import { postgresMeta } from './postgres-meta.ts';
@@ -82,9 +84,12 @@ export class PostgresStore implements Store {
     if (records.some((r) => r.subject !== subject.id)) throw new EnclaveError('subject_mismatch', 'importSubject was given a record of another subject');
     await this.db.tx(async (sql) => {
       await PostgresStore.lockSubject(sql, this.db.location.schema, subject.id);
+      // FOR UPDATE: an erasure committed meanwhile is seen, and one that comes later waits for this copy.
+      const held = await sql.rows('SELECT erased_at FROM subjects WHERE id = $1 FOR UPDATE', [subject.id]);
+      if (subject.erasedAt === null && held[0] && held[0]['erased_at'] !== null) throw erasedHere(subject.id);
       await sql.run('DELETE FROM records WHERE subject = $1', [subject.id]);
       await sql.run('DELETE FROM subjects WHERE id = $1', [subject.id]);
-      await insertSubjects(sql, [{ ...subject, movedTo: null }]);
+      await insertSubjects(sql, [{ ...subject, ...UNMARKED }]);
       const inserted = new Set((await insertRecords(sql, records)).map((k) => `${k.collection}/${k.id}`));
       const refused = records.find((r) => !inserted.delete(`${r.collection}/${r.id}`));
       if (refused) throw new EnclaveError('record_exists', `record ${refused.collection}/${refused.id} exists here under another subject`);

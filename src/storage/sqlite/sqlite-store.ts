@@ -23,8 +23,10 @@ import type {
   TokenStore,
   UpdateResult,
 } from '../../core/store.ts';
+import { UNMARKED } from '../../core/store.ts';
 import {
   byId,
+  erasedHere,
   ProposalAbort,
   ACCESS_REQUEST_COLUMNS,
   accessRequestValues,
@@ -64,7 +66,10 @@ import { SQLITE_MIGRATIONS } from './sqlite-migrations.ts';
 type Row = Record<string, SQLInputValue>;
 
 // Built once: a statement's text is its cache key, looked up for every row of a bulk load and every read.
-const INSERT_SUBJECT = `INSERT INTO subjects (${SUBJECT_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (id) DO NOTHING`;
+const INSERT_SUBJECT = `INSERT INTO subjects (${SUBJECT_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (id) DO NOTHING`;
+/** The condition of a compare-and-set on the move mark (parameters: the expected owner, twice; null: unmarked). */
+const MARKED_BY = '((? IS NULL AND moved_to IS NULL) OR move_owner = ?)';
+const UNMARK = 'moved_to = NULL, move_owner = NULL, move_started_at = NULL';
 const INSERT_RECORD = `INSERT INTO records (${RECORD_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (collection, id) DO NOTHING`;
 const GET_WITH_SUBJECT = recordWithSubjectSql('?', '?');
 const REVOKE_LINEAGE = 'UPDATE tokens SET revoked_at = ? WHERE lineage = (SELECT lineage FROM tokens WHERE id = ?) AND revoked_at IS NULL RETURNING id';
@@ -135,9 +140,9 @@ export class SqliteStore implements Store {
         return Promise.resolve(r ? toSubject(r) : undefined);
       },
       getMany: async (ids) => Promise.resolve(this.many('SELECT * FROM subjects WHERE id IN (SELECT value FROM json_each(?))', [], ids, toSubject)),
-      erase: async (id, at) => {
+      erase: async (id, at, owner = null) => {
         const n = this.tx(() => {
-          const r = this.stmt('UPDATE subjects SET wrapped_key = NULL, erased_at = ? WHERE id = ? AND erased_at IS NULL AND moved_to IS NULL').run(at, id);
+          const r = this.stmt(`UPDATE subjects SET wrapped_key = NULL, erased_at = ?, ${UNMARK} WHERE id = ? AND erased_at IS NULL AND ${MARKED_BY}`).run(at, id, owner, owner);
           if (r.changes !== 1) return undefined;
           return Number(this.stmt(`UPDATE records SET public_json = '{}', updated_at = ? WHERE subject = ?`).run(at, id).changes);
         });
@@ -146,8 +151,16 @@ export class SqliteStore implements Store {
       },
       setResidence: async (id, country, jurisdiction) =>
         Promise.resolve(this.stmt('UPDATE subjects SET country = ?, jurisdiction = ? WHERE id = ?').run(country, jurisdiction, id).changes === 1),
-      setMovedTo: async (id, site) => {
-        const r = this.stmt('UPDATE subjects SET moved_to = ? WHERE id = ? AND (? IS NULL OR erased_at IS NULL)').run(site, id, site);
+      setMovedTo: async (id, mark, expectedOwner) => {
+        const r = this.stmt(`UPDATE subjects SET moved_to = ?, move_owner = ?, move_started_at = ? WHERE id = ? AND ${MARKED_BY} AND (? IS NULL OR erased_at IS NULL)`).run(
+          mark?.site ?? null,
+          mark?.owner ?? null,
+          mark?.startedAt ?? null,
+          id,
+          expectedOwner,
+          expectedOwner,
+          mark?.site ?? null,
+        );
         return Promise.resolve(r.changes === 1);
       },
       count: async () => Promise.resolve(countOf(this.stmt('SELECT count(*) AS n FROM subjects').get())),
@@ -443,9 +456,10 @@ export class SqliteStore implements Store {
 
   async importSubject(subject: SubjectRow, records: readonly RecordRow[]): Promise<void> {
     this.tx(() => {
+      if (subject.erasedAt === null && this.stmt('SELECT 1 FROM subjects WHERE id = ? AND erased_at IS NOT NULL').get(subject.id)) throw erasedHere(subject.id);
       this.stmt('DELETE FROM records WHERE subject = ?').run(subject.id);
       this.stmt('DELETE FROM subjects WHERE id = ?').run(subject.id);
-      this.insertSubjectRow({ ...subject, movedTo: null });
+      this.insertSubjectRow({ ...subject, ...UNMARKED });
       for (const r of records) {
         if (r.subject !== subject.id) throw new EnclaveError('subject_mismatch', 'importSubject was given a record of another subject');
         if (!this.insertRecordRow(r)) throw new EnclaveError('record_exists', `record ${r.collection}/${r.id} exists here under another subject`);
