@@ -249,24 +249,20 @@ export class AccessService {
     const g = this.config.gatekeeper;
     const row = await this.row(id, 'access');
     const now = this.clock();
-    const { row: approval, repeat } = await admitVerdict(this.store.approvals, this.reviewable(row, 'access request'), principal, input, isEligible(g.accessApproval, g.groups, principal), now);
+    const admitted = await admitVerdict(this.store.approvals, this.reviewable(row, 'access request'), principal, input, isEligible(g.accessApproval, g.groups, principal), now);
     if (row.status !== 'pending' || now >= row.expiresAt) {
       throw new EnclaveError('not_pending', `access request ${id} is ${this.state(row, now)}; nothing more can be decided on it`);
     }
     const scope = JSON.parse(row.scope) as AccessScope;
     if (input.verdict === 'deny') {
       // A repeated denial (stored, its request not marked) only completes what it decided.
-      if (!repeat) {
-        await this.append('access.denied', principal, { request: id, digest: row.digest, comment: approval.comment.length > 0 }, scope);
-        await recordVerdict(this.store.approvals, approval, 'access request');
-      }
+      await recordVerdict(this.store.approvals, admitted, 'access request', () =>
+        this.append('access.denied', principal, { request: id, digest: row.digest, comment: admitted.row.comment.length > 0 }, scope),
+      );
       await this.store.accessRequests.decide(id, { status: 'denied', at: now });
       return this.get(principal, id, true);
     }
-    if (!repeat) {
-      await this.append('access.approved', principal, { request: id, digest: row.digest }, scope);
-      await recordVerdict(this.store.approvals, approval, 'access request');
-    }
+    await recordVerdict(this.store.approvals, admitted, 'access request', () => this.append('access.approved', principal, { request: id, digest: row.digest }, scope));
     const approvals = await this.store.approvals.list(id);
     const quorum = evaluateQuorum(g.accessApproval, g.groups, approversOf(approvals, row.digest), row.requester);
     // A denial stored meanwhile, its request not yet marked denied, ends the request all the same (the
@@ -274,7 +270,7 @@ export class AccessService {
     const grants = quorum.met && !approvals.some((a) => a.verdict === 'deny');
     // A repeated approval creates the grant its quorum met when the log refused grant.created; else it is
     // one approver speaking twice.
-    if (repeat && !grants) throw alreadyReviewed(principal.id, 'access request', id);
+    if (admitted.repeat && !grants) throw alreadyReviewed(principal.id, 'access request', id);
     if (grants) {
       const grant = this.grantFor(row, now);
       await this.append('grant.created', undefined, { grant: grant.id, request: id, grantee: grant.principal, purpose: grant.purpose, breakglass: false, expires_at: iso(grant.expiresAt), approvers: quorum.counted, ...this.scopeDetails(scope) }, scope);
@@ -381,16 +377,15 @@ export class AccessService {
     const rule = this.config.gatekeeper.breakGlass.review;
     const row = await this.row(id, 'breakglass');
     const now = this.clock();
-    const { row: approval, repeat } = await admitVerdict(this.store.approvals, this.reviewable(row, 'break-glass grant'), principal, input, isEligible(rule, this.config.gatekeeper.groups, principal), now);
+    const admitted = await admitVerdict(this.store.approvals, this.reviewable(row, 'break-glass grant'), principal, input, isEligible(rule, this.config.gatekeeper.groups, principal), now);
     const scope = JSON.parse(row.scope) as AccessScope;
-    if (!repeat) {
-      await this.append('breakglass.reviewed', principal, { request: id, grant: row.grantId, digest: row.digest, verdict: input.verdict, late: now > row.expiresAt }, scope);
-      await recordVerdict(this.store.approvals, approval, 'break-glass grant');
-    }
+    await recordVerdict(this.store.approvals, admitted, 'break-glass grant', () =>
+      this.append('breakglass.reviewed', principal, { request: id, grant: row.grantId, digest: row.digest, verdict: input.verdict, late: now > row.expiresAt }, scope),
+    );
     const grant = input.verdict === 'deny' && row.grantId !== null ? await this.store.grants.get(row.grantId) : undefined;
     const open = grant !== undefined && grant.revokedAt === null && grant.expiresAt > now;
     // A repeated `unjustified` revokes the grant its first could not; anything else repeated is refused.
-    if (repeat && !open) throw alreadyReviewed(principal.id, 'break-glass grant', id);
+    if (admitted.repeat && !open) throw alreadyReviewed(principal.id, 'break-glass grant', id);
     if (open) await this.revokeFirst(grant, principal, true);
     return this.get(principal, id, true);
   }

@@ -391,10 +391,12 @@ export class ChangeService {
 
   /** An unexpired pending proposal to revoke a token of this lineage, if any. */
   private async pendingRevocation(lineage: string, now: number): Promise<{ proposal: string; token: string } | undefined> {
-    for (const p of await this.store.proposals.list({ kind: 'token.revoke', status: 'pending', limit: 1000 })) {
-      if (p.expiresAt <= now) continue;
+    const pending = (await this.store.proposals.list({ kind: 'token.revoke', status: 'pending', limit: 1000 })).filter((p) => p.expiresAt > now);
+    if (pending.length === 0) return undefined;
+    const ids = new Set((await this.store.tokens.lineage(lineage)).map((t) => t.token.id));
+    for (const p of pending) {
       const token = (JSON.parse(p.payload) as TokenRevokePayload).token_id;
-      if ((await this.store.tokens.get(token))?.token.lineage === lineage) return { proposal: p.id, token };
+      if (ids.has(token)) return { proposal: p.id, token };
     }
     return undefined;
   }
@@ -453,20 +455,16 @@ export class ChangeService {
     const rule = this.ruleOf(row.kind);
     const now = this.clock();
     const target = { id: row.id, digest: row.digest, recomputed: proposalDigest(row), author: row.proposer, noun: 'proposal' };
-    const { row: approval, repeat } = await admitVerdict(this.store.approvals, target, principal, input, isEligible(rule, this.config.gatekeeper.groups, principal), now);
+    const admitted = await admitVerdict(this.store.approvals, target, principal, input, isEligible(rule, this.config.gatekeeper.groups, principal), now);
     if (row.status !== 'pending' || now >= row.expiresAt) throw new EnclaveError('not_pending', `proposal ${id} is ${this.state(row, now)}; nothing more can be decided on it`);
     if (input.verdict === 'deny') {
       // A repeated rejection (stored, its proposal not marked) only completes what it decided.
-      if (!repeat) {
-        await this.append('proposal.rejected', principal, { proposal: id, kind: row.kind, digest: row.digest });
-        await recordVerdict(this.store.approvals, approval, 'proposal');
-      }
+      await recordVerdict(this.store.approvals, admitted, 'proposal', () => this.append('proposal.rejected', principal, { proposal: id, kind: row.kind, digest: row.digest }));
       await this.store.proposals.decide(id, { status: 'rejected', at: now, outcome: `rejected by ${principal.id}` });
     } else {
-      if (!repeat) {
-        await this.append(row.kind === 'policy' ? 'policy.approved' : 'token.approved', principal, { proposal: id, kind: row.kind, digest: row.digest });
-        await recordVerdict(this.store.approvals, approval, 'proposal');
-      }
+      await recordVerdict(this.store.approvals, admitted, 'proposal', () =>
+        this.append(row.kind === 'policy' ? 'policy.approved' : 'token.approved', principal, { proposal: id, kind: row.kind, digest: row.digest }),
+      );
       const approvals = await this.store.approvals.list(id);
       const quorum = evaluateQuorum(rule, this.config.gatekeeper.groups, approversOf(approvals, row.digest), row.proposer);
       // A rejection stored meanwhile, its proposal not yet marked rejected, ends it all the same (the store
@@ -474,7 +472,7 @@ export class ChangeService {
       const applies = quorum.met && !approvals.some((a) => a.verdict === 'deny');
       // A repeated approval applies what its quorum met when the log refused the change's entry; else it
       // is one approver speaking twice.
-      if (repeat && !applies) throw alreadyReviewed(principal.id, 'proposal', id);
+      if (admitted.repeat && !applies) throw alreadyReviewed(principal.id, 'proposal', id);
       if (applies) await this.apply(row, quorum.counted, now);
     }
     // The reviewer was authorized to decide this proposal, so sees it as decided, without a second check

@@ -20,7 +20,7 @@ export { DEFAULT_BATCH_SIZE, MigrationContext, type MigrationDeps } from './migr
 export { planMigration, type MigrationPlan, type TablePlan } from './migration/migration-planner.ts';
 export { MIGRATION_ACTIONS, migrationPrincipal } from './migration/migration-principal.ts';
 export { interruptedPurge, partialPurge, purgeMigration, type InterruptedPurge, type PurgedTable, type PurgeProgress, type PurgeReport } from './migration/migration-purger.ts';
-export { MigrationRunner, newWorkerId, type RefusedRow, type RunProgress, type RunReport } from './migration/migration-runner.ts';
+export { MigrationRunner, type RefusedRow, type RunProgress, type RunReport } from './migration/migration-runner.ts';
 export { HEAP_LIMITS, runMigrationTask, type MigrationTask, type TaskProgress, type TaskResults } from './migration/migration-thread.ts';
 export { verifyMigration, type VerifyProgress } from './migration/migration-verifier.ts';
 export { openMigration, openMigrationStateOf, type OpenedMigration, type OpenMigrationOptions } from './migration/open-migration.ts';

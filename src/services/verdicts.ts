@@ -61,8 +61,15 @@ export async function admitVerdict(store: ApprovalStore, target: Reviewable, pri
   throw alreadyReviewed(principal.id, target.noun, target.id);
 }
 
-/** Records the verdict; a concurrent second verdict by the same approver is refused. */
-export async function recordVerdict(store: ApprovalStore, row: ApprovalRow, noun: string): Promise<void> {
+/**
+ * Logs a new verdict (`log`), then records it; a concurrent second verdict by the same approver is
+ * refused. A repeat, stored already, is neither logged nor recorded again: its caller only completes
+ * what the stored verdicts decided.
+ */
+export async function recordVerdict(store: ApprovalStore, admitted: Admitted, noun: string, log: () => Promise<void>): Promise<void> {
+  if (admitted.repeat) return;
+  await log();
+  const row = admitted.row;
   if ((await store.add(row)) === 'exists') throw alreadyReviewed(row.approver, noun, row.target);
 }
 

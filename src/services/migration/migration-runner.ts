@@ -51,7 +51,6 @@ const PENDING = Buffer.from([0]);
 const MAX_REFUSED_SHOWN = 20;
 const PLAN_FLUSH = 1000;
 /** `host:pid:random`: a worker on this host whose process is gone gives its batches back at once. */
-export const newWorkerId = newHolderId;
 
 export class MigrationRunner {
   private readonly ctx: MigrationContext;
@@ -63,7 +62,7 @@ export class MigrationRunner {
 
   constructor(ctx: MigrationContext, options: { worker?: string; onProgress?: (p: RunProgress) => void } = {}) {
     this.ctx = ctx;
-    this.worker = options.worker ?? newWorkerId();
+    this.worker = options.worker ?? newHolderId();
     this.onProgress = options.onProgress ?? (() => {});
   }
 

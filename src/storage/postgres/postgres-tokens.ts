@@ -3,12 +3,14 @@ import type { PrincipalRow, TokenRow, TokenStore } from '../../core/store.ts';
 import { TOKEN_COLUMNS, TOKEN_SELECT, tokenValues, toTokenWithPrincipal } from '../rows.ts';
 import { advisoryKey, type PostgresDb, type Sql } from './postgres-db.ts';
 
+const INSERT_TOKEN = `INSERT INTO tokens (${TOKEN_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)`;
+
 /** Creates the principal if new (its org and role must then match) and the token; call inside a transaction. */
 export async function insertToken(sql: Sql, principal: PrincipalRow, token: TokenRow): Promise<'created' | 'principal_mismatch'> {
   await sql.run('INSERT INTO principals (id, org, role, created_at) VALUES ($1, $2, $3, $4) ON CONFLICT (id) DO NOTHING', [principal.id, principal.org, principal.role, principal.createdAt]);
   const [p] = await sql.rows('SELECT org, role FROM principals WHERE id = $1', [principal.id]);
   if (p?.['org'] !== principal.org || p['role'] !== principal.role) return 'principal_mismatch';
-  await sql.run(`INSERT INTO tokens (${TOKEN_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)`, tokenValues(token));
+  await sql.run(INSERT_TOKEN, tokenValues(token));
   return 'created';
 }
 
@@ -44,7 +46,7 @@ export function postgresTokens(db: PostgresDb): TokenStore {
         await lockLineage(sql, db, token.lineage);
         const n = await sql.run('UPDATE tokens SET revoked_at = $1 WHERE id = $2 AND revoked_at IS NULL AND lineage = $3 AND principal_id = $4', [at, replaced, token.lineage, token.principalId]);
         if (n !== 1) return 'not_active' as const;
-        await sql.run(`INSERT INTO tokens (${TOKEN_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)`, tokenValues({ ...token, replaces: replaced }));
+        await sql.run(INSERT_TOKEN, tokenValues({ ...token, replaces: replaced }));
         return 'rotated' as const;
       }),
     get: async (id) => {

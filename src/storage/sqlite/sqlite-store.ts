@@ -71,6 +71,7 @@ const INSERT_SUBJECT = `INSERT INTO subjects (${SUBJECT_COLUMNS}) VALUES (?, ?, 
 const MARKED_BY = '((? IS NULL AND moved_to IS NULL) OR move_owner = ?)';
 const UNMARK = 'moved_to = NULL, move_owner = NULL, move_started_at = NULL';
 const INSERT_RECORD = `INSERT INTO records (${RECORD_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (collection, id) DO NOTHING`;
+const INSERT_TOKEN = `INSERT INTO tokens (${TOKEN_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`;
 const GET_WITH_SUBJECT = recordWithSubjectSql('?', '?');
 const REVOKE_LINEAGE = 'UPDATE tokens SET revoked_at = ? WHERE lineage = (SELECT lineage FROM tokens WHERE id = ?) AND revoked_at IS NULL RETURNING id';
 
@@ -257,7 +258,7 @@ export class SqliteStore implements Store {
           this.tx(() => {
             const r = this.stmt('UPDATE tokens SET revoked_at = ? WHERE id = ? AND revoked_at IS NULL AND lineage = ? AND principal_id = ?').run(at, replaced, token.lineage, token.principalId);
             if (r.changes !== 1) return 'not_active' as const;
-            this.stmt(`INSERT INTO tokens (${TOKEN_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`).run(...tokenValues({ ...token, replaces: replaced }));
+            this.stmt(INSERT_TOKEN).run(...tokenValues({ ...token, replaces: replaced }));
             return 'rotated' as const;
           }),
         ),
@@ -275,7 +276,7 @@ export class SqliteStore implements Store {
     this.stmt('INSERT INTO principals (id, org, role, created_at) VALUES (?, ?, ?, ?) ON CONFLICT (id) DO NOTHING').run(principal.id, principal.org, principal.role, principal.createdAt);
     const p = this.stmt('SELECT org, role FROM principals WHERE id = ?').get(principal.id) as Row;
     if (p['org'] !== principal.org || p['role'] !== principal.role) return 'principal_mismatch';
-    this.stmt(`INSERT INTO tokens (${TOKEN_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`).run(...tokenValues(token));
+    this.stmt(INSERT_TOKEN).run(...tokenValues(token));
     return 'created';
   }
 
