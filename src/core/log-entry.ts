@@ -9,6 +9,7 @@ import { EnclaveError } from './errors.ts';
 import { MAX_ENTRY_SIZE } from './tlog/tiles.ts';
 import { parseRfc3339 } from './rfc3339.ts';
 import { LOG_EVENT_TYPES, type LogActor, type LogEventType, type LogValue } from './event-log.ts';
+import type { LogEntryRow } from './log-store.ts';
 
 export const LOG_ENTRY_VERSION = 1;
 /** An entry bundle prefixes each entry with a big-endian uint16 length (C2SP tlog-tiles). */
@@ -29,6 +30,15 @@ export interface LogEntry {
    */
   readonly sealed?: true;
   readonly details: { readonly [key: string]: LogValue };
+}
+
+/**
+ * An entry before its subject is hashed and its bytes are made: `subjectId` is the raw subject id, which
+ * never leaves the process. The embedded store finishes drafts on its writer thread (finishLogEntry), so
+ * the HMAC and the canonical form cost the request's thread nothing.
+ */
+export interface LogEntryDraft extends Omit<LogEntry, 'subject'> {
+  readonly subjectId: string | null;
 }
 
 /** What the store indexes an entry by (docs/transparency-log.md, "Search"). */
@@ -72,6 +82,25 @@ export function encodeLogEntry(entry: LogEntry): { bytes: Uint8Array; columns: L
     bytes,
     columns: { time: Date.parse(entry.time), type: entry.type, principal: entry.principal?.id ?? null, subject: entry.subject },
   };
+}
+
+/**
+ * The stored row of a draft: the subject hashed under the log subject key, the entry encoded. Refuses
+ * with `log_unavailable` an entry that cannot be encoded (oversized, not canonicalizable) or that names
+ * a subject while no key is given (sealed).
+ */
+export function finishLogEntry(draft: LogEntryDraft, subjectKey: Uint8Array | KeyObject | null): LogEntryRow {
+  const { subjectId, ...rest } = draft;
+  if (subjectId !== null && subjectKey === null) {
+    throw new EnclaveError('sealed', `the enclave is sealed: a ${draft.type} event must name its subject by the log subject key, which needs the root key`);
+  }
+  const entry: LogEntry = { ...rest, subject: subjectId === null || subjectKey === null ? null : subjectHash(subjectKey, subjectId) };
+  try {
+    const { bytes, columns } = encodeLogEntry(entry);
+    return { ...columns, body: bytes };
+  } catch (cause) {
+    throw new EnclaveError('log_unavailable', `the ${draft.type} entry could not be encoded`, { cause });
+  }
 }
 
 function bad(message: string): never {

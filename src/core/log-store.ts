@@ -10,6 +10,9 @@
 // integrates and signs: one holder at a time, released when its holder closes the store or dies, so the
 // others (which keep appending) take over; the compare-and-set stays the safety net.
 
+import type { EnclaveError } from './errors.ts';
+import type { LogEntryDraft } from './log-entry.ts';
+
 export interface LogEntryRow {
   /** Milliseconds since the epoch (search column). */
   readonly time: number;
@@ -83,6 +86,14 @@ export interface LogStore {
    * next indexes, densely, in order; resolves with the first one.
    */
   append(entries: readonly LogEntryRow[]): Promise<number>;
+  /**
+   * Optional, for a store that writes on a thread of its own: appends like `append`, but finishes drafts
+   * there (finishLogEntry: the subject's HMAC under `subjectKey`, the canonical bytes), so the caller's
+   * thread does not. Items already rows are stored as they are. Resolves with one outcome per item, in
+   * order: its index, or the error that refused it alone (an entry that cannot be encoded); the others
+   * get dense indexes in their order. Rejects, storing nothing, when the commit fails.
+   */
+  appendEntries?(items: readonly (LogEntryRow | LogEntryDraft)[], subjectKey: Uint8Array | null): Promise<readonly (number | EnclaveError)[]>;
   /** Number of entries appended (the next index). */
   size(): Promise<number>;
   /** Entry bodies with indexes in [from, to), in order (fewer if the log is shorter). */

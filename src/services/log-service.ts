@@ -25,7 +25,7 @@ import { createSecretKey, type KeyObject } from 'node:crypto';
 import { hostname } from 'node:os';
 import { EnclaveError } from '../core/errors.ts';
 import { LOG_EVENT_TYPES, type EventLog, type LogEventInput, type LogReceipt } from '../core/event-log.ts';
-import { decodeLogEntry, encodeLogEntry, LOG_ENTRY_VERSION, subjectHash, type LogEntry } from '../core/log-entry.ts';
+import { decodeLogEntry, finishLogEntry, LOG_ENTRY_VERSION, subjectHash, type LogEntry, type LogEntryDraft } from '../core/log-entry.ts';
 import type { LogEntryRow, LogStore, LogTile, SequencerLease, StoredCheckpoint } from '../core/log-store.ts';
 import { Lru } from '../core/lru.ts';
 import { formatCheckpoint, openCheckpoint, parseCheckpoint } from '../core/tlog/checkpoint.ts';
@@ -108,7 +108,8 @@ interface Keys {
 }
 
 interface Pending {
-  readonly row: LogEntryRow;
+  /** A row, or a draft the store finishes on its writer thread (LogStore.appendEntries). */
+  item: LogEntryRow | LogEntryDraft;
   resolve(index: number): void;
   reject(err: unknown): void;
 }
@@ -237,6 +238,20 @@ export class LogService implements EventLog {
 
   /** Drops the keys (called on seal): no signing and no subject hashing until the next unseal. */
   sealedNow(): void {
+    // Drafts queued while unsealed name their subject: they are finished with the key before it goes.
+    if (this.keys) {
+      const key = this.keys.subjectKey;
+      this.queue = this.queue.filter((p) => {
+        if ('body' in p.item || p.item.subjectId === null) return true;
+        try {
+          p.item = finishLogEntry(p.item, key);
+          return true;
+        } catch (err) {
+          p.reject(err);
+          return false;
+        }
+      });
+    }
     this.keys?.subject.fill(0);
     this.keys = null;
   }
@@ -263,48 +278,43 @@ export class LogService implements EventLog {
   /** Resolves once the entry is durable, with its index; rejects with `log_unavailable` (or `sealed`, see below). */
   async append(event: LogEventInput): Promise<LogReceipt> {
     if (this.closed) throw new EnclaveError('log_unavailable', 'the transparency log is closed');
-    const row = this.encode(event);
-    const index = await this.enqueue(row);
+    const draft = this.draft(event);
+    // A store with a writer thread of its own hashes and encodes there; otherwise it is done here.
+    const index = await this.enqueue(this.store.appendEntries ? draft : finishLogEntry(draft, this.keys?.subjectKey ?? null));
     noteReceipt(index);
     return { index };
   }
 
-  private encode(event: LogEventInput): LogEntryRow {
+  private draft(event: LogEventInput): LogEntryDraft {
     if (!TYPES.has(event.type)) throw new EnclaveError('log_unavailable', `unknown log event type "${String(event.type)}"`);
-    let subject: string | null = null;
+    let subjectId: string | null = null;
     let sealed = false;
     if (event.subject !== undefined) {
-      if (this.keys) subject = subjectHash(this.keys.subjectKey, event.subject);
+      if (this.keys) subjectId = event.subject;
       // A decision while sealed released nothing protected (nothing can be decrypted): it is logged,
       // unlinkable. A change to a subject's data must be linkable, so it waits for the unseal.
       else if (event.type === 'access.decision') sealed = true;
       else throw new EnclaveError('sealed', `the enclave is sealed: a ${event.type} event must name its subject by the log subject key, which needs the root key`);
     }
     const p = event.principal;
-    const entry: LogEntry = {
+    return {
       v: LOG_ENTRY_VERSION,
       type: event.type,
       time: new Date(this.clock()).toISOString(),
       principal: p ? { id: p.id, org: p.org, role: p.role } : null,
-      subject,
+      subjectId,
       ...(sealed ? { sealed: true as const } : {}),
       details: event.details,
     };
-    try {
-      const { bytes, columns } = encodeLogEntry(entry);
-      return { ...columns, body: bytes };
-    } catch (cause) {
-      throw new EnclaveError('log_unavailable', `the ${event.type} entry could not be encoded`, { cause });
-    }
   }
 
-  private enqueue(row: LogEntryRow): Promise<number> {
+  private enqueue(item: LogEntryRow | LogEntryDraft): Promise<number> {
     if (this.closed) return Promise.reject(new EnclaveError('log_unavailable', 'the transparency log is closed'));
     if (this.queue.length >= this.maxQueue) {
       return Promise.reject(new EnclaveError('log_unavailable', `the transparency log has ${this.queue.length} entries waiting to be written; try again`));
     }
     const queued = new Promise<number>((resolve, reject) => {
-      this.queue.push({ row, resolve, reject });
+      this.queue.push({ item, resolve, reject });
       this.writing ??= this.drain();
     });
     this.lastQueued = queued.catch(() => {});
@@ -318,8 +328,7 @@ export class LogService implements EventLog {
       while (this.queue.length > 0) {
         const batch = this.queue.splice(0, this.maxBatch);
         try {
-          const first = await this.store.append(batch.map((p) => p.row));
-          batch.forEach((p, i) => p.resolve(first + i));
+          await this.write(batch);
         } catch (cause) {
           const err = new EnclaveError('log_unavailable', 'the transparency log could not durably store the entry', { cause });
           for (const p of batch) p.reject(err);
@@ -329,6 +338,23 @@ export class LogService implements EventLog {
     } finally {
       this.writing = null;
     }
+  }
+
+  private async write(batch: readonly Pending[]): Promise<void> {
+    const items = batch.map((p) => p.item);
+    if (!this.store.appendEntries) {
+      // Every item is a row here (append finishes drafts itself when the store has no appendEntries).
+      const first = await this.store.append(items.map((i) => ('body' in i ? i : finishLogEntry(i, this.keys?.subjectKey ?? null))));
+      batch.forEach((p, i) => p.resolve(first + i));
+      return;
+    }
+    // Drafts naming a subject exist only while unsealed (sealedNow finishes the queued ones).
+    const outcomes = await this.store.appendEntries(items, this.keys?.subject ?? null);
+    batch.forEach((p, i) => {
+      const o = outcomes[i];
+      if (typeof o === 'number') p.resolve(o);
+      else p.reject(o ?? new EnclaveError('log_unavailable', 'the log store gave no outcome for an entry'));
+    });
   }
 
   // ---- integration and checkpoints -------------------------------------------------------------------

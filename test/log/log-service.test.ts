@@ -146,6 +146,56 @@ void describe('LogService', () => {
     await log.close();
   });
 
+  // The embedded store finishes entries on its writer thread (LogStore.appendEntries); a store without
+  // that method gets rows finished here. Both must store the same entries and refuse the same ones.
+  const stores: readonly (readonly [string, () => SqliteLogStore])[] = [
+    ['finished on the writer thread', () => new SqliteLogStore({ path: join(dir, `log-${++n}.db`) })],
+    ['finished by the service (a store without appendEntries)', () => Object.assign(new SqliteLogStore({ path: join(dir, `log-${++n}.db`) }), { appendEntries: undefined })],
+  ];
+  for (const [how, make] of stores) {
+    void it(`hashes the subjects of entries still queued when it is sealed, under the key they were appended with (${how})`, async () => {
+      const log = new LogService({ store: make(), origin: 'enclave.test/log' });
+      const root = randomBytes(32);
+      await log.unsealed(root);
+      const appended = Array.from({ length: 40 }, (_, i) => log.append(event(i, { subject: `bob-${i}` })));
+      log.sealedNow();
+      const receipts = await Promise.all(appended);
+      const bodies = await log.store.readEntries(0, 100);
+      assert.equal(bodies.length, 40);
+      receipts.forEach((r, i) => assert.equal(decodeLogEntry(bodies[r.index] ?? new Uint8Array()).subject, subjectHash(logSubjectKey(root), `bob-${i}`), `entry of bob-${i}`));
+      await log.close();
+    });
+
+    void it(`refuses an entry that cannot be encoded alone: the others of its batch are stored with dense indexes (${how})`, async () => {
+      const log = new LogService({ store: make(), origin: 'enclave.test/log' });
+      const root = randomBytes(32);
+      await log.unsealed(root);
+      const results = await Promise.allSettled([
+        log.append(event(0)),
+        log.append(event(1, { details: { note: 'x'.repeat(70_000) } })),
+        log.append(event(2)),
+        log.append(event(3, { details: { bad: Number.NaN } })),
+        log.append(event(4)),
+      ]);
+      const refused = results.flatMap((r, i) => (r.status === 'rejected' ? [i] : []));
+      assert.deepEqual(refused, [1, 3]);
+      for (const i of refused) {
+        const r = results[i];
+        assert.ok(r?.status === 'rejected' && isEnclaveError(r.reason, 'log_unavailable'), `entry ${i}: ${r?.status === 'rejected' ? String(r.reason) : ''}`);
+      }
+      assert.deepEqual(
+        results.flatMap((r) => (r.status === 'fulfilled' ? [r.value.index] : [])),
+        [0, 1, 2],
+      );
+      const bodies = await log.store.readEntries(0, 10);
+      assert.deepEqual(bodies.map((b) => decodeLogEntry(b).details['i']), [0, 2, 4]);
+      // The key the service holds was not wiped by the store: later entries still hash under it.
+      const later = await log.append(event(5, { subject: 'carol' }));
+      assert.equal(decodeLogEntry((await log.store.readEntries(later.index, later.index + 1))[0] ?? new Uint8Array()).subject, subjectHash(logSubjectKey(root), 'carol'));
+      await log.close();
+    });
+  }
+
   void it('while sealed, integrates but publishes no checkpoint; the first one after unsealing covers everything', async () => {
     const log = open();
     await log.append(event(1, { subject: undefined }));
@@ -230,6 +280,7 @@ void describe('LogService', () => {
     let broken = true;
     const failing = Object.assign(Object.create(store) as SqliteLogStore, {
       append: (rows: Parameters<SqliteLogStore['append']>[0]) => (broken ? Promise.reject(new Error('disk full')) : store.append(rows)),
+      appendEntries: (...args: Parameters<SqliteLogStore['appendEntries']>) => (broken ? Promise.reject(new Error('disk full')) : store.appendEntries(...args)),
     });
     const log = new LogService({ store: failing, origin: 'o' });
     const results = await Promise.allSettled(Array.from({ length: 20 }, (_, i) => log.append(event(i))));

@@ -13,12 +13,13 @@ import { once } from 'node:events';
 import { Worker } from 'node:worker_threads';
 import type { DatabaseSync, SQLInputValue } from 'node:sqlite';
 import { EnclaveError, isErrorCode } from '../../core/errors.ts';
+import type { LogEntryDraft } from '../../core/log-entry.ts';
 import type { LogEntryRow, LogQuery, LogStore, LogTile, SequencerLease, StoredCheckpoint, StoredLogEntry } from '../../core/log-store.ts';
 import type { Migration } from '../../core/migration-plan.ts';
 import { logSearchSql, toLogEntry } from '../log-search.ts';
 import { applyMigrations, openSqliteDatabase, StatementCache } from './sqlite-db.ts';
 import { SQLITE_LOG_MIGRATIONS } from './sqlite-log-migrations.ts';
-import { entryCount, SqliteLogWrites, storedTreeSize, type LogWriteOp } from './sqlite-log-writes.ts';
+import { entryCount, SqliteLogWrites, storedTreeSize, type AppendOutcome, type LogWriteOp } from './sqlite-log-writes.ts';
 
 type Row = Record<string, SQLInputValue>;
 
@@ -145,6 +146,17 @@ export class SqliteLogStore implements LogStore {
   append(entries: readonly LogEntryRow[]): Promise<number> {
     if (this.closing) return Promise.reject(new EnclaveError('storage_unavailable', 'the log store is closed'));
     return this.writer.call('append', [entries]);
+  }
+
+  async appendEntries(items: readonly (LogEntryRow | LogEntryDraft)[], subjectKey: Uint8Array | null): Promise<readonly (number | EnclaveError)[]> {
+    if (this.closing) throw new EnclaveError('storage_unavailable', 'the log store is closed');
+    // The writer gets a copy of the key and wipes it once imported; this copy is wiped once it has been
+    // posted to the worker (cloned) or used by the inline writer, both before call() returns.
+    const copy = subjectKey === null ? null : Uint8Array.from(subjectKey);
+    const written = this.writer.call<AppendOutcome[]>('appendEntries', [items, copy]);
+    copy?.fill(0);
+    const outcomes = await written;
+    return outcomes.map((o) => (typeof o === 'number' ? o : new EnclaveError(isErrorCode(o.code) ? o.code : 'log_unavailable', o.message)));
   }
 
   size(): Promise<number> {

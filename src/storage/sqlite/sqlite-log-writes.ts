@@ -1,7 +1,10 @@
 // The log store's writes, synchronous on one node:sqlite connection. The store runs them on a worker
 // thread (sqlite-log-writer.ts) so that a commit's fsync never blocks the event loop, or inline for an
 // in-memory database, which a worker cannot share.
+import { createSecretKey } from 'node:crypto';
 import type { DatabaseSync, SQLInputValue } from 'node:sqlite';
+import { isEnclaveError } from '../../core/errors.ts';
+import { finishLogEntry, type LogEntryDraft } from '../../core/log-entry.ts';
 import type { LogEntryRow, LogTile, StoredCheckpoint } from '../../core/log-store.ts';
 import { subjectIndexSql } from '../log-search.ts';
 import { inTransaction, StatementCache } from './sqlite-db.ts';
@@ -9,6 +12,14 @@ import { inTransaction, StatementCache } from './sqlite-db.ts';
 type Row = Record<string, SQLInputValue>;
 
 export const TREE_SIZE_KEY = 'tree_size';
+
+/** Why one item of an appendEntries call was refused (plain data: it crosses from the writer thread). */
+export interface AppendRefusal {
+  readonly code: string;
+  readonly message: string;
+}
+
+export type AppendOutcome = number | AppendRefusal;
 
 /** Current number of entries (the next index). */
 export function entryCount(statements: StatementCache): number {
@@ -36,6 +47,31 @@ export class SqliteLogWrites {
       entries.forEach((e, i) => insert.run(first + i, e.time, e.type, e.principal, e.subject, e.body));
       return first;
     });
+  }
+
+  /**
+   * LogStore.appendEntries: drafts finished here, each refusal its item's alone. The key is this call's
+   * copy (a worker receives a clone) and is wiped once imported.
+   */
+  appendEntries(items: readonly (LogEntryRow | LogEntryDraft)[], subjectKey: Uint8Array | null): AppendOutcome[] {
+    const key = subjectKey === null ? null : createSecretKey(subjectKey);
+    subjectKey?.fill(0);
+    const rows: LogEntryRow[] = [];
+    const refused: (AppendRefusal | null)[] = items.map((item) => {
+      if ('body' in item) {
+        rows.push(item);
+        return null;
+      }
+      try {
+        rows.push(finishLogEntry(item, key));
+        return null;
+      } catch (err) {
+        return { code: isEnclaveError(err) ? err.code : 'log_unavailable', message: err instanceof Error ? err.message : String(err) };
+      }
+    });
+    if (rows.length === 0) return refused as AppendRefusal[];
+    let index = this.append(rows);
+    return refused.map((r) => r ?? index++);
   }
 
   integrate(fromSize: number, toSize: number, tiles: readonly LogTile[]): boolean {
@@ -73,6 +109,8 @@ export class SqliteLogWrites {
     switch (op) {
       case 'append':
         return this.append(args[0] as readonly LogEntryRow[]);
+      case 'appendEntries':
+        return this.appendEntries(args[0] as readonly (LogEntryRow | LogEntryDraft)[], args[1] as Uint8Array | null);
       case 'integrate':
         return this.integrate(args[0] as number, args[1] as number, args[2] as readonly LogTile[]);
       case 'putCheckpoint':
@@ -88,4 +126,4 @@ export class SqliteLogWrites {
 }
 
 /** The write operations by name, as the worker receives them. */
-export type LogWriteOp = 'append' | 'integrate' | 'putCheckpoint' | 'putMetaIfAbsent';
+export type LogWriteOp = 'append' | 'appendEntries' | 'integrate' | 'putCheckpoint' | 'putMetaIfAbsent';
