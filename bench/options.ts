@@ -24,6 +24,9 @@ export interface BenchOptions {
   readonly command: string;
 }
 
+/** Concurrent clients of the measured rounds. */
+export const ASSESSED_CONNECTIONS = 64;
+
 export const USAGE = `usage: npm run bench [-- --quick] [-- --fresh] [-- --no-profile] [-- --server-node-flags=<flags>]
 
   --quick       50,000 records, one round of 3 s runs: a sanity check; the report goes to
@@ -59,11 +62,15 @@ export function parseOptions(argv: readonly string[], paths: { docs: string; qui
     fresh: values.fresh,
     profile: !values['no-profile'],
     dataset: quick ? { subjects: 5_000, recordsPerSubject: 10 } : { subjects: 100_000, recordsPerSubject: 10 },
+    // The targets are throughput targets, assessed where the gated server's throughput peaks. Every gated
+    // read waits for its entry's durable commit, so with few clients it is bound by that wait, not by the
+    // server (docs/benchmarks.md, "How to read this"): the rounds run at 64 connections, and the windows
+    // at 10 and 32 show the rest of the curve.
     load: quick
-      ? { connections: 10, pipelining: 1, durationSeconds: 3, warmupSeconds: 1 }
-      : { connections: 10, pipelining: 1, durationSeconds: 10, warmupSeconds: 3 },
+      ? { connections: ASSESSED_CONNECTIONS, pipelining: 1, durationSeconds: 3, warmupSeconds: 1 }
+      : { connections: ASSESSED_CONNECTIONS, pipelining: 1, durationSeconds: 10, warmupSeconds: 3 },
     rounds: quick ? 1 : 5,
-    moreConnections: quick ? [64] : [32, 64],
+    moreConnections: quick ? [10] : [10, 32],
     soak: quick
       ? { windowSeconds: 3, maxSeconds: 6, settleFraction: 0.02, settleWindows: 1 }
       : { windowSeconds: 10, maxSeconds: 300, settleFraction: 0.02, settleWindows: 6 },
