@@ -9,10 +9,15 @@ export class BreakableLog {
   /** Entry types refused while `broken` is not set (the log failing at one particular append). */
   readonly refuse = new Set<string>();
 
+  private fails(items: readonly { readonly type: string }[]): boolean {
+    return this.broken || items.some((r) => this.refuse.has(r.type));
+  }
+
   readonly factory = (url: string, dataDir: string): LogStore => {
     const real = new SqliteLogStore({ path: sqlitePathOf(url, dataDir) ?? '' });
     return Object.assign(Object.create(real) as SqliteLogStore, {
-      append: (rows: Parameters<LogStore['append']>[0]) => (this.broken || rows.some((r) => this.refuse.has(r.type)) ? Promise.reject(new Error('disk I/O error')) : real.append(rows)),
+      append: (rows: Parameters<LogStore['append']>[0]) => (this.fails(rows) ? Promise.reject(new Error('disk I/O error')) : real.append(rows)),
+      appendEntries: (...args: Parameters<SqliteLogStore['appendEntries']>) => (this.fails(args[0]) ? Promise.reject(new Error('disk I/O error')) : real.appendEntries(...args)),
     });
   };
 }

@@ -79,10 +79,14 @@ void describe('LogService', () => {
         commits++;
         return store.append(rows);
       },
+      appendEntries: (...args: Parameters<SqliteLogStore['appendEntries']>) => {
+        commits++;
+        return store.appendEntries(...args);
+      },
     });
     const log = new LogService({ store: counting, origin: 'o' });
     await Promise.all(Array.from({ length: 500 }, (_, i) => log.append(event(i))));
-    assert.ok(commits <= 5, `500 concurrent appends took ${commits} commits`);
+    assert.ok(commits >= 1 && commits <= 5, `500 concurrent appends took ${commits} commits`);
     await log.close();
   });
 

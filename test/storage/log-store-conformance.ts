@@ -6,6 +6,10 @@
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { describe, it } from 'node:test';
+import { canonicalJson } from '../../src/core/canonical-json.ts';
+import { isEnclaveError } from '../../src/core/errors.ts';
+import type { LogValue } from '../../src/core/event-log.ts';
+import { decodeLogEntry, subjectHash, type LogEntryDraft } from '../../src/core/log-entry.ts';
 import type { LogEntryRow, LogStore, LogTile } from '../../src/core/log-store.ts';
 import { SUBJECT_EPOCH } from '../../src/storage/log-search.ts';
 import { openPerTest } from './suite-lifecycle.ts';
@@ -18,7 +22,7 @@ export function logStoreConformance(
   name: string,
   open: () => Promise<LogStore> | LogStore,
   cleanup?: () => Promise<void>,
-  options: { skip?: string | false } = {},
+  options: { skip?: string | false; /** The store has appendEntries (finishes drafts itself). */ finishesEntries?: boolean } = {},
 ): void {
   void describe(`LogStore conformance: ${name}`, { skip: options.skip ?? false }, () => {
     let store: LogStore;
@@ -88,6 +92,47 @@ export function logStoreConformance(
         assert.equal(await store.append([entry(2)]), base, 'the refused batch left no gap');
       });
     });
+
+    // Optional in the port: a store with a writer thread of its own finishes drafts there. A store
+    // declared without it (PostgreSQL) must not have it, so the service finishes entries before `append`.
+    void it(
+      options.finishesEntries
+        ? 'appendEntries finishes drafts under the given key, stores rows as they are, and refuses a bad item alone'
+        : 'has no appendEntries: the log service finishes every entry before append',
+      async () => {
+        const appendEntries = store.appendEntries?.bind(store);
+        if (!options.finishesEntries) {
+          assert.equal(appendEntries, undefined);
+          return;
+        }
+        assert.ok(appendEntries, `${name} is declared to finish entries but has no appendEntries`);
+        const key = randomBytes(32);
+        const keyBefore = Buffer.from(key);
+        const draft = (i: number, subjectId: string | null, details: Record<string, LogValue> = { i, ns }): LogEntryDraft => ({
+          v: 1,
+          type: 'access.decision',
+          time: new Date(T0 + i).toISOString(),
+          principal: { id: `${ns}-p`, org: 'platform', role: 'service' },
+          subjectId,
+          details,
+        });
+        const base = await store.size();
+        const outcomes = await appendEntries([draft(0, `${ns}-alice`), entry(1), draft(2, null, { too: 'x'.repeat(70_000) }), draft(3, null)], key);
+        assert.deepEqual(outcomes.slice(0, 2), [base, base + 1]);
+        assert.ok(isEnclaveError(outcomes[2], 'log_unavailable'), 'the oversized draft is refused');
+        assert.equal(outcomes[3], base + 2, 'the item after the refused one takes the next index: no gap');
+        assert.deepEqual(keyBefore, key, "the caller's key is left as it was");
+        const [first, second, third] = await store.readEntries(base, base + 3);
+        const stored = decodeLogEntry(first ?? new Uint8Array());
+        assert.equal(stored.subject, subjectHash(key, `${ns}-alice`));
+        assert.equal(canonicalJson(stored), Buffer.from(first ?? []).toString(), 'stored in canonical form');
+        assert.equal(hex(second), hex(entry(1).body));
+        assert.equal(decodeLogEntry(third ?? new Uint8Array()).subject, null);
+        const sealed = await appendEntries([draft(4, `${ns}-bob`), draft(5, null)], null);
+        assert.ok(isEnclaveError(sealed[0], 'sealed'), 'a draft naming a subject without a key is refused');
+        assert.equal(sealed[1], base + 3);
+      },
+    );
 
     void describe('search', () => {
       async function seed(): Promise<{ base: number; rows: LogEntryRow[] }> {

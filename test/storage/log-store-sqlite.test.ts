@@ -16,11 +16,11 @@ import { logStoreConformance } from './log-store-conformance.ts';
 const dir = mkdtempSync(join(tmpdir(), 'enclave-log-store-'));
 let n = 0;
 
-logStoreConformance('sqlite (file, writer thread)', () => new SqliteLogStore({ path: join(dir, 'conformance', `log-${++n}.db`) }));
-logStoreConformance('sqlite (file, inline writer)', () => new SqliteLogStore({ path: join(dir, 'conformance', `log-${++n}.db`), writer: 'inline' }));
-logStoreConformance('sqlite (:memory:)', () => new SqliteLogStore({ path: ':memory:' }));
+logStoreConformance('sqlite (file, writer thread)', () => new SqliteLogStore({ path: join(dir, 'conformance', `log-${++n}.db`) }), undefined, { finishesEntries: true });
+logStoreConformance('sqlite (file, inline writer)', () => new SqliteLogStore({ path: join(dir, 'conformance', `log-${++n}.db`), writer: 'inline' }), undefined, { finishesEntries: true });
+logStoreConformance('sqlite (:memory:)', () => new SqliteLogStore({ path: ':memory:' }), undefined, { finishesEntries: true });
 // One file for every test: the suite must not depend on a fresh database.
-logStoreConformance('sqlite (one shared file)', () => new SqliteLogStore({ path: join(dir, 'shared', 'log.db') }));
+logStoreConformance('sqlite (one shared file)', () => new SqliteLogStore({ path: join(dir, 'shared', 'log.db') }), undefined, { finishesEntries: true });
 
 void describe('SqliteLogStore on a file', () => {
   after(() => rmSync(dir, { recursive: true, force: true }));
