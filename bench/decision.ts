@@ -6,7 +6,6 @@
 import { readFileSync, writeFileSync } from 'node:fs';
 import { cpus, loadavg } from 'node:os';
 import { join } from 'node:path';
-import { parseArgs } from 'node:util';
 import { parse } from 'yaml';
 import { parseConfig } from '../src/core/config.ts';
 import type { DecisionRequest } from '../src/core/decision.ts';
@@ -15,10 +14,20 @@ import { CedarDecisionPoint } from '../src/services/cedar-decision-point.ts';
 import { GrantIndex } from '../src/services/grant-index.ts';
 import { PolicyEngine } from '../src/services/policy-engine.ts';
 import { starterConfig } from '../src/services/starter-config.ts';
+import { parseBenchArgs } from './options.ts';
 import { DECISION_SECTION, replaceSection } from './report-sections.ts';
 import { quantile } from './stats.ts';
 
-const { values } = parseArgs({ options: { quick: { type: 'boolean', default: false }, 'no-write': { type: 'boolean', default: false } } });
+const USAGE = `usage: npm run bench:decision [-- --quick] [-- --no-write]
+
+  --quick     3,000 calls per cell instead of 30,000
+  --no-write  print the section instead of writing it into docs/benchmarks.md
+`;
+const values = parseBenchArgs(USAGE, { quick: { type: 'boolean', default: false }, 'no-write': { type: 'boolean', default: false }, help: { type: 'boolean', default: false } });
+if (values.help) {
+  process.stdout.write(USAGE);
+  process.exit(0);
+}
 const CALLS = values.quick ? 3_000 : 30_000;
 const WARMUP = values.quick ? 500 : 5_000;
 const TARGET = { cached: 20, uncached: 100 };
@@ -119,7 +128,7 @@ const section = [
   '',
   `Targets (issue 3): cached p50 ≤ ${TARGET.cached} µs: ${verdict('cached')}; uncached p50 ≤ ${TARGET.uncached} µs: ${verdict('uncached')}.`,
   '',
-  'Why it costs what it costs: one `statefulIsAuthorized` call with no entities and a context of booleans is 30–45 µs here, most of it moving the request across the WebAssembly boundary as JSON; every entity reference in the context adds about 10 µs, which is why the principal\'s org kind is its entity type, grant coverage is computed outside Cedar, and only the context attributes some policy reads are passed; and Cedar evaluates every policy of the set it is given, so each action gets only the policies that can apply to it (with all 17 in one set, every uncached figure was 15–40 µs higher). In the HTTP benchmark above every read is the platform service\'s read of one collection for one purpose, so after the first it is the cached case, about a microsecond against some 300 µs of server CPU per read; whether the HTTP figures include the Cedar decision point depends on when they were last regenerated (the run date above).',
+  'Why it costs what it costs: one `statefulIsAuthorized` call with no entities and a context of booleans is 30–45 µs here, most of it moving the request across the WebAssembly boundary as JSON; every entity reference in the context adds about 10 µs, which is why the principal\'s org kind is its entity type, grant coverage is computed outside Cedar, and only the context attributes some policy reads are passed; and Cedar evaluates every policy of the set it is given, so each action gets only the policies that can apply to it (with all 17 in one set, every uncached figure was 15–40 µs higher). In the HTTP benchmark above every read is the platform service\'s read of one collection for one purpose, so after the first it is the cached case, about a microsecond against the 110 µs or more of server CPU per read measured there; whether the HTTP figures include the Cedar decision point depends on when they were last regenerated (the run date above).',
   DECISION_SECTION.end,
 ].join('\n');
 process.stdout.write(`${section}\n`);

@@ -6,12 +6,12 @@
 import { execFileSync } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { parseArgs } from 'node:util';
 import { withCompileCache } from '../bin/compile-cache.js';
 import { initEnclave } from '../src/services/init-service.ts';
 import { describeMachine } from './machine.ts';
 import { dropPostgresSource, usersFor, writeMapping, writePostgresSource, writeSqliteSource } from './migrate/legacy-data.ts';
 import type { StepResult } from './migrate/worker.ts';
+import { parseBenchArgs } from './options.ts';
 import { MIGRATE_SECTION, replaceSection } from './report-sections.ts';
 
 const WORK = join(import.meta.dirname, '.work', 'migrate');
@@ -21,24 +21,24 @@ const WORKER = join(import.meta.dirname, 'migrate', 'worker.ts');
 // "300 MB" read strictly: 300,000,000 bytes (286.1 MiB).
 const TARGETS = { sqlite: 100_000, postgres: 50_000, rssBytes: 300_000_000 } as const;
 
-const { values } = parseArgs({
-  options: {
-    quick: { type: 'boolean', default: false },
-    docs: { type: 'boolean', default: false },
-    sizes: { type: 'string' },
-    engines: { type: 'string', default: 'sqlite,postgres' },
-    'pg-url': { type: 'string', default: process.env['ENCLAVE_BENCH_PG_URL'] ?? 'postgres://postgres@127.0.0.1:5432/test' },
-    help: { type: 'boolean', default: false },
-  },
-});
-if (values.help) {
-  process.stdout.write(`usage: npm run bench:migrate [-- --quick] [-- --sizes=100000,1000000,5000000] [-- --engines=sqlite,postgres] [-- --pg-url=<url>]
+const USAGE = `usage: npm run bench:migrate [-- --quick] [-- --sizes=100000,1000000,5000000] [-- --engines=sqlite,postgres] [-- --pg-url=<url>]
 
   --quick     20,000 and 50,000 rows, report to bench/.work/migrate-quick.md (docs/benchmarks.md is kept)
   --docs      with --quick: write the section of docs/benchmarks.md anyway, marked as a quick run
   --sizes     source rows per run (default 100000,1000000,5000000)
   --engines   sqlite, postgres or both (default both); PostgreSQL at --pg-url (a scratch schema is created)
-`);
+`;
+
+const values = parseBenchArgs(USAGE, {
+  quick: { type: 'boolean', default: false },
+  docs: { type: 'boolean', default: false },
+  sizes: { type: 'string' },
+  engines: { type: 'string', default: 'sqlite,postgres' },
+  'pg-url': { type: 'string', default: process.env['ENCLAVE_BENCH_PG_URL'] ?? 'postgres://postgres@127.0.0.1:5432/test' },
+  help: { type: 'boolean', default: false },
+});
+if (values.help) {
+  process.stdout.write(USAGE);
   process.exit(0);
 }
 const sizes = (values.sizes ?? (values.quick ? '20000,50000' : '100000,1000000,5000000')).split(',').map(Number);

@@ -1,5 +1,5 @@
 // Command-line options of `npm run bench`.
-import { parseArgs } from 'node:util';
+import { parseArgs, type ParseArgsOptionsConfig } from 'node:util';
 import type { DatasetSpec } from './dataset.ts';
 import type { LoadSettings } from './load.ts';
 import type { SoakOptions } from './memory-soak.ts';
@@ -83,8 +83,21 @@ export function parseOptions(argv: readonly string[], paths: { docs: string; qui
 }
 
 /** The `--quick` / `--help` options of the smaller benchmarks (bench:log, bench:scale): prints `usage` and exits on --help. */
+/**
+ * parseArgs for a bench script's own options: an unknown or malformed flag ends the script with a one-line
+ * message and its usage on stderr (exit code 2), not a stack trace.
+ */
+export function parseBenchArgs<T extends ParseArgsOptionsConfig>(usage: string, options: T, argv: readonly string[] = process.argv.slice(2)): ReturnType<typeof parseArgs<{ args: string[]; options: T; strict: true }>>['values'] {
+  try {
+    return parseArgs({ args: [...argv], options, strict: true }).values;
+  } catch (err) {
+    process.stderr.write(`${err instanceof Error ? err.message : String(err)}\n${usage}`);
+    process.exit(2);
+  }
+}
+
 export function parseQuick(usage: string, argv: readonly string[] = process.argv.slice(2)): boolean {
-  const { values } = parseArgs({ args: [...argv], options: { quick: { type: 'boolean', default: false }, help: { type: 'boolean', default: false } }, strict: true });
+  const values = parseBenchArgs(usage, { quick: { type: 'boolean', default: false }, help: { type: 'boolean', default: false } }, argv);
   if (values.help) {
     process.stdout.write(usage);
     process.exit(0);
