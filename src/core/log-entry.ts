@@ -103,6 +103,18 @@ export function finishLogEntry(draft: LogEntryDraft, subjectKey: Uint8Array | Ke
   }
 }
 
+/** finishLogEntry over a batch: rows stay as they are, each draft becomes its row or the error that refused it alone. */
+export function finishLogEntries(items: readonly (LogEntryRow | LogEntryDraft)[], subjectKey: Uint8Array | KeyObject | null): (LogEntryRow | EnclaveError)[] {
+  return items.map((item) => {
+    if ('body' in item) return item;
+    try {
+      return finishLogEntry(item, subjectKey);
+    } catch (err) {
+      return err instanceof EnclaveError ? err : new EnclaveError('log_unavailable', `the ${item.type} entry could not be encoded`, { cause: err });
+    }
+  });
+}
+
 function bad(message: string): never {
   throw new EnclaveError('invalid_request', `not a log entry: ${message}`);
 }

@@ -110,6 +110,8 @@ interface Keys {
 interface Pending {
   /** A row, or a draft the store finishes on its writer thread (LogStore.appendEntries). */
   item: LogEntryRow | LogEntryDraft;
+  /** Why the entry was refused before it reached the store (sealedNow could not finish it); rejected in its batch's turn. */
+  refused?: unknown;
   resolve(index: number): void;
   reject(err: unknown): void;
 }
@@ -152,6 +154,12 @@ function trailingOnes(n: number): number {
 export function defaultInstanceName(): string {
   return `${hostname()}:${process.pid}`;
 }
+
+/**
+ * Drafts per call of LogStore.appendEntries: the writer thread builds each entry's JSON in its own heap
+ * (up to 64 KiB an entry), where rows arrived as bytes outside it.
+ */
+const MAX_DRAFT_BATCH = 1_000;
 
 function yieldToIo(): Promise<void> {
   return new Promise((resolve) => setImmediate(resolve));
@@ -241,16 +249,15 @@ export class LogService implements EventLog {
     // Drafts queued while unsealed name their subject: they are finished with the key before it goes.
     if (this.keys) {
       const key = this.keys.subjectKey;
-      this.queue = this.queue.filter((p) => {
-        if ('body' in p.item || p.item.subjectId === null) return true;
+      for (const p of this.queue) {
+        if ('body' in p.item || p.item.subjectId === null) continue;
         try {
           p.item = finishLogEntry(p.item, key);
-          return true;
         } catch (err) {
-          p.reject(err);
-          return false;
+          // Rejected in order, with its batch: a sync() waiting for the last entry must not pass earlier ones.
+          p.refused = err;
         }
-      });
+      }
     }
     this.keys?.subject.fill(0);
     this.keys = null;
@@ -326,12 +333,13 @@ export class LogService implements EventLog {
       // Let the appends of this turn of the event loop (and of I/O callbacks due now) join the batch.
       await yieldToIo();
       while (this.queue.length > 0) {
-        const batch = this.queue.splice(0, this.maxBatch);
+        // Drafts are finished by the store's writer thread, whose heap is small: its batches are capped.
+        const batch = this.queue.splice(0, this.store.appendEntries ? Math.min(this.maxBatch, MAX_DRAFT_BATCH) : this.maxBatch);
         try {
           await this.write(batch);
         } catch (cause) {
           const err = new EnclaveError('log_unavailable', 'the transparency log could not durably store the entry', { cause });
-          for (const p of batch) p.reject(err);
+          for (const p of batch) p.reject(p.refused ?? err);
         }
         await yieldToIo();
       }
@@ -340,21 +348,29 @@ export class LogService implements EventLog {
     }
   }
 
-  private async write(batch: readonly Pending[]): Promise<void> {
+  private async write(all: readonly Pending[]): Promise<void> {
+    const batch = all.filter((p) => p.refused === undefined);
     const items = batch.map((p) => p.item);
+    if (items.length > 0) await this.storeBatch(batch, items);
+    for (const p of all) if (p.refused !== undefined) p.reject(p.refused);
+  }
+
+  private async storeBatch(batch: readonly Pending[], items: readonly (LogEntryRow | LogEntryDraft)[]): Promise<void> {
     if (!this.store.appendEntries) {
       // Every item is a row here (append finishes drafts itself when the store has no appendEntries).
       const first = await this.store.append(items.map((i) => ('body' in i ? i : finishLogEntry(i, this.keys?.subjectKey ?? null))));
       batch.forEach((p, i) => p.resolve(first + i));
-      return;
+    } else {
+      // The key goes along only when a draft names a subject (such drafts exist only while unsealed:
+      // sealedNow finishes the queued ones), so it is copied no more often than needed.
+      const needsKey = items.some((i) => !('body' in i) && i.subjectId !== null);
+      const outcomes = await this.store.appendEntries(items, needsKey ? (this.keys?.subject ?? null) : null);
+      batch.forEach((p, i) => {
+        const o = outcomes[i];
+        if (typeof o === 'number') p.resolve(o);
+        else p.reject(o ?? new EnclaveError('log_unavailable', 'the log store gave no outcome for an entry'));
+      });
     }
-    // Drafts naming a subject exist only while unsealed (sealedNow finishes the queued ones).
-    const outcomes = await this.store.appendEntries(items, this.keys?.subject ?? null);
-    batch.forEach((p, i) => {
-      const o = outcomes[i];
-      if (typeof o === 'number') p.resolve(o);
-      else p.reject(o ?? new EnclaveError('log_unavailable', 'the log store gave no outcome for an entry'));
-    });
   }
 
   // ---- integration and checkpoints -------------------------------------------------------------------

@@ -170,6 +170,22 @@ void describe('LogService', () => {
       await log.close();
     });
 
+    void it(`a sync right after sealing covers the entries queued before an entry the seal refused (${how})`, async () => {
+      const log = new LogService({ store: make(), origin: 'enclave.test/log' });
+      await log.unsealed(randomBytes(32));
+      const first = log.append(event(0, { subject: 'dave' }));
+      const big = log.append(event(1, { subject: 'erin', details: { note: 'x'.repeat(70_000) } })).then(
+        () => 'stored',
+        (e: unknown) => e,
+      );
+      log.sealedNow();
+      await log.sync();
+      assert.equal(await log.store.treeSize(), 1, 'the sync waited for the entry queued first and integrated it');
+      assert.equal((await first).index, 0);
+      assert.ok(isEnclaveError(await big, 'log_unavailable'));
+      await log.close();
+    });
+
     void it(`refuses an entry that cannot be encoded alone: the others of its batch are stored with dense indexes (${how})`, async () => {
       const log = new LogService({ store: make(), origin: 'enclave.test/log' });
       const root = randomBytes(32);
@@ -199,6 +215,25 @@ void describe('LogService', () => {
       await log.close();
     });
   }
+
+  void it('refuses alone an entry whose details cannot cross to the writer thread, and the writer goes on', async () => {
+    const log = open();
+    await log.unsealed(randomBytes(32));
+    const results = await Promise.allSettled([
+      log.append(event(0)),
+      // Not a LogValue: what a caller's bug could pass at run time.
+      log.append(event(1, { details: { callback: (() => 1) as unknown as string } })),
+      log.append(event(2)),
+    ]);
+    assert.deepEqual(
+      results.map((r) => r.status),
+      ['fulfilled', 'rejected', 'fulfilled'],
+    );
+    const refused = results[1];
+    assert.ok(refused?.status === 'rejected' && isEnclaveError(refused.reason, 'log_unavailable'), String(refused?.status === 'rejected' ? refused.reason : ''));
+    assert.equal((await log.append(event(3))).index, 2, 'later appends go on, with no gap');
+    await log.close();
+  });
 
   void it('while sealed, integrates but publishes no checkpoint; the first one after unsealing covers everything', async () => {
     const log = open();

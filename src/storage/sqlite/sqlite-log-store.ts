@@ -9,11 +9,12 @@
 // The sequencer lease is trivially held: one process serves a SQLite log (several processes on one file
 // would each append correctly, and the integrators' compare-and-set keeps the tree whole, but nothing
 // here elects one of them; that is what the PostgreSQL adapter's lease is for).
+import { createSecretKey } from 'node:crypto';
 import { once } from 'node:events';
 import { Worker } from 'node:worker_threads';
 import type { DatabaseSync, SQLInputValue } from 'node:sqlite';
 import { EnclaveError, isErrorCode } from '../../core/errors.ts';
-import type { LogEntryDraft } from '../../core/log-entry.ts';
+import { finishLogEntries, type LogEntryDraft } from '../../core/log-entry.ts';
 import type { LogEntryRow, LogQuery, LogStore, LogTile, SequencerLease, StoredCheckpoint, StoredLogEntry } from '../../core/log-store.ts';
 import type { Migration } from '../../core/migration-plan.ts';
 import { logSearchSql, toLogEntry } from '../log-search.ts';
@@ -67,7 +68,8 @@ function workerWriter(path: string): Writer {
   // machine's memory (V8 would otherwise give it tens of MB of young generation it never needs).
   const worker = new Worker(new URL('./sqlite-log-writer.ts', import.meta.url), {
     workerData: { path },
-    resourceLimits: { maxYoungGenerationSizeMb: 4, maxOldGenerationSizeMb: 64 },
+    // Old space: drafts are finished here (entries of up to 64 KiB, batches of up to 1,000).
+    resourceLimits: { maxYoungGenerationSizeMb: 4, maxOldGenerationSizeMb: 192 },
   });
   const pending = new Map<number, { resolve(v: unknown): void; reject(e: unknown): void }>();
   let next = 0;
@@ -98,7 +100,13 @@ function workerWriter(path: string): Writer {
       return new Promise<T>((resolve, reject) => {
         if (pending.size === 0) worker.ref();
         pending.set(id, { resolve, reject });
-        worker.postMessage({ id, op, args });
+        try {
+          worker.postMessage({ id, op, args });
+        } catch (err) {
+          // Not sent (a value that cannot be cloned): nothing will answer it.
+          settle(id);
+          reject(err instanceof Error ? err : new Error(String(err)));
+        }
       });
     },
     async close() {
@@ -150,6 +158,20 @@ export class SqliteLogStore implements LogStore {
 
   async appendEntries(items: readonly (LogEntryRow | LogEntryDraft)[], subjectKey: Uint8Array | null): Promise<readonly (number | EnclaveError)[]> {
     if (this.closing) throw new EnclaveError('storage_unavailable', 'the log store is closed');
+    try {
+      return await this.postEntries(items, subjectKey);
+    } catch (err) {
+      if (!(err instanceof DOMException && err.name === 'DataCloneError')) throw err;
+      // A draft holding what cannot cross to the writer thread (a function, say): every draft is finished
+      // here instead, so that one is refused alone, as the encoder refuses it on any other store.
+      const finished = finishLogEntries(items, subjectKey === null ? null : createSecretKey(subjectKey));
+      const stored = await this.postEntries(finished.filter((f): f is LogEntryRow => !(f instanceof EnclaveError)), null);
+      let k = 0;
+      return finished.map((f) => (f instanceof EnclaveError ? f : (stored[k++] ?? new EnclaveError('log_unavailable', 'the log store gave no outcome for an entry'))));
+    }
+  }
+
+  private async postEntries(items: readonly (LogEntryRow | LogEntryDraft)[], subjectKey: Uint8Array | null): Promise<readonly (number | EnclaveError)[]> {
     // The writer gets a copy of the key and wipes it once imported; this copy is wiped once it has been
     // posted to the worker (cloned) or used by the inline writer, both before call() returns.
     const copy = subjectKey === null ? null : Uint8Array.from(subjectKey);

@@ -3,8 +3,8 @@
 // in-memory database, which a worker cannot share.
 import { createSecretKey } from 'node:crypto';
 import type { DatabaseSync, SQLInputValue } from 'node:sqlite';
-import { isEnclaveError } from '../../core/errors.ts';
-import { finishLogEntry, type LogEntryDraft } from '../../core/log-entry.ts';
+import { EnclaveError } from '../../core/errors.ts';
+import { finishLogEntries, type LogEntryDraft } from '../../core/log-entry.ts';
 import type { LogEntryRow, LogTile, StoredCheckpoint } from '../../core/log-store.ts';
 import { subjectIndexSql } from '../log-search.ts';
 import { inTransaction, StatementCache } from './sqlite-db.ts';
@@ -56,22 +56,10 @@ export class SqliteLogWrites {
   appendEntries(items: readonly (LogEntryRow | LogEntryDraft)[], subjectKey: Uint8Array | null): AppendOutcome[] {
     const key = subjectKey === null ? null : createSecretKey(subjectKey);
     subjectKey?.fill(0);
-    const rows: LogEntryRow[] = [];
-    const refused: (AppendRefusal | null)[] = items.map((item) => {
-      if ('body' in item) {
-        rows.push(item);
-        return null;
-      }
-      try {
-        rows.push(finishLogEntry(item, key));
-        return null;
-      } catch (err) {
-        return { code: isEnclaveError(err) ? err.code : 'log_unavailable', message: err instanceof Error ? err.message : String(err) };
-      }
-    });
-    if (rows.length === 0) return refused as AppendRefusal[];
-    let index = this.append(rows);
-    return refused.map((r) => r ?? index++);
+    const finished = finishLogEntries(items, key);
+    const rows = finished.filter((f): f is LogEntryRow => !(f instanceof EnclaveError));
+    let index = rows.length === 0 ? 0 : this.append(rows);
+    return finished.map((f) => (f instanceof EnclaveError ? { code: f.code, message: f.message } : index++));
   }
 
   integrate(fromSize: number, toSize: number, tiles: readonly LogTile[]): boolean {
