@@ -74,7 +74,9 @@ export interface LogReceipt {
 export interface EventLog {
   /**
    * Resolves once the entry is durably stored. Rejects with EnclaveError `log_unavailable` when the log
-   * cannot accept it; the caller must then reveal nothing (fail closed, issue 4 point 2).
+   * cannot accept it; the caller must then reveal nothing (fail closed, issue 4 point 2). The event's
+   * `details` may be read until the promise settles (the log may encode it later, on another thread):
+   * the caller does not change them meanwhile.
    */
   append(event: LogEventInput): Promise<LogReceipt>;
 }
