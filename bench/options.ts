@@ -42,17 +42,17 @@ export const USAGE = `usage: npm run bench [-- --quick] [-- --fresh] [-- --no-pr
 `;
 
 export function parseOptions(argv: readonly string[], paths: { docs: string; quick: string; trial: string }): BenchOptions | undefined {
-  const { values } = parseArgs({
-    args: [...argv],
-    options: {
+  const values = parseBenchArgs(
+    USAGE,
+    {
       quick: { type: 'boolean', default: false },
       fresh: { type: 'boolean', default: false },
       'no-profile': { type: 'boolean', default: false },
       'server-node-flags': { type: 'string', default: '' },
       help: { type: 'boolean', default: false },
     },
-    strict: true,
-  });
+    argv,
+  );
   if (values.help) return undefined;
   const quick = values.quick;
   const serverNodeFlags = values['server-node-flags'].split(/\s+/).filter((f) => f !== '');

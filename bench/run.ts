@@ -102,14 +102,7 @@ function best(results: readonly LoadResult[]): LoadResult {
 }
 
 async function main(): Promise<void> {
-  let options;
-  try {
-    options = parseOptions(process.argv.slice(2), { docs: DOCS, quick: QUICK_REPORT, trial: TRIAL_REPORT });
-  } catch (err) {
-    log(`${err instanceof Error ? err.message : String(err)}\n${USAGE}`);
-    process.exitCode = 2;
-    return;
-  }
+  const options = parseOptions(process.argv.slice(2), { docs: DOCS, quick: QUICK_REPORT, trial: TRIAL_REPORT });
   if (!options) {
     process.stdout.write(USAGE);
     return;

@@ -16,6 +16,16 @@ export function subjectValues(r: SubjectRow): SqlValue[] {
 export function erasedHere(id: string): EnclaveError {
   return new EnclaveError('subject_erased', `subject "${id}" is erased at this site; a copy cannot bring them back`, { details: { key: id } });
 }
+/** Clears a subject's move mark (an UPDATE's SET list). */
+export const UNMARK_SQL = 'moved_to = NULL, move_owner = NULL, move_started_at = NULL';
+/** The condition of a compare-and-set on the move mark; `owner` (a parameter, used twice) is the expected holder, null for unmarked. */
+export function markedBySql(owner: string): string {
+  return `((${owner} IS NULL AND moved_to IS NULL) OR move_owner = ${owner})`;
+}
+/** No approver denied the request or proposal `target` (a denial stored, but not yet marked, vetoes an approval racing it). */
+export function noDenialSql(target: string): string {
+  return `NOT EXISTS (SELECT 1 FROM approvals WHERE target = ${target} AND verdict = 'deny')`;
+}
 export const RECORD_COLUMNS = 'collection, id, subject, version, public_json, sealed, created_at, updated_at, created_by';
 export function recordValues(r: RecordRow): SqlValue[] {
   return [r.collection, r.id, r.subject, r.version, r.publicJson, r.sealed, r.createdAt, r.updatedAt, r.createdBy];

@@ -50,8 +50,6 @@ export interface RunReport {
 const PENDING = Buffer.from([0]);
 const MAX_REFUSED_SHOWN = 20;
 const PLAN_FLUSH = 1000;
-/** `host:pid:random`: a worker on this host whose process is gone gives its batches back at once. */
-
 export class MigrationRunner {
   private readonly ctx: MigrationContext;
   private readonly worker: string;

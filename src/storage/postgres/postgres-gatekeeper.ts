@@ -11,6 +11,7 @@ import {
   approvalValues,
   GRANT_COLUMNS,
   grantValues,
+  noDenialSql,
   pageLimit,
   POLICY_VERSION_COLUMNS,
   policyVersionValues,
@@ -31,8 +32,7 @@ async function insertGrant(sql: Sql, g: GrantRow): Promise<void> {
   await sql.run(`INSERT INTO grants (${GRANT_COLUMNS}) VALUES (${params(10)})`, grantValues(g));
 }
 
-/** No approver denied the request or proposal `$3` (a denial stored, but not yet marked, vetoes an approval racing it). */
-const NO_DENIAL = `NOT EXISTS (SELECT 1 FROM approvals WHERE target = $3 AND verdict = 'deny')`;
+const NO_DENIAL = noDenialSql('$3');
 const OPEN_BREAKGLASS = 'SELECT * FROM grants WHERE principal = $1 AND breakglass = 1 AND revoked_at IS NULL AND expires_at > $2 ORDER BY expires_at, id';
 
 export function postgresAccessRequests(db: PostgresDb): AccessRequestStore {

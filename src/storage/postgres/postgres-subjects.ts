@@ -1,7 +1,7 @@
 // Subjects on PostgreSQL: the wrapped data keys live here, so erasure overwrites the key in the same
 // transaction that blanks the subject's public fields, then asks the store to vacuum (see scrub()).
 import type { InsertResult, SubjectRow, SubjectStore } from '../../core/store.ts';
-import { byId, countOf, SUBJECT_COLUMNS as COLUMNS, subjectValues as values, toSubject } from '../rows.ts';
+import { byId, countOf, markedBySql, SUBJECT_COLUMNS as COLUMNS, subjectValues as values, toSubject, UNMARK_SQL } from '../rows.ts';
 import { columnArrays, type PostgresDb, type Sql } from './postgres-db.ts';
 
 /** Inserts the rows that are new, in one statement; returns how many it inserted. */
@@ -16,9 +16,8 @@ export async function insertSubjects(sql: Sql, rows: readonly SubjectRow[]): Pro
   );
 }
 
-/** The condition of a compare-and-set on the move mark: parameter `$n` is the expected owner (null: unmarked). */
-const markedBy = (n: number) => `(($${n}::text IS NULL AND moved_to IS NULL) OR move_owner = $${n}::text)`;
-const UNMARK = 'moved_to = NULL, move_owner = NULL, move_started_at = NULL';
+/** The compare-and-set condition on the move mark: parameter `$n` is the expected owner (null: unmarked). */
+const markedBy = (n: number) => markedBySql(`$${n}::text`);
 
 export function postgresSubjects(db: PostgresDb, scrub: () => Promise<void>): SubjectStore {
   return {
@@ -34,7 +33,7 @@ export function postgresSubjects(db: PostgresDb, scrub: () => Promise<void>): Su
     getMany: async (ids) => byId(ids.length === 0 ? [] : await db.prepared('SELECT * FROM subjects WHERE id = ANY($1::text[])', [ids]), toSubject),
     erase: async (id, at, owner = null) => {
       const n = await db.tx(async (sql) => {
-        if ((await sql.run(`UPDATE subjects SET wrapped_key = NULL, erased_at = $1, ${UNMARK} WHERE id = $2 AND erased_at IS NULL AND ${markedBy(3)}`, [at, id, owner])) !== 1) return undefined;
+        if ((await sql.run(`UPDATE subjects SET wrapped_key = NULL, erased_at = $1, ${UNMARK_SQL} WHERE id = $2 AND erased_at IS NULL AND ${markedBy(3)}`, [at, id, owner])) !== 1) return undefined;
         return sql.run(`UPDATE records SET public_json = '{}', updated_at = $1 WHERE subject = $2`, [at, id]);
       });
       if (n !== undefined) await scrub();

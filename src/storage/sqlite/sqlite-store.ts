@@ -27,6 +27,9 @@ import { UNMARKED } from '../../core/store.ts';
 import {
   byId,
   erasedHere,
+  markedBySql,
+  noDenialSql,
+  UNMARK_SQL,
   ProposalAbort,
   ACCESS_REQUEST_COLUMNS,
   accessRequestValues,
@@ -67,9 +70,8 @@ type Row = Record<string, SQLInputValue>;
 
 // Built once: a statement's text is its cache key, looked up for every row of a bulk load and every read.
 const INSERT_SUBJECT = `INSERT INTO subjects (${SUBJECT_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (id) DO NOTHING`;
-/** The condition of a compare-and-set on the move mark (parameters: the expected owner, twice; null: unmarked). */
-const MARKED_BY = '((? IS NULL AND moved_to IS NULL) OR move_owner = ?)';
-const UNMARK = 'moved_to = NULL, move_owner = NULL, move_started_at = NULL';
+/** The compare-and-set condition on the move mark: the expected owner is passed twice (anonymous parameters). */
+const MARKED_BY = markedBySql('?');
 const INSERT_RECORD = `INSERT INTO records (${RECORD_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (collection, id) DO NOTHING`;
 const INSERT_TOKEN = `INSERT INTO tokens (${TOKEN_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`;
 const GET_WITH_SUBJECT = recordWithSubjectSql('?', '?');
@@ -81,8 +83,7 @@ export interface SqliteOptions {
   readonly migrations?: readonly Migration[];
 }
 
-/** No approver denied the request or proposal `?3` (a denial stored, but not yet marked, vetoes an approval racing it). */
-const NO_DENIAL = `NOT EXISTS (SELECT 1 FROM approvals WHERE target = ?3 AND verdict = 'deny')`;
+const NO_DENIAL = noDenialSql('?3');
 
 export class SqliteStore implements Store {
   readonly driver = 'sqlite';
@@ -143,7 +144,7 @@ export class SqliteStore implements Store {
       getMany: async (ids) => Promise.resolve(this.many('SELECT * FROM subjects WHERE id IN (SELECT value FROM json_each(?))', [], ids, toSubject)),
       erase: async (id, at, owner = null) => {
         const n = this.tx(() => {
-          const r = this.stmt(`UPDATE subjects SET wrapped_key = NULL, erased_at = ?, ${UNMARK} WHERE id = ? AND erased_at IS NULL AND ${MARKED_BY}`).run(at, id, owner, owner);
+          const r = this.stmt(`UPDATE subjects SET wrapped_key = NULL, erased_at = ?, ${UNMARK_SQL} WHERE id = ? AND erased_at IS NULL AND ${MARKED_BY}`).run(at, id, owner, owner);
           if (r.changes !== 1) return undefined;
           return Number(this.stmt(`UPDATE records SET public_json = '{}', updated_at = ? WHERE subject = ?`).run(at, id).changes);
         });
