@@ -1,4 +1,4 @@
-// A migration claims a record id (a pending ledger row) before it creates the record, but the claim lives
+// A migration claims a record id (its ledger row, written ahead) before it creates the record, but the claim lives
 // in the migration's state, which the API does not read: the API can create a record under that id first,
 // in the same instant, or while a run stopped between its claim and its vault write. The record the API
 // created is never replaced nor deleted by the migration; the row is refused (record_exists), and its
@@ -52,14 +52,14 @@ void describe('migration: the API creates a record under an id the migration has
     h.fx.enclave.vault.createRecord(h.fx.principals.service, 'messages', { id, data: { sender_id: user.id, recipient_id: 'someone', body: 'the app wrote this', sent_at: '2026-02-02T00:00:00Z' } });
   const read = (id: string) => h.fx.enclave.vault.getRecord(h.fx.principals.service, 'messages', id);
   const ledgerRow = async (id: string) => (await h.state.ledger(ctx.name, 'messages', [encodeKey([id])])).get(encodeKey([id]));
-  /** Runs `during` once, right after the migration's claim of `id` (its pending ledger row) is stored. */
+  /** Runs `during` once, right after the migration's claim of `id` (its ledger row, written ahead) is stored. */
   const afterClaim = (id: string, during: () => Promise<void>) => {
     const state = h.state;
     const real = state.putLedger.bind(state);
     state.putLedger = async (migration: string, entries: readonly LedgerEntry[]) => {
       await real(migration, entries);
-      // A claim's digest is the row's digest with a prefix; the ledger row written after the copy is the bare digest.
-      if (entries.some((e) => e.key === encodeKey([id]) && e.digest.length !== 32)) {
+      // The claim is the row's ledger row, written ahead of the vault write.
+      if (entries.some((e) => e.key === encodeKey([id]))) {
         state.putLedger = real;
         await during();
       }

@@ -467,7 +467,7 @@ void describe('migration: records shared between migrations, rows that change su
     assert.equal((await verifyMigration(ctx)).ok, true);
   });
 
-  void it('a run stopped between its vault write and its ledger write, whose row then changes, copies it on the next run', async () => {
+  void it('a run stopped after its vault write, before its batch is done, whose row then changes, copies it on the next run', async () => {
     const [virginia] = h.builds;
     assert.ok(virginia);
     const ctx = await h.open(virginia.mappingPath);
@@ -475,15 +475,14 @@ void describe('migration: records shared between migrations, rows that change su
     assert.ok(i !== undefined);
     const id = `${h.population.userId(i)}-late`;
     edit(virginia.path, (db) => db.prepare('INSERT INTO messages VALUES (?, ?, ?, ?, ?)').run(id, i + 1, 'someone', 'first words', '2026-01-01T00:00:00Z'));
-    // The process dies right after the vault write of that row, before the ledger says so.
+    // The process dies right after the vault writes of the batch holding that row, before it is marked done.
     const state = h.state;
-    const real = state.putLedger.bind(state);
-    state.putLedger = async (migration, entries) => {
-      if (entries.some((e) => e.key === encodeKey([id]) && e.digest.length === 32)) {
-        state.putLedger = real;
-        throw new Error('killed');
-      }
-      return real(migration, entries);
+    const real = state.completeBatch.bind(state);
+    const written = () => h.fx.enclave.vault.getRecord(h.fx.principals.service, 'messages', id).then(() => true, () => false);
+    state.completeBatch = async (...args) => {
+      if (!(await written())) return real(...args);
+      state.completeBatch = real;
+      throw new Error('killed');
     };
     // As a process that is gone by the next run (its batches are given back at once).
     await assert.rejects(new MigrationRunner(ctx, { worker: `${hostname()}:999999999:gone` }).run(), /killed/);
@@ -492,6 +491,34 @@ void describe('migration: records shared between migrations, rows that change su
     const run = await new MigrationRunner(ctx).run();
     assert.deepEqual(run.refused, []);
     assert.equal((await h.fx.enclave.vault.getRecord(h.fx.principals.service, 'messages', id)).data['body'], 'second thoughts');
+    assert.equal((await verifyMigration(ctx)).ok, true);
+  });
+
+  void it('a run stopped between its ledger write and its vault write writes the record on the next run, its row unchanged', async () => {
+    const [virginia] = h.builds;
+    assert.ok(virginia);
+    const ctx = await h.open(virginia.mappingPath);
+    const i = movingAt('virginia').at(-2);
+    assert.ok(i !== undefined);
+    const id = `${h.population.userId(i)}-ahead`;
+    edit(virginia.path, (db) => db.prepare('INSERT INTO messages VALUES (?, ?, ?, ?, ?)').run(id, i + 1, 'someone', 'ahead words', '2026-01-01T00:00:00Z'));
+    // The process dies right after the ledger row of that row is written ahead, before the vault write.
+    const state = h.state;
+    const real = state.putLedger.bind(state);
+    state.putLedger = async (migration, entries) => {
+      await real(migration, entries);
+      if (entries.some((e) => e.key === encodeKey([id]))) {
+        state.putLedger = real;
+        throw new Error('killed');
+      }
+    };
+    await assert.rejects(new MigrationRunner(ctx, { worker: `${hostname()}:999999999:gone` }).run(), /killed/);
+    assert.equal((await h.state.ledger(ctx.name, 'messages', [encodeKey([id])])).get(encodeKey([id]))?.digest.length, 32, 'the ledger row holds the row\'s digest');
+    await assert.rejects(h.fx.enclave.vault.getRecord(h.fx.principals.service, 'messages', id), (err: unknown) => err instanceof EnclaveError && err.code === 'record_not_found', 'the vault write never happened');
+    // Nothing changed at the source: the ledger row's digest equals the row's, and still proves nothing.
+    const run = await new MigrationRunner(ctx).run();
+    assert.deepEqual(run.refused, []);
+    assert.equal((await h.fx.enclave.vault.getRecord(h.fx.principals.service, 'messages', id)).data['body'], 'ahead words');
     assert.equal((await verifyMigration(ctx)).ok, true);
   });
 

@@ -2,7 +2,9 @@
 // batch through the vault (residency, classification and sealing as any write), then sweep the records
 // whose source rows are gone. Every step is idempotent and its progress durable, so a run killed at any
 // moment and started again ends exactly where an uninterrupted one would:
-//   - a batch's records are written before its ledger rows, and its ledger rows before it is marked done;
+//   - a page's ledger rows are written before its records (write-ahead: one ledger write per row), and
+//     its records before the batch is marked done; a ledger row written in the current pass is never
+//     taken as proof of a copy, since its batch was interrupted before it was done;
 //   - re-copying a batch compares digests with the ledger and content with the vault, writing only what
 //     differs (deterministic record ids: the same row always lands on the same record);
 //   - planning and sweeping restart from scratch if interrupted (neither changes what is copied).
@@ -45,8 +47,9 @@ export interface RunReport {
   readonly ms: number;
 }
 
-// The digest of a pending ledger row (a claim written before the vault write): the row's digest with a
-// byte in front, so it never equals a row's digest and the row is always written again.
+// The digest of a ledger row that proves no copy (a claim the vault refused, a row carried over from an
+// interrupted batch): the row's digest with a byte in front, so it never equals a row's digest and the
+// row is always written again.
 const PENDING = Buffer.from([0]);
 const MAX_REFUSED_SHOWN = 20;
 const PLAN_FLUSH = 1000;
@@ -242,10 +245,13 @@ export class MigrationRunner {
       rows.filter((r) => r.kind !== 'stay').map((r) => r.encodedKey),
     );
     const entries: LedgerEntry[] = [];
+    // A ledger row carried into this pass as it is. One this pass wrote already was written ahead of a
+    // vault write that may not have happened (its batch was interrupted): it carries a digest no row has.
+    const carry = (prev: LedgerEntry): LedgerEntry => ({ ...prev, seenPass: pass, digest: prev.seenPass < pass ? prev.digest : Buffer.concat([PENDING, prev.digest]) });
     // A row copied before and refused now (it changed into something the vault refuses) keeps its copy
     // and its ledger row, marked seen: verify lists it as changed, and the sweep does not delete the copy.
     const keep = (prev: LedgerEntry | undefined) => {
-      if (prev) entries.push({ ...prev, seenPass: pass });
+      if (prev) entries.push(carry(prev));
     };
     for (const r of rows) if (r.kind === 'refused') keep(ledger.get(r.encodedKey));
     // Whether the ledger row is for this very record (same id in the same collection): only then is it ours.
@@ -263,7 +269,9 @@ export class MigrationRunner {
       }
       const digest = rowDigest(key, canonicalRecord(table, r.key, r.record));
       const prev = ledger.get(r.encodedKey);
-      if (prev && Buffer.from(prev.digest).equals(digest) && sameRecord(prev, r.record)) {
+      // A ledger row this pass wrote already was written ahead of a vault write that may not have
+      // happened (the batch was interrupted): it proves nothing, and the row is written again.
+      if (prev && prev.seenPass < pass && Buffer.from(prev.digest).equals(digest) && sameRecord(prev, r.record)) {
         unchanged += 1;
         keep(prev);
       } else writes.push({ row: r, digest, prev });
@@ -278,18 +286,18 @@ export class MigrationRunner {
 
     // Records this migration is about to create under ids it holds no ledger row for: an id some record
     // has already (another migration's, another table's, the API's) is refused, never adopted; the others
-    // are claimed by a pending ledger row before the vault write, so that a run stopped between the
-    // vault write and the ledger write finds, next time, that the record is its own.
+    // are claimed by their ledger rows, which are written before the vault write (write-ahead): a run
+    // stopped between the two finds, next time, that the record is its own, and a ledger row of this
+    // pass is never taken as proof of a copy (above).
     const claims = writes.filter((w) => !sameRecord(w.prev, w.row.record));
     // A page is one table's, so one collection's.
     const collection = migrating[0]?.record.collection ?? '';
     const taken = claims.length === 0 ? new Map<string, string>() : await ctx.enclave.router.recordHolders(collection, claims.map((w) => w.row.record.id));
-    const pending: LedgerEntry[] = [];
-    for (const w of claims) {
-      if (!taken.has(w.row.record.id)) pending.push({ table, key: w.row.encodedKey, collection: w.row.record.collection, recordId: w.row.record.id, subject: w.row.record.subject, digest: Buffer.concat([PENDING, w.digest]), seenPass: pass });
-    }
-    await ctx.state.putLedger(ctx.name, pending);
-    const claimed = new Map(pending.map((e) => [e.recordId, e]));
+    const isClaim = new Set(claims);
+    const ahead = (w: (typeof writes)[number]) => !(isClaim.has(w) && taken.has(w.row.record.id));
+    const entryOf = (w: (typeof writes)[number], digest: Buffer): LedgerEntry => ({ table, key: w.row.encodedKey, collection: w.row.record.collection, recordId: w.row.record.id, subject: w.row.record.subject, digest, seenPass: pass });
+    for (const w of writes) if (ahead(w)) entries.push(entryOf(w, w.digest));
+    await ctx.state.putLedger(ctx.name, entries);
 
     const vault = ctx.enclave.vault;
     const denied = new Map<string, ErrorCode>();
@@ -306,7 +314,7 @@ export class MigrationRunner {
     const items = writes.filter((w) => !denied.has(w.row.record.subject) && !refusedRecords.has(w.row.record.id));
     if (items.length > 0) {
       // Only records this migration wrote may be replaced: every item's id is its own now, by a ledger row
-      // (pending or not) or by the claim just made; an id held otherwise was refused above. A claim does
+      // (an earlier one or the one just written ahead); an id held otherwise was refused above. A claim does
       // not keep the API out, so the vault also replaces only records this migration's principal created:
       // one the API created under a claimed id (between the claim and this write, or after a run stopped
       // in between) is refused with record_exists.
@@ -315,33 +323,35 @@ export class MigrationRunner {
     }
     let copied = 0;
     let recopied = 0;
+    /** Ledger rows written ahead for rows the vault then refused, put back as they were. */
+    const restored: LedgerEntry[] = [];
     /** Keys whose ledger row goes: the record under their id is someone else's. */
     const disowned: string[] = [];
     for (const w of writes) {
       const code = denied.get(w.row.record.subject) ?? refusedRecords.get(w.row.record.id);
-      if (code !== undefined) {
-        refused += 1;
-        const message =
-          code === 'subject_mismatch'
-            ? `record id "${w.row.record.id}" of ${w.row.record.collection} belongs to another subject's record already (map this table with record_id: hash for ids of its own)`
-            : code === 'record_exists'
-              ? `record id "${w.row.record.id}" of ${w.row.record.collection} exists already and this migration did not write it (another migration, another table or the API did): it is left as it is (map this table with record_id: hash for ids of its own)`
-              : `the vault refused the record (${code})`;
-        this.remember({ table, key: showKey(w.row.key), code, message });
-        // An id another's record holds is not this migration's: its claim (or the row of a record of ours
-        // deleted and created again by someone else) goes, so no later run replaces it nor sweep deletes it.
-        // A claim the vault refused for another reason stays: the record, if it is ever written, is ours.
-        if (code === 'record_exists') {
-          if (w.prev ?? claimed.get(w.row.record.id)) disowned.push(w.row.encodedKey);
-        } else keep(w.prev ?? claimed.get(w.row.record.id));
+      if (code === undefined) {
+        if (w.prev) recopied += 1;
+        else copied += 1;
         continue;
       }
-      if (w.prev) recopied += 1;
-      else copied += 1;
-      entries.push({ table, key: w.row.encodedKey, collection: w.row.record.collection, recordId: w.row.record.id, subject: w.row.record.subject, digest: w.digest, seenPass: pass });
+      refused += 1;
+      const message =
+        code === 'subject_mismatch'
+          ? `record id "${w.row.record.id}" of ${w.row.record.collection} belongs to another subject's record already (map this table with record_id: hash for ids of its own)`
+          : code === 'record_exists'
+            ? `record id "${w.row.record.id}" of ${w.row.record.collection} exists already and this migration did not write it (another migration, another table or the API did): it is left as it is (map this table with record_id: hash for ids of its own)`
+            : `the vault refused the record (${code})`;
+      this.remember({ table, key: showKey(w.row.key), code, message });
+      // An id another's record holds is not this migration's: its claim (or the row of a record of ours
+      // deleted and created again by someone else) goes, so no later run replaces it nor sweep deletes it.
+      // A claim the vault refused for another reason stays, with a digest no row has, so that the record,
+      // if it is ever written, is ours; a row copied before keeps what it said.
+      if (code === 'record_exists') {
+        if (w.prev || ahead(w)) disowned.push(w.row.encodedKey);
+      } else if (w.prev) restored.push(carry(w.prev));
+      else restored.push(entryOf(w, Buffer.concat([PENDING, w.digest])));
     }
-    // After the vault write: a ledger row always describes what the destination holds.
-    await ctx.state.putLedger(ctx.name, entries);
+    await ctx.state.putLedger(ctx.name, restored);
     if (disowned.length > 0) await ctx.state.removeLedger(ctx.name, table, disowned);
     return { read: rows.length, copied, recopied, unchanged, stayed, refused };
   }
