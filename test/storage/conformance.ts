@@ -125,6 +125,15 @@ export function storeConformance(name: string, open: () => Promise<Store> | Stor
         assert.equal(await store.subjects.insertMany([]), 0);
       });
 
+      void it('insertMany of a batch naming an id twice, in any order of ids, keeps the first of the two', async () => {
+        await store.subjects.insertMany([subject('z'), subject('m'), subject('m', { country: 'FR', jurisdiction: 'eu' }), subject('a')]);
+        assert.equal((await store.subjects.get(`${ns}-m`))?.country, 'US');
+        const first = record('users', 'r-m', 'm', { publicJson: '{"n":1}' });
+        const batch = [record('users', 'r-z', 'z'), first, record('users', 'r-a', 'a'), record('users', 'r-m', 'm', { publicJson: '{"n":2}' })];
+        assert.equal(await store.records.insertMany(batch), 3);
+        assert.deepEqual(plainRecord(await store.records.get('users', first.id)), plainRecord(first));
+      });
+
       void it('subjects.insertMany is one transaction: a row the store refuses rolls back the whole batch', async () => {
         const before = await store.subjects.count();
         const good = subject('good');

@@ -6,7 +6,7 @@ import type { Migration } from '../../core/migration-plan.ts';
 import type { BatchCounters, BatchInfo, CertificateInfo, LedgerEntry, MigrationInfo, MigrationStateStore, Mismatch, PassState, PendingPurge, VerificationInfo } from '../../core/migration-state.ts';
 import { toBatch, toCertificate, toLedger, toMigration, toMismatch, toVerification } from '../migration-state-rows.ts';
 import { chunks } from '../sources/sql-text.ts';
-import { applyMigrations, inTransaction, openSqliteDatabase, StatementCache } from './sqlite-db.ts';
+import { applyMigrations, byKey, inTransaction, openSqliteDatabase, StatementCache } from './sqlite-db.ts';
 
 export const MIGRATION_STATE_MIGRATIONS: readonly Migration[] = [
   {
@@ -207,7 +207,7 @@ export class SqliteMigrationState implements MigrationStateStore {
          ON CONFLICT (migration, tbl, key) DO UPDATE SET collection = excluded.collection, record_id = excluded.record_id,
            subject = excluded.subject, digest = excluded.digest, seen_pass = excluded.seen_pass`,
       );
-      for (const e of entries) s.run(id, e.table, e.key, e.collection, e.recordId, e.subject, e.digest, e.seenPass);
+      for (const e of byKey(entries, (x) => `${x.table}\u0000${x.key}`)) s.run(id, e.table, e.key, e.collection, e.recordId, e.subject, e.digest, e.seenPass);
     });
     return Promise.resolve();
   }

@@ -63,7 +63,7 @@ import {
   toTokenWithPrincipal,
   type SqlRow,
 } from '../rows.ts';
-import { applyMigrations, inTransaction, openSqliteDatabase, StatementCache } from './sqlite-db.ts';
+import { applyMigrations, byKey, inTransaction, openSqliteDatabase, StatementCache } from './sqlite-db.ts';
 import { SQLITE_MIGRATIONS } from './sqlite-migrations.ts';
 
 type Row = Record<string, SQLInputValue>;
@@ -136,7 +136,7 @@ export class SqliteStore implements Store {
   private subjectStore(): SubjectStore {
     return {
       insert: async (row) => Promise.resolve<InsertResult>(this.insertSubjectRow(row) ? 'inserted' : 'exists'),
-      insertMany: async (rows) => Promise.resolve(this.tx(() => rows.reduce((n, row) => n + (this.insertSubjectRow(row) ? 1 : 0), 0))),
+      insertMany: async (rows) => Promise.resolve(this.tx(() => byKey(rows, (r) => r.id).reduce((n, row) => n + (this.insertSubjectRow(row) ? 1 : 0), 0))),
       get: async (id) => {
         const r = this.stmt('SELECT * FROM subjects WHERE id = ?').get(id) as Row | undefined;
         return Promise.resolve(r ? toSubject(r) : undefined);
@@ -191,7 +191,7 @@ export class SqliteStore implements Store {
   private recordStore(): RecordStore {
     return {
       insert: async (row) => Promise.resolve<InsertResult>(this.insertRecordRow(row) ? 'inserted' : 'exists'),
-      insertMany: async (rows) => Promise.resolve(this.tx(() => rows.reduce((n, row) => n + (this.insertRecordRow(row) ? 1 : 0), 0))),
+      insertMany: async (rows) => Promise.resolve(this.tx(() => byKey(rows, (r) => r.id).reduce((n, row) => n + (this.insertRecordRow(row) ? 1 : 0), 0))),
       get: async (collection, id) => {
         const r = this.stmt('SELECT * FROM records WHERE collection = ? AND id = ?').get(collection, id) as Row | undefined;
         return Promise.resolve(r ? toRecord(r) : undefined);
