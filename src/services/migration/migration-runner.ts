@@ -349,7 +349,7 @@ export class MigrationRunner {
       if (code === 'record_exists') {
         if (w.prev || ahead(w)) disowned.push(w.row.encodedKey);
       } else if (w.prev) restored.push(carry(w.prev));
-      else restored.push(entryOf(w, Buffer.concat([PENDING, w.digest])));
+      else if (ahead(w)) restored.push(entryOf(w, Buffer.concat([PENDING, w.digest])));
     }
     await ctx.state.putLedger(ctx.name, restored);
     if (disowned.length > 0) await ctx.state.removeLedger(ctx.name, table, disowned);
