@@ -20,6 +20,11 @@ export interface MigrationInfo {
   readonly passState: PassState;
   readonly passStartedAt: number | null;
   readonly passFinishedAt: number | null;
+  /**
+   * The latest pass in which batches held by a worker found gone were put back (null: none). Ledger rows
+   * of such a pass may have been written ahead of vault writes that never happened, and prove no copy.
+   */
+  readonly interruptedPass: number | null;
 }
 
 export interface BatchInfo {
@@ -169,7 +174,10 @@ export interface MigrationStateStore {
   exclusive<T>(id: string, fn: () => Promise<T>): Promise<T>;
   /** Workers holding running batches of the pass, with when they claimed them. */
   claims(id: string, pass: number): Promise<{ worker: string; claimedAt: number }[]>;
-  /** Puts the running batches of these workers back to pending (their processes are gone). */
+  /**
+   * Puts the running batches of these workers back to pending (their processes are gone), and marks the
+   * pass interrupted first (MigrationInfo.interruptedPass) if there are any.
+   */
   releaseClaims(id: string, pass: number, workers: readonly string[]): Promise<number>;
   /** Writes ledger rows as a batch progresses (idempotent upserts). */
   putLedger(id: string, entries: readonly LedgerEntry[]): Promise<void>;

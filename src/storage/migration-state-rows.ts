@@ -18,6 +18,7 @@ export const toMigration = (r: SqlRow): MigrationInfo => ({
   passState: str(r['pass_state']) as PassState,
   passStartedAt: num(r['pass_started_at']),
   passFinishedAt: num(r['pass_finished_at']),
+  interruptedPass: num(r['interrupted_pass']),
 });
 
 export const toBatch = (r: SqlRow): BatchInfo => ({

@@ -392,6 +392,19 @@ void describe('migration: records shared between migrations, rows that change su
       db.close();
     }
   };
+  /** A run that dies right after the ledger row of message `id` is written ahead, before its vault write (as a process gone by the next run). */
+  const killedAfterLedgerOf = async (ctx: MigrationContext, id: string) => {
+    const state = h.state;
+    const real = state.putLedger.bind(state);
+    state.putLedger = async (migration, entries) => {
+      await real(migration, entries);
+      if (entries.some((e) => e.key === encodeKey([id]))) {
+        state.putLedger = real;
+        throw new Error('killed');
+      }
+    };
+    await assert.rejects(new MigrationRunner(ctx, { worker: `${hostname()}:999999999:gone` }).run(), /killed/);
+  };
 
   void it('a second migration never overwrites a record another migration wrote under the same id', async () => {
     const [virginia, singapore] = h.builds;
@@ -502,23 +515,35 @@ void describe('migration: records shared between migrations, rows that change su
     assert.ok(i !== undefined);
     const id = `${h.population.userId(i)}-ahead`;
     edit(virginia.path, (db) => db.prepare('INSERT INTO messages VALUES (?, ?, ?, ?, ?)').run(id, i + 1, 'someone', 'ahead words', '2026-01-01T00:00:00Z'));
-    // The process dies right after the ledger row of that row is written ahead, before the vault write.
-    const state = h.state;
-    const real = state.putLedger.bind(state);
-    state.putLedger = async (migration, entries) => {
-      await real(migration, entries);
-      if (entries.some((e) => e.key === encodeKey([id]))) {
-        state.putLedger = real;
-        throw new Error('killed');
-      }
-    };
-    await assert.rejects(new MigrationRunner(ctx, { worker: `${hostname()}:999999999:gone` }).run(), /killed/);
+    await killedAfterLedgerOf(ctx, id);
     assert.equal((await h.state.ledger(ctx.name, 'messages', [encodeKey([id])])).get(encodeKey([id]))?.digest.length, 32, 'the ledger row holds the row\'s digest');
     await assert.rejects(h.fx.enclave.vault.getRecord(h.fx.principals.service, 'messages', id), (err: unknown) => err instanceof EnclaveError && err.code === 'record_not_found', 'the vault write never happened');
     // Nothing changed at the source: the ledger row's digest equals the row's, and still proves nothing.
     const run = await new MigrationRunner(ctx).run();
     assert.deepEqual(run.refused, []);
     assert.equal((await h.fx.enclave.vault.getRecord(h.fx.principals.service, 'messages', id)).data['body'], 'ahead words');
+    assert.equal((await verifyMigration(ctx)).ok, true);
+  });
+
+  void it('a row written ahead, then gone at the source before the interrupted batch was copied again, and back unchanged in a later pass, is written then', async () => {
+    const [virginia] = h.builds;
+    assert.ok(virginia);
+    const ctx = await h.open(virginia.mappingPath);
+    const i = movingAt('virginia').at(-3);
+    assert.ok(i !== undefined);
+    const id = `${h.population.userId(i)}-back`;
+    const insert = () => edit(virginia.path, (db) => db.prepare('INSERT INTO messages VALUES (?, ?, ?, ?, ?)').run(id, i + 1, 'someone', 'back again', '2026-01-01T00:00:00Z'));
+    insert();
+    await killedAfterLedgerOf(ctx, id);
+    // Gone at the source while no run goes: the pass is finished without meeting the row again.
+    edit(virginia.path, (db) => db.prepare('DELETE FROM messages WHERE id = ?').run(id));
+    const finished = await new MigrationRunner(ctx).run();
+    assert.equal(finished.complete, true);
+    // Back, exactly as it was: its ledger row, written ahead in the interrupted pass, proves nothing.
+    insert();
+    const next = await new MigrationRunner(ctx).run();
+    assert.equal(next.pass, finished.pass + 1);
+    assert.equal((await h.fx.enclave.vault.getRecord(h.fx.principals.service, 'messages', id)).data['body'], 'back again');
     assert.equal((await verifyMigration(ctx)).ok, true);
   });
 

@@ -32,8 +32,8 @@ export function migrationStateConformance(name: string, adapter: MigrationStateA
     /** A migration in pass 1, copying, with `n` pending batches. */
     async function planned(s: MigrationStateStore, n: number): Promise<string> {
       const id = `m${randomBytes(5).toString('hex')}`;
-      assert.equal(await s.create({ id, mappingHash: 'h', source: 'sqlite:x.db', createdAt: T0, pass: 0, passState: 'done', passStartedAt: null, passFinishedAt: null }), 'created');
-      assert.equal(await s.create({ id, mappingHash: 'other', source: 'x', createdAt: 0, pass: 0, passState: 'done', passStartedAt: null, passFinishedAt: null }), 'exists');
+      assert.equal(await s.create({ id, mappingHash: 'h', source: 'sqlite:x.db', createdAt: T0, pass: 0, passState: 'done', passStartedAt: null, passFinishedAt: null, interruptedPass: null }), 'created');
+      assert.equal(await s.create({ id, mappingHash: 'other', source: 'x', createdAt: 0, pass: 0, passState: 'done', passStartedAt: null, passFinishedAt: null, interruptedPass: null }), 'exists');
       assert.equal(await s.beginPass(id, 0, 1, T0 + 1), true);
       assert.equal(await s.beginPass(id, 0, 1, T0 + 1), false, 'a pass is begun once');
       const batches: BatchInfo[] = Array.from({ length: n }, (_, seq) => ({
@@ -87,7 +87,9 @@ export function migrationStateConformance(name: string, adapter: MigrationStateA
       assert.equal(held?.seq, 0);
       assert.deepEqual(await other.claims(id, 1), [{ worker: 'dead', claimedAt: T0 + 10 }]);
       assert.equal(await other.releaseClaims(id, 1, ['nobody']), 0);
+      assert.equal((await other.get(id))?.interruptedPass, null, 'nothing taken back: the pass is not interrupted');
       assert.equal(await other.releaseClaims(id, 1, ['dead']), 1);
+      assert.equal((await other.get(id))?.interruptedPass, 1, 'the pass is marked interrupted');
       assert.deepEqual(await other.claims(id, 1), []);
       const again = await other.claimBatch(id, 1, 'alive', T0 + 20);
       assert.deepEqual([again?.seq, again?.table, again?.after, again?.upTo], [0, 'accounts', null, 'k0']);

@@ -3,8 +3,8 @@
 // whose source rows are gone. Every step is idempotent and its progress durable, so a run killed at any
 // moment and started again ends exactly where an uninterrupted one would:
 //   - a page's ledger rows are written before its records (write-ahead: one ledger write per row), and
-//     its records before the batch is marked done; a ledger row written in the current pass is never
-//     taken as proof of a copy, since its batch was interrupted before it was done;
+//     its records before the batch is marked done; a ledger row written in the current pass, or in a pass
+//     in which a worker's batches were taken back, is never taken as proof of a copy;
 //   - re-copying a batch compares digests with the ledger and content with the vault, writing only what
 //     differs (deterministic record ids: the same row always lands on the same record);
 //   - planning and sweeping restart from scratch if interrupted (neither changes what is copied).
@@ -60,6 +60,8 @@ export class MigrationRunner {
   private readonly refused: RefusedRow[] = [];
   /** Subjects this run has registered or found registered (bounded: a miss only costs a vault lookup). */
   private readonly registered = new Set<string>();
+  /** The latest pass in which a worker's batches were taken back: its ledger rows prove no copy (copyPage). */
+  private interrupted: number | null = null;
 
   constructor(ctx: MigrationContext, options: { worker?: string; onProgress?: (p: RunProgress) => void } = {}) {
     this.ctx = ctx;
@@ -128,7 +130,7 @@ export class MigrationRunner {
   private async start(): Promise<MigrationInfo> {
     const { ctx } = this;
     const now = ctx.clock();
-    await ctx.state.create({ id: ctx.name, mappingHash: ctx.resolved.mapping.hash, source: ctx.sourceLabel, createdAt: now, pass: 0, passState: 'done', passStartedAt: null, passFinishedAt: null });
+    await ctx.state.create({ id: ctx.name, mappingHash: ctx.resolved.mapping.hash, source: ctx.sourceLabel, createdAt: now, pass: 0, passState: 'done', passStartedAt: null, passFinishedAt: null, interruptedPass: null });
     const m = await ctx.migration();
     if (m.passState === 'done') await ctx.state.beginPass(ctx.name, m.pass, m.pass + 1, now);
     else if (m.passState === 'planning') await ctx.state.beginPass(ctx.name, m.pass, m.pass, now);
@@ -182,6 +184,8 @@ export class MigrationRunner {
    */
   private async copy(pass: number): Promise<boolean> {
     const { ctx } = this;
+    // Read once: a pass interrupted from now on is this one, whose rows prove nothing anyway.
+    this.interrupted = (await ctx.migration()).interruptedPass;
     const before = await ctx.state.passProgress(ctx.name, pass);
     let counters = before.counters;
     for (;;) {
@@ -245,9 +249,14 @@ export class MigrationRunner {
       rows.filter((r) => r.kind !== 'stay').map((r) => r.encodedKey),
     );
     const entries: LedgerEntry[] = [];
-    // A ledger row carried into this pass as it is. One this pass wrote already was written ahead of a
-    // vault write that may not have happened (its batch was interrupted): it carries a digest no row has.
-    const carry = (prev: LedgerEntry): LedgerEntry => ({ ...prev, seenPass: pass, digest: prev.seenPass < pass ? prev.digest : Buffer.concat([PENDING, prev.digest]) });
+    // Whether a ledger row proves that the vault holds what it says. One written in this pass, or in a
+    // pass interrupted by a worker found gone, may have been written ahead of a vault write that never
+    // happened (its batch was cut short, and the retry need not meet its row again: gone at the source,
+    // or staying). Every older row is of a pass that ended uninterrupted (the sweep of each pass removes
+    // the rows it did not see), so these two passes are the only ones to doubt.
+    const proves = (prev: LedgerEntry) => prev.seenPass < pass && prev.seenPass !== this.interrupted;
+    // A ledger row carried into this pass as it is; one that proves nothing carries a digest no row has.
+    const carry = (prev: LedgerEntry): LedgerEntry => ({ ...prev, seenPass: pass, digest: proves(prev) ? prev.digest : Buffer.concat([PENDING, prev.digest]) });
     // A row copied before and refused now (it changed into something the vault refuses) keeps its copy
     // and its ledger row, marked seen: verify lists it as changed, and the sweep does not delete the copy.
     const keep = (prev: LedgerEntry | undefined) => {
@@ -269,9 +278,7 @@ export class MigrationRunner {
       }
       const digest = rowDigest(key, canonicalRecord(table, r.key, r.record));
       const prev = ledger.get(r.encodedKey);
-      // A ledger row this pass wrote already was written ahead of a vault write that may not have
-      // happened (the batch was interrupted): it proves nothing, and the row is written again.
-      if (prev && prev.seenPass < pass && Buffer.from(prev.digest).equals(digest) && sameRecord(prev, r.record)) {
+      if (prev && proves(prev) && Buffer.from(prev.digest).equals(digest) && sameRecord(prev, r.record)) {
         unchanged += 1;
         keep(prev);
       } else writes.push({ row: r, digest, prev });

@@ -101,6 +101,11 @@ CREATE TABLE mig_certificates (
 );
 `,
   },
+  {
+    id: 2,
+    name: 'interrupted pass',
+    sql: `ALTER TABLE mig_migrations ADD COLUMN interrupted_pass integer;`,
+  },
 ];
 
 const str = (v: unknown): string => v as string;
@@ -184,6 +189,13 @@ export class PostgresMigrationState implements MigrationStateStore {
 
   async releaseClaims(id: string, pass: number, workers: readonly string[]): Promise<number> {
     if (workers.length === 0) return 0;
+    // The mark first, in its own statement: a process killed between the two leaves the pass marked
+    // and the batches held, which the next run releases again.
+    await this.db.run(
+      `UPDATE mig_migrations SET interrupted_pass = $2 WHERE id = $1
+         AND EXISTS (SELECT 1 FROM mig_batches WHERE migration = $1 AND pass = $2 AND state = 'running' AND claimed_by = ANY($3::text[]))`,
+      [id, pass, [...workers]],
+    );
     return this.db.run(
       `UPDATE mig_batches SET state = 'pending', claimed_by = NULL, claimed_at = NULL WHERE migration = $1 AND pass = $2 AND state = 'running' AND claimed_by = ANY($3::text[])`,
       [id, pass, [...workers]],

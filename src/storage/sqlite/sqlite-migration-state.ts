@@ -93,6 +93,11 @@ CREATE TABLE certificates (
 ) STRICT;
 `,
   },
+  {
+    id: 2,
+    name: 'interrupted pass',
+    sql: `ALTER TABLE migrations ADD COLUMN interrupted_pass INTEGER;`,
+  },
 ];
 
 type Row = Record<string, SQLInputValue>;
@@ -192,11 +197,16 @@ export class SqliteMigrationState implements MigrationStateStore {
   }
 
   async releaseClaims(id: string, pass: number, workers: readonly string[]): Promise<number> {
-    let n = 0;
-    for (const w of workers) {
-      n += Number(this.stmt(`UPDATE batches SET state = 'pending', claimed_by = NULL, claimed_at = NULL WHERE migration = ? AND pass = ? AND state = 'running' AND claimed_by = ?`).run(id, pass, w).changes);
-    }
-    return Promise.resolve(n);
+    return Promise.resolve(
+      this.tx(() => {
+        let n = 0;
+        for (const w of workers) {
+          n += Number(this.stmt(`UPDATE batches SET state = 'pending', claimed_by = NULL, claimed_at = NULL WHERE migration = ? AND pass = ? AND state = 'running' AND claimed_by = ?`).run(id, pass, w).changes);
+        }
+        if (n > 0) this.stmt('UPDATE migrations SET interrupted_pass = ? WHERE id = ?').run(pass, id);
+        return n;
+      }),
+    );
   }
 
   async putLedger(id: string, entries: readonly LedgerEntry[]): Promise<void> {
