@@ -547,6 +547,25 @@ void describe('migration: records shared between migrations, rows that change su
     assert.equal((await verifyMigration(ctx)).ok, true);
   });
 
+  void it('a row written ahead by an interrupted pass and refused through the next pass proves nothing in the pass after, once valid again', async () => {
+    const [virginia] = h.builds;
+    assert.ok(virginia);
+    const ctx = await h.open(virginia.mappingPath);
+    const i = movingAt('virginia').at(-4);
+    assert.ok(i !== undefined);
+    const id = `${h.population.userId(i)}-refused`;
+    edit(virginia.path, (db) => db.prepare('INSERT INTO messages VALUES (?, ?, ?, ?, ?)').run(id, i + 1, 'someone', 'valid words', '2026-01-01T00:00:00Z'));
+    await killedAfterLedgerOf(ctx, id);
+    const setSentAt = (v: string) => edit(virginia.path, (db) => db.prepare('UPDATE messages SET sent_at = ? WHERE id = ?').run(v, id));
+    setSentAt('not a time');
+    // The interrupted pass ends, then a whole pass more, with the row refused in both.
+    for (let k = 0; k < 2; k++) assert.deepEqual((await new MigrationRunner(ctx).run()).refused.map((r) => [r.key, r.code]), [[JSON.stringify(id), 'invalid_field']]);
+    setSentAt('2026-01-01T00:00:00Z');
+    await new MigrationRunner(ctx).run();
+    assert.equal((await h.fx.enclave.vault.getRecord(h.fx.principals.service, 'messages', id)).data['body'], 'valid words');
+    assert.equal((await verifyMigration(ctx)).ok, true);
+  });
+
   void it('a row copied before and refused now keeps its copy: not swept, listed at verify', async () => {
     const [virginia] = h.builds;
     assert.ok(virginia);
