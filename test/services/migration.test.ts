@@ -392,6 +392,19 @@ void describe('migration: records shared between migrations, rows that change su
       db.close();
     }
   };
+  /** A new message of the nth-last moving user of virginia, added at the source (`insert` adds it again). */
+  const sourceMessage = async (nth: number, suffix: string, body: string) => {
+    const [virginia] = h.builds;
+    assert.ok(virginia);
+    const ctx = await h.open(virginia.mappingPath);
+    const i = movingAt('virginia').at(-nth);
+    assert.ok(i !== undefined);
+    const id = `${h.population.userId(i)}-${suffix}`;
+    const insert = () => edit(virginia.path, (db) => db.prepare('INSERT INTO messages VALUES (?, ?, ?, ?, ?)').run(id, i + 1, 'someone', body, '2026-01-01T00:00:00Z'));
+    insert();
+    return { ctx, id, path: virginia.path, insert };
+  };
+  const bodyOf = async (id: string) => (await h.fx.enclave.vault.getRecord(h.fx.principals.service, 'messages', id)).data['body'];
   /** A run that dies right after the ledger row of message `id` is written ahead, before its vault write (as a process gone by the next run). */
   const killedAfterLedgerOf = async (ctx: MigrationContext, id: string) => {
     const state = h.state;
@@ -481,13 +494,7 @@ void describe('migration: records shared between migrations, rows that change su
   });
 
   void it('a run stopped after its vault write, before its batch is done, whose row then changes, copies it on the next run', async () => {
-    const [virginia] = h.builds;
-    assert.ok(virginia);
-    const ctx = await h.open(virginia.mappingPath);
-    const i = movingAt('virginia').at(-1);
-    assert.ok(i !== undefined);
-    const id = `${h.population.userId(i)}-late`;
-    edit(virginia.path, (db) => db.prepare('INSERT INTO messages VALUES (?, ?, ?, ?, ?)').run(id, i + 1, 'someone', 'first words', '2026-01-01T00:00:00Z'));
+    const { ctx, id, path } = await sourceMessage(1, 'late', 'first words');
     // The process dies right after the vault writes of the batch holding that row, before it is marked done.
     const state = h.state;
     const real = state.completeBatch.bind(state);
@@ -499,70 +506,51 @@ void describe('migration: records shared between migrations, rows that change su
     };
     // As a process that is gone by the next run (its batches are given back at once).
     await assert.rejects(new MigrationRunner(ctx, { worker: `${hostname()}:999999999:gone` }).run(), /killed/);
-    assert.equal((await h.fx.enclave.vault.getRecord(h.fx.principals.service, 'messages', id)).data['body'], 'first words', 'the vault write happened');
-    edit(virginia.path, (db) => db.prepare('UPDATE messages SET body = ? WHERE id = ?').run('second thoughts', id));
+    assert.equal(await bodyOf(id), 'first words', 'the vault write happened');
+    edit(path, (db) => db.prepare('UPDATE messages SET body = ? WHERE id = ?').run('second thoughts', id));
     const run = await new MigrationRunner(ctx).run();
     assert.deepEqual(run.refused, []);
-    assert.equal((await h.fx.enclave.vault.getRecord(h.fx.principals.service, 'messages', id)).data['body'], 'second thoughts');
+    assert.equal(await bodyOf(id), 'second thoughts');
     assert.equal((await verifyMigration(ctx)).ok, true);
   });
 
   void it('a run stopped between its ledger write and its vault write writes the record on the next run, its row unchanged', async () => {
-    const [virginia] = h.builds;
-    assert.ok(virginia);
-    const ctx = await h.open(virginia.mappingPath);
-    const i = movingAt('virginia').at(-2);
-    assert.ok(i !== undefined);
-    const id = `${h.population.userId(i)}-ahead`;
-    edit(virginia.path, (db) => db.prepare('INSERT INTO messages VALUES (?, ?, ?, ?, ?)').run(id, i + 1, 'someone', 'ahead words', '2026-01-01T00:00:00Z'));
+    const { ctx, id } = await sourceMessage(2, 'ahead', 'ahead words');
     await killedAfterLedgerOf(ctx, id);
     assert.equal((await h.state.ledger(ctx.name, 'messages', [encodeKey([id])])).get(encodeKey([id]))?.digest.length, 32, 'the ledger row holds the row\'s digest');
     await assert.rejects(h.fx.enclave.vault.getRecord(h.fx.principals.service, 'messages', id), (err: unknown) => err instanceof EnclaveError && err.code === 'record_not_found', 'the vault write never happened');
     // Nothing changed at the source: the ledger row's digest equals the row's, and still proves nothing.
     const run = await new MigrationRunner(ctx).run();
     assert.deepEqual(run.refused, []);
-    assert.equal((await h.fx.enclave.vault.getRecord(h.fx.principals.service, 'messages', id)).data['body'], 'ahead words');
+    assert.equal(await bodyOf(id), 'ahead words');
     assert.equal((await verifyMigration(ctx)).ok, true);
   });
 
   void it('a row written ahead, then gone at the source before the interrupted batch was copied again, and back unchanged in a later pass, is written then', async () => {
-    const [virginia] = h.builds;
-    assert.ok(virginia);
-    const ctx = await h.open(virginia.mappingPath);
-    const i = movingAt('virginia').at(-3);
-    assert.ok(i !== undefined);
-    const id = `${h.population.userId(i)}-back`;
-    const insert = () => edit(virginia.path, (db) => db.prepare('INSERT INTO messages VALUES (?, ?, ?, ?, ?)').run(id, i + 1, 'someone', 'back again', '2026-01-01T00:00:00Z'));
-    insert();
+    const { ctx, id, path, insert } = await sourceMessage(3, 'back', 'back again');
     await killedAfterLedgerOf(ctx, id);
     // Gone at the source while no run goes: the pass is finished without meeting the row again.
-    edit(virginia.path, (db) => db.prepare('DELETE FROM messages WHERE id = ?').run(id));
+    edit(path, (db) => db.prepare('DELETE FROM messages WHERE id = ?').run(id));
     const finished = await new MigrationRunner(ctx).run();
     assert.equal(finished.complete, true);
     // Back, exactly as it was: its ledger row, written ahead in the interrupted pass, proves nothing.
     insert();
     const next = await new MigrationRunner(ctx).run();
     assert.equal(next.pass, finished.pass + 1);
-    assert.equal((await h.fx.enclave.vault.getRecord(h.fx.principals.service, 'messages', id)).data['body'], 'back again');
+    assert.equal(await bodyOf(id), 'back again');
     assert.equal((await verifyMigration(ctx)).ok, true);
   });
 
   void it('a row written ahead by an interrupted pass and refused through the next pass proves nothing in the pass after, once valid again', async () => {
-    const [virginia] = h.builds;
-    assert.ok(virginia);
-    const ctx = await h.open(virginia.mappingPath);
-    const i = movingAt('virginia').at(-4);
-    assert.ok(i !== undefined);
-    const id = `${h.population.userId(i)}-refused`;
-    edit(virginia.path, (db) => db.prepare('INSERT INTO messages VALUES (?, ?, ?, ?, ?)').run(id, i + 1, 'someone', 'valid words', '2026-01-01T00:00:00Z'));
+    const { ctx, id, path } = await sourceMessage(4, 'refused', 'valid words');
     await killedAfterLedgerOf(ctx, id);
-    const setSentAt = (v: string) => edit(virginia.path, (db) => db.prepare('UPDATE messages SET sent_at = ? WHERE id = ?').run(v, id));
+    const setSentAt = (v: string) => edit(path, (db) => db.prepare('UPDATE messages SET sent_at = ? WHERE id = ?').run(v, id));
     setSentAt('not a time');
     // The interrupted pass ends, then a whole pass more, with the row refused in both.
     for (let k = 0; k < 2; k++) assert.deepEqual((await new MigrationRunner(ctx).run()).refused.map((r) => [r.key, r.code]), [[JSON.stringify(id), 'invalid_field']]);
     setSentAt('2026-01-01T00:00:00Z');
     await new MigrationRunner(ctx).run();
-    assert.equal((await h.fx.enclave.vault.getRecord(h.fx.principals.service, 'messages', id)).data['body'], 'valid words');
+    assert.equal(await bodyOf(id), 'valid words');
     assert.equal((await verifyMigration(ctx)).ok, true);
   });
 

@@ -132,9 +132,9 @@ export class PostgresMigrationState implements MigrationStateStore {
 
   async create(m: MigrationInfo): Promise<'created' | 'exists'> {
     const n = await this.db.run(
-      `INSERT INTO mig_migrations (id, mapping_hash, source, created_at, pass, pass_state, pass_started_at, pass_finished_at)
-       VALUES ($1, $2, $3, $4, $5, $6, $7, $8) ON CONFLICT (id) DO NOTHING`,
-      [m.id, m.mappingHash, m.source, m.createdAt, m.pass, m.passState, m.passStartedAt, m.passFinishedAt],
+      `INSERT INTO mig_migrations (id, mapping_hash, source, created_at, pass, pass_state, pass_started_at, pass_finished_at, interrupted_pass)
+       VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) ON CONFLICT (id) DO NOTHING`,
+      [m.id, m.mappingHash, m.source, m.createdAt, m.pass, m.passState, m.passStartedAt, m.passFinishedAt, m.interruptedPass],
     );
     return n === 1 ? 'created' : 'exists';
   }

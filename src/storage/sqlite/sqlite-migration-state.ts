@@ -135,9 +135,9 @@ export class SqliteMigrationState implements MigrationStateStore {
 
   async create(m: MigrationInfo): Promise<'created' | 'exists'> {
     const r = this.stmt(
-      `INSERT INTO migrations (id, mapping_hash, source, created_at, pass, pass_state, pass_started_at, pass_finished_at)
-       VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (id) DO NOTHING`,
-    ).run(m.id, m.mappingHash, m.source, m.createdAt, m.pass, m.passState, m.passStartedAt, m.passFinishedAt);
+      `INSERT INTO migrations (id, mapping_hash, source, created_at, pass, pass_state, pass_started_at, pass_finished_at, interrupted_pass)
+       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (id) DO NOTHING`,
+    ).run(m.id, m.mappingHash, m.source, m.createdAt, m.pass, m.passState, m.passStartedAt, m.passFinishedAt, m.interruptedPass);
     return Promise.resolve(r.changes === 1 ? 'created' : 'exists');
   }
 
