@@ -259,7 +259,11 @@ void describe('canonical digests', () => {
       fc.property(fc.dictionary(fc.string({ maxLength: 6 }), fc.oneof(fc.string(), fc.integer(), fc.boolean())), (obj) => {
         const reversed = Object.fromEntries(Object.entries(obj).reverse()) as Canonical;
         assert.equal(canonicalJson(obj as Canonical), canonicalJson(reversed));
-        assert.deepEqual(JSON.parse(canonicalJson(obj as Canonical)), { ...obj });
+        // The same members, in code-unit order (RFC 8785 section 3.2.3), spelled as JSON.stringify spells
+        // strings and these values. Not checked with JSON.parse: V8 (Node 24) may read an escaped key `\"`
+        // back as `\\` after parsing a `\\` key at the same place (nodejs/node#63785).
+        const members = Object.keys(obj).sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
+        assert.equal(canonicalJson(obj as Canonical), `{${members.map((k) => `${JSON.stringify(k)}:${JSON.stringify(obj[k])}`).join(',')}}`);
       }),
       params,
     );
