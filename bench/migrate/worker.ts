@@ -1,11 +1,8 @@
-// One measured step of the migration benchmark, in a process of its own so its peak RSS (VmHWM) is its
-// own: `run` migrates a source into a fresh enclave exactly as `enclave migrate run` does; `copy` moves
-// the same rows between the same engines with no enclave at all (the baseline). Prints one JSON line.
+// The baseline step of the migration benchmark, in a process of its own so its peak RSS (VmHWM) is its
+// own: `copy` moves the rows the migration moves between the same engines with no enclave at all. (The
+// migration step is `enclave migrate run` itself: bench/migrate.ts.) Prints one JSON line.
 import { readFileSync } from 'node:fs';
 import { DatabaseSync } from 'node:sqlite';
-import { loadConfig } from '../../src/services/config-loader.ts';
-import { readDevShares } from '../../src/services/init-service.ts';
-import { runMigrationTask } from '../../src/services/migration/migration-thread.ts';
 import type { KeyTuple, MigrationSource } from '../../src/core/migration-source.ts';
 import { PostgresSource } from '../../src/storage/sources/postgres-source.ts';
 import { SqliteSource } from '../../src/storage/sources/sqlite-source.ts';
@@ -25,17 +22,6 @@ function peakRss(): number {
 function cpuMs(): number {
   const u = process.cpuUsage();
   return (u.user + u.system) / 1000;
-}
-
-/** As `enclave migrate run` does it: on the bounded-heap migration thread, unsealed with the dev shares. */
-async function run(configPath: string, mappingPath: string, batchSize: number): Promise<StepResult> {
-  const shares = readDevShares(loadConfig(configPath).dataDir) ?? [];
-  const cpu = cpuMs();
-  const started = performance.now();
-  const report = await runMigrationTask({ op: 'run', configPath, mappingPath, batchSize, shares });
-  const ms = performance.now() - started;
-  if (report.counters.refused > 0 || !report.complete) throw new Error(`the benchmark migration refused ${report.counters.refused} rows`);
-  return { rows: report.counters.copied, ms, peakRssBytes: peakRss(), cpuMs: cpuMs() - cpu };
 }
 
 const TABLES = [
@@ -76,13 +62,12 @@ async function copy(source: MigrationSource, destPath: string, batchSize: number
 const [mode, a, b, c, d] = process.argv.slice(2);
 const batchSize = Number(process.env['BENCH_BATCH'] ?? 5000);
 let result: StepResult;
-if (mode === 'run') result = await run(a ?? '', b ?? '', batchSize);
-else if (mode === 'copy') {
+if (mode === 'copy') {
   const source = a === 'postgres' ? await PostgresSource.open(b ?? '', c ?? 'public') : new SqliteSource(b ?? '');
   try {
     result = await copy(source, d ?? '', batchSize);
   } finally {
     await source.close();
   }
-} else throw new Error('usage: worker.ts run <config> <mapping> | copy sqlite <src.db> - <dest.db> | copy postgres <url> <schema> <dest.db>');
+} else throw new Error('usage: worker.ts copy sqlite <src.db> - <dest.db> | copy postgres <url> <schema> <dest.db>');
 process.stdout.write(`${JSON.stringify(result)}\n`);

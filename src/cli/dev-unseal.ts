@@ -11,7 +11,7 @@ export function devModeWarning(file: string): string {
 }
 
 /** The shares of the development file, with the warning said. */
-export function devShares(enclave: Enclave, out: Output): string[] {
+export function devShares(enclave: Pick<Enclave, 'config'>, out: Output): string[] {
   const file = join(enclave.config.dataDir, DEV_UNSEAL_FILE);
   const shares = readDevShares(enclave.config.dataDir);
   if (shares === undefined) {

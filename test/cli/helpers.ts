@@ -37,13 +37,19 @@ function spawnCli(args: readonly string[], env: Readonly<Record<string, string>>
 
 /** Runs one command to completion; stdin gets `input` (or nothing) and is closed. */
 export function run(args: readonly string[], options: { input?: string; env?: Readonly<Record<string, string>>; timeoutMs?: number } = {}): Promise<RunResult> {
+  const started = begin(args, options);
+  started.child.stdin?.end(options.input ?? '');
+  return started.done;
+}
+
+/** Starts one command with its stdin left open (the caller writes and ends it); `done` settles as `run`. */
+export function begin(args: readonly string[], options: { env?: Readonly<Record<string, string>>; timeoutMs?: number } = {}): { child: ChildProcess; done: Promise<RunResult> } {
   const child = spawnCli(args, options.env);
   let stdout = '';
   let stderr = '';
   child.stdout?.setEncoding('utf8').on('data', (d: string) => (stdout += d));
   child.stderr?.setEncoding('utf8').on('data', (d: string) => (stderr += d));
-  child.stdin?.end(options.input ?? '');
-  return new Promise((resolve, reject) => {
+  const done = new Promise<RunResult>((resolve, reject) => {
     const timer = setTimeout(() => {
       child.kill('SIGKILL');
       reject(new Error(`enclave ${args.join(' ')} did not finish in time; stdout: ${stdout} stderr: ${stderr}`));
@@ -54,6 +60,7 @@ export function run(args: readonly string[], options: { input?: string; env?: Re
       resolve({ code, signal, stdout, stderr });
     });
   });
+  return { child, done };
 }
 
 export interface LongRunning {

@@ -2,14 +2,15 @@
 // unsealing with the officers' shares piped in; JSON results; failures as one line with the right code
 // and exit status; a certificate verified elsewhere from a file and the verifier key alone.
 import assert from 'node:assert/strict';
-import { readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { DatabaseSync } from 'node:sqlite';
 import { after, before, describe, it } from 'node:test';
 import { buildLegacySites } from '../../src/cli/demo/legacy-sites.ts';
 import { Population } from '../../src/cli/demo/population.ts';
+import { MIGRATION_MAIN_FLAGS } from '../../src/cli/heap-limits.ts';
 import { initEnclave } from '../../src/services/init-service.ts';
-import { killAll, oneErrorLine, removeDir, run, tempDir } from './helpers.ts';
+import { begin, killAll, oneErrorLine, removeDir, run, tempDir } from './helpers.ts';
 
 describe('enclave migrate', () => {
   let root: string;
@@ -59,6 +60,24 @@ describe('enclave migrate', () => {
     assert.equal(oneErrorLine(nofile).code, 'invalid_mapping');
   });
 
+  it('refuses an enclave never initialized, with no shares asked for', async () => {
+    const text = readFileSync(config, 'utf8');
+    assert.match(text, /^data_dir: .+$/m);
+    const elsewhere = (dataDir: string) => {
+      const file = join(root, `${dataDir}.yaml`);
+      writeFileSync(file, text.replace(/^data_dir: .+$/m, `data_dir: ${join(root, dataDir)}`));
+      return file;
+    };
+    const missing = await run(['migrate', 'run', '--mapping', mapping, '--config', elsewhere('no-such-dir')]);
+    assert.equal(missing.code, 1);
+    assert.deepEqual(oneErrorLine(missing), { code: 'not_initialized', message: `data directory ${join(root, 'no-such-dir')} does not exist (run \`enclave init\` first)` });
+    mkdirSync(join(root, 'empty-dir'));
+    const keyless = await run(['migrate', 'verify', '--mapping', mapping, '--config', elsewhere('empty-dir')]);
+    assert.equal(keyless.code, 1);
+    assert.equal(oneErrorLine(keyless).code, 'not_initialized');
+    assert.match(oneErrorLine(keyless).message, /has no root key yet \(run `enclave init` first\)$/);
+  });
+
   it('plan prints what would move where, as JSON too', async () => {
     const r = await cli(['plan', '--mapping', mapping, '--json']);
     assert.equal(r.code, 0, r.stderr);
@@ -87,6 +106,26 @@ describe('enclave migrate', () => {
     const progress = r.stderr.split('\n').filter((l) => l.startsWith('{')).map((l) => JSON.parse(l) as { progress: string; done: number; total: number; rate?: number });
     assert.ok(progress.length > 0 && progress.every((p) => p.progress === 'copying virginia'), 'JSON progress lines off a terminal');
     assert.equal(progress.at(-1)?.done, progress.at(-1)?.total);
+  });
+
+  it('runs its main thread with a small young generation (the same process), and reports what the run used', async (t) => {
+    if (!existsSync('/proc/self/cmdline')) return t.skip('reads the process\'s command line from /proc (Linux)');
+    const [flag = ''] = MIGRATION_MAIN_FLAGS;
+    const { child, done } = begin(['migrate', 'run', '--mapping', mapping, '--json', '--quiet', '--config', config]);
+    // The process replaces itself before it reads the shares, which are held back until it has.
+    const cmdline = () => readFileSync(`/proc/${child.pid ?? 0}/cmdline`, 'utf8').split('\0');
+    const deadline = Date.now() + 30_000;
+    while (!cmdline().includes(flag) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+    assert.ok(cmdline().includes(flag), cmdline().join(' '));
+    child.stdin?.end(`${shares[0] ?? ''}\n${shares[1] ?? ''}\n`);
+    const r = await done;
+    assert.equal(r.code, 0, r.stderr);
+    const { resources } = JSON.parse(r.stdout) as { resources: { ms: number; cpuMs: number; peakRssBytes: number } };
+    assert.ok(resources.ms > 0 && resources.cpuMs > 0, JSON.stringify(resources));
+    // No Node process with a worker thread runs in under 20 MiB, nor a run this small in 2 GiB.
+    assert.ok(resources.peakRssBytes > 20 * 2 ** 20 && resources.peakRssBytes < 2 ** 31, JSON.stringify(resources));
+    const human = await cli(['run', '--mapping', mapping, '--dev-unseal', '--quiet']);
+    assert.match(human.stdout, /^Resources: [\d.]+ m?s of CPU in [\d.]+ m?s; peak memory of this process \d+\.\d MiB \(resident set\)$/m);
   });
 
   it('verify exits 1 with verification_failed and lists every mismatch on stdout; the next run repairs it', async () => {

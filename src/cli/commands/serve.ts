@@ -45,11 +45,11 @@ async function serve(io: Io, configPath: string, opts: ServeOptions): Promise<vo
   const { startServer, untilSignal } = await import('../serve-runner.ts');
   const { devUnseal, warnIfDevFileLeft } = await import('../dev-unseal.ts');
   const { loadConfig } = await import('../../services/config-loader.ts');
-  const { applyHeapLimits, heapLimitMb } = await import('../heap-limits.ts');
+  const { applyHeapLimits, heapFlags, heapLimitMb } = await import('../heap-limits.ts');
   const out = new Output(io);
   const config = loadConfig(configPath);
   // Before anything is opened: this may replace the process with one started with the heap flags.
-  applyHeapLimits(config.server, 'the server', (m) => out.note(m));
+  applyHeapLimits(heapFlags(config.server), 'the server', (m) => out.note(m));
   const enclave = await openLocalEnclave(configPath, opts.instance === undefined ? {} : { instance: opts.instance }, config);
   try {
     if (opts.devUnseal === true) await devUnseal(enclave, out);

@@ -6,6 +6,7 @@ import type { MigrationPlan } from '../../services/migration/migration-planner.t
 import type { PurgeReport } from '../../services/migration/migration-purger.ts';
 import type { RunReport } from '../../services/migration/migration-runner.ts';
 import { columns, count, printable, seconds, table } from '../output.ts';
+import type { ProcessResources } from '../process-resources.ts';
 
 const STAY_REASONS: Readonly<Record<string, string>> = {
   outside_jurisdictions: 'country in no jurisdiction',
@@ -45,7 +46,9 @@ export function describePlan(p: MigrationPlan): string {
   return lines.join('\n');
 }
 
-export function describeRun(r: RunReport): string {
+const mib = (bytes: number) => `${(bytes / 2 ** 20).toFixed(1)} MiB`;
+
+export function describeRun(r: RunReport & { readonly resources?: ProcessResources }): string {
   const c = r.counters;
   const rate = r.ms > 0 ? Math.round((c.read / r.ms) * 1000) : 0;
   const lines = [
@@ -62,6 +65,7 @@ export function describeRun(r: RunReport): string {
       ['records removed (gone at the source)', count(r.swept)],
     ]),
   ];
+  if (r.resources) lines.push('', `Resources: ${seconds(r.resources.cpuMs)} of CPU in ${seconds(r.resources.ms)}; peak memory of this process ${mib(r.resources.peakRssBytes)} (resident set)`);
   if (r.refused.length > 0) {
     lines.push('', `Refused rows${c.refused > r.refused.length ? ` (first ${r.refused.length})` : ''}:`, columns(r.refused.map((x) => [x.table, x.key, x.code, x.message])));
   }

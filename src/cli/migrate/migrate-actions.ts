@@ -4,7 +4,6 @@
 import { readFileSync, writeFileSync } from 'node:fs';
 import { verifyCertificate } from '../../core/deletion-certificate.ts';
 import { EnclaveError } from '../../core/errors.ts';
-import type { Enclave } from '../../services/enclave.ts';
 import { publishedVerifierKey } from '../../services/migration/certificate-issuer.ts';
 import { loadMapping } from '../../services/migration/mapping-loader.ts';
 import { runMigrationTask, type MigrationTask, type TaskProgress } from '../../services/migration/migration-thread.ts';
@@ -12,25 +11,17 @@ import { openMigrationStateOf } from '../../services/migration/open-migration.ts
 import type { CertificateOptions, MigrateOptions } from '../commands/migrate.ts';
 import { CliError, usageError } from '../fail.ts';
 import type { Io } from '../io.ts';
-import { openLocalEnclave } from '../local-enclave.ts';
+import { withLocalSeal } from '../local-seal.ts';
 import { unsealLocally } from '../local-unseal.ts';
 import { Output } from '../output.ts';
+import { meterResources } from '../process-resources.ts';
 import { createProgress, progressMode, type Progress } from '../progress.ts';
 import { ask } from '../prompt.ts';
 import { describeCertificate, describePlan, describePurge, describeRun, describeVerification } from './describe.ts';
 
-async function withEnclave<T>(configPath: string, fn: (enclave: Enclave) => Promise<T>): Promise<T> {
-  const enclave = await openLocalEnclave(configPath);
-  try {
-    return await fn(enclave);
-  } finally {
-    await enclave.close();
-  }
-}
-
-/** The task of one operation; unsealing (when it needs keys) happens here, on the main thread. */
+/** The task of one operation; its shares (when it needs keys) are checked here, on the main thread, against the control store alone. */
 async function task<O extends MigrationTask['op']>(io: Io, configPath: string, opts: MigrateOptions, op: O, out: Output): Promise<MigrationTask & { op: O }> {
-  const shares = op === 'plan' ? [] : await withEnclave(configPath, (enclave) => unsealLocally(io, enclave, out, opts.devUnseal === true));
+  const shares = op === 'plan' ? [] : await withLocalSeal(configPath, (local) => unsealLocally(io, local, out, opts.devUnseal === true));
   return {
     op,
     configPath,
@@ -72,9 +63,11 @@ export async function run(io: Io, configPath: string, opts: MigrateOptions): Pro
     const p = t.progress;
     progress.update(p.done, p.total, { copied: p.counters.copied + p.counters.recopied, refused: p.counters.refused });
   };
-  const result = await runMigrationTask(await task(io, configPath, opts, 'run', out), onProgress);
+  const t = await task(io, configPath, opts, 'run', out);
+  const meter = meterResources();
+  const result = await runMigrationTask(t, onProgress);
   progress.stop();
-  out.result(result, describeRun);
+  out.result({ ...result, resources: meter.read() }, describeRun);
 }
 
 export async function verify(io: Io, configPath: string, opts: MigrateOptions): Promise<void> {
@@ -136,14 +129,14 @@ export async function certificate(io: Io, configPath: string, id: string | undef
     out.result({ id: check.id, valid: true, checks: check.checks, certificate: check.certificate }, () => describeCertificate(check, vkey, undefined));
     return;
   }
-  await withEnclave(configPath, async (enclave) => {
-    const vkey = await publishedVerifierKey(enclave.control.meta);
+  await withLocalSeal(configPath, async (local) => {
+    const vkey = await publishedVerifierKey(local.control.meta);
     if (opts.publicKey === true) {
       if (vkey === undefined) throw new EnclaveError('certificate_not_found', 'no certificate was issued yet, so no certificate key is published');
       out.result({ verifierKey: vkey }, (x) => x.verifierKey);
       return;
     }
-    const state = await openMigrationStateOf(enclave.config);
+    const state = await openMigrationStateOf(local.config);
     try {
       if (id === undefined) {
         const list = await state.certificates();
