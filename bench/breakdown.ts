@@ -7,7 +7,7 @@ import { recordAad, type RecordData } from '../src/core/record-model.ts';
 import { open } from '../src/crypto/aead.ts';
 import { loadConfig } from '../src/services/config-loader.ts';
 import { openEnclave } from '../src/services/enclave.ts';
-import { readDevShares } from '../src/services/init-service.ts';
+import { readDevShares } from '../src/services/dev-shares.ts';
 import { BENCH_PURPOSE, recordRef } from './dataset.ts';
 import { randomInt, seededRandom } from './prng.ts';
 import { median } from './stats.ts';

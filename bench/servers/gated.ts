@@ -4,7 +4,7 @@
 import { buildServer } from '../../src/http/server.ts';
 import { loadConfig } from '../../src/services/config-loader.ts';
 import { openEnclave } from '../../src/services/enclave.ts';
-import { readDevShares } from '../../src/services/init-service.ts';
+import { readDevShares } from '../../src/services/dev-shares.ts';
 import type { BenchServer } from './bench-server.ts';
 
 export async function buildGatedServer(configPath: string): Promise<BenchServer> {

@@ -2,7 +2,7 @@
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Enclave } from '../services/enclave.ts';
-import { DEV_UNSEAL_FILE, readDevShares } from '../services/init-service.ts';
+import { DEV_UNSEAL_FILE, readDevShares } from '../services/dev-shares.ts';
 import { CliError } from './fail.ts';
 import { displayPath, type Output } from './output.ts';
 

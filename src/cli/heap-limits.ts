@@ -18,11 +18,10 @@ export function heapFlags(server: Pick<ServerConfig, 'maxOldSpaceMb' | 'maxSemiS
 
 /**
  * The migration commands' main thread only collects shares, shows progress and waits for the migration
- * thread, so its young generation need not be V8's default (sized from the machine's memory: on 24 GiB,
- * 16 MB semi-spaces, 32 MB that stay resident once touched). The flag sets every isolate's semi-spaces,
- * the migration thread's included, so it is that thread's own size. At 1,000,000 rows, alternated runs of
- * `enclave migrate run`: peak RSS 265-269 MiB with 8 MB semi-spaces, 254-256 with 4, at the same speed
- * (docs/benchmarks.md).
+ * thread, so its young generation need not be V8's default (sized from the machine's memory: on a 24 GiB
+ * machine its semi-spaces grew to 16 MB, 32 MB resident once touched). The flag sets every isolate's
+ * semi-spaces, the migration thread's included, so it is that thread's own size (MIGRATION_SEMI_SPACE_MB).
+ * Figures in docs/benchmarks.md (the migration, 2026-11-25).
  */
 export const MIGRATION_MAIN_FLAGS: readonly string[] = [`${SEMI_SPACE}=${MIGRATION_SEMI_SPACE_MB}`];
 

@@ -2,7 +2,7 @@
 // their own copy of the enclave: with --dev-unseal in development, otherwise with the officers' shares,
 // typed without echo on a terminal or piped one per line.
 import { EnclaveError } from '../core/errors.ts';
-import type { LocalSeal } from './local-seal.ts';
+import type { SealState } from '../services/seal-state.ts';
 import { devShares } from './dev-unseal.ts';
 import { usageError } from './fail.ts';
 import type { Io } from './io.ts';
@@ -14,7 +14,7 @@ import { readHidden, readStdin } from './prompt.ts';
  * logs that unseal). Here they are only checked against the root key: with --dev-unseal in development,
  * otherwise typed without echo on a terminal or piped one per line. None when the enclave is unsealed.
  */
-export async function unsealLocally(io: Io, enclave: Pick<LocalSeal, 'config' | 'seal'>, out: Output, dev: boolean): Promise<string[]> {
+export async function unsealLocally(io: Io, enclave: Pick<SealState, 'config' | 'seal'>, out: Output, dev: boolean): Promise<string[]> {
   if (dev) return completeSet(enclave, devShares(enclave, out), 'the development file');
   const status = enclave.seal.status();
   const given: string[] = [];
@@ -34,7 +34,7 @@ export async function unsealLocally(io: Io, enclave: Pick<LocalSeal, 'config' | 
 }
 
 /** The first shares that make a complete set (more may be given: the rest are not used), checked. */
-async function completeSet(enclave: Pick<LocalSeal, 'seal'>, shares: readonly string[], from: string): Promise<string[]> {
+async function completeSet(enclave: Pick<SealState, 'seal'>, shares: readonly string[], from: string): Promise<string[]> {
   const used: string[] = [];
   for (const share of shares) {
     used.push(share);

@@ -82,6 +82,12 @@ export interface LedgerEntry {
   readonly digest: Uint8Array;
   /** The last pass that saw this row at the source. */
   readonly seenPass: number;
+  /**
+   * The batch of that pass that wrote this row (null in rows written before batches were kept here): a
+   * batch ever taken back from its worker may have written the row ahead of a vault write that never
+   * happened, so the row proves no copy (MigrationStateStore.releasedBatches).
+   */
+  readonly seenBatch: number | null;
 }
 
 export interface TableVerification {
@@ -175,10 +181,13 @@ export interface MigrationStateStore {
   /** Workers holding running batches of the pass, with when they claimed them. */
   claims(id: string, pass: number): Promise<{ worker: string; claimedAt: number }[]>;
   /**
-   * Puts the running batches of these workers back to pending (their processes are gone), and marks the
-   * pass interrupted first (MigrationInfo.interruptedPass) if there are any.
+   * Puts the running batches of these workers back to pending (their processes are gone), marking each
+   * as released (releasedBatches) in the same step, and marks the pass interrupted first
+   * (MigrationInfo.interruptedPass) if there are any.
    */
   releaseClaims(id: string, pass: number, workers: readonly string[]): Promise<number>;
+  /** Sequence numbers of the batches of a pass that releaseClaims ever put back, ascending. */
+  releasedBatches(id: string, pass: number): Promise<number[]>;
   /** Writes ledger rows as a batch progresses (idempotent upserts). */
   putLedger(id: string, entries: readonly LedgerEntry[]): Promise<void>;
   /** Marks the batch done with its counters, only if `worker` still holds it. */

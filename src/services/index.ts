@@ -1,10 +1,12 @@
 export { loadConfig, parseConfigText } from './config-loader.ts';
 export { openEnclave, type Enclave, type OpenOptions } from './enclave.ts';
-export { CONFIG_FILE, DEV_UNSEAL_FILE, initEnclave, readDevShares, type InitResult } from './init-service.ts';
+export { DEV_UNSEAL_FILE, readDevShares } from './dev-shares.ts';
+export { CONFIG_FILE, initEnclave, type InitResult } from './init-service.ts';
 export { KEY_ID, Keyring } from './keyring.ts';
 export { collectReceipts, noteReceipt } from './log-receipts.ts';
 export { defaultInstanceName, LogService, type Cosign, type LogSearchPage, type LogSearchQuery, type LogSearchResult, type LogServiceOptions, type PublishedCheckpoint } from './log-service.ts';
 export { SealService, type OfficerShare, type RootKeyHolder, type SealOptions, type SealRecord, type SealStatus } from './seal-service.ts';
+export { openSealState, type SealState } from './seal-state.ts';
 export { SHARED_STATE_REFRESH_MS, SharedStateRefresh } from './shared-state.ts';
 export { SiteRouter, type Located } from './site-router.ts';
 export { starterConfig, type StarterOptions } from './starter-config.ts';

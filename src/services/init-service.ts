@@ -1,16 +1,16 @@
 // `enclave init`: a commented starter configuration, the data directory, the control store and the root
 // key split among the configured officers. Development mode also writes a local auto-unseal file.
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { EnclaveError } from '../core/errors.ts';
 import { makePrivateDir, writePrivateFile } from '../storage/private-files.ts';
 import { loadConfig } from './config-loader.ts';
+import { DEV_UNSEAL_FILE } from './dev-shares.ts';
 import { openEnclave } from './enclave.ts';
 import type { OfficerShare } from './seal-service.ts';
 import { starterConfig, type StarterOptions } from './starter-config.ts';
 
 export const CONFIG_FILE = 'enclave.yaml';
-export const DEV_UNSEAL_FILE = 'dev-unseal.json';
 
 export interface BootstrapToken {
   readonly officer: string;
@@ -62,15 +62,4 @@ export async function initEnclave(dir: string, options: StarterOptions & { dev?:
   } finally {
     await enclave.close();
   }
-}
-
-/** Reads the development auto-unseal file; undefined if there is none. */
-export function readDevShares(dataDir: string): string[] | undefined {
-  const path = join(dataDir, DEV_UNSEAL_FILE);
-  if (!existsSync(path)) return undefined;
-  const doc = JSON.parse(readFileSync(path, 'utf8')) as { shares?: unknown };
-  if (!Array.isArray(doc.shares) || !doc.shares.every((s) => typeof s === 'string')) {
-    throw new EnclaveError('invalid_config', `${path} is not a development unseal file`);
-  }
-  return doc.shares;
 }

@@ -65,6 +65,14 @@ export class SealService {
     this.holders = options.holders ?? [];
   }
 
+  /** A seal service loaded from the control store and checked against the configured split (checkConfigured). */
+  static async open(meta: MetaStore, keyring: Keyring, configured: { readonly threshold: number; readonly officers: readonly string[] }, options: SealOptions = {}): Promise<SealService> {
+    const seal = new SealService(meta, keyring, options);
+    await seal.load();
+    seal.checkConfigured(configured);
+    return seal;
+  }
+
   async load(): Promise<void> {
     const raw = await this.meta.get(META_KEY);
     this.record = raw === undefined ? undefined : (JSON.parse(raw) as SealRecord);

@@ -42,6 +42,7 @@ export const toLedger = (r: SqlRow): LedgerEntry => ({
   subject: str(r['subject']),
   digest: r['digest'] as Uint8Array,
   seenPass: Number(r['seen_pass']),
+  seenBatch: r['seen_batch'] === null || r['seen_batch'] === undefined ? null : Number(r['seen_batch']),
 });
 
 export const toVerification = (r: SqlRow): VerificationInfo => ({

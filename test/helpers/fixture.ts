@@ -6,7 +6,8 @@ import { join } from 'node:path';
 import type { Principal } from '../../src/core/principal.ts';
 import { loadConfig } from '../../src/services/config-loader.ts';
 import { openEnclave, type Enclave, type OpenOptions } from '../../src/services/enclave.ts';
-import { CONFIG_FILE, initEnclave, readDevShares } from '../../src/services/init-service.ts';
+import { CONFIG_FILE, initEnclave } from '../../src/services/init-service.ts';
+import { readDevShares } from '../../src/services/dev-shares.ts';
 import { starterConfig } from '../../src/services/starter-config.ts';
 
 export const ROLES = {

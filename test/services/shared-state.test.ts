@@ -11,7 +11,7 @@ import { buildServer } from '../../src/http/server.ts';
 import { loadConfig } from '../../src/services/config-loader.ts';
 import { openEnclave, type Enclave } from '../../src/services/enclave.ts';
 import { GrantIndex } from '../../src/services/grant-index.ts';
-import { readDevShares } from '../../src/services/init-service.ts';
+import { readDevShares } from '../../src/services/dev-shares.ts';
 import { PolicyEngine } from '../../src/services/policy-engine.ts';
 import { SERVICE_PURPOSE, type RoleName } from '../helpers/fixture.ts';
 import { json, makeHttpFixture, type HttpFixture } from '../helpers/http.ts';

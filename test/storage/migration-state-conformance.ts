@@ -85,19 +85,26 @@ export function migrationStateConformance(name: string, adapter: MigrationStateA
       const id = await planned(a, 3);
       const held = await a.claimBatch(id, 1, 'dead', T0 + 10);
       assert.equal(held?.seq, 0);
-      assert.deepEqual(await other.claims(id, 1), [{ worker: 'dead', claimedAt: T0 + 10 }]);
+      const survivor = await a.claimBatch(id, 1, 'alive', T0 + 11);
+      assert.equal(survivor?.seq, 1);
+      const byWorker = (l: { worker: string }[]) => l.sort((x, y) => x.worker.localeCompare(y.worker));
+      assert.deepEqual(byWorker(await other.claims(id, 1)), [{ worker: 'alive', claimedAt: T0 + 11 }, { worker: 'dead', claimedAt: T0 + 10 }]);
       assert.equal(await other.releaseClaims(id, 1, ['nobody']), 0);
       assert.equal((await other.get(id))?.interruptedPass, null, 'nothing taken back: the pass is not interrupted');
       assert.equal(await other.releaseClaims(id, 1, ['dead']), 1);
       assert.equal((await other.get(id))?.interruptedPass, 1, 'the pass is marked interrupted');
-      assert.deepEqual(await other.claims(id, 1), []);
+      assert.deepEqual(await other.releasedBatches(id, 1), [0], 'only the batch taken back is released');
+      assert.deepEqual(await other.releasedBatches(id, 2), []);
+      assert.deepEqual(await other.claims(id, 1), [{ worker: 'alive', claimedAt: T0 + 11 }]);
+      assert.equal(await other.completeBatch(survivor, 'alive', ZERO_COUNTERS, T0 + 12), true);
       const again = await other.claimBatch(id, 1, 'alive', T0 + 20);
       assert.deepEqual([again?.seq, again?.table, again?.after, again?.upTo], [0, 'accounts', null, 'k0']);
       assert.equal(await a.completeBatch(held, 'dead', ZERO_COUNTERS, T0 + 21), false, 'the dead claim cannot complete');
       assert.equal(await other.completeBatch(again as BatchInfo, 'alive', ZERO_COUNTERS, T0 + 22), true);
       assert.equal(await other.completeBatch(again as BatchInfo, 'alive', ZERO_COUNTERS, T0 + 23), false, 'done once');
+      assert.deepEqual(await a.releasedBatches(id, 1), [0], 'a released batch stays released once done');
       const p = await a.passProgress(id, 1);
-      assert.deepEqual([p.batches, p.done], [3, 1]);
+      assert.deepEqual([p.batches, p.done], [3, 2]);
     });
 
     void it('exclusive sections of one migration never overlap; another migration is not held up', async () => {
@@ -128,15 +135,15 @@ export function migrationStateConformance(name: string, adapter: MigrationStateA
     void it('ledger: upserts, lookups by key, unseen rows, stamps paged in key order, removal', async () => {
       const s = await open();
       const id = await planned(s, 1);
-      const entry = (key: string, seenPass: number, digest = 1): LedgerEntry => ({ table: 'accounts', key, collection: 'users', recordId: `r-${key}`, subject: 's1', digest: Buffer.of(digest, 0, 255), seenPass });
+      const entry = (key: string, seenPass: number, digest = 1, seenBatch: number | null = 7): LedgerEntry => ({ table: 'accounts', key, collection: 'users', recordId: `r-${key}`, subject: 's1', digest: Buffer.of(digest, 0, 255), seenPass, seenBatch });
       // Byte order of keys: "B" < "a" < "a\u00e9" (UTF-8), as SQLite compares.
       const keys = ['a', 'B', 'a\u00e9', 'c1', 'c10', 'c2'];
       await s.putLedger(id, keys.map((k) => entry(k, 1)));
-      await s.putLedger(id, [entry('c1', 2, 9)]);
-      const got = await s.ledger(id, 'accounts', ['c1', 'a', 'zz']);
-      assert.deepEqual([...got.keys()].sort(), ['a', 'c1']);
+      await s.putLedger(id, [entry('c1', 2, 9, 11), entry('B', 1, 1, null)]);
+      const got = await s.ledger(id, 'accounts', ['c1', 'a', 'B', 'zz']);
+      assert.deepEqual([...got.keys()].sort(), ['B', 'a', 'c1']);
       assert.deepEqual(Buffer.from(got.get('c1')?.digest ?? []), Buffer.of(9, 0, 255));
-      assert.equal(got.get('c1')?.seenPass, 2);
+      assert.deepEqual([got.get('c1')?.seenPass, got.get('c1')?.seenBatch, got.get('a')?.seenBatch, got.get('B')?.seenBatch], [2, 11, 7, null]);
       assert.equal(await s.ledgerCount(id), 6);
       assert.equal(await s.ledgerCount(id, 'messages'), 0);
       assert.deepEqual((await s.unseen(id, 2, 100)).map((e) => e.key).sort(), keys.filter((k) => k !== 'c1').sort());

@@ -59,10 +59,13 @@ export function registerMigrate(program: Command, { io }: CliContext): void {
     );
 
   const action = <O>(name: 'plan' | 'run' | 'verify' | 'purge') => async (opts: O, cmd: Command) => {
-    // Before anything is read or opened: this may replace the process (same pid and arguments).
-    const { applyHeapLimits, MIGRATION_MAIN_FLAGS } = await import('../heap-limits.ts');
-    const { Output } = await import('../output.ts');
-    applyHeapLimits(MIGRATION_MAIN_FLAGS, 'the migration', (m) => new Output(io).note(m));
+    // Before anything is read or opened: this may replace the process (same pid and arguments); not
+    // when the CLI runs inside another program on streams of its own (a test), whose process it is not.
+    if (io.stdin === process.stdin) {
+      const { applyHeapLimits, MIGRATION_MAIN_FLAGS } = await import('../heap-limits.ts');
+      const { Output } = await import('../output.ts');
+      applyHeapLimits(MIGRATION_MAIN_FLAGS, 'the migration', (m) => new Output(io).note(m));
+    }
     const actions = await import('../migrate/migrate-actions.ts');
     await actions[name](io, configPathOf(cmd), opts as MigrateOptions);
   };

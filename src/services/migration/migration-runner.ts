@@ -60,8 +60,13 @@ export class MigrationRunner {
   private readonly refused: RefusedRow[] = [];
   /** Subjects this run has registered or found registered (bounded: a miss only costs a vault lookup). */
   private readonly registered = new Set<string>();
-  /** The latest pass in which a worker's batches were taken back: its ledger rows prove no copy (copyPage). */
+  /**
+   * The latest pass in which a worker's batches were taken back: its ledger rows written before batches
+   * were kept with them (seenBatch null) prove no copy (copyPage).
+   */
   private interrupted: number | null = null;
+  /** The batches ever taken back, of each earlier pass whose ledger rows a page met (those passes are over). */
+  private readonly released = new Map<number, ReadonlySet<number>>();
 
   constructor(ctx: MigrationContext, options: { worker?: string; onProgress?: (p: RunProgress) => void } = {}) {
     this.ctx = ctx;
@@ -186,6 +191,7 @@ export class MigrationRunner {
     const { ctx } = this;
     // Read once: a pass interrupted from now on is this one, whose rows prove nothing anyway.
     this.interrupted = (await ctx.migration()).interruptedPass;
+    this.released.clear();
     const before = await ctx.state.passProgress(ctx.name, pass);
     let counters = before.counters;
     for (;;) {
@@ -195,7 +201,7 @@ export class MigrationRunner {
       for (;;) {
         const batch = await ctx.state.claimBatch(ctx.name, pass, this.worker, ctx.clock());
         if (!batch) break;
-        const c = await this.copyBatch(batch, pass, (page) => this.onProgress({ phase: 'copying', done: counters.read + page.read, total: before.planned, counters: addCounters(counters, page) }));
+        const c = await this.copyBatch(batch, (page) => this.onProgress({ phase: 'copying', done: counters.read + page.read, total: before.planned, counters: addCounters(counters, page) }));
         if (!(await ctx.state.completeBatch(batch, this.worker, c, ctx.clock()))) {
           throw new EnclaveError('internal', `batch ${batch.seq} of migration "${ctx.name}" was taken over by another worker while this one copied it`);
         }
@@ -211,7 +217,7 @@ export class MigrationRunner {
     }
   }
 
-  private async copyBatch(b: BatchInfo, pass: number, progress: (c: BatchCounters) => void): Promise<BatchCounters> {
+  private async copyBatch(b: BatchInfo, progress: (c: BatchCounters) => void): Promise<BatchCounters> {
     const { ctx } = this;
     const t = ctx.table(b.table);
     let after = b.after === null ? undefined : decodeKey(b.after);
@@ -222,7 +228,7 @@ export class MigrationRunner {
       const last = page.at(-1);
       if (!last) break;
       const classified = await ctx.classifier.classify(t, page, ctx.source, ctx.name);
-      counters = addCounters(counters, await this.copyPage(t.table, classified, pass));
+      counters = addCounters(counters, await this.copyPage(t.table, classified, b));
       progress(counters);
       if (page.length < ctx.batchSize) break;
       after = keyOf(last, t.key, t.table);
@@ -230,8 +236,9 @@ export class MigrationRunner {
     return counters;
   }
 
-  private async copyPage(table: string, rows: readonly Classified[], pass: number): Promise<BatchCounters> {
+  private async copyPage(table: string, rows: readonly Classified[], batch: BatchInfo): Promise<BatchCounters> {
     const { ctx } = this;
+    const { pass, seq } = batch;
     const key = ctx.digestKey();
     const migrating = rows.filter((r) => r.kind === 'migrating');
     let stayed = 0;
@@ -249,14 +256,21 @@ export class MigrationRunner {
       rows.filter((r) => r.kind !== 'stay').map((r) => r.encodedKey),
     );
     const entries: LedgerEntry[] = [];
-    // Whether a ledger row proves that the vault holds what it says. One written in this pass, or in a
-    // pass interrupted by a worker found gone, may have been written ahead of a vault write that never
-    // happened (its batch was cut short, and the retry need not meet its row again: gone at the source,
-    // or staying). Every older row is of a pass that ended uninterrupted (the sweep of each pass removes
-    // the rows it did not see), so these two passes are the only ones to doubt.
-    const proves = (prev: LedgerEntry) => prev.seenPass < pass && prev.seenPass !== this.interrupted;
+    for (const prev of ledger.values()) {
+      if (prev.seenPass < pass && prev.seenBatch !== null && !this.released.has(prev.seenPass)) {
+        this.released.set(prev.seenPass, new Set(await ctx.state.releasedBatches(ctx.name, prev.seenPass)));
+      }
+    }
+    // Whether a ledger row proves that the vault holds what it says. One written in this pass may have
+    // been written ahead of a vault write that never happened; so may one written by a batch of an
+    // earlier pass that was taken back from its worker (cut short, and the retry need not meet its row
+    // again: gone at the source, or staying). A row of a batch that was never taken back was completed
+    // with its batch, vault writes first. Rows from before batches were kept with them doubt the whole
+    // interrupted pass, as they did then.
+    const proves = (prev: LedgerEntry) =>
+      prev.seenPass < pass && (prev.seenBatch === null ? prev.seenPass !== this.interrupted : this.released.get(prev.seenPass)?.has(prev.seenBatch) === false);
     // A ledger row carried into this pass as it is; one that proves nothing carries a digest no row has.
-    const carry = (prev: LedgerEntry): LedgerEntry => ({ ...prev, seenPass: pass, digest: proves(prev) ? prev.digest : Buffer.concat([PENDING, prev.digest]) });
+    const carry = (prev: LedgerEntry): LedgerEntry => ({ ...prev, seenPass: pass, seenBatch: seq, digest: proves(prev) ? prev.digest : Buffer.concat([PENDING, prev.digest]) });
     // A row copied before and refused now (it changed into something the vault refuses) keeps its copy
     // and its ledger row, marked seen: verify lists it as changed, and the sweep does not delete the copy.
     const keep = (prev: LedgerEntry | undefined) => {
@@ -302,7 +316,7 @@ export class MigrationRunner {
     const taken = claims.length === 0 ? new Map<string, string>() : await ctx.enclave.router.recordHolders(collection, claims.map((w) => w.row.record.id));
     const isClaim = new Set(claims);
     const ahead = (w: (typeof writes)[number]) => !(isClaim.has(w) && taken.has(w.row.record.id));
-    const entryOf = (w: (typeof writes)[number], digest: Buffer): LedgerEntry => ({ table, key: w.row.encodedKey, collection: w.row.record.collection, recordId: w.row.record.id, subject: w.row.record.subject, digest, seenPass: pass });
+    const entryOf = (w: (typeof writes)[number], digest: Buffer): LedgerEntry => ({ table, key: w.row.encodedKey, collection: w.row.record.collection, recordId: w.row.record.id, subject: w.row.record.subject, digest, seenPass: pass, seenBatch: seq });
     for (const w of writes) if (ahead(w)) entries.push(entryOf(w, w.digest));
     await ctx.state.putLedger(ctx.name, entries);
 

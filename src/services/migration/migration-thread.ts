@@ -14,13 +14,16 @@ import type { RunProgress, RunReport } from './migration-runner.ts';
 import type { VerifyProgress } from './migration-verifier.ts';
 
 /**
- * The heap of the migration thread (MB): enough for a page of rows and the caches, never the source. V8
- * makes a young generation of 8 MB two semi-spaces of 4 MB, the size `enclave migrate` gives its main
- * thread by a flag (MIGRATION_SEMI_SPACE_MB); the flag applies to every isolate of the process, this one
- * included, so the two must agree (test/cli/heap-limits.test.ts).
+ * The migration thread's semi-spaces (MB). `enclave migrate` gives its main thread this size by a flag
+ * (heap-limits.ts), and the flag sets every isolate of the process, this thread's included, over its
+ * resourceLimits; so the two must agree (test/cli/heap-limits.test.ts).
  */
-export const HEAP_LIMITS = { maxYoungGenerationSizeMb: 8, maxOldGenerationSizeMb: 192 } as const;
-export const MIGRATION_SEMI_SPACE_MB = HEAP_LIMITS.maxYoungGenerationSizeMb / 2;
+export const MIGRATION_SEMI_SPACE_MB = 4;
+/**
+ * The heap of the migration thread (MB): enough for a page of rows and the caches, never the source.
+ * V8 divides a young generation into two semi-spaces and a new large-object space of the same size.
+ */
+export const HEAP_LIMITS = { maxYoungGenerationSizeMb: 3 * MIGRATION_SEMI_SPACE_MB, maxOldGenerationSizeMb: 192 } as const;
 
 export interface MigrationTask {
   readonly op: 'plan' | 'run' | 'verify' | 'purge';

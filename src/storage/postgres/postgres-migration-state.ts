@@ -106,6 +106,14 @@ CREATE TABLE mig_certificates (
     name: 'interrupted pass',
     sql: `ALTER TABLE mig_migrations ADD COLUMN interrupted_pass integer;`,
   },
+  {
+    id: 3,
+    name: 'released batches',
+    sql: `
+ALTER TABLE mig_batches ADD COLUMN released boolean NOT NULL DEFAULT false;
+ALTER TABLE mig_ledger ADD COLUMN seen_batch integer;
+`,
+  },
 ];
 
 const str = (v: unknown): string => v as string;
@@ -197,19 +205,24 @@ export class PostgresMigrationState implements MigrationStateStore {
       [id, pass, [...workers]],
     );
     return this.db.run(
-      `UPDATE mig_batches SET state = 'pending', claimed_by = NULL, claimed_at = NULL WHERE migration = $1 AND pass = $2 AND state = 'running' AND claimed_by = ANY($3::text[])`,
+      `UPDATE mig_batches SET state = 'pending', claimed_by = NULL, claimed_at = NULL, released = true WHERE migration = $1 AND pass = $2 AND state = 'running' AND claimed_by = ANY($3::text[])`,
       [id, pass, [...workers]],
     );
   }
 
+  async releasedBatches(id: string, pass: number): Promise<number[]> {
+    const rows = await this.db.rows('SELECT seq FROM mig_batches WHERE migration = $1 AND pass = $2 AND released ORDER BY seq', [id, pass]);
+    return rows.map((r) => Number(r['seq']));
+  }
+
   async putLedger(id: string, entries: readonly LedgerEntry[]): Promise<void> {
     if (entries.length === 0) return;
-    const cols = columnArrays(entries.map((e) => [e.table, e.key, e.collection, e.recordId, e.subject, e.digest, e.seenPass]));
+    const cols = columnArrays(entries.map((e) => [e.table, e.key, e.collection, e.recordId, e.subject, e.digest, e.seenPass, e.seenBatch]));
     await this.db.run(
-      `INSERT INTO mig_ledger (migration, tbl, key, collection, record_id, subject, digest, seen_pass)
-       SELECT $1, * FROM unnest($2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::bytea[], $8::integer[])
+      `INSERT INTO mig_ledger (migration, tbl, key, collection, record_id, subject, digest, seen_pass, seen_batch)
+       SELECT $1, * FROM unnest($2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::bytea[], $8::integer[], $9::integer[])
        ON CONFLICT (migration, tbl, key) DO UPDATE SET collection = excluded.collection, record_id = excluded.record_id,
-         subject = excluded.subject, digest = excluded.digest, seen_pass = excluded.seen_pass`,
+         subject = excluded.subject, digest = excluded.digest, seen_pass = excluded.seen_pass, seen_batch = excluded.seen_batch`,
       [id, ...cols],
     );
   }

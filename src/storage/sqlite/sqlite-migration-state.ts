@@ -98,6 +98,14 @@ CREATE TABLE certificates (
     name: 'interrupted pass',
     sql: `ALTER TABLE migrations ADD COLUMN interrupted_pass INTEGER;`,
   },
+  {
+    id: 3,
+    name: 'released batches',
+    sql: `
+ALTER TABLE batches ADD COLUMN released INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE ledger ADD COLUMN seen_batch INTEGER;
+`,
+  },
 ];
 
 type Row = Record<string, SQLInputValue>;
@@ -201,7 +209,10 @@ export class SqliteMigrationState implements MigrationStateStore {
       this.tx(() => {
         let n = 0;
         for (const w of workers) {
-          n += Number(this.stmt(`UPDATE batches SET state = 'pending', claimed_by = NULL, claimed_at = NULL WHERE migration = ? AND pass = ? AND state = 'running' AND claimed_by = ?`).run(id, pass, w).changes);
+          n += Number(
+            this.stmt(`UPDATE batches SET state = 'pending', claimed_by = NULL, claimed_at = NULL, released = 1 WHERE migration = ? AND pass = ? AND state = 'running' AND claimed_by = ?`).run(id, pass, w)
+              .changes,
+          );
         }
         if (n > 0) this.stmt('UPDATE migrations SET interrupted_pass = ? WHERE id = ?').run(pass, id);
         return n;
@@ -209,15 +220,20 @@ export class SqliteMigrationState implements MigrationStateStore {
     );
   }
 
+  async releasedBatches(id: string, pass: number): Promise<number[]> {
+    const rows = this.stmt('SELECT seq FROM batches WHERE migration = ? AND pass = ? AND released = 1 ORDER BY seq').all(id, pass) as Row[];
+    return Promise.resolve(rows.map((r) => Number(r['seq'])));
+  }
+
   async putLedger(id: string, entries: readonly LedgerEntry[]): Promise<void> {
     if (entries.length === 0) return Promise.resolve();
     this.tx(() => {
       const s = this.stmt(
-        `INSERT INTO ledger (migration, tbl, key, collection, record_id, subject, digest, seen_pass) VALUES (?, ?, ?, ?, ?, ?, ?, ?)
+        `INSERT INTO ledger (migration, tbl, key, collection, record_id, subject, digest, seen_pass, seen_batch) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
          ON CONFLICT (migration, tbl, key) DO UPDATE SET collection = excluded.collection, record_id = excluded.record_id,
-           subject = excluded.subject, digest = excluded.digest, seen_pass = excluded.seen_pass`,
+           subject = excluded.subject, digest = excluded.digest, seen_pass = excluded.seen_pass, seen_batch = excluded.seen_batch`,
       );
-      for (const e of byKey(entries, (x) => `${x.table}\u0000${x.key}`)) s.run(id, e.table, e.key, e.collection, e.recordId, e.subject, e.digest, e.seenPass);
+      for (const e of byKey(entries, (x) => `${x.table}\u0000${x.key}`)) s.run(id, e.table, e.key, e.collection, e.recordId, e.subject, e.digest, e.seenPass, e.seenBatch);
     });
     return Promise.resolve();
   }
