@@ -22,7 +22,8 @@ export interface MigrationInfo {
   readonly passFinishedAt: number | null;
   /**
    * The latest pass in which batches held by a worker found gone were put back (null: none). Ledger rows
-   * of such a pass may have been written ahead of vault writes that never happened, and prove no copy.
+   * of such a pass written before they named their batch (LedgerEntry.seenBatch null) prove no copy;
+   * the others are doubted by batch (MigrationStateStore.releasedBatches).
    */
   readonly interruptedPass: number | null;
 }

@@ -350,12 +350,12 @@ export class LogService implements EventLog {
 
   private async write(all: readonly Pending[]): Promise<void> {
     const batch = all.filter((p) => p.refused === undefined);
-    const items = batch.map((p) => p.item);
-    if (items.length > 0) await this.storeBatch(batch, items);
+    if (batch.length > 0) await this.storeBatch(batch);
     for (const p of all) if (p.refused !== undefined) p.reject(p.refused);
   }
 
-  private async storeBatch(batch: readonly Pending[], items: readonly (LogEntryRow | LogEntryDraft)[]): Promise<void> {
+  private async storeBatch(batch: readonly Pending[]): Promise<void> {
+    const items = batch.map((p) => p.item);
     if (!this.store.appendEntries) {
       // Every item is a row here (append finishes drafts itself when the store has no appendEntries).
       const first = await this.store.append(items.map((i) => ('body' in i ? i : finishLogEntry(i, this.keys?.subjectKey ?? null))));

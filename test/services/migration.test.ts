@@ -419,6 +419,16 @@ void describe('migration: records shared between migrations, rows that change su
     await assert.rejects(new MigrationRunner(ctx, { worker: `${hostname()}:999999999:gone` }).run(), /killed/);
   };
 
+  /** A row written ahead by a killed run, then gone at the source while its interrupted pass is finished without it. */
+  const writtenAheadThenGone = async (nth: number, suffix: string, body: string) => {
+    const m = await sourceMessage(nth, suffix, body);
+    await killedAfterLedgerOf(m.ctx, m.id);
+    edit(m.path, (db) => db.prepare('DELETE FROM messages WHERE id = ?').run(m.id));
+    const finished = await new MigrationRunner(m.ctx).run();
+    assert.equal(finished.complete, true);
+    return { ...m, finished };
+  };
+
   void it('a second migration never overwrites a record another migration wrote under the same id', async () => {
     const [virginia, singapore] = h.builds;
     assert.ok(virginia && singapore);
@@ -527,12 +537,8 @@ void describe('migration: records shared between migrations, rows that change su
   });
 
   void it('a row written ahead, then gone at the source before the interrupted batch was copied again, and back unchanged in a later pass, is written then', async () => {
-    const { ctx, id, path, insert } = await sourceMessage(3, 'back', 'back again');
-    await killedAfterLedgerOf(ctx, id);
     // Gone at the source while no run goes: the pass is finished without meeting the row again.
-    edit(path, (db) => db.prepare('DELETE FROM messages WHERE id = ?').run(id));
-    const finished = await new MigrationRunner(ctx).run();
-    assert.equal(finished.complete, true);
+    const { ctx, id, insert, finished } = await writtenAheadThenGone(3, 'back', 'back again');
     // Back, exactly as it was: its ledger row, written ahead in the interrupted pass, proves nothing.
     insert();
     const next = await new MigrationRunner(ctx).run();
@@ -573,11 +579,7 @@ void describe('migration: records shared between migrations, rows that change su
   });
 
   void it('a row written ahead in an interrupted pass is still doubted after the next pass is interrupted twice before meeting it', async () => {
-    const { ctx, id, path, insert } = await sourceMessage(6, 'twice', 'twice words');
-    await killedAfterLedgerOf(ctx, id);
-    edit(path, (db) => db.prepare('DELETE FROM messages WHERE id = ?').run(id));
-    const finished = await new MigrationRunner(ctx).run();
-    assert.equal(finished.complete, true);
+    const { ctx, id, insert, finished } = await writtenAheadThenGone(6, 'twice', 'twice words');
     insert();
     // The next pass dies in an accounts batch (copied before any messages batch), and so does the run
     // that takes that batch back, once the pass is marked interrupted.

@@ -3,8 +3,8 @@
 // whose source rows are gone. Every step is idempotent and its progress durable, so a run killed at any
 // moment and started again ends exactly where an uninterrupted one would:
 //   - a page's ledger rows are written before its records (write-ahead: one ledger write per row), and
-//     its records before the batch is marked done; a ledger row written in the current pass, or in a pass
-//     in which a worker's batches were taken back, is never taken as proof of a copy;
+//     its records before the batch is marked done; a ledger row written in the current pass, or by a
+//     batch that was taken back from its worker, is never taken as proof of a copy;
 //   - re-copying a batch compares digests with the ledger and content with the vault, writing only what
 //     differs (deterministic record ids: the same row always lands on the same record);
 //   - planning and sweeping restart from scratch if interrupted (neither changes what is copied).
