@@ -295,7 +295,8 @@ export function storeConformance(name: string, open: () => Promise<Store> | Stor
         assert.equal(await store.records.getWithSubject('users', `${ns}-nothing`), undefined);
 
         await store.subjects.setMovedTo(s.id, { site: 'eu-1', owner: 'h:1:a', startedAt: T0 }, null);
-        assert.equal((await store.records.getWithSubject('users', r.id))?.subject?.movedTo, 'eu-1');
+        const moving = (await store.records.getWithSubject('users', r.id))?.subject;
+        assert.deepEqual([moving?.movedTo, moving?.moveOwner, moving?.moveStartedAt], ['eu-1', 'h:1:a', T0], 'every column of the mark, in its place');
         await store.subjects.setMovedTo(s.id, null, 'h:1:a');
         await store.subjects.erase(s.id, T0 + 5);
         const erased = await store.records.getWithSubject('users', r.id);

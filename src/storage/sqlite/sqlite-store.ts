@@ -197,7 +197,7 @@ export class SqliteStore implements Store {
         return Promise.resolve(r ? toRecord(r) : undefined);
       },
       getWithSubject: async (collection, id) => {
-        const r = this.stmt(GET_WITH_SUBJECT).get(collection, id) as Row | undefined;
+        const r = this.statements.arrays(GET_WITH_SUBJECT).get(collection, id) as unknown as unknown[] | undefined;
         return Promise.resolve(r ? toRecordWithSubject(r) : undefined);
       },
       getMany: async (collection, ids) => Promise.resolve(this.many('SELECT * FROM records WHERE collection = ? AND id IN (SELECT value FROM json_each(?))', [collection], ids, toRecord)),
