@@ -1,79 +1,110 @@
-/** A bounded least-recently-used map (Map keeps insertion order; a hit re-inserts the key). */
+/**
+ * A bounded least-recently-used map. The Map only finds an entry's slot; recency is a doubly linked list
+ * threaded through slot-indexed arrays, so a hit moves two links instead of deleting and re-inserting
+ * the key. The re-insertion a hit used to cost (one deleted slot left in the Map's table per hit, the
+ * table rebuilt every so many hits) was a few microseconds per gated read across the key, decision and
+ * token caches; it also needed an iterator kept into the Map, which pinned every table the Map outgrew.
+ */
 export class Lru<K, V> {
-  private readonly map = new Map<K, V>();
+  private readonly slots = new Map<K, number>();
+  private readonly keys: (K | undefined)[] = [];
+  private readonly values: (V | undefined)[] = [];
+  /** The next older slot, or -1 for the least recently used. */
+  private readonly older: number[] = [];
+  /** The next newer slot, or -1 for the most recently used. */
+  private readonly newer: number[] = [];
+  /** Slots freed by delete and shift, reused before the arrays grow. */
+  private readonly free: number[] = [];
+  private oldest = -1;
+  private newest = -1;
   private readonly capacity: number;
-  /**
-   * Eviction walks one long-lived iterator instead of a fresh `keys()` each time: a fresh iterator
-   * starts at the front of the Map's table and steps over every slot that deletes left there, which
-   * at capacity cost microseconds per eviction. Everything before this iterator was evicted or moved
-   * to the end by a re-insertion, so the next key it yields is the least recently used one.
-   */
-  private oldest: MapIterator<K> = this.map.keys();
-  /**
-   * Map operations since the iterator was last re-aimed. V8 keeps every table a Map outgrows for as long
-   * as an iterator still points into it (chained, for the iterator to catch up), so an iterator that
-   * never moves (a cache below its capacity evicts nothing) would keep every table the Map ever had:
-   * tens of bytes per hit, without bound. Re-aimed once per `capacity` operations, the cost of a fresh
-   * iterator (stepping over deleted slots once) stays constant per operation.
-   */
-  private churn = 0;
 
   constructor(capacity: number) {
     this.capacity = Math.max(1, capacity);
   }
 
   get(key: K): V | undefined {
-    const v = this.map.get(key);
-    if (v !== undefined) {
-      this.map.delete(key);
-      this.map.set(key, v);
-      this.touched();
-    }
-    return v;
+    const slot = this.slots.get(key);
+    if (slot === undefined) return undefined;
+    this.touch(slot);
+    return this.values[slot];
   }
 
   set(key: K, value: V): void {
-    this.map.delete(key);
-    this.map.set(key, value);
-    this.touched();
-    if (this.map.size > this.capacity) this.shift();
+    const own = this.slots.get(key);
+    if (own !== undefined) {
+      this.values[own] = value;
+      this.touch(own);
+      return;
+    }
+    const slot = this.free.pop() ?? this.keys.length;
+    this.keys[slot] = key;
+    this.values[slot] = value;
+    this.slots.set(key, slot);
+    this.link(slot);
+    if (this.slots.size > this.capacity) this.shift();
   }
 
   /** Removes the least recently used entry and returns it (undefined when empty). */
   shift(): [K, V] | undefined {
-    let oldest = this.oldest.next();
-    if (oldest.done) {
-      this.oldest = this.map.keys();
-      oldest = this.oldest.next();
-    }
-    if (oldest.done) return undefined;
-    const value = this.map.get(oldest.value) as V;
-    this.map.delete(oldest.value);
-    return [oldest.value, value];
+    const slot = this.oldest;
+    if (slot === -1) return undefined;
+    const entry: [K, V] = [this.keys[slot] as K, this.values[slot] as V];
+    this.remove(slot);
+    return entry;
   }
 
   /** Whether the map holds `capacity` entries: the next new key evicts one. */
   get full(): boolean {
-    return this.map.size >= this.capacity;
-  }
-
-  private touched(): void {
-    if (++this.churn <= this.capacity) return;
-    this.churn = 0;
-    this.oldest = this.map.keys();
+    return this.slots.size >= this.capacity;
   }
 
   delete(key: K): void {
-    this.map.delete(key);
+    const slot = this.slots.get(key);
+    if (slot !== undefined) this.remove(slot);
   }
 
   clear(): void {
-    this.map.clear();
-    this.oldest = this.map.keys();
-    this.churn = 0;
+    this.slots.clear();
+    for (const a of [this.keys, this.values, this.older, this.newer, this.free]) a.length = 0;
+    this.oldest = this.newest = -1;
   }
 
   get size(): number {
-    return this.map.size;
+    return this.slots.size;
+  }
+
+  /** Makes `slot` the most recently used. */
+  private touch(slot: number): void {
+    if (slot === this.newest) return;
+    this.unlink(slot);
+    this.link(slot);
+  }
+
+  private remove(slot: number): void {
+    this.unlink(slot);
+    this.slots.delete(this.keys[slot] as K);
+    // Drop the references, so that evicted values can be collected.
+    this.keys[slot] = undefined;
+    this.values[slot] = undefined;
+    this.free.push(slot);
+  }
+
+  /** Appends `slot` as the most recently used. */
+  private link(slot: number): void {
+    this.older[slot] = this.newest;
+    this.newer[slot] = -1;
+    if (this.newest === -1) this.oldest = slot;
+    else this.newer[this.newest] = slot;
+    this.newest = slot;
+  }
+
+  private unlink(slot: number): void {
+    const before = this.older[slot] ?? -1;
+    const after = this.newer[slot] ?? -1;
+    if (before === -1) this.oldest = after;
+    else this.newer[before] = after;
+    if (after === -1) this.newest = before;
+    else this.older[after] = before;
   }
 }

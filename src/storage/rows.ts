@@ -71,55 +71,63 @@ function bytesOrNull(v: unknown): Uint8Array | null {
   return v === null || v === undefined ? null : (v as Uint8Array);
 }
 
-/** Column names of a subject row, bare or as `recordWithSubjectSql` prefixes them. */
-const SUBJECT_NAMES = { id: 'id', country: 'country', jurisdiction: 'jurisdiction', wrappedKey: 'wrapped_key', keyId: 'key_id', createdAt: 'created_at', erasedAt: 'erased_at', movedTo: 'moved_to', moveOwner: 'move_owner', moveStartedAt: 'move_started_at' } as const;
-type SubjectNames = { readonly [K in keyof typeof SUBJECT_NAMES]: string };
-const JOINED_SUBJECT_NAMES: SubjectNames = Object.fromEntries(Object.entries(SUBJECT_NAMES).map(([k, v]) => [k, `s_${v}`])) as unknown as SubjectNames;
+// Column orders of the subject and record rows: the object mappers read a driver's named row in this
+// order, the joined read (below) selects its columns in it and reads them by position.
+const SUBJECT_NAMES = ['id', 'country', 'jurisdiction', 'wrapped_key', 'key_id', 'created_at', 'erased_at', 'moved_to', 'move_owner', 'move_started_at'] as const;
+const RECORD_NAMES = ['collection', 'id', 'subject', 'version', 'public_json', 'sealed', 'created_at', 'updated_at', 'created_by'] as const;
+const SUBJECT_AT = RECORD_NAMES.length;
 
 export function toSubject(r: SqlRow): SubjectRow {
-  return subjectFrom(r, SUBJECT_NAMES);
-}
-
-function subjectFrom(r: SqlRow, names: SubjectNames): SubjectRow {
-  return {
-    id: str(r[names.id]),
-    country: str(r[names.country]),
-    jurisdiction: str(r[names.jurisdiction]),
-    wrappedKey: bytesOrNull(r[names.wrappedKey]),
-    keyId: str(r[names.keyId]),
-    createdAt: num(r[names.createdAt]),
-    erasedAt: numOrNull(r[names.erasedAt]),
-    movedTo: (r[names.movedTo] as string | null) ?? null,
-    moveOwner: (r[names.moveOwner] as string | null) ?? null,
-    moveStartedAt: numOrNull(r[names.moveStartedAt]),
-  };
+  return subjectAt(SUBJECT_NAMES.map((c) => r[c]), 0);
 }
 
 export function toRecord(r: SqlRow): RecordRow {
+  return recordAt(RECORD_NAMES.map((c) => r[c]));
+}
+
+function subjectAt(v: readonly unknown[], at: number): SubjectRow {
   return {
-    collection: str(r['collection']),
-    id: str(r['id']),
-    subject: str(r['subject']),
-    version: num(r['version']),
-    publicJson: str(r['public_json']),
-    sealed: bytesOrNull(r['sealed']),
-    createdAt: num(r['created_at']),
-    updatedAt: num(r['updated_at']),
-    createdBy: strOrNull(r['created_by']),
+    id: str(v[at]),
+    country: str(v[at + 1]),
+    jurisdiction: str(v[at + 2]),
+    wrappedKey: bytesOrNull(v[at + 3]),
+    keyId: str(v[at + 4]),
+    createdAt: num(v[at + 5]),
+    erasedAt: numOrNull(v[at + 6]),
+    movedTo: strOrNull(v[at + 7]),
+    moveOwner: strOrNull(v[at + 8]),
+    moveStartedAt: numOrNull(v[at + 9]),
+  };
+}
+
+function recordAt(v: readonly unknown[]): RecordRow {
+  return {
+    collection: str(v[0]),
+    id: str(v[1]),
+    subject: str(v[2]),
+    version: num(v[3]),
+    publicJson: str(v[4]),
+    sealed: bytesOrNull(v[5]),
+    createdAt: num(v[6]),
+    updatedAt: num(v[7]),
+    createdBy: strOrNull(v[8]),
   };
 }
 
 /**
  * One record by (collection, id) with its subject, `records r LEFT JOIN subjects s`: the record's columns,
- * its subject's prefixed `s_`. Built once per adapter (a statement's text is its cache key, on every read).
+ * then its subject's. Built once per adapter (a statement's text is its cache key, on every read). The
+ * adapters return its row as an array (`setReturnArrays`, `rowMode: 'array'`), read by position: no
+ * object with 19 named keys built and looked up again on every gated read.
  */
 export function recordWithSubjectSql(collection: string, id: string): string {
-  return `SELECT r.*, ${Object.values(SUBJECT_NAMES).map((c) => `s.${c} AS s_${c}`).join(', ')}
+  return `SELECT ${RECORD_NAMES.map((c) => `r.${c}`).join(', ')}, ${SUBJECT_NAMES.map((c) => `s.${c}`).join(', ')}
           FROM records r LEFT JOIN subjects s ON s.id = r.subject WHERE r.collection = ${collection} AND r.id = ${id}`;
 }
 
-export function toRecordWithSubject(r: SqlRow): RecordWithSubject {
-  return { record: toRecord(r), subject: r['s_id'] === null || r['s_id'] === undefined ? undefined : subjectFrom(r, JOINED_SUBJECT_NAMES) };
+/** A row of `recordWithSubjectSql`, as an array in its column order. */
+export function toRecordWithSubject(v: readonly unknown[]): RecordWithSubject {
+  return { record: recordAt(v), subject: v[SUBJECT_AT] === null || v[SUBJECT_AT] === undefined ? undefined : subjectAt(v, SUBJECT_AT) };
 }
 
 /** Rows of a bulk lookup (subjects.getMany, records.getMany), mapped and keyed by id. */

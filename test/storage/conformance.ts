@@ -295,11 +295,25 @@ export function storeConformance(name: string, open: () => Promise<Store> | Stor
         assert.equal(await store.records.getWithSubject('users', `${ns}-nothing`), undefined);
 
         await store.subjects.setMovedTo(s.id, { site: 'eu-1', owner: 'h:1:a', startedAt: T0 }, null);
-        assert.equal((await store.records.getWithSubject('users', r.id))?.subject?.movedTo, 'eu-1');
+        const moving = (await store.records.getWithSubject('users', r.id))?.subject;
+        assert.deepEqual([moving?.movedTo, moving?.moveOwner, moving?.moveStartedAt], ['eu-1', 'h:1:a', T0], 'every column of the mark, in its place');
         await store.subjects.setMovedTo(s.id, null, 'h:1:a');
         await store.subjects.erase(s.id, T0 + 5);
         const erased = await store.records.getWithSubject('users', r.id);
         assert.deepEqual([erased?.subject?.erasedAt, erased?.subject?.wrappedKey, erased?.record.publicJson], [T0 + 5, null, '{}']);
+      });
+
+      void it('getWithSubject called many times at once answers each call with its own row', async () => {
+        // The SQLite adapter runs the lookups that arrive together as one batch (sqlite-read-batch.ts).
+        for (let i = 0; i < 5; i++) await store.subjects.insert(subject(`c${i}`));
+        const rows = Array.from({ length: 40 }, (_, i) => record(i % 2 === 0 ? 'users' : 'messages', `c-r${i}`, `c${i % 5}`, { version: i + 1 }));
+        await store.records.insertMany(rows);
+        const asked = [...rows.map((r) => [r.collection, r.id] as const), ['users', `${ns}-nothing`] as const, ['messages', rows[0]?.id ?? ''] as const];
+        const got = await Promise.all(asked.map(([c, id]) => store.records.getWithSubject(c, id)));
+        assert.deepEqual(
+          got.map((g) => (g ? [g.record.collection, g.record.id, g.record.version, g.subject?.id] : undefined)),
+          [...rows.map((r) => [r.collection, r.id, r.version, r.subject]), undefined, undefined],
+        );
       });
 
       void it('get of an unknown key is undefined; the key is (collection, id)', async () => {

@@ -36,7 +36,7 @@ export function postgresRecords(db: PostgresDb): RecordStore {
       return r ? toRecord(r) : undefined;
     },
     getWithSubject: async (collection, id) => {
-      const r = (await db.prepared(GET_WITH_SUBJECT, [collection, id]))[0];
+      const r = (await db.preparedArrays(GET_WITH_SUBJECT, [collection, id]))[0];
       return r ? toRecordWithSubject(r) : undefined;
     },
     getMany: async (collection, ids) => byId(ids.length === 0 ? [] : await db.prepared('SELECT * FROM records WHERE collection = $1 AND id = ANY($2::text[])', [collection, ids]), toRecord),

@@ -69,22 +69,34 @@ export function inTransaction<T>(db: DatabaseSync, fn: () => T): T {
 export class StatementCache {
   private readonly db: DatabaseSync;
   private readonly cache = new Map<string, StatementSync>();
+  private readonly arrayCache = new Map<string, StatementSync>();
 
   constructor(db: DatabaseSync) {
     this.db = db;
   }
 
   get(sql: string): StatementSync {
-    let s = this.cache.get(sql);
-    if (!s) {
-      s = this.db.prepare(sql);
-      this.cache.set(sql, s);
-    }
-    return s;
+    return this.prepared(this.cache, sql, false);
+  }
+
+  /** A statement whose rows are arrays in its column order (for hot reads mapped by position). */
+  arrays(sql: string): StatementSync {
+    return this.prepared(this.arrayCache, sql, true);
   }
 
   clear(): void {
     this.cache.clear();
+    this.arrayCache.clear();
+  }
+
+  private prepared(cache: Map<string, StatementSync>, sql: string, arrays: boolean): StatementSync {
+    let s = cache.get(sql);
+    if (!s) {
+      s = this.db.prepare(sql);
+      if (arrays) s.setReturnArrays(true);
+      cache.set(sql, s);
+    }
+    return s;
   }
 }
 

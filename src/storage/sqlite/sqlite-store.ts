@@ -16,6 +16,7 @@ import type {
   PrincipalRow,
   RecordRow,
   RecordStore,
+  RecordWithSubject,
   Store,
   SubjectRow,
   SubjectStore,
@@ -65,6 +66,7 @@ import {
 } from '../rows.ts';
 import { applyMigrations, byKey, inTransaction, openSqliteDatabase, StatementCache } from './sqlite-db.ts';
 import { SQLITE_MIGRATIONS } from './sqlite-migrations.ts';
+import { ReadBatch } from './sqlite-read-batch.ts';
 
 type Row = Record<string, SQLInputValue>;
 
@@ -99,11 +101,17 @@ export class SqliteStore implements Store {
   readonly path: string;
   private readonly db: DatabaseSync;
   private readonly statements: StatementCache;
+  /** The gated read's lookups, run together per event-loop turn (sqlite-read-batch.ts). */
+  private readonly recordReads: ReadBatch<readonly [string, string], RecordWithSubject | undefined>;
 
   constructor(options: SqliteOptions) {
     this.path = options.path;
     this.db = openSqliteDatabase(options.path);
     this.statements = new StatementCache(this.db);
+    this.recordReads = new ReadBatch(this.db, ([collection, id]) => {
+      const r = this.statements.arrays(GET_WITH_SUBJECT).get(collection, id) as unknown as unknown[] | undefined;
+      return r ? toRecordWithSubject(r) : undefined;
+    });
     try {
       this.migrate(options.migrations ?? SQLITE_MIGRATIONS);
     } catch (err) {
@@ -196,10 +204,7 @@ export class SqliteStore implements Store {
         const r = this.stmt('SELECT * FROM records WHERE collection = ? AND id = ?').get(collection, id) as Row | undefined;
         return Promise.resolve(r ? toRecord(r) : undefined);
       },
-      getWithSubject: async (collection, id) => {
-        const r = this.stmt(GET_WITH_SUBJECT).get(collection, id) as Row | undefined;
-        return Promise.resolve(r ? toRecordWithSubject(r) : undefined);
-      },
+      getWithSubject: (collection, id) => this.recordReads.get([collection, id]),
       getMany: async (collection, ids) => Promise.resolve(this.many('SELECT * FROM records WHERE collection = ? AND id IN (SELECT value FROM json_each(?))', [collection], ids, toRecord)),
       update: async (row, expectedVersion) =>
         Promise.resolve(

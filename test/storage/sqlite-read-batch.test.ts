@@ -1,0 +1,63 @@
+// The batch behind the SQLite store's point reads: calls that arrive together are read together, each
+// answered with its own result, in one read transaction that is always ended.
+import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { DatabaseSync } from 'node:sqlite';
+import { after, describe, it } from 'node:test';
+import { ReadBatch } from '../../src/storage/sqlite/sqlite-read-batch.ts';
+
+const dir = mkdtempSync(join(tmpdir(), 'enclave-read-batch-'));
+after(() => rmSync(dir, { recursive: true, force: true }));
+
+function database(name: string): DatabaseSync {
+  const db = new DatabaseSync(join(dir, name));
+  db.exec('PRAGMA journal_mode = WAL');
+  db.exec('CREATE TABLE t (k INTEGER PRIMARY KEY, v TEXT NOT NULL) STRICT');
+  db.exec("INSERT INTO t VALUES (1, 'one'), (2, 'two'), (3, 'three')");
+  return db;
+}
+
+const valueOf = (db: DatabaseSync) => (k: number) => (db.prepare('SELECT v FROM t WHERE k = ?').get(k) as { v: string } | undefined)?.v;
+
+void describe('ReadBatch', () => {
+  void it('answers each of many calls made at once with its own result, and a failing read rejects only its own call', async () => {
+    const db = database('own.db');
+    const batch = new ReadBatch(db, (k: number) => {
+      if (k === 2) throw new Error('no reading 2');
+      return valueOf(db)(k);
+    });
+    const out = await Promise.allSettled([1, 2, 3, 4].map((k) => batch.get(k)));
+    assert.deepEqual(
+      out.map((o) => (o.status === 'fulfilled' ? o.value : (o.reason as Error).message)),
+      ['one', 'no reading 2', 'three', undefined],
+    );
+    assert.equal(db.isTransaction, false, 'the batch ended its read transaction');
+    db.exec("INSERT INTO t VALUES (5, 'five')"); // and the connection writes as before
+    assert.equal(await batch.get(5), 'five', 'a later call is a new batch that sees the write');
+    db.close();
+  });
+
+  void it('reads a batch from one snapshot: a commit by another connection between two of its reads is not seen', async () => {
+    const db = database('snapshot.db');
+    const other = new DatabaseSync(join(dir, 'snapshot.db'));
+    const read = valueOf(db);
+    const batch = new ReadBatch(db, (k: number) => {
+      if (k === 2) other.exec("UPDATE t SET v = 'changed' WHERE k = 3");
+      return read(k);
+    });
+    assert.deepEqual(await Promise.all([1, 2, 3].map((k) => batch.get(k))), ['one', 'two', 'three']);
+    assert.equal(await batch.get(3), 'changed', 'the next batch sees the commit');
+    other.close();
+    db.close();
+  });
+
+  void it('rejects the calls of a batch whose connection closed meanwhile, and leaves the process running', async () => {
+    const db = database('closed.db');
+    const batch = new ReadBatch(db, valueOf(db));
+    const pending = [batch.get(1), batch.get(2)];
+    db.close();
+    for (const p of pending) await assert.rejects(p, /not open/);
+  });
+});
