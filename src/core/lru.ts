@@ -1,9 +1,7 @@
 /**
  * A bounded least-recently-used map. The Map only finds an entry's slot; recency is a doubly linked list
- * threaded through slot-indexed arrays, so a hit moves two links instead of deleting and re-inserting
- * the key. The re-insertion a hit used to cost (one deleted slot left in the Map's table per hit, the
- * table rebuilt every so many hits) was a few microseconds per gated read across the key, decision and
- * token caches; it also needed an iterator kept into the Map, which pinned every table the Map outgrew.
+ * threaded through slot-indexed arrays, so a hit moves two links and leaves the Map's table as it is
+ * (re-inserting the key on every hit left a deleted slot behind each time, and the table was rebuilt).
  */
 export class Lru<K, V> {
   private readonly slots = new Map<K, number>();

@@ -7,8 +7,13 @@ export type SqlRow = Readonly<Record<string, unknown>>;
 /** A parameter value both drivers bind as is. */
 type SqlValue = string | number | Uint8Array | null;
 
+// Column orders of the subject and record rows: the object mappers read a driver's named row in this
+// order, the joined read (below) selects its columns in it and reads them by position.
+const SUBJECT_NAMES = ['id', 'country', 'jurisdiction', 'wrapped_key', 'key_id', 'created_at', 'erased_at', 'moved_to', 'move_owner', 'move_started_at'] as const;
+const RECORD_NAMES = ['collection', 'id', 'subject', 'version', 'public_json', 'sealed', 'created_at', 'updated_at', 'created_by'] as const;
+
 // Column lists and the matching parameter values, in one order, for the adapters' INSERT statements.
-export const SUBJECT_COLUMNS = 'id, country, jurisdiction, wrapped_key, key_id, created_at, erased_at, moved_to, move_owner, move_started_at';
+export const SUBJECT_COLUMNS = SUBJECT_NAMES.join(', ');
 export function subjectValues(r: SubjectRow): SqlValue[] {
   return [r.id, r.country, r.jurisdiction, r.wrappedKey, r.keyId, r.createdAt, r.erasedAt, r.movedTo, r.moveOwner, r.moveStartedAt];
 }
@@ -26,7 +31,7 @@ export function markedBySql(owner: string): string {
 export function noDenialSql(target: string): string {
   return `NOT EXISTS (SELECT 1 FROM approvals WHERE target = ${target} AND verdict = 'deny')`;
 }
-export const RECORD_COLUMNS = 'collection, id, subject, version, public_json, sealed, created_at, updated_at, created_by';
+export const RECORD_COLUMNS = RECORD_NAMES.join(', ');
 export function recordValues(r: RecordRow): SqlValue[] {
   return [r.collection, r.id, r.subject, r.version, r.publicJson, r.sealed, r.createdAt, r.updatedAt, r.createdBy];
 }
@@ -71,10 +76,6 @@ function bytesOrNull(v: unknown): Uint8Array | null {
   return v === null || v === undefined ? null : (v as Uint8Array);
 }
 
-// Column orders of the subject and record rows: the object mappers read a driver's named row in this
-// order, the joined read (below) selects its columns in it and reads them by position.
-const SUBJECT_NAMES = ['id', 'country', 'jurisdiction', 'wrapped_key', 'key_id', 'created_at', 'erased_at', 'moved_to', 'move_owner', 'move_started_at'] as const;
-const RECORD_NAMES = ['collection', 'id', 'subject', 'version', 'public_json', 'sealed', 'created_at', 'updated_at', 'created_by'] as const;
 const SUBJECT_AT = RECORD_NAMES.length;
 
 export function toSubject(r: SqlRow): SubjectRow {

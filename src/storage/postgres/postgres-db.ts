@@ -121,18 +121,18 @@ export class PostgresDb implements Sql {
     }
   }
 
-  async prepared(text: string, values: Values): Promise<SqlRow[]> {
-    try {
-      return (await this.pool.query<SqlRow>({ name: statementName(text), text, values: [...values] })).rows;
-    } catch (err) {
-      throw this.fail(err);
-    }
+  prepared(text: string, values: Values): Promise<SqlRow[]> {
+    return this.preparedRows<SqlRow>(text, values, {});
   }
 
   /** As `prepared`, each row an array in the statement's column order (for hot reads mapped by position). */
-  async preparedArrays(text: string, values: Values): Promise<unknown[][]> {
+  preparedArrays(text: string, values: Values): Promise<unknown[][]> {
+    return this.preparedRows<unknown[]>(text, values, { rowMode: 'array' });
+  }
+
+  private async preparedRows<R extends SqlRow | unknown[]>(text: string, values: Values, mode: { rowMode?: 'array' }): Promise<R[]> {
     try {
-      return (await this.pool.query<unknown[]>({ name: statementName(text), text, values: [...values], rowMode: 'array' })).rows;
+      return (await this.pool.query<R>({ name: statementName(text), text, values: [...values], ...mode })).rows;
     } catch (err) {
       throw this.fail(err);
     }
