@@ -10,11 +10,19 @@ export interface QuorumRule {
   readonly require: ReadonlyMap<string, number>;
 }
 
-/** Who belongs to an approver group: holders of these roles (org/role), and these named principals. */
+/**
+ * Who belongs to an approver group: holders of these roles (org/role), and these named principals,
+ * except members of the `barred` orgs (the parent company's).
+ */
 export interface ApproverGroup {
   readonly id: string;
   readonly roles: ReadonlySet<string>;
   readonly principals: ReadonlySet<string>;
+  /**
+   * Orgs none of whose principals belong, even by name. A parent role is refused at load, but a named
+   * principal's org is known only when it approves (invariant 2: the parent company never approves).
+   */
+  readonly barred: ReadonlySet<string>;
 }
 
 export interface BreakGlassConfig {
@@ -101,6 +109,7 @@ export function parseGatekeeper(raw: RawGatekeeper, index: RoleIndex, problems: 
   }
 
   const groups = new Map<string, ApproverGroup>();
+  const barred = new Set([...index.orgs].filter(([, org]) => org.kind === 'parent').map(([orgId]) => orgId));
   for (const [id, g] of Object.entries(raw.groups)) {
     const roles = g.roles ?? [];
     const principals = g.principals ?? [];
@@ -109,7 +118,7 @@ export function parseGatekeeper(raw: RawGatekeeper, index: RoleIndex, problems: 
       // Invariant 2: the parent company never approves anything that releases protected data.
       if (kindOf(ref, `groups.${id}.roles[${i}]`) === 'parent') problems.push(`${at(`groups.${id}.roles[${i}]`)}: "${ref}" belongs to the parent company, which may never approve access`);
     });
-    groups.set(id, { id, roles: new Set(roles), principals: new Set(principals) });
+    groups.set(id, { id, roles: new Set(roles), principals: new Set(principals), barred });
   }
 
   const quorum = (q: { k: number; from: string[]; require?: Record<string, number> }, key: string): QuorumRule => {

@@ -20,7 +20,7 @@ export interface QuorumState {
 }
 
 export function inGroup(group: ApproverGroup | undefined, a: Approver): boolean {
-  return group !== undefined && (group.principals.has(a.id) || group.roles.has(roleRef(a.org, a.role)));
+  return group !== undefined && !group.barred.has(a.org) && (group.principals.has(a.id) || group.roles.has(roleRef(a.org, a.role)));
 }
 
 /** Whether `a` may approve under `rule` at all (a member of one of its groups). */

@@ -11,7 +11,7 @@ import { contentDigest, type Canonical } from '../../src/core/content-digest.ts'
 import { formatDuration, parseDuration } from '../../src/core/duration.ts';
 import { EnclaveError } from '../../src/core/errors.ts';
 import type { ApproverGroup, QuorumRule } from '../../src/core/gatekeeper-config.ts';
-import { evaluateQuorum, inGroup, type Approver } from '../../src/core/quorum.ts';
+import { evaluateQuorum, inGroup, isEligible, type Approver } from '../../src/core/quorum.ts';
 import { diffLines, unifiedDiff } from '../../src/core/text-diff.ts';
 import { starterConfig } from '../../src/services/starter-config.ts';
 
@@ -65,8 +65,8 @@ void describe('the break-glass limits', () => {
 
 void describe('quorum', () => {
   const groups = new Map<string, ApproverGroup>([
-    ['officers', { id: 'officers', roles: new Set(['gk/officer']), principals: new Set() }],
-    ['monitors', { id: 'monitors', roles: new Set(['prov/monitor']), principals: new Set(['zed']) }],
+    ['officers', { id: 'officers', roles: new Set(['gk/officer']), principals: new Set(), barred: new Set(['parent']) }],
+    ['monitors', { id: 'monitors', roles: new Set(['prov/monitor']), principals: new Set(['zed', 'pat']), barred: new Set(['parent']) }],
   ]);
   const officer = (id: string): Approver => ({ id, org: 'gk', role: 'officer' });
   const monitor = (id: string): Approver => ({ id, org: 'prov', role: 'monitor' });
@@ -85,9 +85,18 @@ void describe('quorum', () => {
     assert.equal(evaluateQuorum(rule, groups, [officer('a'), { id: 'p', org: 'parent', role: 'engineer' }], 'req').met, false);
   });
 
+  void it('a principal of the parent company never counts, even named in a group (invariant 2)', () => {
+    const pat = { id: 'pat', org: 'parent', role: 'engineer' };
+    assert.equal(inGroup(groups.get('monitors'), pat), false);
+    assert.equal(isEligible(rule, groups, pat), false);
+    const q = evaluateQuorum(rule, groups, [officer('a'), pat], 'req');
+    assert.deepEqual([q.met, q.counted], [false, ['a']]);
+    assert.equal(inGroup(groups.get('monitors'), { ...pat, org: 'prov' }), true, 'the same id in another org is a member by name');
+  });
+
   void it('one approver in two groups does not stand for both requirements', () => {
     const both = new Map(groups);
-    both.set('monitors', { id: 'monitors', roles: new Set(['prov/monitor', 'gk/officer']), principals: new Set() });
+    both.set('monitors', { id: 'monitors', roles: new Set(['prov/monitor', 'gk/officer']), principals: new Set(), barred: new Set() });
     const r: QuorumRule = { k: 1, from: ['officers', 'monitors'], require: new Map([['officers', 1], ['monitors', 1]]) };
     assert.equal(evaluateQuorum(r, both, [officer('a')], 'req').met, false);
     assert.equal(evaluateQuorum(r, both, [officer('a'), officer('b')], 'req').met, true);

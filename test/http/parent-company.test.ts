@@ -147,3 +147,41 @@ test('a configuration cannot give the parent company protected reads', async () 
   assert.notEqual(text, readFileSync(h.configPath, 'utf8'), 'the test must actually change the parent role');
   assert.throws(() => parseConfigText(text, 'enclave.yaml', h.dir), (err: Error & { code?: string }) => err.code === 'invalid_config' && /parent company/.test(err.message));
 });
+
+test('a principal of the parent company named in an approver group approves nothing', async () => {
+  // A group may name principals, whose org is known only when they act, so the config cannot refuse it.
+  // The invariant policy forbids the parent every review, and the quorum never counts a parent's
+  // approval either (test/core/gatekeeper-core.test.ts): neither alone is relied on.
+  const named = await makeHttpFixture({
+    config: (starter) => {
+      const text = starter
+        .replace('gatekeepers: { roles: [gatekeeper/officer, gatekeeper/approver] }', 'gatekeepers: { roles: [gatekeeper/officer, gatekeeper/approver], principals: [parent-1] }')
+        .replace('monitors: { roles: [trusted-provider/monitor] }', 'monitors: { roles: [trusted-provider/monitor], principals: [parent-1] }');
+      assert.notEqual(text, starter, 'the test must actually name the parent principal');
+      return text;
+    },
+  });
+  try {
+    assert.equal((await named.call('service', 'POST', '/v1/subjects', { id: 'ann', country: 'US' })).statusCode, 201);
+    const justification = { code: 'support-ticket', text: 'ticket 4711: messages missing from the inbox' };
+    const made = await named.call('officer', 'POST', '/v1/access/requests', { scope: { subjects: ['ann'] }, purpose: 'support', justification, duration_seconds: 600 });
+    assert.equal(made.statusCode, 201, made.body);
+    const request = JSON.parse(made.body) as { id: string; digest: string };
+    const first = await named.call('approver', 'POST', `/v1/access/requests/${request.id}/approve`, { digest: request.digest });
+    assert.equal(first.statusCode, 200, first.body);
+    const byParent = await named.call('parent', 'POST', `/v1/access/requests/${request.id}/approve`, { digest: request.digest });
+    assert.equal(byParent.statusCode, 403, byParent.body);
+    const state = JSON.parse((await named.call('officer', 'GET', `/v1/access/requests/${request.id}`)).body) as { status: string; approvals: { approver: string }[] };
+    assert.deepEqual([state.status, state.approvals.map((a) => a.approver)], ['pending', ['approver-1']], 'no grant, and no approval of the parent stored');
+    // Positive control: the monitor the rule asks for does complete it.
+    assert.equal((await named.call('provider', 'POST', `/v1/access/requests/${request.id}/approve`, { digest: request.digest })).statusCode, 200);
+
+    const proposal = JSON.parse((await named.call('officer', 'POST', '/v1/policies/proposals', { text: '@id("parent-reads") permit (principal, action, resource);' })).body) as { id: string; digest: string };
+    const policyByParent = await named.call('parent', 'POST', `/v1/proposals/${proposal.id}/approve`, { digest: proposal.digest });
+    assert.equal(policyByParent.statusCode, 403, policyByParent.body);
+    const after = JSON.parse((await named.call('officer', 'GET', `/v1/proposals/${proposal.id}`)).body) as { status: string };
+    assert.equal(after.status, 'pending');
+  } finally {
+    await named.close();
+  }
+});
