@@ -7,6 +7,7 @@ import { execFileSync } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { withCompileCache } from '../bin/compile-cache.js';
+import type { ProcessResources } from '../src/cli/process-resources.ts';
 import { initEnclave } from '../src/services/init-service.ts';
 import { describeMachine } from './machine.ts';
 import { dropPostgresSource, usersFor, writeMapping, writePostgresSource, writeSqliteSource } from './migrate/legacy-data.ts';
@@ -57,7 +58,7 @@ function copyStep(args: readonly string[]): StepResult {
 interface CliRunReport {
   readonly complete: boolean;
   readonly counters: { readonly copied: number; readonly refused: number };
-  readonly resources: { readonly ms: number; readonly cpuMs: number; readonly peakRssBytes: number };
+  readonly resources: ProcessResources;
 }
 
 /**

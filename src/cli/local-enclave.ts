@@ -2,16 +2,9 @@
 // changes something goes through the API of the running server.
 import { loadConfig } from '../services/config-loader.ts';
 import { openEnclave, type Enclave, type OpenOptions } from '../services/enclave.ts';
-import { lacksRootKey, requireDataDir } from './local-seal.ts';
+import { openInitialized } from './local-seal.ts';
 
 /** Opens an initialized enclave; refuses one whose data directory or root key does not exist yet. */
-export async function openLocalEnclave(configPath: string, options: OpenOptions = {}, config = loadConfig(configPath)): Promise<Enclave> {
-  requireDataDir(config);
-  const enclave = await openEnclave(config, options);
-  const refused = lacksRootKey(enclave.seal, configPath);
-  if (refused) {
-    await enclave.close();
-    throw refused;
-  }
-  return enclave;
+export function openLocalEnclave(configPath: string, options: OpenOptions = {}, config = loadConfig(configPath)): Promise<Enclave> {
+  return openInitialized(configPath, config, (c) => openEnclave(c, options));
 }

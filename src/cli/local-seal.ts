@@ -10,28 +10,25 @@ import { loadConfig } from '../services/config-loader.ts';
 import type { SealService } from '../services/seal-service.ts';
 import { openSealState, type SealState } from '../services/seal-state.ts';
 
-/** Refuses a configuration whose data directory does not exist yet. */
-export function requireDataDir(config: EnclaveConfig): void {
+/**
+ * Opens what `open` opens of an initialized enclave (the whole of it, or its seal alone); refuses one
+ * whose data directory does not exist yet, or whose root key was never split (closing what it opened).
+ */
+export async function openInitialized<T extends { readonly seal: SealService; close(): Promise<void> }>(configPath: string, config: EnclaveConfig, open: (config: EnclaveConfig) => Promise<T>): Promise<T> {
   if (!existsSync(config.dataDir)) {
     throw new EnclaveError('not_initialized', `data directory ${config.dataDir} does not exist (run \`enclave init\` first)`);
   }
-}
-
-/** The refusal for an enclave whose root key was never split, if it was not (the caller closes what it opened). */
-export function lacksRootKey(seal: SealService, configPath: string): EnclaveError | undefined {
-  return seal.status().initialized ? undefined : new EnclaveError('not_initialized', `${configPath} has no root key yet (run \`enclave init\` first)`);
-}
-
-/** Opens an initialized enclave's control store and seal; refuses what `openLocalEnclave` refuses first. */
-export async function openLocalSeal(configPath: string, config = loadConfig(configPath)): Promise<SealState> {
-  requireDataDir(config);
-  const local = await openSealState(config);
-  const refused = lacksRootKey(local.seal, configPath);
-  if (refused) {
-    await local.close();
-    throw refused;
+  const opened = await open(config);
+  if (!opened.seal.status().initialized) {
+    await opened.close();
+    throw new EnclaveError('not_initialized', `${configPath} has no root key yet (run \`enclave init\` first)`);
   }
-  return local;
+  return opened;
+}
+
+/** Opens an initialized enclave's control store and seal; refuses what `openLocalEnclave` refuses. */
+export function openLocalSeal(configPath: string, config = loadConfig(configPath)): Promise<SealState> {
+  return openInitialized(configPath, config, openSealState);
 }
 
 /** Runs `fn` with the enclave's seal open, and closes it. */
