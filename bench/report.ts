@@ -69,6 +69,8 @@ export interface ReportInput {
   readonly serverNodeFlags: readonly string[];
   readonly gatedNodeFlags: readonly string[];
   readonly baselineNodeFlags: readonly string[];
+  /** The variables the gated server runs with as `enclave serve` adds them (none where the bench's environment sets them). */
+  readonly gatedEnv: Readonly<Record<string, string>>;
   readonly breakdown: Breakdown;
   readonly profile?: ProfileFigures;
 }
@@ -205,6 +207,7 @@ export function renderReport(input: ReportInput, note: string): string {
     `- Data set: ${int(dataset.records)} records (${int(dataset.subjects)} subjects × (1 \`users\` + ${dataset.recordsPerSubject - 1} \`messages\`), all resident in the US, so at one home site); site store ${mib(dataset.dbBytes)}; ${dataset.seededNow ? `seeded in this run in ${dataset.seedSeconds.toFixed(0)} s` : `taken from the cache (seeded earlier in ${dataset.seedSeconds.toFixed(0)} s)`}`,
     `- Load: autocannon, ${settings.connections} connections, pipelining ${settings.pipelining}, ${settings.warmupSeconds} s warm-up then ${settings.durationSeconds} s measured, per server; the same seeded random sequence of record ids for both servers`,
     '- Each server runs in its own process; the load generator runs in the bench process.',
+    `- Gated server's environment: ${Object.keys(input.gatedEnv).length === 0 ? 'as the bench\'s' : `${Object.entries(input.gatedEnv).map(([k, v]) => `\`${k}=${v}\``).join(' ')}, as \`enclave serve\` sets it (src/cli/heap-limits.ts)`}`,
     `- Server Node flags: gated ${flagList(input.gatedNodeFlags)}, baseline ${flagList(input.baselineNodeFlags)}; ${input.serverNodeFlags.length === 0 ? 'the gated server\'s are the heap limits `enclave serve` runs with (server.max_old_space_mb, server.max_semi_space_mb of the bench configuration: the defaults)' : `\`${input.serverNodeFlags.join(' ')}\` is a deployment setting under trial, not the product default`}`,
     '',
     '## Results',

@@ -176,6 +176,7 @@ async function main(): Promise<void> {
       serverNodeFlags: options.serverNodeFlags,
       gatedNodeFlags: gated.nodeFlags,
       baselineNodeFlags: baseline.nodeFlags,
+      gatedEnv: gated.addedEnv,
       breakdown: steps,
       ...(profile ? { profile } : {}),
     };

@@ -1,7 +1,7 @@
 // The parent's handle on a server process: fork it, wait for its port, drive its profiler, stop it.
 import { fork, type ChildProcess } from 'node:child_process';
 import { join } from 'node:path';
-import { heapFlags, missingHeapFlags } from '../src/cli/heap-limits.ts';
+import { heapFlags, missingEnv, missingHeapFlags, SERVER_ENV } from '../src/cli/heap-limits.ts';
 import { withCompileCache } from '../bin/compile-cache.js';
 import { loadConfig } from '../src/services/config-loader.ts';
 import type { ControlMessage, HeapReport, ServerKind, ServerMessage } from './servers/bench-server.ts';
@@ -13,6 +13,8 @@ export interface ServerProcess {
   readonly pid: number;
   /** The Node flags it runs with. */
   readonly nodeFlags: readonly string[];
+  /** The variables it runs with besides the bench's own environment (those `enclave serve` adds). */
+  readonly addedEnv: Readonly<Record<string, string>>;
   readonly port: number;
   readonly url: string;
   /** The server's V8 heap as it sees it. */
@@ -58,8 +60,10 @@ export function serverNodeFlags(kind: ServerKind, target: string, nodeFlags: rea
 /** `nodeFlags` are a trial's Node flags for the server (none by default, so the server runs as the product does). */
 export async function startServerProcess(kind: ServerKind, target: string, nodeFlags: readonly string[] = []): Promise<ServerProcess> {
   const flags = serverNodeFlags(kind, target, nodeFlags);
-  // With Node's compile cache, as bin/enclave.js runs `enclave serve`.
-  const child = fork(ENTRY, [kind, target], { execArgv: flags, env: withCompileCache(), stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+  // With Node's compile cache, as bin/enclave.js runs `enclave serve`, and the gated server with the
+  // environment `enclave serve` adds (heap-limits.ts).
+  const addedEnv = kind === 'gated' ? missingEnv(SERVER_ENV) : {};
+  const child = fork(ENTRY, [kind, target], { execArgv: flags, env: { ...withCompileCache(), ...addedEnv }, stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
   const pid = child.pid;
   if (pid === undefined) throw new Error(`could not start the ${kind} server process`);
   const { port } = await reply(child, kind, 'listening');
@@ -68,6 +72,7 @@ export async function startServerProcess(kind: ServerKind, target: string, nodeF
     kind,
     pid,
     nodeFlags: flags,
+    addedEnv,
     port,
     url: `http://127.0.0.1:${port}`,
     async heap() {

@@ -3,7 +3,7 @@
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import { describe, it } from 'node:test';
-import { heapFlags, MIGRATION_MAIN_FLAGS, missingHeapFlags } from '../../src/cli/heap-limits.ts';
+import { heapFlags, MIGRATION_MAIN_FLAGS, missingEnv, missingHeapFlags, SERVER_ENV } from '../../src/cli/heap-limits.ts';
 import { HEAP_LIMITS } from '../../src/services/migration/migration-thread.ts';
 
 void describe('heap limits', () => {
@@ -19,6 +19,13 @@ void describe('heap limits', () => {
     assert.deepEqual(missingHeapFlags(wanted, ['--max-old-space-size=1024'], ''), ['--max-semi-space-size=8']);
     assert.deepEqual(missingHeapFlags(wanted, [], '--max_semi_space_size=32 --trace-warnings'), ['--max-old-space-size=256']);
     assert.deepEqual(missingHeapFlags(wanted, ['--max-semi-space-size=4'], '--max-old-space-size=512'), []);
+  });
+
+  void it('adds the server\'s allocator setting only where the environment does not set it', () => {
+    assert.deepEqual(SERVER_ENV, { MALLOC_ARENA_MAX: '2' });
+    assert.deepEqual(missingEnv(SERVER_ENV, { PATH: '/bin' }), { MALLOC_ARENA_MAX: '2' });
+    assert.deepEqual(missingEnv(SERVER_ENV, { MALLOC_ARENA_MAX: '8' }), {});
+    assert.deepEqual(missingEnv(SERVER_ENV, { MALLOC_ARENA_MAX: '' }), {}, 'set, even empty, is the operator\'s choice');
   });
 
   void it('the migration\'s flag gives the migration thread the heap its resource limits ask for, no smaller and no larger', () => {

@@ -24,7 +24,8 @@ const live = new Set<ChildProcess>();
 /** The environment of the tests without ENCLAVE_* variables, plus `extra`. */
 function cleanEnv(extra: Readonly<Record<string, string>> = {}): NodeJS.ProcessEnv {
   const env: NodeJS.ProcessEnv = {};
-  for (const [k, v] of Object.entries(process.env)) if (!k.startsWith('ENCLAVE_') && !k.startsWith('NODE_TEST')) env[k] = v;
+  // Without the variables the CLI reads or sets itself (MALLOC_ARENA_MAX: heap-limits.ts), so tests see its defaults.
+  for (const [k, v] of Object.entries(process.env)) if (!k.startsWith('ENCLAVE_') && !k.startsWith('NODE_TEST') && k !== 'MALLOC_ARENA_MAX') env[k] = v;
   return { ...env, ...extra };
 }
 

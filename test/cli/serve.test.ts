@@ -243,9 +243,17 @@ describe('enclave serve --dev-unseal', () => {
     const limit = Number(/Heap limit (\d+) MiB/.exec(server.stdout())?.[1]);
     // The old generation's 100 MiB plus the young generation's share (8 MiB semi-spaces).
     assert.ok(limit >= 100 && limit < 160, server.stdout());
+    // And with glibc's malloc held to two arenas (heap-limits.ts), where the environment does not say otherwise.
+    const environ = (pid: number | undefined) => readFileSync(`/proc/${String(pid)}/environ`, 'utf8').split('\0');
+    if (process.platform === 'linux') assert.ok(environ(server.child.pid).includes('MALLOC_ARENA_MAX=2'));
     assert.equal((await run(['unseal', '--status', '--server', server.url])).stdout, 'unsealed\n');
     assert.equal(await server.stop('SIGTERM'), 0, 'the signal reaches the server (the process it replaced kept the pid)');
     assert.match(server.stderr(), /SIGTERM: closing the server and the stores/);
+    if (process.platform === 'linux') {
+      server = await startListening(['serve', '--config', config, '--port', '0'], { env: { MALLOC_ARENA_MAX: '4' } });
+      assert.ok(environ(server.child.pid).includes('MALLOC_ARENA_MAX=4'), 'the operator\'s setting stays');
+      assert.equal(await server.stop('SIGTERM'), 0);
+    }
   });
 
   it('without --dev-unseal, starts sealed and warns that the development file left in the data directory unseals without the officers', async () => {
