@@ -122,7 +122,7 @@ export {
   type LogEntry,
   type LogEntryColumns,
 } from './log-entry.ts';
-export type { LogEntryRow, LogQuery, LogStore, LogTile, SequencerLease, StoredCheckpoint, StoredLogEntry } from './log-store.ts';
+export type { AppendedEntries, LogEntryRow, LogQuery, LogStore, LogTile, SequencerLease, StoredCheckpoint, StoredLogEntry } from './log-store.ts';
 export { KeyedLock } from './keyed-lock.ts';
 export { Lru } from './lru.ts';
 export { compile, compileDynamic, describeErrors, formatPath, type SchemaIssue, type Validator } from './schema-validator.ts';

@@ -29,6 +29,17 @@ export interface StoredLogEntry extends LogEntryRow {
   readonly index: number;
 }
 
+/** What `appendEntries` stored. */
+export interface AppendedEntries {
+  /** One per item, in order: its index, or the error that refused it alone. */
+  readonly outcomes: readonly (number | EnclaveError)[];
+  /**
+   * The RFC 9162 leaf hash (§2.1.1) of each entry stored, 32 bytes each, in index order: computed where
+   * the body was encoded, so the integrator need not read the entries back.
+   */
+  readonly leafHashes: Uint8Array;
+}
+
 export interface LogQuery {
   /** time >= from (ms). */
   readonly from?: number;
@@ -91,9 +102,10 @@ export interface LogStore {
    * there (finishLogEntry: the subject's HMAC under `subjectKey`, the canonical bytes), so the caller's
    * thread does not. Items already rows are stored as they are. Resolves with one outcome per item, in
    * order: its index, or the error that refused it alone (an entry that cannot be encoded); the others
-   * get dense indexes in their order. Rejects, storing nothing, when the commit fails.
+   * get dense indexes in their order, and their leaf hashes come along. Rejects, storing nothing, when
+   * the commit fails.
    */
-  appendEntries?(items: readonly (LogEntryRow | LogEntryDraft)[], subjectKey: Uint8Array | null): Promise<readonly (number | EnclaveError)[]>;
+  appendEntries?(items: readonly (LogEntryRow | LogEntryDraft)[], subjectKey: Uint8Array | null): Promise<AppendedEntries>;
   /** Number of entries appended (the next index). */
   size(): Promise<number>;
   /** Entry bodies with indexes in [from, to), in order (fewer if the log is shorter). */

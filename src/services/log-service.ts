@@ -29,9 +29,10 @@ import { decodeLogEntry, finishLogEntry, LOG_ENTRY_VERSION, subjectHash, type Lo
 import type { LogEntryRow, LogStore, LogTile, SequencerLease, StoredCheckpoint } from '../core/log-store.ts';
 import { Lru } from '../core/lru.ts';
 import { formatCheckpoint, openCheckpoint, parseCheckpoint } from '../core/tlog/checkpoint.ts';
+import { LeafRun } from '../core/tlog/leaf-run.ts';
 import { ed25519PrivateKey, rawPublicKey } from '../core/tlog/ed25519.ts';
 import { bytesEqual, encodeBase64 } from '../core/tlog/encoding.ts';
-import { appendToFrontier, frontierRoot, leafHash, proveRecord, proveTree, readFrontier, type Frontier, type HashReader } from '../core/tlog/merkle.ts';
+import { appendToFrontier, frontierRoot, HASH_SIZE, leafHash, proveRecord, proveTree, readFrontier, type Frontier, type HashReader } from '../core/tlog/merkle.ts';
 import { ed25519NoteSigner, ed25519NoteVerifier, signNote, type NoteSigner, type NoteVerifier } from '../core/tlog/note.ts';
 import { decodeTile, encodeEntryBundle, encodeTile, TILE_HEIGHT, TILE_WIDTH, tileHashReader, tileWidth } from '../core/tlog/tiles.ts';
 import { logSigningSeed, logSubjectKey } from '../crypto/key-derivation.ts';
@@ -125,6 +126,8 @@ interface EdgeTile {
 const TYPES: ReadonlySet<string> = new Set(LOG_EVENT_TYPES);
 /** Entries read back and hashed per step, and integrated per store transaction (bounds memory). */
 const READ_CHUNK = 4096;
+/** At most this many leaf hashes wait for the integrator in memory (4 MiB): a backlog beyond is read back. */
+const LEAF_RUN_MAX = 131_072;
 // A backlog (after a crash, a bulk import) is integrated in steps of this many entries, each one store
 // transaction. Smaller steps hold fewer tiles and hashes at once, and malloc keeps what it once held: with
 // a 300,000-entry backlog the server's peak RSS was 282-285 MiB at 65,536 (and 4,096 cached tiles),
@@ -189,6 +192,8 @@ export class LogService implements EventLog {
   // integration
   private tree: { size: number; frontier: Frontier; edges: Map<number, EdgeTile> } | null = null;
   private readonly fullTiles: Lru<string, Uint8Array>;
+  /** Leaf hashes of this process's appends not yet integrated, as the store computed them (appendEntries). */
+  private readonly leaves = new LeafRun(LEAF_RUN_MAX);
   private published: PublishedCheckpoint | null = null;
   /** What a follower last read of the published checkpoint, and when (by `clock`). */
   private followed: { readonly at: number; readonly read: Promise<PublishedCheckpoint | null> } | null = null;
@@ -364,7 +369,10 @@ export class LogService implements EventLog {
       // The key goes along only when a draft names a subject (such drafts exist only while unsealed:
       // sealedNow finishes the queued ones), so it is copied no more often than needed.
       const needsKey = items.some((i) => !('body' in i) && i.subjectId !== null);
-      const outcomes = await this.store.appendEntries(items, needsKey ? (this.keys?.subject ?? null) : null);
+      const { outcomes, leafHashes } = await this.store.appendEntries(items, needsKey ? (this.keys?.subject ?? null) : null);
+      // Hashes that do not match the entries stored one for one are not used: the integrator reads those back.
+      const stored = outcomes.filter((o) => typeof o === 'number');
+      if (stored.length > 0 && leafHashes.length === stored.length * HASH_SIZE) this.leaves.add(stored[0] as number, leafHashes);
       batch.forEach((p, i) => {
         const o = outcomes[i];
         if (typeof o === 'number') p.resolve(o);
@@ -508,8 +516,8 @@ export class LogService implements EventLog {
     const tiles: LogTile[] = [];
     for (let at = from; at < to; at += READ_CHUNK) {
       const end = Math.min(to, at + READ_CHUNK);
-      const bodies = await this.storedEntries(at, end);
-      const step = appendToFrontier(frontier, bodies.map(leafHash));
+      const hashes = this.leaves.take(at, end) ?? (await this.storedEntries(at, end)).map(leafHash);
+      const step = appendToFrontier(frontier, hashes);
       frontier = step.frontier;
       // Appending leaf n stored the hashes of levels 0..k of the subtrees it completed (k = trailing
       // ones of n); those of levels 0, 8, 16, … are the hashes the C2SP tiles hold (tlog-tiles).
@@ -545,6 +553,7 @@ export class LogService implements EventLog {
       return false;
     }
     for (const t of tiles) if (t.width === TILE_WIDTH) this.fullTiles.set(`${t.level}/${t.index}`, t.data);
+    this.leaves.drop(to);
     this.tree = { size: to, frontier, edges };
     return true;
   }

@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
 import { isEnclaveError } from '../../src/core/errors.ts';
 import type { LogEventInput } from '../../src/core/event-log.ts';
-import { decodeLogEntry, subjectHash } from '../../src/core/log-entry.ts';
+import { decodeLogEntry, finishLogEntry, LOG_ENTRY_VERSION, subjectHash } from '../../src/core/log-entry.ts';
 import { openCheckpoint } from '../../src/core/tlog/checkpoint.ts';
 import { decodeBase64 } from '../../src/core/tlog/encoding.ts';
 import { checkRecord, checkTree, leafHash, treeHash } from '../../src/core/tlog/merkle.ts';
@@ -128,6 +128,34 @@ void describe('LogService', () => {
     const c = await b.consistencyProof(before.size);
     checkTree(c.proof.map((h) => decodeBase64(h, 'hash')), later.size, later.root, before.size, before.root);
     await b.close();
+  });
+
+  void it('integrates its own appends from the leaf hashes its writer returned, and reads back only what another writer appended', async () => {
+    const path = join(dir, 'leaves.db');
+    const store = new SqliteLogStore({ path });
+    let read = 0;
+    const counting = Object.assign(Object.create(store) as SqliteLogStore, {
+      readEntries: (from: number, to: number) => {
+        read += to - from;
+        return store.readEntries(from, to);
+      },
+    });
+    const log = new LogService({ store: counting, origin: 'enclave.test/log' });
+    await log.unsealed(randomBytes(32));
+    await Promise.all(Array.from({ length: 500 }, (_, i) => log.append(event(i))));
+    await log.sync();
+    assert.equal(read, 0, 'no entry read back');
+    // Another process appends between this one's appends: the run of hashes has a gap.
+    const other = new SqliteLogStore({ path });
+    const raw = (i: number) => finishLogEntry({ v: LOG_ENTRY_VERSION, type: 'enclave.sealed', time: new Date().toISOString(), principal: null, subjectId: null, details: { other: i } }, null);
+    assert.equal(await other.append([raw(0), raw(1), raw(2)]), 500);
+    await other.close();
+    await Promise.all(Array.from({ length: 20 }, (_, i) => log.append(event(i))));
+    await log.sync();
+    assert.equal(read, 23, 'the chunk holding the other writer\'s entries is read back, and nothing else');
+    const { size } = await verifyFromTiles(log);
+    assert.equal(size, 523);
+    await log.close();
   });
 
   void it('names subjects only by their keyed hash, and while sealed logs decisions unlinked but refuses changes', async () => {

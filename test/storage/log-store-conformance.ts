@@ -11,6 +11,7 @@ import { isEnclaveError } from '../../src/core/errors.ts';
 import type { LogValue } from '../../src/core/event-log.ts';
 import { decodeLogEntry, subjectHash, type LogEntryDraft } from '../../src/core/log-entry.ts';
 import type { LogEntryRow, LogStore, LogTile } from '../../src/core/log-store.ts';
+import { leafHash } from '../../src/core/tlog/merkle.ts';
 import { SUBJECT_EPOCH } from '../../src/storage/log-search.ts';
 import { openPerTest } from './suite-lifecycle.ts';
 
@@ -117,7 +118,7 @@ export function logStoreConformance(
           details,
         });
         const base = await store.size();
-        const outcomes = await appendEntries([draft(0, `${ns}-alice`), entry(1), draft(2, null, { too: 'x'.repeat(70_000) }), draft(3, null)], key);
+        const { outcomes, leafHashes } = await appendEntries([draft(0, `${ns}-alice`), entry(1), draft(2, null, { too: 'x'.repeat(70_000) }), draft(3, null)], key);
         assert.deepEqual(outcomes.slice(0, 2), [base, base + 1]);
         assert.ok(isEnclaveError(outcomes[2], 'log_unavailable'), 'the oversized draft is refused');
         assert.equal(outcomes[3], base + 2, 'the item after the refused one takes the next index: no gap');
@@ -128,9 +129,13 @@ export function logStoreConformance(
         assert.equal(canonicalJson(stored), Buffer.from(first ?? []).toString(), 'stored in canonical form');
         assert.equal(hex(second), hex(entry(1).body));
         assert.equal(decodeLogEntry(third ?? new Uint8Array()).subject, null);
+        // The leaf hash of each entry stored (not of the refused one), of the bytes as stored.
+        assert.equal(hex(leafHashes), [first, second, third].map((b) => hex(leafHash(b ?? new Uint8Array()))).join(''));
         const sealed = await appendEntries([draft(4, `${ns}-bob`), draft(5, null)], null);
-        assert.ok(isEnclaveError(sealed[0], 'sealed'), 'a draft naming a subject without a key is refused');
-        assert.equal(sealed[1], base + 3);
+        assert.ok(isEnclaveError(sealed.outcomes[0], 'sealed'), 'a draft naming a subject without a key is refused');
+        assert.equal(sealed.outcomes[1], base + 3);
+        const [fifth] = await store.readEntries(base + 3, base + 4);
+        assert.equal(hex(sealed.leafHashes), hex(leafHash(fifth ?? new Uint8Array())));
       },
     );
 

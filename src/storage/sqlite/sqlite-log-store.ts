@@ -15,12 +15,12 @@ import { Worker } from 'node:worker_threads';
 import type { DatabaseSync, SQLInputValue } from 'node:sqlite';
 import { EnclaveError, isErrorCode } from '../../core/errors.ts';
 import { finishLogEntries, type LogEntryDraft } from '../../core/log-entry.ts';
-import type { LogEntryRow, LogQuery, LogStore, LogTile, SequencerLease, StoredCheckpoint, StoredLogEntry } from '../../core/log-store.ts';
+import type { AppendedEntries, LogEntryRow, LogQuery, LogStore, LogTile, SequencerLease, StoredCheckpoint, StoredLogEntry } from '../../core/log-store.ts';
 import type { Migration } from '../../core/migration-plan.ts';
 import { logSearchSql, toLogEntry } from '../log-search.ts';
 import { applyMigrations, openSqliteDatabase, StatementCache } from './sqlite-db.ts';
 import { SQLITE_LOG_MIGRATIONS } from './sqlite-log-migrations.ts';
-import { entryCount, SqliteLogWrites, storedTreeSize, type AppendOutcome, type LogWriteOp } from './sqlite-log-writes.ts';
+import { entryCount, SqliteLogWrites, storedTreeSize, type AppendResult, type LogWriteOp } from './sqlite-log-writes.ts';
 
 type Row = Record<string, SQLInputValue>;
 
@@ -156,7 +156,7 @@ export class SqliteLogStore implements LogStore {
     return this.writer.call('append', [entries]);
   }
 
-  async appendEntries(items: readonly (LogEntryRow | LogEntryDraft)[], subjectKey: Uint8Array | null): Promise<readonly (number | EnclaveError)[]> {
+  async appendEntries(items: readonly (LogEntryRow | LogEntryDraft)[], subjectKey: Uint8Array | null): Promise<AppendedEntries> {
     if (this.closing) throw new EnclaveError('storage_unavailable', 'the log store is closed');
     try {
       return await this.postEntries(items, subjectKey);
@@ -167,18 +167,19 @@ export class SqliteLogStore implements LogStore {
       const finished = finishLogEntries(items, subjectKey === null ? null : createSecretKey(subjectKey));
       const stored = await this.postEntries(finished.filter((f): f is LogEntryRow => !(f instanceof EnclaveError)), null);
       let k = 0;
-      return finished.map((f) => (f instanceof EnclaveError ? f : (stored[k++] ?? new EnclaveError('log_unavailable', 'the log store gave no outcome for an entry'))));
+      const outcomes = finished.map((f) => (f instanceof EnclaveError ? f : (stored.outcomes[k++] ?? new EnclaveError('log_unavailable', 'the log store gave no outcome for an entry'))));
+      return { outcomes, leafHashes: stored.leafHashes };
     }
   }
 
-  private async postEntries(items: readonly (LogEntryRow | LogEntryDraft)[], subjectKey: Uint8Array | null): Promise<readonly (number | EnclaveError)[]> {
+  private async postEntries(items: readonly (LogEntryRow | LogEntryDraft)[], subjectKey: Uint8Array | null): Promise<AppendedEntries> {
     // The writer gets a copy of the key and wipes it once imported; this copy is wiped once it has been
     // posted to the worker (cloned) or used by the inline writer, both before call() returns.
     const copy = subjectKey === null ? null : Uint8Array.from(subjectKey);
-    const written = this.writer.call<AppendOutcome[]>('appendEntries', [items, copy]);
+    const written = this.writer.call<AppendResult>('appendEntries', [items, copy]);
     copy?.fill(0);
-    const outcomes = await written;
-    return outcomes.map((o) => (typeof o === 'number' ? o : new EnclaveError(isErrorCode(o.code) ? o.code : 'log_unavailable', o.message)));
+    const { outcomes, leafHashes } = await written;
+    return { outcomes: outcomes.map((o) => (typeof o === 'number' ? o : new EnclaveError(isErrorCode(o.code) ? o.code : 'log_unavailable', o.message))), leafHashes };
   }
 
   size(): Promise<number> {

@@ -6,6 +6,7 @@ import type { DatabaseSync, SQLInputValue } from 'node:sqlite';
 import { EnclaveError } from '../../core/errors.ts';
 import { finishLogEntries, type LogEntryDraft } from '../../core/log-entry.ts';
 import type { LogEntryRow, LogTile, StoredCheckpoint } from '../../core/log-store.ts';
+import { HASH_SIZE, leafHash } from '../../core/tlog/merkle.ts';
 import { subjectIndexSql } from '../log-search.ts';
 import { inTransaction, StatementCache } from './sqlite-db.ts';
 
@@ -20,6 +21,12 @@ export interface AppendRefusal {
 }
 
 export type AppendOutcome = number | AppendRefusal;
+
+/** What appendEntries returns across the thread boundary (LogStore's AppendedEntries, refusals as plain data). */
+export interface AppendResult {
+  readonly outcomes: AppendOutcome[];
+  readonly leafHashes: Uint8Array;
+}
 
 /** Current number of entries (the next index). */
 export function entryCount(statements: StatementCache): number {
@@ -53,13 +60,16 @@ export class SqliteLogWrites {
    * LogStore.appendEntries: drafts finished here, each refusal its item's alone. The key is this call's
    * copy (a worker receives a clone) and is wiped once imported.
    */
-  appendEntries(items: readonly (LogEntryRow | LogEntryDraft)[], subjectKey: Uint8Array | null): AppendOutcome[] {
+  appendEntries(items: readonly (LogEntryRow | LogEntryDraft)[], subjectKey: Uint8Array | null): AppendResult {
     const key = subjectKey === null ? null : createSecretKey(subjectKey);
     subjectKey?.fill(0);
     const finished = finishLogEntries(items, key);
     const rows = finished.filter((f): f is LogEntryRow => !(f instanceof EnclaveError));
     let index = rows.length === 0 ? 0 : this.append(rows);
-    return finished.map((f) => (f instanceof EnclaveError ? { code: f.code, message: f.message } : index++));
+    // Hashed here, off the thread that integrates: from the very bytes just stored.
+    const leafHashes = new Uint8Array(rows.length * HASH_SIZE);
+    rows.forEach((r, i) => leafHashes.set(leafHash(r.body), i * HASH_SIZE));
+    return { outcomes: finished.map((f) => (f instanceof EnclaveError ? { code: f.code, message: f.message } : index++)), leafHashes };
   }
 
   integrate(fromSize: number, toSize: number, tiles: readonly LogTile[]): boolean {
