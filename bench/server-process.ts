@@ -1,7 +1,7 @@
 // The parent's handle on a server process: fork it, wait for its port, drive its profiler, stop it.
 import { fork, type ChildProcess } from 'node:child_process';
 import { join } from 'node:path';
-import { heapFlags, missingEnv, missingHeapFlags, SERVER_ENV } from '../src/cli/heap-limits.ts';
+import { heapFlags, missingEnv, missingHeapFlags, serverEnv } from '../src/cli/heap-limits.ts';
 import { withCompileCache } from '../bin/compile-cache.js';
 import { loadConfig } from '../src/services/config-loader.ts';
 import type { ControlMessage, HeapReport, ServerKind, ServerMessage } from './servers/bench-server.ts';
@@ -62,7 +62,7 @@ export async function startServerProcess(kind: ServerKind, target: string, nodeF
   const flags = serverNodeFlags(kind, target, nodeFlags);
   // With Node's compile cache, as bin/enclave.js runs `enclave serve`, and the gated server with the
   // environment `enclave serve` adds (heap-limits.ts).
-  const addedEnv = kind === 'gated' ? missingEnv(SERVER_ENV) : {};
+  const addedEnv = kind === 'gated' ? missingEnv(serverEnv()) : {};
   const child = fork(ENTRY, [kind, target], { execArgv: flags, env: { ...withCompileCache(), ...addedEnv }, stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
   const pid = child.pid;
   if (pid === undefined) throw new Error(`could not start the ${kind} server process`);

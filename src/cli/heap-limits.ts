@@ -22,9 +22,15 @@ export function heapFlags(server: Pick<ServerConfig, 'maxOldSpaceMb' | 'maxSemiS
  * writer, V8's helpers) grew five arenas of 7 to 13 MiB resident besides the main one. Two arenas hold
  * them all: the peak RSS about 15 MiB lower under the bench's load at the same CPU per read; one arena
  * about 30 MiB lower, with more CPU per read in three of four rounds (docs/deployment.md, "Memory").
- * Other C libraries ignore the variable.
+ * Other C libraries ignore the variable, so it is set (and restarted for) only where glibc runs.
  */
 export const SERVER_ENV: Readonly<Record<string, string>> = { MALLOC_ARENA_MAX: '2' };
+
+/** SERVER_ENV where this process runs on glibc, else nothing (the variable would do nothing). */
+export function serverEnv(): Readonly<Record<string, string>> {
+  const header = (process.report.getReport() as { header?: { glibcVersionRuntime?: unknown } }).header;
+  return typeof header?.glibcVersionRuntime === 'string' ? SERVER_ENV : {};
+}
 
 /** The variables of `wanted` that `env` does not set. */
 export function missingEnv(wanted: Readonly<Record<string, string>>, env: NodeJS.ProcessEnv = process.env): Record<string, string> {

@@ -34,8 +34,8 @@ export interface AppendedEntries {
   /** One per item, in order: its index, or the error that refused it alone. */
   readonly outcomes: readonly (number | EnclaveError)[];
   /**
-   * The RFC 9162 leaf hash (§2.1.1) of each entry stored, 32 bytes each, in index order: computed where
-   * the body was encoded, so the integrator need not read the entries back.
+   * The RFC 9162 leaf hash (§2.1.1) of each entry stored, 32 bytes each, in index order: hashed by the
+   * store from the bytes it stored, so the integrator need not read the entries back.
    */
   readonly leafHashes: Uint8Array;
 }

@@ -5,12 +5,14 @@
 // A caller's promise resolves with its index only once that transaction is durable; a failed commit
 // rejects every caller of the batch with `log_unavailable`, and a full queue refuses at once.
 //
-// Integration: at least once per checkpoint interval, the integrator reads the entries appended since
-// the last integration back from the store, extends the RFC 9162 Merkle tree (SHA-256) from its right
+// Integration: at least once per checkpoint interval, the integrator takes the leaf hashes of the
+// entries appended since the last integration (those of this process's appends as a store with a writer
+// thread returned them, the others hashed from entries read back from the store), extends the RFC 9162 Merkle tree (SHA-256) from its right
 // frontier, stores the changed C2SP tiles with the new tree size (compare-and-set), and, when unsealed,
 // signs a C2SP checkpoint with the log's Ed25519 key, has it cosigned by the configured witnesses and
 // publishes it. Memory stays bounded as the log grows: the frontier (one hash per set bit of the size),
-// the rightmost tile of each tile level, a bounded cache of full tiles, and the bounded queue.
+// the rightmost tile of each tile level, a bounded cache of full tiles, the bounded run of leaf hashes
+// awaiting integration, and the bounded queue.
 //
 // Sealed: the log still appends and integrates (neither needs a key), but it cannot sign, so no new
 // checkpoint is published until the enclave is unsealed; the first checkpoint after unsealing covers
@@ -370,9 +372,10 @@ export class LogService implements EventLog {
       // sealedNow finishes the queued ones), so it is copied no more often than needed.
       const needsKey = items.some((i) => !('body' in i) && i.subjectId !== null);
       const { outcomes, leafHashes } = await this.store.appendEntries(items, needsKey ? (this.keys?.subject ?? null) : null);
-      // Hashes that do not match the entries stored one for one are not used: the integrator reads those back.
+      // Hashes that do not match a dense run of stored entries one for one are not used: those are read back.
       const stored = outcomes.filter((o) => typeof o === 'number');
-      if (stored.length > 0 && leafHashes.length === stored.length * HASH_SIZE) this.leaves.add(stored[0] as number, leafHashes);
+      const first = stored[0];
+      if (first !== undefined && leafHashes.length === stored.length * HASH_SIZE && stored.every((o, k) => o === first + k)) this.leaves.add(first, leafHashes);
       batch.forEach((p, i) => {
         const o = outcomes[i];
         if (typeof o === 'number') p.resolve(o);

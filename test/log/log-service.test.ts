@@ -240,6 +240,8 @@ void describe('LogService', () => {
       // The key the service holds was not wiped by the store: later entries still hash under it.
       const later = await log.append(event(5, { subject: 'carol' }));
       assert.equal(decodeLogEntry((await log.store.readEntries(later.index, later.index + 1))[0] ?? new Uint8Array()).subject, subjectHash(logSubjectKey(root), 'carol'));
+      // The tree over the batch with refusals (leaf hashes from the writer, or read back) is the stored entries'.
+      assert.equal((await verifyFromTiles(await syncd(log))).size, 4);
       await log.close();
     });
   }

@@ -30,10 +30,10 @@ export function registerDemo(program: Command, { io }: CliContext): void {
     .action(async (opts: DemoOptions) => {
       // Before anything is created: the demo's server runs with the heap limits `enclave serve` takes from
       // the starter configuration the demo writes (this may replace the process, same pid and arguments).
-      const { applyHeapLimits, heapFlags, SERVER_ENV } = await import('../heap-limits.ts');
+      const { applyHeapLimits, heapFlags, serverEnv } = await import('../heap-limits.ts');
       const { DEFAULTS } = await import('../../core/config.ts');
       const { Output } = await import('../output.ts');
-      applyHeapLimits(heapFlags(DEFAULTS), 'the demo', (m) => new Output(io).note(m), SERVER_ENV);
+      applyHeapLimits(heapFlags(DEFAULTS), 'the demo', (m) => new Output(io).note(m), serverEnv());
       const { runDemo } = await import('../demo/run-demo.ts');
       await runDemo(io, opts);
     });

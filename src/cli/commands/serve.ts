@@ -19,7 +19,7 @@ export function registerServe(program: Command, { io }: CliContext): void {
     .command('serve')
     .summary('serve the API (starts sealed)')
     .description(
-      'Serves the HTTP API of the enclave described by the configuration. It starts SEALED: no protected data is served until the threshold of officers have entered their shares with `enclave unseal`. Requests are logged as JSON lines on stdout (method, URL, status, time; never headers or bodies). The process runs with the V8 heap limits of server.max_old_space_mb and server.max_semi_space_mb (it restarts itself, same pid, with Node\'s flags unless they were given, and with MALLOC_ARENA_MAX=2 unless the environment sets it). SIGINT (Ctrl-C) or SIGTERM closes the server and the stores.',
+      'Serves the HTTP API of the enclave described by the configuration. It starts SEALED: no protected data is served until the threshold of officers have entered their shares with `enclave unseal`. Requests are logged as JSON lines on stdout (method, URL, status, time; never headers or bodies). The process runs with the V8 heap limits of server.max_old_space_mb and server.max_semi_space_mb (it restarts itself, same pid, with Node\'s flags unless they were given, and, on glibc, with MALLOC_ARENA_MAX=2 unless the environment sets it). SIGINT (Ctrl-C) or SIGTERM closes the server and the stores.',
     )
     .option('--host <host>', 'address to listen on (default: server.host of the configuration)')
     .option('-p, --port <port>', 'port to listen on; 0 picks a free one (default: server.port of the configuration)', portNumber)
@@ -45,11 +45,11 @@ async function serve(io: Io, configPath: string, opts: ServeOptions): Promise<vo
   const { startServer, untilSignal } = await import('../serve-runner.ts');
   const { devUnseal, warnIfDevFileLeft } = await import('../dev-unseal.ts');
   const { loadConfig } = await import('../../services/config-loader.ts');
-  const { applyHeapLimits, heapFlags, heapLimitMb, SERVER_ENV } = await import('../heap-limits.ts');
+  const { applyHeapLimits, heapFlags, heapLimitMb, serverEnv } = await import('../heap-limits.ts');
   const out = new Output(io);
   const config = loadConfig(configPath);
   // Before anything is opened: this may replace the process with one started with the heap flags.
-  applyHeapLimits(heapFlags(config.server), 'the server', (m) => out.note(m), SERVER_ENV);
+  applyHeapLimits(heapFlags(config.server), 'the server', (m) => out.note(m), serverEnv());
   const enclave = await openLocalEnclave(configPath, opts.instance === undefined ? {} : { instance: opts.instance }, config);
   try {
     if (opts.devUnseal === true) await devUnseal(enclave, out);

@@ -1,46 +1,42 @@
 // The leaf hashes of the entries this process appended and the integrator has not yet taken in: one
-// contiguous run of log indexes, kept as the writer returned them (32 bytes each, a packed block per
-// commit). The integrator reads the entries back from the store only for indexes the run does not hold
-// (appended by another process, or before a gap or an overflow reset the run).
+// contiguous run of log indexes, packed in one buffer of at most `max` hashes (32 bytes each). The
+// integrator reads the entries back from the store only for indexes the run does not hold (appended by
+// another process, or before a gap or an overflow started the run over).
 import { HASH_SIZE } from './merkle.ts';
 
-interface Block {
-  readonly first: number;
-  readonly packed: Uint8Array;
-}
-
 export class LeafRun {
-  private blocks: Block[] = [];
-  /** The first index held, and one past the last. */
+  /** Hashes of [start, end), in order, from offset 0. */
+  private buf = new Uint8Array(0);
   private start = 0;
   private end = 0;
   private readonly max: number;
 
-  /** `max`: the most hashes held; beyond it the run starts over (the store has them all anyway). */
+  /** `max`: the most hashes held (its buffer never exceeds `max` × 32 bytes); beyond, the run starts over. */
   constructor(max: number) {
-    this.max = max;
+    this.max = Math.max(1, Math.trunc(max));
   }
 
   /** Keeps the hashes of entries `first`, `first + 1`, … (32 bytes each); a gap starts the run over. */
   add(first: number, packed: Uint8Array): void {
     const count = packed.length / HASH_SIZE;
     if (!Number.isSafeInteger(first) || first < 0 || !Number.isInteger(count) || count === 0) return;
-    if (first !== this.end || this.end - this.start + count > this.max) this.clear(first);
+    if (first !== this.end || this.size + count > this.max) this.clear(first);
     if (count > this.max) return this.clear(first + count);
-    this.blocks.push({ first, packed });
+    const need = (this.size + count) * HASH_SIZE;
+    if (need > this.buf.length) {
+      const grown = new Uint8Array(Math.min(this.max * HASH_SIZE, Math.max(need, this.buf.length * 2, 1024 * HASH_SIZE)));
+      grown.set(this.buf.subarray(0, this.size * HASH_SIZE));
+      this.buf = grown;
+    }
+    this.buf.set(packed, this.size * HASH_SIZE);
     this.end = first + count;
   }
 
-  /** The hashes of [from, to), if the run holds all of them. */
+  /** Copies of the hashes of [from, to), if the run holds all of them (the buffer is reused). */
   take(from: number, to: number): Uint8Array[] | undefined {
     if (from < this.start || to > this.end || from >= to) return undefined;
     const out: Uint8Array[] = [];
-    for (const b of this.blocks) {
-      const bEnd = b.first + b.packed.length / HASH_SIZE;
-      if (bEnd <= from) continue;
-      if (b.first >= to) break;
-      for (let i = Math.max(from, b.first); i < Math.min(to, bEnd); i++) out.push(b.packed.subarray((i - b.first) * HASH_SIZE, (i - b.first + 1) * HASH_SIZE));
-    }
+    for (let i = from - this.start; i < to - this.start; i++) out.push(this.buf.slice(i * HASH_SIZE, (i + 1) * HASH_SIZE));
     return out;
   }
 
@@ -48,9 +44,7 @@ export class LeafRun {
   drop(to: number): void {
     if (to >= this.end) return this.clear(this.end);
     if (to <= this.start) return;
-    let k = 0;
-    while (k < this.blocks.length && (this.blocks[k] as Block).first + (this.blocks[k] as Block).packed.length / HASH_SIZE <= to) k++;
-    this.blocks.splice(0, k);
+    this.buf.copyWithin(0, (to - this.start) * HASH_SIZE, this.size * HASH_SIZE);
     this.start = to;
   }
 
@@ -60,7 +54,6 @@ export class LeafRun {
   }
 
   private clear(at: number): void {
-    this.blocks = [];
     this.start = this.end = at;
   }
 }

@@ -30,8 +30,12 @@ void describe('LeafRun', () => {
     run.drop(12);
     assert.deepEqual(indexes(run.take(12, 15)), [12, 13, 14]);
     assert.equal(run.take(11, 13), undefined);
+    const taken = run.take(12, 15);
     run.drop(15);
     assert.equal(run.size, 0);
+    run.add(15, packed(15, 40));
+    assert.deepEqual(indexes(taken), [12, 13, 14], 'what was taken is a copy: later adds and drops leave it as it was');
+    run.drop(55);
     run.add(15, packed(15, 1));
     assert.deepEqual(indexes(run.take(15, 16)), [15]);
   });
