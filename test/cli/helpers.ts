@@ -69,6 +69,8 @@ export interface LongRunning {
   readonly child: ChildProcess;
   stdout(): string;
   stderr(): string;
+  /** The signal that ended the process, if one did (then the exit code is null). */
+  signal(): NodeJS.Signals | null;
   /** Sends the signal and waits for the exit; resolves with the exit code. */
   stop(signal?: NodeJS.Signals): Promise<number | null>;
 }
@@ -79,7 +81,13 @@ export function startListening(args: readonly string[], options: { env?: Readonl
   child.stdin?.end();
   let stdout = '';
   let stderr = '';
-  const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+  let endedBy: NodeJS.Signals | null = null;
+  const exited = new Promise<number | null>((resolve) =>
+    child.once('exit', (code, signal) => {
+      endedBy = signal;
+      resolve(code);
+    }),
+  );
   return new Promise((resolve, reject) => {
     const timer = setTimeout(() => {
       child.kill('SIGKILL');
@@ -96,6 +104,7 @@ export function startListening(args: readonly string[], options: { env?: Readonl
           child,
           stdout: () => stdout,
           stderr: () => stderr,
+          signal: () => endedBy,
           async stop(signal: NodeJS.Signals = 'SIGTERM') {
             if (child.exitCode === null && child.signalCode === null) child.kill(signal);
             return exited;

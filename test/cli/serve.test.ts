@@ -252,11 +252,11 @@ describe('enclave serve --dev-unseal', () => {
     if (process.platform === 'linux') {
       server = await startListening(['serve', '--config', config, '--port', '0'], { env: { MALLOC_ARENA_MAX: '4' } });
       assert.ok(environ(server.child.pid).includes('MALLOC_ARENA_MAX=4'), 'the operator\'s setting stays');
-      assert.equal(await server.stop('SIGTERM'), 0);
+      assert.equal(await server.stop('SIGTERM'), 0, `ended by ${String(server.signal())}; stderr: ${server.stderr()}`);
       // The heap flags given, the variable missing: the restart is for the variable alone.
       server = await startListening(['serve', '--config', config, '--port', '0'], { env: { NODE_OPTIONS: '--max-old-space-size=100 --max-semi-space-size=8' } });
       assert.ok(environ(server.child.pid).includes('MALLOC_ARENA_MAX=2'));
-      assert.equal(await server.stop('SIGTERM'), 0);
+      assert.equal(await server.stop('SIGTERM'), 0, `ended by ${String(server.signal())}; stderr: ${server.stderr()}`);
     }
   });
 

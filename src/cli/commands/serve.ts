@@ -61,12 +61,14 @@ async function serve(io: Io, configPath: string, opts: ServeOptions): Promise<vo
     // Once listening: a failure to start stays one line.
     if (opts.devUnseal !== true) warnIfDevFileLeft(enclave, out);
     const status = enclave.seal.status();
+    // Before the line that says it is ready: a supervisor may stop it the moment it reads that line.
+    const signalled = untilSignal();
     out.line(`Heap limit ${heapLimitMb()} MiB (V8)`);
     out.line(`Listening on ${server.url} (enclave "${enclave.config.name}", ${status.sealed ? 'sealed' : 'unsealed'})`);
     if (status.sealed) {
       out.line(`Sealed: no protected data is served until ${status.threshold} of the ${status.shares} officers run \`enclave unseal --server ${server.url}\``);
     }
-    const signal = await untilSignal();
+    const signal = await signalled;
     out.note(`${signal}: closing the server and the stores`);
     await server.close();
   } finally {

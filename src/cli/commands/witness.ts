@@ -123,8 +123,10 @@ async function serve(io: Io, opts: ServeOptions): Promise<void> {
     const port = (app.server.address() as { port: number }).port;
     out.note(`witness ${cosigner.name}, verifier key ${cosigner.vkey}`);
     out.note(`cosigning for: ${[...opts.log.keys()].join(', ')}`);
+    // Before the line that says it is ready (serve.ts).
+    const signalled = untilSignal();
     out.line(`Listening on http://${connectHost(opts.host)}:${port}`);
-    await untilSignal();
+    await signalled;
     await app.close();
   } finally {
     await store.close();

@@ -85,9 +85,11 @@ export async function runDemo(io: Io, opts: DemoOptions): Promise<void> {
     out.line(tryIt(server.url, tokens, subject, outsideCountry));
     out.line();
     out.line(`The tokens stay valid when you serve this enclave again: enclave serve --config ${dir}/enclave.yaml --dev-unseal`);
+    // Before the line that says it is ready (serve.ts).
+    const signalled = untilSignal();
     out.line(`Heap limit ${heapLimitMb()} MiB (V8)`);
     out.line(`Listening on ${server.url} (enclave "${config.name}", unsealed in development mode); press Ctrl-C to stop.`);
-    const signal = await untilSignal();
+    const signal = await signalled;
     out.note(`${signal}: closing the server and the stores`);
     await server.close();
   } finally {
