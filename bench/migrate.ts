@@ -69,7 +69,7 @@ function migrateStep(configPath: string, mapping: string): StepResult {
   const args = [ENCLAVE, '--config', configPath, 'migrate', 'run', '--mapping', mapping, '--dev-unseal', '--json', '--quiet', '--batch-size', String(BATCH)];
   const out = execFileSync(process.execPath, args, { encoding: 'utf8', maxBuffer: 16 << 20, stdio: ['ignore', 'pipe', 'pipe'] });
   const report = JSON.parse(out) as CliRunReport;
-  if (report.counters.refused > 0 || !report.complete) throw new Error(`the benchmark migration refused ${report.counters.refused} rows`);
+  if (report.counters.refused > 0 || !report.complete) throw new Error(`the benchmark migration ${report.complete ? `refused ${report.counters.refused} rows` : 'did not complete'}`);
   const { ms, cpuMs, peakRssBytes } = report.resources;
   return { rows: report.counters.copied, ms, cpuMs, peakRssBytes };
 }

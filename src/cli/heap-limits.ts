@@ -28,6 +28,8 @@ export const SERVER_ENV: Readonly<Record<string, string>> = { MALLOC_ARENA_MAX: 
 
 /** SERVER_ENV where this process runs on glibc, else nothing (the variable would do nothing). */
 export function serverEnv(): Readonly<Record<string, string>> {
+  // Set already (a process restarted with it, or the operator's): no diagnostic report to build.
+  if (Object.keys(missingEnv(SERVER_ENV)).length === 0) return SERVER_ENV;
   const header = (process.report.getReport() as { header?: { glibcVersionRuntime?: unknown } }).header;
   return typeof header?.glibcVersionRuntime === 'string' ? SERVER_ENV : {};
 }
@@ -54,18 +56,17 @@ export function missingHeapFlags(wanted: readonly string[], execArgv: readonly s
 
 /**
  * Re-executes this process with the heap flags and variables it lacks; returns only if nothing is
- * missing, or where the platform cannot replace a process (Windows: then say so, and pass the flags in
- * NODE_OPTIONS; its C library has no use for the variables).
+ * missing, or where the platform cannot replace a process (Windows; its C library has no use for the
+ * variables), with the flags it could not apply.
  */
-function ensureHeapLimits(flags: readonly string[], env: Readonly<Record<string, string>>): 'applied' | 'unsupported' {
+function ensureHeapLimits(flags: readonly string[], env: Readonly<Record<string, string>>): readonly string[] {
   const missing = missingHeapFlags(flags);
   const vars = missingEnv(env);
-  if (missing.length === 0 && Object.keys(vars).length === 0) return 'applied';
-  if (typeof process.execve !== 'function') return 'unsupported';
+  if (missing.length === 0 && Object.keys(vars).length === 0) return [];
   const [, script, ...args] = process.argv;
-  if (script === undefined) return 'unsupported';
+  if (typeof process.execve !== 'function' || script === undefined) return missing;
   process.execve(process.execPath, [process.execPath, ...process.execArgv, ...missing, script, ...args], { ...process.env, ...vars });
-  return 'applied';
+  return [];
 }
 
 /**
@@ -74,7 +75,7 @@ function ensureHeapLimits(flags: readonly string[], env: Readonly<Record<string,
  * migration) cannot restart itself.
  */
 export function applyHeapLimits(flags: readonly string[], what: string, note: (message: string) => void, env: Readonly<Record<string, string>> = {}): void {
-  if (ensureHeapLimits(flags, env) === 'unsupported' && missingHeapFlags(flags).length > 0) note(`this platform cannot restart ${what} with heap limits; pass ${flags.join(' ')} in NODE_OPTIONS`);
+  if (ensureHeapLimits(flags, env).length > 0) note(`this platform cannot restart ${what} with heap limits; pass ${flags.join(' ')} in NODE_OPTIONS`);
 }
 
 /** The heap limit V8 actually runs with, in MiB (old generation plus the young generation's share). */
