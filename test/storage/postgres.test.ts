@@ -2,7 +2,9 @@
 // only a server shows: several instances on one database, schemas kept apart, connections that break,
 // errors that name the server but never the password, and the VACUUM behind erasure.
 import assert from 'node:assert/strict';
+import { randomBytes } from 'node:crypto';
 import { describe, it } from 'node:test';
+import type pg from 'pg';
 import { EnclaveError } from '../../src/core/errors.ts';
 import type { SubjectRow } from '../../src/core/store.ts';
 import { UNMARKED } from '../../src/core/store.ts';
@@ -189,6 +191,18 @@ void describe('PostgresStore', { skip }, () => {
     await store.close();
     await store.close();
     await rejectsWith(store.subjects.get('x'), 'storage_unavailable', ['PostgreSQL']);
+  });
+
+  void it('when close resolves, none of its connections is left on the server', async () => {
+    const app = `close-${randomBytes(6).toString('hex')}`;
+    const store = await PostgresStore.open(pgUrl(schema('close_all'), { application_name: app, pool_size: '4' }));
+    const sessions = async (c: pg.Client) => (await c.query('SELECT pid FROM pg_stat_activity WHERE application_name = $1', [app])).rowCount;
+    // Four calls at once fill the pool with four connections.
+    await Promise.all(Array.from({ length: 4 }, (_, i) => store.subjects.get(`s${i}`)));
+    // Asked on a connection opened beforehand, so the question follows close at once.
+    const [before, after] = await admin(async (c) => [await sessions(c), await store.close().then(() => sessions(c))]);
+    assert.equal(before, 4);
+    assert.equal(after, 0, 'a process that closes its store and exits leaves nothing behind');
   });
 });
 

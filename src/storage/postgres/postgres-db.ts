@@ -84,6 +84,14 @@ function poolConfig(l: PostgresLocation, ca: string | undefined, settings: Sessi
   return { ...clientConfig(l, ca, settings), max: l.poolSize };
 }
 
+/** How long closing waits for the server to see a connection end: a lost network never answers. */
+const END_WAIT_MS = 2000;
+
+/** `ended`, or after END_WAIT_MS, whichever comes first. */
+export function endedWithin(ended: Promise<void>): Promise<void> {
+  return Promise.race([ended, new Promise<void>((resolve) => setTimeout(resolve, END_WAIT_MS).unref())]);
+}
+
 export class PostgresDb implements Sql {
   readonly location: PostgresLocation;
   /** "PostgreSQL host:port/db (schema s)", for messages. */
@@ -92,6 +100,8 @@ export class PostgresDb implements Sql {
   private readonly ca: string | undefined;
   private readonly settings: SessionSettings;
   private ended = false;
+  /** Each pool connection until its socket closes: the pool's end() resolves before they do. */
+  private readonly open = new Set<Promise<void>>();
 
   constructor(location: PostgresLocation, ca: string | undefined, settings: SessionSettings = {}) {
     this.location = location;
@@ -102,6 +112,11 @@ export class PostgresDb implements Sql {
     // An idle connection that breaks (server restart, failover, a terminated backend) is dropped by the
     // pool and replaced on the next query; without a listener the event would crash the process.
     this.pool.on('error', () => undefined);
+    this.pool.on('connect', (client) => {
+      const closed = new Promise<void>((resolve) => client.once('end', resolve));
+      this.open.add(closed);
+      void closed.then(() => this.open.delete(closed));
+    });
   }
 
   /** Turns a driver failure into storage_unavailable; SQL errors (constraints, types) pass unchanged. */
@@ -202,5 +217,8 @@ export class PostgresDb implements Sql {
     if (this.ended) return;
     this.ended = true;
     await this.pool.end();
+    // pg-pool resolves once it has asked each connection to end. The server lets a backend's socket go
+    // only as the backend exits, so waiting for the sockets means the sessions are gone when this resolves.
+    await endedWithin(Promise.all(this.open).then(() => undefined));
   }
 }

@@ -4,7 +4,7 @@
 // takes it. The log_sequencer row only says who holds it and when it last confirmed; the lock decides.
 import type pg from 'pg';
 import type { SequencerLease } from '../../core/log-store.ts';
-import { advisoryKey, type PostgresDb } from './postgres-db.ts';
+import { advisoryKey, endedWithin, type PostgresDb } from './postgres-db.ts';
 
 /** The server's clock in ms: every instance compares heartbeats on one clock. */
 const NOW_MS = '(extract(epoch from clock_timestamp()) * 1000)::bigint';
@@ -18,7 +18,6 @@ const USER_TIMEOUT = 'SET tcp_user_timeout = 5000';
 const UNKNOWN_SETTING = '42704';
 /** A heartbeat that gets no answer in this time means the session is lost: stop acting as sequencer. */
 const QUERY_TIMEOUT_MS = 5000;
-const END_WAIT_MS = 2000;
 
 export class PostgresSequencerLease {
   private readonly db: PostgresDb;
@@ -114,13 +113,12 @@ export class PostgresSequencerLease {
     return client;
   }
 
-  /** Ends the session; waits at most END_WAIT_MS for the server to see it (a lost network never answers). */
+  /** Ends the session; waits a bounded time for the server to see it (a lost network never answers). */
   private drop(): Promise<void> {
     const c = this.client;
     this.client = null;
     this.held = false;
     if (!c) return Promise.resolve();
-    const ended = c.end().catch(() => undefined);
-    return Promise.race([ended, new Promise<void>((resolve) => setTimeout(resolve, END_WAIT_MS).unref())]);
+    return endedWithin(c.end().catch(() => undefined));
   }
 }
