@@ -204,6 +204,12 @@ export interface MigrationStateStore {
   /** Totals of the pass: batches by state, rows planned, counters of the completed batches. */
   passProgress(id: string, pass: number): Promise<{ batches: number; done: number; planned: number; counters: BatchCounters }>;
 
+  /**
+   * Verification: marks ledger rows for copying again (an empty digest, which no row has), each only if
+   * its row is still as it was read (same pass, batch and digest). A run that began a new pass meanwhile
+   * has rewritten the row, and a sweep may have removed it: neither is put back. Returns the rows marked.
+   */
+  invalidateLedger(id: string, entries: readonly LedgerEntry[]): Promise<number>;
   /** Verification: ledger rows are stamped as each source row is checked, so the unstamped are extras. */
   stampLedger(id: string, table: string, keys: readonly string[], stamp: string): Promise<void>;
   unstamped(id: string, table: string, stamp: string, limit: number, afterKey: string | null): Promise<LedgerEntry[]>;

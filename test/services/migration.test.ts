@@ -15,6 +15,7 @@ import { describeVerification } from '../../src/cli/migrate/describe.ts';
 import { verifyCertificate } from '../../src/core/deletion-certificate.ts';
 import { EnclaveError, type ErrorCode } from '../../src/core/errors.ts';
 import { encodeKey } from '../../src/core/migration-row.ts';
+import type { LedgerEntry, MigrationStateStore, Mismatch } from '../../src/core/migration-state.ts';
 import { publishedVerifierKey } from '../../src/services/migration/certificate-issuer.ts';
 import type { MigrationContext } from '../../src/services/migration/migration-context.ts';
 import { planMigration } from '../../src/services/migration/migration-planner.ts';
@@ -614,5 +615,53 @@ void describe('migration: records shared between migrations, rows that change su
     const advice = describeVerification(v, listed);
     assert.match(advice, /Refused rows, and rows of subjects who moved, are not copied by running again/);
     assert.doesNotMatch(advice, /to copy the changed, missing and extra rows again/);
+  });
+});
+
+void describe('migration: verify beside a run of the next pass', () => {
+  let h: MigrationHarness;
+  before(async () => {
+    h = await migrationHarness(20, 11);
+  });
+  after(async () => h.close());
+
+  void it('leaves the ledger rows the new pass wrote as it wrote them, so its sweep does not remove their records', async () => {
+    const [virginia] = h.builds;
+    assert.ok(virginia);
+    const ctx = await h.open(virginia.mappingPath);
+    const first = await new MigrationRunner(ctx).run();
+    const i = [...Array(h.population.size).keys()].find((k) => legacySiteOf(k) === 'virginia' && h.fx.enclave.config.countryIndex.has(h.population.countryOf(k)) && h.population.user(k).records.some((r) => r.collection === 'messages'));
+    assert.ok(i !== undefined);
+    const msg = h.population.user(i).records.find((r) => r.collection === 'messages');
+    assert.ok(msg);
+    const db = new DatabaseSync(virginia.path);
+    try {
+      db.prepare('UPDATE messages SET body = ? WHERE id = ?').run('edited while verifying', msg.id);
+    } finally {
+      db.close();
+    }
+    const key = encodeKey([msg.id]);
+    // A run of the next pass copies the row while verify is between reading its ledger row and reporting
+    // it changed: simulated by rewriting the row as that pass would, just before verify reports.
+    let rewritten: LedgerEntry | undefined;
+    const state: MigrationStateStore = Object.create(h.state, {
+      putMismatches: {
+        value: async (verification: string, list: readonly Mismatch[]) => {
+          const row = (await h.state.ledger(ctx.name, 'messages', [key])).get(key);
+          if (row && list.some((m) => m.key === key)) {
+            rewritten = { ...row, seenPass: first.pass + 1, seenBatch: 0, digest: Buffer.alloc(32, 7) };
+            await h.state.putLedger(ctx.name, [rewritten]);
+          }
+          return h.state.putMismatches(verification, list);
+        },
+      },
+    }) as MigrationStateStore;
+    const verifying: MigrationContext = Object.create(ctx, { state: { value: state } }) as MigrationContext;
+    const v = await verifyMigration(verifying);
+    assert.deepEqual((await h.state.mismatches(v.id, 10, 0)).map((m) => [m.table, m.key, m.kind]), [['messages', key, 'changed']]);
+    assert.ok(rewritten);
+    const after = (await h.state.ledger(ctx.name, 'messages', [key])).get(key);
+    assert.deepEqual([after?.seenPass, after?.seenBatch, Buffer.from(after?.digest ?? [])], [rewritten.seenPass, rewritten.seenBatch, rewritten.digest]);
+    assert.deepEqual((await h.state.unseen(ctx.name, first.pass + 1, 1000)).filter((e) => e.key === key), [], 'not taken for a row the new pass did not see');
   });
 });

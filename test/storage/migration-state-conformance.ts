@@ -157,6 +157,27 @@ export function migrationStateConformance(name: string, adapter: MigrationStateA
       assert.equal(await s.ledgerCount(id), 0);
     });
 
+    void it('invalidateLedger empties the digest only of rows still as read: a newer pass\'s row and a swept one stay as they are', async () => {
+      const s = await open();
+      const id = await planned(s, 1);
+      const entry = (key: string, seenPass: number, seenBatch: number | null, digest: number): LedgerEntry => ({ table: 'accounts', key, collection: 'users', recordId: `r-${key}`, subject: 's1', digest: Buffer.of(digest, 1), seenPass, seenBatch });
+      const read = [entry('same', 1, 3, 5), entry('nobatch', 1, null, 5), entry('newer', 1, 3, 5), entry('swept', 1, 3, 5), entry('changed', 1, 3, 5)];
+      await s.putLedger(id, read);
+      // What verification read, then changed under it: a new pass rewrote one row, a sweep removed one,
+      // and one row's digest changed within the same pass and batch.
+      await s.putLedger(id, [entry('newer', 2, 0, 5), entry('changed', 1, 3, 6)]);
+      await s.removeLedger(id, 'accounts', ['swept']);
+      assert.equal(await s.invalidateLedger(id, read), 2);
+      const got = await s.ledger(id, 'accounts', read.map((e) => e.key));
+      const digest = (k: string) => [...Buffer.from(got.get(k)?.digest ?? Buffer.of(0xee))];
+      assert.deepEqual(digest('same'), []);
+      assert.deepEqual(digest('nobatch'), [], 'a row without a batch (seen_batch NULL) is matched too');
+      assert.deepEqual([digest('newer'), got.get('newer')?.seenPass, got.get('newer')?.seenBatch], [[5, 1], 2, 0], 'the newer pass\'s row is kept');
+      assert.deepEqual(digest('changed'), [6, 1]);
+      assert.equal(got.has('swept'), false, 'a removed row is not put back');
+      assert.equal(await s.invalidateLedger(id, []), 0);
+    });
+
     void it('verifications, mismatches in order, pending purges and certificates round-trip', async () => {
       const s = await open();
       const id = await planned(s, 1);

@@ -21,8 +21,6 @@ export interface VerifyProgress {
   readonly mismatches: number;
 }
 
-const EMPTY = new Uint8Array(0);
-
 export async function verifyMigration(ctx: MigrationContext, onProgress: (p: VerifyProgress) => void = () => {}): Promise<VerificationInfo> {
   const m = await ctx.migration();
   if (m.passState !== 'done') {
@@ -56,8 +54,9 @@ export async function verifyMigration(ctx: MigrationContext, onProgress: (p: Ver
       mismatches += list.length;
       mismatchCount += list.length;
       await ctx.state.putMismatches(id, list);
-      // The next run re-copies these rows whatever their digest says.
-      await ctx.state.putLedger(ctx.name, invalidate.map((e) => ({ ...e, digest: EMPTY })));
+      // The next run re-copies these rows whatever their digest says; a row a newer pass rewrote (or a
+      // sweep removed) since it was read here is left as that pass left it.
+      await ctx.state.invalidateLedger(ctx.name, invalidate);
     };
     let after: KeyTuple | undefined;
     for (;;) {

@@ -282,6 +282,18 @@ export class PostgresMigrationState implements MigrationStateStore {
     };
   }
 
+  async invalidateLedger(id: string, entries: readonly LedgerEntry[]): Promise<number> {
+    if (entries.length === 0) return 0;
+    const cols = columnArrays(entries.map((e) => [e.table, e.key, e.seenPass, e.seenBatch, e.digest]));
+    return this.db.run(
+      `UPDATE mig_ledger l SET digest = '\\x'::bytea
+       FROM unnest($2::text[], $3::text[], $4::integer[], $5::integer[], $6::bytea[]) AS e (tbl, key, seen_pass, seen_batch, digest)
+       WHERE l.migration = $1 AND l.tbl = e.tbl AND l.key = e.key AND l.seen_pass = e.seen_pass
+         AND l.seen_batch IS NOT DISTINCT FROM e.seen_batch AND l.digest = e.digest`,
+      [id, ...cols],
+    );
+  }
+
   async stampLedger(id: string, table: string, keys: readonly string[], stamp: string): Promise<void> {
     if (keys.length === 0) return;
     await this.db.run('UPDATE mig_ledger SET stamp = $1 WHERE migration = $2 AND tbl = $3 AND key = ANY($4::text[])', [stamp, id, table, [...keys]]);

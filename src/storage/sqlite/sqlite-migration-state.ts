@@ -301,6 +301,15 @@ export class SqliteMigrationState implements MigrationStateStore {
     });
   }
 
+  async invalidateLedger(id: string, entries: readonly LedgerEntry[]): Promise<number> {
+    let marked = 0;
+    this.tx(() => {
+      const s = this.stmt(`UPDATE ledger SET digest = X'' WHERE migration = ? AND tbl = ? AND key = ? AND seen_pass = ? AND seen_batch IS ? AND digest = ?`);
+      for (const e of entries) marked += Number(s.run(id, e.table, e.key, e.seenPass, e.seenBatch, e.digest).changes);
+    });
+    return Promise.resolve(marked);
+  }
+
   async stampLedger(id: string, table: string, keys: readonly string[], stamp: string): Promise<void> {
     this.tx(() => {
       for (const part of chunks(keys, IN_CHUNK)) {
