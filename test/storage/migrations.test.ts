@@ -175,6 +175,36 @@ void describe('SqliteStore migrations', () => {
     }
   });
 
+  void it('subjects_without_rowid keeps every subject row as it was, keyed by id alone', async () => {
+    const path = freshPath();
+    await openClose(path, SQLITE_MIGRATIONS.slice(0, SQLITE_MIGRATIONS.findIndex((m) => m.name === 'subjects_without_rowid')));
+    edit(path, `INSERT INTO subjects VALUES
+      ('live', 'US', 'us', x'0102', 'k1', 1, NULL, NULL, NULL, NULL),
+      ('erased', 'US', 'us', NULL, 'k1', 2, 3, NULL, NULL, NULL),
+      ('moving', 'DE', 'eu', x'03', 'k1', ${2 ** 41}, NULL, 'eu-central', 'host:1:ab', 5);
+      INSERT INTO records VALUES ('users', 'r1', 'moving', 1, '{}', x'04', 1, 1, 'p');`);
+    const rows = (p: string) => {
+      const db = new DatabaseSync(p, { readOnly: true });
+      try {
+        return { rows: JSON.stringify(db.prepare('SELECT * FROM subjects ORDER BY id').all()), sql: String((db.prepare("SELECT sql FROM sqlite_schema WHERE name = 'subjects'").get() as { sql: string }).sql) };
+      } finally {
+        db.close();
+      }
+    };
+    const before = rows(path);
+    assert.doesNotMatch(before.sql, /WITHOUT ROWID/);
+    const s = new SqliteStore({ path });
+    try {
+      const found = await s.records.getWithSubject('users', 'r1');
+      assert.deepEqual([found?.subject?.id, found?.subject?.movedTo, found?.subject?.moveOwner, found?.subject?.createdAt], ['moving', 'eu-central', 'host:1:ab', 2 ** 41]);
+    } finally {
+      await s.close();
+    }
+    const after = rows(path);
+    assert.match(after.sql, /WITHOUT ROWID/);
+    assert.equal(after.rows, before.rows);
+  });
+
   for (const s of HISTORY_EDITS) {
     void it(`refuses to open a database with ${s.what}, naming the migration, and changes nothing`, async () => {
       const path = freshPath();
