@@ -58,7 +58,10 @@ export interface LogActor {
 
 export interface LogEventInput {
   readonly type: LogEventType;
-  /** Who acted. Absent when the enclave itself acts (for example an unseal by shares). */
+  /**
+   * Who acted: the log keeps its id, org and role, nothing else (a principal may be passed as it is).
+   * Absent when the enclave itself acts (for example an unseal by shares).
+   */
   readonly principal?: LogActor;
   /** The raw subject id; the log keeps only its keyed hash. */
   readonly subject?: string;

@@ -17,6 +17,7 @@ import type { EventLog, LogEventInput, LogEventType, LogValue } from '../core/ev
 import type { QuorumRule } from '../core/gatekeeper-config.ts';
 import type { Principal } from '../core/principal.ts';
 import { evaluateQuorum, isEligible } from '../core/quorum.ts';
+import { formatRfc3339 } from '../core/rfc3339.ts';
 import type { AccessKind, AccessRequestRow, ApprovalRow, GrantRow, Store } from '../core/store.ts';
 import type { RequestState } from '../core/api-ids.ts';
 import type { GrantIndex } from './grant-index.ts';
@@ -69,8 +70,7 @@ export interface GrantView {
   readonly state: 'active' | 'expired' | 'revoked';
 }
 
-const iso = (ms: number) => new Date(ms).toISOString();
-const isoOrNull = (ms: number | null) => (ms === null ? null : iso(ms));
+const isoOrNull = (ms: number | null) => (ms === null ? null : formatRfc3339(ms));
 const token = () => randomBytes(9).toString('base64url');
 
 /** The content a request's digest covers: its id and everything it asks for. */
@@ -273,7 +273,7 @@ export class AccessService {
     if (admitted.repeat && !grants) throw alreadyReviewed(principal.id, 'access request', id);
     if (grants) {
       const grant = this.grantFor(row, now);
-      await this.append('grant.created', undefined, { grant: grant.id, request: id, grantee: grant.principal, purpose: grant.purpose, breakglass: false, expires_at: iso(grant.expiresAt), approvers: quorum.counted, ...this.scopeDetails(scope) }, scope);
+      await this.append('grant.created', undefined, { grant: grant.id, request: id, grantee: grant.principal, purpose: grant.purpose, breakglass: false, expires_at: formatRfc3339(grant.expiresAt), approvers: quorum.counted, ...this.scopeDetails(scope) }, scope);
       if ((await this.store.accessRequests.decide(id, { status: 'approved', at: now, grant })) === 'decided') this.index.add(grant);
     }
     return this.get(principal, id, true);
@@ -348,7 +348,7 @@ export class AccessService {
     const row = this.newRow(principal, 'breakglass', input, v, now, now + bg.reviewWithinMs);
     const grant = this.grantFor(row, now);
     const opened = { ...row, grantId: grant.id };
-    const details = { request: row.id, grant: grant.id, digest: row.digest, purpose: row.purpose, justification_code: row.justificationCode, expires_at: iso(grant.expiresAt), review_by: iso(row.expiresAt), ...this.scopeDetails(v.scope) };
+    const details = { request: row.id, grant: grant.id, digest: row.digest, purpose: row.purpose, justification_code: row.justificationCode, expires_at: formatRfc3339(grant.expiresAt), review_by: formatRfc3339(row.expiresAt), ...this.scopeDetails(v.scope) };
     await this.append('breakglass.opened', principal, details, v.scope);
     await this.append('grant.created', principal, { ...details, grantee: principal.id, breakglass: true }, v.scope);
     if ((await this.store.accessRequests.insert(opened, grant, bg.maxOpen)) === 'limit') {
@@ -364,7 +364,7 @@ export class AccessService {
     const first = open[0];
     const held = `${open.length} break-glass grant${open.length === 1 ? ' is' : 's are'} open for you${open.length > 0 ? ` (${open.map((g) => g.id).join(', ')})` : ''}`;
     const [one, it] = open.length > 1 ? ['one', 'the first'] : ['it', 'it'];
-    const way = first ? `revoke ${one} (enclave access revoke ${first.id}) or wait until ${it} expires at ${iso(first.expiresAt)}` : 'revoke one or wait until it expires';
+    const way = first ? `revoke ${one} (enclave access revoke ${first.id}) or wait until ${it} expires at ${formatRfc3339(first.expiresAt)}` : 'revoke one or wait until it expires';
     return new EnclaveError('breakglass_limit', `${held}, as many as gatekeeper.break_glass.max_open (${max}) allows: ${way}; for more, file an access request (enclave access request)`, { details: { key: 'gatekeeper.break_glass.max_open' } });
   }
 
@@ -432,8 +432,8 @@ export class AccessService {
       justification: { code: row.justificationCode, text: row.justification },
       duration_seconds: row.durationMs / 1000,
       digest: row.digest,
-      created_at: iso(row.createdAt),
-      expires_at: iso(row.expiresAt),
+      created_at: formatRfc3339(row.createdAt),
+      expires_at: formatRfc3339(row.expiresAt),
       status: this.state(row, now),
       decided_at: isoOrNull(row.decidedAt),
       grant: row.grantId,
@@ -454,8 +454,8 @@ export class AccessService {
       scope: JSON.parse(g.scope) as AccessScope,
       purpose: g.purpose,
       breakglass: g.breakglass,
-      created_at: iso(g.createdAt),
-      expires_at: iso(g.expiresAt),
+      created_at: formatRfc3339(g.createdAt),
+      expires_at: formatRfc3339(g.expiresAt),
       revoked_at: isoOrNull(g.revokedAt),
       revoked_by: g.revokedBy,
       state: g.revokedAt !== null ? 'revoked' : now >= g.expiresAt ? 'expired' : 'active',

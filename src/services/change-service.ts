@@ -14,6 +14,7 @@ import type { QuorumRule } from '../core/gatekeeper-config.ts';
 import type { Principal } from '../core/principal.ts';
 import { evaluateQuorum, isEligible } from '../core/quorum.ts';
 import type { ProposalState } from '../core/api-ids.ts';
+import { formatRfc3339 } from '../core/rfc3339.ts';
 import type { ApprovalRow, PolicyVersionRow, ProposalEffect, ProposalKind, ProposalRow, Store, TokenRow, TokenWithPrincipal } from '../core/store.ts';
 import { unifiedDiff } from '../core/text-diff.ts';
 import { Lru } from '../core/lru.ts';
@@ -96,8 +97,7 @@ export interface TokenView {
   readonly replaces: string | null;
 }
 
-const iso = (ms: number) => new Date(ms).toISOString();
-const isoOrNull = (ms: number | null) => (ms === null ? null : iso(ms));
+const isoOrNull = (ms: number | null) => (ms === null ? null : formatRfc3339(ms));
 
 function proposalDigest(p: Omit<ProposalRow, 'digest' | 'status' | 'decidedAt' | 'outcome'>): string {
   return contentDigest({
@@ -134,7 +134,7 @@ function tokenView(t: TokenWithPrincipal, now: number): TokenView {
     role: t.principal.role,
     label: t.token.label,
     state: tokenState(t, now),
-    created_at: iso(t.token.createdAt),
+    created_at: formatRfc3339(t.token.createdAt),
     expires_at: isoOrNull(t.token.expiresAt),
     revoked_at: isoOrNull(t.token.revokedAt),
     replaces: t.token.replaces,
@@ -277,7 +277,7 @@ export class ChangeService {
   }
 
   private versionView(v: PolicyVersionRow): PolicyVersionView {
-    return { version: v.version, digest: v.digest, proposal: v.proposalId, approvers: JSON.parse(v.approvers) as string[], activated_at: iso(v.activatedAt) };
+    return { version: v.version, digest: v.digest, proposal: v.proposalId, approvers: JSON.parse(v.approvers) as string[], activated_at: formatRfc3339(v.activatedAt) };
   }
 
   // ---- tokens ------------------------------------------------------------------------------------
@@ -586,8 +586,8 @@ export class ChangeService {
       kind: row.kind,
       proposer: { id: row.proposer, org: row.proposerOrg, role: row.proposerRole },
       digest: row.digest,
-      created_at: iso(row.createdAt),
-      expires_at: iso(row.expiresAt),
+      created_at: formatRfc3339(row.createdAt),
+      expires_at: formatRfc3339(row.expiresAt),
       status: this.state(row, this.clock()),
       decided_at: isoOrNull(row.decidedAt),
       outcome: row.outcome,

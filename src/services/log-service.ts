@@ -26,10 +26,11 @@
 import { createSecretKey, type KeyObject } from 'node:crypto';
 import { hostname } from 'node:os';
 import { EnclaveError } from '../core/errors.ts';
-import { LOG_EVENT_TYPES, type EventLog, type LogEventInput, type LogReceipt } from '../core/event-log.ts';
+import { LOG_EVENT_TYPES, type EventLog, type LogActor, type LogEventInput, type LogReceipt } from '../core/event-log.ts';
 import { decodeLogEntry, finishLogEntry, LOG_ENTRY_VERSION, subjectHash, type LogEntry, type LogEntryDraft } from '../core/log-entry.ts';
 import type { LogEntryRow, LogStore, LogTile, SequencerLease, StoredCheckpoint } from '../core/log-store.ts';
 import { Lru } from '../core/lru.ts';
+import { formatRfc3339 } from '../core/rfc3339.ts';
 import { formatCheckpoint, openCheckpoint, parseCheckpoint } from '../core/tlog/checkpoint.ts';
 import { LeafRun } from '../core/tlog/leaf-run.ts';
 import { ed25519PrivateKey, rawPublicKey } from '../core/tlog/ed25519.ts';
@@ -196,6 +197,8 @@ export class LogService implements EventLog {
   private readonly fullTiles: Lru<string, Uint8Array>;
   /** Leaf hashes of this process's appends not yet integrated, as the store computed them (appendEntries). */
   private readonly leaves = new LeafRun(LEAF_RUN_MAX);
+  /** actor(): the copy made of each principal passed in. */
+  private readonly actors = new WeakMap<LogActor, LogActor>();
   private published: PublishedCheckpoint | null = null;
   /** What a follower last read of the published checkpoint, and when (by `clock`). */
   private followed: { readonly at: number; readonly read: Promise<PublishedCheckpoint | null> } | null = null;
@@ -314,12 +317,26 @@ export class LogService implements EventLog {
     return {
       v: LOG_ENTRY_VERSION,
       type: event.type,
-      time: new Date(this.clock()).toISOString(),
-      principal: p ? { id: p.id, org: p.org, role: p.role } : null,
+      time: formatRfc3339(this.clock()),
+      principal: p ? this.actor(p) : null,
       subjectId,
       ...(sealed ? { sealed: true as const } : {}),
       details: event.details,
     };
+  }
+
+  /**
+   * The actor's id, org and role, nothing else of a principal passed in, as one frozen object per
+   * principal: the drafts of one principal's requests then share it, and the writer thread gets it once a
+   * batch (structured clone keeps a shared object shared).
+   */
+  private actor(p: LogActor): LogActor {
+    let a = this.actors.get(p);
+    if (a?.id !== p.id || a.org !== p.org || a.role !== p.role) {
+      a = Object.freeze({ id: p.id, org: p.org, role: p.role });
+      this.actors.set(p, a);
+    }
+    return a;
   }
 
   private enqueue(item: LogEntryRow | LogEntryDraft): Promise<number> {

@@ -16,6 +16,7 @@ import type { EventLog, LogEventType, LogValue } from '../core/event-log.ts';
 import type { Principal } from '../core/principal.ts';
 import { recordAad, splitRecord, validateRecordData, validateRecordId, type RecordData } from '../core/record-model.ts';
 import { resolveResidence } from '../core/residency.ts';
+import { formatRfc3339 } from '../core/rfc3339.ts';
 import { UNMARKED, type MoveMark, type RecordRow, type Store, type SubjectRow } from '../core/store.ts';
 import { open, seal, type AeadKey } from '../crypto/aead.ts';
 import { holderGone, newHolderId } from '../storage/process-alive.ts';
@@ -69,8 +70,35 @@ export interface RehomeResult {
 }
 
 const encoder = new TextEncoder();
+type LogDetails = { readonly [key: string]: LogValue };
+/** The withheld list of a view that withholds nothing. */
+const NONE: readonly string[] = Object.freeze([]);
+
+/** An allowed read's access.decision details: what the decision released and why. */
+function readDetails(action: Action, decision: Decision, facts: LogDetails): LogDetails {
+  return {
+    action,
+    allow: true,
+    release: decision.release,
+    policies: [...decision.policies],
+    policy_version: decision.policyVersion,
+    // Every read under a grant names it (issue 3), flagged when break-glass opened it.
+    ...(decision.grant ? { grant: decision.grant.id, breakglass: decision.grant.breakglass } : {}),
+    ...(decision.fields ? { fields: [...decision.fields] } : {}),
+    ...facts,
+  };
+}
+
+/** Frozen all the way down: a shared details object must not change under a later reader. */
+function deepFreeze<T>(value: T): T {
+  if (typeof value === 'object' && value !== null && !Object.isFrozen(value)) {
+    for (const v of Object.values(value)) deepFreeze(v);
+    Object.freeze(value);
+  }
+  return value;
+}
+
 const sameBytes = (a: Uint8Array | null, b: Uint8Array | null) => (a === null || b === null ? a === b : Buffer.from(a).equals(b));
-const iso = (ms: number) => new Date(ms).toISOString();
 
 export class Vault {
   private readonly config: EnclaveConfig;
@@ -85,6 +113,8 @@ export class Vault {
    * marks order them: setMovedTo is a compare-and-set, and erase takes the mark it finds over.
    */
   private readonly subjectChanges = new KeyedLock();
+  /** oneReadDetails: per decision and collection, the details of a read withholding nothing, or all its protected fields. */
+  private readonly sharedDetails = new WeakMap<Decision, Map<CollectionDef, { none?: LogDetails; all?: LogDetails }>>();
   /** The holder this vault names in the move marks it sets (`host:pid:random`). */
   private readonly mover = newHolderId();
 
@@ -109,23 +139,36 @@ export class Vault {
   }
 
   /** Appends an event for `principal` and waits until it is durable (log_unavailable otherwise). */
-  private async record(type: LogEventType, principal: Principal, subject: string | undefined, details: { readonly [key: string]: LogValue }): Promise<void> {
-    await this.log.append({ type, principal: { id: principal.id, org: principal.org, role: principal.role }, ...(subject === undefined ? {} : { subject }), details });
+  private async record(type: LogEventType, principal: Principal, subject: string | undefined, details: LogDetails): Promise<void> {
+    // The log copies the actor's id, org and role (EventLog.append), nothing else of the principal.
+    await this.log.append({ type, principal, ...(subject === undefined ? {} : { subject }), details });
   }
 
   /** The access.decision entry of an allowed read: what the decision released, before it leaves. */
-  private recordRead(principal: Principal, action: Action, decision: Decision, subject: string, facts: { readonly [key: string]: LogValue }): Promise<void> {
-    return this.record('access.decision', principal, subject, {
-      action,
-      allow: true,
-      release: decision.release,
-      policies: [...decision.policies],
-      policy_version: decision.policyVersion,
-      // Every read under a grant names it (issue 3), flagged when break-glass opened it.
-      ...(decision.grant ? { grant: decision.grant.id, breakglass: decision.grant.breakglass } : {}),
-      ...(decision.fields ? { fields: [...decision.fields] } : {}),
-      ...facts,
-    });
+  private recordRead(principal: Principal, action: Action, decision: Decision, subject: string, facts: LogDetails): Promise<void> {
+    return this.record('access.decision', principal, subject, readDetails(action, decision, facts));
+  }
+
+  /**
+   * The details of one record's read, the same object for every read under one decision (decisions are
+   * cached) of one collection withholding the same list (`open` shares its lists): the log's writer
+   * thread then gets them once per batch, as structured clone keeps a shared object shared.
+   */
+  private oneReadDetails(decision: Decision, c: CollectionDef, withheld: readonly string[]): LogDetails {
+    const build = () => readDetails('record.read', decision, { collection: c.name, records: 1, withheld: [...withheld] });
+    // Only `open`'s shared lists recur; a grant's partial list is new each read, and so are its details.
+    if (withheld !== NONE && withheld !== c.protectedFields) return build();
+    let byCollection = this.sharedDetails.get(decision);
+    if (!byCollection) {
+      byCollection = new Map<CollectionDef, { none?: LogDetails; all?: LogDetails }>();
+      this.sharedDetails.set(decision, byCollection);
+    }
+    let kept = byCollection.get(c);
+    if (!kept) {
+      kept = {};
+      byCollection.set(c, kept);
+    }
+    return withheld === NONE ? (kept.none ??= deepFreeze(build())) : (kept.all ??= deepFreeze(build()));
   }
 
   collection(name: string): CollectionDef {
@@ -147,8 +190,8 @@ export class Vault {
       jurisdiction: s.jurisdiction,
       site,
       erased: s.erasedAt !== null,
-      created_at: iso(s.createdAt),
-      erased_at: s.erasedAt === null ? null : iso(s.erasedAt),
+      created_at: formatRfc3339(s.createdAt),
+      erased_at: s.erasedAt === null ? null : formatRfc3339(s.erasedAt),
     };
   }
 
@@ -227,7 +270,7 @@ export class Vault {
     if (n === undefined) throw await this.changedUnder(id, s, 'erased');
     // A re-home interrupted after its copy left the source holding the data key too.
     await this.purgeStaleCopies(id, s.site);
-    return { subject: id, records: n, erased_at: iso(at) };
+    return { subject: id, records: n, erased_at: formatRfc3339(at) };
   }
 
   /**
@@ -625,7 +668,7 @@ export class Vault {
     const decision = await this.decideLogged(principal, 'record.read', { collection: c, subject: found.row.subject, fields: [...c.fields.keys()] });
     const view = this.open(c, found.site, found.row, found.subject, decision);
     // Fail closed: the view (perhaps decrypted) leaves only once its decision is durably logged.
-    await this.recordRead(principal, 'record.read', decision, found.row.subject, { collection: c.name, records: 1, withheld: [...view.withheld] });
+    await this.record('access.decision', principal, found.row.subject, this.oneReadDetails(decision, c, view.withheld));
     return view;
   }
 
@@ -665,13 +708,13 @@ export class Vault {
   private open(c: CollectionDef, site: string, row: RecordRow, subject: SubjectRow | undefined, decision: Decision): RecordView {
     if (!subject || subject.erasedAt !== null || subject.wrappedKey === null) throw this.gone(row.subject);
     const data = JSON.parse(row.publicJson) as RecordData;
-    if (row.sealed === null) return this.recordView(c, row, data, []);
+    if (row.sealed === null) return this.recordView(c, row, data, NONE);
     // Withhold every protected field of the collection, present or not: presence itself is information.
     if (decision.release !== 'protected') return this.recordView(c, row, data, c.protectedFields);
     const dek = this.keyring.unwrap(site, row.subject, subject.wrappedKey);
     const plain = JSON.parse(open(dek, row.sealed, recordAad(c.name, row.id, row.subject, row.version)).toString('utf8')) as RecordData;
     const released = decision.fields;
-    if (released === undefined) return this.recordView(c, row, { ...data, ...plain }, [], decision.grant);
+    if (released === undefined) return this.recordView(c, row, { ...data, ...plain }, NONE, decision.grant);
     // A grant for some fields only: the others are withheld like any protected field.
     for (const f of Object.keys(plain)) if (!released.includes(f)) delete plain[f];
     return this.recordView(c, row, { ...data, ...plain }, c.protectedFields.filter((f) => !released.includes(f)), decision.grant);
@@ -689,8 +732,8 @@ export class Vault {
       data: ordered,
       withheld,
       ...(grant ? { grant } : {}),
-      created_at: iso(row.createdAt),
-      updated_at: iso(row.updatedAt),
+      created_at: formatRfc3339(row.createdAt),
+      updated_at: formatRfc3339(row.updatedAt),
     };
   }
 }

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import fc from 'fast-check';
-import { parseRfc3339 } from '../../src/core/rfc3339.ts';
+import { formatRfc3339, parseRfc3339 } from '../../src/core/rfc3339.ts';
 
 const params = { numRuns: 500, seed: Number(process.env['FC_SEED'] ?? Date.now() % 2 ** 31) };
 
@@ -34,6 +34,23 @@ void describe('RFC 3339 date-times', () => {
         const text = `${y}-${String(m).padStart(2, '0')}-${String(d).padStart(2, '0')}T00:00:00Z`;
         const ms = parseRfc3339(text);
         if (ms !== undefined) assert.equal(new Date(ms).toISOString().slice(0, 10), text.slice(0, 10), 'no roll-over');
+      }),
+      params,
+    );
+  });
+
+  void it('formats exactly as toISOString: at day, hour and second edges, outside four-digit years, and for any instant', () => {
+    const day = 86_400_000;
+    const edges = [0, 1, 9, 10, 99, 100, 999, 1000, day - 1, day, Date.UTC(2024, 1, 29, 23, 59, 59, 999), Date.UTC(2026, 10, 25, 3, 7, 9, 5), Date.UTC(9999, 11, 31, 23, 59, 59, 999), Date.UTC(10000, 0, 1), -1, -day - 1, Date.UTC(-5, 0, 1), 8.64e15, -8.64e15, 1234.9];
+    for (const ms of edges) assert.equal(formatRfc3339(ms), new Date(ms).toISOString(), String(ms));
+    assert.throws(() => formatRfc3339(Number.NaN), RangeError, 'an invalid time is refused as toISOString refuses it');
+    // Alternating days and far-apart instants: the cached day never leaks into another's.
+    fc.assert(
+      fc.property(fc.array(fc.integer({ min: -8.64e15, max: 8.64e15 - 3 * day }), { minLength: 1, maxLength: 20 }), fc.integer({ min: 0, max: 3 * day }), (list, near) => {
+        for (const ms of list) {
+          assert.equal(formatRfc3339(ms), new Date(ms).toISOString());
+          assert.equal(formatRfc3339(ms + near), new Date(ms + near).toISOString());
+        }
       }),
       params,
     );

@@ -178,6 +178,22 @@ void describe('LogService', () => {
     await log.close();
   });
 
+  void it('logs of a principal passed as it is only its id, org and role, and what they are at each append', async () => {
+    const log = open();
+    await log.unsealed(randomBytes(32));
+    const principal = { id: 'svc-1', org: 'platform', role: 'service', orgKind: 'service', purpose: 'account', secret: 'not for the log' };
+    const first = await Promise.all([log.append(event(1, { principal })), log.append(event(2, { principal }))]);
+    // A caller that reuses one object for another actor (the copy is kept per object) gets the new one.
+    principal.role = 'auditor';
+    const later = await log.append(event(3, { principal }));
+    const bodies = await log.store.readEntries(0, 10);
+    const actorOf = (i: number) => decodeLogEntry(bodies[i] ?? new Uint8Array()).principal;
+    for (const r of first) assert.deepEqual(actorOf(r.index), { id: 'svc-1', org: 'platform', role: 'service' });
+    assert.deepEqual(actorOf(later.index), { id: 'svc-1', org: 'platform', role: 'auditor' });
+    assert.ok(!bodies.some((b) => Buffer.from(b).toString().includes('not for the log')));
+    await log.close();
+  });
+
   // The embedded store finishes entries on its writer thread (LogStore.appendEntries); a store without
   // that method gets rows finished here. Both must store the same entries and refuse the same ones.
   const stores: readonly (readonly [string, () => SqliteLogStore])[] = [

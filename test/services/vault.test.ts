@@ -9,7 +9,9 @@ import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { inspect } from 'node:util';
 import { after, before, describe, it } from 'node:test';
+import type { Decision } from '../../src/core/decision.ts';
 import { EnclaveError, type ErrorCode } from '../../src/core/errors.ts';
+import type { EventLog, LogEventInput } from '../../src/core/event-log.ts';
 import type { Principal } from '../../src/core/principal.ts';
 import type { MoveMark, RecordRow, Store } from '../../src/core/store.ts';
 import { loadConfig } from '../../src/services/config-loader.ts';
@@ -891,5 +893,35 @@ void describe('a collection with a field named like an Object.prototype property
     assert.deepEqual((await enclave.vault.getRecord(principal, 'gadgets', 'g1')).data, { owner_id: 'o1' });
     await enclave.vault.createRecord(principal, 'gadgets', { id: 'g2', data: { owner_id: 'o1', constructor: 'value' } });
     assert.deepEqual((await enclave.vault.getRecord(principal, 'gadgets', 'g2')).data, { owner_id: 'o1', constructor: 'value' });
+  });
+});
+
+void describe("the log entries of reads under one decision object", () => {
+  let fx: Fixture;
+  before(async () => {
+    fx = await makeFixture();
+  });
+  after(async () => fx.close());
+
+  void it('name each read\'s own collection and withheld fields, whatever the decision point shares', async () => {
+    const { config, router, keyring } = fx.enclave;
+    const s = uid('shared');
+    const { service } = fx.principals;
+    await fx.enclave.vault.registerSubject(service, { id: s, country: 'US' });
+    await fx.enclave.vault.createRecord(service, 'users', { id: `${s}-u`, data: userData(s) });
+    await fx.enclave.vault.createRecord(service, 'messages', { id: `${s}-m`, data: { sender_id: s, recipient_id: 'r', body: 'hello', sent_at: '2026-01-01T00:00:00Z' } });
+    const events: LogEventInput[] = [];
+    const log: EventLog = { append: (e) => Promise.resolve({ index: events.push(e) - 1 }) };
+    // A decision point that answers every request with one object (a cache may): protected, then public.
+    let decision: Decision = { allow: true, release: 'protected', policies: ['p'], policyVersion: 1, reason: 'allowed' };
+    const vault = new Vault({ config, router, keyring, decisions: { decide: () => Promise.resolve(decision) }, log });
+    const reads = [['users', `${s}-u`], ['messages', `${s}-m`], ['users', `${s}-u`]] as const;
+    const logged = () => events.splice(0).map((e) => [e.details['collection'], e.details['withheld'], e.details['release'], e.principal?.id]);
+    for (const [c, id] of reads) assert.deepEqual((await vault.getRecord(service, c, id)).withheld, []);
+    assert.deepEqual(logged(), reads.map(([c]) => [c, [], 'protected', service.id]));
+    decision = { ...decision, release: 'public' };
+    for (const [c, id] of reads) await vault.getRecord(service, c, id);
+    const withheld = (c: string) => config.collections.get(c)?.protectedFields;
+    assert.deepEqual(logged(), reads.map(([c]) => [c, withheld(c), 'public', service.id]));
   });
 });

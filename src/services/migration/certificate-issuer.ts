@@ -6,6 +6,7 @@ import { CERTIFICATE_TYPE, formatVkey, keyName, signCertificate, type DeletionCe
 import { EnclaveError } from '../../core/errors.ts';
 import type { ScrubReport } from '../../core/migration-source.ts';
 import type { CertificateInfo, VerificationInfo } from '../../core/migration-state.ts';
+import { formatRfc3339 } from '../../core/rfc3339.ts';
 import type { MetaStore } from '../../core/store.ts';
 import type { KeyObject } from 'node:crypto';
 import { ed25519PrivateKey, rawPublicKey } from '../../core/tlog/ed25519.ts';
@@ -40,8 +41,6 @@ export async function publishedVerifierKey(meta: MetaStore): Promise<string | un
   return meta.get(VKEY_META);
 }
 
-const iso = (ms: number) => new Date(ms).toISOString();
-
 export async function issueCertificate(
   ctx: MigrationContext,
   facts: {
@@ -65,7 +64,7 @@ export async function issueCertificate(
     migration: ctx.name,
     source: { kind: ctx.source.kind, location: ctx.source.location, site: mapping.source.site ?? null },
     jurisdictions: [...ctx.resolved.jurisdictions].sort(),
-    verification: { id: facts.verification.id, finished_at: iso(facts.verification.finishedAt) },
+    verification: { id: facts.verification.id, finished_at: formatRfc3339(facts.verification.finishedAt) },
     tables: facts.tables.map((t) => ({
       table: t.table,
       collection: t.collection,
@@ -82,7 +81,7 @@ export async function issueCertificate(
       tree: 'RFC 9162 section 2.1.1 Merkle Tree Hash (SHA-256) over the row digests in source key order, per table; root over the tables\' roots',
     },
     method: { engine: facts.scrub.engine, steps: [...facts.scrub.steps], settings: { ...facts.scrub.settings }, limits: [...facts.scrub.limits] },
-    times: { purge_started_at: iso(facts.startedAt), purge_committed_at: iso(facts.committedAt), scrubbed_at: iso(facts.scrubbedAt) },
+    times: { purge_started_at: formatRfc3339(facts.startedAt), purge_committed_at: formatRfc3339(facts.committedAt), scrubbed_at: formatRfc3339(facts.scrubbedAt) },
   };
   const { id, note } = signCertificate(body, keyName(enclave.config.name), key.privateKey);
   const info: CertificateInfo = { id, migration: ctx.name, verification: facts.verification.id, issuedAt: ctx.clock(), note, logIndex: null };
