@@ -32,10 +32,31 @@ export function purposeOf(request: FastifyRequest, purposes: readonly string[]):
   return value;
 }
 
+/**
+ * A token's principal acting for a purpose: one object per principal and purpose, as long as the token
+ * cache keeps the principal, so that what is kept per principal object (the log's copy of the actor) is
+ * kept once, not once a request.
+ */
+const withPurpose = new WeakMap<Principal, Map<string, Principal>>();
+
+function actingFor(found: Principal, purpose: string): Principal {
+  let byPurpose = withPurpose.get(found);
+  if (!byPurpose) {
+    byPurpose = new Map();
+    withPurpose.set(found, byPurpose);
+  }
+  let principal = byPurpose.get(purpose);
+  if (!principal) {
+    principal = Object.freeze({ ...found, purpose });
+    byPurpose.set(purpose, principal);
+  }
+  return principal;
+}
+
 export async function authenticate(tokens: TokenService, request: FastifyRequest, purposes: readonly string[]): Promise<Principal> {
   const found = await tokens.authenticate(bearerOf(request));
   const purpose = purposeOf(request, purposes);
-  const principal = purpose === undefined ? found : { ...found, purpose };
+  const principal = purpose === undefined ? found : actingFor(found, purpose);
   request.principal = principal;
   return principal;
 }

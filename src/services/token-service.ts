@@ -54,6 +54,8 @@ export class TokenService {
   private readonly config: EnclaveConfig;
   private readonly log: EventLog | undefined;
   private readonly cache: TokenCache | undefined;
+  /** authenticate(): the principal of each token as found (cached or read), made once. */
+  private readonly principals = new WeakMap<TokenWithPrincipal, Principal>();
 
   constructor(store: TokenStore, config: EnclaveConfig, log?: EventLog, cache?: TokenCache) {
     this.store = store;
@@ -99,11 +101,18 @@ export class TokenService {
     if (!found || found.token.revokedAt !== null || (found.token.expiresAt !== null && found.token.expiresAt <= now)) {
       throw new EnclaveError('unauthenticated', 'the bearer token is unknown, expired or revoked');
     }
-    const org = this.config.orgs.get(found.principal.org);
-    if (!org?.roles.has(found.principal.role)) {
-      throw new EnclaveError('unauthenticated', 'the token\'s org or role is no longer configured');
+    // One principal object per token as cached (the configuration is fixed for the process), so that
+    // what is kept per principal object (its purposes, the log's copy of the actor) is kept once.
+    let principal = this.principals.get(found);
+    if (!principal) {
+      const org = this.config.orgs.get(found.principal.org);
+      if (!org?.roles.has(found.principal.role)) {
+        throw new EnclaveError('unauthenticated', 'the token\'s org or role is no longer configured');
+      }
+      principal = Object.freeze({ id: found.principal.id, org: org.id, orgKind: org.kind, role: found.principal.role, tokenId: found.token.id });
+      this.principals.set(found, principal);
     }
-    return { id: found.principal.id, org: org.id, orgKind: org.kind, role: found.principal.role, tokenId: found.token.id };
+    return principal;
   }
 
   private async find(hash: string, now: number): Promise<TokenWithPrincipal | undefined> {

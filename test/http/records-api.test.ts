@@ -30,6 +30,22 @@ describe('records over HTTP', () => {
     assert.equal(got.headers['cache-control'], 'no-store');
   });
 
+  test('one token\'s requests are each decided for the purpose they state, whatever the one before stated', async () => {
+    assert.equal((await h.call('service', 'POST', '/v1/collections/users/records', { id: 'ann-purposes', data: { user_id: 'ann', username: 'ann', email: 'ann-p@example.test' } })).statusCode, 201);
+    const read = (purpose: string | undefined) =>
+      h.app.inject({ method: 'GET', url: '/v1/collections/users/records/ann-purposes', headers: { authorization: `Bearer ${h.tokens.service}`, ...(purpose === undefined ? {} : { 'enclave-purpose': purpose }) } });
+    const outcome = async (purpose: string | undefined) => {
+      const res = await read(purpose);
+      return res.statusCode === 200 ? `200 ${JSON.stringify(json<RecordBody>(res).data['email'] ?? 'withheld')}` : `${res.statusCode} ${errorCode(res)}`;
+    };
+    const first = [await outcome('account'), await outcome('support'), await outcome(undefined)];
+    // The same requests again, in another order: each answer is its own purpose's.
+    const again = [await outcome(undefined), await outcome('support'), await outcome('account')];
+    // Support is not a purpose this service acts for, and a service must state one.
+    assert.deepEqual(first, ['200 "ann-p@example.test"', '403 forbidden', '403 forbidden']);
+    assert.deepEqual(again, [first[2], first[1], first[0]]);
+  });
+
   test('a body with a __proto__ key is refused as such, not only called invalid JSON, and nothing is written', async () => {
     const payload = '{"id":"ann-proto","data":{"user_id":"ann","username":"ann","email":"p@example.test","__proto__":{"admin":true}}}';
     const res = await h.app.inject({ method: 'POST', url: '/v1/collections/users/records', headers: { authorization: `Bearer ${h.tokens.service}`, 'enclave-purpose': 'account', 'content-type': 'application/json' }, payload });

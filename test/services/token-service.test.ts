@@ -43,6 +43,10 @@ void describe('token service', () => {
     assert.deepEqual(p, { id: 'svc-a', org: 'platform', orgKind: 'service', role: 'service', tokenId: issued.id });
     const parent = await tokens.authenticate(fx.tokens.parent);
     assert.equal(parent.orgKind, 'parent');
+    // While the token is cached, every request gets the one principal object (what is kept per principal
+    // object, e.g. the log's copy of the actor, is then kept once), and it cannot be changed under them.
+    assert.equal(await tokens.authenticate(issued.secret), p);
+    assert.ok(Object.isFrozen(p));
   });
 
   void it('unknown, expired, revoked and malformed tokens are all unauthenticated', async () => {
