@@ -10,6 +10,7 @@ const RULES: readonly [string, (h: HotSpot) => boolean][] = [
   ['enclave HTTP adapter (hooks, routes, errors)', (h) => h.where.startsWith('src/http/')],
   ['metrics (prom-client)', (h) => h.where.startsWith('prom-client/')],
   ['Fastify (routing, hooks, validation, serialization)', (h) => /^(fastify|@fastify|find-my-way|fast-json-stringify|avvio|light-my-request|ajv|fast-uri|json-schema-ref-resolver|toad-cache|abstract-logging|pino)/.test(h.where)],
+  ['handing work to the log writer thread (postMessage)', (h) => h.where.startsWith('node:internal/worker')],
   ['Node HTTP, sockets and streams', (h) => /^node:(_http|http|net|internal\/(http|streams|stream_base|net|url|timers|process|async_hooks|event_target)|events|stream)/.test(h.where)],
   ['V8 (compiled code bookkeeping, builtins without a caller)', (h) => h.where === '(native)'],
 ];

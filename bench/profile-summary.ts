@@ -39,7 +39,9 @@ const VM_STATES = new Set(['(root)', '(program)', '(idle)', '(garbage collector)
 function location(frame: CallFrame): string {
   if (frame.url === '') return '(native)';
   const path = frame.url.replace(/^file:\/\//, '');
-  const local = path.startsWith('/') ? relative(REPO, path).replace(/^node_modules\//, '') : path;
+  // A package by its own path, wherever node_modules is (a worktree may link the checkout's).
+  const inPackage = path.lastIndexOf('/node_modules/');
+  const local = inPackage >= 0 ? path.slice(inPackage + '/node_modules/'.length) : path.startsWith('/') ? relative(REPO, path) : path;
   return `${local}:${frame.lineNumber + 1}`;
 }
 
