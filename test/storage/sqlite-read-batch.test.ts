@@ -1,5 +1,5 @@
 // The batch behind the SQLite store's point reads: calls that arrive together are read together, each
-// answered with its own result, in one read transaction that is always ended.
+// answered with its own result, in one read transaction that is always ended; a flood in capped batches.
 import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -60,6 +60,34 @@ void describe('ReadBatch', () => {
     const pending = [batch.get(1), batch.get(2)];
     db.close();
     for (const p of pending) await assert.rejects(p, (err: Error & { code?: string }) => err.code === 'storage_unavailable');
+  });
+
+  void it('reads a flood in capped batches, one per turn of the event loop, each its own snapshot; every call is answered', async () => {
+    const db = database('capped.db');
+    const other = new DatabaseSync(join(dir, 'capped.db'));
+    const read = valueOf(db);
+    let turn = 0;
+    const tick = () => {
+      turn += 1;
+      if (turn < 10) setImmediate(tick);
+    };
+    setImmediate(tick);
+    const turns: number[] = [];
+    const batch = new ReadBatch(
+      db,
+      (k: number) => {
+        turns.push(turn);
+        // The end of the first batch: a commit the next batch, a new read transaction, sees.
+        if (turns.length === 2) other.exec("UPDATE t SET v = 'changed' WHERE k = 3");
+        return read(k);
+      },
+      2,
+    );
+    assert.deepEqual(await Promise.all([1, 3, 3, 2, 1].map((k) => batch.get(k))), ['one', 'three', 'changed', 'two', 'one']);
+    assert.deepEqual(turns, [1, 1, 2, 2, 3], 'two reads a turn');
+    assert.equal(db.isTransaction, false);
+    other.close();
+    db.close();
   });
 
   void it('reads inside a transaction the connection already holds, and leaves it open', async () => {
