@@ -21,7 +21,7 @@ export class ReadBatch<K, R> {
   private readonly db: DatabaseSync;
   private readonly read: (key: K) => R;
   private readonly max: number;
-  private waiting: Waiting<K, R>[] = [];
+  private readonly waiting: Waiting<K, R>[] = [];
 
   /** `read` runs synchronously on `db`, once per queued key; what it throws rejects that key's call alone. */
   constructor(db: DatabaseSync, read: (key: K) => R, max = READ_BATCH_MAX) {
@@ -37,9 +37,9 @@ export class ReadBatch<K, R> {
   }
 
   private flush(): void {
-    const batch = this.waiting.length > this.max ? this.waiting.splice(0, this.max) : this.waiting;
-    if (batch === this.waiting) this.waiting = [];
-    else setImmediate(() => this.flush());
+    const batch = this.waiting.splice(0, this.max);
+    // What the cap left waits for the next turn (new calls meanwhile join it: the queue is not empty).
+    if (this.waiting.length > 0) setImmediate(() => this.flush());
     if (!this.db.isOpen) {
       const closed = new EnclaveError('storage_unavailable', 'the store was closed before the read ran');
       for (const w of batch) w.reject(closed);
