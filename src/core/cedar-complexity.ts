@@ -7,7 +7,7 @@
 
 /** Brackets `(`, `[`, `{` open inside one another. */
 export const MAX_POLICY_NESTING = 24;
-/** Operators, member accesses and `if`s in one policy (each can add one level to the expression tree). */
+/** Operators, member accesses (`.a`, `["a"]`) and `if`s in one policy (each can add one level to the expression tree). */
 export const MAX_POLICY_OPERATORS = 128;
 
 const OPENERS = new Set(['(', '[', '{']);
@@ -33,6 +33,9 @@ export function policyComplexityProblem(text: string): ComplexityProblem | undef
   let operators = 0;
   let line = 1;
   let lineStart = 0;
+  // Whether the last token ended a value (a name, a string, `)` or `]`): a `[` after one indexes it
+  // (`context["a"]["a"]…`), which deepens the tree as `.a` does without nesting any bracket.
+  let afterValue = false;
   const at = (i: number, message: string): ComplexityProblem => ({ message, line, column: i - lineStart + 1 });
   for (let i = 0; i < text.length; ) {
     const ch = text[i] as string;
@@ -42,6 +45,8 @@ export function policyComplexityProblem(text: string): ComplexityProblem | undef
         line += 1;
         lineStart = i + 1;
       }
+      i += 1;
+    } else if (ch === ' ' || ch === '\t') {
       i += 1;
     } else if (ch === '"') {
       // Cedar strings: backslash escapes, no raw newlines that matter here (counted anyway).
@@ -53,28 +58,36 @@ export function policyComplexityProblem(text: string): ComplexityProblem | undef
         }
       }
       i += 1;
+      afterValue = true;
     } else if (ch === '/' && text[i + 1] === '/') {
       // To the end of the line as Cedar's lexer sees it (`//[^\n\r]*`): a comment that ran on past a
       // `\r` would hide the policy after it from this check, not from Cedar.
       while (i < text.length && text[i] !== '\n' && text[i] !== '\r') i += 1;
     } else if (OPENERS.has(ch)) {
+      if (ch === '[' && afterValue && ++operators > MAX_POLICY_OPERATORS) return at(i, `a policy has more than ${MAX_POLICY_OPERATORS} operators`);
+      afterValue = false;
       depth += 1;
       if (depth > MAX_POLICY_NESTING) return at(i, `brackets nest more than ${MAX_POLICY_NESTING} deep`);
       i += 1;
     } else if (CLOSERS.has(ch)) {
       depth = Math.max(0, depth - 1);
       i += 1;
+      afterValue = ch !== '}';
     } else if (ch === ';' && depth === 0) {
       operators = 0;
+      afterValue = false;
       i += 1;
     } else if (/[A-Za-z_]/.test(ch)) {
       let j = i + 1;
       while (j < text.length && /[A-Za-z0-9_]/.test(text[j] as string)) j += 1;
-      if (KEYWORD_OPERATORS.has(text.slice(i, j)) && ++operators > MAX_POLICY_OPERATORS) return at(i, `a policy has more than ${MAX_POLICY_OPERATORS} operators`);
+      const keyword = KEYWORD_OPERATORS.has(text.slice(i, j));
+      if (keyword && ++operators > MAX_POLICY_OPERATORS) return at(i, `a policy has more than ${MAX_POLICY_OPERATORS} operators`);
+      afterValue = !keyword;
       i = j;
     } else {
       const op = SYMBOL_OPERATORS.find((s) => text.startsWith(s, i));
       if (op !== undefined && ++operators > MAX_POLICY_OPERATORS) return at(i, `a policy has more than ${MAX_POLICY_OPERATORS} operators`);
+      afterValue = false;
       i += op?.length ?? 1;
     }
   }

@@ -36,6 +36,13 @@ void describe('the policy complexity limits', () => {
     for (const op of ['if true then ', '!', 'context.', 'context has a && ']) {
       assert.ok(policyComplexityProblem(policy(`${op.repeat(MAX_POLICY_OPERATORS + 1)}true`)), op);
     }
+    // An index deepens the tree as `.a` does, with no bracket nested: `context["a"]["a"]…` counts each.
+    const indexes = (n: number) => policy(`context${'["a"]'.repeat(n)} == 1`);
+    assert.equal(policyComplexityProblem(indexes(MAX_POLICY_OPERATORS - 1)), undefined);
+    assert.match(policyComplexityProblem(indexes(MAX_POLICY_OPERATORS))?.message ?? '', /more than 128 operators/);
+    assert.ok(policyComplexityProblem(policy(`context ${'[ "a" ]\n'.repeat(MAX_POLICY_OPERATORS)} == 1`)), 'spaced and on lines of their own');
+    // A set literal is not an index: `[` after an operator, a bracket or `in` opens a value.
+    assert.equal(policyComplexityProblem(policy(`[1] == [${'['.repeat(MAX_POLICY_NESTING - 3)}1${']'.repeat(MAX_POLICY_NESTING - 3)}]`)), undefined);
   });
 
   void it('ignore brackets and operators inside strings and comments, and report the line', () => {

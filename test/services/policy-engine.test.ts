@@ -128,6 +128,20 @@ void describe('the policy engine', () => {
     engine.activate(1, DEFAULT_POLICIES);
   });
 
+  void it('a chain of indexes long enough to overflow the module is refused before it reaches it, and the engine goes on deciding', () => {
+    const engine = new PolicyEngine(parseConfig(doc()));
+    engine.activate(1, DEFAULT_POLICIES);
+    const read = { principal: { type: 'Enclave::Service', id: 's' }, action: 'record.read', resource: { type: 'Enclave::Collection', id: 'users' }, context: { protected: false } } as Parameters<PolicyEngine['evaluate']>[0];
+    const before = engine.evaluate(read).allow;
+    // 2,500 overflowed this thread's stack in the scan of context attributes (a 500); 5,000 trapped the
+    // module, which then refused every decision until a restart.
+    for (const n of [2_500, 5_000]) {
+      const text = `@id("x") permit (principal, action, resource) when { context${'["a"]'.repeat(n)} == 1 };`;
+      assert.throws(() => engine.parse(text), (e: unknown) => e instanceof EnclaveError && e.code === 'policy_invalid' && /more than 128 operators/.test(e.message), String(n));
+      assert.equal(engine.evaluate(read).allow, before);
+    }
+  });
+
   void it('a policy that cannot be evaluated makes a deny, never an allow', () => {
     const engine = new PolicyEngine(parseConfig(doc()));
     engine.activate(1, '@id("all") permit (principal, action, resource);\n@id("strict") forbid (principal, action, resource) when { context.protected };');
