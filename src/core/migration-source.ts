@@ -121,6 +121,12 @@ export interface MigrationSource extends SourceReader {
   tables(): Promise<SourceTable[]>;
   /** The foreign keys, anywhere the engine can see, that refer to the source's tables (none for files). */
   foreignKeys(): Promise<SourceForeignKey[]>;
+  /**
+   * What a DELETE from these tables would do besides deleting the verified rows, or could not undo, one
+   * sentence each: triggers that run on it (they may copy the deleted values elsewhere), rules that
+   * rewrite it, tables whose engine cannot roll a refused purge back. Empty for files.
+   */
+  deleteHazards(tables: readonly string[]): Promise<string[]>;
   count(table: string): Promise<number>;
   /**
    * Runs `work` in one transaction that is committed only if it resolves. SQL engines lock the tables

@@ -27,6 +27,12 @@ export function deleteEffectsRefusal(keys: readonly SourceForeignKey[], purged: 
   );
 }
 
+/** Why a purge of these tables is refused because of the source's delete hazards (MigrationSource.deleteHazards); undefined when it has none. */
+export function deleteHazardsRefusal(hazards: readonly string[]): string | undefined {
+  if (hazards.length === 0) return undefined;
+  return `a delete at the source would not be exactly the verified one: ${hazards.join('; ')}. Drop or disable those triggers or rules, or convert those tables to a transactional engine`;
+}
+
 /**
  * Why a purge is refused because its deletes would leave rows referring to deleted ones (where the engine
  * does not enforce foreign keys during the purge: SQLite), from the dangling references found before and

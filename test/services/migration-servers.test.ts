@@ -27,6 +27,8 @@ interface Engine {
   readonly ddl: readonly string[];
   readonly param: (n: number) => string;
   readonly steps: RegExp;
+  /** Schema changes (on tables prefixed `hz<n>_`, n from 1) that make a delete do more than delete, or keep it when rolled back, and the refusal each gets. */
+  readonly hazards: readonly { readonly ddl: readonly string[]; readonly refusal: RegExp }[];
   drop(): Promise<void>;
 }
 
@@ -147,6 +149,24 @@ function engineSuite(make: () => Promise<Engine>): void {
     assert.equal(await e.count('SELECT count(*) AS n FROM cx_messages'), USERS * 3);
     assert.deepEqual(await h.state.certificates(ctx.name), []);
   });
+
+  void it('refuses the purge when a trigger or rule runs on DELETE or a table cannot roll back; plan says so first, and nothing is deleted', async () => {
+    for (const [n, hazard] of e.hazards.entries()) {
+      const prefix = `hz${n + 1}_`;
+      await load(e, prefix);
+      for (const d of hazard.ddl) await e.exec(d);
+      const path = join(h.fx.dir, `${e.name}-${prefix}.mapping.yaml`);
+      writeFileSync(path, mapping(`${e.name}-${prefix}`, e.source, prefix));
+      const ctx = await h.open(path);
+      await new MigrationRunner(ctx).run();
+      assert.equal((await verifyMigration(ctx)).ok, true);
+      assert.match((await planMigration(ctx)).purgeRefused ?? '', hazard.refusal, 'plan tells before anything is deleted');
+      await assert.rejects(purgeMigration(ctx), (err) => err instanceof EnclaveError && err.code === 'purge_refused' && hazard.refusal.test(err.message) && /Nothing was deleted/.test(err.message));
+      assert.equal(await e.count(`SELECT count(*) AS n FROM ${prefix}accounts`), USERS);
+      assert.equal(await e.count(`SELECT count(*) AS n FROM ${prefix}messages`), USERS * 3);
+      assert.deepEqual(await h.state.certificates(ctx.name), []);
+    }
+  });
 }
 
 void describe('PostgreSQL as a legacy source', { skip: await pgSkip() }, () => {
@@ -165,6 +185,21 @@ void describe('PostgreSQL as a legacy source', { skip: await pgSkip() }, () => {
       },
       count: async (sql) => Number((await db.client.query<{ n: string }>(sql)).rows[0]?.n ?? -1),
       steps: /VACUUM \(FULL, ANALYZE\)/,
+      hazards: [
+        {
+          // The deleted row's email, copied into a table nobody purges.
+          ddl: [
+            'CREATE TABLE hz1_audit (email text)',
+            'CREATE FUNCTION hz1_keep() RETURNS trigger LANGUAGE plpgsql AS $$BEGIN INSERT INTO hz1_audit VALUES (OLD.email); RETURN OLD; END$$',
+            'CREATE TRIGGER hz1_keep AFTER DELETE ON hz1_accounts FOR EACH ROW EXECUTE FUNCTION hz1_keep()',
+          ],
+          refusal: /table hz1_accounts has trigger hz1_keep, which runs on DELETE\. Drop or disable those triggers/,
+        },
+        {
+          ddl: ['CREATE TABLE hz2_audit (body text)', 'CREATE RULE hz2_keep AS ON DELETE TO hz2_messages DO ALSO INSERT INTO hz2_audit VALUES (OLD.body)'],
+          refusal: /table hz2_messages has rule hz2_keep, which rewrites DELETE\. /,
+        },
+      ],
       drop: () => db.drop(),
     };
   });
@@ -186,6 +221,17 @@ void describe('MariaDB as a legacy source', { skip: await mysqlSkip() }, () => {
       },
       count: async (sql) => Number(((await db.conn.query(sql))[0] as { n: number }[])[0]?.n ?? -1),
       steps: /OPTIMIZE TABLE/,
+      hazards: [
+        {
+          ddl: ['CREATE TABLE hz1_audit (email VARCHAR(128)) ENGINE=InnoDB', 'CREATE TRIGGER hz1_keep AFTER DELETE ON hz1_accounts FOR EACH ROW INSERT INTO hz1_audit VALUES (OLD.email)'],
+          refusal: /table hz1_accounts has trigger hz1_keep, which runs on DELETE\. Drop or disable those triggers/,
+        },
+        {
+          // MyISAM keeps a delete that the purge's rollback would undo: the rows were gone, the purge "refused".
+          ddl: ['ALTER TABLE hz2_messages DROP FOREIGN KEY hz2_messages_ibfk_1', 'ALTER TABLE hz2_messages ENGINE=MyISAM'],
+          refusal: /table hz2_messages has the MyISAM engine, which cannot roll back a refused purge\. .*convert those tables to a transactional engine/,
+        },
+      ],
       drop: () => db.drop(),
     };
   });

@@ -211,6 +211,28 @@ void describe('migration of a legacy SQLite site', () => {
     }
   });
 
+  void it('purge is refused when a trigger on a purged table runs on DELETE (it could copy the deleted values elsewhere), and nothing is deleted', async () => {
+    const db = new DatabaseSync(legacy);
+    try {
+      db.exec('CREATE TABLE audit (note TEXT)');
+      db.exec("CREATE TRIGGER keep_email AFTER DELETE ON Accounts BEGIN INSERT INTO audit VALUES ('deleted ' || old.email); END");
+      const before = dump(legacy);
+      const refusal = /table accounts has trigger keep_email, which may run on DELETE\. Drop or disable those triggers or rules/i;
+      assert.match((await planMigration(ctx)).purgeRefused ?? '', refusal);
+      await assert.rejects(purgeMigration(ctx), fails('purge_refused', refusal));
+      assert.deepEqual(dump(legacy), before);
+      // A trigger on another event, or on a table the purge leaves alone, is no hazard.
+      db.exec('DROP TRIGGER keep_email');
+      db.exec("CREATE TRIGGER on_insert AFTER INSERT ON accounts BEGIN INSERT INTO audit VALUES ('new'); END");
+      db.exec("CREATE TRIGGER on_audit AFTER DELETE ON audit BEGIN SELECT 1; END");
+      assert.equal((await planMigration(ctx)).purgeRefused, null);
+    } finally {
+      db.exec('DROP TABLE audit');
+      db.exec('DROP TRIGGER IF EXISTS on_insert');
+      db.close();
+    }
+  });
+
   void it('purge deletes exactly the verified rows, keeps every other row identical, scrubs, and certifies', async () => {
     const before = dump(legacy);
     const report = await purgeMigration(ctx);

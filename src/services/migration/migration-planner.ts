@@ -4,9 +4,9 @@
 import type { ErrorCode } from '../../core/errors.ts';
 import type { StayReason } from '../../core/migration-row.ts';
 import { keyOf } from '../../core/migration-row.ts';
-import { deleteEffectsRefusal } from '../../core/purge-foreign-keys.ts';
 import type { KeyTuple } from '../../core/migration-source.ts';
 import type { MigrationContext } from './migration-context.ts';
+import { purgeRefusal } from './migration-purger.ts';
 
 export interface TablePlan {
   readonly table: string;
@@ -26,7 +26,7 @@ export interface MigrationPlan {
   readonly tables: readonly TablePlan[];
   /** Source tables the mapping does not mention: their rows are neither copied nor purged. */
   readonly unmapped: readonly string[];
-  /** Why a purge would be refused as the schema stands (foreign keys that would change unmapped tables' rows), if it would. */
+  /** Why a purge would be refused as the schema stands (foreign keys that would change unmapped tables' rows, DELETE triggers, tables that cannot roll back), if it would. */
   readonly purgeRefused: string | null;
 }
 
@@ -36,7 +36,7 @@ export async function planMigration(ctx: MigrationContext, onProgress: (done: nu
   ctx.begin();
   const mapped = new Set(ctx.resolved.tables.map((t) => t.table));
   const unmapped = (await ctx.source.tables()).map((t) => t.name).filter((n) => !mapped.has(n));
-  const purgeRefused = deleteEffectsRefusal(await ctx.source.foreignKeys(), [...mapped]) ?? null;
+  const purgeRefused = (await purgeRefusal(ctx.source, [...mapped])) ?? null;
   const totals = new Map<string, number>();
   for (const t of ctx.resolved.tables) totals.set(t.table, await ctx.source.count(t.table));
   const total = [...totals.values()].reduce((a, b) => a + b, 0);

@@ -9,8 +9,8 @@ import { EnclaveError } from '../../core/errors.ts';
 import { MerkleBuilder, merkleRoot } from '../../core/migration-merkle.ts';
 import { canonicalRecord, canonicalSourceRow, keyOf, rowDigest, showKey } from '../../core/migration-row.ts';
 import type { ResolvedTable } from '../../core/migration-mapping.ts';
-import type { KeyTuple, ScrubReport, SourceReader, SourceTransaction } from '../../core/migration-source.ts';
-import { danglingRefusal, deleteEffectsRefusal } from '../../core/purge-foreign-keys.ts';
+import type { KeyTuple, MigrationSource, ScrubReport, SourceReader, SourceTransaction } from '../../core/migration-source.ts';
+import { danglingRefusal, deleteEffectsRefusal, deleteHazardsRefusal } from '../../core/purge-foreign-keys.ts';
 import type { CertificateInfo, PendingPurge, PurgedTableState, VerificationInfo } from '../../core/migration-state.ts';
 import type { MigrationContext } from './migration-context.ts';
 import { issueCertificate } from './certificate-issuer.ts';
@@ -32,6 +32,14 @@ export interface PurgeReport {
 export interface PurgeProgress {
   readonly table: string;
   readonly done: number;
+}
+
+/**
+ * Why a purge of these tables would be refused as the source's schema stands: foreign keys that would
+ * change rows of unmapped tables, triggers or rules that run on DELETE, tables that cannot roll back.
+ */
+export async function purgeRefusal(source: MigrationSource, tables: readonly string[]): Promise<string | undefined> {
+  return deleteEffectsRefusal(await source.foreignKeys(), tables) ?? deleteHazardsRefusal(await source.deleteHazards(tables));
 }
 
 function refuse(message: string): EnclaveError {
@@ -198,7 +206,7 @@ export async function purgeMigration(ctx: MigrationContext, options: { verificat
     purgedTables,
     async (tx) => {
       // Checked with the tables locked, before the first delete: the engine must delete exactly the verified rows.
-      const refusal = deleteEffectsRefusal(await ctx.source.foreignKeys(), purgedTables);
+      const refusal = await purgeRefusal(ctx.source, purgedTables);
       if (refusal !== undefined) throw refuse(`${refusal}; then purge again. Nothing was deleted`);
       const dangling = await tx.danglingReferences?.(purgedTables);
       let out: Purged[] = [];

@@ -406,6 +406,11 @@ export class JsonlSource extends JsonlReader implements MigrationSource {
     return Promise.resolve([]);
   }
 
+  /** Files run no triggers; their purge rewrites each file whole, or not at all. */
+  async deleteHazards(): Promise<string[]> {
+    return Promise.resolve([]);
+  }
+
   async count(table: string): Promise<number> {
     const reader = new LineReader(this.file(table));
     let n = 0;

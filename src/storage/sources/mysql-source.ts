@@ -229,6 +229,25 @@ export class MysqlSource extends MysqlReader implements MigrationSource {
     return [...keys.values()];
   }
 
+  async deleteHazards(tables: readonly string[]): Promise<string[]> {
+    if (tables.length === 0) return [];
+    const list = tables.map(() => '?').join(', ');
+    // Engines with transactions; any other (MyISAM, Aria, MEMORY, …) keeps a delete that a refused purge
+    // "rolls back", and the next run then sweeps the vault's copies of rows that are gone at the source.
+    const rows = await this.q(
+      `SELECT EVENT_OBJECT_TABLE AS tbl, CONCAT('trigger ', TRIGGER_NAME, ', which runs on DELETE') AS what
+         FROM information_schema.TRIGGERS
+        WHERE EVENT_OBJECT_SCHEMA = DATABASE() AND EVENT_MANIPULATION = 'DELETE' AND EVENT_OBJECT_TABLE IN (${list})
+       UNION ALL
+       SELECT TABLE_NAME, CONCAT('the ', ENGINE, ' engine, which cannot roll back a refused purge')
+         FROM information_schema.TABLES
+        WHERE TABLE_SCHEMA = DATABASE() AND TABLE_TYPE = 'BASE TABLE' AND UPPER(ENGINE) NOT IN ('INNODB', 'ROCKSDB', 'TOKUDB') AND TABLE_NAME IN (${list})
+       ORDER BY 1, 2`,
+      [...tables, ...tables],
+    );
+    return rows.map((r) => `table ${String(r['tbl'])} has ${String(r['what'])}`);
+  }
+
   async count(table: string): Promise<number> {
     return Number((await this.q(`SELECT count(*) AS n FROM ${backtickQuote(table)}`))[0]?.['n'] ?? 0);
   }

@@ -246,6 +246,22 @@ export class PostgresSource extends PgReader implements MigrationSource {
     }));
   }
 
+  async deleteHazards(tables: readonly string[]): Promise<string[]> {
+    // pg_trigger, not information_schema (which shows only tables the role has a privilege on); internal
+    // triggers (those enforcing foreign keys) are foreignKeys()' business. tgtype bit 3 is DELETE.
+    const rows = await this.q(
+      `SELECT c.relname AS tbl, 'trigger ' || t.tgname || ', which runs on DELETE' AS what
+         FROM pg_trigger t JOIN pg_class c ON c.oid = t.tgrelid JOIN pg_namespace n ON n.oid = c.relnamespace
+        WHERE n.nspname = $1 AND c.relname = ANY($2) AND NOT t.tgisinternal AND (t.tgtype & 8) <> 0
+       UNION ALL
+       SELECT r.tablename, 'rule ' || r.rulename || ', which rewrites DELETE'
+         FROM pg_rules r WHERE r.schemaname = $1 AND r.tablename = ANY($2) AND r.definition ~* '\\mAS\\s+ON\\s+DELETE\\M'
+       ORDER BY 1, 2`,
+      [this.schema, [...tables]],
+    );
+    return rows.map((r) => `table ${String(r['tbl'])} has ${String(r['what'])}`);
+  }
+
   async count(table: string): Promise<number> {
     return Number((await this.q(`SELECT count(*) AS n FROM ${this.qualified(table)}`))[0]?.['n'] ?? 0);
   }

@@ -227,6 +227,18 @@ export class SqliteSource extends SqliteReader implements MigrationSource {
     return Promise.resolve(out);
   }
 
+  async deleteHazards(tables: readonly string[]): Promise<string[]> {
+    // A trigger's event is in its CREATE text only. Any trigger on a purged table whose text says DELETE
+    // counts (its event, or a DELETE in its body): a false alarm asks for a look, a miss would leave a copy.
+    const purged = new Set(tables.map((t) => t.toLowerCase()));
+    const triggers = this.all(`SELECT name, tbl_name AS tbl, sql FROM sqlite_schema WHERE type = 'trigger' ORDER BY tbl_name, name`, []);
+    return Promise.resolve(
+      triggers
+        .filter((r) => purged.has(String(r['tbl']).toLowerCase()) && /\bdelete\b/i.test(String(r['sql'])))
+        .map((r) => `table ${String(r['tbl'])} has trigger ${String(r['name'])}, which may run on DELETE`),
+    );
+  }
+
   async count(table: string): Promise<number> {
     return Promise.resolve(Number(this.all(`SELECT count(*) AS n FROM ${ansiQuote(table)}`, [])[0]?.['n'] ?? 0));
   }
