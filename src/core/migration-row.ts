@@ -92,6 +92,22 @@ function refuse(field: FieldDef, why: string): never {
   throw new EnclaveError('invalid_field', `${field.name} ${why}`, { details: { field: field.name } });
 }
 
+/** A decimal's digits without leading or trailing zeros and the power of ten they are scaled by: one spelling per value. */
+function decimalValue(text: string): string {
+  const m = /^(-?)(\d*)\.?(\d*)(?:[eE]([-+]?\d+))?$/.exec(text);
+  if (!m) return text;
+  const digits = `${m[2] ?? ''}${m[3] ?? ''}`.replace(/^0+/, '');
+  const trimmed = digits.replace(/0+$/, '');
+  if (trimmed === '') return '0';
+  const exponent = Number(m[4] ?? 0) - (m[3] ?? '').length + (digits.length - trimmed.length);
+  return `${m[1] ?? ''}${trimmed}e${exponent}`;
+}
+
+/** Whether two decimal texts name the same number (`1.50` and `1.5e0` do; `0.1000000000000000000001` and `0.1` do not). */
+export function sameDecimal(a: string, b: string): boolean {
+  return decimalValue(a) === decimalValue(b);
+}
+
 /** One source value as the field's type; throws invalid_field naming the field (never the value). */
 export function convertValue(field: FieldDef, v: SourceValue | undefined): FieldValue {
   if (v === null || v === undefined) {
@@ -111,8 +127,11 @@ export function convertValue(field: FieldDef, v: SourceValue | undefined): Field
     }
     case 'number': {
       const n = typeof v === 'string' && DECIMAL.test(v) ? Number(v) : typeof v === 'bigint' ? Number(v) : v;
-      if (typeof n === 'number' && Number.isFinite(n)) return n;
-      return refuse(field, 'must be a finite number');
+      if (typeof n !== 'number' || !Number.isFinite(n)) return refuse(field, 'must be a finite number');
+      // A value a double cannot hold exactly would be migrated rounded, and verify (which digests the
+      // converted record on both sides) could never tell: the purge would delete the only exact copy.
+      if (typeof v === 'bigint' ? BigInt(n) !== v : typeof v === 'string' && !sameDecimal(v, String(n))) return refuse(field, 'holds more digits than a number keeps (a 64-bit float); map it to a string field');
+      return n;
     }
     case 'boolean':
       if (typeof v === 'boolean') return v;

@@ -25,6 +25,12 @@ void describe('convertValue', () => {
       ['integer', 5n, 5],
       ['number', '4.25', 4.25],
       ['number', 3, 3],
+      // Decimal text and big integers a double holds exactly, however spelt.
+      ['number', '1.50', 1.5],
+      ['number', '0.1', 0.1],
+      ['number', '-1.5e-7', -1.5e-7],
+      ['number', '000120.00', 120],
+      ['number', 2n ** 60n, 2 ** 60],
       ['boolean', true, true],
       ['boolean', 0, false],
       ['boolean', 1n, true],
@@ -44,6 +50,12 @@ void describe('convertValue', () => {
       ['integer', 9007199254740993n],
       ['number', 'NaN'],
       ['number', 'secret'],
+      // What a double would round (a PostgreSQL numeric, a MySQL DECIMAL, a 64-bit integer): verify
+      // compares converted records, so a rounded copy would pass it and the purge delete the exact one.
+      ['number', 9007199254740993n],
+      ['number', '9007199254740993'],
+      ['number', '0.1000000000000000000001'],
+      ['number', '123456789.123456789123'],
       ['boolean', 2],
       ['boolean', 'true'],
       ['timestamp', 1714557600],
