@@ -73,15 +73,26 @@ export class RowClassifier {
       if (cache.get(k) === undefined && !wanted.has(k)) wanted.set(k, v);
     }
     if (wanted.size > 0) {
-      const found = await reader.lookup({ table: s.table, columns: s.columns, by, values: [...wanted.values()] });
+      const lookup = (values: KeyValue[]) => reader.lookup({ table: s.table, columns: s.columns, by, values });
+      const several = (k: string) => new EnclaveError('invalid_source_data', `table ${s.table}: several rows have ${by} = ${JSON.stringify(k)}; subjects.${link.kind === 'join' ? 'key' : 'id'} must be unique`);
+      const found = await lookup([...wanted.values()]);
       const seen = new Set<string>();
       for (const r of found) {
         const k = String(r[by]);
-        if (seen.has(k)) throw new EnclaveError('invalid_source_data', `table ${s.table}: several rows have ${by} = ${JSON.stringify(k)}; subjects.${link.kind === 'join' ? 'key' : 'id'} must be unique`);
+        if (seen.has(k)) throw several(k);
         seen.add(k);
         cache.set(k, this.info(r));
       }
-      for (const k of wanted.keys()) if (!seen.has(k)) cache.set(k, null);
+      // The source compares by its own rules (a case- or accent-insensitive collation, trailing spaces,
+      // a conversion between types), so a value that came back under no spelling of its own may still
+      // equal a row it returned: such values are asked one at a time, and each joins the row the
+      // source's own join would give it. Where nothing came back, nothing can equal it.
+      for (const [k, v] of wanted) {
+        if (seen.has(k)) continue;
+        const rows = found.length === 0 ? [] : await lookup([v]);
+        if (rows.length > 1) throw several(k);
+        cache.set(k, rows[0] === undefined ? null : this.info(rows[0]));
+      }
     }
     return refs.map((v) => (typeof v === 'string' || typeof v === 'number' || typeof v === 'bigint' ? (cache.get(String(v)) ?? null) : null));
   }
