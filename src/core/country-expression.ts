@@ -8,8 +8,9 @@
 //   column := identifier | "quoted identifier"
 //   string := 'text' with '' for a quote
 //
-// Functions: coalesce(a, b, …), upper(x), lower(x), trim(x), substr(x, start, length) (1-based, like
-// SQL), nullif(x, y), concat(a, b, …). Every function but coalesce and concat is null in, null out.
+// Functions: coalesce(a, b, …), upper(x), lower(x), trim(x), substr(x, start, length) (as SQLite and
+// MySQL: start 1 is the first character, -1 the last; 0 and a negative length, on which the engines
+// disagree, are refused), nullif(x, y), concat(a, b, …). Every function but coalesce and concat is null in, null out.
 import { EnclaveError } from './errors.ts';
 
 export type CountryExpr =
@@ -106,7 +107,12 @@ class Parser {
     if (args.length < arity.min || args.length > arity.max) {
       this.fail(`${fn} takes ${arity.min === arity.max ? arity.min : `${arity.min} to ${arity.max}`} argument(s), not ${args.length}`);
     }
-    if (fn === 'substr' && args.slice(1).some((a) => a.kind !== 'integer')) this.fail('substr takes whole numbers as its start and length');
+    if (fn === 'substr') {
+      const [, start, length] = args;
+      if (args.slice(1).some((a) => a.kind !== 'integer')) this.fail('substr takes whole numbers as its start and length');
+      if (start?.kind === 'integer' && start.value === 0) this.fail('substr counts from 1 (the first character) or from -1 (the last); 0 means something else in each SQL engine');
+      if (length?.kind === 'integer' && length.value < 0) this.fail('substr takes a length of 0 or more; a negative one means something else in each SQL engine');
+    }
     return { kind: 'call', fn: fn as ExprFunction, args };
   }
 
@@ -194,9 +200,11 @@ export function evaluateCountryExpr(e: CountryExpr, row: Readonly<Record<string,
           const s = arg(0);
           if (s === null) return null;
           const chars = [...s];
-          const start = Math.max(Number(arg(1)) - 1, 0);
-          const len = e.args.length > 2 ? Math.max(Number(arg(2)), 0) : chars.length;
-          return chars.slice(start, start + len).join('');
+          // A negative start counts from the end; the part of the span before the first character is empty.
+          const from = Number(arg(1));
+          const first = from > 0 ? from - 1 : chars.length + from;
+          const end = e.args.length > 2 ? first + Number(arg(2)) : chars.length;
+          return chars.slice(Math.max(first, 0), Math.max(end, 0)).join('');
         }
       }
     }

@@ -16,6 +16,12 @@ void describe('country expressions', () => {
     assert.equal(evalText('upper(coalesce(none, none, "bill"))', row), 'DE');
     assert.equal(evalText('substr(code, 1, 2)', row), 'US');
     assert.equal(evalText('substr(code, 2)', row), 'SA');
+    // Negative starts count from the end, as in SQLite and MySQL.
+    assert.equal(evalText('substr(code, -2)', row), 'SA');
+    assert.equal(evalText('substr(code, -3, 2)', row), 'US');
+    assert.equal(evalText("substr('en-DE', -2)", row), 'DE');
+    assert.equal(evalText('substr(code, -5, 3)', row), 'U', 'a span starting before the text keeps what lies inside it');
+    assert.equal(evalText('substr(code, 9)', row), '');
     assert.equal(evalText("nullif(bill, 'de')", row), null);
     assert.equal(evalText("concat('x', none, n)", row), 'x42');
     assert.equal(evalText('lower(none)', row), null);
@@ -43,6 +49,8 @@ void describe('country expressions', () => {
       ['upper(a, b)', /upper takes 1 argument\(s\), not 2/],
       ['coalesce()', /coalesce takes 1 to 16 argument\(s\), not 0/],
       ["substr(a, 'x')", /substr takes whole numbers/],
+      ['substr(a, 0, 2)', /substr counts from 1 .* or from -1/],
+      ['substr(a, 2, -1)', /substr takes a length of 0 or more/],
       ["'open", /unterminated string/],
       ['"', /unterminated quoted column name/],
       ['""', /empty column name/],
