@@ -360,6 +360,8 @@ void describe('authorization', () => {
     const page = json<SearchPage>(await h.call('regulator', 'GET', `/v1/log/search?subject_hash=${subjectHash(Buffer.from(body.key, 'hex'), 'jonas')}`));
     assert.ok(page.results.length > 0);
     assert.equal((await h.call('officer', 'POST', '/v1/log/subject-key', { recipient: 'regulator', reason: 'x' })).statusCode, 400);
+    const surrogate = await h.call('officer', 'POST', '/v1/log/subject-key', { recipient: 'regulator', reason: 'yearly audit \ud800 of 2026' });
+    assert.deepEqual([surrogate.statusCode, errorCode(surrogate)], [400, 'invalid_request'], 'a reason the log cannot hold is the caller\'s mistake, not a log outage');
 
     h.enclave.seal.seal();
     const sealed = await h.call('officer', 'POST', '/v1/log/subject-key', { recipient: 'regulator', reason: 'audit of 2026 by the committee' });

@@ -283,6 +283,9 @@ export function logRoutes(app: FastifyInstance, enclave: Enclave): void {
     async (request, reply) => {
       const out = await receipted(reply, async () => {
         const policies = await authorize(request, 'log.disclose_key');
+        // The reason goes into the entry verbatim, and a canonical JSON entry holds only well-formed text:
+        // refused here as the caller's mistake, not as an entry the log could not encode.
+        if (!request.body.reason.isWellFormed()) throw new EnclaveError('invalid_request', 'reason is not well-formed Unicode (it holds a lone UTF-16 surrogate)', { details: { field: 'reason' } });
         const key = log.subjectKey();
         const principal = principalOf(request);
         await log.append({
