@@ -311,6 +311,8 @@ export function checkTree(proof: readonly Uint8Array[], size: number, root: Uint
   if (oldSize > size) proofFailure(`${what}: the old tree is larger than the new one`);
   if (oldSize === 0 || oldSize === size) {
     if (proof.length !== 0) proofFailure(`${what} must be empty, has ${proof.length} hashes`);
+    // Every tree extends the empty one, whose root is fixed (RFC 9162 §2.1.1: MTH({}) = SHA-256()).
+    if (oldSize === 0 && !bytesEqual(oldRoot, EMPTY_TREE_HASH)) proofFailure(`the root of the empty tree is ${short(EMPTY_TREE_HASH)}…, not ${short(oldRoot)}…`);
     if (oldSize === size && !bytesEqual(root, oldRoot)) proofFailure(`two different roots for tree size ${size}: ${short(oldRoot)}… and ${short(root)}…`);
     return;
   }

@@ -186,6 +186,11 @@ test('the edges: empty trees, equal sizes, and out-of-range arguments are typed 
   assert.deepEqual(await proveTree(5, 0, t), []);
   checkTree([], 5, await treeHash(5, t), 0, EMPTY_TREE_HASH);
   throwsCode(() => checkTree([EMPTY_TREE_HASH], 5, EMPTY_TREE_HASH, 0, EMPTY_TREE_HASH), 'log_proof_invalid', /must be empty/);
+  // A checkpoint of size 0 names the one empty root (RFC 9162 §2.1.1), whatever it is compared with.
+  const five = await treeHash(5, t);
+  throwsCode(() => checkTree([], 5, five, 0, root(1)), 'log_proof_invalid', /root of the empty tree is/);
+  throwsCode(() => checkTree([], 0, root(1), 0, root(1)), 'log_proof_invalid', /root of the empty tree is/);
+  checkTree([], 0, EMPTY_TREE_HASH, 0, EMPTY_TREE_HASH);
   throwsCode(() => checkTree([], 5, root(5), 5, root(4)), 'log_proof_invalid', /two different roots for tree size 5/);
   throwsCode(() => checkTree([], 5, root(5), 3, root(3)), 'log_proof_invalid', /is empty/);
   throwsCode(() => checkTree([], 3, root(3), 5, root(5)), 'log_proof_invalid', /larger/);
