@@ -100,6 +100,8 @@ export function redactUrl(url: string): string {
   try {
     const u = new URL(url);
     if (u.password !== '') u.password = '***';
+    // Both drivers also take a password as a query parameter (?password=, ?sslpassword=).
+    for (const name of [...u.searchParams.keys()]) if (/pass|secret|token/i.test(name)) u.searchParams.set(name, '***');
     return u.toString();
   } catch {
     return '(unparseable URL)';

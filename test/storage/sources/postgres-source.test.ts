@@ -1,5 +1,9 @@
 // The PostgreSQL source against the conformance suite, on the real server (a fresh schema, dropped after).
-import { PostgresSource } from '../../../src/storage/sources/postgres-source.ts';
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { EnclaveError } from '../../../src/core/errors.ts';
+import { MysqlSource } from '../../../src/storage/sources/mysql-source.ts';
+import { PostgresSource, redactUrl } from '../../../src/storage/sources/postgres-source.ts';
 import { freshPgSchema, PG_URL, pgSkip, type PgSchema } from '../../helpers/legacy-servers.ts';
 import { FIXTURE, sourceConformance, type LogicalType } from './conformance.ts';
 
@@ -34,4 +38,16 @@ sourceConformance('postgres', {
   },
   cleanup: async () => db?.drop(),
   skip: await pgSkip(),
+});
+
+void describe('source locations in messages and certificates', () => {
+  void it('never show a password, whether in the URL\'s user part or as a query parameter either driver reads', async () => {
+    assert.equal(redactUrl('postgres://u:hunter22@db/x?password=hunter33&sslpassword=hunter44&schema=s'), 'postgres://u:***@db/x?password=***&sslpassword=***&schema=s');
+    for (const [open, url] of [
+      [() => PostgresSource.open('postgres://u@127.0.0.1:1/db?password=SECRETPW', 'public'), 'postgres'],
+      [() => MysqlSource.open('mysql://u@127.0.0.1:1/db?password=SECRETPW'), 'mysql'],
+    ] as const) {
+      await assert.rejects(open(), (e: unknown) => e instanceof EnclaveError && e.code === 'source_unavailable' && !e.message.includes('SECRETPW') && e.message.includes('password=***'), url);
+    }
+  });
 });
