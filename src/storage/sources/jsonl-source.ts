@@ -16,6 +16,7 @@ import { closeSync, createReadStream, existsSync, fsyncSync, ftruncateSync, open
 import { basename, join } from 'node:path';
 import { createInterface, type Interface } from 'node:readline';
 import { EnclaveError } from '../../core/errors.ts';
+import { duplicateName } from '../../core/json-duplicate-names.ts';
 import { processAlive } from '../process-alive.ts';
 import {
   compareKeys,
@@ -95,6 +96,8 @@ class LineReader {
         throw invalidData(`${basename(this.file)}:${this.n}: not valid JSON`);
       }
       if (typeof row !== 'object' || row === null || Array.isArray(row)) throw invalidData(`${basename(this.file)}:${this.n}: a line must be one JSON object`);
+      const twice = duplicateName(text);
+      if (twice) throw invalidData(`${basename(this.file)}:${this.n}: ${twice.depth === 1 ? `member ${JSON.stringify(twice.name.slice(0, 64))}` : 'a member name of a nested object'} appears twice in one object; which value is meant cannot be told`);
       return { row: row as Record<string, unknown>, line: this.n, text };
     }
   }

@@ -50,6 +50,11 @@ void describe('JSON Lines files the migration cannot read as they are', () => {
     await assert.rejects(read('a'), isData(/^a\.jsonl:2: not valid JSON/));
     writeFileSync(join(dir, 'b.jsonl'), '{"id": 1}\n[1, 2]\n');
     await assert.rejects(read('b'), isData(/^b\.jsonl:2: a line must be one JSON object/));
+    // A member given twice: JSON.parse keeps the last value, and the first would be lost without a word.
+    writeFileSync(join(dir, 'dup.jsonl'), '{"id": 1, "email": "old@x.io", "email": "new@x.io"}\n');
+    await assert.rejects(read('dup'), isData(/^dup\.jsonl:1: member "email" appears twice in one object/));
+    writeFileSync(join(dir, 'dup2.jsonl'), '{"id": 1}\n{"id": 2, "meta": {"k": 1, "k": 2}}\n');
+    await assert.rejects(read('dup2'), isData(/^dup2\.jsonl:2: a member name of a nested object appears twice/));
   });
 
   void it('rows out of key order, or a key twice, are refused: keyset reads would skip rows', async () => {
