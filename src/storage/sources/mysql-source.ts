@@ -186,8 +186,8 @@ export class MysqlSource extends MysqlReader implements MigrationSource {
        WHERE c.TABLE_SCHEMA = DATABASE() AND t.TABLE_TYPE = 'BASE TABLE' ORDER BY c.TABLE_NAME, c.ORDINAL_POSITION`,
     );
     const idx = await this.q(
-      `SELECT TABLE_NAME AS t, INDEX_NAME AS i, COLUMN_NAME AS c FROM information_schema.STATISTICS
-       WHERE TABLE_SCHEMA = DATABASE() AND NON_UNIQUE = 0 AND SUB_PART IS NULL ORDER BY TABLE_NAME, INDEX_NAME, SEQ_IN_INDEX`,
+      `SELECT TABLE_NAME AS t, INDEX_NAME AS i, COLUMN_NAME AS c, SUB_PART AS p FROM information_schema.STATISTICS
+       WHERE TABLE_SCHEMA = DATABASE() AND NON_UNIQUE = 0 ORDER BY TABLE_NAME, INDEX_NAME, SEQ_IN_INDEX`,
     );
     const tables = new Map<string, { columns: SourceColumn[]; primaryKey: string[]; uniqueKeys: string[][] }>();
     for (const r of cols) {
@@ -197,14 +197,18 @@ export class MysqlSource extends MysqlReader implements MigrationSource {
       t.columns.push({ name: String(r['c']), kind: mysqlKind(String(r['dt'])), nativeType: String(r['ct']), nullable: r['n'] === 'YES' });
     }
     const byIndex = new Map<string, string[]>();
+    // An index on a column's prefix (or an expression) makes the rows unique only with that part cut
+    // short: the columns are not a key, and the index counts as no unique key at all.
+    const partial = new Set<string>();
     for (const r of idx) {
       const id = `${String(r['t'])}\u0000${String(r['i'])}`;
+      if (r['p'] !== null || r['c'] === null) partial.add(id);
       byIndex.set(id, [...(byIndex.get(id) ?? []), String(r['c'])]);
     }
     for (const [id, list] of byIndex) {
       const [table, index] = id.split('\u0000');
       const t = tables.get(table ?? '');
-      if (!t) continue;
+      if (!t || partial.has(id)) continue;
       if (index === 'PRIMARY') t.primaryKey = list;
       t.uniqueKeys.push(list);
     }

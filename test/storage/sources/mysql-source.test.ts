@@ -1,4 +1,6 @@
 // The MySQL/MariaDB source against the conformance suite, on the real server (a fresh database, dropped after).
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
 import { MysqlSource } from '../../../src/storage/sources/mysql-source.ts';
 import { freshMysqlDatabase, mysqlSkip, type MysqlDatabase } from '../../helpers/legacy-servers.ts';
 import { FIXTURE, sourceConformance, type LogicalType } from './conformance.ts';
@@ -37,4 +39,23 @@ sourceConformance('mysql (MariaDB)', {
   },
   cleanup: async () => db?.drop(),
   skip: await mysqlSkip(),
+});
+
+void describe('MySQL/MariaDB unique keys', { skip: await mysqlSkip() }, () => {
+  void it('an index on a column prefix is no unique key: its columns would let two rows share a key', async () => {
+    const own = await freshMysqlDatabase('enclave_src_prefix');
+    try {
+      await own.conn.query('CREATE TABLE notes (rid INT PRIMARY KEY, acct INT NOT NULL, label VARCHAR(64) NOT NULL, UNIQUE KEY by_label (acct, label(4)), UNIQUE KEY whole (acct, label)) ENGINE=InnoDB');
+      const source = await MysqlSource.open(own.url);
+      try {
+        const notes = (await source.tables()).find((t) => t.name === 'notes');
+        assert.deepEqual(notes?.primaryKey, ['rid']);
+        assert.deepEqual(notes.uniqueKeys.map((k) => k.join(',')).sort(), ['acct,label', 'rid']);
+      } finally {
+        await source.close();
+      }
+    } finally {
+      await own.drop();
+    }
+  });
 });
