@@ -10,6 +10,7 @@ export const ERROR_CODES = {
   not_found: 'No such route.',
   uri_too_long: 'A path parameter is longer than the server accepts.',
   method_not_allowed: 'The path exists but not with this method; the `Allow` header lists the methods it takes.',
+  shutting_down: 'The server is shutting down and takes no new requests; retry on another instance or once it is back.',
   // authentication and authorization
   unauthenticated: 'A bearer token is missing, malformed, unknown, expired or revoked.',
   forbidden: 'The decision point denied this action for this principal.',

@@ -10,6 +10,7 @@ export const ERROR_STATUS: Readonly<Record<ErrorCode, number>> = {
   not_found: 404,
   uri_too_long: 414,
   method_not_allowed: 405,
+  shutting_down: 503,
   unauthenticated: 401,
   forbidden: 403,
   unknown_collection: 404,

@@ -3,6 +3,7 @@
 import swagger from '@fastify/swagger';
 import Fastify, { type FastifyInstance, type FastifyServerOptions } from 'fastify';
 import type { Enclave } from '../services/enclave.ts';
+import { EnclaveError } from '../core/errors.ts';
 import { recordDataSchema } from '../core/record-model.ts';
 import { authenticate } from './auth.ts';
 import { frameworkErrors, installErrorHandling, ROUTER_OPTIONS } from './error-handler.ts';
@@ -38,7 +39,9 @@ export async function buildServer(enclave: Enclave, options: ServerOptions = {})
     bodyLimit: options.bodyLimit ?? enclave.config.server.maxBodyBytes,
     onProtoPoisoning: 'error',
     onConstructorPoisoning: 'error',
-    return503OnClosing: true,
+    // Requests that arrive while the server drains (keep-alive, pipelined) get the API's own error
+    // shape from the hook below, not Fastify's body without a code.
+    return503OnClosing: false,
     frameworkErrors,
     // Reject what does not match instead of silently stripping or coercing it.
     ajv: { customOptions: { removeAdditional: false, coerceTypes: false, allErrors: true, useDefaults: false } },
@@ -72,7 +75,16 @@ export async function buildServer(enclave: Enclave, options: ServerOptions = {})
     refResolver: { buildLocalReference: (json, _baseUri, _fragment, i) => (typeof json.$id === 'string' ? json.$id : `def-${i}`) },
   });
 
-  app.addHook('onRequest', async (request) => {
+  let closing = false;
+  app.addHook('preClose', (done) => {
+    closing = true;
+    done();
+  });
+  app.addHook('onRequest', async (request, reply) => {
+    if (closing) {
+      reply.header('connection', 'close');
+      throw new EnclaveError('shutting_down', 'the server is shutting down and takes no new requests');
+    }
     if (request.routeOptions.config.public === true || request.routeOptions.url === undefined) return;
     await authenticate(enclave.tokens, request, enclave.config.gatekeeper.purposes);
   });

@@ -27,7 +27,7 @@ test('docs/errors.md documents no code that the code base lacks', () => {
 });
 
 test('client errors are 4xx and only server faults are 5xx', () => {
-  const serverSide = new Set<ErrorCode>(['sealed', 'integrity_error', 'invalid_config', 'not_initialized', 'data_dir_insecure', 'migration_refused', 'storage_unavailable', 'source_unavailable', 'log_unavailable', 'witness_unavailable', 'policy_engine_failed', 'internal']);
+  const serverSide = new Set<ErrorCode>(['sealed', 'integrity_error', 'invalid_config', 'not_initialized', 'data_dir_insecure', 'migration_refused', 'storage_unavailable', 'source_unavailable', 'log_unavailable', 'witness_unavailable', 'policy_engine_failed', 'shutting_down', 'internal']);
   for (const [code, status] of Object.entries(ERROR_STATUS) as [ErrorCode, number][]) {
     if (serverSide.has(code)) assert.ok(status >= 500, `${code} should be 5xx`);
     else assert.ok(status >= 400 && status < 500, `${code} should be 4xx, is ${status}`);
