@@ -150,10 +150,11 @@ export class SealService {
   private async enter(share: string, load: boolean): Promise<boolean> {
     const r = this.record;
     if (!r) throw new EnclaveError('not_initialized');
-    if (!this.keyring.sealed) return false;
     const fp = shareFingerprint(share);
     const officer = r.officers.find((o) => o.fingerprint === fp);
+    // Checked unsealed too: a wrong share is refused whenever it is entered, not answered "unsealed".
     if (!officer) throw new EnclaveError('invalid_share', 'that share is not one of this enclave\'s unseal shares');
+    if (!this.keyring.sealed) return false;
     if (this.pending.has(fp)) throw new EnclaveError('duplicate_share', `the share of officer ${officer.name} was already entered`);
     this.pending.set(fp, { officer: officer.name, share: share.trim() });
     if (this.pending.size < r.threshold) return false;

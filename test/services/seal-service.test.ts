@@ -125,6 +125,11 @@ void describe('seal service', () => {
     assert.deepEqual([seal.status().progress, seal.status().sealed], [1, true]);
     await seal.submit(shares[1] ?? '');
     assert.equal(seal.status().sealed, false);
+    // Unsealed, a wrong share is still refused, and a right one changes nothing.
+    await rejectsWith(seal.submit(foreign), 'invalid_share');
+    await rejectsWith(seal.submit('garbage'), 'invalid_share');
+    await seal.submit(shares[2] ?? '');
+    assert.equal(seal.status().sealed, false);
     await store.close();
   });
 
