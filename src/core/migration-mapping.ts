@@ -332,7 +332,16 @@ export function resolveMapping(mapping: MigrationMapping, config: EnclaveConfig,
     if (indexKey && !src.uniqueKeys.some((u) => sameSet(u, key))) {
       problems.push(`${label}.key (${key.join(', ')}) is neither the primary key nor a unique index of ${t.table}: rows could be skipped or read twice`);
     }
-    if (t.subject.kind !== 'self') columnOf(src, t.subject.column, `${label}.subject`);
+    if (t.subject.kind !== 'self') {
+      const link = columnOf(src, t.subject.column, `${label}.subject`);
+      // The lookup compares the two columns in the engine: text against an integer is an error there
+      // (PostgreSQL) or a conversion (MySQL, SQLite), never a match a mapping should rest on.
+      const target = t.subject.kind === 'join' ? s.key : s.id;
+      const referred = subjectsTable?.columns.find((c) => c.name === target);
+      if (link && referred && sourceKind !== 'jsonl' && link.kind !== referred.kind && [link.kind, referred.kind].every((k) => k === 'text' || k === 'integer')) {
+        problems.push(`${label}.subject: column "${t.subject.column}" of ${t.table} is ${link.nativeType} (${link.kind}) but subjects.${t.subject.kind === 'join' ? 'key' : 'id'} "${target}" of ${s.table} is ${referred.nativeType} (${referred.kind}); a join compares them as they are, so both must be text or both integers`);
+      }
+    }
     const fields: ResolvedField[] = [];
     for (const [fname, column] of t.fields) {
       const where = `${label}.fields.${fname}`;

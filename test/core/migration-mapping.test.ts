@@ -138,6 +138,9 @@ void describe('mapping file', () => {
       [VALID, LIVE.map((t) => (t.name === 'accounts' ? { ...t, uniqueKeys: [['id']] } : t)), /subjects\.id: column "uid" of accounts is neither its primary key nor a unique index/],
       // A unique index admits several NULLs; one such row would stop the whole run.
       [VALID, LIVE.map((t) => (t.name === 'devices' ? { ...t, columns: t.columns.map((c) => (c.name === 'serial' ? { ...c, nullable: true } : c)) } : t)), /tables\[2\] \(devices\)\.key: column "serial" of devices admits NULL; a key from a unique index must be NOT NULL/],
+      // A join of text to an integer key: an error in PostgreSQL's lookup, a conversion in the others.
+      [VALID, LIVE.map((t) => (t.name === 'messages' ? { ...t, columns: t.columns.map((c) => (c.name === 'account_id' ? col('account_id') : c)) } : t)), /tables\[1\] \(messages\)\.subject: column "account_id" of messages is TEXT \(text\) but subjects\.key "id" of accounts is INTEGER \(integer\)/],
+      [VALID, LIVE.map((t) => (t.name === 'devices' ? { ...t, columns: t.columns.map((c) => (c.name === 'owner_uid' ? col('owner_uid', 'integer') : c)) } : t)), /tables\[2\] \(devices\)\.subject: column "owner_uid" of devices is INTEGER \(integer\) but subjects\.id "uid" of accounts is TEXT/],
       [VALID, LIVE.map((t) => (t.name === 'accounts' ? { ...t, columns: t.columns.filter((c) => c.name !== 'billing_country') } : t)), /subjects\.country \(upper\(trim\(coalesce\(country, billing_country\)\)\)\): column "billing_country" does not exist in source table accounts/],
     ];
     for (const [text, live, pattern] of cases) assert.throws(() => resolve(parse(text), live), refused('mapping_mismatch', /^map\.yaml: /, pattern), pattern.source);
