@@ -1,14 +1,20 @@
 // `enclave init`: a commented starter configuration, the data directory, the control store and the root
 // key split among the configured officers. Development mode also writes a local auto-unseal file.
-import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+// A failed init removes what it created (the configuration, the directories and stores it made), so the
+// corrected command works; and what can fail for a user's reason is checked before the root key exists,
+// since a key whose shares were never shown can never be unsealed.
+import { existsSync, lstatSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import type { EnclaveConfig } from '../core/config.ts';
 import { EnclaveError } from '../core/errors.ts';
 import { makePrivateDir, writePrivateFile } from '../storage/private-files.ts';
+import { sqlitePathOf } from '../storage/open-store.ts';
 import { loadConfig } from './config-loader.ts';
 import { DEV_UNSEAL_FILE } from './dev-shares.ts';
 import { openEnclave } from './enclave.ts';
 import type { OfficerShare } from './seal-service.ts';
 import { starterConfig, type StarterOptions } from './starter-config.ts';
+import { checkTokenRequest } from './token-service.ts';
 
 export const CONFIG_FILE = 'enclave.yaml';
 
@@ -30,36 +36,117 @@ export interface InitResult {
 }
 
 export async function initEnclave(dir: string, options: StarterOptions & { dev?: boolean } = {}): Promise<InitResult> {
-  mkdirSync(dir, { recursive: true });
+  const created: string[] = [];
+  try {
+    return await init(dir, options, created);
+  } catch (err) {
+    // Newest first; the enclave is closed by now (SQLite files can be removed).
+    for (const path of created.reverse()) rmSync(path, { recursive: true, force: true });
+    throw err;
+  }
+}
+
+async function init(dir: string, options: StarterOptions & { dev?: boolean }, created: string[]): Promise<InitResult> {
   const configPath = join(dir, CONFIG_FILE);
+  noteNew(created, dir);
+  onPath(`cannot create the directory ${dir}`, () => mkdirSync(dir, { recursive: true }));
   const wroteConfig = !existsSync(configPath);
-  if (wroteConfig) writeFileSync(configPath, starterConfig(options), { mode: 0o640 });
+  if (wroteConfig) {
+    // wx: only a file this init created is ever removed again.
+    onPath(`cannot write ${configPath}`, () => writeFileSync(configPath, starterConfig(options), { mode: 0o640, flag: 'wx' }));
+    created.push(configPath);
+  }
   const config = loadConfig(configPath);
   // Made private before the stores are created in it, also when it existed (an existing directory keeps
   // its mode through mkdir): 0700, or init refuses with data_dir_insecure.
-  makePrivateDir(config.dataDir);
+  noteNew(created, config.dataDir);
+  // Named by --dir, or by data_dir in a configuration that was there already.
+  const dataDirCode = wroteConfig ? 'invalid_argument' : 'invalid_config';
+  onPath(`cannot create the data directory ${config.dataDir}`, () => makePrivateDir(config.dataDir), dataDirCode);
+  for (const path of storeFiles(config)) noteNew(created, path);
   const enclave = await openEnclave(config);
   try {
     if (enclave.seal.status().initialized) {
       throw new EnclaveError('already_initialized', `${dir} is already initialized (its root key exists); nothing was changed`);
     }
+    const { org, role } = config.gatekeeper.bootstrap;
+    const label = 'bootstrap (enclave init)';
+    for (const officer of config.seal.officers) checkTokenRequest(config, { principal: officer, org, role, label });
+    const devUnsealPath = options.dev ? join(config.dataDir, DEV_UNSEAL_FILE) : null;
+    if (devUnsealPath !== null) {
+      // Written empty now, so that a path that cannot take it is refused while there is no key yet.
+      // An existing one is stale: this enclave has no root key its shares could belong to.
+      noteNew(created, devUnsealPath);
+      onPath(`cannot write the development unseal file ${devUnsealPath}`, () => writePrivateFile(devUnsealPath, ''));
+    }
     const shares = await enclave.seal.initialize(config.seal.officers, config.seal.threshold);
     // Bootstrap: with no token yet there is no quorum to approve one, so each officer gets a first token
     // here, next to their unseal share. Every later token is a proposal that k others approve.
-    const { org, role } = config.gatekeeper.bootstrap;
     const tokens: BootstrapToken[] = [];
     for (const officer of config.seal.officers) {
-      const t = await enclave.tokens.issue({ principal: officer, org, role, label: 'bootstrap (enclave init)' });
+      const t = await enclave.tokens.issue({ principal: officer, org, role, label });
       tokens.push({ officer, id: t.id, secret: t.secret });
     }
-    let devUnsealPath: string | null = null;
-    if (options.dev) {
-      devUnsealPath = join(config.dataDir, DEV_UNSEAL_FILE);
+    if (devUnsealPath !== null) {
       const dev = { warning: 'DEVELOPMENT ONLY: these shares unseal this enclave without its officers.', shares: shares.slice(0, config.seal.threshold).map((s) => s.share) };
       writePrivateFile(devUnsealPath, JSON.stringify(dev, null, 2));
     }
     return { configPath, dataDir: config.dataDir, shares, tokens, threshold: config.seal.threshold, devUnsealPath, wroteConfig };
   } finally {
     await enclave.close();
+  }
+}
+
+/** Notes the outermost missing part of `path`, which creating it would create. */
+function noteNew(created: string[], path: string): void {
+  if (present(path)) return;
+  let outermost = path;
+  for (let up = dirname(outermost); up !== outermost && !present(up); up = dirname(up)) outermost = up;
+  created.push(outermost);
+}
+
+/** Whether anything is at `path`, a dangling symbolic link too (existsSync says no to that one). */
+function present(path: string): boolean {
+  try {
+    lstatSync(path);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * The SQLite files of the stores init opens, with the journal files SQLite adds next to them: removed if
+ * this init created them and then failed, the root key (in the control store) with them.
+ */
+function storeFiles(config: EnclaveConfig): string[] {
+  const homes = [...config.sites.values()].filter((s) => s.role === 'home');
+  const urls = [config.controlStorage, config.log.storage, ...homes.map((s) => s.storage)];
+  return urls
+    .map((url) => sqlitePathOf(url, config.dataDir))
+    .filter((p): p is string => p !== undefined && p !== '' && p !== ':memory:')
+    .flatMap((p) => [p, `${p}-wal`, `${p}-shm`, `${p}-journal`]);
+}
+
+const WHY: Readonly<Record<string, string>> = {
+  EEXIST: 'it exists and is not a directory',
+  ENOTDIR: 'a part of the path is a file, not a directory',
+  EISDIR: 'it is a directory',
+  EACCES: 'permission denied',
+  EPERM: 'permission denied',
+  EROFS: 'the file system is read-only',
+  ENAMETOOLONG: 'the name is too long',
+  ELOOP: 'too many symbolic links',
+};
+
+/** Runs a step on a path the user chose; a path that cannot be used is their mistake, said in one line. */
+function onPath(what: string, step: () => void, code: 'invalid_argument' | 'invalid_config' = 'invalid_argument'): void {
+  try {
+    step();
+  } catch (err) {
+    const errno = (err as NodeJS.ErrnoException).code;
+    const why = errno === undefined || err instanceof EnclaveError ? undefined : WHY[errno];
+    if (why === undefined) throw err;
+    throw new EnclaveError(code, `${what}: ${why}`, { cause: err });
   }
 }

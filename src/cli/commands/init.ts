@@ -18,6 +18,8 @@ interface InitOptions {
 }
 
 const DEFAULT_OFFICERS = ['alice', 'bob', 'carol'];
+/** Shamir's scheme over GF(256) gives at most 255 shares (seal.officers has the same limit). */
+const MAX_OFFICERS = 255;
 
 export function registerInit(program: Command, { io }: CliContext): void {
   program
@@ -50,6 +52,7 @@ export function registerInit(program: Command, { io }: CliContext): void {
       const badName = officers.find((o) => !new RegExp(ID_PATTERN).test(o));
       if (badName !== undefined) throw usageError(`--officers: "${badName}" is not a valid name (lower case letters, digits, - and _, starting with a letter)`);
       if (officers.length < 2) throw usageError('--officers needs at least two names: one person alone never holds the root key');
+      if (officers.length > MAX_OFFICERS) throw usageError(`--officers takes at most ${MAX_OFFICERS} names (one Shamir share each; got ${officers.length})`);
       if (threshold > officers.length) throw usageError(`--threshold ${threshold} is more than the ${officers.length} officers`);
       const result = await initEnclave(opts.dir, { officers, threshold, dev: opts.dev === true });
       const shown = displayPath;
