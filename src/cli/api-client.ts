@@ -1,7 +1,8 @@
 // A small fetch-based client of the Enclave API for the CLI's client commands. An error answer
 // `{"error": {"code", "message"}}` becomes an EnclaveError with the server's code and message; a server
 // that cannot be reached or answers something else becomes a one-line CliError. The bearer token is sent
-// in the Authorization header only and never appears in a message.
+// in the Authorization header only and never appears in a message: a malformed one is refused before
+// sending, and fetch's own messages have the header's value blanked.
 import { EnclaveError, isErrorCode } from '../core/errors.ts';
 import { readLimited } from '../services/read-limited.ts';
 import { CliError, usageError } from './fail.ts';
@@ -46,10 +47,39 @@ export async function send(url: string, init: RequestInit, where: string, hint: 
     }
     const cause = err instanceof Error ? (err.cause as NodeJS.ErrnoException | undefined) : undefined;
     const why = cause?.code ?? (cause instanceof Error ? cause.message : err instanceof Error ? err.message : 'error');
-    throw new CliError('unreachable', `cannot reach ${where} (${why}); ${hint}`, { cause: err });
+    throw new CliError('unreachable', `cannot reach ${where} (${withoutAuthorization(why, init.headers)}); ${hint}`, { cause: err });
   }
   if (res === undefined) throw new CliError('bad_response', `${where} answered more than ${maxBytes.toLocaleString('en-US')} bytes`);
   return res;
+}
+
+/**
+ * `text` with the Authorization header's value blanked, whole and piece by piece: fetch quotes a header
+ * value it refuses ('Headers.append: "Bearer enc_…" is an invalid header value'), secret and all.
+ */
+function withoutAuthorization(text: string, headers: RequestInit['headers']): string {
+  const pairs = headers === undefined ? [] : headers instanceof Headers ? [...headers.entries()] : Array.isArray(headers) ? headers : Object.entries(headers);
+  let out = text;
+  for (const [name, value] of pairs) {
+    if (name?.toLowerCase() !== 'authorization' || value === undefined) continue;
+    for (const part of [value, value.trim(), ...value.split(/\s+/)]) if (part.length >= 4) out = out.split(part).join('[redacted]');
+  }
+  return out;
+}
+
+/**
+ * The bearer token given (--token, ENCLAVE_TOKEN), or undefined for none. Surrounding white space goes
+ * (a token read with `$(cat file)` may keep a \r); what is left must be visible ASCII, as every token is
+ * (src/crypto/token-secret.ts). Anything else, two tokens pasted together say, is refused without being
+ * shown: it is a secret.
+ */
+export function bearerToken(value: string | undefined): string | undefined {
+  const token = value?.trim() ?? '';
+  if (token === '') return undefined;
+  if (!/^[\x21-\x7e]+$/.test(token)) {
+    throw usageError('the bearer token (--token or ENCLAVE_TOKEN) holds a space, a line break or another character no token has; pass exactly one token (it is not shown here)');
+  }
+  return token;
 }
 
 /** The Enclave error an answer's body `{"error": {"code", "message"}}` carries, its message after `prefix`; undefined if it carries none. */
@@ -91,15 +121,17 @@ export class ApiClient {
 
   constructor(baseUrl: string, token?: string, purpose?: string) {
     this.baseUrl = normalizeServerUrl(baseUrl);
-    this.token = token === undefined || token === '' ? undefined : token;
+    // Checked when a request needs it (bearerToken): the seal endpoints send none, whatever is set.
+    this.token = token;
     this.purpose = purpose === undefined || purpose === '' ? undefined : purpose;
   }
 
   async request<T>(method: string, path: string, options: RequestOptions = {}): Promise<ApiResponse<T>> {
     const headers: Record<string, string> = { accept: 'application/json', ...options.headers };
     if (options.auth !== false) {
-      if (this.token === undefined) throw usageError('this command needs a bearer token: pass --token or set ENCLAVE_TOKEN');
-      headers.authorization = `Bearer ${this.token}`;
+      const token = bearerToken(this.token);
+      if (token === undefined) throw usageError('this command needs a bearer token: pass --token or set ENCLAVE_TOKEN');
+      headers.authorization = `Bearer ${token}`;
       if (this.purpose !== undefined) headers['enclave-purpose'] = this.purpose;
     }
     let payload: string | undefined;

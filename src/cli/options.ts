@@ -39,17 +39,21 @@ export function addClientOptions(cmd: Command, options: { token?: boolean } = {}
   return cmd;
 }
 
-/** The server URL: --server / ENCLAVE_SERVER, else the configuration's address if it loads, else the fallback. */
+/**
+ * The server URL: --server / ENCLAVE_SERVER, else the configuration's address, else (no --config, no
+ * ENCLAVE_CONFIG, no enclave.yaml here) the fallback. A configuration that is there but does not load
+ * is an error: its server may be anywhere, and the token must not go to whatever listens on the usual port.
+ */
 export async function serverUrlOf(cmd: Command): Promise<string> {
   const explicit = cmd.optsWithGlobals<GlobalOptions>().server;
   if (explicit !== undefined && explicit !== '') return explicit;
-  try {
-    const { loadConfig } = await import('../services/config-loader.ts');
-    const { host, port } = loadConfig(configPathOf(cmd)).server;
-    return `http://${connectHost(host)}:${port}`;
-  } catch {
-    return FALLBACK_SERVER;
-  }
+  // An empty ENCLAVE_CONFIG counts as unset, as an empty ENCLAVE_SERVER does.
+  const given = cmd.getOptionValueSourceWithGlobals('config') !== 'default' && configPathOf(cmd) !== '';
+  const path = given ? configPathOf(cmd) : DEFAULT_CONFIG;
+  if (!given && !existsSync(path)) return FALLBACK_SERVER;
+  const { loadConfig } = await import('../services/config-loader.ts');
+  const { host, port } = loadConfig(path).server;
+  return `http://${connectHost(host)}:${port}`;
 }
 
 /** The address to connect to for a listening host: wildcard addresses become loopback. */

@@ -1,18 +1,19 @@
 // `enclave log verify` and `enclave log proof`: what an outside party runs against a log's public
 // C2SP tlog-tiles resources (checkpoint, tiles, entry bundles), with nothing but the log's verifier key.
 // `registerLog` returns the `log` command so other subcommands (search) can be added beside these.
-import { existsSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { InvalidArgumentError, Option, type Command } from 'commander';
 import { EnclaveError } from '../../core/errors.ts';
 import { HASH_SIZE } from '../../core/tlog/merkle.ts';
 import { MAX_NOTE_SIZE } from '../../core/tlog/note.ts';
 import { MAX_ENTRY_SIZE, TILE_WIDTH } from '../../core/tlog/tiles.ts';
 import type { LogFetch, LogVerification } from '../../services/log-verifier.ts';
-import { enclaveErrorOf, send } from '../api-client.ts';
+import { bearerToken, enclaveErrorOf, send } from '../api-client.ts';
 import type { CliContext } from '../context.ts';
 import { CliError, usageError } from '../fail.ts';
 import type { Io } from '../io.ts';
 import { examples, integerIn, keyText } from '../options.ts';
+import { writeFileAtomic } from '../output-files.ts';
 import { Output, count, printable } from '../output.ts';
 
 const PROGRESS_FROM = 65_536;
@@ -72,7 +73,8 @@ function maxBytesOf(path: string): number {
 }
 
 /** GETs resources under the log prefix; 404 is "absent", anything else unexpected is a one-line failure. */
-export function httpLogFetch(prefix: string, token: string | undefined): LogFetch {
+export function httpLogFetch(prefix: string, given: string | undefined): LogFetch {
+  const token = bearerToken(given);
   return async (path) => {
     const url = `${prefix}/${path}`;
     const res = await send(url, { headers: token ? { authorization: `Bearer ${token}` } : {} }, url, 'is the log served there? (--url)', maxBytesOf(path));
@@ -86,12 +88,6 @@ export function httpLogFetch(prefix: string, token: string | undefined): LogFetc
 
 function entries(n: number): string {
   return `${count(n)} ${n === 1 ? 'entry' : 'entries'}`;
-}
-
-function writeFileAtomic(path: string, text: string): void {
-  const tmp = `${path}.tmp-${process.pid}`;
-  writeFileSync(tmp, text, { mode: 0o644 });
-  renameSync(tmp, path);
 }
 
 function sourceOptions(cmd: Command): Command {
@@ -185,7 +181,7 @@ async function verify(io: Io, opts: VerifyOptions): Promise<void> {
     },
   });
   progress?.stop();
-  if (opts.save !== undefined) writeFileAtomic(opts.save, result.note);
+  if (opts.save !== undefined) writeFileAtomic(opts.save, result.note, '--save');
   out.result(report(result, opts), (r) => human(r, opts));
 }
 
@@ -238,6 +234,6 @@ async function exportProof(io: Io, opts: ProofOptions): Promise<void> {
   const text = formatTlogProof(proof);
   // On stdout as every result is (its checkpoint came from the server); it ends with its own line feed.
   if (opts.out === undefined) return new Output(io).line(text.replace(/\n$/, ''));
-  writeFileAtomic(opts.out, text);
+  writeFileAtomic(opts.out, text, '--out');
   new Output(io).note(`wrote the inclusion proof of entry ${opts.index} in the checkpoint of ${entries(proof.size)} to ${opts.out}${opts.vkey === undefined ? ' (checkpoint signature not checked: no --vkey)' : ''}`);
 }
