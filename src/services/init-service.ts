@@ -7,6 +7,7 @@ import { existsSync, lstatSync, mkdirSync, rmSync, writeFileSync } from 'node:fs
 import { dirname, join } from 'node:path';
 import type { EnclaveConfig } from '../core/config.ts';
 import { EnclaveError } from '../core/errors.ts';
+import { pathProblem } from '../core/path-problem.ts';
 import { makePrivateDir, writePrivateFile } from '../storage/private-files.ts';
 import { sqlitePathOf } from '../storage/open-store.ts';
 import { loadConfig } from './config-loader.ts';
@@ -128,24 +129,13 @@ function storeFiles(config: EnclaveConfig): string[] {
     .flatMap((p) => [p, `${p}-wal`, `${p}-shm`, `${p}-journal`]);
 }
 
-const WHY: Readonly<Record<string, string>> = {
-  EEXIST: 'it exists and is not a directory',
-  ENOTDIR: 'a part of the path is a file, not a directory',
-  EISDIR: 'it is a directory',
-  EACCES: 'permission denied',
-  EPERM: 'permission denied',
-  EROFS: 'the file system is read-only',
-  ENAMETOOLONG: 'the name is too long',
-  ELOOP: 'too many symbolic links',
-};
 
 /** Runs a step on a path the user chose; a path that cannot be used is their mistake, said in one line. */
 function onPath(what: string, step: () => void, code: 'invalid_argument' | 'invalid_config' = 'invalid_argument'): void {
   try {
     step();
   } catch (err) {
-    const errno = (err as NodeJS.ErrnoException).code;
-    const why = errno === undefined || err instanceof EnclaveError ? undefined : WHY[errno];
+    const why = err instanceof EnclaveError ? undefined : pathProblem(err);
     if (why === undefined) throw err;
     throw new EnclaveError(code, `${what}: ${why}`, { cause: err });
   }
