@@ -46,7 +46,8 @@ export function policyComplexityProblem(text: string): ComplexityProblem | undef
         lineStart = i + 1;
       }
       i += 1;
-    } else if (ch === ' ' || ch === '\t') {
+    } else if (/\s/u.test(ch)) {
+      // Any white space Cedar's lexer skips (form feed and vertical tab too) keeps an index an index.
       i += 1;
     } else if (ch === '"') {
       // Cedar strings: backslash escapes, no raw newlines that matter here (counted anyway).

@@ -41,6 +41,7 @@ void describe('the policy complexity limits', () => {
     assert.equal(policyComplexityProblem(indexes(MAX_POLICY_OPERATORS - 1)), undefined);
     assert.match(policyComplexityProblem(indexes(MAX_POLICY_OPERATORS))?.message ?? '', /more than 128 operators/);
     assert.ok(policyComplexityProblem(policy(`context ${'[ "a" ]\n'.repeat(MAX_POLICY_OPERATORS)} == 1`)), 'spaced and on lines of their own');
+    assert.ok(policyComplexityProblem(policy(`context${'\f["a"]\v'.repeat(MAX_POLICY_OPERATORS)} == 1`)), 'apart by a form feed or vertical tab, which Cedar skips as white space');
     // A set literal is not an index: `[` after an operator, a bracket or `in` opens a value.
     assert.equal(policyComplexityProblem(policy(`[1] == [${'['.repeat(MAX_POLICY_NESTING - 3)}1${']'.repeat(MAX_POLICY_NESTING - 3)}]`)), undefined);
   });
