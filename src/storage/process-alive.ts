@@ -22,20 +22,30 @@ export const FOREIGN_LEASE_MS = 10 * 60_000;
  * every restart). Undefined where there is no /proc or no such process.
  */
 export function processStart(pid: number): string | undefined {
+  return readStart(pid) ?? undefined;
+}
+
+/** The start time, null where no such process is listed (ENOENT), or undefined where /proc could not tell (hidepid, EMFILE). */
+function readStart(pid: number): string | null | undefined {
   try {
     const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
     // Field 2, the command name, is in parentheses and may itself hold spaces and parentheses.
     return stat.slice(stat.lastIndexOf(')') + 2).split(' ')[19];
-  } catch {
-    return undefined;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === 'ENOENT' ? null : undefined;
   }
 }
 
 let selfStart: string | undefined | null = null;
 
+function selfStartOf(): string | undefined {
+  if (selfStart === null) selfStart = processStart(process.pid);
+  return selfStart;
+}
+
 /** `host:pid:random[:start]`: names the holder of a claim (a migration batch, a re-home's mark). */
 export function newHolderId(): string {
-  if (selfStart === null) selfStart = processStart(process.pid);
+  selfStartOf();
   return `${hostname()}:${process.pid}:${randomBytes(4).toString('hex')}${selfStart === undefined ? '' : `:${selfStart}`}`;
 }
 
@@ -50,6 +60,11 @@ export function holderGone(holder: string, now: number, since: number): boolean 
   const pid = Number(pidText);
   if (host !== hostname() || !Number.isInteger(pid)) return now - since > FOREIGN_LEASE_MS;
   // With its start time, a holder is gone unless that very process runs, even under this process's pid.
-  if (start !== undefined) return processStart(pid) !== start;
+  if (pid === process.pid && (start === undefined || start === selfStartOf())) return false;
+  if (start !== undefined) {
+    // Gone when no process has that pid, or one with another start time; where /proc cannot tell, as before.
+    const current = readStart(pid);
+    if (current !== undefined) return current !== start;
+  }
   return pid !== process.pid && !processAlive(pid);
 }

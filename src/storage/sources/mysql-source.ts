@@ -241,7 +241,7 @@ export class MysqlSource extends MysqlReader implements MigrationSource {
     const rows = await this.q(
       `SELECT EVENT_OBJECT_TABLE AS tbl, CONCAT('trigger ', TRIGGER_NAME, ', which runs on DELETE') AS what
          FROM information_schema.TRIGGERS
-        WHERE EVENT_OBJECT_SCHEMA = DATABASE() AND EVENT_MANIPULATION = 'DELETE' AND EVENT_OBJECT_TABLE IN (${list})
+        WHERE EVENT_OBJECT_SCHEMA = DATABASE() AND FIND_IN_SET('DELETE', EVENT_MANIPULATION) > 0 AND EVENT_OBJECT_TABLE IN (${list})
        UNION ALL
        SELECT TABLE_NAME, CONCAT('the ', ENGINE, ' engine, which cannot roll back a refused purge')
          FROM information_schema.TABLES

@@ -254,7 +254,7 @@ export class PostgresSource extends PgReader implements MigrationSource {
     const rows = await this.q(
       `SELECT c.relname AS tbl, 'trigger ' || t.tgname || ', which runs on DELETE' AS what
          FROM pg_trigger t JOIN pg_class c ON c.oid = t.tgrelid JOIN pg_namespace n ON n.oid = c.relnamespace
-        WHERE n.nspname = $1 AND c.relname = ANY($2) AND NOT t.tgisinternal AND (t.tgtype & 8) <> 0
+        WHERE n.nspname = $1 AND c.relname = ANY($2) AND NOT t.tgisinternal AND t.tgenabled <> 'D' AND (t.tgtype & 8) <> 0
        UNION ALL
        SELECT r.tablename, 'rule ' || r.rulename || ', which rewrites DELETE'
          FROM pg_rules r WHERE r.schemaname = $1 AND r.tablename = ANY($2) AND r.definition ~* '\\mAS\\s+ON\\s+DELETE\\M'
