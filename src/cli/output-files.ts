@@ -5,11 +5,19 @@ import { renameSync, unlinkSync, writeFileSync } from 'node:fs';
 import { pathProblem } from '../core/path-problem.ts';
 import { usageError } from './fail.ts';
 
-
 /** A usage error naming `what` (the option and its path) for a path mistake; any other error as it is. */
 export function pathError(err: unknown, what: string): unknown {
   const why = pathProblem(err);
   return why === undefined ? err : usageError(`${what}: ${why}`);
+}
+
+/** Runs `step` on a path the user gave; a path mistake becomes pathError's one usage line. */
+export function atUserPath<T>(what: string, step: () => T): T {
+  try {
+    return step();
+  } catch (err) {
+    throw pathError(err, what);
+  }
 }
 
 /** Writes `text` to `path` whole or not at all (a temporary file renamed over it); `option` names where the path came from. */

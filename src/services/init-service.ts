@@ -129,7 +129,6 @@ function storeFiles(config: EnclaveConfig): string[] {
     .flatMap((p) => [p, `${p}-wal`, `${p}-shm`, `${p}-journal`]);
 }
 
-
 /** Runs a step on a path the user chose; a path that cannot be used is their mistake, said in one line. */
 function onPath(what: string, step: () => void, code: 'invalid_argument' | 'invalid_config' = 'invalid_argument'): void {
   try {

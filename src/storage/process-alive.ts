@@ -45,8 +45,8 @@ function selfStartOf(): string | undefined {
 
 /** `host:pid:random[:start]`: names the holder of a claim (a migration batch, a re-home's mark). */
 export function newHolderId(): string {
-  selfStartOf();
-  return `${hostname()}:${process.pid}:${randomBytes(4).toString('hex')}${selfStart === undefined ? '' : `:${selfStart}`}`;
+  const start = selfStartOf();
+  return `${hostname()}:${process.pid}:${randomBytes(4).toString('hex')}${start === undefined ? '' : `:${start}`}`;
 }
 
 /**

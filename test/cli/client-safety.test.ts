@@ -55,14 +55,19 @@ async function cli(...args: string[]): Promise<RunResult & { code: number }> {
   return { code, signal: null, stdout: io.out(), stderr: io.err() };
 }
 
+/** A usage error (exit 2, invalid_argument) that shows neither token. */
+function refusedUnshown(r: RunResult): void {
+  assert.equal(r.code, 2, r.stderr);
+  assert.equal(oneErrorLine(r).code, 'invalid_argument');
+  assert.ok(!r.stderr.includes(T1.slice(4)) && !r.stderr.includes(T2.slice(4)), r.stderr);
+}
+
 describe('a bearer token is never printed', () => {
   it('two tokens pasted together, or one with a control character, are refused before anything is sent', async () => {
     for (const token of [`${T1}\n${T2}`, `${T1}\u0001`, `${T1} ${T2}`]) {
       seen.length = 0;
       const r = await cli('token', 'list', '--server', base, '-t', token);
-      assert.equal(r.code, 2, r.stderr);
-      assert.equal(oneErrorLine(r).code, 'invalid_argument');
-      assert.ok(!r.stderr.includes(T1.slice(4)) && !r.stderr.includes(T2.slice(4)), r.stderr);
+      refusedUnshown(r);
       assert.equal(seen.length, 0);
     }
   });
@@ -70,13 +75,9 @@ describe('a bearer token is never printed', () => {
   it('from ENCLAVE_TOKEN, and for the log commands too', async () => {
     seen.length = 0;
     const r = await run(['token', 'list', '--server', base], { env: { ENCLAVE_TOKEN: `${T1}\n${T2}` } });
-    assert.equal(r.code, 2, r.stderr);
-    assert.equal(oneErrorLine(r).code, 'invalid_argument');
-    assert.ok(!r.stderr.includes(T1.slice(4)) && !r.stderr.includes(T2.slice(4)), r.stderr);
+    refusedUnshown(r);
     const proof = await cli('log', 'proof', '--url', base, '--index', '3', '-t', `${T1}\n${T2}`);
-    assert.equal(proof.code, 2, proof.stderr);
-    assert.equal(oneErrorLine(proof).code, 'invalid_argument');
-    assert.ok(!proof.stderr.includes(T1.slice(4)) && !proof.stderr.includes(T2.slice(4)), proof.stderr);
+    refusedUnshown(proof);
     assert.equal(seen.length, 0);
   });
 

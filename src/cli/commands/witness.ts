@@ -11,7 +11,7 @@ import type { CliContext } from '../context.ts';
 import { CliError, usageError } from '../fail.ts';
 import type { Io } from '../io.ts';
 import { LOG_LEVELS, examples, portNumber, type LogLevel } from '../options.ts';
-import { pathError } from '../output-files.ts';
+import { atUserPath } from '../output-files.ts';
 import { Output } from '../output.ts';
 
 export const WITNESS_KEY_FILE = 'witness.key';
@@ -91,12 +91,10 @@ async function init(io: Io, opts: InitOptions): Promise<void> {
   const keyFile = join(dir, WITNESS_KEY_FILE);
   if (existsSync(keyFile)) throw new EnclaveError('already_initialized', `${keyFile} exists: this directory already holds a witness (its vkey is printed by \`enclave witness serve\`)`);
   const key = generateNoteKey(opts.name, SIG_TYPE_COSIGNATURE);
-  try {
+  atUserPath(`--dir ${opts.dir}`, () => {
     mkdirSync(dir, { recursive: true, mode: 0o700 });
     writeFileSync(keyFile, `${key.skey}\n`, { mode: 0o600, flag: 'wx' });
-  } catch (err) {
-    throw pathError(err, `--dir ${opts.dir}`);
-  }
+  });
   new Output(io, { json: opts.json === true }).result({ name: opts.name, vkey: key.vkey, dir }, (r) =>
     [`witness ${r.name} initialized in ${r.dir}`, `verifier key (give it to the log and to verifiers):`, r.vkey].join('\n'),
   );

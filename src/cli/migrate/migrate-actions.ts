@@ -13,7 +13,7 @@ import { CliError, usageError } from '../fail.ts';
 import type { Io } from '../io.ts';
 import { withLocalSeal } from '../local-seal.ts';
 import { unsealLocally } from '../local-unseal.ts';
-import { pathError } from '../output-files.ts';
+import { atUserPath } from '../output-files.ts';
 import { Output } from '../output.ts';
 import { meterResources } from '../process-resources.ts';
 import { createProgress, progressMode, type Progress } from '../progress.ts';
@@ -152,13 +152,8 @@ export async function certificate(io: Io, configPath: string, id: string | undef
       if (vkey === undefined) throw new EnclaveError('certificate_invalid', 'the certificate key is not published in the control store');
       const check = verifyCertificate(c.note, vkey);
       if (check.id !== c.id) throw new EnclaveError('certificate_invalid', `the stored certificate's content does not hash to its id ${c.id}`);
-      if (opts.out !== undefined) {
-        try {
-          writeFileSync(opts.out, c.note);
-        } catch (err) {
-          throw pathError(err, `--out ${opts.out}`);
-        }
-      }
+      const outPath = opts.out;
+      if (outPath !== undefined) atUserPath(`--out ${outPath}`, () => writeFileSync(outPath, c.note));
       out.result({ id: c.id, valid: true, checks: check.checks, verifierKey: vkey, logIndex: c.logIndex, certificate: check.certificate, note: c.note }, () =>
         [describeCertificate(check, vkey, c.logIndex), ...(opts.out === undefined ? [] : ['', `Written to ${opts.out} (a signed note; verify it anywhere with --file and --key).`])].join('\n'),
       );
