@@ -9,7 +9,7 @@
 //   no valid signature by a key of that log            log_signature_invalid  403
 //   origin not configured                              unknown_log            404
 //   old size is not the latest cosigned size           log_size_conflict      409 (details.size)
-//   same size as the latest, different root            log_rollback           409
+//   same size as the latest (or 0, none), other root   log_rollback           409
 //   consistency proof does not verify                  log_proof_invalid      422
 import { EnclaveError, isEnclaveError } from '../core/errors.ts';
 import { parseCheckpoint } from '../core/tlog/checkpoint.ts';
@@ -98,12 +98,15 @@ export class WitnessService {
     const latest = await this.store.latest(origin);
     const known = latest?.size ?? 0;
     if (req.oldSize !== known) throw this.sizeConflict(origin, known, `the old size is ${req.oldSize}`);
+    // Never having cosigned is having cosigned the empty tree: a first checkpoint of size 0 with another
+    // root is a split view too (tlog-witness: equal sizes with different roots are 409).
+    const knownRoot = latest?.root ?? EMPTY_TREE_HASH;
     try {
-      if (latest !== undefined && size === latest.size && !bytesEqual(root, latest.root)) {
+      if (size === known && !bytesEqual(root, knownRoot)) {
         throw new EnclaveError('log_rollback', `refused a split view of ${shown(origin)}: a checkpoint of size ${size} with another root than the one this witness cosigned`);
       }
       // Between equal sizes too: the proof must then be empty (RFC 6962 §2.1.2).
-      checkTree(req.proof, size, root, known, latest?.root ?? EMPTY_TREE_HASH);
+      checkTree(req.proof, size, root, known, knownRoot);
     } catch (err) {
       // The signature is the log's: keep the request as evidence of its misbehaviour (tlog-witness allows it).
       if (isEnclaveError(err)) await this.store.addEvidence({ origin, reason: `${err.code}: ${err.message}`, body: text, time: this.clock() });

@@ -11,10 +11,12 @@ import {
   cosignatureVerifierFromKey,
   cosignerFromKey,
   formatAddCheckpoint,
+  formatCheckpoint,
   generateNoteKey,
   openCheckpoint,
   noteVerifier,
   proveTree,
+  signNote,
 } from '../../src/core/tlog/index.ts';
 import { buildWitnessServer } from '../../src/http/witness-server.ts';
 import { WitnessService, parseLogOption } from '../../src/services/witness-service.ts';
@@ -160,6 +162,19 @@ test('refuses a split view: a different tree of a size it cosigned, or a fork th
     assert.deepEqual(evidence.map((e) => e.reason.split(':')[0]), ['log_rollback', 'log_proof_invalid']);
     assert.ok(evidence[0]?.body.includes(forked));
     assert.equal((await r.store.latest(log.origin))?.size, 10);
+  });
+});
+
+test('a first checkpoint of size 0 must have the empty tree\'s root: another is a split view, 409 (tlog-witness: old size equals the size, roots differ)', async () => {
+  const log = new StaticLog();
+  await withRig([log], async (r) => {
+    const text = formatCheckpoint({ origin: log.origin, size: 0, root: new Uint8Array(32).fill(7), extensions: [] });
+    const res = await submit(r.app, 0, [], signNote(text, [log.signer]));
+    assert.equal(res.statusCode, 409, res.body);
+    assert.equal(code(res), 'log_rollback');
+    assert.equal(await r.store.latest(log.origin), undefined);
+    // The true empty checkpoint is cosigned.
+    assertCosigned(log, await log.publish(), await submit(r.app, 0, [], log.checkpoints[0] ?? ''));
   });
 });
 
