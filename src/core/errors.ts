@@ -20,7 +20,7 @@ export const ERROR_CODES = {
   invalid_field: 'A field value does not match its declared type or limits.',
   record_not_found: 'No record with that id exists in that collection.',
   record_exists: 'A record with that id already exists.',
-  version_conflict: 'The record changed since the version given in If-Match.',
+  version_conflict: 'No entity-tag in If-Match matches the current version of the record (it changed since, or the tag is weak or not one this server issues).',
   subject_not_found: 'The subject is not registered.',
   subject_exists: 'The subject is already registered.',
   subject_erased: 'The subject was erased: their data key is destroyed and their records can never be read again.',
@@ -46,7 +46,7 @@ export const ERROR_CODES = {
   not_an_approver: 'The principal is not a member of the approver groups of this kind of request or proposal.',
   already_reviewed: 'This approver already gave a verdict on this request or proposal (the same verdict again is accepted only to complete what it decided, when the log refused the entry of the grant or change).',
   stale_proposal: 'The policy set changed since this proposal was made; propose again against the active version.',
-  policy_engine_failed: 'The policy engine failed (its WebAssembly module trapped) and refuses every decision until the server restarts; the server log has the cause.',
+  policy_engine_failed: 'The policy engine failed (its WebAssembly module trapped) and refuses every decision until the server restarts, except sealing by a gatekeeper officer whose role allows it; the server log has the cause.',
   policy_invalid: 'The proposed policy set does not parse or does not validate against the generated Cedar schema.',
   // seal and keys
   sealed: 'The enclave is sealed: officers must enter their unseal shares (as many as the threshold) with `enclave unseal` before protected data can be served.',

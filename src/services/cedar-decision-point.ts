@@ -14,6 +14,7 @@ import { PRINCIPAL_TYPES, systemResourceOf } from '../core/cedar-schema.ts';
 import { ACTIONS, type Action, type RoleAction } from '../core/config-schema.ts';
 import type { CollectionDef, EnclaveConfig } from '../core/config.ts';
 import type { Decision, DecisionPoint, DecisionRequest, GrantRef } from '../core/decision.ts';
+import type { EnclaveError } from '../core/errors.ts';
 import { roleRef, type QuorumRule } from '../core/gatekeeper-config.ts';
 import { Lru } from '../core/lru.ts';
 import type { Principal } from '../core/principal.ts';
@@ -23,6 +24,8 @@ import type { ActiveGrant, GrantIndex } from './grant-index.ts';
 import { DEFAULT_DENY, type CedarAnswer, type PolicyEngine } from './policy-engine.ts';
 
 const PARENT_INVARIANT = 'invariant/parent-never-protected';
+/** Names the decision that lets an officer seal while the engine is failed (no Cedar policy decided it). */
+const SEAL_WHILE_FAILED = 'engine-failed/gatekeeper-seal';
 const ROLE_ACTIONS: ReadonlySet<string> = new Set(ACTIONS);
 /** Actions that reach protected data as a whole, whatever fields they name. */
 const WHOLE_SUBJECT: ReadonlySet<Action> = new Set<Action>(['subject.erase', 'subject.rehome', 'enclave.seal']);
@@ -87,6 +90,9 @@ export class CedarDecisionPoint implements DecisionPoint {
 
   /** The same decision, synchronously (the benchmark measures this). */
   decideNow(req: DecisionRequest): Decision {
+    // Checked before the cache: a decision cached while the engine was healthy must not outlive its trap.
+    const failure = this.engine.failure;
+    if (failure) return this.whileFailed(req, failure);
     const facts = this.facts(req.principal, req.action);
     if (!facts) {
       return this.denial([DEFAULT_DENY], `principal ${req.principal.id} has no role "${req.principal.role}" in org "${req.principal.org}" in the configuration`);
@@ -111,6 +117,18 @@ export class CedarDecisionPoint implements DecisionPoint {
       const answer = this.ask(facts, req, reaches, undefined);
       return answer.allow ? this.allowed(answer, 'public', 'allowed') : this.denial(answer.policies, this.reasonOf(answer, facts, req.action));
     });
+  }
+
+  /**
+   * With the engine failed every decision is refused, except sealing: it reveals nothing and is the
+   * emergency response ("Seal is never blocked", transparency-log.md), so it follows the configured
+   * roles without Cedar, for the gatekeeper's own principals only (never the parent company's).
+   */
+  private whileFailed(req: DecisionRequest, failure: EnclaveError): Decision {
+    if (this.cache && this.cache.size > 0) this.cache.clear();
+    const facts = req.action === 'enclave.seal' ? this.facts(req.principal, req.action) : undefined;
+    if (!facts?.roleAllows || facts.principal.orgKind !== 'gatekeeper') throw failure;
+    return { allow: true, release: 'public', policies: [SEAL_WHILE_FAILED], policyVersion: this.engine.version, reason: 'allowed: the policy engine failed; sealing follows the configured roles of the gatekeeper' };
   }
 
   private prefix(facts: Facts, action: Action): string {

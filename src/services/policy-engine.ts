@@ -227,6 +227,11 @@ export class PolicyEngine {
     return this.active?.version ?? 0;
   }
 
+  /** Set once a call trapped: the error every decision is refused with from then on. */
+  get failure(): EnclaveError | undefined {
+    return this.broken;
+  }
+
   /** Changes on every activation: part of every decision-cache key. */
   get policyEpoch(): number {
     return this.epoch;
