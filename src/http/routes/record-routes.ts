@@ -4,7 +4,7 @@ import { EnclaveError } from '../../core/errors.ts';
 import type { Enclave } from '../../services/enclave.ts';
 import type { RecordView } from '../../services/vault.ts';
 import { principalOf } from '../auth.ts';
-import { etagOf, parseIfMatch } from '../if-match.ts';
+import { etagOf, ifMatching, parseIfMatch } from '../if-match.ts';
 import { receipted, withReceipt } from '../log-receipt.ts';
 import { CollectionName, CreateRecordBody, ListQuery, LogIndex, RecordId, ReplaceRecordBody, SubjectId } from '../schemas.ts';
 
@@ -13,10 +13,13 @@ const Rec = { $ref: 'Record#' };
 const errors = { 400: Err, 401: Err, 403: Err, 404: Err, 410: Err, 413: Err, 415: Err, 422: Err, 503: Err };
 const RecordParams = Type.Object({ collection: CollectionName, id: RecordId });
 const CollectionParams = Type.Object({ collection: CollectionName });
+const IfMatchHeader = Type.Object({ 'if-match': Type.Optional(Type.String({ description: '"*" or entity-tags as given in ETag, e.g. "3"; strong comparison (RFC 9110 §13.1.1)' })) });
 const security = [{ bearer: [] }];
 
 export function recordRoutes(app: FastifyInstance, enclave: Enclave): void {
   const { vault } = enclave;
+  /** The record's version as stored, for If-Match lists only: the vault decides and compares again. */
+  const current = (collection: string, id: string) => async () => (await enclave.router.findRecord(collection, id))?.row.version;
 
   app.post<{ Params: { collection: string }; Body: { id?: string; data: Record<string, unknown> } }>(
     '/v1/collections/:collection/records',
@@ -67,18 +70,21 @@ export function recordRoutes(app: FastifyInstance, enclave: Enclave): void {
         summary: 'Replace a record (optionally conditional on If-Match)',
         security,
         params: RecordParams,
-        headers: Type.Object({ 'if-match': Type.Optional(Type.String()) }),
+        headers: IfMatchHeader,
         body: ReplaceRecordBody,
         response: { 200: Rec, ...errors, 412: Err },
       },
     },
     async (request, reply) => {
-      const ifMatch = parseIfMatch(request.headers['if-match']);
+      const { collection, id } = request.params;
+      const condition = parseIfMatch(request.headers['if-match']);
       const view = await receipted(reply, () =>
-        vault.replaceRecord(principalOf(request), request.params.collection, request.params.id, {
-          data: request.body.data,
-          ...(ifMatch === undefined ? {} : { ifMatch }),
-        }),
+        ifMatching(condition, current(collection, id), (ifMatch) =>
+          vault.replaceRecord(principalOf(request), collection, id, {
+            data: request.body.data,
+            ...(ifMatch === undefined ? {} : { ifMatch }),
+          }),
+        ),
       );
       return reply.header('etag', etagOf(view.version)).send(view);
     },
@@ -92,11 +98,14 @@ export function recordRoutes(app: FastifyInstance, enclave: Enclave): void {
         summary: 'Delete a record (optionally conditional on If-Match)',
         security,
         params: RecordParams,
+        headers: IfMatchHeader,
         response: { 204: Type.Null(), ...errors, 412: Err },
       },
     },
     async (request, reply) => {
-      await withReceipt(reply, () => vault.deleteRecord(principalOf(request), request.params.collection, request.params.id, parseIfMatch(request.headers['if-match'])));
+      const { collection, id } = request.params;
+      const condition = parseIfMatch(request.headers['if-match']);
+      await withReceipt(reply, () => ifMatching(condition, current(collection, id), (ifMatch) => vault.deleteRecord(principalOf(request), collection, id, ifMatch)));
       return reply.status(204).send();
     },
   );
