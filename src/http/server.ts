@@ -6,6 +6,7 @@ import type { Enclave } from '../services/enclave.ts';
 import { EnclaveError } from '../core/errors.ts';
 import { recordDataSchema } from '../core/record-model.ts';
 import { authenticate } from './auth.ts';
+import { refuseForeignCharset } from './content-type.ts';
 import { frameworkErrors, installErrorHandling, ROUTER_OPTIONS } from './error-handler.ts';
 import { installMetrics } from './metrics.ts';
 import { accessRoutes } from './routes/access-routes.ts';
@@ -87,6 +88,14 @@ export async function buildServer(enclave: Enclave, options: ServerOptions = {})
     }
     if (request.routeOptions.config.public === true || request.routeOptions.url === undefined) return;
     await authenticate(enclave.tokens, request, enclave.config.gatekeeper.purposes);
+  });
+  app.addHook('preParsing', (request, _reply, payload, done) => {
+    try {
+      refuseForeignCharset(request);
+      done(null, payload);
+    } catch (err) {
+      done(err as Error);
+    }
   });
 
   systemRoutes(app, enclave, metrics);

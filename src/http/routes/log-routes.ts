@@ -16,6 +16,7 @@ import { parseRfc3339 } from '../../core/rfc3339.ts';
 import { SUBJECT_HASH_PATTERN } from '../../core/log-entry.ts';
 import { parseTilePath, TILE_WIDTH } from '../../core/tlog/tiles.ts';
 import type { Enclave } from '../../services/enclave.ts';
+import { acceptsGzip } from '../accept-encoding.ts';
 import { principalOf } from '../auth.ts';
 import { BundleCache, type Bundle } from '../bundle-cache.ts';
 import { receipted } from '../log-receipt.ts';
@@ -95,9 +96,11 @@ export function logRoutes(app: FastifyInstance, enclave: Enclave): void {
   /** Sends bytes; an entry bundle (`gzip` given) compressed when the client accepts it. */
   function sendBinary(request: FastifyRequest, reply: FastifyReply, data: Uint8Array, cache: string, gzip?: Bundle['gzip']): FastifyReply {
     void reply.type('application/octet-stream').header('cache-control', cache);
-    // tlog-tiles: entry bundles SHOULD be compressed at the HTTP layer, when the client accepts it.
-    const compressed = gzip !== undefined && /\bgzip\b/.test(request.headers['accept-encoding'] ?? '');
-    if (compressed) void reply.header('content-encoding', 'gzip').header('vary', 'accept-encoding');
+    // tlog-tiles: entry bundles SHOULD be compressed at the HTTP layer, when the client accepts it. Both
+    // answers name what they depend on (RFC 9110 §12.5.5), so a cache never swaps one for the other.
+    const compressed = gzip !== undefined && acceptsGzip(request.headers['accept-encoding']);
+    if (gzip !== undefined) void reply.header('vary', 'accept-encoding');
+    if (compressed) void reply.header('content-encoding', 'gzip');
     const body = compressed ? gzip() : data;
     return reply.send(Buffer.from(body.buffer, body.byteOffset, body.byteLength));
   }
