@@ -179,8 +179,20 @@ export function parseConfig(doc: unknown, source = 'configuration'): EnclaveConf
     });
     orgs.set(o.id, { id: o.id, kind: o.kind, roles });
   });
+  // Invariants 1 and 2: a jurisdiction's data lives at its home and backup sites, out of the parent
+  // company's reach; the parent operates legacy sites only (where migration reads from and purges).
+  const uses = new Map<string, string[]>();
+  for (const j of raw.jurisdictions) {
+    if (j.home_site !== undefined) uses.set(j.home_site, [...(uses.get(j.home_site) ?? []), `the home site of jurisdiction "${j.id}"`]);
+    for (const b of j.backup_sites ?? []) uses.set(b, [...(uses.get(b) ?? []), `a backup site of jurisdiction "${j.id}"`]);
+  }
   raw.sites.forEach((s, i) => {
-    if (!orgs.has(s.operator)) problems.push(`sites[${i}].operator "${s.operator}" is not an org id (expected one of: ${[...orgs.keys()].join(', ')})`);
+    const operator = orgs.get(s.operator);
+    if (!operator) problems.push(`sites[${i}].operator "${s.operator}" is not an org id (expected one of: ${[...orgs.keys()].join(', ')})`);
+    else if (operator.kind === 'parent' && s.role !== 'legacy') {
+      const what = uses.get(s.id)?.join(' and ') ?? `a ${s.role} site`;
+      problems.push(`sites[${i}].operator "${s.operator}" is the parent company, which must never hold a jurisdiction's data, but site "${s.id}" is ${what}; only a legacy site may be operated by it`);
+    }
   });
 
   const jurisdictions = new Map<string, JurisdictionDef>();

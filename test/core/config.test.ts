@@ -167,6 +167,17 @@ const BAD: readonly BadCase[] = [
   { what: 'one home site for two jurisdictions', mutate: (d) => set(d, ['jurisdictions', 1, 'home_site'], 'trusted-us'), mentions: ['jurisdictions[1].home_site', 'site "trusted-us" is the home site of both "us" and "eu"'] },
   { what: 'a backup site whose role is not backup', mutate: (d) => set(d, ['jurisdictions', 0, 'backup_sites'], ['virginia']), mentions: ['jurisdictions[0].backup_sites[0] "virginia" has role "legacy", expected "backup"'] },
   { what: 'a site operated by an unknown org', mutate: (d) => set(d, ['sites', 0, 'operator'], 'nobody'), mentions: ['sites[0].operator "nobody" is not an org id'] },
+  // invariants 1 and 2: the parent company never holds a jurisdiction's data
+  { what: 'a home site operated by the parent company', mutate: (d) => set(d, ['sites', 0, 'operator'], 'parent'), mentions: ['sites[0].operator "parent" is the parent company', 'home site of jurisdiction "us"', 'only a legacy site'] },
+  {
+    what: 'a backup site operated by the parent company',
+    mutate: (d) => {
+      push(d, ['sites'], { id: 'us-backup', operator: 'parent', country: 'US', role: 'backup', storage: 'sqlite:sites/us-backup.db' });
+      set(d, ['jurisdictions', 0, 'backup_sites'], ['us-backup']);
+    },
+    mentions: ['sites[4].operator "parent" is the parent company', 'backup site of jurisdiction "us"'],
+  },
+  { what: 'a home site, of no jurisdiction yet, operated by the parent company', mutate: (d) => push(d, ['sites'], { ...newHomeSite, operator: 'parent' }), mentions: ['sites[4].operator "parent" is the parent company', 'a home site'] },
   // invariant 2
   { what: 'a parent-company role that may re-home subjects', mutate: (d) => set(d, ['orgs', 2, 'roles', 0, 'actions'], ['record.read', 'subject.rehome']), mentions: ['orgs[2].roles[0].actions must not include subject.rehome', 'parent company'] },
   { what: 'a parent-company role that may seal the enclave', mutate: (d) => set(d, ['orgs', 2, 'roles', 0, 'actions'], ['enclave.seal']), mentions: ['orgs[2].roles[0].actions must not include enclave.seal'] },
@@ -213,6 +224,14 @@ const BAD: readonly BadCase[] = [
   { what: 'a bootstrap role outside the gatekeeper', mutate: (d) => set(d, ['gatekeeper', 'bootstrap', 'role'], 'platform/service'), mentions: ['gatekeeper.bootstrap.role: "platform/service" must be a role of a gatekeeper org'] },
   { what: 'a role reference without an org', mutate: (d) => set(d, ['gatekeeper', 'bootstrap', 'role'], 'officer'), mentions: ['gatekeeper.bootstrap.role must match'] },
 ];
+
+void describe('sites the parent company operates', () => {
+  void it('may be legacy sites (where migration reads from), and the starter configuration has two', () => {
+    const c = parseConfig(starter());
+    const parentSites = [...c.sites.values()].filter((s) => c.orgs.get(s.operator)?.kind === 'parent');
+    assert.deepEqual(parentSites.map((s) => [s.id, s.role]), [['virginia', 'legacy'], ['singapore', 'legacy']]);
+  });
+});
 
 void describe('parseConfig refuses malformed documents with invalid_config, naming the key', () => {
   for (const c of BAD) {
