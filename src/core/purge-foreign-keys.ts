@@ -30,7 +30,9 @@ export function deleteEffectsRefusal(keys: readonly SourceForeignKey[], purged: 
 /** Why a purge of these tables is refused because of the source's delete hazards (MigrationSource.deleteHazards); undefined when it has none. */
 export function deleteHazardsRefusal(hazards: readonly string[]): string | undefined {
   if (hazards.length === 0) return undefined;
-  return `a delete at the source would not be exactly the verified one: ${hazards.join('; ')}. Drop or disable those triggers or rules, or convert those tables to a transactional engine`;
+  // A hazard that names a privilege to grant (MySQL's triggers are shown only to an account holding TRIGGER) says how.
+  const grant = hazards.some((h) => /\bGRANT [A-Z]+ ON\b/.test(h)) ? '; grant the privileges named, so that the check sees every trigger' : '';
+  return `a delete at the source would not be exactly the verified one: ${hazards.join('; ')}. Drop or disable those triggers or rules, or convert those tables to a transactional engine${grant}`;
 }
 
 /**

@@ -249,7 +249,41 @@ export class MysqlSource extends MysqlReader implements MigrationSource {
        ORDER BY 1, 2`,
       [...tables, ...tables],
     );
-    return rows.map((r) => `table ${String(r['tbl'])} has ${String(r['what'])}`);
+    return [...rows.map((r) => `table ${String(r['tbl'])} has ${String(r['what'])}`), ...(await this.unseenTriggers(tables))];
+  }
+
+  /**
+   * The purged tables whose triggers this account may not be shown: MySQL lists a table's triggers in
+   * information_schema.TRIGGERS only to an account with the TRIGGER privilege on it (MariaDB 10.11 lists
+   * them, without their body, either way), so without it the check above finds none whatever there is.
+   * The privilege counts where the account holds it itself, on all databases, this one, or the table; one
+   * held through a role is not listed to it and counts as missing (fail closed).
+   */
+  private async unseenTriggers(tables: readonly string[]): Promise<string[]> {
+    const [who] = (await this.q('SELECT CURRENT_USER() AS account, DATABASE() AS db')) as { account?: string; db?: string | null }[];
+    const current = who?.account ?? '';
+    const at = current.lastIndexOf('@');
+    const grantee = `'${current.slice(0, at)}'@'${current.slice(at + 1)}'`;
+    // An account that may read the grant tables is shown every account's rows: only its own count, compared
+    // exactly here (the catalog compares without regard to case, and user names are case-sensitive).
+    const rows = await this.q(
+      `SELECT GRANTEE AS g, '' AS tbl FROM information_schema.USER_PRIVILEGES WHERE PRIVILEGE_TYPE = 'TRIGGER' AND GRANTEE = ?
+       UNION ALL
+       SELECT GRANTEE, '' FROM information_schema.SCHEMA_PRIVILEGES WHERE PRIVILEGE_TYPE = 'TRIGGER' AND GRANTEE = ? AND DATABASE() LIKE TABLE_SCHEMA
+       UNION ALL
+       SELECT GRANTEE, TABLE_NAME FROM information_schema.TABLE_PRIVILEGES WHERE PRIVILEGE_TYPE = 'TRIGGER' AND GRANTEE = ? AND TABLE_SCHEMA = DATABASE()`,
+      [grantee, grantee, grantee],
+    );
+    const own = rows.filter((r) => String(r['g']) === grantee).map((r) => String(r['tbl']));
+    if (own.includes('')) return [];
+    const granted = new Set(own);
+    const missing = [...tables].filter((t) => !granted.has(t)).sort();
+    if (missing.length === 0) return [];
+    const db = backtickQuote(who?.db ?? '');
+    return [
+      `the account ${current} lacks the TRIGGER privilege (held itself, not through a role) on ${missing.length === 1 ? 'table' : 'tables'} ${missing.join(', ')}, and MySQL shows a table's triggers only to an account that has it, so one that runs on DELETE would go unseen; ` +
+        `grant it for the purge with ${missing.map((t) => `GRANT TRIGGER ON ${db}.${backtickQuote(t)} TO ${grantee}`).join(' and ')}`,
+    ];
   }
 
   async count(table: string): Promise<number> {
