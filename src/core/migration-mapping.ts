@@ -254,6 +254,8 @@ export const FIELD_ACCEPTS: Readonly<Record<FieldDef['type'], readonly ColumnKin
 };
 
 const KEY_KINDS: readonly ColumnKind[] = ['text', 'integer', 'other'];
+/** A PostgreSQL uuid column (its kind is text: its values read as text). */
+const isUuid = (c: SourceColumn): boolean => c.nativeType.toLowerCase() === 'uuid';
 
 function sameSet(a: readonly string[], b: readonly string[]): boolean {
   return a.length === b.length && a.every((x) => b.includes(x));
@@ -340,6 +342,11 @@ export function resolveMapping(mapping: MigrationMapping, config: EnclaveConfig,
       const referred = subjectsTable?.columns.find((c) => c.name === target);
       if (link && referred && sourceKind !== 'jsonl' && link.kind !== referred.kind && [link.kind, referred.kind].every((k) => k === 'text' || k === 'integer')) {
         problems.push(`${label}.subject: column "${t.subject.column}" of ${t.table} is ${link.nativeType} (${link.kind}) but subjects.${t.subject.kind === 'join' ? 'key' : 'id'} "${target}" of ${s.table} is ${referred.nativeType} (${referred.kind}); a join compares them as they are, so both must be text or both integers`);
+      } else if (link && referred && sourceKind === 'postgres' && isUuid(link) !== isUuid(referred) && link.kind === 'text' && referred.kind === 'text') {
+        // PostgreSQL reads a lookup's values as the subjects' column's type: against uuid, one text value
+        // that is no uuid fails the whole plan or run; against text, a uuid spelled otherwise finds no one.
+        const show = (c: SourceColumn) => (isUuid(c) ? 'uuid' : `${c.nativeType} (${c.kind})`);
+        problems.push(`${label}.subject: column "${t.subject.column}" of ${t.table} is ${show(link)} but subjects.${t.subject.kind === 'join' ? 'key' : 'id'} "${target}" of ${s.table} is ${show(referred)}; PostgreSQL compares them as the subjects' column's type, so a value that is no uuid would fail the whole lookup and a uuid spelled otherwise would find no subject: both must be uuid or neither`);
       }
     }
     const fields: ResolvedField[] = [];
