@@ -11,13 +11,13 @@
 // overwritten with zeros, and the file truncated (fsync at each step), so no deleted line remains in it.
 // A failure before the marker removes the side files (nothing was purged); after it, the next open
 // finishes every table (everything is purged). No table is ever purged without the others.
-import { randomBytes } from 'node:crypto';
-import { closeSync, createReadStream, existsSync, fsyncSync, ftruncateSync, openSync, readdirSync, readFileSync, readSync, rmSync, statSync, writeFileSync, writeSync } from 'node:fs';
+import { closeSync, createReadStream, existsSync, fsyncSync, ftruncateSync, openSync, readdirSync, readFileSync, readSync, rmSync, statSync, utimesSync, writeFileSync, writeSync } from 'node:fs';
+import { hostname } from 'node:os';
 import { basename, join } from 'node:path';
 import { createInterface, type Interface } from 'node:readline';
 import { EnclaveError } from '../../core/errors.ts';
 import { duplicateName } from '../../core/json-duplicate-names.ts';
-import { processAlive } from '../process-alive.ts';
+import { FOREIGN_LEASE_MS, holderGone, newHolderId, processAlive } from '../process-alive.ts';
 import {
   compareKeys,
   type ColumnKind,
@@ -41,8 +41,10 @@ const READY = '.purge-ready';
 const DELETES = '.purge-deletes';
 /** In the directory: the purge whose side files are all prepared is committed (a JSON list of its tables). */
 const COMMIT = '.purge-commit';
-// Held by the purge under way (pid and a token of its own): no other open may take its side files for
-// a dead purge's and remove them. A lock whose process is gone is stale.
+// Held by the purge under way, named by its holder id (host:pid:token:start, as the migration's claims
+// are): no other open may take its side files for a dead purge's and remove them. A lock whose holder is
+// gone (holderGone: that process, started at that time, no longer runs; one of another host once the
+// lock's time is FOREIGN_LEASE_MS old, which the purge renews while it runs) is stale.
 const LOCK = '.purge-lock';
 
 function invalidData(message: string): EnclaveError {
@@ -328,17 +330,40 @@ function heldByOther(dir: string, mine: string): string | undefined {
     return undefined;
   }
   if (text === mine) return undefined;
-  const pid = Number(text.split(':')[0]);
-  if (Number.isSafeInteger(pid) && pid > 0 && processAlive(pid)) return text;
+  const parts = text.split(':');
+  let gone: boolean;
+  if (parts.length >= 3) {
+    let since = 0;
+    try {
+      since = statSync(lock).mtimeMs;
+    } catch {
+      // removed meanwhile: its holder finished
+    }
+    gone = holderGone(text, Date.now(), since);
+  } else {
+    // `pid:token`, written by releases before holder ids: the process with that pid, unless it is this
+    // one (which names itself by holder id), may still be its holder.
+    const pid = Number(parts[0]);
+    gone = !(Number.isSafeInteger(pid) && pid > 0 && pid !== process.pid && processAlive(pid));
+  }
+  if (!gone) return text;
   rmSync(lock, { force: true });
   return undefined;
+}
+
+/** The holder of a lock as the refusal names it: its process, and its host when that is another. */
+function holderLabel(text: string): string {
+  const parts = text.split(':');
+  if (parts.length < 3) return `process ${parts[0] ?? '?'}`;
+  const [host, pid] = parts;
+  return host === hostname() ? `process ${pid ?? '?'}` : `process ${pid ?? '?'} on host ${host ?? '?'}`;
 }
 
 export class JsonlSource extends JsonlReader implements MigrationSource {
   readonly kind = 'jsonl';
   readonly location: string;
   private rewritten: string[] = [];
-  private readonly token = `${process.pid}:${randomBytes(8).toString('hex')}`;
+  private readonly token = newHolderId();
 
   constructor(dir: string, location = dir) {
     super(dir);
@@ -428,15 +453,26 @@ export class JsonlSource extends JsonlReader implements MigrationSource {
   async transaction<T>(_tables: readonly string[], work: (tx: SourceTransaction) => Promise<T>): Promise<T> {
     const lock = join(this.dir, LOCK);
     const holder = heldByOther(this.dir, this.token);
-    if (holder !== undefined) throw new EnclaveError('source_unavailable', `another purge of the JSON Lines source ${this.location} is under way (process ${holder.split(':')[0] ?? '?'}); try again when it has finished`);
+    if (holder !== undefined) throw new EnclaveError('source_unavailable', `another purge of the JSON Lines source ${this.location} is under way (${holderLabel(holder)}); try again when it has finished`);
     try {
       writeFileSync(lock, this.token, { flag: 'wx', mode: 0o600 });
     } catch (cause) {
       throw new EnclaveError('source_unavailable', `another purge of the JSON Lines source ${this.location} began at the same moment; try again`, { cause });
     }
+    // The lock's time tells another host how long ago its holder was last seen.
+    const renew = setInterval(() => {
+      try {
+        const now = new Date();
+        utimesSync(lock, now, now);
+      } catch {
+        // gone: nothing to renew
+      }
+    }, FOREIGN_LEASE_MS / 5);
+    renew.unref();
     try {
       return await this.locked(work);
     } finally {
+      clearInterval(renew);
       rmSync(lock, { force: true });
     }
   }

@@ -1,11 +1,13 @@
 // The JSON Lines source against the conformance suite, plus what only files can get wrong: lines that
 // are not objects, rows out of key order, and a purge that fails or is killed while it rewrites files.
 import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { hostname, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
 import { EnclaveError } from '../../../src/core/errors.ts';
+import { processStart } from '../../../src/storage/process-alive.ts';
 import { JsonlSource } from '../../../src/storage/sources/jsonl-source.ts';
 import { FIXTURE, sourceConformance } from './conformance.ts';
 
@@ -145,6 +147,58 @@ void describe('JSON Lines files the migration cannot read as they are', () => {
     writeFileSync(join(e, '.purge-lock'), '999999999:dead');
     await purge(new JsonlSource(e));
     assert.deepEqual(contents(e), purged);
+  });
+
+  void it('the purge lock names its holder as the migration\'s claims do: host, pid, a token and the start time', async () => {
+    const d = twoTables('holder');
+    let lock = '';
+    await new JsonlSource(d).transaction(['messages'], () => {
+      lock = readFileSync(join(d, '.purge-lock'), 'utf8');
+      return Promise.resolve();
+    });
+    assert.equal(lock.split(':').length, 4, lock);
+    const [host, pid, token, start] = lock.split(':');
+    assert.deepEqual([host, pid, start], [hostname(), String(process.pid), processStart(process.pid)]);
+    assert.match(token ?? '', /^[0-9a-f]{8,}$/);
+  });
+
+  void it('a lock left by a process whose pid a live process that is not the holder now has is stale: the purge goes ahead', async () => {
+    const start = processStart(process.pid);
+    assert.ok(start !== undefined, 'Linux tells a process its start time');
+    // The killed purge had this process's pid before (a container's PID 1 after a restart): it started earlier.
+    for (const left of [`${hostname()}:${String(process.pid)}:0badc0de:${String(Number(start) - 1)}`, `${String(process.pid)}:0badc0de0badc0de`]) {
+      const d = twoTables(`reused-${left.split(':').length}`);
+      writeFileSync(join(d, '.purge-lock'), left);
+      writeFileSync(join(d, 'messages.jsonl.purge-deletes'), '[1]\n'); // the dead purge's side file
+      await purge(new JsonlSource(d));
+      assert.deepEqual(contents(d), purged, left);
+      assert.deepEqual(readdirSync(d).sort(), ['accounts.jsonl', 'messages.jsonl'], 'its side files and lock are gone');
+    }
+    // Another live process under the dead holder's pid, started at another time.
+    const other = spawn(process.execPath, ['-e', 'setTimeout(() => {}, 60_000)'], { stdio: 'ignore' });
+    try {
+      const pid = other.pid ?? 0;
+      let otherStart: string | undefined;
+      for (let i = 0; i < 100 && otherStart === undefined; i++) {
+        otherStart = processStart(pid);
+        if (otherStart === undefined) await new Promise((r) => setTimeout(r, 10));
+      }
+      assert.ok(otherStart !== undefined);
+      const d = twoTables('reused-other');
+      writeFileSync(join(d, '.purge-lock'), `${hostname()}:${String(pid)}:0badc0de:${String(Number(otherStart) - 1)}`);
+      await purge(new JsonlSource(d));
+      assert.deepEqual(contents(d), purged);
+      // That same process as the holder: its lock holds, and its side files are left alone.
+      const e = twoTables('live-other');
+      writeFileSync(join(e, '.purge-lock'), `${hostname()}:${String(pid)}:0badc0de:${otherStart}`);
+      writeFileSync(join(e, 'messages.jsonl.purge-deletes'), '[1]\n');
+      const before = contents(e);
+      await assert.rejects(purge(new JsonlSource(e)), (err: unknown) => err instanceof EnclaveError && err.code === 'source_unavailable' && new RegExp(`another purge of the JSON Lines source .* is under way \\(process ${String(pid)}\\)`).test(err.message));
+      assert.deepEqual(contents(e), before);
+      assert.ok(existsSync(join(e, 'messages.jsonl.purge-deletes')), 'the live purge\'s side file is kept');
+    } finally {
+      other.kill();
+    }
   });
 
   void it('side files prepared without the commit marker are discarded on the next open: nothing is purged', () => {
