@@ -6,6 +6,12 @@ import { ACTIONS, GATEKEEPER_ACTIONS, ORG_KINDS, type Action, type OrgKind } fro
 import type { EnclaveConfig } from './config.ts';
 import { roleRef } from './gatekeeper-config.ts';
 
+/**
+ * The attributes of the `Request` context type below, every one the decision point can supply: a policy
+ * that reads the context otherwise than by name is given them all (a test keeps the two lists equal).
+ */
+export const CONTEXT_ATTRIBUTES = ['org', 'role', 'role_allows', 'role_reads_protected', 'protected', 'purpose', 'service_purpose', 'approver', 'breakglass_role', 'grant', 'subject'] as const;
+
 export const CEDAR_NAMESPACE = 'Enclave';
 
 /** Principal entity type per org kind: `principal is Enclave::Parent` needs no entity data at all. */

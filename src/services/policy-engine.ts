@@ -15,7 +15,7 @@ import {
 } from '@cedar-policy/cedar-wasm/nodejs';
 import { randomBytes } from 'node:crypto';
 import { policyComplexityProblem } from '../core/cedar-complexity.ts';
-import { cedarSchemaText } from '../core/cedar-schema.ts';
+import { CONTEXT_ATTRIBUTES, cedarSchemaText } from '../core/cedar-schema.ts';
 import type { EnclaveConfig } from '../core/config.ts';
 import { ACTIONS, GATEKEEPER_ACTIONS } from '../core/config-schema.ts';
 import { DEFAULT_POLICIES, INVARIANT_ID_PREFIX, INVARIANT_POLICIES } from '../core/default-policies.ts';
@@ -78,7 +78,11 @@ function invalid(problems: readonly string[]): EnclaveError {
   return new EnclaveError('policy_invalid', `the policy set is refused: ${head ?? 'it does not parse'}`, { details: { problems: problems.slice(0, 50) } });
 }
 
-/** The context attributes a policy's conditions read (`context.x`, `context has x`). */
+/**
+ * The context attributes a policy's conditions read (`context.x`, `context has x`). The context used any
+ * other way (`(if c then context else context).x`, `context == {…}`) may read any of them: all are given,
+ * or a forbid that reads one left out would see it missing and not apply.
+ */
 function contextAttributes(node: unknown, into: Set<string>): Set<string> {
   if (Array.isArray(node)) {
     for (const n of node) contextAttributes(n, into);
@@ -86,10 +90,15 @@ function contextAttributes(node: unknown, into: Set<string>): Set<string> {
   }
   if (node === null || typeof node !== 'object') return into;
   for (const [k, v] of Object.entries(node as Record<string, unknown>)) {
+    if (k === 'Var' && v === 'context') for (const a of CONTEXT_ATTRIBUTES) into.add(a);
     if ((k === '.' || k === 'has') && v !== null && typeof v === 'object') {
-      const { left, attr } = v as { left?: { Var?: string }; attr?: string | string[] };
+      const { left, attr, ...rest } = v as { left?: { Var?: string }; attr?: string | string[] };
       const first = Array.isArray(attr) ? attr[0] : attr;
-      if (left?.Var === 'context' && first !== undefined) into.add(first);
+      if (left?.Var === 'context' && first !== undefined) {
+        into.add(first);
+        contextAttributes(rest, into);
+        continue;
+      }
     }
     contextAttributes(v, into);
   }

@@ -229,4 +229,16 @@ void describe('the decision matrix', () => {
     grants.add({ ...g, id: 'gr_every', scope: JSON.stringify({ subjects: [], collections: ['users'], fields: [] }) });
     assert.deepEqual([read('bob'), read('cyd'), read('ann')], ['protected', 'protected', 'protected'], 'a grant for every subject covers each');
   });
+  void it('a policy that reads the context other than by attribute name (an if over context) gets every attribute: its decision depends on the subject, per subject', () => {
+    const { dp, engine } = setup(10_000);
+    engine.activate(2, `${PolicyEngine.defaultText()}\n@id("no-bob") @reason("bob's records are closed") forbid (principal, action, resource) when { (if true then context else context) has subject && (if true then context else context).subject == "bob" };`);
+    const app = PRINCIPALS.find((x) => x.orgKind === 'service' && x.purpose !== undefined) as Principal;
+    const read = (subject: string) => dp.decideNow({ principal: app, action: 'record.read', collection: users, subject, now: new Date(NOW) });
+    for (let pass = 0; pass < 2; pass++) {
+      const [ann, bob] = [read('ann'), read('bob')];
+      assert.equal(ann.allow, true, `pass ${pass}: ${ann.reason}`);
+      assert.equal(bob.allow, false, `pass ${pass}`);
+      assert.deepEqual(bob.policies, ['no-bob']);
+    }
+  });
 });

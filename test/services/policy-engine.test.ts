@@ -6,6 +6,7 @@ import fc from 'fast-check';
 import { parse } from 'yaml';
 import { parseConfig } from '../../src/core/config.ts';
 import { MAX_POLICY_NESTING, MAX_POLICY_OPERATORS, policyComplexityProblem } from '../../src/core/cedar-complexity.ts';
+import { CONTEXT_ATTRIBUTES } from '../../src/core/cedar-schema.ts';
 import { DEFAULT_POLICIES } from '../../src/core/default-policies.ts';
 import { EnclaveError } from '../../src/core/errors.ts';
 import { ChangeService } from '../../src/services/change-service.ts';
@@ -28,6 +29,13 @@ void describe('the policy engine', () => {
     assert.doesNotMatch(engine.schema, /"comments"/);
     assert.throws(() => engine.parse('@id("c") forbid (principal, action, resource == Enclave::Collection::"comments");'), (e: unknown) => e instanceof EnclaveError && e.code === 'policy_invalid');
     engine.parse('@id("p") forbid (principal, action, resource == Enclave::Collection::"payments");');
+  });
+
+  void it('CONTEXT_ATTRIBUTES names exactly the attributes of the schema\'s Request context', () => {
+    const engine = new PolicyEngine(parseConfig(doc()));
+    const body = /type Request = \{([^}]*)\}/.exec(engine.schema)?.[1] ?? '';
+    const names = [...body.matchAll(/^\s*([a-z_]+)\??:/gm)].map((m) => m[1]);
+    assert.deepEqual([...names].sort(), [...CONTEXT_ATTRIBUTES].sort());
   });
 
   void it('the shipped default set validates against the starter configuration\'s schema', () => {
