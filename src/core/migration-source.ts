@@ -90,8 +90,12 @@ export interface DanglingReference {
   readonly row: string | null;
 }
 
-/** What a foreign key does to its rows when the row it refers to is deleted (SQL's ON DELETE). */
-export type DeleteAction = 'cascade' | 'set null' | 'set default' | 'restrict' | 'no action';
+/**
+ * What a foreign key does to its rows when the row it refers to is deleted (SQL's ON DELETE); `unknown`
+ * when the source does not show it to this account (MariaDB shows a key's rule only to an account with a
+ * privilege beyond SELECT on its table), which a purge takes for the worst.
+ */
+export type DeleteAction = 'cascade' | 'set null' | 'set default' | 'restrict' | 'no action' | 'unknown';
 
 /** A foreign key that refers to a table of the source, as the schema declares it. */
 export interface SourceForeignKey {

@@ -4,7 +4,7 @@
 // keys off, would leave them referring to deleted rows), so such a purge is refused before it deletes.
 import type { DanglingReference, DeleteAction, SourceForeignKey } from './migration-source.ts';
 
-const CHANGING: ReadonlySet<DeleteAction> = new Set(['cascade', 'set null', 'set default']);
+const CHANGING: ReadonlySet<DeleteAction> = new Set(['cascade', 'set null', 'set default', 'unknown']);
 
 /** The foreign keys by which deleting from the purged tables would change rows of other tables. */
 function unverifiedDeleteEffects(keys: readonly SourceForeignKey[], purged: readonly string[]): SourceForeignKey[] {
@@ -13,7 +13,8 @@ function unverifiedDeleteEffects(keys: readonly SourceForeignKey[], purged: read
 }
 
 function describeForeignKey(k: SourceForeignKey): string {
-  return `table ${k.table}, constraint ${k.name} (${k.columns.join(', ')} → ${k.references}, ON DELETE ${k.onDelete.toUpperCase()})`;
+  const rule = k.onDelete === 'unknown' ? 'its ON DELETE rule not shown to the source\'s account, so taken as CASCADE' : `ON DELETE ${k.onDelete.toUpperCase()}`;
+  return `table ${k.table}, constraint ${k.name} (${k.columns.join(', ')} → ${k.references}, ${rule})`;
 }
 
 /** Why a purge of these tables is refused because of those foreign keys, and what to do about it; undefined when it is not. */
@@ -30,8 +31,8 @@ export function deleteEffectsRefusal(keys: readonly SourceForeignKey[], purged: 
 /** Why a purge of these tables is refused because of the source's delete hazards (MigrationSource.deleteHazards); undefined when it has none. */
 export function deleteHazardsRefusal(hazards: readonly string[]): string | undefined {
   if (hazards.length === 0) return undefined;
-  // A hazard that names a privilege to grant (MySQL's triggers are shown only to an account holding TRIGGER) says how.
-  const grant = hazards.some((h) => /\bGRANT [A-Z]+ ON\b/.test(h)) ? '; grant the privileges named, so that the check sees every trigger' : '';
+  // A hazard that names a privilege to grant (MySQL shows triggers and foreign keys only to an account holding one) says how.
+  const grant = hazards.some((h) => /\bGRANT [A-Z]+ ON\b/.test(h)) ? '; grant the privileges named, so that the check sees every trigger and foreign key' : '';
   return `a delete at the source would not be exactly the verified one: ${hazards.join('; ')}. Drop or disable those triggers or rules, or convert those tables to a transactional engine${grant}`;
 }
 

@@ -99,3 +99,71 @@ tables:
     assert.equal(await count('accounts'), USERS - moved);
   });
 });
+
+void describe('a MySQL/MariaDB purge through an account with privileges on single tables only', { skip: await mysqlSkip() }, () => {
+  let h: MigrationHarness;
+  let db: MysqlDatabase;
+  const user = `enclave_lt_${randomBytes(4).toString('hex')}`;
+  const password = randomBytes(12).toString('hex');
+  const account = `'${user}'@'%'`;
+
+  before(async () => {
+    h = await migrationHarness(2, 1);
+    db = await freshMysqlDatabase('enclave_privfk');
+    await db.conn.query('CREATE TABLE accounts (id BIGINT PRIMARY KEY, user_uid VARCHAR(16) NOT NULL UNIQUE, handle VARCHAR(64) NOT NULL, email VARCHAR(128) NOT NULL, country_code CHAR(2)) ENGINE=InnoDB');
+    // A table the account is not shown, whose rows a delete of their account cascades to.
+    await db.conn.query('CREATE TABLE notes (id INT PRIMARY KEY, account_id BIGINT NOT NULL, text VARCHAR(64) NOT NULL, FOREIGN KEY (account_id) REFERENCES accounts (id) ON DELETE CASCADE) ENGINE=InnoDB');
+    for (let i = 1; i <= USERS; i++) {
+      await db.conn.query('INSERT INTO accounts VALUES (?, ?, ?, ?, ?)', [i, `lt${i}`, `handle${i}`, `user${i}@example.com`, COUNTRIES[i % COUNTRIES.length]]);
+      await db.conn.query('INSERT INTO notes VALUES (?, ?, ?)', [i, i, `note of ${i}`]);
+    }
+    await db.conn.query(`CREATE USER ${account} IDENTIFIED BY '${password}'`);
+    await db.conn.query(`GRANT SELECT, INSERT, DELETE, TRIGGER ON \`${db.database}\`.accounts TO ${account}`);
+  });
+  after(async () => {
+    await db.conn.query(`DROP USER IF EXISTS ${account}`);
+    await h.close();
+    await db.drop();
+  });
+
+  const count = async (table: string) => Number(((await db.conn.query(`SELECT count(*) AS n FROM ${table}`))[0] as { n: number }[])[0]?.n ?? -1);
+
+  void it('is refused, naming GRANT SELECT ON the database, since a foreign key from a table it cannot see would cascade unseen; with it, the cascade is seen and refused', async () => {
+    const url = new URL(db.url);
+    url.username = user;
+    url.password = password;
+    const path = join(h.fx.dir, 'single-tables.mapping.yaml');
+    writeFileSync(
+      path,
+      `version: 1
+name: single-tables
+source: { mysql: "${url.toString()}" }
+subjects: { table: accounts, id: user_uid, key: id, country: country_code }
+tables:
+  - table: accounts
+    collection: users
+    key: [user_uid]
+    fields: { user_id: user_uid, username: handle, email: email }
+`,
+    );
+    const ctx = await h.open(path);
+    await new MigrationRunner(ctx).run();
+    assert.equal((await verifyMigration(ctx)).ok, true);
+    const hidden = new RegExp(`the account ${user}@% holds privileges on single tables only, .*grant it for the purge with GRANT SELECT ON \`${db.database}\`\\.\\* TO '${user}'@'%'`);
+    assert.match((await planMigration(ctx)).purgeRefused ?? '', hidden);
+    await assert.rejects(purgeMigration(ctx), (err: unknown) => err instanceof EnclaveError && err.code === 'purge_refused' && hidden.test(err.message));
+    assert.deepEqual([await count('accounts'), await count('notes')], [USERS, USERS], 'nothing was deleted, nothing cascaded');
+
+    // Shown the whole database, the check finds the cascade into the unmapped table and refuses that.
+    await db.conn.query(`GRANT SELECT ON \`${db.database}\`.* TO ${account}`);
+    // A database-wide grant reaches a session at its next USE (MySQL's manual, "When Privilege Changes Take Effect"): a new one.
+    ctx.close();
+    const again = await h.open(path);
+    const cascade = (await planMigration(again)).purgeRefused ?? '';
+    assert.doesNotMatch(cascade, /single tables only/);
+    assert.match(cascade, /would change rows of tables the purge does not verify: table notes, constraint notes_ibfk_1 \(account_id → accounts, its ON DELETE rule not shown to the source's account, so taken as CASCADE\)/);
+    await assert.rejects(purgeMigration(again), (err: unknown) => err instanceof EnclaveError && err.code === 'purge_refused');
+    assert.deepEqual([await count('accounts'), await count('notes')], [USERS, USERS]);
+  });
+});
+

@@ -166,6 +166,9 @@ async function connect(url: string, location: string): Promise<mysql.Connection>
   }
 }
 
+/** Privileges on a table's rows or definition: held on a whole database, they show it all its tables. */
+const TABLE_PRIVILEGES: ReadonlySet<string> = new Set(['SELECT', 'INSERT', 'UPDATE', 'DELETE', 'CREATE', 'DROP', 'REFERENCES', 'INDEX', 'ALTER', 'SHOW VIEW', 'TRIGGER']);
+
 export class MysqlSource extends MysqlReader implements MigrationSource {
   readonly kind = 'mysql';
   private readonly url: string;
@@ -218,7 +221,7 @@ export class MysqlSource extends MysqlReader implements MigrationSource {
   async foreignKeys(): Promise<SourceForeignKey[]> {
     const rows = await this.q(
       `SELECT k.TABLE_SCHEMA = DATABASE() AS here, k.TABLE_SCHEMA AS s, k.TABLE_NAME AS t, k.CONSTRAINT_NAME AS name, k.COLUMN_NAME AS c, k.REFERENCED_TABLE_NAME AS ref, r.DELETE_RULE AS del
-       FROM information_schema.KEY_COLUMN_USAGE k JOIN information_schema.REFERENTIAL_CONSTRAINTS r
+       FROM information_schema.KEY_COLUMN_USAGE k LEFT JOIN information_schema.REFERENTIAL_CONSTRAINTS r
          ON r.CONSTRAINT_SCHEMA = k.CONSTRAINT_SCHEMA AND r.CONSTRAINT_NAME = k.CONSTRAINT_NAME AND r.TABLE_NAME = k.TABLE_NAME
        WHERE k.REFERENCED_TABLE_SCHEMA = DATABASE() ORDER BY k.TABLE_SCHEMA, k.TABLE_NAME, k.CONSTRAINT_NAME, k.ORDINAL_POSITION`,
     );
@@ -228,7 +231,7 @@ export class MysqlSource extends MysqlReader implements MigrationSource {
       const id = `${table}\u0000${String(r['name'])}`;
       const k = keys.get(id);
       if (k) k.columns.push(String(r['c']));
-      else keys.set(id, { table, name: String(r['name']), columns: [String(r['c'])], references: String(r['ref']), onDelete: String(r['del']).toLowerCase() as DeleteAction });
+      else keys.set(id, { table, name: String(r['name']), columns: [String(r['c'])], references: String(r['ref']), onDelete: typeof r['del'] === 'string' ? (r['del'].toLowerCase() as DeleteAction) : 'unknown' });
     }
     return [...keys.values()];
   }
@@ -249,17 +252,20 @@ export class MysqlSource extends MysqlReader implements MigrationSource {
        ORDER BY 1, 2`,
       [...tables, ...tables],
     );
-    return [...rows.map((r) => `table ${String(r['tbl'])} has ${String(r['what'])}`), ...(await this.unseenTriggers(tables))];
+    return [...rows.map((r) => `table ${String(r['tbl'])} has ${String(r['what'])}`), ...(await this.unseen(tables))];
   }
 
   /**
-   * The purged tables whose triggers this account may not be shown: MySQL lists a table's triggers in
-   * information_schema.TRIGGERS only to an account with the TRIGGER privilege on it (MariaDB 10.11 lists
-   * them, without their body, either way), so without it the check above finds none whatever there is.
-   * The privilege counts where the account holds it itself, on all databases, this one, or the table; one
-   * held through a role is not listed to it and counts as missing (fail closed).
+   * What this account may not be shown, for which the checks above would find nothing whatever there is:
+   *   - a purged table's triggers: MySQL lists them in information_schema.TRIGGERS only to an account with
+   *     the TRIGGER privilege on the table (MariaDB 10.11 lists them, without their body, either way);
+   *   - a foreign key into a purged table: both list a foreign key only to an account with a privilege on
+   *     its own table, and InnoDB cascades a DELETE into a table the account cannot see. A privilege on the
+   *     whole database (or all of them) shows every table of it; keys from other databases are not checked.
+   * A privilege counts where the account holds it itself (globally, on this database, or on the table);
+   * one held through a role is not listed to it and counts as missing (fail closed).
    */
-  private async unseenTriggers(tables: readonly string[]): Promise<string[]> {
+  private async unseen(tables: readonly string[]): Promise<string[]> {
     const [who] = (await this.q('SELECT CURRENT_USER() AS account, DATABASE() AS db')) as { account?: string; db?: string | null }[];
     const current = who?.account ?? '';
     const at = current.lastIndexOf('@');
@@ -267,23 +273,31 @@ export class MysqlSource extends MysqlReader implements MigrationSource {
     // An account that may read the grant tables is shown every account's rows: only its own count, compared
     // exactly here (the catalog compares without regard to case, and user names are case-sensitive).
     const rows = await this.q(
-      `SELECT GRANTEE AS g, '' AS tbl FROM information_schema.USER_PRIVILEGES WHERE PRIVILEGE_TYPE = 'TRIGGER' AND GRANTEE = ?
+      `SELECT GRANTEE AS g, PRIVILEGE_TYPE AS p, '' AS tbl FROM information_schema.USER_PRIVILEGES WHERE GRANTEE = ?
        UNION ALL
-       SELECT GRANTEE, '' FROM information_schema.SCHEMA_PRIVILEGES WHERE PRIVILEGE_TYPE = 'TRIGGER' AND GRANTEE = ? AND DATABASE() LIKE TABLE_SCHEMA
+       SELECT GRANTEE, PRIVILEGE_TYPE, '' FROM information_schema.SCHEMA_PRIVILEGES WHERE GRANTEE = ? AND DATABASE() LIKE TABLE_SCHEMA
        UNION ALL
-       SELECT GRANTEE, TABLE_NAME FROM information_schema.TABLE_PRIVILEGES WHERE PRIVILEGE_TYPE = 'TRIGGER' AND GRANTEE = ? AND TABLE_SCHEMA = DATABASE()`,
+       SELECT GRANTEE, PRIVILEGE_TYPE, TABLE_NAME FROM information_schema.TABLE_PRIVILEGES WHERE PRIVILEGE_TYPE = 'TRIGGER' AND GRANTEE = ? AND TABLE_SCHEMA = DATABASE()`,
       [grantee, grantee, grantee],
     );
-    const own = rows.filter((r) => String(r['g']) === grantee).map((r) => String(r['tbl']));
-    if (own.includes('')) return [];
-    const granted = new Set(own);
-    const missing = [...tables].filter((t) => !granted.has(t)).sort();
-    if (missing.length === 0) return [];
+    const own = rows.filter((r) => String(r['g']) === grantee);
     const db = backtickQuote(who?.db ?? '');
-    return [
-      `the account ${current} lacks the TRIGGER privilege (held itself, not through a role) on ${missing.length === 1 ? 'table' : 'tables'} ${missing.join(', ')}, and MySQL shows a table's triggers only to an account that has it, so one that runs on DELETE would go unseen; ` +
-        `grant it for the purge with ${missing.map((t) => `GRANT TRIGGER ON ${db}.${backtickQuote(t)} TO ${grantee}`).join(' and ')}`,
-    ];
+    const hazards: string[] = [];
+    if (!own.some((r) => String(r['tbl']) === '' && TABLE_PRIVILEGES.has(String(r['p'])))) {
+      hazards.push(
+        `the account ${current} holds privileges on single tables only, and MySQL shows a foreign key only to an account with a privilege on its table, so one that cascades a DELETE from a table it cannot see would go unseen; ` +
+          `grant it for the purge with GRANT SELECT ON ${db}.* TO ${grantee}`,
+      );
+    }
+    const triggers = own.filter((r) => String(r['p']) === 'TRIGGER').map((r) => String(r['tbl']));
+    const missing = triggers.includes('') ? [] : [...tables].filter((t) => !triggers.includes(t)).sort();
+    if (missing.length > 0) {
+      hazards.push(
+        `the account ${current} lacks the TRIGGER privilege (held itself, not through a role) on ${missing.length === 1 ? 'table' : 'tables'} ${missing.join(', ')}, and MySQL shows a table's triggers only to an account that has it, so one that runs on DELETE would go unseen; ` +
+          `grant it for the purge with ${missing.map((t) => `GRANT TRIGGER ON ${db}.${backtickQuote(t)} TO ${grantee}`).join(' and ')}`,
+      );
+    }
+    return hazards;
   }
 
   async count(table: string): Promise<number> {
