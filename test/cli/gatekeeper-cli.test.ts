@@ -54,7 +54,7 @@ describe('enclave access, break-glass, policy and token', () => {
     assert.match(mine.err, /^enclave: self_approval: /m);
 
     const first = await ok('approver', ['access', 'approve', r.id]);
-    assert.match(first.err, /reviewing:\nreq_/, 'the approver is shown what they approve');
+    assert.match(first.err, /^reviewed:\nreq_/, 'the approver is shown what they approved');
     assert.match(first.out, new RegExp(`^${r.id}: pending \\(needs 1 more approval from gatekeepers or monitors; at least 1 from monitors\\)`));
     const second = await ok('provider', ['access', 'approve', r.id, '--comment', 'checked the ticket']);
     const grant = /grant (gr_\S+)/.exec(second.out)?.[1];
@@ -109,6 +109,23 @@ describe('enclave access, break-glass, policy and token', () => {
     await ok('officer', ['access', 'revoke', grant]);
   });
 
+  it('--duration: the default its help shows is a value the option takes, and is what a request without it gets', async () => {
+    const reason = ['--code', 'security-incident', '--reason', 'account takeover in progress, tracing the attacker'];
+    for (const [command, purpose, seconds] of [[['access', 'request'], 'support', 3600], [['break-glass', 'open'], 'security', 900]] as const) {
+      const io = memoryIo();
+      assert.equal(await runCli([...command, '--help'], io), 0);
+      const option = /--duration <duration>([\s\S]*?)\n {2}-/.exec(io.out())?.[1]?.replace(/\s+/g, ' ') ?? '';
+      const shown = /\(default: ([^)]+)\)/.exec(option)?.[1];
+      assert.ok(shown, `${command.join(' ')} --help shows a default for --duration: ${option}`);
+      for (const duration of [[], ['--duration', shown]]) {
+        const r = await ok('officer', [...command, '--subject', 'ann', '--purpose', purpose, ...reason, ...duration, '--json']);
+        const made = JSON.parse(r.out) as { duration_seconds: number; grant: string | null };
+        assert.equal(made.duration_seconds, seconds, `${command.join(' ')} ${duration.join(' ')}`);
+        if (made.grant !== null) await ok('officer', ['access', 'revoke', made.grant]);
+      }
+    }
+  });
+
   it('policy propose (refused with diagnostics), propose, approve twice, show', async () => {
     const bad = join(fx.dir, 'bad.cedar');
     writeFileSync(bad, '@id("x") permit (principal, action == Enclave::Action::"record.reaad", resource);');
@@ -130,6 +147,29 @@ describe('enclave access, break-glass, policy and token', () => {
     assert.match((await ok('regulator', ['policy', 'show', '--schema'])).out, /namespace Enclave/);
     assert.match((await ok('regulator', ['policy', 'show', '--invariants'])).out, /invariant\/parent-never-protected/);
     assert.equal((await ok('regulator', ['policy', 'show', '--policy-version', '1'])).out.trimEnd(), DEFAULT_POLICIES.trimEnd());
+  });
+
+  it('a refused approve or reject of a token or policy proposal prints only its error line; a verdict given shows what it was given on', async () => {
+    const created = await ok('officer', ['token', 'create', '--principal', 'nightly', '--org', 'regulator', '--role', 'auditor']);
+    const token = /^proposal +(prop_\S+)$/m.exec(created.out)?.[1];
+    const file = join(fx.dir, 'refused-verdicts.cedar');
+    writeFileSync(file, `${DEFAULT_POLICIES}\n// refused verdicts\n`);
+    const policy = /^(prop_\S+)/.exec((await ok('officer', ['policy', 'propose', '--file', file])).out)?.[1];
+    assert.ok(token && policy, created.out);
+    for (const [group, id] of [['token', token], ['policy', policy]] as const) {
+      for (const verdict of ['approve', 'reject']) {
+        // The proposer never counts: refused by the server after the proposal was fetched.
+        const r = await cli('officer', [group, verdict, id]);
+        assert.equal(r.code, 1, `${group} ${verdict}: ${r.err}`);
+        assert.equal(r.out, '');
+        assert.equal(r.err.split('\n').length, 2, `${group} ${verdict}: one line on stderr, got:\n${r.err}`);
+        assert.match(r.err, /^enclave: [a-z_]+: /);
+      }
+    }
+    const given = await ok('approver', ['token', 'reject', token]);
+    assert.match(given.out, new RegExp(`^${token}: rejected`));
+    assert.match(given.err, new RegExp(`^reviewed:\\n${token}  token\\.issue  rejected .*\\n(.*\\n)* {2}digest +sha256:`), 'the proposal the verdict was given on, once given');
+    await ok('approver', ['policy', 'reject', policy]);
   });
 
   it('token create proposes; the secret works after two approvals; list, rotate and revoke', async () => {

@@ -29,7 +29,8 @@ function scopeOptions(cmd: Command, defaultDuration: string): Command {
     .option('--field <collection.field>', 'a protected field, e.g. messages.body (repeatable; default: every protected field of the scope)', collect)
     .requiredOption('--code <code>', 'the justification code (gatekeeper.justification_codes)')
     .requiredOption('--reason <text>', 'why, in words (at least gatekeeper.min_justification_length characters)')
-    .option('--duration <duration>', `how long the grant lasts: 90s, 15m, 8h (default ${defaultDuration})`, durationSeconds, durationSeconds(defaultDuration))
+    // The default is shown as it is typed (1h), not as the seconds it parses to, which the option refuses.
+    .addOption(new Option('--duration <duration>', 'how long the grant lasts: 90s, 15m, 8h').argParser(durationSeconds).default(durationSeconds(defaultDuration), defaultDuration))
     .option('--json', 'print the result as JSON');
 }
 

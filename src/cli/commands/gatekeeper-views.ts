@@ -68,8 +68,10 @@ export function describeProposal(p: ProposalView): string {
 }
 
 /**
- * Gives a verdict on an access request, a break-glass use or a proposal: fetches it, prints what is
- * being decided on stderr, and sends the verdict with the digest of exactly that content.
+ * Gives a verdict on an access request, a break-glass use or a proposal: fetches it and sends the verdict
+ * with the digest of exactly that content. Once the verdict is given, what it was given on (as it now
+ * stands, with that verdict among its approvals) is printed on stderr; a refused verdict prints nothing
+ * here, so that its one error line is all there is.
  */
 export async function giveVerdict<T extends { digest: string }>(
   client: ApiClient,
@@ -78,8 +80,9 @@ export async function giveVerdict<T extends { digest: string }>(
   describe: (value: T) => string,
 ): Promise<T> {
   const current = (await client.get<T>(target.show)).body;
-  if (!out.json) out.note(`reviewing:\n${describe(current)}`);
-  return (await client.post<T>(target.post, { ...target.body, digest: current.digest })).body;
+  const given = (await client.post<T>(target.post, { ...target.body, digest: current.digest })).body;
+  if (!out.json) out.note(`reviewed:\n${describe(given)}`);
+  return given;
 }
 
 export const paths = {
