@@ -9,12 +9,15 @@ import { existsSync } from 'node:fs';
 import { loadConfig } from '../services/config-loader.ts';
 import type { SealService } from '../services/seal-service.ts';
 import { openSealState, type SealState } from '../services/seal-state.ts';
+import { checkStorageUrls } from '../storage/open-store.ts';
 
 /**
  * Opens what `open` opens of an initialized enclave (the whole of it, or its seal alone); refuses one
- * whose data directory does not exist yet, or whose root key was never split (closing what it opened).
+ * with a storage URL that cannot be opened (naming the file and the key), one whose data directory does
+ * not exist yet, or one whose root key was never split (closing what it opened).
  */
 export async function openInitialized<T extends { readonly seal: SealService; close(): Promise<void> }>(configPath: string, config: EnclaveConfig, open: (config: EnclaveConfig) => Promise<T>): Promise<T> {
+  checkStorageUrls(config, configPath);
   if (!existsSync(config.dataDir)) {
     throw new EnclaveError('not_initialized', `data directory ${config.dataDir} does not exist (run \`enclave init\` first)`);
   }

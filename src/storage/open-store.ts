@@ -58,20 +58,54 @@ export function refuseSharedStores(config: EnclaveConfig): void {
   }
 }
 
-function sqliteOrRefuse<T>(url: string, dataDir: string, sqlite: (path: string) => T): T | undefined {
-  const path = sqlitePathOf(url, dataDir);
-  if (path === undefined) return undefined;
-  if (path === '') throw new EnclaveError('invalid_config', `storage URL "${url}" names no file (expected sqlite:<path>)`);
-  return sqlite(path);
+/**
+ * Why a storage URL cannot be opened, judged from its text alone (nothing is opened or connected to), or
+ * undefined. Never repeats the URL past its scheme: the rest may hold a password.
+ */
+export function storageUrlProblem(url: string): string | undefined {
+  const path = sqlitePathOf(url, '.');
+  if (path !== undefined) return path === '' ? `storage URL "${url}" names no file (expected sqlite:<path>)` : undefined;
+  if (!isPostgresUrl(url)) return `storage URL must start with "sqlite:", "postgres://" or "postgresql://" (got scheme "${url.split(':')[0]?.slice(0, 20) ?? ''}")`;
+  try {
+    parsePostgresUrl(url);
+    return undefined;
+  } catch (err) {
+    if (err instanceof EnclaveError) return err.message;
+    throw err;
+  }
+}
+
+/** Every store an enclave opens, by the key that names it in the configuration file (`sites[1].storage`). */
+export function configuredStores(config: EnclaveConfig): { readonly key: string; readonly url: string }[] {
+  const stores = [
+    { key: 'control.storage', url: config.controlStorage },
+    { key: 'log.storage', url: config.log.storage },
+    { key: 'migration.state', url: config.migrationState },
+  ];
+  // The sites in the file's order (their ids are unique); only home sites have a store the enclave opens.
+  [...config.sites.values()].forEach((site, i) => {
+    if (site.role === 'home') stores.push({ key: `sites[${i}].storage`, url: site.storage });
+  });
+  return stores;
+}
+
+/**
+ * Refuses a configuration with a storage URL that cannot be opened, naming the file (`source`) and the
+ * key; what opening a store refuses names neither.
+ */
+export function checkStorageUrls(config: EnclaveConfig, source: string): void {
+  for (const { key, url } of configuredStores(config)) {
+    const problem = storageUrlProblem(url);
+    if (problem !== undefined) throw new EnclaveError('invalid_config', `${source}: ${key}: ${problem}`);
+  }
 }
 
 /** Opens a store of one kind by its URL's scheme. Async, so a refusal arrives as a rejected promise. */
 async function openByScheme<T>(url: string, dataDir: string, sqlite: (path: string) => T, postgres: (url: string) => Promise<T>): Promise<T> {
-  const opened = sqliteOrRefuse(url, dataDir, sqlite);
-  if (opened) return opened;
-  if (isPostgresUrl(url)) return postgres(url);
-  // Only the scheme is repeated: the rest of an unrecognized URL may hold a password.
-  throw new EnclaveError('invalid_config', `storage URL must start with "sqlite:", "postgres://" or "postgresql://" (got scheme "${url.split(':')[0]?.slice(0, 20) ?? ''}")`);
+  const problem = storageUrlProblem(url);
+  if (problem !== undefined) throw new EnclaveError('invalid_config', problem);
+  const path = sqlitePathOf(url, dataDir);
+  return path === undefined ? postgres(url) : sqlite(path);
 }
 
 export function openStore(url: string, dataDir: string): Promise<Store> {

@@ -54,6 +54,13 @@ export function registerInit(program: Command, { io }: CliContext): void {
       if (officers.length < 2) throw usageError('--officers needs at least two names: one person alone never holds the root key');
       if (officers.length > MAX_OFFICERS) throw usageError(`--officers takes at most ${MAX_OFFICERS} names (one Shamir share each; got ${officers.length})`);
       if (threshold > officers.length) throw usageError(`--threshold ${threshold} is more than the ${officers.length} officers`);
+      if (existsSync(configPath)) {
+        // A configuration that is there already: a storage URL init cannot open is refused naming the
+        // file and the key, before anything is created (opening the store would name neither).
+        const { loadConfig } = await import('../../services/config-loader.ts');
+        const { checkStorageUrls } = await import('../../storage/open-store.ts');
+        checkStorageUrls(loadConfig(configPath), configPath);
+      }
       const result = await initEnclave(opts.dir, { officers, threshold, dev: opts.dev === true });
       const shown = displayPath;
       out.result(

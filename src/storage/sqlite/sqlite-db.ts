@@ -1,23 +1,99 @@
 // What every embedded store does with its database file: open it with durable settings, and apply its
 // ordered, checksummed migrations (core/migration-plan.ts).
-import { mkdirSync } from 'node:fs';
-import { dirname } from 'node:path';
+import { mkdirSync, statSync, type Stats } from 'node:fs';
+import { dirname, resolve } from 'node:path';
 import { DatabaseSync, type StatementSync } from 'node:sqlite';
 import { EnclaveError } from '../../core/errors.ts';
+import { pathProblem } from '../../core/path-problem.ts';
 import { planMigrations, type AppliedMigration, type Migration } from '../../core/migration-plan.ts';
 import { migrationChecksum } from '../checksum.ts';
 import { createPrivateFile } from '../private-files.ts';
+
+/** A step on a store's path that failed, and why, for the one line the store's refusal is. */
+class PathStepError extends Error {
+  readonly why: string;
+  constructor(why: string, cause: unknown) {
+    super(why, { cause });
+    this.why = why;
+  }
+}
+
+const errnoOf = (err: unknown): string | undefined => {
+  const code = (err as { code?: unknown } | null | undefined)?.code;
+  return typeof code === 'string' ? code : undefined;
+};
+
+/**
+ * Why creating something failed in a directory that exists: the words of core/path-problem.ts, except
+ * for ENOENT, which there means a missing directory but here a file system that creates nothing (/proc).
+ */
+function createProblem(err: unknown): string {
+  const code = errnoOf(err);
+  if (code === 'ENOENT') return 'the file system does not allow creating it (ENOENT)';
+  return pathProblem(err) ?? code ?? (err instanceof Error ? err.message : String(err));
+}
+
+function statOrAbsent(path: string): Stats | undefined {
+  try {
+    return statSync(path);
+  } catch (err) {
+    if (errnoOf(err) === 'ENOENT') return undefined;
+    throw new PathStepError(pathProblem(err) ?? errnoOf(err) ?? String(err), err);
+  }
+}
+
+/**
+ * Creates `dir` and its missing parents, 0700, one at a time. Not mkdirSync's `recursive`: on a file
+ * system that answers ENOENT for a directory whose parent exists (/proc), Node's recursive mkdir retries
+ * the parent and the directory for ever.
+ */
+function makeDirectories(dir: string): void {
+  const missing: string[] = [];
+  for (let d = resolve(dir); ; d = dirname(d)) {
+    const st = statOrAbsent(d);
+    if (st !== undefined) {
+      if (!st.isDirectory()) throw new PathStepError(pathProblem({ code: 'ENOTDIR' }) ?? 'a part of the path is a file, not a directory', undefined);
+      break;
+    }
+    missing.push(d);
+    if (dirname(d) === d) break;
+  }
+  for (const d of missing.reverse()) {
+    try {
+      mkdirSync(d, { mode: 0o700 });
+    } catch (err) {
+      // Made by someone else meanwhile: as good as made here.
+      if (errnoOf(err) === 'EEXIST' && statOrAbsent(d)?.isDirectory() === true) continue;
+      throw new PathStepError(`cannot create the directory ${d}: ${createProblem(err)}`, err);
+    }
+  }
+}
+
+/** Creates the store's file (and its directory) unless it exists; refuses a path that is no file. */
+function prepareFile(path: string): void {
+  makeDirectories(dirname(path));
+  const st = statOrAbsent(path);
+  if (st?.isDirectory() === true) throw new PathStepError(pathProblem({ code: 'EISDIR' }) ?? 'is a directory', undefined);
+  // A FIFO, a device or a socket: SQLite could block reading it, or write into it.
+  if (st !== undefined && !st.isFile()) throw new PathStepError('is not a regular file', undefined);
+  try {
+    createPrivateFile(path);
+  } catch (err) {
+    if (err instanceof EnclaveError) throw err;
+    throw new PathStepError(createProblem(err), err);
+  }
+}
 
 /**
  * Opens (creating) a database. WAL with synchronous=FULL makes every commit durable; secure_delete zeroes
  * freed content so erased keys and purged rows leave no bytes behind once the WAL is checkpointed. A new
  * file is created 0600 in a directory created 0700 (storage/private-files.ts); its WAL and shared-memory
- * files take its mode.
+ * files take its mode. A path that cannot hold the store is refused in one line that names it and says
+ * why (storage_unavailable).
  */
 export function openSqliteDatabase(path: string): DatabaseSync {
-  if (path !== ':memory:') mkdirSync(dirname(path), { recursive: true, mode: 0o700 });
   try {
-    if (path !== ':memory:') createPrivateFile(path);
+    if (path !== ':memory:') prepareFile(path);
     const db = new DatabaseSync(path);
     db.exec('PRAGMA journal_mode = WAL');
     db.exec('PRAGMA synchronous = FULL');
@@ -28,7 +104,9 @@ export function openSqliteDatabase(path: string): DatabaseSync {
     return db;
   } catch (cause) {
     if (cause instanceof EnclaveError) throw cause;
-    throw new EnclaveError('storage_unavailable', `cannot open SQLite store at ${path}`, { cause });
+    // SQLite's own reason otherwise ("file is not a database", "unable to open database file").
+    const why = cause instanceof PathStepError ? cause.why : cause instanceof Error ? cause.message : String(cause);
+    throw new EnclaveError('storage_unavailable', `cannot open SQLite store at ${path}: ${why}`, { cause: cause instanceof PathStepError ? cause.cause : cause });
   }
 }
 
