@@ -60,6 +60,29 @@ describe('enclave migrate', () => {
     assert.equal(oneErrorLine(nofile).code, 'invalid_mapping');
   });
 
+  it('a malformed PostgreSQL or MySQL source URL is an invalid_mapping line naming the mapping file and the key, never the password', async () => {
+    const text = readFileSync(mapping, 'utf8');
+    assert.match(text, /^source: .+$/m);
+    const cases = [
+      ['postgres', 'postgres://ann:s3cret@[bad/legacy'],
+      ['postgres', 'postgresql://ann:s3cret@db.example:99999/legacy'],
+      ['postgres', 'postgres://ann:s3cret@db.example/legacy?sslmode=verify-full&sslrootcert=no-such-ca.pem'],
+      ['mysql', 'mysql://ann:s3cret@[bad/legacy'],
+    ] as const;
+    for (const [i, [kind, url]] of cases.entries()) {
+      const file = join(root, 'legacy', `bad-url-${i}.yaml`);
+      writeFileSync(file, text.replace(/^source: .+$/m, `source: { ${kind}: '${url}', site: virginia }`));
+      for (const args of [['plan'], ['verify', '--dev-unseal']]) {
+        const r = await cli([...args, '--mapping', file, '--quiet']);
+        assert.equal(r.code, 1, r.stderr);
+        const e = oneErrorLine(r);
+        assert.equal(e.code, 'invalid_mapping', `${url}: ${e.message}`);
+        assert.ok(e.message.startsWith(`${file}: source.${kind} `), `${url}: ${e.message}`);
+        assert.doesNotMatch(e.message, /s3cret/);
+      }
+    }
+  });
+
   it('refuses an enclave never initialized, with no shares asked for', async () => {
     const text = readFileSync(config, 'utf8');
     assert.match(text, /^data_dir: .+$/m);
@@ -86,8 +109,23 @@ describe('enclave migrate', () => {
     assert.deepEqual(plan.tables.map((t) => t.table), ['accounts', 'devices', 'messages', 'watch_events', 'videos', 'comments']);
     assert.equal(plan.tables[0]?.moves['us']?.site, 'trusted-us');
     const human = await cli(['plan', '--mapping', mapping]);
-    assert.match(human.stdout, /^Plan of migration "virginia" from sqlite:virginia\.db \(nothing was changed\)/);
+    assert.match(human.stdout, /^Plan of migration "virginia" from sqlite:virginia\.db \(no data was changed\)/);
     assert.match(human.stdout, /TO us \(trusted-us\)/);
+  });
+
+  it('plan --help says what plan writes: the migration state store, created on first use', async () => {
+    const help = await run(['migrate', 'plan', '--help']);
+    assert.equal(help.code, 0, help.stderr);
+    const text = help.stdout.replace(/\s+/g, ' ');
+    assert.doesNotMatch(text, /writes nothing, anywhere|changes nothing/i);
+    assert.match(text, /migration state store \(migration\.state, by default migration-state\.db in the data directory\) is created/);
+    const summary = /^ {2}plan .*$/m.exec((await run(['migrate', '--help'])).stdout)?.[0] ?? '';
+    assert.match(summary, /count what would move where; changes no data/);
+    // What the help says is what plan does.
+    const state = join(root, 'e', 'data', 'migration-state.db');
+    removeDir(state);
+    assert.equal((await cli(['plan', '--mapping', mapping, '--quiet'])).code, 0);
+    assert.equal(existsSync(state), true);
   });
 
   it('a sealed enclave needs the officers\' shares: too few are refused, the threshold unseals (logged once, by the process that copies)', async () => {

@@ -70,8 +70,10 @@ export function registerMigrate(program: Command, { io }: CliContext): void {
     await actions[name](io, configPathOf(cmd), opts as MigrateOptions);
   };
 
-  common(migrate.command('plan').summary('count what would move where; changes nothing'), { keys: false, progress: true })
-    .description('Checks the mapping against the live source schema and the configuration, then reads every mapped table and counts, per table, the rows that would move to each jurisdiction\'s home site, the rows that stay (and why) and the rows that would be refused. Writes nothing, anywhere.')
+  common(migrate.command('plan').summary('count what would move where; changes no data'), { keys: false, progress: true })
+    .description(
+      'Checks the mapping against the live source schema and the configuration, then reads every mapped table and counts, per table, the rows that would move to each jurisdiction\'s home site, the rows that stay (and why) and the rows that would be refused. It writes nothing to the source, the vault, the transparency log or any migration\'s state; only the migration state store (migration.state, by default migration-state.db in the data directory) is created, empty, if it does not exist yet.',
+    )
     .addHelpText('after', examples('enclave migrate plan --mapping virginia.yaml', 'enclave migrate plan --mapping virginia.yaml --json | jq .tables'))
     .action(action('plan'));
 

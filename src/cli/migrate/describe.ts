@@ -31,7 +31,7 @@ export function describePlan(p: MigrationPlan): string {
   const sites = new Map(p.tables.flatMap((t) => Object.entries(t.moves).map(([j, m]) => [j, m.site] as const)));
   const header = ['TABLE', 'COLLECTION', 'ROWS', ...jurisdictions.map((j) => `TO ${j} (${sites.get(j) ?? '?'})`), 'STAY', 'REFUSED'];
   const rows = p.tables.map((t) => [t.table, t.collection, t.rows, ...jurisdictions.map((j) => t.moves[j]?.rows ?? 0), sum(t.stays), sum(t.refused)]);
-  const lines = [`Plan of migration "${p.migration}" from ${p.source} (nothing was changed)`, '', table(header, rows)];
+  const lines = [`Plan of migration "${p.migration}" from ${p.source} (no data was changed)`, '', table(header, rows)];
   const stays = new Map<string, number>();
   for (const t of p.tables) for (const [r, n] of Object.entries(t.stays)) stays.set(r, (stays.get(r) ?? 0) + (n ?? 0));
   if (stays.size > 0) lines.push('', `Rows that stay at the source: ${[...stays].map(([r, n]) => `${STAY_REASONS[r] ?? r} ${count(n)}`).join('; ')}`);

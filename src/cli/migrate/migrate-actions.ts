@@ -5,9 +5,10 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import { verifyCertificate } from '../../core/deletion-certificate.ts';
 import { EnclaveError } from '../../core/errors.ts';
 import { publishedVerifierKey } from '../../services/migration/certificate-issuer.ts';
-import { loadMapping } from '../../services/migration/mapping-loader.ts';
 import { runMigrationTask, type MigrationTask, type TaskProgress } from '../../services/migration/migration-thread.ts';
 import { openMigrationStateOf } from '../../services/migration/open-migration.ts';
+import { loadConfig } from '../../services/config-loader.ts';
+import { checkStorageUrls } from '../../storage/open-store.ts';
 import type { CertificateOptions, MigrateOptions } from '../commands/migrate.ts';
 import { CliError, usageError } from '../fail.ts';
 import type { Io } from '../io.ts';
@@ -18,10 +19,16 @@ import { Output } from '../output.ts';
 import { meterResources } from '../process-resources.ts';
 import { createProgress, progressMode, type Progress } from '../progress.ts';
 import { ask } from '../prompt.ts';
+import { checkedMapping } from './checked-mapping.ts';
 import { describeCertificate, describePlan, describePurge, describeRun, describeVerification } from './describe.ts';
 
-/** The task of one operation; its shares (when it needs keys) are checked here, on the main thread, against the control store alone. */
+/**
+ * The task of one operation; its shares (when it needs keys) are checked here, on the main thread, against
+ * the control store alone. The storage URLs of the configuration are checked here too (by withLocalSeal
+ * when shares are needed), so that a bad one is refused naming the file and the key.
+ */
 async function task<O extends MigrationTask['op']>(io: Io, configPath: string, opts: MigrateOptions, op: O, out: Output): Promise<MigrationTask & { op: O }> {
+  if (op === 'plan') checkStorageUrls(loadConfig(configPath), configPath);
   const shares = op === 'plan' ? [] : await withLocalSeal(configPath, (local) => unsealLocally(io, local, out, opts.devUnseal === true));
   return {
     op,
@@ -50,6 +57,7 @@ function lazyProgress(io: Io, opts: MigrateOptions, task: string, unit: string, 
 
 export async function plan(io: Io, configPath: string, opts: MigrateOptions): Promise<void> {
   const out = new Output(io, { json: opts.json === true });
+  await checkedMapping(opts.mapping);
   const progress = lazyProgress(io, opts, 'planning', 'rows');
   const result = await runMigrationTask(await task(io, configPath, opts, 'plan', out), (p) => p.op === 'plan' && progress.update(p.done, p.total));
   progress.stop();
@@ -58,7 +66,7 @@ export async function plan(io: Io, configPath: string, opts: MigrateOptions): Pr
 
 export async function run(io: Io, configPath: string, opts: MigrateOptions): Promise<void> {
   const out = new Output(io, { json: opts.json === true });
-  const progress = lazyProgress(io, opts, `copying ${loadMapping(opts.mapping).name}`, 'rows', ['copied', 'refused']);
+  const progress = lazyProgress(io, opts, `copying ${(await checkedMapping(opts.mapping)).name}`, 'rows', ['copied', 'refused']);
   const onProgress = (t: TaskProgress) => {
     if (t.op !== 'run' || t.progress.phase !== 'copying') return;
     const p = t.progress;
@@ -73,7 +81,7 @@ export async function run(io: Io, configPath: string, opts: MigrateOptions): Pro
 
 export async function verify(io: Io, configPath: string, opts: MigrateOptions): Promise<void> {
   const out = new Output(io, { json: opts.json === true });
-  const progress = lazyProgress(io, opts, `verifying ${loadMapping(opts.mapping).name}`, 'rows', ['mismatches']);
+  const progress = lazyProgress(io, opts, `verifying ${(await checkedMapping(opts.mapping)).name}`, 'rows', ['mismatches']);
   const { verification: v, mismatches } = await runMigrationTask(await task(io, configPath, opts, 'verify', out), (t) => {
     if (t.op === 'verify') progress.update(t.progress.done, t.progress.total, { mismatches: t.progress.mismatches });
   });
@@ -85,7 +93,7 @@ export async function verify(io: Io, configPath: string, opts: MigrateOptions): 
 export async function purge(io: Io, configPath: string, opts: MigrateOptions): Promise<void> {
   if (opts.yes !== true && io.stdin.isTTY !== true) throw usageError('purge deletes rows at the source: confirm with --yes when not on a terminal');
   const out = new Output(io, { json: opts.json === true });
-  const mapping = loadMapping(opts.mapping);
+  const mapping = await checkedMapping(opts.mapping);
   const t = await task(io, configPath, opts, 'purge', out);
   if (opts.yes !== true) {
     const answer = await ask(io, `Delete the verified rows of migration "${mapping.name}" at its ${mapping.source.kind} source? Type the migration's name to confirm: `);
