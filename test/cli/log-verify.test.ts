@@ -82,6 +82,22 @@ test('verify: the whole tree, chosen entries, --save then --since after the log 
   assert.ok(statSync(saved).size > 0);
 });
 
+test('verify: progress of a large log as JSON lines on stderr off a terminal (as migrate run), none with --quiet', async () => {
+  // At least 65,536 entries: a log the command shows progress for (a smaller one takes well under a second).
+  await fresh(65_536 + 300);
+  const r = await cli('log', 'verify', '--url', `${base}/log`, '--vkey', log.vkey, '--json');
+  assert.equal(r.code, 0, r.err);
+  assert.equal((JSON.parse(r.out) as { size: number }).size, 65_836, 'stdout holds the result alone');
+  const progress = r.err.split('\n').filter((l) => l !== '').map((l) => JSON.parse(l) as { progress: string; done: number; total: number; unit: string });
+  assert.ok(progress.length > 0, 'JSON progress lines on stderr');
+  assert.ok(progress.every((p) => p.progress === 'verifying' && p.unit === 'entries' && p.total === 65_836), r.err);
+  assert.equal(progress.at(-1)?.done, 65_836);
+  const quiet = await cli('log', 'verify', '--url', `${base}/log`, '--vkey', log.vkey, '--quiet');
+  assert.equal(quiet.code, 0, quiet.err);
+  assert.equal(quiet.err, '');
+  assert.match(quiet.out, /^verified log\.example\/enclave: checkpoint of 65,836 entries/);
+});
+
 test('verify: an edited entry, a deleted bundle, a forged signature — one line each, exit 1', async () => {
   await fresh(10);
   const url = `${base}/log`;

@@ -63,6 +63,20 @@ void describe('enclave log search', () => {
     assert.match(all.out, /record\.read allow users/);
   });
 
+  void it('--all shows its progress through the log as JSON lines on stderr off a terminal (as migrate run), none with --quiet', async () => {
+    const all = await cli('search', '--principal', 'service-1', '--limit', '2', '--all', '--json', '--token', h.tokens.regulator);
+    assert.equal(all.code, 0, all.err);
+    const found = all.out.trim().split('\n').map((l) => JSON.parse(l) as { index: number; checkpoint_size: number });
+    const size = found[0]?.checkpoint_size ?? 0;
+    const progress = all.err.split('\n').filter((l) => l !== '').map((l) => JSON.parse(l) as { progress: string; done: number; total: number; unit: string; found: number });
+    assert.ok(progress.length > 0, `JSON progress lines on stderr: ${all.err}`);
+    assert.ok(progress.every((p) => p.progress === 'searching' && p.unit === 'entries' && p.total === size), all.err);
+    assert.deepEqual(progress.at(-1), { ...progress.at(-1), done: size, found: found.length });
+    const quiet = await cli('search', '--principal', 'service-1', '--limit', '2', '--all', '--quiet', '--token', h.tokens.regulator);
+    assert.equal(quiet.code, 0, quiet.err);
+    assert.doesNotMatch(quiet.err, /^\{/m);
+  });
+
   void it('takes --vkey as a file too, as log verify does; a path that is neither is a usage error', async () => {
     const dir = tempDir('enclave-vkey-');
     try {

@@ -16,6 +16,7 @@ import type { CliContext } from '../context.ts';
 import { CliError } from '../fail.ts';
 import { addClientOptions, clientOf, examples, integerIn, keyText } from '../options.ts';
 import { columns, count, Output } from '../output.ts';
+import type { Progress } from '../progress.ts';
 
 interface SearchPage {
   readonly checkpoint: string | null;
@@ -36,6 +37,7 @@ interface SearchOptions {
   readonly all?: boolean;
   readonly vkey?: string;
   readonly json?: boolean;
+  readonly quiet?: boolean;
 }
 
 function time(value: string): string {
@@ -125,7 +127,8 @@ export function registerLogSearch(log: Command, { io }: CliContext): void {
       .option('--limit <n>', 'results per page, 1 to 1000', integerIn(1, 1000), 100)
       .option('--all', 'follow every page')
       .option('--vkey <vkey>', "the log's verifier key (name+id+base64), or a file holding it: also check the checkpoint's signature", (v: string) => keyText(v, '--vkey'))
-      .option('--json', 'print the results as JSON lines, one entry per line'),
+      .option('--json', 'print the results as JSON lines, one entry per line')
+      .option('-q, --quiet', 'no progress output (otherwise shown while --all follows pages: a bar on a terminal, JSON lines on stderr elsewhere)'),
   )
     .addHelpText(
       'after',
@@ -152,6 +155,11 @@ export function registerLogSearch(log: Command, { io }: CliContext): void {
       let total = 0;
       let size = 0;
       const rows: string[][] = [];
+      // While --all follows pages: how far through the checkpoint's entries the search is, as every long
+      // command shows it (progress.ts), created once there is a second page to fetch.
+      let progress: { readonly total: number; readonly display: Progress } | undefined;
+      // Loaded when a command runs, as in log.ts: `--help` stays fast.
+      const { createProgress, progressMode } = await import('../progress.ts');
       for (;;) {
         const q = new URLSearchParams(base);
         if (after !== undefined) q.set('after', String(after));
@@ -168,6 +176,16 @@ export function registerLogSearch(log: Command, { io }: CliContext): void {
           break;
         }
         after = page.next;
+        // JSON results stream to stdout as pages come: on the same terminal a bar would be drawn through them.
+        const quiet = opts.quiet === true || (out.json && io.stdout.isTTY === true && io.stderr.isTTY === true);
+        // Out of the entries of the first page's checkpoint (a later page may be searched in a larger one).
+        progress ??= { total: page.size, display: createProgress(io, progressMode(io, quiet), { task: 'searching', total: page.size, unit: 'entries', extras: ['found'] }) };
+        // Every entry up to the last result of the page has been searched.
+        progress.display.update(Math.min(page.next + 1, progress.total), { found: total });
+      }
+      if (progress) {
+        progress.display.update(progress.total, { found: total });
+        progress.display.stop();
       }
       if (!out.json) {
         out.line(rows.length === 0 ? 'no entries match' : columns([['INDEX', 'TIME', 'TYPE', 'PRINCIPAL', 'SUBJECT', 'WHAT'], ...rows], ''));

@@ -33,6 +33,7 @@ interface VerifyOptions extends LogSourceOptions {
   readonly quorum?: number;
   readonly full: boolean;
   readonly json?: boolean;
+  readonly quiet?: boolean;
 }
 
 interface ProofOptions extends LogSourceOptions {
@@ -127,6 +128,7 @@ export function registerLog(program: Command, { io }: CliContext): Command {
     .option('--quorum <k>', 'how many of the --witness keys must have cosigned (default: all)', integerIn(0, 1000))
     .option('--no-full', 'skip recomputing the whole tree (check only the signature, entries, consistency and witnesses)')
     .option('--json', 'print the result as JSON')
+    .option('-q, --quiet', 'no progress output (otherwise shown for a log of 65,536 entries or more: a bar on a terminal, JSON lines on stderr elsewhere)')
     .addHelpText(
       'after',
       examples(
@@ -159,7 +161,7 @@ export function registerLog(program: Command, { io }: CliContext): Command {
 
 async function verify(io: Io, opts: VerifyOptions): Promise<void> {
   const { verifyLog } = await import('../../services/log-verifier.ts');
-  const { createProgress } = await import('../progress.ts');
+  const { createProgress, progressMode } = await import('../progress.ts');
   const out = new Output(io, { json: opts.json === true });
   if (opts.since !== undefined && !existsSync(opts.since)) throw usageError(`--since ${opts.since}: no such file (it is written by --save)`);
   const witnesses = (opts.witness ?? []).map((w) => keyText(w, '--witness'));
@@ -174,9 +176,11 @@ async function verify(io: Io, opts: VerifyOptions): Promise<void> {
     ...(opts.since === undefined ? {} : { since: readFileSync(opts.since, 'utf8') }),
     witnesses,
     ...(opts.quorum === undefined ? {} : { quorum: opts.quorum }),
+    // As every long command (progress.ts): a bar on a terminal, JSON lines on stderr elsewhere (also with
+    // --json, whose result is on stdout), nothing with --quiet.
     onProgress: (done, size) => {
-      if (size < PROGRESS_FROM || io.stderr.isTTY !== true || opts.json === true) return;
-      progress ??= createProgress(io, 'bar', { task: 'verifying', total: size, unit: 'entries' });
+      if (size < PROGRESS_FROM) return;
+      progress ??= createProgress(io, progressMode(io, opts.quiet === true), { task: 'verifying', total: size, unit: 'entries', rate: true });
       progress.update(done);
     },
   });
