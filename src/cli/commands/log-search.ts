@@ -160,6 +160,8 @@ export function registerLogSearch(log: Command, { io }: CliContext): void {
       let progress: { readonly total: number; readonly display: Progress } | undefined;
       // Loaded when a command runs, as in log.ts: `--help` stays fast.
       const { createProgress, progressMode } = await import('../progress.ts');
+      // JSON results stream to stdout as pages come: on the same terminal a bar would be drawn through them.
+      const quiet = opts.quiet === true || (out.json && io.stdout.isTTY === true && io.stderr.isTTY === true);
       for (;;) {
         const q = new URLSearchParams(base);
         if (after !== undefined) q.set('after', String(after));
@@ -176,8 +178,6 @@ export function registerLogSearch(log: Command, { io }: CliContext): void {
           break;
         }
         after = page.next;
-        // JSON results stream to stdout as pages come: on the same terminal a bar would be drawn through them.
-        const quiet = opts.quiet === true || (out.json && io.stdout.isTTY === true && io.stderr.isTTY === true);
         // Out of the entries of the first page's checkpoint (a later page may be searched in a larger one).
         progress ??= { total: page.size, display: createProgress(io, progressMode(io, quiet), { task: 'searching', total: page.size, unit: 'entries', extras: ['found'] }) };
         // Every entry up to the last result of the page has been searched.
