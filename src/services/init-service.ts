@@ -3,12 +3,12 @@
 // A failed init removes what it created (the configuration, the directories and stores it made), so the
 // corrected command works; and what can fail for a user's reason is checked before the root key exists,
 // since a key whose shares were never shown can never be unsealed.
-import { existsSync, lstatSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, lstatSync, rmSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import type { EnclaveConfig } from '../core/config.ts';
 import { EnclaveError } from '../core/errors.ts';
 import { pathProblem } from '../core/path-problem.ts';
-import { makePrivateDir, writePrivateFile } from '../storage/private-files.ts';
+import { makeDirectories, makePrivateDir, PathStepError, writePrivateFile } from '../storage/private-files.ts';
 import { sqlitePathOf } from '../storage/open-store.ts';
 import { loadConfig } from './config-loader.ts';
 import { DEV_UNSEAL_FILE } from './dev-shares.ts';
@@ -41,8 +41,17 @@ export async function initEnclave(dir: string, options: StarterOptions & { dev?:
   try {
     return await init(dir, options, created);
   } catch (err) {
-    // Newest first; the enclave is closed by now (SQLite files can be removed).
-    for (const path of created.reverse()) rmSync(path, { recursive: true, force: true });
+    // Newest first; the enclave is closed by now (SQLite files can be removed). What cannot be removed
+    // is said after why init failed, in the same line: that reason stays the one reported.
+    const left: string[] = [];
+    for (const path of created.reverse()) {
+      try {
+        rmSync(path, { recursive: true, force: true });
+      } catch (cleanup) {
+        left.push(`${path} (${pathProblem(cleanup) ?? (cleanup as NodeJS.ErrnoException).code ?? String(cleanup)})`);
+      }
+    }
+    if (left.length > 0 && err instanceof Error) err.message += `; and init could not remove what it had created: ${left.join(', ')}`;
     throw err;
   }
 }
@@ -50,7 +59,8 @@ export async function initEnclave(dir: string, options: StarterOptions & { dev?:
 async function init(dir: string, options: StarterOptions & { dev?: boolean }, created: string[]): Promise<InitResult> {
   const configPath = join(dir, CONFIG_FILE);
   noteNew(created, dir);
-  onPath(`cannot create the directory ${dir}`, () => mkdirSync(dir, { recursive: true }));
+  // One directory at a time (never hangs, under /proc neither), with mkdir's default mode less the umask.
+  onPath(`cannot create the directory ${dir}`, () => makeDirectories(dir, 0o777));
   const wroteConfig = !existsSync(configPath);
   if (wroteConfig) {
     // wx: only a file this init created is ever removed again.
@@ -129,11 +139,15 @@ function storeFiles(config: EnclaveConfig): string[] {
     .flatMap((p) => [p, `${p}-wal`, `${p}-shm`, `${p}-journal`]);
 }
 
-/** Runs a step on a path the user chose; a path that cannot be used is their mistake, said in one line. */
+/**
+ * Runs a step on a path the user chose; a path that cannot be used is their mistake, said in one line:
+ * `what` and why, or a directory that cannot be created as makeDirectories says it (naming it).
+ */
 function onPath(what: string, step: () => void, code: 'invalid_argument' | 'invalid_config' = 'invalid_argument'): void {
   try {
     step();
   } catch (err) {
+    if (err instanceof PathStepError) throw new EnclaveError(code, err.why, { cause: err.cause });
     const why = err instanceof EnclaveError ? undefined : pathProblem(err);
     if (why === undefined) throw err;
     throw new EnclaveError(code, `${what}: ${why}`, { cause: err });

@@ -1,7 +1,7 @@
 // `enclave witness init` and `enclave witness serve`: the trusted provider's witness (C2SP tlog-witness).
 // Its directory holds the private key (witness.key, mode 0600) and its state (witness.db, SQLite): the
 // latest checkpoint it cosigned per log, and the refused submissions kept as evidence.
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { InvalidArgumentError, Option, type Command } from 'commander';
 import { EnclaveError } from '../../core/errors.ts';
@@ -86,13 +86,19 @@ export function registerWitness(program: Command, { io }: CliContext): void {
 async function init(io: Io, opts: InitOptions): Promise<void> {
   const { generateNoteKey, isValidKeyName } = await import('../../core/tlog/note.ts');
   const { SIG_TYPE_COSIGNATURE } = await import('../../core/tlog/cosignature.ts');
+  const { makeDirectories, PathStepError } = await import('../../storage/private-files.ts');
   if (!isValidKeyName(opts.name)) throw usageError('--name must be non-empty, without spaces or +');
   const dir = resolve(opts.dir);
   const keyFile = join(dir, WITNESS_KEY_FILE);
   if (existsSync(keyFile)) throw new EnclaveError('already_initialized', `${keyFile} exists: this directory already holds a witness (its vkey is printed by \`enclave witness serve\`)`);
   const key = generateNoteKey(opts.name, SIG_TYPE_COSIGNATURE);
   atUserPath(`--dir ${opts.dir}`, () => {
-    mkdirSync(dir, { recursive: true, mode: 0o700 });
+    try {
+      // One directory at a time: never hangs (Node's recursive mkdir loops for ever under /proc).
+      makeDirectories(dir, 0o700);
+    } catch (err) {
+      throw err instanceof PathStepError ? usageError(`--dir ${opts.dir}: ${err.why}`) : err;
+    }
     writeFileSync(keyFile, `${key.skey}\n`, { mode: 0o600, flag: 'wx' });
   });
   new Output(io, { json: opts.json === true }).result({ name: opts.name, vkey: key.vkey, dir }, (r) =>

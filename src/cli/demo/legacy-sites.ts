@@ -3,9 +3,10 @@
 // and "singapore", and the mapping files that migrate them. The schema differs from the collections on
 // purpose: internal integer account ids that other tables join on, lower-case country codes with stray
 // spaces, other column names; the mapping bridges all of it.
-import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
+import { rmSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { DatabaseSync, type StatementSync } from 'node:sqlite';
+import { makeDirectories } from '../../storage/private-files.ts';
 import type { DemoUser, Population } from './population.ts';
 
 export const LEGACY_SITES = ['virginia', 'singapore'] as const;
@@ -81,7 +82,8 @@ class LegacyWriter {
 
   constructor(path: string) {
     rmSync(path, { force: true });
-    mkdirSync(dirname(path), { recursive: true });
+    // In the data directory init made; one directory at a time (Node's recursive mkdir can loop for ever).
+    makeDirectories(dirname(path), 0o777);
     this.db = new DatabaseSync(path);
     this.db.exec('PRAGMA journal_mode = WAL');
     this.db.exec(SCHEMA);

@@ -1,81 +1,23 @@
 // What every embedded store does with its database file: open it with durable settings, and apply its
 // ordered, checksummed migrations (core/migration-plan.ts).
-import { mkdirSync, statSync, type Stats } from 'node:fs';
-import { dirname, resolve } from 'node:path';
+import { dirname } from 'node:path';
 import { DatabaseSync, type StatementSync } from 'node:sqlite';
 import { EnclaveError } from '../../core/errors.ts';
 import { pathProblem } from '../../core/path-problem.ts';
 import { planMigrations, type AppliedMigration, type Migration } from '../../core/migration-plan.ts';
 import { migrationChecksum } from '../checksum.ts';
-import { createPrivateFile } from '../private-files.ts';
-
-/** A step on a store's path that failed, and why, for the one line the store's refusal is. */
-class PathStepError extends Error {
-  readonly why: string;
-  constructor(why: string, cause: unknown) {
-    super(why, { cause });
-    this.why = why;
-  }
-}
-
-const errnoOf = (err: unknown): string | undefined => {
-  const code = (err as { code?: unknown } | null | undefined)?.code;
-  return typeof code === 'string' ? code : undefined;
-};
+import { createPrivateFile, createProblem, makeDirectories, PathStepError, statOrAbsent } from '../private-files.ts';
 
 /**
- * Why creating something failed in a directory that exists: the words of core/path-problem.ts, except
- * for ENOENT, which there means a missing directory but here a file system that creates nothing (/proc).
+ * Creates the store's file (and its directory, 0700) unless it exists; refuses a path that is no file.
+ * The path itself is looked at first: under a file, its stat says so (ENOTDIR) in the store's words.
  */
-function createProblem(err: unknown): string {
-  const code = errnoOf(err);
-  if (code === 'ENOENT') return 'the file system does not allow creating it (ENOENT)';
-  return pathProblem(err) ?? code ?? (err instanceof Error ? err.message : String(err));
-}
-
-function statOrAbsent(path: string): Stats | undefined {
-  try {
-    return statSync(path);
-  } catch (err) {
-    if (errnoOf(err) === 'ENOENT') return undefined;
-    throw new PathStepError(pathProblem(err) ?? errnoOf(err) ?? String(err), err);
-  }
-}
-
-/**
- * Creates `dir` and its missing parents, 0700, one at a time. Not mkdirSync's `recursive`: on a file
- * system that answers ENOENT for a directory whose parent exists (/proc), Node's recursive mkdir retries
- * the parent and the directory for ever.
- */
-function makeDirectories(dir: string): void {
-  const missing: string[] = [];
-  for (let d = resolve(dir); ; d = dirname(d)) {
-    const st = statOrAbsent(d);
-    if (st !== undefined) {
-      if (!st.isDirectory()) throw new PathStepError(pathProblem({ code: 'ENOTDIR' }) ?? 'a part of the path is a file, not a directory', undefined);
-      break;
-    }
-    missing.push(d);
-    if (dirname(d) === d) break;
-  }
-  for (const d of missing.reverse()) {
-    try {
-      mkdirSync(d, { mode: 0o700 });
-    } catch (err) {
-      // Made by someone else meanwhile: as good as made here.
-      if (errnoOf(err) === 'EEXIST' && statOrAbsent(d)?.isDirectory() === true) continue;
-      throw new PathStepError(`cannot create the directory ${d}: ${createProblem(err)}`, err);
-    }
-  }
-}
-
-/** Creates the store's file (and its directory) unless it exists; refuses a path that is no file. */
 function prepareFile(path: string): void {
-  makeDirectories(dirname(path));
   const st = statOrAbsent(path);
   if (st?.isDirectory() === true) throw new PathStepError(pathProblem({ code: 'EISDIR' }) ?? 'is a directory', undefined);
   // A FIFO, a device or a socket: SQLite could block reading it, or write into it.
   if (st !== undefined && !st.isFile()) throw new PathStepError('is not a regular file', undefined);
+  if (st === undefined) makeDirectories(dirname(path), 0o700);
   try {
     createPrivateFile(path);
   } catch (err) {
