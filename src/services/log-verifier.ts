@@ -13,7 +13,7 @@ import { openCheckpoint, parseCheckpoint, type Checkpoint, type OpenedCheckpoint
 import { cosignatureVerifierFromKey } from '../core/tlog/cosignature.ts';
 import { bytesEqual, decodeUtf8, toHex } from '../core/tlog/encoding.ts';
 import { EMPTY_FRONTIER, HASH_SIZE, appendToFrontier, checkRecord, checkTree, frontierRoot, leafHash, proveRecord, proveTree, type Frontier, type HashReader } from '../core/tlog/merkle.ts';
-import { keyIdHex, noteVerifier, splitNote, type NoteVerifier } from '../core/tlog/note.ts';
+import { keyIdHex, noteVerifier, parseVerifierKey, splitNote, type NoteVerifier } from '../core/tlog/note.ts';
 import type { TlogProof } from '../core/tlog/proof-format.ts';
 import {
   TILE_WIDTH,
@@ -209,12 +209,16 @@ async function verifyTree(fetch: LogFetch, size: number, root: Uint8Array, concu
 export async function verifyLog(options: VerifyLogOptions): Promise<LogVerification> {
   const log = within('--vkey', () => noteVerifier(options.vkey));
   const witnesses = (options.witnesses ?? []).map((w) => within('witness key', () => cosignatureVerifierFromKey(w)));
-  // A key listed twice would count its one cosignature twice towards the quorum.
-  const keys = new Set<string>();
-  for (const w of witnesses) {
+  // A key listed twice would count its one cosignature twice towards the quorum. Under two names too: a
+  // cosignature/v1 signature does not commit to the cosigner's name (tlog-cosignature), so one relabelled
+  // with the other name and its key ID verifies as well.
+  const keys = new Map<string, string>();
+  for (const [i, w] of witnesses.entries()) {
     const id = `${w.name}+${keyIdHex(w.keyId)}`;
-    if (keys.has(id)) throw new EnclaveError('invalid_argument', `witness key ${id} is given twice`);
-    keys.add(id);
+    const key = toHex(parseVerifierKey((options.witnesses ?? [])[i] as string).key);
+    const first = keys.get(key);
+    if (first !== undefined) throw new EnclaveError('invalid_argument', first === id ? `witness key ${id} is given twice` : `witness keys ${first} and ${id} are the same key given twice`);
+    keys.set(key, id);
   }
   if (options.quorum !== undefined && (!Number.isInteger(options.quorum) || options.quorum < 0 || options.quorum > witnesses.length)) {
     throw new EnclaveError('invalid_argument', `the quorum must be from 0 to the number of witness keys (${witnesses.length})`);

@@ -109,7 +109,10 @@ export class WitnessService {
       checkTree(req.proof, size, root, known, knownRoot);
     } catch (err) {
       // The signature is the log's: keep the request as evidence of its misbehaviour (tlog-witness allows it).
-      if (isEnclaveError(err)) await this.store.addEvidence({ origin, reason: `${err.code}: ${err.message}`, body: text, time: this.clock() });
+      // Not the checkpoint this witness cosigned itself, with a bad proof: that is no misbehaviour of the log
+      // (the proof is not signed), and anyone holding that checkpoint could fill witness.db with it.
+      const replay = size === known && bytesEqual(root, knownRoot);
+      if (isEnclaveError(err) && !replay) await this.store.addEvidence({ origin, reason: `${err.code}: ${err.message}`, body: text, time: this.clock() });
       throw err;
     }
     const advanced = await this.store.advance(known, { origin, size, root, note: req.checkpoint, time: this.clock() });

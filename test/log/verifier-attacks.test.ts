@@ -1,0 +1,65 @@
+// Attacks on the outside verifier (`verifyLog`) and the witness by a party that controls the log server,
+// its files or its key: each must be refused with a typed error, never a forged or forked history accepted.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { rmSync } from 'node:fs';
+import { join } from 'node:path';
+import { isEnclaveError } from '../../src/core/errors.ts';
+import {
+  SIG_TYPE_COSIGNATURE,
+  cosignerFromKey,
+  encodeBase64,
+  formatAddCheckpoint,
+  formatVerifierKey,
+  generateNoteKey,
+  keyId,
+  parseVerifierKey,
+  signatureLines,
+} from '../../src/core/tlog/index.ts';
+import { verifyLog } from '../../src/services/log-verifier.ts';
+import { WitnessService, parseLogOption } from '../../src/services/witness-service.ts';
+import { SqliteWitnessStore } from '../../src/storage/sqlite/sqlite-witness-store.ts';
+import { tempDir } from '../helpers/fixture.ts';
+import { StaticLog } from '../core/tlog/static-log.ts';
+
+test('one witness key listed under two names is one witness: its cosignature, relabelled, must not count twice', async () => {
+  // cosignature/v1 (Ed25519) does not commit to the cosigner's name (tlog-cosignature), so whoever holds
+  // one cosignature by key K can re-emit it under any other name whose vkey carries K.
+  const w1 = generateNoteKey('w1.example', SIG_TYPE_COSIGNATURE);
+  const raw = parseVerifierKey(w1.vkey).key;
+  const w2vkey = formatVerifierKey('w2.example', SIG_TYPE_COSIGNATURE, raw);
+  const log = new StaticLog();
+  log.append(5);
+  await log.publish((text) => {
+    const line = signatureLines(text, [cosignerFromKey(w1.skey)]);
+    const sig = Buffer.from(line.slice('— w1.example '.length).trim(), 'base64');
+    sig.writeUInt32BE(keyId('w2.example', SIG_TYPE_COSIGNATURE, raw), 0);
+    return `${line}— w2.example ${encodeBase64(new Uint8Array(sig))}\n`;
+  });
+  await assert.rejects(
+    verifyLog({ fetch: log.fetch, vkey: log.vkey, witnesses: [w1.vkey, w2vkey], quorum: 2 }),
+    (err: unknown) => isEnclaveError(err, 'invalid_argument') && /given twice/.test(err.message),
+  );
+});
+
+test('the witness keeps no "evidence" for a replay of the checkpoint it cosigned: anyone holding it could fill witness.db', async () => {
+  const dir = tempDir('enclave-witness-evidence-');
+  const store = new SqliteWitnessStore(join(dir, 'witness.db'));
+  try {
+    const log = new StaticLog();
+    log.append(5);
+    const checkpoint = await log.publish();
+    const witness = new WitnessService({ store, cosigner: cosignerFromKey(generateNoteKey('w.example', SIG_TYPE_COSIGNATURE).skey), logs: parseLogOption(`${log.origin}=${log.vkey}`) });
+    await witness.addCheckpoint(formatAddCheckpoint({ oldSize: 0, proof: [], checkpoint }));
+    // The checkpoint travels in every tlog-proof and search page; padded with unknown signature lines
+    // (ignored, up to the 1 MiB note limit) and sent with a junk proof line, each request was stored.
+    const padded = checkpoint + Array.from({ length: 90 }, (_, i) => `— junk${i}.example ${Buffer.alloc(8000, i).toString('base64')}\n`).join('');
+    for (let i = 0; i < 5; i++) {
+      await assert.rejects(witness.addCheckpoint(formatAddCheckpoint({ oldSize: 5, proof: [new Uint8Array(32).fill(i)], checkpoint: padded })), (e: unknown) => isEnclaveError(e, 'log_proof_invalid'));
+    }
+    assert.equal((await store.evidence(log.origin)).length, 0, 'evidence rows kept for replays of the cosigned checkpoint');
+  } finally {
+    await store.close();
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
