@@ -8,7 +8,7 @@ import { isEnclaveError } from '../../src/core/errors.ts';
 import { CedarDecisionPoint } from '../../src/services/cedar-decision-point.ts';
 import { GrantIndex } from '../../src/services/grant-index.ts';
 import { PolicyEngine } from '../../src/services/policy-engine.ts';
-import { generateNoteKey, SIG_TYPE_COSIGNATURE } from '../../src/core/tlog/index.ts';
+import { formatVerifierKey, generateNoteKey, parseVerifierKey, SIG_TYPE_COSIGNATURE } from '../../src/core/tlog/index.ts';
 import { parseConfigText } from '../../src/services/config-loader.ts';
 import { starterConfig } from '../../src/services/starter-config.ts';
 
@@ -65,6 +65,12 @@ void describe('log configuration', () => {
     refused(
       withLog(`  witnesses:\n    - { name: witness.example, url: "https://a.example", vkey: "${witnessKey}" }\n    - { name: witness.example, url: "https://b.example", vkey: "${witnessKey}" }`),
       /listed twice/,
+    );
+    // The same public key under a second name: its cosignatures verify for both names.
+    const relabelled = formatVerifierKey('other.example', SIG_TYPE_COSIGNATURE, parseVerifierKey(witnessKey).key);
+    refused(
+      withLog(`  witnesses:\n    - { name: witness.example, url: "https://a.example", vkey: "${witnessKey}" }\n    - { name: other.example, url: "https://b.example", vkey: "${relabelled}" }\n  witness_quorum: 2`),
+      /log\.witnesses\[1\]\.vkey is the same public key as log\.witnesses\[0\]\.vkey/,
     );
     refused(withLog(`  witnesses:\n    - { name: witness.example, url: "ftp://w.example", vkey: "${witnessKey}" }`), /url/);
     refused(withLog('  checkpoint_interval_ms: 10'), /checkpoint_interval_ms/);
