@@ -14,7 +14,7 @@ import { forbidden, type DecisionPoint } from '../core/decision.ts';
 import { formatDuration } from '../core/duration.ts';
 import { EnclaveError } from '../core/errors.ts';
 import type { EventLog, LogEventInput, LogEventType, LogValue } from '../core/event-log.ts';
-import type { QuorumRule } from '../core/gatekeeper-config.ts';
+import { roleRef, type QuorumRule } from '../core/gatekeeper-config.ts';
 import type { Principal } from '../core/principal.ts';
 import { evaluateQuorum, isEligible } from '../core/quorum.ts';
 import { formatRfc3339 } from '../core/rfc3339.ts';
@@ -259,7 +259,7 @@ export class AccessService {
       await recordVerdict(this.store.approvals, admitted, 'access request', () =>
         this.append('access.denied', principal, { request: id, digest: row.digest, comment: admitted.row.comment.length > 0 }, scope),
       );
-      await this.store.accessRequests.decide(id, { status: 'denied', at: now });
+      if ((await this.store.accessRequests.decide(id, { status: 'denied', at: now })) === 'not_pending') await this.endGrantOfDenied(principal, id);
       return this.get(principal, id, true);
     }
     await recordVerdict(this.store.approvals, admitted, 'access request', () => this.append('access.approved', principal, { request: id, digest: row.digest }, scope));
@@ -277,6 +277,18 @@ export class AccessService {
       if ((await this.store.accessRequests.decide(id, { status: 'approved', at: now, grant })) === 'decided') this.index.add(grant);
     }
     return this.get(principal, id, true);
+  }
+
+  /**
+   * A denial checked while its request was pending, and stored just after the approval that completed the
+   * quorum created the grant (the store refuses a grant only over a denial stored before it): one denial
+   * still ends the request, so it revokes that grant at once, as any one person may.
+   */
+  private async endGrantOfDenied(principal: Principal, id: string): Promise<void> {
+    const row = await this.store.accessRequests.get(id);
+    if (row?.status !== 'approved' || row.grantId === null) return;
+    const grant = await this.store.grants.get(row.grantId);
+    if (grant && grant.revokedAt === null) await this.revokeFirst(grant, principal, false);
   }
 
   async get(principal: Principal, id: string, authorized = false): Promise<AccessRequestView> {
@@ -338,6 +350,13 @@ export class AccessService {
   async breakGlass(principal: Principal, input: AccessInput): Promise<AccessRequestView> {
     await this.authorize(principal, 'breakglass.open', true);
     const bg = this.config.gatekeeper.breakGlass;
+    // Who may open it is the configuration's alone (no API writes it), whatever a policy version permits:
+    // checked here too, as approvers are checked against their groups besides Cedar's answer.
+    if (!bg.roles.has(roleRef(principal.org, principal.role))) {
+      throw new EnclaveError('forbidden', `only the roles of gatekeeper.break_glass.roles open break-glass; ${principal.org}/${principal.role} is not one of them`, {
+        details: { action: 'breakglass.open', key: 'gatekeeper.break_glass.roles' },
+      });
+    }
     const v = this.validate(input, bg.maxMs, 'break-glass (gatekeeper.break_glass.max_duration)');
     checkBreakGlassScope(v.scope, bg.maxSubjects);
     await this.checkSubjects(principal, v.scope);

@@ -112,6 +112,11 @@ function proposalDigest(p: Omit<ProposalRow, 'digest' | 'status' | 'decidedAt' |
   });
 }
 
+/** Who a proposal is about besides its proposer: the holder of the token it revokes (see Reviewable.party). */
+function partyOf(row: ProposalRow): string | undefined {
+  return row.kind === 'token.revoke' ? (JSON.parse(row.payload) as TokenRevokePayload).principal : undefined;
+}
+
 type PolicyChanges = Pick<PolicyDiff, 'added' | 'removed' | 'changed'>;
 const NO_CHANGES: PolicyChanges = { added: [], removed: [], changed: [] };
 /** Proposals whose policy changes are kept (a few ids each): the open ones of any real team fit. */
@@ -454,7 +459,8 @@ export class ChangeService {
     await this.authorize(principal, action);
     const rule = this.ruleOf(row.kind);
     const now = this.clock();
-    const target = { id: row.id, digest: row.digest, recomputed: proposalDigest(row), author: row.proposer, noun: 'proposal' };
+    const party = partyOf(row);
+    const target = { id: row.id, digest: row.digest, recomputed: proposalDigest(row), author: row.proposer, ...(party === undefined ? {} : { party }), noun: 'proposal' };
     const admitted = await admitVerdict(this.store.approvals, target, principal, input, isEligible(rule, this.config.gatekeeper.groups, principal), now);
     if (row.status !== 'pending' || now >= row.expiresAt) throw new EnclaveError('not_pending', `proposal ${id} is ${this.state(row, now)}; nothing more can be decided on it`);
     if (input.verdict === 'deny') {
@@ -466,7 +472,7 @@ export class ChangeService {
         this.append(row.kind === 'policy' ? 'policy.approved' : 'token.approved', principal, { proposal: id, kind: row.kind, digest: row.digest }),
       );
       const approvals = await this.store.approvals.list(id);
-      const quorum = evaluateQuorum(rule, this.config.gatekeeper.groups, approversOf(approvals, row.digest), row.proposer);
+      const quorum = evaluateQuorum(rule, this.config.gatekeeper.groups, approversOf(approvals, row.digest, party), row.proposer);
       // A rejection stored meanwhile, its proposal not yet marked rejected, ends it all the same (the store
       // checks again as it applies).
       const applies = quorum.met && !approvals.some((a) => a.verdict === 'deny');
@@ -580,7 +586,7 @@ export class ChangeService {
 
   private async view(row: ProposalRow, approvals: readonly ApprovalRow[]): Promise<ProposalView> {
     const rule = this.ruleOf(row.kind);
-    const quorum = evaluateQuorum(rule, this.config.gatekeeper.groups, approversOf(approvals, row.digest), row.proposer);
+    const quorum = evaluateQuorum(rule, this.config.gatekeeper.groups, approversOf(approvals, row.digest, partyOf(row)), row.proposer);
     const base = {
       id: row.id,
       kind: row.kind,

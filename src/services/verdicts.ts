@@ -21,6 +21,12 @@ export interface Reviewable {
   readonly recomputed: string;
   /** The requester or proposer. */
   readonly author: string;
+  /**
+   * The principal the change is about, when it is not the author (the holder of a token a proposal
+   * revokes): as much a party to it as the author, so never a reviewer of it either. Else one rejection
+   * by them would veto their own removal.
+   */
+  readonly party?: string;
   readonly noun: string;
 }
 
@@ -51,6 +57,7 @@ export async function admitVerdict(store: ApprovalStore, target: Reviewable, pri
     throw new EnclaveError('digest_mismatch', `the digest given is not the digest of ${target.noun} ${target.id}; review it again (it is ${target.digest})`, { details: { field: 'digest' } });
   }
   if (principal.id === target.author) throw new EnclaveError('self_approval', `${principal.id} made ${target.noun} ${target.id} and can never review it`);
+  if (principal.id === target.party) throw new EnclaveError('self_approval', `${target.noun} ${target.id} is about ${principal.id}, who can never review it`);
   if (!eligible) throw new EnclaveError('not_an_approver', `${principal.id} (${principal.org}/${principal.role}) is in none of the approver groups for this ${target.noun}`);
   const comment = (input.comment ?? '').trim();
   if (comment.length > MAX_COMMENT) throw new EnclaveError('invalid_request', `a comment has at most ${MAX_COMMENT} characters`, { details: { field: 'comment' } });
@@ -73,9 +80,9 @@ export async function recordVerdict(store: ApprovalStore, admitted: Admitted, no
   if ((await store.add(row)) === 'exists') throw alreadyReviewed(row.approver, noun, row.target);
 }
 
-/** The approvals that count: `approve` verdicts bound to this very digest. */
-export function approversOf(rows: readonly ApprovalRow[], digest: string): Approver[] {
-  return rows.filter((a) => a.verdict === 'approve' && a.digest === digest).map((a) => ({ id: a.approver, org: a.approverOrg, role: a.approverRole }));
+/** The approvals that count: `approve` verdicts bound to this very digest, never one by the party the change is about. */
+export function approversOf(rows: readonly ApprovalRow[], digest: string, party?: string): Approver[] {
+  return rows.filter((a) => a.verdict === 'approve' && a.digest === digest && a.approver !== party).map((a) => ({ id: a.approver, org: a.approverOrg, role: a.approverRole }));
 }
 
 export interface VerdictView {
