@@ -54,7 +54,9 @@ export async function admitVerdict(store: ApprovalStore, target: Reviewable, pri
     throw new EnclaveError('digest_mismatch', `the stored ${target.noun} ${target.id} no longer matches its digest: it was altered, and nothing can approve it`);
   }
   if (input.digest !== target.digest) {
-    throw new EnclaveError('digest_mismatch', `the digest given is not the digest of ${target.noun} ${target.id}; review it again (it is ${target.digest})`, { details: { field: 'digest' } });
+    // Not the right digest in the answer: the digest is how a verdict shows its author saw the content,
+    // and one copied from an error would approve unseen whatever the request now says.
+    throw new EnclaveError('digest_mismatch', `the digest given is not the digest of ${target.noun} ${target.id}; fetch it, review it again and give the digest its view shows`, { details: { field: 'digest' } });
   }
   if (principal.id === target.author) throw new EnclaveError('self_approval', `${principal.id} made ${target.noun} ${target.id} and can never review it`);
   if (principal.id === target.party) throw new EnclaveError('self_approval', `${target.noun} ${target.id} is about ${principal.id}, who can never review it`);

@@ -162,6 +162,8 @@ describe('access requests, approvals and grants', () => {
     const replay = await verdict('provider', b.id, a.digest);
     assert.equal(replay.statusCode, 409);
     assert.equal(errorCode(replay), 'digest_mismatch');
+    // The answer does not hand out the right digest: an approval must come from having read the request.
+    assert.ok(!JSON.stringify(json(replay)).includes(b.digest.slice('sha256:'.length)), 'the refusal does not name the digest to approve');
     // A's approval does not count for B: B still needs both of its own approvals.
     const bNow = json<RequestView>(await as('officer', 'GET', `/v1/access/requests/${b.id}`));
     assert.deepEqual(bNow.approvals, []);
