@@ -14,7 +14,7 @@
 import { EnclaveError, isEnclaveError } from '../core/errors.ts';
 import { parseCheckpoint } from '../core/tlog/checkpoint.ts';
 import type { Cosigner } from '../core/tlog/cosignature.ts';
-import { bytesEqual, decodeUtf8 } from '../core/tlog/encoding.ts';
+import { bytesEqual, decodeUtf8, toHex } from '../core/tlog/encoding.ts';
 import { EMPTY_TREE_HASH, checkTree } from '../core/tlog/merkle.ts';
 import { noteVerifier, openNote, signatureLines, splitNote, type NoteVerifier } from '../core/tlog/note.ts';
 import { parseAddCheckpoint } from '../core/tlog/witness-protocol.ts';
@@ -112,7 +112,12 @@ export class WitnessService {
       // Not the checkpoint this witness cosigned itself, with a bad proof: that is no misbehaviour of the log
       // (the proof is not signed), and anyone holding that checkpoint could fill witness.db with it.
       const replay = size === known && bytesEqual(root, knownRoot);
-      if (isEnclaveError(err) && !replay) await this.store.addEvidence({ origin, reason: `${err.code}: ${err.message}`, body: text, time: this.clock() });
+      if (isEnclaveError(err) && !replay) {
+        // Once per signed checkpoint (the proof beside it is nobody's signature), and without the signature
+        // lines no trusted key made: anyone can add those, up to the body's limit, to every copy.
+        const body = `${text.slice(0, text.length - req.checkpoint.length)}${note.text}\n${note.verified.map((s) => s.line).join('')}`;
+        await this.store.addEvidence({ origin, checkpoint: `${size} ${toHex(root)}`, reason: `${err.code}: ${err.message}`, body, time: this.clock() });
+      }
       throw err;
     }
     const advanced = await this.store.advance(known, { origin, size, root, note: req.checkpoint, time: this.clock() });

@@ -14,8 +14,10 @@ export interface WitnessRecord {
 
 export interface WitnessEvidence {
   readonly origin: string;
+  /** The refused checkpoint, `<size> <root in hex>`: evidence is kept once per signed checkpoint. */
+  readonly checkpoint: string;
   readonly reason: string;
-  /** The add-checkpoint request body as received. */
+  /** The add-checkpoint request body as received, less the signature lines no trusted key made. */
   readonly body: string;
   readonly time: number;
 }
@@ -28,6 +30,7 @@ export interface WitnessStore {
    * the check and the update to be atomic).
    */
   advance(oldSize: number, record: WitnessRecord): Promise<boolean>;
+  /** Keeps the first evidence of each checkpoint of an origin; a later one of the same checkpoint is dropped. */
   addEvidence(evidence: WitnessEvidence): Promise<void>;
   evidence(origin: string): Promise<WitnessEvidence[]>;
   close(): Promise<void>;

@@ -63,3 +63,33 @@ test('the witness keeps no "evidence" for a replay of the checkpoint it cosigned
     rmSync(dir, { recursive: true, force: true });
   }
 });
+
+test('a newer genuine checkpoint sent again and again is kept as evidence once, without the signature lines no trusted key made', async () => {
+  const dir = tempDir('enclave-witness-evidence-once-');
+  const store = new SqliteWitnessStore(join(dir, 'witness.db'));
+  try {
+    const log = new StaticLog();
+    log.append(5);
+    const first = await log.publish();
+    const witness = new WitnessService({ store, cosigner: cosignerFromKey(generateNoteKey('w.example', SIG_TYPE_COSIGNATURE).skey), logs: parseLogOption(`${log.origin}=${log.vkey}`) });
+    await witness.addCheckpoint(formatAddCheckpoint({ oldSize: 0, proof: [], checkpoint: first }));
+    // The log moved on while this witness was not asked: its newer checkpoint is genuine and public.
+    log.append(3);
+    const newer = await log.publish();
+    const padded = newer + Array.from({ length: 90 }, (_, i) => `— junk${i}.example ${Buffer.alloc(8000, i).toString('base64')}\n`).join('');
+    for (let i = 0; i < 5; i++) {
+      await assert.rejects(witness.addCheckpoint(formatAddCheckpoint({ oldSize: 5, proof: [new Uint8Array(32).fill(i)], checkpoint: padded })), (e: unknown) => isEnclaveError(e, 'log_proof_invalid'));
+    }
+    const kept = await store.evidence(log.origin);
+    assert.equal(kept.length, 1, 'one row per signed checkpoint, however often it is sent');
+    const [row] = kept;
+    assert.ok(row);
+    assert.ok(row.body.length < 2000, `the padding is not kept (${row.body.length} characters)`);
+    // Still what was judged: the old size, the proof and the checkpoint with the log's own signature.
+    assert.equal(row.body, formatAddCheckpoint({ oldSize: 5, proof: [new Uint8Array(32).fill(0)], checkpoint: newer }));
+    assert.match(row.checkpoint, /^8 [0-9a-f]{64}$/);
+  } finally {
+    await store.close();
+    rmSync(dir, { recursive: true, force: true });
+  }
+});

@@ -34,6 +34,15 @@ CREATE TABLE witness_evidence (
 CREATE INDEX witness_evidence_by_origin ON witness_evidence (origin);
 `,
   },
+  {
+    id: 2,
+    name: 'witness evidence once per checkpoint',
+    // Rows kept before have no checkpoint (NULL): they stay, and the unique index ignores them.
+    sql: `
+ALTER TABLE witness_evidence ADD COLUMN checkpoint TEXT;
+CREATE UNIQUE INDEX witness_evidence_once ON witness_evidence (origin, checkpoint) WHERE checkpoint IS NOT NULL;
+`,
+  },
 ];
 
 export class SqliteWitnessStore implements WitnessStore {
@@ -89,14 +98,17 @@ export class SqliteWitnessStore implements WitnessStore {
 
   addEvidence(e: WitnessEvidence): Promise<void> {
     return this.run(() => {
-      this.statements.get('INSERT INTO witness_evidence (origin, reason, body, time) VALUES (?, ?, ?, ?)').run(e.origin, e.reason, e.body, e.time);
+      this.statements
+        .get('INSERT INTO witness_evidence (origin, checkpoint, reason, body, time) VALUES (?, ?, ?, ?, ?) ON CONFLICT (origin, checkpoint) WHERE checkpoint IS NOT NULL DO NOTHING')
+        .run(e.origin, e.checkpoint, e.reason, e.body, e.time);
     });
   }
 
   evidence(origin: string): Promise<WitnessEvidence[]> {
     return this.run(() =>
-      (this.statements.get('SELECT origin, reason, body, time FROM witness_evidence WHERE origin = ? ORDER BY id').all(origin) as Row[]).map((r) => ({
+      (this.statements.get('SELECT origin, checkpoint, reason, body, time FROM witness_evidence WHERE origin = ? ORDER BY id').all(origin) as Row[]).map((r) => ({
         origin: text(r['origin']),
+        checkpoint: text(r['checkpoint']),
         reason: text(r['reason']),
         body: text(r['body']),
         time: Number(r['time']),
