@@ -42,7 +42,7 @@ export const ERROR_CODES = {
   revocation_pending: 'A proposal to revoke this token (or a token it was rotated from) awaits approval: the token cannot be rotated until it is decided.',
   not_pending: 'The request or proposal was already decided, or it expired.',
   digest_mismatch: 'The approval names a content digest other than the request\'s or proposal\'s: approve what you reviewed, by its digest.',
-  self_approval: 'The requester or proposer can never approve their own request or proposal.',
+  self_approval: 'The requester or proposer can never review their own request or proposal, nor the holder of a token a proposal revokes.',
   not_an_approver: 'The principal is not a member of the approver groups of this kind of request or proposal.',
   already_reviewed: 'This approver already gave a verdict on this request or proposal (the same verdict again is accepted only to complete what it decided, when the log refused the entry of the grant or change).',
   stale_proposal: 'The policy set changed since this proposal was made; propose again against the active version.',
