@@ -466,7 +466,12 @@ export class ChangeService {
     if (input.verdict === 'deny') {
       // A repeated rejection (stored, its proposal not marked) only completes what it decided.
       await recordVerdict(this.store.approvals, admitted, 'proposal', () => this.append('proposal.rejected', principal, { proposal: id, kind: row.kind, digest: row.digest }));
-      await this.store.proposals.decide(id, { status: 'rejected', at: now, outcome: `rejected by ${principal.id}` });
+      if ((await this.store.proposals.decide(id, { status: 'rejected', at: now, outcome: `rejected by ${principal.id}` })) === 'not_pending') {
+        // The approval that completed the quorum applied it between this rejection's check and its store:
+        // an applied change is not undone, so the rejection is said to have decided nothing.
+        const decided = (await this.store.proposals.get(id)) ?? row;
+        throw new EnclaveError('not_pending', `proposal ${id} was ${this.state(decided, now)} before this rejection was stored; the rejection is recorded but decides nothing`);
+      }
     } else {
       await recordVerdict(this.store.approvals, admitted, 'proposal', () =>
         this.append(row.kind === 'policy' ? 'policy.approved' : 'token.approved', principal, { proposal: id, kind: row.kind, digest: row.digest }),

@@ -93,6 +93,40 @@ describe('a denial racing the approval that completes the quorum', () => {
     assert.equal((await store.proposals.get(proposal.id))?.status, 'rejected', 'one rejection ends the proposal');
     assert.equal((await store.tokens.list()).some((t) => t.principal.id === 'mallory'), false, 'no token was issued');
   });
+
+  test('a rejection stored only after the approval applied the proposal says it decided nothing (409), not 200', async () => {
+    const { proposal } = json<{ proposal: Reviewed }>(await h.call('officer', 'POST', '/v1/tokens', { principal: 'trent', org: 'gatekeeper', role: 'approver' }));
+    assert.equal((await h.call('approver', 'POST', `/v1/proposals/${proposal.id}/approve`, { digest: proposal.digest })).statusCode, 200);
+    const store: Store = h.enclave.control;
+    // Hold the rejection's verdict before it is stored: the approval then finds no rejection and applies.
+    const original = store.approvals.add.bind(store.approvals);
+    let release!: () => void;
+    let reach!: () => void;
+    const gate = new Promise<void>((r) => (release = r));
+    const reached = new Promise<void>((r) => (reach = r));
+    store.approvals.add = async (a) => {
+      if (a.verdict === 'deny') {
+        reach();
+        await gate;
+      }
+      return original(a);
+    };
+    try {
+      const rejection = raw(dana, `/v1/proposals/${proposal.id}/reject`, { digest: proposal.digest });
+      await reached;
+      const carol = (await h.enclave.tokens.issue({ principal: 'carol', org: 'gatekeeper', role: 'officer' })).secret;
+      const approval = await raw(carol, `/v1/proposals/${proposal.id}/approve`, { digest: proposal.digest });
+      assert.equal(approval.statusCode, 200, approval.body);
+      release();
+      const rejected = await rejection;
+      assert.equal(rejected.statusCode, 409, `the rejection of an applied proposal answered ${rejected.statusCode}: ${rejected.body}`);
+      assert.equal(json<{ error: { code: string } }>(rejected).error.code, 'not_pending');
+    } finally {
+      release();
+      store.approvals.add = original;
+    }
+    assert.equal((await store.proposals.get(proposal.id))?.status, 'applied');
+  });
 });
 
 describe('a verdict stored whose effect failed', () => {
