@@ -1,6 +1,7 @@
 // Holds the root key while unsealed, derives the sites' key-encryption keys, and wraps and unwraps the
 // per-subject data keys. Sealing drops every key from memory.
 import { EnclaveError } from '../core/errors.ts';
+import { Lru } from '../core/lru.ts';
 import { subjectKeyAad } from '../core/record-model.ts';
 import { aeadKey, open, randomKey, seal, type AeadKey } from '../crypto/aead.ts';
 import { DekCache } from '../crypto/dek-cache.ts';
@@ -8,14 +9,28 @@ import { deriveKey, siteKek } from '../crypto/key-derivation.ts';
 
 export const KEY_ID = 'k1';
 
+/** How many erased subjects' keys are remembered as destroyed (see `shredded`). */
+const SHREDDED = 10_000;
+
+function cacheKeyOf(site: string, subject: string): string {
+  return `${site}\u0000${subject}`;
+}
+
 export class Keyring {
   private root: Buffer | null = null;
   private readonly keks = new Map<string, AeadKey>();
   /** Unwrapped data keys, each with the wrapped form it came from: a hit must match the stored row. */
   private readonly deks: DekCache;
+  /**
+   * Site and subject of the keys `shred` destroyed here (erasure): a request that read the subject's row
+   * before may not reach the key after, neither to open or seal with it nor to cache it again. Only
+   * in-flight requests need it, so the most recent suffice.
+   */
+  private readonly shredded: Lru<string, true>;
 
   constructor(dekCacheSize = 100_000) {
     this.deks = new DekCache(dekCacheSize);
+    this.shredded = new Lru(SHREDDED);
   }
 
   get sealed(): boolean {
@@ -60,6 +75,7 @@ export class Keyring {
    * may seal or open that subject's records.
    */
   newSubjectKey(site: string, subject: string): { wrapped: Uint8Array } {
+    this.shredded.delete(cacheKeyOf(site, subject));
     const raw = randomKey();
     try {
       return { wrapped: seal(this.kek(site), raw, subjectKeyAad(site, subject, KEY_ID)) };
@@ -79,11 +95,15 @@ export class Keyring {
   }
 
   unwrap(site: string, subject: string, wrapped: Uint8Array): AeadKey {
-    const cacheKey = `${site}\u0000${subject}`;
+    const cacheKey = cacheKeyOf(site, subject);
     const hit = this.deks.get(cacheKey, wrapped);
     if (hit) return hit;
     const raw = open(this.kek(site), wrapped, subjectKeyAad(site, subject, KEY_ID));
     try {
+      // A key shredded since the caller read the row: the subject was erased meanwhile.
+      if (this.shredded.get(cacheKey) !== undefined) {
+        throw new EnclaveError('subject_moving', `subject "${subject}" was erased while this request ran; retry`);
+      }
       this.deks.put(cacheKey, wrapped, raw);
       return aeadKey(raw);
     } finally {
@@ -91,7 +111,20 @@ export class Keyring {
     }
   }
 
+  /** Drops the subject's data key from the cache (its copy at `site` was purged after a re-home). */
   forget(site: string, subject: string): void {
-    this.deks.delete(`${site}\u0000${subject}`);
+    this.deks.delete(cacheKeyOf(site, subject));
+  }
+
+  /**
+   * Destroys the erased subject's data key here: dropped from the cache and, from now on, refused even
+   * to a request that read the subject's row before the erasure. Not for re-homes: a subject may come
+   * back to a site (through another instance too), and a read under way during a move reveals nothing
+   * the subject's records at the new site do not hold.
+   */
+  shred(site: string, subject: string): void {
+    const cacheKey = cacheKeyOf(site, subject);
+    this.shredded.set(cacheKey, true);
+    this.deks.delete(cacheKey);
   }
 }

@@ -262,11 +262,11 @@ export class Vault {
       // so its destination gets an erased row first, which no copy replaces (importSubject).
       if (!(await s.store.subjects.setMovedTo(id, this.mark(to), s.row.moveOwner))) throw await this.changedUnder(id, s, 'erased');
       await this.router.store(to).importSubject({ ...s.row, wrappedKey: null, erasedAt: at, ...UNMARKED }, []);
-      this.keyring.forget(to, id);
+      this.keyring.shred(to, id);
     }
     // Refused by the store if a re-home marked the row meanwhile: the move copies the key it read.
     const n = await s.store.subjects.erase(id, at, to === null ? null : this.mover);
-    this.keyring.forget(s.site, id);
+    this.keyring.shred(s.site, id);
     if (n === undefined) throw await this.changedUnder(id, s, 'erased');
     // A re-home interrupted after its copy left the source holding the data key too.
     await this.purgeStaleCopies(id, s.site);

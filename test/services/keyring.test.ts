@@ -29,4 +29,24 @@ void describe('Keyring', () => {
     assert.ok(mine.unwrap('us', 's', stored.wrapped).equals(dek));
     assert.ok(!mine.unwrap('us', 's', lost.wrapped).equals(dek));
   });
+
+  void it('a wrapped key moved to another subject or site does not unwrap, even while its own key is cached', () => {
+    const k = new Keyring();
+    k.load(randomBytes(32));
+    const a = k.newSubjectKey('us', 'a').wrapped;
+    k.newSubjectKey('us', 'b');
+    k.unwrap('us', 'a', a);
+    const integrity = (e: unknown) => e instanceof EnclaveError && e.code === 'integrity_error';
+    assert.throws(() => k.unwrap('us', 'b', a), integrity);
+    assert.throws(() => k.unwrap('eu', 'a', a), integrity);
+  });
+
+  void it('sealing wipes the cached data keys: a cached key is not served while sealed', () => {
+    const k = new Keyring();
+    k.load(randomBytes(32));
+    const a = k.newSubjectKey('us', 'a').wrapped;
+    k.unwrap('us', 'a', a);
+    k.drop();
+    assert.throws(() => k.unwrap('us', 'a', a), (e: unknown) => e instanceof EnclaveError && e.code === 'sealed');
+  });
 });
