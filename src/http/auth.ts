@@ -10,9 +10,24 @@ declare module 'fastify' {
   }
 }
 
+/**
+ * Whether the request carried the Authorization header more than once. Node keeps the first and drops
+ * the others silently, while a proxy in front may act on another one: such a request is ambiguous.
+ */
+function repeatedAuthorization(request: FastifyRequest): boolean {
+  const raw = request.raw.rawHeaders;
+  let seen = 0;
+  for (let i = 0; i < raw.length; i += 2) {
+    const name = raw[i];
+    if (name?.length === 13 && name.toLowerCase() === 'authorization' && ++seen > 1) return true;
+  }
+  return false;
+}
+
 export function bearerOf(request: FastifyRequest): string {
   const header = request.headers.authorization;
   if (header === undefined || header === '') throw new EnclaveError('unauthenticated', 'send an Authorization: Bearer <token> header');
+  if (repeatedAuthorization(request)) throw new EnclaveError('unauthenticated', 'send one Authorization header, not several');
   const m = /^Bearer\s+(\S+)\s*$/i.exec(header);
   if (!m?.[1]) throw new EnclaveError('unauthenticated', 'the Authorization header must be "Bearer <token>"');
   return m[1];
