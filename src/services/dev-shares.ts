@@ -10,9 +10,16 @@ export const DEV_UNSEAL_FILE = 'dev-unseal.json';
 export function readDevShares(dataDir: string): string[] | undefined {
   const path = join(dataDir, DEV_UNSEAL_FILE);
   if (!existsSync(path)) return undefined;
-  const doc = JSON.parse(readFileSync(path, 'utf8')) as { shares?: unknown };
-  if (!Array.isArray(doc.shares) || !doc.shares.every((s) => typeof s === 'string')) {
-    throw new EnclaveError('invalid_config', `${path} is not a development unseal file`);
+  const notOne = () => new EnclaveError('invalid_config', `${path} is not a development unseal file`);
+  let doc: unknown;
+  try {
+    doc = JSON.parse(readFileSync(path, 'utf8'));
+  } catch (cause) {
+    // Not JSON (its text is not quoted: it may hold shares).
+    if (cause instanceof SyntaxError) throw notOne();
+    throw cause;
   }
-  return doc.shares;
+  const shares = typeof doc === 'object' && doc !== null ? (doc as { shares?: unknown }).shares : undefined;
+  if (!Array.isArray(shares) || !shares.every((s) => typeof s === 'string')) throw notOne();
+  return shares;
 }
