@@ -24,7 +24,7 @@ export const ERROR_CODES = {
   subject_not_found: 'The subject is not registered.',
   subject_exists: 'The subject is already registered.',
   subject_erased: 'The subject was erased: their data key is destroyed and their records can never be read again.',
-  subject_moving: 'The subject is being re-homed (writes and other re-homes resume when the move completes), or another instance re-homed or erased them while this request ran: retry.',
+  subject_moving: 'The subject is being re-homed (writes and other re-homes resume when the move completes), or they were re-homed or erased (through this instance or another) while this request ran: retry.',
   subject_mismatch: 'A record cannot change the subject it belongs to.',
   no_jurisdiction: 'The country maps to no configured jurisdiction, so the data has no lawful home.',
   no_home_site: 'The jurisdiction has no home site configured.',
