@@ -18,6 +18,12 @@ export interface ActiveGrant {
 export class GrantIndex {
   private readonly byPrincipal = new Map<string, ActiveGrant[]>();
   private changes = 0;
+  /**
+   * This instance's own changes, by grant id: the epoch each was made at and whether it added the grant.
+   * A refresh that read the store before such a change keeps it (its rows may not show it yet); the
+   * entries a refresh's epoch has passed are dropped then.
+   */
+  private readonly local = new Map<string, { readonly at: number; readonly added: boolean }>();
 
   /** Changes whenever a grant is added or removed. */
   get epoch(): number {
@@ -26,28 +32,42 @@ export class GrantIndex {
 
   load(rows: readonly GrantRow[]): void {
     this.byPrincipal.clear();
+    this.local.clear();
     for (const r of rows) this.insert(r);
     this.changes++;
   }
 
   /**
-   * Replaces the index with `rows` (the grants active in the store) if they differ from what it holds,
-   * unless the index changed since `epoch` (a grant this instance added or removed meanwhile, which
-   * `rows`, read before, may not reflect: the next refresh brings both). Returns whether it changed.
+   * Brings the index to `rows` (the grants active in the store, read when the index was at `epoch`),
+   * except for the grants this instance added or removed since: those keep their local state, which
+   * `rows`, read before, may not reflect (the next refresh brings both). So a stream of local changes
+   * never holds back a revocation made through another instance. Returns whether the index changed.
    */
   replace(rows: readonly GrantRow[], epoch: number): boolean {
-    if (epoch !== this.changes) return false;
-    const held = new Set<string>();
-    for (const list of this.byPrincipal.values()) for (const g of list) held.add(g.id);
-    const active = rows.filter((r) => r.revokedAt === null);
-    if (active.length === held.size && active.every((r) => held.has(r.id))) return false;
-    this.load(active);
+    const recent = new Map<string, boolean>();
+    for (const [id, c] of this.local) {
+      if (c.at > epoch) recent.set(id, c.added);
+      else this.local.delete(id);
+    }
+    const held = new Map<string, ActiveGrant>();
+    for (const list of this.byPrincipal.values()) for (const g of list) held.set(g.id, g);
+    const next = new Map<string, ActiveGrant | GrantRow>();
+    for (const r of rows) if (r.revokedAt === null && recent.get(r.id) !== false) next.set(r.id, held.get(r.id) ?? r);
+    for (const [id, added] of recent) {
+      const g = held.get(id);
+      if (added && g) next.set(id, g);
+    }
+    if (next.size === held.size && [...next.keys()].every((id) => held.has(id))) return false;
+    this.byPrincipal.clear();
+    for (const g of next.values()) this.insert(g);
+    this.changes++;
     return true;
   }
 
   add(row: GrantRow): void {
     this.insert(row);
     this.changes++;
+    this.local.set(row.id, { at: this.changes, added: true });
   }
 
   remove(id: string): void {
@@ -58,6 +78,7 @@ export class GrantIndex {
       else this.byPrincipal.set(principal, kept);
     }
     this.changes++;
+    this.local.set(id, { at: this.changes, added: false });
   }
 
   /** The principal's grants still active at `now` (none: an empty array, without allocating). */
@@ -74,18 +95,15 @@ export class GrantIndex {
     return next;
   }
 
-  private insert(row: GrantRow): void {
-    if (row.revokedAt !== null) return;
-    const grant: ActiveGrant = {
-      id: row.id,
-      principal: row.principal,
-      scope: JSON.parse(row.scope) as AccessScope,
-      purpose: row.purpose,
-      breakglass: row.breakglass,
-      expiresAt: row.expiresAt,
-    };
-    const list = this.byPrincipal.get(row.principal) ?? [];
-    this.byPrincipal.set(row.principal, [...list.filter((g) => g.id !== row.id), grant]);
+  /** Adds an active grant (a store row, or a grant this index already holds). */
+  private insert(g: GrantRow | ActiveGrant): void {
+    if ('revokedAt' in g && g.revokedAt !== null) return;
+    const grant: ActiveGrant =
+      'revokedAt' in g
+        ? { id: g.id, principal: g.principal, scope: JSON.parse(g.scope) as AccessScope, purpose: g.purpose, breakglass: g.breakglass, expiresAt: g.expiresAt }
+        : g;
+    const list = this.byPrincipal.get(grant.principal) ?? [];
+    this.byPrincipal.set(grant.principal, [...list.filter((x) => x.id !== grant.id), grant]);
   }
 }
 

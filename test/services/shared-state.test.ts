@@ -159,4 +159,21 @@ void describe('GrantIndex.replace', () => {
     assert.deepEqual(index.active('p', 0).map((g) => g.id), ['g1']);
     assert.equal(index.replace([row('g1'), row('g2', 5)], index.epoch), false, 'a revoked row is not active');
   });
+
+  test('a revocation through another instance is applied even when this instance changed its grants during the read', () => {
+    const index = new GrantIndex();
+    index.load([row('g1'), row('g2')]);
+    // The refresh reads the store (g2 revoked elsewhere meanwhile) while this instance creates g3.
+    const read = index.epoch;
+    index.add(row('g3'));
+    assert.equal(index.replace([row('g1')], read), true, 'a local change during the read held back the revocation of g2');
+    assert.deepEqual(index.active('p', 0).map((g) => g.id).sort(), ['g1', 'g3'], 'g2 gone, the local g3 kept');
+    // A stream of local changes, one per refresh, never holds a revocation back either.
+    for (let i = 4; i < 8; i++) {
+      const e = index.epoch;
+      index.add(row(`g${i}`));
+      index.replace([row('g3'), ...Array.from({ length: i - 4 }, (_, k) => row(`g${k + 4}`))], e);
+    }
+    assert.deepEqual(index.active('p', 0).map((g) => g.id).sort(), ['g3', 'g4', 'g5', 'g6', 'g7'], 'g1, revoked elsewhere, is gone');
+  });
 });
