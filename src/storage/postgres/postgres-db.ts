@@ -36,17 +36,43 @@ export function columnArrays(rows: readonly (readonly unknown[])[]): unknown[][]
   return Array.from({ length: width }, (_, i) => rows.map((r) => r[i]));
 }
 
+/**
+ * The rows sorted by their key's parts (any fixed order does): statements that insert or lock many rows
+ * take them in this order on every instance, so two of them never wait on each other in a cycle.
+ */
+export function inKeyOrder<T>(rows: readonly T[], key: (row: T) => readonly string[]): T[] {
+  const compare = (a: readonly string[], b: readonly string[]): number => {
+    for (let i = 0; i < a.length; i++) {
+      const x = a[i] ?? '';
+      const y = b[i] ?? '';
+      if (x !== y) return x < y ? -1 : 1;
+    }
+    return 0;
+  };
+  return rows
+    .map((row) => ({ row, k: key(row) }))
+    .sort((a, b) => compare(a.k, b.k))
+    .map((x) => x.row);
+}
+
 /** A 64-bit advisory lock key for a namespaced name (pg_advisory_xact_lock(bigint)). */
 export function advisoryKey(...parts: readonly string[]): string {
   return createHash('sha256').update(['enclave', ...parts].join('\u0000')).digest().readBigInt64BE(0).toString();
 }
 
 // SQLSTATE classes that mean "the server is not there for us": 08 connection exception, 28 invalid
-// authorization, 3D000 no such database, 53300 too many connections, 57P01-57P03 shutdown/starting.
-const UNAVAILABLE_SQLSTATE = /^(08|28|3D000$|53300$|57P0[123]$)/;
+// authorization, 3D000 no such database, 53300 too many connections, 57P01-57P03 shutdown/starting;
+// or that it gave up on the statement: 57014 cancelled (statement_timeout, pg_cancel_backend), 55P03
+// lock_timeout. Either way the statement (and its transaction) changed nothing.
+const UNAVAILABLE_SQLSTATE = /^(08|28|3D000$|53300$|57P0[123]$|57014$|55P03$)/;
 // The driver's own failures: socket errors (ECONNREFUSED, ENOTFOUND, ETIMEDOUT...) and its messages
 // for a connection that dropped, timed out or a pool that was closed.
 const UNAVAILABLE_MESSAGE = /connection|terminated|timeout|timed out|not queryable|after calling end/i;
+
+// 40P01 deadlock_detected, 40001 serialization_failure: the server rolled the transaction back.
+const RETRYABLE_SQLSTATE = /^40(P01|001)$/;
+// 22021 character_not_in_repertoire (a NUL in text), 22P05 untranslatable_character.
+const UNSTORABLE_TEXT_SQLSTATE = /^22(021|P05)$/;
 
 function unavailable(err: unknown): boolean {
   if (err instanceof pg.DatabaseError) return UNAVAILABLE_SQLSTATE.test(err.code ?? '');
@@ -119,8 +145,19 @@ export class PostgresDb implements Sql {
     });
   }
 
-  /** Turns a driver failure into storage_unavailable; SQL errors (constraints, types) pass unchanged. */
+  /**
+   * Turns a driver failure into storage_unavailable; a transaction the server aborted to break a deadlock
+   * (or a serialization failure) likewise, since it changed nothing and may simply be tried again; text
+   * PostgreSQL cannot store (NUL) into invalid_request. Other SQL errors (constraints, types) pass unchanged.
+   */
   fail(err: unknown, doing = 'is unavailable'): unknown {
+    if (err instanceof pg.DatabaseError && RETRYABLE_SQLSTATE.test(err.code ?? '')) {
+      return new EnclaveError('storage_unavailable', `${this.where}: the server aborted this change to break a ${err.code === '40P01' ? 'deadlock' : 'serialization conflict'} with another instance; nothing of it was kept, try again`, { cause: err });
+    }
+    if (err instanceof pg.DatabaseError && UNSTORABLE_TEXT_SQLSTATE.test(err.code ?? '')) {
+      // SQLite stores such text; PostgreSQL's text type cannot hold U+0000. The value is never repeated.
+      return new EnclaveError('invalid_request', 'a text value contains the character U+0000 (NUL), which PostgreSQL cannot store; nothing was stored', { cause: err });
+    }
     if (err instanceof EnclaveError || !unavailable(err)) return err;
     let reason = err instanceof Error ? err.message : String(err);
     const secret = this.location.password;

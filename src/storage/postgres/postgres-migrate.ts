@@ -16,7 +16,8 @@ export async function migrate(db: PostgresDb, migrations: readonly Migration[], 
   await db.tx(async (sql) => {
     await sql.rows('SELECT pg_advisory_xact_lock($1)', [advisoryKey('migrate', schema)]);
     if ((await sql.rows('SELECT 1 FROM pg_namespace WHERE nspname = $1', [schema])).length === 0) {
-      await sql.run(`CREATE SCHEMA ${schema}`);
+      // Quoted: a checked lower-case name may still be a keyword ("user", "select"); quoting keeps it as is.
+      await sql.run(`CREATE SCHEMA "${schema}"`);
     }
     // Every table is unqualified: make sure they land in this store's schema and nowhere else.
     const current = (await sql.rows('SELECT current_schema() AS s'))[0]?.['s'] as string | null | undefined;

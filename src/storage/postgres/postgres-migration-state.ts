@@ -7,10 +7,11 @@
 //   one process plans while the others wait, and a planner that dies lets it go with its session.
 // Tables carry a `mig_` prefix and their own history table, so the state may share a schema with a store.
 import type pg from 'pg';
+import { EnclaveError } from '../../core/errors.ts';
 import type { Migration } from '../../core/migration-plan.ts';
 import type { BatchCounters, BatchInfo, CertificateInfo, LedgerEntry, MigrationInfo, MigrationStateStore, Mismatch, PassState, PendingPurge, VerificationInfo } from '../../core/migration-state.ts';
 import { toBatch, toCertificate, toLedger, toMigration, toMismatch, toVerification } from '../migration-state-rows.ts';
-import { advisoryKey, columnArrays, type PostgresDb } from './postgres-db.ts';
+import { advisoryKey, columnArrays, inKeyOrder, type PostgresDb } from './postgres-db.ts';
 import { openMigrated } from './postgres-migrate.ts';
 import { parsePostgresUrl, type PostgresLocation } from './postgres-url.ts';
 
@@ -118,6 +119,24 @@ ALTER TABLE mig_ledger ADD COLUMN seen_batch integer;
 
 const str = (v: unknown): string => v as string;
 
+/** SQLSTATE program_limit_exceeded: here, a key larger than a B-tree entry may be (about 2,700 bytes once compressed). */
+const PROGRAM_LIMIT = '54000';
+
+/**
+ * The ledger's key is its primary key, and PostgreSQL's B-tree entries hold at most about 2,700 bytes
+ * (after compression); SQLite has no such limit. A source key beyond it is refused as what it is, data
+ * this migration state cannot hold, naming the table and the key's size, never the key (a source key may be an e-mail address).
+ */
+function tooLongKey(err: unknown, entries: readonly LedgerEntry[]): EnclaveError | undefined {
+  if ((err as { code?: unknown }).code !== PROGRAM_LIMIT) return undefined;
+  const longest = entries.reduce((a, b) => (Buffer.byteLength(b.key) > Buffer.byteLength(a.key) ? b : a));
+  return new EnclaveError(
+    'invalid_source_data',
+    `table ${longest.table}: a key of ${Buffer.byteLength(longest.key)} bytes is longer than the PostgreSQL migration state can index (about 2,700 bytes once compressed); keep the migration state in SQLite for this source`,
+    { details: { key: longest.table }, cause: err },
+  );
+}
+
 export class PostgresMigrationState implements MigrationStateStore {
   private readonly db: PostgresDb;
 
@@ -217,14 +236,19 @@ export class PostgresMigrationState implements MigrationStateStore {
 
   async putLedger(id: string, entries: readonly LedgerEntry[]): Promise<void> {
     if (entries.length === 0) return;
-    const cols = columnArrays(entries.map((e) => [e.table, e.key, e.collection, e.recordId, e.subject, e.digest, e.seenPass, e.seenBatch]));
-    await this.db.run(
-      `INSERT INTO mig_ledger (migration, tbl, key, collection, record_id, subject, digest, seen_pass, seen_batch)
-       SELECT $1, * FROM unnest($2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::bytea[], $8::integer[], $9::integer[])
-       ON CONFLICT (migration, tbl, key) DO UPDATE SET collection = excluded.collection, record_id = excluded.record_id,
-         subject = excluded.subject, digest = excluded.digest, seen_pass = excluded.seen_pass, seen_batch = excluded.seen_batch`,
-      [id, ...cols],
-    );
+    // In key order, as every instance writes them (see insertSubjects): upserts of overlapping keys never deadlock.
+    const cols = columnArrays(inKeyOrder(entries, (e) => [e.table, e.key]).map((e) => [e.table, e.key, e.collection, e.recordId, e.subject, e.digest, e.seenPass, e.seenBatch]));
+    try {
+      await this.db.run(
+        `INSERT INTO mig_ledger (migration, tbl, key, collection, record_id, subject, digest, seen_pass, seen_batch)
+         SELECT $1, * FROM unnest($2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::bytea[], $8::integer[], $9::integer[])
+         ON CONFLICT (migration, tbl, key) DO UPDATE SET collection = excluded.collection, record_id = excluded.record_id,
+           subject = excluded.subject, digest = excluded.digest, seen_pass = excluded.seen_pass, seen_batch = excluded.seen_batch`,
+        [id, ...cols],
+      );
+    } catch (err) {
+      throw tooLongKey(err, entries) ?? err;
+    }
   }
 
   async completeBatch(b: BatchInfo, worker: string, c: BatchCounters, at: number): Promise<boolean> {

@@ -3,14 +3,14 @@
 // conflict" are told apart exactly as the SQLite store does inside its transaction.
 import type { DeleteResult, InsertResult, RecordRow, RecordStore, UpdateResult } from '../../core/store.ts';
 import { byId, countOf, listLimit, RECORD_COLUMNS as COLUMNS, recordValues as values, recordWithSubjectSql, toRecord, toRecordWithSubject } from '../rows.ts';
-import { columnArrays, type PostgresDb, type Sql } from './postgres-db.ts';
+import { columnArrays, inKeyOrder, type PostgresDb, type Sql } from './postgres-db.ts';
 
 const GET_WITH_SUBJECT = recordWithSubjectSql('$1', '$2');
 
-/** Inserts the rows that are new, in one statement; returns the keys it inserted. */
+/** Inserts the rows that are new, in one statement, in key order (see insertSubjects); returns the keys it inserted. */
 export async function insertRecords(sql: Sql, rows: readonly RecordRow[]): Promise<{ collection: string; id: string }[]> {
   if (rows.length === 0) return [];
-  const columns = columnArrays(rows.map(values));
+  const columns = columnArrays(inKeyOrder(rows, (r) => [r.collection, r.id]).map(values));
   const inserted = await sql.rows(
     `INSERT INTO records (${COLUMNS})
      SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::bigint[], $5::text[], $6::bytea[], $7::bigint[], $8::bigint[], $9::text[])

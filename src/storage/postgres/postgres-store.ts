@@ -99,6 +99,9 @@ export class PostgresStore implements Store {
   async purgeSubject(id: string): Promise<number> {
     const n = await this.db.tx(async (sql) => {
       await PostgresStore.lockSubject(sql, this.db.location.schema, id);
+      // The subject's row first, then its records: the order an erasure (and importSubject) takes them
+      // in. Records first, a purge and an erasure of one subject through two instances would deadlock.
+      await sql.rows('SELECT 1 FROM subjects WHERE id = $1 FOR UPDATE', [id]);
       const deleted = await sql.run('DELETE FROM records WHERE subject = $1', [id]);
       await sql.run('DELETE FROM subjects WHERE id = $1', [id]);
       return deleted;

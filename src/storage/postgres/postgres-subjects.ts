@@ -2,12 +2,16 @@
 // transaction that blanks the subject's public fields, then asks the store to vacuum (see scrub()).
 import type { InsertResult, SubjectRow, SubjectStore } from '../../core/store.ts';
 import { byId, countOf, markedBySql, SUBJECT_COLUMNS as COLUMNS, subjectValues as values, toSubject, UNMARK_SQL } from '../rows.ts';
-import { columnArrays, type PostgresDb, type Sql } from './postgres-db.ts';
+import { columnArrays, inKeyOrder, type PostgresDb, type Sql } from './postgres-db.ts';
 
-/** Inserts the rows that are new, in one statement; returns how many it inserted. */
+/**
+ * Inserts the rows that are new, in one statement; returns how many it inserted. In id order: each row
+ * inserted holds its key until commit, so two instances loading overlapping batches in different orders
+ * would each wait on a key the other holds (a deadlock); in one order, one simply waits for the other.
+ */
 export async function insertSubjects(sql: Sql, rows: readonly SubjectRow[]): Promise<number> {
   if (rows.length === 0) return 0;
-  const columns = columnArrays(rows.map(values));
+  const columns = columnArrays(inKeyOrder(rows, (r) => [r.id]).map(values));
   return sql.run(
     `INSERT INTO subjects (${COLUMNS})
      SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::bytea[], $5::text[], $6::bigint[], $7::bigint[], $8::text[], $9::text[], $10::bigint[])
