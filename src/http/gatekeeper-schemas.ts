@@ -12,7 +12,12 @@ const Timestamp = Type.String({ format: 'date-time' });
 const Nullable = <T extends ReturnType<typeof Type.String>>(t: T) => Type.Union([t, Type.Null()]);
 const Id = Type.String({ pattern: ID_PATTERN });
 const Digest = Type.String({ pattern: '^sha256:[0-9a-f]{64}$', description: 'The content digest shown in the request or proposal: what you approve.' });
-const Comment = Type.String({ maxLength: MAX_COMMENT });
+/**
+ * Free text a person writes (comments, justifications, labels, descriptions): anything but U+0000, which
+ * PostgreSQL's text cannot hold. Refused here, before the change's log entry is written, on every store.
+ */
+const FreeText = (maxLength: number, options: { minLength?: number; description?: string } = {}) => Type.String({ ...options, maxLength, pattern: '^[^\\u0000]*$' });
+const Comment = FreeText(MAX_COMMENT);
 const FieldRef = Type.String({ pattern: '^[a-z][a-z0-9_]{0,62}\\.[a-z][a-z0-9_]{0,62}$', description: 'collection.field' });
 
 export const RequestId = Type.String({ pattern: REQUEST_ID_PATTERN });
@@ -33,7 +38,7 @@ export const AccessRequestBody = Type.Object(
   {
     scope: Type.Partial(Scope, { additionalProperties: false }),
     purpose: Id,
-    justification: Type.Object({ code: Id, text: Type.String({ maxLength: 2000 }) }, { additionalProperties: false }),
+    justification: Type.Object({ code: Id, text: FreeText(2000) }, { additionalProperties: false }),
     duration_seconds: Type.Integer({ minimum: 1, maximum: 90 * 86_400 }),
   },
   { additionalProperties: false },
@@ -47,7 +52,7 @@ export const ReviewBody = Type.Object(
 );
 
 export const PolicyProposalBody = Type.Object(
-  { text: Type.String({ minLength: 1, maxLength: MAX_POLICY_TEXT, description: 'A whole Cedar policy set; every policy needs an @id.' }), description: Type.Optional(Type.String({ maxLength: MAX_DESCRIPTION })) },
+  { text: FreeText(MAX_POLICY_TEXT, { minLength: 1, description: 'A whole Cedar policy set; every policy needs an @id.' }), description: Type.Optional(FreeText(MAX_DESCRIPTION)) },
   { additionalProperties: false },
 );
 
@@ -57,7 +62,7 @@ export const TokenProposalBody = Type.Object(
     org: Id,
     role: Id,
     ttl_seconds: Type.Optional(Type.Integer({ minimum: 1, maximum: 10 * 365 * 86_400 })),
-    label: Type.Optional(Type.String({ maxLength: 200 })),
+    label: Type.Optional(FreeText(200)),
   },
   { additionalProperties: false },
 );

@@ -131,4 +131,20 @@ describe('the gatekeeper against one rogue insider', () => {
     const events = await loggedEvents(h.enclave);
     assert.ok(events.some((e) => e.type === 'grant.revoked' && e.details['grant'] === grant.id), 'the revocation is logged');
   });
+
+  test('free text holding U+0000 is refused before anything is logged (PostgreSQL cannot store it; the log would show a verdict no store kept)', async () => {
+    const before = (await loggedEvents(h.enclave)).length;
+    const nul = 'looks fine\u0000 but is not';
+    const asked = await h.call('officer', 'POST', '/v1/access/requests', { scope: { subjects: ['ann'], collections: ['messages'] }, purpose: 'support', justification: { code: 'support-ticket', text: nul }, duration_seconds: 600 });
+    assert.equal(asked.statusCode, 400, asked.body);
+    const req = json<RequestView>(await h.call('officer', 'POST', '/v1/access/requests', { scope: { subjects: ['ann'], collections: ['messages'] }, purpose: 'support', justification: JUSTIFICATION, duration_seconds: 600 }));
+    const middle = (await loggedEvents(h.enclave)).length;
+    assert.equal(middle, before + 1, 'only the clean request was logged');
+    const commented = await raw(dana, 'POST', `/v1/access/requests/${req.id}/approve`, { digest: req.digest, comment: nul });
+    assert.equal(commented.statusCode, 400, commented.body);
+    assert.ok(errorCode(commented).length > 0);
+    const labelled = await h.call('officer', 'POST', '/v1/tokens', { principal: 'nul-label', org: 'gatekeeper', role: 'approver', label: nul });
+    assert.equal(labelled.statusCode, 400, labelled.body);
+    assert.equal((await loggedEvents(h.enclave)).length, middle, 'nothing logged for the refused verdict or proposal');
+  });
 });
