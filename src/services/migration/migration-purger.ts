@@ -14,6 +14,8 @@ import { danglingRefusal, deleteEffectsRefusal, deleteHazardsRefusal } from '../
 import type { CertificateInfo, PendingPurge, PurgedTableState, VerificationInfo } from '../../core/migration-state.ts';
 import type { MigrationContext } from './migration-context.ts';
 import { issueCertificate } from './certificate-issuer.ts';
+import { residencyConflicts } from './residency-check.ts';
+import type { Classified } from './row-classifier.ts';
 
 /** A purged table once the remaining rows were read back. */
 export type PurgedTable = Omit<PurgedTableState, 'keptAfter'> & { readonly keptAfter: string };
@@ -83,7 +85,13 @@ async function keptRoot(ctx: MigrationContext, reader: SourceReader, t: Resolved
 }
 
 /** The rows of a table the purge would delete (as records) and keep (whole rows), digested in key order; `onMoving` gets each page's moving keys. */
-async function digestTable(ctx: MigrationContext, reader: SourceReader, t: ResolvedTable, onMoving: (keys: KeyTuple[], done: number) => Promise<void>): Promise<{ purged: MerkleBuilder; kept: MerkleBuilder }> {
+async function digestTable(
+  ctx: MigrationContext,
+  reader: SourceReader,
+  t: ResolvedTable,
+  onMoving: (keys: KeyTuple[], done: number) => Promise<void>,
+  checkMoving: (rows: Extract<Classified, { kind: 'migrating' }>[]) => Promise<void> = () => Promise.resolve(),
+): Promise<{ purged: MerkleBuilder; kept: MerkleBuilder }> {
   const key = ctx.digestKey();
   const purged = new MerkleBuilder();
   const kept = new MerkleBuilder();
@@ -94,7 +102,9 @@ async function digestTable(ctx: MigrationContext, reader: SourceReader, t: Resol
     const last = page.at(-1);
     if (!last) break;
     const moving: KeyTuple[] = [];
-    for (const r of await ctx.classifier.classify(t, page, reader, ctx.name)) {
+    const classified = await ctx.classifier.classify(t, page, reader, ctx.name);
+    await checkMoving(classified.filter((r) => r.kind === 'migrating'));
+    for (const r of classified) {
       if (r.kind === 'refused') throw refuse(`table ${t.table}, key ${showKey(r.key)}: a row of a moving subject cannot be migrated (${r.code}); nothing was deleted`);
       if (r.kind === 'stay') kept.add(rowDigest(key, canonicalSourceRow(t.table, r.row, t.allColumns)));
       else {
@@ -179,10 +189,22 @@ export async function purgeMigration(ctx: MigrationContext, options: { verificat
   const purgeTable = async (tx: SourceTransaction, t: ResolvedTable): Promise<Purged> => {
     const verified = verification.tables.find((v) => v.table === t.table);
     if (!verified) throw refuse(`table ${t.table} was not verified`);
-    const { purged: purgedTree, kept: keptTree } = await digestTable(ctx, tx, t, async (moving, done) => {
-      if (moving.length > 0) await tx.delete(t.table, t.key, moving);
-      onProgress({ table: t.table, done });
-    });
+    const { purged: purgedTree, kept: keptTree } = await digestTable(
+      ctx,
+      tx,
+      t,
+      async (moving, done) => {
+        if (moving.length > 0) await tx.delete(t.table, t.key, moving);
+        onProgress({ table: t.table, done });
+      },
+      // The record digests do not cover where a record lives: a subject whose country at the source now
+      // maps to another home site than the one their copies are at (verify's `moved`) is refused here too.
+      async (rows) => {
+        const moved = await residencyConflicts(ctx, rows);
+        const first = moved.values().next();
+        if (first.done !== true) throw refuse(`table ${t.table}: ${moved.size} row(s) of subjects who moved since verification ${verification.id}: ${first.value}; then run, verify and purge again. Nothing was deleted`);
+      },
+    );
     const purgedRoot = purgedTree.root().toString('hex');
     if (purgedTree.size !== verified.rows || purgedRoot !== verified.sourceRoot) {
       throw refuse(`table ${t.table} changed since verification ${verification.id} (${purgedTree.size} moving rows now, ${verified.rows} verified; roots ${purgedRoot === verified.sourceRoot ? 'equal' : 'differ'}); run, verify and purge again. Nothing was deleted`);

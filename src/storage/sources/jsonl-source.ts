@@ -11,12 +11,15 @@
 // overwritten with zeros, and the file truncated (fsync at each step), so no deleted line remains in it.
 // A failure before the marker removes the side files (nothing was purged); after it, the next open
 // finishes every table (everything is purged). No table is ever purged without the others.
+import { createHash, type Hash } from 'node:crypto';
 import { closeSync, createReadStream, existsSync, fsyncSync, ftruncateSync, openSync, readdirSync, readFileSync, readSync, rmSync, statSync, utimesSync, writeFileSync, writeSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { basename, join } from 'node:path';
 import { createInterface, type Interface } from 'node:readline';
+import { Transform, type TransformCallback } from 'node:stream';
 import { EnclaveError } from '../../core/errors.ts';
 import { duplicateName } from '../../core/json-duplicate-names.ts';
+import { sameDecimal } from '../../core/migration-row.ts';
 import { FOREIGN_LEASE_MS, holderGone, newHolderId, processAlive } from '../process-alive.ts';
 import {
   compareKeys,
@@ -51,17 +54,131 @@ function invalidData(message: string): EnclaveError {
   return new EnclaveError('invalid_source_data', message);
 }
 
+// ---- numbers a double cannot hold ----------------------------------------------------------------
+// JSON.parse rounds every number to a 64-bit float: an id or an amount of 17 digits would be copied
+// rounded, verify (which compares converted records) could not tell, and the purge would delete the
+// only exact value. A line that may hold such a number is parsed with the numbers' source text
+// (JSON.parse source text access), and a number a double does not hold exactly is kept exact: as a
+// bigint when it is an integer, as its decimal text otherwise, as the SQL sources hand over bigint and
+// decimal columns; inside a nested value, as its own digits in the JSON text.
+
+/** The source text of a number JSON.parse would round. */
+class ExactNumber {
+  readonly text: string;
+  constructor(text: string) {
+    this.text = text;
+  }
+}
+
+interface ParseContext {
+  readonly source?: string;
+}
+type Reviver = (this: unknown, key: string, value: unknown, context: ParseContext) => unknown;
+const parseWith = JSON.parse as (text: string, reviver: Reviver) => unknown;
+const rawJson = (text: string): unknown => (JSON as unknown as { rawJSON(text: string): unknown }).rawJSON(text);
+
+/** 16 digits or more in a row (a dot between them), or an exponent: the only numbers a double may not hold. */
+const MAYBE_INEXACT = /\d[\d.]{15}|\d[eE]/;
+
+function exactReviver(_key: string, value: unknown, context: ParseContext): unknown {
+  if (typeof value !== 'number' || context.source === undefined) return value;
+  return sameDecimal(context.source, String(value)) && Number.isFinite(value) ? value : new ExactNumber(context.source);
+}
+
+/** A top-level member as the source hands it over: an integer as bigint, any other number as its text. */
+function exactMember(v: unknown): unknown {
+  if (!(v instanceof ExactNumber)) return v;
+  return /^-?\d+$/.test(v.text) ? BigInt(v.text) : v.text;
+}
+
+/** JSON.parse, numbers a double cannot hold kept exact (top-level members converted, nested ones kept for toValue). */
+function parseExact(text: string): unknown {
+  if (!MAYBE_INEXACT.test(text)) return JSON.parse(text);
+  const v = parseWith(text, exactReviver);
+  if (v instanceof ExactNumber) return exactMember(v);
+  if (typeof v === 'object' && v !== null) {
+    const o = v as Record<string, unknown>;
+    for (const k of Object.keys(o)) o[k] = exactMember(o[k]);
+  }
+  return v;
+}
+
+/** JSON text of a value, exact numbers (nested ones, bigints) written with their own digits. */
+function stringifyExact(v: unknown): string {
+  return JSON.stringify(v, (_k, x: unknown) => (x instanceof ExactNumber ? rawJson(x.text) : typeof x === 'bigint' ? rawJson(x.toString()) : x));
+}
+
 function toValue(v: unknown): SourceValue {
-  if (v === null || typeof v === 'string' || typeof v === 'number' || typeof v === 'boolean') return v;
-  return JSON.stringify(v);
+  if (v === null || typeof v === 'string' || typeof v === 'number' || typeof v === 'boolean' || typeof v === 'bigint') return v;
+  return stringifyExact(v);
 }
 
 function kindOf(v: unknown): ColumnKind | undefined {
   if (v === null || v === undefined) return undefined;
   if (typeof v === 'string') return 'text';
+  if (typeof v === 'bigint') return 'integer';
   if (typeof v === 'number') return Number.isInteger(v) ? 'integer' : 'real';
   if (typeof v === 'boolean') return 'boolean';
   return 'json';
+}
+
+/**
+ * Passes a file's bytes through unchanged, refusing any that are not UTF-8: decoded as they were, they
+ * would become U+FFFD, a copy that verifies against itself, and the purge would delete the only exact bytes.
+ */
+class Utf8Check extends Transform {
+  private readonly decoder = new TextDecoder('utf-8', { fatal: true });
+  private readonly file: string;
+  /** The line the next chunk starts in (1-based, as LineReader counts). */
+  private line = 1;
+
+  constructor(file: string) {
+    super();
+    this.file = file;
+  }
+
+  private refuse(line: number): EnclaveError {
+    return invalidData(`${basename(this.file)}:${line}: not valid UTF-8 (a file in another encoding must be converted to UTF-8 first)`);
+  }
+
+  override _transform(chunk: Buffer, _encoding: BufferEncoding, callback: TransformCallback): void {
+    try {
+      this.decoder.decode(chunk, { stream: true });
+    } catch {
+      callback(this.refuse(this.badLine(chunk)));
+      return;
+    }
+    for (let at = chunk.indexOf(10); at !== -1; at = chunk.indexOf(10, at + 1)) this.line += 1;
+    callback(null, chunk);
+  }
+
+  override _flush(callback: TransformCallback): void {
+    try {
+      this.decoder.decode();
+      callback();
+    } catch {
+      callback(this.refuse(this.line));
+    }
+  }
+
+  /** The line of the chunk holding the bad bytes: its lines are checked one by one (a newline is never part of a character). */
+  private badLine(chunk: Buffer): number {
+    const d = new TextDecoder('utf-8', { fatal: true });
+    // The chunk may begin inside a character the previous one started: its continuation bytes are skipped.
+    let at = 0;
+    while (at < Math.min(3, chunk.length) && ((chunk[at] ?? 0) & 0xc0) === 0x80) at += 1;
+    for (let line = this.line; at < chunk.length; line += 1) {
+      const nl = chunk.indexOf(10, at);
+      const end = nl === -1 ? chunk.length : nl + 1;
+      try {
+        d.decode(chunk.subarray(at, end), { stream: true });
+      } catch {
+        return line;
+      }
+      at = end;
+    }
+    return this.line;
+  }
 }
 
 interface Line {
@@ -77,23 +194,35 @@ class LineReader {
   private readonly it: AsyncIterator<string>;
   private n = 0;
   readonly file: string;
+  /** With `hashed`: SHA-256 over the lines read so far (as kept lines are written back), to tell whether two reads saw the same file. */
+  private readonly hash: Hash | undefined;
+  /** The hash of the whole file, once it was read to its end (with `hashed`). */
+  digest: string | undefined;
 
-  constructor(file: string) {
+  constructor(file: string, hashed = false) {
     this.file = file;
-    this.rl = createInterface({ input: createReadStream(file, { encoding: 'utf8' }), crlfDelay: Infinity });
+    this.hash = hashed ? createHash('sha256') : undefined;
+    const bytes = createReadStream(file);
+    const checked = new Utf8Check(file);
+    bytes.on('error', (err) => checked.destroy(err));
+    this.rl = createInterface({ input: bytes.pipe(checked), crlfDelay: Infinity });
     this.it = this.rl[Symbol.asyncIterator]();
   }
 
   async next(): Promise<Line | undefined> {
     for (;;) {
       const r = await this.it.next();
-      if (r.done === true) return undefined;
+      if (r.done === true) {
+        if (this.hash && this.digest === undefined) this.digest = this.hash.digest('hex');
+        return undefined;
+      }
       this.n += 1;
       const text = r.value.trim();
       if (text === '') continue;
+      this.hash?.update(`${text}\n`);
       let row: unknown;
       try {
-        row = JSON.parse(text);
+        row = parseExact(text);
       } catch {
         throw invalidData(`${basename(this.file)}:${this.n}: not valid JSON`);
       }
@@ -112,7 +241,7 @@ class LineReader {
 function keyFrom(line: Line, key: readonly string[], file: string): KeyTuple {
   return key.map((k) => {
     const v = line.row[k];
-    if (typeof v === 'string' || (typeof v === 'number' && Number.isInteger(v))) return v;
+    if (typeof v === 'string' || typeof v === 'bigint' || (typeof v === 'number' && Number.isInteger(v))) return v;
     throw invalidData(`${basename(file)}:${line.line}: key "${k}" must be text or a whole number`);
   });
 }
@@ -126,8 +255,8 @@ class Cursor {
   /** A row read past the previous page's upper bound. */
   pending: { line: Line; key: KeyTuple } | undefined;
 
-  constructor(file: string, key: readonly string[]) {
-    this.reader = new LineReader(file);
+  constructor(file: string, key: readonly string[], hashed = false) {
+    this.reader = new LineReader(file, hashed);
     this.key = key;
   }
 
@@ -154,10 +283,15 @@ class JsonlReader {
   protected readonly dir: string;
   private readonly cursors = new Map<string, { cursor: Cursor; position: KeyTuple | undefined }>();
   private readonly indexes = new Map<string, Map<string, SourceRow[]>>();
+  /** A purge's reads hash every file they read whole: the rewrite must find each file as they read it. */
+  protected readonly hashed: boolean = false;
 
   constructor(dir: string) {
     this.dir = dir;
   }
+
+  /** A read of the whole file of `table` ended (only with `hashed`). */
+  protected readWhole(_table: string, _digest: string): void {}
 
   protected file(table: string): string {
     return join(this.dir, `${table}${SUFFIX}`);
@@ -168,7 +302,7 @@ class JsonlReader {
     let entry = this.cursors.get(id);
     if (!entry || !sameKey(entry.position, r.after)) {
       entry?.cursor.reader.close();
-      entry = { cursor: new Cursor(this.file(r.table), r.key), position: undefined };
+      entry = { cursor: new Cursor(this.file(r.table), r.key, this.hashed), position: undefined };
       this.cursors.set(id, entry);
       if (r.after) {
         // Not where the last page ended: skip from the start (a resumed run, a random access).
@@ -183,7 +317,11 @@ class JsonlReader {
     const rows: SourceRow[] = [];
     while (rows.length < r.limit) {
       const n = await entry.cursor.next();
-      if (!n) break;
+      if (!n) {
+        const digest = entry.cursor.reader.digest;
+        if (digest !== undefined) this.readWhole(r.table, digest);
+        break;
+      }
       if (r.upTo && compareKeys(n.key, r.upTo) > 0) {
         entry.cursor.pending = n;
         break;
@@ -202,14 +340,14 @@ class JsonlReader {
     let index = this.indexes.get(id);
     if (!index) {
       index = new Map();
-      const reader = new LineReader(this.file(r.table));
+      const reader = new LineReader(this.file(r.table), this.hashed);
       try {
         for (let l = await reader.next(); l; l = await reader.next()) {
           const v = l.row[r.by];
           if (v === null || v === undefined) continue;
           const row: Record<string, SourceValue> = {};
           for (const c of r.columns) row[c] = toValue(l.row[c] ?? null);
-          const k = typeof v === 'string' ? v : JSON.stringify(v);
+          const k = typeof v === 'string' ? v : stringifyExact(v);
           const list = index.get(k);
           if (list) list.push(row);
           else index.set(k, [row]);
@@ -217,6 +355,7 @@ class JsonlReader {
       } finally {
         reader.close();
       }
+      if (reader.digest !== undefined) this.readWhole(r.table, reader.digest);
       this.indexes.set(id, index);
     }
     const out: SourceRow[] = [];
@@ -233,8 +372,17 @@ class JsonlReader {
 
 class JsonlTransaction extends JsonlReader implements SourceTransaction {
   readonly readsOwnDeletes = false;
+  protected override readonly hashed = true;
   /** table → [spool fd, key columns, last key spooled] */
   readonly spools = new Map<string, { fd: number; key: readonly string[]; last: KeyTuple | undefined; count: number }>();
+  /** table → the hashes of the whole file as each of this transaction's reads of it found it. */
+  readonly seen = new Map<string, Set<string>>();
+
+  protected override readWhole(table: string, digest: string): void {
+    const set = this.seen.get(table) ?? new Set<string>();
+    set.add(digest);
+    this.seen.set(table, set);
+  }
 
   async delete(table: string, key: readonly string[], keys: readonly KeyTuple[]): Promise<number> {
     let spool = this.spools.get(table);
@@ -244,7 +392,7 @@ class JsonlTransaction extends JsonlReader implements SourceTransaction {
     }
     for (const k of keys) {
       if (spool.last !== undefined && compareKeys(k, spool.last) <= 0) throw new EnclaveError('internal', 'JSON Lines deletions must come in ascending key order');
-      writeSync(spool.fd, `${JSON.stringify(k)}\n`);
+      writeSync(spool.fd, `${stringifyExact(k)}\n`);
       spool.last = k;
       spool.count += 1;
     }
@@ -296,6 +444,19 @@ function syncDir(dir: string): void {
   } finally {
     closeSync(fd);
   }
+}
+
+/** What tells a file changed since: its identity, size and modification time. */
+function fileStamp(file: string): string {
+  const st = statSync(file, { bigint: true });
+  return `${st.dev}:${st.ino}:${st.size}:${st.mtimeNs}:${st.ctimeNs}`;
+}
+
+function changedDuringPurge(table: string): EnclaveError {
+  return new EnclaveError(
+    'purge_refused',
+    `the JSON Lines file ${table}${SUFFIX} changed during the purge, after it was read and checked against the verification; nothing was deleted. Stop the writes to the export, then run, verify and purge again`,
+  );
 }
 
 function writeDurably(file: string, text: string): void {
@@ -491,12 +652,17 @@ export class JsonlSource extends JsonlReader implements MigrationSource {
     this.reset();
     const tables = [...tx.spools.keys()];
     try {
+      // Files cannot be locked against the legacy application: each is checked to be, when its kept
+      // lines are written, as the purge read and digested it, and unchanged from then until the commit.
+      const prepared = new Map<string, string>();
       for (const [table, spool] of tx.spools) {
         fsyncSync(spool.fd);
         closeSync(spool.fd);
         tx.spools.delete(table);
-        await this.prepare(table, spool.key);
+        await this.prepare(table, spool.key, spool.count, tx.seen.get(table));
+        prepared.set(table, fileStamp(this.file(table)));
       }
+      for (const [table, stamp] of prepared) if (fileStamp(this.file(table)) !== stamp) throw changedDuringPurge(table);
       syncDir(this.dir);
       if (tables.length > 0) writeDurably(join(this.dir, COMMIT), JSON.stringify(tables));
     } catch (err) {
@@ -512,28 +678,36 @@ export class JsonlSource extends JsonlReader implements MigrationSource {
     return out;
   }
 
-  /** Writes the table's kept lines to its side file, by a merge of the file and the spooled deletions. */
-  private async prepare(table: string, key: readonly string[]): Promise<void> {
+  /**
+   * Writes the table's kept lines to its side file, by a merge of the file and the spooled deletions.
+   * Refuses unless the file is still as every whole read of it in the transaction found it (`seen`), and
+   * every spooled deletion (`deletions` of them) finds its line: a line edited meanwhile is not deleted unverified.
+   */
+  private async prepare(table: string, key: readonly string[], deletions: number, seen: ReadonlySet<string> | undefined): Promise<void> {
     const file = this.file(table);
     const deletes = createInterface({ input: createReadStream(file + DELETES, { encoding: 'utf8' }), crlfDelay: Infinity })[Symbol.asyncIterator]();
     const nextDelete = async (): Promise<KeyTuple | undefined> => {
       const r = await deletes.next();
-      return r.done === true ? undefined : (JSON.parse(r.value) as KeyTuple);
+      return r.done === true ? undefined : (parseExact(r.value) as KeyTuple);
     };
-    const source = new LineReader(file);
+    const source = new LineReader(file, true);
     const tmp = openSync(file + TMP, 'w', 0o600);
     try {
       // Both streams are in ascending key order: a merge keeps memory flat.
       let d = await nextDelete();
+      let deleted = 0;
       for (let l = await source.next(); l; l = await source.next()) {
         const k = keyFrom(l, key, file);
         while (d !== undefined && compareKeys(d, k) < 0) d = await nextDelete();
         if (d !== undefined && compareKeys(d, k) === 0) {
+          deleted += 1;
           d = await nextDelete();
           continue;
         }
         writeSync(tmp, `${l.text}\n`);
       }
+      // A table this transaction read whole must be as it read it (every read alike); every deletion must find its line.
+      if (deleted !== deletions || (seen !== undefined && (seen.size !== 1 || source.digest === undefined || !seen.has(source.digest)))) throw changedDuringPurge(table);
       fsyncSync(tmp);
     } finally {
       closeSync(tmp);
