@@ -142,7 +142,7 @@ describe('the gatekeeper against one rogue insider', () => {
     assert.equal(middle, before + 1, 'only the clean request was logged');
     const commented = await raw(dana, 'POST', `/v1/access/requests/${req.id}/approve`, { digest: req.digest, comment: nul });
     assert.equal(commented.statusCode, 400, commented.body);
-    assert.ok(errorCode(commented).length > 0);
+    assert.equal(errorCode(commented), 'invalid_request');
     const labelled = await h.call('officer', 'POST', '/v1/tokens', { principal: 'nul-label', org: 'gatekeeper', role: 'approver', label: nul });
     assert.equal(labelled.statusCode, 400, labelled.body);
     assert.equal((await loggedEvents(h.enclave)).length, middle, 'nothing logged for the refused verdict or proposal');
