@@ -123,7 +123,7 @@ export {
   type LogEntryColumns,
 } from './log-entry.ts';
 export type { AppendedEntries, LogEntryRow, LogQuery, LogStore, LogTile, SequencerLease, StoredCheckpoint, StoredLogEntry } from './log-store.ts';
-export { KeyedLock } from './keyed-lock.ts';
+export { KeyedGate } from './keyed-gate.ts';
 export { Lru } from './lru.ts';
 export { compile, compileDynamic, describeErrors, formatPath, type SchemaIssue, type Validator } from './schema-validator.ts';
 // The transparency log's verifiable core (RFC 9162, C2SP tlog-*): see src/core/tlog/index.ts for all of it.

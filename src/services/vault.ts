@@ -10,7 +10,7 @@ import { canonicalJson, type JsonValue } from '../core/canonical-json.ts';
 import type { CollectionDef, EnclaveConfig } from '../core/config.ts';
 import type { Action } from '../core/config-schema.ts';
 import { forbidden, type Decision, type DecisionPoint, type GrantRef } from '../core/decision.ts';
-import { KeyedLock } from '../core/keyed-lock.ts';
+import { KeyedGate } from '../core/keyed-gate.ts';
 import { EnclaveError, type ErrorCode } from '../core/errors.ts';
 import type { EventLog, LogEventType, LogValue } from '../core/event-log.ts';
 import type { Principal } from '../core/principal.ts';
@@ -108,11 +108,16 @@ export class Vault {
   private readonly log: EventLog;
   private readonly clock: () => number;
   /**
-   * Erasures and re-homes of one subject, one at a time in this process: two moves at once copied the
-   * subject to two sites, and an erasure then left one copy readable. Across instances the store's
-   * marks order them: setMovedTo is a compare-and-set, and erase takes the mark it finds over.
+   * Per subject, in this process (KeyedGate): record writes hold it shared, so they run together; a write
+   * checks the subject's row, waits for its log entry, then writes at the site it read, and a re-home or an
+   * erasure in that wait let it land at the site the subject had left (invariant 1), be copied before it
+   * landed and purged after, or put an erased subject's public fields back. Registrations, erasures and
+   * re-homes hold it exclusively, one at a time and never during a write of theirs: two moves at once copied the subject to two sites, and an erasure then
+   * left one copy readable; two registrations at once registered them at two sites. Across instances the
+   * store's marks order erasures and re-homes: setMovedTo is a compare-and-set, and erase takes the mark
+   * it finds over.
    */
-  private readonly subjectChanges = new KeyedLock();
+  private readonly subjects = new KeyedGate();
   /** oneReadDetails: per decision and collection, the details of a read withholding nothing, or all its protected fields. */
   private readonly sharedDetails = new WeakMap<Decision, Map<CollectionDef, { none?: LogDetails; all?: LogDetails }>>();
   /** The holder this vault names in the move marks it sets (`host:pid:random`). */
@@ -210,11 +215,17 @@ export class Vault {
     const decision = await this.decideLogged(principal, 'subject.register', { subject: input.id });
     validateRecordId(input.id);
     const residence = resolveResidence(this.config, input.country);
-    if (await this.router.findSubject(input.id)) throw new EnclaveError('subject_exists', `subject "${input.id}" is already registered`);
+    // One at a time per id: two registrations at once both found no subject and each stored theirs, at
+    // the home sites of two countries.
+    return this.subjects.exclusive([input.id], () => this.registerNow(principal, decision, input.id, residence));
+  }
+
+  private async registerNow(principal: Principal, decision: Decision, id: string, residence: ReturnType<typeof resolveResidence>): Promise<SubjectView> {
+    if (await this.router.findSubject(id)) throw new EnclaveError('subject_exists', `subject "${id}" is already registered`);
     const site = residence.site.id;
-    const { wrapped } = this.keyring.newSubjectKey(site, input.id);
+    const { wrapped } = this.keyring.newSubjectKey(site, id);
     const row: SubjectRow = {
-      id: input.id,
+      id: id,
       country: residence.country,
       jurisdiction: residence.jurisdiction.id,
       wrappedKey: wrapped,
@@ -223,11 +234,11 @@ export class Vault {
       erasedAt: null,
       ...UNMARKED,
     };
-    await this.record('subject.registered', principal, input.id, { jurisdiction: row.jurisdiction, site, policies: [...decision.policies] });
+    await this.record('subject.registered', principal, id, { jurisdiction: row.jurisdiction, site, policies: [...decision.policies] });
     if ((await this.router.store(site).subjects.insert(row)) === 'exists') {
-      throw new EnclaveError('subject_exists', `subject "${input.id}" is already registered`);
+      throw new EnclaveError('subject_exists', `subject "${id}" is already registered`);
     }
-    this.router.remember(input.id, site);
+    this.router.remember(id, site);
     return this.view(row, site);
   }
 
@@ -243,7 +254,7 @@ export class Vault {
    * good; the rows stay as unreadable ciphertext and the API answers 410 for them.
    */
   async eraseSubject(principal: Principal, id: string): Promise<{ subject: string; records: number; erased_at: string }> {
-    return this.subjectChanges.run(id, () => this.eraseNow(principal, id));
+    return this.subjects.exclusive([id], () => this.eraseNow(principal, id));
   }
 
   private async eraseNow(principal: Principal, id: string): Promise<{ subject: string; records: number; erased_at: string }> {
@@ -279,7 +290,7 @@ export class Vault {
    * after an interruption completes the move.
    */
   async rehomeSubject(principal: Principal, id: string, country: string): Promise<RehomeResult> {
-    return this.subjectChanges.run(id, () => this.rehomeNow(principal, id, country));
+    return this.subjects.exclusive([id], () => this.rehomeNow(principal, id, country));
   }
 
   private async rehomeNow(principal: Principal, id: string, country: string): Promise<RehomeResult> {
@@ -337,7 +348,7 @@ export class Vault {
   /**
    * Whether a re-home may still run under the row's mark: its holder's process lives (this host), or its
    * lease has not run out (another host). This vault's own marks are over: it changes a subject only
-   * under subjectChanges, so the operation that set one has ended (it failed or was interrupted).
+   * under its exclusive gate, so the operation that set one has ended (it failed or was interrupted).
    */
   private moveLive(row: SubjectRow): boolean {
     if (row.movedTo === null || row.moveOwner === this.mover) return false;
@@ -391,7 +402,6 @@ export class Vault {
    */
   async importSubjects(principal: Principal, items: readonly { id: string; country: string }[]): Promise<ImportResult> {
     const decision = await this.decideLogged(principal, 'subject.register');
-    const bySite = new Map<string, SubjectRow[]>();
     const refused: { id: string; code: ErrorCode }[] = [];
     const now = this.clock();
     const lawful: { id: string; residence: ReturnType<typeof resolveResidence> }[] = [];
@@ -404,6 +414,23 @@ export class Vault {
         refused.push({ id: item.id, code: err.code });
       }
     }
+    // Under the gate of every id, as registerSubject: an import and a registration of one id at once
+    // registered it twice.
+    return this.subjects.exclusive(
+      lawful.map((x) => x.id),
+      () => this.importSubjectsNow(principal, decision, items.length, lawful, refused, now),
+    );
+  }
+
+  private async importSubjectsNow(
+    principal: Principal,
+    decision: Decision,
+    submitted: number,
+    lawful: readonly { id: string; residence: ReturnType<typeof resolveResidence> }[],
+    refused: readonly { id: string; code: ErrorCode }[],
+    now: number,
+  ): Promise<ImportResult> {
+    const bySite = new Map<string, SubjectRow[]>();
     // Registered anywhere already (possibly at another site): leave it, count it as existing.
     const known = await this.router.findSubjects(lawful.map((x) => x.id));
     for (const { id, residence } of lawful) {
@@ -420,7 +447,7 @@ export class Vault {
       created += await this.router.store(site).subjects.insertMany(rows);
       for (const r of rows) this.router.remember(r.id, site);
     }
-    return { created, replaced: 0, existing: items.length - refused.length - created, refused };
+    return { created, replaced: 0, existing: submitted - refused.length - created, refused };
   }
 
   /**
@@ -452,6 +479,22 @@ export class Vault {
       }
       checked.push({ id, data, subject, decision });
     }
+    // Under the shared gate of every subject written, as createRecord.
+    return this.subjects.shared(
+      checked.map((x) => x.subject),
+      () => this.importRecordsNow(principal, c, checked, items.length, refused, now, options),
+    );
+  }
+
+  private async importRecordsNow(
+    principal: Principal,
+    c: CollectionDef,
+    checked: readonly { id: string; data: RecordData; subject: string; decision: Decision }[],
+    submitted: number,
+    refused: { id: string; code: ErrorCode }[],
+    now: number,
+    options: { replace?: boolean },
+  ): Promise<ImportResult> {
     // Each subject looked up once (one query per site for the page), then each target site asks the
     // other home sites at once which of its ids they hold.
     const located = await this.router.findSubjects([...new Set(checked.map((x) => x.subject))]);
@@ -530,7 +573,7 @@ export class Vault {
         else refused.push({ id: row.id, code: 'version_conflict' });
       }
     }
-    return { created, replaced, existing: items.length - refused.length - created - replaced, refused };
+    return { created, replaced, existing: submitted - refused.length - created - replaced, refused };
   }
 
   /** Whether a stored row holds exactly `data` (compared as canonical JSON, protected fields decrypted). */
@@ -606,6 +649,10 @@ export class Vault {
     const subject = data[c.subjectField] as string;
     const decision = await this.decideLogged(principal, 'record.write', { collection: c, subject, fields: Object.keys(data) });
     const id = input.id === undefined ? randomUUID() : validateRecordId(input.id);
+    return this.subjects.shared([subject], () => this.createNow(principal, c, id, subject, data, decision));
+  }
+
+  private async createNow(principal: Principal, c: CollectionDef, id: string, subject: string, data: RecordData, decision: Decision): Promise<RecordView> {
     const { located, dek } = await this.subjectForWrite(subject);
     if (await this.router.findRecord(c.name, id)) throw new EnclaveError('record_exists', `record "${id}" already exists in "${c.name}"`);
     const now = this.clock();
@@ -622,12 +669,16 @@ export class Vault {
     const data = validateRecordData(c, input.data);
     const subject = data[c.subjectField] as string;
     const decision = await this.decideLogged(principal, 'record.write', { collection: c, subject, fields: Object.keys(data) });
+    return this.subjects.shared([subject], () => this.replaceNow(principal, c, id, subject, data, decision, input.ifMatch));
+  }
+
+  private async replaceNow(principal: Principal, c: CollectionDef, id: string, subject: string, data: RecordData, decision: Decision, ifMatch: number | undefined): Promise<RecordView> {
     const existing = await this.locateRecord(c, id);
     if (existing.row.subject !== subject) {
       throw new EnclaveError('subject_mismatch', `record "${id}" belongs to another subject; delete it and create a new one instead`, { details: { field: c.subjectField } });
     }
-    if (input.ifMatch !== undefined && input.ifMatch !== existing.row.version) {
-      throw new EnclaveError('version_conflict', `record "${id}" is at version ${existing.row.version}, not ${input.ifMatch}`);
+    if (ifMatch !== undefined && ifMatch !== existing.row.version) {
+      throw new EnclaveError('version_conflict', `record "${id}" is at version ${existing.row.version}, not ${ifMatch}`);
     }
     const { located, dek } = await this.subjectForWrite(subject);
     if (located.site !== existing.site) throw new EnclaveError('subject_moving', `subject "${subject}" is being re-homed; retry`);
@@ -647,7 +698,16 @@ export class Vault {
    */
   async deleteRecord(principal: Principal, collectionName: string, id: string, ifMatch?: number, onlyOwn = false): Promise<void> {
     const c = this.collection(collectionName);
+    const subject = (await this.locateRecord(c, id)).row.subject;
+    const deleted = await this.subjects.shared([subject], () => this.deleteNow(principal, c, id, subject, ifMatch, onlyOwn));
+    // The id was deleted and created again for another subject before the gate opened: delete that one.
+    if (!deleted) await this.deleteRecord(principal, collectionName, id, ifMatch, onlyOwn);
+  }
+
+  /** deleteRecord under the gate of `subject`; false, changing nothing, if the record is now another subject's. */
+  private async deleteNow(principal: Principal, c: CollectionDef, id: string, subject: string, ifMatch: number | undefined, onlyOwn: boolean): Promise<boolean> {
     const existing = await this.locateRecord(c, id);
+    if (existing.row.subject !== subject) return false;
     const notOwn = () => new EnclaveError('record_exists', `record "${id}" of "${c.name}" was created by another principal: it is left as it is`);
     if (onlyOwn && existing.row.createdBy !== null && existing.row.createdBy !== principal.id) throw notOwn();
     if (existing.subject?.movedTo != null) throw new EnclaveError('subject_moving', `subject "${existing.row.subject}" is being re-homed; retry`);
@@ -660,6 +720,7 @@ export class Vault {
     if (outcome === 'not_found') throw new EnclaveError('record_not_found', `no record "${id}" in "${c.name}"`);
     // Without a version to compare, only the creator can have differed: the record was replaced meanwhile by another's.
     if (outcome === 'version_conflict') throw ifMatch === undefined ? notOwn() : new EnclaveError('version_conflict', `record "${id}" is not at version ${String(ifMatch)}`);
+    return true;
   }
 
   async getRecord(principal: Principal, collectionName: string, id: string): Promise<RecordView> {
