@@ -4,6 +4,7 @@ import swagger from '@fastify/swagger';
 import Fastify, { type FastifyInstance, type FastifyServerOptions } from 'fastify';
 import type { Enclave } from '../services/enclave.ts';
 import { EnclaveError } from '../core/errors.ts';
+import { duplicateName } from '../core/json-duplicate-names.ts';
 import { recordDataSchema } from '../core/record-model.ts';
 import { authenticate } from './auth.ts';
 import { refuseForeignCharset } from './content-type.ts';
@@ -50,6 +51,21 @@ export async function buildServer(enclave: Enclave, options: ServerOptions = {})
   });
   // JSON only: without this, Fastify would accept text/plain bodies.
   app.removeContentTypeParser('text/plain');
+  // Fastify's JSON parser (prototype poisoning refused), and a member name given twice in one object
+  // refused too: JSON.parse keeps the last silently, while a proxy, a client library or an audit trail in
+  // front may act on the first ({"user_id":"ann","user_id":"bob"} written for bob, checked as ann's).
+  const parseJson = app.getDefaultJsonParser('error', 'error');
+  app.removeContentTypeParser('application/json');
+  app.addContentTypeParser('application/json', { parseAs: 'string' }, (request, raw, done) => {
+    const body = typeof raw === 'string' ? raw : raw.toString('utf8');
+    void parseJson(request, body, (err, value) => {
+      if (err) return done(err);
+      if (duplicateName(body) !== undefined) {
+        return done(new EnclaveError('invalid_json', 'the request body gives one member name twice in one object; send each once'));
+      }
+      return done(null, value);
+    });
+  });
   app.decorateRequest('principal', null);
   installErrorHandling(app);
   const metrics = installMetrics(app, enclave);
