@@ -3,7 +3,7 @@
 
 export const ERROR_CODES = {
   // request shape
-  invalid_json: 'The request body is not valid JSON, or gives one member name twice in one object.',
+  invalid_json: 'The request body is not valid JSON in UTF-8, or gives one member name twice in one object.',
   invalid_request: 'The request does not match the expected shape (a field is missing, unknown or of the wrong type).',
   unsupported_media_type: 'The request body must be application/json.',
   payload_too_large: 'The request body exceeds the configured limit (server.max_body_bytes).',

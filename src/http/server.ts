@@ -54,10 +54,18 @@ export async function buildServer(enclave: Enclave, options: ServerOptions = {})
   // Fastify's JSON parser (prototype poisoning refused), and a member name given twice in one object
   // refused too: JSON.parse keeps the last silently, while a proxy, a client library or an audit trail in
   // front may act on the first ({"user_id":"ann","user_id":"bob"} written for bob, checked as ann's).
+  // Bytes that are not UTF-8 are refused too (RFC 8259 §8.1): decoded leniently they would become
+  // U+FFFD, a value nobody sent, stored and acknowledged.
   const parseJson = app.getDefaultJsonParser('error', 'error');
+  const utf8 = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
   app.removeContentTypeParser('application/json');
-  app.addContentTypeParser('application/json', { parseAs: 'string' }, (request, raw, done) => {
-    const body = typeof raw === 'string' ? raw : raw.toString('utf8');
+  app.addContentTypeParser('application/json', { parseAs: 'buffer' }, (request, raw, done) => {
+    let body: string;
+    try {
+      body = typeof raw === 'string' ? raw : utf8.decode(raw);
+    } catch {
+      return done(new EnclaveError('invalid_json', 'the request body is not valid UTF-8; send JSON text in UTF-8'));
+    }
     void parseJson(request, body, (err, value) => {
       if (err) return done(err);
       if (duplicateName(body) !== undefined) {

@@ -36,6 +36,22 @@ describe('the vault\'s HTTP surface', () => {
     assert.equal(json<{ subject: string }>(res).subject, 'ann');
   });
 
+  test('a body whose bytes are not UTF-8 is refused (invalid_json), never stored with U+FFFD in their place', async () => {
+    const latin1 = Buffer.concat([Buffer.from('{"id":"latin-1","data":{"user_id":"ann","username":"M'), Buffer.from([0xfc]), Buffer.from('ller","email":"m@x.test"}}')]);
+    const res = await h.app.inject({
+      method: 'POST',
+      url: '/v1/collections/users/records',
+      headers: { authorization: `Bearer ${h.tokens.service}`, 'enclave-purpose': 'account', 'content-type': 'application/json' },
+      payload: latin1,
+    });
+    assert.equal(res.statusCode, 400, res.body);
+    assert.equal(errorCode(res), 'invalid_json');
+    assert.equal(errorCode(await h.call('service', 'GET', '/v1/collections/users/records/latin-1')), 'record_not_found');
+    // Real UTF-8, a byte order mark included, is fine.
+    const ok = await post('/v1/collections/users/records', '\ufeff{"id":"utf-8","data":{"user_id":"ann","username":"Müller","email":"m@x.test"}}');
+    assert.equal(ok.statusCode, 201, ok.body);
+  });
+
   test('a body that is not JSON, or empty, keeps its own codes', async () => {
     assert.equal(errorCode(await post('/v1/collections/users/records', '{"data":')), 'invalid_json');
     assert.equal(errorCode(await post('/v1/collections/users/records', '')), 'invalid_json');
