@@ -1,5 +1,6 @@
 // AES-256-GCM with associated data (NIST SP 800-38D). Layout: version(1) | nonce(12) | ciphertext | tag(16).
-// Random 96-bit nonces are safe here because every key is per subject (far below 2^32 messages per key).
+// Random 96-bit nonces stay safe: a data key seals one subject's records, a site's key-encryption key one data
+// key per subject of the site, both far below the 2^32 messages per key NIST SP 800-38D §8.3 allows.
 import { createCipheriv, createDecipheriv, createSecretKey, randomBytes, type KeyObject } from 'node:crypto';
 import { EnclaveError } from '../core/errors.ts';
 
