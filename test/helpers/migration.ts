@@ -1,6 +1,10 @@
 // A real enclave (test/helpers/fixture.ts) with the demo's legacy SQLite sites built beside it, and the
-// migration of one of them opened: what the migration tests start from.
+// migration of one of them opened: what the migration tests start from; and what they do to a legacy
+// site (read or edit its database, export it to JSON Lines) and expect of a refusal.
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { DatabaseSync } from 'node:sqlite';
+import { EnclaveError, type ErrorCode } from '../../src/core/errors.ts';
 import type { EventLog, LogEventInput, LogReceipt } from '../../src/core/event-log.ts';
 import type { MigrationStateStore } from '../../src/core/migration-state.ts';
 import { buildLegacySites, type LegacyBuild } from '../../src/cli/demo/legacy-sites.ts';
@@ -55,4 +59,68 @@ export async function migrationHarness(users = 60, seed = 7): Promise<MigrationH
       await fx.close();
     },
   };
+}
+
+/** For `assert.rejects`: an EnclaveError of `code` (whose message matches `pattern`, if given). */
+export const fails = (code: ErrorCode, pattern?: RegExp) => (err: unknown) => err instanceof EnclaveError && err.code === code && (pattern === undefined || pattern.test(err.message));
+
+/** Every row of every table of a SQLite file, as text, for before/after comparisons. */
+export function dumpSqlite(path: string): Map<string, string[]> {
+  const db = new DatabaseSync(path, { readOnly: true });
+  try {
+    const out = new Map<string, string[]>();
+    for (const t of db.prepare("SELECT name FROM sqlite_schema WHERE type = 'table' ORDER BY name").all() as { name: string }[]) {
+      out.set(t.name, (db.prepare(`SELECT * FROM "${t.name}" ORDER BY 1`).all() as object[]).map((r) => JSON.stringify(r)));
+    }
+    return out;
+  } finally {
+    db.close();
+  }
+}
+
+/** Changes a SQLite file on a connection of its own, closed afterwards (the legacy application's write). */
+export function editSqlite(path: string, change: (db: DatabaseSync) => void): void {
+  const db = new DatabaseSync(path);
+  try {
+    change(db);
+  } finally {
+    db.close();
+  }
+}
+
+/** The key each table of the demo's legacy sites is exported in order of, as JSON Lines. */
+export const JSONL_KEYS: Readonly<Record<string, string>> = { accounts: 'user_uid', devices: 'id', messages: 'id', watch_events: 'id', videos: 'id', comments: 'id' };
+
+export interface JsonlExport {
+  readonly dir: string;
+  readonly mappingPath: string;
+}
+
+/**
+ * Exports legacy site `build` to JSON Lines in `<fixture dir>/<name>` and writes a mapping of its own
+ * migration `<site>-<name>`. `prepare`, if given, first changes the site's database on the connection
+ * the export reads (opened writable only then); what it returns is handed back as `prepared`.
+ */
+export function exportJsonl(h: MigrationHarness, build: number, name: string): JsonlExport;
+export function exportJsonl<T>(h: MigrationHarness, build: number, name: string, prepare: (db: DatabaseSync) => T): JsonlExport & { readonly prepared: T };
+export function exportJsonl<T>(h: MigrationHarness, build: number, name: string, prepare?: (db: DatabaseSync) => T): JsonlExport & { readonly prepared?: T } {
+  const b = h.builds[build];
+  if (!b) throw new Error(`no legacy site ${build}`);
+  const dir = join(h.fx.dir, name);
+  mkdirSync(dir);
+  const db = prepare ? new DatabaseSync(b.path) : new DatabaseSync(b.path, { readOnly: true });
+  const prepared = prepare?.(db);
+  for (const [table, key] of Object.entries(JSONL_KEYS)) {
+    const rows = db.prepare(`SELECT * FROM ${table} ORDER BY ${key}`).all();
+    writeFileSync(join(dir, `${table}.jsonl`), rows.map((r) => JSON.stringify(r)).join('\n') + '\n');
+  }
+  db.close();
+  const mapping = readFileSync(b.mappingPath, 'utf8')
+    .replace(`name: ${b.site}`, `name: ${b.site}-${name}`)
+    .replace(`sqlite: ${b.site}.db`, `jsonl: ../${name}`)
+    .replace(/    subject: \{ join: (\w+) \}\n/g, '    key: [id]\n    subject: { join: $1 }\n')
+    .replace(/    subject: (owner_uid|author_uid)\n/g, '    key: [id]\n    subject: $1\n');
+  const mappingPath = join(h.fx.dir, 'legacy', `${name}.mapping.yaml`);
+  writeFileSync(mappingPath, mapping);
+  return prepare ? { dir, mappingPath, prepared } : { dir, mappingPath };
 }

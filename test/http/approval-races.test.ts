@@ -6,6 +6,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import type { LightMyRequestResponse } from 'fastify';
 import type { Store } from '../../src/core/store.ts';
+import { hold, whileHeld, type Held } from '../helpers/hold.ts';
 import { json, makeHttpFixture, type HttpFixture } from '../helpers/http.ts';
 
 const justification = { code: 'support-ticket', text: 'ticket 4711: the user reports missing messages' };
@@ -16,29 +17,27 @@ interface Reviewed {
   digest: string;
 }
 
-/** Holds every `decide` of `store` with status `status` until `release` is called; `reached` resolves when one is held. */
-function holdDecide<D extends { readonly status: string }, R>(store: { decide(id: string, d: D): Promise<R> }, status: D['status']): { reached: Promise<void>; release: () => void; restore: () => void } {
-  const original = store.decide.bind(store);
-  let release!: () => void;
-  let reach!: () => void;
-  const gate = new Promise<void>((r) => (release = r));
-  const reached = new Promise<void>((r) => (reach = r));
-  store.decide = async (id: string, d: D): Promise<R> => {
-    if (d.status === status) {
-      reach();
-      await gate;
-    }
-    return original(id, d);
-  };
-  return { reached, release, restore: () => (store.decide = original) };
-}
-
 describe('a denial racing the approval that completes the quorum', () => {
   let h: HttpFixture;
   /** A second gatekeeper approver besides the fixture's. */
   let dana: string;
   const raw = (token: string, url: string, payload: unknown): Promise<LightMyRequestResponse> =>
     h.app.inject({ method: 'POST', url, headers: { authorization: `Bearer ${token}` }, payload: payload as Record<string, unknown> });
+
+  /**
+   * Dana rejects `proposal`, her rejection stopped where `held` holds it; meanwhile a new gatekeeper
+   * officer `officer` approves it (200). Dana's answer, once her rejection is let go.
+   */
+  const rejectWhileApproved = (proposal: Reviewed, held: Held, officer: string): Promise<LightMyRequestResponse> =>
+    whileHeld(held, async () => {
+      const rejection = raw(dana, `/v1/proposals/${proposal.id}/reject`, { digest: proposal.digest });
+      await held.reached;
+      const token = (await h.enclave.tokens.issue({ principal: officer, org: 'gatekeeper', role: 'officer' })).secret;
+      const approval = await raw(token, `/v1/proposals/${proposal.id}/approve`, { digest: proposal.digest });
+      assert.equal(approval.statusCode, 200, approval.body);
+      held.release();
+      return rejection;
+    });
 
   before(async () => {
     h = await makeHttpFixture();
@@ -51,8 +50,8 @@ describe('a denial racing the approval that completes the quorum', () => {
     const req = json<Reviewed>(await h.call('officer', 'POST', '/v1/access/requests', ask));
     assert.equal((await h.call('approver', 'POST', `/v1/access/requests/${req.id}/approve`, { digest: req.digest })).statusCode, 200);
     const store: Store = h.enclave.control;
-    const held = holdDecide(store.accessRequests, 'denied');
-    try {
+    const held = hold(store.accessRequests, 'decide', (_id, d) => d.status === 'denied');
+    await whileHeld(held, async () => {
       // Dana denies: her verdict is stored, the request is not yet marked denied.
       const denial = raw(dana, `/v1/access/requests/${req.id}/deny`, { digest: req.digest });
       await held.reached;
@@ -62,10 +61,7 @@ describe('a denial racing the approval that completes the quorum', () => {
       held.release();
       const denied = await denial;
       assert.equal(denied.statusCode, 200, denied.body);
-    } finally {
-      held.release();
-      held.restore();
-    }
+    });
     const after = await store.accessRequests.get(req.id);
     assert.equal(after?.status, 'denied', 'one denial ends the request');
     assert.equal(after?.grantId, null);
@@ -77,19 +73,8 @@ describe('a denial racing the approval that completes the quorum', () => {
     const { proposal } = json<{ proposal: Reviewed }>(await h.call('officer', 'POST', '/v1/tokens', { principal: 'mallory', org: 'gatekeeper', role: 'approver' }));
     assert.equal((await h.call('approver', 'POST', `/v1/proposals/${proposal.id}/approve`, { digest: proposal.digest })).statusCode, 200);
     const store: Store = h.enclave.control;
-    const held = holdDecide(store.proposals, 'rejected');
-    try {
-      const rejection = raw(dana, `/v1/proposals/${proposal.id}/reject`, { digest: proposal.digest });
-      await held.reached;
-      const bob = (await h.enclave.tokens.issue({ principal: 'bob', org: 'gatekeeper', role: 'officer' })).secret;
-      const approval = await raw(bob, `/v1/proposals/${proposal.id}/approve`, { digest: proposal.digest });
-      assert.equal(approval.statusCode, 200, approval.body);
-      held.release();
-      assert.equal((await rejection).statusCode, 200);
-    } finally {
-      held.release();
-      held.restore();
-    }
+    const rejection = await rejectWhileApproved(proposal, hold(store.proposals, 'decide', (_id, d) => d.status === 'rejected'), 'bob');
+    assert.equal(rejection.statusCode, 200);
     assert.equal((await store.proposals.get(proposal.id))?.status, 'rejected', 'one rejection ends the proposal');
     assert.equal((await store.tokens.list()).some((t) => t.principal.id === 'mallory'), false, 'no token was issued');
   });
@@ -99,32 +84,9 @@ describe('a denial racing the approval that completes the quorum', () => {
     assert.equal((await h.call('approver', 'POST', `/v1/proposals/${proposal.id}/approve`, { digest: proposal.digest })).statusCode, 200);
     const store: Store = h.enclave.control;
     // Hold the rejection's verdict before it is stored: the approval then finds no rejection and applies.
-    const original = store.approvals.add.bind(store.approvals);
-    let release!: () => void;
-    let reach!: () => void;
-    const gate = new Promise<void>((r) => (release = r));
-    const reached = new Promise<void>((r) => (reach = r));
-    store.approvals.add = async (a) => {
-      if (a.verdict === 'deny') {
-        reach();
-        await gate;
-      }
-      return original(a);
-    };
-    try {
-      const rejection = raw(dana, `/v1/proposals/${proposal.id}/reject`, { digest: proposal.digest });
-      await reached;
-      const carol = (await h.enclave.tokens.issue({ principal: 'carol', org: 'gatekeeper', role: 'officer' })).secret;
-      const approval = await raw(carol, `/v1/proposals/${proposal.id}/approve`, { digest: proposal.digest });
-      assert.equal(approval.statusCode, 200, approval.body);
-      release();
-      const rejected = await rejection;
-      assert.equal(rejected.statusCode, 409, `the rejection of an applied proposal answered ${rejected.statusCode}: ${rejected.body}`);
-      assert.equal(json<{ error: { code: string } }>(rejected).error.code, 'not_pending');
-    } finally {
-      release();
-      store.approvals.add = original;
-    }
+    const rejected = await rejectWhileApproved(proposal, hold(store.approvals, 'add', (a) => a.verdict === 'deny'), 'carol');
+    assert.equal(rejected.statusCode, 409, `the rejection of an applied proposal answered ${rejected.statusCode}: ${rejected.body}`);
+    assert.equal(json<{ error: { code: string } }>(rejected).error.code, 'not_pending');
     assert.equal((await store.proposals.get(proposal.id))?.status, 'applied');
   });
 });

@@ -5,7 +5,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import type { LightMyRequestResponse } from 'fastify';
 import { DEFAULT_POLICIES } from '../../src/core/default-policies.ts';
-import type { ApprovalRow } from '../../src/core/store.ts';
+import { hold, whileHeld } from '../helpers/hold.ts';
 import { errorCode, json, makeHttpFixture, type HttpFixture } from '../helpers/http.ts';
 import { loggedEvents } from '../helpers/log.ts';
 
@@ -97,32 +97,17 @@ describe('the gatekeeper against one rogue insider', () => {
     // bob, a gatekeeper (the fixture's approver lost their token above), gives the first approval.
     assert.equal((await raw(bob, 'POST', `/v1/access/requests/${req.id}/approve`, { digest: req.digest })).statusCode, 200);
     // Hold dana's denial after it passed its checks and was logged, before it is stored (a slow store).
-    const approvals = h.enclave.control.approvals;
-    const original = approvals.add.bind(approvals);
-    let release!: () => void;
-    let reach!: () => void;
-    const gate = new Promise<void>((r) => (release = r));
-    const reached = new Promise<void>((r) => (reach = r));
-    approvals.add = async (a: ApprovalRow) => {
-      if (a.verdict === 'deny') {
-        reach();
-        await gate;
-      }
-      return original(a);
-    };
-    try {
+    const held = hold(h.enclave.control.approvals, 'add', (a) => a.verdict === 'deny');
+    await whileHeld(held, async () => {
       const denial = raw(dana, 'POST', `/v1/access/requests/${req.id}/deny`, { digest: req.digest });
-      await reached;
+      await held.reached;
       const approval = json<RequestView>(await h.call('provider', 'POST', `/v1/access/requests/${req.id}/approve`, { digest: req.digest }));
       assert.equal(approval.status, 'approved');
       assert.ok(approval.grant);
-      release();
+      held.release();
       const denied = await denial;
       assert.ok(denied.statusCode < 500, denied.body);
-    } finally {
-      release();
-      approvals.add = original;
-    }
+    });
     const stored = await h.enclave.control.accessRequests.get(req.id);
     const grant = stored?.grantId ? await h.enclave.control.grants.get(stored.grantId) : undefined;
     assert.ok(grant, 'the race created the grant');

@@ -9,6 +9,7 @@ import { describe, it } from 'node:test';
 import { EnclaveError } from '../../src/core/errors.ts';
 import { Keyring } from '../../src/services/keyring.ts';
 import { makeFixture } from '../helpers/fixture.ts';
+import { hold } from '../helpers/hold.ts';
 
 const userData = (subject: string) => ({ user_id: subject, username: `name-${subject}`, email: `${subject}@x.test`, phone: '+1 555 0100' });
 
@@ -25,34 +26,15 @@ void describe('an erasure while a read is under way', () => {
       await v.registerSubject(fx.principals.service, { id: s, country: 'US' });
       await v.createRecord(fx.principals.service, 'users', { id: `${s}-u`, data: userData(s) });
       // Hold the read after it loaded the subject's row and its decision, before it opens the record.
-      const d = fx.enclave.decisions;
-      const decide = d.decide.bind(d);
-      let release!: () => void;
-      const gate = new Promise<void>((r) => {
-        release = r;
-      });
-      let reached!: () => void;
-      const atGate = new Promise<void>((r) => {
-        reached = r;
-      });
-      let held = false;
-      d.decide = async (req) => {
-        const out = await decide(req);
-        if (req.action === 'record.read' && !held) {
-          held = true;
-          reached();
-          await gate;
-        }
-        return out;
-      };
+      const held = hold(fx.enclave.decisions, 'decide', (req) => req.action === 'record.read', { once: true, afterCall: true });
       const read = v.getRecord(fx.principals.service, 'users', `${s}-u`).then(
         (view) => view,
         (err: unknown) => err,
       );
-      await atGate;
+      await held.reached;
       await v.eraseSubject(fx.principals.officer, s);
       assert.equal(cachedKeys(fx.enclave.keyring), 0, 'the erasure forgot the key');
-      release();
+      held.release();
       const outcome = await read;
       assert.ok(outcome instanceof EnclaveError, `expected a refusal, got ${inspect(outcome)}`);
       assert.equal(outcome.code, 'subject_moving', outcome.message);

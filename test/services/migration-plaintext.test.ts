@@ -6,12 +6,12 @@
 // side file left, and no vault record lost.
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
-import { cpSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { cpSync, mkdirSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { DatabaseSync } from 'node:sqlite';
 import { after, before, describe, it } from 'node:test';
 import { legacySiteOf } from '../../src/cli/demo/legacy-sites.ts';
-import { EnclaveError, type ErrorCode } from '../../src/core/errors.ts';
+import { EnclaveError } from '../../src/core/errors.ts';
 import { purgeMigration } from '../../src/services/migration/migration-purger.ts';
 import { MigrationRunner } from '../../src/services/migration/migration-runner.ts';
 import { verifyMigration } from '../../src/services/migration/migration-verifier.ts';
@@ -19,7 +19,7 @@ import { openMigration } from '../../src/services/migration/open-migration.ts';
 import { JsonlSource } from '../../src/storage/sources/jsonl-source.ts';
 import { openSource } from '../../src/storage/sources/open-source.ts';
 import { SqliteSource } from '../../src/storage/sources/sqlite-source.ts';
-import { migrationHarness, type MigrationHarness } from '../helpers/migration.ts';
+import { exportJsonl, fails, JSONL_KEYS, migrationHarness, type MigrationHarness } from '../helpers/migration.ts';
 
 function filesUnder(dir: string): string[] {
   return readdirSync(dir, { recursive: true, withFileTypes: true })
@@ -88,29 +88,11 @@ function legacyApp(path: string): DatabaseSync {
   return app;
 }
 
-const KEYS: Record<string, string> = { accounts: 'user_uid', devices: 'id', messages: 'id', watch_events: 'id', videos: 'id', comments: 'id' };
-const EXPORTED = Object.keys(KEYS).map((t) => `${t}.jsonl`).sort();
+const EXPORTED = Object.keys(JSONL_KEYS).map((t) => `${t}.jsonl`).sort();
 
 /** Exports legacy site `build` to JSON Lines under `name` (with canaries planted) and writes a mapping of its own migration `<site>-<name>`. */
-function exportJsonl(h: MigrationHarness, build: number, name: string, tag: string): { dir: string; mappingPath: string; canaries: Canaries } {
-  const b = h.builds[build];
-  if (!b) throw new Error(`no legacy site ${build}`);
-  const dir = join(h.fx.dir, name);
-  mkdirSync(dir);
-  const db = new DatabaseSync(b.path);
-  const canaries = plantCanaries(db, h, tag);
-  for (const [table, key] of Object.entries(KEYS)) {
-    const rows = db.prepare(`SELECT * FROM ${table} ORDER BY ${key}`).all();
-    writeFileSync(join(dir, `${table}.jsonl`), rows.map((r) => JSON.stringify(r)).join('\n') + '\n');
-  }
-  db.close();
-  const mapping = readFileSync(b.mappingPath, 'utf8')
-    .replace(`name: ${b.site}`, `name: ${b.site}-${name}`)
-    .replace(`sqlite: ${b.site}.db`, `jsonl: ../${name}`)
-    .replace(/    subject: \{ join: (\w+) \}\n/g, '    key: [id]\n    subject: { join: $1 }\n')
-    .replace(/    subject: (owner_uid|author_uid)\n/g, '    key: [id]\n    subject: $1\n');
-  const mappingPath = join(h.fx.dir, 'legacy', `${name}.mapping.yaml`);
-  writeFileSync(mappingPath, mapping);
+function exportWithCanaries(h: MigrationHarness, build: number, name: string, tag: string): { dir: string; mappingPath: string; canaries: Canaries } {
+  const { dir, mappingPath, prepared: canaries } = exportJsonl(h, build, name, (db) => plantCanaries(db, h, tag));
   return { dir, mappingPath, canaries };
 }
 
@@ -144,7 +126,7 @@ void describe('purge leaves no plaintext of the migrated subjects in the source\
 
   void it('JSON Lines exports', async () => {
     // The second legacy site, exported to JSON Lines (ascending key order) and migrated from there.
-    const { dir, mappingPath, canaries } = exportJsonl(h, 1, 'export', `${tag}j`);
+    const { dir, mappingPath, canaries } = exportWithCanaries(h, 1, 'export', `${tag}j`);
     const ctx = await h.open(mappingPath);
     const run = await new MigrationRunner(ctx).run();
     assert.ok(run.counters.copied > 10 && run.counters.refused === 0, JSON.stringify(run.counters));
@@ -251,14 +233,13 @@ async function vaultRecords(h: MigrationHarness): Promise<number> {
   return n;
 }
 
-const fails = (code: ErrorCode, pattern?: RegExp) => (err: unknown) => err instanceof EnclaveError && err.code === code && (pattern === undefined || pattern.test(err.message));
 
 /** Reads every file of the export (to compare before and after). */
 const snapshot = (dir: string) => EXPORTED.map((f) => readFileSync(join(dir, f), 'utf8'));
 
 /** An export run and verified, ready to purge: with the vault's record count and the files as they are. */
 async function migratedExport(h: MigrationHarness, build: number, name: string, tag: string) {
-  const exported = exportJsonl(h, build, name, tag);
+  const exported = exportWithCanaries(h, build, name, tag);
   const ctx = await h.open(exported.mappingPath);
   await new MigrationRunner(ctx).run();
   assert.equal((await verifyMigration(ctx)).ok, true);

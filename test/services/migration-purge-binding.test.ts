@@ -4,40 +4,17 @@
 import assert from 'node:assert/strict';
 import { mkdirSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { DatabaseSync } from 'node:sqlite';
 import { after, before, describe, it } from 'node:test';
 import { legacySiteOf } from '../../src/cli/demo/legacy-sites.ts';
-import { EnclaveError, type ErrorCode } from '../../src/core/errors.ts';
 import { purgeMigration } from '../../src/services/migration/migration-purger.ts';
 import { MigrationRunner } from '../../src/services/migration/migration-runner.ts';
 import { verifyMigration } from '../../src/services/migration/migration-verifier.ts';
 import { JsonlSource } from '../../src/storage/sources/jsonl-source.ts';
-import { migrationHarness, type MigrationHarness } from '../helpers/migration.ts';
+import { dumpSqlite, editSqlite, exportJsonl, fails, migrationHarness, type MigrationHarness } from '../helpers/migration.ts';
 
-const fails = (code: ErrorCode, pattern?: RegExp) => (err: unknown) => err instanceof EnclaveError && err.code === code && (pattern === undefined || pattern.test(err.message));
-
-/** Every row of every table of a SQLite file, as text. */
-function dump(path: string): Map<string, string[]> {
-  const db = new DatabaseSync(path, { readOnly: true });
-  try {
-    const out = new Map<string, string[]>();
-    for (const t of db.prepare("SELECT name FROM sqlite_schema WHERE type = 'table' ORDER BY name").all() as { name: string }[]) {
-      out.set(t.name, (db.prepare(`SELECT * FROM "${t.name}" ORDER BY 1`).all() as object[]).map((r) => JSON.stringify(r)));
-    }
-    return out;
-  } finally {
-    db.close();
-  }
-}
-
-function edit(path: string, change: (db: DatabaseSync) => void): void {
-  const db = new DatabaseSync(path);
-  try {
-    change(db);
-  } finally {
-    db.close();
-  }
-}
+/** A line of a JSON Lines export of messages whose sender moves to a home site (their rows migrate). */
+const sentByMoving = (h: MigrationHarness, line: string) =>
+  line !== '' && h.fx.enclave.config.countryIndex.has(h.population.countryOf((JSON.parse(line) as { sender_account: number }).sender_account - 1));
 
 void describe('purge: a subject whose source country changed after the verification', () => {
   let h: MigrationHarness;
@@ -55,36 +32,12 @@ void describe('purge: a subject whose source country changed after the verificat
     const i = [...Array(h.population.size).keys()].find((x) => legacySiteOf(x) === 'virginia' && h.fx.enclave.config.countryIndex.get(h.population.countryOf(x)) === 'us');
     assert.ok(i !== undefined);
     // Registered at the US home site; the source now says Germany, whose home site is another.
-    edit(virginia.path, (db) => db.prepare('UPDATE accounts SET country_code = ? WHERE id = ?').run('de', i + 1));
-    const before = dump(virginia.path);
+    editSqlite(virginia.path, (db) => db.prepare('UPDATE accounts SET country_code = ? WHERE id = ?').run('de', i + 1));
+    const before = dumpSqlite(virginia.path);
     await assert.rejects(purgeMigration(ctx), fails('purge_refused', /re-home|another home site|registered/));
-    assert.deepEqual(dump(virginia.path), before, 'nothing was deleted');
+    assert.deepEqual(dumpSqlite(virginia.path), before, 'nothing was deleted');
   });
 });
-
-const JSONL_KEYS: Record<string, string> = { accounts: 'user_uid', devices: 'id', messages: 'id', watch_events: 'id', videos: 'id', comments: 'id' };
-
-/** Exports legacy site `build` to JSON Lines under `name` and writes a mapping of its own migration. */
-function exportJsonl(h: MigrationHarness, build: number, name: string): { dir: string; mappingPath: string } {
-  const b = h.builds[build];
-  if (!b) throw new Error(`no legacy site ${build}`);
-  const dir = join(h.fx.dir, name);
-  mkdirSync(dir);
-  const db = new DatabaseSync(b.path, { readOnly: true });
-  for (const [table, key] of Object.entries(JSONL_KEYS)) {
-    const rows = db.prepare(`SELECT * FROM ${table} ORDER BY ${key}`).all();
-    writeFileSync(join(dir, `${table}.jsonl`), rows.map((r) => JSON.stringify(r)).join('\n') + '\n');
-  }
-  db.close();
-  const mapping = readFileSync(b.mappingPath, 'utf8')
-    .replace(`name: ${b.site}`, `name: ${b.site}-${name}`)
-    .replace(`sqlite: ${b.site}.db`, `jsonl: ../${name}`)
-    .replace(/    subject: \{ join: (\w+) \}\n/g, '    key: [id]\n    subject: { join: $1 }\n')
-    .replace(/    subject: (owner_uid|author_uid)\n/g, '    key: [id]\n    subject: $1\n');
-  const mappingPath = join(h.fx.dir, 'legacy', `${name}.mapping.yaml`);
-  writeFileSync(mappingPath, mapping);
-  return { dir, mappingPath };
-}
 
 const filesOf = (dir: string) => new Map(readdirSync(dir).sort().map((f) => [f, readFileSync(join(dir, f), 'utf8')]));
 
@@ -102,12 +55,7 @@ void describe('purge of JSON Lines: a file changed during the purge', () => {
     assert.equal((await verifyMigration(ctx)).ok, true);
     const file = join(dir, 'messages.jsonl');
     const lines = readFileSync(file, 'utf8').split('\n');
-    const moving = (l: string) => {
-      if (l === '') return false;
-      const account = (JSON.parse(l) as { sender_account: number }).sender_account;
-      return h.fx.enclave.config.countryIndex.has(h.population.countryOf(account - 1));
-    };
-    const at = lines.findIndex(moving);
+    const at = lines.findIndex((l) => sentByMoving(h, l));
     assert.ok(at >= 0);
     let edited: Map<string, string> | undefined;
     // The legacy application writes to the export while the purge digests the subjects table (messages
@@ -155,7 +103,7 @@ void describe('JSON Lines numbers a 64-bit float cannot hold', () => {
     const { dir, mappingPath } = exportJsonl(h, 0, 'big-numbers');
     const file = join(dir, 'messages.jsonl');
     const lines = readFileSync(file, 'utf8').split('\n');
-    const at = lines.findIndex((l) => l !== '' && h.fx.enclave.config.countryIndex.has(h.population.countryOf((JSON.parse(l) as { sender_account: number }).sender_account - 1)));
+    const at = lines.findIndex((l) => sentByMoving(h, l));
     assert.ok(at >= 0);
     const id = (JSON.parse(lines[at] ?? '') as { id: string }).id;
     // The export wrote the body as a JSON number of 20 digits (a `string` field).
@@ -180,7 +128,7 @@ void describe('JSON Lines bytes that are not UTF-8', () => {
     const { dir, mappingPath } = exportJsonl(h, 0, 'latin1');
     const file = join(dir, 'messages.jsonl');
     const lines = readFileSync(file, 'utf8').split('\n');
-    const at = lines.findLastIndex((l) => l !== '' && h.fx.enclave.config.countryIndex.has(h.population.countryOf((JSON.parse(l) as { sender_account: number }).sender_account - 1)));
+    const at = lines.findLastIndex((l) => sentByMoving(h, l));
     assert.ok(at >= 0);
     // An export written in Latin-1: "Müller" with ü as the single byte 0xFC.
     const [head, tail] = (lines[at] ?? '').split('"body":"');

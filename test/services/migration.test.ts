@@ -13,7 +13,7 @@ import { after, before, describe, it } from 'node:test';
 import { legacySiteOf } from '../../src/cli/demo/legacy-sites.ts';
 import { describeVerification } from '../../src/cli/migrate/describe.ts';
 import { verifyCertificate } from '../../src/core/deletion-certificate.ts';
-import { EnclaveError, type ErrorCode } from '../../src/core/errors.ts';
+import { EnclaveError } from '../../src/core/errors.ts';
 import { encodeKey } from '../../src/core/migration-row.ts';
 import type { LedgerEntry, MigrationStateStore, Mismatch } from '../../src/core/migration-state.ts';
 import { publishedVerifierKey } from '../../src/services/migration/certificate-issuer.ts';
@@ -22,23 +22,7 @@ import { planMigration } from '../../src/services/migration/migration-planner.ts
 import { purgeMigration } from '../../src/services/migration/migration-purger.ts';
 import { MigrationRunner } from '../../src/services/migration/migration-runner.ts';
 import { verifyMigration } from '../../src/services/migration/migration-verifier.ts';
-import { migrationHarness, type MigrationHarness } from '../helpers/migration.ts';
-
-const fails = (code: ErrorCode, pattern?: RegExp) => (err: unknown) => err instanceof EnclaveError && err.code === code && (pattern === undefined || pattern.test(err.message));
-
-/** Every row of every table of a SQLite file, as text, for before/after comparisons. */
-function dump(path: string): Map<string, string[]> {
-  const db = new DatabaseSync(path, { readOnly: true });
-  try {
-    const out = new Map<string, string[]>();
-    for (const t of db.prepare("SELECT name FROM sqlite_schema WHERE type = 'table' ORDER BY name").all() as { name: string }[]) {
-      out.set(t.name, (db.prepare(`SELECT * FROM "${t.name}" ORDER BY 1`).all() as object[]).map((r) => JSON.stringify(r)));
-    }
-    return out;
-  } finally {
-    db.close();
-  }
-}
+import { dumpSqlite, editSqlite, fails, migrationHarness, type MigrationHarness } from '../helpers/migration.ts';
 
 void describe('migration of a legacy SQLite site', () => {
   let h: MigrationHarness;
@@ -165,7 +149,7 @@ void describe('migration of a legacy SQLite site', () => {
   });
 
   void it('purge is refused when the source changed after the verification, and nothing is deleted', async () => {
-    const before = dump(legacy);
+    const before = dumpSqlite(legacy);
     const db = new DatabaseSync(legacy);
     const i = moving[4] ?? 0;
     try {
@@ -174,7 +158,7 @@ void describe('migration of a legacy SQLite site', () => {
       db.close();
     }
     await assert.rejects(purgeMigration(ctx), fails('purge_refused', /table accounts changed since verification .*Nothing was deleted/));
-    const now = dump(legacy);
+    const now = dumpSqlite(legacy);
     assert.deepEqual(now.get('messages'), before.get('messages'));
     assert.equal(now.get('accounts')?.length, before.get('accounts')?.length);
     // A run after the verification unbinds it too.
@@ -200,10 +184,10 @@ void describe('migration of a legacy SQLite site', () => {
       try {
         db.exec(ddl);
         db.prepare('INSERT INTO other VALUES (?, ?)').run(h.population.userId(moving[0] ?? 0), 'never copied');
-        const before = dump(legacy);
+        const before = dumpSqlite(legacy);
         if (ddl.includes('CASCADE')) assert.match((await planMigration(ctx)).purgeRefused ?? '', /table other, constraint foreign key 0 \(uid → accounts, ON DELETE CASCADE\)/);
         await assert.rejects(purgeMigration(ctx), fails('purge_refused', refusal));
-        assert.deepEqual(dump(legacy), before);
+        assert.deepEqual(dumpSqlite(legacy), before);
       } finally {
         db.exec('DROP TABLE other');
         db.close();
@@ -216,11 +200,11 @@ void describe('migration of a legacy SQLite site', () => {
     try {
       db.exec('CREATE TABLE audit (note TEXT)');
       db.exec("CREATE TRIGGER keep_email AFTER DELETE ON Accounts BEGIN INSERT INTO audit VALUES ('deleted ' || old.email); END");
-      const before = dump(legacy);
+      const before = dumpSqlite(legacy);
       const refusal = /table accounts has trigger keep_email, which may run on DELETE\. Drop or disable those triggers or rules/i;
       assert.match((await planMigration(ctx)).purgeRefused ?? '', refusal);
       await assert.rejects(purgeMigration(ctx), fails('purge_refused', refusal));
-      assert.deepEqual(dump(legacy), before);
+      assert.deepEqual(dumpSqlite(legacy), before);
       // A trigger on another event, or on a table the purge leaves alone, is no hazard.
       db.exec('DROP TRIGGER keep_email');
       db.exec("CREATE TRIGGER on_insert AFTER INSERT ON accounts BEGIN INSERT INTO audit VALUES ('new'); END");
@@ -234,9 +218,9 @@ void describe('migration of a legacy SQLite site', () => {
   });
 
   void it('purge deletes exactly the verified rows, keeps every other row identical, scrubs, and certifies', async () => {
-    const before = dump(legacy);
+    const before = dumpSqlite(legacy);
     const report = await purgeMigration(ctx);
-    const after = dump(legacy);
+    const after = dumpSqlite(legacy);
     const stayingUids = new Set(staying.map((i) => h.population.userId(i)));
     const movedAway = moving[2] ?? 0;
     stayingUids.add(h.population.userId(movedAway));
@@ -372,12 +356,12 @@ void describe('migration: a purge that would leave a dangling reference where it
     const ctx = await h.open();
     await new MigrationRunner(ctx).run();
     assert.equal((await verifyMigration(ctx)).ok, true);
-    const before = dump(legacy);
+    const before = dumpSqlite(legacy);
     await assert.rejects(
       purgeMigration(ctx),
       fails('purge_refused', /deleting would leave 1 row\(s\) referring to purged rows, in invites \(foreign key 0\): 1 .*Nothing was deleted/),
     );
-    assert.deepEqual(dump(legacy), before, 'nothing was deleted');
+    assert.deepEqual(dumpSqlite(legacy), before, 'nothing was deleted');
     const mode = new DatabaseSync(legacy, { readOnly: true });
     try {
       assert.equal((mode.prepare('PRAGMA journal_mode').get() as { journal_mode: string }).journal_mode, 'delete', 'the refused purge put the journal mode back');
@@ -394,7 +378,7 @@ void describe('migration: a purge that would leave a dangling reference where it
     }
     const report = await purgeMigration(ctx);
     assert.ok(report.tables.some((t) => t.table === 'accounts' && t.purged > 0));
-    assert.equal(dump(legacy).get('accounts')?.some((r) => (JSON.parse(r) as { referrer: number | null }).referrer === 999_999), false);
+    assert.equal(dumpSqlite(legacy).get('accounts')?.some((r) => (JSON.parse(r) as { referrer: number | null }).referrer === 999_999), false);
   });
 });
 
@@ -407,14 +391,6 @@ void describe('migration: records shared between migrations, rows that change su
   /** Users of a legacy site who move to a home site (their rows migrate). */
   const movingAt = (site: string) => [...Array(h.population.size).keys()].filter((i) => legacySiteOf(i) === site && h.fx.enclave.config.countryIndex.has(h.population.countryOf(i)));
   const message = (i: number) => h.population.user(i).records.find((r) => r.collection === 'messages');
-  const edit = (path: string, sql: (db: DatabaseSync) => void) => {
-    const db = new DatabaseSync(path);
-    try {
-      sql(db);
-    } finally {
-      db.close();
-    }
-  };
   /** A new message of the nth-last moving user of virginia, added at the source (`insert` adds it again). */
   const sourceMessage = async (nth: number, suffix: string, body: string) => {
     const [virginia] = h.builds;
@@ -423,7 +399,7 @@ void describe('migration: records shared between migrations, rows that change su
     const i = movingAt('virginia').at(-nth);
     assert.ok(i !== undefined);
     const id = `${h.population.userId(i)}-${suffix}`;
-    const insert = () => edit(virginia.path, (db) => db.prepare('INSERT INTO messages VALUES (?, ?, ?, ?, ?)').run(id, i + 1, 'someone', body, '2026-01-01T00:00:00Z'));
+    const insert = () => editSqlite(virginia.path, (db) => db.prepare('INSERT INTO messages VALUES (?, ?, ?, ?, ?)').run(id, i + 1, 'someone', body, '2026-01-01T00:00:00Z'));
     insert();
     return { ctx, id, path: virginia.path, insert };
   };
@@ -446,7 +422,7 @@ void describe('migration: records shared between migrations, rows that change su
   const writtenAheadThenGone = async (nth: number, suffix: string, body: string) => {
     const m = await sourceMessage(nth, suffix, body);
     await killedAfterLedgerOf(m.ctx, m.id);
-    edit(m.path, (db) => db.prepare('DELETE FROM messages WHERE id = ?').run(m.id));
+    editSqlite(m.path, (db) => db.prepare('DELETE FROM messages WHERE id = ?').run(m.id));
     const finished = await new MigrationRunner(m.ctx).run();
     assert.equal(finished.complete, true);
     return { ...m, finished };
@@ -464,7 +440,7 @@ void describe('migration: records shared between migrations, rows that change su
     const reader = h.fx.principals.service;
     const before = await h.fx.enclave.vault.getRecord(reader, 'messages', m.id);
     // The other legacy site holds the same user and a message under the same id, with other content.
-    edit(singapore.path, (db) => {
+    editSqlite(singapore.path, (db) => {
       db.exec(`ATTACH DATABASE '${virginia.path.replaceAll("'", "''")}' AS v`);
       db.prepare('INSERT INTO accounts SELECT * FROM v.accounts WHERE id = ?').run(ann + 1);
       db.prepare('INSERT INTO messages SELECT * FROM v.messages WHERE id = ?').run(m.id);
@@ -491,7 +467,7 @@ void describe('migration: records shared between migrations, rows that change su
     assert.ok(from !== undefined && to !== undefined);
     const m = message(from);
     assert.ok(m);
-    edit(virginia.path, (db) => db.prepare('UPDATE messages SET sender_account = ? WHERE id = ?').run(to + 1, m.id));
+    editSqlite(virginia.path, (db) => db.prepare('UPDATE messages SET sender_account = ? WHERE id = ?').run(to + 1, m.id));
     const v = await verifyMigration(ctx);
     assert.ok((await h.state.mismatches(v.id, 100, 0)).some((x) => x.table === 'messages' && x.key === encodeKey([m.id]) && x.kind === 'changed'));
     const run = await new MigrationRunner(ctx).run();
@@ -510,7 +486,7 @@ void describe('migration: records shared between migrations, rows that change su
     const i = movingAt('virginia').find((x) => h.fx.enclave.config.countryIndex.get(h.population.countryOf(x)) === 'us' && message(x) !== undefined);
     assert.ok(i !== undefined);
     const uid = h.population.userId(i);
-    edit(virginia.path, (db) => db.prepare('UPDATE accounts SET country_code = ? WHERE id = ?').run('de', i + 1));
+    editSqlite(virginia.path, (db) => db.prepare('UPDATE accounts SET country_code = ? WHERE id = ?').run('de', i + 1));
     const v = await verifyMigration(ctx);
     const listed = (await h.state.mismatches(v.id, 1000, 0)).filter((m) => m.detail.includes(`subject "${uid}"`));
     assert.ok(listed.length > 1, 'their rows are listed');
@@ -540,7 +516,7 @@ void describe('migration: records shared between migrations, rows that change su
     // As a process that is gone by the next run (its batches are given back at once).
     await assert.rejects(new MigrationRunner(ctx, { worker: `${hostname()}:999999999:gone` }).run(), /killed/);
     assert.equal(await bodyOf(id), 'first words', 'the vault write happened');
-    edit(path, (db) => db.prepare('UPDATE messages SET body = ? WHERE id = ?').run('second thoughts', id));
+    editSqlite(path, (db) => db.prepare('UPDATE messages SET body = ? WHERE id = ?').run('second thoughts', id));
     const run = await new MigrationRunner(ctx).run();
     assert.deepEqual(run.refused, []);
     assert.equal(await bodyOf(id), 'second thoughts');
@@ -573,7 +549,7 @@ void describe('migration: records shared between migrations, rows that change su
   void it('a row written ahead by an interrupted pass and refused through the next pass proves nothing in the pass after, once valid again', async () => {
     const { ctx, id, path } = await sourceMessage(4, 'refused', 'valid words');
     await killedAfterLedgerOf(ctx, id);
-    const setSentAt = (v: string) => edit(path, (db) => db.prepare('UPDATE messages SET sent_at = ? WHERE id = ?').run(v, id));
+    const setSentAt = (v: string) => editSqlite(path, (db) => db.prepare('UPDATE messages SET sent_at = ? WHERE id = ?').run(v, id));
     setSentAt('not a time');
     // The interrupted pass ends, then a whole pass more, with the row refused in both.
     for (let k = 0; k < 2; k++) assert.deepEqual((await new MigrationRunner(ctx).run()).refused.map((r) => [r.key, r.code]), [[JSON.stringify(id), 'invalid_field']]);
@@ -625,7 +601,7 @@ void describe('migration: records shared between migrations, rows that change su
     assert.ok(i !== undefined);
     const uid = h.population.userId(i);
     const before = await h.fx.enclave.vault.getRecord(h.fx.principals.service, 'users', uid);
-    edit(virginia.path, (db) => db.prepare('UPDATE accounts SET email = ? WHERE id = ?').run(`${'x'.repeat(400)}@example.com`, i + 1));
+    editSqlite(virginia.path, (db) => db.prepare('UPDATE accounts SET email = ? WHERE id = ?').run(`${'x'.repeat(400)}@example.com`, i + 1));
     const run = await new MigrationRunner(ctx).run();
     assert.deepEqual(run.refused.map((r) => [r.table, r.code]), [['accounts', 'invalid_field']]);
     assert.equal(run.swept, 0, 'the copy of the row is not taken for a row gone at the source');
