@@ -7,12 +7,19 @@
 
 /** Brackets `(`, `[`, `{` open inside one another. */
 export const MAX_POLICY_NESTING = 24;
-/** Operators, member accesses (`.a`, `["a"]`) and `if`s in one policy (each can add one level to the expression tree). */
+/**
+ * Operators, member accesses (`.a`, `["a"]`), `if`s and `when`/`unless` clauses after the first in one policy
+ * (each can add one level to the expression tree: the clauses of a policy are joined by `&&`).
+ */
 export const MAX_POLICY_OPERATORS = 128;
 
 const OPENERS = new Set(['(', '[', '{']);
 const CLOSERS = new Set([')', ']', '}']);
 const KEYWORD_OPERATORS = new Set(['if', 'in', 'has', 'like', 'is']);
+// Every clause after a policy's first joins its condition with one more `&&`: a policy of 1,000
+// `unless { false }` clauses, no bracket nested and no operator between them, trapped cedar-wasm's parser,
+// and one of 400 its evaluator.
+const CLAUSES = new Set(['when', 'unless']);
 // Longest first, so `&&` is not read as two `&` and `<=` not as `<`.
 const SYMBOL_OPERATORS = ['&&', '||', '==', '!=', '<=', '>=', '<', '>', '+', '-', '*', '!', '.'];
 
@@ -31,6 +38,7 @@ export interface ComplexityProblem {
 export function policyComplexityProblem(text: string): ComplexityProblem | undefined {
   let depth = 0;
   let operators = 0;
+  let clauses = 0;
   let line = 1;
   let lineStart = 0;
   // Whether the last token ended a value (a name, a string, `)` or `]`): a `[` after one indexes it
@@ -76,12 +84,14 @@ export function policyComplexityProblem(text: string): ComplexityProblem | undef
       afterValue = ch !== '}';
     } else if (ch === ';' && depth === 0) {
       operators = 0;
+      clauses = 0;
       afterValue = false;
       i += 1;
     } else if (/[A-Za-z_]/.test(ch)) {
       let j = i + 1;
       while (j < text.length && /[A-Za-z0-9_]/.test(text[j] as string)) j += 1;
-      const keyword = KEYWORD_OPERATORS.has(text.slice(i, j));
+      const word = text.slice(i, j);
+      const keyword = KEYWORD_OPERATORS.has(word) || (CLAUSES.has(word) && ++clauses > 1);
       if (keyword && ++operators > MAX_POLICY_OPERATORS) return at(i, `a policy has more than ${MAX_POLICY_OPERATORS} operators`);
       afterValue = !keyword;
       i = j;

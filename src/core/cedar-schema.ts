@@ -45,8 +45,10 @@ export function cedarSchemaText(config: EnclaveConfig): string {
   for (const org of config.orgs.values()) for (const role of org.roles.keys()) roles.push(roleRef(org.id, role));
   const principals = ORG_KINDS.map((k) => PRINCIPAL_TYPES[k]).join(', ');
   const recordActions = ACTIONS.filter((a) => a.startsWith('record.'));
+  // The name is free text in a `//` comment, which a line break (`\n` or `\r` for Cedar) would end.
+  const name = config.name.replace(/[\r\n]+/g, ' ');
   const systemActions = [...ACTIONS.filter((a) => !a.startsWith('record.')), ...GATEKEEPER_ACTIONS];
-  return `// Generated from the configuration "${config.name}": it changes when the configuration does.
+  return `// Generated from the configuration "${name}": it changes when the configuration does.
 namespace ${CEDAR_NAMESPACE} {
   // Principals: one entity type per org kind; the id is the principal's id.
   entity ${principals};

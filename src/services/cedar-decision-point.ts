@@ -21,11 +21,11 @@ import type { Principal } from '../core/principal.ts';
 import { isEligible } from '../core/quorum.ts';
 import type { Context } from '@cedar-policy/cedar-wasm/nodejs';
 import type { ActiveGrant, GrantIndex } from './grant-index.ts';
-import { DEFAULT_DENY, type CedarAnswer, type PolicyEngine } from './policy-engine.ts';
+import { DEFAULT_DENY, ENGINE_FAILED_PREFIX, type CedarAnswer, type PolicyEngine } from './policy-engine.ts';
 
 const PARENT_INVARIANT = 'invariant/parent-never-protected';
 /** Names the decision that lets an officer seal while the engine is failed (no Cedar policy decided it). */
-const SEAL_WHILE_FAILED = 'engine-failed/gatekeeper-seal';
+const SEAL_WHILE_FAILED = `${ENGINE_FAILED_PREFIX}gatekeeper-seal`;
 const ROLE_ACTIONS: ReadonlySet<string> = new Set(ACTIONS);
 /** Actions that reach protected data as a whole, whatever fields they name. */
 const WHOLE_SUBJECT: ReadonlySet<Action> = new Set<Action>(['subject.erase', 'subject.rehome', 'enclave.seal']);

@@ -25,6 +25,8 @@ export const POLICY_ID_PATTERN = '^[a-z0-9][a-z0-9/_.-]{0,99}$';
 const POLICY_ID_RE = new RegExp(POLICY_ID_PATTERN);
 /** The pseudo-policy that decides when no permit applies (Cedar's default deny). */
 export const DEFAULT_DENY = 'default-deny';
+/** The decisions the decision point makes without Cedar while the engine is failed are named under this prefix. */
+export const ENGINE_FAILED_PREFIX = 'engine-failed/';
 export const MAX_POLICY_TEXT = 256 * 1024;
 
 export interface PolicyInfo {
@@ -180,6 +182,8 @@ export class PolicyEngine {
       else if (!POLICY_ID_RE.test(id)) problems.push(`@id("${id}") must match ${POLICY_ID_PATTERN}${where}`);
       else if (policies.has(id)) problems.push(`@id("${id}") is used twice${where}`);
       else if (!options.invariants && (id.startsWith(INVARIANT_ID_PREFIX) || this.invariants.policies.has(id))) problems.push(`@id("${id}") is reserved for the built-in invariants, which no proposal can replace${where}`);
+      // Decisions and the log name these when no policy decided: a policy of that name would pass for one.
+      else if (id === DEFAULT_DENY || id.startsWith(ENGINE_FAILED_PREFIX)) problems.push(`@id("${id}") is reserved: decisions name it when no policy decides${where}`);
       else {
         policies.set(id, { id, effect: j.effect, text: p, reason: j.annotations?.['reason'], reads: contextAttributes(j.conditions, new Set()), actions: scopeActions(j) });
         offsets.set(id, Math.max(offset, 0));

@@ -36,6 +36,12 @@ void describe('the policy complexity limits', () => {
     for (const op of ['if true then ', '!', 'context.', 'context has a && ']) {
       assert.ok(policyComplexityProblem(policy(`${op.repeat(MAX_POLICY_OPERATORS + 1)}true`)), op);
     }
+    // Every `when`/`unless` clause after the first joins the condition with one more `&&`: an operator too.
+    const clauses = (n: number, clause = ' unless { false }') => `@id("p") forbid (principal, action, resource)${clause.repeat(n)};`;
+    assert.equal(policyComplexityProblem(clauses(MAX_POLICY_OPERATORS + 1)), undefined);
+    assert.match(policyComplexityProblem(clauses(MAX_POLICY_OPERATORS + 2))?.message ?? '', /more than 128 operators/);
+    assert.ok(policyComplexityProblem(clauses(MAX_POLICY_OPERATORS + 2, ' when { true }')));
+    assert.equal(policyComplexityProblem(`${clauses(MAX_POLICY_OPERATORS + 1)}\n${clauses(MAX_POLICY_OPERATORS + 1)}`), undefined, 'counted per policy');
     // An index deepens the tree as `.a` does, with no bracket nested: `context["a"]["a"]…` counts each.
     const indexes = (n: number) => policy(`context${'["a"]'.repeat(n)} == 1`);
     assert.equal(policyComplexityProblem(indexes(MAX_POLICY_OPERATORS - 1)), undefined);

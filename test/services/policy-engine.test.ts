@@ -31,6 +31,16 @@ void describe('the policy engine', () => {
     engine.parse('@id("p") forbid (principal, action, resource == Enclave::Collection::"payments");');
   });
 
+  void it('a configuration named over several lines yields a schema all the same, and its name adds nothing to it', () => {
+    for (const name of ['Acme US\n', 'Acme\r\nUS', 'x\n  entity Extra;']) {
+      const d = doc() as ReturnType<typeof doc> & { name: string };
+      d.name = name;
+      const engine = new PolicyEngine(parseConfig(d));
+      assert.doesNotMatch(engine.schema, /^\s*entity Extra;/m, JSON.stringify(name));
+      engine.activate(1, DEFAULT_POLICIES);
+    }
+  });
+
   void it('CONTEXT_ATTRIBUTES names exactly the attributes of the schema\'s Request context', () => {
     const engine = new PolicyEngine(parseConfig(doc()));
     const body = /type Request = \{([^}]*)\}/.exec(engine.schema)?.[1] ?? '';
@@ -147,6 +157,40 @@ void describe('the policy engine', () => {
       const text = `@id("x") permit (principal, action, resource) when { context${'["a"]'.repeat(n)} == 1 };`;
       assert.throws(() => engine.parse(text), (e: unknown) => e instanceof EnclaveError && e.code === 'policy_invalid' && /more than 128 operators/.test(e.message), String(n));
       assert.equal(engine.evaluate(read).allow, before);
+    }
+  });
+
+  void it('a policy of many `when`/`unless` clauses is refused before it reaches the engine (one proposer broke it for everyone); the engine keeps answering', () => {
+    const engine = new PolicyEngine(parseConfig(doc()));
+    engine.activate(1, DEFAULT_POLICIES);
+    const read = { principal: { type: 'Enclave::Service', id: 's' }, action: 'record.read', resource: { type: 'Enclave::Collection', id: 'users' }, context: { protected: false, service_purpose: true, role_reads_protected: true } } as Parameters<PolicyEngine['evaluate']>[0];
+    const before = engine.evaluate(read).allow;
+    // No bracket nested and no operator between them: each clause is one more `&&` (and an `unless` one
+    // more `!`) in the tree. 1,000 of them trapped the module's parser as the set was proposed, 400 its
+    // evaluator once activated; either left it refusing every decision until a restart.
+    for (const clauses of [' unless { false }'.repeat(400), ' unless { false }'.repeat(1_000), ' when { true } unless { false }'.repeat(300)]) {
+      const text = `@id("x") forbid (principal, action, resource)${clauses};`;
+      assert.throws(() => engine.parse(text), (e: unknown) => e instanceof EnclaveError && e.code === 'policy_invalid' && /more than 128 operators/.test(e.message));
+      assert.equal(engine.failure, undefined);
+      assert.equal(engine.evaluate(read).allow, before);
+    }
+    // As many clauses as the limit allows, each as deep as it allows, parse, activate and evaluate.
+    const deep = (body: string) => `${'('.repeat(MAX_POLICY_NESTING - 2)}${body}${')'.repeat(MAX_POLICY_NESTING - 2)}`;
+    const most = `@id("x") forbid (principal, action, resource)${` unless { ${deep('false')} }`.repeat(MAX_POLICY_OPERATORS + 1)};`;
+    assert.equal(policyComplexityProblem(most), undefined);
+    engine.activate(2, `${DEFAULT_POLICIES}\n${most}`);
+    assert.equal(engine.evaluate(read).allow, false);
+    assert.equal(engine.failure, undefined);
+  });
+
+  void it('the names decisions give when no policy decided are reserved: no proposal passes a policy off as one', () => {
+    const engine = new PolicyEngine(parseConfig(doc()));
+    for (const id of ['default-deny', 'engine-failed/gatekeeper-seal', 'engine-failed/x']) {
+      // A forbid so named would be logged as "no permit applied", a permit as the failed engine's seal.
+      for (const effect of ['forbid', 'permit']) {
+        const text = `${DEFAULT_POLICIES}\n@id("${id}") @reason("looks like nothing decided") ${effect} (principal is Enclave::Service, action == Enclave::Action::"record.read", resource);`;
+        assert.throws(() => engine.parse(text), (e: unknown) => e instanceof EnclaveError && e.code === 'policy_invalid' && new RegExp(`@id\\("${id}"\\) is reserved`).test(e.message), `${effect} ${id}`);
+      }
     }
   });
 
