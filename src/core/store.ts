@@ -84,8 +84,23 @@ export interface TokenWithPrincipal {
 }
 
 export type InsertResult = 'inserted' | 'exists';
-export type UpdateResult = 'updated' | 'not_found' | 'version_conflict';
-export type DeleteResult = 'deleted' | 'not_found' | 'version_conflict';
+/**
+ * A record write refused because its subject's row at this store is missing, erased (`erased_at` set) or
+ * marked as moving (`moved_to` set): checked atomically with the write (see RecordStore), so nothing was
+ * written. The caller re-reads the subject to say why (moving, moved away, erased).
+ */
+export type SubjectUnavailable = 'subject_unavailable';
+export type RecordInsertResult = InsertResult | SubjectUnavailable;
+export type UpdateResult = 'updated' | 'not_found' | 'version_conflict' | SubjectUnavailable;
+export type DeleteResult = 'deleted' | 'not_found' | 'version_conflict' | SubjectUnavailable;
+
+/** What a bulk record load did. */
+export interface InsertManyResult {
+  /** How many rows were inserted. */
+  readonly inserted: number;
+  /** The subjects (each once, in no particular order) whose rows were not inserted because the subject is unavailable here. */
+  readonly unavailable: readonly string[];
+}
 
 export interface SubjectStore {
   insert(row: SubjectRow): Promise<InsertResult>;
@@ -99,13 +114,17 @@ export interface SubjectStore {
    * stay but can never be opened), blanks the public fields of the subject's records, marks the subject
    * erased and clears any move mark. Returns the number of records affected, or undefined if the subject
    * is unknown, already erased, or marked as moving by anyone but `owner` (null: unmarked only; a re-home
-   * copies the key it read, so an erasure first takes its mark over and fences its destination).
+   * copies the key it read, so an erasure first takes its mark over and fences its destination). It
+   * waits for a record write that checked the subject before it (RecordStore), so that write is blanked
+   * too; a record write after it is refused.
    */
   erase(id: string, at: number, owner?: string | null): Promise<number | undefined>;
   /**
    * Compare-and-set of the move mark, in one conditional statement: sets `mark` (or clears it, null) only
    * if the row is unmarked (`expectedOwner` null) or marked by `expectedOwner`, and, when marking, not
-   * erased. False otherwise, or if unknown: of two re-homes that read the same row, one wins.
+   * erased. False otherwise, or if unknown: of two re-homes that read the same row, one wins. A mark
+   * waits for a record write that checked the subject before it (RecordStore), so a copy read after the
+   * mark includes that write; record writes after it are refused until the mark is cleared.
    */
   setMovedTo(id: string, mark: MoveMark | null, expectedOwner: string | null): Promise<boolean>;
   /** Records a new residence that keeps the subject at this site (a move within one jurisdiction's home). */
@@ -113,10 +132,26 @@ export interface SubjectStore {
   count(): Promise<number>;
 }
 
+/**
+ * Records. Every write (insert, insertMany, update, delete) is refused, atomically with it, when the
+ * record's subject has no row at this store, or an erased one, or one marked as moving: a write that
+ * checked the subject, then waited for its log entry, can then never land at a site the subject left, be
+ * copied by a re-home before it landed and purged after, nor put an erased subject's public fields back,
+ * whichever instance re-homed or erased them meanwhile. The check holds the subject's row until the write
+ * commits (SQLite: one writer at a time; PostgreSQL: the row locked FOR SHARE, before the record's), so a
+ * mark (SubjectStore.setMovedTo) or an erasure waits for a write that checked first, and a re-home's copy,
+ * read after its mark, includes it. Only importSubject and purgeSubject, which hold the subject's row
+ * themselves, write records of another state.
+ */
 export interface RecordStore {
-  insert(row: RecordRow): Promise<InsertResult>;
-  /** Bulk load in one transaction; rows that already exist are left as they are. Returns how many were inserted. */
-  insertMany(rows: readonly RecordRow[]): Promise<number>;
+  /** Inserts a new record: `exists` if the key is taken; `subject_unavailable` (checked first) if the subject is not writable here. */
+  insert(row: RecordRow): Promise<RecordInsertResult>;
+  /**
+   * Bulk load in one transaction; rows that already exist are left as they are, and rows of subjects not
+   * writable here (as insert) are not inserted: their subjects are listed in `unavailable`, the other rows
+   * are inserted all the same. One lookup of the subject's row per row; on PostgreSQL one statement.
+   */
+  insertMany(rows: readonly RecordRow[]): Promise<InsertManyResult>;
   get(collection: string, id: string): Promise<RecordRow | undefined>;
   /** The record and its subject (erasure mark, wrapped key) in one statement: what every read needs. */
   getWithSubject(collection: string, id: string): Promise<RecordWithSubject | undefined>;
@@ -125,12 +160,15 @@ export interface RecordStore {
   /**
    * Replaces the row if its stored version equals `expectedVersion` and its subject and creator are
    * `row`'s (a record deleted and created again meanwhile by someone else is not it); `row.version` must
-   * be expectedVersion + 1.
+   * be expectedVersion + 1. `subject_unavailable` (checked first, on `row.subject`) if that subject is not
+   * writable here; then `not_found` if no record has the key, `version_conflict` if it differs.
    */
   update(row: RecordRow, expectedVersion: number): Promise<UpdateResult>;
   /**
    * Deletes the row, with `expectedVersion` only at that version, with `creator` only if that principal
-   * created it (or its creator is not known); a row that exists but differs is `version_conflict`.
+   * created it (or its creator is not known). `not_found` if no record has the key; else
+   * `subject_unavailable` if the stored record's subject is not writable here; else a row that differs is
+   * `version_conflict`.
    */
   delete(collection: string, id: string, expectedVersion?: number, creator?: string): Promise<DeleteResult>;
   listBySubject(subject: string, options?: { collection?: string; limit?: number; after?: { collection: string; id: string } }): Promise<RecordRow[]>;

@@ -115,7 +115,9 @@ export class Vault {
    * re-homes hold it exclusively, one at a time and never during a write of theirs: two moves at once copied the subject to two sites, and an erasure then
    * left one copy readable; two registrations at once registered them at two sites. Across instances the
    * store's marks order erasures and re-homes: setMovedTo is a compare-and-set, and erase takes the mark
-   * it finds over.
+   * it finds over; and the store refuses a record write, atomically with it, whose subject's row there is
+   * gone, erased or marked as moving (`subject_unavailable`, answered by writeRefused), so a re-home or an
+   * erasure through another instance during a write's wait is caught there.
    */
   private readonly subjects = new KeyedGate();
   /** oneReadDetails: per decision and collection, the details of a read withholding nothing, or all its protected fields. */
@@ -375,6 +377,28 @@ export class Vault {
   }
 
   /**
+   * Why the store refused a record write at `at` (`subject_unavailable`): the subject's row there, checked
+   * with the write, is erased, marked as moving, or gone. Another instance re-homed or erased them after
+   * this write read their row (within one process the gate keeps those out). Only an erased subject is
+   * subject_erased (410); a move (under way, or done: the row left this site) is subject_moving (409),
+   * which a retry completes at the subject's new home.
+   */
+  private async writeRefused(id: string, at: Pick<Located<SubjectRow>, 'store'>): Promise<EnclaveError> {
+    const here = await at.store.subjects.get(id);
+    if (here?.erasedAt != null) return this.gone(id);
+    if (here?.movedTo != null) return new EnclaveError('subject_moving', `subject "${id}" is being re-homed to site "${here.movedTo}"; nothing was written: retry once the move completes`);
+    const found = await this.router.findSubject(id);
+    if (!found) return this.noSubject(id);
+    if (found.row.erasedAt !== null) return this.gone(id);
+    return new EnclaveError('subject_moving', `subject "${id}" moved to site "${found.site}" while this write ran; nothing was written: retry`);
+  }
+
+  /** writeRefused's code, for a bulk load's refusals. */
+  private async writeRefusedCode(id: string, store: Store): Promise<ErrorCode> {
+    return (await this.writeRefused(id, { store })).code;
+  }
+
+  /**
    * Removes the subject from every other home site that holds a copy marked as moving, `site` holding
    * the one that counts: marked to `site`, or to a site an interrupted move left behind on the way.
    */
@@ -546,11 +570,20 @@ export class Vault {
     let created = 0;
     let replaced = 0;
     for (const [store, rows] of bySite) {
-      const inserted = await store.records.insertMany(rows.map((r) => r.row));
+      const { inserted, unavailable } = await store.records.insertMany(rows.map((r) => r.row));
       created += inserted;
       if (inserted === rows.length) continue;
+      // Subjects re-homed or erased (through another instance) since they were looked up: their rows
+      // were not written, and are refused with what the subject's row says now.
+      const why = new Map<string, ErrorCode>();
+      for (const subject of unavailable) why.set(subject, await this.writeRefusedCode(subject, store));
       const stored = await store.records.getMany(c.name, rows.map((r) => r.row.id));
       for (const { row, data, dek } of rows) {
+        const refusal = why.get(row.subject);
+        if (refusal !== undefined) {
+          refused.push({ id: row.id, code: refusal });
+          continue;
+        }
         const existing = stored.get(row.id);
         // Just inserted (the same bytes): nothing to do.
         if (!existing || (existing.version === 1 && existing.publicJson === row.publicJson && sameBytes(existing.sealed, row.sealed))) continue;
@@ -569,8 +602,9 @@ export class Vault {
         if (options.replace !== true || this.holds(c, existing, data, dek)) continue;
         const next = this.sealRow(c, row.id, row.subject, existing.version + 1, data, dek, now, existing);
         await this.record('record.updated', principal, row.subject, { collection: c.name, version: next.version, fields: Object.keys(data), policies: [...(perSubject.get(row.subject)?.policies ?? [])], import: true });
-        if ((await store.records.update(next, existing.version)) === 'updated') replaced += 1;
-        else refused.push({ id: row.id, code: 'version_conflict' });
+        const outcome = await store.records.update(next, existing.version);
+        if (outcome === 'updated') replaced += 1;
+        else refused.push({ id: row.id, code: outcome === 'subject_unavailable' ? await this.writeRefusedCode(row.subject, store) : 'version_conflict' });
       }
     }
     return { created, replaced, existing: submitted - refused.length - created - replaced, refused };
@@ -658,9 +692,9 @@ export class Vault {
     const now = this.clock();
     const row = this.sealRow(c, id, subject, 1, data, dek, now, { createdAt: now, createdBy: principal.id });
     await this.record('record.created', principal, subject, { collection: c.name, version: 1, fields: Object.keys(data), policies: [...decision.policies] });
-    if ((await located.store.records.insert(row)) === 'exists') {
-      throw new EnclaveError('record_exists', `record "${id}" already exists in "${c.name}"`);
-    }
+    const outcome = await located.store.records.insert(row);
+    if (outcome === 'subject_unavailable') throw await this.writeRefused(subject, located);
+    if (outcome === 'exists') throw new EnclaveError('record_exists', `record "${id}" already exists in "${c.name}"`);
     return this.recordView(c, row, data, []);
   }
 
@@ -686,6 +720,7 @@ export class Vault {
     const row = this.sealRow(c, id, subject, existing.row.version + 1, data, dek, now, existing.row);
     await this.record('record.updated', principal, subject, { collection: c.name, version: row.version, fields: Object.keys(data), policies: [...decision.policies] });
     const outcome = await located.store.records.update(row, existing.row.version);
+    if (outcome === 'subject_unavailable') throw await this.writeRefused(subject, located);
     if (outcome === 'not_found') throw new EnclaveError('record_not_found', `no record "${id}" in "${c.name}"`);
     if (outcome === 'version_conflict') throw new EnclaveError('version_conflict', `record "${id}" changed concurrently; read it again`);
     return this.recordView(c, row, data, []);
@@ -717,6 +752,7 @@ export class Vault {
     if (ifMatch !== undefined && ifMatch !== existing.row.version) throw new EnclaveError('version_conflict', `record "${id}" is not at version ${String(ifMatch)}`);
     await this.record('record.deleted', principal, existing.row.subject, { collection: c.name, version: existing.row.version, policies: [...decision.policies] });
     const outcome = await existing.store.records.delete(c.name, id, ifMatch, onlyOwn ? principal.id : undefined);
+    if (outcome === 'subject_unavailable') throw await this.writeRefused(subject, existing);
     if (outcome === 'not_found') throw new EnclaveError('record_not_found', `no record "${id}" in "${c.name}"`);
     // Without a version to compare, only the creator can have differed: the record was replaced meanwhile by another's.
     if (outcome === 'version_conflict') throw ifMatch === undefined ? notOwn() : new EnclaveError('version_conflict', `record "${id}" is not at version ${String(ifMatch)}`);

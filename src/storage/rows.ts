@@ -21,6 +21,14 @@ export function subjectValues(r: SubjectRow): SqlValue[] {
 export function erasedHere(id: string): EnclaveError {
   return new EnclaveError('subject_erased', `subject "${id}" is erased at this site; a copy cannot bring them back`, { details: { key: id } });
 }
+/**
+ * The subject row `id` (an SQL expression: a parameter, or an outer column) as it must be for a record write
+ * of theirs: present, not erased, not marked as moving (RecordStore). A subquery for EXISTS (PostgreSQL
+ * appends FOR SHARE to hold the row until the write commits).
+ */
+export function writableSubjectSql(id: string): string {
+  return `SELECT 1 FROM subjects WHERE id = ${id} AND erased_at IS NULL AND moved_to IS NULL`;
+}
 /** Clears a subject's move mark (an UPDATE's SET list). */
 export const UNMARK_SQL = 'moved_to = NULL, move_owner = NULL, move_started_at = NULL';
 /** The condition of a compare-and-set on the move mark; `owner` (a parameter, used twice) is the expected holder, null for unmarked. */

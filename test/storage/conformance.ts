@@ -6,7 +6,7 @@
 // store is closed after its test; `cleanup` runs once after the whole suite.
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
-import { describe, it } from 'node:test';
+import { beforeEach, describe, it } from 'node:test';
 import type { AccessRequestRow, ApprovalRow, GrantRow, PrincipalRow, ProposalRow, RecordRow, Store, SubjectRow, TokenRow, TokenWithPrincipal } from '../../src/core/store.ts';
 import { UNMARKED } from '../../src/core/store.ts';
 import { openPerTest } from './suite-lifecycle.ts';
@@ -130,7 +130,7 @@ export function storeConformance(name: string, open: () => Promise<Store> | Stor
         assert.equal((await store.subjects.get(`${ns}-m`))?.country, 'US');
         const first = record('users', 'r-m', 'm', { publicJson: '{"n":1}' });
         const batch = [record('users', 'r-z', 'z'), first, record('users', 'r-a', 'a'), record('users', 'r-m', 'm', { publicJson: '{"n":2}' })];
-        assert.equal(await store.records.insertMany(batch), 3);
+        assert.equal((await store.records.insertMany(batch)).inserted, 3);
         assert.deepEqual(plainRecord(await store.records.get('users', first.id)), plainRecord(first));
       });
 
@@ -270,6 +270,11 @@ export function storeConformance(name: string, open: () => Promise<Store> | Stor
     });
 
     void describe('records', () => {
+      // Record writes need their subject's row here, writable (see 'record writes and their subject').
+      beforeEach(async () => {
+        await store.subjects.insertMany(['s', 's2', 't', 'other', 'c0', 'c1', 'c2', 'c3', 'c4'].map((id) => subject(id)));
+      });
+
       void it('insert stores the row exactly and get returns it; a row without protected fields keeps sealed null', async () => {
         const r = record('users', 'r1', 's', { version: 7, createdAt: T0, updatedAt: 2 ** 41 + 3 });
         assert.equal(await store.records.insert(r), 'inserted');
@@ -279,18 +284,14 @@ export function storeConformance(name: string, open: () => Promise<Store> | Stor
         assert.deepEqual(plainRecord(await store.records.get('videos', p.id)), plainRecord(p));
       });
 
-      void it('getWithSubject returns the record with its subject row as stored, erased or not; no subject row is undefined', async () => {
-        const s = subject('s');
-        await store.subjects.insert(s);
+      void it('getWithSubject returns the record with its subject row as stored, erased or not', async () => {
+        // (A record without its subject's row here is undefined's case; the port can no longer store one.)
+        const s = (await store.subjects.get(`${ns}-s`)) as SubjectRow;
         const r = record('users', 'r1', 's', { version: 3, updatedAt: 2 ** 41 + 3 });
-        const orphan = record('messages', 'r2', 'nobody', { sealed: null });
-        await store.records.insertMany([r, orphan]);
+        await store.records.insertMany([r]);
         const both = await store.records.getWithSubject('users', r.id);
         assert.deepEqual(plainRecord(both?.record), plainRecord(r));
         assert.deepEqual(plainSubject(both?.subject), plainSubject(s));
-        const alone = await store.records.getWithSubject('messages', orphan.id);
-        assert.deepEqual(plainRecord(alone?.record), plainRecord(orphan));
-        assert.equal(alone?.subject, undefined);
         assert.equal(await store.records.getWithSubject('messages', r.id), undefined, 'the key is (collection, id)');
         assert.equal(await store.records.getWithSubject('users', `${ns}-nothing`), undefined);
 
@@ -352,11 +353,11 @@ export function storeConformance(name: string, open: () => Promise<Store> | Stor
         const existing = record('users', 'a', 's');
         await store.records.insert(existing);
         const batch = [{ ...existing, publicJson: '{"overwritten":true}', version: 9 }, record('users', 'b', 's'), record('messages', 'c', 's'), record('devices', 'd', 's2')];
-        assert.equal(await store.records.insertMany(batch), 3);
+        assert.deepEqual(await store.records.insertMany(batch), { inserted: 3, unavailable: [] });
         assert.deepEqual(plainRecord(await store.records.get('users', existing.id)), plainRecord(existing));
         for (const r of batch.slice(1)) assert.deepEqual(plainRecord(await store.records.get(r.collection, r.id)), plainRecord(r));
-        assert.equal(await store.records.insertMany(batch), 0, 'a repeated load inserts nothing (idempotent)');
-        assert.equal(await store.records.insertMany([]), 0);
+        assert.deepEqual(await store.records.insertMany(batch), { inserted: 0, unavailable: [] }, 'a repeated load inserts nothing (idempotent)');
+        assert.deepEqual(await store.records.insertMany([]), { inserted: 0, unavailable: [] });
       });
 
       void it('insertMany is one transaction: a row the store refuses rolls back the whole batch', async () => {
@@ -397,6 +398,7 @@ export function storeConformance(name: string, open: () => Promise<Store> | Stor
       void it('update never moves a record to another subject', async () => {
         const r = record('users', 'r1', 's');
         await store.records.insert(r);
+        await store.subjects.insert(subject('thief'));
         const outcome = await store.records.update({ ...r, subject: `${ns}-thief`, version: 2, publicJson: '{"stolen":true}' }, 1);
         assert.equal(outcome, 'version_conflict');
         assert.deepEqual(plainRecord(await store.records.get('users', r.id)), plainRecord(r));
@@ -534,6 +536,73 @@ export function storeConformance(name: string, open: () => Promise<Store> | Stor
         assert.equal(await store.records.count(), before + 3);
         await store.records.delete('users', `${ns}-a`);
         assert.equal(await store.records.count(), before + 2);
+      });
+    });
+
+    void describe('record writes and their subject', () => {
+      // A write checks its subject's row atomically with it: a write that waited (for its log entry) while
+      // another instance re-homed or erased the subject must not land, be lost, or restore public fields.
+      type State = 'missing' | 'erased' | 'marked';
+      const STATES: readonly State[] = ['missing', 'erased', 'marked'];
+      /** A subject `<state>` with the record `<state>-r` (stored while they took writes), then put in that state. */
+      async function given(state: State): Promise<{ id: string; stored: RecordRow | undefined }> {
+        const id = `${ns}-${state}`;
+        if (state === 'missing') return { id, stored: undefined };
+        await store.subjects.insert(subject(state));
+        const r = record('users', `${state}-r`, state);
+        assert.equal(await store.records.insert(r), 'inserted');
+        if (state === 'erased') assert.equal(await store.subjects.erase(id, T0 + 1), 1);
+        else assert.equal(await store.subjects.setMovedTo(id, { site: 'eu-central', owner: 'h:1:a', startedAt: T0 }, null), true);
+        return { id, stored: await store.records.get('users', r.id) };
+      }
+
+      for (const state of STATES) {
+        void it(`insert and insertMany are refused for a subject ${state} here, writing nothing; rows of other subjects are inserted`, async () => {
+          const { id } = await given(state);
+          const before = await store.records.count();
+          const fresh = record('users', `${state}-new`, state);
+          assert.equal(await store.records.insert(fresh), 'subject_unavailable');
+          assert.equal(await store.records.get('users', fresh.id), undefined);
+          // Refused before `exists`: the key a subject's record already has.
+          if (state !== 'missing') assert.equal(await store.records.insert(record('users', `${state}-r`, state, { version: 5 })), 'subject_unavailable');
+          await store.subjects.insert(subject('ok'));
+          const ok = record('users', `${state}-ok`, 'ok');
+          const batch = [record('messages', `${state}-m1`, state), ok, fresh, record('devices', `${state}-d1`, state)];
+          assert.deepEqual(await store.records.insertMany(batch), { inserted: 1, unavailable: [id] });
+          assert.deepEqual(plainRecord(await store.records.get('users', ok.id)), plainRecord(ok));
+          assert.deepEqual(await store.records.listBySubject(id), state === 'missing' ? [] : [await store.records.get('users', `${ns}-${state}-r`)]);
+          assert.equal(await store.records.count(), before + 1);
+        });
+
+        void it(`update and delete are refused for a subject ${state} here, changing nothing`, async () => {
+          const { stored } = await given(state);
+          const r = stored ?? record('users', `${state}-r`, state);
+          const next: RecordRow = { ...r, version: r.version + 1, publicJson: '{"name":"restored?"}', updatedAt: T0 + 9 };
+          assert.equal(await store.records.update(next, r.version), 'subject_unavailable', 'checked before not_found and version_conflict');
+          assert.equal(await store.records.update({ ...next, version: 9 }, 8), 'subject_unavailable');
+          if (stored) {
+            assert.deepEqual(plainRecord(await store.records.get('users', r.id)), plainRecord(stored), 'not updated');
+            assert.equal(await store.records.delete('users', r.id), 'subject_unavailable');
+            assert.equal(await store.records.delete('users', r.id, r.version, r.createdBy ?? undefined), 'subject_unavailable');
+            assert.deepEqual(plainRecord(await store.records.get('users', r.id)), plainRecord(stored), 'not deleted');
+          }
+          assert.equal(await store.records.delete('users', `${ns}-${state}-none`), 'not_found', 'a delete of no record is not_found');
+        });
+      }
+
+      void it('writes go through again once the mark is cleared; a subject erased while marked stays refused', async () => {
+        const { id, stored } = await given('marked');
+        assert.ok(stored);
+        assert.equal(await store.subjects.setMovedTo(id, null, 'h:1:a'), true);
+        const next: RecordRow = { ...stored, version: 2, publicJson: '{"name":"after"}', updatedAt: T0 + 2 };
+        assert.equal(await store.records.update(next, 1), 'updated');
+        assert.equal(await store.records.insert(record('users', 'marked-2', 'marked')), 'inserted');
+        assert.deepEqual((await store.records.insertMany([record('users', 'marked-3', 'marked')])), { inserted: 1, unavailable: [] });
+        assert.equal(await store.records.delete('users', `${ns}-marked-2`), 'deleted');
+        assert.equal(await store.subjects.setMovedTo(id, { site: 'eu-central', owner: 'h:2:b', startedAt: T0 }, null), true);
+        assert.equal(await store.subjects.erase(id, T0 + 3, 'h:2:b'), 2);
+        assert.equal(await store.records.update({ ...next, version: 3 }, 2), 'subject_unavailable');
+        assert.equal((await store.records.get('users', stored.id))?.publicJson, '{}', 'the erased public fields stay blank');
       });
     });
 
@@ -1016,9 +1085,10 @@ export function storeConformance(name: string, open: () => Promise<Store> | Stor
         const s = subject('m');
         const stale = record('users', 'a', 'm');
         const gone = record('videos', 'z', 'm');
-        await store.subjects.insert({ ...s, movedTo: 'elsewhere', moveOwner: 'h:1:a', moveStartedAt: T0 });
+        await store.subjects.insert(s);
         await store.records.insert(stale);
         await store.records.insert(gone);
+        assert.equal(await store.subjects.setMovedTo(s.id, { site: 'elsewhere', owner: 'h:1:a', startedAt: T0 }, null), true);
         const again = subject('m', { country: 'DE', jurisdiction: 'eu' });
         const incoming = [{ ...stale, version: 5, publicJson: '{"newer":true}' }, record('messages', 'b', 'm')];
         await store.importSubject(again, incoming);

@@ -48,8 +48,122 @@ void describe('PostgreSQL adapters: edge cases and several instances', { skip },
         const ids = Array.from({ length: 1500 }, (_, i) => `r${round}-${String(i).padStart(4, '0')}`);
         const [sa, sb] = await Promise.all([a.subjects.insertMany(ids.map((id) => subject(id))), b.subjects.insertMany([...ids].reverse().map((id) => subject(id)))]);
         assert.equal(sa + sb, ids.length, 'each subject inserted once');
-        const [ra, rb] = await Promise.all([a.records.insertMany(ids.map((id) => record(id))), b.records.insertMany([...ids].reverse().map((id) => record(id)))]);
-        assert.equal(ra + rb, ids.length, 'each record inserted once');
+        const [ra, rb] = await Promise.all([a.records.insertMany(ids.map((id) => record(id, id))), b.records.insertMany([...ids].reverse().map((id) => record(id, id)))]);
+        assert.equal(ra.inserted + rb.inserted, ids.length, 'each record inserted once');
+        assert.deepEqual([...ra.unavailable, ...rb.unavailable], []);
+      }
+    } finally {
+      await a.close();
+      await b.close();
+    }
+  });
+
+  // A record write checks its subject's row in its statement, locked FOR SHARE (RecordStore): a mark or an
+  // erasure (UPDATEs of non-key columns, which FOR KEY SHARE would let through) and the write are ordered.
+  const CHANGES = {
+    mark: { sql: "moved_to = 'eu-central', move_owner = 'h:9:z', move_started_at = 1", run: (st: PostgresStore, id: string) => st.subjects.setMovedTo(id, { site: 'eu-central', owner: 'h:9:z', startedAt: 1 }, null) },
+    erase: { sql: 'erased_at = 5, wrapped_key = NULL', run: (st: PostgresStore, id: string) => st.subjects.erase(id, 5) },
+  } as const;
+
+  void it('a record write that comes while a mark or an erasure of its subject is uncommitted waits for it, then is refused, writing nothing', async () => {
+    const s = schema('write_waits');
+    const app = `ww${randomBytes(4).toString('hex')}`;
+    const store = await PostgresStore.open(pgUrl(s, { application_name: app }));
+    try {
+      for (const [change, { sql }] of Object.entries(CHANGES)) {
+        const writes: Record<string, (id: string) => Promise<unknown>> = {
+          insert: (id) => store.records.insert(record(`${id}-new`, id)),
+          insertMany: async (id) => store.records.insertMany([record(`${id}-new`, id)]),
+          update: (id) => store.records.update({ ...record(`${id}-r`, id), version: 2, publicJson: '{"back":true}' }, 1),
+          delete: (id) => store.records.delete('users', `${id}-r`),
+        };
+        for (const [op, write] of Object.entries(writes)) {
+          const id = `${change}-${op}`;
+          await store.subjects.insert(subject(id));
+          await store.records.insert(record(`${id}-r`, id));
+          await admin(async (c) => {
+            await c.query('BEGIN');
+            await c.query(`UPDATE ${s}.subjects SET ${sql} WHERE id = $1`, [id]);
+            const writing = write(id);
+            writing.catch(() => undefined);
+            await waitingOnLocks(c, app, 1);
+            await c.query('COMMIT');
+            const outcome = await writing;
+            assert.deepEqual(outcome, op === 'insertMany' ? { inserted: 0, unavailable: [id] } : 'subject_unavailable', `${op} after ${change}`);
+          });
+          assert.equal(await store.records.get('users', `${id}-new`), undefined);
+          // (The raw erasure above marks the row only: the record keeps what it held.)
+          assert.deepEqual((await store.records.get('users', `${id}-r`))?.publicJson, '{"a":1}', `${op} after ${change} changed nothing`);
+        }
+      }
+    } finally {
+      await store.close();
+    }
+  });
+
+  void it('a mark or an erasure through another instance waits for a record write that checked the subject first: the copy includes it, the erasure blanks it', async () => {
+    const s = schema('change_waits');
+    const app = `cw${randomBytes(4).toString('hex')}`;
+    const writer = await PostgresStore.open(pgUrl(s, { application_name: `${app}-write` }));
+    const changer = await PostgresStore.open(pgUrl(s, { application_name: `${app}-change` }));
+    try {
+      for (const [change, { run }] of Object.entries(CHANGES)) {
+        for (const op of ['update', 'delete'] as const) {
+          const id = `${change}-${op}`;
+          await writer.subjects.insert(subject(id));
+          await writer.records.insert(record(`${id}-r`, id));
+          await admin(async (c) => {
+            // Hold the record: the write takes the subject's row, then waits here with it held.
+            await c.query('BEGIN');
+            await c.query(`SELECT 1 FROM ${s}.records WHERE id = $1 FOR UPDATE`, [`${id}-r`]);
+            const writing = op === 'update' ? writer.records.update({ ...record(`${id}-r`, id), version: 2, publicJson: '{"b":2}' }, 1) : writer.records.delete('users', `${id}-r`);
+            writing.catch(() => undefined);
+            await waitingOnLocks(c, `${app}-write`, 1);
+            const changing = run(changer, id);
+            changing.catch(() => undefined);
+            await waitingOnLocks(c, app, 2);
+            await c.query('ROLLBACK');
+            assert.equal(await writing, op === 'update' ? 'updated' : 'deleted');
+            assert.ok((await changing) !== undefined && (await changing) !== false, `the ${change} went through after the write`);
+          });
+          // Read after the change: a re-home's copy sees the write; an erasure blanked it.
+          const rows = await changer.records.listBySubject(id);
+          if (op === 'delete') assert.deepEqual(rows, []);
+          else assert.deepEqual(rows.map((r) => [r.version, r.publicJson]), [[2, change === 'erase' ? '{}' : '{"b":2}']]);
+        }
+      }
+    } finally {
+      await writer.close();
+      await changer.close();
+    }
+  });
+
+  void it('bulk loads racing marks and erasures of their subjects through another instance: no deadlock, nothing lands unseen', async () => {
+    const url = pgUrl(schema('bulk_race'));
+    const [a, b] = [await PostgresStore.open(url), await PostgresStore.open(url)];
+    try {
+      for (let round = 0; round < 5; round++) {
+        const ids = Array.from({ length: 300 }, (_, i) => `b${round}-${String(i).padStart(3, '0')}`);
+        await a.subjects.insertMany(ids.map((id) => subject(id)));
+        const rows = ids.flatMap((id) => ['x', 'y', 'z'].map((k) => record(`${id}-${k}`, id)));
+        const erased = ids.filter((_, i) => i % 3 === 0);
+        const marked = ids.filter((_, i) => i % 3 === 1);
+        const [loads, ...changes] = await Promise.allSettled([
+          Promise.all([a.records.insertMany(rows), a.records.insertMany([...rows].reverse())]),
+          ...[...erased].reverse().map((id) => b.subjects.erase(id, 7)),
+          ...marked.map((id) => b.subjects.setMovedTo(id, { site: 'eu-central', owner: 'h:1:a', startedAt: 1 }, null)),
+        ]);
+        assert.equal(loads?.status, 'fulfilled', `the loads failed: ${loads?.status === 'rejected' ? String(loads.reason) : ''}`);
+        for (const c of changes) assert.equal(c.status, 'fulfilled', c.status === 'rejected' ? String(c.reason) : '');
+        const [l1, l2] = loads.status === 'fulfilled' ? loads.value : [];
+        assert.equal((l1?.inserted ?? 0) + (l2?.inserted ?? 0) <= rows.length, true);
+        const refused = new Set([...(l1?.unavailable ?? []), ...(l2?.unavailable ?? [])]);
+        for (const id of ids) {
+          const stored = await b.records.listBySubject(id);
+          if (erased.includes(id)) assert.ok(stored.every((r) => r.publicJson === '{}'), `${id}: erased, yet a public field stands`);
+          else if (!marked.includes(id)) assert.equal(stored.length, 3, `${id}: untouched, so loaded`);
+          if (refused.has(id) && stored.length > 0) assert.ok(erased.includes(id) || marked.includes(id));
+        }
       }
     } finally {
       await a.close();

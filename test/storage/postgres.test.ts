@@ -172,6 +172,7 @@ void describe('PostgresStore', { skip }, () => {
     try {
       const defaultOrder = await admin(async (c) => (await c.query<{ o: string[] }>('SELECT array_agg(x ORDER BY x) AS o FROM unnest($1::text[]) x', [ids])).rows[0]?.o, plain.toString());
       assert.notDeepEqual(defaultOrder, [...ids].sort(), 'the database itself does not order text by bytes');
+      await store.subjects.insert(subject('s'));
       await store.records.insertMany(ids.map((id) => ({ collection: 'users', id, subject: 's', version: 1, publicJson: '{}', sealed: null, createdAt: 1, updatedAt: 1, createdBy: null })));
       const listed = (await store.records.listBySubject('s')).map((r) => r.id);
       assert.deepEqual(listed, [...ids].sort(), 'byte order: digits, upper case, underscore, lower case');

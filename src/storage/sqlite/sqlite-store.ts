@@ -8,12 +8,14 @@ import type {
   DeleteResult,
   GrantRow,
   GrantStore,
+  InsertManyResult,
   InsertResult,
   MetaStore,
   PolicyVersionRow,
   PolicyVersionStore,
   ProposalStore,
   PrincipalRow,
+  RecordInsertResult,
   RecordRow,
   RecordStore,
   RecordWithSubject,
@@ -31,6 +33,7 @@ import {
   markedBySql,
   noDenialSql,
   UNMARK_SQL,
+  writableSubjectSql,
   ProposalAbort,
   ACCESS_REQUEST_COLUMNS,
   accessRequestValues,
@@ -74,7 +77,19 @@ type Row = Record<string, SQLInputValue>;
 const INSERT_SUBJECT = `INSERT INTO subjects (${SUBJECT_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (id) DO NOTHING`;
 /** The compare-and-set condition on the move mark: the expected owner is passed twice (anonymous parameters). */
 const MARKED_BY = markedBySql('?');
+/** importSubject's insert: it holds the subject's row itself (it has just written it). */
 const INSERT_RECORD = `INSERT INTO records (${RECORD_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (collection, id) DO NOTHING`;
+/**
+ * Every other record write checks its subject in the same statement (RecordStore): SQLite runs one writer
+ * at a time, on the latest snapshot, so no mark or erasure of the subject, through any connection, comes
+ * between the check and the write. (The WHERE also keeps the upsert unambiguous to SQLite's parser.)
+ */
+const INSERT_RECORD_CHECKED = `INSERT INTO records (${RECORD_COLUMNS}) SELECT ?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9 WHERE EXISTS (${writableSubjectSql('?3')}) ON CONFLICT (collection, id) DO NOTHING`;
+const WRITABLE_SUBJECT = writableSubjectSql('?');
+const UPDATE_RECORD = `UPDATE records SET version = ?1, public_json = ?2, sealed = ?3, updated_at = ?4
+  WHERE collection = ?5 AND id = ?6 AND version = ?7 AND subject = ?8 AND created_by IS ?9 AND EXISTS (${writableSubjectSql('?8')})`;
+const DELETE_RECORD = `DELETE FROM records WHERE collection = ?1 AND id = ?2 AND (?3 IS NULL OR version = ?3) AND (?4 IS NULL OR created_by IS NULL OR created_by = ?4)
+  AND EXISTS (${writableSubjectSql('records.subject')})`;
 const INSERT_TOKEN = `INSERT INTO tokens (${TOKEN_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`;
 const GET_WITH_SUBJECT = recordWithSubjectSql('?', '?');
 const REVOKE_LINEAGE = 'UPDATE tokens SET revoked_at = ? WHERE lineage = (SELECT lineage FROM tokens WHERE id = ?) AND revoked_at IS NULL RETURNING id';
@@ -187,19 +202,40 @@ export class SqliteStore implements Store {
     return r.changes === 1;
   }
 
-  private insertRecordStmt(): StatementSync {
-    return this.stmt(INSERT_RECORD);
+  /** importSubject's insert, unchecked: it wrote the subject's row in the same transaction. */
+  private insertRecordRow(row: RecordRow): boolean {
+    const r = this.stmt(INSERT_RECORD).run(...recordValues(row));
+    return r.changes === 1;
   }
 
-  private insertRecordRow(row: RecordRow): boolean {
-    const r = this.insertRecordStmt().run(...recordValues(row));
-    return r.changes === 1;
+  /** Whether the subject's row takes record writes (RecordStore): present, not erased, not moving. */
+  private subjectWritable(id: string): boolean {
+    return this.stmt(WRITABLE_SUBJECT).get(id) !== undefined;
+  }
+
+  /** A record insert checked against its subject in the same statement; why it inserted nothing, if it did not. */
+  private insertCheckedRow(row: RecordRow): RecordInsertResult {
+    if (this.stmt(INSERT_RECORD_CHECKED).run(...recordValues(row)).changes === 1) return 'inserted';
+    return this.subjectWritable(row.subject) ? 'exists' : 'subject_unavailable';
+  }
+
+  /** insertMany inside its transaction: rows in key order, each checked against its subject. */
+  private insertCheckedRows(rows: readonly RecordRow[]): InsertManyResult {
+    let inserted = 0;
+    const unavailable = new Set<string>();
+    for (const row of byKey(rows, (r) => r.id)) {
+      if (unavailable.has(row.subject)) continue;
+      const outcome = this.insertCheckedRow(row);
+      if (outcome === 'inserted') inserted += 1;
+      else if (outcome === 'subject_unavailable') unavailable.add(row.subject);
+    }
+    return { inserted, unavailable: [...unavailable] };
   }
 
   private recordStore(): RecordStore {
     return {
-      insert: async (row) => Promise.resolve<InsertResult>(this.insertRecordRow(row) ? 'inserted' : 'exists'),
-      insertMany: async (rows) => Promise.resolve(this.tx(() => byKey(rows, (r) => r.id).reduce((n, row) => n + (this.insertRecordRow(row) ? 1 : 0), 0))),
+      insert: async (row) => Promise.resolve(this.insertCheckedRow(row)),
+      insertMany: async (rows) => Promise.resolve(this.tx(() => this.insertCheckedRows(rows))),
       get: async (collection, id) => {
         const r = this.stmt('SELECT * FROM records WHERE collection = ? AND id = ?').get(collection, id) as Row | undefined;
         return Promise.resolve(r ? toRecord(r) : undefined);
@@ -209,25 +245,20 @@ export class SqliteStore implements Store {
       update: async (row, expectedVersion) =>
         Promise.resolve(
           this.tx<UpdateResult>(() => {
-            const r = this.stmt(
-              `UPDATE records SET version = ?, public_json = ?, sealed = ?, updated_at = ?
-               WHERE collection = ? AND id = ? AND version = ? AND subject = ? AND created_by IS ?`,
-            ).run(row.version, row.publicJson, row.sealed, row.updatedAt, row.collection, row.id, expectedVersion, row.subject, row.createdBy);
+            const r = this.stmt(UPDATE_RECORD).run(row.version, row.publicJson, row.sealed, row.updatedAt, row.collection, row.id, expectedVersion, row.subject, row.createdBy);
             if (r.changes === 1) return 'updated';
+            if (!this.subjectWritable(row.subject)) return 'subject_unavailable';
             return this.stmt('SELECT 1 FROM records WHERE collection = ? AND id = ?').get(row.collection, row.id) ? 'version_conflict' : 'not_found';
           }),
         ),
       delete: async (collection, id, expectedVersion, creator) =>
         Promise.resolve(
           this.tx<DeleteResult>(() => {
-            const r = this.stmt('DELETE FROM records WHERE collection = ?1 AND id = ?2 AND (?3 IS NULL OR version = ?3) AND (?4 IS NULL OR created_by IS NULL OR created_by = ?4)').run(
-              collection,
-              id,
-              expectedVersion ?? null,
-              creator ?? null,
-            );
+            const r = this.stmt(DELETE_RECORD).run(collection, id, expectedVersion ?? null, creator ?? null);
             if (r.changes === 1) return 'deleted';
-            return this.stmt('SELECT 1 FROM records WHERE collection = ? AND id = ?').get(collection, id) ? 'version_conflict' : 'not_found';
+            const stored = this.stmt('SELECT subject FROM records WHERE collection = ? AND id = ?').get(collection, id) as Row | undefined;
+            if (!stored) return 'not_found';
+            return this.subjectWritable(stored['subject'] as string) ? 'version_conflict' : 'subject_unavailable';
           }),
         ),
       listBySubject: async (subject, options) => {
