@@ -219,17 +219,22 @@ export class SqliteStore implements Store {
     return this.subjectWritable(row.subject) ? 'exists' : 'subject_unavailable';
   }
 
-  /** insertMany inside its transaction: rows in key order, each checked against its subject. */
+  /**
+   * insertMany inside its transaction: each subject checked once (the transaction holds SQLite's one write
+   * lock, so no mark or erasure comes between the check and the inserts), then its rows in key order.
+   */
   private insertCheckedRows(rows: readonly RecordRow[]): InsertManyResult {
     let inserted = 0;
-    const unavailable = new Set<string>();
+    const writable = new Map<string, boolean>();
     for (const row of byKey(rows, (r) => r.id)) {
-      if (unavailable.has(row.subject)) continue;
-      const outcome = this.insertCheckedRow(row);
-      if (outcome === 'inserted') inserted += 1;
-      else if (outcome === 'subject_unavailable') unavailable.add(row.subject);
+      let ok = writable.get(row.subject);
+      if (ok === undefined) {
+        ok = this.subjectWritable(row.subject);
+        writable.set(row.subject, ok);
+      }
+      if (ok && this.insertRecordRow(row)) inserted += 1;
     }
-    return { inserted, unavailable: [...unavailable] };
+    return { inserted, unavailable: [...writable].filter(([, ok]) => !ok).map(([subject]) => subject) };
   }
 
   private recordStore(): RecordStore {
