@@ -108,16 +108,12 @@ export class Vault {
   private readonly log: EventLog;
   private readonly clock: () => number;
   /**
-   * Per subject, in this process (KeyedGate): record writes hold it shared, so they run together; a write
-   * checks the subject's row, waits for its log entry, then writes at the site it read, and a re-home or an
-   * erasure in that wait let it land at the site the subject had left (invariant 1), be copied before it
-   * landed and purged after, or put an erased subject's public fields back. Registrations, erasures and
-   * re-homes hold it exclusively, one at a time and never during a write of theirs: two moves at once copied the subject to two sites, and an erasure then
-   * left one copy readable; two registrations at once registered them at two sites. Across instances the
-   * store's marks order erasures and re-homes: setMovedTo is a compare-and-set, and erase takes the mark
-   * it finds over; and the store refuses a record write, atomically with it, whose subject's row there is
-   * gone, erased or marked as moving (`subject_unavailable`, answered by writeRefused), so a re-home or an
-   * erasure through another instance during a write's wait is caught there.
+   * Per subject, in this process: record writes hold it shared, registrations, erasures and re-homes
+   * exclusively (docs/architecture.md). A write checks the subject's row, waits for its log entry, then
+   * writes at that site; a move or an erasure in that wait let it land at the site left, be lost after
+   * the copy, or restore an erased subject's public fields, and two registrations at once stored one id at
+   * two sites. Across instances the store refuses such a write (`subject_unavailable`, see writeRefused),
+   * and the move marks (compare-and-set) order erasures and re-homes.
    */
   private readonly subjects = new KeyedGate();
   /** oneReadDetails: per decision and collection, the details of a read withholding nothing, or all its protected fields. */
@@ -227,7 +223,7 @@ export class Vault {
     const site = residence.site.id;
     const { wrapped } = this.keyring.newSubjectKey(site, id);
     const row: SubjectRow = {
-      id: id,
+      id,
       country: residence.country,
       jurisdiction: residence.jurisdiction.id,
       wrappedKey: wrapped,
@@ -733,10 +729,13 @@ export class Vault {
    */
   async deleteRecord(principal: Principal, collectionName: string, id: string, ifMatch?: number, onlyOwn = false): Promise<void> {
     const c = this.collection(collectionName);
-    const subject = (await this.locateRecord(c, id)).row.subject;
-    const deleted = await this.subjects.shared([subject], () => this.deleteNow(principal, c, id, subject, ifMatch, onlyOwn));
-    // The id was deleted and created again for another subject before the gate opened: delete that one.
-    if (!deleted) await this.deleteRecord(principal, collectionName, id, ifMatch, onlyOwn);
+    // The id deleted and created again for another subject before the gate opened: that one is deleted,
+    // under its own subject's gate; a record that keeps changing hands is left to the caller to retry.
+    for (let attempt = 0; attempt < 2; attempt++) {
+      const subject = (await this.locateRecord(c, id)).row.subject;
+      if (await this.subjects.shared([subject], () => this.deleteNow(principal, c, id, subject, ifMatch, onlyOwn))) return;
+    }
+    throw new EnclaveError('version_conflict', `record "${id}" of "${c.name}" changed subject while it was being deleted; read it again`);
   }
 
   /** deleteRecord under the gate of `subject`; false, changing nothing, if the record is now another subject's. */
