@@ -3,7 +3,8 @@
 // Appends: each caller's entry is queued; one writer takes everything queued (up to max_batch) and
 // writes it in ONE transaction, so concurrent appends share one commit and one fsync (group commit).
 // A caller's promise resolves with its index only once that transaction is durable; a failed commit
-// rejects every caller of the batch with `log_unavailable`, and a full queue refuses at once.
+// rejects every caller of the batch with `log_unavailable`, and a full queue refuses at once; so does a
+// commit the store has not confirmed within the commit timeout (a hung store), until the store answers.
 //
 // Integration: at least once per checkpoint interval, the integrator takes the leaf hashes of the
 // entries appended since the last integration (those of this process's appends as a store with a writer
@@ -52,6 +53,12 @@ export interface LogServiceOptions {
   readonly maxBatch?: number;
   /** Most entries waiting for a commit; beyond, appends are refused with log_unavailable. */
   readonly maxQueue?: number;
+  /**
+   * Longest wait for the store to confirm a commit (default 30 s). Beyond, the batch's appends and those
+   * queued behind it are refused with log_unavailable, and new ones at once until the store answers:
+   * a hung store (a stuck fsync, a PostgreSQL commit waiting for ever) must not hold requests for ever.
+   */
+  readonly commitTimeoutMs?: number;
   /** Full tiles kept in memory for serving and proofs. */
   readonly tileCache?: number;
   /** Submits a signed checkpoint to the witnesses and returns it with their cosignatures. */
@@ -167,6 +174,19 @@ export function defaultInstanceName(): string {
  */
 const MAX_DRAFT_BATCH = 1_000;
 
+/** Default LogServiceOptions.commitTimeoutMs: far above a commit's fsync, SQLite's busy timeout (5 s) and a large batch. */
+const COMMIT_TIMEOUT_MS = 30_000;
+
+/** Whether `p` settles within `ms` (it is left running either way). */
+function settlesWithin(p: Promise<unknown>, ms: number): Promise<boolean> {
+  let timer: NodeJS.Timeout | undefined;
+  const late = new Promise<boolean>((resolve) => {
+    timer = setTimeout(() => resolve(false), ms);
+    timer.unref(); // the commit itself keeps the process alive while it runs
+  });
+  return Promise.race([p.then(() => true), late]).finally(() => clearTimeout(timer));
+}
+
 function yieldToIo(): Promise<void> {
   return new Promise((resolve) => setImmediate(resolve));
 }
@@ -178,6 +198,7 @@ export class LogService implements EventLog {
   private readonly interval: number;
   private readonly maxBatch: number;
   private readonly maxQueue: number;
+  private readonly commitTimeout: number;
   private readonly clock: () => number;
   private readonly cosign: Cosign | undefined;
   private readonly witnesses: readonly NoteVerifier[];
@@ -191,6 +212,8 @@ export class LogService implements EventLog {
   /** Settles when the last entry queued so far is committed or refused (batches are written in order). */
   private lastQueued: Promise<unknown> = Promise.resolve();
   private closed = false;
+  /** A commit outlived commitTimeout and has not settled yet: appends are refused until it does. */
+  private stalled = false;
 
   // integration
   private tree: { size: number; frontier: Frontier; edges: Map<number, EdgeTile> } | null = null;
@@ -215,6 +238,7 @@ export class LogService implements EventLog {
     this.interval = options.checkpointIntervalMs ?? 1000;
     this.maxBatch = options.maxBatch ?? 10_000;
     this.maxQueue = options.maxQueue ?? 100_000;
+    this.commitTimeout = options.commitTimeoutMs ?? COMMIT_TIMEOUT_MS;
     this.clock = options.clock ?? Date.now;
     this.cosign = options.cosign;
     this.witnesses = options.witnesses ?? [];
@@ -239,15 +263,19 @@ export class LogService implements EventLog {
     const privateKey = ed25519PrivateKey(seed);
     const signer = ed25519NoteSigner(this.origin, privateKey);
     seed.fill(0);
-    const recorded = await this.store.getMeta(VKEY_META);
-    if (recorded !== undefined && recorded !== signer.vkey) {
-      throw new EnclaveError(
+    const mismatch = (recorded: string | undefined) =>
+      new EnclaveError(
         'invalid_config',
         `this log's verifier key is ${recorded}, but the configured origin and this root key give ${signer.vkey}; a log's origin (log.origin) cannot change`,
       );
-    }
+    const recorded = await this.store.getMeta(VKEY_META);
+    if (recorded !== undefined && recorded !== signer.vkey) throw mismatch(recorded);
     if (recorded === undefined) {
-      await this.store.putMetaIfAbsent(VKEY_META, signer.vkey);
+      // Another instance may have recorded its key since it was read: the key recorded is the log's.
+      if (!(await this.store.putMetaIfAbsent(VKEY_META, signer.vkey))) {
+        const now = await this.store.getMeta(VKEY_META);
+        if (now !== signer.vkey) throw mismatch(now);
+      }
       await this.store.putMetaIfAbsent(ORIGIN_META, this.origin);
     }
     const subject = logSubjectKey(root);
@@ -341,6 +369,9 @@ export class LogService implements EventLog {
 
   private enqueue(item: LogEntryRow | LogEntryDraft): Promise<number> {
     if (this.closed) return Promise.reject(new EnclaveError('log_unavailable', 'the transparency log is closed'));
+    if (this.stalled) {
+      return Promise.reject(new EnclaveError('log_unavailable', `the transparency log's store has not confirmed a commit for over ${this.commitTimeout} ms; try again`));
+    }
     if (this.queue.length >= this.maxQueue) {
       return Promise.reject(new EnclaveError('log_unavailable', `the transparency log has ${this.queue.length} entries waiting to be written; try again`));
     }
@@ -359,11 +390,21 @@ export class LogService implements EventLog {
       while (this.queue.length > 0) {
         // Drafts are finished by the store's writer thread, whose heap is small: its batches are capped.
         const batch = this.queue.splice(0, this.store.appendEntries ? Math.min(this.maxBatch, MAX_DRAFT_BATCH) : this.maxBatch);
-        try {
-          await this.write(batch);
-        } catch (cause) {
+        const written = this.write(batch).catch((cause: unknown) => {
           const err = new EnclaveError('log_unavailable', 'the transparency log could not durably store the entry', { cause });
           for (const p of batch) p.reject(p.refused ?? err);
+        });
+        if (!(await settlesWithin(written, this.commitTimeout))) {
+          // Fail closed within a bound: nobody is acknowledged, the entries waiting behind the stuck commit
+          // neither, and new appends are refused until the store answers. A commit that completes after
+          // all stands as an attempt (the log may over-report, never under-report); a later resolve of a
+          // rejected append is a no-op.
+          const err = new EnclaveError('log_unavailable', `the transparency log's store did not confirm a commit within ${this.commitTimeout} ms`);
+          this.stalled = true;
+          for (const p of batch) p.reject(err);
+          for (const p of this.queue.splice(0)) p.reject(err);
+          await written; // never rejects (its failure is handled above)
+          this.stalled = false;
         }
         await yieldToIo();
       }

@@ -158,17 +158,22 @@ export class SqliteLogStore implements LogStore {
 
   async appendEntries(items: readonly (LogEntryRow | LogEntryDraft)[], subjectKey: Uint8Array | null): Promise<AppendedEntries> {
     if (this.closing) throw new EnclaveError('storage_unavailable', 'the log store is closed');
+    // This call's own copy of the key, taken now: the caller's buffer is wiped when the enclave seals,
+    // which may happen before the fallback below runs (it would then hash under an all-zero key).
+    const key = subjectKey === null ? null : Uint8Array.from(subjectKey);
     try {
-      return await this.postEntries(items, subjectKey);
+      return await this.postEntries(items, key);
     } catch (err) {
       if (!(err instanceof DOMException && err.name === 'DataCloneError')) throw err;
       // A draft holding what cannot cross to the writer thread (a function, say): every draft is finished
       // here instead, so that one is refused alone, as the encoder refuses it on any other store.
-      const finished = finishLogEntries(items, subjectKey === null ? null : createSecretKey(subjectKey));
+      const finished = finishLogEntries(items, key === null ? null : createSecretKey(key));
       const stored = await this.postEntries(finished.filter((f): f is LogEntryRow => !(f instanceof EnclaveError)), null);
       let k = 0;
       const outcomes = finished.map((f) => (f instanceof EnclaveError ? f : (stored.outcomes[k++] ?? new EnclaveError('log_unavailable', 'the log store gave no outcome for an entry'))));
       return { outcomes, leafHashes: stored.leafHashes };
+    } finally {
+      key?.fill(0);
     }
   }
 
