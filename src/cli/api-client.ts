@@ -102,7 +102,8 @@ export function normalizeServerUrl(value: string): string {
   try {
     url = new URL(value);
   } catch {
-    throw usageError(`--server must be a URL such as http://127.0.0.1:8700 (got "${value}")`);
+    // Not shown if it has an @: it may carry a user name and password.
+    throw usageError(`--server must be a URL such as http://127.0.0.1:8700 (${value.includes('@') ? 'the value given is not shown: it holds an @' : `got "${value}"`})`);
   }
   if (url.protocol !== 'http:' && url.protocol !== 'https:') throw usageError(`--server must be an http:// or https:// URL (got "${url.protocol}")`);
   if (url.username !== '' || url.password !== '') throw usageError('--server must not carry credentials; pass the token with --token or ENCLAVE_TOKEN');

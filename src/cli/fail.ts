@@ -65,7 +65,10 @@ export function describeFailure(err: unknown): Failure {
     if (err.exitCode === 0) return { code: null, message: '', exitCode: EXIT_OK };
     // A command group called without a subcommand: commander has printed the group's help on stderr.
     if (err.code === 'commander.help') return { code: null, message: '', exitCode: EXIT_USAGE };
-    const message = err.message.replace(/^error:\s*/i, '');
+    let message = err.message.replace(/^error:\s*/i, '');
+    // An unknown option is quoted as typed, value and all (`--tokn=enc_…`, `-xenc_…`): keep its name only,
+    // as the value may be a token or a share, and stderr may end up in a CI log.
+    if (err.code === 'commander.unknownOption') message = message.replace(/^unknown option '(--[^'=]*=|-[^-'])[^']+'/, "unknown option '$1…'");
     return { code: 'invalid_argument', message: `${oneLine(message)} (see --help)`, exitCode: EXIT_USAGE };
   }
   if (err instanceof CliError) return { code: err.code, message: oneLine(err.message), exitCode: err.exitCode };

@@ -1,9 +1,27 @@
 // Files and directories the CLI writes where the person at the terminal said (--out, --save, --dir). A
 // path that cannot be written there is theirs to fix: one usage line naming it and why, not `internal`
-// with Node's own text; and a temporary file of a failed write does not stay behind.
+// with Node's own text; and a temporary file of a failed write does not stay behind. Files it reads
+// (--file) are read no further than a limit: a huge file or /dev/zero is refused, not read until
+// memory runs out.
 import { renameSync, unlinkSync, writeFileSync } from 'node:fs';
 import { pathProblem } from '../core/path-problem.ts';
 import { usageError } from './fail.ts';
+
+/** The largest file a command sends as a request (--file): no server takes a body larger (server.max_body_bytes). */
+export const MAX_INPUT_FILE_BYTES = 64 * 1024 * 1024;
+
+/** The text of a file given with --file; one that cannot be read, or is larger than MAX_INPUT_FILE_BYTES, is a usage error naming it. */
+export async function readInputFile(path: string): Promise<string> {
+  const { readFileLimited } = await import('../services/config-loader.ts');
+  let bytes: Buffer | undefined;
+  try {
+    bytes = readFileLimited(path, MAX_INPUT_FILE_BYTES);
+  } catch (err) {
+    throw usageError(`cannot read ${path}: ${(err as NodeJS.ErrnoException).code ?? 'error'}`);
+  }
+  if (bytes === undefined) throw usageError(`cannot read ${path}: it is larger than ${MAX_INPUT_FILE_BYTES / 1024 / 1024} MiB`);
+  return bytes.toString('utf8');
+}
 
 /** A usage error naming `what` (the option and its path) for a path mistake; any other error as it is. */
 export function pathError(err: unknown, what: string): unknown {

@@ -1,5 +1,5 @@
 // Reads the YAML configuration file. YAML syntax errors carry line and column; schema errors name the key.
-import { readFileSync } from 'node:fs';
+import { closeSync, fstatSync, openSync, readSync } from 'node:fs';
 import { dirname, isAbsolute, resolve } from 'node:path';
 import { LineCounter, parseDocument } from 'yaml';
 import { parseConfig, type EnclaveConfig } from '../core/config.ts';
@@ -9,8 +9,12 @@ import { EnclaveError } from '../core/errors.ts';
 export function parseYaml(text: string, source: string, code: 'invalid_config' | 'invalid_mapping'): unknown {
   // With prettyErrors off, yaml sets no linePos on its errors; a LineCounter maps offsets to line:col.
   const lineCounter = new LineCounter();
-  const doc = parseDocument(text, { prettyErrors: false, uniqueKeys: true, lineCounter });
-  const first = doc.errors[0];
+  // logLevel error: yaml's own warnings (a key that is a collection) are not printed by Node as a
+  // process warning on stderr; the schema names such a key as unknown.
+  const doc = parseDocument(text, { prettyErrors: false, uniqueKeys: true, lineCounter, logLevel: 'error' });
+  // A tag that resolves to nothing (`!!js/function`, `!mine`) is only a warning to yaml, which then
+  // reads the value as if untagged: refused, as what it was meant to be cannot be known.
+  const first = doc.errors[0] ?? doc.warnings.find((w) => w.code === 'TAG_RESOLVE_FAILED');
   if (first) {
     const pos = first.linePos?.[0] ?? lineCounter.linePos(first.pos[0]);
     const where = `:${pos.line}:${pos.col}`;
@@ -34,6 +38,34 @@ export function decodeUtf8(bytes: Uint8Array, source: string, code: 'invalid_con
   }
 }
 
+/** The largest configuration file read (the starter is about 9 KiB). */
+export const MAX_CONFIG_BYTES = 16 * 1024 * 1024;
+
+/**
+ * A file's bytes, or undefined if it holds more than `maxBytes`: a regular file is measured before it is
+ * read, anything else (a pipe, /dev/zero) is read no further than the limit. Errors of the file system
+ * (ENOENT, EISDIR, EACCES) are thrown as they are.
+ */
+export function readFileLimited(path: string, maxBytes: number): Buffer | undefined {
+  const fd = openSync(path, 'r');
+  try {
+    if (fstatSync(fd).size > maxBytes) return undefined;
+    const chunks: Buffer[] = [];
+    let total = 0;
+    for (;;) {
+      // At most one byte past the limit: enough to know the file is larger.
+      const chunk = Buffer.allocUnsafe(Math.min(64 * 1024, maxBytes + 1 - total));
+      const n = readSync(fd, chunk, 0, chunk.length, null);
+      if (n === 0) return Buffer.concat(chunks, total);
+      chunks.push(chunk.subarray(0, n));
+      total += n;
+      if (total > maxBytes) return undefined;
+    }
+  } finally {
+    closeSync(fd);
+  }
+}
+
 export function parseConfigText(text: string, source: string, baseDir: string): EnclaveConfig {
   const config = parseConfig(parseYaml(text, source, 'invalid_config'), source);
   const dataDir = isAbsolute(config.dataDir) ? config.dataDir : resolve(baseDir, config.dataDir);
@@ -41,9 +73,9 @@ export function parseConfigText(text: string, source: string, baseDir: string): 
 }
 
 export function loadConfig(path: string): EnclaveConfig {
-  let bytes: Buffer;
+  let bytes: Buffer | undefined;
   try {
-    bytes = readFileSync(path);
+    bytes = readFileLimited(path, MAX_CONFIG_BYTES);
   } catch (cause) {
     const code = (cause as NodeJS.ErrnoException).code;
     throw new EnclaveError(
@@ -52,5 +84,6 @@ export function loadConfig(path: string): EnclaveConfig {
       { cause },
     );
   }
+  if (bytes === undefined) throw new EnclaveError('invalid_config', `${path} is larger than ${MAX_CONFIG_BYTES / 1024 / 1024} MiB; is it the configuration file?`);
   return parseConfigText(decodeUtf8(bytes, path, 'invalid_config'), path, dirname(resolve(path)));
 }

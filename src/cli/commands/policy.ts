@@ -1,13 +1,12 @@
 // `enclave policy show|propose|approve|reject|proposals`: the Cedar policy set, changed only by proposal
 // and quorum (issue 3 point 6), through the API of a running server.
-import { readFileSync } from 'node:fs';
 import { Option, type Command } from 'commander';
 import { PROPOSAL_STATES } from '../../core/api-ids.ts';
 import type { PolicyVersionView, ProposalView } from '../../services/change-service.ts';
 import type { CliContext } from '../context.ts';
-import { usageError } from '../fail.ts';
 import type { Io } from '../io.ts';
 import { addClientOptions, clientOf, examples, integerIn, proposalId } from '../options.ts';
+import { readInputFile } from '../output-files.ts';
 import { columns, Output } from '../output.ts';
 import { readStdin } from '../prompt.ts';
 import { describeProposal, giveVerdict, paths } from './gatekeeper-views.ts';
@@ -21,11 +20,8 @@ interface ShowOptions {
 }
 
 async function policyText(io: Io, file: string): Promise<string> {
-  try {
-    return file === '-' ? await readStdin(io) : readFileSync(file, 'utf8');
-  } catch (err) {
-    throw usageError(`cannot read ${file}: ${(err as NodeJS.ErrnoException).code ?? 'error'}`);
-  }
+  // Each says itself what is wrong, naming the file or standard input.
+  return file === '-' ? await readStdin(io) : await readInputFile(file);
 }
 
 /** `approve` and `reject` of a proposal, for `policy` and `token` alike. */

@@ -1,6 +1,5 @@
 // `enclave record get|put|delete|list`: records through the API. Fields the caller may not see are
 // withheld by the server and listed; the CLI prints what it gets.
-import { readFileSync } from 'node:fs';
 import type { Command } from 'commander';
 import type { RecordPage, RecordView } from '../../services/vault.ts';
 import type { ApiClient } from '../api-client.ts';
@@ -9,6 +8,7 @@ import type { CliContext } from '../context.ts';
 import { usageError } from '../fail.ts';
 import type { Io } from '../io.ts';
 import { addClientOptions, clientOf, examples, integerIn, recordId } from '../options.ts';
+import { readInputFile } from '../output-files.ts';
 import { columns, Output, printable } from '../output.ts';
 import { readStdin } from '../prompt.ts';
 
@@ -39,11 +39,8 @@ async function recordData(io: Io, opts: PutOptions): Promise<Record<string, unkn
   } else {
     const file = opts.file ?? '-';
     source = file === '-' ? 'stdin' : file;
-    try {
-      text = file === '-' ? await readStdin(io) : readFileSync(file, 'utf8');
-    } catch (err) {
-      throw usageError(`cannot read ${file}: ${(err as NodeJS.ErrnoException).code ?? 'error'}`);
-    }
+    // Each says itself what is wrong, naming the file or standard input.
+    text = file === '-' ? await readStdin(io) : await readInputFile(file);
   }
   let value: unknown;
   try {

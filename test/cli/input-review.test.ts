@@ -1,0 +1,136 @@
+// Review of the CLI's and the configuration file's handling of hostile input: an option typed wrong
+// with its value glued on (`--tokn=enc_…`) or a malformed --server carrying credentials is refused
+// without echoing the secret; a configuration or --file that is huge, or endless (/dev/zero), is refused
+// before it is read whole; a YAML tag that resolves to nothing (`!!js/function`, `!foo`) is an error
+// naming its line, not silently dropped; a non-scalar key is one error line, with no Node warning.
+import assert from 'node:assert/strict';
+import { openSync, closeSync, ftruncateSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { runCli } from '../../src/cli/program.ts';
+import { EnclaveError } from '../../src/core/errors.ts';
+import { loadConfig, parseConfigText } from '../../src/services/config-loader.ts';
+import { starterConfig } from '../../src/services/starter-config.ts';
+import { killAll, memoryIo, oneErrorLine, removeDir, run, tempDir, type RunResult } from './helpers.ts';
+
+const SECRET = 'enc_Lqic1GTcSw08SyLfr-lV05Z-jOG07nc2oLLiqV5Igho';
+
+let dir = '';
+before(() => {
+  dir = tempDir();
+});
+after(() => {
+  killAll();
+  removeDir(dir);
+});
+
+async function cli(...args: string[]): Promise<RunResult & { code: number }> {
+  const io = memoryIo();
+  const code = await runCli(args, io);
+  await new Promise((r) => setImmediate(r));
+  return { code, signal: null, stdout: io.out(), stderr: io.err() };
+}
+
+/** A sparse file of `bytes` zero bytes (instant, takes no disk). */
+function sparse(name: string, bytes: number): string {
+  const path = join(dir, name);
+  const fd = openSync(path, 'w');
+  ftruncateSync(fd, bytes);
+  closeSync(fd);
+  return path;
+}
+
+describe('a secret typed on the command line is not echoed by a usage error', () => {
+  it('an unknown option with its value glued on (--tokn=…, -x…)', async () => {
+    for (const args of [
+      ['token', 'list', `--tokn=${SECRET}`],
+      ['unseal', `--shares=${SECRET}`],
+      ['token', 'list', `-x${SECRET}`],
+    ]) {
+      const r = await cli(...args);
+      assert.equal(r.code, 2, r.stderr);
+      const { code, message } = oneErrorLine(r);
+      assert.equal(code, 'invalid_argument');
+      assert.ok(!r.stderr.includes(SECRET.slice(4)), r.stderr);
+      // It still names the option that was not recognized.
+      assert.match(message, /unknown option '(--tokn|--shares|-x)/);
+    }
+  });
+
+  it('a malformed --server with a user name and password', async () => {
+    const r = await cli('token', 'list', '--server', 'http://alice:s3cr3t-pw@example.com:99999', '-t', SECRET);
+    assert.equal(r.code, 2, r.stderr);
+    assert.equal(oneErrorLine(r).code, 'invalid_argument');
+    assert.ok(!r.stderr.includes('s3cr3t-pw'), r.stderr);
+  });
+});
+
+describe('files are read up to a limit, never whole whatever their size', () => {
+  it('a configuration larger than 16 MiB is refused before it is read, naming the file', () => {
+    const path = sparse('huge.yaml', 64 * 1024 * 1024 + 1);
+    assert.throws(
+      () => loadConfig(path),
+      (err: unknown) => err instanceof EnclaveError && err.code === 'invalid_config' && err.message.includes(path) && /larger than 16 MiB/.test(err.message),
+    );
+  });
+
+  it('an endless configuration (/dev/zero) is refused after the limit, not read until memory runs out', { skip: process.platform === 'win32' }, () => {
+    assert.throws(
+      () => loadConfig('/dev/zero'),
+      (err: unknown) => err instanceof EnclaveError && err.code === 'invalid_config' && /larger than 16 MiB/.test(err.message),
+    );
+  });
+
+  it('a configuration that is a directory is still one invalid_config line', async () => {
+    const r = await run(['unseal', '--status', '--config', dir]);
+    assert.equal(r.code, 1, r.stderr);
+    assert.equal(oneErrorLine(r).code, 'invalid_config');
+  });
+
+  async function refusedFiles(files: readonly string[]): Promise<void> {
+    for (const args of files.flatMap((file) => [
+      ['record', 'put', 'users', '--file', file],
+      ['policy', 'propose', '--file', file],
+    ])) {
+      const r = await cli(...args, '--server', 'http://127.0.0.1:9', '-t', SECRET);
+      assert.equal(r.code, 2, `${args.join(' ')}: ${r.stderr}`);
+      const { code, message } = oneErrorLine(r);
+      assert.equal(code, 'invalid_argument');
+      assert.match(message, /larger than 64 MiB/);
+    }
+  }
+
+  it('record put --file and policy propose --file: a file larger than 64 MiB is a usage error', async () => {
+    await refusedFiles([sparse('huge.json', 64 * 1024 * 1024 + 1)]);
+  });
+
+  it('record put --file and policy propose --file: an endless file (/dev/zero) is a usage error, not read until memory runs out', { skip: process.platform === 'win32' }, async () => {
+    await refusedFiles(['/dev/zero']);
+  });
+});
+
+describe('YAML tags and keys the configuration cannot mean', () => {
+  const base = starterConfig();
+  for (const [what, tagged] of [
+    ['!!js/function', 'name: !!js/function "function () { return 1 }"'],
+    ['a local tag', 'name: !foo enclave'],
+    ['!!float on a string', 'name: !!float 1'],
+  ] as const) {
+    it(`an unresolved tag (${what}) is invalid_config naming its line, not silently dropped`, () => {
+      const text = base.replace('name: enclave', tagged);
+      assert.notEqual(text, base);
+      assert.throws(
+        () => parseConfigText(text, 'enclave.yaml', dir),
+        (err: unknown) => err instanceof EnclaveError && err.code === 'invalid_config' && /^enclave\.yaml:3:\d+: invalid YAML: .*tag/i.test(err.message),
+      );
+    });
+  }
+
+  it('a key that is a collection is one error line, without a Node warning on stderr', async () => {
+    const path = join(dir, 'collection-key.yaml');
+    writeFileSync(path, base.replace('name: enclave', 'name: enclave\n? [a, b]\n: 1'));
+    const r = await run(['unseal', '--status', '--config', path]);
+    assert.equal(r.code, 1, r.stderr);
+    assert.equal(oneErrorLine(r).code, 'invalid_config');
+  });
+});
