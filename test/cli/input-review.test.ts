@@ -10,6 +10,7 @@ import { after, before, describe, it } from 'node:test';
 import { runCli } from '../../src/cli/program.ts';
 import { EnclaveError } from '../../src/core/errors.ts';
 import { loadConfig, parseConfigText } from '../../src/services/config-loader.ts';
+import { loadMapping } from '../../src/services/migration/mapping-loader.ts';
 import { starterConfig } from '../../src/services/starter-config.ts';
 import { killAll, memoryIo, oneErrorLine, removeDir, run, tempDir, type RunResult } from './helpers.ts';
 
@@ -79,6 +80,15 @@ describe('files are read up to a limit, never whole whatever their size', () => 
       () => loadConfig('/dev/zero'),
       (err: unknown) => err instanceof EnclaveError && err.code === 'invalid_config' && /larger than 16 MiB/.test(err.message),
     );
+  });
+
+  it('a mapping file is bounded the same way: huge or endless, one invalid_mapping error', { skip: process.platform === 'win32' }, () => {
+    for (const path of [sparse('huge-mapping.yaml', 64 * 1024 * 1024 + 1), '/dev/zero']) {
+      assert.throws(
+        () => loadMapping(path),
+        (err: unknown) => err instanceof EnclaveError && err.code === 'invalid_mapping' && /larger than 16 MiB/.test(err.message),
+      );
+    }
   });
 
   it('a configuration that is a directory is still one invalid_config line', async () => {
