@@ -5,14 +5,20 @@
 // memory runs out.
 import { renameSync, unlinkSync, writeFileSync } from 'node:fs';
 import { pathProblem } from '../core/path-problem.ts';
+import { readFileLimited } from '../services/read-limited.ts';
 import { usageError } from './fail.ts';
+import type { Io } from './io.ts';
+import { readStdin } from './prompt.ts';
 
 /** The largest file a command sends as a request (--file): no server takes a body larger (server.max_body_bytes). */
 export const MAX_INPUT_FILE_BYTES = 64 * 1024 * 1024;
 
-/** The text of a file given with --file; one that cannot be read, or is larger than MAX_INPUT_FILE_BYTES, is a usage error naming it. */
-export async function readInputFile(path: string): Promise<string> {
-  const { readFileLimited } = await import('../services/config-loader.ts');
+/**
+ * The text given with --file: standard input for `-`, else the file; one that cannot be read, or is larger
+ * than MAX_INPUT_FILE_BYTES, is a usage error naming it (standard input has its own limit, readStdin).
+ */
+export async function readInput(io: Io, path: string): Promise<string> {
+  if (path === '-') return readStdin(io);
   let bytes: Buffer | undefined;
   try {
     bytes = readFileLimited(path, MAX_INPUT_FILE_BYTES);

@@ -4,9 +4,8 @@ import { compile } from './schema-validator.ts';
 import { ConfigSchema, type RoleAction, type FieldClass, type FieldType, type OrgKind, type RawConfig, type SiteRole } from './config-schema.ts';
 import { EnclaveError } from './errors.ts';
 import { parseGatekeeper, type GatekeeperConfig } from './gatekeeper-config.ts';
-import { cosignatureVerifierFromKey } from './tlog/cosignature.ts';
-import { toHex } from './tlog/encoding.ts';
-import { isValidKeyName, parseVerifierKey } from './tlog/note.ts';
+import { cosignatureVerifierFromKey, repeatedWitnessKeys } from './tlog/cosignature.ts';
+import { isValidKeyName } from './tlog/note.ts';
 
 export interface FieldDef {
   readonly name: string;
@@ -119,22 +118,19 @@ function parseLog(raw: RawConfig, problems: string[]): LogConfig {
   if (!isValidKeyName(origin)) problems.push('log.origin must be one line without spaces or "+" (it names the log\'s key), e.g. log.example.com/enclave');
   const witnesses = log.witnesses ?? [];
   const names = new Set<string>();
-  // One witness, one key: a cosignature/v1 signature does not commit to the cosigner's name
-  // (C2SP tlog-cosignature), so a key listed under two names would count twice towards the quorum.
-  const keys = new Map<string, number>();
   witnesses.forEach((w, i) => {
     if (names.has(w.name)) problems.push(`log.witnesses[${i}].name "${w.name}" is listed twice`);
     names.add(w.name);
     try {
       if (cosignatureVerifierFromKey(w.vkey).name !== w.name) problems.push(`log.witnesses[${i}].vkey is the key of another name than "${w.name}"`);
-      const key = toHex(parseVerifierKey(w.vkey).key);
-      const first = keys.get(key);
-      if (first !== undefined) problems.push(`log.witnesses[${i}].vkey is the same public key as log.witnesses[${first}].vkey: one witness would count twice towards log.witness_quorum`);
-      else keys.set(key, i);
     } catch (err) {
       problems.push(`log.witnesses[${i}].vkey is not a cosignature/v1 verifier key: ${err instanceof Error ? err.message : String(err)}`);
     }
   });
+  // One witness, one key, whatever the names (a cosignature does not commit to one).
+  for (const { index, first } of repeatedWitnessKeys(witnesses.map((w) => w.vkey))) {
+    problems.push(`log.witnesses[${index}].vkey is the same public key as log.witnesses[${first}].vkey: one witness would count twice towards log.witness_quorum`);
+  }
   const quorum = log.witness_quorum ?? 0;
   if (quorum > witnesses.length) problems.push(`log.witness_quorum (${quorum}) must not exceed the number of log.witnesses (${witnesses.length})`);
   return {

@@ -1,9 +1,9 @@
 // Reads the YAML configuration file. YAML syntax errors carry line and column; schema errors name the key.
-import { closeSync, fstatSync, openSync, readSync } from 'node:fs';
 import { dirname, isAbsolute, resolve } from 'node:path';
 import { LineCounter, parseDocument } from 'yaml';
 import { parseConfig, type EnclaveConfig } from '../core/config.ts';
 import { EnclaveError } from '../core/errors.ts';
+import { readFileLimited } from './read-limited.ts';
 
 /** Parses YAML to plain data; syntax errors carry line and column and are raised with `code`. */
 export function parseYaml(text: string, source: string, code: 'invalid_config' | 'invalid_mapping'): unknown {
@@ -40,31 +40,6 @@ export function decodeUtf8(bytes: Uint8Array, source: string, code: 'invalid_con
 
 /** The largest configuration file read (the starter is about 9 KiB). */
 export const MAX_CONFIG_BYTES = 16 * 1024 * 1024;
-
-/**
- * A file's bytes, or undefined if it holds more than `maxBytes`: a regular file is measured before it is
- * read, anything else (a pipe, /dev/zero) is read no further than the limit. Errors of the file system
- * (ENOENT, EISDIR, EACCES) are thrown as they are.
- */
-export function readFileLimited(path: string, maxBytes: number): Buffer | undefined {
-  const fd = openSync(path, 'r');
-  try {
-    if (fstatSync(fd).size > maxBytes) return undefined;
-    const chunks: Buffer[] = [];
-    let total = 0;
-    for (;;) {
-      // At most one byte past the limit: enough to know the file is larger.
-      const chunk = Buffer.allocUnsafe(Math.min(64 * 1024, maxBytes + 1 - total));
-      const n = readSync(fd, chunk, 0, chunk.length, null);
-      if (n === 0) return Buffer.concat(chunks, total);
-      chunks.push(chunk.subarray(0, n));
-      total += n;
-      if (total > maxBytes) return undefined;
-    }
-  } finally {
-    closeSync(fd);
-  }
-}
 
 export function parseConfigText(text: string, source: string, baseDir: string): EnclaveConfig {
   const config = parseConfig(parseYaml(text, source, 'invalid_config'), source);

@@ -10,10 +10,10 @@
 // It is HTTP-agnostic: the caller supplies `fetch(path)` over the log's URL prefix.
 import { EnclaveError } from '../core/errors.ts';
 import { openCheckpoint, parseCheckpoint, type Checkpoint, type OpenedCheckpoint } from '../core/tlog/checkpoint.ts';
-import { cosignatureVerifierFromKey } from '../core/tlog/cosignature.ts';
+import { cosignatureVerifierFromKey, repeatedWitnessKeys } from '../core/tlog/cosignature.ts';
 import { bytesEqual, decodeUtf8, toHex } from '../core/tlog/encoding.ts';
 import { EMPTY_FRONTIER, HASH_SIZE, appendToFrontier, checkRecord, checkTree, frontierRoot, leafHash, proveRecord, proveTree, type Frontier, type HashReader } from '../core/tlog/merkle.ts';
-import { keyIdHex, noteVerifier, parseVerifierKey, splitNote, type NoteVerifier } from '../core/tlog/note.ts';
+import { keyIdHex, noteVerifier, splitNote, type NoteVerifier } from '../core/tlog/note.ts';
 import type { TlogProof } from '../core/tlog/proof-format.ts';
 import {
   TILE_WIDTH,
@@ -209,16 +209,12 @@ async function verifyTree(fetch: LogFetch, size: number, root: Uint8Array, concu
 export async function verifyLog(options: VerifyLogOptions): Promise<LogVerification> {
   const log = within('--vkey', () => noteVerifier(options.vkey));
   const witnesses = (options.witnesses ?? []).map((w) => within('witness key', () => cosignatureVerifierFromKey(w)));
-  // A key listed twice would count its one cosignature twice towards the quorum. Under two names too: a
-  // cosignature/v1 signature does not commit to the cosigner's name (tlog-cosignature), so one relabelled
-  // with the other name and its key ID verifies as well.
-  const keys = new Map<string, string>();
-  for (const [i, w] of witnesses.entries()) {
-    const id = `${w.name}+${keyIdHex(w.keyId)}`;
-    const key = toHex(parseVerifierKey((options.witnesses ?? [])[i] as string).key);
-    const first = keys.get(key);
-    if (first !== undefined) throw new EnclaveError('invalid_argument', first === id ? `witness key ${id} is given twice` : `witness keys ${first} and ${id} are the same key given twice`);
-    keys.set(key, id);
+  // A key listed twice, under one name or two, would count its one cosignature twice towards the quorum.
+  const [repeat] = repeatedWitnessKeys(options.witnesses ?? []);
+  if (repeat !== undefined) {
+    const idOf = (i: number) => `${witnesses[i]?.name ?? ''}+${keyIdHex(witnesses[i]?.keyId ?? 0)}`;
+    const [first, id] = [idOf(repeat.first), idOf(repeat.index)];
+    throw new EnclaveError('invalid_argument', first === id ? `witness key ${id} is given twice` : `witness keys ${first} and ${id} are the same key given twice`);
   }
   if (options.quorum !== undefined && (!Number.isInteger(options.quorum) || options.quorum < 0 || options.quorum > witnesses.length)) {
     throw new EnclaveError('invalid_argument', `the quorum must be from 0 to the number of witness keys (${witnesses.length})`);

@@ -9,9 +9,8 @@ import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { send } from '../../src/cli/api-client.ts';
-import { runCli } from '../../src/cli/program.ts';
 import { StaticLog } from '../core/tlog/static-log.ts';
-import { begin, killAll, memoryIo, oneErrorLine, removeDir, run, tempDir, type RunResult } from './helpers.ts';
+import { begin, killAll, oneErrorLine, removeDir, run, runInProcess, type RunResult, tempDir } from './helpers.ts';
 
 const T1 = 'enc_Lqic1GTcSw08SyLfr-lV05Z-jOG07nc2oLLiqV5Igho';
 const T2 = 'enc_vkSxtHSfYEElqzU-f3GFBQH2Hiy3ASLL_FYNZ3-ZcXA';
@@ -48,12 +47,7 @@ after(async () => {
   removeDir(dir);
 });
 
-async function cli(...args: string[]): Promise<RunResult & { code: number }> {
-  const io = memoryIo();
-  const code = await runCli(args, io);
-  await new Promise((r) => setImmediate(r));
-  return { code, signal: null, stdout: io.out(), stderr: io.err() };
-}
+const cli = (...args: string[]) => runInProcess(args);
 
 /** A usage error (exit 2, invalid_argument) that shows neither token. */
 function refusedUnshown(r: RunResult): void {

@@ -165,3 +165,13 @@ export function memoryIo(options: { stdin?: PassThrough } = {}): MemoryIo {
   if (!options.stdin) stdin.end();
   return { stdin, stdout, stderr, out: () => out, err: () => err };
 }
+
+/** Runs the CLI in this process against memory streams (after one turn, for output written at exit). */
+export async function runInProcess(args: readonly string[]): Promise<RunResult & { code: number }> {
+  // Loaded on first use: the tests that only spawn the CLI do not load it into their own process.
+  const { runCli } = await import('../../src/cli/program.ts');
+  const io = memoryIo();
+  const code = await runCli([...args], io);
+  await new Promise((r) => setImmediate(r));
+  return { code, signal: null, stdout: io.out(), stderr: io.err() };
+}

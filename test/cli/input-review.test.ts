@@ -7,12 +7,11 @@ import assert from 'node:assert/strict';
 import { openSync, closeSync, ftruncateSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { runCli } from '../../src/cli/program.ts';
 import { EnclaveError } from '../../src/core/errors.ts';
 import { loadConfig, parseConfigText } from '../../src/services/config-loader.ts';
 import { loadMapping } from '../../src/services/migration/mapping-loader.ts';
 import { starterConfig } from '../../src/services/starter-config.ts';
-import { killAll, memoryIo, oneErrorLine, removeDir, run, tempDir, type RunResult } from './helpers.ts';
+import { killAll, oneErrorLine, removeDir, run, runInProcess, tempDir } from './helpers.ts';
 
 const SECRET = 'enc_Lqic1GTcSw08SyLfr-lV05Z-jOG07nc2oLLiqV5Igho';
 
@@ -25,12 +24,7 @@ after(() => {
   removeDir(dir);
 });
 
-async function cli(...args: string[]): Promise<RunResult & { code: number }> {
-  const io = memoryIo();
-  const code = await runCli(args, io);
-  await new Promise((r) => setImmediate(r));
-  return { code, signal: null, stdout: io.out(), stderr: io.err() };
-}
+const cli = (...args: string[]) => runInProcess(args);
 
 /** A sparse file of `bytes` zero bytes (instant, takes no disk). */
 function sparse(name: string, bytes: number): string {

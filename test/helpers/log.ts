@@ -1,5 +1,6 @@
 // What the transparency log holds, for tests that check which events a service appended: integrate what
 // is queued, then read every entry back through the log's own search.
+import type { LogEventInput } from '../../src/core/event-log.ts';
 import type { LogEntry } from '../../src/core/log-entry.ts';
 import type { Enclave } from '../../src/services/enclave.ts';
 
@@ -14,3 +15,15 @@ export async function loggedEvents(enclave: Enclave): Promise<LogEntry[]> {
     after = page.next;
   }
 }
+
+/** The actor of the log tests' events. */
+export const LOG_ACTOR = { id: 'officer-1', org: 'gatekeeper', role: 'officer' };
+
+/** The `i`th access.decision event of the log tests (seven subjects in turn), with `over` on top. */
+export const logEvent = (i: number, over: Partial<LogEventInput> = {}): LogEventInput => ({
+  type: 'access.decision',
+  principal: LOG_ACTOR,
+  subject: `subject-${i % 7}`,
+  details: { action: 'record.read', i },
+  ...over,
+});

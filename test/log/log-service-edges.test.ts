@@ -9,7 +9,6 @@ import { join } from 'node:path';
 import type { DatabaseSync } from 'node:sqlite';
 import { after, describe, it } from 'node:test';
 import { isEnclaveError } from '../../src/core/errors.ts';
-import type { LogEventInput } from '../../src/core/event-log.ts';
 import { decodeLogEntry, subjectHash, type LogEntryDraft } from '../../src/core/log-entry.ts';
 import type { AppendedEntries } from '../../src/core/log-store.ts';
 import { openCheckpoint } from '../../src/core/tlog/checkpoint.ts';
@@ -19,19 +18,14 @@ import { LogService } from '../../src/services/log-service.ts';
 import { PostgresLogStore } from '../../src/storage/postgres/postgres-log-store.ts';
 import { SqliteLogStore } from '../../src/storage/sqlite/sqlite-log-store.ts';
 import { admin, pgUrl, postgresSkip, schemaMaker } from '../helpers/postgres.ts';
+import { LOG_ACTOR, logEvent } from '../helpers/log.ts';
 
 const skip = await postgresSkip();
 const dir = mkdtempSync(join(tmpdir(), 'enclave-log-edges-'));
 after(() => rmSync(dir, { recursive: true, force: true }));
 
-const actor = { id: 'officer-1', org: 'gatekeeper', role: 'officer' };
-const event = (i: number, over: Partial<LogEventInput> = {}): LogEventInput => ({
-  type: 'access.decision',
-  principal: actor,
-  subject: `subject-${i % 7}`,
-  details: { action: 'record.read', i },
-  ...over,
-});
+const actor = LOG_ACTOR;
+const event = logEvent;
 
 /** Settles `p`, or fails the test if it has not settled after `ms` (a hang shows as a failure, not a stuck run). */
 async function within<T>(p: Promise<T>, ms: number, what: string): Promise<PromiseSettledResult<T>> {

@@ -8,7 +8,6 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
 import { isEnclaveError } from '../../src/core/errors.ts';
-import type { LogEventInput } from '../../src/core/event-log.ts';
 import { decodeLogEntry, finishLogEntry, LOG_ENTRY_VERSION, subjectHash } from '../../src/core/log-entry.ts';
 import { openCheckpoint } from '../../src/core/tlog/checkpoint.ts';
 import { decodeBase64 } from '../../src/core/tlog/encoding.ts';
@@ -18,6 +17,7 @@ import { decodeEntryBundle, decodeTile, TILE_WIDTH, tileHashReader, tileWidth } 
 import { logSubjectKey } from '../../src/crypto/key-derivation.ts';
 import { LogService } from '../../src/services/log-service.ts';
 import { SqliteLogStore } from '../../src/storage/sqlite/sqlite-log-store.ts';
+import { logEvent } from '../helpers/log.ts';
 
 const dir = mkdtempSync(join(tmpdir(), 'enclave-log-service-'));
 after(() => rmSync(dir, { recursive: true, force: true }));
@@ -27,14 +27,7 @@ function open(path = join(dir, `log-${++n}.db`)): LogService {
   return new LogService({ store: new SqliteLogStore({ path }), origin: 'enclave.test/log' });
 }
 
-const actor = { id: 'officer-1', org: 'gatekeeper', role: 'officer' };
-const event = (i: number, over: Partial<LogEventInput> = {}): LogEventInput => ({
-  type: 'access.decision',
-  principal: actor,
-  subject: `subject-${i % 7}`,
-  details: { action: 'record.read', i },
-  ...over,
-});
+const event = logEvent;
 
 /** Checks the published checkpoint and the whole tree as an outside party would: from the tiles alone. */
 async function verifyFromTiles(log: LogService): Promise<{ size: number; root: Uint8Array }> {

@@ -6,9 +6,8 @@ import type { PolicyVersionView, ProposalView } from '../../services/change-serv
 import type { CliContext } from '../context.ts';
 import type { Io } from '../io.ts';
 import { addClientOptions, clientOf, examples, integerIn, proposalId } from '../options.ts';
-import { readInputFile } from '../output-files.ts';
+import { readInput } from '../output-files.ts';
 import { columns, Output } from '../output.ts';
-import { readStdin } from '../prompt.ts';
 import { describeProposal, giveVerdict, paths } from './gatekeeper-views.ts';
 
 interface ShowOptions {
@@ -19,10 +18,6 @@ interface ShowOptions {
   readonly json?: boolean;
 }
 
-async function policyText(io: Io, file: string): Promise<string> {
-  // Each says itself what is wrong, naming the file or standard input.
-  return file === '-' ? await readStdin(io) : await readInputFile(file);
-}
 
 /** `approve` and `reject` of a proposal, for `policy` and `token` alike. */
 export function registerProposalVerdicts(group: Command, io: Io, noun: string): void {
@@ -99,7 +94,7 @@ export function registerPolicy(program: Command, { io }: CliContext): void {
   )
     .addHelpText('after', examples('enclave policy propose --file policies.cedar --description "support may read devices"'))
     .action(async (opts: { file: string; description?: string; json?: boolean }, cmd: Command) => {
-      const text = await policyText(io, opts.file);
+      const text = await readInput(io, opts.file);
       const { body } = await (await clientOf(cmd)).post<ProposalView>('/v1/policies/proposals', { text, ...(opts.description === undefined ? {} : { description: opts.description }) });
       new Output(io, { json: opts.json === true }).result(body, (p) => `${describeProposal(p)}\nApprovers run: enclave policy approve ${p.id}`);
     });

@@ -8,9 +8,8 @@ import type { CliContext } from '../context.ts';
 import { usageError } from '../fail.ts';
 import type { Io } from '../io.ts';
 import { addClientOptions, clientOf, examples, integerIn, recordId } from '../options.ts';
-import { readInputFile } from '../output-files.ts';
+import { readInput } from '../output-files.ts';
 import { columns, Output, printable } from '../output.ts';
-import { readStdin } from '../prompt.ts';
 
 interface PutOptions {
   readonly data?: string;
@@ -39,8 +38,7 @@ async function recordData(io: Io, opts: PutOptions): Promise<Record<string, unkn
   } else {
     const file = opts.file ?? '-';
     source = file === '-' ? 'stdin' : file;
-    // Each says itself what is wrong, naming the file or standard input.
-    text = file === '-' ? await readStdin(io) : await readInputFile(file);
+    text = await readInput(io, file);
   }
   let value: unknown;
   try {

@@ -3,6 +3,7 @@
 // and the note signature is timestamp (big-endian u64) || Ed25519 signature (72 bytes).
 import type { KeyObject } from 'node:crypto';
 import { EnclaveError } from '../errors.ts';
+import { toHex } from './encoding.ts';
 import { ED25519_SIGNATURE_SIZE, ed25519PublicKey, ed25519Sign, ed25519Verify, rawPublicKey } from './ed25519.ts';
 import { formatVerifierKey, keyId, parseSignerKey, parseVerifierKey, type NoteSignature, type NoteSigner, type NoteVerifier } from './note.ts';
 
@@ -77,6 +78,28 @@ export function cosignatureVerifierFromKey(vkey: string): NoteVerifier {
   const k = parseVerifierKey(vkey);
   if (k.type !== SIG_TYPE_COSIGNATURE) throw new EnclaveError('invalid_log_data', `witness key ${k.name} is not a cosignature/v1 key (type 0x04)`);
   return cosignatureVerifier(k.name, k.key);
+}
+
+/**
+ * Each witness key that repeats an earlier one's public key, whatever the names (`first` is the earlier's
+ * index): a cosignature/v1 signature does not commit to the cosigner's name (tlog-cosignature), so one
+ * key listed under two names would count twice towards a quorum. Keys that do not parse are skipped.
+ */
+export function repeatedWitnessKeys(vkeys: readonly string[]): { readonly index: number; readonly first: number }[] {
+  const seen = new Map<string, number>();
+  const repeats: { index: number; first: number }[] = [];
+  vkeys.forEach((vkey, index) => {
+    let key: string;
+    try {
+      key = toHex(parseVerifierKey(vkey).key);
+    } catch {
+      return;
+    }
+    const first = seen.get(key);
+    if (first === undefined) seen.set(key, index);
+    else repeats.push({ index, first });
+  });
+  return repeats;
 }
 
 /** Verified note signatures that come from the given witnesses: one per witness at most. */

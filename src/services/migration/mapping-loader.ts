@@ -3,7 +3,8 @@
 import { createHash } from 'node:crypto';
 import { EnclaveError } from '../../core/errors.ts';
 import { parseMapping, type MigrationMapping } from '../../core/migration-mapping.ts';
-import { decodeUtf8, MAX_CONFIG_BYTES, parseYaml, readFileLimited } from '../config-loader.ts';
+import { decodeUtf8, MAX_CONFIG_BYTES, parseYaml } from '../config-loader.ts';
+import { readFileLimited } from '../read-limited.ts';
 
 export const sha256Hex = (text: string): string => createHash('sha256').update(text).digest('hex');
 
