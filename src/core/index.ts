@@ -92,6 +92,8 @@ export type {
   RecordRow,
   RecordStore,
   Store,
+  SubjectClaim,
+  SubjectClaimStore,
   SubjectRow,
   SubjectStore,
   TokenRow,

@@ -364,6 +364,37 @@ export interface ProposalStore {
   decide(id: string, decision: ProposalDecision): Promise<'decided' | 'not_pending' | 'stale' | 'principal_mismatch' | 'token_not_found'>;
 }
 
+/** A subject id's claim: who is registering it, since when, and whether its row is stored. */
+export interface SubjectClaim {
+  /** A keyed hash of the subject id (never the id: the control store serves every jurisdiction). */
+  readonly key: string;
+  /** Who claimed it (`host:pid:random`, see storage/process-alive.ts). */
+  readonly holder: string;
+  readonly claimedAt: number;
+  /** The subject's row is stored at a home site: the claim is never taken over. */
+  readonly completed: boolean;
+}
+
+/**
+ * One subject id, one home site, across instances. Home sites are separate stores sharing no unique key,
+ * so two instances registering one id at once at the home sites of two countries both succeeded; the
+ * control store's claim taken first decides. Only the control store's is used.
+ */
+export interface SubjectClaimStore {
+  /** Claims for `holder` those of `keys` no one has claimed yet, in one transaction; returns the keys it claimed. */
+  claim(keys: readonly string[], holder: string, at: number): Promise<Set<string>>;
+  getMany(keys: readonly string[]): Promise<Map<string, SubjectClaim>>;
+  /**
+   * Compare-and-set: gives `holder` a claim whose holder died before completing it, only if the claim is
+   * still exactly as read (`claim`) and not completed. Of two that read it, one wins.
+   */
+  takeOver(claim: SubjectClaim, holder: string, at: number): Promise<boolean>;
+  /** Marks those of `keys` that `holder` still holds as completed; returns the keys it marked. */
+  complete(keys: readonly string[], holder: string): Promise<Set<string>>;
+  /** Deletes those of `keys` that `holder` holds and has not completed (a registration that failed). */
+  release(keys: readonly string[], holder: string): Promise<void>;
+}
+
 export interface MetaStore {
   get(key: string): Promise<string | undefined>;
   /** Writes only if the key is absent; returns whether it wrote. */
@@ -374,6 +405,7 @@ export interface MetaStore {
 export interface Store {
   readonly driver: string;
   readonly subjects: SubjectStore;
+  readonly subjectClaims: SubjectClaimStore;
   readonly records: RecordStore;
   readonly tokens: TokenStore;
   readonly meta: MetaStore;

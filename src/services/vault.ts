@@ -17,11 +17,12 @@ import type { Principal } from '../core/principal.ts';
 import { recordAad, splitRecord, validateRecordData, validateRecordId, type RecordData } from '../core/record-model.ts';
 import { resolveResidence } from '../core/residency.ts';
 import { formatRfc3339 } from '../core/rfc3339.ts';
-import { UNMARKED, type MoveMark, type RecordRow, type Store, type SubjectRow } from '../core/store.ts';
+import { UNMARKED, type MoveMark, type RecordRow, type Store, type SubjectClaimStore, type SubjectRow } from '../core/store.ts';
 import { open, seal, type AeadKey } from '../crypto/aead.ts';
 import { holderGone, newHolderId } from '../storage/process-alive.ts';
 import { KEY_ID, type Keyring } from './keyring.ts';
 import type { Located, SiteRouter } from './site-router.ts';
+import { SubjectClaims } from './subject-claims.ts';
 
 export interface SubjectView {
   readonly id: string;
@@ -121,13 +122,17 @@ export class Vault {
   /** The holder this vault names in the move marks it sets (`host:pid:random`). */
   private readonly mover = newHolderId();
 
-  constructor(deps: { config: EnclaveConfig; router: SiteRouter; keyring: Keyring; decisions: DecisionPoint; log: EventLog; clock?: () => number }) {
+  /** Subject ids claimed across instances, in the control store (services/subject-claims.ts). */
+  private readonly claims: SubjectClaims;
+
+  constructor(deps: { config: EnclaveConfig; router: SiteRouter; claims: SubjectClaimStore; keyring: Keyring; decisions: DecisionPoint; log: EventLog; clock?: () => number }) {
     this.config = deps.config;
     this.router = deps.router;
     this.keyring = deps.keyring;
     this.decisions = deps.decisions;
     this.log = deps.log;
     this.clock = deps.clock ?? Date.now;
+    this.claims = new SubjectClaims({ store: deps.claims, keyring: deps.keyring, holder: this.mover, clock: this.clock });
   }
 
   // ---- decisions -------------------------------------------------------------------------------
@@ -219,25 +224,46 @@ export class Vault {
   }
 
   private async registerNow(principal: Principal, decision: Decision, id: string, residence: ReturnType<typeof resolveResidence>): Promise<SubjectView> {
-    if (await this.router.findSubject(id)) throw new EnclaveError('subject_exists', `subject "${id}" is already registered`);
+    if (await this.router.findSubject(id)) throw this.exists(id);
+    // Across instances, the claim in the control store decides (services/subject-claims.ts).
+    const claimed = await this.claims.claim([id]);
+    if (!claimed.held.has(id)) throw this.exists(id, 'is being registered by another request');
     const site = residence.site.id;
-    const { wrapped } = this.keyring.newSubjectKey(site, id);
-    const row: SubjectRow = {
-      id,
-      country: residence.country,
-      jurisdiction: residence.jurisdiction.id,
-      wrappedKey: wrapped,
-      keyId: KEY_ID,
-      createdAt: this.clock(),
-      erasedAt: null,
-      ...UNMARKED,
-    };
-    await this.record('subject.registered', principal, id, { jurisdiction: row.jurisdiction, site, policies: [...decision.policies] });
-    if ((await this.router.store(site).subjects.insert(row)) === 'exists') {
-      throw new EnclaveError('subject_exists', `subject "${id}" is already registered`);
+    let row: SubjectRow;
+    try {
+      if (claimed.tookOver.has(id) && (await this.router.findSubject(id))) {
+        await this.claims.complete([id]);
+        throw this.exists(id);
+      }
+      const { wrapped } = this.keyring.newSubjectKey(site, id);
+      row = { id, country: residence.country, jurisdiction: residence.jurisdiction.id, wrappedKey: wrapped, keyId: KEY_ID, createdAt: this.clock(), erasedAt: null, ...UNMARKED };
+      await this.record('subject.registered', principal, id, { jurisdiction: row.jurisdiction, site, policies: [...decision.policies] });
+      if ((await this.router.store(site).subjects.insert(row)) === 'exists') {
+        await this.claims.complete([id]);
+        throw this.exists(id);
+      }
+    } catch (err) {
+      await this.claims.release([id]);
+      throw err;
     }
+    await this.completeClaims(site, [id]);
     this.router.remember(id, site);
     return this.view(row, site);
+  }
+
+  private exists(id: string, why = 'is already registered'): EnclaveError {
+    return new EnclaveError('subject_exists', `subject "${id}" ${why}`);
+  }
+
+  /**
+   * Completes the claims of subjects just stored at `site`. A claim lost meanwhile (this instance was
+   * taken for dead: another host's lease ran out) may have let another instance store the id elsewhere:
+   * the rows stored here are removed again and the registration fails, rather than one id at two sites.
+   */
+  private async completeClaims(site: string, ids: readonly string[]): Promise<void> {
+    const lost = await this.claims.complete(ids);
+    for (const id of lost) await this.router.store(site).purgeSubject(id);
+    if (lost.length > 0) throw this.exists(lost[0] ?? '', 'was claimed by another instance while this one registered it; not registered here');
   }
 
   async getSubject(principal: Principal, id: string): Promise<SubjectView> {
@@ -453,21 +479,49 @@ export class Vault {
     const bySite = new Map<string, SubjectRow[]>();
     // Registered anywhere already (possibly at another site): leave it, count it as existing.
     const known = await this.router.findSubjects(lawful.map((x) => x.id));
-    for (const { id, residence } of lawful) {
-      if (known.has(id)) continue;
-      const site = residence.site.id;
-      const { wrapped } = this.keyring.newSubjectKey(site, id);
-      const rows = bySite.get(site) ?? [];
-      rows.push({ id, country: residence.country, jurisdiction: residence.jurisdiction.id, wrappedKey: wrapped, keyId: KEY_ID, createdAt: now, erasedAt: null, ...UNMARKED });
-      bySite.set(site, rows);
+    const fresh = lawful.filter((x) => !known.has(x.id));
+    // Across instances, the claims in the control store decide (services/subject-claims.ts): an id
+    // another instance is registering is refused here; one taken over is looked up again.
+    const claimed = await this.claims.claim(fresh.map((x) => x.id));
+    const refusedNow = [...refused];
+    let held: typeof fresh;
+    try {
+      const existing = claimed.tookOver.size > 0 ? await this.router.findSubjects([...claimed.tookOver]) : new Map<string, unknown>();
+      await this.claims.complete([...existing.keys()]);
+      held = fresh.filter((x) => claimed.held.has(x.id) && !existing.has(x.id));
+      const elsewhere = fresh.filter((x) => !claimed.held.has(x.id)).map((x) => x.id);
+      // Registered since the lookup above (existing), or being registered now (refused: retry later).
+      const since = elsewhere.length > 0 ? await this.router.findSubjects(elsewhere) : new Map<string, unknown>();
+      for (const id of elsewhere) if (!since.has(id)) refusedNow.push({ id, code: 'subject_exists' });
+      for (const { id, residence } of held) {
+        const site = residence.site.id;
+        const { wrapped } = this.keyring.newSubjectKey(site, id);
+        const rows = bySite.get(site) ?? [];
+        rows.push({ id, country: residence.country, jurisdiction: residence.jurisdiction.id, wrappedKey: wrapped, keyId: KEY_ID, createdAt: now, erasedAt: null, ...UNMARKED });
+        bySite.set(site, rows);
+      }
+    } catch (err) {
+      await this.claims.release([...claimed.held]);
+      throw err;
     }
     let created = 0;
-    for (const [site, rows] of bySite) {
-      await Promise.all(rows.map((r) => this.record('subject.registered', principal, r.id, { jurisdiction: r.jurisdiction, site, policies: [...decision.policies], import: true })));
-      created += await this.router.store(site).subjects.insertMany(rows);
-      for (const r of rows) this.router.remember(r.id, site);
+    const pending = new Set(held.map((x) => x.id));
+    try {
+      for (const [site, rows] of bySite) {
+        await Promise.all(rows.map((r) => this.record('subject.registered', principal, r.id, { jurisdiction: r.jurisdiction, site, policies: [...decision.policies], import: true })));
+        created += await this.router.store(site).subjects.insertMany(rows);
+        for (const r of rows) {
+          pending.delete(r.id);
+          this.router.remember(r.id, site);
+        }
+        // Inserted or found already stored at this site: either way the subject exists.
+        await this.completeClaims(site, rows.map((r) => r.id));
+      }
+    } catch (err) {
+      await this.claims.release([...pending]);
+      throw err;
     }
-    return { created, replaced: 0, existing: submitted - refused.length - created, refused };
+    return { created, replaced: 0, existing: submitted - refusedNow.length - created, refused: refusedNow };
   }
 
   /**

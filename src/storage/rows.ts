@@ -1,7 +1,7 @@
 // Row mapping shared by every SQL adapter: both schemas use the same snake_case columns, so a driver's
 // row object (SQLite values, or PostgreSQL's with int8 as numbers and bytea as Buffer) maps the same way.
 import { EnclaveError } from '../core/errors.ts';
-import type { AccessRequestRow, ApprovalRow, GrantRow, PolicyVersionRow, ProposalRow, RecordRow, RecordWithSubject, SubjectRow, TokenRow, TokenWithPrincipal } from '../core/store.ts';
+import type { AccessRequestRow, ApprovalRow, GrantRow, PolicyVersionRow, ProposalRow, RecordRow, RecordWithSubject, SubjectClaim, SubjectRow, TokenRow, TokenWithPrincipal } from '../core/store.ts';
 
 export type SqlRow = Readonly<Record<string, unknown>>;
 /** A parameter value both drivers bind as is. */
@@ -274,3 +274,9 @@ export class ProposalAbort extends Error {
     this.why = why;
   }
 }
+
+/** A subject_claims row (both adapters). */
+export function toSubjectClaim(r: SqlRow): SubjectClaim {
+  return { key: str(r['key']), holder: str(r['holder']), claimedAt: Number(r['claimed_at']), completed: Boolean(Number(r['completed'])) };
+}
+

@@ -9,70 +9,46 @@
 // left, be acknowledged and then lost, or put an erased subject's public fields back.
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
-import { after, before, describe, it } from 'node:test';
+import { describe, it } from 'node:test';
 import type { LightMyRequestResponse } from 'fastify';
 import type { Store } from '../../src/core/store.ts';
-import { loadConfig } from '../../src/services/config-loader.ts';
-import { readDevShares } from '../../src/services/dev-shares.ts';
-import { openEnclave, type Enclave } from '../../src/services/enclave.ts';
 import { hold, type Held } from '../helpers/hold.ts';
-import { errorCode, json, makeHttpFixture, type HttpFixture } from '../helpers/http.ts';
-import { dropSchemas, freshSchema, postgresConfig, postgresSkip } from '../helpers/postgres.ts';
+import { errorCode, json } from '../helpers/http.ts';
+import { postgresSkip } from '../helpers/postgres.ts';
+import { codeOf, settle, twoInstances } from '../helpers/two-instances.ts';
 
 const skip = await postgresSkip();
-const NO_TIMER = 3_600_000;
 const US = 'trusted-us';
 const EU = 'eu-central';
 
 const userData = (s: string, email = `${s}@x.test`) => ({ user_id: s, username: `name-${s}`, email });
 const NEW_EMAIL = 'new@x.test';
 
-async function settle<T>(p: Promise<T>): Promise<T | Error> {
-  return p.then(
-    (v) => v,
-    (e: unknown) => e as Error,
-  );
-}
-const codeOf = (outcome: unknown): string | undefined => (outcome instanceof Error ? (outcome as { code?: string }).code : undefined);
 
 for (const backend of ['PostgreSQL', 'SQLite'] as const) {
   void describe(`record writes racing a re-home or an erasure through another instance (${backend})`, { skip: backend === 'PostgreSQL' ? skip : false, timeout: 120_000 }, () => {
-    const schemas = { control: freshSchema('xi_control'), us: freshSchema('xi_us'), eu: freshSchema('xi_eu'), log: freshSchema('xi_log') };
-    let a: HttpFixture;
-    let b: Enclave;
-
-    before(async () => {
-      const open = { sharedStateRefreshMs: NO_TIMER, instance: 'a' };
-      a = await makeHttpFixture(backend === 'PostgreSQL' ? { config: (yaml) => postgresConfig(yaml, schemas), open } : { open });
-      b = await openEnclave(loadConfig(a.configPath), { sharedStateRefreshMs: NO_TIMER, instance: 'b' });
-      for (const share of readDevShares(a.dataDir) ?? []) await b.seal.submit(share);
-    });
-    after(async () => {
-      await b.close();
-      await a.close();
-      if (backend === 'PostgreSQL') await dropSchemas(...Object.values(schemas));
-    });
+    const two = twoInstances(backend, 'xi');
 
     /** A's store of `site` (its own pool; B has another on the same schema). */
-    const storeA = (site: string): Store => a.enclave.router.store(site);
-    const rehomeB = (s: string) => b.vault.rehomeSubject(a.principals.officer, s, 'DE');
-    const eraseB = (s: string) => b.vault.eraseSubject(a.principals.officer, s);
+    const storeA = (site: string): Store => two.a.enclave.router.store(site);
+    const rehomeB = (s: string) => two.b.vault.rehomeSubject(two.a.principals.officer, s, 'DE');
+    const eraseB = (s: string) => two.b.vault.eraseSubject(two.a.principals.officer, s);
 
     /** A subject registered in the US through A, with its `users` record `<s>-u` unless `record` is false. */
     async function scene(record = true): Promise<{ s: string; id: string }> {
       const s = `xi-${randomBytes(4).toString('hex')}`;
-      assert.equal((await a.call('service', 'POST', '/v1/subjects', { id: s, country: 'US' })).statusCode, 201);
+      assert.equal((await two.a.call('service', 'POST', '/v1/subjects', { id: s, country: 'US' })).statusCode, 201);
       if (record) {
-        const r = await a.call('service', 'POST', '/v1/collections/users/records', { id: `${s}-u`, data: userData(s) });
+        const r = await two.a.call('service', 'POST', '/v1/collections/users/records', { id: `${s}-u`, data: userData(s) });
         assert.equal(r.statusCode, 201, r.body);
       }
       return { s, id: `${s}-u` };
     }
 
     /** Holds A's write once its log entry of `type` is durable (after the decision, the subject's row read, the row sealed), before the store. */
-    const holdA = (type: string): Held => hold(a.enclave.log, 'append', (event) => event.type === type, { once: true, afterCall: true });
+    const holdA = (type: string): Held => hold(two.a.enclave.log, 'append', (event) => event.type === type, { once: true, afterCall: true });
     /** Holds B's re-home after its copy to the EU site committed, before it purges the US site. */
-    const holdCopyB = (): Held => hold(b.router.store(EU), 'importSubject', () => true, { once: true, afterCall: true });
+    const holdCopyB = (): Held => hold(two.b.router.store(EU), 'importSubject', () => true, { once: true, afterCall: true });
 
     /** Starts A's request, holds it at its log entry, runs `change` through B meanwhile, then lets A go. */
     async function race(type: string, write: () => Promise<LightMyRequestResponse>, change: () => Promise<unknown>): Promise<{ res: LightMyRequestResponse; changed: unknown }> {
@@ -112,7 +88,7 @@ for (const backend of ['PostgreSQL', 'SQLite'] as const) {
 
     void it('a create held while B re-homes the subject is refused (409) and leaves nothing at the site they left', async () => {
       const { s, id } = await scene(false);
-      const { res, changed } = await race('record.created', () => a.call('service', 'POST', '/v1/collections/users/records', { id, data: userData(s) }), () => rehomeB(s));
+      const { res, changed } = await race('record.created', () => two.a.call('service', 'POST', '/v1/collections/users/records', { id, data: userData(s) }), () => rehomeB(s));
       assert.ok(!(changed instanceof Error), `B's re-home failed: ${String(changed)}`);
       assert.equal(res.statusCode, 409, res.body);
       assert.equal(errorCode(res), 'subject_moving');
@@ -120,36 +96,36 @@ for (const backend of ['PostgreSQL', 'SQLite'] as const) {
       assert.equal(await storeA(US).subjects.get(s), undefined);
       assert.equal(await storeA(EU).records.get('users', id), undefined, 'a refused create is nowhere');
       // The retry the answer asks for lands at the subject's new home.
-      const again = await a.call('service', 'POST', '/v1/collections/users/records', { id, data: userData(s) });
+      const again = await two.a.call('service', 'POST', '/v1/collections/users/records', { id, data: userData(s) });
       assert.equal(again.statusCode, 201, again.body);
       assert.ok(await storeA(EU).records.get('users', id));
     });
 
     void it('a replace held while B marks and copies the subject is refused (409), never acknowledged and then purged', async () => {
       const { s, id } = await scene();
-      const { res, moved } = await raceCopy('record.updated', () => a.call('service', 'PUT', `/v1/collections/users/records/${id}`, { data: userData(s, NEW_EMAIL) }), s);
+      const { res, moved } = await raceCopy('record.updated', () => two.a.call('service', 'PUT', `/v1/collections/users/records/${id}`, { data: userData(s, NEW_EMAIL) }), s);
       assert.ok(!(moved instanceof Error), `B's re-home failed: ${String(moved)}`);
       assert.equal(res.statusCode, 409, res.body);
       assert.equal(errorCode(res), 'subject_moving');
       assert.equal(await storeA(US).records.get('users', id), undefined);
-      const read = await a.call('service', 'GET', `/v1/collections/users/records/${id}`);
+      const read = await two.a.call('service', 'GET', `/v1/collections/users/records/${id}`);
       assert.equal(read.statusCode, 200, read.body);
       assert.equal(json<{ data: { email: string } }>(read).data.email, `${s}@x.test`, 'the record is as the refused replace found it');
     });
 
     void it('a delete held while B marks and copies the subject is refused (409), never acknowledged while the record lives on', async () => {
       const { s, id } = await scene();
-      const { res, moved } = await raceCopy('record.deleted', () => a.call('service', 'DELETE', `/v1/collections/users/records/${id}`), s);
+      const { res, moved } = await raceCopy('record.deleted', () => two.a.call('service', 'DELETE', `/v1/collections/users/records/${id}`), s);
       assert.ok(!(moved instanceof Error), `B's re-home failed: ${String(moved)}`);
       assert.equal(res.statusCode, 409, res.body);
       assert.equal(errorCode(res), 'subject_moving');
       assert.ok(await storeA(EU).records.get('users', id), 'the record lives on at the new home');
-      assert.equal((await a.call('service', 'DELETE', `/v1/collections/users/records/${id}`)).statusCode, 204, 'the retry deletes it');
+      assert.equal((await two.a.call('service', 'DELETE', `/v1/collections/users/records/${id}`)).statusCode, 204, 'the retry deletes it');
     });
 
     void it('a create held while B erases the subject is refused (410) and stores no public field of theirs', async () => {
       const { s, id } = await scene(false);
-      const { res, changed } = await race('record.created', () => a.call('service', 'POST', '/v1/collections/users/records', { id, data: userData(s) }), () => eraseB(s));
+      const { res, changed } = await race('record.created', () => two.a.call('service', 'POST', '/v1/collections/users/records', { id, data: userData(s) }), () => eraseB(s));
       assert.ok(!(changed instanceof Error), `B's erasure failed: ${String(changed)}`);
       assert.equal(res.statusCode, 410, res.body);
       assert.equal(errorCode(res), 'subject_erased');
@@ -158,7 +134,7 @@ for (const backend of ['PostgreSQL', 'SQLite'] as const) {
 
     void it('a replace held while B erases the subject is refused (410) and puts no public field back', async () => {
       const { s, id } = await scene();
-      const { res, changed } = await race('record.updated', () => a.call('service', 'PUT', `/v1/collections/users/records/${id}`, { data: userData(s, NEW_EMAIL) }), () => eraseB(s));
+      const { res, changed } = await race('record.updated', () => two.a.call('service', 'PUT', `/v1/collections/users/records/${id}`, { data: userData(s, NEW_EMAIL) }), () => eraseB(s));
       assert.ok(!(changed instanceof Error), `B's erasure failed: ${String(changed)}`);
       assert.equal(res.statusCode, 410, res.body);
       assert.equal(errorCode(res), 'subject_erased');
@@ -174,7 +150,7 @@ for (const backend of ['PostgreSQL', 'SQLite'] as const) {
       const items = [gone, moved, kept].map(({ s, id }) => ({ id, data: userData(s) }));
       const held = holdA('record.created');
       try {
-        const importing = settle(a.enclave.vault.importRecords(a.principals.service, 'users', items));
+        const importing = settle(two.a.enclave.vault.importRecords(two.a.principals.service, 'users', items));
         await held.reached;
         assert.ok(!(await settle(eraseB(gone.s)) instanceof Error));
         assert.ok(!(await settle(rehomeB(moved.s)) instanceof Error));
@@ -197,7 +173,7 @@ for (const backend of ['PostgreSQL', 'SQLite'] as const) {
       assert.equal(await storeA(US).records.get('users', moved.id), undefined, 'nothing at the site the subject left');
       assert.equal(await storeA(EU).records.get('users', moved.id), undefined);
       assert.ok(await storeA(US).records.get('users', kept.id));
-      assert.equal(codeOf(await settle(a.enclave.vault.getRecord(a.principals.service, 'users', gone.id))), 'record_not_found');
+      assert.equal(codeOf(await settle(two.a.enclave.vault.getRecord(two.a.principals.service, 'users', gone.id))), 'record_not_found');
     });
   });
 }

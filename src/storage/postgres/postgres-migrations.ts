@@ -156,4 +156,17 @@ ALTER TABLE subjects ADD COLUMN move_started_at bigint;
 UPDATE subjects SET move_owner = '', move_started_at = 0 WHERE moved_to IS NOT NULL;
 `,
   },
+  {
+    id: 6,
+    name: 'subject_claims',
+    // As the SQLite store's migration 7: one subject id, one home site, across instances.
+    sql: `
+CREATE TABLE subject_claims (
+  key text COLLATE "C" PRIMARY KEY,
+  holder text NOT NULL,
+  claimed_at bigint NOT NULL,
+  completed boolean NOT NULL DEFAULT false
+);
+`,
+  },
 ];

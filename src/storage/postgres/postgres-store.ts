@@ -18,6 +18,7 @@ import type {
   RecordRow,
   RecordStore,
   Store,
+  SubjectClaimStore,
   SubjectRow,
   SubjectStore,
   TokenStore,
@@ -30,6 +31,7 @@ import { postgresMeta } from './postgres-meta.ts';
 import { openMigrated } from './postgres-migrate.ts';
 import { POSTGRES_MIGRATIONS } from './postgres-migrations.ts';
 import { insertRecords, postgresRecords } from './postgres-records.ts';
+import { postgresSubjectClaims } from './postgres-subject-claims.ts';
 import { insertSubjects, postgresSubjects } from './postgres-subjects.ts';
 import { postgresTokens } from './postgres-tokens.ts';
 import { parsePostgresUrl, type PostgresLocation } from './postgres-url.ts';
@@ -41,6 +43,7 @@ export interface PostgresOptions {
 export class PostgresStore implements Store {
   readonly driver = 'postgres';
   readonly subjects: SubjectStore;
+  readonly subjectClaims: SubjectClaimStore;
   readonly records: RecordStore;
   readonly tokens: TokenStore;
   readonly meta: MetaStore;
@@ -57,6 +60,7 @@ export class PostgresStore implements Store {
   private constructor(db: PostgresDb) {
     this.db = db;
     this.subjects = postgresSubjects(db, () => this.scrub());
+    this.subjectClaims = postgresSubjectClaims(db);
     this.records = postgresRecords(db);
     this.tokens = postgresTokens(db);
     this.meta = postgresMeta(db);

@@ -182,4 +182,18 @@ DROP TABLE subjects;
 ALTER TABLE subjects_by_id RENAME TO subjects;
 `,
   },
+  {
+    id: 7,
+    name: 'subject_claims',
+    // One subject id, one home site, across instances (core/store.ts SubjectClaimStore): home sites
+    // share no unique key, the control store's claims do. Keyed by a keyed hash of the id, not the id.
+    sql: `
+CREATE TABLE subject_claims (
+  key TEXT PRIMARY KEY,
+  holder TEXT NOT NULL,
+  claimed_at INTEGER NOT NULL,
+  completed INTEGER NOT NULL DEFAULT 0
+) STRICT, WITHOUT ROWID;
+`,
+  },
 ];

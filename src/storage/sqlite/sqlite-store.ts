@@ -21,6 +21,7 @@ import type {
   RecordWithSubject,
   Store,
   SubjectRow,
+  SubjectClaimStore,
   SubjectStore,
   TokenRow,
   TokenStore,
@@ -64,6 +65,7 @@ import {
   toRecord,
   toRecordWithSubject,
   toSubject,
+  toSubjectClaim,
   toTokenWithPrincipal,
   type SqlRow,
 } from '../rows.ts';
@@ -105,6 +107,7 @@ const NO_DENIAL = noDenialSql('?3');
 export class SqliteStore implements Store {
   readonly driver = 'sqlite';
   readonly subjects: SubjectStore;
+  readonly subjectClaims: SubjectClaimStore;
   readonly records: RecordStore;
   readonly tokens: TokenStore;
   readonly meta: MetaStore;
@@ -134,6 +137,7 @@ export class SqliteStore implements Store {
       throw err;
     }
     this.subjects = this.subjectStore();
+    this.subjectClaims = this.subjectClaimStore();
     this.records = this.recordStore();
     this.tokens = this.tokenStore();
     this.meta = this.metaStore();
@@ -479,6 +483,36 @@ export class SqliteStore implements Store {
           if (err instanceof ProposalAbort) return err.why;
           throw err;
         }
+      },
+    };
+  }
+
+  private subjectClaimStore(): SubjectClaimStore {
+    const keysOf = (rows: unknown[]) => new Set((rows as Row[]).map((r) => r['key'] as string));
+    return {
+      claim: async (keys, holder, at) =>
+        Promise.resolve(
+          this.tx(() => {
+            const put = this.stmt('INSERT INTO subject_claims (key, holder, claimed_at) VALUES (?, ?, ?) ON CONFLICT (key) DO NOTHING');
+            return new Set([...new Set(keys)].filter((key) => put.run(key, holder, at).changes === 1));
+          }),
+        ),
+      getMany: async (keys) => {
+        const rows = keys.length === 0 ? [] : (this.stmt('SELECT * FROM subject_claims WHERE key IN (SELECT value FROM json_each(?))').all(JSON.stringify(keys)) as Row[]);
+        return Promise.resolve(new Map(rows.map((r) => [r['key'] as string, toSubjectClaim(r)])));
+      },
+      takeOver: async (claim, holder, at) =>
+        Promise.resolve(
+          this.stmt('UPDATE subject_claims SET holder = ?, claimed_at = ? WHERE key = ? AND holder = ? AND claimed_at = ? AND completed = 0').run(holder, at, claim.key, claim.holder, claim.claimedAt)
+            .changes === 1,
+        ),
+      complete: async (keys, holder) =>
+        Promise.resolve(
+          keysOf(keys.length === 0 ? [] : this.stmt('UPDATE subject_claims SET completed = 1 WHERE key IN (SELECT value FROM json_each(?)) AND holder = ? RETURNING key').all(JSON.stringify(keys), holder)),
+        ),
+      release: async (keys, holder) => {
+        if (keys.length > 0) this.stmt('DELETE FROM subject_claims WHERE key IN (SELECT value FROM json_each(?)) AND holder = ? AND completed = 0').run(JSON.stringify(keys), holder);
+        return Promise.resolve();
       },
     };
   }

@@ -1,0 +1,88 @@
+// One subject id, one home site, across instances (core/store.ts SubjectClaimStore). Home sites are
+// separate stores sharing no unique key: two instances registering one id at once, for residents of two
+// countries, each found no subject and stored theirs at the home site of their country. A registration
+// now first claims the id in the control store; the claim taken first decides, and the other is told the
+// subject is being registered. Claims name the id by HMAC-SHA256 under a key derived for this purpose, so
+// the control store, which serves every jurisdiction, holds no directory of their subject ids.
+import { createHmac } from 'node:crypto';
+import type { SubjectClaimStore } from '../core/store.ts';
+import { holderGone } from '../storage/process-alive.ts';
+import type { Keyring } from './keyring.ts';
+
+const CLAIM_KEY_LABEL = 'subject/claim/v1';
+
+/** What a claim of some ids gave: the ids held now, and among them those taken over from a holder that died. */
+export interface Claimed {
+  readonly held: ReadonlySet<string>;
+  /** Their earlier holder may have stored the subject's row before it died: look again before storing. */
+  readonly tookOver: ReadonlySet<string>;
+}
+
+export class SubjectClaims {
+  private readonly store: SubjectClaimStore;
+  private readonly keyring: Keyring;
+  private readonly holder: string;
+  private readonly clock: () => number;
+
+  constructor(deps: { store: SubjectClaimStore; keyring: Keyring; holder: string; clock: () => number }) {
+    this.store = deps.store;
+    this.keyring = deps.keyring;
+    this.holder = deps.holder;
+    this.clock = deps.clock;
+  }
+
+  /**
+   * Claims the ids for this holder. An id is held when no one had claimed it, or its claim was left
+   * incomplete by a holder that died (storage/process-alive.ts: its process is gone on this host, or its
+   * lease ran out on another) or by this holder itself (an earlier attempt that failed: registrations of
+   * one id run one at a time in this process). A completed claim is never held again: its subject exists.
+   */
+  async claim(ids: readonly string[]): Promise<Claimed> {
+    const keys = this.keysOf(ids);
+    const now = this.clock();
+    const inserted = await this.store.claim([...keys.keys()], this.holder, now);
+    const held = new Set<string>();
+    const tookOver = new Set<string>();
+    const rest: string[] = [];
+    for (const [key, id] of keys) {
+      if (inserted.has(key)) held.add(id);
+      else rest.push(key);
+    }
+    if (rest.length > 0) {
+      for (const c of (await this.store.getMany(rest)).values()) {
+        if (c.completed) continue;
+        const stale = c.holder === this.holder || holderGone(c.holder, now, c.claimedAt);
+        if (stale && (await this.store.takeOver(c, this.holder, now))) {
+          const id = keys.get(c.key) ?? '';
+          held.add(id);
+          tookOver.add(id);
+        }
+      }
+    }
+    return { held, tookOver };
+  }
+
+  /** Marks the claims of ids whose rows are stored as completed; returns the ids whose claim this holder had lost. */
+  async complete(ids: readonly string[]): Promise<string[]> {
+    if (ids.length === 0) return [];
+    const keys = this.keysOf(ids);
+    const done = await this.store.complete([...keys.keys()], this.holder);
+    return [...keys].filter(([key]) => !done.has(key)).map(([, id]) => id);
+  }
+
+  /** Lets go of the claims of ids not registered after all. Best effort: a claim left behind is taken over once this process is gone. */
+  async release(ids: readonly string[]): Promise<void> {
+    if (ids.length === 0) return;
+    await this.store.release([...this.keysOf(ids).keys()], this.holder).catch(() => undefined);
+  }
+
+  /** Claim key → subject id. */
+  private keysOf(ids: readonly string[]): Map<string, string> {
+    const secret = this.keyring.derive(CLAIM_KEY_LABEL);
+    try {
+      return new Map(ids.map((id) => [createHmac('sha256', secret).update(id).digest('hex'), id]));
+    } finally {
+      secret.fill(0);
+    }
+  }
+}
