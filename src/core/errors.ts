@@ -22,7 +22,7 @@ export const ERROR_CODES = {
   record_exists: 'A record with that id already exists.',
   version_conflict: 'No entity-tag in If-Match matches the current version of the record (it changed since, or the tag is weak or not one this server issues).',
   subject_not_found: 'The subject is not registered.',
-  subject_exists: 'The subject is already registered.',
+  subject_exists: 'The subject is already registered, or another request is registering it at this moment.',
   subject_erased: 'The subject was erased: their data key is destroyed and their records can never be read again.',
   subject_moving: 'The subject is being re-homed (writes and other re-homes resume when the move completes), or they were re-homed or erased (through this instance or another) while this request ran: retry.',
   subject_mismatch: 'A record cannot change the subject it belongs to.',
