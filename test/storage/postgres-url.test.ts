@@ -88,6 +88,12 @@ void describe('parsePostgresUrl', () => {
     ['a fragment', 'postgres://h/db#x', 'fragment'],
     ['bad percent-encoding in the password', 'postgres://u:%E0%A4%A@h/db', 'password is not valid percent-encoding'],
     ['bad percent-encoding in the database', 'postgres://h/%ZZ', 'database name is not valid percent-encoding'],
+    // The protocol's strings end at a NUL: the server refuses such a startup packet, at the first connection.
+    ['a NUL in the database', 'postgres://h/test%00x', 'database name holds a NUL character'],
+    ['a NUL in the user', 'postgres://u%00v@h/db', 'user name holds a NUL character'],
+    ['a NUL in the password', 'postgres://u:p%00w@h/db', 'password holds a NUL character'],
+    ['a NUL in the host', 'postgres://h%00x/db', 'NUL'],
+    ['a NUL in sslrootcert', 'postgres://h/db?sslmode=verify-full&sslrootcert=/ca%00.pem', 'sslrootcert holds a NUL character'],
   ];
   for (const [what, url, ...words] of cases) {
     void it(`refuses ${what} with invalid_config`, () => {
@@ -95,7 +101,7 @@ void describe('parsePostgresUrl', () => {
     });
   }
 
-  const part = fc.string({ minLength: 1, maxLength: 24, unit: 'grapheme' });
+  const part = fc.string({ minLength: 1, maxLength: 24, unit: 'grapheme' }).filter((p) => !p.includes('\0'));
   // "." and ".." are path dot segments that URL parsing removes, encoded or not: no database has such a name here.
   const database = part.filter((d) => d !== '.' && d !== '..');
   const host = fc.oneof(fc.domain(), fc.ipV4(), fc.ipV6());

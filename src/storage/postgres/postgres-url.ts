@@ -41,11 +41,23 @@ function refuse(message: string): never {
 }
 
 function decode(part: string, what: string): string {
+  let out: string;
   try {
-    return decodeURIComponent(part);
+    out = decodeURIComponent(part);
   } catch {
     return refuse(`the ${what} is not valid percent-encoding`);
   }
+  return noNul(out, what);
+}
+
+/**
+ * The startup message carries the user and database as NUL-terminated strings (PostgreSQL protocol,
+ * "Message Formats": String): a NUL in one fails at the server ("invalid startup packet layout") only
+ * once the store is opened. Refused here, at the configuration's load, naming the part.
+ */
+function noNul(value: string, what: string): string {
+  if (value.includes('\0')) refuse(`the ${what} holds a NUL character (%00), which PostgreSQL cannot take`);
+  return value;
 }
 
 function integer(value: string, name: string, min: number, max: number): number {
@@ -86,6 +98,7 @@ export function parsePostgresUrl(url: string): PostgresLocation {
   const sslrootcert = params.get('sslrootcert');
   if (sslrootcert !== undefined && sslmode !== 'verify-full') refuse('sslrootcert applies only with sslmode=verify-full');
   if (sslrootcert === '') refuse('sslrootcert names no file');
+  if (sslrootcert !== undefined) noNul(sslrootcert, 'sslrootcert');
   const timeout = params.get('connect_timeout');
   const size = params.get('pool_size');
   const applicationName = params.get('application_name') ?? POSTGRES_URL_DEFAULTS.applicationName;
