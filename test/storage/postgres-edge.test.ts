@@ -1,6 +1,7 @@
 // The PostgreSQL adapters where a server differs from SQLite: several instances writing the same rows at
 // once (lock order: no deadlock, and one that happens anyway is a typed error, not an internal one), text
-// PostgreSQL refuses to store (NUL), keys longer than a B-tree entry, and schema names that are keywords.
+// PostgreSQL refuses to store (NUL), keys longer than a B-tree entry, schema names that are keywords, and
+// a write that waited for a delete of its record.
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { describe, it } from 'node:test';
@@ -95,6 +96,34 @@ void describe('PostgreSQL adapters: edge cases and several instances', { skip },
           // (The raw erasure above marks the row only: the record keeps what it held.)
           assert.deepEqual((await store.records.get('users', `${id}-r`))?.publicJson, '{"a":1}', `${op} after ${change} changed nothing`);
         }
+      }
+    } finally {
+      await store.close();
+    }
+  });
+
+  void it('a replace or a delete that waits for a delete of its record answers not_found, as it would after it (not version_conflict)', async () => {
+    const s = schema('after_delete');
+    const app = `ad${randomBytes(4).toString('hex')}`;
+    const store = await PostgresStore.open(pgUrl(s, { application_name: app }));
+    try {
+      const writes: Record<string, (id: string) => Promise<unknown>> = {
+        update: (id) => store.records.update({ ...record(`${id}-r`, id), version: 2, publicJson: '{"back":true}' }, 1),
+        delete: (id) => store.records.delete('users', `${id}-r`, 1),
+      };
+      for (const [op, write] of Object.entries(writes)) {
+        await store.subjects.insert(subject(op));
+        await store.records.insert(record(`${op}-r`, op));
+        await admin(async (c) => {
+          await c.query('BEGIN');
+          await c.query(`DELETE FROM ${s}.records WHERE collection = 'users' AND id = $1`, [`${op}-r`]);
+          const writing = write(op);
+          writing.catch(() => undefined);
+          await waitingOnLocks(c, app, 1);
+          await c.query('COMMIT');
+          assert.equal(await writing, 'not_found', op);
+        });
+        assert.equal(await store.records.get('users', `${op}-r`), undefined, `${op} wrote nothing back`);
       }
     } finally {
       await store.close();

@@ -72,6 +72,18 @@ function outcome(r: { done?: unknown; writable?: unknown; present?: unknown } | 
   return r.writable === true ? 'version_conflict' : 'subject_unavailable';
 }
 
+/**
+ * A conflict, told apart from a record deleted meanwhile. The statement's existence check reads its
+ * snapshot, taken before it waited for the row lock of a delete that then committed: the record was
+ * there then, so a replace or delete that found it gone answered version_conflict where, after that
+ * delete, it answers not_found. Looked at again, on the conflict path only.
+ */
+async function afterWait<T extends string>(db: PostgresDb, o: T | 'version_conflict', collection: string, id: string): Promise<T | 'version_conflict' | 'not_found'> {
+  if (o !== 'version_conflict') return o;
+  const [r] = await db.prepared('SELECT 1 AS present FROM records WHERE collection = $1 AND id = $2', [collection, id]);
+  return r ? o : 'not_found';
+}
+
 /** insertMany's rows in key order, as parameter arrays. */
 function batchColumns(rows: readonly RecordRow[]): unknown[][] {
   return columnArrays(inKeyOrder(rows, (r) => [r.collection, r.id]).map(values));
@@ -100,12 +112,12 @@ export function postgresRecords(db: PostgresDb): RecordStore {
     getMany: async (collection, ids) => byId(ids.length === 0 ? [] : await db.prepared('SELECT * FROM records WHERE collection = $1 AND id = ANY($2::text[])', [collection, ids]), toRecord),
     update: async (row, expectedVersion) => {
       const [r] = await db.prepared(UPDATE, [row.version, row.publicJson, row.sealed, row.updatedAt, row.collection, row.id, expectedVersion, row.subject, row.createdBy]);
-      const o = outcome(r, true);
+      const o = await afterWait(db, outcome(r, true), row.collection, row.id);
       return o === 'done' ? 'updated' : (o satisfies UpdateResult);
     },
     delete: async (collection, id, expectedVersion, creator) => {
       const [r] = await db.prepared(DELETE, [collection, id, expectedVersion ?? null, creator ?? null]);
-      const o = outcome(r, false);
+      const o = await afterWait(db, outcome(r, false), collection, id);
       return o === 'done' ? 'deleted' : (o satisfies DeleteResult);
     },
     listBySubject: async (subject, options) => {
