@@ -31,6 +31,8 @@ const record = (id: string, subjectId = 's'): RecordRow => ({ collection: 'users
 /** Waits until `n` sessions of `app` wait on a lock. */
 async function waitingOnLocks(c: pg.Client, app: string, n: number): Promise<void> {
   for (let i = 0; i < 250; i++) {
+    // Inside a transaction the statistics views keep their first snapshot: take a fresh one each time.
+    await c.query('SELECT pg_stat_clear_snapshot()');
     const r = await c.query("SELECT 1 FROM pg_stat_activity WHERE application_name LIKE $1 AND wait_event_type = 'Lock'", [`${app}%`]);
     if ((r.rowCount ?? 0) >= n) return;
     await new Promise((resolve) => setTimeout(resolve, 20));
@@ -125,6 +127,36 @@ void describe('PostgreSQL adapters: edge cases and several instances', { skip },
         });
         assert.equal(await store.records.get('users', `${op}-r`), undefined, `${op} wrote nothing back`);
       }
+    } finally {
+      await store.close();
+    }
+  });
+
+  void it("an erasure that waits for a re-home's copy of its subject to the same store erases the copy, as it would after it", async () => {
+    const s = schema('erase_after_copy');
+    const app = `ec${randomBytes(4).toString('hex')}`;
+    const store = await PostgresStore.open(pgUrl(s, { application_name: app }));
+    try {
+      await store.subjects.insert(subject('mover'));
+      await store.records.insert(record('mover-r', 'mover'));
+      await admin(async (c) => {
+        await c.query('BEGIN');
+        await c.query(`SELECT 1 FROM ${s}.subjects WHERE id = 'mover' FOR UPDATE`);
+        // The copy (a stale one being replaced) waits first, the erasure behind it.
+        const copying = store.importSubject(subject('mover', { country: 'DE', jurisdiction: 'eu' }), [record('mover-r', 'mover')]);
+        copying.catch(() => undefined);
+        await waitingOnLocks(c, app, 1);
+        const erasing = store.subjects.erase('mover', 5);
+        erasing.catch(() => undefined);
+        await waitingOnLocks(c, app, 2);
+        await c.query('COMMIT');
+        await copying;
+        assert.equal(await erasing, 1, 'the erasure found the subject the copy left, and blanked its record');
+      });
+      const row = await store.subjects.get('mover');
+      assert.equal(row?.erasedAt, 5);
+      assert.equal(row?.wrappedKey, null);
+      assert.equal(row?.country, 'DE');
     } finally {
       await store.close();
     }

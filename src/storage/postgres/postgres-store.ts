@@ -24,7 +24,7 @@ import type {
   TokenStore,
 } from '../../core/store.ts';
 import { UNMARKED } from '../../core/store.ts';
-import { erasedHere } from '../rows.ts';
+import { erasedHere, SUBJECT_COLUMNS, subjectValues } from '../rows.ts';
 import { advisoryKey, type PostgresDb, type Sql } from './postgres-db.ts';
 import { postgresAccessRequests, postgresApprovals, postgresGrants, postgresPolicyVersions, postgresProposals } from './postgres-gatekeeper.ts';
 import { postgresMeta } from './postgres-meta.ts';
@@ -32,9 +32,15 @@ import { openMigrated } from './postgres-migrate.ts';
 import { POSTGRES_MIGRATIONS } from './postgres-migrations.ts';
 import { insertRecords, postgresRecords } from './postgres-records.ts';
 import { postgresSubjectClaims } from './postgres-subject-claims.ts';
-import { insertSubjects, postgresSubjects } from './postgres-subjects.ts';
+import { postgresSubjects } from './postgres-subjects.ts';
 import { postgresTokens } from './postgres-tokens.ts';
 import { parsePostgresUrl, type PostgresLocation } from './postgres-url.ts';
+
+/** Every column but the key, from the row proposed for insertion (`excluded`). */
+const SUBJECT_UPDATE = SUBJECT_COLUMNS.split(', ')
+  .filter((c) => c !== 'id')
+  .map((c) => `${c} = excluded.${c}`)
+  .join(', ');
 
 export interface PostgresOptions {
   readonly migrations?: readonly Migration[];
@@ -92,8 +98,14 @@ export class PostgresStore implements Store {
       const held = await sql.rows('SELECT erased_at FROM subjects WHERE id = $1 FOR UPDATE', [subject.id]);
       if (subject.erasedAt === null && held[0] && held[0]['erased_at'] !== null) throw erasedHere(subject.id);
       await sql.run('DELETE FROM records WHERE subject = $1', [subject.id]);
-      await sql.run('DELETE FROM subjects WHERE id = $1', [subject.id]);
-      await insertSubjects(sql, [{ ...subject, ...UNMARKED }]);
+      // The row is replaced in place, not deleted and inserted: an erasure or a mark waiting for its lock
+      // then finds the copy (READ COMMITTED follows an updated row to its new version, and skips a deleted
+      // one), as it would after it, instead of no subject at all.
+      await sql.run(
+        `INSERT INTO subjects (${SUBJECT_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)
+         ON CONFLICT (id) DO UPDATE SET ${SUBJECT_UPDATE}`,
+        subjectValues({ ...subject, ...UNMARKED }),
+      );
       const inserted = new Set((await insertRecords(sql, records)).map((k) => `${k.collection}/${k.id}`));
       const refused = records.find((r) => !inserted.delete(`${r.collection}/${r.id}`));
       if (refused) throw new EnclaveError('record_exists', `record ${refused.collection}/${refused.id} exists here under another subject`);
