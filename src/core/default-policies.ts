@@ -7,7 +7,9 @@
 export const INVARIANT_ID_PREFIX = 'invariant/';
 
 export const INVARIANT_POLICIES = `// Invariants: always in force, with every policy version. Invariant 2 of the product: the parent
-// company never receives a protected value, whatever grant, approval or policy exists.
+// company never receives a protected value, whatever grant, approval or policy exists. Nor does it see
+// the gatekeeper's deliberations (policy versions and proposals, who approved them, their comments),
+// just as it never reads the transparency log.
 
 @id("invariant/parent-never-protected")
 @reason("the parent company may never act on protected data, whatever grant, approval or policy exists")
@@ -25,6 +27,7 @@ forbid (
     Enclave::Action::"access.revoke",
     Enclave::Action::"breakglass.open",
     Enclave::Action::"breakglass.review",
+    Enclave::Action::"policy.read",
     Enclave::Action::"policy.propose",
     Enclave::Action::"policy.approve",
     Enclave::Action::"token.list",

@@ -7,7 +7,7 @@ import { randomBytes } from 'node:crypto';
 import type { Action } from '../core/config-schema.ts';
 import type { EnclaveConfig } from '../core/config.ts';
 import { contentDigest, type Canonical } from '../core/content-digest.ts';
-import { forbidden, type DecisionPoint } from '../core/decision.ts';
+import { forbidden, type Decision, type DecisionPoint } from '../core/decision.ts';
 import { EnclaveError } from '../core/errors.ts';
 import type { EventLog, LogEventType, LogValue } from '../core/event-log.ts';
 import type { QuorumRule } from '../core/gatekeeper-config.ts';
@@ -427,20 +427,36 @@ export class ChangeService {
     return kind === 'policy' ? 'policy.read' : 'token.list';
   }
 
+  /**
+   * Decides each action for the principal, and refuses (403, naming the first action's reason) one who is
+   * allowed none: checked before a proposal is looked up, so whoever may not act on proposals at all
+   * cannot tell which ids exist. Answers the actions allowed.
+   */
+  private async anyOf(principal: Principal, actions: readonly Action[]): Promise<ReadonlySet<Action>> {
+    const allowed = new Set<Action>();
+    let denied: { decision: Decision; action: Action } | undefined;
+    for (const action of actions) {
+      const d = await this.decisions.decide({ principal, action, now: new Date(this.clock()) });
+      if (d.allow) allowed.add(action);
+      else denied ??= { decision: d, action };
+    }
+    if (allowed.size === 0 && denied) throw forbidden(denied.decision, denied.action);
+    return allowed;
+  }
+
   async get(principal: Principal, id: string): Promise<ProposalView> {
+    const allowed = await this.anyOf(principal, ['policy.read', 'token.list']);
     const row = await this.row(id);
-    await this.authorize(principal, this.readAction(row.kind));
+    const action = this.readAction(row.kind);
+    if (!allowed.has(action)) await this.authorize(principal, action);
     return await this.view(row, await this.store.approvals.list(id));
   }
 
   async list(principal: Principal, options: { kind?: ProposalKind; status?: ProposalState; limit?: number } = {}): Promise<ProposalView[]> {
     const kinds: ProposalKind[] = options.kind ? [options.kind] : ['policy', 'token.issue', 'token.revoke'];
-    const readable: ProposalKind[] = [];
-    for (const kind of kinds) {
-      const d = await this.decisions.decide({ principal, action: this.readAction(kind), now: new Date(this.clock()) });
-      if (d.allow) readable.push(kind);
-      else if (options.kind) throw forbidden(d, this.readAction(kind));
-    }
+    // Who may read no kind asked for is refused, not shown an empty list.
+    const allowed = await this.anyOf(principal, [...new Set(kinds.map((k) => this.readAction(k)))]);
+    const readable = kinds.filter((k) => allowed.has(this.readAction(k)));
     const now = this.clock();
     const stored = options.status === 'expired' ? 'pending' : options.status;
     const rows = await this.store.proposals.list({ ...(options.kind ? { kind: options.kind } : {}), ...(stored ? { status: stored } : {}), ...(options.limit ? { limit: options.limit } : {}) });
@@ -454,9 +470,10 @@ export class ChangeService {
 
   /** Approves or rejects a pending proposal; the approval that completes the quorum applies it. */
   async review(principal: Principal, id: string, input: VerdictInput): Promise<ProposalView> {
+    const allowed = await this.anyOf(principal, ['policy.approve', 'token.approve']);
     const row = await this.row(id);
     const action: Action = row.kind === 'policy' ? 'policy.approve' : 'token.approve';
-    await this.authorize(principal, action);
+    if (!allowed.has(action)) await this.authorize(principal, action);
     const rule = this.ruleOf(row.kind);
     const now = this.clock();
     const party = partyOf(row);

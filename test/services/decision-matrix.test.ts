@@ -69,7 +69,7 @@ function expected(p: Principal, action: Action, data: Data, grant: GrantState): 
     case 'breakglass.review':
       return gatekeepers.has(who) || who === 'provider' ? 'allow' : 'deny';
     case 'policy.read':
-      return 'allow';
+      return who === 'parent' ? 'deny' : 'allow'; // invariant/parent-no-governance
     case 'policy.propose':
     case 'policy.approve':
     case 'token.list':
