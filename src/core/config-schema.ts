@@ -129,6 +129,8 @@ export const GatekeeperSchema = Type.Object(
         // An emergency is a few people's data, briefly: wider access goes through an access request.
         max_subjects: Type.Optional(Type.Integer({ minimum: 1, maximum: MAX_SCOPE_SUBJECTS })),
         max_open: Type.Optional(Type.Integer({ minimum: 1, maximum: 100 })),
+        // Uses not yet reviewed, open or not: without a review, no more break-glass for that principal.
+        max_unreviewed: Type.Optional(Type.Integer({ minimum: 1, maximum: 100 })),
         review: Type.Object(
           {
             k: Type.Integer({ minimum: 1, maximum: 100 }),

@@ -33,7 +33,7 @@ export const ERROR_CODES = {
   invalid_scope: 'The access scope is empty, too wide (break-glass names its subjects, at most gatekeeper.break_glass.max_subjects), or names an unknown or erased subject, or an unknown collection or protected field.',
   invalid_justification: 'The justification code is not configured, or its free text is too short or says nothing.',
   invalid_duration: 'The requested duration is not a positive number of seconds within the configured maximum.',
-  breakglass_limit: 'The principal already holds as many open break-glass grants as gatekeeper.break_glass.max_open allows: revoke one, wait until one expires, or file an access request.',
+  breakglass_limit: 'The principal already holds as many open break-glass grants as gatekeeper.break_glass.max_open allows (revoke one, or wait until one expires), or has as many break-glass uses awaiting review as gatekeeper.break_glass.max_unreviewed allows (until one is reviewed); or file an access request.',
   request_not_found: 'No access request or break-glass grant with that id exists.',
   grant_not_found: 'No grant with that id exists.',
   proposal_not_found: 'No change proposal with that id exists.',

@@ -33,6 +33,11 @@ export interface BreakGlassConfig {
   readonly maxSubjects: number;
   /** How many break-glass grants one principal may hold open (neither expired nor revoked) at once. */
   readonly maxOpen: number;
+  /**
+   * How many of one principal's break-glass uses may await their review (open, revoked or expired alike)
+   * before the next is refused: revoking and reopening never escapes the review.
+   */
+  readonly maxUnreviewed: number;
   readonly review: QuorumRule;
   /** Every break-glass grant must be reviewed within this time of its opening, or it is overdue. */
   readonly reviewWithinMs: number;
@@ -64,7 +69,7 @@ export interface RoleIndex {
 const MAX_GRANT_MS = 90 * 86_400_000;
 const MAX_BREAK_GLASS_MS = 86_400_000;
 const MAX_EXPIRY_MS = 30 * 86_400_000;
-export const BREAK_GLASS_DEFAULTS = { maxSubjects: 10, maxOpen: 1 } as const;
+export const BREAK_GLASS_DEFAULTS = { maxSubjects: 10, maxOpen: 1, maxUnreviewed: 3 } as const;
 
 export function roleRef(org: string, role: string): string {
   return `${org}/${role}`;
@@ -146,6 +151,13 @@ export function parseGatekeeper(raw: RawGatekeeper, index: RoleIndex, problems: 
   if (bgMax > MAX_BREAK_GLASS_MS) problems.push(`${at('break_glass.max_duration')} must be at most 24h: break-glass access is short by design`);
   if (bgMax > maxGrantMs) problems.push(`${at('break_glass.max_duration')} (${bg.max_duration}) must not exceed ${at('max_grant_duration')} (${raw.max_grant_duration})`);
 
+  // Every open use awaits its review too: a lower cap would lower max_open unsaid. Unset, it follows max_open.
+  const maxOpen = bg.max_open ?? BREAK_GLASS_DEFAULTS.maxOpen;
+  const maxUnreviewed = bg.max_unreviewed ?? Math.max(BREAK_GLASS_DEFAULTS.maxUnreviewed, maxOpen);
+  if (maxUnreviewed < maxOpen) {
+    problems.push(`${at('break_glass.max_unreviewed')} (${maxUnreviewed}) must be at least ${at('break_glass.max_open')} (${maxOpen}): every open break-glass awaits its review`);
+  }
+
   const bootKind = kindOf(raw.bootstrap.role, 'bootstrap.role');
   if (bootKind !== undefined && bootKind !== 'gatekeeper') problems.push(`${at('bootstrap.role')}: "${raw.bootstrap.role}" must be a role of a gatekeeper org`);
   const [bootOrg, bootRole] = splitRef(raw.bootstrap.role);
@@ -165,7 +177,8 @@ export function parseGatekeeper(raw: RawGatekeeper, index: RoleIndex, problems: 
       roles: new Set(bg.roles),
       maxMs: bgMax,
       maxSubjects: bg.max_subjects ?? BREAK_GLASS_DEFAULTS.maxSubjects,
-      maxOpen: bg.max_open ?? BREAK_GLASS_DEFAULTS.maxOpen,
+      maxOpen,
+      maxUnreviewed,
       review: quorum(bg.review, 'break_glass.review'),
       reviewWithinMs: ms(bg.review.within),
     },

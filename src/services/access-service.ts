@@ -361,7 +361,10 @@ export class AccessService {
     checkBreakGlassScope(v.scope, bg.maxSubjects);
     await this.checkSubjects(principal, v.scope);
     const now = this.clock();
-    // Checked before anything is logged; the store checks again as it inserts (two openings at once).
+    // Checked before anything is logged. Reviews first: revoking or waiting never clears that limit.
+    const unreviewed = await this.unreviewedBreakGlass(principal.id);
+    if (unreviewed.length >= bg.maxUnreviewed) throw this.tooManyUnreviewed(unreviewed);
+    // The store checks the open ones again as it inserts (two openings at once, on any instance).
     const open = await this.store.grants.openBreakGlass(principal.id, now);
     if (open.length >= bg.maxOpen) throw this.tooManyOpen(open);
     const row = this.newRow(principal, 'breakglass', input, v, now, now + bg.reviewWithinMs);
@@ -385,6 +388,33 @@ export class AccessService {
     const [one, it] = open.length > 1 ? ['one', 'the first'] : ['it', 'it'];
     const way = first ? `revoke ${one} (enclave access revoke ${first.id}) or wait until ${it} expires at ${formatRfc3339(first.expiresAt)}` : 'revoke one or wait until it expires';
     return new EnclaveError('breakglass_limit', `${held}, as many as gatekeeper.break_glass.max_open (${max}) allows: ${way}; for more, file an access request (enclave access request)`, { details: { key: 'gatekeeper.break_glass.max_open' } });
+  }
+
+  /**
+   * A principal's break-glass uses whose review is not complete (awaiting review or overdue), oldest
+   * first, read from the control store, so uses opened through any instance count. Bounds: the store
+   * answers the newest 1000 uses, so an unreviewed one behind 1000 newer is not seen; and the count is not
+   * repeated in the insert's transaction, so openings at the same moment (at most max_open of them get
+   * stored) may pass it together.
+   */
+  private async unreviewedBreakGlass(principal: string): Promise<AccessRequestRow[]> {
+    const rows = await this.store.accessRequests.list({ kind: 'breakglass', requester: principal, limit: 1000 });
+    const unreviewed: AccessRequestRow[] = [];
+    for (const row of rows) if (!this.reviewed(row, await this.store.approvals.list(row.id))) unreviewed.push(row);
+    return unreviewed.reverse();
+  }
+
+  private tooManyUnreviewed(unreviewed: readonly AccessRequestRow[]): EnclaveError {
+    const max = this.config.gatekeeper.breakGlass.maxUnreviewed;
+    const first = unreviewed[0];
+    const ids = unreviewed.map((r) => r.id).join(', ');
+    const held = `${unreviewed.length} break-glass use${unreviewed.length === 1 ? '' : 's'} of yours await${unreviewed.length === 1 ? 's' : ''} review (${ids})`;
+    const way = first ? `enclave break-glass review ${first.id}` : 'enclave break-glass review';
+    return new EnclaveError(
+      'breakglass_limit',
+      `${held}, as many as gatekeeper.break_glass.max_unreviewed (${max}) allows, whether their grants are open, revoked or expired: no more break-glass until the approvers of gatekeeper.break_glass.review review one (${way}); for access meanwhile, file an access request (enclave access request)`,
+      { details: { key: 'gatekeeper.break_glass.max_unreviewed' } },
+    );
   }
 
   /**
@@ -462,6 +492,12 @@ export class AccessService {
     if (row.kind === 'access') return view;
     const review: ReviewState = approvals.some((a) => a.verdict === 'deny') ? 'unjustified' : quorum.met ? 'reviewed' : now > row.expiresAt ? 'overdue' : 'awaiting-review';
     return { ...view, review };
+  }
+
+  /** A break-glass use's review is complete: one finding it unjustified, or the review quorum met (as view() says). */
+  private reviewed(row: AccessRequestRow, approvals: readonly ApprovalRow[]): boolean {
+    if (approvals.some((a) => a.verdict === 'deny')) return true;
+    return evaluateQuorum(this.ruleOf(row), this.config.gatekeeper.groups, approversOf(approvals, row.digest), row.requester).met;
   }
 
   grantView(g: GrantRow): GrantView {

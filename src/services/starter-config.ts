@@ -158,7 +158,8 @@ gatekeeper:
     roles: [gatekeeper/officer]
     max_duration: 1h
     # An emergency is a few people's data: a break-glass names at most this many subjects (never
-    # whole collections), and one principal holds at most max_open at once. Wider: an access request.
+    # whole collections), and one principal holds at most max_open at once and has at most
+    # max_unreviewed (default 3, at least max_open) uses awaiting their review. Wider: an access request.
     max_subjects: 10
     max_open: 1
     review: { k: 2, from: [gatekeepers, monitors], require: { monitors: 1 }, within: 24h }

@@ -96,6 +96,11 @@ describe('break-glass limits (the service)', () => {
 
   it('two openings at once: the store lets one through, whatever the check before the log said', async () => {
     now += 11 * MINUTE; // past every grant opened above
+    // The uses above are reviewed, so that max_unreviewed (default 3) is not what refuses here.
+    for (const use of await f.enclave.access.list(f.principals.officer, { kind: 'breakglass' })) {
+      if (use.requester.id !== f.principals.officer.id) continue;
+      for (const reviewer of [f.principals.approver, f.principals.provider]) await f.enclave.access.reviewBreakGlass(reviewer, use.id, { verdict: 'approve', digest: use.digest });
+    }
     const results = await Promise.allSettled([open(emergency(['ann'])), open(emergency(['bo']))]);
     assert.deepEqual(results.map((r) => r.status).sort(), ['fulfilled', 'rejected']);
     const refused = results.find((r) => r.status === 'rejected');

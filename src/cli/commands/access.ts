@@ -126,7 +126,7 @@ export function registerAccess(program: Command, { io }: CliContext): void {
     .command('break-glass')
     .summary('emergency access without prior approval: open, review, list')
     .description(
-      'Break-glass opens a short grant at once for the configured roles, with a justification. It is flagged everywhere (responses, log) and must be reviewed by k approvers within the configured time; an unreviewed one is reported as overdue, and an unjustified verdict revokes it. It names its subjects (--subject, at most gatekeeper.break_glass.max_subjects), and one principal holds at most gatekeeper.break_glass.max_open open at once: wider access is an access request.',
+      'Break-glass opens a short grant at once for the configured roles, with a justification. It is flagged everywhere (responses, log) and must be reviewed by k approvers within the configured time; an unreviewed one is reported as overdue, and an unjustified verdict revokes it. It names its subjects (--subject, at most gatekeeper.break_glass.max_subjects), and one principal holds at most gatekeeper.break_glass.max_open open at once and has at most gatekeeper.break_glass.max_unreviewed uses awaiting review: wider access is an access request.',
     )
     .addHelpText(
       'after',

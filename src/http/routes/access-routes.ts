@@ -122,7 +122,7 @@ export function accessRoutes(app: FastifyInstance, enclave: Enclave): void {
         tags,
         summary: 'Open emergency access now, without prior approval (configured roles only)',
         description:
-          'Short (gatekeeper.break_glass.max_duration), justified, flagged everywhere, and due for review by k approvers within gatekeeper.break_glass.review.within. The scope names its subjects, at most gatekeeper.break_glass.max_subjects (422 invalid_scope otherwise); one principal holds at most gatekeeper.break_glass.max_open open at once (409 breakglass_limit otherwise).',
+          'Short (gatekeeper.break_glass.max_duration), justified, flagged everywhere, and due for review by k approvers within gatekeeper.break_glass.review.within. The scope names its subjects, at most gatekeeper.break_glass.max_subjects (422 invalid_scope otherwise); one principal holds at most gatekeeper.break_glass.max_open open at once, and has at most gatekeeper.break_glass.max_unreviewed uses awaiting review, open or not (409 breakglass_limit otherwise; a review clears the latter).',
         security,
         body: AccessRequestBody,
         response: { 201: Req, ...errors },
