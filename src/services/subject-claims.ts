@@ -5,11 +5,15 @@
 // subject is being registered. Claims name the id by HMAC-SHA256 under a key derived for this purpose, so
 // the control store, which serves every jurisdiction, holds no directory of their subject ids.
 import { createHmac } from 'node:crypto';
+import { setTimeout as sleep } from 'node:timers/promises';
 import type { SubjectClaimStore } from '../core/store.ts';
 import { holderGone } from '../storage/process-alive.ts';
 import type { Keyring } from './keyring.ts';
 
 const CLAIM_KEY_LABEL = 'subject/claim/v1';
+/** How long a registration waits for another's claim to settle: one registration is a log entry and an insert. */
+const SETTLE_MS = 2_000;
+const SETTLE_POLL_MS = 20;
 
 /** What a claim of some ids gave: the ids held now, and among them those taken over from a holder that died. */
 export interface Claimed {
@@ -68,6 +72,24 @@ export class SubjectClaims {
     const keys = this.keysOf(ids);
     const done = await this.store.complete([...keys.keys()], this.holder);
     return [...keys].filter(([key]) => !done.has(key)).map(([, id]) => id);
+  }
+
+  /**
+   * Waits, at most about two seconds of real time, until the claims of ids are completed or let go: a
+   * registration under way through another instance is short, and the caller then finds its subject
+   * instead of refusing the id. Returns the ids whose claims are still under way.
+   */
+  async settled(ids: readonly string[]): Promise<string[]> {
+    const keys = this.keysOf(ids);
+    let pending = [...keys.keys()];
+    const deadline = performance.now() + SETTLE_MS;
+    while (pending.length > 0) {
+      const now = await this.store.getMany(pending);
+      pending = pending.filter((k) => now.get(k)?.completed === false);
+      if (pending.length === 0 || performance.now() >= deadline) break;
+      await sleep(SETTLE_POLL_MS);
+    }
+    return pending.map((k) => keys.get(k) ?? '');
   }
 
   /** Lets go of the claims of ids not registered after all. Best effort: a claim left behind is taken over once this process is gone. */

@@ -22,7 +22,7 @@ import { open, seal, type AeadKey } from '../crypto/aead.ts';
 import { holderGone, newHolderId } from '../storage/process-alive.ts';
 import { KEY_ID, type Keyring } from './keyring.ts';
 import type { Located, SiteRouter } from './site-router.ts';
-import { SubjectClaims } from './subject-claims.ts';
+import { SubjectClaims, type Claimed } from './subject-claims.ts';
 
 export interface SubjectView {
   readonly id: string;
@@ -246,7 +246,7 @@ export class Vault {
       await this.claims.release([id]);
       throw err;
     }
-    await this.completeClaims(site, [id]);
+    if ((await this.completeClaims(site, [id])).length > 0) throw this.exists(id, 'was registered at another home site by another instance meanwhile; not registered here');
     this.router.remember(id, site);
     return this.view(row, site);
   }
@@ -256,14 +256,23 @@ export class Vault {
   }
 
   /**
-   * Completes the claims of subjects just stored at `site`. A claim lost meanwhile (this instance was
-   * taken for dead: another host's lease ran out) may have let another instance store the id elsewhere:
-   * the rows stored here are removed again and the registration fails, rather than one id at two sites.
+   * Completes the claims of subjects stored at `site`. A claim lost meanwhile (this instance was taken for
+   * dead: it stalled past another host's lease, or its clock is that far behind) went to an instance that
+   * then looked the id up again: if it found the row stored here, it completed the claim and that row
+   * stands; if it looked before, it stores its own, at the home site of its country. So once that claim
+   * has settled, the row here is removed only where the id is stored at another home site as well. Returns
+   * the ids removed here.
    */
-  private async completeClaims(site: string, ids: readonly string[]): Promise<void> {
+  private async completeClaims(site: string, ids: readonly string[]): Promise<string[]> {
     const lost = await this.claims.complete(ids);
-    for (const id of lost) await this.router.store(site).purgeSubject(id);
-    if (lost.length > 0) throw this.exists(lost[0] ?? '', 'was claimed by another instance while this one registered it; not registered here');
+    if (lost.length === 0) return [];
+    await this.claims.settled(lost);
+    const twice = new Set<string>();
+    for (const other of this.router.homeSites) {
+      if (other !== site) for (const id of (await this.router.store(other).subjects.getMany(lost)).keys()) twice.add(id);
+    }
+    for (const id of twice) await this.router.store(site).purgeSubject(id);
+    return [...twice];
   }
 
   async getSubject(principal: Principal, id: string): Promise<SubjectView> {
@@ -480,17 +489,17 @@ export class Vault {
     // Registered anywhere already (possibly at another site): leave it, count it as existing.
     const known = await this.router.findSubjects(lawful.map((x) => x.id));
     const fresh = lawful.filter((x) => !known.has(x.id));
-    // Across instances, the claims in the control store decide (services/subject-claims.ts): an id
-    // another instance is registering is refused here; one taken over is looked up again.
-    const claimed = await this.claims.claim(fresh.map((x) => x.id));
+    // Across instances, the claims in the control store decide (services/subject-claims.ts).
+    const { held: heldIds, tookOver } = await this.claimForImport(fresh.map((x) => x.id));
     const refusedNow = [...refused];
     let held: typeof fresh;
     try {
-      const existing = claimed.tookOver.size > 0 ? await this.router.findSubjects([...claimed.tookOver]) : new Map<string, unknown>();
+      // Taken over from a holder that died: it may have stored the row first.
+      const existing = tookOver.size > 0 ? await this.router.findSubjects([...tookOver]) : new Map<string, unknown>();
       await this.claims.complete([...existing.keys()]);
-      held = fresh.filter((x) => claimed.held.has(x.id) && !existing.has(x.id));
-      const elsewhere = fresh.filter((x) => !claimed.held.has(x.id)).map((x) => x.id);
-      // Registered since the lookup above (existing), or being registered now (refused: retry later).
+      held = fresh.filter((x) => heldIds.has(x.id) && !existing.has(x.id));
+      const elsewhere = fresh.filter((x) => !heldIds.has(x.id)).map((x) => x.id);
+      // Registered meanwhile through another instance (existing), or still being registered (refused: retry later).
       const since = elsewhere.length > 0 ? await this.router.findSubjects(elsewhere) : new Map<string, unknown>();
       for (const id of elsewhere) if (!since.has(id)) refusedNow.push({ id, code: 'subject_exists' });
       for (const { id, residence } of held) {
@@ -501,7 +510,7 @@ export class Vault {
         bySite.set(site, rows);
       }
     } catch (err) {
-      await this.claims.release([...claimed.held]);
+      await this.claims.release([...heldIds]);
       throw err;
     }
     let created = 0;
@@ -510,18 +519,35 @@ export class Vault {
       for (const [site, rows] of bySite) {
         await Promise.all(rows.map((r) => this.record('subject.registered', principal, r.id, { jurisdiction: r.jurisdiction, site, policies: [...decision.policies], import: true })));
         created += await this.router.store(site).subjects.insertMany(rows);
-        for (const r of rows) {
-          pending.delete(r.id);
-          this.router.remember(r.id, site);
-        }
+        for (const r of rows) pending.delete(r.id);
         // Inserted or found already stored at this site: either way the subject exists.
-        await this.completeClaims(site, rows.map((r) => r.id));
+        const removed = new Set(await this.completeClaims(site, rows.map((r) => r.id)));
+        for (const r of rows) {
+          if (removed.has(r.id)) refusedNow.push({ id: r.id, code: 'subject_exists' });
+          else this.router.remember(r.id, site);
+        }
+        created -= removed.size;
       }
     } catch (err) {
       await this.claims.release([...pending]);
       throw err;
     }
     return { created, replaced: 0, existing: submitted - refusedNow.length - created, refused: refusedNow };
+  }
+
+  /**
+   * Claims ids for a bulk import. An id another instance is registering at this moment is waited for
+   * (briefly: services/subject-claims.ts settled) and claimed again if that registration let go of it, so a
+   * migration's page and the application registering one of its subjects do not refuse its rows.
+   */
+  private async claimForImport(ids: readonly string[]): Promise<Claimed> {
+    const first = await this.claims.claim(ids);
+    const busy = ids.filter((id) => !first.held.has(id));
+    if (busy.length === 0) return first;
+    await this.claims.settled(busy);
+    const registered = await this.router.findSubjects(busy);
+    const again = await this.claims.claim(busy.filter((id) => !registered.has(id)));
+    return { held: new Set([...first.held, ...again.held]), tookOver: new Set([...first.tookOver, ...again.tookOver]) };
   }
 
   /**
