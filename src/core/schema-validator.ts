@@ -103,14 +103,48 @@ function pruneUnions(errors: readonly ErrorObject[]): { kept: ErrorObject[]; ext
       const wrong = list.find((e) => e.keyword === 'type' && e.instancePath === u.instancePath && e.schemaPath === `${prefix}${n}/type`);
       return wrong ? [{ list, wrong }] : [];
     });
-    if (mismatched.length === 0) continue;
     for (const { list } of mismatched) for (const e of list) drop.add(e);
-    if (mismatched.length === branches.size) {
+    if (mismatched.length > 0 && mismatched.length === branches.size) {
       const types = [...new Set(mismatched.map(({ wrong }) => String((wrong.params as { type?: unknown }).type)))];
       extra.push({ path: formatPath(u.instancePath), message: `must be ${types.map(article).join(' or ')}` });
     }
+    const left = [...branches.values()].filter((list) => !mismatched.some((m) => m.list === list));
+    if (left.length >= 2) explainBranches(u, left, drop, extra);
   }
   return { kept: errors.filter((e) => !drop.has(e)), extra };
+}
+
+/**
+ * The branches of a union that the value has the type of, each failing: their errors side by side read
+ * as contradictions ("column is required", "join is required"). Said instead: the values the branches
+ * take (`must be one of: "key", "hash"`), the keys of which one is needed (`must have one of the keys:
+ * column, join`, with what every branch says besides), or else the errors of the branch the value comes
+ * closest to, when one has fewer than all others.
+ */
+function explainBranches(u: ErrorObject, left: readonly ErrorObject[][], drop: Set<ErrorObject>, extra: SchemaIssue[]): void {
+  const here = (e: ErrorObject) => e.instancePath === u.instancePath;
+  const path = formatPath(u.instancePath);
+  if (left.every((list) => list.length === 1 && list[0]?.keyword === 'const' && here(list[0]))) {
+    for (const list of left) for (const e of list) drop.add(e);
+    const values = left.map((list) => JSON.stringify((list[0]?.params as { allowedValue?: unknown }).allowedValue));
+    extra.push({ path, message: `must be one of: ${values.join(', ')}` });
+    return;
+  }
+  const said = (e: ErrorObject) => {
+    const d = describe(e);
+    return `${d.path}|${d.message}`;
+  };
+  const common = left.slice(1).reduce((acc, list) => new Set(list.map(said).filter((x) => acc.has(x))), new Set((left[0] ?? []).map(said)));
+  const own = left.map((list) => list.filter((e) => !common.has(said(e))));
+  if (own.every((list) => list.length === 1 && list[0]?.keyword === 'required' && here(list[0]))) {
+    for (const list of own) for (const e of list) drop.add(e);
+    const keys = own.map((list) => String((list[0]?.params as { missingProperty?: unknown }).missingProperty));
+    extra.push({ path, message: `must have one of the keys: ${keys.join(', ')}` });
+    return;
+  }
+  const fewest = Math.min(...left.map((list) => list.length));
+  const closest = left.filter((list) => list.length === fewest);
+  if (closest.length === 1) for (const list of left) if (list !== closest[0]) for (const e of list) drop.add(e);
 }
 
 /** The most useful issues first, without the noise of anyOf branches and duplicates. */

@@ -120,6 +120,21 @@ void describe('mapping file', () => {
     only(edit('  country: { expr: "upper(trim(coalesce(country, billing_country)))", map: { UK: GB } }', '  country: [x]'), 'subjects.country must be a string or an object');
   });
 
+  void it('a value of the right type that no branch of a union takes is told what the branches take, not that each is wrong', () => {
+    const only = (text: string, ...messages: string[]) =>
+      assert.throws(
+        () => parse(text),
+        (e: unknown) => e instanceof EnclaveError && e.message === (messages.length === 1 ? `map.yaml: ${messages[0]}` : `map.yaml: ${messages.length} problems:\n${messages.map((m) => `  - ${m}`).join('\n')}`),
+        messages.join('; '),
+      );
+    // Each branch names another required key; said side by side, they read as "both are required".
+    only(edit('    subject: { join: account_id }', '    subject: { joins: account_id }'), 'tables[1] (messages).subject.joins is not a known key', 'tables[1] (messages).subject must have one of the keys: column, join');
+    // One literal per branch.
+    only(edit('    record_id: hash', '    record_id: hashed'), 'tables[2] (devices).record_id must be one of: "key", "hash"');
+    // The branch the value comes closest to speaks alone.
+    only(edit('    subject: { join: account_id }', '    subject: { join: [account_id] }'), 'tables[1] (messages).subject.join must be a string');
+  });
+
   void it('refuses a mapping that does not fit the live schema or the configuration with mapping_mismatch, naming table and column', () => {
     const cases: [string, SourceTable[] | undefined, RegExp][] = [
       [edit('  - table: devices', '  - table: gadgets'), undefined, /tables\[2\] \(gadgets\): source table gadgets does not exist \(tables: accounts, messages, devices, sessions\)/],
