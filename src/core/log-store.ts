@@ -70,6 +70,18 @@ export interface LogTile {
   readonly data: Uint8Array;
 }
 
+/**
+ * Whether two checkpoint texts state the same root hash: their third lines (C2SP tlog-checkpoint: origin,
+ * tree size, base64 root hash, each ending in a newline), present and equal. Stores compare this line
+ * as text, without opening the signed note (the log service signed both); a PostgreSQL store compares
+ * split_part(text, E'\n', 3) the same way.
+ */
+export function sameCheckpointRoot(stored: string, next: string): boolean {
+  const root = (text: string) => text.split('\n', 3)[2] ?? '';
+  const a = root(stored);
+  return a !== '' && a === root(next);
+}
+
 export interface StoredCheckpoint {
   readonly size: number;
   /** When it was stored, ms since the epoch. */
@@ -122,8 +134,10 @@ export interface LogStore {
   integrate(fromSize: number, toSize: number, tiles: readonly LogTile[]): Promise<boolean>;
   readTile(level: number, index: number): Promise<LogTile | undefined>;
   /**
-   * Publishes a checkpoint. Refused (false) if a checkpoint of a larger size is already stored; a
-   * checkpoint of the same size replaces the stored one (the same tree with more cosignatures).
+   * Publishes a checkpoint. Refused (false) if a checkpoint of a larger size is already stored. One of
+   * the same size replaces the stored one only if both have the same root (`sameCheckpointRoot`: the same
+   * tree with more cosignatures); another root at that size is a fork (RFC 9162 §2.1.4) and is refused,
+   * the stored one kept. Compared in the store's transaction, so concurrent publishers cannot race it.
    */
   putCheckpoint(checkpoint: StoredCheckpoint): Promise<boolean>;
   latestCheckpoint(): Promise<StoredCheckpoint | undefined>;

@@ -28,7 +28,7 @@ import { createSecretKey, type KeyObject } from 'node:crypto';
 import { hostname } from 'node:os';
 import { EnclaveError } from '../core/errors.ts';
 import { LOG_EVENT_TYPES, type EventLog, type LogActor, type LogEventInput, type LogReceipt } from '../core/event-log.ts';
-import { decodeLogEntry, finishLogEntry, LOG_ENTRY_VERSION, subjectHash, type LogEntry, type LogEntryDraft } from '../core/log-entry.ts';
+import { decodeLogEntry, finishLogEntry, LOG_ENTRY_VERSION, MAX_LOG_ENTRY_BYTES, subjectHash, type LogEntry, type LogEntryDraft } from '../core/log-entry.ts';
 import type { LogEntryRow, LogStore, LogTile, SequencerLease, StoredCheckpoint } from '../core/log-store.ts';
 import { Lru } from '../core/lru.ts';
 import { formatRfc3339 } from '../core/rfc3339.ts';
@@ -191,6 +191,82 @@ function yieldToIo(): Promise<void> {
   return new Promise((resolve) => setImmediate(resolve));
 }
 
+/** Nesting the canonical encoder accepts (canonical-json.ts); deeper is refused there too. */
+const MAX_ENTRY_DEPTH = 64;
+
+/**
+ * At least how many bytes `value` takes as canonical JSON (RFC 8785), counted until past `limit`: a
+ * string its UTF-16 length and quotes (UTF-8 takes at least a byte per code unit), a number a digit,
+ * each member its quoted name and colon, each element its separator. Counting stops as soon as the
+ * bound is passed, so a huge value costs no more than a small one. Returns the reason instead for what
+ * the encoder refuses whatever its size and whose contents would be copied unmeasured (an object that
+ * is not plain, nesting beyond its depth).
+ */
+function canonicalSizeAtLeast(value: unknown, limit: number, depth = 0): number | string {
+  if (depth > MAX_ENTRY_DEPTH) return `it is nested deeper than ${MAX_ENTRY_DEPTH} levels`;
+  switch (typeof value) {
+    case 'string':
+      return value.length + 2;
+    case 'boolean':
+      return 4;
+    case 'object': {
+      if (value === null) return 4;
+      let size = 2;
+      if (Array.isArray(value)) {
+        for (let i = 0; i < value.length && size <= limit; i++) {
+          const v = canonicalSizeAtLeast(value[i], limit - size, depth + 1);
+          if (typeof v === 'string') return v;
+          size += v + (i > 0 ? 1 : 0); // the comma before it
+        }
+        return size;
+      }
+      const proto = Object.getPrototypeOf(value) as unknown;
+      if (proto !== Object.prototype && proto !== null) return 'it holds an object that is not plain JSON';
+      const obj = value as Record<string, unknown>;
+      const keys = Object.keys(obj);
+      for (let i = 0; i < keys.length && size <= limit; i++) {
+        const k = keys[i] as string;
+        const v = canonicalSizeAtLeast(obj[k], limit - size, depth + 1);
+        if (typeof v === 'string') return v;
+        size += (i > 0 ? 1 : 0) + k.length + 3 + v; // ,"name":value
+      }
+      return size;
+    }
+    case 'number':
+      return 1;
+    case 'bigint':
+    case 'function':
+    case 'symbol':
+    case 'undefined':
+      // JSON cannot hold these: the encoder refuses them (and they are small to copy).
+      return 1;
+  }
+}
+
+/**
+ * Refuses, before it is queued, a draft whose entry could never be stored: more than MAX_LOG_ENTRY_BYTES
+ * (an entry bundle's 16-bit length prefix, C2SP tlog-tiles) by the lower bound above, or holding what the
+ * encoder refuses. The writer would refuse it too, but only after the draft was copied whole into its
+ * thread, whose small heap (192 MiB) an enormous one exhausts, taking the process down; on a store
+ * without a writer thread it would be encoded whole on the request thread. The bound is the entry limit
+ * itself, so no entry the encoder accepts is refused (the vault's and gatekeeper's entries are a few
+ * hundred bytes to a few KiB).
+ */
+function checkDraftSize(draft: LogEntryDraft): void {
+  const limit = MAX_LOG_ENTRY_BYTES;
+  // The members other than details are the service's own (type, time, principal); the subject hash replaces the raw id.
+  const details = canonicalSizeAtLeast(draft.details, limit);
+  const principal = canonicalSizeAtLeast(draft.principal, limit);
+  if (typeof details === 'string' || typeof principal === 'string') {
+    const why = typeof details === 'string' ? details : String(principal);
+    throw new EnclaveError('log_unavailable', `the ${draft.type} entry could not be encoded: ${why}`);
+  }
+  const size = details + principal + draft.type.length + draft.time.length;
+  if (size > limit) {
+    throw new EnclaveError('log_unavailable', `the ${draft.type} entry would be over ${limit} bytes (at least ${size}), the most a log entry may be; nothing was appended`);
+  }
+}
+
 export class LogService implements EventLog {
   readonly store: LogStore;
   readonly origin: string;
@@ -214,6 +290,10 @@ export class LogService implements EventLog {
   private closed = false;
   /** A commit outlived commitTimeout and has not settled yet: appends are refused until it does. */
   private stalled = false;
+  /** The batch being committed (close fails it if the store never confirms). */
+  private inFlight: readonly Pending[] = [];
+  /** Batches settled so far: close waits for the writer as long as it makes progress. */
+  private settledBatches = 0;
 
   // integration
   private tree: { size: number; frontier: Frontier; edges: Map<number, EdgeTile> } | null = null;
@@ -324,6 +404,7 @@ export class LogService implements EventLog {
   async append(event: LogEventInput): Promise<LogReceipt> {
     if (this.closed) throw new EnclaveError('log_unavailable', 'the transparency log is closed');
     const draft = this.draft(event);
+    checkDraftSize(draft);
     // A store with a writer thread of its own hashes and encodes there; otherwise it is done here.
     const index = await this.enqueue(this.store.appendEntries ? draft : finishLogEntry(draft, this.keys?.subjectKey ?? null));
     noteReceipt(index);
@@ -390,10 +471,16 @@ export class LogService implements EventLog {
       while (this.queue.length > 0) {
         // Drafts are finished by the store's writer thread, whose heap is small: its batches are capped.
         const batch = this.queue.splice(0, this.store.appendEntries ? Math.min(this.maxBatch, MAX_DRAFT_BATCH) : this.maxBatch);
-        const written = this.write(batch).catch((cause: unknown) => {
-          const err = new EnclaveError('log_unavailable', 'the transparency log could not durably store the entry', { cause });
-          for (const p of batch) p.reject(p.refused ?? err);
-        });
+        this.inFlight = batch;
+        const written = this.write(batch)
+          .catch((cause: unknown) => {
+            const err = new EnclaveError('log_unavailable', 'the transparency log could not durably store the entry', { cause });
+            for (const p of batch) p.reject(p.refused ?? err);
+          })
+          .finally(() => {
+            this.settledBatches++;
+            if (this.inFlight === batch) this.inFlight = [];
+          });
         if (!(await settlesWithin(written, this.commitTimeout))) {
           // Fail closed within a bound: nobody is acknowledged, the entries waiting behind the stuck commit
           // neither, and new appends are refused until the store answers. A commit that completes after
@@ -644,7 +731,14 @@ export class LogService implements EventLog {
       this.published = published;
       for (const listener of this.publishListeners) listener(published);
     } else {
-      this.published = null; // a larger one exists: reload it next time
+      // Refused: a larger checkpoint is stored (reloaded next time), or one of this size with another root.
+      this.published = null;
+      const stored = await this.loadPublished();
+      if (stored?.size === tree.size && !bytesEqual(stored.root, root)) {
+        // Two roots for one size are a fork (RFC 9162 §2.1.4): the stored one is kept as evidence, and no
+        // larger tree is signed over it (extendsLast refuses it: unsigned, or not this tree's root).
+        throw new EnclaveError('log_mismatch', `a checkpoint of size ${tree.size} with another root is already stored: two roots at one size are a fork; not replaced, and no checkpoint is signed until the store is restored`);
+      }
     }
   }
 
@@ -827,14 +921,33 @@ export class LogService implements EventLog {
 
   // ---- lifecycle ---------------------------------------------------------------------------------------
 
-  /** Stops the integrator, writes what is queued, and closes the store. */
+  /**
+   * Stops the integrator, writes what is queued, and closes the store. Bounded: a store that confirms no
+   * commit within the commit timeout (a stuck fsync, a lock never let go) is given up on: what is still
+   * pending fails with log_unavailable (nobody was acknowledged; a commit that completes later stands as
+   * an attempt), and so is an integration run or a store close that does not finish within it. Close
+   * then returns, so that a shutdown is not held for ever.
+   */
   async close(): Promise<void> {
     if (this.timer) clearTimeout(this.timer);
     this.timer = null;
     this.closed = true;
-    if (this.writing) await this.writing;
-    if (this.ticking) await this.ticking.catch(() => {});
+    // The queue is written as long as commits keep being confirmed: a long one is not cut short.
+    for (let seen = -1; this.writing && seen !== this.settledBatches; ) {
+      seen = this.settledBatches;
+      if (await settlesWithin(this.writing, this.commitTimeout)) break;
+    }
+    if (this.writing) {
+      const err = new EnclaveError('log_unavailable', `the transparency log was closed: its store did not confirm a commit within ${this.commitTimeout} ms`);
+      for (const p of this.inFlight) p.reject(err);
+      for (const p of this.queue.splice(0)) p.reject(err);
+    }
+    if (this.ticking && !(await settlesWithin(this.ticking.catch(() => {}), this.commitTimeout))) {
+      this.onError(new EnclaveError('log_unavailable', `the log's integration did not finish within ${this.commitTimeout} ms of closing; not waited for`), 'close');
+    }
     this.sealedNow();
-    await this.store.close();
+    if (!(await settlesWithin(this.store.close(), this.commitTimeout))) {
+      this.onError(new EnclaveError('log_unavailable', `the log store did not close within ${this.commitTimeout} ms; not waited for`), 'close');
+    }
   }
 }

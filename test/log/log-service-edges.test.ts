@@ -101,6 +101,42 @@ void describe('LogService edges', () => {
     await log.close();
   });
 
+  void it('closes within its commit timeout on a store that never answers: what is pending fails with log_unavailable', async () => {
+    const store = new SqliteLogStore({ path: ':memory:' });
+    // A store that stops answering altogether: a commit stuck in fsync, and a close queued behind it.
+    const silent = Object.assign(Object.create(store) as SqliteLogStore, {
+      appendEntries: () => new Promise<AppendedEntries>(() => {}),
+      close: () => new Promise<void>(() => {}),
+    });
+    const reported: string[] = [];
+    const log = new LogService({ store: silent, origin: 'o', commitTimeoutMs: 200, onError: (_err, what) => reported.push(what) });
+    const pending = Promise.allSettled([0, 1, 2].map((i) => log.append(event(i))));
+    const closed = await within(log.close(), 5000, 'close on a store that never answers');
+    assert.equal(closed.status, 'fulfilled', String(closed.status === 'rejected' ? closed.reason : ''));
+    const settled = await within(pending, 1000, 'the appends pending when the log closed');
+    assert.ok(settled.status === 'fulfilled');
+    for (const r of settled.value) assert.ok(r.status === 'rejected' && isEnclaveError(r.reason, 'log_unavailable'), String(r.status === 'rejected' ? r.reason : r.value));
+    const after = await within(log.append(event(3)), 1000, 'an append after close');
+    assert.ok(after.status === 'rejected' && isEnclaveError(after.reason, 'log_unavailable'));
+    assert.deepEqual(reported, ['close'], 'the store that did not close is reported');
+    await store.close();
+  });
+
+  void it('does not replace a stored checkpoint of its size with another root: the fork is kept and reported (log_mismatch)', async () => {
+    const store = new SqliteLogStore({ path: join(dir, 'fork.db') });
+    const log = new LogService({ store, origin: 'o' });
+    await log.unsealed(randomBytes(32));
+    await Promise.all([log.append(event(0)), log.append(event(1))]);
+    assert.equal((await log.sync())?.size, 2);
+    await log.append(event(2));
+    // Another tree of size 3 was published meanwhile (a second sequencer over a store that diverged, a forger).
+    const other = `o\n3\n${Buffer.alloc(32, 7).toString('base64')}\n\n— o AAAA\n`;
+    assert.equal(await store.putCheckpoint({ size: 3, time: 1, text: other }), true);
+    await assert.rejects(log.sync(), (e) => isEnclaveError(e, 'log_mismatch'));
+    assert.equal((await store.latestCheckpoint())?.text, other, 'the other root is kept as evidence, not overwritten');
+    await log.close();
+  });
+
   void it('rejects every waiter of a batch whose transaction fails on a full disk, stores none of it, and recovers', async () => {
     // The inline writer on a file: its connection is the store's own, where a page limit makes the disk "full".
     const store = new SqliteLogStore({ path: join(dir, 'full.db'), writer: 'inline' });

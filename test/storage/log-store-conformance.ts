@@ -253,15 +253,37 @@ export function logStoreConformance(
         assert.equal(await store.readTile(level, from + 1001), undefined);
       });
 
-      void it('checkpoints: a larger size is published, the same size replaces, a smaller one is refused', async () => {
+      /** A checkpoint's text as the service stores it (C2SP tlog-checkpoint: origin, size, root; then signatures). */
+      const note = (size: number, root: string, signatures: string) => `${ns}.example/log\n${size}\n${root}\n\n— ${signatures}\n`;
+      const rootA = Buffer.alloc(32, 0xaa).toString('base64');
+      const rootB = Buffer.alloc(32, 0xbb).toString('base64');
+
+      void it('checkpoints: a larger size is published, the same size with the same root replaces, a smaller one is refused', async () => {
         const latest = (await store.latestCheckpoint())?.size ?? 0;
         const size = latest + 10;
-        assert.equal(await store.putCheckpoint({ size, time: T0, text: `${ns} a\n` }), true);
-        assert.deepEqual(await store.latestCheckpoint(), { size, time: T0, text: `${ns} a\n` });
-        assert.equal(await store.putCheckpoint({ size, time: T0 + 1, text: `${ns} a, cosigned\n` }), true);
-        assert.deepEqual(await store.latestCheckpoint(), { size, time: T0 + 1, text: `${ns} a, cosigned\n` });
-        assert.equal(await store.putCheckpoint({ size: size - 1, time: T0 + 2, text: `${ns} rollback\n` }), false);
-        assert.equal((await store.latestCheckpoint())?.text, `${ns} a, cosigned\n`);
+        assert.equal(await store.putCheckpoint({ size, time: T0, text: note(size, rootA, 'log') }), true);
+        assert.deepEqual(await store.latestCheckpoint(), { size, time: T0, text: note(size, rootA, 'log') });
+        assert.equal(await store.putCheckpoint({ size, time: T0 + 1, text: note(size, rootA, 'log, witness') }), true, 'the same tree with more cosignatures');
+        assert.deepEqual(await store.latestCheckpoint(), { size, time: T0 + 1, text: note(size, rootA, 'log, witness') });
+        assert.equal(await store.putCheckpoint({ size: size - 1, time: T0 + 2, text: note(size - 1, rootA, 'rollback') }), false);
+        assert.equal((await store.latestCheckpoint())?.text, note(size, rootA, 'log, witness'));
+      });
+
+      void it('checkpoints: another root at the stored size is a fork (RFC 9162 §2.1.4) and is refused, the stored one kept', async () => {
+        const size = ((await store.latestCheckpoint())?.size ?? 0) + 10;
+        assert.equal(await store.putCheckpoint({ size, time: T0, text: note(size, rootA, 'log') }), true);
+        assert.equal(await store.putCheckpoint({ size, time: T0 + 1, text: note(size, rootB, 'log, witness') }), false, 'two roots at one size');
+        assert.equal(await store.putCheckpoint({ size, time: T0 + 2, text: `${ns}.example/log\n${size}\n` }), false, 'a text without a root is not the same tree');
+        // Concurrent publishers of the two roots: whichever is stored first stays.
+        const next = size + 1;
+        const raced = await Promise.all([rootA, rootB].map((root) => store.putCheckpoint({ size: next, time: T0 + 3, text: note(next, root, 'log') })));
+        const kept = await store.latestCheckpoint();
+        assert.ok(kept?.size === next && [note(next, rootA, 'log'), note(next, rootB, 'log')].includes(kept.text));
+        const winner = kept.text.includes(rootA) ? rootA : rootB;
+        assert.deepEqual(raced, [rootA, rootB].map((root) => root === winner), 'only the root stored first was accepted');
+        // The larger size is taken as before; the fork at the old size no longer matters for it.
+        assert.equal(await store.putCheckpoint({ size: next + 1, time: T0 + 4, text: note(next + 1, rootB, 'log') }), true);
+        assert.equal((await store.latestCheckpoint())?.text, note(next + 1, rootB, 'log'));
       });
 
       void it('meta values are written once', async () => {

@@ -115,10 +115,13 @@ export class PostgresLogStore implements LogStore {
 
   async putCheckpoint(checkpoint: StoredCheckpoint): Promise<boolean> {
     // The `checkpoint` counter holds the largest size stored; its row lock orders concurrent publishers.
+    // The same size again replaces only the same tree (sameCheckpointRoot: the third lines, the roots,
+    // are equal and present); the WHERE sees the locked, latest row, so another root is refused.
     const n = await this.db.run(
       `WITH ok AS (UPDATE log_counters SET value = $1 WHERE name = 'checkpoint' AND value <= $1 RETURNING 1)
        INSERT INTO log_checkpoints (size, time, text) SELECT $1, $2, $3 FROM ok
-       ON CONFLICT (size) DO UPDATE SET time = excluded.time, text = excluded.text`,
+       ON CONFLICT (size) DO UPDATE SET time = excluded.time, text = excluded.text
+       WHERE split_part(log_checkpoints.text, E'\\n', 3) <> '' AND split_part(log_checkpoints.text, E'\\n', 3) = split_part(excluded.text, E'\\n', 3)`,
       [checkpoint.size, checkpoint.time, checkpoint.text],
     );
     return n === 1;

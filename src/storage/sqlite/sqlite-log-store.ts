@@ -5,12 +5,12 @@
 // Writes run on a worker thread that owns the write connection (sqlite-log-writer.ts): node:sqlite is
 // synchronous, and a commit's fsync on the event loop would stall every request meanwhile. Reads run on
 // this thread's own connection; in WAL mode they see every committed write and never wait for one.
+// A writer thread that dies is replaced (its requests in flight fail); one that keeps dying is not.
 //
 // The sequencer lease is trivially held: one process serves a SQLite log (several processes on one file
 // would each append correctly, and the integrators' compare-and-set keeps the tree whole, but nothing
 // here elects one of them; that is what the PostgreSQL adapter's lease is for).
 import { createSecretKey } from 'node:crypto';
-import { once } from 'node:events';
 import { Worker } from 'node:worker_threads';
 import type { DatabaseSync, SQLInputValue } from 'node:sqlite';
 import { EnclaveError, isErrorCode } from '../../core/errors.ts';
@@ -62,60 +62,117 @@ function inlineWriter(db: DatabaseSync): Writer {
   };
 }
 
-/** The writer thread's client: requests by id, the thread kept alive only while one is outstanding. */
+/**
+ * Restarts of a writer thread that died (an uncaught error, a crash of its isolate) allowed within
+ * RESTART_WINDOW_MS: a death now and then is restarted, so the log is not unavailable until the process
+ * restarts; a thread that keeps dying (a database it cannot open, a write that kills it each time) leaves
+ * the store closed instead of spinning: the log fails closed and says why.
+ */
+const MAX_RESTARTS = 3;
+const RESTART_WINDOW_MS = 60_000;
+
+interface Thread {
+  readonly worker: Worker;
+  /** Requests sent to this thread and not yet answered: failed if it dies. */
+  readonly pending: Map<number, { resolve(v: unknown): void; reject(e: unknown): void }>;
+  readonly exited: Promise<void>;
+  /** It died or exited: it answers nothing more. */
+  ended: boolean;
+}
+
+/** The writer thread's client: requests by id, the thread kept alive only while one is outstanding, restarted if it dies. */
 function workerWriter(path: string): Writer {
-  // The writer only moves batches into SQLite: a small heap keeps its isolate from sizing itself from the
-  // machine's memory (V8 would otherwise give it tens of MB of young generation it never needs).
-  const worker = new Worker(new URL('./sqlite-log-writer.ts', import.meta.url), {
-    workerData: { path },
-    // Old space: drafts are finished here (entries of up to 64 KiB, batches of up to 1,000).
-    resourceLimits: { maxYoungGenerationSizeMb: 4, maxOldGenerationSizeMb: 192 },
-  });
-  const pending = new Map<number, { resolve(v: unknown): void; reject(e: unknown): void }>();
   let next = 0;
   let dead: EnclaveError | null = null;
-  worker.unref();
-  const settle = (id: number) => {
-    const p = pending.get(id);
-    pending.delete(id);
-    if (pending.size === 0) worker.unref();
+  let closing = false;
+  /** When (performance.now()) each restart within the window happened. */
+  const restarts: number[] = [];
+
+  const start = (): Thread => {
+    // The writer only moves batches into SQLite: a small heap keeps its isolate from sizing itself from the
+    // machine's memory (V8 would otherwise give it tens of MB of young generation it never needs).
+    const worker = new Worker(new URL('./sqlite-log-writer.ts', import.meta.url), {
+      workerData: { path },
+      // Old space: drafts are finished here (entries of up to 64 KiB, batches of up to 1,000).
+      resourceLimits: { maxYoungGenerationSizeMb: 4, maxOldGenerationSizeMb: 192 },
+    });
+    const t: Thread = { worker, pending: new Map(), exited: new Promise((resolve) => worker.once('exit', () => resolve())), ended: false };
+    worker.unref();
+    worker.on('message', (m: { id: number; result?: unknown; error?: { message: string; code?: string } }) => {
+      const p = settle(t, m.id);
+      if (!m.error) return p?.resolve(m.result);
+      const code = m.error.code;
+      p?.reject(code !== undefined && isErrorCode(code) ? new EnclaveError(code, m.error.message) : failure(new Error(m.error.message)));
+    });
+    // 'error' (an uncaught exception, out of memory) is followed by 'exit'.
+    worker.on('error', (err) => died(t, failure(err)));
+    worker.on('exit', () => {
+      died(t, new EnclaveError('storage_unavailable', closing ? 'the log store is closed' : 'the log writer thread exited'));
+      // A new thread once the old one is gone, with its connection (and any transaction it left open).
+      if (t === current && !closing && dead === null) current = start();
+    });
+    return t;
+  };
+
+  const settle = (t: Thread, id: number) => {
+    const p = t.pending.get(id);
+    t.pending.delete(id);
+    if (t.pending.size === 0) t.worker.unref();
     return p;
   };
-  const failAll = (err: EnclaveError) => {
-    dead ??= err;
-    for (const id of [...pending.keys()]) settle(id)?.reject(err);
+
+  const died = (t: Thread, err: EnclaveError) => {
+    if (t.ended) return;
+    t.ended = true;
+    // Requests in flight fail as they would on a failed commit; one the thread committed before it died
+    // stands as an attempt (the log may over-report, never under-report).
+    for (const id of [...t.pending.keys()]) settle(t, id)?.reject(err);
+    if (closing) {
+      dead ??= err;
+      return;
+    }
+    const now = performance.now();
+    while (restarts.length > 0 && now - (restarts[0] ?? now) > RESTART_WINDOW_MS) restarts.shift();
+    if (restarts.length >= MAX_RESTARTS) {
+      dead = new EnclaveError(
+        'storage_unavailable',
+        `the log writer thread died ${MAX_RESTARTS + 1} times within ${RESTART_WINDOW_MS / 1000} s; the log store stays closed until it is reopened`,
+        { cause: err },
+      );
+      return;
+    }
+    restarts.push(now);
   };
-  worker.on('message', (m: { id: number; result?: unknown; error?: { message: string; code?: string } }) => {
-    const p = settle(m.id);
-    if (!m.error) return p?.resolve(m.result);
-    const code = m.error.code;
-    p?.reject(code !== undefined && isErrorCode(code) ? new EnclaveError(code, m.error.message) : failure(new Error(m.error.message)));
-  });
-  worker.on('error', (err) => failAll(failure(err)));
-  worker.on('exit', () => failAll(new EnclaveError('storage_unavailable', 'the log store is closed')));
+
+  let current = start();
+
   return {
     call<T>(op: LogWriteOp, args: readonly unknown[]) {
       if (dead) return Promise.reject(dead);
+      const t = current;
+      // Between a thread's death and its exit (when the next one starts), nothing would answer.
+      if (t.ended) return Promise.reject(new EnclaveError('storage_unavailable', 'the log writer thread is restarting; try again'));
       const id = next++;
       return new Promise<T>((resolve, reject) => {
-        if (pending.size === 0) worker.ref();
-        pending.set(id, { resolve, reject });
+        if (t.pending.size === 0) t.worker.ref();
+        t.pending.set(id, { resolve, reject });
         try {
-          worker.postMessage({ id, op, args });
+          t.worker.postMessage({ id, op, args });
         } catch (err) {
           // Not sent (a value that cannot be cloned): nothing will answer it.
-          settle(id);
+          settle(t, id);
           reject(err instanceof Error ? err : new Error(String(err)));
         }
       });
     },
     async close() {
+      closing = true;
       if (dead) return;
+      const t = current;
       // Requests already sent are answered before the thread ends: it handles messages in order.
-      const exited = once(worker, 'exit');
-      worker.ref();
-      worker.postMessage('close');
-      await exited;
+      t.worker.ref();
+      if (!t.ended) t.worker.postMessage('close');
+      await t.exited;
     },
   };
 }

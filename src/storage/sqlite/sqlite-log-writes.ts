@@ -5,7 +5,7 @@ import { createSecretKey } from 'node:crypto';
 import type { DatabaseSync, SQLInputValue } from 'node:sqlite';
 import { EnclaveError } from '../../core/errors.ts';
 import { finishLogEntries, type LogEntryDraft } from '../../core/log-entry.ts';
-import type { LogEntryRow, LogTile, StoredCheckpoint } from '../../core/log-store.ts';
+import { sameCheckpointRoot, type LogEntryRow, type LogTile, type StoredCheckpoint } from '../../core/log-store.ts';
 import { HASH_SIZE, leafHash } from '../../core/tlog/merkle.ts';
 import { subjectIndexSql } from '../log-search.ts';
 import { inTransaction, StatementCache } from './sqlite-db.ts';
@@ -89,8 +89,10 @@ export class SqliteLogWrites {
 
   putCheckpoint(checkpoint: StoredCheckpoint): boolean {
     return inTransaction(this.db, () => {
-      const latest = this.statements.get('SELECT max(size) AS m FROM log_checkpoints').get() as Row;
-      if (latest['m'] !== null && Number(latest['m']) > checkpoint.size) return false;
+      const latest = this.statements.get('SELECT size, text FROM log_checkpoints ORDER BY size DESC LIMIT 1').get() as Row | undefined;
+      if (latest && Number(latest['size']) > checkpoint.size) return false;
+      // The same size again: only the same tree (more cosignatures); another root is a fork, refused.
+      if (latest && Number(latest['size']) === checkpoint.size && !sameCheckpointRoot(latest['text'] as string, checkpoint.text)) return false;
       this.statements
         .get('INSERT INTO log_checkpoints (size, time, text) VALUES (?, ?, ?) ON CONFLICT (size) DO UPDATE SET time = excluded.time, text = excluded.text')
         .run(checkpoint.size, checkpoint.time, checkpoint.text);
