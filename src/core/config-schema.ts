@@ -158,6 +158,8 @@ export const LogSchema = Type.Object(
         {
           max_batch: Type.Optional(Type.Integer({ minimum: 1, maximum: 100_000 })),
           max_queue: Type.Optional(Type.Integer({ minimum: 1, maximum: 10_000_000 })),
+          // A commit not confirmed within this fails closed (log_unavailable) instead of holding requests.
+          commit_timeout_ms: Type.Optional(Type.Integer({ minimum: 1_000, maximum: 600_000 })),
         },
         { additionalProperties: false },
       ),

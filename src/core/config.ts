@@ -64,6 +64,8 @@ export interface LogConfig {
   readonly checkpointIntervalMs: number;
   readonly maxBatch: number;
   readonly maxQueue: number;
+  /** How long a commit may go unconfirmed before its batch and the queue behind it fail (log_unavailable). */
+  readonly commitTimeoutMs: number;
   readonly witnesses: readonly LogWitnessDef[];
   /** Cosignatures a checkpoint needs before it is published. */
   readonly witnessQuorum: number;
@@ -103,7 +105,7 @@ export interface EnclaveConfig {
 export const PARENT_FORBIDDEN_ACTIONS: ReadonlySet<RoleAction> = new Set<RoleAction>(['subject.erase', 'subject.rehome', 'enclave.seal', 'log.read', 'log.search', 'log.disclose_key']);
 
 export const DEFAULTS = { host: '127.0.0.1', port: 8700, maxBodyBytes: 256 * 1024, maxOldSpaceMb: 128, maxSemiSpaceMb: 8, dataDir: 'data', control: 'sqlite:control.db', migrationState: 'sqlite:migration-state.db' } as const;
-export const LOG_DEFAULTS = { storage: 'sqlite:log.db', checkpointIntervalMs: 500, maxBatch: 10_000, maxQueue: 100_000 } as const;
+export const LOG_DEFAULTS = { storage: 'sqlite:log.db', checkpointIntervalMs: 500, maxBatch: 10_000, maxQueue: 100_000, commitTimeoutMs: 30_000 } as const;
 
 /** The default checkpoint origin: derived from the enclave's name (set log.origin to the log's URL prefix). */
 export function defaultLogOrigin(name: string): string {
@@ -139,6 +141,7 @@ function parseLog(raw: RawConfig, problems: string[]): LogConfig {
     checkpointIntervalMs: log.checkpoint_interval_ms ?? LOG_DEFAULTS.checkpointIntervalMs,
     maxBatch: log.group_commit?.max_batch ?? LOG_DEFAULTS.maxBatch,
     maxQueue: log.group_commit?.max_queue ?? LOG_DEFAULTS.maxQueue,
+    commitTimeoutMs: log.group_commit?.commit_timeout_ms ?? LOG_DEFAULTS.commitTimeoutMs,
     witnesses: witnesses.map((w) => ({ name: w.name, url: w.url, vkey: w.vkey })),
     witnessQuorum: quorum,
   };

@@ -88,6 +88,7 @@ export async function openEnclave(config: EnclaveConfig, options: OpenOptions = 
       checkpointIntervalMs: config.log.checkpointIntervalMs,
       maxBatch: config.log.maxBatch,
       maxQueue: config.log.maxQueue,
+      commitTimeoutMs: config.log.commitTimeoutMs,
       ...(witnesses.length === 0
         ? {}
         : {

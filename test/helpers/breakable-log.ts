@@ -6,6 +6,8 @@ import { SqliteLogStore } from '../../src/storage/sqlite/sqlite-log-store.ts';
 
 export class BreakableLog {
   broken = false;
+  /** Commits are never confirmed while set (a stuck fsync, a lock never let go). */
+  hung = false;
   /** Entry types refused while `broken` is not set (the log failing at one particular append). */
   readonly refuse = new Set<string>();
 
@@ -13,11 +15,16 @@ export class BreakableLog {
     return this.broken || items.some((r) => this.refuse.has(r.type));
   }
 
+  private write<T>(items: readonly { readonly type: string }[], real: () => Promise<T>): Promise<T> {
+    if (this.hung) return new Promise<T>(() => undefined);
+    return this.fails(items) ? Promise.reject(new Error('disk I/O error')) : real();
+  }
+
   readonly factory = (url: string, dataDir: string): LogStore => {
     const real = new SqliteLogStore({ path: sqlitePathOf(url, dataDir) ?? '' });
     return Object.assign(Object.create(real) as SqliteLogStore, {
-      append: (rows: Parameters<LogStore['append']>[0]) => (this.fails(rows) ? Promise.reject(new Error('disk I/O error')) : real.append(rows)),
-      appendEntries: (...args: Parameters<SqliteLogStore['appendEntries']>) => (this.fails(args[0]) ? Promise.reject(new Error('disk I/O error')) : real.appendEntries(...args)),
+      append: (rows: Parameters<LogStore['append']>[0]) => this.write(rows, () => real.append(rows)),
+      appendEntries: (...args: Parameters<SqliteLogStore['appendEntries']>) => this.write(args[0], () => real.appendEntries(...args)),
     });
   };
 }

@@ -3,6 +3,8 @@
 // and the regulator only, and no configuration can give them to the parent company.
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
+import { BreakableLog } from '../helpers/breakable-log.ts';
+import { errorCode, makeHttpFixture } from '../helpers/http.ts';
 import { defaultLogOrigin, LOG_DEFAULTS } from '../../src/core/config.ts';
 import { isEnclaveError } from '../../src/core/errors.ts';
 import { CedarDecisionPoint } from '../../src/services/cedar-decision-point.ts';
@@ -34,6 +36,7 @@ void describe('log configuration', () => {
       checkpointIntervalMs: 500,
       maxBatch: LOG_DEFAULTS.maxBatch,
       maxQueue: LOG_DEFAULTS.maxQueue,
+      commitTimeoutMs: 30_000,
       witnesses: [],
       witnessQuorum: 0,
     });
@@ -75,7 +78,28 @@ void describe('log configuration', () => {
     refused(withLog(`  witnesses:\n    - { name: witness.example, url: "ftp://w.example", vkey: "${witnessKey}" }`), /url/);
     refused(withLog('  checkpoint_interval_ms: 10'), /checkpoint_interval_ms/);
     refused(withLog('  group_commit: { max_batch: 0 }'), /max_batch/);
+    refused(withLog('  group_commit: { commit_timeout_ms: 999 }'), /log\.group_commit\.commit_timeout_ms must be >= 1000/);
+    refused(withLog('  group_commit: { commit_timeout_ms: 600001 }'), /commit_timeout_ms must be <= 600000/);
     refused(withLog('  typo: 1'), /typo|additional/);
+  });
+
+  void it('log.group_commit.commit_timeout_ms is the bound a running enclave keeps: a read whose entry is never confirmed fails with 503 within it', async () => {
+    const log = new BreakableLog();
+    const h = await makeHttpFixture({ open: { logStoreFactory: log.factory }, config: (yaml) => yaml.replace(/^log:\n/m, 'log:\n  group_commit: { commit_timeout_ms: 1000 }\n') });
+    try {
+      assert.equal((await h.call('service', 'POST', '/v1/subjects', { id: 'ct-ann', country: 'US' })).statusCode, 201);
+      log.hung = true;
+      const started = performance.now();
+      const res = await h.call('service', 'GET', '/v1/subjects/ct-ann');
+      const took = performance.now() - started;
+      assert.equal(res.statusCode, 503, res.body);
+      assert.equal(errorCode(res), 'log_unavailable');
+      // The default bound is 30 s: answering well before it shows the configured one is in force.
+      assert.ok(took < 15_000, `answered after ${Math.round(took)} ms`);
+    } finally {
+      log.hung = false;
+      await h.close();
+    }
   });
 
   void it('gives log.read and log.search to the gatekeeper, the provider and the regulator; disclosure to officers only', () => {
