@@ -12,6 +12,8 @@ export interface RunningServer {
   readonly app: FastifyInstance;
   /** Where clients reach it, e.g. http://127.0.0.1:8700 (the real port when 0 was asked for). */
   readonly url: string;
+  /** The wildcard address it listens on (0.0.0.0, ::): every interface, so other machines reach it too; else undefined. */
+  readonly everyInterface: string | undefined;
   close(): Promise<void>;
 }
 
@@ -29,8 +31,16 @@ export async function startServer(enclave: Enclave, options: { host: string; por
   return {
     app,
     url: `http://${connectHost(options.host)}:${address.port}`,
+    // The address bound, not the host asked for: '', '0' or '0:0::0' are the wildcard too.
+    everyInterface: address.address === '0.0.0.0' || address.address === '::' ? address.address : undefined,
     close: () => app.close(),
   };
+}
+
+/** The one warning line for a server that listens on every interface, undefined if it does not. */
+export function exposureWarning(server: RunningServer): string | undefined {
+  if (server.everyInterface === undefined) return undefined;
+  return `Warning: listening on every network interface (${server.everyInterface}): the API is reachable from other machines, not only this one; set server.host or --host to 127.0.0.1 (or one interface's address) unless that is intended`;
 }
 
 function listenError(host: string, port: number, err: unknown): CliError {

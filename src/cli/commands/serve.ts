@@ -19,7 +19,7 @@ export function registerServe(program: Command, { io }: CliContext): void {
     .command('serve')
     .summary('serve the API (starts sealed)')
     .description(
-      'Serves the HTTP API of the enclave described by the configuration. It starts SEALED: no protected data is served until the threshold of officers have entered their shares with `enclave unseal`. Requests are logged as JSON lines on stdout (method, URL, status, time; never headers or bodies). The process runs with the V8 heap limits of server.max_old_space_mb and server.max_semi_space_mb (it restarts itself, same pid, with Node\'s flags unless they were given, and, on glibc, with MALLOC_ARENA_MAX=2 unless the environment sets it). SIGINT (Ctrl-C) or SIGTERM closes the server and the stores.',
+      'Serves the HTTP API of the enclave described by the configuration. It starts SEALED: no protected data is served until the threshold of officers have entered their shares with `enclave unseal`. Requests are logged as JSON lines on stdout (method, URL, status, time; never headers or bodies); if the reader of stdout goes away, it keeps serving and says so on stderr. The process runs with the V8 heap limits of server.max_old_space_mb and server.max_semi_space_mb (it restarts itself, same pid, with Node\'s flags unless they were given, and, on glibc, with MALLOC_ARENA_MAX=2 unless the environment sets it). SIGINT (Ctrl-C) or SIGTERM closes the server and the stores.',
     )
     .option('--host <host>', 'address to listen on (default: server.host of the configuration)')
     .option('-p, --port <port>', 'port to listen on; 0 picks a free one (default: server.port of the configuration)', portNumber)
@@ -42,7 +42,8 @@ export function registerServe(program: Command, { io }: CliContext): void {
 
 async function serve(io: Io, configPath: string, opts: ServeOptions): Promise<void> {
   const { openLocalEnclave } = await import('../local-enclave.ts');
-  const { startServer, untilSignal } = await import('../serve-runner.ts');
+  const { exposureWarning, startServer, untilSignal } = await import('../serve-runner.ts');
+  const { keepServingWhenStdoutCloses } = await import('../broken-pipe.ts');
   const { devUnseal, warnIfDevFileLeft } = await import('../dev-unseal.ts');
   const { loadConfig } = await import('../../services/config-loader.ts');
   const { applyHeapLimits, heapFlags, heapLimitMb, serverEnv } = await import('../heap-limits.ts');
@@ -51,6 +52,9 @@ async function serve(io: Io, configPath: string, opts: ServeOptions): Promise<vo
   // Before anything is opened: this may replace the process with one started with the heap flags.
   applyHeapLimits(heapFlags(config.server), 'the server', (m) => out.note(m), serverEnv());
   const enclave = await openLocalEnclave(configPath, opts.instance === undefined ? {} : { instance: opts.instance }, config);
+  // Before the first line on stdout: a reader of it that goes away does not stop a server
+  // (broken-pipe.ts); the operator is told on stderr.
+  const stopKeeping = keepServingWhenStdoutCloses(() => out.note('stdout is closed (EPIPE): its lines and the request log are dropped from now on; still serving until SIGINT or SIGTERM'));
   try {
     if (opts.devUnseal === true) await devUnseal(enclave, out);
     const server = await startServer(enclave, {
@@ -60,6 +64,8 @@ async function serve(io: Io, configPath: string, opts: ServeOptions): Promise<vo
     });
     // Once listening: a failure to start stays one line.
     if (opts.devUnseal !== true) warnIfDevFileLeft(enclave, out);
+    const exposed = exposureWarning(server);
+    if (exposed !== undefined) out.warn(exposed);
     const status = enclave.seal.status();
     // Before the line that says it is ready: a supervisor may stop it the moment it reads that line.
     const signalled = untilSignal();
@@ -73,5 +79,6 @@ async function serve(io: Io, configPath: string, opts: ServeOptions): Promise<vo
     await server.close();
   } finally {
     await enclave.close();
+    stopKeeping();
   }
 }
