@@ -1,8 +1,9 @@
 // A small fetch-based client of the Enclave API for the CLI's client commands. An error answer
 // `{"error": {"code", "message"}}` becomes an EnclaveError with the server's code and message; a server
-// that cannot be reached or answers something else becomes a one-line CliError. The bearer token is sent
-// in the Authorization header only and never appears in a message: a malformed one is refused before
-// sending, and fetch's own messages have the header's value blanked.
+// that cannot be reached or answers something else (not JSON, or JSON of another shape than a command
+// reads: misshapenAnswer) becomes a one-line CliError. The bearer token is sent in the Authorization
+// header only and never appears in a message: a malformed one is refused before sending, and fetch's own
+// messages have the header's value blanked.
 import { EnclaveError, isErrorCode } from '../core/errors.ts';
 import { readLimited } from '../services/read-limited.ts';
 import { CliError, usageError } from './fail.ts';
@@ -21,8 +22,28 @@ export interface RequestOptions {
 }
 
 const TIMEOUT_MS = 30_000;
+
 /** No Enclave answer comes near it (a search page is at most 1,000 entries of at most 64 KiB). */
 export const MAX_RESPONSE_BYTES = 256 * 1024 * 1024;
+
+/** The 2xx JSON answers ApiClient has handed to commands in this process, and the server of the last one (misshapenAnswer). */
+const handedOver = { count: 0, server: '' };
+
+/** How many 2xx JSON answers have been handed to commands so far: runCli notes it before a command runs. */
+export function answersHandedOver(): number {
+  return handedOver.count;
+}
+
+/**
+ * A command's failure, as it is to be reported: a TypeError or RangeError thrown once a 2xx answer was
+ * handed over since `before` (a member missing, `records` not a list, a time that is no time) is that
+ * answer not having the shape the API documents: bad_response naming the server, not `internal`.
+ * Anything else is returned as it is.
+ */
+export function misshapenAnswer(err: unknown, before: number): unknown {
+  if (handedOver.count === before || !(err instanceof TypeError || err instanceof RangeError)) return err;
+  return new CliError('bad_response', `the server at ${handedOver.server} answered with JSON of another shape than this CLI expects (${err.message}); is it an Enclave server of this version?`, { cause: err });
+}
 
 export interface RawResponse {
   readonly status: number;
@@ -158,10 +179,18 @@ export class ApiClient {
   }
 
   private parse(text: string, status: number): unknown {
+    let doc: unknown;
     try {
-      return JSON.parse(text) as unknown;
+      doc = JSON.parse(text) as unknown;
     } catch {
       throw new CliError('bad_response', `the server at ${this.baseUrl} answered HTTP ${status} with a body that is not JSON; is it an Enclave server?`);
     }
+    // Every answer of the API is an object; a command reads its members.
+    if (typeof doc !== 'object' || doc === null || Array.isArray(doc)) {
+      throw new CliError('bad_response', `the server at ${this.baseUrl} answered HTTP ${status} with JSON that is not an object; is it an Enclave server?`);
+    }
+    handedOver.count += 1;
+    handedOver.server = this.baseUrl;
+    return doc;
   }
 }

@@ -2,6 +2,7 @@
 // errors and command failures all end in fail.ts as one line on stderr and an exit code.
 import { Command } from 'commander';
 import pkg from '../../package.json' with { type: 'json' };
+import { answersHandedOver, misshapenAnswer } from './api-client.ts';
 import { registerAccess } from './commands/access.ts';
 import { registerDemo } from './commands/demo.ts';
 import { registerErase } from './commands/erase.ts';
@@ -67,10 +68,11 @@ export function buildProgram(io: Io): Command {
 /** Runs the CLI on `argv` (without node and the script) and returns the exit code. */
 export async function runCli(argv: readonly string[], io: Io): Promise<number> {
   const program = buildProgram(io);
+  const answers = answersHandedOver();
   try {
     await program.parseAsync([...argv], { from: 'user' });
     return EXIT_OK;
   } catch (err) {
-    return reportFailure(err, (line) => io.stderr.write(line));
+    return reportFailure(misshapenAnswer(err, answers), (line) => io.stderr.write(line));
   }
 }

@@ -5,11 +5,11 @@ import type { RecordPage, RecordView } from '../../services/vault.ts';
 import type { ApiClient } from '../api-client.ts';
 import { seg } from '../api-client.ts';
 import type { CliContext } from '../context.ts';
-import { usageError } from '../fail.ts';
+import { CliError, usageError } from '../fail.ts';
 import type { Io } from '../io.ts';
 import { addClientOptions, clientOf, examples, integerIn, recordId } from '../options.ts';
 import { readInput } from '../output-files.ts';
-import { columns, Output, printable } from '../output.ts';
+import { columns, count, Output, printable } from '../output.ts';
 
 interface PutOptions {
   readonly data?: string;
@@ -50,14 +50,42 @@ async function recordData(io: Io, opts: PutOptions): Promise<Record<string, unkn
   return value as Record<string, unknown>;
 }
 
+/** An answer as it comes, before its members are checked. */
+type Unchecked<T> = { readonly [K in keyof T]?: unknown };
+
+/** Far more pages than a subject's records fill (at up to 1,000 a page): a server still answering `next` after as many is broken. */
+const MAX_LIST_PAGES = 10_000;
+
+/**
+ * Every record of the subject, page by page. The server's `next` cursor is followed only while it is new
+ * and up to MAX_LIST_PAGES pages: a broken or hostile server answering the same cursor, or cursors
+ * without end, must not keep the command fetching for ever.
+ */
 async function allRecords(client: ApiClient, subject: string, collection: string | undefined, limit: number): Promise<RecordView[]> {
   const records: RecordView[] = [];
+  /** The cursors the server has answered, each followed once. */
+  const answered = new Set<string>();
   let cursor: string | null = null;
+  let pages = 0;
   do {
+    if (pages === MAX_LIST_PAGES) {
+      throw new CliError('bad_response', `the server at ${client.baseUrl} still answers a next page after ${count(pages)} pages (${count(records.length)} records); stopped listing`);
+    }
     const q = new URLSearchParams({ limit: String(limit), ...(collection === undefined ? {} : { collection }), ...(cursor === null ? {} : { cursor }) });
-    const page: RecordPage = (await client.get<RecordPage>(`/v1/subjects/${seg(subject)}/records?${q.toString()}`)).body;
-    records.push(...page.records);
+    // Checked before it is followed: a missing `next` would otherwise be followed for ever.
+    const page: Unchecked<RecordPage> = (await client.get<Unchecked<RecordPage>>(`/v1/subjects/${seg(subject)}/records?${q.toString()}`)).body;
+    pages += 1;
+    if (!Array.isArray(page.records) || (page.next !== null && typeof page.next !== 'string')) {
+      throw new CliError('bad_response', `the server at ${client.baseUrl} answered a record page without a records list and a next cursor (a string or null)`);
+    }
     cursor = page.next;
+    records.push(...(page.records as RecordView[]));
+    if (cursor !== null) {
+      if (answered.has(cursor)) {
+        throw new CliError('bad_response', `the server at ${client.baseUrl} answered, on page ${count(pages)}, a next-page cursor it had answered before: following it would loop for ever; stopped listing`);
+      }
+      answered.add(cursor);
+    }
   } while (cursor !== null);
   return records;
 }

@@ -1,0 +1,106 @@
+// What a client command does with a server that answers 2xx but not as the API documents: JSON of
+// another shape is one bad_response line naming the server, not `internal`; a record list whose next
+// cursor repeats, or never ends, stops with one line instead of fetching for ever.
+import assert from 'node:assert/strict';
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { after, before, describe, it } from 'node:test';
+import { killAll, oneErrorLine, run, runInProcess, type RunResult } from './helpers.ts';
+
+const TOKEN = 'enc_Lqic1GTcSw08SyLfr-lV05Z-jOG07nc2oLLiqV5Igho';
+/** How many pages record list fetches at most (src/cli/commands/record.ts). */
+const MAX_LIST_PAGES = 10_000;
+
+/** What the server answers to the next request: status 200, this JSON text (or a function of the request count). */
+let answer: (n: number) => string = () => '{}';
+let requests = 0;
+let server: Server;
+let base = '';
+
+before(async () => {
+  server = createServer((_req, res) => {
+    requests += 1;
+    res.writeHead(200, { 'content-type': 'application/json' }).end(answer(requests));
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+});
+
+after(async () => {
+  killAll();
+  await new Promise((resolve) => server.close(resolve));
+});
+
+function answering(body: string | ((n: number) => string)): void {
+  requests = 0;
+  answer = typeof body === 'string' ? () => body : body;
+}
+
+/** One bad_response line naming the server, exit 1. */
+function badResponse(r: RunResult, args: readonly string[]): string {
+  assert.equal(r.code, 1, `${args.join(' ')}: ${r.stderr}`);
+  const { code, message } = oneErrorLine(r);
+  assert.equal(code, 'bad_response', `${args.join(' ')}: ${r.stderr}`);
+  assert.ok(message.includes(base), message);
+  return message;
+}
+
+describe('a 2xx answer of another shape than the API documents', () => {
+  const cases: readonly [string, readonly string[]][] = [
+    ['{"id":5}', ['record', 'get', 'users', 'u-1']],
+    ['{"records":[{"id":"r"}],"next":null}', ['record', 'list', 'u-1']],
+    ['{"tokens":null}', ['token', 'list']],
+    ['{"requests":null}', ['access', 'list']],
+    ['{}', ['policy', 'show']],
+  ];
+  for (const [body, args] of cases) {
+    it(`${args.join(' ')} answered ${body}: one bad_response line, not internal`, async () => {
+      answering(body);
+      const all = [...args, '--server', base, '-t', TOKEN];
+      const message = badResponse(await runInProcess(all), all);
+      assert.match(message, /another shape than this CLI expects/);
+    });
+  }
+
+  it('JSON that is not an object at all (null, a list, a number): the same', async () => {
+    for (const body of ['null', '[]', '5', '"ok"']) {
+      answering(body);
+      const args = ['record', 'get', 'users', 'u-1', '--server', base, '-t', TOKEN];
+      assert.match(badResponse(await runInProcess(args), args), /JSON that is not an object/);
+    }
+  });
+});
+
+describe('record list follows the next cursor only while the server makes progress', () => {
+  it('a cursor answered twice stops the listing at once, with one line', async () => {
+    answering('{"records":[],"next":"c1"}');
+    const args = ['record', 'list', 'u-1', '--server', base, '-t', TOKEN];
+    // A child process, ended if it does not stop by itself (the old behaviour: for ever).
+    const message = badResponse(await run(args, { timeoutMs: 30_000 }), args);
+    assert.match(message, /cursor it had answered before/);
+    assert.equal(requests, 2);
+  });
+
+  it('a page without a next cursor (neither a string nor null) stops it too', async () => {
+    for (const body of ['{"records":[]}', '{"records":[],"next":7}', '{"records":"x","next":null}']) {
+      answering(body);
+      const args = ['record', 'list', 'u-1', '--server', base, '-t', TOKEN];
+      assert.match(badResponse(await run(args, { timeoutMs: 30_000 }), args), /without a records list and a next cursor/);
+      assert.equal(requests, 1);
+    }
+  });
+
+  it('a cursor that comes back later (c1, c2, c1) is caught too', async () => {
+    answering((n) => `{"records":[],"next":"c${n % 2}"}`);
+    const args = ['record', 'list', 'u-1', '--server', base, '-t', TOKEN];
+    assert.match(badResponse(await run(args, { timeoutMs: 30_000 }), args), /cursor it had answered before/);
+    assert.equal(requests, 3);
+  });
+
+  it(`new cursors without end stop after ${MAX_LIST_PAGES.toLocaleString('en-US')} pages`, async () => {
+    answering((n) => `{"records":[],"next":"c${n}"}`);
+    const args = ['record', 'list', 'u-1', '--server', base, '-t', TOKEN];
+    assert.match(badResponse(await run(args, { timeoutMs: 120_000 }), args), /still answers a next page after 10,000 pages/);
+    assert.equal(requests, MAX_LIST_PAGES);
+  });
+});
