@@ -3,9 +3,10 @@
 // command loads up front, it stays light: the stores, the HTTP server and the configuration schema are
 // imported when a command runs, so `--help` and client commands start fast.
 import { InvalidArgumentError, Option, type Command } from 'commander';
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import { ID_PATTERN, PROPOSAL_ID_PATTERN, RECORD_ID_PATTERN, REQUEST_ID_PATTERN, TOKEN_ID_PATTERN } from '../core/api-ids.ts';
 import { parseDuration } from '../core/duration.ts';
+import { readFileLimited } from '../services/read-limited.ts';
 import { ApiClient } from './api-client.ts';
 import { usageError } from './fail.ts';
 
@@ -138,12 +139,18 @@ export function examples(...lines: string[]): string {
   return `\nExamples:\n${lines.map((l) => (l.startsWith('#') ? `  ${l}` : `  $ ${l}`)).join('\n')}\n`;
 }
 
+/** Far more than a verifier key's one line: a larger file (or /dev/zero) is not a key, and is not read further. */
+const MAX_KEY_FILE_BYTES = 64 * 1024;
+
 /** A verifier key given as itself (name+id+base64) or as a file holding it (`--vkey`, `--witness`). */
 export function keyText(value: string, what: string): string {
   if (value.includes('+') && !existsSync(value)) return value.trim();
+  let bytes: Buffer | undefined;
   try {
-    return readFileSync(value, 'utf8').trim();
+    bytes = readFileLimited(value, MAX_KEY_FILE_BYTES);
   } catch {
     throw usageError(`${what} is neither a verifier key (name+id+base64) nor a readable file: ${value}`);
   }
+  if (bytes === undefined) throw usageError(`${what} ${value}: larger than ${MAX_KEY_FILE_BYTES / 1024} KiB, so not a verifier key (one line, name+id+base64)`);
+  return bytes.toString('utf8').trim();
 }

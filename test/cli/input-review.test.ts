@@ -1,8 +1,9 @@
 // Review of the CLI's and the configuration file's handling of hostile input: an option typed wrong
 // with its value glued on (`--tokn=enc_…`) or a malformed --server carrying credentials is refused
-// without echoing the secret; a configuration or --file that is huge, or endless (/dev/zero), is refused
-// before it is read whole; a YAML tag that resolves to nothing (`!!js/function`, `!foo`) is an error
-// naming its line, not silently dropped; a non-scalar key is one error line, with no Node warning.
+// without echoing the secret; a configuration, a --file or a --vkey / --witness key file that is huge,
+// or endless (/dev/zero), is refused before it is read whole; a YAML tag that resolves to nothing
+// (`!!js/function`, `!foo`) is an error naming its line, not silently dropped; a non-scalar key is one
+// error line, with no Node warning.
 import assert from 'node:assert/strict';
 import { openSync, closeSync, ftruncateSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -110,6 +111,29 @@ describe('files are read up to a limit, never whole whatever their size', () => 
 
   it('record put --file and policy propose --file: an endless file (/dev/zero) is a usage error, not read until memory runs out', { skip: process.platform === 'win32' }, async () => {
     await refusedFiles(['/dev/zero']);
+  });
+
+  async function refusedKeyFiles(files: readonly string[]): Promise<void> {
+    for (const args of files.flatMap((file) => [
+      ['log', 'verify', '--url', 'http://127.0.0.1:9/log', '--vkey', file],
+      ['log', 'verify', '--url', 'http://127.0.0.1:9/log', '--vkey', 'log+01020304+AQ', '--witness', file],
+      ['log', 'proof', '--url', 'http://127.0.0.1:9/log', '--index', '0', '--vkey', file],
+      ['log', 'search', '--server', 'http://127.0.0.1:9', '-t', SECRET, '--vkey', file],
+    ])) {
+      const r = await cli(...args);
+      assert.equal(r.code, 2, `${args.join(' ')}: ${r.stderr}`);
+      const { code, message } = oneErrorLine(r);
+      assert.equal(code, 'invalid_argument');
+      assert.match(message, /larger than 64 KiB, so not a verifier key/);
+    }
+  }
+
+  it('--vkey and --witness files larger than 64 KiB are a usage error, not read as a key', async () => {
+    await refusedKeyFiles([sparse('huge.vkey', 64 * 1024 + 1)]);
+  });
+
+  it('--vkey and --witness: an endless file (/dev/zero) is a usage error, not read until memory runs out', { skip: process.platform === 'win32' }, async () => {
+    await refusedKeyFiles(['/dev/zero']);
   });
 });
 
