@@ -42,6 +42,8 @@ export class SubjectClaims {
    * one id run one at a time in this process). A completed claim is never held again: its subject exists.
    */
   async claim(ids: readonly string[]): Promise<Claimed> {
+    // Nothing to claim (a bulk page of subjects all known): no key, no store transaction.
+    if (ids.length === 0) return { held: new Set(), tookOver: new Set() };
     const keys = this.keysOf(ids);
     const now = this.clock();
     const inserted = await this.store.claim([...keys.keys()], this.holder, now);
@@ -80,6 +82,7 @@ export class SubjectClaims {
    * instead of refusing the id. Returns the ids whose claims are still under way.
    */
   async settled(ids: readonly string[]): Promise<string[]> {
+    if (ids.length === 0) return [];
     const keys = this.keysOf(ids);
     let pending = [...keys.keys()];
     const deadline = performance.now() + SETTLE_MS;
