@@ -43,6 +43,19 @@ export interface BreakGlassConfig {
   readonly reviewWithinMs: number;
 }
 
+/**
+ * The check on the gatekeeper team from outside it ("one gatekeeper and one monitor"): the groups a
+ * `require` of access_approval or break_glass.review names, and the orgs other than gatekeeper orgs
+ * with a role in them. A token for a principal of such an org needs that org's own approval too
+ * (change-service.ts): else a gatekeeper quorum could mint itself the monitors its rules require.
+ */
+export interface IndependentApprovers {
+  readonly groups: readonly string[];
+  readonly orgs: ReadonlySet<string>;
+  /** Never independent, even by a principal named in one of the groups. */
+  readonly gatekeeperOrgs: ReadonlySet<string>;
+}
+
 export interface GatekeeperConfig {
   readonly purposes: readonly string[];
   /** Service role (org/role) → the purposes it may act for. Every role of a service org has an entry. */
@@ -56,6 +69,7 @@ export interface GatekeeperConfig {
   readonly policyApproval: QuorumRule;
   readonly tokenApproval: QuorumRule;
   readonly breakGlass: BreakGlassConfig;
+  readonly independent: IndependentApprovers;
   /** The role `enclave init` gives each seal officer's bootstrap token. */
   readonly bootstrap: { readonly org: string; readonly role: string };
 }
@@ -162,6 +176,21 @@ export function parseGatekeeper(raw: RawGatekeeper, index: RoleIndex, problems: 
   if (bootKind !== undefined && bootKind !== 'gatekeeper') problems.push(`${at('bootstrap.role')}: "${raw.bootstrap.role}" must be a role of a gatekeeper org`);
   const [bootOrg, bootRole] = splitRef(raw.bootstrap.role);
 
+  // In the order their problems have always been reported.
+  const accessApproval = quorum(raw.access_approval, 'access_approval');
+  const policyApproval = quorum(raw.policy_approval, 'policy_approval');
+  const tokenApproval = quorum(raw.token_approval, 'token_approval');
+  const review = quorum(bg.review, 'break_glass.review');
+  const gatekeeperOrgs = new Set([...index.orgs].filter(([, org]) => org.kind === 'gatekeeper').map(([orgId]) => orgId));
+  const independentGroups = [...new Set([...accessApproval.require.keys(), ...review.require.keys()])];
+  const independentOrgs = new Set<string>();
+  for (const g of independentGroups) {
+    for (const ref of groups.get(g)?.roles ?? []) {
+      const [org] = splitRef(ref);
+      if (index.orgs.has(org) && !gatekeeperOrgs.has(org) && !barred.has(org)) independentOrgs.add(org);
+    }
+  }
+
   return {
     purposes: raw.purposes,
     servicePurposes,
@@ -170,18 +199,19 @@ export function parseGatekeeper(raw: RawGatekeeper, index: RoleIndex, problems: 
     maxGrantMs,
     requestExpiryMs,
     groups,
-    accessApproval: quorum(raw.access_approval, 'access_approval'),
-    policyApproval: quorum(raw.policy_approval, 'policy_approval'),
-    tokenApproval: quorum(raw.token_approval, 'token_approval'),
+    accessApproval,
+    policyApproval,
+    tokenApproval,
     breakGlass: {
       roles: new Set(bg.roles),
       maxMs: bgMax,
       maxSubjects: bg.max_subjects ?? BREAK_GLASS_DEFAULTS.maxSubjects,
       maxOpen,
       maxUnreviewed,
-      review: quorum(bg.review, 'break_glass.review'),
+      review,
       reviewWithinMs: ms(bg.review.within),
     },
+    independent: { groups: independentGroups, orgs: independentOrgs, gatekeeperOrgs },
     bootstrap: { org: bootOrg, role: bootRole },
   };
 }

@@ -2,7 +2,7 @@
 // `from` groups, and at least n of them from each group named in `require`, with no approver counted
 // for two requirements (one officer who is also a monitor does not stand for both). The requester or
 // proposer never counts.
-import type { ApproverGroup, QuorumRule } from './gatekeeper-config.ts';
+import type { ApproverGroup, IndependentApprovers, QuorumRule } from './gatekeeper-config.ts';
 import { roleRef } from './gatekeeper-config.ts';
 
 export interface Approver {
@@ -26,6 +26,19 @@ export function inGroup(group: ApproverGroup | undefined, a: Approver): boolean 
 /** Whether `a` may approve under `rule` at all (a member of one of its groups). */
 export function isEligible(rule: QuorumRule, groups: ReadonlyMap<string, ApproverGroup>, a: Approver): boolean {
   return rule.from.some((g) => inGroup(groups.get(g), a));
+}
+
+/** Whether `a` is part of the check from outside the gatekeeper team: of another org, in a group its rules require. */
+export function isIndependent(ind: IndependentApprovers, groups: ReadonlyMap<string, ApproverGroup>, a: Approver): boolean {
+  return !ind.gatekeeperOrgs.has(a.org) && ind.groups.some((g) => inGroup(groups.get(g), a));
+}
+
+/**
+ * The org whose own approval a token for `p` needs besides token_approval: its org, when that org has a
+ * role in an independent group, or when `p` belongs to one (a principal named there); else none.
+ */
+export function independentOrgOf(ind: IndependentApprovers, groups: ReadonlyMap<string, ApproverGroup>, p: Approver): string | undefined {
+  return ind.orgs.has(p.org) || isIndependent(ind, groups, p) ? p.org : undefined;
 }
 
 /** Largest assignment of approvers to required slots (Kuhn's augmenting paths; sizes are tiny). */

@@ -152,6 +152,15 @@ export const ProposalView = Type.Object(
     outcome: Nullable(Type.String()),
     approvals: Type.Array(Verdict),
     quorum: Quorum,
+    org_approval: Type.Optional(
+      Type.Object(
+        { org: Type.String(), first_of_org: Type.Boolean(), approved_by: Nullable(Type.String()) },
+        {
+          description:
+            'A token for a principal of an independent approver org (e.g. the trusted provider) also needs an approval from that org; first_of_org: none of its approvers had ever held a token, so token_approval alone issues it (the bootstrap).',
+        },
+      ),
+    ),
   },
   { $id: 'Proposal' },
 );

@@ -18,7 +18,7 @@ import type { EnclaveError } from '../core/errors.ts';
 import { roleRef, type QuorumRule } from '../core/gatekeeper-config.ts';
 import { Lru } from '../core/lru.ts';
 import type { Principal } from '../core/principal.ts';
-import { isEligible } from '../core/quorum.ts';
+import { isEligible, isIndependent } from '../core/quorum.ts';
 import type { Context } from '@cedar-policy/cedar-wasm/nodejs';
 import type { ActiveGrant, GrantIndex } from './grant-index.ts';
 import { DEFAULT_DENY, ENGINE_FAILED_PREFIX, type CedarAnswer, type PolicyEngine } from './policy-engine.ts';
@@ -29,6 +29,11 @@ const SEAL_WHILE_FAILED = `${ENGINE_FAILED_PREFIX}gatekeeper-seal`;
 const ROLE_ACTIONS: ReadonlySet<string> = new Set(ACTIONS);
 /** Actions that reach protected data as a whole, whatever fields they name. */
 const WHOLE_SUBJECT: ReadonlySet<Action> = new Set<Action>(['subject.erase', 'subject.rehome', 'enclave.seal']);
+/**
+ * Independent approvers (monitors) see and approve the token proposals of their own org, which need
+ * their approval: the change service narrows these to that org, and never counts them toward token_approval.
+ */
+const OWN_ORG_TOKEN_ACTIONS: ReadonlySet<Action> = new Set<Action>(['token.approve', 'token.list']);
 
 interface Facts {
   readonly principal: Principal;
@@ -200,7 +205,7 @@ export class CedarDecisionPoint implements DecisionPoint {
       readsProtected: role.reads === 'protected' && org.kind !== 'parent',
       purpose,
       servicePurpose: org.kind === 'service' && purpose !== undefined && (g.servicePurposes.get(ref)?.has(purpose) ?? false),
-      approver: (this.rules[action] ?? []).some((rule) => isEligible(rule, g.groups, principal)),
+      approver: (this.rules[action] ?? []).some((rule) => isEligible(rule, g.groups, principal)) || (OWN_ORG_TOKEN_ACTIONS.has(action) && isIndependent(g.independent, g.groups, principal)),
       breakglassRole: g.breakGlass.roles.has(ref),
     };
   }

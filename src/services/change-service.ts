@@ -12,7 +12,7 @@ import { EnclaveError } from '../core/errors.ts';
 import type { EventLog, LogEventType, LogValue } from '../core/event-log.ts';
 import type { QuorumRule } from '../core/gatekeeper-config.ts';
 import type { Principal } from '../core/principal.ts';
-import { evaluateQuorum, isEligible } from '../core/quorum.ts';
+import { evaluateQuorum, independentOrgOf, isEligible, isIndependent, type Approver } from '../core/quorum.ts';
 import type { ProposalState } from '../core/api-ids.ts';
 import { formatRfc3339 } from '../core/rfc3339.ts';
 import type { ApprovalRow, PolicyVersionRow, ProposalEffect, ProposalKind, ProposalRow, Store, TokenRow, TokenWithPrincipal } from '../core/store.ts';
@@ -46,6 +46,27 @@ interface TokenRevokePayload {
   readonly principal: string;
 }
 
+/**
+ * The approval a token for a principal of an independent org (the trusted provider's, whose monitors the
+ * access rules require) needs from that org, besides token_approval: else a gatekeeper quorum could mint
+ * itself monitors. The org's first token, before any of its approvers ever held one, is the bootstrap.
+ */
+export interface OrgApproval {
+  readonly org: string;
+  /** No independent approver of the org had ever held a token (when the proposal was decided): token_approval alone. */
+  readonly first_of_org: boolean;
+  /** The principal of the org whose approval gave it, if any. */
+  readonly approved_by: string | null;
+}
+
+/** What `anyOf` found: the actions allowed, and the refusal of the first one denied. */
+interface Access {
+  readonly allowed: ReadonlySet<Action>;
+  readonly denial?: EnclaveError;
+}
+
+const orgMet = (o: OrgApproval | undefined): boolean => o === undefined || o.first_of_org || o.approved_by !== null;
+
 export interface PolicyDiff {
   readonly base_version: number;
   readonly active_version: number;
@@ -72,6 +93,7 @@ export interface ProposalView {
   readonly outcome: string | null;
   readonly approvals: readonly VerdictView[];
   readonly quorum: { readonly k: number; readonly met: boolean; readonly missing: string };
+  readonly org_approval?: OrgApproval;
 }
 
 export interface PolicyVersionView {
@@ -294,7 +316,8 @@ export class ChangeService {
   async proposeToken(principal: Principal, req: TokenRequest): Promise<{ proposal: ProposalView; secret: string }> {
     await this.authorize(principal, 'token.propose');
     checkTokenRequest(this.config, req);
-    const existing = (await this.store.tokens.list()).find((t) => t.principal.id === req.principal);
+    const tokens = await this.store.tokens.list();
+    const existing = tokens.find((t) => t.principal.id === req.principal);
     if (existing && (existing.principal.org !== req.org || existing.principal.role !== req.role)) {
       throw new EnclaveError('invalid_argument', `principal "${req.principal}" already exists with another org or role`);
     }
@@ -308,14 +331,19 @@ export class ChangeService {
       token_id: newTokenId(),
       hash: hashToken(secret),
     };
-    const row = await this.create(principal, 'token.issue', { ...payload }, 'token.proposed', { token: payload.token_id, for: payload.principal, org: payload.org, role: payload.role });
-    return { proposal: await this.view(row, []), secret };
+    const g = this.config.gatekeeper;
+    const org = independentOrgOf(g.independent, g.groups, { id: req.principal, org: req.org, role: req.role });
+    // Present when the org must approve too; true, the bootstrap, flags what the gatekeepers alone may issue.
+    const check: Record<string, LogValue> = org === undefined ? {} : { first_of_org: this.firstOfOrg(tokens, org, Infinity) };
+    const row = await this.create(principal, 'token.issue', { ...payload }, 'token.proposed', { token: payload.token_id, for: payload.principal, org: payload.org, role: payload.role, ...check });
+    return { proposal: await this.view(row, [], tokens), secret };
   }
 
   async tokens(principal: Principal): Promise<TokenView[]> {
     await this.authorize(principal, 'token.list');
     const now = this.clock();
-    return (await this.store.tokens.list()).map((t) => tokenView(t, now));
+    const own = this.ownOrgOnly(principal);
+    return (await this.store.tokens.list()).filter((t) => !own || t.principal.org === principal.org).map((t) => tokenView(t, now));
   }
 
   /**
@@ -417,22 +445,66 @@ export class ChangeService {
 
   // ---- proposals ---------------------------------------------------------------------------------
 
-  private async row(id: string): Promise<ProposalRow> {
-    const row = await this.store.proposals.get(id);
-    if (!row) throw new EnclaveError('proposal_not_found', `no proposal "${id}"`, { details: { key: id } });
-    return row;
-  }
-
   private readAction(kind: ProposalKind): Action {
     return kind === 'policy' ? 'policy.read' : 'token.list';
   }
 
   /**
+   * An independent approver in none of token_approval's groups (a monitor) is one only for the tokens of
+   * its own org: it sees, approves or rejects those token proposals and tokens, and no others.
+   */
+  private ownOrgOnly(principal: Principal): boolean {
+    const g = this.config.gatekeeper;
+    return !isEligible(g.tokenApproval, g.groups, principal) && isIndependent(g.independent, g.groups, principal);
+  }
+
+  /** Whether a principal confined to its own org's token proposals (ownOrgOnly) may act on this one. */
+  private ownOrgMay(principal: Principal, row: ProposalRow): boolean {
+    return row.kind === 'policy' || (row.kind === 'token.issue' && (JSON.parse(row.payload) as TokenIssuePayload).org === principal.org);
+  }
+
+  /**
+   * The proposal, for a principal `anyOf` let through. One confined to its own org's token proposals is
+   * refused any other token proposal, and, when it may act on no policy proposal either, an unknown id
+   * alike (the same 403), so it cannot probe the ids of proposals it may not see.
+   */
+  private async rowFor(principal: Principal, id: string, access: Access, policyAction: Action): Promise<ProposalRow> {
+    const row = await this.store.proposals.get(id);
+    if (this.ownOrgOnly(principal) && (row ? !this.ownOrgMay(principal, row) : !access.allowed.has(policyAction))) {
+      throw access.denial ?? new EnclaveError('forbidden', `${principal.id} sees and reviews only the token proposals for principals of ${principal.org}`, { details: { action: policyAction } });
+    }
+    if (!row) throw new EnclaveError('proposal_not_found', `no proposal "${id}"`, { details: { key: id } });
+    return row;
+  }
+
+  /** Whether no independent approver of `org` held a token created before `before` (revoked or expired ones included). */
+  private firstOfOrg(tokens: readonly TokenWithPrincipal[], org: string, before: number): boolean {
+    const g = this.config.gatekeeper;
+    return !tokens.some((t) => t.principal.org === org && t.token.createdAt < before && isIndependent(g.independent, g.groups, t.principal));
+  }
+
+  /**
+   * The org approval a token proposal needs, if any. An org stays bootstrapped once one of its approvers
+   * ever held a token: a gatekeeper quorum that revokes every monitor cannot then mint new ones as "first".
+   */
+  private async orgApproval(row: ProposalRow, approvers: readonly Approver[], tokens?: readonly TokenWithPrincipal[]): Promise<OrgApproval | undefined> {
+    if (row.kind !== 'token.issue') return undefined;
+    const p = JSON.parse(row.payload) as TokenIssuePayload;
+    const g = this.config.gatekeeper;
+    const org = independentOrgOf(g.independent, g.groups, { id: p.principal, org: p.org, role: p.role });
+    if (org === undefined) return undefined;
+    // A decided proposal is shown as it was decided: its own token does not make it a later one.
+    if (this.firstOfOrg(tokens ?? (await this.store.tokens.list()), org, row.decidedAt ?? Infinity)) return { org, first_of_org: true, approved_by: null };
+    const by = approvers.find((a) => a.org === org && a.id !== row.proposer && isIndependent(g.independent, g.groups, a));
+    return { org, first_of_org: false, approved_by: by?.id ?? null };
+  }
+
+  /**
    * Decides each action for the principal, and refuses (403, naming the first action's reason) one who is
    * allowed none: checked before a proposal is looked up, so whoever may not act on proposals at all
-   * cannot tell which ids exist. Answers the actions allowed.
+   * cannot tell which ids exist. Answers the actions allowed, and the refusal of the first one denied.
    */
-  private async anyOf(principal: Principal, actions: readonly Action[]): Promise<ReadonlySet<Action>> {
+  private async anyOf(principal: Principal, actions: readonly Action[]): Promise<Access> {
     const allowed = new Set<Action>();
     let denied: { decision: Decision; action: Action } | undefined;
     for (const action of actions) {
@@ -440,13 +512,15 @@ export class ChangeService {
       if (d.allow) allowed.add(action);
       else denied ??= { decision: d, action };
     }
-    if (allowed.size === 0 && denied) throw forbidden(denied.decision, denied.action);
-    return allowed;
+    const denial = denied && forbidden(denied.decision, denied.action);
+    if (allowed.size === 0 && denial) throw denial;
+    return { allowed, ...(denial ? { denial } : {}) };
   }
 
   async get(principal: Principal, id: string): Promise<ProposalView> {
-    const allowed = await this.anyOf(principal, ['policy.read', 'token.list']);
-    const row = await this.row(id);
+    const access = await this.anyOf(principal, ['policy.read', 'token.list']);
+    const allowed = access.allowed;
+    const row = await this.rowFor(principal, id, access, 'policy.read');
     const action = this.readAction(row.kind);
     if (!allowed.has(action)) await this.authorize(principal, action);
     return await this.view(row, await this.store.approvals.list(id));
@@ -455,30 +529,34 @@ export class ChangeService {
   async list(principal: Principal, options: { kind?: ProposalKind; status?: ProposalState; limit?: number } = {}): Promise<ProposalView[]> {
     const kinds: ProposalKind[] = options.kind ? [options.kind] : ['policy', 'token.issue', 'token.revoke'];
     // Who may read no kind asked for is refused, not shown an empty list.
-    const allowed = await this.anyOf(principal, [...new Set(kinds.map((k) => this.readAction(k)))]);
+    const { allowed } = await this.anyOf(principal, [...new Set(kinds.map((k) => this.readAction(k)))]);
     const readable = kinds.filter((k) => allowed.has(this.readAction(k)));
     const now = this.clock();
     const stored = options.status === 'expired' ? 'pending' : options.status;
     const rows = await this.store.proposals.list({ ...(options.kind ? { kind: options.kind } : {}), ...(stored ? { status: stored } : {}), ...(options.limit ? { limit: options.limit } : {}) });
+    const own = this.ownOrgOnly(principal);
+    const visible = rows.filter((row) => readable.includes(row.kind) && (options.status === undefined || this.state(row, now) === options.status) && (!own || this.ownOrgMay(principal, row)));
+    // Read once for every token proposal listed, not once each.
+    const tokens = visible.some((row) => row.kind === 'token.issue') ? await this.store.tokens.list() : undefined;
     const views: ProposalView[] = [];
-    for (const row of rows) {
-      if (!readable.includes(row.kind) || (options.status !== undefined && this.state(row, now) !== options.status)) continue;
-      views.push(await this.view(row, await this.store.approvals.list(row.id)));
-    }
+    for (const row of visible) views.push(await this.view(row, await this.store.approvals.list(row.id), tokens));
     return views;
   }
 
   /** Approves or rejects a pending proposal; the approval that completes the quorum applies it. */
   async review(principal: Principal, id: string, input: VerdictInput): Promise<ProposalView> {
-    const allowed = await this.anyOf(principal, ['policy.approve', 'token.approve']);
-    const row = await this.row(id);
+    const access = await this.anyOf(principal, ['policy.approve', 'token.approve']);
+    const allowed = access.allowed;
+    const row = await this.rowFor(principal, id, access, 'policy.approve');
     const action: Action = row.kind === 'policy' ? 'policy.approve' : 'token.approve';
     if (!allowed.has(action)) await this.authorize(principal, action);
     const rule = this.ruleOf(row.kind);
     const now = this.clock();
     const party = partyOf(row);
     const target = { id: row.id, digest: row.digest, recomputed: proposalDigest(row), author: row.proposer, ...(party === undefined ? {} : { party }), noun: 'proposal' };
-    const admitted = await admitVerdict(this.store.approvals, target, principal, input, isEligible(rule, this.config.gatekeeper.groups, principal), now);
+    // An approver of its own org's tokens reviews them (checked above) without counting toward token_approval.
+    const eligible = isEligible(rule, this.config.gatekeeper.groups, principal) || (row.kind === 'token.issue' && this.ownOrgOnly(principal));
+    const admitted = await admitVerdict(this.store.approvals, target, principal, input, eligible, now);
     if (row.status !== 'pending' || now >= row.expiresAt) throw new EnclaveError('not_pending', `proposal ${id} is ${this.state(row, now)}; nothing more can be decided on it`);
     if (input.verdict === 'deny') {
       // A repeated rejection (stored, its proposal not marked) only completes what it decided.
@@ -494,21 +572,23 @@ export class ChangeService {
         this.append(row.kind === 'policy' ? 'policy.approved' : 'token.approved', principal, { proposal: id, kind: row.kind, digest: row.digest }),
       );
       const approvals = await this.store.approvals.list(id);
-      const quorum = evaluateQuorum(rule, this.config.gatekeeper.groups, approversOf(approvals, row.digest, party), row.proposer);
+      const approvers = approversOf(approvals, row.digest, party);
+      const quorum = evaluateQuorum(rule, this.config.gatekeeper.groups, approvers, row.proposer);
+      const org = await this.orgApproval(row, approvers);
       // A rejection stored meanwhile, its proposal not yet marked rejected, ends it all the same (the store
       // checks again as it applies).
-      const applies = quorum.met && !approvals.some((a) => a.verdict === 'deny');
+      const applies = quorum.met && orgMet(org) && !approvals.some((a) => a.verdict === 'deny');
       // A repeated approval applies what its quorum met when the log refused the change's entry; else it
       // is one approver speaking twice.
       if (admitted.repeat && !applies) throw alreadyReviewed(principal.id, 'proposal', id);
-      if (applies) await this.apply(row, quorum.counted, now);
+      if (applies) await this.apply(row, quorum.counted, now, org);
     }
     // The reviewer was authorized to decide this proposal, so sees it as decided, without a second check
     // (an approver who may not list tokens would otherwise get 403 after their verdict was saved).
     return await this.view((await this.store.proposals.get(id)) ?? row, await this.store.approvals.list(id));
   }
 
-  private async apply(row: ProposalRow, approvers: readonly string[], now: number): Promise<void> {
+  private async apply(row: ProposalRow, approvers: readonly string[], now: number, org?: OrgApproval): Promise<void> {
     const { effect, outcome, event, details, revoking } = await this.effectOf(row, approvers, now);
     if (effect.kind === 'policy') {
       // Validated when proposed; a restart with another configuration since then may have changed the schema.
@@ -520,7 +600,8 @@ export class ChangeService {
         throw err;
       }
     }
-    const entry = { proposal: row.id, approvers: [...approvers], ...details };
+    const check: Record<string, LogValue> = org === undefined ? {} : org.first_of_org ? { first_of_org: true } : { org_approver: org.approved_by };
+    const entry = { proposal: row.id, approvers: [...approvers], ...details, ...check };
     await this.append(event, undefined, entry);
     const answer = await this.store.proposals.decide(row.id, { status: 'applied', at: now, outcome, effect });
     if (answer === 'decided') {
@@ -606,9 +687,12 @@ export class ChangeService {
     return row.status === 'pending' && now >= row.expiresAt ? 'expired' : row.status;
   }
 
-  private async view(row: ProposalRow, approvals: readonly ApprovalRow[]): Promise<ProposalView> {
+  private async view(row: ProposalRow, approvals: readonly ApprovalRow[], tokens?: readonly TokenWithPrincipal[]): Promise<ProposalView> {
     const rule = this.ruleOf(row.kind);
-    const quorum = evaluateQuorum(rule, this.config.gatekeeper.groups, approversOf(approvals, row.digest, partyOf(row)), row.proposer);
+    const approvers = approversOf(approvals, row.digest, partyOf(row));
+    const quorum = evaluateQuorum(rule, this.config.gatekeeper.groups, approvers, row.proposer);
+    const org = await this.orgApproval(row, approvers, tokens);
+    const orgMissing = orgMet(org) || !org ? [] : [`1 approval from a principal of ${org.org} (its own check on tokens of its principals)`];
     const base = {
       id: row.id,
       kind: row.kind,
@@ -619,8 +703,9 @@ export class ChangeService {
       status: this.state(row, this.clock()),
       decided_at: isoOrNull(row.decidedAt),
       outcome: row.outcome,
-      approvals: verdictViews(approvals, quorum.counted),
-      quorum: { k: rule.k, met: quorum.met, missing: quorum.missing },
+      approvals: verdictViews(approvals, org?.approved_by ? [...quorum.counted, org.approved_by] : quorum.counted),
+      quorum: { k: rule.k, met: quorum.met && orgMet(org), missing: [quorum.missing, ...orgMissing].filter((m) => m !== '').join('; ') },
+      ...(org === undefined ? {} : { org_approval: org }),
     };
     switch (row.kind) {
       case 'policy': {

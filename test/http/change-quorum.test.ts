@@ -288,10 +288,14 @@ describe('an approver of tokens from outside the gatekeeper team', () => {
   });
 });
 
-test('with the starter configuration the provider, who approves no tokens, cannot list them', async () => {
+test('with the starter configuration the provider, who approves only its own org\'s tokens, lists only those', async () => {
   const h = await makeHttpFixture();
   try {
-    assert.equal(errorCode(await h.call('provider', 'GET', '/v1/tokens')), 'forbidden');
+    const res = await h.call('provider', 'GET', '/v1/tokens');
+    assert.equal(res.statusCode, 200, res.body);
+    const orgs = json<{ tokens: { org: string; principal: string }[] }>(res).tokens.map((t) => t.org);
+    assert.deepEqual([...new Set(orgs)], ['trusted-provider']);
+    assert.equal(errorCode(await h.call('regulator', 'GET', '/v1/tokens')), 'forbidden');
   } finally {
     await h.close();
   }

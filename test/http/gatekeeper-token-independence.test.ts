@@ -1,0 +1,172 @@
+// The access rules require "one gatekeeper and one monitor": the monitors (the trusted provider's
+// principals) are the check from outside the gatekeeper team. A token for a principal of such an org
+// therefore needs, besides token_approval (gatekeepers only), an approval from that org once it has had
+// an approver: else two gatekeepers could mint themselves a monitor token and satisfy that check alone.
+import assert from 'node:assert/strict';
+import { after, before, describe, test } from 'node:test';
+import type { LightMyRequestResponse } from 'fastify';
+import { errorCode, json, makeHttpFixture, type HttpFixture } from '../helpers/http.ts';
+import { loggedEvents } from '../helpers/log.ts';
+
+interface ProposalBody {
+  id: string;
+  kind: string;
+  digest: string;
+  status: string;
+  quorum: { met: boolean; missing: string };
+  token?: { token_id: string; principal: string; org: string };
+  org_approval?: { org: string; first_of_org: boolean; approved_by: string | null };
+  approvals: { approver: string; counts: boolean }[];
+}
+interface Proposed {
+  proposal: ProposalBody;
+  secret: string;
+}
+
+/** A second trusted provider whose monitors are in the `monitors` group and who holds no token yet. */
+const withSecondProvider = (c: string): string =>
+  c
+    .replace('  - id: regulator\n    kind: regulator', '  - id: second-provider\n    kind: provider\n    roles:\n      - id: monitor\n        actions: [subject.read, log.read]\n        reads: public\n  - id: regulator\n    kind: regulator')
+    .replace('monitors: { roles: [trusted-provider/monitor] }', 'monitors: { roles: [trusted-provider/monitor, second-provider/monitor] }');
+
+function harness(get: () => HttpFixture) {
+  const send = (secret: string, method: 'GET' | 'POST', url: string, payload?: unknown): Promise<LightMyRequestResponse> =>
+    get().app.inject({ method, url, headers: { authorization: `Bearer ${secret}` }, ...(payload === undefined ? {} : { payload: payload as Record<string, unknown> }) });
+  return {
+    send,
+    propose: async (principal: string, org: string, role = 'monitor'): Promise<Proposed> => {
+      const res = await get().call('officer', 'POST', '/v1/tokens', { principal, org, role });
+      assert.equal(res.statusCode, 202, res.body);
+      return json<Proposed>(res);
+    },
+    verdict: (secret: string, p: { id: string; digest: string }, path: 'approve' | 'reject' = 'approve') => send(secret, 'POST', `/v1/proposals/${p.id}/${path}`, { digest: p.digest }),
+    whoami: async (secret: string) => (await send(secret, 'GET', '/v1/whoami')).statusCode,
+  };
+}
+
+describe('tokens for an independent approver org', () => {
+  let h: HttpFixture;
+  let bob: string;
+  const t = harness(() => h);
+
+  before(async () => {
+    h = await makeHttpFixture({ config: withSecondProvider });
+    bob = (await h.enclave.tokens.issue({ principal: 'bob', org: 'gatekeeper', role: 'officer' })).secret;
+  });
+  after(async () => h.close());
+
+  test('two gatekeepers cannot issue a monitor token alone once the provider has a monitor: the provider approves it too', async () => {
+    const { proposal, secret } = await t.propose('mon-2', 'trusted-provider');
+    assert.equal(json<ProposalBody>(await t.verdict(h.tokens.approver, proposal)).status, 'pending');
+    const two = json<ProposalBody>(await t.verdict(bob, proposal));
+    assert.equal(two.status, 'pending', 'token_approval is met, the provider has not approved');
+    assert.equal(await t.whoami(secret), 401, 'the gatekeepers hold no monitor token');
+    assert.equal(two.quorum.met, false);
+    assert.match(two.quorum.missing, /1 approval from a principal of trusted-provider/);
+    assert.deepEqual(two.org_approval, { org: 'trusted-provider', first_of_org: false, approved_by: null });
+
+    const three = json<ProposalBody>(await t.verdict(h.tokens.provider, proposal));
+    assert.equal(three.status, 'applied');
+    assert.equal(three.org_approval?.approved_by, 'provider-1');
+    assert.equal(await t.whoami(secret), 200);
+    const events = await loggedEvents(h.enclave);
+    const proposed = events.find((e) => e.type === 'token.proposed' && e.details['token'] === proposal.token?.token_id);
+    assert.equal(proposed?.details['first_of_org'], false);
+    const issued = events.find((e) => e.type === 'token.issued' && e.details['token'] === proposal.token?.token_id);
+    assert.equal(issued?.details['org_approver'], 'provider-1');
+    assert.equal(issued?.details['first_of_org'], undefined);
+  });
+
+  test('the provider\'s approval never counts toward token_approval\'s k', async () => {
+    const { proposal } = await t.propose('mon-3', 'trusted-provider');
+    const first = await t.verdict(h.tokens.provider, proposal);
+    assert.equal(first.statusCode, 200, first.body);
+    const second = json<ProposalBody>(await t.verdict(h.tokens.approver, proposal));
+    assert.equal(second.status, 'pending', 'one gatekeeper and the provider are not token_approval');
+    assert.match(second.quorum.missing, /1 more approval from gatekeepers/);
+    assert.doesNotMatch(second.quorum.missing, /trusted-provider/);
+    assert.equal(json<ProposalBody>(await t.verdict(bob, proposal)).status, 'applied');
+  });
+
+  test('a monitor sees, approves and rejects the token proposals of its own org, and no others', async () => {
+    const own = (await t.propose('mon-4', 'trusted-provider')).proposal;
+    const app = (await t.propose('app-2', 'platform', 'service')).proposal;
+    assert.equal(app.org_approval, undefined, 'a platform token needs token_approval only');
+    const revoke = json<{ proposal: ProposalBody }>(await h.call('officer', 'POST', `/v1/tokens/${h.principals.service.tokenId}/revoke`)).proposal;
+
+    const shown = await h.call('provider', 'GET', `/v1/proposals/${own.id}`);
+    assert.equal(shown.statusCode, 200, shown.body);
+    assert.equal(json<ProposalBody>(shown).digest, own.digest);
+    for (const p of [app, revoke]) {
+      assert.equal(errorCode(await h.call('provider', 'GET', `/v1/proposals/${p.id}`)), 'forbidden', p.kind);
+      assert.equal(errorCode(await t.verdict(h.tokens.provider, p)), 'forbidden', p.kind);
+      assert.equal(errorCode(await t.verdict(h.tokens.provider, p, 'reject')), 'forbidden', p.kind);
+    }
+    const listed = json<{ proposals: ProposalBody[] }>(await h.call('provider', 'GET', '/v1/proposals')).proposals;
+    assert.ok(listed.some((p) => p.id === own.id));
+    assert.ok(listed.every((p) => p.kind === 'policy' || p.token?.org === 'trusted-provider'), JSON.stringify(listed.map((p) => [p.kind, p.token?.org])));
+    const tokens = json<{ tokens: { org: string }[] }>(await h.call('provider', 'GET', '/v1/tokens')).tokens;
+    assert.deepEqual([...new Set(tokens.map((x) => x.org))], ['trusted-provider']);
+    assert.equal(errorCode(await h.call('regulator', 'GET', `/v1/proposals/${own.id}`)), 'forbidden');
+
+    const rejected = await t.verdict(h.tokens.provider, own, 'reject');
+    assert.equal(json<ProposalBody>(rejected).status, 'rejected', rejected.body);
+    // The platform's token is none of the provider's business: the gatekeepers issue it alone.
+    await t.verdict(h.tokens.approver, app);
+    assert.equal(json<ProposalBody>(await t.verdict(bob, app)).status, 'applied');
+  });
+
+  test('the first token of an independent org is the bootstrap: token_approval alone, flagged first_of_org in the view and the log', async () => {
+    const first = await t.propose('sp-1', 'second-provider');
+    assert.deepEqual(first.proposal.org_approval, { org: 'second-provider', first_of_org: true, approved_by: null });
+    await t.verdict(h.tokens.approver, first.proposal);
+    const applied = json<ProposalBody>(await t.verdict(bob, first.proposal));
+    assert.equal(applied.status, 'applied');
+    assert.equal(applied.org_approval?.first_of_org, true, 'shown as it was decided');
+    assert.equal(await t.whoami(first.secret), 200);
+    const events = await loggedEvents(h.enclave);
+    assert.equal(events.find((e) => e.type === 'token.proposed' && e.details['token'] === first.proposal.token?.token_id)?.details['first_of_org'], true);
+    assert.equal(events.find((e) => e.type === 'token.issued' && e.details['token'] === first.proposal.token?.token_id)?.details['first_of_org'], true);
+
+    // From now on the org approves its own: the second provider's monitor, not the first provider's.
+    const next = (await t.propose('sp-2', 'second-provider')).proposal;
+    assert.equal(next.org_approval?.first_of_org, false);
+    await t.verdict(h.tokens.approver, next);
+    assert.equal(json<ProposalBody>(await t.verdict(bob, next)).status, 'pending');
+    assert.equal(errorCode(await t.verdict(h.tokens.provider, next)), 'forbidden', 'another org\'s monitor');
+    const done = json<ProposalBody>(await t.verdict(first.secret, next));
+    assert.equal(done.status, 'applied');
+    assert.equal(done.org_approval?.approved_by, 'sp-1');
+    // sp-1 (a monitor of another org) never sees the first provider's token proposals.
+    const other = (await t.propose('mon-5', 'trusted-provider')).proposal;
+    assert.equal(errorCode(await t.send(first.secret, 'GET', `/v1/proposals/${other.id}`)), 'forbidden');
+  });
+});
+
+describe('revoking every monitor of an org', () => {
+  let h: HttpFixture;
+  let bob: string;
+  const t = harness(() => h);
+
+  before(async () => {
+    h = await makeHttpFixture();
+    bob = (await h.enclave.tokens.issue({ principal: 'bob', org: 'gatekeeper', role: 'officer' })).secret;
+  });
+  after(async () => h.close());
+
+  test('does not reopen the bootstrap: a gatekeeper quorum that revoked them still cannot mint a monitor alone', async () => {
+    // The gatekeepers revoke the provider's only monitor by quorum (as they may: no one vetoes their own removal).
+    const revoke = json<{ proposal: ProposalBody }>(await h.call('officer', 'POST', `/v1/tokens/${h.principals.provider.tokenId}/revoke`)).proposal;
+    await t.verdict(h.tokens.approver, revoke);
+    assert.equal(json<ProposalBody>(await t.verdict(bob, revoke)).status, 'applied');
+    assert.equal(await t.whoami(h.tokens.provider), 401);
+
+    const { proposal, secret } = await t.propose('fake-monitor', 'trusted-provider');
+    await t.verdict(h.tokens.approver, proposal);
+    const after = json<ProposalBody>(await t.verdict(bob, proposal));
+    assert.equal(after.status, 'pending');
+    assert.equal(await t.whoami(secret), 401, 'no monitor token minted by the gatekeepers alone');
+    assert.equal(after.quorum.met, false);
+    assert.deepEqual(after.org_approval, { org: 'trusted-provider', first_of_org: false, approved_by: null }, 'the org stays bootstrapped');
+  });
+});
