@@ -1,6 +1,7 @@
 // What a client command does with a server that answers 2xx but not as the API documents: JSON of
 // another shape is one bad_response line naming the server, not `internal`; a record list whose next
-// cursor repeats, or never ends, stops with one line instead of fetching for ever.
+// cursor repeats, or never ends, stops with one line instead of fetching for ever; so does a log search
+// following pages (--all).
 import assert from 'node:assert/strict';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -8,7 +9,7 @@ import { after, before, describe, it } from 'node:test';
 import { killAll, oneErrorLine, run, runInProcess, type RunResult } from './helpers.ts';
 
 const TOKEN = 'enc_Lqic1GTcSw08SyLfr-lV05Z-jOG07nc2oLLiqV5Igho';
-/** How many pages record list fetches at most (src/cli/commands/record.ts). */
+/** How many pages record list and log search --all fetch at most (src/cli/follow-pages.ts). */
 const MAX_LIST_PAGES = 10_000;
 
 /** What the server answers to the next request: status 200, this JSON text (or a function of the request count). */
@@ -101,6 +102,45 @@ describe('record list follows the next cursor only while the server makes progre
     answering((n) => `{"records":[],"next":"c${n}"}`);
     const args = ['record', 'list', 'u-1', '--server', base, '-t', TOKEN];
     assert.match(badResponse(await run(args, { timeoutMs: 120_000 }), args), /still answers a next page after 10,000 pages/);
+    assert.equal(requests, MAX_LIST_PAGES);
+  });
+});
+
+/** A search page as the API documents it, empty (nothing to prove before a first checkpoint), with this next cursor. */
+function searchPage(next: number | null): string {
+  return JSON.stringify({ checkpoint: null, size: 0, results: [], next });
+}
+
+describe('log search --all follows the next cursor only while the server makes progress', () => {
+  // Made in each test: `base` is known once the server listens.
+  const searching = () => ['log', 'search', '--all', '--quiet', '--server', base, '-t', TOKEN];
+
+  // First: a search that never stopped (before the fix) leaves no request in flight to be counted here.
+  it('without --all, one page is fetched and the next cursor is only named', async () => {
+    answering(searchPage(7));
+    const one = ['log', 'search', '--server', base, '-t', TOKEN];
+    const r = await runInProcess(one);
+    assert.equal(r.code, 0, r.stderr);
+    assert.match(r.stderr, /more results: --after 7 \(or --all\)/);
+    assert.equal(requests, 1);
+  });
+
+  it('a cursor answered twice stops the search at once, with one line', async () => {
+    answering(searchPage(7));
+    const message = badResponse(await run(searching(), { timeoutMs: 30_000 }), searching());
+    assert.match(message, /cursor it had answered before: following it would loop for ever; stopped searching/);
+    assert.equal(requests, 2);
+  });
+
+  it('a cursor that comes back later (1, 0, 1) is caught too', async () => {
+    answering((n) => searchPage(n % 2));
+    assert.match(badResponse(await run(searching(), { timeoutMs: 30_000 }), searching()), /cursor it had answered before/);
+    assert.equal(requests, 3);
+  });
+
+  it(`new cursors without end stop after ${MAX_LIST_PAGES.toLocaleString('en-US')} pages`, async () => {
+    answering((n) => searchPage(n));
+    assert.match(badResponse(await run(searching(), { timeoutMs: 120_000 }), searching()), /still answers a next page after 10,000 pages \(0 entries found\); stopped searching/);
     assert.equal(requests, MAX_LIST_PAGES);
   });
 });

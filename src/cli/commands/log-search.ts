@@ -14,6 +14,7 @@ import { checkRecord, leafHash } from '../../core/tlog/merkle.ts';
 import { noteVerifier, splitNote } from '../../core/tlog/note.ts';
 import type { CliContext } from '../context.ts';
 import { CliError } from '../fail.ts';
+import { followPages } from '../follow-pages.ts';
 import { addClientOptions, clientOf, examples, integerIn, keyText } from '../options.ts';
 import { columns, count, Output } from '../output.ts';
 import type { Progress } from '../progress.ts';
@@ -151,7 +152,6 @@ export function registerLogSearch(log: Command, { io }: CliContext): void {
       set('subject', opts.subject);
       set('subject_hash', opts.subjectHash);
       set('limit', opts.limit);
-      let after = opts.after;
       let total = 0;
       let size = 0;
       const rows: string[][] = [];
@@ -162,30 +162,42 @@ export function registerLogSearch(log: Command, { io }: CliContext): void {
       const { createProgress, progressMode } = await import('../progress.ts');
       // JSON results stream to stdout as pages come: on the same terminal a bar would be drawn through them.
       const quiet = opts.quiet === true || (out.json && io.stdout.isTTY === true && io.stderr.isTTY === true);
-      for (;;) {
-        const q = new URLSearchParams(base);
-        if (after !== undefined) q.set('after', String(after));
-        const { body: page } = await client.get<SearchPage>(`/v1/log/search?${q.toString()}`);
-        checkPage(page, opts.vkey);
-        size = page.size;
-        total += page.results.length;
-        for (const r of page.results) {
-          if (out.json) out.jsonLine({ index: r.index, entry: r.entry, proof: r.proof, checkpoint_size: page.size });
-          else rows.push([String(r.index), r.entry.time, r.entry.type, r.entry.principal?.id ?? '-', r.entry.subject?.slice(0, 12) ?? (r.entry.sealed ? '(sealed)' : '-'), describeEntry(r.entry)]);
+      // As record list: a cursor that repeats, or never ends, stops the search (follow-pages.ts).
+      const pages = followPages<number, SearchPage>({
+        server: client.baseUrl,
+        task: 'searching',
+        start: opts.after,
+        fetch: async (after) => {
+          const q = new URLSearchParams(base);
+          if (after !== undefined) q.set('after', String(after));
+          const { body: page } = await client.get<SearchPage>(`/v1/log/search?${q.toString()}`);
+          checkPage(page, opts.vkey);
+          return page;
+        },
+        next: (page) => page.next,
+        got: () => `${count(total)} ${total === 1 ? 'entry' : 'entries'} found`,
+      });
+      try {
+        for await (const page of pages) {
+          size = page.size;
+          total += page.results.length;
+          for (const r of page.results) {
+            if (out.json) out.jsonLine({ index: r.index, entry: r.entry, proof: r.proof, checkpoint_size: page.size });
+            else rows.push([String(r.index), r.entry.time, r.entry.type, r.entry.principal?.id ?? '-', r.entry.subject?.slice(0, 12) ?? (r.entry.sealed ? '(sealed)' : '-'), describeEntry(r.entry)]);
+          }
+          if (page.next === null || opts.all !== true) {
+            if (page.next !== null && !out.json) out.note(`more results: --after ${page.next} (or --all)`);
+            break;
+          }
+          // Out of the entries of the first page's checkpoint (a later page may be searched in a larger one).
+          progress ??= { total: page.size, display: createProgress(io, progressMode(io, quiet), { task: 'searching', total: page.size, unit: 'entries', extras: ['found'] }) };
+          // Every entry up to the last result of the page has been searched.
+          progress.display.update(Math.min(page.next + 1, progress.total), { found: total });
         }
-        if (page.next === null || opts.all !== true) {
-          if (page.next !== null && !out.json) out.note(`more results: --after ${page.next} (or --all)`);
-          break;
-        }
-        after = page.next;
-        // Out of the entries of the first page's checkpoint (a later page may be searched in a larger one).
-        progress ??= { total: page.size, display: createProgress(io, progressMode(io, quiet), { task: 'searching', total: page.size, unit: 'entries', extras: ['found'] }) };
-        // Every entry up to the last result of the page has been searched.
-        progress.display.update(Math.min(page.next + 1, progress.total), { found: total });
-      }
-      if (progress) {
-        progress.display.update(progress.total, { found: total });
-        progress.display.stop();
+        progress?.display.update(progress.total, { found: total });
+      } finally {
+        // Also when the search fails: its error line comes after the bar, not through it.
+        progress?.display.stop();
       }
       if (!out.json) {
         out.line(rows.length === 0 ? 'no entries match' : columns([['INDEX', 'TIME', 'TYPE', 'PRINCIPAL', 'SUBJECT', 'WHAT'], ...rows], ''));

@@ -6,6 +6,7 @@ import type { ApiClient } from '../api-client.ts';
 import { seg } from '../api-client.ts';
 import type { CliContext } from '../context.ts';
 import { CliError, usageError } from '../fail.ts';
+import { followPages } from '../follow-pages.ts';
 import type { Io } from '../io.ts';
 import { addClientOptions, clientOf, examples, integerIn, recordId } from '../options.ts';
 import { readInput } from '../output-files.ts';
@@ -53,40 +54,26 @@ async function recordData(io: Io, opts: PutOptions): Promise<Record<string, unkn
 /** An answer as it comes, before its members are checked. */
 type Unchecked<T> = { readonly [K in keyof T]?: unknown };
 
-/** Far more pages than a subject's records fill (at up to 1,000 a page): a server still answering `next` after as many is broken. */
-const MAX_LIST_PAGES = 10_000;
-
-/**
- * Every record of the subject, page by page. The server's `next` cursor is followed only while it is new
- * and up to MAX_LIST_PAGES pages: a broken or hostile server answering the same cursor, or cursors
- * without end, must not keep the command fetching for ever.
- */
+/** Every record of the subject, page by page (follow-pages.ts: a cursor that repeats, or never ends, stops the listing). */
 async function allRecords(client: ApiClient, subject: string, collection: string | undefined, limit: number): Promise<RecordView[]> {
   const records: RecordView[] = [];
-  /** The cursors the server has answered, each followed once. */
-  const answered = new Set<string>();
-  let cursor: string | null = null;
-  let pages = 0;
-  do {
-    if (pages === MAX_LIST_PAGES) {
-      throw new CliError('bad_response', `the server at ${client.baseUrl} still answers a next page after ${count(pages)} pages (${count(records.length)} records); stopped listing`);
-    }
-    const q = new URLSearchParams({ limit: String(limit), ...(collection === undefined ? {} : { collection }), ...(cursor === null ? {} : { cursor }) });
-    // Checked before it is followed: a missing `next` would otherwise be followed for ever.
-    const page: Unchecked<RecordPage> = (await client.get<Unchecked<RecordPage>>(`/v1/subjects/${seg(subject)}/records?${q.toString()}`)).body;
-    pages += 1;
-    if (!Array.isArray(page.records) || (page.next !== null && typeof page.next !== 'string')) {
-      throw new CliError('bad_response', `the server at ${client.baseUrl} answered a record page without a records list and a next cursor (a string or null)`);
-    }
-    cursor = page.next;
-    records.push(...(page.records as RecordView[]));
-    if (cursor !== null) {
-      if (answered.has(cursor)) {
-        throw new CliError('bad_response', `the server at ${client.baseUrl} answered, on page ${count(pages)}, a next-page cursor it had answered before: following it would loop for ever; stopped listing`);
+  const pages = followPages<string, { records: RecordView[]; next: string | null }>({
+    server: client.baseUrl,
+    task: 'listing',
+    start: undefined,
+    fetch: async (cursor) => {
+      const q = new URLSearchParams({ limit: String(limit), ...(collection === undefined ? {} : { collection }), ...(cursor === undefined ? {} : { cursor }) });
+      // Checked before it is followed: a missing `next` would otherwise be followed for ever.
+      const page: Unchecked<RecordPage> = (await client.get<Unchecked<RecordPage>>(`/v1/subjects/${seg(subject)}/records?${q.toString()}`)).body;
+      if (!Array.isArray(page.records) || (page.next !== null && typeof page.next !== 'string')) {
+        throw new CliError('bad_response', `the server at ${client.baseUrl} answered a record page without a records list and a next cursor (a string or null)`);
       }
-      answered.add(cursor);
-    }
-  } while (cursor !== null);
+      return { records: page.records as RecordView[], next: page.next };
+    },
+    next: (page) => page.next,
+    got: () => `${count(records.length)} records`,
+  });
+  for await (const page of pages) records.push(...page.records);
   return records;
 }
 
