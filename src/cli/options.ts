@@ -139,8 +139,8 @@ export function examples(...lines: string[]): string {
   return `\nExamples:\n${lines.map((l) => (l.startsWith('#') ? `  ${l}` : `  $ ${l}`)).join('\n')}\n`;
 }
 
-/** Far more than a verifier key's one line: a larger file (or /dev/zero) is not a key, and is not read further. */
-const MAX_KEY_FILE_BYTES = 64 * 1024;
+/** Far more than a key's one line: a larger file (or /dev/zero) is not a key, and is not read further. */
+export const MAX_KEY_FILE_BYTES = 64 * 1024;
 
 /** A verifier key given as itself (name+id+base64) or as a file holding it (`--vkey`, `--witness`). */
 export function keyText(value: string, what: string): string {

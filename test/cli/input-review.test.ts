@@ -1,6 +1,7 @@
 // Review of the CLI's and the configuration file's handling of hostile input: an option typed wrong
 // with its value glued on (`--tokn=enc_…`) or a malformed --server carrying credentials is refused
-// without echoing the secret; a configuration, a --file or a --vkey / --witness key file that is huge,
+// without echoing the secret; a configuration, a --file, a --vkey / --witness key file, a saved
+// checkpoint (--since), a certificate or its key (migrate certificate) or a witness's key that is huge,
 // or endless (/dev/zero), is refused before it is read whole; a YAML tag that resolves to nothing
 // (`!!js/function`, `!foo`) is an error naming its line, not silently dropped; a non-scalar key is one
 // error line, with no Node warning.
@@ -9,10 +10,11 @@ import { openSync, closeSync, ftruncateSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { EnclaveError } from '../../src/core/errors.ts';
+import { generateNoteKey } from '../../src/core/tlog/note.ts';
 import { loadConfig, parseConfigText } from '../../src/services/config-loader.ts';
 import { loadMapping } from '../../src/services/migration/mapping-loader.ts';
 import { starterConfig } from '../../src/services/starter-config.ts';
-import { killAll, oneErrorLine, removeDir, run, runInProcess, tempDir } from './helpers.ts';
+import { killAll, oneErrorLine, removeDir, run, runInProcess, tempDir, type RunResult } from './helpers.ts';
 
 const SECRET = 'enc_Lqic1GTcSw08SyLfr-lV05Z-jOG07nc2oLLiqV5Igho';
 
@@ -134,6 +136,45 @@ describe('files are read up to a limit, never whole whatever their size', () => 
 
   it('--vkey and --witness: an endless file (/dev/zero) is a usage error, not read until memory runs out', { skip: process.platform === 'win32' }, async () => {
     await refusedKeyFiles(['/dev/zero']);
+  });
+
+  /** Exit 2 and one invalid_argument line matching `why`. */
+  function refused(r: RunResult, args: readonly string[], why: RegExp): void {
+    assert.equal(r.code, 2, `${args.join(' ')}: ${r.stderr}`);
+    const { code, message } = oneErrorLine(r);
+    assert.equal(code, 'invalid_argument', r.stderr);
+    assert.match(message, why);
+  }
+
+  it('log verify --since: a file larger than a signed note may be (1 MiB) is a usage error, not read as a checkpoint', async () => {
+    const args = ['log', 'verify', '--url', 'http://127.0.0.1:9/log', '--vkey', 'log+01020304+AQ', '--since', sparse('huge-checkpoint.txt', 1024 * 1024 + 1)];
+    refused(await cli(...args), args, /--since .*: larger than 1 MiB, so not a checkpoint/);
+  });
+
+  it('migrate certificate --file: a file larger than a signed note may be (1 MiB) is a usage error, not read as a certificate', async () => {
+    const args = ['migrate', 'certificate', '--file', sparse('huge.cert', 1024 * 1024 + 1), '--key', 'enclave+01020304+AQ'];
+    refused(await cli(...args), args, /--file .*: larger than 1 MiB, so not a deletion certificate/);
+  });
+
+  it('migrate certificate --key @file: a file larger than 64 KiB is a usage error, not read as a key', async () => {
+    const cert = join(dir, 'small.cert');
+    writeFileSync(cert, 'not a certificate\n');
+    const args = ['migrate', 'certificate', '--file', cert, '--key', `@${sparse('huge-cert.vkey', 64 * 1024 + 1)}`];
+    refused(await cli(...args), args, /--key @.*: larger than 64 KiB, so not a verifier key/);
+  });
+
+  it('witness serve: a witness.key larger than 64 KiB is a usage error, not read as a key', async () => {
+    const witness = join(dir, 'witness');
+    const init = await cli('witness', 'init', '--dir', witness);
+    assert.equal(init.code, 0, init.stderr);
+    // Replaced by a file far larger than a key's one line.
+    const key = join(witness, 'witness.key');
+    const fd = openSync(key, 'w');
+    ftruncateSync(fd, 64 * 1024 + 1);
+    closeSync(fd);
+    const args = ['witness', 'serve', '--dir', witness, '--log', generateNoteKey('example.com/log').vkey, '--port', '0'];
+    // A child process: a witness that does start is ended by the timeout instead of holding the test.
+    refused(await run(args, { timeoutMs: 30_000 }), args, /witness\.key: larger than 64 KiB, so not a witness key/);
   });
 });
 

@@ -1,13 +1,13 @@
 // `enclave log verify` and `enclave log proof`: what an outside party runs against a log's public
 // C2SP tlog-tiles resources (checkpoint, tiles, entry bundles), with nothing but the log's verifier key.
 // `registerLog` returns the `log` command so other subcommands (search) can be added beside these.
-import { existsSync, readFileSync } from 'node:fs';
 import { InvalidArgumentError, Option, type Command } from 'commander';
 import { EnclaveError } from '../../core/errors.ts';
 import { HASH_SIZE } from '../../core/tlog/merkle.ts';
 import { MAX_NOTE_SIZE } from '../../core/tlog/note.ts';
 import { MAX_ENTRY_SIZE, TILE_WIDTH } from '../../core/tlog/tiles.ts';
 import type { LogFetch, LogVerification } from '../../services/log-verifier.ts';
+import { readFileLimited } from '../../services/read-limited.ts';
 import { bearerToken, enclaveErrorOf, send } from '../api-client.ts';
 import type { CliContext } from '../context.ts';
 import { CliError, usageError } from '../fail.ts';
@@ -159,11 +159,28 @@ export function registerLog(program: Command, { io }: CliContext): Command {
   return log;
 }
 
+/**
+ * The checkpoint --save wrote: a signed note, which no parser takes above MAX_NOTE_SIZE (1 MiB), so a
+ * larger file (or /dev/zero) is refused unread.
+ */
+function savedCheckpoint(path: string): string {
+  let bytes: Buffer | undefined;
+  try {
+    bytes = readFileLimited(path, MAX_NOTE_SIZE);
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    throw usageError(code === 'ENOENT' ? `--since ${path}: no such file (it is written by --save)` : `--since ${path}: cannot read it: ${code ?? 'error'}`);
+  }
+  if (bytes === undefined) throw usageError(`--since ${path}: larger than ${MAX_NOTE_SIZE / 1024 / 1024} MiB, so not a checkpoint (the signed note written by --save)`);
+  return bytes.toString('utf8');
+}
+
 async function verify(io: Io, opts: VerifyOptions): Promise<void> {
   const { verifyLog } = await import('../../services/log-verifier.ts');
   const { createProgress, progressMode } = await import('../progress.ts');
   const out = new Output(io, { json: opts.json === true });
-  if (opts.since !== undefined && !existsSync(opts.since)) throw usageError(`--since ${opts.since}: no such file (it is written by --save)`);
+  // Read before anything is fetched: a wrong path fails at once.
+  const since = opts.since === undefined ? undefined : savedCheckpoint(opts.since);
   const witnesses = (opts.witness ?? []).map((w) => keyText(w, '--witness'));
   if (opts.quorum !== undefined && opts.quorum > witnesses.length) throw usageError(`--quorum ${opts.quorum} is more than the ${witnesses.length} --witness keys given`);
   let progress: ReturnType<typeof createProgress> | undefined;
@@ -173,7 +190,7 @@ async function verify(io: Io, opts: VerifyOptions): Promise<void> {
     ...(opts.origin === undefined ? {} : { origin: opts.origin }),
     full: opts.full,
     entries: opts.entry ?? [],
-    ...(opts.since === undefined ? {} : { since: readFileSync(opts.since, 'utf8') }),
+    ...(since === undefined ? {} : { since }),
     witnesses,
     ...(opts.quorum === undefined ? {} : { quorum: opts.quorum }),
     // As every long command (progress.ts): a bar on a terminal, JSON lines on stderr elsewhere (also with

@@ -1,16 +1,17 @@
 // `enclave witness init` and `enclave witness serve`: the trusted provider's witness (C2SP tlog-witness).
 // Its directory holds the private key (witness.key, mode 0600) and its state (witness.db, SQLite): the
 // latest checkpoint it cosigned per log, and the refused submissions kept as evidence.
-import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { InvalidArgumentError, Option, type Command } from 'commander';
 import { EnclaveError } from '../../core/errors.ts';
 // Only the option parser is loaded up front (core code only); the witness's store and server load when it runs.
 import { parseLogOption } from '../../services/witness-service.ts';
+import { readFileLimited } from '../../services/read-limited.ts';
 import type { CliContext } from '../context.ts';
 import { CliError, usageError } from '../fail.ts';
 import type { Io } from '../io.ts';
-import { LOG_LEVELS, examples, portNumber, type LogLevel } from '../options.ts';
+import { LOG_LEVELS, MAX_KEY_FILE_BYTES, examples, portNumber, type LogLevel } from '../options.ts';
 import { atUserPath } from '../output-files.ts';
 import { Output } from '../output.ts';
 
@@ -116,7 +117,12 @@ async function serve(io: Io, opts: ServeOptions): Promise<void> {
   const dir = resolve(opts.dir);
   const keyFile = join(dir, WITNESS_KEY_FILE);
   if (!existsSync(keyFile)) throw new EnclaveError('not_initialized', `${keyFile} does not exist (run \`enclave witness init --dir ${opts.dir}\`)`);
-  const cosigner = cosignerFromKey(readFileSync(keyFile, 'utf8'));
+  // Bounded as every key file (options.ts): a larger one (a wrong file put there) is not a key, and is not read further.
+  const keyBytes = readFileLimited(keyFile, MAX_KEY_FILE_BYTES);
+  if (keyBytes === undefined) {
+    throw usageError(`${keyFile}: larger than ${MAX_KEY_FILE_BYTES / 1024} KiB, so not a witness key (one line, PRIVATE+KEY+name+id+base64, written by \`enclave witness init\`)`);
+  }
+  const cosigner = cosignerFromKey(keyBytes.toString('utf8'));
   const store = new SqliteWitnessStore(join(dir, WITNESS_DB_FILE));
   const out = new Output(io);
   try {

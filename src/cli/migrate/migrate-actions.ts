@@ -1,12 +1,14 @@
 // The work behind `enclave migrate …` (commands/migrate.ts registers the options). The operations run on
 // a worker thread with a bounded heap (services/migration/migration-thread.ts); this thread collects the
 // unseal shares, shows progress and prints the result.
-import { readFileSync, writeFileSync } from 'node:fs';
+import { writeFileSync } from 'node:fs';
 import { verifyCertificate } from '../../core/deletion-certificate.ts';
+import { MAX_NOTE_SIZE } from '../../core/tlog/note.ts';
 import { EnclaveError } from '../../core/errors.ts';
 import { publishedVerifierKey } from '../../services/migration/certificate-issuer.ts';
 import { runMigrationTask, type MigrationTask, type TaskProgress } from '../../services/migration/migration-thread.ts';
 import { openMigrationStateOf } from '../../services/migration/open-migration.ts';
+import { readFileLimited } from '../../services/read-limited.ts';
 import { loadConfig } from '../../services/config-loader.ts';
 import { checkStorageUrls } from '../../storage/open-store.ts';
 import type { CertificateOptions, MigrateOptions } from '../commands/migrate.ts';
@@ -14,6 +16,7 @@ import { CliError, usageError } from '../fail.ts';
 import type { Io } from '../io.ts';
 import { withLocalSeal } from '../local-seal.ts';
 import { unsealLocally } from '../local-unseal.ts';
+import { MAX_KEY_FILE_BYTES } from '../options.ts';
 import { atUserPath } from '../output-files.ts';
 import { Output } from '../output.ts';
 import { meterResources } from '../process-resources.ts';
@@ -113,13 +116,22 @@ export async function purge(io: Io, configPath: string, opts: MigrateOptions): P
   out.result({ ...report, certificate: { ...report.certificate, body: check.certificate }, verifierKey }, () => describePurge(report, check));
 }
 
+/** A file's bytes up to `maxBytes`, or undefined above; one that cannot be read is a usage error naming it. */
+function readBounded(path: string, maxBytes: number): Buffer | undefined {
+  try {
+    return readFileLimited(path, maxBytes);
+  } catch (err) {
+    throw usageError(`cannot read ${path}: ${(err as NodeJS.ErrnoException).code ?? 'error'}`);
+  }
+}
+
 function readKey(key: string): string {
   if (!key.startsWith('@')) return key;
-  try {
-    return readFileSync(key.slice(1), 'utf8').trim();
-  } catch (err) {
-    throw usageError(`cannot read ${key.slice(1)}: ${(err as NodeJS.ErrnoException).code ?? 'error'}`);
-  }
+  const file = key.slice(1);
+  // Bounded as every key file (options.ts): a larger one (or /dev/zero) is not a key, and is not read further.
+  const bytes = readBounded(file, MAX_KEY_FILE_BYTES);
+  if (bytes === undefined) throw usageError(`--key @${file}: larger than ${MAX_KEY_FILE_BYTES / 1024} KiB, so not a verifier key (one line, name+id+base64)`);
+  return bytes.toString('utf8').trim();
 }
 
 export async function certificate(io: Io, configPath: string, id: string | undefined, opts: CertificateOptions): Promise<void> {
@@ -127,12 +139,10 @@ export async function certificate(io: Io, configPath: string, id: string | undef
   if (opts.file !== undefined) {
     // The auditor's path: a certificate file and a key, nothing else.
     if (opts.key === undefined) throw usageError('--file needs --key <vkey> (the enclave\'s certificate verifier key)');
-    let note: string;
-    try {
-      note = readFileSync(opts.file, 'utf8');
-    } catch (err) {
-      throw usageError(`cannot read ${opts.file}: ${(err as NodeJS.ErrnoException).code ?? 'error'}`);
-    }
+    // A certificate is a signed note, which no parser takes above MAX_NOTE_SIZE (1 MiB): a larger file is refused unread.
+    const bytes = readBounded(opts.file, MAX_NOTE_SIZE);
+    if (bytes === undefined) throw usageError(`--file ${opts.file}: larger than ${MAX_NOTE_SIZE / 1024 / 1024} MiB, so not a deletion certificate (a signed note)`);
+    const note = bytes.toString('utf8');
     const vkey = readKey(opts.key);
     const check = verifyCertificate(note, vkey);
     out.result({ id: check.id, valid: true, checks: check.checks, certificate: check.certificate }, () => describeCertificate(check, vkey, undefined));
