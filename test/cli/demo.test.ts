@@ -12,7 +12,7 @@ import { Population } from '../../src/cli/demo/population.ts';
 import { DEMO_PRINCIPALS } from '../../src/cli/demo/principals.ts';
 import { loadConfig } from '../../src/services/config-loader.ts';
 import { openEnclave } from '../../src/services/enclave.ts';
-import { killAll, oneErrorLine, removeDir, run, startListening, tempDir, type LongRunning } from './helpers.ts';
+import { killAll, oneErrorLine, removeDir, run, startListening, suiteDir, tempDir, type LongRunning } from './helpers.ts';
 
 interface DemoToken {
   readonly principal: string;
@@ -251,5 +251,29 @@ describe('enclave demo (serving)', () => {
   it('Ctrl-C stops it cleanly', async () => {
     assert.equal(await demo.stop('SIGINT'), 0);
     assert.match(demo.stderr(), /SIGINT: closing the server and the stores/);
+  });
+});
+
+describe('enclave demo on every interface', () => {
+  const EVERY_INTERFACE = /every network interface \(0\.0\.0\.0\): the API is reachable from other machines/;
+  const root = suiteDir();
+
+  /** Runs a small demo on `host`, stops it with Ctrl-C, and returns what it wrote on stderr and stdout. */
+  async function demoOn(host: string): Promise<{ stderr: string; stdout: string }> {
+    const demo = await startListening(['demo', '--users', '20', '--quiet', '--host', host, '--port', '0', '--dir', join(root(), host)]);
+    assert.equal(await demo.stop('SIGINT'), 0);
+    // Its last stderr line: all it wrote there before has arrived.
+    for (let i = 0; i < 50 && !demo.stderr().includes('closing the server'); i++) await new Promise((r) => setTimeout(r, 100));
+    return { stderr: demo.stderr(), stdout: demo.stdout() };
+  }
+
+  it('warns once on stderr, as serve does, that the API (and its printed tokens) is reachable from the network', async () => {
+    const { stderr, stdout } = await demoOn('0.0.0.0');
+    assert.equal(stderr.split('\n').filter((l) => EVERY_INTERFACE.test(l)).length, 1, stderr);
+    assert.doesNotMatch(stdout, EVERY_INTERFACE);
+  });
+
+  it('says nothing of the kind on the loopback address', async () => {
+    assert.doesNotMatch((await demoOn('127.0.0.1')).stderr, /every network interface/);
   });
 });

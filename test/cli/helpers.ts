@@ -5,6 +5,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { after, before } from 'node:test';
 import { PassThrough } from 'node:stream';
 import { fileURLToPath } from 'node:url';
 import type { Io } from '../../src/cli/io.ts';
@@ -131,6 +132,22 @@ export function tempDir(prefix = 'enclave-cli-test-'): string {
 
 export function removeDir(dir: string): void {
   rmSync(dir, { recursive: true, force: true });
+}
+
+/** A temporary directory for the enclosing suite, made before its tests and removed (its CLI processes killed) after: call inside describe. */
+export function suiteDir(): () => string {
+  let root: string | undefined;
+  before(() => {
+    root = tempDir();
+  });
+  after(() => {
+    killAll();
+    if (root !== undefined) removeDir(root);
+  });
+  return () => {
+    if (root === undefined) throw new Error('suiteDir: the directory is made in before()');
+    return root;
+  };
 }
 
 /** The non-empty lines of a text. */

@@ -8,7 +8,7 @@ import type { Io } from '../io.ts';
 import { connectHost, type LogLevel } from '../options.ts';
 import { displayPath, Output } from '../output.ts';
 import { heapLimitMb } from '../heap-limits.ts';
-import { checkListenable, startServer, untilSignal } from '../serve-runner.ts';
+import { checkListenable, exposureWarning, startServer, untilSignal } from '../serve-runner.ts';
 import { prepareDemoDir } from './demo-dir.ts';
 import { Population } from './population.ts';
 import { issueDemoTokens, TOKENS_FILE, writeDemoTokens } from './principals.ts';
@@ -82,6 +82,9 @@ export async function runDemo(io: Io, opts: DemoOptions): Promise<void> {
       return;
     }
     const server = await startServer(enclave, { host, port: opts.port, logLevel: opts.logLevel });
+    // As serve does: the demo's tokens, printed above, would open it to every machine that reaches this one.
+    const exposed = exposureWarning(server);
+    if (exposed !== undefined) out.warn(exposed);
     out.line(tryIt(server.url, tokens, subject, outsideCountry));
     out.line();
     out.line(`The tokens stay valid when you serve this enclave again: enclave serve --config ${dir}/enclave.yaml --dev-unseal`);
