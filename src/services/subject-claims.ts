@@ -4,7 +4,7 @@
 // now first claims the id in the control store; the claim taken first decides, and the other is told the
 // subject is being registered. Claims name the id by HMAC-SHA256 under a key derived for this purpose, so
 // the control store, which serves every jurisdiction, holds no directory of their subject ids.
-import { createHmac } from 'node:crypto';
+import { createHmac, createSecretKey } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { SubjectClaimStore } from '../core/store.ts';
 import { holderGone } from '../storage/process-alive.ts';
@@ -104,10 +104,10 @@ export class SubjectClaims {
   /** Claim key → subject id. */
   private keysOf(ids: readonly string[]): Map<string, string> {
     const secret = this.keyring.derive(CLAIM_KEY_LABEL);
-    try {
-      return new Map(ids.map((id) => [createHmac('sha256', secret).update(id).digest('hex'), id]));
-    } finally {
-      secret.fill(0);
-    }
+    // One KeyObject per call: an HMAC keyed by a raw Buffer imports the key each time (8 against 1.3 µs
+    // an id here), and a migration's page claims thousands.
+    const key = createSecretKey(secret);
+    secret.fill(0);
+    return new Map(ids.map((id) => [createHmac('sha256', key).update(id).digest('hex'), id]));
   }
 }
