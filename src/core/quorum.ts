@@ -33,6 +33,11 @@ export function isIndependent(ind: IndependentApprovers, groups: ReadonlyMap<str
   return !ind.gatekeeperOrgs.has(a.org) && ind.groups.some((g) => inGroup(groups.get(g), a));
 }
 
+/** The independent group (one a `require` names) that lists principal `id` by name, if any. */
+export function namedIndependent(ind: IndependentApprovers, groups: ReadonlyMap<string, ApproverGroup>, id: string): string | undefined {
+  return ind.groups.find((g) => groups.get(g)?.principals.has(id) === true);
+}
+
 /**
  * The org whose own approval a token for `p` needs besides token_approval: its org, when that org has a
  * role in an independent group, or when `p` belongs to one (a principal named there); else none.

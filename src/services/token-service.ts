@@ -8,6 +8,7 @@ import type { EventLog, LogActor } from '../core/event-log.ts';
 import type { Principal } from '../core/principal.ts';
 import type { TokenStore, TokenWithPrincipal } from '../core/store.ts';
 import { ID_PATTERN } from '../core/api-ids.ts';
+import { namedIndependent } from '../core/quorum.ts';
 import { hashToken, looksLikeToken, newTokenSecret } from '../crypto/token-secret.ts';
 import type { TokenCache } from './token-cache.ts';
 
@@ -47,6 +48,17 @@ export function checkTokenRequest(config: EnclaveConfig, req: TokenRequest): voi
     throw new EnclaveError('invalid_argument', 'ttl must be a positive whole number of seconds');
   }
   if (req.label !== undefined && req.label.length > 200) throw new EnclaveError('invalid_argument', 'a label has at most 200 characters');
+  // A group lists principals by id, whatever their org: a principal named in the check from outside the
+  // gatekeeper team (a group a `require` names, e.g. monitors) given a gatekeeper role would let a
+  // gatekeeper quorum mint itself that check.
+  const g = config.gatekeeper;
+  const group = namedIndependent(g.independent, g.groups, req.principal);
+  if (group !== undefined && g.independent.gatekeeperOrgs.has(req.org)) {
+    throw new EnclaveError(
+      'invalid_argument',
+      `principal "${req.principal}" is named in approver group "${group}", the check from outside the gatekeeper team that the approval rules require: it cannot hold a role of gatekeeper org "${req.org}"`,
+    );
+  }
 }
 
 export class TokenService {

@@ -170,3 +170,23 @@ describe('revoking every monitor of an org', () => {
     assert.deepEqual(after.org_approval, { org: 'trusted-provider', first_of_org: false, approved_by: null }, 'the org stays bootstrapped');
   });
 });
+
+describe('a principal named in an independent approver group', () => {
+  let h: HttpFixture;
+  before(async () => {
+    h = await makeHttpFixture({ config: (c) => c.replace('monitors: { roles: [trusted-provider/monitor] }', 'monitors: { roles: [trusted-provider/monitor], principals: [pat] }') });
+  });
+  after(async () => h.close());
+
+  test('cannot be given a gatekeeper role: a gatekeeper quorum would mint itself the monitor it needs', async () => {
+    const res = await h.call('officer', 'POST', '/v1/tokens', { principal: 'pat', org: 'gatekeeper', role: 'officer' });
+    assert.equal(res.statusCode, 400, res.body);
+    assert.equal(errorCode(res), 'invalid_argument');
+    assert.match(res.body, /named in approver group \\"monitors\\"/);
+    // Nor by the bootstrap path.
+    await assert.rejects(h.enclave.tokens.issue({ principal: 'pat', org: 'gatekeeper', role: 'approver' }), /named in approver group "monitors"/);
+    // As the provider's, it is proposed like any monitor's token.
+    const ok = await h.call('officer', 'POST', '/v1/tokens', { principal: 'pat', org: 'trusted-provider', role: 'monitor' });
+    assert.equal(ok.statusCode, 202, ok.body);
+  });
+});
