@@ -95,6 +95,16 @@ export class SubjectClaims {
     return pending.map((k) => keys.get(k) ?? '');
   }
 
+  /**
+   * Gives an existing subject (registered before the claims) its completed claim, if no one has
+   * claimed its id: a claim left incomplete by another holder is that registration's to complete (it
+   * finds the subject).
+   */
+  async adopt(id: string): Promise<void> {
+    const { held } = await this.claim([id]);
+    if (held.has(id)) await this.complete([id]);
+  }
+
   /** Lets go of the claims of ids not registered after all. Best effort: a claim left behind is taken over once this process is gone. */
   async release(ids: readonly string[]): Promise<void> {
     if (ids.length === 0) return;

@@ -335,6 +335,9 @@ export class Vault {
     if (this.moveLive(src.row)) throw this.moving(id, src.row);
     const from = { jurisdiction: src.row.jurisdiction, site: src.site };
     const to = { jurisdiction: dest.jurisdiction.id, site: dest.site.id };
+    // A subject registered before the claims has none: while it moves, a registration looking at one
+    // site after the other may find it at neither, and would then claim the id afresh.
+    await this.claims.adopt(id);
     await this.record('subject.rehomed', principal, id, { from, to, policies: [...decision.policies] });
     if (dest.site.id === src.site) {
       // Same site: only the recorded residence changes; a move here that was interrupted is completed.

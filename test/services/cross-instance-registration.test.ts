@@ -121,6 +121,17 @@ for (const backend of ['PostgreSQL', 'SQLite'] as const) {
       assert.deepEqual(await homes(s3), []);
     });
 
+    void it('a subject registered before the claims is given its completed claim when it is re-homed', async () => {
+      const s = fresh();
+      const row = { id: s, country: 'US', jurisdiction: 'us', wrappedKey: two.a.enclave.keyring.newSubjectKey(US, s).wrapped, keyId: KEY_ID, createdAt: Date.now(), erasedAt: null, ...UNMARKED };
+      assert.equal(await store(US).subjects.insert(row), 'inserted');
+      assert.equal(await claimOf(s), undefined, 'stored as before the claims: no claim');
+      await two.a.enclave.vault.rehomeSubject(two.a.principals.officer, s, 'DE');
+      assert.equal((await claimOf(s))?.completed, true);
+      assert.deepEqual(await homes(s), [EU]);
+      assert.equal(codeOf(await settle(registerB(s, 'US'))), 'subject_exists');
+    });
+
     void it('a registration that fails lets go of its claim: the id can be registered afterwards', async () => {
       const s = fresh();
       const append = two.b.log.append.bind(two.b.log);
