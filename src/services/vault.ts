@@ -227,7 +227,7 @@ export class Vault {
     if (await this.router.findSubject(id)) throw this.exists(id);
     // Across instances, the claim in the control store decides (services/subject-claims.ts).
     const claimed = await this.claims.claim([id]);
-    if (!claimed.held.has(id)) throw this.exists(id, 'is being registered by another request');
+    if (!claimed.held.has(id)) throw this.exists(id, (await this.router.findSubject(id)) ? undefined : 'is being registered by another request');
     const site = residence.site.id;
     let row: SubjectRow;
     try {
