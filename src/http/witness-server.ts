@@ -4,7 +4,7 @@
 // Other errors carry the usual `{"error": {code, message}}` body. No authentication: the checkpoint's
 // signature is what is checked (tlog-witness, "there is no authentication of requests").
 import Fastify, { type FastifyInstance, type FastifyServerOptions } from 'fastify';
-import { isEnclaveError } from '../core/errors.ts';
+import { EnclaveError, isEnclaveError } from '../core/errors.ts';
 import { MAX_ADD_CHECKPOINT_SIZE } from '../core/tlog/witness-protocol.ts';
 import type { WitnessService } from '../services/witness-service.ts';
 import { frameworkErrors, installErrorHandling, ROUTER_OPTIONS } from './error-handler.ts';
@@ -20,7 +20,15 @@ export async function buildWitnessServer(witness: WitnessService, options: Witne
   app.addContentTypeParser('*', { parseAs: 'buffer' }, (_request, body, done) => done(null, body));
   installErrorHandling(app);
 
-  app.post('/add-checkpoint', async (request, reply) => {
+  // The witness has no configuration file: a body over its fixed limit is refused with that limit, not with
+  // the enclave server's advice to raise server.max_body_bytes, which the witness does not read. (An error
+  // thrown here goes on to the server's handler.)
+  const errorHandler = (err: unknown): never => {
+    const tooLarge = typeof err === 'object' && err !== null && (err as { code?: unknown }).code === 'FST_ERR_CTP_BODY_TOO_LARGE';
+    throw tooLarge ? new EnclaveError('payload_too_large', `an add-checkpoint body is at most ${MAX_ADD_CHECKPOINT_SIZE} bytes`) : err;
+  };
+
+  app.post('/add-checkpoint', { errorHandler }, async (request, reply) => {
     const body = Buffer.isBuffer(request.body) ? request.body : Buffer.alloc(0);
     try {
       const lines = await witness.addCheckpoint(new Uint8Array(body.buffer, body.byteOffset, body.byteLength));

@@ -73,6 +73,9 @@ export async function addCheckpoint(
   try {
     const { text: checkpointText } = splitNote(signedCheckpoint);
     const opened = openNote(`${checkpointText}\n${text}`, [verifier]);
+    // A blank line in the answer would move the note's last one (signed-note): its signatures would then
+    // be over another text, and appended to this checkpoint they fail for everyone trusting the witness.
+    if (opened.text !== checkpointText) throw new EnclaveError('invalid_log_data', 'the answer is not signature lines alone (it holds a blank line)');
     lines = opened.verified.map((s) => s.line).join('');
   } catch (cause) {
     throw unavailable(witness, 'the answer holds no valid cosignature by its key', cause);
