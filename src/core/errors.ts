@@ -6,7 +6,7 @@ export const ERROR_CODES = {
   invalid_json: 'The request body is not valid JSON in UTF-8, or gives one member name twice in one object.',
   invalid_request: 'The request does not match the expected shape (a field is missing, unknown or of the wrong type).',
   unsupported_media_type: 'The request body must be application/json.',
-  payload_too_large: 'The request body exceeds the configured limit (server.max_body_bytes).',
+  payload_too_large: 'The request body exceeds the size the server accepts (for the API, server.max_body_bytes; for a witness, its fixed add-checkpoint limit).',
   not_found: 'No such route.',
   uri_too_long: 'A path parameter is longer than the server accepts.',
   method_not_allowed: 'The path exists but not with this method; the `Allow` header lists the methods it takes.',
