@@ -108,6 +108,8 @@ const bind = (values: readonly unknown[]) => values.map((v) => (typeof v === 'bi
 class MysqlReader {
   protected readonly conn: mysql.Connection;
   readonly location: string;
+  /** Per table, its FLOAT columns (read as DOUBLE: exactSelect). */
+  private readonly floats = new Map<string, ReadonlySet<string>>();
 
   constructor(conn: mysql.Connection, location: string) {
     this.conn = conn;
@@ -123,16 +125,36 @@ class MysqlReader {
     }
   }
 
+  /**
+   * A SELECT of `columns` with the FLOAT ones read as DOUBLE. The text protocol writes a FLOAT with six
+   * significant digits (1.2345678 and 1.2345679 both as 1.23457): copied so, verify (which compares
+   * converted records) could not tell, and the purge would delete the only exact value. A FLOAT widened
+   * to a DOUBLE (× 1e0, exact, the sign of zero kept) is written with every digit it needs.
+   */
+  private async exactSelect(table: string, columns: readonly string[], sql: string): Promise<string> {
+    let floats = this.floats.get(table);
+    if (!floats) {
+      const rows = await this.q(`SELECT COLUMN_NAME AS c FROM information_schema.COLUMNS WHERE TABLE_SCHEMA = DATABASE() AND TABLE_NAME = ? AND DATA_TYPE = 'float'`, [table]);
+      floats = new Set(rows.map((r) => String(r['c'])));
+      this.floats.set(table, floats);
+    }
+    const widen = floats;
+    if (!columns.some((c) => widen.has(c))) return sql;
+    const prefix = `SELECT ${columns.map(backtickQuote).join(', ')} FROM `;
+    if (!sql.startsWith(prefix)) throw new EnclaveError('internal', 'a MySQL source read does not select its columns as expected');
+    return `SELECT ${columns.map((c) => (widen.has(c) ? `${backtickQuote(c)} * 1e0 AS ${backtickQuote(c)}` : backtickQuote(c))).join(', ')} FROM ${sql.slice(prefix.length)}`;
+  }
+
   async read(r: ReadRequest): Promise<SourceRow[]> {
     const f = keysetSelect(MYSQL, r.table, r.columns, r.key, r.after, r.upTo, r.limit);
-    return (await this.q(f.sql, f.params)) as Record<string, SourceValue>[];
+    return (await this.q(await this.exactSelect(r.table, r.columns, f.sql), f.params)) as Record<string, SourceValue>[];
   }
 
   async lookup(r: LookupRequest): Promise<SourceRow[]> {
     const out: SourceRow[] = [];
     for (const part of chunks(r.values, IN_CHUNK)) {
       const f = lookupSelect(MYSQL, r.table, r.columns, r.by, part);
-      out.push(...((await this.q(f.sql, f.params)) as Record<string, SourceValue>[]));
+      out.push(...((await this.q(await this.exactSelect(r.table, r.columns, f.sql), f.params)) as Record<string, SourceValue>[]));
     }
     return out;
   }

@@ -27,6 +27,16 @@ const IN_CHUNK = 1000;
 
 const OID = { int8: 20, date: 1082, timestamp: 1114, timestamptz: 1184, json: 114, jsonb: 3802 } as const;
 
+/**
+ * Types whose parser gives back exactly what the server holds: bool, int2, int4, oid, float4 and float8
+ * (printed exactly: extra_float_digits = 3), bytea, and those parsed below. In rows, every other type is
+ * handed over as the server's own text (the catalog queries keep node-postgres' parsers): node-postgres
+ * parses some into values that lose what they held (an interval into an object JSON writes as {}, a
+ * timestamptz[] into Dates of milliseconds, json[] and numeric[] into doubles). Copied so, verify (which
+ * compares converted records) could not tell, and the purge would delete the only exact value.
+ */
+const EXACT_PARSERS: ReadonlySet<number> = new Set([16, 21, 23, 26, 700, 701, 17, ...Object.values(OID)]);
+
 function timestampText(s: string): string {
   // "2024-05-01 10:00:00.25+00" (UTC session, ISO DateStyle) → "2024-05-01T10:00:00.25Z"
   const m = /^(\d{4,}-\d{2}-\d{2}) (\d{2}:\d{2}:\d{2}(?:\.\d+)?)(?:\+00)?$/.exec(s);
@@ -51,6 +61,13 @@ const TYPES = {
       default:
         return pg.types.getTypeParser(oid, format as 'text') as (value: string) => unknown;
     }
+  },
+};
+
+/** The rows' values (reads and lookups): types without an exact parser as the server's text. */
+const ROW_TYPES = {
+  getTypeParser(oid: number, format?: string): (value: string) => unknown {
+    return EXACT_PARSERS.has(oid) ? TYPES.getTypeParser(oid, format) : (v: string) => v;
   },
 };
 
@@ -108,9 +125,9 @@ export function redactUrl(url: string): string {
   }
 }
 
-async function query(client: pg.Client, location: string, sql: string, params: readonly unknown[] = []): Promise<Record<string, unknown>[]> {
+async function query(client: pg.Client, location: string, sql: string, params: readonly unknown[] = [], types?: typeof ROW_TYPES): Promise<Record<string, unknown>[]> {
   try {
-    return (await client.query({ text: sql, values: params as unknown[] })).rows as Record<string, unknown>[];
+    return (await client.query({ text: sql, values: params as unknown[], ...(types ? { types } : {}) })).rows as Record<string, unknown>[];
   } catch (cause) {
     throw new EnclaveError('source_unavailable', `PostgreSQL source ${location}: ${cause instanceof Error ? cause.message : String(cause)}`, { cause });
   }
@@ -131,20 +148,20 @@ class PgReader {
     return `${ansiQuote(this.schema)}.${ansiQuote(table)}`;
   }
 
-  protected async q(sql: string, params: readonly unknown[] = []): Promise<Record<string, unknown>[]> {
-    return query(this.client, this.location, sql, params);
+  protected async q(sql: string, params: readonly unknown[] = [], types?: typeof ROW_TYPES): Promise<Record<string, unknown>[]> {
+    return query(this.client, this.location, sql, params, types);
   }
 
   async read(r: ReadRequest): Promise<SourceRow[]> {
     const f = keysetSelect(PG, r.table, r.columns, r.key, r.after, r.upTo, r.limit, this.qualified(r.table));
-    return (await this.q(f.sql, f.params)).map(normalize);
+    return (await this.q(f.sql, f.params, ROW_TYPES)).map(normalize);
   }
 
   async lookup(r: LookupRequest): Promise<SourceRow[]> {
     const out: SourceRow[] = [];
     for (const part of chunks(r.values, IN_CHUNK)) {
       const f = lookupSelect(PG, r.table, r.columns, r.by, part.map(String), this.qualified(r.table));
-      out.push(...(await this.q(f.sql, f.params)).map(normalize));
+      out.push(...(await this.q(f.sql, f.params, ROW_TYPES)).map(normalize));
     }
     return out;
   }
@@ -171,7 +188,7 @@ async function connect(url: string, location: string): Promise<pg.Client> {
   const client = new pg.Client({ connectionString: url, types: TYPES, application_name: 'enclave-migrate' });
   try {
     await client.connect();
-    await client.query("SET TIME ZONE 'UTC'; SET DateStyle = 'ISO, YMD'; SET IntervalStyle = 'iso_8601'");
+    await client.query("SET TIME ZONE 'UTC'; SET DateStyle = 'ISO, YMD'; SET IntervalStyle = 'iso_8601'; SET extra_float_digits = 3");
   } catch (cause) {
     await client.end().catch(() => undefined);
     throw new EnclaveError('source_unavailable', `cannot connect to the PostgreSQL source ${location}: ${cause instanceof Error ? cause.message : String(cause)}`, { cause });

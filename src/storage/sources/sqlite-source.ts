@@ -79,6 +79,8 @@ class SqliteReader {
   protected db: DatabaseSync;
   private readonly cache = new Map<string, StatementSync>();
   protected readonly path: string;
+  /** PRAGMA encoding, lower case (a TextDecoder label), read once. */
+  private encoding: string | undefined;
 
   constructor(db: DatabaseSync, path: string) {
     this.db = db;
@@ -115,16 +117,62 @@ class SqliteReader {
     }
   }
 
+  /**
+   * The rows of a SELECT of `columns`, text that is not valid in the database's encoding as its bytes.
+   * SQLite stores any bytes as TEXT, and node:sqlite decodes what is not valid into U+FFFD (and, in a
+   * UTF-16 database, a lone surrogate before another character into a wrong pair): two values would
+   * read alike, a copy would hold what the source does not and verify against itself (it compares
+   * converted records), and the purge would delete the only exact bytes. As bytes, such a value refuses
+   * its row as a field (binary data), as a key, and links to no subject. A page holding a value that may
+   * be so is read again with each text value's bytes beside it; that read's rows are the page.
+   */
+  private rowsOf(columns: readonly string[], sql: string, params: readonly SQLInputValue[]): SourceRow[] {
+    const rows = this.all(sql, params);
+    this.encoding ??= String(this.all('PRAGMA encoding', [])[0]?.['encoding'] ?? 'UTF-8').toLowerCase();
+    const suspect = this.encoding === 'utf-8' ? /\uFFFD/ : /[\uFFFD\uD800-\uDFFF]/;
+    if (!rows.some((r) => columns.some((c) => typeof r[c] === 'string' && suspect.test(r[c])))) return rows;
+    const prefix = `SELECT ${columns.map(ansiQuote).join(', ')} FROM `;
+    if (!sql.startsWith(prefix)) throw new EnclaveError('internal', 'a SQLite source read does not select its columns as expected');
+    const both = columns.map((c) => `${ansiQuote(c)}, CASE WHEN typeof(${ansiQuote(c)}) = 'text' THEN CAST(${ansiQuote(c)} AS BLOB) END`).join(', ');
+    const s = this.stmt(`SELECT ${both} FROM ${sql.slice(prefix.length)}`);
+    let read: SQLInputValue[][];
+    try {
+      s.setReadBigInts(true);
+      s.setReturnArrays(true);
+      read = s.all(...params) as unknown as SQLInputValue[][];
+    } catch (cause) {
+      throw unavailable(this.path, cause);
+    }
+    const decoder = new TextDecoder(this.encoding, { fatal: true, ignoreBOM: true });
+    /** The text the bytes hold, or the bytes when they are not valid text. */
+    const exact = (bytes: Uint8Array): string | Uint8Array => {
+      try {
+        return decoder.decode(bytes);
+      } catch {
+        return bytes;
+      }
+    };
+    return read.map((values) => {
+      const row: Row = {};
+      columns.forEach((c, i) => {
+        const v = values[2 * i] ?? null;
+        const bytes = values[2 * i + 1];
+        row[c] = typeof v === 'string' && bytes instanceof Uint8Array && suspect.test(v) ? exact(bytes) : v;
+      });
+      return normalize(row);
+    });
+  }
+
   async read(r: ReadRequest): Promise<SourceRow[]> {
     const q = keysetSelect(SQLITE, r.table, r.columns, r.key, r.after, r.upTo, r.limit);
-    return Promise.resolve(this.all(q.sql, q.params));
+    return Promise.resolve(this.rowsOf(r.columns, q.sql, q.params));
   }
 
   async lookup(r: LookupRequest): Promise<SourceRow[]> {
     const out: SourceRow[] = [];
     for (const part of chunks(r.values, IN_CHUNK)) {
       const q = lookupSelect(SQLITE, r.table, r.columns, r.by, part);
-      out.push(...this.all(q.sql, q.params));
+      out.push(...this.rowsOf(r.columns, q.sql, q.params));
     }
     return Promise.resolve(out);
   }

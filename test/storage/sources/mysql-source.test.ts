@@ -59,3 +59,32 @@ void describe('MySQL/MariaDB unique keys', { skip: await mysqlSkip() }, () => {
     }
   });
 });
+
+void describe('MySQL/MariaDB FLOAT columns', { skip: await mysqlSkip() }, () => {
+  void it('are read exactly, not as the six digits the text protocol writes (two floats would read as one value), in reads, lookups and a purge\'s reads', async () => {
+    const own = await freshMysqlDatabase('enclave_src_float');
+    try {
+      await own.conn.query('CREATE TABLE m (id INT PRIMARY KEY, f FLOAT, u FLOAT UNSIGNED, d DOUBLE) ENGINE=InnoDB');
+      await own.conn.query('INSERT INTO m VALUES (1, 1.2345678, 3.4e38, 0.1), (2, 1.2345679, 1e-40, 0.2), (3, NULL, NULL, NULL)');
+      const source = await MysqlSource.open(own.url);
+      try {
+        const expected = [
+          [1, Math.fround(1.2345678), Math.fround(3.4e38), 0.1],
+          [2, Math.fround(1.2345679), Math.fround(1e-40), 0.2],
+          [3, null, null, null],
+        ];
+        const columns = ['id', 'f', 'u', 'd'];
+        const values = (rows: readonly Record<string, unknown>[]) => rows.map((r) => columns.map((c) => r[c]));
+        assert.deepEqual(values(await source.read({ table: 'm', columns, key: ['id'], limit: 10 })), expected);
+        assert.deepEqual(values(await source.lookup({ table: 'm', columns, by: 'id', values: [2] })), [expected[1]]);
+        await source.transaction(['m'], async (tx) => {
+          assert.deepEqual(values(await tx.read({ table: 'm', columns, key: ['id'], after: [1], limit: 10 })), expected.slice(1));
+        });
+      } finally {
+        await source.close();
+      }
+    } finally {
+      await own.drop();
+    }
+  });
+});

@@ -81,3 +81,41 @@ void describe('SQLite source: dangling references for a purge', () => {
     }
   });
 });
+
+void describe('SQLite source: text that is not valid in the database\'s encoding', () => {
+  void it('is read as its bytes, not as U+FFFD (two such values would read alike), in reads and lookups; valid text with a U+FFFD stays text (UTF-8 and UTF-16 databases)', async () => {
+    const own = mkdtempSync(join(tmpdir(), 'enclave-sqlite-utf8-'));
+    for (const encoding of ['UTF-8', 'UTF-16le']) {
+      const path = join(own, `${encoding}.db`);
+      const db = new DatabaseSync(path);
+      db.exec(`PRAGMA encoding = '${encoding}';
+        CREATE TABLE t (id INTEGER PRIMARY KEY, s TEXT, n INTEGER);
+        INSERT INTO t VALUES (1, CAST(${encoding === 'UTF-8' ? "x'61ff62'" : "x'00d8'"} AS TEXT), 9007199254740993), (2, CAST(${encoding === 'UTF-8' ? "x'61fe62'" : "x'3dd87800'"} AS TEXT), 2),
+          (3, 'a\uFFFDb', 3), (4, 'plain \u{1F478}', 4);`);
+      db.close();
+      const source = new SqliteSource(path);
+      try {
+        const rows = await source.read({ table: 't', columns: ['id', 's', 'n'], key: ['id'], limit: 10 });
+        const stored = (id: number) => {
+          const raw = new DatabaseSync(path, { readOnly: true });
+          try {
+            return (raw.prepare('SELECT CAST(s AS BLOB) AS b FROM t WHERE id = ?').get(id) as { b: Uint8Array }).b;
+          } finally {
+            raw.close();
+          }
+        };
+        assert.deepEqual(rows.map((r) => r['id']), [1, 2, 3, 4], encoding);
+        assert.ok(rows[0]?.['s'] instanceof Uint8Array && Buffer.from(rows[0]['s']).equals(Buffer.from(stored(1))), `${encoding}: row 1 as its bytes`);
+        assert.ok(rows[1]?.['s'] instanceof Uint8Array && Buffer.from(rows[1]['s']).equals(Buffer.from(stored(2))), `${encoding}: row 2 as its bytes`);
+        assert.equal(rows[0]?.['n'], 9007199254740993n, 'integers beyond 2^53 stay exact in the re-read');
+        assert.equal(rows[2]?.['s'], 'a\uFFFDb');
+        assert.equal(rows[3]?.['s'], 'plain \u{1F478}');
+        const found = await source.lookup({ table: 't', columns: ['id', 's'], by: 'id', values: [2, 3] });
+        assert.deepEqual(found.map((r) => [r['id'], r['s'] instanceof Uint8Array]), [[2, true], [3, false]]);
+      } finally {
+        await source.close();
+      }
+    }
+    rmSync(own, { recursive: true, force: true });
+  });
+});
