@@ -18,7 +18,7 @@ export const ERROR_CODES = {
   unknown_collection: 'The collection is not defined in the configuration.',
   unknown_field: 'The record names a field that its collection does not define.',
   invalid_field: 'A field value does not match its declared type or limits.',
-  record_not_found: 'No record with that id exists in that collection.',
+  record_not_found: 'No record with that id exists in that collection (a principal refused that action gets 403 `forbidden` instead).',
   record_exists: 'A record with that id already exists.',
   version_conflict: 'No entity-tag in If-Match matches the current version of the record (it changed since, or the tag is weak or not one this server issues).',
   subject_not_found: 'The subject is not registered.',

@@ -749,6 +749,23 @@ export class Vault {
     return found;
   }
 
+  /**
+   * locateRecord for a read or a delete by `principal`. A missing record is 404 only to a principal the
+   * decision lets take that action in the collection (asked without a subject, for its public fields):
+   * one it refuses gets the 403 (logged) an existing record would give them, so a principal who may not
+   * read or delete a record cannot learn by asking whether its id exists.
+   */
+  private async locateFor(principal: Principal, action: 'record.read' | 'record.delete', c: CollectionDef, id: string): Promise<Located<RecordRow> & { subject: SubjectRow | undefined }> {
+    try {
+      return await this.locateRecord(c, id);
+    } catch (err) {
+      if (err instanceof EnclaveError && err.code === 'record_not_found') {
+        await this.decideLogged(principal, action, { collection: c, fields: c.publicFields });
+      }
+      throw err;
+    }
+  }
+
   /** A record row, sealed; `origin` is its creation (the stored row's, for a new version of it). */
   private sealRow(c: CollectionDef, id: string, subject: string, version: number, data: RecordData, dek: AeadKey, now: number, origin: Pick<RecordRow, 'createdAt' | 'createdBy'>): RecordRow {
     const { publicData, protectedData } = splitRecord(c, data);
@@ -815,7 +832,7 @@ export class Vault {
     // The id deleted and created again for another subject before the gate opened: that one is deleted,
     // under its own subject's gate; a record that keeps changing hands is left to the caller to retry.
     for (let attempt = 0; attempt < 2; attempt++) {
-      const subject = (await this.locateRecord(c, id)).row.subject;
+      const subject = (await this.locateFor(principal, 'record.delete', c, id)).row.subject;
       if (await this.subjects.shared([subject], () => this.deleteNow(principal, c, id, subject, ifMatch, onlyOwn))) return;
     }
     throw new EnclaveError('version_conflict', `record "${id}" of "${c.name}" changed subject while it was being deleted; read it again`);
@@ -827,9 +844,10 @@ export class Vault {
     if (existing.row.subject !== subject) return false;
     const notOwn = () => new EnclaveError('record_exists', `record "${id}" of "${c.name}" was created by another principal: it is left as it is`);
     if (onlyOwn && existing.row.createdBy !== null && existing.row.createdBy !== principal.id) throw notOwn();
-    if (existing.subject?.movedTo != null) throw new EnclaveError('subject_moving', `subject "${existing.row.subject}" is being re-homed; retry`);
     const fields = existing.row.sealed === null ? Object.keys(JSON.parse(existing.row.publicJson) as object) : [...c.fields.keys()];
     const decision = await this.decideLogged(principal, 'record.delete', { collection: c, subject: existing.row.subject, fields });
+    // After the decision: the answer names the record's subject.
+    if (existing.subject?.movedTo != null) throw new EnclaveError('subject_moving', `subject "${existing.row.subject}" is being re-homed; retry`);
     // Refused before it is logged when the version is already known to differ (the store re-checks).
     if (ifMatch !== undefined && ifMatch !== existing.row.version) throw new EnclaveError('version_conflict', `record "${id}" is not at version ${String(ifMatch)}`);
     await this.record('record.deleted', principal, existing.row.subject, { collection: c.name, version: existing.row.version, policies: [...decision.policies] });
@@ -843,7 +861,7 @@ export class Vault {
 
   async getRecord(principal: Principal, collectionName: string, id: string): Promise<RecordView> {
     const c = this.collection(collectionName);
-    const found = await this.locateRecord(c, id);
+    const found = await this.locateFor(principal, 'record.read', c, id);
     const decision = await this.decideLogged(principal, 'record.read', { collection: c, subject: found.row.subject, fields: [...c.fields.keys()] });
     const view = this.open(c, found.site, found.row, found.subject, decision);
     // Fail closed: the view (perhaps decrypted) leaves only once its decision is durably logged.
@@ -887,22 +905,26 @@ export class Vault {
   private open(c: CollectionDef, site: string, row: RecordRow, subject: SubjectRow | undefined, decision: Decision): RecordView {
     if (!subject || subject.erasedAt !== null || subject.wrappedKey === null) throw this.gone(row.subject);
     const data = JSON.parse(row.publicJson) as RecordData;
-    if (row.sealed === null) return this.recordView(c, row, data, NONE);
-    // Withhold every protected field of the collection, present or not: presence itself is information.
-    if (decision.release !== 'protected') return this.recordView(c, row, data, c.protectedFields);
+    // Withhold every protected field of the collection, present or not, also from a record that stores
+    // none (sealed is null): presence itself is information.
+    if (decision.release !== 'protected') return this.recordView(c, row, data, c.protectedFields.length === 0 ? NONE : c.protectedFields);
+    const released = decision.fields;
+    // A grant for some fields only: the others are withheld like any protected field.
+    const withheld = released === undefined ? NONE : c.protectedFields.filter((f) => !released.includes(f));
+    if (row.sealed === null) return this.recordView(c, row, data, withheld, decision.grant);
     const dek = this.keyring.unwrap(site, row.subject, subject.wrappedKey);
     const plain = JSON.parse(open(dek, row.sealed, recordAad(c.name, row.id, row.subject, row.version)).toString('utf8')) as RecordData;
-    const released = decision.fields;
-    if (released === undefined) return this.recordView(c, row, { ...data, ...plain }, NONE, decision.grant);
-    // A grant for some fields only: the others are withheld like any protected field.
-    for (const f of Object.keys(plain)) if (!released.includes(f)) delete plain[f];
-    return this.recordView(c, row, { ...data, ...plain }, c.protectedFields.filter((f) => !released.includes(f)), decision.grant);
+    return this.recordView(c, row, { ...data, ...plain }, withheld, decision.grant);
   }
 
+  /**
+   * A withheld field is never in the view's data, wherever the row holds it: a field the configuration
+   * classifies protected since the record was written is still in its public JSON, in the clear.
+   */
   private recordView(c: CollectionDef, row: RecordRow, data: RecordData, withheld: readonly string[], grant?: GrantRef): RecordView {
     // Present fields in schema order so responses are stable.
     const ordered: RecordData = {};
-    for (const f of c.fields.keys()) if (Object.hasOwn(data, f)) ordered[f] = data[f] ?? null;
+    for (const f of c.fields.keys()) if (Object.hasOwn(data, f) && (withheld.length === 0 || !withheld.includes(f))) ordered[f] = data[f] ?? null;
     return {
       collection: c.name,
       id: row.id,
