@@ -53,6 +53,8 @@ export class SealService {
   private readonly pending = new Map<string, { officer: string; share: string }>();
   /** Counts seals: an unseal begun before a seal must not complete after it. */
   private seals = 0;
+  /** Counts the keyring's loads: whose keys are in memory now. */
+  private loads = 0;
   private readonly meta: MetaStore;
   private readonly keyring: Keyring;
   private readonly log: EventLog | undefined;
@@ -172,6 +174,7 @@ export class SealService {
       // Another set completed while this one was combined.
       if (!this.keyring.sealed) return false;
       this.keyring.load(root);
+      const loaded = ++this.loads;
       // Shares entered meanwhile belong to no attempt now.
       this.pending.clear();
       try {
@@ -182,8 +185,10 @@ export class SealService {
         await this.log?.append({ type: 'enclave.unsealed', details: { officers } });
         this.sealedSince(seals);
       } catch (err) {
-        // A seal meanwhile already dropped the keys, but a holder may have taken its own since.
-        this.dropKeys();
+        // A seal meanwhile already dropped the keys, but a holder may have taken its own since. Unless a
+        // later unseal loaded the keyring since: the keys are then that unseal's, whose own checks decide.
+        // Shares entered since a seal are the next attempt's (none are taken while this one is loaded).
+        if (this.keyring.sealed || this.loads === loaded) this.dropLoaded();
         throw err;
       }
     } finally {
@@ -204,6 +209,10 @@ export class SealService {
 
   private dropKeys(): void {
     this.pending.clear();
+    this.dropLoaded();
+  }
+
+  private dropLoaded(): void {
     this.keyring.drop();
     for (const h of this.holders) h.sealedNow();
   }
