@@ -6,6 +6,7 @@
 // the control store, which serves every jurisdiction, holds no directory of their subject ids.
 import { createHmac, createSecretKey } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { Lru } from '../core/lru.ts';
 import type { SubjectClaimStore } from '../core/store.ts';
 import { holderGone } from '../storage/process-alive.ts';
 import type { Keyring } from './keyring.ts';
@@ -14,6 +15,8 @@ const CLAIM_KEY_LABEL = 'subject/claim/v1';
 /** How long a registration waits for another's claim to settle: one registration is a log entry and an insert. */
 const SETTLE_MS = 2_000;
 const SETTLE_POLL_MS = 20;
+/** Claims held and not yet completed or let go that are remembered (more are named by the key again). */
+const IN_FLIGHT = 100_000;
 
 /** What a claim of some ids gave: the ids held now, and among them those taken over from a holder that died. */
 export interface Claimed {
@@ -27,6 +30,13 @@ export class SubjectClaims {
   private readonly keyring: Keyring;
   private readonly holder: string;
   private readonly clock: () => number;
+  /**
+   * Id → claim key of the claims this holder took and has not completed or let go yet: a seal drops the
+   * key they were named with, and a registration it interrupts must still complete or let go of its
+   * claim (else other instances refuse the id as being registered for as long as this process lives).
+   * Keyed hashes such as the control store holds, not the key.
+   */
+  private readonly inFlight = new Lru<string, string>(IN_FLIGHT);
 
   constructor(deps: { store: SubjectClaimStore; keyring: Keyring; holder: string; clock: () => number }) {
     this.store = deps.store;
@@ -51,8 +61,10 @@ export class SubjectClaims {
     const tookOver = new Set<string>();
     const rest: string[] = [];
     for (const [key, id] of keys) {
-      if (inserted.has(key)) held.add(id);
-      else rest.push(key);
+      if (inserted.has(key)) {
+        held.add(id);
+        this.inFlight.set(id, key);
+      } else rest.push(key);
     }
     if (rest.length > 0) {
       for (const c of (await this.store.getMany(rest)).values()) {
@@ -62,6 +74,7 @@ export class SubjectClaims {
           const id = keys.get(c.key) ?? '';
           held.add(id);
           tookOver.add(id);
+          this.inFlight.set(id, c.key);
         }
       }
     }
@@ -73,6 +86,8 @@ export class SubjectClaims {
     if (ids.length === 0) return [];
     const keys = this.keysOf(ids);
     const done = await this.store.complete([...keys.keys()], this.holder);
+    // The claims lost meanwhile are still named: the caller waits for them to settle.
+    for (const [key, id] of keys) if (done.has(key)) this.inFlight.delete(id);
     return [...keys].filter(([key]) => !done.has(key)).map(([, id]) => id);
   }
 
@@ -92,6 +107,7 @@ export class SubjectClaims {
       if (pending.length === 0 || performance.now() >= deadline) break;
       await sleep(SETTLE_POLL_MS);
     }
+    for (const id of ids) this.inFlight.delete(id);
     return pending.map((k) => keys.get(k) ?? '');
   }
 
@@ -108,16 +124,31 @@ export class SubjectClaims {
   /** Lets go of the claims of ids not registered after all. Best effort: a claim left behind is taken over once this process is gone. */
   async release(ids: readonly string[]): Promise<void> {
     if (ids.length === 0) return;
-    await this.store.release([...this.keysOf(ids).keys()], this.holder).catch(() => undefined);
+    try {
+      // Sealed since the claim, the ids this holder claimed are still named (inFlight).
+      await this.store.release([...this.keysOf(ids).keys()], this.holder);
+    } catch {
+      // Best effort, as said.
+    }
+    for (const id of ids) this.inFlight.delete(id);
   }
 
-  /** Claim key → subject id. */
+  /** Claim key → subject id; the root key is needed only for ids this holder holds no claim of. */
   private keysOf(ids: readonly string[]): Map<string, string> {
+    const keys = new Map<string, string>();
+    const unknown: string[] = [];
+    for (const id of ids) {
+      const known = this.inFlight.get(id);
+      if (known === undefined) unknown.push(id);
+      else keys.set(known, id);
+    }
+    if (unknown.length === 0) return keys;
     const secret = this.keyring.derive(CLAIM_KEY_LABEL);
     // One KeyObject per call: an HMAC keyed by a raw Buffer imports the key each time (8 against 1.3 µs
     // an id here), and a migration's page claims thousands.
     const key = createSecretKey(secret);
     secret.fill(0);
-    return new Map(ids.map((id) => [createHmac('sha256', key).update(id).digest('hex'), id]));
+    for (const id of unknown) keys.set(createHmac('sha256', key).update(id).digest('hex'), id);
+    return keys;
   }
 }
