@@ -53,8 +53,8 @@ export class SealService {
   private readonly pending = new Map<string, { officer: string; share: string }>();
   /** Counts seals: an unseal begun before a seal must not complete after it. */
   private seals = 0;
-  /** Counts the keyring's loads: whose keys are in memory now. */
-  private loads = 0;
+  /** The unseal under way, loading the holders' keys and logging before it opens the keyring: one at a time. */
+  private unsealing: object | null = null;
   private readonly meta: MetaStore;
   private readonly keyring: Keyring;
   private readonly log: EventLog | undefined;
@@ -171,10 +171,10 @@ export class SealService {
       }
       if (!load) return true;
       this.sealedSince(seals);
-      // Another set completed while this one was combined.
-      if (!this.keyring.sealed) return false;
-      this.keyring.load(root);
-      const loaded = ++this.loads;
+      // Another set completed, or is being completed, while this one was combined.
+      if (!this.keyring.sealed || this.unsealing !== null) return false;
+      const mine = {};
+      this.unsealing = mine;
       // Shares entered meanwhile belong to no attempt now.
       this.pending.clear();
       try {
@@ -184,12 +184,17 @@ export class SealService {
         }
         await this.log?.append({ type: 'enclave.unsealed', details: { officers } });
         this.sealedSince(seals);
+        // Last: until now nothing could be decrypted. A read in the window before would have been logged
+        // as decided while sealed, naming no subject, while it served protected data (invariant 4).
+        this.keyring.load(root);
       } catch (err) {
-        // A seal meanwhile already dropped the keys, but a holder may have taken its own since. Unless a
-        // later unseal loaded the keyring since: the keys are then that unseal's, whose own checks decide.
-        // Shares entered since a seal are the next attempt's (none are taken while this one is loaded).
-        if (this.keyring.sealed || this.loads === loaded) this.dropLoaded();
+        // The holders' keys are this attempt's (the keyring was not loaded): a seal meanwhile already
+        // dropped them, but a holder may have taken its own since. Unless a later unseal is under way or
+        // done: the keys are then its own. Shares entered since a seal are the next attempt's.
+        if (this.keyring.sealed && (this.unsealing === mine || this.unsealing === null)) for (const h of this.holders) h.sealedNow();
         throw err;
+      } finally {
+        if (this.unsealing === mine) this.unsealing = null;
       }
     } finally {
       root.fill(0);
@@ -209,12 +214,10 @@ export class SealService {
 
   private dropKeys(): void {
     this.pending.clear();
-    this.dropLoaded();
-  }
-
-  private dropLoaded(): void {
     this.keyring.drop();
     for (const h of this.holders) h.sealedNow();
+    // An unseal under way finds the seal (sealedSince) and gives up; the next may start at once.
+    this.unsealing = null;
   }
 
   /**

@@ -547,10 +547,16 @@ export class Vault {
     const first = await this.claims.claim(ids);
     const busy = ids.filter((id) => !first.held.has(id));
     if (busy.length === 0) return first;
-    await this.claims.settled(busy);
-    const registered = await this.router.findSubjects(busy);
-    const again = await this.claims.claim(busy.filter((id) => !registered.has(id)));
-    return { held: new Set([...first.held, ...again.held]), tookOver: new Set([...first.tookOver, ...again.tookOver]) };
+    try {
+      await this.claims.settled(busy);
+      const registered = await this.router.findSubjects(busy);
+      const again = await this.claims.claim(busy.filter((id) => !registered.has(id)));
+      return { held: new Set([...first.held, ...again.held]), tookOver: new Set([...first.tookOver, ...again.tookOver]) };
+    } catch (err) {
+      // Sealed or a store failing meanwhile: the claims already taken are let go, as a failed import's are.
+      await this.claims.release([...first.held]);
+      throw err;
+    }
   }
 
   /**

@@ -253,8 +253,10 @@ void describe('sealing while an unseal is under way', () => {
     const keyring = new Keyring();
     let release = () => {};
     let holding = false;
+    let called = false;
     const holder = {
       unsealed: async () => {
+        called = true;
         await new Promise<void>((resolve) => (release = resolve));
         holding = true;
       },
@@ -270,7 +272,8 @@ void describe('sealing while an unseal is under way', () => {
     types.length = 0;
     await seal.submit(shares[0] ?? '');
     const last = seal.submit(shares[1] ?? '');
-    while (keyring.sealed) await new Promise((resolve) => setImmediate(resolve));
+    // The unseal is under way: its holder is taking the keys (the keyring is opened last).
+    while (!called) await new Promise((resolve) => setImmediate(resolve));
     seal.seal();
     release();
     await rejectsWith(last, 'sealed');
