@@ -187,6 +187,8 @@ export class SealService {
         // Last: until now nothing could be decrypted. A read in the window before would have been logged
         // as decided while sealed, naming no subject, while it served protected data (invariant 4).
         this.keyring.load(root);
+        // Shares entered while it ran belong to no attempt either.
+        this.pending.clear();
       } catch (err) {
         // The holders' keys are this attempt's (the keyring was not loaded): a seal meanwhile already
         // dropped them, but a holder may have taken its own since. Unless a later unseal is under way or

@@ -40,3 +40,29 @@ describe('a read while the enclave is being unsealed', () => {
     assert.equal(json<{ data: { email: string } }>(afterwards).data.email, 'ann@x.test');
   });
 });
+
+describe('a share entered while an unseal is under way', () => {
+  let h: HttpFixture;
+  before(async () => {
+    h = await makeHttpFixture();
+  });
+  after(async () => h.close());
+
+  it('is not left as progress once the enclave is unsealed', async () => {
+    h.enclave.seal.seal();
+    const held = hold(h.enclave.log, 'unsealed', () => true, { once: true });
+    try {
+      await h.enclave.seal.submit(h.shares[0] ?? '');
+      const unsealing = h.enclave.seal.submit(h.shares[1] ?? '');
+      await held.reached;
+      await h.enclave.seal.submit(h.shares[2] ?? '');
+      held.release();
+      await unsealing;
+    } finally {
+      held.release();
+      held.restore();
+    }
+    assert.equal(h.enclave.keyring.sealed, false);
+    assert.deepEqual([h.enclave.seal.status().progress, h.enclave.seal.status().entered], [0, []]);
+  });
+});
