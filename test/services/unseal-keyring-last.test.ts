@@ -7,14 +7,14 @@ import { after, before, describe, it } from 'node:test';
 import { hold } from '../helpers/hold.ts';
 import { errorCode, json, makeHttpFixture, type HttpFixture } from '../helpers/http.ts';
 
-describe('a read while the enclave is being unsealed', () => {
+describe('while the enclave is being unsealed', () => {
   let h: HttpFixture;
   before(async () => {
     h = await makeHttpFixture();
   });
   after(async () => h.close());
 
-  it('is refused as sealed until the log can name its subject, then served', async () => {
+  it('a read is refused as sealed until the log can name its subject, then served', async () => {
     assert.equal((await h.call('service', 'POST', '/v1/subjects', { id: 'uk-ann', country: 'US' })).statusCode, 201);
     const created = await h.call('service', 'POST', '/v1/collections/users/records', { id: 'uk-ann-u', data: { user_id: 'uk-ann', username: 'ann', email: 'ann@x.test' } });
     assert.equal(created.statusCode, 201, created.body);
@@ -39,16 +39,8 @@ describe('a read while the enclave is being unsealed', () => {
     assert.equal(afterwards.statusCode, 200, afterwards.body);
     assert.equal(json<{ data: { email: string } }>(afterwards).data.email, 'ann@x.test');
   });
-});
 
-describe('a share entered while an unseal is under way', () => {
-  let h: HttpFixture;
-  before(async () => {
-    h = await makeHttpFixture();
-  });
-  after(async () => h.close());
-
-  it('is not left as progress once the enclave is unsealed', async () => {
+  it('a share entered meanwhile is not left as progress once the enclave is unsealed', async () => {
     h.enclave.seal.seal();
     const held = hold(h.enclave.log, 'unsealed', () => true, { once: true });
     try {
