@@ -418,8 +418,10 @@ export class LogService implements EventLog {
     if (event.subject !== undefined) {
       if (this.keys) subjectId = event.subject;
       // A decision while sealed released nothing protected (nothing can be decrypted): it is logged,
-      // unlinkable. A change to a subject's data must be linkable, so it waits for the unseal.
-      else if (event.type === 'access.decision') sealed = true;
+      // unlinkable. A change to a subject's data must be linkable, so it waits for the unseal; and so
+      // must a read that did release protected data (decrypted before a seal that came while it waited
+      // for this entry): unlinkable, the log would not show whose data left (invariant 4), so it fails.
+      else if (event.type === 'access.decision' && event.details['release'] !== 'protected') sealed = true;
       else throw new EnclaveError('sealed', `the enclave is sealed: a ${event.type} event must name its subject by the log subject key, which needs the root key`);
     }
     const p = event.principal;
