@@ -6,9 +6,8 @@ import { InvalidArgumentError, Option, type Command } from 'commander';
 import { existsSync } from 'node:fs';
 import { ID_PATTERN, PROPOSAL_ID_PATTERN, RECORD_ID_PATTERN, REQUEST_ID_PATTERN, TOKEN_ID_PATTERN } from '../core/api-ids.ts';
 import { parseDuration } from '../core/duration.ts';
-import { readFileLimited } from '../services/read-limited.ts';
 import { ApiClient } from './api-client.ts';
-import { usageError } from './fail.ts';
+import { readBoundedText } from './output-files.ts';
 
 export const DEFAULT_CONFIG = 'enclave.yaml';
 export const FALLBACK_SERVER = 'http://127.0.0.1:8700';
@@ -145,12 +144,8 @@ export const MAX_KEY_FILE_BYTES = 64 * 1024;
 /** A verifier key given as itself (name+id+base64) or as a file holding it (`--vkey`, `--witness`). */
 export function keyText(value: string, what: string): string {
   if (value.includes('+') && !existsSync(value)) return value.trim();
-  let bytes: Buffer | undefined;
-  try {
-    bytes = readFileLimited(value, MAX_KEY_FILE_BYTES);
-  } catch {
-    throw usageError(`${what} is neither a verifier key (name+id+base64) nor a readable file: ${value}`);
-  }
-  if (bytes === undefined) throw usageError(`${what} ${value}: larger than ${MAX_KEY_FILE_BYTES / 1024} KiB, so not a verifier key (one line, name+id+base64)`);
-  return bytes.toString('utf8').trim();
+  return readBoundedText(value, MAX_KEY_FILE_BYTES, {
+    unreadable: () => `${what} is neither a verifier key (name+id+base64) nor a readable file: ${value}`,
+    tooLarge: `${what} ${value}: larger than ${MAX_KEY_FILE_BYTES / 1024} KiB, so not a verifier key (one line, name+id+base64)`,
+  }).trim();
 }

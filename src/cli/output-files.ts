@@ -19,13 +19,23 @@ export const MAX_INPUT_FILE_BYTES = 64 * 1024 * 1024;
  */
 export async function readInput(io: Io, path: string): Promise<string> {
   if (path === '-') return readStdin(io);
+  return readBoundedText(path, MAX_INPUT_FILE_BYTES, { unreadable: (code) => `cannot read ${path}: ${code}`, tooLarge: `cannot read ${path}: it is larger than ${MAX_INPUT_FILE_BYTES / 1024 / 1024} MiB` });
+}
+
+/**
+ * A file the user named, as text, read no further than `maxBytes` (a key, a checkpoint, a certificate,
+ * an input): larger, it is a usage error (`tooLarge`); one that cannot be read is a usage error from
+ * `unreadable` (given the error's code), or, without it, the file system's error as it is.
+ */
+export function readBoundedText(path: string, maxBytes: number, say: { readonly unreadable?: (code: string) => string; readonly tooLarge: string }): string {
   let bytes: Buffer | undefined;
   try {
-    bytes = readFileLimited(path, MAX_INPUT_FILE_BYTES);
+    bytes = readFileLimited(path, maxBytes);
   } catch (err) {
-    throw usageError(`cannot read ${path}: ${(err as NodeJS.ErrnoException).code ?? 'error'}`);
+    if (say.unreadable === undefined) throw err;
+    throw usageError(say.unreadable((err as NodeJS.ErrnoException).code ?? 'error'));
   }
-  if (bytes === undefined) throw usageError(`cannot read ${path}: it is larger than ${MAX_INPUT_FILE_BYTES / 1024 / 1024} MiB`);
+  if (bytes === undefined) throw usageError(say.tooLarge);
   return bytes.toString('utf8');
 }
 

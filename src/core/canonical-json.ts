@@ -163,6 +163,55 @@ function sorted(value: unknown, depth: number): unknown {
   }
 }
 
+/**
+ * At least how many bytes `value` takes as canonical JSON (RFC 8785), counted until past `limit`: a
+ * string its UTF-16 length and quotes (UTF-8 takes at least a byte per code unit), a number a digit,
+ * each member its quoted name and colon, each element its separator. Counting stops as soon as the
+ * bound is passed, so a huge value costs no more than a small one. Returns the reason instead for what
+ * the encoder refuses whatever its size and whose contents would be copied unmeasured (an object that
+ * is not plain, nesting beyond MAX_DEPTH), so that a caller need not copy or encode a value to bound it.
+ */
+export function canonicalSizeAtLeast(value: unknown, limit: number, depth = 0): number | string {
+  if (depth > MAX_DEPTH) return `it is nested deeper than ${MAX_DEPTH} levels`;
+  switch (typeof value) {
+    case 'string':
+      return value.length + 2;
+    case 'boolean':
+      return 4;
+    case 'object': {
+      if (value === null) return 4;
+      let size = 2;
+      if (Array.isArray(value)) {
+        for (let i = 0; i < value.length && size <= limit; i++) {
+          const v = canonicalSizeAtLeast(value[i], limit - size, depth + 1);
+          if (typeof v === 'string') return v;
+          size += v + (i > 0 ? 1 : 0); // the comma before it
+        }
+        return size;
+      }
+      const proto = Object.getPrototypeOf(value) as unknown;
+      if (proto !== Object.prototype && proto !== null) return 'it holds an object that is not plain JSON';
+      const obj = value as Record<string, unknown>;
+      const keys = Object.keys(obj);
+      for (let i = 0; i < keys.length && size <= limit; i++) {
+        const k = keys[i] as string;
+        const v = canonicalSizeAtLeast(obj[k], limit - size, depth + 1);
+        if (typeof v === 'string') return v;
+        size += (i > 0 ? 1 : 0) + k.length + 3 + v; // ,"name":value
+      }
+      return size;
+    }
+    case 'number':
+      return 1;
+    case 'bigint':
+    case 'function':
+    case 'symbol':
+    case 'undefined':
+      // JSON cannot hold these: the encoder refuses them (and they are small to copy).
+      return 1;
+  }
+}
+
 /** The canonical JSON text of `value` (RFC 8785); throws `invalid_request` for what JCS cannot represent. */
 export function canonicalJson(value: unknown): string {
   const copy = sorted(value, 0);

@@ -111,7 +111,7 @@ export {
   type LogReceipt,
   type LogValue,
 } from './event-log.ts';
-export { canonicalJson, canonicalJsonBytes, type JsonValue } from './canonical-json.ts';
+export { canonicalJson, canonicalJsonBytes, canonicalSizeAtLeast, type JsonValue } from './canonical-json.ts';
 export {
   LOG_ENTRY_VERSION,
   MAX_LOG_ENTRY_BYTES,

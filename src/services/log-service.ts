@@ -26,6 +26,7 @@
 // instance can take it and sign; it keeps its tree, which is reused if the stored tree has not moved.
 import { createSecretKey, type KeyObject } from 'node:crypto';
 import { hostname } from 'node:os';
+import { canonicalSizeAtLeast } from '../core/canonical-json.ts';
 import { EnclaveError } from '../core/errors.ts';
 import { LOG_EVENT_TYPES, type EventLog, type LogActor, type LogEventInput, type LogReceipt } from '../core/event-log.ts';
 import { decodeLogEntry, finishLogEntry, LOG_ENTRY_VERSION, MAX_LOG_ENTRY_BYTES, subjectHash, type LogEntry, type LogEntryDraft } from '../core/log-entry.ts';
@@ -191,61 +192,9 @@ function yieldToIo(): Promise<void> {
   return new Promise((resolve) => setImmediate(resolve));
 }
 
-/** Nesting the canonical encoder accepts (canonical-json.ts); deeper is refused there too. */
-const MAX_ENTRY_DEPTH = 64;
-
-/**
- * At least how many bytes `value` takes as canonical JSON (RFC 8785), counted until past `limit`: a
- * string its UTF-16 length and quotes (UTF-8 takes at least a byte per code unit), a number a digit,
- * each member its quoted name and colon, each element its separator. Counting stops as soon as the
- * bound is passed, so a huge value costs no more than a small one. Returns the reason instead for what
- * the encoder refuses whatever its size and whose contents would be copied unmeasured (an object that
- * is not plain, nesting beyond its depth).
- */
-function canonicalSizeAtLeast(value: unknown, limit: number, depth = 0): number | string {
-  if (depth > MAX_ENTRY_DEPTH) return `it is nested deeper than ${MAX_ENTRY_DEPTH} levels`;
-  switch (typeof value) {
-    case 'string':
-      return value.length + 2;
-    case 'boolean':
-      return 4;
-    case 'object': {
-      if (value === null) return 4;
-      let size = 2;
-      if (Array.isArray(value)) {
-        for (let i = 0; i < value.length && size <= limit; i++) {
-          const v = canonicalSizeAtLeast(value[i], limit - size, depth + 1);
-          if (typeof v === 'string') return v;
-          size += v + (i > 0 ? 1 : 0); // the comma before it
-        }
-        return size;
-      }
-      const proto = Object.getPrototypeOf(value) as unknown;
-      if (proto !== Object.prototype && proto !== null) return 'it holds an object that is not plain JSON';
-      const obj = value as Record<string, unknown>;
-      const keys = Object.keys(obj);
-      for (let i = 0; i < keys.length && size <= limit; i++) {
-        const k = keys[i] as string;
-        const v = canonicalSizeAtLeast(obj[k], limit - size, depth + 1);
-        if (typeof v === 'string') return v;
-        size += (i > 0 ? 1 : 0) + k.length + 3 + v; // ,"name":value
-      }
-      return size;
-    }
-    case 'number':
-      return 1;
-    case 'bigint':
-    case 'function':
-    case 'symbol':
-    case 'undefined':
-      // JSON cannot hold these: the encoder refuses them (and they are small to copy).
-      return 1;
-  }
-}
-
 /**
  * Refuses, before it is queued, a draft whose entry could never be stored: more than MAX_LOG_ENTRY_BYTES
- * (an entry bundle's 16-bit length prefix, C2SP tlog-tiles) by the lower bound above, or holding what the
+ * (an entry bundle's 16-bit length prefix, C2SP tlog-tiles) by canonicalSizeAtLeast's lower bound, or holding what the
  * encoder refuses. The writer would refuse it too, but only after the draft was copied whole into its
  * thread, whose small heap (192 MiB) an enormous one exhausts, taking the process down; on a store
  * without a writer thread it would be encoded whole on the request thread. The bound is the entry limit

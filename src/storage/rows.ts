@@ -14,6 +14,10 @@ const RECORD_NAMES = ['collection', 'id', 'subject', 'version', 'public_json', '
 
 // Column lists and the matching parameter values, in one order, for the adapters' INSERT statements.
 export const SUBJECT_COLUMNS = SUBJECT_NAMES.join(', ');
+/** `SET` of every subject column but the key from the row proposed for insertion (an upsert's `excluded`). */
+export const SUBJECT_UPSERT_SET = SUBJECT_NAMES.filter((c) => c !== 'id')
+  .map((c) => `${c} = excluded.${c}`)
+  .join(', ');
 export function subjectValues(r: SubjectRow): SqlValue[] {
   return [r.id, r.country, r.jurisdiction, r.wrappedKey, r.keyId, r.createdAt, r.erasedAt, r.movedTo, r.moveOwner, r.moveStartedAt];
 }

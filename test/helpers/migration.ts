@@ -124,3 +124,39 @@ export function exportJsonl<T>(h: MigrationHarness, build: number, name: string,
   writeFileSync(mappingPath, mapping);
   return prepare ? { dir, mappingPath, prepared } : { dir, mappingPath };
 }
+
+/**
+ * A small SQLite source, `<name>.db` in the fixture's directory, made by `sql` (its tables `accounts`
+ * (handle, user_uid, email, country) and `messages` (id, sender, body, recipient, sent_at)), with its
+ * mapping: accounts are the subjects, keyed by handle, and messages join theirs by sender. Both tables'
+ * records get hashed ids. Returns the database's and the mapping's paths.
+ */
+export function handleJoinedSource(h: MigrationHarness, name: string, sql: string): { readonly dbPath: string; readonly mappingPath: string } {
+  const dbPath = join(h.fx.dir, `${name}.db`);
+  const db = new DatabaseSync(dbPath);
+  try {
+    db.exec(sql);
+  } finally {
+    db.close();
+  }
+  const mappingPath = join(h.fx.dir, `${name}.mapping.yaml`);
+  writeFileSync(
+    mappingPath,
+    `version: 1
+name: ${name}
+source: { sqlite: ${JSON.stringify(dbPath)} }
+subjects: { table: accounts, id: user_uid, key: handle, country: country }
+tables:
+  - table: accounts
+    collection: users
+    record_id: hash
+    fields: { user_id: user_uid, username: handle, email: email }
+  - table: messages
+    collection: messages
+    record_id: hash
+    subject: { join: sender }
+    fields: { body: body, recipient_id: recipient, sent_at: sent_at }
+`,
+  );
+  return { dbPath, mappingPath };
+}

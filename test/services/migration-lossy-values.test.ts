@@ -12,7 +12,7 @@ import { purgeMigration } from '../../src/services/migration/migration-purger.ts
 import { MigrationRunner } from '../../src/services/migration/migration-runner.ts';
 import { verifyMigration } from '../../src/services/migration/migration-verifier.ts';
 import { freshPgSchema, PG_URL, pgSkip, type PgSchema } from '../helpers/legacy-servers.ts';
-import { fails, migrationHarness, type MigrationHarness } from '../helpers/migration.ts';
+import { fails, handleJoinedSource, migrationHarness, type MigrationHarness } from '../helpers/migration.ts';
 
 void describe('PostgreSQL values of types node-postgres parses into something else', { skip: await pgSkip() }, () => {
   let h: MigrationHarness;
@@ -80,32 +80,14 @@ void describe('SQLite text that is not valid UTF-8', () => {
   after(async () => h.close());
 
   void it('refuses its row (never copied as U+FFFD, verified against itself, and purged); a subject link of such bytes finds no subject', async () => {
-    const path = join(h.fx.dir, 'bad-utf8.db');
-    const db = new DatabaseSync(path);
-    db.exec(`CREATE TABLE accounts (handle TEXT PRIMARY KEY, user_uid TEXT NOT NULL UNIQUE, email TEXT, country TEXT);
+    const { dbPath: path, mappingPath } = handleJoinedSource(
+      h,
+      'bad-utf8',
+      `CREATE TABLE accounts (handle TEXT PRIMARY KEY, user_uid TEXT NOT NULL UNIQUE, email TEXT, country TEXT);
       CREATE TABLE messages (id INTEGER PRIMARY KEY, sender TEXT, body TEXT, recipient TEXT, sent_at TEXT);
       INSERT INTO accounts VALUES ('alice', 'bu-u1', 'alice@example.com', 'US'), ('a\uFFFDb', 'bu-u2', 'ab@example.com', 'US');
       INSERT INTO messages VALUES (1, 'alice', 'one', 'r', '2024-01-01 00:00:00'), (2, 'alice', CAST(x'6361666521ff' AS TEXT), 'r', '2024-01-01 00:00:00'),
-        (3, CAST(x'61ff62' AS TEXT), 'three', 'r', '2024-01-01 00:00:00');`);
-    db.close();
-    const mappingPath = join(h.fx.dir, 'bad-utf8.mapping.yaml');
-    writeFileSync(
-      mappingPath,
-      `version: 1
-name: bad-utf8
-source: { sqlite: ${JSON.stringify(path)} }
-subjects: { table: accounts, id: user_uid, key: handle, country: country }
-tables:
-  - table: accounts
-    collection: users
-    record_id: hash
-    fields: { user_id: user_uid, username: handle, email: email }
-  - table: messages
-    collection: messages
-    record_id: hash
-    subject: { join: sender }
-    fields: { body: body, recipient_id: recipient, sent_at: sent_at }
-`,
+        (3, CAST(x'61ff62' AS TEXT), 'three', 'r', '2024-01-01 00:00:00');`,
     );
     const ctx = await h.open(mappingPath);
     const plan = await planMigration(ctx);

@@ -13,7 +13,7 @@ import { purgeMigration } from '../../src/services/migration/migration-purger.ts
 import { MigrationRunner } from '../../src/services/migration/migration-runner.ts';
 import { verifyMigration } from '../../src/services/migration/migration-verifier.ts';
 import { freshPgSchema, PG_URL, pgSkip, type PgSchema } from '../helpers/legacy-servers.ts';
-import { migrationHarness, type MigrationHarness } from '../helpers/migration.ts';
+import { handleJoinedSource, migrationHarness, type MigrationHarness } from '../helpers/migration.ts';
 
 void describe('migration from a source whose join compares without regard to case', () => {
   let h: MigrationHarness;
@@ -23,32 +23,14 @@ void describe('migration from a source whose join compares without regard to cas
   after(async () => h.close());
 
   void it('rows that name their subject in another case move and are purged with it; a reference to nobody stays', async () => {
-    const path = join(h.fx.dir, 'nocase.db');
-    const db = new DatabaseSync(path);
-    db.exec(`CREATE TABLE accounts (handle TEXT PRIMARY KEY COLLATE NOCASE, user_uid TEXT NOT NULL UNIQUE, email TEXT, country TEXT);
+    const { dbPath: path, mappingPath } = handleJoinedSource(
+      h,
+      'nocase',
+      `CREATE TABLE accounts (handle TEXT PRIMARY KEY COLLATE NOCASE, user_uid TEXT NOT NULL UNIQUE, email TEXT, country TEXT);
       CREATE TABLE messages (id INTEGER PRIMARY KEY, sender TEXT, body TEXT, recipient TEXT, sent_at TEXT);
       INSERT INTO accounts VALUES ('alice', 'nc-u1', 'alice@example.com', 'US'), ('Bob', 'nc-u2', 'bob@example.com', 'US');
       INSERT INTO messages VALUES (1, 'alice', 'one', 'r', '2024-01-01 00:00:00'), (2, 'ALICE', 'two', 'r', '2024-01-01 00:00:00'),
-        (3, 'bob', 'three', 'r', '2024-01-01 00:00:00'), (4, 'carol', 'four', 'r', '2024-01-01 00:00:00');`);
-    db.close();
-    const mappingPath = join(h.fx.dir, 'nocase.mapping.yaml');
-    writeFileSync(
-      mappingPath,
-      `version: 1
-name: nocase
-source: { sqlite: ${JSON.stringify(path)} }
-subjects: { table: accounts, id: user_uid, key: handle, country: country }
-tables:
-  - table: accounts
-    collection: users
-    record_id: hash
-    fields: { user_id: user_uid, username: handle, email: email }
-  - table: messages
-    collection: messages
-    record_id: hash
-    subject: { join: sender }
-    fields: { body: body, recipient_id: recipient, sent_at: sent_at }
-`,
+        (3, 'bob', 'three', 'r', '2024-01-01 00:00:00'), (4, 'carol', 'four', 'r', '2024-01-01 00:00:00');`,
     );
     const ctx = await h.open(mappingPath);
     const plan = await planMigration(ctx);

@@ -79,22 +79,31 @@ async function controlled() {
   };
 }
 
+/**
+ * Starts an unseal with shares `a` and `b` whose enclave.unsealed entry is held (the holder already has
+ * its keys), seals meanwhile, and returns the refusal the unseal will meet and the gate that lets it go.
+ */
+async function unsealRefusedBySeal(c: Awaited<ReturnType<typeof controlled>>, a: string, b: string): Promise<{ first: Promise<boolean>; firstAppend: ReturnType<typeof gate> }> {
+  const firstAppend = gate();
+  c.appendGates.set(1, firstAppend.promise);
+  await c.seal.submit(a);
+  const first = c.seal.submit(b).then(
+    () => assert.fail('the first unseal completed although a seal was given while it ran'),
+    (err: unknown) => isSealedError(err),
+  );
+  await until(() => c.counts().unsealedAppends === 1);
+  c.seal.seal();
+  return { first, firstAppend };
+}
+
 void describe('an unseal refused by a seal given meanwhile, after the officers unsealed again', () => {
   void it('leaves the later unseal standing: the keyring is loaded and every holder has its key, or nothing holds a key', async () => {
     const c = await controlled();
     const [a, b] = c.shares;
     assert.ok(a && b);
-    // First unseal: it loads the keys, then its enclave.unsealed entry is slow to become durable.
-    const firstAppend = gate();
-    c.appendGates.set(1, firstAppend.promise);
-    await c.seal.submit(a);
-    const first = c.seal.submit(b).then(
-      () => assert.fail('the first unseal completed although a seal was given while it ran'),
-      (err: unknown) => isSealedError(err),
-    );
-    await until(() => c.counts().unsealedAppends === 1);
-    // An officer seals; the officers unseal again, and that unseal's holder is slow in turn.
-    c.seal.seal();
+    // First unseal: its holder takes the keys, then its enclave.unsealed entry is slow to become durable,
+    // and an officer seals meanwhile; the officers unseal again, and that unseal's holder is slow in turn.
+    const { first, firstAppend } = await unsealRefusedBySeal(c, a, b);
     assert.deepEqual([c.keyring.sealed, c.holder.key], [true, null]);
     const secondHolder = gate();
     c.holderGates.set(2, secondHolder.promise);
@@ -120,15 +129,7 @@ void describe('an unseal refused by a seal given meanwhile, after the officers u
     const c = await controlled();
     const [a, b, d] = c.shares;
     assert.ok(a && b && d);
-    const firstAppend = gate();
-    c.appendGates.set(1, firstAppend.promise);
-    await c.seal.submit(a);
-    const first = c.seal.submit(b).then(
-      () => assert.fail('the first unseal completed although a seal was given while it ran'),
-      (err: unknown) => isSealedError(err),
-    );
-    await until(() => c.counts().unsealedAppends === 1);
-    c.seal.seal();
+    const { first, firstAppend } = await unsealRefusedBySeal(c, a, b);
     // Alice enters her share again toward the next unseal.
     assert.deepEqual((await c.seal.submit(a)).entered, ['alice']);
     firstAppend.open();

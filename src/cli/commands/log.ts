@@ -7,13 +7,12 @@ import { HASH_SIZE } from '../../core/tlog/merkle.ts';
 import { MAX_NOTE_SIZE } from '../../core/tlog/note.ts';
 import { MAX_ENTRY_SIZE, TILE_WIDTH } from '../../core/tlog/tiles.ts';
 import type { LogFetch, LogVerification } from '../../services/log-verifier.ts';
-import { readFileLimited } from '../../services/read-limited.ts';
 import { bearerToken, enclaveErrorOf, send } from '../api-client.ts';
 import type { CliContext } from '../context.ts';
 import { CliError, usageError } from '../fail.ts';
 import type { Io } from '../io.ts';
 import { examples, integerIn, keyText } from '../options.ts';
-import { writeFileAtomic } from '../output-files.ts';
+import { readBoundedText, writeFileAtomic } from '../output-files.ts';
 import { Output, count, printable } from '../output.ts';
 
 const PROGRESS_FROM = 65_536;
@@ -164,15 +163,10 @@ export function registerLog(program: Command, { io }: CliContext): Command {
  * larger file (or /dev/zero) is refused unread.
  */
 function savedCheckpoint(path: string): string {
-  let bytes: Buffer | undefined;
-  try {
-    bytes = readFileLimited(path, MAX_NOTE_SIZE);
-  } catch (err) {
-    const code = (err as NodeJS.ErrnoException).code;
-    throw usageError(code === 'ENOENT' ? `--since ${path}: no such file (it is written by --save)` : `--since ${path}: cannot read it: ${code ?? 'error'}`);
-  }
-  if (bytes === undefined) throw usageError(`--since ${path}: larger than ${MAX_NOTE_SIZE / 1024 / 1024} MiB, so not a checkpoint (the signed note written by --save)`);
-  return bytes.toString('utf8');
+  return readBoundedText(path, MAX_NOTE_SIZE, {
+    unreadable: (code) => (code === 'ENOENT' ? `--since ${path}: no such file (it is written by --save)` : `--since ${path}: cannot read it: ${code}`),
+    tooLarge: `--since ${path}: larger than ${MAX_NOTE_SIZE / 1024 / 1024} MiB, so not a checkpoint (the signed note written by --save)`,
+  });
 }
 
 async function verify(io: Io, opts: VerifyOptions): Promise<void> {

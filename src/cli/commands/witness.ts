@@ -7,12 +7,11 @@ import { InvalidArgumentError, Option, type Command } from 'commander';
 import { EnclaveError } from '../../core/errors.ts';
 // Only the option parser is loaded up front (core code only); the witness's store and server load when it runs.
 import { parseLogOption } from '../../services/witness-service.ts';
-import { readFileLimited } from '../../services/read-limited.ts';
 import type { CliContext } from '../context.ts';
 import { CliError, usageError } from '../fail.ts';
 import type { Io } from '../io.ts';
 import { LOG_LEVELS, MAX_KEY_FILE_BYTES, examples, portNumber, type LogLevel } from '../options.ts';
-import { atUserPath } from '../output-files.ts';
+import { atUserPath, readBoundedText } from '../output-files.ts';
 import { Output } from '../output.ts';
 
 export const WITNESS_KEY_FILE = 'witness.key';
@@ -118,11 +117,10 @@ async function serve(io: Io, opts: ServeOptions): Promise<void> {
   const keyFile = join(dir, WITNESS_KEY_FILE);
   if (!existsSync(keyFile)) throw new EnclaveError('not_initialized', `${keyFile} does not exist (run \`enclave witness init --dir ${opts.dir}\`)`);
   // Bounded as every key file (options.ts): a larger one (a wrong file put there) is not a key, and is not read further.
-  const keyBytes = readFileLimited(keyFile, MAX_KEY_FILE_BYTES);
-  if (keyBytes === undefined) {
-    throw usageError(`${keyFile}: larger than ${MAX_KEY_FILE_BYTES / 1024} KiB, so not a witness key (one line, PRIVATE+KEY+name+id+base64, written by \`enclave witness init\`)`);
-  }
-  const cosigner = cosignerFromKey(keyBytes.toString('utf8'));
+  const keyText = readBoundedText(keyFile, MAX_KEY_FILE_BYTES, {
+    tooLarge: `${keyFile}: larger than ${MAX_KEY_FILE_BYTES / 1024} KiB, so not a witness key (one line, PRIVATE+KEY+name+id+base64, written by \`enclave witness init\`)`,
+  });
+  const cosigner = cosignerFromKey(keyText);
   const store = new SqliteWitnessStore(join(dir, WITNESS_DB_FILE));
   const out = new Output(io);
   try {

@@ -8,7 +8,6 @@ import { EnclaveError } from '../../core/errors.ts';
 import { publishedVerifierKey } from '../../services/migration/certificate-issuer.ts';
 import { runMigrationTask, type MigrationTask, type TaskProgress } from '../../services/migration/migration-thread.ts';
 import { openMigrationStateOf } from '../../services/migration/open-migration.ts';
-import { readFileLimited } from '../../services/read-limited.ts';
 import { loadConfig } from '../../services/config-loader.ts';
 import { checkStorageUrls } from '../../storage/open-store.ts';
 import type { CertificateOptions, MigrateOptions } from '../commands/migrate.ts';
@@ -17,7 +16,7 @@ import type { Io } from '../io.ts';
 import { withLocalSeal } from '../local-seal.ts';
 import { unsealLocally } from '../local-unseal.ts';
 import { MAX_KEY_FILE_BYTES } from '../options.ts';
-import { atUserPath } from '../output-files.ts';
+import { atUserPath, readBoundedText } from '../output-files.ts';
 import { Output } from '../output.ts';
 import { meterResources } from '../process-resources.ts';
 import { createProgress, progressMode, type Progress } from '../progress.ts';
@@ -116,22 +115,14 @@ export async function purge(io: Io, configPath: string, opts: MigrateOptions): P
   out.result({ ...report, certificate: { ...report.certificate, body: check.certificate }, verifierKey }, () => describePurge(report, check));
 }
 
-/** A file's bytes up to `maxBytes`, or undefined above; one that cannot be read is a usage error naming it. */
-function readBounded(path: string, maxBytes: number): Buffer | undefined {
-  try {
-    return readFileLimited(path, maxBytes);
-  } catch (err) {
-    throw usageError(`cannot read ${path}: ${(err as NodeJS.ErrnoException).code ?? 'error'}`);
-  }
-}
-
 function readKey(key: string): string {
   if (!key.startsWith('@')) return key;
   const file = key.slice(1);
   // Bounded as every key file (options.ts): a larger one (or /dev/zero) is not a key, and is not read further.
-  const bytes = readBounded(file, MAX_KEY_FILE_BYTES);
-  if (bytes === undefined) throw usageError(`--key @${file}: larger than ${MAX_KEY_FILE_BYTES / 1024} KiB, so not a verifier key (one line, name+id+base64)`);
-  return bytes.toString('utf8').trim();
+  return readBoundedText(file, MAX_KEY_FILE_BYTES, {
+    unreadable: (code) => `cannot read ${file}: ${code}`,
+    tooLarge: `--key @${file}: larger than ${MAX_KEY_FILE_BYTES / 1024} KiB, so not a verifier key (one line, name+id+base64)`,
+  }).trim();
 }
 
 export async function certificate(io: Io, configPath: string, id: string | undefined, opts: CertificateOptions): Promise<void> {
@@ -140,9 +131,10 @@ export async function certificate(io: Io, configPath: string, id: string | undef
     // The auditor's path: a certificate file and a key, nothing else.
     if (opts.key === undefined) throw usageError('--file needs --key <vkey> (the enclave\'s certificate verifier key)');
     // A certificate is a signed note, which no parser takes above MAX_NOTE_SIZE (1 MiB): a larger file is refused unread.
-    const bytes = readBounded(opts.file, MAX_NOTE_SIZE);
-    if (bytes === undefined) throw usageError(`--file ${opts.file}: larger than ${MAX_NOTE_SIZE / 1024 / 1024} MiB, so not a deletion certificate (a signed note)`);
-    const note = bytes.toString('utf8');
+    const note = readBoundedText(opts.file, MAX_NOTE_SIZE, {
+      unreadable: (code) => `cannot read ${opts.file}: ${code}`,
+      tooLarge: `--file ${opts.file}: larger than ${MAX_NOTE_SIZE / 1024 / 1024} MiB, so not a deletion certificate (a signed note)`,
+    });
     const vkey = readKey(opts.key);
     const check = verifyCertificate(note, vkey);
     out.result({ id: check.id, valid: true, checks: check.checks, certificate: check.certificate }, () => describeCertificate(check, vkey, undefined));

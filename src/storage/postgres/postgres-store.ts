@@ -24,7 +24,7 @@ import type {
   TokenStore,
 } from '../../core/store.ts';
 import { UNMARKED } from '../../core/store.ts';
-import { erasedHere, SUBJECT_COLUMNS, subjectValues } from '../rows.ts';
+import { erasedHere, SUBJECT_COLUMNS, SUBJECT_UPSERT_SET, subjectValues } from '../rows.ts';
 import { advisoryKey, type PostgresDb, type Sql } from './postgres-db.ts';
 import { postgresAccessRequests, postgresApprovals, postgresGrants, postgresPolicyVersions, postgresProposals } from './postgres-gatekeeper.ts';
 import { postgresMeta } from './postgres-meta.ts';
@@ -35,12 +35,6 @@ import { postgresSubjectClaims } from './postgres-subject-claims.ts';
 import { postgresSubjects } from './postgres-subjects.ts';
 import { postgresTokens } from './postgres-tokens.ts';
 import { parsePostgresUrl, type PostgresLocation } from './postgres-url.ts';
-
-/** Every column but the key, from the row proposed for insertion (`excluded`). */
-const SUBJECT_UPDATE = SUBJECT_COLUMNS.split(', ')
-  .filter((c) => c !== 'id')
-  .map((c) => `${c} = excluded.${c}`)
-  .join(', ');
 
 export interface PostgresOptions {
   readonly migrations?: readonly Migration[];
@@ -103,7 +97,7 @@ export class PostgresStore implements Store {
       // one), as it would after it, instead of no subject at all.
       await sql.run(
         `INSERT INTO subjects (${SUBJECT_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)
-         ON CONFLICT (id) DO UPDATE SET ${SUBJECT_UPDATE}`,
+         ON CONFLICT (id) DO UPDATE SET ${SUBJECT_UPSERT_SET}`,
         subjectValues({ ...subject, ...UNMARKED }),
       );
       const inserted = new Set((await insertRecords(sql, records)).map((k) => `${k.collection}/${k.id}`));

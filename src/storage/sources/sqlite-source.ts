@@ -75,6 +75,9 @@ function unavailable(path: string, cause: unknown): EnclaveError {
   return new EnclaveError('source_unavailable', `cannot read the SQLite source ${path}: ${cause instanceof Error ? cause.message : String(cause)}`, { cause });
 }
 
+/** What a UTF-16 database's driver may have decoded wrongly: U+FFFD, or a surrogate (a lone one becomes a wrong pair). */
+const UTF16_SUSPECT = /[\uFFFD\uD800-\uDFFF]/;
+
 class SqliteReader {
   protected db: DatabaseSync;
   private readonly cache = new Map<string, StatementSync>();
@@ -130,9 +133,8 @@ class SqliteReader {
     const rows = this.all(sql, params);
     this.encoding ??= String(this.all('PRAGMA encoding', [])[0]?.['encoding'] ?? 'UTF-8').toLowerCase();
     // Every value of every page is looked at: includes() is several times cheaper than a regular expression.
-    const utf16 = /[\uFFFD\uD800-\uDFFF]/;
-    const suspect = { test: this.encoding === 'utf-8' ? (v: string) => v.includes('\uFFFD') : (v: string) => utf16.test(v) };
-    if (!rows.some((r) => columns.some((c) => typeof r[c] === 'string' && suspect.test(r[c])))) return rows;
+    const suspect = this.encoding === 'utf-8' ? (v: string) => v.includes('\uFFFD') : (v: string) => UTF16_SUSPECT.test(v);
+    if (!rows.some((r) => columns.some((c) => typeof r[c] === 'string' && suspect(r[c])))) return rows;
     const prefix = `SELECT ${columns.map(ansiQuote).join(', ')} FROM `;
     if (!sql.startsWith(prefix)) throw new EnclaveError('internal', 'a SQLite source read does not select its columns as expected');
     const both = columns.map((c) => `${ansiQuote(c)}, CASE WHEN typeof(${ansiQuote(c)}) = 'text' THEN CAST(${ansiQuote(c)} AS BLOB) END`).join(', ');
@@ -159,7 +161,7 @@ class SqliteReader {
       columns.forEach((c, i) => {
         const v = values[2 * i] ?? null;
         const bytes = values[2 * i + 1];
-        row[c] = typeof v === 'string' && bytes instanceof Uint8Array && suspect.test(v) ? exact(bytes) : v;
+        row[c] = typeof v === 'string' && bytes instanceof Uint8Array && suspect(v) ? exact(bytes) : v;
       });
       return normalize(row);
     });
