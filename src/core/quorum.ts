@@ -39,6 +39,23 @@ export function namedIndependent(ind: IndependentApprovers, groups: ReadonlyMap<
 }
 
 /**
+ * Who of `org` is an independent approver (isIndependent): its roles in the independent groups that do not
+ * bar it, and the principals those groups name (counted when they are of `org`).
+ */
+export function independentMembers(ind: IndependentApprovers, groups: ReadonlyMap<string, ApproverGroup>, org: string): { roles: string[]; principals: string[] } {
+  const roles = new Set<string>();
+  const principals = new Set<string>();
+  if (ind.gatekeeperOrgs.has(org)) return { roles: [], principals: [] };
+  for (const name of ind.groups) {
+    const group = groups.get(name);
+    if (group === undefined || group.barred.has(org)) continue;
+    for (const ref of group.roles) if (ref.startsWith(roleRef(org, ''))) roles.add(ref.slice(roleRef(org, '').length));
+    for (const id of group.principals) principals.add(id);
+  }
+  return { roles: [...roles].sort(), principals: [...principals].sort() };
+}
+
+/**
  * The org whose own approval a token for `p` needs besides token_approval: its org, when that org has a
  * role in an independent group, or when `p` belongs to one (a principal named there); else none.
  */

@@ -341,9 +341,23 @@ export interface PolicyVersionStore {
 /** What applying a proposal does, in the transaction that marks it applied. */
 export type ProposalEffect =
   | { readonly kind: 'policy'; readonly version: PolicyVersionRow }
-  | { readonly kind: 'token.issue'; readonly principal: PrincipalRow; readonly token: TokenRow }
+  | { readonly kind: 'token.issue'; readonly principal: PrincipalRow; readonly token: TokenRow; readonly bootstrap?: OrgBootstrap }
   /** Revokes the token and every token rotated from it, as `TokenStore.revoke`. */
   | { readonly kind: 'token.revoke'; readonly tokenId: string };
+
+/**
+ * A token issued as its org's first (first_of_org, by token_approval alone) applies only while no
+ * principal of `org` with one of `roles`, or one of `principals`, holds or held a token: of two such
+ * proposals applied at once, one is issued.
+ */
+export interface OrgBootstrap {
+  readonly org: string;
+  readonly roles: readonly string[];
+  readonly principals: readonly string[];
+}
+
+/** Why an approved proposal's effect could not be performed. */
+export type ProposalAbortReason = 'stale' | 'principal_mismatch' | 'token_not_found' | 'org_bootstrapped';
 
 export type ProposalDecision =
   | { readonly status: 'applied'; readonly at: number; readonly outcome: string; readonly effect: ProposalEffect }
@@ -358,10 +372,10 @@ export interface ProposalStore {
    * Decides a pending proposal in one transaction. `applied` also performs the effect and needs the
    * proposal unexpired at `at` and rejected by no approver (else `not_pending`); if the effect cannot be
    * performed (a policy version appended meanwhile, a principal that exists with another org or role, a
-   * token whose lineage is revoked already) nothing changes and the
-   * answer names why.
+   * token whose lineage is revoked already, a bootstrap token whose org has an approver with a token)
+   * nothing changes and the answer names why.
    */
-  decide(id: string, decision: ProposalDecision): Promise<'decided' | 'not_pending' | 'stale' | 'principal_mismatch' | 'token_not_found'>;
+  decide(id: string, decision: ProposalDecision): Promise<'decided' | 'not_pending' | ProposalAbortReason>;
 }
 
 /** A subject id's claim: who is registering it, since when, and whether its row is stored. */

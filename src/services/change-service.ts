@@ -12,7 +12,7 @@ import { EnclaveError } from '../core/errors.ts';
 import type { EventLog, LogEventType, LogValue } from '../core/event-log.ts';
 import type { QuorumRule } from '../core/gatekeeper-config.ts';
 import type { Principal } from '../core/principal.ts';
-import { evaluateQuorum, independentOrgOf, isEligible, isIndependent, type Approver } from '../core/quorum.ts';
+import { evaluateQuorum, independentMembers, independentOrgOf, isEligible, isIndependent, type Approver } from '../core/quorum.ts';
 import type { ProposalState } from '../core/api-ids.ts';
 import { formatRfc3339 } from '../core/rfc3339.ts';
 import type { ApprovalRow, PolicyVersionRow, ProposalEffect, ProposalKind, ProposalRow, Store, TokenRow, TokenWithPrincipal } from '../core/store.ts';
@@ -589,7 +589,12 @@ export class ChangeService {
   }
 
   private async apply(row: ProposalRow, approvers: readonly string[], now: number, org?: OrgApproval): Promise<void> {
-    const { effect, outcome, event, details, revoking } = await this.effectOf(row, approvers, now);
+    const planned = await this.effectOf(row, approvers, now);
+    const { outcome, event, details, revoking } = planned;
+    // A bootstrap applies only while the org still has no approver with a token, checked in the store's transaction.
+    const g = this.config.gatekeeper;
+    const effect: ProposalEffect =
+      planned.effect.kind === 'token.issue' && org?.first_of_org ? { ...planned.effect, bootstrap: { org: org.org, ...independentMembers(g.independent, g.groups, org.org) } } : planned.effect;
     if (effect.kind === 'policy') {
       // Validated when proposed; a restart with another configuration since then may have changed the schema.
       try {
@@ -621,7 +626,9 @@ export class ChangeService {
         ? `the policy set changed since it was proposed (version ${this.engine.version} is active now)`
         : answer === 'principal_mismatch'
           ? 'the principal exists with another org or role'
-          : 'the token is no longer active';
+          : answer === 'org_bootstrapped'
+            ? `an approver of ${org?.org ?? 'its org'} holds a token now (issued meanwhile as its first), so the org's own approval is needed; propose again`
+            : 'the token is no longer active';
     await this.store.proposals.decide(row.id, { status: 'failed', at: now, outcome: `not applied: ${why}` });
     if (answer === 'stale') throw new EnclaveError('stale_proposal', `proposal ${row.id} was approved but not applied: ${why}; propose again against the active version`);
   }

@@ -1,7 +1,7 @@
 // Row mapping shared by every SQL adapter: both schemas use the same snake_case columns, so a driver's
 // row object (SQLite values, or PostgreSQL's with int8 as numbers and bytea as Buffer) maps the same way.
 import { EnclaveError } from '../core/errors.ts';
-import type { AccessRequestRow, ApprovalRow, GrantRow, PolicyVersionRow, ProposalRow, RecordRow, RecordWithSubject, SubjectClaim, SubjectRow, TokenRow, TokenWithPrincipal } from '../core/store.ts';
+import type { AccessRequestRow, ApprovalRow, GrantRow, PolicyVersionRow, ProposalAbortReason, ProposalRow, RecordRow, RecordWithSubject, SubjectClaim, SubjectRow, TokenRow, TokenWithPrincipal } from '../core/store.ts';
 
 export type SqlRow = Readonly<Record<string, unknown>>;
 /** A parameter value both drivers bind as is. */
@@ -272,8 +272,8 @@ export function pageLimit(limit: number | undefined): number {
 
 /** A change proposal's decision cannot apply: thrown inside its transaction to roll it back, naming why. */
 export class ProposalAbort extends Error {
-  readonly why: 'stale' | 'principal_mismatch' | 'token_not_found';
-  constructor(why: 'stale' | 'principal_mismatch' | 'token_not_found') {
+  readonly why: ProposalAbortReason;
+  constructor(why: ProposalAbortReason) {
     super(why);
     this.why = why;
   }

@@ -10,8 +10,8 @@ import { canonicalJson } from '../../src/core/canonical-json.ts';
 import { contentDigest, type Canonical } from '../../src/core/content-digest.ts';
 import { formatDuration, parseDuration } from '../../src/core/duration.ts';
 import { EnclaveError } from '../../src/core/errors.ts';
-import type { ApproverGroup, QuorumRule } from '../../src/core/gatekeeper-config.ts';
-import { evaluateQuorum, inGroup, isEligible, type Approver } from '../../src/core/quorum.ts';
+import type { ApproverGroup, IndependentApprovers, QuorumRule } from '../../src/core/gatekeeper-config.ts';
+import { evaluateQuorum, independentMembers, inGroup, isEligible, isIndependent, type Approver } from '../../src/core/quorum.ts';
 import { diffLines, unifiedDiff } from '../../src/core/text-diff.ts';
 import { starterConfig } from '../../src/services/starter-config.ts';
 
@@ -100,6 +100,22 @@ void describe('quorum', () => {
     const r: QuorumRule = { k: 1, from: ['officers', 'monitors'], require: new Map([['officers', 1], ['monitors', 1]]) };
     assert.equal(evaluateQuorum(r, both, [officer('a')], 'req').met, false);
     assert.equal(evaluateQuorum(r, both, [officer('a'), officer('b')], 'req').met, true);
+  });
+
+  void it('property: independentMembers(org) is what the store checks for a bootstrap: exactly the principals of org that isIndependent', () => {
+    const more = new Map(groups);
+    more.set('auditors', { id: 'auditors', roles: new Set(['prov/auditor', 'x/y', 'gk/monitor']), principals: new Set(['d']), barred: new Set(['x']) });
+    const ind: IndependentApprovers = { groups: ['monitors', 'auditors'], orgs: new Set(['prov', 'x']), gatekeeperOrgs: new Set(['gk']) };
+    assert.deepEqual(independentMembers(ind, more, 'prov'), { roles: ['auditor', 'monitor'], principals: ['d', 'pat', 'zed'] });
+    assert.deepEqual(independentMembers(ind, more, 'gk'), { roles: [], principals: [] }, 'a gatekeeper org has none');
+    const approver = fc.record({ id: fc.constantFrom('a', 'd', 'pat', 'zed'), org: fc.constantFrom('gk', 'prov', 'x', 'parent'), role: fc.constantFrom('officer', 'monitor', 'auditor', 'y') });
+    fc.assert(
+      fc.property(approver, (a) => {
+        const m = independentMembers(ind, more, a.org);
+        assert.equal(m.roles.includes(a.role) || m.principals.includes(a.id), isIndependent(ind, more, a));
+      }),
+      params,
+    );
   });
 
   void it('property: met exactly when k eligible approvers exist and the requirements can be filled by distinct ones', () => {

@@ -23,11 +23,12 @@ interface Proposed {
   secret: string;
 }
 
-/** A second trusted provider whose monitors are in the `monitors` group and who holds no token yet. */
+/** Two more trusted providers whose monitors are in the `monitors` group and who hold no token yet. */
+const provider = (id: string): string => `  - id: ${id}\n    kind: provider\n    roles:\n      - id: monitor\n        actions: [subject.read, log.read]\n        reads: public\n`;
 const withSecondProvider = (c: string): string =>
   c
-    .replace('  - id: regulator\n    kind: regulator', '  - id: second-provider\n    kind: provider\n    roles:\n      - id: monitor\n        actions: [subject.read, log.read]\n        reads: public\n  - id: regulator\n    kind: regulator')
-    .replace('monitors: { roles: [trusted-provider/monitor] }', 'monitors: { roles: [trusted-provider/monitor, second-provider/monitor] }');
+    .replace('  - id: regulator\n    kind: regulator', `${provider('second-provider')}${provider('third-provider')}  - id: regulator\n    kind: regulator`)
+    .replace('monitors: { roles: [trusted-provider/monitor] }', 'monitors: { roles: [trusted-provider/monitor, second-provider/monitor, third-provider/monitor] }');
 
 function harness(get: () => HttpFixture) {
   const send = (secret: string, method: 'GET' | 'POST', url: string, payload?: unknown): Promise<LightMyRequestResponse> =>
@@ -44,16 +45,24 @@ function harness(get: () => HttpFixture) {
   };
 }
 
+/** The suite's fixture, with a second gatekeeper officer (bob) so that two gatekeepers can meet token_approval. */
+function withBob(config: ((c: string) => string) | undefined, set: (h: HttpFixture, bob: string) => void): void {
+  let fixture: HttpFixture | undefined;
+  before(async () => {
+    fixture = await makeHttpFixture(config ? { config } : {});
+    set(fixture, (await fixture.enclave.tokens.issue({ principal: 'bob', org: 'gatekeeper', role: 'officer' })).secret);
+  });
+  after(async () => fixture?.close());
+}
+
 describe('tokens for an independent approver org', () => {
   let h: HttpFixture;
   let bob: string;
   const t = harness(() => h);
-
-  before(async () => {
-    h = await makeHttpFixture({ config: withSecondProvider });
-    bob = (await h.enclave.tokens.issue({ principal: 'bob', org: 'gatekeeper', role: 'officer' })).secret;
+  withBob(withSecondProvider, (f, b) => {
+    h = f;
+    bob = b;
   });
-  after(async () => h.close());
 
   test('two gatekeepers cannot issue a monitor token alone once the provider has a monitor: the provider approves it too', async () => {
     const { proposal, secret } = await t.propose('mon-2', 'trusted-provider');
@@ -141,18 +150,33 @@ describe('tokens for an independent approver org', () => {
     const other = (await t.propose('mon-5', 'trusted-provider')).proposal;
     assert.equal(errorCode(await t.send(first.secret, 'GET', `/v1/proposals/${other.id}`)), 'forbidden');
   });
+
+  test('two first-of-org proposals approved at once issue one token: the other, approved by the gatekeepers alone, fails instead of minting a second monitor', async () => {
+    const a = await t.propose('sp-a', 'third-provider');
+    const b = await t.propose('sp-b', 'third-provider');
+    assert.equal(a.proposal.org_approval?.first_of_org, true);
+    assert.equal(b.proposal.org_approval?.first_of_org, true);
+    await t.verdict(h.tokens.approver, a.proposal);
+    await t.verdict(h.tokens.approver, b.proposal);
+    // The quorum-completing approvals race: each saw no token of the org when it checked.
+    const [ra, rb] = await Promise.all([t.verdict(bob, a.proposal), t.verdict(bob, b.proposal)]);
+    const statuses = [json<ProposalBody>(ra).status, json<ProposalBody>(rb).status].sort();
+    assert.deepEqual(statuses, ['applied', 'failed'], `${ra.body}\n${rb.body}`);
+    const live = [await t.whoami(a.secret), await t.whoami(b.secret)].sort();
+    assert.deepEqual(live, [200, 401], 'one bootstrap token, not two');
+    const failed = [ra, rb].map((r) => json<ProposalBody & { outcome: string }>(r)).find((p) => p.status === 'failed');
+    assert.match(failed?.outcome ?? '', /an approver of third-provider holds a token now/);
+  });
 });
 
 describe('revoking every monitor of an org', () => {
   let h: HttpFixture;
   let bob: string;
   const t = harness(() => h);
-
-  before(async () => {
-    h = await makeHttpFixture();
-    bob = (await h.enclave.tokens.issue({ principal: 'bob', org: 'gatekeeper', role: 'officer' })).secret;
+  withBob(undefined, (f, b) => {
+    h = f;
+    bob = b;
   });
-  after(async () => h.close());
 
   test('does not reopen the bootstrap: a gatekeeper quorum that revoked them still cannot mint a monitor alone', async () => {
     // The gatekeepers revoke the provider's only monitor by quorum (as they may: no one vetoes their own removal).

@@ -1073,6 +1073,32 @@ export function storeConformance(name: string, open: () => Promise<Store> | Stor
         assert.equal((await store.proposals.get(`${ns}-p2`))?.status, 'pending');
       });
 
+      void it('a bootstrap token applies only while no approver of its org holds or held a token; of two at once, one', async () => {
+        const org = `${ns}-prov`;
+        const bootstrap = { org, roles: ['monitor'], principals: [`${ns}-named`] };
+        const issue = (p: string, who: PrincipalRow, t: TokenRow) =>
+          store.proposals.decide(`${ns}-${p}`, { status: 'applied', at: T0 + 5, outcome: 'issued', effect: { kind: 'token.issue', principal: who, token: t, bootstrap } });
+        // A principal of the org that is no approver (another role) does not bootstrap it.
+        await store.tokens.create(principal('svc', { org, role: 'service' }), token('svc-t', 'svc'));
+        for (const p of ['b1', 'b2', 'b3', 'b4']) await store.proposals.insert(proposal(p, { kind: 'token.issue' }));
+        // Two connections ready (a pooled adapter), so that the two transactions below overlap.
+        await Promise.all([store.proposals.get(`${ns}-b1`), store.proposals.get(`${ns}-b2`)]);
+        const [one, two] = await Promise.all([issue('b1', principal('m1', { org, role: 'monitor' }), token('m1-t', 'm1')), issue('b2', principal('m2', { org, role: 'monitor' }), token('m2-t', 'm2'))]);
+        assert.deepEqual([one, two].sort(), ['decided', 'org_bootstrapped']);
+        const loser = one === 'decided' ? 'b2' : 'b1';
+        assert.equal((await store.proposals.get(`${ns}-${loser}`))?.status, 'pending', 'nothing of the refused apply was kept');
+        assert.equal(await store.tokens.get(`${ns}-${loser === 'b1' ? 'm1' : 'm2'}-t`), undefined);
+        // A revoked approver token still counts, and so does a principal the groups name, whatever its role.
+        await store.tokens.revoke(`${ns}-${loser === 'b1' ? 'm2' : 'm1'}-t`, T0 + 6);
+        assert.equal(await issue('b3', principal('m3', { org, role: 'monitor' }), token('m3-t', 'm3')), 'org_bootstrapped');
+        const other = `${ns}-prov2`;
+        await store.tokens.create(principal('named', { org: other, role: 'auditor' }), token('named-t', 'named'));
+        assert.equal(
+          await store.proposals.decide(`${ns}-b4`, { status: 'applied', at: T0 + 7, outcome: 'issued', effect: { kind: 'token.issue', principal: principal('m4', { org: other, role: 'monitor' }), token: token('m4-t', 'm4'), bootstrap: { ...bootstrap, org: other } } }),
+          'org_bootstrapped',
+        );
+      });
+
       void it('applying a revocation revokes the token; an already revoked one changes nothing', async () => {
         const t = token('rt', 'victim');
         await store.tokens.create(principal('victim'), t);

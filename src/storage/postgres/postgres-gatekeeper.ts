@@ -24,7 +24,7 @@ import {
   toProposal,
 } from '../rows.ts';
 import { advisoryKey, type PostgresDb, type Sql } from './postgres-db.ts';
-import { insertToken, revokeToken } from './postgres-tokens.ts';
+import { insertToken, orgBootstrapped, revokeToken } from './postgres-tokens.ts';
 
 const params = (n: number, from = 1) => Array.from({ length: n }, (_, i) => `$${i + from}`).join(', ');
 
@@ -155,6 +155,7 @@ export function postgresProposals(db: PostgresDb): ProposalStore {
               if ((await appendVersion(sql, e.version)) === 'stale') throw new ProposalAbort('stale');
               break;
             case 'token.issue':
+              if (e.bootstrap && (await orgBootstrapped(sql, db, e.bootstrap))) throw new ProposalAbort('org_bootstrapped');
               if ((await insertToken(sql, e.principal, e.token)) === 'principal_mismatch') throw new ProposalAbort('principal_mismatch');
               break;
             case 'token.revoke':

@@ -1,5 +1,5 @@
 // Principals and token hashes on PostgreSQL (the control store's part of the port).
-import type { PrincipalRow, TokenRow, TokenStore } from '../../core/store.ts';
+import type { OrgBootstrap, PrincipalRow, TokenRow, TokenStore } from '../../core/store.ts';
 import { TOKEN_COLUMNS, TOKEN_SELECT, tokenValues, toTokenWithPrincipal } from '../rows.ts';
 import { advisoryKey, type PostgresDb, type Sql } from './postgres-db.ts';
 
@@ -12,6 +12,21 @@ export async function insertToken(sql: Sql, principal: PrincipalRow, token: Toke
   if (p?.['org'] !== principal.org || p['role'] !== principal.role) return 'principal_mismatch';
   await sql.run(INSERT_TOKEN, tokenValues(token));
   return 'created';
+}
+
+/**
+ * Whether a principal of the bootstrap's org with one of its roles or ids holds or held a token. Two
+ * bootstraps of one org queue on an advisory lock (on every instance): under READ COMMITTED the second's
+ * SELECT, taken after the lock, sees the token the first committed. Call inside a transaction.
+ */
+export async function orgBootstrapped(sql: Sql, db: PostgresDb, b: OrgBootstrap): Promise<boolean> {
+  await sql.rows('SELECT pg_advisory_xact_lock($1)', [advisoryKey('org-bootstrap', db.location.schema, b.org)]);
+  const found = await sql.rows('SELECT 1 FROM tokens t JOIN principals p ON p.id = t.principal_id WHERE p.org = $1 AND (p.role = ANY($2::text[]) OR p.id = ANY($3::text[])) LIMIT 1', [
+    b.org,
+    b.roles,
+    b.principals,
+  ]);
+  return found.length > 0;
 }
 
 /**
