@@ -21,6 +21,8 @@ export interface ApproverGroup {
   /**
    * Orgs none of whose principals belong, even by name. A parent role is refused at load, but a named
    * principal's org is known only when it approves (invariant 2: the parent company never approves).
+   * A group a `require` names that has no gatekeeper role bars the gatekeeper orgs too (the check from
+   * outside the gatekeeper team).
    */
   readonly barred: ReadonlySet<string>;
 }
@@ -183,6 +185,12 @@ export function parseGatekeeper(raw: RawGatekeeper, index: RoleIndex, problems: 
   const review = quorum(bg.review, 'break_glass.review');
   const gatekeeperOrgs = new Set([...index.orgs].filter(([, org]) => org.kind === 'gatekeeper').map(([orgId]) => orgId));
   const independentGroups = [...new Set([...accessApproval.require.keys(), ...review.require.keys()])];
+  // A required group none of whose roles is a gatekeeper org's is the check from outside the gatekeeper
+  // team (the monitors): no gatekeeper counts in it, even named by id, whenever that principal was made.
+  for (const g of independentGroups) {
+    const group = groups.get(g);
+    if (group && ![...group.roles].some((ref) => gatekeeperOrgs.has(splitRef(ref)[0]))) groups.set(g, { ...group, barred: new Set([...group.barred, ...gatekeeperOrgs]) });
+  }
   const independentOrgs = new Set<string>();
   for (const g of independentGroups) {
     for (const ref of groups.get(g)?.roles ?? []) {

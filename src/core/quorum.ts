@@ -33,9 +33,9 @@ export function isIndependent(ind: IndependentApprovers, groups: ReadonlyMap<str
   return !ind.gatekeeperOrgs.has(a.org) && ind.groups.some((g) => inGroup(groups.get(g), a));
 }
 
-/** The independent group (one a `require` names) that lists principal `id` by name, if any. */
-export function namedIndependent(ind: IndependentApprovers, groups: ReadonlyMap<string, ApproverGroup>, id: string): string | undefined {
-  return ind.groups.find((g) => groups.get(g)?.principals.has(id) === true);
+/** The independent group (one a `require` names) that lists principal `id` by name and bars `org`, if any. */
+export function namedIndependent(ind: IndependentApprovers, groups: ReadonlyMap<string, ApproverGroup>, id: string, org: string): string | undefined {
+  return ind.groups.find((g) => groups.get(g)?.principals.has(id) === true && groups.get(g)?.barred.has(org) === true);
 }
 
 /**

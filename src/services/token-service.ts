@@ -52,7 +52,7 @@ export function checkTokenRequest(config: EnclaveConfig, req: TokenRequest): voi
   // gatekeeper team (a group a `require` names, e.g. monitors) given a gatekeeper role would let a
   // gatekeeper quorum mint itself that check.
   const g = config.gatekeeper;
-  const group = namedIndependent(g.independent, g.groups, req.principal);
+  const group = namedIndependent(g.independent, g.groups, req.principal, req.org);
   if (group !== undefined && g.independent.gatekeeperOrgs.has(req.org)) {
     throw new EnclaveError(
       'invalid_argument',

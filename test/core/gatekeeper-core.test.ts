@@ -40,6 +40,16 @@ void describe('the starter configuration\'s gatekeeper section', () => {
     assert.deepEqual(g.bootstrap, { org: 'gatekeeper', role: 'officer' });
     assert.deepEqual([...(g.servicePurposes.get('platform/service') ?? [])], ['account', 'messaging', 'recommendations', 'migration']);
   });
+
+  void it('bars the gatekeeper orgs from the check from outside the team (a required group with no gatekeeper role), even by name', () => {
+    const named = parseConfig(parse(starterConfig().replace('monitors: { roles: [trusted-provider/monitor] }', 'monitors: { roles: [trusted-provider/monitor], principals: [bob] }'))).gatekeeper;
+    const bob = { id: 'bob', org: 'gatekeeper', role: 'officer' };
+    assert.equal(inGroup(named.groups.get('monitors'), bob), false);
+    assert.equal(inGroup(named.groups.get('monitors'), { ...bob, org: 'trusted-provider', role: 'monitor' }), true);
+    assert.equal(inGroup(named.groups.get('gatekeepers'), bob), true, 'the gatekeepers\' own group is not barred to them');
+    const q = evaluateQuorum(named.accessApproval, named.groups, [{ id: 'alice', org: 'gatekeeper', role: 'officer' }, bob], 'req');
+    assert.deepEqual([q.met, q.missing], [false, 'at least 1 from monitors']);
+  });
 });
 
 void describe('the break-glass limits', () => {

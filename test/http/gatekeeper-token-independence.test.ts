@@ -7,6 +7,7 @@ import { after, before, describe, test } from 'node:test';
 import type { LightMyRequestResponse } from 'fastify';
 import { errorCode, json, makeHttpFixture, type HttpFixture } from '../helpers/http.ts';
 import { loggedEvents } from '../helpers/log.ts';
+import { hashToken, newTokenSecret } from '../../src/crypto/token-secret.ts';
 
 interface ProposalBody {
   id: string;
@@ -198,7 +199,12 @@ describe('revoking every monitor of an org', () => {
 describe('a principal named in an independent approver group', () => {
   let h: HttpFixture;
   before(async () => {
-    h = await makeHttpFixture({ config: (c) => c.replace('monitors: { roles: [trusted-provider/monitor] }', 'monitors: { roles: [trusted-provider/monitor], principals: [pat] }') });
+    h = await makeHttpFixture({
+      config: (c) =>
+        c
+          .replace('monitors: { roles: [trusted-provider/monitor] }', 'monitors: { roles: [trusted-provider/monitor], principals: [pat] }')
+          .replace('gatekeepers: { roles: [gatekeeper/officer, gatekeeper/approver] }', 'gatekeepers: { roles: [gatekeeper/officer, gatekeeper/approver], principals: [gina] }'),
+    });
   });
   after(async () => h.close());
 
@@ -209,8 +215,31 @@ describe('a principal named in an independent approver group', () => {
     assert.match(res.body, /named in approver group \\"monitors\\"/);
     // Nor by the bootstrap path.
     await assert.rejects(h.enclave.tokens.issue({ principal: 'pat', org: 'gatekeeper', role: 'approver' }), /named in approver group "monitors"/);
+    // Named in the gatekeepers' own group (required too, but not a check from outside): a gatekeeper role is hers to hold.
+    const gina = await h.call('officer', 'POST', '/v1/tokens', { principal: 'gina', org: 'gatekeeper', role: 'officer' });
+    assert.equal(gina.statusCode, 202, gina.body);
     // As the provider's, it is proposed like any monitor's token.
     const ok = await h.call('officer', 'POST', '/v1/tokens', { principal: 'pat', org: 'trusted-provider', role: 'monitor' });
     assert.equal(ok.statusCode, 202, ok.body);
+  });
+
+  test('who is already a gatekeeper when the configuration names them there never counts as the monitor', async () => {
+    // Made before the configuration named pat (here straight into the control store, as an older store holds it).
+    const secret = newTokenSecret();
+    await h.enclave.control.tokens.create(
+      { id: 'pat', org: 'gatekeeper', role: 'approver', createdAt: Date.now() },
+      { id: 'tok-pat', hash: hashToken(secret), principalId: 'pat', label: '', createdAt: Date.now(), expiresAt: null, revokedAt: null, replaces: null, lineage: 'tok-pat' },
+    );
+    assert.equal((await h.call('service', 'POST', '/v1/subjects', { id: 'pia', country: 'US' })).statusCode, 201);
+    const justification = { code: 'support-ticket', text: 'ticket 4712: messages missing from the inbox' };
+    const request = json<{ id: string; digest: string }>(await h.call('officer', 'POST', '/v1/access/requests', { scope: { subjects: ['pia'] }, purpose: 'support', justification, duration_seconds: 600 }));
+    assert.equal((await h.call('approver', 'POST', `/v1/access/requests/${request.id}/approve`, { digest: request.digest })).statusCode, 200);
+    const byPat = await h.app.inject({ method: 'POST', url: `/v1/access/requests/${request.id}/approve`, headers: { authorization: `Bearer ${secret}` }, payload: { digest: request.digest } });
+    assert.equal(byPat.statusCode, 200, byPat.body);
+    const state = json<{ status: string; quorum: { met: boolean; missing: string } }>(byPat);
+    assert.equal(state.status, 'pending', 'a gatekeeper and a gatekeeper are not a gatekeeper and a monitor');
+    assert.match(state.quorum.missing, /monitors/);
+    // Positive control: the provider's monitor completes it.
+    assert.equal(json<{ status: string }>(await h.call('provider', 'POST', `/v1/access/requests/${request.id}/approve`, { digest: request.digest })).status, 'approved');
   });
 });
