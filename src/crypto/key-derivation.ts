@@ -15,7 +15,13 @@ export function siteKek(root: Uint8Array, siteId: string): Buffer {
 
 /** A public check value that confirms a reconstructed root key without revealing it. */
 export function rootCheck(root: Uint8Array): string {
-  return createHmac('sha256', deriveKey(root, 'root-check')).update('enclave root key check').digest('hex');
+  const key = deriveKey(root, 'root-check');
+  try {
+    return createHmac('sha256', key).update('enclave root key check').digest('hex');
+  } finally {
+    // Derived from the root key: wiped as every copy of key material is once used.
+    key.fill(0);
+  }
 }
 
 export function rootCheckMatches(root: Uint8Array, expectedHex: string): boolean {

@@ -9,16 +9,30 @@ const PREFIX = 'enclave-share-v1-';
 
 export async function splitSecret(secret: Uint8Array, shares: number, threshold: number): Promise<string[]> {
   // The library checks for a plain Uint8Array; a Buffer (a subclass) is refused.
-  const parts = await split(Uint8Array.from(secret), shares, threshold);
-  return parts.map(encodeShare);
+  const copy = Uint8Array.from(secret);
+  let parts: Uint8Array[] = [];
+  try {
+    parts = await split(copy, shares, threshold);
+    return parts.map(encodeShare);
+  } finally {
+    // The copy is the root key, and k of the parts rebuild it. (The encoded strings cannot be wiped.)
+    copy.fill(0);
+    for (const p of parts) p.fill(0);
+  }
 }
 
 export async function combineShares(shares: readonly string[]): Promise<Uint8Array> {
-  return combine(shares.map(decodeShare));
+  const parts = shares.map(decodeShare);
+  try {
+    return await combine(parts);
+  } finally {
+    for (const p of parts) p.fill(0);
+  }
 }
 
 export function encodeShare(bytes: Uint8Array): string {
-  return PREFIX + Buffer.from(bytes).toString('base64url');
+  // A view, not a copy: the caller wipes the bytes.
+  return PREFIX + Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('base64url');
 }
 
 export function decodeShare(text: string): Uint8Array {
@@ -29,9 +43,15 @@ export function decodeShare(text: string): Uint8Array {
   const bytes = Buffer.from(body, 'base64url');
   // Node's decoder ignores trailing garbage; only the canonical encoding of 33 bytes is a share.
   if (bytes.length !== 33 || bytes.toString('base64url') !== body) throw new EnclaveError('invalid_share', 'an unseal share is 44 base64url characters after its prefix');
-  return new Uint8Array(bytes);
+  // A plain Uint8Array over the decoded bytes (not a copy), so that wiping it wipes them.
+  return new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.byteLength);
 }
 
 export function shareFingerprint(text: string): string {
-  return createHash('sha256').update(decodeShare(text)).digest('hex');
+  const bytes = decodeShare(text);
+  try {
+    return createHash('sha256').update(bytes).digest('hex');
+  } finally {
+    bytes.fill(0);
+  }
 }

@@ -12,6 +12,20 @@ const PREFIX = 'enclave-share-v1-';
 const isInvalidShare = (err: unknown) => err instanceof EnclaveError && err.code === 'invalid_share';
 
 void describe('Shamir shares of the root key', () => {
+  void it('wipes its copies of the root key and of the shares without touching the caller\'s root or another share', async () => {
+    const root = randomBytes(32);
+    const before = Buffer.from(root);
+    const shares = await splitSecret(root, 3, 2);
+    assert.deepEqual(root, before, 'the caller wipes its own root');
+    // Decoded shares sit side by side in one pooled buffer: wiping one leaves its neighbours intact.
+    const [a, b] = [decodeShare(shares[0] ?? ''), decodeShare(shares[1] ?? '')];
+    a.fill(0);
+    assert.equal(encodeShare(b), shares[1]);
+    assert.deepEqual(Buffer.from(await combineShares(shares.slice(1))), before);
+    assert.equal(shareFingerprint(shares[2] ?? ''), shareFingerprint(shares[2] ?? ''), 'fingerprinting wipes only its own decoding');
+    assert.ok(rootCheckMatches(root, rootCheck(root)));
+  });
+
   void it('any k of n shares, in any order, reconstruct the root', async () => {
     await fc.assert(
       fc.asyncProperty(
