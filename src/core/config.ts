@@ -1,5 +1,6 @@
 // The validated configuration: the raw file checked against ConfigSchema, then cross-checked (references
 // resolve, countries are unambiguous, no protected value is stored unencrypted), then indexed for lookups.
+import { configDigests, type ConfigDigests } from './config-digest.ts';
 import { compile } from './schema-validator.ts';
 import { ConfigSchema, type RoleAction, type FieldClass, type FieldType, type OrgKind, type RawConfig, type SiteRole } from './config-schema.ts';
 import { EnclaveError } from './errors.ts';
@@ -97,6 +98,8 @@ export interface EnclaveConfig {
   readonly orgs: ReadonlyMap<string, OrgDef>;
   readonly collections: ReadonlyMap<string, CollectionDef>;
   readonly gatekeeper: GatekeeperConfig;
+  /** A digest per governed section, which each unseal logs (config-digest.ts). */
+  readonly digests: ConfigDigests;
 }
 
 /** Actions on protected data as a whole that the parent company may never take (invariant 2). */
@@ -287,6 +290,7 @@ export function parseConfig(doc: unknown, source = 'configuration'): EnclaveConf
     orgs,
     collections,
     gatekeeper,
+    digests: configDigests(raw),
   };
 }
 

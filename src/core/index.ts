@@ -45,6 +45,7 @@ export {
   type RoleDef,
   type SiteDef,
 } from './config.ts';
+export { GOVERNED_SECTIONS, changedSections, configDigests, storageIdentity, type ConfigDigests, type GovernedSection } from './config-digest.ts';
 export { normalizeCountry, permittedSites, resolveResidence, type Residence } from './residency.ts';
 export type { Principal } from './principal.ts';
 export type { Decision, DecisionPoint, DecisionRequest, GrantRef, Release } from './decision.ts';

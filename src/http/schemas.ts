@@ -66,6 +66,10 @@ export const SealStatus = Type.Object(
     shares: Type.Integer(),
     progress: Type.Integer(),
     entered: Type.Array(Type.String()),
+    configuration_changed: Type.Union([Type.Array(Type.String()), Type.Null()], {
+      description:
+        'The governed sections of the configuration (jurisdictions, sites, orgs, collections, gatekeeper, seal, log, control) changed since the last unseal or init: the next unseal logs the new digests. null: none recorded yet.',
+    }),
   },
   { $id: 'SealStatus' },
 );

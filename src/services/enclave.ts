@@ -101,7 +101,7 @@ export async function openEnclave(config: EnclaveConfig, options: OpenOptions = 
     });
     started = log;
     const keyring = new Keyring(options.subjectCacheSize);
-    const seal = await SealService.open(control.meta, keyring, config.seal, { log, holders: [log] });
+    const seal = await SealService.open(control.meta, keyring, config.seal, { log, holders: [log], configuration: config.digests });
     const policies = new PolicyEngine(config);
     const grants = new GrantIndex();
     const decisions = options.decisions ?? new CedarDecisionPoint({ config, engine: policies, grants, ...(options.decisionCacheSize === undefined ? {} : { cacheSize: options.decisionCacheSize }) });

@@ -3,6 +3,7 @@
 // value of the root key, never the key. Creating the root key, unsealing and sealing are logged in the
 // transparency log; an unseal that cannot be logged is undone (fail closed).
 import { randomBytes } from 'node:crypto';
+import { changedSections, type ConfigDigests, type GovernedSection } from '../core/config-digest.ts';
 import { EnclaveError } from '../core/errors.ts';
 import type { EventLog, LogActor } from '../core/event-log.ts';
 import type { MetaStore } from '../core/store.ts';
@@ -11,6 +12,8 @@ import { combineShares, shareFingerprint, splitSecret } from '../crypto/shamir-s
 import type { Keyring } from './keyring.ts';
 
 const META_KEY = 'seal';
+/** The configuration's digests as of the last unseal (or init): what the next one is compared with. */
+const CONFIG_KEY = 'seal.configuration';
 
 export interface SealRecord {
   readonly version: 1;
@@ -29,6 +32,11 @@ export interface SealStatus {
   readonly progress: number;
   /** Officers whose shares were entered in the current attempt. */
   readonly entered: readonly string[];
+  /**
+   * The governed sections of the configuration that changed since the last unseal (or init), which the
+   * next unseal logs; null when none was recorded (an enclave initialized before unseals logged it).
+   */
+  readonly configuration_changed: readonly GovernedSection[] | null;
 }
 
 export interface OfficerShare {
@@ -46,6 +54,8 @@ export interface SealOptions {
   /** Where key.created, enclave.unsealed and enclave.sealed are logged. */
   readonly log?: EventLog;
   readonly holders?: readonly RootKeyHolder[];
+  /** The running configuration's digests (config-digest.ts): logged by each unseal, compared with the last. */
+  readonly configuration?: ConfigDigests;
 }
 
 export class SealService {
@@ -59,12 +69,16 @@ export class SealService {
   private readonly keyring: Keyring;
   private readonly log: EventLog | undefined;
   private readonly holders: readonly RootKeyHolder[];
+  private readonly configuration: ConfigDigests | undefined;
+  /** The digests recorded by the last unseal or init. */
+  private lastConfiguration: ConfigDigests | undefined;
 
   constructor(meta: MetaStore, keyring: Keyring, options: SealOptions = {}) {
     this.meta = meta;
     this.keyring = keyring;
     this.log = options.log;
     this.holders = options.holders ?? [];
+    this.configuration = options.configuration;
   }
 
   /** A seal service loaded from the control store and checked against the configured split (checkConfigured). */
@@ -78,6 +92,20 @@ export class SealService {
   async load(): Promise<void> {
     const raw = await this.meta.get(META_KEY);
     this.record = raw === undefined ? undefined : (JSON.parse(raw) as SealRecord);
+    const last = await this.meta.get(CONFIG_KEY);
+    this.lastConfiguration = last === undefined ? undefined : (JSON.parse(last) as ConfigDigests);
+  }
+
+  /** The sections changed since the last unseal; null when nothing was recorded or no configuration is known. */
+  private configurationChanged(): GovernedSection[] | null {
+    return this.configuration === undefined || this.lastConfiguration === undefined ? null : changedSections(this.lastConfiguration, this.configuration);
+  }
+
+  /** Records the running configuration's digests as the ones the next unseal is compared with. */
+  private async recordConfiguration(): Promise<void> {
+    if (this.configuration === undefined) return;
+    await this.meta.put(CONFIG_KEY, JSON.stringify(this.configuration));
+    this.lastConfiguration = this.configuration;
   }
 
   /**
@@ -116,7 +144,8 @@ export class SealService {
     }
     root.fill(0);
     this.record = record;
-    await this.log?.append({ type: 'key.created', details: { key: 'root', threshold, officers: [...officers] } });
+    await this.recordConfiguration();
+    await this.log?.append({ type: 'key.created', details: { key: 'root', threshold, officers: [...officers], ...this.configurationDetails() } });
     return officers.map((officer, i) => ({ officer, share: shares[i] ?? '' }));
   }
 
@@ -129,6 +158,7 @@ export class SealService {
       shares: r?.officers.length ?? 0,
       progress: this.pending.size,
       entered: [...this.pending.values()].map((p) => p.officer),
+      configuration_changed: this.configurationChanged(),
     };
   }
 
@@ -182,8 +212,10 @@ export class SealService {
           await h.unsealed(root);
           this.sealedSince(seals);
         }
-        await this.log?.append({ type: 'enclave.unsealed', details: { officers } });
+        const changed = this.configurationChanged();
+        await this.log?.append({ type: 'enclave.unsealed', details: { officers, ...this.configurationDetails(), ...(changed === null ? {} : { configuration_changed: changed }) } });
         this.sealedSince(seals);
+        await this.recordConfiguration();
         // Last: until now nothing could be decrypted. A read in the window before would have been logged
         // as decided while sealed, naming no subject, while it served protected data (invariant 4).
         this.keyring.load(root);
@@ -202,6 +234,11 @@ export class SealService {
       root.fill(0);
     }
     return true;
+  }
+
+  /** The digests an entry names, when the configuration is known. */
+  private configurationDetails(): { configuration?: Record<string, string> } {
+    return this.configuration === undefined ? {} : { configuration: { ...this.configuration } };
   }
 
   /** Refuses to go on with an unseal once a seal was given after it began. */

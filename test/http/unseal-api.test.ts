@@ -30,7 +30,7 @@ describe('unsealing over HTTP', () => {
         assert.ok(!res.body.includes(body.slice(0, 12)), 'the share is not echoed');
       }
       const status = await h.app.inject({ method: 'GET', url: '/v1/sys/seal-status' });
-      assert.deepEqual(json(status), { initialized: true, sealed: true, threshold: 2, shares: 3, progress: 1, entered: ['alice'] });
+      assert.deepEqual(json(status), { initialized: true, sealed: true, threshold: 2, shares: 3, progress: 1, entered: ['alice'], configuration_changed: [] });
       // Still sealed: nothing protected is served.
       assert.equal(errorCode(await h.call('service', 'POST', '/v1/subjects', { id: 'x1', country: 'US' })), 'sealed');
       const done = await unseal({ share: b });

@@ -99,13 +99,13 @@ void describe('seal service', () => {
     const fx = await makeFixture({ sealed: true });
     try {
       const { seal } = fx.enclave;
-      assert.deepEqual(seal.status(), { initialized: true, sealed: true, threshold: 2, shares: 3, progress: 0, entered: [] });
+      assert.deepEqual(seal.status(), { initialized: true, sealed: true, threshold: 2, shares: 3, progress: 0, entered: [], configuration_changed: [] });
       const [alice, bob] = fx.shares;
       assert.ok(alice && bob);
-      assert.deepEqual(await seal.submit(alice), { initialized: true, sealed: true, threshold: 2, shares: 3, progress: 1, entered: ['alice'] });
+      assert.deepEqual(await seal.submit(alice), { initialized: true, sealed: true, threshold: 2, shares: 3, progress: 1, entered: ['alice'], configuration_changed: [] });
       assert.equal(fx.enclave.keyring.sealed, true, 'one share alone never unseals');
       const done = await seal.submit(bob);
-      assert.deepEqual(done, { initialized: true, sealed: false, threshold: 2, shares: 3, progress: 0, entered: [] });
+      assert.deepEqual(done, { initialized: true, sealed: false, threshold: 2, shares: 3, progress: 0, entered: [], configuration_changed: [] });
       assert.equal(fx.enclave.keyring.sealed, false);
       // A share entered while unsealed changes nothing.
       assert.equal((await seal.submit(alice)).sealed, false);

@@ -73,6 +73,8 @@ async function serve(io: Io, configPath: string, opts: ServeOptions): Promise<vo
     out.line(`Listening on ${server.url} (enclave "${enclave.config.name}", ${status.sealed ? 'sealed' : 'unsealed'})`);
     if (status.sealed) {
       out.line(`Sealed: no protected data is served until ${status.threshold} of the ${status.shares} officers run \`enclave unseal --server ${server.url}\``);
+      const changed = status.configuration_changed ?? [];
+      if (changed.length > 0) out.line(`The configuration changed since the last unseal: ${changed.join(', ')} (the unseal logs its digests)`);
     }
     const signal = await signalled;
     out.note(`${signal}: closing the server and the stores`);

@@ -18,7 +18,10 @@ interface UnsealOptions {
 export function describeSeal(s: SealStatus): string {
   if (!s.initialized) return 'not initialized (run `enclave init`)';
   if (!s.sealed) return 'unsealed';
-  return `${s.progress}/${s.threshold} shares entered; sealed${s.entered.length > 0 ? ` (entered: ${s.entered.join(', ')})` : ''}`;
+  // Officers see an edited configuration before they unseal with it (the unseal logs its digests).
+  const changed = s.configuration_changed ?? [];
+  const note = changed.length > 0 ? `; the configuration changed since the last unseal: ${changed.join(', ')}` : '';
+  return `${s.progress}/${s.threshold} shares entered; sealed${s.entered.length > 0 ? ` (entered: ${s.entered.join(', ')})` : ''}${note}`;
 }
 
 async function shareFrom(io: Io, opts: UnsealOptions): Promise<string> {
