@@ -60,6 +60,21 @@ describe('enclave serve + unseal + client commands', () => {
     assert.equal(status.stdout, '0/2 shares entered; sealed\n');
   });
 
+  it('an edited configuration is named at start and in the seal status, before anyone unseals', async () => {
+    const other = join(dir, 'b', 'enclave.yaml');
+    const yaml = readFileSync(other, 'utf8');
+    writeFileSync(other, yaml.replace('access_approval: { k: 2,', 'access_approval: { k: 3,'));
+    const edited = await startListening(['serve', '--config', other, '--port', '0']);
+    try {
+      assert.match(edited.stdout(), /The configuration changed since the last unseal: gatekeeper \(the unseal logs its digests\)/);
+      const status = await run(['unseal', '--status'], { env: { ENCLAVE_SERVER: edited.url } });
+      assert.equal(status.stdout, '0/2 shares entered; sealed; the configuration changed since the last unseal: gatekeeper\n');
+    } finally {
+      await edited.stop();
+    }
+    assert.doesNotMatch(server.stdout(), /configuration changed/, 'the unedited one says nothing');
+  });
+
   it('refuses protected work while sealed', async () => {
     const r = await run(['subject', 'register', 'early', '--country', 'US'], { env });
     assert.equal(r.code, 1);
