@@ -47,6 +47,17 @@ export interface RecordRow {
   readonly createdBy: string | null;
 }
 
+/**
+ * One state of a record, as a conditional write expects to find it: its version, and the creation time
+ * of its incarnation. A record deleted and created again under its key starts again at version 1, so the
+ * version alone does not tell the two apart (RFC 9110 §8.8.1: a strong validator changes whenever the
+ * representation does).
+ */
+export interface RecordRevision {
+  readonly version: number;
+  readonly createdAt: number;
+}
+
 /** A record with its subject's row, as one read returns them; `subject` is undefined when this store holds no such subject. */
 export interface RecordWithSubject {
   readonly record: RecordRow;
@@ -158,19 +169,20 @@ export interface RecordStore {
   /** The rows of those of `ids` stored here in `collection`, by id, in one round trip. */
   getMany(collection: string, ids: readonly string[]): Promise<Map<string, RecordRow>>;
   /**
-   * Replaces the row if its stored version equals `expectedVersion` and its subject and creator are
-   * `row`'s (a record deleted and created again meanwhile by someone else is not it); `row.version` must
-   * be expectedVersion + 1. `subject_unavailable` (checked first, on `row.subject`) if that subject is not
-   * writable here; then `not_found` if no record has the key, `version_conflict` if it differs.
+   * Replaces the row if it is at `expected` (its version and the creation time of its incarnation: a
+   * record deleted and created again meanwhile is not it) and its subject and creator are `row`'s;
+   * `row.version` must be expected.version + 1 and `row.createdAt` expected.createdAt (created_at is never
+   * rewritten). `subject_unavailable` (checked first, on `row.subject`) if that subject is not writable
+   * here; then `not_found` if no record has the key, `version_conflict` if it differs.
    */
-  update(row: RecordRow, expectedVersion: number): Promise<UpdateResult>;
+  update(row: RecordRow, expected: RecordRevision): Promise<UpdateResult>;
   /**
-   * Deletes the row, with `expectedVersion` only at that version, with `creator` only if that principal
-   * created it (or its creator is not known). `not_found` if no record has the key; else
-   * `subject_unavailable` if the stored record's subject is not writable here; else a row that differs is
-   * `version_conflict`.
+   * Deletes the row, with `expected` only at that revision (version and incarnation), with `creator` only
+   * if that principal created it (or its creator is not known). `not_found` if no record has the key;
+   * else `subject_unavailable` if the stored record's subject is not writable here; else a row that
+   * differs is `version_conflict`.
    */
-  delete(collection: string, id: string, expectedVersion?: number, creator?: string): Promise<DeleteResult>;
+  delete(collection: string, id: string, expected?: RecordRevision, creator?: string): Promise<DeleteResult>;
   listBySubject(subject: string, options?: { collection?: string; limit?: number; after?: { collection: string; id: string } }): Promise<RecordRow[]>;
   count(): Promise<number>;
 }

@@ -17,7 +17,7 @@ import type { Principal } from '../core/principal.ts';
 import { recordAad, splitRecord, validateRecordData, validateRecordId, type RecordData } from '../core/record-model.ts';
 import { resolveResidence } from '../core/residency.ts';
 import { formatRfc3339 } from '../core/rfc3339.ts';
-import { UNMARKED, type MoveMark, type RecordRow, type Store, type SubjectClaimStore, type SubjectRow } from '../core/store.ts';
+import { UNMARKED, type MoveMark, type RecordRevision, type RecordRow, type Store, type SubjectClaimStore, type SubjectRow } from '../core/store.ts';
 import { open, seal, type AeadKey } from '../crypto/aead.ts';
 import { holderGone, newHolderId } from '../storage/process-alive.ts';
 import { KEY_ID, type Keyring } from './keyring.ts';
@@ -100,6 +100,21 @@ function deepFreeze<T>(value: T): T {
 }
 
 const sameBytes = (a: Uint8Array | null, b: Uint8Array | null) => (a === null || b === null ? a === b : Buffer.from(a).equals(b));
+
+/** The revision a row is at: its version, and its incarnation's creation time. */
+const revisionOf = (row: RecordRow): RecordRevision => ({ version: row.version, createdAt: row.createdAt });
+
+/**
+ * The conflict, if the record is not at the revision a condition names. A record deleted and created
+ * again is another incarnation, at whatever version (RFC 9110 §8.8.1), so both parts must match.
+ */
+function notAt(id: string, row: RecordRow, expected: RecordRevision | undefined): EnclaveError | undefined {
+  if (expected === undefined || (expected.version === row.version && expected.createdAt === row.createdAt)) return undefined;
+  return new EnclaveError(
+    'version_conflict',
+    expected.createdAt === row.createdAt ? `record "${id}" is at version ${row.version}, not ${expected.version}` : `record "${id}" was deleted and created again since that version; read it again`,
+  );
+}
 
 export class Vault {
   private readonly config: EnclaveConfig;
@@ -687,7 +702,7 @@ export class Vault {
         if (options.replace !== true || this.holds(c, existing, data, dek)) continue;
         const next = this.sealRow(c, row.id, row.subject, existing.version + 1, data, dek, now, existing);
         await this.record('record.updated', principal, row.subject, { collection: c.name, version: next.version, fields: Object.keys(data), policies: [...(perSubject.get(row.subject)?.policies ?? [])], import: true });
-        const outcome = await store.records.update(next, existing.version);
+        const outcome = await store.records.update(next, revisionOf(existing));
         if (outcome === 'updated') replaced += 1;
         else refused.push({ id: row.id, code: outcome === 'subject_unavailable' ? await this.writeRefusedCode(row.subject, store) : 'version_conflict' });
       }
@@ -800,7 +815,8 @@ export class Vault {
     return this.recordView(c, row, data, []);
   }
 
-  async replaceRecord(principal: Principal, collectionName: string, id: string, input: { data: unknown; ifMatch?: number }): Promise<RecordView> {
+  /** Replaces a record; with `ifMatch` only at that revision (version and incarnation). */
+  async replaceRecord(principal: Principal, collectionName: string, id: string, input: { data: unknown; ifMatch?: RecordRevision }): Promise<RecordView> {
     const c = this.collection(collectionName);
     const data = validateRecordData(c, input.data);
     const subject = data[c.subjectField] as string;
@@ -808,20 +824,19 @@ export class Vault {
     return this.subjects.shared([subject], () => this.replaceNow(principal, c, id, subject, data, decision, input.ifMatch));
   }
 
-  private async replaceNow(principal: Principal, c: CollectionDef, id: string, subject: string, data: RecordData, decision: Decision, ifMatch: number | undefined): Promise<RecordView> {
+  private async replaceNow(principal: Principal, c: CollectionDef, id: string, subject: string, data: RecordData, decision: Decision, ifMatch: RecordRevision | undefined): Promise<RecordView> {
     const existing = await this.locateRecord(c, id);
     if (existing.row.subject !== subject) {
       throw new EnclaveError('subject_mismatch', `record "${id}" belongs to another subject; delete it and create a new one instead`, { details: { field: c.subjectField } });
     }
-    if (ifMatch !== undefined && ifMatch !== existing.row.version) {
-      throw new EnclaveError('version_conflict', `record "${id}" is at version ${existing.row.version}, not ${ifMatch}`);
-    }
+    const conflict = notAt(id, existing.row, ifMatch);
+    if (conflict) throw conflict;
     const { located, dek } = await this.subjectForWrite(subject);
     if (located.site !== existing.site) throw new EnclaveError('subject_moving', `subject "${subject}" is being re-homed; retry`);
     const now = this.clock();
     const row = this.sealRow(c, id, subject, existing.row.version + 1, data, dek, now, existing.row);
     await this.record('record.updated', principal, subject, { collection: c.name, version: row.version, fields: Object.keys(data), policies: [...decision.policies] });
-    const outcome = await located.store.records.update(row, existing.row.version);
+    const outcome = await located.store.records.update(row, revisionOf(existing.row));
     if (outcome === 'subject_unavailable') throw await this.writeRefused(subject, located);
     if (outcome === 'not_found') throw new EnclaveError('record_not_found', `no record "${id}" in "${c.name}"`);
     if (outcome === 'version_conflict') throw new EnclaveError('version_conflict', `record "${id}" changed concurrently; read it again`);
@@ -829,11 +844,11 @@ export class Vault {
   }
 
   /**
-   * Deletes a record; with `ifMatch` only at that version. With `onlyOwn` (a migration removing what it
-   * wrote) only a record this principal created, or one whose creator is not known: another's is refused
-   * with `record_exists` and left as it is.
+   * Deletes a record; with `ifMatch` only at that revision (version and incarnation). With `onlyOwn` (a
+   * migration removing what it wrote) only a record this principal created, or one whose creator is not
+   * known: another's is refused with `record_exists` and left as it is.
    */
-  async deleteRecord(principal: Principal, collectionName: string, id: string, ifMatch?: number, onlyOwn = false): Promise<void> {
+  async deleteRecord(principal: Principal, collectionName: string, id: string, ifMatch?: RecordRevision, onlyOwn = false): Promise<void> {
     const c = this.collection(collectionName);
     // The id deleted and created again for another subject before the gate opened: that one is deleted,
     // under its own subject's gate; a record that keeps changing hands is left to the caller to retry.
@@ -845,7 +860,7 @@ export class Vault {
   }
 
   /** deleteRecord under the gate of `subject`; false, changing nothing, if the record is now another subject's. */
-  private async deleteNow(principal: Principal, c: CollectionDef, id: string, subject: string, ifMatch: number | undefined, onlyOwn: boolean): Promise<boolean> {
+  private async deleteNow(principal: Principal, c: CollectionDef, id: string, subject: string, ifMatch: RecordRevision | undefined, onlyOwn: boolean): Promise<boolean> {
     const existing = await this.locateRecord(c, id);
     if (existing.row.subject !== subject) return false;
     const notOwn = () => new EnclaveError('record_exists', `record "${id}" of "${c.name}" was created by another principal: it is left as it is`);
@@ -854,14 +869,15 @@ export class Vault {
     const decision = await this.decideLogged(principal, 'record.delete', { collection: c, subject: existing.row.subject, fields });
     // After the decision: the answer names the record's subject.
     if (existing.subject?.movedTo != null) throw new EnclaveError('subject_moving', `subject "${existing.row.subject}" is being re-homed; retry`);
-    // Refused before it is logged when the version is already known to differ (the store re-checks).
-    if (ifMatch !== undefined && ifMatch !== existing.row.version) throw new EnclaveError('version_conflict', `record "${id}" is not at version ${String(ifMatch)}`);
+    // Refused before it is logged when the revision is already known to differ (the store re-checks).
+    const conflict = notAt(id, existing.row, ifMatch);
+    if (conflict) throw conflict;
     await this.record('record.deleted', principal, existing.row.subject, { collection: c.name, version: existing.row.version, policies: [...decision.policies] });
     const outcome = await existing.store.records.delete(c.name, id, ifMatch, onlyOwn ? principal.id : undefined);
     if (outcome === 'subject_unavailable') throw await this.writeRefused(subject, existing);
     if (outcome === 'not_found') throw new EnclaveError('record_not_found', `no record "${id}" in "${c.name}"`);
     // Without a version to compare, only the creator can have differed: the record was replaced meanwhile by another's.
-    if (outcome === 'version_conflict') throw ifMatch === undefined ? notOwn() : new EnclaveError('version_conflict', `record "${id}" is not at version ${String(ifMatch)}`);
+    if (outcome === 'version_conflict') throw ifMatch === undefined ? notOwn() : new EnclaveError('version_conflict', `record "${id}" changed concurrently; read it again`);
     return true;
   }
 

@@ -73,7 +73,7 @@ describe('enclave --help', () => {
     const r = await run(['record', 'put', '--help']);
     assert.equal(r.code, 0);
     assert.match(r.stdout, /^Usage: enclave record put \[options\] <collection> \[id\]/);
-    assert.match(r.stdout, /--if-match <version>/);
+    assert.match(r.stdout, /--if-match <etag>/);
     assert.equal(r.stderr, '');
   });
 
@@ -108,7 +108,11 @@ describe('usage errors', () => {
     ['no token for a command that needs one', ['subject', 'show', 'x', '--server', 'http://127.0.0.1:9'], /needs a bearer token/],
     ['record put without data', ['record', 'put', 'users', 'x', '--server', 'http://127.0.0.1:9', '--token', 'enc_x'], /exactly one of --data/],
     ['record put with data that is not JSON', ['record', 'put', 'users', '--data', '{nope', '--server', 'http://127.0.0.1:9', '--token', 'enc_x'], /--data is not valid JSON/],
-    ['--if-match with --create', ['record', 'put', 'users', 'x', '--create', '--if-match', '2', '--data', '{}', '--server', 'http://127.0.0.1:9', '--token', 'enc_x'], /--if-match applies to replacing/],
+    ['--if-match with --create', ['record', 'put', 'users', 'x', '--create', '--if-match', '"2.mww7j89t"', '--data', '{}', '--server', 'http://127.0.0.1:9', '--token', 'enc_x'], /--if-match applies to replacing/],
+    // A bare version is no entity-tag of the server's (a record created again starts at version 1 again).
+    ['a bare version for record put --if-match', ['record', 'put', 'users', 'x', '--if-match', '2', '--data', '{}', '--server', 'http://127.0.0.1:9', '--token', 'enc_x'], /--if-match <etag>.*not a bare version/],
+    ['a quoted bare version for record delete --if-match', ['record', 'delete', 'users', 'x', '--if-match', '"2"', '--server', 'http://127.0.0.1:9', '--token', 'enc_x'], /--if-match <etag>.*not a bare version/],
+    ['an --if-match that is no entity-tag', ['record', 'put', 'users', 'x', '--if-match', '2 x', '--data', '{}', '--server', 'http://127.0.0.1:9', '--token', 'enc_x'], /--if-match <etag>.*expected the record's ETag/],
     ['init with more threshold than officers', ['init', '--dir', '/nonexistent/never-created', '--officers', 'a,b', '--threshold', '3'], /--threshold 3 is more than the 2 officers/],
     ['init with an invalid officer name', ['init', '--dir', '/nonexistent/never-created', '--officers', 'Alice,bob'], /"Alice" is not a valid name/],
     // Values the API would refuse are refused before any request is sent (the server below is never reached).

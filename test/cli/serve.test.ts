@@ -128,16 +128,29 @@ describe('enclave serve + unseal + client commands', () => {
     const data = { user_id: 'kim', username: 'kim', email: 'kim@example.com' };
     const created = await run(['record', 'put', 'users', 'kim', '--create', '--data', JSON.stringify(data)], { env: appEnv });
     assert.equal(created.code, 0, created.stderr);
-    assert.equal(created.stdout, 'created users/kim (version 1)\n');
+    // The ETag names the version and the incarnation: what --if-match takes.
+    const v1 = /^created users\/kim \(version 1, etag ("1\.[0-9a-z]+")\)\n$/.exec(created.stdout)?.[1];
+    assert.ok(v1, created.stdout);
+    const shown = await run(['record', 'get', 'users', 'kim'], { env: appEnv });
+    assert.equal(shown.code, 0, shown.stderr);
+    assert.match(shown.stdout, new RegExp(`^users/kim {2}subject kim {2}version 1 {2}etag ${v1} {2}updated `));
 
     const file = join(dir, 'kim.json');
     writeFileSync(file, JSON.stringify({ ...data, phone: '+1 555 0100' }));
-    const stale = await run(['record', 'put', 'users', 'kim', '--file', file, '--if-match', '7'], { env: appEnv });
+    const stale = await run(['record', 'put', 'users', 'kim', '--file', file, '--if-match', v1.replace('"1.', '"7.')], { env: appEnv });
     assert.equal(stale.code, 1);
     assert.equal(oneErrorLine(stale).code, 'version_conflict');
-    const replaced = await run(['record', 'put', 'users', 'kim', '--file', file, '--if-match', '1'], { env: appEnv });
+    const replaced = await run(['record', 'put', 'users', 'kim', '--file', file, '--if-match', v1], { env: appEnv });
     assert.equal(replaced.code, 0, replaced.stderr);
-    assert.equal(replaced.stdout, 'replaced users/kim (version 2)\n');
+    const v2 = v1.replace('"1.', '"2.');
+    assert.equal(replaced.stdout, `replaced users/kim (version 2, etag ${v2})\n`);
+    // The same tag without its quotes (as a shell may leave it) is the same tag; the old one no longer matches.
+    const again = await run(['record', 'put', 'users', 'kim', '--file', file, '--if-match', v1.slice(1, -1)], { env: appEnv });
+    assert.equal(again.code, 1);
+    assert.equal(oneErrorLine(again).code, 'version_conflict');
+    const unquoted = await run(['record', 'put', 'users', 'kim', '--file', file, '--if-match', v2.slice(1, -1)], { env: appEnv });
+    assert.equal(unquoted.code, 0, unquoted.stderr);
+    assert.equal(unquoted.stdout, `replaced users/kim (version 3, etag ${v1.replace('"1.', '"3.')})\n`);
 
     const missing = await run(['record', 'put', 'users', 'nobody', '--file', '-'], { env: appEnv, input: JSON.stringify({ ...data, user_id: 'nobody' }) });
     assert.equal(missing.code, 1);
@@ -149,7 +162,7 @@ describe('enclave serve + unseal + client commands', () => {
 
     const got = await run(['record', 'get', 'users', 'kim'], { env: appEnv });
     assert.equal(got.code, 0, got.stderr);
-    assert.match(got.stdout, /^users\/kim {2}subject kim {2}version 2/);
+    assert.match(got.stdout, new RegExp(`^users/kim {2}subject kim {2}version 3 {2}etag ${v1.replace('"1.', '"3.')} `));
     assert.match(got.stdout, /^ {2}email +kim@example\.com$/m);
     assert.match(got.stdout, /^ {2}phone +\+1 555 0100$/m);
 
@@ -158,7 +171,12 @@ describe('enclave serve + unseal + client commands', () => {
     const ids = (JSON.parse(list.stdout) as { records: { collection: string; id: string }[] }).records.map((r) => `${r.collection}/${r.id}`);
     assert.deepEqual(ids.sort(), [`messages/${messageId}`, 'users/kim'].sort());
 
-    const del = await run(['record', 'delete', 'messages', messageId], { env: appEnv });
+    const messageEtag = /etag ("[^"]+")/.exec((await run(['record', 'get', 'messages', messageId], { env: appEnv })).stdout)?.[1];
+    assert.ok(messageEtag);
+    const staleDel = await run(['record', 'delete', 'messages', messageId, '--if-match', messageEtag.replace('"1.', '"2.')], { env: appEnv });
+    assert.equal(staleDel.code, 1);
+    assert.equal(oneErrorLine(staleDel).code, 'version_conflict');
+    const del = await run(['record', 'delete', 'messages', messageId, '--if-match', messageEtag], { env: appEnv });
     assert.equal(del.code, 0, del.stderr);
     const gone = await run(['record', 'get', 'messages', messageId], { env: appEnv });
     assert.equal(gone.code, 1);

@@ -90,16 +90,17 @@ void describe('three serve processes on one PostgreSQL database', { skip, timeou
     assert.equal((await call('api-1', tokens.service, 'POST', '/v1/subjects', { id: 'ann', country: 'US' })).status, 201);
     const w = await call('api-1', tokens.service, 'POST', '/v1/collections/users/records', { id: 'ann-p', data: { user_id: 'ann', username: 'ann', email: 'ann@example.test' } });
     assert.equal(w.status, 201, await w.text());
+    const v1 = w.headers.get('etag') ?? '';
     for (const name of ['api-2', 'api-3']) {
       const r = await call(name, tokens.service, 'GET', '/v1/collections/users/records/ann-p');
       assert.equal(r.status, 200);
       assert.deepEqual(((await r.json()) as { data: unknown }).data, { user_id: 'ann', username: 'ann', email: 'ann@example.test' }, name);
     }
-    const put = await call('api-2', tokens.service, 'PUT', '/v1/collections/users/records/ann-p', { data: { user_id: 'ann', username: 'ann2', email: 'ann2@example.test' } }, { 'if-match': '"1"' });
+    const put = await call('api-2', tokens.service, 'PUT', '/v1/collections/users/records/ann-p', { data: { user_id: 'ann', username: 'ann2', email: 'ann2@example.test' } }, { 'if-match': v1 });
     assert.equal(put.status, 200, await put.text());
     const read = (await (await call('api-3', tokens.service, 'GET', '/v1/collections/users/records/ann-p')).json()) as { version: number; data: { email: string } };
     assert.deepEqual([read.version, read.data.email], [2, 'ann2@example.test']);
-    const stale = await call('api-1', tokens.service, 'PUT', '/v1/collections/users/records/ann-p', { data: { user_id: 'ann', username: 'x', email: 'x@example.test' } }, { 'if-match': '"1"' });
+    const stale = await call('api-1', tokens.service, 'PUT', '/v1/collections/users/records/ann-p', { data: { user_id: 'ann', username: 'x', email: 'x@example.test' } }, { 'if-match': v1 });
     assert.equal(stale.status, 412);
     assert.equal(((await stale.json()) as { error: { code: string } }).error.code, 'version_conflict');
   });

@@ -58,12 +58,13 @@ void describe('the enclave on PostgreSQL, end to end', { skip }, () => {
     assert.equal((await call('service', 'POST', '/v1/subjects', { id: 'ann', country: 'US' })).statusCode, 201);
     const created = await call('service', 'POST', '/v1/collections/users/records', { id: 'ann-p', data: { user_id: 'ann', username: 'ann', email: 'ann@example.test' } });
     assert.equal(created.statusCode, 201, created.body);
+    const v1 = String(created.headers.etag);
     assert.equal(json<RecordBody>(await h.call('service', 'GET', '/v1/collections/users/records/ann-p')).data['email'], 'ann@example.test');
     const parent = json<RecordBody & { withheld: string[] }>(await h.call('parent', 'GET', '/v1/collections/users/records/ann-p'));
     assert.equal(parent.data['email'], undefined, 'the parent company never receives a protected value');
-    const put = await h.call('service', 'PUT', '/v1/collections/users/records/ann-p', { data: { user_id: 'ann', username: 'ann2', email: 'new@example.test' } }, { 'if-match': '"1"' });
+    const put = await h.call('service', 'PUT', '/v1/collections/users/records/ann-p', { data: { user_id: 'ann', username: 'ann2', email: 'new@example.test' } }, { 'if-match': v1 });
     assert.equal(put.statusCode, 200, put.body);
-    assert.equal(errorCode(await h.call('service', 'PUT', '/v1/collections/users/records/ann-p', { data: { user_id: 'ann', username: 'x', email: 'x@example.test' } }, { 'if-match': '"1"' })), 'version_conflict');
+    assert.equal(errorCode(await h.call('service', 'PUT', '/v1/collections/users/records/ann-p', { data: { user_id: 'ann', username: 'x', email: 'x@example.test' } }, { 'if-match': v1 })), 'version_conflict');
     for (let i = 0; i < 5; i++) {
       const r = await call('service', 'POST', '/v1/collections/messages/records', { id: `ann-m${i}`, data: { sender_id: 'ann', recipient_id: 'rcpt-7q9z', body: `hello ${i}`, sent_at: '2026-01-01T00:00:00Z' } });
       assert.equal(r.statusCode, 201, r.body);
@@ -76,8 +77,21 @@ void describe('the enclave on PostgreSQL, end to end', { skip }, () => {
       url = page.next === null ? null : `/v1/subjects/ann/records?limit=2&cursor=${encodeURIComponent(page.next)}`;
     }
     assert.deepEqual(seen, ['ann-m0', 'ann-m1', 'ann-m2', 'ann-m3', 'ann-m4', 'ann-p']);
-    assert.equal((await h.call('service', 'DELETE', '/v1/collections/messages/records/ann-m4')).statusCode, 204);
-    assert.equal(errorCode(await h.call('service', 'GET', '/v1/collections/messages/records/ann-m4')), 'record_not_found');
+    const m4 = '/v1/collections/messages/records/ann-m4';
+    const old = String((await h.call('service', 'GET', m4)).headers.etag);
+    assert.equal((await h.call('service', 'DELETE', m4)).statusCode, 204);
+    assert.equal(errorCode(await h.call('service', 'GET', m4)), 'record_not_found');
+    // Created again (in a later millisecond): another incarnation, which the old ETag never matches.
+    for (const start = Date.now(); Date.now() === start; ) await new Promise((resolve) => setTimeout(resolve, 1));
+    const again = await call('service', 'POST', '/v1/collections/messages/records', { id: 'ann-m4', data: { sender_id: 'ann', recipient_id: 'rcpt-7q9z', body: 'hello again', sent_at: '2026-01-01T00:00:00Z' } });
+    assert.equal(again.statusCode, 201, again.body);
+    assert.notEqual(String(again.headers.etag), old);
+    const lost = await call('service', 'PUT', m4, { data: { sender_id: 'ann', recipient_id: 'rcpt-7q9z', body: 'lost', sent_at: '2026-01-01T00:00:00Z' } }, { 'if-match': old });
+    assert.equal(lost.statusCode, 412, lost.body);
+    assert.equal(errorCode(await call('service', 'DELETE', m4, undefined, { 'if-match': old })), 'version_conflict');
+    assert.equal(json<RecordBody>(await h.call('service', 'GET', m4)).data['body'], 'hello again');
+    assert.equal((await call('service', 'DELETE', m4, undefined, { 'if-match': String(again.headers.etag) })).statusCode, 204);
+    assert.equal(errorCode(await h.call('service', 'GET', m4)), 'record_not_found');
   });
 
   test('residency: each subject\'s rows exist in their home site\'s schema and nowhere else', async () => {

@@ -23,7 +23,8 @@ describe('records over HTTP', () => {
     const res = await h.call('service', 'POST', '/v1/collections/users/records', { id: 'ann-profile', data: { user_id: 'ann', username: 'ann', email: 'ann@example.test' } });
     assert.equal(res.statusCode, 201);
     assert.equal(res.headers.location, '/v1/collections/users/records/ann-profile');
-    assert.equal(res.headers.etag, '"1"');
+    // The version and the incarnation (its creation time, base 36): RFC 9110 §8.8.1.
+    assert.match(String(res.headers.etag), /^"1\.[0-9a-z]+"$/);
     const got = await h.call('service', 'GET', '/v1/collections/users/records/ann-profile');
     assert.equal(got.statusCode, 200);
     assert.deepEqual(json<RecordBody>(got).data, { user_id: 'ann', username: 'ann', email: 'ann@example.test' });
@@ -73,10 +74,12 @@ describe('records over HTTP', () => {
   });
 
   test('replace bumps the version; a stale If-Match is refused with 412 and changes nothing', async () => {
-    const put = await h.call('service', 'PUT', '/v1/collections/users/records/ann-profile', { data: { user_id: 'ann', username: 'ann2', email: 'new@example.test' } }, { 'if-match': '"1"' });
+    const read = await h.call('service', 'GET', '/v1/collections/users/records/ann-profile');
+    const v1 = String(read.headers.etag);
+    const put = await h.call('service', 'PUT', '/v1/collections/users/records/ann-profile', { data: { user_id: 'ann', username: 'ann2', email: 'new@example.test' } }, { 'if-match': v1 });
     assert.equal(put.statusCode, 200);
-    assert.equal(put.headers.etag, '"2"');
-    const stale = await h.call('service', 'PUT', '/v1/collections/users/records/ann-profile', { data: { user_id: 'ann', username: 'x', email: 'x@example.test' } }, { 'if-match': '"1"' });
+    assert.equal(put.headers.etag, v1.replace(/^"1\./, '"2.'), 'the next version of the same incarnation');
+    const stale = await h.call('service', 'PUT', '/v1/collections/users/records/ann-profile', { data: { user_id: 'ann', username: 'x', email: 'x@example.test' } }, { 'if-match': v1 });
     assert.equal(stale.statusCode, 412);
     assert.equal(errorCode(stale), 'version_conflict');
     const now = json<RecordBody>(await h.call('service', 'GET', '/v1/collections/users/records/ann-profile'));
@@ -97,7 +100,7 @@ describe('records over HTTP', () => {
     assert.equal(errorCode(await h.call('service', 'GET', '/v1/collections/users/records/nope')), 'record_not_found');
     const mk = await h.call('service', 'POST', '/v1/collections/comments/records', { id: 'c1', data: { author_id: 'ann', video_id: 'v', text: 'hi', posted_at: '2026-01-01T00:00:00Z' } });
     assert.equal(mk.statusCode, 201);
-    assert.equal((await h.call('service', 'DELETE', '/v1/collections/comments/records/c1', undefined, { 'if-match': '"9"' })).statusCode, 412);
+    assert.equal((await h.call('service', 'DELETE', '/v1/collections/comments/records/c1', undefined, { 'if-match': String(mk.headers.etag).replace(/^"1\./, '"9.') })).statusCode, 412);
     assert.equal((await h.call('service', 'DELETE', '/v1/collections/comments/records/c1')).statusCode, 204);
     assert.equal((await h.call('service', 'GET', '/v1/collections/comments/records/c1')).statusCode, 404);
   });

@@ -13,7 +13,7 @@ import type { Decision } from '../../src/core/decision.ts';
 import { EnclaveError, type ErrorCode } from '../../src/core/errors.ts';
 import type { EventLog, LogEventInput } from '../../src/core/event-log.ts';
 import type { Principal } from '../../src/core/principal.ts';
-import type { MoveMark, RecordRow, Store } from '../../src/core/store.ts';
+import type { MoveMark, RecordRevision, RecordRow, Store } from '../../src/core/store.ts';
 import { loadConfig } from '../../src/services/config-loader.ts';
 import { openEnclave, type Enclave } from '../../src/services/enclave.ts';
 import { CONFIG_FILE, initEnclave } from '../../src/services/init-service.ts';
@@ -55,6 +55,8 @@ async function recordSites(fx: Fixture, collection: string, id: string): Promise
   return out;
 }
 
+/** The revision a view shows: its version, and its incarnation's creation time (created_at, with milliseconds). */
+const revisionOf = (view: { version: number; created_at: string }): RecordRevision => ({ version: view.version, createdAt: Date.parse(view.created_at) });
 const userData = (subject: string, email = `${subject}@x.test`) => ({ user_id: subject, username: `name-${subject}`, email, phone: '+1 555 0100' });
 
 /** The mark of a re-home whose process was killed: its holder is gone (another host's, its lease long over). */
@@ -230,7 +232,7 @@ void describe('vault', () => {
       await fx.enclave.vault.createRecord(service, 'users', { id: c, data: userData(s) });
       const rowC = await store.records.get('users', c);
       assert.ok(rowC);
-      assert.equal(await store.records.update({ ...rowC, sealed: rowA.sealed, version: 2 }, 1), 'updated');
+      assert.equal(await store.records.update({ ...rowC, sealed: rowA.sealed, version: 2 }, { version: 1, createdAt: rowC.createdAt }), 'updated');
       await rejectsWith(fx.enclave.vault.getRecord(service, 'users', c), 'integrity_error');
       // The record it was copied from is unaffected.
       assert.equal((await fx.enclave.vault.getRecord(service, 'users', a)).data['email'], 'alice-secret@x.test');
@@ -252,12 +254,12 @@ void describe('vault', () => {
       const v2 = await store.records.get('users', r1);
       assert.ok(v2);
       // Replay: the v1 ciphertext under the v2 row.
-      assert.equal(await store.records.update({ ...v2, sealed: v1.sealed }, 2), 'updated');
+      assert.equal(await store.records.update({ ...v2, sealed: v1.sealed }, { version: 2, createdAt: v2.createdAt }), 'updated');
       await rejectsWith(fx.enclave.vault.getRecord(service, 'users', r1), 'integrity_error');
       // Another subject's record carrying s1's ciphertext.
       const other = await store.records.get('users', r2);
       assert.ok(other);
-      assert.equal(await store.records.update({ ...other, sealed: v1.sealed }, 1), 'updated');
+      assert.equal(await store.records.update({ ...other, sealed: v1.sealed }, { version: 1, createdAt: other.createdAt }), 'updated');
       await rejectsWith(fx.enclave.vault.getRecord(service, 'users', r2), 'integrity_error');
     });
 
@@ -265,20 +267,67 @@ void describe('vault', () => {
       const s = uid('s');
       const id = uid('u');
       await fx.enclave.vault.registerSubject(service, { id: s, country: 'DE' });
-      await fx.enclave.vault.createRecord(service, 'users', { id, data: userData(s, 'one@x.test') });
-      const v2 = await fx.enclave.vault.replaceRecord(service, 'users', id, { data: userData(s, 'two@x.test'), ifMatch: 1 });
+      const v1 = await fx.enclave.vault.createRecord(service, 'users', { id, data: userData(s, 'one@x.test') });
+      const v2 = await fx.enclave.vault.replaceRecord(service, 'users', id, { data: userData(s, 'two@x.test'), ifMatch: revisionOf(v1) });
       assert.equal(v2.version, 2);
       const v3 = await fx.enclave.vault.replaceRecord(service, 'users', id, { data: userData(s, 'three@x.test') });
       assert.equal(v3.version, 3);
-      await rejectsWith(fx.enclave.vault.replaceRecord(service, 'users', id, { data: userData(s, 'lost@x.test'), ifMatch: 2 }), 'version_conflict', /version 3/);
+      await rejectsWith(fx.enclave.vault.replaceRecord(service, 'users', id, { data: userData(s, 'lost@x.test'), ifMatch: revisionOf(v2) }), 'version_conflict', /version 3/);
       const now = await fx.enclave.vault.getRecord(service, 'users', id);
       assert.equal(now.version, 3);
       assert.equal(now.data['email'], 'three@x.test');
-      await rejectsWith(fx.enclave.vault.deleteRecord(service, 'users', id, 2), 'version_conflict');
+      await rejectsWith(fx.enclave.vault.deleteRecord(service, 'users', id, revisionOf(v2)), 'version_conflict');
       assert.equal((await fx.enclave.vault.getRecord(service, 'users', id)).version, 3);
-      await fx.enclave.vault.deleteRecord(service, 'users', id, 3);
+      await fx.enclave.vault.deleteRecord(service, 'users', id, revisionOf(v3));
       await rejectsWith(fx.enclave.vault.getRecord(service, 'users', id), 'record_not_found');
       await rejectsWith(fx.enclave.vault.deleteRecord(service, 'users', id), 'record_not_found');
+    });
+
+    void it('a conditional replace or delete never reaches a record deleted and created again under its id, even between its check and its write', async () => {
+      const { vault } = fx.enclave;
+      const s = uid('s');
+      const id = uid('u');
+      await vault.registerSubject(service, { id: s, country: 'US' });
+      /** Deletes the record and creates it again in a later millisecond (another incarnation), by the same principal. */
+      const recreate = async (email: string) => {
+        await vault.deleteRecord(service, 'users', id);
+        for (const start = Date.now(); Date.now() === start; ) await new Promise((resolve) => setTimeout(resolve, 1));
+        return vault.createRecord(service, 'users', { id, data: userData(s, email) });
+      };
+      const first = await vault.createRecord(service, 'users', { id, data: userData(s, 'first@x.test') });
+      const second = await recreate('second@x.test');
+      assert.equal(second.version, first.version);
+      await rejectsWith(vault.replaceRecord(service, 'users', id, { data: userData(s, 'lost@x.test'), ifMatch: revisionOf(first) }), 'version_conflict', /created again/);
+      await rejectsWith(vault.deleteRecord(service, 'users', id, revisionOf(first)), 'version_conflict', /created again/);
+      assert.equal((await vault.getRecord(service, 'users', id)).data['email'], 'second@x.test');
+
+      // Deleted and created again after the vault compared, before the store wrote: the store's condition refuses it.
+      const records = site(fx, 'trusted-us').records;
+      const updating = holdNext(records, 'update');
+      try {
+        const replacing = vault.replaceRecord(service, 'users', id, { data: userData(s, 'lost@x.test'), ifMatch: revisionOf(second) });
+        replacing.catch(() => undefined);
+        await updating.reached;
+        await recreate('third@x.test');
+        updating.release();
+        await rejectsWith(replacing, 'version_conflict');
+      } finally {
+        updating.restore();
+      }
+      const third = await vault.getRecord(service, 'users', id);
+      assert.deepEqual([third.version, third.data['email']], [1, 'third@x.test']);
+      const deleting = holdNext(records, 'delete');
+      try {
+        const deleted = vault.deleteRecord(service, 'users', id, revisionOf(third));
+        deleted.catch(() => undefined);
+        await deleting.reached;
+        await recreate('fourth@x.test');
+        deleting.release();
+        await rejectsWith(deleted, 'version_conflict');
+      } finally {
+        deleting.restore();
+      }
+      assert.equal((await vault.getRecord(service, 'users', id)).data['email'], 'fourth@x.test');
     });
 
     void it('refuses to move a record to another subject on replace (subject_mismatch) and changes nothing', async () => {
@@ -398,8 +447,10 @@ void describe('vault', () => {
       assert.deepEqual([view.site, view.country, view.jurisdiction], ['eu-central', 'DE', 'eu']);
       const after = await fx.enclave.vault.listSubjectRecords(service, s);
       assert.deepEqual(after.records, before.records, 'same records, same versions, same data');
-      // And the subject can be written at the new home.
-      const v3 = await fx.enclave.vault.replaceRecord(service, 'users', `${s}-u`, { data: userData(s, 'in-europe@x.test'), ifMatch: 2 });
+      // And the subject can be written at the new home, at the revision read before the move (the copy keeps the incarnation).
+      const read = before.records.find((r) => r.id === `${s}-u`);
+      assert.ok(read);
+      const v3 = await fx.enclave.vault.replaceRecord(service, 'users', `${s}-u`, { data: userData(s, 'in-europe@x.test'), ifMatch: revisionOf(read) });
       assert.equal(v3.version, 3);
       assert.deepEqual(await recordSites(fx, 'users', `${s}-u`), ['eu-central']);
     });

@@ -7,7 +7,7 @@
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { beforeEach, describe, it } from 'node:test';
-import type { AccessRequestRow, ApprovalRow, GrantRow, PrincipalRow, ProposalRow, RecordRow, Store, SubjectRow, TokenRow, TokenWithPrincipal } from '../../src/core/store.ts';
+import type { AccessRequestRow, ApprovalRow, GrantRow, PrincipalRow, ProposalRow, RecordRevision, RecordRow, Store, SubjectRow, TokenRow, TokenWithPrincipal } from '../../src/core/store.ts';
 import { UNMARKED } from '../../src/core/store.ts';
 import { openPerTest } from './suite-lifecycle.ts';
 
@@ -23,6 +23,8 @@ function plainRecord(r: RecordRow | undefined): unknown {
 
 // Timestamps beyond 2^32 and 2^41 catch adapters that truncate to 32-bit integers.
 const T0 = 1_700_000_000_123;
+/** A record revision: the version of the incarnation created at `createdAt` (the test rows' T0 unless given). */
+const at = (version: number, createdAt = T0): RecordRevision => ({ version, createdAt });
 
 export interface ConformanceOptions {
   /** A reason to skip the whole suite (e.g. its server is not reachable), printed by the test runner. */
@@ -373,25 +375,25 @@ export function storeConformance(name: string, open: () => Promise<Store> | Stor
         const r = record('users', 'r1', 's');
         await store.records.insert(r);
         const next: RecordRow = { ...r, version: 2, publicJson: '{"name":"second"}', sealed: randomBytes(30), updatedAt: T0 + 50 };
-        assert.equal(await store.records.update(next, 1), 'updated');
+        assert.equal(await store.records.update(next, at(1)), 'updated');
         assert.deepEqual(plainRecord(await store.records.get('users', r.id)), plainRecord(next));
         const cleared: RecordRow = { ...next, version: 3, sealed: null, updatedAt: T0 + 60 };
-        assert.equal(await store.records.update(cleared, 2), 'updated');
+        assert.equal(await store.records.update(cleared, at(2)), 'updated');
         assert.deepEqual(plainRecord(await store.records.get('users', r.id)), plainRecord(cleared));
       });
 
       void it('update with a stale expected version answers version_conflict and changes nothing', async () => {
         const r = record('users', 'r1', 's');
         await store.records.insert(r);
-        await store.records.update({ ...r, version: 2, updatedAt: T0 + 1 }, 1);
+        await store.records.update({ ...r, version: 2, updatedAt: T0 + 1 }, at(1));
         const stored = await store.records.get('users', r.id);
-        assert.equal(await store.records.update({ ...r, version: 2, publicJson: '{"lost":"update"}' }, 1), 'version_conflict');
+        assert.equal(await store.records.update({ ...r, version: 2, publicJson: '{"lost":"update"}' }, at(1)), 'version_conflict');
         assert.deepEqual(plainRecord(await store.records.get('users', r.id)), plainRecord(stored));
       });
 
       void it('update of a missing record answers not_found and creates nothing', async () => {
         const r = record('users', 'ghost', 's', { version: 2 });
-        assert.equal(await store.records.update(r, 1), 'not_found');
+        assert.equal(await store.records.update(r, at(1)), 'not_found');
         assert.equal(await store.records.get('users', r.id), undefined);
       });
 
@@ -399,7 +401,7 @@ export function storeConformance(name: string, open: () => Promise<Store> | Stor
         const r = record('users', 'r1', 's');
         await store.records.insert(r);
         await store.subjects.insert(subject('thief'));
-        const outcome = await store.records.update({ ...r, subject: `${ns}-thief`, version: 2, publicJson: '{"stolen":true}' }, 1);
+        const outcome = await store.records.update({ ...r, subject: `${ns}-thief`, version: 2, publicJson: '{"stolen":true}' }, at(1));
         assert.equal(outcome, 'version_conflict');
         assert.deepEqual(plainRecord(await store.records.get('users', r.id)), plainRecord(r));
       });
@@ -411,12 +413,31 @@ export function storeConformance(name: string, open: () => Promise<Store> | Stor
         await store.records.delete('users', r.id);
         const theirs = record('users', 'r1', 's', { createdBy: `${ns}-app`, publicJson: '{"by":"app"}' });
         await store.records.insert(theirs);
-        assert.equal(await store.records.update({ ...r, version: 2, publicJson: '{"by":"migration"}' }, 1), 'version_conflict');
+        assert.equal(await store.records.update({ ...r, version: 2, publicJson: '{"by":"migration"}' }, at(1)), 'version_conflict');
         assert.deepEqual(plainRecord(await store.records.get('users', r.id)), plainRecord(theirs));
         const old = record('users', 'r2', 's', { createdBy: null });
         await store.records.insert(old);
-        assert.equal(await store.records.update({ ...old, version: 2, updatedAt: T0 + 1 }, 1), 'updated');
+        assert.equal(await store.records.update({ ...old, version: 2, updatedAt: T0 + 1 }, at(1)), 'updated');
         assert.equal((await store.records.get('users', old.id))?.createdBy, null);
+      });
+
+      void it('update and delete at a revision never touch a record deleted and created again under the key (same version, subject and creator, another incarnation)', async () => {
+        const first = record('users', 'r1', 's');
+        await store.records.insert(first);
+        assert.equal(await store.records.delete('users', first.id), 'deleted');
+        const second = record('users', 'r1', 's', { createdAt: T0 + 5, updatedAt: T0 + 5, publicJson: '{"incarnation":2}' });
+        assert.equal(await store.records.insert(second), 'inserted');
+        assert.equal(await store.records.update({ ...first, version: 2, publicJson: '{"lost":"update"}', updatedAt: T0 + 6 }, at(1)), 'version_conflict');
+        assert.equal(await store.records.delete('users', first.id, at(1)), 'version_conflict');
+        assert.equal(await store.records.delete('users', first.id, at(1), first.createdBy ?? undefined), 'version_conflict');
+        assert.deepEqual(plainRecord(await store.records.get('users', first.id)), plainRecord(second), 'the new incarnation is unchanged');
+        // At its own revision it is written and deleted.
+        const next: RecordRow = { ...second, version: 2, publicJson: '{"incarnation":2,"v":2}', updatedAt: T0 + 7 };
+        assert.equal(await store.records.update(next, at(1, T0 + 5)), 'updated');
+        assert.deepEqual(plainRecord(await store.records.get('users', first.id)), plainRecord(next));
+        assert.equal(await store.records.delete('users', first.id, at(2)), 'version_conflict');
+        assert.equal(await store.records.delete('users', first.id, at(2, T0 + 5)), 'deleted');
+        assert.equal(await store.records.get('users', first.id), undefined);
       });
 
       void it('delete with a creator deletes only a record that principal created, or one whose creator is not known', async () => {
@@ -427,7 +448,7 @@ export function storeConformance(name: string, open: () => Promise<Store> | Stor
         assert.equal(await store.records.delete('users', theirs.id, undefined, `${ns}-migration`), 'version_conflict');
         assert.deepEqual(plainRecord(await store.records.get('users', theirs.id)), plainRecord(theirs));
         assert.equal(await store.records.delete('users', mine.id, undefined, `${ns}-migration`), 'deleted');
-        assert.equal(await store.records.delete('users', unknown.id, 1, `${ns}-migration`), 'deleted');
+        assert.equal(await store.records.delete('users', unknown.id, at(1), `${ns}-migration`), 'deleted');
         assert.equal(await store.records.delete('users', mine.id, undefined, `${ns}-migration`), 'not_found');
       });
 
@@ -445,11 +466,11 @@ export function storeConformance(name: string, open: () => Promise<Store> | Stor
       void it('delete with an expected version deletes only that version', async () => {
         const r = record('users', 'r1', 's', { version: 3 });
         await store.records.insert(r);
-        assert.equal(await store.records.delete('users', r.id, 2), 'version_conflict');
+        assert.equal(await store.records.delete('users', r.id, at(2)), 'version_conflict');
         assert.deepEqual(plainRecord(await store.records.get('users', r.id)), plainRecord(r));
-        assert.equal(await store.records.delete('users', r.id, 3), 'deleted');
+        assert.equal(await store.records.delete('users', r.id, at(3)), 'deleted');
         assert.equal(await store.records.get('users', r.id), undefined);
-        assert.equal(await store.records.delete('users', r.id, 3), 'not_found');
+        assert.equal(await store.records.delete('users', r.id, at(3)), 'not_found');
       });
 
       void it('listBySubject returns only that subject\'s records, ordered by collection then id', async () => {
@@ -578,12 +599,12 @@ export function storeConformance(name: string, open: () => Promise<Store> | Stor
           const { stored } = await given(state);
           const r = stored ?? record('users', `${state}-r`, state);
           const next: RecordRow = { ...r, version: r.version + 1, publicJson: '{"name":"restored?"}', updatedAt: T0 + 9 };
-          assert.equal(await store.records.update(next, r.version), 'subject_unavailable', 'checked before not_found and version_conflict');
-          assert.equal(await store.records.update({ ...next, version: 9 }, 8), 'subject_unavailable');
+          assert.equal(await store.records.update(next, at(r.version, r.createdAt)), 'subject_unavailable', 'checked before not_found and version_conflict');
+          assert.equal(await store.records.update({ ...next, version: 9 }, at(8)), 'subject_unavailable');
           if (stored) {
             assert.deepEqual(plainRecord(await store.records.get('users', r.id)), plainRecord(stored), 'not updated');
             assert.equal(await store.records.delete('users', r.id), 'subject_unavailable');
-            assert.equal(await store.records.delete('users', r.id, r.version, r.createdBy ?? undefined), 'subject_unavailable');
+            assert.equal(await store.records.delete('users', r.id, at(r.version, r.createdAt), r.createdBy ?? undefined), 'subject_unavailable');
             assert.deepEqual(plainRecord(await store.records.get('users', r.id)), plainRecord(stored), 'not deleted');
           }
           assert.equal(await store.records.delete('users', `${ns}-${state}-none`), 'not_found', 'a delete of no record is not_found');
@@ -595,13 +616,13 @@ export function storeConformance(name: string, open: () => Promise<Store> | Stor
         assert.ok(stored);
         assert.equal(await store.subjects.setMovedTo(id, null, 'h:1:a'), true);
         const next: RecordRow = { ...stored, version: 2, publicJson: '{"name":"after"}', updatedAt: T0 + 2 };
-        assert.equal(await store.records.update(next, 1), 'updated');
+        assert.equal(await store.records.update(next, at(1)), 'updated');
         assert.equal(await store.records.insert(record('users', 'marked-2', 'marked')), 'inserted');
         assert.deepEqual((await store.records.insertMany([record('users', 'marked-3', 'marked')])), { inserted: 1, unavailable: [] });
         assert.equal(await store.records.delete('users', `${ns}-marked-2`), 'deleted');
         assert.equal(await store.subjects.setMovedTo(id, { site: 'eu-central', owner: 'h:2:b', startedAt: T0 }, null), true);
         assert.equal(await store.subjects.erase(id, T0 + 3, 'h:2:b'), 2);
-        assert.equal(await store.records.update({ ...next, version: 3 }, 2), 'subject_unavailable');
+        assert.equal(await store.records.update({ ...next, version: 3 }, at(2)), 'subject_unavailable');
         assert.equal((await store.records.get('users', stored.id))?.publicJson, '{}', 'the erased public fields stay blank');
       });
     });

@@ -70,7 +70,7 @@ void describe('invariant 3: no protected value at rest in plaintext', () => {
 
     const usUsername = publicValue('us-name');
     const goneUsername = publicValue('gone-name');
-    await vault.createRecord(service, 'users', { id: `u-${us}`, data: { user_id: us, username: usUsername, email: `${p('email')}@x.test`, phone: p('phone', 32), birthdate: null } });
+    const usUser = await vault.createRecord(service, 'users', { id: `u-${us}`, data: { user_id: us, username: usUsername, email: `${p('email')}@x.test`, phone: p('phone', 32), birthdate: null } });
     await vault.createRecord(service, 'users', { id: `u-${eu}`, data: { user_id: eu, username: publicValue('eu-name'), email: `${p('email-eu')}@x.test` } });
     await vault.createRecord(service, 'users', { id: `u-${gone}`, data: { user_id: gone, username: goneUsername, email: `${p('email-gone')}@x.test` } });
     await vault.createRecord(service, 'messages', {
@@ -83,7 +83,7 @@ void describe('invariant 3: no protected value at rest in plaintext', () => {
     await vault.createRecord(service, 'messages', { id: `m-${gone}`, data: { sender_id: gone, recipient_id: p('recipient-gone'), body: p('body-gone'), sent_at: '2024-05-01T10:02:00Z' } });
     await vault.createRecord(service, 'videos', { id: `v-${us}`, data: { owner_id: us, title: publicValue('title'), views: 7, published_at: '2024-01-01T00:00:00Z' } });
     // Updates: both the old and the new protected values must stay out of the files.
-    await vault.replaceRecord(service, 'users', `u-${us}`, { data: { user_id: us, username: usUsername, email: `${p('email-v2')}@x.test`, phone: p('phone-v2', 32) }, ifMatch: 1 });
+    await vault.replaceRecord(service, 'users', `u-${us}`, { data: { user_id: us, username: usUsername, email: `${p('email-v2')}@x.test`, phone: p('phone-v2', 32) }, ifMatch: { version: usUser.version, createdAt: Date.parse(usUser.created_at) } });
     await vault.replaceRecord(service, 'devices', `d-${eu}`, { data: { user_id: eu, model: p('model-v2'), os: p('os-v2'), ip_address: p('ip-v2', 45) } });
     await vault.deleteRecord(service, 'messages', `m2-${us}`);
 

@@ -7,7 +7,7 @@ import { randomBytes } from 'node:crypto';
 import { describe, it } from 'node:test';
 import type pg from 'pg';
 import { EnclaveError } from '../../src/core/errors.ts';
-import type { RecordRow, SubjectRow } from '../../src/core/store.ts';
+import type { RecordRevision, RecordRow, SubjectRow } from '../../src/core/store.ts';
 import { UNMARKED } from '../../src/core/store.ts';
 import { PostgresMigrationState } from '../../src/storage/postgres/postgres-migration-state.ts';
 import { PostgresStore } from '../../src/storage/postgres/postgres-store.ts';
@@ -27,6 +27,8 @@ const subject = (id: string, over: Partial<SubjectRow> = {}): SubjectRow => ({
   ...over,
 });
 const record = (id: string, subjectId = 's'): RecordRow => ({ collection: 'users', id, subject: subjectId, version: 1, publicJson: '{"a":1}', sealed: null, createdAt: 1, updatedAt: 1, createdBy: null });
+/** The revision `record` rows are created at. */
+const AT_1: RecordRevision = { version: 1, createdAt: 1 };
 
 /** Waits until `n` sessions of `app` wait on a lock. */
 async function waitingOnLocks(c: pg.Client, app: string, n: number): Promise<void> {
@@ -77,7 +79,7 @@ void describe('PostgreSQL adapters: edge cases and several instances', { skip },
         const writes: Record<string, (id: string) => Promise<unknown>> = {
           insert: (id) => store.records.insert(record(`${id}-new`, id)),
           insertMany: async (id) => store.records.insertMany([record(`${id}-new`, id)]),
-          update: (id) => store.records.update({ ...record(`${id}-r`, id), version: 2, publicJson: '{"back":true}' }, 1),
+          update: (id) => store.records.update({ ...record(`${id}-r`, id), version: 2, publicJson: '{"back":true}' }, AT_1),
           delete: (id) => store.records.delete('users', `${id}-r`),
         };
         for (const [op, write] of Object.entries(writes)) {
@@ -110,8 +112,8 @@ void describe('PostgreSQL adapters: edge cases and several instances', { skip },
     const store = await PostgresStore.open(pgUrl(s, { application_name: app }));
     try {
       const writes: Record<string, (id: string) => Promise<unknown>> = {
-        update: (id) => store.records.update({ ...record(`${id}-r`, id), version: 2, publicJson: '{"back":true}' }, 1),
-        delete: (id) => store.records.delete('users', `${id}-r`, 1),
+        update: (id) => store.records.update({ ...record(`${id}-r`, id), version: 2, publicJson: '{"back":true}' }, AT_1),
+        delete: (id) => store.records.delete('users', `${id}-r`, AT_1),
       };
       for (const [op, write] of Object.entries(writes)) {
         await store.subjects.insert(subject(op));
@@ -177,7 +179,7 @@ void describe('PostgreSQL adapters: edge cases and several instances', { skip },
             // Hold the record: the write takes the subject's row, then waits here with it held.
             await c.query('BEGIN');
             await c.query(`SELECT 1 FROM ${s}.records WHERE id = $1 FOR UPDATE`, [`${id}-r`]);
-            const writing = op === 'update' ? writer.records.update({ ...record(`${id}-r`, id), version: 2, publicJson: '{"b":2}' }, 1) : writer.records.delete('users', `${id}-r`);
+            const writing = op === 'update' ? writer.records.update({ ...record(`${id}-r`, id), version: 2, publicJson: '{"b":2}' }, AT_1) : writer.records.delete('users', `${id}-r`);
             writing.catch(() => undefined);
             await waitingOnLocks(c, `${app}-write`, 1);
             const changing = run(changer, id);

@@ -1,6 +1,6 @@
 // `enclave record get|put|delete|list`: records through the API. Fields the caller may not see are
 // withheld by the server and listed; the CLI prints what it gets.
-import type { Command } from 'commander';
+import { InvalidArgumentError, type Command } from 'commander';
 import type { RecordPage, RecordView } from '../../services/vault.ts';
 import type { ApiClient } from '../api-client.ts';
 import { seg } from '../api-client.ts';
@@ -16,14 +16,28 @@ interface PutOptions {
   readonly data?: string;
   readonly file?: string;
   readonly create?: boolean;
-  readonly ifMatch?: number;
+  readonly ifMatch?: string;
   readonly json?: boolean;
 }
 
-export function describeRecord(r: RecordView): string {
+/**
+ * `--if-match`: the record's ETag as the server gave it (`"3.mww7j89t"`, or without the quotes, which a
+ * shell tends to eat), sent as a quoted entity-tag (RFC 9110 §8.8.3). A bare version is refused here: the
+ * server no longer takes it for a tag, since a record deleted and created again starts at version 1 again.
+ */
+export function etagArgument(value: string): string {
+  const text = value.trim();
+  const opaque = text.length >= 2 && text.startsWith('"') && text.endsWith('"') ? text.slice(1, -1) : text;
+  if (/^[0-9]+$/.test(opaque)) throw new InvalidArgumentError('expected the record\'s ETag as `enclave record get` shows it (e.g. "3.mww7j89t"), not a bare version');
+  if (!/^[\x21\x23-\x7e]+$/.test(opaque)) throw new InvalidArgumentError('expected the record\'s ETag as `enclave record get` shows it, e.g. "3.mww7j89t"');
+  return `"${opaque}"`;
+}
+
+/** A record for people; with its ETag (what `--if-match` takes) when the answer gave one. */
+export function describeRecord(r: RecordView, etag?: string): string {
   const fields = Object.entries(r.data).map(([k, v]) => [k, v === null ? 'null' : typeof v === 'string' ? v : JSON.stringify(v)]);
   return [
-    printable(`${r.collection}/${r.id}  subject ${r.subject}  version ${r.version}  updated ${r.updated_at}`),
+    printable(`${r.collection}/${r.id}  subject ${r.subject}  version ${r.version}${etag === undefined ? '' : `  etag ${etag}`}  updated ${r.updated_at}`),
     columns(fields),
     ...(r.withheld.length > 0 ? [`  withheld: ${printable(r.withheld.join(', '))}`] : []),
   ].join('\n');
@@ -102,8 +116,8 @@ export function registerRecord(program: Command, { io }: CliContext): void {
     .addHelpText('after', examples('enclave record get users u-42', 'enclave record get users u-42 --json | jq .data'))
     .action(async (collection: string, id: string, opts: { json?: boolean }, cmd: Command) => {
       const client = await clientOf(cmd);
-      const { body } = await client.get<RecordView>(`/v1/collections/${seg(collection)}/records/${seg(id)}`);
-      new Output(io, { json: opts.json === true }).result(body, describeRecord);
+      const { body, etag } = await client.get<RecordView>(`/v1/collections/${seg(collection)}/records/${seg(id)}`);
+      new Output(io, { json: opts.json === true }).result(body, (r) => describeRecord(r, etag));
     });
 
   addClientOptions(
@@ -116,7 +130,8 @@ export function registerRecord(program: Command, { io }: CliContext): void {
           '  put <collection> --data …          create; the server picks the id',
           '  put <collection> <id> --create …   create with this id (fails if it exists)',
           '  put <collection> <id> …            replace (fails if it does not exist;',
-          '                                     with --if-match N, only at version N)',
+          '                                     with --if-match <etag>, only while it is',
+          '                                     the record that ETag names)',
         ].join('\n'),
       )
       .argument('<collection>', 'the collection, e.g. users')
@@ -124,7 +139,7 @@ export function registerRecord(program: Command, { io }: CliContext): void {
       .option('--data <json>', 'the record data as a JSON object')
       .option('--file <path>', 'read the record data from a JSON file (- for stdin)')
       .option('--create', 'create the record instead of replacing it')
-      .option('--if-match <version>', 'replace only if the record is at this version (optimistic concurrency)', integerIn(1, Number.MAX_SAFE_INTEGER))
+      .option('--if-match <etag>', 'replace only if the record is still the one this ETag names, as `record get` shows it, e.g. \'"3.mww7j89t"\' (quotes optional): not changed, nor deleted and created again since (optimistic concurrency)', etagArgument)
       .option('--json', 'print the record as JSON'),
   )
     .addHelpText(
@@ -132,7 +147,7 @@ export function registerRecord(program: Command, { io }: CliContext): void {
       examples(
         'enclave record put users --data \'{"user_id":"u-42","username":"kim","email":"kim@example.com"}\'',
         'enclave record put users u-42 --create --file kim.json',
-        'enclave record put users u-42 --file kim.json --if-match 3',
+        'enclave record put users u-42 --file kim.json --if-match \'"3.mww7j89t"\'',
       ),
     )
     .action(async (collection: string, id: string | undefined, opts: PutOptions, cmd: Command) => {
@@ -141,13 +156,13 @@ export function registerRecord(program: Command, { io }: CliContext): void {
       const data = await recordData(io, opts);
       const client = await clientOf(cmd);
       const path = `/v1/collections/${seg(collection)}/records`;
-      const { body } = create
+      const { body, etag } = create
         ? await client.post<RecordView>(path, { ...(id === undefined ? {} : { id }), data })
         : await client.request<RecordView>('PUT', `${path}/${seg(id)}`, {
             body: { data },
-            ...(opts.ifMatch === undefined ? {} : { headers: { 'if-match': `"${opts.ifMatch}"` } }),
+            ...(opts.ifMatch === undefined ? {} : { headers: { 'if-match': opts.ifMatch } }),
           });
-      new Output(io, { json: opts.json === true }).result(body, (r) => `${create ? 'created' : 'replaced'} ${r.collection}/${r.id} (version ${r.version})`);
+      new Output(io, { json: opts.json === true }).result(body, (r) => `${create ? 'created' : 'replaced'} ${r.collection}/${r.id} (version ${r.version}${etag === undefined ? '' : `, etag ${printable(etag)}`})`);
     });
 
   addClientOptions(
@@ -156,13 +171,13 @@ export function registerRecord(program: Command, { io }: CliContext): void {
       .summary('delete one record')
       .argument('<collection>', 'the collection')
       .argument('<id>', 'the record id', recordId)
-      .option('--if-match <version>', 'delete only if the record is at this version', integerIn(1, Number.MAX_SAFE_INTEGER))
+      .option('--if-match <etag>', 'delete only if the record is still the one this ETag names, as `record get` shows it (quotes optional)', etagArgument)
       .option('--json', 'print the result as JSON'),
   )
-    .addHelpText('after', examples('enclave record delete messages m-7', 'enclave record delete users u-42 --if-match 2'))
-    .action(async (collection: string, id: string, opts: { ifMatch?: number; json?: boolean }, cmd: Command) => {
+    .addHelpText('after', examples('enclave record delete messages m-7', 'enclave record delete users u-42 --if-match 2.mww7j89t'))
+    .action(async (collection: string, id: string, opts: { ifMatch?: string; json?: boolean }, cmd: Command) => {
       const client = await clientOf(cmd);
-      await client.request('DELETE', `/v1/collections/${seg(collection)}/records/${seg(id)}`, opts.ifMatch === undefined ? {} : { headers: { 'if-match': `"${opts.ifMatch}"` } });
+      await client.request('DELETE', `/v1/collections/${seg(collection)}/records/${seg(id)}`, opts.ifMatch === undefined ? {} : { headers: { 'if-match': opts.ifMatch } });
       new Output(io, { json: opts.json === true }).result({ collection, id, deleted: true }, () => `deleted ${collection}/${id}`);
     });
 
@@ -179,7 +194,7 @@ export function registerRecord(program: Command, { io }: CliContext): void {
     .action(async (subject: string, opts: { collection?: string; pageSize: number; json?: boolean }, cmd: Command) => {
       const records = await allRecords(await clientOf(cmd), subject, opts.collection, opts.pageSize);
       new Output(io, { json: opts.json === true }).result({ subject, records }, (p) =>
-        p.records.length === 0 ? `no records for ${p.subject}` : p.records.map(describeRecord).join('\n\n'),
+        p.records.length === 0 ? `no records for ${p.subject}` : p.records.map((r) => describeRecord(r)).join('\n\n'),
       );
     });
 }

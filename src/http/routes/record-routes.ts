@@ -13,13 +13,29 @@ const Rec = { $ref: 'Record#' };
 const errors = { 400: Err, 401: Err, 403: Err, 404: Err, 410: Err, 413: Err, 415: Err, 422: Err, 503: Err };
 const RecordParams = Type.Object({ collection: CollectionName, id: RecordId });
 const CollectionParams = Type.Object({ collection: CollectionName });
-const IfMatchHeader = Type.Object({ 'if-match': Type.Optional(Type.String({ description: '"*" or entity-tags as given in ETag, e.g. "3"; strong comparison (RFC 9110 §13.1.1)' })) });
+const IfMatchHeader = Type.Object({
+  'if-match': Type.Optional(
+    Type.String({
+      description:
+        '"*" or entity-tags exactly as given in ETag, e.g. "3.mww7j89t" (the version and the record\'s incarnation: a record deleted and created again never has its predecessor\'s tag); strong comparison (RFC 9110 §13.1.1). A bare version (3 or "3") is still accepted but never matches: 412 version_conflict.',
+    }),
+  ),
+});
 const security = [{ bearer: [] }];
+
+/**
+ * A view's ETag, from its version and its created_at: that is the row's, formatted with milliseconds
+ * (formatRfc3339, exactly Date#toISOString), so it reads back to the incarnation's creation time exactly.
+ */
+const etagOfView = (view: RecordView) => etagOf({ version: view.version, createdAt: Date.parse(view.created_at) });
 
 export function recordRoutes(app: FastifyInstance, enclave: Enclave): void {
   const { vault } = enclave;
-  /** The record's version as stored, for If-Match lists only: the vault decides and compares again. */
-  const current = (collection: string, id: string) => async () => (await enclave.router.findRecord(collection, id))?.row.version;
+  /** The record's revision as stored, for If-Match lists only: the vault decides and compares again. */
+  const current = (collection: string, id: string) => async () => {
+    const found = await enclave.router.findRecord(collection, id);
+    return found && { version: found.row.version, createdAt: found.row.createdAt };
+  };
 
   app.post<{ Params: { collection: string }; Body: { id?: string; data: Record<string, unknown> } }>(
     '/v1/collections/:collection/records',
@@ -38,7 +54,7 @@ export function recordRoutes(app: FastifyInstance, enclave: Enclave): void {
       const view = await receipted(reply, () => vault.createRecord(principalOf(request), request.params.collection, request.body));
       return reply
         .status(201)
-        .header('etag', etagOf(view.version))
+        .header('etag', etagOfView(view))
         .header('location', `/v1/collections/${view.collection}/records/${encodeURIComponent(view.id)}`)
         .send(view);
     },
@@ -58,7 +74,7 @@ export function recordRoutes(app: FastifyInstance, enclave: Enclave): void {
     async (request, reply) => {
       const view = await receipted(reply, () => vault.getRecord(principalOf(request), request.params.collection, request.params.id));
       nameGrants(reply, [view]);
-      return reply.header('etag', etagOf(view.version)).header('cache-control', 'no-store').send(view);
+      return reply.header('etag', etagOfView(view)).header('cache-control', 'no-store').send(view);
     },
   );
 
@@ -86,7 +102,7 @@ export function recordRoutes(app: FastifyInstance, enclave: Enclave): void {
           }),
         ),
       );
-      return reply.header('etag', etagOf(view.version)).send(view);
+      return reply.header('etag', etagOfView(view)).send(view);
     },
   );
 

@@ -22,13 +22,15 @@ const TYPED_VALUES = '$1::text, $2::text, $3::text, $4::bigint, $5::text, $6::by
 const INSERT = `WITH s AS (${holdWritable('$3::text')}),
   i AS (INSERT INTO records (${COLUMNS}) SELECT ${TYPED_VALUES} WHERE EXISTS (SELECT 1 FROM s) ON CONFLICT (collection, id) DO NOTHING RETURNING 1)
   SELECT (SELECT count(*) FROM i) AS done, EXISTS (SELECT 1 FROM s) AS writable`;
+// A conditional write names the record's revision by version and created_at: a record deleted and
+// created again starts at version 1 again, so the version alone would match the new one (RecordRevision).
 const UPDATE = `WITH s AS (${holdWritable('$8::text')}),
   u AS (UPDATE records SET version = $1, public_json = $2, sealed = $3, updated_at = $4
-        WHERE collection = $5 AND id = $6 AND version = $7 AND subject = $8 AND created_by IS NOT DISTINCT FROM $9 AND EXISTS (SELECT 1 FROM s) RETURNING 1)
+        WHERE collection = $5 AND id = $6 AND version = $7 AND created_at = $10 AND subject = $8 AND created_by IS NOT DISTINCT FROM $9 AND EXISTS (SELECT 1 FROM s) RETURNING 1)
   SELECT (SELECT count(*) FROM u) AS done, EXISTS (SELECT 1 FROM s) AS writable, EXISTS (SELECT 1 FROM records WHERE collection = $5 AND id = $6) AS present`;
 const DELETE = `WITH r AS (SELECT subject FROM records WHERE collection = $1 AND id = $2),
   s AS (${holdWritable('(SELECT subject FROM r)')}),
-  d AS (DELETE FROM records WHERE collection = $1 AND id = $2 AND ($3::bigint IS NULL OR version = $3) AND ($4::text IS NULL OR created_by IS NULL OR created_by = $4)
+  d AS (DELETE FROM records WHERE collection = $1 AND id = $2 AND ($3::bigint IS NULL OR (version = $3 AND created_at = $5::bigint)) AND ($4::text IS NULL OR created_by IS NULL OR created_by = $4)
         AND EXISTS (SELECT 1 FROM s) RETURNING 1)
   SELECT (SELECT count(*) FROM d) AS done, EXISTS (SELECT 1 FROM s) AS writable, EXISTS (SELECT 1 FROM r) AS present`;
 /**
@@ -110,13 +112,13 @@ export function postgresRecords(db: PostgresDb): RecordStore {
       return r ? toRecordWithSubject(r) : undefined;
     },
     getMany: async (collection, ids) => byId(ids.length === 0 ? [] : await db.prepared('SELECT * FROM records WHERE collection = $1 AND id = ANY($2::text[])', [collection, ids]), toRecord),
-    update: async (row, expectedVersion) => {
-      const [r] = await db.prepared(UPDATE, [row.version, row.publicJson, row.sealed, row.updatedAt, row.collection, row.id, expectedVersion, row.subject, row.createdBy]);
+    update: async (row, expected) => {
+      const [r] = await db.prepared(UPDATE, [row.version, row.publicJson, row.sealed, row.updatedAt, row.collection, row.id, expected.version, row.subject, row.createdBy, expected.createdAt]);
       const o = await afterWait(db, outcome(r, true), row.collection, row.id);
       return o === 'done' ? 'updated' : (o satisfies UpdateResult);
     },
-    delete: async (collection, id, expectedVersion, creator) => {
-      const [r] = await db.prepared(DELETE, [collection, id, expectedVersion ?? null, creator ?? null]);
+    delete: async (collection, id, expected, creator) => {
+      const [r] = await db.prepared(DELETE, [collection, id, expected?.version ?? null, creator ?? null, expected?.createdAt ?? null]);
       const o = await afterWait(db, outcome(r, false), collection, id);
       return o === 'done' ? 'deleted' : (o satisfies DeleteResult);
     },

@@ -88,9 +88,11 @@ const INSERT_RECORD = `INSERT INTO records (${RECORD_COLUMNS}) VALUES (?, ?, ?, 
  */
 const INSERT_RECORD_CHECKED = `INSERT INTO records (${RECORD_COLUMNS}) SELECT ?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9 WHERE EXISTS (${writableSubjectSql('?3')}) ON CONFLICT (collection, id) DO NOTHING`;
 const WRITABLE_SUBJECT = writableSubjectSql('?');
+// A conditional write names the record's revision by version and created_at: a record deleted and
+// created again starts at version 1 again, so the version alone would match the new one (RecordRevision).
 const UPDATE_RECORD = `UPDATE records SET version = ?1, public_json = ?2, sealed = ?3, updated_at = ?4
-  WHERE collection = ?5 AND id = ?6 AND version = ?7 AND subject = ?8 AND created_by IS ?9 AND EXISTS (${writableSubjectSql('?8')})`;
-const DELETE_RECORD = `DELETE FROM records WHERE collection = ?1 AND id = ?2 AND (?3 IS NULL OR version = ?3) AND (?4 IS NULL OR created_by IS NULL OR created_by = ?4)
+  WHERE collection = ?5 AND id = ?6 AND version = ?7 AND created_at = ?10 AND subject = ?8 AND created_by IS ?9 AND EXISTS (${writableSubjectSql('?8')})`;
+const DELETE_RECORD = `DELETE FROM records WHERE collection = ?1 AND id = ?2 AND (?3 IS NULL OR (version = ?3 AND created_at = ?5)) AND (?4 IS NULL OR created_by IS NULL OR created_by = ?4)
   AND EXISTS (${writableSubjectSql('records.subject')})`;
 const INSERT_TOKEN = `INSERT INTO tokens (${TOKEN_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`;
 const GET_WITH_SUBJECT = recordWithSubjectSql('?', '?');
@@ -254,19 +256,19 @@ export class SqliteStore implements Store {
       },
       getWithSubject: (collection, id) => this.recordReads.get([collection, id]),
       getMany: async (collection, ids) => Promise.resolve(this.many('SELECT * FROM records WHERE collection = ? AND id IN (SELECT value FROM json_each(?))', [collection], ids, toRecord)),
-      update: async (row, expectedVersion) =>
+      update: async (row, expected) =>
         Promise.resolve(
           this.tx<UpdateResult>(() => {
-            const r = this.stmt(UPDATE_RECORD).run(row.version, row.publicJson, row.sealed, row.updatedAt, row.collection, row.id, expectedVersion, row.subject, row.createdBy);
+            const r = this.stmt(UPDATE_RECORD).run(row.version, row.publicJson, row.sealed, row.updatedAt, row.collection, row.id, expected.version, row.subject, row.createdBy, expected.createdAt);
             if (r.changes === 1) return 'updated';
             if (!this.subjectWritable(row.subject)) return 'subject_unavailable';
             return this.stmt('SELECT 1 FROM records WHERE collection = ? AND id = ?').get(row.collection, row.id) ? 'version_conflict' : 'not_found';
           }),
         ),
-      delete: async (collection, id, expectedVersion, creator) =>
+      delete: async (collection, id, expected, creator) =>
         Promise.resolve(
           this.tx<DeleteResult>(() => {
-            const r = this.stmt(DELETE_RECORD).run(collection, id, expectedVersion ?? null, creator ?? null);
+            const r = this.stmt(DELETE_RECORD).run(collection, id, expected?.version ?? null, creator ?? null, expected?.createdAt ?? null);
             if (r.changes === 1) return 'deleted';
             const stored = this.stmt('SELECT subject FROM records WHERE collection = ? AND id = ?').get(collection, id) as Row | undefined;
             if (!stored) return 'not_found';
