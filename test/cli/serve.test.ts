@@ -66,9 +66,11 @@ describe('enclave serve + unseal + client commands', () => {
     writeFileSync(other, yaml.replace('access_approval: { k: 2,', 'access_approval: { k: 3,'));
     const edited = await startListening(['serve', '--config', other, '--port', '0']);
     try {
-      assert.match(edited.stdout(), /The configuration changed since the last unseal: gatekeeper \(the unseal logs its digests\)/);
       const status = await run(['unseal', '--status'], { env: { ENCLAVE_SERVER: edited.url } });
       assert.equal(status.stdout, '0/2 shares entered; sealed; the configuration changed since the last unseal: gatekeeper\n');
+      // Printed after the "Listening on" line startListening waits for: it may come in a later chunk.
+      for (let i = 0; i < 100 && !/configuration changed/.test(edited.stdout()); i++) await new Promise((r) => setTimeout(r, 50));
+      assert.match(edited.stdout(), /The configuration changed since the last unseal: gatekeeper \(the unseal logs its digests\)/);
     } finally {
       await edited.stop();
     }
