@@ -144,6 +144,9 @@ export const GatekeeperSchema = Type.Object(
       { additionalProperties: false },
     ),
     bootstrap: Type.Object({ role: RoleRef }, { additionalProperties: false }),
+    // Recovery of an independent approver org left with no approver token: org → RFC 3339 time before
+    // which its approvers' tokens no longer count, so its next one is a bootstrap again (flagged).
+    rebootstrap: Type.Optional(Type.Record(Type.String({ pattern: ID_PATTERN }), Type.String({ minLength: 1, maxLength: 64 }), { additionalProperties: false })),
   },
   { additionalProperties: false },
 );

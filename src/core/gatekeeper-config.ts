@@ -2,6 +2,7 @@
 // Schema errors are reported by config.ts; this file adds the references and limits a schema cannot say.
 import type { RawGatekeeper } from './config-schema.ts';
 import { parseDuration } from './duration.ts';
+import { parseRfc3339 } from './rfc3339.ts';
 
 /** k distinct approvers from the `from` groups, with at least n from each group of `require` (AND). */
 export interface QuorumRule {
@@ -56,6 +57,11 @@ export interface IndependentApprovers {
   readonly orgs: ReadonlySet<string>;
   /** Never independent, even by a principal named in one of the groups. */
   readonly gatekeeperOrgs: ReadonlySet<string>;
+  /**
+   * Org → a time (ms) before which its approvers' tokens do not bootstrap it (gatekeeper.rebootstrap):
+   * the recovery of an org none of whose approvers holds a token any more.
+   */
+  readonly rebootstrap: ReadonlyMap<string, number>;
 }
 
 export interface GatekeeperConfig {
@@ -199,6 +205,16 @@ export function parseGatekeeper(raw: RawGatekeeper, index: RoleIndex, problems: 
     }
   }
 
+  const rebootstrap = new Map<string, number>();
+  for (const [org, text] of Object.entries(raw.rebootstrap ?? {})) {
+    const since = parseRfc3339(text);
+    if (!independentOrgs.has(org)) {
+      problems.push(`${at(`rebootstrap.${org}`)}: "${org}" is not an independent approver org (an org, not a gatekeeper org, with a role in a group a require names; expected one of: ${[...independentOrgs].join(', ') || 'none'})`);
+    } else if (since === undefined) {
+      problems.push(`${at(`rebootstrap.${org}`)} must be an RFC 3339 date-time, e.g. 2026-11-25T12:00:00Z`);
+    } else rebootstrap.set(org, since);
+  }
+
   return {
     purposes: raw.purposes,
     servicePurposes,
@@ -219,7 +235,7 @@ export function parseGatekeeper(raw: RawGatekeeper, index: RoleIndex, problems: 
       review,
       reviewWithinMs: ms(bg.review.within),
     },
-    independent: { groups: independentGroups, orgs: independentOrgs, gatekeeperOrgs },
+    independent: { groups: independentGroups, orgs: independentOrgs, gatekeeperOrgs, rebootstrap },
     bootstrap: { org: bootOrg, role: bootRole },
   };
 }

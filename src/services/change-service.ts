@@ -334,7 +334,8 @@ export class ChangeService {
     const g = this.config.gatekeeper;
     const org = independentOrgOf(g.independent, g.groups, { id: req.principal, org: req.org, role: req.role });
     // Present when the org must approve too; true, the bootstrap, flags what the gatekeepers alone may issue.
-    const check: Record<string, LogValue> = org === undefined ? {} : { first_of_org: this.firstOfOrg(tokens, org, Infinity) };
+    const first = org !== undefined && this.firstOfOrg(tokens, org, Infinity);
+    const check: Record<string, LogValue> = org === undefined ? {} : { first_of_org: first, ...(first ? this.rebootstrapDetails(org) : {}) };
     const row = await this.create(principal, 'token.issue', { ...payload }, 'token.proposed', { token: payload.token_id, for: payload.principal, org: payload.org, role: payload.role, ...check });
     return { proposal: await this.view(row, [], tokens), secret };
   }
@@ -477,10 +478,20 @@ export class ChangeService {
     return row;
   }
 
-  /** Whether no independent approver of `org` held a token created before `before` (revoked or expired ones included). */
+  /**
+   * Whether no independent approver of `org` held a token created before `before` (revoked or expired ones
+   * included), and since the org's gatekeeper.rebootstrap time if it has one.
+   */
   private firstOfOrg(tokens: readonly TokenWithPrincipal[], org: string, before: number): boolean {
     const g = this.config.gatekeeper;
-    return !tokens.some((t) => t.principal.org === org && t.token.createdAt < before && isIndependent(g.independent, g.groups, t.principal));
+    const since = g.independent.rebootstrap.get(org) ?? 0;
+    return !tokens.some((t) => t.principal.org === org && t.token.createdAt >= since && t.token.createdAt < before && isIndependent(g.independent, g.groups, t.principal));
+  }
+
+  /** What a first-of-org token's entries say of a rebootstrap (the configuration's recovery of the org). */
+  private rebootstrapDetails(org: string): Record<string, LogValue> {
+    const since = this.config.gatekeeper.independent.rebootstrap.get(org);
+    return since === undefined ? {} : { rebootstrap_since: formatRfc3339(since) };
   }
 
   /**
@@ -594,7 +605,9 @@ export class ChangeService {
     // A bootstrap applies only while the org still has no approver with a token, checked in the store's transaction.
     const g = this.config.gatekeeper;
     const effect: ProposalEffect =
-      planned.effect.kind === 'token.issue' && org?.first_of_org ? { ...planned.effect, bootstrap: { org: org.org, ...independentMembers(g.independent, g.groups, org.org) } } : planned.effect;
+      planned.effect.kind === 'token.issue' && org?.first_of_org
+        ? { ...planned.effect, bootstrap: { org: org.org, since: g.independent.rebootstrap.get(org.org) ?? 0, ...independentMembers(g.independent, g.groups, org.org) } }
+        : planned.effect;
     if (effect.kind === 'policy') {
       // Validated when proposed; a restart with another configuration since then may have changed the schema.
       try {
@@ -605,7 +618,7 @@ export class ChangeService {
         throw err;
       }
     }
-    const check: Record<string, LogValue> = org === undefined ? {} : org.first_of_org ? { first_of_org: true } : { org_approver: org.approved_by };
+    const check: Record<string, LogValue> = org === undefined ? {} : org.first_of_org ? { first_of_org: true, ...this.rebootstrapDetails(org.org) } : { org_approver: org.approved_by };
     const entry = { proposal: row.id, approvers: [...approvers], ...details, ...check };
     await this.append(event, undefined, entry);
     const answer = await this.store.proposals.decide(row.id, { status: 'applied', at: now, outcome, effect });

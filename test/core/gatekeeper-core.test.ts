@@ -73,6 +73,32 @@ void describe('the break-glass limits', () => {
   });
 });
 
+void describe('gatekeeper.rebootstrap', () => {
+  const withRebootstrap = (entries: Record<string, string>) => {
+    const doc = parse(starterConfig()) as { gatekeeper: Record<string, unknown> };
+    doc.gatekeeper['rebootstrap'] = entries;
+    return doc;
+  };
+
+  void it('reads an independent approver org and an RFC 3339 time', () => {
+    const g = parseConfig(withRebootstrap({ 'trusted-provider': '2026-11-25T12:00:00Z' })).gatekeeper;
+    assert.deepEqual([...g.independent.rebootstrap], [['trusted-provider', Date.UTC(2026, 10, 25, 12)]]);
+    assert.equal(config.gatekeeper.independent.rebootstrap.size, 0, 'none unless set');
+  });
+
+  void it('refuses a gatekeeper org, an org with no approver role, an unknown org and a time that is not RFC 3339, naming the key', () => {
+    for (const [org, at, why] of [
+      ['gatekeeper', '2026-11-25T12:00:00Z', /gatekeeper\.rebootstrap\.gatekeeper: "gatekeeper" is not an independent approver org .*expected one of: trusted-provider/],
+      ['regulator', '2026-11-25T12:00:00Z', /gatekeeper\.rebootstrap\.regulator: "regulator" is not an independent approver org/],
+      ['nobody', '2026-11-25T12:00:00Z', /gatekeeper\.rebootstrap\.nobody: "nobody" is not an independent approver org/],
+      ['trusted-provider', '2026-02-30T12:00:00Z', /gatekeeper\.rebootstrap\.trusted-provider must be an RFC 3339 date-time/],
+      ['trusted-provider', 'yesterday', /gatekeeper\.rebootstrap\.trusted-provider must be an RFC 3339 date-time/],
+    ] as const) {
+      assert.throws(() => parseConfig(withRebootstrap({ [org]: at })), (err: unknown) => err instanceof EnclaveError && err.code === 'invalid_config' && why.test(err.message), `${org} ${at}`);
+    }
+  });
+});
+
 void describe('quorum', () => {
   const groups = new Map<string, ApproverGroup>([
     ['officers', { id: 'officers', roles: new Set(['gk/officer']), principals: new Set(), barred: new Set(['parent']) }],
@@ -115,7 +141,7 @@ void describe('quorum', () => {
   void it('property: independentMembers(org) is what the store checks for a bootstrap: exactly the principals of org that isIndependent', () => {
     const more = new Map(groups);
     more.set('auditors', { id: 'auditors', roles: new Set(['prov/auditor', 'x/y', 'gk/monitor']), principals: new Set(['d']), barred: new Set(['x']) });
-    const ind: IndependentApprovers = { groups: ['monitors', 'auditors'], orgs: new Set(['prov', 'x']), gatekeeperOrgs: new Set(['gk']) };
+    const ind: IndependentApprovers = { groups: ['monitors', 'auditors'], orgs: new Set(['prov', 'x']), gatekeeperOrgs: new Set(['gk']), rebootstrap: new Map() };
     assert.deepEqual(independentMembers(ind, more, 'prov'), { roles: ['auditor', 'monitor'], principals: ['d', 'pat', 'zed'] });
     assert.deepEqual(independentMembers(ind, more, 'gk'), { roles: [], principals: [] }, 'a gatekeeper org has none');
     const approver = fc.record({ id: fc.constantFrom('a', 'd', 'pat', 'zed'), org: fc.constantFrom('gk', 'prov', 'x', 'parent'), role: fc.constantFrom('officer', 'monitor', 'auditor', 'y') });

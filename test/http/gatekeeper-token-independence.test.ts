@@ -5,7 +5,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import type { LightMyRequestResponse } from 'fastify';
-import { errorCode, json, makeHttpFixture, type HttpFixture } from '../helpers/http.ts';
+import { errorCode, json, makeHttpFixture, restartEdited, type HttpFixture } from '../helpers/http.ts';
 import { loggedEvents } from '../helpers/log.ts';
 import { hashToken, newTokenSecret } from '../../src/crypto/token-secret.ts';
 
@@ -193,6 +193,45 @@ describe('revoking every monitor of an org', () => {
     assert.equal(await t.whoami(secret), 401, 'no monitor token minted by the gatekeepers alone');
     assert.equal(after.quorum.met, false);
     assert.deepEqual(after.org_approval, { org: 'trusted-provider', first_of_org: false, approved_by: null }, 'the org stays bootstrapped');
+  });
+});
+
+describe('an org left with no approver token', () => {
+  let h: HttpFixture;
+  let bob: string;
+  const t = harness(() => h);
+  let since: string;
+
+  before(async () => {
+    const first = await makeHttpFixture();
+    bob = (await first.enclave.tokens.issue({ principal: 'bob', org: 'gatekeeper', role: 'officer' })).secret;
+    const revoke = json<{ proposal: ProposalBody }>(await first.call('officer', 'POST', `/v1/tokens/${first.principals.provider.tokenId}/revoke`)).proposal;
+    for (const secret of [first.tokens.approver, bob]) await first.app.inject({ method: 'POST', url: `/v1/proposals/${revoke.id}/approve`, headers: { authorization: `Bearer ${secret}` }, payload: { digest: revoke.digest } });
+    // The recovery is the operator's: a configuration edit, which the unseal shows and logs. Tokens
+    // created before `since` (the provider's, now revoked) no longer bootstrap the org.
+    since = new Date(Date.now() + 1).toISOString();
+    await new Promise((r) => setTimeout(r, 5));
+    h = await restartEdited(first, (yaml) => yaml.replace('  bootstrap: { role: gatekeeper/officer }', `  bootstrap: { role: gatekeeper/officer }\n  rebootstrap: { trusted-provider: "${since}" }`));
+  });
+  after(async () => h.close());
+
+  test('is bootstrapped again by a configuration\'s rebootstrap, once, flagged in the proposal and the log', async () => {
+    assert.equal(await t.whoami(h.tokens.provider), 401, 'the provider holds no token');
+    const { proposal, secret } = await t.propose('mon-new', 'trusted-provider');
+    assert.deepEqual(proposal.org_approval, { org: 'trusted-provider', first_of_org: true, approved_by: null });
+    await t.verdict(h.tokens.approver, proposal);
+    assert.equal(json<ProposalBody>(await t.verdict(bob, proposal)).status, 'applied');
+    assert.equal(await t.whoami(secret), 200);
+    const events = await loggedEvents(h.enclave);
+    const issued = events.find((e) => e.type === 'token.issued' && e.details['token'] === proposal.token?.token_id);
+    assert.deepEqual([issued?.details['first_of_org'], issued?.details['rebootstrap_since']], [true, since]);
+    const unsealed = events.filter((e) => e.type === 'enclave.unsealed').at(-1);
+    assert.deepEqual(unsealed?.details['configuration_changed'], ['gatekeeper'], 'the edit that allowed it is in the log');
+    // Once: the org has an approver token created since, so its next one needs the org again.
+    const next = (await t.propose('mon-next', 'trusted-provider')).proposal;
+    assert.equal(next.org_approval?.first_of_org, false);
+    await t.verdict(h.tokens.approver, next);
+    assert.equal(json<ProposalBody>(await t.verdict(bob, next)).status, 'pending');
   });
 });
 

@@ -3,13 +3,7 @@
 // the clear under a field since classified protected never leaves with the public fields.
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { readFileSync, rmSync, writeFileSync } from 'node:fs';
-import type { FastifyInstance } from 'fastify';
-import { buildServer } from '../../src/http/server.ts';
-import { loadConfig } from '../../src/services/config-loader.ts';
-import { readDevShares } from '../../src/services/dev-shares.ts';
-import { openEnclave, type Enclave } from '../../src/services/enclave.ts';
-import { json, makeHttpFixture, type HttpFixture } from '../helpers/http.ts';
+import { json, makeHttpFixture, restartEdited, type HttpFixture } from '../helpers/http.ts';
 
 interface RecordBody {
   id: string;
@@ -59,32 +53,18 @@ describe('withheld fields of a record that stores no protected value', () => {
 
 describe('a field classified protected after records were written with it', () => {
   let h: HttpFixture;
-  let enclave: Enclave;
-  let app: FastifyInstance;
   const call = (token: string, url: string, purpose?: string) =>
-    app.inject({ method: 'GET', url, headers: { authorization: `Bearer ${token}`, ...(purpose === undefined ? {} : { 'enclave-purpose': purpose }) } });
+    h.app.inject({ method: 'GET', url, headers: { authorization: `Bearer ${token}`, ...(purpose === undefined ? {} : { 'enclave-purpose': purpose }) } });
 
   before(async () => {
-    h = await makeHttpFixture({ config: (starter) => `${starter}${NOTES}` });
-    assert.equal((await h.call('service', 'POST', '/v1/subjects', { id: 'ann', country: 'US' })).statusCode, 201);
-    assert.equal((await h.call('service', 'POST', '/v1/collections/notes/records', { id: 'n1', data: { user_id: 'ann', title: 'diagnosis: flu', secret: 's' } })).statusCode, 201);
-    assert.equal((await h.call('service', 'POST', '/v1/collections/notes/records', { id: 'n2', data: { user_id: 'ann', title: 'diagnosis: cold' } })).statusCode, 201);
+    const before = await makeHttpFixture({ config: (starter) => `${starter}${NOTES}` });
+    assert.equal((await before.call('service', 'POST', '/v1/subjects', { id: 'ann', country: 'US' })).statusCode, 201);
+    assert.equal((await before.call('service', 'POST', '/v1/collections/notes/records', { id: 'n1', data: { user_id: 'ann', title: 'diagnosis: flu', secret: 's' } })).statusCode, 201);
+    assert.equal((await before.call('service', 'POST', '/v1/collections/notes/records', { id: 'n2', data: { user_id: 'ann', title: 'diagnosis: cold' } })).statusCode, 201);
     // The operator finds that titles say too much: `title` becomes protected, and the enclave restarts.
-    await h.app.close();
-    await h.enclave.close();
-    const yaml = readFileSync(h.configPath, 'utf8');
-    const reclassified = yaml.replace('title: { type: string, class: public, max_length: 64 }', 'title: { type: string, class: protected, max_length: 64 }');
-    assert.notEqual(reclassified, yaml);
-    writeFileSync(h.configPath, reclassified);
-    enclave = await openEnclave(loadConfig(h.configPath));
-    for (const share of readDevShares(h.dataDir) ?? []) await enclave.seal.submit(share);
-    app = await buildServer(enclave);
+    h = await restartEdited(before, (yaml) => yaml.replace('title: { type: string, class: public, max_length: 64 }', 'title: { type: string, class: protected, max_length: 64 }'));
   });
-  after(async () => {
-    await app.close();
-    await enclave.close();
-    rmSync(h.dir, { recursive: true, force: true });
-  });
+  after(async () => h.close());
 
   test('the parent company never receives its value, in a read or a list', async () => {
     for (const id of ['n1', 'n2']) {

@@ -1096,12 +1096,12 @@ export function storeConformance(name: string, open: () => Promise<Store> | Stor
 
       void it('a bootstrap token applies only while no approver of its org holds or held a token; of two at once, one', async () => {
         const org = `${ns}-prov`;
-        const bootstrap = { org, roles: ['monitor'], principals: [`${ns}-named`] };
+        const bootstrap = { org, roles: ['monitor'], principals: [`${ns}-named`], since: 0 };
         const issue = (p: string, who: PrincipalRow, t: TokenRow) =>
           store.proposals.decide(`${ns}-${p}`, { status: 'applied', at: T0 + 5, outcome: 'issued', effect: { kind: 'token.issue', principal: who, token: t, bootstrap } });
         // A principal of the org that is no approver (another role) does not bootstrap it.
         await store.tokens.create(principal('svc', { org, role: 'service' }), token('svc-t', 'svc'));
-        for (const p of ['b1', 'b2', 'b3', 'b4']) await store.proposals.insert(proposal(p, { kind: 'token.issue' }));
+        for (const p of ['b1', 'b2', 'b3', 'b4', 'b5']) await store.proposals.insert(proposal(p, { kind: 'token.issue' }));
         // Two connections ready (a pooled adapter), so that the two transactions below overlap.
         await Promise.all([store.proposals.get(`${ns}-b1`), store.proposals.get(`${ns}-b2`)]);
         const [one, two] = await Promise.all([issue('b1', principal('m1', { org, role: 'monitor' }), token('m1-t', 'm1')), issue('b2', principal('m2', { org, role: 'monitor' }), token('m2-t', 'm2'))]);
@@ -1112,6 +1112,11 @@ export function storeConformance(name: string, open: () => Promise<Store> | Stor
         // A revoked approver token still counts, and so does a principal the groups name, whatever its role.
         await store.tokens.revoke(`${ns}-${loser === 'b1' ? 'm2' : 'm1'}-t`, T0 + 6);
         assert.equal(await issue('b3', principal('m3', { org, role: 'monitor' }), token('m3-t', 'm3')), 'org_bootstrapped');
+        // A rebootstrap: tokens created before `since` no longer count.
+        const again = { status: 'applied', at: T0 + 200, outcome: 'issued' } as const;
+        const m5 = { principal: principal('m5', { org, role: 'monitor' }), token: token('m5-t', 'm5', { createdAt: T0 + 200 }) };
+        assert.equal(await store.proposals.decide(`${ns}-b5`, { ...again, effect: { kind: 'token.issue', ...m5, bootstrap: { ...bootstrap, since: T0 + 100 } } }), 'decided');
+        assert.equal((await store.tokens.get(`${ns}-m5-t`))?.principal.org, org);
         const other = `${ns}-prov2`;
         await store.tokens.create(principal('named', { org: other, role: 'auditor' }), token('named-t', 'named'));
         assert.equal(

@@ -21,11 +21,10 @@ export async function insertToken(sql: Sql, principal: PrincipalRow, token: Toke
  */
 export async function orgBootstrapped(sql: Sql, db: PostgresDb, b: OrgBootstrap): Promise<boolean> {
   await sql.rows('SELECT pg_advisory_xact_lock($1)', [advisoryKey('org-bootstrap', db.location.schema, b.org)]);
-  const found = await sql.rows('SELECT 1 FROM tokens t JOIN principals p ON p.id = t.principal_id WHERE p.org = $1 AND (p.role = ANY($2::text[]) OR p.id = ANY($3::text[])) LIMIT 1', [
-    b.org,
-    b.roles,
-    b.principals,
-  ]);
+  const found = await sql.rows(
+    'SELECT 1 FROM tokens t JOIN principals p ON p.id = t.principal_id WHERE p.org = $1 AND (p.role = ANY($2::text[]) OR p.id = ANY($3::text[])) AND t.created_at >= $4 LIMIT 1',
+    [b.org, b.roles, b.principals, b.since],
+  );
   return found.length > 0;
 }
 
