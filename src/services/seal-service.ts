@@ -215,7 +215,9 @@ export class SealService {
         const changed = this.configurationChanged();
         await this.log?.append({ type: 'enclave.unsealed', details: { officers, ...this.configurationDetails(), ...(changed === null ? {} : { configuration_changed: changed }) } });
         this.sealedSince(seals);
-        await this.recordConfiguration();
+        // Best effort, after the entry that is the record: a store that refuses it only makes the next
+        // unseal report the same sections again, which must not undo this logged unseal.
+        await this.recordConfiguration().catch(() => undefined);
         // Last: until now nothing could be decrypted. A read in the window before would have been logged
         // as decided while sealed, naming no subject, while it served protected data (invariant 4).
         this.keyring.load(root);

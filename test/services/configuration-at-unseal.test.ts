@@ -10,7 +10,11 @@ import { parse } from 'yaml';
 import { changedSections, configDigests, storageIdentity } from '../../src/core/config-digest.ts';
 import type { RawConfig } from '../../src/core/config-schema.ts';
 import { readDevShares } from '../../src/services/dev-shares.ts';
+import type { EventLog } from '../../src/core/event-log.ts';
 import { loadConfig } from '../../src/services/config-loader.ts';
+import { Keyring } from '../../src/services/keyring.ts';
+import { SealService } from '../../src/services/seal-service.ts';
+import { SqliteStore } from '../../src/storage/sqlite/sqlite-store.ts';
 import { openEnclave, type Enclave } from '../../src/services/enclave.ts';
 import { starterConfig } from '../../src/services/starter-config.ts';
 import { makeFixture, type Fixture } from '../helpers/fixture.ts';
@@ -89,5 +93,31 @@ describe('an unseal after the configuration was edited', () => {
     await enclave.close();
     enclave = await openEnclave(loadConfig(f.configPath));
     assert.deepEqual(enclave.seal.status().configuration_changed, []);
+  });
+});
+
+describe('recording the digests', () => {
+  test('a control store that refuses them does not undo a logged unseal: the next one reports the change again', async () => {
+    const store = new SqliteStore({ path: ':memory:' });
+    const entries: { type: string; details: Record<string, unknown> }[] = [];
+    const log: EventLog = { append: async (e) => Promise.resolve({ index: entries.push({ type: e.type, details: e.details }) - 1 }) };
+    const before = configDigests(raw(starterConfig()));
+    const init = new SealService(store.meta, new Keyring(), { log, configuration: before });
+    await init.load();
+    const shares = (await init.initialize(['alice', 'bob'], 2)).map((s) => s.share);
+    let refuse = true;
+    const meta = { ...store.meta, put: async (key: string, value: string) => (refuse && key === 'seal.configuration' ? Promise.reject(new Error('disk full')) : store.meta.put(key, value)) };
+    const after = configDigests(raw(starterConfig().replace('access_approval: { k: 2,', 'access_approval: { k: 3,')));
+    const keyring = new Keyring();
+    const seal = new SealService(meta, keyring, { log, configuration: after });
+    await seal.load();
+    for (const share of shares) await seal.submit(share);
+    assert.equal(keyring.sealed, false, 'unsealed, as logged');
+    assert.deepEqual(entries.at(-1)?.details['configuration_changed'], ['gatekeeper']);
+    const again = new SealService(meta, new Keyring(), { configuration: after });
+    await again.load();
+    assert.deepEqual(again.status().configuration_changed, ['gatekeeper'], 'not recorded: reported again');
+    refuse = false;
+    await store.close();
   });
 });
