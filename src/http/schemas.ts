@@ -29,6 +29,7 @@ export const RecordView = Type.Object(
     id: Type.String(),
     subject: Type.String(),
     version: Type.Integer({ minimum: 1 }),
+    etag: Type.String({ description: 'The record\'s strong entity-tag, as in the ETag header: what If-Match takes for a conditional replace or delete.' }),
     data: Type.Record(Type.String(), FieldValue),
     withheld: Type.Array(Type.String(), { description: 'Protected fields removed for this principal (redaction).' }),
     grant: Type.Optional(

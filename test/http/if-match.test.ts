@@ -52,6 +52,18 @@ describe('If-Match on records', () => {
   });
   after(async () => h.close());
 
+  it('the body and each record of a subject\'s list carry the ETag, so a list serves a conditional change', async () => {
+    const tag = await create('listed');
+    const got = await h.call('service', 'GET', url('listed'));
+    assert.equal(json<{ etag: string }>(got).etag, String(got.headers.etag));
+    const list = json<{ records: { id: string; etag: string }[] }>(await h.call('service', 'GET', '/v1/subjects/ann/records?collection=users'));
+    const listed = list.records.find((r) => r.id === 'listed');
+    assert.equal(listed?.etag, tag);
+    const next = etag(await put('listed', listed.etag));
+    assert.equal(json<{ etag: string }>(await h.call('service', 'GET', url('listed'))).etag, next);
+    assert.equal((await put('listed', listed.etag)).statusCode, 412, 'the listed tag is stale once the record changed');
+  });
+
   it('a weak entity-tag never matches (strong comparison): 412 version_conflict and nothing changes', async () => {
     const tag = await create('weak');
     const replaced = await put('weak', `W/${tag}`);

@@ -28,6 +28,7 @@ const security = [{ bearer: [] }];
  * (formatRfc3339, exactly Date#toISOString), so it reads back to the incarnation's creation time exactly.
  */
 const etagOfView = (view: RecordView) => etagOf({ version: view.version, createdAt: Date.parse(view.created_at) });
+const withEtag = (view: RecordView) => ({ ...view, etag: etagOfView(view) });
 
 export function recordRoutes(app: FastifyInstance, enclave: Enclave): void {
   const { vault } = enclave;
@@ -56,7 +57,7 @@ export function recordRoutes(app: FastifyInstance, enclave: Enclave): void {
         .status(201)
         .header('etag', etagOfView(view))
         .header('location', `/v1/collections/${view.collection}/records/${encodeURIComponent(view.id)}`)
-        .send(view);
+        .send(withEtag(view));
     },
   );
 
@@ -74,7 +75,7 @@ export function recordRoutes(app: FastifyInstance, enclave: Enclave): void {
     async (request, reply) => {
       const view = await receipted(reply, () => vault.getRecord(principalOf(request), request.params.collection, request.params.id));
       nameGrants(reply, [view]);
-      return reply.header('etag', etagOfView(view)).header('cache-control', 'no-store').send(view);
+      return reply.header('etag', etagOfView(view)).header('cache-control', 'no-store').send(withEtag(view));
     },
   );
 
@@ -102,7 +103,7 @@ export function recordRoutes(app: FastifyInstance, enclave: Enclave): void {
           }),
         ),
       );
-      return reply.header('etag', etagOfView(view)).send(view);
+      return reply.header('etag', etagOfView(view)).send(withEtag(view));
     },
   );
 
@@ -154,7 +155,8 @@ export function recordRoutes(app: FastifyInstance, enclave: Enclave): void {
         }),
       );
       nameGrants(reply, page.records);
-      return reply.header('cache-control', 'no-store').send(page);
+      // Each record with its tag, so that a conditional change needs no read of its own first.
+      return reply.header('cache-control', 'no-store').send({ ...page, records: page.records.map(withEtag) });
     },
   );
 }
