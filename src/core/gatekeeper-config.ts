@@ -23,7 +23,7 @@ export interface ApproverGroup {
    * Orgs none of whose principals belong, even by name. A parent role is refused at load, but a named
    * principal's org is known only when it approves (invariant 2: the parent company never approves).
    * A group a `require` names that has no gatekeeper role bars the gatekeeper orgs too (the check from
-   * outside the gatekeeper team).
+   * outside the gatekeeper team), unless it names principals only and policy or token approvals draw from it.
    */
   readonly barred: ReadonlySet<string>;
 }
@@ -58,8 +58,8 @@ export interface IndependentApprovers {
   /** Never independent, even by a principal named in one of the groups. */
   readonly gatekeeperOrgs: ReadonlySet<string>;
   /**
-   * Org → a time (ms) before which its approvers' tokens do not bootstrap it (gatekeeper.rebootstrap):
-   * the recovery of an org none of whose approvers holds a token any more.
+   * Org → a time (ms) before which its approvers' revoked or expired tokens do not bootstrap it
+   * (gatekeeper.rebootstrap): the recovery of an org none of whose approvers holds a token any more.
    */
   readonly rebootstrap: ReadonlyMap<string, number>;
 }
@@ -193,9 +193,13 @@ export function parseGatekeeper(raw: RawGatekeeper, index: RoleIndex, problems: 
   const independentGroups = [...new Set([...accessApproval.require.keys(), ...review.require.keys()])];
   // A required group none of whose roles is a gatekeeper org's is the check from outside the gatekeeper
   // team (the monitors): no gatekeeper counts in it, even named by id, whenever that principal was made.
+  // A group of names only is the gatekeepers' own when the policy or token approvals draw from it: else
+  // gatekeepers named there would be barred from approving anything.
+  const gatekeepersOwn = new Set([...policyApproval.from, ...tokenApproval.from]);
   for (const g of independentGroups) {
     const group = groups.get(g);
-    if (group && ![...group.roles].some((ref) => gatekeeperOrgs.has(splitRef(ref)[0]))) groups.set(g, { ...group, barred: new Set([...group.barred, ...gatekeeperOrgs]) });
+    if (!group || [...group.roles].some((ref) => gatekeeperOrgs.has(splitRef(ref)[0])) || (group.roles.size === 0 && gatekeepersOwn.has(g))) continue;
+    groups.set(g, { ...group, barred: new Set([...group.barred, ...gatekeeperOrgs]) });
   }
   const independentOrgs = new Set<string>();
   for (const g of independentGroups) {
@@ -205,13 +209,22 @@ export function parseGatekeeper(raw: RawGatekeeper, index: RoleIndex, problems: 
     }
   }
 
+  // An org is also independent through a principal a required group names (quorum.ts independentOrgOf):
+  // such an org, left with no approver token, is recovered the same way.
+  const byName = (org: string) => independentGroups.some((g) => (groups.get(g)?.principals.size ?? 0) > 0 && groups.get(g)?.barred.has(org) === false);
+  const recoverable = [...index.orgs.keys()].filter((org) => !gatekeeperOrgs.has(org) && (independentOrgs.has(org) || byName(org)));
   const rebootstrap = new Map<string, number>();
   for (const [org, text] of Object.entries(raw.rebootstrap ?? {})) {
     const since = parseRfc3339(text);
-    if (!independentOrgs.has(org)) {
-      problems.push(`${at(`rebootstrap.${org}`)}: "${org}" is not an independent approver org (an org, not a gatekeeper org, with a role in a group a require names; expected one of: ${[...independentOrgs].join(', ') || 'none'})`);
+    if (!recoverable.includes(org)) {
+      problems.push(
+        `${at(`rebootstrap.${org}`)}: "${org}" is not an independent approver org (an org, not a gatekeeper org, with a role in a group a require names, or any such org when the group names principals; expected one of: ${recoverable.join(', ') || 'none'})`,
+      );
     } else if (since === undefined) {
       problems.push(`${at(`rebootstrap.${org}`)} must be an RFC 3339 date-time, e.g. 2026-11-25T12:00:00Z`);
+    } else if (since > Date.now()) {
+      // It would forget the tokens issued from now until then, once they are revoked (a typo's year, say).
+      problems.push(`${at(`rebootstrap.${org}`)} (${text}) is in the future: name the time from which the org's approver tokens count again, now or earlier`);
     } else rebootstrap.set(org, since);
   }
 

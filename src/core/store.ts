@@ -360,12 +360,14 @@ export type ProposalEffect =
 /**
  * A token issued as its org's first (first_of_org, by token_approval alone) applies only while no
  * principal of `org` with one of `roles`, or one of `principals`, holds or held a token created at or
- * after `since`: of two such proposals applied at once, one is issued.
+ * after `since`, or holds one still valid at `at`: of two such proposals applied at once, one is issued.
  */
 export interface OrgBootstrap {
   readonly org: string;
-  /** Tokens created before this (ms) do not count (gatekeeper.rebootstrap; 0 without one). */
+  /** Revoked or expired tokens created before this (ms) do not count (gatekeeper.rebootstrap; 0 without one). */
   readonly since: number;
+  /** When the token is issued (ms): an approver token neither revoked nor expired then counts, however old. */
+  readonly at: number;
   readonly roles: readonly string[];
   readonly principals: readonly string[];
 }

@@ -335,7 +335,7 @@ export class ChangeService {
     const org = independentOrgOf(g.independent, g.groups, { id: req.principal, org: req.org, role: req.role });
     // Present when the org must approve too; true, the bootstrap, flags what the gatekeepers alone may issue.
     const first = org !== undefined && this.firstOfOrg(tokens, org, Infinity);
-    const check: Record<string, LogValue> = org === undefined ? {} : { first_of_org: first, ...(first ? this.rebootstrapDetails(org) : {}) };
+    const check: Record<string, LogValue> = org === undefined ? {} : { first_of_org: first, ...(first ? this.rebootstrapDetails(org, this.clock()) : {}) };
     const row = await this.create(principal, 'token.issue', { ...payload }, 'token.proposed', { token: payload.token_id, for: payload.principal, org: payload.org, role: payload.role, ...check });
     return { proposal: await this.view(row, [], tokens), secret };
   }
@@ -480,17 +480,35 @@ export class ChangeService {
 
   /**
    * Whether no independent approver of `org` held a token created before `before` (revoked or expired ones
-   * included), and since the org's gatekeeper.rebootstrap time if it has one.
+   * included). A gatekeeper.rebootstrap in effect then forgets the ones created before its time, unless
+   * still valid: it recovers an org none of whose approvers holds a token, and while one does (rotated
+   * since or not), that approver's org approves its own.
    */
   private firstOfOrg(tokens: readonly TokenWithPrincipal[], org: string, before: number): boolean {
     const g = this.config.gatekeeper;
-    const since = g.independent.rebootstrap.get(org) ?? 0;
-    return !tokens.some((t) => t.principal.org === org && t.token.createdAt >= since && t.token.createdAt < before && isIndependent(g.independent, g.groups, t.principal));
+    const at = Math.min(before, this.clock());
+    const rebootstrap = this.rebootstrapSince(org, at);
+    // An org counted only through a principal a group names (it has no role there) has no bootstrap of its
+    // own: else the gatekeepers could propose that principal into any org that never had an approver, such
+    // as the regulator's, and issue it a monitor's token alone. The operator opens it with a rebootstrap.
+    if (!g.independent.orgs.has(org) && rebootstrap === undefined) return false;
+    const since = rebootstrap ?? 0;
+    const valid = (t: TokenRow) => (t.revokedAt === null || t.revokedAt > at) && (t.expiresAt === null || t.expiresAt > at);
+    return !tokens.some((t) => t.principal.org === org && t.token.createdAt < before && (t.token.createdAt >= since || valid(t.token)) && isIndependent(g.independent, g.groups, t.principal));
+  }
+
+  /**
+   * The org's gatekeeper.rebootstrap time if it is in effect at `at`: not before it (a later time would
+   * forget tokens not yet issued), nor for a proposal decided before it (shown as it was decided).
+   */
+  private rebootstrapSince(org: string, at: number): number | undefined {
+    const since = this.config.gatekeeper.independent.rebootstrap.get(org);
+    return since !== undefined && since <= at ? since : undefined;
   }
 
   /** What a first-of-org token's entries say of a rebootstrap (the configuration's recovery of the org). */
-  private rebootstrapDetails(org: string): Record<string, LogValue> {
-    const since = this.config.gatekeeper.independent.rebootstrap.get(org);
+  private rebootstrapDetails(org: string, at: number): Record<string, LogValue> {
+    const since = this.rebootstrapSince(org, at);
     return since === undefined ? {} : { rebootstrap_since: formatRfc3339(since) };
   }
 
@@ -606,7 +624,7 @@ export class ChangeService {
     const g = this.config.gatekeeper;
     const effect: ProposalEffect =
       planned.effect.kind === 'token.issue' && org?.first_of_org
-        ? { ...planned.effect, bootstrap: { org: org.org, since: g.independent.rebootstrap.get(org.org) ?? 0, ...independentMembers(g.independent, g.groups, org.org) } }
+        ? { ...planned.effect, bootstrap: { org: org.org, since: this.rebootstrapSince(org.org, now) ?? 0, at: now, ...independentMembers(g.independent, g.groups, org.org) } }
         : planned.effect;
     if (effect.kind === 'policy') {
       // Validated when proposed; a restart with another configuration since then may have changed the schema.
@@ -618,7 +636,7 @@ export class ChangeService {
         throw err;
       }
     }
-    const check: Record<string, LogValue> = org === undefined ? {} : org.first_of_org ? { first_of_org: true, ...this.rebootstrapDetails(org.org) } : { org_approver: org.approved_by };
+    const check: Record<string, LogValue> = org === undefined ? {} : org.first_of_org ? { first_of_org: true, ...this.rebootstrapDetails(org.org, now) } : { org_approver: org.approved_by };
     const entry = { proposal: row.id, approvers: [...approvers], ...details, ...check };
     await this.append(event, undefined, entry);
     const answer = await this.store.proposals.decide(row.id, { status: 'applied', at: now, outcome, effect });

@@ -50,6 +50,18 @@ void describe('the starter configuration\'s gatekeeper section', () => {
     const q = evaluateQuorum(named.accessApproval, named.groups, [{ id: 'alice', org: 'gatekeeper', role: 'officer' }, bob], 'req');
     assert.deepEqual([q.met, q.missing], [false, 'at least 1 from monitors']);
   });
+
+  void it('does not bar the gatekeepers from their own group when it names them only by id (policy and token approvals draw from it)', () => {
+    const byName = parseConfig(parse(starterConfig().replace('gatekeepers: { roles: [gatekeeper/officer, gatekeeper/approver] }', 'gatekeepers: { principals: [alice, bob] }'))).gatekeeper;
+    const [alice, bob] = [{ id: 'alice', org: 'gatekeeper', role: 'officer' }, { id: 'bob', org: 'gatekeeper', role: 'approver' }];
+    assert.equal(inGroup(byName.groups.get('gatekeepers'), alice), true);
+    assert.equal(evaluateQuorum(byName.accessApproval, byName.groups, [alice, { id: 'mon', org: 'trusted-provider', role: 'monitor' }], 'req').met, true);
+    assert.equal(evaluateQuorum(byName.tokenApproval, byName.groups, [alice, bob], 'req').met, true);
+    // A monitors group of names only is still the check from outside the team.
+    const monitors = parseConfig(parse(starterConfig().replace('monitors: { roles: [trusted-provider/monitor] }', 'monitors: { principals: [pat] }'))).gatekeeper;
+    assert.equal(inGroup(monitors.groups.get('monitors'), { id: 'pat', org: 'gatekeeper', role: 'officer' }), false);
+    assert.equal(inGroup(monitors.groups.get('monitors'), { id: 'pat', org: 'trusted-provider', role: 'monitor' }), true);
+  });
 });
 
 void describe('the break-glass limits', () => {
@@ -86,13 +98,23 @@ void describe('gatekeeper.rebootstrap', () => {
     assert.equal(config.gatekeeper.independent.rebootstrap.size, 0, 'none unless set');
   });
 
-  void it('refuses a gatekeeper org, an org with no approver role, an unknown org and a time that is not RFC 3339, naming the key', () => {
+  void it('reads an org whose approvers a required group names only by id (any org but a gatekeeper or parent one)', () => {
+    const doc = withRebootstrap({ regulator: '2026-11-25T12:00:00Z' });
+    const groups = doc.gatekeeper['groups'] as Record<string, unknown>;
+    groups['monitors'] = { principals: ['pat'] };
+    assert.deepEqual([...parseConfig(doc).gatekeeper.independent.rebootstrap], [['regulator', Date.UTC(2026, 10, 25, 12)]]);
+    doc.gatekeeper['rebootstrap'] = { parent: '2026-11-25T12:00:00Z' };
+    assert.throws(() => parseConfig(doc), /gatekeeper\.rebootstrap\.parent: "parent" is not an independent approver org/);
+  });
+
+  void it('refuses a gatekeeper org, an org with no approver role, an unknown org, a time that is not RFC 3339 and a future one, naming the key', () => {
     for (const [org, at, why] of [
       ['gatekeeper', '2026-11-25T12:00:00Z', /gatekeeper\.rebootstrap\.gatekeeper: "gatekeeper" is not an independent approver org .*expected one of: trusted-provider/],
       ['regulator', '2026-11-25T12:00:00Z', /gatekeeper\.rebootstrap\.regulator: "regulator" is not an independent approver org/],
       ['nobody', '2026-11-25T12:00:00Z', /gatekeeper\.rebootstrap\.nobody: "nobody" is not an independent approver org/],
       ['trusted-provider', '2026-02-30T12:00:00Z', /gatekeeper\.rebootstrap\.trusted-provider must be an RFC 3339 date-time/],
       ['trusted-provider', 'yesterday', /gatekeeper\.rebootstrap\.trusted-provider must be an RFC 3339 date-time/],
+      ['trusted-provider', '2999-01-01T00:00:00Z', /gatekeeper\.rebootstrap\.trusted-provider \(2999-01-01T00:00:00Z\) is in the future/],
     ] as const) {
       assert.throws(() => parseConfig(withRebootstrap({ [org]: at })), (err: unknown) => err instanceof EnclaveError && err.code === 'invalid_config' && why.test(err.message), `${org} ${at}`);
     }
@@ -149,6 +171,26 @@ void describe('quorum', () => {
       fc.property(approver, (a) => {
         const m = independentMembers(ind, more, a.org);
         assert.equal(m.roles.includes(a.role) || m.principals.includes(a.id), isIndependent(ind, more, a));
+      }),
+      params,
+    );
+  });
+
+  void it('property: independentMembers agrees with isIndependent for any groups, bars and gatekeeper orgs', () => {
+    const orgs = ['gk', 'prov', 'x', 'parent'];
+    const ids = ['a', 'd', 'pat', 'zed'];
+    const roles = ['officer', 'monitor', 'y'];
+    const refs = orgs.flatMap((o) => roles.map((r) => `${o}/${r}`));
+    const group = fc.record({ roles: fc.subarray(refs), principals: fc.subarray(ids), barred: fc.subarray(orgs) });
+    const shape = fc.record({ groups: fc.array(group, { minLength: 1, maxLength: 3 }), independent: fc.array(fc.nat(3)), gatekeeperOrgs: fc.subarray(orgs) });
+    const approver = fc.record({ id: fc.constantFrom(...ids), org: fc.constantFrom(...orgs), role: fc.constantFrom(...roles) });
+    fc.assert(
+      fc.property(shape, approver, (sh, a) => {
+        const gs = new Map(sh.groups.map((g, i) => [`g${i}`, { id: `g${i}`, roles: new Set(g.roles), principals: new Set(g.principals), barred: new Set(g.barred) }] as const));
+        // Indexes past the last group name a group that does not exist (skipped by both).
+        const ind: IndependentApprovers = { groups: [...new Set(sh.independent.map((i) => `g${i}`))], orgs: new Set(), gatekeeperOrgs: new Set(sh.gatekeeperOrgs), rebootstrap: new Map() };
+        const m = independentMembers(ind, gs, a.org);
+        assert.equal(m.roles.includes(a.role) || m.principals.includes(a.id), isIndependent(ind, gs, a));
       }),
       params,
     );

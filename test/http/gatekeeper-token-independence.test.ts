@@ -235,6 +235,55 @@ describe('an org left with no approver token', () => {
   });
 });
 
+describe('a rebootstrap while an approver of the org still holds a valid token', () => {
+  let h: HttpFixture;
+  let bob: string;
+  const t = harness(() => h);
+  let approved: ProposalBody;
+  let monitor: string;
+
+  before(async () => {
+    const first = await makeHttpFixture();
+    bob = (await first.enclave.tokens.issue({ principal: 'bob', org: 'gatekeeper', role: 'officer' })).secret;
+    // A monitor token the provider approved, decided before the rebootstrap's time.
+    const res = await first.call('officer', 'POST', '/v1/tokens', { principal: 'mon-0', org: 'trusted-provider', role: 'monitor' });
+    const proposed = json<Proposed>(res);
+    monitor = proposed.secret;
+    for (const secret of [first.tokens.approver, bob, first.tokens.provider]) {
+      await first.app.inject({ method: 'POST', url: `/v1/proposals/${proposed.proposal.id}/approve`, headers: { authorization: `Bearer ${secret}` }, payload: { digest: proposed.proposal.digest } });
+    }
+    approved = proposed.proposal;
+    const since = new Date(Date.now() + 1).toISOString();
+    await new Promise((r) => setTimeout(r, 5));
+    h = await restartEdited(first, (yaml) => yaml.replace('  bootstrap: { role: gatekeeper/officer }', `  bootstrap: { role: gatekeeper/officer }\n  rebootstrap: { trusted-provider: "${since}" }`));
+  });
+  after(async () => h.close());
+
+  test('shows a proposal decided before its time as it was decided', async () => {
+    const shown = json<ProposalBody>(await h.call('officer', 'GET', `/v1/proposals/${approved.id}`));
+    assert.equal(shown.status, 'applied');
+    assert.deepEqual(shown.org_approval, { org: 'trusted-provider', first_of_org: false, approved_by: 'provider-1' }, 'not a bootstrap: the provider approved it');
+  });
+
+  test('is no bootstrap while one holds a token: that org approves its own; once none does, it is', async () => {
+    assert.equal(await t.whoami(h.tokens.provider), 200);
+    const { proposal, secret } = await t.propose('mon-x', 'trusted-provider');
+    assert.deepEqual(proposal.org_approval, { org: 'trusted-provider', first_of_org: false, approved_by: null }, 'provider-1 and mon-0 hold valid tokens, older than the time');
+    await t.verdict(h.tokens.approver, proposal);
+    assert.equal(json<ProposalBody>(await t.verdict(bob, proposal)).status, 'pending');
+    assert.equal(await t.whoami(secret), 401, 'no monitor minted by the gatekeepers alone');
+
+    assert.equal(await t.whoami(monitor), 200);
+    for (const token of [h.principals.provider.tokenId, approved.token?.token_id]) {
+      const revoke = json<{ proposal: ProposalBody }>(await h.call('officer', 'POST', `/v1/tokens/${token}/revoke`)).proposal;
+      await t.verdict(h.tokens.approver, revoke);
+      assert.equal(json<ProposalBody>(await t.verdict(bob, revoke)).status, 'applied', String(token));
+    }
+    const recovered = (await t.propose('mon-y', 'trusted-provider')).proposal;
+    assert.equal(recovered.org_approval?.first_of_org, true, 'the recovery the rebootstrap is for');
+  });
+});
+
 describe('a principal named in an independent approver group', () => {
   let h: HttpFixture;
   before(async () => {
@@ -246,6 +295,18 @@ describe('a principal named in an independent approver group', () => {
     });
   });
   after(async () => h.close());
+
+  test('in an org with no role in that group has no bootstrap: the gatekeepers cannot issue its token alone', async () => {
+    const bob = (await h.enclave.tokens.issue({ principal: 'bob-2', org: 'gatekeeper', role: 'officer' })).secret;
+    const t = harness(() => h);
+    // pat as the regulator's: an org that never had an approver, and counts only through pat's name.
+    const { proposal, secret } = await t.propose('pat', 'regulator', 'auditor');
+    assert.deepEqual(proposal.org_approval, { org: 'regulator', first_of_org: false, approved_by: null });
+    await t.verdict(h.tokens.approver, proposal);
+    const after = json<ProposalBody>(await t.verdict(bob, proposal));
+    assert.equal(after.status, 'pending', 'token_approval met, the org\'s own approval missing');
+    assert.equal(await t.whoami(secret), 401, 'no monitor minted by the gatekeepers');
+  });
 
   test('cannot be given a gatekeeper role: a gatekeeper quorum would mint itself the monitor it needs', async () => {
     const res = await h.call('officer', 'POST', '/v1/tokens', { principal: 'pat', org: 'gatekeeper', role: 'officer' });

@@ -1096,12 +1096,12 @@ export function storeConformance(name: string, open: () => Promise<Store> | Stor
 
       void it('a bootstrap token applies only while no approver of its org holds or held a token; of two at once, one', async () => {
         const org = `${ns}-prov`;
-        const bootstrap = { org, roles: ['monitor'], principals: [`${ns}-named`], since: 0 };
+        const bootstrap = { org, roles: ['monitor'], principals: [`${ns}-named`], since: 0, at: T0 + 5 };
         const issue = (p: string, who: PrincipalRow, t: TokenRow) =>
           store.proposals.decide(`${ns}-${p}`, { status: 'applied', at: T0 + 5, outcome: 'issued', effect: { kind: 'token.issue', principal: who, token: t, bootstrap } });
         // A principal of the org that is no approver (another role) does not bootstrap it.
         await store.tokens.create(principal('svc', { org, role: 'service' }), token('svc-t', 'svc'));
-        for (const p of ['b1', 'b2', 'b3', 'b4', 'b5']) await store.proposals.insert(proposal(p, { kind: 'token.issue' }));
+        for (const p of ['b1', 'b2', 'b3', 'b4', 'b5', 'b6']) await store.proposals.insert(proposal(p, { kind: 'token.issue' }));
         // Two connections ready (a pooled adapter), so that the two transactions below overlap.
         await Promise.all([store.proposals.get(`${ns}-b1`), store.proposals.get(`${ns}-b2`)]);
         const [one, two] = await Promise.all([issue('b1', principal('m1', { org, role: 'monitor' }), token('m1-t', 'm1')), issue('b2', principal('m2', { org, role: 'monitor' }), token('m2-t', 'm2'))]);
@@ -1115,8 +1115,17 @@ export function storeConformance(name: string, open: () => Promise<Store> | Stor
         // A rebootstrap: tokens created before `since` no longer count.
         const again = { status: 'applied', at: T0 + 200, outcome: 'issued' } as const;
         const m5 = { principal: principal('m5', { org, role: 'monitor' }), token: token('m5-t', 'm5', { createdAt: T0 + 200 }) };
-        assert.equal(await store.proposals.decide(`${ns}-b5`, { ...again, effect: { kind: 'token.issue', ...m5, bootstrap: { ...bootstrap, since: T0 + 100 } } }), 'decided');
+        assert.equal(await store.proposals.decide(`${ns}-b5`, { ...again, effect: { kind: 'token.issue', ...m5, bootstrap: { ...bootstrap, since: T0 + 100, at: T0 + 200 } } }), 'decided');
         assert.equal((await store.tokens.get(`${ns}-m5-t`))?.principal.org, org);
+        // Unless an approver still holds one: an old token neither revoked nor expired counts, however old.
+        const third = `${ns}-prov3`;
+        await store.tokens.create(principal('old-gone', { org: third, role: 'monitor' }), token('old-gone-t', 'old-gone', { expiresAt: T0 + 50 }));
+        await store.tokens.create(principal('old-live', { org: third, role: 'monitor' }), token('old-live-t', 'old-live'));
+        const m6 = { principal: principal('m6', { org: third, role: 'monitor' }), token: token('m6-t', 'm6', { createdAt: T0 + 200 }) };
+        const b6 = { ...again, effect: { kind: 'token.issue', ...m6, bootstrap: { ...bootstrap, org: third, since: T0 + 100, at: T0 + 200 } } } as const;
+        assert.equal(await store.proposals.decide(`${ns}-b6`, b6), 'org_bootstrapped');
+        await store.tokens.revoke(`${ns}-old-live-t`, T0 + 150);
+        assert.equal(await store.proposals.decide(`${ns}-b6`, b6), 'decided');
         const other = `${ns}-prov2`;
         await store.tokens.create(principal('named', { org: other, role: 'auditor' }), token('named-t', 'named'));
         assert.equal(

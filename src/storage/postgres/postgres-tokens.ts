@@ -15,15 +15,17 @@ export async function insertToken(sql: Sql, principal: PrincipalRow, token: Toke
 }
 
 /**
- * Whether a principal of the bootstrap's org with one of its roles or ids holds or held a token. Two
- * bootstraps of one org queue on an advisory lock (on every instance): under READ COMMITTED the second's
- * SELECT, taken after the lock, sees the token the first committed. Call inside a transaction.
+ * Whether a principal of the bootstrap's org with one of its roles or ids held a token created since
+ * `b.since`, or holds one still valid at `b.at` (OrgBootstrap). Two bootstraps of one org queue on an
+ * advisory lock (on every instance): under READ COMMITTED the second's SELECT, taken after the lock, sees
+ * the token the first committed. Call inside a transaction.
  */
 export async function orgBootstrapped(sql: Sql, db: PostgresDb, b: OrgBootstrap): Promise<boolean> {
   await sql.rows('SELECT pg_advisory_xact_lock($1)', [advisoryKey('org-bootstrap', db.location.schema, b.org)]);
   const found = await sql.rows(
-    'SELECT 1 FROM tokens t JOIN principals p ON p.id = t.principal_id WHERE p.org = $1 AND (p.role = ANY($2::text[]) OR p.id = ANY($3::text[])) AND t.created_at >= $4 LIMIT 1',
-    [b.org, b.roles, b.principals, b.since],
+    `SELECT 1 FROM tokens t JOIN principals p ON p.id = t.principal_id WHERE p.org = $1 AND (p.role = ANY($2::text[]) OR p.id = ANY($3::text[]))
+       AND (t.created_at >= $4 OR (t.revoked_at IS NULL AND (t.expires_at IS NULL OR t.expires_at > $5))) LIMIT 1`,
+    [b.org, b.roles, b.principals, b.since, b.at],
   );
   return found.length > 0;
 }

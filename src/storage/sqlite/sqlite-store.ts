@@ -96,9 +96,13 @@ const DELETE_RECORD = `DELETE FROM records WHERE collection = ?1 AND id = ?2 AND
   AND EXISTS (${writableSubjectSql('records.subject')})`;
 const INSERT_TOKEN = `INSERT INTO tokens (${TOKEN_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`;
 const GET_WITH_SUBJECT = recordWithSubjectSql('?', '?');
-/** Whether a principal of the org (?1) with a role in ?2 or an id in ?3 (JSON arrays) holds or held a token created at ?4 or later. */
+/**
+ * Whether a principal of the org (?1) with a role in ?2 or an id in ?3 (JSON arrays) holds or held a token
+ * created at ?4 or later, or holds one still valid at ?5.
+ */
 const ORG_HAS_APPROVER_TOKEN = `SELECT 1 FROM tokens t JOIN principals p ON p.id = t.principal_id
-  WHERE p.org = ?1 AND (p.role IN (SELECT value FROM json_each(?2)) OR p.id IN (SELECT value FROM json_each(?3))) AND t.created_at >= ?4 LIMIT 1`;
+  WHERE p.org = ?1 AND (p.role IN (SELECT value FROM json_each(?2)) OR p.id IN (SELECT value FROM json_each(?3)))
+  AND (t.created_at >= ?4 OR (t.revoked_at IS NULL AND (t.expires_at IS NULL OR t.expires_at > ?5))) LIMIT 1`;
 const REVOKE_LINEAGE = 'UPDATE tokens SET revoked_at = ? WHERE lineage = (SELECT lineage FROM tokens WHERE id = ?) AND revoked_at IS NULL RETURNING id';
 
 export interface SqliteOptions {
@@ -476,7 +480,10 @@ export class SqliteStore implements Store {
                   break;
                 case 'token.issue':
                   // The write transaction orders two bootstraps of one org: the second sees the first's token.
-                  if (e.bootstrap && this.stmt(ORG_HAS_APPROVER_TOKEN).get(e.bootstrap.org, JSON.stringify(e.bootstrap.roles), JSON.stringify(e.bootstrap.principals), e.bootstrap.since)) throw new ProposalAbort('org_bootstrapped');
+                  if (e.bootstrap) {
+                    const b = e.bootstrap;
+                    if (this.stmt(ORG_HAS_APPROVER_TOKEN).get(b.org, JSON.stringify(b.roles), JSON.stringify(b.principals), b.since, b.at)) throw new ProposalAbort('org_bootstrapped');
+                  }
                   if (this.insertToken(e.principal, e.token) === 'principal_mismatch') throw new ProposalAbort('principal_mismatch');
                   break;
                 case 'token.revoke':
