@@ -3,6 +3,7 @@
 // typed without echo on a terminal or piped one per line.
 import { EnclaveError } from '../core/errors.ts';
 import type { SealState } from '../services/seal-state.ts';
+import { configurationLine } from './configuration-note.ts';
 import { devShares } from './dev-unseal.ts';
 import { usageError } from './fail.ts';
 import type { Io } from './io.ts';
@@ -19,6 +20,8 @@ export async function unsealLocally(io: Io, enclave: Pick<SealState, 'config' | 
   const status = enclave.seal.status();
   const given: string[] = [];
   if (!status.sealed) return given;
+  const changed = configurationLine(status.configuration_changed);
+  if (changed !== undefined) out.note(`${changed}.`);
   if (io.stdin.isTTY === true) {
     out.note(`The enclave is sealed: ${status.threshold} officers enter their unseal shares here (input is hidden).`);
     for (let complete = false; !complete; ) {

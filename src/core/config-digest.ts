@@ -6,27 +6,47 @@
 import type { RawConfig } from './config-schema.ts';
 import { contentDigest, type Canonical } from './content-digest.ts';
 
-/** The sections that decide where data lives, who reads what, and how approvals and the log work. */
-export const GOVERNED_SECTIONS = ['jurisdictions', 'sites', 'orgs', 'collections', 'gatekeeper', 'seal', 'log', 'control'] as const;
+/**
+ * The sections that decide where data lives, who reads what, and how approvals and the log work.
+ * data_dir too: the relative SQLite paths of the stores (control, log, sites) are inside it.
+ */
+export const GOVERNED_SECTIONS = ['data_dir', 'jurisdictions', 'sites', 'orgs', 'collections', 'gatekeeper', 'seal', 'log', 'control'] as const;
 export type GovernedSection = (typeof GOVERNED_SECTIONS)[number];
 
 /** Section → `sha256:<hex>` of its canonical JSON (RFC 8785), with storage URLs stripped of credentials. */
 export type ConfigDigests = Readonly<Partial<Record<GovernedSection, string>>>;
 
 /**
- * A storage URL as it names a place: a password or query parameters (where a driver's credentials may
- * sit) are left out, since the digest is published in the log and a short password is guessed from it.
+ * The parameters of a PostgreSQL storage URL (postgres-url.ts, which refuses any other): none is a secret,
+ * and schema (where the tables are) and sslmode and sslrootcert (who can read them on the wire) matter.
+ */
+const PUBLIC_PARAMS: ReadonlySet<string> = new Set(['schema', 'sslmode', 'sslrootcert', 'connect_timeout', 'pool_size', 'application_name']);
+
+/**
+ * A storage URL as it names a place: its password, and the values of query parameters other than the
+ * PostgreSQL ones (where a driver's credentials may sit), are left out, since the digest is published in
+ * the log and a short password is guessed from it.
  */
 export function storageIdentity(url: string): string {
-  let u: URL;
+  // The rest is a file name, `?` and `@` included (open-store.ts): no credentials, and every character counts.
+  if (url.startsWith('sqlite:')) return url;
+  let u: URL | undefined;
   try {
     u = new URL(url);
   } catch {
-    return url;
+    u = undefined;
   }
-  if (u.host === '') return url; // sqlite:path and the like: no credentials in them
+  // No URL with a host (a password holding "/", "?" or "#", jdbc:…, key=value text), or an "@" past the
+  // host (`user:1234/rest@host` reads as port 1234 and path "/rest@host"): which part is secret cannot be
+  // told, so only the scheme enters. Only backup and legacy sites can say so: the enclave opens none of
+  // them, and refuses such a URL for the stores it opens.
+  if (u === undefined || u.host === '' || `${u.pathname}${u.search}${u.hash}`.includes('@')) return `${/^[A-Za-z][A-Za-z0-9+.-]*:/.exec(url)?.[0] ?? ''}(withheld)`;
   const user = u.username === '' ? '' : `${u.username}@`;
-  return `${u.protocol}//${user}${u.host}${u.pathname}`;
+  // Sorted: the parameters' order is not a change. Repeated names are kept, as written.
+  const params = [...u.searchParams]
+    .map(([k, v]) => (PUBLIC_PARAMS.has(k) ? `${encodeURIComponent(k)}=${encodeURIComponent(v)}` : encodeURIComponent(k)))
+    .sort();
+  return `${u.protocol}//${user}${u.host}${u.pathname}${params.length === 0 ? '' : `?${params.join('&')}`}`;
 }
 
 function withoutCredentials(value: unknown, key?: string): Canonical {

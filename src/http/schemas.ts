@@ -69,7 +69,7 @@ export const SealStatus = Type.Object(
     entered: Type.Array(Type.String()),
     configuration_changed: Type.Union([Type.Array(Type.String()), Type.Null()], {
       description:
-        'The governed sections of the configuration (jurisdictions, sites, orgs, collections, gatekeeper, seal, log, control) changed since the last unseal or init: the next unseal logs the new digests. null: none recorded yet.',
+        'The governed sections of the configuration (data_dir, jurisdictions, sites, orgs, collections, gatekeeper, seal, log, control) changed since the last unseal or init: the next unseal logs the new digests. null: none recorded yet, or the record cannot be read.',
     }),
   },
   { $id: 'SealStatus' },

@@ -3,7 +3,7 @@
 // value of the root key, never the key. Creating the root key, unsealing and sealing are logged in the
 // transparency log; an unseal that cannot be logged is undone (fail closed).
 import { randomBytes } from 'node:crypto';
-import { changedSections, type ConfigDigests, type GovernedSection } from '../core/config-digest.ts';
+import { GOVERNED_SECTIONS, changedSections, type ConfigDigests, type GovernedSection } from '../core/config-digest.ts';
 import { EnclaveError } from '../core/errors.ts';
 import type { EventLog, LogActor } from '../core/event-log.ts';
 import type { MetaStore } from '../core/store.ts';
@@ -92,8 +92,7 @@ export class SealService {
   async load(): Promise<void> {
     const raw = await this.meta.get(META_KEY);
     this.record = raw === undefined ? undefined : (JSON.parse(raw) as SealRecord);
-    const last = await this.meta.get(CONFIG_KEY);
-    this.lastConfiguration = last === undefined ? undefined : (JSON.parse(last) as ConfigDigests);
+    this.lastConfiguration = recordedDigests(await this.meta.get(CONFIG_KEY));
   }
 
   /** The sections changed since the last unseal; null when nothing was recorded or no configuration is known. */
@@ -101,11 +100,29 @@ export class SealService {
     return this.configuration === undefined || this.lastConfiguration === undefined ? null : changedSections(this.lastConfiguration, this.configuration);
   }
 
-  /** Records the running configuration's digests as the ones the next unseal is compared with. */
+  /**
+   * Records the running configuration's digests as the ones the next unseal is compared with. Best
+   * effort, after the entry that is the record: a store that refuses them only makes the next unseal
+   * report the same sections again, which must not undo a logged unseal nor lose the shares of init.
+   */
   private async recordConfiguration(): Promise<void> {
     if (this.configuration === undefined) return;
-    await this.meta.put(CONFIG_KEY, JSON.stringify(this.configuration));
-    this.lastConfiguration = this.configuration;
+    try {
+      await this.meta.put(CONFIG_KEY, JSON.stringify(this.configuration));
+      this.lastConfiguration = this.configuration;
+    } catch {
+      // The last recorded digests stay the ones compared with.
+    }
+  }
+
+  /** Re-reads the digests of the last unseal: another instance on this control store may have unsealed since this one opened. */
+  private async reloadConfiguration(): Promise<void> {
+    if (this.configuration === undefined) return;
+    try {
+      this.lastConfiguration = recordedDigests(await this.meta.get(CONFIG_KEY));
+    } catch {
+      // The store did not answer: compared with what was read at open, as before.
+    }
   }
 
   /**
@@ -144,8 +161,8 @@ export class SealService {
     }
     root.fill(0);
     this.record = record;
-    await this.recordConfiguration();
     await this.log?.append({ type: 'key.created', details: { key: 'root', threshold, officers: [...officers], ...this.configurationDetails() } });
+    await this.recordConfiguration();
     return officers.map((officer, i) => ({ officer, share: shares[i] ?? '' }));
   }
 
@@ -212,12 +229,14 @@ export class SealService {
           await h.unsealed(root);
           this.sealedSince(seals);
         }
+        await this.reloadConfiguration();
+        this.sealedSince(seals);
         const changed = this.configurationChanged();
         await this.log?.append({ type: 'enclave.unsealed', details: { officers, ...this.configurationDetails(), ...(changed === null ? {} : { configuration_changed: changed }) } });
         this.sealedSince(seals);
-        // Best effort, after the entry that is the record: a store that refuses it only makes the next
-        // unseal report the same sections again, which must not undo this logged unseal.
-        await this.recordConfiguration().catch(() => undefined);
+        await this.recordConfiguration();
+        // Again: a seal given while the digests were written must not be followed by loading the keyring.
+        this.sealedSince(seals);
         // Last: until now nothing could be decrypted. A read in the window before would have been logged
         // as decided while sealed, naming no subject, while it served protected data (invariant 4).
         this.keyring.load(root);
@@ -283,4 +302,22 @@ export class SealService {
   private async appendSealed(actor: LogActor | undefined): Promise<void> {
     await this.log?.append({ type: 'enclave.sealed', ...(actor ? { principal: actor } : {}), details: {} });
   }
+}
+
+/**
+ * The digests recorded in the control store, or undefined when there are none or they cannot be read
+ * (not JSON, not a section → digest object): taken as never recorded rather than failing the enclave's
+ * start, since the log's entries, not this copy, are the record; the next unseal writes it again.
+ */
+function recordedDigests(text: string | undefined): ConfigDigests | undefined {
+  if (text === undefined) return undefined;
+  let value: unknown;
+  try {
+    value = JSON.parse(text);
+  } catch {
+    return undefined;
+  }
+  if (value === null || typeof value !== 'object' || Array.isArray(value)) return undefined;
+  const digests = value as Record<string, unknown>;
+  return GOVERNED_SECTIONS.every((s) => digests[s] === undefined || typeof digests[s] === 'string') ? digests : undefined;
 }

@@ -20,7 +20,8 @@ export async function openSealState(config: EnclaveConfig): Promise<SealState> {
   const control = await openStore(config.controlStorage, config.dataDir);
   try {
     // No data keys are ever cached here: the smallest cache.
-    const seal = await SealService.open(control.meta, new Keyring(1), config.seal);
+    // With the configuration's digests: the officers typing shares here see an edit (the thread's unseal logs it).
+    const seal = await SealService.open(control.meta, new Keyring(1), config.seal, { configuration: config.digests });
     return { config, control, seal, close: () => control.close() };
   } catch (err) {
     await control.close();

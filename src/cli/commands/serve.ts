@@ -2,6 +2,7 @@
 // --dev-unseal reads the development unseal file, which it announces loudly on every start.
 import { Option, type Command } from 'commander';
 import type { CliContext } from '../context.ts';
+import { configurationLine } from '../configuration-note.ts';
 import type { Io } from '../io.ts';
 import { configPathOf, examples, instanceName, LOG_LEVELS, portNumber, type LogLevel } from '../options.ts';
 import { Output } from '../output.ts';
@@ -73,8 +74,8 @@ async function serve(io: Io, configPath: string, opts: ServeOptions): Promise<vo
     out.line(`Listening on ${server.url} (enclave "${enclave.config.name}", ${status.sealed ? 'sealed' : 'unsealed'})`);
     if (status.sealed) {
       out.line(`Sealed: no protected data is served until ${status.threshold} of the ${status.shares} officers run \`enclave unseal --server ${server.url}\``);
-      const changed = status.configuration_changed ?? [];
-      if (changed.length > 0) out.line(`The configuration changed since the last unseal: ${changed.join(', ')} (the unseal logs its digests)`);
+      const changed = configurationLine(status.configuration_changed);
+      if (changed !== undefined) out.line(changed);
     }
     const signal = await signalled;
     out.note(`${signal}: closing the server and the stores`);

@@ -2,6 +2,7 @@
 import { Option, type Command } from 'commander';
 import type { SealStatus } from '../../services/seal-service.ts';
 import type { CliContext } from '../context.ts';
+import { configurationNote } from '../configuration-note.ts';
 import { usageError } from '../fail.ts';
 import type { Io } from '../io.ts';
 import { addClientOptions, clientOf, examples } from '../options.ts';
@@ -19,8 +20,8 @@ export function describeSeal(s: SealStatus): string {
   if (!s.initialized) return 'not initialized (run `enclave init`)';
   if (!s.sealed) return 'unsealed';
   // Officers see an edited configuration before they unseal with it (the unseal logs its digests).
-  const changed = s.configuration_changed ?? [];
-  const note = changed.length > 0 ? `; the configuration changed since the last unseal: ${changed.join(', ')}` : '';
+  const changed = configurationNote(s.configuration_changed);
+  const note = changed === undefined ? '' : `; ${changed}`;
   return `${s.progress}/${s.threshold} shares entered; sealed${s.entered.length > 0 ? ` (entered: ${s.entered.join(', ')})` : ''}${note}`;
 }
 
