@@ -90,7 +90,7 @@ async function init(dir: string, options: StarterOptions & { dev?: boolean }, cr
       noteNew(created, devUnsealPath);
       onPath(`cannot write the development unseal file ${devUnsealPath}`, () => writePrivateFile(devUnsealPath, ''));
     }
-    const shares = await enclave.seal.initialize(config.seal.officers, config.seal.threshold);
+    const shares = await enclave.seal.initialize(config.seal.officers, config.seal.threshold, { pending: true });
     // Bootstrap: with no token yet there is no quorum to approve one, so each officer gets a first token
     // here, next to their unseal share. Every later token is a proposal that k others approve.
     const tokens: BootstrapToken[] = [];
@@ -102,6 +102,9 @@ async function init(dir: string, options: StarterOptions & { dev?: boolean }, cr
       const dev = { warning: 'DEVELOPMENT ONLY: these shares unseal this enclave without its officers.', shares: shares.slice(0, config.seal.threshold).map((s) => s.share) };
       writePrivateFile(devUnsealPath, JSON.stringify(dev, null, 2));
     }
+    // Last: until now a failed or killed init leaves a root key no one holds shares of, which a new init
+    // replaces (the PostgreSQL stores keep what was written; SQLite files are removed above).
+    await enclave.seal.completeInitialization();
     return { configPath, dataDir: config.dataDir, shares, tokens, threshold: config.seal.threshold, devUnsealPath, wroteConfig };
   } finally {
     await enclave.close();

@@ -21,6 +21,13 @@ export interface SealRecord {
   readonly officers: readonly { readonly name: string; readonly fingerprint: string }[];
   readonly rootCheck: string;
   readonly createdAt: string;
+  /**
+   * Written with the root key and cleared once init has handed out its shares and tokens: a record
+   * still marked was left by an init that failed or was killed on the way (on PostgreSQL, nothing init
+   * wrote is removed again), whose shares nobody holds. Such an enclave is not initialized: init may
+   * create its root key again.
+   */
+  readonly initializing?: true;
 }
 
 export interface SealStatus {
@@ -131,7 +138,7 @@ export class SealService {
    */
   checkConfigured(configured: { readonly threshold: number; readonly officers: readonly string[] }): void {
     const r = this.record;
-    if (!r) return;
+    if (!r || r.initializing) return;
     const split = r.officers.map((o) => o.name);
     // The order of the names does not matter: each share is recognized by its fingerprint.
     if (r.threshold === configured.threshold && [...split].sort().join('\u0000') === [...configured.officers].sort().join('\u0000')) return;
@@ -142,8 +149,12 @@ export class SealService {
     );
   }
 
-  /** Creates the root key and splits it, one share per officer. The shares are shown once. */
-  async initialize(officers: readonly string[], threshold: number): Promise<OfficerShare[]> {
+  /**
+   * Creates the root key and splits it, one share per officer. The shares are shown once. `pending`
+   * (init): the enclave counts as initialized only after completeInitialization, once the shares can be
+   * handed out; until then a new init may replace the key.
+   */
+  async initialize(officers: readonly string[], threshold: number, options: { pending?: boolean } = {}): Promise<OfficerShare[]> {
     if (threshold < 2 || threshold > officers.length) {
       throw new EnclaveError('invalid_config', `seal threshold must be between 2 and the number of officers (${officers.length})`);
     }
@@ -155,9 +166,15 @@ export class SealService {
       officers: officers.map((name, i) => ({ name, fingerprint: shareFingerprint(shares[i] ?? '') })),
       rootCheck: rootCheck(root),
       createdAt: new Date().toISOString(),
+      ...(options.pending === true ? { initializing: true as const } : {}),
     };
     if (!(await this.meta.putIfAbsent(META_KEY, JSON.stringify(record)))) {
-      throw new EnclaveError('already_initialized', 'this enclave already has a root key; refusing to create another');
+      // The root key of an init that never completed is replaced: no one was handed its shares.
+      const current = await this.meta.get(META_KEY);
+      if (current === undefined || (JSON.parse(current) as SealRecord).initializing !== true) {
+        throw new EnclaveError('already_initialized', 'this enclave already has a root key; refusing to create another');
+      }
+      await this.meta.put(META_KEY, JSON.stringify(record));
     }
     root.fill(0);
     this.record = record;
@@ -166,8 +183,17 @@ export class SealService {
     return officers.map((officer, i) => ({ officer, share: shares[i] ?? '' }));
   }
 
-  status(): SealStatus {
+  /** Marks init complete, once its shares and tokens are ready to be handed out (SealRecord.initializing). */
+  async completeInitialization(): Promise<void> {
     const r = this.record;
+    if (!r?.initializing) return;
+    const complete: SealRecord = { version: r.version, threshold: r.threshold, officers: r.officers, rootCheck: r.rootCheck, createdAt: r.createdAt };
+    await this.meta.put(META_KEY, JSON.stringify(complete));
+    this.record = complete;
+  }
+
+  status(): SealStatus {
+    const r = this.record?.initializing ? undefined : this.record;
     return {
       initialized: r !== undefined,
       sealed: this.keyring.sealed,
@@ -198,7 +224,7 @@ export class SealService {
   /** Whether this share completed a set that reconstructs the root key (false while more are needed, or once unsealed). */
   private async enter(share: string, load: boolean): Promise<boolean> {
     const r = this.record;
-    if (!r) throw new EnclaveError('not_initialized');
+    if (!r || r.initializing) throw new EnclaveError('not_initialized', r ? 'enclave init did not complete (it failed or was stopped): run it again' : undefined);
     const fp = shareFingerprint(share);
     const officer = r.officers.find((o) => o.fingerprint === fp);
     // Checked unsealed too: a wrong share is refused whenever it is entered, not answered "unsealed".
