@@ -5,9 +5,10 @@ import type { RecordRevision } from '../core/store.ts';
  * An If-Match field (RFC 9110 §13.1.1): `'*'` (the record exists), or the record revisions of its strong
  * entity-tags. Weak tags (`W/"3.mww7j89t"`), bare versions and tags this server never issues are left out,
  * since the strong comparison never matches them; an empty list therefore matches nothing.
- * `bareVersion` says whether a member was a bare version (`3` or `"3"`), the form this API took before.
+ * `bareVersion` says whether a member was a bare version (`3` or `"3"`), the form this API took before;
+ * `weak` whether one was weak (for the 412's hint).
  */
-export type IfMatch = '*' | { readonly revisions: readonly RecordRevision[]; readonly bareVersion: boolean };
+export type IfMatch = '*' | { readonly revisions: readonly RecordRevision[]; readonly bareVersion: boolean; readonly weak: boolean };
 
 /** No record is ever at version 0: asking the vault for it fails the precondition after its usual checks. */
 const NO_REVISION: RecordRevision = { version: 0, createdAt: 0 };
@@ -48,6 +49,7 @@ export function parseIfMatch(header: string | string[] | undefined): IfMatch | u
   if (value === '*') return '*';
   const revisions: RecordRevision[] = [];
   let bareVersion = false;
+  let weakTag = false;
   let members = 0;
   for (let at = 0; at < value.length; ) {
     MEMBER.lastIndex = at;
@@ -57,13 +59,16 @@ export function parseIfMatch(header: string | string[] | undefined): IfMatch | u
     const [, weak, opaque, bare] = m;
     if (opaque === undefined && bare === undefined) continue;
     members += 1;
-    if (weak !== undefined) continue;
+    if (weak !== undefined) {
+      weakTag = true;
+      continue;
+    }
     const revision = opaque === undefined ? undefined : revisionOf(opaque);
     if (revision) revisions.push(revision);
     else if (VERSION.test(bare ?? opaque ?? '')) bareVersion = true;
   }
   if (members === 0) throw malformed();
-  return { revisions, bareVersion };
+  return { revisions, bareVersion, weak: weakTag };
 }
 
 const sameRevision = (a: RecordRevision, b: RecordRevision) => a.version === b.version && a.createdAt === b.createdAt;
@@ -81,7 +86,7 @@ export async function ifMatching<T>(
   change: (revision: RecordRevision | undefined) => Promise<T>,
 ): Promise<T> {
   if (condition === undefined || condition === '*') return change(undefined);
-  const { revisions, bareVersion } = condition;
+  const { revisions, bareVersion, weak } = condition;
   if (revisions.length === 0) {
     try {
       return await change(NO_REVISION);
@@ -91,7 +96,9 @@ export async function ifMatching<T>(
         'version_conflict',
         bareVersion
           ? 'no entity-tag in If-Match matches the record: a bare version (3 or "3") is not an entity-tag of this server, which names the record\'s incarnation too; send the ETag as returned, e.g. "3.mww7j89t" (RFC 9110 §8.8.3)'
-          : 'no entity-tag in If-Match matches the record: the comparison is strong, so a weak one (W/"…") never matches (RFC 9110 §13.1.1)',
+          : weak
+            ? 'no entity-tag in If-Match matches the record: the comparison is strong, so a weak one (W/"…") never matches (RFC 9110 §13.1.1)'
+            : 'no entity-tag in If-Match matches the record: none is one this server issued; send the ETag exactly as returned, e.g. "3.mww7j89t" (tags compare character by character)',
       );
     }
   }

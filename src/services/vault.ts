@@ -850,21 +850,26 @@ export class Vault {
    */
   async deleteRecord(principal: Principal, collectionName: string, id: string, ifMatch?: RecordRevision, onlyOwn = false): Promise<void> {
     const c = this.collection(collectionName);
-    // The id deleted and created again for another subject before the gate opened: that one is deleted,
-    // under its own subject's gate; a record that keeps changing hands is left to the caller to retry.
+    // The id deleted and created again for another subject before the gate opened, or the record changed
+    // after its decision (deleteNow): what is there now is decided on and deleted, under its own subject's
+    // gate; a record that keeps changing is left to the caller to retry.
     for (let attempt = 0; attempt < 2; attempt++) {
       const subject = (await this.locateFor(principal, 'record.delete', c, id)).row.subject;
       if (await this.subjects.shared([subject], () => this.deleteNow(principal, c, id, subject, ifMatch, onlyOwn))) return;
     }
-    throw new EnclaveError('version_conflict', `record "${id}" of "${c.name}" changed subject while it was being deleted; read it again`);
+    throw new EnclaveError('version_conflict', `record "${id}" of "${c.name}" changed while it was being deleted; read it again`);
   }
 
-  /** deleteRecord under the gate of `subject`; false, changing nothing, if the record is now another subject's. */
+  /**
+   * deleteRecord under the gate of `subject`; false, changing nothing, if the record is now another
+   * subject's, or (without `ifMatch`) no longer the revision decided on.
+   */
   private async deleteNow(principal: Principal, c: CollectionDef, id: string, subject: string, ifMatch: RecordRevision | undefined, onlyOwn: boolean): Promise<boolean> {
     const existing = await this.locateRecord(c, id);
     if (existing.row.subject !== subject) return false;
-    const notOwn = () => new EnclaveError('record_exists', `record "${id}" of "${c.name}" was created by another principal: it is left as it is`);
-    if (onlyOwn && existing.row.createdBy !== null && existing.row.createdBy !== principal.id) throw notOwn();
+    if (onlyOwn && existing.row.createdBy !== null && existing.row.createdBy !== principal.id) {
+      throw new EnclaveError('record_exists', `record "${id}" of "${c.name}" was created by another principal: it is left as it is`);
+    }
     const fields = existing.row.sealed === null ? Object.keys(JSON.parse(existing.row.publicJson) as object) : [...c.fields.keys()];
     const decision = await this.decideLogged(principal, 'record.delete', { collection: c, subject: existing.row.subject, fields });
     // After the decision: the answer names the record's subject.
@@ -873,11 +878,16 @@ export class Vault {
     const conflict = notAt(id, existing.row, ifMatch);
     if (conflict) throw conflict;
     await this.record('record.deleted', principal, existing.row.subject, { collection: c.name, version: existing.row.version, policies: [...decision.policies] });
-    const outcome = await existing.store.records.delete(c.name, id, ifMatch, onlyOwn ? principal.id : undefined);
+    // Always at the revision decided on and logged: a record deleted and created again since (perhaps for
+    // another subject, under another gate) is another's decision, not this one's.
+    const outcome = await existing.store.records.delete(c.name, id, revisionOf(existing.row), onlyOwn ? principal.id : undefined);
     if (outcome === 'subject_unavailable') throw await this.writeRefused(subject, existing);
     if (outcome === 'not_found') throw new EnclaveError('record_not_found', `no record "${id}" in "${c.name}"`);
-    // Without a version to compare, only the creator can have differed: the record was replaced meanwhile by another's.
-    if (outcome === 'version_conflict') throw ifMatch === undefined ? notOwn() : new EnclaveError('version_conflict', `record "${id}" changed concurrently; read it again`);
+    if (outcome === 'version_conflict') {
+      if (ifMatch !== undefined) throw new EnclaveError('version_conflict', `record "${id}" changed concurrently; read it again`);
+      // Unconditional: deleteRecord decides again on the record there now (a creator's check included).
+      return false;
+    }
     return true;
   }
 

@@ -175,6 +175,12 @@ describe('enclave serve + unseal + client commands', () => {
 
     const messageEtag = /etag ("[^"]+")/.exec((await run(['record', 'get', 'messages', messageId], { env: appEnv })).stdout)?.[1];
     assert.ok(messageEtag);
+    // The list shows each record's ETag too (the server's list carries it), so a conditional change needs no get first.
+    assert.ok((JSON.parse(list.stdout) as { records: { id: string; etag: string }[] }).records.some((r) => r.id === messageId && r.etag === messageEtag), list.stdout);
+    const listed = await run(['record', 'list', 'kim'], { env: appEnv });
+    assert.equal(listed.code, 0, listed.stderr);
+    assert.match(listed.stdout, new RegExp(`^messages/${messageId} {2}subject kim {2}version 1 {2}etag ${messageEtag} {2}updated `, 'm'));
+    assert.match(listed.stdout, /^users\/kim {2}subject kim {2}version 3 {2}etag "3\.[0-9a-z]+" {2}updated /m);
     const staleDel = await run(['record', 'delete', 'messages', messageId, '--if-match', messageEtag.replace('"1.', '"2.')], { env: appEnv });
     assert.equal(staleDel.code, 1);
     assert.equal(oneErrorLine(staleDel).code, 'version_conflict');

@@ -132,6 +132,14 @@ describe('If-Match on records', () => {
       assert.equal(errorCode(res), 'invalid_request');
     }
     assert.equal(await version('opaque'), 1);
+    // The 412 says why: a strong tag this server never issued is not called weak, and a weak one is.
+    const message = (res: Awaited<ReturnType<typeof put>>) => json<{ error: { message: string } }>(res).error.message;
+    for (const foreign of [`"${v}.${t.toUpperCase()}"`, '"abc"'].filter((other) => other !== tag)) {
+      const res = await put('opaque', foreign);
+      assert.match(message(res), /none is one this server issued/, foreign);
+      assert.doesNotMatch(message(res), /weak/, foreign);
+    }
+    assert.match(message(await put('opaque', `W/${tag}`)), /weak/);
     // The exact tag an ETag gave still matches.
     assert.equal((await put('opaque', tag)).statusCode, 200);
   });
@@ -191,6 +199,7 @@ describe('parseIfMatch and etagOf', () => {
         assert.ok(parsed !== undefined && parsed !== '*');
         assert.deepEqual(parsed.revisions, revisions);
         assert.equal(parsed.bareVersion, noise === '7, ');
+        assert.equal(parsed.weak, noise === 'W/"1.a", ');
       }),
     );
   });

@@ -330,6 +330,41 @@ void describe('vault', () => {
       assert.equal((await vault.getRecord(service, 'users', id)).data['email'], 'fourth@x.test');
     });
 
+    void it('a delete without If-Match never removes a record deleted and created again for another subject after its decision: it is decided (and logged) again on that one', async () => {
+      const { config, router, keyring, control, decisions, log } = fx.enclave;
+      const s1 = uid('s');
+      const s2 = uid('s');
+      const id = uid('u');
+      await fx.enclave.vault.registerSubject(service, { id: s1, country: 'US' });
+      await fx.enclave.vault.registerSubject(service, { id: s2, country: 'US' });
+      await fx.enclave.vault.createRecord(service, 'users', { id, data: userData(s1) });
+      // This principal may delete s1's records, never s2's.
+      const vault = new Vault({
+        config,
+        router,
+        claims: control.subjectClaims,
+        keyring,
+        log,
+        decisions: { decide: async (r) => (r.action === 'record.delete' && r.subject === s2 ? { allow: false, release: 'public', policies: ['no-s2'], policyVersion: 1, reason: 'not s2' } : decisions.decide(r)) },
+      });
+      const deleting = holdNext(site(fx, 'trusted-us').records, 'delete');
+      try {
+        const deleted = vault.deleteRecord(service, 'users', id);
+        deleted.catch(() => undefined);
+        await deleting.reached;
+        // Decided on s1's record; meanwhile it is deleted and the id created again for s2 (a later millisecond: another incarnation).
+        await fx.enclave.vault.deleteRecord(service, 'users', id);
+        for (const start = Date.now(); Date.now() === start; ) await new Promise((resolve) => setTimeout(resolve, 1));
+        await fx.enclave.vault.createRecord(service, 'users', { id, data: userData(s2, 'theirs@x.test') });
+        deleting.release();
+        await rejectsWith(deleted, 'forbidden');
+      } finally {
+        deleting.restore();
+      }
+      const kept = await fx.enclave.vault.getRecord(service, 'users', id);
+      assert.deepEqual([kept.subject, kept.data['email']], [s2, 'theirs@x.test']);
+    });
+
     void it('refuses to move a record to another subject on replace (subject_mismatch) and changes nothing', async () => {
       const s1 = uid('s');
       const s2 = uid('s');

@@ -33,8 +33,12 @@ export function etagArgument(value: string): string {
   return `"${opaque}"`;
 }
 
-/** A record for people; with its ETag (what `--if-match` takes) when the answer gave one. */
-export function describeRecord(r: RecordView, etag?: string): string {
+/**
+ * A record for people; with its ETag (what `--if-match` takes) when the answer gave one: the ETag header,
+ * or the record's own `etag` (each record of a list carries it).
+ */
+export function describeRecord(r: RecordView & { readonly etag?: unknown }, header?: string): string {
+  const etag = header ?? (typeof r.etag === 'string' ? r.etag : undefined);
   const fields = Object.entries(r.data).map(([k, v]) => [k, v === null ? 'null' : typeof v === 'string' ? v : JSON.stringify(v)]);
   return [
     printable(`${r.collection}/${r.id}  subject ${r.subject}  version ${r.version}${etag === undefined ? '' : `  etag ${etag}`}  updated ${r.updated_at}`),
