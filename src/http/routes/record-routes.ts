@@ -28,6 +28,7 @@ const security = [{ bearer: [] }];
  * (formatRfc3339, exactly Date#toISOString), so it reads back to the incarnation's creation time exactly.
  */
 const etagOfView = (view: RecordView) => etagOf({ version: view.version, createdAt: Date.parse(view.created_at) });
+/** The view with its tag, which the ETag header repeats (computed once). */
 const withEtag = (view: RecordView) => ({ ...view, etag: etagOfView(view) });
 
 export function recordRoutes(app: FastifyInstance, enclave: Enclave): void {
@@ -53,11 +54,12 @@ export function recordRoutes(app: FastifyInstance, enclave: Enclave): void {
     },
     async (request, reply) => {
       const view = await receipted(reply, () => vault.createRecord(principalOf(request), request.params.collection, request.body));
+      const body = withEtag(view);
       return reply
         .status(201)
-        .header('etag', etagOfView(view))
+        .header('etag', body.etag)
         .header('location', `/v1/collections/${view.collection}/records/${encodeURIComponent(view.id)}`)
-        .send(withEtag(view));
+        .send(body);
     },
   );
 
@@ -75,7 +77,8 @@ export function recordRoutes(app: FastifyInstance, enclave: Enclave): void {
     async (request, reply) => {
       const view = await receipted(reply, () => vault.getRecord(principalOf(request), request.params.collection, request.params.id));
       nameGrants(reply, [view]);
-      return reply.header('etag', etagOfView(view)).header('cache-control', 'no-store').send(withEtag(view));
+      const body = withEtag(view);
+      return reply.header('etag', body.etag).header('cache-control', 'no-store').send(body);
     },
   );
 
@@ -103,7 +106,8 @@ export function recordRoutes(app: FastifyInstance, enclave: Enclave): void {
           }),
         ),
       );
-      return reply.header('etag', etagOfView(view)).send(withEtag(view));
+      const body = withEtag(view);
+      return reply.header('etag', body.etag).send(body);
     },
   );
 
