@@ -429,6 +429,8 @@ export interface MetaStore {
   get(key: string): Promise<string | undefined>;
   /** Writes only if the key is absent; returns whether it wrote. */
   putIfAbsent(key: string, value: string): Promise<boolean>;
+  /** Writes only if the key holds `expected` now (compare-and-set); returns whether it wrote. */
+  replace(key: string, expected: string, value: string): Promise<boolean>;
   put(key: string, value: string): Promise<void>;
 }
 

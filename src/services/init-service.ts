@@ -12,7 +12,7 @@ import { makeDirectories, makePrivateDir, PathStepError, writePrivateFile } from
 import { sqlitePathOf } from '../storage/open-store.ts';
 import { loadConfig } from './config-loader.ts';
 import { DEV_UNSEAL_FILE } from './dev-shares.ts';
-import { openEnclave } from './enclave.ts';
+import { openEnclave, type Enclave } from './enclave.ts';
 import type { OfficerShare } from './seal-service.ts';
 import { starterConfig, type StarterOptions } from './starter-config.ts';
 import { checkTokenRequest } from './token-service.ts';
@@ -83,12 +83,18 @@ async function init(dir: string, options: StarterOptions & { dev?: boolean }, cr
     const { org, role } = config.gatekeeper.bootstrap;
     const label = 'bootstrap (enclave init)';
     for (const officer of config.seal.officers) checkTokenRequest(config, { principal: officer, org, role, label });
+    await refuseChangedPrincipals(enclave, config);
     const devUnsealPath = options.dev ? join(config.dataDir, DEV_UNSEAL_FILE) : null;
     if (devUnsealPath !== null) {
       // Written empty now, so that a path that cannot take it is refused while there is no key yet.
       // An existing one is stale: this enclave has no root key its shares could belong to.
       noteNew(created, devUnsealPath);
       onPath(`cannot write the development unseal file ${devUnsealPath}`, () => writePrivateFile(devUnsealPath, ''));
+    } else {
+      // One left by an init --dev that did not complete holds shares of the key replaced here: serve would
+      // warn that it unseals this enclave.
+      const stale = join(config.dataDir, DEV_UNSEAL_FILE);
+      onPath(`cannot remove the stale development unseal file ${stale}`, () => rmSync(stale, { force: true }));
     }
     const shares = await enclave.seal.initialize(config.seal.officers, config.seal.threshold, { pending: true });
     // Bootstrap: with no token yet there is no quorum to approve one, so each officer gets a first token
@@ -104,10 +110,34 @@ async function init(dir: string, options: StarterOptions & { dev?: boolean }, cr
     }
     // Last: until now a failed or killed init leaves a root key no one holds shares of, which a new init
     // replaces (the PostgreSQL stores keep what was written; SQLite files are removed above).
-    await enclave.seal.completeInitialization();
+    try {
+      await enclave.seal.completeInitialization();
+    } catch (err) {
+      // Another init replaced this one's key: what this one created (directories, configuration, store
+      // files) is that init's now, and stays.
+      if (err instanceof EnclaveError && err.code === 'already_initialized') created.length = 0;
+      throw err;
+    }
     return { configPath, dataDir: config.dataDir, shares, tokens, threshold: config.seal.threshold, devUnsealPath, wroteConfig };
   } finally {
     await enclave.close();
+  }
+}
+
+/**
+ * Refuses, before the root key is replaced, officers whom an init that did not complete issued a token as
+ * another org or role than gatekeeper.bootstrap now says: a principal's org and role never change, so
+ * issuing theirs would fail after the key was replaced, on every init.
+ */
+async function refuseChangedPrincipals(enclave: Enclave, config: EnclaveConfig): Promise<void> {
+  const { org, role } = config.gatekeeper.bootstrap;
+  const officers = new Set(config.seal.officers);
+  for (const { principal: p } of await enclave.control.tokens.list()) {
+    if (!officers.has(p.id) || (p.org === org && p.role === role)) continue;
+    throw new EnclaveError(
+      'invalid_config',
+      `principal "${p.id}" was issued a token as ${p.org}/${p.role} by an init that did not complete, and a principal's org and role cannot change: set gatekeeper.bootstrap back to ${p.org}/${p.role}; nothing was changed`,
+    );
   }
 }
 

@@ -168,15 +168,20 @@ export class SealService {
       createdAt: new Date().toISOString(),
       ...(options.pending === true ? { initializing: true as const } : {}),
     };
-    if (!(await this.meta.putIfAbsent(META_KEY, JSON.stringify(record)))) {
+    // Not needed past here, also when refused below.
+    root.fill(0);
+    const text = JSON.stringify(record);
+    if (!(await this.meta.putIfAbsent(META_KEY, text))) {
       // The root key of an init that never completed is replaced: no one was handed its shares.
       const current = await this.meta.get(META_KEY);
       if (current === undefined || (JSON.parse(current) as SealRecord).initializing !== true) {
         throw new EnclaveError('already_initialized', 'this enclave already has a root key; refusing to create another');
       }
-      await this.meta.put(META_KEY, JSON.stringify(record));
+      // Only the record read: of two inits replacing it at once, one writes its key.
+      if (!(await this.meta.replace(META_KEY, current, text))) {
+        throw new EnclaveError('already_initialized', 'another init created this enclave\'s root key meanwhile; refusing to create another');
+      }
     }
-    root.fill(0);
     this.record = record;
     await this.log?.append({ type: 'key.created', details: { key: 'root', threshold, officers: [...officers], ...this.configurationDetails() } });
     await this.recordConfiguration();
@@ -188,7 +193,11 @@ export class SealService {
     const r = this.record;
     if (!r?.initializing) return;
     const complete: SealRecord = { version: r.version, threshold: r.threshold, officers: r.officers, rootCheck: r.rootCheck, createdAt: r.createdAt };
-    await this.meta.put(META_KEY, JSON.stringify(complete));
+    // Only over this init's own record: another init may have replaced it (taking it for a stranded one),
+    // and its key is the one stored; this init's shares unseal nothing and must not be handed out.
+    if (!(await this.meta.replace(META_KEY, JSON.stringify(r), JSON.stringify(complete)))) {
+      throw new EnclaveError('already_initialized', 'another init replaced the root key this init created, before it completed; its shares are not handed out');
+    }
     this.record = complete;
   }
 

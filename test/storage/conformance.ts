@@ -827,6 +827,18 @@ export function storeConformance(name: string, open: () => Promise<Store> | Stor
         assert.equal(await store.meta.get(key), '');
         assert.equal(await store.meta.putIfAbsent(key, 'x'), false, 'an empty value is still present');
       });
+
+      void it('replace writes only over the value expected (compare-and-set); of two at once, one', async () => {
+        const key = `${ns}-cas`;
+        assert.equal(await store.meta.replace(key, 'v0', 'v1'), false, 'an absent key is not replaced');
+        assert.equal(await store.meta.get(key), undefined);
+        await store.meta.put(key, 'v0');
+        assert.equal(await store.meta.replace(key, 'other', 'v1'), false);
+        assert.equal(await store.meta.get(key), 'v0');
+        const won = await Promise.all([store.meta.replace(key, 'v0', 'a'), store.meta.replace(key, 'v0', 'b')]);
+        assert.deepEqual(won.filter(Boolean).length, 1);
+        assert.equal(await store.meta.get(key), won[0] ? 'a' : 'b');
+      });
     });
 
     // ---- the gatekeeper's sub-stores (control store) ----------------------------------------------

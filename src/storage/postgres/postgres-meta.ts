@@ -9,6 +9,7 @@ export function postgresMeta(db: PostgresDb): MetaStore {
       return r ? String(r['value']) : undefined;
     },
     putIfAbsent: async (key, value) => (await db.run('INSERT INTO meta (key, value) VALUES ($1, $2) ON CONFLICT (key) DO NOTHING', [key, value])) === 1,
+    replace: async (key, expected, value) => (await db.run('UPDATE meta SET value = $3 WHERE key = $1 AND value = $2', [key, expected, value])) === 1,
     put: async (key, value) => {
       await db.run('INSERT INTO meta (key, value) VALUES ($1, $2) ON CONFLICT (key) DO UPDATE SET value = excluded.value', [key, value]);
     },

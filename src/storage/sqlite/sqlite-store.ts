@@ -538,6 +538,7 @@ export class SqliteStore implements Store {
         return Promise.resolve(r ? (r['value'] as string) : undefined);
       },
       putIfAbsent: async (key, value) => Promise.resolve(this.stmt('INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT (key) DO NOTHING').run(key, value).changes === 1),
+      replace: async (key, expected, value) => Promise.resolve(this.stmt('UPDATE meta SET value = ? WHERE key = ? AND value = ?').run(value, key, expected).changes === 1),
       put: async (key, value) => {
         this.stmt('INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value').run(key, value);
         return Promise.resolve();
