@@ -506,6 +506,16 @@ export class ChangeService {
     return since !== undefined && since <= at ? since : undefined;
   }
 
+  /** Said when no approver of `org` holds a valid token, so the approval a proposal waits for cannot come. */
+  private async noApproverNote(org: string, tokens?: readonly TokenWithPrincipal[]): Promise<string> {
+    const g = this.config.gatekeeper;
+    const now = this.clock();
+    const holds = (tokens ?? (await this.store.tokens.list())).some(
+      (t) => t.principal.org === org && tokenState(t, now) === 'active' && isIndependent(g.independent, g.groups, t.principal),
+    );
+    return holds ? '' : `; no approver of ${org} holds a valid token to give it: the operator opens ${org} with gatekeeper.rebootstrap`;
+  }
+
   /** What a first-of-org token's entries say of a rebootstrap (the configuration's recovery of the org). */
   private rebootstrapDetails(org: string, at: number): Record<string, LogValue> {
     const since = this.rebootstrapSince(org, at);
@@ -730,7 +740,7 @@ export class ChangeService {
     const approvers = approversOf(approvals, row.digest, partyOf(row));
     const quorum = evaluateQuorum(rule, this.config.gatekeeper.groups, approvers, row.proposer);
     const org = await this.orgApproval(row, approvers, tokens);
-    const orgMissing = orgMet(org) || !org ? [] : [`1 approval from a principal of ${org.org} (its own check on tokens of its principals)`];
+    const orgMissing = orgMet(org) || !org ? [] : [`1 approval from a principal of ${org.org} (its own check on tokens of its principals)${await this.noApproverNote(org.org, tokens)}`];
     const base = {
       id: row.id,
       kind: row.kind,

@@ -73,6 +73,7 @@ describe('tokens for an independent approver org', () => {
     assert.equal(await t.whoami(secret), 401, 'the gatekeepers hold no monitor token');
     assert.equal(two.quorum.met, false);
     assert.match(two.quorum.missing, /1 approval from a principal of trusted-provider/);
+    assert.doesNotMatch(two.quorum.missing, /rebootstrap/, 'its monitor can give it');
     assert.deepEqual(two.org_approval, { org: 'trusted-provider', first_of_org: false, approved_by: null });
 
     const three = json<ProposalBody>(await t.verdict(h.tokens.provider, proposal));
@@ -193,6 +194,7 @@ describe('revoking every monitor of an org', () => {
     assert.equal(await t.whoami(secret), 401, 'no monitor token minted by the gatekeepers alone');
     assert.equal(after.quorum.met, false);
     assert.deepEqual(after.org_approval, { org: 'trusted-provider', first_of_org: false, approved_by: null }, 'the org stays bootstrapped');
+    assert.match(after.quorum.missing, /no approver of trusted-provider holds a valid token to give it: the operator opens trusted-provider with gatekeeper\.rebootstrap/);
   });
 });
 
@@ -305,6 +307,7 @@ describe('a principal named in an independent approver group', () => {
     await t.verdict(h.tokens.approver, proposal);
     const after = json<ProposalBody>(await t.verdict(bob, proposal));
     assert.equal(after.status, 'pending', 'token_approval met, the org\'s own approval missing');
+    assert.match(after.quorum.missing, /no approver of regulator holds a valid token to give it: the operator opens regulator with gatekeeper\.rebootstrap/);
     assert.equal(await t.whoami(secret), 401, 'no monitor minted by the gatekeepers');
   });
 
