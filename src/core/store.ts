@@ -327,6 +327,8 @@ export interface ApprovalStore {
   add(row: ApprovalRow): Promise<InsertResult>;
   /** In the order they were given. */
   list(target: string): Promise<ApprovalRow[]>;
+  /** `list` of each target, in one read (a page of requests or proposals); every target has an entry. */
+  listMany(targets: readonly string[]): Promise<Map<string, ApprovalRow[]>>;
 }
 
 export interface GrantStore {

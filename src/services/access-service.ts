@@ -304,12 +304,9 @@ export class AccessService {
     // `expired` is a pending request past its time: ask the store for pending ones and filter by the clock.
     const stored = options.status === 'expired' ? 'pending' : options.status;
     const rows = await this.store.accessRequests.list({ ...(options.kind ? { kind: options.kind } : {}), ...(stored ? { status: stored } : {}), ...(options.limit ? { limit: options.limit } : {}) });
-    const views: AccessRequestView[] = [];
-    for (const row of rows) {
-      if (options.status !== undefined && this.state(row, now) !== options.status) continue;
-      views.push(this.view(row, await this.store.approvals.list(row.id)));
-    }
-    return views;
+    const listed = rows.filter((row) => options.status === undefined || this.state(row, now) === options.status);
+    const approvals = await this.store.approvals.listMany(listed.map((row) => row.id));
+    return listed.map((row) => this.view(row, approvals.get(row.id) ?? []));
   }
 
   // ---- grants ----------------------------------------------------------------------------------
@@ -399,9 +396,8 @@ export class AccessService {
    */
   private async unreviewedBreakGlass(principal: string): Promise<AccessRequestRow[]> {
     const rows = await this.store.accessRequests.list({ kind: 'breakglass', requester: principal, limit: 1000 });
-    const unreviewed: AccessRequestRow[] = [];
-    for (const row of rows) if (!this.reviewed(row, await this.store.approvals.list(row.id))) unreviewed.push(row);
-    return unreviewed.reverse();
+    const approvals = await this.store.approvals.listMany(rows.map((row) => row.id));
+    return rows.filter((row) => !this.reviewed(row, approvals.get(row.id) ?? [])).reverse();
   }
 
   private tooManyUnreviewed(unreviewed: readonly AccessRequestRow[]): EnclaveError {
@@ -456,14 +452,10 @@ export class AccessService {
   /** How many break-glass uses nobody reviewed by their deadline (for /metrics): approvals are read only past it. */
   async overdueBreakGlass(): Promise<number> {
     const now = this.clock();
-    let overdue = 0;
-    for (const r of await this.store.accessRequests.list({ kind: 'breakglass', limit: 1000 })) {
-      // Before its deadline a use is never overdue, whatever its approvals say (see view()).
-      if (now <= r.expiresAt) continue;
-      const view = this.view(r, await this.store.approvals.list(r.id));
-      if (view.review === 'overdue') overdue++;
-    }
-    return overdue;
+    // Before its deadline a use is never overdue, whatever its approvals say (see view()).
+    const due = (await this.store.accessRequests.list({ kind: 'breakglass', limit: 1000 })).filter((r) => now > r.expiresAt);
+    const approvals = await this.store.approvals.listMany(due.map((r) => r.id));
+    return due.filter((r) => this.view(r, approvals.get(r.id) ?? []).review === 'overdue').length;
   }
 
   view(row: AccessRequestRow, approvals: readonly ApprovalRow[]): AccessRequestView {

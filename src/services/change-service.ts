@@ -577,8 +577,9 @@ export class ChangeService {
     const visible = rows.filter((row) => readable.includes(row.kind) && (options.status === undefined || this.state(row, now) === options.status) && (!own || this.ownOrgMay(principal, row)));
     // Read once for every token proposal listed, not once each.
     const tokens = visible.some((row) => row.kind === 'token.issue') ? await this.store.tokens.list() : undefined;
+    const approvals = await this.store.approvals.listMany(visible.map((row) => row.id));
     const views: ProposalView[] = [];
-    for (const row of visible) views.push(await this.view(row, await this.store.approvals.list(row.id), tokens));
+    for (const row of visible) views.push(await this.view(row, approvals.get(row.id) ?? [], tokens));
     return views;
   }
 

@@ -209,6 +209,13 @@ export function toAccessRequest(r: SqlRow): AccessRequestRow {
   };
 }
 
+/** Approval rows read for many targets, by target, each in the order read; every target has an entry. */
+export function approvalsByTarget(targets: readonly string[], rows: readonly SqlRow[]): Map<string, ApprovalRow[]> {
+  const out = new Map<string, ApprovalRow[]>(targets.map((t) => [t, []]));
+  for (const r of rows) out.get(str(r['target']))?.push(toApproval(r));
+  return out;
+}
+
 export function toApproval(r: SqlRow): ApprovalRow {
   return {
     target: str(r['target']),

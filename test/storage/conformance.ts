@@ -1034,6 +1034,20 @@ export function storeConformance(name: string, open: () => Promise<Store> | Stor
         assert.deepEqual(await store.approvals.list(`${ns}-t`), [approval('t', 'carol', { at: T0 + 1, verdict: 'deny' }), approval('t', 'bob', { at: T0 + 2, comment: 'ok — ñ' })]);
         assert.deepEqual(await store.approvals.list(`${ns}-none`), []);
       });
+
+      void it('listMany answers list for each target in one read; every target has an entry', async () => {
+        await store.approvals.add(approval('m1', 'bob', { at: T0 + 2 }));
+        await store.approvals.add(approval('m1', 'carol', { at: T0 + 1 }));
+        await store.approvals.add(approval('m2', 'dana'));
+        await store.approvals.add(approval('m3', 'erin'));
+        const targets = [`${ns}-m1`, `${ns}-m2`, `${ns}-none`];
+        const many = await store.approvals.listMany(targets);
+        assert.deepEqual([...many.keys()], targets);
+        for (const t of targets) assert.deepEqual(many.get(t), await store.approvals.list(t));
+        assert.deepEqual(many.get(`${ns}-m1`)?.map((a) => a.approver), [`${ns}-carol`, `${ns}-bob`], 'each in the order given');
+        assert.equal(many.has(`${ns}-m3`), false, 'only the targets asked for');
+        assert.deepEqual([...(await store.approvals.listMany([])).keys()], []);
+      });
     });
 
     void describe('policy versions', () => {

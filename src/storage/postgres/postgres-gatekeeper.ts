@@ -8,6 +8,7 @@ import {
   ACCESS_REQUEST_COLUMNS,
   accessRequestValues,
   APPROVAL_COLUMNS,
+  approvalsByTarget,
   approvalValues,
   GRANT_COLUMNS,
   grantValues,
@@ -79,6 +80,8 @@ export function postgresApprovals(db: PostgresDb): ApprovalStore {
   return {
     add: async (a) => ((await db.run(`INSERT INTO approvals (${APPROVAL_COLUMNS}) VALUES (${params(8)}) ON CONFLICT (target, approver) DO NOTHING`, approvalValues(a))) === 1 ? 'inserted' : 'exists'),
     list: async (target) => (await db.prepared('SELECT * FROM approvals WHERE target = $1 ORDER BY at, approver', [target])).map(toApproval),
+    listMany: async (targets) =>
+      approvalsByTarget(targets, targets.length === 0 ? [] : await db.prepared('SELECT * FROM approvals WHERE target = ANY($1::text[]) ORDER BY at, approver', [[...targets]])),
   };
 }
 

@@ -50,6 +50,7 @@ import {
   APPROVAL_COLUMNS,
   approvalValues,
   toAccessRequest,
+  approvalsByTarget,
   toApproval,
   toGrant,
   toPolicyVersion,
@@ -398,6 +399,10 @@ export class SqliteStore implements Store {
             : 'exists',
         ),
       list: async (target) => Promise.resolve((this.stmt('SELECT * FROM approvals WHERE target = ? ORDER BY at, approver').all(target) as Row[]).map(toApproval)),
+      listMany: async (targets) =>
+        Promise.resolve(
+          approvalsByTarget(targets, targets.length === 0 ? [] : (this.stmt('SELECT * FROM approvals WHERE target IN (SELECT value FROM json_each(?)) ORDER BY at, approver').all(JSON.stringify(targets)) as Row[])),
+        ),
     };
   }
 
