@@ -101,7 +101,11 @@ export type {
   TokenStore,
   TokenWithPrincipal,
   UpdateResult,
+  OrgBootstrap,
+  ProposalAbortReason,
+  RecordRevision,
 } from './store.ts';
+export { revisionOf, sameRevision } from './store.ts';
 export { planMigrations, type AppliedMigration, type Checksum, type Migration } from './migration-plan.ts';
 export {
   LOG_EVENT_TYPES,

@@ -58,6 +58,16 @@ export interface RecordRevision {
   readonly createdAt: number;
 }
 
+/** The revision a row is at: its version, and its incarnation's creation time. */
+export function revisionOf(row: Pick<RecordRow, 'version' | 'createdAt'>): RecordRevision {
+  return { version: row.version, createdAt: row.createdAt };
+}
+
+/** Whether two revisions are the same: both parts, since a record created again restarts its versions. */
+export function sameRevision(a: RecordRevision, b: RecordRevision): boolean {
+  return a.version === b.version && a.createdAt === b.createdAt;
+}
+
 /** A record with its subject's row, as one read returns them; `subject` is undefined when this store holds no such subject. */
 export interface RecordWithSubject {
   readonly record: RecordRow;

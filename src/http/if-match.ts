@@ -1,5 +1,5 @@
 import { EnclaveError } from '../core/errors.ts';
-import type { RecordRevision } from '../core/store.ts';
+import { sameRevision, type RecordRevision } from '../core/store.ts';
 
 /**
  * An If-Match field (RFC 9110 §13.1.1): `'*'` (the record exists), or the record revisions of its strong
@@ -34,7 +34,7 @@ export function etagOf(revision: RecordRevision): string {
 }
 
 /** The revision an opaque tag names, if it is one etagOf gives (exactly: no other spelling of it matches). */
-function revisionOf(opaque: string): RecordRevision | undefined {
+function revisionOfTag(opaque: string): RecordRevision | undefined {
   const m = TAG.exec(opaque);
   if (!m) return undefined;
   const createdAt = Number.parseInt(m[2] ?? '', 36);
@@ -63,7 +63,7 @@ export function parseIfMatch(header: string | string[] | undefined): IfMatch | u
       weakTag = true;
       continue;
     }
-    const revision = opaque === undefined ? undefined : revisionOf(opaque);
+    const revision = opaque === undefined ? undefined : revisionOfTag(opaque);
     if (revision) revisions.push(revision);
     else if (VERSION.test(bare ?? opaque ?? '')) bareVersion = true;
   }
@@ -71,7 +71,6 @@ export function parseIfMatch(header: string | string[] | undefined): IfMatch | u
   return { revisions, bareVersion, weak: weakTag };
 }
 
-const sameRevision = (a: RecordRevision, b: RecordRevision) => a.version === b.version && a.createdAt === b.createdAt;
 
 /**
  * Runs a replace or delete at the one revision If-Match allows. `*`: at any (a missing record is then

@@ -507,13 +507,18 @@ export class ChangeService {
   }
 
   /** Said when no approver of `org` holds a valid token, so the approval a proposal waits for cannot come. */
-  private async noApproverNote(org: string, tokens?: readonly TokenWithPrincipal[]): Promise<string> {
+  private noApproverNote(org: string, tokens: readonly TokenWithPrincipal[]): string {
     const g = this.config.gatekeeper;
     const now = this.clock();
-    const holds = (tokens ?? (await this.store.tokens.list())).some(
+    const holds = tokens.some(
       (t) => t.principal.org === org && tokenState(t, now) === 'active' && isIndependent(g.independent, g.groups, t.principal),
     );
     return holds ? '' : `; no approver of ${org} holds a valid token to give it: the operator opens ${org} with gatekeeper.rebootstrap`;
+  }
+
+  /** The tokens an org approval is judged on: read for a token proposal only (the one kind that has one). */
+  private async tokensFor(row: ProposalRow): Promise<readonly TokenWithPrincipal[]> {
+    return row.kind === 'token.issue' ? await this.store.tokens.list() : [];
   }
 
   /** What a first-of-org token's entries say of a rebootstrap (the configuration's recovery of the org). */
@@ -526,14 +531,14 @@ export class ChangeService {
    * The org approval a token proposal needs, if any. An org stays bootstrapped once one of its approvers
    * ever held a token: a gatekeeper quorum that revokes every monitor cannot then mint new ones as "first".
    */
-  private async orgApproval(row: ProposalRow, approvers: readonly Approver[], tokens?: readonly TokenWithPrincipal[]): Promise<OrgApproval | undefined> {
+  private orgApproval(row: ProposalRow, approvers: readonly Approver[], tokens: readonly TokenWithPrincipal[]): OrgApproval | undefined {
     if (row.kind !== 'token.issue') return undefined;
     const p = JSON.parse(row.payload) as TokenIssuePayload;
     const g = this.config.gatekeeper;
     const org = independentOrgOf(g.independent, g.groups, { id: p.principal, org: p.org, role: p.role });
     if (org === undefined) return undefined;
     // A decided proposal is shown as it was decided: its own token does not make it a later one.
-    if (this.firstOfOrg(tokens ?? (await this.store.tokens.list()), org, row.decidedAt ?? Infinity)) return { org, first_of_org: true, approved_by: null };
+    if (this.firstOfOrg(tokens, org, row.decidedAt ?? Infinity)) return { org, first_of_org: true, approved_by: null };
     const by = approvers.find((a) => a.org === org && a.id !== row.proposer && isIndependent(g.independent, g.groups, a));
     return { org, first_of_org: false, approved_by: by?.id ?? null };
   }
@@ -614,7 +619,7 @@ export class ChangeService {
       const approvals = await this.store.approvals.list(id);
       const approvers = approversOf(approvals, row.digest, party);
       const quorum = evaluateQuorum(rule, this.config.gatekeeper.groups, approvers, row.proposer);
-      const org = await this.orgApproval(row, approvers);
+      const org = this.orgApproval(row, approvers, await this.tokensFor(row));
       // A rejection stored meanwhile, its proposal not yet marked rejected, ends it all the same (the store
       // checks again as it applies).
       const applies = quorum.met && orgMet(org) && !approvals.some((a) => a.verdict === 'deny');
@@ -740,8 +745,9 @@ export class ChangeService {
     const rule = this.ruleOf(row.kind);
     const approvers = approversOf(approvals, row.digest, partyOf(row));
     const quorum = evaluateQuorum(rule, this.config.gatekeeper.groups, approvers, row.proposer);
-    const org = await this.orgApproval(row, approvers, tokens);
-    const orgMissing = orgMet(org) || !org ? [] : [`1 approval from a principal of ${org.org} (its own check on tokens of its principals)${await this.noApproverNote(org.org, tokens)}`];
+    const all = tokens ?? (await this.tokensFor(row));
+    const org = this.orgApproval(row, approvers, all);
+    const orgMissing = orgMet(org) || !org ? [] : [`1 approval from a principal of ${org.org} (its own check on tokens of its principals)${this.noApproverNote(org.org, all)}`];
     const base = {
       id: row.id,
       kind: row.kind,

@@ -17,7 +17,7 @@ import type { Principal } from '../core/principal.ts';
 import { recordAad, splitRecord, validateRecordData, validateRecordId, type RecordData } from '../core/record-model.ts';
 import { resolveResidence } from '../core/residency.ts';
 import { formatRfc3339 } from '../core/rfc3339.ts';
-import { UNMARKED, type MoveMark, type RecordRevision, type RecordRow, type Store, type SubjectClaimStore, type SubjectRow } from '../core/store.ts';
+import { revisionOf, sameRevision, UNMARKED, type MoveMark, type RecordRevision, type RecordRow, type Store, type SubjectClaimStore, type SubjectRow } from '../core/store.ts';
 import { open, seal, type AeadKey } from '../crypto/aead.ts';
 import { holderGone, newHolderId } from '../storage/process-alive.ts';
 import { KEY_ID, type Keyring } from './keyring.ts';
@@ -101,15 +101,12 @@ function deepFreeze<T>(value: T): T {
 
 const sameBytes = (a: Uint8Array | null, b: Uint8Array | null) => (a === null || b === null ? a === b : Buffer.from(a).equals(b));
 
-/** The revision a row is at: its version, and its incarnation's creation time. */
-const revisionOf = (row: RecordRow): RecordRevision => ({ version: row.version, createdAt: row.createdAt });
-
 /**
  * The conflict, if the record is not at the revision a condition names. A record deleted and created
  * again is another incarnation, at whatever version (RFC 9110 §8.8.1), so both parts must match.
  */
 function notAt(id: string, row: RecordRow, expected: RecordRevision | undefined): EnclaveError | undefined {
-  if (expected === undefined || (expected.version === row.version && expected.createdAt === row.createdAt)) return undefined;
+  if (expected === undefined || sameRevision(expected, revisionOf(row))) return undefined;
   return new EnclaveError(
     'version_conflict',
     expected.createdAt === row.createdAt ? `record "${id}" is at version ${row.version}, not ${expected.version}` : `record "${id}" was deleted and created again since that version; read it again`,

@@ -303,30 +303,24 @@ void describe('vault', () => {
 
       // Deleted and created again after the vault compared, before the store wrote: the store's condition refuses it.
       const records = site(fx, 'trusted-us').records;
-      const updating = holdNext(records, 'update');
-      try {
-        const replacing = vault.replaceRecord(service, 'users', id, { data: userData(s, 'lost@x.test'), ifMatch: revisionOf(second) });
-        replacing.catch(() => undefined);
-        await updating.reached;
-        await recreate('third@x.test');
-        updating.release();
-        await rejectsWith(replacing, 'version_conflict');
-      } finally {
-        updating.restore();
-      }
+      /** Runs `write` with the store's next `name` call held until the record was created again with `email`. */
+      const refusedAfterRecreate = async (name: 'update' | 'delete', write: () => Promise<unknown>, email: string) => {
+        const held = holdNext(records, name);
+        try {
+          const writing = write();
+          writing.catch(() => undefined);
+          await held.reached;
+          await recreate(email);
+          held.release();
+          await rejectsWith(writing, 'version_conflict');
+        } finally {
+          held.restore();
+        }
+      };
+      await refusedAfterRecreate('update', () => vault.replaceRecord(service, 'users', id, { data: userData(s, 'lost@x.test'), ifMatch: revisionOf(second) }), 'third@x.test');
       const third = await vault.getRecord(service, 'users', id);
       assert.deepEqual([third.version, third.data['email']], [1, 'third@x.test']);
-      const deleting = holdNext(records, 'delete');
-      try {
-        const deleted = vault.deleteRecord(service, 'users', id, revisionOf(third));
-        deleted.catch(() => undefined);
-        await deleting.reached;
-        await recreate('fourth@x.test');
-        deleting.release();
-        await rejectsWith(deleted, 'version_conflict');
-      } finally {
-        deleting.restore();
-      }
+      await refusedAfterRecreate('delete', () => vault.deleteRecord(service, 'users', id, revisionOf(third)), 'fourth@x.test');
       assert.equal((await vault.getRecord(service, 'users', id)).data['email'], 'fourth@x.test');
     });
 

@@ -1,6 +1,7 @@
 import type { FastifyInstance, FastifyReply } from 'fastify';
 import { Type } from 'typebox';
 import { EnclaveError } from '../../core/errors.ts';
+import { revisionOf } from '../../core/store.ts';
 import type { Enclave } from '../../services/enclave.ts';
 import type { RecordView } from '../../services/vault.ts';
 import { principalOf } from '../auth.ts';
@@ -36,7 +37,7 @@ export function recordRoutes(app: FastifyInstance, enclave: Enclave): void {
   /** The record's revision as stored, for If-Match lists only: the vault decides and compares again. */
   const current = (collection: string, id: string) => async () => {
     const found = await enclave.router.findRecord(collection, id);
-    return found && { version: found.row.version, createdAt: found.row.createdAt };
+    return found && revisionOf(found.row);
   };
 
   app.post<{ Params: { collection: string }; Body: { id?: string; data: Record<string, unknown> } }>(
