@@ -68,10 +68,24 @@ export async function send(url: string, init: RequestInit, where: string, hint: 
     }
     const cause = err instanceof Error ? (err.cause as NodeJS.ErrnoException | undefined) : undefined;
     const why = cause?.code ?? (cause instanceof Error ? cause.message : err instanceof Error ? err.message : 'error');
-    throw new CliError('unreachable', `cannot reach ${where} (${withoutAuthorization(why, init.headers)}); ${hint}`, { cause: err });
+    throw new CliError('unreachable', `cannot reach ${where} (${withoutAuthorization(why, init.headers)}); ${tlsHint(cause?.code, url) ?? hint}`, { cause: err });
   }
   if (res === undefined) throw new CliError('bad_response', `${where} answered more than ${maxBytes.toLocaleString('en-US')} bytes`);
   return res;
+}
+
+/** OpenSSL's verification failures (X509_V_ERR_*) as Node names them: the certificate chain is not trusted. */
+const UNTRUSTED = new Set(['DEPTH_ZERO_SELF_SIGNED_CERT', 'SELF_SIGNED_CERT_IN_CHAIN', 'UNABLE_TO_VERIFY_LEAF_SIGNATURE', 'UNABLE_TO_GET_ISSUER_CERT', 'UNABLE_TO_GET_ISSUER_CERT_LOCALLY', 'CERT_UNTRUSTED', 'CERT_SIGNATURE_FAILURE']);
+
+/** What to do about a TLS failure, undefined for any other. The connection is refused, never retried without verification. */
+export function tlsHint(code: string | undefined, url: string): string | undefined {
+  if (code === undefined) return undefined;
+  if (UNTRUSTED.has(code)) return 'the server\'s TLS certificate is not issued by a CA this CLI trusts: pass --ca-file with the CA that issued it (or set ENCLAVE_CA_FILE)';
+  if (code === 'ERR_TLS_CERT_ALTNAME_INVALID') return 'the server\'s TLS certificate is not for this host name: connect by a name or address the certificate lists';
+  if (code === 'CERT_HAS_EXPIRED' || code === 'CERT_NOT_YET_VALID') return 'the server\'s TLS certificate is outside its validity period (or this machine\'s clock is wrong)';
+  if (code === 'ERR_SSL_WRONG_VERSION_NUMBER' || code === 'ERR_SSL_PACKET_LENGTH_TOO_LONG') return 'the server does not speak TLS there: try http://';
+  if (code === 'UND_ERR_SOCKET' && url.startsWith('http:')) return 'the server closed the connection; if it serves HTTPS (server.tls), use https://';
+  return undefined;
 }
 
 /**

@@ -23,6 +23,10 @@ export function configOption(): Option {
   return new Option('-c, --config <path>', 'configuration file').env('ENCLAVE_CONFIG').default(DEFAULT_CONFIG);
 }
 
+export function caFileOption(): Option {
+  return new Option('--ca-file <path>', 'CA certificates (PEM) to trust for an https:// server, besides the system\'s').env('ENCLAVE_CA_FILE');
+}
+
 export function configPathOf(cmd: Command): string {
   return cmd.optsWithGlobals<GlobalOptions>().config ?? DEFAULT_CONFIG;
 }
@@ -52,8 +56,8 @@ export async function serverUrlOf(cmd: Command): Promise<string> {
   const path = given ? configPathOf(cmd) : DEFAULT_CONFIG;
   if (!given && !existsSync(path)) return FALLBACK_SERVER;
   const { loadConfig } = await import('../services/config-loader.ts');
-  const { host, port } = loadConfig(path).server;
-  return `http://${connectHost(host)}:${port}`;
+  const { host, port, tls } = loadConfig(path).server;
+  return `${tls === undefined ? 'http' : 'https'}://${connectHost(host)}:${port}`;
 }
 
 /** The address to connect to for a listening host: wildcard addresses become loopback. */

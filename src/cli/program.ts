@@ -21,13 +21,17 @@ import { registerWitness } from './commands/witness.ts';
 import type { CliContext } from './context.ts';
 import { EXIT_OK, reportFailure } from './fail.ts';
 import type { Io } from './io.ts';
-import { configOption, examples } from './options.ts';
+import { caFileOption, configOption, examples } from './options.ts';
+import { trustCaFile } from './trusted-cas.ts';
 
 export function buildProgram(io: Io): Command {
   const program = new Command('enclave')
     .description('Enclave: residency-bound, encrypted, gatekept storage of personal data.')
     .version(pkg.version, '-V, --version', 'print the version')
     .addOption(configOption())
+    .addOption(caFileOption())
+    // Before any command talks to a server (the API, a log, a witness).
+    .hook('preAction', (_root, command) => trustCaFile(command.optsWithGlobals<{ caFile?: string }>().caFile))
     .exitOverride()
     .configureOutput({
       writeOut: (s) => io.stdout.write(s),

@@ -2,8 +2,10 @@
 // SIGTERM (a second signal exits at once). Requests are logged by Fastify's pino logger: method, URL,
 // status and timing, never headers or bodies.
 import { createServer, type AddressInfo } from 'node:net';
+import type { Server as TlsServer } from 'node:tls';
 import type { FastifyInstance } from 'fastify';
 import { buildServer } from '../http/server.ts';
+import type { TlsCredentials } from '../http/tls-credentials.ts';
 import type { Enclave } from '../services/enclave.ts';
 import { CliError } from './fail.ts';
 import { connectHost, type LogLevel } from './options.ts';
@@ -14,12 +16,17 @@ export interface RunningServer {
   readonly url: string;
   /** The wildcard address it listens on (0.0.0.0, ::): every interface, so other machines reach it too; else undefined. */
   readonly everyInterface: string | undefined;
+  /** Whether it serves HTTPS (server.tls). */
+  readonly tls: boolean;
+  /** Presents these from the next handshake on (a renewed certificate); connections open stay as they are. */
+  replaceTls(credentials: TlsCredentials): void;
   close(): Promise<void>;
 }
 
-export async function startServer(enclave: Enclave, options: { host: string; port: number; logLevel: LogLevel }): Promise<RunningServer> {
+export async function startServer(enclave: Enclave, options: { host: string; port: number; logLevel: LogLevel; tls?: TlsCredentials }): Promise<RunningServer> {
   const app = await buildServer(enclave, {
     logger: { level: options.logLevel, redact: { paths: ['req.headers.authorization', 'req.headers.cookie'], censor: '[redacted]' } },
+    ...(options.tls === undefined ? {} : { tls: options.tls.options }),
   });
   try {
     await app.listen({ host: options.host, port: options.port });
@@ -30,9 +37,14 @@ export async function startServer(enclave: Enclave, options: { host: string; por
   const address = app.server.address() as AddressInfo;
   return {
     app,
-    url: `http://${connectHost(options.host)}:${address.port}`,
+    url: `${options.tls === undefined ? 'http' : 'https'}://${connectHost(options.host)}:${address.port}`,
     // The address bound, not the host asked for: '', '0' or '0:0::0' are the wildcard too.
     everyInterface: address.address === '0.0.0.0' || address.address === '::' ? address.address : undefined,
+    tls: options.tls !== undefined,
+    replaceTls(credentials) {
+      if (options.tls === undefined) throw new Error('this server serves plain HTTP; TLS cannot be turned on in place');
+      (app.server as unknown as TlsServer).setSecureContext(credentials.options);
+    },
     close: () => app.close(),
   };
 }
@@ -40,7 +52,8 @@ export async function startServer(enclave: Enclave, options: { host: string; por
 /** The one warning line for a server that listens on every interface, undefined if it does not. */
 export function exposureWarning(server: RunningServer): string | undefined {
   if (server.everyInterface === undefined) return undefined;
-  return `Warning: listening on every network interface (${server.everyInterface}): the API is reachable from other machines, not only this one; set server.host or --host to 127.0.0.1 (or one interface's address) unless that is intended`;
+  const clear = server.tls ? '' : ', and in clear (no server.tls): bearer tokens and unseal shares cross the network readable';
+  return `Warning: listening on every network interface (${server.everyInterface}): the API is reachable from other machines, not only this one${clear}; set server.host or --host to 127.0.0.1 (or one interface's address) unless that is intended`;
 }
 
 function listenError(host: string, port: number, err: unknown): CliError {

@@ -187,6 +187,18 @@ export const ConfigSchema = Type.Object(
           // V8 heap limits `enclave serve` runs with (Node's --max-old-space-size, --max-semi-space-size).
           max_old_space_mb: Type.Optional(Type.Integer({ minimum: 64, maximum: 65536 })),
           max_semi_space_mb: Type.Optional(Type.Integer({ minimum: 1, maximum: 256 })),
+          // HTTPS on the API's own listener (RFC 8446/5246), so tokens and unseal shares never cross a
+          // network hop in clear, a proxy's included.
+          tls: Type.Optional(
+            Type.Object(
+              {
+                cert_file: Type.String({ minLength: 1 }),
+                key_file: Type.String({ minLength: 1 }),
+                min_version: Type.Optional(Type.Union([Type.Literal('TLSv1.2'), Type.Literal('TLSv1.3')])),
+              },
+              { additionalProperties: false },
+            ),
+          ),
         },
         { additionalProperties: false },
       ),

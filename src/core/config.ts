@@ -80,6 +80,16 @@ export interface ServerConfig {
   readonly maxOldSpaceMb: number;
   /** V8's semi-space size for `enclave serve`, MiB (Node's --max-semi-space-size; the young generation is a few of them). */
   readonly maxSemiSpaceMb: number;
+  /** HTTPS for the API; undefined serves plain HTTP (for loopback, or behind a TLS proxy on the same host). */
+  readonly tls: TlsConfig | undefined;
+}
+
+export interface TlsConfig {
+  /** PEM: the server's certificate, then any intermediates. Relative paths are against the configuration file's directory. */
+  readonly certFile: string;
+  /** PEM: its private key (unencrypted). */
+  readonly keyFile: string;
+  readonly minVersion: 'TLSv1.2' | 'TLSv1.3';
 }
 
 export interface EnclaveConfig {
@@ -279,6 +289,7 @@ export function parseConfig(doc: unknown, source = 'configuration'): EnclaveConf
       maxBodyBytes: raw.server?.max_body_bytes ?? DEFAULTS.maxBodyBytes,
       maxOldSpaceMb: raw.server?.max_old_space_mb ?? DEFAULTS.maxOldSpaceMb,
       maxSemiSpaceMb: raw.server?.max_semi_space_mb ?? DEFAULTS.maxSemiSpaceMb,
+      tls: raw.server?.tls === undefined ? undefined : { certFile: raw.server.tls.cert_file, keyFile: raw.server.tls.key_file, minVersion: raw.server.tls.min_version ?? 'TLSv1.2' },
     },
     controlStorage: raw.control?.storage ?? DEFAULTS.control,
     migrationState: raw.migration?.state ?? DEFAULTS.migrationState,

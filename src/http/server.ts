@@ -1,6 +1,8 @@
 // The HTTP adapter. Everything under /v1 needs a bearer token except the seal endpoints that the
 // officers use before any token can be checked against a sealed store (as in Vault).
 import swagger from '@fastify/swagger';
+import type { RequestListener, Server as HttpServer } from 'node:http';
+import { createServer as createHttpsServer } from 'node:https';
 import Fastify, { type FastifyInstance, type FastifyServerOptions } from 'fastify';
 import type { Enclave } from '../services/enclave.ts';
 import { EnclaveError } from '../core/errors.ts';
@@ -19,6 +21,7 @@ import { subjectRoutes } from './routes/subject-routes.ts';
 import { systemRoutes } from './routes/system-routes.ts';
 import { AccessRequestView, GrantView, ProposalView } from './gatekeeper-schemas.ts';
 import { ErrorResponse, RecordView, SealStatus, SubjectView } from './schemas.ts';
+import type { TlsCredentials } from './tls-credentials.ts';
 
 declare module 'fastify' {
   interface FastifyContextConfig {
@@ -31,11 +34,14 @@ export interface ServerOptions {
   readonly logger?: FastifyServerOptions['logger'];
   /** Overrides server.max_body_bytes from the configuration. */
   readonly bodyLimit?: number;
+  /** Serve HTTPS with these (tls-credentials.ts); plain HTTP without. */
+  readonly tls?: TlsCredentials['options'];
 }
 
 export const API_VERSION = '0.1.0';
 
 export async function buildServer(enclave: Enclave, options: ServerOptions = {}): Promise<FastifyInstance> {
+  const tls = options.tls;
   const app = Fastify({
     logger: options.logger ?? false,
     bodyLimit: options.bodyLimit ?? enclave.config.server.maxBodyBytes,
@@ -48,6 +54,9 @@ export async function buildServer(enclave: Enclave, options: ServerOptions = {})
     // Reject what does not match instead of silently stripping or coercing it.
     ajv: { customOptions: { removeAdditional: false, coerceTypes: false, allErrors: true, useDefaults: false } },
     routerOptions: ROUTER_OPTIONS,
+    // An https.Server is no http.Server to the types, but Fastify serves either (its own `https` option
+    // builds the same); the certificate can then be replaced in place on SIGHUP (setSecureContext).
+    ...(tls === undefined ? {} : { serverFactory: (handler: RequestListener) => createHttpsServer(tls, handler) as unknown as HttpServer }),
   });
   // JSON only: without this, Fastify would accept text/plain bodies.
   app.removeContentTypeParser('text/plain');

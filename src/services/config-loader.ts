@@ -43,8 +43,13 @@ export const MAX_CONFIG_BYTES = 16 * 1024 * 1024;
 
 export function parseConfigText(text: string, source: string, baseDir: string): EnclaveConfig {
   const config = parseConfig(parseYaml(text, source, 'invalid_config'), source);
-  const dataDir = isAbsolute(config.dataDir) ? config.dataDir : resolve(baseDir, config.dataDir);
-  return { ...config, dataDir };
+  const against = (path: string) => (isAbsolute(path) ? path : resolve(baseDir, path));
+  const tls = config.server.tls;
+  return {
+    ...config,
+    dataDir: against(config.dataDir),
+    server: { ...config.server, tls: tls === undefined ? undefined : { ...tls, certFile: against(tls.certFile), keyFile: against(tls.keyFile) } },
+  };
 }
 
 export function loadConfig(path: string): EnclaveConfig {

@@ -27,6 +27,13 @@ server:
   # raise the first with max_body_bytes: a body is held as text and as parsed objects.
   max_old_space_mb: 128
   max_semi_space_mb: 8
+  # HTTPS on this listener (PEM files, paths relative to this file; SIGHUP reloads them). Without it the
+  # API is plain HTTP: keep it on 127.0.0.1 or behind a TLS proxy on this host, as bearer tokens and
+  # unseal shares cross every hop readable.
+  # tls:
+  #   cert_file: tls/server.crt   # the certificate, then any intermediates
+  #   key_file: tls/server.key    # unencrypted; chmod 600
+  #   min_version: TLSv1.2        # or TLSv1.3
 
 # The control store keeps principals, token hashes and the seal record.
 control:

@@ -97,7 +97,7 @@ export function startListening(args: readonly string[], options: { env?: Readonl
     child.stderr?.setEncoding('utf8').on('data', (d: string) => (stderr += d));
     child.stdout?.setEncoding('utf8').on('data', (d: string) => {
       stdout += d;
-      const m = /Listening on (http:\/\/\S+)/.exec(stdout);
+      const m = /Listening on (https?:\/\/\S+)/.exec(stdout);
       if (m?.[1]) {
         clearTimeout(timer);
         resolve({

@@ -103,7 +103,7 @@ void describe('the starter configuration', () => {
     del(d, ['control']);
     del(d, ['data_dir']);
     const c = parseConfig(d);
-    assert.deepEqual(c.server, { host: DEFAULTS.host, port: DEFAULTS.port, maxBodyBytes: DEFAULTS.maxBodyBytes, maxOldSpaceMb: 128, maxSemiSpaceMb: 8 });
+    assert.deepEqual(c.server, { host: DEFAULTS.host, port: DEFAULTS.port, maxBodyBytes: DEFAULTS.maxBodyBytes, maxOldSpaceMb: 128, maxSemiSpaceMb: 8, tls: undefined });
     assert.equal(c.controlStorage, DEFAULTS.control);
     assert.equal(c.dataDir, DEFAULTS.dataDir);
   });
@@ -131,6 +131,9 @@ const BAD: readonly BadCase[] = [
   { what: 'a missing field type', mutate: (d) => del(d, ['collections', 'messages', 'fields', 'body', 'type']), mentions: ['collections.messages.fields.body.type is required'] },
   { what: 'a port of the wrong type', mutate: (d) => set(d, ['server', 'port'], '8700'), mentions: ['server.port must be an integer'] },
   { what: 'a port out of range', mutate: (d) => set(d, ['server', 'port'], 70000), mentions: ['server.port must be <= 65535'] },
+  { what: 'server.tls without its key file', mutate: (d) => set(d, ['server', 'tls'], { cert_file: 'a.crt' }), mentions: ['server.tls', 'key_file'] },
+  { what: 'a TLS version below 1.2', mutate: (d) => set(d, ['server', 'tls'], { cert_file: 'a.crt', key_file: 'a.key', min_version: 'TLSv1.1' }), mentions: ['server.tls.min_version', '"TLSv1.2", "TLSv1.3"'] },
+  { what: 'an unknown key in server.tls', mutate: (d) => set(d, ['server', 'tls'], { cert_file: 'a.crt', key_file: 'a.key', passphrase: 'x' }), mentions: ['server.tls', 'passphrase'] },
   { what: 'officers that are not a list', mutate: (d) => set(d, ['seal', 'officers'], 'alice'), mentions: ['seal.officers must be an array'] },
   { what: 'a version other than 1', mutate: (d) => set(d, ['version'], 2), mentions: ['version must be 1'] },
   { what: 'an empty name', mutate: (d) => set(d, ['name'], ''), mentions: ['name must have at least 1 character'] },

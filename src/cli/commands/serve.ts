@@ -6,6 +6,8 @@ import { configurationLine } from '../configuration-note.ts';
 import type { Io } from '../io.ts';
 import { configPathOf, examples, instanceName, LOG_LEVELS, portNumber, type LogLevel } from '../options.ts';
 import { Output } from '../output.ts';
+import type { TlsCredentials } from '../../http/tls-credentials.ts';
+import type { RunningServer } from '../serve-runner.ts';
 
 interface ServeOptions {
   readonly devUnseal?: boolean;
@@ -20,7 +22,7 @@ export function registerServe(program: Command, { io }: CliContext): void {
     .command('serve')
     .summary('serve the API (starts sealed)')
     .description(
-      'Serves the HTTP API of the enclave described by the configuration. It starts SEALED: no protected data is served until the threshold of officers have entered their shares with `enclave unseal`. Requests are logged as JSON lines on stdout (method, URL, status, time; never headers or bodies); if the reader of stdout goes away, it keeps serving and says so on stderr. The process runs with the V8 heap limits of server.max_old_space_mb and server.max_semi_space_mb (it restarts itself, same pid, with Node\'s flags unless they were given, and, on glibc, with MALLOC_ARENA_MAX=2 unless the environment sets it). SIGINT (Ctrl-C) or SIGTERM closes the server and the stores.',
+      'Serves the HTTP API of the enclave described by the configuration. It starts SEALED: no protected data is served until the threshold of officers have entered their shares with `enclave unseal`. Requests are logged as JSON lines on stdout (method, URL, status, time; never headers or bodies); if the reader of stdout goes away, it keeps serving and says so on stderr. The process runs with the V8 heap limits of server.max_old_space_mb and server.max_semi_space_mb (it restarts itself, same pid, with Node\'s flags unless they were given, and, on glibc, with MALLOC_ARENA_MAX=2 unless the environment sets it). With server.tls it serves HTTPS and SIGHUP reads the certificate and key again (a renewal without a restart). SIGINT (Ctrl-C) or SIGTERM closes the server and the stores.',
     )
     .option('--host <host>', 'address to listen on (default: server.host of the configuration)')
     .option('-p, --port <port>', 'port to listen on; 0 picks a free one (default: server.port of the configuration)', portNumber)
@@ -52,6 +54,11 @@ async function serve(io: Io, configPath: string, opts: ServeOptions): Promise<vo
   const config = loadConfig(configPath);
   // Before anything is opened: this may replace the process with one started with the heap flags.
   applyHeapLimits(heapFlags(config.server), 'the server', (m) => out.note(m), serverEnv());
+  // Before any store opens: a bad certificate or key fails the start in one line.
+  const { describeCertificate, readTlsCredentials } = await import('../../http/tls-credentials.ts');
+  const tlsConfig = config.server.tls;
+  const readTls = tlsConfig === undefined ? undefined : () => readTlsCredentials(tlsConfig, configPath);
+  const tls = readTls?.();
   const enclave = await openLocalEnclave(configPath, opts.instance === undefined ? {} : { instance: opts.instance }, config);
   // Before the first line on stdout: a reader of it that goes away does not stop a server
   // (broken-pipe.ts); the operator is told on stderr.
@@ -62,6 +69,7 @@ async function serve(io: Io, configPath: string, opts: ServeOptions): Promise<vo
       host: opts.host ?? enclave.config.server.host,
       port: opts.port ?? enclave.config.server.port,
       logLevel: opts.logLevel,
+      ...(tls === undefined ? {} : { tls }),
     });
     // Once listening: a failure to start stays one line.
     if (opts.devUnseal !== true) warnIfDevFileLeft(enclave, out);
@@ -70,7 +78,12 @@ async function serve(io: Io, configPath: string, opts: ServeOptions): Promise<vo
     const status = enclave.seal.status();
     // Before the line that says it is ready: a supervisor may stop it the moment it reads that line.
     const signalled = untilSignal();
+    const stopReloading = readTls === undefined ? undefined : reloadOnHangup(readTls, describeCertificate, server, out);
     out.line(`Heap limit ${heapLimitMb()} MiB (V8)`);
+    if (tls !== undefined) {
+      for (const w of tls.warnings) out.warn(`Warning: ${w}`);
+      out.line(`TLS ${tlsConfig?.minVersion ?? ''} or later: ${describeCertificate(tls.leaf)} (SIGHUP reloads the certificate and key)`);
+    }
     out.line(`Listening on ${server.url} (enclave "${enclave.config.name}", ${status.sealed ? 'sealed' : 'unsealed'})`);
     if (status.sealed) {
       out.line(`Sealed: no protected data is served until ${status.threshold} of the ${status.shares} officers run \`enclave unseal --server ${server.url}\``);
@@ -78,10 +91,31 @@ async function serve(io: Io, configPath: string, opts: ServeOptions): Promise<vo
       if (changed !== undefined) out.line(changed);
     }
     const signal = await signalled;
+    stopReloading?.();
     out.note(`${signal}: closing the server and the stores`);
     await server.close();
   } finally {
     await enclave.close();
     stopKeeping();
   }
+}
+
+/**
+ * On SIGHUP, the certificate and key are read again and presented from the next handshake (a renewal
+ * without a restart, which would seal the enclave). A pair that fails the checks is refused in one line
+ * and the one in use stays.
+ */
+function reloadOnHangup(read: () => TlsCredentials, describe: (leaf: TlsCredentials['leaf']) => string, server: RunningServer, out: Output): () => void {
+  const reload = () => {
+    try {
+      const next = read();
+      server.replaceTls(next);
+      for (const w of next.warnings) out.warn(`Warning: ${w}`);
+      out.note(`SIGHUP: TLS certificate reloaded: ${describe(next.leaf)}`);
+    } catch (err) {
+      out.warn(`SIGHUP: TLS certificate not reloaded, the one in use stays: ${err instanceof Error ? err.message : String(err)}`);
+    }
+  };
+  process.on('SIGHUP', reload);
+  return () => process.off('SIGHUP', reload);
 }

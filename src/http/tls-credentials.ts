@@ -1,0 +1,79 @@
+// The API's TLS certificate and key (server.tls), read and checked before `enclave serve` opens a store:
+// a missing file, a key that is not the certificate's, an expired certificate or one OpenSSL refuses is
+// invalid_config naming the key, at start, not a handshake failure at a client's first request.
+import { createPrivateKey, type KeyObject, type X509Certificate } from 'node:crypto';
+import { statSync } from 'node:fs';
+import { createSecureContext, type SecureContextOptions } from 'node:tls';
+import type { TlsConfig } from '../core/config.ts';
+import { EnclaveError } from '../core/errors.ts';
+import { pemCertificates } from '../crypto/pem-certificates.ts';
+import { readFileLimited } from '../services/read-limited.ts';
+
+/** A certificate chain or key file is a few KiB; this bounds a wrong path (a log, /dev/zero). */
+const MAX_PEM_BYTES = 1024 * 1024;
+/** A certificate this close to its end is announced at every start. */
+const EXPIRY_WARNING_MS = 14 * 24 * 3600 * 1000;
+
+export interface TlsCredentials {
+  /** What node:tls takes (cert, key, minVersion). */
+  readonly options: Pick<SecureContextOptions, 'cert' | 'key' | 'minVersion'>;
+  /** The server's own certificate (the chain's first). */
+  readonly leaf: X509Certificate;
+  /** Lines for the operator: a key file others may read, a certificate about to expire. */
+  readonly warnings: readonly string[];
+}
+
+/** `source` names the configuration file in messages. */
+export function readTlsCredentials(tls: TlsConfig, source: string, now: Date = new Date()): TlsCredentials {
+  const fail = (key: string, message: string, cause?: unknown) => new EnclaveError('invalid_config', `${source}: server.tls.${key}: ${message}`, cause === undefined ? {} : { cause });
+  const certText = readPem(tls.certFile, (m, c) => fail('cert_file', m, c));
+  let chain;
+  try {
+    chain = pemCertificates(certText);
+  } catch (cause) {
+    throw fail('cert_file', `${tls.certFile} ${(cause as Error).message}`, cause);
+  }
+  const leaf = (chain[0] as (typeof chain)[number]).certificate;
+  let key: KeyObject;
+  const keyText = readPem(tls.keyFile, (m, c) => fail('key_file', m, c));
+  // PKCS#8 (RFC 5958 §3) or OpenSSL's legacy PEM encryption: a serving process has no one to ask.
+  if (/-----BEGIN ENCRYPTED PRIVATE KEY-----|Proc-Type: 4,ENCRYPTED/.test(keyText)) {
+    throw fail('key_file', `${tls.keyFile} is encrypted; give the key without a passphrase (protect the file by its permissions)`);
+  }
+  try {
+    key = createPrivateKey(keyText);
+  } catch (cause) {
+    throw fail('key_file', `${tls.keyFile} holds no PEM private key`, cause);
+  }
+  if (!leaf.checkPrivateKey(key)) throw fail('key_file', `${tls.keyFile} is not the private key of the certificate in ${tls.certFile} (${leaf.subject.replace(/\n/g, ', ')})`);
+  if (now.getTime() < leaf.validFromDate.getTime()) throw fail('cert_file', `the certificate in ${tls.certFile} is not valid before ${leaf.validFromDate.toISOString()}`);
+  if (now.getTime() > leaf.validToDate.getTime()) throw fail('cert_file', `the certificate in ${tls.certFile} expired on ${leaf.validToDate.toISOString()}; renew it`);
+  const options = { cert: chain.map((c) => c.pem).join('\n'), key: keyText, minVersion: tls.minVersion };
+  try {
+    // What OpenSSL itself refuses at its security level (a 1024-bit RSA key, an MD5 signature).
+    createSecureContext(options);
+  } catch (cause) {
+    throw fail('cert_file', `OpenSSL refuses the certificate and key: ${(cause as Error).message}`, cause);
+  }
+  const warnings: string[] = [];
+  if ((statSync(tls.keyFile).mode & 0o077) !== 0) warnings.push(`the TLS key file ${tls.keyFile} can be read by other users; chmod 600 it`);
+  const left = leaf.validToDate.getTime() - now.getTime();
+  if (left < EXPIRY_WARNING_MS) warnings.push(`the TLS certificate expires on ${leaf.validToDate.toISOString()} (in ${Math.floor(left / 86_400_000)} days); renew it and send SIGHUP`);
+  return { options, leaf, warnings };
+}
+
+/** One line naming the certificate: subject, expiry and SHA-256 fingerprint (what a client may pin). */
+export function describeCertificate(leaf: X509Certificate): string {
+  return `${leaf.subject.replace(/\n/g, ', ')}, valid until ${leaf.validToDate.toISOString()}, SHA-256 ${leaf.fingerprint256}`;
+}
+
+function readPem(path: string, fail: (message: string, cause?: unknown) => EnclaveError): string {
+  let bytes: Buffer | undefined;
+  try {
+    bytes = readFileLimited(path, MAX_PEM_BYTES);
+  } catch (cause) {
+    throw fail(`cannot read ${path}: ${(cause as NodeJS.ErrnoException).code ?? 'error'}`, cause);
+  }
+  if (bytes === undefined) throw fail(`${path} is larger than 1 MiB; is it a PEM file?`);
+  return bytes.toString('utf8');
+}

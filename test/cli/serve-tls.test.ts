@@ -1,0 +1,201 @@
+// HTTPS on the API's own listener (server.tls): tokens and unseal shares never cross a hop in clear. The
+// server presents the configured certificate, refuses old protocol versions and plain HTTP, swaps its
+// certificate on SIGHUP without sealing, and the CLI connects only to a certificate it trusts (--ca-file).
+import assert from 'node:assert/strict';
+import { X509Certificate } from 'node:crypto';
+import { copyFileSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { get as httpGet } from 'node:http';
+import { get as httpsGet } from 'node:https';
+import { join } from 'node:path';
+import { connect, type ConnectionOptions } from 'node:tls';
+import { after, before, describe, it } from 'node:test';
+import { startServer, type RunningServer } from '../../src/cli/serve-runner.ts';
+import { trustCaFile } from '../../src/cli/trusted-cas.ts';
+import { readTlsCredentials } from '../../src/http/tls-credentials.ts';
+import { makeFixture, type Fixture } from '../helpers/fixture.ts';
+import { makeTestPki, type TestPki } from '../helpers/test-pki.ts';
+import { killAll, oneErrorLine, run, runInProcess, startListening, tempDir, removeDir } from './helpers.ts';
+
+const fingerprint = (file: string) => new X509Certificate(readFileSync(file)).fingerprint256;
+
+/** The fingerprint of the certificate a new TLS handshake gets, or the handshake's error code. */
+function handshake(port: number, options: ConnectionOptions = {}): Promise<string> {
+  return new Promise((resolve) => {
+    const socket = connect({ host: '127.0.0.1', port, servername: 'localhost', rejectUnauthorized: false, ...options }, () => {
+      resolve(socket.getPeerCertificate().fingerprint256);
+      socket.end();
+    });
+    socket.on('error', (err: NodeJS.ErrnoException) => resolve(`error ${err.code ?? err.message}`));
+  });
+}
+
+/** The status of GET /healthz over HTTPS trusting `ca`, or the request's error code. */
+function healthz(url: string, ca?: string): Promise<string> {
+  return new Promise((resolve) => {
+    const req = httpsGet(`${url}/healthz`, { ...(ca === undefined ? {} : { ca: readFileSync(ca) }), agent: false }, (res) => {
+      res.resume();
+      resolve(String(res.statusCode));
+    });
+    req.on('error', (err: NodeJS.ErrnoException) => resolve(`error ${err.code ?? err.message}`));
+  });
+}
+
+describe('the API over HTTPS (in process)', () => {
+  let f: Fixture;
+  let pki: TestPki;
+  let server: RunningServer;
+  let port = 0;
+
+  before(async () => {
+    f = await makeFixture({ sealed: true });
+    mkdirSync(join(f.dir, 'pki'));
+    pki = makeTestPki(join(f.dir, 'pki'));
+    server = await startServer(f.enclave, { host: '127.0.0.1', port: 0, logLevel: 'silent', tls: readTlsCredentials({ certFile: pki.serverCert, keyFile: pki.serverKey, minVersion: 'TLSv1.2' }, 'enclave.yaml') });
+    port = Number(new URL(server.url).port);
+  });
+  after(async () => {
+    trustCaFile(undefined);
+    await server.close();
+    await f.close();
+  });
+
+  it('reports an https:// URL and presents the configured certificate, verified against its CA', async () => {
+    assert.match(server.url, /^https:\/\/127\.0\.0\.1:\d+$/);
+    assert.equal(await handshake(port), fingerprint(pki.serverCert));
+    assert.equal(await healthz(server.url, pki.caCert), '200');
+    // Without the CA the client refuses the server.
+    assert.equal(await healthz(server.url), 'error UNABLE_TO_VERIFY_LEAF_SIGNATURE');
+  });
+
+  it('refuses TLS 1.1 and below, and plain HTTP', async () => {
+    assert.match(await handshake(port, { minVersion: 'TLSv1', maxVersion: 'TLSv1.1' }), /^error /);
+    assert.equal(await handshake(port, { minVersion: 'TLSv1.2', maxVersion: 'TLSv1.2' }), fingerprint(pki.serverCert));
+    const plain = await new Promise<string>((resolve) => {
+      const req = httpGet(`http://127.0.0.1:${port}/healthz`, { agent: false }, (res) => {
+        res.resume();
+        resolve(`status ${res.statusCode}`);
+      });
+      req.on('error', (err: NodeJS.ErrnoException) => resolve(`error ${err.code ?? ''}`));
+    });
+    assert.match(plain, /^error /);
+  });
+
+  it('the CLI refuses an untrusted certificate, says what to pass, and enters a share once it trusts the CA', async () => {
+    const refused = await runInProcess(['unseal', '--share', f.shares[0] ?? '', '--server', server.url]);
+    assert.equal(refused.code, 1);
+    const line = oneErrorLine(refused);
+    assert.equal(line.code, 'unreachable');
+    assert.match(line.message, /^cannot reach https:\/\/127\.0\.0\.1:\d+ \(UNABLE_TO_VERIFY_LEAF_SIGNATURE\); the server's TLS certificate is not issued by a CA this CLI trusts: pass --ca-file/);
+    assert.equal(f.enclave.seal.status().progress, 0, 'no share reached the server');
+    const entered = await runInProcess(['unseal', '--share', f.shares[0] ?? '', '--server', server.url, '--ca-file', pki.caCert]);
+    assert.equal(entered.code, 0, entered.stderr);
+    assert.equal(f.enclave.seal.status().progress, 1);
+  });
+
+  it('a certificate for another name is refused by the CLI, naming the cause', async () => {
+    // 127.0.0.2 is loopback too on Linux; the certificate names 127.0.0.1 and localhost only.
+    const elsewhere = await startServer(f.enclave, { host: '127.0.0.2', port: 0, logLevel: 'silent', tls: readTlsCredentials({ certFile: pki.serverCert, keyFile: pki.serverKey, minVersion: 'TLSv1.2' }, 'enclave.yaml') });
+    try {
+      const other = await runInProcess(['unseal', '--status', '--server', elsewhere.url, '--ca-file', pki.caCert]);
+      assert.equal(other.code, 1);
+      assert.match(oneErrorLine(other).message, /ERR_TLS_CERT_ALTNAME_INVALID\); the server's TLS certificate is not for this host name/);
+    } finally {
+      await elsewhere.close();
+    }
+  });
+
+  it('the CLI says to use https:// when given http:// for it, and http:// when given https:// for a plain server', async () => {
+    const plain = await runInProcess(['unseal', '--status', '--server', `http://127.0.0.1:${port}`]);
+    assert.equal(plain.code, 1);
+    assert.match(oneErrorLine(plain).message, /; the server closed the connection; if it serves HTTPS \(server\.tls\), use https:\/\/$/);
+    const http = await startServer(f.enclave, { host: '127.0.0.1', port: 0, logLevel: 'silent' });
+    try {
+      assert.match(http.url, /^http:\/\//);
+      const tls = await runInProcess(['unseal', '--status', '--server', http.url.replace('http:', 'https:')]);
+      assert.equal(tls.code, 1);
+      assert.match(oneErrorLine(tls).message, /; the server does not speak TLS there: try http:\/\/$/);
+    } finally {
+      await http.close();
+    }
+  });
+
+  it('a --ca-file that cannot be read or holds no certificate is a usage error', async () => {
+    const missing = await runInProcess(['unseal', '--status', '--server', server.url, '--ca-file', join(f.dir, 'none.pem')]);
+    assert.equal(missing.code, 2);
+    assert.match(oneErrorLine(missing).message, /^--ca-file \(or ENCLAVE_CA_FILE\) .*none\.pem cannot be read: ENOENT$/);
+    const notCa = await runInProcess(['unseal', '--status', '--server', server.url, '--ca-file', pki.serverKey]);
+    assert.equal(notCa.code, 2);
+    assert.match(oneErrorLine(notCa).message, /server\.key holds no PEM certificate/);
+  });
+
+  it('replaceTls presents the new certificate from the next handshake on', async () => {
+    server.replaceTls(readTlsCredentials({ certFile: pki.otherCert, keyFile: pki.otherKey, minVersion: 'TLSv1.2' }, 'enclave.yaml'));
+    try {
+      assert.equal(await handshake(port), fingerprint(pki.otherCert));
+      assert.equal(await healthz(server.url, pki.otherCert), '200');
+    } finally {
+      server.replaceTls(readTlsCredentials({ certFile: pki.serverCert, keyFile: pki.serverKey, minVersion: 'TLSv1.2' }, 'enclave.yaml'));
+    }
+    assert.equal(await handshake(port), fingerprint(pki.serverCert));
+  });
+});
+
+describe('enclave serve with server.tls', () => {
+  let dir = '';
+  let config = '';
+  let pki: TestPki;
+
+  before(async () => {
+    dir = tempDir();
+    const init = await run(['init', '--dir', join(dir, 'a')]);
+    assert.equal(init.code, 0, init.stderr);
+    config = join(dir, 'a', 'enclave.yaml');
+    mkdirSync(join(dir, 'a', 'tls'));
+    pki = makeTestPki(join(dir, 'a', 'tls'));
+    copyFileSync(pki.serverCert, join(dir, 'a', 'tls', 'live.crt'));
+    copyFileSync(pki.serverKey, join(dir, 'a', 'tls', 'live.key'));
+    // Relative paths: against the configuration file's directory, wherever serve is started.
+    const yaml = readFileSync(config, 'utf8').replace(/^server:\n/m, 'server:\n  tls:\n    cert_file: tls/live.crt\n    key_file: tls/live.key\n');
+    writeFileSync(config, yaml);
+  });
+  after(() => {
+    killAll();
+    removeDir(dir);
+  });
+
+  it('serves https, names its certificate, and swaps it on SIGHUP while staying up and sealed', async () => {
+    const server = await startListening(['serve', '--config', config, '--port', '0']);
+    assert.match(server.url, /^https:\/\/127\.0\.0\.1:\d+$/);
+    const port = Number(new URL(server.url).port);
+    assert.match(server.stdout(), new RegExp(`^TLS TLSv1\\.2 or later: CN=localhost, valid until \\S+, SHA-256 ${fingerprint(pki.serverCert)} \\(SIGHUP reloads the certificate and key\\)$`, 'm'));
+    assert.equal(await healthz(server.url, pki.caCert), '200');
+
+    copyFileSync(pki.otherCert, join(dir, 'a', 'tls', 'live.crt'));
+    copyFileSync(pki.otherKey, join(dir, 'a', 'tls', 'live.key'));
+    server.child.kill('SIGHUP');
+    for (let i = 0; i < 100 && !server.stderr().includes('reloaded'); i++) await new Promise((r) => setTimeout(r, 50));
+    assert.match(server.stderr(), /SIGHUP: TLS certificate reloaded: CN=other, valid until/);
+    assert.equal(await handshake(port), fingerprint(pki.otherCert));
+
+    // A pair that does not match is refused; the certificate in use stays.
+    copyFileSync(pki.serverCert, join(dir, 'a', 'tls', 'live.crt'));
+    server.child.kill('SIGHUP');
+    for (let i = 0; i < 100 && !server.stderr().includes('not reloaded'); i++) await new Promise((r) => setTimeout(r, 50));
+    assert.match(server.stderr(), /SIGHUP: TLS certificate not reloaded, the one in use stays: .*enclave\.yaml: server\.tls\.key_file: .*live\.key is not the private key of the certificate/);
+    assert.equal(await handshake(port), fingerprint(pki.otherCert));
+    const status = await fetch(`${server.url}/v1/sys/seal-status`).catch(() => undefined);
+    assert.equal(status, undefined, 'the test process does not trust the CA: fetch must refuse');
+    assert.equal(await server.stop(), 0);
+  });
+
+  it('refuses to start with a key that is not the certificate\'s, in one line naming the key', async () => {
+    copyFileSync(pki.serverCert, join(dir, 'a', 'tls', 'live.crt'));
+    copyFileSync(pki.otherKey, join(dir, 'a', 'tls', 'live.key'));
+    const result = await run(['serve', '--config', config, '--port', '0']);
+    assert.equal(result.code, 1);
+    const line = oneErrorLine(result);
+    assert.equal(line.code, 'invalid_config');
+    assert.match(line.message, /enclave\.yaml: server\.tls\.key_file: .*live\.key is not the private key of the certificate in .*live\.crt \(CN=localhost\)$/);
+    assert.doesNotMatch(result.stdout, /Listening/);
+  });
+});
