@@ -8,9 +8,10 @@ import { contentDigest, type Canonical } from './content-digest.ts';
 
 /**
  * The sections that decide where data lives, who reads what, and how approvals and the log work.
- * data_dir too: the relative SQLite paths of the stores (control, log, sites) are inside it.
+ * data_dir too: the relative SQLite paths of the stores (control, log, sites) are inside it; and server,
+ * whose host and tls decide whether bearer tokens and the officers' shares cross a network in clear.
  */
-export const GOVERNED_SECTIONS = ['data_dir', 'jurisdictions', 'sites', 'orgs', 'collections', 'gatekeeper', 'seal', 'log', 'control'] as const;
+export const GOVERNED_SECTIONS = ['data_dir', 'jurisdictions', 'sites', 'orgs', 'collections', 'gatekeeper', 'seal', 'log', 'control', 'server'] as const;
 export type GovernedSection = (typeof GOVERNED_SECTIONS)[number];
 
 /** Section → `sha256:<hex>` of its canonical JSON (RFC 8785), with storage URLs stripped of credentials. */

@@ -33,7 +33,7 @@ const raw = (text: string) => parse(text) as RawConfig;
 describe('configuration digests', () => {
   test('name each governed section; a change shows in its own section only', () => {
     const base = configDigests(raw(starterConfig()));
-    assert.deepEqual(Object.keys(base).sort(), ['collections', 'control', 'data_dir', 'gatekeeper', 'jurisdictions', 'log', 'orgs', 'seal', 'sites']);
+    assert.deepEqual(Object.keys(base).sort(), ['collections', 'control', 'data_dir', 'gatekeeper', 'jurisdictions', 'log', 'orgs', 'seal', 'server', 'sites']);
     for (const d of Object.values(base)) assert.match(d, /^sha256:[0-9a-f]{64}$/);
     const k3 = configDigests(raw(starterConfig().replace('access_approval: { k: 2,', 'access_approval: { k: 3,')));
     assert.deepEqual(changedSections(base, k3), ['gatekeeper']);
@@ -155,6 +155,15 @@ describe('what the digests cover', () => {
     assert.notEqual(site(`${at}?sslmode=verify-full`), site(`${at}?sslmode=disable`));
     assert.notEqual(site(`${at}?sslmode=verify-full&sslrootcert=/etc/ca.pem`), site(`${at}?sslmode=verify-full&sslrootcert=/tmp/mine.pem`));
     assert.equal(site(`${at}?schema=eu&sslmode=require`), site(`${at.replace(':pw@', ':other@')}?sslmode=require&schema=eu`), 'the password and the order of the parameters are not changes');
+  });
+
+  test('server: TLS turned off, or the API moved onto the network, shows', () => {
+    const withTls = starterConfig().replace(/^server:\n/m, 'server:\n  tls: { cert_file: tls/server.crt, key_file: tls/server.key }\n');
+    assert.notEqual(withTls, starterConfig());
+    assert.deepEqual(changedSections(configDigests(raw(withTls)), configDigests(raw(starterConfig()))), ['server'], 'shares would then cross in clear');
+    const everywhere = starterConfig().replace(/^ {2}host: 127\.0\.0\.1$/m, '  host: 0.0.0.0');
+    assert.notEqual(everywhere, starterConfig());
+    assert.deepEqual(changedSections(configDigests(raw(starterConfig())), configDigests(raw(everywhere))), ['server']);
   });
 
   test('data_dir, which the relative SQLite paths of the stores are in', () => {
