@@ -3,7 +3,7 @@
 // PathCursor (one shared walk over a seeded list) through setupRequest, so they vary per request.
 import autocannon from 'autocannon';
 import { readSystemCpu } from './machine-load.ts';
-import { readCpuSeconds } from './proc-stats.ts';
+import { readCpuSeconds, readThreadCpu } from './proc-stats.ts';
 import { PathCursor } from './request-paths.ts';
 import type { ServerProcess } from './server-process.ts';
 
@@ -31,6 +31,10 @@ export interface LoadResult {
   readonly serverCpuPercent: number;
   /** Server CPU time per successful read, microseconds: what one read costs, whatever the throughput. */
   readonly serverCpuMicrosPerRequest: number;
+  /** The same split by thread: the main thread (HTTP and the request's work), worker threads (the gated server's log writer), the rest (V8's and libuv's helpers). */
+  readonly serverThreadMicrosPerRequest: { readonly main: number; readonly workers: number; readonly other: number };
+  /** How busy the server's main thread was during the window, in % of one core. */
+  readonly mainThreadPercent: number;
   /** CPU the load generator (this process) used during the window, in % of one core. */
   readonly generatorCpuPercent: number;
   /** CPU every other process on the machine used during the window, in % of one core. */
@@ -71,12 +75,14 @@ export async function runLoad(
   const cursor = new PathCursor(paths.measured);
   const generator0 = process.cpuUsage();
   const server0 = readCpuSeconds(server.pid);
+  const threads0 = readThreadCpu(server.pid);
   const system0 = readSystemCpu();
   const t0 = performance.now();
   const r = await fire(server.url, cursor, headers, settings, settings.durationSeconds);
   const elapsed = (performance.now() - t0) / 1000;
   const generator = process.cpuUsage(generator0);
   const serverCpu = readCpuSeconds(server.pid) - server0;
+  const threads1 = readThreadCpu(server.pid);
   const system1 = readSystemCpu();
   const generatorCpu = (generator.user + generator.system) / 1e6;
   const percent = (seconds: number) => (seconds / elapsed) * 100;
@@ -94,6 +100,12 @@ export async function runLoad(
     bytesPerResponse: r.requests.total > 0 ? r.throughput.total / r.requests.total : 0,
     serverCpuPercent: percent(serverCpu),
     serverCpuMicrosPerRequest: ok > 0 ? (serverCpu / ok) * 1e6 : Number.NaN,
+    serverThreadMicrosPerRequest: {
+      main: ok > 0 ? ((threads1.main - threads0.main) / ok) * 1e6 : Number.NaN,
+      workers: ok > 0 ? ((threads1.workers - threads0.workers) / ok) * 1e6 : Number.NaN,
+      other: ok > 0 ? ((threads1.other - threads0.other) / ok) * 1e6 : Number.NaN,
+    },
+    mainThreadPercent: percent(threads1.main - threads0.main),
     generatorCpuPercent: percent(generatorCpu),
     otherCpuPercent: Math.max(0, percent(system1.busy - system0.busy - serverCpu - generatorCpu)),
     stealPercent: percent(system1.steal - system0.steal),

@@ -1,7 +1,7 @@
 // Another process's memory and CPU time, read from /proc (Linux). VmHWM is the kernel's own record of
 // the process's peak resident set size over its whole life, so no spike between samples can be missed.
 import { execFileSync } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
 
 export interface MemoryStatus {
   /** Current resident set size, bytes. */
@@ -38,10 +38,41 @@ export function cpuTicksPerSecond(): number {
   return clockTicks;
 }
 
-/** User plus system CPU seconds the process has used so far. */
-export function readCpuSeconds(pid: number): number {
-  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+/** User plus system CPU seconds of a /proc stat line (a process's or a thread's). */
+function cpuSecondsOf(stat: string): number {
   // Fields after the command name, which is in parentheses and may contain spaces.
   const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
   return (Number(fields[11]) + Number(fields[12])) / cpuTicksPerSecond();
+}
+
+/** User plus system CPU seconds the process has used so far. */
+export function readCpuSeconds(pid: number): number {
+  return cpuSecondsOf(readFileSync(`/proc/${pid}/stat`, 'utf8'));
+}
+
+/** CPU seconds of a process's threads so far: its main thread, its worker threads (Node names them WorkerThread), and the rest (V8's and libuv's helpers). */
+export interface ThreadCpu {
+  readonly main: number;
+  readonly workers: number;
+  readonly other: number;
+}
+
+/** Threads that ended between two readings are missing from the second: their time is lost, not misattributed. */
+export function readThreadCpu(pid: number): ThreadCpu {
+  let main = 0;
+  let workers = 0;
+  let other = 0;
+  for (const tid of readdirSync(`/proc/${pid}/task`)) {
+    let stat: string;
+    try {
+      stat = readFileSync(`/proc/${pid}/task/${tid}/stat`, 'utf8');
+    } catch {
+      continue;
+    }
+    const seconds = cpuSecondsOf(stat);
+    if (tid === String(pid)) main += seconds;
+    else if (stat.slice(stat.indexOf('(') + 1, stat.lastIndexOf(')')) === 'WorkerThread') workers += seconds;
+    else other += seconds;
+  }
+  return { main, workers, other };
 }

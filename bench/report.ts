@@ -87,6 +87,7 @@ const flagList = (flags: readonly string[]) => (flags.length === 0 ? 'none' : `\
 const ms = (n: number) => `${n.toFixed(n < 10 ? 2 : 1)} ms`;
 const mib = (bytes: number) => `${(bytes / 2 ** 20).toFixed(1)} MiB`;
 const pct = (n: number) => `${n.toFixed(0)} %`;
+const threadSplit = (l: LoadResult) => `${int(l.serverThreadMicrosPerRequest.main)} / ${int(l.serverThreadMicrosPerRequest.workers)} / ${int(l.serverThreadMicrosPerRequest.other)} µs`;
 
 function bestOf(input: ReportInput): Round {
   return { baseline: input.baseline.load, gated: input.gated.load };
@@ -163,7 +164,10 @@ function observations(input: ReportInput): string[] {
     );
   }
   if (gated.load.serverCpuPercent >= 90) {
-    notes.push(`The gated server used ${pct(gated.load.serverCpuPercent)} of a core: it, not the generator, bounds the gated figure.`);
+    notes.push(
+      `The gated server used ${pct(gated.load.serverCpuPercent)} of a core: it, not the generator, bounds the gated figure. Its main thread, which parses, decides, decrypts and answers every request, was ${pct(gated.load.mainThreadPercent)} busy at ${int(gated.load.serverThreadMicrosPerRequest.main)} µs per read` +
+        (gated.load.mainThreadPercent >= 85 ? ': the bound.' : '; the rest of its time each read waited for its log entry\'s group commit.'),
+    );
   }
   for (const [name, r] of [['baseline', baseline.load], ['gated', gated.load]] as const) {
     if (r.otherCpuPercent >= 15 || r.stealPercent >= 15) {
@@ -227,6 +231,8 @@ export function renderReport(input: ReportInput, note: string): string {
     row('Non-2xx / errors', `${int(baseline.load.non2xx)} / ${int(baseline.load.errors)}`, `${int(gated.load.non2xx)} / ${int(gated.load.errors)}`),
     row('Server CPU (of one core)', pct(baseline.load.serverCpuPercent), pct(gated.load.serverCpuPercent)),
     row('Server CPU per read', `${int(baseline.load.serverCpuMicrosPerRequest)} µs`, `${int(gated.load.serverCpuMicrosPerRequest)} µs`),
+    row('of which main thread / worker threads / V8 and libuv helpers', threadSplit(baseline.load), threadSplit(gated.load)),
+    row('Server main thread busy (of one core)', pct(baseline.load.mainThreadPercent), pct(gated.load.mainThreadPercent)),
     row('Load generator CPU (of one core)', pct(baseline.load.generatorCpuPercent), pct(gated.load.generatorCpuPercent)),
     row('Other processes / hypervisor steal (of one core)', `${pct(baseline.load.otherCpuPercent)} / ${pct(baseline.load.stealPercent)}`, `${pct(gated.load.otherCpuPercent)} / ${pct(gated.load.stealPercent)}`),
     row('Server peak RSS (VmHWM) after the rounds', mib(baseline.memory.peakRss), `${mib(gated.memory.peakRss)} (${mib(gatedPeakRss(input))} after the soak, below)`),
