@@ -106,8 +106,10 @@ export interface CertificateCheck {
 export function verifyCertificate(note: string, vkey: string): CertificateCheck {
   let text: string;
   let signer: string;
+  let signerName: string;
   try {
     const verifier = noteVerifier(vkey);
+    signerName = verifier.name;
     signer = `${verifier.name} (key id ${keyIdHex(verifier.keyId)})`;
     text = openNote(note, [verifier]).text;
   } catch (err) {
@@ -131,6 +133,9 @@ export function verifyCertificate(note: string, vkey: string): CertificateCheck 
   const issue = validateCertificate.issues(doc)[0];
   if (issue) throw invalid(`not a deletion certificate: ${issue.path} ${issue.message}`);
   const c = doc as DeletionCertificate;
+  // An enclave signs under its own name's key (keyName): a certificate naming another enclave than the
+  // key's would pass one enclave's purge off as another's to anyone holding both keys.
+  if (signerName !== keyName(c.enclave)) throw invalid(`the certificate names enclave ${JSON.stringify(c.enclave)}, but the key is ${signerName}, not that enclave's (${keyName(c.enclave)})`);
   let purged = 0;
   let kept = 0;
   for (const t of c.tables) {

@@ -93,6 +93,12 @@ void describe('deletion certificates', () => {
     assert.throws(() => verifyCertificate(`${text}\n\u2014 ${NAME} ${sig}\n`, VKEY), invalid(/not canonical JSON/));
   });
 
+  void it('refuses a certificate naming another enclave than the one whose key signed it', () => {
+    // Validly signed by prod's key, but claiming to be staging's purge.
+    const { note } = sign({ ...CERT, enclave: 'staging' });
+    assert.throws(() => verifyCertificate(note, VKEY), invalid(/names enclave "staging", but the key is enclave\/prod\/deletion-certificates/));
+  });
+
   void it('property: any change to the note makes it fail with certificate_invalid, never another error', () => {
     const { note } = sign(CERT);
     fc.assert(

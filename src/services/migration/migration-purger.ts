@@ -5,6 +5,7 @@
 // exactly the rows that stay (same count, same root), so no row of a purged subject remains and no
 // other row was touched. Any difference rolls everything back. After the commit the engine scrubs its
 // files, and a signed deletion certificate is issued and appended to the transparency log.
+import { verifyCertificate } from '../../core/deletion-certificate.ts';
 import { EnclaveError } from '../../core/errors.ts';
 import { MerkleBuilder, merkleRoot } from '../../core/migration-merkle.ts';
 import { canonicalRecord, canonicalSourceRow, keyOf, rowDigest, showKey } from '../../core/migration-row.ts';
@@ -13,7 +14,7 @@ import type { KeyTuple, MigrationSource, ScrubReport, SourceReader, SourceTransa
 import { danglingRefusal, deleteEffectsRefusal, deleteHazardsRefusal } from '../../core/purge-foreign-keys.ts';
 import type { CertificateInfo, PendingPurge, PurgedTableState, VerificationInfo } from '../../core/migration-state.ts';
 import type { MigrationContext } from './migration-context.ts';
-import { issueCertificate } from './certificate-issuer.ts';
+import { issueCertificate, logCertificate, publishVerifierKey } from './certificate-issuer.ts';
 import { residencyConflicts } from './residency-check.ts';
 import type { Classified } from './row-classifier.ts';
 
@@ -124,6 +125,8 @@ export interface InterruptedPurge {
   readonly pending: PendingPurge;
   /** Empty when the source committed the purge whole: it is to be finished. */
   readonly unpurged: readonly string[];
+  /** The certificate issued for it, stored but not yet in the transparency log. */
+  readonly certificate?: CertificateInfo;
 }
 
 /**
@@ -135,8 +138,11 @@ export interface InterruptedPurge {
 export async function interruptedPurge(ctx: MigrationContext): Promise<InterruptedPurge | undefined> {
   const pending = await ctx.state.pendingPurge(ctx.name);
   if (!pending) return undefined;
-  // Certified already (the process died just before forgetting it).
-  if ((await ctx.state.certificates(ctx.name)).some((c) => c.verification === pending.verification)) {
+  // Certified already (the process died just before forgetting it, or the certificate's log entry failed).
+  const certified = (await ctx.state.certificates(ctx.name)).find((c) => c.verification === pending.verification);
+  if (certified) {
+    // Not in the log yet: the purge stays on record until a purge appends the entry (logStoredCertificate).
+    if (certified.logIndex === null && ctx.log !== undefined) return { pending, unpurged: [], certificate: certified };
     await ctx.state.clearPendingPurge(ctx.name);
     return undefined;
   }
@@ -180,6 +186,7 @@ export async function purgeMigration(ctx: MigrationContext, options: { verificat
     const { pending } = interrupted;
     const verified = await ctx.state.verification(pending.verification);
     if (!verified) throw new EnclaveError('internal', `the interrupted purge refers to verification ${pending.verification}, which is not recorded`);
+    if (interrupted.certificate) return logStoredCertificate(ctx, verified, interrupted.certificate);
     return finish(ctx, verified, pending.tables.map((p) => ({ ...p, keptAfter: p.keptBefore })), pending.startedAt, pending.preparedAt, order, pending.sourceSettings);
   }
   const verification = await boundVerification(ctx, options.verification);
@@ -296,4 +303,24 @@ async function finish(
   const certificate = await issueCertificate(ctx, { verification, tables: inOrder, root, subjects, scrub, startedAt, committedAt, scrubbedAt });
   await ctx.state.clearPendingPurge(ctx.name);
   return { migration: ctx.name, verification: verification.id, tables: inOrder, certificate, logIndex };
+}
+
+/**
+ * A purge certified, whose certificate is stored but whose log entry failed: the purge and the stored
+ * certificate (never a second one) are logged now, with the figures the certificate signs.
+ */
+async function logStoredCertificate(ctx: MigrationContext, verification: VerificationInfo, stored: CertificateInfo): Promise<PurgeReport> {
+  const body = verifyCertificate(stored.note, await publishVerifierKey(ctx.enclave)).certificate;
+  const logIndex = await ctx.record('migration.purged', {
+    verification: verification.id,
+    root: body.root,
+    purged_rows: body.totals.purged_rows,
+    kept_rows: body.totals.kept_rows,
+    subjects: body.totals.subjects,
+    engine: body.method.engine,
+  });
+  const certificate = await logCertificate(ctx, stored);
+  await ctx.state.clearPendingPurge(ctx.name);
+  const tables = body.tables.map((t) => ({ table: t.table, collection: t.collection, purged: t.purged_rows, purgedRoot: t.purged_root, kept: t.kept_rows, keptBefore: t.kept_root_before, keptAfter: t.kept_root_after }));
+  return { migration: ctx.name, verification: verification.id, tables, certificate, logIndex };
 }

@@ -185,12 +185,14 @@ class PgTransaction extends PgReader implements SourceTransaction {
 }
 
 async function connect(url: string, location: string): Promise<pg.Client> {
-  const client = new pg.Client({ connectionString: url, types: TYPES, application_name: 'enclave-migrate' });
+  let client: pg.Client | undefined;
   try {
+    // Constructed in here: the driver parses the URL (and reads its ssl files) already in the constructor.
+    client = new pg.Client({ connectionString: url, types: TYPES, application_name: 'enclave-migrate' });
     await client.connect();
     await client.query("SET TIME ZONE 'UTC'; SET DateStyle = 'ISO, YMD'; SET IntervalStyle = 'iso_8601'; SET extra_float_digits = 3");
   } catch (cause) {
-    await client.end().catch(() => undefined);
+    await client?.end().catch(() => undefined);
     throw new EnclaveError('source_unavailable', `cannot connect to the PostgreSQL source ${location}: ${cause instanceof Error ? cause.message : String(cause)}`, { cause });
   }
   return client;
