@@ -12,7 +12,7 @@ import { EnclaveError } from '../core/errors.ts';
 import { openCheckpoint, parseCheckpoint, type Checkpoint, type OpenedCheckpoint } from '../core/tlog/checkpoint.ts';
 import { cosignatureVerifierFromKey, repeatedWitnessKeys } from '../core/tlog/cosignature.ts';
 import { bytesEqual, decodeUtf8, toHex } from '../core/tlog/encoding.ts';
-import { EMPTY_FRONTIER, HASH_SIZE, appendToFrontier, checkRecord, checkTree, frontierRoot, leafHash, proveRecord, proveTree, type Frontier, type HashReader } from '../core/tlog/merkle.ts';
+import { EMPTY_FRONTIER, EMPTY_TREE_HASH, HASH_SIZE, appendToFrontier, checkRecord, checkTree, frontierRoot, leafHash, proveRecord, proveTree, type Frontier, type HashReader } from '../core/tlog/merkle.ts';
 import { keyIdHex, noteVerifier, splitNote, type NoteVerifier } from '../core/tlog/note.ts';
 import type { TlogProof } from '../core/tlog/proof-format.ts';
 import {
@@ -220,10 +220,17 @@ export async function verifyLog(options: VerifyLogOptions): Promise<LogVerificat
     throw new EnclaveError('invalid_argument', `the quorum must be from 0 to the number of witness keys (${witnesses.length})`);
   }
   const concurrency = options.concurrency ?? 8;
+  // Batches advance by `concurrency`: 0 (or less) would never advance.
+  if (!Number.isSafeInteger(concurrency) || concurrency < 1) throw new EnclaveError('invalid_argument', `the concurrency must be a positive integer, got ${String(concurrency)}`);
   const raw = await options.fetch('checkpoint');
   if (raw === undefined) mismatch('the log serves no checkpoint');
   const { text, opened } = openVerified(raw, log, options, witnesses);
   const { size, root } = opened.checkpoint;
+  // MTH({}) = SHA-256() (RFC 9162 §2.1.1): a checkpoint of size 0 has one possible root, checked even
+  // without the full recomputation (which would find the same), so a bogus one is never saved for --since.
+  if (size === 0 && !bytesEqual(root, EMPTY_TREE_HASH)) {
+    mismatch(`the checkpoint has size 0, so its root must be the empty tree's ${short(EMPTY_TREE_HASH)}, not ${short(root)}`);
+  }
 
   // A saved checkpoint: same log, and the new one must not be smaller nor differ at the same size.
   let saved: Checkpoint | undefined;
@@ -274,10 +281,13 @@ async function proveFromTiles(fetch: LogFetch, checkpoint: Checkpoint, index: nu
     throw new EnclaveError('invalid_argument', `entry ${index} is not in the log: the checkpoint has ${size} entries`);
   }
   const bundleIndex = Math.floor(index / TILE_WIDTH);
-  const path = entriesPath(bundleIndex, tileWidth(0, bundleIndex, size));
+  const width = tileWidth(0, bundleIndex, size);
+  const path = entriesPath(bundleIndex, width);
   const bundle = await fetchRequired(fetch, path, size);
-  const entry = within(path, () => decodeEntryBundle(bundle))[index - bundleIndex * TILE_WIDTH];
-  if (entry === undefined) mismatch(`${path} does not hold entry ${index}`);
+  const entries = within(path, () => decodeEntryBundle(bundle));
+  // tlog-tiles: a bundle holds exactly its width's entries, as verifyTree requires of every bundle.
+  if (entries.length !== width) mismatch(`${path} holds ${entries.length} entries, but the checkpoint of size ${size} requires ${width}`);
+  const entry = entries[index - bundleIndex * TILE_WIDTH] as Uint8Array;
   const proof = await proveRecord(size, index, reader);
   within(`entry ${index}`, () => checkRecord(proof, size, root, index, leafHash(entry)));
   return { index, entry, proof };

@@ -9,11 +9,14 @@ import {
   SIG_TYPE_COSIGNATURE,
   cosignerFromKey,
   encodeBase64,
+  encodeEntryBundle,
   formatAddCheckpoint,
+  formatCheckpoint,
   formatVerifierKey,
   generateNoteKey,
   keyId,
   parseVerifierKey,
+  signNote,
   signatureLines,
 } from '../../src/core/tlog/index.ts';
 import { verifyLog } from '../../src/services/log-verifier.ts';
@@ -92,4 +95,40 @@ test('a newer genuine checkpoint sent again and again is kept as evidence once, 
     await store.close();
     rmSync(dir, { recursive: true, force: true });
   }
+});
+
+test('a signed checkpoint of size 0 whose root is not the empty tree\'s is refused, even with --no-full (RFC 9162 §2.1.1)', async () => {
+  const log = new StaticLog();
+  const bogus = signNote(formatCheckpoint({ origin: log.origin, size: 0, root: new Uint8Array(32).fill(7), extensions: [] }), [log.signer]);
+  log.resources.set('checkpoint', new TextEncoder().encode(bogus));
+  for (const full of [false, true]) {
+    await assert.rejects(verifyLog({ fetch: log.fetch, vkey: log.vkey, full }), (err: unknown) => isEnclaveError(err, 'log_mismatch') && /size 0|0 entries/.test(err.message), `full: ${full}`);
+  }
+  // The genuine empty checkpoint still verifies.
+  await log.publish();
+  assert.equal((await verifyLog({ fetch: log.fetch, vkey: log.vkey, full: false })).checkpoint.size, 0);
+});
+
+test('a partial entry bundle with more entries than its width is refused when proving one entry, as in the full check (tlog-tiles)', async () => {
+  const log = new StaticLog();
+  log.append(5);
+  await log.publish();
+  log.resources.set('tile/entries/000.p/5', encodeEntryBundle([...log.tree.entries, new TextEncoder().encode('{"i":"extra"}')]));
+  for (const full of [false, true]) {
+    await assert.rejects(
+      verifyLog({ fetch: log.fetch, vkey: log.vkey, full, entries: [2] }),
+      (err: unknown) => isEnclaveError(err, 'log_mismatch') && /tile\/entries\/000\.p\/5 holds 6 entries, but the checkpoint of size 5 requires 5/.test(err.message),
+      `full: ${full}`,
+    );
+  }
+});
+
+test('a concurrency below 1 is invalid_argument, not a loop that never advances', async () => {
+  const log = new StaticLog();
+  log.append(300);
+  await log.publish();
+  for (const concurrency of [0, -1, 1.5]) {
+    await assert.rejects(verifyLog({ fetch: log.fetch, vkey: log.vkey, concurrency }), (err: unknown) => isEnclaveError(err, 'invalid_argument'), `concurrency ${concurrency}`);
+  }
+  assert.equal((await verifyLog({ fetch: log.fetch, vkey: log.vkey, concurrency: 1 })).entriesChecked, 300);
 });
