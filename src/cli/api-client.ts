@@ -82,6 +82,8 @@ export function tlsHint(code: string | undefined, url: string): string | undefin
   if (code === undefined) return undefined;
   if (UNTRUSTED.has(code)) return 'the server\'s TLS certificate is not issued by a CA this CLI trusts: pass --ca-file with the CA that issued it (or set ENCLAVE_CA_FILE)';
   if (code === 'ERR_TLS_CERT_ALTNAME_INVALID') return 'the server\'s TLS certificate is not for this host name: connect by a name or address the certificate lists';
+  // X509_V_ERR_INVALID_PURPOSE: a key usage or extended key usage without TLS server authentication (RFC 5280 §4.2.1.3, §4.2.1.12).
+  if (code === 'INVALID_PURPOSE') return 'the server\'s TLS certificate is not one for a TLS server (its key usage or extended key usage excludes it): issue it for serverAuth';
   if (code === 'CERT_HAS_EXPIRED' || code === 'CERT_NOT_YET_VALID') return 'the server\'s TLS certificate is outside its validity period (or this machine\'s clock is wrong)';
   if (code === 'ERR_SSL_WRONG_VERSION_NUMBER' || code === 'ERR_SSL_PACKET_LENGTH_TOO_LONG') return 'the server does not speak TLS there: try http://';
   if (code === 'UND_ERR_SOCKET' && url.startsWith('http:')) return 'the server closed the connection; if it serves HTTPS (server.tls), use https://';

@@ -29,7 +29,13 @@ export async function startServer(enclave: Enclave, options: { host: string; por
     ...(options.tls === undefined ? {} : { tls: options.tls.options }),
   });
   try {
-    await app.listen({ host: options.host, port: options.port });
+    await app.listen({
+      host: options.host,
+      port: options.port,
+      // Fastify names the scheme from its own `https` option, which a serverFactory (server.ts) leaves
+      // unset: its line in the request log would say http:// for the HTTPS listener.
+      ...(options.tls === undefined ? {} : { listenTextResolver: (address: string) => `Server listening at ${address.replace(/^http:/, 'https:')}` }),
+    });
   } catch (err) {
     await app.close();
     throw listenError(options.host, options.port, err);

@@ -40,6 +40,25 @@ export interface ServerOptions {
 
 export const API_VERSION = '0.1.0';
 
+/** What Fastify passes a serverFactory: its options, defaults applied. */
+type FastifySettings = Readonly<Record<string, unknown>>;
+
+/**
+ * An HTTPS server with the settings Fastify gives a server of its own making (lib/server.js), which it
+ * leaves to a serverFactory: without them it would close idle keep-alive connections after Node's 5 s
+ * instead of Fastify's 72 s (a balancer in front, whose idle limit is longer, then meets closed
+ * connections) and end any request after 300 s, both unlike the plain-HTTP listener.
+ */
+function httpsServer(tls: NonNullable<ServerOptions['tls']>, handler: RequestListener, settings: FastifySettings): HttpServer {
+  const server = createHttpsServer(tls, handler);
+  server.keepAliveTimeout = settings.keepAliveTimeout as number;
+  server.requestTimeout = settings.requestTimeout as number;
+  server.setTimeout(settings.connectionTimeout as number);
+  // Zero is Node's default (no limit), as Fastify treats it.
+  if ((settings.maxRequestsPerSocket as number) > 0) server.maxRequestsPerSocket = settings.maxRequestsPerSocket as number;
+  return server;
+}
+
 export async function buildServer(enclave: Enclave, options: ServerOptions = {}): Promise<FastifyInstance> {
   const tls = options.tls;
   const app = Fastify({
@@ -54,9 +73,10 @@ export async function buildServer(enclave: Enclave, options: ServerOptions = {})
     // Reject what does not match instead of silently stripping or coercing it.
     ajv: { customOptions: { removeAdditional: false, coerceTypes: false, allErrors: true, useDefaults: false } },
     routerOptions: ROUTER_OPTIONS,
-    // An https.Server is no http.Server to the types, but Fastify serves either (its own `https` option
-    // builds the same); the certificate can then be replaced in place on SIGHUP (setSecureContext).
-    ...(tls === undefined ? {} : { serverFactory: (handler: RequestListener) => createHttpsServer(tls, handler) as unknown as HttpServer }),
+    // HTTPS from a server of ours: its certificate can be replaced in place on SIGHUP (setSecureContext).
+    // With its own `https` option, Fastify would also open a second server for 'localhost', which a
+    // reload could not reach.
+    ...(tls === undefined ? {} : { serverFactory: (handler: RequestListener, settings: FastifySettings) => httpsServer(tls, handler, settings) }),
   });
   // JSON only: without this, Fastify would accept text/plain bodies.
   app.removeContentTypeParser('text/plain');

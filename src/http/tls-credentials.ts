@@ -13,6 +13,8 @@ import { readFileLimited } from '../services/read-limited.ts';
 const MAX_PEM_BYTES = 1024 * 1024;
 /** A certificate this close to its end is announced at every start. */
 const EXPIRY_WARNING_MS = 14 * 24 * 3600 * 1000;
+/** id-kp-serverAuth (RFC 5280 §4.2.1.12). */
+const SERVER_AUTH = '1.3.6.1.5.5.7.3.1';
 
 export interface TlsCredentials {
   /** What node:tls takes (cert, key, minVersion). */
@@ -48,6 +50,13 @@ export function readTlsCredentials(tls: TlsConfig, source: string, now: Date = n
   if (!leaf.checkPrivateKey(key)) throw fail('key_file', `${tls.keyFile} is not the private key of the certificate in ${tls.certFile} (${leaf.subject.replace(/\n/g, ', ')})`);
   if (now.getTime() < leaf.validFromDate.getTime()) throw fail('cert_file', `the certificate in ${tls.certFile} is not valid before ${leaf.validFromDate.toISOString()}`);
   if (now.getTime() > leaf.validToDate.getTime()) throw fail('cert_file', `the certificate in ${tls.certFile} expired on ${leaf.validToDate.toISOString()}; renew it`);
+  // RFC 5280 §4.2.1.12: with the extension, the certificate is for the purposes it lists alone; one
+  // without serverAuth (a client certificate, say) passes OpenSSL's checks here but every client refuses
+  // it (INVALID_PURPOSE). Node lists the purposes as OIDs, undefined without the extension.
+  const purposes = leaf.keyUsage as readonly string[] | undefined;
+  if (purposes !== undefined && !purposes.includes(SERVER_AUTH)) {
+    throw fail('cert_file', `the certificate in ${tls.certFile} is not for a TLS server: its extended key usage (${purposes.join(', ')}) lacks serverAuth (${SERVER_AUTH})`);
+  }
   const options = { cert: chain.map((c) => c.pem).join('\n'), key: keyText, minVersion: tls.minVersion };
   try {
     // What OpenSSL itself refuses at its security level (a 1024-bit RSA key, an MD5 signature).

@@ -3,9 +3,11 @@
 // certificate on SIGHUP without sealing, and the CLI connects only to a certificate it trusts (--ca-file).
 import assert from 'node:assert/strict';
 import { X509Certificate } from 'node:crypto';
+import { once } from 'node:events';
 import { copyFileSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { get as httpGet } from 'node:http';
-import { get as httpsGet } from 'node:https';
+import { createServer as createHttpsServer, get as httpsGet } from 'node:https';
+import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { connect, type ConnectionOptions } from 'node:tls';
 import { after, before, describe, it } from 'node:test';
@@ -27,6 +29,12 @@ function handshake(port: number, options: ConnectionOptions = {}): Promise<strin
     });
     socket.on('error', (err: NodeJS.ErrnoException) => resolve(`error ${err.code ?? err.message}`));
   });
+}
+
+/** Whether `done` holds within `ms`, checked every 50 ms. */
+async function waitFor(done: () => boolean, ms = 5000): Promise<boolean> {
+  for (let waited = 0; !done() && waited < ms; waited += 50) await new Promise((r) => setTimeout(r, 50));
+  return done();
 }
 
 /** The status of GET /healthz over HTTPS trusting `ca`, or the request's error code. */
@@ -90,6 +98,40 @@ describe('the API over HTTPS (in process)', () => {
     const entered = await runInProcess(['unseal', '--share', f.shares[0] ?? '', '--server', server.url, '--ca-file', pki.caCert]);
     assert.equal(entered.code, 0, entered.stderr);
     assert.equal(f.enclave.seal.status().progress, 1);
+  });
+
+  it('the CA one in-process run trusts is not trusted by the next: no connection verified against it is reused', async () => {
+    const trusted = await runInProcess(['unseal', '--status', '--server', server.url, '--ca-file', pki.caCert]);
+    assert.equal(trusted.code, 0, trusted.stderr);
+    const next = await runInProcess(['unseal', '--status', '--server', server.url]);
+    assert.equal(next.code, 1, `the run without --ca-file reached the server: ${next.stdout}`);
+    assert.match(oneErrorLine(next).message, /\(UNABLE_TO_VERIFY_LEAF_SIGNATURE\); the server's TLS certificate is not issued by a CA this CLI trusts/);
+  });
+
+  it('keeps the HTTP settings Fastify gives a listener of its own making (keep-alive, request time limit)', async () => {
+    const plain = await startServer(f.enclave, { host: '127.0.0.1', port: 0, logLevel: 'silent' });
+    try {
+      for (const setting of ['keepAliveTimeout', 'requestTimeout', 'headersTimeout', 'timeout', 'maxRequestsPerSocket'] as const) {
+        // An https.Server leaves maxRequestsPerSocket undefined where an http.Server has 0: no limit either way.
+        assert.equal(server.app.server[setting] ?? 0, plain.app.server[setting] ?? 0, setting);
+      }
+    } finally {
+      await plain.close();
+    }
+  });
+
+  it('a certificate for TLS clients only is refused by the CLI, naming the cause', async () => {
+    // Served by node:https itself: `enclave serve` refuses to start with it (tls-credentials.ts).
+    const wrong = createHttpsServer({ cert: readFileSync(pki.clientOnlyCert), key: readFileSync(pki.serverKey) }, (_req, res) => res.end('{}'));
+    await new Promise<void>((resolve) => wrong.listen(0, '127.0.0.1', resolve));
+    try {
+      const result = await runInProcess(['unseal', '--status', '--server', `https://127.0.0.1:${(wrong.address() as AddressInfo).port}`, '--ca-file', pki.caCert]);
+      assert.equal(result.code, 1);
+      assert.match(oneErrorLine(result).message, /\(INVALID_PURPOSE\); the server's TLS certificate is not one for a TLS server/);
+    } finally {
+      wrong.close();
+      wrong.closeAllConnections();
+    }
   });
 
   it('a certificate for another name is refused by the CLI, naming the cause', async () => {
@@ -169,6 +211,9 @@ describe('enclave serve with server.tls', () => {
     const port = Number(new URL(server.url).port);
     assert.match(server.stdout(), new RegExp(`^TLS TLSv1\\.2 or later: CN=localhost, valid until \\S+, SHA-256 ${fingerprint(pki.serverCert)} \\(SIGHUP reloads the certificate and key\\)$`, 'm'));
     assert.equal(await healthz(server.url, pki.caCert), '200');
+    // Fastify's own line in the request log names the scheme served.
+    assert.match(server.stdout(), /"msg":"Server listening at https:\/\/127\.0\.0\.1:\d+"/);
+    assert.doesNotMatch(server.stdout(), /Server listening at http:/);
 
     copyFileSync(pki.otherCert, join(dir, 'a', 'tls', 'live.crt'));
     copyFileSync(pki.otherKey, join(dir, 'a', 'tls', 'live.key'));
@@ -186,6 +231,29 @@ describe('enclave serve with server.tls', () => {
     const status = await fetch(`${server.url}/v1/sys/seal-status`).catch(() => undefined);
     assert.equal(status, undefined, 'the test process does not trust the CA: fetch must refuse');
     assert.equal(await server.stop(), 0);
+  });
+
+  it('a SIGHUP while the server closes is noted, not fatal: the stores are closed and it exits 0', async () => {
+    copyFileSync(pki.serverCert, join(dir, 'a', 'tls', 'live.crt'));
+    copyFileSync(pki.serverKey, join(dir, 'a', 'tls', 'live.key'));
+    const server = await startListening(['serve', '--config', config, '--port', '0']);
+    const ended = () => server.child.exitCode !== null || server.child.signalCode !== null;
+    // A request whose body never ends: the server, closing, waits for it.
+    const socket = connect({ host: '127.0.0.1', port: Number(new URL(server.url).port), servername: 'localhost', ca: readFileSync(pki.caCert) });
+    socket.on('error', () => undefined);
+    await once(socket, 'secureConnect');
+    socket.write('POST /v1/sys/unseal HTTP/1.1\r\nhost: localhost\r\ncontent-type: application/json\r\ncontent-length: 100\r\n\r\n{');
+    assert.ok(await waitFor(() => server.stdout().includes('"url":"/v1/sys/unseal"')), 'the request did not reach the server');
+    server.child.kill('SIGTERM');
+    assert.ok(await waitFor(() => server.stderr().includes('SIGTERM: closing the server and the stores')), server.stderr());
+    server.child.kill('SIGHUP');
+    await waitFor(() => server.stderr().includes('SIGHUP: the server is closing') || ended());
+    assert.equal(server.child.signalCode, null, 'SIGHUP ended the process while it closed the stores');
+    assert.equal(ended(), false, 'the server did not wait for the request under way');
+    assert.match(server.stderr(), /^SIGHUP: the server is closing; the TLS certificate is not reloaded$/m);
+    socket.destroy();
+    assert.ok(await waitFor(ended, 10_000), 'the server did not exit once the request was gone');
+    assert.equal(await server.stop(), 0, server.stderr());
   });
 
   it('refuses to start with a key that is not the certificate\'s, in one line naming the key', async () => {

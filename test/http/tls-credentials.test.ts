@@ -66,6 +66,13 @@ describe('readTlsCredentials', () => {
     assert.match(refusal(tls(pki.serverCert, pki.otherKey)), /server\.tls\.key_file: .*other\.key is not the private key of the certificate in .*server\.crt \(CN=localhost\)$/);
   });
 
+  it('refuses a certificate for TLS clients only, which every client would refuse (unsuitable purpose)', () => {
+    assert.match(
+      refusal(tls(pki.clientOnlyCert, pki.serverKey)),
+      /^enclave\.yaml: server\.tls\.cert_file: the certificate in .*client-only\.crt is not for a TLS server: its extended key usage \(1\.3\.6\.1\.5\.5\.7\.3\.2\) lacks serverAuth \(1\.3\.6\.1\.5\.5\.7\.3\.1\)$/,
+    );
+  });
+
   it('refuses an expired certificate and one not valid yet, and warns two weeks ahead', () => {
     const leaf = new X509Certificate(readFileSync(pki.serverCert));
     const day = 86_400_000;

@@ -59,63 +59,103 @@ async function serve(io: Io, configPath: string, opts: ServeOptions): Promise<vo
   const tlsConfig = config.server.tls;
   const readTls = tlsConfig === undefined ? undefined : () => readTlsCredentials(tlsConfig, configPath);
   const tls = readTls?.();
-  const enclave = await openLocalEnclave(configPath, opts.instance === undefined ? {} : { instance: opts.instance }, config);
-  // Before the first line on stdout: a reader of it that goes away does not stop a server
-  // (broken-pipe.ts); the operator is told on stderr.
-  const stopKeeping = keepServingWhenStdoutCloses(() => out.note('stdout is closed (EPIPE): its lines and the request log are dropped from now on; still serving until SIGINT or SIGTERM'));
+  const hangups = readTls === undefined ? undefined : reloadOnHangup(readTls, describeCertificate, out);
   try {
-    if (opts.devUnseal === true) await devUnseal(enclave, out);
-    const server = await startServer(enclave, {
-      host: opts.host ?? enclave.config.server.host,
-      port: opts.port ?? enclave.config.server.port,
-      logLevel: opts.logLevel,
-      ...(tls === undefined ? {} : { tls }),
-    });
-    // Once listening: a failure to start stays one line.
-    if (opts.devUnseal !== true) warnIfDevFileLeft(enclave, out);
-    const exposed = exposureWarning(server);
-    if (exposed !== undefined) out.warn(exposed);
-    const status = enclave.seal.status();
-    // Before the line that says it is ready: a supervisor may stop it the moment it reads that line.
-    const signalled = untilSignal();
-    const stopReloading = readTls === undefined ? undefined : reloadOnHangup(readTls, describeCertificate, server, out);
-    out.line(`Heap limit ${heapLimitMb()} MiB (V8)`);
-    if (tls !== undefined) {
-      for (const w of tls.warnings) out.warn(`Warning: ${w}`);
-      out.line(`TLS ${tlsConfig?.minVersion ?? ''} or later: ${describeCertificate(tls.leaf)} (SIGHUP reloads the certificate and key)`);
+    const enclave = await openLocalEnclave(configPath, opts.instance === undefined ? {} : { instance: opts.instance }, config);
+    // Before the first line on stdout: a reader of it that goes away does not stop a server
+    // (broken-pipe.ts); the operator is told on stderr.
+    const stopKeeping = keepServingWhenStdoutCloses(() => out.note('stdout is closed (EPIPE): its lines and the request log are dropped from now on; still serving until SIGINT or SIGTERM'));
+    try {
+      if (opts.devUnseal === true) await devUnseal(enclave, out);
+      const server = await startServer(enclave, {
+        host: opts.host ?? enclave.config.server.host,
+        port: opts.port ?? enclave.config.server.port,
+        logLevel: opts.logLevel,
+        ...(tls === undefined ? {} : { tls }),
+      });
+      // Once listening: a failure to start stays one line.
+      if (opts.devUnseal !== true) warnIfDevFileLeft(enclave, out);
+      const exposed = exposureWarning(server);
+      if (exposed !== undefined) out.warn(exposed);
+      const status = enclave.seal.status();
+      // Before the line that says it is ready: a supervisor may stop it the moment it reads that line.
+      const signalled = untilSignal();
+      out.line(`Heap limit ${heapLimitMb()} MiB (V8)`);
+      if (tls !== undefined) {
+        for (const w of tls.warnings) out.warn(`Warning: ${w}`);
+        out.line(`TLS ${tlsConfig?.minVersion ?? ''} or later: ${describeCertificate(tls.leaf)} (SIGHUP reloads the certificate and key)`);
+      }
+      out.line(`Listening on ${server.url} (enclave "${enclave.config.name}", ${status.sealed ? 'sealed' : 'unsealed'})`);
+      if (status.sealed) {
+        out.line(`Sealed: no protected data is served until ${status.threshold} of the ${status.shares} officers run \`enclave unseal --server ${server.url}\``);
+        const changed = configurationLine(status.configuration_changed);
+        if (changed !== undefined) out.line(changed);
+      }
+      // After the banner, which names the certificate read at start: a SIGHUP taken meanwhile reloads now.
+      hangups?.serving(server);
+      const signal = await signalled;
+      hangups?.closing();
+      out.note(`${signal}: closing the server and the stores`);
+      await server.close();
+    } finally {
+      await enclave.close();
+      stopKeeping();
     }
-    out.line(`Listening on ${server.url} (enclave "${enclave.config.name}", ${status.sealed ? 'sealed' : 'unsealed'})`);
-    if (status.sealed) {
-      out.line(`Sealed: no protected data is served until ${status.threshold} of the ${status.shares} officers run \`enclave unseal --server ${server.url}\``);
-      const changed = configurationLine(status.configuration_changed);
-      if (changed !== undefined) out.line(changed);
-    }
-    const signal = await signalled;
-    stopReloading?.();
-    out.note(`${signal}: closing the server and the stores`);
-    await server.close();
   } finally {
-    await enclave.close();
-    stopKeeping();
+    hangups?.stop();
   }
+}
+
+interface Hangups {
+  /** Listening: SIGHUP reloads from now on, at once if one came while it started. */
+  serving(server: RunningServer): void;
+  /** Closing: SIGHUP is noted, nothing is reloaded. */
+  closing(): void;
+  stop(): void;
 }
 
 /**
  * On SIGHUP, the certificate and key are read again and presented from the next handshake (a renewal
  * without a restart, which would seal the enclave). A pair that fails the checks is refused in one line
- * and the one in use stays.
+ * and the one in use stays. The signal is taken from the first reading until the stores are closed: with
+ * no listener its default action ends the process, in the middle of opening or closing the stores.
  */
-function reloadOnHangup(read: () => TlsCredentials, describe: (leaf: TlsCredentials['leaf']) => string, server: RunningServer, out: Output): () => void {
-  const reload = () => {
+function reloadOnHangup(read: () => TlsCredentials, describe: (leaf: TlsCredentials['leaf']) => string, out: Output): Hangups {
+  let server: RunningServer | undefined;
+  let missed = false;
+  let closing = false;
+  const reload = (to: RunningServer) => {
     try {
       const next = read();
-      server.replaceTls(next);
+      to.replaceTls(next);
       for (const w of next.warnings) out.warn(`Warning: ${w}`);
       out.note(`SIGHUP: TLS certificate reloaded: ${describe(next.leaf)}`);
     } catch (err) {
       out.warn(`SIGHUP: TLS certificate not reloaded, the one in use stays: ${err instanceof Error ? err.message : String(err)}`);
     }
   };
-  process.on('SIGHUP', reload);
-  return () => process.off('SIGHUP', reload);
+  const onHangup = () => {
+    if (closing) {
+      out.note('SIGHUP: the server is closing; the TLS certificate is not reloaded');
+    } else if (server === undefined) {
+      // The files may be replaced while the stores open: they are read again once it listens.
+      missed = true;
+      out.note('SIGHUP: the server is starting; it reads the TLS certificate and key again once it listens');
+    } else {
+      reload(server);
+    }
+  };
+  process.on('SIGHUP', onHangup);
+  return {
+    serving(listening) {
+      server = listening;
+      if (missed) reload(listening);
+    },
+    closing() {
+      closing = true;
+    },
+    stop() {
+      process.off('SIGHUP', onHangup);
+    },
+  };
 }
