@@ -34,7 +34,7 @@ export function configPathOf(cmd: Command): string {
 /** --server and --token, for commands that talk to a running server. */
 export function addClientOptions(cmd: Command, options: { token?: boolean } = {}): Command {
   cmd.addOption(
-    new Option('-s, --server <url>', `server URL (default: the configuration's server.host and server.port, else ${FALLBACK_SERVER})`).env('ENCLAVE_SERVER'),
+    new Option('-s, --server <url>', `server URL, http:// or https:// (default: the configuration's server.host and server.port, over https:// with server.tls, else ${FALLBACK_SERVER})`).env('ENCLAVE_SERVER'),
   );
   if (options.token !== false) {
     cmd.addOption(new Option('-t, --token <token>', 'bearer token (prefer the environment variable: arguments are visible to other users)').env('ENCLAVE_TOKEN'));

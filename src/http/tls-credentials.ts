@@ -59,13 +59,17 @@ export function readTlsCredentials(tls: TlsConfig, source: string, now: Date = n
   }
   const options = { cert: chain.map((c) => c.pem).join('\n'), key: keyText, minVersion: tls.minVersion };
   try {
-    // What OpenSSL itself refuses at its security level (a 1024-bit RSA key, an MD5 signature).
+    // What OpenSSL itself refuses at its security level (a 1024-bit RSA key, say).
     createSecureContext(options);
   } catch (cause) {
     throw fail('cert_file', `OpenSSL refuses the certificate and key: ${(cause as Error).message}`, cause);
   }
   const warnings: string[] = [];
-  if ((statSync(tls.keyFile).mode & 0o077) !== 0) warnings.push(`the TLS key file ${tls.keyFile} can be read by other users; chmod 600 it`);
+  // Any user may read it, or others than its owner may write it. Read by a group stays quiet: a key
+  // shared with the service's group (0640, as Debian's ssl-cert group has it) is a common, sound setup.
+  const mode = statSync(tls.keyFile).mode;
+  if ((mode & 0o004) !== 0) warnings.push(`the TLS key file ${tls.keyFile} can be read by every user; chmod 600 it (or 640 for the service's group)`);
+  else if ((mode & 0o022) !== 0) warnings.push(`the TLS key file ${tls.keyFile} can be written by others than its owner; chmod 600 it (or 640 for the service's group)`);
   const left = leaf.validToDate.getTime() - now.getTime();
   if (left < EXPIRY_WARNING_MS) warnings.push(`the TLS certificate expires on ${leaf.validToDate.toISOString()} (in ${Math.floor(left / 86_400_000)} days); renew it and send SIGHUP`);
   return { options, leaf, warnings };

@@ -83,11 +83,17 @@ describe('readTlsCredentials', () => {
     assert.deepEqual(readTlsCredentials(tls(pki.serverCert, pki.serverKey), 'enclave.yaml', new Date(leaf.validToDate.getTime() - 15 * day)).warnings, []);
   });
 
-  it('warns when others can read the key file', () => {
+  it('warns when every user can read the key file, or others can write it, not when its group reads it', () => {
     const key = join(dir, 'open.key');
     copyFileSync(pki.serverKey, key);
-    chmodSync(key, 0o644);
-    assert.deepEqual(readTlsCredentials(tls(pki.serverCert, key), 'enclave.yaml').warnings, [`the TLS key file ${key} can be read by other users; chmod 600 it`]);
+    const warnings = (mode: number) => {
+      chmodSync(key, mode);
+      return readTlsCredentials(tls(pki.serverCert, key), 'enclave.yaml').warnings;
+    };
+    assert.deepEqual(warnings(0o644), [`the TLS key file ${key} can be read by every user; chmod 600 it (or 640 for the service's group)`]);
+    assert.deepEqual(warnings(0o660), [`the TLS key file ${key} can be written by others than its owner; chmod 600 it (or 640 for the service's group)`]);
+    assert.deepEqual(warnings(0o640), []);
+    assert.deepEqual(warnings(0o600), []);
   });
 
   it('presents the whole chain: the certificate first, then what follows it in the file', () => {
