@@ -2,9 +2,9 @@
 // SIGTERM (a second signal exits at once). Requests are logged by Fastify's pino logger: method, URL,
 // status and timing, never headers or bodies.
 import { createServer, type AddressInfo } from 'node:net';
-import type { Server as TlsServer } from 'node:tls';
 import type { FastifyInstance } from 'fastify';
 import { buildServer } from '../http/server.ts';
+import { replaceCertificate } from '../http/https-server.ts';
 import type { TlsCredentials } from '../http/tls-credentials.ts';
 import type { Enclave } from '../services/enclave.ts';
 import { CliError } from './fail.ts';
@@ -49,7 +49,7 @@ export async function startServer(enclave: Enclave, options: { host: string; por
     tls: options.tls !== undefined,
     replaceTls(credentials) {
       if (options.tls === undefined) throw new Error('this server serves plain HTTP; TLS cannot be turned on in place');
-      (app.server as unknown as TlsServer).setSecureContext(credentials.options);
+      replaceCertificate(app.server, credentials);
     },
     close: () => app.close(),
   };

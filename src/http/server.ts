@@ -1,8 +1,6 @@
 // The HTTP adapter. Everything under /v1 needs a bearer token except the seal endpoints that the
 // officers use before any token can be checked against a sealed store (as in Vault).
 import swagger from '@fastify/swagger';
-import type { RequestListener, Server as HttpServer } from 'node:http';
-import { createServer as createHttpsServer } from 'node:https';
 import Fastify, { type FastifyInstance, type FastifyServerOptions } from 'fastify';
 import type { Enclave } from '../services/enclave.ts';
 import { EnclaveError } from '../core/errors.ts';
@@ -21,6 +19,7 @@ import { subjectRoutes } from './routes/subject-routes.ts';
 import { systemRoutes } from './routes/system-routes.ts';
 import { AccessRequestView, GrantView, ProposalView } from './gatekeeper-schemas.ts';
 import { ErrorResponse, RecordView, SealStatus, SubjectView } from './schemas.ts';
+import { httpsServerFactory } from './https-server.ts';
 import type { TlsCredentials } from './tls-credentials.ts';
 
 declare module 'fastify' {
@@ -40,25 +39,6 @@ export interface ServerOptions {
 
 export const API_VERSION = '0.1.0';
 
-/** What Fastify passes a serverFactory: its options, defaults applied. */
-type FastifySettings = Readonly<Record<string, unknown>>;
-
-/**
- * An HTTPS server with the settings Fastify gives a server of its own making (lib/server.js), which it
- * leaves to a serverFactory: without them it would close idle keep-alive connections after Node's 5 s
- * instead of Fastify's 72 s (a balancer in front, whose idle limit is longer, then meets closed
- * connections) and end any request after 300 s, both unlike the plain-HTTP listener.
- */
-function httpsServer(tls: NonNullable<ServerOptions['tls']>, handler: RequestListener, settings: FastifySettings): HttpServer {
-  const server = createHttpsServer(tls, handler);
-  server.keepAliveTimeout = settings.keepAliveTimeout as number;
-  server.requestTimeout = settings.requestTimeout as number;
-  server.setTimeout(settings.connectionTimeout as number);
-  // Zero is Node's default (no limit), as Fastify treats it.
-  if ((settings.maxRequestsPerSocket as number) > 0) server.maxRequestsPerSocket = settings.maxRequestsPerSocket as number;
-  return server;
-}
-
 export async function buildServer(enclave: Enclave, options: ServerOptions = {}): Promise<FastifyInstance> {
   const tls = options.tls;
   const app = Fastify({
@@ -73,10 +53,7 @@ export async function buildServer(enclave: Enclave, options: ServerOptions = {})
     // Reject what does not match instead of silently stripping or coercing it.
     ajv: { customOptions: { removeAdditional: false, coerceTypes: false, allErrors: true, useDefaults: false } },
     routerOptions: ROUTER_OPTIONS,
-    // HTTPS from a server of ours: its certificate can be replaced in place on SIGHUP (setSecureContext).
-    // With its own `https` option, Fastify would also open a second server for 'localhost', which a
-    // reload could not reach.
-    ...(tls === undefined ? {} : { serverFactory: (handler: RequestListener, settings: FastifySettings) => httpsServer(tls, handler, settings) }),
+    ...(tls === undefined ? {} : { serverFactory: httpsServerFactory(tls) }),
   });
   // JSON only: without this, Fastify would accept text/plain bodies.
   app.removeContentTypeParser('text/plain');

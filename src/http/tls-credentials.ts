@@ -25,9 +25,21 @@ export interface TlsCredentials {
   readonly warnings: readonly string[];
 }
 
-/** `source` names the configuration file in messages. */
-export function readTlsCredentials(tls: TlsConfig, source: string, now: Date = new Date()): TlsCredentials {
-  const fail = (key: string, message: string, cause?: unknown) => new EnclaveError('invalid_config', `${source}: server.tls.${key}: ${message}`, cause === undefined ? {} : { cause });
+/** How a refusal names the two files, and its code: a configuration's keys, or a command's options. */
+export interface TlsFileNames {
+  readonly cert_file: string;
+  readonly key_file: string;
+  readonly code: 'invalid_config' | 'invalid_argument';
+}
+
+/** server.tls of the configuration file `source`. */
+export function configTlsNames(source: string): TlsFileNames {
+  return { cert_file: `${source}: server.tls.cert_file`, key_file: `${source}: server.tls.key_file`, code: 'invalid_config' };
+}
+
+/** `names` says in messages where the files were given (configTlsNames for server.tls). */
+export function readTlsCredentials(tls: TlsConfig, names: TlsFileNames, now: Date = new Date()): TlsCredentials {
+  const fail = (key: 'cert_file' | 'key_file', message: string, cause?: unknown) => new EnclaveError(names.code, `${names[key]}: ${message}`, cause === undefined ? {} : { cause });
   const certText = readPem(tls.certFile, (m, c) => fail('cert_file', m, c));
   let chain;
   try {

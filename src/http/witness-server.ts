@@ -8,13 +8,24 @@ import { EnclaveError, isEnclaveError } from '../core/errors.ts';
 import { MAX_ADD_CHECKPOINT_SIZE } from '../core/tlog/witness-protocol.ts';
 import type { WitnessService } from '../services/witness-service.ts';
 import { frameworkErrors, installErrorHandling, ROUTER_OPTIONS } from './error-handler.ts';
+import { httpsServerFactory } from './https-server.ts';
+import type { TlsCredentials } from './tls-credentials.ts';
 
 export interface WitnessServerOptions {
   readonly logger?: FastifyServerOptions['logger'];
+  /** Serve HTTPS with these (tls-credentials.ts); plain HTTP without. */
+  readonly tls?: TlsCredentials['options'];
 }
 
 export async function buildWitnessServer(witness: WitnessService, options: WitnessServerOptions = {}): Promise<FastifyInstance> {
-  const app = Fastify({ logger: options.logger ?? false, bodyLimit: MAX_ADD_CHECKPOINT_SIZE, return503OnClosing: true, frameworkErrors, routerOptions: ROUTER_OPTIONS });
+  const app = Fastify({
+    logger: options.logger ?? false,
+    bodyLimit: MAX_ADD_CHECKPOINT_SIZE,
+    return503OnClosing: true,
+    frameworkErrors,
+    routerOptions: ROUTER_OPTIONS,
+    ...(options.tls === undefined ? {} : { serverFactory: httpsServerFactory(options.tls) }),
+  });
   // The body is text of the spec's own format, whatever Content-Type the client sends (the spec names none).
   app.removeAllContentTypeParsers();
   app.addContentTypeParser('*', { parseAs: 'buffer' }, (_request, body, done) => done(null, body));

@@ -13,7 +13,7 @@ import { connect, type ConnectionOptions } from 'node:tls';
 import { after, before, describe, it } from 'node:test';
 import { startServer, type RunningServer } from '../../src/cli/serve-runner.ts';
 import { trustCaFile } from '../../src/cli/trusted-cas.ts';
-import { readTlsCredentials } from '../../src/http/tls-credentials.ts';
+import { configTlsNames, readTlsCredentials } from '../../src/http/tls-credentials.ts';
 import { makeFixture, type Fixture } from '../helpers/fixture.ts';
 import { makeTestPki, type TestPki } from '../helpers/test-pki.ts';
 import { killAll, oneErrorLine, run, runInProcess, startListening, tempDir, removeDir } from './helpers.ts';
@@ -58,7 +58,7 @@ describe('the API over HTTPS (in process)', () => {
     f = await makeFixture({ sealed: true });
     mkdirSync(join(f.dir, 'pki'));
     pki = makeTestPki(join(f.dir, 'pki'));
-    server = await startServer(f.enclave, { host: '127.0.0.1', port: 0, logLevel: 'silent', tls: readTlsCredentials({ certFile: pki.serverCert, keyFile: pki.serverKey, minVersion: 'TLSv1.2' }, 'enclave.yaml') });
+    server = await startServer(f.enclave, { host: '127.0.0.1', port: 0, logLevel: 'silent', tls: readTlsCredentials({ certFile: pki.serverCert, keyFile: pki.serverKey, minVersion: 'TLSv1.2' }, configTlsNames('enclave.yaml')) });
     port = Number(new URL(server.url).port);
   });
   after(async () => {
@@ -136,7 +136,7 @@ describe('the API over HTTPS (in process)', () => {
 
   it('a certificate for another name is refused by the CLI, naming the cause', async () => {
     // 127.0.0.2 is loopback too on Linux; the certificate names 127.0.0.1 and localhost only.
-    const elsewhere = await startServer(f.enclave, { host: '127.0.0.2', port: 0, logLevel: 'silent', tls: readTlsCredentials({ certFile: pki.serverCert, keyFile: pki.serverKey, minVersion: 'TLSv1.2' }, 'enclave.yaml') });
+    const elsewhere = await startServer(f.enclave, { host: '127.0.0.2', port: 0, logLevel: 'silent', tls: readTlsCredentials({ certFile: pki.serverCert, keyFile: pki.serverKey, minVersion: 'TLSv1.2' }, configTlsNames('enclave.yaml')) });
     try {
       const other = await runInProcess(['unseal', '--status', '--server', elsewhere.url, '--ca-file', pki.caCert]);
       assert.equal(other.code, 1);
@@ -171,12 +171,12 @@ describe('the API over HTTPS (in process)', () => {
   });
 
   it('replaceTls presents the new certificate from the next handshake on', async () => {
-    server.replaceTls(readTlsCredentials({ certFile: pki.otherCert, keyFile: pki.otherKey, minVersion: 'TLSv1.2' }, 'enclave.yaml'));
+    server.replaceTls(readTlsCredentials({ certFile: pki.otherCert, keyFile: pki.otherKey, minVersion: 'TLSv1.2' }, configTlsNames('enclave.yaml')));
     try {
       assert.equal(await handshake(port), fingerprint(pki.otherCert));
       assert.equal(await healthz(server.url, pki.otherCert), '200');
     } finally {
-      server.replaceTls(readTlsCredentials({ certFile: pki.serverCert, keyFile: pki.serverKey, minVersion: 'TLSv1.2' }, 'enclave.yaml'));
+      server.replaceTls(readTlsCredentials({ certFile: pki.serverCert, keyFile: pki.serverKey, minVersion: 'TLSv1.2' }, configTlsNames('enclave.yaml')));
     }
     assert.equal(await handshake(port), fingerprint(pki.serverCert));
   });

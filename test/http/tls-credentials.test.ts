@@ -10,7 +10,7 @@ import fc from 'fast-check';
 import type { TlsConfig } from '../../src/core/config.ts';
 import { EnclaveError } from '../../src/core/errors.ts';
 import { PemCertificateError, pemCertificates } from '../../src/crypto/pem-certificates.ts';
-import { describeCertificate, readTlsCredentials } from '../../src/http/tls-credentials.ts';
+import { configTlsNames, describeCertificate, readTlsCredentials } from '../../src/http/tls-credentials.ts';
 import { makeTestPki, type TestPki } from '../helpers/test-pki.ts';
 
 let dir = '';
@@ -26,7 +26,7 @@ after(() => rmSync(dir, { recursive: true, force: true }));
 /** The invalid_config message reading `config` gives; fails the test if it is accepted. */
 function refusal(config: TlsConfig, now?: Date): string {
   try {
-    readTlsCredentials(config, 'enclave.yaml', now);
+    readTlsCredentials(config, configTlsNames('enclave.yaml'), now);
   } catch (err) {
     assert.ok(err instanceof EnclaveError, String(err));
     assert.equal(err.code, 'invalid_config');
@@ -37,7 +37,7 @@ function refusal(config: TlsConfig, now?: Date): string {
 
 describe('readTlsCredentials', () => {
   it('reads a certificate and its key, and names the certificate', () => {
-    const c = readTlsCredentials(tls(pki.serverCert, pki.serverKey), 'enclave.yaml');
+    const c = readTlsCredentials(tls(pki.serverCert, pki.serverKey), configTlsNames('enclave.yaml'));
     assert.deepEqual(c.warnings, []);
     assert.equal(c.options.minVersion, 'TLSv1.2');
     const line = describeCertificate(c.leaf);
@@ -78,9 +78,9 @@ describe('readTlsCredentials', () => {
     const day = 86_400_000;
     assert.match(refusal(tls(pki.serverCert, pki.serverKey), new Date(leaf.validToDate.getTime() + 1000)), /server\.tls\.cert_file: the certificate in .* expired on .*; renew it$/);
     assert.match(refusal(tls(pki.serverCert, pki.serverKey), new Date(leaf.validFromDate.getTime() - day)), /server\.tls\.cert_file: the certificate in .* is not valid before /);
-    const soon = readTlsCredentials(tls(pki.serverCert, pki.serverKey), 'enclave.yaml', new Date(leaf.validToDate.getTime() - 5 * day));
+    const soon = readTlsCredentials(tls(pki.serverCert, pki.serverKey), configTlsNames('enclave.yaml'), new Date(leaf.validToDate.getTime() - 5 * day));
     assert.deepEqual(soon.warnings.map((w) => w.replace(/on \S+/, 'on T')), ['the TLS certificate expires on T (in 5 days); renew it and send SIGHUP']);
-    assert.deepEqual(readTlsCredentials(tls(pki.serverCert, pki.serverKey), 'enclave.yaml', new Date(leaf.validToDate.getTime() - 15 * day)).warnings, []);
+    assert.deepEqual(readTlsCredentials(tls(pki.serverCert, pki.serverKey), configTlsNames('enclave.yaml'), new Date(leaf.validToDate.getTime() - 15 * day)).warnings, []);
   });
 
   it('warns when every user can read the key file, or others can write it, not when its group reads it', () => {
@@ -88,7 +88,7 @@ describe('readTlsCredentials', () => {
     copyFileSync(pki.serverKey, key);
     const warnings = (mode: number) => {
       chmodSync(key, mode);
-      return readTlsCredentials(tls(pki.serverCert, key), 'enclave.yaml').warnings;
+      return readTlsCredentials(tls(pki.serverCert, key), configTlsNames('enclave.yaml')).warnings;
     };
     assert.deepEqual(warnings(0o644), [`the TLS key file ${key} can be read by every user; chmod 600 it (or 640 for the service's group)`]);
     assert.deepEqual(warnings(0o660), [`the TLS key file ${key} can be written by others than its owner; chmod 600 it (or 640 for the service's group)`]);
@@ -99,7 +99,7 @@ describe('readTlsCredentials', () => {
   it('presents the whole chain: the certificate first, then what follows it in the file', () => {
     const chain = join(dir, 'chain.crt');
     writeFileSync(chain, readFileSync(pki.serverCert, 'utf8') + readFileSync(pki.caCert, 'utf8'));
-    const c = readTlsCredentials(tls(chain, pki.serverKey), 'enclave.yaml');
+    const c = readTlsCredentials(tls(chain, pki.serverKey), configTlsNames('enclave.yaml'));
     assert.equal(c.leaf.subject, 'CN=localhost');
     assert.equal(pemCertificates(String(c.options.cert)).length, 2);
   });

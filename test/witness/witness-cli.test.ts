@@ -1,5 +1,6 @@
 // `enclave witness init` and `enclave witness serve` as real processes: the key pair, the refusal to
-// overwrite it, and a served witness that cosigns a log's checkpoint and stops cleanly on SIGTERM.
+// overwrite it, and a served witness that cosigns a log's checkpoint (over HTTP or HTTPS) and stops
+// cleanly on SIGTERM.
 import { after, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync, statSync } from 'node:fs';
@@ -7,6 +8,8 @@ import { join } from 'node:path';
 import { cosignatureVerifierFromKey, noteVerifier, openCheckpoint } from '../../src/core/tlog/index.ts';
 import { addCheckpoint } from '../../src/services/witness-client.ts';
 import { StaticLog } from '../core/tlog/static-log.ts';
+import { trustCaFile } from '../../src/cli/trusted-cas.ts';
+import { makeTestPki } from '../helpers/test-pki.ts';
 import { killAll, oneErrorLine, removeDir, run, startListening, tempDir } from '../cli/helpers.ts';
 
 after(killAll);
@@ -56,6 +59,42 @@ test('witness serve cosigns the configured log, refuses others, and stops on SIG
       stranger.append(1);
       await assert.rejects(addCheckpoint({ url: served.url, vkey }, 0, [], await stranger.publish()), /unknown_log|does not cosign/);
     } finally {
+      assert.equal(await served.stop('SIGTERM'), 0);
+    }
+  } finally {
+    removeDir(dir);
+  }
+});
+
+test('witness serve over HTTPS (--tls-cert, --tls-key): cosigns for a log that trusts its CA; a bad pair is refused before it starts', async () => {
+  const dir = tempDir();
+  try {
+    const init = await run(['witness', 'init', '--dir', join(dir, 'w'), '--name', 'w1.example', '--json']);
+    const { vkey } = JSON.parse(init.stdout) as { vkey: string };
+    const pki = makeTestPki(dir);
+    const log = new StaticLog();
+    const onlyCert = await run(['witness', 'serve', '--dir', join(dir, 'w'), '--log', log.vkey, '--port', '0', '--tls-cert', pki.serverCert]);
+    assert.equal(onlyCert.code, 2);
+    assert.match(oneErrorLine(onlyCert).message, /--tls-cert and --tls-key go together/);
+    const wrongKey = await run(['witness', 'serve', '--dir', join(dir, 'w'), '--log', log.vkey, '--port', '0', '--tls-cert', pki.serverCert, '--tls-key', pki.otherKey]);
+    assert.equal(wrongKey.code, 1);
+    assert.deepEqual(oneErrorLine(wrongKey).code, 'invalid_argument');
+    assert.match(oneErrorLine(wrongKey).message, /^--tls-key: .*other\.key is not the private key of the certificate in .*server\.crt/);
+
+    const served = await startListening(['witness', 'serve', '--dir', join(dir, 'w'), '--log', `${log.origin}=${log.vkey}`, '--port', '0', '--log-level', 'silent', '--tls-cert', pki.serverCert, '--tls-key', pki.serverKey]);
+    try {
+      assert.match(served.url, /^https:\/\/127\.0\.0\.1:\d+$/);
+      assert.match(served.stdout(), /^TLS TLSv1\.2 or later: CN=localhost, valid until /m);
+      log.append(3);
+      const note = await log.publish();
+      // This process does not trust the test CA yet: the log's client refuses the witness.
+      await assert.rejects(addCheckpoint({ url: served.url, vkey }, 0, [], note));
+      trustCaFile(pki.caCert);
+      const lines = await addCheckpoint({ url: served.url, vkey }, 0, [], note);
+      const opened = openCheckpoint(note + lines, noteVerifier(log.vkey), { witnesses: [cosignatureVerifierFromKey(vkey)] });
+      assert.deepEqual(opened.cosigners.map((w) => w.name), ['w1.example']);
+    } finally {
+      trustCaFile(undefined);
       assert.equal(await served.stop('SIGTERM'), 0);
     }
   } finally {

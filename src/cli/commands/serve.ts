@@ -6,8 +6,6 @@ import { configurationLine } from '../configuration-note.ts';
 import type { Io } from '../io.ts';
 import { configPathOf, examples, instanceName, LOG_LEVELS, portNumber, type LogLevel } from '../options.ts';
 import { Output } from '../output.ts';
-import type { TlsCredentials } from '../../http/tls-credentials.ts';
-import type { RunningServer } from '../serve-runner.ts';
 
 interface ServeOptions {
   readonly devUnseal?: boolean;
@@ -50,14 +48,15 @@ async function serve(io: Io, configPath: string, opts: ServeOptions): Promise<vo
   const { devUnseal, warnIfDevFileLeft } = await import('../dev-unseal.ts');
   const { loadConfig } = await import('../../services/config-loader.ts');
   const { applyHeapLimits, heapFlags, heapLimitMb, serverEnv } = await import('../heap-limits.ts');
+  const { reloadOnHangup } = await import('../tls-reload.ts');
   const out = new Output(io);
   const config = loadConfig(configPath);
   // Before anything is opened: this may replace the process with one started with the heap flags.
   applyHeapLimits(heapFlags(config.server), 'the server', (m) => out.note(m), serverEnv());
   // Before any store opens: a bad certificate or key fails the start in one line.
-  const { describeCertificate, readTlsCredentials } = await import('../../http/tls-credentials.ts');
+  const { configTlsNames, describeCertificate, readTlsCredentials } = await import('../../http/tls-credentials.ts');
   const tlsConfig = config.server.tls;
-  const readTls = tlsConfig === undefined ? undefined : () => readTlsCredentials(tlsConfig, configPath);
+  const readTls = tlsConfig === undefined ? undefined : () => readTlsCredentials(tlsConfig, configTlsNames(configPath));
   const tls = readTls?.();
   const hangups = readTls === undefined ? undefined : reloadOnHangup(readTls, describeCertificate, out);
   try {
@@ -104,58 +103,4 @@ async function serve(io: Io, configPath: string, opts: ServeOptions): Promise<vo
   } finally {
     hangups?.stop();
   }
-}
-
-interface Hangups {
-  /** Listening: SIGHUP reloads from now on, at once if one came while it started. */
-  serving(server: RunningServer): void;
-  /** Closing: SIGHUP is noted, nothing is reloaded. */
-  closing(): void;
-  stop(): void;
-}
-
-/**
- * On SIGHUP, the certificate and key are read again and presented from the next handshake (a renewal
- * without a restart, which would seal the enclave). A pair that fails the checks is refused in one line
- * and the one in use stays. The signal is taken from the first reading until the stores are closed: with
- * no listener its default action ends the process, in the middle of opening or closing the stores.
- */
-function reloadOnHangup(read: () => TlsCredentials, describe: (leaf: TlsCredentials['leaf']) => string, out: Output): Hangups {
-  let server: RunningServer | undefined;
-  let missed = false;
-  let closing = false;
-  const reload = (to: RunningServer) => {
-    try {
-      const next = read();
-      to.replaceTls(next);
-      for (const w of next.warnings) out.warn(`Warning: ${w}`);
-      out.note(`SIGHUP: TLS certificate reloaded: ${describe(next.leaf)}`);
-    } catch (err) {
-      out.warn(`SIGHUP: TLS certificate not reloaded, the one in use stays: ${err instanceof Error ? err.message : String(err)}`);
-    }
-  };
-  const onHangup = () => {
-    if (closing) {
-      out.note('SIGHUP: the server is closing; the TLS certificate is not reloaded');
-    } else if (server === undefined) {
-      // The files may be replaced while the stores open: they are read again once it listens.
-      missed = true;
-      out.note('SIGHUP: the server is starting; it reads the TLS certificate and key again once it listens');
-    } else {
-      reload(server);
-    }
-  };
-  process.on('SIGHUP', onHangup);
-  return {
-    serving(listening) {
-      server = listening;
-      if (missed) reload(listening);
-    },
-    closing() {
-      closing = true;
-    },
-    stop() {
-      process.off('SIGHUP', onHangup);
-    },
-  };
 }

@@ -30,6 +30,8 @@ interface ServeOptions {
   readonly host: string;
   readonly port: number;
   readonly logLevel: LogLevel;
+  readonly tlsCert?: string;
+  readonly tlsKey?: string;
 }
 
 /** Accumulates --log <origin>=<vkey> options into origin → keys, refusing malformed keys as usage errors. */
@@ -70,14 +72,22 @@ export function registerWitness(program: Command, { io }: CliContext): void {
     .command('serve')
     .summary('serve POST /add-checkpoint for the given logs')
     .description(
-      "Serves the tlog-witness add-checkpoint protocol for each --log. The state is durable in the directory's witness.db; SIGINT or SIGTERM stops it cleanly.",
+      "Serves the tlog-witness add-checkpoint protocol for each --log. The state is durable in the directory's witness.db. With --tls-cert and --tls-key it serves HTTPS, and SIGHUP reads them again (a renewal without a restart). SIGINT or SIGTERM stops it cleanly.",
     )
     .requiredOption('--dir <dir>', 'the witness directory (from `enclave witness init`)')
     .requiredOption('--log <origin=vkey>', "a log to cosign for: its origin and verifier key (repeatable; a bare vkey means origin = key name)", logOption(parseLogOption))
     .option('--host <host>', 'address to listen on', '127.0.0.1')
     .option('-p, --port <port>', 'port to listen on; 0 picks a free one', portNumber, DEFAULT_PORT)
     .addOption(new Option('--log-level <level>', 'request log level').choices(LOG_LEVELS).default('info'))
-    .addHelpText('after', examples('enclave witness serve --dir ./witness --log "enclave.example/log=$(curl -s http://127.0.0.1:8700/log/vkey)"'))
+    .option('--tls-cert <file>', 'serve HTTPS with this certificate (PEM, then any intermediates); SIGHUP reads it and --tls-key again')
+    .option('--tls-key <file>', 'the private key of --tls-cert (PEM, unencrypted)')
+    .addHelpText(
+      'after',
+      examples(
+        'enclave witness serve --dir ./witness --log "enclave.example/log=$(curl -s http://127.0.0.1:8700/log/vkey)"',
+        'enclave witness serve --dir ./witness --log … --host 0.0.0.0 --tls-cert tls/witness.crt --tls-key tls/witness.key',
+      ),
+    )
     .action(async (opts: ServeOptions) => {
       await serve(io, opts);
     });
@@ -113,6 +123,14 @@ async function serve(io: Io, opts: ServeOptions): Promise<void> {
   const { buildWitnessServer } = await import('../../http/witness-server.ts');
   const { untilSignal } = await import('../serve-runner.ts');
   const { connectHost } = await import('../options.ts');
+  const { describeCertificate, readTlsCredentials } = await import('../../http/tls-credentials.ts');
+  const { reloadOnHangup } = await import('../tls-reload.ts');
+  const { replaceCertificate } = await import('../../http/https-server.ts');
+  if ((opts.tlsCert === undefined) !== (opts.tlsKey === undefined)) throw usageError('--tls-cert and --tls-key go together: give both, or neither for plain HTTP');
+  // Checked before anything opens, as `enclave serve` checks server.tls.
+  const tlsFiles = opts.tlsCert === undefined || opts.tlsKey === undefined ? undefined : { certFile: resolve(opts.tlsCert), keyFile: resolve(opts.tlsKey), minVersion: 'TLSv1.2' as const };
+  const readTls = tlsFiles === undefined ? undefined : () => readTlsCredentials(tlsFiles, { cert_file: '--tls-cert', key_file: '--tls-key', code: 'invalid_argument' });
+  const tls = readTls?.();
   const dir = resolve(opts.dir);
   const keyFile = join(dir, WITNESS_KEY_FILE);
   if (!existsSync(keyFile)) throw new EnclaveError('not_initialized', `${keyFile} does not exist (run \`enclave witness init --dir ${opts.dir}\`)`);
@@ -121,14 +139,20 @@ async function serve(io: Io, opts: ServeOptions): Promise<void> {
     tooLarge: `${keyFile}: larger than ${MAX_KEY_FILE_BYTES / 1024} KiB, so not a witness key (one line, PRIVATE+KEY+name+id+base64, written by \`enclave witness init\`)`,
   });
   const cosigner = cosignerFromKey(keyText);
-  const store = new SqliteWitnessStore(join(dir, WITNESS_DB_FILE));
   const out = new Output(io);
+  const hangups = readTls === undefined ? undefined : reloadOnHangup(readTls, describeCertificate, out);
+  const store = new SqliteWitnessStore(join(dir, WITNESS_DB_FILE));
   try {
     const app = await buildWitnessServer(new WitnessService({ store, cosigner, logs: opts.log }), {
       logger: { level: opts.logLevel, redact: { paths: ['req.headers.authorization'], censor: '[redacted]' } },
+      ...(tls === undefined ? {} : { tls: tls.options }),
     });
     try {
-      await app.listen({ host: opts.host, port: opts.port });
+      await app.listen({
+        host: opts.host,
+        port: opts.port,
+        ...(tls === undefined ? {} : { listenTextResolver: (address: string) => `Server listening at ${address.replace(/^http:/, 'https:')}` }),
+      });
     } catch (err) {
       await app.close();
       throw new CliError('listen_failed', `cannot listen on ${opts.host}:${opts.port}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`, { cause: err });
@@ -138,10 +162,17 @@ async function serve(io: Io, opts: ServeOptions): Promise<void> {
     out.note(`cosigning for: ${[...opts.log.keys()].join(', ')}`);
     // Before the line that says it is ready (serve.ts).
     const signalled = untilSignal();
-    out.line(`Listening on http://${connectHost(opts.host)}:${port}`);
+    if (tls !== undefined) {
+      for (const w of tls.warnings) out.warn(`Warning: ${w}`);
+      out.line(`TLS TLSv1.2 or later: ${describeCertificate(tls.leaf)} (SIGHUP reloads the certificate and key)`);
+    }
+    out.line(`Listening on ${tls === undefined ? 'http' : 'https'}://${connectHost(opts.host)}:${port}`);
+    hangups?.serving({ replaceTls: (c) => replaceCertificate(app.server, c) });
     await signalled;
+    hangups?.closing();
     await app.close();
   } finally {
     await store.close();
+    hangups?.stop();
   }
 }
