@@ -81,7 +81,7 @@ export const ERROR_CODES = {
   not_verified: 'Purge refused: no successful verification covers the migration as it stands.',
   purge_refused: 'Purge refused: the source no longer matches the verified set, rows of the purged subjects would remain, or a foreign key (ON DELETE CASCADE, SET NULL, SET DEFAULT) would delete or change rows of a table the purge does not verify, or (SQLite) leave rows referring to deleted ones; nothing was deleted.',
   purge_pending: 'A purge of this migration was interrupted, or its scrub of the source files did not complete, after the source had committed it; no certificate was issued; run `enclave migrate purge` again to finish it (nothing else may run before).',
-  purge_partial: 'A purge of this migration was interrupted and the source holds it only in part (or changed since): nothing is run, swept, purged or certified until the source is brought back to its state before the purge, or the purge is completed.',
+  purge_partial: 'A purge of this migration was interrupted before it was recorded as committed, and the source matches neither its state before nor after it: nothing is run, swept, purged or certified until it does.',
   certificate_not_found: 'No deletion certificate with that id.',
   certificate_invalid: 'The deletion certificate is malformed or its signature does not verify with the given key.',
   // storage

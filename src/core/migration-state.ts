@@ -148,6 +148,13 @@ export interface PendingPurge {
   readonly tables: readonly PurgedTableState[];
   /** The source's settings before the purge (MigrationSource.settingsBefore); absent in purges recorded before they were kept. */
   readonly sourceSettings?: Readonly<Record<string, string>>;
+  /**
+   * When the source's commit of the purge succeeded (MigrationStateStore.markPurgeCommitted); absent
+   * while it is not known to have committed (about to commit, or the process died between its commit
+   * and this mark). A purge marked committed is finished (scrub, certificate) whatever the source holds
+   * since: its transaction checked the rows that stay before it committed, and the source is live.
+   */
+  readonly committedAt?: number;
 }
 
 export interface CertificateInfo {
@@ -220,8 +227,14 @@ export interface MigrationStateStore {
   /** Mismatches in the order found, a page at a time (`after`: the last seq seen, 0 to start). */
   mismatches(verification: string, limit: number, after: number): Promise<(Mismatch & { readonly seq: number })[]>;
 
+  /** Records a purge about to commit, replacing any pending purge of its migration (committedAt is saved as given: absent, not committed). */
   savePendingPurge(p: PendingPurge): Promise<void>;
   pendingPurge(migration: string): Promise<PendingPurge | undefined>;
+  /**
+   * Marks the pending purge of `migration` bound to `verification` as committed at the source, at `at`
+   * (PendingPurge.committedAt). Returns false, changing nothing, when no such purge is pending.
+   */
+  markPurgeCommitted(migration: string, verification: string, at: number): Promise<boolean>;
   clearPendingPurge(migration: string): Promise<void>;
 
   saveCertificate(c: CertificateInfo): Promise<void>;

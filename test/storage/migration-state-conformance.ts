@@ -209,5 +209,31 @@ export function migrationStateConformance(name: string, adapter: MigrationStateA
       await s.setPassState(id, 1, 'done', T0 + 30);
       assert.equal((await s.get(id))?.passFinishedAt, T0 + 30);
     });
+
+    void it('a pending purge is marked committed once, for its verification only, and a new one starts unmarked', async () => {
+      const s = await open();
+      const id = `m${randomBytes(5).toString('hex')}`;
+      assert.equal(await s.markPurgeCommitted(id, 'v1', T0), false, 'no purge pending: nothing to mark');
+      assert.equal(await s.pendingPurge(id), undefined);
+      const pending = { migration: id, verification: 'v1', startedAt: T0, preparedAt: T0 + 1, tables: [{ table: 'accounts', collection: 'users', purged: 2, purgedRoot: 'dd', kept: 1, keptBefore: 'ee', keptAfter: 'ee' }], sourceSettings: { journal_mode: 'delete' } };
+      await s.savePendingPurge(pending);
+      assert.deepEqual(await s.pendingPurge(id), pending, 'saved before the commit: not marked');
+      assert.equal(await s.markPurgeCommitted(id, 'v0', T0 + 2), false, 'another verification\'s purge is not this one');
+      assert.deepEqual(await s.pendingPurge(id), pending);
+      assert.equal(await s.markPurgeCommitted(id, 'v1', T0 + 2), true);
+      assert.deepEqual(await s.pendingPurge(id), { ...pending, committedAt: T0 + 2 }, 'the body is kept, the commit time added (beyond 2^32)');
+      assert.equal(await s.markPurgeCommitted(id, 'v1', T0 + 3), true);
+      assert.equal((await s.pendingPurge(id))?.committedAt, T0 + 2, 'the first mark stands');
+      const other = await open();
+      assert.equal((await other.pendingPurge(id))?.committedAt, T0 + 2, 'another handle reads the mark');
+      // A purge saved again (a new purge of the migration, or one saved as committed) takes its own committedAt, or none.
+      await s.savePendingPurge({ ...pending, verification: 'v2', preparedAt: T0 + 4 });
+      assert.deepEqual(await s.pendingPurge(id), { ...pending, verification: 'v2', preparedAt: T0 + 4 }, 'a new purge is not marked by the old one\'s mark');
+      await s.savePendingPurge({ ...pending, committedAt: T0 + 5 });
+      assert.deepEqual(await s.pendingPurge(id), { ...pending, committedAt: T0 + 5 });
+      await s.clearPendingPurge(id);
+      assert.equal(await s.pendingPurge(id), undefined);
+      assert.equal(await s.markPurgeCommitted(id, 'v1', T0 + 6), false, 'cleared: nothing to mark');
+    });
   });
 }

@@ -130,10 +130,14 @@ export interface InterruptedPurge {
 }
 
 /**
- * A purge recorded as about to commit: if the source now holds exactly the rows that were to stay, the
- * commit happened and the purge is returned to be finished. It is dropped only when every row it was to
- * delete is still at the source as verified (it never committed): otherwise its records would be taken
- * for deleted rows and swept. Anything between is returned with the tables that differ.
+ * A purge on record whose certificate was not issued. One marked committed (the source's commit returned,
+ * PendingPurge.committedAt) is returned to be finished as it is: its transaction checked the rows that
+ * stay before it committed, and a live source may have changed them since, which says nothing about the
+ * purge. One not marked (about to commit, or the process died between the commit and the mark) is judged
+ * by the source: if it now holds exactly the rows that were to stay, the commit happened and the purge is
+ * returned to be finished. It is dropped only when every row it was to delete is still at the source as
+ * verified (it never committed): otherwise its records would be taken for deleted rows and swept. Anything
+ * between is returned with the tables that differ.
  */
 export async function interruptedPurge(ctx: MigrationContext): Promise<InterruptedPurge | undefined> {
   const pending = await ctx.state.pendingPurge(ctx.name);
@@ -146,6 +150,7 @@ export async function interruptedPurge(ctx: MigrationContext): Promise<Interrupt
     await ctx.state.clearPendingPurge(ctx.name);
     return undefined;
   }
+  if (pending.committedAt !== undefined) return { pending, unpurged: [] };
   const unpurged: string[] = [];
   for (const p of pending.tables) {
     const now = await keptRoot(ctx, ctx.source, ctx.table(p.table));
@@ -165,11 +170,14 @@ export async function interruptedPurge(ctx: MigrationContext): Promise<Interrupt
   return undefined;
 }
 
-/** Refuses to go on while the source holds an interrupted purge only in part. */
+/**
+ * Refuses to go on while an interrupted purge, not known to have committed, matches the source neither as
+ * committed nor as never committed. Which one happened is not known, so the message does not guess.
+ */
 export function partialPurge(ctx: MigrationContext, i: InterruptedPurge): EnclaveError {
   return new EnclaveError(
     'purge_partial',
-    `a purge of migration "${ctx.name}" (verification ${i.pending.verification}) was interrupted, and the source holds it only in part: ${i.unpurged.join(', ')} not purged, while rows it was to delete are gone or changed elsewhere. It stays on record, so no record is swept from the vault and nothing is certified: bring the source back to its state before the purge (from a copy) or complete it, then run \`enclave migrate purge\` again`,
+    `a purge of migration "${ctx.name}" (verification ${i.pending.verification}) was interrupted before it was recorded as committed, and the source matches it neither as committed nor as not committed: in ${i.unpurged.join(', ')} the rows that stay are not exactly those the purge found, and not every row it was to delete is there as verified. Whether the source committed it is not known (rows may have changed since, either way). It stays on record, so no record is swept from the vault and nothing is certified; \`run\` and \`purge\` refuse until the source holds every row the purge was to delete as verified (the purge is then dropped) or exactly the rows that stay as the purge found them (it is then finished)`,
   );
 }
 
@@ -187,7 +195,12 @@ export async function purgeMigration(ctx: MigrationContext, options: { verificat
     const verified = await ctx.state.verification(pending.verification);
     if (!verified) throw new EnclaveError('internal', `the interrupted purge refers to verification ${pending.verification}, which is not recorded`);
     if (interrupted.certificate) return logStoredCertificate(ctx, verified, interrupted.certificate);
-    return finish(ctx, verified, pending.tables.map((p) => ({ ...p, keptAfter: p.keptBefore })), pending.startedAt, pending.preparedAt, order, pending.sourceSettings);
+    // Not marked, but the source holds exactly what the purge left: it committed, and is marked so now,
+    // before a scrub that may fail again. When it committed is not known: the time it was prepared stands for it.
+    if (pending.committedAt === undefined) await markCommitted(ctx, pending, pending.preparedAt);
+    // The rows that stay were checked as they were when the source committed (inside the transaction, read
+    // back before the mark, or found so by interruptedPurge).
+    return finish(ctx, verified, pending.tables.map((p) => ({ ...p, keptAfter: p.keptBefore })), pending.startedAt, pending.committedAt ?? pending.preparedAt, order, pending.sourceSettings);
   }
   const verification = await boundVerification(ctx, options.verification);
   const onProgress = options.onProgress ?? (() => {});
@@ -231,7 +244,7 @@ export async function purgeMigration(ctx: MigrationContext, options: { verificat
   };
 
   const purgedTables = order.map((t) => t.table);
-  const purged = await ctx.source.transaction(
+  const pending = await ctx.source.transaction(
     purgedTables,
     async (tx) => {
       // Checked with the tables locked, before the first delete: the engine must delete exactly the verified rows.
@@ -252,17 +265,37 @@ export async function purgeMigration(ctx: MigrationContext, options: { verificat
       if (left !== undefined) throw refuse(`${left}; then purge again. Nothing was deleted`);
       // Recorded before the source commits: if the process dies after the commit, the next purge
       // recognises the purged source and issues the certificate.
-      await ctx.state.savePendingPurge({ migration: ctx.name, verification: verification.id, startedAt, preparedAt: ctx.clock(), tables: out, sourceSettings: ctx.source.settingsBefore() });
-      return out;
+      const recorded: PendingPurge = { migration: ctx.name, verification: verification.id, startedAt, preparedAt: ctx.clock(), tables: out, sourceSettings: ctx.source.settingsBefore() };
+      await ctx.state.savePendingPurge(recorded);
+      return recorded;
     },
   );
   const committedAt = ctx.clock();
+  const purged = pending.tables;
   // Sources whose transaction cannot see its own deletes (files) are re-read after the commit.
   const checked = (p: Purged): p is PurgedTable => p.keptAfter !== null;
   const done = purged.every(checked)
     ? purged
     : await recheckKept(ctx.source, purged, (p, rows) => new EnclaveError('internal', `table ${p.table}: the purge committed, but a re-read finds ${rows} rows where ${p.kept} were expected; check the source`));
+  await markCommitted(ctx, { ...pending, tables: done }, committedAt);
   return finish(ctx, verification, done, startedAt, committedAt, order, ctx.source.settingsBefore());
+}
+
+/**
+ * Records that the source committed the purge, once what stays was checked as committed: a scrub that
+ * fails after it leaves a purge the next one finishes, whatever the live source changed meanwhile (rows
+ * that stay, changed by the legacy application, no longer match what the purge found, and would make the
+ * purge look undone). A process that dies before the mark leaves it to the source checks of interruptedPurge.
+ */
+async function markCommitted(ctx: MigrationContext, pending: PendingPurge, committedAt: number): Promise<void> {
+  try {
+    // Not on record any more (another process took it for a purge that never committed, having read the
+    // source before the commit): recorded again, so no run sweeps the records of the rows it deleted.
+    if (!(await ctx.state.markPurgeCommitted(ctx.name, pending.verification, committedAt))) await ctx.state.savePendingPurge({ ...pending, committedAt });
+  } catch (cause) {
+    const why = cause instanceof Error ? cause.message : String(cause);
+    throw new EnclaveError('purge_pending', `the source committed the purge of "${ctx.name}", but the migration state could not record it: ${why}. No certificate was issued; run \`enclave migrate purge\` again to finish it`, { cause });
+  }
 }
 
 /** After the commit: scrub, log, certify. */
@@ -282,7 +315,7 @@ async function finish(
   try {
     scrub = await ctx.source.scrub(order.map((t) => t.table), sourceSettings);
   } catch (cause) {
-    // The pending purge stays on record, so the next purge finds the committed source and scrubs again.
+    // The pending purge stays on record, marked committed, so the next purge scrubs again and certifies, whatever the live source changed since.
     const why = cause instanceof Error ? cause.message : String(cause);
     throw new EnclaveError('purge_pending', `the source committed the purge of "${ctx.name}", but its scrub did not complete: ${why}. No certificate was issued; run \`enclave migrate purge\` again to finish it`, { cause });
   }

@@ -115,9 +115,21 @@ ALTER TABLE mig_batches ADD COLUMN released boolean NOT NULL DEFAULT false;
 ALTER TABLE mig_ledger ADD COLUMN seen_batch integer;
 `,
   },
+  {
+    id: 4,
+    name: 'purge committed',
+    sql: `ALTER TABLE mig_pending_purges ADD COLUMN committed_at bigint;`,
+  },
 ];
 
 const str = (v: unknown): string => v as string;
+
+/** A pending purge: its body, and whether the source's commit of it is known (committed_at). */
+function toPendingPurge(r: Record<string, unknown>): PendingPurge {
+  const p = JSON.parse(str(r['body'])) as PendingPurge;
+  const at = r['committed_at'];
+  return at === null || at === undefined ? p : { ...p, committedAt: Number(at) };
+}
 
 /** SQLSTATE program_limit_exceeded: here, a key larger than a B-tree entry may be (about 2,700 bytes once compressed). */
 const PROGRAM_LIMIT = '54000';
@@ -365,15 +377,21 @@ export class PostgresMigrationState implements MigrationStateStore {
   }
 
   async savePendingPurge(p: PendingPurge): Promise<void> {
+    const { committedAt, ...body } = p;
     await this.db.run(
-      'INSERT INTO mig_pending_purges (migration, verification, body) VALUES ($1, $2, $3) ON CONFLICT (migration) DO UPDATE SET verification = excluded.verification, body = excluded.body',
-      [p.migration, p.verification, JSON.stringify(p)],
+      'INSERT INTO mig_pending_purges (migration, verification, body, committed_at) VALUES ($1, $2, $3, $4) ON CONFLICT (migration) DO UPDATE SET verification = excluded.verification, body = excluded.body, committed_at = excluded.committed_at',
+      [p.migration, p.verification, JSON.stringify(body), committedAt ?? null],
     );
   }
 
   async pendingPurge(migration: string): Promise<PendingPurge | undefined> {
-    const [r] = await this.db.rows('SELECT body FROM mig_pending_purges WHERE migration = $1', [migration]);
-    return r ? (JSON.parse(str(r['body'])) as PendingPurge) : undefined;
+    const [r] = await this.db.rows('SELECT body, committed_at FROM mig_pending_purges WHERE migration = $1', [migration]);
+    return r ? toPendingPurge(r) : undefined;
+  }
+
+  async markPurgeCommitted(migration: string, verification: string, at: number): Promise<boolean> {
+    // The first mark stands: the commit happened once.
+    return (await this.db.run('UPDATE mig_pending_purges SET committed_at = coalesce(committed_at, $1) WHERE migration = $2 AND verification = $3', [at, migration, verification])) > 0;
   }
 
   async clearPendingPurge(migration: string): Promise<void> {

@@ -106,11 +106,23 @@ ALTER TABLE batches ADD COLUMN released INTEGER NOT NULL DEFAULT 0;
 ALTER TABLE ledger ADD COLUMN seen_batch INTEGER;
 `,
   },
+  {
+    id: 4,
+    name: 'purge committed',
+    sql: `ALTER TABLE pending_purges ADD COLUMN committed_at INTEGER;`,
+  },
 ];
 
 type Row = Record<string, SQLInputValue>;
 /** Columns declared TEXT NOT NULL come back as strings. */
 const str = (v: unknown): string => v as string;
+
+/** A pending purge: its body, and whether the source's commit of it is known (committed_at). */
+function toPendingPurge(r: Record<string, unknown>): PendingPurge {
+  const p = JSON.parse(str(r['body'])) as PendingPurge;
+  const at = r['committed_at'];
+  return at === null || at === undefined ? p : { ...p, committedAt: Number(at) };
+}
 const IN_CHUNK = 500;
 
 export class SqliteMigrationState implements MigrationStateStore {
@@ -363,17 +375,22 @@ export class SqliteMigrationState implements MigrationStateStore {
   }
 
   async savePendingPurge(p: PendingPurge): Promise<void> {
-    this.stmt('INSERT INTO pending_purges (migration, verification, body) VALUES (?, ?, ?) ON CONFLICT (migration) DO UPDATE SET verification = excluded.verification, body = excluded.body').run(
-      p.migration,
-      p.verification,
-      JSON.stringify(p),
-    );
+    const { committedAt, ...body } = p;
+    this.stmt(
+      'INSERT INTO pending_purges (migration, verification, body, committed_at) VALUES (?, ?, ?, ?) ON CONFLICT (migration) DO UPDATE SET verification = excluded.verification, body = excluded.body, committed_at = excluded.committed_at',
+    ).run(p.migration, p.verification, JSON.stringify(body), committedAt ?? null);
     return Promise.resolve();
   }
 
   async pendingPurge(migration: string): Promise<PendingPurge | undefined> {
-    const r = this.stmt('SELECT body FROM pending_purges WHERE migration = ?').get(migration) as Row | undefined;
-    return Promise.resolve(r ? (JSON.parse(str(r['body'])) as PendingPurge) : undefined);
+    const r = this.stmt('SELECT body, committed_at FROM pending_purges WHERE migration = ?').get(migration) as Row | undefined;
+    return Promise.resolve(r ? toPendingPurge(r) : undefined);
+  }
+
+  async markPurgeCommitted(migration: string, verification: string, at: number): Promise<boolean> {
+    // The first mark stands: the commit happened once.
+    const r = this.stmt('UPDATE pending_purges SET committed_at = coalesce(committed_at, ?) WHERE migration = ? AND verification = ?').run(at, migration, verification);
+    return Promise.resolve(Number(r.changes) > 0);
   }
 
   async clearPendingPurge(migration: string): Promise<void> {
