@@ -1,9 +1,11 @@
 // An HTTPS listener for a Fastify app (the API's, a witness's), made by us rather than by Fastify's own
 // `https` option: its certificate can then be replaced in place on SIGHUP (setSecureContext), and
 // Fastify opens no second server for a name such as 'localhost' that a reload could not reach.
+import type { X509Certificate } from 'node:crypto';
 import type { RequestListener, Server as HttpServer } from 'node:http';
 import { createServer as createHttpsServer } from 'node:https';
 import type { Server as TlsServer } from 'node:tls';
+import { pemCertificates } from '../crypto/pem-certificates.ts';
 import type { TlsCredentials } from './tls-credentials.ts';
 
 /** What Fastify passes a serverFactory: its options, defaults applied. */
@@ -19,6 +21,8 @@ type FastifySettings = Readonly<Record<string, unknown>>;
 export function httpsServerFactory(tls: TlsCredentials['options']): (handler: RequestListener, settings: FastifySettings) => HttpServer {
   return (handler, settings) => {
     const server = createHttpsServer(tls, handler);
+    const leaf = leafOf(tls);
+    if (leaf !== undefined) presented.set(server, leaf);
     server.keepAliveTimeout = settings.keepAliveTimeout as number;
     server.requestTimeout = settings.requestTimeout as number;
     server.setTimeout(settings.connectionTimeout as number);
@@ -31,4 +35,17 @@ export function httpsServerFactory(tls: TlsCredentials['options']): (handler: Re
 /** Presents `credentials` from the next handshake on (connections open stay as they are). */
 export function replaceCertificate(server: HttpServer, credentials: TlsCredentials): void {
   (server as unknown as TlsServer).setSecureContext(credentials.options);
+  presented.set(server, credentials.leaf);
+}
+
+/** The certificate a server made here presents now (its chain's first); undefined for a plain-HTTP one. */
+export function presentedCertificate(server: object): X509Certificate | undefined {
+  return presented.get(server);
+}
+
+const presented = new WeakMap<object, X509Certificate>();
+
+function leafOf(tls: TlsCredentials['options']): X509Certificate | undefined {
+  // The PEM text tls-credentials.ts checked; anything else (a Buffer from another caller) goes unnamed.
+  return typeof tls.cert === 'string' ? pemCertificates(tls.cert)[0]?.certificate : undefined;
 }

@@ -2,6 +2,7 @@
 import type { FastifyInstance } from 'fastify';
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import type { Enclave } from '../services/enclave.ts';
+import { presentedCertificate } from './https-server.ts';
 
 export function installMetrics(app: FastifyInstance, enclave: Enclave): Registry {
   const registry = new Registry();
@@ -27,6 +28,18 @@ export function installMetrics(app: FastifyInstance, enclave: Enclave): Registry
       this.set(enclave.keyring.sealed ? 1 : 0);
     },
   });
+  // An operator alerts on a certificate near its end (renew the files, then SIGHUP); only with server.tls.
+  if (presentedCertificate(app.server) !== undefined) {
+    new Gauge({
+      name: 'enclave_tls_certificate_expiry_timestamp_seconds',
+      help: 'When the TLS certificate the API presents now expires, in seconds since the Unix epoch.',
+      registers: [registry],
+      collect() {
+        const leaf = presentedCertificate(app.server);
+        this.set(leaf ? leaf.validToDate.getTime() / 1000 : Number.NaN);
+      },
+    });
+  }
   // Break-glass uses nobody reviewed in time: an alert can watch this (issue 3 point 4).
   new Gauge({
     name: 'enclave_breakglass_overdue',

@@ -37,6 +37,17 @@ async function waitFor(done: () => boolean, ms = 5000): Promise<boolean> {
   return done();
 }
 
+/** The body of a GET over HTTPS trusting `ca` alone. */
+function getText(url: string, ca: string): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const req = httpsGet(url, { ca: readFileSync(ca), agent: false }, (res) => {
+      let body = '';
+      res.setEncoding('utf8').on('data', (d: string) => (body += d)).on('end', () => resolve(body));
+    });
+    req.on('error', reject);
+  });
+}
+
 /** The status of GET /healthz over HTTPS trusting `ca`, or the request's error code. */
 function healthz(url: string, ca?: string): Promise<string> {
   return new Promise((resolve) => {
@@ -168,6 +179,23 @@ describe('the API over HTTPS (in process)', () => {
     const notCa = await runInProcess(['unseal', '--status', '--server', server.url, '--ca-file', pki.serverKey]);
     assert.equal(notCa.code, 2);
     assert.match(oneErrorLine(notCa).message, /server\.key holds no PEM certificate/);
+  });
+
+  it('/metrics gives the presented certificate\'s expiry, and follows a replacement', async () => {
+    const expiry = async (ca: string): Promise<number | undefined> => {
+      const m = /^enclave_tls_certificate_expiry_timestamp_seconds (\d+)$/m.exec(await getText(`${server.url}/metrics`, ca));
+      return m ? Number(m[1]) : undefined;
+    };
+    const validTo = (file: string) => new X509Certificate(readFileSync(file)).validToDate.getTime() / 1000;
+    assert.notEqual(validTo(pki.otherCert), validTo(pki.serverCert));
+    assert.equal(await expiry(pki.caCert), validTo(pki.serverCert));
+    server.replaceTls(readTlsCredentials({ certFile: pki.otherCert, keyFile: pki.otherKey, minVersion: 'TLSv1.2' }, configTlsNames('enclave.yaml')));
+    try {
+      // Fetched trusting the other (self-signed) certificate: over the replaced one.
+      assert.equal(await expiry(pki.otherCert), validTo(pki.otherCert));
+    } finally {
+      server.replaceTls(readTlsCredentials({ certFile: pki.serverCert, keyFile: pki.serverKey, minVersion: 'TLSv1.2' }, configTlsNames('enclave.yaml')));
+    }
   });
 
   it('replaceTls presents the new certificate from the next handshake on', async () => {

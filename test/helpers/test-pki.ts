@@ -36,7 +36,7 @@ export function makeTestPki(dir: string): TestPki {
   openssl(['x509', '-req', '-in', f('server.csr'), '-CA', f('ca.crt'), '-CAkey', f('ca.key'), '-CAcreateserial', '-out', f('server.crt'), '-days', '30', '-extfile', ext]);
   writeFileSync(f('client.ext'), 'subjectAltName=DNS:localhost,IP:127.0.0.1\nextendedKeyUsage=clientAuth\n');
   openssl(['x509', '-req', '-in', f('server.csr'), '-CA', f('ca.crt'), '-CAkey', f('ca.key'), '-CAcreateserial', '-out', f('client-only.crt'), '-days', '30', '-extfile', f('client.ext')]);
-  openssl(['req', '-x509', ...EC, '-keyout', f('other.key'), '-out', f('other.crt'), '-days', '30', '-subj', '/CN=other', '-addext', 'subjectAltName=DNS:localhost,IP:127.0.0.1']);
+  openssl(['req', '-x509', ...EC, '-keyout', f('other.key'), '-out', f('other.crt'), '-days', '20', '-subj', '/CN=other', '-addext', 'subjectAltName=DNS:localhost,IP:127.0.0.1']);
   for (const key of ['ca.key', 'server.key', 'other.key']) chmodSync(f(key), 0o600);
   return { caCert: f('ca.crt'), serverCert: f('server.crt'), serverKey: f('server.key'), clientOnlyCert: f('client-only.crt'), otherCert: f('other.crt'), otherKey: f('other.key') };
 }
