@@ -6,6 +6,7 @@
 // messages have the header's value blanked.
 import { EnclaveError, isErrorCode } from '../core/errors.ts';
 import { readLimited } from '../services/read-limited.ts';
+import { presentsClientCertificate } from './tls-client.ts';
 import { CliError, usageError } from './fail.ts';
 
 export interface ApiResponse<T> {
@@ -87,6 +88,20 @@ export function tlsHint(code: string | undefined, url: string): string | undefin
   if (code === 'CERT_HAS_EXPIRED' || code === 'CERT_NOT_YET_VALID') return 'the server\'s TLS certificate is outside its validity period (or this machine\'s clock is wrong)';
   if (code === 'ERR_SSL_WRONG_VERSION_NUMBER' || code === 'ERR_SSL_PACKET_LENGTH_TOO_LONG') return 'the server does not speak TLS there: try http://';
   if (code === 'UND_ERR_SOCKET' && url.startsWith('http:')) return 'the server closed the connection; if it serves HTTPS (server.tls), use https://';
+  // Under TLS 1.3 a server refuses a client certificate (or its absence) after the client's side of the
+  // handshake is done (RFC 8446 §4.4.2.4): fetch sees only the connection closed.
+  if ((code === 'UND_ERR_SOCKET' || code === 'ECONNRESET') && url.startsWith('https:')) {
+    return presentsClientCertificate()
+      ? 'the server closed the connection; if it requires TLS client certificates (server.tls.client_ca_file), it refused this one: give one that a CA it lists issued (--client-cert, --client-key)'
+      : 'the server closed the connection; if it requires a TLS client certificate (server.tls.client_ca_file), pass --client-cert and --client-key (or ENCLAVE_CLIENT_CERT and ENCLAVE_CLIENT_KEY)';
+  }
+  // TLS 1.2 and other servers: a handshake failure alert (40) or certificate_required (116).
+  if (code === 'ERR_SSL_SSL/TLS_ALERT_HANDSHAKE_FAILURE' || code === 'ERR_SSL_TLSV13_ALERT_CERTIFICATE_REQUIRED') {
+    return 'the server requires a TLS client certificate: pass --client-cert and --client-key (or ENCLAVE_CLIENT_CERT and ENCLAVE_CLIENT_KEY)';
+  }
+  if (code === 'ERR_SSL_TLSV1_ALERT_UNKNOWN_CA' || code === 'ERR_SSL_SSLV3_ALERT_BAD_CERTIFICATE') {
+    return 'the server refused the TLS client certificate (--client-cert): give one that a CA its server.tls.client_ca_file lists issued';
+  }
   return undefined;
 }
 

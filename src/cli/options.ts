@@ -27,6 +27,14 @@ export function caFileOption(): Option {
   return new Option('--ca-file <path>', 'CA certificates (PEM) to trust for an https:// server, besides the system\'s').env('ENCLAVE_CA_FILE');
 }
 
+export function clientCertOption(): Option {
+  return new Option('--client-cert <path>', 'a client certificate (PEM) for an https:// server that requires one (server.tls.client_ca_file); with --client-key').env('ENCLAVE_CLIENT_CERT');
+}
+
+export function clientKeyOption(): Option {
+  return new Option('--client-key <path>', 'the private key of --client-cert (PEM, unencrypted)').env('ENCLAVE_CLIENT_KEY');
+}
+
 export function configPathOf(cmd: Command): string {
   return cmd.optsWithGlobals<GlobalOptions>().config ?? DEFAULT_CONFIG;
 }

@@ -21,8 +21,8 @@ import { registerWitness } from './commands/witness.ts';
 import type { CliContext } from './context.ts';
 import { EXIT_OK, reportFailure } from './fail.ts';
 import type { Io } from './io.ts';
-import { caFileOption, configOption, examples } from './options.ts';
-import { trustCaFile } from './trusted-cas.ts';
+import { caFileOption, clientCertOption, clientKeyOption, configOption, examples } from './options.ts';
+import { configureTlsClient, type TlsClientOptions } from './tls-client.ts';
 
 export function buildProgram(io: Io): Command {
   const program = new Command('enclave')
@@ -30,8 +30,10 @@ export function buildProgram(io: Io): Command {
     .version(pkg.version, '-V, --version', 'print the version')
     .addOption(configOption())
     .addOption(caFileOption())
+    .addOption(clientCertOption())
+    .addOption(clientKeyOption())
     // Before any command talks to a server (the API, a log, a witness).
-    .hook('preAction', (_root, command) => trustCaFile(command.optsWithGlobals<{ caFile?: string }>().caFile))
+    .hook('preAction', (_root, command) => configureTlsClient(command.optsWithGlobals<TlsClientOptions>()))
     .exitOverride()
     .configureOutput({
       writeOut: (s) => io.stdout.write(s),

@@ -195,6 +195,8 @@ export const ConfigSchema = Type.Object(
                 cert_file: Type.String({ minLength: 1 }),
                 key_file: Type.String({ minLength: 1 }),
                 min_version: Type.Optional(Type.Union([Type.Literal('TLSv1.2'), Type.Literal('TLSv1.3')])),
+                // Mutual TLS (RFC 8446 §4.3.2): only clients with a certificate these CAs issued connect.
+                client_ca_file: Type.Optional(Type.String({ minLength: 1 })),
               },
               { additionalProperties: false },
             ),

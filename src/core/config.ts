@@ -90,6 +90,8 @@ export interface TlsConfig {
   /** PEM: its private key (unencrypted). */
   readonly keyFile: string;
   readonly minVersion: 'TLSv1.2' | 'TLSv1.3';
+  /** PEM: the CAs whose client certificates are accepted; every client must present one (mutual TLS). */
+  readonly clientCaFile?: string | undefined;
 }
 
 export interface EnclaveConfig {
@@ -289,7 +291,7 @@ export function parseConfig(doc: unknown, source = 'configuration'): EnclaveConf
       maxBodyBytes: raw.server?.max_body_bytes ?? DEFAULTS.maxBodyBytes,
       maxOldSpaceMb: raw.server?.max_old_space_mb ?? DEFAULTS.maxOldSpaceMb,
       maxSemiSpaceMb: raw.server?.max_semi_space_mb ?? DEFAULTS.maxSemiSpaceMb,
-      tls: raw.server?.tls === undefined ? undefined : { certFile: raw.server.tls.cert_file, keyFile: raw.server.tls.key_file, minVersion: raw.server.tls.min_version ?? 'TLSv1.2' },
+      tls: raw.server?.tls === undefined ? undefined : { certFile: raw.server.tls.cert_file, keyFile: raw.server.tls.key_file, minVersion: raw.server.tls.min_version ?? 'TLSv1.2', clientCaFile: raw.server.tls.client_ca_file },
     },
     controlStorage: raw.control?.storage ?? DEFAULTS.control,
     migrationState: raw.migration?.state ?? DEFAULTS.migrationState,

@@ -17,8 +17,8 @@ const EXPIRY_WARNING_MS = 14 * 24 * 3600 * 1000;
 const SERVER_AUTH = '1.3.6.1.5.5.7.3.1';
 
 export interface TlsCredentials {
-  /** What node:tls takes (cert, key, minVersion). */
-  readonly options: Pick<SecureContextOptions, 'cert' | 'key' | 'minVersion'>;
+  /** What node:tls takes (cert, key, minVersion; with client CAs, ca and the demand for a client certificate). */
+  readonly options: Pick<SecureContextOptions, 'cert' | 'key' | 'minVersion' | 'ca'> & { readonly requestCert?: boolean; readonly rejectUnauthorized?: boolean };
   /** The server's own certificate (the chain's first). */
   readonly leaf: X509Certificate;
   /** Lines for the operator: a key file others may read, a certificate about to expire. */
@@ -29,17 +29,18 @@ export interface TlsCredentials {
 export interface TlsFileNames {
   readonly cert_file: string;
   readonly key_file: string;
+  readonly client_ca_file?: string;
   readonly code: 'invalid_config' | 'invalid_argument';
 }
 
 /** server.tls of the configuration file `source`. */
 export function configTlsNames(source: string): TlsFileNames {
-  return { cert_file: `${source}: server.tls.cert_file`, key_file: `${source}: server.tls.key_file`, code: 'invalid_config' };
+  return { cert_file: `${source}: server.tls.cert_file`, key_file: `${source}: server.tls.key_file`, client_ca_file: `${source}: server.tls.client_ca_file`, code: 'invalid_config' };
 }
 
 /** `names` says in messages where the files were given (configTlsNames for server.tls). */
 export function readTlsCredentials(tls: TlsConfig, names: TlsFileNames, now: Date = new Date()): TlsCredentials {
-  const fail = (key: 'cert_file' | 'key_file', message: string, cause?: unknown) => new EnclaveError(names.code, `${names[key]}: ${message}`, cause === undefined ? {} : { cause });
+  const fail = (key: 'cert_file' | 'key_file' | 'client_ca_file', message: string, cause?: unknown) => new EnclaveError(names.code, `${names[key] ?? key}: ${message}`, cause === undefined ? {} : { cause });
   const certText = readPem(tls.certFile, (m, c) => fail('cert_file', m, c));
   let chain;
   try {
@@ -69,7 +70,14 @@ export function readTlsCredentials(tls: TlsConfig, names: TlsFileNames, now: Dat
   if (purposes !== undefined && !purposes.includes(SERVER_AUTH)) {
     throw fail('cert_file', `the certificate in ${tls.certFile} is not for a TLS server: its extended key usage (${purposes.join(', ')}) lacks serverAuth (${SERVER_AUTH})`);
   }
-  const options = { cert: chain.map((c) => c.pem).join('\n'), key: keyText, minVersion: tls.minVersion };
+  const clientCas = tls.clientCaFile === undefined ? undefined : clientCertificateAuthorities(tls.clientCaFile, (m, c) => fail('client_ca_file', m, c));
+  const options = {
+    cert: chain.map((c) => c.pem).join('\n'),
+    key: keyText,
+    minVersion: tls.minVersion,
+    // The handshake fails for a client without a certificate these CAs issued, before any HTTP.
+    ...(clientCas === undefined ? {} : { ca: clientCas, requestCert: true, rejectUnauthorized: true }),
+  };
   try {
     // What OpenSSL itself refuses at its security level (a 1024-bit RSA key, say).
     createSecureContext(options);
@@ -85,6 +93,20 @@ export function readTlsCredentials(tls: TlsConfig, names: TlsFileNames, now: Dat
   const left = leaf.validToDate.getTime() - now.getTime();
   if (left < EXPIRY_WARNING_MS) warnings.push(`the TLS certificate expires on ${leaf.validToDate.toISOString()} (in ${Math.floor(left / 86_400_000)} days); renew it and send SIGHUP`);
   return { options, leaf, warnings };
+}
+
+/** The CA certificates of client_ca_file, each a CA (RFC 5280 §4.2.1.9: basicConstraints cA). */
+function clientCertificateAuthorities(path: string, fail: (message: string, cause?: unknown) => EnclaveError): string[] {
+  let cas;
+  try {
+    cas = pemCertificates(readPem(path, fail));
+  } catch (cause) {
+    if (cause instanceof EnclaveError) throw cause;
+    throw fail(`${path} ${(cause as Error).message}`, cause);
+  }
+  const notCa = cas.find((c) => !c.certificate.ca);
+  if (notCa !== undefined) throw fail(`${path} holds a certificate that is no CA (${notCa.certificate.subject.replace(/\n/g, ', ')}): list the CAs that issue the clients' certificates`);
+  return cas.map((c) => c.pem);
 }
 
 /** One line naming the certificate: subject, expiry and SHA-256 fingerprint (what a client may pin). */

@@ -48,7 +48,7 @@ export function parseConfigText(text: string, source: string, baseDir: string): 
   return {
     ...config,
     dataDir: against(config.dataDir),
-    server: { ...config.server, tls: tls === undefined ? undefined : { ...tls, certFile: against(tls.certFile), keyFile: against(tls.keyFile) } },
+    server: { ...config.server, tls: tls === undefined ? undefined : { ...tls, certFile: against(tls.certFile), keyFile: against(tls.keyFile), clientCaFile: tls.clientCaFile === undefined ? undefined : against(tls.clientCaFile) } },
   };
 }
 

@@ -12,7 +12,7 @@ import { join } from 'node:path';
 import { connect, type ConnectionOptions } from 'node:tls';
 import { after, before, describe, it } from 'node:test';
 import { startServer, type RunningServer } from '../../src/cli/serve-runner.ts';
-import { trustCaFile } from '../../src/cli/trusted-cas.ts';
+import { configureTlsClient } from '../../src/cli/tls-client.ts';
 import { configTlsNames, readTlsCredentials } from '../../src/http/tls-credentials.ts';
 import { makeFixture, type Fixture } from '../helpers/fixture.ts';
 import { makeTestPki, type TestPki } from '../helpers/test-pki.ts';
@@ -73,7 +73,7 @@ describe('the API over HTTPS (in process)', () => {
     port = Number(new URL(server.url).port);
   });
   after(async () => {
-    trustCaFile(undefined);
+    configureTlsClient({});
     await server.close();
     await f.close();
   });
@@ -210,6 +210,72 @@ describe('the API over HTTPS (in process)', () => {
   });
 });
 
+describe('mutual TLS (server.tls.client_ca_file)', () => {
+  let f: Fixture;
+  let pki: TestPki;
+  let server: RunningServer;
+
+  before(async () => {
+    f = await makeFixture({ sealed: true });
+    mkdirSync(join(f.dir, 'pki'));
+    pki = makeTestPki(join(f.dir, 'pki'));
+    const tls = { certFile: pki.serverCert, keyFile: pki.serverKey, minVersion: 'TLSv1.2' as const, clientCaFile: pki.caCert };
+    server = await startServer(f.enclave, { host: '127.0.0.1', port: 0, logLevel: 'silent', tls: readTlsCredentials(tls, configTlsNames('enclave.yaml')) });
+  });
+  after(async () => {
+    configureTlsClient({});
+    await server.close();
+    await f.close();
+  });
+
+  it('refuses a client without a certificate, or with one no listed CA issued, and says what to pass', async () => {
+    const none = await runInProcess(['unseal', '--status', '--server', server.url, '--ca-file', pki.caCert]);
+    assert.equal(none.code, 1);
+    assert.match(oneErrorLine(none).message, /; the server closed the connection; if it requires a TLS client certificate \(server\.tls\.client_ca_file\), pass --client-cert and --client-key/);
+    const stranger = await runInProcess(['unseal', '--status', '--server', server.url, '--ca-file', pki.caCert, '--client-cert', pki.otherCert, '--client-key', pki.otherKey]);
+    assert.equal(stranger.code, 1);
+    assert.match(oneErrorLine(stranger).message, /; the server closed the connection; if it requires TLS client certificates \(server\.tls\.client_ca_file\), it refused this one/);
+    assert.equal(f.enclave.seal.status().progress, 0);
+  });
+
+  it('under TLS 1.2 too: the missing certificate is named, and a refused one', async () => {
+    const creds = readTlsCredentials({ certFile: pki.serverCert, keyFile: pki.serverKey, minVersion: 'TLSv1.2', clientCaFile: pki.caCert }, configTlsNames('enclave.yaml'));
+    const tls12 = await startServer(f.enclave, { host: '127.0.0.1', port: 0, logLevel: 'silent', tls: { ...creds, options: { ...creds.options, maxVersion: 'TLSv1.2' } as typeof creds.options } });
+    try {
+      const none = await runInProcess(['unseal', '--status', '--server', tls12.url, '--ca-file', pki.caCert]);
+      assert.equal(none.code, 1);
+      assert.match(oneErrorLine(none).message, /; the server requires a TLS client certificate: pass --client-cert and --client-key/);
+      const stranger = await runInProcess(['unseal', '--status', '--server', tls12.url, '--ca-file', pki.caCert, '--client-cert', pki.otherCert, '--client-key', pki.otherKey]);
+      assert.equal(stranger.code, 1);
+      assert.match(oneErrorLine(stranger).message, /it refused this one: give one that a CA it lists issued/);
+    } finally {
+      await tls12.close();
+    }
+  });
+
+  it('serves a client whose certificate a listed CA issued, share and all', async () => {
+    const entered = await runInProcess(['unseal', '--share', f.shares[0] ?? '', '--server', server.url, '--ca-file', pki.caCert, '--client-cert', pki.clientOnlyCert, '--client-key', pki.serverKey]);
+    assert.equal(entered.code, 0, entered.stderr);
+    assert.equal(f.enclave.seal.status().progress, 1);
+  });
+
+  it('--client-cert without --client-key, or with a key not its own, is a usage error', async () => {
+    const half = await runInProcess(['unseal', '--status', '--server', server.url, '--client-cert', pki.clientOnlyCert]);
+    assert.equal(half.code, 2);
+    assert.match(oneErrorLine(half).message, /--client-cert and --client-key .* go together/);
+    const wrong = await runInProcess(['unseal', '--status', '--server', server.url, '--client-cert', pki.clientOnlyCert, '--client-key', pki.otherKey]);
+    assert.equal(wrong.code, 2);
+    assert.match(oneErrorLine(wrong).message, /other\.key is not the private key of the certificate in .*client-only\.crt$/);
+  });
+
+  it('a client_ca_file listing no CA is refused at start', () => {
+    assert.throws(
+      () => readTlsCredentials({ certFile: pki.serverCert, keyFile: pki.serverKey, minVersion: 'TLSv1.2', clientCaFile: pki.serverCert }, configTlsNames('enclave.yaml')),
+      (err: unknown) => err instanceof Error && /^enclave\.yaml: server\.tls\.client_ca_file: .*server\.crt holds a certificate that is no CA \(CN=localhost\)/.test(err.message),
+    );
+  });
+});
+
 describe('enclave serve with server.tls', () => {
   let dir = '';
   let config = '';
@@ -293,5 +359,29 @@ describe('enclave serve with server.tls', () => {
     assert.equal(line.code, 'invalid_config');
     assert.match(line.message, /enclave\.yaml: server\.tls\.key_file: .*live\.key is not the private key of the certificate in .*live\.crt \(CN=localhost\)$/);
     assert.doesNotMatch(result.stdout, /Listening/);
+  });
+
+  it('with server.tls.client_ca_file (relative to the file), requires client certificates and says so', async () => {
+    copyFileSync(pki.serverCert, join(dir, 'a', 'tls', 'live.crt'));
+    copyFileSync(pki.serverKey, join(dir, 'a', 'tls', 'live.key'));
+    copyFileSync(pki.caCert, join(dir, 'a', 'tls', 'clients.pem'));
+    const before = readFileSync(config, 'utf8');
+    writeFileSync(config, before.replace('    key_file: tls/live.key\n', '    key_file: tls/live.key\n    client_ca_file: tls/clients.pem\n'));
+    try {
+      const server = await startListening(['serve', '--config', config, '--port', '0']);
+      assert.match(server.stdout(), /; clients must present a certificate a CA of .*clients\.pem issued \(SIGHUP reloads the certificate and key and the client CAs\)$/m);
+      assert.match(await healthz(server.url, pki.caCert), /^error /, 'no client certificate: refused');
+      const ok = await new Promise<string>((resolve) => {
+        const req = httpsGet(`${server.url}/healthz`, { ca: readFileSync(pki.caCert), cert: readFileSync(pki.clientOnlyCert), key: readFileSync(pki.serverKey), agent: false }, (res) => {
+          res.resume();
+          resolve(String(res.statusCode));
+        });
+        req.on('error', (err: NodeJS.ErrnoException) => resolve(`error ${err.code ?? err.message}`));
+      });
+      assert.equal(ok, '200');
+      assert.equal(await server.stop(), 0);
+    } finally {
+      writeFileSync(config, before);
+    }
   });
 });

@@ -133,6 +133,7 @@ const BAD: readonly BadCase[] = [
   { what: 'a port out of range', mutate: (d) => set(d, ['server', 'port'], 70000), mentions: ['server.port must be <= 65535'] },
   { what: 'server.tls without its key file', mutate: (d) => set(d, ['server', 'tls'], { cert_file: 'a.crt' }), mentions: ['server.tls', 'key_file'] },
   { what: 'a TLS version below 1.2', mutate: (d) => set(d, ['server', 'tls'], { cert_file: 'a.crt', key_file: 'a.key', min_version: 'TLSv1.1' }), mentions: ['server.tls.min_version', '"TLSv1.2", "TLSv1.3"'] },
+  { what: 'an empty server.tls.client_ca_file', mutate: (d) => set(d, ['server', 'tls'], { cert_file: 'a.crt', key_file: 'a.key', client_ca_file: '' }), mentions: ['server.tls.client_ca_file'] },
   { what: 'an unknown key in server.tls', mutate: (d) => set(d, ['server', 'tls'], { cert_file: 'a.crt', key_file: 'a.key', passphrase: 'x' }), mentions: ['server.tls', 'passphrase'] },
   { what: 'officers that are not a list', mutate: (d) => set(d, ['seal', 'officers'], 'alice'), mentions: ['seal.officers must be an array'] },
   { what: 'a version other than 1', mutate: (d) => set(d, ['version'], 2), mentions: ['version must be 1'] },

@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import { cosignatureVerifierFromKey, noteVerifier, openCheckpoint } from '../../src/core/tlog/index.ts';
 import { addCheckpoint } from '../../src/services/witness-client.ts';
 import { StaticLog } from '../core/tlog/static-log.ts';
-import { trustCaFile } from '../../src/cli/trusted-cas.ts';
+import { configureTlsClient } from '../../src/cli/tls-client.ts';
 import { makeTestPki } from '../helpers/test-pki.ts';
 import { killAll, oneErrorLine, removeDir, run, startListening, tempDir } from '../cli/helpers.ts';
 
@@ -89,12 +89,12 @@ test('witness serve over HTTPS (--tls-cert, --tls-key): cosigns for a log that t
       const note = await log.publish();
       // This process does not trust the test CA yet: the log's client refuses the witness.
       await assert.rejects(addCheckpoint({ url: served.url, vkey }, 0, [], note));
-      trustCaFile(pki.caCert);
+      configureTlsClient({ caFile: pki.caCert });
       const lines = await addCheckpoint({ url: served.url, vkey }, 0, [], note);
       const opened = openCheckpoint(note + lines, noteVerifier(log.vkey), { witnesses: [cosignatureVerifierFromKey(vkey)] });
       assert.deepEqual(opened.cosigners.map((w) => w.name), ['w1.example']);
     } finally {
-      trustCaFile(undefined);
+      configureTlsClient({});
       assert.equal(await served.stop('SIGTERM'), 0);
     }
   } finally {
