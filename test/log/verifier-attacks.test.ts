@@ -132,3 +132,14 @@ test('a concurrency below 1 is invalid_argument, not a loop that never advances'
   }
   assert.equal((await verifyLog({ fetch: log.fetch, vkey: log.vkey, concurrency: 1 })).entriesChecked, 300);
 });
+
+test('the log\'s own key given as a witness key is refused: its cosignatures would be the log\'s own', async () => {
+  const log = new StaticLog();
+  log.append(3);
+  await log.publish();
+  const own = formatVerifierKey('w1.example', SIG_TYPE_COSIGNATURE, parseVerifierKey(log.vkey).key);
+  await assert.rejects(verifyLog({ fetch: log.fetch, vkey: log.vkey, witnesses: [own], quorum: 1 }), (err: unknown) => isEnclaveError(err, 'invalid_argument') && /w1\.example is the log's own key/.test(err.message));
+  // A witness with a key of its own is accepted as a key (the quorum then decides).
+  const other = generateNoteKey('w2.example', SIG_TYPE_COSIGNATURE).vkey;
+  assert.equal((await verifyLog({ fetch: log.fetch, vkey: log.vkey, witnesses: [other], quorum: 0 })).checkpoint.size, 3);
+});
