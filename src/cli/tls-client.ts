@@ -4,8 +4,8 @@
 // Node's fetch sends every request through the process's global dispatcher: an undici Agent with these
 // as its connect options takes its place. Verification is never turned off.
 import { createPrivateKey } from 'node:crypto';
-import { getCACertificates } from 'node:tls';
-import { Agent, getGlobalDispatcher, setGlobalDispatcher, type Dispatcher } from 'undici';
+import { getCACertificates, type ConnectionOptions } from 'node:tls';
+import { Agent, EnvHttpProxyAgent, getGlobalDispatcher, setGlobalDispatcher, type Dispatcher } from 'undici';
 import { PemCertificateError, pemCertificates } from '../crypto/pem-certificates.ts';
 import { readFileLimited } from '../services/read-limited.ts';
 import { usageError } from './fail.ts';
@@ -30,26 +30,48 @@ export function presentsClientCertificate(): boolean {
 
 /**
  * Makes this process's requests trust `caFile` and present the client certificate from now on; with none
- * of them, the defaults (again). A dispatcher replaced is closed, its pooled connections with it, so no
- * connection verified under the options before is used under the new ones (runCli in tests runs one
- * command after another in one process).
+ * of them, or with options refused (thrown), the defaults (again). A dispatcher replaced is closed, its
+ * pooled connections with it, so no connection verified under the options before is used under the new
+ * ones (runCli in tests runs one command after another in one process).
  */
 export function configureTlsClient(options: TlsClientOptions): void {
-  const caFile = given(options.caFile);
-  const certFile = given(options.clientCert);
-  const keyFile = given(options.clientKey);
-  if ((certFile === undefined) !== (keyFile === undefined)) throw usageError('--client-cert and --client-key (or ENCLAVE_CLIENT_CERT and ENCLAVE_CLIENT_KEY) go together: give both, or neither');
-  const extra = caFile === undefined ? undefined : certificatesOf('--ca-file (or ENCLAVE_CA_FILE)', caFile).map((c) => c.pem);
-  const client = certFile === undefined || keyFile === undefined ? undefined : clientPair(certFile, keyFile);
-  clientCertificate = client !== undefined;
-  if (extra === undefined && client === undefined) {
-    if (original !== undefined) replace(original);
-    original = undefined;
-    return;
+  let connect: ConnectionOptions | undefined;
+  let client: { cert: string; key: string } | undefined;
+  try {
+    const caFile = given(options.caFile);
+    const certFile = given(options.clientCert);
+    const keyFile = given(options.clientKey);
+    if ((certFile === undefined) !== (keyFile === undefined)) throw usageError('--client-cert and --client-key (or ENCLAVE_CLIENT_CERT and ENCLAVE_CLIENT_KEY) go together: give both, or neither');
+    const extra = caFile === undefined ? undefined : certificatesOf('--ca-file (or ENCLAVE_CA_FILE)', caFile).map((c) => c.pem);
+    client = certFile === undefined || keyFile === undefined ? undefined : clientPair(certFile, keyFile);
+    // `ca` replaces the default list in tls.connect: the defaults go along (RFC 5280 path building from either).
+    if (extra !== undefined || client !== undefined) connect = { ...(extra === undefined ? {} : { ca: [...getCACertificates('default'), ...extra] }), ...(client ?? {}) };
+  } catch (err) {
+    // Refused options leave nothing of an earlier run's behind: no CA trusted, no certificate presented.
+    connect = undefined;
+    client = undefined;
+    throw err;
+  } finally {
+    clientCertificate = client !== undefined;
+    if (connect === undefined) {
+      if (original !== undefined) replace(original);
+      original = undefined;
+    } else {
+      original ??= getGlobalDispatcher();
+      replace(dispatcherFor(connect, original));
+    }
   }
-  original ??= getGlobalDispatcher();
-  // `ca` replaces the default list in tls.connect: the defaults go along (RFC 5280 path building from either).
-  replace(new Agent({ connect: { ...(extra === undefined ? {} : { ca: [...getCACertificates('default'), ...extra] }), ...(client ?? {}) } }));
+}
+
+/**
+ * An Agent with `connect` for every connection; through a proxy when the one fetch had goes through one
+ * (Node's --use-env-proxy or NODE_USE_ENV_PROXY=1 with HTTP_PROXY, HTTPS_PROXY, NO_PROXY): a plain Agent
+ * there would connect directly, around the proxy. Through it, `connect` is for the TLS connection to the
+ * server inside the tunnel (requestTls); the proxy's own TLS keeps the defaults and gets no client certificate.
+ */
+function dispatcherFor(connect: ConnectionOptions, before: Dispatcher): Dispatcher {
+  if (before.constructor.name === 'EnvHttpProxyAgent') return new EnvHttpProxyAgent({ connect, requestTls: connect });
+  return new Agent({ connect });
 }
 
 function replace(next: Dispatcher): void {

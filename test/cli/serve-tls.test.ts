@@ -5,9 +5,9 @@ import assert from 'node:assert/strict';
 import { X509Certificate } from 'node:crypto';
 import { once } from 'node:events';
 import { copyFileSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
-import { get as httpGet } from 'node:http';
+import { createServer as createHttpServer, get as httpGet } from 'node:http';
 import { createServer as createHttpsServer, get as httpsGet } from 'node:https';
-import type { AddressInfo } from 'node:net';
+import { connect as netConnect, type AddressInfo, type Socket } from 'node:net';
 import { join } from 'node:path';
 import { connect, type ConnectionOptions } from 'node:tls';
 import { after, before, describe, it } from 'node:test';
@@ -257,6 +257,48 @@ describe('mutual TLS (server.tls.client_ca_file)', () => {
     const entered = await runInProcess(['unseal', '--share', f.shares[0] ?? '', '--server', server.url, '--ca-file', pki.caCert, '--client-cert', pki.clientOnlyCert, '--client-key', pki.serverKey]);
     assert.equal(entered.code, 0, entered.stderr);
     assert.equal(f.enclave.seal.status().progress, 1);
+  });
+
+  it('through the proxy Node is told to use (NODE_USE_ENV_PROXY, HTTPS_PROXY), --ca-file and --client-cert included', async () => {
+    // An HTTP CONNECT proxy that notes each tunnel it opens.
+    const tunnels: string[] = [];
+    const proxy = createHttpServer((_req, res) => res.writeHead(405).end());
+    proxy.on('connect', (req, client: Socket, head: Buffer) => {
+      tunnels.push(req.url ?? '');
+      const [host, port] = (req.url ?? '').split(':');
+      const upstream = netConnect(Number(port), host, () => {
+        client.write('HTTP/1.1 200 Connection Established\r\n\r\n');
+        upstream.write(head);
+        upstream.pipe(client).on('error', () => undefined);
+        client.pipe(upstream);
+      });
+      upstream.on('error', () => client.destroy());
+      client.on('error', () => upstream.destroy());
+    });
+    await new Promise<void>((resolve) => proxy.listen(0, '127.0.0.1', resolve));
+    try {
+      const env = { NODE_USE_ENV_PROXY: '1', HTTPS_PROXY: `http://127.0.0.1:${(proxy.address() as AddressInfo).port}`, NO_PROXY: '', no_proxy: '' };
+      const status = await run(['unseal', '--status', '--server', server.url, '--ca-file', pki.caCert, '--client-cert', pki.clientOnlyCert, '--client-key', pki.serverKey], { env });
+      assert.equal(status.code, 0, status.stderr);
+      assert.deepEqual(tunnels, [`127.0.0.1:${new URL(server.url).port}`], 'the CLI went around the proxy');
+    } finally {
+      proxy.close();
+      proxy.closeAllConnections();
+    }
+  });
+
+  it('options a run refuses leave nothing of the run before: no CA trusted, no certificate presented', async () => {
+    const trusted = await runInProcess(['unseal', '--status', '--server', server.url, '--ca-file', pki.caCert, '--client-cert', pki.clientOnlyCert, '--client-key', pki.serverKey]);
+    assert.equal(trusted.code, 0, trusted.stderr);
+    const refused = await runInProcess(['unseal', '--status', '--server', server.url, '--ca-file', join(f.dir, 'none.pem')]);
+    assert.equal(refused.code, 2);
+    // This process's own fetch: neither the CA nor the client certificate of the first run.
+    const after = await fetch(`${server.url}/healthz`).then(
+      (res) => `status ${res.status}`,
+      (err: Error) => `error ${(err.cause as NodeJS.ErrnoException | undefined)?.code ?? err.message}`,
+    );
+    // (This server sends its CA along: OpenSSL completes its chain from the client CAs.)
+    assert.match(after, /^error (SELF_SIGNED_CERT_IN_CHAIN|UNABLE_TO_VERIFY_LEAF_SIGNATURE)$/, 'the first run\'s CA is still trusted');
   });
 
   it('--client-cert without --client-key, or with a key not its own, is a usage error', async () => {

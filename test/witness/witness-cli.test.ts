@@ -3,14 +3,14 @@
 // cleanly on SIGTERM.
 import { after, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { readFileSync, statSync } from 'node:fs';
+import { mkdirSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { cosignatureVerifierFromKey, noteVerifier, openCheckpoint } from '../../src/core/tlog/index.ts';
 import { addCheckpoint } from '../../src/services/witness-client.ts';
 import { StaticLog } from '../core/tlog/static-log.ts';
 import { configureTlsClient } from '../../src/cli/tls-client.ts';
 import { makeTestPki } from '../helpers/test-pki.ts';
-import { killAll, oneErrorLine, removeDir, run, startListening, tempDir } from '../cli/helpers.ts';
+import { killAll, oneErrorLine, removeDir, run, runInProcess, startListening, tempDir } from '../cli/helpers.ts';
 
 after(killAll);
 
@@ -97,6 +97,24 @@ test('witness serve over HTTPS (--tls-cert, --tls-key): cosigns for a log that t
       configureTlsClient({});
       assert.equal(await served.stop('SIGTERM'), 0);
     }
+  } finally {
+    removeDir(dir);
+  }
+});
+
+test('witness serve with --tls-cert whose store cannot be opened keeps no SIGHUP handler behind (in process)', async () => {
+  const dir = tempDir();
+  try {
+    const init = await run(['witness', 'init', '--dir', join(dir, 'w'), '--name', 'w1.example']);
+    assert.equal(init.code, 0, init.stderr);
+    // A directory where the database file goes: opening the store fails.
+    mkdirSync(join(dir, 'w', 'witness.db'));
+    const pki = makeTestPki(dir);
+    const log = new StaticLog();
+    const handlers = process.listenerCount('SIGHUP');
+    const failed = await runInProcess(['witness', 'serve', '--dir', join(dir, 'w'), '--log', `${log.origin}=${log.vkey}`, '--port', '0', '--log-level', 'silent', '--tls-cert', pki.serverCert, '--tls-key', pki.serverKey]);
+    assert.notEqual(failed.code, 0);
+    assert.equal(process.listenerCount('SIGHUP'), handlers, 'a SIGHUP handler of the failed run stays: this process would reload a certificate for no server, and SIGHUP no longer ends it');
   } finally {
     removeDir(dir);
   }

@@ -141,8 +141,10 @@ async function serve(io: Io, opts: ServeOptions): Promise<void> {
   const cosigner = cosignerFromKey(keyText);
   const out = new Output(io);
   const hangups = readTls === undefined ? undefined : reloadOnHangup(readTls, describeCertificate, out);
-  const store = new SqliteWitnessStore(join(dir, WITNESS_DB_FILE));
+  let store: InstanceType<typeof SqliteWitnessStore> | undefined;
   try {
+    // Inside the try: a store that fails to open leaves no SIGHUP handler behind (serve.ts).
+    store = new SqliteWitnessStore(join(dir, WITNESS_DB_FILE));
     const app = await buildWitnessServer(new WitnessService({ store, cosigner, logs: opts.log }), {
       logger: { level: opts.logLevel, redact: { paths: ['req.headers.authorization'], censor: '[redacted]' } },
       ...(tls === undefined ? {} : { tls: tls.options }),
@@ -172,7 +174,10 @@ async function serve(io: Io, opts: ServeOptions): Promise<void> {
     hangups?.closing();
     await app.close();
   } finally {
-    await store.close();
-    hangups?.stop();
+    try {
+      await store?.close();
+    } finally {
+      hangups?.stop();
+    }
   }
 }
