@@ -6,7 +6,7 @@
 // messages have the header's value blanked.
 import { EnclaveError, isErrorCode } from '../core/errors.ts';
 import { readLimited } from '../services/read-limited.ts';
-import { presentsClientCertificate } from './tls-client.ts';
+import { presentsClientCertificate, trustsExtraCas } from './tls-client.ts';
 import { CliError, usageError } from './fail.ts';
 
 export interface ApiResponse<T> {
@@ -81,7 +81,11 @@ const UNTRUSTED = new Set(['DEPTH_ZERO_SELF_SIGNED_CERT', 'SELF_SIGNED_CERT_IN_C
 /** What to do about a TLS failure, undefined for any other. The connection is refused, never retried without verification. */
 export function tlsHint(code: string | undefined, url: string): string | undefined {
   if (code === undefined) return undefined;
-  if (UNTRUSTED.has(code)) return 'the server\'s TLS certificate is not issued by a CA this CLI trusts: pass --ca-file with the CA that issued it (or set ENCLAVE_CA_FILE)';
+  if (UNTRUSTED.has(code)) {
+    return trustsExtraCas()
+      ? 'the server\'s TLS certificate is not issued by a CA this CLI trusts, those of --ca-file (or ENCLAVE_CA_FILE) included: give the file holding the CA that issued it'
+      : 'the server\'s TLS certificate is not issued by a CA this CLI trusts: pass --ca-file with the CA that issued it (or set ENCLAVE_CA_FILE)';
+  }
   if (code === 'ERR_TLS_CERT_ALTNAME_INVALID') return 'the server\'s TLS certificate is not for this host name: connect by a name or address the certificate lists';
   // X509_V_ERR_INVALID_PURPOSE: a key usage or extended key usage without TLS server authentication (RFC 5280 §4.2.1.3, §4.2.1.12).
   if (code === 'INVALID_PURPOSE') return 'the server\'s TLS certificate is not one for a TLS server (its key usage or extended key usage excludes it): issue it for serverAuth';

@@ -22,6 +22,12 @@ export interface TlsClientOptions {
 /** The dispatcher fetch had before the first one set here, put back when the options are withdrawn. */
 let original: Dispatcher | undefined;
 let clientCertificate = false;
+let extraCas = false;
+
+/** Whether requests trust CA certificates of --ca-file now (for the hint when a server's is not trusted). */
+export function trustsExtraCas(): boolean {
+  return extraCas;
+}
 
 /** Whether requests present a client certificate now (for the hint when a server closes the connection). */
 export function presentsClientCertificate(): boolean {
@@ -53,6 +59,7 @@ export function configureTlsClient(options: TlsClientOptions): void {
     throw err;
   } finally {
     clientCertificate = client !== undefined;
+    extraCas = connect?.ca !== undefined;
     if (connect === undefined) {
       if (original !== undefined) replace(original);
       original = undefined;

@@ -172,6 +172,12 @@ describe('the API over HTTPS (in process)', () => {
     }
   });
 
+  it('a --ca-file that holds another CA: the hint says so instead of asking for --ca-file', async () => {
+    const wrongCa = await runInProcess(['unseal', '--status', '--server', server.url, '--ca-file', pki.otherCert]);
+    assert.equal(wrongCa.code, 1);
+    assert.match(oneErrorLine(wrongCa).message, /\); the server's TLS certificate is not issued by a CA this CLI trusts, those of --ca-file \(or ENCLAVE_CA_FILE\) included: give the file holding the CA that issued it$/);
+  });
+
   it('a --ca-file that cannot be read or holds no certificate is a usage error', async () => {
     const missing = await runInProcess(['unseal', '--status', '--server', server.url, '--ca-file', join(f.dir, 'none.pem')]);
     assert.equal(missing.code, 2);
