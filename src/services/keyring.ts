@@ -127,4 +127,13 @@ export class Keyring {
     this.shredded.set(cacheKey, true);
     this.deks.delete(cacheKey);
   }
+
+  /**
+   * Undoes `shred` for an erasure the store refused or that failed before it committed: the subject lives
+   * on at `site`, and its key opens again (unwrapped afresh from the stored row). An erasure shreds before
+   * it writes, so that no read of this instance opens the key once the erased row is committed.
+   */
+  unshred(site: string, subject: string): void {
+    this.shredded.delete(cacheKeyOf(site, subject));
+  }
 }

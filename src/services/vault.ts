@@ -317,16 +317,48 @@ export class Vault {
       // A re-home marked from here, running or dead, is taken over: it may still copy the key it read,
       // so its destination gets an erased row first, which no copy replaces (importSubject).
       if (!(await s.store.subjects.setMovedTo(id, this.mark(to), s.row.moveOwner))) throw await this.changedUnder(id, s, 'erased');
-      await this.router.store(to).importSubject({ ...s.row, wrappedKey: null, erasedAt: at, ...UNMARKED }, []);
+      const dest = this.router.store(to);
+      // Shredded before the write: a read of this instance that loaded a copy there before it is refused.
       this.keyring.shred(to, id);
+      try {
+        await dest.importSubject({ ...s.row, wrappedKey: null, erasedAt: at, ...UNMARKED }, []);
+      } catch (err) {
+        await this.unshredUnlessErased(to, dest, id);
+        throw err;
+      }
+      // A copy that reached the destination since this erasure read the subject (whole: its wrapped key
+      // too) was just replaced; its bytes leave the destination's files as an erasure's do.
+      await dest.scrub();
     }
-    // Refused by the store if a re-home marked the row meanwhile: the move copies the key it read.
-    const n = await s.store.subjects.erase(id, at, to === null ? null : this.mover);
+    // Shredded before the erasure commits, not after it returns: the store scrubs once it has committed
+    // (a WAL checkpoint; a VACUUM on PostgreSQL), and a read of this instance that loaded the subject's
+    // row before could meanwhile still open the key from the cache, after the erasure.
     this.keyring.shred(s.site, id);
-    if (n === undefined) throw await this.changedUnder(id, s, 'erased');
+    let n: number | undefined;
+    try {
+      // Refused by the store if a re-home marked the row meanwhile: the move copies the key it read.
+      n = await s.store.subjects.erase(id, at, to === null ? null : this.mover);
+    } catch (err) {
+      await this.unshredUnlessErased(s.site, s.store, id);
+      throw err;
+    }
+    if (n === undefined) {
+      await this.unshredUnlessErased(s.site, s.store, id);
+      throw await this.changedUnder(id, s, 'erased');
+    }
     // A re-home interrupted after its copy left the source holding the data key too.
     await this.purgeStaleCopies(id, s.site);
     return { subject: id, records: n, erased_at: formatRfc3339(at) };
+  }
+
+  /**
+   * Undoes the shred of an erasure that did not take effect at `site` (refused, or failed before it
+   * committed): the subject's row there is not erased, so its key must open again. Kept destroyed when the
+   * row cannot be read: whether the erasure committed is then not known.
+   */
+  private async unshredUnlessErased(site: string, store: Store, id: string): Promise<void> {
+    const row = await store.subjects.get(id).catch(() => null);
+    if (row !== null && (row === undefined || row.erasedAt === null)) this.keyring.unshred(site, id);
   }
 
   /**
@@ -475,10 +507,20 @@ export class Vault {
     const refused: { id: string; code: ErrorCode }[] = [];
     const now = this.clock();
     const lawful: { id: string; residence: ReturnType<typeof resolveResidence> }[] = [];
+    // An id given twice is registered once, by its first item: two items with countries of two
+    // jurisdictions were stored at both home sites. A later one for another site is refused.
+    const firstSite = new Map<string, string>();
     for (const item of items) {
       try {
         validateRecordId(item.id);
-        lawful.push({ id: item.id, residence: resolveResidence(this.config, item.country) });
+        const residence = resolveResidence(this.config, item.country);
+        const first = firstSite.get(item.id);
+        if (first !== undefined) {
+          if (first !== residence.site.id) refused.push({ id: item.id, code: 'subject_exists' });
+          continue;
+        }
+        firstSite.set(item.id, residence.site.id);
+        lawful.push({ id: item.id, residence });
       } catch (err) {
         if (!(err instanceof EnclaveError)) throw err;
         refused.push({ id: item.id, code: err.code });
@@ -641,6 +683,8 @@ export class Vault {
     const bySite = new Map<Store, { row: RecordRow; data: RecordData; dek: AeadKey }[]>();
     // One record.created entry per subject and batch, with the number of records submitted for them.
     const perSubject = new Map<string, { count: number; policies: readonly string[] }>();
+    /** Record id → the subject of the first item of this batch written under it. */
+    const inBatch = new Map<string, string>();
     for (const { id, data, subject, decision } of checked) {
       const target = targets.get(subject);
       if (target === undefined) continue;
@@ -654,6 +698,13 @@ export class Vault {
         if (holder !== subject) refused.push({ id, code: 'subject_mismatch' });
         continue;
       }
+      // Nor may one batch give an id to two subjects: at two home sites, both rows were stored.
+      const first = inBatch.get(id);
+      if (first !== undefined && first !== subject) {
+        refused.push({ id, code: 'subject_mismatch' });
+        continue;
+      }
+      inBatch.set(id, subject);
       const rows = bySite.get(target.located.store) ?? [];
       rows.push({ row: this.sealRow(c, id, subject, 1, data, target.dek, now, { createdAt: now, createdBy: principal.id }), data, dek: target.dek });
       bySite.set(target.located.store, rows);
