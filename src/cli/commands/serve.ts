@@ -83,8 +83,8 @@ async function serve(io: Io, configPath: string, opts: ServeOptions): Promise<vo
       if (tls !== undefined) {
         for (const w of tls.warnings) out.warn(`Warning: ${w}`);
         const mutual = tlsConfig?.clientCaFile !== undefined;
-      const clients = mutual ? `; clients must present a certificate a CA of ${tlsConfig.clientCaFile} issued` : '';
-      out.line(`TLS ${tlsConfig?.minVersion ?? ''} or later: ${describeCertificate(tls.leaf)}${clients} (SIGHUP reloads the certificate and key${mutual ? ' and the client CAs' : ''})`);
+        const clients = mutual ? `; clients must present a certificate a CA of ${tlsConfig.clientCaFile} issued` : '';
+        out.line(`TLS ${tlsConfig?.minVersion ?? ''} or later: ${describeCertificate(tls.leaf)}${clients} (SIGHUP reloads the certificate and key${mutual ? ' and the client CAs' : ''})`);
       }
       out.line(`Listening on ${server.url} (enclave "${enclave.config.name}", ${status.sealed ? 'sealed' : 'unsealed'})`);
       if (status.sealed) {
