@@ -6,7 +6,7 @@ import { randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import type { DatabaseSync } from 'node:sqlite';
+import { DatabaseSync } from 'node:sqlite';
 import { after, describe, it } from 'node:test';
 import { isEnclaveError } from '../../src/core/errors.ts';
 import { decodeLogEntry, subjectHash, type LogEntryDraft } from '../../src/core/log-entry.ts';
@@ -180,6 +180,24 @@ void describe('LogService edges', () => {
     assert.equal(decodeLogEntry(body).subject, subjectHash(key, 'u-42'), 'hashed under the log subject key, not under a wiped (all-zero, public) key');
     await store.close();
   });
+  void it('appends nothing at indexes its integrated tree already holds when the newest entries were removed from the store', async () => {
+    const path = join(dir, 'truncated.db');
+    const log = new LogService({ store: new SqliteLogStore({ path }), origin: 'o' });
+    await log.unsealed(randomBytes(32));
+    await Promise.all(Array.from({ length: 20 }, (_, i) => log.append(event(i))));
+    assert.equal((await log.sync())?.size, 20);
+    // Entries 10 to 19, integrated and signed, removed from the file behind the log's back.
+    const db = new DatabaseSync(path);
+    db.prepare('DELETE FROM log_entries WHERE idx >= 10').run();
+    db.close();
+    // Acknowledged at 10..19, these would be in no checkpoint: the tree holds the removed entries' leaves there.
+    const results = await Promise.allSettled(Array.from({ length: 15 }, (_, i) => log.append(event(100 + i))));
+    for (const r of results) assert.ok(r.status === 'rejected' && isEnclaveError(r.reason, 'log_unavailable'), String(r.status === 'rejected' ? r.reason : `acknowledged at ${r.value.index}`));
+    // Nor is anything signed over the tree; the integrator says why.
+    await assert.rejects(log.sync(), (e) => isEnclaveError(e, 'log_mismatch'));
+    assert.equal((await log.checkpoint())?.size, 20);
+    await log.close();
+  });
 });
 
 void describe('LogService edges on PostgreSQL', { skip }, () => {
@@ -207,6 +225,25 @@ void describe('LogService edges on PostgreSQL', { skip }, () => {
     const later = await within(log.append(event(3)), 3000, 'an append once the row is free');
     assert.ok(later.status === 'fulfilled', String(later.status === 'rejected' ? later.reason : ''));
     assert.equal(later.value.index, 2, 'the late commit stands (an over-report), the next one follows it densely');
+    await log.close();
+  });
+
+  void it('appends nothing at indexes its integrated tree already holds when the entries counter was set back', async () => {
+    const name = schema('rewound');
+    const log = new LogService({ store: await PostgresLogStore.open(pgUrl(name, { pool_size: '2' })), origin: 'o' });
+    await log.unsealed(randomBytes(32));
+    await Promise.all(Array.from({ length: 20 }, (_, i) => log.append(event(i))));
+    assert.equal((await log.sync())?.size, 20);
+    // Entries 10 to 19, integrated and signed, removed with the counter set back, behind the log's back.
+    await admin(async (c) => {
+      await c.query(`DELETE FROM "${name}".log_entries WHERE idx >= 10`);
+      await c.query(`UPDATE "${name}".log_counters SET value = 10 WHERE name = 'entries'`);
+    });
+    const results = await Promise.allSettled(Array.from({ length: 15 }, (_, i) => log.append(event(100 + i))));
+    for (const r of results) assert.ok(r.status === 'rejected' && isEnclaveError(r.reason, 'log_unavailable'), String(r.status === 'rejected' ? r.reason : `acknowledged at ${r.value.index}`));
+    await assert.rejects(log.sync(), (e) => isEnclaveError(e, 'log_mismatch'));
+    assert.equal((await log.checkpoint())?.size, 20, 'nothing is signed over the tree');
+    assert.equal(await log.store.size(), 10, 'nor appended');
     await log.close();
   });
 

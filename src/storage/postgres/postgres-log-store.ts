@@ -60,7 +60,9 @@ export class PostgresLogStore implements LogStore {
     // Data-modifying CTEs run exactly once and commit with the statement (one round trip, one commit);
     // prepared once per connection, since every group commit runs it.
     const [r] = await this.db.prepared(
-      `WITH c AS (UPDATE log_counters SET value = value + $1::bigint WHERE name = 'entries' RETURNING value - $1::bigint AS first),
+      `WITH c AS (UPDATE log_counters SET value = value + $1::bigint
+                  WHERE name = 'entries' AND value >= (SELECT t.value FROM log_counters t WHERE t.name = 'tree_size')
+                  RETURNING value - $1::bigint AS first),
        ins AS (
          INSERT INTO log_entries (idx, time, type, principal, subject, body)
          SELECT c.first + e.ord - 1, e.time, e.type, e.principal, e.subject, e.body
@@ -68,7 +70,9 @@ export class PostgresLogStore implements LogStore {
        SELECT first FROM c`,
       [entries.length, ...columns],
     );
-    if (!r) throw new EnclaveError('storage_unavailable', `${this.db.where}: the log's entries counter is missing`);
+    // No row: the counter is missing, or below the integrated tree's size (indexes the tree already commits to
+    // other entries would be handed out: acknowledged, yet in no checkpoint ever signed). Nothing was inserted.
+    if (!r) throw new EnclaveError('log_mismatch', `${this.db.where}: the log's entries counter is missing or below its integrated tree's size; nothing is appended until the store is restored`);
     return Number(r['first']);
   }
 

@@ -50,6 +50,13 @@ export class SqliteLogWrites {
   append(entries: readonly LogEntryRow[]): number {
     return inTransaction(this.db, () => {
       const first = entryCount(this.statements);
+      // The next index comes from the entries stored; the integrated tree already commits to every index
+      // below its size. Fewer entries than that (the newest deleted from the file) would hand out indexes
+      // whose leaves are other entries: acknowledged, yet in no checkpoint ever signed. Refused instead.
+      const tree = storedTreeSize(this.statements);
+      if (first < tree) {
+        throw new EnclaveError('log_mismatch', `the log store holds ${first} entries but its integrated tree has ${tree}: entries were removed from the store; nothing is appended until it is restored`);
+      }
       const insert = this.statements.get('INSERT INTO log_entries (idx, time, type, principal, subject, body) VALUES (?, ?, ?, ?, ?, ?)');
       entries.forEach((e, i) => insert.run(first + i, e.time, e.type, e.principal, e.subject, e.body));
       return first;
