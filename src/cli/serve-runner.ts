@@ -4,7 +4,7 @@
 import { createServer, type AddressInfo } from 'node:net';
 import type { FastifyInstance } from 'fastify';
 import { buildServer } from '../http/server.ts';
-import { replaceCertificate } from '../http/https-server.ts';
+import { httpsListenText, replaceCertificate } from '../http/https-server.ts';
 import type { TlsCredentials } from '../http/tls-credentials.ts';
 import type { Enclave } from '../services/enclave.ts';
 import { CliError } from './fail.ts';
@@ -26,15 +26,13 @@ export interface RunningServer {
 export async function startServer(enclave: Enclave, options: { host: string; port: number; logLevel: LogLevel; tls?: TlsCredentials }): Promise<RunningServer> {
   const app = await buildServer(enclave, {
     logger: { level: options.logLevel, redact: { paths: ['req.headers.authorization', 'req.headers.cookie'], censor: '[redacted]' } },
-    ...(options.tls === undefined ? {} : { tls: options.tls.options }),
+    ...(options.tls === undefined ? {} : { tls: options.tls }),
   });
   try {
     await app.listen({
       host: options.host,
       port: options.port,
-      // Fastify names the scheme from its own `https` option, which a serverFactory (server.ts) leaves
-      // unset: its line in the request log would say http:// for the HTTPS listener.
-      ...(options.tls === undefined ? {} : { listenTextResolver: (address: string) => `Server listening at ${address.replace(/^http:/, 'https:')}` }),
+      ...(options.tls === undefined ? {} : { listenTextResolver: httpsListenText }),
     });
   } catch (err) {
     await app.close();

@@ -7,8 +7,8 @@ import { createPrivateKey } from 'node:crypto';
 import { getCACertificates, type ConnectionOptions } from 'node:tls';
 import { Agent, EnvHttpProxyAgent, getGlobalDispatcher, setGlobalDispatcher, type Dispatcher } from 'undici';
 import { PemCertificateError, pemCertificates } from '../crypto/pem-certificates.ts';
-import { readFileLimited } from '../services/read-limited.ts';
 import { usageError } from './fail.ts';
+import { readBoundedText } from './output-files.ts';
 
 /** A CA bundle is some hundreds of KiB at most; a certificate chain or a key a few KiB. */
 const MAX_PEM_BYTES = 4 * 1024 * 1024;
@@ -21,17 +21,17 @@ export interface TlsClientOptions {
 
 /** The dispatcher fetch had before the first one set here, put back when the options are withdrawn. */
 let original: Dispatcher | undefined;
-let clientCertificate = false;
-let extraCas = false;
+/** The connect options requests are made with now; undefined for the defaults. */
+let active: ConnectionOptions | undefined;
 
 /** Whether requests trust CA certificates of --ca-file now (for the hint when a server's is not trusted). */
 export function trustsExtraCas(): boolean {
-  return extraCas;
+  return active?.ca !== undefined;
 }
 
 /** Whether requests present a client certificate now (for the hint when a server closes the connection). */
 export function presentsClientCertificate(): boolean {
-  return clientCertificate;
+  return active?.cert !== undefined;
 }
 
 /**
@@ -41,25 +41,19 @@ export function presentsClientCertificate(): boolean {
  * ones (runCli in tests runs one command after another in one process).
  */
 export function configureTlsClient(options: TlsClientOptions): void {
+  // Set only once every option checked out: refused options leave nothing of an earlier run's behind.
   let connect: ConnectionOptions | undefined;
-  let client: { cert: string; key: string } | undefined;
   try {
     const caFile = given(options.caFile);
     const certFile = given(options.clientCert);
     const keyFile = given(options.clientKey);
     if ((certFile === undefined) !== (keyFile === undefined)) throw usageError('--client-cert and --client-key (or ENCLAVE_CLIENT_CERT and ENCLAVE_CLIENT_KEY) go together: give both, or neither');
     const extra = caFile === undefined ? undefined : certificatesOf('--ca-file (or ENCLAVE_CA_FILE)', caFile).map((c) => c.pem);
-    client = certFile === undefined || keyFile === undefined ? undefined : clientPair(certFile, keyFile);
+    const client = certFile === undefined || keyFile === undefined ? undefined : clientPair(certFile, keyFile);
     // `ca` replaces the default list in tls.connect: the defaults go along (RFC 5280 path building from either).
     if (extra !== undefined || client !== undefined) connect = { ...(extra === undefined ? {} : { ca: [...getCACertificates('default'), ...extra] }), ...(client ?? {}) };
-  } catch (err) {
-    // Refused options leave nothing of an earlier run's behind: no CA trusted, no certificate presented.
-    connect = undefined;
-    client = undefined;
-    throw err;
   } finally {
-    clientCertificate = client !== undefined;
-    extraCas = connect?.ca !== undefined;
+    active = connect;
     if (connect === undefined) {
       if (original !== undefined) replace(original);
       original = undefined;
@@ -93,14 +87,7 @@ function given(value: string | undefined): string | undefined {
 }
 
 function readPem(what: string, path: string): string {
-  let bytes: Buffer | undefined;
-  try {
-    bytes = readFileLimited(path, MAX_PEM_BYTES);
-  } catch (err) {
-    throw usageError(`${what} ${path} cannot be read: ${(err as NodeJS.ErrnoException).code ?? 'error'}`);
-  }
-  if (bytes === undefined) throw usageError(`${what} ${path} is larger than 4 MiB; is it a PEM file?`);
-  return bytes.toString('utf8');
+  return readBoundedText(path, MAX_PEM_BYTES, { unreadable: (code) => `${what} ${path} cannot be read: ${code}`, tooLarge: `${what} ${path} is larger than 4 MiB; is it a PEM file?` });
 }
 
 function certificatesOf(what: string, path: string): ReturnType<typeof pemCertificates> {

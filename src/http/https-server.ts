@@ -1,11 +1,9 @@
 // An HTTPS listener for a Fastify app (the API's, a witness's), made by us rather than by Fastify's own
 // `https` option: its certificate can then be replaced in place on SIGHUP (setSecureContext), and
 // Fastify opens no second server for a name such as 'localhost' that a reload could not reach.
-import type { X509Certificate } from 'node:crypto';
 import type { RequestListener, Server as HttpServer } from 'node:http';
 import { createServer as createHttpsServer } from 'node:https';
 import type { Server as TlsServer } from 'node:tls';
-import { pemCertificates } from '../crypto/pem-certificates.ts';
 import type { TlsCredentials } from './tls-credentials.ts';
 
 /** What Fastify passes a serverFactory: its options, defaults applied. */
@@ -18,11 +16,10 @@ type FastifySettings = Readonly<Record<string, unknown>>;
  * limit is longer, then meets closed connections) and end any request after 300 s, both unlike a
  * plain-HTTP listener. An https.Server is no http.Server to the types; Fastify serves either.
  */
-export function httpsServerFactory(tls: TlsCredentials['options']): (handler: RequestListener, settings: FastifySettings) => HttpServer {
+export function httpsServerFactory(tls: TlsCredentials): (handler: RequestListener, settings: FastifySettings) => HttpServer {
   return (handler, settings) => {
-    const server = createHttpsServer(tls, handler);
-    const leaf = leafOf(tls);
-    if (leaf !== undefined) presented.set(server, leaf);
+    const server = createHttpsServer(tls.options, handler);
+    presented.set(server, tls.leaf);
     server.keepAliveTimeout = settings.keepAliveTimeout as number;
     server.requestTimeout = settings.requestTimeout as number;
     server.setTimeout(settings.connectionTimeout as number);
@@ -39,13 +36,16 @@ export function replaceCertificate(server: HttpServer, credentials: TlsCredentia
 }
 
 /** The certificate a server made here presents now (its chain's first); undefined for a plain-HTTP one. */
-export function presentedCertificate(server: object): X509Certificate | undefined {
+export function presentedCertificate(server: object): TlsCredentials['leaf'] | undefined {
   return presented.get(server);
 }
 
-const presented = new WeakMap<object, X509Certificate>();
+const presented = new WeakMap<object, TlsCredentials['leaf']>();
 
-function leafOf(tls: TlsCredentials['options']): X509Certificate | undefined {
-  // The PEM text tls-credentials.ts checked; anything else (a Buffer from another caller) goes unnamed.
-  return typeof tls.cert === 'string' ? pemCertificates(tls.cert)[0]?.certificate : undefined;
+/**
+ * Fastify's listen line for a server made here: Fastify names the scheme from its own `https` option,
+ * which a serverFactory leaves unset, and would log http:// for an HTTPS listener.
+ */
+export function httpsListenText(address: string): string {
+  return `Server listening at ${address.replace(/^http:/, 'https:')}`;
 }

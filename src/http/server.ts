@@ -34,7 +34,7 @@ export interface ServerOptions {
   /** Overrides server.max_body_bytes from the configuration. */
   readonly bodyLimit?: number;
   /** Serve HTTPS with these (tls-credentials.ts); plain HTTP without. */
-  readonly tls?: TlsCredentials['options'];
+  readonly tls?: TlsCredentials;
 }
 
 export const API_VERSION = '0.1.0';

@@ -41,13 +41,7 @@ export function configTlsNames(source: string): TlsFileNames {
 /** `names` says in messages where the files were given (configTlsNames for server.tls). */
 export function readTlsCredentials(tls: TlsConfig, names: TlsFileNames, now: Date = new Date()): TlsCredentials {
   const fail = (key: 'cert_file' | 'key_file' | 'client_ca_file', message: string, cause?: unknown) => new EnclaveError(names.code, `${names[key] ?? key}: ${message}`, cause === undefined ? {} : { cause });
-  const certText = readPem(tls.certFile, (m, c) => fail('cert_file', m, c));
-  let chain;
-  try {
-    chain = pemCertificates(certText);
-  } catch (cause) {
-    throw fail('cert_file', `${tls.certFile} ${(cause as Error).message}`, cause);
-  }
+  const chain = certificatesIn(tls.certFile, (m, c) => fail('cert_file', m, c));
   const leaf = (chain[0] as (typeof chain)[number]).certificate;
   let key: KeyObject;
   const keyText = readPem(tls.keyFile, (m, c) => fail('key_file', m, c));
@@ -95,15 +89,19 @@ export function readTlsCredentials(tls: TlsConfig, names: TlsFileNames, now: Dat
   return { options, leaf, warnings };
 }
 
-/** The CA certificates of client_ca_file, each a CA (RFC 5280 §4.2.1.9: basicConstraints cA). */
-function clientCertificateAuthorities(path: string, fail: (message: string, cause?: unknown) => EnclaveError): string[] {
-  let cas;
+/** The certificates of a PEM file, at least one, each parsed. */
+function certificatesIn(path: string, fail: (message: string, cause?: unknown) => EnclaveError): ReturnType<typeof pemCertificates> {
+  const text = readPem(path, fail);
   try {
-    cas = pemCertificates(readPem(path, fail));
+    return pemCertificates(text);
   } catch (cause) {
-    if (cause instanceof EnclaveError) throw cause;
     throw fail(`${path} ${(cause as Error).message}`, cause);
   }
+}
+
+/** The CA certificates of client_ca_file, each a CA (RFC 5280 §4.2.1.9: basicConstraints cA). */
+function clientCertificateAuthorities(path: string, fail: (message: string, cause?: unknown) => EnclaveError): string[] {
+  const cas = certificatesIn(path, fail);
   const notCa = cas.find((c) => !c.certificate.ca);
   if (notCa !== undefined) throw fail(`${path} holds a certificate that is no CA (${notCa.certificate.subject.replace(/\n/g, ', ')}): list the CAs that issue the clients' certificates`);
   return cas.map((c) => c.pem);

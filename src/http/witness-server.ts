@@ -14,7 +14,7 @@ import type { TlsCredentials } from './tls-credentials.ts';
 export interface WitnessServerOptions {
   readonly logger?: FastifyServerOptions['logger'];
   /** Serve HTTPS with these (tls-credentials.ts); plain HTTP without. */
-  readonly tls?: TlsCredentials['options'];
+  readonly tls?: TlsCredentials;
 }
 
 export async function buildWitnessServer(witness: WitnessService, options: WitnessServerOptions = {}): Promise<FastifyInstance> {

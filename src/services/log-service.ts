@@ -564,7 +564,7 @@ export class LogService implements EventLog {
         // every tick, as a tree that no longer extends the last checkpoint is, rather than nothing at all.
         throw new EnclaveError('log_mismatch', `the log store holds ${target} entries but its integrated tree has ${integrated}: entries were removed from the store; nothing is appended or signed until it is restored`);
       }
-      for (let size = (await this.loadTree()).size; size < target; size = (await this.loadTree()).size) {
+      for (let size = integrated; size < target; size = (await this.loadTree()).size) {
         // False: another integrator moved the stored tree; it is reloaded and integration goes on from there.
         await this.extend(Math.min(target, size + INTEGRATE_STEP));
       }

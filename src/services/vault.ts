@@ -318,30 +318,13 @@ export class Vault {
       // so its destination gets an erased row first, which no copy replaces (importSubject).
       if (!(await s.store.subjects.setMovedTo(id, this.mark(to), s.row.moveOwner))) throw await this.changedUnder(id, s, 'erased');
       const dest = this.router.store(to);
-      // Shredded before the write: a read of this instance that loaded a copy there before it is refused.
-      this.keyring.shred(to, id);
-      try {
-        await dest.importSubject({ ...s.row, wrappedKey: null, erasedAt: at, ...UNMARKED }, []);
-      } catch (err) {
-        await this.unshredUnlessErased(to, dest, id);
-        throw err;
-      }
+      await this.shreddingFirst(to, dest, id, () => dest.importSubject({ ...s.row, wrappedKey: null, erasedAt: at, ...UNMARKED }, []));
       // A copy that reached the destination since this erasure read the subject (whole: its wrapped key
       // too) was just replaced; its bytes leave the destination's files as an erasure's do.
       await dest.scrub();
     }
-    // Shredded before the erasure commits, not after it returns: the store scrubs once it has committed
-    // (a WAL checkpoint; a VACUUM on PostgreSQL), and a read of this instance that loaded the subject's
-    // row before could meanwhile still open the key from the cache, after the erasure.
-    this.keyring.shred(s.site, id);
-    let n: number | undefined;
-    try {
-      // Refused by the store if a re-home marked the row meanwhile: the move copies the key it read.
-      n = await s.store.subjects.erase(id, at, to === null ? null : this.mover);
-    } catch (err) {
-      await this.unshredUnlessErased(s.site, s.store, id);
-      throw err;
-    }
+    // Refused by the store if a re-home marked the row meanwhile: the move copies the key it read.
+    const n = await this.shreddingFirst(s.site, s.store, id, () => s.store.subjects.erase(id, at, to === null ? null : this.mover));
     if (n === undefined) {
       await this.unshredUnlessErased(s.site, s.store, id);
       throw await this.changedUnder(id, s, 'erased');
@@ -349,6 +332,22 @@ export class Vault {
     // A re-home interrupted after its copy left the source holding the data key too.
     await this.purgeStaleCopies(id, s.site);
     return { subject: id, records: n, erased_at: formatRfc3339(at) };
+  }
+
+  /**
+   * Runs an erasure's `write` at `site` with the subject's key shredded first, not after it returns: the
+   * store scrubs once it has committed (a WAL checkpoint; a VACUUM on PostgreSQL), and a read of this
+   * instance that loaded the subject's row before could meanwhile still open the key from the cache. A
+   * write that fails is undone in the cache too (unshredUnlessErased).
+   */
+  private async shreddingFirst<T>(site: string, store: Store, id: string, write: () => Promise<T>): Promise<T> {
+    this.keyring.shred(site, id);
+    try {
+      return await write();
+    } catch (err) {
+      await this.unshredUnlessErased(site, store, id);
+      throw err;
+    }
   }
 
   /**

@@ -1,7 +1,7 @@
 // Row mapping of the migration state shared by its two adapters (sqlite/ and postgres/ migration-state):
 // both schemas use the same snake_case columns. Drivers differ only in booleans (SQLite 0/1) and byte
 // strings (Uint8Array or Buffer), handled here.
-import type { BatchInfo, BatchState, CertificateInfo, LedgerEntry, MigrationInfo, Mismatch, MismatchKind, PassState, TableVerification, VerificationInfo } from '../core/migration-state.ts';
+import type { BatchInfo, BatchState, CertificateInfo, LedgerEntry, MigrationInfo, Mismatch, MismatchKind, PassState, PendingPurge, TableVerification, VerificationInfo } from '../core/migration-state.ts';
 import type { SqlRow } from './rows.ts';
 
 /** Columns declared text NOT NULL come back as strings. */
@@ -73,3 +73,10 @@ export const toCertificate = (r: SqlRow): CertificateInfo => ({
   note: str(r['note']),
   logIndex: num(r['log_index']),
 });
+
+/** A pending purge: its body, and whether the source's commit of it is known (committed_at). */
+export const toPendingPurge = (r: SqlRow): PendingPurge => {
+  const p = JSON.parse(str(r['body'])) as PendingPurge;
+  const at = r['committed_at'];
+  return at === null || at === undefined ? p : { ...p, committedAt: Number(at) };
+};

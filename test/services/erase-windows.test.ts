@@ -3,26 +3,16 @@
 // the erasure takes over, where a whole copy may land between the erasure's read and its write.
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
-import { readdirSync, readFileSync } from 'node:fs';
-import { join } from 'node:path';
 import { inspect } from 'node:util';
 import { after, before, describe, it } from 'node:test';
 import { EnclaveError } from '../../src/core/errors.ts';
 import type { Store } from '../../src/core/store.ts';
+import { filesContaining } from '../helpers/files-at-rest.ts';
 import { makeFixture, type Fixture } from '../helpers/fixture.ts';
 import { hold, whileHeld } from '../helpers/hold.ts';
 
 const uid = (p: string) => `${p}-${randomBytes(5).toString('hex')}`;
 const userData = (subject: string) => ({ user_id: subject, username: `name-${subject}`, email: `${subject}@x.test`, phone: '+1 555 0100' });
-
-/** Files under `dir` whose bytes contain `needle`. */
-function filesContaining(dir: string, needle: Uint8Array): string[] {
-  return readdirSync(dir, { recursive: true, withFileTypes: true })
-    .filter((e) => e.isFile())
-    .map((e) => join(e.parentPath, e.name))
-    .filter((f) => readFileSync(f).includes(Buffer.from(needle)))
-    .map((f) => f.slice(dir.length + 1));
-}
 
 void describe('an erasure, step by step', () => {
   let fx: Fixture;

@@ -19,22 +19,8 @@ import { openMigration } from '../../src/services/migration/open-migration.ts';
 import { JsonlSource } from '../../src/storage/sources/jsonl-source.ts';
 import { openSource } from '../../src/storage/sources/open-source.ts';
 import { SqliteSource } from '../../src/storage/sources/sqlite-source.ts';
+import { filesContaining } from '../helpers/files-at-rest.ts';
 import { exportJsonl, fails, JSONL_KEYS, migrationHarness, type MigrationHarness } from '../helpers/migration.ts';
-
-function filesUnder(dir: string): string[] {
-  return readdirSync(dir, { recursive: true, withFileTypes: true })
-    .filter((e) => e.isFile())
-    .map((e) => join(e.parentPath, e.name));
-}
-
-/** Files under `dir` whose bytes contain the text as UTF-8 or UTF-16LE. */
-function filesContaining(dir: string, text: string): string[] {
-  const patterns = [Buffer.from(text, 'utf8'), Buffer.from(text, 'utf16le')];
-  return filesUnder(dir).filter((f) => {
-    const bytes = readFileSync(f);
-    return patterns.some((p) => bytes.includes(p));
-  });
-}
 
 interface Canaries {
   readonly secret: string[];

@@ -4,7 +4,7 @@
 // Public values are searched too, as a positive control: the scan must find what is stored in the clear.
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
-import { readdirSync, readFileSync, statSync } from 'node:fs';
+import { statSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { EnclaveError } from '../../src/core/errors.ts';
@@ -13,23 +13,7 @@ import { aeadKey, open, type AeadKey } from '../../src/crypto/aead.ts';
 import { siteKek } from '../../src/crypto/key-derivation.ts';
 import { combineShares } from '../../src/crypto/shamir-shares.ts';
 import { makeFixture, type Fixture } from '../helpers/fixture.ts';
-
-function filesUnder(dir: string): string[] {
-  return readdirSync(dir, { recursive: true, withFileTypes: true })
-    .filter((e) => e.isFile())
-    .map((e) => join(e.parentPath, e.name));
-}
-
-/** Files (relative to `dir`) whose bytes contain `needle` as UTF-8 or UTF-16LE text, or as raw bytes. */
-function filesContaining(dir: string, needle: string | Uint8Array): string[] {
-  const patterns = typeof needle === 'string' ? [Buffer.from(needle, 'utf8'), Buffer.from(needle, 'utf16le')] : [Buffer.from(needle)];
-  return filesUnder(dir)
-    .filter((f) => {
-      const bytes = readFileSync(f);
-      return patterns.some((p) => bytes.includes(p));
-    })
-    .map((f) => f.slice(dir.length + 1));
-}
+import { filesContaining, filesUnder } from '../helpers/files-at-rest.ts';
 
 const tag = () => randomBytes(6).toString('hex');
 

@@ -14,6 +14,12 @@ import { killAll, oneErrorLine, removeDir, run, runInProcess, startListening, te
 
 after(killAll);
 
+/** The names of the witnesses whose cosignatures the witness at `url` gives `note` of `log`, each verified. */
+async function cosigners(url: string, vkey: string, log: StaticLog, note: string): Promise<string[]> {
+  const lines = await addCheckpoint({ url, vkey }, 0, [], note);
+  return openCheckpoint(note + lines, noteVerifier(log.vkey), { witnesses: [cosignatureVerifierFromKey(vkey)] }).cosigners.map((w) => w.name);
+}
+
 test('witness init writes a private key file and prints the verifier key; a second init is refused', async () => {
   const dir = tempDir();
   try {
@@ -52,9 +58,7 @@ test('witness serve cosigns the configured log, refuses others, and stops on SIG
       assert.match(served.stderr(), new RegExp(`verifier key ${vkey.replace(/[+/]/g, '\\$&')}`));
       log.append(7);
       const note = await log.publish();
-      const lines = await addCheckpoint({ url: served.url, vkey }, 0, [], note);
-      const opened = openCheckpoint(note + lines, noteVerifier(log.vkey), { witnesses: [cosignatureVerifierFromKey(vkey)] });
-      assert.deepEqual(opened.cosigners.map((w) => w.name), ['w1.example']);
+      assert.deepEqual(await cosigners(served.url, vkey, log, note), ['w1.example']);
       const stranger = new StaticLog('stranger.example');
       stranger.append(1);
       await assert.rejects(addCheckpoint({ url: served.url, vkey }, 0, [], await stranger.publish()), /unknown_log|does not cosign/);
@@ -90,9 +94,7 @@ test('witness serve over HTTPS (--tls-cert, --tls-key): cosigns for a log that t
       // This process does not trust the test CA yet: the log's client refuses the witness.
       await assert.rejects(addCheckpoint({ url: served.url, vkey }, 0, [], note));
       configureTlsClient({ caFile: pki.caCert });
-      const lines = await addCheckpoint({ url: served.url, vkey }, 0, [], note);
-      const opened = openCheckpoint(note + lines, noteVerifier(log.vkey), { witnesses: [cosignatureVerifierFromKey(vkey)] });
-      assert.deepEqual(opened.cosigners.map((w) => w.name), ['w1.example']);
+      assert.deepEqual(await cosigners(served.url, vkey, log, note), ['w1.example']);
     } finally {
       configureTlsClient({});
       assert.equal(await served.stop('SIGTERM'), 0);

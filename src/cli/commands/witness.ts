@@ -125,7 +125,7 @@ async function serve(io: Io, opts: ServeOptions): Promise<void> {
   const { connectHost } = await import('../options.ts');
   const { describeCertificate, readTlsCredentials } = await import('../../http/tls-credentials.ts');
   const { reloadOnHangup } = await import('../tls-reload.ts');
-  const { replaceCertificate } = await import('../../http/https-server.ts');
+  const { httpsListenText, replaceCertificate } = await import('../../http/https-server.ts');
   if ((opts.tlsCert === undefined) !== (opts.tlsKey === undefined)) throw usageError('--tls-cert and --tls-key go together: give both, or neither for plain HTTP');
   // Checked before anything opens, as `enclave serve` checks server.tls.
   const tlsFiles = opts.tlsCert === undefined || opts.tlsKey === undefined ? undefined : { certFile: resolve(opts.tlsCert), keyFile: resolve(opts.tlsKey), minVersion: 'TLSv1.2' as const };
@@ -147,13 +147,13 @@ async function serve(io: Io, opts: ServeOptions): Promise<void> {
     store = new SqliteWitnessStore(join(dir, WITNESS_DB_FILE));
     const app = await buildWitnessServer(new WitnessService({ store, cosigner, logs: opts.log }), {
       logger: { level: opts.logLevel, redact: { paths: ['req.headers.authorization'], censor: '[redacted]' } },
-      ...(tls === undefined ? {} : { tls: tls.options }),
+      ...(tls === undefined ? {} : { tls }),
     });
     try {
       await app.listen({
         host: opts.host,
         port: opts.port,
-        ...(tls === undefined ? {} : { listenTextResolver: (address: string) => `Server listening at ${address.replace(/^http:/, 'https:')}` }),
+        ...(tls === undefined ? {} : { listenTextResolver: httpsListenText }),
       });
     } catch (err) {
       await app.close();

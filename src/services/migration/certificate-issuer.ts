@@ -2,7 +2,7 @@
 // (HKDF label "certificates/ed25519/v1"), so it exists only while the enclave is unsealed and is the same
 // after every unseal. Its verifier key is published in the control store the first time it is used,
 // where `enclave migrate certificate --public-key` (and anyone the operators hand it to) reads it.
-import { CERTIFICATE_TYPE, formatVkey, keyName, signCertificate, verifyCertificate, type DeletionCertificate } from '../../core/deletion-certificate.ts';
+import { CERTIFICATE_TYPE, formatVkey, keyName, signCertificate, type DeletionCertificate } from '../../core/deletion-certificate.ts';
 import { EnclaveError } from '../../core/errors.ts';
 import type { ScrubReport } from '../../core/migration-source.ts';
 import type { CertificateInfo, VerificationInfo } from '../../core/migration-state.ts';
@@ -88,14 +88,11 @@ export async function issueCertificate(
   // Stored first, then logged: the log never names a certificate that is not kept. A log entry that
   // fails leaves it stored and unlogged, and the purge pending, so the next purge logs this one (logCertificate).
   await ctx.state.saveCertificate(info);
-  return logCertificate(ctx, info);
+  return logCertificate(ctx, info, body);
 }
 
-/** Appends a stored certificate's `certificate.issued` entry and records its index. */
-export async function logCertificate(ctx: MigrationContext, info: CertificateInfo): Promise<CertificateInfo> {
-  const vkey = await publishVerifierKey(ctx.enclave);
-  // Its figures from the signed text itself, checked with the published key.
-  const body = verifyCertificate(info.note, vkey).certificate;
+/** Appends a stored certificate's `certificate.issued` entry, with the figures `body` (what it signs) gives, and records its index. */
+export async function logCertificate(ctx: MigrationContext, info: CertificateInfo, body: DeletionCertificate): Promise<CertificateInfo> {
   const logIndex = await ctx.record('certificate.issued', { certificate: info.id, verification: info.verification, root: body.root, purged_rows: body.totals.purged_rows });
   if (logIndex !== null) await ctx.state.setCertificateLogIndex(info.id, logIndex);
   return { ...info, logIndex };

@@ -352,7 +352,7 @@ async function logStoredCertificate(ctx: MigrationContext, verification: Verific
     subjects: body.totals.subjects,
     engine: body.method.engine,
   });
-  const certificate = await logCertificate(ctx, stored);
+  const certificate = await logCertificate(ctx, stored, body);
   await ctx.state.clearPendingPurge(ctx.name);
   const tables = body.tables.map((t) => ({ table: t.table, collection: t.collection, purged: t.purged_rows, purgedRoot: t.purged_root, kept: t.kept_rows, keptBefore: t.kept_root_before, keptAfter: t.kept_root_after }));
   return { migration: ctx.name, verification: verification.id, tables, certificate, logIndex };

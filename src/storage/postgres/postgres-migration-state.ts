@@ -10,7 +10,7 @@ import type pg from 'pg';
 import { EnclaveError } from '../../core/errors.ts';
 import type { Migration } from '../../core/migration-plan.ts';
 import type { BatchCounters, BatchInfo, CertificateInfo, LedgerEntry, MigrationInfo, MigrationStateStore, Mismatch, PassState, PendingPurge, VerificationInfo } from '../../core/migration-state.ts';
-import { toBatch, toCertificate, toLedger, toMigration, toMismatch, toVerification } from '../migration-state-rows.ts';
+import { toBatch, toCertificate, toLedger, toMigration, toMismatch, toPendingPurge, toVerification } from '../migration-state-rows.ts';
 import { advisoryKey, columnArrays, inKeyOrder, type PostgresDb } from './postgres-db.ts';
 import { openMigrated } from './postgres-migrate.ts';
 import { parsePostgresUrl, type PostgresLocation } from './postgres-url.ts';
@@ -123,13 +123,6 @@ ALTER TABLE mig_ledger ADD COLUMN seen_batch integer;
 ];
 
 const str = (v: unknown): string => v as string;
-
-/** A pending purge: its body, and whether the source's commit of it is known (committed_at). */
-function toPendingPurge(r: Record<string, unknown>): PendingPurge {
-  const p = JSON.parse(str(r['body'])) as PendingPurge;
-  const at = r['committed_at'];
-  return at === null || at === undefined ? p : { ...p, committedAt: Number(at) };
-}
 
 /** SQLSTATE program_limit_exceeded: here, a key larger than a B-tree entry may be (about 2,700 bytes once compressed). */
 const PROGRAM_LIMIT = '54000';

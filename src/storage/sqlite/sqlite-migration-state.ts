@@ -4,7 +4,7 @@
 import type { DatabaseSync, SQLInputValue, StatementSync } from 'node:sqlite';
 import type { Migration } from '../../core/migration-plan.ts';
 import type { BatchCounters, BatchInfo, CertificateInfo, LedgerEntry, MigrationInfo, MigrationStateStore, Mismatch, PassState, PendingPurge, VerificationInfo } from '../../core/migration-state.ts';
-import { toBatch, toCertificate, toLedger, toMigration, toMismatch, toVerification } from '../migration-state-rows.ts';
+import { toBatch, toCertificate, toLedger, toMigration, toMismatch, toPendingPurge, toVerification } from '../migration-state-rows.ts';
 import { chunks } from '../sources/sql-text.ts';
 import { applyMigrations, byKey, inTransaction, openSqliteDatabase, StatementCache } from './sqlite-db.ts';
 
@@ -116,13 +116,6 @@ ALTER TABLE ledger ADD COLUMN seen_batch INTEGER;
 type Row = Record<string, SQLInputValue>;
 /** Columns declared TEXT NOT NULL come back as strings. */
 const str = (v: unknown): string => v as string;
-
-/** A pending purge: its body, and whether the source's commit of it is known (committed_at). */
-function toPendingPurge(r: Record<string, unknown>): PendingPurge {
-  const p = JSON.parse(str(r['body'])) as PendingPurge;
-  const at = r['committed_at'];
-  return at === null || at === undefined ? p : { ...p, committedAt: Number(at) };
-}
 const IN_CHUNK = 500;
 
 export class SqliteMigrationState implements MigrationStateStore {
