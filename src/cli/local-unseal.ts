@@ -15,7 +15,7 @@ import { readHidden, readStdin } from './prompt.ts';
  * logs that unseal). Here they are only checked against the root key: with --dev-unseal in development,
  * otherwise typed without echo on a terminal or piped one per line. None when the enclave is unsealed.
  */
-export async function unsealLocally(io: Io, enclave: Pick<SealState, 'config' | 'seal'>, out: Output, dev: boolean): Promise<string[]> {
+export async function unsealLocally(io: Io, enclave: Pick<SealState, 'config' | 'seal'>, out: Output, dev: boolean, intro = 'The enclave is sealed: {k} officers enter their unseal shares here (input is hidden).'): Promise<string[]> {
   if (dev) return completeSet(enclave, devShares(enclave, out), 'the development file');
   const status = enclave.seal.status();
   const given: string[] = [];
@@ -23,7 +23,7 @@ export async function unsealLocally(io: Io, enclave: Pick<SealState, 'config' | 
   const changed = configurationLine(status.configuration_changed);
   if (changed !== undefined) out.note(`${changed}.`);
   if (io.stdin.isTTY === true) {
-    out.note(`The enclave is sealed: ${status.threshold} officers enter their unseal shares here (input is hidden).`);
+    out.note(intro.replace('{k}', String(status.threshold)));
     for (let complete = false; !complete; ) {
       const share = (await readHidden(io, `Unseal share ${given.length + 1} of ${status.threshold}: `)).trim();
       complete = await enclave.seal.check(share);

@@ -12,6 +12,7 @@ import { registerLog } from './commands/log.ts';
 import { registerLogSearch } from './commands/log-search.ts';
 import { registerMigrate } from './commands/migrate.ts';
 import { registerRecord } from './commands/record.ts';
+import { registerRekey } from './commands/rekey.ts';
 import { registerSeal } from './commands/seal.ts';
 import { registerServe } from './commands/serve.ts';
 import { registerSubject } from './commands/subject.ts';
@@ -58,6 +59,7 @@ export function buildProgram(io: Io): Command {
   registerServe(program, ctx);
   registerUnseal(program, ctx);
   registerSeal(program, ctx);
+  registerRekey(program, ctx);
   registerToken(program, ctx);
   registerSubject(program, ctx);
   registerRecord(program, ctx);

@@ -53,6 +53,7 @@ export const ERROR_CODES = {
   invalid_share: 'The unseal share is malformed or is not one of this enclave\'s shares.',
   duplicate_share: 'That unseal share was already entered.',
   unseal_failed: 'The entered shares do not reconstruct the root key.',
+  rekey_conflict: 'The seal changed while a rekey ran (another rekey completed first): nothing was replaced, and the shares that rekey showed are void.',
   integrity_error: 'A ciphertext failed authentication: it was tampered with or moved to another row.',
   // transparency log: its data formats, proofs, signatures and witnesses (C2SP tlog-*, RFC 9162)
   invalid_log_data: 'Transparency-log data or parameters are malformed or out of range (a tile, entry bundle, note, checkpoint, proof, verifier key, tree size or index).',

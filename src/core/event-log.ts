@@ -36,6 +36,7 @@ export const LOG_EVENT_TYPES = [
   'enclave.sealed',
   'enclave.unsealed',
   'key.created',
+  'key.rekeyed',
   // the log subject key handed to someone (a regulator) so they can link entries to subjects
   'key.disclosed',
   // migration out of legacy sites (issue 5)

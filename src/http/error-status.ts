@@ -49,6 +49,7 @@ export const ERROR_STATUS: Readonly<Record<ErrorCode, number>> = {
   invalid_share: 400,
   duplicate_share: 409,
   unseal_failed: 400,
+  rekey_conflict: 409,
   integrity_error: 500,
   invalid_log_data: 400,
   log_signature_invalid: 403,

@@ -60,6 +60,8 @@ export interface OpenOptions {
   readonly sharedStateRefreshMs?: number;
   /** How many subjects' data keys and home sites are kept in memory (default 100,000 of each, about 20 MB). */
   readonly subjectCacheSize?: number;
+  /** For `enclave rekey`: the configured seal section is the split the rekey makes, not checked against the current one. */
+  readonly rekey?: boolean;
 }
 
 export async function openEnclave(config: EnclaveConfig, options: OpenOptions = {}): Promise<Enclave> {
@@ -101,7 +103,7 @@ export async function openEnclave(config: EnclaveConfig, options: OpenOptions = 
     });
     started = log;
     const keyring = new Keyring(options.subjectCacheSize);
-    const seal = await SealService.open(control.meta, keyring, config.seal, { log, holders: [log], configuration: config.digests });
+    const seal = await SealService.open(control.meta, keyring, options.rekey === true ? null : config.seal, { log, holders: [log], configuration: config.digests });
     const policies = new PolicyEngine(config);
     const grants = new GrantIndex();
     const decisions = options.decisions ?? new CedarDecisionPoint({ config, engine: policies, grants, ...(options.decisionCacheSize === undefined ? {} : { cacheSize: options.decisionCacheSize }) });

@@ -1,22 +1,27 @@
-// Shamir sealing (as in HashiCorp Vault): the root key exists only as n shares held by the gatekeeper
-// officers; k of them reconstruct it in memory. The seal record keeps a fingerprint per share and a check
-// value of the root key, never the key. Creating the root key, unsealing and sealing are logged in the
-// transparency log; an unseal that cannot be logged is undone (fail closed).
+// Shamir sealing (as in HashiCorp Vault): the root key is sealed by an unseal key that exists only as n
+// shares held by the gatekeeper officers; k of them reconstruct it in memory. The seal record keeps a
+// fingerprint per share, the sealed root key and a check value of it, never a key in clear. A rekey
+// splits a new unseal key among the officers then configured, so shares can be replaced (an officer
+// leaves, a share is exposed) without touching the root key or any data. Creating the root key,
+// unsealing, sealing and rekeying are logged in the transparency log; an unseal or a rekey that cannot be
+// logged is undone (fail closed).
 import { randomBytes } from 'node:crypto';
 import { GOVERNED_SECTIONS, changedSections, type ConfigDigests, type GovernedSection } from '../core/config-digest.ts';
 import { EnclaveError } from '../core/errors.ts';
 import type { EventLog, LogActor } from '../core/event-log.ts';
 import type { MetaStore } from '../core/store.ts';
 import { rootCheck, rootCheckMatches } from '../crypto/key-derivation.ts';
+import { openRoot, sealRoot } from '../crypto/sealed-root.ts';
 import { combineShares, shareFingerprint, splitSecret } from '../crypto/shamir-shares.ts';
 import type { Keyring } from './keyring.ts';
 
 const META_KEY = 'seal';
 /** The configuration's digests as of the last unseal (or init): what the next one is compared with. */
 const CONFIG_KEY = 'seal.configuration';
+/** The last rekey: its new officers' fingerprints while it is under way, so their shares are told apart if it never completes. */
+const REKEY_KEY = 'seal.rekey';
 
-export interface SealRecord {
-  readonly version: 1;
+interface SealRecordFields {
   readonly threshold: number;
   readonly officers: readonly { readonly name: string; readonly fingerprint: string }[];
   readonly rootCheck: string;
@@ -28,6 +33,37 @@ export interface SealRecord {
    * create its root key again.
    */
   readonly initializing?: true;
+}
+
+/**
+ * Version 1 (enclaves initialized before rekeys existed): the shares are shares of the root key itself.
+ * Version 2: shares of an unseal key, which seals the root key (`sealedRoot`, crypto/sealed-root.ts).
+ */
+export type SealRecord = (SealRecordFields & { readonly version: 1 }) | (SealRecordFields & { readonly version: 2; readonly sealedRoot: string; readonly rekeyedAt?: string });
+
+/** A rekey's marker (REKEY_KEY): started, and completed once its record is the enclave's. */
+interface RekeyMarker {
+  readonly startedAt: string;
+  readonly fingerprints: readonly string[];
+  readonly completedAt?: string;
+}
+
+/** A split of the root key: how many of which officers' shares open it. */
+export interface SealSplit {
+  readonly threshold: number;
+  readonly officers: readonly string[];
+}
+
+export interface RekeyResult {
+  /** The new shares, one per officer of the new split (already handed out when this returns). */
+  readonly shares: readonly OfficerShare[];
+  readonly threshold: number;
+  readonly previous: SealSplit;
+  /**
+   * The previous shares were shares of the root key itself (a version 1 record): the enclave refuses
+   * them from now on, but k of them still rebuild the root key outside it.
+   */
+  readonly previousWereRootShares: boolean;
 }
 
 export interface SealStatus {
@@ -67,6 +103,8 @@ export interface SealOptions {
 
 export class SealService {
   private record: SealRecord | undefined;
+  /** The record's text as stored: a rekey through another process is seen when it differs. */
+  private recordText: string | undefined;
   private readonly pending = new Map<string, { officer: string; share: string }>();
   /** Counts seals: an unseal begun before a seal must not complete after it. */
   private seals = 0;
@@ -89,17 +127,45 @@ export class SealService {
   }
 
   /** A seal service loaded from the control store and checked against the configured split (checkConfigured). */
-  static async open(meta: MetaStore, keyring: Keyring, configured: { readonly threshold: number; readonly officers: readonly string[] }, options: SealOptions = {}): Promise<SealService> {
+  /** `configured` null: not checked (a rekey, which makes the configured split the enclave's). */
+  static async open(meta: MetaStore, keyring: Keyring, configured: SealSplit | null, options: SealOptions = {}): Promise<SealService> {
     const seal = new SealService(meta, keyring, options);
     await seal.load();
-    seal.checkConfigured(configured);
+    if (configured !== null) seal.checkConfigured(configured);
     return seal;
   }
 
   async load(): Promise<void> {
-    const raw = await this.meta.get(META_KEY);
-    this.record = raw === undefined ? undefined : (JSON.parse(raw) as SealRecord);
+    this.use(await this.meta.get(META_KEY));
     this.lastConfiguration = recordedDigests(await this.meta.get(CONFIG_KEY));
+  }
+
+  private use(raw: string | undefined): void {
+    this.record = raw === undefined ? undefined : (JSON.parse(raw) as SealRecord);
+    this.recordText = raw;
+  }
+
+  /**
+   * The record as stored now. A rekey by another process (or instance) replaces it: shares entered
+   * toward an attempt under the previous one are forgotten, since they open nothing the record holds.
+   */
+  private async current(): Promise<SealRecord | undefined> {
+    const raw = await this.meta.get(META_KEY);
+    if (raw !== this.recordText) {
+      this.use(raw);
+      this.pending.clear();
+    }
+    return this.record;
+  }
+
+  /** The status with the record read again (another process may have rekeyed); the one in memory if the store does not answer. */
+  async currentStatus(): Promise<SealStatus> {
+    try {
+      await this.current();
+    } catch {
+      // Seal status is what operators and probes read while something is wrong: it still answers.
+    }
+    return this.status();
   }
 
   /** The sections changed since the last unseal; null when nothing was recorded or no configuration is known. */
@@ -136,16 +202,16 @@ export class SealService {
    * Refuses a configuration whose seal section differs from the split made at init: the shares already
    * handed out decide how the enclave unseals, and a file saying otherwise would mislead its operators.
    */
-  checkConfigured(configured: { readonly threshold: number; readonly officers: readonly string[] }): void {
+  checkConfigured(configured: SealSplit): void {
     const r = this.record;
     if (!r || r.initializing) return;
     const split = r.officers.map((o) => o.name);
     // The order of the names does not matter: each share is recognized by its fingerprint.
-    if (r.threshold === configured.threshold && [...split].sort().join('\u0000') === [...configured.officers].sort().join('\u0000')) return;
+    if (sameSplit({ threshold: r.threshold, officers: split }, configured)) return;
     const show = (k: number, names: readonly string[]) => `${k} of ${names.join(', ')}`;
     throw new EnclaveError(
       'invalid_config',
-      `seal says ${show(configured.threshold, configured.officers)}, but the root key was split at init for ${show(r.threshold, split)}; the shares handed out cannot change without splitting a new key, so put the seal section back as it was`,
+      `seal says ${show(configured.threshold, configured.officers)}, but the shares handed out are for ${show(r.threshold, split)}; to hand out new shares for the new section, ${r.threshold} of those officers run \`enclave rekey\` with it; until then put the seal section back as it was`,
     );
   }
 
@@ -155,21 +221,25 @@ export class SealService {
    * handed out; until then a new init may replace the key.
    */
   async initialize(officers: readonly string[], threshold: number, options: { pending?: boolean } = {}): Promise<OfficerShare[]> {
-    if (threshold < 2 || threshold > officers.length) {
-      throw new EnclaveError('invalid_config', `seal threshold must be between 2 and the number of officers (${officers.length})`);
-    }
+    checkSplit({ threshold, officers });
     const root = randomBytes(32);
-    const shares = await splitSecret(root, officers.length, threshold);
+    let split: Split;
+    try {
+      split = await splitUnsealKey(root, { threshold, officers });
+    } finally {
+      // Not needed past here, also when refused below.
+      root.fill(0);
+    }
     const record: SealRecord = {
-      version: 1,
+      version: 2,
       threshold,
-      officers: officers.map((name, i) => ({ name, fingerprint: shareFingerprint(shares[i] ?? '') })),
-      rootCheck: rootCheck(root),
+      officers: split.officers,
+      rootCheck: split.rootCheck,
+      sealedRoot: split.sealedRoot,
       createdAt: new Date().toISOString(),
       ...(options.pending === true ? { initializing: true as const } : {}),
     };
-    // Not needed past here, also when refused below.
-    root.fill(0);
+    const shares = split.shares;
     const text = JSON.stringify(record);
     if (!(await this.meta.putIfAbsent(META_KEY, text))) {
       // The root key of an init that never completed is replaced: no one was handed its shares.
@@ -182,23 +252,31 @@ export class SealService {
         throw new EnclaveError('already_initialized', 'another init created this enclave\'s root key meanwhile; refusing to create another');
       }
     }
-    this.record = record;
+    this.use(text);
     await this.log?.append({ type: 'key.created', details: { key: 'root', threshold, officers: [...officers], ...this.configurationDetails() } });
     await this.recordConfiguration();
-    return officers.map((officer, i) => ({ officer, share: shares[i] ?? '' }));
+    return shares;
   }
 
   /** Marks init complete, once its shares and tokens are ready to be handed out (SealRecord.initializing). */
   async completeInitialization(): Promise<void> {
     const r = this.record;
     if (!r?.initializing) return;
-    const complete: SealRecord = { version: r.version, threshold: r.threshold, officers: r.officers, rootCheck: r.rootCheck, createdAt: r.createdAt };
+    const complete: SealRecord = { ...r };
+    delete (complete as { initializing?: true }).initializing;
+    const text = JSON.stringify(complete);
     // Only over this init's own record: another init may have replaced it (taking it for a stranded one),
     // and its key is the one stored; this init's shares unseal nothing and must not be handed out.
-    if (!(await this.meta.replace(META_KEY, JSON.stringify(r), JSON.stringify(complete)))) {
+    if (!(await this.meta.replace(META_KEY, JSON.stringify(r), text))) {
       throw new EnclaveError('already_initialized', 'another init replaced the root key this init created, before it completed; its shares are not handed out');
     }
-    this.record = complete;
+    this.use(text);
+  }
+
+  /** The split the shares handed out are for (as of the record last read); undefined before init completes. */
+  split(): SealSplit | undefined {
+    const r = this.record?.initializing ? undefined : this.record;
+    return r && { threshold: r.threshold, officers: r.officers.map((o) => o.name) };
   }
 
   status(): SealStatus {
@@ -232,12 +310,15 @@ export class SealService {
 
   /** Whether this share completed a set that reconstructs the root key (false while more are needed, or once unsealed). */
   private async enter(share: string, load: boolean): Promise<boolean> {
-    const r = this.record;
+    // Taken before the record is read again: a seal given meanwhile ends the attempt this share was for.
+    const seals = this.seals;
+    const r = await this.current();
+    this.sealedSince(seals);
     if (!r || r.initializing) throw new EnclaveError('not_initialized', r ? 'enclave init did not complete (it failed or was stopped): run it again' : undefined);
     const fp = shareFingerprint(share);
     const officer = r.officers.find((o) => o.fingerprint === fp);
     // Checked unsealed too: a wrong share is refused whenever it is entered, not answered "unsealed".
-    if (!officer) throw new EnclaveError('invalid_share', 'that share is not one of this enclave\'s unseal shares');
+    if (!officer) throw await this.notAShare(r, fp);
     if (!this.keyring.sealed) return false;
     if (this.pending.has(fp)) throw new EnclaveError('duplicate_share', `the share of officer ${officer.name} was already entered`);
     this.pending.set(fp, { officer: officer.name, share: share.trim() });
@@ -245,12 +326,8 @@ export class SealService {
     const shares = [...this.pending.values()].map((p) => p.share);
     const officers = [...this.pending.values()].map((p) => p.officer);
     this.pending.clear();
-    const seals = this.seals;
-    const root = await combineShares(shares);
+    const root = await recoverRoot(r, shares);
     try {
-      if (!rootCheckMatches(root, r.rootCheck)) {
-        throw new EnclaveError('unseal_failed', 'the entered shares do not reconstruct this enclave\'s root key; start again');
-      }
       if (!load) return true;
       this.sealedSince(seals);
       // Another set completed, or is being completed, while this one was combined.
@@ -290,6 +367,81 @@ export class SealService {
       root.fill(0);
     }
     return true;
+  }
+
+  /** Why a share that is no officer's of the record is refused, naming a rekey that made or would have made it void. */
+  private async notAShare(r: SealRecord, fp: string): Promise<EnclaveError> {
+    const marker = rekeyMarker(await this.meta.get(REKEY_KEY).catch(() => undefined));
+    if (marker !== undefined && marker.completedAt === undefined && marker.fingerprints.includes(fp)) {
+      return new EnclaveError('invalid_share', `that share was made by an \`enclave rekey\` started at ${marker.startedAt} that did not complete: the shares from before it still unseal this enclave (run the rekey again to replace them)`);
+    }
+    const since = r.version === 2 && r.rekeyedAt !== undefined ? ` (the shares were replaced by \`enclave rekey\` at ${r.rekeyedAt}: shares from before then are void)` : '';
+    return new EnclaveError('invalid_share', `that share is not one of this enclave's unseal shares${since}`);
+  }
+
+  /**
+   * Replaces the officers' shares: k shares of the current split give the root key, which a new unseal
+   * key seals, split for `target` (the configured seal section: other officers, another threshold, or the
+   * same ones with fresh shares). The root key, and so every data key and the log's keys, stay as they
+   * are, and the server need not be sealed. `handOut` receives the new shares before they take effect: a
+   * rekey stopped before it completes leaves the previous shares in force (and says so when one of the
+   * new ones is entered), never a split no one holds. Then the record is replaced if no other change came
+   * first (rekey_conflict), and key.rekeyed is logged; a rekey that cannot be logged is undone.
+   */
+  async rekey(given: readonly string[], target: SealSplit, handOut: (shares: readonly OfficerShare[]) => Promise<void> | void): Promise<RekeyResult> {
+    checkSplit(target);
+    const r = await this.current();
+    if (!r || r.initializing) throw new EnclaveError('not_initialized', r ? 'enclave init did not complete (it failed or was stopped): run it again' : undefined);
+    const before = this.recordText ?? '';
+    const entered = new Map<string, string>();
+    for (const share of given) {
+      const fp = shareFingerprint(share);
+      const officer = r.officers.find((o) => o.fingerprint === fp);
+      if (!officer) throw await this.notAShare(r, fp);
+      if (entered.has(officer.name)) throw new EnclaveError('duplicate_share', `the share of officer ${officer.name} was given twice`);
+      entered.set(officer.name, share.trim());
+    }
+    if (entered.size < r.threshold) {
+      throw new EnclaveError('unseal_failed', `a rekey needs ${r.threshold} shares of the current split; ${entered.size} given`);
+    }
+    const root = await recoverRoot(r, [...entered.values()].slice(0, r.threshold));
+    let split: Split;
+    try {
+      split = await splitUnsealKey(root, target);
+    } finally {
+      root.fill(0);
+    }
+    const now = new Date().toISOString();
+    const next: SealRecord = { version: 2, threshold: target.threshold, officers: split.officers, rootCheck: r.rootCheck, sealedRoot: split.sealedRoot, createdAt: r.createdAt, rekeyedAt: now };
+    const marker: RekeyMarker = { startedAt: now, fingerprints: split.officers.map((o) => o.fingerprint) };
+    await this.meta.put(REKEY_KEY, JSON.stringify(marker));
+    await handOut(split.shares);
+    const text = JSON.stringify(next);
+    if (!(await this.meta.replace(META_KEY, before, text))) {
+      throw new EnclaveError('rekey_conflict', 'the seal changed while this rekey ran (another rekey completed first): nothing was replaced, the shares it showed are void; run it again with the shares now in force');
+    }
+    const previous: SealSplit = { threshold: r.threshold, officers: r.officers.map((o) => o.name) };
+    try {
+      await this.log?.append({
+        type: 'key.rekeyed',
+        details: { key: 'root', threshold: target.threshold, officers: [...target.officers], previous: { threshold: previous.threshold, officers: [...previous.officers] }, officers_entered: [...entered.keys()].slice(0, r.threshold) },
+      });
+    } catch (err) {
+      // Fail closed: a change of who can unseal that the log does not show is taken back.
+      const undone = await this.meta.replace(META_KEY, text, before).catch(() => false);
+      throw new EnclaveError(
+        'log_unavailable',
+        undone
+          ? 'the transparency log could not record the rekey, so it was undone: the previous shares still unseal this enclave and the shares shown are void'
+          : 'the transparency log could not record the rekey, and putting the previous seal back failed: the new shares shown are the ones in force; run the rekey again once the log answers, so that it is recorded',
+        { cause: err },
+      );
+    }
+    this.use(text);
+    this.pending.clear();
+    // Best effort: the marker only words the refusal of a share (notAShare).
+    await this.meta.put(REKEY_KEY, JSON.stringify({ ...marker, completedAt: new Date().toISOString() })).catch(() => {});
+    return { shares: split.shares, threshold: target.threshold, previous, previousWereRootShares: r.version === 1 };
   }
 
   /** The digests an entry names, when the configuration is known. */
@@ -336,6 +488,72 @@ export class SealService {
 
   private async appendSealed(actor: LogActor | undefined): Promise<void> {
     await this.log?.append({ type: 'enclave.sealed', ...(actor ? { principal: actor } : {}), details: {} });
+  }
+}
+
+/** Refuses a split Shamir's scheme or the two-person rule cannot give. */
+function checkSplit(split: SealSplit): void {
+  const n = split.officers.length;
+  if (split.threshold < 2 || split.threshold > n) {
+    throw new EnclaveError('invalid_config', `seal threshold must be between 2 and the number of officers (${n})`);
+  }
+  if (new Set(split.officers).size !== n) throw new EnclaveError('invalid_config', 'seal officers must be distinct: each holds one share');
+}
+
+function sameSplit(a: SealSplit, b: SealSplit): boolean {
+  return a.threshold === b.threshold && [...a.officers].sort().join('\u0000') === [...b.officers].sort().join('\u0000');
+}
+
+/** A new unseal key for `root`: the officers' shares, their fingerprints, and the root key sealed by it. */
+interface Split {
+  readonly shares: OfficerShare[];
+  readonly officers: { readonly name: string; readonly fingerprint: string }[];
+  readonly sealedRoot: string;
+  readonly rootCheck: string;
+}
+
+async function splitUnsealKey(root: Uint8Array, split: SealSplit): Promise<Split> {
+  const unsealKey = randomBytes(32);
+  try {
+    const shares = await splitSecret(unsealKey, split.officers.length, split.threshold);
+    return {
+      shares: split.officers.map((officer, i) => ({ officer, share: shares[i] ?? '' })),
+      officers: split.officers.map((name, i) => ({ name, fingerprint: shareFingerprint(shares[i] ?? '') })),
+      sealedRoot: sealRoot(unsealKey, root),
+      rootCheck: rootCheck(root),
+    };
+  } finally {
+    unsealKey.fill(0);
+  }
+}
+
+/** The root key from a complete set of shares of `r` (version 1: the shares' secret; 2: what it unseals); unseal_failed otherwise. The caller wipes it. */
+async function recoverRoot(r: SealRecord, shares: readonly string[]): Promise<Uint8Array> {
+  const secret = await combineShares(shares);
+  let root: Uint8Array = secret;
+  if (r.version === 2) {
+    try {
+      root = openRoot(secret, r.sealedRoot);
+    } finally {
+      secret.fill(0);
+    }
+  }
+  if (!rootCheckMatches(root, r.rootCheck)) {
+    root.fill(0);
+    throw new EnclaveError('unseal_failed', 'the entered shares do not reconstruct this enclave\'s root key; start again');
+  }
+  return root;
+}
+
+/** The rekey marker, or undefined when there is none or it cannot be read (it only words a refusal). */
+function rekeyMarker(text: string | undefined): RekeyMarker | undefined {
+  if (text === undefined) return undefined;
+  try {
+    const m = JSON.parse(text) as Partial<RekeyMarker> | null;
+    if (m === null || typeof m.startedAt !== 'string' || !Array.isArray(m.fingerprints)) return undefined;
+    return m as RekeyMarker;
+  } catch {
+    return undefined;
   }
 }
 

@@ -73,7 +73,7 @@ void describe('checking shares without unsealing', () => {
 });
 
 void describe('the seal section after init', () => {
-  void it('cannot be changed: an enclave whose configuration names another threshold or other officers refuses to open (their order is free)', async () => {
+  void it('changes only by a rekey: an enclave whose configuration names another threshold or other officers refuses to open, and says to rekey (their order is free)', async () => {
     const fx = await makeFixture({ sealed: true });
     await fx.enclave.close();
     try {
@@ -83,7 +83,7 @@ void describe('the seal section after init', () => {
       const officers = section[2] ?? '';
       for (const edited of [`seal:\n  threshold: 3\n  officers: [${officers}]`, `seal:\n  threshold: ${section[1] ?? ''}\n  officers: [${officers}, dave]`]) {
         writeFileSync(fx.configPath, original.replace(section[0], edited));
-        await assert.rejects(openEnclave(loadConfig(fx.configPath)), (err: unknown) => err instanceof EnclaveError && err.code === 'invalid_config' && /split at init for 2 of/.test(err.message), edited);
+        await assert.rejects(openEnclave(loadConfig(fx.configPath)), (err: unknown) => err instanceof EnclaveError && err.code === 'invalid_config' && /the shares handed out are for 2 of .*run `enclave rekey`/.test(err.message), edited);
       }
       // The same officers in another order: the same split.
       writeFileSync(fx.configPath, original.replace(section[0], `seal:\n  threshold: ${section[1] ?? ''}\n  officers: [${officers.split(', ').reverse().join(', ')}]`));

@@ -60,7 +60,7 @@ export function systemRoutes(app: FastifyInstance, enclave: Enclave, metrics: Re
   app.get(
     '/v1/sys/seal-status',
     { config: { public: true }, schema: { tags: ['system'], summary: 'Seal status and unseal progress', response: { 200: Seal } } },
-    () => enclave.seal.status(),
+    () => enclave.seal.currentStatus(),
   );
 
   app.post<{ Body: { share?: string; reset?: boolean } }>(

@@ -1,0 +1,288 @@
+// Rekey: k officers' current shares replace every share (other officers, another threshold, or fresh
+// shares for the same ones). The root key, the data and the log's keys stay; the previous shares stop
+// unsealing, also on a server that was running during the rekey; a rekey that is refused, stopped before
+// it completes, overtaken by another, or not logged changes nothing.
+import assert from 'node:assert/strict';
+import { randomBytes } from 'node:crypto';
+import { describe, it } from 'node:test';
+import { inspect } from 'node:util';
+import { EnclaveError, type ErrorCode } from '../../src/core/errors.ts';
+import type { EventLog, LogEventInput } from '../../src/core/event-log.ts';
+import { rootCheck } from '../../src/crypto/key-derivation.ts';
+import { splitSecret, shareFingerprint } from '../../src/crypto/shamir-shares.ts';
+import { Keyring } from '../../src/services/keyring.ts';
+import { SealService, type OfficerShare, type SealRecord } from '../../src/services/seal-service.ts';
+import { SqliteStore } from '../../src/storage/sqlite/sqlite-store.ts';
+import { makeFixture } from '../helpers/fixture.ts';
+import { openEnclave } from '../../src/services/enclave.ts';
+import { loadConfig } from '../../src/services/config-loader.ts';
+
+async function rejectsWith(p: Promise<unknown>, code: ErrorCode, message?: RegExp): Promise<void> {
+  await assert.rejects(p, (err: unknown) => {
+    assert.ok(err instanceof EnclaveError, inspect(err));
+    assert.equal(err.code, code, err.message);
+    if (message) assert.match(err.message, message);
+    return true;
+  });
+}
+
+/** A log that records what it is given, and refuses while `failing` is set. */
+function recordingLog(): EventLog & { entries: LogEventInput[]; failing: boolean } {
+  const log = {
+    entries: [] as LogEventInput[],
+    failing: false,
+    append(e: LogEventInput) {
+      if (log.failing) return Promise.reject(new EnclaveError('log_unavailable', 'test: the log is down'));
+      log.entries.push(e);
+      return Promise.resolve({ index: log.entries.length - 1 });
+    },
+  };
+  return log;
+}
+
+/** One control store, with a seal service for the rekey and another standing for a server that runs throughout. */
+async function enclaveOf(officers = ['alice', 'bob', 'carol'], threshold = 2) {
+  const store = new SqliteStore({ path: ':memory:' });
+  const log = recordingLog();
+  const admin = new SealService(store.meta, new Keyring(1), { log });
+  await admin.load();
+  const initial = await admin.initialize(officers, threshold);
+  const serverKeyring = new Keyring();
+  const server = new SealService(store.meta, serverKeyring);
+  await server.load();
+  return { store, log, admin, server, serverKeyring, initial: initial.map((s) => s.share) };
+}
+
+const shareOf = (shares: readonly OfficerShare[], officer: string) => shares.find((s) => s.officer === officer)?.share ?? assert.fail(`no share for ${officer}`);
+
+async function unsealWith(seal: SealService, shares: readonly string[]): Promise<void> {
+  for (const s of shares) await seal.submit(s);
+}
+
+void describe('enclave rekey (seal service)', () => {
+  void it('hands out new shares for the new split; a server running throughout refuses the previous ones and unseals with k new ones to the same root key', async () => {
+    const { store, log, admin, server, serverKeyring, initial } = await enclaveOf();
+    const [a, b] = initial;
+    assert.ok(a && b);
+    // The server unseals with the initial shares, so its root key can be compared after.
+    await unsealWith(server, [a, b]);
+    const before = serverKeyring.derive('test');
+    server.seal();
+    let handed: readonly OfficerShare[] = [];
+    const result = await admin.rekey([b, a], { threshold: 3, officers: ['alice', 'dave', 'erin', 'frank'] }, (shares) => {
+      handed = shares;
+    });
+    assert.deepEqual(handed.map((s) => s.officer), ['alice', 'dave', 'erin', 'frank']);
+    assert.deepEqual(result.shares, handed);
+    assert.deepEqual(result.previous, { threshold: 2, officers: ['alice', 'bob', 'carol'] });
+    assert.equal(result.previousWereRootShares, false);
+    // The previous shares: refused, saying why.
+    await rejectsWith(server.submit(a), 'invalid_share', /replaced by `enclave rekey`/);
+    // The status the server serves is the new split's.
+    assert.deepEqual([(await server.currentStatus()).threshold, (await server.currentStatus()).shares], [3, 4]);
+    // Two new shares are not enough any more; three are.
+    await server.submit(shareOf(handed, 'dave'));
+    await server.submit(shareOf(handed, 'alice'));
+    assert.equal(serverKeyring.sealed, true);
+    await server.submit(shareOf(handed, 'frank'));
+    assert.equal(serverKeyring.sealed, false);
+    assert.deepEqual(serverKeyring.derive('test'), before, 'the same root key');
+    // Logged, naming both splits and who entered shares; nothing of a share or key.
+    const entry = log.entries.find((e) => e.type === 'key.rekeyed');
+    assert.ok(entry);
+    assert.deepEqual(entry.details, { key: 'root', threshold: 3, officers: ['alice', 'dave', 'erin', 'frank'], previous: { threshold: 2, officers: ['alice', 'bob', 'carol'] }, officers_entered: ['bob', 'alice'] });
+    const stored = (await store.meta.get('seal')) ?? '';
+    for (const s of [...handed.map((h) => h.share), a, b]) assert.ok(!stored.includes(s.slice('enclave-share-v1-'.length)), 'no share in the record');
+    await store.close();
+  });
+
+  void it('the same officers get fresh shares: the exposed one stops working, the others are replaced too', async () => {
+    const { store, server, admin, initial } = await enclaveOf();
+    const [a, b, c] = initial;
+    assert.ok(a && b && c);
+    const { shares } = await admin.rekey([a, c], { threshold: 2, officers: ['alice', 'bob', 'carol'] }, () => {});
+    for (const old of [a, b, c]) await rejectsWith(server.submit(old), 'invalid_share');
+    assert.notEqual(shareOf(shares, 'bob'), b);
+    await unsealWith(server, [shareOf(shares, 'bob'), shareOf(shares, 'carol')]);
+    assert.equal(server.status().sealed, false);
+    await store.close();
+  });
+
+  void it('refuses too few, unknown or repeated shares, and a split the two-person rule forbids, changing nothing and handing out nothing', async () => {
+    const { store, server, admin, initial } = await enclaveOf(['alice', 'bob', 'carol'], 3);
+    const [a, b, c] = initial;
+    assert.ok(a && b && c);
+    const before = await store.meta.get('seal');
+    const other = await enclaveOf(['alice', 'bob', 'carol'], 3);
+    let called = false;
+    const handOut = () => {
+      called = true;
+    };
+    const target = { threshold: 2, officers: ['alice', 'bob'] };
+    await rejectsWith(admin.rekey([a, b], target, handOut), 'unseal_failed', /needs 3 shares/);
+    await rejectsWith(admin.rekey([a, b, other.initial[2] ?? ''], target, handOut), 'invalid_share');
+    await rejectsWith(admin.rekey([a, b, b], target, handOut), 'duplicate_share');
+    await rejectsWith(admin.rekey([a, b, 'enclave-share-v1-x'], target, handOut), 'invalid_share');
+    await rejectsWith(admin.rekey([a, b, c], { threshold: 1, officers: ['alice', 'bob'] }, handOut), 'invalid_config');
+    await rejectsWith(admin.rekey([a, b, c], { threshold: 3, officers: ['alice', 'bob'] }, handOut), 'invalid_config');
+    await rejectsWith(admin.rekey([a, b, c], { threshold: 2, officers: ['alice', 'alice'] }, handOut), 'invalid_config');
+    assert.equal(called, false);
+    assert.equal(await store.meta.get('seal'), before);
+    await unsealWith(server, [a, b, c]);
+    assert.equal(server.status().sealed, false);
+    await store.close();
+    await other.store.close();
+  });
+
+  void it('stopped after handing out the shares, before they took effect: the previous shares still unseal, and a new one is refused as from a rekey that did not complete', async () => {
+    const { store, server, admin, initial } = await enclaveOf();
+    const [a, b] = initial;
+    assert.ok(a && b);
+    let handed: readonly OfficerShare[] = [];
+    await assert.rejects(
+      admin.rekey([a, b], { threshold: 2, officers: ['alice', 'bob', 'carol'] }, (shares) => {
+        handed = shares;
+        throw new Error('the terminal went away');
+      }),
+      /the terminal went away/,
+    );
+    await rejectsWith(server.submit(shareOf(handed, 'alice')), 'invalid_share', /did not complete: the shares from before it still unseal/);
+    await unsealWith(server, [a, b]);
+    assert.equal(server.status().sealed, false);
+    await store.close();
+  });
+
+  void it('fails closed when the log cannot record it: undone, the previous shares unseal, the new ones are void', async () => {
+    const { store, log, server, admin, initial } = await enclaveOf();
+    const [a, b] = initial;
+    assert.ok(a && b);
+    log.failing = true;
+    let handed: readonly OfficerShare[] = [];
+    await rejectsWith(
+      admin.rekey([a, b], { threshold: 2, officers: ['alice', 'bob', 'carol'] }, (shares) => {
+        handed = shares;
+      }),
+      'log_unavailable',
+      /undone: the previous shares still unseal/,
+    );
+    assert.equal(handed.length, 3);
+    await rejectsWith(server.submit(shareOf(handed, 'carol')), 'invalid_share');
+    await unsealWith(server, [a, b]);
+    assert.equal(server.status().sealed, false);
+    assert.equal(log.entries.filter((e) => e.type === 'key.rekeyed').length, 0);
+    await store.close();
+  });
+
+  void it('of two rekeys at once, the one that completes first wins; the other is refused (rekey_conflict) and its shares are void', async () => {
+    const { store, server, initial, log } = await enclaveOf();
+    const [a, b, c] = initial;
+    assert.ok(a && b && c);
+    const first = new SealService(store.meta, new Keyring(1), { log });
+    const second = new SealService(store.meta, new Keyring(1), { log });
+    await first.load();
+    await second.load();
+    let release = () => {};
+    const held = new Promise<void>((resolve) => (release = resolve));
+    let secondShares: readonly OfficerShare[] = [];
+    const late = second.rekey([b, c], { threshold: 2, officers: ['bob', 'carol'] }, async (shares) => {
+      secondShares = shares;
+      await held;
+    });
+    const won = await first.rekey([a, b], { threshold: 2, officers: ['alice', 'bob', 'carol'] }, () => {});
+    release();
+    await rejectsWith(late, 'rekey_conflict');
+    await rejectsWith(server.submit(shareOf(secondShares, 'bob')), 'invalid_share');
+    await unsealWith(server, [shareOf(won.shares, 'alice'), shareOf(won.shares, 'carol')]);
+    assert.equal(server.status().sealed, false);
+    assert.equal(log.entries.filter((e) => e.type === 'key.rekeyed').length, 1);
+    await store.close();
+  });
+
+  void it('forgets shares a server took toward an attempt when the rekey lands in the middle of it', async () => {
+    const { store, server, admin, initial } = await enclaveOf(['alice', 'bob', 'carol'], 3);
+    const [a, b, c] = initial;
+    assert.ok(a && b && c);
+    await server.submit(a);
+    await server.submit(b);
+    const { shares } = await admin.rekey([a, b, c], { threshold: 3, officers: ['alice', 'bob', 'carol'] }, () => {});
+    // The old third share is refused, and the new attempt starts from nothing.
+    await rejectsWith(server.submit(c), 'invalid_share');
+    assert.equal((await server.submit(shareOf(shares, 'carol'))).progress, 1);
+    await store.close();
+  });
+
+  void it('an enclave initialized before rekeys (its shares split the root key itself) unseals as before, rekeys to an unseal key, and says that its previous shares still rebuild the root key outside it', async () => {
+    const store = new SqliteStore({ path: ':memory:' });
+    const root = randomBytes(32);
+    const old = await splitSecret(root, 3, 2);
+    const v1: SealRecord = {
+      version: 1,
+      threshold: 2,
+      officers: ['alice', 'bob', 'carol'].map((name, i) => ({ name, fingerprint: shareFingerprint(old[i] ?? '') })),
+      rootCheck: rootCheck(root),
+      createdAt: new Date().toISOString(),
+    };
+    await store.meta.put('seal', JSON.stringify(v1));
+    const keyring = new Keyring();
+    const server = new SealService(store.meta, keyring);
+    await server.load();
+    await unsealWith(server, old.slice(0, 2));
+    const expected = keyring.derive('test');
+    server.seal();
+    const admin = new SealService(store.meta, new Keyring(1));
+    await admin.load();
+    const result = await admin.rekey(old.slice(1), { threshold: 2, officers: ['alice', 'bob', 'carol'] }, () => {});
+    assert.equal(result.previousWereRootShares, true);
+    assert.equal((JSON.parse((await store.meta.get('seal')) ?? '') as SealRecord).version, 2);
+    await rejectsWith(server.submit(old[0] ?? ''), 'invalid_share');
+    await unsealWith(server, result.shares.slice(0, 2).map((s) => s.share));
+    assert.deepEqual(keyring.derive('test'), expected);
+    await store.close();
+  });
+
+  void it('a seal record whose sealed root key was altered unseals nothing (unseal_failed)', async () => {
+    const { store, server, initial } = await enclaveOf();
+    const record = JSON.parse((await store.meta.get('seal')) ?? '') as SealRecord & { sealedRoot: string };
+    const bytes = Buffer.from(record.sealedRoot, 'base64url');
+    bytes[20] = (bytes[20] ?? 0) ^ 1;
+    await store.meta.put('seal', JSON.stringify({ ...record, sealedRoot: bytes.toString('base64url') }));
+    await server.submit(initial[0] ?? '');
+    await rejectsWith(server.submit(initial[1] ?? ''), 'unseal_failed');
+    assert.equal(server.status().sealed, true);
+    await store.close();
+  });
+});
+
+void describe('enclave rekey (a whole enclave)', () => {
+  void it('keeps every record readable, and an enclave opened with the new seal section unseals with the new shares', async () => {
+    const fx = await makeFixture();
+    try {
+      const s = `u-${randomBytes(4).toString('hex')}`;
+      const service = fx.principals.service;
+      await fx.enclave.vault.registerSubject(service, { id: s, country: 'US' });
+      await fx.enclave.vault.createRecord(service, 'users', { id: `${s}-u`, data: { user_id: s, username: 'rekeyed', email: `${s}@x.test`, phone: '+1 555 0100' } });
+      await fx.enclave.close();
+      const config = loadConfig(fx.configPath);
+      const target = { threshold: 2, officers: [...config.seal.officers.slice(1), 'dave'] };
+      const admin = await openEnclave({ ...config, seal: target }, { rekey: true });
+      let shares: readonly OfficerShare[] = [];
+      try {
+        ({ shares } = await admin.seal.rekey(fx.shares.slice(0, 2), target, () => {}));
+      } finally {
+        await admin.close();
+      }
+      // The configured split must now be the new one.
+      await rejectsWith(openEnclave(config), 'invalid_config', /enclave rekey/);
+      const reopened = await openEnclave({ ...config, seal: target });
+      try {
+        await unsealWith(reopened.seal, [shareOf(shares, 'dave'), shareOf(shares, target.officers[0] ?? '')]);
+        const read = await reopened.vault.getRecord(service, 'users', `${s}-u`);
+        assert.equal((read.data as { username?: string }).username, 'rekeyed');
+      } finally {
+        await reopened.close();
+      }
+    } finally {
+      await fx.close().catch(() => {});
+    }
+  });
+});
