@@ -80,7 +80,7 @@ export const ERROR_CODES = {
   migration_changed: 'The mapping changed since this migration started; start a migration under a new name.',
   migration_incomplete: 'The migration has not finished copying: run it to the end first.',
   not_verified: 'Purge refused: no successful verification covers the migration as it stands.',
-  purge_refused: 'Purge refused: the source no longer matches the verified set, rows of the purged subjects would remain, or a foreign key (ON DELETE CASCADE, SET NULL, SET DEFAULT) would delete or change rows of a table the purge does not verify, or (SQLite) leave rows referring to deleted ones; nothing was deleted.',
+  purge_refused: 'Purge refused: the source no longer matches the verified set, rows of the purged subjects would remain, the vault no longer holds the copy of a row to be purged (deleted since the verification), or a foreign key (ON DELETE CASCADE, SET NULL, SET DEFAULT) would delete or change rows of a table the purge does not verify, or (SQLite) leave rows referring to deleted ones; nothing was deleted.',
   purge_pending: 'A purge of this migration was interrupted, or its scrub of the source files did not complete, after the source had committed it; no certificate was issued; run `enclave migrate purge` again to finish it (nothing else may run before).',
   purge_partial: 'A purge of this migration was interrupted before it was recorded as committed, and the source matches neither its state before nor after it: nothing is run, swept, purged or certified until it does.',
   certificate_not_found: 'No deletion certificate with that id.',

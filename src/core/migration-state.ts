@@ -155,6 +155,11 @@ export interface PendingPurge {
    * since: its transaction checked the rows that stay before it committed, and the source is live.
    */
   readonly committedAt?: number;
+  /**
+   * The index of the purge's `migration.purged` entry in the transparency log, once appended: a purge
+   * finished again (its certificate failed to be issued or logged) does not append a second one.
+   */
+  readonly purgedLogIndex?: number;
 }
 
 export interface CertificateInfo {

@@ -160,3 +160,27 @@ tables:
   );
   return { dbPath, mappingPath };
 }
+
+/**
+ * The mapping of the tables `<prefix>accounts` and `<prefix>messages` the server tests create (messages
+ * find their subject through sender_account). Record ids are hashed when `hashIds` or a prefix is given:
+ * prefixed tables need ids of their own, since ids are unique across the vault.
+ */
+export function accountsMessagesMapping(name: string, source: string, options: { readonly prefix?: string; readonly hashIds?: boolean } = {}): string {
+  const prefix = options.prefix ?? '';
+  const ids = prefix === '' && options.hashIds !== true ? '' : '\n    record_id: hash';
+  return `version: 1
+name: ${name}
+source: ${source}
+subjects: { table: ${prefix}accounts, id: user_uid, key: id, country: { expr: "upper(country_code)" } }
+tables:
+  - table: ${prefix}accounts
+    collection: users
+    key: [user_uid]${ids}
+    fields: { user_id: user_uid, username: handle, email: email }
+  - table: ${prefix}messages
+    collection: messages
+    subject: { join: sender_account }${ids}
+    fields: { recipient_id: recipient_uid, body: body, sent_at: sent_at }
+`;
+}

@@ -22,7 +22,7 @@ import { verifyMigration } from '../../src/services/migration/migration-verifier
 import { openSource } from '../../src/storage/sources/open-source.ts';
 import { SqliteSource } from '../../src/storage/sources/sqlite-source.ts';
 import { freshPgSchema, PG_URL, pgSkip } from '../helpers/legacy-servers.ts';
-import { editSqlite, fails, migrationHarness, type MigrationHarness } from '../helpers/migration.ts';
+import { accountsMessagesMapping, editSqlite, fails, migrationHarness, type MigrationHarness } from '../helpers/migration.ts';
 
 /** SQLite sources that wait half a second for readers to let the WAL go, instead of the default half minute. */
 const shortWait: typeof openSource = async (spec, base) => (spec.kind === 'sqlite' ? new SqliteSource(join(base, spec.path), spec.path, { scrubWaitMs: 500 }) : openSource(spec, base));
@@ -169,22 +169,7 @@ void describe('PostgreSQL: a purge committed at the source whose VACUUM FULL fai
       const path = join(h.fx.dir, 'pg.mapping.yaml');
       writeFileSync(
         path,
-        `version: 1
-name: pg-committed
-source: { postgres: { url: "${url.toString()}", schema: ${db.schema} } }
-subjects: { table: accounts, id: user_uid, key: id, country: { expr: "upper(country_code)" } }
-tables:
-  - table: accounts
-    collection: users
-    key: [user_uid]
-    record_id: hash
-    fields: { user_id: user_uid, username: handle, email: email }
-  - table: messages
-    collection: messages
-    subject: { join: sender_account }
-    record_id: hash
-    fields: { recipient_id: recipient_uid, body: body, sent_at: sent_at }
-`,
+        accountsMessagesMapping('pg-committed', `{ postgres: { url: "${url.toString()}", schema: ${db.schema} } }`, { hashIds: true }),
       );
       const ctx = await h.open(path);
       await new MigrationRunner(ctx).run();

@@ -13,7 +13,7 @@ import { purgeMigration } from '../../src/services/migration/migration-purger.ts
 import { MigrationRunner } from '../../src/services/migration/migration-runner.ts';
 import { verifyMigration } from '../../src/services/migration/migration-verifier.ts';
 import { freshMysqlDatabase, freshPgSchema, mysqlSkip, PG_URL, pgSkip } from '../helpers/legacy-servers.ts';
-import { migrationHarness, type MigrationHarness } from '../helpers/migration.ts';
+import { accountsMessagesMapping, migrationHarness, type MigrationHarness } from '../helpers/migration.ts';
 
 const COUNTRIES = ['us', 'de', 'br', 'fr', 'in', 'us'];
 const USERS = 36;
@@ -32,24 +32,6 @@ interface Engine {
   drop(): Promise<void>;
 }
 
-/** The mapping of the tables `<prefix>accounts` and `<prefix>messages` (prefixed ones get record ids of their own: ids are unique across the vault). */
-function mapping(name: string, source: string, prefix = ''): string {
-  const ids = prefix === '' ? '' : '\n    record_id: hash';
-  return `version: 1
-name: ${name}
-source: ${source}
-subjects: { table: ${prefix}accounts, id: user_uid, key: id, country: { expr: "upper(country_code)" } }
-tables:
-  - table: ${prefix}accounts
-    collection: users
-    key: [user_uid]${ids}
-    fields: { user_id: user_uid, username: handle, email: email }
-  - table: ${prefix}messages
-    collection: messages
-    subject: { join: sender_account }${ids}
-    fields: { recipient_id: recipient_uid, body: body, sent_at: sent_at }
-`;
-}
 
 const uid = (i: number) => `s${String(i).padStart(3, '0')}`;
 
@@ -81,7 +63,7 @@ function engineSuite(make: () => Promise<Engine>): void {
 
   void it('runs, verifies, finds and re-copies a change, purges and certifies', async () => {
     const path = join(h.fx.dir, `${e.name}.mapping.yaml`);
-    writeFileSync(path, mapping(e.name, e.source));
+    writeFileSync(path, accountsMessagesMapping(e.name, e.source));
     const ctx = await h.open(path);
     const run = await new MigrationRunner(ctx).run();
     assert.deepEqual([run.counters.copied, run.counters.refused], [moving.length * 4, 0]);
@@ -119,7 +101,7 @@ function engineSuite(make: () => Promise<Engine>): void {
     await e.exec(`INSERT INTO fk_other VALUES (${e.param(1)}, ${e.param(2)})`, [uid(first), 'never copied']);
     await e.exec(`INSERT INTO fk_notes VALUES (${e.param(1)}, ${e.param(2)})`, [1, first]);
     const path = join(h.fx.dir, `${e.name}-fk.mapping.yaml`);
-    writeFileSync(path, mapping(`${e.name}-fk`, e.source, 'fk_'));
+    writeFileSync(path, accountsMessagesMapping(`${e.name}-fk`, e.source, { prefix: 'fk_' }));
     const ctx = await h.open(path);
     await new MigrationRunner(ctx).run();
     assert.equal((await verifyMigration(ctx)).ok, true);
@@ -139,7 +121,7 @@ function engineSuite(make: () => Promise<Engine>): void {
     // Messages of staying users addressed to a moving user go when that user's account row goes.
     await e.exec('ALTER TABLE cx_messages ADD CONSTRAINT cx_rcpt FOREIGN KEY (recipient_uid) REFERENCES cx_accounts (user_uid) ON DELETE CASCADE');
     const path = join(h.fx.dir, `${e.name}-cx.mapping.yaml`);
-    writeFileSync(path, mapping(`${e.name}-cx`, e.source, 'cx_'));
+    writeFileSync(path, accountsMessagesMapping(`${e.name}-cx`, e.source, { prefix: 'cx_' }));
     const ctx = await h.open(path);
     assert.deepEqual((await new MigrationRunner(ctx).run()).refused, []);
     assert.equal((await verifyMigration(ctx)).ok, true);
@@ -156,7 +138,7 @@ function engineSuite(make: () => Promise<Engine>): void {
       await load(e, prefix);
       for (const d of hazard.ddl) await e.exec(d);
       const path = join(h.fx.dir, `${e.name}-${prefix}.mapping.yaml`);
-      writeFileSync(path, mapping(`${e.name}-${prefix}`, e.source, prefix));
+      writeFileSync(path, accountsMessagesMapping(`${e.name}-${prefix}`, e.source, { prefix }));
       const ctx = await h.open(path);
       await new MigrationRunner(ctx).run();
       assert.equal((await verifyMigration(ctx)).ok, true);

@@ -16,6 +16,7 @@ import type { CertificateInfo, PendingPurge, PurgedTableState, VerificationInfo 
 import type { MigrationContext } from './migration-context.ts';
 import { issueCertificate, logCertificate, publishVerifierKey } from './certificate-issuer.ts';
 import { residencyConflicts } from './residency-check.ts';
+import { lostCopies } from './vault-copies.ts';
 import type { Classified } from './row-classifier.ts';
 
 /** A purged table once the remaining rows were read back. */
@@ -223,6 +224,15 @@ export async function purgeMigration(ctx: MigrationContext, options: { verificat
         const moved = await residencyConflicts(ctx, rows);
         const first = moved.values().next();
         if (first.done !== true) throw refuse(`table ${t.table}: ${moved.size} row(s) of subjects who moved since verification ${verification.id}: ${first.value}; then run, verify and purge again. Nothing was deleted`);
+        // A copy deleted since the verification (through the API, or lost by its store) leaves the row
+        // the only copy of its data; an erased subject's rows go, as the erasure wants.
+        const lost = await lostCopies(ctx, rows);
+        const [key, why] = lost.entries().next().value ?? [];
+        if (key !== undefined) {
+          throw refuse(
+            `table ${t.table}: ${lost.size} row(s) whose copy verification ${verification.id} found is no longer in the vault (key ${key}: ${why}), so the source holds the only copy. \`enclave migrate verify\` lists them (missing) and has the next run copy them again; or, if that deletion was meant, delete those rows at the source too; then run, verify and purge again. Nothing was deleted`,
+          );
+        }
       },
     );
     const purgedRoot = purgedTree.root().toString('hex');
@@ -325,8 +335,7 @@ async function finish(
   const root = merkleRoot(inOrder.map((p) => Buffer.from(p.purgedRoot, 'hex'))).toString('hex');
   if (root !== verification.root) throw new EnclaveError('internal', 'the purged set\'s root differs from the verified root although every table matched');
   const subjects = inOrder.find((p) => p.table === ctx.resolved.subjects.table)?.purged ?? 0;
-  const logIndex = await ctx.record('migration.purged', {
-    verification: verification.id,
+  const logIndex = await logPurgedOnce(ctx, verification.id, {
     root,
     purged_rows: inOrder.reduce((n, p) => n + p.purged, 0),
     kept_rows: inOrder.reduce((n, p) => n + p.kept, 0),
@@ -339,13 +348,28 @@ async function finish(
 }
 
 /**
- * A purge certified, whose certificate is stored but whose log entry failed: the purge and the stored
- * certificate (never a second one) are logged now, with the figures the certificate signs.
+ * Appends the purge's `migration.purged` entry once per purge: its index is kept with the pending purge,
+ * so a purge finished again (its certificate not issued, or not logged, the first time) reuses it
+ * instead of telling the audit log of a second deletion. A process that dies between the append and
+ * that record still leaves the entry to be appended again: the log cannot be asked from here.
+ */
+async function logPurgedOnce(ctx: MigrationContext, verification: string, details: { readonly root: string; readonly purged_rows: number; readonly kept_rows: number; readonly subjects: number; readonly engine: string }): Promise<number | null> {
+  const pending = await ctx.state.pendingPurge(ctx.name);
+  const bound = pending?.verification === verification ? pending : undefined;
+  if (bound?.purgedLogIndex !== undefined) return bound.purgedLogIndex;
+  const index = await ctx.record('migration.purged', { verification, ...details });
+  if (index !== null && bound) await ctx.state.savePendingPurge({ ...bound, purgedLogIndex: index });
+  return index;
+}
+
+/**
+ * A purge certified, whose certificate is stored but whose log entry failed: the stored certificate
+ * (never a second one) is logged now, and the purge too unless its entry was appended the first time,
+ * with the figures the certificate signs.
  */
 async function logStoredCertificate(ctx: MigrationContext, verification: VerificationInfo, stored: CertificateInfo): Promise<PurgeReport> {
   const body = verifyCertificate(stored.note, await publishVerifierKey(ctx.enclave)).certificate;
-  const logIndex = await ctx.record('migration.purged', {
-    verification: verification.id,
+  const logIndex = await logPurgedOnce(ctx, verification.id, {
     root: body.root,
     purged_rows: body.totals.purged_rows,
     kept_rows: body.totals.kept_rows,

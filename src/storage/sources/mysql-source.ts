@@ -357,7 +357,7 @@ export class MysqlSource extends MysqlReader implements MigrationSource {
     steps.push(`OPTIMIZE TABLE ${tables.join(', ')}: InnoDB rebuilds each table and its indexes without the deleted rows`);
     const settings: Record<string, string> = {};
     const vars = await this.q(
-      `SHOW VARIABLES WHERE Variable_name IN ('version', 'version_comment', 'innodb_file_per_table', 'log_bin', 'binlog_format', 'binlog_row_image', 'innodb_immediate_scrub_data_uncompressed', 'innodb_undo_log_truncate')`,
+      `SHOW VARIABLES WHERE Variable_name IN ('version', 'version_comment', 'innodb_file_per_table', 'log_bin', 'binlog_format', 'binlog_row_image', 'innodb_immediate_scrub_data_uncompressed', 'innodb_undo_log_truncate', 'innodb_undo_tablespaces')`,
     );
     for (const v of vars) settings[String(v['Variable_name'])] = String(v['Value']);
     return {
@@ -366,7 +366,7 @@ export class MysqlSource extends MysqlReader implements MigrationSource {
       settings,
       limits: [
         'with log_bin ON the binary log keeps the DELETE (and, with binlog_format ROW, the deleted rows\' images) until it is purged; replicas and point-in-time backups keep theirs',
-        'the redo and undo logs may hold the deleted rows until InnoDB overwrites them',
+        'the redo log (ib_logfile*) and the undo logs may hold the deleted rows until InnoDB overwrites them; with innodb_undo_tablespaces 0 the undo logs are in the system tablespace (ibdata1), with the values of the deleted rows\' indexed columns',
         'with innodb_file_per_table OFF the rebuild happens inside the shared system tablespace, which never shrinks; old tablespace files are unlinked, not overwritten',
         'on MariaDB, innodb_immediate_scrub_data_uncompressed = ON zeroes freed record space at once; it is a server setting this purge reports but does not change',
       ],

@@ -1,0 +1,95 @@
+// A purge deletes a source row only while the vault still holds its copy. Between `verify` and `purge` a
+// record may be deleted through the API (or lost by its store): the source's row is then the only copy
+// of its data, and the purge is refused, nothing deleted, until the copy is back (verify marks it, run
+// copies it again) or the row is deleted at the source too. A subject erased meanwhile is purged, a
+// record of theirs deleted before the erasure included: the erasure wants their rows gone from the
+// source as well. A record changed through the API keeps the
+// data in the vault, newer: the purge goes ahead.
+import assert from 'node:assert/strict';
+import { after, before, describe, it } from 'node:test';
+import { legacySiteOf } from '../../src/cli/demo/legacy-sites.ts';
+import { purgeMigration } from '../../src/services/migration/migration-purger.ts';
+import { MigrationRunner } from '../../src/services/migration/migration-runner.ts';
+import { verifyMigration } from '../../src/services/migration/migration-verifier.ts';
+import { dumpSqlite, editSqlite, fails, migrationHarness, type MigrationHarness } from '../helpers/migration.ts';
+
+/** Users (by index) of a legacy site who move and have a message; at least `n` of them. */
+function movingWithMessages(h: MigrationHarness, site: string, n: number): number[] {
+  const found = [...Array(h.population.size).keys()].filter(
+    (i) => legacySiteOf(i) === site && h.fx.enclave.config.countryIndex.has(h.population.countryOf(i)) && h.population.user(i).records.some((r) => r.collection === 'messages'),
+  );
+  assert.ok(found.length >= n, `the population has ${n} moving users with messages at ${site}`);
+  return found;
+}
+
+function messageOf(h: MigrationHarness, i: number): string {
+  const m = h.population.user(i).records.find((r) => r.collection === 'messages');
+  assert.ok(m);
+  return m.id;
+}
+
+function rowsOf(path: string, sql: string, ...params: (string | number)[]): number {
+  let n = -1;
+  editSqlite(path, (db) => {
+    n = Number(db.prepare(sql).get(...params)?.['n']);
+  });
+  return n;
+}
+
+void describe('migration: a purge checks that the vault still holds the copies', () => {
+  let h: MigrationHarness;
+  before(async () => {
+    h = await migrationHarness(60, 11);
+  });
+  after(async () => h.close());
+
+  void it('a record deleted through the API after verify: the purge is refused and deletes nothing; once copied again it purges', async () => {
+    const legacy = h.builds[0]?.path ?? '';
+    const ctx = await h.open(h.builds[0]?.mappingPath);
+    await new MigrationRunner(ctx).run();
+    assert.equal((await verifyMigration(ctx)).ok, true);
+    const [i = 0] = movingWithMessages(h, 'virginia', 1);
+    const message = messageOf(h, i);
+    await h.fx.enclave.vault.deleteRecord(h.fx.principals.service, 'messages', message);
+
+    const before = dumpSqlite(legacy);
+    await assert.rejects(
+      purgeMigration(ctx),
+      fails('purge_refused', new RegExp(`table messages: 1 row\\(s\\) whose copy verification v-\\w+ found is no longer in the vault \\(key \\["${message}"\\]: record messages/${message} is no longer in the vault .*the source holds the only copy.*Nothing was deleted`, 's')),
+    );
+    assert.deepEqual(dumpSqlite(legacy), before, 'nothing was deleted at the source');
+    assert.deepEqual(await h.state.certificates(ctx.name), []);
+    assert.equal(await h.state.pendingPurge(ctx.name), undefined);
+
+    // As the refusal says: verify lists it, the next run copies it again, and the purge goes ahead.
+    const v = await verifyMigration(ctx);
+    assert.deepEqual((await h.state.mismatches(v.id, 10, 0)).map((m) => [m.table, m.key, m.kind]), [['messages', JSON.stringify([message]), 'missing']]);
+    assert.equal((await new MigrationRunner(ctx).run()).counters.recopied, 1);
+    assert.equal((await verifyMigration(ctx)).ok, true);
+    const report = await purgeMigration(ctx);
+    assert.match(report.certificate.id, /^dc-/);
+    assert.equal(rowsOf(legacy, 'SELECT count(*) AS n FROM messages WHERE id = ?', message), 0);
+  });
+
+  void it('a subject erased and a record changed through the API after verify: the purge deletes their rows at the source', async () => {
+    const legacy = h.builds[1]?.path ?? '';
+    const site = h.builds[1]?.site ?? '';
+    const ctx = await h.open(h.builds[1]?.mappingPath);
+    await new MigrationRunner(ctx).run();
+    assert.equal((await verifyMigration(ctx)).ok, true);
+    const [erased = 0, edited = 0] = movingWithMessages(h, site, 2);
+    // One of their records deleted through the API first: once they are erased, its row goes too.
+    await h.fx.enclave.vault.deleteRecord(h.fx.principals.service, 'messages', messageOf(h, erased));
+    await h.fx.enclave.vault.eraseSubject(h.fx.principals.officer, h.population.userId(erased));
+    const message = messageOf(h, edited);
+    const record = await h.fx.enclave.vault.getRecord(h.fx.principals.service, 'messages', message);
+    await h.fx.enclave.vault.replaceRecord(h.fx.principals.service, 'messages', message, { data: { ...record.data, body: 'edited in the vault' } });
+
+    const report = await purgeMigration(ctx);
+    assert.match(report.certificate.id, /^dc-/);
+    assert.equal(rowsOf(legacy, 'SELECT count(*) AS n FROM accounts WHERE user_uid = ?', h.population.userId(erased)), 0, 'the erased subject\'s rows are gone from the source too');
+    assert.equal(rowsOf(legacy, 'SELECT count(*) AS n FROM messages WHERE id = ?', messageOf(h, erased)), 0);
+    assert.equal(rowsOf(legacy, 'SELECT count(*) AS n FROM messages WHERE id = ?', message), 0);
+    assert.equal((await h.fx.enclave.vault.getRecord(h.fx.principals.service, 'messages', message)).data['body'], 'edited in the vault');
+  });
+});
