@@ -19,7 +19,7 @@ export const ERROR_CODES = {
   unknown_field: 'The record names a field that its collection does not define.',
   invalid_field: 'A field value does not match its declared type or limits.',
   record_not_found: 'No record with that id exists in that collection (a principal refused that action gets 403 `forbidden` instead).',
-  record_exists: 'A record with that id already exists.',
+  record_exists: 'A record with that id already exists, or another request is creating it at this moment.',
   version_conflict: 'No entity-tag in If-Match matches the record as it is now (it changed, or was deleted and created again, since; or the tag is weak, a bare version, or not one this server issues); or, for a delete without If-Match, the record changed twice while it was being deleted.',
   subject_not_found: 'The subject is not registered.',
   subject_exists: 'The subject is already registered, or another request is registering it at this moment.',

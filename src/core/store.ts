@@ -423,8 +423,12 @@ export interface SubjectClaim {
  * control store's claim taken first decides. Only the control store's is used.
  */
 export interface SubjectClaimStore {
-  /** Claims for `holder` those of `keys` no one has claimed yet, in one transaction; returns the keys it claimed. */
-  claim(keys: readonly string[], holder: string, at: number): Promise<Set<string>>;
+  /**
+   * Claims for `holder` those of `keys` no one has claimed yet, in one transaction; returns the keys it
+   * claimed. `transient`: claims let go once their work is done (a record id while it is created, see
+   * services/vault.ts), whose loss in a crash changes nothing: the write is not flushed to disk first.
+   */
+  claim(keys: readonly string[], holder: string, at: number, transient?: boolean): Promise<Set<string>>;
   getMany(keys: readonly string[]): Promise<Map<string, SubjectClaim>>;
   /**
    * Compare-and-set: gives `holder` a claim whose holder died before completing it, only if the claim is
@@ -433,8 +437,8 @@ export interface SubjectClaimStore {
   takeOver(claim: SubjectClaim, holder: string, at: number): Promise<boolean>;
   /** Marks those of `keys` that `holder` still holds as completed; returns the keys it marked. */
   complete(keys: readonly string[], holder: string): Promise<Set<string>>;
-  /** Deletes those of `keys` that `holder` holds and has not completed (a registration that failed). */
-  release(keys: readonly string[], holder: string): Promise<void>;
+  /** Deletes those of `keys` that `holder` holds and has not completed (a registration that failed); `transient` as for claim. */
+  release(keys: readonly string[], holder: string, transient?: boolean): Promise<void>;
 }
 
 export interface MetaStore {

@@ -4,6 +4,8 @@
 // now first claims the id in the control store; the claim taken first decides, and the other is told the
 // subject is being registered. Claims name the id by HMAC-SHA256 under a key derived for this purpose, so
 // the control store, which serves every jurisdiction, holds no directory of their subject ids.
+// Record ids have the same problem when created: the vault claims them too (RECORD_CLAIM_LABEL), under a
+// key of their own, in the same table, only for as long as a create checks the other sites and stores.
 import { createHmac, createSecretKey } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Lru } from '../core/lru.ts';
@@ -12,6 +14,8 @@ import { holderGone } from '../storage/process-alive.ts';
 import type { Keyring } from './keyring.ts';
 
 const CLAIM_KEY_LABEL = 'subject/claim/v1';
+/** The key of record-id claims: (collection, id) pairs, named apart from subject ids by the key alone. */
+export const RECORD_CLAIM_LABEL = 'record/claim/v1';
 /** How long a registration waits for another's claim to settle: one registration is a log entry and an insert. */
 const SETTLE_MS = 2_000;
 const SETTLE_POLL_MS = 20;
@@ -30,6 +34,10 @@ export class SubjectClaims {
   private readonly keyring: Keyring;
   private readonly holder: string;
   private readonly clock: () => number;
+  /** The keyring label of the key that names the ids. */
+  private readonly label: string;
+  /** Claims let go once their work is done (record ids), not flushed to disk: see SubjectClaimStore.claim. */
+  private readonly transient: boolean;
   /**
    * Id → claim key of the claims this holder took and has not completed or let go yet: a seal drops the
    * key they were named with, and a registration it interrupts must still complete or let go of its
@@ -38,25 +46,28 @@ export class SubjectClaims {
    */
   private readonly inFlight = new Lru<string, string>(IN_FLIGHT);
 
-  constructor(deps: { store: SubjectClaimStore; keyring: Keyring; holder: string; clock: () => number }) {
+  constructor(deps: { store: SubjectClaimStore; keyring: Keyring; holder: string; clock: () => number; label?: string; transient?: boolean }) {
     this.store = deps.store;
     this.keyring = deps.keyring;
     this.holder = deps.holder;
     this.clock = deps.clock;
+    this.label = deps.label ?? CLAIM_KEY_LABEL;
+    this.transient = deps.transient ?? false;
   }
 
   /**
    * Claims the ids for this holder. An id is held when no one had claimed it, or its claim was left
    * incomplete by a holder that died (storage/process-alive.ts: its process is gone on this host, or its
-   * lease ran out on another) or by this holder itself (an earlier attempt that failed: registrations of
-   * one id run one at a time in this process). A completed claim is never held again: its subject exists.
+   * lease ran out on another) or by this holder itself (an earlier attempt that failed: the vault runs the
+   * registrations, and the creates, of one id one at a time in this process). A completed claim is never
+   * held again: its subject exists.
    */
   async claim(ids: readonly string[]): Promise<Claimed> {
     // Nothing to claim (a bulk page of subjects all known): no key, no store transaction.
     if (ids.length === 0) return { held: new Set(), tookOver: new Set() };
     const keys = this.keysOf(ids);
     const now = this.clock();
-    const inserted = await this.store.claim([...keys.keys()], this.holder, now);
+    const inserted = await this.store.claim([...keys.keys()], this.holder, now, this.transient);
     const held = new Set<string>();
     const tookOver = new Set<string>();
     const rest: string[] = [];
@@ -126,7 +137,7 @@ export class SubjectClaims {
     if (ids.length === 0) return;
     try {
       // Sealed since the claim, the ids this holder claimed are still named (inFlight).
-      await this.store.release([...this.keysOf(ids).keys()], this.holder);
+      await this.store.release([...this.keysOf(ids).keys()], this.holder, this.transient);
     } catch {
       // Best effort, as said.
     }
@@ -143,7 +154,7 @@ export class SubjectClaims {
       else keys.set(known, id);
     }
     if (unknown.length === 0) return keys;
-    const secret = this.keyring.derive(CLAIM_KEY_LABEL);
+    const secret = this.keyring.derive(this.label);
     // One KeyObject per call: an HMAC keyed by a raw Buffer imports the key each time (8 against 1.3 µs
     // an id here), and a migration's page claims thousands.
     const key = createSecretKey(secret);

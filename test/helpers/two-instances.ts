@@ -5,6 +5,8 @@ import { after, before } from 'node:test';
 import { loadConfig } from '../../src/services/config-loader.ts';
 import { readDevShares } from '../../src/services/dev-shares.ts';
 import { openEnclave, type Enclave } from '../../src/services/enclave.ts';
+import type { LogEventType } from '../../src/core/event-log.ts';
+import { hold } from './hold.ts';
 import { makeHttpFixture, type HttpFixture } from './http.ts';
 import { dropSchemas, freshSchema, postgresConfig } from './postgres.ts';
 
@@ -50,4 +52,22 @@ export function twoInstances(backend: Backend, prefix: string): { readonly a: Ht
       return opened(b);
     },
   };
+}
+
+/**
+ * Runs `first` through instance A held at its `type` entry (durable, its row not yet stored), `second`
+ * meanwhile; then lets `first` go. Both outcomes are returned, errors as values.
+ */
+export async function raceAtEntry<T>(two: { readonly a: HttpFixture }, type: LogEventType, first: () => Promise<unknown>, second: () => Promise<T>): Promise<{ first: unknown; second: T | Error }> {
+  const held = hold(two.a.enclave.log, 'append', (event) => event.type === type, { once: true, afterCall: true });
+  try {
+    const running = settle(first());
+    await held.reached;
+    const other = await settle(second());
+    held.release();
+    return { first: await running, second: other };
+  } finally {
+    held.release();
+    held.restore();
+  }
 }

@@ -105,6 +105,18 @@ describe('records over HTTP', () => {
     assert.equal((await h.call('service', 'GET', '/v1/collections/comments/records/c1')).statusCode, 404);
   });
 
+  test('one id POSTed at once for subjects of two home sites is stored once: the other request is 409 record_exists', async () => {
+    const post = (subject: string) => h.call('service', 'POST', '/v1/collections/users/records', { id: 'twice-at-once', data: { user_id: subject, username: subject, email: `${subject}-t@example.test` } });
+    const [ann, jonas] = await Promise.all([post('ann'), post('jonas')]);
+    assert.deepEqual([ann.statusCode, jonas.statusCode].sort(), [201, 409]);
+    const [won, lost] = ann.statusCode === 201 ? ['ann', jonas] : ['jonas', ann];
+    assert.equal(errorCode(lost), 'record_exists');
+    // The id names one record: it reads as the winner's, and once deleted it is gone.
+    assert.equal(json<RecordBody>(await h.call('service', 'GET', '/v1/collections/users/records/twice-at-once')).subject, won);
+    assert.equal((await h.call('service', 'DELETE', '/v1/collections/users/records/twice-at-once')).statusCode, 204);
+    assert.equal(errorCode(await h.call('service', 'GET', '/v1/collections/users/records/twice-at-once')), 'record_not_found');
+  });
+
   test('a subject\'s records are listed page by page with a cursor', async () => {
     for (let i = 0; i < 5; i++) {
       const r = await h.call('service', 'POST', '/v1/collections/messages/records', {

@@ -14,7 +14,7 @@ import type { SqliteStore } from '../../src/storage/sqlite/sqlite-store.ts';
 import { newHolderId } from '../../src/storage/process-alive.ts';
 import { hold } from '../helpers/hold.ts';
 import { postgresSkip } from '../helpers/postgres.ts';
-import { codeOf, settle, twoInstances } from '../helpers/two-instances.ts';
+import { codeOf, raceAtEntry, settle, twoInstances } from '../helpers/two-instances.ts';
 
 const skip = await postgresSkip();
 const US = 'trusted-us';
@@ -35,20 +35,7 @@ for (const backend of ['PostgreSQL', 'SQLite'] as const) {
     const registerA = (s: string, country = 'US') => two.a.enclave.vault.registerSubject(two.a.principals.service, { id: s, country });
     const registerB = (s: string, country = 'DE') => two.b.vault.registerSubject(two.a.principals.service, { id: s, country });
 
-    /** Runs `first` held at its subject.registered entry (durable, row not yet stored), `second` meanwhile; then lets `first` go. */
-    async function race<T>(first: () => Promise<unknown>, second: () => Promise<T>): Promise<{ first: unknown; second: T | Error }> {
-      const held = hold(two.a.enclave.log, 'append', (event) => event.type === 'subject.registered', { once: true, afterCall: true });
-      try {
-        const running = settle(first());
-        await held.reached;
-        const other = await settle(second());
-        held.release();
-        return { first: await running, second: other };
-      } finally {
-        held.release();
-        held.restore();
-      }
-    }
+    const race = <T>(first: () => Promise<unknown>, second: () => Promise<T>) => raceAtEntry(two, 'subject.registered', first, second);
 
     void it('B registering the id A is registering, for another country, is refused (409): the id has one home', async () => {
       const s = fresh();

@@ -802,6 +802,20 @@ export function storeConformance(name: string, open: () => Promise<Store> | Stor
         assert.equal(await store.subjectClaims.takeOver({ ...read, claimedAt: read.claimedAt + 1 }, 'h3', T0), false, 'a claim not as read is left alone');
         assert.deepEqual(sorted(await store.subjectClaims.complete([a], now?.holder ?? '')), [a]);
       });
+
+      void it('a transient claim (a record id while it is created) is claimed, refused and released as any claim', async () => {
+        const [a, b] = [`${ns}-ta`, `${ns}-tb`];
+        assert.deepEqual(sorted(await store.subjectClaims.claim([a, b], 'h1', T0, true)), [a, b]);
+        assert.deepEqual(sorted(await store.subjectClaims.claim([a], 'h2', T0, true)), [], 'held by another');
+        assert.deepEqual(sorted(await store.subjectClaims.claim([b], 'h2', T0)), [], 'held, whichever kind the new one is');
+        await store.subjectClaims.release([a, b], 'h2', true);
+        assert.deepEqual(sorted((await store.subjectClaims.getMany([a, b])).keys()), [a, b], 'another holder\'s is not released');
+        await store.subjectClaims.release([a, b], 'h1', true);
+        assert.deepEqual(sorted((await store.subjectClaims.getMany([a, b])).keys()), []);
+        // Durable writes after transient ones keep working and are kept.
+        assert.deepEqual(sorted(await store.subjectClaims.claim([a], 'h2', T0)), [a]);
+        assert.deepEqual(sorted(await store.subjectClaims.complete([a], 'h2')), [a]);
+      });
     });
 
     void describe('meta', () => {

@@ -5,17 +5,24 @@ import type { PostgresDb } from './postgres-db.ts';
 
 const keysOf = (rows: readonly SqlRow[]) => new Set(rows.map((r) => String(r['key'])));
 
+/**
+ * Joined into a transient claim's statement (core/store.ts): commits it without waiting for the WAL flush.
+ * A lone statement is its own transaction, so a setting local to it holds for its commit; what a server
+ * crash may lose is at most the last fraction of a second of such claims.
+ */
+const UNFLUSHED = "(SELECT set_config('synchronous_commit', 'off', true)) AS unflushed";
+
 export function postgresSubjectClaims(db: PostgresDb): SubjectClaimStore {
   return {
     // In key order, as every batch that takes row locks here (postgres-db.ts inKeyOrder): two instances
     // claiming overlapping sets then wait on each other instead of deadlocking.
-    claim: async (keys, holder, at) =>
+    claim: async (keys, holder, at, transient = false) =>
       keys.length === 0
         ? new Set()
         : keysOf(
             await db.rows(
               `INSERT INTO subject_claims (key, holder, claimed_at)
-               SELECT k, $2, $3 FROM (SELECT DISTINCT unnest($1::text[]) AS k) AS x ORDER BY k COLLATE "C"
+               SELECT k, $2, $3 FROM (SELECT DISTINCT unnest($1::text[]) AS k) AS x${transient ? `, ${UNFLUSHED}` : ''} ORDER BY k COLLATE "C"
                ON CONFLICT (key) DO NOTHING RETURNING key`,
               [keys, holder, at],
             ),
@@ -29,8 +36,8 @@ export function postgresSubjectClaims(db: PostgresDb): SubjectClaimStore {
       1,
     complete: async (keys, holder) =>
       keys.length === 0 ? new Set() : keysOf(await db.rows('UPDATE subject_claims SET completed = true WHERE key = ANY($1::text[]) AND holder = $2 RETURNING key', [keys, holder])),
-    release: async (keys, holder) => {
-      if (keys.length > 0) await db.run('DELETE FROM subject_claims WHERE key = ANY($1::text[]) AND holder = $2 AND NOT completed', [keys, holder]);
+    release: async (keys, holder, transient = false) => {
+      if (keys.length > 0) await db.run(`DELETE FROM subject_claims${transient ? ` USING ${UNFLUSHED}` : ''} WHERE key = ANY($1::text[]) AND holder = $2 AND NOT completed`, [keys, holder]);
     },
   };
 }

@@ -509,12 +509,14 @@ export class SqliteStore implements Store {
   private subjectClaimStore(): SubjectClaimStore {
     const keysOf = (rows: unknown[]) => new Set((rows as Row[]).map((r) => r['key'] as string));
     return {
-      claim: async (keys, holder, at) =>
+      claim: async (keys, holder, at, transient = false) =>
         Promise.resolve(
-          this.tx(() => {
-            const put = this.stmt('INSERT INTO subject_claims (key, holder, claimed_at) VALUES (?, ?, ?) ON CONFLICT (key) DO NOTHING');
-            return new Set([...new Set(keys)].filter((key) => put.run(key, holder, at).changes === 1));
-          }),
+          this.unflushedIf(transient, () =>
+            this.tx(() => {
+              const put = this.stmt('INSERT INTO subject_claims (key, holder, claimed_at) VALUES (?, ?, ?) ON CONFLICT (key) DO NOTHING');
+              return new Set([...new Set(keys)].filter((key) => put.run(key, holder, at).changes === 1));
+            }),
+          ),
         ),
       getMany: async (keys) => {
         const rows = keys.length === 0 ? [] : (this.stmt('SELECT * FROM subject_claims WHERE key IN (SELECT value FROM json_each(?))').all(JSON.stringify(keys)) as Row[]);
@@ -529,11 +531,28 @@ export class SqliteStore implements Store {
         Promise.resolve(
           keysOf(keys.length === 0 ? [] : this.stmt('UPDATE subject_claims SET completed = 1 WHERE key IN (SELECT value FROM json_each(?)) AND holder = ? RETURNING key').all(JSON.stringify(keys), holder)),
         ),
-      release: async (keys, holder) => {
-        if (keys.length > 0) this.stmt('DELETE FROM subject_claims WHERE key IN (SELECT value FROM json_each(?)) AND holder = ? AND completed = 0').run(JSON.stringify(keys), holder);
+      release: async (keys, holder, transient = false) => {
+        if (keys.length > 0) {
+          this.unflushedIf(transient, () => this.stmt('DELETE FROM subject_claims WHERE key IN (SELECT value FROM json_each(?)) AND holder = ? AND completed = 0').run(JSON.stringify(keys), holder));
+        }
         return Promise.resolve();
       },
     };
+  }
+
+  /**
+   * Runs `fn` (a write) committing without syncing the WAL when `unflushed`: two syncs more a create (a
+   * record id's claim and release) halved the creates a second. In WAL mode synchronous=NORMAL loses only
+   * the last commits to a power loss, never the file; the next commit synced is synced with them.
+   */
+  private unflushedIf<T>(unflushed: boolean, fn: () => T): T {
+    if (!unflushed) return fn();
+    this.db.exec('PRAGMA synchronous = NORMAL');
+    try {
+      return fn();
+    } finally {
+      this.db.exec('PRAGMA synchronous = FULL');
+    }
   }
 
   private metaStore(): MetaStore {
