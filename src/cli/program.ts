@@ -11,6 +11,7 @@ import { registerPolicy } from './commands/policy.ts';
 import { registerLog } from './commands/log.ts';
 import { registerLogSearch } from './commands/log-search.ts';
 import { registerMigrate } from './commands/migrate.ts';
+import { registerOfficer } from './commands/officer.ts';
 import { registerRecord } from './commands/record.ts';
 import { registerRekey } from './commands/rekey.ts';
 import { registerSeal } from './commands/seal.ts';
@@ -60,6 +61,7 @@ export function buildProgram(io: Io): Command {
   registerUnseal(program, ctx);
   registerSeal(program, ctx);
   registerRekey(program, ctx);
+  registerOfficer(program, ctx);
   registerToken(program, ctx);
   registerSubject(program, ctx);
   registerRecord(program, ctx);

@@ -217,6 +217,9 @@ export const ConfigSchema = Type.Object(
         // At least two: one person alone never holds the root key (invariant 6).
         threshold: Type.Integer({ minimum: 2, maximum: 255 }),
         officers: Type.Array(Id, { minItems: 2, maxItems: 255, uniqueItems: true }),
+        // Each officer's age public key: init and rekey then hand out shares (and init's tokens) encrypted
+        // to it, so whoever runs them never sees another officer's (invariant 6).
+        recipients: Type.Optional(Type.Record(Type.String(), Type.String({ maxLength: 4096 }))),
       },
       { additionalProperties: false },
     ),

@@ -102,7 +102,12 @@ export interface EnclaveConfig {
   /** Where migrations keep their durable state (batches, ledger, verifications, certificates). */
   readonly migrationState: string;
   readonly log: LogConfig;
-  readonly seal: { readonly threshold: number; readonly officers: readonly string[] };
+  readonly seal: {
+    readonly threshold: number;
+    readonly officers: readonly string[];
+    /** Officer → age recipient (`age1…`): shares are handed out encrypted to it (crypto/officer-packet.ts). */
+    readonly recipients?: Readonly<Record<string, string>>;
+  };
   readonly jurisdictions: ReadonlyMap<string, JurisdictionDef>;
   /** country code → jurisdiction id */
   readonly countryIndex: ReadonlyMap<string, string>;
@@ -277,6 +282,8 @@ export function parseConfig(doc: unknown, source = 'configuration'): EnclaveConf
   if (raw.seal.threshold > officers.length) {
     problems.push(`seal.threshold (${raw.seal.threshold}) must not exceed the number of seal.officers (${officers.length})`);
   }
+  const recipients = raw.seal.recipients;
+  if (recipients !== undefined) problems.push(...recipientProblems(recipients, officers));
 
   const gatekeeper = parseGatekeeper(raw.gatekeeper, { orgs }, problems);
   const log = parseLog(raw, problems);
@@ -296,7 +303,7 @@ export function parseConfig(doc: unknown, source = 'configuration'): EnclaveConf
     controlStorage: raw.control?.storage ?? DEFAULTS.control,
     migrationState: raw.migration?.state ?? DEFAULTS.migrationState,
     log,
-    seal: { threshold: raw.seal.threshold, officers },
+    seal: { threshold: raw.seal.threshold, officers, ...(recipients === undefined ? {} : { recipients }) },
     jurisdictions,
     countryIndex,
     sites,
@@ -309,4 +316,19 @@ export function parseConfig(doc: unknown, source = 'configuration'): EnclaveConf
 
 export function homeSites(config: EnclaveConfig): SiteDef[] {
   return [...config.sites.values()].filter((s) => s.role === 'home');
+}
+
+/** An age recipient as age prints it: `age1` and Bech32 data (BIP 173's alphabet, lower case). Checked fully where it is used. */
+const AGE_RECIPIENT = /^age1[02-9ac-hj-np-z]{20,}$/;
+
+/** Every officer has exactly one age recipient, or none has: a share handed out in clear beside encrypted ones would defeat them. */
+function recipientProblems(recipients: Readonly<Record<string, string>>, officers: readonly string[]): string[] {
+  const problems: string[] = [];
+  for (const [officer, recipient] of Object.entries(recipients)) {
+    if (!officers.includes(officer)) problems.push(`seal.recipients.${officer}: not one of seal.officers (${officers.join(', ')})`);
+    else if (!AGE_RECIPIENT.test(recipient)) problems.push(`seal.recipients.${officer}: expected an age public key (age1…, as \`enclave officer keygen\` or age-keygen prints it)`);
+  }
+  const missing = officers.filter((o) => recipients[o] === undefined);
+  if (missing.length > 0) problems.push(`seal.recipients: every officer needs one (missing: ${missing.join(', ')}), or remove the section to hand out shares in clear`);
+  return problems;
 }

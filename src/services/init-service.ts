@@ -14,6 +14,7 @@ import { loadConfig } from './config-loader.ts';
 import { DEV_UNSEAL_FILE } from './dev-shares.ts';
 import { openEnclave, type Enclave } from './enclave.ts';
 import type { OfficerShare } from './seal-service.ts';
+import { checkRecipients, encryptedPackets, type EncryptedPacket } from './share-packets.ts';
 import { starterConfig, type StarterOptions } from './starter-config.ts';
 import { checkTokenRequest } from './token-service.ts';
 
@@ -34,6 +35,8 @@ export interface InitResult {
   readonly threshold: number;
   readonly devUnsealPath: string | null;
   readonly wroteConfig: boolean;
+  /** With seal.recipients: each officer's share and token, encrypted to them; shown instead of `shares` and `tokens`. */
+  readonly packets?: readonly EncryptedPacket[];
 }
 
 export async function initEnclave(dir: string, options: StarterOptions & { dev?: boolean } = {}): Promise<InitResult> {
@@ -83,6 +86,7 @@ async function init(dir: string, options: StarterOptions & { dev?: boolean }, cr
     const { org, role } = config.gatekeeper.bootstrap;
     const label = 'bootstrap (enclave init)';
     for (const officer of config.seal.officers) checkTokenRequest(config, { principal: officer, org, role, label });
+    checkRecipients(config.seal);
     await refuseChangedPrincipals(enclave, config);
     const devUnsealPath = options.dev ? join(config.dataDir, DEV_UNSEAL_FILE) : null;
     if (devUnsealPath !== null) {
@@ -108,6 +112,15 @@ async function init(dir: string, options: StarterOptions & { dev?: boolean }, cr
       const dev = { warning: 'DEVELOPMENT ONLY: these shares unseal this enclave without its officers.', shares: shares.slice(0, config.seal.threshold).map((s) => s.share) };
       writePrivateFile(devUnsealPath, JSON.stringify(dev, null, 2));
     }
+    // Each officer's share and bootstrap token travel together, readable by that officer alone.
+    const tokenOf = new Map(tokens.map((t) => [t.officer, t.secret]));
+    const packets = await encryptedPackets(
+      config.seal,
+      shares.map((s) => {
+        const token = tokenOf.get(s.officer);
+        return { officer: s.officer, share: s.share, ...(token === undefined ? {} : { token }) };
+      }),
+    );
     // Last: until now a failed or killed init leaves a root key no one holds shares of, which a new init
     // replaces (the PostgreSQL stores keep what was written; SQLite files are removed above).
     try {
@@ -118,7 +131,7 @@ async function init(dir: string, options: StarterOptions & { dev?: boolean }, cr
       if (err instanceof EnclaveError && err.code === 'already_initialized') created.length = 0;
       throw err;
     }
-    return { configPath, dataDir: config.dataDir, shares, tokens, threshold: config.seal.threshold, devUnsealPath, wroteConfig };
+    return { configPath, dataDir: config.dataDir, shares, tokens, threshold: config.seal.threshold, devUnsealPath, wroteConfig, ...(packets === undefined ? {} : { packets }) };
   } finally {
     await enclave.close();
   }

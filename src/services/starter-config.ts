@@ -6,6 +6,8 @@ export interface StarterOptions {
   readonly officers?: readonly string[];
   readonly threshold?: number;
   readonly port?: number;
+  /** Officer → age public key (seal.recipients). */
+  readonly recipients?: Readonly<Record<string, string>>;
 }
 
 export function starterConfig(options: StarterOptions = {}): string {
@@ -57,6 +59,7 @@ log:
 seal:
   threshold: ${threshold}
   officers: [${officers.join(', ')}]
+${recipientsSection(options.recipients)}
 
 # A subject's residence country decides their jurisdiction, and the jurisdiction's home site is the only
 # place their records are stored. A country in no jurisdiction is refused, never stored by default.
@@ -222,4 +225,19 @@ collections:
       text: { type: string, class: public, max_length: 2000 }
       posted_at: { type: timestamp, class: public }
 `;
+}
+
+/** seal.recipients when given; otherwise the same, commented, as a hint. */
+function recipientsSection(recipients: Readonly<Record<string, string>> | undefined): string {
+  if (recipients === undefined) {
+    return `  # Each officer's age public key (\`enclave officer keygen\`): init and rekey then encrypt every share
+  # to its officer, so whoever runs them reads none (\`enclave unseal --identity\` opens yours).
+  # recipients:
+  #   alice: age1…`;
+  }
+  return `  # Each officer's age public key: init and rekey encrypt every share to its officer.
+  recipients:
+${Object.entries(recipients)
+  .map(([officer, key]) => `    ${officer}: ${key}`)
+  .join('\n')}`;
 }

@@ -6,6 +6,7 @@ import type { Command } from 'commander';
 import type { CliContext } from '../context.ts';
 import { CliError } from '../fail.ts';
 import { configPathOf, examples } from '../options.ts';
+import { describePackets } from '../officer-packets.ts';
 import { columns, displayPath, Output } from '../output.ts';
 
 interface RekeyOptions {
@@ -39,8 +40,11 @@ export function registerRekey(program: Command, { io }: CliContext): void {
       const { unsealLocally } = await import('../local-unseal.ts');
       const { DEV_UNSEAL_FILE } = await import('../../services/dev-shares.ts');
       const { writePrivateFile } = await import('../../storage/private-files.ts');
+      const { checkRecipients, encryptedPackets } = await import('../../services/share-packets.ts');
       const config = loadConfig(configPath);
       const target = config.seal;
+      // Before the current shares are asked for: a public key age refuses fails the rekey before it starts.
+      checkRecipients(target);
       const enclave = await openLocalEnclave(configPath, { rekey: true }, config);
       try {
         const current = enclave.seal.split();
@@ -48,13 +52,15 @@ export function registerRekey(program: Command, { io }: CliContext): void {
         if (current === undefined) throw new CliError('not_initialized', `${displayPath(configPath)} has no root key yet (run \`enclave init\` first)`);
         out.note(`Rekey: the shares of ${show(current)} are replaced by new shares for ${show(target)} (seal section of ${displayPath(configPath)}).`);
         const given = await unsealLocally(io, enclave, out, opts.devUnseal === true, `${current.threshold} of ${current.officers.join(', ')} enter their current unseal shares here (input is hidden).`);
-        const result = await enclave.seal.rekey(given, target, (shares) => {
+        const result = await enclave.seal.rekey(given, target, async (shares) => {
+          const packets = await encryptedPackets(target, shares);
+          const heading = `New unseal shares: any ${target.threshold} of these ${shares.length} unseal the enclave (they take effect once the rekey is logged, below)`;
+          if (packets !== undefined) {
+            out.result({ threshold: target.threshold, packets, previous: current }, () => describePackets(packets, `${heading}; shown once and stored nowhere`));
+            return;
+          }
           out.result({ threshold: target.threshold, shares, previous: current }, () =>
-            [
-              `New unseal shares: any ${target.threshold} of these ${shares.length} unseal the enclave (they take effect once the rekey is logged, below).`,
-              'THEY ARE SHOWN ONCE AND STORED NOWHERE: give each officer their own share now, over a safe channel.',
-              columns(shares.map((s) => [s.officer, s.share])),
-            ].join('\n'),
+            [`${heading}.`, 'THEY ARE SHOWN ONCE AND STORED NOWHERE: give each officer their own share now, over a safe channel.', columns(shares.map((s) => [s.officer, s.share]))].join('\n'),
           );
         });
         out.note(`Rekeyed (logged as key.rekeyed): the shares above unseal the enclave from now on, and the previous ${current.officers.length} no longer do. The root key and the data are unchanged.`);

@@ -7,10 +7,12 @@ import { usageError } from '../fail.ts';
 import type { Io } from '../io.ts';
 import { addClientOptions, clientOf, examples } from '../options.ts';
 import { Output } from '../output.ts';
+import { openPipedPacket } from '../identity-file.ts';
 import { readHidden, readStdin } from '../prompt.ts';
 
 interface UnsealOptions {
   readonly share?: string;
+  readonly identity?: string;
   readonly status?: boolean;
   readonly reset?: boolean;
   readonly json?: boolean;
@@ -26,6 +28,8 @@ export function describeSeal(s: SealStatus): string {
 }
 
 async function shareFrom(io: Io, opts: UnsealOptions): Promise<string> {
+  // The packet init or rekey encrypted to this officer: opened here, so only the share leaves this machine.
+  if (opts.identity !== undefined) return (await openPipedPacket(io, opts.identity)).share;
   let text: string;
   if (opts.share !== undefined) text = opts.share;
   else if (io.stdin.isTTY === true) text = await readHidden(io, 'Unseal share (input is hidden): ');
@@ -44,6 +48,7 @@ export function registerUnseal(program: Command, { io }: CliContext): void {
       `Enters one officer's unseal share. When the threshold of shares has been entered the server reconstructs the root key in memory and serves protected data. The share is read from --share, else from standard input: prompted without echo on a terminal, or piped. Prefer the prompt: arguments are visible to other users of this machine and stay in shell history.`,
     )
     .addOption(new Option('--share <share>', 'the share (default: read from stdin)').conflicts(['status', 'reset']))
+    .addOption(new Option('--identity <file>', 'your age identity file: the share is read from the encrypted packet piped on stdin (seal.recipients)').conflicts(['share', 'status', 'reset']))
     .addOption(new Option('--status', 'show the seal status and unseal progress only').conflicts('reset'))
     .option('--reset', 'abandon the current attempt: the shares entered so far are forgotten')
     .option('--json', 'print the seal status as JSON');
@@ -55,6 +60,7 @@ export function registerUnseal(program: Command, { io }: CliContext): void {
         'enclave unseal --server http://10.0.0.5:8700 < alice.share',
         'enclave unseal --status',
         'enclave unseal --reset                    # start again after a mistake',
+        'enclave unseal --identity ~/.enclave/alice.key < alice.share.age   # a share encrypted to you (seal.recipients)',
       ),
     )
     .action(async (opts: UnsealOptions, command: Command) => {
