@@ -6,7 +6,7 @@
 // messages have the header's value blanked.
 import { EnclaveError, isErrorCode } from '../core/errors.ts';
 import { readLimited } from '../services/read-limited.ts';
-import { presentsClientCertificate, trustsExtraCas } from './tls-client.ts';
+import { dispatcherFor, presentsClientCertificate, trustsExtraCas } from './tls-client.ts';
 import { CliError, usageError } from './fail.ts';
 
 export interface ApiResponse<T> {
@@ -59,8 +59,10 @@ export interface RawResponse {
  */
 export async function send(url: string, init: RequestInit, where: string, hint: string, maxBytes = MAX_RESPONSE_BYTES): Promise<RawResponse> {
   let res: RawResponse | undefined;
+  // Outside the try: TLS options that cannot be used are a usage error, not an unreachable server.
+  const dispatcher = dispatcherFor(url);
   try {
-    const answer = await fetch(url, { ...init, signal: AbortSignal.timeout(TIMEOUT_MS) });
+    const answer = await fetch(url, { ...init, ...(dispatcher === undefined ? {} : { dispatcher }), signal: AbortSignal.timeout(TIMEOUT_MS) });
     const body = await readLimited(answer, maxBytes);
     if (body !== undefined) res = { status: answer.status, body, etag: answer.headers.get('etag') ?? undefined };
   } catch (err) {

@@ -57,7 +57,9 @@ export function missingHeapFlags(wanted: readonly string[], execArgv: readonly s
 /**
  * Re-executes this process with the heap flags and variables it lacks; returns only if nothing is
  * missing, or where the platform cannot replace a process (Windows; its C library has no use for the
- * variables), with the flags it could not apply.
+ * variables), with the flags it could not apply. The new image starts with every signal handler reset:
+ * until it takes SIGHUP again (tls-reload.ts, first thing in its command), one ends it. So a server calls
+ * this as early as it can, before loading what it needs only to serve.
  */
 function ensureHeapLimits(flags: readonly string[], env: Readonly<Record<string, string>>): readonly string[] {
   const missing = missingHeapFlags(flags);

@@ -1,5 +1,7 @@
-// SIGHUP for a server with TLS (`enclave serve`, `enclave witness serve`): the certificate and key are
-// read again and presented from the next handshake, a renewal without a restart.
+// SIGHUP for a server (`enclave serve`, `enclave witness serve`): with TLS, the certificate and key are
+// read again and presented from the next handshake, a renewal without a restart; without TLS there is
+// nothing to reload and it says so. Either way the signal never ends the server: its default action would,
+// and a service manager's "reload" sends it.
 import type { TlsCredentials } from '../http/tls-credentials.ts';
 import type { Output } from './output.ts';
 
@@ -9,24 +11,31 @@ export interface TlsListener {
 }
 
 export interface Hangups {
-  /** Listening: SIGHUP reloads from now on, at once if one came while it started. */
+  /** TLS is served: SIGHUP reloads with `read` once it listens (at once then, if one came while it started). */
+  reloadWith(read: () => TlsCredentials, describe: (leaf: TlsCredentials['leaf']) => string): void;
+  /** No TLS: SIGHUP says there is nothing to reload (`why`: which setting is absent). */
+  nothingToReload(why: string): void;
+  /** Listening: from now on a SIGHUP reloads. */
   serving(server: TlsListener): void;
   /** Closing: SIGHUP is noted, nothing is reloaded. */
   closing(): void;
   stop(): void;
 }
 
+type Mode = { readonly tls: true; readonly read: () => TlsCredentials; readonly describe: (leaf: TlsCredentials['leaf']) => string } | { readonly tls: false; readonly why: string };
+
 /**
- * On SIGHUP, the certificate and key are read again and presented from the next handshake (a renewal
- * without a restart, which would seal the enclave). A pair that fails the checks is refused in one line
- * and the one in use stays. The signal is taken from the first reading until the stores are closed: with
- * no listener its default action ends the process, in the middle of opening or closing the stores.
+ * Takes SIGHUP from now until stop(): call it first thing in a server's start, before the configuration
+ * is read, the heap-limit restart (heap-limits.ts) and the stores open. Until reloadWith or
+ * nothingToReload says which applies, a SIGHUP is only remembered. With TLS, a pair that fails the checks
+ * is refused in one line and the one in use stays.
  */
-export function reloadOnHangup(read: () => TlsCredentials, describe: (leaf: TlsCredentials['leaf']) => string, out: Output): Hangups {
+export function takeHangups(out: Output): Hangups {
+  let mode: Mode | undefined;
   let server: TlsListener | undefined;
   let missed = false;
   let closing = false;
-  const reload = (to: TlsListener) => {
+  const reload = (to: TlsListener, read: () => TlsCredentials, describe: (leaf: TlsCredentials['leaf']) => string) => {
     try {
       const next = read();
       to.replaceTls(next);
@@ -36,22 +45,38 @@ export function reloadOnHangup(read: () => TlsCredentials, describe: (leaf: TlsC
       out.warn(`SIGHUP: TLS certificate not reloaded, the one in use stays: ${err instanceof Error ? err.message : String(err)}`);
     }
   };
-  const onHangup = () => {
-    if (closing) {
-      out.note('SIGHUP: the server is closing; the TLS certificate is not reloaded');
-    } else if (server === undefined) {
+  const handle = (now: Mode) => {
+    if (!now.tls) out.note(`SIGHUP: nothing to reload (it reloads the TLS certificate and key, and ${now.why}); the server carries on`);
+    else if (closing) out.note('SIGHUP: the server is closing; the TLS certificate is not reloaded');
+    else if (server === undefined) {
       // The files may be replaced while the stores open: they are read again once it listens.
       missed = true;
       out.note('SIGHUP: the server is starting; it reads the TLS certificate and key again once it listens');
-    } else {
-      reload(server);
-    }
+    } else reload(server, now.read, now.describe);
+  };
+  const onHangup = () => {
+    // Before the configuration says whether there is TLS: told once it does.
+    if (mode === undefined) missed = true;
+    else handle(mode);
   };
   process.on('SIGHUP', onHangup);
+  const decided = (now: Mode) => {
+    mode = now;
+    if (!missed) return;
+    missed = false;
+    handle(now);
+  };
   return {
+    reloadWith(read, describe) {
+      decided({ tls: true, read, describe });
+    },
+    nothingToReload(why) {
+      decided({ tls: false, why });
+    },
     serving(listening) {
       server = listening;
-      if (missed) reload(listening);
+      if (missed && mode?.tls === true) reload(listening, mode.read, mode.describe);
+      missed = false;
     },
     closing() {
       closing = true;

@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import { cosignatureVerifierFromKey, noteVerifier, openCheckpoint } from '../../src/core/tlog/index.ts';
 import { addCheckpoint } from '../../src/services/witness-client.ts';
 import { StaticLog } from '../core/tlog/static-log.ts';
-import { configureTlsClient } from '../../src/cli/tls-client.ts';
+import { configureTlsClient, trustCaFileForWitnesses } from '../../src/cli/tls-client.ts';
 import { makeTestPki } from '../helpers/test-pki.ts';
 import { killAll, oneErrorLine, removeDir, run, runInProcess, startListening, tempDir } from '../cli/helpers.ts';
 
@@ -94,6 +94,7 @@ test('witness serve over HTTPS (--tls-cert, --tls-key): cosigns for a log that t
       // This process does not trust the test CA yet: the log's client refuses the witness.
       await assert.rejects(addCheckpoint({ url: served.url, vkey }, 0, [], note));
       configureTlsClient({ caFile: pki.caCert });
+      trustCaFileForWitnesses();
       assert.deepEqual(await cosigners(served.url, vkey, log, note), ['w1.example']);
     } finally {
       configureTlsClient({});

@@ -13,6 +13,7 @@ import type { Io } from '../io.ts';
 import { LOG_LEVELS, MAX_KEY_FILE_BYTES, examples, portNumber, type LogLevel } from '../options.ts';
 import { atUserPath, readBoundedText } from '../output-files.ts';
 import { Output } from '../output.ts';
+import { takeHangups, type Hangups } from '../tls-reload.ts';
 
 export const WITNESS_KEY_FILE = 'witness.key';
 export const WITNESS_DB_FILE = 'witness.db';
@@ -72,7 +73,7 @@ export function registerWitness(program: Command, { io }: CliContext): void {
     .command('serve')
     .summary('serve POST /add-checkpoint for the given logs')
     .description(
-      "Serves the tlog-witness add-checkpoint protocol for each --log. The state is durable in the directory's witness.db. With --tls-cert and --tls-key it serves HTTPS, and SIGHUP reads them again (a renewal without a restart). SIGINT or SIGTERM stops it cleanly.",
+      "Serves the tlog-witness add-checkpoint protocol for each --log. The state is durable in the directory's witness.db. With --tls-cert and --tls-key it serves HTTPS, and SIGHUP reads them again (a renewal without a restart); without them SIGHUP is noted on stderr, and it never ends the witness. SIGINT or SIGTERM stops it cleanly.",
     )
     .requiredOption('--dir <dir>', 'the witness directory (from `enclave witness init`)')
     .requiredOption('--log <origin=vkey>', "a log to cosign for: its origin and verifier key (repeatable; a bare vkey means origin = key name)", logOption(parseLogOption))
@@ -89,7 +90,14 @@ export function registerWitness(program: Command, { io }: CliContext): void {
       ),
     )
     .action(async (opts: ServeOptions) => {
-      await serve(io, opts);
+      const out = new Output(io);
+      // First of all: from here on a SIGHUP never ends the witness (tls-reload.ts), whatever start is doing.
+      const hangups = takeHangups(out);
+      try {
+        await serve(out, hangups, opts);
+      } finally {
+        hangups.stop();
+      }
     });
 }
 
@@ -116,7 +124,7 @@ async function init(io: Io, opts: InitOptions): Promise<void> {
   );
 }
 
-async function serve(io: Io, opts: ServeOptions): Promise<void> {
+async function serve(out: Output, hangups: Hangups, opts: ServeOptions): Promise<void> {
   const { cosignerFromKey } = await import('../../core/tlog/cosignature.ts');
   const { WitnessService } = await import('../../services/witness-service.ts');
   const { SqliteWitnessStore } = await import('../../storage/sqlite/sqlite-witness-store.ts');
@@ -124,13 +132,14 @@ async function serve(io: Io, opts: ServeOptions): Promise<void> {
   const { untilSignal } = await import('../serve-runner.ts');
   const { connectHost } = await import('../options.ts');
   const { describeCertificate, readTlsCredentials } = await import('../../http/tls-credentials.ts');
-  const { reloadOnHangup } = await import('../tls-reload.ts');
   const { httpsListenText, replaceCertificate } = await import('../../http/https-server.ts');
   if ((opts.tlsCert === undefined) !== (opts.tlsKey === undefined)) throw usageError('--tls-cert and --tls-key go together: give both, or neither for plain HTTP');
   // Checked before anything opens, as `enclave serve` checks server.tls.
   const tlsFiles = opts.tlsCert === undefined || opts.tlsKey === undefined ? undefined : { certFile: resolve(opts.tlsCert), keyFile: resolve(opts.tlsKey), minVersion: 'TLSv1.2' as const };
   const readTls = tlsFiles === undefined ? undefined : () => readTlsCredentials(tlsFiles, { cert_file: '--tls-cert', key_file: '--tls-key', code: 'invalid_argument' });
   const tls = readTls?.();
+  if (readTls === undefined) hangups.nothingToReload('no --tls-cert was given');
+  else hangups.reloadWith(readTls, describeCertificate);
   const dir = resolve(opts.dir);
   const keyFile = join(dir, WITNESS_KEY_FILE);
   if (!existsSync(keyFile)) throw new EnclaveError('not_initialized', `${keyFile} does not exist (run \`enclave witness init --dir ${opts.dir}\`)`);
@@ -139,12 +148,8 @@ async function serve(io: Io, opts: ServeOptions): Promise<void> {
     tooLarge: `${keyFile}: larger than ${MAX_KEY_FILE_BYTES / 1024} KiB, so not a witness key (one line, PRIVATE+KEY+name+id+base64, written by \`enclave witness init\`)`,
   });
   const cosigner = cosignerFromKey(keyText);
-  const out = new Output(io);
-  const hangups = readTls === undefined ? undefined : reloadOnHangup(readTls, describeCertificate, out);
-  let store: InstanceType<typeof SqliteWitnessStore> | undefined;
+  const store = new SqliteWitnessStore(join(dir, WITNESS_DB_FILE));
   try {
-    // Inside the try: a store that fails to open leaves no SIGHUP handler behind (serve.ts).
-    store = new SqliteWitnessStore(join(dir, WITNESS_DB_FILE));
     const app = await buildWitnessServer(new WitnessService({ store, cosigner, logs: opts.log }), {
       logger: { level: opts.logLevel, redact: { paths: ['req.headers.authorization'], censor: '[redacted]' } },
       ...(tls === undefined ? {} : { tls }),
@@ -169,15 +174,11 @@ async function serve(io: Io, opts: ServeOptions): Promise<void> {
       out.line(`TLS TLSv1.2 or later: ${describeCertificate(tls.leaf)} (SIGHUP reloads the certificate and key)`);
     }
     out.line(`Listening on ${tls === undefined ? 'http' : 'https'}://${connectHost(opts.host)}:${port}`);
-    hangups?.serving({ replaceTls: (c) => replaceCertificate(app.server, c) });
+    hangups.serving({ replaceTls: (c) => replaceCertificate(app.server, c) });
     await signalled;
-    hangups?.closing();
+    hangups.closing();
     await app.close();
   } finally {
-    try {
-      await store?.close();
-    } finally {
-      hangups?.stop();
-    }
+    await store.close();
   }
 }
