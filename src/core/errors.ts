@@ -54,7 +54,7 @@ export const ERROR_CODES = {
   duplicate_share: 'That unseal share was already entered.',
   unseal_failed: 'The entered shares do not reconstruct the root key.',
   rekey_conflict: 'The seal changed while a rekey ran (another rekey completed first): nothing was replaced, and the shares that rekey showed are void.',
-  integrity_error: 'A ciphertext failed authentication: it was tampered with or moved to another row.',
+  integrity_error: 'A ciphertext failed authentication: it was tampered with or moved to another row; or the seal record in the control store is malformed.',
   // transparency log: its data formats, proofs, signatures and witnesses (C2SP tlog-*, RFC 9162)
   invalid_log_data: 'Transparency-log data or parameters are malformed or out of range (a tile, entry bundle, note, checkpoint, proof, verifier key, tree size or index).',
   log_signature_invalid: 'A signed note carries no valid signature from a trusted key, or a trusted key\'s signature does not verify.',
@@ -86,7 +86,7 @@ export const ERROR_CODES = {
   certificate_not_found: 'No deletion certificate with that id.',
   certificate_invalid: 'The deletion certificate is malformed or its signature does not verify with the given key.',
   // storage
-  migration_refused: 'The stored schema history does not match this build (a migration is modified, unknown or out of order), or a migration failed to apply.',
+  migration_refused: 'The stored schema history does not match this build (a migration is modified, unknown or out of order), or a migration failed to apply; or the seal record was written by a newer Enclave (a seal record version this build does not read).',
   storage_unavailable: 'The store could not be reached.',
   log_unavailable: 'The transparency log could not durably accept the entry, so nothing was revealed.',
   internal: 'An unexpected internal error. Nothing was written; details are in the server log.',

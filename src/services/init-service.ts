@@ -87,6 +87,11 @@ async function init(dir: string, options: StarterOptions & { dev?: boolean }, cr
     const label = 'bootstrap (enclave init)';
     for (const officer of config.seal.officers) checkTokenRequest(config, { principal: officer, org, role, label });
     checkRecipients(config.seal);
+    if (options.dev === true && config.seal.recipients !== undefined) {
+      // The development file holds a threshold of shares in clear, readable by whoever runs init: the very
+      // thing seal.recipients is there to prevent.
+      throw new EnclaveError('invalid_argument', '--dev writes enough unseal shares to unseal the enclave to a file in clear, which seal.recipients is there to prevent: use one or the other');
+    }
     await refuseChangedPrincipals(enclave, config);
     const devUnsealPath = options.dev ? join(config.dataDir, DEV_UNSEAL_FILE) : null;
     if (devUnsealPath !== null) {

@@ -141,7 +141,7 @@ export class SealService {
   }
 
   private use(raw: string | undefined): void {
-    this.record = raw === undefined ? undefined : (JSON.parse(raw) as SealRecord);
+    this.record = raw === undefined ? undefined : parseRecord(raw);
     this.recordText = raw;
   }
 
@@ -244,7 +244,7 @@ export class SealService {
     if (!(await this.meta.putIfAbsent(META_KEY, text))) {
       // The root key of an init that never completed is replaced: no one was handed its shares.
       const current = await this.meta.get(META_KEY);
-      if (current === undefined || (JSON.parse(current) as SealRecord).initializing !== true) {
+      if (current === undefined || parseRecord(current).initializing !== true) {
         throw new EnclaveError('already_initialized', 'this enclave already has a root key; refusing to create another');
       }
       // Only the record read: of two inits replacing it at once, one writes its key.
@@ -543,6 +543,43 @@ async function recoverRoot(r: SealRecord, shares: readonly string[]): Promise<Ui
     throw new EnclaveError('unseal_failed', 'the entered shares do not reconstruct this enclave\'s root key; start again');
   }
   return root;
+}
+
+/** The seal record versions this build reads. */
+const RECORD_VERSIONS: readonly unknown[] = [1, 2];
+
+/**
+ * The seal record stored as `text`, checked: one of a version this build does not know (written by a
+ * newer Enclave, or altered) or of another shape is refused as it is read, saying so, rather than taken
+ * for a version 1 record, which would refuse every set of shares as not rebuilding the root key.
+ */
+function parseRecord(text: string): SealRecord {
+  let value: unknown;
+  try {
+    value = JSON.parse(text);
+  } catch (cause) {
+    throw new EnclaveError('integrity_error', 'the seal record in the control store is not JSON: it was altered or damaged; restore the control store from a backup', { cause });
+  }
+  const r = value as Partial<Record<keyof SealRecordFields | 'version' | 'sealedRoot', unknown>> | null;
+  if (r === null || typeof r !== 'object' || Array.isArray(r)) throw malformed('not an object');
+  if (!RECORD_VERSIONS.includes(r.version)) {
+    throw new EnclaveError(
+      'migration_refused',
+      `the seal record in the control store is version ${JSON.stringify(r.version)}, which this build of Enclave does not read (it knows versions ${RECORD_VERSIONS.join(' and ')}): a newer Enclave wrote it; run that version here too`,
+    );
+  }
+  const officers = r.officers;
+  if (!Array.isArray(officers) || !officers.every((o: unknown) => o !== null && typeof o === 'object' && typeof (o as { name?: unknown }).name === 'string' && typeof (o as { fingerprint?: unknown }).fingerprint === 'string')) {
+    throw malformed('its officers are not a list of names and share fingerprints');
+  }
+  if (typeof r.threshold !== 'number' || !Number.isInteger(r.threshold) || r.threshold < 2 || r.threshold > officers.length) throw malformed('its threshold is not between 2 and the number of officers');
+  if (typeof r.rootCheck !== 'string') throw malformed('it has no root key check value');
+  if (r.version === 2 && typeof r.sealedRoot !== 'string') throw malformed('it has no sealed root key');
+  return value as SealRecord;
+}
+
+function malformed(why: string): EnclaveError {
+  return new EnclaveError('integrity_error', `the seal record in the control store is malformed (${why}): it was altered or damaged; restore the control store from a backup`);
 }
 
 /** The rekey marker, or undefined when there is none or it cannot be read (it only words a refusal). */

@@ -10,14 +10,24 @@ export interface EncryptedPacket {
   readonly encrypted: string;
 }
 
-/** Refuses, before any key is made, a recipient the age library does not accept (invalid_config naming it). */
+/**
+ * Refuses, before any key is made, a recipient the age library does not accept, and one key given to two
+ * officers: whoever holds it would open both shares, so fewer people than the threshold could unseal
+ * (invariant 6). invalid_config naming the officers.
+ */
 export function checkRecipients(seal: EnclaveConfig['seal']): void {
+  const officerOf = new Map<string, string>();
   for (const [officer, recipient] of Object.entries(seal.recipients ?? {})) {
     try {
       checkRecipient(recipient);
     } catch (cause) {
       throw new EnclaveError('invalid_config', `seal.recipients.${officer}: not an age public key (${cause instanceof Error ? cause.message : String(cause)})`, { cause });
     }
+    const other = officerOf.get(recipient);
+    if (other !== undefined) {
+      throw new EnclaveError('invalid_config', `seal.recipients: ${other} and ${officer} have the same age public key, so whoever holds its secret key would open both shares; each officer needs a key of their own`);
+    }
+    officerOf.set(recipient, officer);
   }
 }
 

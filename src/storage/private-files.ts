@@ -151,9 +151,12 @@ export function createPrivateFile(path: string): boolean {
   return true;
 }
 
-/** Writes `text` to `path`, 0600 (an existing file's mode is tightened before anything is written). */
-export function writePrivateFile(path: string, text: string): void {
-  const fd = openSync(path, 'w', FILE_MODE);
+/**
+ * Writes `text` to `path`, 0600 (an existing file's mode is tightened before anything is written).
+ * `exclusive`: only as a new file (O_EXCL: an existing one, or a symbolic link, is refused with EEXIST).
+ */
+export function writePrivateFile(path: string, text: string, options: { readonly exclusive?: boolean } = {}): void {
+  const fd = openSync(path, options.exclusive === true ? 'wx' : 'w', FILE_MODE);
   try {
     makePrivate(fd, path);
     writeFileSync(fd, text);

@@ -3,7 +3,7 @@
 // each officer unseals the running server with `unseal --identity`, and opens their token with
 // `officer open`. Someone else's key, or a plain share, is one line and a non-zero exit.
 import assert from 'node:assert/strict';
-import { existsSync, statSync } from 'node:fs';
+import { existsSync, statSync, symlinkSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { killAll, oneErrorLine, removeDir, run, startListening, tempDir, type LongRunning } from './helpers.ts';
@@ -52,6 +52,12 @@ void describe('shares encrypted to each officer (seal.recipients)', () => {
     const again = await run(['officer', 'keygen', '--out', keyFile('alice')]);
     assert.notEqual(again.code, 0);
     assert.match(oneErrorLine(again).message, /exists; it is never overwritten/);
+    // Nor through a symbolic link (one left dangling would otherwise be followed).
+    const link = join(dir, 'link.key');
+    symlinkSync(join(dir, 'elsewhere.key'), link);
+    const through = await run(['officer', 'keygen', '--out', link]);
+    assert.match(oneErrorLine(through).message, /exists; it is never overwritten/);
+    assert.equal(existsSync(join(dir, 'elsewhere.key')), false);
   });
 
   void it('refuses, before any key exists, a recipient age does not accept', async () => {

@@ -3,10 +3,11 @@
 // previous shares and unseals with the new ones, and the transparency log holds key.rekeyed. A bad share
 // is one line and a non-zero exit, and changes nothing.
 import assert from 'node:assert/strict';
-import { readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { DatabaseSync } from 'node:sqlite';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
+import { newOfficerKey } from '../../src/crypto/officer-packet.ts';
 import { killAll, lines, oneErrorLine, removeDir, run, startListening, tempDir, type LongRunning, type RunResult } from './helpers.ts';
 
 const SHARE = /enclave-share-v1-[A-Za-z0-9_-]{44}/g;
@@ -92,5 +93,32 @@ void describe('enclave rekey', () => {
     } finally {
       db.close();
     }
+  });
+});
+
+void describe('enclave rekey of a development enclave given seal.recipients', () => {
+  let dir: string;
+  before(() => {
+    dir = tempDir();
+  });
+  after(() => removeDir(dir));
+
+  void it('writes no share in clear: the development file, whose shares are void, is removed', async () => {
+    const init = await run(['init', '--dir', dir, '--dev']);
+    assert.equal(init.code, 0, init.stderr);
+    const config = join(dir, 'enclave.yaml');
+    const devFile = join(dir, 'data', 'dev-unseal.json');
+    assert.ok(existsSync(devFile));
+    const keys = await Promise.all(['alice', 'bob', 'carol'].map(async (o) => `    ${o}: ${(await newOfficerKey()).recipient}`));
+    const text = readFileSync(config, 'utf8');
+    const section = /^ {2}officers: \[alice, bob, carol\]$/m;
+    assert.match(text, section);
+    writeFileSync(config, text.replace(section, `  officers: [alice, bob, carol]\n  recipients:\n${keys.join('\n')}`));
+    const r = await run(['rekey', '--config', config, '--dev-unseal', '--json']);
+    assert.equal(r.code, 0, r.stderr);
+    assert.doesNotMatch(r.stdout + r.stderr, SHARE, 'no share in clear');
+    assert.equal((JSON.parse(r.stdout) as { packets: unknown[] }).packets.length, 3);
+    assert.equal(existsSync(devFile), false, 'the development file is gone');
+    assert.match(r.stderr, /removed .*dev-unseal\.json/);
   });
 });

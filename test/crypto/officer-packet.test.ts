@@ -36,6 +36,29 @@ void describe('officer packets', () => {
     await refused(openPacket(sealed, 'not a key'), 'invalid_argument');
   });
 
+  void it('open from everything init printed, forwarded whole: the block made for this identity is found', async () => {
+    const forBob = await sealPacket(bob.recipient, { officer: 'bob', share: `enclave-share-v1-${'B'.repeat(44)}` });
+    const whole = `Unseal shares …\n\nalice:\n${sealed.trimEnd()}\n\nbob:\n${forBob.trimEnd()}\n\nNext:\n  enclave serve\n`;
+    assert.deepEqual(await openPacket(whole, alice.identity), packet);
+    assert.equal((await openPacket(whole, bob.identity)).officer, 'bob');
+    // Quoted with indentation by a mail client.
+    assert.deepEqual(await openPacket(sealed.split('\n').map((l) => `    ${l}`).join('\n'), alice.identity), packet);
+    const carol = await newOfficerKey();
+    await refused(openPacket(whole, carol.identity), 'invalid_share', /none of the 2 encrypted shares given does open with this identity/);
+  });
+
+  void it('say what is wrong with an identity file age would not use: a damaged key, an SSH key, a passphrase-protected key', async () => {
+    await refused(openPacket(sealed, `${alice.identity.slice(0, -3)}QQQ`), 'invalid_argument', /key 1 is not a valid age secret key/);
+    await refused(openPacket(sealed, '-----BEGIN OPENSSH PRIVATE KEY-----\nb3BlbnNzaC1rZXktdjEAAAAABG5vbmU=\n-----END OPENSSH PRIVATE KEY-----\n'), 'invalid_argument', /holds no age secret key.*SSH keys/);
+    const { Encrypter, armor } = await import('age-encryption');
+    const e = new Encrypter();
+    e.setScryptWorkFactor(10);
+    e.setPassphrase('correct horse');
+    const protectedKey = await e.encrypt(`${alice.identity}\n`);
+    await refused(openPacket(sealed, armor.encode(protectedKey)), 'invalid_argument', /passphrase-protected/);
+    await refused(openPacket(sealed, Buffer.from(protectedKey).toString('latin1')), 'invalid_argument', /passphrase-protected/);
+  });
+
   void it('refuse a file age opens that is not an Enclave packet', async () => {
     const { Encrypter, armor } = await import('age-encryption');
     const e = new Encrypter();

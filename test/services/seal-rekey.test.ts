@@ -253,6 +253,30 @@ void describe('enclave rekey (seal service)', () => {
   });
 });
 
+void describe('a seal record this build cannot read', () => {
+  void it('a record of a later version (a newer Enclave rekeyed) is refused at the first share and at open, naming the version, never taken for a version 1 record', async () => {
+    const { store, server, initial } = await enclaveOf();
+    const record = JSON.parse((await store.meta.get('seal')) ?? '') as Record<string, unknown>;
+    await store.meta.put('seal', JSON.stringify({ ...record, version: 3 }));
+    await rejectsWith(server.submit(initial[0] ?? ''), 'migration_refused', /version 3, which this build of Enclave does not read/);
+    assert.equal(server.status().progress, 0);
+    await rejectsWith(new SealService(store.meta, new Keyring()).load(), 'migration_refused', /version 3/);
+    await store.close();
+  });
+
+  void it('an altered record (officers, threshold, not JSON) is refused as malformed, the enclave staying sealed', async () => {
+    const { store, server, initial } = await enclaveOf();
+    const text = (await store.meta.get('seal')) ?? '';
+    const record = JSON.parse(text) as Record<string, unknown>;
+    for (const altered of [JSON.stringify({ ...record, officers: 'alice' }), JSON.stringify({ ...record, threshold: 1 }), JSON.stringify({ ...record, sealedRoot: undefined }), `${text.slice(0, 20)}`]) {
+      await store.meta.put('seal', altered);
+      await rejectsWith(server.submit(initial[0] ?? ''), 'integrity_error', /seal record in the control store is (malformed|not JSON)/);
+      assert.equal(server.status().sealed, true);
+    }
+    await store.close();
+  });
+});
+
 void describe('enclave rekey (a whole enclave)', () => {
   void it('keeps every record readable, and an enclave opened with the new seal section unseals with the new shares', async () => {
     const fx = await makeFixture();

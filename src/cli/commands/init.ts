@@ -109,7 +109,9 @@ export function registerInit(program: Command, { io }: CliContext): void {
             '',
             'Next:',
             `  enclave serve --config ${shown(result.configPath)}${result.devUnsealPath ? ' --dev-unseal' : ''}`,
-            `  enclave unseal --config ${shown(result.configPath)}    # ${result.threshold} officers, each entering their share`,
+            result.packets === undefined
+              ? `  enclave unseal --config ${shown(result.configPath)}    # ${result.threshold} officers, each entering their share`
+              : `  enclave unseal --config ${shown(result.configPath)} --identity <your key file> < <your block>    # ${result.threshold} officers`,
             `  ENCLAVE_TOKEN=<your token> enclave token create --config ${shown(result.configPath)} --principal app --org platform --role service`,
             '  # … and other officers approve it: enclave token approve <proposal>',
           ].join('\n'),

@@ -1,11 +1,10 @@
 // `enclave officer`: an officer's own age key pair (keygen), and what init or rekey encrypted to it (open).
-import { existsSync } from 'node:fs';
 import type { Command } from 'commander';
 import type { CliContext } from '../context.ts';
 import { usageError } from '../fail.ts';
 import { openPipedPacket } from '../identity-file.ts';
 import { examples } from '../options.ts';
-import { atUserPath } from '../output-files.ts';
+import { pathError } from '../output-files.ts';
 import { displayPath, Output } from '../output.ts';
 
 export function registerOfficer(program: Command, { io }: CliContext): void {
@@ -31,11 +30,16 @@ export function registerOfficer(program: Command, { io }: CliContext): void {
     .option('--json', 'print the public key as JSON')
     .action(async (opts: { out: string; json?: boolean }) => {
       const out = new Output(io, { json: opts.json === true });
-      if (existsSync(opts.out)) throw usageError(`--out: ${opts.out} exists; it is never overwritten (it may be the key your shares are encrypted to)`);
       const { newOfficerKey } = await import('../../crypto/officer-packet.ts');
       const { writePrivateFile } = await import('../../storage/private-files.ts');
       const { identity, recipient } = await newOfficerKey();
-      atUserPath(`--out ${opts.out}`, () => writePrivateFile(opts.out, `# created: ${new Date().toISOString()}\n# public key: ${recipient}\n${identity}\n`));
+      try {
+        // O_EXCL: never over an existing file (it may be the key your shares are encrypted to), nor through a symbolic link.
+        writePrivateFile(opts.out, `# created: ${new Date().toISOString()}\n# public key: ${recipient}\n${identity}\n`, { exclusive: true });
+      } catch (err) {
+        if ((err as NodeJS.ErrnoException).code === 'EEXIST') throw usageError(`--out: ${opts.out} exists; it is never overwritten (it may be the key your shares are encrypted to)`);
+        throw pathError(err, `--out ${opts.out}`);
+      }
       out.result({ identity_file: opts.out, recipient }, () => [`Wrote ${displayPath(opts.out)} (your secret key; keep it like your share).`, `Public key, for seal.recipients in the configuration:`, `  ${recipient}`].join('\n'));
     });
   officer

@@ -1,6 +1,6 @@
 // `enclave rekey`: k officers enter their current shares here, and every officer of the configured seal
 // section gets a new one (Vault's `operator rekey`). The root key and the data stay; servers keep running.
-import { existsSync } from 'node:fs';
+import { existsSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Command } from 'commander';
 import type { CliContext } from '../context.ts';
@@ -70,7 +70,11 @@ export function registerRekey(program: Command, { io }: CliContext): void {
           );
         }
         const devFile = join(config.dataDir, DEV_UNSEAL_FILE);
-        if (existsSync(devFile)) {
+        if (existsSync(devFile) && target.recipients !== undefined) {
+          // Its shares are void now, and the new ones are each officer's alone (seal.recipients): none is written in clear.
+          rmSync(devFile, { force: true });
+          out.warn(`removed ${displayPath(devFile)}: its shares no longer unseal, and with seal.recipients no share is written in clear; \`enclave serve --dev-unseal\` no longer works for this enclave`);
+        } else if (existsSync(devFile)) {
           const dev = { warning: 'DEVELOPMENT ONLY: these shares unseal this enclave without its officers.', shares: result.shares.slice(0, result.threshold).map((s) => s.share) };
           writePrivateFile(devFile, JSON.stringify(dev, null, 2));
           out.warn(`DEVELOPMENT MODE: wrote the new shares to ${displayPath(devFile)}, from which \`enclave serve --dev-unseal\` unseals without the officers; never use in production`);
