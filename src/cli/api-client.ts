@@ -8,6 +8,7 @@ import { EnclaveError, isErrorCode } from '../core/errors.ts';
 import { readLimited } from '../services/read-limited.ts';
 import { dispatcherFor, presentsClientCertificate, trustsExtraCas } from './tls-client.ts';
 import { CliError, usageError } from './fail.ts';
+import { printable } from './output.ts';
 
 export interface ApiResponse<T> {
   readonly status: number;
@@ -59,12 +60,20 @@ export interface RawResponse {
  */
 export async function send(url: string, init: RequestInit, where: string, hint: string, maxBytes = MAX_RESPONSE_BYTES): Promise<RawResponse> {
   let res: RawResponse | undefined;
+  let redirect: { readonly status: number; readonly to: string | null } | undefined;
   // Outside the try: TLS options that cannot be used are a usage error, not an unreachable server.
   const dispatcher = dispatcherFor(url);
   try {
-    const answer = await fetch(url, { ...init, ...(dispatcher === undefined ? {} : { dispatcher }), signal: AbortSignal.timeout(TIMEOUT_MS) });
-    const body = await readLimited(answer, maxBytes);
-    if (body !== undefined) res = { status: answer.status, body, etag: answer.headers.get('etag') ?? undefined };
+    // Redirects are not followed: a 307 or 308 would send the body (an unseal share, a record) to wherever
+    // the answer points, and the API never redirects. Said below, with where it pointed.
+    const answer = await fetch(url, { ...init, ...(dispatcher === undefined ? {} : { dispatcher }), redirect: 'manual', signal: AbortSignal.timeout(TIMEOUT_MS) });
+    if (answer.status >= 300 && answer.status < 400) {
+      await answer.body?.cancel();
+      redirect = { status: answer.status, to: answer.headers.get('location') };
+    } else {
+      const body = await readLimited(answer, maxBytes);
+      if (body !== undefined) res = { status: answer.status, body, etag: answer.headers.get('etag') ?? undefined };
+    }
   } catch (err) {
     if (err instanceof Error && (err.name === 'TimeoutError' || err.name === 'AbortError')) {
       throw new CliError('unreachable', `no answer from ${where} within ${TIMEOUT_MS / 1000} s`, { cause: err });
@@ -72,6 +81,10 @@ export async function send(url: string, init: RequestInit, where: string, hint: 
     const cause = err instanceof Error ? (err.cause as NodeJS.ErrnoException | undefined) : undefined;
     const why = cause?.code ?? (cause instanceof Error ? cause.message : err instanceof Error ? err.message : 'error');
     throw new CliError('unreachable', `cannot reach ${where} (${withoutAuthorization(why, init.headers)}); ${tlsHint(cause?.code, url) ?? hint}`, { cause: err });
+  }
+  if (redirect !== undefined) {
+    const to = redirect.to === null ? '' : ` to ${printable(redirect.to.slice(0, 200))}`;
+    throw new CliError('bad_response', `${where} answered with a redirect (HTTP ${redirect.status}${to}), which the CLI does not follow (it would send there what it sends, a share or a token included); if that is the server, give its address instead`);
   }
   if (res === undefined) throw new CliError('bad_response', `${where} answered more than ${maxBytes.toLocaleString('en-US')} bytes`);
   return res;

@@ -144,3 +144,35 @@ describe('log search --all follows the next cursor only while the server makes p
     assert.equal(requests, MAX_LIST_PAGES);
   });
 });
+
+describe('a server that answers with a redirect', () => {
+  it('is not followed: an unseal share or a token is never sent where it points, and the command says where it pointed', async () => {
+    let elsewhere = 0;
+    const other = createServer((req, res) => {
+      elsewhere += 1;
+      req.resume();
+      res.writeHead(200, { 'content-type': 'application/json' }).end('{}');
+    });
+    await new Promise<void>((resolve) => other.listen(0, '127.0.0.1', resolve));
+    const target = `http://127.0.0.1:${(other.address() as AddressInfo).port}/v1/sys/unseal`;
+    const redirecting = createServer((req, res) => {
+      req.resume();
+      res.writeHead(307, { location: target }).end();
+    });
+    await new Promise<void>((resolve) => redirecting.listen(0, '127.0.0.1', resolve));
+    const at = `http://127.0.0.1:${(redirecting.address() as AddressInfo).port}`;
+    try {
+      for (const args of [['unseal', '--share', `enclave-share-v1-${'A'.repeat(44)}`], ['token', 'list', '-t', TOKEN]]) {
+        const r = await run([...args, '--server', at]);
+        assert.equal(r.code, 1, r.stderr);
+        const { code, message } = oneErrorLine(r);
+        assert.equal(code, 'bad_response');
+        assert.match(message, /answered with a redirect \(HTTP 307 to http:\/\/127\.0\.0\.1:\d+\/v1\/sys\/unseal\), which the CLI does not follow/);
+      }
+      assert.equal(elsewhere, 0, 'nothing reached the address the redirect pointed to');
+    } finally {
+      await new Promise((resolve) => redirecting.close(resolve));
+      await new Promise((resolve) => other.close(resolve));
+    }
+  });
+});
