@@ -4,7 +4,7 @@
 export const ERROR_CODES = {
   // request shape
   invalid_json: 'The request body is not valid JSON in UTF-8, or gives one member name twice in one object.',
-  invalid_request: 'The request does not match the expected shape (a field is missing, unknown or of the wrong type).',
+  invalid_request: 'The request does not match the expected shape (a field is missing, unknown or of the wrong type), gives a header that is no list more than once (Content-Type), or is not well-formed HTTP/1.1 (its request line, a header field, its body framing, header fields larger than the server accepts, or a request that did not arrive whole in time).',
   unsupported_media_type: 'The request body must be application/json.',
   payload_too_large: 'The request body exceeds the size the server accepts (for the API, server.max_body_bytes; for a witness, its fixed add-checkpoint limit).',
   not_found: 'No such route.',

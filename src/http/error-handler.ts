@@ -1,6 +1,8 @@
 // Turns every failure into `{ "error": { "code", "message", "details"? } }` with the status of
 // error-status.ts. Fastify's own errors (bad JSON, body too large, schema validation) are translated to
 // our codes; anything unexpected is logged server-side and answered as `internal` without its message.
+import { STATUS_CODES } from 'node:http';
+import type { Socket } from 'node:net';
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import FindMyWay from 'find-my-way';
 import { EnclaveError, ERROR_CODES, type ErrorCode } from '../core/errors.ts';
@@ -67,6 +69,30 @@ export function frameworkErrors(err: FastifyError, _request: FastifyRequest, rep
       ? new EnclaveError('uri_too_long', 'a path parameter is longer than the server accepts')
       : new EnclaveError('invalid_request', 'the URL could not be decoded');
   void sendError(reply, e);
+}
+
+/**
+ * Requests Node's HTTP parser refuses before any request exists (Fastify's `clientErrorHandler`): a
+ * malformed request line or header, Content-Length with Transfer-Encoding, a bad chunk, header fields too
+ * large, a request that never arrived whole. Answered in the API's error shape like every other failure:
+ * Fastify's default body has no code, which clients (the CLI) cannot tell from a foreign server's.
+ */
+export function clientErrors(this: FastifyInstance, err: Error & { code?: string }, socket: Socket): void {
+  if (err.code === 'ECONNRESET' || socket.destroyed) return;
+  const e =
+    err.code === 'HPE_HEADER_OVERFLOW'
+      ? new EnclaveError('invalid_request', 'the request line and header fields are larger than the server accepts')
+      : err.code === 'ERR_HTTP_REQUEST_TIMEOUT'
+        ? new EnclaveError('invalid_request', 'the request did not arrive whole in time')
+        : new EnclaveError('invalid_request', 'the request is not well-formed HTTP/1.1 (its request line, a header field or its body framing)');
+  this.log.debug({ err }, 'refused a malformed request');
+  if (socket.writable) {
+    const status = ERROR_STATUS[e.code];
+    const body = JSON.stringify({ error: { code: e.code, message: e.message } } satisfies ErrorBody);
+    // The connection cannot be reused: where the next request would start is unknown.
+    socket.write(`HTTP/1.1 ${status} ${STATUS_CODES[status]}\r\nContent-Type: application/json; charset=utf-8\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`);
+  }
+  socket.destroy(err);
 }
 
 /** The router options of every server here: the 405 lookup below must match paths exactly as Fastify does. */

@@ -40,13 +40,15 @@ export function installMetrics(app: FastifyInstance, enclave: Enclave): Registry
       },
     });
   }
-  // Break-glass uses nobody reviewed in time: an alert can watch this (issue 3 point 4).
+  // Break-glass uses nobody reviewed in time: an alert can watch this (issue 3 point 4). NaN while the
+  // control store cannot be read: one gauge failing would otherwise fail the whole scrape (every other
+  // metric, enclave_sealed too) exactly when the operator needs them.
   new Gauge({
     name: 'enclave_breakglass_overdue',
-    help: 'Break-glass grants not reviewed by their deadline.',
+    help: 'Break-glass grants not reviewed by their deadline (NaN while the control store cannot be read).',
     registers: [registry],
     async collect() {
-      this.set(await enclave.access.overdueBreakGlass());
+      this.set(await enclave.access.overdueBreakGlass().catch(() => Number.NaN));
     },
   });
 

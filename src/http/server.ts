@@ -7,8 +7,8 @@ import { EnclaveError } from '../core/errors.ts';
 import { duplicateName } from '../core/json-duplicate-names.ts';
 import { recordDataSchema } from '../core/record-model.ts';
 import { authenticate } from './auth.ts';
-import { refuseForeignCharset } from './content-type.ts';
-import { frameworkErrors, installErrorHandling, ROUTER_OPTIONS } from './error-handler.ts';
+import { refuseForeignCharset, refuseRepeatedContentType } from './content-type.ts';
+import { clientErrors, frameworkErrors, installErrorHandling, ROUTER_OPTIONS } from './error-handler.ts';
 import { installMetrics } from './metrics.ts';
 import { accessRoutes } from './routes/access-routes.ts';
 import { changeRoutes } from './routes/change-routes.ts';
@@ -50,6 +50,7 @@ export async function buildServer(enclave: Enclave, options: ServerOptions = {})
     // shape from the hook below, not Fastify's body without a code.
     return503OnClosing: false,
     frameworkErrors,
+    clientErrorHandler: clientErrors,
     // Reject what does not match instead of silently stripping or coercing it.
     ajv: { customOptions: { removeAdditional: false, coerceTypes: false, allErrors: true, useDefaults: false } },
     routerOptions: ROUTER_OPTIONS,
@@ -121,6 +122,7 @@ export async function buildServer(enclave: Enclave, options: ServerOptions = {})
   });
   app.addHook('preParsing', (request, _reply, payload, done) => {
     try {
+      refuseRepeatedContentType(request);
       refuseForeignCharset(request);
       done(null, payload);
     } catch (err) {

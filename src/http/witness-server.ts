@@ -7,7 +7,7 @@ import Fastify, { type FastifyInstance, type FastifyServerOptions } from 'fastif
 import { EnclaveError, isEnclaveError } from '../core/errors.ts';
 import { MAX_ADD_CHECKPOINT_SIZE } from '../core/tlog/witness-protocol.ts';
 import type { WitnessService } from '../services/witness-service.ts';
-import { frameworkErrors, installErrorHandling, ROUTER_OPTIONS } from './error-handler.ts';
+import { clientErrors, frameworkErrors, installErrorHandling, ROUTER_OPTIONS } from './error-handler.ts';
 import { httpsServerFactory } from './https-server.ts';
 import type { TlsCredentials } from './tls-credentials.ts';
 
@@ -23,6 +23,7 @@ export async function buildWitnessServer(witness: WitnessService, options: Witne
     bodyLimit: MAX_ADD_CHECKPOINT_SIZE,
     return503OnClosing: true,
     frameworkErrors,
+    clientErrorHandler: clientErrors,
     routerOptions: ROUTER_OPTIONS,
     ...(options.tls === undefined ? {} : { serverFactory: httpsServerFactory(options.tls) }),
   });

@@ -126,8 +126,10 @@ export class SealService {
     this.configuration = options.configuration;
   }
 
-  /** A seal service loaded from the control store and checked against the configured split (checkConfigured). */
-  /** `configured` null: not checked (a rekey, which makes the configured split the enclave's). */
+  /**
+   * A seal service loaded from the control store and checked against the configured split
+   * (checkConfigured); `configured` null: not checked (a rekey, which makes the configured split the enclave's).
+   */
   static async open(meta: MetaStore, keyring: Keyring, configured: SealSplit | null, options: SealOptions = {}): Promise<SealService> {
     const seal = new SealService(meta, keyring, options);
     await seal.load();
