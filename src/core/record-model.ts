@@ -80,6 +80,11 @@ export function validateRecordData(c: CollectionDef, data: unknown): RecordData 
     if (typeof v === 'number' && !Number.isFinite(v)) {
       throw new EnclaveError('invalid_field', `invalid record for collection "${c.name}": ${k} must be a finite number`, { details: { field: k } });
     }
+    // RFC 7493 §2.1 (I-JSON): a lone UTF-16 surrogate is no Unicode text, and would be stored and served back
+    // as such to every reader (and cannot be canonical JSON in a log entry or a migration digest).
+    if (typeof v === 'string' && !v.isWellFormed()) {
+      throw new EnclaveError('invalid_field', `invalid record for collection "${c.name}": ${k} is not well-formed Unicode (it holds a lone UTF-16 surrogate)`, { details: { field: k } });
+    }
   }
   if (Object.isFrozen(data)) valid.set(record, c);
   return data as RecordData;

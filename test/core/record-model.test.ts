@@ -128,6 +128,16 @@ void describe('validateRecordData', () => {
     assert.ok(err.message.includes('at most 32'));
   });
 
+  void it('a string holding a lone UTF-16 surrogate is invalid_field (RFC 7493 §2.1), naming the field, never echoing it; a surrogate pair is text', () => {
+    for (const [field, value] of [['secret', 'a\ud800'], ['owner', '\udc00z'], ['secret', 'x\udbff']] as const) {
+      const err = refused('invalid_field', { ...ok, [field]: value });
+      assert.equal(err.details?.field, field);
+      assert.match(err.message, /not well-formed Unicode/);
+      assert.ok(!err.message.includes(value));
+    }
+    assert.equal(validateRecordData(K, { ...ok, secret: 'emoji \ud83d\ude00' }).secret, 'emoji 😀');
+  });
+
   void it('data that is not an object is invalid_request', () => {
     for (const data of [null, undefined, 'text', 42, [], [ok]]) refused('invalid_request', data);
   });
