@@ -18,6 +18,9 @@ export async function apiRoutes(app: FastifyInstance): Promise<RouteRef[]> {
   return out;
 }
 
+/** The template with its parameters: each `{name}` encoded as one segment; the wildcard `{*}`, when given, as a path (its slashes kept). */
 export function fill(template: string, params: Record<string, string>): string {
-  return template.replace(/\{(\w+)\}/g, (_m, name: string) => encodeURIComponent(params[name] ?? 'x'));
+  const filled = template.replace(/\{(\w+)\}/g, (_m, name: string) => encodeURIComponent(params[name] ?? 'x'));
+  const wildcard = params['*'];
+  return wildcard === undefined ? filled : filled.replace('{*}', () => wildcard.split('/').map(encodeURIComponent).join('/'));
 }

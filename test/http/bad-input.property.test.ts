@@ -110,7 +110,7 @@ async function assertProperty<T>(property: fc.IAsyncPropertyWithHooks<T>, params
 test('random requests to every endpoint never yield a 5xx, a stack trace, a leak or a partial write', async () => {
   const request = fc.record({
     route: fc.constantFrom(...routes),
-    params: fc.record({ id: weirdString, collection: fc.oneof(weirdString, fc.constantFrom('users', 'messages')), version: fc.oneof(weirdString, fc.constantFrom('1', '2', '0', '99999999999')) }),
+    params: fc.record({ id: weirdString, collection: fc.oneof(weirdString, fc.constantFrom('users', 'messages')), version: fc.oneof(weirdString, fc.constantFrom('1', '2', '0', '99999999999')), '*': fc.oneof(weirdString, fc.constantFrom('checkpoint', 'tile/0/000', 'tile/0/x001/002.p/7', 'tile/entries/000', 'tile/9/000', 'tile/0/000.p/0', 'tile/0/000.p/256', '../checkpoint')) }),
     query: fc.dictionary(fc.constantFrom('limit', 'cursor', 'collection', 'x', 'status', 'kind', 'review', 'principal'), fc.oneof(weirdString, fc.constantFrom('pending', 'expired', 'overdue', 'policy', '5')), { maxKeys: 3 }),
     body: rawBody,
     auth,
