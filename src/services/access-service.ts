@@ -374,8 +374,33 @@ export class AccessService {
       // Another opening passed the check above meanwhile: these entries name ids no store holds.
       throw this.tooManyOpen(await this.store.grants.openBreakGlass(principal.id, now));
     }
+    await this.recountUnreviewed(principal, opened, grant);
     this.index.add(grant);
     return this.view(opened, []);
+  }
+
+  /**
+   * The store re-checks only max_open as it inserts. Openings that passed the unreviewed count at the same
+   * moment (on any instance) would all be stored, each one's predecessor revoked just before its insert:
+   * max_unreviewed, unbounded. So the count is taken again once stored, before this instance honours the
+   * grant: a use beyond the limit (or one that cannot be counted) has its grant revoked at once and is refused.
+   */
+  private async recountUnreviewed(principal: Principal, opened: AccessRequestRow, grant: GrantRow): Promise<void> {
+    let unreviewed: AccessRequestRow[];
+    try {
+      unreviewed = await this.unreviewedBreakGlass(principal.id);
+    } catch (err) {
+      await this.revokeFirst(grant, principal, false).catch(() => undefined);
+      throw err;
+    }
+    const max = this.config.gatekeeper.breakGlass.maxUnreviewed;
+    if (unreviewed.length <= max) return;
+    await this.revokeFirst(grant, principal, false);
+    throw new EnclaveError(
+      'breakglass_limit',
+      `break-glass ${opened.id} was stored at the same moment as another opening of yours: ${unreviewed.length} of your uses now await review (${unreviewed.map((r) => r.id).join(', ')}), more than gatekeeper.break_glass.max_unreviewed (${max}) allows, so its grant ${grant.id} is revoked; it awaits review like the others`,
+      { details: { key: 'gatekeeper.break_glass.max_unreviewed' } },
+    );
   }
 
   private tooManyOpen(open: readonly GrantRow[]): EnclaveError {
@@ -391,8 +416,7 @@ export class AccessService {
    * A principal's break-glass uses whose review is not complete (awaiting review or overdue), oldest
    * first, read from the control store, so uses opened through any instance count. Bounds: the store
    * answers the newest 1000 uses, so an unreviewed one behind 1000 newer is not seen; and the count is not
-   * repeated in the insert's transaction, so openings at the same moment (at most max_open of them get
-   * stored) may pass it together.
+   * repeated in the insert's transaction, but after it (recountUnreviewed).
    */
   private async unreviewedBreakGlass(principal: string): Promise<AccessRequestRow[]> {
     const rows = await this.store.accessRequests.list({ kind: 'breakglass', requester: principal, limit: 1000 });

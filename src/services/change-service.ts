@@ -782,7 +782,7 @@ export class ChangeService {
     let changes = this.changesOf.get(digest);
     if (!changes) {
       try {
-        changes = policyChanges((active ?? this.engine.parse(before)).policies, this.engine.parse(p.text).policies);
+        changes = policyChanges((active ?? this.engine.parse(before, { stored: true })).policies, this.engine.parse(p.text, { stored: true }).policies);
       } catch {
         // A base that no longer validates (the configuration changed): the line diff still shows the change.
         changes = NO_CHANGES;

@@ -109,6 +109,23 @@ function contextAttributes(node: unknown, into: Set<string>): Set<string> {
 
 const NO_ATTRIBUTES: ReadonlySet<string> = new Set();
 
+/**
+ * Characters that show as nothing, or move the text around them, in the views approvers read (a zero-width
+ * space in a string literal, a bidirectional override, a lone carriage return, which ends a Cedar comment):
+ * with them the text Cedar runs is not the text approved. Tabs, line feeds and CR LF pass.
+ */
+const HIDDEN_CHARACTER = /[\p{Cc}\p{Cf}\p{Co}\p{Cs}\p{Zl}\p{Zp}\u115f\u1160\u3164\uffa0]/gu;
+
+function hiddenCharacterProblem(text: string): string | undefined {
+  for (const m of text.matchAll(HIDDEN_CHARACTER)) {
+    const ch = m[0];
+    if (ch === '\t' || ch === '\n' || (ch === '\r' && text[m.index + 1] === '\n')) continue;
+    const code = `U+${(ch.codePointAt(0) ?? 0).toString(16).toUpperCase().padStart(4, '0')}`;
+    return `character ${code} (at ${position(text, m.index)}) is invisible or reorders the text around it, so approvers would not read what Cedar runs: remove it, or write it in a string as \\u{${code.slice(2).toLowerCase()}}`;
+  }
+  return undefined;
+}
+
 /** The action ids a policy's scope names (`action == A`, `action in [A, B]`); undefined for `action`. */
 function scopeActions(j: PolicyJson): ReadonlySet<string> | undefined {
   const a = j.action;
@@ -153,13 +170,16 @@ export class PolicyEngine {
   /**
    * Parses and validates a policy set against the generated schema. Every policy needs a unique
    * `@id("…")` (its name in decisions and the log); ids starting with `invariant/` are reserved;
-   * templates are not accepted. Throws `policy_invalid` with Cedar's diagnostics.
+   * templates are not accepted; nor is a character that hides or reorders text (a version stored before
+   * that check, `stored`, still loads). Throws `policy_invalid` with Cedar's diagnostics.
    */
-  parse(text: string, options: { invariants?: boolean } = {}): ParsedPolicySet {
+  parse(text: string, options: { invariants?: boolean; stored?: boolean } = {}): ParsedPolicySet {
     if (text.length > MAX_POLICY_TEXT) throw invalid([`the text is longer than ${MAX_POLICY_TEXT} characters`]);
     // Refused before the engine sees it: nesting deep enough to overflow its stack would break it for good.
     const tooComplex = policyComplexityProblem(text);
     if (tooComplex) throw invalid([`${tooComplex.message} (at ${tooComplex.line}:${tooComplex.column})`]);
+    const hidden = options.stored ? undefined : hiddenCharacterProblem(text);
+    if (hidden) throw invalid([hidden]);
     const parts = this.guard(() => policySetTextToParts(text));
     if (parts.type !== 'success') throw invalid(parts.errors.map((e) => describe(e, text)));
     if (parts.policy_templates.length > 0) throw invalid(['templates (policies with ?principal or ?resource slots) are not accepted']);
@@ -201,7 +221,7 @@ export class PolicyEngine {
 
   /** Makes a set active: from now on every evaluation uses it, with the invariants. */
   activate(version: number, text: string): void {
-    const set = this.parse(text);
+    const set = this.parse(text, { stored: true });
     const epoch = ++this.epoch;
     const all = [...this.invariants.policies.values(), ...set.policies.values()];
     // Cedar evaluates every policy of a set on every call; a policy whose scope names other actions can

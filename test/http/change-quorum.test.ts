@@ -146,6 +146,27 @@ describe('policy by quorum', () => {
     assert.equal(json<ProposalBody>(await h.call('approver', 'POST', `/v1/proposals/${p.id}/reject`, { digest: p.digest })).status, 'rejected');
     assert.equal(errorCode(await raw(bob, 'POST', `/v1/proposals/${p.id}/approve`, { digest: p.digest })), 'not_pending');
   });
+
+  test('a set holding a character that hides or reorders text is refused: approvers would not read what Cedar runs', async () => {
+    const cases: [string, string][] = [
+      // Reads as a forbid protecting ann; the zero-width space in the string means it matches no subject.
+      [`${DEFAULT_POLICIES}\n@id("protect-ann") forbid (principal, action, resource) when { context has subject && context.subject == "ann\u200b" };\n`, 'U+200B'],
+      // A lone carriage return ends a Cedar comment: what reads as a note is a permit.
+      [`${DEFAULT_POLICIES}\n// a note on the change\r@id("open") permit (principal, action, resource);\n`, 'U+000D'],
+      // A right-to-left override makes the comment's text show where the code is.
+      [`${DEFAULT_POLICIES}\n// \u202e; } eslaf { nehw\n`, 'U+202E'],
+    ];
+    for (const [text, code] of cases) {
+      const res = await propose(text);
+      assert.equal(res.statusCode, 422, `${code}: ${res.body}`);
+      assert.equal(errorCode(res), 'policy_invalid');
+      assert.match(json<{ error: { message: string } }>(res).error.message, new RegExp(`character ${code.replace('+', '\\+')} \\(at \\d+:\\d+\\) is invisible or reorders`));
+    }
+    // Line ends written CR LF, and the escape Cedar reads in a string, pass.
+    const crlf = await propose(`${DEFAULT_POLICIES.replace(/\n/g, '\r\n')}@id("escaped") forbid (principal, action, resource) when { context has subject && context.subject == "x\\u{200b}" };\r\n`);
+    assert.equal(crlf.statusCode, 201, crlf.body);
+    assert.equal(json<ProposalBody>(await h.call('approver', 'POST', `/v1/proposals/${json<ProposalBody>(crlf).id}/reject`, { digest: json<ProposalBody>(crlf).digest })).status, 'rejected');
+  });
 });
 
 describe('tokens by quorum', () => {

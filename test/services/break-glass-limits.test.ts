@@ -1,11 +1,13 @@
 // Break-glass limits at the service: a scope names its subjects, at most gatekeeper.break_glass.max_subjects,
 // and one principal holds at most max_open break-glass grants open. A refusal logs and stores nothing.
+// Openings raced past the count of uses awaiting review (max_unreviewed) are refused once stored.
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { EnclaveError, type ErrorCode } from '../../src/core/errors.ts';
 import type { Principal } from '../../src/core/principal.ts';
 import type { AccessInput } from '../../src/services/access-service.ts';
 import { makeFixture, type Fixture } from '../helpers/fixture.ts';
+import { hold, whileHeld } from '../helpers/hold.ts';
 import { loggedEvents } from '../helpers/log.ts';
 
 const MINUTE = 60_000;
@@ -130,5 +132,39 @@ describe('break-glass limits as configured: max_subjects 2, max_open 2', () => {
   it('one subject more than max_subjects is refused; who may not open break-glass is refused first', async () => {
     assert.match(await rejected(f.enclave.access.breakGlass(f.principals.officer, emergency(SUBJECTS)), 'invalid_scope'), /at most 2 \(gatekeeper\.break_glass\.max_subjects\) subjects, this scope names 3/);
     assert.doesNotMatch(await rejected(f.enclave.access.breakGlass(f.principals.approver, emergency(SUBJECTS)), 'forbidden'), /max_subjects/);
+  });
+});
+
+describe('break-glass limits raced: max_open 1, max_unreviewed 1', () => {
+  const now = Date.parse('2026-06-01T09:00:00Z');
+  let f: Fixture;
+  before(async () => {
+    ({ f } = await fixture(() => now, '    max_subjects: 10\n    max_open: 1\n    max_unreviewed: 1\n'));
+  });
+  after(async () => f.close());
+
+  it('an opening that passed the count while another was stored and revoked is refused, its grant revoked: max_unreviewed holds', async () => {
+    const officer = f.principals.officer;
+    // The first opening has passed both counts (nothing open, nothing awaiting review) and waits on the log.
+    const held = hold(f.enclave.log, 'append', (e) => e.type === 'breakglass.opened', { once: true });
+    const first = f.enclave.access.breakGlass(officer, emergency(['ann'])).then(
+      () => undefined,
+      (err: unknown) => err,
+    );
+    await whileHeld(held, async () => {
+      assert.equal(await Promise.race([held.reached.then(() => 'held'), first]), 'held', 'the first opening waits on the log');
+      // Meanwhile a second opening is stored, and its grant revoked: nothing is open when the first inserts.
+      const second = await f.enclave.access.breakGlass(officer, emergency(['bo']));
+      await f.enclave.access.revoke(officer, second.grant ?? '');
+    });
+    const late = await first;
+    assert.ok(late instanceof EnclaveError, `the opening was honoured past max_unreviewed: ${String(late)}`);
+    assert.equal(late.code, 'breakglass_limit', late.message);
+    assert.match(late.message, /more than gatekeeper\.break_glass\.max_unreviewed \(1\) allows, so its grant gr_\S+ is revoked/);
+    const stillOpen = (await f.enclave.control.grants.list({ principal: officer.id })).filter((g) => g.breakglass && g.revokedAt === null && g.expiresAt > now);
+    assert.deepEqual(stillOpen, [], 'no break-glass grant stays open');
+    assert.equal(f.enclave.grants.active(officer.id, now).length, 0, 'nor does this instance honour one');
+    const grantsRevoked = (await loggedEvents(f.enclave)).filter((e) => e.type === 'grant.revoked').length;
+    assert.equal(grantsRevoked, 2, 'the revocation is logged');
   });
 });
