@@ -60,13 +60,15 @@ export function count(n: number): string {
   return n.toLocaleString('en-US');
 }
 
-// Control characters (C0, DEL, C1) and the line separators and bidirectional overrides that reorder text.
-const BEYOND_C0 = '\\u007f-\\u009f\\u2028\\u2029\\u200e\\u200f\\u202a-\\u202e\\u2066-\\u2069';
-const UNPRINTABLE = new RegExp(`[\\u0000-\\u001f${BEYOND_C0}]`, 'g');
+// Control characters (C0, DEL, C1), the line separators, and every format character (Unicode's Cf: the
+// bidirectional controls that reorder text, and the zero-width ones that hide it: "ann\u200b" shows as "ann").
+const BEYOND_C0 = '\\u007f-\\u009f\\u2028\\u2029\\p{Cf}';
+const UNPRINTABLE = new RegExp(`[\\u0000-\\u001f${BEYOND_C0}]`, 'gu');
 // The same but for line feeds and tabs, which move to the next line or tab stop and overwrite nothing.
-const UNPRINTABLE_IN_TEXT = new RegExp(`[\\u0000-\\u0008\\u000b-\\u001f${BEYOND_C0}]`, 'g');
+const UNPRINTABLE_IN_TEXT = new RegExp(`[\\u0000-\\u0008\\u000b-\\u001f${BEYOND_C0}]`, 'gu');
 
-const escaped = (c: string) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`;
+// Each UTF-16 unit as \uXXXX (a character beyond U+FFFF as its surrogate pair): inside a JSON string (--json) the escape means the same character.
+const escaped = (c: string) => [...Array(c.length).keys()].map((i) => `\\u${c.charCodeAt(i).toString(16).padStart(4, '0')}`).join('');
 
 /** A value made safe to print on one line: each control character as its \uXXXX escape, line feeds included. */
 export function printable(text: string): string {

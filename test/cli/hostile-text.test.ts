@@ -21,11 +21,11 @@ const OSC52 = '\u001b]52;c;ZWNobyBwd25lZA==\u0007';
 const CLEAR = '\u001b[2J\u001b[H';
 
 /**
- * What a terminal acts on: C0 controls, DEL, C1 controls, the line separators and the bidirectional
- * controls. The CLI itself emits line feeds between lines, and tabs pass where it prints multi-line text
+ * What a terminal acts on, or shows as nothing: C0 controls, DEL, C1 controls, the line separators and
+ * the format characters (bidirectional controls, zero-width characters). The CLI itself emits line feeds between lines, and tabs pass where it prints multi-line text
  * as it is (a policy set keeps its indentation): a tab moves to the next tab stop and overwrites nothing.
  */
-const ACTS = /[\u0000-\u0008\u000b-\u001f\u007f-\u009f\u2028\u2029\u200e\u200f\u202a-\u202e\u2066-\u2069]/;
+const ACTS = /[\u0000-\u0008\u000b-\u001f\u007f-\u009f\u2028\u2029\p{Cf}]/u;
 
 const REQ = `req_${'A'.repeat(12)}`;
 const PROP = `prop_${'A'.repeat(12)}`;
@@ -147,6 +147,18 @@ describe('text from the server', () => {
     assertInert(json.out, 'record get --json');
     const parsed = JSON.parse(json.out) as { data: Record<string, string> };
     assert.equal(parsed.data['email'], OSC52, 'the JSON means what the server sent');
+  });
+
+  it('text hidden by format characters (a zero-width space, a soft hyphen, a word joiner, a tag character) is shown escaped; --json means the same', async () => {
+    const hidden = 'ann\u200b\u00ad\u2060\u{e0041}';
+    routes = answers((n) => (n === 23 ? hidden : `v${n}`));
+    const shown = await cli(['record', 'get', 'users', 'u-1']);
+    assert.equal(shown.code, 0, shown.err);
+    assertInert(shown.out, 'record get');
+    assert.match(shown.out, /email +ann\\u200b\\u00ad\\u2060\\udb40\\udc41$/m);
+    const json = await cli(['record', 'get', 'users', 'u-1', '--json']);
+    assertInert(json.out, 'record get --json');
+    assert.equal((JSON.parse(json.out) as { data: Record<string, string> }).data['email'], hidden);
   });
 
   it('an error message relayed from the API is one escaped line', async () => {
