@@ -12,7 +12,7 @@ export const EXIT_USAGE = 2;
 /** Codes of failures that happen only on the client side; everything else uses the API's codes. Listed in docs/errors.md. */
 export const CLI_ONLY_CODES = {
   unreachable: 'The server did not answer (not running, wrong --server, or timed out).',
-  bad_response: 'The server answered with something that is not an Enclave API response.',
+  bad_response: 'The server answered with something that is not an Enclave API response, or with a redirect, which the CLI does not follow.',
   listen_failed: '`enclave serve` could not listen on the configured host and port.',
   aborted: 'The person at the terminal interrupted a prompt.',
   verification_failed: '`enclave migrate verify` found mismatches between the source and the vault (listed on stdout).',

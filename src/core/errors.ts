@@ -17,7 +17,7 @@ export const ERROR_CODES = {
   // domain
   unknown_collection: 'The collection is not defined in the configuration.',
   unknown_field: 'The record names a field that its collection does not define.',
-  invalid_field: 'A field value does not match its declared type or limits.',
+  invalid_field: 'A field value does not match its declared type or limits (a string holding a lone UTF-16 surrogate included).',
   record_not_found: 'No record with that id exists in that collection (a principal refused that action gets 403 `forbidden` instead).',
   record_exists: 'A record with that id already exists, or another request is creating it at this moment.',
   version_conflict: 'No entity-tag in If-Match matches the record as it is now (it changed, or was deleted and created again, since; or the tag is weak, a bare version, or not one this server issues); or, for a delete without If-Match, the record changed twice while it was being deleted.',
@@ -33,7 +33,7 @@ export const ERROR_CODES = {
   invalid_scope: 'The access scope is empty, too wide (break-glass names its subjects, at most gatekeeper.break_glass.max_subjects), or names an unknown or erased subject, or an unknown collection or protected field.',
   invalid_justification: 'The justification code is not configured, or its free text is too short or says nothing.',
   invalid_duration: 'The requested duration is not a positive number of seconds within the configured maximum.',
-  breakglass_limit: 'The principal already holds as many open break-glass grants as gatekeeper.break_glass.max_open allows (revoke one, or wait until one expires), or has as many break-glass uses awaiting review as gatekeeper.break_glass.max_unreviewed allows (until one is reviewed); or file an access request.',
+  breakglass_limit: 'The principal already holds as many open break-glass grants as gatekeeper.break_glass.max_open allows (revoke one, or wait until one expires), or has as many break-glass uses awaiting review as gatekeeper.break_glass.max_unreviewed allows (until one is reviewed), or an opening made at the same moment as another took the uses awaiting review past max_unreviewed (its grant is revoked at once); or file an access request.',
   request_not_found: 'No access request or break-glass grant with that id exists.',
   grant_not_found: 'No grant with that id exists.',
   proposal_not_found: 'No change proposal with that id exists.',
@@ -47,12 +47,12 @@ export const ERROR_CODES = {
   already_reviewed: 'This approver already gave a verdict on this request or proposal (the same verdict again is accepted only to complete what it decided, when the log refused the entry of the grant or change).',
   stale_proposal: 'The policy set changed since this proposal was made; propose again against the active version.',
   policy_engine_failed: 'The policy engine failed (its WebAssembly module trapped) and refuses every decision until the server restarts, except sealing by a gatekeeper officer whose role allows it; the server log has the cause.',
-  policy_invalid: 'The proposed policy set does not parse or does not validate against the generated Cedar schema.',
+  policy_invalid: 'The proposed policy set does not parse or does not validate against the generated Cedar schema, or holds a character that hides or reorders text (zero-width, bidirectional, a lone carriage return).',
   // seal and keys
   sealed: 'The enclave is sealed: officers must enter their unseal shares (as many as the threshold) with `enclave unseal` before protected data can be served.',
-  invalid_share: 'The unseal share is malformed or is not one of this enclave\'s shares.',
+  invalid_share: 'The unseal share is malformed or is not one of this enclave\'s current shares (one from before a rekey, or from a rekey that did not complete), or an encrypted share does not open with the given identity or holds no Enclave share.',
   duplicate_share: 'That unseal share was already entered.',
-  unseal_failed: 'The entered shares do not reconstruct the root key.',
+  unseal_failed: 'The entered shares do not reconstruct the root key, or a rekey was given fewer shares than the threshold of the current split.',
   rekey_conflict: 'The seal changed while a rekey ran (another rekey completed first): nothing was replaced, and the shares that rekey showed are void.',
   integrity_error: 'A ciphertext failed authentication: it was tampered with or moved to another row; or the seal record in the control store is malformed.',
   // transparency log: its data formats, proofs, signatures and witnesses (C2SP tlog-*, RFC 9162)
@@ -88,7 +88,7 @@ export const ERROR_CODES = {
   // storage
   migration_refused: 'The stored schema history does not match this build (a migration is modified, unknown or out of order), or a migration failed to apply; or the seal record was written by a newer Enclave (a seal record version this build does not read).',
   storage_unavailable: 'The store could not be reached.',
-  log_unavailable: 'The transparency log could not durably accept the entry, so nothing was revealed.',
+  log_unavailable: 'The transparency log could not durably accept the entry, so nothing was revealed or changed.',
   internal: 'An unexpected internal error. Nothing was written; details are in the server log.',
 } as const;
 

@@ -84,7 +84,7 @@ function armoredBlocks(text: string): string[] {
   for (let from = text.indexOf(BEGIN); from >= 0; from = text.indexOf(BEGIN, from + BEGIN.length)) {
     const end = text.indexOf(END, from);
     const block = end < 0 ? text.slice(from) : text.slice(from, end + END.length);
-    // Indented or quoted by a mail or chat client: age's armor takes the lines as they were printed.
+    // Indented by a mail or chat client: age's armor takes the lines as they were printed (a "> " quote is not undone).
     blocks.push(
       block
         .split(/\r?\n/)

@@ -648,7 +648,7 @@ export class ChangeService {
         this.engine.parse(effect.version.text);
       } catch (err) {
         if (!(err instanceof EnclaveError)) throw err;
-        await this.store.proposals.decide(row.id, { status: 'failed', at: now, outcome: `not applied: it no longer validates against the configuration's schema: ${err.message}` });
+        await this.store.proposals.decide(row.id, { status: 'failed', at: now, outcome: `not applied: it no longer passes the checks made of a proposal (the configuration's schema may have changed, or a check was added since it was made): ${err.message}` });
         throw err;
       }
     }

@@ -887,8 +887,8 @@ export class Vault {
    * key: two creates of one id for subjects at two sites each found it nowhere and stored it, through two
    * instances or one. `work` gets the ids held; an id another create holds is not, unless `wait` and that
    * create settles within about two seconds (a bulk load's: its rows are then refused only if still busy).
-   * With one home site its primary key alone keeps an id to one record: no claim (about 10 µs an id in a
-   * bulk load, HMAC and two control-store writes).
+   * With one home site its primary key alone keeps an id to one record, so no claim is taken (a claim
+   * costs about 10 µs an id in a bulk load: an HMAC and two control-store writes).
    */
   private async claimingRecordIds<T>(collection: string, ids: readonly string[], wait: boolean, work: (held: ReadonlySet<string>) => Promise<T>): Promise<T> {
     if (this.homeSites <= 1) return work(new Set(ids));
