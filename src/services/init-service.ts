@@ -11,7 +11,7 @@ import { pathProblem } from '../core/path-problem.ts';
 import { makeDirectories, makePrivateDir, PathStepError, writePrivateFile } from '../storage/private-files.ts';
 import { sqlitePathOf } from '../storage/open-store.ts';
 import { loadConfig } from './config-loader.ts';
-import { DEV_UNSEAL_FILE } from './dev-shares.ts';
+import { DEV_UNSEAL_FILE, writeDevShares } from './dev-shares.ts';
 import { openEnclave, type Enclave } from './enclave.ts';
 import type { OfficerShare } from './seal-service.ts';
 import { checkRecipients, encryptedPackets, type EncryptedPacket } from './share-packets.ts';
@@ -113,10 +113,7 @@ async function init(dir: string, options: StarterOptions & { dev?: boolean }, cr
       const t = await enclave.tokens.issue({ principal: officer, org, role, label });
       tokens.push({ officer, id: t.id, secret: t.secret });
     }
-    if (devUnsealPath !== null) {
-      const dev = { warning: 'DEVELOPMENT ONLY: these shares unseal this enclave without its officers.', shares: shares.slice(0, config.seal.threshold).map((s) => s.share) };
-      writePrivateFile(devUnsealPath, JSON.stringify(dev, null, 2));
-    }
+    if (devUnsealPath !== null) writeDevShares(devUnsealPath, shares.slice(0, config.seal.threshold).map((s) => s.share));
     // Each officer's share and bootstrap token travel together, readable by that officer alone.
     const tokenOf = new Map(tokens.map((t) => [t.officer, t.secret]));
     const packets = await encryptedPackets(

@@ -225,6 +225,7 @@ export class SealService {
   async initialize(officers: readonly string[], threshold: number, options: { pending?: boolean } = {}): Promise<OfficerShare[]> {
     checkSplit({ threshold, officers });
     const root = randomBytes(32);
+    const check = rootCheck(root);
     let split: Split;
     try {
       split = await splitUnsealKey(root, { threshold, officers });
@@ -236,7 +237,7 @@ export class SealService {
       version: 2,
       threshold,
       officers: split.officers,
-      rootCheck: split.rootCheck,
+      rootCheck: check,
       sealedRoot: split.sealedRoot,
       createdAt: new Date().toISOString(),
       ...(options.pending === true ? { initializing: true as const } : {}),
@@ -511,7 +512,6 @@ interface Split {
   readonly shares: OfficerShare[];
   readonly officers: { readonly name: string; readonly fingerprint: string }[];
   readonly sealedRoot: string;
-  readonly rootCheck: string;
 }
 
 async function splitUnsealKey(root: Uint8Array, split: SealSplit): Promise<Split> {
@@ -522,7 +522,6 @@ async function splitUnsealKey(root: Uint8Array, split: SealSplit): Promise<Split
       shares: split.officers.map((officer, i) => ({ officer, share: shares[i] ?? '' })),
       officers: split.officers.map((name, i) => ({ name, fingerprint: shareFingerprint(shares[i] ?? '') })),
       sealedRoot: sealRoot(unsealKey, root),
-      rootCheck: rootCheck(root),
     };
   } finally {
     unsealKey.fill(0);

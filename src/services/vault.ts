@@ -687,90 +687,107 @@ export class Vault {
       idsBySite.set(t.located.site, ids);
     }
     // Claimed while they are looked up at the other home sites and stored (claimingRecordIds), as a create's id.
-    return this.claimingRecordIds(c.name, [...idsBySite.values()].flat(), true, async (claimed) => {
-      const heldElsewhere = await this.heldElsewhere(c.name, idsBySite);
-      const bySite = new Map<Store, { row: RecordRow; data: RecordData; dek: AeadKey }[]>();
-      // One record.created entry per subject and batch, with the number of records submitted for them.
-      const perSubject = new Map<string, { count: number; policies: readonly string[] }>();
-      /** Record id → the subject of the first item of this batch written under it. */
-      const inBatch = new Map<string, string>();
-      for (const { id, data, subject, decision } of checked) {
-        const target = targets.get(subject);
-        if (target === undefined) continue;
-        if (typeof target === 'string') {
-          refused.push({ id, code: target });
-          continue;
-        }
-        // Ids are unique across the enclave: one held at another home site is this subject's already, or refused.
-        const holder = heldElsewhere.get(id);
-        if (holder !== undefined) {
-          if (holder !== subject) refused.push({ id, code: 'subject_mismatch' });
-          continue;
-        }
-        // Still being created by another request (for the next pass): it may go to another home site.
-        if (!claimed.has(id)) {
-          refused.push({ id, code: 'record_exists' });
-          continue;
-        }
-        // Nor may one batch give an id to two subjects: at two home sites, both rows were stored.
-        const first = inBatch.get(id);
-        if (first !== undefined && first !== subject) {
-          refused.push({ id, code: 'subject_mismatch' });
-          continue;
-        }
-        inBatch.set(id, subject);
-        const rows = bySite.get(target.located.store) ?? [];
-        rows.push({ row: this.sealRow(c, id, subject, 1, data, target.dek, now, { createdAt: now, createdBy: principal.id }), data, dek: target.dek });
-        bySite.set(target.located.store, rows);
-        perSubject.set(subject, { count: (perSubject.get(subject)?.count ?? 0) + 1, policies: decision.policies });
+    return this.claimingRecordIds(c.name, [...idsBySite.values()].flat(), true, (claimed) =>
+      this.storeImport({ principal, c, checked, targets, idsBySite, claimed, submitted, refused, now, replace: options.replace === true }),
+    );
+  }
+
+  /** The store part of a bulk load, its record ids claimed (`claimed`: those held): importRecords. */
+  private async storeImport(w: {
+    readonly principal: Principal;
+    readonly c: CollectionDef;
+    readonly checked: readonly { id: string; data: RecordData; subject: string; decision: Decision }[];
+    readonly targets: ReadonlyMap<string, { located: Located<SubjectRow>; dek: AeadKey } | ErrorCode>;
+    readonly idsBySite: ReadonlyMap<string, string[]>;
+    readonly claimed: ReadonlySet<string>;
+    readonly submitted: number;
+    readonly refused: { id: string; code: ErrorCode }[];
+    readonly now: number;
+    readonly replace: boolean;
+  }): Promise<ImportResult> {
+    const { principal, c, checked, targets, idsBySite, claimed, submitted, refused, now } = w;
+    const heldElsewhere = await this.heldElsewhere(c.name, idsBySite);
+    const bySite = new Map<Store, { row: RecordRow; data: RecordData; dek: AeadKey }[]>();
+    // One record.created entry per subject and batch, with the number of records submitted for them.
+    const perSubject = new Map<string, { count: number; policies: readonly string[] }>();
+    /** Record id → the subject of the first item of this batch written under it. */
+    const inBatch = new Map<string, string>();
+    for (const { id, data, subject, decision } of checked) {
+      const target = targets.get(subject);
+      if (target === undefined) continue;
+      if (typeof target === 'string') {
+        refused.push({ id, code: target });
+        continue;
       }
-      await Promise.all(
-        [...perSubject].map(([subject, { count, policies }]) =>
-          this.record('record.created', principal, subject, { collection: c.name, records: count, policies: [...policies], import: true }),
-        ),
-      );
-      let created = 0;
-      let replaced = 0;
-      for (const [store, rows] of bySite) {
-        const { inserted, unavailable } = await store.records.insertMany(rows.map((r) => r.row));
-        created += inserted;
-        if (inserted === rows.length) continue;
-        // Subjects re-homed or erased (through another instance) since they were looked up: their rows
-        // were not written, and are refused with what the subject's row says now.
-        const why = new Map<string, ErrorCode>();
-        for (const subject of unavailable) why.set(subject, await this.writeRefusedCode(subject, store));
-        const stored = await store.records.getMany(c.name, rows.map((r) => r.row.id));
-        for (const { row, data, dek } of rows) {
-          const refusal = why.get(row.subject);
-          if (refusal !== undefined) {
-            refused.push({ id: row.id, code: refusal });
-            continue;
-          }
-          const existing = stored.get(row.id);
-          // Just inserted (the same bytes): nothing to do.
-          if (!existing || (existing.version === 1 && existing.publicJson === row.publicJson && sameBytes(existing.sealed, row.sealed))) continue;
-          // A record another principal created (through the API, or another migration) is never replaced,
-          // whatever it holds: the id is theirs. Only a creator not known (a record older than the column) is
-          // taken at the caller's word.
-          if (options.replace === true && existing.createdBy !== null && existing.createdBy !== principal.id) {
-            refused.push({ id: row.id, code: 'record_exists' });
-            continue;
-          }
-          // An id another subject's record has is refused, never counted as already there.
-          if (existing.subject !== row.subject) {
-            refused.push({ id: row.id, code: 'subject_mismatch' });
-            continue;
-          }
-          if (options.replace !== true || this.holds(c, existing, data, dek)) continue;
-          const next = this.sealRow(c, row.id, row.subject, existing.version + 1, data, dek, now, existing);
-          await this.record('record.updated', principal, row.subject, { collection: c.name, version: next.version, fields: Object.keys(data), policies: [...(perSubject.get(row.subject)?.policies ?? [])], import: true });
-          const outcome = await store.records.update(next, revisionOf(existing));
-          if (outcome === 'updated') replaced += 1;
-          else refused.push({ id: row.id, code: outcome === 'subject_unavailable' ? await this.writeRefusedCode(row.subject, store) : 'version_conflict' });
-        }
+      // Ids are unique across the enclave: one held at another home site is this subject's already, or refused.
+      const holder = heldElsewhere.get(id);
+      if (holder !== undefined) {
+        if (holder !== subject) refused.push({ id, code: 'subject_mismatch' });
+        continue;
       }
-      return { created, replaced, existing: submitted - refused.length - created - replaced, refused };
-    });
+      // Still being created by another request (for the next pass): it may go to another home site.
+      if (!claimed.has(id)) {
+        refused.push({ id, code: 'record_exists' });
+        continue;
+      }
+      // Nor may one batch give an id to two subjects: at two home sites, both rows were stored.
+      const first = inBatch.get(id);
+      if (first !== undefined && first !== subject) {
+        refused.push({ id, code: 'subject_mismatch' });
+        continue;
+      }
+      inBatch.set(id, subject);
+      const rows = bySite.get(target.located.store) ?? [];
+      rows.push({ row: this.sealRow(c, id, subject, 1, data, target.dek, now, { createdAt: now, createdBy: principal.id }), data, dek: target.dek });
+      bySite.set(target.located.store, rows);
+      perSubject.set(subject, { count: (perSubject.get(subject)?.count ?? 0) + 1, policies: decision.policies });
+    }
+    await Promise.all(
+      [...perSubject].map(([subject, { count, policies }]) =>
+        this.record('record.created', principal, subject, { collection: c.name, records: count, policies: [...policies], import: true }),
+      ),
+    );
+    let created = 0;
+    let replaced = 0;
+    for (const [store, rows] of bySite) {
+      const { inserted, unavailable } = await store.records.insertMany(rows.map((r) => r.row));
+      created += inserted;
+      if (inserted === rows.length) continue;
+      // Subjects re-homed or erased (through another instance) since they were looked up: their rows
+      // were not written, and are refused with what the subject's row says now.
+      const why = new Map<string, ErrorCode>();
+      for (const subject of unavailable) why.set(subject, await this.writeRefusedCode(subject, store));
+      const stored = await store.records.getMany(c.name, rows.map((r) => r.row.id));
+      for (const { row, data, dek } of rows) {
+        const refusal = why.get(row.subject);
+        if (refusal !== undefined) {
+          refused.push({ id: row.id, code: refusal });
+          continue;
+        }
+        const existing = stored.get(row.id);
+        // Just inserted (the same bytes): nothing to do.
+        if (!existing || (existing.version === 1 && existing.publicJson === row.publicJson && sameBytes(existing.sealed, row.sealed))) continue;
+        // A record another principal created (through the API, or another migration) is never replaced,
+        // whatever it holds: the id is theirs. Only a creator not known (a record older than the column) is
+        // taken at the caller's word.
+        if (w.replace && existing.createdBy !== null && existing.createdBy !== principal.id) {
+          refused.push({ id: row.id, code: 'record_exists' });
+          continue;
+        }
+        // An id another subject's record has is refused, never counted as already there.
+        if (existing.subject !== row.subject) {
+          refused.push({ id: row.id, code: 'subject_mismatch' });
+          continue;
+        }
+        if (!w.replace || this.holds(c, existing, data, dek)) continue;
+        const next = this.sealRow(c, row.id, row.subject, existing.version + 1, data, dek, now, existing);
+        await this.record('record.updated', principal, row.subject, { collection: c.name, version: next.version, fields: Object.keys(data), policies: [...(perSubject.get(row.subject)?.policies ?? [])], import: true });
+        const outcome = await store.records.update(next, revisionOf(existing));
+        if (outcome === 'updated') replaced += 1;
+        else refused.push({ id: row.id, code: outcome === 'subject_unavailable' ? await this.writeRefusedCode(row.subject, store) : 'version_conflict' });
+      }
+    }
+    return { created, replaced, existing: submitted - refused.length - created - replaced, refused };
   }
 
   /** Whether a stored row holds exactly `data` (compared as canonical JSON, protected fields decrypted). */

@@ -7,7 +7,7 @@ import { ID_PATTERN } from '../../core/api-ids.ts';
 import type { CliContext } from '../context.ts';
 import { usageError } from '../fail.ts';
 import { DEFAULT_CONFIG, examples, integerIn, nameList } from '../options.ts';
-import { describePackets } from '../officer-packets.ts';
+import { describePackets, describeShares } from '../officer-packets.ts';
 import { columns, displayPath, Output } from '../output.ts';
 
 interface InitOptions {
@@ -98,9 +98,7 @@ export function registerInit(program: Command, { io }: CliContext): void {
             '',
             ...(result.packets === undefined
               ? [
-                  `Unseal shares: any ${result.threshold} of these ${result.shares.length} unseal the enclave.`,
-                  'THEY ARE SHOWN ONCE AND STORED NOWHERE: give each officer their own share now, over a safe channel.',
-                  columns(result.shares.map((s) => [s.officer, s.share])),
+                  describeShares(result.shares, `Unseal shares: any ${result.threshold} of these ${result.shares.length} unseal the enclave.`),
                   '',
                   `Bootstrap tokens, one per officer (shown once; only their hashes are stored). Every later token needs ${result.tokens.length > 1 ? 'approval by other officers' : 'approval'}:`,
                   columns(result.tokens.map((t) => [t.officer, t.secret])),

@@ -6,8 +6,8 @@ import type { Command } from 'commander';
 import type { CliContext } from '../context.ts';
 import { CliError } from '../fail.ts';
 import { configPathOf, examples } from '../options.ts';
-import { describePackets } from '../officer-packets.ts';
-import { columns, displayPath, Output } from '../output.ts';
+import { describePackets, describeShares } from '../officer-packets.ts';
+import { displayPath, Output } from '../output.ts';
 
 interface RekeyOptions {
   readonly devUnseal?: boolean;
@@ -38,8 +38,7 @@ export function registerRekey(program: Command, { io }: CliContext): void {
       const { loadConfig } = await import('../../services/config-loader.ts');
       const { openLocalEnclave } = await import('../local-enclave.ts');
       const { unsealLocally } = await import('../local-unseal.ts');
-      const { DEV_UNSEAL_FILE } = await import('../../services/dev-shares.ts');
-      const { writePrivateFile } = await import('../../storage/private-files.ts');
+      const { DEV_UNSEAL_FILE, writeDevShares } = await import('../../services/dev-shares.ts');
       const { checkRecipients, encryptedPackets } = await import('../../services/share-packets.ts');
       const config = loadConfig(configPath);
       const target = config.seal;
@@ -59,9 +58,7 @@ export function registerRekey(program: Command, { io }: CliContext): void {
             out.result({ threshold: target.threshold, packets, previous: current }, () => describePackets(packets, `${heading}; shown once and stored nowhere`));
             return;
           }
-          out.result({ threshold: target.threshold, shares, previous: current }, () =>
-            [`${heading}.`, 'THEY ARE SHOWN ONCE AND STORED NOWHERE: give each officer their own share now, over a safe channel.', columns(shares.map((s) => [s.officer, s.share]))].join('\n'),
-          );
+          out.result({ threshold: target.threshold, shares, previous: current }, () => describeShares(shares, `${heading}.`));
         });
         out.note(`Rekeyed (logged as key.rekeyed): the shares above unseal the enclave from now on, and the previous ${current.officers.length} no longer do. The root key and the data are unchanged.`);
         if (result.previousWereRootShares) {
@@ -70,13 +67,13 @@ export function registerRekey(program: Command, { io }: CliContext): void {
           );
         }
         const devFile = join(config.dataDir, DEV_UNSEAL_FILE);
-        if (existsSync(devFile) && target.recipients !== undefined) {
+        if (!existsSync(devFile)) return;
+        if (target.recipients !== undefined) {
           // Its shares are void now, and the new ones are each officer's alone (seal.recipients): none is written in clear.
           rmSync(devFile, { force: true });
           out.warn(`removed ${displayPath(devFile)}: its shares no longer unseal, and with seal.recipients no share is written in clear; \`enclave serve --dev-unseal\` no longer works for this enclave`);
-        } else if (existsSync(devFile)) {
-          const dev = { warning: 'DEVELOPMENT ONLY: these shares unseal this enclave without its officers.', shares: result.shares.slice(0, result.threshold).map((s) => s.share) };
-          writePrivateFile(devFile, JSON.stringify(dev, null, 2));
+        } else {
+          writeDevShares(devFile, result.shares.slice(0, result.threshold).map((s) => s.share));
           out.warn(`DEVELOPMENT MODE: wrote the new shares to ${displayPath(devFile)}, from which \`enclave serve --dev-unseal\` unseals without the officers; never use in production`);
         }
       } finally {
