@@ -10,9 +10,12 @@ export interface TlsListener {
   replaceTls(credentials: TlsCredentials): void;
 }
 
+/** One line naming a certificate (describeCertificate, passed in: this module loads no TLS code itself). */
+type Describe = (leaf: TlsCredentials['leaf']) => string;
+
 export interface Hangups {
   /** TLS is served: SIGHUP reloads with `read` once it listens (at once then, if one came while it started). */
-  reloadWith(read: () => TlsCredentials, describe: (leaf: TlsCredentials['leaf']) => string): void;
+  reloadWith(read: () => TlsCredentials, describe: Describe): void;
   /** No TLS: SIGHUP says there is nothing to reload (`why`: which setting is absent). */
   nothingToReload(why: string): void;
   /** Listening: from now on a SIGHUP reloads. */
@@ -22,7 +25,7 @@ export interface Hangups {
   stop(): void;
 }
 
-type Mode = { readonly tls: true; readonly read: () => TlsCredentials; readonly describe: (leaf: TlsCredentials['leaf']) => string } | { readonly tls: false; readonly why: string };
+type Mode = { readonly tls: true; readonly read: () => TlsCredentials; readonly describe: Describe } | { readonly tls: false; readonly why: string };
 
 /**
  * Takes SIGHUP from now until stop(): call it first thing in a server's start, before the configuration
@@ -30,21 +33,11 @@ type Mode = { readonly tls: true; readonly read: () => TlsCredentials; readonly 
  * nothingToReload says which applies, a SIGHUP is only remembered. With TLS, a pair that fails the checks
  * is refused in one line and the one in use stays.
  */
-export function takeHangups(out: Output): Hangups {
+function takeHangups(out: Output): Hangups {
   let mode: Mode | undefined;
   let server: TlsListener | undefined;
   let missed = false;
   let closing = false;
-  const reload = (to: TlsListener, read: () => TlsCredentials, describe: (leaf: TlsCredentials['leaf']) => string) => {
-    try {
-      const next = read();
-      to.replaceTls(next);
-      for (const w of next.warnings) out.warn(`Warning: ${w}`);
-      out.note(`SIGHUP: TLS certificate reloaded: ${describe(next.leaf)}`);
-    } catch (err) {
-      out.warn(`SIGHUP: TLS certificate not reloaded, the one in use stays: ${err instanceof Error ? err.message : String(err)}`);
-    }
-  };
   const handle = (now: Mode) => {
     if (!now.tls) out.note(`SIGHUP: nothing to reload (it reloads the TLS certificate and key, and ${now.why}); the server carries on`);
     else if (closing) out.note('SIGHUP: the server is closing; the TLS certificate is not reloaded');
@@ -52,7 +45,16 @@ export function takeHangups(out: Output): Hangups {
       // The files may be replaced while the stores open: they are read again once it listens.
       missed = true;
       out.note('SIGHUP: the server is starting; it reads the TLS certificate and key again once it listens');
-    } else reload(server, now.read, now.describe);
+    } else {
+      try {
+        const next = now.read();
+        server.replaceTls(next);
+        for (const w of next.warnings) out.warn(`Warning: ${w}`);
+        out.note(`SIGHUP: TLS certificate reloaded: ${now.describe(next.leaf)}`);
+      } catch (err) {
+        out.warn(`SIGHUP: TLS certificate not reloaded, the one in use stays: ${err instanceof Error ? err.message : String(err)}`);
+      }
+    }
   };
   const onHangup = () => {
     // Before the configuration says whether there is TLS: told once it does.
@@ -60,23 +62,24 @@ export function takeHangups(out: Output): Hangups {
     else handle(mode);
   };
   process.on('SIGHUP', onHangup);
-  const decided = (now: Mode) => {
-    mode = now;
-    if (!missed) return;
+  /** Handles a SIGHUP that came before `mode` was known or while the server started, if one did. */
+  const handleMissed = () => {
+    if (!missed || mode === undefined) return;
     missed = false;
-    handle(now);
+    handle(mode);
   };
   return {
     reloadWith(read, describe) {
-      decided({ tls: true, read, describe });
+      mode = { tls: true, read, describe };
+      handleMissed();
     },
     nothingToReload(why) {
-      decided({ tls: false, why });
+      mode = { tls: false, why };
+      handleMissed();
     },
     serving(listening) {
       server = listening;
-      if (missed && mode?.tls === true) reload(listening, mode.read, mode.describe);
-      missed = false;
+      handleMissed();
     },
     closing() {
       closing = true;
@@ -85,4 +88,14 @@ export function takeHangups(out: Output): Hangups {
       process.off('SIGHUP', onHangup);
     },
   };
+}
+
+/** Runs a server's `start` (to its end) with SIGHUP taken throughout (takeHangups), first thing. */
+export async function withHangups(out: Output, start: (hangups: Hangups) => Promise<void>): Promise<void> {
+  const hangups = takeHangups(out);
+  try {
+    await start(hangups);
+  } finally {
+    hangups.stop();
+  }
 }

@@ -13,7 +13,7 @@ import { openCheckpoint, parseCheckpoint, type Checkpoint, type OpenedCheckpoint
 import { cosignatureVerifierFromKey, repeatedWitnessKeys } from '../core/tlog/cosignature.ts';
 import { bytesEqual, decodeUtf8, toHex } from '../core/tlog/encoding.ts';
 import { EMPTY_FRONTIER, EMPTY_TREE_HASH, HASH_SIZE, appendToFrontier, checkRecord, checkTree, frontierRoot, leafHash, proveRecord, proveTree, type Frontier, type HashReader } from '../core/tlog/merkle.ts';
-import { keyIdHex, noteVerifier, parseVerifierKey, splitNote, type NoteVerifier } from '../core/tlog/note.ts';
+import { keyIdHex, noteVerifier, splitNote, type NoteVerifier } from '../core/tlog/note.ts';
 import type { TlogProof } from '../core/tlog/proof-format.ts';
 import {
   TILE_WIDTH,
@@ -218,8 +218,9 @@ export async function verifyLog(options: VerifyLogOptions): Promise<LogVerificat
   }
   // The log's own key as a witness's: the log operator would cosign its own checkpoints, and the quorum
   // would hold whatever the log showed (tlog-witness: a witness is a party other than the log).
-  const own = witnesses.findIndex((w, i) => sameKey(options.witnesses?.[i] ?? '', options.vkey));
-  if (own !== -1) throw new EnclaveError('invalid_argument', `witness key ${witnesses[own]?.name ?? ''} is the log's own key (--vkey): a witness must hold a key of its own`);
+  // Found as a repeat of the log's key put first (repeats among the witnesses were refused above).
+  const own = repeatedWitnessKeys([options.vkey, ...(options.witnesses ?? [])]).find((r) => r.first === 0);
+  if (own !== undefined) throw new EnclaveError('invalid_argument', `witness key ${witnesses[own.index - 1]?.name ?? ''} is the log's own key (--vkey): a witness must hold a key of its own`);
   if (options.quorum !== undefined && (!Number.isInteger(options.quorum) || options.quorum < 0 || options.quorum > witnesses.length)) {
     throw new EnclaveError('invalid_argument', `the quorum must be from 0 to the number of witness keys (${witnesses.length})`);
   }
@@ -316,13 +317,4 @@ export async function proveEntry(options: { readonly fetch: LogFetch; readonly i
       : openVerified(raw, within('--vkey', () => noteVerifier(options.vkey as string)), options.origin === undefined ? {} : { origin: options.origin }, []).opened.checkpoint;
   const { entry, proof } = await proveFromTiles(options.fetch, checkpoint, options.index, tilesReader(options.fetch, checkpoint.size));
   return { index: options.index, proof, checkpoint: note, size: checkpoint.size, entry };
-}
-
-/** Whether two verifier keys hold the same public key, whatever their names and signature types. */
-function sameKey(a: string, b: string): boolean {
-  try {
-    return bytesEqual(parseVerifierKey(a).key, parseVerifierKey(b).key);
-  } catch {
-    return false;
-  }
 }

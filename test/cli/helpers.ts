@@ -1,6 +1,7 @@
 // Runs the real `enclave` CLI: as a child process (`node src/cli/main.ts …` from the repository root),
 // or in-process against in-memory streams. Every spawned process is tracked so `after` hooks can kill
 // whatever a failing test left running.
+import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -148,6 +149,32 @@ export function suiteDir(): () => string {
     if (root === undefined) throw new Error('suiteDir: the directory is made in before()');
     return root;
   };
+}
+
+/**
+ * `enclave init` (with `args`) in a temporary directory, as `<dir>/a`, before the enclosing suite's tests
+ * (call inside describe, or at the top of a file); the directory is removed and its CLI processes killed
+ * after. The fields are filled in by the time the tests run.
+ */
+export function initializedEnclave(args: readonly string[] = []): { readonly dir: string; readonly config: string } {
+  const made = { dir: '', config: '' };
+  before(async () => {
+    made.dir = tempDir();
+    const init = await run(['init', '--dir', join(made.dir, 'a'), ...args]);
+    assert.equal(init.code, 0, init.stderr);
+    made.config = join(made.dir, 'a', 'enclave.yaml');
+  });
+  after(() => {
+    killAll();
+    removeDir(made.dir);
+  });
+  return made;
+}
+
+/** Whether `done` holds within `ms`, checked every 50 ms. */
+export async function waitFor(done: () => boolean, ms = 5000): Promise<boolean> {
+  for (let waited = 0; !done() && waited < ms; waited += 50) await new Promise((r) => setTimeout(r, 50));
+  return done();
 }
 
 /** The non-empty lines of a text. */

@@ -3,26 +3,12 @@
 import assert from 'node:assert/strict';
 import { createServer } from 'node:net';
 import type { AddressInfo } from 'node:net';
-import { join } from 'node:path';
-import { after, before, describe, it } from 'node:test';
-import { begin, killAll, removeDir, run, startListening, tempDir, type LongRunning } from './helpers.ts';
+import { describe, it } from 'node:test';
+import { begin, initializedEnclave, startListening, type LongRunning } from './helpers.ts';
 
 const EVERY_INTERFACE = /every network interface \(0\.0\.0\.0\): the API is reachable from other machines/;
 
-let dir = '';
-let config = '';
-
-before(async () => {
-  dir = tempDir();
-  const init = await run(['init', '--dir', join(dir, 'a')]);
-  assert.equal(init.code, 0, init.stderr);
-  config = join(dir, 'a', 'enclave.yaml');
-});
-
-after(() => {
-  killAll();
-  removeDir(dir);
-});
+const enclave = initializedEnclave();
 
 /** Stops the server and waits for its last stderr line, so that all it wrote there before has arrived. */
 async function stopped(server: LongRunning): Promise<void> {
@@ -41,14 +27,14 @@ async function freePort(): Promise<number> {
 
 describe('enclave serve on every interface', () => {
   it('warns once on stderr that the API is reachable from the network', async () => {
-    const server = await startListening(['serve', '--config', config, '--host', '0.0.0.0', '--port', '0']);
+    const server = await startListening(['serve', '--config', enclave.config, '--host', '0.0.0.0', '--port', '0']);
     await stopped(server);
     assert.equal(server.stderr().split('\n').filter((l) => EVERY_INTERFACE.test(l)).length, 1, server.stderr());
     assert.doesNotMatch(server.stdout(), EVERY_INTERFACE);
   });
 
   it('says nothing of the kind on the loopback address', async () => {
-    const server = await startListening(['serve', '--config', config, '--host', '127.0.0.1', '--port', '0']);
+    const server = await startListening(['serve', '--config', enclave.config, '--host', '127.0.0.1', '--port', '0']);
     await stopped(server);
     assert.doesNotMatch(server.stderr(), /every network interface/);
   });
@@ -57,7 +43,7 @@ describe('enclave serve on every interface', () => {
 describe('enclave serve when the reader of its stdout goes away', () => {
   it('keeps serving, says so on stderr, and stops on SIGTERM as usual', async () => {
     const port = await freePort();
-    const { child, done } = begin(['serve', '--config', config, '--port', String(port)]);
+    const { child, done } = begin(['serve', '--config', enclave.config, '--port', String(port)]);
     child.stdin?.end();
     // Closed before the server writes a line: every write to its stdout fails with EPIPE (`| head -0`).
     child.stdout?.destroy();

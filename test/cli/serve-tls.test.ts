@@ -16,7 +16,7 @@ import { configureTlsClient } from '../../src/cli/tls-client.ts';
 import { configTlsNames, readTlsCredentials } from '../../src/http/tls-credentials.ts';
 import { makeFixture, type Fixture } from '../helpers/fixture.ts';
 import { makeTestPki, type TestPki } from '../helpers/test-pki.ts';
-import { killAll, oneErrorLine, run, runInProcess, startListening, tempDir, removeDir } from './helpers.ts';
+import { initializedEnclave, oneErrorLine, run, runInProcess, startListening, waitFor } from './helpers.ts';
 
 const fingerprint = (file: string) => new X509Certificate(readFileSync(file)).fingerprint256;
 
@@ -29,12 +29,6 @@ function handshake(port: number, options: ConnectionOptions = {}): Promise<strin
     });
     socket.on('error', (err: NodeJS.ErrnoException) => resolve(`error ${err.code ?? err.message}`));
   });
-}
-
-/** Whether `done` holds within `ms`, checked every 50 ms. */
-async function waitFor(done: () => boolean, ms = 5000): Promise<boolean> {
-  for (let waited = 0; !done() && waited < ms; waited += 50) await new Promise((r) => setTimeout(r, 50));
-  return done();
 }
 
 /** The body of a GET over HTTPS trusting `ca` alone. */
@@ -325,30 +319,23 @@ describe('mutual TLS (server.tls.client_ca_file)', () => {
 });
 
 describe('enclave serve with server.tls', () => {
-  let dir = '';
-  let config = '';
+  const enclave = initializedEnclave();
   let pki: TestPki;
+  /** The enclave's tls directory, or a file in it. */
+  const inTls = (...name: string[]) => join(enclave.dir, 'a', 'tls', ...name);
 
-  before(async () => {
-    dir = tempDir();
-    const init = await run(['init', '--dir', join(dir, 'a')]);
-    assert.equal(init.code, 0, init.stderr);
-    config = join(dir, 'a', 'enclave.yaml');
-    mkdirSync(join(dir, 'a', 'tls'));
-    pki = makeTestPki(join(dir, 'a', 'tls'));
-    copyFileSync(pki.serverCert, join(dir, 'a', 'tls', 'live.crt'));
-    copyFileSync(pki.serverKey, join(dir, 'a', 'tls', 'live.key'));
+  before(() => {
+    mkdirSync(inTls());
+    pki = makeTestPki(inTls());
+    copyFileSync(pki.serverCert, inTls('live.crt'));
+    copyFileSync(pki.serverKey, inTls('live.key'));
     // Relative paths: against the configuration file's directory, wherever serve is started.
-    const yaml = readFileSync(config, 'utf8').replace(/^server:\n/m, 'server:\n  tls:\n    cert_file: tls/live.crt\n    key_file: tls/live.key\n');
-    writeFileSync(config, yaml);
-  });
-  after(() => {
-    killAll();
-    removeDir(dir);
+    const yaml = readFileSync(enclave.config, 'utf8').replace(/^server:\n/m, 'server:\n  tls:\n    cert_file: tls/live.crt\n    key_file: tls/live.key\n');
+    writeFileSync(enclave.config, yaml);
   });
 
   it('serves https, names its certificate, and swaps it on SIGHUP while staying up and sealed', async () => {
-    const server = await startListening(['serve', '--config', config, '--port', '0']);
+    const server = await startListening(['serve', '--config', enclave.config, '--port', '0']);
     assert.match(server.url, /^https:\/\/127\.0\.0\.1:\d+$/);
     const port = Number(new URL(server.url).port);
     assert.match(server.stdout(), new RegExp(`^TLS TLSv1\\.2 or later: CN=localhost, valid until \\S+, SHA-256 ${fingerprint(pki.serverCert)} \\(SIGHUP reloads the certificate and key\\)$`, 'm'));
@@ -357,17 +344,17 @@ describe('enclave serve with server.tls', () => {
     assert.match(server.stdout(), /"msg":"Server listening at https:\/\/127\.0\.0\.1:\d+"/);
     assert.doesNotMatch(server.stdout(), /Server listening at http:/);
 
-    copyFileSync(pki.otherCert, join(dir, 'a', 'tls', 'live.crt'));
-    copyFileSync(pki.otherKey, join(dir, 'a', 'tls', 'live.key'));
+    copyFileSync(pki.otherCert, inTls('live.crt'));
+    copyFileSync(pki.otherKey, inTls('live.key'));
     server.child.kill('SIGHUP');
-    for (let i = 0; i < 100 && !server.stderr().includes('reloaded'); i++) await new Promise((r) => setTimeout(r, 50));
+    await waitFor(() => server.stderr().includes('reloaded'));
     assert.match(server.stderr(), /SIGHUP: TLS certificate reloaded: CN=other, valid until/);
     assert.equal(await handshake(port), fingerprint(pki.otherCert));
 
     // A pair that does not match is refused; the certificate in use stays.
-    copyFileSync(pki.serverCert, join(dir, 'a', 'tls', 'live.crt'));
+    copyFileSync(pki.serverCert, inTls('live.crt'));
     server.child.kill('SIGHUP');
-    for (let i = 0; i < 100 && !server.stderr().includes('not reloaded'); i++) await new Promise((r) => setTimeout(r, 50));
+    await waitFor(() => server.stderr().includes('not reloaded'));
     assert.match(server.stderr(), /SIGHUP: TLS certificate not reloaded, the one in use stays: .*enclave\.yaml: server\.tls\.key_file: .*live\.key is not the private key of the certificate/);
     assert.equal(await handshake(port), fingerprint(pki.otherCert));
     const status = await fetch(`${server.url}/v1/sys/seal-status`).catch(() => undefined);
@@ -376,9 +363,9 @@ describe('enclave serve with server.tls', () => {
   });
 
   it('a SIGHUP while the server closes is noted, not fatal: the stores are closed and it exits 0', async () => {
-    copyFileSync(pki.serverCert, join(dir, 'a', 'tls', 'live.crt'));
-    copyFileSync(pki.serverKey, join(dir, 'a', 'tls', 'live.key'));
-    const server = await startListening(['serve', '--config', config, '--port', '0']);
+    copyFileSync(pki.serverCert, inTls('live.crt'));
+    copyFileSync(pki.serverKey, inTls('live.key'));
+    const server = await startListening(['serve', '--config', enclave.config, '--port', '0']);
     const ended = () => server.child.exitCode !== null || server.child.signalCode !== null;
     // A request whose body never ends: the server, closing, waits for it.
     const socket = connect({ host: '127.0.0.1', port: Number(new URL(server.url).port), servername: 'localhost', ca: readFileSync(pki.caCert) });
@@ -399,9 +386,9 @@ describe('enclave serve with server.tls', () => {
   });
 
   it('refuses to start with a key that is not the certificate\'s, in one line naming the key', async () => {
-    copyFileSync(pki.serverCert, join(dir, 'a', 'tls', 'live.crt'));
-    copyFileSync(pki.otherKey, join(dir, 'a', 'tls', 'live.key'));
-    const result = await run(['serve', '--config', config, '--port', '0']);
+    copyFileSync(pki.serverCert, inTls('live.crt'));
+    copyFileSync(pki.otherKey, inTls('live.key'));
+    const result = await run(['serve', '--config', enclave.config, '--port', '0']);
     assert.equal(result.code, 1);
     const line = oneErrorLine(result);
     assert.equal(line.code, 'invalid_config');
@@ -410,13 +397,13 @@ describe('enclave serve with server.tls', () => {
   });
 
   it('with server.tls.client_ca_file (relative to the file), requires client certificates and says so', async () => {
-    copyFileSync(pki.serverCert, join(dir, 'a', 'tls', 'live.crt'));
-    copyFileSync(pki.serverKey, join(dir, 'a', 'tls', 'live.key'));
-    copyFileSync(pki.caCert, join(dir, 'a', 'tls', 'clients.pem'));
-    const before = readFileSync(config, 'utf8');
-    writeFileSync(config, before.replace('    key_file: tls/live.key\n', '    key_file: tls/live.key\n    client_ca_file: tls/clients.pem\n'));
+    copyFileSync(pki.serverCert, inTls('live.crt'));
+    copyFileSync(pki.serverKey, inTls('live.key'));
+    copyFileSync(pki.caCert, inTls('clients.pem'));
+    const before = readFileSync(enclave.config, 'utf8');
+    writeFileSync(enclave.config, before.replace('    key_file: tls/live.key\n', '    key_file: tls/live.key\n    client_ca_file: tls/clients.pem\n'));
     try {
-      const server = await startListening(['serve', '--config', config, '--port', '0']);
+      const server = await startListening(['serve', '--config', enclave.config, '--port', '0']);
       assert.match(server.stdout(), /; clients must present a certificate a CA of .*clients\.pem issued \(SIGHUP reloads the certificate and key and the client CAs\)$/m);
       assert.match(await healthz(server.url, pki.caCert), /^error /, 'no client certificate: refused');
       const ok = await new Promise<string>((resolve) => {
@@ -429,7 +416,7 @@ describe('enclave serve with server.tls', () => {
       assert.equal(ok, '200');
       assert.equal(await server.stop(), 0);
     } finally {
-      writeFileSync(config, before);
+      writeFileSync(enclave.config, before);
     }
   });
 });

@@ -6,36 +6,18 @@ import assert from 'node:assert/strict';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { createServer, type AddressInfo, type Socket } from 'node:net';
 import { join } from 'node:path';
-import { after, before, describe, it } from 'node:test';
+import { describe, it } from 'node:test';
 import { StaticLog } from '../core/tlog/static-log.ts';
-import { begin, killAll, removeDir, run, startListening, tempDir } from './helpers.ts';
-
-/** Whether `done` holds within `ms`, checked every 50 ms. */
-async function waitFor(done: () => boolean, ms = 5000): Promise<boolean> {
-  for (let waited = 0; !done() && waited < ms; waited += 50) await new Promise((r) => setTimeout(r, 50));
-  return done();
-}
+import { begin, initializedEnclave, run, startListening, waitFor } from './helpers.ts';
 
 const pause = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const NOTHING = /^SIGHUP: nothing to reload \(it reloads the TLS certificate and key, and the configuration has no server\.tls\); the server carries on$/m;
 
 describe('SIGHUP to a server without TLS', () => {
-  let dir = '';
-  let config = '';
-
-  before(async () => {
-    dir = tempDir();
-    const init = await run(['init', '--dir', join(dir, 'a')]);
-    assert.equal(init.code, 0, init.stderr);
-    config = join(dir, 'a', 'enclave.yaml');
-  });
-  after(() => {
-    killAll();
-    removeDir(dir);
-  });
+  const enclave = initializedEnclave();
 
   it('enclave serve says there is nothing to reload and keeps serving; SIGTERM still closes it', async () => {
-    const server = await startListening(['serve', '--config', config, '--port', '0']);
+    const server = await startListening(['serve', '--config', enclave.config, '--port', '0']);
     server.child.kill('SIGHUP');
     assert.ok(await waitFor(() => NOTHING.test(server.stderr()) || server.child.exitCode !== null || server.child.signalCode !== null), server.stderr());
     assert.equal(server.child.signalCode, null, 'SIGHUP ended the server');
@@ -50,8 +32,8 @@ describe('SIGHUP to a server without TLS', () => {
     const silent = createServer((s) => sockets.push(s));
     await new Promise<void>((resolve) => silent.listen(0, '127.0.0.1', resolve));
     const port = (silent.address() as AddressInfo).port;
-    const stalled = join(dir, 'a', 'stalled.yaml');
-    writeFileSync(stalled, readFileSync(config, 'utf8').replace('storage: sqlite:control.db', `storage: postgres://127.0.0.1:${port}/test`));
+    const stalled = join(enclave.dir, 'a', 'stalled.yaml');
+    writeFileSync(stalled, readFileSync(enclave.config, 'utf8').replace('storage: sqlite:control.db', `storage: postgres://127.0.0.1:${port}/test`));
     try {
       const started = begin(['serve', '--config', stalled, '--port', '0']);
       assert.ok(await waitFor(() => sockets.length > 0, 30_000), 'serve never opened the control store');
@@ -71,7 +53,7 @@ describe('SIGHUP to a server without TLS', () => {
   });
 
   it('enclave witness serve says there is nothing to reload and keeps serving', async () => {
-    const w = join(dir, 'w');
+    const w = join(enclave.dir, 'w');
     const init = await run(['witness', 'init', '--dir', w, '--json']);
     assert.equal(init.code, 0, init.stderr);
     const log = new StaticLog();

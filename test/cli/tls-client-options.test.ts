@@ -14,13 +14,7 @@ import { configureTlsClient } from '../../src/cli/tls-client.ts';
 import { generateNoteKey, SIG_TYPE_COSIGNATURE } from '../../src/core/tlog/index.ts';
 import { makeFixture, type Fixture } from '../helpers/fixture.ts';
 import { makeTestPki, type TestPki } from '../helpers/test-pki.ts';
-import { killAll, oneErrorLine, removeDir, run, startListening, tempDir } from './helpers.ts';
-
-/** Whether `done` holds within `ms`, checked every 50 ms. */
-async function waitFor(done: () => boolean, ms = 5000): Promise<boolean> {
-  for (let waited = 0; !done() && waited < ms; waited += 50) await new Promise((r) => setTimeout(r, 50));
-  return done();
-}
+import { initializedEnclave, killAll, oneErrorLine, removeDir, run, startListening, tempDir, waitFor } from './helpers.ts';
 
 describe('TLS options a command does not use', () => {
   let dir = '';
@@ -60,20 +54,11 @@ describe('TLS options a command does not use', () => {
 });
 
 describe('enclave serve and its witnesses', () => {
-  let dir = '';
-  let config = '';
+  const enclave = initializedEnclave(['--dev']);
   let pki: TestPki;
-  before(async () => {
-    dir = tempDir();
-    const init = await run(['init', '--dir', join(dir, 'a'), '--dev']);
-    assert.equal(init.code, 0, init.stderr);
-    config = join(dir, 'a', 'enclave.yaml');
-    mkdirSync(join(dir, 'pki'));
-    pki = makeTestPki(join(dir, 'pki'));
-  });
-  after(() => {
-    killAll();
-    removeDir(dir);
+  before(() => {
+    mkdirSync(join(enclave.dir, 'pki'));
+    pki = makeTestPki(join(enclave.dir, 'pki'));
   });
 
   it('trusts --ca-file (ENCLAVE_CA_FILE) for an https:// witness, and presents it no client certificate (ENCLAVE_CLIENT_CERT)', async () => {
@@ -88,9 +73,9 @@ describe('enclave serve and its witnesses', () => {
     try {
       const key = generateNoteKey('witness.example', SIG_TYPE_COSIGNATURE);
       const url = `https://localhost:${(witness.address() as AddressInfo).port}`;
-      writeFileSync(config, readFileSync(config, 'utf8').replace(/^ {2}witness_quorum: 0$/m, `  witnesses:\n    - { name: witness.example, url: "${url}", vkey: "${key.vkey}" }\n  witness_quorum: 0`));
+      writeFileSync(enclave.config, readFileSync(enclave.config, 'utf8').replace(/^ {2}witness_quorum: 0$/m, `  witnesses:\n    - { name: witness.example, url: "${url}", vkey: "${key.vkey}" }\n  witness_quorum: 0`));
       const env = { ENCLAVE_CA_FILE: pki.caCert, ENCLAVE_CLIENT_CERT: pki.clientOnlyCert, ENCLAVE_CLIENT_KEY: pki.serverKey };
-      const server = await startListening(['serve', '--config', config, '--port', '0', '--dev-unseal'], { env });
+      const server = await startListening(['serve', '--config', enclave.config, '--port', '0', '--dev-unseal'], { env });
       assert.ok(await waitFor(() => presented.length > 0, 20_000), `no cosigning request reached the witness: ${server.stderr()}`);
       assert.deepEqual([...new Set(presented)], ['none'], 'the CLI\'s client certificate was presented to a witness');
       assert.equal(await server.stop(), 0, server.stderr());
@@ -101,7 +86,7 @@ describe('enclave serve and its witnesses', () => {
   });
 
   it('refuses --client-cert given on its command line, in one line', async () => {
-    const r = await run(['serve', '--config', config, '--port', '0', '--client-cert', pki.clientOnlyCert, '--client-key', pki.serverKey]);
+    const r = await run(['serve', '--config', enclave.config, '--port', '0', '--client-cert', pki.clientOnlyCert, '--client-key', pki.serverKey]);
     assert.equal(r.code, 2);
     assert.match(oneErrorLine(r).message, /^--client-cert and --client-key are for the CLI's requests to an Enclave server; `enclave serve` presents no client certificate to its witnesses/);
   });

@@ -61,6 +61,13 @@ export async function migrationHarness(users = 60, seed = 7): Promise<MigrationH
   };
 }
 
+/** Records in every site of the vault. */
+export async function vaultRecords(h: MigrationHarness): Promise<number> {
+  let n = 0;
+  for (const store of h.fx.enclave.sites.values()) n += await store.records.count();
+  return n;
+}
+
 /** For `assert.rejects`: an EnclaveError of `code` (whose message matches `pattern`, if given). */
 export const fails = (code: ErrorCode, pattern?: RegExp) => (err: unknown) => err instanceof EnclaveError && err.code === code && (pattern === undefined || pattern.test(err.message));
 

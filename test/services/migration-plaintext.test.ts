@@ -20,7 +20,7 @@ import { JsonlSource } from '../../src/storage/sources/jsonl-source.ts';
 import { openSource } from '../../src/storage/sources/open-source.ts';
 import { SqliteSource } from '../../src/storage/sources/sqlite-source.ts';
 import { filesContaining } from '../helpers/files-at-rest.ts';
-import { exportJsonl, fails, JSONL_KEYS, migrationHarness, type MigrationHarness } from '../helpers/migration.ts';
+import { exportJsonl, fails, JSONL_KEYS, migrationHarness, vaultRecords, type MigrationHarness } from '../helpers/migration.ts';
 
 interface Canaries {
   readonly secret: string[];
@@ -211,13 +211,6 @@ void it('a purge refused inside its transaction gives the source its journal mod
     await h.close();
   }
 });
-
-/** Records in every site of the vault. */
-async function vaultRecords(h: MigrationHarness): Promise<number> {
-  let n = 0;
-  for (const store of h.fx.enclave.sites.values()) n += await store.records.count();
-  return n;
-}
 
 
 /** Reads every file of the export (to compare before and after). */

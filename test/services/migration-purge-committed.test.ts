@@ -22,7 +22,7 @@ import { verifyMigration } from '../../src/services/migration/migration-verifier
 import { openSource } from '../../src/storage/sources/open-source.ts';
 import { SqliteSource } from '../../src/storage/sources/sqlite-source.ts';
 import { freshPgSchema, PG_URL, pgSkip } from '../helpers/legacy-servers.ts';
-import { accountsMessagesMapping, editSqlite, fails, migrationHarness, type MigrationHarness } from '../helpers/migration.ts';
+import { accountsMessagesMapping, editSqlite, fails, migrationHarness, vaultRecords, type MigrationHarness } from '../helpers/migration.ts';
 
 /** SQLite sources that wait half a second for readers to let the WAL go, instead of the default half minute. */
 const shortWait: typeof openSource = async (spec, base) => (spec.kind === 'sqlite' ? new SqliteSource(join(base, spec.path), spec.path, { scrubWaitMs: 500 }) : openSource(spec, base));
@@ -50,12 +50,6 @@ async function migratedAndVerified(h: MigrationHarness, open = shortWait): Promi
   await new MigrationRunner(ctx).run();
   assert.equal((await verifyMigration(ctx)).ok, true);
   return ctx;
-}
-
-async function vaultRecords(h: MigrationHarness): Promise<number> {
-  let n = 0;
-  for (const store of h.fx.enclave.sites.values()) n += await store.records.count();
-  return n;
 }
 
 void describe('a purge committed at the source whose scrub failed is finished even after the source changed', () => {

@@ -8,7 +8,7 @@ import { configPathOf, examples, instanceName, LOG_LEVELS, portNumber, type LogL
 import { usageError } from '../fail.ts';
 import { Output } from '../output.ts';
 import { trustCaFileForWitnesses } from '../tls-client.ts';
-import { takeHangups, type Hangups } from '../tls-reload.ts';
+import { withHangups, type Hangups } from '../tls-reload.ts';
 
 interface ServeOptions {
   readonly devUnseal?: boolean;
@@ -51,12 +51,7 @@ async function serve(io: Io, configPath: string, opts: ServeOptions, cmd: Comman
   }
   const out = new Output(io);
   // First of all: from here on a SIGHUP never ends the server (tls-reload.ts), whatever start is doing.
-  const hangups = takeHangups(out);
-  try {
-    await serveTaking(hangups, out, configPath, opts);
-  } finally {
-    hangups.stop();
-  }
+  await withHangups(out, (hangups) => serveTaking(hangups, out, configPath, opts));
 }
 
 async function serveTaking(hangups: Hangups, out: Output, configPath: string, opts: ServeOptions): Promise<void> {

@@ -13,7 +13,7 @@ import type { Io } from '../io.ts';
 import { LOG_LEVELS, MAX_KEY_FILE_BYTES, examples, portNumber, type LogLevel } from '../options.ts';
 import { atUserPath, readBoundedText } from '../output-files.ts';
 import { Output } from '../output.ts';
-import { takeHangups, type Hangups } from '../tls-reload.ts';
+import { withHangups, type Hangups } from '../tls-reload.ts';
 
 export const WITNESS_KEY_FILE = 'witness.key';
 export const WITNESS_DB_FILE = 'witness.db';
@@ -92,12 +92,7 @@ export function registerWitness(program: Command, { io }: CliContext): void {
     .action(async (opts: ServeOptions) => {
       const out = new Output(io);
       // First of all: from here on a SIGHUP never ends the witness (tls-reload.ts), whatever start is doing.
-      const hangups = takeHangups(out);
-      try {
-        await serve(out, hangups, opts);
-      } finally {
-        hangups.stop();
-      }
+      await withHangups(out, (hangups) => serve(out, hangups, opts));
     });
 }
 

@@ -15,7 +15,7 @@ import { danglingRefusal, deleteEffectsRefusal, deleteHazardsRefusal } from '../
 import type { CertificateInfo, PendingPurge, PurgedTableState, VerificationInfo } from '../../core/migration-state.ts';
 import type { MigrationContext } from './migration-context.ts';
 import { issueCertificate, logCertificate, publishVerifierKey } from './certificate-issuer.ts';
-import { residencyConflicts } from './residency-check.ts';
+import { registeredSubjects, residencyConflicts } from './residency-check.ts';
 import { lostCopies } from './vault-copies.ts';
 import type { Classified } from './row-classifier.ts';
 
@@ -195,13 +195,13 @@ export async function purgeMigration(ctx: MigrationContext, options: { verificat
     const { pending } = interrupted;
     const verified = await ctx.state.verification(pending.verification);
     if (!verified) throw new EnclaveError('internal', `the interrupted purge refers to verification ${pending.verification}, which is not recorded`);
-    if (interrupted.certificate) return logStoredCertificate(ctx, verified, interrupted.certificate);
+    if (interrupted.certificate) return logStoredCertificate(ctx, verified, pending, interrupted.certificate);
     // Not marked, but the source holds exactly what the purge left: it committed, and is marked so now,
     // before a scrub that may fail again. When it committed is not known: the time it was prepared stands for it.
-    if (pending.committedAt === undefined) await markCommitted(ctx, pending, pending.preparedAt);
+    const committed = pending.committedAt === undefined ? await markCommitted(ctx, pending, pending.preparedAt) : { ...pending, committedAt: pending.committedAt };
     // The rows that stay were checked as they were when the source committed (inside the transaction, read
     // back before the mark, or found so by interruptedPurge).
-    return finish(ctx, verified, pending.tables.map((p) => ({ ...p, keptAfter: p.keptBefore })), pending.startedAt, pending.committedAt ?? pending.preparedAt, order, pending.sourceSettings);
+    return finish(ctx, verified, pending.tables.map((p) => ({ ...p, keptAfter: p.keptBefore })), committed, order);
   }
   const verification = await boundVerification(ctx, options.verification);
   const onProgress = options.onProgress ?? (() => {});
@@ -221,12 +221,14 @@ export async function purgeMigration(ctx: MigrationContext, options: { verificat
       // The record digests do not cover where a record lives: a subject whose country at the source now
       // maps to another home site than the one their copies are at (verify's `moved`) is refused here too.
       async (rows) => {
-        const moved = await residencyConflicts(ctx, rows);
+        // The rows' registrations, looked up once for both checks.
+        const registered = await registeredSubjects(ctx, rows);
+        const moved = await residencyConflicts(ctx, rows, registered);
         const first = moved.values().next();
         if (first.done !== true) throw refuse(`table ${t.table}: ${moved.size} row(s) of subjects who moved since verification ${verification.id}: ${first.value}; then run, verify and purge again. Nothing was deleted`);
         // A copy deleted since the verification (through the API, or lost by its store) leaves the row
         // the only copy of its data; an erased subject's rows go, as the erasure wants.
-        const lost = await lostCopies(ctx, rows);
+        const lost = await lostCopies(ctx, rows, registered);
         const [key, why] = lost.entries().next().value ?? [];
         if (key !== undefined) {
           throw refuse(
@@ -287,8 +289,7 @@ export async function purgeMigration(ctx: MigrationContext, options: { verificat
   const done = purged.every(checked)
     ? purged
     : await recheckKept(ctx.source, purged, (p, rows) => new EnclaveError('internal', `table ${p.table}: the purge committed, but a re-read finds ${rows} rows where ${p.kept} were expected; check the source`));
-  await markCommitted(ctx, { ...pending, tables: done }, committedAt);
-  return finish(ctx, verification, done, startedAt, committedAt, order, ctx.source.settingsBefore());
+  return finish(ctx, verification, done, await markCommitted(ctx, { ...pending, tables: done }, committedAt), order);
 }
 
 /**
@@ -297,33 +298,30 @@ export async function purgeMigration(ctx: MigrationContext, options: { verificat
  * that stay, changed by the legacy application, no longer match what the purge found, and would make the
  * purge look undone). A process that dies before the mark leaves it to the source checks of interruptedPurge.
  */
-async function markCommitted(ctx: MigrationContext, pending: PendingPurge, committedAt: number): Promise<void> {
+async function markCommitted(ctx: MigrationContext, pending: PendingPurge, committedAt: number): Promise<CommittedPurge> {
+  const committed = { ...pending, committedAt };
   try {
     // Not on record any more (another process took it for a purge that never committed, having read the
     // source before the commit): recorded again, so no run sweeps the records of the rows it deleted.
-    if (!(await ctx.state.markPurgeCommitted(ctx.name, pending.verification, committedAt))) await ctx.state.savePendingPurge({ ...pending, committedAt });
+    if (!(await ctx.state.markPurgeCommitted(ctx.name, pending.verification, committedAt))) await ctx.state.savePendingPurge(committed);
+    return committed;
   } catch (cause) {
     const why = cause instanceof Error ? cause.message : String(cause);
     throw new EnclaveError('purge_pending', `the source committed the purge of "${ctx.name}", but the migration state could not record it: ${why}. No certificate was issued; run \`enclave migrate purge\` again to finish it`, { cause });
   }
 }
 
+/** A pending purge marked committed at the source. */
+type CommittedPurge = PendingPurge & { readonly committedAt: number };
+
 /** After the commit: scrub, log, certify. */
-async function finish(
-  ctx: MigrationContext,
-  verification: VerificationInfo,
-  tables: readonly PurgedTable[],
-  startedAt: number,
-  committedAt: number,
-  order: readonly ResolvedTable[],
-  sourceSettings: Readonly<Record<string, string>> = {},
-): Promise<PurgeReport> {
+async function finish(ctx: MigrationContext, verification: VerificationInfo, tables: readonly PurgedTable[], pending: CommittedPurge, order: readonly ResolvedTable[]): Promise<PurgeReport> {
   // First of all: the copied rows are gone from the source for good, so no later pass may take their
   // absence for a deletion and sweep their records from the vault.
   await ctx.state.clearLedger(ctx.name);
   let scrub: ScrubReport;
   try {
-    scrub = await ctx.source.scrub(order.map((t) => t.table), sourceSettings);
+    scrub = await ctx.source.scrub(order.map((t) => t.table), pending.sourceSettings ?? {});
   } catch (cause) {
     // The pending purge stays on record, marked committed, so the next purge scrubs again and certifies, whatever the live source changed since.
     const why = cause instanceof Error ? cause.message : String(cause);
@@ -335,14 +333,14 @@ async function finish(
   const root = merkleRoot(inOrder.map((p) => Buffer.from(p.purgedRoot, 'hex'))).toString('hex');
   if (root !== verification.root) throw new EnclaveError('internal', 'the purged set\'s root differs from the verified root although every table matched');
   const subjects = inOrder.find((p) => p.table === ctx.resolved.subjects.table)?.purged ?? 0;
-  const logIndex = await logPurgedOnce(ctx, verification.id, {
+  const logIndex = await logPurgedOnce(ctx, pending, {
     root,
     purged_rows: inOrder.reduce((n, p) => n + p.purged, 0),
     kept_rows: inOrder.reduce((n, p) => n + p.kept, 0),
     subjects,
     engine: scrub.engine,
   });
-  const certificate = await issueCertificate(ctx, { verification, tables: inOrder, root, subjects, scrub, startedAt, committedAt, scrubbedAt });
+  const certificate = await issueCertificate(ctx, { verification, tables: inOrder, root, subjects, scrub, startedAt: pending.startedAt, committedAt: pending.committedAt, scrubbedAt });
   await ctx.state.clearPendingPurge(ctx.name);
   return { migration: ctx.name, verification: verification.id, tables: inOrder, certificate, logIndex };
 }
@@ -353,12 +351,10 @@ async function finish(
  * instead of telling the audit log of a second deletion. A process that dies between the append and
  * that record still leaves the entry to be appended again: the log cannot be asked from here.
  */
-async function logPurgedOnce(ctx: MigrationContext, verification: string, details: { readonly root: string; readonly purged_rows: number; readonly kept_rows: number; readonly subjects: number; readonly engine: string }): Promise<number | null> {
-  const pending = await ctx.state.pendingPurge(ctx.name);
-  const bound = pending?.verification === verification ? pending : undefined;
-  if (bound?.purgedLogIndex !== undefined) return bound.purgedLogIndex;
-  const index = await ctx.record('migration.purged', { verification, ...details });
-  if (index !== null && bound) await ctx.state.savePendingPurge({ ...bound, purgedLogIndex: index });
+async function logPurgedOnce(ctx: MigrationContext, pending: PendingPurge, details: { readonly root: string; readonly purged_rows: number; readonly kept_rows: number; readonly subjects: number; readonly engine: string }): Promise<number | null> {
+  if (pending.purgedLogIndex !== undefined) return pending.purgedLogIndex;
+  const index = await ctx.record('migration.purged', { verification: pending.verification, ...details });
+  if (index !== null) await ctx.state.savePendingPurge({ ...pending, purgedLogIndex: index });
   return index;
 }
 
@@ -367,9 +363,9 @@ async function logPurgedOnce(ctx: MigrationContext, verification: string, detail
  * (never a second one) is logged now, and the purge too unless its entry was appended the first time,
  * with the figures the certificate signs.
  */
-async function logStoredCertificate(ctx: MigrationContext, verification: VerificationInfo, stored: CertificateInfo): Promise<PurgeReport> {
+async function logStoredCertificate(ctx: MigrationContext, verification: VerificationInfo, pending: PendingPurge, stored: CertificateInfo): Promise<PurgeReport> {
   const body = verifyCertificate(stored.note, await publishVerifierKey(ctx.enclave)).certificate;
-  const logIndex = await logPurgedOnce(ctx, verification.id, {
+  const logIndex = await logPurgedOnce(ctx, pending, {
     root: body.root,
     purged_rows: body.totals.purged_rows,
     kept_rows: body.totals.kept_rows,

@@ -2,16 +2,16 @@
 // the copies as they were when it ran; a record deleted since (through the API, or lost by its store)
 // would leave the source's row as the only copy of its data, and the purge would destroy it. A subject
 // erased since is the exception: an erasure wants their rows gone everywhere, the source's too.
+import type { Registered } from './residency-check.ts';
 import type { MigrationContext } from './migration-context.ts';
 import type { Classified } from './row-classifier.ts';
 
 type Migrating = Extract<Classified, { kind: 'migrating' }>;
 
 /** For each row (by encoded key) whose record is no longer in the vault for its subject, and whose subject is not erased, why. */
-export async function lostCopies(ctx: MigrationContext, rows: readonly Migrating[]): Promise<Map<string, string>> {
+export async function lostCopies(ctx: MigrationContext, rows: readonly Migrating[], subjects: Registered): Promise<Map<string, string>> {
   const out = new Map<string, string>();
   if (rows.length === 0) return out;
-  const subjects = await ctx.enclave.router.findSubjects(rows.map((r) => r.record.subject));
   // One lookup per site and collection: the records of a page's rows, where their subjects live.
   const groups = new Map<string, { site: string; collection: string; rows: Migrating[] }>();
   for (const r of rows) {
