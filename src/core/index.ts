@@ -131,6 +131,7 @@ export {
 } from './log-entry.ts';
 export type { AppendedEntries, LogEntryRow, LogQuery, LogStore, LogTile, SequencerLease, StoredCheckpoint, StoredLogEntry } from './log-store.ts';
 export { KeyedGate } from './keyed-gate.ts';
+export { KeyedMutex } from './keyed-mutex.ts';
 export { Lru } from './lru.ts';
 export { compile, compileDynamic, describeErrors, formatPath, type SchemaIssue, type Validator } from './schema-validator.ts';
 // The transparency log's verifiable core (RFC 9162, C2SP tlog-*): see src/core/tlog/index.ts for all of it.

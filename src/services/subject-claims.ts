@@ -27,6 +27,8 @@ export interface Claimed {
   readonly held: ReadonlySet<string>;
   /** Their earlier holder may have stored the subject's row before it died: look again before storing. */
   readonly tookOver: ReadonlySet<string>;
+  /** The claim keys of the ids held, for releaseKeys (transient claims are let go by these, sealed or not). */
+  readonly keys: readonly string[];
 }
 
 export class SubjectClaims {
@@ -64,17 +66,19 @@ export class SubjectClaims {
    */
   async claim(ids: readonly string[]): Promise<Claimed> {
     // Nothing to claim (a bulk page of subjects all known): no key, no store transaction.
-    if (ids.length === 0) return { held: new Set(), tookOver: new Set() };
+    if (ids.length === 0) return { held: new Set(), tookOver: new Set(), keys: [] };
     const keys = this.keysOf(ids);
     const now = this.clock();
     const inserted = await this.store.claim([...keys.keys()], this.holder, now, this.transient);
     const held = new Set<string>();
     const tookOver = new Set<string>();
+    const heldKeys: string[] = [];
     const rest: string[] = [];
     for (const [key, id] of keys) {
       if (inserted.has(key)) {
         held.add(id);
-        this.inFlight.set(id, key);
+        heldKeys.push(key);
+        this.track(id, key);
       } else rest.push(key);
     }
     if (rest.length > 0) {
@@ -85,11 +89,21 @@ export class SubjectClaims {
           const id = keys.get(c.key) ?? '';
           held.add(id);
           tookOver.add(id);
-          this.inFlight.set(id, c.key);
+          heldKeys.push(c.key);
+          this.track(id, c.key);
         }
       }
     }
-    return { held, tookOver };
+    return { held, tookOver, keys: heldKeys };
+  }
+
+  /**
+   * Remembers a claim not yet completed or let go by its key (see inFlight). Transient claims are not:
+   * their holder keeps the keys (Claimed.keys) for releaseKeys, which spares a migration's page thousands
+   * of entries kept alive through its write.
+   */
+  private track(id: string, key: string): void {
+    if (!this.transient) this.inFlight.set(id, key);
   }
 
   /** Marks the claims of ids whose rows are stored as completed; returns the ids whose claim this holder had lost. */
@@ -142,6 +156,16 @@ export class SubjectClaims {
       // Best effort, as said.
     }
     for (const id of ids) this.inFlight.delete(id);
+  }
+
+  /** Lets go of claims by their keys (Claimed.keys). Best effort, as release. */
+  async releaseKeys(keys: readonly string[]): Promise<void> {
+    if (keys.length === 0) return;
+    try {
+      await this.store.release(keys, this.holder, this.transient);
+    } catch {
+      // Best effort, as release says.
+    }
   }
 
   /** Claim key → subject id; the root key is needed only for ids this holder holds no claim of. */

@@ -3,23 +3,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { KeyedGate } from '../../src/core/keyed-gate.ts';
-
-const tick = () => new Promise((resolve) => setImmediate(resolve));
-
-function recorder() {
-  const events: string[] = [];
-  const job =
-    (name: string, fail = false) =>
-    async () => {
-      events.push(`${name} start`);
-      await tick();
-      await tick();
-      events.push(`${name} end`);
-      if (fail) throw new Error(name);
-      return name;
-    };
-  return { events, job };
-}
+import { recorder, tick } from '../helpers/job-recorder.ts';
 
 test('exclusive work for one key runs one at a time in arrival order; a failure releases the key', async () => {
   const gate = new KeyedGate();

@@ -109,6 +109,42 @@ for (const backend of ['PostgreSQL', 'SQLite'] as const) {
       const again = await two.b.vault.importRecords(two.a.principals.service, 'users', [{ id, data: userData(eu) }]);
       assert.deepEqual(again.refused, [{ id, code: 'subject_mismatch' }]);
     });
+
+    void it('a bulk load through A that fails after A was sealed still lets go of its claims: B then creates those ids', async () => {
+      const { us, eu } = await subjects();
+      const ids = [fresh('rec'), fresh('rec')];
+      // A's claims are named by a key derived from the root key, which the seal drops; its store then fails.
+      const records = store(US).records;
+      const insertMany = Object.getOwnPropertyDescriptor(records, 'insertMany');
+      let reach!: () => void;
+      const reached = new Promise<void>((r) => (reach = r));
+      let release!: () => void;
+      const gate = new Promise<void>((r) => (release = r));
+      Object.defineProperty(records, 'insertMany', { configurable: true, writable: true, value: async () => {
+        reach();
+        await gate;
+        throw new Error('the store went away');
+      } });
+      try {
+        const running = settle(two.a.enclave.vault.importRecords(two.a.principals.service, 'users', ids.map((id) => ({ id, data: userData(us) }))));
+        await reached;
+        two.a.enclave.seal.seal();
+        release();
+        const outcome = await running;
+        assert.ok(outcome instanceof Error && /the store went away/.test(outcome.message), inspect(outcome));
+      } finally {
+        release();
+        if (insertMany) Object.defineProperty(records, 'insertMany', insertMany);
+        else delete (records as { insertMany?: unknown }).insertMany;
+        for (const share of two.a.shares) await two.a.enclave.seal.submit(share);
+      }
+      assert.equal(two.a.enclave.seal.status().sealed, false);
+      for (const id of ids) {
+        assert.deepEqual(await holders(store, id), []);
+        // A claim of A's left behind would refuse this as being created by another request while A lives.
+        assert.equal((await createB(id, eu)).subject, eu);
+      }
+    });
   });
 }
 
