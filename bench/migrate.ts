@@ -63,7 +63,7 @@ interface CliRunReport {
 
 /**
  * `enclave migrate run` as an operator runs it, in a process of its own: its wall time and CPU from the
- * migration thread's start to its result, and the process's peak RSS, as the command reports them.
+ * migration's start (after the shares were checked) to its result, and the process's peak RSS, as the command reports them.
  */
 function migrateStep(configPath: string, mapping: string): StepResult {
   const args = [ENCLAVE, '--config', configPath, 'migrate', 'run', '--mapping', mapping, '--dev-unseal', '--json', '--quiet', '--batch-size', String(BATCH)];
@@ -136,9 +136,9 @@ function render(results: readonly Row[], quick: boolean): string {
     ...(quick ? [`**A quick run** (${sizes.map(n).join(' and ')} rows) on a machine shared with other work: the figures of record come from \`npm run bench:migrate\` (100,000 to 5,000,000 rows).`, ''] : []),
     `Machine: ${m.cpuModel}, ${m.cores} cores, ${m.memoryGiB} GiB, Node ${m.node}, SQLite ${m.sqlite}. Source: one \`accounts\` row and nine \`messages\` per user (80 % US, 20 % DE: every row moves, both home sites are written), mapped as in \`bench/migrate/legacy-data.ts\`; batches of ${n(BATCH)} rows.`,
     '',
-    '- **Migration** is `enclave migrate run` itself, in a process of its own (`--dev-unseal --json`; rows/s and CPU over its migration thread\'s task, as the command reports them), with its whole path per row: keyset read, subject join (one `IN` query a page), mapping and validation, canonical form and HMAC digest, vault write (a decision per subject and field set, the subjects and the ids held at the other home site looked up once a page, residency, AES-256-GCM seal under the subject\'s key, one transaction a page a site), a transparency-log entry per subject and page, ledger row, batch state — durable (`synchronous = FULL`) at every step.',
+    '- **Migration** is `enclave migrate run` itself, in a process of its own (`--dev-unseal --json`; rows/s and CPU of the whole process from the migration\'s start to its result, as the command reports them), with its whole path per row: keyset read, subject join (one `IN` query a page), mapping and validation, canonical form and HMAC digest, vault write (a decision per subject and field set, the subjects and the ids held at the other home site looked up once a page, residency, AES-256-GCM seal under the subject\'s key, one transaction a page a site), a transparency-log entry per subject and page, ledger row, batch state — durable (`synchronous = FULL`) at every step.',
     '- **Plain copy** reads the same rows the same way and inserts them unchanged into a SQLite file in the same durability (WAL, `synchronous = FULL`, one transaction a page): what moving the bytes costs on these engines with nothing else.',
-    '- **Peak RSS** is each process\'s own high-water mark (getrusage\'s `ru_maxrss`, VmHWM), read by itself at the end: for the migration, the `enclave migrate run` process (its main thread and the migration thread).',
+    '- **Peak RSS** is each process\'s own high-water mark (getrusage\'s `ru_maxrss`, VmHWM), read by itself at the end: for the migration, the `enclave migrate run` process, which runs the migration on its main thread (with `--max-old-space-size=224 --max-semi-space-size=4`).',
     '',
     '| Source | Rows | Migration rows/s | Plain copy rows/s | Ratio | Migration CPU / row | Peak RSS (migration) | Peak RSS (copy) | Vault size |',
     '|---|---:|---:|---:|---:|---:|---:|---:|---:|',

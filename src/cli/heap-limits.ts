@@ -6,7 +6,6 @@
 // on the command line or in NODE_OPTIONS, variables in the environment) wins: only missing ones are added.
 import { getHeapStatistics } from 'node:v8';
 import type { ServerConfig } from '../core/config.ts';
-import { MIGRATION_SEMI_SPACE_MB } from '../services/migration/migration-thread.ts';
 
 const OLD_SPACE = '--max-old-space-size';
 const SEMI_SPACE = '--max-semi-space-size';
@@ -40,13 +39,13 @@ export function missingEnv(wanted: Readonly<Record<string, string>>, env: NodeJS
 }
 
 /**
- * The migration commands' main thread only collects shares, shows progress and waits for the migration
- * thread, so its young generation need not be V8's default (sized from the machine's memory: on a 24 GiB
- * machine its semi-spaces grew to 16 MB, 32 MB resident once touched). The flag sets every isolate's
- * semi-spaces, the migration thread's included, so it is that thread's own size (MIGRATION_SEMI_SPACE_MB).
- * Figures in docs/benchmarks.md (the migration, 2026-11-25).
+ * The migration commands run the migration on their main thread (services/migration/migration-task.ts)
+ * and bound its heap: enough for a page of rows, the caches and the CLI's own code, never the source.
+ * Left to V8, a 24 GiB machine gets semi-spaces of 16 MB (32 MB resident once touched) and an old
+ * generation allowed to hold garbage for minutes, so the resident set grew with the source. Figures in
+ * docs/benchmarks.md (the migration, 2026-11-25).
  */
-export const MIGRATION_MAIN_FLAGS: readonly string[] = [`${SEMI_SPACE}=${MIGRATION_SEMI_SPACE_MB}`];
+export const MIGRATION_MAIN_FLAGS: readonly string[] = [`${OLD_SPACE}=224`, `${SEMI_SPACE}=4`];
 
 /** The flags of `wanted` whose setting neither this process's flags nor NODE_OPTIONS name. */
 export function missingHeapFlags(wanted: readonly string[], execArgv: readonly string[] = process.execArgv, nodeOptions = process.env['NODE_OPTIONS'] ?? ''): string[] {

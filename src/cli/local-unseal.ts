@@ -11,7 +11,7 @@ import type { Output } from './output.ts';
 import { readHidden, readStdin } from './prompt.ts';
 
 /**
- * The officers' shares for a migration thread, which unseals its own copy of the enclave with them (and
+ * The officers' shares for a migration, which unseals its own copy of the enclave with them (and
  * logs that unseal). Here they are only checked against the root key: with --dev-unseal in development,
  * otherwise typed without echo on a terminal or piped one per line. None when the enclave is unsealed.
  */

@@ -50,7 +50,7 @@ export interface OpenOptions {
   readonly decisionCacheSize?: number;
   /** Opens stores from these URLs instead of the configured ones (tests). */
   readonly storeFactory?: (url: string, dataDir: string) => Store | Promise<Store>;
-  /** Opens the log's store from its URL instead of log.storage (tests; the migration thread writes it inline). */
+  /** Opens the log's store from its URL instead of log.storage (tests; a migration writes it inline). */
   readonly logStoreFactory?: (url: string, dataDir: string) => LogStore | Promise<LogStore>;
   /** Told when the log's integrator fails (it retries every interval). */
   readonly onLogError?: (err: unknown, what: string) => void;

@@ -304,7 +304,7 @@ export class SealService {
   /**
    * Enters one share as `submit` does, but a complete set is only checked against the root key, never
    * loaded, logged or handed to the holders: for a process that passes the shares on to the one that
-   * unseals (a migration thread unseals its own copy, and that unseal is the one logged). True once the
+   * unseals (a migration unseals its own copy of the enclave, and that unseal is the one logged). True once the
    * entered shares are complete and reconstruct the root key.
    */
   async check(share: string): Promise<boolean> {

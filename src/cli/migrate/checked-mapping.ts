@@ -1,7 +1,7 @@
-// The mapping file of a `migrate` command, read on the main thread before anything is opened, with its
+// The mapping file of a `migrate` command, read before anything is opened, with its
 // source URL checked the way the source's driver will parse it. The mapping's own validation
 // (core/migration-mapping.ts) checks only a URL's scheme; a URL the driver cannot parse would otherwise
-// fail on the migration thread as `internal: Invalid URL`, naming neither the file nor the key.
+// fail in the migration as `internal: Invalid URL`, naming neither the file nor the key.
 import type { MigrationMapping, SourceSpec } from '../../core/migration-mapping.ts';
 import { EnclaveError } from '../../core/errors.ts';
 import { loadMapping } from '../../services/migration/mapping-loader.ts';

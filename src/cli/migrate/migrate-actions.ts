@@ -1,12 +1,12 @@
-// The work behind `enclave migrate …` (commands/migrate.ts registers the options). The operations run on
-// a worker thread with a bounded heap (services/migration/migration-thread.ts); this thread collects the
-// unseal shares, shows progress and prints the result.
+// The work behind `enclave migrate …` (commands/migrate.ts registers the options): collects the unseal
+// shares, runs the operation (services/migration/migration-task.ts) in this process, whose heap the
+// command bounds (cli/heap-limits.ts), shows its progress and prints the result.
 import { writeFileSync } from 'node:fs';
 import { verifyCertificate } from '../../core/deletion-certificate.ts';
 import { MAX_NOTE_SIZE } from '../../core/tlog/note.ts';
 import { EnclaveError } from '../../core/errors.ts';
 import { publishedVerifierKey } from '../../services/migration/certificate-issuer.ts';
-import { runMigrationTask, type MigrationTask, type TaskProgress } from '../../services/migration/migration-thread.ts';
+import { runMigrationTask, type MigrationTask, type TaskProgress } from '../../services/migration/migration-task.ts';
 import { openMigrationStateOf } from '../../services/migration/open-migration.ts';
 import { loadConfig } from '../../services/config-loader.ts';
 import { checkStorageUrls } from '../../storage/open-store.ts';

@@ -1,0 +1,114 @@
+// Runs one migration operation (plan, run, verify, purge) in this thread: opens the enclave, unseals it
+// with the shares the caller collected, runs the operation and reports its progress, then closes it all.
+// The migration commands run it on their main thread, which they start with heap limits of their own
+// (cli/heap-limits.ts): left to itself V8 sizes its heap from the machine's memory and lets garbage pile
+// up, so the resident set grows with the source. It ran on a worker thread with resourceLimits until
+// 2026-11-25; that second isolate cost 40–50 MiB of peak RSS and about a tenth of the speed
+// (docs/benchmarks.md).
+import { verifyCertificate, type CertificateCheck } from '../../core/deletion-certificate.ts';
+import { EnclaveError } from '../../core/errors.ts';
+import type { Mismatch, VerificationInfo } from '../../core/migration-state.ts';
+import { openLogStore } from '../../storage/open-store.ts';
+import { loadConfig } from '../config-loader.ts';
+import { openEnclave } from '../enclave.ts';
+import { publishedVerifierKey } from './certificate-issuer.ts';
+import { SUBJECT_CACHE, type MigrationContext } from './migration-context.ts';
+import { planMigration, type MigrationPlan } from './migration-planner.ts';
+import { purgeMigration, type PurgeProgress, type PurgeReport } from './migration-purger.ts';
+import { MigrationRunner, type RunProgress, type RunReport } from './migration-runner.ts';
+import { verifyMigration, type VerifyProgress } from './migration-verifier.ts';
+import { openMigration, openMigrationStateOf } from './open-migration.ts';
+
+export interface MigrationTask {
+  readonly op: 'plan' | 'run' | 'verify' | 'purge';
+  readonly configPath: string;
+  readonly mappingPath: string;
+  readonly batchSize?: number | undefined;
+  readonly as?: { readonly org?: string; readonly role?: string };
+  readonly verification?: string | undefined;
+  /** Unseal shares for the task's enclave (not needed to plan). */
+  readonly shares: readonly string[];
+}
+
+export type TaskProgress =
+  | { readonly op: 'plan'; readonly done: number; readonly total: number }
+  | { readonly op: 'run'; readonly progress: RunProgress }
+  | { readonly op: 'verify'; readonly progress: VerifyProgress }
+  | { readonly op: 'purge'; readonly progress: PurgeProgress; readonly total: number };
+
+export interface TaskResults {
+  readonly plan: MigrationPlan;
+  readonly run: RunReport;
+  readonly verify: { readonly verification: VerificationInfo; readonly mismatches: readonly Mismatch[] };
+  readonly purge: { readonly report: PurgeReport; readonly check: CertificateCheck; readonly verifierKey: string };
+}
+
+async function allMismatches(ctx: MigrationContext, verification: string): Promise<Mismatch[]> {
+  const out: Mismatch[] = [];
+  for (let after = 0; ; ) {
+    const page = await ctx.state.mismatches(verification, 1000, after);
+    const last = page.at(-1);
+    if (!last) return out;
+    out.push(...page.map(({ table, key, kind, detail }) => ({ table, key, kind, detail })));
+    after = last.seq;
+  }
+}
+
+async function perform(task: MigrationTask, ctx: MigrationContext, progress: (p: TaskProgress) => void): Promise<TaskResults[MigrationTask['op']]> {
+  switch (task.op) {
+    case 'plan':
+      return planMigration(ctx, (done, total) => progress({ op: 'plan', done, total }));
+    case 'run':
+      return new MigrationRunner(ctx, { onProgress: (p) => progress({ op: 'run', progress: p }) }).run();
+    case 'verify': {
+      const verification = await verifyMigration(ctx, (p) => progress({ op: 'verify', progress: p }));
+      return { verification, mismatches: await allMismatches(ctx, verification.id) };
+    }
+    case 'purge': {
+      let total = 0;
+      for (const t of ctx.resolved.tables) total += await ctx.source.count(t.table);
+      const report = await purgeMigration(ctx, { ...(task.verification !== undefined ? { verification: task.verification } : {}), onProgress: (p) => progress({ op: 'purge', progress: p, total }) });
+      const verifierKey = (await publishedVerifierKey(ctx.enclave.control.meta)) ?? '';
+      return { report, check: verifyCertificate(report.certificate.note, verifierKey), verifierKey };
+    }
+  }
+}
+
+async function runTask(task: MigrationTask, onProgress: (p: TaskProgress) => void): Promise<TaskResults[MigrationTask['op']]> {
+  // The log's writes run on this thread: the migration waits for each entry before it writes anyway, and
+  // a writer thread would cost its own isolate (tens of MB resident) and a copy of every entry.
+  const enclave = await openEnclave(loadConfig(task.configPath), {
+    subjectCacheSize: SUBJECT_CACHE,
+    logStoreFactory: (url, dataDir) => openLogStore(url, dataDir, { writer: 'inline' }),
+  });
+  try {
+    for (const share of task.shares) await enclave.seal.submit(share);
+    const state = await openMigrationStateOf(enclave.config);
+    try {
+      const opened = await openMigration(enclave, state, {
+        mappingPath: task.mappingPath,
+        ...(task.batchSize !== undefined ? { batchSize: task.batchSize } : {}),
+        ...(task.as ? { as: task.as } : {}),
+      });
+      try {
+        return await perform(task, opened.ctx, onProgress);
+      } finally {
+        await opened.close();
+      }
+    } finally {
+      await state.close();
+    }
+  } finally {
+    await enclave.close();
+  }
+}
+
+/** Runs the task; a failure that is not an EnclaveError is reported as `internal` with its message. */
+export async function runMigrationTask<O extends MigrationTask['op']>(task: MigrationTask & { op: O }, onProgress: (p: TaskProgress) => void = () => {}): Promise<TaskResults[O]> {
+  try {
+    return (await runTask(task, onProgress)) as TaskResults[O];
+  } catch (err) {
+    if (err instanceof EnclaveError) throw err;
+    throw new EnclaveError('internal', err instanceof Error ? err.message : String(err), { cause: err });
+  }
+}
