@@ -1,6 +1,6 @@
 // Node's module compile cache (module.enableCompileCache): it keeps the type-stripped output of each
 // TypeScript source (since Node 23.10) and V8's code cache for it. Without it, every isolate that loads
-// the sources (the main thread, the log's writer thread, the migration thread) loads Node's TypeScript
+// the sources (the main thread, the log's writer thread) loads Node's TypeScript
 // stripper, a WebAssembly module, and strips every file again: about 25 MiB of RSS per isolate, and
 // slower starts. The cache is code: it lives in the installation (as protected as the sources), unless
 // NODE_COMPILE_CACHE names another directory; NODE_DISABLE_COMPILE_CACHE=1 turns it off.

@@ -8,7 +8,7 @@ export class KeyedMutex {
   private readonly tails = new Map<string, Promise<void>>();
 
   /** Runs `work` once every holder of any of `keys` that arrived before it is done. */
-  async run<T>(keys: Iterable<string>, work: () => Promise<T>): Promise<T> {
+  async run<T>(keys: readonly string[], work: () => Promise<T>): Promise<T> {
     let release!: () => void;
     const done = new Promise<void>((resolve) => {
       release = resolve;

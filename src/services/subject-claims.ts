@@ -81,18 +81,26 @@ export class SubjectClaims {
         this.track(id, key);
       } else rest.push(key);
     }
-    if (rest.length > 0) {
-      for (const c of (await this.store.getMany(rest)).values()) {
-        if (c.completed) continue;
-        const stale = c.holder === this.holder || holderGone(c.holder, now, c.claimedAt);
-        if (stale && (await this.store.takeOver(c, this.holder, now))) {
-          const id = keys.get(c.key) ?? '';
-          held.add(id);
-          tookOver.add(id);
-          heldKeys.push(c.key);
-          this.track(id, c.key);
+    try {
+      if (rest.length > 0) {
+        for (const c of (await this.store.getMany(rest)).values()) {
+          if (c.completed) continue;
+          const stale = c.holder === this.holder || holderGone(c.holder, now, c.claimedAt);
+          if (stale && (await this.store.takeOver(c, this.holder, now))) {
+            const id = keys.get(c.key) ?? '';
+            held.add(id);
+            tookOver.add(id);
+            heldKeys.push(c.key);
+            this.track(id, c.key);
+          }
         }
       }
+    } catch (err) {
+      // The caller never learns of the claims taken so far: let go of them here, or other instances
+      // would refuse their ids as being registered (or created) for as long as this process lives.
+      await this.releaseKeys(heldKeys);
+      for (const id of held) this.inFlight.delete(id);
+      throw err;
     }
     return { held, tookOver, keys: heldKeys };
   }

@@ -43,6 +43,9 @@ async function task<O extends MigrationTask['op']>(io: Io, configPath: string, o
   };
 }
 
+/** Where a migration's late warning goes (a store that failed to close after the operation succeeded). */
+const warnOf = (out: Output) => (message: string) => out.warn(message);
+
 /** A progress display created on first use, when the total is known. */
 function lazyProgress(io: Io, opts: MigrateOptions, task: string, unit: string, extras: readonly string[] = []): { update(done: number, total: number, extra?: Record<string, number>): void; stop(): void } {
   let p: Progress | undefined;
@@ -61,7 +64,7 @@ export async function plan(io: Io, configPath: string, opts: MigrateOptions): Pr
   const out = new Output(io, { json: opts.json === true });
   await checkedMapping(opts.mapping);
   const progress = lazyProgress(io, opts, 'planning', 'rows');
-  const result = await runMigrationTask(await task(io, configPath, opts, 'plan', out), (p) => p.op === 'plan' && progress.update(p.done, p.total));
+  const result = await runMigrationTask(await task(io, configPath, opts, 'plan', out), (p) => p.op === 'plan' && progress.update(p.done, p.total), warnOf(out));
   progress.stop();
   out.result(result, describePlan);
 }
@@ -76,7 +79,7 @@ export async function run(io: Io, configPath: string, opts: MigrateOptions): Pro
   };
   const t = await task(io, configPath, opts, 'run', out);
   const meter = meterResources();
-  const result = await runMigrationTask(t, onProgress);
+  const result = await runMigrationTask(t, onProgress, warnOf(out));
   progress.stop();
   out.result({ ...result, resources: meter.read() }, describeRun);
 }
@@ -86,7 +89,7 @@ export async function verify(io: Io, configPath: string, opts: MigrateOptions): 
   const progress = lazyProgress(io, opts, `verifying ${(await checkedMapping(opts.mapping)).name}`, 'rows', ['mismatches']);
   const { verification: v, mismatches } = await runMigrationTask(await task(io, configPath, opts, 'verify', out), (t) => {
     if (t.op === 'verify') progress.update(t.progress.done, t.progress.total, { mismatches: t.progress.mismatches });
-  });
+  }, warnOf(out));
   progress.stop();
   out.result({ ...v, mismatchList: mismatches }, (x) => describeVerification(x, x.mismatchList));
   if (!v.ok) throw new CliError('verification_failed', `${v.mismatches} mismatch(es) between the source and the vault (verification ${v.id}); run again to re-copy them, then verify`);
@@ -110,7 +113,7 @@ export async function purge(io: Io, configPath: string, opts: MigrateOptions): P
     if (p.progress.table !== table) [table, before] = [p.progress.table, done];
     done = before + p.progress.done;
     progress.update(done, p.total);
-  });
+  }, warnOf(out));
   progress.stop();
   out.result({ ...report, certificate: { ...report.certificate, body: check.certificate }, verifierKey }, () => describePurge(report, check));
 }

@@ -2,9 +2,9 @@
 // with the shares the caller collected, runs the operation and reports its progress, then closes it all.
 // The migration commands run it on their main thread, which they start with heap limits of their own
 // (cli/heap-limits.ts): left to itself V8 sizes its heap from the machine's memory and lets garbage pile
-// up, so the resident set grows with the source. It ran on a worker thread with resourceLimits until
-// 2026-11-25; that second isolate cost 40–50 MiB of peak RSS and about a tenth of the speed
-// (docs/benchmarks.md).
+// up, so the resident set grows with the source. It ran on a worker thread with resourceLimits (a 192 MB
+// old generation) until 2026-11-25; that second isolate cost 40–60 MiB of peak RSS and 5–10 % of the
+// speed (docs/benchmarks.md).
 import { verifyCertificate, type CertificateCheck } from '../../core/deletion-certificate.ts';
 import { EnclaveError } from '../../core/errors.ts';
 import type { Mismatch, VerificationInfo } from '../../core/migration-state.ts';
@@ -12,6 +12,7 @@ import { openLogStore } from '../../storage/open-store.ts';
 import { loadConfig } from '../config-loader.ts';
 import { openEnclave } from '../enclave.ts';
 import { publishedVerifierKey } from './certificate-issuer.ts';
+import { closingAfter } from './closing-after.ts';
 import { SUBJECT_CACHE, type MigrationContext } from './migration-context.ts';
 import { planMigration, type MigrationPlan } from './migration-planner.ts';
 import { purgeMigration, type PurgeProgress, type PurgeReport } from './migration-purger.ts';
@@ -74,39 +75,36 @@ async function perform(task: MigrationTask, ctx: MigrationContext, progress: (p:
   }
 }
 
-async function runTask(task: MigrationTask, onProgress: (p: TaskProgress) => void): Promise<TaskResults[MigrationTask['op']]> {
-  // The log's writes run on this thread: the migration waits for each entry before it writes anyway, and
-  // a writer thread would cost its own isolate (tens of MB resident) and a copy of every entry.
-  const enclave = await openEnclave(loadConfig(task.configPath), {
-    subjectCacheSize: SUBJECT_CACHE,
-    logStoreFactory: (url, dataDir) => openLogStore(url, dataDir, { writer: 'inline' }),
-  });
-  try {
+async function runTask(task: MigrationTask, onProgress: (p: TaskProgress) => void, warn: (message: string) => void): Promise<TaskResults[MigrationTask['op']]> {
+  const failedClose = (err: unknown) => warn(`closing the stores after the ${task.op} failed: ${err instanceof Error ? err.message : String(err)} (what the ${task.op} did is stored)`);
+  return closingAfter(async (opened) => {
+    // The log's writes run on this thread: the migration waits for each entry before it writes anyway,
+    // and a writer thread would cost its own isolate (tens of MB resident) and a copy of every entry.
+    const enclave = await openEnclave(loadConfig(task.configPath), {
+      subjectCacheSize: SUBJECT_CACHE,
+      logStoreFactory: (url, dataDir) => openLogStore(url, dataDir, { writer: 'inline' }),
+    });
+    opened(() => enclave.close());
     for (const share of task.shares) await enclave.seal.submit(share);
     const state = await openMigrationStateOf(enclave.config);
-    try {
-      const opened = await openMigration(enclave, state, {
-        mappingPath: task.mappingPath,
-        ...(task.batchSize !== undefined ? { batchSize: task.batchSize } : {}),
-        ...(task.as ? { as: task.as } : {}),
-      });
-      try {
-        return await perform(task, opened.ctx, onProgress);
-      } finally {
-        await opened.close();
-      }
-    } finally {
-      await state.close();
-    }
-  } finally {
-    await enclave.close();
-  }
+    opened(() => state.close());
+    const migration = await openMigration(enclave, state, {
+      mappingPath: task.mappingPath,
+      ...(task.batchSize !== undefined ? { batchSize: task.batchSize } : {}),
+      ...(task.as ? { as: task.as } : {}),
+    });
+    opened(() => migration.close());
+    return perform(task, migration.ctx, onProgress);
+  }, failedClose);
 }
 
-/** Runs the task; a failure that is not an EnclaveError is reported as `internal` with its message. */
-export async function runMigrationTask<O extends MigrationTask['op']>(task: MigrationTask & { op: O }, onProgress: (p: TaskProgress) => void = () => {}): Promise<TaskResults[O]> {
+/**
+ * Runs the task; a failure that is not an EnclaveError is reported as `internal` with its message, and a
+ * failure to close the stores after the task succeeded goes to `warn`.
+ */
+export async function runMigrationTask<O extends MigrationTask['op']>(task: MigrationTask & { op: O }, onProgress: (p: TaskProgress) => void = () => {}, warn: (message: string) => void = () => {}): Promise<TaskResults[O]> {
   try {
-    return (await runTask(task, onProgress)) as TaskResults[O];
+    return (await runTask(task, onProgress, warn)) as TaskResults[O];
   } catch (err) {
     if (err instanceof EnclaveError) throw err;
     throw new EnclaveError('internal', err instanceof Error ? err.message : String(err), { cause: err });
