@@ -26,6 +26,40 @@ export class Output {
     this.write(this.io.stdout, this.json ? JSON.stringify(value, null, 2) : human(value));
   }
 
+  /**
+   * A result too long to hold at once: `head` and a list under `field` that arrives a part at a time
+   * (verify's mismatches, read page by page). With --json the same text result would print for
+   * `{ ...head, [field]: all }`, written as the parts come; otherwise `headText`, each part's `human`
+   * text, and `end`'s text. A failure midway leaves what was written so far, and the command fails.
+   */
+  resultList<T>(head: object, field: string, headText: string, human: (part: readonly T[]) => string): { add(part: readonly T[]): void; end(tailText: string): void } {
+    if (!this.json) {
+      this.write(this.io.stdout, headText);
+      return {
+        add: (part) => {
+          if (part.length > 0) this.write(this.io.stdout, human(part));
+        },
+        end: (tailText) => {
+          if (tailText !== '') this.write(this.io.stdout, tailText);
+        },
+      };
+    }
+    // JSON.stringify(…, null, 2) of the head with an empty list last ends in `[]` and `}`: the items go between.
+    const empty = JSON.stringify({ ...head, [field]: [] }, null, 2);
+    const out = this.io.stdout;
+    out.write(terminalText(empty.slice(0, -'[]\n}'.length + 1)));
+    let items = 0;
+    return {
+      add: (part) => {
+        for (const item of part) {
+          out.write(terminalText(`${items === 0 ? '\n' : ',\n'}${JSON.stringify(item, null, 2).replace(/^/gm, '    ')}`));
+          items += 1;
+        }
+      },
+      end: () => out.write(items === 0 ? ']\n}\n' : '\n  ]\n}\n'),
+    };
+  }
+
   /** One JSON document on one line (JSON Lines), with --json; escaped as by result. */
   jsonLine(value: unknown): void {
     this.write(this.io.stdout, JSON.stringify(value));

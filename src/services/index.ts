@@ -23,7 +23,7 @@ export { planMigration, type MigrationPlan, type TablePlan } from './migration/m
 export { MIGRATION_ACTIONS, migrationPrincipal } from './migration/migration-principal.ts';
 export { interruptedPurge, partialPurge, purgeMigration, type InterruptedPurge, type PurgedTable, type PurgeProgress, type PurgeReport } from './migration/migration-purger.ts';
 export { MigrationRunner, type RefusedRow, type RunProgress, type RunReport } from './migration/migration-runner.ts';
-export { runMigrationTask, type MigrationTask, type TaskProgress, type TaskResults } from './migration/migration-task.ts';
+export { runMigrationTask, type MigrationTask, type TaskHooks, type TaskProgress, type TaskResults } from './migration/migration-task.ts';
 export { verifyMigration, type VerifyProgress } from './migration/migration-verifier.ts';
 export { openMigration, openMigrationStateOf, type OpenedMigration, type OpenMigrationOptions } from './migration/open-migration.ts';
 export { RowClassifier, type Classified } from './migration/row-classifier.ts';

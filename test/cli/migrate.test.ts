@@ -233,3 +233,49 @@ describe('enclave migrate', () => {
     assert.equal(oneErrorLine(unknown).code, 'certificate_not_found');
   });
 });
+
+describe('enclave migrate verify with more mismatches than one page', () => {
+  let root = '';
+  let config = '';
+  let mapping = '';
+  let legacy = '';
+  before(async () => {
+    root = tempDir();
+    config = (await initEnclave(join(root, 'e'), { dev: true })).configPath;
+    const [virginia] = buildLegacySites(join(root, 'legacy'), new Population(11, 500));
+    mapping = virginia?.mappingPath ?? '';
+    legacy = virginia?.path ?? '';
+  });
+  after(() => {
+    killAll();
+    removeDir(root);
+  });
+
+  it('lists every mismatch, page after page, as people read it and as --json (the same list)', async () => {
+    const copied = await run(['migrate', 'run', '--config', config, '--mapping', mapping, '--dev-unseal', '--quiet']);
+    assert.equal(copied.code, 0, copied.stderr);
+    // Rows gone at the source since they were copied: each a mismatch (the state lists them 1,000 a page).
+    const db = new DatabaseSync(legacy);
+    const gone = (db.prepare('SELECT id FROM watch_events UNION ALL SELECT id FROM messages UNION ALL SELECT id FROM comments').all() as { id: string | number }[]).map((r) => String(r.id));
+    db.exec('DELETE FROM watch_events; DELETE FROM messages; DELETE FROM comments');
+    db.close();
+    const json = await run(['migrate', 'verify', '--config', config, '--mapping', mapping, '--dev-unseal', '--quiet', '--json']);
+    assert.equal(json.code, 1, json.stderr);
+    const v = JSON.parse(json.stdout) as { ok: boolean; mismatches: number; mismatchList: { table: string; key: string; kind: string }[] };
+    assert.equal(v.ok, false);
+    assert.ok(v.mismatches > 1000, `only ${v.mismatches} mismatches: not more than one page`);
+    assert.equal(v.mismatchList.length, v.mismatches);
+    assert.deepEqual(new Set(v.mismatchList.map((m) => m.table)), new Set(['watch_events', 'messages', 'comments']));
+    const human = await run(['migrate', 'verify', '--config', config, '--mapping', mapping, '--dev-unseal', '--quiet']);
+    assert.equal(human.code, 1, human.stderr);
+    const list = human.stdout.split('Mismatches (table, key, kind, detail):\n')[1] ?? '';
+    const listed = list.split('\n').filter((l) => /^ {2}(watch_events|messages|comments) +/.test(l));
+    assert.equal(listed.length, v.mismatches, human.stdout.slice(0, 2000));
+    // Each line is one of the rows deleted, none twice.
+    const keys = listed.map((l) => /"([^"]+)"/.exec(l)?.[1] ?? '');
+    const deleted = new Set(gone);
+    assert.ok(keys.every((k) => deleted.has(k)), 'a row listed that was not deleted');
+    assert.equal(new Set(keys).size, keys.length, 'a row listed twice');
+    assert.match(human.stdout, /Run `enclave migrate run` to copy the changed, missing and extra rows again, then verify\.\n$/);
+  });
+});

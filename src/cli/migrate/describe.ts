@@ -73,7 +73,8 @@ export function describeRun(r: RunReport & { readonly resources?: ProcessResourc
   return lines.join('\n');
 }
 
-export function describeVerification(v: VerificationInfo, mismatches: readonly Mismatch[]): string {
+/** What verify prints before its mismatches (the summary, the tables and the root), then their heading, if any. */
+export function describeVerificationHead(v: VerificationInfo): string {
   const lines = [
     v.ok
       ? `Verification ${v.id} of "${v.migration}": the copy matches. Every migrating row and its record have equal digests; the Merkle roots agree.`
@@ -85,15 +86,35 @@ export function describeVerification(v: VerificationInfo, mismatches: readonly M
     ),
     '',
     `Root over the tables: ${v.root}`,
+    '',
+    v.mismatches > 0 ? 'Mismatches (table, key, kind, detail):' : 'Next: enclave migrate purge',
   ];
-  if (mismatches.length > 0) {
-    lines.push('', 'Mismatches (table, key, kind, detail):', columns(mismatches.map((m) => [m.table, keyText(m.key), m.kind, m.detail])));
-    // A refused row is not copied by running again: its data (or its subject's residency) must change first.
-    const needsFix = (m: Mismatch) => m.kind === 'refused' || m.kind === 'moved';
-    if (mismatches.some((m) => !needsFix(m))) lines.push('', 'Run `enclave migrate run` to copy the changed, missing and extra rows again, then verify.');
-    if (mismatches.some(needsFix)) lines.push('', 'Refused rows, and rows of subjects who moved, are not copied by running again: fix the row at the source (the detail says what the vault refused), or re-home the subject, then run and verify.');
-  } else lines.push('', 'Next: enclave migrate purge');
   return lines.join('\n');
+}
+
+/** Mismatches as lines (a page of them: verify prints them as they are read, aligned page by page). */
+export function describeMismatches(mismatches: readonly Mismatch[]): string {
+  return columns(mismatches.map((m) => [m.table, keyText(m.key), m.kind, m.detail]));
+}
+
+/** A refused row is not copied by running again: its data (or its subject's residency) must change first. */
+export const needsFix = (m: Pick<Mismatch, 'kind'>) => m.kind === 'refused' || m.kind === 'moved';
+
+/** What verify prints after its mismatches: what to do about those of each sort listed. */
+export function describeVerificationTail(listed: { readonly copyAgain: boolean; readonly fix: boolean }): string {
+  const lines: string[] = [];
+  if (listed.copyAgain) lines.push('', 'Run `enclave migrate run` to copy the changed, missing and extra rows again, then verify.');
+  if (listed.fix) lines.push('', 'Refused rows, and rows of subjects who moved, are not copied by running again: fix the row at the source (the detail says what the vault refused), or re-home the subject, then run and verify.');
+  return lines.join('\n');
+}
+
+/** The whole of what verify prints for people, with its mismatches held in memory (tests, small lists). */
+export function describeVerification(v: VerificationInfo, mismatches: readonly Mismatch[]): string {
+  const parts = [describeVerificationHead(v)];
+  if (mismatches.length > 0) parts.push(describeMismatches(mismatches));
+  const tail = describeVerificationTail({ copyAgain: mismatches.some((m) => !needsFix(m)), fix: mismatches.some(needsFix) });
+  if (tail !== '') parts.push(tail);
+  return parts.join('\n');
 }
 
 export function describePurge(p: PurgeReport, check: CertificateCheck): string {

@@ -5,6 +5,7 @@ import { writeFileSync } from 'node:fs';
 import { verifyCertificate } from '../../core/deletion-certificate.ts';
 import { MAX_NOTE_SIZE } from '../../core/tlog/note.ts';
 import { EnclaveError } from '../../core/errors.ts';
+import type { Mismatch } from '../../core/migration-state.ts';
 import { publishedVerifierKey } from '../../services/migration/certificate-issuer.ts';
 import { runMigrationTask, type MigrationTask, type TaskProgress } from '../../services/migration/migration-task.ts';
 import { openMigrationStateOf } from '../../services/migration/open-migration.ts';
@@ -22,7 +23,7 @@ import { meterResources } from '../process-resources.ts';
 import { createProgress, progressMode, type Progress } from '../progress.ts';
 import { ask } from '../prompt.ts';
 import { checkedMapping } from './checked-mapping.ts';
-import { describeCertificate, describePlan, describePurge, describeRun, describeVerification } from './describe.ts';
+import { describeCertificate, describeMismatches, describePlan, describePurge, describeRun, describeVerificationHead, describeVerificationTail, needsFix } from './describe.ts';
 
 /**
  * The task of one operation; its shares (when it needs keys) are checked here, on the main thread, against
@@ -64,7 +65,7 @@ export async function plan(io: Io, configPath: string, opts: MigrateOptions): Pr
   const out = new Output(io, { json: opts.json === true });
   await checkedMapping(opts.mapping);
   const progress = lazyProgress(io, opts, 'planning', 'rows');
-  const result = await runMigrationTask(await task(io, configPath, opts, 'plan', out), (p) => p.op === 'plan' && progress.update(p.done, p.total), warnOf(out));
+  const result = await runMigrationTask(await task(io, configPath, opts, 'plan', out), { onProgress: (p) => p.op === 'plan' && progress.update(p.done, p.total), warn: warnOf(out) });
   progress.stop();
   out.result(result, describePlan);
 }
@@ -79,7 +80,7 @@ export async function run(io: Io, configPath: string, opts: MigrateOptions): Pro
   };
   const t = await task(io, configPath, opts, 'run', out);
   const meter = meterResources();
-  const result = await runMigrationTask(t, onProgress, warnOf(out));
+  const result = await runMigrationTask(t, { onProgress, warn: warnOf(out) });
   progress.stop();
   out.result({ ...result, resources: meter.read() }, describeRun);
 }
@@ -87,11 +88,27 @@ export async function run(io: Io, configPath: string, opts: MigrateOptions): Pro
 export async function verify(io: Io, configPath: string, opts: MigrateOptions): Promise<void> {
   const out = new Output(io, { json: opts.json === true });
   const progress = lazyProgress(io, opts, `verifying ${(await checkedMapping(opts.mapping)).name}`, 'rows', ['mismatches']);
-  const { verification: v, mismatches } = await runMigrationTask(await task(io, configPath, opts, 'verify', out), (t) => {
-    if (t.op === 'verify') progress.update(t.progress.done, t.progress.total, { mismatches: t.progress.mismatches });
-  }, warnOf(out));
-  progress.stop();
-  out.result({ ...v, mismatchList: mismatches }, (x) => describeVerification(x, x.mismatchList));
+  // The mismatches are printed as they are read, never all held (a verify before any run lists every row).
+  let list: { add(part: readonly Mismatch[]): void; end(tailText: string): void } | undefined;
+  const listed = { copyAgain: false, fix: false };
+  const { verification: v } = await runMigrationTask(await task(io, configPath, opts, 'verify', out), {
+    onProgress: (t) => {
+      if (t.op === 'verify') progress.update(t.progress.done, t.progress.total, { mismatches: t.progress.mismatches });
+    },
+    warn: warnOf(out),
+    onVerified: (verification) => {
+      progress.stop();
+      list = out.resultList(verification, 'mismatchList', describeVerificationHead(verification), describeMismatches);
+    },
+    onMismatches: (page) => {
+      for (const m of page) {
+        if (needsFix(m)) listed.fix = true;
+        else listed.copyAgain = true;
+      }
+      list?.add(page);
+    },
+  });
+  list?.end(describeVerificationTail(listed));
   if (!v.ok) throw new CliError('verification_failed', `${v.mismatches} mismatch(es) between the source and the vault (verification ${v.id}); run again to re-copy them, then verify`);
 }
 
@@ -108,12 +125,15 @@ export async function purge(io: Io, configPath: string, opts: MigrateOptions): P
   let table = '';
   let before = 0;
   let done = 0;
-  const { report, check, verifierKey } = await runMigrationTask(t, (p) => {
-    if (p.op !== 'purge') return;
-    if (p.progress.table !== table) [table, before] = [p.progress.table, done];
-    done = before + p.progress.done;
-    progress.update(done, p.total);
-  }, warnOf(out));
+  const { report, check, verifierKey } = await runMigrationTask(t, {
+    onProgress: (p) => {
+      if (p.op !== 'purge') return;
+      if (p.progress.table !== table) [table, before] = [p.progress.table, done];
+      done = before + p.progress.done;
+      progress.update(done, p.total);
+    },
+    warn: warnOf(out),
+  });
   progress.stop();
   out.result({ ...report, certificate: { ...report.certificate, body: check.certificate }, verifierKey }, () => describePurge(report, check));
 }

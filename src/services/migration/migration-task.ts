@@ -40,22 +40,25 @@ export type TaskProgress =
 export interface TaskResults {
   readonly plan: MigrationPlan;
   readonly run: RunReport;
-  readonly verify: { readonly verification: VerificationInfo; readonly mismatches: readonly Mismatch[] };
+  /** Its mismatches go to TaskHooks.onMismatches: there may be more than memory holds. */
+  readonly verify: { readonly verification: VerificationInfo };
   readonly purge: { readonly report: PurgeReport; readonly check: CertificateCheck; readonly verifierKey: string };
 }
 
-async function allMismatches(ctx: MigrationContext, verification: string): Promise<Mismatch[]> {
-  const out: Mismatch[] = [];
-  for (let after = 0; ; ) {
-    const page = await ctx.state.mismatches(verification, 1000, after);
-    const last = page.at(-1);
-    if (!last) return out;
-    out.push(...page.map(({ table, key, kind, detail }) => ({ table, key, kind, detail })));
-    after = last.seq;
-  }
+export interface TaskHooks {
+  readonly onProgress?: (p: TaskProgress) => void;
+  /** A store that failed to close after the task succeeded (its result stands). */
+  readonly warn?: (message: string) => void;
+  /** verify: the verification once made, then its mismatches a page at a time, in order. */
+  readonly onVerified?: (v: VerificationInfo) => void;
+  readonly onMismatches?: (page: readonly Mismatch[]) => void;
 }
 
-async function perform(task: MigrationTask, ctx: MigrationContext, progress: (p: TaskProgress) => void): Promise<TaskResults[MigrationTask['op']]> {
+/** Mismatches read from the state a page at a time. */
+const MISMATCH_PAGE = 1000;
+
+async function perform(task: MigrationTask, ctx: MigrationContext, hooks: TaskHooks): Promise<TaskResults[MigrationTask['op']]> {
+  const progress = (p: TaskProgress) => hooks.onProgress?.(p);
   switch (task.op) {
     case 'plan':
       return planMigration(ctx, (done, total) => progress({ op: 'plan', done, total }));
@@ -63,7 +66,15 @@ async function perform(task: MigrationTask, ctx: MigrationContext, progress: (p:
       return new MigrationRunner(ctx, { onProgress: (p) => progress({ op: 'run', progress: p }) }).run();
     case 'verify': {
       const verification = await verifyMigration(ctx, (p) => progress({ op: 'verify', progress: p }));
-      return { verification, mismatches: await allMismatches(ctx, verification.id) };
+      hooks.onVerified?.(verification);
+      for (let after = 0; ; ) {
+        const page = await ctx.state.mismatches(verification.id, MISMATCH_PAGE, after);
+        const last = page.at(-1);
+        if (!last) break;
+        hooks.onMismatches?.(page.map(({ table, key, kind, detail }) => ({ table, key, kind, detail })));
+        after = last.seq;
+      }
+      return { verification };
     }
     case 'purge': {
       let total = 0;
@@ -75,8 +86,8 @@ async function perform(task: MigrationTask, ctx: MigrationContext, progress: (p:
   }
 }
 
-async function runTask(task: MigrationTask, onProgress: (p: TaskProgress) => void, warn: (message: string) => void): Promise<TaskResults[MigrationTask['op']]> {
-  const failedClose = (err: unknown) => warn(`closing the stores after the ${task.op} failed: ${err instanceof Error ? err.message : String(err)} (what the ${task.op} did is stored)`);
+async function runTask(task: MigrationTask, hooks: TaskHooks): Promise<TaskResults[MigrationTask['op']]> {
+  const failedClose = (err: unknown) => hooks.warn?.(`closing the stores after the ${task.op} failed: ${err instanceof Error ? err.message : String(err)} (what the ${task.op} did is stored)`);
   return closingAfter(async (opened) => {
     // The log's writes run on this thread: the migration waits for each entry before it writes anyway,
     // and a writer thread would cost its own isolate (tens of MB resident) and a copy of every entry.
@@ -94,17 +105,14 @@ async function runTask(task: MigrationTask, onProgress: (p: TaskProgress) => voi
       ...(task.as ? { as: task.as } : {}),
     });
     opened(() => migration.close());
-    return perform(task, migration.ctx, onProgress);
+    return perform(task, migration.ctx, hooks);
   }, failedClose);
 }
 
-/**
- * Runs the task; a failure that is not an EnclaveError is reported as `internal` with its message, and a
- * failure to close the stores after the task succeeded goes to `warn`.
- */
-export async function runMigrationTask<O extends MigrationTask['op']>(task: MigrationTask & { op: O }, onProgress: (p: TaskProgress) => void = () => {}, warn: (message: string) => void = () => {}): Promise<TaskResults[O]> {
+/** Runs the task; a failure that is not an EnclaveError is reported as `internal` with its message. */
+export async function runMigrationTask<O extends MigrationTask['op']>(task: MigrationTask & { op: O }, hooks: TaskHooks = {}): Promise<TaskResults[O]> {
   try {
-    return (await runTask(task, onProgress, warn)) as TaskResults[O];
+    return (await runTask(task, hooks)) as TaskResults[O];
   } catch (err) {
     if (err instanceof EnclaveError) throw err;
     throw new EnclaveError('internal', err instanceof Error ? err.message : String(err), { cause: err });
