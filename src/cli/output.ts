@@ -51,10 +51,12 @@ export class Output {
     let items = 0;
     return {
       add: (part) => {
+        let text = '';
         for (const item of part) {
-          out.write(terminalText(`${items === 0 ? '\n' : ',\n'}${JSON.stringify(item, null, 2).replace(/^/gm, '    ')}`));
+          text += `${items === 0 ? '\n' : ',\n'}${JSON.stringify(item, null, 2).replace(/^/gm, '    ')}`;
           items += 1;
         }
+        if (text !== '') out.write(terminalText(text));
       },
       end: () => out.write(items === 0 ? ']\n}\n' : '\n  ]\n}\n'),
     };

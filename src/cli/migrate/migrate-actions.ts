@@ -88,7 +88,7 @@ export async function run(io: Io, configPath: string, opts: MigrateOptions): Pro
 export async function verify(io: Io, configPath: string, opts: MigrateOptions): Promise<void> {
   const out = new Output(io, { json: opts.json === true });
   const progress = lazyProgress(io, opts, `verifying ${(await checkedMapping(opts.mapping)).name}`, 'rows', ['mismatches']);
-  // The mismatches are printed as they are read, never all held (a verify before any run lists every row).
+  // The mismatches are printed as they are read, never all held (a source changed since the copy may list every row).
   let list: { add(part: readonly Mismatch[]): void; end(tailText: string): void } | undefined;
   const listed = { copyAgain: false, fix: false };
   const { verification: v } = await runMigrationTask(await task(io, configPath, opts, 'verify', out), {
