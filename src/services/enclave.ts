@@ -116,7 +116,7 @@ export async function openEnclave(config: EnclaveConfig, options: OpenOptions = 
     await changes.load();
     await access.load();
     const shared = new SharedStateRefresh({ access, changes, intervalMs: refreshMs });
-    const vault = new Vault({ config, router, claims: control.subjectClaims, keyring, decisions, log, clock });
+    const vault = new Vault({ config, router, claims: control.subjectClaims, recordClaims: control.recordClaims, keyring, decisions, log, clock });
     const tokens = new TokenService(control.tokens, config, log, tokenCache);
     return {
       config,

@@ -5,7 +5,8 @@
 // subject is being registered. Claims name the id by HMAC-SHA256 under a key derived for this purpose, so
 // the control store, which serves every jurisdiction, holds no directory of their subject ids.
 // Record ids have the same problem when created: the vault claims them too (RECORD_CLAIM_LABEL), under a
-// key of their own, in the same table, only for as long as a create checks the other sites and stores.
+// key of their own, in a table of their own (Store.recordClaims), only for as long as a create checks the
+// other sites and stores.
 import { createHmac, createSecretKey } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Lru } from '../core/lru.ts';

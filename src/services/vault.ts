@@ -137,14 +137,14 @@ export class Vault {
 
   /** Subject ids claimed across instances, in the control store (services/subject-claims.ts). */
   private readonly claims: SubjectClaims;
-  /** Record ids claimed across instances while they are created (claimingRecordIds), in the same table under a key of their own. */
+  /** Record ids claimed across instances while they are created (claimingRecordIds), in a table of their own (Store.recordClaims). */
   private readonly recordClaims: SubjectClaims;
   /** Per record id (collection and id), in this process: its creates run one at a time (a claim's holder is the vault, not the request). */
   private readonly recordIds = new KeyedMutex();
   /** How many home sites records can be stored at: with one, no record id needs a claim. */
   private readonly homeSites: number;
 
-  constructor(deps: { config: EnclaveConfig; router: SiteRouter; claims: SubjectClaimStore; keyring: Keyring; decisions: DecisionPoint; log: EventLog; clock?: () => number }) {
+  constructor(deps: { config: EnclaveConfig; router: SiteRouter; claims: SubjectClaimStore; recordClaims: SubjectClaimStore; keyring: Keyring; decisions: DecisionPoint; log: EventLog; clock?: () => number }) {
     this.config = deps.config;
     this.router = deps.router;
     this.keyring = deps.keyring;
@@ -153,7 +153,7 @@ export class Vault {
     this.clock = deps.clock ?? Date.now;
     this.claims = new SubjectClaims({ store: deps.claims, keyring: deps.keyring, holder: this.mover, clock: this.clock });
     this.homeSites = [...deps.config.sites.values()].filter((s) => s.role === 'home').length;
-    this.recordClaims = new SubjectClaims({ store: deps.claims, keyring: deps.keyring, holder: this.mover, clock: this.clock, label: RECORD_CLAIM_LABEL, transient: true });
+    this.recordClaims = new SubjectClaims({ store: deps.recordClaims, keyring: deps.keyring, holder: this.mover, clock: this.clock, label: RECORD_CLAIM_LABEL, transient: true });
   }
 
   // ---- decisions -------------------------------------------------------------------------------

@@ -65,7 +65,7 @@ const killedMark = (site: string): MoveMark => ({ site, owner: 'killed-host:1:00
 /** A second instance's vault on the same stores: a lock of its own, and its own name on the marks it sets. */
 function otherInstance(fx: Fixture): Vault {
   const { config, router, keyring, decisions, log, control } = fx.enclave;
-  return new Vault({ config, router, claims: control.subjectClaims, keyring, decisions, log });
+  return new Vault({ config, router, claims: control.subjectClaims, recordClaims: control.recordClaims, keyring, decisions, log });
 }
 
 /**
@@ -337,6 +337,7 @@ void describe('vault', () => {
         config,
         router,
         claims: control.subjectClaims,
+        recordClaims: control.recordClaims,
         keyring,
         log,
         decisions: { decide: async (r) => (r.action === 'record.delete' && r.subject === s2 ? { allow: false, release: 'public', policies: ['no-s2'], policyVersion: 1, reason: 'not s2' } : decisions.decide(r)) },
@@ -994,7 +995,7 @@ void describe("the log entries of reads under one decision object", () => {
     const log: EventLog = { append: (e) => Promise.resolve({ index: events.push(e) - 1 }) };
     // A decision point that answers every request with one object (a cache may): protected, then public.
     let decision: Decision = { allow: true, release: 'protected', policies: ['p'], policyVersion: 1, reason: 'allowed' };
-    const vault = new Vault({ config, router, claims: control.subjectClaims, keyring, decisions: { decide: () => Promise.resolve(decision) }, log });
+    const vault = new Vault({ config, router, claims: control.subjectClaims, recordClaims: control.recordClaims, keyring, decisions: { decide: () => Promise.resolve(decision) }, log });
     const reads = [['users', `${s}-u`], ['messages', `${s}-m`], ['users', `${s}-u`]] as const;
     const logged = () => events.splice(0).map((e) => [e.details['collection'], e.details['withheld'], e.details['release'], e.principal?.id]);
     for (const [c, id] of reads) assert.deepEqual((await vault.getRecord(service, c, id)).withheld, []);

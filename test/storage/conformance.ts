@@ -756,66 +756,79 @@ export function storeConformance(name: string, open: () => Promise<Store> | Stor
       });
     });
 
-    void describe('subject claims', () => {
-      const sorted = (keys: Iterable<string>) => [...keys].sort();
+    // Record-id claims (Store.recordClaims) keep the same contract in a table of their own.
+    for (const kind of ['subjectClaims', 'recordClaims'] as const) {
+      void describe(kind === 'subjectClaims' ? 'subject claims' : 'record-id claims', () => {
+        const sorted = (keys: Iterable<string>) => [...keys].sort();
+        const claims = () => store[kind];
 
-      void it('claim takes the keys no one holds, once, and a second holder gets none of them', async () => {
-        const [a, b, c] = [`${ns}-a`, `${ns}-b`, `${ns}-c`];
-        assert.deepEqual(sorted(await store.subjectClaims.claim([a, b, a], 'h1', T0)), [a, b], 'a key given twice is claimed once');
-        assert.deepEqual(sorted(await store.subjectClaims.claim([b, c], 'h2', T0 + 1)), [c]);
-        assert.deepEqual(sorted(await store.subjectClaims.claim([], 'h2', T0)), []);
-        const held = await store.subjectClaims.getMany([a, b, c, `${ns}-none`]);
-        assert.deepEqual(
-          sorted(held.keys()).map((k) => held.get(k)),
-          [
-            { key: a, holder: 'h1', claimedAt: T0, completed: false },
-            { key: b, holder: 'h1', claimedAt: T0, completed: false },
-            { key: c, holder: 'h2', claimedAt: T0 + 1, completed: false },
-          ],
-        );
-      });
+        void it('claim takes the keys no one holds, once, and a second holder gets none of them', async () => {
+          const [a, b, c] = [`${ns}-a`, `${ns}-b`, `${ns}-c`];
+          assert.deepEqual(sorted(await claims().claim([a, b, a], 'h1', T0)), [a, b], 'a key given twice is claimed once');
+          assert.deepEqual(sorted(await claims().claim([b, c], 'h2', T0 + 1)), [c]);
+          assert.deepEqual(sorted(await claims().claim([], 'h2', T0)), []);
+          const held = await claims().getMany([a, b, c, `${ns}-none`]);
+          assert.deepEqual(
+            sorted(held.keys()).map((k) => held.get(k)),
+            [
+              { key: a, holder: 'h1', claimedAt: T0, completed: false },
+              { key: b, holder: 'h1', claimedAt: T0, completed: false },
+              { key: c, holder: 'h2', claimedAt: T0 + 1, completed: false },
+            ],
+          );
+        });
 
-      void it('complete marks only what the holder holds; a completed claim is never taken over nor released', async () => {
-        const [a, b] = [`${ns}-a`, `${ns}-b`];
-        await store.subjectClaims.claim([a], 'h1', T0);
-        await store.subjectClaims.claim([b], 'h2', T0);
-        assert.deepEqual(sorted(await store.subjectClaims.complete([a, b], 'h1')), [a]);
-        const claimA = (await store.subjectClaims.getMany([a])).get(a);
-        assert.ok(claimA?.completed);
-        assert.equal(await store.subjectClaims.takeOver(claimA, 'h3', T0 + 5), false);
-        await store.subjectClaims.release([a, b], 'h1');
-        assert.deepEqual(sorted((await store.subjectClaims.getMany([a, b])).keys()), [a, b], 'neither a completed claim nor another holder\'s is released');
-        await store.subjectClaims.release([b], 'h2');
-        assert.deepEqual(sorted((await store.subjectClaims.getMany([a, b])).keys()), [a]);
-        assert.deepEqual(sorted(await store.subjectClaims.claim([b], 'h3', T0)), [b], 'a released key can be claimed again');
-      });
+        void it('complete marks only what the holder holds; a completed claim is never taken over nor released', async () => {
+          const [a, b] = [`${ns}-a`, `${ns}-b`];
+          await claims().claim([a], 'h1', T0);
+          await claims().claim([b], 'h2', T0);
+          assert.deepEqual(sorted(await claims().complete([a, b], 'h1')), [a]);
+          const claimA = (await claims().getMany([a])).get(a);
+          assert.ok(claimA?.completed);
+          assert.equal(await claims().takeOver(claimA, 'h3', T0 + 5), false);
+          await claims().release([a, b], 'h1');
+          assert.deepEqual(sorted((await claims().getMany([a, b])).keys()), [a, b], 'neither a completed claim nor another holder\'s is released');
+          await claims().release([b], 'h2');
+          assert.deepEqual(sorted((await claims().getMany([a, b])).keys()), [a]);
+          assert.deepEqual(sorted(await claims().claim([b], 'h3', T0)), [b], 'a released key can be claimed again');
+        });
 
-      void it('takeOver is a compare-and-set on the claim as read: of two that read it, one wins', async () => {
-        const a = `${ns}-a`;
-        await store.subjectClaims.claim([a], 'dead', T0);
-        const read = (await store.subjectClaims.getMany([a])).get(a);
-        assert.ok(read);
-        const results = await Promise.all([store.subjectClaims.takeOver(read, 'h1', T0 + 1), store.subjectClaims.takeOver(read, 'h2', T0 + 2)]);
-        assert.deepEqual(results.filter(Boolean).length, 1);
-        const now = (await store.subjectClaims.getMany([a])).get(a);
-        assert.equal(now?.holder, results[0] ? 'h1' : 'h2');
-        assert.equal(await store.subjectClaims.takeOver({ ...read, claimedAt: read.claimedAt + 1 }, 'h3', T0), false, 'a claim not as read is left alone');
-        assert.deepEqual(sorted(await store.subjectClaims.complete([a], now?.holder ?? '')), [a]);
-      });
+        void it('takeOver is a compare-and-set on the claim as read: of two that read it, one wins', async () => {
+          const a = `${ns}-a`;
+          await claims().claim([a], 'dead', T0);
+          const read = (await claims().getMany([a])).get(a);
+          assert.ok(read);
+          const results = await Promise.all([claims().takeOver(read, 'h1', T0 + 1), claims().takeOver(read, 'h2', T0 + 2)]);
+          assert.deepEqual(results.filter(Boolean).length, 1);
+          const now = (await claims().getMany([a])).get(a);
+          assert.equal(now?.holder, results[0] ? 'h1' : 'h2');
+          assert.equal(await claims().takeOver({ ...read, claimedAt: read.claimedAt + 1 }, 'h3', T0), false, 'a claim not as read is left alone');
+          assert.deepEqual(sorted(await claims().complete([a], now?.holder ?? '')), [a]);
+        });
 
-      void it('a transient claim (a record id while it is created) is claimed, refused and released as any claim', async () => {
-        const [a, b] = [`${ns}-ta`, `${ns}-tb`];
-        assert.deepEqual(sorted(await store.subjectClaims.claim([a, b], 'h1', T0, true)), [a, b]);
-        assert.deepEqual(sorted(await store.subjectClaims.claim([a], 'h2', T0, true)), [], 'held by another');
-        assert.deepEqual(sorted(await store.subjectClaims.claim([b], 'h2', T0)), [], 'held, whichever kind the new one is');
-        await store.subjectClaims.release([a, b], 'h2', true);
-        assert.deepEqual(sorted((await store.subjectClaims.getMany([a, b])).keys()), [a, b], 'another holder\'s is not released');
-        await store.subjectClaims.release([a, b], 'h1', true);
-        assert.deepEqual(sorted((await store.subjectClaims.getMany([a, b])).keys()), []);
-        // Durable writes after transient ones keep working and are kept.
-        assert.deepEqual(sorted(await store.subjectClaims.claim([a], 'h2', T0)), [a]);
-        assert.deepEqual(sorted(await store.subjectClaims.complete([a], 'h2')), [a]);
+        void it('a transient claim (a record id while it is created) is claimed, refused and released as any claim', async () => {
+          const [a, b] = [`${ns}-ta`, `${ns}-tb`];
+          assert.deepEqual(sorted(await claims().claim([a, b], 'h1', T0, true)), [a, b]);
+          assert.deepEqual(sorted(await claims().claim([a], 'h2', T0, true)), [], 'held by another');
+          assert.deepEqual(sorted(await claims().claim([b], 'h2', T0)), [], 'held, whichever kind the new one is');
+          await claims().release([a, b], 'h2', true);
+          assert.deepEqual(sorted((await claims().getMany([a, b])).keys()), [a, b], 'another holder\'s is not released');
+          await claims().release([a, b], 'h1', true);
+          assert.deepEqual(sorted((await claims().getMany([a, b])).keys()), []);
+          // Durable writes after transient ones keep working and are kept.
+          assert.deepEqual(sorted(await claims().claim([a], 'h2', T0)), [a]);
+          assert.deepEqual(sorted(await claims().complete([a], 'h2')), [a]);
+        });
       });
+    }
+
+    void it('subject claims and record-id claims are apart: a key held in one is free in the other', async () => {
+      const k = `${ns}-apart`;
+      assert.deepEqual([...(await store.subjectClaims.claim([k], 'h1', T0))], [k]);
+      assert.deepEqual([...(await store.recordClaims.claim([k], 'h2', T0, true))], [k]);
+      await store.recordClaims.release([k], 'h2', true);
+      assert.equal((await store.recordClaims.getMany([k])).size, 0);
+      assert.equal((await store.subjectClaims.getMany([k])).get(k)?.holder, 'h1');
     });
 
     void describe('meta', () => {

@@ -169,4 +169,17 @@ CREATE TABLE subject_claims (
 );
 `,
   },
+  {
+    id: 7,
+    name: 'record_claims',
+    // As the SQLite store's migration 8: record ids claimed while they are created, apart.
+    sql: `
+CREATE TABLE record_claims (
+  key text COLLATE "C" PRIMARY KEY,
+  holder text NOT NULL,
+  claimed_at bigint NOT NULL,
+  completed boolean NOT NULL DEFAULT false
+);
+`,
+  },
 ];

@@ -44,6 +44,7 @@ export class PostgresStore implements Store {
   readonly driver = 'postgres';
   readonly subjects: SubjectStore;
   readonly subjectClaims: SubjectClaimStore;
+  readonly recordClaims: SubjectClaimStore;
   readonly records: RecordStore;
   readonly tokens: TokenStore;
   readonly meta: MetaStore;
@@ -60,7 +61,8 @@ export class PostgresStore implements Store {
   private constructor(db: PostgresDb) {
     this.db = db;
     this.subjects = postgresSubjects(db, () => this.scrub());
-    this.subjectClaims = postgresSubjectClaims(db);
+    this.subjectClaims = postgresSubjectClaims(db, 'subject_claims');
+    this.recordClaims = postgresSubjectClaims(db, 'record_claims');
     this.records = postgresRecords(db);
     this.tokens = postgresTokens(db);
     this.meta = postgresMeta(db);

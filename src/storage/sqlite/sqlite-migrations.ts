@@ -196,4 +196,19 @@ CREATE TABLE subject_claims (
 ) STRICT, WITHOUT ROWID;
 `,
   },
+  {
+    id: 8,
+    name: 'record_claims',
+    // Record ids claimed while they are created (core/store.ts Store.recordClaims): only claims in flight,
+    // apart from the subjects' completed ones. Those left in subject_claims by an earlier build's crashed
+    // process match no id of either kind (their key is of another HMAC key) and are never read.
+    sql: `
+CREATE TABLE record_claims (
+  key TEXT PRIMARY KEY,
+  holder TEXT NOT NULL,
+  claimed_at INTEGER NOT NULL,
+  completed INTEGER NOT NULL DEFAULT 0
+) STRICT, WITHOUT ROWID;
+`,
+  },
 ];

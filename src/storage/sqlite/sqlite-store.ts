@@ -118,6 +118,7 @@ export class SqliteStore implements Store {
   readonly driver = 'sqlite';
   readonly subjects: SubjectStore;
   readonly subjectClaims: SubjectClaimStore;
+  readonly recordClaims: SubjectClaimStore;
   readonly records: RecordStore;
   readonly tokens: TokenStore;
   readonly meta: MetaStore;
@@ -147,7 +148,8 @@ export class SqliteStore implements Store {
       throw err;
     }
     this.subjects = this.subjectStore();
-    this.subjectClaims = this.subjectClaimStore();
+    this.subjectClaims = this.subjectClaimStore('subject_claims');
+    this.recordClaims = this.subjectClaimStore('record_claims');
     this.records = this.recordStore();
     this.tokens = this.tokenStore();
     this.meta = this.metaStore();
@@ -506,34 +508,35 @@ export class SqliteStore implements Store {
     };
   }
 
-  private subjectClaimStore(): SubjectClaimStore {
+  /** The claims of one table: subject_claims, or record_claims (Store.recordClaims). */
+  private subjectClaimStore(table: 'subject_claims' | 'record_claims'): SubjectClaimStore {
     const keysOf = (rows: unknown[]) => new Set((rows as Row[]).map((r) => r['key'] as string));
     return {
       claim: async (keys, holder, at, transient = false) =>
         Promise.resolve(
           this.unflushedIf(transient, () =>
             this.tx(() => {
-              const put = this.stmt('INSERT INTO subject_claims (key, holder, claimed_at) VALUES (?, ?, ?) ON CONFLICT (key) DO NOTHING');
+              const put = this.stmt(`INSERT INTO ${table} (key, holder, claimed_at) VALUES (?, ?, ?) ON CONFLICT (key) DO NOTHING`);
               return new Set([...new Set(keys)].filter((key) => put.run(key, holder, at).changes === 1));
             }),
           ),
         ),
       getMany: async (keys) => {
-        const rows = keys.length === 0 ? [] : (this.stmt('SELECT * FROM subject_claims WHERE key IN (SELECT value FROM json_each(?))').all(JSON.stringify(keys)) as Row[]);
+        const rows = keys.length === 0 ? [] : (this.stmt(`SELECT * FROM ${table} WHERE key IN (SELECT value FROM json_each(?))`).all(JSON.stringify(keys)) as Row[]);
         return Promise.resolve(new Map(rows.map((r) => [r['key'] as string, toSubjectClaim(r)])));
       },
       takeOver: async (claim, holder, at) =>
         Promise.resolve(
-          this.stmt('UPDATE subject_claims SET holder = ?, claimed_at = ? WHERE key = ? AND holder = ? AND claimed_at = ? AND completed = 0').run(holder, at, claim.key, claim.holder, claim.claimedAt)
+          this.stmt(`UPDATE ${table} SET holder = ?, claimed_at = ? WHERE key = ? AND holder = ? AND claimed_at = ? AND completed = 0`).run(holder, at, claim.key, claim.holder, claim.claimedAt)
             .changes === 1,
         ),
       complete: async (keys, holder) =>
         Promise.resolve(
-          keysOf(keys.length === 0 ? [] : this.stmt('UPDATE subject_claims SET completed = 1 WHERE key IN (SELECT value FROM json_each(?)) AND holder = ? RETURNING key').all(JSON.stringify(keys), holder)),
+          keysOf(keys.length === 0 ? [] : this.stmt(`UPDATE ${table} SET completed = 1 WHERE key IN (SELECT value FROM json_each(?)) AND holder = ? RETURNING key`).all(JSON.stringify(keys), holder)),
         ),
       release: async (keys, holder, transient = false) => {
         if (keys.length > 0) {
-          this.unflushedIf(transient, () => this.stmt('DELETE FROM subject_claims WHERE key IN (SELECT value FROM json_each(?)) AND holder = ? AND completed = 0').run(JSON.stringify(keys), holder));
+          this.unflushedIf(transient, () => this.stmt(`DELETE FROM ${table} WHERE key IN (SELECT value FROM json_each(?)) AND holder = ? AND completed = 0`).run(JSON.stringify(keys), holder));
         }
         return Promise.resolve();
       },
