@@ -286,7 +286,7 @@ export class ProposalAbort extends Error {
   }
 }
 
-/** A subject_claims row (both adapters). */
+/** A subject_claims or record_claims row (both adapters). */
 export function toSubjectClaim(r: SqlRow): SubjectClaim {
   return { key: str(r['key']), holder: str(r['holder']), claimedAt: Number(r['claimed_at']), completed: Boolean(Number(r['completed'])) };
 }
