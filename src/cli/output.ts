@@ -29,25 +29,22 @@ export class Output {
   /**
    * A result too long to hold at once: `head` and a list under `field` that arrives a part at a time
    * (verify's mismatches, read page by page). With --json the same text result would print for
-   * `{ ...head, [field]: all }`, written as the parts come; otherwise `headText`, each part's `human`
-   * text, and `end`'s text. A failure midway leaves what was written so far, and the command fails.
+   * `{ ...head, [field]: all }` (head a plain object without `field`, items plain JSON values), written
+   * as the parts come; otherwise `headText`, each part's `human` text, and `end`'s text. `add` resolves
+   * once stdout has taken the part (a pipe to a slow reader would otherwise hold every part in memory).
+   * A failure midway leaves what was written so far, and the command fails.
    */
-  resultList<T>(head: object, field: string, headText: string, human: (part: readonly T[]) => string): { add(part: readonly T[]): void; end(tailText: string): void } {
+  resultList<T>(head: object, field: string, headText: string, human: (part: readonly T[]) => string): { add(part: readonly T[]): Promise<void>; end(tailText: string): Promise<void> } {
     if (!this.json) {
-      this.write(this.io.stdout, headText);
+      void this.send(`${headText}\n`);
       return {
-        add: (part) => {
-          if (part.length > 0) this.write(this.io.stdout, human(part));
-        },
-        end: (tailText) => {
-          if (tailText !== '') this.write(this.io.stdout, tailText);
-        },
+        add: (part) => (part.length > 0 ? this.send(`${human(part)}\n`) : Promise.resolve()),
+        end: (tailText) => this.send(tailText === '' ? '' : `${tailText}\n`),
       };
     }
     // JSON.stringify(…, null, 2) of the head with an empty list last ends in `[]` and `}`: the items go between.
     const empty = JSON.stringify({ ...head, [field]: [] }, null, 2);
-    const out = this.io.stdout;
-    out.write(terminalText(empty.slice(0, -'[]\n}'.length + 1)));
+    void this.send(empty.slice(0, -'[]\n}'.length + 1));
     let items = 0;
     return {
       add: (part) => {
@@ -56,10 +53,27 @@ export class Output {
           text += `${items === 0 ? '\n' : ',\n'}${JSON.stringify(item, null, 2).replace(/^/gm, '    ')}`;
           items += 1;
         }
-        if (text !== '') out.write(terminalText(text));
+        return this.send(text);
       },
-      end: () => out.write(items === 0 ? ']\n}\n' : '\n  ]\n}\n'),
+      end: () => this.send(items === 0 ? ']\n}\n' : '\n  ]\n}\n'),
     };
+  }
+
+  /** Writes to stdout (escaped as every output); resolves once the stream can take more. */
+  private send(text: string): Promise<void> {
+    const out = this.io.stdout;
+    if (text === '' || out.write(terminalText(text))) return Promise.resolve();
+    return new Promise((resolve) => {
+      const done = () => {
+        out.off('drain', done);
+        out.off('close', done);
+        out.off('error', done);
+        resolve();
+      };
+      out.once('drain', done);
+      out.once('close', done);
+      out.once('error', done);
+    });
   }
 
   /** One JSON document on one line (JSON Lines), with --json; escaped as by result. */

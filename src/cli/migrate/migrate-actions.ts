@@ -89,7 +89,7 @@ export async function verify(io: Io, configPath: string, opts: MigrateOptions): 
   const out = new Output(io, { json: opts.json === true });
   const progress = lazyProgress(io, opts, `verifying ${(await checkedMapping(opts.mapping)).name}`, 'rows', ['mismatches']);
   // The mismatches are printed as they are read, never all held (a source changed since the copy may list every row).
-  let list: { add(part: readonly Mismatch[]): void; end(tailText: string): void } | undefined;
+  let list: { add(part: readonly Mismatch[]): Promise<void>; end(tailText: string): Promise<void> } | undefined;
   const listed = { copyAgain: false, fix: false };
   const { verification: v } = await runMigrationTask(await task(io, configPath, opts, 'verify', out), {
     onProgress: (t) => {
@@ -105,10 +105,10 @@ export async function verify(io: Io, configPath: string, opts: MigrateOptions): 
         if (needsFix(m)) listed.fix = true;
         else listed.copyAgain = true;
       }
-      list?.add(page);
+      return list?.add(page);
     },
   });
-  list?.end(describeVerificationTail(listed));
+  await list?.end(describeVerificationTail(listed));
   if (!v.ok) throw new CliError('verification_failed', `${v.mismatches} mismatch(es) between the source and the vault (verification ${v.id}); run again to re-copy them, then verify`);
 }
 

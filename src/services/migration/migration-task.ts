@@ -51,7 +51,8 @@ export interface TaskHooks {
   readonly warn?: (message: string) => void;
   /** verify: the verification once made, then its mismatches a page at a time, in order. */
   readonly onVerified?: (v: VerificationInfo) => void;
-  readonly onMismatches?: (page: readonly Mismatch[]) => void;
+  /** The next page is read once this settles (the caller's output took the page). */
+  readonly onMismatches?: (page: readonly Mismatch[]) => void | Promise<void>;
 }
 
 /** Mismatches read from the state a page at a time. */
@@ -71,7 +72,7 @@ async function perform(task: MigrationTask, ctx: MigrationContext, hooks: TaskHo
         const page = await ctx.state.mismatches(verification.id, MISMATCH_PAGE, after);
         const last = page.at(-1);
         if (!last) break;
-        hooks.onMismatches?.(page.map(({ table, key, kind, detail }) => ({ table, key, kind, detail })));
+        await hooks.onMismatches?.(page.map(({ table, key, kind, detail }) => ({ table, key, kind, detail })));
         after = last.seq;
       }
       return { verification };
