@@ -97,16 +97,15 @@ function armoredBlocks(text: string): string[] {
 }
 
 function packetOf(plain: string): OfficerPacket {
+  const noShare = (cause?: unknown) => new EnclaveError('invalid_share', 'the encrypted file opened, but holds no Enclave share', cause === undefined ? {} : { cause });
   let value: unknown;
   try {
     value = JSON.parse(plain);
   } catch (cause) {
-    throw new EnclaveError('invalid_share', 'the encrypted file opened, but holds no Enclave share', { cause });
+    throw noShare(cause);
   }
   const v = value as Partial<OfficerPacket> & { kind?: unknown };
-  if (v === null || typeof v !== 'object' || v.kind !== KIND || typeof v.officer !== 'string' || typeof v.share !== 'string' || (v.token !== undefined && typeof v.token !== 'string')) {
-    throw new EnclaveError('invalid_share', 'the encrypted file opened, but holds no Enclave share');
-  }
+  if (v === null || typeof v !== 'object' || v.kind !== KIND || typeof v.officer !== 'string' || typeof v.share !== 'string' || (v.token !== undefined && typeof v.token !== 'string')) throw noShare();
   return { officer: v.officer, share: v.share, ...(v.token === undefined ? {} : { token: v.token }) };
 }
 

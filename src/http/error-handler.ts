@@ -56,10 +56,14 @@ export function toEnclaveError(err: unknown): EnclaveError {
 export function sendError(reply: FastifyReply, err: EnclaveError): FastifyReply {
   const status = ERROR_STATUS[err.code];
   if (err.code === 'unauthenticated') void reply.header('www-authenticate', 'Bearer realm="enclave"');
-  const body: ErrorBody = {
-    error: { code: err.code, message: err.message, ...(err.details ? { details: { ...err.details } } : {}) },
-  };
-  return reply.status(status).type('application/json; charset=utf-8').send(body);
+  return reply.status(status).type(JSON_TYPE).send(errorBody(err));
+}
+
+const JSON_TYPE = 'application/json; charset=utf-8';
+
+/** The API's error body for `err` (the same in every answer, errors.md). */
+function errorBody(err: EnclaveError): ErrorBody {
+  return { error: { code: err.code, message: err.message, ...(err.details ? { details: { ...err.details } } : {}) } };
 }
 
 /** Errors the router raises before any route runs (Fastify's `frameworkErrors` option). */
@@ -88,9 +92,9 @@ export function clientErrors(this: FastifyInstance, err: Error & { code?: string
   this.log.debug({ err }, 'refused a malformed request');
   if (socket.writable) {
     const status = ERROR_STATUS[e.code];
-    const body = JSON.stringify({ error: { code: e.code, message: e.message } } satisfies ErrorBody);
+    const body = JSON.stringify(errorBody(e));
     // The connection cannot be reused: where the next request would start is unknown.
-    socket.write(`HTTP/1.1 ${status} ${STATUS_CODES[status]}\r\nContent-Type: application/json; charset=utf-8\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`);
+    socket.write(`HTTP/1.1 ${status} ${STATUS_CODES[status]}\r\nContent-Type: ${JSON_TYPE}\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`);
   }
   socket.destroy(err);
 }

@@ -158,12 +158,14 @@ export class SubjectClaims {
   /** Lets go of the claims of ids not registered after all. Best effort: a claim left behind is taken over once this process is gone. */
   async release(ids: readonly string[]): Promise<void> {
     if (ids.length === 0) return;
+    let keys: string[] = [];
     try {
       // Sealed since the claim, the ids this holder claimed are still named (inFlight).
-      await this.store.release([...this.keysOf(ids).keys()], this.holder, this.transient);
+      keys = [...this.keysOf(ids).keys()];
     } catch {
       // Best effort, as said.
     }
+    await this.releaseKeys(keys);
     for (const id of ids) this.inFlight.delete(id);
   }
 

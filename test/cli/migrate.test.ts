@@ -12,56 +12,59 @@ import { MIGRATION_MAIN_FLAGS, missingHeapFlags } from '../../src/cli/heap-limit
 import { initEnclave } from '../../src/services/init-service.ts';
 import { begin, killAll, oneErrorLine, removeDir, run, tempDir } from './helpers.ts';
 
+/**
+ * A development enclave in a temporary directory and the legacy site "virginia" of this population
+ * (its SQLite file and mapping), made before the describe's tests and removed after them.
+ */
+function migrationEnclave(population: Population) {
+  const made = { root: '', config: '', mapping: '', legacy: '', shares: [] as string[], logDb: '' };
+  before(async () => {
+    made.root = tempDir();
+    const init = await initEnclave(join(made.root, 'e'), { dev: true });
+    made.config = init.configPath;
+    made.shares = init.shares.map((s) => s.share);
+    made.logDb = join(init.dataDir, 'log.db');
+    const [virginia] = buildLegacySites(join(made.root, 'legacy'), population);
+    made.mapping = virginia?.mappingPath ?? '';
+    made.legacy = virginia?.path ?? '';
+  });
+  after(() => {
+    killAll();
+    removeDir(made.root);
+  });
+  return made;
+}
+
 describe('enclave migrate', () => {
-  let root: string;
-  let config: string;
-  let mapping: string;
-  let legacy: string;
-  let shares: string[];
-  let logDb: string;
+  const made = migrationEnclave(new Population(5, 40));
   /** How many enclave.unsealed entries the transparency log holds. */
   const unsealedEntries = () => {
-    const db = new DatabaseSync(logDb, { readOnly: true });
+    const db = new DatabaseSync(made.logDb, { readOnly: true });
     try {
       return Number((db.prepare("SELECT count(*) AS n FROM log_entries WHERE type = 'enclave.unsealed'").get() as { n: number }).n);
     } finally {
       db.close();
     }
   };
-  const cli = (args: readonly string[], input?: string) => run(['migrate', ...args, '--config', config], input === undefined ? {} : { input });
-
-  before(async () => {
-    root = tempDir();
-    const init = await initEnclave(join(root, 'e'), { dev: true });
-    config = init.configPath;
-    shares = init.shares.map((s) => s.share);
-    logDb = join(init.dataDir, 'log.db');
-    const [virginia] = buildLegacySites(join(root, 'legacy'), new Population(5, 40));
-    mapping = virginia?.mappingPath ?? '';
-    legacy = virginia?.path ?? '';
-  });
-  after(() => {
-    killAll();
-    removeDir(root);
-  });
+  const cli = (args: readonly string[], input?: string) => run(['migrate', ...args, '--config', made.config], input === undefined ? {} : { input });
 
   it('usage errors exit 2 and bad mappings exit 1, each as one line', async () => {
     const missing = await cli(['plan']);
     assert.equal(missing.code, 2);
     assert.match(oneErrorLine(missing).message, /required option '-m, --mapping <file>' not specified/);
-    const bad = join(root, 'legacy', 'bad.yaml');
-    writeFileSync(bad, readFileSync(mapping, 'utf8').replace('body: body', 'body: text'));
+    const bad = join(made.root, 'legacy', 'bad.yaml');
+    writeFileSync(bad, readFileSync(made.mapping, 'utf8').replace('body: body', 'body: text'));
     const r = await cli(['plan', '--mapping', bad]);
     assert.equal(r.code, 1);
     const e = oneErrorLine(r);
     assert.equal(e.code, 'mapping_mismatch');
     assert.match(e.message, /tables\[2\] \(messages\)\.fields\.body: column "text" does not exist in source table messages/);
-    const nofile = await cli(['plan', '--mapping', join(root, 'nope.yaml')]);
+    const nofile = await cli(['plan', '--mapping', join(made.root, 'nope.yaml')]);
     assert.equal(oneErrorLine(nofile).code, 'invalid_mapping');
   });
 
   it('a malformed PostgreSQL or MySQL source URL is an invalid_mapping line naming the mapping file and the key, never the password', async () => {
-    const text = readFileSync(mapping, 'utf8');
+    const text = readFileSync(made.mapping, 'utf8');
     assert.match(text, /^source: .+$/m);
     const cases = [
       ['postgres', 'postgres://ann:s3cret@[bad/legacy'],
@@ -70,7 +73,7 @@ describe('enclave migrate', () => {
       ['mysql', 'mysql://ann:s3cret@[bad/legacy'],
     ] as const;
     for (const [i, [kind, url]] of cases.entries()) {
-      const file = join(root, 'legacy', `bad-url-${i}.yaml`);
+      const file = join(made.root, 'legacy', `bad-url-${i}.yaml`);
       writeFileSync(file, text.replace(/^source: .+$/m, `source: { ${kind}: '${url}', site: virginia }`));
       for (const args of [['plan'], ['verify', '--dev-unseal']]) {
         const r = await cli([...args, '--mapping', file, '--quiet']);
@@ -84,31 +87,31 @@ describe('enclave migrate', () => {
   });
 
   it('refuses an enclave never initialized, with no shares asked for', async () => {
-    const text = readFileSync(config, 'utf8');
+    const text = readFileSync(made.config, 'utf8');
     assert.match(text, /^data_dir: .+$/m);
     const elsewhere = (dataDir: string) => {
-      const file = join(root, `${dataDir}.yaml`);
-      writeFileSync(file, text.replace(/^data_dir: .+$/m, `data_dir: ${join(root, dataDir)}`));
+      const file = join(made.root, `${dataDir}.yaml`);
+      writeFileSync(file, text.replace(/^data_dir: .+$/m, `data_dir: ${join(made.root, dataDir)}`));
       return file;
     };
-    const missing = await run(['migrate', 'run', '--mapping', mapping, '--config', elsewhere('no-such-dir')]);
+    const missing = await run(['migrate', 'run', '--mapping', made.mapping, '--config', elsewhere('no-such-dir')]);
     assert.equal(missing.code, 1);
-    assert.deepEqual(oneErrorLine(missing), { code: 'not_initialized', message: `data directory ${join(root, 'no-such-dir')} does not exist (run \`enclave init\` first)` });
-    mkdirSync(join(root, 'empty-dir'));
-    const keyless = await run(['migrate', 'verify', '--mapping', mapping, '--config', elsewhere('empty-dir')]);
+    assert.deepEqual(oneErrorLine(missing), { code: 'not_initialized', message: `data directory ${join(made.root, 'no-such-dir')} does not exist (run \`enclave init\` first)` });
+    mkdirSync(join(made.root, 'empty-dir'));
+    const keyless = await run(['migrate', 'verify', '--mapping', made.mapping, '--config', elsewhere('empty-dir')]);
     assert.equal(keyless.code, 1);
     assert.equal(oneErrorLine(keyless).code, 'not_initialized');
     assert.match(oneErrorLine(keyless).message, /has no root key yet \(run `enclave init` first\)$/);
   });
 
   it('plan prints what would move where, as JSON too', async () => {
-    const r = await cli(['plan', '--mapping', mapping, '--json']);
+    const r = await cli(['plan', '--mapping', made.mapping, '--json']);
     assert.equal(r.code, 0, r.stderr);
     const plan = JSON.parse(r.stdout) as { migration: string; tables: { table: string; rows: number; moves: Record<string, { site: string; rows: number }> }[] };
     assert.equal(plan.migration, 'virginia');
     assert.deepEqual(plan.tables.map((t) => t.table), ['accounts', 'devices', 'messages', 'watch_events', 'videos', 'comments']);
     assert.equal(plan.tables[0]?.moves['us']?.site, 'trusted-us');
-    const human = await cli(['plan', '--mapping', mapping]);
+    const human = await cli(['plan', '--mapping', made.mapping]);
     assert.match(human.stdout, /^Plan of migration "virginia" from sqlite:virginia\.db \(no data was changed\)/);
     assert.match(human.stdout, /TO us \(trusted-us\)/);
   });
@@ -122,19 +125,19 @@ describe('enclave migrate', () => {
     const summary = /^ {2}plan .*$/m.exec((await run(['migrate', '--help'])).stdout)?.[0] ?? '';
     assert.match(summary, /count what would move where; changes no data/);
     // What the help says is what plan does.
-    const state = join(root, 'e', 'data', 'migration-state.db');
+    const state = join(made.root, 'e', 'data', 'migration-state.db');
     removeDir(state);
-    assert.equal((await cli(['plan', '--mapping', mapping, '--quiet'])).code, 0);
+    assert.equal((await cli(['plan', '--mapping', made.mapping, '--quiet'])).code, 0);
     assert.equal(existsSync(state), true);
   });
 
   it('a sealed enclave needs the officers\' shares: too few are refused, the threshold unseals (logged once, by the process that copies)', async () => {
     const unsealed = unsealedEntries();
-    const few = await cli(['run', '--mapping', mapping, '--quiet'], `${shares[0] ?? ''}\n`);
+    const few = await cli(['run', '--mapping', made.mapping, '--quiet'], `${made.shares[0] ?? ''}\n`);
     assert.equal(few.code, 1);
     assert.match(oneErrorLine(few).message, /1 of the 2 shares needed were given on stdin; the enclave stays sealed/);
     // Every officer's share piped: the first two complete the set, the third is not needed.
-    const r = await cli(['run', '--mapping', mapping, '--json'], `${shares[0] ?? ''}\n${shares[2] ?? ''}\n${shares[1] ?? ''}\n`);
+    const r = await cli(['run', '--mapping', made.mapping, '--json'], `${made.shares[0] ?? ''}\n${made.shares[2] ?? ''}\n${made.shares[1] ?? ''}\n`);
     assert.equal(r.code, 0, r.stderr);
     const report = JSON.parse(r.stdout) as { complete: boolean; counters: { copied: number; refused: number } };
     assert.equal(report.complete, true);
@@ -150,7 +153,7 @@ describe('enclave migrate', () => {
     if (!existsSync('/proc/self/cmdline')) return t.skip('reads the process\'s command line from /proc (Linux)');
     const flags = missingHeapFlags(MIGRATION_MAIN_FLAGS, [], process.env['NODE_OPTIONS'] ?? '');
     if (flags.length === 0) return t.skip('NODE_OPTIONS sets the heap sizes already');
-    const { child, done } = begin(['migrate', 'run', '--mapping', mapping, '--json', '--quiet', '--config', config]);
+    const { child, done } = begin(['migrate', 'run', '--mapping', made.mapping, '--json', '--quiet', '--config', made.config]);
     // The process replaces itself before it reads the shares, which are held back until it has.
     const cmdline = () => {
       try {
@@ -165,7 +168,7 @@ describe('enclave migrate', () => {
       while (!restarted() && cmdline()[0] !== '(exited)' && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
       assert.ok(restarted(), cmdline().join(' '));
     } finally {
-      child.stdin?.end(`${shares[0] ?? ''}\n${shares[1] ?? ''}\n`);
+      child.stdin?.end(`${made.shares[0] ?? ''}\n${made.shares[1] ?? ''}\n`);
     }
     const r = await done;
     assert.equal(r.code, 0, r.stderr);
@@ -173,34 +176,34 @@ describe('enclave migrate', () => {
     assert.ok(resources.ms > 0 && resources.cpuMs > 0, JSON.stringify(resources));
     // No Node process with the enclave open runs in under 20 MiB, nor a run this small in 2 GiB.
     assert.ok(resources.peakRssBytes > 20 * 2 ** 20 && resources.peakRssBytes < 2 ** 31, JSON.stringify(resources));
-    const human = await cli(['run', '--mapping', mapping, '--dev-unseal', '--quiet']);
+    const human = await cli(['run', '--mapping', made.mapping, '--dev-unseal', '--quiet']);
     assert.equal(human.code, 0, human.stderr);
     assert.match(human.stdout, /^Resources: [\d.]+ m?s of CPU in [\d.]+ m?s; peak memory of this process \d+\.\d MiB \(resident set\)$/m);
   });
 
   it('verify exits 1 with verification_failed and lists every mismatch on stdout; the next run repairs it', async () => {
-    const db = new DatabaseSync(legacy);
+    const db = new DatabaseSync(made.legacy);
     const id = (db.prepare("SELECT m.id FROM messages m JOIN accounts a ON a.id = m.sender_account WHERE upper(trim(a.country_code)) = 'US' ORDER BY m.id LIMIT 1").get() as { id: string }).id;
     db.prepare('UPDATE messages SET body = ? WHERE id = ?').run('changed behind our back', id);
     db.close();
-    const r = await cli(['verify', '--mapping', mapping, '--dev-unseal', '--quiet']);
+    const r = await cli(['verify', '--mapping', made.mapping, '--dev-unseal', '--quiet']);
     assert.equal(r.code, 1);
     assert.equal(oneErrorLine({ ...r, stderr: r.stderr.split('\n').filter((l) => !l.startsWith('DEVELOPMENT MODE')).join('\n') }).code, 'verification_failed');
     assert.match(r.stdout, new RegExp(`^ {2}messages +"${id}" +changed +the record differs from its source row$`, 'm'));
     assert.match(r.stdout, /Run `enclave migrate run` to copy the changed, missing and extra rows again, then verify\./);
     assert.doesNotMatch(r.stdout, /Refused rows/, 'nothing refused: no advice about refusals');
-    const rerun = await cli(['run', '--mapping', mapping, '--dev-unseal', '--quiet', '--json']);
+    const rerun = await cli(['run', '--mapping', made.mapping, '--dev-unseal', '--quiet', '--json']);
     assert.equal((JSON.parse(rerun.stdout) as { counters: { recopied: number } }).counters.recopied, 1);
-    const ok = await cli(['verify', '--mapping', mapping, '--dev-unseal', '--quiet', '--json']);
+    const ok = await cli(['verify', '--mapping', made.mapping, '--dev-unseal', '--quiet', '--json']);
     assert.equal(ok.code, 0, ok.stderr);
     assert.equal((JSON.parse(ok.stdout) as { ok: boolean }).ok, true);
   });
 
   it('purge needs --yes off a terminal, then certifies; the certificate verifies anywhere from a file and the key', async () => {
-    const unconfirmed = await cli(['purge', '--mapping', mapping, '--dev-unseal']);
+    const unconfirmed = await cli(['purge', '--mapping', made.mapping, '--dev-unseal']);
     assert.equal(unconfirmed.code, 2);
     assert.match(oneErrorLine(unconfirmed).message, /confirm with --yes when not on a terminal/);
-    const r = await cli(['purge', '--mapping', mapping, '--dev-unseal', '--yes', '--quiet']);
+    const r = await cli(['purge', '--mapping', made.mapping, '--dev-unseal', '--yes', '--quiet']);
     assert.equal(r.code, 0, r.stderr);
     assert.match(r.stdout, /Method \(SQLite [\d.]+\):\n {2}- DELETE in one transaction/);
     const id = /Deletion certificate (dc-[0-9a-f]{24})/.exec(r.stdout)?.[1];
@@ -211,16 +214,16 @@ describe('enclave migrate', () => {
 
     const list = await cli(['certificate']);
     assert.match(list.stdout, new RegExp(`^${id} +virginia `, 'm'));
-    const file = join(root, 'virginia.cert');
+    const file = join(made.root, 'virginia.cert');
     const shown = await cli(['certificate', id, '--out', file]);
     assert.equal(shown.code, 0, shown.stderr);
     assert.match(shown.stdout, /✓ Ed25519 signature by enclave\/enclave\/deletion-certificates \(key id [0-9a-f]{8}\) verifies over the note text/);
     const vkey = (await cli(['certificate', '--public-key'])).stdout.trim();
     assert.match(vkey, /^enclave\/enclave\/deletion-certificates\+[0-9a-f]{8}\+[A-Za-z0-9+/]{44}$/);
-    writeFileSync(join(root, 'cert.vkey'), `${vkey}\n`);
+    writeFileSync(join(made.root, 'cert.vkey'), `${vkey}\n`);
 
     // The auditor's machine: no configuration, only the file and the key.
-    const offline = await run(['migrate', 'certificate', '--file', file, '--key', `@${join(root, 'cert.vkey')}`, '--json', '--config', join(root, 'none.yaml')]);
+    const offline = await run(['migrate', 'certificate', '--file', file, '--key', `@${join(made.root, 'cert.vkey')}`, '--json', '--config', join(made.root, 'none.yaml')]);
     assert.equal(offline.code, 0, offline.stderr);
     const check = JSON.parse(offline.stdout) as { id: string; valid: boolean; certificate: { totals: { purged_rows: number } } };
     assert.deepEqual([check.id, check.valid], [id, true]);
@@ -235,38 +238,24 @@ describe('enclave migrate', () => {
 });
 
 describe('enclave migrate verify with more mismatches than one page', () => {
-  let root = '';
-  let config = '';
-  let mapping = '';
-  let legacy = '';
-  before(async () => {
-    root = tempDir();
-    config = (await initEnclave(join(root, 'e'), { dev: true })).configPath;
-    const [virginia] = buildLegacySites(join(root, 'legacy'), new Population(11, 500));
-    mapping = virginia?.mappingPath ?? '';
-    legacy = virginia?.path ?? '';
-  });
-  after(() => {
-    killAll();
-    removeDir(root);
-  });
+  const made = migrationEnclave(new Population(11, 500));
 
   it('lists every mismatch, page after page, as people read it and as --json (the same list)', async () => {
-    const copied = await run(['migrate', 'run', '--config', config, '--mapping', mapping, '--dev-unseal', '--quiet']);
+    const copied = await run(['migrate', 'run', '--config', made.config, '--mapping', made.mapping, '--dev-unseal', '--quiet']);
     assert.equal(copied.code, 0, copied.stderr);
     // Rows gone at the source since they were copied: each a mismatch (the state lists them 1,000 a page).
-    const db = new DatabaseSync(legacy);
+    const db = new DatabaseSync(made.legacy);
     const gone = (db.prepare('SELECT id FROM watch_events UNION ALL SELECT id FROM messages UNION ALL SELECT id FROM comments').all() as { id: string | number }[]).map((r) => String(r.id));
     db.exec('DELETE FROM watch_events; DELETE FROM messages; DELETE FROM comments');
     db.close();
-    const json = await run(['migrate', 'verify', '--config', config, '--mapping', mapping, '--dev-unseal', '--quiet', '--json']);
+    const json = await run(['migrate', 'verify', '--config', made.config, '--mapping', made.mapping, '--dev-unseal', '--quiet', '--json']);
     assert.equal(json.code, 1, json.stderr);
     const v = JSON.parse(json.stdout) as { ok: boolean; mismatches: number; mismatchList: { table: string; key: string; kind: string }[] };
     assert.equal(v.ok, false);
     assert.ok(v.mismatches > 1000, `only ${v.mismatches} mismatches: not more than one page`);
     assert.equal(v.mismatchList.length, v.mismatches);
     assert.deepEqual(new Set(v.mismatchList.map((m) => m.table)), new Set(['watch_events', 'messages', 'comments']));
-    const human = await run(['migrate', 'verify', '--config', config, '--mapping', mapping, '--dev-unseal', '--quiet']);
+    const human = await run(['migrate', 'verify', '--config', made.config, '--mapping', made.mapping, '--dev-unseal', '--quiet']);
     assert.equal(human.code, 1, human.stderr);
     const list = human.stdout.split('Mismatches (table, key, kind, detail):\n')[1] ?? '';
     const listed = list.split('\n').filter((l) => /^ {2}(watch_events|messages|comments) +/.test(l));

@@ -54,11 +54,9 @@ export function registerRekey(program: Command, { io }: CliContext): void {
         const result = await enclave.seal.rekey(given, target, async (shares) => {
           const packets = await encryptedPackets(target, shares);
           const heading = `New unseal shares: any ${target.threshold} of these ${shares.length} unseal the enclave (they take effect once the rekey is logged, below)`;
-          if (packets !== undefined) {
-            out.result({ threshold: target.threshold, packets, previous: current }, () => describePackets(packets, `${heading}; shown once and stored nowhere`));
-            return;
-          }
-          out.result({ threshold: target.threshold, shares, previous: current }, () => describeShares(shares, `${heading}.`));
+          out.result({ threshold: target.threshold, ...(packets === undefined ? { shares } : { packets }), previous: current }, () =>
+            packets === undefined ? describeShares(shares, `${heading}.`) : describePackets(packets, `${heading}; shown once and stored nowhere`),
+          );
         });
         out.note(`Rekeyed (logged as key.rekeyed): the shares above unseal the enclave from now on, and the previous ${current.officers.length} no longer do. The root key and the data are unchanged.`);
         if (result.previousWereRootShares) {

@@ -333,7 +333,7 @@ async function finish(ctx: MigrationContext, verification: VerificationInfo, tab
   const root = merkleRoot(inOrder.map((p) => Buffer.from(p.purgedRoot, 'hex'))).toString('hex');
   if (root !== verification.root) throw new EnclaveError('internal', 'the purged set\'s root differs from the verified root although every table matched');
   const subjects = inOrder.find((p) => p.table === ctx.resolved.subjects.table)?.purged ?? 0;
-  const logIndex = await logPurgedOnce(ctx, pending, {
+  const logIndex = await logPurgedOnce(ctx, pending.verification, {
     root,
     purged_rows: inOrder.reduce((n, p) => n + p.purged, 0),
     kept_rows: inOrder.reduce((n, p) => n + p.kept, 0),
@@ -351,10 +351,14 @@ async function finish(ctx: MigrationContext, verification: VerificationInfo, tab
  * instead of telling the audit log of a second deletion. A process that dies between the append and
  * that record still leaves the entry to be appended again: the log cannot be asked from here.
  */
-async function logPurgedOnce(ctx: MigrationContext, pending: PendingPurge, details: { readonly root: string; readonly purged_rows: number; readonly kept_rows: number; readonly subjects: number; readonly engine: string }): Promise<number | null> {
-  if (pending.purgedLogIndex !== undefined) return pending.purgedLogIndex;
-  const index = await ctx.record('migration.purged', { verification: pending.verification, ...details });
-  if (index !== null) await ctx.state.savePendingPurge({ ...pending, purgedLogIndex: index });
+async function logPurgedOnce(ctx: MigrationContext, verification: string, details: { readonly root: string; readonly purged_rows: number; readonly kept_rows: number; readonly subjects: number; readonly engine: string }): Promise<number | null> {
+  // The pending purge as stored, not as this process holds it: its commit time is the first one marked
+  // (markPurgeCommitted keeps it), and another purge may have replaced it meanwhile.
+  const stored = await ctx.state.pendingPurge(ctx.name);
+  const bound = stored?.verification === verification ? stored : undefined;
+  if (bound?.purgedLogIndex !== undefined) return bound.purgedLogIndex;
+  const index = await ctx.record('migration.purged', { verification, ...details });
+  if (index !== null && bound) await ctx.state.savePendingPurge({ ...bound, purgedLogIndex: index });
   return index;
 }
 
@@ -365,7 +369,7 @@ async function logPurgedOnce(ctx: MigrationContext, pending: PendingPurge, detai
  */
 async function logStoredCertificate(ctx: MigrationContext, verification: VerificationInfo, pending: PendingPurge, stored: CertificateInfo): Promise<PurgeReport> {
   const body = verifyCertificate(stored.note, await publishVerifierKey(ctx.enclave)).certificate;
-  const logIndex = await logPurgedOnce(ctx, pending, {
+  const logIndex = await logPurgedOnce(ctx, pending.verification, {
     root: body.root,
     purged_rows: body.totals.purged_rows,
     kept_rows: body.totals.kept_rows,
