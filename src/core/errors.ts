@@ -4,11 +4,14 @@
 export const ERROR_CODES = {
   // request shape
   invalid_json: 'The request body is not valid JSON in UTF-8, or gives one member name twice in one object.',
-  invalid_request: 'The request does not match the expected shape (a field is missing, unknown or of the wrong type), gives a header that is no list more than once (Content-Type), or is not well-formed HTTP/1.1 (its request line, a header field, its body framing, header fields larger than the server accepts, or a request that did not arrive whole in time).',
+  invalid_request: 'The request does not match the expected shape (a field is missing, unknown or of the wrong type), gives a header that is no list more than once (Content-Type, Host), lacks Host in HTTP/1.1 or gives an invalid one, or is not well-formed HTTP/1.1 (its request line, a header field or its body framing).',
   unsupported_media_type: 'The request body must be application/json.',
   payload_too_large: 'The request body exceeds the size the server accepts (for the API, server.max_body_bytes; for a witness, its fixed add-checkpoint limit).',
   not_found: 'No such route.',
   uri_too_long: 'A path parameter is longer than the server accepts.',
+  headers_too_large: 'The request line and header fields together are larger than the server accepts; the connection is closed.',
+  request_timeout: 'The request did not arrive whole in time; the connection is closed.',
+  expectation_failed: 'The request has an Expect header with an expectation other than 100-continue, which the server cannot meet.',
   method_not_allowed: 'The path exists but not with this method; the `Allow` header lists the methods it takes.',
   shutting_down: 'The server is shutting down and takes no new requests; retry on another instance or once it is back.',
   // authentication and authorization

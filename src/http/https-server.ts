@@ -18,7 +18,8 @@ type FastifySettings = Readonly<Record<string, unknown>>;
  */
 export function httpsServerFactory(tls: TlsCredentials): (handler: RequestListener, settings: FastifySettings) => HttpServer {
   return (handler, settings) => {
-    const server = createHttpsServer(tls.options, handler);
+    // Fastify's `http` option (error-handler.ts SERVER_OPTIONS), which it too leaves to a serverFactory.
+    const server = createHttpsServer({ ...(settings.http as object | undefined), ...tls.options }, handler);
     presented.set(server, tls.leaf);
     server.keepAliveTimeout = settings.keepAliveTimeout as number;
     server.requestTimeout = settings.requestTimeout as number;

@@ -99,5 +99,18 @@ export function installMetrics(app: FastifyInstance, enclave: Enclave): Registry
     duration.observe({ route }, reply.elapsedTime / 1000);
     done();
   });
+  unrouted.set(app, (method, status) => requests.inc({ route: method === undefined ? 'unparsed' : 'unmatched', method: method ?? 'unknown', status: String(status) }));
   return registry;
+}
+
+/** Per server with metrics: counts an answer given without Fastify's hooks (error-handler.ts). */
+const unrouted = new WeakMap<FastifyInstance, (method: string | undefined, status: number) => void>();
+
+/**
+ * Counts a refusal that no route's onResponse hook sees: a URL the router could not take, an Expect the
+ * server cannot meet, or (method undefined) a request Node's parser refused. A server without metrics
+ * (a witness) counts nothing.
+ */
+export function countUnrouted(app: FastifyInstance, method: string | undefined, status: number): void {
+  unrouted.get(app)?.(method, status);
 }

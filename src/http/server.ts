@@ -8,7 +8,7 @@ import { duplicateName } from '../core/json-duplicate-names.ts';
 import { recordDataSchema } from '../core/record-model.ts';
 import { authenticate } from './auth.ts';
 import { refuseForeignCharset, refuseRepeatedContentType } from './content-type.ts';
-import { clientErrors, frameworkErrors, installErrorHandling, ROUTER_OPTIONS } from './error-handler.ts';
+import { clientErrors, frameworkErrors, installErrorHandling, ROUTER_OPTIONS, SERVER_OPTIONS } from './error-handler.ts';
 import { installMetrics } from './metrics.ts';
 import { accessRoutes } from './routes/access-routes.ts';
 import { changeRoutes } from './routes/change-routes.ts';
@@ -54,6 +54,7 @@ export async function buildServer(enclave: Enclave, options: ServerOptions = {})
     // Reject what does not match instead of silently stripping or coercing it.
     ajv: { customOptions: { removeAdditional: false, coerceTypes: false, allErrors: true, useDefaults: false } },
     routerOptions: ROUTER_OPTIONS,
+    http: SERVER_OPTIONS,
     ...(tls === undefined ? {} : { serverFactory: httpsServerFactory(tls) }),
   });
   // JSON only: without this, Fastify would accept text/plain bodies.

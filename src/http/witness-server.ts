@@ -7,7 +7,7 @@ import Fastify, { type FastifyInstance, type FastifyServerOptions } from 'fastif
 import { EnclaveError, isEnclaveError } from '../core/errors.ts';
 import { MAX_ADD_CHECKPOINT_SIZE } from '../core/tlog/witness-protocol.ts';
 import type { WitnessService } from '../services/witness-service.ts';
-import { clientErrors, frameworkErrors, installErrorHandling, ROUTER_OPTIONS } from './error-handler.ts';
+import { clientErrors, frameworkErrors, installErrorHandling, ROUTER_OPTIONS, SERVER_OPTIONS } from './error-handler.ts';
 import { httpsServerFactory } from './https-server.ts';
 import type { TlsCredentials } from './tls-credentials.ts';
 
@@ -25,6 +25,7 @@ export async function buildWitnessServer(witness: WitnessService, options: Witne
     frameworkErrors,
     clientErrorHandler: clientErrors,
     routerOptions: ROUTER_OPTIONS,
+    http: SERVER_OPTIONS,
     ...(options.tls === undefined ? {} : { serverFactory: httpsServerFactory(options.tls) }),
   });
   // The body is text of the spec's own format, whatever Content-Type the client sends (the spec names none).

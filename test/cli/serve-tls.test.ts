@@ -125,6 +125,18 @@ describe('the API over HTTPS (in process)', () => {
     }
   });
 
+  it('refuses an HTTP/1.1 request without Host in the API\'s error shape, as a plain listener does (Fastify\'s http options reach it)', async () => {
+    const answer = await new Promise<string>((resolve, reject) => {
+      const socket = connect({ host: '127.0.0.1', port, servername: 'localhost', rejectUnauthorized: false }, () => socket.write('GET /healthz HTTP/1.1\r\nConnection: close\r\n\r\n'));
+      let text = '';
+      socket.on('data', (d: Buffer) => (text += d.toString('utf8')));
+      socket.on('error', reject);
+      socket.on('close', () => resolve(text));
+    });
+    assert.match(answer, /^HTTP\/1\.1 400 /, answer);
+    assert.equal((JSON.parse(answer.slice(answer.indexOf('\r\n\r\n') + 4)) as { error: { code: string } }).error.code, 'invalid_request');
+  });
+
   it('a certificate for TLS clients only is refused by the CLI, naming the cause', async () => {
     // Served by node:https itself: `enclave serve` refuses to start with it (tls-credentials.ts).
     const wrong = createHttpsServer({ cert: readFileSync(pki.clientOnlyCert), key: readFileSync(pki.serverKey) }, (_req, res) => res.end('{}'));
