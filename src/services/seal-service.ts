@@ -8,7 +8,7 @@
 import { randomBytes } from 'node:crypto';
 import { GOVERNED_SECTIONS, changedSections, type ConfigDigests, type GovernedSection } from '../core/config-digest.ts';
 import { EnclaveError } from '../core/errors.ts';
-import type { EventLog, LogActor } from '../core/event-log.ts';
+import type { EventLog, LogActor, LogValue } from '../core/event-log.ts';
 import type { MetaStore } from '../core/store.ts';
 import { rootCheck, rootCheckMatches } from '../crypto/key-derivation.ts';
 import { openRoot, sealRoot } from '../crypto/sealed-root.ts';
@@ -41,10 +41,15 @@ interface SealRecordFields {
  */
 export type SealRecord = (SealRecordFields & { readonly version: 1 }) | (SealRecordFields & { readonly version: 2; readonly sealedRoot: string; readonly rekeyedAt?: string });
 
-/** A rekey's marker (REKEY_KEY): started, and completed once its record is the enclave's. */
+/**
+ * A rekey's marker (REKEY_KEY): started, with the key.rekeyed entry it is to append, and completed once
+ * its record is the enclave's and that entry is in the log.
+ */
 interface RekeyMarker {
   readonly startedAt: string;
   readonly fingerprints: readonly string[];
+  /** The key.rekeyed entry's details (absent in markers of builds before late logging). */
+  readonly details?: { readonly [key: string]: LogValue };
   readonly completedAt?: string;
 }
 
@@ -346,6 +351,8 @@ export class SealService {
         }
         await this.reloadConfiguration();
         this.sealedSince(seals);
+        await this.logUnloggedRekey(r);
+        this.sealedSince(seals);
         const changed = this.configurationChanged();
         await this.log?.append({ type: 'enclave.unsealed', details: { officers, ...this.configurationDetails(), ...(changed === null ? {} : { configuration_changed: changed }) } });
         this.sealedSince(seals);
@@ -395,6 +402,8 @@ export class SealService {
     checkSplit(target);
     const r = await this.current();
     if (!r || r.initializing) throw new EnclaveError('not_initialized', r ? 'enclave init did not complete (it failed or was stopped): run it again' : undefined);
+    // Before this rekey's marker replaces the last one's.
+    await this.logUnloggedRekey(r);
     const before = this.recordText ?? '';
     const entered = new Map<string, string>();
     for (const share of given) {
@@ -416,19 +425,17 @@ export class SealService {
     }
     const now = new Date().toISOString();
     const next: SealRecord = { version: 2, threshold: target.threshold, officers: split.officers, rootCheck: r.rootCheck, sealedRoot: split.sealedRoot, createdAt: r.createdAt, rekeyedAt: now };
-    const marker: RekeyMarker = { startedAt: now, fingerprints: split.officers.map((o) => o.fingerprint) };
+    const previous: SealSplit = { threshold: r.threshold, officers: r.officers.map((o) => o.name) };
+    const details = { key: 'root', threshold: target.threshold, officers: [...target.officers], previous: { threshold: previous.threshold, officers: [...previous.officers] }, officers_entered: [...entered.keys()].slice(0, r.threshold) };
+    const marker: RekeyMarker = { startedAt: now, fingerprints: split.officers.map((o) => o.fingerprint), details };
     await this.meta.put(REKEY_KEY, JSON.stringify(marker));
     await handOut(split.shares);
     const text = JSON.stringify(next);
     if (!(await this.meta.replace(META_KEY, before, text))) {
       throw new EnclaveError('rekey_conflict', 'the seal changed while this rekey ran (another rekey completed first): nothing was replaced, the shares it showed are void; run it again with the shares now in force');
     }
-    const previous: SealSplit = { threshold: r.threshold, officers: r.officers.map((o) => o.name) };
     try {
-      await this.log?.append({
-        type: 'key.rekeyed',
-        details: { key: 'root', threshold: target.threshold, officers: [...target.officers], previous: { threshold: previous.threshold, officers: [...previous.officers] }, officers_entered: [...entered.keys()].slice(0, r.threshold) },
-      });
+      await this.log?.append({ type: 'key.rekeyed', details });
     } catch (err) {
       // Fail closed: a change of who can unseal that the log does not show is taken back.
       const undone = await this.meta.replace(META_KEY, text, before).catch(() => false);
@@ -436,7 +443,7 @@ export class SealService {
         'log_unavailable',
         undone
           ? 'the transparency log could not record the rekey, so it was undone: the previous shares still unseal this enclave and the shares shown are void'
-          : 'the transparency log could not record the rekey, and putting the previous seal back failed: the new shares shown are the ones in force; run the rekey again once the log answers, so that it is recorded',
+          : 'the transparency log could not record the rekey, and putting the previous seal back failed: the new shares shown are the ones in force; the rekey is logged at the next unseal or rekey (each refused until the log answers)',
         { cause: err },
       );
     }
@@ -445,6 +452,23 @@ export class SealService {
     // Best effort: the marker only words the refusal of a share (notAShare).
     await this.meta.put(REKEY_KEY, JSON.stringify({ ...marker, completedAt: new Date().toISOString() })).catch(() => {});
     return { shares: split.shares, threshold: target.threshold, previous, previousWereRootShares: r.version === 1 };
+  }
+
+  /**
+   * A rekey whose record took effect without its key.rekeyed entry (its process died in between, or the
+   * log failed and the previous record could not be put back) is logged now from its marker, marked
+   * `late` (the time it took effect in `rekeyed_at`): a change of who can unseal is never left out of the
+   * log. Run before an unseal is logged and before another rekey, which fail while the log does. Two
+   * instances unsealing at that moment may both append it.
+   */
+  private async logUnloggedRekey(r: SealRecord): Promise<void> {
+    if (this.log === undefined || r.version !== 2 || r.rekeyedAt === undefined) return;
+    const marker = rekeyMarker(await this.meta.get(REKEY_KEY));
+    if (marker?.details === undefined || marker.completedAt !== undefined || marker.startedAt !== r.rekeyedAt) return;
+    if (marker.fingerprints.length !== r.officers.length || r.officers.some((o, i) => o.fingerprint !== marker.fingerprints[i])) return;
+    await this.log.append({ type: 'key.rekeyed', details: { ...marker.details, late: true, rekeyed_at: r.rekeyedAt } });
+    // Best effort, as in rekey: a marker left uncompleted appends the entry again at the next check.
+    await this.meta.put(REKEY_KEY, JSON.stringify({ ...marker, completedAt: new Date().toISOString() })).catch(() => {});
   }
 
   /** The digests an entry names, when the configuration is known. */
@@ -583,13 +607,15 @@ function malformed(why: string): EnclaveError {
   return new EnclaveError('integrity_error', `the seal record in the control store is malformed (${why}): it was altered or damaged; restore the control store from a backup`);
 }
 
-/** The rekey marker, or undefined when there is none or it cannot be read (it only words a refusal). */
+/** The rekey marker, or undefined when there is none or it cannot be read (it words a refusal, and holds an entry to log late). */
 function rekeyMarker(text: string | undefined): RekeyMarker | undefined {
   if (text === undefined) return undefined;
   try {
     const m = JSON.parse(text) as Partial<RekeyMarker> | null;
     if (m === null || typeof m.startedAt !== 'string' || !Array.isArray(m.fingerprints)) return undefined;
-    return m as RekeyMarker;
+    const { details, ...rest } = m;
+    // Details that are no object log nothing late: the entry would say what nobody decided.
+    return (typeof details === 'object' && details !== null && !Array.isArray(details) ? m : rest) as RekeyMarker;
   } catch {
     return undefined;
   }

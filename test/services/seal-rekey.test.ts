@@ -11,7 +11,8 @@ import type { EventLog, LogEventInput } from '../../src/core/event-log.ts';
 import { rootCheck } from '../../src/crypto/key-derivation.ts';
 import { splitSecret, shareFingerprint } from '../../src/crypto/shamir-shares.ts';
 import { Keyring } from '../../src/services/keyring.ts';
-import { SealService, type OfficerShare, type SealRecord } from '../../src/services/seal-service.ts';
+import type { MetaStore } from '../../src/core/store.ts';
+import { SealService, type OfficerShare, type SealRecord, type SealSplit } from '../../src/services/seal-service.ts';
 import { SqliteStore } from '../../src/storage/sqlite/sqlite-store.ts';
 import { makeFixture } from '../helpers/fixture.ts';
 import { openEnclave } from '../../src/services/enclave.ts';
@@ -54,6 +55,34 @@ async function enclaveOf(officers = ['alice', 'bob', 'carol'], threshold = 2) {
 }
 
 const shareOf = (shares: readonly OfficerShare[], officer: string) => shares.find((s) => s.officer === officer)?.share ?? assert.fail(`no share for ${officer}`);
+
+/**
+ * A rekey in its own process killed right after its new seal record took effect, before it logged:
+ * the control store's compare-and-set of the record succeeds, and nothing of the process runs after it.
+ */
+async function rekeyKilledAfterReplace(meta: MetaStore, log: EventLog, given: readonly string[], target: SealSplit): Promise<{ shares: readonly OfficerShare[]; rekeyedAt: string }> {
+  const dying: MetaStore = {
+    get: (key) => meta.get(key),
+    putIfAbsent: (key, value) => meta.putIfAbsent(key, value),
+    put: (key, value) => meta.put(key, value),
+    async replace(key, expected, value) {
+      const wrote = await meta.replace(key, expected, value);
+      if (key === 'seal' && wrote) await new Promise<never>(() => {});
+      return wrote;
+    },
+  };
+  const admin = new SealService(dying, new Keyring(1), { log });
+  await admin.load();
+  let shares: readonly OfficerShare[] = [];
+  void admin.rekey(given, target, (s) => {
+    shares = s;
+  });
+  // The process is gone once the record is replaced: wait for that.
+  for (let i = 0; i < 1000 && (await meta.get('seal'))?.includes('rekeyedAt') !== true; i++) await new Promise((r) => setTimeout(r, 2));
+  const record = JSON.parse((await meta.get('seal')) ?? '{}') as { rekeyedAt?: string };
+  assert.ok(record.rekeyedAt, 'the new record took effect');
+  return { shares, rekeyedAt: record.rekeyedAt };
+}
 
 async function unsealWith(seal: SealService, shares: readonly string[]): Promise<void> {
   for (const s of shares) await seal.submit(s);
@@ -169,6 +198,71 @@ void describe('enclave rekey (seal service)', () => {
     await rejectsWith(server.submit(shareOf(handed, 'carol')), 'invalid_share');
     await unsealWith(server, [a, b]);
     assert.equal(server.status().sealed, false);
+    assert.equal(log.entries.filter((e) => e.type === 'key.rekeyed').length, 0);
+    await store.close();
+  });
+
+  void it('killed after the new shares took effect, before key.rekeyed was appended: the next unseal appends it, late, once, and refuses to unseal while it cannot', async () => {
+    const { store, log, admin, initial } = await enclaveOf();
+    const [a, b] = initial;
+    assert.ok(a && b);
+    const killed = await rekeyKilledAfterReplace(store.meta, log, [a, b], { threshold: 2, officers: ['alice', 'bob', 'dave'] });
+    assert.equal(log.entries.filter((e) => e.type === 'key.rekeyed').length, 0, 'the rekey\'s process died before it logged');
+    // The next process to unseal (a server starting) has the log: while it fails, no unseal.
+    const next = new SealService(store.meta, new Keyring(), { log });
+    await next.load();
+    log.failing = true;
+    await next.submit(shareOf(killed.shares, 'alice'));
+    await rejectsWith(next.submit(shareOf(killed.shares, 'dave')), 'log_unavailable');
+    assert.equal(next.status().sealed, true);
+    log.failing = false;
+    await unsealWith(next, [shareOf(killed.shares, 'alice'), shareOf(killed.shares, 'dave')]);
+    assert.equal(next.status().sealed, false);
+    const types = log.entries.map((e) => e.type);
+    assert.deepEqual(types.slice(types.indexOf('key.rekeyed')), ['key.rekeyed', 'enclave.unsealed'], 'logged before the unseal');
+    const entry = log.entries.find((e) => e.type === 'key.rekeyed');
+    assert.deepEqual(entry?.details, {
+      key: 'root',
+      threshold: 2,
+      officers: ['alice', 'bob', 'dave'],
+      previous: { threshold: 2, officers: ['alice', 'bob', 'carol'] },
+      officers_entered: ['alice', 'bob'],
+      late: true,
+      rekeyed_at: killed.rekeyedAt,
+    });
+    // Once: neither the next unseal nor a rekey appends it again.
+    next.seal();
+    await unsealWith(next, [shareOf(killed.shares, 'bob'), shareOf(killed.shares, 'dave')]);
+    await admin.rekey([shareOf(killed.shares, 'bob'), shareOf(killed.shares, 'dave')], { threshold: 2, officers: ['alice', 'bob', 'dave'] }, () => {});
+    assert.deepEqual(log.entries.filter((e) => e.type === 'key.rekeyed').map((e) => e.details['late'] ?? false), [true, false]);
+    await store.close();
+  });
+
+  void it('killed likewise, then rekeyed again before any unseal: the killed rekey is logged, late, before the next one', async () => {
+    const { store, log, admin, initial } = await enclaveOf();
+    const [a, b] = initial;
+    assert.ok(a && b);
+    const killed = await rekeyKilledAfterReplace(store.meta, log, [a, b], { threshold: 2, officers: ['alice', 'bob', 'carol'] });
+    await admin.rekey([shareOf(killed.shares, 'carol'), shareOf(killed.shares, 'bob')], { threshold: 2, officers: ['bob', 'carol'] }, () => {});
+    const rekeys = log.entries.filter((e) => e.type === 'key.rekeyed');
+    assert.deepEqual(rekeys.map((e) => [e.details['late'] ?? false, e.details['officers_entered']]), [
+      [true, ['alice', 'bob']],
+      [false, ['carol', 'bob']],
+    ]);
+    await store.close();
+  });
+
+  void it('a rekey stopped before its shares took effect is never logged late', async () => {
+    const { store, log, initial } = await enclaveOf();
+    const [a, b] = initial;
+    assert.ok(a && b);
+    const admin = new SealService(store.meta, new Keyring(1), { log });
+    await admin.load();
+    await assert.rejects(admin.rekey([a, b], { threshold: 2, officers: ['alice', 'bob', 'carol'] }, () => Promise.reject(new Error('stopped'))), /stopped/);
+    const next = new SealService(store.meta, new Keyring(), { log });
+    await next.load();
+    await unsealWith(next, [a, b]);
+    assert.equal(next.status().sealed, false);
     assert.equal(log.entries.filter((e) => e.type === 'key.rekeyed').length, 0);
     await store.close();
   });
