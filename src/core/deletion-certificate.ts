@@ -23,8 +23,13 @@ export const CertificateTableSchema = Type.Object(
     table: Text,
     collection: Text,
     purged_rows: Count,
-    /** Root over the purged rows' digests: equal to the verified source and destination roots. */
+    /** Root over the purged rows' digests: the verified source root (and destination root, no row being erased). */
     purged_root: Hex32,
+    /**
+     * Of purged_rows, those whose subject was erased in the vault: no copy of them is kept, the erasure
+     * destroyed it (absent: none).
+     */
+    erased_rows: Type.Optional(Count),
     /** Rows that stay (other jurisdictions, no subject, no country), before and after the purge. */
     kept_rows: Count,
     kept_root_before: Hex32,
@@ -140,6 +145,7 @@ export function verifyCertificate(note: string, vkey: string): CertificateCheck 
   let kept = 0;
   for (const t of c.tables) {
     if (t.kept_root_before !== t.kept_root_after) throw invalid(`table ${t.table}: the rows that stay changed during the purge (roots before and after differ)`);
+    if ((t.erased_rows ?? 0) > t.purged_rows) throw invalid(`table ${t.table}: more rows of erased subjects (${t.erased_rows}) than rows purged (${t.purged_rows})`);
     purged += t.purged_rows;
     kept += t.kept_rows;
   }

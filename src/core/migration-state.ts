@@ -97,6 +97,12 @@ export interface TableVerification {
   /** Migrating rows at the source. */
   readonly rows: number;
   readonly sourceRoot: string;
+  /**
+   * Of `rows`, those whose subject is erased in the vault: their copies were destroyed by the erasure,
+   * so nothing is compared; the purge deletes them too. The destination root equals the root of the
+   * other rows' digests.
+   */
+  readonly erased: number;
   /** Records found at the destination for this table. */
   readonly records: number;
   readonly destinationRoot: string;
@@ -134,6 +140,8 @@ export interface PurgedTableState {
   readonly collection: string;
   readonly purged: number;
   readonly purgedRoot: string;
+  /** Of `purged`, the rows whose subject is erased in the vault (no copy is kept: the erasure destroyed it). */
+  readonly erased: number;
   readonly kept: number;
   readonly keptBefore: string;
   readonly keptAfter: string | null;

@@ -52,7 +52,8 @@ export const toVerification = (r: SqlRow): VerificationInfo => ({
   startedAt: Number(r['started_at']),
   finishedAt: Number(r['finished_at']),
   ok: r['ok'] === true || Number(r['ok']) === 1,
-  tables: JSON.parse(str(r['tables_json'])) as TableVerification[],
+  // Verifications saved before `erased` was kept counted no row as erased.
+  tables: (JSON.parse(str(r['tables_json'])) as TableVerification[]).map((t) => ({ ...t, erased: t.erased ?? 0 })),
   root: str(r['root']),
   mismatches: Number(r['mismatches']),
 });
@@ -76,7 +77,9 @@ export const toCertificate = (r: SqlRow): CertificateInfo => ({
 
 /** A pending purge: its body, and whether the source's commit of it is known (committed_at). */
 export const toPendingPurge = (r: SqlRow): PendingPurge => {
-  const p = JSON.parse(str(r['body'])) as PendingPurge;
+  const body = JSON.parse(str(r['body'])) as PendingPurge;
+  // Pending purges saved before `erased` was kept counted no row as erased.
+  const p = { ...body, tables: body.tables.map((t) => ({ ...t, erased: t.erased ?? 0 })) };
   const at = r['committed_at'];
   return at === null || at === undefined ? p : { ...p, committedAt: Number(at) };
 };

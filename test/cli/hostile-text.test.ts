@@ -219,7 +219,7 @@ describe('text from the server', () => {
 
 describe('text from a legacy source', () => {
   const verification = (table: string, key: string, detail: string): [VerificationInfo, { table: string; key: string; kind: 'changed'; detail: string }[]] => [
-    { id: 'ver-1', migration: 'm', pass: 1, startedAt: 0, finishedAt: 0, ok: false, tables: [{ table, collection: 'c', rows: 1, records: 1, sourceRoot: 'a'.repeat(64), destinationRoot: 'b'.repeat(64), mismatches: 1 }], root: 'c'.repeat(64), mismatches: 1 },
+    { id: 'ver-1', migration: 'm', pass: 1, startedAt: 0, finishedAt: 0, ok: false, tables: [{ table, collection: 'c', rows: 1, erased: 0, records: 1, sourceRoot: 'a'.repeat(64), destinationRoot: 'b'.repeat(64), mismatches: 1 }], root: 'c'.repeat(64), mismatches: 1 },
     [{ table, key, kind: 'changed', detail }],
   ];
 

@@ -55,6 +55,9 @@ void describe('deletion certificates', () => {
     // Ed25519 derivation is deterministic: one seed, one key.
     const seed = randomBytes(32);
     assert.deepEqual(fromSeed(seed).publicKey, fromSeed(Buffer.from(seed)).publicKey);
+    // A table may say how many of its purged rows were of erased subjects.
+    const withErased = { ...CERT, tables: [{ ...tables[0], erased_rows: 3 } as (typeof tables)[0], tables[1] as (typeof tables)[0]] };
+    assert.deepEqual(verifyCertificate(sign(withErased).note, VKEY).certificate, withErased);
   });
 
   void it('refuses altered text, another key, or a missing signature', () => {
@@ -82,6 +85,7 @@ void describe('deletion certificates', () => {
       [{ ...CERT, root: h('x') }, /root is not the Merkle Tree Hash/],
       [{ ...CERT, tables: [{ ...tables[0], kept_root_after: h('k2') } as (typeof tables)[0], tables[1] as (typeof tables)[0]] }, /rows that stay changed during the purge/],
       [{ ...CERT, tables: [] }, /tables must have at least 1 item/],
+      [{ ...CERT, tables: [{ ...tables[0], erased_rows: 4 } as (typeof tables)[0], tables[1] as (typeof tables)[0]] }, /table users: more rows of erased subjects \(4\) than rows purged \(3\)/],
       [{ ...CERT, type: 'something/else' } as unknown as DeletionCertificate, /type must be/],
     ];
     for (const [c, pattern] of cases) assert.throws(() => verifyCertificate(sign(c).note, VKEY), invalid(pattern), pattern.source);

@@ -8,6 +8,9 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { legacySiteOf } from '../../src/cli/demo/legacy-sites.ts';
+import { describeCertificate, describePurge, describeVerificationHead } from '../../src/cli/migrate/describe.ts';
+import { verifyCertificate } from '../../src/core/deletion-certificate.ts';
+import { publishVerifierKey } from '../../src/services/migration/certificate-issuer.ts';
 import { purgeMigration } from '../../src/services/migration/migration-purger.ts';
 import { MigrationRunner } from '../../src/services/migration/migration-runner.ts';
 import { verifyMigration } from '../../src/services/migration/migration-verifier.ts';
@@ -91,5 +94,59 @@ void describe('migration: a purge checks that the vault still holds the copies',
     assert.equal(rowsOf(legacy, 'SELECT count(*) AS n FROM messages WHERE id = ?', messageOf(h, erased)), 0);
     assert.equal(rowsOf(legacy, 'SELECT count(*) AS n FROM messages WHERE id = ?', message), 0);
     assert.equal((await h.fx.enclave.vault.getRecord(h.fx.principals.service, 'messages', message)).data['body'], 'edited in the vault');
+  });
+});
+
+void describe('migration: a subject erased before verify', () => {
+  let h: MigrationHarness;
+  before(async () => {
+    h = await migrationHarness(60, 12);
+  });
+  after(async () => h.close());
+
+  void it('is no mismatch: verify counts their rows as erased, a run refuses a row of theirs changed since, and the purge deletes them at the source with the rest', async () => {
+    const legacy = h.builds[0]?.path ?? '';
+    const site = h.builds[0]?.site ?? '';
+    const ctx = await h.open(h.builds[0]?.mappingPath);
+    await new MigrationRunner(ctx).run();
+    const [erased = 0] = movingWithMessages(h, site, 1);
+    const subject = h.population.userId(erased);
+    const theirs = h.population.user(erased).records;
+    await h.fx.enclave.vault.eraseSubject(h.fx.principals.officer, subject);
+    // Their source rows change after the erasure: still theirs, still to go.
+    editSqlite(legacy, (db) => db.prepare('UPDATE messages SET body = ? WHERE id = ?').run('changed after the erasure', messageOf(h, erased)));
+
+    const v = await verifyMigration(ctx);
+    assert.equal(v.ok, true, `mismatches: ${JSON.stringify(await h.state.mismatches(v.id, 10, 0))}`);
+    assert.deepEqual(await h.state.mismatches(v.id, 10, 0), []);
+    const byTable = Object.fromEntries(v.tables.map((t) => [t.table, t]));
+    assert.equal(byTable['accounts']?.erased, 1);
+    assert.equal(byTable['messages']?.erased, theirs.filter((r) => r.collection === 'messages').length);
+    for (const t of v.tables) assert.equal(t.records, t.rows - t.erased, `${t.table}: a record for each row not erased`);
+    // A second pass copies nothing: the changed row is refused as its subject's (erased), and the verification stands.
+    const again = await new MigrationRunner(ctx).run();
+    assert.deepEqual([again.counters.copied, again.counters.recopied, again.counters.refused], [0, 0, 1]);
+    assert.deepEqual(again.refused.map((r) => [r.table, r.key, r.code]), [['messages', JSON.stringify(messageOf(h, erased)), 'subject_erased']]);
+    const v2 = await verifyMigration(ctx);
+    assert.equal(v2.ok, true);
+
+    const report = await purgeMigration(ctx);
+    assert.match(report.certificate.id, /^dc-/);
+    assert.equal(rowsOf(legacy, 'SELECT count(*) AS n FROM accounts WHERE user_uid = ?', subject), 0, 'the erased subject\'s rows are gone from the source too');
+    assert.equal(rowsOf(legacy, 'SELECT count(*) AS n FROM messages WHERE id = ?', messageOf(h, erased)), 0);
+    const purged = Object.fromEntries(report.tables.map((t) => [t.table, t]));
+    assert.equal(purged['messages']?.erased, byTable['messages']?.erased);
+    // The certificate says how many purged rows had no copy left, by the erasure.
+    const signed = JSON.parse(report.certificate.note.slice(0, report.certificate.note.indexOf('\n'))) as { tables: { table: string; purged_rows: number; erased_rows?: number }[] };
+    assert.equal(signed.tables.find((t) => t.table === 'messages')?.erased_rows, byTable['messages']?.erased);
+    // And the CLI says so, in verify's, purge's and the certificate's tables.
+    const vkey = await publishVerifierKey(h.fx.enclave);
+    const check = verifyCertificate(report.certificate.note, vkey);
+    const erasedColumn = / {2}messages +\d+ +(\d+) /;
+    for (const text of [describeVerificationHead(v2), describePurge(report, check), describeCertificate(check, vkey, report.certificate.logIndex)]) {
+      assert.match(text, /OF ERASED SUBJECTS/, text);
+      assert.equal(Number(erasedColumn.exec(text)?.[1]), byTable['messages']?.erased, text);
+      assert.match(text, /Rows of erased subjects have no record to compare: the erasure destroyed their copies in the vault\. They are deleted at the source with the rest\./);
+    }
   });
 });

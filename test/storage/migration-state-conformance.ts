@@ -181,7 +181,7 @@ export function migrationStateConformance(name: string, adapter: MigrationStateA
     void it('verifications, mismatches in order, pending purges and certificates round-trip', async () => {
       const s = await open();
       const id = await planned(s, 1);
-      const v = { id: `v-${id}`, migration: id, pass: 1, startedAt: T0, finishedAt: T0 + 5, ok: false, tables: [{ table: 'accounts', collection: 'users', rows: 3, sourceRoot: 'aa', records: 2, destinationRoot: 'bb', mismatches: 3 }], root: 'cc', mismatches: 3 };
+      const v = { id: `v-${id}`, migration: id, pass: 1, startedAt: T0, finishedAt: T0 + 5, ok: false, tables: [{ table: 'accounts', collection: 'users', rows: 3, sourceRoot: 'aa', erased: 1, records: 2, destinationRoot: 'bb', mismatches: 3 }], root: 'cc', mismatches: 3 };
       await s.putMismatches(v.id, [{ table: 'accounts', key: 'k1', kind: 'missing', detail: 'record_not_found' }, { table: 'accounts', key: 'k2', kind: 'changed', detail: '' }]);
       await s.putMismatches(v.id, [{ table: 'messages', key: 'k3', kind: 'extra', detail: 'gone' }]);
       await s.saveVerification(v);
@@ -191,7 +191,7 @@ export function migrationStateConformance(name: string, adapter: MigrationStateA
       const ms = await s.mismatches(v.id, 2, 0);
       assert.deepEqual(ms.map((m) => [m.seq, m.key, m.kind]), [[1, 'k1', 'missing'], [2, 'k2', 'changed']]);
       assert.deepEqual((await s.mismatches(v.id, 2, 2)).map((m) => [m.seq, m.table, m.detail]), [[3, 'messages', 'gone']]);
-      const pending = { migration: id, verification: v.id, startedAt: T0, preparedAt: T0 + 1, tables: [{ table: 'accounts', collection: 'users', purged: 2, purgedRoot: 'dd', kept: 1, keptBefore: 'ee', keptAfter: null }] };
+      const pending = { migration: id, verification: v.id, startedAt: T0, preparedAt: T0 + 1, tables: [{ table: 'accounts', collection: 'users', purged: 2, purgedRoot: 'dd', erased: 1, kept: 1, keptBefore: 'ee', keptAfter: null }] };
       await s.savePendingPurge(pending);
       await s.savePendingPurge({ ...pending, preparedAt: T0 + 2 });
       assert.deepEqual(await s.pendingPurge(id), { ...pending, preparedAt: T0 + 2 });
@@ -215,7 +215,7 @@ export function migrationStateConformance(name: string, adapter: MigrationStateA
       const id = `m${randomBytes(5).toString('hex')}`;
       assert.equal(await s.markPurgeCommitted(id, 'v1', T0), false, 'no purge pending: nothing to mark');
       assert.equal(await s.pendingPurge(id), undefined);
-      const pending = { migration: id, verification: 'v1', startedAt: T0, preparedAt: T0 + 1, tables: [{ table: 'accounts', collection: 'users', purged: 2, purgedRoot: 'dd', kept: 1, keptBefore: 'ee', keptAfter: 'ee' }], sourceSettings: { journal_mode: 'delete' } };
+      const pending = { migration: id, verification: 'v1', startedAt: T0, preparedAt: T0 + 1, tables: [{ table: 'accounts', collection: 'users', purged: 2, purgedRoot: 'dd', erased: 1, kept: 1, keptBefore: 'ee', keptAfter: 'ee' }], sourceSettings: { journal_mode: 'delete' } };
       await s.savePendingPurge(pending);
       assert.deepEqual(await s.pendingPurge(id), pending, 'saved before the commit: not marked');
       assert.equal(await s.markPurgeCommitted(id, 'v0', T0 + 2), false, 'another verification\'s purge is not this one');

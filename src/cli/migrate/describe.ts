@@ -75,15 +75,17 @@ export function describeRun(r: RunReport & { readonly resources?: ProcessResourc
 
 /** What verify prints before its mismatches (the summary, the tables and the root), then their heading, if any. */
 export function describeVerificationHead(v: VerificationInfo): string {
+  const anyErased = erased(v.tables);
   const lines = [
     v.ok
       ? `Verification ${v.id} of "${v.migration}": the copy matches. Every migrating row and its record have equal digests; the Merkle roots agree.`
       : `Verification ${v.id} of "${v.migration}": ${count(v.mismatches)} mismatch(es).`,
     '',
     table(
-      ['TABLE', 'ROWS', 'RECORDS', 'SOURCE ROOT', 'DESTINATION ROOT', 'MISMATCHES'],
-      v.tables.map((t) => [t.table, t.rows, t.records, t.sourceRoot.slice(0, 16), t.destinationRoot.slice(0, 16), t.mismatches]),
+      ['TABLE', 'ROWS', ...(anyErased ? ['OF ERASED SUBJECTS'] : []), 'RECORDS', 'SOURCE ROOT', 'DESTINATION ROOT', 'MISMATCHES'],
+      v.tables.map((t) => [t.table, t.rows, ...(anyErased ? [t.erased] : []), t.records, t.sourceRoot.slice(0, 16), t.destinationRoot.slice(0, 16), t.mismatches]),
     ),
+    ...(anyErased ? ['', ERASED_NOTE, 'The destination roots are over the records of the other rows.'] : []),
     '',
     `Root over the tables: ${v.root}`,
     '',
@@ -117,15 +119,21 @@ export function describeVerification(v: VerificationInfo, mismatches: readonly M
   return parts.join('\n');
 }
 
+/** Rows of erased subjects: in every table of verify, purge and the certificate once any table has some. */
+const ERASED_NOTE = 'Rows of erased subjects have no record to compare: the erasure destroyed their copies in the vault. They are deleted at the source with the rest.';
+const erased = (tables: readonly { readonly erased: number }[]) => tables.some((t) => t.erased > 0);
+const erasedRows = (c: CertificateCheck['certificate']) => c.tables.some((t) => (t.erased_rows ?? 0) > 0);
+
 export function describePurge(p: PurgeReport, check: CertificateCheck): string {
   const c = check.certificate;
   return [
     `Purged migration "${p.migration}" at ${c.source.kind}:${c.source.location}, bound to verification ${p.verification}.`,
     '',
     table(
-      ['TABLE', 'PURGED', 'PURGED ROOT', 'KEPT', 'KEPT ROOT BEFORE = AFTER'],
-      p.tables.map((t) => [t.table, t.purged, t.purgedRoot.slice(0, 16), t.kept, t.keptBefore === t.keptAfter ? t.keptAfter.slice(0, 16) : 'DIFFER']),
+      ['TABLE', 'PURGED', ...(erased(p.tables) ? ['OF ERASED SUBJECTS'] : []), 'PURGED ROOT', 'KEPT', 'KEPT ROOT BEFORE = AFTER'],
+      p.tables.map((t) => [t.table, t.purged, ...(erased(p.tables) ? [t.erased] : []), t.purgedRoot.slice(0, 16), t.kept, t.keptBefore === t.keptAfter ? t.keptAfter.slice(0, 16) : 'DIFFER']),
     ),
+    ...(erased(p.tables) ? ['', ERASED_NOTE] : []),
     '',
     `Method (${c.method.engine}):`,
     ...c.method.steps.map((s) => `  - ${s}`),
@@ -154,7 +162,11 @@ export function describeCertificate(check: CertificateCheck, vkey: string, logIn
       ...(logIndex === undefined ? [] : [['log entry', logIndex === null ? 'not appended (no transparency log in this build)' : String(logIndex)]]),
     ]),
     '',
-    table(['TABLE', 'PURGED', 'PURGED ROOT', 'KEPT', 'KEPT ROOT'], c.tables.map((t) => [t.table, t.purged_rows, t.purged_root.slice(0, 16), t.kept_rows, t.kept_root_after.slice(0, 16)])),
+    table(
+      ['TABLE', 'PURGED', ...(erasedRows(c) ? ['OF ERASED SUBJECTS'] : []), 'PURGED ROOT', 'KEPT', 'KEPT ROOT'],
+      c.tables.map((t) => [t.table, t.purged_rows, ...(erasedRows(c) ? [t.erased_rows ?? 0] : []), t.purged_root.slice(0, 16), t.kept_rows, t.kept_root_after.slice(0, 16)]),
+    ),
+    ...(erasedRows(c) ? ['', ERASED_NOTE] : []),
     '',
     `Verified offline with ${vkey}:`,
     ...check.checks.map((x) => `  ✓ ${x}`),

@@ -70,6 +70,7 @@ export async function issueCertificate(
       collection: t.collection,
       purged_rows: t.purged,
       purged_root: t.purgedRoot,
+      ...(t.erased > 0 ? { erased_rows: t.erased } : {}),
       kept_rows: t.kept,
       kept_root_before: t.keptBefore,
       kept_root_after: t.keptAfter,

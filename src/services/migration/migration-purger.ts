@@ -210,6 +210,7 @@ export async function purgeMigration(ctx: MigrationContext, options: { verificat
   const purgeTable = async (tx: SourceTransaction, t: ResolvedTable): Promise<Purged> => {
     const verified = verification.tables.find((v) => v.table === t.table);
     if (!verified) throw refuse(`table ${t.table} was not verified`);
+    let erased = 0;
     const { purged: purgedTree, kept: keptTree } = await digestTable(
       ctx,
       tx,
@@ -223,6 +224,7 @@ export async function purgeMigration(ctx: MigrationContext, options: { verificat
       async (rows) => {
         // The rows' registrations, looked up once for both checks.
         const registered = await registeredSubjects(ctx, rows);
+        for (const r of rows) if (registered.get(r.record.subject)?.row.erasedAt != null) erased += 1;
         const moved = await residencyConflicts(ctx, rows, registered);
         const first = moved.values().next();
         if (first.done !== true) throw refuse(`table ${t.table}: ${moved.size} row(s) of subjects who moved since verification ${verification.id}: ${first.value}; then run, verify and purge again. Nothing was deleted`);
@@ -241,7 +243,7 @@ export async function purgeMigration(ctx: MigrationContext, options: { verificat
     if (purgedTree.size !== verified.rows || purgedRoot !== verified.sourceRoot) {
       throw refuse(`table ${t.table} changed since verification ${verification.id} (${purgedTree.size} moving rows now, ${verified.rows} verified; roots ${purgedRoot === verified.sourceRoot ? 'equal' : 'differ'}); run, verify and purge again. Nothing was deleted`);
     }
-    return { table: t.table, collection: t.collection.name, purged: purgedTree.size, purgedRoot, kept: keptTree.size, keptBefore: keptTree.root().toString('hex'), keptAfter: null };
+    return { table: t.table, collection: t.collection.name, purged: purgedTree.size, purgedRoot, erased, kept: keptTree.size, keptBefore: keptTree.root().toString('hex'), keptAfter: null };
   };
 
   /** Each table's remaining rows, digested again, must be those verified as staying; `differ` says what then. */
@@ -378,6 +380,6 @@ async function logStoredCertificate(ctx: MigrationContext, verification: Verific
   });
   const certificate = await logCertificate(ctx, stored, body);
   await ctx.state.clearPendingPurge(ctx.name);
-  const tables = body.tables.map((t) => ({ table: t.table, collection: t.collection, purged: t.purged_rows, purgedRoot: t.purged_root, kept: t.kept_rows, keptBefore: t.kept_root_before, keptAfter: t.kept_root_after }));
+  const tables = body.tables.map((t) => ({ table: t.table, collection: t.collection, purged: t.purged_rows, purgedRoot: t.purged_root, erased: t.erased_rows ?? 0, kept: t.kept_rows, keptBefore: t.kept_root_before, keptAfter: t.kept_root_after }));
   return { migration: ctx.name, verification: verification.id, tables, certificate, logIndex };
 }
