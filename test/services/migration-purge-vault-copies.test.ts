@@ -113,20 +113,26 @@ void describe('migration: a subject erased before verify', () => {
     const subject = h.population.userId(erased);
     const theirs = h.population.user(erased).records;
     await h.fx.enclave.vault.eraseSubject(h.fx.principals.officer, subject);
-    // Their source rows change after the erasure: still theirs, still to go.
-    editSqlite(legacy, (db) => db.prepare('UPDATE messages SET body = ? WHERE id = ?').run('changed after the erasure', messageOf(h, erased)));
+    // Their source rows change after the erasure, and a new one appears, never copied: still theirs, still to go.
+    editSqlite(legacy, (db) => {
+      db.prepare('UPDATE messages SET body = ? WHERE id = ?').run('changed after the erasure', messageOf(h, erased));
+      db.prepare("INSERT INTO messages SELECT 'after-erasure', sender_account, recipient_uid, body, sent_at FROM messages WHERE id = ?").run(messageOf(h, erased));
+    });
 
     const v = await verifyMigration(ctx);
     assert.equal(v.ok, true, `mismatches: ${JSON.stringify(await h.state.mismatches(v.id, 10, 0))}`);
     assert.deepEqual(await h.state.mismatches(v.id, 10, 0), []);
     const byTable = Object.fromEntries(v.tables.map((t) => [t.table, t]));
     assert.equal(byTable['accounts']?.erased, 1);
-    assert.equal(byTable['messages']?.erased, theirs.filter((r) => r.collection === 'messages').length);
+    assert.equal(byTable['messages']?.erased, theirs.filter((r) => r.collection === 'messages').length + 1);
     for (const t of v.tables) assert.equal(t.records, t.rows - t.erased, `${t.table}: a record for each row not erased`);
-    // A second pass copies nothing: the changed row is refused as its subject's (erased), and the verification stands.
+    // A second pass copies nothing: the changed and the new row are refused as their subject's (erased), and the verification stands.
     const again = await new MigrationRunner(ctx).run();
-    assert.deepEqual([again.counters.copied, again.counters.recopied, again.counters.refused], [0, 0, 1]);
-    assert.deepEqual(again.refused.map((r) => [r.table, r.key, r.code]), [['messages', JSON.stringify(messageOf(h, erased)), 'subject_erased']]);
+    assert.deepEqual([again.counters.copied, again.counters.recopied, again.counters.refused], [0, 0, 2]);
+    assert.deepEqual(again.refused.map((r) => [r.table, r.key, r.code]).sort(), [
+      ['messages', JSON.stringify('after-erasure'), 'subject_erased'],
+      ['messages', JSON.stringify(messageOf(h, erased)), 'subject_erased'],
+    ]);
     const v2 = await verifyMigration(ctx);
     assert.equal(v2.ok, true);
 
@@ -134,6 +140,7 @@ void describe('migration: a subject erased before verify', () => {
     assert.match(report.certificate.id, /^dc-/);
     assert.equal(rowsOf(legacy, 'SELECT count(*) AS n FROM accounts WHERE user_uid = ?', subject), 0, 'the erased subject\'s rows are gone from the source too');
     assert.equal(rowsOf(legacy, 'SELECT count(*) AS n FROM messages WHERE id = ?', messageOf(h, erased)), 0);
+    assert.equal(rowsOf(legacy, "SELECT count(*) AS n FROM messages WHERE id = 'after-erasure'"), 0);
     const purged = Object.fromEntries(report.tables.map((t) => [t.table, t]));
     assert.equal(purged['messages']?.erased, byTable['messages']?.erased);
     // The certificate says how many purged rows had no copy left, by the erasure.
@@ -148,5 +155,32 @@ void describe('migration: a subject erased before verify', () => {
       assert.equal(Number(erasedColumn.exec(text)?.[1]), byTable['messages']?.erased, text);
       assert.match(text, /Rows of erased subjects have no record to compare: the erasure destroyed their copies in the vault\. They are deleted at the source with the rest\./);
     }
+  });
+});
+
+void describe('migration: a record erased under another subject', () => {
+  let h: MigrationHarness;
+  before(async () => {
+    h = await migrationHarness(60, 13);
+  });
+  after(async () => h.close());
+
+  void it('is a mismatch: a row\'s copy replaced by another subject\'s record, that subject then erased, is listed missing, not counted as erased', async () => {
+    const site = h.builds[0]?.site ?? '';
+    const ctx = await h.open(h.builds[0]?.mappingPath);
+    await new MigrationRunner(ctx).run();
+    const [i = 0] = movingWithMessages(h, site, 1);
+    const message = messageOf(h, i);
+    const record = await h.fx.enclave.vault.getRecord(h.fx.principals.service, 'messages', message);
+    // The row's copy deleted, its id taken by a record of a throwaway subject, who is then erased.
+    await h.fx.enclave.vault.deleteRecord(h.fx.principals.service, 'messages', message);
+    await h.fx.enclave.vault.registerSubject(h.fx.principals.service, { id: 'throwaway', country: 'US' });
+    await h.fx.enclave.vault.createRecord(h.fx.principals.service, 'messages', { id: message, data: { ...record.data, sender_id: 'throwaway' } });
+    await h.fx.enclave.vault.eraseSubject(h.fx.principals.officer, 'throwaway');
+
+    const v = await verifyMigration(ctx);
+    assert.equal(v.ok, false);
+    assert.deepEqual((await h.state.mismatches(v.id, 10, 0)).map((m) => [m.table, m.key, m.kind, m.detail]), [['messages', JSON.stringify([message]), 'missing', 'subject_erased']]);
+    assert.ok(v.tables.every((t) => t.erased === 0), 'the row\'s own subject is not erased');
   });
 });

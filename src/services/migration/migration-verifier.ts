@@ -13,7 +13,7 @@ import type { ResolvedTable } from '../../core/migration-mapping.ts';
 import type { KeyTuple } from '../../core/migration-source.ts';
 import type { LedgerEntry, Mismatch, TableVerification, VerificationInfo } from '../../core/migration-state.ts';
 import type { MigrationContext } from './migration-context.ts';
-import { residencyConflicts } from './residency-check.ts';
+import { registeredSubjects, residencyConflicts } from './residency-check.ts';
 
 export interface VerifyProgress {
   readonly done: number;
@@ -75,8 +75,13 @@ export async function verifyMigration(ctx: MigrationContext, onProgress: (p: Ver
       // reads awaited together share the log's commits instead of waiting for one each.
       const read = new Map<string, Buffer | string>();
       const moving = rows.filter((r) => r.kind === 'migrating');
-      await Promise.all(moving.map(async (r) => read.set(r.encodedKey, await digestOf(t, r.record.collection, r.record.id, r.key))));
-      const moved = await residencyConflicts(ctx, moving);
+      const registered = await registeredSubjects(ctx, moving);
+      // A row whose own subject is erased in the vault has no copy, by design: copied and then erased,
+      // or never copied. Not a mismatch, which would block every purge of the migration for good (no run
+      // can copy it); the purge deletes it with the rest. Any other record found erased is a mismatch.
+      const ofErased = (subject: string) => registered.get(subject)?.row.erasedAt != null;
+      await Promise.all(moving.filter((r) => !ofErased(r.record.subject)).map(async (r) => read.set(r.encodedKey, await digestOf(t, r.record.collection, r.record.id, r.key))));
+      const moved = await residencyConflicts(ctx, moving, registered);
       for (const r of rows) {
         if (r.kind === 'stay') continue;
         const entry = ledger.get(r.encodedKey);
@@ -86,14 +91,12 @@ export async function verifyMigration(ctx: MigrationContext, onProgress: (p: Ver
         }
         const sd = rowDigest(key, canonicalRecord(t.table, r.key, r.record));
         source.add(sd);
-        const dd = read.get(r.encodedKey) ?? 'record_not_found';
-        // Erased since it was copied, or before: no copy to compare, by design, and the purge deletes the
-        // row with the rest. A mismatch would block every purge of the migration for good.
-        if (dd === 'subject_erased') {
+        if (ofErased(r.record.subject)) {
           erased += 1;
           continue;
         }
         copied.add(sd);
+        const dd = read.get(r.encodedKey) ?? 'record_not_found';
         if (typeof dd === 'string') {
           found.push({ table: t.table, key: r.encodedKey, kind: 'missing', detail: dd });
           if (entry) invalidate.push(entry);
@@ -121,11 +124,12 @@ export async function verifyMigration(ctx: MigrationContext, onProgress: (p: Ver
       const lastExtra = extras.at(-1);
       if (!lastExtra) break;
       const found: Mismatch[] = [];
+      const owners = await ctx.enclave.router.findSubjects(extras.map((e) => e.subject));
       const read = await Promise.all(extras.map((e) => digestOf(t, e.collection, e.recordId, decodeKey(e.key))));
       for (const [i, e] of extras.entries()) {
+        // A record written for a subject erased since, whose source row is gone: nothing is left either side.
+        if (owners.get(e.subject)?.row.erasedAt != null) continue;
         const dd = read[i] ?? 'record_not_found';
-        // A record of an erased subject whose source row is gone: nothing is left on either side.
-        if (dd === 'subject_erased') continue;
         if (typeof dd !== 'string') {
           destination.add(dd);
           records += 1;
