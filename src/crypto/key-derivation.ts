@@ -39,3 +39,22 @@ export function logSubjectKey(root: Uint8Array): Buffer {
 export function logSigningSeed(root: Uint8Array): Buffer {
   return deriveKey(root, 'log/checkpoint-signing');
 }
+
+/**
+ * MAC of a rekey's log entry while it waits in the seal record (seal-service.ts): only a holder of the
+ * root key (k shares) writes one that the enclave then logs; a writer of the control store cannot.
+ */
+export function rekeyLogMac(root: Uint8Array, text: string): string {
+  const key = deriveKey(root, 'seal/rekey-log');
+  try {
+    return createHmac('sha256', key).update(text).digest('base64url');
+  } finally {
+    key.fill(0);
+  }
+}
+
+export function rekeyLogMacMatches(root: Uint8Array, text: string, mac: string): boolean {
+  const a = Buffer.from(rekeyLogMac(root, text), 'base64url');
+  const b = Buffer.from(mac, 'base64url');
+  return a.length === b.length && timingSafeEqual(a, b);
+}

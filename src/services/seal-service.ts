@@ -10,7 +10,8 @@ import { GOVERNED_SECTIONS, changedSections, type ConfigDigests, type GovernedSe
 import { EnclaveError } from '../core/errors.ts';
 import type { EventLog, LogActor, LogValue } from '../core/event-log.ts';
 import type { MetaStore } from '../core/store.ts';
-import { rootCheck, rootCheckMatches } from '../crypto/key-derivation.ts';
+import { canonicalJson } from '../core/canonical-json.ts';
+import { rekeyLogMac, rekeyLogMacMatches, rootCheck, rootCheckMatches } from '../crypto/key-derivation.ts';
 import { openRoot, sealRoot } from '../crypto/sealed-root.ts';
 import { combineShares, shareFingerprint, splitSecret } from '../crypto/shamir-shares.ts';
 import type { Keyring } from './keyring.ts';
@@ -39,17 +40,27 @@ interface SealRecordFields {
  * Version 1 (enclaves initialized before rekeys existed): the shares are shares of the root key itself.
  * Version 2: shares of an unseal key, which seals the root key (`sealedRoot`, crypto/sealed-root.ts).
  */
-export type SealRecord = (SealRecordFields & { readonly version: 1 }) | (SealRecordFields & { readonly version: 2; readonly sealedRoot: string; readonly rekeyedAt?: string });
+export type SealRecord =
+  | (SealRecordFields & { readonly version: 1 })
+  | (SealRecordFields & { readonly version: 2; readonly sealedRoot: string; readonly rekeyedAt?: string; readonly pendingLog?: PendingRekeyLog });
 
 /**
- * A rekey's marker (REKEY_KEY): started, with the key.rekeyed entry it is to append, and completed once
- * its record is the enclave's and that entry is in the log.
+ * A rekey's key.rekeyed entry, in its seal record from the compare-and-set that puts the new split in
+ * force until the entry is in the log: a rekey whose process dies in between is logged by the next
+ * unseal or rekey. MACed under a key derived from the root key, over the entry and the split it came
+ * with (rekeyLogText), so a writer of the control store cannot have the enclave log an entry of its own.
+ * `claimed`: a later unseal or rekey began to log it, after which the rekey is no longer undone.
  */
+interface PendingRekeyLog {
+  readonly details: { readonly [key: string]: LogValue };
+  readonly mac: string;
+  readonly claimed?: true;
+}
+
+/** A rekey's marker (REKEY_KEY): started, and completed once its record is the enclave's. */
 interface RekeyMarker {
   readonly startedAt: string;
   readonly fingerprints: readonly string[];
-  /** The key.rekeyed entry's details (absent in markers of builds before late logging). */
-  readonly details?: { readonly [key: string]: LogValue };
   readonly completedAt?: string;
 }
 
@@ -159,8 +170,10 @@ export class SealService {
   private async current(): Promise<SealRecord | undefined> {
     const raw = await this.meta.get(META_KEY);
     if (raw !== this.recordText) {
+      const was = this.record;
       this.use(raw);
-      this.pending.clear();
+      // A rekey's log entry taken out of its record changes the text, not the split.
+      if (!sameRecordSplit(was, this.record)) this.pending.clear();
     }
     return this.record;
   }
@@ -351,7 +364,7 @@ export class SealService {
         }
         await this.reloadConfiguration();
         this.sealedSince(seals);
-        await this.logUnloggedRekey(r);
+        await this.logPendingRekey(root);
         this.sealedSince(seals);
         const changed = this.configurationChanged();
         await this.log?.append({ type: 'enclave.unsealed', details: { officers, ...this.configurationDetails(), ...(changed === null ? {} : { configuration_changed: changed }) } });
@@ -402,9 +415,6 @@ export class SealService {
     checkSplit(target);
     const r = await this.current();
     if (!r || r.initializing) throw new EnclaveError('not_initialized', r ? 'enclave init did not complete (it failed or was stopped): run it again' : undefined);
-    // Before this rekey's marker replaces the last one's.
-    await this.logUnloggedRekey(r);
-    const before = this.recordText ?? '';
     const entered = new Map<string, string>();
     for (const share of given) {
       const fp = shareFingerprint(share);
@@ -417,37 +427,45 @@ export class SealService {
       throw new EnclaveError('unseal_failed', `a rekey needs ${r.threshold} shares of the current split; ${entered.size} given`);
     }
     const root = await recoverRoot(r, [...entered.values()].slice(0, r.threshold));
+    const now = new Date().toISOString();
+    const previous: SealSplit = { threshold: r.threshold, officers: r.officers.map((o) => o.name) };
+    const details = { key: 'root', threshold: target.threshold, officers: [...target.officers], previous: { threshold: previous.threshold, officers: [...previous.officers] }, officers_entered: [...entered.keys()].slice(0, r.threshold) };
+    let next: SealRecord;
     let split: Split;
     try {
+      // An earlier rekey in force but not logged yet is logged before this one replaces it.
+      await this.logPendingRekey(root);
+      if (!sameRecordSplit(r, this.record)) throw rekeyConflict();
       split = await splitUnsealKey(root, target);
+      const record = { version: 2, threshold: target.threshold, officers: split.officers, rootCheck: r.rootCheck, sealedRoot: split.sealedRoot, createdAt: r.createdAt, rekeyedAt: now } as const;
+      next = this.log === undefined ? record : { ...record, pendingLog: { details, mac: rekeyLogMac(root, rekeyLogText(record, details)) } };
     } finally {
       root.fill(0);
     }
-    const now = new Date().toISOString();
-    const next: SealRecord = { version: 2, threshold: target.threshold, officers: split.officers, rootCheck: r.rootCheck, sealedRoot: split.sealedRoot, createdAt: r.createdAt, rekeyedAt: now };
-    const previous: SealSplit = { threshold: r.threshold, officers: r.officers.map((o) => o.name) };
-    const details = { key: 'root', threshold: target.threshold, officers: [...target.officers], previous: { threshold: previous.threshold, officers: [...previous.officers] }, officers_entered: [...entered.keys()].slice(0, r.threshold) };
-    const marker: RekeyMarker = { startedAt: now, fingerprints: split.officers.map((o) => o.fingerprint), details };
+    const before = this.recordText ?? '';
+    const marker: RekeyMarker = { startedAt: now, fingerprints: split.officers.map((o) => o.fingerprint) };
     await this.meta.put(REKEY_KEY, JSON.stringify(marker));
     await handOut(split.shares);
     const text = JSON.stringify(next);
-    if (!(await this.meta.replace(META_KEY, before, text))) {
-      throw new EnclaveError('rekey_conflict', 'the seal changed while this rekey ran (another rekey completed first): nothing was replaced, the shares it showed are void; run it again with the shares now in force');
-    }
+    if (!(await this.meta.replace(META_KEY, before, text))) throw rekeyConflict();
     try {
-      await this.log?.append({ type: 'key.rekeyed', details });
+      await this.log?.append({ type: 'key.rekeyed', details: { ...details, rekeyed_at: now } });
     } catch (err) {
-      // Fail closed: a change of who can unseal that the log does not show is taken back.
+      // Fail closed: a change of who can unseal that the log does not show is taken back, unless an
+      // unseal with the new shares has begun to log it meanwhile (claimed), or has logged it.
       const undone = await this.meta.replace(META_KEY, text, before).catch(() => false);
-      throw new EnclaveError(
-        'log_unavailable',
-        undone
-          ? 'the transparency log could not record the rekey, so it was undone: the previous shares still unseal this enclave and the shares shown are void'
-          : 'the transparency log could not record the rekey, and putting the previous seal back failed: the new shares shown are the ones in force; the rekey is logged at the next unseal or rekey (each refused until the log answers)',
-        { cause: err },
-      );
+      // Not undone, and this split in force without its entry: an unseal logged it (undefined).
+      if (undone || (await this.pendingLogOf(split.sealedRoot)) !== undefined) {
+        throw new EnclaveError(
+          'log_unavailable',
+          undone
+            ? 'the transparency log could not record the rekey, so it was undone: the previous shares still unseal this enclave and the shares shown are void'
+            : 'the transparency log could not record the rekey, and it could not be undone: the new shares shown are the ones in force; the rekey is logged by the next unseal or rekey (each refused until the log answers)',
+          { cause: err },
+        );
+      }
     }
-    this.use(text);
+    await this.clearPendingLog(split.sealedRoot);
     this.pending.clear();
     // Best effort: the marker only words the refusal of a share (notAShare).
     await this.meta.put(REKEY_KEY, JSON.stringify({ ...marker, completedAt: new Date().toISOString() })).catch(() => {});
@@ -455,20 +473,55 @@ export class SealService {
   }
 
   /**
-   * A rekey whose record took effect without its key.rekeyed entry (its process died in between, or the
-   * log failed and the previous record could not be put back) is logged now from its marker, marked
-   * `late` (the time it took effect in `rekeyed_at`): a change of who can unseal is never left out of the
-   * log. Run before an unseal is logged and before another rekey, which fail while the log does. Two
-   * instances unsealing at that moment may both append it.
+   * Logs the key.rekeyed entry a rekey left in the seal record in force, if any (its process died between
+   * the record's compare-and-set and the log, or the log failed and the rekey could not be undone),
+   * marked `late`: a change of who can unseal is never left out of the log. Run with the root key before
+   * an unseal is logged and before another rekey, which fail while the log does. The entry is claimed in
+   * the record first, so the rekey can no longer be undone once it is being logged; two processes
+   * logging it at once may both append it (the same `rekeyed_at`).
    */
-  private async logUnloggedRekey(r: SealRecord): Promise<void> {
-    if (this.log === undefined || r.version !== 2 || r.rekeyedAt === undefined) return;
-    const marker = rekeyMarker(await this.meta.get(REKEY_KEY));
-    if (marker?.details === undefined || marker.completedAt !== undefined || marker.startedAt !== r.rekeyedAt) return;
-    if (marker.fingerprints.length !== r.officers.length || r.officers.some((o, i) => o.fingerprint !== marker.fingerprints[i])) return;
-    await this.log.append({ type: 'key.rekeyed', details: { ...marker.details, late: true, rekeyed_at: r.rekeyedAt } });
-    // Best effort, as in rekey: a marker left uncompleted appends the entry again at the next check.
-    await this.meta.put(REKEY_KEY, JSON.stringify({ ...marker, completedAt: new Date().toISOString() })).catch(() => {});
+  private async logPendingRekey(root: Uint8Array): Promise<void> {
+    for (let round = 0; round < 5; round++) {
+      const r = this.record;
+      const text = this.recordText;
+      if (this.log === undefined || r?.version !== 2 || r.pendingLog === undefined || text === undefined) return;
+      const pending = r.pendingLog;
+      if (!rekeyLogMacMatches(root, rekeyLogText(r, pending.details), pending.mac)) throw malformed('the rekey entry it holds for the log was not written by a rekey of this enclave');
+      if (pending.claimed !== true) {
+        const claimed = JSON.stringify({ ...r, pendingLog: { ...pending, claimed: true } });
+        // Lost: the record changed meanwhile (the rekey logged it, or was undone); look again.
+        if (!(await this.meta.replace(META_KEY, text, claimed))) {
+          await this.current();
+          continue;
+        }
+        this.use(claimed);
+      }
+      await this.log.append({ type: 'key.rekeyed', details: { ...pending.details, late: true, rekeyed_at: r.rekeyedAt ?? null } });
+      await this.clearPendingLog(r.sealedRoot);
+      return;
+    }
+    throw new EnclaveError('rekey_conflict', 'the seal record kept changing while a rekey in force was being logged; try again');
+  }
+
+  /** The entry the record in force holds for the log if it is the split sealing `sealedRoot`: undefined if none, null if another split is in force. */
+  private async pendingLogOf(sealedRoot: string): Promise<PendingRekeyLog | undefined | null> {
+    const r = await this.current().catch(() => undefined);
+    return r?.version === 2 && r.sealedRoot === sealedRoot ? r.pendingLog : null;
+  }
+
+  /** Takes a logged rekey's entry out of its record while that split is in force (best effort: left in, it is logged again, late). */
+  private async clearPendingLog(sealedRoot: string): Promise<void> {
+    for (let round = 0; round < 3; round++) {
+      if ((await this.pendingLogOf(sealedRoot)) == null) return;
+      const r = this.record;
+      const text = this.recordText;
+      if (r?.version !== 2 || text === undefined) return;
+      const cleared = JSON.stringify({ ...r, pendingLog: undefined });
+      if (await this.meta.replace(META_KEY, text, cleared).catch(() => false)) {
+        this.use(cleared);
+        return;
+      }
+    }
   }
 
   /** The digests an entry names, when the configuration is known. */
@@ -603,19 +656,34 @@ function parseRecord(text: string): SealRecord {
   return value as SealRecord;
 }
 
+function rekeyConflict(): EnclaveError {
+  return new EnclaveError('rekey_conflict', 'the seal changed while this rekey ran (another rekey completed first): nothing was replaced, the shares it showed are void; run it again with the shares now in force');
+}
+
+/** Whether two records hold the same split (the same shares open them), whatever else their text holds. */
+function sameRecordSplit(a: SealRecord | undefined, b: SealRecord | undefined): boolean {
+  if (a === undefined || b === undefined) return a === b;
+  if (a.version !== b.version || a.threshold !== b.threshold || a.rootCheck !== b.rootCheck || a.initializing !== b.initializing) return false;
+  if (a.version === 2 && b.version === 2 && a.sealedRoot !== b.sealedRoot) return false;
+  return a.officers.length === b.officers.length && a.officers.every((o, i) => o.name === b.officers[i]?.name && o.fingerprint === b.officers[i]?.fingerprint);
+}
+
+/** What a rekey's pending entry is MACed over: the entry and the split and time it came with. */
+function rekeyLogText(r: { readonly threshold: number; readonly officers: readonly { readonly fingerprint: string }[]; readonly sealedRoot: string; readonly rekeyedAt?: string }, details: PendingRekeyLog['details']): string {
+  return canonicalJson({ details, threshold: r.threshold, fingerprints: r.officers.map((o) => o.fingerprint), sealed_root: r.sealedRoot, rekeyed_at: r.rekeyedAt ?? null });
+}
+
 function malformed(why: string): EnclaveError {
   return new EnclaveError('integrity_error', `the seal record in the control store is malformed (${why}): it was altered or damaged; restore the control store from a backup`);
 }
 
-/** The rekey marker, or undefined when there is none or it cannot be read (it words a refusal, and holds an entry to log late). */
+/** The rekey marker, or undefined when there is none or it cannot be read (it only words a refusal). */
 function rekeyMarker(text: string | undefined): RekeyMarker | undefined {
   if (text === undefined) return undefined;
   try {
     const m = JSON.parse(text) as Partial<RekeyMarker> | null;
     if (m === null || typeof m.startedAt !== 'string' || !Array.isArray(m.fingerprints)) return undefined;
-    const { details, ...rest } = m;
-    // Details that are no object log nothing late: the entry would say what nobody decided.
-    return (typeof details === 'object' && details !== null && !Array.isArray(details) ? m : rest) as RekeyMarker;
+    return m as RekeyMarker;
   } catch {
     return undefined;
   }

@@ -60,7 +60,7 @@ const shareOf = (shares: readonly OfficerShare[], officer: string) => shares.fin
  * A rekey in its own process killed right after its new seal record took effect, before it logged:
  * the control store's compare-and-set of the record succeeds, and nothing of the process runs after it.
  */
-async function rekeyKilledAfterReplace(meta: MetaStore, log: EventLog, given: readonly string[], target: SealSplit): Promise<{ shares: readonly OfficerShare[]; rekeyedAt: string }> {
+async function rekeyKilledAfterReplace(meta: MetaStore, log: EventLog, given: readonly string[], target: SealSplit, handOut: () => Promise<void> = () => Promise.resolve()): Promise<{ shares: readonly OfficerShare[]; rekeyedAt: string }> {
   const dying: MetaStore = {
     get: (key) => meta.get(key),
     putIfAbsent: (key, value) => meta.putIfAbsent(key, value),
@@ -74,11 +74,14 @@ async function rekeyKilledAfterReplace(meta: MetaStore, log: EventLog, given: re
   const admin = new SealService(dying, new Keyring(1), { log });
   await admin.load();
   let shares: readonly OfficerShare[] = [];
-  void admin.rekey(given, target, (s) => {
+  // Never settles once killed; a refusal before the record is replaced fails the wait below.
+  admin.rekey(given, target, async (s) => {
     shares = s;
-  });
+    await handOut();
+  }).catch(() => {});
   // The process is gone once the record is replaced: wait for that.
-  for (let i = 0; i < 1000 && (await meta.get('seal'))?.includes('rekeyedAt') !== true; i++) await new Promise((r) => setTimeout(r, 2));
+  const before = await meta.get('seal');
+  for (let i = 0; i < 2500 && (await meta.get('seal')) === before; i++) await new Promise((r) => setTimeout(r, 2));
   const record = JSON.parse((await meta.get('seal')) ?? '{}') as { rekeyedAt?: string };
   assert.ok(record.rekeyedAt, 'the new record took effect');
   return { shares, rekeyedAt: record.rekeyedAt };
@@ -119,8 +122,10 @@ void describe('enclave rekey (seal service)', () => {
     // Logged, naming both splits and who entered shares; nothing of a share or key.
     const entry = log.entries.find((e) => e.type === 'key.rekeyed');
     assert.ok(entry);
-    assert.deepEqual(entry.details, { key: 'root', threshold: 3, officers: ['alice', 'dave', 'erin', 'frank'], previous: { threshold: 2, officers: ['alice', 'bob', 'carol'] }, officers_entered: ['bob', 'alice'] });
     const stored = (await store.meta.get('seal')) ?? '';
+    const record = JSON.parse(stored) as { rekeyedAt?: string; pendingLog?: unknown };
+    assert.deepEqual(entry.details, { key: 'root', threshold: 3, officers: ['alice', 'dave', 'erin', 'frank'], previous: { threshold: 2, officers: ['alice', 'bob', 'carol'] }, officers_entered: ['bob', 'alice'], rekeyed_at: record.rekeyedAt });
+    assert.equal(record.pendingLog, undefined, 'logged: the record holds no entry to log any more');
     for (const s of [...handed.map((h) => h.share), a, b]) assert.ok(!stored.includes(s.slice('enclave-share-v1-'.length)), 'no share in the record');
     await store.close();
   });
@@ -249,6 +254,118 @@ void describe('enclave rekey (seal service)', () => {
       [true, ['alice', 'bob']],
       [false, ['carol', 'bob']],
     ]);
+    await store.close();
+  });
+
+  void it('killed while another rekey, started meanwhile, waited on its officers: the one in force is logged late, the other refused', async () => {
+    const { store, log, initial } = await enclaveOf();
+    const [a, b, c] = initial;
+    assert.ok(a && b && c);
+    // A hands out its shares and waits; B starts, hands out its own and waits; then A's shares take
+    // effect and its process dies; then B's would, and is refused.
+    const gate = () => {
+      let open = () => {};
+      const opened = new Promise<void>((resolve) => (open = resolve));
+      return { open, opened };
+    };
+    const aHandedOut = gate();
+    const aGoesOn = gate();
+    const killing = rekeyKilledAfterReplace(store.meta, log, [a, b], { threshold: 2, officers: ['alice', 'bob', 'mallory'] }, async () => {
+      aHandedOut.open();
+      await aGoesOn.opened;
+    });
+    await aHandedOut.opened;
+    const second = new SealService(store.meta, new Keyring(1), { log });
+    await second.load();
+    const bHandedOut = gate();
+    const bGoesOn = gate();
+    const late = second.rekey([b, c], { threshold: 2, officers: ['bob', 'carol'] }, async () => {
+      bHandedOut.open();
+      await bGoesOn.opened;
+    });
+    await bHandedOut.opened;
+    aGoesOn.open();
+    const killed = await killing;
+    bGoesOn.open();
+    await rejectsWith(late, 'rekey_conflict');
+    const next = new SealService(store.meta, new Keyring(), { log });
+    await next.load();
+    await unsealWith(next, [shareOf(killed.shares, 'mallory'), shareOf(killed.shares, 'bob')]);
+    const rekeys = log.entries.filter((e) => e.type === 'key.rekeyed');
+    assert.deepEqual(rekeys.map((e) => [e.details['officers'], e.details['late'], e.details['rekeyed_at']]), [[['alice', 'bob', 'mallory'], true, killed.rekeyedAt]]);
+    await store.close();
+  });
+
+  void it('an entry written into the seal record by anyone but a rekey (no root key) is never logged: the unseal is refused as an altered record', async () => {
+    const { store, log, admin, initial } = await enclaveOf();
+    const [a, b] = initial;
+    assert.ok(a && b);
+    const { shares } = await admin.rekey([a, b], { threshold: 2, officers: ['alice', 'bob', 'carol'] }, () => {});
+    const record = JSON.parse((await store.meta.get('seal')) ?? '{}') as Record<string, unknown>;
+    // A writer of the control store (the parent company's database operator) adds an entry of its own,
+    // with a MAC it made up; and a marker of the kind the build before logged from.
+    const forged = { details: { key: 'root', threshold: 3, officers: ['mallory', 'eve', 'trent'], previous: { threshold: 2, officers: ['alice', 'bob', 'carol'] }, officers_entered: ['carol'] }, mac: 'A'.repeat(43) };
+    await store.meta.put('seal', JSON.stringify({ ...record, pendingLog: forged }));
+    await store.meta.put('seal.rekey', JSON.stringify({ startedAt: record['rekeyedAt'], fingerprints: [], details: forged.details }));
+    const logged = log.entries.length;
+    const next = new SealService(store.meta, new Keyring(), { log });
+    await next.load();
+    await next.submit(shareOf(shares, 'alice'));
+    await rejectsWith(next.submit(shareOf(shares, 'carol')), 'integrity_error', /rekey entry it holds for the log was not written by a rekey of this enclave/);
+    assert.equal(next.status().sealed, true);
+    assert.equal(log.entries.length, logged, 'nothing logged');
+    // A rekey is refused by it too, before it replaces anything.
+    await rejectsWith(admin.rekey([shareOf(shares, 'alice'), shareOf(shares, 'bob')], { threshold: 2, officers: ['alice', 'bob'] }, () => {}), 'integrity_error');
+    // The entry of a real rekey moved onto another record (here: another time) is refused the same way.
+    await store.meta.put('seal', JSON.stringify(record));
+    const { shares: third } = await rekeyKilledAfterReplace(store.meta, log, [shareOf(shares, 'alice'), shareOf(shares, 'bob')], { threshold: 2, officers: ['alice', 'bob', 'carol'] });
+    const real = JSON.parse((await store.meta.get('seal')) ?? '{}') as { pendingLog: unknown; rekeyedAt: string };
+    assert.ok(real.pendingLog, 'killed before it logged: the entry is in the record');
+    await store.meta.put('seal', JSON.stringify({ ...real, rekeyedAt: '2020-01-01T00:00:00.000Z' }));
+    const again = new SealService(store.meta, new Keyring(), { log });
+    await again.load();
+    await again.submit(shareOf(third, 'alice'));
+    await rejectsWith(again.submit(shareOf(third, 'bob')), 'integrity_error');
+    assert.equal(log.entries.filter((e) => e.type === 'key.rekeyed').length, 1, 'only the first, real rekey');
+    await store.close();
+  });
+
+  void it('an unseal with the new shares logs the rekey while its own entry waits: the rekey, whose append then fails, is not undone and completes', async () => {
+    const { store, log, initial } = await enclaveOf();
+    const [a, b] = initial;
+    assert.ok(a && b);
+    // The rekey's log holds its append until released, then fails it.
+    let release = () => {};
+    const held = new Promise<void>((resolve) => (release = resolve));
+    let appending = () => {};
+    const waiting = new Promise<void>((resolve) => (appending = resolve));
+    const slow: EventLog = {
+      async append() {
+        appending();
+        await held;
+        throw new EnclaveError('log_unavailable', 'test: the log went away');
+      },
+    };
+    const admin = new SealService(store.meta, new Keyring(1), { log: slow });
+    await admin.load();
+    let handed: readonly OfficerShare[] = [];
+    const rekeying = admin.rekey([a, b], { threshold: 2, officers: ['alice', 'bob', 'carol'] }, (shares) => {
+      handed = shares;
+    });
+    await waiting;
+    const server = new SealService(store.meta, new Keyring(), { log });
+    await server.load();
+    await unsealWith(server, [shareOf(handed, 'carol'), shareOf(handed, 'alice')]);
+    assert.equal(server.status().sealed, false);
+    release();
+    const result = await rekeying;
+    assert.deepEqual(result.shares, handed);
+    assert.deepEqual(log.entries.filter((e) => e.type === 'key.rekeyed').map((e) => e.details['late']), [true], 'logged once, by the unseal');
+    const record = JSON.parse((await store.meta.get('seal')) ?? '{}') as { pendingLog?: unknown };
+    assert.equal(record.pendingLog, undefined);
+    // In force: the previous shares are refused.
+    server.seal();
+    await rejectsWith(server.submit(a), 'invalid_share');
     await store.close();
   });
 
