@@ -120,9 +120,13 @@ describe('enclave demo --no-serve', () => {
   });
 
   it('runs again over its own directory, and refuses to wipe one it did not create', async () => {
-    const again = await run(['demo', '--users', '20', '--no-serve', '--quiet', '--dir', dir]);
+    const again = await run(['demo', '--users', '20', '--no-serve', '--quiet', '--dir', dir, '--port', '0']);
     assert.equal(again.code, 0, again.stderr);
     assert.doesNotMatch(again.stderr, /"progress"/, '--quiet: no progress');
+    // Port 0 picks one when served: the examples say where to put it, not ":0".
+    assert.match(again.stdout, /\(port 0: it prints the port it listens on; put that in place of <port> below\)/);
+    assert.match(again.stdout, /http:\/\/127\.0\.0\.1:<port>\/v1\/collections\/users\/records\//);
+    assert.doesNotMatch(again.stdout, /:0\//);
 
     const precious = join(root, 'precious');
     mkdirSync(precious);

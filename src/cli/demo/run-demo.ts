@@ -75,8 +75,10 @@ export async function runDemo(io: Io, opts: DemoOptions): Promise<void> {
     const subject = exampleSubject(population, config);
     const outsideCountry = [...outside.keys()][0] ?? 'BR';
     if (!opts.serve) {
-      const url = `http://${connectHost(config.server.host)}:${config.server.port}`;
-      out.line(`Not serving (--no-serve). Serve this enclave later with: enclave serve --config ${dir}/enclave.yaml --dev-unseal`);
+      // Port 0: `serve` listens where the system says, which it prints; no URL to give yet.
+      const picked = config.server.port === 0;
+      const url = `http://${connectHost(config.server.host)}:${picked ? '<port>' : config.server.port}`;
+      out.line(`Not serving (--no-serve). Serve this enclave later with: enclave serve --config ${dir}/enclave.yaml --dev-unseal${picked ? ' (port 0: it prints the port it listens on; put that in place of <port> below)' : ''}`);
       out.line();
       out.line(tryIt(url, tokens, subject, outsideCountry));
       return;
