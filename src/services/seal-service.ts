@@ -42,7 +42,14 @@ interface SealRecordFields {
  */
 export type SealRecord =
   | (SealRecordFields & { readonly version: 1 })
-  | (SealRecordFields & { readonly version: 2; readonly sealedRoot: string; readonly rekeyedAt?: string; readonly pendingLog?: PendingRekeyLog });
+  | (SealRecordFields & {
+      readonly version: 2;
+      readonly sealedRoot: string;
+      readonly rekeyedAt?: string;
+      readonly pendingLog?: PendingRekeyLog;
+      /** The receipt that this split's rekey is in the log: a MAC under the root key (loggedText). */
+      readonly loggedMac?: string;
+    });
 
 /**
  * A rekey's key.rekeyed entry, in its seal record from the compare-and-set that puts the new split in
@@ -364,7 +371,9 @@ export class SealService {
         }
         await this.reloadConfiguration();
         this.sealedSince(seals);
-        await this.logPendingRekey(root);
+        await this.logRekeyInForce(root);
+        // The shares must be those of the split in force: a rekey undone while they were entered has none.
+        if (!sameRecordSplit(r, await this.current())) throw new EnclaveError('invalid_share', 'the seal changed while these shares were entered (a rekey was undone or completed): enter shares of the split in force');
         this.sealedSince(seals);
         const changed = this.configurationChanged();
         await this.log?.append({ type: 'enclave.unsealed', details: { officers, ...this.configurationDetails(), ...(changed === null ? {} : { configuration_changed: changed }) } });
@@ -432,13 +441,18 @@ export class SealService {
     const details = { key: 'root', threshold: target.threshold, officers: [...target.officers], previous: { threshold: previous.threshold, officers: [...previous.officers] }, officers_entered: [...entered.keys()].slice(0, r.threshold) };
     let next: SealRecord;
     let split: Split;
+    /** The record's receipt once its entry is logged (by this rekey or an unseal meanwhile). */
+    let receipt: string;
     try {
-      // An earlier rekey in force but not logged yet is logged before this one replaces it.
-      await this.logPendingRekey(root);
+      // An earlier rekey in force but not logged yet is logged before this one replaces it; and these
+      // shares must still be those of the split in force (an undone rekey's are not).
+      await this.logRekeyInForce(root);
+      await this.current();
       if (!sameRecordSplit(r, this.record)) throw rekeyConflict();
       split = await splitUnsealKey(root, target);
       const record = { version: 2, threshold: target.threshold, officers: split.officers, rootCheck: r.rootCheck, sealedRoot: split.sealedRoot, createdAt: r.createdAt, rekeyedAt: now } as const;
-      next = this.log === undefined ? record : { ...record, pendingLog: { details, mac: rekeyLogMac(root, rekeyLogText(record, details)) } };
+      receipt = rekeyLogMac(root, loggedText(record));
+      next = this.log === undefined ? record : { ...record, pendingLog: { details, mac: rekeyLogMac(root, pendingText(record, details)) } };
     } finally {
       root.fill(0);
     }
@@ -452,20 +466,18 @@ export class SealService {
       await this.log?.append({ type: 'key.rekeyed', details: { ...details, rekeyed_at: now } });
     } catch (err) {
       // Fail closed: a change of who can unseal that the log does not show is taken back, unless an
-      // unseal with the new shares has begun to log it meanwhile (claimed), or has logged it.
-      const undone = await this.meta.replace(META_KEY, text, before).catch(() => false);
-      // Not undone, and this split in force without its entry: an unseal logged it (undefined).
-      if (undone || (await this.pendingLogOf(split.sealedRoot)) !== undefined) {
-        throw new EnclaveError(
-          'log_unavailable',
-          undone
-            ? 'the transparency log could not record the rekey, so it was undone: the previous shares still unseal this enclave and the shares shown are void'
-            : 'the transparency log could not record the rekey, and it could not be undone: the new shares shown are the ones in force; the rekey is logged by the next unseal or rekey (each refused until the log answers)',
-          { cause: err },
-        );
+      // unseal or rekey holding the new shares has begun to log it meanwhile (claimed), or has logged it.
+      if (await this.meta.replace(META_KEY, text, before).catch(() => false)) {
+        throw new EnclaveError('log_unavailable', 'the transparency log could not record the rekey, so it was undone: the previous shares still unseal this enclave and the shares shown are void', { cause: err });
       }
+      const now = await this.current().catch(() => undefined);
+      const ours = now?.version === 2 && now.sealedRoot === split.sealedRoot;
+      // Logged by an unseal meanwhile, as its receipt shows (the absence of the entry proves nothing:
+      // anyone who writes the control store can take it out).
+      if (!(ours && now.loggedMac === receipt)) throw notUndone(ours ? (now.pendingLog === undefined ? 'removed' : 'pending') : now === undefined ? 'unknown' : 'replaced', err);
     }
-    await this.clearPendingLog(split.sealedRoot);
+    if (this.log !== undefined) await this.markLogged(split.sealedRoot, receipt);
+    await this.current();
     this.pending.clear();
     // Best effort: the marker only words the refusal of a share (notAShare).
     await this.meta.put(REKEY_KEY, JSON.stringify({ ...marker, completedAt: new Date().toISOString() })).catch(() => {});
@@ -473,52 +485,57 @@ export class SealService {
   }
 
   /**
-   * Logs the key.rekeyed entry a rekey left in the seal record in force, if any (its process died between
-   * the record's compare-and-set and the log, or the log failed and the rekey could not be undone),
-   * marked `late`: a change of who can unseal is never left out of the log. Run with the root key before
-   * an unseal is logged and before another rekey, which fail while the log does. The entry is claimed in
-   * the record first, so the rekey can no longer be undone once it is being logged; two processes
-   * logging it at once may both append it (the same `rekeyed_at`).
+   * Logs the rekey in force unless its record holds the receipt that it was logged (loggedMac): a change
+   * of who can unseal is never left out of the log. Its entry, if the record holds one (pendingLog: the
+   * rekey's process died between the record's compare-and-set and the log, or the log failed and the
+   * rekey could not be undone), is claimed in the record first, so the rekey is no longer undone, and
+   * appended `late`. A record with neither (a rekey by an earlier build, or its entry taken out by a
+   * writer of the control store) is logged from what the record says, `late` and `unverified`. Run with
+   * the root key before an unseal is logged and before another rekey, which fail while the log does; two
+   * processes logging one rekey at once may both append it (the same `rekeyed_at`).
    */
-  private async logPendingRekey(root: Uint8Array): Promise<void> {
+  private async logRekeyInForce(root: Uint8Array): Promise<void> {
     for (let round = 0; round < 5; round++) {
       const r = this.record;
       const text = this.recordText;
-      if (this.log === undefined || r?.version !== 2 || r.pendingLog === undefined || text === undefined) return;
-      const pending = r.pendingLog;
-      if (!rekeyLogMacMatches(root, rekeyLogText(r, pending.details), pending.mac)) throw malformed('the rekey entry it holds for the log was not written by a rekey of this enclave');
-      if (pending.claimed !== true) {
-        const claimed = JSON.stringify({ ...r, pendingLog: { ...pending, claimed: true } });
-        // Lost: the record changed meanwhile (the rekey logged it, or was undone); look again.
-        if (!(await this.meta.replace(META_KEY, text, claimed))) {
-          await this.current();
-          continue;
-        }
-        this.use(claimed);
+      if (this.log === undefined || r?.version !== 2 || r.rekeyedAt === undefined || text === undefined) return;
+      if (r.loggedMac !== undefined) {
+        if (!rekeyLogMacMatches(root, loggedText(r), r.loggedMac)) throw malformed('its receipt that the last rekey was logged was not written by this enclave');
+        return;
       }
-      await this.log.append({ type: 'key.rekeyed', details: { ...pending.details, late: true, rekeyed_at: r.rekeyedAt ?? null } });
-      await this.clearPendingLog(r.sealedRoot);
+      let details: PendingRekeyLog['details'];
+      const pending = r.pendingLog;
+      if (pending !== undefined) {
+        if (!rekeyLogMacMatches(root, pendingTextOrNone(r, pending.details), pending.mac)) throw malformed('the rekey entry it holds for the log was not written by a rekey of this enclave');
+        if (pending.claimed !== true) {
+          const claimed = JSON.stringify({ ...r, pendingLog: { ...pending, claimed: true } });
+          // Lost: the record changed meanwhile (the rekey logged it, or was undone); look again.
+          if (!(await this.meta.replace(META_KEY, text, claimed))) {
+            await this.current();
+            continue;
+          }
+          this.use(claimed);
+        }
+        details = { ...pending.details, late: true, rekeyed_at: r.rekeyedAt };
+      } else {
+        details = { key: 'root', threshold: r.threshold, officers: r.officers.map((o) => o.name), late: true, unverified: true, rekeyed_at: r.rekeyedAt };
+      }
+      await this.log.append({ type: 'key.rekeyed', details });
+      await this.markLogged(r.sealedRoot, rekeyLogMac(root, loggedText(r)));
       return;
     }
-    throw new EnclaveError('rekey_conflict', 'the seal record kept changing while a rekey in force was being logged; try again');
+    throw new EnclaveError('rekey_conflict', 'the seal record kept changing while the rekey in force was being logged; try again');
   }
 
-  /** The entry the record in force holds for the log if it is the split sealing `sealedRoot`: undefined if none, null if another split is in force. */
-  private async pendingLogOf(sealedRoot: string): Promise<PendingRekeyLog | undefined | null> {
-    const r = await this.current().catch(() => undefined);
-    return r?.version === 2 && r.sealedRoot === sealedRoot ? r.pendingLog : null;
-  }
-
-  /** Takes a logged rekey's entry out of its record while that split is in force (best effort: left in, it is logged again, late). */
-  private async clearPendingLog(sealedRoot: string): Promise<void> {
+  /** Replaces a logged rekey's entry with its receipt while that split is in force (best effort: without it, the rekey is logged again, late). */
+  private async markLogged(sealedRoot: string, receipt: string): Promise<void> {
     for (let round = 0; round < 3; round++) {
-      if ((await this.pendingLogOf(sealedRoot)) == null) return;
-      const r = this.record;
+      const r = await this.current().catch(() => undefined);
       const text = this.recordText;
-      if (r?.version !== 2 || text === undefined) return;
-      const cleared = JSON.stringify({ ...r, pendingLog: undefined });
-      if (await this.meta.replace(META_KEY, text, cleared).catch(() => false)) {
-        this.use(cleared);
+      if (r?.version !== 2 || r.sealedRoot !== sealedRoot || r.loggedMac === receipt || text === undefined) return;
+      const logged = JSON.stringify({ ...r, pendingLog: undefined, loggedMac: receipt });
+      if (await this.meta.replace(META_KEY, text, logged).catch(() => false)) {
+        this.use(logged);
         return;
       }
     }
@@ -653,6 +670,7 @@ function parseRecord(text: string): SealRecord {
   if (typeof r.threshold !== 'number' || !Number.isInteger(r.threshold) || r.threshold < 2 || r.threshold > officers.length) throw malformed('its threshold is not between 2 and the number of officers');
   if (typeof r.rootCheck !== 'string') throw malformed('it has no root key check value');
   if (r.version === 2 && typeof r.sealedRoot !== 'string') throw malformed('it has no sealed root key');
+  if (r.version === 2) checkRekeyFields(value as Record<string, unknown>);
   return value as SealRecord;
 }
 
@@ -668,9 +686,57 @@ function sameRecordSplit(a: SealRecord | undefined, b: SealRecord | undefined): 
   return a.officers.length === b.officers.length && a.officers.every((o, i) => o.name === b.officers[i]?.name && o.fingerprint === b.officers[i]?.fingerprint);
 }
 
-/** What a rekey's pending entry is MACed over: the entry and the split and time it came with. */
-function rekeyLogText(r: { readonly threshold: number; readonly officers: readonly { readonly fingerprint: string }[]; readonly sealedRoot: string; readonly rekeyedAt?: string }, details: PendingRekeyLog['details']): string {
-  return canonicalJson({ details, threshold: r.threshold, fingerprints: r.officers.map((o) => o.fingerprint), sealed_root: r.sealedRoot, rekeyed_at: r.rekeyedAt ?? null });
+type RekeyedSplit = { readonly threshold: number; readonly officers: readonly { readonly fingerprint: string }[]; readonly sealedRoot: string; readonly rekeyedAt?: string };
+
+/** What a rekey's pending entry is MACed over: the entry, and the split and time it came with. */
+function pendingText(r: RekeyedSplit, details: PendingRekeyLog['details']): string {
+  return canonicalJson({ kind: 'enclave/rekey-entry', details, ...splitFacts(r) });
+}
+
+/** pendingText, or text no MAC matches where the details cannot be put in canonical form (a number JSON cannot hold exactly). */
+function pendingTextOrNone(r: RekeyedSplit, details: PendingRekeyLog['details']): string {
+  try {
+    return pendingText(r, details);
+  } catch {
+    return '';
+  }
+}
+
+/** What the receipt that a rekey was logged is MACed over: the split and time. */
+function loggedText(r: RekeyedSplit): string {
+  return canonicalJson({ kind: 'enclave/rekey-logged', ...splitFacts(r) });
+}
+
+function splitFacts(r: RekeyedSplit) {
+  return { threshold: r.threshold, fingerprints: r.officers.map((o) => o.fingerprint), sealed_root: r.sealedRoot, rekeyed_at: r.rekeyedAt ?? null };
+}
+
+/** A rekey whose append failed and that could not be undone: why, and what holds now. */
+function notUndone(state: 'pending' | 'removed' | 'replaced' | 'unknown', cause: unknown): EnclaveError {
+  const start = 'the transparency log could not record the rekey, and it could not be undone';
+  switch (state) {
+    case 'pending':
+      return new EnclaveError('log_unavailable', `${start}: the new shares shown are the ones in force; the rekey is logged by the unseal logging it now, or else by the next unseal or rekey (each refused until the log answers)`, { cause });
+    case 'removed':
+      return new EnclaveError('log_unavailable', `${start}: the new shares shown are the ones in force, and its entry was taken out of the seal record by someone without shares; the next unseal or rekey logs it, marked unverified`, { cause });
+    case 'replaced':
+      return new EnclaveError('rekey_conflict', `${start}: another rekey replaced it meanwhile, logging it first; the shares it showed are void`, { cause });
+    case 'unknown':
+      return new EnclaveError('log_unavailable', `${start}, and the seal record cannot be read now: the new shares shown may be in force; the next unseal or rekey logs it if so`, { cause });
+  }
+}
+
+/** The shapes of a version 2 record's rekey fields (their MACs are checked with the root key, later). */
+function checkRekeyFields(r: Record<string, unknown>): void {
+  if (r['rekeyedAt'] !== undefined && typeof r['rekeyedAt'] !== 'string') throw malformed('its rekey time is not text');
+  if (r['loggedMac'] !== undefined && typeof r['loggedMac'] !== 'string') throw malformed('its receipt that the last rekey was logged is not text');
+  const p = r['pendingLog'];
+  if (p === undefined) return;
+  if (r['loggedMac'] !== undefined) throw malformed('it holds both a rekey entry for the log and the receipt that it was logged');
+  const isObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
+  if (!isObject(p) || !isObject(p['details']) || typeof p['mac'] !== 'string' || (p['claimed'] !== undefined && p['claimed'] !== true) || typeof r['rekeyedAt'] !== 'string') {
+    throw malformed('its rekey entry for the log is not an entry with a MAC');
+  }
 }
 
 function malformed(why: string): EnclaveError {

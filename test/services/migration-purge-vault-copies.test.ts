@@ -158,6 +158,27 @@ void describe('migration: a subject erased before verify', () => {
   });
 });
 
+void describe('migration: a subject erased, then their rows deleted at the source', () => {
+  let h: MigrationHarness;
+  before(async () => {
+    h = await migrationHarness(60, 14);
+  });
+  after(async () => h.close());
+
+  void it('is no mismatch: their records, written by the migration, are left as the erasure left them', async () => {
+    const legacy = h.builds[0]?.path ?? '';
+    const site = h.builds[0]?.site ?? '';
+    const ctx = await h.open(h.builds[0]?.mappingPath);
+    await new MigrationRunner(ctx).run();
+    const [erased = 0] = movingWithMessages(h, site, 1);
+    await h.fx.enclave.vault.eraseSubject(h.fx.principals.officer, h.population.userId(erased));
+    editSqlite(legacy, (db) => db.prepare('DELETE FROM messages WHERE id = ?').run(messageOf(h, erased)));
+    const v = await verifyMigration(ctx);
+    assert.deepEqual(await h.state.mismatches(v.id, 10, 0), []);
+    assert.equal(v.ok, true);
+  });
+});
+
 void describe('migration: a record erased under another subject', () => {
   let h: MigrationHarness;
   before(async () => {

@@ -87,6 +87,54 @@ async function rekeyKilledAfterReplace(meta: MetaStore, log: EventLog, given: re
   return { shares, rekeyedAt: record.rekeyedAt };
 }
 
+/** A point a test holds a process at: `opened` resolves once `open` is called. */
+function gate(): { open: () => void; opened: Promise<void> } {
+  let open = () => {};
+  const opened = new Promise<void>((resolve) => (open = resolve));
+  return { open, opened };
+}
+
+/** A log whose appends wait at `held` (and signal `reached` first), then fail or go to `to`. */
+function heldLog(held: Promise<void>, reached: () => void, to?: EventLog): EventLog {
+  return {
+    async append(e) {
+      reached();
+      await held;
+      if (!to) throw new EnclaveError('log_unavailable', 'test: the log went away');
+      return to.append(e);
+    },
+  };
+}
+
+/** The control store as a process sees it whose compare-and-sets wait at `held`. */
+function heldReplaces(meta: MetaStore, held: Promise<void>): MetaStore {
+  return {
+    get: (key) => meta.get(key),
+    putIfAbsent: (key, value) => meta.putIfAbsent(key, value),
+    put: (key, value) => meta.put(key, value),
+    async replace(key, expected, value) {
+      await held;
+      return meta.replace(key, expected, value);
+    },
+  };
+}
+
+/** A rekey whose own append waits until `appendFails` opens, then fails: started, and its new record in force. */
+async function rekeyWithFailingAppend(meta: MetaStore, given: readonly string[], target: SealSplit) {
+  const appendFails = gate();
+  const appending = gate();
+  const admin = new SealService(meta, new Keyring(1), { log: heldLog(appendFails.opened, appending.open) });
+  await admin.load();
+  let shares: readonly OfficerShare[] = [];
+  const rekeying = admin.rekey(given, target, (s) => {
+    shares = s;
+  });
+  // Observed before the test acts on it, whatever the test then expects of it.
+  rekeying.catch(() => {});
+  await appending.opened;
+  return { rekeying, appendFails, shares };
+}
+
 async function unsealWith(seal: SealService, shares: readonly string[]): Promise<void> {
   for (const s of shares) await seal.submit(s);
 }
@@ -263,11 +311,6 @@ void describe('enclave rekey (seal service)', () => {
     assert.ok(a && b && c);
     // A hands out its shares and waits; B starts, hands out its own and waits; then A's shares take
     // effect and its process dies; then B's would, and is refused.
-    const gate = () => {
-      let open = () => {};
-      const opened = new Promise<void>((resolve) => (open = resolve));
-      return { open, opened };
-    };
     const aHandedOut = gate();
     const aGoesOn = gate();
     const killing = rekeyKilledAfterReplace(store.meta, log, [a, b], { threshold: 2, officers: ['alice', 'bob', 'mallory'] }, async () => {
@@ -305,8 +348,13 @@ void describe('enclave rekey (seal service)', () => {
     // A writer of the control store (the parent company's database operator) adds an entry of its own,
     // with a MAC it made up; and a marker of the kind the build before logged from.
     const forged = { details: { key: 'root', threshold: 3, officers: ['mallory', 'eve', 'trent'], previous: { threshold: 2, officers: ['alice', 'bob', 'carol'] }, officers_entered: ['carol'] }, mac: 'A'.repeat(43) };
+    // Beside the receipt that the rekey was logged: refused as it is read.
     await store.meta.put('seal', JSON.stringify({ ...record, pendingLog: forged }));
-    await store.meta.put('seal.rekey', JSON.stringify({ startedAt: record['rekeyedAt'], fingerprints: [], details: forged.details }));
+    await rejectsWith(new SealService(store.meta, new Keyring(), { log }).load(), 'integrity_error', /both a rekey entry for the log and the receipt/);
+    // In its place: refused when the shares give the root key to check it.
+    const { loggedMac, ...unlogged } = record;
+    assert.equal(typeof loggedMac, 'string', 'a logged rekey leaves its receipt');
+    await store.meta.put('seal', JSON.stringify({ ...unlogged, pendingLog: forged }));
     const logged = log.entries.length;
     const next = new SealService(store.meta, new Keyring(), { log });
     await next.load();
@@ -366,6 +414,128 @@ void describe('enclave rekey (seal service)', () => {
     // In force: the previous shares are refused.
     server.seal();
     await rejectsWith(server.submit(a), 'invalid_share');
+    await store.close();
+  });
+
+  void it('shares of a rekey undone while they were entered do not unseal, and nothing is logged for it', async () => {
+    const { store, log, initial } = await enclaveOf();
+    const [a, b] = initial;
+    assert.ok(a && b);
+    const undo = await rekeyWithFailingAppend(store.meta, [a, b], { threshold: 2, officers: ['alice', 'bob', 'carol'] });
+    // A server takes the new shares; its compare-and-sets wait while the rekey fails and is undone.
+    const claims = gate();
+    const server = new SealService(heldReplaces(store.meta, claims.opened), new Keyring(), { log });
+    await server.load();
+    await server.submit(shareOf(undo.shares, 'carol'));
+    const completing = server.submit(shareOf(undo.shares, 'alice'));
+    undo.appendFails.open();
+    await rejectsWith(undo.rekeying, 'log_unavailable', /so it was undone/);
+    claims.open();
+    await rejectsWith(completing, 'invalid_share', /the seal changed while these shares were entered/);
+    assert.equal(server.status().sealed, true);
+    assert.deepEqual(log.entries.filter((e) => e.type === 'key.rekeyed' || e.type === 'enclave.unsealed'), []);
+    await unsealWith(server, [a, b]);
+    assert.equal(server.status().sealed, false, 'the previous shares, in force again, unseal');
+    await store.close();
+  });
+
+  void it('an unseal that claimed the entry first: the rekey whose append fails is not undone, says so, and the unseal logs it', async () => {
+    const { store, log, initial } = await enclaveOf();
+    const [a, b] = initial;
+    assert.ok(a && b);
+    const undo = await rekeyWithFailingAppend(store.meta, [a, b], { threshold: 2, officers: ['alice', 'bob', 'carol'] });
+    // The unseal claims the entry, then its own append waits.
+    const appends = gate();
+    const appending = gate();
+    const server = new SealService(store.meta, new Keyring(), { log: heldLog(appends.opened, appending.open, log) });
+    await server.load();
+    await server.submit(shareOf(undo.shares, 'carol'));
+    const completing = server.submit(shareOf(undo.shares, 'alice'));
+    await appending.opened;
+    undo.appendFails.open();
+    await rejectsWith(undo.rekeying, 'log_unavailable', /could not be undone: the new shares shown are the ones in force; the rekey is logged by the unseal logging it now/);
+    appends.open();
+    await completing;
+    assert.equal(server.status().sealed, false);
+    assert.deepEqual(log.entries.filter((e) => e.type === 'key.rekeyed').map((e) => e.details['late']), [true]);
+    assert.equal(typeof (JSON.parse((await store.meta.get('seal')) ?? '{}') as { loggedMac?: unknown }).loggedMac, 'string', 'the receipt replaces the entry');
+    server.seal();
+    await rejectsWith(server.submit(a), 'invalid_share');
+    await store.close();
+  });
+
+  void it('an entry taken out of the record by someone without shares: the rekey says it is unlogged, and the next unseal logs it from the record, unverified', async () => {
+    const { store, log, initial } = await enclaveOf();
+    const [a, b] = initial;
+    assert.ok(a && b);
+    const undo = await rekeyWithFailingAppend(store.meta, [a, b], { threshold: 2, officers: ['alice', 'bob', 'dave'] });
+    const record = JSON.parse((await store.meta.get('seal')) ?? '{}') as Record<string, unknown>;
+    const { pendingLog, ...stripped } = record;
+    assert.ok(pendingLog);
+    await store.meta.put('seal', JSON.stringify(stripped));
+    undo.appendFails.open();
+    await rejectsWith(undo.rekeying, 'log_unavailable', /taken out of the seal record by someone without shares; the next unseal or rekey logs it, marked unverified/);
+    const server = new SealService(store.meta, new Keyring(), { log });
+    await server.load();
+    await unsealWith(server, [shareOf(undo.shares, 'dave'), shareOf(undo.shares, 'bob')]);
+    const rekeys = log.entries.filter((e) => e.type === 'key.rekeyed');
+    assert.deepEqual(rekeys.map((e) => e.details), [{ key: 'root', threshold: 2, officers: ['alice', 'bob', 'dave'], late: true, unverified: true, rekeyed_at: record['rekeyedAt'] }]);
+    server.seal();
+    await unsealWith(server, [shareOf(undo.shares, 'dave'), shareOf(undo.shares, 'alice')]);
+    assert.equal(log.entries.filter((e) => e.type === 'key.rekeyed').length, 1, 'once: its receipt is in the record now');
+    await store.close();
+  });
+
+  void it('a rekey with shares of a rekey undone while it ran is refused (rekey_conflict), changing nothing', async () => {
+    const { store, log, initial } = await enclaveOf();
+    const [a, b] = initial;
+    assert.ok(a && b);
+    const undo = await rekeyWithFailingAppend(store.meta, [a, b], { threshold: 2, officers: ['alice', 'bob', 'carol'] });
+    const claims = gate();
+    const other = new SealService(heldReplaces(store.meta, claims.opened), new Keyring(1), { log });
+    await other.load();
+    const second = other.rekey([shareOf(undo.shares, 'carol'), shareOf(undo.shares, 'bob')], { threshold: 2, officers: ['bob', 'carol'] }, () => {});
+    second.catch(() => {});
+    undo.appendFails.open();
+    await rejectsWith(undo.rekeying, 'log_unavailable', /so it was undone/);
+    const undone = await store.meta.get('seal');
+    claims.open();
+    await rejectsWith(second, 'rekey_conflict');
+    assert.equal(await store.meta.get('seal'), undone, 'nothing replaced');
+    assert.deepEqual(log.entries.filter((e) => e.type === 'key.rekeyed'), []);
+    await store.close();
+  });
+
+  void it('a sealed server keeps the shares entered when another instance logs the rekey in force (the record\'s text changes, not its split)', async () => {
+    const { store, log, initial } = await enclaveOf();
+    const [a, b] = initial;
+    assert.ok(a && b);
+    const killed = await rekeyKilledAfterReplace(store.meta, log, [a, b], { threshold: 2, officers: ['alice', 'bob', 'carol'] });
+    const waiting = new SealService(store.meta, new Keyring());
+    await waiting.load();
+    assert.equal((await waiting.submit(shareOf(killed.shares, 'alice'))).progress, 1);
+    const other = new SealService(store.meta, new Keyring(), { log });
+    await other.load();
+    await unsealWith(other, [shareOf(killed.shares, 'bob'), shareOf(killed.shares, 'carol')]);
+    assert.equal(log.entries.filter((e) => e.type === 'key.rekeyed').length, 1);
+    await waiting.submit(shareOf(killed.shares, 'carol'));
+    assert.equal(waiting.status().sealed, false, 'alice\'s share, entered before, still counts');
+    await store.close();
+  });
+
+  void it('a rekey in force without entry or receipt (an earlier build\'s) is logged once by the next unseal, unverified', async () => {
+    const { store, log, initial } = await enclaveOf();
+    const [a, b] = initial;
+    assert.ok(a && b);
+    const unlogged = new SealService(store.meta, new Keyring(1));
+    await unlogged.load();
+    const { shares } = await unlogged.rekey([a, b], { threshold: 2, officers: ['alice', 'bob', 'carol'] }, () => {});
+    const server = new SealService(store.meta, new Keyring(), { log });
+    await server.load();
+    await unsealWith(server, [shareOf(shares, 'alice'), shareOf(shares, 'bob')]);
+    server.seal();
+    await unsealWith(server, [shareOf(shares, 'alice'), shareOf(shares, 'carol')]);
+    assert.deepEqual(log.entries.filter((e) => e.type === 'key.rekeyed').map((e) => [e.details['late'], e.details['unverified']]), [[true, true]]);
     await store.close();
   });
 
@@ -475,11 +645,21 @@ void describe('a seal record this build cannot read', () => {
     await store.close();
   });
 
-  void it('an altered record (officers, threshold, not JSON) is refused as malformed, the enclave staying sealed', async () => {
+  void it('an altered record (officers, threshold, the rekey fields, not JSON) is refused as malformed, the enclave staying sealed', async () => {
     const { store, server, initial } = await enclaveOf();
     const text = (await store.meta.get('seal')) ?? '';
     const record = JSON.parse(text) as Record<string, unknown>;
-    for (const altered of [JSON.stringify({ ...record, officers: 'alice' }), JSON.stringify({ ...record, threshold: 1 }), JSON.stringify({ ...record, sealedRoot: undefined }), `${text.slice(0, 20)}`]) {
+    const at = { rekeyedAt: '2026-01-01T00:00:00.000Z' };
+    const rekeyFields = [
+      { ...at, pendingLog: null },
+      { ...at, pendingLog: { details: {}, mac: 7 } },
+      { ...at, pendingLog: { details: 'x', mac: 'm' } },
+      { ...at, pendingLog: { details: {}, mac: 'm', claimed: 'yes' } },
+      { pendingLog: { details: {}, mac: 'm' } },
+      { ...at, loggedMac: 1 },
+      { rekeyedAt: 5 },
+    ].map((fields) => JSON.stringify({ ...record, ...fields }));
+    for (const altered of [JSON.stringify({ ...record, officers: 'alice' }), JSON.stringify({ ...record, threshold: 1 }), JSON.stringify({ ...record, sealedRoot: undefined }), `${text.slice(0, 20)}`, ...rekeyFields]) {
       await store.meta.put('seal', altered);
       await rejectsWith(server.submit(initial[0] ?? ''), 'integrity_error', /seal record in the control store is (malformed|not JSON)/);
       assert.equal(server.status().sealed, true);
