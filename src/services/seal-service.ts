@@ -5,7 +5,7 @@
 // leaves, a share is exposed) without touching the root key or any data. Creating the root key,
 // unsealing, sealing and rekeying are logged in the transparency log; an unseal or a rekey that cannot be
 // logged is undone (fail closed).
-import { randomBytes } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import { GOVERNED_SECTIONS, changedSections, type ConfigDigests, type GovernedSection } from '../core/config-digest.ts';
 import { EnclaveError } from '../core/errors.ts';
 import type { EventLog, LogActor, LogValue } from '../core/event-log.ts';
@@ -252,21 +252,21 @@ export class SealService {
     const root = randomBytes(32);
     const check = rootCheck(root);
     let split: Split;
+    let record: SealRecord;
     try {
       split = await splitUnsealKey(root, { threshold, officers });
+      const created = { version: 2, threshold, officers: split.officers, rootCheck: check, sealedRoot: split.sealedRoot, createdAt: new Date().toISOString() } as const;
+      record = {
+        ...created,
+        ...(options.pending === true ? { initializing: true as const } : {}),
+        // The receipt that this split is in the log (key.created, below, before init completes): a record
+        // in force with neither it nor a rekey's entry is logged as unverified (logRekeyInForce).
+        ...(this.log === undefined ? {} : { loggedMac: rekeyLogMac(root, loggedText(created)) }),
+      };
     } finally {
       // Not needed past here, also when refused below.
       root.fill(0);
     }
-    const record: SealRecord = {
-      version: 2,
-      threshold,
-      officers: split.officers,
-      rootCheck: check,
-      sealedRoot: split.sealedRoot,
-      createdAt: new Date().toISOString(),
-      ...(options.pending === true ? { initializing: true as const } : {}),
-    };
     const shares = split.shares;
     const text = JSON.stringify(record);
     if (!(await this.meta.putIfAbsent(META_KEY, text))) {
@@ -281,7 +281,7 @@ export class SealService {
       }
     }
     this.use(text);
-    await this.log?.append({ type: 'key.created', details: { key: 'root', threshold, officers: [...officers], ...this.configurationDetails() } });
+    await this.log?.append({ type: 'key.created', details: { key: 'root', threshold, officers: [...officers], split: splitId(record), ...this.configurationDetails() } });
     await this.recordConfiguration();
     return shares;
   }
@@ -376,7 +376,7 @@ export class SealService {
         if (!sameRecordSplit(r, await this.current())) throw new EnclaveError('invalid_share', 'the seal changed while these shares were entered (a rekey was undone or completed): enter shares of the split in force');
         this.sealedSince(seals);
         const changed = this.configurationChanged();
-        await this.log?.append({ type: 'enclave.unsealed', details: { officers, ...this.configurationDetails(), ...(changed === null ? {} : { configuration_changed: changed }) } });
+        await this.log?.append({ type: 'enclave.unsealed', details: { officers, split: splitId(r), ...this.configurationDetails(), ...(changed === null ? {} : { configuration_changed: changed }) } });
         this.sealedSince(seals);
         await this.recordConfiguration();
         // Again: a seal given while the digests were written must not be followed by loading the keyring.
@@ -463,7 +463,7 @@ export class SealService {
     const text = JSON.stringify(next);
     if (!(await this.meta.replace(META_KEY, before, text))) throw rekeyConflict();
     try {
-      await this.log?.append({ type: 'key.rekeyed', details: { ...details, rekeyed_at: now } });
+      await this.log?.append({ type: 'key.rekeyed', details: { ...details, split: splitId(next), rekeyed_at: now } });
     } catch (err) {
       // Fail closed: a change of who can unseal that the log does not show is taken back, unless an
       // unseal or rekey holding the new shares has begun to log it meanwhile (claimed), or has logged it.
@@ -498,7 +498,8 @@ export class SealService {
     for (let round = 0; round < 5; round++) {
       const r = this.record;
       const text = this.recordText;
-      if (this.log === undefined || r?.version !== 2 || r.rekeyedAt === undefined || text === undefined) return;
+      // Not rekeyedAt: a writer of the control store could take it out, and the record would pass for init's.
+      if (this.log === undefined || r?.version !== 2 || r.initializing === true || text === undefined) return;
       if (r.loggedMac !== undefined) {
         if (!rekeyLogMacMatches(root, loggedText(r), r.loggedMac)) throw malformed('its receipt that the last rekey was logged was not written by this enclave');
         return;
@@ -516,9 +517,9 @@ export class SealService {
           }
           this.use(claimed);
         }
-        details = { ...pending.details, late: true, rekeyed_at: r.rekeyedAt };
+        details = { ...pending.details, split: splitId(r), late: true, rekeyed_at: r.rekeyedAt ?? null };
       } else {
-        details = { key: 'root', threshold: r.threshold, officers: r.officers.map((o) => o.name), late: true, unverified: true, rekeyed_at: r.rekeyedAt };
+        details = { key: 'root', threshold: r.threshold, officers: r.officers.map((o) => o.name), split: splitId(r), late: true, unverified: true, rekeyed_at: r.rekeyedAt ?? null };
       }
       await this.log.append({ type: 'key.rekeyed', details });
       await this.markLogged(r.sealedRoot, rekeyLogMac(root, loggedText(r)));
@@ -686,7 +687,7 @@ function sameRecordSplit(a: SealRecord | undefined, b: SealRecord | undefined): 
   return a.officers.length === b.officers.length && a.officers.every((o, i) => o.name === b.officers[i]?.name && o.fingerprint === b.officers[i]?.fingerprint);
 }
 
-type RekeyedSplit = { readonly threshold: number; readonly officers: readonly { readonly fingerprint: string }[]; readonly sealedRoot: string; readonly rekeyedAt?: string };
+type RekeyedSplit = { readonly threshold: number; readonly officers: readonly { readonly name: string; readonly fingerprint: string }[]; readonly sealedRoot: string; readonly rekeyedAt?: string };
 
 /** What a rekey's pending entry is MACed over: the entry, and the split and time it came with. */
 function pendingText(r: RekeyedSplit, details: PendingRekeyLog['details']): string {
@@ -708,7 +709,16 @@ function loggedText(r: RekeyedSplit): string {
 }
 
 function splitFacts(r: RekeyedSplit) {
-  return { threshold: r.threshold, fingerprints: r.officers.map((o) => o.fingerprint), sealed_root: r.sealedRoot, rekeyed_at: r.rekeyedAt ?? null };
+  return { threshold: r.threshold, officers: r.officers.map((o) => [o.name, o.fingerprint]), sealed_root: r.sealedRoot, rekeyed_at: r.rekeyedAt ?? null };
+}
+
+/**
+ * Names a split in key.created, key.rekeyed and enclave.unsealed: an auditor sees an unseal under a split
+ * no entry introduced (a seal record rolled back, or changed by hand). Public: a hash of public facts.
+ */
+function splitId(r: SealRecord): string {
+  const officers = r.officers.map((o) => [o.name, o.fingerprint]);
+  return createHash('sha256').update(canonicalJson({ threshold: r.threshold, officers, sealed: r.version === 2 ? r.sealedRoot : r.rootCheck })).digest('hex').slice(0, 32);
 }
 
 /** A rekey whose append failed and that could not be undone: why, and what holds now. */
@@ -734,7 +744,7 @@ function checkRekeyFields(r: Record<string, unknown>): void {
   if (p === undefined) return;
   if (r['loggedMac'] !== undefined) throw malformed('it holds both a rekey entry for the log and the receipt that it was logged');
   const isObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
-  if (!isObject(p) || !isObject(p['details']) || typeof p['mac'] !== 'string' || (p['claimed'] !== undefined && p['claimed'] !== true) || typeof r['rekeyedAt'] !== 'string') {
+  if (!isObject(p) || !isObject(p['details']) || typeof p['mac'] !== 'string' || (p['claimed'] !== undefined && p['claimed'] !== true)) {
     throw malformed('its rekey entry for the log is not an entry with a MAC');
   }
 }

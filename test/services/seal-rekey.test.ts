@@ -172,7 +172,11 @@ void describe('enclave rekey (seal service)', () => {
     assert.ok(entry);
     const stored = (await store.meta.get('seal')) ?? '';
     const record = JSON.parse(stored) as { rekeyedAt?: string; pendingLog?: unknown };
-    assert.deepEqual(entry.details, { key: 'root', threshold: 3, officers: ['alice', 'dave', 'erin', 'frank'], previous: { threshold: 2, officers: ['alice', 'bob', 'carol'] }, officers_entered: ['bob', 'alice'], rekeyed_at: record.rekeyedAt });
+    // It names the new split, by an id unseals name too.
+    const split = entry.details['split'];
+    assert.ok(typeof split === 'string' && /^[0-9a-f]{32}$/.test(split), String(typeof split));
+    assert.deepEqual(entry.details, { key: 'root', threshold: 3, officers: ['alice', 'dave', 'erin', 'frank'], previous: { threshold: 2, officers: ['alice', 'bob', 'carol'] }, officers_entered: ['bob', 'alice'], split, rekeyed_at: record.rekeyedAt });
+    assert.notEqual(log.entries.find((e) => e.type === 'key.created')?.details['split'], split, 'another split than init\'s');
     assert.equal(record.pendingLog, undefined, 'logged: the record holds no entry to log any more');
     for (const s of [...handed.map((h) => h.share), a, b]) assert.ok(!stored.includes(s.slice('enclave-share-v1-'.length)), 'no share in the record');
     await store.close();
@@ -280,6 +284,7 @@ void describe('enclave rekey (seal service)', () => {
       officers: ['alice', 'bob', 'dave'],
       previous: { threshold: 2, officers: ['alice', 'bob', 'carol'] },
       officers_entered: ['alice', 'bob'],
+      split: log.entries.findLast((e) => e.type === 'enclave.unsealed')?.details['split'],
       late: true,
       rekeyed_at: killed.rekeyedAt,
     });
@@ -479,7 +484,8 @@ void describe('enclave rekey (seal service)', () => {
     await server.load();
     await unsealWith(server, [shareOf(undo.shares, 'dave'), shareOf(undo.shares, 'bob')]);
     const rekeys = log.entries.filter((e) => e.type === 'key.rekeyed');
-    assert.deepEqual(rekeys.map((e) => e.details), [{ key: 'root', threshold: 2, officers: ['alice', 'bob', 'dave'], late: true, unverified: true, rekeyed_at: record['rekeyedAt'] }]);
+    const split = log.entries.findLast((e) => e.type === 'enclave.unsealed')?.details['split'];
+    assert.deepEqual(rekeys.map((e) => e.details), [{ key: 'root', threshold: 2, officers: ['alice', 'bob', 'dave'], split, late: true, unverified: true, rekeyed_at: record['rekeyedAt'] }]);
     server.seal();
     await unsealWith(server, [shareOf(undo.shares, 'dave'), shareOf(undo.shares, 'alice')]);
     assert.equal(log.entries.filter((e) => e.type === 'key.rekeyed').length, 1, 'once: its receipt is in the record now');
@@ -536,6 +542,99 @@ void describe('enclave rekey (seal service)', () => {
     server.seal();
     await unsealWith(server, [shareOf(shares, 'alice'), shareOf(shares, 'carol')]);
     assert.deepEqual(log.entries.filter((e) => e.type === 'key.rekeyed').map((e) => [e.details['late'], e.details['unverified']]), [[true, true]]);
+    await store.close();
+  });
+
+  void it('a receipt made up, or copied from another record, refuses the unseal as an altered record; so does an entry whose split was renamed', async () => {
+    const { store, log, admin, initial } = await enclaveOf();
+    const [a, b] = initial;
+    assert.ok(a && b);
+    const initRecord = JSON.parse((await store.meta.get('seal')) ?? '{}') as Record<string, unknown>;
+    assert.equal(typeof initRecord['loggedMac'], 'string', 'init leaves its receipt');
+    const { shares } = await admin.rekey([a, b], { threshold: 2, officers: ['alice', 'bob', 'carol'] }, () => {});
+    const rekeyed = JSON.parse((await store.meta.get('seal')) ?? '{}') as Record<string, unknown>;
+    const logged = log.entries.length;
+    for (const [what, altered] of [
+      ['made up', { ...rekeyed, loggedMac: 'A'.repeat(43) }],
+      ['init\'s', { ...rekeyed, loggedMac: initRecord['loggedMac'] }],
+      ['an officer renamed', { ...rekeyed, officers: (rekeyed['officers'] as { name: string }[]).map((o, i) => (i === 2 ? { ...o, name: 'mallory' } : o)) }],
+    ] as const) {
+      await store.meta.put('seal', JSON.stringify(altered));
+      const next = new SealService(store.meta, new Keyring(), { log });
+      await next.load();
+      await next.submit(shareOf(shares, 'alice'));
+      await rejectsWith(next.submit(shareOf(shares, 'bob')), 'integrity_error', /receipt that the last rekey was logged was not written by this enclave/);
+      assert.equal(next.status().sealed, true, what);
+    }
+    // A pending entry moved onto its split renamed: refused too.
+    await store.meta.put('seal', JSON.stringify(rekeyed));
+    const killed = await rekeyKilledAfterReplace(store.meta, log, [shareOf(shares, 'alice'), shareOf(shares, 'bob')], { threshold: 2, officers: ['alice', 'bob', 'carol'] });
+    const pending = JSON.parse((await store.meta.get('seal')) ?? '{}') as Record<string, unknown>;
+    await store.meta.put('seal', JSON.stringify({ ...pending, officers: (pending['officers'] as { name: string }[]).map((o, i) => (i === 0 ? { ...o, name: 'mallory' } : o)) }));
+    const next = new SealService(store.meta, new Keyring(), { log });
+    await next.load();
+    await next.submit(shareOf(killed.shares, 'bob'));
+    await rejectsWith(next.submit(shareOf(killed.shares, 'carol')), 'integrity_error', /rekey entry it holds for the log was not written by a rekey of this enclave/);
+    assert.equal(log.entries.length, logged, 'nothing logged');
+    await store.close();
+  });
+
+  void it('a killed rekey\'s entry and its time taken out (the record passing for init\'s): the next unseal logs the split in force, unverified', async () => {
+    const { store, log, initial } = await enclaveOf();
+    const [a, b] = initial;
+    assert.ok(a && b);
+    const killed = await rekeyKilledAfterReplace(store.meta, log, [a, b], { threshold: 2, officers: ['alice', 'bob', 'dave'] });
+    const { pendingLog, rekeyedAt, ...stripped } = JSON.parse((await store.meta.get('seal')) ?? '{}') as Record<string, unknown>;
+    assert.ok(pendingLog && rekeyedAt);
+    await store.meta.put('seal', JSON.stringify(stripped));
+    const next = new SealService(store.meta, new Keyring(), { log });
+    await next.load();
+    await unsealWith(next, [shareOf(killed.shares, 'dave'), shareOf(killed.shares, 'alice')]);
+    const rekeys = log.entries.filter((e) => e.type === 'key.rekeyed');
+    assert.deepEqual(rekeys.map((e) => [e.details['officers'], e.details['unverified'], e.details['rekeyed_at']]), [[['alice', 'bob', 'dave'], true, null]]);
+    await store.close();
+  });
+
+  void it('an enclave initialized before receipts (its record has none) logs its split in force once, unverified, at its first unseal', async () => {
+    const { store, log, initial } = await enclaveOf();
+    const { loggedMac, ...old } = JSON.parse((await store.meta.get('seal')) ?? '{}') as Record<string, unknown>;
+    assert.ok(loggedMac);
+    await store.meta.put('seal', JSON.stringify(old));
+    const server = new SealService(store.meta, new Keyring(), { log });
+    await server.load();
+    await unsealWith(server, initial.slice(0, 2));
+    server.seal();
+    await unsealWith(server, initial.slice(1, 3));
+    const rekeys = log.entries.filter((e) => e.type === 'key.rekeyed');
+    assert.deepEqual(rekeys.map((e) => [e.details['officers'], e.details['unverified'], e.details['rekeyed_at'], e.details['split']]), [[['alice', 'bob', 'carol'], true, null, log.entries.find((e) => e.type === 'key.created')?.details['split']]]);
+    await store.close();
+  });
+
+  void it('a rekey whose own append returns after a later rekey replaced it leaves that rekey\'s record as it is', async () => {
+    const { store, log, initial } = await enclaveOf();
+    const [a, b] = initial;
+    assert.ok(a && b);
+    // A's append waits, then succeeds; meanwhile B, holding A's new shares, logs A (late) and replaces it.
+    const appends = gate();
+    const appending = gate();
+    const first = new SealService(store.meta, new Keyring(1), { log: heldLog(appends.opened, appending.open, log) });
+    await first.load();
+    let handed: readonly OfficerShare[] = [];
+    const rekeying = first.rekey([a, b], { threshold: 2, officers: ['alice', 'bob', 'carol'] }, (shares) => {
+      handed = shares;
+    });
+    await appending.opened;
+    const second = new SealService(store.meta, new Keyring(1), { log });
+    await second.load();
+    const { shares } = await second.rekey([shareOf(handed, 'carol'), shareOf(handed, 'bob')], { threshold: 2, officers: ['alice', 'bob', 'carol'] }, () => {});
+    const replaced = await store.meta.get('seal');
+    appends.open();
+    await rekeying;
+    assert.equal(await store.meta.get('seal'), replaced, 'the first rekey\'s receipt is not written over the second\'s record');
+    const server = new SealService(store.meta, new Keyring(), { log });
+    await server.load();
+    await unsealWith(server, [shareOf(shares, 'alice'), shareOf(shares, 'carol')]);
+    assert.equal(server.status().sealed, false);
     await store.close();
   });
 
