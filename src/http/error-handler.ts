@@ -82,7 +82,7 @@ export function frameworkErrors(err: FastifyError, request: FastifyRequest, repl
  * §3.2 says to refuse with 400: a proxy in front may have routed it by another one. `requireHostHeader`
  * is off (SERVER_OPTIONS) so that a missing one is refused here, in the API's error shape.
  */
-export function refuseBadHost(request: FastifyRequest): void {
+function refuseBadHost(request: FastifyRequest): void {
   const raw = request.raw.rawHeaders;
   let seen = 0;
   for (let i = 0; i < raw.length; i += 2) {

@@ -470,11 +470,11 @@ export class SealService {
       if (await this.meta.replace(META_KEY, text, before).catch(() => false)) {
         throw new EnclaveError('log_unavailable', 'the transparency log could not record the rekey, so it was undone: the previous shares still unseal this enclave and the shares shown are void', { cause: err });
       }
-      const now = await this.current().catch(() => undefined);
-      const ours = now?.version === 2 && now.sealedRoot === split.sealedRoot;
+      const inForce = await this.current().catch(() => undefined);
+      const ours = inForce?.version === 2 && inForce.sealedRoot === split.sealedRoot;
       // Logged by an unseal meanwhile, as its receipt shows (the absence of the entry proves nothing:
       // anyone who writes the control store can take it out).
-      if (!(ours && now.loggedMac === receipt)) throw notUndone(ours ? (now.pendingLog === undefined ? 'removed' : 'pending') : now === undefined ? 'unknown' : 'replaced', err);
+      if (!(ours && inForce.loggedMac === receipt)) throw notUndone(ours ? (inForce.pendingLog === undefined ? 'removed' : 'pending') : inForce === undefined ? 'unknown' : 'replaced', err);
     }
     if (this.log !== undefined) await this.markLogged(split.sealedRoot, receipt);
     await this.current();
@@ -485,12 +485,12 @@ export class SealService {
   }
 
   /**
-   * Logs the rekey in force unless its record holds the receipt that it was logged (loggedMac): a change
-   * of who can unseal is never left out of the log. Its entry, if the record holds one (pendingLog: the
+   * Logs the split in force unless its record holds the receipt that it was logged (loggedMac, written by
+   * init and by each rekey once logged): a change of who can unseal is never left out of the log. Its entry, if the record holds one (pendingLog: the
    * rekey's process died between the record's compare-and-set and the log, or the log failed and the
    * rekey could not be undone), is claimed in the record first, so the rekey is no longer undone, and
-   * appended `late`. A record with neither (a rekey by an earlier build, or its entry taken out by a
-   * writer of the control store) is logged from what the record says, `late` and `unverified`. Run with
+   * appended `late`. A record with neither (written by an earlier build, or with its entry taken out by
+   * a writer of the control store) is logged from what the record says, `late` and `unverified`. Run with
    * the root key before an unseal is logged and before another rekey, which fail while the log does; two
    * processes logging one rekey at once may both append it (the same `rekeyed_at`).
    */
@@ -501,7 +501,7 @@ export class SealService {
       // Not rekeyedAt: a writer of the control store could take it out, and the record would pass for init's.
       if (this.log === undefined || r?.version !== 2 || r.initializing === true || text === undefined) return;
       if (r.loggedMac !== undefined) {
-        if (!rekeyLogMacMatches(root, loggedText(r), r.loggedMac)) throw malformed('its receipt that the last rekey was logged was not written by this enclave');
+        if (!rekeyLogMacMatches(root, loggedText(r), r.loggedMac)) throw malformed('its receipt that its split was logged was not written by this enclave');
         return;
       }
       let details: PendingRekeyLog['details'];
@@ -739,7 +739,7 @@ function notUndone(state: 'pending' | 'removed' | 'replaced' | 'unknown', cause:
 /** The shapes of a version 2 record's rekey fields (their MACs are checked with the root key, later). */
 function checkRekeyFields(r: Record<string, unknown>): void {
   if (r['rekeyedAt'] !== undefined && typeof r['rekeyedAt'] !== 'string') throw malformed('its rekey time is not text');
-  if (r['loggedMac'] !== undefined && typeof r['loggedMac'] !== 'string') throw malformed('its receipt that the last rekey was logged is not text');
+  if (r['loggedMac'] !== undefined && typeof r['loggedMac'] !== 'string') throw malformed('its receipt that its split was logged is not text');
   const p = r['pendingLog'];
   if (p === undefined) return;
   if (r['loggedMac'] !== undefined) throw malformed('it holds both a rekey entry for the log and the receipt that it was logged');

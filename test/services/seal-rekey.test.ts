@@ -563,7 +563,7 @@ void describe('enclave rekey (seal service)', () => {
       const next = new SealService(store.meta, new Keyring(), { log });
       await next.load();
       await next.submit(shareOf(shares, 'alice'));
-      await rejectsWith(next.submit(shareOf(shares, 'bob')), 'integrity_error', /receipt that the last rekey was logged was not written by this enclave/);
+      await rejectsWith(next.submit(shareOf(shares, 'bob')), 'integrity_error', /receipt that its split was logged was not written by this enclave/);
       assert.equal(next.status().sealed, true, what);
     }
     // A pending entry moved onto its split renamed: refused too.
