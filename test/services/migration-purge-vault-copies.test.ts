@@ -205,3 +205,40 @@ void describe('migration: a record erased under another subject', () => {
     assert.ok(v.tables.every((t) => t.erased === 0), 'the row\'s own subject is not erased');
   });
 });
+
+void describe('migration: a subject erased while verify reads their page', () => {
+  let h: MigrationHarness;
+  before(async () => {
+    h = await migrationHarness(60, 15);
+  });
+  after(async () => h.close());
+
+  void it('is counted as erased, not missing: the registration is looked up again for a read that found the subject erased', async () => {
+    const site = h.builds[0]?.site ?? '';
+    const ctx = await h.open(h.builds[0]?.mappingPath);
+    await new MigrationRunner(ctx).run();
+    const [i = 0] = movingWithMessages(h, site, 1);
+    const subject = h.population.userId(i);
+    // The erasure lands right after verify looked up the page's registrations, before it reads the records.
+    const router = ctx.enclave.router;
+    const findSubjects = router.findSubjects.bind(router);
+    let erasedMidway = false;
+    router.findSubjects = async (ids) => {
+      const found = await findSubjects(ids);
+      if (!erasedMidway && ids.includes(subject)) {
+        erasedMidway = true;
+        await h.fx.enclave.vault.eraseSubject(h.fx.principals.officer, subject);
+      }
+      return found;
+    };
+    try {
+      const v = await verifyMigration(ctx);
+      assert.ok(erasedMidway);
+      assert.deepEqual(await h.state.mismatches(v.id, 10, 0), []);
+      assert.equal(v.ok, true);
+      assert.ok(v.tables.some((t) => t.erased > 0));
+    } finally {
+      router.findSubjects = findSubjects;
+    }
+  });
+});

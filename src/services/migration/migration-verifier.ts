@@ -75,12 +75,15 @@ export async function verifyMigration(ctx: MigrationContext, onProgress: (p: Ver
       // reads awaited together share the log's commits instead of waiting for one each.
       const read = new Map<string, Buffer | string>();
       const moving = rows.filter((r) => r.kind === 'migrating');
-      const registered = await registeredSubjects(ctx, moving);
+      let registered = await registeredSubjects(ctx, moving);
       // A row whose own subject is erased in the vault has no copy, by design: copied and then erased,
       // or never copied. Not a mismatch, which would block every purge of the migration for good (no run
       // can copy it); the purge deletes it with the rest. Any other record found erased is a mismatch.
       const ofErased = (subject: string) => registered.get(subject)?.row.erasedAt != null;
       await Promise.all(moving.filter((r) => !ofErased(r.record.subject)).map(async (r) => read.set(r.encodedKey, await digestOf(t, r.record.collection, r.record.id, r.key))));
+      // A subject erased between the lookup and the read: looked up again, so it is erased, not missing.
+      const erasedSince = moving.filter((r) => read.get(r.encodedKey) === 'subject_erased').map((r) => r.record.subject);
+      if (erasedSince.length > 0) registered = new Map([...registered, ...(await ctx.enclave.router.findSubjects(erasedSince))]);
       const moved = await residencyConflicts(ctx, moving, registered);
       for (const r of rows) {
         if (r.kind === 'stay') continue;
