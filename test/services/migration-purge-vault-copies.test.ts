@@ -12,9 +12,28 @@ import { describeCertificate, describePurge, describeVerificationHead } from '..
 import { verifyCertificate } from '../../src/core/deletion-certificate.ts';
 import { publishVerifierKey } from '../../src/services/migration/certificate-issuer.ts';
 import { purgeMigration } from '../../src/services/migration/migration-purger.ts';
+import type { MigrationContext } from '../../src/services/migration/migration-context.ts';
 import { MigrationRunner } from '../../src/services/migration/migration-runner.ts';
 import { verifyMigration } from '../../src/services/migration/migration-verifier.ts';
 import { dumpSqlite, editSqlite, fails, migrationHarness, type MigrationHarness } from '../helpers/migration.ts';
+
+/** A harness of the describe's own (each case purges or erases: builds are not shared), made before its cases. */
+function harnessFor(seed: number): () => MigrationHarness {
+  let h: MigrationHarness | undefined;
+  before(async () => {
+    h = await migrationHarness(60, seed);
+  });
+  after(async () => h?.close());
+  return () => h ?? assert.fail('the harness is made before the cases');
+}
+
+/** Build `b` of the harness, migrated once: its legacy file, its site, and the migration's context. */
+async function migrated(h: MigrationHarness, b = 0): Promise<{ legacy: string; site: string; ctx: MigrationContext }> {
+  const build = h.builds[b] ?? assert.fail(`the harness has a build ${b}`);
+  const ctx = await h.open(build.mappingPath);
+  await new MigrationRunner(ctx).run();
+  return { legacy: build.path, site: build.site, ctx };
+}
 
 /** Users (by index) of a legacy site who move and have a message; at least `n` of them. */
 function movingWithMessages(h: MigrationHarness, site: string, n: number): number[] {
@@ -40,16 +59,11 @@ function rowsOf(path: string, sql: string, ...params: (string | number)[]): numb
 }
 
 void describe('migration: a purge checks that the vault still holds the copies', () => {
-  let h: MigrationHarness;
-  before(async () => {
-    h = await migrationHarness(60, 11);
-  });
-  after(async () => h.close());
+  const harness = harnessFor(11);
 
   void it('a record deleted through the API after verify: the purge is refused and deletes nothing; once copied again it purges', async () => {
-    const legacy = h.builds[0]?.path ?? '';
-    const ctx = await h.open(h.builds[0]?.mappingPath);
-    await new MigrationRunner(ctx).run();
+    const h = harness();
+    const { legacy, ctx } = await migrated(h);
     assert.equal((await verifyMigration(ctx)).ok, true);
     const [i = 0] = movingWithMessages(h, 'virginia', 1);
     const message = messageOf(h, i);
@@ -75,10 +89,8 @@ void describe('migration: a purge checks that the vault still holds the copies',
   });
 
   void it('a subject erased and a record changed through the API after verify: the purge deletes their rows at the source', async () => {
-    const legacy = h.builds[1]?.path ?? '';
-    const site = h.builds[1]?.site ?? '';
-    const ctx = await h.open(h.builds[1]?.mappingPath);
-    await new MigrationRunner(ctx).run();
+    const h = harness();
+    const { legacy, site, ctx } = await migrated(h, 1);
     assert.equal((await verifyMigration(ctx)).ok, true);
     const [erased = 0, edited = 0] = movingWithMessages(h, site, 2);
     // One of their records deleted through the API first: once they are erased, its row goes too.
@@ -98,17 +110,11 @@ void describe('migration: a purge checks that the vault still holds the copies',
 });
 
 void describe('migration: a subject erased before verify', () => {
-  let h: MigrationHarness;
-  before(async () => {
-    h = await migrationHarness(60, 12);
-  });
-  after(async () => h.close());
+  const harness = harnessFor(12);
 
   void it('is no mismatch: verify counts their rows as erased, a run refuses a row of theirs changed since, and the purge deletes them at the source with the rest', async () => {
-    const legacy = h.builds[0]?.path ?? '';
-    const site = h.builds[0]?.site ?? '';
-    const ctx = await h.open(h.builds[0]?.mappingPath);
-    await new MigrationRunner(ctx).run();
+    const h = harness();
+    const { legacy, site, ctx } = await migrated(h);
     const [erased = 0] = movingWithMessages(h, site, 1);
     const subject = h.population.userId(erased);
     const theirs = h.population.user(erased).records;
@@ -159,17 +165,11 @@ void describe('migration: a subject erased before verify', () => {
 });
 
 void describe('migration: a subject erased, then their rows deleted at the source', () => {
-  let h: MigrationHarness;
-  before(async () => {
-    h = await migrationHarness(60, 14);
-  });
-  after(async () => h.close());
+  const harness = harnessFor(14);
 
   void it('is no mismatch: their records, written by the migration, are left as the erasure left them', async () => {
-    const legacy = h.builds[0]?.path ?? '';
-    const site = h.builds[0]?.site ?? '';
-    const ctx = await h.open(h.builds[0]?.mappingPath);
-    await new MigrationRunner(ctx).run();
+    const h = harness();
+    const { legacy, site, ctx } = await migrated(h);
     const [erased = 0] = movingWithMessages(h, site, 1);
     await h.fx.enclave.vault.eraseSubject(h.fx.principals.officer, h.population.userId(erased));
     editSqlite(legacy, (db) => db.prepare('DELETE FROM messages WHERE id = ?').run(messageOf(h, erased)));
@@ -180,16 +180,11 @@ void describe('migration: a subject erased, then their rows deleted at the sourc
 });
 
 void describe('migration: a record erased under another subject', () => {
-  let h: MigrationHarness;
-  before(async () => {
-    h = await migrationHarness(60, 13);
-  });
-  after(async () => h.close());
+  const harness = harnessFor(13);
 
   void it('is a mismatch: a row\'s copy replaced by another subject\'s record, that subject then erased, is listed missing, not counted as erased', async () => {
-    const site = h.builds[0]?.site ?? '';
-    const ctx = await h.open(h.builds[0]?.mappingPath);
-    await new MigrationRunner(ctx).run();
+    const h = harness();
+    const { site, ctx } = await migrated(h);
     const [i = 0] = movingWithMessages(h, site, 1);
     const message = messageOf(h, i);
     const record = await h.fx.enclave.vault.getRecord(h.fx.principals.service, 'messages', message);
@@ -207,16 +202,11 @@ void describe('migration: a record erased under another subject', () => {
 });
 
 void describe('migration: a subject erased while verify reads their page', () => {
-  let h: MigrationHarness;
-  before(async () => {
-    h = await migrationHarness(60, 15);
-  });
-  after(async () => h.close());
+  const harness = harnessFor(15);
 
   void it('is counted as erased, not missing: the registration is looked up again for a read that found the subject erased', async () => {
-    const site = h.builds[0]?.site ?? '';
-    const ctx = await h.open(h.builds[0]?.mappingPath);
-    await new MigrationRunner(ctx).run();
+    const h = harness();
+    const { site, ctx } = await migrated(h);
     const [i = 0] = movingWithMessages(h, site, 1);
     const subject = h.population.userId(i);
     // The erasure lands right after verify looked up the page's registrations, before it reads the records.

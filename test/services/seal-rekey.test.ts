@@ -51,7 +51,10 @@ async function enclaveOf(officers = ['alice', 'bob', 'carol'], threshold = 2) {
   const serverKeyring = new Keyring();
   const server = new SealService(store.meta, serverKeyring);
   await server.load();
-  return { store, log, admin, server, serverKeyring, initial: initial.map((s) => s.share) };
+  const shares = initial.map((s) => s.share);
+  const [a = '', b = '', c = ''] = shares;
+  // The first three officers' shares, named: most cases enter two or three of them.
+  return { store, log, admin, server, serverKeyring, initial: shares, a, b, c };
 }
 
 const shareOf = (shares: readonly OfficerShare[], officer: string) => shares.find((s) => s.officer === officer)?.share ?? assert.fail(`no share for ${officer}`);
@@ -141,9 +144,7 @@ async function unsealWith(seal: SealService, shares: readonly string[]): Promise
 
 void describe('enclave rekey (seal service)', () => {
   void it('hands out new shares for the new split; a server running throughout refuses the previous ones and unseals with k new ones to the same root key', async () => {
-    const { store, log, admin, server, serverKeyring, initial } = await enclaveOf();
-    const [a, b] = initial;
-    assert.ok(a && b);
+    const { store, log, admin, server, serverKeyring, a, b } = await enclaveOf();
     // The server unseals with the initial shares, so its root key can be compared after.
     await unsealWith(server, [a, b]);
     const before = serverKeyring.derive('test');
@@ -183,9 +184,7 @@ void describe('enclave rekey (seal service)', () => {
   });
 
   void it('the same officers get fresh shares: the exposed one stops working, the others are replaced too', async () => {
-    const { store, server, admin, initial } = await enclaveOf();
-    const [a, b, c] = initial;
-    assert.ok(a && b && c);
+    const { store, server, admin, a, b, c } = await enclaveOf();
     const { shares } = await admin.rekey([a, c], { threshold: 2, officers: ['alice', 'bob', 'carol'] }, () => {});
     for (const old of [a, b, c]) await rejectsWith(server.submit(old), 'invalid_share');
     assert.notEqual(shareOf(shares, 'bob'), b);
@@ -195,9 +194,7 @@ void describe('enclave rekey (seal service)', () => {
   });
 
   void it('refuses too few, unknown or repeated shares, and a split the two-person rule forbids, changing nothing and handing out nothing', async () => {
-    const { store, server, admin, initial } = await enclaveOf(['alice', 'bob', 'carol'], 3);
-    const [a, b, c] = initial;
-    assert.ok(a && b && c);
+    const { store, server, admin, a, b, c } = await enclaveOf(['alice', 'bob', 'carol'], 3);
     const before = await store.meta.get('seal');
     const other = await enclaveOf(['alice', 'bob', 'carol'], 3);
     let called = false;
@@ -221,9 +218,7 @@ void describe('enclave rekey (seal service)', () => {
   });
 
   void it('stopped after handing out the shares, before they took effect: the previous shares still unseal, and a new one is refused as from a rekey that did not complete', async () => {
-    const { store, server, admin, initial } = await enclaveOf();
-    const [a, b] = initial;
-    assert.ok(a && b);
+    const { store, server, admin, a, b } = await enclaveOf();
     let handed: readonly OfficerShare[] = [];
     await assert.rejects(
       admin.rekey([a, b], { threshold: 2, officers: ['alice', 'bob', 'carol'] }, (shares) => {
@@ -239,9 +234,7 @@ void describe('enclave rekey (seal service)', () => {
   });
 
   void it('fails closed when the log cannot record it: undone, the previous shares unseal, the new ones are void', async () => {
-    const { store, log, server, admin, initial } = await enclaveOf();
-    const [a, b] = initial;
-    assert.ok(a && b);
+    const { store, log, server, admin, a, b } = await enclaveOf();
     log.failing = true;
     let handed: readonly OfficerShare[] = [];
     await rejectsWith(
@@ -260,9 +253,7 @@ void describe('enclave rekey (seal service)', () => {
   });
 
   void it('killed after the new shares took effect, before key.rekeyed was appended: the next unseal appends it, late, once, and refuses to unseal while it cannot', async () => {
-    const { store, log, admin, initial } = await enclaveOf();
-    const [a, b] = initial;
-    assert.ok(a && b);
+    const { store, log, admin, a, b } = await enclaveOf();
     const killed = await rekeyKilledAfterReplace(store.meta, log, [a, b], { threshold: 2, officers: ['alice', 'bob', 'dave'] });
     assert.equal(log.entries.filter((e) => e.type === 'key.rekeyed').length, 0, 'the rekey\'s process died before it logged');
     // The next process to unseal (a server starting) has the log: while it fails, no unseal.
@@ -297,9 +288,7 @@ void describe('enclave rekey (seal service)', () => {
   });
 
   void it('killed likewise, then rekeyed again before any unseal: the killed rekey is logged, late, before the next one', async () => {
-    const { store, log, admin, initial } = await enclaveOf();
-    const [a, b] = initial;
-    assert.ok(a && b);
+    const { store, log, admin, a, b } = await enclaveOf();
     const killed = await rekeyKilledAfterReplace(store.meta, log, [a, b], { threshold: 2, officers: ['alice', 'bob', 'carol'] });
     await admin.rekey([shareOf(killed.shares, 'carol'), shareOf(killed.shares, 'bob')], { threshold: 2, officers: ['bob', 'carol'] }, () => {});
     const rekeys = log.entries.filter((e) => e.type === 'key.rekeyed');
@@ -311,9 +300,7 @@ void describe('enclave rekey (seal service)', () => {
   });
 
   void it('killed while another rekey, started meanwhile, waited on its officers: the one in force is logged late, the other refused', async () => {
-    const { store, log, initial } = await enclaveOf();
-    const [a, b, c] = initial;
-    assert.ok(a && b && c);
+    const { store, log, a, b, c } = await enclaveOf();
     // A hands out its shares and waits; B starts, hands out its own and waits; then A's shares take
     // effect and its process dies; then B's would, and is refused.
     const aHandedOut = gate();
@@ -345,9 +332,7 @@ void describe('enclave rekey (seal service)', () => {
   });
 
   void it('an entry written into the seal record by anyone but a rekey (no root key) is never logged: the unseal is refused as an altered record', async () => {
-    const { store, log, admin, initial } = await enclaveOf();
-    const [a, b] = initial;
-    assert.ok(a && b);
+    const { store, log, admin, a, b } = await enclaveOf();
     const { shares } = await admin.rekey([a, b], { threshold: 2, officers: ['alice', 'bob', 'carol'] }, () => {});
     const record = JSON.parse((await store.meta.get('seal')) ?? '{}') as Record<string, unknown>;
     // A writer of the control store (the parent company's database operator) adds an entry of its own,
@@ -384,9 +369,7 @@ void describe('enclave rekey (seal service)', () => {
   });
 
   void it('an unseal with the new shares logs the rekey while its own entry waits: the rekey, whose append then fails, is not undone and completes', async () => {
-    const { store, log, initial } = await enclaveOf();
-    const [a, b] = initial;
-    assert.ok(a && b);
+    const { store, log, a, b } = await enclaveOf();
     // The rekey's log holds its append until released, then fails it.
     let release = () => {};
     const held = new Promise<void>((resolve) => (release = resolve));
@@ -423,9 +406,7 @@ void describe('enclave rekey (seal service)', () => {
   });
 
   void it('shares of a rekey undone while they were entered do not unseal, and nothing is logged for it', async () => {
-    const { store, log, initial } = await enclaveOf();
-    const [a, b] = initial;
-    assert.ok(a && b);
+    const { store, log, a, b } = await enclaveOf();
     const undo = await rekeyWithFailingAppend(store.meta, [a, b], { threshold: 2, officers: ['alice', 'bob', 'carol'] });
     // A server takes the new shares; its compare-and-sets wait while the rekey fails and is undone.
     const claims = gate();
@@ -445,9 +426,7 @@ void describe('enclave rekey (seal service)', () => {
   });
 
   void it('an unseal that claimed the entry first: the rekey whose append fails is not undone, says so, and the unseal logs it', async () => {
-    const { store, log, initial } = await enclaveOf();
-    const [a, b] = initial;
-    assert.ok(a && b);
+    const { store, log, a, b } = await enclaveOf();
     const undo = await rekeyWithFailingAppend(store.meta, [a, b], { threshold: 2, officers: ['alice', 'bob', 'carol'] });
     // The unseal claims the entry, then its own append waits.
     const appends = gate();
@@ -470,9 +449,7 @@ void describe('enclave rekey (seal service)', () => {
   });
 
   void it('an entry taken out of the record by someone without shares: the rekey says it is unlogged, and the next unseal logs it from the record, unverified', async () => {
-    const { store, log, initial } = await enclaveOf();
-    const [a, b] = initial;
-    assert.ok(a && b);
+    const { store, log, a, b } = await enclaveOf();
     const undo = await rekeyWithFailingAppend(store.meta, [a, b], { threshold: 2, officers: ['alice', 'bob', 'dave'] });
     const record = JSON.parse((await store.meta.get('seal')) ?? '{}') as Record<string, unknown>;
     const { pendingLog, ...stripped } = record;
@@ -493,9 +470,7 @@ void describe('enclave rekey (seal service)', () => {
   });
 
   void it('a rekey with shares of a rekey undone while it ran is refused (rekey_conflict), changing nothing', async () => {
-    const { store, log, initial } = await enclaveOf();
-    const [a, b] = initial;
-    assert.ok(a && b);
+    const { store, log, a, b } = await enclaveOf();
     const undo = await rekeyWithFailingAppend(store.meta, [a, b], { threshold: 2, officers: ['alice', 'bob', 'carol'] });
     const claims = gate();
     const other = new SealService(heldReplaces(store.meta, claims.opened), new Keyring(1), { log });
@@ -513,9 +488,7 @@ void describe('enclave rekey (seal service)', () => {
   });
 
   void it('a sealed server keeps the shares entered when another instance logs the rekey in force (the record\'s text changes, not its split)', async () => {
-    const { store, log, initial } = await enclaveOf();
-    const [a, b] = initial;
-    assert.ok(a && b);
+    const { store, log, a, b } = await enclaveOf();
     const killed = await rekeyKilledAfterReplace(store.meta, log, [a, b], { threshold: 2, officers: ['alice', 'bob', 'carol'] });
     const waiting = new SealService(store.meta, new Keyring());
     await waiting.load();
@@ -530,9 +503,7 @@ void describe('enclave rekey (seal service)', () => {
   });
 
   void it('a rekey in force without entry or receipt (an earlier build\'s) is logged once by the next unseal, unverified', async () => {
-    const { store, log, initial } = await enclaveOf();
-    const [a, b] = initial;
-    assert.ok(a && b);
+    const { store, log, a, b } = await enclaveOf();
     const unlogged = new SealService(store.meta, new Keyring(1));
     await unlogged.load();
     const { shares } = await unlogged.rekey([a, b], { threshold: 2, officers: ['alice', 'bob', 'carol'] }, () => {});
@@ -546,9 +517,7 @@ void describe('enclave rekey (seal service)', () => {
   });
 
   void it('a receipt made up, or copied from another record, refuses the unseal as an altered record; so does an entry whose split was renamed', async () => {
-    const { store, log, admin, initial } = await enclaveOf();
-    const [a, b] = initial;
-    assert.ok(a && b);
+    const { store, log, admin, a, b } = await enclaveOf();
     const initRecord = JSON.parse((await store.meta.get('seal')) ?? '{}') as Record<string, unknown>;
     assert.equal(typeof initRecord['loggedMac'], 'string', 'init leaves its receipt');
     const { shares } = await admin.rekey([a, b], { threshold: 2, officers: ['alice', 'bob', 'carol'] }, () => {});
@@ -580,9 +549,7 @@ void describe('enclave rekey (seal service)', () => {
   });
 
   void it('a killed rekey\'s entry and its time taken out (the record passing for init\'s): the next unseal logs the split in force, unverified', async () => {
-    const { store, log, initial } = await enclaveOf();
-    const [a, b] = initial;
-    assert.ok(a && b);
+    const { store, log, a, b } = await enclaveOf();
     const killed = await rekeyKilledAfterReplace(store.meta, log, [a, b], { threshold: 2, officers: ['alice', 'bob', 'dave'] });
     const { pendingLog, rekeyedAt, ...stripped } = JSON.parse((await store.meta.get('seal')) ?? '{}') as Record<string, unknown>;
     assert.ok(pendingLog && rekeyedAt);
@@ -611,9 +578,7 @@ void describe('enclave rekey (seal service)', () => {
   });
 
   void it('a rekey whose own append returns after a later rekey replaced it leaves that rekey\'s record as it is', async () => {
-    const { store, log, initial } = await enclaveOf();
-    const [a, b] = initial;
-    assert.ok(a && b);
+    const { store, log, a, b } = await enclaveOf();
     // A's append waits, then succeeds; meanwhile B, holding A's new shares, logs A (late) and replaces it.
     const appends = gate();
     const appending = gate();
@@ -639,9 +604,7 @@ void describe('enclave rekey (seal service)', () => {
   });
 
   void it('a rekey stopped before its shares took effect is never logged late', async () => {
-    const { store, log, initial } = await enclaveOf();
-    const [a, b] = initial;
-    assert.ok(a && b);
+    const { store, log, a, b } = await enclaveOf();
     const admin = new SealService(store.meta, new Keyring(1), { log });
     await admin.load();
     await assert.rejects(admin.rekey([a, b], { threshold: 2, officers: ['alice', 'bob', 'carol'] }, () => Promise.reject(new Error('stopped'))), /stopped/);
@@ -654,9 +617,7 @@ void describe('enclave rekey (seal service)', () => {
   });
 
   void it('of two rekeys at once, the one that completes first wins; the other is refused (rekey_conflict) and its shares are void', async () => {
-    const { store, server, initial, log } = await enclaveOf();
-    const [a, b, c] = initial;
-    assert.ok(a && b && c);
+    const { store, server, log, a, b, c } = await enclaveOf();
     const first = new SealService(store.meta, new Keyring(1), { log });
     const second = new SealService(store.meta, new Keyring(1), { log });
     await first.load();
@@ -679,9 +640,7 @@ void describe('enclave rekey (seal service)', () => {
   });
 
   void it('forgets shares a server took toward an attempt when the rekey lands in the middle of it', async () => {
-    const { store, server, admin, initial } = await enclaveOf(['alice', 'bob', 'carol'], 3);
-    const [a, b, c] = initial;
-    assert.ok(a && b && c);
+    const { store, server, admin, a, b, c } = await enclaveOf(['alice', 'bob', 'carol'], 3);
     await server.submit(a);
     await server.submit(b);
     const { shares } = await admin.rekey([a, b, c], { threshold: 3, officers: ['alice', 'bob', 'carol'] }, () => {});

@@ -122,18 +122,18 @@ export function describeVerification(v: VerificationInfo, mismatches: readonly M
 /** Rows of erased subjects: in every table of verify, purge and the certificate once any table has some. */
 const ERASED_NOTE = 'Rows of erased subjects have no record to compare: the erasure destroyed their copies in the vault. They are deleted at the source with the rest.';
 const erased = (tables: readonly { readonly erased: number }[]) => tables.some((t) => t.erased > 0);
-const erasedRows = (c: CertificateCheck['certificate']) => c.tables.some((t) => (t.erased_rows ?? 0) > 0);
 
 export function describePurge(p: PurgeReport, check: CertificateCheck): string {
   const c = check.certificate;
+  const anyErased = erased(p.tables);
   return [
     `Purged migration "${p.migration}" at ${c.source.kind}:${c.source.location}, bound to verification ${p.verification}.`,
     '',
     table(
-      ['TABLE', 'PURGED', ...(erased(p.tables) ? ['OF ERASED SUBJECTS'] : []), 'PURGED ROOT', 'KEPT', 'KEPT ROOT BEFORE = AFTER'],
-      p.tables.map((t) => [t.table, t.purged, ...(erased(p.tables) ? [t.erased] : []), t.purgedRoot.slice(0, 16), t.kept, t.keptBefore === t.keptAfter ? t.keptAfter.slice(0, 16) : 'DIFFER']),
+      ['TABLE', 'PURGED', ...(anyErased ? ['OF ERASED SUBJECTS'] : []), 'PURGED ROOT', 'KEPT', 'KEPT ROOT BEFORE = AFTER'],
+      p.tables.map((t) => [t.table, t.purged, ...(anyErased ? [t.erased] : []), t.purgedRoot.slice(0, 16), t.kept, t.keptBefore === t.keptAfter ? t.keptAfter.slice(0, 16) : 'DIFFER']),
     ),
-    ...(erased(p.tables) ? ['', ERASED_NOTE] : []),
+    ...(anyErased ? ['', ERASED_NOTE] : []),
     '',
     `Method (${c.method.engine}):`,
     ...c.method.steps.map((s) => `  - ${s}`),
@@ -147,6 +147,7 @@ export function describePurge(p: PurgeReport, check: CertificateCheck): string {
 
 export function describeCertificate(check: CertificateCheck, vkey: string, logIndex: number | null | undefined): string {
   const c = check.certificate;
+  const anyErased = c.tables.some((t) => (t.erased_rows ?? 0) > 0);
   return [
     `Deletion certificate ${check.id}`,
     columns([
@@ -163,10 +164,10 @@ export function describeCertificate(check: CertificateCheck, vkey: string, logIn
     ]),
     '',
     table(
-      ['TABLE', 'PURGED', ...(erasedRows(c) ? ['OF ERASED SUBJECTS'] : []), 'PURGED ROOT', 'KEPT', 'KEPT ROOT'],
-      c.tables.map((t) => [t.table, t.purged_rows, ...(erasedRows(c) ? [t.erased_rows ?? 0] : []), t.purged_root.slice(0, 16), t.kept_rows, t.kept_root_after.slice(0, 16)]),
+      ['TABLE', 'PURGED', ...(anyErased ? ['OF ERASED SUBJECTS'] : []), 'PURGED ROOT', 'KEPT', 'KEPT ROOT'],
+      c.tables.map((t) => [t.table, t.purged_rows, ...(anyErased ? [t.erased_rows ?? 0] : []), t.purged_root.slice(0, 16), t.kept_rows, t.kept_root_after.slice(0, 16)]),
     ),
-    ...(erasedRows(c) ? ['', ERASED_NOTE] : []),
+    ...(anyErased ? ['', ERASED_NOTE] : []),
     '',
     `Verified offline with ${vkey}:`,
     ...check.checks.map((x) => `  ✓ ${x}`),

@@ -15,7 +15,7 @@ import { danglingRefusal, deleteEffectsRefusal, deleteHazardsRefusal } from '../
 import type { CertificateInfo, PendingPurge, PurgedTableState, VerificationInfo } from '../../core/migration-state.ts';
 import type { MigrationContext } from './migration-context.ts';
 import { issueCertificate, logCertificate, publishVerifierKey } from './certificate-issuer.ts';
-import { registeredSubjects, residencyConflicts } from './residency-check.ts';
+import { erasedIn, registeredSubjects, residencyConflicts } from './residency-check.ts';
 import { lostCopies } from './vault-copies.ts';
 import type { Classified } from './row-classifier.ts';
 
@@ -224,7 +224,7 @@ export async function purgeMigration(ctx: MigrationContext, options: { verificat
       async (rows) => {
         // The rows' registrations, looked up once for both checks.
         const registered = await registeredSubjects(ctx, rows);
-        for (const r of rows) if (registered.get(r.record.subject)?.row.erasedAt != null) erased += 1;
+        erased += rows.filter((r) => erasedIn(registered, r.record.subject)).length;
         const moved = await residencyConflicts(ctx, rows, registered);
         const first = moved.values().next();
         if (first.done !== true) throw refuse(`table ${t.table}: ${moved.size} row(s) of subjects who moved since verification ${verification.id}: ${first.value}; then run, verify and purge again. Nothing was deleted`);

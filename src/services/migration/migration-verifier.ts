@@ -13,7 +13,7 @@ import type { ResolvedTable } from '../../core/migration-mapping.ts';
 import type { KeyTuple } from '../../core/migration-source.ts';
 import type { LedgerEntry, Mismatch, TableVerification, VerificationInfo } from '../../core/migration-state.ts';
 import type { MigrationContext } from './migration-context.ts';
-import { registeredSubjects, residencyConflicts } from './residency-check.ts';
+import { erasedIn, registeredSubjects, residencyConflicts } from './residency-check.ts';
 
 export interface VerifyProgress {
   readonly done: number;
@@ -76,11 +76,9 @@ export async function verifyMigration(ctx: MigrationContext, onProgress: (p: Ver
       const read = new Map<string, Buffer | string>();
       const moving = rows.filter((r) => r.kind === 'migrating');
       let registered = await registeredSubjects(ctx, moving);
-      // A row whose own subject is erased in the vault has no copy, by design: copied and then erased,
-      // or never copied. Not a mismatch, which would block every purge of the migration for good (no run
-      // can copy it); the purge deletes it with the rest. Any other record found erased is a mismatch.
-      const ofErased = (subject: string) => registered.get(subject)?.row.erasedAt != null;
-      await Promise.all(moving.filter((r) => !ofErased(r.record.subject)).map(async (r) => read.set(r.encodedKey, await digestOf(t, r.record.collection, r.record.id, r.key))));
+      // A row whose own subject is erased (erasedIn) is not a mismatch, which would block every purge of
+      // the migration for good (no run can copy it). Any other record found erased is a mismatch.
+      await Promise.all(moving.filter((r) => !erasedIn(registered, r.record.subject)).map(async (r) => read.set(r.encodedKey, await digestOf(t, r.record.collection, r.record.id, r.key))));
       // A subject erased between the lookup and the read: looked up again, so it is erased, not missing.
       const erasedSince = moving.filter((r) => read.get(r.encodedKey) === 'subject_erased').map((r) => r.record.subject);
       if (erasedSince.length > 0) registered = new Map([...registered, ...(await ctx.enclave.router.findSubjects(erasedSince))]);
@@ -94,7 +92,7 @@ export async function verifyMigration(ctx: MigrationContext, onProgress: (p: Ver
         }
         const sd = rowDigest(key, canonicalRecord(t.table, r.key, r.record));
         source.add(sd);
-        if (ofErased(r.record.subject)) {
+        if (erasedIn(registered, r.record.subject)) {
           erased += 1;
           continue;
         }
@@ -131,7 +129,7 @@ export async function verifyMigration(ctx: MigrationContext, onProgress: (p: Ver
       const read = await Promise.all(extras.map((e) => digestOf(t, e.collection, e.recordId, decodeKey(e.key))));
       for (const [i, e] of extras.entries()) {
         // A record written for a subject erased since, whose source row is gone: nothing is left either side.
-        if (owners.get(e.subject)?.row.erasedAt != null) continue;
+        if (erasedIn(owners, e.subject)) continue;
         const dd = read[i] ?? 'record_not_found';
         if (typeof dd !== 'string') {
           destination.add(dd);

@@ -11,6 +11,14 @@ type Migrating = Extract<Classified, { kind: 'migrating' }>;
 /** Where the rows' subjects are registered (SiteRouter.findSubjects), for the checks of one page to share. */
 export type Registered = ReadonlyMap<string, Located<SubjectRow>>;
 
+/**
+ * Whether the subject's registration says erased: their rows have no copy, by design (copied and then
+ * erased, or never copied), and the purge deletes them with the rest.
+ */
+export function erasedIn(registered: Registered, subject: string): boolean {
+  return registered.get(subject)?.row.erasedAt != null;
+}
+
 /** The registrations of the rows' subjects, looked up once for every check of a page. */
 export function registeredSubjects(ctx: MigrationContext, rows: readonly Migrating[]): Promise<Registered> {
   return ctx.enclave.router.findSubjects(rows.map((r) => r.record.subject));

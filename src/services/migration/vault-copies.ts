@@ -2,7 +2,7 @@
 // the copies as they were when it ran; a record deleted since (through the API, or lost by its store)
 // would leave the source's row as the only copy of its data, and the purge would destroy it. A subject
 // erased since is the exception: an erasure wants their rows gone everywhere, the source's too.
-import type { Registered } from './residency-check.ts';
+import { erasedIn, type Registered } from './residency-check.ts';
 import type { MigrationContext } from './migration-context.ts';
 import type { Classified } from './row-classifier.ts';
 
@@ -20,7 +20,7 @@ export async function lostCopies(ctx: MigrationContext, rows: readonly Migrating
       out.set(r.encodedKey, `subject "${r.record.subject}" is no longer registered in the vault`);
       continue;
     }
-    if (s.row.erasedAt !== null) continue;
+    if (erasedIn(subjects, r.record.subject)) continue;
     const id = `${s.site}\u0000${r.record.collection}`;
     const g = groups.get(id) ?? { site: s.site, collection: r.record.collection, rows: [] };
     g.rows.push(r);
